@@ -1,0 +1,139 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ConfigError } from "../../src/config/errors";
+import { loadEnvironments, parseSelection } from "../../src/config/load";
+import { environmentFile, tempDir, writeEnvironments } from "../helpers";
+
+let dir: string;
+beforeEach(() => {
+  dir = tempDir();
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** The problems `loadEnvironments` throws, or a failure when it does not throw. */
+function problems(options: { only?: string[] } = {}): string[] {
+  try {
+    loadEnvironments({ dir, ...options });
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  throw new Error("expected loadEnvironments to reject the folders");
+}
+
+const label = () => path.relative(process.cwd(), dir);
+const s3 = (bucket: string, extra: Record<string, unknown> = {}) => ({ state: { backend: "s3", bucket, ...extra } });
+const net = (cidr: string) => ({ network: { ...environmentFile().network, cidr } });
+
+describe("loading the environment folders", () => {
+  test("every folder is loaded, sorted, each named after its folder", () => {
+    writeEnvironments(dir, { prod: environmentFile(net("10.1.0.0/16")), dev: environmentFile(net("10.2.0.0/16")) });
+    expect(loadEnvironments({ dir }).map((e) => e.name)).toEqual(["dev", "prod"]);
+  });
+
+  test("an empty environments folder is an error, not an empty synth", () => {
+    expect(problems()).toEqual([`${label()}: no environment folders found (add ${label()}/<name>/config.yaml)`]);
+  });
+
+  test("a folder without config.yaml is named", () => {
+    fs.mkdirSync(path.join(dir, "qa"));
+    expect(problems()).toEqual([`${label()}/qa: config.yaml is missing`]);
+  });
+
+  test("YAML that does not parse is named with the parser's reason", () => {
+    writeEnvironments(dir, { dev: "project: shop\nregion: [ap-northeast-2\n" });
+    expect(problems()).toContainEqual(
+      expect.stringMatching(new RegExp(`^${label()}/dev: config.yaml is not valid YAML: `)),
+    );
+  });
+
+  test("a duplicated YAML key is rejected rather than silently taking the last value", () => {
+    writeEnvironments(dir, { dev: "project: shop\nproject: other\n" });
+    expect(problems()).toContainEqual(
+      expect.stringMatching(/dev: config.yaml is not valid YAML: Map keys must be unique/),
+    );
+  });
+
+  test("problems of several environments are reported together, each prefixed with its folder", () => {
+    writeEnvironments(dir, {
+      dev: environmentFile({ region: "mars-1" }),
+      prod: environmentFile({ ...net("10.9.0.0/16"), project: "Shop" }),
+    });
+    const found = problems();
+    expect(found).toContainEqual(expect.stringMatching(new RegExp(`^${label()}/dev: region must be one of`)));
+    expect(found).toContainEqual(expect.stringMatching(new RegExp(`^${label()}/prod: project must be 2 to 12`)));
+  });
+
+  test("two environments may not share an S3 state object", () => {
+    writeEnvironments(dir, {
+      dev: environmentFile({ ...net("10.1.0.0/16"), ...s3("acme-state", { key: "shared.tfstate" }) }),
+      prod: environmentFile({ ...net("10.2.0.0/16"), ...s3("acme-state", { key: "shared.tfstate" }) }),
+    });
+    expect(problems()).toEqual([
+      `${label()}/prod: state.key must be unique per environment: s3://acme-state/shared.tfstate is already used by ${label()}/dev`,
+    ]);
+  });
+
+  test("environments sharing a bucket get distinct default keys", () => {
+    writeEnvironments(dir, {
+      dev: environmentFile({ ...net("10.1.0.0/16"), ...s3("acme-state") }),
+      prod: environmentFile({ ...net("10.2.0.0/16"), ...s3("acme-state") }),
+    });
+    const keys = loadEnvironments({ dir }).map((e) => (e.state.backend === "s3" ? e.state.key : ""));
+    expect(keys).toEqual(["shop/dev/terraform.tfstate", "shop/prod/terraform.tfstate"]);
+  });
+
+  test("one bucket cannot be said to live in two regions", () => {
+    writeEnvironments(dir, {
+      dev: environmentFile({ ...net("10.1.0.0/16"), ...s3("acme-state") }),
+      osaka: environmentFile({
+        ...net("10.2.0.0/16"),
+        region: "ap-northeast-3",
+        network: { ...net("10.2.0.0/16").network, availabilityZones: ["ap-northeast-3a", "ap-northeast-3b"] },
+        ...s3("acme-state"),
+      }),
+    });
+    expect(problems()).toEqual([
+      `${label()}/osaka: state.region must match the bucket's region ap-northeast-2 (set by ${label()}/dev) (got "ap-northeast-3")`,
+    ]);
+  });
+
+  test("two environments may not share an HCP Terraform workspace", () => {
+    const cloud = { state: { backend: "cloud", organization: "acme", workspace: "web" } };
+    writeEnvironments(dir, {
+      dev: environmentFile({ ...net("10.1.0.0/16"), ...cloud }),
+      prod: environmentFile({ ...net("10.2.0.0/16"), ...cloud }),
+    });
+    expect(problems()).toEqual([
+      `${label()}/prod: state.workspace must be unique per environment: app.terraform.io/acme/web is already used by ${label()}/dev`,
+    ]);
+  });
+
+  test("VPC blocks of two environments may not overlap", () => {
+    writeEnvironments(dir, { dev: environmentFile(net("10.1.0.0/16")), prod: environmentFile(net("10.1.128.0/20")) });
+    expect(problems()).toEqual([
+      `${label()}/prod: network.cidr must not overlap another environment's VPC, so they can be peered later: 10.1.128.0/20 overlaps 10.1.0.0/16 of ${label()}/dev`,
+    ]);
+  });
+
+  test("selecting environments returns only those, after validating all", () => {
+    writeEnvironments(dir, { dev: environmentFile(net("10.1.0.0/16")), prod: environmentFile(net("10.2.0.0/16")) });
+    expect(loadEnvironments({ dir, only: ["prod"] }).map((e) => e.name)).toEqual(["prod"]);
+  });
+
+  test("selecting an environment that does not exist names the ones that do", () => {
+    writeEnvironments(dir, { dev: environmentFile(net("10.1.0.0/16")) });
+    expect(problems({ only: ["prd"] })).toEqual([`ENVIRONMENTS: "prd" not found in ${label()} (available: dev)`]);
+  });
+});
+
+describe("the ENVIRONMENTS variable", () => {
+  test.each([
+    [undefined, undefined],
+    ["", undefined],
+    ["dev", ["dev"]],
+    [" dev , prod ,", ["dev", "prod"]],
+  ])("%p selects %p", (value, expected) => {
+    expect(parseSelection(value)).toEqual(expected);
+  });
+});

@@ -1,0 +1,104 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Testing, type TerraformStack } from "cdktf";
+import { stringify } from "yaml";
+import { parseEnvironment, type EnvironmentConfig } from "../src/config/load";
+
+/** A synthesized resource: its Terraform name and arguments. */
+export interface SynthResource {
+  readonly name: string;
+  readonly values: Record<string, any>;
+}
+
+/** Synthesized Terraform JSON, parsed once, with lookups by type, construct path and reference. */
+export class Synthesized {
+  public readonly json: string;
+  public readonly doc: Record<string, any>;
+
+  constructor(json: string) {
+    this.json = json;
+    this.doc = JSON.parse(json);
+  }
+
+  /** Every resource of one Terraform type (e.g. `aws_subnet`). */
+  resources(type: string): SynthResource[] {
+    return Object.entries(this.doc.resource?.[type] ?? {}).map(([name, values]: [string, any]) => ({ name, values }));
+  }
+
+  countOf(type: string): number {
+    return this.resources(type).length;
+  }
+
+  dataSources(type: string): SynthResource[] {
+    return Object.entries(this.doc.data?.[type] ?? {}).map(([name, values]: [string, any]) => ({ name, values }));
+  }
+
+  /**
+   * The one resource (or data source, with `data: true`) of `type` whose construct id is `id`.
+   * Terraform names are the construct path joined by `_` plus a hash: `Network_PublicA_CDD44E1B`.
+   */
+  named(type: string, id: string, data = false): SynthResource {
+    const all = data ? this.dataSources(type) : this.resources(type);
+    const found = all.filter((r) => new RegExp(`(^|_)${id}_[0-9A-F]{8}$`).test(r.name));
+    if (found.length !== 1) throw new Error(`expected one ${type} with id ${id}, found ${found.length}`);
+    return found[0];
+  }
+
+  /** The resource (or data source) a `${type.name.attr}` / `${data.type.name.attr}` reference points at. */
+  referenced(reference: string): SynthResource & { type: string } {
+    const match = /^\$\{(data\.)?([a-z0-9_]+)\.([A-Za-z0-9_]+)\.[a-z0-9_]+\}$/.exec(reference);
+    if (!match) throw new Error(`not a single resource reference: ${reference}`);
+    const [, data, type, name] = match;
+    const found = (data ? this.dataSources(type) : this.resources(type)).find((r) => r.name === name);
+    if (!found) throw new Error(`reference to a resource that does not exist: ${reference}`);
+    return { ...found, type };
+  }
+}
+
+/** Synthesizes a stack as `Testing.synth` does (which skips the validations `app.synth()` runs). */
+export function synth(stack: TerraformStack): Synthesized {
+  return new Synthesized(Testing.synth(stack));
+}
+
+/** `${type.name.attr}`: how one resource refers to another in the JSON. */
+export function ref(resource: { name: string; type?: string }, type: string, attr = "id"): string {
+  return `\${${type}.${resource.name}.${attr}}`;
+}
+
+/** A valid environment file's content; tests change one field at a time. */
+export function environmentFile(overrides: Record<string, unknown> = {}): Record<string, any> {
+  return {
+    project: "shop",
+    region: "ap-northeast-2",
+    network: {
+      cidr: "10.50.0.0/16",
+      availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
+      natGateways: "single",
+    },
+    app: { instanceType: "t3.micro", count: { min: 1, desired: 1, max: 2 } },
+    database: { instanceClass: "db.t4g.micro", allocatedStorageGb: 20 },
+    ...overrides,
+  };
+}
+
+/** A validated `EnvironmentConfig`, through the real schema, or a thrown list of its problems. */
+export function environment(name = "test", overrides: Record<string, unknown> = {}): EnvironmentConfig {
+  const parsed = parseEnvironment(name, environmentFile(overrides));
+  if (!parsed.environment) throw new Error(`fixture is invalid:\n${parsed.problems.join("\n")}`);
+  return parsed.environment;
+}
+
+/** A fresh temporary directory, removed by `cleanUp`. */
+export function tempDir(prefix = "cdktf-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Writes `<dir>/<name>/config.yaml` for each entry (an object is written as YAML, a string as is). */
+export function writeEnvironments(dir: string, files: Record<string, Record<string, unknown> | string>): string {
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.join(dir, name), { recursive: true });
+    fs.writeFileSync(path.join(dir, name, "config.yaml"), typeof content === "string" ? content : stringify(content));
+  }
+  return dir;
+}

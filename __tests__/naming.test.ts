@@ -1,0 +1,36 @@
+import { Naming } from "../src/naming";
+
+describe("physical names", () => {
+  const naming = new Naming("shop", "prod");
+
+  test("follow <project>-<env>-<tier>[-<az letter>]", () => {
+    expect(naming.name("vpc")).toBe("shop-prod-vpc");
+    expect(naming.name("public", "ap-northeast-2a")).toBe("shop-prod-public-a");
+    expect(naming.tags("app", "ap-northeast-2c")).toEqual({ Name: "shop-prod-app-c" });
+  });
+
+  test("shared tags name the project, the environment and the tool, and cannot be overridden", () => {
+    expect(naming.defaultTags({ CostCenter: "x", Project: "spoofed" })).toEqual({
+      CostCenter: "x",
+      Project: "shop",
+      Environment: "prod",
+      ManagedBy: "cdktf",
+    });
+  });
+
+  test("the longest allowed project and environment still fit an ALB name", () => {
+    expect(new Naming("a".repeat(12), "b".repeat(12)).loadBalancerName("alb")).toHaveLength(29);
+  });
+
+  test("a name past an AWS limit throws, naming the limit", () => {
+    expect(() => new Naming("a".repeat(12), "b".repeat(12)).loadBalancerName("application")).toThrow(
+      /load balancer \/ target group name "a{12}-b{12}-application" is 37 characters; AWS allows at most 32/,
+    );
+    expect(() => new Naming("shop", "prod").iamRolePrefix("x".repeat(30))).toThrow(/IAM role name prefix/);
+  });
+
+  test("RDS identifiers are lowercase with single hyphens", () => {
+    expect(new Naming("shop", "prod").rdsIdentifier("db")).toBe("shop-prod-db");
+    expect(() => new Naming("shop", "prod").rdsIdentifier("-db")).toThrow(/single hyphens/);
+  });
+});

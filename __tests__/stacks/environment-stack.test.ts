@@ -1,0 +1,119 @@
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { App, Testing } from "cdktf";
+import { buildStacks, stateBucketStackId } from "../../src/app";
+import { AWS_PROVIDER_CONSTRAINT } from "../../src/stacks/aws-provider";
+import { EnvironmentStack } from "../../src/stacks/environment-stack";
+import { REQUIRED_TERRAFORM } from "../../src/stacks/state-backend";
+import { environment, synth } from "../helpers";
+
+function stackFor(overrides: Record<string, unknown> = {}, name = "prod") {
+  const env = environment(name, overrides);
+  return synth(new EnvironmentStack(Testing.app(), env.name, { env }));
+}
+
+describe("EnvironmentStack", () => {
+  test("the provider targets the environment's region and tags every resource with project, environment and tool", () => {
+    const stack = new EnvironmentStack(Testing.app(), "prod", {
+      env: environment("prod", { region: "ap-northeast-2", tags: { CostCenter: "commerce" } }),
+    });
+    expect(Testing.synth(stack)).toHaveProviderWithProperties(AwsProvider, {
+      region: "ap-northeast-2",
+      default_tags: [{ tags: { Project: "shop", Environment: "prod", ManagedBy: "cdktf", CostCenter: "commerce" } }],
+    });
+  });
+
+  test("an accountId pins the provider and the S3 backend to that account", () => {
+    const json = stackFor({ accountId: "123456789012", state: { backend: "s3", bucket: "acme-state" } });
+    expect(json.doc.provider.aws[0].allowed_account_ids).toEqual(["123456789012"]);
+    expect(json.doc.terraform.backend.s3.allowed_account_ids).toEqual(["123456789012"]);
+  });
+
+  test("without accountId no account restriction is written", () => {
+    expect(stackFor().doc.provider.aws[0].allowed_account_ids).toBeUndefined();
+  });
+
+  test("the AWS provider comes from hashicorp/aws, constrained to the 6.x versions the bindings were generated for", () => {
+    expect(stackFor().doc.terraform.required_providers.aws).toEqual({
+      source: "hashicorp/aws",
+      version: AWS_PROVIDER_CONSTRAINT,
+    });
+    expect(AWS_PROVIDER_CONSTRAINT).toBe("~> 6.25");
+  });
+
+  test("Terraform >= 1.10 is required, the first with S3-native locking", () => {
+    expect(stackFor().doc.terraform.required_version).toBe(REQUIRED_TERRAFORM);
+  });
+
+  test("local state: one file per environment, at a relative path outside cdktf.out", () => {
+    const dev = stackFor({}, "dev").doc.terraform.backend;
+    const prod = stackFor({}, "prod").doc.terraform.backend;
+    expect(dev).toEqual({ local: { path: "../../../state/dev.tfstate" } });
+    expect(prod).toEqual({ local: { path: "../../../state/prod.tfstate" } });
+  });
+
+  test("s3 state: encrypted, S3-native lock file, a key per environment, no DynamoDB table", () => {
+    const backend = stackFor({ state: { backend: "s3", bucket: "acme-state" } }).doc.terraform.backend;
+    expect(backend).toEqual({
+      s3: {
+        bucket: "acme-state",
+        key: "shop/prod/terraform.tfstate",
+        region: "ap-northeast-2",
+        encrypt: true,
+        use_lockfile: true,
+      },
+    });
+  });
+
+  test("cloud state: the organization and a workspace named after the environment", () => {
+    const backend = stackFor({ state: { backend: "cloud", organization: "acme" } }).doc.terraform.cloud;
+    expect(backend).toEqual({ organization: "acme", hostname: "app.terraform.io", workspaces: { name: "shop-prod" } });
+  });
+
+  test("outputs expose the VPC and the subnets of each tier", () => {
+    expect(Object.keys(stackFor().doc.output).sort()).toEqual([
+      "private_app_subnet_ids",
+      "private_data_subnet_ids",
+      "public_subnet_ids",
+      "vpc_id",
+    ]);
+  });
+});
+
+describe("buildStacks", () => {
+  test("one stack per environment, named after it, and one bootstrap stack per S3 state bucket", () => {
+    const app = Testing.app();
+    const s3 = { state: { backend: "s3", bucket: "acme-state" } };
+    buildStacks(
+      app,
+      [
+        environment("dev", {
+          ...s3,
+          network: { cidr: "10.1.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2b"] },
+        }),
+        environment("prod", {
+          ...s3,
+          network: { cidr: "10.2.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2b"] },
+        }),
+        environment("qa", {
+          network: { cidr: "10.3.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2b"] },
+        }),
+      ],
+      { projectRootFromStack: "../../.." },
+    );
+    expect(app.node.children.map((c) => c.node.id)).toEqual(["dev", "prod", "qa", stateBucketStackId("acme-state")]);
+  });
+
+  test("the bootstrap stack keeps its own state locally and creates the bucket in the bucket's region", () => {
+    const app = new App({ outdir: Testing.app().outdir });
+    buildStacks(
+      app,
+      [environment("prod", { state: { backend: "s3", bucket: "acme-state", region: "ap-northeast-3" } })],
+      { projectRootFromStack: "../../.." },
+    );
+    const bootstrap = app.node.findChild(stateBucketStackId("acme-state")) as EnvironmentStack;
+    const json = synth(bootstrap);
+    expect(json.doc.terraform.backend).toEqual({ local: { path: "../../../state/state-acme-state.tfstate" } });
+    expect(json.doc.provider.aws[0].region).toBe("ap-northeast-3");
+    expect(json.resources("aws_s3_bucket")[0].values.bucket).toBe("acme-state");
+  });
+});

@@ -1,0 +1,15 @@
+/**
+ * Tests are compiled by SWC (@swc/jest): type-stripping only, no type checking, so a test file
+ * starts in milliseconds; `npm run typecheck` (tsc --noEmit) checks the types separately.
+ * @type {import('jest').Config}
+ */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/__tests__"],
+  testMatch: ["**/*.test.ts"],
+  transform: {
+    "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
+  },
+  setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
+  maxWorkers: 2,
+};

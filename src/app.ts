@@ -1,0 +1,36 @@
+import type { App } from "cdktf";
+import type { EnvironmentConfig } from "./config/load";
+import { EnvironmentStack } from "./stacks/environment-stack";
+import { StateBucketStack } from "./stacks/state-bucket-stack";
+
+export interface BuildOptions {
+  /** Path from a stack's working directory (`<outdir>/stacks/<id>`) to the project root. */
+  readonly projectRootFromStack: string;
+}
+
+/** The id of the bootstrap stack that creates an S3 state bucket. */
+export function stateBucketStackId(bucket: string): string {
+  return `state-${bucket}`;
+}
+
+/**
+ * Adds one stack per environment, named after its folder (so `cdktf deploy prod` deploys prod),
+ * and one bootstrap stack per S3 state bucket those environments use.
+ */
+export function buildStacks(app: App, environments: readonly EnvironmentConfig[], options: BuildOptions): void {
+  const buckets = new Map<string, EnvironmentConfig>();
+  for (const env of environments) {
+    new EnvironmentStack(app, env.name, { env, projectRootFromStack: options.projectRootFromStack });
+    if (env.state.backend === "s3" && !buckets.has(env.state.bucket)) buckets.set(env.state.bucket, env);
+  }
+  for (const [bucket, env] of buckets) {
+    const region = env.state.backend === "s3" ? env.state.region : env.region;
+    new StateBucketStack(app, stateBucketStackId(bucket), {
+      bucketName: bucket,
+      region,
+      project: env.project,
+      accountId: env.accountId,
+      projectRootFromStack: options.projectRootFromStack,
+    });
+  }
+}

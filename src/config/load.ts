@@ -1,0 +1,248 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseDocument } from "yaml";
+import type { z } from "zod";
+import { cidrsOverlap } from "../cidr";
+import { ConfigError, describeIssue, shown } from "./errors";
+import { availabilityZonesOf } from "./regions";
+import { environmentSchema, SHORT_NAME, SHORT_NAME_RULE, type EnvironmentFile } from "./schema";
+
+/** The file each environment folder holds. */
+export const CONFIG_FILE = "config.yaml";
+
+/** Where an environment's Terraform state lives, with every default resolved. */
+export type StateConfig =
+  | { readonly backend: "local"; readonly path: string }
+  | { readonly backend: "s3"; readonly bucket: string; readonly key: string; readonly region: string }
+  | { readonly backend: "cloud"; readonly organization: string; readonly workspace: string; readonly hostname: string };
+
+/** One validated environment, as the rest of the code sees it: parsed, defaulted, resolved. */
+export interface EnvironmentConfig extends Omit<EnvironmentFile, "state"> {
+  /** The folder name; also the stack name (`cdktf deploy <name>`). */
+  readonly name: string;
+  readonly state: StateConfig;
+}
+
+export interface LoadOptions {
+  /** The folder that holds one sub-folder per environment. */
+  readonly dir: string;
+  /** Only these environments are returned (all are still validated). @default - every folder */
+  readonly only?: readonly string[];
+}
+
+/**
+ * Reads and validates every `<dir>/<name>/config.yaml`, then the rules that span environments.
+ * Throws one `ConfigError` listing every problem found; returns only when all are valid.
+ */
+export function loadEnvironments(options: LoadOptions): EnvironmentConfig[] {
+  const label = displayPath(options.dir);
+  const names = listEnvironmentFolders(options.dir);
+  if (names.length === 0) {
+    throw new ConfigError([`${label}: no environment folders found (add ${label}/<name>/${CONFIG_FILE})`]);
+  }
+
+  const problems: string[] = [];
+  const environments: EnvironmentConfig[] = [];
+  for (const name of names) {
+    const where = `${label}/${name}`;
+    const result = loadOne(options.dir, name);
+    problems.push(...result.problems.map((p) => `${where}: ${p}`));
+    if (result.environment) environments.push(result.environment);
+  }
+  problems.push(...crossEnvironmentProblems(environments, label));
+
+  const unknown = (options.only ?? []).filter((n) => !names.includes(n));
+  if (unknown.length > 0) {
+    problems.push(
+      `ENVIRONMENTS: ${unknown.map((n) => `"${n}"`).join(", ")} not found in ${label} (available: ${names.join(", ")})`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return options.only ? environments.filter((e) => options.only!.includes(e.name)) : environments;
+}
+
+/** Parses the `ENVIRONMENTS` variable (`dev,prod`); undefined or empty selects every environment. */
+export function parseSelection(value: string | undefined): string[] | undefined {
+  const names = (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return names.length > 0 ? names : undefined;
+}
+
+function listEnvironmentFolders(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+}
+
+function loadOne(dir: string, name: string): ParsedEnvironment {
+  const file = path.join(dir, name, CONFIG_FILE);
+  if (!fs.existsSync(file)) return { problems: [...nameProblems(name), `${CONFIG_FILE} is missing`] };
+  const document = parseDocument(fs.readFileSync(file, "utf8"));
+  if (document.errors.length > 0) {
+    return {
+      problems: [
+        ...nameProblems(name),
+        ...document.errors.map((e) => `${CONFIG_FILE} is not valid YAML: ${e.message.split("\n")[0]}`),
+      ],
+    };
+  }
+  return parseEnvironment(name, document.toJS());
+}
+
+export interface ParsedEnvironment {
+  /** Each problem as `<field.path> <rule> (got <value>)`, without the folder prefix. */
+  readonly problems: string[];
+  /** Present only when there are no problems. */
+  readonly environment?: EnvironmentConfig;
+}
+
+/** Validates one environment's parsed file content and resolves its defaults. */
+export function parseEnvironment(name: string, raw: unknown): ParsedEnvironment {
+  const problems = nameProblems(name);
+  const parsed = environmentSchema.safeParse(raw ?? {}, { reportInput: true });
+  if (!parsed.success) {
+    problems.push(
+      ...parsed.error.issues.flatMap((issue) => describeIssue(issue, (p) => allowedKeysAt(environmentSchema, raw, p))),
+    );
+  }
+  problems.push(...availabilityZoneProblems(raw));
+  if (!parsed.success || problems.length > 0) return { problems };
+  return { problems, environment: resolve(name, parsed.data) };
+}
+
+function nameProblems(name: string): string[] {
+  return SHORT_NAME.test(name)
+    ? []
+    : [`folder name ${SHORT_NAME_RULE} (it becomes the stack name and prefixes resource names) (got "${name}")`];
+}
+
+/**
+ * AZs must belong to the region and appear once. Checked on the raw input, beside the schema, so
+ * that these are reported together with every other problem of the file, not after they are fixed.
+ */
+function availabilityZoneProblems(raw: unknown): string[] {
+  const env = raw as { region?: unknown; network?: { availabilityZones?: unknown } } | undefined;
+  const azs = env?.network?.availabilityZones;
+  if (typeof env?.region !== "string" || !Array.isArray(azs)) return [];
+  const allowed = availabilityZonesOf(env.region);
+  if (allowed.length === 0) return []; // unknown region: reported by the schema
+  const seen = new Set<unknown>();
+  return azs.flatMap((az: unknown, i) => {
+    const field = `network.availabilityZones[${i}]`;
+    const problem = !allowed.includes(az as string)
+      ? [`${field} ${shown(az)} is not in region ${env.region} (allowed: ${allowed.join(", ")})`]
+      : seen.has(az)
+        ? [`${field} ${shown(az)} is listed twice; each AZ must appear once`]
+        : [];
+    seen.add(az);
+    return problem;
+  });
+}
+
+/** Fills the defaults that depend on the folder name. */
+function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
+  const s = file.state;
+  const state: StateConfig =
+    s.backend === "local"
+      ? { backend: "local", path: `state/${name}.tfstate` }
+      : s.backend === "s3"
+        ? {
+            backend: "s3",
+            bucket: s.bucket,
+            key: s.key ?? `${file.project}/${name}/terraform.tfstate`,
+            region: s.region ?? file.region,
+          }
+        : {
+            backend: "cloud",
+            organization: s.organization,
+            workspace: s.workspace ?? `${file.project}-${name}`,
+            hostname: s.hostname ?? "app.terraform.io",
+          };
+  return { ...file, name, state };
+}
+
+/** Rules that span environments: no two share state, and VPC blocks do not overlap. */
+function crossEnvironmentProblems(environments: EnvironmentConfig[], label: string): string[] {
+  const problems: string[] = [];
+  const owners = new Map<string, string>();
+  const bucketRegions = new Map<string, { region: string; env: string }>();
+  for (const env of environments) {
+    const where = `${label}/${env.name}`;
+    const s = env.state;
+    const identity =
+      s.backend === "s3"
+        ? `s3://${s.bucket}/${s.key}`
+        : s.backend === "cloud"
+          ? `${s.hostname}/${s.organization}/${s.workspace}`
+          : undefined;
+    if (identity) {
+      const owner = owners.get(identity);
+      if (owner) {
+        const field = s.backend === "s3" ? "state.key" : "state.workspace";
+        problems.push(
+          `${where}: ${field} must be unique per environment: ${identity} is already used by ${label}/${owner}`,
+        );
+      }
+      owners.set(identity, env.name);
+    }
+    if (s.backend === "s3") {
+      const first = bucketRegions.get(s.bucket);
+      if (first && first.region !== s.region) {
+        problems.push(
+          `${where}: state.region must match the bucket's region ${first.region} (set by ${label}/${first.env}) (got "${s.region}")`,
+        );
+      }
+      if (!first) bucketRegions.set(s.bucket, { region: s.region, env: env.name });
+    }
+  }
+  environments.forEach((env, i) => {
+    for (const other of environments.slice(0, i)) {
+      if (cidrsOverlap(env.network.cidr, other.network.cidr)) {
+        problems.push(
+          `${label}/${env.name}: network.cidr must not overlap another environment's VPC, so they can be peered later: ${env.network.cidr} overlaps ${other.network.cidr} of ${label}/${other.name}`,
+        );
+      }
+    }
+  });
+  return problems;
+}
+
+/** The field names the schema accepts for the object at `path` (for "did you mean" messages). */
+function allowedKeysAt(schema: z.ZodType, raw: unknown, path: readonly PropertyKey[]): string[] {
+  let node: z.ZodType | undefined = schema;
+  let value: unknown = raw;
+  for (let i = 0; i <= path.length && node;) {
+    const def: Record<string, unknown> = (node as unknown as { _zod: { def: Record<string, unknown> } })._zod.def;
+    if (def.innerType) {
+      node = def.innerType as z.ZodType; // default, optional
+    } else if (def.type === "union" && def.discriminator) {
+      const tag = (value as Record<string, unknown> | undefined)?.[def.discriminator as string];
+      node = (def.options as z.ZodType[]).find(
+        (o) =>
+          (o as unknown as { shape: Record<string, { value?: unknown }> }).shape[def.discriminator as string]?.value ===
+          tag,
+      );
+    } else if (i === path.length) {
+      break;
+    } else if (def.type === "object") {
+      node = (def.shape as Record<string, z.ZodType>)[String(path[i])];
+      value = (value as Record<string, unknown> | undefined)?.[String(path[i])];
+      i++;
+    } else {
+      return [];
+    }
+  }
+  const def = (node as unknown as { _zod?: { def: { type: string; shape?: object } } } | undefined)?._zod?.def;
+  return def?.type === "object" && def.shape ? Object.keys(def.shape) : [];
+}
+
+function displayPath(dir: string): string {
+  const relative = path.relative(process.cwd(), dir) || ".";
+  return relative.split(path.sep).join("/");
+}

@@ -1,0 +1,45 @@
+/**
+ * The AWS regions an environment may choose, with the availability zone names each one offers.
+ *
+ * Kept as data so that a typo in a region or AZ fails validation offline, before any stack exists
+ * (no AWS call is made at synth time). AZ letters map to physical zones per account; some accounts
+ * cannot use every letter listed (for example ap-northeast-1b, us-west-1a), and `terraform plan`
+ * then says so. Add a region here when a team needs one.
+ */
+export const REGION_AZS: Readonly<Record<string, readonly string[]>> = {
+  "ap-northeast-2": ["a", "b", "c", "d"], // Seoul, the home region
+  "ap-northeast-1": ["a", "c", "d"], // Tokyo
+  "ap-northeast-3": ["a", "b", "c"], // Osaka
+  "ap-southeast-1": ["a", "b", "c"], // Singapore
+  "ap-southeast-2": ["a", "b", "c"], // Sydney
+  "ap-south-1": ["a", "b", "c"], // Mumbai
+  "ap-east-1": ["a", "b", "c"], // Hong Kong
+  "ca-central-1": ["a", "b", "d"],
+  "eu-central-1": ["a", "b", "c"],
+  "eu-north-1": ["a", "b", "c"],
+  "eu-west-1": ["a", "b", "c"],
+  "eu-west-2": ["a", "b", "c"],
+  "eu-west-3": ["a", "b", "c"],
+  "sa-east-1": ["a", "b", "c"],
+  "us-east-1": ["a", "b", "c", "d", "e", "f"],
+  "us-east-2": ["a", "b", "c"],
+  "us-west-1": ["a", "b", "c"],
+  "us-west-2": ["a", "b", "c", "d"],
+};
+
+/** Every region name this project accepts, home region first. */
+export const REGIONS = Object.keys(REGION_AZS) as [string, ...string[]];
+
+/** The full AZ names of a region, e.g. `ap-northeast-2a`; empty for an unknown region. */
+export function availabilityZonesOf(region: string): string[] {
+  return (REGION_AZS[region] ?? []).map((letter) => `${region}${letter}`);
+}
+
+/** The letter that ends an AZ name (`ap-northeast-2c` -> `c`), used for stable ids and names. */
+export function azSuffix(availabilityZone: string): string {
+  const suffix = availabilityZone.slice(-1);
+  if (!/^[a-z]$/.test(suffix)) {
+    throw new Error(`azSuffix: "${availabilityZone}" does not end in an availability zone letter`);
+  }
+  return suffix;
+}

@@ -1,0 +1,193 @@
+import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
+import { Eip } from "@cdktf/provider-aws/lib/eip";
+import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
+import { NatGateway } from "@cdktf/provider-aws/lib/nat-gateway";
+import { Route } from "@cdktf/provider-aws/lib/route";
+import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
+import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { Subnet } from "@cdktf/provider-aws/lib/subnet";
+import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import { Token } from "cdktf";
+import { Construct } from "constructs";
+import { subnetCidr, vpcCidrProblem, type SubnetTier } from "../cidr";
+import { azSuffix } from "../config/regions";
+import type { NatStrategy } from "../config/schema";
+import type { Naming } from "../naming";
+import { FlowLogs } from "./flow-logs";
+
+export interface NetworkProps {
+  /** Builds physical names. */
+  readonly naming: Naming;
+  /** The VPC's IPv4 block: a literal /16 to /22 inside a private range. */
+  readonly cidr: string;
+  /** Concrete AZ names (at least two distinct); one subnet per tier is made in each. */
+  readonly availabilityZones: readonly string[];
+  /** `single`: one NAT gateway shared by all AZs; `per-az`: one in each AZ; `none`: private subnets have no egress. */
+  readonly natGateways: NatStrategy;
+  /** VPC flow logs to CloudWatch Logs; `undefined` records none. */
+  readonly flowLogs: { readonly retentionDays: number } | undefined;
+}
+
+/** The subnets of one tier, in AZ order. */
+export interface TierSubnets {
+  readonly ids: string[];
+  readonly cidrs: string[];
+}
+
+/**
+ * A VPC across the given AZs with three subnet tiers per AZ: public (ALB, NAT, a single server),
+ * private app (EC2, egress through NAT) and private data (RDS, no route out of the VPC).
+ *
+ * Construct ids are keyed by AZ letter (`PublicA`, `AppC`), and CIDRs by the same letter, so adding
+ * or dropping an AZ, or switching the NAT strategy, leaves every other resource where it is.
+ * The VPC's default security group is adopted and stripped of all rules.
+ *
+ * @example
+ * const network = new Network(this, "Network", {
+ *   naming, cidr: "10.20.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
+ *   natGateways: "single", flowLogs: { retentionDays: 90 },
+ * });
+ * network.privateAppSubnets.ids; // one per AZ
+ */
+export class Network extends Construct {
+  public readonly vpcId: string;
+  public readonly vpcCidr: string;
+  public readonly availabilityZones: string[];
+  /** Public subnets: default route to the internet gateway. */
+  public readonly publicSubnets: TierSubnets;
+  /** Private app subnets: default route to a NAT gateway (unless `natGateways` is `none`). */
+  public readonly privateAppSubnets: TierSubnets;
+  /** Private data subnets: no route leaves the VPC. */
+  public readonly privateDataSubnets: TierSubnets;
+  /** NAT gateway ids, one per AZ that holds one. */
+  public readonly natGatewayIds: string[];
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    const { naming, cidr, natGateways } = props;
+    const azs = [...props.availabilityZones];
+
+    // ---- Invariants: the CIDR plan and AZ spread must be concrete at synth time ----
+    if (Token.isUnresolved(cidr)) {
+      throw new Error(`Network: cidr must be a literal CIDR block, not a token (got ${cidr})`);
+    }
+    const cidrProblem = vpcCidrProblem(cidr);
+    if (cidrProblem) throw new Error(`Network: cidr ${cidrProblem}`);
+    if (azs.some((az) => Token.isUnresolved(az)) || new Set(azs).size < 2 || new Set(azs).size !== azs.length) {
+      throw new Error(
+        `Network: availabilityZones must list at least 2 distinct availability zones (got ${JSON.stringify(azs)})`,
+      );
+    }
+
+    const vpc = new Vpc(this, "Vpc", {
+      cidrBlock: cidr,
+      enableDnsSupport: true,
+      enableDnsHostnames: true,
+      tags: naming.tags("vpc"),
+    });
+    this.vpcId = vpc.id;
+    this.vpcCidr = cidr;
+    this.availabilityZones = azs;
+
+    // Adopting the default SG with no rule blocks makes Terraform remove every rule AWS put in it,
+    // so nothing can use it by accident (CIS AWS 5.4).
+    new DefaultSecurityGroup(this, "DefaultSecurityGroup", {
+      vpcId: vpc.id,
+      ingress: [],
+      egress: [],
+      tags: naming.tags("default-unused"),
+    });
+
+    const subnets = (tier: SubnetTier) =>
+      azs.map(
+        (az) =>
+          new Subnet(this, `${pascal(tier)}${azSuffix(az).toUpperCase()}`, {
+            vpcId: vpc.id,
+            availabilityZone: az,
+            cidrBlock: subnetCidr(cidr, tier, az),
+            // Nothing gets a public IP by accident; a public server gets an Elastic IP on purpose.
+            mapPublicIpOnLaunch: false,
+            tags: { ...naming.tags(tier, az), Tier: tier },
+          }),
+      );
+    const tierOf = (tier: SubnetTier, list: Subnet[]): TierSubnets => ({
+      ids: list.map((s) => s.id),
+      cidrs: azs.map((az) => subnetCidr(cidr, tier, az)),
+    });
+    const publicSubnets = subnets("public");
+    const appSubnets = subnets("app");
+    const dataSubnets = subnets("data");
+    this.publicSubnets = tierOf("public", publicSubnets);
+    this.privateAppSubnets = tierOf("app", appSubnets);
+    this.privateDataSubnets = tierOf("data", dataSubnets);
+
+    // ---- Public tier: one route table, default route to the internet gateway ----
+    const igw = new InternetGateway(this, "InternetGateway", { vpcId: vpc.id, tags: naming.tags("igw") });
+    const publicRoutes = new RouteTable(this, "PublicRouteTable", { vpcId: vpc.id, tags: naming.tags("public") });
+    new Route(this, "PublicDefaultRoute", {
+      routeTableId: publicRoutes.id,
+      destinationCidrBlock: "0.0.0.0/0",
+      gatewayId: igw.id,
+    });
+    azs.forEach((az, i) => {
+      new RouteTableAssociation(this, `PublicRouteTableAssociation${azSuffix(az).toUpperCase()}`, {
+        subnetId: publicSubnets[i].id,
+        routeTableId: publicRoutes.id,
+      });
+    });
+
+    // ---- NAT gateways: in the first AZ only (single) or in every AZ (per-az) ----
+    const natAzs = natGateways === "per-az" ? azs : natGateways === "single" ? [azs[0]] : [];
+    const nats = new Map<string, NatGateway>();
+    for (const az of natAzs) {
+      const letter = azSuffix(az).toUpperCase();
+      const eip = new Eip(this, `NatEip${letter}`, { domain: "vpc", tags: naming.tags("nat", az) });
+      nats.set(
+        az,
+        new NatGateway(this, `Nat${letter}`, {
+          allocationId: eip.allocationId,
+          subnetId: publicSubnets[azs.indexOf(az)].id,
+          connectivityType: "public",
+          tags: naming.tags("nat", az),
+          dependsOn: [igw], // a NAT gateway cannot pass traffic before the IGW is attached
+        }),
+      );
+    }
+    this.natGatewayIds = [...nats.values()].map((n) => n.id);
+
+    // ---- Private app tier: a route table per AZ, default route to the NAT in that AZ (or the shared one) ----
+    azs.forEach((az, i) => {
+      const letter = azSuffix(az).toUpperCase();
+      const table = new RouteTable(this, `AppRouteTable${letter}`, { vpcId: vpc.id, tags: naming.tags("app", az) });
+      const nat = nats.get(az) ?? nats.get(natAzs[0]);
+      if (nat) {
+        new Route(this, `AppDefaultRoute${letter}`, {
+          routeTableId: table.id,
+          destinationCidrBlock: "0.0.0.0/0",
+          natGatewayId: nat.id,
+        });
+      }
+      new RouteTableAssociation(this, `AppRouteTableAssociation${letter}`, {
+        subnetId: appSubnets[i].id,
+        routeTableId: table.id,
+      });
+    });
+
+    // ---- Private data tier: explicit route table with only the VPC-local route ----
+    const dataRoutes = new RouteTable(this, "DataRouteTable", { vpcId: vpc.id, tags: naming.tags("data") });
+    azs.forEach((az, i) => {
+      new RouteTableAssociation(this, `DataRouteTableAssociation${azSuffix(az).toUpperCase()}`, {
+        subnetId: dataSubnets[i].id,
+        routeTableId: dataRoutes.id,
+      });
+    });
+
+    if (props.flowLogs) {
+      new FlowLogs(this, "FlowLogs", { naming, vpcId: vpc.id, retentionDays: props.flowLogs.retentionDays });
+    }
+  }
+}
+
+function pascal(word: string): string {
+  return word.charAt(0).toUpperCase() + word.slice(1);
+}

@@ -1,0 +1,78 @@
+import { azSuffix } from "./config/regions";
+
+/** AWS limits that physical names meet. */
+const LIMITS = {
+  /** `Name` tags and most names. */
+  default: 255,
+  /** ALB and target group names. */
+  loadBalancer: 32,
+  /** RDS instance and subnet group identifiers. */
+  rds: 63,
+  /** IAM role names and name prefixes (a prefix leaves 26 characters for the suffix Terraform adds). */
+  iamRolePrefix: 38,
+} as const;
+
+/**
+ * The one place that builds physical names: `<project>-<env>-<tier>[-<az-suffix>]`, for example
+ * `shop-prod-public-a`. Throws when a name would break the AWS limit of what it names.
+ *
+ * Shared tags (`Project`, `Environment`, `ManagedBy`) are set once through the provider's
+ * `defaultTags` (see `defaultTags`); resources set only their own `Name`.
+ */
+export class Naming {
+  constructor(
+    /** Project prefix, e.g. `shop`. */
+    public readonly project: string,
+    /** Environment name, e.g. `prod`. */
+    public readonly environment: string,
+  ) {}
+
+  /** `<project>-<env>-<tier>`, or `...-<az letter>` when `availabilityZone` is given. */
+  public name(tier: string, availabilityZone?: string): string {
+    return this.fit(this.join(tier, availabilityZone), LIMITS.default, "name");
+  }
+
+  /** A `Name` tag map for one resource. */
+  public tags(tier: string, availabilityZone?: string): Record<string, string> {
+    return { Name: this.name(tier, availabilityZone) };
+  }
+
+  /** A name for an ALB or target group (32 characters at most). */
+  public loadBalancerName(tier: string): string {
+    return this.fit(this.join(tier), LIMITS.loadBalancer, "load balancer / target group name");
+  }
+
+  /** An RDS identifier: lowercase letters, digits and hyphens, 63 at most, no double hyphen. */
+  public rdsIdentifier(tier: string): string {
+    const id = this.fit(this.join(tier), LIMITS.rds, "RDS identifier");
+    if (!/^[a-z][a-z0-9-]*[a-z0-9]$/.test(id) || id.includes("--")) {
+      throw new Error(
+        `Naming: RDS identifier "${id}" must be lowercase letters, digits and single hyphens, starting with a letter`,
+      );
+    }
+    return id;
+  }
+
+  /** A name prefix for IAM roles: Terraform appends a unique suffix, so replacements never clash. */
+  public iamRolePrefix(tier: string): string {
+    return this.fit(`${this.join(tier)}-`, LIMITS.iamRolePrefix, "IAM role name prefix");
+  }
+
+  /** The shared tags every resource carries, set through the provider's `defaultTags`. */
+  public defaultTags(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+    return { ...extra, Project: this.project, Environment: this.environment, ManagedBy: "cdktf" };
+  }
+
+  private join(tier: string, availabilityZone?: string): string {
+    const parts = [this.project, this.environment, tier];
+    if (availabilityZone !== undefined) parts.push(azSuffix(availabilityZone));
+    return parts.join("-");
+  }
+
+  private fit(name: string, limit: number, what: string): string {
+    if (name.length > limit) {
+      throw new Error(`Naming: ${what} "${name}" is ${name.length} characters; AWS allows at most ${limit}`);
+    }
+    return name;
+  }
+}

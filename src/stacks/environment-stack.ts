@@ -1,0 +1,65 @@
+import { TerraformOutput, TerraformStack } from "cdktf";
+import type { Construct } from "constructs";
+import type { EnvironmentConfig } from "../config/load";
+import { Network } from "../constructs/network";
+import { Naming } from "../naming";
+import { addAwsProvider } from "./aws-provider";
+import { addStateBackend } from "./state-backend";
+
+export interface EnvironmentStackProps {
+  /** The validated environment this stack deploys. */
+  readonly env: EnvironmentConfig;
+  /**
+   * Path from this stack's Terraform working directory to the project root (for local state).
+   * @default "../../.." - the project root, seen from `cdktf.out/stacks/<env>`
+   */
+  readonly projectRootFromStack?: string;
+}
+
+/**
+ * The ground every server layout stands on: the AWS provider for the environment's region (with
+ * allowed account and shared tags), its state backend, and the network. Layout stacks extend it
+ * and add their tiers.
+ *
+ * @example
+ * new EnvironmentStack(app, env.name, { env });
+ */
+export class EnvironmentStack extends TerraformStack {
+  public readonly env: EnvironmentConfig;
+  public readonly naming: Naming;
+  public readonly network: Network;
+
+  constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
+    super(scope, id);
+    const { env } = props;
+    const projectRootFromStack = props.projectRootFromStack ?? "../../..";
+    this.env = env;
+    this.naming = new Naming(env.project, env.name);
+
+    // ---- Provider, state ----
+    addAwsProvider(this, {
+      region: env.region,
+      accountId: env.accountId,
+      defaultTags: this.naming.defaultTags(env.tags),
+    });
+    addStateBackend(this, env.state, {
+      projectRootFromStack,
+      allowedAccountIds: env.accountId ? [env.accountId] : undefined,
+    });
+
+    // ---- Tiers ----
+    this.network = new Network(this, "Network", {
+      naming: this.naming,
+      cidr: env.network.cidr,
+      availabilityZones: env.network.availabilityZones,
+      natGateways: env.network.natGateways,
+      flowLogs: env.network.flowLogs.enabled ? { retentionDays: env.network.flowLogs.retentionDays } : undefined,
+    });
+
+    // ---- Outputs ----
+    new TerraformOutput(this, "vpc_id", { value: this.network.vpcId, description: "VPC id" });
+    new TerraformOutput(this, "public_subnet_ids", { value: this.network.publicSubnets.ids });
+    new TerraformOutput(this, "private_app_subnet_ids", { value: this.network.privateAppSubnets.ids });
+    new TerraformOutput(this, "private_data_subnet_ids", { value: this.network.privateDataSubnets.ids });
+  }
+}

@@ -1,0 +1,46 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { App } from "cdktf";
+
+/** What `terraform init` leaves in a stack's working directory and the next synth must keep. */
+const KEPT_ACROSS_SYNTHS = [".terraform", ".terraform.lock.hcl"];
+
+/**
+ * Synthesizes into a staging directory beside `outdir` and swaps it into place only when every
+ * stack was written and validated. `App.synth()` writes stacks one by one, so a failure part-way
+ * would otherwise leave a half-written `cdktf.out`; here it leaves the previous output untouched.
+ *
+ * Each stack's `.terraform/` and lock file (from `terraform init`) are carried into the new output.
+ * Returns the names of the stacks written.
+ */
+export function synthesizeAtomically(outdir: string, build: (app: App) => void): string[] {
+  const target = path.resolve(outdir);
+  const staging = `${target}.staging-${process.pid}`;
+  fs.rmSync(staging, { recursive: true, force: true });
+  try {
+    const app = new App({ outdir: staging });
+    build(app);
+    app.synth();
+    const stacks = Object.keys(JSON.parse(fs.readFileSync(path.join(staging, "manifest.json"), "utf8")).stacks);
+    for (const stack of stacks) carryOver(path.join(target, "stacks", stack), path.join(staging, "stacks", stack));
+    swap(target, staging);
+    return stacks;
+  } catch (error) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function carryOver(from: string, to: string): void {
+  for (const entry of KEPT_ACROSS_SYNTHS) {
+    const source = path.join(from, entry);
+    if (fs.existsSync(source) && fs.existsSync(to)) fs.renameSync(source, path.join(to, entry));
+  }
+}
+
+function swap(target: string, staging: string): void {
+  const retired = `${target}.retired-${process.pid}`;
+  if (fs.existsSync(target)) fs.renameSync(target, retired);
+  fs.renameSync(staging, target);
+  fs.rmSync(retired, { recursive: true, force: true });
+}
