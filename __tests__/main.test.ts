@@ -1,0 +1,112 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { environmentFile, tempDir, writeEnvironments } from "./helpers";
+
+// The real entry point, run as `npm run synth` runs it, in a child process.
+const ROOT = path.join(__dirname, "..");
+
+function runMain(env: Record<string, string>) {
+  const result = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(ROOT, "main.ts")], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function manifestStacks(outdir: string): string[] {
+  return Object.keys(JSON.parse(fs.readFileSync(path.join(outdir, "manifest.json"), "utf8")).stacks).sort();
+}
+
+let work: string;
+beforeEach(() => {
+  work = tempDir();
+});
+afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
+
+describe("main.ts", () => {
+  test("synthesizes every shipped environment, one stack each, with relative local state paths", () => {
+    const outdir = path.join(work, "out");
+    const run = runMain({ CDKTF_OUTDIR: outdir });
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    const shipped = fs
+      .readdirSync(path.join(ROOT, "environments"), { withFileTypes: true })
+      .filter((e) => e.isDirectory());
+    expect(manifestStacks(outdir)).toEqual(shipped.map((e) => e.name).sort());
+    const prod = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", "prod", "cdk.tf.json"), "utf8"));
+    const statePath: string = prod.terraform.backend.local.path;
+    expect(path.isAbsolute(statePath)).toBe(false);
+    // resolved from the stack's working directory, the state file lands in <project>/state/
+    expect(path.resolve(outdir, "stacks", "prod", statePath)).toBe(path.join(ROOT, "state", "prod.tfstate"));
+  });
+
+  test("ENVIRONMENTS selects the stacks to synthesize", () => {
+    const outdir = path.join(work, "out");
+    expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS: "dev,prod" }).status).toBe(0);
+    expect(manifestStacks(outdir)).toEqual(["dev", "prod"]);
+  });
+
+  test("bad input: every problem is printed with its folder and field, exit 1, and the previous output is untouched", () => {
+    // given a previous good output
+    const outdir = path.join(work, "out");
+    expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS: "dev" }).status).toBe(0);
+    const before = fs.readFileSync(path.join(outdir, "stacks", "dev", "cdk.tf.json"), "utf8");
+    const manifestBefore = fs.readFileSync(path.join(outdir, "manifest.json"), "utf8");
+    // and an environments folder with one good and two broken environments
+    const envs = writeEnvironments(path.join(work, "envs"), {
+      dev: environmentFile(),
+      prod: environmentFile({
+        network: { cidr: "10.60.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-3a"] },
+      }),
+      qa: environmentFile({
+        network: { cidr: "10.70.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2b"] },
+        state: { backend: "gcs" },
+      }),
+    });
+    // when main runs on it
+    const run = runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS_DIR: envs });
+    // then it fails, naming each problem
+    expect(run.status).toBe(1);
+    const label = path.relative(ROOT, envs);
+    expect(run.stderr).toContain(
+      `${label}/prod: network.availabilityZones[1] "ap-northeast-3a" is not in region ap-northeast-2 (allowed: ap-northeast-2a, ap-northeast-2b, ap-northeast-2c, ap-northeast-2d)`,
+    );
+    expect(run.stderr).toContain(`${label}/qa: state.backend must be one of: local, s3, cloud (got "gcs")`);
+    expect(run.stderr).toMatch(/^Nothing was synthesized: 2 problem\(s\)/);
+    // and the earlier output is exactly as it was, with no staging folder left over
+    expect(fs.readFileSync(path.join(outdir, "stacks", "dev", "cdk.tf.json"), "utf8")).toBe(before);
+    expect(fs.readFileSync(path.join(outdir, "manifest.json"), "utf8")).toBe(manifestBefore);
+    expect(fs.readdirSync(work).sort()).toEqual(["envs", "out"]);
+  });
+
+  test("an empty environments folder fails without writing anything", () => {
+    const outdir = path.join(work, "out");
+    fs.mkdirSync(path.join(work, "envs"));
+    const run = runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS_DIR: path.join(work, "envs") });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/no environment folders found/);
+    expect(fs.existsSync(outdir)).toBe(false);
+  });
+
+  test("S3 and HCP Terraform environments synthesize beside local ones, with the bucket's bootstrap stack", () => {
+    const outdir = path.join(work, "out");
+    const azs = ["ap-northeast-2a", "ap-northeast-2b"];
+    const envs = writeEnvironments(path.join(work, "envs"), {
+      prod: environmentFile({
+        network: { cidr: "10.1.0.0/16", availabilityZones: azs },
+        state: { backend: "s3", bucket: "acme-tfstate" },
+      }),
+      staging: environmentFile({
+        network: { cidr: "10.2.0.0/16", availabilityZones: azs },
+        state: { backend: "cloud", organization: "acme" },
+      }),
+    });
+    const run = runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS_DIR: envs });
+    expect(run.stderr).toBe("");
+    expect(manifestStacks(outdir)).toEqual(["prod", "staging", "state-acme-tfstate"]);
+    const prod = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", "prod", "cdk.tf.json"), "utf8"));
+    expect(prod.terraform.backend.s3).toMatchObject({ bucket: "acme-tfstate", use_lockfile: true, encrypt: true });
+  });
+});

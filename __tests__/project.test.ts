@@ -1,0 +1,81 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { environmentJsonSchema } from "../src/config/json-schema";
+
+// Guards on the project itself: the things a reviewer would otherwise have to remember to check.
+const ROOT = path.join(__dirname, "..");
+const read = (file: string) => fs.readFileSync(path.join(ROOT, file), "utf8");
+
+function sourceFiles(dir: string): string[] {
+  return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+    const relative = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(relative);
+    return /\.(ts|js|mjs|cjs)$/.test(entry.name) ? [relative] : [];
+  });
+}
+
+/** Imports of the provider's package root, which loads its 2,000+ modules. */
+export function rootProviderImports(source: string): string[] {
+  return source.match(/(from\s+|require\(\s*|import\(\s*)["']@cdktf\/provider-aws["']/g) ?? [];
+}
+
+describe("the project", () => {
+  test("the root-import check recognises every form of a root import, and not a module import", () => {
+    const pkg = ["@cdktf", "provider-aws"].join("/"); // spelled apart so this file is not an offender itself
+    expect(rootProviderImports(`import { Vpc } from "${pkg}";`)).toHaveLength(1);
+    expect(rootProviderImports(`const aws = require('${pkg}')`)).toHaveLength(1);
+    expect(rootProviderImports(`await import("${pkg}")`)).toHaveLength(1);
+    expect(rootProviderImports(`import { Vpc } from "${pkg}/lib/vpc";`)).toHaveLength(0);
+  });
+
+  test("no file imports provider classes from the package root", () => {
+    const files = ["main.ts", ...sourceFiles("src"), ...sourceFiles("__tests__"), ...sourceFiles("scripts")];
+    const offenders = files.filter((f) => rootProviderImports(read(f)).length > 0);
+    expect(offenders).toEqual([]);
+  });
+
+  test("dependencies are pinned exactly, at the versions the bindings need", () => {
+    const pkg = JSON.parse(read("package.json"));
+    const all: Record<string, string> = { ...pkg.dependencies, ...pkg.devDependencies };
+    expect(Object.entries(all).filter(([, v]) => !/^\d+\.\d+\.\d+$/.test(v))).toEqual([]);
+    expect(all).toMatchObject({ cdktf: "0.21.0", "cdktf-cli": "0.21.0", "@cdktf/provider-aws": "21.22.1" });
+    expect(fs.existsSync(path.join(ROOT, "package-lock.json"))).toBe(true);
+  });
+
+  test("cdktf.json runs main.ts, and has no context key (which would discard context passed by environment)", () => {
+    const config = JSON.parse(read("cdktf.json"));
+    expect(config).not.toHaveProperty("context");
+    expect(config.app).toMatch(/main\.ts$/);
+    expect(config.output).toBe("cdktf.out");
+    expect(config.language).toBe("typescript");
+  });
+
+  test(".gitignore keeps state, providers, output and dependencies out of git", () => {
+    const ignored = read(".gitignore").split("\n");
+    expect(ignored).toEqual(
+      expect.arrayContaining(["*.tfstate", "*.tfstate.*", ".terraform/", "cdktf.out/", "node_modules/"]),
+    );
+  });
+
+  test("environments/schema.json is what the zod schema generates (run `npm run schema` after changing it)", () => {
+    expect(read("environments/schema.json")).toBe(environmentJsonSchema());
+  });
+
+  test("every environment file points editors at the schema", () => {
+    const folders = fs
+      .readdirSync(path.join(ROOT, "environments"), { withFileTypes: true })
+      .filter((e) => e.isDirectory());
+    for (const folder of folders) {
+      expect(read(`environments/${folder.name}/config.yaml`).split("\n")[0]).toBe(
+        "# yaml-language-server: $schema=../schema.json",
+      );
+    }
+  });
+
+  test(".ci/run installs from the lock file and runs the README's test command", () => {
+    const ci = read(".ci/run");
+    expect(ci).toMatch(/npm ci/);
+    expect(ci).toMatch(/^npm test$/m);
+    expect(read("README.md")).toMatch(/npm test/);
+  });
+});

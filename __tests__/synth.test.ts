@@ -1,0 +1,79 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { TerraformOutput, TerraformStack } from "cdktf";
+import { synthesizeAtomically } from "../src/synth";
+import { tempDir } from "./helpers";
+
+let root: string;
+let outdir: string;
+beforeEach(() => {
+  root = tempDir();
+  outdir = path.join(root, "cdktf.out");
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+/** A stack with one output, so that it synthesizes to a small real file. */
+function addStack(app: Parameters<Parameters<typeof synthesizeAtomically>[1]>[0], id: string): TerraformStack {
+  const stack = new TerraformStack(app, id);
+  new TerraformOutput(stack, "name", { value: id });
+  return stack;
+}
+
+/** Every file under `dir` with its content, to compare a tree before and after. */
+function snapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else files[path.relative(dir, full)] = fs.readFileSync(full, "utf8");
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+describe("synthesizeAtomically", () => {
+  test("writes every stack and the manifest, and nothing beside the output folder", () => {
+    const stacks = synthesizeAtomically(outdir, (app) => ["dev", "prod"].forEach((id) => addStack(app, id)));
+    expect(stacks).toEqual(["dev", "prod"]);
+    expect(fs.existsSync(path.join(outdir, "stacks", "prod", "cdk.tf.json"))).toBe(true);
+    expect(fs.readdirSync(root)).toEqual(["cdktf.out"]);
+  });
+
+  test("a stack that fails app.synth() validation leaves the previous output exactly as it was", () => {
+    // given a previous good output
+    synthesizeAtomically(outdir, (app) => ["dev", "prod"].forEach((id) => addStack(app, id)));
+    const before = snapshot(outdir);
+    // when a later synth fails in app.synth(), after the first stack is already written
+    expect(() =>
+      synthesizeAtomically(outdir, (app) => {
+        addStack(app, "dev");
+        const broken = addStack(app, "zz-broken");
+        broken.node.addValidation({ validate: () => ["this stack is broken on purpose"] });
+      }),
+    ).toThrow(/this stack is broken on purpose/);
+    // then the old output is untouched and no staging folder is left behind
+    expect(snapshot(outdir)).toEqual(before);
+    expect(fs.readdirSync(root)).toEqual(["cdktf.out"]);
+  });
+
+  test("an error while building stacks writes nothing", () => {
+    expect(() =>
+      synthesizeAtomically(outdir, () => {
+        throw new Error("bad input");
+      }),
+    ).toThrow("bad input");
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  test("terraform init's providers and lock file survive a new synth; dropped stacks do not", () => {
+    synthesizeAtomically(outdir, (app) => ["dev", "prod"].forEach((id) => addStack(app, id)));
+    fs.mkdirSync(path.join(outdir, "stacks", "dev", ".terraform", "providers"), { recursive: true });
+    fs.writeFileSync(path.join(outdir, "stacks", "dev", ".terraform.lock.hcl"), "# lock");
+    synthesizeAtomically(outdir, (app) => addStack(app, "dev"));
+    expect(fs.existsSync(path.join(outdir, "stacks", "dev", ".terraform", "providers"))).toBe(true);
+    expect(fs.readFileSync(path.join(outdir, "stacks", "dev", ".terraform.lock.hcl"), "utf8")).toBe("# lock");
+    expect(fs.readdirSync(path.join(outdir, "stacks"))).toEqual(["dev"]);
+  });
+});
