@@ -2,13 +2,15 @@ import * as path from "node:path";
 import { Testing } from "cdktf";
 import { loadEnvironments, type EnvironmentConfig } from "../src/config/load";
 import { availabilityZonesOf } from "../src/config/regions";
-import { EnvironmentStack } from "../src/stacks/environment-stack";
+import { LAYOUT_STACKS } from "../src/stacks/layouts";
 import { synth, type Synthesized } from "./helpers";
 
 // Every real environment folder: it loads, synthesizes, and holds the architecture's invariants.
 const ENVIRONMENTS = loadEnvironments({ dir: path.join(__dirname, "..", "environments") });
 const byName = (name: string) => ENVIRONMENTS.find((e) => e.name === name)!;
-const stacks = new Map(ENVIRONMENTS.map((env) => [env.name, new EnvironmentStack(Testing.app(), env.name, { env })]));
+const stacks = new Map(
+  ENVIRONMENTS.map((env) => [env.name, new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env })]),
+);
 const synthesized = new Map<string, Synthesized>([...stacks].map(([name, stack]) => [name, synth(stack)]));
 const cases = ENVIRONMENTS.map((env) => [env.name, env] as [string, EnvironmentConfig]);
 
@@ -72,12 +74,12 @@ describe("prod is stricter than dev", () => {
   const dev = byName("dev");
   const prod = byName("prod");
 
-  test("prod spans three AZs with a NAT gateway in each; dev shares one", () => {
+  test("prod spans three AZs with a NAT gateway in each; dev's single public server needs none", () => {
     expect(prod.network.availabilityZones.length).toBeGreaterThanOrEqual(3);
     expect(prod.network.natGateways).toBe("per-az");
     expect(synthesized.get("prod")!.countOf("aws_nat_gateway")).toBe(prod.network.availabilityZones.length);
-    expect(dev.network.natGateways).toBe("single");
-    expect(synthesized.get("dev")!.countOf("aws_nat_gateway")).toBe(1);
+    expect(dev.network.natGateways).toBe("none");
+    expect(synthesized.get("dev")!.countOf("aws_nat_gateway")).toBe(0);
   });
 
   test("prod records VPC flow logs and keeps them at least a year; dev records none", () => {

@@ -71,13 +71,15 @@ export function environmentFile(overrides: Record<string, unknown> = {}): Record
   return {
     project: "shop",
     region: "ap-northeast-2",
+    layout: "load-balanced",
     network: {
       cidr: "10.50.0.0/16",
       availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
       natGateways: "single",
     },
     app: { instanceType: "t3.micro", count: { min: 1, desired: 1, max: 2 } },
-    database: { instanceClass: "db.t4g.micro", allocatedStorageGb: 20 },
+    database: { engine: "postgres", engineVersion: "16", instanceClass: "db.t4g.micro", allocatedStorageGb: 20 },
+    loadBalancer: { https: false },
     ...overrides,
   };
 }

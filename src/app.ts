@@ -1,6 +1,6 @@
 import type { App } from "cdktf";
 import type { EnvironmentConfig } from "./config/load";
-import { EnvironmentStack } from "./stacks/environment-stack";
+import { LAYOUT_STACKS } from "./stacks/layouts";
 import { StateBucketStack } from "./stacks/state-bucket-stack";
 
 export interface BuildOptions {
@@ -14,13 +14,13 @@ export function stateBucketStackId(bucket: string): string {
 }
 
 /**
- * Adds one stack per environment, named after its folder (so `cdktf deploy prod` deploys prod),
- * and one bootstrap stack per S3 state bucket those environments use.
+ * Adds one stack per environment, of its layout's class and named after its folder (so
+ * `cdktf deploy prod` deploys prod), and one bootstrap stack per S3 state bucket they use.
  */
 export function buildStacks(app: App, environments: readonly EnvironmentConfig[], options: BuildOptions): void {
   const buckets = new Map<string, EnvironmentConfig>();
   for (const env of environments) {
-    new EnvironmentStack(app, env.name, { env, projectRootFromStack: options.projectRootFromStack });
+    new LAYOUT_STACKS[env.layout](app, env.name, { env, projectRootFromStack: options.projectRootFromStack });
     if (env.state.backend === "s3" && !buckets.has(env.state.bucket)) buckets.set(env.state.bucket, env);
   }
   for (const [bucket, env] of buckets) {

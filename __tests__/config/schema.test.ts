@@ -28,7 +28,7 @@ describe("an environment file", () => {
     [
       "a misspelled field, answered with the allowed spelling",
       { netwrok: network },
-      /^netwrok is not a known field \(allowed: project, region, accountId, network, app, database, state, tags\)/,
+      /^netwrok is not a known field \(allowed: project, region, accountId, layout, production, network, app, access, database, loadBalancer, exceptions, state, tags\)/,
     ],
     [
       "a misspelled nested field",
@@ -126,7 +126,7 @@ describe("an environment file", () => {
     [
       "an instance type that is not one",
       { app: { instanceType: "large", count: { min: 1, desired: 1, max: 1 } } },
-      /^app\.instanceType must be an EC2 instance type/,
+      /^app\.instanceType must be <family>\.<size> with family one of t3, .* \(got "large"\)/,
     ],
     [
       "min above max",

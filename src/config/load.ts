@@ -5,6 +5,7 @@ import type { z } from "zod";
 import { cidrsOverlap } from "../cidr";
 import { ConfigError, describeIssue, shown } from "./errors";
 import { availabilityZonesOf } from "./regions";
+import { ruleProblems } from "./rules";
 import { environmentSchema, SHORT_NAME, SHORT_NAME_RULE, type EnvironmentFile } from "./schema";
 
 /** The file each environment folder holds. */
@@ -17,10 +18,22 @@ export type StateConfig =
   | { readonly backend: "cloud"; readonly organization: string; readonly workspace: string; readonly hostname: string };
 
 /** One validated environment, as the rest of the code sees it: parsed, defaulted, resolved. */
-export interface EnvironmentConfig extends Omit<EnvironmentFile, "state"> {
+export interface EnvironmentConfig extends Omit<EnvironmentFile, "state" | "app" | "database" | "loadBalancer"> {
   /** The folder name; also the stack name (`cdktf deploy <name>`). */
   readonly name: string;
   readonly state: StateConfig;
+  readonly app: EnvironmentFile["app"] & {
+    readonly detailedMonitoring: boolean;
+    /** From the instance family: Graviton (`m7g`, `t4g`, ...) is arm64. */
+    readonly architecture: "x86_64" | "arm64";
+  };
+  readonly database: EnvironmentFile["database"] & {
+    readonly multiAz: boolean;
+    readonly deletionProtection: boolean;
+    readonly backupRetentionDays: number;
+    readonly maxAllocatedStorageGb: number;
+  };
+  readonly loadBalancer: EnvironmentFile["loadBalancer"] & { readonly deletionProtection: boolean };
 }
 
 export interface LoadOptions {
@@ -113,7 +126,9 @@ export function parseEnvironment(name: string, raw: unknown): ParsedEnvironment 
   }
   problems.push(...availabilityZoneProblems(raw));
   if (!parsed.success || problems.length > 0) return { problems };
-  return { problems, environment: resolve(name, parsed.data) };
+  const environment = resolve(name, parsed.data);
+  problems.push(...ruleProblems(environment));
+  return problems.length > 0 ? { problems } : { problems, environment };
 }
 
 function nameProblems(name: string): string[] {
@@ -145,8 +160,9 @@ function availabilityZoneProblems(raw: unknown): string[] {
   });
 }
 
-/** Fills the defaults that depend on the folder name. */
+/** Fills the defaults that depend on the folder name or on `production`. */
 function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
+  const defaults = file.production ? PRODUCTION_DEFAULTS : NON_PRODUCTION_DEFAULTS;
   const s = file.state;
   const state: StateConfig =
     s.backend === "local"
@@ -164,7 +180,47 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
             workspace: s.workspace ?? `${file.project}-${name}`,
             hostname: s.hostname ?? "app.terraform.io",
           };
-  return { ...file, name, state };
+  return {
+    ...file,
+    name,
+    state,
+    app: {
+      ...file.app,
+      detailedMonitoring: file.app.detailedMonitoring ?? defaults.detailedMonitoring,
+      architecture: isGraviton(file.app.instanceType) ? "arm64" : "x86_64",
+    },
+    database: {
+      ...file.database,
+      multiAz: file.database.multiAz ?? defaults.multiAz,
+      deletionProtection: file.database.deletionProtection ?? defaults.deletionProtection,
+      backupRetentionDays: file.database.backupRetentionDays ?? defaults.backupRetentionDays,
+      maxAllocatedStorageGb: file.database.maxAllocatedStorageGb ?? 4 * file.database.allocatedStorageGb,
+    },
+    loadBalancer: {
+      ...file.loadBalancer,
+      deletionProtection: file.loadBalancer.deletionProtection ?? defaults.deletionProtection,
+    },
+  };
+}
+
+/** What production gets unless its file says otherwise; the rules in `rules.ts` hold it there. */
+export const PRODUCTION_DEFAULTS = {
+  multiAz: true,
+  deletionProtection: true,
+  backupRetentionDays: 14,
+  detailedMonitoring: true,
+};
+/** What every other environment gets: cheaper, and easy to tear down. */
+export const NON_PRODUCTION_DEFAULTS = {
+  multiAz: false,
+  deletionProtection: false,
+  backupRetentionDays: 3,
+  detailedMonitoring: false,
+};
+
+/** Graviton families carry a `g` right after the generation digit: t4g, m7g, c7gn, r8g. */
+function isGraviton(instanceType: string): boolean {
+  return /^[a-z]+\d+g[a-z]*$/.test(instanceType.split(".")[0]);
 }
 
 /** Rules that span environments: no two share state, and VPC blocks do not overlap. */

@@ -67,14 +67,71 @@ const network = z
   })
   .describe("The VPC and its subnets");
 
-// ---- Scale (used by the server tiers) ----
+// ---- Layout ----
+
+/** The server layouts of the classic path, from one box to a load-balanced fleet. */
+export const LAYOUTS = ["single-server", "app-db-split", "load-balanced"] as const;
+export type Layout = (typeof LAYOUTS)[number];
+
+// ---- App servers ----
+
+/** EC2 families this project runs app servers on (general purpose, compute, memory; x86 and Graviton). */
+export const INSTANCE_FAMILIES = [
+  "t3",
+  "t3a",
+  "t4g",
+  "m5",
+  "m6i",
+  "m6a",
+  "m6g",
+  "m7i",
+  "m7a",
+  "m7g",
+  "m8g",
+  "c5",
+  "c6i",
+  "c6a",
+  "c6g",
+  "c7i",
+  "c7a",
+  "c7g",
+  "c8g",
+  "r5",
+  "r6i",
+  "r6a",
+  "r6g",
+  "r7i",
+  "r7a",
+  "r7g",
+  "r8g",
+] as const;
+const INSTANCE_SIZES = [
+  "nano",
+  "micro",
+  "small",
+  "medium",
+  "large",
+  "xlarge",
+  "2xlarge",
+  "4xlarge",
+  "8xlarge",
+  "12xlarge",
+  "16xlarge",
+];
+
+const instanceType = z
+  .string()
+  .refine(
+    (t) => INSTANCE_FAMILIES.includes(t.split(".")[0] as never) && INSTANCE_SIZES.includes(t.split(".")[1] ?? ""),
+    {
+      error: `must be <family>.<size> with family one of ${INSTANCE_FAMILIES.join(", ")} and size one of ${INSTANCE_SIZES.join(", ")}`,
+    },
+  )
+  .describe("EC2 instance type of the app servers, e.g. t3.micro or m7g.large (Graviton families get arm64 AMIs)");
 
 const app = z
   .strictObject({
-    instanceType: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "must be an EC2 instance type such as t3.micro or m7g.large")
-      .describe("EC2 instance type of the app servers"),
+    instanceType,
     count: z
       .strictObject({
         min: intRange(0, 100),
@@ -97,19 +154,153 @@ const app = z
           });
         }
       })
-      .describe("How many app servers: Auto Scaling bounds, or a fixed count for single-instance layouts"),
+      .default({ min: 1, desired: 1, max: 1 })
+      .describe("Auto Scaling bounds (load-balanced); the other layouts run exactly one app server"),
+    ami: z
+      .string()
+      .regex(
+        /^(al2023|ami-[0-9a-f]{8,17})$/,
+        "must be al2023 (the latest Amazon Linux 2023, from AWS's public SSM parameter) or a pinned AMI id such as ami-0123456789abcdef0",
+      )
+      .default("al2023")
+      .describe("al2023 (latest Amazon Linux 2023 for the instance's architecture) or a pinned ami-... id"),
+    port: intRange(1, 65535).default(80).describe("Port the server listens on for the load balancer (nginx)"),
+    healthCheckPath: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._~\/-]*$/, "must be a URL path starting with /")
+      .default("/healthz")
+      .describe("Path the load balancer's health check requests"),
+    rootVolumeGb: intRange(8, 16384).default(20).describe("Encrypted gp3 root volume size in GiB"),
+    detailedMonitoring: z.boolean().optional().describe("1-minute EC2 metrics; default: on in production"),
+    targetCpuPercent: intRange(10, 90)
+      .default(60)
+      .describe("Average CPU the Auto Scaling group tracks (load-balanced)"),
   })
   .describe("App servers");
 
+// ---- Access ----
+
+const access = z
+  .strictObject({
+    ssh: z
+      .strictObject({
+        keyName: z
+          .string()
+          .regex(/^[\x20-\x7e]{1,255}$/, "must be an EC2 key pair name")
+          .optional()
+          .describe("An existing EC2 key pair"),
+        publicKey: z
+          .string()
+          .regex(
+            /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/,
+            "must be an OpenSSH public key (ssh-ed25519 AAAA... or ssh-rsa AAAA...); never a private key",
+          )
+          .optional()
+          .describe("A public key to import as a key pair"),
+        allowedCidrs: z
+          .array(z.string())
+          .min(1, "must list at least one admin CIDR; SSH is never open to everyone")
+          .describe("Admin networks allowed to reach port 22"),
+      })
+      .optional()
+      .describe("SSH access, off by default: Session Manager needs no open port"),
+  })
+  .default({})
+  .describe("How people get onto the servers");
+
+// ---- Database ----
+
+/** Engines and the major versions this project knows the parameter group family of. */
+export const ENGINES = {
+  postgres: { majors: ["14", "15", "16", "17"], family: (major: string) => `postgres${major}`, port: 5432 },
+  mysql: { majors: ["8.0", "8.4"], family: (major: string) => `mysql${major}`, port: 3306 },
+} as const;
+export type Engine = keyof typeof ENGINES;
+
+/** The major version of an engine version string (`16.4` -> `16`, `8.0.39` -> `8.0`). */
+export function engineMajor(engine: Engine, version: string): string {
+  return engine === "postgres" ? version.split(".")[0] : version.split(".").slice(0, 2).join(".");
+}
+
+export const DB_INSTANCE_FAMILIES = [
+  "t3",
+  "t4g",
+  "m5",
+  "m6i",
+  "m6g",
+  "m7i",
+  "m7g",
+  "m8g",
+  "r5",
+  "r6i",
+  "r6g",
+  "r7i",
+  "r7g",
+  "r8g",
+] as const;
+
 const database = z
   .strictObject({
+    engine: z.enum(Object.keys(ENGINES) as [Engine, ...Engine[]]).describe("postgres or mysql"),
+    engineVersion: z
+      .string()
+      .regex(/^\d+(\.\d+){0,2}$/, "must be an engine version such as 16 or 16.4 (postgres), 8.0 or 8.0.39 (mysql)")
+      .describe("Engine version; give the major (16, 8.0) and RDS applies minor upgrades in the maintenance window"),
     instanceClass: z
       .string()
-      .regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, "must be an RDS instance class such as db.t4g.micro or db.m7g.large")
-      .describe("RDS instance class"),
-    allocatedStorageGb: intRange(20, 65536).describe("Initial gp3 storage in GiB"),
+      .refine((c) => /^db\.[a-z0-9]+\.[a-z0-9]+$/.test(c) && DB_INSTANCE_FAMILIES.includes(c.split(".")[1] as never), {
+        error: `must be db.<family>.<size> with family one of ${DB_INSTANCE_FAMILIES.join(", ")}`,
+      })
+      .optional()
+      .describe("RDS instance class (app-db-split, load-balanced)"),
+    allocatedStorageGb: intRange(20, 65536).default(20).describe("Initial gp3 storage in GiB"),
+    maxAllocatedStorageGb: intRange(20, 65536)
+      .optional()
+      .describe("Storage autoscaling ceiling; default 4 x allocatedStorageGb"),
+    multiAz: z.boolean().optional().describe("Standby in a second AZ; default: on in production"),
+    deletionProtection: z.boolean().optional().describe("Default: on in production"),
+    backupRetentionDays: intRange(1, 35)
+      .optional()
+      .describe("Automated backup retention; default 14 in production, 3 elsewhere"),
   })
-  .describe("The database server");
+  .describe("The database: RDS (app-db-split, load-balanced) or the engine installed on the single server");
+
+// ---- Load balancer ----
+
+const loadBalancer = z
+  .strictObject({
+    https: z
+      .boolean()
+      .default(true)
+      .describe("HTTPS listener (TLS 1.3 policy) and HTTP->HTTPS redirect; false serves plain HTTP"),
+    certificateArn: z
+      .string()
+      .regex(
+        /^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/,
+        "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>)",
+      )
+      .optional()
+      .describe("ACM certificate for the HTTPS listener, in the environment's region"),
+    deletionProtection: z.boolean().optional().describe("Default: on in production"),
+    accessLogs: z.boolean().default(false).describe("Write ALB access logs to an S3 bucket the stack creates"),
+  })
+  .default({ https: true, accessLogs: false })
+  .describe("The Application Load Balancer (load-balanced)");
+
+// ---- Exceptions ----
+
+const exceptions = z
+  .array(
+    z.strictObject({
+      rule: z.string().describe("The rule waived, e.g. database.multiAz"),
+      reason: z
+        .string()
+        .min(10, "must say why, in at least 10 characters")
+        .describe("Why this environment may break the rule"),
+    }),
+  )
+  .default([])
+  .describe("Production rules this environment waives on purpose; each is printed at every synth");
 
 // ---- State ----
 
@@ -175,9 +366,17 @@ export const environmentSchema = z
       .regex(/^\d{12}$/, "must be a 12-digit AWS account id")
       .optional()
       .describe("When set, Terraform refuses to run against any other AWS account"),
+    layout: z.enum(LAYOUTS).describe("single-server, app-db-split or load-balanced"),
+    production: z
+      .boolean()
+      .default(false)
+      .describe("Production: stricter defaults (Multi-AZ, deletion protection, longer backups) and rules"),
     network,
     app,
+    access,
     database,
+    loadBalancer,
+    exceptions,
     state: state.default({ backend: "local" }),
     tags: z
       .record(

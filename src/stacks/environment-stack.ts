@@ -19,10 +19,10 @@ export interface EnvironmentStackProps {
 /**
  * The ground every server layout stands on: the AWS provider for the environment's region (with
  * allowed account and shared tags), its state backend, and the network. Layout stacks extend it
- * and add their tiers.
+ * and add their tiers (see `stackForLayout`).
  *
  * @example
- * new EnvironmentStack(app, env.name, { env });
+ * class MyLayoutStack extends EnvironmentStack { ... }
  */
 export class EnvironmentStack extends TerraformStack {
   public readonly env: EnvironmentConfig;
@@ -61,5 +61,13 @@ export class EnvironmentStack extends TerraformStack {
     new TerraformOutput(this, "public_subnet_ids", { value: this.network.publicSubnets.ids });
     new TerraformOutput(this, "private_app_subnet_ids", { value: this.network.privateAppSubnets.ids });
     new TerraformOutput(this, "private_data_subnet_ids", { value: this.network.privateDataSubnets.ids });
+    new TerraformOutput(this, "layout", { value: env.layout });
+    if (env.exceptions.length > 0) {
+      // Waived production rules stay visible in every plan and in `cdktf output`.
+      new TerraformOutput(this, "policy_exceptions", {
+        value: env.exceptions.map((e) => `${e.rule}: ${e.reason}`),
+        description: "Production rules this environment waives, with the reason given",
+      });
+    }
   }
 }

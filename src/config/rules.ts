@@ -1,0 +1,190 @@
+import { IPv4CidrRange, Validator } from "ip-num";
+import type { EnvironmentConfig } from "./load";
+import { ENGINES, engineMajor } from "./schema";
+
+/**
+ * Rules that span fields of one environment, checked after defaults are resolved.
+ *
+ * `production` rules make production stricter than the rest; an environment may waive one only by
+ * listing it in `exceptions` with a reason, which every synth prints. The other rules keep a
+ * configuration coherent and cannot be waived.
+ */
+export interface Rule {
+  /** The field the rule is about, which is also how `exceptions` names it. */
+  readonly id: string;
+  /** Whether the rule applies to this environment at all. */
+  readonly appliesTo: (env: EnvironmentConfig) => boolean;
+  /**
+   * The problem(s), without the field name, or `undefined` when the rule holds. A problem about
+   * one item of a list starts with its index, `[2] ...`.
+   */
+  readonly check: (env: EnvironmentConfig) => string | string[] | undefined;
+  /** Production rules can be waived through `exceptions`. */
+  readonly production?: boolean;
+}
+
+const usesRds = (env: EnvironmentConfig) => env.layout !== "single-server";
+const loadBalanced = (env: EnvironmentConfig) => env.layout === "load-balanced";
+const production = (env: EnvironmentConfig) => env.production;
+const OPT_OUT = "(or waive it: exceptions: [{ rule: <field>, reason: ... }])";
+
+export const RULES: readonly Rule[] = [
+  // ---- Coherence ----
+  {
+    id: "app.count",
+    appliesTo: (env) => !loadBalanced(env),
+    check: ({ app: { count }, layout }) =>
+      count.min === 1 && count.desired === 1 && count.max === 1
+        ? undefined
+        : `must be { min: 1, desired: 1, max: 1 } for layout ${layout}, which runs exactly one app server; use load-balanced to scale out (got ${JSON.stringify(count)})`,
+  },
+  {
+    id: "network.natGateways",
+    appliesTo: loadBalanced,
+    check: (env) =>
+      env.network.natGateways === "none"
+        ? `must be single or per-az for layout load-balanced: app servers in private subnets need egress for Session Manager and packages (got "none")`
+        : undefined,
+  },
+  {
+    id: "database.instanceClass",
+    appliesTo: usesRds,
+    check: (env) => (env.database.instanceClass ? undefined : `is required for layout ${env.layout}, which runs RDS`),
+  },
+  {
+    id: "database.engineVersion",
+    appliesTo: () => true,
+    check: ({ database: { engine, engineVersion } }) => {
+      const majors: readonly string[] = ENGINES[engine].majors;
+      return majors.includes(engineMajor(engine, engineVersion))
+        ? undefined
+        : `must be a ${engine} version of major ${majors.join(", ")} (got "${engineVersion}")`;
+    },
+  },
+  {
+    id: "database.maxAllocatedStorageGb",
+    appliesTo: usesRds,
+    check: ({ database: d }) =>
+      d.maxAllocatedStorageGb >= d.allocatedStorageGb
+        ? undefined
+        : `must be at least allocatedStorageGb (${d.allocatedStorageGb}) (got ${d.maxAllocatedStorageGb})`,
+  },
+  {
+    id: "loadBalancer.certificateArn",
+    appliesTo: (env) => loadBalanced(env) && env.loadBalancer.https,
+    check: (env) => {
+      const arn = env.loadBalancer.certificateArn;
+      if (!arn) {
+        return `is required when loadBalancer.https is true: an ACM certificate in ${env.region} (or set loadBalancer.https: false to serve plain HTTP)`;
+      }
+      const region = arn.split(":")[3];
+      return region === env.region
+        ? undefined
+        : `must be in the environment's region ${env.region} (got a certificate in ${region})`;
+    },
+  },
+  {
+    id: "access.ssh",
+    appliesTo: (env) => env.access.ssh !== undefined,
+    check: ({ access: { ssh } }) =>
+      ssh && (ssh.keyName === undefined) === (ssh.publicKey === undefined)
+        ? "must set exactly one of keyName (an existing key pair) or publicKey"
+        : undefined,
+  },
+  {
+    id: "access.ssh.allowedCidrs",
+    appliesTo: (env) => env.access.ssh !== undefined,
+    check: ({ access: { ssh } }) => {
+      const problems = (ssh?.allowedCidrs ?? []).flatMap((cidr, i) => {
+        if (!Validator.isValidIPv4CidrRange(cidr)[0])
+          return [`[${i}] must be an IPv4 CIDR at its network address, e.g. 203.0.113.0/24 (got "${cidr}")`];
+        const prefix = IPv4CidrRange.fromCidr(cidr).getPrefix().getValue();
+        if (prefix === 0n) return [`[${i}] must not open SSH to the whole internet (got "${cidr}")`];
+        if (prefix < 16n) return [`[${i}] is too broad for SSH: at most a /16 (got "${cidr}")`];
+        return [];
+      });
+      return problems;
+    },
+  },
+
+  // ---- Production is stricter ----
+  {
+    id: "layout",
+    production: true,
+    appliesTo: production,
+    check: (env) =>
+      loadBalanced(env)
+        ? undefined
+        : `must be load-balanced in production: ${env.layout} has a single app server, a single point of failure ${OPT_OUT}`,
+  },
+  {
+    id: "app.count.min",
+    production: true,
+    appliesTo: (env) => production(env) && loadBalanced(env),
+    check: ({ app }) =>
+      app.count.min >= 2
+        ? undefined
+        : `must be at least 2 in production, so one failed server does not take the site down (got ${app.count.min})`,
+  },
+  {
+    id: "database.multiAz",
+    production: true,
+    appliesTo: (env) => production(env) && usesRds(env),
+    check: (env) =>
+      env.database.multiAz
+        ? undefined
+        : `must be true in production: a standby in a second AZ survives an AZ outage ${OPT_OUT}`,
+  },
+  {
+    id: "database.deletionProtection",
+    production: true,
+    appliesTo: (env) => production(env) && usesRds(env),
+    check: (env) => (env.database.deletionProtection ? undefined : `must be true in production ${OPT_OUT}`),
+  },
+  {
+    id: "database.backupRetentionDays",
+    production: true,
+    appliesTo: (env) => production(env) && usesRds(env),
+    check: (env) =>
+      env.database.backupRetentionDays >= 7
+        ? undefined
+        : `must be at least 7 in production (got ${env.database.backupRetentionDays}) ${OPT_OUT}`,
+  },
+  {
+    id: "loadBalancer.deletionProtection",
+    production: true,
+    appliesTo: (env) => production(env) && loadBalanced(env),
+    check: (env) => (env.loadBalancer.deletionProtection ? undefined : `must be true in production ${OPT_OUT}`),
+  },
+  {
+    id: "loadBalancer.https",
+    production: true,
+    appliesTo: (env) => production(env) && loadBalanced(env),
+    check: (env) =>
+      env.loadBalancer.https ? undefined : `must be true in production: plain HTTP exposes sessions ${OPT_OUT}`,
+  },
+];
+
+/** The ids of the rules an environment may waive. */
+export const WAIVABLE_RULES = RULES.filter((r) => r.production).map((r) => r.id);
+
+/** Every broken rule of `env` that it has not waived, and every exception that waives nothing real. */
+export function ruleProblems(env: EnvironmentConfig): string[] {
+  const waived = new Set(env.exceptions.map((e) => e.rule));
+  const broken = RULES.filter((rule) => rule.appliesTo(env)).flatMap((rule) =>
+    [rule.check(env) ?? []].flat().map((problem) => ({ rule, problem })),
+  );
+  const problems = broken
+    .filter(({ rule }) => !(rule.production && waived.has(rule.id)))
+    .map(
+      ({ rule, problem }) => `${rule.id}${problem.startsWith("[") ? "" : " "}${problem.replace(/<field>/g, rule.id)}`,
+    );
+  env.exceptions.forEach((exception, i) => {
+    if (!WAIVABLE_RULES.includes(exception.rule)) {
+      problems.push(`exceptions[${i}].rule must be one of: ${WAIVABLE_RULES.join(", ")} (got "${exception.rule}")`);
+    } else if (!broken.some(({ rule }) => rule.id === exception.rule)) {
+      problems.push(`exceptions[${i}] waives ${exception.rule}, which this environment does not break: remove it`);
+    }
+  });
+  return problems;
+}

@@ -1,0 +1,158 @@
+import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
+import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { KeyPair } from "@cdktf/provider-aws/lib/key-pair";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { Construct } from "constructs";
+import type { Naming } from "../naming";
+
+/** SSH access: an existing key pair or a public key to import, and the admin networks that may connect. */
+export interface SshAccess {
+  readonly keyName?: string;
+  readonly publicKey?: string;
+  readonly allowedCidrs: readonly string[];
+}
+
+export interface AppIdentityProps {
+  readonly naming: Naming;
+  /** VPC of the app servers. */
+  readonly vpcId: string;
+  /** `al2023` for the latest Amazon Linux 2023 of `architecture`, or a pinned `ami-...` id. */
+  readonly ami: string;
+  /** CPU architecture of the instance type, which selects the AL2023 image. */
+  readonly architecture: "x86_64" | "arm64";
+  /** Ports opened to the whole internet (a server without a load balancer in front). @default - none */
+  readonly publicPorts?: readonly number[];
+  /** SSH from admin networks only. @default - no SSH: Session Manager needs no inbound port */
+  readonly ssh?: SshAccess;
+  /** Secrets the servers may read (the database's managed master secret). @default - none */
+  readonly readableSecretArns?: readonly string[];
+}
+
+/** The public SSM parameter AWS keeps pointing at the newest Amazon Linux 2023 AMI. */
+export function al2023Parameter(architecture: "x86_64" | "arm64"): string {
+  return `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${architecture}`;
+}
+
+/**
+ * What every app server is, whatever the layout: its security group (egress to HTTPS/HTTP only),
+ * an instance role with least privilege (Session Manager core, CloudWatch agent, and reading only
+ * the listed secrets), the AMI, and optional SSH from admin CIDRs.
+ *
+ * @example
+ * const identity = new AppIdentity(this, "AppIdentity", { naming, vpcId, ami: "al2023", architecture: "arm64" });
+ */
+export class AppIdentity extends Construct {
+  public readonly securityGroupId: string;
+  public readonly instanceProfileName: string;
+  public readonly roleName: string;
+  public readonly imageId: string;
+  /** The key pair name when SSH is configured. */
+  public readonly keyName?: string;
+
+  constructor(scope: Construct, id: string, props: AppIdentityProps) {
+    super(scope, id);
+    const { naming } = props;
+    const publicPorts = props.publicPorts ?? [];
+
+    // ---- Security group: no inline rules; one resource per rule ----
+    const group = new SecurityGroup(this, "SecurityGroup", {
+      namePrefix: `${naming.name("app")}-`,
+      description: `App servers of ${naming.project}-${naming.environment}`,
+      vpcId: props.vpcId,
+      tags: naming.tags("app"),
+      // A replacement group must exist before the old one is detached from instances.
+      lifecycle: { createBeforeDestroy: true },
+    });
+    this.securityGroupId = group.id;
+    for (const port of [443, 80]) {
+      new VpcSecurityGroupEgressRule(this, `EgressInternet${port}`, {
+        securityGroupId: group.id,
+        cidrIpv4: "0.0.0.0/0",
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        description: `${port === 443 ? "HTTPS" : "HTTP"} out: packages, Session Manager, AWS APIs`,
+      });
+    }
+    for (const port of publicPorts) {
+      new VpcSecurityGroupIngressRule(this, `IngressInternet${port}`, {
+        securityGroupId: group.id,
+        cidrIpv4: "0.0.0.0/0",
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        description: `${port === 443 ? "HTTPS" : "HTTP"} from the internet (no load balancer in front)`,
+      });
+    }
+
+    // ---- SSH: only from admin networks, only when configured ----
+    if (props.ssh) {
+      this.keyName = props.ssh.publicKey
+        ? new KeyPair(this, "KeyPair", {
+            keyNamePrefix: `${naming.name("admin")}-`,
+            publicKey: props.ssh.publicKey,
+            tags: naming.tags("admin"),
+          }).keyName
+        : props.ssh.keyName;
+      props.ssh.allowedCidrs.forEach((cidr, i) => {
+        new VpcSecurityGroupIngressRule(this, `IngressSsh${i}`, {
+          securityGroupId: group.id,
+          cidrIpv4: cidr,
+          ipProtocol: "tcp",
+          fromPort: 22,
+          toPort: 22,
+          description: `SSH from admin network ${cidr}`,
+        });
+      });
+    }
+
+    // ---- Instance role: Session Manager, CloudWatch agent, and only the listed secrets ----
+    const trust = new DataAwsIamPolicyDocument(this, "TrustPolicy", {
+      statement: [
+        {
+          effect: "Allow",
+          actions: ["sts:AssumeRole"],
+          principals: [{ type: "Service", identifiers: ["ec2.amazonaws.com"] }],
+        },
+      ],
+    });
+    const role = new IamRole(this, "Role", {
+      namePrefix: naming.iamRolePrefix("app"),
+      assumeRolePolicy: trust.json,
+      tags: naming.tags("app"),
+    });
+    this.roleName = role.name;
+    for (const [policyId, policy] of [
+      ["SessionManager", "AmazonSSMManagedInstanceCore"],
+      ["CloudWatchAgent", "CloudWatchAgentServerPolicy"],
+    ]) {
+      new IamRolePolicyAttachment(this, policyId, { role: role.name, policyArn: `arn:aws:iam::aws:policy/${policy}` });
+    }
+    if (props.readableSecretArns && props.readableSecretArns.length > 0) {
+      const readSecrets = new DataAwsIamPolicyDocument(this, "ReadSecretsPolicy", {
+        statement: [
+          { effect: "Allow", actions: ["secretsmanager:GetSecretValue"], resources: [...props.readableSecretArns] },
+        ],
+      });
+      new IamRolePolicy(this, "ReadSecrets", { role: role.id, policy: readSecrets.json });
+    }
+    const profile = new IamInstanceProfile(this, "InstanceProfile", {
+      namePrefix: naming.iamRolePrefix("app"),
+      role: role.name,
+      tags: naming.tags("app"),
+    });
+    this.instanceProfileName = profile.name;
+
+    // ---- AMI: resolved at plan time from AWS's public parameter, or pinned ----
+    this.imageId =
+      props.ami === "al2023"
+        ? new DataAwsSsmParameter(this, "Al2023Ami", { name: al2023Parameter(props.architecture) }).insecureValue
+        : props.ami;
+  }
+}

@@ -1,0 +1,76 @@
+import { Eip } from "@cdktf/provider-aws/lib/eip";
+import { Instance } from "@cdktf/provider-aws/lib/instance";
+import { Construct } from "constructs";
+import type { Naming } from "../naming";
+import { userDataBase64 } from "../userdata/encode";
+
+export interface AppServerProps {
+  readonly naming: Naming;
+  /** Subnet the server runs in. */
+  readonly subnetId: string;
+  readonly instanceType: string;
+  readonly imageId: string;
+  readonly securityGroupId: string;
+  readonly instanceProfileName: string;
+  /** First-boot script, as plain text (base64-encoded here). */
+  readonly userData: string;
+  /** Give the server a fixed public address (it sits in a public subnet with no load balancer). */
+  readonly elasticIp: boolean;
+  /** 1-minute CloudWatch metrics. */
+  readonly detailedMonitoring: boolean;
+  /** Refuse `TerminateInstances` through the API (the server holds data). */
+  readonly terminationProtection: boolean;
+  /** @default 20 */
+  readonly rootVolumeGb?: number;
+  /** SSH key pair. @default - none */
+  readonly keyName?: string;
+}
+
+/**
+ * One app server: an EC2 instance with IMDSv2 only (hop limit 1, so containers cannot reach the
+ * instance's credentials), an encrypted gp3 root volume, and optionally an Elastic IP.
+ *
+ * A new AMI or user data does not replace the server: both are ignored after creation, because
+ * replacing a single server loses what is on it. Roll a new AMI by replacing it on purpose
+ * (`terraform apply -replace`); ship new code with a deploy, not with user data.
+ *
+ * @example
+ * new AppServer(this, "Server", { naming, subnetId, instanceType: "t3.small", ... , elasticIp: true });
+ */
+export class AppServer extends Construct {
+  public readonly instanceId: string;
+  /** The Elastic IP when there is one, otherwise the private IP. */
+  public readonly address: string;
+  public readonly publicDns?: string;
+
+  constructor(scope: Construct, id: string, props: AppServerProps) {
+    super(scope, id);
+    const rootVolumeGb = props.rootVolumeGb ?? 20;
+
+    const instance = new Instance(this, "Instance", {
+      ami: props.imageId,
+      instanceType: props.instanceType,
+      subnetId: props.subnetId,
+      vpcSecurityGroupIds: [props.securityGroupId],
+      iamInstanceProfile: props.instanceProfileName,
+      keyName: props.keyName,
+      monitoring: props.detailedMonitoring,
+      disableApiTermination: props.terminationProtection,
+      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+      rootBlockDevice: { volumeType: "gp3", volumeSize: rootVolumeGb, encrypted: true, deleteOnTermination: true },
+      userDataBase64: userDataBase64(props.userData),
+      tags: props.naming.tags("app"),
+      volumeTags: props.naming.tags("app"),
+      lifecycle: { ignoreChanges: ["ami", "user_data_base64"] },
+    });
+    this.instanceId = instance.id;
+
+    if (props.elasticIp) {
+      const eip = new Eip(this, "ElasticIp", { domain: "vpc", instance: instance.id, tags: props.naming.tags("app") });
+      this.address = eip.publicIp;
+      this.publicDns = eip.publicDns;
+    } else {
+      this.address = instance.privateIp;
+    }
+  }
+}

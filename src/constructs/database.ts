@@ -1,0 +1,137 @@
+import { DbInstance } from "@cdktf/provider-aws/lib/db-instance";
+import { DbParameterGroup } from "@cdktf/provider-aws/lib/db-parameter-group";
+import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { Construct } from "constructs";
+import { ENGINES, engineMajor, type Engine } from "../config/schema";
+import type { Naming } from "../naming";
+
+export interface DatabaseProps {
+  readonly naming: Naming;
+  readonly vpcId: string;
+  /** Private data subnets, in at least two distinct AZs. */
+  readonly subnetIds: readonly string[];
+  readonly engine: Engine;
+  readonly engineVersion: string;
+  readonly instanceClass: string;
+  readonly allocatedStorageGb: number;
+  /** Storage autoscaling ceiling. */
+  readonly maxAllocatedStorageGb: number;
+  /** A synchronous standby in another AZ. */
+  readonly multiAz: boolean;
+  /** Refuse deletion through the API; also makes Terraform refuse to plan the instance's destruction. */
+  readonly deletionProtection: boolean;
+  readonly backupRetentionDays: number;
+  /** @default "app" */
+  readonly databaseName?: string;
+  /** @default "app_admin" */
+  readonly masterUsername?: string;
+  /** @default "17:00-18:00" (UTC; 02:00-03:00 in Seoul) */
+  readonly backupWindow?: string;
+  /** @default "sun:18:00-sun:19:00" (UTC; right after the backup window) */
+  readonly maintenanceWindow?: string;
+}
+
+/** Logs each engine can export to CloudWatch Logs. */
+const LOG_EXPORTS: Record<Engine, string[]> = { postgres: ["postgresql", "upgrade"], mysql: ["error", "slowquery"] };
+/** The parameter that makes the server refuse unencrypted connections. */
+const REQUIRE_TLS: Record<Engine, { name: string; value: string }> = {
+  postgres: { name: "rds.force_ssl", value: "1" },
+  mysql: { name: "require_secure_transport", value: "1" },
+};
+
+/**
+ * The database server: an RDS instance in the private data subnets, never publicly accessible,
+ * storage encrypted, TLS required, and its master password created and rotated by RDS in Secrets
+ * Manager (no password in code, in the Terraform JSON or in state). Backups are kept, a final
+ * snapshot is taken on deletion, and with `deletionProtection` Terraform itself refuses to destroy
+ * it (`prevent_destroy`). Its security group has no rules: callers link the app tier to it.
+ *
+ * @example
+ * const db = new Database(this, "Database", { naming, vpcId, subnetIds, engine: "postgres", engineVersion: "16.4", ... });
+ * new SecurityGroupLink(this, "AppToDatabase", { fromSecurityGroupId: app.securityGroupId, toSecurityGroupId: db.securityGroupId, port: db.port, ... });
+ */
+export class Database extends Construct {
+  public readonly securityGroupId: string;
+  public readonly port: number;
+  public readonly endpoint: string;
+  public readonly address: string;
+  /** The Secrets Manager secret RDS keeps the master credentials in. */
+  public readonly masterSecretArn: string;
+  public readonly instanceIdentifier: string;
+
+  constructor(scope: Construct, id: string, props: DatabaseProps) {
+    super(scope, id);
+    const { naming, engine } = props;
+    const databaseName = props.databaseName ?? "app";
+    const masterUsername = props.masterUsername ?? "app_admin";
+    const backupWindow = props.backupWindow ?? "17:00-18:00";
+    const maintenanceWindow = props.maintenanceWindow ?? "sun:18:00-sun:19:00";
+    this.port = ENGINES[engine].port;
+
+    const identifier = naming.rdsIdentifier("db");
+    const group = new SecurityGroup(this, "SecurityGroup", {
+      namePrefix: `${naming.name("db")}-`,
+      description: `Database of ${naming.project}-${naming.environment}`,
+      vpcId: props.vpcId,
+      tags: naming.tags("db"),
+      lifecycle: { createBeforeDestroy: true },
+    });
+    this.securityGroupId = group.id;
+
+    const subnets = new DbSubnetGroup(this, "SubnetGroup", {
+      name: identifier,
+      subnetIds: [...props.subnetIds],
+      tags: naming.tags("db"),
+    });
+    const parameters = new DbParameterGroup(this, "ParameterGroup", {
+      namePrefix: `${identifier}-`,
+      family: ENGINES[engine].family(engineMajor(engine, props.engineVersion)),
+      parameter: [{ ...REQUIRE_TLS[engine], applyMethod: "pending-reboot" }],
+      tags: naming.tags("db"),
+      lifecycle: { createBeforeDestroy: true },
+    });
+
+    const db = new DbInstance(this, "Instance", {
+      identifier,
+      engine,
+      engineVersion: props.engineVersion,
+      instanceClass: props.instanceClass,
+      dbName: databaseName,
+      username: masterUsername,
+      manageMasterUserPassword: true,
+      port: this.port,
+      dbSubnetGroupName: subnets.name,
+      vpcSecurityGroupIds: [group.id],
+      parameterGroupName: parameters.name,
+      publiclyAccessible: false,
+      multiAz: props.multiAz,
+      storageType: "gp3",
+      allocatedStorage: props.allocatedStorageGb,
+      maxAllocatedStorage: props.maxAllocatedStorageGb,
+      storageEncrypted: true,
+      iamDatabaseAuthenticationEnabled: true,
+      backupRetentionPeriod: props.backupRetentionDays,
+      backupWindow,
+      maintenanceWindow,
+      copyTagsToSnapshot: true,
+      deleteAutomatedBackups: false,
+      skipFinalSnapshot: false,
+      finalSnapshotIdentifier: `${identifier}-final`,
+      deletionProtection: props.deletionProtection,
+      // RDS applies minor versions in the maintenance window. Give engineVersion as a major ("16")
+      // so that Terraform does not see each minor upgrade as drift; majors change only on purpose.
+      autoMinorVersionUpgrade: true,
+      allowMajorVersionUpgrade: false,
+      enabledCloudwatchLogsExports: LOG_EXPORTS[engine],
+      caCertIdentifier: "rds-ca-rsa2048-g1",
+      applyImmediately: false,
+      tags: naming.tags("db"),
+      lifecycle: { preventDestroy: props.deletionProtection },
+    });
+    this.endpoint = db.endpoint;
+    this.address = db.address;
+    this.masterSecretArn = db.masterUserSecret.get(0).secretArn;
+    this.instanceIdentifier = db.identifier;
+  }
+}

@@ -1,0 +1,206 @@
+import { DataAwsElbServiceAccount } from "@cdktf/provider-aws/lib/data-aws-elb-service-account";
+import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import { Lb } from "@cdktf/provider-aws/lib/lb";
+import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
+import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
+import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
+import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
+import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { Construct } from "constructs";
+import type { Naming } from "../naming";
+
+/** AWS's TLS 1.3 policy for ALBs (TLS 1.3 and 1.2 with forward secrecy only). */
+export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+export interface LoadBalancerProps {
+  readonly naming: Naming;
+  readonly vpcId: string;
+  /** Public subnets in at least two AZs. */
+  readonly subnetIds: readonly string[];
+  /** Port the targets serve on. */
+  readonly targetPort: number;
+  /** Path the target group's health check requests. */
+  readonly healthCheckPath: string;
+  /** HTTPS listener with this ACM certificate, and HTTP redirected to it; `undefined` serves plain HTTP. */
+  readonly certificateArn: string | undefined;
+  /** Refuse deletion through the API. */
+  readonly deletionProtection: boolean;
+  /** Write access logs to a bucket this construct creates. @default false */
+  readonly accessLogs?: boolean;
+  /** Seconds a deregistering target keeps serving in-flight requests. @default 30 */
+  readonly deregistrationDelay?: number;
+}
+
+/**
+ * An internet-facing Application Load Balancer in the public subnets: its security group admits
+ * only the listener ports from the internet; it drops invalid header fields; with a certificate
+ * it serves HTTPS with a TLS 1.3 policy and redirects HTTP to HTTPS (301), without one it forwards
+ * plain HTTP. One target group, health-checked on `healthCheckPath`.
+ *
+ * @example
+ * const alb = new LoadBalancer(this, "LoadBalancer", { naming, vpcId, subnetIds, targetPort: 80, healthCheckPath: "/healthz", certificateArn, deletionProtection: true });
+ */
+export class LoadBalancer extends Construct {
+  public readonly securityGroupId: string;
+  public readonly targetGroupArn: string;
+  public readonly dnsName: string;
+  public readonly arnSuffix: string;
+  public readonly targetGroupArnSuffix: string;
+  /** `https` when a certificate is configured. */
+  public readonly scheme: "http" | "https";
+
+  constructor(scope: Construct, id: string, props: LoadBalancerProps) {
+    super(scope, id);
+    const { naming } = props;
+    const accessLogs = props.accessLogs ?? false;
+    const deregistrationDelay = props.deregistrationDelay ?? 30;
+    if (props.subnetIds.length < 2) {
+      throw new Error(`LoadBalancer: subnetIds must list subnets in at least 2 AZs (got ${props.subnetIds.length})`);
+    }
+    this.scheme = props.certificateArn ? "https" : "http";
+    const listenerPorts = props.certificateArn ? [80, 443] : [80];
+
+    // ---- Security group: the only ingress from the internet in the whole stack ----
+    const group = new SecurityGroup(this, "SecurityGroup", {
+      namePrefix: `${naming.name("alb")}-`,
+      description: `Load balancer of ${naming.project}-${naming.environment}`,
+      vpcId: props.vpcId,
+      tags: naming.tags("alb"),
+      lifecycle: { createBeforeDestroy: true },
+    });
+    this.securityGroupId = group.id;
+    for (const port of listenerPorts) {
+      new VpcSecurityGroupIngressRule(this, `IngressInternet${port}`, {
+        securityGroupId: group.id,
+        cidrIpv4: "0.0.0.0/0",
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        description:
+          port === 443
+            ? "HTTPS from the internet"
+            : props.certificateArn
+              ? "HTTP from the internet, redirected to HTTPS"
+              : "HTTP from the internet",
+      });
+    }
+
+    const logs = accessLogs ? this.accessLogBucket(naming) : undefined;
+    const lb = new Lb(this, "Alb", {
+      name: naming.loadBalancerName("alb"),
+      internal: false,
+      loadBalancerType: "application",
+      securityGroups: [group.id],
+      subnets: [...props.subnetIds],
+      dropInvalidHeaderFields: true,
+      desyncMitigationMode: "strictest",
+      enableDeletionProtection: props.deletionProtection,
+      accessLogs: logs ? { bucket: logs.bucket, prefix: "alb", enabled: true } : undefined,
+      tags: naming.tags("alb"),
+      dependsOn: logs ? [logs.policy] : undefined,
+    });
+    this.dnsName = lb.dnsName;
+    this.arnSuffix = lb.arnSuffix;
+
+    const targets = new LbTargetGroup(this, "TargetGroup", {
+      name: naming.loadBalancerName("app"),
+      port: props.targetPort,
+      protocol: "HTTP",
+      targetType: "instance",
+      vpcId: props.vpcId,
+      deregistrationDelay: String(deregistrationDelay),
+      healthCheck: {
+        enabled: true,
+        path: props.healthCheckPath,
+        protocol: "HTTP",
+        matcher: "200",
+        interval: 15,
+        timeout: 5,
+        healthyThreshold: 2,
+        unhealthyThreshold: 3,
+      },
+      tags: naming.tags("app"),
+    });
+    this.targetGroupArn = targets.arn;
+    this.targetGroupArnSuffix = targets.arnSuffix;
+
+    // ---- Listeners ----
+    const forward = [{ type: "forward", targetGroupArn: targets.arn }];
+    if (props.certificateArn) {
+      new LbListener(this, "Https", {
+        loadBalancerArn: lb.arn,
+        port: 443,
+        protocol: "HTTPS",
+        sslPolicy: TLS_POLICY,
+        certificateArn: props.certificateArn,
+        defaultAction: forward,
+        tags: naming.tags("alb-https"),
+      });
+      new LbListener(this, "Http", {
+        loadBalancerArn: lb.arn,
+        port: 80,
+        protocol: "HTTP",
+        defaultAction: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
+        tags: naming.tags("alb-http"),
+      });
+    } else {
+      new LbListener(this, "Http", {
+        loadBalancerArn: lb.arn,
+        port: 80,
+        protocol: "HTTP",
+        defaultAction: forward,
+        tags: naming.tags("alb-http"),
+      });
+    }
+  }
+
+  /** A private bucket the regional ELB service may write access logs to (SSE-S3: ALB logs do not support KMS). */
+  private accessLogBucket(naming: Naming): { bucket: string; policy: S3BucketPolicy } {
+    const bucket = new S3Bucket(this, "AccessLogs", {
+      bucketPrefix: `${naming.name("alb-logs")}-`,
+      forceDestroy: false,
+      tags: naming.tags("alb-logs"),
+    });
+    new S3BucketServerSideEncryptionConfigurationA(this, "AccessLogsEncryption", {
+      bucket: bucket.id,
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
+    });
+    new S3BucketPublicAccessBlock(this, "AccessLogsPublicAccessBlock", {
+      bucket: bucket.id,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    new S3BucketLifecycleConfiguration(this, "AccessLogsLifecycle", {
+      bucket: bucket.id,
+      rule: [{ id: "expire-access-logs", status: "Enabled", filter: [{ prefix: "" }], expiration: [{ days: 90 }] }],
+    });
+    const elb = new DataAwsElbServiceAccount(this, "ElbServiceAccount");
+    const document = new DataAwsIamPolicyDocument(this, "AccessLogsPolicyDocument", {
+      statement: [
+        {
+          sid: "ElbWritesAccessLogs",
+          effect: "Allow",
+          actions: ["s3:PutObject"],
+          principals: [{ type: "AWS", identifiers: [elb.arn] }],
+          resources: [`${bucket.arn}/alb/*`],
+        },
+        {
+          sid: "DenyInsecureTransport",
+          effect: "Deny",
+          actions: ["s3:*"],
+          principals: [{ type: "*", identifiers: ["*"] }],
+          resources: [bucket.arn, `${bucket.arn}/*`],
+          condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
+        },
+      ],
+    });
+    const policy = new S3BucketPolicy(this, "AccessLogsPolicy", { bucket: bucket.id, policy: document.json });
+    return { bucket: bucket.bucket, policy };
+  }
+}

@@ -1,0 +1,81 @@
+import { TerraformOutput } from "cdktf";
+import type { Construct } from "constructs";
+import { AppFleet } from "../constructs/app-fleet";
+import { AppIdentity } from "../constructs/app-identity";
+import { Database } from "../constructs/database";
+import { LoadBalancer } from "../constructs/load-balancer";
+import { SecurityGroupLink } from "../constructs/security-group-link";
+import { bootScript } from "../userdata/boot-script";
+import { ssmCommandForGroup } from "./connect";
+import { addDatabaseOutputs, databaseProps } from "./database-wiring";
+import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
+
+/**
+ * Layout `load-balanced`: an internet-facing ALB in the public subnets of every AZ, app servers
+ * in an Auto Scaling group across the private app subnets, and RDS in the private data subnets.
+ * The security groups form the chain internet -> ALB -> app -> DB. Scaling out is a change of
+ * `app.count` in the environment folder.
+ */
+export class LoadBalancedStack extends EnvironmentStack {
+  constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
+    super(scope, id, props);
+    const { env, naming, network } = this;
+
+    const database = new Database(this, "Database", databaseProps(this));
+    const loadBalancer = new LoadBalancer(this, "LoadBalancer", {
+      naming,
+      vpcId: network.vpcId,
+      subnetIds: network.publicSubnets.ids,
+      targetPort: env.app.port,
+      healthCheckPath: env.app.healthCheckPath,
+      certificateArn: env.loadBalancer.https ? env.loadBalancer.certificateArn : undefined,
+      deletionProtection: env.loadBalancer.deletionProtection,
+      accessLogs: env.loadBalancer.accessLogs,
+    });
+    const identity = new AppIdentity(this, "AppIdentity", {
+      naming,
+      vpcId: network.vpcId,
+      ami: env.app.ami,
+      architecture: env.app.architecture,
+      ssh: env.access.ssh,
+      readableSecretArns: [database.masterSecretArn],
+    });
+
+    // ---- Security group chain: internet -> ALB (in LoadBalancer) -> app -> DB ----
+    new SecurityGroupLink(this, "AlbToApp", {
+      fromSecurityGroupId: loadBalancer.securityGroupId,
+      toSecurityGroupId: identity.securityGroupId,
+      port: env.app.port,
+      description: "HTTP from the load balancer to the app servers",
+    });
+    new SecurityGroupLink(this, "AppToDatabase", {
+      fromSecurityGroupId: identity.securityGroupId,
+      toSecurityGroupId: database.securityGroupId,
+      port: database.port,
+      description: `${env.database.engine} from the app servers`,
+    });
+
+    const fleet = new AppFleet(this, "AppFleet", {
+      naming,
+      subnetIds: network.privateAppSubnets.ids,
+      instanceType: env.app.instanceType,
+      imageId: identity.imageId,
+      securityGroupId: identity.securityGroupId,
+      instanceProfileName: identity.instanceProfileName,
+      keyName: identity.keyName,
+      userData: bootScript({ environment: env.name, port: env.app.port, healthCheckPath: env.app.healthCheckPath }),
+      count: env.app.count,
+      targetGroupArns: [loadBalancer.targetGroupArn],
+      detailedMonitoring: env.app.detailedMonitoring,
+      targetCpuPercent: env.app.targetCpuPercent,
+      rootVolumeGb: env.app.rootVolumeGb,
+    });
+
+    new TerraformOutput(this, "url", {
+      value: `${loadBalancer.scheme}://${loadBalancer.dnsName}`,
+      description: "The load balancer's address",
+    });
+    new TerraformOutput(this, "connect_ssm", { value: ssmCommandForGroup(env.region, fleet.autoScalingGroupName) });
+    addDatabaseOutputs(this, database);
+  }
+}
