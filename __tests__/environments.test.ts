@@ -20,6 +20,50 @@ describe("the shipped environments", () => {
     expect(ENVIRONMENTS.some((e) => e.region !== "ap-northeast-2")).toBe(true);
   });
 
+  test("together they cover all three layouts, and prod is load-balanced production", () => {
+    expect(new Set(ENVIRONMENTS.map((e) => e.layout))).toEqual(
+      new Set(["single-server", "app-db-split", "load-balanced"]),
+    );
+    expect(byName("prod")).toMatchObject({ layout: "load-balanced", production: true });
+    expect(ENVIRONMENTS.filter((e) => e.production).map((e) => e.name)).toEqual(["prod"]);
+  });
+
+  test.each(cases)("%s: its layout's tiers are present, and only those", (name, env) => {
+    const json = synthesized.get(name)!;
+    const counts = {
+      instance: json.countOf("aws_instance"),
+      asg: json.countOf("aws_autoscaling_group"),
+      alb: json.countOf("aws_lb"),
+      rds: json.countOf("aws_db_instance"),
+    };
+    const expected = {
+      "single-server": { instance: 1, asg: 0, alb: 0, rds: 0 },
+      "app-db-split": { instance: 1, asg: 0, alb: 0, rds: 1 },
+      "load-balanced": { instance: 0, asg: 1, alb: 1, rds: 1 },
+    }[env.layout];
+    expect(counts).toEqual(expected);
+  });
+
+  test.each(cases)("%s: nothing but the internet-facing tier admits 0.0.0.0/0, and never on SSH", (name) => {
+    const json = synthesized.get(name)!;
+    const open = json
+      .resources("aws_vpc_security_group_ingress_rule")
+      .filter((r) => r.values.cidr_ipv4 === "0.0.0.0/0");
+    for (const rule of open) {
+      expect([80, 443]).toContain(rule.values.from_port);
+      expect(rule.values.to_port).toBe(rule.values.from_port);
+    }
+    const db = json.resources("aws_security_group").find((g) => g.values.tags.Name.endsWith("-db"));
+    if (db) {
+      const dbRules = json
+        .resources("aws_vpc_security_group_ingress_rule")
+        .filter((r) => r.values.security_group_id === `\${aws_security_group.${db.name}.id}`);
+      expect(
+        dbRules.every((r) => r.values.referenced_security_group_id !== undefined && r.values.cidr_ipv4 === undefined),
+      ).toBe(true);
+    }
+  });
+
   test("the quick start needs no AWS account: every environment keeps local state, each in its own file", () => {
     const paths = ENVIRONMENTS.map((e) => (e.state.backend === "local" ? e.state.path : e.state.backend));
     expect(paths).toEqual(ENVIRONMENTS.map((e) => `state/${e.name}.tfstate`));
@@ -89,10 +133,35 @@ describe("prod is stricter than dev", () => {
     expect(synthesized.get("dev")!.countOf("aws_flow_log")).toBe(0);
   });
 
-  test("prod runs more and larger app servers than dev", () => {
-    expect(prod.app.count.min).toBeGreaterThan(dev.app.count.min);
+  test("prod runs at least one app server per AZ behind the ALB; dev runs one box", () => {
     expect(prod.app.count.min).toBeGreaterThanOrEqual(prod.network.availabilityZones.length);
-    expect(prod.database.allocatedStorageGb).toBeGreaterThan(dev.database.allocatedStorageGb);
+    expect(dev.app.count).toEqual({ min: 1, desired: 1, max: 1 });
+  });
+
+  test("prod's database is Multi-AZ, deletion-protected and kept from terraform destroy; staging's is not", () => {
+    expect(synthesized.get("prod")!.resources("aws_db_instance")[0].values).toMatchObject({
+      multi_az: true,
+      deletion_protection: true,
+      lifecycle: { prevent_destroy: true },
+    });
+    expect(
+      synthesized.get("prod")!.resources("aws_db_instance")[0].values.backup_retention_period,
+    ).toBeGreaterThanOrEqual(7);
+    expect(synthesized.get("staging")!.resources("aws_db_instance")[0].values).toMatchObject({
+      multi_az: false,
+      deletion_protection: false,
+    });
+  });
+
+  test("prod serves HTTPS only (HTTP redirects); staging may serve plain HTTP because it is not production", () => {
+    const listeners = (name: string) =>
+      synthesized
+        .get(name)!
+        .resources("aws_lb_listener")
+        .map((l) => `${l.values.port}:${l.values.default_action[0].type}`)
+        .sort();
+    expect(listeners("prod")).toEqual(["443:forward", "80:redirect"]);
+    expect(listeners("staging")).toEqual(["80:forward"]);
   });
 });
 

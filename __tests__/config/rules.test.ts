@@ -1,0 +1,197 @@
+import { parseEnvironment } from "../../src/config/load";
+import { WAIVABLE_RULES } from "../../src/config/rules";
+import { environmentFile } from "../helpers";
+
+const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+const base = environmentFile();
+/** A production environment that satisfies every production rule. */
+const production = (overrides: Record<string, unknown> = {}) =>
+  environmentFile({
+    production: true,
+    app: { instanceType: "m7g.large", count: { min: 2, desired: 2, max: 4 } },
+    loadBalancer: { https: true, certificateArn: CERT },
+    ...overrides,
+  });
+
+function problemsOf(file: Record<string, unknown>): string[] {
+  return parseEnvironment("prod", file).problems;
+}
+
+describe("production is stricter, and says so", () => {
+  test("a production environment with the defaults is valid and gets Multi-AZ, deletion protection, 14-day backups", () => {
+    const parsed = parseEnvironment("prod", production());
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.environment!.database).toMatchObject({
+      multiAz: true,
+      deletionProtection: true,
+      backupRetentionDays: 14,
+    });
+    expect(parsed.environment!.loadBalancer.deletionProtection).toBe(true);
+    expect(parsed.environment!.app.detailedMonitoring).toBe(true);
+  });
+
+  test("a non-production environment defaults to the cheap, disposable settings", () => {
+    const env = parseEnvironment("dev", base).environment!;
+    expect(env.database).toMatchObject({ multiAz: false, deletionProtection: false, backupRetentionDays: 3 });
+    expect(env.app.detailedMonitoring).toBe(false);
+  });
+
+  test.each([
+    [
+      "Multi-AZ off",
+      { database: { ...base.database, multiAz: false } },
+      /^database\.multiAz must be true in production/,
+    ],
+    [
+      "deletion protection off",
+      { database: { ...base.database, deletionProtection: false } },
+      /^database\.deletionProtection must be true in production/,
+    ],
+    [
+      "short backups",
+      { database: { ...base.database, backupRetentionDays: 3 } },
+      /^database\.backupRetentionDays must be at least 7 in production \(got 3\)/,
+    ],
+    [
+      "an unprotected ALB",
+      { loadBalancer: { https: true, certificateArn: CERT, deletionProtection: false } },
+      /^loadBalancer\.deletionProtection must be true in production/,
+    ],
+    ["plain HTTP", { loadBalancer: { https: false } }, /^loadBalancer\.https must be true in production/],
+    [
+      "zero servers",
+      { app: { instanceType: "m7g.large", count: { min: 0, desired: 0, max: 4 } } },
+      /^app\.count\.min must be at least 2 in production.*\(got 0\)/,
+    ],
+    [
+      "a single-server layout",
+      { layout: "single-server", app: { instanceType: "m7g.large" } },
+      /^layout must be load-balanced in production: single-server has a single app server/,
+    ],
+  ])("rejects %s in production, and says how to waive it", (_case, overrides, message) => {
+    const problems = problemsOf(production(overrides));
+    expect(problems).toContainEqual(expect.stringMatching(message));
+  });
+
+  test("a waived rule passes, and the waiver must carry a reason", () => {
+    const waived = production({
+      database: { ...base.database, multiAz: false },
+      exceptions: [{ rule: "database.multiAz", reason: "read replica in dr-osaka covers AZ loss" }],
+    });
+    expect(problemsOf(waived)).toEqual([]);
+    const unexplained = production({
+      database: { ...base.database, multiAz: false },
+      exceptions: [{ rule: "database.multiAz", reason: "no" }],
+    });
+    expect(problemsOf(unexplained)).toContainEqual(expect.stringMatching(/^exceptions\[0\]\.reason must say why/));
+  });
+
+  test("only production rules can be waived", () => {
+    const problems = problemsOf(
+      production({ exceptions: [{ rule: "access.ssh.allowedCidrs", reason: "we like it open" }] }),
+    );
+    expect(problems).toEqual([
+      `exceptions[0].rule must be one of: ${WAIVABLE_RULES.join(", ")} (got "access.ssh.allowedCidrs")`,
+    ]);
+  });
+
+  test("a waiver for a rule the environment keeps is stale and rejected", () => {
+    const problems = problemsOf(
+      production({ exceptions: [{ rule: "database.multiAz", reason: "left over from last year" }] }),
+    );
+    expect(problems).toEqual([
+      "exceptions[0] waives database.multiAz, which this environment does not break: remove it",
+    ]);
+  });
+});
+
+describe("coherence rules, for every environment", () => {
+  test.each([
+    [
+      "an unknown layout",
+      { layout: "kubernetes" },
+      /^layout must be one of: single-server, app-db-split, load-balanced \(got "kubernetes"\)/,
+    ],
+    [
+      "HTTPS without a certificate",
+      { loadBalancer: { https: true } },
+      /^loadBalancer\.certificateArn is required when loadBalancer\.https is true: an ACM certificate in ap-northeast-2/,
+    ],
+    [
+      "a certificate from another region",
+      { loadBalancer: { https: true, certificateArn: CERT.replace("ap-northeast-2", "us-east-1") } },
+      /^loadBalancer\.certificateArn must be in the environment's region ap-northeast-2 \(got a certificate in us-east-1\)/,
+    ],
+    [
+      "private app servers with no egress",
+      { network: { ...base.network, natGateways: "none" } },
+      /^network\.natGateways must be single or per-az for layout load-balanced/,
+    ],
+    [
+      "several servers on a single-server layout",
+      { layout: "single-server" },
+      /^app\.count must be \{ min: 1, desired: 1, max: 1 \} for layout single-server/,
+    ],
+    [
+      "RDS without an instance class",
+      {
+        layout: "app-db-split",
+        app: { instanceType: "t3.micro" },
+        database: { engine: "postgres", engineVersion: "16" },
+      },
+      /^database\.instanceClass is required for layout app-db-split/,
+    ],
+    [
+      "an engine the schema does not allow",
+      { database: { ...base.database, engine: "oracle-ee" } },
+      /^database\.engine must be one of: postgres, mysql \(got "oracle-ee"\)/,
+    ],
+    [
+      "an engine version of an unknown major",
+      { database: { ...base.database, engineVersion: "9.6" } },
+      /^database\.engineVersion must be a postgres version of major 14, 15, 16, 17 \(got "9\.6"\)/,
+    ],
+    [
+      "a MySQL major given as 8",
+      { database: { ...base.database, engine: "mysql", engineVersion: "8" } },
+      /^database\.engineVersion must be a mysql version of major 8\.0, 8\.4/,
+    ],
+    [
+      "a DB instance class the schema does not allow",
+      { database: { ...base.database, instanceClass: "db.x2iedn.large" } },
+      /^database\.instanceClass must be db\.<family>\.<size> with family one of t3, t4g/,
+    ],
+    [
+      "storage autoscaling below the allocation",
+      { database: { ...base.database, allocatedStorageGb: 100, maxAllocatedStorageGb: 50 } },
+      /^database\.maxAllocatedStorageGb must be at least allocatedStorageGb \(100\) \(got 50\)/,
+    ],
+    [
+      "SSH open to the world",
+      { access: { ssh: { keyName: "ops", allowedCidrs: ["0.0.0.0/0"] } } },
+      /^access\.ssh\.allowedCidrs\[0\] must not open SSH to the whole internet \(got "0\.0\.0\.0\/0"\)/,
+    ],
+    [
+      "SSH from too broad a range",
+      { access: { ssh: { keyName: "ops", allowedCidrs: ["203.0.113.0/24", "10.0.0.0/8"] } } },
+      /^access\.ssh\.allowedCidrs\[1\] is too broad for SSH: at most a \/16 \(got "10\.0\.0\.0\/8"\)/,
+    ],
+    [
+      "SSH with neither key",
+      { access: { ssh: { allowedCidrs: ["203.0.113.0/24"] } } },
+      /^access\.ssh must set exactly one of keyName/,
+    ],
+    [
+      "SSH with a private key pasted in",
+      { access: { ssh: { publicKey: "-----BEGIN OPENSSH PRIVATE KEY-----", allowedCidrs: ["203.0.113.0/24"] } } },
+      /^access\.ssh\.publicKey must be an OpenSSH public key.*never a private key/,
+    ],
+    [
+      "SSH with no admin network",
+      { access: { ssh: { keyName: "ops", allowedCidrs: [] } } },
+      /^access\.ssh\.allowedCidrs must list at least one admin CIDR/,
+    ],
+  ])("rejects %s", (_case, overrides, message) => {
+    expect(problemsOf(environmentFile(overrides))).toContainEqual(expect.stringMatching(message));
+  });
+});

@@ -1,0 +1,380 @@
+import { Testing } from "cdktf";
+import { al2023Parameter } from "../../src/constructs/app-identity";
+import { TLS_POLICY } from "../../src/constructs/load-balancer";
+import { LAYOUT_STACKS } from "../../src/stacks/layouts";
+import { environment, synth, type Synthesized } from "../helpers";
+
+const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+const AZS = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
+const network = { cidr: "10.50.0.0/16", availabilityZones: AZS, natGateways: "per-az" };
+
+function layout(overrides: Record<string, unknown>, name = "test"): Synthesized {
+  const env = environment(name, { network, ...overrides });
+  return synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env }));
+}
+
+const singleServer = () =>
+  layout({ layout: "single-server", network: { ...network, natGateways: "none" }, app: { instanceType: "t3.small" } });
+const split = () =>
+  layout({ layout: "app-db-split", network: { ...network, natGateways: "none" }, app: { instanceType: "t4g.small" } });
+const loadBalanced = (overrides: Record<string, unknown> = {}) =>
+  layout({
+    layout: "load-balanced",
+    app: { instanceType: "m7g.large", count: { min: 3, desired: 3, max: 9 } },
+    loadBalancer: { https: true, certificateArn: CERT },
+    ...overrides,
+  });
+
+/** Every ingress rule, as "<target group> <- <source> :<port>". */
+function ingress(json: Synthesized): string[] {
+  const nameOf = (ref: string) => json.referenced(ref).values.tags.Name as string;
+  return json
+    .resources("aws_vpc_security_group_ingress_rule")
+    .map(
+      (r) =>
+        `${nameOf(r.values.security_group_id)} <- ${r.values.cidr_ipv4 ?? nameOf(r.values.referenced_security_group_id)} :${r.values.from_port}`,
+    )
+    .sort();
+}
+
+function subnetTier(json: Synthesized, ref: string): string {
+  return json.referenced(ref).values.tags.Tier;
+}
+
+describe("every layout", () => {
+  test.each([
+    ["single-server", singleServer],
+    ["app-db-split", split],
+    ["load-balanced", () => loadBalanced()],
+  ])("%s: every security group rule has a description, and no group has inline rules", (_name, build) => {
+    const json = build();
+    for (const type of ["aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"]) {
+      for (const rule of json.resources(type)) expect(rule.values.description).toMatch(/\w{3,}/);
+    }
+    for (const group of json.resources("aws_security_group")) {
+      expect(group.values.ingress).toBeUndefined();
+      expect(group.values.egress).toBeUndefined();
+    }
+  });
+
+  test.each([
+    ["single-server", singleServer],
+    ["app-db-split", split],
+    ["load-balanced", () => loadBalanced()],
+  ])("%s: no password anywhere in the JSON; the app may read only the database's managed secret", (_name, build) => {
+    const json = build();
+    expect(json.json).not.toMatch(/"(password|master_password)"/);
+    for (const db of json.resources("aws_db_instance")) expect(db.values.manage_master_user_password).toBe(true);
+  });
+
+  test.each([
+    ["single-server", singleServer],
+    ["app-db-split", split],
+    ["load-balanced", () => loadBalanced()],
+  ])("%s: the instance role can use Session Manager and the CloudWatch agent, nothing broader", (_name, build) => {
+    const json = build();
+    const policies = json
+      .resources("aws_iam_role_policy_attachment")
+      .map((a) => a.values.policy_arn)
+      .sort();
+    expect(policies).toEqual([
+      "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+      "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+    ]);
+  });
+});
+
+describe("single-server: app and database on one box", () => {
+  const json = singleServer();
+
+  test("one instance in a public subnet with an Elastic IP, and no RDS, no load balancer", () => {
+    const [instance] = json.resources("aws_instance");
+    expect(json.countOf("aws_instance")).toBe(1);
+    expect(subnetTier(json, instance.values.subnet_id)).toBe("public");
+    expect(json.resources("aws_eip").map((e) => e.values.instance)).toEqual([`\${aws_instance.${instance.name}.id}`]);
+    expect(json.countOf("aws_db_instance")).toBe(0);
+    expect(json.countOf("aws_lb")).toBe(0);
+  });
+
+  test("only HTTP and HTTPS are open to the internet; no SSH unless configured", () => {
+    expect(ingress(json)).toEqual(["shop-test-app <- 0.0.0.0/0 :443", "shop-test-app <- 0.0.0.0/0 :80"]);
+  });
+
+  test("IMDSv2 only with hop limit 1, encrypted gp3 root volume, termination not blocked outside production", () => {
+    expect(json.resources("aws_instance")[0].values).toMatchObject({
+      metadata_options: { http_tokens: "required", http_put_response_hop_limit: 1, http_endpoint: "enabled" },
+      root_block_device: { encrypted: true, volume_type: "gp3" },
+      disable_api_termination: false,
+    });
+  });
+
+  test("the AMI is the latest Amazon Linux 2023 for the instance's architecture, and a new one does not replace the server", () => {
+    const instance = json.resources("aws_instance")[0];
+    expect(json.referenced(instance.values.ami).values.name).toBe(al2023Parameter("x86_64"));
+    expect(instance.values.lifecycle.ignore_changes).toEqual(["ami", "user_data_base64"]);
+  });
+
+  test("the user data installs nginx and the database engine on the box", () => {
+    const script = Buffer.from(json.resources("aws_instance")[0].values.user_data_base64, "base64").toString("utf8");
+    expect(script).toMatch(/^#!\/bin\/bash\n/);
+    expect(script).toContain("dnf install -y nginx");
+    expect(script).toContain("dnf install -y postgresql16-server");
+    expect(script).toContain("location = /healthz");
+  });
+
+  test("outputs give the URL and the Session Manager command", () => {
+    const outputs = json.doc.output;
+    expect(outputs.url.value).toMatch(/^http:\/\/\$\{aws_eip\..+\.public_dns\}$/);
+    expect(outputs.connect_ssm.value).toMatch(
+      /^aws ssm start-session --region ap-northeast-2 --target \$\{aws_instance\..+\.id\}$/,
+    );
+    expect(outputs.connect_ssh).toBeUndefined();
+  });
+});
+
+describe("app-db-split: the database moves to RDS", () => {
+  const json = split();
+
+  test("one public app server and an RDS instance in the private data subnets of at least two AZs", () => {
+    expect(subnetTier(json, json.resources("aws_instance")[0].values.subnet_id)).toBe("public");
+    const [group] = json.resources("aws_db_subnet_group");
+    const subnets = (group.values.subnet_ids as string[]).map((ref) => json.referenced(ref).values);
+    expect(subnets.map((s) => s.tags.Tier)).toEqual(["data", "data", "data"]);
+    expect(new Set(subnets.map((s) => s.availability_zone)).size).toBeGreaterThanOrEqual(2);
+  });
+
+  test("the chain: internet -> app (80, 443) -> database (5432 from the app's group only)", () => {
+    expect(ingress(json)).toEqual([
+      "shop-test-app <- 0.0.0.0/0 :443",
+      "shop-test-app <- 0.0.0.0/0 :80",
+      "shop-test-db <- shop-test-app :5432",
+    ]);
+  });
+
+  test("the database has no egress at all, and the app reaches it on its port only", () => {
+    const egress = json
+      .resources("aws_vpc_security_group_egress_rule")
+      .map((r) => json.referenced(r.values.security_group_id).values.tags.Name);
+    expect(egress).not.toContain("shop-test-db");
+  });
+
+  test("the app server may read the database's managed secret, and only that", () => {
+    const policy = json.named("aws_iam_policy_document", "ReadSecretsPolicy", true);
+    expect(policy.values.statement).toEqual([
+      expect.objectContaining({
+        actions: ["secretsmanager:GetSecretValue"],
+        resources: [expect.stringMatching(/^\$\{aws_db_instance\..+\.master_user_secret\[0\]\.secret_arn\}$/)],
+      }),
+    ]);
+  });
+
+  test("a Graviton instance type gets the arm64 image", () => {
+    const param = json.dataSources("aws_ssm_parameter")[0];
+    expect(param.values.name).toBe(al2023Parameter("arm64"));
+  });
+});
+
+describe("load-balanced: app servers behind an ALB across AZs", () => {
+  const json = loadBalanced();
+
+  test("an internet-facing ALB in the public subnet of every AZ, dropping invalid headers", () => {
+    const [alb] = json.resources("aws_lb");
+    expect(alb.values).toMatchObject({
+      internal: false,
+      load_balancer_type: "application",
+      drop_invalid_header_fields: true,
+    });
+    const subnets = (alb.values.subnets as string[]).map((ref) => json.referenced(ref).values);
+    expect(subnets.map((s) => s.tags.Tier)).toEqual(["public", "public", "public"]);
+    expect(subnets.map((s) => s.availability_zone).sort()).toEqual(AZS);
+  });
+
+  test("the Auto Scaling group spreads over the private app subnets of every AZ, with the configured bounds", () => {
+    const [group] = json.resources("aws_autoscaling_group");
+    const subnets = (group.values.vpc_zone_identifier as string[]).map((ref) => json.referenced(ref).values);
+    expect(subnets.map((s) => s.tags.Tier)).toEqual(["app", "app", "app"]);
+    expect(subnets.map((s) => s.availability_zone).sort()).toEqual(AZS);
+    expect(group.values).toMatchObject({ min_size: 3, max_size: 9, desired_capacity: 3, health_check_type: "ELB" });
+    expect(json.countOf("aws_instance")).toBe(0);
+  });
+
+  test("the chain: internet -> ALB (80, 443) -> app (app port, from the ALB only) -> DB (from the app only)", () => {
+    expect(ingress(json)).toEqual([
+      "shop-test-alb <- 0.0.0.0/0 :443",
+      "shop-test-alb <- 0.0.0.0/0 :80",
+      "shop-test-app <- shop-test-alb :80",
+      "shop-test-db <- shop-test-app :5432",
+    ]);
+  });
+
+  test("the ALB may only send to the app servers", () => {
+    const albEgress = json
+      .resources("aws_vpc_security_group_egress_rule")
+      .filter((r) => json.referenced(r.values.security_group_id).values.tags.Name === "shop-test-alb");
+    expect(
+      albEgress.map((r) => [
+        json.referenced(r.values.referenced_security_group_id).values.tags.Name,
+        r.values.from_port,
+      ]),
+    ).toEqual([["shop-test-app", 80]]);
+  });
+
+  test("HTTPS with the TLS 1.3 policy forwards to the app; HTTP redirects to HTTPS", () => {
+    const listeners = json.resources("aws_lb_listener").map((l) => l.values);
+    const https = listeners.find((l) => l.port === 443)!;
+    const http = listeners.find((l) => l.port === 80)!;
+    expect(https).toMatchObject({ protocol: "HTTPS", ssl_policy: TLS_POLICY, certificate_arn: CERT });
+    expect(https.default_action[0].type).toBe("forward");
+    expect(http.default_action).toEqual([
+      expect.objectContaining({
+        type: "redirect",
+        redirect: expect.objectContaining({ protocol: "HTTPS", port: "443", status_code: "HTTP_301" }),
+      }),
+    ]);
+  });
+
+  test("without HTTPS (allowed outside production) HTTP forwards, and 443 stays closed", () => {
+    const plain = loadBalanced({ loadBalancer: { https: false } });
+    const listeners = plain.resources("aws_lb_listener");
+    expect(listeners.map((l) => [l.values.port, l.values.default_action[0].type])).toEqual([[80, "forward"]]);
+    expect(ingress(plain)).not.toContain("shop-test-alb <- 0.0.0.0/0 :443");
+  });
+
+  test("the target group health-checks the configured path and the group registers with it", () => {
+    const [targets] = json.resources("aws_lb_target_group");
+    expect(targets.values.health_check).toMatchObject({ path: "/healthz", matcher: "200", protocol: "HTTP" });
+    expect(json.resources("aws_autoscaling_group")[0].values.target_group_arns).toEqual([
+      `\${aws_lb_target_group.${targets.name}.arn}`,
+    ]);
+  });
+
+  test("a launch template change rolls out: the group uses latest_version, never $Latest, with a rolling refresh", () => {
+    const [group] = json.resources("aws_autoscaling_group");
+    const [template] = json.resources("aws_launch_template");
+    expect(group.values.launch_template).toEqual({
+      id: `\${aws_launch_template.${template.name}.id}`,
+      version: `\${aws_launch_template.${template.name}.latest_version}`,
+    });
+    expect(group.values.instance_refresh).toMatchObject({
+      strategy: "Rolling",
+      preferences: expect.objectContaining({
+        min_healthy_percentage: 90,
+        auto_rollback: true,
+        checkpoint_percentages: [50, 100],
+      }),
+    });
+  });
+
+  test("autoscaling owns desired capacity after creation, tracking CPU", () => {
+    const [group] = json.resources("aws_autoscaling_group");
+    expect(group.values.lifecycle.ignore_changes).toEqual(["desired_capacity"]);
+    expect(json.resources("aws_autoscaling_policy")[0].values).toMatchObject({
+      policy_type: "TargetTrackingScaling",
+      target_tracking_configuration: expect.objectContaining({ target_value: 60 }),
+    });
+  });
+
+  test("the launch template requires IMDSv2 (hop limit 1) and encrypts the root volume", () => {
+    const [template] = json.resources("aws_launch_template");
+    expect(template.values.metadata_options).toMatchObject({ http_tokens: "required", http_put_response_hop_limit: 1 });
+    expect(template.values.block_device_mappings[0].ebs).toMatchObject({ encrypted: "true", volume_type: "gp3" });
+  });
+
+  test("user data is base64 of the literal script, so Terraform never sees a ${ in it", () => {
+    const [template] = json.resources("aws_launch_template");
+    expect(template.values.user_data).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(Buffer.from(template.values.user_data, "base64").toString("utf8")).toContain("systemctl enable --now nginx");
+  });
+
+  test("the database: private, encrypted, TLS-only, managed password, backups, final snapshot, log exports", () => {
+    const [db] = json.resources("aws_db_instance");
+    expect(db.values).toMatchObject({
+      engine: "postgres",
+      publicly_accessible: false,
+      storage_encrypted: true,
+      storage_type: "gp3",
+      manage_master_user_password: true,
+      skip_final_snapshot: false,
+      final_snapshot_identifier: "shop-test-db-final",
+      auto_minor_version_upgrade: true,
+      enabled_cloudwatch_logs_exports: ["postgresql", "upgrade"],
+    });
+    const params = json.referenced(`\${aws_db_parameter_group.${json.resources("aws_db_parameter_group")[0].name}.id}`);
+    expect(params.values.family).toBe("postgres16");
+    expect(params.values.parameter).toEqual([expect.objectContaining({ name: "rds.force_ssl", value: "1" })]);
+  });
+
+  test("outputs: the HTTPS URL, the database endpoint and secret ARN, and how to get onto a server", () => {
+    const outputs = json.doc.output;
+    expect(outputs.url.value).toMatch(/^https:\/\/\$\{aws_lb\..+\.dns_name\}$/);
+    expect(outputs.db_endpoint.value).toMatch(/aws_db_instance\..+\.endpoint/);
+    expect(outputs.db_secret_arn.value).toMatch(/master_user_secret\[0\]\.secret_arn/);
+    expect(outputs.connect_ssm.value).toMatch(
+      /aws ssm start-session --region ap-northeast-2 --target \$\(aws ec2 describe-instances/,
+    );
+  });
+});
+
+describe("production settings are stricter, and it shows in the JSON", () => {
+  const prod = layout(
+    {
+      layout: "load-balanced",
+      production: true,
+      app: { instanceType: "m7g.large", count: { min: 2, desired: 2, max: 4 } },
+      loadBalancer: { https: true, certificateArn: CERT },
+    },
+    "prod",
+  );
+  const dev = loadBalanced({ loadBalancer: { https: false } });
+
+  test("prod: Multi-AZ, deletion protection, prevent_destroy, 14-day backups; dev: none of them", () => {
+    expect(prod.resources("aws_db_instance")[0].values).toMatchObject({
+      multi_az: true,
+      deletion_protection: true,
+      backup_retention_period: 14,
+      lifecycle: { prevent_destroy: true },
+    });
+    expect(dev.resources("aws_db_instance")[0].values).toMatchObject({
+      multi_az: false,
+      deletion_protection: false,
+      backup_retention_period: 3,
+      lifecycle: { prevent_destroy: false },
+    });
+  });
+
+  test("prod: the ALB is deletion-protected and servers send 1-minute metrics", () => {
+    expect(prod.resources("aws_lb")[0].values.enable_deletion_protection).toBe(true);
+    expect(dev.resources("aws_lb")[0].values.enable_deletion_protection).toBe(false);
+    expect(prod.resources("aws_launch_template")[0].values.monitoring).toEqual({ enabled: true });
+    expect(dev.resources("aws_launch_template")[0].values.monitoring).toEqual({ enabled: false });
+  });
+});
+
+describe("access", () => {
+  test("SSH: a public key becomes a key pair, and port 22 opens to the admin networks only", () => {
+    const json = loadBalanced({
+      access: {
+        ssh: {
+          publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBexample ops@example",
+          allowedCidrs: ["203.0.113.0/24"],
+        },
+      },
+    });
+    const [keyPair] = json.resources("aws_key_pair");
+    expect(keyPair.values.public_key).toMatch(/^ssh-ed25519 /);
+    expect(json.resources("aws_launch_template")[0].values.key_name).toBe(`\${aws_key_pair.${keyPair.name}.key_name}`);
+    expect(ingress(json).filter((r: string) => r.endsWith(":22"))).toEqual(["shop-test-app <- 203.0.113.0/24 :22"]);
+  });
+
+  test("the single server prints an ssh command for ec2-user when SSH is configured", () => {
+    const json = layout({
+      layout: "single-server",
+      network: { ...network, natGateways: "none" },
+      app: { instanceType: "t3.small" },
+      access: { ssh: { keyName: "ops", allowedCidrs: ["203.0.113.0/24"] } },
+    });
+    expect(json.doc.output.connect_ssh.value).toMatch(
+      /^ssh -i ~\/\.ssh\/ops\.pem ec2-user@\$\{aws_eip\..+\.public_ip\}$/,
+    );
+  });
+});
