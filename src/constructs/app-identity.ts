@@ -5,11 +5,11 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { KeyPair } from "@cdktf/provider-aws/lib/key-pair";
-import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
+import { tierSecurityGroup } from "./tier-security-group";
 
 /** SSH access: an existing key pair or a public key to import, and the admin networks that may connect. */
 export interface SshAccess {
@@ -61,14 +61,7 @@ export class AppIdentity extends Construct {
     const publicPorts = props.publicPorts ?? [];
 
     // ---- Security group: no inline rules; one resource per rule ----
-    const group = new SecurityGroup(this, "SecurityGroup", {
-      namePrefix: `${naming.name("app")}-`,
-      description: `App servers of ${naming.project}-${naming.environment}`,
-      vpcId: props.vpcId,
-      tags: naming.tags("app"),
-      // A replacement group must exist before the old one is detached from instances.
-      lifecycle: { createBeforeDestroy: true },
-    });
+    const group = tierSecurityGroup(this, naming, "app", props.vpcId, "App servers");
     this.securityGroupId = group.id;
     for (const port of [443, 80]) {
       new VpcSecurityGroupEgressRule(this, `EgressInternet${port}`, {

@@ -1,10 +1,10 @@
 import { DbInstance } from "@cdktf/provider-aws/lib/db-instance";
 import { DbParameterGroup } from "@cdktf/provider-aws/lib/db-parameter-group";
 import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
-import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Construct } from "constructs";
 import { ENGINES, engineMajor, type Engine } from "../config/schema";
 import type { Naming } from "../naming";
+import { tierSecurityGroup } from "./tier-security-group";
 
 export interface DatabaseProps {
   readonly naming: Naming;
@@ -70,13 +70,7 @@ export class Database extends Construct {
     this.port = ENGINES[engine].port;
 
     const identifier = naming.rdsIdentifier("db");
-    const group = new SecurityGroup(this, "SecurityGroup", {
-      namePrefix: `${naming.name("db")}-`,
-      description: `Database of ${naming.project}-${naming.environment}`,
-      vpcId: props.vpcId,
-      tags: naming.tags("db"),
-      lifecycle: { createBeforeDestroy: true },
-    });
+    const group = tierSecurityGroup(this, naming, "db", props.vpcId, "Database");
     this.securityGroupId = group.id;
 
     const subnets = new DbSubnetGroup(this, "SubnetGroup", {

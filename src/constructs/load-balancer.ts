@@ -8,10 +8,11 @@ import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucke
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
-import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
+import { denyInsecureTransport } from "./bucket-policy";
+import { tierSecurityGroup } from "./tier-security-group";
 
 /** AWS's TLS 1.3 policy for ALBs (TLS 1.3 and 1.2 with forward secrecy only). */
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
@@ -65,13 +66,7 @@ export class LoadBalancer extends Construct {
     const listenerPorts = props.certificateArn ? [80, 443] : [80];
 
     // ---- Security group: the only ingress from the internet in the whole stack ----
-    const group = new SecurityGroup(this, "SecurityGroup", {
-      namePrefix: `${naming.name("alb")}-`,
-      description: `Load balancer of ${naming.project}-${naming.environment}`,
-      vpcId: props.vpcId,
-      tags: naming.tags("alb"),
-      lifecycle: { createBeforeDestroy: true },
-    });
+    const group = tierSecurityGroup(this, naming, "alb", props.vpcId, "Load balancer");
     this.securityGroupId = group.id;
     for (const port of listenerPorts) {
       new VpcSecurityGroupIngressRule(this, `IngressInternet${port}`, {
@@ -190,14 +185,7 @@ export class LoadBalancer extends Construct {
           principals: [{ type: "AWS", identifiers: [elb.arn] }],
           resources: [`${bucket.arn}/alb/*`],
         },
-        {
-          sid: "DenyInsecureTransport",
-          effect: "Deny",
-          actions: ["s3:*"],
-          principals: [{ type: "*", identifiers: ["*"] }],
-          resources: [bucket.arn, `${bucket.arn}/*`],
-          condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
-        },
+        denyInsecureTransport(bucket.arn),
       ],
     });
     const policy = new S3BucketPolicy(this, "AccessLogsPolicy", { bucket: bucket.id, policy: document.json });

@@ -7,6 +7,7 @@ import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-pub
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { Construct } from "constructs";
+import { denyInsecureTransport } from "./bucket-policy";
 
 export interface StateBucketProps {
   /** Exact bucket name: environments' S3 backends refer to it by name, so it is not a prefix. */
@@ -79,14 +80,7 @@ export class StateBucket extends Construct {
     // ---- Policy: refuse plain HTTP and TLS older than 1.2 ----
     const tlsOnly = new DataAwsIamPolicyDocument(this, "TlsOnlyPolicy", {
       statement: [
-        {
-          sid: "DenyInsecureTransport",
-          effect: "Deny",
-          actions: ["s3:*"],
-          principals: [{ type: "*", identifiers: ["*"] }],
-          resources: [bucket.arn, `${bucket.arn}/*`],
-          condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
-        },
+        denyInsecureTransport(bucket.arn),
         {
           sid: "DenyOutdatedTls",
           effect: "Deny",

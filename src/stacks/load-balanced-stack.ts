@@ -1,11 +1,10 @@
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { AppFleet } from "../constructs/app-fleet";
-import { AppIdentity } from "../constructs/app-identity";
 import { Database } from "../constructs/database";
 import { LoadBalancer } from "../constructs/load-balancer";
 import { SecurityGroupLink } from "../constructs/security-group-link";
-import { bootScript } from "../userdata/boot-script";
+import { addAppIdentity, appBootScript } from "./app-wiring";
 import { ssmCommandForGroup } from "./connect";
 import { addDatabaseOutputs, databaseProps } from "./database-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
@@ -32,14 +31,7 @@ export class LoadBalancedStack extends EnvironmentStack {
       deletionProtection: env.loadBalancer.deletionProtection,
       accessLogs: env.loadBalancer.accessLogs,
     });
-    const identity = new AppIdentity(this, "AppIdentity", {
-      naming,
-      vpcId: network.vpcId,
-      ami: env.app.ami,
-      architecture: env.app.architecture,
-      ssh: env.access.ssh,
-      readableSecretArns: [database.masterSecretArn],
-    });
+    const identity = addAppIdentity(this, { readableSecretArns: [database.masterSecretArn] });
 
     // ---- Security group chain: internet -> ALB (in LoadBalancer) -> app -> DB ----
     new SecurityGroupLink(this, "AlbToApp", {
@@ -63,7 +55,7 @@ export class LoadBalancedStack extends EnvironmentStack {
       securityGroupId: identity.securityGroupId,
       instanceProfileName: identity.instanceProfileName,
       keyName: identity.keyName,
-      userData: bootScript({ environment: env.name, port: env.app.port, healthCheckPath: env.app.healthCheckPath }),
+      userData: appBootScript(this),
       count: env.app.count,
       targetGroupArns: [loadBalancer.targetGroupArn],
       detailedMonitoring: env.app.detailedMonitoring,

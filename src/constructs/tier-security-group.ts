@@ -1,0 +1,24 @@
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import type { Construct } from "constructs";
+import type { Naming } from "../naming";
+
+/**
+ * A tier's security group with no inline rules (rules are one resource each, so adding one never
+ * rewrites the others), named by prefix and created before its replacement is destroyed, since a
+ * group cannot be deleted while instances still use it.
+ */
+export function tierSecurityGroup(
+  scope: Construct,
+  naming: Naming,
+  tier: string,
+  vpcId: string,
+  description: string,
+): SecurityGroup {
+  return new SecurityGroup(scope, "SecurityGroup", {
+    namePrefix: `${naming.name(tier)}-`,
+    description: `${description} of ${naming.project}-${naming.environment}`,
+    vpcId,
+    tags: naming.tags(tier),
+    lifecycle: { createBeforeDestroy: true },
+  });
+}
