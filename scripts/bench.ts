@@ -1,0 +1,559 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse, stringify } from "yaml";
+
+// `npm run bench`: wall time and peak memory of synth, `cdktf synth`, `npm test` and the typecheck,
+// and how synth scales with the number of environments, as a Markdown table with the targets.
+//   BENCH_RUNS=N        runs per measurement (default 5)
+//   BENCH_TEST_RUNS=N   runs of `npm test`, the slow one (default: BENCH_RUNS, at most 3)
+// Exits 0 unless a measured command fails; the other measurements still run and are printed.
+
+const ROOT = path.resolve(__dirname, "..");
+const SHIPPED_ENVIRONMENTS = path.join(ROOT, "environments");
+const SCALING_COUNTS = [1, 2, 4, 8] as const;
+const TARGETS = { synthSeconds: 1.0, synthRssMb: 250, testSeconds: 30 } as const;
+// The cdktf CLI warns about a NODE_OPTIONS without this switch, and sets exactly this value itself
+// when NODE_OPTIONS is unset, so every measured command runs with the heap limit `cdktf synth` uses.
+const HEAP_SWITCH = "--max-old-space-size=4096";
+const KB_PER_MB = 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+/** One command to measure, built afresh for every run inside that run's own empty folder. */
+interface Command {
+  readonly argv: readonly [string, ...string[]];
+  readonly env?: Readonly<Record<string, string>>;
+  /** When set, the run fails unless `<outdir>/manifest.json` lists this many stacks. */
+  readonly expectStacks?: { readonly outdir: string; readonly count: number };
+}
+
+/** The rows the targets and the per-environment estimate are computed from. */
+type Role =
+  | { readonly kind: "shipped-synth" }
+  | { readonly kind: "npm-test" }
+  | { readonly kind: "scaling"; readonly count: number };
+
+interface MeasurementSpec {
+  readonly name: string;
+  readonly runs: number;
+  readonly role?: Role;
+  readonly command: (scratch: string) => Command;
+}
+
+/** What the preload probe wrote for one node process when it exited. */
+interface ProcessRecord {
+  readonly pid: number;
+  readonly peakKb: number;
+  readonly argv: string;
+}
+
+interface RunSample {
+  readonly wallSeconds: number;
+  readonly peakKb: number;
+  readonly largest?: ProcessRecord;
+  readonly processCount: number;
+}
+
+interface Failure {
+  readonly command: string;
+  readonly reason: string;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface Measurement {
+  readonly name: string;
+  readonly runs: number;
+  readonly role?: Role;
+  readonly samples: readonly RunSample[];
+  readonly failure?: Failure;
+}
+
+interface RawRun {
+  readonly wallSeconds: number;
+  /** Set when the command could not be started at all (e.g. not found). */
+  readonly startError?: string;
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peak RSS probe
+
+/**
+ * Source of the preload module every measured node process loads through NODE_OPTIONS, so that the
+ * whole tree (npm, the cdktf CLI and the app it spawns, tsc, jest and its workers) reports its peak.
+ *
+ * On Linux it reports VmHWM, the high-water mark of the process's own address space. getrusage's
+ * maxRSS is the fallback only: on Linux a process spawned directly by this bench starts with the
+ * bench's own peak as its maxRSS (the kernel carries it across fork and exec), which would put a
+ * floor of this script's size under the commands it spawns itself.
+ */
+const PROBE_SOURCE = `"use strict";
+const fs = require("node:fs");
+process.on("exit", () => {
+  const file = process.env.BENCH_RSS_FILE;
+  if (!file) return;
+  try {
+    let peakKb = process.resourceUsage().maxRSS;
+    try {
+      const hwm = /^VmHWM:\\s*(\\d+)\\s*kB/m.exec(fs.readFileSync("/proc/self/status", "utf8"));
+      if (hwm) peakKb = Number(hwm[1]);
+    } catch {}
+    fs.appendFileSync(file, process.pid + "\\t" + peakKb + "\\t" + JSON.stringify(process.argv.slice(1).join(" ")) + "\\n");
+  } catch {}
+});
+`;
+
+/** NODE_OPTIONS splits on spaces unless a value is double-quoted, and unescapes `\\` and `"` inside. */
+function quoteForNodeOptions(value: string): string {
+  return `"${value.replace(/[\\"]/g, "\\$&")}"`;
+}
+
+function writeProbe(dir: string): string {
+  // .cjs, and an absolute path: loaded as CommonJS whatever the cwd or package "type" of the process.
+  const file = path.join(dir, "rss-probe.cjs");
+  fs.writeFileSync(file, PROBE_SOURCE);
+  return file;
+}
+
+function readProbeRecords(file: string): ProcessRecord[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [pid, peakKb, argv] = line.split("\t");
+      return { pid: Number(pid), peakKb: Number(peakKb), argv: argv ? String(JSON.parse(argv)) : "" };
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running commands
+
+/** The child being measured, so a Ctrl-C or SIGTERM can stop it before the temp folder goes. */
+let running: ChildProcess | undefined;
+
+function runCommand(argv: readonly [string, ...string[]], env: NodeJS.ProcessEnv): Promise<RawRun> {
+  return new Promise((resolve) => {
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    const start = process.hrtime.bigint();
+    // Output is kept, not streamed: it is shown only when the command fails.
+    // Its own process group (where there are groups), so that an interrupted bench can stop the whole
+    // tree it started, jest workers included, and not leave them running without a parent.
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: process.platform !== "win32",
+    });
+    running = child;
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    let settled = false;
+    // A command that cannot start is a failed measurement like any other, not a crash of the bench.
+    child.on("error", (error) => {
+      if (settled) return;
+      settled = true;
+      running = undefined;
+      const wallSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+      resolve({ wallSeconds, startError: error.message, exitCode: null, signal: null, stdout: "", stderr: "" });
+    });
+    child.on("close", (exitCode, signal) => {
+      if (settled) return;
+      settled = true;
+      const wallSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+      running = undefined;
+      resolve({
+        wallSeconds,
+        exitCode,
+        signal,
+        stdout: Buffer.concat(stdout).toString("utf8"),
+        stderr: Buffer.concat(stderr).toString("utf8"),
+      });
+    });
+  });
+}
+
+/** The caller's environment without what would change what is measured. */
+function baseEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: "1" };
+  for (const key of ["ENVIRONMENTS", "ENVIRONMENTS_DIR", "CDKTF_OUTDIR", "NODE_OPTIONS", "BENCH_RSS_FILE"]) {
+    delete env[key];
+  }
+  return env;
+}
+
+function manifestStackCount(outdir: string): number | undefined {
+  try {
+    const manifest: unknown = JSON.parse(fs.readFileSync(path.join(outdir, "manifest.json"), "utf8"));
+    const stacks = isRecord(manifest) ? manifest.stacks : undefined;
+    return isRecord(stacks) ? Object.keys(stacks).length : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a finished run does not count, if it does not. */
+function failureReason(raw: RawRun, command: Command): string | undefined {
+  if (raw.startError) return `could not start: ${raw.startError}`;
+  if (raw.signal) return `killed by ${raw.signal}`;
+  if (raw.exitCode !== 0) return `exit code ${raw.exitCode}`;
+  if (command.expectStacks) {
+    // A synth that exits 0 having written nothing would otherwise look like a fast synth.
+    const found = manifestStackCount(command.expectStacks.outdir);
+    if (found !== command.expectStacks.count) {
+      return `expected ${command.expectStacks.count} stack(s) in the output, found ${found ?? "no manifest"}`;
+    }
+  }
+  return undefined;
+}
+
+async function measure(spec: MeasurementSpec, probe: string, tmp: string): Promise<Measurement> {
+  const samples: RunSample[] = [];
+  for (let run = 1; run <= spec.runs; run++) {
+    // A fresh folder per run: no run finds the previous run's output to replace.
+    const scratch = fs.mkdtempSync(path.join(tmp, "run-"));
+    try {
+      const command = spec.command(scratch);
+      const rssFile = path.join(scratch, "rss.txt");
+      const env: NodeJS.ProcessEnv = {
+        ...baseEnvironment(),
+        ...command.env,
+        NODE_OPTIONS: `--require ${quoteForNodeOptions(probe)} ${HEAP_SWITCH}`,
+        BENCH_RSS_FILE: rssFile,
+      };
+      const raw = await runCommand(command.argv, env);
+      const reason = failureReason(raw, command);
+      if (reason) {
+        progress(`${spec.name}: run ${run}/${spec.runs} failed: ${reason}`);
+        const failure = { command: command.argv.join(" "), reason, stdout: raw.stdout, stderr: raw.stderr };
+        return { name: spec.name, runs: spec.runs, role: spec.role, samples, failure };
+      }
+      const sample = toSample(raw.wallSeconds, readProbeRecords(rssFile));
+      samples.push(sample);
+      progress(`${spec.name}: run ${run}/${spec.runs}: ${sample.wallSeconds.toFixed(2)} s, ${mb(sample.peakKb)} MB`);
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+  return { name: spec.name, runs: spec.runs, role: spec.role, samples };
+}
+
+function toSample(wallSeconds: number, records: readonly ProcessRecord[]): RunSample {
+  const largest = records.reduce<ProcessRecord | undefined>((a, b) => (a && a.peakKb >= b.peakKb ? a : b), undefined);
+  return { wallSeconds, peakKb: largest?.peakKb ?? 0, largest, processCount: new Set(records.map((r) => r.pid)).size };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is measured
+
+/** Same command line as `npm run synth` (and cdktf.json's app), but with node resolved to this one. */
+function synthCommand(scratch: string, expectedStacks: number, environmentsDir?: string): Command {
+  const outdir = path.join(scratch, "out"); // a sub-folder: main.ts stages its output beside it
+  return {
+    argv: [process.execPath, "--require", "tsx/cjs", path.join(ROOT, "main.ts")],
+    env: { CDKTF_OUTDIR: outdir, ...(environmentsDir ? { ENVIRONMENTS_DIR: environmentsDir } : {}) },
+    expectStacks: { outdir, count: expectedStacks },
+  };
+}
+
+function cdktfSynthCommand(scratch: string, expectedStacks: number): Command {
+  const outdir = path.join(scratch, "out"); // --output: the user's cdktf.out is left alone
+  return {
+    argv: [process.execPath, path.join(ROOT, "node_modules", ".bin", "cdktf"), "synth", "--output", outdir],
+    expectStacks: { outdir, count: expectedStacks },
+  };
+}
+
+function npmTestCommand(): Command {
+  // Under `npm run`, npm_execpath is the npm that runs this script: use it rather than whatever PATH finds.
+  const npmCli = process.env.npm_execpath;
+  return npmCli && /\.[cm]?js$/.test(npmCli)
+    ? { argv: [process.execPath, npmCli, "test"] }
+    : { argv: [process.platform === "win32" ? "npm.cmd" : "npm", "test"] };
+}
+
+function typecheckCommand(): Command {
+  return { argv: [process.execPath, path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "--noEmit"] };
+}
+
+function environmentFolders(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Writes `count` copies of dev's config, each with its own /16 so the overlap check passes. */
+function writeGeneratedEnvironments(dir: string, count: number): string {
+  const dev: unknown = parse(fs.readFileSync(path.join(SHIPPED_ENVIRONMENTS, "dev", "config.yaml"), "utf8"));
+  if (!isRecord(dev) || !isRecord(dev.network)) {
+    throw new Error("environments/dev/config.yaml has no network section to copy");
+  }
+  for (let i = 0; i < count; i++) {
+    const folder = path.join(dir, `bench-${i}`);
+    fs.mkdirSync(folder, { recursive: true });
+    const config = { ...dev, network: { ...dev.network, cidr: `10.${100 + i}.0.0/16` } };
+    fs.writeFileSync(path.join(folder, "config.yaml"), `# generated by scripts/bench.ts\n${stringify(config)}`);
+  }
+  return dir;
+}
+
+function specs(tmp: string, runs: number, testRuns: number): MeasurementSpec[] {
+  const shipped = environmentFolders(SHIPPED_ENVIRONMENTS);
+  const scaling = SCALING_COUNTS.map((count) => {
+    const dir = writeGeneratedEnvironments(path.join(tmp, `environments-${count}`), count);
+    return {
+      name: `synth, ${count} generated environment${count === 1 ? "" : "s"}`,
+      runs,
+      role: { kind: "scaling", count } as const,
+      command: (scratch: string) => synthCommand(scratch, count, dir),
+    };
+  });
+  return [
+    {
+      name: `synth, all ${shipped.length} shipped environments`,
+      runs,
+      role: { kind: "shipped-synth" },
+      command: (scratch) => synthCommand(scratch, shipped.length),
+    },
+    { name: "cdktf synth (CLI)", runs, command: (scratch) => cdktfSynthCommand(scratch, shipped.length) },
+    { name: "npm test", runs: testRuns, role: { kind: "npm-test" }, command: () => npmTestCommand() },
+    { name: "typecheck (tsc --noEmit)", runs, command: () => typecheckCommand() },
+    ...scaling,
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and report
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Ordinary least squares y = intercept + slope * x. */
+function leastSquares(points: readonly (readonly [number, number])[]): { slope: number; intercept: number } {
+  const n = points.length;
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  const sxy = points.reduce((sum, [x, y]) => sum + (x - meanX) * (y - meanY), 0);
+  const sxx = points.reduce((sum, [x]) => sum + (x - meanX) ** 2, 0);
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  return { slope, intercept: meanY - slope * meanX };
+}
+
+function mb(kb: number): string {
+  return (kb / KB_PER_MB).toFixed(0);
+}
+
+const wall = (m: Measurement) => m.samples.map((s) => s.wallSeconds);
+/** The largest single-process peak over every run: the figure a memory limit would have to allow. */
+const peakKb = (m: Measurement) => Math.max(...m.samples.map((s) => s.peakKb));
+/** Narrows to "no failure" only, so that the other branch still sees a (failed) Measurement. */
+const succeeded = (m: Measurement | undefined): m is Measurement & { readonly failure: undefined } =>
+  !!m && !m.failure && m.samples.length > 0;
+
+function tableRow(m: Measurement): string {
+  if (!succeeded(m)) {
+    return `| ${m.name} | ${m.samples.length}/${m.runs} | FAILED (${m.failure?.reason ?? "no runs"}) | – | – | – |`;
+  }
+  const times = wall(m);
+  return `| ${m.name} | ${m.runs} | ${median(times).toFixed(2)} | ${Math.min(...times).toFixed(2)} | ${Math.max(...times).toFixed(2)} | ${mb(peakKb(m))} |`;
+}
+
+function printTable(measurements: readonly Measurement[]): void {
+  console.log("| what | runs | median wall (s) | min | max | peak RSS (MB) |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const m of measurements) console.log(tableRow(m));
+  console.log();
+  console.log(
+    "Peak RSS: the largest single node process of the command's process tree (not the sum over processes), " +
+      "over all runs; MB = 1024 KB. Each node process reports its own peak on exit through a preload module " +
+      "(VmHWM on Linux, else getrusage maxRSS); processes that are killed, and non-node children, are not measured. " +
+      `Every command runs with NODE_OPTIONS=${HEAP_SWITCH}, as \`cdktf synth\` runs its app.`,
+  );
+  console.log();
+  console.log("Largest process (last run):");
+  for (const m of measurements.filter(succeeded)) {
+    const last = m.samples[m.samples.length - 1];
+    const what = last.largest ? `${truncate(last.largest.argv, 90)} (${mb(last.largest.peakKb)} MB)` : "none reported";
+    console.log(`- ${m.name}: ${what}; ${last.processCount} node process(es)`);
+  }
+}
+
+function truncate(text: string, length: number): string {
+  const relative = text.split(ROOT + path.sep).join("");
+  return relative.length > length ? `${relative.slice(0, length - 1)}…` : relative;
+}
+
+function verdict(ok: boolean): string {
+  return ok ? "PASS" : "FAIL";
+}
+
+function printTargets(synth: Measurement | undefined, test: Measurement | undefined): void {
+  console.log();
+  console.log("Targets:");
+  if (succeeded(synth)) {
+    const seconds = median(wall(synth));
+    const peak = peakKb(synth) / KB_PER_MB;
+    console.log(
+      `- all environments synthesized < ${TARGETS.synthSeconds.toFixed(1)} s: ${verdict(seconds < TARGETS.synthSeconds)} (median ${seconds.toFixed(2)} s)`,
+    );
+    console.log(
+      `- all environments synthesized < ${TARGETS.synthRssMb} MB peak RSS: ${verdict(peak < TARGETS.synthRssMb)} (${peak.toFixed(0)} MB)`,
+    );
+  } else {
+    console.log("- all environments synthesized < 1.0 s and < 250 MB: NOT MEASURED (the synth failed)");
+  }
+  if (succeeded(test)) {
+    const seconds = median(wall(test));
+    console.log(
+      `- npm test < ${TARGETS.testSeconds} s: ${verdict(seconds < TARGETS.testSeconds)} (median ${seconds.toFixed(1)} s)`,
+    );
+  } else {
+    console.log(`- npm test < ${TARGETS.testSeconds} s: NOT MEASURED (npm test failed)`);
+  }
+}
+
+function printMarginalCost(measurements: readonly Measurement[]): void {
+  const measured = measurements.flatMap((measurement) =>
+    measurement.role?.kind === "scaling" && succeeded(measurement)
+      ? [{ count: measurement.role.count, measurement }]
+      : [],
+  );
+  console.log();
+  if (measured.length < 2) {
+    console.log("Per-environment cost: not estimated (fewer than two scaling rows succeeded).");
+    return;
+  }
+  const time = leastSquares(measured.map((s) => [s.count, median(wall(s.measurement))] as const));
+  const rss = leastSquares(measured.map((s) => [s.count, peakKb(s.measurement) / KB_PER_MB] as const));
+  const counts = measured.map((s) => s.count).join(", ");
+  console.log(`Per-environment cost (least squares over ${counts} generated copies of dev):`);
+  console.log(
+    `- time: ${(time.slope * 1000).toFixed(0)} ms per environment, on top of ${time.intercept.toFixed(2)} s fixed (startup, imports)`,
+  );
+  console.log(`- peak RSS: ${rss.slope.toFixed(1)} MB per environment, on top of ${rss.intercept.toFixed(0)} MB fixed`);
+  const headroom = (limit: number, fit: { slope: number; intercept: number }) =>
+    fit.slope > 0 ? Math.max(0, Math.floor((limit - fit.intercept) / fit.slope)).toString() : "unbounded";
+  console.log(
+    `- dev-sized environments within the synth targets at this rate: ${headroom(TARGETS.synthSeconds, time)} by time, ` +
+      `${headroom(TARGETS.synthRssMb, rss)} by memory (larger layouts cost more each)`,
+  );
+}
+
+function printFailures(measurements: readonly Measurement[]): void {
+  for (const m of measurements) {
+    if (!m.failure) continue;
+    console.error();
+    console.error(`### ${m.name} failed: ${m.failure.reason}`);
+    console.error(`command: ${m.failure.command}`);
+    // tsc reports its errors on stdout, so both streams are shown.
+    if (m.failure.stdout.trim()) console.error(`--- stdout (last lines) ---\n${tail(m.failure.stdout, 150)}`);
+    if (m.failure.stderr.trim()) console.error(`--- stderr (last lines) ---\n${tail(m.failure.stderr, 150)}`);
+  }
+}
+
+function tail(text: string, lines: number): string {
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+function progress(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+function runCount(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value === "") return fallback;
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) throw new Error(`${name} must be a positive integer (got "${value}")`);
+  return count;
+}
+
+function printMachine(): void {
+  const cpus = os.cpus();
+  console.log(
+    `node ${process.version}, ${cpus.length} CPU(s) (${cpus[0]?.model.trim() ?? "unknown model"}), ` +
+      `${os.platform()} ${os.arch()}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GB RAM`,
+  );
+  console.log("These numbers are from this machine, at this moment: compare runs on the same machine only.");
+  console.log();
+}
+
+/**
+ * Removes the temp folder on Ctrl-C or SIGTERM too. The measured child runs in a process group of
+ * its own, which a Ctrl-C at the terminal does not reach: pass the signal on to that group (all
+ * started by this bench), then wait briefly for it to close so nothing writes into the removed folder.
+ */
+function cleanUpOnSignals(tmp: string): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      const finish = () => {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        process.exit(signal === "SIGINT" ? 130 : 143);
+      };
+      const child = running;
+      if (!child?.pid) return finish();
+      child.once("close", finish);
+      setTimeout(finish, 3000).unref();
+      try {
+        process.kill(process.platform === "win32" ? child.pid : -child.pid, signal);
+      } catch {
+        finish(); // already gone
+      }
+    });
+  }
+}
+
+async function main(): Promise<number> {
+  const runs = runCount("BENCH_RUNS", 5);
+  const testRuns = runCount("BENCH_TEST_RUNS", Math.min(runs, 3));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "classic-servers-bench-"));
+  cleanUpOnSignals(tmp);
+  try {
+    const probe = writeProbe(tmp);
+    const measurements: Measurement[] = [];
+    // One after the other: on few cores, parallel measurements would slow each other down.
+    for (const spec of specs(tmp, runs, testRuns)) measurements.push(await measure(spec, probe, tmp));
+
+    printMachine();
+    printTable(measurements);
+    printTargets(
+      measurements.find((m) => m.role?.kind === "shipped-synth"),
+      measurements.find((m) => m.role?.kind === "npm-test"),
+    );
+    printMarginalCost(measurements);
+    printFailures(measurements);
+    return measurements.some((m) => m.failure) ? 1 : 0;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exitCode = 2;
+  },
+);
