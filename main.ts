@@ -2,10 +2,12 @@ import * as path from "node:path";
 import { buildStacks } from "./src/app";
 import { ConfigError } from "./src/config/errors";
 import { loadEnvironments, parseSelection } from "./src/config/load";
+import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { synthesizeAtomically } from "./src/synth";
 
 // Entry point of `npm run synth` and of cdktf.json's "app": validate every environment folder,
-// then build one stack per environment and synthesize once. Nothing is written unless all is valid.
+// build one stack per environment, synthesize once, and check the guardrail policies on the
+// result. Nothing is written unless all of it passes.
 //   ENVIRONMENTS=dev,prod   only these stacks (every folder is still validated)
 //   ENVIRONMENTS_DIR=path   another folder of environments (tests use this)
 //   CDKTF_OUTDIR=path       output folder (the cdktf CLI sets it)
@@ -18,19 +20,28 @@ try {
     dir: process.env.ENVIRONMENTS_DIR ?? path.join(projectRoot, "environments"),
     only: parseSelection(process.env.ENVIRONMENTS),
   });
-  const projectRootFromStack =
-    path
-      .relative(path.join(outdir, "stacks", "stack"), projectRoot)
-      .split(path.sep)
-      .join("/") || ".";
-  const stacks = synthesizeAtomically(outdir, (app) => buildStacks(app, environments, { projectRootFromStack }));
+  const projectRootFromStack = path
+    .relative(path.join(outdir, "stacks", "stack"), projectRoot)
+    .split(path.sep)
+    .join("/");
+  const stacks = synthesizeAtomically(
+    outdir,
+    (app) => buildStacks(app, environments, { projectRootFromStack: projectRootFromStack || "." }),
+    (staged, names) => checkSynthesizedStacks(staged, names, environments),
+  );
   console.log(
     `Synthesized ${stacks.length} stack(s) into ${path.relative(process.cwd(), outdir) || "."}: ${stacks.join(", ")}`,
   );
+  for (const env of environments) {
+    for (const waiver of env.exceptions) console.log(`  ${env.name} waives ${waiver.rule}: ${waiver.reason}`);
+  }
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(`Nothing was synthesized: ${error.problems.length} problem(s) in the environment folders:`);
     for (const problem of error.problems) console.error(`  ${problem}`);
+  } else if (error instanceof PolicyError) {
+    console.error(`Nothing was synthesized: ${error.violations.length} guardrail policy violation(s):`);
+    for (const violation of error.violations) console.error(`  ${violation}`);
   } else {
     console.error(
       `Nothing was synthesized: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

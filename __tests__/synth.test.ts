@@ -58,6 +58,26 @@ describe("synthesizeAtomically", () => {
     expect(fs.readdirSync(root)).toEqual(["cdktf.out"]);
   });
 
+  test("a verify step (the policy pass) that rejects the staged output leaves the previous output as it was", () => {
+    synthesizeAtomically(outdir, (app) => addStack(app, "dev"));
+    const before = snapshot(outdir);
+    let seen: string[] = [];
+    expect(() =>
+      synthesizeAtomically(
+        outdir,
+        (app) => ["dev", "prod"].forEach((id) => addStack(app, id)),
+        (staged, stacks) => {
+          seen = stacks;
+          expect(fs.existsSync(path.join(staged, "stacks", "prod", "cdk.tf.json"))).toBe(true);
+          throw new Error("policy says no");
+        },
+      ),
+    ).toThrow("policy says no");
+    expect(seen).toEqual(["dev", "prod"]);
+    expect(snapshot(outdir)).toEqual(before);
+    expect(fs.readdirSync(root)).toEqual(["cdktf.out"]);
+  });
+
   test("an error while building stacks writes nothing", () => {
     expect(() =>
       synthesizeAtomically(outdir, () => {

@@ -10,10 +10,15 @@ const KEPT_ACROSS_SYNTHS = [".terraform", ".terraform.lock.hcl"];
  * stack was written and validated. `App.synth()` writes stacks one by one, so a failure part-way
  * would otherwise leave a half-written `cdktf.out`; here it leaves the previous output untouched.
  *
+ * `verify` reads the staged output (the policy pass) and throws to reject it.
  * Each stack's `.terraform/` and lock file (from `terraform init`) are carried into the new output.
  * Returns the names of the stacks written.
  */
-export function synthesizeAtomically(outdir: string, build: (app: App) => void): string[] {
+export function synthesizeAtomically(
+  outdir: string,
+  build: (app: App) => void,
+  verify: (stagingDir: string, stacks: string[]) => void = () => undefined,
+): string[] {
   const target = path.resolve(outdir);
   const staging = `${target}.staging-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
@@ -22,6 +27,7 @@ export function synthesizeAtomically(outdir: string, build: (app: App) => void):
     build(app);
     app.synth();
     const stacks = Object.keys(JSON.parse(fs.readFileSync(path.join(staging, "manifest.json"), "utf8")).stacks);
+    verify(staging, stacks);
     for (const stack of stacks) carryOver(path.join(target, "stacks", stack), path.join(staging, "stacks", stack));
     swap(target, staging);
     return stacks;

@@ -1,0 +1,186 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Testing } from "cdktf";
+import { loadEnvironments } from "../../src/config/load";
+import { POLICIES, policyViolations } from "../../src/policy";
+import { checkSynthesizedStacks, PolicyError } from "../../src/policy/check-output";
+import * as rules from "../../src/policy/rules";
+import type { StackDocument } from "../../src/policy/types";
+import { LAYOUT_STACKS } from "../../src/stacks/layouts";
+import { tempDir } from "../helpers";
+
+// Documents built here by hand: the smallest JSON that shows each rule passing and failing.
+const doc = (resource: Record<string, Record<string, Record<string, any>>>, terraform = {}): StackDocument => ({
+  resource,
+  terraform,
+});
+const production = { production: true };
+const development = { production: false };
+const ingress = (cidr: string, from: number, to = from) => ({
+  aws_vpc_security_group_ingress_rule: { r: { cidr_ipv4: cidr, ip_protocol: "tcp", from_port: from, to_port: to } },
+});
+const db = (values: Record<string, any>) => ({
+  aws_db_instance: {
+    db: {
+      publicly_accessible: false,
+      storage_encrypted: true,
+      multi_az: true,
+      deletion_protection: true,
+      lifecycle: { prevent_destroy: true },
+      ...values,
+    },
+  },
+});
+
+describe("guardrail policies: each passes and fails", () => {
+  test.each([
+    ["noAdminPortsFromInternet", rules.noAdminPortsFromInternet(doc(ingress("0.0.0.0/0", 443))), "compliant"],
+    ["noAdminPortsFromInternet", rules.noAdminPortsFromInternet(doc(ingress("203.0.113.0/24", 22))), "compliant"],
+    ["noAdminPortsFromInternet", rules.noAdminPortsFromInternet(doc(ingress("0.0.0.0/0", 22))), "non-compliant"],
+    [
+      "noAdminPortsFromInternet",
+      rules.noAdminPortsFromInternet(doc(ingress("0.0.0.0/0", 3000, 4000))),
+      "non-compliant",
+    ],
+    ["noAdminPortsFromInternet", rules.noAdminPortsFromInternet(doc(ingress("0.0.0.0/0", 0, 65535))), "non-compliant"],
+    ["noAdminPortsFromInternet", rules.noAdminPortsFromInternet(doc({})), "not-applicable"],
+    ["dbNotPublic", rules.dbNotPublic(doc(db({}))), "compliant"],
+    ["dbNotPublic", rules.dbNotPublic(doc(db({ publicly_accessible: true }))), "non-compliant"],
+    ["dbNotPublic", rules.dbNotPublic(doc({})), "not-applicable"],
+    ["dbStorageEncrypted", rules.dbStorageEncrypted(doc(db({}))), "compliant"],
+    ["dbStorageEncrypted", rules.dbStorageEncrypted(doc(db({ storage_encrypted: false }))), "non-compliant"],
+    [
+      "volumesEncrypted",
+      rules.volumesEncrypted(doc({ aws_instance: { i: { root_block_device: { encrypted: true } } } })),
+      "compliant",
+    ],
+    [
+      "volumesEncrypted",
+      rules.volumesEncrypted(doc({ aws_instance: { i: { root_block_device: { encrypted: false } } } })),
+      "non-compliant",
+    ],
+    [
+      "volumesEncrypted",
+      rules.volumesEncrypted(
+        doc({
+          aws_launch_template: {
+            t: { block_device_mappings: [{ device_name: "/dev/xvda", ebs: { encrypted: "true" } }] },
+          },
+        }),
+      ),
+      "compliant",
+    ],
+    ["volumesEncrypted", rules.volumesEncrypted(doc({ aws_launch_template: { t: {} } })), "non-compliant"],
+    [
+      "imdsV2Required",
+      rules.imdsV2Required(doc({ aws_launch_template: { t: { metadata_options: { http_tokens: "required" } } } })),
+      "compliant",
+    ],
+    [
+      "imdsV2Required",
+      rules.imdsV2Required(doc({ aws_instance: { i: { metadata_options: { http_tokens: "optional" } } } })),
+      "non-compliant",
+    ],
+    ["imdsV2Required", rules.imdsV2Required(doc({ aws_instance: { i: {} } })), "non-compliant"],
+    [
+      "albDropsInvalidHeaders",
+      rules.albDropsInvalidHeaders(
+        doc({ aws_lb: { a: { load_balancer_type: "application", drop_invalid_header_fields: true } } }),
+      ),
+      "compliant",
+    ],
+    [
+      "albDropsInvalidHeaders",
+      rules.albDropsInvalidHeaders(doc({ aws_lb: { a: { load_balancer_type: "application" } } })),
+      "non-compliant",
+    ],
+    [
+      "albDropsInvalidHeaders",
+      rules.albDropsInvalidHeaders(doc({ aws_lb: { n: { load_balancer_type: "network" } } })),
+      "not-applicable",
+    ],
+    ["prodDbDeletionProtection", rules.prodDbDeletionProtection(doc(db({})), production), "compliant"],
+    [
+      "prodDbDeletionProtection",
+      rules.prodDbDeletionProtection(doc(db({ lifecycle: {} })), production),
+      "non-compliant",
+    ],
+    [
+      "prodDbDeletionProtection",
+      rules.prodDbDeletionProtection(doc(db({ deletion_protection: false })), development),
+      "not-applicable",
+    ],
+    ["prodDbMultiAz", rules.prodDbMultiAz(doc(db({})), production), "compliant"],
+    ["prodDbMultiAz", rules.prodDbMultiAz(doc(db({ multi_az: false })), production), "non-compliant"],
+    ["prodDbMultiAz", rules.prodDbMultiAz(doc(db({ multi_az: false })), development), "not-applicable"],
+    [
+      "stateEncryptedAndLocked",
+      rules.stateEncryptedAndLocked(doc({}, { backend: { s3: { encrypt: true, use_lockfile: true } } })),
+      "compliant",
+    ],
+    [
+      "stateEncryptedAndLocked",
+      rules.stateEncryptedAndLocked(doc({}, { backend: { s3: { encrypt: true } } })),
+      "non-compliant",
+    ],
+    [
+      "stateEncryptedAndLocked",
+      rules.stateEncryptedAndLocked(doc({}, { backend: { s3: { use_lockfile: true } } })),
+      "non-compliant",
+    ],
+    [
+      "stateEncryptedAndLocked",
+      rules.stateEncryptedAndLocked(doc({}, { backend: { local: { path: "x" } } })),
+      "not-applicable",
+    ],
+  ])("%s -> %s", (_rule, result, status) => {
+    expect(result.status).toBe(status);
+  });
+
+  test("every exported rule is registered as a policy", () => {
+    expect(POLICIES.map((p) => p.id).sort()).toEqual(Object.keys(rules).sort());
+  });
+
+  test("a finding names the stack, the policy and the resource", () => {
+    const violations = policyViolations([
+      { stack: "prod", doc: doc(db({ publicly_accessible: true })), context: production, waived: [] },
+    ]);
+    expect(violations).toEqual(["prod: dbNotPublic: aws_db_instance.db is publicly accessible"]);
+  });
+
+  test("a production waiver in the environment config silences only its own policy", () => {
+    const input = { stack: "prod", doc: doc(db({ multi_az: false, publicly_accessible: true })), context: production };
+    expect(policyViolations([{ ...input, waived: ["database.multiAz"] }])).toEqual([
+      "prod: dbNotPublic: aws_db_instance.db is publicly accessible",
+    ]);
+    expect(policyViolations([{ ...input, waived: [] }])).toHaveLength(2);
+  });
+});
+
+describe("every shipped environment passes every policy", () => {
+  const environments = loadEnvironments({ dir: path.join(__dirname, "..", "..", "environments") });
+  test.each(environments.map((e) => [e.name, e] as const))("%s", (_name, env) => {
+    const stack = new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env });
+    const synthesized = JSON.parse(Testing.synth(stack)) as StackDocument;
+    const results = POLICIES.map((p) => [p.id, p.check(synthesized, { production: env.production }).status]);
+    expect(results.filter(([, status]) => status === "non-compliant")).toEqual([]);
+    // and the rules were not vacuous: most apply to every layout
+    expect(results.filter(([, status]) => status === "compliant").length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("checkSynthesizedStacks", () => {
+  test("reads the staged output and rejects it with every violation", () => {
+    const dir = tempDir();
+    try {
+      fs.mkdirSync(path.join(dir, "stacks", "dev"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "stacks", "dev", "cdk.tf.json"), JSON.stringify(doc(ingress("0.0.0.0/0", 22))));
+      expect(() => checkSynthesizedStacks(dir, ["dev"], [])).toThrow(PolicyError);
+      expect(() => checkSynthesizedStacks(dir, ["dev"], [])).toThrow(
+        /dev: noAdminPortsFromInternet: aws_vpc_security_group_ingress_rule\.r opens 22-22 to 0\.0\.0\.0\/0/,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

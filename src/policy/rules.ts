@@ -1,0 +1,114 @@
+import { resourcesOf, verdict, type PolicyContext, type PolicyResult, type StackDocument } from "./types";
+
+const WORLD = ["0.0.0.0/0", "::/0"];
+const ADMIN_PORTS = [22, 3389];
+
+/** No security group rule admits SSH (22) or RDP (3389) from the whole internet. */
+export function noAdminPortsFromInternet(doc: StackDocument): PolicyResult {
+  const rules = resourcesOf(doc, "aws_vpc_security_group_ingress_rule");
+  const findings = rules
+    .filter(({ values: r }) => WORLD.includes(r.cidr_ipv4) || WORLD.includes(r.cidr_ipv6))
+    .filter(({ values: r }) => r.ip_protocol === "-1" || ADMIN_PORTS.some((p) => r.from_port <= p && p <= r.to_port))
+    .map(({ address, values: r }) => `${address} opens ${r.from_port}-${r.to_port} to ${r.cidr_ipv4 ?? r.cidr_ipv6}`);
+  return verdict(rules.length, findings);
+}
+
+/** No RDS instance is publicly accessible. */
+export function dbNotPublic(doc: StackDocument): PolicyResult {
+  const dbs = resourcesOf(doc, "aws_db_instance");
+  return verdict(
+    dbs.length,
+    dbs.filter((d) => d.values.publicly_accessible !== false).map((d) => `${d.address} is publicly accessible`),
+  );
+}
+
+/** Every RDS instance encrypts its storage. */
+export function dbStorageEncrypted(doc: StackDocument): PolicyResult {
+  const dbs = resourcesOf(doc, "aws_db_instance");
+  return verdict(
+    dbs.length,
+    dbs.filter((d) => d.values.storage_encrypted !== true).map((d) => `${d.address} storage is not encrypted`),
+  );
+}
+
+/** Every EC2 root and data volume, from an instance or a launch template, is encrypted. */
+export function volumesEncrypted(doc: StackDocument): PolicyResult {
+  const instances = resourcesOf(doc, "aws_instance");
+  const templates = resourcesOf(doc, "aws_launch_template");
+  const findings = [
+    ...instances
+      .filter((i) => i.values.root_block_device?.encrypted !== true)
+      .map((i) => `${i.address} root volume is not encrypted`),
+    ...instances.flatMap((i) =>
+      ((i.values.ebs_block_device ?? []) as Array<Record<string, any>>)
+        .filter((v) => v.encrypted !== true)
+        .map((v) => `${i.address} volume ${v.device_name} is not encrypted`),
+    ),
+    ...templates.flatMap((t) => {
+      const mappings = (t.values.block_device_mappings ?? []) as Array<Record<string, any>>;
+      if (mappings.length === 0)
+        return [`${t.address} does not set its volumes (the AMI's defaults may be unencrypted)`];
+      return mappings
+        .filter((m) => String(m.ebs?.encrypted) !== "true")
+        .map((m) => `${t.address} volume ${m.device_name} is not encrypted`);
+    }),
+  ];
+  return verdict(instances.length + templates.length, findings);
+}
+
+/** Every instance and launch template requires IMDSv2 tokens (IMDSv1 is off). */
+export function imdsV2Required(doc: StackDocument): PolicyResult {
+  const subjects = [...resourcesOf(doc, "aws_instance"), ...resourcesOf(doc, "aws_launch_template")];
+  return verdict(
+    subjects.length,
+    subjects
+      .filter((s) => s.values.metadata_options?.http_tokens !== "required")
+      .map((s) => `${s.address} allows IMDSv1`),
+  );
+}
+
+/** Every Application Load Balancer drops invalid HTTP header fields. */
+export function albDropsInvalidHeaders(doc: StackDocument): PolicyResult {
+  const albs = resourcesOf(doc, "aws_lb").filter(
+    (lb) => (lb.values.load_balancer_type ?? "application") === "application",
+  );
+  return verdict(
+    albs.length,
+    albs
+      .filter((lb) => lb.values.drop_invalid_header_fields !== true)
+      .map((lb) => `${lb.address} passes invalid header fields`),
+  );
+}
+
+/** In production, every RDS instance has deletion protection and Terraform's prevent_destroy. */
+export function prodDbDeletionProtection(doc: StackDocument, context: PolicyContext): PolicyResult {
+  if (!context.production) return { status: "not-applicable" };
+  const dbs = resourcesOf(doc, "aws_db_instance");
+  return verdict(
+    dbs.length,
+    dbs
+      .filter((d) => d.values.deletion_protection !== true || d.values.lifecycle?.prevent_destroy !== true)
+      .map((d) => `${d.address} can be deleted (deletion_protection and prevent_destroy must both be on)`),
+  );
+}
+
+/** In production, every RDS instance keeps a Multi-AZ standby. */
+export function prodDbMultiAz(doc: StackDocument, context: PolicyContext): PolicyResult {
+  if (!context.production) return { status: "not-applicable" };
+  const dbs = resourcesOf(doc, "aws_db_instance");
+  return verdict(
+    dbs.length,
+    dbs.filter((d) => d.values.multi_az !== true).map((d) => `${d.address} is single-AZ`),
+  );
+}
+
+/** Remote state is encrypted and locked (S3: `encrypt` and `use_lockfile`; HCP Terraform does both). */
+export function stateEncryptedAndLocked(doc: StackDocument): PolicyResult {
+  const s3 = doc.terraform?.backend?.s3;
+  if (!s3) return { status: "not-applicable" };
+  const findings = [
+    ...(s3.encrypt === true ? [] : ["terraform.backend.s3 does not set encrypt = true"]),
+    ...(s3.use_lockfile === true || s3.dynamodb_table ? [] : ["terraform.backend.s3 has no locking (use_lockfile)"]),
+  ];
+  return verdict(1, findings);
+}
