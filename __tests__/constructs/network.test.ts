@@ -9,19 +9,22 @@ import { Synthesized } from "../helpers";
 
 const AZS3 = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
 
+/** The synthesized JSON of a Network with test defaults (3 AZs, per-AZ NAT, no flow logs). */
+function networkJson(overrides: Partial<NetworkProps> = {}): string {
+  return Testing.synthScope((scope) => {
+    new Network(scope, "Network", {
+      naming: new Naming("shop", "test"),
+      cidr: "10.30.0.0/16",
+      availabilityZones: AZS3,
+      natGateways: "per-az",
+      flowLogs: undefined,
+      ...overrides,
+    });
+  });
+}
+
 function network(overrides: Partial<NetworkProps> = {}): Synthesized {
-  return new Synthesized(
-    Testing.synthScope((scope) => {
-      new Network(scope, "Network", {
-        naming: new Naming("shop", "test"),
-        cidr: "10.30.0.0/16",
-        availabilityZones: AZS3,
-        natGateways: "per-az",
-        flowLogs: undefined,
-        ...overrides,
-      });
-    }),
-  );
+  return new Synthesized(networkJson(overrides));
 }
 
 /** The route tables associated with each subnet, by subnet resource name. */
@@ -42,18 +45,7 @@ function defaultRoutesOf(json: Synthesized, tableName: string) {
 
 describe("Network", () => {
   test("a VPC with DNS support and hostnames, for RDS endpoints and SSM", () => {
-    expect(
-      Testing.synthScope(
-        (s) =>
-          new Network(s, "N", {
-            naming: new Naming("a", "b"),
-            cidr: "10.0.0.0/16",
-            availabilityZones: AZS3,
-            natGateways: "none",
-            flowLogs: undefined,
-          }),
-      ),
-    ).toHaveResourceWithProperties(Vpc, {
+    expect(networkJson({ cidr: "10.0.0.0/16", natGateways: "none" })).toHaveResourceWithProperties(Vpc, {
       cidr_block: "10.0.0.0/16",
       enable_dns_support: true,
       enable_dns_hostnames: true,
@@ -161,16 +153,7 @@ describe("Network", () => {
   });
 
   test("the VPC's default security group is adopted with no rules at all", () => {
-    const synthesized = Testing.synthScope(
-      (s) =>
-        new Network(s, "N", {
-          naming: new Naming("a", "b"),
-          cidr: "10.0.0.0/16",
-          availabilityZones: AZS3,
-          natGateways: "none",
-          flowLogs: undefined,
-        }),
-    );
+    const synthesized = networkJson({ cidr: "10.0.0.0/16", natGateways: "none" });
     expect(synthesized).toHaveResourceWithProperties(DefaultSecurityGroup, { ingress: [], egress: [] });
   });
 
@@ -216,18 +199,7 @@ describe("Network", () => {
   });
 
   test("no flow logs unless asked", () => {
-    expect(
-      Testing.synthScope(
-        (s) =>
-          new Network(s, "N", {
-            naming: new Naming("a", "b"),
-            cidr: "10.0.0.0/16",
-            availabilityZones: AZS3,
-            natGateways: "none",
-            flowLogs: undefined,
-          }),
-      ),
-    ).not.toHaveResource(FlowLog);
+    expect(networkJson({ cidr: "10.0.0.0/16", natGateways: "none" })).not.toHaveResource(FlowLog);
   });
 
   test.each([

@@ -9,7 +9,7 @@ import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
-import { tierSecurityGroup } from "./tier-security-group";
+import { internetIngress, tierSecurityGroup } from "./tier-security-group";
 
 /** SSH access: an existing key pair or a public key to import, and the admin networks that may connect. */
 export interface SshAccess {
@@ -74,14 +74,12 @@ export class AppIdentity extends Construct {
       });
     }
     for (const port of publicPorts) {
-      new VpcSecurityGroupIngressRule(this, `IngressInternet${port}`, {
-        securityGroupId: group.id,
-        cidrIpv4: "0.0.0.0/0",
-        ipProtocol: "tcp",
-        fromPort: port,
-        toPort: port,
-        description: `${port === 443 ? "HTTPS" : "HTTP"} from the internet (no load balancer in front)`,
-      });
+      internetIngress(
+        this,
+        group.id,
+        port,
+        `${port === 443 ? "HTTPS" : "HTTP"} from the internet (no load balancer in front)`,
+      );
     }
 
     // ---- SSH: only from admin networks, only when configured ----

@@ -8,11 +8,10 @@ import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucke
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
-import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import { denyInsecureTransport } from "./bucket-policy";
-import { tierSecurityGroup } from "./tier-security-group";
+import { internetIngress, tierSecurityGroup } from "./tier-security-group";
 
 /** AWS's TLS 1.3 policy for ALBs (TLS 1.3 and 1.2 with forward secrecy only). */
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
@@ -69,19 +68,8 @@ export class LoadBalancer extends Construct {
     const group = tierSecurityGroup(this, naming, "alb", props.vpcId, "Load balancer");
     this.securityGroupId = group.id;
     for (const port of listenerPorts) {
-      new VpcSecurityGroupIngressRule(this, `IngressInternet${port}`, {
-        securityGroupId: group.id,
-        cidrIpv4: "0.0.0.0/0",
-        ipProtocol: "tcp",
-        fromPort: port,
-        toPort: port,
-        description:
-          port === 443
-            ? "HTTPS from the internet"
-            : props.certificateArn
-              ? "HTTP from the internet, redirected to HTTPS"
-              : "HTTP from the internet",
-      });
+      const what = port === 443 ? "HTTPS" : props.certificateArn ? "HTTP, redirected to HTTPS," : "HTTP";
+      internetIngress(this, group.id, port, `${what} from the internet`);
     }
 
     const logs = accessLogs ? this.accessLogBucket(naming) : undefined;

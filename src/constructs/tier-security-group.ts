@@ -1,4 +1,5 @@
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import type { Construct } from "constructs";
 import type { Naming } from "../naming";
 
@@ -20,5 +21,22 @@ export function tierSecurityGroup(
     vpcId,
     tags: naming.tags(tier),
     lifecycle: { createBeforeDestroy: true },
+  });
+}
+
+/** One TCP port of a group opened to the whole internet (only the ALB, or a server with no ALB in front). */
+export function internetIngress(
+  scope: Construct,
+  securityGroupId: string,
+  port: number,
+  description: string,
+): VpcSecurityGroupIngressRule {
+  return new VpcSecurityGroupIngressRule(scope, `IngressInternet${port}`, {
+    securityGroupId,
+    cidrIpv4: "0.0.0.0/0",
+    ipProtocol: "tcp",
+    fromPort: port,
+    toPort: port,
+    description,
   });
 }
