@@ -114,6 +114,16 @@ describe("single-server: app and database on one box", () => {
     expect(instance.values.lifecycle.ignore_changes).toEqual(["ami", "user_data_base64"]);
   });
 
+  test("the server can reach package repositories at first boot, and its Elastic IP waits for the internet gateway", () => {
+    const [instance] = json.resources("aws_instance");
+    expect(instance.values.associate_public_ip_address).toBe(true);
+    const [eip] = json.resources("aws_eip");
+    const route = json.resources("aws_route").find((r) => r.values.gateway_id?.startsWith("${aws_internet_gateway."))!;
+    expect(eip.values.depends_on).toEqual([`aws_route.${route.name}`]);
+    const script = Buffer.from(instance.values.user_data_base64, "base64").toString("utf8");
+    expect(script).toMatch(/^retry dnf install -y nginx$/m);
+  });
+
   test("the user data installs nginx and the database engine on the box", () => {
     const script = Buffer.from(json.resources("aws_instance")[0].values.user_data_base64, "base64").toString("utf8");
     expect(script).toMatch(/^#!\/bin\/bash\n/);
@@ -165,6 +175,26 @@ describe("app-db-split: the database moves to RDS", () => {
         actions: ["secretsmanager:GetSecretValue"],
         resources: [expect.stringMatching(/^\$\{aws_db_instance\..+\.master_user_secret\[0\]\.secret_arn\}$/)],
       }),
+    ]);
+  });
+
+  test("MySQL requires TLS and logs slow queries, so the exported slow-query log has content", () => {
+    const mysql = layout({
+      layout: "app-db-split",
+      network: { ...network, natGateways: "none" },
+      app: { instanceType: "t4g.small" },
+      database: { engine: "mysql", engineVersion: "8.4", instanceClass: "db.t4g.small" },
+    });
+    const [params] = mysql.resources("aws_db_parameter_group");
+    expect(params.values.family).toBe("mysql8.4");
+    expect(params.values.parameter.map((p: { name: string; value: string }) => `${p.name}=${p.value}`)).toEqual([
+      "require_secure_transport=1",
+      "slow_query_log=1",
+      "long_query_time=1",
+    ]);
+    expect(mysql.resources("aws_db_instance")[0].values.enabled_cloudwatch_logs_exports).toEqual([
+      "error",
+      "slowquery",
     ]);
   });
 
@@ -301,7 +331,10 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
     });
     const params = json.referenced(`\${aws_db_parameter_group.${json.resources("aws_db_parameter_group")[0].name}.id}`);
     expect(params.values.family).toBe("postgres16");
-    expect(params.values.parameter).toEqual([expect.objectContaining({ name: "rds.force_ssl", value: "1" })]);
+    expect(params.values.parameter).toEqual([
+      expect.objectContaining({ name: "rds.force_ssl", value: "1" }),
+      expect.objectContaining({ name: "log_min_duration_statement", value: "1000" }),
+    ]);
   });
 
   test("outputs: the HTTPS URL, the database endpoint and secret ARN, and how to get onto a server", () => {

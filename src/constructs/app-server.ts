@@ -1,5 +1,6 @@
 import { Eip } from "@cdktf/provider-aws/lib/eip";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import { userDataBase64 } from "../userdata/encode";
@@ -24,6 +25,8 @@ export interface AppServerProps {
   readonly rootVolumeGb?: number;
   /** SSH key pair. @default - none */
   readonly keyName?: string;
+  /** What the Elastic IP must wait for: the public subnet's route to the internet gateway. @default - nothing */
+  readonly internetRoute?: ITerraformDependable;
 }
 
 /**
@@ -57,16 +60,30 @@ export class AppServer extends Construct {
       monitoring: props.detailedMonitoring,
       disableApiTermination: props.terminationProtection,
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-      rootBlockDevice: { volumeType: "gp3", volumeSize: rootVolumeGb, encrypted: true, deleteOnTermination: true },
+      rootBlockDevice: {
+        volumeType: "gp3",
+        volumeSize: rootVolumeGb,
+        encrypted: true,
+        deleteOnTermination: true,
+        tags: props.naming.tags("app"),
+      },
       userDataBase64: userDataBase64(props.userData),
       tags: props.naming.tags("app"),
-      volumeTags: props.naming.tags("app"),
+      // A public IP at launch, so the boot script can reach package repositories before the Elastic IP
+      // is associated (which can only happen once the instance exists); the EIP then replaces it.
+      associatePublicIpAddress: props.elasticIp,
       lifecycle: { ignoreChanges: ["ami", "user_data_base64"] },
     });
     this.instanceId = instance.id;
 
     if (props.elasticIp) {
-      const eip = new Eip(this, "ElasticIp", { domain: "vpc", instance: instance.id, tags: props.naming.tags("app") });
+      const eip = new Eip(this, "ElasticIp", {
+        domain: "vpc",
+        instance: instance.id,
+        tags: props.naming.tags("app"),
+        // Associating an EIP fails while the VPC has no attached internet gateway.
+        dependsOn: props.internetRoute ? [props.internetRoute] : undefined,
+      });
       this.address = eip.publicIp;
       this.publicDns = eip.publicDns;
     } else {

@@ -34,10 +34,20 @@ export interface DatabaseProps {
 
 /** Logs each engine can export to CloudWatch Logs. */
 const LOG_EXPORTS: Record<Engine, string[]> = { postgres: ["postgresql", "upgrade"], mysql: ["error", "slowquery"] };
-/** The parameter that makes the server refuse unencrypted connections. */
-const REQUIRE_TLS: Record<Engine, { name: string; value: string }> = {
-  postgres: { name: "rds.force_ssl", value: "1" },
-  mysql: { name: "require_secure_transport", value: "1" },
+/**
+ * Parameters each engine runs with: refuse unencrypted connections, and log statements slower than
+ * one second (otherwise the exported slow-query log stays empty).
+ */
+const PARAMETERS: Record<Engine, Array<{ name: string; value: string }>> = {
+  postgres: [
+    { name: "rds.force_ssl", value: "1" },
+    { name: "log_min_duration_statement", value: "1000" },
+  ],
+  mysql: [
+    { name: "require_secure_transport", value: "1" },
+    { name: "slow_query_log", value: "1" },
+    { name: "long_query_time", value: "1" },
+  ],
 };
 
 /**
@@ -81,7 +91,7 @@ export class Database extends Construct {
     const parameters = new DbParameterGroup(this, "ParameterGroup", {
       namePrefix: `${identifier}-`,
       family: ENGINES[engine].family(engineMajor(engine, props.engineVersion)),
-      parameter: [{ ...REQUIRE_TLS[engine], applyMethod: "pending-reboot" }],
+      parameter: PARAMETERS[engine].map((p) => ({ ...p, applyMethod: "pending-reboot" })),
       tags: naming.tags("db"),
       lifecycle: { createBeforeDestroy: true },
     });

@@ -7,7 +7,7 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
-import { Token } from "cdktf";
+import { Token, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { subnetCidr, vpcCidrProblem, type SubnetTier } from "../cidr";
 import { azSuffix } from "../config/regions";
@@ -61,6 +61,8 @@ export class Network extends Construct {
   public readonly privateDataSubnets: TierSubnets;
   /** NAT gateway ids, one per AZ that holds one. */
   public readonly natGatewayIds: string[];
+  /** The public subnets' route to the internet: depend on it for anything that needs the IGW (an Elastic IP). */
+  public readonly internetRoute: ITerraformDependable;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -124,7 +126,7 @@ export class Network extends Construct {
     // ---- Public tier: one route table, default route to the internet gateway ----
     const igw = new InternetGateway(this, "InternetGateway", { vpcId: vpc.id, tags: naming.tags("igw") });
     const publicRoutes = new RouteTable(this, "PublicRouteTable", { vpcId: vpc.id, tags: naming.tags("public") });
-    new Route(this, "PublicDefaultRoute", {
+    this.internetRoute = new Route(this, "PublicDefaultRoute", {
       routeTableId: publicRoutes.id,
       destinationCidrBlock: "0.0.0.0/0",
       gatewayId: igw.id,

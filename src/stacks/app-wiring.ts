@@ -53,6 +53,7 @@ export function addPublicAppServer(
     keyName: identity.keyName,
     userData: appBootScript(stack, options.localDatabase),
     elasticIp: true,
+    internetRoute: network.internetRoute,
     detailedMonitoring: env.app.detailedMonitoring,
     terminationProtection: options.terminationProtection,
     rootVolumeGb: env.app.rootVolumeGb,

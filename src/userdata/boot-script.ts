@@ -14,15 +14,15 @@ export interface BootScriptProps {
 /**
  * The first-boot script of an app server on Amazon Linux 2023: nginx answering the health check
  * and a placeholder page, and for the single-server layout the database engine on the same box.
- * Returned as plain text; callers embed it with `terraformLiteral`.
+ * Returned as plain text; the EC2 constructs base64-encode it (`userDataBase64`).
  */
 export function bootScript(props: BootScriptProps): string {
   const database =
     props.localDatabase === "postgres"
-      ? ["dnf install -y postgresql16-server", "postgresql-setup --initdb", "systemctl enable --now postgresql"]
+      ? ["retry dnf install -y postgresql16-server", "postgresql-setup --initdb", "systemctl enable --now postgresql"]
       : props.localDatabase === "mysql"
         ? [
-            "dnf install -y mariadb105-server # MySQL-compatible; AL2023 ships no MySQL server",
+            "retry dnf install -y mariadb105-server # MySQL-compatible; AL2023 ships no MySQL server",
             "systemctl enable --now mariadb",
           ]
         : [];
@@ -31,7 +31,9 @@ export function bootScript(props: BootScriptProps): string {
     "set -euo pipefail",
     "exec > >(tee -a /var/log/boot-script.log) 2>&1",
     'echo "boot script started at $(date -Is)"',
-    "dnf install -y nginx",
+    "# The network may still be settling at first boot: retry package installs, bounded.",
+    'retry() { for attempt in 1 2 3 4 5 6 7 8 9 10; do "$@" && return 0; echo "retry $attempt: $*"; sleep 6; done; return 1; }',
+    "retry dnf install -y nginx",
     "cat > /etc/nginx/conf.d/app.conf <<'NGINX'",
     "server {",
     `    listen ${props.port} default_server;`,
