@@ -41,47 +41,51 @@ function subnetTier(json: Synthesized, ref: string): string {
   return json.referenced(ref).values.tags.Tier;
 }
 
+/** One builder per layout, for the properties every layout must hold. */
+const EVERY_LAYOUT: Array<[string, () => Synthesized]> = [
+  ["single-server", singleServer],
+  ["app-db-split", split],
+  ["load-balanced", () => loadBalanced()],
+];
+
 describe("every layout", () => {
-  test.each([
-    ["single-server", singleServer],
-    ["app-db-split", split],
-    ["load-balanced", () => loadBalanced()],
-  ])("%s: every security group rule has a description, and no group has inline rules", (_name, build) => {
-    const json = build();
-    for (const type of ["aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"]) {
-      for (const rule of json.resources(type)) expect(rule.values.description).toMatch(/\w{3,}/);
-    }
-    for (const group of json.resources("aws_security_group")) {
-      expect(group.values.ingress).toBeUndefined();
-      expect(group.values.egress).toBeUndefined();
-    }
-  });
+  test.each(EVERY_LAYOUT)(
+    "%s: every security group rule has a description, and no group has inline rules",
+    (_name, build) => {
+      const json = build();
+      for (const type of ["aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"]) {
+        for (const rule of json.resources(type)) expect(rule.values.description).toMatch(/\w{3,}/);
+      }
+      for (const group of json.resources("aws_security_group")) {
+        expect(group.values.ingress).toBeUndefined();
+        expect(group.values.egress).toBeUndefined();
+      }
+    },
+  );
 
-  test.each([
-    ["single-server", singleServer],
-    ["app-db-split", split],
-    ["load-balanced", () => loadBalanced()],
-  ])("%s: no password anywhere in the JSON; the app may read only the database's managed secret", (_name, build) => {
-    const json = build();
-    expect(json.json).not.toMatch(/"(password|master_password)"/);
-    for (const db of json.resources("aws_db_instance")) expect(db.values.manage_master_user_password).toBe(true);
-  });
+  test.each(EVERY_LAYOUT)(
+    "%s: no password anywhere in the JSON; the app may read only the database's managed secret",
+    (_name, build) => {
+      const json = build();
+      expect(json.json).not.toMatch(/"(password|master_password)"/);
+      for (const db of json.resources("aws_db_instance")) expect(db.values.manage_master_user_password).toBe(true);
+    },
+  );
 
-  test.each([
-    ["single-server", singleServer],
-    ["app-db-split", split],
-    ["load-balanced", () => loadBalanced()],
-  ])("%s: the instance role can use Session Manager and the CloudWatch agent, nothing broader", (_name, build) => {
-    const json = build();
-    const policies = json
-      .resources("aws_iam_role_policy_attachment")
-      .map((a) => a.values.policy_arn)
-      .sort();
-    expect(policies).toEqual([
-      "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-      "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
-    ]);
-  });
+  test.each(EVERY_LAYOUT)(
+    "%s: the instance role can use Session Manager and the CloudWatch agent, nothing broader",
+    (_name, build) => {
+      const json = build();
+      const policies = json
+        .resources("aws_iam_role_policy_attachment")
+        .map((a) => a.values.policy_arn)
+        .sort();
+      expect(policies).toEqual([
+        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+        "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+      ]);
+    },
+  );
 });
 
 describe("single-server: app and database on one box", () => {

@@ -100,28 +100,28 @@ export class Network extends Construct {
       tags: naming.tags("default-unused"),
     });
 
-    const subnets = (tier: SubnetTier) =>
-      azs.map(
-        (az) =>
+    // One subnet per AZ for a tier; the CIDR is computed once and both used and exposed.
+    const subnets = (tier: SubnetTier): { list: Subnet[]; tier: TierSubnets } => {
+      const cidrs = azs.map((az) => subnetCidr(cidr, tier, az));
+      const list = azs.map(
+        (az, i) =>
           new Subnet(this, `${pascal(tier)}${azSuffix(az).toUpperCase()}`, {
             vpcId: vpc.id,
             availabilityZone: az,
-            cidrBlock: subnetCidr(cidr, tier, az),
+            cidrBlock: cidrs[i],
             // Nothing gets a public IP by accident; a public server gets an Elastic IP on purpose.
             mapPublicIpOnLaunch: false,
             tags: { ...naming.tags(tier, az), Tier: tier },
           }),
       );
-    const tierOf = (tier: SubnetTier, list: Subnet[]): TierSubnets => ({
-      ids: list.map((s) => s.id),
-      cidrs: azs.map((az) => subnetCidr(cidr, tier, az)),
-    });
-    const publicSubnets = subnets("public");
-    const appSubnets = subnets("app");
-    const dataSubnets = subnets("data");
-    this.publicSubnets = tierOf("public", publicSubnets);
-    this.privateAppSubnets = tierOf("app", appSubnets);
-    this.privateDataSubnets = tierOf("data", dataSubnets);
+      return { list, tier: { ids: list.map((s) => s.id), cidrs } };
+    };
+    const { list: publicSubnets, tier: publicTier } = subnets("public");
+    const { list: appSubnets, tier: appTier } = subnets("app");
+    const { list: dataSubnets, tier: dataTier } = subnets("data");
+    this.publicSubnets = publicTier;
+    this.privateAppSubnets = appTier;
+    this.privateDataSubnets = dataTier;
 
     // ---- Public tier: one route table, default route to the internet gateway ----
     const igw = new InternetGateway(this, "InternetGateway", { vpcId: vpc.id, tags: naming.tags("igw") });
