@@ -37,6 +37,11 @@ export class Naming {
     return { Name: this.name(tier, availabilityZone) };
   }
 
+  /** A CloudWatch log group or SSM parameter path: `/<project>/<env>/<path>`. */
+  public path(path: string): string {
+    return this.fit(`/${this.project}/${this.environment}/${path}`, 512, "log group or parameter path");
+  }
+
   /** A name for an ALB or target group (32 characters at most). */
   public loadBalancerName(tier: string): string {
     return this.fit(this.join(tier), LIMITS.loadBalancer, "load balancer / target group name");

@@ -8,7 +8,7 @@ const base = environmentFile();
 const production = (overrides: Record<string, unknown> = {}) =>
   environmentFile({
     production: true,
-    app: { instanceType: "m7g.large", count: { min: 2, desired: 2, max: 4 } },
+    app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
     loadBalancer: { https: true, certificateArn: CERT },
     ...overrides,
   });
@@ -60,12 +60,12 @@ describe("production is stricter, and says so", () => {
     ["plain HTTP", { loadBalancer: { https: false } }, /^loadBalancer\.https must be true in production/],
     [
       "zero servers",
-      { app: { instanceType: "m7g.large", count: { min: 0, desired: 0, max: 4 } } },
+      { app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 0, desired: 0, max: 4 } } },
       /^app\.count\.min must be at least 2 in production.*\(got 0\)/,
     ],
     [
       "a single-server layout",
-      { layout: "single-server", app: { instanceType: "m7g.large" } },
+      { layout: "single-server", app: { instanceType: "m7g.large", version: "1.0.0" } },
       /^layout must be load-balanced in production: single-server has a single app server/,
     ],
   ])("rejects %s in production, and says how to waive it", (_case, overrides, message) => {
@@ -136,7 +136,7 @@ describe("coherence rules, for every environment", () => {
       "RDS without an instance class",
       {
         layout: "app-db-split",
-        app: { instanceType: "t3.micro" },
+        app: { instanceType: "t3.micro", version: "1.0.0" },
         database: { engine: "postgres", engineVersion: "16" },
       },
       /^database\.instanceClass is required for layout app-db-split/,

@@ -125,22 +125,22 @@ describe("an environment file", () => {
     ],
     [
       "an instance type that is not one",
-      { app: { instanceType: "large", count: { min: 1, desired: 1, max: 1 } } },
+      { app: { instanceType: "large", version: "1.0.0", count: { min: 1, desired: 1, max: 1 } } },
       /^app\.instanceType must be <family>\.<size> with family one of t3, .* \(got "large"\)/,
     ],
     [
       "min above max",
-      { app: { instanceType: "t3.micro", count: { min: 3, desired: 3, max: 2 } } },
+      { app: { instanceType: "t3.micro", version: "1.0.0", count: { min: 3, desired: 3, max: 2 } } },
       /^app\.count\.min must not exceed count\.max \(2\) \(got 3\)/,
     ],
     [
       "desired outside min..max",
-      { app: { instanceType: "t3.micro", count: { min: 1, desired: 5, max: 2 } } },
+      { app: { instanceType: "t3.micro", version: "1.0.0", count: { min: 1, desired: 5, max: 2 } } },
       /^app\.count\.desired must be from count\.min \(1\) to count\.max \(2\) \(got 5\)/,
     ],
     [
       "a fractional count",
-      { app: { instanceType: "t3.micro", count: { min: 1.5, desired: 2, max: 2 } } },
+      { app: { instanceType: "t3.micro", version: "1.0.0", count: { min: 1.5, desired: 2, max: 2 } } },
       /^app\.count\.min must be an integer from 0 to 100 \(got 1\.5\)/,
     ],
     [

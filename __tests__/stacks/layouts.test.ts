@@ -14,13 +14,21 @@ function layout(overrides: Record<string, unknown>, name = "test"): Synthesized 
 }
 
 const singleServer = () =>
-  layout({ layout: "single-server", network: { ...network, natGateways: "none" }, app: { instanceType: "t3.small" } });
+  layout({
+    layout: "single-server",
+    network: { ...network, natGateways: "none" },
+    app: { instanceType: "t3.small", version: "1.0.0" },
+  });
 const split = () =>
-  layout({ layout: "app-db-split", network: { ...network, natGateways: "none" }, app: { instanceType: "t4g.small" } });
+  layout({
+    layout: "app-db-split",
+    network: { ...network, natGateways: "none" },
+    app: { instanceType: "t4g.small", version: "1.0.0" },
+  });
 const loadBalanced = (overrides: Record<string, unknown> = {}) =>
   layout({
     layout: "load-balanced",
-    app: { instanceType: "m7g.large", count: { min: 3, desired: 3, max: 9 } },
+    app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 3, desired: 3, max: 9 } },
     loadBalancer: { https: true, certificateArn: CERT },
     ...overrides,
   });
@@ -125,7 +133,7 @@ describe("single-server: app and database on one box", () => {
     const route = json.resources("aws_route").find((r) => r.values.gateway_id?.startsWith("${aws_internet_gateway."))!;
     expect(eip.values.depends_on).toEqual([`aws_route.${route.name}`]);
     const script = Buffer.from(instance.values.user_data_base64, "base64").toString("utf8");
-    expect(script).toMatch(/^retry dnf install -y nginx$/m);
+    expect(script).toMatch(/^retry dnf install -y nginx nodejs22 amazon-cloudwatch-agent$/m);
   });
 
   test("the user data installs nginx and the database engine on the box", () => {
@@ -186,7 +194,7 @@ describe("app-db-split: the database moves to RDS", () => {
     const mysql = layout({
       layout: "app-db-split",
       network: { ...network, natGateways: "none" },
-      app: { instanceType: "t4g.small" },
+      app: { instanceType: "t4g.small", version: "1.0.0" },
       database: { engine: "mysql", engineVersion: "8.4", instanceClass: "db.t4g.small" },
     });
     const [params] = mysql.resources("aws_db_parameter_group");
@@ -357,7 +365,7 @@ describe("production settings are stricter, and it shows in the JSON", () => {
     {
       layout: "load-balanced",
       production: true,
-      app: { instanceType: "m7g.large", count: { min: 2, desired: 2, max: 4 } },
+      app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
       loadBalancer: { https: true, certificateArn: CERT },
     },
     "prod",
@@ -407,7 +415,7 @@ describe("access", () => {
     const json = layout({
       layout: "single-server",
       network: { ...network, natGateways: "none" },
-      app: { instanceType: "t3.small" },
+      app: { instanceType: "t3.small", version: "1.0.0" },
       access: { ssh: { keyName: "ops", allowedCidrs: ["203.0.113.0/24"] } },
     });
     expect(json.doc.output.connect_ssh.value).toMatch(

@@ -49,7 +49,14 @@ export function describeIssue(issue: z.core.$ZodIssue, allowedKeys: (path: Prope
           : `${field} must be one of: ${issue.values.map(String).join(", ")}${got(input)}`,
       ];
     case "invalid_type":
-      if (input === undefined) return [`${field} is required (expected ${issue.expected})`];
+      if (input === undefined) {
+        // A field's own message ("is required: ...") says what to put there; zod's default only the type.
+        return [
+          isDefaultMessage(issue.message)
+            ? `${field} is required (expected ${issue.expected})`
+            : `${field} ${issue.message}`,
+        ];
+      }
       if (!isDefaultMessage(issue.message)) return [`${field} ${issue.message}${got(input)}`];
       return [`${field} must be ${issue.expected === "array" ? "a list" : `a ${issue.expected}`}${got(input)}`];
     case "invalid_union": {

@@ -4,9 +4,10 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { cidrsOverlap } from "../cidr";
 import { ConfigError, describeIssue, shown } from "./errors";
+import { vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
 import { ruleProblems } from "./rules";
-import { environmentSchema, SHORT_NAME, SHORT_NAME_RULE, type EnvironmentFile } from "./schema";
+import { environmentSchema, SHORT_NAME, SHORT_NAME_RULE, type EnvironmentFile, type LogRetentionDays } from "./schema";
 
 /** The file each environment folder holds. */
 export const CONFIG_FILE = "config.yaml";
@@ -24,6 +25,9 @@ export interface EnvironmentConfig extends Omit<EnvironmentFile, "state" | "app"
   readonly state: StateConfig;
   readonly app: EnvironmentFile["app"] & {
     readonly detailedMonitoring: boolean;
+    /** App processes per server: as configured, or one per vCPU of the instance type. */
+    readonly processes: number;
+    readonly logRetentionDays: LogRetentionDays;
     /** From the instance family: Graviton (`m7g`, `t4g`, ...) is arm64. */
     readonly architecture: "x86_64" | "arm64";
   };
@@ -188,6 +192,9 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
       ...file.app,
       detailedMonitoring: file.app.detailedMonitoring ?? defaults.detailedMonitoring,
       architecture: isGraviton(file.app.instanceType) ? "arm64" : "x86_64",
+      // The schema accepts only instance types whose vCPUs are known.
+      processes: file.app.processes ?? vcpusOf(file.app.instanceType) ?? 1,
+      logRetentionDays: file.app.logRetentionDays ?? defaults.logRetentionDays,
     },
     database: {
       ...file.database,
@@ -209,6 +216,7 @@ export const PRODUCTION_DEFAULTS = {
   deletionProtection: true,
   backupRetentionDays: 14,
   detailedMonitoring: true,
+  logRetentionDays: 365 as LogRetentionDays,
 };
 /** What every other environment gets: cheaper, and easy to tear down. */
 export const NON_PRODUCTION_DEFAULTS = {
@@ -216,6 +224,7 @@ export const NON_PRODUCTION_DEFAULTS = {
   deletionProtection: false,
   backupRetentionDays: 3,
   detailedMonitoring: false,
+  logRetentionDays: 30 as LogRetentionDays,
 };
 
 /** Graviton families carry a `g` right after the generation digit: t4g, m7g, c7gn, r8g. */

@@ -1,5 +1,6 @@
 import { IPv4CidrRange, Validator } from "ip-num";
 import type { EnvironmentConfig } from "./load";
+import { FIRST_APP_PORT } from "../userdata/app-host";
 import { ENGINES, engineMajor } from "./schema";
 
 /**
@@ -37,6 +38,16 @@ export const RULES: readonly Rule[] = [
       count.min === 1 && count.desired === 1 && count.max === 1
         ? undefined
         : `must be { min: 1, desired: 1, max: 1 } for layout ${layout}, which runs exactly one app server; use load-balanced to scale out (got ${JSON.stringify(count)})`,
+  },
+  {
+    id: "app.port",
+    appliesTo: () => true,
+    check: ({ app: { port, processes } }) => {
+      const last = FIRST_APP_PORT + processes - 1;
+      return port >= FIRST_APP_PORT && port <= last
+        ? `must not be one of the app processes' ports ${FIRST_APP_PORT}-${last} (app.processes: ${processes}); nginx listens on app.port (got ${port})`
+        : undefined;
+    },
   },
   {
     id: "network.natGateways",

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { vpcCidrProblem } from "../cidr";
+import { sizesOf, vcpusOf } from "./instance-types";
 import { REGIONS, availabilityZonesOf } from "./regions";
+import { FIRST_APP_PORT, VERSION_PATTERN } from "../userdata/app-host";
 
 /**
  * The schema of `environments/<name>/config.yaml`: the single source of the `EnvironmentFile`
@@ -15,6 +17,8 @@ import { REGIONS, availabilityZonesOf } from "./regions";
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
+
+export type LogRetentionDays = (typeof LOG_RETENTION_DAYS)[number];
 
 /** Tag keys the project sets on every resource itself, through the provider's default tags. */
 export const RESERVED_TAG_KEYS = ["Project", "Environment", "ManagedBy"] as const;
@@ -121,17 +125,40 @@ const INSTANCE_SIZES = [
 
 const instanceType = z
   .string()
-  .refine(
-    (t) => INSTANCE_FAMILIES.includes(t.split(".")[0] as never) && INSTANCE_SIZES.includes(t.split(".")[1] ?? ""),
-    {
-      error: `must be <family>.<size> with family one of ${INSTANCE_FAMILIES.join(", ")} and size one of ${INSTANCE_SIZES.join(", ")}`,
-    },
-  )
+  .superRefine((t, ctx) => {
+    const [family, size] = t.split(".");
+    if (!INSTANCE_FAMILIES.includes(family as never) || !INSTANCE_SIZES.includes(size ?? "")) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be <family>.<size> with family one of ${INSTANCE_FAMILIES.join(", ")} and size one of ${INSTANCE_SIZES.join(", ")}`,
+      });
+    } else if (vcpusOf(t) === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be a size ${family} comes in: ${Object.keys(sizesOf(family)).join(", ")}`,
+      });
+    }
+  })
   .describe("EC2 instance type of the app servers, e.g. t3.micro or m7g.large (Graviton families get arm64 AMIs)");
+
+/** At most this many app processes per server. */
+export const MAX_APP_PROCESSES = 64;
 
 const app = z
   .strictObject({
     instanceType,
+    version: z
+      .string({ error: "is required: the app release to run, as packaged by npm run package-app (e.g. 1.0.0)" })
+      .regex(VERSION_PATTERN, "must be a release version: letters, digits and . + _ - (e.g. 1.0.0 or 1.1.0-rc.1)")
+      .describe("The app release to run: dist/app-<version>.tar.gz from npm run package-app; changing it deploys"),
+    processes: intRange(1, MAX_APP_PROCESSES)
+      .optional()
+      .describe(
+        `App processes per server behind its nginx, on ports ${FIRST_APP_PORT} and up; default one per vCPU of instanceType`,
+      ),
+    logRetentionDays: retentionDays
+      .optional()
+      .describe("Days CloudWatch keeps the app and nginx logs; default 365 in production, 30 elsewhere"),
     count: z
       .strictObject({
         min: intRange(0, 100),

@@ -1,6 +1,7 @@
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { AutoscalingPolicy } from "@cdktf/provider-aws/lib/autoscaling-policy";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import { userDataBase64 } from "../userdata/encode";
@@ -37,6 +38,8 @@ export interface AppFleetProps {
    * @default 90
    */
   readonly minHealthyPercentage?: number;
+  /** What must exist before instances boot, such as the release they download. @default - nothing */
+  readonly bootDependsOn?: readonly ITerraformDependable[];
 }
 
 /**
@@ -118,6 +121,7 @@ export class AppFleet extends Construct {
       tag: [{ key: "Name", value: naming.name("app"), propagateAtLaunch: true }],
       // Target tracking moves desired capacity; re-applying the config value would undo its work.
       lifecycle: { ignoreChanges: ["desired_capacity"] },
+      dependsOn: props.bootDependsOn ? [...props.bootDependsOn] : undefined,
     });
     this.autoScalingGroupName = group.name;
 

@@ -32,6 +32,17 @@ export interface AppIdentityProps {
   readonly ssh?: SshAccess;
   /** Secrets the servers may read (the database's managed master secret). @default - none */
   readonly readableSecretArns?: readonly string[];
+  /** Releases the servers may download. @default - none */
+  readonly releases?: ReleaseSource;
+}
+
+/** Where the servers download releases from: read-only, and only under the releases' prefix. */
+export interface ReleaseSource {
+  readonly bucketArn: string;
+  /** Key prefix of the releases, e.g. `app/`. */
+  readonly keyPrefix: string;
+  /** The SSM parameter that names the bucket. */
+  readonly parameterArn: string;
 }
 
 /** The public SSM parameter AWS keeps pointing at the newest Amazon Linux 2023 AMI. */
@@ -41,8 +52,8 @@ export function al2023Parameter(architecture: "x86_64" | "arm64"): string {
 
 /**
  * What every app server is, whatever the layout: its security group (egress to HTTPS/HTTP only),
- * an instance role with least privilege (Session Manager core, CloudWatch agent, and reading only
- * the listed secrets), the AMI, and optional SSH from admin CIDRs.
+ * an instance role with least privilege (Session Manager core, CloudWatch agent, reading only the
+ * listed secrets and the releases), the AMI, and optional SSH from admin CIDRs.
  *
  * @example
  * const identity = new AppIdentity(this, "AppIdentity", { naming, vpcId, ami: "al2023", architecture: "arm64" });
@@ -132,6 +143,29 @@ export class AppIdentity extends Construct {
         ],
       });
       new IamRolePolicy(this, "ReadSecrets", { role: role.id, policy: readSecrets.json });
+    }
+    if (props.releases) {
+      const { bucketArn, keyPrefix, parameterArn } = props.releases;
+      const readReleases = new DataAwsIamPolicyDocument(this, "ReadReleasesPolicy", {
+        statement: [
+          {
+            sid: "ReadReleases",
+            effect: "Allow",
+            actions: ["s3:GetObject", "s3:GetObjectVersion"],
+            resources: [`${bucketArn}/${keyPrefix}*`],
+          },
+          {
+            // Finds a release's earlier object version after a later deploy replaced the key.
+            sid: "ListReleaseVersions",
+            effect: "Allow",
+            actions: ["s3:ListBucketVersions"],
+            resources: [bucketArn],
+            condition: [{ test: "StringLike", variable: "s3:prefix", values: [`${keyPrefix}*`] }],
+          },
+          { sid: "FindBucket", effect: "Allow", actions: ["ssm:GetParameter"], resources: [parameterArn] },
+        ],
+      });
+      new IamRolePolicy(this, "ReadReleases", { role: role.id, policy: readReleases.json });
     }
     const profile = new IamInstanceProfile(this, "InstanceProfile", {
       namePrefix: naming.iamRolePrefix("app"),

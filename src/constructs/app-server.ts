@@ -27,6 +27,8 @@ export interface AppServerProps {
   readonly keyName?: string;
   /** What the Elastic IP must wait for: the public subnet's route to the internet gateway. @default - nothing */
   readonly internetRoute?: ITerraformDependable;
+  /** What must exist before the server boots, such as the release it downloads. @default - nothing */
+  readonly bootDependsOn?: readonly ITerraformDependable[];
 }
 
 /**
@@ -72,6 +74,7 @@ export class AppServer extends Construct {
       // A public IP at launch, so the boot script can reach package repositories before the Elastic IP
       // is associated (which can only happen once the instance exists); the EIP then replaces it.
       associatePublicIpAddress: props.elasticIp,
+      dependsOn: props.bootDependsOn ? [...props.bootDependsOn] : undefined,
       lifecycle: { ignoreChanges: ["ami", "user_data_base64"] },
     });
     this.instanceId = instance.id;

@@ -1,7 +1,7 @@
 import type { Construct } from "constructs";
 import { Database } from "../constructs/database";
 import { SecurityGroupLink } from "../constructs/security-group-link";
-import { addAppIdentity, addPublicAppServer, publicPorts } from "./app-wiring";
+import { addAppIdentity, addAppRelease, addPublicAppServer, publicPorts } from "./app-wiring";
 import { addDatabaseOutputs, databaseProps } from "./database-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
 
@@ -13,7 +13,8 @@ export class AppDbSplitStack extends EnvironmentStack {
   constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
     super(scope, id, props);
     const database = new Database(this, "Database", databaseProps(this));
-    const identity = addAppIdentity(this, {
+    const release = addAppRelease(this);
+    const identity = addAppIdentity(this, release, {
       publicPorts: publicPorts(this),
       readableSecretArns: [database.masterSecretArn],
     });
@@ -23,7 +24,7 @@ export class AppDbSplitStack extends EnvironmentStack {
       port: database.port,
       description: `${this.env.database.engine} from the app server`,
     });
-    addPublicAppServer(this, identity, { terminationProtection: false });
+    addPublicAppServer(this, identity, release, { terminationProtection: false });
     addDatabaseOutputs(this, database);
   }
 }

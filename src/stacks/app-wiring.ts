@@ -1,14 +1,51 @@
-import { TerraformOutput } from "cdktf";
+import { TerraformOutput, type ITerraformDependable } from "cdktf";
+import { AppDeployment } from "../constructs/app-deployment";
 import { AppIdentity, type AppIdentityProps } from "../constructs/app-identity";
 import { AppServer } from "../constructs/app-server";
+import { ArtifactsBucket, RELEASE_KEY_PREFIX } from "../constructs/artifacts-bucket";
+import { ServerLogs } from "../constructs/server-logs";
 import type { Engine } from "../config/schema";
+import { artifactFileName } from "../artifact/package-app";
+import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../userdata/app-host";
 import { bootScript } from "../userdata/boot-script";
+import { DEPLOY_SCRIPT } from "../userdata/deploy-script";
 import { ssmCommand, sshCommand } from "./connect";
 import type { EnvironmentStack } from "./environment-stack";
+
+/** What every layout's app servers need before they boot: the release to run and log groups. */
+export interface AppRelease {
+  readonly artifacts: ArtifactsBucket;
+  readonly logs: ServerLogs;
+  /** The servers boot after these exist. */
+  readonly bootDependsOn: readonly ITerraformDependable[];
+}
+
+/**
+ * The environment's release (`app.version`, uploaded from `dist/` to the artifacts bucket) and
+ * the log groups its servers ship to.
+ */
+export function addAppRelease(stack: EnvironmentStack): AppRelease {
+  const { env, naming } = stack;
+  const artifacts = new ArtifactsBucket(stack, "Artifacts", {
+    naming,
+    version: env.app.version,
+    artifactPath: `\${path.module}/${stack.projectRootFromStack}/dist/${artifactFileName(env.app.version)}`,
+    bucketParameterName: naming.path("app/artifacts-bucket"),
+    forceDestroy: !env.production,
+  });
+  const logs = new ServerLogs(stack, "ServerLogs", { naming, retentionDays: env.app.logRetentionDays });
+  new TerraformOutput(stack, "artifacts_bucket", { value: artifacts.bucketName, description: "Where releases live" });
+  new TerraformOutput(stack, "app_version", {
+    value: env.app.version,
+    description: "The release this environment runs",
+  });
+  return { artifacts, logs, bootDependsOn: [...artifacts.bootDependsOn, ...logs.logGroups] };
+}
 
 /** The app servers' identity (security group, role, AMI, SSH) as the environment's config gives it. */
 export function addAppIdentity(
   stack: EnvironmentStack,
+  release: AppRelease,
   extra: Pick<AppIdentityProps, "publicPorts" | "readableSecretArns">,
 ): AppIdentity {
   const { env, naming, network } = stack;
@@ -18,18 +55,43 @@ export function addAppIdentity(
     ami: env.app.ami,
     architecture: env.app.architecture,
     ssh: env.access.ssh,
+    releases: {
+      bucketArn: release.artifacts.bucketArn,
+      keyPrefix: RELEASE_KEY_PREFIX,
+      parameterArn: release.artifacts.parameterArn,
+    },
     ...extra,
   });
 }
 
-/** The boot script of this environment's app servers. */
-export function appBootScript(stack: EnvironmentStack, localDatabase?: Engine): string {
+/** What runs inside this environment's app servers: nginx on `app.port` over `app.processes` processes. */
+export function appHost(stack: EnvironmentStack, release: AppRelease): AppHost {
   const { env } = stack;
-  return bootScript({
+  return {
     environment: env.name,
-    port: env.app.port,
+    version: env.app.version,
+    listenPort: env.app.port,
     healthCheckPath: env.app.healthCheckPath,
-    localDatabase,
+    appPorts: appPorts(env.app.processes),
+    nginxUser: "nginx",
+    appUser: "app",
+    passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+    paths: SERVER_PATHS,
+    artifacts: { region: env.region, bucketParameter: release.artifacts.parameterName, keyPrefix: RELEASE_KEY_PREFIX },
+  };
+}
+
+/** The boot script of this environment's app servers. */
+export function appBootScript(
+  stack: EnvironmentStack,
+  release: AppRelease,
+  options: { readonly autoScaling: boolean; readonly localDatabase?: Engine },
+): string {
+  return bootScript({
+    host: appHost(stack, release),
+    logGroups: release.logs.groups,
+    autoScaling: options.autoScaling,
+    localDatabase: options.localDatabase,
   });
 }
 
@@ -40,6 +102,7 @@ export function appBootScript(stack: EnvironmentStack, localDatabase?: Engine): 
 export function addPublicAppServer(
   stack: EnvironmentStack,
   identity: AppIdentity,
+  release: AppRelease,
   options: { readonly localDatabase?: Engine; readonly terminationProtection: boolean },
 ): AppServer {
   const { env, naming, network } = stack;
@@ -51,12 +114,20 @@ export function addPublicAppServer(
     securityGroupId: identity.securityGroupId,
     instanceProfileName: identity.instanceProfileName,
     keyName: identity.keyName,
-    userData: appBootScript(stack, options.localDatabase),
+    userData: appBootScript(stack, release, { autoScaling: false, localDatabase: options.localDatabase }),
     elasticIp: true,
     internetRoute: network.internetRoute,
     detailedMonitoring: env.app.detailedMonitoring,
     terminationProtection: options.terminationProtection,
     rootVolumeGb: env.app.rootVolumeGb,
+    bootDependsOn: release.bootDependsOn,
+  });
+  // The server is never replaced to deploy: a new app.version reaches it through SSM.
+  new AppDeployment(stack, "AppDeployment", {
+    naming,
+    instanceId: server.instanceId,
+    version: env.app.version,
+    deployCommand: `${SERVER_PATHS.appRoot}/${DEPLOY_SCRIPT}`,
   });
   new TerraformOutput(stack, "url", { value: `http://${server.publicDns}`, description: "The app server's address" });
   new TerraformOutput(stack, "connect_ssm", { value: ssmCommand(env.region, server.instanceId) });

@@ -28,11 +28,14 @@ export class EnvironmentStack extends TerraformStack {
   public readonly env: EnvironmentConfig;
   public readonly naming: Naming;
   public readonly network: Network;
+  /** Path from this stack's Terraform working directory to the project root. */
+  public readonly projectRootFromStack: string;
 
   constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
     super(scope, id);
     const { env } = props;
     const projectRootFromStack = props.projectRootFromStack ?? "../../..";
+    this.projectRootFromStack = projectRootFromStack;
     this.env = env;
     this.naming = new Naming(env.project, env.name);
 

@@ -4,7 +4,7 @@ import { AppFleet } from "../constructs/app-fleet";
 import { Database } from "../constructs/database";
 import { LoadBalancer } from "../constructs/load-balancer";
 import { SecurityGroupLink } from "../constructs/security-group-link";
-import { addAppIdentity, appBootScript } from "./app-wiring";
+import { addAppIdentity, addAppRelease, appBootScript } from "./app-wiring";
 import { ssmCommandForGroup } from "./connect";
 import { addDatabaseOutputs, databaseProps } from "./database-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
@@ -31,7 +31,8 @@ export class LoadBalancedStack extends EnvironmentStack {
       deletionProtection: env.loadBalancer.deletionProtection,
       accessLogs: env.loadBalancer.accessLogs,
     });
-    const identity = addAppIdentity(this, { readableSecretArns: [database.masterSecretArn] });
+    const release = addAppRelease(this);
+    const identity = addAppIdentity(this, release, { readableSecretArns: [database.masterSecretArn] });
 
     // ---- Security group chain: internet -> ALB (in LoadBalancer) -> app -> DB ----
     new SecurityGroupLink(this, "AlbToApp", {
@@ -55,12 +56,15 @@ export class LoadBalancedStack extends EnvironmentStack {
       securityGroupId: identity.securityGroupId,
       instanceProfileName: identity.instanceProfileName,
       keyName: identity.keyName,
-      userData: appBootScript(this),
+      // The version is in the user data: a new app.version is a new launch template version,
+      // which the group rolls out as an instance refresh.
+      userData: appBootScript(this, release, { autoScaling: true }),
       count: env.app.count,
       targetGroupArns: [loadBalancer.targetGroupArn],
       detailedMonitoring: env.app.detailedMonitoring,
       targetCpuPercent: env.app.targetCpuPercent,
       rootVolumeGb: env.app.rootVolumeGb,
+      bootDependsOn: release.bootDependsOn,
     });
 
     new TerraformOutput(this, "url", {

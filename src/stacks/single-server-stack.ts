@@ -1,5 +1,5 @@
 import type { Construct } from "constructs";
-import { addAppIdentity, addPublicAppServer, publicPorts } from "./app-wiring";
+import { addAppIdentity, addAppRelease, addPublicAppServer, publicPorts } from "./app-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
 
 /**
@@ -10,8 +10,9 @@ import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stac
 export class SingleServerStack extends EnvironmentStack {
   constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
     super(scope, id, props);
-    const identity = addAppIdentity(this, { publicPorts: publicPorts(this) });
-    addPublicAppServer(this, identity, {
+    const release = addAppRelease(this);
+    const identity = addAppIdentity(this, release, { publicPorts: publicPorts(this) });
+    addPublicAppServer(this, identity, release, {
       localDatabase: this.env.database.engine,
       // The database lives on this box: protect it as the database would be.
       terminationProtection: this.env.database.deletionProtection,

@@ -1,0 +1,187 @@
+import { Testing } from "cdktf";
+import { LAYOUT_STACKS } from "../../src/stacks/layouts";
+import { environment, ref, synth, type Synthesized } from "../helpers";
+
+/** How a release reaches the servers: artifacts bucket, upload, permissions, and the rollout per layout. */
+
+const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+const network = {
+  cidr: "10.50.0.0/16",
+  availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
+  natGateways: "single",
+};
+
+function stack(layout: string, app: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Synthesized {
+  const env = environment("test", {
+    layout,
+    network: layout === "load-balanced" ? network : { ...network, natGateways: "none" },
+    app: { instanceType: "t3.small", version: "1.0.0", ...app },
+    loadBalancer: { https: true, certificateArn: CERT },
+    ...extra,
+  });
+  return synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env }));
+}
+
+const LAYOUTS = ["single-server", "app-db-split", "load-balanced"] as const;
+
+/** The decoded boot script of the stack's app servers. */
+function bootScriptOf(json: Synthesized): string {
+  const encoded =
+    json.resources("aws_instance")[0]?.values.user_data_base64 ??
+    json.resources("aws_launch_template")[0].values.user_data;
+  return Buffer.from(encoded, "base64").toString("utf8");
+}
+
+describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
+  const json = stack(layout);
+  const bucket = json.named("aws_s3_bucket", "Bucket");
+  const bucketRef = ref(bucket, "aws_s3_bucket");
+
+  test("the bucket is versioned, encrypted, private, owner-enforced and TLS-only", () => {
+    expect(bucket.values.bucket_prefix).toBe("shop-test-artifacts-");
+    const byBucket = (type: string) => json.resources(type).filter((r) => r.values.bucket === bucketRef);
+    expect(byBucket("aws_s3_bucket_versioning")[0].values.versioning_configuration.status).toBe("Enabled");
+    expect(
+      byBucket("aws_s3_bucket_server_side_encryption_configuration")[0].values.rule[0]
+        .apply_server_side_encryption_by_default.sse_algorithm,
+    ).toBe("AES256");
+    expect(byBucket("aws_s3_bucket_public_access_block")[0].values).toMatchObject({
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
+    });
+    expect(byBucket("aws_s3_bucket_ownership_controls")[0].values.rule.object_ownership).toBe("BucketOwnerEnforced");
+    const policy = json.referenced(byBucket("aws_s3_bucket_policy")[0].values.policy);
+    expect(policy.values.statement[0].condition[0]).toMatchObject({
+      variable: "aws:SecureTransport",
+      values: ["false"],
+    });
+    const lifecycle = byBucket("aws_s3_bucket_lifecycle_configuration")[0].values.rule[0];
+    expect(lifecycle.noncurrent_version_expiration[0].noncurrent_days).toBeGreaterThanOrEqual(30);
+  });
+
+  test("Terraform uploads the packaged tarball of app.version with a SHA-256 checksum, after versioning is on", () => {
+    const release = json.resources("aws_s3_object")[0].values;
+    expect(json.countOf("aws_s3_object")).toBe(1);
+    expect(release.bucket).toBe(ref(bucket, "aws_s3_bucket"));
+    expect(release.key).toBe("app/1.0.0.tar.gz");
+    expect(release.source).toBe("${path.module}/../../../dist/app-1.0.0.tar.gz");
+    expect(release.source_hash).toBe('${filemd5("${path.module}/../../../dist/app-1.0.0.tar.gz")}');
+    expect(release.checksum_algorithm).toBe("SHA256");
+    expect(release.depends_on).toContain(
+      `aws_s3_bucket_versioning.${json.resources("aws_s3_bucket_versioning").find((v) => v.values.bucket === bucketRef)!.name}`,
+    );
+  });
+
+  test("an SSM parameter names the bucket; the boot script reads that parameter by its literal name", () => {
+    const parameter = json.named("aws_ssm_parameter", "BucketParameter").values;
+    expect(parameter.name).toBe("/shop/test/app/artifacts-bucket");
+    expect(parameter.value).toBe(ref(bucket, "aws_s3_bucket", "bucket"));
+    expect(bootScriptOf(json)).toContain("--name /shop/test/app/artifacts-bucket");
+  });
+
+  test("the app role may read releases (and list their versions) under app/ only, and that parameter only", () => {
+    const policy = json.referenced(json.named("aws_iam_role_policy", "ReadReleases").values.policy).values;
+    const bucketArn = ref(bucket, "aws_s3_bucket", "arn");
+    const statements = Object.fromEntries(policy.statement.map((s: any) => [s.sid, s]));
+    expect(statements.ReadReleases).toMatchObject({
+      actions: ["s3:GetObject", "s3:GetObjectVersion"],
+      resources: [`${bucketArn}/app/*`],
+    });
+    expect(statements.ListReleaseVersions).toMatchObject({
+      actions: ["s3:ListBucketVersions"],
+      resources: [bucketArn],
+    });
+    expect(statements.ListReleaseVersions.condition[0]).toMatchObject({ variable: "s3:prefix", values: ["app/*"] });
+    expect(statements.FindBucket.resources).toEqual([
+      ref(json.named("aws_ssm_parameter", "BucketParameter"), "aws_ssm_parameter", "arn"),
+    ]);
+  });
+
+  test("log groups exist with retention before any server boots, and the agent ships to exactly them", () => {
+    const groups = json.resources("aws_cloudwatch_log_group").filter((g) => !String(g.values.name).includes("flow"));
+    expect(groups.map((g) => g.values.name).sort()).toEqual(
+      ["/shop/test/app", "/shop/test/boot", "/shop/test/nginx/access", "/shop/test/nginx/error"].sort(),
+    );
+    for (const group of groups) expect(group.values.retention_in_days).toBe(30);
+    const server = json.resources("aws_instance")[0] ?? json.resources("aws_autoscaling_group")[0];
+    for (const group of groups) expect(server.values.depends_on).toContain(`aws_cloudwatch_log_group.${group.name}`);
+    expect(server.values.depends_on).toContain(`aws_s3_object.${json.resources("aws_s3_object")[0].name}`);
+    const script = bootScriptOf(json);
+    for (const group of groups) expect(script).toContain(`"log_group_name": "${group.values.name}"`);
+  });
+
+  test("user data is base64 at synth time, so Terraform interpolates nothing of the script's ${...}", () => {
+    const raw =
+      json.resources("aws_instance")[0]?.values.user_data_base64 ??
+      json.resources("aws_launch_template")[0].values.user_data;
+    expect(raw).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    const script = bootScriptOf(json);
+    expect(script).toContain("${PORTS[@]}"); // shell syntax Terraform would otherwise read as interpolation
+    expect(script).toContain("${aws:InstanceId}"); // the CloudWatch agent's own placeholder
+    expect(Buffer.byteLength(script)).toBeLessThan(16 * 1024);
+  });
+
+  test("the boot script installs nginx over one app process per vCPU and deploys app.version", () => {
+    const script = bootScriptOf(json);
+    expect(script).toContain("systemctl enable app@8001 app@8002\n"); // t3.small: 2 vCPUs
+    expect(script).toContain("\n/opt/app/bin/deploy 1.0.0\n");
+    expect(bootScriptOf(stack(layout, { processes: 3 }))).toContain("systemctl enable app@8001 app@8002 app@8003\n");
+  });
+});
+
+describe("rolling out a new app.version", () => {
+  test("load-balanced: a new version changes the launch template's user data, and the group refreshes to its latest version", () => {
+    const before = stack("load-balanced");
+    const after = stack("load-balanced", { version: "1.1.0" });
+    expect(bootScriptOf(after)).toContain("\n/opt/app/bin/deploy 1.1.0\n");
+    expect(bootScriptOf(after)).not.toBe(bootScriptOf(before));
+    const group = after.resources("aws_autoscaling_group")[0].values;
+    expect(group.launch_template.version).toBe(
+      ref(after.resources("aws_launch_template")[0], "aws_launch_template", "latest_version"),
+    );
+    expect(group.instance_refresh.strategy).toBe("Rolling");
+    expect(group.instance_refresh.preferences.min_healthy_percentage).toBeGreaterThanOrEqual(50);
+    expect(group.instance_refresh.preferences.checkpoint_percentages).toEqual([50, 100]);
+    expect(group.instance_refresh.preferences.auto_rollback).toBe(true);
+    expect(after.countOf("aws_ssm_association")).toBe(0);
+  });
+
+  test.each(["single-server", "app-db-split"])(
+    "%s: the server stays; an SSM association runs the deploy script with the version, and the apply waits for it",
+    (layout) => {
+      const json = stack(layout, { version: "1.1.0" });
+      const instance = json.resources("aws_instance")[0];
+      expect(instance.values.lifecycle.ignore_changes).toContain("user_data_base64");
+      const document = json.resources("aws_ssm_document")[0].values;
+      expect(document.document_type).toBe("Command");
+      const content = JSON.parse(document.content);
+      expect(content.parameters.version.allowedPattern).toBe("^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$");
+      expect(content.mainSteps[0].inputs.runCommand).toContain("/opt/app/bin/deploy '{{ version }}'");
+      const association = json.resources("aws_ssm_association")[0].values;
+      expect(association.name).toBe(ref(json.resources("aws_ssm_document")[0], "aws_ssm_document", "name"));
+      expect(association.parameters).toEqual({ version: "1.1.0" });
+      expect(association.targets).toEqual([{ key: "InstanceIds", values: [ref(instance, "aws_instance")] }]);
+      expect(association.wait_for_success_timeout_seconds).toBeGreaterThan(0);
+    },
+  );
+});
+
+test("production keeps the app and nginx logs a year; the artifacts bucket is not force-destroyed", () => {
+  const prod = stack(
+    "load-balanced",
+    { instanceType: "m7g.large", count: { min: 2, desired: 2, max: 4 } },
+    {
+      production: true,
+      database: { engine: "postgres", engineVersion: "16", instanceClass: "db.t4g.micro", allocatedStorageGb: 20 },
+      loadBalancer: { https: true, certificateArn: CERT, accessLogs: true },
+    },
+  );
+  const groups = prod
+    .resources("aws_cloudwatch_log_group")
+    .filter((g) => String(g.values.name).startsWith("/shop/test/"));
+  for (const group of groups) expect(group.values.retention_in_days).toBe(365);
+  expect(prod.named("aws_s3_bucket", "Bucket").values.force_destroy).toBe(false);
+  expect(stack("load-balanced").named("aws_s3_bucket", "Bucket").values.force_destroy).toBe(true);
+});

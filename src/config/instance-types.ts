@@ -1,0 +1,46 @@
+/**
+ * vCPUs of the EC2 instance types this project accepts, for the default number of app processes
+ * (one per vCPU). Kept offline and small: sizes follow a pattern within each kind of family.
+ */
+
+/** vCPUs by size for the general families (m, c, r; Intel, AMD and Graviton). */
+const STANDARD_SIZES: Readonly<Record<string, number>> = {
+  large: 2,
+  xlarge: 4,
+  "2xlarge": 8,
+  "4xlarge": 16,
+  "8xlarge": 32,
+  "12xlarge": 48,
+  "16xlarge": 64,
+};
+
+/** Burstable families (t3, t3a, t4g): two vCPUs up to large. */
+const BURSTABLE_SIZES: Readonly<Record<string, number>> = {
+  nano: 2,
+  micro: 2,
+  small: 2,
+  medium: 2,
+  large: 2,
+  xlarge: 4,
+  "2xlarge": 8,
+};
+
+/** c5 skips 8xlarge and 16xlarge (it has 9xlarge and 18xlarge, which this project does not offer). */
+const C5_SIZES: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(STANDARD_SIZES).filter(([size]) => size !== "8xlarge" && size !== "16xlarge"),
+);
+
+/** The sizes a family comes in, with their vCPUs. */
+export function sizesOf(family: string): Readonly<Record<string, number>> {
+  if (/^t\d/.test(family)) return BURSTABLE_SIZES;
+  if (family === "c5") return C5_SIZES;
+  // Graviton (m7g ...) and the 7th-generation AMD families (m7a ...) also come as a 1-vCPU medium.
+  if (/^[mcr]\d+g$/.test(family) || /^[mcr]7a$/.test(family)) return { medium: 1, ...STANDARD_SIZES };
+  return STANDARD_SIZES;
+}
+
+/** vCPUs of an instance type such as `m7g.large`, or undefined when the family has no such size. */
+export function vcpusOf(instanceType: string): number | undefined {
+  const [family, size] = instanceType.split(".");
+  return sizesOf(family ?? "")[size ?? ""];
+}

@@ -1,0 +1,79 @@
+import { SsmAssociation } from "@cdktf/provider-aws/lib/ssm-association";
+import { SsmDocument } from "@cdktf/provider-aws/lib/ssm-document";
+import { Construct } from "constructs";
+import type { Naming } from "../naming";
+import { VERSION_PATTERN } from "../userdata/app-host";
+
+export interface AppDeploymentProps {
+  readonly naming: Naming;
+  /** The server that runs the release. */
+  readonly instanceId: string;
+  /** The release to run; changing it runs the deploy again. */
+  readonly version: string;
+  /** The deploy script on the server (written by the boot script). */
+  readonly deployCommand: string;
+  /**
+   * Seconds `terraform apply` waits for the deploy to succeed; a failed deploy (rolled back on
+   * the server) fails the apply. The first run also waits for the server's first boot.
+   * @default 1200
+   */
+  readonly waitSeconds?: number;
+}
+
+/**
+ * Rolls a release out to a server that is not replaced to deploy (single-server, app-db-split):
+ * an SSM Command document that waits for first boot to finish, then runs the server's deploy
+ * script (one process at a time behind nginx, rolled back on a failed health check), and an
+ * association that runs it on the server with the environment's version. SSM runs an
+ * association when it is created and whenever its parameters change, so changing `app.version`
+ * and running `cdktf deploy` deploys; the apply waits for the outcome.
+ */
+export class AppDeployment extends Construct {
+  public readonly documentName: string;
+
+  constructor(scope: Construct, id: string, props: AppDeploymentProps) {
+    super(scope, id);
+    const { naming } = props;
+    const document = new SsmDocument(this, "Document", {
+      name: naming.name("deploy"),
+      documentType: "Command",
+      documentFormat: "JSON",
+      content: JSON.stringify({
+        schemaVersion: "2.2",
+        description:
+          "Deploy a release of the app: one process at a time behind nginx, rolled back on a failed health check",
+        parameters: {
+          version: {
+            type: "String",
+            description: "The release to run, as in app.version",
+            // The version reaches a shell command: only release-version characters get through.
+            allowedPattern: VERSION_PATTERN.source,
+          },
+        },
+        mainSteps: [
+          {
+            action: "aws:runShellScript",
+            name: "deploy",
+            inputs: {
+              timeoutSeconds: "900",
+              runCommand: ["cloud-init status --wait >/dev/null || true", `${props.deployCommand} '{{ version }}'`],
+            },
+          },
+        ],
+      }),
+      tags: naming.tags("deploy"),
+    });
+    this.documentName = document.name;
+
+    new SsmAssociation(this, "Association", {
+      name: document.name,
+      associationName: naming.name("deploy"),
+      targets: [{ key: "InstanceIds", values: [props.instanceId] }],
+      parameters: { version: props.version },
+      complianceSeverity: "HIGH",
+      maxConcurrency: "1",
+      maxErrors: "0",
+      waitForSuccessTimeoutSeconds: props.waitSeconds ?? 1200,
+    });
+  }
+}

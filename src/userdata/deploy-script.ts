@@ -1,0 +1,148 @@
+import type { AppHost } from "./app-host";
+import { VERSION_PATTERN } from "./app-host";
+
+/** Where the deploy script is installed under the app root. */
+export const DEPLOY_SCRIPT = "bin/deploy";
+
+/** Releases kept on disk besides those running, for a quick manual rollback. */
+const KEEP_RELEASES = 3;
+
+/**
+ * `deploy <version>`: the one way a version reaches an app server's processes, used by the boot
+ * script (first install), the SSM document (single-server and app-db-split deploys) and people.
+ *
+ * Fetches the release when it is not on disk, then moves one process at a time: point its
+ * `run/<port>` link at the release, restart `app@<port>`, wait until the process answers its health
+ * check with the new version, then wait out nginx's `fail_timeout` (+1 s: nginx counts whole seconds) so that nginx has the process
+ * back in rotation before the next one stops (nginx answers 502 only when every process is out).
+ * If a process does not become healthy in time, every process already moved goes back to the
+ * version it ran before, one at a time, and the script exits 1: the old version keeps serving.
+ *
+ * `APP_CTL` replaces `systemctl` (the local test bed supervises processes itself), and
+ * `APP_HEALTH_TIMEOUT` the seconds a process has to become healthy (default 60).
+ */
+export function deployScript(host: AppHost): string {
+  const root = host.paths.appRoot;
+  const { artifacts } = host;
+  const fetch = artifacts
+    ? [
+        "# The release's object, or its newest earlier version when a later deploy replaced the key:",
+        "# the bucket is versioned, so an Auto Scaling rollback still finds the release it boots.",
+        "fetch_release() {",
+        "  local version=$1 bucket key version_id tmp",
+        `  bucket=$(aws ssm get-parameter --region ${artifacts.region} --name ${artifacts.bucketParameter} --query Parameter.Value --output text)`,
+        `  key="${artifacts.keyPrefix}$version.tar.gz"`,
+        `  version_id=$(aws s3api list-object-versions --region ${artifacts.region} --bucket "$bucket" --prefix "$key" \\`,
+        `    --query "Versions[?Key=='$key'] | [0].VersionId" --output text)`,
+        '  if [[ -z $version_id || $version_id == None ]]; then log "release $version not found at s3://$bucket/$key"; return 1; fi',
+        "  tmp=$(mktemp -d)",
+        `  aws s3api get-object --region ${artifacts.region} --checksum-mode ENABLED --bucket "$bucket" --key "$key" \\`,
+        '    --version-id "$version_id" "$tmp/release.tar.gz" >/dev/null',
+        '  mkdir -p "$tmp/release"',
+        '  tar -xzf "$tmp/release.tar.gz" -C "$tmp/release" --no-same-owner',
+        '  chmod -R a+rX "$tmp/release"',
+        '  mv -T "$tmp/release" "$RELEASES/$version"',
+        '  rm -rf "$tmp"',
+        "}",
+      ]
+    : [
+        "fetch_release() {",
+        '  log "release $1 is not in $RELEASES and this server has no artifact source"',
+        "  return 1",
+        "}",
+      ];
+  return [
+    "#!/bin/bash",
+    "# deploy <version>: run <version> on every app process of this server, one process at a time",
+    "# behind nginx, rolling back if a process fails its health check.",
+    "# Written by the boot script from src/userdata/deploy-script.ts; edit that, not this file.",
+    "set -euo pipefail",
+    "",
+    `APP_ROOT=${root}`,
+    'RELEASES="$APP_ROOT/releases"',
+    `PORTS=(${host.appPorts.join(" ")})`,
+    `HEALTH_PATH=/healthz`,
+    "# nginx's fail_timeout, plus the second its clock rounds to: a process that failed requests",
+    "# while restarting is back in rotation by then.",
+    `SETTLE_SECONDS=${host.passiveHealthCheck.failTimeoutSeconds + 1}`,
+    'HEALTH_TIMEOUT="${APP_HEALTH_TIMEOUT:-60}"',
+    'CTL="${APP_CTL:-systemctl}"',
+    "",
+    'log() { echo "deploy: $*"; }',
+    "",
+    'version="${1:?usage: deploy <version>}"',
+    `if [[ ! $version =~ ${VERSION_PATTERN.source} ]]; then log "not a release version: $version"; exit 64; fi`,
+    "",
+    "# One deploy at a time on a server.",
+    'exec 9>"$APP_ROOT/deploy.lock"',
+    'flock -w 900 9 || { log "another deploy is still running after 15 minutes"; exit 75; }',
+    "",
+    ...fetch,
+    "",
+    "# 200 from the process itself, and the version it reports (when it reports one) is $2.",
+    "healthy() {",
+    "  local body",
+    '  body=$(curl -fsS --max-time 2 "http://127.0.0.1:$1$HEALTH_PATH" 2>/dev/null) || return 1',
+    '  [[ $body != *\'"version":\'* || $body == *"\\"version\\":\\"$2\\""* ]]',
+    "}",
+    "",
+    "wait_healthy() {",
+    "  local deadline=$((SECONDS + HEALTH_TIMEOUT))",
+    '  until healthy "$1" "$2"; do',
+    "    if ((SECONDS >= deadline)); then return 1; fi",
+    "    sleep 0.25",
+    "  done",
+    "}",
+    "",
+    '# The release a process runs: where its run/<port> link points ("" before its first deploy).',
+    'running() { if [[ -L "$APP_ROOT/run/$1" ]]; then basename "$(readlink "$APP_ROOT/run/$1")"; fi; }',
+    "",
+    "switch() {",
+    '  ln -sfn "$RELEASES/$2" "$APP_ROOT/run/.$1"',
+    '  mv -Tf "$APP_ROOT/run/.$1" "$APP_ROOT/run/$1"',
+    '  $CTL restart "app@$1"',
+    "}",
+    "",
+    'if [[ ! -d "$RELEASES/$version" ]]; then',
+    '  log "fetching release $version"',
+    '  fetch_release "$version" || { log "failed: release $version unavailable; nothing changed"; exit 1; }',
+    "fi",
+    'mkdir -p "$APP_ROOT/run"',
+    "",
+    "moved=() # port:previous-version, for the rollback",
+    'for port in "${PORTS[@]}"; do',
+    '  previous=$(running "$port")',
+    '  if [[ $previous == "$version" ]] && healthy "$port" "$version"; then',
+    '    log "port $port already runs $version"',
+    "    continue",
+    "  fi",
+    "  # Settle after the previous process moved, unless it served nothing before (first install).",
+    '  if ((${#moved[@]} > 0)) && [[ -n ${moved[-1]#*:} ]]; then sleep "$SETTLE_SECONDS"; fi',
+    '  log "port $port: ${previous:-nothing} -> $version"',
+    '  moved+=("$port:$previous")',
+    '  switch "$port" "$version"',
+    '  if ! wait_healthy "$port" "$version"; then',
+    '    log "port $port: $version not healthy within ${HEALTH_TIMEOUT}s; rolling back"',
+    "    status=0",
+    '    for entry in "${moved[@]}"; do',
+    "      p=${entry%%:*} old=${entry#*:}",
+    '      if [[ -z $old ]]; then log "port $p: no earlier version to return to"; status=1; continue; fi',
+    '      switch "$p" "$old"',
+    '      if wait_healthy "$p" "$old"; then log "port $p: back on $old"; else log "port $p: $old not healthy either"; status=1; fi',
+    '      sleep "$SETTLE_SECONDS"',
+    "    done",
+    '    log "failed: $version rolled back (rollback status $status)"',
+    "    exit 1",
+    "  fi",
+    "done",
+    "",
+    'ln -sfn "$RELEASES/$version" "$APP_ROOT/.current" && mv -Tf "$APP_ROOT/.current" "$APP_ROOT/current"',
+    `# Keep the ${KEEP_RELEASES} newest releases that no process runs.`,
+    'in_use=" $(for p in "${PORTS[@]}"; do running "$p"; done | tr "\\n" " ") "',
+    'ls -1t "$RELEASES" | while read -r old; do',
+    '  if [[ $in_use != *" $old "* ]]; then echo "$old"; fi',
+    `done | tail -n +${KEEP_RELEASES + 1} | while read -r old; do rm -rf "\${RELEASES:?}/$old"; done`,
+    'log "done: ${#PORTS[@]} processes run $version"',
+    "",
+  ].join("\n");
+}
