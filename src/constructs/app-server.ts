@@ -72,6 +72,8 @@ export class AppServer extends Construct {
       // A public IP at launch, so the boot script can reach package repositories before the Elastic IP
       // is associated (which can only happen once the instance exists); the EIP then replaces it.
       associatePublicIpAddress: props.elasticIp,
+      // Both would replace the server and lose what is on it: the AMI moves with every Amazon Linux
+      // release (it is read from an SSM parameter), and user data runs only at first boot anyway.
       lifecycle: { ignoreChanges: ["ami", "user_data_base64"] },
     });
     this.instanceId = instance.id;
