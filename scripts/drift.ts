@@ -24,7 +24,7 @@ runCli({ name: "drift", usage: USAGE }, async (args) => {
   const stack = await prepareStack(args.stack, args);
   const plan = await runTerraform("plan", ["-refresh-only", "-detailed-exitcode", `-out=${PLAN_FILE}`], {
     cwd: stack.dir,
-    echo: stack.echo,
+    echo: args.echo,
   });
   // With -detailed-exitcode, 0 means no changes and 2 changes; anything else is an error.
   if (plan.status !== 0 && plan.status !== 2) throw terraformFailed("plan -refresh-only", plan, stack);

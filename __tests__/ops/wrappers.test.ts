@@ -232,6 +232,15 @@ describe("npm run plan (stub terraform)", () => {
     expect(result.stderr).toMatch(/no synthesized stack at .*staging\/cdk\.tf\.json: run `npm run synth` first/);
   });
 
+  test("a state-<bucket> stack that no environment's state uses: exit 1, naming the stacks there are", () => {
+    const result = run("plan", ["state-nope", "--quiet"]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(
+      'plan: no stack "state-nope" was synthesized (stacks: dev, dr-osaka, prod, staging); a state-<bucket> stack',
+    );
+    expect(stub.calls()).toEqual([]);
+  });
+
   test("without --no-synth it synthesizes only the requested environment, then plans that stack", () => {
     // given an empty output folder
     fs.rmSync(outdir, { recursive: true });

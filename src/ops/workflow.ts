@@ -33,13 +33,12 @@ export interface PreparedStack {
   readonly dir: string;
   /** Its `cdk.tf.json`. */
   readonly document: SynthesizedStack;
-  /** Stream Terraform's plan output. */
-  readonly echo: boolean;
 }
 
 /**
- * The environment folders, or a clear error: `<name>` must be one of them, or the bootstrap stack
- * `state-<bucket>` of a bucket they use. Returns the `ENVIRONMENTS` selection that synthesizes it.
+ * The `ENVIRONMENTS` selection that synthesizes stack `name`: the name of an environment folder, or
+ * none (every environment) for a `state-<bucket>` bootstrap stack. Any other name is an error that
+ * lists the environment folders.
  */
 export function selectionFor(name: string, environmentsDir: string): string | undefined {
   const known = fs.existsSync(environmentsDir)
@@ -91,7 +90,7 @@ export function terraformFailed(command: string, result: TerraformResult, stack:
 }
 
 /** Synthesizes the stack (unless `--no-synth`) and runs `terraform init` in its directory. */
-export async function prepareStack(name: string, options: { synth: boolean; echo: boolean }): Promise<PreparedStack> {
+export async function prepareStack(name: string, options: { synth: boolean }): Promise<PreparedStack> {
   const { outdir, environmentsDir } = locations();
   const selection = selectionFor(name, environmentsDir);
   if (options.synth) synthesize(selection, outdir);
@@ -100,7 +99,6 @@ export async function prepareStack(name: string, options: { synth: boolean; echo
     outdir,
     dir: path.join(outdir, "stacks", name),
     document: readStack(outdir, name, options.synth),
-    echo: options.echo,
   };
   const init = await runTerraform("init", [], { cwd: stack.dir });
   if (init.status !== 0) throw terraformFailed("init", init, stack);
