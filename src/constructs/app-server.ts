@@ -75,6 +75,8 @@ export class AppServer extends Construct {
       // is associated (which can only happen once the instance exists); the EIP then replaces it.
       associatePublicIpAddress: props.elasticIp,
       dependsOn: props.bootDependsOn ? [...props.bootDependsOn] : undefined,
+      // Both would replace the server and lose what is on it: the AMI moves with every Amazon Linux
+      // release (it is read from an SSM parameter), and user data runs only at first boot anyway.
       lifecycle: { ignoreChanges: ["ami", "user_data_base64"] },
     });
     this.instanceId = instance.id;

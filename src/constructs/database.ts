@@ -79,6 +79,7 @@ export class Database extends Construct {
     const maintenanceWindow = props.maintenanceWindow ?? "sun:18:00-sun:19:00";
     this.port = ENGINES[engine].port;
 
+    const pinsMinorVersion = engineMajor(engine, props.engineVersion) !== props.engineVersion;
     const identifier = naming.rdsIdentifier("db");
     const group = tierSecurityGroup(this, naming, "db", props.vpcId, "Database");
     this.securityGroupId = group.id;
@@ -131,7 +132,15 @@ export class Database extends Construct {
       caCertIdentifier: "rds-ca-rsa2048-g1",
       applyImmediately: false,
       tags: naming.tags("db"),
-      lifecycle: { preventDestroy: props.deletionProtection },
+      lifecycle: {
+        preventDestroy: props.deletionProtection,
+        // With a pinned minor ("16.4"), RDS's own minor upgrade to "16.8" reads back as a change the
+        // provider would undo with a downgrade RDS refuses; after creation the version is RDS's. Editing
+        // a pinned minor is then ignored too: give the major ("16") to change versions on purpose.
+        // A major needs no ignore: the provider reads "16.8" back as matching "16". (No ignore for
+        // allocated_storage either: with max_allocated_storage the provider already suppresses growth.)
+        ignoreChanges: pinsMinorVersion ? ["engine_version"] : undefined,
+      },
     });
     this.endpoint = db.endpoint;
     this.address = db.address;

@@ -1,0 +1,227 @@
+import { driftReport, driftReportText } from "../../src/ops/drift-report";
+import type { SynthesizedStack } from "../../src/ops/plan-json";
+import { destroy, planDocument, read, unchanged, update } from "./plan-fixtures";
+import { address, documentOf, loadBalanced, singleServer } from "./stacks";
+
+// In a refresh-only plan, `resource_drift` holds each object whose refreshed value differs from the
+// state of the last apply: `before` is the recorded state, `after` what AWS has now.
+
+const prod = loadBalanced();
+const prodDoc = documentOf(prod);
+const group = address(prod, "aws_security_group", "Database_SecurityGroup");
+const fleet = address(prod, "aws_autoscaling_group", "Group");
+const database = address(prod, "aws_db_instance", "Instance");
+
+const drift = (...entries: ReturnType<typeof update>[]) => planDocument({ resourceDrift: entries });
+
+describe("drift report: the verdict", () => {
+  test("an empty refresh is no drift: exit 0, said in plain words, with nothing to do", () => {
+    const report = driftReport(drift(), prodDoc, 0);
+    expect(report).toMatchObject({ exitCode: 0, drifted: [], warnings: [], notes: [] });
+    const text = driftReportText(report, "prod");
+    expect(text).toBe("No drift in prod: the real infrastructure matches the state of the last apply.");
+  });
+
+  test("an attribute changed in the console is drift: exit 2, the resource and each attribute with before and after", () => {
+    // given someone tagged the DB security group and edited its description
+    const plan = drift(
+      update(
+        group,
+        { description: "database", tags: { Name: "shop-prod-db" } },
+        { description: "database (edited)", tags: { Name: "shop-prod-db", Owner: "alice" } },
+      ),
+    );
+    // when
+    const report = driftReport(plan, prodDoc, 2);
+    // then
+    expect(report.exitCode).toBe(2);
+    expect(report.drifted).toEqual([
+      {
+        address: group,
+        constructPath: undefined,
+        change: "changed",
+        attributes: [
+          { path: "description", before: '"database"', after: '"database (edited)"' },
+          { path: "tags.Owner", before: "(none)", after: '"alice"' },
+        ],
+      },
+    ]);
+    const text = driftReportText(report, "prod");
+    expect(text).toContain(`Drift found in prod: 1 resource(s) changed outside Terraform.\n  ~ ${group} changed:`);
+    expect(text).toContain('      tags.Owner: (none) -> "alice"');
+    expect(text).toMatch(
+      /What to do: either adopt the change into code .* or undo it by re-applying the code \(`cdktf deploy prod`\)/,
+    );
+  });
+
+  test("a resource deleted outside Terraform is drift", () => {
+    const report = driftReport(drift(destroy(database, { identifier: "shop-prod-db" })), prodDoc, 2);
+    expect(report.exitCode).toBe(2);
+    expect(driftReportText(report, "prod")).toContain(`  - ${database} was deleted outside Terraform`);
+  });
+
+  test("refresh-only resource_changes with a real action count too, once per object; data reads and no-ops do not", () => {
+    const changed = update(group, { description: "a" }, { description: "b" });
+    const plan = planDocument({
+      resourceDrift: [changed],
+      resourceChanges: [changed, unchanged(database), read("data.aws_ssm_parameter.ami")],
+    });
+    expect(driftReport(plan, prodDoc, 2).drifted.map((d) => d.address)).toEqual([group]);
+  });
+
+  test("sensitive values are named but never printed", () => {
+    const entry = {
+      ...update(database, { password: "old" }, { password: "new" }),
+    };
+    const plan = drift({ ...entry, change: { ...entry.change, before_sensitive: { password: true } } });
+    const text = driftReportText(driftReport(plan, prodDoc, 2), "prod");
+    expect(text).toContain("password: (sensitive) -> (sensitive)");
+    expect(text).not.toMatch(/old|new"/);
+  });
+});
+
+describe("drift report: what is set aside, and why", () => {
+  test("autoscaling's desired_capacity is ignored in code: set aside with the reason, and alone it is no drift", () => {
+    const plan = drift(update(fleet, { desired_capacity: 2, max_size: 4 }, { desired_capacity: 4, max_size: 4 }));
+    const report = driftReport(plan, prodDoc, 2);
+    expect(report.exitCode).toBe(0);
+    expect(report.setAside).toEqual([
+      {
+        address: fleet,
+        path: "desired_capacity",
+        before: "2",
+        after: "4",
+        why: "ignored in code (lifecycle.ignore_changes)",
+      },
+    ]);
+    // Terraform's exit code 2 is explained, not contradicted
+    expect(report.warnings).toEqual([]);
+    expect(report.notes).toEqual([
+      "Terraform exited 2 (changes) for changes that are not drift: the set-aside attributes listed below.",
+    ]);
+  });
+
+  test("the single server's AMI is ignored in code, but its instance type changed beside it is drift", () => {
+    const dev = singleServer();
+    const server = address(dev, "aws_instance", "Instance");
+    const plan = drift(
+      update(server, { ami: "ami-1", instance_type: "t3.small" }, { ami: "ami-2", instance_type: "t3.large" }),
+    );
+    const report = driftReport(plan, documentOf(dev), 2);
+    expect(report.drifted[0].attributes.map((a) => a.path)).toEqual(["instance_type"]);
+    expect(report.setAside.map((s) => s.path)).toEqual(["ami"]);
+  });
+
+  test('ignore_changes "all" sets aside every attribute; a nested entry (tags["Owner"]) only what it covers', () => {
+    const stack: SynthesizedStack = {
+      resource: {
+        aws_s3_bucket: { Everything_1: { lifecycle: { ignore_changes: "all" } } },
+        aws_vpc: { Tagged_1: { lifecycle: { ignore_changes: ['tags["Owner"]'] } } },
+      },
+    };
+    const plan = drift(
+      update("aws_s3_bucket.Everything_1", { a: 1 }, { a: 2 }),
+      update("aws_vpc.Tagged_1", { tags: { Owner: "a", Team: "x" } }, { tags: { Owner: "b", Team: "y" } }),
+    );
+    const report = driftReport(plan, stack, 2);
+    expect(report.setAside.map((s) => `${s.address} ${s.path}`)).toEqual([
+      "aws_s3_bucket.Everything_1 a",
+      "aws_vpc.Tagged_1 tags.Owner",
+    ]);
+    expect(report.drifted.map((d) => d.attributes.map((a) => a.path))).toEqual([["tags.Team"]]);
+  });
+
+  const rds = (before: Record<string, unknown>, after: Record<string, unknown>) =>
+    update(
+      database,
+      { engine: "postgres", max_allocated_storage: 80, ...before },
+      { engine: "postgres", max_allocated_storage: 80, ...after },
+    );
+
+  test.each([
+    [
+      "latest_restorable_time moves with every backup",
+      { latest_restorable_time: "t1" },
+      { latest_restorable_time: "t2" },
+      true,
+    ],
+    ["status backing-up is routine", { status: "available" }, { status: "backing-up" }, true],
+    ["status stopped is not", { status: "available" }, { status: "stopped" }, false],
+    [
+      "a minor upgrade 16.4 -> 16.8 is RDS's",
+      { engine_version_actual: "16.4" },
+      { engine_version_actual: "16.8" },
+      true,
+    ],
+    [
+      "a major upgrade 16.8 -> 17.2 is not",
+      { engine_version_actual: "16.8" },
+      { engine_version_actual: "17.2" },
+      false,
+    ],
+    ["a minor downgrade is not", { engine_version_actual: "16.8" }, { engine_version_actual: "16.4" }, false],
+    ["storage autoscaling 20 -> 24 GB within max 80", { allocated_storage: 20 }, { allocated_storage: 24 }, true],
+    ["storage beyond max_allocated_storage is not", { allocated_storage: 20 }, { allocated_storage: 100 }, false],
+    ["storage that shrank is not", { allocated_storage: 24 }, { allocated_storage: 20 }, false],
+  ])("RDS: %s", (_what, before, after, expected) => {
+    const report = driftReport(drift(rds(before, after)), prodDoc, 2);
+    expect(report.setAside.length).toBe(expected ? 1 : 0);
+    expect(report.exitCode).toBe(expected ? 0 : 2);
+    if (expected) expect(report.setAside[0].why).toMatch(/^expected: /);
+  });
+
+  test("a mysql minor upgrade (8.0.39 -> 8.0.40) is expected; 8.0 -> 8.4 is a major one", () => {
+    const mysql = (from: string, to: string) =>
+      driftReport(
+        drift(
+          update(
+            database,
+            { engine: "mysql", engine_version_actual: from },
+            { engine: "mysql", engine_version_actual: to },
+          ),
+        ),
+        prodDoc,
+        2,
+      ).exitCode;
+    expect(mysql("8.0.39", "8.0.40")).toBe(0);
+    expect(mysql("8.0.40", "8.4.3")).toBe(2);
+  });
+
+  test("the public address of a server with an Elastic IP changes once the EIP is associated; without one it is drift", () => {
+    const dev = singleServer();
+    const server = address(dev, "aws_instance", "Instance");
+    const plan = drift(update(server, { public_ip: "3.3.3.3" }, { public_ip: "4.4.4.4" }));
+    expect(driftReport(plan, documentOf(dev), 2).exitCode).toBe(0);
+    const withoutEip: SynthesizedStack = { resource: { aws_instance: { [server.split(".")[1]]: {} } } };
+    expect(driftReport(plan, withoutEip, 2).exitCode).toBe(2);
+  });
+});
+
+describe("drift report: the JSON decides, the detailed exit code is a cross-check", () => {
+  test("detailed exit code 0 while the JSON shows drift: exit 2, with a warning saying the JSON was trusted", () => {
+    const report = driftReport(drift(update(group, { description: "a" }, { description: "b" })), prodDoc, 0);
+    expect(report.exitCode).toBe(2);
+    expect(report.warnings).toEqual([
+      expect.stringMatching(/exited 0 \(no changes\), but the plan JSON shows drift; trusting the JSON/),
+    ]);
+    expect(driftReportText(report, "prod")).toContain(
+      "Warning: terraform plan -refresh-only -detailed-exitcode exited 0",
+    );
+  });
+
+  test("detailed exit code 2 while the JSON shows nothing: exit 0, with a warning", () => {
+    const report = driftReport(drift(), prodDoc, 2);
+    expect(report.exitCode).toBe(0);
+    expect(report.warnings).toEqual([expect.stringMatching(/exited 2 \(changes\), but the plan JSON shows no drift/)]);
+  });
+
+  test("detailed exit code 2 from output values only: exit 0, with a note naming them", () => {
+    const report = driftReport(
+      planDocument({ resourceDrift: [], outputChanges: { url: ["update"], layout: ["no-op"] } }),
+      prodDoc,
+      2,
+    );
+    expect(report).toMatchObject({ exitCode: 0, warnings: [], outputChanges: ["url"] });
+    expect(report.notes[0]).toMatch(/output values \(url\)/);
+  });
+});

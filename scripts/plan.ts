@@ -1,0 +1,52 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "../src/ops/plan-review";
+import { runTerraform } from "../src/ops/terraform";
+import { prepareStack, runCli, shown, showPlan, terraformFailed } from "../src/ops/workflow";
+
+// `npm run plan -- <env>`: synthesize the stack, `terraform plan -out`, read the plan back with
+// `terraform show -json`, and print a review: counts, what is replaced or deleted, and a loud
+// warning for anything that holds data or state. Exit codes:
+//   0  reviewed; nothing holding data is destroyed (or --allow-destroy was given)
+//   1  error: unknown environment, synthesis or Terraform failed
+//   3  blocked: the plan destroys or replaces something that holds data or state
+// The plan file (cdktf.out/stacks/<env>/plan.tfplan) can contain secrets: it stays in cdktf.out/,
+// which git ignores, and the next synth removes it.
+
+const PLAN_FILE = "plan.tfplan";
+
+const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--markdown <file>] [--no-synth] [--quiet]
+  --allow-destroy    let a plan that destroys data or state exit 0 (it is still reported)
+  --markdown <file>  write the Markdown summary here (default: cdktf.out/plan-<env>.md)
+  --no-synth         use the stack already in cdktf.out/ instead of synthesizing it
+  --quiet            do not print Terraform's own plan output`;
+
+runCli(
+  {
+    name: "plan",
+    usage: USAGE,
+    options: { "allow-destroy": { type: "boolean" }, markdown: { type: "string" } },
+  },
+  async (args) => {
+    const stack = await prepareStack(args.stack, args);
+    const plan = await runTerraform("plan", [`-out=${PLAN_FILE}`], { cwd: stack.dir, echo: args.echo });
+    if (plan.status !== 0) throw terraformFailed("plan", plan, stack);
+    const review = reviewPlan(await showPlan(stack, PLAN_FILE), stack.document, {
+      allowDestroy: args.values["allow-destroy"] === true,
+    });
+
+    const markdown = path.resolve(
+      (args.values.markdown as string | undefined) ?? path.join(stack.outdir, `plan-${stack.name}.md`),
+    );
+    fs.mkdirSync(path.dirname(markdown), { recursive: true });
+    fs.writeFileSync(markdown, planReviewMarkdown(review, stack.name));
+
+    console.log(`\n${planReviewText(review, stack.name)}\n`);
+    console.log(`Markdown summary (for the pull request): ${shown(markdown)}`);
+    console.log(
+      `Plan file: ${shown(path.join(stack.dir, PLAN_FILE))} (may contain secrets; never commit it). ` +
+        `Apply exactly this plan with: terraform -chdir=${shown(stack.dir)} apply ${PLAN_FILE}`,
+    );
+    return review.blocked ? BLOCKED_EXIT_CODE : 0;
+  },
+);

@@ -1,0 +1,332 @@
+import { ENGINES, engineMajor, type Engine } from "../config/schema";
+import {
+  addressOf,
+  attributeChanges,
+  displayValue,
+  formatPath,
+  isWithin,
+  kindOf,
+  parseAttributePath,
+  synthesizedResource,
+  type AttributeChange,
+  type PlanDocument,
+  type ResourceAddress,
+  type ResourceChange,
+  type SynthesizedStack,
+} from "./plan-json";
+
+// The drift report (`npm run drift`): what changed outside Terraform since the last apply, read from
+// a refresh-only plan's JSON, with Terraform's detailed exit code only as a cross-check (it is known
+// to disagree with the plan in some Terraform versions). Pure: plan JSON + synthesized stack in,
+// report out.
+//
+// A refresh-only plan reports every attribute that changed, including those the code ignores
+// (`lifecycle.ignore_changes`) and those AWS changes on its own; both are set aside here, with the
+// reason, so that what is left is drift someone has to act on.
+
+/** What the refresh saw for one attribute, and whether that is AWS's or autoscaling's own doing. */
+interface ExpectedChangeContext {
+  readonly before: unknown;
+  readonly after: unknown;
+  /** The refreshed resource (the drift's `after`). */
+  readonly resource: Record<string, any>;
+  /** The resource's name in the stack. */
+  readonly name: string;
+  readonly stack: SynthesizedStack;
+}
+
+/** An attribute AWS or autoscaling changes out of band, and when that change is the expected kind. */
+export interface ExpectedChange {
+  readonly type: string;
+  readonly attribute: string;
+  /** Why it changes, for the report. */
+  readonly why: string;
+  /** The expected kind of change only. @default - any change */
+  readonly when?: (c: ExpectedChangeContext) => boolean;
+}
+
+/** Statuses RDS passes through on its own (backups, maintenance, storage autoscaling). */
+const ROUTINE_RDS_STATUSES = [
+  "available",
+  "backing-up",
+  "maintenance",
+  "modifying",
+  "storage-optimization",
+  "upgrading",
+  "configuring-log-exports",
+];
+
+/**
+ * Attributes that AWS changes by design and that `ignore_changes` cannot (or should not) cover:
+ * computed attributes, or ones the provider already suppresses in plans but a refresh still shows.
+ */
+export const EXPECTED_CHANGES: readonly ExpectedChange[] = [
+  {
+    type: "aws_db_instance",
+    attribute: "latest_restorable_time",
+    why: "moves forward with every automated backup",
+  },
+  {
+    type: "aws_db_instance",
+    attribute: "status",
+    why: "RDS passes through this status on its own (backups, maintenance, storage autoscaling)",
+    when: ({ after }) => ROUTINE_RDS_STATUSES.includes(String(after)),
+  },
+  {
+    type: "aws_db_instance",
+    attribute: "engine_version_actual",
+    why: "RDS applied a minor version upgrade in the maintenance window (auto_minor_version_upgrade)",
+    when: ({ before, after, resource }) => isMinorUpgrade(String(resource.engine), before, after),
+  },
+  {
+    type: "aws_db_instance",
+    attribute: "allocated_storage",
+    why: "storage autoscaling grew it within max_allocated_storage (the provider ignores this in plans)",
+    when: ({ before, after, resource }) =>
+      typeof before === "number" &&
+      typeof after === "number" &&
+      after > before &&
+      after <= Number(resource.max_allocated_storage ?? 0),
+  },
+  ...["public_ip", "public_dns"].map((attribute): ExpectedChange => ({
+    type: "aws_instance",
+    attribute,
+    why: "the Elastic IP associated after launch replaced the launch-time public address",
+    when: ({ name, stack }) => hasElasticIp(stack, name),
+  })),
+];
+
+/** `after` is a later version of the same major as `before` (`16.4` -> `16.8`, `8.0.39` -> `8.0.40`). */
+function isMinorUpgrade(engine: string, before: unknown, after: unknown): boolean {
+  if (typeof before !== "string" || typeof after !== "string") return false;
+  const major = (v: string) => (engine in ENGINES ? engineMajor(engine as Engine, v) : v.split(".")[0]);
+  return major(before) === major(after) && compareVersions(after, before) > 0;
+}
+
+/** Numeric, part by part; a missing part counts as 0. */
+function compareVersions(a: string, b: string): number {
+  const [x, y] = [a.split(".").map(Number), b.split(".").map(Number)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+function hasElasticIp(stack: SynthesizedStack, name: string): boolean {
+  return Object.values(stack.resource?.aws_eip ?? {}).some((eip) => eip.instance === `\${aws_instance.${name}.id}`);
+}
+
+// ---- The report ----
+
+/** One attribute that drifted, ready to print. */
+export interface DriftedAttribute {
+  readonly path: string;
+  readonly before: string;
+  readonly after: string;
+}
+
+export interface DriftedResource {
+  readonly address: string;
+  readonly constructPath?: string;
+  /** `changed`, `deleted` (gone from AWS), or Terraform's actions when they are something else. */
+  readonly change: string;
+  readonly attributes: readonly DriftedAttribute[];
+}
+
+/** A change the refresh saw that is not drift, and why. */
+export interface SetAside extends DriftedAttribute {
+  readonly address: string;
+  readonly why: string;
+}
+
+export interface DriftReport {
+  readonly drifted: readonly DriftedResource[];
+  readonly setAside: readonly SetAside[];
+  /** Root outputs whose value changed (not drift by themselves). */
+  readonly outputChanges: readonly string[];
+  /** 0 no drift, 2 drift: decided from the JSON. */
+  readonly exitCode: 0 | 2;
+  /** Where Terraform's detailed exit code disagrees with the JSON. */
+  readonly warnings: readonly string[];
+  readonly notes: readonly string[];
+}
+
+/**
+ * Reads a refresh-only plan. Drift is every non-empty entry of `resource_drift` (and any refresh-only
+ * `resource_changes` entry other than no-op/read), minus attributes the code ignores and changes AWS
+ * makes by design. `detailedExitCode` is what `plan -detailed-exitcode` returned (0 or 2).
+ */
+export function driftReport(plan: PlanDocument, stack: SynthesizedStack, detailedExitCode: number): DriftReport {
+  const drifted: DriftedResource[] = [];
+  const setAside: SetAside[] = [];
+
+  for (const entry of driftEntries(plan)) {
+    const address = addressOf(entry);
+    const synthesized = synthesizedResource(stack, address);
+    const kind = kindOf(entry.change.actions);
+    const base = { address: entry.address, constructPath: synthesized?.constructPath };
+    if (kind === "delete") {
+      drifted.push({ ...base, change: "deleted", attributes: [] });
+      continue;
+    }
+    if (kind !== "update") {
+      drifted.push({ ...base, change: entry.change.actions.join(", "), attributes: [] });
+      continue;
+    }
+    const ignored = ignoredPaths(synthesized?.values);
+    const resource = (entry.change.after ?? {}) as Record<string, any>;
+    const changes = attributeChanges(entry.change);
+    const kept: DriftedAttribute[] = [];
+    for (const change of changes) {
+      const shown = showAttribute(change);
+      const why = whySetAside(address, change, ignored, resource, stack);
+      if (why) setAside.push({ address: entry.address, ...shown, why });
+      else kept.push(shown);
+    }
+    // An update with no visible difference is still reported: the JSON says something changed.
+    if (kept.length > 0 || changes.length === 0) drifted.push({ ...base, change: "changed", attributes: kept });
+  }
+
+  const outputChanges = Object.entries(plan.output_changes ?? {})
+    .filter(([, o]) => !["no-op"].includes(kindOf(o.change.actions)))
+    .map(([name]) => name);
+  const exitCode = drifted.length > 0 ? 2 : 0;
+  return {
+    drifted,
+    setAside,
+    outputChanges,
+    exitCode,
+    ...crossCheck(exitCode, detailedExitCode, setAside, outputChanges),
+  };
+}
+
+/** The drift entries of a refresh-only plan, once per object, managed resources only. */
+function driftEntries(plan: PlanDocument): ResourceChange[] {
+  const seen = new Set<string>();
+  const changed = (plan.resource_changes ?? []).filter((rc) => !["no-op", "read"].includes(kindOf(rc.change.actions)));
+  return [...(plan.resource_drift ?? []), ...changed].filter((rc) => {
+    const key = `${rc.address} ${rc.deposed ?? ""}`;
+    if (seen.has(key) || addressOf(rc)?.mode === "data" || kindOf(rc.change.actions) === "no-op") {
+      return false;
+    }
+    seen.add(key);
+    return true;
+  });
+}
+
+/** The synthesized `lifecycle.ignore_changes`: `"all"`, or a list of attribute paths. */
+function ignoredPaths(
+  config: Record<string, any> | undefined,
+): "all" | ReadonlyArray<ReturnType<typeof parseAttributePath>> {
+  const ignore = config?.lifecycle?.ignore_changes;
+  if (ignore === "all") return "all";
+  // An entry this code cannot read filters nothing: the change is then reported, not hidden.
+  return Array.isArray(ignore) ? ignore.flatMap((p: string) => readable(() => parseAttributePath(p))) : [];
+}
+
+function readable<T>(read: () => T): T[] {
+  try {
+    return [read()];
+  } catch {
+    return [];
+  }
+}
+
+function whySetAside(
+  address: ResourceAddress | undefined,
+  change: AttributeChange,
+  ignored: ReturnType<typeof ignoredPaths>,
+  resource: Record<string, any>,
+  stack: SynthesizedStack,
+): string | undefined {
+  if (ignored === "all" || ignored.some((prefix) => isWithin(change.path, prefix))) {
+    return "ignored in code (lifecycle.ignore_changes)";
+  }
+  const expected = EXPECTED_CHANGES.find(
+    (e) =>
+      e.type === address?.type &&
+      e.attribute === change.path[0] &&
+      (e.when?.({ before: change.before, after: change.after, resource, name: address.name, stack }) ?? true),
+  );
+  return expected ? `expected: ${expected.why}` : undefined;
+}
+
+function showAttribute(change: AttributeChange): DriftedAttribute {
+  return {
+    path: formatPath(change.path),
+    before: displayValue(change.before, change.sensitive),
+    after: displayValue(change.after, change.sensitive),
+  };
+}
+
+/** Terraform's detailed exit code against the JSON's verdict: the JSON wins, and the report says so. */
+function crossCheck(
+  exitCode: 0 | 2,
+  detailedExitCode: number,
+  setAside: readonly SetAside[],
+  outputChanges: readonly string[],
+): { warnings: string[]; notes: string[] } {
+  const warnings: string[] = [];
+  const notes: string[] = [];
+  if (exitCode === 2 && detailedExitCode === 0) {
+    warnings.push(
+      "terraform plan -refresh-only -detailed-exitcode exited 0 (no changes), but the plan JSON shows drift; " +
+        "trusting the JSON (this exit code is known to be unreliable in some Terraform versions).",
+    );
+  } else if (exitCode === 0 && detailedExitCode === 2) {
+    if (setAside.length > 0 || outputChanges.length > 0) {
+      notes.push(
+        "Terraform exited 2 (changes) for changes that are not drift: " +
+          [
+            setAside.length > 0 ? "the set-aside attributes listed below" : "",
+            outputChanges.length > 0 ? `output values (${outputChanges.join(", ")})` : "",
+          ]
+            .filter(Boolean)
+            .join(" and ") +
+          ".",
+      );
+    } else {
+      warnings.push(
+        "terraform plan -refresh-only -detailed-exitcode exited 2 (changes), but the plan JSON shows no drift; " +
+          "trusting the JSON (this exit code is known to be unreliable in some Terraform versions).",
+      );
+    }
+  }
+  return { warnings, notes };
+}
+
+/** The report in plain words, for a terminal or a scheduler's log. */
+export function driftReportText(report: DriftReport, stackName: string): string {
+  const out: string[] = [];
+  if (report.drifted.length === 0) {
+    out.push(`No drift in ${stackName}: the real infrastructure matches the state of the last apply.`);
+  } else {
+    out.push(`Drift found in ${stackName}: ${report.drifted.length} resource(s) changed outside Terraform.`);
+    for (const r of report.drifted) {
+      const where = r.constructPath ? ` (${r.constructPath})` : "";
+      if (r.change === "deleted") out.push(`  - ${r.address}${where} was deleted outside Terraform`);
+      else if (r.change !== "changed") out.push(`  ! ${r.address}${where}: ${r.change}`);
+      else if (r.attributes.length === 0) out.push(`  ~ ${r.address}${where} changed (no attribute difference shown)`);
+      else {
+        out.push(`  ~ ${r.address}${where} changed:`);
+        for (const a of r.attributes) out.push(`      ${a.path}: ${a.before} -> ${a.after}`);
+      }
+    }
+  }
+  if (report.setAside.length > 0) {
+    out.push("", "Set aside (not drift):");
+    for (const s of report.setAside) out.push(`  ${s.address} ${s.path}: ${s.before} -> ${s.after}: ${s.why}`);
+  }
+  for (const w of report.warnings) out.push("", `Warning: ${w}`);
+  for (const n of report.notes) out.push("", `Note: ${n}`);
+  if (report.drifted.length > 0) {
+    out.push(
+      "",
+      "What to do: either adopt the change into code (the environment's config.yaml, or src/; " +
+        `\`npm run plan -- ${stackName}\` then shows no change), or undo it by re-applying the code ` +
+        `(\`cdktf deploy ${stackName}\`). See "Drift" in the README.`,
+    );
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,72 @@
+import { spawn } from "node:child_process";
+
+/** A problem to report in one message, without a stack trace: bad input, a failed step. */
+export class OpsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "OpsError";
+  }
+}
+
+/** Commands that accept `-input=false`; others (`show`, `output`) reject unknown flags. */
+const TAKES_INPUT_FLAG = new Set(["init", "plan", "apply", "destroy", "import", "refresh"]);
+
+/** The argument list of one Terraform command run unattended: never prompt, never colour. */
+export function terraformArgs(command: string, args: readonly string[] = []): string[] {
+  return [command, ...(TAKES_INPUT_FLAG.has(command) ? ["-input=false"] : []), "-no-color", ...args];
+}
+
+/**
+ * The environment Terraform runs in: no version check against HashiCorp's servers
+ * (`CHECKPOINT_DISABLE`), and output worded for automation (`TF_IN_AUTOMATION`).
+ */
+export function terraformEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...base, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" };
+}
+
+export interface TerraformResult {
+  /** The exit code (1 when Terraform was killed by a signal). */
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface TerraformOptions {
+  /** The stack's working directory. */
+  readonly cwd: string;
+  /** Also stream Terraform's output to this process's while it runs. @default false */
+  readonly echo?: boolean;
+}
+
+/** Runs `terraform <command> -input=false -no-color <args>` in `cwd` and collects its output. */
+export function runTerraform(
+  command: string,
+  args: readonly string[],
+  options: TerraformOptions,
+): Promise<TerraformResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("terraform", terraformArgs(command, args), {
+      cwd: options.cwd,
+      env: terraformEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+      if (options.echo) process.stdout.write(chunk);
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+      if (options.echo) process.stderr.write(chunk);
+    });
+    child.on("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === "ENOENT"
+          ? new OpsError("terraform is not on PATH: install Terraform 1.10 or later (the stacks require it)")
+          : error,
+      ),
+    );
+    child.on("close", (code) => resolve({ status: code ?? 1, stdout, stderr }));
+  });
+}

@@ -1,0 +1,182 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parsePlanDocument, type PlanDocument, type SynthesizedStack } from "./plan-json";
+import { OpsError, runTerraform, type TerraformResult } from "./terraform";
+
+// What `npm run plan` and `npm run drift` share: read the command line, check the stack name,
+// synthesize that one stack, `terraform init` it, and read a saved plan back as JSON.
+//   ENVIRONMENTS_DIR, CDKTF_OUTDIR   as for `npm run synth` (tests point both elsewhere)
+
+const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+
+/** Where a command works, from the environment as `main.ts` reads it. */
+function locations() {
+  return {
+    outdir: path.resolve(process.env.CDKTF_OUTDIR ?? path.join(PROJECT_ROOT, "cdktf.out")),
+    environmentsDir: path.resolve(process.env.ENVIRONMENTS_DIR ?? path.join(PROJECT_ROOT, "environments")),
+  };
+}
+
+/** A path as the user would type it from where they ran the command. */
+export function shown(file: string): string {
+  return path.relative(process.cwd(), file) || ".";
+}
+
+/** A synthesized, initialized stack, ready for `terraform plan`. */
+export interface PreparedStack {
+  readonly name: string;
+  /** `cdktf.out` (or `CDKTF_OUTDIR`). */
+  readonly outdir: string;
+  /** `cdktf.out/stacks/<name>`: Terraform's working directory. */
+  readonly dir: string;
+  /** Its `cdk.tf.json`. */
+  readonly document: SynthesizedStack;
+}
+
+/**
+ * The `ENVIRONMENTS` selection that synthesizes stack `name`: the name of an environment folder, or
+ * none (every environment) for a `state-<bucket>` bootstrap stack. Any other name is an error that
+ * lists the environment folders.
+ */
+export function selectionFor(name: string, environmentsDir: string): string | undefined {
+  const known = fs.existsSync(environmentsDir)
+    ? fs
+        .readdirSync(environmentsDir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort()
+    : [];
+  if (known.includes(name)) return name;
+  // A state bucket stack exists only if some environment uses the bucket: synthesize them all.
+  if (/^state-[a-z0-9][a-z0-9.-]*$/.test(name)) return undefined;
+  throw new OpsError(
+    `unknown environment "${name}": the environments are ${known.join(", ") || "(none)"} ` +
+      `(the folders of ${shown(environmentsDir)}/); a state bucket's bootstrap stack is named state-<bucket>`,
+  );
+}
+
+function synthesize(selection: string | undefined, outdir: string): void {
+  const env: NodeJS.ProcessEnv = { ...process.env, CDKTF_OUTDIR: outdir };
+  if (selection) env.ENVIRONMENTS = selection;
+  else delete env.ENVIRONMENTS;
+  const run = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(PROJECT_ROOT, "main.ts")], {
+    cwd: PROJECT_ROOT,
+    env,
+    encoding: "utf8",
+  });
+  if (run.status !== 0) throw new OpsError(`synthesis failed:\n${(run.stderr || run.stdout).trim()}`);
+  process.stdout.write(run.stdout);
+}
+
+function readStack(outdir: string, name: string, synthesized: boolean): SynthesizedStack {
+  const file = path.join(outdir, "stacks", name, "cdk.tf.json");
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as SynthesizedStack;
+  const manifest = path.join(outdir, "manifest.json");
+  const stacks = fs.existsSync(manifest) ? Object.keys(JSON.parse(fs.readFileSync(manifest, "utf8")).stacks) : [];
+  throw new OpsError(
+    synthesized
+      ? `no stack "${name}" was synthesized (stacks: ${stacks.join(", ") || "none"}); ` +
+          `a state-<bucket> stack exists only for a bucket some environment's state.bucket names`
+      : `no synthesized stack at ${shown(file)}: run \`npm run synth\` first, or drop --no-synth`,
+  );
+}
+
+/** The error for a failed Terraform command, with what Terraform said. */
+export function terraformFailed(command: string, result: TerraformResult, stack: PreparedStack): OpsError {
+  const said = (result.stderr.trim() || result.stdout.trim() || "(no output)").replace(/^/gm, "  ");
+  return new OpsError(`terraform ${command} failed in ${shown(stack.dir)} (exit ${result.status}):\n${said}`);
+}
+
+/** Synthesizes the stack (unless `--no-synth`) and runs `terraform init` in its directory. */
+export async function prepareStack(name: string, options: { synth: boolean }): Promise<PreparedStack> {
+  const { outdir, environmentsDir } = locations();
+  const selection = selectionFor(name, environmentsDir);
+  if (options.synth) synthesize(selection, outdir);
+  const stack: PreparedStack = {
+    name,
+    outdir,
+    dir: path.join(outdir, "stacks", name),
+    document: readStack(outdir, name, options.synth),
+  };
+  const init = await runTerraform("init", [], { cwd: stack.dir });
+  if (init.status !== 0) throw terraformFailed("init", init, stack);
+  return stack;
+}
+
+/** `terraform show -json <planFile>`, parsed and checked. */
+export async function showPlan(stack: PreparedStack, planFile: string): Promise<PlanDocument> {
+  const show = await runTerraform("show", ["-json", planFile], { cwd: stack.dir });
+  if (show.status !== 0) throw terraformFailed("show", show, stack);
+  try {
+    return parsePlanDocument(show.stdout, `terraform show -json ${planFile}`);
+  } catch (error) {
+    throw new OpsError((error as Error).message);
+  }
+}
+
+/** Options every ops command takes. */
+const COMMON_OPTIONS = {
+  "no-synth": { type: "boolean" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean" },
+} as const satisfies ParseArgsConfig["options"];
+
+export interface CliArgs {
+  /** The stack (environment) name. */
+  readonly stack: string;
+  readonly synth: boolean;
+  /** Stream Terraform's plan output (not with `--quiet`). */
+  readonly echo: boolean;
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+}
+
+/**
+ * Runs a command-line tool: reads `<stack> [options]`, runs `main`, and exits with the code it
+ * returns; an `OpsError` (or bad arguments) is printed as one message with exit code 1.
+ */
+export function runCli(
+  tool: { readonly name: string; readonly usage: string; readonly options?: ParseArgsConfig["options"] },
+  main: (args: CliArgs) => Promise<number>,
+): void {
+  const run = async (): Promise<number> => {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: process.argv.slice(2),
+        options: { ...COMMON_OPTIONS, ...tool.options },
+        allowPositionals: true,
+        strict: true,
+      });
+    } catch (error) {
+      throw new OpsError(`${(error as Error).message}\n${tool.usage}`);
+    }
+    if (parsed.values.help) {
+      console.log(tool.usage);
+      return 0;
+    }
+    if (parsed.positionals.length !== 1) {
+      throw new OpsError(`expected one environment name (got ${parsed.positionals.length})\n${tool.usage}`);
+    }
+    return main({
+      stack: parsed.positionals[0],
+      synth: parsed.values["no-synth"] !== true,
+      echo: parsed.values.quiet !== true,
+      values: parsed.values as CliArgs["values"],
+    });
+  };
+  run().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(
+        error instanceof OpsError
+          ? `${tool.name}: ${error.message}`
+          : `${tool.name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
+      process.exitCode = 1;
+    },
+  );
+}
