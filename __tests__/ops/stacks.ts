@@ -18,7 +18,7 @@ export const singleServer = () =>
   layoutStack("dev", {
     layout: "single-server",
     network: { ...network, natGateways: "none" },
-    app: { instanceType: "t3.small" },
+    app: { instanceType: "t3.small", version: "1.0.0" },
   });
 
 /** dr-osaka-like: one app server, RDS without deletion protection; `database` fields may be changed. */
@@ -26,7 +26,7 @@ export const appDbSplit = (database: Record<string, unknown> = {}) =>
   layoutStack("dr", {
     layout: "app-db-split",
     network: { ...network, natGateways: "none" },
-    app: { instanceType: "t4g.small" },
+    app: { instanceType: "t4g.small", version: "1.0.0" },
     database: { ...environmentFile().database, ...database },
   });
 
