@@ -80,6 +80,7 @@ export function environmentFile(overrides: Record<string, unknown> = {}): Record
     app: { instanceType: "t3.micro", count: { min: 1, desired: 1, max: 2 } },
     database: { engine: "postgres", engineVersion: "16", instanceClass: "db.t4g.micro", allocatedStorageGb: 20 },
     loadBalancer: { https: false },
+    monitoring: { alarmEmails: ["oncall@example.com"] },
     ...overrides,
   };
 }
