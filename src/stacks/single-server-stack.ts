@@ -1,6 +1,7 @@
 import type { Construct } from "constructs";
 import { addAppIdentity, addPublicAppServer, publicPorts } from "./app-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
+import { addMonitoring } from "./monitoring-wiring";
 
 /**
  * Layout `single-server`: one EC2 instance in a public subnet, with an Elastic IP, running both
@@ -11,10 +12,11 @@ export class SingleServerStack extends EnvironmentStack {
   constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
     super(scope, id, props);
     const identity = addAppIdentity(this, { publicPorts: publicPorts(this) });
-    addPublicAppServer(this, identity, {
+    const server = addPublicAppServer(this, identity, {
       localDatabase: this.env.database.engine,
       // The database lives on this box: protect it as the database would be.
       terminationProtection: this.env.database.deletionProtection,
     });
+    addMonitoring(this, { app: server });
   }
 }
