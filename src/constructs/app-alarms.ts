@@ -84,7 +84,7 @@ export class AppAlarms extends TierAlarms {
         what: "app-status-check",
         description:
           `An app server fails an EC2 status check (its OS, or AWS's hardware under it). The Auto Scaling group ` +
-          `replaces it; look first at: the group's activity history, and the instance's system log (EC2 console, ` +
+          `replaces it. Look first at: the group's activity history, and the instance's system log (EC2 console, ` +
           `Actions > Monitor and troubleshoot > Get system log) if it keeps happening.`,
         comparison: "GreaterThanOrEqualToThreshold",
         threshold: 1,

@@ -52,7 +52,7 @@ export class DatabaseAlarms extends TierAlarms {
       what: "db-free-storage",
       description:
         `The database has less than ${props.freeStorageGb} GiB of free storage. Storage autoscaling grows it up to ` +
-        `database.maxAllocatedStorageGb; look first at: whether it is already at that ceiling (raise it), which ` +
+        `database.maxAllocatedStorageGb. Look first at: whether it is already at that ceiling (raise it), which ` +
         `tables or logs grew, and old data a job should have deleted. A full disk stops all writes.`,
       comparison: "LessThanThreshold",
       threshold: props.freeStorageGb * GIB,
