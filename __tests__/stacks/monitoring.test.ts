@@ -193,7 +193,7 @@ describe("subscribers and thresholds come from the environment's config", () => 
   test("email subscriptions are exactly the config's list", () => {
     const env = environment("test", {
       ...LAYOUT_FILES["app-db-split"],
-      monitoring: { alarmEmails: ["a@example.com", "b@example.org", "c@example.net"] },
+      monitoring: { alarmEmails: ["c@example.net", "a@example.com", "b@example.org"] },
     });
     const json = build(env);
     expect(
@@ -201,7 +201,7 @@ describe("subscribers and thresholds come from the environment's config", () => 
         .resources("aws_sns_topic_subscription")
         .map((s) => s.values.endpoint)
         .sort(),
-    ).toEqual([...env.monitoring.alarmEmails]);
+    ).toEqual([...env.monitoring.alarmEmails].sort());
     for (const s of json.resources("aws_sns_topic_subscription")) {
       expect(s.values).toMatchObject({ protocol: "email", topic_arn: topicRef(json) });
     }
@@ -259,9 +259,8 @@ describe("the shipped environments", () => {
     (_name, env) => {
       const json = build(env);
       expect(env.monitoring.alarmEmails.length).toBeGreaterThan(0);
-      expect(json.resources("aws_sns_topic_subscription").map((s) => s.values.endpoint)).toEqual([
-        ...env.monitoring.alarmEmails,
-      ]);
+      const endpoints = json.resources("aws_sns_topic_subscription").map((s) => s.values.endpoint);
+      expect(endpoints.sort()).toEqual([...env.monitoring.alarmEmails].sort());
       expect(Object.keys(alarmsOf(json)).sort()).toEqual(
         Object.keys(EXPECTED[env.layout])
           .map((what) => `${env.project}-${env.name}-${what}`)
