@@ -117,7 +117,7 @@ export class AlarmTopic extends Construct {
     // ---- Subscribers: keyed by address, so adding or removing one leaves the others alone ----
     for (const email of props.emails) {
       // An email subscription stays "pending confirmation" until its owner follows AWS's link;
-      // Terraform cannot delete one that was never confirmed (SNS expires it after 3 days).
+      // Terraform cannot delete one that was never confirmed (SNS deletes it after 48 hours).
       new SnsTopicSubscription(this, `Email-${email}`, { topicArn: topic.arn, protocol: "email", endpoint: email });
     }
   }
