@@ -85,6 +85,19 @@ export function environmentFile(overrides: Record<string, unknown> = {}): Record
   };
 }
 
+/** A production environment's file that keeps every production rule (HTTPS, at least 2 servers). */
+export function productionEnvironmentFile(overrides: Record<string, unknown> = {}): Record<string, any> {
+  return environmentFile({
+    production: true,
+    app: { instanceType: "m7g.large", count: { min: 2, desired: 2, max: 4 } },
+    loadBalancer: {
+      https: true,
+      certificateArn: "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000",
+    },
+    ...overrides,
+  });
+}
+
 /** A validated `EnvironmentConfig`, through the real schema, or a thrown list of its problems. */
 export function environment(name = "test", overrides: Record<string, unknown> = {}): EnvironmentConfig {
   const parsed = parseEnvironment(name, environmentFile(overrides));

@@ -10,18 +10,10 @@ import {
   type AlarmThresholds,
 } from "../../src/config/load";
 import { WAIVABLE_RULES } from "../../src/config/rules";
-import { environmentFile, tempDir, writeEnvironments } from "../helpers";
+import { environmentFile, productionEnvironmentFile, tempDir, writeEnvironments } from "../helpers";
 
-const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
 const base = environmentFile();
-/** A production environment that satisfies every production rule. */
-const production = (overrides: Record<string, unknown> = {}) =>
-  environmentFile({
-    production: true,
-    app: { instanceType: "m7g.large", count: { min: 2, desired: 2, max: 4 } },
-    loadBalancer: { https: true, certificateArn: CERT },
-    ...overrides,
-  });
+const production = productionEnvironmentFile;
 const problemsOf = (file: Record<string, unknown>) => parseEnvironment("prod", file).problems;
 const thresholdsOf = (file: Record<string, unknown>): AlarmThresholds => {
   const parsed = parseEnvironment("test", file);

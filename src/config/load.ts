@@ -242,14 +242,12 @@ function resolveThresholds(file: EnvironmentFile, defaults: AlarmDefaults): Alar
   const t = file.monitoring.thresholds;
   const share = (value: number, percent: number) => Math.max(1, Math.floor((value * percent) / 100));
   const memoryGib = file.database.instanceClass ? dbInstanceMemoryGib(file.database.instanceClass) : undefined;
+  const direct = Object.fromEntries(DIRECT_THRESHOLDS.map((key) => [key, t[key] ?? defaults[key]])) as Omit<
+    AlarmThresholds,
+    DerivedThreshold
+  >;
   return {
-    loadBalancer5xxPercent: t.loadBalancer5xxPercent ?? defaults.loadBalancer5xxPercent,
-    target5xxPercent: t.target5xxPercent ?? defaults.target5xxPercent,
-    latencyP95Ms: t.latencyP95Ms ?? defaults.latencyP95Ms,
-    latencyP99Ms: t.latencyP99Ms ?? defaults.latencyP99Ms,
-    cpuPercent: t.cpuPercent ?? defaults.cpuPercent,
-    memoryPercent: t.memoryPercent ?? defaults.memoryPercent,
-    dbCpuPercent: t.dbCpuPercent ?? defaults.dbCpuPercent,
+    ...direct,
     dbFreeStorageGb: t.dbFreeStorageGb ?? share(file.database.allocatedStorageGb, defaults.dbFreeStoragePercent),
     dbFreeableMemoryMb:
       t.dbFreeableMemoryMb ??
@@ -259,28 +257,33 @@ function resolveThresholds(file: EnvironmentFile, defaults: AlarmDefaults): Alar
       (memoryGib === undefined
         ? undefined
         : share(defaultMaxConnections(file.database.engine, memoryGib), defaults.dbConnectionsPercent)),
-    evaluationPeriods: t.evaluationPeriods ?? defaults.evaluationPeriods,
-    datapointsToAlarm: t.datapointsToAlarm ?? defaults.datapointsToAlarm,
   };
 }
 
+/** The thresholds taken as they are from the file or the defaults. */
+const DIRECT_THRESHOLDS = [
+  "loadBalancer5xxPercent",
+  "target5xxPercent",
+  "latencyP95Ms",
+  "latencyP99Ms",
+  "cpuPercent",
+  "memoryPercent",
+  "dbCpuPercent",
+  "evaluationPeriods",
+  "datapointsToAlarm",
+] as const satisfies ReadonlyArray<Exclude<keyof AlarmThresholds, DerivedThreshold>>;
+
+/** The thresholds that scale with the environment's database, defaulted as a share of it instead. */
+type DerivedThreshold = "dbFreeStorageGb" | "dbFreeableMemoryMb" | "dbConnections";
+
 /** Alarm thresholds before the file's own; database ones as a share of what the environment has. */
-interface AlarmDefaults {
-  readonly loadBalancer5xxPercent: number;
-  readonly target5xxPercent: number;
-  readonly latencyP95Ms: number;
-  readonly latencyP99Ms: number;
-  readonly cpuPercent: number;
-  readonly memoryPercent: number;
-  readonly dbCpuPercent: number;
+interface AlarmDefaults extends Omit<AlarmThresholds, DerivedThreshold> {
   /** Of `database.allocatedStorageGb` (RDS storage autoscaling steps in at 10% free). */
   readonly dbFreeStoragePercent: number;
   /** Of the DB instance class's memory. */
   readonly dbFreeableMemoryPercent: number;
   /** Of the engine's default `max_connections` for the class. */
   readonly dbConnectionsPercent: number;
-  readonly evaluationPeriods: number;
-  readonly datapointsToAlarm: number;
 }
 
 /** What production gets unless its file says otherwise; the rules in `rules.ts` hold it there. */
