@@ -9,6 +9,7 @@ import { Construct } from "constructs";
 import type { Naming } from "../naming";
 
 export interface AlarmTopicProps {
+  /** Builds the topic's name, `<project>-<env>-alarms`, and the alarm-name pattern allowed to publish. */
   readonly naming: Naming;
   /** The region of the topic and of the alarms that publish to it. */
   readonly region: string;

@@ -11,6 +11,7 @@ export type AppServers =
     };
 
 export interface AppAlarmsProps extends TierAlarmsProps {
+  /** The servers watched: the Auto Scaling group, or the one instance (which then recovers itself). */
   readonly servers: AppServers;
   /** Alarm when average CPU stays above this percentage. */
   readonly cpuPercent: number;

@@ -41,7 +41,9 @@ export interface MetricOptions {
 }
 
 export interface DashboardProps {
+  /** Builds the dashboard's name, `<project>-<env>-dashboard`. */
   readonly naming: Naming;
+  /** Region of the metrics (and of the console URL). */
   readonly region: string;
   /** Alarms whose state the top row shows. */
   readonly alarmArns: readonly string[];

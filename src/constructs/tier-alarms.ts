@@ -7,6 +7,7 @@ import type { Naming } from "../naming";
 
 /** What every tier's alarms share: where they notify, and how long they look before firing. */
 export interface TierAlarmsProps {
+  /** Builds the alarms' names, `<project>-<env>-<what>`. */
   readonly naming: Naming;
   /** SNS topic notified when an alarm fires and again when it recovers. */
   readonly topicArn: string;
