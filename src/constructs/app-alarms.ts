@@ -44,13 +44,13 @@ export class AppAlarms extends TierAlarms {
     const { servers } = props;
     const dimensions = appDimensions(servers);
     const fleet = "autoScalingGroupName" in servers;
-    const which = fleet ? "The app servers (Auto Scaling group average)" : "The app server";
+    const whose = fleet ? "the app servers (Auto Scaling group average)" : "the app server";
 
     // ---- Saturation ----
     this.alarm("Cpu", {
       what: "app-cpu",
       description:
-        `${which} stay above ${props.cpuPercent}% CPU. Look first at: request count and latency on the dashboard ` +
+        `CPU of ${whose} stays above ${props.cpuPercent}%. Look first at: request count and latency on the dashboard ` +
         `(traffic or a slow code path?), ${fleet ? "whether the group is already at app.count.max, " : ""}and the ` +
         `busiest processes on a server (top, through Session Manager).`,
       comparison: "GreaterThanThreshold",
@@ -70,8 +70,8 @@ export class AppAlarms extends TierAlarms {
     this.alarm("Memory", {
       what: "app-memory",
       description:
-        `${which} use more than ${props.memoryPercent}% of memory (CloudWatch agent, mem_used_percent). Look first ` +
-        `at: the largest processes (ps aux --sort=-rss through Session Manager), a leak growing since the last deploy, ` +
+        `Memory use of ${whose} stays above ${props.memoryPercent}% (CloudWatch agent, mem_used_percent). Look ` +
+        `first at: the largest processes (ps aux --sort=-rss through Session Manager), a leak growing since the last deploy, ` +
         `and whether the kernel's OOM killer has fired (journalctl -k).`,
       comparison: "GreaterThanThreshold",
       threshold: props.memoryPercent,
