@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { cidrsOverlap } from "../cidr";
+import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
 import { ConfigError, describeIssue, shown } from "./errors";
 import { vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
@@ -19,7 +20,10 @@ export type StateConfig =
   | { readonly backend: "cloud"; readonly organization: string; readonly workspace: string; readonly hostname: string };
 
 /** One validated environment, as the rest of the code sees it: parsed, defaulted, resolved. */
-export interface EnvironmentConfig extends Omit<EnvironmentFile, "state" | "app" | "database" | "loadBalancer"> {
+export interface EnvironmentConfig extends Omit<
+  EnvironmentFile,
+  "state" | "app" | "database" | "loadBalancer" | "monitoring"
+> {
   /** The folder name; also the stack name (`cdktf deploy <name>`). */
   readonly name: string;
   readonly state: StateConfig;
@@ -38,6 +42,28 @@ export interface EnvironmentConfig extends Omit<EnvironmentFile, "state" | "app"
     readonly maxAllocatedStorageGb: number;
   };
   readonly loadBalancer: EnvironmentFile["loadBalancer"] & { readonly deletionProtection: boolean };
+  readonly monitoring: {
+    readonly alarmEmails: readonly string[];
+    readonly thresholds: AlarmThresholds;
+  };
+}
+
+/** Every alarm threshold of an environment, resolved from its file and the environment-level defaults. */
+export interface AlarmThresholds {
+  readonly loadBalancer5xxPercent: number;
+  readonly target5xxPercent: number;
+  readonly latencyP95Ms: number;
+  readonly latencyP99Ms: number;
+  readonly cpuPercent: number;
+  readonly memoryPercent: number;
+  readonly dbCpuPercent: number;
+  readonly dbFreeStorageGb: number;
+  /** `undefined` when the file gives none and the DB class's memory is unknown (or there is no RDS). */
+  readonly dbFreeableMemoryMb: number | undefined;
+  /** `undefined` when the file gives none and the DB class's memory is unknown (or there is no RDS). */
+  readonly dbConnections: number | undefined;
+  readonly evaluationPeriods: number;
+  readonly datapointsToAlarm: number;
 }
 
 export interface LoadOptions {
@@ -207,7 +233,64 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
       ...file.loadBalancer,
       deletionProtection: file.loadBalancer.deletionProtection ?? defaults.deletionProtection,
     },
+    monitoring: {
+      alarmEmails: file.monitoring.alarmEmails,
+      thresholds: resolveThresholds(file, defaults.alarms),
+    },
   };
+}
+
+/**
+ * Alarm thresholds: the file's value, else the environment-level default. Database floors and
+ * ceilings default to a share of what the environment has: its allocated storage, and the memory
+ * (and so the default `max_connections`) of its DB instance class.
+ */
+function resolveThresholds(file: EnvironmentFile, defaults: AlarmDefaults): AlarmThresholds {
+  const t = file.monitoring.thresholds;
+  const share = (value: number, percent: number) => Math.max(1, Math.floor((value * percent) / 100));
+  const memoryGib = file.database.instanceClass ? dbInstanceMemoryGib(file.database.instanceClass) : undefined;
+  const direct = Object.fromEntries(DIRECT_THRESHOLDS.map((key) => [key, t[key] ?? defaults[key]])) as Omit<
+    AlarmThresholds,
+    DerivedThreshold
+  >;
+  return {
+    ...direct,
+    dbFreeStorageGb: t.dbFreeStorageGb ?? share(file.database.allocatedStorageGb, defaults.dbFreeStoragePercent),
+    dbFreeableMemoryMb:
+      t.dbFreeableMemoryMb ??
+      (memoryGib === undefined ? undefined : share(memoryGib * 1024, defaults.dbFreeableMemoryPercent)),
+    dbConnections:
+      t.dbConnections ??
+      (memoryGib === undefined
+        ? undefined
+        : share(defaultMaxConnections(file.database.engine, memoryGib), defaults.dbConnectionsPercent)),
+  };
+}
+
+/** The thresholds taken as they are from the file or the defaults. */
+const DIRECT_THRESHOLDS = [
+  "loadBalancer5xxPercent",
+  "target5xxPercent",
+  "latencyP95Ms",
+  "latencyP99Ms",
+  "cpuPercent",
+  "memoryPercent",
+  "dbCpuPercent",
+  "evaluationPeriods",
+  "datapointsToAlarm",
+] as const satisfies ReadonlyArray<Exclude<keyof AlarmThresholds, DerivedThreshold>>;
+
+/** The thresholds that scale with the environment's database, defaulted as a share of it instead. */
+type DerivedThreshold = "dbFreeStorageGb" | "dbFreeableMemoryMb" | "dbConnections";
+
+/** Alarm thresholds before the file's own; database ones as a share of what the environment has. */
+interface AlarmDefaults extends Omit<AlarmThresholds, DerivedThreshold> {
+  /** Of `database.allocatedStorageGb` (RDS storage autoscaling steps in at 10% free). */
+  readonly dbFreeStoragePercent: number;
+  /** Of the DB instance class's memory. */
+  readonly dbFreeableMemoryPercent: number;
+  /** Of the engine's default `max_connections` for the class. */
+  readonly dbConnectionsPercent: number;
 }
 
 /** What production gets unless its file says otherwise; the rules in `rules.ts` hold it there. */
@@ -217,6 +300,21 @@ export const PRODUCTION_DEFAULTS = {
   backupRetentionDays: 14,
   detailedMonitoring: true,
   logRetentionDays: 365 as LogRetentionDays,
+  /** Tighter thresholds, a higher free-storage floor, and a shorter look-back: page early. */
+  alarms: {
+    loadBalancer5xxPercent: 1,
+    target5xxPercent: 1,
+    latencyP95Ms: 500,
+    latencyP99Ms: 1500,
+    cpuPercent: 80,
+    memoryPercent: 85,
+    dbCpuPercent: 75,
+    dbFreeStoragePercent: 20,
+    dbFreeableMemoryPercent: 10,
+    dbConnectionsPercent: 80,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 2,
+  } satisfies AlarmDefaults,
 };
 /** What every other environment gets: cheaper, and easy to tear down. */
 export const NON_PRODUCTION_DEFAULTS = {
@@ -225,6 +323,21 @@ export const NON_PRODUCTION_DEFAULTS = {
   backupRetentionDays: 3,
   detailedMonitoring: false,
   logRetentionDays: 30 as LogRetentionDays,
+  /** Looser thresholds and a longer look-back: tell someone only when it stays wrong. */
+  alarms: {
+    loadBalancer5xxPercent: 5,
+    target5xxPercent: 5,
+    latencyP95Ms: 1000,
+    latencyP99Ms: 3000,
+    cpuPercent: 90,
+    memoryPercent: 90,
+    dbCpuPercent: 90,
+    dbFreeStoragePercent: 10,
+    dbFreeableMemoryPercent: 5,
+    dbConnectionsPercent: 90,
+    evaluationPeriods: 5,
+    datapointsToAlarm: 4,
+  } satisfies AlarmDefaults,
 };
 
 /** Graviton families carry a `g` right after the generation digit: t4g, m7g, c7gn, r8g. */

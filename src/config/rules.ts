@@ -117,6 +117,38 @@ export const RULES: readonly Rule[] = [
       return problems;
     },
   },
+  {
+    id: "monitoring.thresholds.datapointsToAlarm",
+    appliesTo: () => true,
+    check: ({ monitoring: { thresholds: t } }) =>
+      t.datapointsToAlarm <= t.evaluationPeriods
+        ? undefined
+        : `must not exceed monitoring.thresholds.evaluationPeriods (${t.evaluationPeriods}) (got ${t.datapointsToAlarm})`,
+  },
+  {
+    id: "monitoring.thresholds.latencyP95Ms",
+    appliesTo: loadBalanced,
+    check: ({ monitoring: { thresholds: t } }) =>
+      t.latencyP95Ms <= t.latencyP99Ms
+        ? undefined
+        : `must not exceed monitoring.thresholds.latencyP99Ms (${t.latencyP99Ms}): the 95th percentile is never slower than the 99th (got ${t.latencyP95Ms})`,
+  },
+  {
+    id: "monitoring.thresholds.dbFreeStorageGb",
+    appliesTo: usesRds,
+    check: ({ monitoring: { thresholds: t }, database }) =>
+      t.dbFreeStorageGb < database.allocatedStorageGb
+        ? undefined
+        : `must be below database.allocatedStorageGb (${database.allocatedStorageGb}), or the alarm fires on an empty database (got ${t.dbFreeStorageGb})`,
+  },
+  ...(["dbFreeableMemoryMb", "dbConnections"] as const).map((field): Rule => ({
+    id: `monitoring.thresholds.${field}`,
+    appliesTo: (env) => usesRds(env) && env.database.instanceClass !== undefined,
+    check: ({ monitoring: { thresholds }, database }) =>
+      thresholds[field] !== undefined
+        ? undefined
+        : `is required: the project does not know the memory of ${database.instanceClass}, so it cannot derive a default`,
+  })),
 
   // ---- Production is stricter ----
   {
@@ -173,6 +205,15 @@ export const RULES: readonly Rule[] = [
     appliesTo: (env) => production(env) && loadBalanced(env),
     check: (env) =>
       env.loadBalancer.https ? undefined : `must be true in production: plain HTTP exposes sessions ${OPT_OUT}`,
+  },
+  {
+    id: "monitoring.alarmEmails",
+    production: true,
+    appliesTo: production,
+    check: (env) =>
+      env.monitoring.alarmEmails.length > 0
+        ? undefined
+        : `must list at least one address in production: an alarm nobody receives does not page anyone ${OPT_OUT}`,
   },
 ];
 

@@ -314,6 +314,101 @@ const loadBalancer = z
   .default({ https: true, accessLogs: false })
   .describe("The Application Load Balancer (load-balanced)");
 
+// ---- Monitoring ----
+
+const percent = (what: string) => {
+  const rule = "must be a percentage above 0 and at most 100";
+  return z.number({ error: rule }).gt(0, rule).max(100, rule).optional().describe(what);
+};
+
+/** A threshold the file may leave out (the environment-level default applies). */
+const optionalInt = (min: number, max: number, what: string) => intRange(min, max).optional().describe(what);
+
+const alarmEmail = z
+  .email({ error: "must be an email address such as oncall@example.com" })
+  .describe("Receives every alarm and its recovery; AWS emails a confirmation link first");
+
+const thresholds = z
+  .strictObject({
+    loadBalancer5xxPercent: percent(
+      "Alarm when more than this share of requests gets a 5xx from the ALB itself; default 1 in production, 5 elsewhere",
+    ),
+    target5xxPercent: percent(
+      "Alarm when more than this share of requests gets a 5xx from the app servers; default 1 in production, 5 elsewhere",
+    ),
+    latencyP95Ms: optionalInt(
+      1,
+      60000,
+      "Alarm when the 95th percentile target response time exceeds this; default 500 in production, 1000 elsewhere",
+    ),
+    latencyP99Ms: optionalInt(
+      1,
+      60000,
+      "Alarm when the 99th percentile target response time exceeds this; default 1500 in production, 3000 elsewhere",
+    ),
+    cpuPercent: optionalInt(
+      1,
+      100,
+      "Alarm when app server CPU stays above this; default 80 in production, 90 elsewhere",
+    ),
+    memoryPercent: optionalInt(
+      1,
+      100,
+      "Alarm when app server memory use (CloudWatch agent) stays above this; default 85 in production, 90 elsewhere",
+    ),
+    dbCpuPercent: optionalInt(1, 100, "Alarm when RDS CPU stays above this; default 75 in production, 90 elsewhere"),
+    dbFreeStorageGb: optionalInt(
+      1,
+      65536,
+      "Alarm when RDS free storage falls below this; default 20% of allocatedStorageGb in production, 10% elsewhere",
+    ),
+    dbFreeableMemoryMb: optionalInt(
+      16,
+      1048576,
+      "Alarm when RDS freeable memory falls below this; default 10% of the class's memory in production, 5% elsewhere",
+    ),
+    dbConnections: optionalInt(
+      1,
+      100000,
+      "Alarm when RDS connections exceed this; default 80% of the engine's max_connections for the class in production, 90% elsewhere",
+    ),
+    evaluationPeriods: optionalInt(
+      1,
+      30,
+      "Periods (minutes, or 5 minutes for EC2 without detailed monitoring) each alarm looks at; default 3 in production, 5 elsewhere",
+    ),
+    datapointsToAlarm: optionalInt(
+      1,
+      30,
+      "How many of those periods must breach; default 2 in production, 4 elsewhere",
+    ),
+  })
+  .default({})
+  .describe("Alarm thresholds; each one left out takes the production or non-production default");
+
+const monitoring = z
+  .strictObject({
+    alarmEmails: z
+      .array(alarmEmail)
+      .superRefine((emails, ctx) => {
+        emails.forEach((email, i) => {
+          const first = emails.indexOf(email);
+          if (first !== i) {
+            ctx.addIssue({
+              code: "custom",
+              path: [i],
+              message: `repeats alarmEmails[${first}]; each address must appear once (got ${JSON.stringify(email)})`,
+            });
+          }
+        });
+      })
+      .default([])
+      .describe("Who gets the alarms: email subscribers of the environment's alarm topic (at least one in production)"),
+    thresholds,
+  })
+  .default({ alarmEmails: [], thresholds: {} })
+  .describe("CloudWatch alarms, their SNS topic and the dashboard");
+
 // ---- Exceptions ----
 
 const exceptions = z
@@ -417,6 +512,7 @@ export const environmentSchema = z
       )
       .default({})
       .describe("Extra tags on every resource (cost centre, owner)"),
+    monitoring,
   })
   .describe("One environment: environments/<name>/config.yaml");
 

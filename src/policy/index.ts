@@ -20,6 +20,8 @@ export const POLICIES: readonly Policy[] = [
   { id: "prodDbDeletionProtection", check: rules.prodDbDeletionProtection, waivedBy: "database.deletionProtection" },
   { id: "prodDbMultiAz", check: rules.prodDbMultiAz, waivedBy: "database.multiAz" },
   { id: "stateEncryptedAndLocked", check: rules.stateEncryptedAndLocked },
+  { id: "alarmsNotify", check: rules.alarmsNotify },
+  { id: "topicsEncryptedWithCustomerKey", check: rules.topicsEncryptedWithCustomerKey },
 ];
 
 export interface StackPolicyInput {

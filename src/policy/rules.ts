@@ -112,3 +112,32 @@ export function stateEncryptedAndLocked(doc: StackDocument): PolicyResult {
   ];
   return verdict(1, findings);
 }
+
+/** Every CloudWatch alarm notifies an SNS topic both when it fires and when it recovers. */
+export function alarmsNotify(doc: StackDocument): PolicyResult {
+  const alarms = resourcesOf(doc, "aws_cloudwatch_metric_alarm");
+  const notifies = (actions: unknown) =>
+    Array.isArray(actions) &&
+    actions.some((a) => typeof a === "string" && /^(arn:aws:sns:|\$\{aws_sns_topic\.)/.test(a));
+  const findings = alarms.flatMap(({ address, values: a }) => [
+    ...(notifies(a.alarm_actions) ? [] : [`${address} notifies nobody when it fires`]),
+    ...(notifies(a.ok_actions) ? [] : [`${address} notifies nobody when it recovers`]),
+  ]);
+  return verdict(alarms.length, findings);
+}
+
+/**
+ * Every SNS topic is encrypted with a customer-managed KMS key: unencrypted topics leave messages
+ * in plain text at rest, and CloudWatch alarms cannot publish to one using `alias/aws/sns`.
+ */
+export function topicsEncryptedWithCustomerKey(doc: StackDocument): PolicyResult {
+  const topics = resourcesOf(doc, "aws_sns_topic");
+  const findings = topics.flatMap(({ address, values: t }) =>
+    !t.kms_master_key_id
+      ? [`${address} is not encrypted`]
+      : String(t.kms_master_key_id).includes("alias/aws/sns")
+        ? [`${address} uses the AWS-managed key alias/aws/sns, which CloudWatch alarms cannot publish through`]
+        : [],
+  );
+  return verdict(topics.length, findings);
+}

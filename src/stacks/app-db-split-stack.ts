@@ -4,6 +4,7 @@ import { SecurityGroupLink } from "../constructs/security-group-link";
 import { addAppIdentity, addAppRelease, addPublicAppServer, publicPorts } from "./app-wiring";
 import { addDatabaseOutputs, databaseProps } from "./database-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
+import { addMonitoring } from "./monitoring-wiring";
 
 /**
  * Layout `app-db-split`: one app server in a public subnet with an Elastic IP, and the database
@@ -24,7 +25,8 @@ export class AppDbSplitStack extends EnvironmentStack {
       port: database.port,
       description: `${this.env.database.engine} from the app server`,
     });
-    addPublicAppServer(this, identity, release, { terminationProtection: false });
+    const server = addPublicAppServer(this, identity, release, { terminationProtection: false });
     addDatabaseOutputs(this, database);
+    addMonitoring(this, { app: server, database });
   }
 }

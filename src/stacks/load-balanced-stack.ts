@@ -8,6 +8,7 @@ import { addAppIdentity, addAppRelease, appBootScript } from "./app-wiring";
 import { ssmCommandForGroup } from "./connect";
 import { addDatabaseOutputs, databaseProps } from "./database-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
+import { addMonitoring } from "./monitoring-wiring";
 
 /**
  * Layout `load-balanced`: an internet-facing ALB in the public subnets of every AZ, app servers
@@ -73,5 +74,6 @@ export class LoadBalancedStack extends EnvironmentStack {
     });
     new TerraformOutput(this, "connect_ssm", { value: ssmCommandForGroup(env.region, fleet.autoScalingGroupName) });
     addDatabaseOutputs(this, database);
+    addMonitoring(this, { app: fleet, loadBalancer, database });
   }
 }

@@ -1,6 +1,7 @@
 import type { Construct } from "constructs";
 import { addAppIdentity, addAppRelease, addPublicAppServer, publicPorts } from "./app-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
+import { addMonitoring } from "./monitoring-wiring";
 
 /**
  * Layout `single-server`: one EC2 instance in a public subnet, with an Elastic IP, running both
@@ -12,10 +13,11 @@ export class SingleServerStack extends EnvironmentStack {
     super(scope, id, props);
     const release = addAppRelease(this);
     const identity = addAppIdentity(this, release, { publicPorts: publicPorts(this) });
-    addPublicAppServer(this, identity, release, {
+    const server = addPublicAppServer(this, identity, release, {
       localDatabase: this.env.database.engine,
       // The database lives on this box: protect it as the database would be.
       terminationProtection: this.env.database.deletionProtection,
     });
+    addMonitoring(this, { app: server });
   }
 }

@@ -1,0 +1,261 @@
+import { Testing } from "cdktf";
+import type { Construct } from "constructs";
+import { AppAlarms, type AppAlarmsProps } from "../../src/constructs/app-alarms";
+import { DatabaseAlarms } from "../../src/constructs/database-alarms";
+import { LoadBalancerAlarms } from "../../src/constructs/load-balancer-alarms";
+import { TierAlarms, type TierAlarmsProps } from "../../src/constructs/tier-alarms";
+import { Naming } from "../../src/naming";
+import { Synthesized } from "../helpers";
+
+const TOPIC = "arn:aws:sns:ap-northeast-2:123456789012:shop-prod-alarms";
+const common: TierAlarmsProps = {
+  naming: new Naming("shop", "prod"),
+  topicArn: TOPIC,
+  evaluationPeriods: 3,
+  datapointsToAlarm: 2,
+};
+const ALB = "app/shop-prod-alb/0123456789abcdef";
+const TG = "targetgroup/shop-prod-app/0123456789abcdef";
+
+/** The synthesized alarms, by name. */
+function alarms(build: (scope: Construct) => void): Record<string, Record<string, any>> {
+  const json = new Synthesized(Testing.synthScope(build));
+  return Object.fromEntries(
+    json.resources("aws_cloudwatch_metric_alarm").map((a) => [a.values.alarm_name as string, a.values]),
+  );
+}
+
+const loadBalancer = alarms((scope) => {
+  new LoadBalancerAlarms(scope, "LoadBalancerAlarms", {
+    ...common,
+    loadBalancerArnSuffix: ALB,
+    targetGroupArnSuffix: TG,
+    loadBalancer5xxPercent: 1,
+    target5xxPercent: 2,
+    latencyP95Ms: 500,
+    latencyP99Ms: 1500,
+  });
+});
+const app = (servers: AppAlarmsProps["servers"], detailedMonitoring = true) =>
+  alarms((scope) => {
+    new AppAlarms(scope, "AppAlarms", { ...common, servers, cpuPercent: 80, memoryPercent: 85, detailedMonitoring });
+  });
+const database = alarms((scope) => {
+  new DatabaseAlarms(scope, "DatabaseAlarms", {
+    ...common,
+    dbInstanceIdentifier: "shop-prod-db",
+    cpuPercent: 75,
+    freeStorageGb: 20,
+    freeableMemoryMb: 819,
+    maxConnections: 720,
+  });
+});
+
+describe("every tier's alarms", () => {
+  const labelled = (tier: string, set: Record<string, Record<string, any>>) =>
+    Object.entries(set).map(([name, alarm]) => [`${tier}: ${name}`, name, alarm] as const);
+  const all = [
+    ...labelled("load balancer", loadBalancer),
+    ...labelled("fleet", app({ autoScalingGroupName: "shop-prod-app-123" })),
+    ...labelled("server", app({ instanceId: "i-0123456789abcdef0", region: "ap-northeast-2" })),
+    ...labelled("database", database),
+  ];
+
+  test.each(all)("%s notifies the topic when it fires and when it recovers, 2 of 3 periods", (_label, _name, alarm) => {
+    expect(alarm).toMatchObject({ ok_actions: [TOPIC], evaluation_periods: 3, datapoints_to_alarm: 2 });
+    expect(alarm.alarm_actions).toContain(TOPIC);
+    expect(alarm.insufficient_data_actions).toBeUndefined();
+  });
+
+  test.each(all)("%s is named <project>-<env>-<what> and says what to look at first", (_label, name, alarm) => {
+    expect(name).toMatch(/^shop-prod-[a-z0-9-]+$/);
+    expect(alarm.alarm_description).toMatch(/\. Look first at: /);
+    expect(alarm.alarm_description.length).toBeLessThanOrEqual(1024);
+  });
+
+  test("a description longer than CloudWatch allows is refused at synth, naming the alarm", () => {
+    class Verbose extends TierAlarms {
+      constructor(scope: Construct) {
+        super(scope, "Verbose", common);
+        this.alarm("Long", {
+          what: "long",
+          description: "x".repeat(1025),
+          comparison: "GreaterThanThreshold",
+          threshold: 1,
+          treatMissingData: "missing",
+          metric: {
+            namespace: "AWS/EC2",
+            metricName: "CPUUtilization",
+            dimensions: {},
+            statistic: "Average",
+            period: 60,
+          },
+        });
+      }
+    }
+    expect(() => Testing.synthScope((scope) => new Verbose(scope))).toThrow(
+      /Verbose: the description of shop-prod-long is 1025 characters; CloudWatch allows at most 1024/,
+    );
+  });
+});
+
+describe("LoadBalancerAlarms", () => {
+  test("the exact set: two 5xx rates, unhealthy and no healthy hosts, p95 and p99 latency", () => {
+    expect(Object.keys(loadBalancer).sort()).toEqual([
+      "shop-prod-alb-5xx-rate",
+      "shop-prod-latency-p95",
+      "shop-prod-latency-p99",
+      "shop-prod-no-healthy-hosts",
+      "shop-prod-target-5xx-rate",
+      "shop-prod-unhealthy-hosts",
+    ]);
+  });
+
+  test("the ALB's 5xx rate is metric math over its own errors and requests, filled with 0 when quiet", () => {
+    const alarm = loadBalancer["shop-prod-alb-5xx-rate"];
+    expect(alarm).toMatchObject({ comparison_operator: "GreaterThanThreshold", threshold: 1 });
+    expect(alarm.metric_name).toBeUndefined();
+    const queries = Object.fromEntries(alarm.metric_query.map((q: any) => [q.id, q]));
+    expect(queries.errors.metric).toEqual({
+      namespace: "AWS/ApplicationELB",
+      metric_name: "HTTPCode_ELB_5XX_Count",
+      dimensions: { LoadBalancer: ALB },
+      stat: "Sum",
+      period: 60,
+    });
+    expect(queries.requests.metric).toMatchObject({ metric_name: "RequestCount", dimensions: { LoadBalancer: ALB } });
+    expect(queries.total.expression).toBe("FILL(requests, 0) + FILL(errors, 0)");
+    expect(queries.rate.expression).toBe("IF(total >= 10, 100 * FILL(errors, 0) / total, 0)");
+    expect(alarm.metric_query.filter((q: any) => q.return_data).map((q: any) => q.id)).toEqual(["rate"]);
+  });
+
+  test("the targets' 5xx rate reads the target group's own errors and requests", () => {
+    const alarm = loadBalancer["shop-prod-target-5xx-rate"];
+    expect(alarm.threshold).toBe(2);
+    const metrics = alarm.metric_query.filter((q: any) => q.metric).map((q: any) => q.metric);
+    expect(metrics.map((m: any) => [m.metric_name, m.dimensions])).toEqual([
+      ["HTTPCode_Target_5XX_Count", { TargetGroup: TG, LoadBalancer: ALB }],
+      ["RequestCount", { TargetGroup: TG, LoadBalancer: ALB }],
+    ]);
+    expect(alarm.metric_query.find((q: any) => q.return_data).expression).toMatch(
+      /^IF\(FILL\(requests, 0\) >= 10, 100 \* FILL\(errors, 0\) \/ requests, 0\)$/,
+    );
+  });
+
+  test("target health: any unhealthy host, or no healthy one (missing data counts as down)", () => {
+    expect(loadBalancer["shop-prod-unhealthy-hosts"]).toMatchObject({
+      metric_name: "UnHealthyHostCount",
+      statistic: "Maximum",
+      comparison_operator: "GreaterThanThreshold",
+      threshold: 0,
+      dimensions: { TargetGroup: TG, LoadBalancer: ALB },
+    });
+    expect(loadBalancer["shop-prod-no-healthy-hosts"]).toMatchObject({
+      metric_name: "HealthyHostCount",
+      statistic: "Minimum",
+      comparison_operator: "LessThanThreshold",
+      threshold: 1,
+      treat_missing_data: "breaching",
+    });
+  });
+
+  test("latency uses percentiles as extended statistics, in seconds, ignoring too few samples", () => {
+    for (const [percentile, seconds] of [
+      ["p95", 0.5],
+      ["p99", 1.5],
+    ] as const) {
+      const alarm = loadBalancer[`shop-prod-latency-${percentile}`];
+      expect(alarm).toMatchObject({
+        namespace: "AWS/ApplicationELB",
+        metric_name: "TargetResponseTime",
+        extended_statistic: percentile,
+        threshold: seconds,
+        evaluate_low_sample_count_percentiles: "ignore",
+        dimensions: { TargetGroup: TG, LoadBalancer: ALB },
+      });
+      expect(alarm.statistic).toBeUndefined();
+    }
+  });
+});
+
+describe("AppAlarms", () => {
+  test("a fleet: CPU, memory and status checks aggregated over the Auto Scaling group, no recover action", () => {
+    const fleet = app({ autoScalingGroupName: "shop-prod-app-123" });
+    expect(Object.keys(fleet).sort()).toEqual([
+      "shop-prod-app-cpu",
+      "shop-prod-app-memory",
+      "shop-prod-app-status-check",
+    ]);
+    for (const alarm of Object.values(fleet)) {
+      expect(alarm.dimensions).toEqual({ AutoScalingGroupName: "shop-prod-app-123" });
+      expect(alarm.alarm_actions).toEqual([TOPIC]);
+    }
+    expect(fleet["shop-prod-app-status-check"]).toMatchObject({
+      namespace: "AWS/EC2",
+      metric_name: "StatusCheckFailed",
+      statistic: "Maximum",
+      comparison_operator: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+    });
+  });
+
+  test("a single server: instance check notifies; system check also recovers the instance in its region", () => {
+    const server = app({ instanceId: "i-0123456789abcdef0", region: "ap-northeast-3" });
+    expect(Object.keys(server).sort()).toEqual([
+      "shop-prod-app-cpu",
+      "shop-prod-app-memory",
+      "shop-prod-app-status-instance",
+      "shop-prod-app-status-system",
+    ]);
+    for (const alarm of Object.values(server)) expect(alarm.dimensions).toEqual({ InstanceId: "i-0123456789abcdef0" });
+    expect(server["shop-prod-app-status-instance"]).toMatchObject({
+      metric_name: "StatusCheckFailed_Instance",
+      alarm_actions: [TOPIC],
+    });
+    expect(server["shop-prod-app-status-system"]).toMatchObject({
+      metric_name: "StatusCheckFailed_System",
+      alarm_actions: ["arn:aws:automate:ap-northeast-3:ec2:recover", TOPIC],
+      ok_actions: [TOPIC],
+    });
+  });
+
+  test("memory comes from the CloudWatch agent; CPU periods follow detailed monitoring (1 or 5 minutes)", () => {
+    const detailed = app({ autoScalingGroupName: "g" }, true);
+    const basic = app({ autoScalingGroupName: "g" }, false);
+    expect(detailed["shop-prod-app-memory"]).toMatchObject({
+      namespace: "CWAgent",
+      metric_name: "mem_used_percent",
+      threshold: 85,
+      period: 60,
+    });
+    expect(detailed["shop-prod-app-cpu"]).toMatchObject({ metric_name: "CPUUtilization", threshold: 80, period: 60 });
+    expect(basic["shop-prod-app-cpu"].period).toBe(300);
+    expect(basic["shop-prod-app-status-check"].period).toBe(60); // status checks are free, every minute
+  });
+});
+
+describe("DatabaseAlarms", () => {
+  test("CPU, free storage, freeable memory and connections on the instance, thresholds in CloudWatch's units", () => {
+    expect(Object.keys(database).sort()).toEqual([
+      "shop-prod-db-connections",
+      "shop-prod-db-cpu",
+      "shop-prod-db-free-storage",
+      "shop-prod-db-freeable-memory",
+    ]);
+    for (const alarm of Object.values(database)) {
+      expect(alarm).toMatchObject({ namespace: "AWS/RDS", dimensions: { DBInstanceIdentifier: "shop-prod-db" } });
+    }
+    const summary = Object.fromEntries(
+      Object.entries(database).map(([name, a]) => [
+        name,
+        [a.metric_name, a.statistic, a.comparison_operator, a.threshold],
+      ]),
+    );
+    expect(summary).toEqual({
+      "shop-prod-db-cpu": ["CPUUtilization", "Average", "GreaterThanThreshold", 75],
+      "shop-prod-db-free-storage": ["FreeStorageSpace", "Minimum", "LessThanThreshold", 20 * 1024 ** 3],
+      "shop-prod-db-freeable-memory": ["FreeableMemory", "Minimum", "LessThanThreshold", 819 * 1024 ** 2],
+      "shop-prod-db-connections": ["DatabaseConnections", "Maximum", "GreaterThanThreshold", 720],
+    });
+  });
+});

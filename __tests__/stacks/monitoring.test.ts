@@ -1,0 +1,272 @@
+import * as path from "node:path";
+import { Testing } from "cdktf";
+import { loadEnvironments, type EnvironmentConfig } from "../../src/config/load";
+import { LAYOUT_STACKS } from "../../src/stacks/layouts";
+import { environment, synth, type Synthesized } from "../helpers";
+
+const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+const network = {
+  cidr: "10.50.0.0/16",
+  availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
+  natGateways: "none",
+};
+const LAYOUT_FILES: Record<string, Record<string, unknown>> = {
+  "single-server": { layout: "single-server", network, app: { instanceType: "t3.small" } },
+  "app-db-split": { layout: "app-db-split", network, app: { instanceType: "t4g.small" } },
+  "load-balanced": {
+    layout: "load-balanced",
+    network: { ...network, natGateways: "single" },
+    app: { instanceType: "m7g.large", count: { min: 2, desired: 2, max: 4 } },
+    loadBalancer: { https: true, certificateArn: CERT },
+  },
+};
+
+function build(env: EnvironmentConfig): Synthesized {
+  return synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env }));
+}
+const layout = (name: string, extra: Record<string, unknown> = {}, envName = "test") =>
+  build(environment(envName, { ...LAYOUT_FILES[name], ...extra }));
+
+/** What an alarm reads: a resource type and attribute per dimension, e.g. `aws_instance.id`. */
+type Dims = Record<string, string>;
+interface Expected {
+  readonly namespace: string;
+  readonly metric: string;
+  readonly statistic: string;
+  readonly dims: Dims;
+}
+const server: Dims = { InstanceId: "aws_instance.id" };
+const group: Dims = { AutoScalingGroupName: "aws_autoscaling_group.name" };
+const rds: Dims = { DBInstanceIdentifier: "aws_db_instance.identifier" };
+const alb: Dims = { LoadBalancer: "aws_lb.arn_suffix" };
+const targets: Dims = { TargetGroup: "aws_lb_target_group.arn_suffix", LoadBalancer: "aws_lb.arn_suffix" };
+const ec2 = (metric: string, statistic: string, dims: Dims): Expected => ({
+  namespace: "AWS/EC2",
+  metric,
+  statistic,
+  dims,
+});
+const DATABASE: Record<string, Expected> = {
+  "db-cpu": { namespace: "AWS/RDS", metric: "CPUUtilization", statistic: "Average", dims: rds },
+  "db-free-storage": { namespace: "AWS/RDS", metric: "FreeStorageSpace", statistic: "Minimum", dims: rds },
+  "db-freeable-memory": { namespace: "AWS/RDS", metric: "FreeableMemory", statistic: "Minimum", dims: rds },
+  "db-connections": { namespace: "AWS/RDS", metric: "DatabaseConnections", statistic: "Maximum", dims: rds },
+};
+const SINGLE_SERVER: Record<string, Expected> = {
+  "app-cpu": ec2("CPUUtilization", "Average", server),
+  "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Average", dims: server },
+  "app-status-instance": ec2("StatusCheckFailed_Instance", "Maximum", server),
+  "app-status-system": ec2("StatusCheckFailed_System", "Maximum", server),
+};
+const alb5xx = { namespace: "AWS/ApplicationELB", statistic: "Sum" };
+/** Every alarm of each layout; metric-math alarms list the metrics their queries read. */
+const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
+  "single-server": SINGLE_SERVER,
+  "app-db-split": { ...SINGLE_SERVER, ...DATABASE },
+  "load-balanced": {
+    "app-cpu": ec2("CPUUtilization", "Average", group),
+    "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Average", dims: group },
+    "app-status-check": ec2("StatusCheckFailed", "Maximum", group),
+    "alb-5xx-rate": [
+      { ...alb5xx, metric: "HTTPCode_ELB_5XX_Count", dims: alb },
+      { ...alb5xx, metric: "RequestCount", dims: alb },
+    ],
+    "target-5xx-rate": [
+      { ...alb5xx, metric: "HTTPCode_Target_5XX_Count", dims: targets },
+      { ...alb5xx, metric: "RequestCount", dims: targets },
+    ],
+    "unhealthy-hosts": {
+      namespace: "AWS/ApplicationELB",
+      metric: "UnHealthyHostCount",
+      statistic: "Maximum",
+      dims: targets,
+    },
+    "no-healthy-hosts": {
+      namespace: "AWS/ApplicationELB",
+      metric: "HealthyHostCount",
+      statistic: "Minimum",
+      dims: targets,
+    },
+    "latency-p95": { namespace: "AWS/ApplicationELB", metric: "TargetResponseTime", statistic: "p95", dims: targets },
+    "latency-p99": { namespace: "AWS/ApplicationELB", metric: "TargetResponseTime", statistic: "p99", dims: targets },
+    ...DATABASE,
+  },
+};
+
+/** `aws_instance.id` for a `${aws_instance.X.id}` reference, after checking it resolves to a real resource. */
+function pointsAt(json: Synthesized, reference: string): string {
+  const target = json.referenced(reference);
+  return `${target.type}.${/\.([a-z_]+)\}$/.exec(reference)![1]}`;
+}
+function dimsOf(json: Synthesized, dimensions: Record<string, string>): Dims {
+  return Object.fromEntries(Object.entries(dimensions).map(([k, v]) => [k, pointsAt(json, v)]));
+}
+/** What an alarm reads, in the shape of `EXPECTED`, with every dimension resolved. */
+function readsOf(json: Synthesized, alarm: Record<string, any>): Expected | Expected[] {
+  if (alarm.metric_query) {
+    return alarm.metric_query
+      .filter((q: any) => q.metric)
+      .map((q: any) => ({
+        namespace: q.metric.namespace,
+        metric: q.metric.metric_name,
+        statistic: q.metric.stat,
+        dims: dimsOf(json, q.metric.dimensions),
+      }));
+  }
+  return {
+    namespace: alarm.namespace,
+    metric: alarm.metric_name,
+    statistic: alarm.statistic ?? alarm.extended_statistic,
+    dims: dimsOf(json, alarm.dimensions),
+  };
+}
+const alarmsOf = (json: Synthesized): Record<string, Record<string, any>> =>
+  Object.fromEntries(json.resources("aws_cloudwatch_metric_alarm").map((a) => [a.values.alarm_name, a.values]));
+const topicRef = (json: Synthesized) => `\${aws_sns_topic.${json.resources("aws_sns_topic")[0].name}.arn}`;
+
+describe.each(Object.keys(EXPECTED))("%s: alarms watch this environment's own resources", (name) => {
+  const json = layout(name);
+  const alarms = alarmsOf(json);
+
+  test("the exact set of alarms, each named shop-test-<what>", () => {
+    expect(Object.keys(alarms).sort()).toEqual(
+      Object.keys(EXPECTED[name])
+        .map((what) => `shop-test-${what}`)
+        .sort(),
+    );
+  });
+
+  test("every alarm reads the expected metric and statistic, its dimensions resolving to the real resources", () => {
+    const reads = Object.fromEntries(
+      Object.entries(alarms).map(([alarmName, alarm]) => [alarmName.replace(/^shop-test-/, ""), readsOf(json, alarm)]),
+    );
+    expect(reads).toEqual(EXPECTED[name]);
+  });
+
+  test("every alarm notifies the one topic on ALARM and OK; only the system check also acts (EC2 recover)", () => {
+    const topic = topicRef(json);
+    expect(json.countOf("aws_sns_topic")).toBe(1);
+    for (const [alarmName, alarm] of Object.entries(alarms)) {
+      const recover =
+        alarmName === "shop-test-app-status-system" ? ["arn:aws:automate:ap-northeast-2:ec2:recover"] : [];
+      expect({ alarmName, actions: alarm.alarm_actions, ok: alarm.ok_actions }).toEqual({
+        alarmName,
+        actions: [...recover, topic],
+        ok: [topic],
+      });
+    }
+  });
+
+  test("the dashboard body is valid JSON whose every metric points at this environment's resources", () => {
+    const [dashboard] = json.resources("aws_cloudwatch_dashboard");
+    // Resource references sit inside JSON strings, so the body parses as it is.
+    const body = JSON.parse(dashboard.values.dashboard_body);
+    const lines: string[][] = body.widgets
+      .filter((w: any) => w.type === "metric")
+      .flatMap((w: any) => w.properties.metrics)
+      .map((l: unknown[]) => l.filter((p): p is string => typeof p === "string"));
+    const allowed = new Set(
+      Object.values(EXPECTED[name])
+        .flat()
+        .map((e) => JSON.stringify(e.dims)),
+    );
+    for (const [, , ...dims] of lines) {
+      const resolved: Dims = {};
+      for (let i = 0; i < dims.length; i += 2) resolved[dims[i]] = pointsAt(json, dims[i + 1]);
+      expect(allowed).toContain(JSON.stringify(resolved));
+    }
+    const alarmArns = body.widgets.find((w: any) => w.type === "alarm").properties.alarms;
+    expect(alarmArns.map((ref: string) => json.referenced(ref).values.alarm_name).sort()).toEqual(
+      Object.keys(alarms).sort(),
+    );
+  });
+
+  test("outputs: the alarm topic's ARN and the dashboard's console URL", () => {
+    expect(json.doc.output.alarm_topic_arn.value).toBe(topicRef(json));
+    expect(json.doc.output.dashboard_url.value).toBe(
+      "https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-2#dashboards/dashboard/shop-test-dashboard",
+    );
+  });
+});
+
+describe("subscribers and thresholds come from the environment's config", () => {
+  test("email subscriptions are exactly the config's list", () => {
+    const env = environment("test", {
+      ...LAYOUT_FILES["app-db-split"],
+      monitoring: { alarmEmails: ["c@example.net", "a@example.com", "b@example.org"] },
+    });
+    const json = build(env);
+    expect(
+      json
+        .resources("aws_sns_topic_subscription")
+        .map((s) => s.values.endpoint)
+        .sort(),
+    ).toEqual([...env.monitoring.alarmEmails].sort());
+    for (const s of json.resources("aws_sns_topic_subscription")) {
+      expect(s.values).toMatchObject({ protocol: "email", topic_arn: topicRef(json) });
+    }
+  });
+
+  test("thresholds set in the file reach the alarms, in CloudWatch's units", () => {
+    const json = layout("load-balanced", {
+      monitoring: {
+        alarmEmails: ["oncall@example.com"],
+        thresholds: {
+          latencyP99Ms: 2500,
+          cpuPercent: 65,
+          dbFreeStorageGb: 7,
+          evaluationPeriods: 10,
+          datapointsToAlarm: 6,
+        },
+      },
+    });
+    const alarms = alarmsOf(json);
+    expect(alarms["shop-test-latency-p99"].threshold).toBe(2.5);
+    expect(alarms["shop-test-app-cpu"].threshold).toBe(65);
+    expect(alarms["shop-test-db-free-storage"].threshold).toBe(7 * 1024 ** 3);
+    for (const alarm of Object.values(alarms)) {
+      expect([alarm.evaluation_periods, alarm.datapoints_to_alarm]).toEqual([10, 6]);
+    }
+  });
+
+  test("production's alarms are stricter than the same environment's outside production, alarm by alarm", () => {
+    // given one load-balanced environment, synthesized as production and as not
+    const prodEnv = environment("test", { ...LAYOUT_FILES["load-balanced"], production: true });
+    const devEnv = environment("test", { ...LAYOUT_FILES["load-balanced"], production: false });
+    const prod = alarmsOf(build(prodEnv));
+    const dev = alarmsOf(build(devEnv));
+    // then every alarm with a configurable threshold fires earlier in production
+    const fixed = new Set(["shop-test-unhealthy-hosts", "shop-test-no-healthy-hosts", "shop-test-app-status-check"]);
+    for (const alarmName of Object.keys(prod).filter((n) => !fixed.has(n))) {
+      const [p, d] = [prod[alarmName], dev[alarmName]];
+      const stricter = p.comparison_operator.startsWith("Less") ? p.threshold > d.threshold : p.threshold < d.threshold;
+      expect({ alarmName, stricter }).toEqual({ alarmName, stricter: true });
+    }
+    // and every alarm looks back over fewer periods
+    for (const alarmName of Object.keys(prod)) {
+      expect(prod[alarmName].evaluation_periods).toBeLessThan(dev[alarmName].evaluation_periods);
+    }
+    // and the app's CPU is read every minute (detailed monitoring) rather than every five
+    expect([prod["shop-test-app-cpu"].period, dev["shop-test-app-cpu"].period]).toEqual([60, 300]);
+  });
+});
+
+describe("the shipped environments", () => {
+  const environments = loadEnvironments({ dir: path.join(__dirname, "..", "..", "environments") });
+
+  test.each(environments.map((e) => [e.name, e] as const))(
+    "%s: its folder's addresses are subscribed, and its alarms and dashboard exist",
+    (_name, env) => {
+      const json = build(env);
+      expect(env.monitoring.alarmEmails.length).toBeGreaterThan(0);
+      const endpoints = json.resources("aws_sns_topic_subscription").map((s) => s.values.endpoint);
+      expect(endpoints.sort()).toEqual([...env.monitoring.alarmEmails].sort());
+      expect(Object.keys(alarmsOf(json)).sort()).toEqual(
+        Object.keys(EXPECTED[env.layout])
+          .map((what) => `${env.project}-${env.name}-${what}`)
+          .sort(),
+      );
+      expect(json.countOf("aws_cloudwatch_dashboard")).toBe(1);
+    },
+  );
+});

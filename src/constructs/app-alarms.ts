@@ -1,0 +1,138 @@
+import type { Construct } from "constructs";
+import { ec2Period, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
+
+/** The app servers an `AppAlarms` watches: an Auto Scaling group, or one instance. */
+export type AppServers =
+  | { readonly autoScalingGroupName: string }
+  | {
+      readonly instanceId: string;
+      /** The instance's region, for the EC2 recover action's ARN. */
+      readonly region: string;
+    };
+
+export interface AppAlarmsProps extends TierAlarmsProps {
+  /** The servers watched: the Auto Scaling group, or the one instance (which then recovers itself). */
+  readonly servers: AppServers;
+  /** Alarm when average CPU stays above this percentage. */
+  readonly cpuPercent: number;
+  /** Alarm when memory use (from the CloudWatch agent) stays above this percentage. */
+  readonly memoryPercent: number;
+  /** Whether the instances send 1-minute metrics (otherwise CPU is evaluated over 5-minute periods). */
+  readonly detailedMonitoring: boolean;
+}
+
+/** The dimensions that pin EC2 and agent metrics to these servers. */
+export function appDimensions(servers: AppServers): Record<string, string> {
+  return "autoScalingGroupName" in servers
+    ? { AutoScalingGroupName: servers.autoScalingGroupName }
+    : { InstanceId: servers.instanceId };
+}
+
+/**
+ * The app tier's alarms: CPU, memory and EC2 status checks, over the Auto Scaling group or the one
+ * server. A single server also recovers itself: when AWS's own hardware or network under it fails
+ * (the system status check), the alarm moves it to healthy hardware, keeping its instance id,
+ * private and Elastic IPs and EBS volumes, and tells the topic.
+ *
+ * @example
+ * new AppAlarms(this, "AppAlarms", { naming, topicArn, evaluationPeriods: 3, datapointsToAlarm: 2,
+ *   servers: { autoScalingGroupName: fleet.autoScalingGroupName }, cpuPercent: 80, memoryPercent: 85, detailedMonitoring: true });
+ */
+export class AppAlarms extends TierAlarms {
+  constructor(scope: Construct, id: string, props: AppAlarmsProps) {
+    super(scope, id, props);
+    const { servers } = props;
+    const dimensions = appDimensions(servers);
+    const fleet = "autoScalingGroupName" in servers;
+    const whose = fleet ? "the app servers (Auto Scaling group average)" : "the app server";
+
+    // ---- Saturation ----
+    this.alarm("Cpu", {
+      what: "app-cpu",
+      description:
+        `CPU of ${whose} stays above ${props.cpuPercent}%. Look first at: request count and latency on the dashboard ` +
+        `(traffic or a slow code path?), ${fleet ? "whether the group is already at app.count.max, " : ""}and the ` +
+        `busiest processes on a server (top, through Session Manager).`,
+      comparison: "GreaterThanThreshold",
+      threshold: props.cpuPercent,
+      treatMissingData: "missing",
+      metric: {
+        namespace: "AWS/EC2",
+        metricName: "CPUUtilization",
+        dimensions,
+        statistic: "Average",
+        period: ec2Period(props.detailedMonitoring),
+      },
+    });
+    // Relies on the CloudWatch agent configured in the user data, which publishes mem_used_percent
+    // aggregated by exactly these dimensions (AutoScalingGroupName, or InstanceId). Without the
+    // agent there is no data and the alarm stays in INSUFFICIENT_DATA rather than paging.
+    this.alarm("Memory", {
+      what: "app-memory",
+      description:
+        `Memory use of ${whose} stays above ${props.memoryPercent}% (CloudWatch agent, mem_used_percent). Look ` +
+        `first at: the largest processes (ps aux --sort=-rss through Session Manager), a leak growing since the last deploy, ` +
+        `and whether the kernel's OOM killer has fired (journalctl -k).`,
+      comparison: "GreaterThanThreshold",
+      threshold: props.memoryPercent,
+      treatMissingData: "missing",
+      metric: { namespace: "CWAgent", metricName: "mem_used_percent", dimensions, statistic: "Average", period: 60 },
+    });
+
+    // ---- Status checks (published every minute, with or without detailed monitoring) ----
+    if (fleet) {
+      this.alarm("StatusCheck", {
+        what: "app-status-check",
+        description:
+          `An app server fails an EC2 status check (its OS, or AWS's hardware under it). The Auto Scaling group ` +
+          `replaces it. Look first at: the group's activity history, and the instance's system log (EC2 console, ` +
+          `Actions > Monitor and troubleshoot > Get system log) if it keeps happening.`,
+        comparison: "GreaterThanOrEqualToThreshold",
+        threshold: 1,
+        treatMissingData: "missing",
+        metric: { namespace: "AWS/EC2", metricName: "StatusCheckFailed", dimensions, statistic: "Maximum", period: 60 },
+      });
+    } else {
+      this.alarm("InstanceStatusCheck", {
+        what: "app-status-instance",
+        description:
+          `The app server's operating system stopped answering (instance status check): exhausted memory, a full ` +
+          `disk, a kernel panic or broken networking. Look first at: the system log and instance screenshot in the ` +
+          `EC2 console; a reboot usually recovers it, and the memory alarm says whether it ran out.`,
+        comparison: "GreaterThanOrEqualToThreshold",
+        threshold: 1,
+        treatMissingData: "missing",
+        metric: {
+          namespace: "AWS/EC2",
+          metricName: "StatusCheckFailed_Instance",
+          dimensions,
+          statistic: "Maximum",
+          period: 60,
+        },
+      });
+      this.alarm("SystemStatusCheck", {
+        what: "app-status-system",
+        description:
+          `AWS's hardware, power or network under the app server failed (system status check). This alarm recovers ` +
+          `the instance onto healthy hardware (same instance id, IPs and volumes; a reboot for the server). Look ` +
+          `first at: the AWS Health Dashboard, then that the app came back once the alarm returns to OK.`,
+        comparison: "GreaterThanOrEqualToThreshold",
+        threshold: 1,
+        treatMissingData: "missing",
+        metric: {
+          namespace: "AWS/EC2",
+          metricName: "StatusCheckFailed_System",
+          dimensions,
+          statistic: "Maximum",
+          period: 60,
+        },
+        extraAlarmActions: [ec2RecoverAction(servers.region)],
+      });
+    }
+  }
+}
+
+/** The alarm action that moves an instance onto healthy hardware (EBS-backed, no instance store). */
+export function ec2RecoverAction(region: string): string {
+  return `arn:aws:automate:${region}:ec2:recover`;
+}

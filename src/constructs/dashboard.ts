@@ -1,0 +1,240 @@
+import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
+import { Construct } from "constructs";
+import type { Naming } from "../naming";
+import { appDimensions, type AppServers } from "./app-alarms";
+import { ec2Period } from "./tier-alarms";
+
+/**
+ * The dashboard body, typed: the subset of CloudWatch's dashboard body structure used here.
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html
+ */
+export interface DashboardBody {
+  readonly widgets: DashboardWidget[];
+}
+export type DashboardWidget = {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+} & (
+  | { readonly type: "text"; readonly properties: { readonly markdown: string } }
+  | { readonly type: "alarm"; readonly properties: { readonly title: string; readonly alarms: string[] } }
+  | { readonly type: "metric"; readonly properties: MetricWidgetProperties }
+);
+export interface MetricWidgetProperties {
+  readonly title: string;
+  readonly region: string;
+  readonly view: "timeSeries";
+  readonly stacked: false;
+  readonly period: number;
+  readonly stat: string;
+  /** Each line `[namespace, metricName, dimName, dimValue, ..., options?]`. */
+  readonly metrics: MetricLine[];
+  readonly yAxis?: { readonly left: { readonly min: number; readonly max?: number } };
+}
+export type MetricLine = Array<string | MetricOptions>;
+export interface MetricOptions {
+  readonly stat?: string;
+  readonly label?: string;
+  /** Which y axis the line uses. @default "left" */
+  readonly yAxis?: "left" | "right";
+}
+
+export interface DashboardProps {
+  /** Builds the dashboard's name, `<project>-<env>-dashboard`. */
+  readonly naming: Naming;
+  /** Region of the metrics (and of the console URL). */
+  readonly region: string;
+  /** Alarms whose state the top row shows. */
+  readonly alarmArns: readonly string[];
+  /** The app servers: an Auto Scaling group, or one instance. */
+  readonly servers: AppServers;
+  /** Whether the app servers send 1-minute metrics (otherwise their graphs use 5-minute periods). */
+  readonly detailedMonitoring: boolean;
+  /** The ALB and its target group, by ARN suffix. @default - no load balancer row */
+  readonly loadBalancer?: { readonly arnSuffix: string; readonly targetGroupArnSuffix: string };
+  /** The RDS instance. @default - no database row */
+  readonly dbInstanceIdentifier?: string;
+}
+
+const FULL_WIDTH = 24;
+const ROW_HEIGHT = 6;
+
+/**
+ * A CloudWatch dashboard per environment, `<project>-<env>-dashboard`: the state of every alarm
+ * on top, then one row of golden signals per tier (traffic, errors, latency, saturation):
+ * load balancer (requests, 5xx, latency p50/p95/p99, healthy and unhealthy hosts), app servers
+ * (CPU, memory from the CloudWatch agent, network, status checks) and database (CPU,
+ * connections, free storage, freeable memory, read/write latency).
+ *
+ * The body is built as a typed object and serialized once; resource references inside it (ARN
+ * suffixes, group names, identifiers) become Terraform interpolations in `dashboard_body`.
+ *
+ * @example
+ * new Dashboard(this, "Dashboard", { naming, region, alarmArns, servers: { autoScalingGroupName }, detailedMonitoring: true,
+ *   loadBalancer: { arnSuffix, targetGroupArnSuffix }, dbInstanceIdentifier });
+ */
+export class Dashboard extends Construct {
+  public readonly dashboardName: string;
+  /** The dashboard in the CloudWatch console. */
+  public readonly url: string;
+
+  constructor(scope: Construct, id: string, props: DashboardProps) {
+    super(scope, id);
+    this.dashboardName = props.naming.name("dashboard");
+    this.url = `https://${props.region}.console.aws.amazon.com/cloudwatch/home?region=${props.region}#dashboards/dashboard/${this.dashboardName}`;
+    new CloudwatchDashboard(this, "Dashboard", {
+      dashboardName: this.dashboardName,
+      dashboardBody: JSON.stringify(dashboardBody(props)),
+    });
+  }
+}
+
+/** The widgets, row by row: alarms, then each tier present. */
+export function dashboardBody(props: DashboardProps): DashboardBody {
+  const rows: Array<{ title: string; graphs: Array<Omit<MetricWidgetProperties, "region" | "view" | "stacked">> }> = [];
+  if (props.loadBalancer) rows.push({ title: "Load balancer", graphs: loadBalancerGraphs(props.loadBalancer) });
+  rows.push({ title: "App servers", graphs: appGraphs(props.servers, props.detailedMonitoring) });
+  if (props.dbInstanceIdentifier) rows.push({ title: "Database", graphs: databaseGraphs(props.dbInstanceIdentifier) });
+
+  const widgets: DashboardWidget[] = [
+    {
+      type: "alarm",
+      x: 0,
+      y: 0,
+      width: FULL_WIDTH,
+      height: 3,
+      properties: {
+        title: `Alarms of ${props.naming.project}-${props.naming.environment}`,
+        alarms: [...props.alarmArns],
+      },
+    },
+  ];
+  let y = 3;
+  for (const row of rows) {
+    widgets.push({ type: "text", x: 0, y, width: FULL_WIDTH, height: 1, properties: { markdown: `## ${row.title}` } });
+    y += 1;
+    const width = FULL_WIDTH / row.graphs.length;
+    row.graphs.forEach((graph, i) => {
+      widgets.push({
+        type: "metric",
+        x: i * width,
+        y,
+        width,
+        height: ROW_HEIGHT,
+        properties: { region: props.region, view: "timeSeries", stacked: false, ...graph },
+      });
+    });
+    y += ROW_HEIGHT;
+  }
+  return { widgets };
+}
+
+/** `[namespace, metric, dim1, value1, ...]`, plus options when given. */
+function line(
+  namespace: string,
+  metricName: string,
+  dims: Record<string, string>,
+  options?: MetricOptions,
+): MetricLine {
+  const base: MetricLine = [namespace, metricName, ...Object.entries(dims).flat()];
+  return options ? [...base, options] : base;
+}
+
+function loadBalancerGraphs(lb: { arnSuffix: string; targetGroupArnSuffix: string }) {
+  const ns = "AWS/ApplicationELB";
+  const alb = { LoadBalancer: lb.arnSuffix };
+  const targets = { TargetGroup: lb.targetGroupArnSuffix, LoadBalancer: lb.arnSuffix };
+  return [
+    { title: "Requests", period: 60, stat: "Sum", metrics: [line(ns, "RequestCount", alb)] },
+    {
+      title: "5xx responses",
+      period: 60,
+      stat: "Sum",
+      metrics: [
+        line(ns, "HTTPCode_ELB_5XX_Count", alb, { label: "from the load balancer" }),
+        line(ns, "HTTPCode_Target_5XX_Count", targets, { label: "from the app" }),
+      ],
+    },
+    {
+      title: "Target response time (s)",
+      period: 60,
+      stat: "p50",
+      metrics: ["p50", "p95", "p99"].map((stat) => line(ns, "TargetResponseTime", targets, { stat, label: stat })),
+    },
+    {
+      title: "Targets",
+      period: 60,
+      stat: "Minimum",
+      metrics: [
+        line(ns, "HealthyHostCount", targets, { stat: "Minimum", label: "healthy" }),
+        line(ns, "UnHealthyHostCount", targets, { stat: "Maximum", label: "unhealthy" }),
+      ],
+      yAxis: { left: { min: 0 } },
+    },
+  ];
+}
+
+function appGraphs(servers: AppServers, detailedMonitoring: boolean) {
+  const dims = appDimensions(servers);
+  const period = ec2Period(detailedMonitoring);
+  const percent = { left: { min: 0, max: 100 } };
+  const statusChecks =
+    "autoScalingGroupName" in servers
+      ? [line("AWS/EC2", "StatusCheckFailed", dims, { label: "failed" })]
+      : [
+          line("AWS/EC2", "StatusCheckFailed_Instance", dims, { label: "instance" }),
+          line("AWS/EC2", "StatusCheckFailed_System", dims, { label: "system" }),
+        ];
+  return [
+    { title: "CPU (%)", period, stat: "Average", metrics: [line("AWS/EC2", "CPUUtilization", dims)], yAxis: percent },
+    // Published by the CloudWatch agent the user data configures (see AppAlarms).
+    {
+      title: "Memory (%)",
+      period: 60,
+      stat: "Average",
+      metrics: [line("CWAgent", "mem_used_percent", dims)],
+      yAxis: percent,
+    },
+    {
+      title: "Network (bytes)",
+      period,
+      stat: "Sum",
+      metrics: [
+        line("AWS/EC2", "NetworkIn", dims, { label: "in" }),
+        line("AWS/EC2", "NetworkOut", dims, { label: "out" }),
+      ],
+    },
+    { title: "Status checks failed", period: 60, stat: "Maximum", metrics: statusChecks, yAxis: { left: { min: 0 } } },
+  ];
+}
+
+function databaseGraphs(identifier: string) {
+  const dims = { DBInstanceIdentifier: identifier };
+  const rds = (metric: string, options?: MetricOptions) => line("AWS/RDS", metric, dims, options);
+  return [
+    {
+      title: "CPU (%)",
+      period: 60,
+      stat: "Average",
+      metrics: [rds("CPUUtilization")],
+      yAxis: { left: { min: 0, max: 100 } },
+    },
+    { title: "Connections", period: 60, stat: "Maximum", metrics: [rds("DatabaseConnections")] },
+    {
+      title: "Free storage (left) and freeable memory (right), bytes",
+      period: 60,
+      stat: "Minimum",
+      metrics: [
+        rds("FreeStorageSpace", { label: "free storage" }),
+        rds("FreeableMemory", { label: "freeable memory", yAxis: "right" }),
+      ],
+    },
+    {
+      title: "Read / write latency (s)",
+      period: 60,
+      stat: "Average",
+      metrics: [rds("ReadLatency", { label: "read" }), rds("WriteLatency", { label: "write" })],
+    },
+  ];
+}

@@ -1,0 +1,114 @@
+import {
+  CloudwatchMetricAlarm,
+  type CloudwatchMetricAlarmMetricQuery,
+} from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import { Construct } from "constructs";
+import type { Naming } from "../naming";
+
+/** What every tier's alarms share: where they notify, and how long they look before firing. */
+export interface TierAlarmsProps {
+  /** Builds the alarms' names, `<project>-<env>-<what>`. */
+  readonly naming: Naming;
+  /** SNS topic notified when an alarm fires and again when it recovers. */
+  readonly topicArn: string;
+  /** Periods each alarm evaluates. */
+  readonly evaluationPeriods: number;
+  /** How many of those periods must breach for the alarm to fire. */
+  readonly datapointsToAlarm: number;
+}
+
+/** One metric of one resource, as an alarm reads it. */
+export interface AlarmMetric {
+  readonly namespace: string;
+  readonly metricName: string;
+  /** Dimensions that pin the metric to this environment's resource. */
+  readonly dimensions: Readonly<Record<string, string>>;
+  /** `Average`, `Maximum`, `Minimum`, `Sum`, or a percentile such as `p99`. */
+  readonly statistic: string;
+  /** Seconds per datapoint. */
+  readonly period: number;
+}
+
+/** A metric-math alarm: the queries, exactly one of which has `returnData: true`. */
+export interface AlarmQuery {
+  readonly query: CloudwatchMetricAlarmMetricQuery[];
+}
+
+export interface AlarmSpec {
+  /** The end of the alarm's name, `<project>-<env>-<what>`. */
+  readonly what: string;
+  /** What the alarm means and what to look at first (at most 1024 characters). */
+  readonly description: string;
+  readonly comparison: "GreaterThanThreshold" | "GreaterThanOrEqualToThreshold" | "LessThanThreshold";
+  readonly threshold: number;
+  /** How periods without data count. */
+  readonly treatMissingData: "missing" | "notBreaching" | "breaching";
+  readonly metric: AlarmMetric | AlarmQuery;
+  /** Actions besides the notification when the alarm fires (EC2 recover). @default - none */
+  readonly extraAlarmActions?: readonly string[];
+}
+
+/** CloudWatch's limit on an alarm description. */
+const MAX_DESCRIPTION = 1024;
+
+/**
+ * The base of each tier's alarm construct: every alarm it adds is named `<project>-<env>-<what>`,
+ * notifies the topic on ALARM and on OK, and evaluates the configured M of N periods.
+ * Percentile statistics go to `extended_statistic` and ignore periods with too few samples to
+ * make a percentile meaningful (the alarm keeps its state instead of flapping on one slow request).
+ */
+export abstract class TierAlarms extends Construct {
+  /** ARNs of the alarms, in the order they were added (the dashboard shows their state). */
+  public readonly alarmArns: string[] = [];
+
+  protected constructor(
+    scope: Construct,
+    id: string,
+    private readonly common: TierAlarmsProps,
+  ) {
+    super(scope, id);
+  }
+
+  /** Adds one alarm; `id` is its construct id (stable: renaming it replaces the alarm). */
+  protected alarm(id: string, spec: AlarmSpec): CloudwatchMetricAlarm {
+    const { naming, topicArn } = this.common;
+    const name = naming.name(spec.what);
+    if (spec.description.length > MAX_DESCRIPTION) {
+      throw new Error(
+        `${this.node.id}: the description of ${name} is ${spec.description.length} characters; CloudWatch allows at most ${MAX_DESCRIPTION}`,
+      );
+    }
+    const single = "query" in spec.metric ? undefined : spec.metric;
+    const percentile = single !== undefined && /^p\d+(\.\d+)?$/.test(single.statistic);
+    const alarm = new CloudwatchMetricAlarm(this, id, {
+      alarmName: name,
+      alarmDescription: spec.description,
+      comparisonOperator: spec.comparison,
+      threshold: spec.threshold,
+      evaluationPeriods: this.common.evaluationPeriods,
+      datapointsToAlarm: this.common.datapointsToAlarm,
+      treatMissingData: spec.treatMissingData,
+      alarmActions: [...(spec.extraAlarmActions ?? []), topicArn],
+      okActions: [topicArn],
+      ...(single
+        ? {
+            namespace: single.namespace,
+            metricName: single.metricName,
+            dimensions: { ...single.dimensions },
+            period: single.period,
+            statistic: percentile ? undefined : single.statistic,
+            extendedStatistic: percentile ? single.statistic : undefined,
+            evaluateLowSampleCountPercentiles: percentile ? "ignore" : undefined,
+          }
+        : { metricQuery: (spec.metric as AlarmQuery).query }),
+      tags: naming.tags(spec.what),
+    });
+    this.alarmArns.push(alarm.arn);
+    return alarm;
+  }
+}
+
+/** EC2 sends a datapoint a minute with detailed monitoring, otherwise one every five minutes. */
+export function ec2Period(detailedMonitoring: boolean): number {
+  return detailedMonitoring ? 60 : 300;
+}

@@ -1,0 +1,102 @@
+import { TerraformOutput } from "cdktf";
+import { AlarmTopic } from "../constructs/alarm-topic";
+import { AppAlarms, type AppServers } from "../constructs/app-alarms";
+import { AppFleet } from "../constructs/app-fleet";
+import type { AppServer } from "../constructs/app-server";
+import { Dashboard } from "../constructs/dashboard";
+import type { Database } from "../constructs/database";
+import { DatabaseAlarms } from "../constructs/database-alarms";
+import type { LoadBalancer } from "../constructs/load-balancer";
+import { LoadBalancerAlarms } from "../constructs/load-balancer-alarms";
+import type { EnvironmentStack } from "./environment-stack";
+
+/** The tiers of a layout that monitoring watches. */
+export interface MonitoredTiers {
+  /** The one app server, or the Auto Scaling group of them. */
+  readonly app: AppServer | AppFleet;
+  readonly loadBalancer?: LoadBalancer;
+  readonly database?: Database;
+}
+
+/**
+ * The environment's monitoring: its alarm topic and email subscribers, the alarms of each tier
+ * present (thresholds from `monitoring.thresholds`, resolved per environment), the dashboard, and
+ * the outputs `alarm_topic_arn` and `dashboard_url`.
+ */
+export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): void {
+  const { env, naming } = stack;
+  const t = env.monitoring.thresholds;
+  const topic = new AlarmTopic(stack, "AlarmTopic", { naming, region: env.region, emails: env.monitoring.alarmEmails });
+  const common = {
+    naming,
+    topicArn: topic.topicArn,
+    evaluationPeriods: t.evaluationPeriods,
+    datapointsToAlarm: t.datapointsToAlarm,
+  };
+  const servers: AppServers =
+    tiers.app instanceof AppFleet
+      ? { autoScalingGroupName: tiers.app.autoScalingGroupName }
+      : { instanceId: tiers.app.instanceId, region: env.region };
+
+  // ---- Alarms, tier by tier ----
+  const alarms = [
+    new AppAlarms(stack, "AppAlarms", {
+      ...common,
+      servers,
+      cpuPercent: t.cpuPercent,
+      memoryPercent: t.memoryPercent,
+      detailedMonitoring: env.app.detailedMonitoring,
+    }),
+  ];
+  if (tiers.loadBalancer) {
+    alarms.push(
+      new LoadBalancerAlarms(stack, "LoadBalancerAlarms", {
+        ...common,
+        loadBalancerArnSuffix: tiers.loadBalancer.arnSuffix,
+        targetGroupArnSuffix: tiers.loadBalancer.targetGroupArnSuffix,
+        loadBalancer5xxPercent: t.loadBalancer5xxPercent,
+        target5xxPercent: t.target5xxPercent,
+        latencyP95Ms: t.latencyP95Ms,
+        latencyP99Ms: t.latencyP99Ms,
+      }),
+    );
+  }
+  if (tiers.database) {
+    if (t.dbFreeableMemoryMb === undefined || t.dbConnections === undefined) {
+      // The config rules reject this before any stack exists; this guards direct use of the stacks.
+      throw new Error(`${env.name}: monitoring.thresholds.dbFreeableMemoryMb and dbConnections are required with RDS`);
+    }
+    alarms.push(
+      new DatabaseAlarms(stack, "DatabaseAlarms", {
+        ...common,
+        dbInstanceIdentifier: tiers.database.instanceIdentifier,
+        cpuPercent: t.dbCpuPercent,
+        freeStorageGb: t.dbFreeStorageGb,
+        freeableMemoryMb: t.dbFreeableMemoryMb,
+        maxConnections: t.dbConnections,
+      }),
+    );
+  }
+
+  // ---- Dashboard, outputs ----
+  const dashboard = new Dashboard(stack, "Dashboard", {
+    naming,
+    region: env.region,
+    alarmArns: alarms.flatMap((a) => a.alarmArns),
+    servers,
+    detailedMonitoring: env.app.detailedMonitoring,
+    loadBalancer: tiers.loadBalancer && {
+      arnSuffix: tiers.loadBalancer.arnSuffix,
+      targetGroupArnSuffix: tiers.loadBalancer.targetGroupArnSuffix,
+    },
+    dbInstanceIdentifier: tiers.database?.instanceIdentifier,
+  });
+  new TerraformOutput(stack, "alarm_topic_arn", {
+    value: topic.topicArn,
+    description: "SNS topic of every alarm; subscribers must confirm the email AWS sends them",
+  });
+  new TerraformOutput(stack, "dashboard_url", {
+    value: dashboard.url,
+    description: "The environment's CloudWatch dashboard",
+  });
+}
