@@ -77,7 +77,7 @@ export function environmentFile(overrides: Record<string, unknown> = {}): Record
       availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
       natGateways: "single",
     },
-    app: { instanceType: "t3.micro", version: "1.0.0", count: { min: 1, desired: 1, max: 2 } },
+    app: { instanceType: "t3.micro", version: "1.0.0", version: "1.0.0", count: { min: 1, desired: 1, max: 2 } },
     database: { engine: "postgres", engineVersion: "16", instanceClass: "db.t4g.micro", allocatedStorageGb: 20 },
     loadBalancer: { https: false },
     monitoring: { alarmEmails: ["oncall@example.com"] },
@@ -89,7 +89,7 @@ export function environmentFile(overrides: Record<string, unknown> = {}): Record
 export function productionEnvironmentFile(overrides: Record<string, unknown> = {}): Record<string, any> {
   return environmentFile({
     production: true,
-    app: { instanceType: "m7g.large", count: { min: 2, desired: 2, max: 4 } },
+    app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
     loadBalancer: {
       https: true,
       certificateArn: "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000",

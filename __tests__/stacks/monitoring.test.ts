@@ -11,12 +11,12 @@ const network = {
   natGateways: "none",
 };
 const LAYOUT_FILES: Record<string, Record<string, unknown>> = {
-  "single-server": { layout: "single-server", network, app: { instanceType: "t3.small" } },
-  "app-db-split": { layout: "app-db-split", network, app: { instanceType: "t4g.small" } },
+  "single-server": { layout: "single-server", network, app: { instanceType: "t3.small", version: "1.0.0" } },
+  "app-db-split": { layout: "app-db-split", network, app: { instanceType: "t4g.small", version: "1.0.0" } },
   "load-balanced": {
     layout: "load-balanced",
     network: { ...network, natGateways: "single" },
-    app: { instanceType: "m7g.large", count: { min: 2, desired: 2, max: 4 } },
+    app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
     loadBalancer: { https: true, certificateArn: CERT },
   },
 };

@@ -171,7 +171,7 @@ describe("rolling out a new app.version", () => {
 test("production keeps the app and nginx logs a year; the artifacts bucket is not force-destroyed", () => {
   const prod = stack(
     "load-balanced",
-    { instanceType: "m7g.large", count: { min: 2, desired: 2, max: 4 } },
+    { instanceType: "m7g.large", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
     {
       production: true,
       database: { engine: "postgres", engineVersion: "16", instanceClass: "db.t4g.micro", allocatedStorageGb: 20 },
