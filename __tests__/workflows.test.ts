@@ -1,0 +1,558 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { lintWorkflow } from "../src/ops/actionlint";
+import { tempDir } from "./helpers";
+
+// The GitHub Actions workflows in .github/workflows: linted by actionlint, then reviewed rule by
+// rule (permissions, pinning, the deploy chain), and their inline scripts run against stubs.
+const ROOT = path.join(__dirname, "..");
+const WORKFLOW_DIR = path.join(ROOT, ".github", "workflows");
+const FILES = fs
+  .readdirSync(WORKFLOW_DIR)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
+const raw = (file: string) => fs.readFileSync(path.join(WORKFLOW_DIR, file), "utf8");
+const WORKFLOWS = new Map<string, any>(FILES.map((f) => [f, parse(raw(f))]));
+const workflow = (file: string) => WORKFLOWS.get(file)!;
+
+type Job = Record<string, any>;
+const jobsOf = (file: string): Array<[string, Job]> => Object.entries(workflow(file).jobs);
+const ALL_JOBS: Array<[string, string, Job]> = FILES.flatMap((f) =>
+  jobsOf(f).map(([id, job]): [string, string, Job] => [f, id, job]),
+);
+const stepsOf = (job: Job): Array<Record<string, any>> => job.steps ?? [];
+const usesAction = (job: Job, action: string) =>
+  stepsOf(job).some((s) => String(s.uses ?? "").startsWith(`${action}@`));
+const step = (job: Job, name: string) => {
+  const found = stepsOf(job).find((s) => s.name === name);
+  if (!found) throw new Error(`no step named "${name}"`);
+  return found;
+};
+const stepUsing = (job: Job, action: string) => {
+  const found = stepsOf(job).find((s) => String(s.uses ?? "").startsWith(`${action}@`));
+  if (!found) throw new Error(`no step uses ${action}`);
+  return found;
+};
+const environmentFolders = () =>
+  fs
+    .readdirSync(path.join(ROOT, "environments"), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+
+function lint(target: string) {
+  const result = spawnSync(
+    process.execPath,
+    ["--require", "tsx/cjs", path.join(ROOT, "scripts", "lint-workflows.ts"), target],
+    { cwd: ROOT, encoding: "utf8" },
+  );
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("actionlint", () => {
+  test.each(FILES)("finds no problem in %s", async (file) => {
+    const full = path.join(WORKFLOW_DIR, file);
+    expect(await lintWorkflow(raw(file), full)).toEqual([]);
+  });
+
+  test("reports a broken workflow with file, line and kind, and exits 1", () => {
+    // given a workflow with a misspelled permission, a job that needs a missing job, and an
+    // untrusted value pasted into a script
+    const dir = tempDir();
+    try {
+      const file = path.join(dir, "broken.yml");
+      fs.writeFileSync(
+        file,
+        [
+          "on: pull_request",
+          "jobs:",
+          "  plan:",
+          "    runs-on: ubuntu-24.04",
+          "    needs: tset",
+          "    permissions:",
+          "      id-tokens: write",
+          "    steps:",
+          '      - run: echo "${{ github.event.pull_request.title }}"',
+          "",
+        ].join("\n"),
+      );
+      // when it is linted
+      const run = lint(file);
+      // then each problem is reported where it is
+      expect(run.status).toBe(1);
+      expect(run.stdout).toMatch(/broken\.yml:3:3: job "plan" needs job "tset" which does not exist .*\[job-needs\]/);
+      expect(run.stdout).toMatch(/broken\.yml:7:7: unknown permission scope "id-tokens".*\[permissions\]/);
+      expect(run.stdout).toMatch(
+        /broken\.yml:9:\d+: "github\.event\.pull_request\.title" is potentially untrusted.*\[expression\]/,
+      );
+      expect(run.stdout).toMatch(/3 problem\(s\)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("every workflow", () => {
+  test("there are the pull-request, drift and deploy workflows", () => {
+    expect(FILES).toEqual(["deploy-environment.yml", "deploy.yml", "drift.yml", "pull-request.yml"]);
+  });
+
+  test.each(FILES)("%s grants nothing by default and each job only what it lists", (file) => {
+    expect(workflow(file).permissions).toEqual({});
+    for (const [id, job] of jobsOf(file)) {
+      expect({ job: id, permissions: typeof job.permissions }).toEqual({ job: id, permissions: "object" });
+      for (const [scope, level] of Object.entries(job.permissions)) {
+        expect({ job: id, scope, level }).toEqual({
+          job: id,
+          scope,
+          level: expect.stringMatching(/^(read|write|none)$/),
+        });
+      }
+    }
+  });
+
+  test("id-token: write only where AWS credentials come from OIDC, and wherever they do", () => {
+    const calledNeedsOidc = (uses: string) =>
+      jobsOf(path.basename(uses)).some(([, job]) => usesAction(job, "aws-actions/configure-aws-credentials"));
+    for (const [file, id, job] of ALL_JOBS) {
+      const oidc = job.uses ? calledNeedsOidc(job.uses) : usesAction(job, "aws-actions/configure-aws-credentials");
+      expect({ file, id, idToken: job.permissions["id-token"] }).toEqual({
+        file,
+        id,
+        idToken: oidc ? "write" : undefined,
+      });
+    }
+  });
+
+  test("write access: pull-requests only for the comment job, issues only for the drift issue job, contents never", () => {
+    const writes = ALL_JOBS.flatMap(([file, id, job]) =>
+      Object.entries(job.permissions)
+        .filter(([scope, level]) => level === "write" && scope !== "id-token")
+        .map(([scope]) => `${file} ${id} ${scope}`),
+    );
+    expect(writes.sort()).toEqual(["drift.yml issues issues", "pull-request.yml comment pull-requests"]);
+    // and those two jobs have no AWS access and run no code from the repository
+    for (const [file, id] of [
+      ["pull-request.yml", "comment"],
+      ["drift.yml", "issues"],
+    ]) {
+      const job = workflow(file).jobs[id];
+      expect(Object.keys(job.permissions)).toHaveLength(1);
+      expect(usesAction(job, "actions/checkout")).toBe(false);
+    }
+  });
+
+  test("no trigger runs untrusted code with secrets (pull_request_target, workflow_run)", () => {
+    for (const file of FILES) {
+      const on = workflow(file).on;
+      const triggers = typeof on === "string" ? [on] : Array.isArray(on) ? on : Object.keys(on);
+      expect(triggers).not.toContain("pull_request_target");
+      expect(triggers).not.toContain("workflow_run");
+    }
+  });
+
+  test("third-party actions are pinned to full commit SHAs with the release in a comment, the same SHA everywhere", () => {
+    const pins = new Map<string, Set<string>>();
+    const lines = FILES.flatMap((f) => raw(f).split("\n")).filter((l) => /^\s*(- )?uses:/.test(l));
+    expect(lines.length).toBeGreaterThan(10);
+    for (const line of lines) {
+      const target = line.replace(/^\s*(- )?uses:\s*/, "");
+      if (target.startsWith("./.github/workflows/")) continue;
+      expect(target).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+      const [action, pin] = target.split("@");
+      pins.set(action, new Set([...(pins.get(action) ?? []), pin]));
+    }
+    for (const [action, shas] of pins) expect({ action, shas: shas.size }).toEqual({ action, shas: 1 });
+  });
+
+  test("scripts get workflow values through env, never as ${{ }} pasted into the script", () => {
+    const offenders = ALL_JOBS.flatMap(([file, id, job]) =>
+      stepsOf(job)
+        .filter((s) => typeof s.run === "string" && s.run.includes("${{"))
+        .map((s) => `${file} ${id} ${s.name ?? s.run}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  test("Terraform: one pinned version of at least 1.10 (the stacks' required_version), wrapper off", () => {
+    const versions = new Set<string>();
+    for (const [file, id, job] of ALL_JOBS) {
+      for (const s of stepsOf(job).filter((s) => String(s.uses ?? "").startsWith("hashicorp/setup-terraform@"))) {
+        expect({ file, id, with: s.with }).toEqual({
+          file,
+          id,
+          with: { terraform_version: "${{ env.TERRAFORM_VERSION }}", terraform_wrapper: false },
+        });
+        versions.add(workflow(file).env.TERRAFORM_VERSION);
+      }
+    }
+    expect(versions.size).toBe(1);
+    const [version] = versions;
+    expect(version).toMatch(/^\d+\.\d+\.\d+$/);
+    const [major, minor] = version.split(".").map(Number);
+    expect(major > 1 || (major === 1 && minor >= 10)).toBe(true);
+  });
+
+  test("Node comes from .nvmrc, whose major version satisfies package.json's engines", () => {
+    const nvmrc = fs.readFileSync(path.join(ROOT, ".nvmrc"), "utf8").trim();
+    const engines: string = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).engines.node;
+    expect(nvmrc).toBe(/^>=(\d+)/.exec(engines)![1]);
+    for (const [file, id, job] of ALL_JOBS) {
+      for (const s of stepsOf(job).filter((s) => String(s.uses ?? "").startsWith("actions/setup-node@"))) {
+        expect({ file, id, with: s.with }).toEqual({ file, id, with: { "node-version-file": ".nvmrc", cache: "npm" } });
+      }
+    }
+  });
+
+  test.each(FILES)("%s disables the Terraform and cdktf CLIs' checkpoint calls", (file) => {
+    expect(workflow(file).env.CHECKPOINT_DISABLE).toBe("1");
+  });
+
+  test("uploads are Markdown reviews only: never a binary plan or a stack folder", () => {
+    const paths = ALL_JOBS.flatMap(([, , job]) =>
+      stepsOf(job)
+        .filter((s) => String(s.uses ?? "").startsWith("actions/upload-artifact@"))
+        .flatMap((s) => String(s.with.path).trim().split("\n")),
+    );
+    expect(paths.length).toBeGreaterThanOrEqual(3);
+    for (const p of paths) expect(p).toMatch(/^[\w./${}\- ]+\.(md|status)$/);
+    for (const p of paths) expect(p).not.toMatch(/tfplan|stacks|\*/);
+  });
+});
+
+describe("pull-request.yml", () => {
+  const pr = workflow("pull-request.yml");
+
+  test("runs on pull requests: install, test and synthesize, then plan each environment folder", () => {
+    expect(Object.keys(pr.on)).toEqual(["pull_request"]);
+    const runs = stepsOf(pr.jobs.test).map((s) => s.run);
+    expect(runs).toEqual(expect.arrayContaining(["npm ci --no-audit --no-fund", "npm test", "npm run synth"]));
+    expect(runs.indexOf("npm test")).toBeLessThan(runs.indexOf("npm run synth"));
+    // the matrix is what scripts/ci-environments.ts reads from environments/, not a list in the file
+    expect(step(pr.jobs.test, "List the environments").run).toBe(
+      'node --require tsx/cjs scripts/ci-environments.ts >> "$GITHUB_OUTPUT"',
+    );
+    expect(pr.jobs.plan.strategy.matrix).toBe("${{ fromJSON(needs.test.outputs.matrix) }}");
+    const plan = step(pr.jobs.plan, "Plan review");
+    expect(plan).toMatchObject({
+      run: 'npm run plan -- "$ENVIRONMENT"',
+      env: { ENVIRONMENT: "${{ matrix.environment }}" },
+    });
+    const credentials = stepUsing(pr.jobs.plan, "aws-actions/configure-aws-credentials");
+    expect(credentials.with["role-to-assume"]).toBe("${{ vars.AWS_PLAN_ROLE_ARN }}");
+  });
+
+  test("forks get the tests only; the comment job runs whether the plans passed or failed", () => {
+    expect(pr.jobs.plan.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
+    expect(pr.jobs.comment.needs).toBe("plan");
+    expect(pr.jobs.comment.if).toMatch(/always\(\)/);
+  });
+
+  describe("the review comment", () => {
+    test("is prepared from the plan's Markdown, says when it failed, and when state is local", () => {
+      const script = step(pr.jobs.plan, "Prepare the review comment").run;
+      const run = (env: Record<string, string>, planMarkdown?: string) => {
+        const dir = tempDir();
+        try {
+          if (planMarkdown !== undefined) {
+            fs.mkdirSync(path.join(dir, "cdktf.out"));
+            fs.writeFileSync(path.join(dir, "cdktf.out", "plan-prod.md"), planMarkdown);
+          }
+          const summary = path.join(dir, "summary.md");
+          const result = spawnSync("bash", ["-e", "-c", script], {
+            cwd: dir,
+            env: { PATH: process.env.PATH, ENVIRONMENT: "prod", GITHUB_STEP_SUMMARY: summary, ...env },
+            encoding: "utf8",
+          });
+          expect(result.status).toBe(0);
+          const review = fs.readFileSync(path.join(dir, "review", "prod.md"), "utf8");
+          expect(fs.readFileSync(summary, "utf8")).toBe(review);
+          return review;
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      };
+      expect(run({ OUTCOME: "success", BACKEND: "s3" }, "2 to add, 0 to destroy\n")).toBe(
+        "### Plan review of `prod`: passed\n\n2 to add, 0 to destroy\n",
+      );
+      expect(run({ OUTCOME: "failure", BACKEND: "local", RUN_URL: "https://example.test/run/1" })).toBe(
+        "### Plan review of `prod`: failed (failure)\n\n" +
+          "> `prod` keeps local state, so this plan compares against the runner's empty state.\n\n" +
+          "No review was written; see the [run log](https://example.test/run/1).\n",
+      );
+    });
+
+    test("is one comment per environment, edited in place on the next push", async () => {
+      // given a pull request that already has the bot's dev comment and a person's comment
+      const dir = tempDir();
+      fs.mkdirSync(path.join(dir, "reviews"));
+      fs.writeFileSync(path.join(dir, "reviews", "dev.md"), "dev: 1 to change");
+      fs.writeFileSync(path.join(dir, "reviews", "prod.md"), "prod: 2 to add");
+      const github = fakeGitHub({
+        comments: [
+          { id: 7, user: { type: "User" }, body: "<!-- plan-review:prod --> quoted by a person" },
+          { id: 8, user: { type: "Bot" }, body: "<!-- plan-review:dev -->\nold" },
+        ],
+      });
+      // when the comment script runs
+      await runGitHubScript(stepUsing(pr.jobs.comment, "actions/github-script").with.script, dir, github);
+      // then dev's comment is updated, prod's is created, and the person's comment is left alone
+      expect(github.calls).toEqual([
+        [
+          "updateComment",
+          { owner: "acme", repo: "infra", comment_id: 8, body: "<!-- plan-review:dev -->\ndev: 1 to change" },
+        ],
+        [
+          "createComment",
+          { owner: "acme", repo: "infra", issue_number: 42, body: "<!-- plan-review:prod -->\nprod: 2 to add" },
+        ],
+      ]);
+    });
+  });
+});
+
+describe("drift.yml", () => {
+  const drift = workflow("drift.yml");
+
+  test("runs on a schedule and by hand, per environment folder, with the read-only plan role", () => {
+    expect(drift.on.schedule[0].cron).toMatch(/^\d+ \d+ \* \* \*$/);
+    expect(drift.on).toHaveProperty("workflow_dispatch");
+    expect(drift.jobs.drift.strategy.matrix).toBe("${{ fromJSON(needs.environments.outputs.matrix) }}");
+    const credentials = stepUsing(drift.jobs.drift, "aws-actions/configure-aws-credentials");
+    expect(credentials.with["role-to-assume"]).toBe("${{ vars.AWS_PLAN_ROLE_ARN }}");
+    expect(step(drift.jobs.drift, "Detect drift").env).toEqual({ ENVIRONMENT: "${{ matrix.environment }}" });
+  });
+
+  describe("the drift step, with a stub npm that the test writes and controls (no terraform runs)", () => {
+    const detect = (exitCode: number) => {
+      const dir = tempDir();
+      try {
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        // stands in for `npm run --silent drift -- <env>`: prints a report, exits with the given code
+        fs.writeFileSync(path.join(bin, "npm"), `#!/bin/sh\necho "report of $5 (args: $*)"\nexit ${exitCode}\n`, {
+          mode: 0o755,
+        });
+        const output = path.join(dir, "output");
+        const result = spawnSync(
+          "bash",
+          ["--noprofile", "--norc", "-eo", "pipefail", "-c", step(drift.jobs.drift, "Detect drift").run],
+          {
+            cwd: dir,
+            env: {
+              PATH: `${bin}:${process.env.PATH}`,
+              ENVIRONMENT: "prod",
+              GITHUB_OUTPUT: output,
+              GITHUB_STEP_SUMMARY: path.join(dir, "summary"),
+            },
+            encoding: "utf8",
+          },
+        );
+        const read = (f: string) =>
+          fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8") : undefined;
+        return {
+          status: result.status,
+          stdout: result.stdout,
+          output: read("output"),
+          report: read("drift/prod.md"),
+          statusFile: read("drift/prod.status"),
+        };
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    };
+
+    test("exit 0 is clean, exit 2 is drift, each with the report kept", () => {
+      expect(detect(0)).toMatchObject({
+        status: 0,
+        output: "status=clean\n",
+        statusFile: "clean\n",
+        report: "report of prod (args: run --silent drift -- prod)\n",
+      });
+      expect(detect(2)).toMatchObject({ status: 0, output: "status=drift\n", statusFile: "drift\n" });
+    });
+
+    test("exit 1 fails the step with an error annotation and leaves no result for the issue job", () => {
+      const failed = detect(1);
+      expect(failed.status).toBe(1);
+      expect(failed.stdout).toMatch(/::error title=Drift of prod::the drift check failed \(exit 1\)/);
+      expect(failed.statusFile).toBeUndefined();
+      expect(failed.output).toBeUndefined();
+    });
+  });
+
+  describe("the issue script, against a fake GitHub API", () => {
+    const script = () => stepUsing(drift.jobs.issues, "actions/github-script").with.script;
+    const results = (files: Record<string, string>) => {
+      const dir = tempDir();
+      fs.mkdirSync(path.join(dir, "drift"));
+      for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, "drift", name), content);
+      return dir;
+    };
+
+    test("drift opens a labelled issue (creating the label), or updates the open one", async () => {
+      const dir = results({
+        "prod.status": "drift\n",
+        "prod.md": "aws_db_instance changed",
+        "dev.status": "drift\n",
+        "dev.md": "sg changed",
+      });
+      const github = fakeGitHub({ issues: [{ number: 5, title: "Drift detected: dev" }], labels: [] });
+      await runGitHubScript(script(), dir, github);
+      const names = github.calls.map(([name]) => name);
+      expect(names).toEqual(["listForRepo", "update", "getLabel", "createLabel", "create"]);
+      expect(github.calls[0][1]).toMatchObject({ state: "open", labels: "drift" });
+      expect(github.calls[1][1]).toMatchObject({ issue_number: 5, body: expect.stringContaining("sg changed") });
+      expect(github.calls[4][1]).toMatchObject({
+        title: "Drift detected: prod",
+        labels: ["drift"],
+        body: expect.stringContaining("aws_db_instance changed"),
+      });
+    });
+
+    test("no drift closes the environment's open issue with a comment; no issue, nothing to do", async () => {
+      const dir = results({ "prod.status": "clean\n", "prod.md": "", "dev.status": "clean\n", "dev.md": "" });
+      const github = fakeGitHub({ issues: [{ number: 9, title: "Drift detected: prod" }] });
+      await runGitHubScript(script(), dir, github);
+      expect(github.calls.map(([name, p]) => `${name} ${p.issue_number ?? ""}`.trim())).toEqual([
+        "listForRepo",
+        "createComment 9",
+        "update 9",
+      ]);
+      expect(github.calls[2][1]).toMatchObject({ state: "closed", state_reason: "completed" });
+    });
+
+    test("an environment whose check failed has no result, so its issue is left alone", async () => {
+      const dir = results({ "dev.status": "clean\n", "dev.md": "" }); // prod's check failed: no prod result
+      const github = fakeGitHub({ issues: [{ number: 9, title: "Drift detected: prod" }] });
+      await runGitHubScript(script(), dir, github);
+      expect(github.calls.map(([name]) => name)).toEqual(["listForRepo"]);
+    });
+  });
+});
+
+describe("deploy.yml and deploy-environment.yml", () => {
+  const deploy = workflow("deploy.yml");
+  const called = workflow("deploy-environment.yml");
+  const CHAIN = ["test", "dev", "staging", "prod", "dr-osaka"];
+
+  test("runs on pushes to main: test, then dev -> staging -> prod -> dr-osaka, each needing the one before", () => {
+    expect(deploy.on.push.branches).toEqual(["main"]);
+    expect(Object.keys(deploy.jobs)).toEqual(CHAIN);
+    expect(stepsOf(deploy.jobs.test).map((s) => s.run)).toContain("npm test");
+    CHAIN.slice(1).forEach((id, i) => {
+      expect({ id, needs: deploy.jobs[id].needs }).toEqual({ id, needs: CHAIN[i] });
+      expect(deploy.jobs[id]).toMatchObject({
+        uses: "./.github/workflows/deploy-environment.yml",
+        with: { environment: id },
+      });
+    });
+  });
+
+  test("every environment folder has its place in the deploy chain", () => {
+    const deployed = Object.values(deploy.jobs)
+      .map((job: any) => job.with?.environment)
+      .filter(Boolean)
+      .sort();
+    expect(deployed).toEqual(environmentFolders());
+  });
+
+  test("prod's deploy job runs in the protected GitHub environment prod, after staging", () => {
+    // the called workflow's deploy job takes its GitHub environment from the caller's input
+    const job = called.jobs.deploy;
+    const environmentOf = (caller: string) =>
+      job.environment.name.replace("${{ inputs.environment }}", deploy.jobs[caller].with.environment);
+    expect(environmentOf("prod")).toBe("prod");
+    expect(deploy.jobs.prod.needs).toBe("staging");
+    expect(called.on.workflow_call.inputs.environment).toMatchObject({ type: "string", required: true });
+  });
+
+  test("two deploys of one environment never overlap, and none is cancelled half-way", () => {
+    expect(called.jobs.deploy.concurrency).toEqual({
+      group: "deploy-${{ inputs.environment }}",
+      "cancel-in-progress": false,
+    });
+  });
+
+  test("the review runs before the approval with the plan role; the deploy re-runs the plan guard, then cdktf deploy", () => {
+    const { review, deploy: apply } = called.jobs;
+    expect(apply.needs).toBe("review");
+    expect(review.environment).toBeUndefined(); // so reviewers see the plan before they approve
+    const role = (job: Job) => stepUsing(job, "aws-actions/configure-aws-credentials").with["role-to-assume"];
+    expect(role(review)).toBe("${{ vars.AWS_PLAN_ROLE_ARN }}");
+    expect(role(apply)).toBe("${{ vars.AWS_DEPLOY_ROLE_ARN }}");
+    expect(step(review, "Refuse state that the runner would lose").run).toMatch(
+      /scripts\/ci-environments\.ts --deployable "\$ENVIRONMENT"/,
+    );
+    const runs = stepsOf(apply)
+      .map((s) => s.run)
+      .filter(Boolean);
+    const guard = runs.indexOf('npm run plan -- "$ENVIRONMENT"');
+    const cdktf = runs.indexOf('npx cdktf deploy "$ENVIRONMENT" --auto-approve');
+    expect(guard).toBeGreaterThan(-1);
+    expect(cdktf).toBeGreaterThan(guard);
+    expect(step(apply, "Deploy").env).toEqual({ ENVIRONMENT: "${{ inputs.environment }}" });
+  });
+});
+
+// ---- Running actions/github-script scripts against a fake GitHub ----
+
+type Call = [string, Record<string, any>];
+
+/** A stand-in for github-script's `github`: records every call; lists return the given data. */
+function fakeGitHub(data: { comments?: any[]; issues?: any[]; labels?: string[] }) {
+  const calls: Call[] = [];
+  const record =
+    (name: string, result: (p: any) => any = () => ({})) =>
+    async (params: any) => {
+      calls.push([name, params]);
+      return { data: result(params) };
+    };
+  const issues = {
+    listComments: record("listComments", () => data.comments ?? []),
+    listForRepo: record("listForRepo", () => data.issues ?? []),
+    createComment: record("createComment"),
+    updateComment: record("updateComment"),
+    create: record("create", () => ({ number: 100 })),
+    update: record("update"),
+    createLabel: record("createLabel"),
+    getLabel: async (params: any) => {
+      calls.push(["getLabel", params]);
+      if (!(data.labels ?? ["drift"]).includes(params.name))
+        throw Object.assign(new Error("Not Found"), { status: 404 });
+      return { data: { name: params.name } };
+    },
+  };
+  return {
+    calls,
+    rest: { issues },
+    // the listing calls are recorded only when they are not paginated (paginate records them once)
+    paginate: async (method: (p: any) => Promise<{ data: any[] }>, params: any) => (await method(params)).data,
+  };
+}
+
+/** Runs a github-script `script` as the action does: an async function body, in `cwd`. */
+async function runGitHubScript(script: string, cwd: string, github: ReturnType<typeof fakeGitHub>) {
+  const context = {
+    repo: { owner: "acme", repo: "infra" },
+    issue: { number: 42 },
+    serverUrl: "https://github.example",
+    runId: 1234,
+  };
+  const logs: string[] = [];
+  const core = { info: (m: string) => logs.push(m), warning: (m: string) => logs.push(`warning: ${m}`) };
+  const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor;
+  const previous = process.cwd();
+  process.chdir(cwd); // the script reads the downloaded artifacts by relative path
+  try {
+    await new AsyncFunction("require", "github", "context", "core", script)(require, github, context, core);
+  } finally {
+    process.chdir(previous);
+    fs.rmSync(cwd, { recursive: true, force: true });
+  }
+  // drop listComments: paginated reads are set-up, not what the script decided
+  github.calls.splice(0, github.calls.length, ...github.calls.filter(([name]) => name !== "listComments"));
+  return logs;
+}

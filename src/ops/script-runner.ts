@@ -1,0 +1,49 @@
+import * as path from "node:path";
+import { ConfigError } from "../config/errors";
+import { loadEnvironments, type EnvironmentConfig } from "../config/load";
+
+/** The project's root folder, where `environments/`, `docs/` and `README.md` live. */
+export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+
+/** An error meant for the person at the terminal: printed as it is, without a stack trace. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Every environment folder, validated (`ENVIRONMENTS_DIR` points elsewhere, as for `npm run synth`). */
+export function projectEnvironments(): EnvironmentConfig[] {
+  return loadEnvironments({ dir: process.env.ENVIRONMENTS_DIR ?? path.join(PROJECT_ROOT, "environments") });
+}
+
+/** The environment called `name`, or a `UsageError` that lists the known ones. */
+export function environmentNamed(environments: readonly EnvironmentConfig[], name: string): EnvironmentConfig {
+  const found = environments.find((e) => e.name === name);
+  if (!found) {
+    const known = environments.map((e) => e.name).join(", ");
+    throw new UsageError(`unknown environment "${name}" (known: ${known})`);
+  }
+  return found;
+}
+
+/**
+ * Runs a script's `main`, printing a `ConfigError` one problem per line and a `UsageError` as
+ * its message, prefixed by the script's name; any failure sets exit code 1.
+ */
+export function runScript(name: string, main: () => void): void {
+  try {
+    main();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`${name}: ${error.problems.length} problem(s) in the environment folders:`);
+      for (const problem of error.problems) console.error(`  ${problem}`);
+    } else if (error instanceof UsageError) {
+      console.error(`${name}: ${error.message}`);
+    } else {
+      console.error(`${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+    process.exitCode = 1;
+  }
+}
