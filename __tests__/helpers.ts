@@ -77,7 +77,7 @@ export function environmentFile(overrides: Record<string, unknown> = {}): Record
       availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
       natGateways: "single",
     },
-    app: { instanceType: "t3.micro", version: "1.0.0", version: "1.0.0", count: { min: 1, desired: 1, max: 2 } },
+    app: { instanceType: "t3.micro", version: "1.0.0", count: { min: 1, desired: 1, max: 2 } },
     database: { engine: "postgres", engineVersion: "16", instanceClass: "db.t4g.micro", allocatedStorageGb: 20 },
     loadBalancer: { https: false },
     monitoring: { alarmEmails: ["oncall@example.com"] },

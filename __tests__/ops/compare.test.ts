@@ -19,7 +19,7 @@ describe("compareEnvironments", () => {
     const staging = environment("staging");
     const prod = environment("prod", {
       production: true,
-      app: { instanceType: "t3.micro", count: { min: 2, desired: 2, max: 4 } },
+      app: { instanceType: "t3.micro", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
       loadBalancer: {
         https: true,
         certificateArn: "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000",
@@ -65,12 +65,20 @@ describe("compareEnvironments", () => {
   test("a setting only the right side has is listed where the config lists it, not at the end", () => {
     const left = environment("qa", {
       layout: "single-server",
-      app: { instanceType: "t3.micro" },
+      app: { instanceType: "t3.micro", version: "1.0.0" },
       database: { engine: "postgres", engineVersion: "16" },
     });
     const right = environment("uat");
     const paths = compareEnvironments(left, right).map((d) => d.path);
-    expect(paths).toEqual(["layout", "app.count.max", "database.instanceClass", "state.path"]);
+    // Without an RDS class, the database memory and connection thresholds have no default either.
+    expect(paths).toEqual([
+      "layout",
+      "app.count.max",
+      "database.instanceClass",
+      "state.path",
+      "monitoring.thresholds.dbFreeableMemoryMb",
+      "monitoring.thresholds.dbConnections",
+    ]);
   });
 
   test("flatten keeps arrays and scalars as leaves and walks objects", () => {
