@@ -3,11 +3,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
+import { benchInServer } from "./bench-in-server";
 
 // `npm run bench`: wall time and peak memory of synth, `cdktf synth`, `npm test` and the typecheck,
 // and how synth scales with the number of environments, as a Markdown table with the targets.
 //   BENCH_RUNS=N        runs per measurement (default 5)
 //   BENCH_TEST_RUNS=N   runs of `npm test`, the slow one (default: BENCH_RUNS, at most 3)
+//   BENCH_SECTIONS=...  comma-separated: build (synth, test, typecheck), in-server (default: both)
+// The in-server section (scripts/bench-in-server.ts) needs nginx and wrk (apt-get install nginx wrk).
 // Exits 0 unless a measured command fails; the other measurements still run and are printed.
 
 const ROOT = path.resolve(__dirname, "..");
@@ -528,21 +531,27 @@ async function main(): Promise<number> {
   const testRuns = runCount("BENCH_TEST_RUNS", Math.min(runs, 3));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "classic-servers-bench-"));
   cleanUpOnSignals(tmp);
+  const sections = (process.env.BENCH_SECTIONS ?? "build,in-server").split(",").map((s) => s.trim());
   try {
-    const probe = writeProbe(tmp);
-    const measurements: Measurement[] = [];
-    // One after the other: on few cores, parallel measurements would slow each other down.
-    for (const spec of specs(tmp, runs, testRuns)) measurements.push(await measure(spec, probe, tmp));
-
     printMachine();
-    printTable(measurements);
-    printTargets(
-      measurements.find((m) => m.role?.kind === "shipped-synth"),
-      measurements.find((m) => m.role?.kind === "npm-test"),
-    );
-    printMarginalCost(measurements);
-    printFailures(measurements);
-    return measurements.some((m) => m.failure) ? 1 : 0;
+    let failed = false;
+    if (sections.includes("build")) {
+      const probe = writeProbe(tmp);
+      const measurements: Measurement[] = [];
+      // One after the other: on few cores, parallel measurements would slow each other down.
+      for (const spec of specs(tmp, runs, testRuns)) measurements.push(await measure(spec, probe, tmp));
+      printTable(measurements);
+      printTargets(
+        measurements.find((m) => m.role?.kind === "shipped-synth"),
+        measurements.find((m) => m.role?.kind === "npm-test"),
+      );
+      printMarginalCost(measurements);
+      printFailures(measurements);
+      failed = measurements.some((m) => m.failure);
+    }
+    // After the build section, alone on the machine: it saturates both cores.
+    if (sections.includes("in-server")) failed = !(await benchInServer()) || failed;
+    return failed ? 1 : 0;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

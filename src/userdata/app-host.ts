@@ -79,8 +79,8 @@ export const SERVER_PATHS: AppHostPaths = {
   nodeBinary: "/usr/bin/node-22",
 };
 
-/** nginx's passive health check: two failures in 3 s take a process out for 3 s. */
-export const PASSIVE_HEALTH_CHECK: PassiveHealthCheck = { maxFails: 2, failTimeoutSeconds: 3 };
+/** nginx's passive health check: two failures within 2 s take a process out for 2 s. */
+export const PASSIVE_HEALTH_CHECK: PassiveHealthCheck = { maxFails: 2, failTimeoutSeconds: 2 };
 
 /** `count` consecutive ports from `FIRST_APP_PORT`. */
 export function appPorts(count: number, first = FIRST_APP_PORT): number[] {
