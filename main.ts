@@ -16,9 +16,10 @@ const projectRoot = __dirname;
 const outdir = path.resolve(process.env.CDKTF_OUTDIR ?? path.join(projectRoot, "cdktf.out"));
 
 try {
+  const only = parseSelection(process.env.ENVIRONMENTS);
   const environments = loadEnvironments({
     dir: process.env.ENVIRONMENTS_DIR ?? path.join(projectRoot, "environments"),
-    only: parseSelection(process.env.ENVIRONMENTS),
+    only,
   });
   const projectRootFromStack = path
     .relative(path.join(outdir, "stacks", "stack"), projectRoot)
@@ -28,6 +29,8 @@ try {
     outdir,
     (app) => buildStacks(app, environments, { projectRootFromStack: projectRootFromStack || "." }),
     (staged, names) => checkSynthesizedStacks(staged, names, environments),
+    // A selection updates its stacks and leaves the others (and their `terraform init`) in place.
+    { keepOtherStacks: only !== undefined },
   );
   console.log(
     `Synthesized ${stacks.length} stack(s) into ${path.relative(process.cwd(), outdir) || "."}: ${stacks.join(", ")}`,

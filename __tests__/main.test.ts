@@ -48,6 +48,23 @@ describe("main.ts", () => {
     expect(manifestStacks(outdir)).toEqual(["dev", "prod"]);
   });
 
+  test("a selection updates its stacks and keeps the others, with their terraform init; a full synth drops stale ones", () => {
+    const outdir = path.join(work, "out");
+    expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS: "dev,prod" }).status).toBe(0);
+    fs.mkdirSync(path.join(outdir, "stacks", "prod", ".terraform"));
+    const prodBefore = fs.readFileSync(path.join(outdir, "stacks", "prod", "cdk.tf.json"), "utf8");
+    // when only dev is synthesized again
+    expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS: "dev" }).status).toBe(0);
+    // then prod is still there, as it was, and still listed
+    expect(manifestStacks(outdir)).toEqual(["dev", "prod"]);
+    expect(fs.readFileSync(path.join(outdir, "stacks", "prod", "cdk.tf.json"), "utf8")).toBe(prodBefore);
+    expect(fs.existsSync(path.join(outdir, "stacks", "prod", ".terraform"))).toBe(true);
+    // and a synth of everything holds exactly the shipped environments
+    const envs = writeEnvironments(path.join(work, "envs"), { dev: environmentFile() });
+    expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS_DIR: envs }).status).toBe(0);
+    expect(manifestStacks(outdir)).toEqual(["dev"]);
+  });
+
   test("bad input: every problem is printed with its folder and field, exit 1, and the previous output is untouched", () => {
     // given a previous good output
     const outdir = path.join(work, "out");

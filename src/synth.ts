@@ -18,6 +18,7 @@ export function synthesizeAtomically(
   outdir: string,
   build: (app: App) => void,
   verify: (stagingDir: string, stacks: string[]) => void = () => undefined,
+  options: SynthOptions = {},
 ): string[] {
   const target = path.resolve(outdir);
   const staging = `${target}.staging-${process.pid}`;
@@ -29,12 +30,37 @@ export function synthesizeAtomically(
     const stacks = Object.keys(JSON.parse(fs.readFileSync(path.join(staging, "manifest.json"), "utf8")).stacks);
     verify(staging, stacks);
     for (const stack of stacks) carryOver(path.join(target, "stacks", stack), path.join(staging, "stacks", stack));
+    if (options.keepOtherStacks) keepOtherStacks(target, staging, stacks);
     swap(target, staging);
     return stacks;
   } catch (error) {
     fs.rmSync(staging, { recursive: true, force: true });
     throw error;
   }
+}
+
+export interface SynthOptions {
+  /**
+   * Only some stacks are synthesized (`ENVIRONMENTS=dev`): keep the other stacks of the previous
+   * output, directories and manifest entries, instead of dropping them with their `terraform init`.
+   * @default false - the output holds exactly the stacks synthesized
+   */
+  readonly keepOtherStacks?: boolean;
+}
+
+function keepOtherStacks(target: string, staging: string, synthesized: readonly string[]): void {
+  const previousManifest = path.join(target, "manifest.json");
+  if (!fs.existsSync(previousManifest)) return;
+  const previous = JSON.parse(fs.readFileSync(previousManifest, "utf8"));
+  const manifestFile = path.join(staging, "manifest.json");
+  const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
+  for (const [name, entry] of Object.entries(previous.stacks ?? {})) {
+    const from = path.join(target, "stacks", name);
+    if (synthesized.includes(name) || !fs.existsSync(from)) continue;
+    fs.renameSync(from, path.join(staging, "stacks", name));
+    manifest.stacks[name] = entry;
+  }
+  fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
 }
 
 function carryOver(from: string, to: string): void {
