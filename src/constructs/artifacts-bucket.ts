@@ -1,17 +1,10 @@
-import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
-import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
-import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
-import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
-import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
-import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
-import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
-import { denyInsecureTransport } from "./bucket-policy";
+import { versionedPrivateBucket } from "./bucket-hardening";
 
 /** Object keys of releases: `app/<version>.tar.gz`. */
 export const RELEASE_KEY_PREFIX = "app/";
@@ -70,42 +63,11 @@ export class ArtifactsBucket extends Construct {
     this.bucketName = bucket.bucket;
     this.bucketArn = bucket.arn;
 
-    const versioning = new S3BucketVersioningA(this, "Versioning", {
-      bucket: bucket.id,
-      versioningConfiguration: { status: "Enabled" },
+    const versioning = versionedPrivateBucket(this, bucket, {
+      encryption: "AES256",
+      noncurrentVersionDays,
+      lifecycleRuleId: "expire-replaced-releases",
     });
-    new S3BucketServerSideEncryptionConfigurationA(this, "Encryption", {
-      bucket: bucket.id,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
-    });
-    const publicAccess = new S3BucketPublicAccessBlock(this, "PublicAccessBlock", {
-      bucket: bucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    });
-    new S3BucketOwnershipControls(this, "OwnershipControls", {
-      bucket: bucket.id,
-      rule: { objectOwnership: "BucketOwnerEnforced" },
-    });
-    new S3BucketLifecycleConfiguration(this, "Lifecycle", {
-      bucket: bucket.id,
-      rule: [
-        {
-          id: "expire-replaced-releases",
-          status: "Enabled",
-          filter: [{ prefix: "" }],
-          noncurrentVersionExpiration: [{ noncurrentDays: noncurrentVersionDays }],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
-        },
-      ],
-      dependsOn: [versioning],
-    });
-    const tlsOnly = new DataAwsIamPolicyDocument(this, "TlsOnlyPolicy", {
-      statement: [denyInsecureTransport(bucket.arn)],
-    });
-    new S3BucketPolicy(this, "Policy", { bucket: bucket.id, policy: tlsOnly.json, dependsOn: [publicAccess] });
 
     this.releaseKey = `${RELEASE_KEY_PREFIX}${props.version}.tar.gz`;
     this.release = new S3Object(this, "Release", {
