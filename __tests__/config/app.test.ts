@@ -28,11 +28,11 @@ describe("app.processes", () => {
   test.each([
     ["t3.micro", 2],
     ["t4g.small", 2],
-    ["m7g.medium", 1],
+    ["m7g.medium", 2], // 1 vCPU, but never fewer than 2 by default
     ["m7g.large", 2],
     ["c7i.2xlarge", 8],
     ["r8g.16xlarge", 64],
-  ])("defaults to one per vCPU: %s runs %i", (instanceType, processes) => {
+  ])("defaults to one per vCPU, at least 2: %s runs %i", (instanceType, processes) => {
     expect(environment("dev", { app: { instanceType, version: "1.0.0" } }).app.processes).toBe(processes);
   });
 

@@ -21,6 +21,23 @@ import { nginxConf } from "../../src/userdata/nginx-conf";
 
 export const ROOT = path.resolve(__dirname, "../..");
 
+/** A test stand-in for the `aws` CLI, for the four calls the deploy script makes; see `publishRelease`. */
+const STUB_AWS = `#!/bin/bash
+# test stand-in for the AWS CLI: serves the deploy script's calls from @BUCKET@
+set -euo pipefail
+echo "$*" >> "@BUCKET@/calls.log"
+arg() { local want=$1; shift; while (($#)); do if [[ $1 == "$want" ]]; then echo "$2"; return; fi; shift; done; }
+case "$*" in
+  *"ssm get-parameter"*) echo testbed-artifacts ;;
+  *"s3api list-object-versions"*) cut -d" " -f1 "@BUCKET@/versions" | paste -sd"\t" ;;
+  *"s3api head-object"*) id=$(arg --version-id "$@"); awk -v id="$id" '$1 == id { print $2 }' "@BUCKET@/versions" ;;
+  *"s3api get-object"*)
+    if [[ -n \${STUB_AWS_FAIL_GET:-} ]]; then echo "An error occurred (AccessDenied) when calling the GetObject operation" >&2; exit 254; fi
+    id=$(arg --version-id "$@"); cp "@BUCKET@/$id.tar.gz" "\${@: -1}"; echo '{"ChecksumSHA256": "stub"}' ;;
+  *) echo "stub aws: unexpected call: $*" >&2; exit 2 ;;
+esac
+`;
+
 /** Why the in-server tests cannot run here, or undefined when nginx is available. */
 export function nginxMissing(): string | undefined {
   const probe = spawnSync("nginx", ["-v"], { encoding: "utf8" });
@@ -159,7 +176,7 @@ export class TestBed {
   }
 
   /** Renders the server's files for `processes` app processes under a new temporary directory. */
-  static async create(processes: number): Promise<TestBed> {
+  static async create(processes: number, options: { bucket?: boolean } = {}): Promise<TestBed> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "in-server-"));
     const ports: number[] = [];
     while (ports.length < processes + 2) {
@@ -176,6 +193,9 @@ export class TestBed {
       appPorts,
       appUser: os.userInfo().username,
       passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+      artifacts: options.bucket
+        ? { region: "test-1", bucketParameter: "/testbed/app/artifacts-bucket", releaseKey: "app/release.tar.gz" }
+        : undefined,
       paths: {
         appRoot: path.join(dir, "app"),
         nginxConf: path.join(dir, "nginx/nginx.conf"),
@@ -198,6 +218,11 @@ export class TestBed {
     }
     fs.writeFileSync(paths.nginxConf, nginxConf(this.host));
     fs.writeFileSync(path.join(paths.appRoot, DEPLOY_SCRIPT), deployScript(this.host), { mode: 0o755 });
+    // The stand-in for the AWS CLI (no AWS here): answers the deploy script's calls from a folder
+    // of object versions and logs each call; STUB_AWS_FAIL_GET=1 makes downloads fail.
+    const bin = path.join(this.dir, "bin");
+    fs.mkdirSync(bin, { recursive: true });
+    fs.writeFileSync(path.join(bin, "aws"), STUB_AWS.replaceAll("@BUCKET@", this.bucketDir), { mode: 0o755 });
     // The stand-in for systemctl: forwards `<verb> app@<port>` to this test bed's supervisor.
     fs.writeFileSync(
       path.join(this.dir, "systemctl"),
@@ -206,19 +231,47 @@ export class TestBed {
     );
   }
 
-  /** Puts a release on disk as the deploy script would after fetching it: the packaged tarball, unpacked. */
-  addRelease(version: string, edit?: (serverJs: string) => string): void {
+  /** Packs a release of the sample app with `version` (and `server.js` edited by `edit`). */
+  private packageRelease(version: string, edit?: (serverJs: string) => string): string {
     const source = path.join(this.dir, "source", version);
     fs.mkdirSync(source, { recursive: true });
     const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "app/package.json"), "utf8"));
     fs.writeFileSync(path.join(source, "package.json"), JSON.stringify({ ...manifest, version }, null, 2));
     const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
     fs.writeFileSync(path.join(source, "server.js"), edit ? edit(serverJs) : serverJs);
-    const packaged = packageApp(source, path.join(this.dir, "dist"));
+    return packageApp(source, path.join(this.dir, "dist", version)).file;
+  }
+
+  /** Puts a release on disk as the deploy script would after fetching it: the packaged tarball, unpacked. */
+  addRelease(version: string, edit?: (serverJs: string) => string): void {
+    const file = this.packageRelease(version, edit);
     const release = path.join(this.host.paths.appRoot, "releases", version);
     fs.mkdirSync(release, { recursive: true });
-    const untar = spawnSync("tar", ["-xzf", packaged.file, "-C", release]);
+    const untar = spawnSync("tar", ["-xzf", file, "-C", release]);
     if (untar.status !== 0) throw new Error(`tar: ${untar.stderr}`);
+  }
+
+  /** The stand-in bucket's folder: `versions` lists "<version-id> <app-version>", newest first. */
+  get bucketDir(): string {
+    return path.join(this.dir, "bucket");
+  }
+
+  /** Uploads a release as Terraform does: a new object version of the release key, newest first. */
+  publishRelease(version: string): string {
+    const file = this.packageRelease(version);
+    fs.mkdirSync(this.bucketDir, { recursive: true });
+    const versions = path.join(this.bucketDir, "versions");
+    const previous = fs.existsSync(versions) ? fs.readFileSync(versions, "utf8") : "";
+    const id = `v${previous.split("\n").filter(Boolean).length + 1}`;
+    fs.copyFileSync(file, path.join(this.bucketDir, `${id}.tar.gz`));
+    fs.writeFileSync(versions, `${id} ${version}\n${previous}`);
+    return id;
+  }
+
+  /** Every `aws` command the deploy script ran, one line each. */
+  awsCalls(): string[] {
+    const log = path.join(this.bucketDir, "calls.log");
+    return fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
   }
 
   /** Starts nginx and the supervisor the stand-in systemctl talks to. */
@@ -257,7 +310,12 @@ export class TestBed {
   deploy(version: string, env: Record<string, string> = {}): Promise<DeployRun> {
     return new Promise((resolve) => {
       const child = spawn(path.join(this.host.paths.appRoot, DEPLOY_SCRIPT), [version], {
-        env: { ...process.env, APP_CTL: path.join(this.dir, "systemctl"), ...env },
+        env: {
+          ...process.env,
+          PATH: `${path.join(this.dir, "bin")}:${process.env.PATH}`,
+          APP_CTL: path.join(this.dir, "systemctl"),
+          ...env,
+        },
       });
       let output = "";
       child.stdout.on("data", (chunk) => (output += chunk));

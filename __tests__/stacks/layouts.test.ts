@@ -300,8 +300,9 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
     expect(group.values.instance_refresh).toMatchObject({
       strategy: "Rolling",
       preferences: expect.objectContaining({
-        min_healthy_percentage: 90,
-        auto_rollback: true,
+        min_healthy_percentage: 100,
+        max_healthy_percentage: 150,
+        auto_rollback: false,
         checkpoint_percentages: [50, 100],
       }),
     });

@@ -61,17 +61,20 @@ describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
     expect(lifecycle.noncurrent_version_expiration[0].noncurrent_days).toBeGreaterThanOrEqual(30);
   });
 
-  test("Terraform uploads the packaged tarball of app.version with a SHA-256 checksum, after versioning is on", () => {
+  test("Terraform uploads the packaged tarball of app.version to the one release key, tagged with its version", () => {
     const release = json.resources("aws_s3_object")[0].values;
     expect(json.countOf("aws_s3_object")).toBe(1);
     expect(release.bucket).toBe(ref(bucket, "aws_s3_bucket"));
-    expect(release.key).toBe("app/1.0.0.tar.gz");
+    // One key for every release: a new version is an update (a new object version), never a
+    // replacement, which would delete every version of the old key and the releases with it.
+    expect(release.key).toBe("app/release.tar.gz");
+    expect(stack(layout, { version: "2.0.0" }).resources("aws_s3_object")[0].values.key).toBe(release.key);
+    expect(release.metadata).toEqual({ "app-version": "1.0.0" });
     expect(release.source).toBe("${path.module}/../../../dist/app-1.0.0.tar.gz");
     expect(release.source_hash).toBe('${filemd5("${path.module}/../../../dist/app-1.0.0.tar.gz")}');
     expect(release.checksum_algorithm).toBe("SHA256");
-    expect(release.depends_on).toContain(
-      `aws_s3_bucket_versioning.${json.resources("aws_s3_bucket_versioning").find((v) => v.values.bucket === bucketRef)!.name}`,
-    );
+    const versioning = json.resources("aws_s3_bucket_versioning").find((v) => v.values.bucket === bucketRef)!;
+    expect(release.depends_on).toContain(`aws_s3_bucket_versioning.${versioning.name}`);
   });
 
   test("an SSM parameter names the bucket; the boot script reads that parameter by its literal name", () => {
@@ -81,22 +84,39 @@ describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
     expect(bootScriptOf(json)).toContain("--name /shop/test/app/artifacts-bucket");
   });
 
-  test("the app role may read releases (and list their versions) under app/ only, and that parameter only", () => {
+  test("the app role may read releases (and list their versions) of the release key only, and that parameter only", () => {
     const policy = json.referenced(json.named("aws_iam_role_policy", "ReadReleases").values.policy).values;
     const bucketArn = ref(bucket, "aws_s3_bucket", "arn");
     const statements = Object.fromEntries(policy.statement.map((s: any) => [s.sid, s]));
     expect(statements.ReadReleases).toMatchObject({
       actions: ["s3:GetObject", "s3:GetObjectVersion"],
-      resources: [`${bucketArn}/app/*`],
+      resources: [`${bucketArn}/app/release.tar.gz`],
     });
     expect(statements.ListReleaseVersions).toMatchObject({
       actions: ["s3:ListBucketVersions"],
       resources: [bucketArn],
     });
-    expect(statements.ListReleaseVersions.condition[0]).toMatchObject({ variable: "s3:prefix", values: ["app/*"] });
+    expect(statements.ListReleaseVersions.condition[0]).toMatchObject({
+      variable: "s3:prefix",
+      values: ["app/release.tar.gz"],
+    });
     expect(statements.FindBucket.resources).toEqual([
       ref(json.named("aws_ssm_parameter", "BucketParameter"), "aws_ssm_parameter", "arn"),
     ]);
+  });
+
+  test("servers boot only after their role's policies exist (the first download must not be refused)", () => {
+    const server = json.resources("aws_instance")[0] ?? json.resources("aws_autoscaling_group")[0];
+    for (const policy of json.resources("aws_iam_role_policy").filter((p) => p.name.startsWith("AppIdentity_"))) {
+      expect(server.values.depends_on).toContain(`aws_iam_role_policy.${policy.name}`);
+    }
+    const attachments = json
+      .resources("aws_iam_role_policy_attachment")
+      .filter((a) => a.name.startsWith("AppIdentity_"));
+    expect(attachments.length).toBeGreaterThan(0);
+    for (const attachment of attachments) {
+      expect(server.values.depends_on).toContain(`aws_iam_role_policy_attachment.${attachment.name}`);
+    }
   });
 
   test("log groups exist with retention before any server boots, and the agent ships to exactly them", () => {
@@ -142,9 +162,13 @@ describe("rolling out a new app.version", () => {
       ref(after.resources("aws_launch_template")[0], "aws_launch_template", "latest_version"),
     );
     expect(group.instance_refresh.strategy).toBe("Rolling");
-    expect(group.instance_refresh.preferences.min_healthy_percentage).toBeGreaterThanOrEqual(50);
+    // New servers start before old ones stop; a failed refresh stops with the old ones serving.
+    expect(group.instance_refresh.preferences.min_healthy_percentage).toBe(100);
+    expect(group.instance_refresh.preferences.max_healthy_percentage).toBeGreaterThan(100);
     expect(group.instance_refresh.preferences.checkpoint_percentages).toEqual([50, 100]);
-    expect(group.instance_refresh.preferences.auto_rollback).toBe(true);
+    // The provider moves the group to the new template before the refresh starts, so an
+    // automatic rollback would roll "back" to the new version (terraform-provider-aws#34189).
+    expect(group.instance_refresh.preferences.auto_rollback).toBe(false);
     expect(after.countOf("aws_ssm_association")).toBe(0);
   });
 
@@ -164,6 +188,12 @@ describe("rolling out a new app.version", () => {
       expect(association.parameters).toEqual({ version: "1.1.0" });
       expect(association.targets).toEqual([{ key: "InstanceIds", values: [ref(instance, "aws_instance")] }]);
       expect(association.wait_for_success_timeout_seconds).toBeGreaterThan(0);
+      // The provider waits only when it creates an association: every new release replaces it.
+      expect(association.lifecycle.replace_triggered_by).toEqual([
+        `\${aws_s3_object.${json.resources("aws_s3_object")[0].name}}`,
+      ]);
+      // A failed first boot fails the deploy instead of being waited past.
+      expect(content.mainSteps[0].inputs.runCommand[0]).toMatch(/cloud-init status --wait.*exit 1/);
     },
   );
 });

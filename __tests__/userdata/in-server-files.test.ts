@@ -7,6 +7,9 @@ import { bootScript } from "../../src/userdata/boot-script";
 import { cloudWatchAgentConfig } from "../../src/userdata/cloudwatch-agent";
 import { deployScript } from "../../src/userdata/deploy-script";
 import { nginxConf } from "../../src/userdata/nginx-conf";
+import { randomBytes } from "node:crypto";
+import { gunzipSync } from "node:zlib";
+import { USER_DATA_LIMIT, userDataBase64 } from "../../src/userdata/encode";
 import { tempDir } from "../helpers";
 
 /** The server's files as text: what nginx, systemd and bash will be given. */
@@ -21,7 +24,11 @@ const host = (overrides: Partial<AppHost> = {}): AppHost => ({
   appUser: "app",
   passiveHealthCheck: PASSIVE_HEALTH_CHECK,
   paths: SERVER_PATHS,
-  artifacts: { region: "ap-northeast-2", bucketParameter: "/shop/prod/app/artifacts-bucket", keyPrefix: "app/" },
+  artifacts: {
+    region: "ap-northeast-2",
+    bucketParameter: "/shop/prod/app/artifacts-bucket",
+    releaseKey: "app/release.tar.gz",
+  },
   ...overrides,
 });
 const LOG_GROUPS = {
@@ -115,9 +122,11 @@ describe("the deploy script", () => {
 
   test("downloads a missing release from the artifacts bucket, verifying its checksum", () => {
     expect(script).toContain("--name /shop/prod/app/artifacts-bucket");
-    expect(script).toContain('key="app/$version.tar.gz"');
+    expect(script).toContain("--prefix app/release.tar.gz");
+    expect(script).toContain(`--query 'Metadata."app-version"'`);
     expect(script).toContain("--checksum-mode ENABLED");
-    expect(script).toContain("list-object-versions --region ap-northeast-2");
+    expect(script).toContain("aws --region ap-northeast-2 \"$@\"");
+    expect(script).toContain("s3api list-object-versions");
   });
 
   test("without an artifact source, a missing release fails", () => {
@@ -148,13 +157,15 @@ describe("the boot script", () => {
     expect(body("/opt/app/bin/deploy")).toBe(deployScript(props.host).replace(/\n$/, ""));
   });
 
-  test("enables every process unit, deploys the version, then starts nginx", () => {
+  test("starts the CloudWatch agent, then nginx, then enables every process unit and deploys the version", () => {
     const script = bootScript(props);
     expect(script).toContain("systemctl enable app@8001 app@8002 app@8003 app@8004\n");
-    const deploy = script.indexOf("\n/opt/app/bin/deploy 1.4.2\n");
+    const agent = script.indexOf("amazon-cloudwatch-agent-ctl -a fetch-config");
     const nginx = script.indexOf("systemctl enable --now nginx");
-    expect(deploy).toBeGreaterThan(0);
-    expect(nginx).toBeGreaterThan(deploy);
+    const deploy = script.indexOf("\n/opt/app/bin/deploy 1.4.2\n");
+    expect(agent).toBeGreaterThan(0);
+    expect(nginx).toBeGreaterThan(agent); // a failed boot still ships its log
+    expect(deploy).toBeGreaterThan(nginx);
   });
 
   test("the CloudWatch agent config ships every log to its group and memory per instance and per group", () => {
@@ -175,8 +186,17 @@ describe("the boot script", () => {
     expect(single.metrics.aggregation_dimensions).toEqual([["InstanceId"]]);
   });
 
-  test("stays under EC2's 16 KB user data limit even with the most processes and the local database", () => {
+  test("fits EC2's 16 KB user data limit: as text when it fits, gzip-compressed with the most processes", () => {
+    const shipped = bootScript(props);
+    expect(Buffer.from(userDataBase64(shipped), "base64").toString("utf8")).toBe(shipped);
     const largest = bootScript({ ...props, host: host({ appPorts: appPorts(64) }), localDatabase: "postgres" });
-    expect(Buffer.byteLength(largest, "utf8")).toBeLessThan(16 * 1024);
+    expect(Buffer.byteLength(largest)).toBeGreaterThan(USER_DATA_LIMIT);
+    const data = Buffer.from(userDataBase64(largest), "base64");
+    expect(data.length).toBeLessThanOrEqual(USER_DATA_LIMIT);
+    expect(data.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b])); // gzip, which cloud-init unpacks
+    expect(gunzipSync(data).toString("utf8")).toBe(largest);
+    expect(() =>
+      userDataBase64("#".repeat(4 * USER_DATA_LIMIT) + randomBytes(USER_DATA_LIMIT).toString("hex")),
+    ).toThrow(/even gzip-compressed; EC2 accepts 16384/);
   });
 });

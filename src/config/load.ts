@@ -218,8 +218,10 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
       ...file.app,
       detailedMonitoring: file.app.detailedMonitoring ?? defaults.detailedMonitoring,
       architecture: isGraviton(file.app.instanceType) ? "arm64" : "x86_64",
-      // The schema accepts only instance types whose vCPUs are known.
-      processes: file.app.processes ?? vcpusOf(file.app.instanceType) ?? 1,
+      // One per vCPU, and never fewer than 2 by default: with one process, every deploy or
+      // crash leaves the server with nothing behind nginx. (The schema accepts only instance
+      // types whose vCPUs are known.)
+      processes: file.app.processes ?? Math.max(MIN_DEFAULT_PROCESSES, vcpusOf(file.app.instanceType) ?? 1),
       logRetentionDays: file.app.logRetentionDays ?? defaults.logRetentionDays,
     },
     database: {
@@ -292,6 +294,9 @@ interface AlarmDefaults extends Omit<AlarmThresholds, DerivedThreshold> {
   /** Of the engine's default `max_connections` for the class. */
   readonly dbConnectionsPercent: number;
 }
+
+/** The fewest app processes a server gets by default: one can restart while the other serves. */
+export const MIN_DEFAULT_PROCESSES = 2;
 
 /** What production gets unless its file says otherwise; the rules in `rules.ts` hold it there. */
 export const PRODUCTION_DEFAULTS = {

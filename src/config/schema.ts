@@ -154,7 +154,7 @@ const app = z
     processes: intRange(1, MAX_APP_PROCESSES)
       .optional()
       .describe(
-        `App processes per server behind its nginx, on ports ${FIRST_APP_PORT} and up; default one per vCPU of instanceType`,
+        `App processes per server behind its nginx, on ports ${FIRST_APP_PORT} and up; default one per vCPU of instanceType, at least 2 (1 means every deploy briefly stops the server)`,
       ),
     logRetentionDays: retentionDays
       .optional()

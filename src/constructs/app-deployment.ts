@@ -1,5 +1,6 @@
 import { SsmAssociation } from "@cdktf/provider-aws/lib/ssm-association";
 import { SsmDocument } from "@cdktf/provider-aws/lib/ssm-document";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import { VERSION_PATTERN } from "../userdata/app-host";
@@ -10,6 +11,8 @@ export interface AppDeploymentProps {
   readonly instanceId: string;
   /** The release to run; changing it runs the deploy again. */
   readonly version: string;
+  /** The uploaded release: each new upload replaces the association, so the deploy runs as a create. */
+  readonly release: ITerraformDependable;
   /** The deploy script on the server (written by the boot script). */
   readonly deployCommand: string;
   /**
@@ -24,9 +27,12 @@ export interface AppDeploymentProps {
  * Rolls a release out to a server that is not replaced to deploy (single-server, app-db-split):
  * an SSM Command document that waits for first boot to finish, then runs the server's deploy
  * script (one process at a time behind nginx, rolled back on a failed health check), and an
- * association that runs it on the server with the environment's version. SSM runs an
- * association when it is created and whenever its parameters change, so changing `app.version`
- * and running `cdktf deploy` deploys; the apply waits for the outcome.
+ * association that runs it on the server with the environment's version.
+ *
+ * The provider waits for an association's outcome (`wait_for_success_timeout_seconds`) only when
+ * it creates one, not when it updates its parameters. So the association is replaced whenever the
+ * release object changes (`replace_triggered_by`): every new version is a create, which SSM runs
+ * at once and `cdktf deploy` waits for, failing when the deploy failed.
  */
 export class AppDeployment extends Construct {
   public readonly documentName: string;
@@ -56,7 +62,12 @@ export class AppDeployment extends Construct {
             name: "deploy",
             inputs: {
               timeoutSeconds: "900",
-              runCommand: ["cloud-init status --wait >/dev/null || true", `${props.deployCommand} '{{ version }}'`],
+              runCommand: [
+                // First boot must have finished (and succeeded) before a deploy: the boot script
+                // writes the deploy script. cloud-init exits 2 for "done with warnings".
+                'cloud-init status --wait >/dev/null; boot=$?; if [ "$boot" -ne 0 ] && [ "$boot" -ne 2 ]; then echo "first boot failed (cloud-init status $boot): see /var/log/boot-script.log"; exit 1; fi',
+                `${props.deployCommand} '{{ version }}'`,
+              ],
             },
           },
         ],
@@ -74,6 +85,7 @@ export class AppDeployment extends Construct {
       maxConcurrency: "1",
       maxErrors: "0",
       waitForSuccessTimeoutSeconds: props.waitSeconds ?? 1200,
+      lifecycle: { replaceTriggeredBy: [props.release] },
     });
   }
 }

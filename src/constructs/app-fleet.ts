@@ -35,9 +35,15 @@ export interface AppFleetProps {
   readonly healthCheckGracePeriod?: number;
   /**
    * Share of capacity kept healthy while an instance refresh replaces servers.
-   * @default 90
+   * @default 100 - never below full capacity
    */
   readonly minHealthyPercentage?: number;
+  /**
+   * Capacity an instance refresh may launch above the desired count (new servers start before old
+   * ones stop).
+   * @default 150 - half the group's size of new servers at a time
+   */
+  readonly maxHealthyPercentage?: number;
   /** What must exist before instances boot, such as the release they download. @default - nothing */
   readonly bootDependsOn?: readonly ITerraformDependable[];
 }
@@ -50,7 +56,7 @@ export interface AppFleetProps {
  * Any change to the launch template (new AMI, instance type, user data) makes a new template
  * version; the group references `latest_version` (not `$Latest`, which never triggers a refresh), so
  * the change rolls out as a rolling instance refresh that keeps `minHealthyPercentage` serving,
- * pauses at checkpoints, and rolls back on failure.
+ * pauses at checkpoints, and stops on failure with the old servers still serving.
  *
  * @example
  * new AppFleet(this, "Fleet", { naming, subnetIds, count: { min: 2, desired: 2, max: 6 }, targetGroupArns: [tg.arn], ... });
@@ -63,7 +69,8 @@ export class AppFleet extends Construct {
     super(scope, id);
     const rootVolumeGb = props.rootVolumeGb ?? 20;
     const healthCheckGracePeriod = props.healthCheckGracePeriod ?? 300;
-    const minHealthyPercentage = props.minHealthyPercentage ?? 90;
+    const minHealthyPercentage = props.minHealthyPercentage ?? 100;
+    const maxHealthyPercentage = props.maxHealthyPercentage ?? 150;
     const { naming } = props;
 
     const template = new LaunchTemplate(this, "LaunchTemplate", {
@@ -105,10 +112,16 @@ export class AppFleet extends Construct {
       instanceRefresh: {
         strategy: "Rolling",
         preferences: {
+          // Launch before terminating: new instances must be healthy before old ones go.
           minHealthyPercentage,
+          maxHealthyPercentage,
           checkpointPercentages: [50, 100],
           checkpointDelay: "300",
-          autoRollback: true,
+          // Not autoRollback: the provider moves the group to the new template version before it
+          // starts the refresh, so a "rollback" would return to that same version
+          // (hashicorp/terraform-provider-aws#34189). A failed refresh stops with the old
+          // instances still serving; deploy the previous app.version to undo.
+          autoRollback: false,
         },
       },
       enabledMetrics: [

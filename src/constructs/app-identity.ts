@@ -7,6 +7,7 @@ import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy
 import { KeyPair } from "@cdktf/provider-aws/lib/key-pair";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import { internetIngress, tierSecurityGroup } from "./tier-security-group";
@@ -36,11 +37,11 @@ export interface AppIdentityProps {
   readonly releases?: ReleaseSource;
 }
 
-/** Where the servers download releases from: read-only, and only under the releases' prefix. */
+/** Where the servers download releases from: read-only, and only the releases' key. */
 export interface ReleaseSource {
   readonly bucketArn: string;
-  /** Key prefix of the releases, e.g. `app/`. */
-  readonly keyPrefix: string;
+  /** The key every release is an object version of, e.g. `app/release.tar.gz`. */
+  readonly key: string;
   /** The SSM parameter that names the bucket. */
   readonly parameterArn: string;
 }
@@ -65,6 +66,11 @@ export class AppIdentity extends Construct {
   public readonly imageId: string;
   /** The key pair name when SSH is configured. */
   public readonly keyName?: string;
+  /**
+   * The role's policies: a server must not boot before they exist, or its first AWS calls (the
+   * release download, the agent) are refused.
+   */
+  public readonly permissions: ITerraformDependable[] = [];
 
   constructor(scope: Construct, id: string, props: AppIdentityProps) {
     super(scope, id);
@@ -134,7 +140,12 @@ export class AppIdentity extends Construct {
       ["SessionManager", "AmazonSSMManagedInstanceCore"],
       ["CloudWatchAgent", "CloudWatchAgentServerPolicy"],
     ]) {
-      new IamRolePolicyAttachment(this, policyId, { role: role.name, policyArn: `arn:aws:iam::aws:policy/${policy}` });
+      this.permissions.push(
+        new IamRolePolicyAttachment(this, policyId, {
+          role: role.name,
+          policyArn: `arn:aws:iam::aws:policy/${policy}`,
+        }),
+      );
     }
     if (props.readableSecretArns && props.readableSecretArns.length > 0) {
       const readSecrets = new DataAwsIamPolicyDocument(this, "ReadSecretsPolicy", {
@@ -142,30 +153,32 @@ export class AppIdentity extends Construct {
           { effect: "Allow", actions: ["secretsmanager:GetSecretValue"], resources: [...props.readableSecretArns] },
         ],
       });
-      new IamRolePolicy(this, "ReadSecrets", { role: role.id, policy: readSecrets.json });
+      this.permissions.push(new IamRolePolicy(this, "ReadSecrets", { role: role.id, policy: readSecrets.json }));
     }
     if (props.releases) {
-      const { bucketArn, keyPrefix, parameterArn } = props.releases;
+      const { bucketArn, key, parameterArn } = props.releases;
       const readReleases = new DataAwsIamPolicyDocument(this, "ReadReleasesPolicy", {
         statement: [
           {
             sid: "ReadReleases",
             effect: "Allow",
             actions: ["s3:GetObject", "s3:GetObjectVersion"],
-            resources: [`${bucketArn}/${keyPrefix}*`],
+            resources: [`${bucketArn}/${key}`],
           },
           {
-            // Finds a release's earlier object version after a later deploy replaced the key.
+            // Finds a release among the key's object versions.
             sid: "ListReleaseVersions",
             effect: "Allow",
             actions: ["s3:ListBucketVersions"],
             resources: [bucketArn],
-            condition: [{ test: "StringLike", variable: "s3:prefix", values: [`${keyPrefix}*`] }],
+            condition: [{ test: "StringLike", variable: "s3:prefix", values: [key] }],
           },
+          // AmazonSSMManagedInstanceCore already allows ssm:GetParameter on every parameter; this
+          // statement keeps the servers' needs explicit should that managed policy be narrowed.
           { sid: "FindBucket", effect: "Allow", actions: ["ssm:GetParameter"], resources: [parameterArn] },
         ],
       });
-      new IamRolePolicy(this, "ReadReleases", { role: role.id, policy: readReleases.json });
+      this.permissions.push(new IamRolePolicy(this, "ReadReleases", { role: role.id, policy: readReleases.json }));
     }
     const profile = new IamInstanceProfile(this, "InstanceProfile", {
       namePrefix: naming.iamRolePrefix("app"),

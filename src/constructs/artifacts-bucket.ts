@@ -4,10 +4,11 @@ import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
+import { RELEASE_VERSION_METADATA } from "../userdata/app-host";
 import { versionedPrivateBucket } from "./bucket-hardening";
 
-/** Object keys of releases: `app/<version>.tar.gz`. */
-export const RELEASE_KEY_PREFIX = "app/";
+/** The object key every release is uploaded to; the bucket keeps each upload as an object version. */
+export const RELEASE_KEY = "app/release.tar.gz";
 
 export interface ArtifactsBucketProps {
   readonly naming: Naming;
@@ -23,8 +24,8 @@ export interface ArtifactsBucketProps {
   /** Let `destroy` empty the bucket (non-production environments). @default false */
   readonly forceDestroy?: boolean;
   /**
-   * Days a replaced release stays downloadable: an instance refresh that rolls back boots the
-   * previous release, whose object the newer deploy replaced.
+   * Days a replaced release stays downloadable as an earlier object version: servers launched
+   * from an earlier launch template version (or told to deploy an earlier version) fetch it.
    * @default 90
    */
   readonly noncurrentVersionDays?: number;
@@ -32,17 +33,20 @@ export interface ArtifactsBucketProps {
 
 /**
  * Where releases live: an S3 bucket (versioned, encrypted, public access blocked, ACLs disabled,
- * TLS only) holding `app/<version>.tar.gz`, uploaded by Terraform from the local tarball with a
- * SHA-256 checksum the servers verify on download, and an SSM parameter holding the bucket name.
+ * TLS only) and an SSM parameter holding its name.
  *
- * A version change replaces the object; versioning keeps the previous release downloadable by
- * its key's earlier version, which is what the deploy script falls back to.
+ * Every release goes to the same key, `app/release.tar.gz`, uploaded by Terraform from the local
+ * tarball with a SHA-256 checksum the servers verify on download and the metadata
+ * `app-version: <version>`. A new version is an update of that object, never a replacement: S3
+ * keeps the previous upload as an earlier version (Terraform deletes every version of a key only
+ * when the resource itself goes, with the bucket). The deploy script finds a release by walking
+ * the key's versions, newest first, for the one whose `app-version` matches.
  */
 export class ArtifactsBucket extends Construct {
   public readonly bucketName: string;
   public readonly bucketArn: string;
-  /** Key of the release this environment runs. */
-  public readonly releaseKey: string;
+  /** The key every release is uploaded to. */
+  public readonly releaseKey = RELEASE_KEY;
   public readonly parameterName: string;
   public readonly parameterArn: string;
   /** The uploaded release. */
@@ -69,17 +73,18 @@ export class ArtifactsBucket extends Construct {
       lifecycleRuleId: "expire-replaced-releases",
     });
 
-    this.releaseKey = `${RELEASE_KEY_PREFIX}${props.version}.tar.gz`;
     this.release = new S3Object(this, "Release", {
       bucket: bucket.id,
-      key: this.releaseKey,
+      key: RELEASE_KEY,
       source: props.artifactPath,
-      // Re-uploads when the tarball's content changes under the same version.
+      // A new version or new bytes re-upload the same key: an update, which S3 keeps as a new
+      // object version beside the earlier ones.
       sourceHash: `\${filemd5("${props.artifactPath}")}`,
+      metadata: { [RELEASE_VERSION_METADATA]: props.version },
       checksumAlgorithm: "SHA256",
       contentType: "application/gzip",
       tags: naming.tags("release"),
-      // Versioning first: the previous release must survive as an earlier version when this is replaced.
+      // Versioning first: the previous release must survive as an earlier version of the key.
       dependsOn: [versioning],
     });
 

@@ -2,7 +2,7 @@ import { TerraformOutput, type ITerraformDependable } from "cdktf";
 import { AppDeployment } from "../constructs/app-deployment";
 import { AppIdentity, type AppIdentityProps } from "../constructs/app-identity";
 import { AppServer } from "../constructs/app-server";
-import { ArtifactsBucket, RELEASE_KEY_PREFIX } from "../constructs/artifacts-bucket";
+import { ArtifactsBucket, RELEASE_KEY } from "../constructs/artifacts-bucket";
 import { ServerLogs } from "../constructs/server-logs";
 import type { Engine } from "../config/schema";
 import { artifactFileName } from "../artifact/package-app";
@@ -57,7 +57,7 @@ export function addAppIdentity(
     ssh: env.access.ssh,
     releases: {
       bucketArn: release.artifacts.bucketArn,
-      keyPrefix: RELEASE_KEY_PREFIX,
+      key: RELEASE_KEY,
       parameterArn: release.artifacts.parameterArn,
     },
     ...extra,
@@ -77,7 +77,7 @@ export function appHost(stack: EnvironmentStack, release: AppRelease): AppHost {
     appUser: "app",
     passiveHealthCheck: PASSIVE_HEALTH_CHECK,
     paths: SERVER_PATHS,
-    artifacts: { region: env.region, bucketParameter: release.artifacts.parameterName, keyPrefix: RELEASE_KEY_PREFIX },
+    artifacts: { region: env.region, bucketParameter: release.artifacts.parameterName, releaseKey: RELEASE_KEY },
   };
 }
 
@@ -120,13 +120,14 @@ export function addPublicAppServer(
     detailedMonitoring: env.app.detailedMonitoring,
     terminationProtection: options.terminationProtection,
     rootVolumeGb: env.app.rootVolumeGb,
-    bootDependsOn: release.bootDependsOn,
+    bootDependsOn: [...release.bootDependsOn, ...identity.permissions],
   });
   // The server is never replaced to deploy: a new app.version reaches it through SSM.
   new AppDeployment(stack, "AppDeployment", {
     naming,
     instanceId: server.instanceId,
     version: env.app.version,
+    release: release.artifacts.release,
     deployCommand: `${SERVER_PATHS.appRoot}/${DEPLOY_SCRIPT}`,
   });
   new TerraformOutput(stack, "url", { value: `http://${server.publicDns}`, description: "The app server's address" });

@@ -65,7 +65,7 @@ export class LoadBalancedStack extends EnvironmentStack {
       detailedMonitoring: env.app.detailedMonitoring,
       targetCpuPercent: env.app.targetCpuPercent,
       rootVolumeGb: env.app.rootVolumeGb,
-      bootDependsOn: release.bootDependsOn,
+      bootDependsOn: [...release.bootDependsOn, ...identity.permissions],
     });
 
     new TerraformOutput(this, "url", {

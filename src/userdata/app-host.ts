@@ -37,8 +37,11 @@ export interface ArtifactSource {
   readonly region: string;
   /** SSM parameter that holds the artifacts bucket's name (the name is known only after apply). */
   readonly bucketParameter: string;
-  /** Object key of a release: `<prefix><version>.tar.gz`. */
-  readonly keyPrefix: string;
+  /**
+   * The one object key every release is uploaded to; each upload is an object version whose
+   * metadata `app-version` names the release (see `ArtifactsBucket`).
+   */
+  readonly releaseKey: string;
 }
 
 export interface AppHost {
@@ -86,6 +89,9 @@ export const PASSIVE_HEALTH_CHECK: PassiveHealthCheck = { maxFails: 2, failTimeo
 export function appPorts(count: number, first = FIRST_APP_PORT): number[] {
   return Array.from({ length: count }, (_, i) => first + i);
 }
+
+/** Object metadata naming the release an object version holds (`x-amz-meta-app-version`). */
+export const RELEASE_VERSION_METADATA = "app-version";
 
 /** A release version: what `npm run package-app` names a tarball, and what `deploy` accepts. */
 export const VERSION_PATTERN = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;

@@ -36,9 +36,9 @@ function writeFile(path: string, content: string, mode = "0644"): string[] {
  * The first-boot script of an app server on Amazon Linux 2023 (cloud-init runs it once, as root):
  * installs nginx, Node.js and the CloudWatch agent; writes the nginx configuration, the
  * `app@<port>` unit, the deploy script and the agent's configuration, all rendered from one
- * `AppHost`; runs the deploy script for the environment's version, which downloads the release and
- * starts the processes; then starts nginx and the agent. For the single-server layout it also
- * installs the database engine on the same box.
+ * `AppHost`; starts the agent first (so a failed boot still ships its log) and nginx; then runs
+ * the deploy script for the environment's version, which downloads the release and starts the
+ * processes. For the single-server layout it also installs the database engine on the same box.
  *
  * Returned as plain text; the EC2 constructs base64-encode it (`userDataBase64`), so Terraform
  * never reads `${...}` in it as interpolation.
@@ -66,6 +66,20 @@ export function bootScript(props: BootScriptProps): string {
     'retry() { for attempt in 1 2 3 4 5 6 7 8 9 10; do "$@" && return 0; echo "retry $attempt: $*"; sleep 6; done; return 1; }',
     `retry dnf install -y ${SERVER_PACKAGES.join(" ")}`,
     "",
+    "# ---- First the CloudWatch agent, so that even a failed boot ships its log ----",
+    ...writeFile(
+      CLOUDWATCH_AGENT_CONFIG,
+      cloudWatchAgentConfig({ host, logGroups: props.logGroups, autoScaling: props.autoScaling, bootLog: BOOT_LOG }),
+    ),
+    `/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${CLOUDWATCH_AGENT_CONFIG}`,
+    "",
+    "# ---- nginx in front of the processes (502 on the health check until the first deploy) ----",
+    ...writeFile(paths.nginxConf, nginxConf(host)),
+    "# SELinux (permissive on AL2023 by default): let nginx connect to the app processes if enforcing.",
+    "setsebool -P httpd_can_network_connect 1 2>/dev/null || true",
+    "nginx -t",
+    "systemctl enable --now nginx",
+    "",
     "# ---- The app: an unprivileged user, its releases, one systemd unit per process ----",
     `id ${host.appUser} >/dev/null 2>&1 || useradd --system --home-dir ${paths.appRoot} --shell /sbin/nologin ${host.appUser}`,
     `install -d -m 0755 ${paths.appRoot}/bin ${paths.appRoot}/releases ${paths.appRoot}/run`,
@@ -79,20 +93,6 @@ export function bootScript(props: BootScriptProps): string {
     "systemctl daemon-reload",
     `systemctl enable ${units}`,
     `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version}`,
-    "",
-    "# ---- nginx in front of the processes ----",
-    ...writeFile(paths.nginxConf, nginxConf(host)),
-    "# SELinux (permissive on AL2023 by default): let nginx connect to the app processes if enforcing.",
-    "setsebool -P httpd_can_network_connect 1 2>/dev/null || true",
-    "nginx -t",
-    "systemctl enable --now nginx",
-    "",
-    "# ---- Memory, disk and logs to CloudWatch ----",
-    ...writeFile(
-      CLOUDWATCH_AGENT_CONFIG,
-      cloudWatchAgentConfig({ host, logGroups: props.logGroups, autoScaling: props.autoScaling, bootLog: BOOT_LOG }),
-    ),
-    `/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${CLOUDWATCH_AGENT_CONFIG}`,
     ...(database.length > 0 ? ["", "# ---- The database, on this same server ----", ...database] : []),
     "",
     'echo "boot script finished at $(date -Is)"',

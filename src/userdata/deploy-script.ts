@@ -1,8 +1,11 @@
 import type { AppHost } from "./app-host";
-import { VERSION_PATTERN } from "./app-host";
+import { RELEASE_VERSION_METADATA, VERSION_PATTERN } from "./app-host";
 
 /** Where the deploy script is installed under the app root. */
 export const DEPLOY_SCRIPT = "bin/deploy";
+
+/** Object versions of the release key searched for a release, newest first. */
+const MAX_RELEASE_VERSIONS = 100;
 
 /** Releases kept on disk besides those running, for a quick manual rollback. */
 const KEEP_RELEASES = 3;
@@ -18,31 +21,54 @@ const KEEP_RELEASES = 3;
  * If a process does not become healthy in time, every process already moved goes back to the
  * version it ran before, one at a time, and the script exits 1: the old version keeps serving.
  *
- * `APP_CTL` replaces `systemctl` (the local test bed supervises processes itself), and
- * `APP_HEALTH_TIMEOUT` the seconds a process has to become healthy (default 60).
+ * `APP_CTL` replaces `systemctl` (the local test bed supervises processes itself),
+ * `APP_HEALTH_TIMEOUT` the seconds a process has to become healthy (default 60), and
+ * `APP_RETRY_SECONDS` the backoff step between retried AWS calls (default 3).
  */
 export function deployScript(host: AppHost): string {
   const root = host.paths.appRoot;
   const { artifacts } = host;
   const fetch = artifacts
     ? [
-        "# The release's object, or its newest earlier version when a later deploy replaced the key:",
-        "# the bucket is versioned, so an Auto Scaling rollback still finds the release it boots.",
+        "# AWS calls retried with backoff: at first boot the instance role may not be usable yet.",
+        "# Waits 3, 6, 9, 12 s between the 5 tries (APP_RETRY_SECONDS sets the step).",
+        "aws_retry() {",
+        "  local i",
+        "  for i in 1 2 3 4 5; do",
+        "    aws --region " + artifacts.region + ' "$@" && return 0',
+        "    if ((i < 5)); then sleep $((i * ${APP_RETRY_SECONDS:-3})); fi",
+        "  done",
+        "  return 1",
+        "}",
+        "",
+        "# Every release is an object version of one key, named by its `" +
+          RELEASE_VERSION_METADATA +
+          "` metadata: walk the",
+        "# versions newest first for this one, download it (checksum verified), unpack it beside the",
+        "# other releases and move it into place only when complete. Every step that fails returns 1.",
         "fetch_release() {",
-        "  local version=$1 bucket key version_id tmp",
-        `  bucket=$(aws ssm get-parameter --region ${artifacts.region} --name ${artifacts.bucketParameter} --query Parameter.Value --output text)`,
-        `  key="${artifacts.keyPrefix}$version.tar.gz"`,
-        `  version_id=$(aws s3api list-object-versions --region ${artifacts.region} --bucket "$bucket" --prefix "$key" \\`,
-        `    --query "Versions[?Key=='$key'] | [0].VersionId" --output text)`,
-        '  if [[ -z $version_id || $version_id == None ]]; then log "release $version not found at s3://$bucket/$key"; return 1; fi',
-        "  tmp=$(mktemp -d)",
-        `  aws s3api get-object --region ${artifacts.region} --checksum-mode ENABLED --bucket "$bucket" --key "$key" \\`,
-        '    --version-id "$version_id" "$tmp/release.tar.gz" >/dev/null',
-        '  mkdir -p "$tmp/release"',
-        '  tar -xzf "$tmp/release.tar.gz" -C "$tmp/release" --no-same-owner',
-        '  chmod -R a+rX "$tmp/release"',
-        '  mv -T "$tmp/release" "$RELEASES/$version"',
-        '  rm -rf "$tmp"',
+        "  local version=$1 bucket ids id found='' named tmp",
+        `  bucket=$(aws_retry ssm get-parameter --name ${artifacts.bucketParameter} --query Parameter.Value --output text) || return 1`,
+        `  ids=$(aws_retry s3api list-object-versions --bucket "$bucket" --prefix ${artifacts.releaseKey} --max-items ${MAX_RELEASE_VERSIONS} \\`,
+        `    --query "Versions[?Key=='${artifacts.releaseKey}'].VersionId" --output text) || return 1`,
+        "  for id in $ids; do",
+        `    named=$(aws_retry s3api head-object --bucket "$bucket" --key ${artifacts.releaseKey} --version-id "$id" \\`,
+        `      --query 'Metadata."${RELEASE_VERSION_METADATA}"' --output text) || return 1`,
+        '    if [[ $named == "$version" ]]; then found=$id; break; fi',
+        "  done",
+        `  if [[ -z $found ]]; then log "release $version is not among the versions of s3://$bucket/${artifacts.releaseKey}"; return 1; fi`,
+        '  tmp=$(mktemp -d "$RELEASES/.fetch.XXXXXX") || return 1',
+        `  if ! aws_retry s3api get-object --checksum-mode ENABLED --bucket "$bucket" --key ${artifacts.releaseKey} \\`,
+        '      --version-id "$found" "$tmp.tar.gz" >/dev/null ||',
+        '    ! tar -xzf "$tmp.tar.gz" -C "$tmp" --no-same-owner ||',
+        "    [[ ! -f $tmp/server.js ]]; then",
+        '    log "release $version: download or unpack failed, or no server.js in it"',
+        '    rm -rf "$tmp" "$tmp.tar.gz"',
+        "    return 1",
+        "  fi",
+        '  rm -f "$tmp.tar.gz"',
+        '  chmod -R a+rX "$tmp"',
+        '  mv -T "$tmp" "$RELEASES/$version"',
         "}",
       ]
     : [
@@ -103,6 +129,7 @@ export function deployScript(host: AppHost): string {
     '  $CTL restart "app@$1"',
     "}",
     "",
+    'mkdir -p "$RELEASES"',
     'if [[ ! -d "$RELEASES/$version" ]]; then',
     '  log "fetching release $version"',
     '  fetch_release "$version" || { log "failed: release $version unavailable; nothing changed"; exit 1; }',

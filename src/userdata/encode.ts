@@ -1,14 +1,26 @@
+import { gzipSync } from "node:zlib";
 import { Token } from "cdktf";
+
+/** EC2 accepts at most 16 KB of user data, counted before base64 encoding. */
+export const USER_DATA_LIMIT = 16 * 1024;
 
 /**
  * User data as EC2 takes it, base64-encoded here at synth time. Terraform reads `${` and `%{` in
  * any JSON string as interpolation; base64 text contains neither, so a script's `${VAR}` reaches
  * the server unchanged with no escaping. Scripts are therefore literal: a value known only at
  * apply time (an endpoint, an ARN) is read on the server, not templated in.
+ *
+ * A script over EC2's 16 KB limit is gzip-compressed (cloud-init recognises gzip and unpacks it);
+ * one that is over the limit even compressed is refused.
  */
 export function userDataBase64(script: string): string {
   if (Token.isUnresolved(script)) {
     throw new Error("userDataBase64: the script must be literal text; read apply-time values on the server instead");
   }
-  return Buffer.from(script, "utf8").toString("base64");
+  const raw = Buffer.from(script, "utf8");
+  const data = raw.length <= USER_DATA_LIMIT ? raw : gzipSync(raw, { level: 9 });
+  if (data.length > USER_DATA_LIMIT) {
+    throw new Error(`userDataBase64: ${data.length} bytes even gzip-compressed; EC2 accepts ${USER_DATA_LIMIT}`);
+  }
+  return data.toString("base64");
 }
