@@ -50,7 +50,7 @@ describeWithNginx("downloading releases from the artifacts bucket", () => {
     expect(downloads).toHaveLength(5); // retried, bounded
     for (const port of bed.host.appPorts) expect(JSON.parse((await get(port, "/healthz")).body).version).toBe("1.4.0");
 
-    const load = steadyLoad(bed.nginxPort);
+    const load = steadyLoad(bed.nginxPort, { withPosts: true });
     const run = await bed.deploy("1.5.0");
     const seen = await load.stop();
     expect(run.code).toBe(0);

@@ -93,52 +93,80 @@ export interface Reply {
 
 /** One GET; never throws for an HTTP status, rejects on a network error or after `timeoutMs`. */
 export function get(port: number, pathname: string, agent?: http.Agent, timeoutMs = 5000): Promise<Reply> {
+  return request("GET", port, pathname, agent, timeoutMs);
+}
+
+/** One request (a POST carries a small body); as `get`. */
+export function request(
+  method: "GET" | "POST",
+  port: number,
+  pathname: string,
+  agent?: http.Agent,
+  timeoutMs = 5000,
+): Promise<Reply> {
   const started = process.hrtime.bigint();
+  const body = method === "POST" ? JSON.stringify({ order: 42, note: "x".repeat(200) }) : undefined;
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: pathname, agent, timeout: timeoutMs }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk) => (body += chunk));
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, body, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
-      );
-      res.on("error", reject);
-    });
+    const headers = body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {};
+    const req = http.request(
+      { method, host: "127.0.0.1", port, path: pathname, agent, headers, timeout: timeoutMs },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
+        );
+        res.on("error", reject);
+      },
+    );
     req.on("timeout", () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
     req.on("error", reject);
+    req.end(body);
   });
 }
 
 /** What a steady load saw: successes per app port and version, and every failure. */
 export interface LoadResult {
   readonly ok: number;
+  /** Of `ok`, the POST requests. */
+  readonly posts: number;
   readonly failures: string[];
   readonly byPort: Map<number, number>;
   readonly byVersion: Map<string, number>;
 }
 
 /**
- * Keeps `concurrency` clients sending GET / through nginx until `stop()` is called; a failure is
- * any network error or any status but 200. Bounded: each request times out after 5 s.
+ * Keeps `concurrency` clients sending requests through nginx until `stop()` is called: GET / only,
+ * or (`withPosts`) half of them POST /echo, which nginx must never replay on another process once
+ * sent. A failure is any network error or any status but 200. Bounded: each request times out
+ * after 5 s.
  */
-export function steadyLoad(port: number, concurrency = 8): { stop: () => Promise<LoadResult> } {
+export function steadyLoad(
+  port: number,
+  options: { readonly withPosts: boolean; readonly concurrency?: number },
+): { stop: () => Promise<LoadResult> } {
+  const concurrency = options.concurrency ?? 8;
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const result = { ok: 0, failures: [] as string[], byPort: new Map<number, number>(), byVersion: new Map() };
+  const result = { ok: 0, posts: 0, failures: [] as string[], byPort: new Map<number, number>(), byVersion: new Map() };
   let running = true;
-  const client = async () => {
+  const client = async (_: unknown, index: number) => {
+    const [method, pathname] =
+      options.withPosts && index % 2 === 1 ? (["POST", "/echo"] as const) : (["GET", "/"] as const);
     while (running) {
       try {
-        const reply = await get(port, "/", agent);
+        const reply = await request(method, port, pathname, agent);
         if (reply.status !== 200) {
-          result.failures.push(`HTTP ${reply.status}: ${reply.body.slice(0, 120)}`);
+          result.failures.push(`${method} HTTP ${reply.status}: ${reply.body.slice(0, 120)}`);
           continue;
         }
         const { port: appPort, version } = JSON.parse(reply.body);
+        if (method === "POST") result.posts++;
         result.ok++;
         result.byPort.set(appPort, (result.byPort.get(appPort) ?? 0) + 1);
         result.byVersion.set(version, (result.byVersion.get(version) ?? 0) + 1);
       } catch (error) {
-        result.failures.push(`network: ${(error as Error).message}`);
+        result.failures.push(`${method} network: ${(error as Error).message}`);
       }
     }
   };
