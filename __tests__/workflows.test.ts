@@ -556,3 +556,16 @@ async function runGitHubScript(script: string, cwd: string, github: ReturnType<t
   github.calls.splice(0, github.calls.length, ...github.calls.filter(([name]) => name !== "listComments"));
   return logs;
 }
+
+describe("the deploy of one environment", () => {
+  test("packages the release before the plan, and waits for the instance refresh after cdktf deploy", () => {
+    const deployJob = jobsOf("deploy-environment.yml")
+      .map(([, job]) => job)
+      .find((job) => stepsOf(job).some((s) => /cdktf deploy/.test(s.run ?? "")))!;
+    const runs = stepsOf(deployJob).map((s) => String(s.run ?? ""));
+    const index = (pattern: RegExp) => runs.findIndex((r) => pattern.test(r));
+    expect(index(/npm run package-app/)).toBeGreaterThanOrEqual(0);
+    expect(index(/npm run package-app/)).toBeLessThan(index(/npm run plan/));
+    expect(index(/npm run wait-rollout -- "\$ENVIRONMENT"/)).toBeGreaterThan(index(/cdktf deploy/));
+  });
+});

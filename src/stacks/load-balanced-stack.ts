@@ -73,6 +73,10 @@ export class LoadBalancedStack extends EnvironmentStack {
       description: "The load balancer's address",
     });
     new TerraformOutput(this, "connect_ssm", { value: ssmCommandForGroup(env.region, fleet.autoScalingGroupName) });
+    new TerraformOutput(this, "app_autoscaling_group", {
+      value: fleet.autoScalingGroupName,
+      description: "The app servers' group: npm run wait-rollout waits for its instance refresh",
+    });
     addDatabaseOutputs(this, database);
     addMonitoring(this, { app: fleet, loadBalancer, database });
   }

@@ -1,0 +1,87 @@
+import { OpsError } from "./terraform";
+
+/**
+ * Waiting for a load-balanced environment's rollout. `cdktf deploy` returns as soon as the Auto
+ * Scaling group points at the new launch template version; the instance refresh that replaces
+ * the servers runs on after it, and the provider does not wait for it. This reads the newest
+ * refresh (`aws autoscaling describe-instance-refreshes`) until it ends.
+ */
+
+/** Instance refresh statuses that are still moving. */
+const IN_PROGRESS = new Set(["Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"]);
+
+export interface RefreshVerdict {
+  /** done: ended well (or nothing to wait for); failed: ended badly; waiting: still running. */
+  readonly state: "done" | "failed" | "waiting";
+  readonly message: string;
+}
+
+/** What the newest instance refresh in `describe-instance-refreshes` JSON output says. */
+export function refreshVerdict(describeOutput: string): RefreshVerdict {
+  const refreshes = (JSON.parse(describeOutput).InstanceRefreshes ?? []) as Array<Record<string, any>>;
+  const newest = [...refreshes].sort((a, b) => String(b.StartTime ?? "").localeCompare(String(a.StartTime ?? "")))[0];
+  if (!newest) return { state: "done", message: "no instance refresh: nothing to wait for" };
+  const progress = newest.PercentageComplete === undefined ? "" : `, ${newest.PercentageComplete}% done`;
+  const reason = newest.StatusReason ? `: ${newest.StatusReason}` : "";
+  const what = `instance refresh ${newest.InstanceRefreshId} ${newest.Status}${progress}${reason}`;
+  if (newest.Status === "Successful") return { state: "done", message: what };
+  if (IN_PROGRESS.has(newest.Status)) return { state: "waiting", message: what };
+  return { state: "failed", message: what };
+}
+
+/** Runs a command and returns its exit status and output (injected: tests pass their own). */
+export type Runner = (
+  command: string,
+  args: readonly string[],
+) => Promise<{ status: number; stdout: string; stderr: string }>;
+
+export interface WaitOptions {
+  /** The group of the stack (`terraform output app_autoscaling_group`), or undefined for none. */
+  readonly group: string | undefined;
+  readonly region: string;
+  readonly run: Runner;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly log: (line: string) => void;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
+}
+
+/** Polls until the newest refresh ends; resolves to the exit code (0 done, 1 failed or timed out). */
+export async function waitForRefresh(options: WaitOptions): Promise<number> {
+  const { run, log } = options;
+  const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const now = options.now ?? Date.now;
+  if (!options.group) {
+    log("no Auto Scaling group in this environment (not load-balanced): nothing to wait for");
+    return 0;
+  }
+  const deadline = now() + options.timeoutMs;
+  let last = "";
+  for (;;) {
+    const result = await run("aws", [
+      "autoscaling",
+      "describe-instance-refreshes",
+      "--region",
+      options.region,
+      "--auto-scaling-group-name",
+      options.group,
+      "--max-records",
+      "5",
+      "--output",
+      "json",
+    ]);
+    if (result.status !== 0)
+      throw new OpsError(`aws autoscaling describe-instance-refreshes failed: ${result.stderr.trim()}`);
+    const verdict = refreshVerdict(result.stdout);
+    if (verdict.message !== last) log(verdict.message);
+    last = verdict.message;
+    if (verdict.state === "done") return 0;
+    if (verdict.state === "failed") return 1;
+    if (now() >= deadline) {
+      log(`still running after ${Math.round(options.timeoutMs / 60000)} min: giving up waiting (the refresh goes on)`);
+      return 1;
+    }
+    await sleep(options.intervalMs);
+  }
+}
