@@ -189,8 +189,9 @@ describe("rolling out a new app.version", () => {
       expect(association.targets).toEqual([{ key: "InstanceIds", values: [ref(instance, "aws_instance")] }]);
       expect(association.wait_for_success_timeout_seconds).toBeGreaterThan(0);
       // The provider waits only when it creates an association: every new release replaces it.
+      // A bare address: Terraform rejects the "${...}" form cdktf writes for a resource object.
       expect(association.lifecycle.replace_triggered_by).toEqual([
-        `\${aws_s3_object.${json.resources("aws_s3_object")[0].name}}`,
+        `aws_s3_object.${json.resources("aws_s3_object")[0].name}`,
       ]);
       // A failed first boot fails the deploy instead of being waited past.
       expect(content.mainSteps[0].inputs.runCommand[0]).toMatch(/cloud-init status --wait.*exit 1/);

@@ -1,6 +1,6 @@
 import { SsmAssociation } from "@cdktf/provider-aws/lib/ssm-association";
 import { SsmDocument } from "@cdktf/provider-aws/lib/ssm-document";
-import type { ITerraformDependable } from "cdktf";
+import type { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import { VERSION_PATTERN } from "../userdata/app-host";
@@ -12,7 +12,7 @@ export interface AppDeploymentProps {
   /** The release to run; changing it runs the deploy again. */
   readonly version: string;
   /** The uploaded release: each new upload replaces the association, so the deploy runs as a create. */
-  readonly release: ITerraformDependable;
+  readonly release: TerraformResource;
   /** The deploy script on the server (written by the boot script). */
   readonly deployCommand: string;
   /**
@@ -85,7 +85,9 @@ export class AppDeployment extends Construct {
       maxConcurrency: "1",
       maxErrors: "0",
       waitForSuccessTimeoutSeconds: props.waitSeconds ?? 1200,
-      lifecycle: { replaceTriggeredBy: [props.release] },
+      // A bare `type.name` address: cdktf would write a resource as "${type.name}", which
+      // Terraform rejects in replace_triggered_by (hashicorp/terraform-cdk#3196).
+      lifecycle: { replaceTriggeredBy: [`${props.release.terraformResourceType}.${props.release.friendlyUniqueId}`] },
     });
   }
 }
