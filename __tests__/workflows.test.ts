@@ -476,7 +476,7 @@ describe("deploy.yml and deploy-environment.yml", () => {
     });
   });
 
-  test("the review runs before the approval with the plan role; the deploy re-runs the plan guard, then cdktf deploy", () => {
+  test("the review runs before the approval with the plan role; the deploy re-runs the plan guard, then applies that very plan", () => {
     const { review, deploy: apply } = called.jobs;
     expect(apply.needs).toBe("review");
     expect(review.environment).toBeUndefined(); // so reviewers see the plan before they approve
@@ -490,9 +490,9 @@ describe("deploy.yml and deploy-environment.yml", () => {
       .map((s) => s.run)
       .filter(Boolean);
     const guard = runs.indexOf('npm run plan -- "$ENVIRONMENT"');
-    const cdktf = runs.indexOf('npx cdktf deploy "$ENVIRONMENT" --auto-approve');
+    const applyReviewed = runs.indexOf('terraform -chdir="cdktf.out/stacks/$ENVIRONMENT" apply -input=false -no-color plan.tfplan');
     expect(guard).toBeGreaterThan(-1);
-    expect(cdktf).toBeGreaterThan(guard);
+    expect(applyReviewed).toBe(guard + 1);
     expect(step(apply, "Deploy").env).toEqual({ ENVIRONMENT: "${{ inputs.environment }}" });
   });
 });
@@ -558,14 +558,16 @@ async function runGitHubScript(script: string, cwd: string, github: ReturnType<t
 }
 
 describe("the deploy of one environment", () => {
-  test("packages the release before the plan, and waits for the instance refresh after cdktf deploy", () => {
+  test("packages the release, applies exactly the reviewed plan, then waits for the instance refresh", () => {
     const deployJob = jobsOf("deploy-environment.yml")
       .map(([, job]) => job)
-      .find((job) => stepsOf(job).some((s) => /cdktf deploy/.test(s.run ?? "")))!;
+      .find((job) => stepsOf(job).some((s) => /apply .*plan\.tfplan/.test(s.run ?? "")))!;
     const runs = stepsOf(deployJob).map((s) => String(s.run ?? ""));
     const index = (pattern: RegExp) => runs.findIndex((r) => pattern.test(r));
     expect(index(/npm run package-app/)).toBeGreaterThanOrEqual(0);
     expect(index(/npm run package-app/)).toBeLessThan(index(/npm run plan/));
-    expect(index(/npm run wait-rollout -- "\$ENVIRONMENT"/)).toBeGreaterThan(index(/cdktf deploy/));
+    // The apply takes the very plan the guard reviewed.
+    expect(index(/apply -input=false -no-color plan\.tfplan/)).toBe(index(/npm run plan/) + 1);
+    expect(index(/npm run wait-rollout -- "\$ENVIRONMENT"/)).toBeGreaterThan(index(/apply .*plan\.tfplan/));
   });
 });

@@ -45,7 +45,9 @@ runCli(
     console.log(`Markdown summary (for the pull request): ${shown(markdown)}`);
     console.log(
       `Plan file: ${shown(path.join(stack.dir, PLAN_FILE))} (may contain secrets; never commit it). ` +
-        `Apply exactly this plan with: terraform -chdir=${shown(stack.dir)} apply ${PLAN_FILE}`,
+        (review.blocked
+          ? "Blocked: do not apply it; rerun with --allow-destroy once the destroy is intended."
+          : `Apply exactly this plan with: terraform -chdir=${shown(stack.dir)} apply ${PLAN_FILE}`),
     );
     return review.blocked ? BLOCKED_EXIT_CODE : 0;
   },
