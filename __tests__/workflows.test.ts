@@ -369,7 +369,8 @@ describe("drift.yml", () => {
         status: 0,
         output: "status=clean\n",
         statusFile: "clean\n",
-        report: "report of prod (args: run --silent drift -- prod)\n",
+        // the report alone (--quiet), fenced so that drifted values are shown as text
+        report: "```text\nreport of prod (args: run --silent drift -- prod --quiet)\n```\n",
       });
       expect(detect(2)).toMatchObject({ status: 0, output: "status=drift\n", statusFile: "drift\n" });
     });

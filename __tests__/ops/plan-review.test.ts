@@ -65,6 +65,11 @@ describe("plan review: counting", () => {
     );
     expect(review.counts.other).toBe(1);
     expect(review.unknownActions).toEqual(["aws_s3_bucket.old: forget"]);
+    // on a resource that holds data, an unknown action blocks as a delete would
+    expect(review.blocked).toBe(true);
+    expect(review.endangered.map((c) => c.address)).toEqual(["aws_s3_bucket.old"]);
+    const harmless = planDocument({ resourceChanges: [resourceChange("aws_security_group.old", ["forget"])] });
+    expect(reviewPlan(harmless, prodDoc).blocked).toBe(false);
   });
 });
 
@@ -96,12 +101,14 @@ describe("plan review: the destroy guard", () => {
   });
 
   test("prevent_destroy in the synthesized code makes any resource count as holding state", () => {
-    // given a KMS key (not a data-holding type) that the code protects
-    const stack = { resource: { aws_kms_key: { Key_1: { lifecycle: { prevent_destroy: true } } } } };
-    const review = reviewPlan(planDocument({ resourceChanges: [destroy("aws_kms_key.Key_1")] }), stack);
+    // given a security group (not a data-holding type) that the code protects
+    const stack = { resource: { aws_security_group: { Group_1: { lifecycle: { prevent_destroy: true } } } } };
+    const review = reviewPlan(planDocument({ resourceChanges: [destroy("aws_security_group.Group_1")] }), stack);
     expect(review.endangered[0].holdsData).toEqual(["lifecycle.prevent_destroy is set in the code"]);
-    // and the same key unprotected is a plain deletion
-    expect(reviewPlan(planDocument({ resourceChanges: [destroy("aws_kms_key.Key_1")] }), {}).endangered).toEqual([]);
+    // and the same group unprotected is a plain deletion
+    expect(
+      reviewPlan(planDocument({ resourceChanges: [destroy("aws_security_group.Group_1")] }), {}).endangered,
+    ).toEqual([]);
   });
 
   test("the single-server layout's server holds the database; the app-db-split layout's server does not", () => {

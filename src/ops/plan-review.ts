@@ -25,6 +25,10 @@ export const DATA_HOLDING_TYPES: Readonly<Record<string, string>> = {
   aws_dynamodb_table: "a DynamoDB table",
   aws_ebs_volume: "an EBS volume",
   aws_efs_file_system: "an EFS file system",
+  aws_cloudwatch_log_group: "a CloudWatch log group (its logs go with it)",
+  aws_kms_key: "a KMS key (what it encrypted becomes unreadable once it is deleted)",
+  aws_secretsmanager_secret: "a Secrets Manager secret",
+  aws_eip: "an Elastic IP (the public address is lost for good)",
 };
 
 /** One resource the plan replaces or deletes. */
@@ -79,6 +83,7 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
   const replaced: ReviewedChange[] = [];
   const deleted: ReviewedChange[] = [];
   const unknownActions: string[] = [];
+  const unknownOnData: ReviewedChange[] = [];
 
   for (const rc of plan.resource_changes ?? []) {
     const kind = kindOf(rc.change.actions);
@@ -86,12 +91,15 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
     else if (kind === "other") {
       tally.other += 1;
       unknownActions.push(`${rc.address}: ${rc.change.actions.join(", ")}`);
+      // An action this review does not know, on a resource that holds data: treat it as a delete.
+      const change = reviewed(rc, "delete", stack);
+      if (change.holdsData.length > 0) unknownOnData.push(change);
     } else tally[kind] += 1;
     if (kind === "replace") replaced.push(reviewed(rc, kind, stack));
     if (kind === "delete") deleted.push(reviewed(rc, kind, stack));
   }
 
-  const endangered = [...replaced, ...deleted].filter((c) => c.holdsData.length > 0);
+  const endangered = [...[...replaced, ...deleted].filter((c) => c.holdsData.length > 0), ...unknownOnData];
   return {
     counts: tally,
     replaced,
