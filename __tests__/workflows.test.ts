@@ -572,3 +572,16 @@ describe("the deploy of one environment", () => {
     expect(index(/npm run wait-rollout -- "\$ENVIRONMENT"/)).toBeGreaterThan(index(/apply .*plan\.tfplan/));
   });
 });
+
+test("deploys wait for DEPLOY_ENABLED and run from main only; test jobs install nginx for the in-server tests", () => {
+  const [, dev] = jobsOf("deploy.yml").find(([name]) => name === "dev")!;
+  expect(dev.if).toBe("vars.DEPLOY_ENABLED == 'true' && github.ref == 'refs/heads/main'");
+  for (const file of ["deploy.yml", "pull-request.yml"]) {
+    const testJob = jobsOf(file)
+      .map(([, job]) => job)
+      .find((job) => stepsOf(job).some((s) => s.run === "npm test"))!;
+    const runs = stepsOf(testJob).map((s) => String(s.run ?? ""));
+    expect(runs.findIndex((r) => /apt-get install -y -qq nginx/.test(r))).toBeLessThan(runs.indexOf("npm test"));
+    expect(runs.findIndex((r) => /apt-get install -y -qq nginx/.test(r))).toBeGreaterThan(-1);
+  }
+});
