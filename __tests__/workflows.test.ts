@@ -491,7 +491,9 @@ describe("deploy.yml and deploy-environment.yml", () => {
       .map((s) => s.run)
       .filter(Boolean);
     const guard = runs.indexOf('npm run plan -- "$ENVIRONMENT"');
-    const applyReviewed = runs.indexOf('terraform -chdir="cdktf.out/stacks/$ENVIRONMENT" apply -input=false -no-color plan.tfplan');
+    const applyReviewed = runs.indexOf(
+      'terraform -chdir="cdktf.out/stacks/$ENVIRONMENT" apply -input=false -no-color plan.tfplan',
+    );
     expect(guard).toBeGreaterThan(-1);
     expect(applyReviewed).toBe(guard + 1);
     expect(step(apply, "Deploy").env).toEqual({ ENVIRONMENT: "${{ inputs.environment }}" });

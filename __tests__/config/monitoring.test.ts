@@ -31,6 +31,7 @@ const STRICTER: Record<keyof AlarmThresholds, "lower" | "higher"> = {
   latencyP99Ms: "lower",
   cpuPercent: "lower",
   memoryPercent: "lower",
+  diskPercent: "lower",
   dbCpuPercent: "lower",
   dbFreeStorageGb: "higher",
   dbFreeableMemoryMb: "higher",

@@ -179,10 +179,11 @@ describe("LoadBalancerAlarms", () => {
 });
 
 describe("AppAlarms", () => {
-  test("a fleet: CPU, memory and status checks aggregated over the Auto Scaling group, no recover action", () => {
+  test("a fleet: CPU, memory, disk and status checks aggregated over the Auto Scaling group, no recover action", () => {
     const fleet = app({ autoScalingGroupName: "shop-prod-app-123" });
     expect(Object.keys(fleet).sort()).toEqual([
       "shop-prod-app-cpu",
+      "shop-prod-app-disk",
       "shop-prod-app-memory",
       "shop-prod-app-status-check",
     ]);
@@ -203,6 +204,7 @@ describe("AppAlarms", () => {
     const server = app({ instanceId: "i-0123456789abcdef0", region: "ap-northeast-3" });
     expect(Object.keys(server).sort()).toEqual([
       "shop-prod-app-cpu",
+      "shop-prod-app-disk",
       "shop-prod-app-memory",
       "shop-prod-app-status-instance",
       "shop-prod-app-status-system",

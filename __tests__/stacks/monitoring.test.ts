@@ -55,6 +55,7 @@ const DATABASE: Record<string, Expected> = {
 const SINGLE_SERVER: Record<string, Expected> = {
   "app-cpu": ec2("CPUUtilization", "Average", server),
   "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Average", dims: server },
+  "app-disk": { namespace: "CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: server },
   "app-status-instance": ec2("StatusCheckFailed_Instance", "Maximum", server),
   "app-status-system": ec2("StatusCheckFailed_System", "Maximum", server),
 };
@@ -66,6 +67,7 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
   "load-balanced": {
     "app-cpu": ec2("CPUUtilization", "Average", group),
     "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Average", dims: group },
+    "app-disk": { namespace: "CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: group },
     "app-status-check": ec2("StatusCheckFailed", "Maximum", group),
     "alb-5xx-rate": [
       { ...alb5xx, metric: "HTTPCode_ELB_5XX_Count", dims: alb },

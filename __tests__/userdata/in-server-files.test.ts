@@ -125,7 +125,7 @@ describe("the deploy script", () => {
     expect(script).toContain("--prefix app/release.tar.gz");
     expect(script).toContain(`--query 'Metadata."app-version"'`);
     expect(script).toContain("--checksum-mode ENABLED");
-    expect(script).toContain("aws --region ap-northeast-2 \"$@\"");
+    expect(script).toContain('aws --region ap-northeast-2 "$@"');
     expect(script).toContain("s3api list-object-versions");
   });
 

@@ -56,6 +56,7 @@ export interface AlarmThresholds {
   readonly latencyP99Ms: number;
   readonly cpuPercent: number;
   readonly memoryPercent: number;
+  readonly diskPercent: number;
   readonly dbCpuPercent: number;
   readonly dbFreeStorageGb: number;
   /** `undefined` when the file gives none and the DB class's memory is unknown (or there is no RDS). */
@@ -277,6 +278,7 @@ const DIRECT_THRESHOLDS = [
   "latencyP99Ms",
   "cpuPercent",
   "memoryPercent",
+  "diskPercent",
   "dbCpuPercent",
   "evaluationPeriods",
   "datapointsToAlarm",
@@ -313,6 +315,7 @@ export const PRODUCTION_DEFAULTS = {
     latencyP99Ms: 1500,
     cpuPercent: 80,
     memoryPercent: 85,
+    diskPercent: 80,
     dbCpuPercent: 75,
     dbFreeStoragePercent: 20,
     dbFreeableMemoryPercent: 10,
@@ -336,6 +339,7 @@ export const NON_PRODUCTION_DEFAULTS = {
     latencyP99Ms: 3000,
     cpuPercent: 90,
     memoryPercent: 90,
+    diskPercent: 90,
     dbCpuPercent: 90,
     dbFreeStoragePercent: 10,
     dbFreeableMemoryPercent: 5,

@@ -356,6 +356,11 @@ const thresholds = z
       100,
       "Alarm when app server memory use (CloudWatch agent) stays above this; default 85 in production, 90 elsewhere",
     ),
+    diskPercent: optionalInt(
+      1,
+      100,
+      "Alarm when an app server's root disk (CloudWatch agent) is fuller than this; default 80 in production, 90 elsewhere",
+    ),
     dbCpuPercent: optionalInt(1, 100, "Alarm when RDS CPU stays above this; default 75 in production, 90 elsewhere"),
     dbFreeStorageGb: optionalInt(
       1,

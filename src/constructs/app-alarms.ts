@@ -17,6 +17,12 @@ export interface AppAlarmsProps extends TierAlarmsProps {
   readonly cpuPercent: number;
   /** Alarm when memory use (from the CloudWatch agent) stays above this percentage. */
   readonly memoryPercent: number;
+  /**
+   * Alarm when the root disk (from the CloudWatch agent; on a single server it holds the database
+   * too) is fuller than this percentage on any server.
+   * @default 85
+   */
+  readonly diskPercent?: number;
   /** Whether the instances send 1-minute metrics (otherwise CPU is evaluated over 5-minute periods). */
   readonly detailedMonitoring: boolean;
 }
@@ -77,6 +83,21 @@ export class AppAlarms extends TierAlarms {
       threshold: props.memoryPercent,
       treatMissingData: "missing",
       metric: { namespace: "CWAgent", metricName: "mem_used_percent", dimensions, statistic: "Average", period: 60 },
+    });
+
+    // The same agent publishes disk_used_percent for "/" by the same aggregation dimensions.
+    const diskPercent = props.diskPercent ?? 85;
+    this.alarm("Disk", {
+      what: "app-disk",
+      description:
+        `The root disk of ${fleet ? "an app server" : "the app server"} is over ${diskPercent}% full (CloudWatch ` +
+        `agent, disk_used_percent of /). Look first at: logs in /var/log (app, nginx, journal), old releases in ` +
+        `/opt/app/releases${fleet ? "" : ", and the database's data directory, which shares this disk"}; then grow ` +
+        `app.rootVolumeGb.`,
+      comparison: "GreaterThanThreshold",
+      threshold: diskPercent,
+      treatMissingData: "missing",
+      metric: { namespace: "CWAgent", metricName: "disk_used_percent", dimensions, statistic: "Maximum", period: 300 },
     });
 
     // ---- Status checks (published every minute, with or without detailed monitoring) ----

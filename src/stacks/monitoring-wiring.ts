@@ -45,6 +45,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       servers,
       cpuPercent: t.cpuPercent,
       memoryPercent: t.memoryPercent,
+      diskPercent: t.diskPercent,
       detailedMonitoring: env.app.detailedMonitoring,
     }),
   ];
