@@ -292,8 +292,9 @@ describe("pull-request.yml", () => {
       fs.writeFileSync(path.join(dir, "reviews", "prod.md"), "prod: 2 to add");
       const github = fakeGitHub({
         comments: [
-          { id: 7, user: { type: "User" }, body: "<!-- plan-review:prod --> quoted by a person" },
-          { id: 8, user: { type: "Bot" }, body: "<!-- plan-review:dev -->\nold" },
+          { id: 7, user: { type: "User", login: "alice" }, body: "<!-- plan-review:prod --> quoted by a person" },
+          { id: 6, user: { type: "Bot", login: "renovate[bot]" }, body: "<!-- plan-review:dev --> another bot" },
+          { id: 8, user: { type: "Bot", login: "github-actions[bot]" }, body: "<!-- plan-review:dev -->\nold" },
         ],
       });
       // when the comment script runs

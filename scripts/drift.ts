@@ -22,10 +22,14 @@ const USAGE = `usage: npm run drift -- <env> [--no-synth] [--quiet]
 
 runCli({ name: "drift", usage: USAGE }, async (args) => {
   const stack = await prepareStack(args.stack, args);
-  const plan = await runTerraform("plan", ["-refresh-only", "-detailed-exitcode", `-out=${PLAN_FILE}`], {
-    cwd: stack.dir,
-    echo: args.echo,
-  });
+  const plan = await runTerraform(
+    "plan",
+    ["-refresh-only", "-detailed-exitcode", "-lock-timeout=5m", `-out=${PLAN_FILE}`],
+    {
+      cwd: stack.dir,
+      echo: args.echo,
+    },
+  );
   // With -detailed-exitcode, 0 means no changes and 2 changes; anything else is an error.
   if (plan.status !== 0 && plan.status !== 2) throw terraformFailed("plan -refresh-only", plan, stack);
   const report = driftReport(await showPlan(stack, PLAN_FILE), stack.document, plan.status);

@@ -29,7 +29,11 @@ runCli(
   },
   async (args) => {
     const stack = await prepareStack(args.stack, args);
-    const plan = await runTerraform("plan", [`-out=${PLAN_FILE}`], { cwd: stack.dir, echo: args.echo });
+    // -lock-timeout: wait for a concurrent run (another pipeline, a colleague) instead of failing at once.
+    const plan = await runTerraform("plan", ["-lock-timeout=5m", `-out=${PLAN_FILE}`], {
+      cwd: stack.dir,
+      echo: args.echo,
+    });
     if (plan.status !== 0) throw terraformFailed("plan", plan, stack);
     const review = reviewPlan(await showPlan(stack, PLAN_FILE), stack.document, {
       allowDestroy: args.values["allow-destroy"] === true,

@@ -71,7 +71,10 @@ describe("alarm thresholds: from the file, else the environment-level defaults",
     expect(t.dbFreeableMemoryMb).toBe(
       Math.floor((1024 * NON_PRODUCTION_DEFAULTS.alarms.dbFreeableMemoryPercent) / 100),
     );
-    expect(t.dbConnections).toBe(Math.floor((112 * NON_PRODUCTION_DEFAULTS.alarms.dbConnectionsPercent) / 100));
+    expect(t.dbConnections).toBe(
+      Math.floor((defaultMaxConnections("postgres", 1) * NON_PRODUCTION_DEFAULTS.alarms.dbConnectionsPercent) / 100),
+    );
+    expect(defaultMaxConnections("postgres", 1)).toBe(95); // not the 112 of the nominal 1 GiB
     // and a bigger class and disk move the production defaults with them
     const big = thresholdsOf(
       production({ database: { ...base.database, instanceClass: "db.r7g.2xlarge", allocatedStorageGb: 500 } }),
@@ -110,9 +113,11 @@ describe("the memory table behind the database defaults", () => {
     expect(dbInstanceMemoryGib("db.t3.nano")).toBeUndefined();
   });
 
-  test("max_connections follows RDS's default formulas (PostgreSQL capped at 5000)", () => {
-    expect(defaultMaxConnections("postgres", 4)).toBe(450);
-    expect(defaultMaxConnections("mysql", 4)).toBe(341);
+  test("max_connections follows RDS's default formulas over 85% of the class's memory (PostgreSQL capped at 5000)", () => {
+    // 4 GiB nominal: the formulas give 450 / 341 on the whole of it, fewer on the share RDS leaves
+    expect(defaultMaxConnections("postgres", 4)).toBe(Math.floor((4 * 1024 ** 3 * 0.85) / 9531392));
+    expect(defaultMaxConnections("postgres", 4)).toBeLessThan(450);
+    expect(defaultMaxConnections("mysql", 4)).toBe(Math.floor((4 * 1024 ** 3 * 0.85) / 12582880));
     expect(defaultMaxConnections("postgres", 512)).toBe(5000);
   });
 });

@@ -94,7 +94,7 @@ describe("npm run drift (stub terraform)", () => {
     expect(result.stdout).toContain("No drift in dev");
     expect(commands(stub.calls(), stackDir("dev"))).toEqual([
       "init -input=false -no-color",
-      "plan -input=false -no-color -refresh-only -detailed-exitcode -out=drift.tfplan",
+      "plan -input=false -no-color -refresh-only -detailed-exitcode -lock-timeout=5m -out=drift.tfplan",
       "show -no-color -json drift.tfplan",
     ]);
   });
@@ -176,7 +176,7 @@ describe("npm run plan (stub terraform)", () => {
     expect(fs.readFileSync(markdown, "utf8")).toContain("| 0 | 0 | 0 | 1 | 0 |");
     expect(commands(stub.calls(), stackDir("staging"))).toEqual([
       "init -input=false -no-color",
-      "plan -input=false -no-color -out=plan.tfplan",
+      "plan -input=false -no-color -lock-timeout=5m -out=plan.tfplan",
       "show -no-color -json plan.tfplan",
     ]);
     expect(fs.existsSync(path.join(outdir, "stacks", "staging", "plan.tfplan"))).toBe(true);

@@ -34,13 +34,18 @@ export function dbInstanceMemoryGib(instanceClass: string): number | undefined {
   return perVcpu && vcpus ? perVcpu * vcpus : undefined;
 }
 
+/** The share of a class's nominal memory counted as RDS's DBInstanceClassMemory (an estimate that errs low). */
+export const DB_INSTANCE_CLASS_MEMORY_SHARE = 0.85;
+
 /**
  * The `max_connections` RDS's default parameter group derives from a class's memory:
  * PostgreSQL `LEAST(DBInstanceClassMemory/9531392, 5000)`, MySQL `DBInstanceClassMemory/12582880`.
- * DBInstanceClassMemory is a little below the class's memory (RDS reserves some), so this is an
- * upper estimate; alarm on a share of it.
+ * DBInstanceClassMemory is below the class's nominal memory (the OS and RDS's own processes keep
+ * some; on the small classes a good part), so this counts only 85% of the nominal memory: an
+ * estimate that errs low, so that an alarm on a share of it fires before connections are refused.
+ * Check the real value with `SHOW max_connections`, and set the threshold in the file if it differs.
  */
 export function defaultMaxConnections(engine: Engine, memoryGib: number): number {
-  const bytes = memoryGib * 1024 ** 3;
+  const bytes = memoryGib * 1024 ** 3 * DB_INSTANCE_CLASS_MEMORY_SHARE;
   return engine === "postgres" ? Math.min(Math.floor(bytes / 9531392), 5000) : Math.floor(bytes / 12582880);
 }

@@ -48,9 +48,9 @@ export class LoadBalancerAlarms extends TierAlarms {
       }) satisfies CloudwatchMetricAlarmMetricQuery;
 
     // ---- Errors ----
-    // Requests the ALB rejects before choosing a target (503: no healthy target) are not in
-    // RequestCount, so the ALB's own errors are divided by requests + those errors: a total
-    // outage reads 100%, not a division by zero.
+    // The ALB's own errors are divided by requests + those errors, so that no traffic but errors is
+    // never a division by zero. Errors after a target was chosen (502, 504) are in RequestCount as
+    // well, so a total outage of that kind reads about 50%, not 100%: still far above any threshold.
     this.alarm("LoadBalancer5xxRate", {
       what: "alb-5xx-rate",
       description:
