@@ -53,12 +53,8 @@ function wrk(url: string, seconds: number, connections: number): Promise<WrkResu
 }
 
 async function withBed<T>(processes: number, use: (bed: TestBed) => Promise<T>): Promise<T> {
-  const bed = await TestBed.create(processes);
+  const bed = await TestBed.serving(processes);
   try {
-    bed.addRelease("1.0.0");
-    await bed.start();
-    const deploy = await bed.deploy("1.0.0");
-    if (deploy.code !== 0) throw new Error(`deploy failed:\n${deploy.output}`);
     return await use(bed);
   } finally {
     await bed.stop();

@@ -27,13 +27,9 @@ describeWithNginx(`the in-server balancer: nginx over ${PROCESSES} app processes
   let ports: readonly number[];
 
   beforeAll(async () => {
-    bed = await TestBed.create(PROCESSES);
-    ports = bed.host.appPorts;
-    bed.addRelease("1.0.0");
-    await bed.start();
     // The boot path: the first deploy starts every process from nothing.
-    const first = await bed.deploy("1.0.0");
-    if (first.code !== 0) throw new Error(`first deploy failed:\n${first.output}`);
+    bed = await TestBed.serving(PROCESSES);
+    ports = bed.host.appPorts;
   }, 60_000);
 
   afterAll(async () => {

@@ -239,6 +239,25 @@ export class TestBed {
     return bed;
   }
 
+  /**
+   * A test bed serving `version` of the sample app: created, the release on disk, nginx started,
+   * and the first deploy run as boot runs it (which starts every process). Stopped again if any
+   * step fails.
+   */
+  static async serving(processes: number, version = "1.0.0"): Promise<TestBed> {
+    const bed = await TestBed.create(processes);
+    try {
+      bed.addRelease(version);
+      await bed.start();
+      const first = await bed.deploy(version);
+      if (first.code !== 0) throw new Error(`first deploy failed:\n${first.output}`);
+      return bed;
+    } catch (error) {
+      await bed.stop();
+      throw error;
+    }
+  }
+
   private render(): void {
     const { paths } = this.host;
     for (const d of [paths.nginxLogDir, paths.nginxTempDir, paths.appLogDir, `${paths.appRoot}/bin`]) {

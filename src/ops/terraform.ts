@@ -44,12 +44,26 @@ export function runTerraform(
   args: readonly string[],
   options: TerraformOptions,
 ): Promise<TerraformResult> {
+  return runProcess("terraform", terraformArgs(command, args), { ...options, env: terraformEnv() }).catch(
+    (error: NodeJS.ErrnoException) => {
+      throw error.code === "ENOENT"
+        ? new OpsError("terraform is not on PATH: install Terraform 1.10 or later (the stacks require it)")
+        : error;
+    },
+  );
+}
+
+/**
+ * Runs a program and collects its output (the exit code is 1 when it was killed by a signal);
+ * rejects only when it cannot be started.
+ */
+export function runProcess(
+  program: string,
+  args: readonly string[],
+  options: { readonly cwd?: string; readonly env?: NodeJS.ProcessEnv; readonly echo?: boolean } = {},
+): Promise<TerraformResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn("terraform", terraformArgs(command, args), {
-      cwd: options.cwd,
-      env: terraformEnv(),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -60,13 +74,7 @@ export function runTerraform(
       stderr += chunk;
       if (options.echo) process.stderr.write(chunk);
     });
-    child.on("error", (error: NodeJS.ErrnoException) =>
-      reject(
-        error.code === "ENOENT"
-          ? new OpsError("terraform is not on PATH: install Terraform 1.10 or later (the stacks require it)")
-          : error,
-      ),
-    );
+    child.on("error", reject);
     child.on("close", (code) => resolve({ status: code ?? 1, stdout, stderr }));
   });
 }

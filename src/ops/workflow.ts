@@ -117,17 +117,17 @@ export function terraformFailed(command: string, result: TerraformResult, stack:
   return new OpsError(`terraform ${command} failed in ${shown(stack.dir)} (exit ${result.status}):\n${said}`);
 }
 
-/** Synthesizes the stack (unless `--no-synth`) and runs `terraform init` in its directory. */
-export async function prepareStack(name: string, options: { synth: boolean }): Promise<PreparedStack> {
+/** The stack `name` in `cdktf.out`, synthesized first unless `synth` is false. */
+export function synthesizedStack(name: string, options: { synth: boolean }): PreparedStack {
   const { outdir, environmentsDir } = locations();
   const selection = selectionFor(name, environmentsDir);
   if (options.synth) synthesize(selection, outdir);
-  const stack: PreparedStack = {
-    name,
-    outdir,
-    dir: path.join(outdir, "stacks", name),
-    document: readStack(outdir, name, options.synth),
-  };
+  return { name, outdir, dir: path.join(outdir, "stacks", name), document: readStack(outdir, name, options.synth) };
+}
+
+/** Synthesizes the stack (unless `--no-synth`) and runs `terraform init` in its directory. */
+export async function prepareStack(name: string, options: { synth: boolean }): Promise<PreparedStack> {
+  const stack = synthesizedStack(name, options);
   ensureReleases(stack);
   const init = await runTerraform("init", [], { cwd: stack.dir });
   if (init.status !== 0) throw terraformFailed("init", init, stack);
