@@ -3,6 +3,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Testing, type TerraformStack } from "cdktf";
 import { stringify } from "yaml";
+import { artifactFileName, sha256Hex, type ReleaseArtifact } from "../src/artifact/releases";
+import { tarGz } from "../src/artifact/tar";
 import { parseEnvironment, type EnvironmentConfig } from "../src/config/load";
 
 /** A synthesized resource: its Terraform name and arguments. */
@@ -117,4 +119,12 @@ export function writeEnvironments(dir: string, files: Record<string, Record<stri
     fs.writeFileSync(path.join(dir, name, "config.yaml"), typeof content === "string" ? content : stringify(content));
   }
   return dir;
+}
+
+/** A release tarball of `version` (a one-file app) for stacks on versions this repository never released. */
+export function fixtureRelease(version: string): ReleaseArtifact {
+  const bytes = tarGz([{ path: "package.json", type: "file", content: Buffer.from(JSON.stringify({ version })) }]);
+  const file = path.join(tempDir("release-fixture-"), artifactFileName(version));
+  fs.writeFileSync(file, bytes);
+  return { version, file, sha256: sha256Hex(bytes) };
 }

@@ -1,17 +1,22 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { packageApp } from "../src/artifact/package-app";
 import { tempDir } from "./helpers";
 
 /**
- * `terraform validate` of every shipped environment against a provider from a local mirror, when
- * one exists (this workplace has hashicorp/aws 5.100 in /opt/tf-plugins; TF_PROVIDER_MIRROR points
- * elsewhere). The stacks require ~> 6.25, which cannot be downloaded here, so this test relaxes
- * the version constraint in a copy of each stack (and drops its backend): it proves that the JSON
- * is valid Terraform (expressions, references, lifecycle blocks, functions) and valid for the
- * resource schemas as 5.100 has them, which is close to, not the same as, 6.25. TF_ACC=1 runs the
- * exact check with the real provider (environments.test.ts).
+ * A fresh clone, synthesized: `npm run synth` from a copy of the repository's files (tracked and
+ * new, never ignored ones: no dist/, no cdktf.out/, no release cache), with the repository's
+ * history beside it as a clone has. Then:
+ *  - every file the synthesized JSON references (`source`, `file()`, `filemd5()`, `filebase64()`,
+ *    `templatefile()`, ...) exists relative to its stack folder, so `cdktf deploy` needs no
+ *    other step;
+ *  - `terraform validate` of every stack, unchanged but for the provider constraint and the
+ *    backend, against a provider from a local mirror when one exists (this workplace has
+ *    hashicorp/aws 5.100 in /opt/tf-plugins; TF_PROVIDER_MIRROR points elsewhere). The stacks
+ *    require ~> 6.25, which cannot be downloaded here: this proves the JSON is valid Terraform
+ *    (expressions, references, functions reading files) and valid for the resource schemas as
+ *    5.100 has them, close to, not the same as, 6.25. TF_ACC=1 runs the exact check with the real
+ *    provider (environments.test.ts).
  */
 
 const ROOT = path.join(__dirname, "..");
@@ -29,70 +34,125 @@ const skipReason =
       : undefined;
 if (skipReason) console.info(`skipped: terraform validate against a local provider mirror: ${skipReason}`);
 
+const work = tempDir("fresh-clone-");
+const clone = path.join(work, "clone");
+const outdir = path.join(clone, "cdktf.out");
+const environments = fs
+  .readdirSync(path.join(ROOT, "environments"), { withFileTypes: true })
+  .filter((e) => e.isDirectory())
+  .map((e) => e.name);
+
+beforeAll(() => {
+  // The files a clone of this working tree would have; node_modules as `npm ci` leaves it.
+  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT })
+    .toString()
+    .split("\0")
+    .filter((f) => f && fs.existsSync(path.join(ROOT, f)));
+  for (const file of files) {
+    fs.mkdirSync(path.dirname(path.join(clone, file)), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, file), path.join(clone, file));
+  }
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(clone, "node_modules"));
+  const gitDir = execFileSync("git", ["rev-parse", "--path-format=absolute", "--git-common-dir"], { cwd: ROOT })
+    .toString()
+    .trim();
+  const synth = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(clone, "main.ts")], {
+    cwd: clone,
+    // A release cache of its own (empty, as on a fresh machine); the history of this repository.
+    env: { ...process.env, CDKTF_OUTDIR: outdir, RELEASE_CACHE_DIR: path.join(work, "cache"), GIT_DIR: gitDir },
+    encoding: "utf8",
+  });
+  if (synth.status !== 0) throw new Error(`synth failed: ${synth.stderr}`);
+}, 60_000);
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** Every file path a stack's JSON reads at plan or apply time, as written. */
+function referencedFiles(document: unknown): string[] {
+  const found: string[] = [];
+  const visit = (value: unknown, key?: string) => {
+    if (typeof value === "string") {
+      if (key === "source") found.push(value); // aws_s3_object and the like (providers' are under terraform)
+      for (const m of value.matchAll(
+        /\b(?:file|filemd5|filesha1|filesha256|filesha512|filebase64|filebase64sha256|filebase64sha512|templatefile|fileexists)\("([^"]+)"/g,
+      )) {
+        found.push(m[1]);
+      }
+    } else if (Array.isArray(value)) value.forEach((v) => visit(v));
+    else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) visit(v, k);
+  };
+  const { terraform: _settings, ...rest } = document as Record<string, unknown>;
+  visit(rest);
+  return found;
+}
+
+test.each(environments)("%s: every file its JSON references is inside its stack folder and exists", (env) => {
+  const dir = path.join(outdir, "stacks", env);
+  const files = referencedFiles(JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8")));
+  expect(files.length).toBeGreaterThan(0); // at least the release tarball
+  for (const file of files) {
+    const resolved = path.resolve(dir, file.replace(/^\$\{path\.(module|root)\}\//, ""));
+    expect({ file, inside: !path.relative(dir, resolved).startsWith("..") }).toEqual({ file, inside: true });
+    expect({ file, exists: fs.existsSync(resolved) }).toEqual({ file, exists: true });
+  }
+});
+
+/** Runs a command to its end (the validations of all stacks run at once, each in its own folder). */
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ status: code ?? 1, stdout, stderr }));
+  });
+}
+
 (skipReason ? describe.skip : describe)(
   `terraform validate with the mirrored provider (aws ${awsVersions.join(", ")})`,
   () => {
-    const work = tempDir("validate-mirror-");
-    const outdir = path.join(work, "out");
-    const environments = fs
-      .readdirSync(path.join(ROOT, "environments"), { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
+    const results = new Map<
+      string,
+      { init: Awaited<ReturnType<typeof run>>; validate: Awaited<ReturnType<typeof run>> }
+    >();
 
-    beforeAll(() => {
-      const synth = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(ROOT, "main.ts")], {
-        cwd: ROOT,
-        env: { ...process.env, CDKTF_OUTDIR: outdir },
-        encoding: "utf8",
-      });
-      if (synth.status !== 0) throw new Error(`synth failed: ${synth.stderr}`);
-    }, 60_000);
-    afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+    beforeAll(async () => {
+      await Promise.all(
+        environments.map(async (env) => {
+          // The whole stack folder (the JSON and its assets), with only the version constraint
+          // relaxed to the mirror's and the backend dropped (no state here).
+          const dir = path.join(work, "validate", env);
+          fs.cpSync(path.join(outdir, "stacks", env), dir, { recursive: true });
+          const stack = JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8"));
+          stack.terraform.required_providers.aws.version = ">= 5.0"; // the mirror's, not ~> 6.25
+          delete stack.terraform.backend;
+          fs.rmSync(path.join(dir, "cdk.tf.json"));
+          fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify(stack));
+          const init = await run(
+            "terraform",
+            ["init", "-backend=false", "-input=false", "-no-color", `-plugin-dir=${MIRROR}`],
+            dir,
+          );
+          const validate = await run("terraform", ["validate", "-json", "-no-color"], dir);
+          results.set(env, { init, validate });
+        }),
+      );
+    }, 120_000);
 
-    test.each(environments)(
-      "%s is valid Terraform",
-      (env) => {
-        // A copy beside its own dist/, so that filemd5() of the release finds a tarball.
-        const dir = path.join(work, env, "stacks", env);
-        fs.mkdirSync(dir, { recursive: true });
-        const stack = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", env, "cdk.tf.json"), "utf8"));
-        const version: string = stack.resource.aws_s3_object
-          ? (Object.values(stack.resource.aws_s3_object)[0] as { source: string }).source.match(
-              /app-(.+)\.tar\.gz$/,
-            )![1]
-          : "";
-        for (const object of Object.values<{ source: string; source_hash: string }>(
-          stack.resource.aws_s3_object ?? {},
-        )) {
-          object.source = `\${path.module}/../../dist/app-${version}.tar.gz`;
-          object.source_hash = `\${filemd5("\${path.module}/../../dist/app-${version}.tar.gz")}`;
-        }
-        packageApp(path.join(ROOT, "app"), path.join(work, env, "dist"));
-        stack.terraform.required_providers.aws.version = ">= 5.0"; // the mirror's, not ~> 6.25
-        delete stack.terraform.backend;
-        fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify(stack));
-        const env_ = { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" };
-        const init = spawnSync(
-          "terraform",
-          ["init", "-backend=false", "-input=false", "-no-color", `-plugin-dir=${MIRROR}`],
-          {
-            cwd: dir,
-            env: env_,
-            encoding: "utf8",
-          },
-        );
-        expect(init.stderr.replace(/.*CLI configuration[\s\S]*?╵\n?/g, "").trim()).toBe("");
-        expect(init.status).toBe(0);
-        const validate = spawnSync("terraform", ["validate", "-json", "-no-color"], {
-          cwd: dir,
-          env: env_,
-          encoding: "utf8",
-        });
-        const result = JSON.parse(validate.stdout);
-        expect(result.diagnostics.filter((d: { severity: string }) => d.severity === "error")).toEqual([]);
-        expect(result.valid).toBe(true);
-      },
-      60_000,
-    );
+    test.each(environments)("%s is valid Terraform, as synthesized (its own files, nothing added)", (env) => {
+      const { init, validate } = results.get(env)!;
+      expect(init.stderr.replace(/.*CLI configuration[\s\S]*?╵\n?/g, "").trim()).toBe("");
+      expect(init.status).toBe(0);
+      const result = JSON.parse(validate.stdout);
+      expect(result.diagnostics.filter((d: { severity: string }) => d.severity === "error")).toEqual([]);
+      expect(result.valid).toBe(true);
+    });
   },
 );

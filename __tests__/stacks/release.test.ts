@@ -1,6 +1,6 @@
 import { Testing } from "cdktf";
 import { LAYOUT_STACKS } from "../../src/stacks/layouts";
-import { environment, ref, synth, type Synthesized } from "../helpers";
+import { environment, fixtureRelease, ref, synth, type Synthesized } from "../helpers";
 
 /** How a release reaches the servers: artifacts bucket, upload, permissions, and the rollout per layout. */
 
@@ -19,7 +19,8 @@ function stack(layout: string, app: Record<string, unknown> = {}, extra: Record<
     loadBalancer: { https: true, certificateArn: CERT },
     ...extra,
   });
-  return synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env }));
+  const release = fixtureRelease(env.app.version);
+  return synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env, release }));
 }
 
 const LAYOUTS = ["single-server", "app-db-split", "load-balanced"] as const;
@@ -61,7 +62,7 @@ describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
     expect(lifecycle.noncurrent_version_expiration[0].noncurrent_days).toBeGreaterThanOrEqual(30);
   });
 
-  test("Terraform uploads the packaged tarball of app.version to the one release key, tagged with its version", () => {
+  test("Terraform uploads app.version's tarball, copied into the stack's own folder, to the one release key", () => {
     const release = json.resources("aws_s3_object")[0].values;
     expect(json.countOf("aws_s3_object")).toBe(1);
     expect(release.bucket).toBe(ref(bucket, "aws_s3_bucket"));
@@ -70,8 +71,12 @@ describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
     expect(release.key).toBe("app/release.tar.gz");
     expect(stack(layout, { version: "2.0.0" }).resources("aws_s3_object")[0].values.key).toBe(release.key);
     expect(release.metadata).toEqual({ "app-version": "1.0.0" });
-    expect(release.source).toBe("${path.module}/../../../dist/app-1.0.0.tar.gz");
-    expect(release.source_hash).toBe('${filemd5("${path.module}/../../../dist/app-1.0.0.tar.gz")}');
+    // A path inside the stack's folder (cdktf copies the asset there at synth), never dist/ or
+    // anything else a fresh clone lacks; the checksum is known at synth, so no file function.
+    expect(release.source).toMatch(/^assets\/Artifacts_Tarball_[0-9A-F]{8}\/[0-9a-f]{64}\/app-1\.0\.0\.tar\.gz$/);
+    expect(release.source).toContain(`/${release.source_hash}/`);
+    expect(release.source_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(release)).not.toMatch(/dist\/|filemd5|\.\.\//);
     expect(release.checksum_algorithm).toBe("SHA256");
     const versioning = json.resources("aws_s3_bucket_versioning").find((v) => v.values.bucket === bucketRef)!;
     expect(release.depends_on).toContain(`aws_s3_bucket_versioning.${versioning.name}`);

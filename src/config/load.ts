@@ -429,7 +429,8 @@ function allowedKeysAt(schema: z.ZodType, raw: unknown, path: readonly PropertyK
   return def?.type === "object" && def.shape ? Object.keys(def.shape) : [];
 }
 
-function displayPath(dir: string): string {
+/** How messages name a folder: relative to the working directory, `/`-separated. */
+export function displayPath(dir: string): string {
   const relative = path.relative(process.cwd(), dir) || ".";
   return relative.split(path.sep).join("/");
 }

@@ -148,9 +148,9 @@ const app = z
   .strictObject({
     instanceType,
     version: z
-      .string({ error: "is required: the app release to run, as packaged by npm run package-app (e.g. 1.0.0)" })
+      .string({ error: "is required: the app release to run, one of releases.yaml's (npm run release), e.g. 1.0.0" })
       .regex(VERSION_PATTERN, "must be a release version: letters, digits and . + _ - (e.g. 1.0.0 or 1.1.0-rc.1)")
-      .describe("The app release to run: dist/app-<version>.tar.gz from npm run package-app; changing it deploys"),
+      .describe("The app release to run: a version in releases.yaml (npm run release); changing it deploys"),
     processes: intRange(1, MAX_APP_PROCESSES)
       .optional()
       .describe(

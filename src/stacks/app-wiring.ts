@@ -5,7 +5,6 @@ import { AppServer } from "../constructs/app-server";
 import { ArtifactsBucket, RELEASE_KEY } from "../constructs/artifacts-bucket";
 import { ServerLogs } from "../constructs/server-logs";
 import type { Engine } from "../config/schema";
-import { artifactFileName } from "../artifact/package-app";
 import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../userdata/app-host";
 import { bootScript } from "../userdata/boot-script";
 import { DEPLOY_SCRIPT } from "../userdata/deploy-script";
@@ -21,15 +20,15 @@ export interface AppRelease {
 }
 
 /**
- * The environment's release (`app.version`, uploaded from `dist/` to the artifacts bucket) and
+ * The environment's release (`app.version`'s tarball, copied into the stack's folder and uploaded
+ * to the artifacts bucket) and
  * the log groups its servers ship to.
  */
 export function addAppRelease(stack: EnvironmentStack): AppRelease {
   const { env, naming } = stack;
   const artifacts = new ArtifactsBucket(stack, "Artifacts", {
     naming,
-    version: env.app.version,
-    artifactPath: `\${path.module}/${stack.projectRootFromStack}/dist/${artifactFileName(env.app.version)}`,
+    release: stack.release,
     bucketParameterName: naming.path("app/artifacts-bucket"),
     forceDestroy: !env.production,
   });

@@ -1,5 +1,7 @@
+import * as path from "node:path";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
+import { resolveRelease, type ReleaseArtifact } from "../artifact/releases";
 import type { EnvironmentConfig } from "../config/load";
 import { Network } from "../constructs/network";
 import { Naming } from "../naming";
@@ -14,7 +16,16 @@ export interface EnvironmentStackProps {
    * @default "../../.." - the project root, seen from `cdktf.out/stacks/<env>`
    */
   readonly projectRootFromStack?: string;
+  /**
+   * The tarball of `env.app.version` the stack uploads (`main.ts` resolves every environment's
+   * before it builds a stack, so a missing release is reported with the other problems).
+   * @default - rebuilt (or taken from the release cache) from this repository's releases.yaml
+   */
+  readonly release?: ReleaseArtifact;
 }
+
+/** The project root, where releases.yaml and app/ are. */
+const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 
 /**
  * The ground every server layout stands on: the AWS provider for the environment's region (with
@@ -30,6 +41,8 @@ export class EnvironmentStack extends TerraformStack {
   public readonly network: Network;
   /** Path from this stack's Terraform working directory to the project root. */
   public readonly projectRootFromStack: string;
+  /** The release this environment runs: `env.app.version`'s tarball. */
+  public readonly release: ReleaseArtifact;
 
   constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
     super(scope, id);
@@ -37,6 +50,7 @@ export class EnvironmentStack extends TerraformStack {
     const projectRootFromStack = props.projectRootFromStack ?? "../../..";
     this.projectRootFromStack = projectRootFromStack;
     this.env = env;
+    this.release = props.release ?? resolveRelease(env.app.version, { root: PROJECT_ROOT });
     this.naming = new Naming(env.project, env.name);
 
     // ---- Provider, state ----
