@@ -3,6 +3,7 @@ import { buildStacks } from "./src/app";
 import { resolveEnvironmentReleases } from "./src/artifact/releases";
 import { ConfigError } from "./src/config/errors";
 import { displayPath, loadEnvironments, parseSelection } from "./src/config/load";
+import { placeholderWarnings } from "./src/config/placeholders";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { synthesizeAtomically } from "./src/synth";
 
@@ -41,6 +42,13 @@ try {
   );
   for (const env of environments) {
     for (const waiver of env.exceptions) console.log(`  ${env.name} waives ${waiver.rule}: ${waiver.reason}`);
+  }
+  // Documentation values outside production (where they are errors), and reserved example values
+  // everywhere: each is the user's to replace before the environment is deployed.
+  for (const env of environments) {
+    for (const warning of placeholderWarnings(env)) {
+      console.log(`warning: ${displayPath(environmentsDir)}/${env.name}: ${warning}`);
+    }
   }
 } catch (error) {
   if (error instanceof ConfigError) {

@@ -4,7 +4,7 @@ import { loadEnvironments, type EnvironmentConfig } from "../../src/config/load"
 import { LAYOUT_STACKS } from "../../src/stacks/layouts";
 import { environment, synth, type Synthesized } from "../helpers";
 
-const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const network = {
   cidr: "10.50.0.0/16",
   availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],

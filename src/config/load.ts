@@ -7,6 +7,7 @@ import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
 import { ConfigError, describeIssue, shown } from "./errors";
 import { vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
+import { placeholderProblems } from "./placeholders";
 import { ruleProblems } from "./rules";
 import { environmentSchema, SHORT_NAME, SHORT_NAME_RULE, type EnvironmentFile, type LogRetentionDays } from "./schema";
 
@@ -158,7 +159,7 @@ export function parseEnvironment(name: string, raw: unknown): ParsedEnvironment 
   problems.push(...availabilityZoneProblems(raw));
   if (!parsed.success || problems.length > 0) return { problems };
   const environment = resolve(name, parsed.data);
-  problems.push(...ruleProblems(environment));
+  problems.push(...ruleProblems(environment), ...placeholderProblems(environment));
   return problems.length > 0 ? { problems } : { problems, environment };
 }
 

@@ -299,7 +299,9 @@ const loadBalancer = z
     https: z
       .boolean()
       .default(true)
-      .describe("HTTPS listener (TLS 1.3 policy) and HTTP->HTTPS redirect; false serves plain HTTP"),
+      .describe(
+        "HTTPS listener (TLS 1.3 policy) and HTTP->HTTPS redirect, with the certificate of domain or certificateArn; false serves plain HTTP",
+      ),
     certificateArn: z
       .string()
       .regex(
@@ -307,12 +309,35 @@ const loadBalancer = z
         "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>)",
       )
       .optional()
-      .describe("ACM certificate for the HTTPS listener, in the environment's region"),
+      .describe(
+        "ACM certificate for the HTTPS listener, in the environment's region; not needed with domain, which gets one issued",
+      ),
     deletionProtection: z.boolean().optional().describe("Default: on in production"),
     accessLogs: z.boolean().default(false).describe("Write ALB access logs to an S3 bucket the stack creates"),
   })
   .default({ https: true, accessLogs: false })
   .describe("The Application Load Balancer (load-balanced)");
+
+// ---- Domain ----
+
+const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+const domain = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(HOST_NAME, "must be a lowercase DNS name such as shop.example.net")
+      .describe(
+        "The site's name. load-balanced: an alias record to the ALB and, for HTTPS, an ACM certificate validated by DNS; the other layouts: an A record to the server's Elastic IP",
+      ),
+    hostedZone: z
+      .string()
+      .regex(HOST_NAME, "must be a lowercase DNS name such as example.net")
+      .optional()
+      .describe("The Route 53 public hosted zone (in this account) the records go in; default: name without its first label"),
+  })
+  .optional()
+  .describe("A DNS name for the environment, in a Route 53 hosted zone of its account");
 
 // ---- Monitoring ----
 
@@ -492,7 +517,9 @@ export const environmentSchema = z
       .string()
       .regex(/^\d{12}$/, "must be a 12-digit AWS account id")
       .optional()
-      .describe("When set, Terraform refuses to run against any other AWS account"),
+      .describe(
+        "The AWS account this environment lives in: Terraform refuses credentials of any other; required in production",
+      ),
     layout: z.enum(LAYOUTS).describe("single-server, app-db-split or load-balanced"),
     production: z
       .boolean()
@@ -502,6 +529,7 @@ export const environmentSchema = z
     app,
     access,
     database,
+    domain,
     loadBalancer,
     exceptions,
     state: state.default({ backend: "local" }),

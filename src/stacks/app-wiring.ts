@@ -4,6 +4,8 @@ import { AppIdentity, type AppIdentityProps } from "../constructs/app-identity";
 import { AppServer } from "../constructs/app-server";
 import { ArtifactsBucket, RELEASE_KEY } from "../constructs/artifacts-bucket";
 import { ServerLogs } from "../constructs/server-logs";
+import { SiteDomain } from "../constructs/site-domain";
+import { hostedZoneOf } from "../config/rules";
 import type { Engine } from "../config/schema";
 import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../userdata/app-host";
 import { bootScript } from "../userdata/boot-script";
@@ -129,7 +131,15 @@ export function addPublicAppServer(
     release: release.artifacts.release,
     deployCommand: `${SERVER_PATHS.appRoot}/${DEPLOY_SCRIPT}`,
   });
-  new TerraformOutput(stack, "url", { value: `http://${server.publicDns}`, description: "The app server's address" });
+  // A domain points at the Elastic IP (plain HTTP: a server without a load balancer has no certificate).
+  const domain = env.domain
+    ? new SiteDomain(stack, "Domain", { naming, name: env.domain.name, hostedZone: hostedZoneOf(env.domain) })
+    : undefined;
+  domain?.addressRecord("AddressRecord", server.address);
+  new TerraformOutput(stack, "url", {
+    value: `http://${domain ? domain.name : server.publicDns}`,
+    description: "The app server's address",
+  });
   new TerraformOutput(stack, "connect_ssm", { value: ssmCommand(env.region, server.instanceId) });
   if (identity.keyName)
     new TerraformOutput(stack, "connect_ssh", { value: sshCommand(identity.keyName, server.address) });
