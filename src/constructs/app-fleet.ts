@@ -8,6 +8,11 @@ import { userDataBase64 } from "../userdata/encode";
 
 export interface AppFleetProps {
   readonly naming: Naming;
+  /**
+   * Tags every server and volume of the group carries, besides its `Name` (the environment's
+   * shared tags: the provider's default tags reach neither the group nor what it launches).
+   */
+  readonly tags: Readonly<Record<string, string>>;
   /** Private app subnets, one per AZ: the group spreads instances across them. */
   readonly subnetIds: readonly string[];
   readonly instanceType: string;
@@ -72,6 +77,7 @@ export class AppFleet extends Construct {
     const minHealthyPercentage = props.minHealthyPercentage ?? 100;
     const maxHealthyPercentage = props.maxHealthyPercentage ?? 150;
     const { naming } = props;
+    const launchedTags = { ...props.tags, ...naming.tags("app") };
 
     const template = new LaunchTemplate(this, "LaunchTemplate", {
       namePrefix: `${naming.name("app")}-`,
@@ -90,10 +96,11 @@ export class AppFleet extends Construct {
       monitoring: { enabled: props.detailedMonitoring },
       userData: userDataBase64(props.userData),
       updateDefaultVersion: true,
-      tagSpecifications: [
-        { resourceType: "instance", tags: naming.tags("app") },
-        { resourceType: "volume", tags: naming.tags("app") },
-      ],
+      // Tagged as they are created (RunInstances), so a tag-enforcing SCP lets them launch.
+      tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({
+        resourceType,
+        tags: launchedTags,
+      })),
       tags: naming.tags("app"),
     });
     this.launchTemplateId = template.id;
@@ -131,7 +138,8 @@ export class AppFleet extends Construct {
         "GroupTerminatingInstances",
         "GroupTotalInstances",
       ],
-      tag: [{ key: "Name", value: naming.name("app"), propagateAtLaunch: true }],
+      // The group's own tags, each also propagated to the instances it launches.
+      tag: Object.entries(launchedTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
       // Target tracking moves desired capacity; re-applying the config value would undo its work.
       lifecycle: { ignoreChanges: ["desired_capacity"] },
       dependsOn: props.bootDependsOn ? [...props.bootDependsOn] : undefined,

@@ -109,6 +109,7 @@ export function addPublicAppServer(
   const { env, naming, network } = stack;
   const server = new AppServer(stack, "AppServer", {
     naming,
+    tags: stack.sharedTags,
     subnetId: network.publicSubnets.ids[0],
     instanceType: env.app.instanceType,
     imageId: identity.imageId,

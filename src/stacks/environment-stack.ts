@@ -41,6 +41,12 @@ export class EnvironmentStack extends TerraformStack {
   public readonly network: Network;
   /** Path from this stack's Terraform working directory to the project root. */
   public readonly projectRootFromStack: string;
+  /**
+   * The tags every resource carries (`Project`, `Environment`, `ManagedBy` and the environment's
+   * `tags`): the provider's default tags, which do not reach what an Auto Scaling group launches
+   * or a server's volumes at creation, so those constructs take them explicitly.
+   */
+  public readonly sharedTags: Readonly<Record<string, string>>;
   /** The release this environment runs: `env.app.version`'s tarball. */
   public readonly release: ReleaseArtifact;
 
@@ -54,11 +60,8 @@ export class EnvironmentStack extends TerraformStack {
     this.naming = new Naming(env.project, env.name);
 
     // ---- Provider, state ----
-    addAwsProvider(this, {
-      region: env.region,
-      accountId: env.accountId,
-      defaultTags: this.naming.defaultTags(env.tags),
-    });
+    this.sharedTags = this.naming.defaultTags(env.tags);
+    addAwsProvider(this, { region: env.region, accountId: env.accountId, defaultTags: { ...this.sharedTags } });
     addStateBackend(this, env.state, {
       projectRootFromStack,
       allowedAccountIds: env.accountId ? [env.accountId] : undefined,

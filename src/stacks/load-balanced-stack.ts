@@ -63,6 +63,7 @@ export class LoadBalancedStack extends EnvironmentStack {
 
     const fleet = new AppFleet(this, "AppFleet", {
       naming,
+      tags: this.sharedTags,
       subnetIds: network.privateAppSubnets.ids,
       instanceType: env.app.instanceType,
       imageId: identity.imageId,
