@@ -31,7 +31,7 @@ const tagsOf = (blocks: { key: string; value: string; propagate_at_launch: boole
   Object.fromEntries(blocks.map((b) => [b.key, b.value]));
 
 describe.each(environments.map((e) => [e.name, e] as const))("%s", (name, env) => {
-  const doc = documents.get(name)!;
+  const doc = documents.get(name)! as Record<string, any>;
   const shared = doc.provider.aws[0].default_tags[0].tags as Record<string, string>;
 
   test("the provider's default tags are the shared and the environment's tags", () => {
@@ -78,7 +78,7 @@ describe.each(environments.map((e) => [e.name, e] as const))("%s", (name, env) =
 });
 
 test("the group, its launch template and the single server are what default_tags would miss (the old gap)", () => {
-  const prod = documents.get("prod")!;
+  const prod = documents.get("prod")! as Record<string, any>;
   const template = Object.values<any>(prod.resource.aws_launch_template)[0];
   expect(template.tag_specifications.map((s: any) => s.resource_type).sort()).toEqual([
     "instance",

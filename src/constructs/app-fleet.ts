@@ -69,11 +69,14 @@ export interface AppFleetProps {
 export class AppFleet extends Construct {
   public readonly autoScalingGroupName: string;
   public readonly launchTemplateId: string;
+  /** Seconds a new server has before health checks count: how long a launch may look unhealthy. */
+  public readonly healthCheckGracePeriod: number;
 
   constructor(scope: Construct, id: string, props: AppFleetProps) {
     super(scope, id);
     const rootVolumeGb = props.rootVolumeGb ?? 20;
     const healthCheckGracePeriod = props.healthCheckGracePeriod ?? 300;
+    this.healthCheckGracePeriod = healthCheckGracePeriod;
     const minHealthyPercentage = props.minHealthyPercentage ?? 100;
     const maxHealthyPercentage = props.maxHealthyPercentage ?? 150;
     const { naming } = props;

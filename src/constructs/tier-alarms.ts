@@ -44,6 +44,11 @@ export interface AlarmSpec {
   /** How periods without data count. */
   readonly treatMissingData: "missing" | "notBreaching" | "breaching";
   readonly metric: AlarmMetric | AlarmQuery;
+  /**
+   * Periods this alarm evaluates, and how many must breach, when its reasoning needs a window of
+   * its own (e.g. longer than a new server's boot). @default - the tier's evaluationPeriods / datapointsToAlarm
+   */
+  readonly window?: { readonly evaluationPeriods: number; readonly datapointsToAlarm: number };
   /** Actions besides the notification when the alarm fires (EC2 recover). @default - none */
   readonly extraAlarmActions?: readonly string[];
 }
@@ -85,8 +90,8 @@ export abstract class TierAlarms extends Construct {
       alarmDescription: spec.description,
       comparisonOperator: spec.comparison,
       threshold: spec.threshold,
-      evaluationPeriods: this.common.evaluationPeriods,
-      datapointsToAlarm: this.common.datapointsToAlarm,
+      evaluationPeriods: spec.window?.evaluationPeriods ?? this.common.evaluationPeriods,
+      datapointsToAlarm: spec.window?.datapointsToAlarm ?? this.common.datapointsToAlarm,
       treatMissingData: spec.treatMissingData,
       alarmActions: [...(spec.extraAlarmActions ?? []), topicArn],
       okActions: [topicArn],
@@ -106,6 +111,15 @@ export abstract class TierAlarms extends Construct {
     this.alarmArns.push(alarm.arn);
     return alarm;
   }
+}
+
+/**
+ * Whole minutes that outlast a new server's start: the health-check grace period (boot script,
+ * agent, app) plus `marginMinutes`. An alarm that must not fire on a normal launch looks at least
+ * this long, every minute breaching.
+ */
+export function minutesPast(graceSeconds: number, marginMinutes: number): number {
+  return Math.ceil(graceSeconds / 60) + marginMinutes;
 }
 
 /** EC2 sends a datapoint a minute with detailed monitoring, otherwise one every five minutes. */
