@@ -25,19 +25,21 @@ function alarms(build: (scope: Construct) => void): Record<string, Record<string
   );
 }
 
-const loadBalancer = alarms((scope) => {
-  new LoadBalancerAlarms(scope, "LoadBalancerAlarms", {
-    ...common,
-    loadBalancerArnSuffix: ALB,
-    targetGroupArnSuffix: TG,
-    loadBalancer5xxPercent: 1,
-    target5xxPercent: 2,
-    latencyP95Ms: 500,
-    latencyP99Ms: 1500,
-    minHealthyHosts: 2,
-    healthCheckGracePeriodSeconds: 300,
+const loadBalancerAlarms = (minHealthyHosts: number) =>
+  alarms((scope) => {
+    new LoadBalancerAlarms(scope, "LoadBalancerAlarms", {
+      ...common,
+      loadBalancerArnSuffix: ALB,
+      targetGroupArnSuffix: TG,
+      loadBalancer5xxPercent: 1,
+      target5xxPercent: 2,
+      latencyP95Ms: 500,
+      latencyP99Ms: 1500,
+      minHealthyHosts,
+      healthCheckGracePeriodSeconds: 300,
+    });
   });
-});
+const loadBalancer = loadBalancerAlarms(2);
 const app = (servers: AppAlarmsProps["servers"], detailedMonitoring = true) =>
   alarms((scope) => {
     new AppAlarms(scope, "AppAlarms", { ...common, servers, cpuPercent: 80, memoryPercent: 85, detailedMonitoring });
@@ -182,18 +184,7 @@ describe("LoadBalancerAlarms", () => {
     expect(alarm.alarm_description).toMatch(
       /Fewer than 2 app servers \(the group's minimum, app.count.min\).*longer than the group needs to replace one/,
     );
-    const none = alarms((scope) => {
-      new LoadBalancerAlarms(scope, "LoadBalancerAlarms", {
-        ...common,
-        loadBalancerArnSuffix: ALB,
-        targetGroupArnSuffix: TG,
-        loadBalancer5xxPercent: 1,
-        target5xxPercent: 2,
-        latencyP95Ms: 500,
-        latencyP99Ms: 1500,
-        minHealthyHosts: 0,
-      });
-    });
+    const none = loadBalancerAlarms(0);
     expect(Object.keys(none)).not.toContain("shop-prod-healthy-hosts-below-min");
   });
 
