@@ -203,6 +203,7 @@ describe("app-db-split: the database moves to RDS", () => {
       "require_secure_transport=1",
       "slow_query_log=1",
       "long_query_time=1",
+      "log_output=FILE",
     ]);
     expect(mysql.resources("aws_db_instance")[0].values.enabled_cloudwatch_logs_exports).toEqual([
       "error",
