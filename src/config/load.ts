@@ -35,6 +35,8 @@ export interface EnvironmentConfig extends Omit<
     readonly logRetentionDays: LogRetentionDays;
     /** From the instance family: Graviton (`m7g`, `t4g`, ...) is arm64. */
     readonly architecture: "x86_64" | "arm64";
+    /** Whether an `al2023` AMI stays as first resolved (production's default) or follows AWS's newest. */
+    readonly amiUpdates: "pinned" | "latest";
   };
   readonly database: EnvironmentFile["database"] & {
     readonly multiAz: boolean;
@@ -225,6 +227,7 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
       // types whose vCPUs are known.)
       processes: file.app.processes ?? Math.max(MIN_DEFAULT_PROCESSES, vcpusOf(file.app.instanceType) ?? 1),
       logRetentionDays: file.app.logRetentionDays ?? defaults.logRetentionDays,
+      amiUpdates: file.app.amiUpdates ?? defaults.amiUpdates,
     },
     database: {
       ...file.database,
@@ -308,6 +311,8 @@ export const PRODUCTION_DEFAULTS = {
   backupRetentionDays: 14,
   detailedMonitoring: true,
   logRetentionDays: 365 as LogRetentionDays,
+  /** A new Amazon Linux release rolls production only when someone bumps it. */
+  amiUpdates: "pinned" as const,
   /** Tighter thresholds, a higher free-storage floor, and a shorter look-back: page early. */
   alarms: {
     loadBalancer5xxPercent: 1,
@@ -332,6 +337,7 @@ export const NON_PRODUCTION_DEFAULTS = {
   backupRetentionDays: 3,
   detailedMonitoring: false,
   logRetentionDays: 30 as LogRetentionDays,
+  amiUpdates: "latest" as const,
   /** Looser thresholds and a longer look-back: tell someone only when it stays wrong. */
   alarms: {
     loadBalancer5xxPercent: 5,

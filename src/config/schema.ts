@@ -191,6 +191,17 @@ const app = z
       )
       .default("al2023")
       .describe("al2023 (latest Amazon Linux 2023 for the instance's architecture) or a pinned ami-... id"),
+    amiUpdates: z
+      .enum(["pinned", "latest"])
+      .optional()
+      .describe(
+        "With ami al2023. pinned: the AMI resolved at the first apply stays until amiPinnedAt changes (npm run bump-ami -- <env>), so a new Amazon Linux release never rolls the servers with an unrelated change; latest: every apply follows AWS's newest. Default: pinned in production, latest elsewhere",
+      ),
+    amiPinnedAt: z
+      .string()
+      .regex(/^[0-9A-Za-z:._+-]{1,64}$/, "must be a label of letters, digits and :._+- (npm run bump-ami writes a UTC time)")
+      .default("first-apply")
+      .describe("Changing it (npm run bump-ami -- <env>) moves a pinned AMI to the newest Amazon Linux 2023 at the next apply"),
     port: intRange(1, 65535).default(80).describe("Port the server listens on for the load balancer (nginx)"),
     healthCheckPath: z
       .string()

@@ -9,6 +9,7 @@ import {
   type ResourceChange,
   type SynthesizedStack,
 } from "./plan-json";
+import { fleetRolls, type FleetRoll } from "./fleet-roll";
 
 // The review of a saved plan (`npm run plan`): what it creates, updates, replaces and deletes, and
 // whether it destroys anything that holds data or state. Pure: it reads the plan JSON and the
@@ -66,6 +67,8 @@ export interface PlanReview {
   readonly endangered: readonly ReviewedChange[];
   /** Actions this review does not know (a newer Terraform): shown as they are. */
   readonly unknownActions: readonly string[];
+  /** Launch templates whose update rolls the app servers (an instance refresh), with the cause. */
+  readonly fleetRolls: readonly FleetRoll[];
   /** Data would be destroyed and `--allow-destroy` was not given. */
   readonly blocked: boolean;
   readonly allowDestroy: boolean;
@@ -106,6 +109,7 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
     deleted,
     endangered,
     unknownActions,
+    fleetRolls: fleetRolls(plan.resource_changes ?? [], stack),
     blocked: endangered.length > 0 && !allowDestroy,
     allowDestroy,
   };
@@ -180,6 +184,13 @@ export function planReviewText(review: PlanReview, stackName: string): string {
     if (list.length === 0) continue;
     out.push("", `${title} (${list.length}):`, ...list.map((c) => `  - ${line(c)}`));
   }
+  for (const roll of review.fleetRolls) {
+    out.push(
+      "",
+      `Rolls every app server (instance refresh): ${roll.address}${roll.constructPath ? ` (${roll.constructPath})` : ""}, because:`,
+    );
+    out.push(...roll.causes.map((c) => `  - ${c}`));
+  }
   if (review.unknownActions.length > 0) {
     out.push("", "Actions this review does not know (read them in the plan):");
     out.push(...review.unknownActions.map((a) => `  - ${a}`));
@@ -241,6 +252,10 @@ export function planReviewMarkdown(review: PlanReview, stackName: string): strin
         `| ${cell(`\`${change.address}\``)} | ${cell(change.constructPath ?? "")} | ${cell(why.filter(Boolean).join("; "))} |`,
       );
     }
+  }
+  for (const roll of review.fleetRolls) {
+    out.push("", `#### Rolls every app server (instance refresh)`, "", `\`${roll.address}\`, because:`, "");
+    out.push(...roll.causes.map((c) => `- ${c}`));
   }
   if (review.unknownActions.length > 0) {
     out.push("", "#### Actions this review does not know", "", ...review.unknownActions.map((a) => `- \`${a}\``));

@@ -54,6 +54,7 @@ export function addAppIdentity(
     naming,
     vpcId: network.vpcId,
     ami: env.app.ami,
+    amiPinnedAt: env.app.amiUpdates === "pinned" ? env.app.amiPinnedAt : undefined,
     architecture: env.app.architecture,
     ssh: env.access.ssh,
     releases: {
