@@ -3,6 +3,8 @@ import { buildStacks } from "./src/app";
 import { ConfigError } from "./src/config/errors";
 import { loadEnvironments, parseSelection } from "./src/config/load";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
+import { PROJECT_ROOT } from "./src/project-root";
+import { readableStack } from "./src/readable-stack";
 import { synthesizeAtomically } from "./src/synth";
 
 // Entry point of `npm run synth` and of cdktf.json's "app": validate every environment folder,
@@ -12,7 +14,7 @@ import { synthesizeAtomically } from "./src/synth";
 //   ENVIRONMENTS_DIR=path   another folder of environments (tests use this)
 //   CDKTF_OUTDIR=path       output folder (the cdktf CLI sets it)
 
-const projectRoot = __dirname;
+const projectRoot = PROJECT_ROOT;
 const outdir = path.resolve(process.env.CDKTF_OUTDIR ?? path.join(projectRoot, "cdktf.out"));
 
 try {
@@ -46,9 +48,7 @@ try {
     console.error(`Nothing was synthesized: ${error.violations.length} guardrail policy violation(s):`);
     for (const violation of error.violations) console.error(`  ${violation}`);
   } else {
-    console.error(
-      `Nothing was synthesized: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-    );
+    console.error(`Nothing was synthesized: ${readableStack(error)}`);
   }
   process.exitCode = 1;
 }
