@@ -4,6 +4,7 @@ import { ConfigError } from "./src/config/errors";
 import { loadEnvironments, parseSelection } from "./src/config/load";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { synthesizeAtomically } from "./src/synth";
+import { printSynthSummary } from "./src/summary";
 
 // Entry point of `npm run synth` and of cdktf.json's "app": validate every environment folder,
 // build one stack per environment, synthesize once, and check the guardrail policies on the
@@ -35,6 +36,7 @@ try {
   console.log(
     `Synthesized ${stacks.length} stack(s) into ${path.relative(process.cwd(), outdir) || "."}: ${stacks.join(", ")}`,
   );
+  printSynthSummary(environments, outdir, stacks);
   for (const env of environments) {
     for (const waiver of env.exceptions) console.log(`  ${env.name} waives ${waiver.rule}: ${waiver.reason}`);
   }

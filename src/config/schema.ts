@@ -515,7 +515,10 @@ const cost = z
       "GB a month of app, nginx and boot logs each server ships to CloudWatch Logs",
       COST_DEFAULTS.logsGbPerServerPerMonth,
     ),
-    flowLogsGbPerMonth: usage("GB a month of VPC flow logs (when network.flowLogs is on)", COST_DEFAULTS.flowLogsGbPerMonth),
+    flowLogsGbPerMonth: usage(
+      "GB a month of VPC flow logs (when network.flowLogs is on)",
+      COST_DEFAULTS.flowLogsGbPerMonth,
+    ),
     s3StoredGb: usage("GB kept in the environment's S3 buckets (releases, ALB access logs)", COST_DEFAULTS.s3StoredGb),
   })
   .default(COST_DEFAULTS)

@@ -96,7 +96,13 @@ export function estimateCost(
   const volumeGb = servers.reduce((n, s) => n + s.count * s.rootVolumeGb, 0);
   if (volumeGb > 0) {
     lines.push(
-      priced("EBS gp3", `${volumeGb} GB x ${usd(regional?.ebsGp3PerGbMonth ?? 0)}/GB-month`, regional, (p) => volumeGb * p.ebsGp3PerGbMonth, noRegion),
+      priced(
+        "EBS gp3",
+        `${volumeGb} GB x ${usd(regional?.ebsGp3PerGbMonth ?? 0)}/GB-month`,
+        regional,
+        (p) => volumeGb * p.ebsGp3PerGbMonth,
+        noRegion,
+      ),
     );
   }
 
@@ -104,7 +110,13 @@ export function estimateCost(
   const nats = of("aws_nat_gateway").length;
   if (nats > 0) {
     lines.push(
-      priced("NAT gateway hours", `${nats} x ${hours} h x ${usd(regional?.natGatewayPerHour ?? 0)}`, regional, (p) => nats * hours * p.natGatewayPerHour, noRegion),
+      priced(
+        "NAT gateway hours",
+        `${nats} x ${hours} h x ${usd(regional?.natGatewayPerHour ?? 0)}`,
+        regional,
+        (p) => nats * hours * p.natGatewayPerHour,
+        noRegion,
+      ),
       priced(
         "NAT data processed",
         `${assumptions.natProcessedGbPerMonth} GB x ${usd(regional?.natGatewayPerGb ?? 0)} (cost.natProcessedGbPerMonth)`,
@@ -121,7 +133,13 @@ export function estimateCost(
   if (albs.length > 0) {
     const lcus = loadBalancerCapacityUnits(assumptions, hours);
     lines.push(
-      priced("ALB hours", `${albs.length} x ${hours} h x ${usd(regional?.albPerHour ?? 0)}`, regional, (p) => albs.length * hours * p.albPerHour, noRegion),
+      priced(
+        "ALB hours",
+        `${albs.length} x ${hours} h x ${usd(regional?.albPerHour ?? 0)}`,
+        regional,
+        (p) => albs.length * hours * p.albPerHour,
+        noRegion,
+      ),
       priced(
         "ALB capacity units",
         `${round(lcus, 3)} LCU x ${hours} h x ${usd(regional?.albPerLcuHour ?? 0)} (cost.requestsPerSecond, cost.internetEgressGbPerMonth)`,
@@ -142,7 +160,13 @@ export function estimateCost(
     const price = rdsPrice(table, region, engine, instanceClass);
     lines.push(
       "missing" in price
-        ? { item: "RDS instance", detail: `${instanceClass} ${engine} ${az}`, monthly: undefined, basis: "table", missing: price.missing }
+        ? {
+            item: "RDS instance",
+            detail: `${instanceClass} ${engine} ${az}`,
+            monthly: undefined,
+            basis: "table",
+            missing: price.missing,
+          }
         : {
             item: "RDS instance",
             detail: `${instanceClass} ${engine} ${az}, ${copies} x ${hours} h x ${usd(price.perHour)}`,
@@ -364,9 +388,13 @@ function customMetricCount(servers: readonly Servers[]): { count: number; detail
   let agent = 0;
   for (const s of servers) {
     if (s.detailedMonitoring) detailed += s.count * DETAILED_MONITORING_METRICS;
-    agent += s.fleet ? s.count * AGENT_METRICS.perFleetServer + AGENT_METRICS.perFleet : s.count * AGENT_METRICS.singleServer;
+    agent += s.fleet
+      ? s.count * AGENT_METRICS.perFleetServer + AGENT_METRICS.perFleet
+      : s.count * AGENT_METRICS.singleServer;
   }
-  const parts = [agent > 0 ? `${agent} agent` : "", detailed > 0 ? `${detailed} detailed monitoring` : ""].filter(Boolean);
+  const parts = [agent > 0 ? `${agent} agent` : "", detailed > 0 ? `${detailed} detailed monitoring` : ""].filter(
+    Boolean,
+  );
   return { count: detailed + agent, detail: parts.join(", ") };
 }
 
@@ -391,7 +419,9 @@ function logVolumes(
   const serverGb = serverGroups.length > 0 ? serverCount * assumptions.logsGbPerServerPerMonth : 0;
   const flowGb = flowLogs.length > 0 ? assumptions.flowLogsGbPerMonth : 0;
   const parts = [
-    serverGb > 0 ? `${serverCount} server(s) x ${assumptions.logsGbPerServerPerMonth} GB (cost.logsGbPerServerPerMonth)` : "",
+    serverGb > 0
+      ? `${serverCount} server(s) x ${assumptions.logsGbPerServerPerMonth} GB (cost.logsGbPerServerPerMonth)`
+      : "",
     flowGb > 0 ? `flow logs ${flowGb} GB (cost.flowLogsGbPerMonth)` : "",
   ].filter(Boolean);
   return {

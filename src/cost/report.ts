@@ -24,7 +24,9 @@ export function estimateText(name: string, estimate: Estimate, table: PriceTable
   const rows = estimate.lines.map((l) => [
     l.item,
     l.monthly === undefined ? "no price" : formatUsd(l.monthly),
-    l.monthly === undefined ? `${l.detail}: ${l.missing}` : `${l.detail}${l.basis === "derived" ? " [derived price]" : ""}`,
+    l.monthly === undefined
+      ? `${l.detail}: ${l.missing}`
+      : `${l.detail}${l.basis === "derived" ? " [derived price]" : ""}`,
   ]);
   const width = (i: number) => Math.max(...rows.map((r) => r[i].length), 0);
   const [w0, w1] = [width(0), width(1)];
@@ -38,7 +40,8 @@ export function estimateText(name: string, estimate: Estimate, table: PriceTable
     );
   }
   const derived = estimate.lines.filter((l) => l.basis === "derived").length;
-  if (derived > 0) out.push(`  ${derived} line(s) use a price the table derives for ${estimate.region} (see its method).`);
+  if (derived > 0)
+    out.push(`  ${derived} line(s) use a price the table derives for ${estimate.region} (see its method).`);
   out.push(`  Prices of ${table.date}; usage from the environment's cost: section (defaults where unset).`);
   return out.join("\n");
 }
@@ -57,7 +60,10 @@ export function planCostChange(
   table: PriceTable = SHIPPED_PRICES,
 ): CostChange {
   const { before, after } = planResources(plan);
-  return { before: estimateCost(before, region, assumptions, table), after: estimateCost(after, region, assumptions, table) };
+  return {
+    before: estimateCost(before, region, assumptions, table),
+    after: estimateCost(after, region, assumptions, table),
+  };
 }
 
 /** `$120.00 -> $250.00 (+$130.00, +108%)`. */
