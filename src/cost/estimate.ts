@@ -291,7 +291,8 @@ export function estimateCost(
       ),
     );
   }
-  if (assumptions.internetEgressGbPerMonth > 0) {
+  // Servers are what send data out; an environment without any (before a first deploy) sends none.
+  if (serverCount > 0 && assumptions.internetEgressGbPerMonth > 0) {
     lines.push(
       priced(
         "Data transfer out",
@@ -460,7 +461,8 @@ export function round(value: number, digits: number): number {
   return Math.round(value * f) / f;
 }
 
-/** `$1,234.56`. */
+/** `$1,234.56` (without Intl, whose first use costs milliseconds at every synth). */
 export function formatUsd(value: number): string {
-  return `$${value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  const [whole, cents] = Math.abs(value).toFixed(2).split(".");
+  return `${value < 0 ? "-" : ""}$${whole.replace(/\B(?=(\d{3})+$)/g, ",")}.${cents}`;
 }

@@ -213,7 +213,7 @@ export async function updatePriceTable(
 }
 
 /**
- * Per family, the `large` price (or, without a large, the smallest size's price scaled to large),
+ * Per family, the `large` price (or, without a large, the nearest size's price scaled to large),
  * and an exact entry for each size whose price differs from the family's scaled price by more than
  * half a percent.
  */
@@ -233,13 +233,15 @@ export function familyPrices(
     if (!bySize.has(family)) bySize.set(family, new Map());
     bySize.get(family)!.set(size, price);
   }
+  // Without a large, the size nearest to it (in normalization factor) sets the family's price.
+  const distance = (size: string) => Math.abs(Math.log2(sizeUnits[size] / sizeUnits.large));
   const out: Record<string, number> = {};
   for (const family of families) {
     const sizes = bySize.get(family);
     if (!sizes) continue;
     const [refSize, refPrice] = sizes.has("large")
       ? ["large", sizes.get("large")!]
-      : [...sizes].sort((a, b) => sizeUnits[a[0]] - sizeUnits[b[0]])[0];
+      : [...sizes].sort((a, b) => distance(a[0]) - distance(b[0]))[0];
     const large = (refPrice * sizeUnits.large) / sizeUnits[refSize];
     out[family] = round6(large);
     for (const [size, price] of sizes) {
