@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadEnvironments } from "../../src/config/load";
 import { costCommand, synthesizeInMemory } from "../../src/cost/command";
-import { environmentEstimate } from "../../src/cost/report";
+import { environmentEstimate, totalText } from "../../src/cost/report";
 import { printSynthSummary, summaryRow, summaryTable, useColor } from "../../src/summary";
 import { tempDir } from "../helpers";
 
@@ -23,6 +23,17 @@ describe("the cost of the shipped environments", () => {
     // The app servers and, where there is one, the database are priced.
     expect(estimate.lines.map((l) => l.item)).toEqual(expect.arrayContaining(["EC2", "EBS gp3", "Public IPv4"]));
     if (env.layout !== "single-server") expect(estimate.lines.map((l) => l.item)).toContain("RDS instance");
+  });
+
+  test("the README's environment table shows each environment's estimated monthly total", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+    for (const env of ENVIRONMENTS) {
+      const row = readme.split("\n").find((l) => l.startsWith(`| ${env.name} |`));
+      expect([env.name, row?.split("|").at(-2)?.trim()]).toEqual([
+        env.name,
+        totalText(environmentEstimate(env, docs.get(env.name)!)),
+      ]);
+    }
   });
 
   test("production costs more than staging, staging more than dev: the estimate follows the config", () => {
