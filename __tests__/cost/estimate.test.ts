@@ -273,3 +273,24 @@ describe("the cost of a plan", () => {
     );
   });
 });
+
+describe("npm run plan's cost", () => {
+  test("an environment's plan is priced in its provider's region with its folder's assumptions; a state bucket stack is not", () => {
+    const { planCostOf } = require("../../src/cost/plan-cost") as typeof import("../../src/cost/plan-cost");
+    const plan: PlanDocument = {
+      format_version: "1.2",
+      resource_changes: [resourceChange("aws_nat_gateway.N", ["create"], { after: {} })],
+    };
+    const dir = require("node:path").join(__dirname, "..", "..", "environments");
+    const change = planCostOf(plan, "dr-osaka", { provider: { aws: [{ region: "ap-northeast-3" }] } }, dir)!;
+    // One NAT gateway for a month, at Osaka's hourly price.
+    const osaka = SHIPPED_PRICES.regions["ap-northeast-3"];
+    expect(change.after.region).toBe("ap-northeast-3");
+    expect(change.after.lines.find((l) => l.item === "NAT gateway hours")!.monthly).toBeCloseTo(
+      730 * osaka.natGatewayPerHour,
+      10,
+    );
+    expect(change.before.total).toBe(0);
+    expect(planCostOf(plan, "state-acme-tfstate", {}, dir)).toBeUndefined();
+  });
+});
