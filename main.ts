@@ -6,6 +6,7 @@ import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { PROJECT_ROOT } from "./src/project-root";
 import { readableStack } from "./src/readable-stack";
 import { synthesizeAtomically } from "./src/synth";
+import { printSynthSummary } from "./src/summary";
 
 // Entry point of `npm run synth` and of cdktf.json's "app": validate every environment folder,
 // build one stack per environment, synthesize once, and check the guardrail policies on the
@@ -37,6 +38,7 @@ try {
   console.log(
     `Synthesized ${stacks.length} stack(s) into ${path.relative(process.cwd(), outdir) || "."}: ${stacks.join(", ")}`,
   );
+  printSynthSummary(environments, outdir, stacks);
   for (const env of environments) {
     for (const waiver of env.exceptions) console.log(`  ${env.name} waives ${waiver.rule}: ${waiver.reason}`);
   }
