@@ -5,9 +5,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { PROJECT_ROOT } from "../src/project-root";
 import { bumpAmiPin } from "../src/ops/ami-pin";
 
-const root = path.resolve(__dirname, "..");
+const root = PROJECT_ROOT;
 const name = process.argv[2];
 const file = path.join(process.env.ENVIRONMENTS_DIR ?? path.join(root, "environments"), name ?? "", "config.yaml");
 try {

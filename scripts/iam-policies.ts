@@ -6,9 +6,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { PROJECT_ROOT } from "../src/project-root";
 import { pipelinePolicyFiles } from "../src/ops/pipeline-iam-files";
 
-const root = path.resolve(__dirname, "..");
+const root = PROJECT_ROOT;
 for (const [file, content] of Object.entries(pipelinePolicyFiles(root))) {
   fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
   fs.writeFileSync(path.join(root, file), content);

@@ -3,10 +3,10 @@
  * in releases.yaml (its git tree and tarball checksum). Commit releases.yaml, then set
  * `app.version` in an environment to deploy it (README, "Releases").
  */
-import * as path from "node:path";
+import { PROJECT_ROOT } from "../src/project-root";
 import { recordRelease, RELEASES_FILE } from "../src/artifact/releases";
 
-const root = path.resolve(__dirname, "..");
+const root = PROJECT_ROOT;
 try {
   const { record, added } = recordRelease(root);
   console.log(

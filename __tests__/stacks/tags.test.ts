@@ -25,7 +25,7 @@ function binding(type: string): { prototype: object } {
   return found;
 }
 const hasArgument = (type: string, name: string) =>
-  Object.getOwnPropertyDescriptor(binding(type).prototype, name) !== undefined;
+  type.startsWith("aws_") && Object.getOwnPropertyDescriptor(binding(type).prototype, name) !== undefined;
 
 const tagsOf = (blocks: { key: string; value: string; propagate_at_launch: boolean }[]) =>
   Object.fromEntries(blocks.map((b) => [b.key, b.value]));

@@ -1,12 +1,14 @@
-import * as path from "node:path";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { resolveRelease, type ReleaseArtifact } from "../artifact/releases";
+import { PROJECT_ROOT } from "../project-root";
 import type { EnvironmentConfig } from "../config/load";
 import { Network } from "../constructs/network";
 import { Naming } from "../naming";
 import { addAwsProvider } from "./aws-provider";
 import { addStateBackend } from "./state-backend";
+import { ec2InstancesUrl } from "./console-links";
+import { regionWithCity } from "../config/regions";
 
 export interface EnvironmentStackProps {
   /** The validated environment this stack deploys. */
@@ -24,8 +26,6 @@ export interface EnvironmentStackProps {
   readonly release?: ReleaseArtifact;
 }
 
-/** The project root, where releases.yaml and app/ are. */
-const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 
 /**
  * The ground every server layout stands on: the AWS provider for the environment's region (with
@@ -82,6 +82,14 @@ export class EnvironmentStack extends TerraformStack {
     new TerraformOutput(this, "private_app_subnet_ids", { value: this.network.privateAppSubnets.ids });
     new TerraformOutput(this, "private_data_subnet_ids", { value: this.network.privateDataSubnets.ids });
     new TerraformOutput(this, "layout", { value: env.layout });
+    new TerraformOutput(this, "region", {
+      value: env.region,
+      description: `Where this environment runs (${regionWithCity(env.region)}): pick this region in the console`,
+    });
+    new TerraformOutput(this, "console_instances_url", {
+      value: ec2InstancesUrl(env.region, this.naming.name("app")),
+      description: "The EC2 console, in this environment's region, filtered to its app servers",
+    });
     if (env.exceptions.length > 0) {
       // Waived production rules stay visible in every plan and in `cdktf output`.
       new TerraformOutput(this, "policy_exceptions", {
