@@ -50,7 +50,7 @@ beforeAll(() => {
   const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT })
     .toString()
     .split("\0")
-    .filter((f) => f && fs.existsSync(path.join(ROOT, f)));
+    .filter((f) => f && fs.lstatSync(path.join(ROOT, f), { throwIfNoEntry: false })?.isFile());
   for (const file of files) {
     fs.mkdirSync(path.dirname(path.join(clone, file)), { recursive: true });
     fs.copyFileSync(path.join(ROOT, file), path.join(clone, file));
