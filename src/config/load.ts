@@ -1,10 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseDocument } from "yaml";
+import { isScalar, parseDocument, type YAMLError } from "yaml";
 import type { z } from "zod";
 import { cidrsOverlap } from "../cidr";
 import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
-import { ConfigError, describeIssue, shown } from "./errors";
+import { ConfigError, describeIssue, shown, type SourceText } from "./errors";
 import { vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
 import { ruleProblems } from "./rules";
@@ -127,16 +127,37 @@ function listEnvironmentFolders(dir: string): string[] {
 function loadOne(dir: string, name: string): ParsedEnvironment {
   const file = path.join(dir, name, CONFIG_FILE);
   if (!fs.existsSync(file)) return { problems: [...nameProblems(name), `${CONFIG_FILE} is missing`] };
-  const document = parseDocument(fs.readFileSync(file, "utf8"));
+  const text = fs.readFileSync(file, "utf8");
+  const document = parseDocument(text);
   if (document.errors.length > 0) {
     return {
       problems: [
         ...nameProblems(name),
-        ...document.errors.map((e) => `${CONFIG_FILE} is not valid YAML: ${e.message.split("\n")[0]}`),
+        ...document.errors.map((e) => `${CONFIG_FILE} is not valid YAML: ${yamlProblem(e, text)}`),
       ],
     };
   }
-  return parseEnvironment(name, document.toJS());
+  return parseEnvironment(name, document.toJS(), (p) => {
+    const node = document.getIn(p as PropertyKey[], true);
+    return isScalar(node) && typeof node.source === "string" ? node.source : undefined;
+  });
+}
+
+/**
+ * A YAML parser error in one line: its reason (without the parser's " at line L, column C:" and the
+ * excerpt after it), then where, and the line as written: `map keys must be unique (line 25,
+ * column 1: "app:")`.
+ */
+function yamlProblem(error: YAMLError, text: string): string {
+  const reason = error.message
+    .split("\n")[0]
+    .replace(/ at line \d+, column \d+:?$/, "")
+    .replace(/:$/, "");
+  const sentence = reason.charAt(0).toLowerCase() + reason.slice(1);
+  const at = error.linePos?.[0];
+  if (!at) return sentence;
+  const written = text.split(/\r?\n/)[at.line - 1]?.trim();
+  return `${sentence} (line ${at.line}, column ${at.col}${written ? `: ${JSON.stringify(written)}` : ""})`;
 }
 
 export interface ParsedEnvironment {
@@ -146,13 +167,18 @@ export interface ParsedEnvironment {
   readonly environment?: EnvironmentConfig;
 }
 
-/** Validates one environment's parsed file content and resolves its defaults. */
-export function parseEnvironment(name: string, raw: unknown): ParsedEnvironment {
+/**
+ * Validates one environment's parsed file content and resolves its defaults. `sourceText` gives a
+ * value as the file spells it, for messages (`1.0` where YAML read the number 1).
+ */
+export function parseEnvironment(name: string, raw: unknown, sourceText?: SourceText): ParsedEnvironment {
   const problems = nameProblems(name);
   const parsed = environmentSchema.safeParse(raw ?? {}, { reportInput: true });
   if (!parsed.success) {
     problems.push(
-      ...parsed.error.issues.flatMap((issue) => describeIssue(issue, (p) => allowedKeysAt(environmentSchema, raw, p))),
+      ...parsed.error.issues.flatMap((issue) =>
+        describeIssue(issue, (p) => allowedKeysAt(environmentSchema, raw, p), sourceText),
+      ),
     );
   }
   problems.push(...availabilityZoneProblems(raw));
