@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "../src/ops/plan-review";
 import { runTerraform } from "../src/ops/terraform";
-import { prepareStack, runCli, shown, showPlan, terraformFailed } from "../src/ops/workflow";
+import { planArguments, prepareStack, runCli, shown, showPlan, terraformFailed } from "../src/ops/workflow";
 
 // `npm run plan -- <env>`: synthesize the stack, `terraform plan -out`, read the plan back with
 // `terraform show -json`, and print a review: counts, what is replaced or deleted, and a loud
@@ -15,8 +15,9 @@ import { prepareStack, runCli, shown, showPlan, terraformFailed } from "../src/o
 
 const PLAN_FILE = "plan.tfplan";
 
-const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--markdown <file>] [--no-synth] [--quiet]
+const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-synth] [--quiet]
   --allow-destroy    let a plan that destroys data or state exit 0 (it is still reported)
+  --replace <addr>   replace this resource on purpose (terraform plan -replace), e.g. a server whose AMI is kept
   --markdown <file>  write the Markdown summary here (default: cdktf.out/plan-<env>.md)
   --no-synth         use the stack already in cdktf.out/ instead of synthesizing it
   --quiet            do not print Terraform's own plan output`;
@@ -25,18 +26,23 @@ runCli(
   {
     name: "plan",
     usage: USAGE,
-    options: { "allow-destroy": { type: "boolean" }, markdown: { type: "string" } },
+    options: {
+      "allow-destroy": { type: "boolean" },
+      markdown: { type: "string" },
+      replace: { type: "string", multiple: true },
+    },
   },
   async (args) => {
     const stack = await prepareStack(args.stack, args);
-    // -lock-timeout: wait for a concurrent run (another pipeline, a colleague) instead of failing at once.
-    const plan = await runTerraform("plan", ["-lock-timeout=5m", `-out=${PLAN_FILE}`], {
+    const replace = (args.values.replace as string[] | undefined) ?? [];
+    const plan = await runTerraform("plan", planArguments(PLAN_FILE, replace), {
       cwd: stack.dir,
       echo: args.echo,
     });
     if (plan.status !== 0) throw terraformFailed("plan", plan, stack);
     const review = reviewPlan(await showPlan(stack, PLAN_FILE), stack.document, {
       allowDestroy: args.values["allow-destroy"] === true,
+      environment: stack.name,
     });
 
     const markdown = path.resolve(

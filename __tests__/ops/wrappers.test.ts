@@ -210,7 +210,7 @@ describe("npm run plan (stub terraform)", () => {
     );
     expect(result.stdout).not.toMatch(/WARNING|BLOCKED/);
     expect(fs.readFileSync(markdown, "utf8")).toContain(
-      "| create | update | replace | delete | unchanged |\n|---:|---:|---:|---:|---:|\n| 0 | 1 | 0 | 0 | 1 |",
+      "| create | update | replace | delete | forget | unchanged |\n|---:|---:|---:|---:|---:|---:|\n| 0 | 1 | 0 | 0 | 0 | 1 |",
     );
     expect(fs.existsSync(path.join(outdir, "plan-dev.md"))).toBe(false);
   });

@@ -5,7 +5,7 @@ import type { z } from "zod";
 import { cidrsOverlap } from "../cidr";
 import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
 import { ConfigError, describeIssue, shown, type SourceText } from "./errors";
-import { vcpusOf } from "./instance-types";
+import { architectureOf, vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
 import { ruleProblems } from "./rules";
 import { environmentSchema, SHORT_NAME, SHORT_NAME_RULE, type EnvironmentFile, type LogRetentionDays } from "./schema";
@@ -244,7 +244,7 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
     app: {
       ...file.app,
       detailedMonitoring: file.app.detailedMonitoring ?? defaults.detailedMonitoring,
-      architecture: isGraviton(file.app.instanceType) ? "arm64" : "x86_64",
+      architecture: architectureOf(file.app.instanceType),
       // One per vCPU, and never fewer than 2 by default: with one process, every deploy or
       // crash leaves the server with nothing behind nginx. (The schema accepts only instance
       // types whose vCPUs are known.)
@@ -374,11 +374,6 @@ export const NON_PRODUCTION_DEFAULTS = {
     datapointsToAlarm: 4,
   } satisfies AlarmDefaults,
 };
-
-/** Graviton families carry a `g` right after the generation digit: t4g, m7g, c7gn, r8g. */
-function isGraviton(instanceType: string): boolean {
-  return /^[a-z]+\d+g[a-z]*$/.test(instanceType.split(".")[0]);
-}
 
 /** Rules that span environments: no two share state, and VPC blocks do not overlap. */
 function crossEnvironmentProblems(environments: EnvironmentConfig[], label: string): string[] {
