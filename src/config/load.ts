@@ -22,7 +22,7 @@ export type StateConfig =
 /** One validated environment, as the rest of the code sees it: parsed, defaulted, resolved. */
 export interface EnvironmentConfig extends Omit<
   EnvironmentFile,
-  "state" | "app" | "database" | "loadBalancer" | "monitoring"
+  "state" | "app" | "database" | "loadBalancer" | "monitoring" | "deployOrder"
 > {
   /** The folder name; also the stack name (`cdktf deploy <name>`). */
   readonly name: string;
@@ -42,6 +42,8 @@ export interface EnvironmentConfig extends Omit<
     readonly maxAllocatedStorageGb: number;
   };
   readonly loadBalancer: EnvironmentFile["loadBalancer"] & { readonly deletionProtection: boolean };
+  /** Place in the deploy chain: lowest first, ties in name order. */
+  readonly deployOrder: number;
   readonly monitoring: {
     readonly alarmEmails: readonly string[];
     readonly thresholds: AlarmThresholds;
@@ -240,6 +242,7 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
   return {
     ...file,
     name,
+    deployOrder: file.deployOrder ?? defaults.deployOrder,
     state,
     app: {
       ...file.app,
@@ -328,6 +331,8 @@ export const MIN_DEFAULT_PROCESSES = 2;
 
 /** What production gets unless its file says otherwise; the rules in `rules.ts` hold it there. */
 export const PRODUCTION_DEFAULTS = {
+  /** After every environment that does not say otherwise. */
+  deployOrder: 90,
   multiAz: true,
   deletionProtection: true,
   backupRetentionDays: 14,
@@ -352,6 +357,7 @@ export const PRODUCTION_DEFAULTS = {
 };
 /** What every other environment gets: cheaper, and easy to tear down. */
 export const NON_PRODUCTION_DEFAULTS = {
+  deployOrder: 10,
   multiAz: false,
   deletionProtection: false,
   backupRetentionDays: 3,

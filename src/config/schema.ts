@@ -518,6 +518,11 @@ export const environmentSchema = z
       .boolean()
       .default(false)
       .describe("Production: stricter defaults (Multi-AZ, deletion protection, longer backups) and rules"),
+    deployOrder: intRange(1, 999)
+      .optional()
+      .describe(
+        "Place in the deploy chain (.github/workflows/deploy.yml): environments deploy one at a time, lowest first, ties in name order, each only after the one before succeeded; default 10, or 90 in production",
+      ),
     network,
     app,
     access,
