@@ -9,6 +9,7 @@ import { synthesizeDocuments } from "../src/ops/synthesized";
 import { POLICIES } from "../src/policy";
 import type { StackDocument } from "../src/policy/types";
 import { Synthesized } from "./helpers";
+import { SHIPPED_ENVIRONMENTS, shippedStack } from "./shipped";
 
 // The checks every environment folder must pass, as functions of a project on disk (its
 // environments/ and docs/), so that they run over whatever folders exist: environments.test.ts
@@ -35,11 +36,29 @@ export function checkedProject(root: string, only?: readonly string[]): CheckedP
   return { root, environments, documents: synthesizeDocuments(checked) };
 }
 
+/** This project's own folders, read from the run's shared synthesis (`__tests__/shipped.ts`). */
+export function shippedProject(): CheckedProject {
+  return {
+    root: path.join(__dirname, ".."),
+    environments: SHIPPED_ENVIRONMENTS,
+    documents: new Map(SHIPPED_ENVIRONMENTS.map((env) => [env.name, shippedStack(env.name).doc as StackDocument])),
+  };
+}
+
 /** One check of one environment: its problems, or none. */
 export type EnvironmentCheck = (env: EnvironmentConfig, project: CheckedProject) => string[];
 
-const jsonOf = (project: CheckedProject, env: EnvironmentConfig) =>
-  new Synthesized(JSON.stringify(project.documents.get(env.name)));
+const parsed = new WeakMap<StackDocument, Synthesized>();
+/** The environment's stack with the helper's lookups (made once per document). */
+function jsonOf(project: CheckedProject, env: EnvironmentConfig): Synthesized {
+  const doc = project.documents.get(env.name)!;
+  let json = parsed.get(doc);
+  if (!json) {
+    json = new Synthesized(JSON.stringify(doc));
+    parsed.set(doc, json);
+  }
+  return json;
+}
 
 /** `problem` when `holds` is false. */
 const unless = (holds: boolean, problem: string): string[] => (holds ? [] : [problem]);

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { loadEnvironments } from "../../src/config/load";
 import { ciDeployProblem, ciMatrix, deployChain } from "../../src/ops/ci-environments";
 import { environment, productionEnvironmentFile } from "../helpers";
+import { entryCommand } from "../../src/project-root";
 
 const { app, loadBalancer } = productionEnvironmentFile();
 const productionExtras = { app, loadBalancer };
@@ -12,14 +13,10 @@ const productionExtras = { app, loadBalancer };
 const ROOT = path.join(__dirname, "..", "..");
 
 const runScript = (args: string[]) => {
-  const result = spawnSync(
-    process.execPath,
-    ["--require", "tsx/cjs", path.join(ROOT, "scripts", "ci-environments.ts"), ...args],
-    {
-      cwd: ROOT,
-      encoding: "utf8",
-    },
-  );
+  const result = spawnSync(...entryCommand("scripts/ci-environments.ts", args), {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 };
 

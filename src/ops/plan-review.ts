@@ -10,6 +10,7 @@ import {
   type ResourceChange,
   type SynthesizedStack,
 } from "./plan-json";
+import { changedLines, costChangeSummary, type CostChange } from "../cost/report";
 
 // The review of a saved plan (`npm run plan`): what it creates, updates, replaces, deletes and
 // forgets; whether it destroys anything that holds data or state (deny by default: every type that
@@ -371,9 +372,10 @@ const FORGOTTEN =
   "left running in AWS and no longer managed by Terraform (a removed block with destroy = false): nothing is destroyed, " +
   "and it keeps costing until you delete it by hand or import it again";
 
-/** The summary printed to the terminal. */
-export function planReviewText(review: PlanReview, stackName: string): string {
+/** The summary printed to the terminal; with `cost`, the monthly estimate before and after. */
+export function planReviewText(review: PlanReview, stackName: string, cost?: CostChange): string {
   const out = [`Plan review for ${stackName}: ${countsSentence(review.counts)}.`];
+  if (cost) out.push(`Monthly cost (on-demand estimate): ${costChangeSummary(cost)}.`);
   for (const [title, list] of [
     ["Replaced", review.replaced],
     ["Deleted", review.deleted],
@@ -419,8 +421,8 @@ function cell(text: string): string {
   return text.replace(/\|/g, "\\|");
 }
 
-/** The same review as Markdown, for a pull-request comment. */
-export function planReviewMarkdown(review: PlanReview, stackName: string): string {
+/** The same review as Markdown, for a pull-request comment; with `cost`, the monthly estimate before and after. */
+export function planReviewMarkdown(review: PlanReview, stackName: string, cost?: CostChange): string {
   const c = review.counts;
   const out = [
     `### Plan review: \`${stackName}\``,
@@ -429,6 +431,14 @@ export function planReviewMarkdown(review: PlanReview, stackName: string): strin
     "|---:|---:|---:|---:|---:|---:|",
     `| ${c.create} | ${c.update} | ${c.replace} | ${c.delete} | ${c.forget} | ${c.unchanged} |`,
   ];
+  if (cost) {
+    const changed = changedLines(cost);
+    out.push(
+      "",
+      `**Monthly cost** (on-demand estimate, prices of ${cost.after.pricesDate}): ${costChangeSummary(cost)}`,
+      ...(changed.length > 0 ? ["", ...changed.map((l) => `- ${l}`)] : []),
+    );
+  }
   const blocking = review.findings.filter((f) => f.blocks);
   if (blocking.length > 0) {
     out.push("", "> [!CAUTION]", "> **Blocked: applying this plan would fail half-way.**", ">");
