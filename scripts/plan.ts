@@ -59,7 +59,9 @@ runCli(
     console.log(
       `Plan file: ${shown(path.join(stack.dir, PLAN_FILE))} (may contain secrets; never commit it). ` +
         (review.blocked
-          ? "Blocked: do not apply it; rerun with --allow-destroy once the destroy is intended."
+          ? review.findings.some((f) => f.blocks)
+            ? "Blocked: do not apply it; the BLOCKED lines above say what to do instead."
+            : "Blocked: do not apply it; rerun with --allow-destroy once the destroy is intended."
           : `Apply exactly this plan with: terraform -chdir=${shown(stack.dir)} apply ${PLAN_FILE}`),
     );
     return review.blocked ? BLOCKED_EXIT_CODE : 0;
