@@ -1,14 +1,15 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { loadEnvironments } from "../../src/config/load";
-import { costCommand, synthesizeInMemory } from "../../src/cost/command";
+import { costCommand } from "../../src/cost/command";
 import { environmentEstimate, totalText } from "../../src/cost/report";
 import { printSynthSummary, summaryRow, summaryTable, useColor } from "../../src/summary";
 import { tempDir } from "../helpers";
+import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
 
-// Every shipped environment, built in memory once (as `npm run cost` does), priced and summarized.
-const ENVIRONMENTS = loadEnvironments({ dir: path.join(__dirname, "..", "..", "environments") });
-const docs = synthesizeInMemory(ENVIRONMENTS);
+// Every shipped environment, as `npm run synth` writes it (synthesized once for every test file),
+// priced and summarized.
+const ENVIRONMENTS = SHIPPED_ENVIRONMENTS;
+const docs = new Map(ENVIRONMENTS.map((env) => [env.name, shippedStack(env.name).doc]));
 const cases = ENVIRONMENTS.map((env) => [env.name, env] as const);
 
 describe("the cost of the shipped environments", () => {
