@@ -9,7 +9,7 @@ import { deployChain } from "../src/ops/ci-environments";
 import { compareEnvironments } from "../src/ops/compare";
 import { selectionFor } from "../src/ops/workflow";
 import { checkedProject, ENVIRONMENT_CHECKS, environmentProblems } from "./environment-checks";
-import { ENVIRONMENTS_DIR, tempDir } from "./helpers";
+import { ENVIRONMENTS_DIR, environmentFolders, tempDir } from "./helpers";
 
 // "Adding an environment is adding a folder", done as the README says, in a temporary copy of the
 // project: copy environments/dev to environments/qa, give it its own network.cidr, run
@@ -19,7 +19,8 @@ import { ENVIRONMENTS_DIR, tempDir } from "./helpers";
 
 const ROOT = path.join(__dirname, "..");
 const SOURCE = "dev";
-const COPY = "qa";
+/** The copy's name: qa, or another when the project already has a folder of that name. */
+const COPY = ["qa", "uat", "sandbox", "preview"].find((name) => !environmentFolders().includes(name))!;
 
 /** A project with the real environments/ and docs/, and environments/qa copied from dev. */
 function projectWithCopy(cidr?: string): string {
@@ -65,7 +66,7 @@ describe("a copied environment folder, with its own CIDR", () => {
 
   test("before npm run diagram, the only problem is its missing page, and the message says what to run", () => {
     expect(problemsBefore).toEqual([
-      "docs/architecture-<env>.md is what npm run diagram writes: docs/architecture-qa.md is missing: run npm run diagram",
+      `docs/architecture-<env>.md is what npm run diagram writes: docs/architecture-${COPY}.md is missing: run npm run diagram`,
     ]);
   });
 
@@ -78,9 +79,14 @@ describe("a copied environment folder, with its own CIDR", () => {
     ).toEqual([]);
   });
 
-  test("it deploys right after the folder it was copied from, and npm run plan knows it", () => {
+  test("it deploys with the order of the folder it was copied from, after it (ties in name order), and npm run plan knows it", () => {
     const chain = deployChain(project.environments);
-    expect(chain.indexOf(COPY)).toBe(chain.indexOf(SOURCE) + 1);
+    const orderOf = (name: string) => project.environments.find((env) => env.name === name)!.deployOrder;
+    expect(orderOf(COPY)).toBe(orderOf(SOURCE));
+    expect(chain.indexOf(COPY)).toBeGreaterThan(chain.indexOf(SOURCE));
+    // whatever deploys between them shares that order
+    const between = chain.slice(chain.indexOf(SOURCE), chain.indexOf(COPY) + 1);
+    expect(between.filter((name) => orderOf(name) !== orderOf(SOURCE))).toEqual([]);
     expect(selectionFor(COPY, path.join(root, "environments"))).toBe(COPY);
   });
 
@@ -101,7 +107,10 @@ test("a copy that keeps its source's CIDR is refused, naming the folder, the fie
   }
   expect(problems).toEqual([
     expect.stringMatching(
-      /\/environments\/qa: network\.cidr must not overlap another environment's VPC, so they can be peered later: 10\.10\.0\.0\/16 overlaps 10\.10\.0\.0\/16 of .*\/environments\/dev$/,
+      new RegExp(
+        `/environments/${COPY}: network\\.cidr must not overlap another environment's VPC, so they can be peered later: ` +
+          "10\\.10\\.0\\.0/16 overlaps 10\\.10\\.0\\.0/16 of .*/environments/dev$",
+      ),
     ),
   ]);
 });
