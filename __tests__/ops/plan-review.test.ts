@@ -10,6 +10,8 @@ import { create, destroy, planDocument, read, replace, resourceChange, unchanged
 import { address, appDbSplit, documentOf, loadBalanced, singleServer } from "./stacks";
 
 const prod = loadBalanced();
+const single = singleServer();
+const split = appDbSplit();
 const prodDoc = documentOf(prod);
 const database = address(prod, "aws_db_instance", "Instance");
 
@@ -123,8 +125,6 @@ describe("plan review: the destroy guard", () => {
   });
 
   test("the single-server layout's server holds the database; the app-db-split layout's server does not", () => {
-    const single = singleServer();
-    const split = appDbSplit();
     const replaceServer = (stack: typeof single) =>
       reviewPlan(
         planDocument({ resourceChanges: [replace(address(stack, "aws_instance", "Instance"), [["subnet_id"]])] }),
@@ -286,8 +286,6 @@ describe("plan review: forget (a removed block with destroy = false)", () => {
 });
 
 describe("plan review: changes that look safe but are not", () => {
-  const single = singleServer();
-  const split = appDbSplit();
   const server = (stack: typeof single) => address(stack, "aws_instance", "Instance");
   const retype = (stack: typeof single, from: string, to: string) =>
     planDocument({
