@@ -247,6 +247,7 @@ describe("AppAlarms", () => {
       "shop-prod-app-agent-silent",
       "shop-prod-app-cpu",
       "shop-prod-app-disk",
+      "shop-prod-app-health",
       "shop-prod-app-memory",
       "shop-prod-app-status-instance",
       "shop-prod-app-status-system",

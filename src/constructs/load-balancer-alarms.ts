@@ -123,7 +123,7 @@ export class LoadBalancerAlarms extends TierAlarms {
       comparison: "GreaterThanThreshold",
       threshold: 0,
       treatMissingData: "notBreaching",
-      window: { evaluationPeriods: sustained, datapointsToAlarm: sustained },
+      evaluation: { periods: sustained, datapoints: sustained },
       metric: {
         namespace: NAMESPACE,
         metricName: "UnHealthyHostCount",
@@ -145,7 +145,7 @@ export class LoadBalancerAlarms extends TierAlarms {
         comparison: "LessThanThreshold",
         threshold: props.minHealthyHosts,
         treatMissingData: "breaching",
-        window: { evaluationPeriods: replaced, datapointsToAlarm: replaced },
+        evaluation: { periods: replaced, datapoints: replaced },
         metric: {
           namespace: NAMESPACE,
           metricName: "HealthyHostCount",

@@ -44,13 +44,13 @@ export interface AlarmSpec {
   /** How periods without data count. */
   readonly treatMissingData: "missing" | "notBreaching" | "breaching";
   readonly metric: AlarmMetric | AlarmQuery;
-  /**
-   * Periods this alarm evaluates, and how many must breach, when its reasoning needs a window of
-   * its own (e.g. longer than a new server's boot). @default - the tier's evaluationPeriods / datapointsToAlarm
-   */
-  readonly window?: { readonly evaluationPeriods: number; readonly datapointsToAlarm: number };
   /** Actions besides the notification when the alarm fires (EC2 recover). @default - none */
   readonly extraAlarmActions?: readonly string[];
+  /**
+   * M of N for this alarm alone, where it must fire within a fixed time whatever the environment's
+   * thresholds say. @default - the environment's `evaluationPeriods` and `datapointsToAlarm`
+   */
+  readonly evaluation?: { readonly periods: number; readonly datapoints: number };
 }
 
 /** CloudWatch's limit on an alarm description. */
@@ -90,8 +90,8 @@ export abstract class TierAlarms extends Construct {
       alarmDescription: spec.description,
       comparisonOperator: spec.comparison,
       threshold: spec.threshold,
-      evaluationPeriods: spec.window?.evaluationPeriods ?? this.common.evaluationPeriods,
-      datapointsToAlarm: spec.window?.datapointsToAlarm ?? this.common.datapointsToAlarm,
+      evaluationPeriods: spec.evaluation?.periods ?? this.common.evaluationPeriods,
+      datapointsToAlarm: spec.evaluation?.datapoints ?? this.common.datapointsToAlarm,
       treatMissingData: spec.treatMissingData,
       alarmActions: [...(spec.extraAlarmActions ?? []), topicArn],
       okActions: [topicArn],
