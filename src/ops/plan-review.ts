@@ -75,7 +75,12 @@ export const STATELESS_TYPES: Readonly<Record<string, string>> = {
   aws_ssm_document: "the deploy command, from the code",
   aws_ssm_association: "a run of the deploy command",
   aws_ssm_parameter: "a value the code sets",
-  aws_s3_object: "a release uploaded from dist/; the versioned bucket keeps the earlier versions",
+  aws_s3_object: "a release uploaded from the stack's folder; the versioned bucket keeps the earlier versions",
+  // ---- Domain ----
+  aws_acm_certificate:
+    "a certificate ACM issues again for the same name (validated by DNS, created before the old one goes)",
+  aws_acm_certificate_validation: "the wait for a certificate's validation",
+  aws_route53_record: "a DNS record, from the code (the name and the certificate's validation)",
   // ---- Settings of guarded resources ----
   aws_db_parameter_group: "database settings, from the code",
   aws_db_subnet_group: "where the database may run",
@@ -96,6 +101,15 @@ export const STATELESS_TYPES: Readonly<Record<string, string>> = {
 /** Why a type on neither list is blocked: the exact reason the review gives. */
 export const UNREVIEWED_TYPE_REASON =
   "not on the reviewed list of stateless types (STATELESS_TYPES in src/ops/plan-review.ts), so it counts as holding data";
+
+/**
+ * The one `terraform_data` the code makes: the pinned AMI id (src/constructs/app-identity.ts),
+ * recognised by its `pinnedAt` trigger. It holds nothing but that id, and `npm run bump-ami`
+ * replaces it on purpose; any other `terraform_data` stays unreviewed.
+ */
+export function isAmiPinRecord(type: string | undefined, config: Record<string, any> | undefined): boolean {
+  return type === "terraform_data" && typeof config?.triggers_replace?.pinnedAt === "string";
+}
 
 /** The single-server layout's one server: its disk holds the database. */
 const SINGLE_SERVER_REASON = "the single-server layout's server, whose disk holds the database";
@@ -263,7 +277,7 @@ function dataHeldBy(
   const reasons: string[] = [];
   if (!type) reasons.push(`a resource whose type this review cannot read from its address: ${UNREVIEWED_TYPE_REASON}`);
   else if (DATA_HOLDING_TYPES[type]) reasons.push(DATA_HOLDING_TYPES[type]);
-  else if (!STATELESS_TYPES[type]) reasons.push(`${type}: ${UNREVIEWED_TYPE_REASON}`);
+  else if (!STATELESS_TYPES[type] && !isAmiPinRecord(type, config)) reasons.push(`${type}: ${UNREVIEWED_TYPE_REASON}`);
   if (config?.lifecycle?.prevent_destroy === true) reasons.push("lifecycle.prevent_destroy is set in the code");
   if (type === "aws_instance") {
     if (config?.disable_api_termination === true || before.disable_api_termination === true) {
