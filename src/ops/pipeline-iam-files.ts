@@ -11,9 +11,11 @@ export const POLICY_FILES = { plan: "iam/plan-role-policy.json", deploy: "iam/de
  * and of every binding the code imports (so an environment that turns on SSH or a domain later is
  * covered); the environments' projects and S3 state buckets.
  */
-export function policyInputs(root: string): PolicyInputs {
+export function policyInputs(root: string, documents?: ReadonlyMap<string, object>): PolicyInputs {
   const environments = loadEnvironments({ dir: path.join(root, "environments") });
-  const synthesized = [...synthesizeDocuments(environments).values()].flatMap((doc) => typesOf(doc as never));
+  const synthesized = [...(documents ?? synthesizeDocuments(environments)).values()].flatMap((doc) =>
+    typesOf(doc as never),
+  );
   return {
     types: [...new Set([...synthesized, ...importedTypes(path.join(root, "src"))])].sort(),
     projects: [...new Set(environments.map((e) => e.project))].sort(),
@@ -21,9 +23,12 @@ export function policyInputs(root: string): PolicyInputs {
   };
 }
 
-/** The policy files' content, by path. */
-export function pipelinePolicyFiles(root: string): Record<string, string> {
-  const inputs = policyInputs(root);
+/**
+ * The policy files' content, by path.
+ * @param documents the shipped environments' synthesized stacks, when already at hand
+ */
+export function pipelinePolicyFiles(root: string, documents?: ReadonlyMap<string, object>): Record<string, string> {
+  const inputs = policyInputs(root, documents);
   return {
     [POLICY_FILES.plan]: `${JSON.stringify(planRolePolicy(inputs), null, 2)}\n`,
     [POLICY_FILES.deploy]: `${JSON.stringify(deployRolePolicy(inputs), null, 2)}\n`,
