@@ -77,8 +77,14 @@ describe("the field reference", () => {
     const fields = referenceFields();
     expect(fields.length).toBeGreaterThan(70);
     expect(documented).toEqual(fields.map((f) => f.path));
-    for (const f of fields) expect([f.path, f.accepts.length > 0, f.description.length > 0]).toEqual([f.path, true, true]);
-    for (const p of ["database.multiAz", "app.detailedMonitoring", "state.bucket", "monitoring.thresholds.latencyP99Ms"])
+    for (const f of fields)
+      expect([f.path, f.accepts.length > 0, f.description.length > 0]).toEqual([f.path, true, true]);
+    for (const p of [
+      "database.multiAz",
+      "app.detailedMonitoring",
+      "state.bucket",
+      "monitoring.thresholds.latencyP99Ms",
+    ])
       expect(documented).toContain(p);
   });
 
@@ -97,7 +103,10 @@ describe("the field reference", () => {
   test("rows say what is required, defaults, variants and limits", () => {
     const byPath = new Map(referenceFields().map((f) => [f.path, f]));
     expect(byPath.get("project")!.default).toBe("**required**");
-    expect(byPath.get("network.natGateways")).toMatchObject({ accepts: "one of: `single`, `per-az`, `none`", default: "`single`" });
+    expect(byPath.get("network.natGateways")).toMatchObject({
+      accepts: "one of: `single`, `per-az`, `none`",
+      default: "`single`",
+    });
     expect(byPath.get("access.ssh.allowedCidrs")!.default).toBe("required with `access.ssh`");
     expect(byPath.get("exceptions[].reason")!.default).toBe("required in each item");
     expect(byPath.get("state.organization")).toMatchObject({ variant: "cloud", default: "**required**" });
@@ -106,11 +115,14 @@ describe("the field reference", () => {
   });
 
   test("the markers are required, and only the text between them is replaced", () => {
-    const page = "intro\n<!-- config-reference:start (npm run schema writes this table) -->\nold\n<!-- config-reference:end -->\nend\n";
+    const page =
+      "intro\n<!-- config-reference:start (npm run schema writes this table) -->\nold\n<!-- config-reference:end -->\nend\n";
     expect(withReference(page, "new\n")).toBe(
       "intro\n<!-- config-reference:start (npm run schema writes this table) -->\nnew\n<!-- config-reference:end -->\nend\n",
     );
-    expect(() => referenceIn("no markers")).toThrow(/docs\/configuration\.md: the markers .* must enclose the reference/);
+    expect(() => referenceIn("no markers")).toThrow(
+      /docs\/configuration\.md: the markers .* must enclose the reference/,
+    );
   });
 });
 
@@ -122,7 +134,12 @@ describe("the every-field example", () => {
     const env = load(every);
     expect(env).toMatchObject({ name: "prod", production: true, layout: "load-balanced" });
     expect(env.database).toMatchObject({ multiAz: true, deletionProtection: true });
-    expect(env.state).toEqual({ backend: "s3", bucket: "acme-tfstate", key: "shop/prod/terraform.tfstate", region: "ap-northeast-2" });
+    expect(env.state).toEqual({
+      backend: "s3",
+      bucket: "acme-tfstate",
+      key: "shop/prod/terraform.tfstate",
+      region: "ap-northeast-2",
+    });
     // documentation placeholders would be errors in production; example values are warnings only
     expect(placeholderFindings(env).map((f) => f.kind)).toEqual(expect.arrayContaining(["example"]));
     expect(placeholderFindings(env).filter((f) => f.kind === "placeholder")).toEqual([]);
@@ -136,7 +153,12 @@ describe("the every-field example", () => {
     expect(env.access.ssh!.keyName).toBeUndefined();
     expect(env.exceptions).toEqual([{ rule: "database.multiAz", reason: expect.any(String) }]);
     expect(env.loadBalancer.certificateArn).toMatch(/^arn:aws:acm:ap-northeast-2:/);
-    expect(env.state).toEqual({ backend: "cloud", organization: "acme", workspace: "shop-prod", hostname: "app.terraform.io" });
+    expect(env.state).toEqual({
+      backend: "cloud",
+      organization: "acme",
+      workspace: "shop-prod",
+      hostname: "app.terraform.io",
+    });
   });
 
   test("between them, every field of the reference is set", () => {

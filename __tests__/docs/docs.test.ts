@@ -40,7 +40,10 @@ describe("GitHub's heading anchors", () => {
     ["Reviewing a plan", "reviewing-a-plan"],
     ["`npm run cost`: the monthly estimate", "npm-run-cost-the-monthly-estimate"],
     ["single-server — one box", "single-server--one-box"],
-    ["Foundations: CDK for Terraform (archived) and CDK Terrain", "foundations-cdk-for-terraform-archived-and-cdk-terrain"],
+    [
+      "Foundations: CDK for Terraform (archived) and CDK Terrain",
+      "foundations-cdk-for-terraform-archived-and-cdk-terrain",
+    ],
     ["**Bold** and [a link](x.md)", "bold-and-a-link"],
     ["STATELESS_TYPES, kept", "stateless_types-kept"],
     ["첫 배포: dev 환경", "첫-배포-dev-환경"],
@@ -51,14 +54,16 @@ describe("GitHub's heading anchors", () => {
   });
 
   test("a repeated heading gets -1, -2; headings inside code blocks are not headings", () => {
-    const anchors = anchorsOf("# A\n## Notes\n```sh\n# not a heading\n```\n### Notes\n## Notes\n<a id=\"custom\"></a>\n");
+    const anchors = anchorsOf('# A\n## Notes\n```sh\n# not a heading\n```\n### Notes\n## Notes\n<a id="custom"></a>\n');
     expect([...anchors].sort()).toEqual(["a", "custom", "notes", "notes-1", "notes-2"]);
   });
 });
 
 describe("links", () => {
   test("every relative link in README.md and docs/ resolves, file and #anchor", () => {
-    expect(PAGES).toEqual(expect.arrayContaining(["README.md", "docs/getting-started.md", "docs/ko/getting-started.md"]));
+    expect(PAGES).toEqual(
+      expect.arrayContaining(["README.md", "docs/getting-started.md", "docs/ko/getting-started.md"]),
+    );
     expect(brokenLinks(ROOT, PAGES)).toEqual([]);
   });
 
@@ -121,9 +126,9 @@ describe("npm run", () => {
   test("every `npm run <script>` the README and docs name is a script in package.json", () => {
     const named = PAGES.flatMap((page) => npmScriptsNamed(read(page)).map((script) => ({ page, script })));
     expect(named.length).toBeGreaterThan(20);
-    expect(named.filter(({ script }) => !scripts.includes(script)).map((n) => `${n.page}: npm run ${n.script}`)).toEqual(
-      [],
-    );
+    expect(
+      named.filter(({ script }) => !scripts.includes(script)).map((n) => `${n.page}: npm run ${n.script}`),
+    ).toEqual([]);
     // and the docs name the everyday ones
     const all = new Set(named.map((n) => n.script));
     for (const script of ["synth", "plan", "drift", "cost", "release", "schema", "diagram", "test:quick", "bench"])
@@ -167,7 +172,7 @@ describe("Korean guides", () => {
     expect(withoutComment("# 주석만")).toBe("");
     expect(withoutComment(`echo "a # b" # c`)).toBe(`echo "a # b"`);
     expect(withoutComment("git log --format=%h#x")).toBe("git log --format=%h#x");
-    const blocks = shellCommands("```sh\nnpm ci # en\n\n```\n```yaml\na: 1\n```\n```powershell\n$env:A = \"1\"\n```\n");
+    const blocks = shellCommands('```sh\nnpm ci # en\n\n```\n```yaml\na: 1\n```\n```powershell\n$env:A = "1"\n```\n');
     expect(blocks).toEqual([["npm ci"], ['$env:A = "1"']]);
   });
 });

@@ -50,7 +50,9 @@ describe("the outputs table (docs/layouts.md)", () => {
     const dir = path.join(PROJECT_ROOT, "src", "stacks");
     const declared = fs
       .readdirSync(dir)
-      .flatMap((file) => [...fs.readFileSync(path.join(dir, file), "utf8").matchAll(/new TerraformOutput\(\w+, "([a-z_]+)"/g)])
+      .flatMap((file) => [
+        ...fs.readFileSync(path.join(dir, file), "utf8").matchAll(/new TerraformOutput\(\w+, "([a-z_]+)"/g),
+      ])
       .map((m) => m[1]);
     expect(declared).toEqual(expect.arrayContaining(["connect_ssh", "policy_exceptions", "url"]));
     expect([...new Set(declared)].filter((o) => !documented.has(o))).toEqual([]);

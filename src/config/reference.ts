@@ -122,10 +122,6 @@ function code(value: unknown): string {
   return `\`${typeof value === "string" ? value : JSON.stringify(value)}\``;
 }
 
-function defaultOf(node: JsonSchema): string | undefined {
-  return node.default === undefined ? undefined : code(node.default);
-}
-
 /** Patterns longer than this are left to environments/schema.json and the validation message. */
 const SHOWN_PATTERN = 48;
 
