@@ -120,6 +120,23 @@ describe("links", () => {
   });
 });
 
+describe("the README", () => {
+  test("stays a short front door: depth goes into docs/ (the generated diagram aside)", () => {
+    const readme = read("README.md");
+    const outside = readme.replace(/<!-- diagram:prod:start -->[\s\S]*<!-- diagram:prod:end -->/, "");
+    expect(outside.split("\n").length).toBeLessThanOrEqual(130);
+    // and links every English guide in docs/ and every Korean one
+    const linked = new Set(linksOf(readme).map((l) => l.target.split("#")[0]));
+    const guides = PAGES.filter((p) => p.startsWith("docs/") && !/architecture-/.test(p));
+    expect(guides.filter((p) => !linked.has(p))).toEqual([]);
+  });
+
+  test("keeps the two quick-start commands that CI and the stop hook read", () => {
+    expect(read("README.md")).toContain("npm ci && npm run synth");
+    expect(read("README.md")).toMatch(/^npm test\b/m);
+  });
+});
+
 describe("npm run", () => {
   const scripts = Object.keys(JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts);
 
