@@ -70,9 +70,9 @@ describeWithNginx(`the in-server balancer: nginx over ${PROCESSES} app processes
       // GET only: a POST in flight to a process killed mid-request fails by design (nginx must not
       // apply a write twice). Deploys and graceful restarts carry POSTs too (other tests).
       const load = steadyLoad(bed.nginxPort, { withPosts: false });
-      await sleep(500);
+      await sleep(300);
       bed.unit(victim).kill("SIGKILL");
-      await sleep(1500);
+      await sleep(1000);
       const during = await load.stop();
       expect(during.failures).toEqual([]);
       expect(during.ok).toBeGreaterThan(100);
@@ -104,7 +104,7 @@ describeWithNginx(`the in-server balancer: nginx over ${PROCESSES} app processes
       expect(health.ms).toBeLessThan(1000);
       const started = Date.now();
       await Promise.all(ports.map((port) => bed.unit(port).start()));
-      // Started and settled (0.5 s here), then in rotation at once.
+      // Started and settled (0.3 s here), then in rotation at once.
       await bed.waitAllInRotation(5000);
       expect(Date.now() - started).toBeLessThan(5000);
     }),
@@ -178,7 +178,8 @@ describeWithNginx(`the in-server balancer: nginx over ${PROCESSES} app processes
     return seen;
   }
 
-  const crashing = bedScenario(() => TestBed.serving(PROCESSES));
+  // Two processes are enough to show a rollback.
+  const crashing = bedScenario(() => TestBed.serving(2));
   test.concurrent(
     "a version that crashes at start is rolled back automatically, unseen by clients",
     crashing(async (bed) => {
@@ -191,7 +192,7 @@ describeWithNginx(`the in-server balancer: nginx over ${PROCESSES} app processes
   );
 
   // A process must answer its health check within startTimeoutSeconds (2 s here, 60 s in production).
-  const unhealthy = bedScenario(() => TestBed.serving(PROCESSES, { rotation: { startTimeoutSeconds: 2 } }));
+  const unhealthy = bedScenario(() => TestBed.serving(2, { rotation: { startTimeoutSeconds: 2 } }));
   test.concurrent(
     "a version that starts but fails its health check is rolled back automatically, unseen by clients",
     unhealthy(async (bed) => {

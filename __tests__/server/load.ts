@@ -83,6 +83,12 @@ export interface LoadOptions {
   readonly concurrency?: number;
   /** A request still unanswered after this counts as failed. @default 5000 */
   readonly timeoutMs?: number;
+  /**
+   * Each client waits this long between two requests: tests run many test beds side by side on
+   * two cores, and a steady trickle shows a failed request as well as a flood. 0: as fast as the
+   * server answers (the drill script's load). @default 10
+   */
+  readonly paceMs?: number;
 }
 
 /**
@@ -92,6 +98,7 @@ export interface LoadOptions {
 export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () => Promise<LoadResult> } {
   const concurrency = options.concurrency ?? 8;
   const timeoutMs = options.timeoutMs ?? 5000;
+  const paceMs = options.paceMs ?? 10;
   const kinds: readonly Kind[] = options.kinds ?? (options.withPosts ? ["GET /", "POST /echo"] : ["GET /"]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const byKind = new Map<Kind, KindResult>(
@@ -121,6 +128,7 @@ export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () 
     const kind = kinds[index % kinds.length];
     const [method, pathname] = kind.split(" ") as ["GET" | "POST", string];
     while (running) {
+      if (paceMs > 0) await new Promise((resolve) => setTimeout(resolve, paceMs));
       const started = Date.now();
       try {
         const reply = await request(method, port, pathname, agent, timeoutMs);

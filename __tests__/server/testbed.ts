@@ -116,12 +116,12 @@ export function bedScenario(setup: () => Promise<TestBed>) {
 
 /**
  * Rotation timings for tests, shorter than production's (ROTATION) where a test does not depend on
- * them: a process settles in 0.5 s, has 5 s to start, and the watchdog restarts one that misses two
+ * them: a process settles in 0.3 s, has 5 s to start, and the watchdog restarts one that misses two
  * 1-s probes (about 2.5 s). nginx's timings stay production's unless a test says otherwise.
  */
 export const TEST_ROTATION: Rotation = {
   startTimeoutSeconds: 5,
-  settleSeconds: 0.5,
+  settleSeconds: 0.3,
   holdSeconds: 0.1,
   watchIntervalSeconds: 0.2,
   watchTimeoutSeconds: 1,
@@ -397,8 +397,8 @@ export class TestBed {
           stateDir: paths.appStateDir,
           cacheDir: path.join(this.dir, "cache/app"),
           hookEnv: this.scriptEnv(),
-          // The app's idle-connection grace after SIGTERM, 1 s in production: 0.2 s keeps deploys short.
-          extraEnv: { APP_IDLE_GRACE_MS: "200", ...this.options.appEnv },
+          // The app's idle-connection grace after SIGTERM, 1 s in production: 0.1 s keeps restarts short.
+          extraEnv: { APP_IDLE_GRACE_MS: "100", ...this.options.appEnv },
           sandbox: this.options.sandbox ?? false,
         }),
       );

@@ -69,6 +69,7 @@ export function rotationScript(host: AppHost): string {
     '    if (($(now_ms) - start >= START_TIMEOUT_MS)); then log "port $port: not healthy within $((START_TIMEOUT_MS / 1000))s"; return 1; fi',
     "    sleep 0.1",
     "  done",
+    '  log "port $port: healthy; settling for $((SETTLE_MS / 1000)).$((SETTLE_MS % 1000 / 100))s before it takes traffic"',
     "  settled=$(($(now_ms) + SETTLE_MS))",
     "  while (($(now_ms) < settled)); do",
     "    sleep 0.2",
