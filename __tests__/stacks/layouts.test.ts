@@ -2,6 +2,7 @@ import { Testing } from "cdktf";
 import { al2023Parameter } from "../../src/constructs/app-identity";
 import { TLS_POLICY } from "../../src/constructs/load-balancer";
 import { LAYOUT_STACKS } from "../../src/stacks/layouts";
+import { userDataScript } from "../../src/userdata/encode";
 import { environment, synth, type Synthesized } from "../helpers";
 
 const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
@@ -132,12 +133,12 @@ describe("single-server: app and database on one box", () => {
     const [eip] = json.resources("aws_eip");
     const route = json.resources("aws_route").find((r) => r.values.gateway_id?.startsWith("${aws_internet_gateway."))!;
     expect(eip.values.depends_on).toEqual([`aws_route.${route.name}`]);
-    const script = Buffer.from(instance.values.user_data_base64, "base64").toString("utf8");
+    const script = userDataScript(instance.values.user_data_base64);
     expect(script).toMatch(/^retry dnf install -y nginx nodejs22 amazon-cloudwatch-agent$/m);
   });
 
   test("the user data installs nginx and the database engine on the box", () => {
-    const script = Buffer.from(json.resources("aws_instance")[0].values.user_data_base64, "base64").toString("utf8");
+    const script = userDataScript(json.resources("aws_instance")[0].values.user_data_base64);
     expect(script).toMatch(/^#!\/bin\/bash\n/);
     expect(script).toContain("dnf install -y nginx");
     expect(script).toContain("dnf install -y postgresql16-server");
@@ -326,7 +327,7 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
   test("user data is base64 of the literal script, so Terraform never sees a ${ in it", () => {
     const [template] = json.resources("aws_launch_template");
     expect(template.values.user_data).toMatch(/^[A-Za-z0-9+/]+=*$/);
-    expect(Buffer.from(template.values.user_data, "base64").toString("utf8")).toContain("systemctl enable --now nginx");
+    expect(userDataScript(template.values.user_data)).toContain("systemctl enable --now nginx");
   });
 
   test("the database: private, encrypted, TLS-only, managed password, backups, final snapshot, log exports", () => {

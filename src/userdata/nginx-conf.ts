@@ -7,6 +7,12 @@ export const upstreamWithout = (port: number) => `app-without-${port}`;
 /** The marker that holds `port` out of nginx's rotation. */
 export const heldMarker = (host: AppHost, port: number) => `${host.paths.rotationDir}/held-${port}`;
 
+/**
+ * The longest nginx takes to answer the health check path, whatever the processes do (a hung one
+ * is given up after 2 s and the next tried, within this): the load balancer's check must wait longer.
+ */
+export const HEALTH_CHECK_ANSWER_SECONDS = 4;
+
 /** The marker that makes the server fail the load balancer's health check. */
 export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unhealthy`;
 
@@ -142,8 +148,8 @@ export function nginxConf(host: AppHost): string {
     `            if (-f ${unhealthyMarker(host)}) { return 503 "unhealthy: see the watchdog in the app log\\n"; }`,
     "            proxy_connect_timeout 1s;",
     "            proxy_read_timeout 2s;",
-    "            # Answer within the load balancer's 5 s health check timeout, whatever the retries.",
-    "            proxy_next_upstream_timeout 4s;",
+    "            # Answer within the load balancer's health check timeout, whatever the retries.",
+    `            proxy_next_upstream_timeout ${HEALTH_CHECK_ANSWER_SECONDS}s;`,
     "            proxy_pass http://$app_upstream/healthz;",
     "        }",
     "",
