@@ -3,14 +3,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { artifactFileName, packageApp } from "../artifact/package-app";
-import { parsePlanDocument, type PlanDocument, type SynthesizedStack } from "./plan-json";
+import { parseAddress, parsePlanDocument, type PlanDocument, type SynthesizedStack } from "./plan-json";
+import { entryCommand, PROJECT_ROOT } from "../project-root";
 import { OpsError, runTerraform, type TerraformResult } from "./terraform";
 
 // What `npm run plan` and `npm run drift` share: read the command line, check the stack name,
 // synthesize that one stack, `terraform init` it, and read a saved plan back as JSON.
 //   ENVIRONMENTS_DIR, CDKTF_OUTDIR   as for `npm run synth` (tests point both elsewhere)
-
-const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 
 /** Where a command works, from the environment as `main.ts` reads it. */
 function locations() {
@@ -62,7 +61,7 @@ function synthesize(selection: string | undefined, outdir: string): void {
   const env: NodeJS.ProcessEnv = { ...process.env, CDKTF_OUTDIR: outdir };
   if (selection) env.ENVIRONMENTS = selection;
   else delete env.ENVIRONMENTS;
-  const run = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(PROJECT_ROOT, "main.ts")], {
+  const run = spawnSync(...entryCommand("main.ts"), {
     cwd: PROJECT_ROOT,
     env,
     encoding: "utf8",
@@ -134,6 +133,24 @@ export async function prepareStack(name: string, options: { synth: boolean }): P
   return stack;
 }
 
+/**
+ * The arguments of `terraform plan` for `npm run plan`: wait for a concurrent run's state lock
+ * (another pipeline, a colleague) instead of failing at once, save the plan, and replace each
+ * `--replace` address on purpose (`-replace=<address>`, checked to be a resource address).
+ */
+export function planArguments(planFile: string, replace: readonly string[] = []): string[] {
+  for (const address of replace) {
+    try {
+      parseAddress(address);
+    } catch {
+      throw new OpsError(
+        `--replace needs a resource address such as aws_instance.AppServer_Instance_1A2B3C4D (got "${address}")`,
+      );
+    }
+  }
+  return ["-lock-timeout=5m", `-out=${planFile}`, ...replace.map((address) => `-replace=${address}`)];
+}
+
 /** `terraform show -json <planFile>`, parsed and checked. */
 export async function showPlan(stack: PreparedStack, planFile: string): Promise<PlanDocument> {
   const show = await runTerraform("show", ["-json", planFile], { cwd: stack.dir });
@@ -158,7 +175,7 @@ export interface CliArgs {
   readonly synth: boolean;
   /** Stream Terraform's plan output (not with `--quiet`). */
   readonly echo: boolean;
-  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
 }
 
 /**

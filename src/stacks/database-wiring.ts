@@ -1,5 +1,6 @@
 import { TerraformOutput } from "cdktf";
 import type { Database, DatabaseProps } from "../constructs/database";
+import { rdsInstanceUrl } from "./console-links";
 import type { EnvironmentStack } from "./environment-stack";
 
 /** The Database props an environment's config gives, in the private data subnets. */
@@ -24,6 +25,10 @@ export function databaseProps(stack: EnvironmentStack): DatabaseProps {
 
 /** Where the app finds the database, and where its credentials are (never the password itself). */
 export function addDatabaseOutputs(stack: EnvironmentStack, database: Database): void {
+  new TerraformOutput(stack, "console_database_url", {
+    value: rdsInstanceUrl(stack.env.region, database.instanceIdentifier),
+    description: "The database in the RDS console, in this environment's region",
+  });
   new TerraformOutput(stack, "db_endpoint", { value: database.endpoint, description: "host:port of the database" });
   new TerraformOutput(stack, "db_secret_arn", {
     value: database.masterSecretArn,

@@ -3,6 +3,7 @@ import type { AppHost } from "./app-host";
 import { appUnit } from "./app-unit";
 import { CLOUDWATCH_AGENT_CONFIG, cloudWatchAgentConfig, type ServerLogGroups } from "./cloudwatch-agent";
 import { DEPLOY_SCRIPT, deployScript } from "./deploy-script";
+import { HEALTH_PROBE_TIMER, healthProbeFiles } from "./health-probe";
 import { heldMarker, nginxConf } from "./nginx-conf";
 import { ROTATION_SCRIPT, rotationScript, WATCHDOG_UNIT, watchdogUnit } from "./rotation-script";
 
@@ -35,6 +36,11 @@ export interface BootScriptProps {
   readonly autoScaling: boolean;
   /** Install this database engine on the same box (single-server layout). @default - none */
   readonly localDatabase?: Engine;
+  /**
+   * Probe the health check through nginx every minute and publish it to CloudWatch in this region
+   * (servers without a load balancer, whose health alarm reads it). @default - no probe
+   */
+  readonly healthProbe?: { readonly region: string };
 }
 
 /**
@@ -112,6 +118,17 @@ export function bootScript(props: BootScriptProps): string {
     `systemctl enable ${units}`,
     `systemctl enable --now ${WATCHDOG_UNIT}`,
     `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version}`,
+    ...(props.healthProbe
+      ? [
+          "",
+          "# ---- The health probe: the health check through nginx, every minute, to CloudWatch ----",
+          ...healthProbeFiles({ host, region: props.healthProbe.region }).flatMap((f) =>
+            writeFile(f.path, f.content, f.mode),
+          ),
+          "systemctl daemon-reload",
+          `systemctl enable --now ${HEALTH_PROBE_TIMER}`,
+        ]
+      : []),
     ...(database.length > 0 ? ["", "# ---- The database, on this same server ----", ...database] : []),
     "",
     'echo "boot script finished at $(date -Is)"',
