@@ -79,14 +79,14 @@ export interface LoadOptions {
   readonly withPosts?: boolean;
   /** What the clients send, assigned round robin (overrides `withPosts`). */
   readonly kinds?: readonly Kind[];
-  /** @default 8 */
+  /** @default 6 */
   readonly concurrency?: number;
   /** A request still unanswered after this counts as failed. @default 5000 */
   readonly timeoutMs?: number;
   /**
    * Each client waits this long between two requests: tests run many test beds side by side on
    * two cores, and a steady trickle shows a failed request as well as a flood. 0: as fast as the
-   * server answers (the drill script's load). @default 10
+   * server answers (the drill script's load). @default 20
    */
   readonly paceMs?: number;
 }
@@ -96,9 +96,9 @@ export interface LoadOptions {
  * A failure is any network error or any status but 200. Bounded: each request times out.
  */
 export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () => Promise<LoadResult> } {
-  const concurrency = options.concurrency ?? 8;
+  const concurrency = options.concurrency ?? 6;
   const timeoutMs = options.timeoutMs ?? 5000;
-  const paceMs = options.paceMs ?? 10;
+  const paceMs = options.paceMs ?? 20;
   const kinds: readonly Kind[] = options.kinds ?? (options.withPosts ? ["GET /", "POST /echo"] : ["GET /"]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const byKind = new Map<Kind, KindResult>(

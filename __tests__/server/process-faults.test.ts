@@ -19,7 +19,7 @@ describeWithNginx("issue 12 drills: a process's own faults", () => {
   test.concurrent(
     "graceful restarts under GET, POST and CPU-bound load fail no request",
     restarts(async (bed) => {
-      const load = steadyLoad(bed.nginxPort, { kinds: ["GET /", "POST /echo", "GET /work"], concurrency: 12 });
+      const load = steadyLoad(bed.nginxPort, { kinds: ["GET /", "POST /echo", "GET /work"], concurrency: 9 });
       await sleep(200);
       for (let i = 0; i < 4; i++) expect(await bed.unit(bed.host.appPorts[i % 2]).restart()).toBe(true);
       await sleep(200);
@@ -54,7 +54,7 @@ describeWithNginx("issue 12 drills: a process's own faults", () => {
       // A POST already sent to the process when it hung is lost with it, as with kill -9 (nginx
       // must not replay it elsewhere): at most one per POST client, and never a 504 after a wait.
       const posts = seen.byKind.get("POST /echo")!;
-      expect(posts.failed).toBeLessThanOrEqual(4);
+      expect(posts.failed).toBeLessThanOrEqual(3);
       expect([...posts.reasons.keys()].filter((reason) => reason !== "HTTP 502")).toEqual([]);
       expect(seen.byPort.get(other)).toBeGreaterThan(0);
     }),

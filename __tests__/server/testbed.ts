@@ -32,7 +32,16 @@ export { get, request, steadyLoad, type LoadResult, type Reply } from "./load";
  * should the test runner die first.
  */
 
-export const ROOT = path.resolve(__dirname, "../..");
+/**
+ * The project's root: the nearest folder up from here with the sample app. Not a fixed number of
+ * levels: the bench runs this file from a bundle under node_modules/.cache (scripts/run.js).
+ */
+export const ROOT = ((): string => {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, "app/server.js")) && fs.existsSync(path.join(dir, "package.json"))) return dir;
+    if (dir === path.dirname(dir)) throw new Error(`no project root (app/server.js) above ${__dirname}`);
+  }
+})();
 
 /** A test stand-in for the `aws` CLI, for the four calls the deploy script makes; see `publishRelease`. */
 const STUB_AWS = `#!/bin/bash
