@@ -86,7 +86,7 @@ export interface LoadOptions {
   /**
    * Each client waits this long between two requests: tests run many test beds side by side on
    * two cores, and a steady trickle shows a failed request as well as a flood. 0: as fast as the
-   * server answers (the drill script's load). @default 20
+   * server answers (the drill script's load). @default 40
    */
   readonly paceMs?: number;
 }
@@ -98,7 +98,7 @@ export interface LoadOptions {
 export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () => Promise<LoadResult> } {
   const concurrency = options.concurrency ?? 6;
   const timeoutMs = options.timeoutMs ?? 5000;
-  const paceMs = options.paceMs ?? 20;
+  const paceMs = options.paceMs ?? 40;
   const kinds: readonly Kind[] = options.kinds ?? (options.withPosts ? ["GET /", "POST /echo"] : ["GET /"]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const byKind = new Map<Kind, KindResult>(

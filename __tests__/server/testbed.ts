@@ -5,6 +5,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packageApp } from "../../src/artifact/package-app";
+import { PROJECT_ROOT } from "../../src/project-root";
 import {
   PASSIVE_HEALTH_CHECK,
   type AppHost,
@@ -32,16 +33,8 @@ export { get, request, steadyLoad, type LoadResult, type Reply } from "./load";
  * should the test runner die first.
  */
 
-/**
- * The project's root: the nearest folder up from here with the sample app. Not a fixed number of
- * levels: the bench runs this file from a bundle under node_modules/.cache (scripts/run.js).
- */
-export const ROOT = ((): string => {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, "app/server.js")) && fs.existsSync(path.join(dir, "package.json"))) return dir;
-    if (dir === path.dirname(dir)) throw new Error(`no project root (app/server.js) above ${__dirname}`);
-  }
-})();
+/** The project's root (also when the bench runs this file from a bundle under node_modules/.cache). */
+export const ROOT = PROJECT_ROOT;
 
 /** A test stand-in for the `aws` CLI, for the four calls the deploy script makes; see `publishRelease`. */
 const STUB_AWS = `#!/bin/bash
@@ -158,24 +151,57 @@ export interface TestBedOptions {
   readonly appEnv?: Record<string, string>;
 }
 
-/** Ports this process has handed out: test beds created side by side never share one. */
-const handedOut = new Set<number>();
+/**
+ * Loopback ports for test beds come from below the kernel's ephemeral range (32768 and up by
+ * default), which it hands out for bind(0) and outgoing connections: a port chosen there and then
+ * released may be taken by anyone before nginx or an app binds it. Here only explicit binds can
+ * clash: other test beds (in other jest workers, the bench, the drill) claim a port with a file
+ * created exclusively in PORT_CLAIMS, and a port something else listens on is skipped.
+ */
+const PORT_RANGE = { first: 20_000, last: 32_000 } as const;
+const PORT_CLAIMS = path.join("/tmp", "classic-servers-test-ports");
 
-/** A loopback port nothing listens on now, chosen by the kernel, never one handed out before here. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = net.createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as net.AddressInfo;
-        server.close(() => resolve(port));
-      });
-    });
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
+/** Whether `port` can be bound on 127.0.0.1 now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** Claims a free loopback port for this process (released by `releasePorts`, or when it dies). */
+export async function freePort(): Promise<number> {
+  fs.mkdirSync(PORT_CLAIMS, { recursive: true });
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = PORT_RANGE.first + Math.floor(Math.random() * (PORT_RANGE.last - PORT_RANGE.first));
+    const claim = path.join(PORT_CLAIMS, String(port));
+    try {
+      fs.writeFileSync(claim, String(process.pid), { flag: "wx" });
+    } catch {
+      // Claimed: by a live process, or left behind by one that died (then reclaimed).
+      const owner = Number(fs.readFileSync(claim, "utf8") || 0);
+      if (owner && processAlive(owner)) continue;
+      fs.rmSync(claim, { force: true });
+      continue;
     }
+    if (await bindable(port)) return port;
+    fs.rmSync(claim, { force: true });
+  }
+  throw new Error(`no free loopback port in ${PORT_RANGE.first}-${PORT_RANGE.last}`);
+}
+
+/** Gives claimed ports back. */
+export function releasePorts(ports: readonly number[]): void {
+  for (const port of ports) fs.rmSync(path.join(PORT_CLAIMS, String(port)), { force: true });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -322,8 +348,13 @@ export class TestBed {
         "verb=$1 signal=SIGTERM units=(); shift",
         'for arg; do case $arg in --signal=*) signal=${arg#--signal=} ;; --*) ;; *) units+=("$arg") ;; esac; done',
         "# The supervisor answers `<exit code> <text>`: is-active prints its state, a failure its reason.",
+        "# Plain bash over /dev/tcp, no curl: a test run calls this a few hundred times.",
         "one() {",
-        `  local out; out=$(curl -fsS -X POST "http://127.0.0.1:${this.controlPort}/$verb/$1?signal=$signal") || return 1`,
+        "  local fd out",
+        `  exec {fd}<>/dev/tcp/127.0.0.1/${this.controlPort} || return 1`,
+        '  printf \'POST /%s/%s?signal=%s HTTP/1.0\\r\\n\\r\\n\' "$verb" "$1" "$signal" >&"$fd"',
+        '  IFS= read -r -d "" out <&"$fd"; exec {fd}>&-',
+        "  out=${out##*$'\\r\\n\\r\\n'}",
         '  if [[ $verb == is-active ]]; then echo "${out#* }"; elif [[ ${out%% *} != 0 ]]; then echo "${out#* }" >&2; fi',
         '  return "${out%% *}"',
         "}",
@@ -533,6 +564,7 @@ export class TestBed {
     }
     await new Promise((resolve) => (this.control ? this.control.close(resolve) : resolve(undefined)));
     process.off("exit", this.onExit);
+    releasePorts([this.nginxPort, this.controlPort, ...this.host.appPorts]);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
