@@ -72,6 +72,8 @@ export interface LoadResult {
   readonly byVersion: Map<string, number>;
   /** The longest any request took, answered or not. */
   readonly maxMs: number;
+  /** The longest time in which no request at all was answered (200): how long the server stalled. */
+  readonly maxGapMs: number;
 }
 
 export interface LoadOptions {
@@ -113,7 +115,9 @@ export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () 
     byPort: new Map<number, number>(),
     byVersion: new Map<string, number>(),
     maxMs: 0,
+    maxGapMs: 0,
   };
+  let lastAnswer = Date.now();
   let running = true;
   const fail = (kind: Kind, reason: string, ms: number) => {
     const counts = byKind.get(kind)!;
@@ -136,6 +140,9 @@ export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () 
           fail(kind, `HTTP ${reply.status}`, reply.ms);
           continue;
         }
+        const answered = Date.now();
+        result.maxGapMs = Math.max(result.maxGapMs, answered - lastAnswer);
+        lastAnswer = Math.max(lastAnswer, answered);
         const { port: appPort, version } = JSON.parse(reply.body);
         const counts = byKind.get(kind)!;
         counts.ok++;
@@ -156,6 +163,7 @@ export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () 
     stop: async () => {
       running = false;
       await Promise.all(clients);
+      result.maxGapMs = Math.max(result.maxGapMs, Date.now() - lastAnswer);
       agent.destroy();
       return result;
     },
