@@ -191,9 +191,9 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    "| processes | fault | faults | seconds | requests | failed GET / | failed POST /echo | failed GET /work | longest request |",
+    "| processes | fault | faults | seconds | requests | failed GET / | failed POST /echo | failed GET /work | longest stall | longest request |",
   );
-  console.log("|---:|---|---:|---:|---:|---|---|---|---:|");
+  console.log("|---:|---|---:|---:|---:|---|---|---|---:|---:|");
   for (const r of rows) {
     console.log(
       `| ${r.processes} | ${r.scenario.describe} | ${r.faults} | ${Math.round(r.seconds)} | ${count(r.load.ok + r.load.failed)} | ` +
