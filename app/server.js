@@ -108,19 +108,31 @@ server.listen(port, host, () => {
 
 // Draining, so that no request that reached this process is cut off. nginx stops sending new
 // requests first (the unit's ExecStop holds the process out of rotation before SIGTERM); then:
-// 1. keep listening until no new connection has come for DRAIN_QUIET_MS, checked right after the
-//    event loop has polled (and so accepted what the kernel had queued). Closing the listening
-//    socket resets every connection the kernel has queued on it (handshake done, maybe a POST
-//    already in it), and nginx never retries a POST it has sent; while the loop is busy with
-//    CPU-bound work, connections queue up unseen.
+// 1. keep listening until no new connection has come for DRAIN_QUIET_MS, and stop only right
+//    after a quick poll of the event loop (see `afterQuickPoll`). Closing the listening socket
+//    resets every connection the kernel has queued on it (handshake done, maybe a POST already in
+//    it), and nginx never retries a POST it has sent; while the loop is busy with CPU-bound work,
+//    connections queue up unseen.
 // 2. once it no longer listens, answer requests on open keep-alive connections with
 //    `Connection: close`; after a grace period close the connections still idle, again only right
-//    after a poll, so a request that arrived while the loop was busy is read first (and so is not
-//    idle).
+//    after a quick poll, so that a request that arrived while the loop was busy has been read
+//    (and its connection is no longer idle).
 // 3. exit once every connection has closed, or after APP_DRAIN_SECONDS at the latest.
 // (http.Server#close would also close idle connections at once, racing a request nginx is sending
 // on one; net.Server#close only stops listening.)
 const DRAIN_QUIET_MS = 100;
+const QUICK_POLL_MS = 10;
+
+// Runs `fn` right after a poll of the event loop that took under QUICK_POLL_MS: what the kernel had
+// queued before that poll has been accepted and read, and little time was left for more to come.
+// (A timer, then an immediate: between the two the loop polls, running the callbacks of what it
+// found, a CPU-bound request handler included.)
+function afterQuickPoll(fn) {
+  setTimeout(() => {
+    const before = performance.now();
+    setImmediate(() => (performance.now() - before < QUICK_POLL_MS ? fn() : afterQuickPoll(fn)));
+  }, QUICK_POLL_MS);
+}
 
 function drain(signal) {
   if (stopping) return;
@@ -129,13 +141,12 @@ function drain(signal) {
   let lastConnection = Date.now();
   server.on("connection", () => (lastConnection = Date.now()));
   const stopListening = () => {
-    if (Date.now() - lastConnection < DRAIN_QUIET_MS)
-      return setTimeout(() => setImmediate(stopListening), DRAIN_QUIET_MS);
+    if (Date.now() - lastConnection < DRAIN_QUIET_MS) return afterQuickPoll(stopListening);
     draining = true;
     net.Server.prototype.close.call(server, () => process.exit(0));
-    setTimeout(() => setImmediate(() => server.closeIdleConnections()), idleGraceMs).unref();
+    setTimeout(() => afterQuickPoll(() => server.closeIdleConnections()), idleGraceMs).unref();
   };
-  setTimeout(() => setImmediate(stopListening), DRAIN_QUIET_MS);
+  afterQuickPoll(stopListening);
   setTimeout(() => {
     console.log(`sample-app ${version} on port ${port}: drain timed out after ${drainSeconds}s`);
     process.exit(1);

@@ -39,14 +39,22 @@ function iterationsFor(ms: number): number {
   return Math.round((sample * ms) / Math.max(performance.now() - started, 0.5));
 }
 
-/** A request whose end the test can check without awaiting it. */
-function tracked<T>(promise: Promise<T>): { readonly promise: Promise<T>; readonly done: boolean } {
+/** A request whose end the test can check without awaiting it; its error says which request it was. */
+function tracked<T>(name: string, request: Promise<T>): { readonly promise: Promise<T>; readonly done: boolean } {
+  const promise = named(name, request);
   const handle = { promise, done: false };
   promise.then(
     () => (handle.done = true),
     () => (handle.done = true),
   );
   return handle;
+}
+
+/** `request`, failing with an error that names it. */
+function named<T>(name: string, request: Promise<T>): Promise<T> {
+  return request.catch((error: Error) => {
+    throw new Error(`${name}: ${error.message}`);
+  });
 }
 
 /**
@@ -158,10 +166,14 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       // Restart=always brings it back; it takes traffic once it has settled. Bounded by time.
       await bed.waitAllInRotation(10_000);
       expect(bed.unit(victim).pid).not.toBe(before);
+      // nginx counted it as failed when it was killed: with the test's short settle window it may
+      // still be within fail_timeout (1 to 2 s; production's 10-s settle outlasts it). Bounded.
+      const deadline = Date.now() + (bed.host.passiveHealthCheck.failTimeoutSeconds + 2) * 1000;
       let back = false;
-      for (let i = 0; i < 50 && !back; i++) {
+      while (!back && Date.now() < deadline) {
         const reply = await get(bed.nginxPort, "/");
         back = reply.status === 200 && JSON.parse(reply.body).port === victim;
+        if (!back) await sleep(20);
       }
       expect(back).toBe(true);
     }),
@@ -364,21 +376,21 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
         const app = await sampleApp({ APP_WORK_ITERATIONS: String(iterationsFor(700)), APP_IDLE_GRACE_MS: "400" });
         const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
         try {
-          expect((await get(app.port, "/", keepAlive)).status).toBe(200);
-          const first = tracked(get(app.port, "/work", new http.Agent(), 60_000));
+          expect((await named("the first GET", get(app.port, "/", keepAlive))).status).toBe(200);
+          const first = tracked("the first CPU-bound request", get(app.port, "/work", new http.Agent(), 60_000));
           await untilBusy(app.port, new http.Agent());
           app.child.kill("SIGTERM"); // delivered now, handled once the loop is free
           const signalled = Date.now();
           await sleep(50);
           // Waiting on the open connection: handled in the same turn of the loop as the signal, before it.
           if (first.done || Date.now() - signalled > 250) return "the first request ended before the second was sent";
-          const second = tracked(get(app.port, "/work", keepAlive, 60_000));
+          const second = tracked("the second CPU-bound request", get(app.port, "/work", keepAlive, 60_000));
           expect((await first.promise).status).toBe(200);
           await sleep(50);
           // A new connection while the second one keeps the loop busy: queued by the kernel, and
           // still unaccepted when the app handles SIGTERM.
           if (second.done) return "the second request ended before the POST was sent";
-          const post = await request("POST", app.port, "/echo", new http.Agent(), 60_000);
+          const post = await named("the POST", request("POST", app.port, "/echo", new http.Agent(), 60_000));
           expect(post.status).toBe(200);
           expect((await second.promise).status).toBe(200);
           expect(await app.exited).toBe(0);
@@ -410,12 +422,12 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           await app.logged("SIGTERM, draining");
           const handled = Date.now();
           if (handled - signalled > 200) return "too slow to send the CPU-bound request before the idle grace";
-          const busy = tracked(get(app.port, "/work", work, 60_000)); // on its open keep-alive connection
+          const busy = tracked("the CPU-bound request", get(app.port, "/work", work, 60_000)); // on its open keep-alive connection
           await untilBusy(app.port, probe);
           // After the app's idle grace is over, while the loop is still busy.
           await sleep(Math.max(0, 500 - (Date.now() - handled)));
           if (busy.done) return "the CPU-bound request ended before the POST was sent";
-          const post = await request("POST", app.port, "/echo", posts, 60_000);
+          const post = await named("the POST", request("POST", app.port, "/echo", posts, 60_000));
           expect(post.status).toBe(200);
           expect((await busy.promise).status).toBe(200);
           expect(await app.exited).toBe(0);
