@@ -11,7 +11,7 @@ import { bedScenario, describeWithNginx, get, request, steadyLoad, TestBed } fro
  * seconds after it starts (item 5), and files the app writes under the unit's read-only file
  * system (item 6). Each scenario has its own
  * test bed and runs beside the others. nginx's timings are production's; rotation timings are the
- * tests' (TEST_ROTATION: processes settle in 0.3 s) unless a test says otherwise. GETs and POSTs
+ * tests' (TEST_ROTATION: processes settle in 0.2 s) unless a test says otherwise. GETs and POSTs
  * go through nginx under every change; a POST that nginx had sent is never retried, so a failed
  * POST is a lost write.
  */
@@ -37,7 +37,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     two(async (bed) => {
       const [first, second] = bed.host.appPorts;
       bed.addRelease("2.0.0", brokenOn(second));
-      const load = steadyLoad(bed.nginxPort, { withPosts: true });
+      const load = steadyLoad(bed.nginxPort, { withPosts: true, concurrency: 6 });
       await sleep(200);
       const run = await bed.deploy("2.0.0");
       const seen = await load.stop();
@@ -114,14 +114,14 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const load = steadyLoad(bed.nginxPort, { withPosts: true });
       await sleep(200);
       expect(await bed.unit(first).restart()).toBe(true);
-      // Back in rotation: nginx sends it requests at once (no fail_timeout to wait out).
-      let served = false;
-      const started = Date.now();
-      while (!served && Date.now() - started < 1000) {
+      // Back in rotation: nginx sends it requests at once (no fail_timeout to wait out): one of
+      // the next 10 requests (a fraction of a second) is its.
+      let served = 0;
+      for (let i = 0; i < 10; i++) {
         const reply = await get(bed.nginxPort, "/");
-        served = reply.status === 200 && JSON.parse(reply.body).port === first;
+        if (reply.status === 200 && JSON.parse(reply.body).port === first) served++;
       }
-      expect(Date.now() - started).toBeLessThan(1000);
+      expect(served).toBeGreaterThan(0);
       expect(await bed.unit(second).restart()).toBe(true);
       await sleep(200);
       const seen = await load.stop();
@@ -169,12 +169,12 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         paceMs: 20,
       });
       await sleep(200);
-      for (let i = 0; i < 4; i++) expect(await bed.unit(bed.host.appPorts[i % 2]).restart()).toBe(true);
+      for (const port of bed.host.appPorts) expect(await bed.unit(port).restart()).toBe(true);
       await sleep(200);
       const seen = await load.stop();
       expect(seen.failures).toEqual([]);
-      expect(seen.byKind.get("POST /echo")!.ok).toBeGreaterThan(50);
-      expect(seen.byKind.get("GET /work")!.ok).toBeGreaterThan(50);
+      expect(seen.byKind.get("POST /echo")!.ok).toBeGreaterThan(20);
+      expect(seen.byKind.get("GET /work")!.ok).toBeGreaterThan(20);
     }),
     60_000,
   );
@@ -202,7 +202,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       // A POST already sent to the process when it hung is lost with it, as with kill -9 (nginx
       // must not replay it elsewhere): at most one per POST client, and never a 504 after a wait.
       const posts = seen.byKind.get("POST /echo")!;
-      expect(posts.failed).toBeLessThanOrEqual(3);
+      expect(posts.failed).toBeLessThanOrEqual(2); // 2 of the 4 clients POST
       expect([...posts.reasons.keys()].filter((reason) => reason !== "HTTP 502")).toEqual([]);
       expect(seen.byPort.get(other)).toBeGreaterThan(0);
     }),

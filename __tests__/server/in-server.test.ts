@@ -23,7 +23,7 @@ import {
  * Each scenario has its own test bed on its own ports and runs beside the others; its steps run
  * in order. Also here: downloads of releases, and the sample app's own drain (no nginx), so that
  * this file and faults.test.ts share the two jest workers. nginx's timings are production's; rotation timings are the tests' (TEST_ROTATION:
- * processes settle in 0.5 s). Loops are bounded by count or time; every process is stopped in
+ * processes settle in 0.2 s). Loops are bounded by count or time; every process is stopped in
  * afterAll, also when a test fails.
  */
 
@@ -193,7 +193,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       expect(health.ms).toBeLessThan(1000);
       const started = Date.now();
       await Promise.all(ports.map((port) => bed.unit(port).start()));
-      // Started and settled (0.3 s here), then in rotation at once.
+      // Started and settled (0.2 s here), then in rotation at once.
       await bed.waitAllInRotation(5000);
       expect(Date.now() - started).toBeLessThan(5000);
     }),

@@ -81,7 +81,7 @@ export interface LoadOptions {
   readonly withPosts?: boolean;
   /** What the clients send, assigned round robin (overrides `withPosts`). */
   readonly kinds?: readonly Kind[];
-  /** @default 6 */
+  /** @default 4 */
   readonly concurrency?: number;
   /** A request still unanswered after this counts as failed. @default 5000 */
   readonly timeoutMs?: number;
@@ -93,12 +93,20 @@ export interface LoadOptions {
   readonly paceMs?: number;
 }
 
+/** Loads still running: a test that failed before it stopped its load leaves one behind. */
+const running = new Set<() => Promise<LoadResult>>();
+
+/** Stops every load still running (afterAll: a failed test's load would keep its jest worker alive). */
+export async function stopAllLoads(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop()));
+}
+
 /**
  * Keeps `concurrency` keep-alive clients sending requests through nginx until `stop()` is called.
  * A failure is any network error or any status but 200. Bounded: each request times out.
  */
 export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () => Promise<LoadResult> } {
-  const concurrency = options.concurrency ?? 6;
+  const concurrency = options.concurrency ?? 4;
   const timeoutMs = options.timeoutMs ?? 5000;
   const paceMs = options.paceMs ?? 40;
   const kinds: readonly Kind[] = options.kinds ?? (options.withPosts ? ["GET /", "POST /echo"] : ["GET /"]);
@@ -118,7 +126,7 @@ export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () 
     maxGapMs: 0,
   };
   let lastAnswer = Date.now();
-  let running = true;
+  let active = true;
   const fail = (kind: Kind, reason: string, ms: number) => {
     const counts = byKind.get(kind)!;
     counts.failed++;
@@ -131,7 +139,7 @@ export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () 
   const client = async (_: unknown, index: number) => {
     const kind = kinds[index % kinds.length];
     const [method, pathname] = kind.split(" ") as ["GET" | "POST", string];
-    while (running) {
+    while (active) {
       if (paceMs > 0) await new Promise((resolve) => setTimeout(resolve, paceMs));
       const started = Date.now();
       try {
@@ -159,13 +167,14 @@ export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () 
     }
   };
   const clients = Array.from({ length: concurrency }, client);
-  return {
-    stop: async () => {
-      running = false;
-      await Promise.all(clients);
-      result.maxGapMs = Math.max(result.maxGapMs, Date.now() - lastAnswer);
-      agent.destroy();
-      return result;
-    },
+  const stop = async () => {
+    active = false;
+    running.delete(stop);
+    await Promise.all(clients);
+    result.maxGapMs = Math.max(result.maxGapMs, Date.now() - lastAnswer);
+    agent.destroy();
+    return result;
   };
+  running.add(stop);
+  return { stop };
 }

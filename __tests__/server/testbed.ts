@@ -17,7 +17,7 @@ import { appCommand, appUnit } from "../../src/userdata/app-unit";
 import { DEPLOY_SCRIPT, deployScript } from "../../src/userdata/deploy-script";
 import { heldMarker, nginxConf, unhealthyMarker } from "../../src/userdata/nginx-conf";
 import { ROTATION_SCRIPT, rotationScript } from "../../src/userdata/rotation-script";
-import { get } from "./load";
+import { get, stopAllLoads } from "./load";
 import { parseUnit, Unit } from "./supervisor";
 
 export { get, request, steadyLoad, type LoadResult, type Reply } from "./load";
@@ -112,19 +112,22 @@ export function scenario<T>(setup: () => Promise<T>, context?: (subject: T) => s
 /** A scenario on a test bed: its logs under any failure, stopped by `stop()` in afterAll. */
 export function bedScenario(setup: () => Promise<TestBed>) {
   const s = scenario(setup, (bed) => bed.logs());
-  afterAll(() => s.cleanup((bed) => bed.stop()), 30_000);
+  afterAll(async () => {
+    await stopAllLoads();
+    await s.cleanup((bed) => bed.stop());
+  }, 30_000);
   return s.step;
 }
 
 /**
  * Rotation timings for tests, shorter than production's (ROTATION) where a test does not depend on
- * them: a process settles in 0.3 s, has 5 s to start, and the watchdog restarts one that misses two
+ * them: a process settles in 0.2 s, has 5 s to start, and the watchdog restarts one that misses two
  * 1-s probes (about 2.5 s). nginx's timings stay production's unless a test says otherwise.
  */
 export const TEST_ROTATION: Rotation = {
   startTimeoutSeconds: 5,
-  settleSeconds: 0.3,
-  holdSeconds: 0.1,
+  settleSeconds: 0.2,
+  holdSeconds: 0.05,
   watchIntervalSeconds: 0.2,
   watchTimeoutSeconds: 1,
   watchFailures: 2,
@@ -437,8 +440,9 @@ export class TestBed {
           stateDir: paths.appStateDir,
           cacheDir: path.join(this.dir, "cache/app"),
           hookEnv: this.scriptEnv(),
-          // The app's idle-connection grace after SIGTERM, 1 s in production: 0.1 s keeps restarts short.
-          extraEnv: { APP_IDLE_GRACE_MS: "100", ...this.options.appEnv },
+          // The app's idle-connection grace after SIGTERM, 1 s in production: 0.05 s keeps restarts
+          // short (nginx no longer uses the connections: the process was held out before SIGTERM).
+          extraEnv: { APP_IDLE_GRACE_MS: "50", ...this.options.appEnv },
           sandbox: this.options.sandbox ?? false,
         }),
       );
