@@ -15,8 +15,10 @@ import * as path from "node:path";
  *   even then), and the unit restarts after RestartSec (Restart=always).
  * - `Environment=`, `StateDirectory=`/`CacheDirectory=` (created here, passed as
  *   `$STATE_DIRECTORY`/`$CACHE_DIRECTORY`), and, when asked to and where the kernel lets us,
- *   `ProtectSystem=strict`: the process runs in its own mount namespace where every file system is
- *   read-only except those directories and `ReadWritePaths=` (`PrivateTmp` is not emulated).
+ *   `ProtectSystem=strict`: the process runs in its own mount namespace where the root file system
+ *   is read-only except those directories and `ReadWritePaths=` (other mounts, such as /dev/shm,
+ *   stay as they are; `PrivateTmp` is not emulated, and /tmp, on the root file system here, is
+ *   read-only too).
  *
  * Jobs on one unit run one after the other, as systemd's job queue does; a stop or restart
  * cancels a pending automatic restart. A `+`/`-` prefix on a hook is honoured as far as it matters
@@ -92,8 +94,6 @@ export interface UnitContext {
   /** Run the process with a read-only file system when the unit asks for it. */
   readonly sandbox: boolean;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs a hook command line (no quoting in ours) and resolves with its exit code. */
 function runHook(line: string, env: NodeJS.ProcessEnv, log: number, running: Set<ChildProcess>): Promise<number> {
@@ -174,15 +174,11 @@ export class Unit {
     return next;
   }
 
-  private hookEnv(): NodeJS.ProcessEnv {
-    return this.context.hookEnv;
-  }
-
   private async runHooks(lines: readonly string[]): Promise<boolean> {
     for (const line of lines) {
       const log = fs.openSync(this.context.logFile, "a");
       try {
-        if ((await runHook(line, this.hookEnv(), log, this.hooks)) !== 0) return false;
+        if ((await runHook(line, this.context.hookEnv, log, this.hooks)) !== 0) return false;
       } finally {
         fs.closeSync(log);
       }
@@ -311,5 +307,3 @@ export class Unit {
     // While activating, doStart sees the exit and fails the start itself.
   }
 }
-
-export { sleep };
