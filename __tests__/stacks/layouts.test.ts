@@ -4,7 +4,7 @@ import { environmentStack } from "../environment-stack";
 import type { Synthesized } from "../helpers";
 import { userDataScript } from "../../src/userdata/encode";
 
-const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const AZS = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
 const network = { cidr: "10.50.0.0/16", availabilityZones: AZS, natGateways: "per-az" };
 
@@ -107,8 +107,8 @@ describe("single-server: app and database on one box", () => {
     expect(json.countOf("aws_lb")).toBe(0);
   });
 
-  test("only HTTP and HTTPS are open to the internet; no SSH unless configured", () => {
-    expect(ingress(json)).toEqual(["shop-test-app <- 0.0.0.0/0 :443", "shop-test-app <- 0.0.0.0/0 :80"]);
+  test("only HTTP is open to the internet (nothing on the box serves TLS, so 443 stays closed); no SSH unless configured", () => {
+    expect(ingress(json)).toEqual(["shop-test-app <- 0.0.0.0/0 :80"]);
   });
 
   test("IMDSv2 only with hop limit 1, encrypted gp3 root volume, termination not blocked outside production", () => {
@@ -164,9 +164,8 @@ describe("app-db-split: the database moves to RDS", () => {
     expect(new Set(subnets.map((s) => s.availability_zone)).size).toBeGreaterThanOrEqual(2);
   });
 
-  test("the chain: internet -> app (80, 443) -> database (5432 from the app's group only)", () => {
+  test("the chain: internet -> app (80 only: nothing on the box serves TLS) -> database (5432 from the app's group only)", () => {
     expect(ingress(json)).toEqual([
-      "shop-test-app <- 0.0.0.0/0 :443",
       "shop-test-app <- 0.0.0.0/0 :80",
       "shop-test-db <- shop-test-app :5432",
     ]);
@@ -202,6 +201,7 @@ describe("app-db-split: the database moves to RDS", () => {
       "require_secure_transport=1",
       "slow_query_log=1",
       "long_query_time=1",
+      "log_output=FILE",
     ]);
     expect(mysql.resources("aws_db_instance")[0].values.enabled_cloudwatch_logs_exports).toEqual([
       "error",

@@ -2,9 +2,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { artifactFileName, packageApp } from "../artifact/package-app";
 import { parseAddress, parsePlanDocument, type PlanDocument, type SynthesizedStack } from "./plan-json";
 import { entryCommand, PROJECT_ROOT } from "../project-root";
+import { readableStack } from "../readable-stack";
 import { OpsError, runTerraform, type TerraformResult } from "./terraform";
 
 // What `npm run plan` and `npm run drift` share: read the command line, check the stack name,
@@ -83,33 +83,6 @@ function readStack(outdir: string, name: string, synthesized: boolean): Synthesi
   );
 }
 
-/**
- * The release tarballs the stack uploads (`aws_s3_object` sources under `${path.module}`) must
- * exist before Terraform plans: the one of `app/`'s own version is packaged here when missing
- * (`npm run package-app`); any other version is an error saying how to get it.
- */
-export function ensureReleases(stack: PreparedStack, appDir = path.join(PROJECT_ROOT, "app")): string[] {
-  const packaged: string[] = [];
-  const objects = Object.values(stack.document.resource?.aws_s3_object ?? {}) as { source?: unknown }[];
-  for (const { source } of objects) {
-    if (typeof source !== "string" || !source.startsWith("${path.module}/")) continue;
-    const file = path.resolve(stack.dir, source.slice("${path.module}/".length));
-    if (fs.existsSync(file)) continue;
-    const appVersion = JSON.parse(fs.readFileSync(path.join(appDir, "package.json"), "utf8")).version;
-    if (path.basename(file) !== artifactFileName(appVersion)) {
-      throw new OpsError(
-        `${shown(file)} is missing: stack ${stack.name} runs a release other than app/package.json's ${appVersion}; ` +
-          "check out the commit of that release and run `npm run package-app`, or set app.version to " +
-          appVersion,
-      );
-    }
-    const release = packageApp(appDir, path.dirname(file));
-    console.log(`packaged app ${release.version} for ${stack.name}: ${shown(release.file)}`);
-    packaged.push(release.file);
-  }
-  return packaged;
-}
-
 /** The error for a failed Terraform command, with what Terraform said. */
 export function terraformFailed(command: string, result: TerraformResult, stack: PreparedStack): OpsError {
   const said = (result.stderr.trim() || result.stdout.trim() || "(no output)").replace(/^/gm, "  ");
@@ -127,7 +100,6 @@ export function synthesizedStack(name: string, options: { synth: boolean }): Pre
 /** Synthesizes the stack (unless `--no-synth`) and runs `terraform init` in its directory. */
 export async function prepareStack(name: string, options: { synth: boolean }): Promise<PreparedStack> {
   const stack = synthesizedStack(name, options);
-  ensureReleases(stack);
   const init = await runTerraform("init", [], { cwd: stack.dir });
   if (init.status !== 0) throw terraformFailed("init", init, stack);
   return stack;
@@ -178,19 +150,28 @@ export interface CliArgs {
   readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
 }
 
+/** A command-line tool: its name (the prefix of its messages), usage text and own options. */
+export interface CliTool {
+  readonly name: string;
+  readonly usage: string;
+  readonly options?: ParseArgsConfig["options"];
+}
+
 /**
- * Runs a command-line tool: reads `<stack> [options]`, runs `main`, and exits with the code it
- * returns; an `OpsError` (or bad arguments) is printed as one message with exit code 1.
+ * Runs a command-line tool on `argv` (without node and the script): reads `<stack> [options]`,
+ * runs `main`, and returns the exit code it returns; an `OpsError` (or bad arguments) is printed
+ * as one message, and any failure returns 1.
  */
-export function runCli(
-  tool: { readonly name: string; readonly usage: string; readonly options?: ParseArgsConfig["options"] },
+export async function cliCommand(
+  tool: CliTool,
   main: (args: CliArgs) => Promise<number>,
-): void {
-  const run = async (): Promise<number> => {
+  argv: readonly string[],
+): Promise<number> {
+  try {
     let parsed;
     try {
       parsed = parseArgs({
-        args: process.argv.slice(2),
+        args: [...argv],
         options: { ...COMMON_OPTIONS, ...tool.options },
         allowPositionals: true,
         strict: true,
@@ -205,24 +186,23 @@ export function runCli(
     if (parsed.positionals.length !== 1) {
       throw new OpsError(`expected one environment name (got ${parsed.positionals.length})\n${tool.usage}`);
     }
-    return main({
+    return await main({
       stack: parsed.positionals[0],
       synth: parsed.values["no-synth"] !== true,
       echo: parsed.values.quiet !== true,
       values: parsed.values as CliArgs["values"],
     });
-  };
-  run().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(
-        error instanceof OpsError
-          ? `${tool.name}: ${error.message}`
-          : `${tool.name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-      );
-      process.exitCode = 1;
-    },
-  );
+  } catch (error) {
+    console.error(
+      error instanceof OpsError ? `${tool.name}: ${error.message}` : `${tool.name}: ${readableStack(error)}`,
+    );
+    return 1;
+  }
+}
+
+/** Runs a command-line tool on this process's arguments and exits with the code it returns. */
+export function runCli(tool: CliTool, main: (args: CliArgs) => Promise<number>): void {
+  void cliCommand(tool, main, process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }
