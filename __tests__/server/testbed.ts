@@ -121,10 +121,12 @@ export function bedScenario(setup: () => Promise<TestBed>) {
 
 /**
  * Rotation timings for tests, shorter than production's (ROTATION) where a test does not depend on
- * them: a process settles in 0.2 s, has 5 s to start, and the watchdog restarts one that misses two
- * 1-s probes (about 2.5 s). nginx's timings stay production's unless a test says otherwise.
+ * them: a process that exits is started again after 0.2 s (production: 1 s), settles in 0.2 s
+ * (10 s), has 5 s to start (60 s), and the watchdog restarts one that misses two 1-s probes (three
+ * 2-s probes). nginx's timings stay production's unless a test says otherwise.
  */
 export const TEST_ROTATION: Rotation = {
+  restartSeconds: 0.2,
   startTimeoutSeconds: 5,
   settleSeconds: 0.2,
   holdSeconds: 0.05,

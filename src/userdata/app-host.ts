@@ -59,6 +59,8 @@ export interface ProxyTimeouts {
  * every process in rotation and restarts one that stops answering.
  */
 export interface Rotation {
+  /** Seconds systemd waits before it starts again a process that exited (or was killed). */
+  readonly restartSeconds: number;
   /** Seconds a started process has to answer its health check (200). */
   readonly startTimeoutSeconds: number;
   /** Seconds it must then keep answering before it takes traffic: a release that dies soon after it starts is caught here. */
@@ -151,6 +153,7 @@ export const PROXY_TIMEOUTS: ProxyTimeouts = { connectSeconds: 2, readSeconds: 3
 
 /** Rotation and watchdog in production. */
 export const ROTATION: Rotation = {
+  restartSeconds: 1,
   startTimeoutSeconds: 60,
   settleSeconds: 10,
   holdSeconds: 0.5,

@@ -48,7 +48,7 @@ export function appUnit(host: AppHost): string {
     `ExecStartPost=${rotationCtl} admit %i`,
     `ExecStop=${rotationCtl} before-stop %i`,
     "Restart=always",
-    "RestartSec=1",
+    `RestartSec=${rotation.restartSeconds}`,
     `TimeoutStartSec=${startTimeout}`,
     "KillSignal=SIGTERM",
     "TimeoutStopSec=30",
