@@ -1,16 +1,30 @@
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
+import { PASSIVE_HEALTH_CHECK, SERVER_PATHS } from "../../src/userdata/app-host";
+import { rotationScript } from "../../src/userdata/rotation-script";
+import { tempDir } from "../helpers";
 import { sandboxMissing } from "./supervisor";
-import { bedScenario, describeWithNginx, get, request, steadyLoad, TestBed } from "./testbed";
+import {
+  bedScenario,
+  describeWithNginx,
+  freePort,
+  get,
+  releasePorts,
+  request,
+  steadyLoad,
+  TEST_ROTATION,
+  TestBed,
+} from "./testbed";
 
 /**
  * Drills of issue 12, on real nginx with the rendered files: a rollback of a release broken on one
  * port (item 1), graceful restarts under load (item 2; the app's own drain is in in-server.test.ts),
  * how soon a restarted process is back (item 3), a hung process (item 4), a release that dies a few
  * seconds after it starts (item 5), and files the app writes under the unit's read-only file
- * system (item 6). Each scenario has its own
- * test bed and runs beside the others. nginx's timings are production's; rotation timings are the
+ * system (item 6). Each scenario has its own test bed and runs beside the others. nginx's timings are production's; rotation timings are the
  * tests' (TEST_ROTATION: processes settle in 0.2 s) unless a test says otherwise. GETs and POSTs
  * go through nginx under every change; a POST that nginx had sent is never retried, so a failed
  * POST is a lost write.
@@ -277,5 +291,56 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(refused.body).toContain("cannot write to");
     }),
     60_000,
+  );
+
+  // The watchdog alone, against two ports and a stand-in systemctl that records what it is told.
+  test.concurrent(
+    "the watchdog restarts a process that stops answering only while another one answers (never for a shared cause)",
+    async () => {
+      const dir = tempDir("watchdog-");
+      const ports = [await freePort(), await freePort()];
+      fs.mkdirSync(path.join(dir, "rotation"));
+      const script = path.join(dir, "rotation.sh");
+      fs.writeFileSync(
+        script,
+        rotationScript({
+          environment: "test",
+          version: "1.0.0",
+          listenPort: 80,
+          healthCheckPath: "/healthz",
+          appPorts: ports,
+          appUser: "app",
+          passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+          rotation: { ...TEST_ROTATION, watchIntervalSeconds: 0.1, watchTimeoutSeconds: 0.5, watchFailures: 2 },
+          paths: { ...SERVER_PATHS, rotationDir: path.join(dir, "rotation") },
+        }),
+        { mode: 0o755 },
+      );
+      // test stand-in for systemctl: records every call; every unit is active
+      const ctl = path.join(dir, "systemctl");
+      fs.writeFileSync(ctl, `#!/bin/bash\necho "$*" >> ${dir}/calls\n[[ $1 == is-active ]] && echo active\nexit 0\n`, {
+        mode: 0o755,
+      });
+      const calls = () =>
+        fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8") : "";
+      const watch = spawn(script, ["watch"], { env: { ...process.env, APP_CTL: ctl }, stdio: "ignore" });
+      const answering = http.createServer((_req, res) => res.end("ok\n"));
+      try {
+        // Neither port answers (as when every process is overloaded): nothing is killed.
+        await sleep(1000);
+        expect(calls()).not.toContain("kill");
+        // One answers again: the other, still silent, is held out and killed.
+        await new Promise<void>((resolve) => answering.listen(ports[1], "127.0.0.1", resolve));
+        for (let i = 0; i < 100 && !calls().includes("kill"); i++) await sleep(20);
+        expect(calls()).toContain(`kill --signal=SIGKILL app@${ports[0]}`);
+        expect(calls()).not.toContain(`app@${ports[1]}`);
+        expect(fs.existsSync(path.join(dir, "rotation", `held-${ports[0]}`))).toBe(true);
+      } finally {
+        watch.kill("SIGKILL");
+        await new Promise((resolve) => answering.close(resolve));
+        releasePorts(ports);
+      }
+    },
+    30_000,
   );
 });

@@ -24,8 +24,10 @@ const ms = (seconds: number) => Math.round(seconds * 1000);
  *   a moment for requests nginx already sent its way to arrive; the process then drains with
  *   nothing new coming in, so it closes its listening socket with no connection queued on it.
  * - `watch` (the app-watchdog service): probe every process in rotation; one that gives no
- *   healthy answer several times in a row (hung, or dying) is held out and killed, and systemd
- *   restarts it (held out until it has settled). Marks the server unhealthy (nginx then answers
+ *   healthy answer several times in a row (hung, or dying) while another process does answer is
+ *   held out and killed, and systemd restarts it (held out until it has settled). When several
+ *   are probed and none answers, the cause is shared (overload, a dependency down) and nothing is
+ *   killed. Marks the server unhealthy (nginx then answers
  *   503 on the load balancer's health check) while a process that should run has been held out
  *   too long, or after too many restarts in a window.
  *
@@ -65,10 +67,10 @@ export function rotationScript(host: AppHost): string {
     "answers() {",
     "  local fd status",
     '  { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1',
-    "  printf 'GET %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' \"$HEALTH_PATH\" >&\"$fd\"",
+    '  printf \'GET %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n\' "$HEALTH_PATH" >&"$fd"',
     '  read -r -t "$2" _ status _ <&"$fd"',
-    '  exec {fd}>&-',
-    '  [[ $status == 200 ]]',
+    "  exec {fd}>&-",
+    "  [[ $status == 200 ]]",
     "}",
     "# Create a marker unless it exists: its age is how long the process has been held out.",
     'hold() { if [[ ! -e $DIR/held-$1 ]]; then : >"$DIR/held-$1" && log "port $1: held out of rotation"; fi; }',
@@ -92,17 +94,22 @@ export function rotationScript(host: AppHost): string {
     "",
     "watch() {",
     "  local -A fails=() pids=()",
-    "  local restarts=() port now recent t reason",
+    "  local restarts=() failing=() port now recent t reason answering",
     '  log "watching ports ${PORTS[*]}"',
     "  while true; do",
     '    for port in "${PORTS[@]}"; do',
     '      if [[ -e $DIR/held-$port ]]; then fails[$port]=0; else probe "$port" "$WATCH_TIMEOUT_SECONDS" & pids[$port]=$!; fi',
     "    done",
-    "    now=$(now_ms) reason=''",
+    "    now=$(now_ms) reason='' answering=0 failing=()",
     '    for port in "${!pids[@]}"; do',
-    '      if wait "${pids[$port]}"; then fails[$port]=0; continue; fi',
+    '      if wait "${pids[$port]}"; then fails[$port]=0 answering=$((answering + 1)); else failing+=("$port"); fi',
+    "    done",
+    "    # Only while another process answers, or it is the only one in rotation: when several are",
+    "    # and none answers, the cause is shared (overload, a dependency down), and killing processes",
+    "    # would make it worse.",
+    '    for port in "${failing[@]}"; do',
     "      fails[$port]=$((${fails[$port]:-0} + 1))",
-    "      if ((fails[$port] >= WATCH_FAILURES)); then",
+    "      if ((fails[$port] >= WATCH_FAILURES && (answering > 0 || ${#pids[@]} == 1))); then",
     '        log "port $port: no healthy answer to $WATCH_FAILURES checks in a row; holding it out and restarting it"',
     '        hold "$port"',
     '        $CTL kill --signal=SIGKILL "app@$port" || log "port $port: kill failed"',
