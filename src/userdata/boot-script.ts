@@ -4,7 +4,22 @@ import { appUnit } from "./app-unit";
 import { CLOUDWATCH_AGENT_CONFIG, cloudWatchAgentConfig, type ServerLogGroups } from "./cloudwatch-agent";
 import { DEPLOY_SCRIPT, deployScript } from "./deploy-script";
 import { HEALTH_PROBE_TIMER, healthProbeFiles } from "./health-probe";
-import { nginxConf } from "./nginx-conf";
+import { heldMarker, nginxConf } from "./nginx-conf";
+import { ROTATION_SCRIPT, rotationScript, WATCHDOG_UNIT, watchdogUnit } from "./rotation-script";
+
+/**
+ * SELinux (AL2023 ships it permissive): nginx must be allowed to connect to the app processes.
+ * Where SELinux is on, a failure to allow it fails the boot (set -e) rather than leaving nginx
+ * answering 502 on an enforcing host; without SELinux there is nothing to do, and the log says so.
+ */
+export const SELINUX_SETUP = [
+  "if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then",
+  '  echo "SELinux is $(getenforce): allowing nginx to connect to the app processes"',
+  "  setsebool -P httpd_can_network_connect 1",
+  "else",
+  '  echo "SELinux is off: nothing to allow"',
+  "fi",
+];
 
 /** The boot script logs here; the CloudWatch agent ships it. */
 export const BOOT_LOG = "/var/log/boot-script.log";
@@ -42,8 +57,8 @@ function writeFile(path: string, content: string, mode = "0644"): string[] {
  * The first-boot script of an app server on Amazon Linux 2023 (cloud-init runs it once, as root):
  * installs nginx, Node.js and the CloudWatch agent; writes the nginx configuration, the
  * `app@<port>` unit, the deploy script and the agent's configuration, all rendered from one
- * `AppHost`; starts the agent first (so a failed boot still ships its log) and nginx; then runs
- * the deploy script for the environment's version, which downloads the release and starts the
+ * `AppHost`; starts the agent first (so a failed boot still ships its log), nginx and the app
+ * processes' watchdog; then runs the deploy script for the environment's version, which downloads the release and starts the
  * processes. For the single-server layout it also installs the database engine on the same box.
  *
  * Returned as plain text; the EC2 constructs base64-encode it (`userDataBase64`), so Terraform
@@ -81,23 +96,27 @@ export function bootScript(props: BootScriptProps): string {
     "",
     "# ---- nginx in front of the processes (502 on the health check until the first deploy) ----",
     ...writeFile(paths.nginxConf, nginxConf(host)),
-    "# SELinux (permissive on AL2023 by default): let nginx connect to the app processes if enforcing.",
-    "setsebool -P httpd_can_network_connect 1 2>/dev/null || true",
+    ...SELINUX_SETUP,
     "nginx -t",
     "systemctl enable --now nginx",
     "",
     "# ---- The app: an unprivileged user, its releases, one systemd unit per process ----",
     `id ${host.appUser} >/dev/null 2>&1 || useradd --system --home-dir ${paths.appRoot} --shell /sbin/nologin ${host.appUser}`,
-    `install -d -m 0755 ${paths.appRoot}/bin ${paths.appRoot}/releases ${paths.appRoot}/run`,
+    `install -d -m 0755 ${paths.appRoot}/bin ${paths.appRoot}/releases ${paths.appRoot}/run ${paths.rotationDir}`,
+    "# Every process is held out of rotation until it has started and settled (see bin/rotation).",
+    `touch ${host.appPorts.map((port) => heldMarker(host, port)).join(" ")}`,
     `install -d -m 0750 -o ${host.appUser} -g ${host.appUser} ${paths.appLogDir}`,
     ...writeFile(`${paths.appRoot}/${DEPLOY_SCRIPT}`, deployScript(host), "0755"),
+    ...writeFile(`${paths.appRoot}/${ROTATION_SCRIPT}`, rotationScript(host), "0755"),
     ...writeFile("/etc/systemd/system/app@.service", appUnit(host)),
+    ...writeFile(`/etc/systemd/system/${WATCHDOG_UNIT}`, watchdogUnit(host)),
     ...writeFile(
       "/etc/logrotate.d/app",
       `${paths.appLogDir}/*.log {\n    daily\n    rotate 7\n    compress\n    missingok\n    notifempty\n    copytruncate\n}\n`,
     ),
     "systemctl daemon-reload",
     `systemctl enable ${units}`,
+    `systemctl enable --now ${WATCHDOG_UNIT}`,
     `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version}`,
     ...(props.healthProbe
       ? [
