@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { gunzipSync } from "node:zlib";
 import { Testing, type TerraformStack } from "cdktf";
 import { stringify } from "yaml";
 import { parseEnvironment, type EnvironmentConfig } from "../src/config/load";
@@ -117,4 +118,17 @@ export function writeEnvironments(dir: string, files: Record<string, Record<stri
     fs.writeFileSync(path.join(dir, name, "config.yaml"), typeof content === "string" ? content : stringify(content));
   }
   return dir;
+}
+
+/** User data as the server runs it: base64 decoded, and gunzipped when it is gzip (cloud-init unpacks it). */
+export function userDataScript(encoded: string): string {
+  const data = Buffer.from(encoded, "base64");
+  return (data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data).toString("utf8");
+}
+
+/** The boot script of a synthesized stack's app servers (the instance's, or the launch template's). */
+export function bootScriptOf(json: Synthesized): string {
+  return userDataScript(
+    json.resources("aws_instance")[0]?.values.user_data_base64 ?? json.resources("aws_launch_template")[0].values.user_data,
+  );
 }

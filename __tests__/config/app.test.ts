@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { packageApp } from "../../src/artifact/package-app";
+import { APP_FILES, packageApp } from "../../src/artifact/package-app";
 import { parseEnvironment } from "../../src/config/load";
 import { vcpusOf } from "../../src/config/instance-types";
 import { environment, environmentFile, tempDir } from "../helpers";
@@ -84,13 +84,32 @@ describe("npm run package-app", () => {
     expect(second.sha256).toBe(first.sha256);
     expect(fs.readFileSync(`${first.file}.sha256`, "utf8")).toBe(`${first.sha256}  app-${version}.tar.gz\n`);
     const listing = spawnSync("tar", ["-tzvf", first.file], { encoding: "utf8" }).stdout;
-    expect(
-      listing
-        .split("\n")
-        .filter(Boolean)
-        .map((line) => line.split(/\s+/).pop()),
-    ).toEqual(["package.json", "server.js"]);
+    const names = listing
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split(/\s+/).pop()!);
+    expect(names.filter((name) => !name.startsWith("node_modules/"))).toEqual([...APP_FILES]);
     expect(listing).toMatch(/^-rw-r--r-- 0\/0 /);
+  });
+
+  test("the release carries the database drivers the lock file pins, and nothing the server does not run", () => {
+    const out = tempDir("package-app-deps-");
+    const packaged = packageApp(appDir, out);
+    const names = spawnSync("tar", ["-tzf", packaged.file], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+    const lock = JSON.parse(fs.readFileSync(path.join(appDir, "package-lock.json"), "utf8"));
+    const manifest = JSON.parse(fs.readFileSync(path.join(appDir, "package.json"), "utf8"));
+    // every dependency, at the exact version package.json names and the lock pins
+    for (const name of ["pg", "mysql2"]) {
+      expect(manifest.dependencies[name]).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(lock.packages[`node_modules/${name}`].version).toBe(manifest.dependencies[name]);
+      const packed = spawnSync("tar", ["-xzOf", packaged.file, `node_modules/${name}/package.json`], { encoding: "utf8" });
+      expect(JSON.parse(packed.stdout).version).toBe(manifest.dependencies[name]);
+    }
+    // and every package of the lock's production tree, each once
+    const production = Object.entries<any>(lock.packages).filter(([key, p]) => key !== "" && !p.dev && !p.optional);
+    for (const [key] of production) expect(names).toContain(`${key}/package.json`);
+    // no TypeScript sources, declarations or source maps: Node never loads them
+    expect(names.filter((name) => /\.(d\.)?[cm]?ts$|\.map$/.test(name))).toEqual([]);
   });
 
   test("refuses a package.json version the deploy script would refuse", () => {

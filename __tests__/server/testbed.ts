@@ -4,9 +4,14 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { packageApp } from "../../src/artifact/package-app";
-import { PASSIVE_HEALTH_CHECK, type AppHost } from "../../src/userdata/app-host";
-import { appCommand } from "../../src/userdata/app-unit";
+import { APP_FILES, packageApp } from "../../src/artifact/package-app";
+import {
+  PASSIVE_HEALTH_CHECK,
+  type AppDatabase,
+  type AppHost,
+  type PassiveHealthCheck,
+} from "../../src/userdata/app-host";
+import { appCommand, appEnvironmentFiles } from "../../src/userdata/app-unit";
 import { DEPLOY_SCRIPT, deployScript } from "../../src/userdata/deploy-script";
 import { nginxConf } from "../../src/userdata/nginx-conf";
 
@@ -45,7 +50,7 @@ export function nginxMissing(): string | undefined {
   return undefined;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);
@@ -186,6 +191,26 @@ export interface DeployRun {
   readonly output: string;
 }
 
+export interface TestBedOptions {
+  /** Releases come from a stand-in artifacts bucket. */
+  readonly bucket?: boolean;
+  /** The app's database, given the test bed's folder (for the settings file's path). @default - none */
+  readonly database?: (dir: string) => AppDatabase;
+  /** @default PASSIVE_HEALTH_CHECK, the servers' */
+  readonly passiveHealthCheck?: PassiveHealthCheck;
+}
+
+/** `NAME=value` lines of an environment file, as systemd's EnvironmentFile= reads the simple ones. */
+export function readEnvironmentFile(file: string): Record<string, string> {
+  if (!fs.existsSync(file)) return {};
+  const entries = fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(line))
+    .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]);
+  return Object.fromEntries(entries);
+}
+
 export class TestBed {
   public readonly host: AppHost;
   public readonly nginxPort: number;
@@ -204,7 +229,7 @@ export class TestBed {
   }
 
   /** Renders the server's files for `processes` app processes under a new temporary directory. */
-  static async create(processes: number, options: { bucket?: boolean } = {}): Promise<TestBed> {
+  static async create(processes: number, options: TestBedOptions = {}): Promise<TestBed> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "in-server-"));
     const ports: number[] = [];
     while (ports.length < processes + 2) {
@@ -220,7 +245,8 @@ export class TestBed {
       healthCheckPath: "/healthz",
       appPorts,
       appUser: os.userInfo().username,
-      passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+      passiveHealthCheck: options.passiveHealthCheck ?? PASSIVE_HEALTH_CHECK,
+      database: options.database?.(dir),
       artifacts: options.bucket
         ? { region: "test-1", bucketParameter: "/testbed/app/artifacts-bucket", releaseKey: "app/release.tar.gz" }
         : undefined,
@@ -284,6 +310,9 @@ export class TestBed {
     fs.mkdirSync(source, { recursive: true });
     const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "app/package.json"), "utf8"));
     fs.writeFileSync(path.join(source, "package.json"), JSON.stringify({ ...manifest, version }, null, 2));
+    for (const file of APP_FILES) {
+      if (file !== "package.json") fs.copyFileSync(path.join(ROOT, "app", file), path.join(source, file));
+    }
     const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
     fs.writeFileSync(path.join(source, "server.js"), edit ? edit(serverJs) : serverJs);
     return packageApp(source, path.join(this.dir, "dist", version)).file;
@@ -376,9 +405,19 @@ export class TestBed {
     if (this.processes.has(port)) throw new Error(`app@${port} is already running`);
     const [node, script] = appCommand(this.host, port);
     const log = fs.openSync(path.join(this.host.paths.appLogDir, `${port}.log`), "a");
+    // As the app@ unit runs it: its environment files, then its own settings; the stand-in aws
+    // on PATH, as the real one is on a server.
+    const unitEnvironment = Object.assign({}, ...appEnvironmentFiles(this.host).map(readEnvironmentFile));
     const child = spawn(node, [script], {
       cwd: path.dirname(script),
-      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", APP_ENVIRONMENT: this.host.environment },
+      env: {
+        ...process.env,
+        ...unitEnvironment,
+        PATH: `${path.join(this.dir, "bin")}:${process.env.PATH}`,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        APP_ENVIRONMENT: this.host.environment,
+      },
       stdio: ["ignore", log, log],
     });
     fs.closeSync(log);

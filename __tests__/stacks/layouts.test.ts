@@ -2,7 +2,7 @@ import { Testing } from "cdktf";
 import { al2023Parameter } from "../../src/constructs/app-identity";
 import { TLS_POLICY } from "../../src/constructs/load-balancer";
 import { LAYOUT_STACKS } from "../../src/stacks/layouts";
-import { environment, synth, type Synthesized } from "../helpers";
+import { environment, synth, userDataScript, type Synthesized } from "../helpers";
 
 const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
 const AZS = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
@@ -132,15 +132,15 @@ describe("single-server: app and database on one box", () => {
     const [eip] = json.resources("aws_eip");
     const route = json.resources("aws_route").find((r) => r.values.gateway_id?.startsWith("${aws_internet_gateway."))!;
     expect(eip.values.depends_on).toEqual([`aws_route.${route.name}`]);
-    const script = Buffer.from(instance.values.user_data_base64, "base64").toString("utf8");
+    const script = userDataScript(instance.values.user_data_base64);
     expect(script).toMatch(/^retry dnf install -y nginx nodejs22 amazon-cloudwatch-agent$/m);
   });
 
   test("the user data installs nginx and the database engine on the box", () => {
-    const script = Buffer.from(json.resources("aws_instance")[0].values.user_data_base64, "base64").toString("utf8");
+    const script = userDataScript(json.resources("aws_instance")[0].values.user_data_base64);
     expect(script).toMatch(/^#!\/bin\/bash\n/);
     expect(script).toContain("dnf install -y nginx");
-    expect(script).toContain("dnf install -y postgresql16-server");
+    expect(script).toContain("dnf install -y postgresql16 postgresql16-server");
     expect(script).toContain("location = /healthz");
   });
 
@@ -180,12 +180,16 @@ describe("app-db-split: the database moves to RDS", () => {
     expect(egress).not.toContain("shop-test-db");
   });
 
-  test("the app server may read the database's managed secret, and only that", () => {
-    const policy = json.named("aws_iam_policy_document", "ReadSecretsPolicy", true);
+  test("the app server may read the database's managed secret and its settings, and only that", () => {
+    const policy = json.named("aws_iam_policy_document", "DatabasePolicy", true);
     expect(policy.values.statement).toEqual([
       expect.objectContaining({
         actions: ["secretsmanager:GetSecretValue"],
         resources: [expect.stringMatching(/^\$\{aws_db_instance\..+\.master_user_secret\[0\]\.secret_arn\}$/)],
+      }),
+      expect.objectContaining({
+        actions: ["ssm:GetParameter"],
+        resources: [expect.stringMatching(/^\$\{aws_ssm_parameter\..+\.arn\}$/)],
       }),
     ]);
   });

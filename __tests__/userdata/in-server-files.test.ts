@@ -1,7 +1,13 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../../src/userdata/app-host";
+import {
+  appPorts,
+  PASSIVE_HEALTH_CHECK,
+  SERVER_PATHS,
+  type AppDatabase,
+  type AppHost,
+} from "../../src/userdata/app-host";
 import { appCommand, appUnit } from "../../src/userdata/app-unit";
 import { bootScript } from "../../src/userdata/boot-script";
 import { cloudWatchAgentConfig } from "../../src/userdata/cloudwatch-agent";
@@ -31,6 +37,22 @@ const host = (overrides: Partial<AppHost> = {}): AppHost => ({
   },
   ...overrides,
 });
+/** A single server's own PostgreSQL, as the single-server stack describes it. */
+const LOCAL_DATABASE: AppDatabase = {
+  settingsParameter: "/shop/prod/app/database",
+  region: "ap-northeast-2",
+  envFile: "/etc/app/database.env",
+  local: {
+    engine: "postgres",
+    serverPackage: "postgresql16-server",
+    port: 5432,
+    name: "app",
+    username: "app",
+    backupBucketParameter: "/shop/prod/db/backups-bucket",
+    backupPrefix: "db/",
+    backupSchedule: "*-*-* 18:00:00 UTC",
+  },
+};
 const LOG_GROUPS = {
   app: "/shop/prod/app",
   nginxAccess: "/shop/prod/nginx/access",
@@ -189,7 +211,7 @@ describe("the boot script", () => {
   test("fits EC2's 16 KB user data limit: as text when it fits, gzip-compressed with the most processes", () => {
     const shipped = bootScript(props);
     expect(Buffer.from(userDataBase64(shipped), "base64").toString("utf8")).toBe(shipped);
-    const largest = bootScript({ ...props, host: host({ appPorts: appPorts(64) }), localDatabase: "postgres" });
+    const largest = bootScript({ ...props, host: host({ appPorts: appPorts(64), database: LOCAL_DATABASE }) });
     expect(Buffer.byteLength(largest)).toBeGreaterThan(USER_DATA_LIMIT);
     const data = Buffer.from(userDataBase64(largest), "base64");
     expect(data.length).toBeLessThanOrEqual(USER_DATA_LIMIT);

@@ -36,6 +36,10 @@ export interface EnvironmentConfig extends Omit<
     readonly architecture: "x86_64" | "arm64";
   };
   readonly database: EnvironmentFile["database"] & {
+    /** The app's database. */
+    readonly name: string;
+    /** The user the app connects as: RDS's master user, or the single server's app user. */
+    readonly username: string;
     readonly multiAz: boolean;
     readonly deletionProtection: boolean;
     readonly backupRetentionDays: number;
@@ -227,6 +231,9 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
     },
     database: {
       ...file.database,
+      name: file.database.name ?? DEFAULT_DATABASE_NAME,
+      // RDS's master user keeps the name it always had (renaming it replaces the instance).
+      username: file.database.username ?? (file.layout === "single-server" ? "app" : "app_admin"),
       multiAz: file.database.multiAz ?? defaults.multiAz,
       deletionProtection: file.database.deletionProtection ?? defaults.deletionProtection,
       backupRetentionDays: file.database.backupRetentionDays ?? defaults.backupRetentionDays,
@@ -296,6 +303,9 @@ interface AlarmDefaults extends Omit<AlarmThresholds, DerivedThreshold> {
   /** Of the engine's default `max_connections` for the class. */
   readonly dbConnectionsPercent: number;
 }
+
+/** The app's database unless the file names another. */
+export const DEFAULT_DATABASE_NAME = "app";
 
 /** The fewest app processes a server gets by default: one can restart while the other serves. */
 export const MIN_DEFAULT_PROCESSES = 2;

@@ -6,7 +6,7 @@ import { LoadBalancer } from "../constructs/load-balancer";
 import { SecurityGroupLink } from "../constructs/security-group-link";
 import { addAppIdentity, addAppRelease, appBootScript } from "./app-wiring";
 import { ssmCommandForGroup } from "./connect";
-import { addDatabaseOutputs, databaseProps } from "./database-wiring";
+import { addDatabaseOutputs, databaseProps, rdsDatabaseWiring } from "./database-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
 import { addMonitoring } from "./monitoring-wiring";
 
@@ -33,7 +33,8 @@ export class LoadBalancedStack extends EnvironmentStack {
       accessLogs: env.loadBalancer.accessLogs,
     });
     const release = addAppRelease(this);
-    const identity = addAppIdentity(this, release, { readableSecretArns: [database.masterSecretArn] });
+    const wiring = rdsDatabaseWiring(this, database);
+    const identity = addAppIdentity(this, release, { database: wiring.access });
 
     // ---- Security group chain: internet -> ALB (in LoadBalancer) -> app -> DB ----
     new SecurityGroupLink(this, "AlbToApp", {
@@ -59,13 +60,13 @@ export class LoadBalancedStack extends EnvironmentStack {
       keyName: identity.keyName,
       // The version is in the user data: a new app.version is a new launch template version,
       // which the group rolls out as an instance refresh.
-      userData: appBootScript(this, release, { autoScaling: true }),
+      userData: appBootScript(this, release, { autoScaling: true, database: wiring.host }),
       count: env.app.count,
       targetGroupArns: [loadBalancer.targetGroupArn],
       detailedMonitoring: env.app.detailedMonitoring,
       targetCpuPercent: env.app.targetCpuPercent,
       rootVolumeGb: env.app.rootVolumeGb,
-      bootDependsOn: [...release.bootDependsOn, ...identity.permissions],
+      bootDependsOn: [...release.bootDependsOn, ...identity.permissions, ...wiring.bootDependsOn],
     });
 
     new TerraformOutput(this, "url", {

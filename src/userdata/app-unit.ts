@@ -4,6 +4,14 @@ import type { AppHost } from "./app-host";
 export const APP_ENV_FILE = "/etc/app/app.env";
 
 /**
+ * The environment files the `app@` unit loads, in order (missing ones are skipped): the operator's
+ * own, then the app's database settings when it has a database.
+ */
+export function appEnvironmentFiles(host: AppHost): string[] {
+  return [APP_ENV_FILE, ...(host.database ? [host.database.envFile] : [])];
+}
+
+/**
  * The command one app process runs: the release its `run/<port>` link points at. The deploy
  * script moves that link one process at a time, so each process runs exactly one known release.
  */
@@ -31,7 +39,7 @@ export function appUnit(host: AppHost): string {
     `User=${host.appUser}`,
     `Group=${host.appUser}`,
     `Environment=PORT=%i HOST=127.0.0.1 NODE_ENV=production APP_ENVIRONMENT=${host.environment}`,
-    `EnvironmentFile=-${APP_ENV_FILE}`,
+    ...appEnvironmentFiles(host).map((file) => `EnvironmentFile=-${file}`),
     `WorkingDirectory=${host.paths.appRoot}/run/%i`,
     `ExecStart=${appCommand(host, "%i").join(" ")}`,
     "Restart=always",
