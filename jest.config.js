@@ -1,16 +1,48 @@
 /**
  * Tests are compiled by SWC (@swc/jest): type-stripping only, no type checking, so a test file
- * starts in milliseconds; `npm run typecheck` (tsc --noEmit) checks the types separately.
+ * starts in milliseconds; `tsc --noEmit` checks the types separately, first in `npm test`.
+ *
+ * Two projects, run together by `npm test`:
+ * - unit: everything that reads synthesized JSON, rendered files and pure functions, in-process;
+ *   `npm run test:quick` runs only these (with the typecheck), the day-to-day loop.
+ * - integration: tests that start real programs (nginx, app processes, terraform, the launcher
+ *   and main.ts in child processes). A test file belongs here when its path matches INTEGRATION.
  * @type {import('jest').Config}
  */
-module.exports = {
+const INTEGRATION = [
+  "<rootDir>/__tests__/server/",
+  "<rootDir>/__tests__/validate-mirror.test.ts",
+  "<rootDir>/__tests__/launcher.test.ts",
+  "<rootDir>/__tests__/main.test.ts",
+  "<rootDir>/__tests__/ops/wrappers.test.ts",
+];
+
+const shared = {
   testEnvironment: "node",
   roots: ["<rootDir>/__tests__"],
   testMatch: ["**/*.test.ts"],
   transform: {
-    "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
+    "^.+\\.ts$": [
+      "@swc/jest",
+      { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } },
+    ],
   },
+  // the dependency modules the bundle replaces (cdktf's token creation stacks), replaced here too
+  resolver: "<rootDir>/__tests__/resolver.js",
   setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
+};
+
+module.exports = {
+  projects: [
+    { ...shared, displayName: "unit", testPathIgnorePatterns: ["/node_modules/", ...INTEGRATION] },
+    {
+      ...shared,
+      displayName: "integration",
+      testMatch: INTEGRATION.map((p) => (p.endsWith("/") ? `${p}**/*.test.ts` : p)),
+    },
+  ],
+  // Once per run, in jest's parent process: a temporary folder for the run, and the shared synth
+  // of the shipped environments (__tests__/shipped.ts).
   globalSetup: "<rootDir>/__tests__/global-setup.js",
   globalTeardown: "<rootDir>/__tests__/global-teardown.js",
   maxWorkers: 2,

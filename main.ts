@@ -3,7 +3,10 @@ import { buildStacks } from "./src/app";
 import { ConfigError } from "./src/config/errors";
 import { loadEnvironments, parseSelection } from "./src/config/load";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
+import { PROJECT_ROOT } from "./src/project-root";
+import { readableStack } from "./src/readable-stack";
 import { synthesizeAtomically } from "./src/synth";
+import { printSynthSummary } from "./src/summary";
 
 // Entry point of `npm run synth` and of cdktf.json's "app": validate every environment folder,
 // build one stack per environment, synthesize once, and check the guardrail policies on the
@@ -12,7 +15,7 @@ import { synthesizeAtomically } from "./src/synth";
 //   ENVIRONMENTS_DIR=path   another folder of environments (tests use this)
 //   CDKTF_OUTDIR=path       output folder (the cdktf CLI sets it)
 
-const projectRoot = __dirname;
+const projectRoot = PROJECT_ROOT;
 const outdir = path.resolve(process.env.CDKTF_OUTDIR ?? path.join(projectRoot, "cdktf.out"));
 
 try {
@@ -35,6 +38,7 @@ try {
   console.log(
     `Synthesized ${stacks.length} stack(s) into ${path.relative(process.cwd(), outdir) || "."}: ${stacks.join(", ")}`,
   );
+  printSynthSummary(environments, outdir, stacks);
   for (const env of environments) {
     for (const waiver of env.exceptions) console.log(`  ${env.name} waives ${waiver.rule}: ${waiver.reason}`);
   }
@@ -46,9 +50,7 @@ try {
     console.error(`Nothing was synthesized: ${error.violations.length} guardrail policy violation(s):`);
     for (const violation of error.violations) console.error(`  ${violation}`);
   } else {
-    console.error(
-      `Nothing was synthesized: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-    );
+    console.error(`Nothing was synthesized: ${readableStack(error)}`);
   }
   process.exitCode = 1;
 }

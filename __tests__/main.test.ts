@@ -1,18 +1,31 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { entryCommand } from "../src/project-root";
 import { environmentFile, tempDir, writeEnvironments } from "./helpers";
+import { SHIPPED_NAMES, shippedOutdir } from "./shipped";
 
-// The real entry point, run as `npm run synth` runs it, in a child process.
+// The real entry point, run as `npm run synth` runs it (scripts/run.js main.ts), in a child process.
 const ROOT = path.join(__dirname, "..");
 
 function runMain(env: Record<string, string>) {
-  const result = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(ROOT, "main.ts")], {
+  const result = spawnSync(...entryCommand("main.ts"), {
     cwd: ROOT,
     env: { ...process.env, ...env },
     encoding: "utf8",
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Every file under `dir`, by its path relative to `dir`. */
+function filesUnder(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    files.set(path.relative(dir, file), fs.readFileSync(file, "utf8"));
+  }
+  return files;
 }
 
 function manifestStacks(outdir: string): string[] {
@@ -27,14 +40,13 @@ afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
 describe("main.ts", () => {
   test("synthesizes every shipped environment, one stack each, with relative local state paths", () => {
-    const outdir = path.join(work, "out");
-    const run = runMain({ CDKTF_OUTDIR: outdir });
-    expect(run.stderr).toBe("");
-    expect(run.status).toBe(0);
+    // the run every test file shares (global-setup.js): `npm run synth` of environments/
+    const outdir = shippedOutdir();
     const shipped = fs
       .readdirSync(path.join(ROOT, "environments"), { withFileTypes: true })
       .filter((e) => e.isDirectory());
-    expect(manifestStacks(outdir)).toEqual(shipped.map((e) => e.name).sort());
+    expect(SHIPPED_NAMES).toEqual(shipped.map((e) => e.name).sort());
+    expect(manifestStacks(outdir)).toEqual(SHIPPED_NAMES);
     const prod = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", "prod", "cdk.tf.json"), "utf8"));
     const statePath: string = prod.terraform.backend.local.path;
     expect(path.isAbsolute(statePath)).toBe(false);
@@ -42,15 +54,37 @@ describe("main.ts", () => {
     expect(path.resolve(outdir, "stacks", "prod", statePath)).toBe(path.join(ROOT, "state", "prod.tfstate"));
   });
 
-  test("ENVIRONMENTS selects the stacks to synthesize", () => {
+  test("the launcher's cached bundle writes, byte for byte, what main.ts run from its TypeScript sources writes", () => {
+    // given main.ts run from its sources in this process (compiled by the test runner: no bundle),
+    // into a folder as deep as the shared run's, so that relative paths to the project are the same
+    const outdir = path.join(tempDir("from-sources-"), "cdktf.out");
+    expect(path.relative(outdir, ROOT)).toBe(path.relative(shippedOutdir(), ROOT));
+    const saved = { ...process.env };
+    const log = jest.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      process.env.CDKTF_OUTDIR = outdir;
+      delete process.env.ENVIRONMENTS;
+      delete process.env.ENVIRONMENTS_DIR;
+      jest.isolateModules(() => require("../main"));
+    } finally {
+      process.env = saved;
+      log.mockRestore();
+    }
+    expect(process.exitCode ?? 0).toBe(0);
+    // then the shared run through scripts/run.js wrote the same files with the same bytes
+    const fromSources = filesUnder(outdir);
+    const fromBundle = filesUnder(shippedOutdir());
+    expect([...fromBundle.keys()].sort()).toEqual([...fromSources.keys()].sort());
+    expect(fromSources.size).toBeGreaterThan(SHIPPED_NAMES.length);
+    for (const [file, content] of fromSources)
+      expect({ file, content: fromBundle.get(file) }).toEqual({ file, content });
+    fs.rmSync(path.dirname(outdir), { recursive: true, force: true });
+  });
+
+  test("ENVIRONMENTS selects the stacks to synthesize; a later selection updates its stacks and keeps the others, with their terraform init; a full synth drops stale ones", () => {
     const outdir = path.join(work, "out");
     expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS: "dev,prod" }).status).toBe(0);
     expect(manifestStacks(outdir)).toEqual(["dev", "prod"]);
-  });
-
-  test("a selection updates its stacks and keeps the others, with their terraform init; a full synth drops stale ones", () => {
-    const outdir = path.join(work, "out");
-    expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS: "dev,prod" }).status).toBe(0);
     fs.mkdirSync(path.join(outdir, "stacks", "prod", ".terraform"));
     const prodBefore = fs.readFileSync(path.join(outdir, "stacks", "prod", "cdk.tf.json"), "utf8");
     // when only dev is synthesized again
@@ -68,7 +102,7 @@ describe("main.ts", () => {
   test("bad input: every problem is printed with its folder and field, exit 1, and the previous output is untouched", () => {
     // given a previous good output
     const outdir = path.join(work, "out");
-    expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS: "dev" }).status).toBe(0);
+    fs.cpSync(shippedOutdir(), outdir, { recursive: true });
     const before = fs.readFileSync(path.join(outdir, "stacks", "dev", "cdk.tf.json"), "utf8");
     const manifestBefore = fs.readFileSync(path.join(outdir, "manifest.json"), "utf8");
     // and an environments folder with one good and two broken environments
@@ -92,6 +126,8 @@ describe("main.ts", () => {
     );
     expect(run.stderr).toContain(`${label}/qa: state.backend must be one of: local, s3, cloud (got "gcs")`);
     expect(run.stderr).toMatch(/^Nothing was synthesized: 2 problem\(s\)/);
+    // and the message is about the folders, not about how the program runs (no bundle, cache or stack)
+    expect(run.stderr).not.toMatch(/node_modules|\.cache|\.js:\d+|\bat /);
     // and the earlier output is exactly as it was, with no staging folder left over
     expect(fs.readFileSync(path.join(outdir, "stacks", "dev", "cdk.tf.json"), "utf8")).toBe(before);
     expect(fs.readFileSync(path.join(outdir, "manifest.json"), "utf8")).toBe(manifestBefore);

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { lintWorkflow } from "../src/ops/actionlint";
+import { lintWorkflow, lintWorkflowsCommand } from "../src/ops/actionlint";
 import { tempDir } from "./helpers";
 
 // The GitHub Actions workflows in .github/workflows: linted by actionlint, then reviewed rule by
@@ -42,13 +42,15 @@ const environmentFolders = () =>
     .map((e) => e.name)
     .sort();
 
-function lint(target: string) {
-  const result = spawnSync(
-    process.execPath,
-    ["--require", "tsx/cjs", path.join(ROOT, "scripts", "lint-workflows.ts"), target],
-    { cwd: ROOT, encoding: "utf8" },
-  );
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+/** `npm run lint:workflows <target>` as it runs from the project folder: its exit code and output. */
+async function lint(target: string) {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const status = await lintWorkflowsCommand([target], ROOT, {
+    out: (line) => stdout.push(line),
+    error: (line) => stderr.push(line),
+  });
+  return { status, stdout: stdout.join("\n"), stderr: stderr.join("\n") };
 }
 
 describe("actionlint", () => {
@@ -57,7 +59,7 @@ describe("actionlint", () => {
     expect(await lintWorkflow(raw(file), full)).toEqual([]);
   });
 
-  test("reports a broken workflow with file, line and kind, and exits 1", () => {
+  test("reports a broken workflow with file, line and kind, and exits 1", async () => {
     // given a workflow with a misspelled permission, a job that needs a missing job, and an
     // untrusted value pasted into a script
     const dir = tempDir();
@@ -79,7 +81,7 @@ describe("actionlint", () => {
         ].join("\n"),
       );
       // when it is linted
-      const run = lint(file);
+      const run = await lint(file);
       // then each problem is reported where it is
       expect(run.status).toBe(1);
       expect(run.stdout).toMatch(/broken\.yml:3:3: job "plan" needs job "tset" which does not exist .*\[job-needs\]/);
@@ -232,7 +234,7 @@ describe("pull-request.yml", () => {
     expect(runs.indexOf("npm test")).toBeLessThan(runs.indexOf("npm run synth"));
     // the matrix is what scripts/ci-environments.ts reads from environments/, not a list in the file
     expect(step(pr.jobs.test, "List the environments").run).toBe(
-      'node --require tsx/cjs scripts/ci-environments.ts >> "$GITHUB_OUTPUT"',
+      'node scripts/run.js scripts/ci-environments.ts >> "$GITHUB_OUTPUT"',
     );
     expect(pr.jobs.plan.strategy.matrix).toBe("${{ fromJSON(needs.test.outputs.matrix) }}");
     const plan = step(pr.jobs.plan, "Plan review");

@@ -5,12 +5,12 @@
  */
 import * as path from "node:path";
 import { packageApp } from "../src/artifact/package-app";
+import { PROJECT_ROOT } from "../src/project-root";
 
-const root = path.resolve(__dirname, "..");
 try {
-  const packaged = packageApp(path.join(root, "app"), path.join(root, "dist"));
+  const packaged = packageApp(path.join(PROJECT_ROOT, "app"), path.join(PROJECT_ROOT, "dist"));
   console.log(
-    `packaged app ${packaged.version}: ${path.relative(root, packaged.file)} (${packaged.bytes} bytes, sha256 ${packaged.sha256})`,
+    `packaged app ${packaged.version}: ${path.relative(PROJECT_ROOT, packaged.file)} (${packaged.bytes} bytes, sha256 ${packaged.sha256})`,
   );
 } catch (error) {
   console.error(`package-app: ${(error as Error).message}`);

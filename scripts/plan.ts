@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { planCostOf } from "../src/cost/plan-cost";
 import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "../src/ops/plan-review";
 import { runTerraform } from "../src/ops/terraform";
 import { prepareStack, runCli, shown, showPlan, terraformFailed } from "../src/ops/workflow";
@@ -35,17 +36,19 @@ runCli(
       echo: args.echo,
     });
     if (plan.status !== 0) throw terraformFailed("plan", plan, stack);
-    const review = reviewPlan(await showPlan(stack, PLAN_FILE), stack.document, {
+    const planDocument = await showPlan(stack, PLAN_FILE);
+    const review = reviewPlan(planDocument, stack.document, {
       allowDestroy: args.values["allow-destroy"] === true,
     });
+    const cost = planCostOf(planDocument, stack.name, stack.document);
 
     const markdown = path.resolve(
       (args.values.markdown as string | undefined) ?? path.join(stack.outdir, `plan-${stack.name}.md`),
     );
     fs.mkdirSync(path.dirname(markdown), { recursive: true });
-    fs.writeFileSync(markdown, planReviewMarkdown(review, stack.name));
+    fs.writeFileSync(markdown, planReviewMarkdown(review, stack.name, cost));
 
-    console.log(`\n${planReviewText(review, stack.name)}\n`);
+    console.log(`\n${planReviewText(review, stack.name, cost)}\n`);
     console.log(`Markdown summary (for the pull request): ${shown(markdown)}`);
     console.log(
       `Plan file: ${shown(path.join(stack.dir, PLAN_FILE))} (may contain secrets; never commit it). ` +

@@ -1,4 +1,4 @@
-import { IPv4CidrRange, IPv4Prefix, Validator } from "ip-num";
+import { IPv4, IPv4CidrRange, Validator } from "ip-num";
 import { azSuffix } from "./config/regions";
 
 /**
@@ -8,6 +8,10 @@ import { azSuffix } from "./config/regions";
  * tier block into eight AZ slots. A subnet's slot is chosen by its AZ *letter* (a = 0, b = 1, ...),
  * not by its position in the AZ list, so adding or dropping an AZ never re-addresses the others.
  * A /16 VPC therefore gets /21 subnets (2,043 usable addresses each).
+ *
+ * ip-num parses, validates and prints the blocks; the arithmetic on them is done on each block's
+ * first and last address, as numbers: ip-num's own `splitInto` and `contains` work on strings of
+ * bits and took about 1.7 ms and 0.9 ms a call, a large part of synthesizing an environment.
  */
 export const SUBNET_TIERS = ["public", "app", "data"] as const;
 export type SubnetTier = (typeof SUBNET_TIERS)[number];
@@ -18,7 +22,31 @@ const AZ_BITS = 3n; // 8 AZ slots per tier: letters a to h
 /** Allowed VPC prefix lengths: /22 still leaves /27 subnets, the smallest an ALB accepts. */
 export const VPC_PREFIX = { min: 16, max: 22 } as const;
 
-const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"].map((c) => IPv4CidrRange.fromCidr(c));
+/** A CIDR block's prefix length and its first and last address, as numbers. */
+interface Block {
+  readonly prefix: number;
+  readonly first: bigint;
+  readonly last: bigint;
+}
+
+const blocks = new Map<string, Block>();
+
+/** The block of a valid CIDR string, parsed once. */
+function block(cidr: string): Block {
+  let parsed = blocks.get(cidr);
+  if (!parsed) {
+    const range = IPv4CidrRange.fromCidr(cidr);
+    parsed = {
+      prefix: Number(range.getPrefix().getValue()),
+      first: range.getFirst().getValue(),
+      last: range.getLast().getValue(),
+    };
+    blocks.set(cidr, parsed);
+  }
+  return parsed;
+}
+
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 
 /** Why `cidr` cannot be a VPC block, or `undefined` when it can. */
 export function vpcCidrProblem(cidr: string): string | undefined {
@@ -33,8 +61,7 @@ export function vpcCidrProblem(cidr: string): string | undefined {
     const network = `${IPv4CidrRange.fromCidr(cidr).getFirst().toString()}/${prefix}`;
     return `must start at its network address: did you mean ${network}? (got "${cidr}")`;
   }
-  const range = IPv4CidrRange.fromCidr(cidr);
-  if (!PRIVATE_RANGES.some((p) => p.contains(range))) {
+  if (!PRIVATE_RANGES.some((range) => cidrContains(range, cidr))) {
     return `must lie inside a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) (got "${cidr}")`;
   }
   return undefined;
@@ -48,21 +75,23 @@ export function subnetCidr(vpcCidr: string, tier: SubnetTier, availabilityZone: 
       `subnetCidr: AZ "${availabilityZone}" is past the ${2 ** Number(AZ_BITS)} AZ slots of the CIDR plan`,
     );
   }
-  const vpc = IPv4CidrRange.fromCidr(vpcCidr);
-  const tierBlocks = vpc.splitInto(IPv4Prefix.fromNumber(vpc.getPrefix().getValue() + TIER_BITS));
-  const tierBlock = tierBlocks[SUBNET_TIERS.indexOf(tier)];
-  const slots = tierBlock.splitInto(IPv4Prefix.fromNumber(tierBlock.getPrefix().getValue() + AZ_BITS));
-  return slots[slot].toCidrString();
+  // The VPC split in 2^TIER_BITS equal tier blocks, each split in 2^AZ_BITS equal AZ slots.
+  const vpc = block(vpcCidr);
+  const prefix = vpc.prefix + Number(TIER_BITS + AZ_BITS);
+  const tierSize = 1n << BigInt(32 - vpc.prefix - Number(TIER_BITS));
+  const slotSize = 1n << BigInt(32 - prefix);
+  const first = vpc.first + BigInt(SUBNET_TIERS.indexOf(tier)) * tierSize + BigInt(slot) * slotSize;
+  return `${IPv4.fromNumber(first).toString()}/${prefix}`;
 }
 
 /** True when the two blocks share at least one address. */
 export function cidrsOverlap(a: string, b: string): boolean {
-  const ra = IPv4CidrRange.fromCidr(a);
-  const rb = IPv4CidrRange.fromCidr(b);
-  return ra.contains(rb) || rb.contains(ra);
+  const [ra, rb] = [block(a), block(b)];
+  return ra.first <= rb.last && rb.first <= ra.last;
 }
 
 /** Whether `inner` lies entirely inside `outer`. */
 export function cidrContains(outer: string, inner: string): boolean {
-  return IPv4CidrRange.fromCidr(outer).contains(IPv4CidrRange.fromCidr(inner));
+  const [o, i] = [block(outer), block(inner)];
+  return o.first <= i.first && i.last <= o.last;
 }

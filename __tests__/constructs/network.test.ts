@@ -9,9 +9,17 @@ import { Synthesized } from "../helpers";
 
 const AZS3 = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
 
-/** The synthesized JSON of a Network with test defaults (3 AZs, per-AZ NAT, no flow logs). */
+const synthesized = new Map<string, string>();
+
+/**
+ * The synthesized JSON of a Network with test defaults (3 AZs, per-AZ NAT, no flow logs), built
+ * once per set of overrides: the tests only read it.
+ */
 function networkJson(overrides: Partial<NetworkProps> = {}): string {
-  return Testing.synthScope((scope) => {
+  const key = JSON.stringify(overrides);
+  const known = synthesized.get(key);
+  if (known !== undefined) return known;
+  const json = Testing.synthScope((scope) => {
     new Network(scope, "Network", {
       naming: new Naming("shop", "test"),
       cidr: "10.30.0.0/16",
@@ -21,6 +29,8 @@ function networkJson(overrides: Partial<NetworkProps> = {}): string {
       ...overrides,
     });
   });
+  synthesized.set(key, json);
+  return json;
 }
 
 function network(overrides: Partial<NetworkProps> = {}): Synthesized {

@@ -4,19 +4,16 @@ import * as path from "node:path";
 import { loadEnvironments } from "../../src/config/load";
 import { ciDeployProblem, ciMatrix } from "../../src/ops/ci-environments";
 import { environment } from "../helpers";
+import { entryCommand } from "../../src/project-root";
 
 // What the workflows learn about the environment folders: the matrix, and whether CI may deploy one.
 const ROOT = path.join(__dirname, "..", "..");
 
 const runScript = (args: string[]) => {
-  const result = spawnSync(
-    process.execPath,
-    ["--require", "tsx/cjs", path.join(ROOT, "scripts", "ci-environments.ts"), ...args],
-    {
-      cwd: ROOT,
-      encoding: "utf8",
-    },
-  );
+  const result = spawnSync(...entryCommand("scripts/ci-environments.ts", args), {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 };
 

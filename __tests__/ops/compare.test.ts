@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { compareEnvironments, flatten, formatDifferences, shownValue } from "../../src/ops/compare";
 import { environment, environmentFile, tempDir, writeEnvironments } from "../helpers";
+import { entryCommand } from "../../src/project-root";
 
 // `npm run compare -- a b`: the resolved settings that differ between two environments.
 const ROOT = path.join(__dirname, "..", "..");
@@ -124,15 +125,11 @@ describe("formatDifferences", () => {
 
 describe("npm run compare", () => {
   const run = (args: string[], env: Record<string, string> = {}) => {
-    const result = spawnSync(
-      process.execPath,
-      ["--require", "tsx/cjs", path.join(ROOT, "scripts", "compare.ts"), ...args],
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...env },
-        encoding: "utf8",
-      },
-    );
+    const result = spawnSync(...entryCommand("scripts/compare.ts", args), {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      encoding: "utf8",
+    });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   };
 

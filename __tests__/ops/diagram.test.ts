@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { loadEnvironments, type EnvironmentConfig } from "../../src/config/load";
+import type { EnvironmentConfig } from "../../src/config/load";
 import {
   architectureDoc,
   architectureDocPath,
@@ -10,14 +10,15 @@ import {
   withReadmeDiagram,
 } from "../../src/ops/architecture-docs";
 import { mermaidLabel, renderArchitecture } from "../../src/ops/diagram";
-import { synthesizeDocuments } from "../../src/ops/synthesized";
 import type { StackDocument } from "../../src/policy/types";
+import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
 
 // The architecture diagrams: drawn from the synthesized JSON, checked against the same JSON here,
 // and the committed copies (docs/, README) checked against a fresh rendering.
 const ROOT = path.join(__dirname, "..", "..");
-const ENVIRONMENTS = loadEnvironments({ dir: path.join(ROOT, "environments") });
-const DOCUMENTS = synthesizeDocuments(ENVIRONMENTS);
+const ENVIRONMENTS = SHIPPED_ENVIRONMENTS;
+// as `npm run synth` writes them (synthesized once for every test file)
+const DOCUMENTS = new Map(ENVIRONMENTS.map((env) => [env.name, shippedStack(env.name).doc as StackDocument]));
 const cases = ENVIRONMENTS.map((env) => [env.name, env] as [string, EnvironmentConfig]);
 
 // ---- Reading a diagram back ----

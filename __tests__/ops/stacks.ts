@@ -1,7 +1,6 @@
-import { Testing } from "cdktf";
 import type { SynthesizedStack } from "../../src/ops/plan-json";
-import { LAYOUT_STACKS } from "../../src/stacks/layouts";
-import { environment, environmentFile, synth, type Synthesized } from "../helpers";
+import { environmentStack } from "../environment-stack";
+import { environmentFile, type Synthesized } from "../helpers";
 
 // Real stacks of each layout, synthesized from test environments, for the reviews to read: their
 // addresses, lifecycle settings and outputs are what `npm run synth` writes for such a config.
@@ -9,8 +8,7 @@ import { environment, environmentFile, synth, type Synthesized } from "../helper
 const network = { cidr: "10.50.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"] };
 
 function layoutStack(name: string, overrides: Record<string, unknown>): Synthesized {
-  const env = environment(name, overrides);
-  return synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env }));
+  return environmentStack(name, overrides);
 }
 
 /** dev-like: one server with the database on its own disk, and an Elastic IP. */

@@ -4,29 +4,22 @@ import * as path from "node:path";
 import type { PlanDocument } from "../../src/ops/plan-json";
 import { BLOCKED_EXIT_CODE } from "../../src/ops/plan-review";
 import { Synthesized, tempDir } from "../helpers";
+import { shippedOutdir } from "../shipped";
 import { destroy, planDocument, unchanged, update } from "./plan-fixtures";
 import { installStubTerraform, type StubCall } from "./stub-terraform";
+import { entryCommand } from "../../src/project-root";
 
-// `npm run plan` and `npm run drift` end to end in a child process, as `node --require tsx/cjs
+// `npm run plan` and `npm run drift` end to end in a child process, as `node scripts/run.js
 // scripts/<name>.ts` runs them, on stacks synthesized by the real main.ts, with a STUB `terraform`
 // first on PATH (see stub-terraform.ts): every Terraform output below is chosen by the test.
 const ROOT = path.join(__dirname, "..", "..");
 
-function synthesize(outdir: string, environments: string) {
-  return spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(ROOT, "main.ts")], {
-    cwd: ROOT,
-    env: { ...process.env, CDKTF_OUTDIR: outdir, ENVIRONMENTS: environments },
-    encoding: "utf8",
-  });
-}
-
-// dev (single-server) and staging (load-balanced), synthesized once; each test works on a copy.
+// The shipped environments as `npm run synth` writes them (shared by the test files, read only);
+// each test works on a copy.
 let synthesized: string;
 beforeAll(() => {
-  synthesized = path.join(tempDir("ops-synth-"), "out");
-  expect(synthesize(synthesized, "dev,staging").status).toBe(0);
+  synthesized = shippedOutdir();
 });
-afterAll(() => fs.rmSync(path.dirname(synthesized), { recursive: true, force: true }));
 
 let work: string;
 let outdir: string;
@@ -51,23 +44,19 @@ interface StubAnswers {
 function run(script: "plan" | "drift", args: string[], answers: StubAnswers = {}) {
   const showFile = path.join(work, "show.json");
   if (answers.show) fs.writeFileSync(showFile, JSON.stringify(answers.show));
-  const result = spawnSync(
-    process.execPath,
-    ["--require", "tsx/cjs", path.join(ROOT, "scripts", `${script}.ts`), ...args],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        PATH: `${stub.binDir}${path.delimiter}${process.env.PATH}`,
-        CDKTF_OUTDIR: outdir,
-        STUB_TF_LOG: stub.log,
-        STUB_TF_SHOW_JSON: showFile,
-        STUB_TF_PLAN_EXIT: String(answers.planExit ?? 0),
-        STUB_TF_PLAN_ERROR: answers.planError ?? "",
-      },
-      encoding: "utf8",
+  const result = spawnSync(...entryCommand(`scripts/${script}.ts`, args), {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PATH: `${stub.binDir}${path.delimiter}${process.env.PATH}`,
+      CDKTF_OUTDIR: outdir,
+      STUB_TF_LOG: stub.log,
+      STUB_TF_SHOW_JSON: showFile,
+      STUB_TF_PLAN_EXIT: String(answers.planExit ?? 0),
+      STUB_TF_PLAN_ERROR: answers.planError ?? "",
     },
-  );
+    encoding: "utf8",
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -267,16 +256,12 @@ if (!acceptance) {
 }
 (acceptance ? describe : describe.skip)("with a real terraform and provider (TF_ACC=1)", () => {
   const real = (script: "plan" | "drift") =>
-    spawnSync(
-      process.execPath,
-      ["--require", "tsx/cjs", path.join(ROOT, "scripts", `${script}.ts`), "dev", "--quiet"],
-      {
-        cwd: ROOT,
-        env: { ...process.env, CDKTF_OUTDIR: outdir },
-        encoding: "utf8",
-        timeout: 600_000,
-      },
-    );
+    spawnSync(...entryCommand(`scripts/${script}.ts`, ["dev", "--quiet"]), {
+      cwd: ROOT,
+      env: { ...process.env, CDKTF_OUTDIR: outdir },
+      encoding: "utf8",
+      timeout: 600_000,
+    });
 
   test("drift on dev: exit 0 or 2, and the verdict in the words that match the exit code", () => {
     fs.rmSync(outdir, { recursive: true });

@@ -71,10 +71,12 @@ describe("EnvironmentStack", () => {
 
   test("outputs expose the VPC and the subnets of each tier", () => {
     expect(Object.keys(stackFor().doc.output).sort()).toEqual([
+      "console_instances_url",
       "layout",
       "private_app_subnet_ids",
       "private_data_subnet_ids",
       "public_subnet_ids",
+      "region",
       "vpc_id",
     ]);
   });

@@ -1,16 +1,14 @@
-import { Testing } from "cdktf";
 import { al2023Parameter } from "../../src/constructs/app-identity";
 import { TLS_POLICY } from "../../src/constructs/load-balancer";
-import { LAYOUT_STACKS } from "../../src/stacks/layouts";
-import { environment, synth, userDataScript, type Synthesized } from "../helpers";
+import { environmentStack } from "../environment-stack";
+import { userDataScript, type Synthesized } from "../helpers";
 
 const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
 const AZS = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
 const network = { cidr: "10.50.0.0/16", availabilityZones: AZS, natGateways: "per-az" };
 
 function layout(overrides: Record<string, unknown>, name = "test"): Synthesized {
-  const env = environment(name, { network, ...overrides });
-  return synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env }));
+  return environmentStack(name, { network, ...overrides });
 }
 
 const singleServer = () =>

@@ -1,8 +1,9 @@
-import * as path from "node:path";
 import { Testing } from "cdktf";
-import { loadEnvironments, type EnvironmentConfig } from "../../src/config/load";
+import type { EnvironmentConfig } from "../../src/config/load";
 import { LAYOUT_STACKS } from "../../src/stacks/layouts";
+import { environmentStack } from "../environment-stack";
 import { environment, synth, type Synthesized } from "../helpers";
+import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
 
 const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
 const network = {
@@ -25,7 +26,7 @@ function build(env: EnvironmentConfig): Synthesized {
   return synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env }));
 }
 const layout = (name: string, extra: Record<string, unknown> = {}, envName = "test") =>
-  build(environment(envName, { ...LAYOUT_FILES[name], ...extra }));
+  environmentStack(envName, { ...LAYOUT_FILES[name], ...extra });
 
 /** What an alarm reads: a resource type and attribute per dimension, e.g. `aws_instance.id`. */
 type Dims = Record<string, string>;
@@ -254,12 +255,10 @@ describe("subscribers and thresholds come from the environment's config", () => 
 });
 
 describe("the shipped environments", () => {
-  const environments = loadEnvironments({ dir: path.join(__dirname, "..", "..", "environments") });
-
-  test.each(environments.map((e) => [e.name, e] as const))(
+  test.each(SHIPPED_ENVIRONMENTS.map((e) => [e.name, e] as const))(
     "%s: its folder's addresses are subscribed, and its alarms and dashboard exist",
     (_name, env) => {
-      const json = build(env);
+      const json = shippedStack(env.name);
       expect(env.monitoring.alarmEmails.length).toBeGreaterThan(0);
       const endpoints = json.resources("aws_sns_topic_subscription").map((s) => s.values.endpoint);
       expect(endpoints.sort()).toEqual([...env.monitoring.alarmEmails].sort());

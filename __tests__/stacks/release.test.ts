@@ -1,6 +1,5 @@
-import { Testing } from "cdktf";
-import { LAYOUT_STACKS } from "../../src/stacks/layouts";
-import { bootScriptOf, environment, ref, synth, type Synthesized } from "../helpers";
+import { environmentStack } from "../environment-stack";
+import { bootScriptOf, ref, type Synthesized } from "../helpers";
 
 /** How a release reaches the servers: artifacts bucket, upload, permissions, and the rollout per layout. */
 
@@ -12,14 +11,13 @@ const network = {
 };
 
 function stack(layout: string, app: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Synthesized {
-  const env = environment("test", {
+  return environmentStack("test", {
     layout,
     network: layout === "load-balanced" ? network : { ...network, natGateways: "none" },
     app: { instanceType: "t3.small", version: "1.0.0", ...app },
     loadBalancer: { https: true, certificateArn: CERT },
     ...extra,
   });
-  return synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env }));
 }
 
 const LAYOUTS = ["single-server", "app-db-split", "load-balanced"] as const;

@@ -3,12 +3,13 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { PROJECT_ROOT } from "../project-root";
 
 /** The app's pinned dependency tree: npm's lock file beside its package.json. */
 export const APP_LOCK_FILE = "package-lock.json";
 
 /** Where installed dependency trees are kept, one per lock file content, under the project. */
-export const DEPENDENCY_CACHE = path.resolve(__dirname, "../../node_modules/.cache/sample-app-dependencies");
+export const DEPENDENCY_CACHE = path.join(PROJECT_ROOT, "node_modules", ".cache", "sample-app-dependencies");
 
 /**
  * The app's production dependencies, installed exactly as `package-lock.json` pins them

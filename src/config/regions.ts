@@ -43,3 +43,31 @@ export function azSuffix(availabilityZone: string): string {
   }
   return suffix;
 }
+
+/** The city (or area) each region serves, as the AWS console names it, for summaries and docs. */
+export const REGION_CITIES: Readonly<Record<string, string>> = {
+  "ap-northeast-2": "Seoul",
+  "ap-northeast-1": "Tokyo",
+  "ap-northeast-3": "Osaka",
+  "ap-southeast-1": "Singapore",
+  "ap-southeast-2": "Sydney",
+  "ap-south-1": "Mumbai",
+  "ap-east-1": "Hong Kong",
+  "ca-central-1": "Canada Central",
+  "eu-central-1": "Frankfurt",
+  "eu-north-1": "Stockholm",
+  "eu-west-1": "Ireland",
+  "eu-west-2": "London",
+  "eu-west-3": "Paris",
+  "sa-east-1": "São Paulo",
+  "us-east-1": "N. Virginia",
+  "us-east-2": "Ohio",
+  "us-west-1": "N. California",
+  "us-west-2": "Oregon",
+};
+
+/** `ap-northeast-2 Seoul`: a region with the city it serves. */
+export function regionWithCity(region: string): string {
+  const city = REGION_CITIES[region];
+  return city ? `${region} ${city}` : region;
+}

@@ -506,6 +506,53 @@ const state = z
   )
   .describe("Where this environment's Terraform state lives");
 
+// ---- Cost assumptions ----
+
+/** Usage the monthly cost estimate assumes (`npm run cost`); prices come from src/cost/prices.json. */
+const usage = (what: string, fallback: number) => {
+  const rule = "must be a number from 0 to 1000000";
+  return z.number({ error: rule }).min(0, rule).max(1_000_000, rule).default(fallback).describe(what);
+};
+
+export const COST_DEFAULTS = {
+  requestsPerSecond: 5,
+  internetEgressGbPerMonth: 20,
+  natProcessedGbPerMonth: 10,
+  logsGbPerServerPerMonth: 1,
+  flowLogsGbPerMonth: 1,
+  s3StoredGb: 5,
+} as const;
+
+const cost = z
+  .strictObject({
+    requestsPerSecond: usage(
+      "Average requests a second (load-balanced: ALB capacity units, 25 new connections a second each)",
+      COST_DEFAULTS.requestsPerSecond,
+    ),
+    internetEgressGbPerMonth: usage(
+      "GB a month sent to the internet (data transfer out; also ALB processed bytes)",
+      COST_DEFAULTS.internetEgressGbPerMonth,
+    ),
+    natProcessedGbPerMonth: usage(
+      "GB a month through the NAT gateways (packages, AWS APIs, outbound calls)",
+      COST_DEFAULTS.natProcessedGbPerMonth,
+    ),
+    logsGbPerServerPerMonth: usage(
+      "GB a month of app, nginx and boot logs each server ships to CloudWatch Logs",
+      COST_DEFAULTS.logsGbPerServerPerMonth,
+    ),
+    flowLogsGbPerMonth: usage(
+      "GB a month of VPC flow logs (when network.flowLogs is on)",
+      COST_DEFAULTS.flowLogsGbPerMonth,
+    ),
+    s3StoredGb: usage("GB kept in the environment's S3 buckets (releases, ALB access logs)", COST_DEFAULTS.s3StoredGb),
+  })
+  .default(COST_DEFAULTS)
+  .describe("Usage the monthly cost estimate (npm run cost) assumes; prices are on-demand, from src/cost/prices.json");
+
+/** The usage assumptions of an environment's cost estimate. */
+export type CostAssumptions = z.output<typeof cost>;
+
 // ---- The environment ----
 
 export const environmentSchema = z
@@ -544,6 +591,7 @@ export const environmentSchema = z
       .default({})
       .describe("Extra tags on every resource (cost centre, owner)"),
     monitoring,
+    cost,
   })
   .describe("One environment: environments/<name>/config.yaml");
 

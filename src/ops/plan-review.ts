@@ -9,6 +9,7 @@ import {
   type ResourceChange,
   type SynthesizedStack,
 } from "./plan-json";
+import { changedLines, costChangeSummary, type CostChange } from "../cost/report";
 
 // The review of a saved plan (`npm run plan`): what it creates, updates, replaces and deletes, and
 // whether it destroys anything that holds data or state. Pure: it reads the plan JSON and the
@@ -170,9 +171,10 @@ function countsSentence(c: PlanCounts): string {
   );
 }
 
-/** The summary printed to the terminal. */
-export function planReviewText(review: PlanReview, stackName: string): string {
+/** The summary printed to the terminal; with `cost`, the monthly estimate before and after. */
+export function planReviewText(review: PlanReview, stackName: string, cost?: CostChange): string {
   const out = [`Plan review for ${stackName}: ${countsSentence(review.counts)}.`];
+  if (cost) out.push(`Monthly cost (on-demand estimate): ${costChangeSummary(cost)}.`);
   for (const [title, list] of [
     ["Replaced", review.replaced],
     ["Deleted", review.deleted],
@@ -204,8 +206,8 @@ function cell(text: string): string {
   return text.replace(/\|/g, "\\|");
 }
 
-/** The same review as Markdown, for a pull-request comment. */
-export function planReviewMarkdown(review: PlanReview, stackName: string): string {
+/** The same review as Markdown, for a pull-request comment; with `cost`, the monthly estimate before and after. */
+export function planReviewMarkdown(review: PlanReview, stackName: string, cost?: CostChange): string {
   const c = review.counts;
   const out = [
     `### Plan review: \`${stackName}\``,
@@ -214,6 +216,14 @@ export function planReviewMarkdown(review: PlanReview, stackName: string): strin
     "|---:|---:|---:|---:|---:|",
     `| ${c.create} | ${c.update} | ${c.replace} | ${c.delete} | ${c.unchanged} |`,
   ];
+  if (cost) {
+    const changed = changedLines(cost);
+    out.push(
+      "",
+      `**Monthly cost** (on-demand estimate, prices of ${cost.after.pricesDate}): ${costChangeSummary(cost)}`,
+      ...(changed.length > 0 ? ["", ...changed.map((l) => `- ${l}`)] : []),
+    );
+  }
   if (review.endangered.length > 0) {
     out.push(
       "",

@@ -1,9 +1,10 @@
 import * as path from "node:path";
 import { ConfigError } from "../config/errors";
 import { loadEnvironments, type EnvironmentConfig } from "../config/load";
+import { PROJECT_ROOT } from "../project-root";
+import { readableStack } from "../readable-stack";
 
-/** The project's root folder, where `environments/`, `docs/` and `README.md` live. */
-export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+export { PROJECT_ROOT };
 
 /** An error meant for the person at the terminal: printed as it is, without a stack trace. */
 export class UsageError extends Error {
@@ -42,7 +43,7 @@ export function runScript(name: string, main: () => void): void {
     } else if (error instanceof UsageError) {
       console.error(`${name}: ${error.message}`);
     } else {
-      console.error(`${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      console.error(`${name}: ${readableStack(error)}`);
     }
     process.exitCode = 1;
   }

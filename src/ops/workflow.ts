@@ -4,13 +4,12 @@ import * as path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { artifactFileName, packageApp } from "../artifact/package-app";
 import { parsePlanDocument, type PlanDocument, type SynthesizedStack } from "./plan-json";
+import { entryCommand, PROJECT_ROOT } from "../project-root";
 import { OpsError, runTerraform, type TerraformResult } from "./terraform";
 
 // What `npm run plan` and `npm run drift` share: read the command line, check the stack name,
 // synthesize that one stack, `terraform init` it, and read a saved plan back as JSON.
 //   ENVIRONMENTS_DIR, CDKTF_OUTDIR   as for `npm run synth` (tests point both elsewhere)
-
-const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 
 /** Where a command works, from the environment as `main.ts` reads it. */
 function locations() {
@@ -62,7 +61,7 @@ function synthesize(selection: string | undefined, outdir: string): void {
   const env: NodeJS.ProcessEnv = { ...process.env, CDKTF_OUTDIR: outdir };
   if (selection) env.ENVIRONMENTS = selection;
   else delete env.ENVIRONMENTS;
-  const run = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(PROJECT_ROOT, "main.ts")], {
+  const run = spawnSync(...entryCommand("main.ts"), {
     cwd: PROJECT_ROOT,
     env,
     encoding: "utf8",

@@ -5,9 +5,9 @@ import type { DatabaseAccess } from "../constructs/app-identity";
 import type { Database, DatabaseProps } from "../constructs/database";
 import { DatabaseSettingsParameter } from "../constructs/database-settings";
 import { LocalDatabase } from "../constructs/local-database";
-import { DATABASE_ENV_FILE, type AppDatabase } from "../userdata/app-host";
+import { DATABASE_ENV_FILE, SERVER_PATHS, type AppDatabase } from "../userdata/app-host";
 import { DB_BACKUP_SCRIPT, DB_RESTORE_SCRIPT } from "../userdata/local-database";
-import { SERVER_PATHS } from "../userdata/app-host";
+import { rdsInstanceUrl } from "./console-links";
 import type { EnvironmentStack } from "./environment-stack";
 
 /** The Database props an environment's config gives, in the private data subnets. */
@@ -34,6 +34,10 @@ export function databaseProps(stack: EnvironmentStack): DatabaseProps {
 
 /** Where the app finds the database, and where its credentials are (never the password itself). */
 export function addDatabaseOutputs(stack: EnvironmentStack, database: Database): void {
+  new TerraformOutput(stack, "console_database_url", {
+    value: rdsInstanceUrl(stack.env.region, database.instanceIdentifier),
+    description: "The database in the RDS console, in this environment's region",
+  });
   new TerraformOutput(stack, "db_endpoint", { value: database.endpoint, description: "host:port of the database" });
   new TerraformOutput(stack, "db_secret_arn", {
     value: database.masterSecretArn,

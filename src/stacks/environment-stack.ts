@@ -5,6 +5,8 @@ import { Network } from "../constructs/network";
 import { Naming } from "../naming";
 import { addAwsProvider } from "./aws-provider";
 import { addStateBackend } from "./state-backend";
+import { ec2InstancesUrl } from "./console-links";
+import { regionWithCity } from "../config/regions";
 
 export interface EnvironmentStackProps {
   /** The validated environment this stack deploys. */
@@ -65,6 +67,14 @@ export class EnvironmentStack extends TerraformStack {
     new TerraformOutput(this, "private_app_subnet_ids", { value: this.network.privateAppSubnets.ids });
     new TerraformOutput(this, "private_data_subnet_ids", { value: this.network.privateDataSubnets.ids });
     new TerraformOutput(this, "layout", { value: env.layout });
+    new TerraformOutput(this, "region", {
+      value: env.region,
+      description: `Where this environment runs (${regionWithCity(env.region)}): pick this region in the console`,
+    });
+    new TerraformOutput(this, "console_instances_url", {
+      value: ec2InstancesUrl(env.region, this.naming.name("app")),
+      description: "The EC2 console, in this environment's region, filtered to its app servers",
+    });
     if (env.exceptions.length > 0) {
       // Waived production rules stay visible in every plan and in `cdktf output`.
       new TerraformOutput(this, "policy_exceptions", {

@@ -1,0 +1,146 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { costCommand } from "../../src/cost/command";
+import { environmentEstimate, totalText } from "../../src/cost/report";
+import { printSynthSummary, summaryRow, summaryTable, useColor } from "../../src/summary";
+import { tempDir } from "../helpers";
+import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
+
+// Every shipped environment, as `npm run synth` writes it (synthesized once for every test file),
+// priced and summarized.
+const ENVIRONMENTS = SHIPPED_ENVIRONMENTS;
+const docs = new Map(ENVIRONMENTS.map((env) => [env.name, shippedStack(env.name).doc]));
+const cases = ENVIRONMENTS.map((env) => [env.name, env] as const);
+
+describe("the cost of the shipped environments", () => {
+  test.each(cases)("%s: every line of its estimate has a price, and the total is their sum", (_name, env) => {
+    const estimate = environmentEstimate(env, docs.get(env.name)!);
+    expect(estimate.lines.filter((l) => l.monthly === undefined)).toEqual([]);
+    expect(estimate.complete).toBe(true);
+    expect(estimate.total).toBeCloseTo(
+      estimate.lines.reduce((n, l) => n + l.monthly!, 0),
+      10,
+    );
+    // The app servers and, where there is one, the database are priced.
+    expect(estimate.lines.map((l) => l.item)).toEqual(expect.arrayContaining(["EC2", "EBS gp3", "Public IPv4"]));
+    if (env.layout !== "single-server") expect(estimate.lines.map((l) => l.item)).toContain("RDS instance");
+  });
+
+  test("the README's environment table shows each environment's estimated monthly total", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+    for (const env of ENVIRONMENTS) {
+      const row = readme.split("\n").find((l) => l.startsWith(`| ${env.name} |`));
+      expect([env.name, row?.split("|").at(-2)?.trim()]).toEqual([
+        env.name,
+        totalText(environmentEstimate(env, docs.get(env.name)!)),
+      ]);
+    }
+  });
+
+  test("production costs more than staging, staging more than dev: the estimate follows the config", () => {
+    const total = (name: string) =>
+      environmentEstimate(
+        ENVIRONMENTS.find((e) => e.name === name)!,
+        docs.get(name)!,
+      ).total;
+    expect(total("prod")).toBeGreaterThan(total("staging"));
+    expect(total("staging")).toBeGreaterThan(total("dev"));
+  });
+
+  test("a cost: section in the file changes the usage lines, not the prices", () => {
+    const prod = ENVIRONMENTS.find((e) => e.name === "prod")!;
+    const busier = { ...prod, cost: { ...prod.cost, natProcessedGbPerMonth: prod.cost.natProcessedGbPerMonth + 1000 } };
+    const line = (env: typeof prod) =>
+      environmentEstimate(env, docs.get("prod")!).lines.find((l) => l.item === "NAT data processed")!;
+    expect(line(busier).monthly! - line(prod).monthly!).toBeCloseTo(1000 * 0.059, 6);
+    expect(line(busier).basis).toBe("assumption");
+  });
+
+  test("npm run cost prints each environment's lines and the sum; an unknown name is one clear line", async () => {
+    const out: string[] = [];
+    expect(await costCommand(["dev", "prod"], { out: (t) => out.push(t) })).toBe(0);
+    const text = out.join("\n");
+    expect(text).toMatch(/^dev \(ap-northeast-2\): \$[\d,.]+ a month, on-demand, estimated$/m);
+    expect(text).toMatch(/^ {2}RDS instance +\$[\d,.]+ +db\.m7g\.large postgres Multi-AZ, 2 x 730 h x/m);
+    expect(text).toMatch(/^All 2: \$[\d,.]+ a month\.$/m);
+    expect(text).not.toContain("dr-osaka");
+
+    const errors: string[] = [];
+    expect(await costCommand(["prdo"], { err: (t) => errors.push(t) })).toBe(1);
+    expect(errors).toEqual(['cost: unknown environment "prdo" (the environments are dev, dr-osaka, prod, staging)']);
+  });
+});
+
+describe("the synth summary", () => {
+  const rows = ENVIRONMENTS.map((env) => summaryRow(env, docs.get(env.name)!));
+  const row = (name: string) => rows.find((r) => r.environment === name)!;
+
+  test("says where each environment runs, what it is and what it costs", () => {
+    expect(row("dev")).toMatchObject({
+      region: "ap-northeast-2 Seoul",
+      layout: "single-server",
+      azs: "2 (a,c)",
+      appServers: "t3.small x 1",
+      database: "postgres 16 on the server",
+      nat: "none",
+      state: "local",
+    });
+    expect(row("dr-osaka")).toMatchObject({
+      region: "ap-northeast-3 Osaka",
+      database: "mysql 8.4 db.t4g.small Single-AZ",
+    });
+    expect(row("prod")).toMatchObject({
+      azs: "3 (a,b,c)",
+      appServers: "m7g.large x 3 (3-9)",
+      database: "postgres 16 db.m7g.large Multi-AZ",
+      nat: "3 (per-az)",
+    });
+    expect(row("staging").nat).toBe("1 (single)");
+    for (const r of rows) {
+      const doc = docs.get(r.environment)!;
+      const count = Object.values(doc.resource ?? {}).reduce<number>(
+        (n, byName) => n + Object.keys(byName as object).length,
+        0,
+      );
+      expect(r.resources).toBe(String(count));
+      expect(r.monthly).toMatch(/^\$[\d,]+\.\d\d$/);
+    }
+  });
+
+  test("is plain text off a terminal (no escape codes), bold headers only on one", () => {
+    const plain = summaryTable(rows);
+    expect(plain).not.toMatch(/\x1b/);
+    expect(plain.split("\n")[0]).toMatch(
+      /^Environment +Region +Layout +AZs +App servers +Database +NAT +State +Resources +Monthly \(est\.\)$/,
+    );
+    expect(plain.split("\n")).toHaveLength(1 + ENVIRONMENTS.length);
+    expect(summaryTable(rows, { color: true })).toMatch(/^\x1b\[1mEnvironment/);
+    expect(useColor({ isTTY: false }, {})).toBe(false);
+    expect(useColor({ isTTY: true }, { CI: "true" })).toBe(false);
+    expect(useColor({ isTTY: true }, { NO_COLOR: "1" })).toBe(false);
+    expect(useColor({ isTTY: true }, {})).toBe(true);
+  });
+
+  test("printed after a synth, it reads the written stacks and costs a few milliseconds", () => {
+    const outdir = tempDir("summary-");
+    for (const [name, doc] of docs) {
+      fs.mkdirSync(path.join(outdir, "stacks", name), { recursive: true });
+      fs.writeFileSync(path.join(outdir, "stacks", name, "cdk.tf.json"), JSON.stringify(doc));
+    }
+    let printed = "";
+    const names = ENVIRONMENTS.map((e) => e.name);
+    printSynthSummary(ENVIRONMENTS, outdir, names, (t) => (printed = t), false); // warm
+    const runs = 5;
+    const start = performance.now();
+    for (let i = 0; i < runs; i++) printSynthSummary(ENVIRONMENTS, outdir, names, (t) => (printed = t), false);
+    const perRun = (performance.now() - start) / runs;
+    console.log(`synth summary of ${names.length} environments: ${perRun.toFixed(1)} ms a run`);
+    expect(printed).toContain("ap-northeast-3 Osaka");
+    expect(printed).not.toMatch(/\x1b/);
+    expect(perRun).toBeLessThan(50); // a loose bound for a shared machine; a few ms unloaded
+
+    // A selective synth (ENVIRONMENTS=dev) summarizes only what it wrote.
+    printSynthSummary(ENVIRONMENTS, outdir, ["dev"], (t) => (printed = t), false);
+    expect(printed.split("\n").filter((l) => /^(dev|prod|staging|dr-osaka) /.test(l))).toHaveLength(1);
+  });
+});

@@ -1,0 +1,206 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PROJECT_ROOT } from "../src/project-root";
+import { tempDir } from "./helpers";
+
+/**
+ * scripts/run.js, the launcher of `npm run synth`, cdktf.json's "app" and every `npm run` script:
+ * it runs an entry point from an esbuild bundle cached in node_modules/.cache and rebuilds the
+ * bundle whenever any input changed. These tests run it in a small temporary project of its own
+ * (its own node_modules and cache), so that they can change sources and dependencies freely.
+ */
+
+const RUN_JS = path.join(PROJECT_ROOT, "scripts", "run.js");
+
+/** A project with an entry that prints a message from a source module and from a dependency. */
+function smallProject(): string {
+  const root = tempDir("launcher-");
+  const write = (file: string, content: string) => {
+    fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+    fs.writeFileSync(path.join(root, file), content);
+  };
+  write("cdktf.json", "{}\n");
+  write("package.json", '{ "name": "launcher-test", "private": true }\n');
+  write("tsconfig.json", '{ "compilerOptions": { "strict": true } }\n');
+  write("scripts/run.js", fs.readFileSync(RUN_JS, "utf8"));
+  write("src/readable-stack.ts", fs.readFileSync(path.join(PROJECT_ROOT, "src", "readable-stack.ts"), "utf8"));
+  write("src/message.ts", 'export const message: string = "first message";\n');
+  write(
+    "src/fail.ts",
+    ["export function failDeepInside(): never {", '  throw new Error("something unexpected");', "}", ""].join("\n"),
+  );
+  write(
+    "entry.ts",
+    [
+      'import { greeting } from "small-dependency";',
+      'import { failDeepInside } from "./src/fail";',
+      'import { message } from "./src/message";',
+      'import { readableStack } from "./src/readable-stack";',
+      "",
+      "try {",
+      '  if (process.argv[2] === "fail") failDeepInside();',
+      '  console.log(`${message} / ${greeting} / ${process.argv.slice(2).join(" ")}`);',
+      "} catch (error) {",
+      "  console.error(readableStack(error));",
+      "  process.exitCode = 1;",
+      "}",
+      "",
+    ].join("\n"),
+  );
+  write("node_modules/small-dependency/package.json", '{ "name": "small-dependency", "version": "1.0.0" }\n');
+  write("node_modules/small-dependency/index.js", 'exports.greeting = "dependency 1.0.0";\n');
+  write(
+    "node_modules/.package-lock.json",
+    '{ "packages": { "node_modules/small-dependency": { "version": "1.0.0" } } }\n',
+  );
+  // The real esbuild, which the launcher builds with (it is not an input of the bundle).
+  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules", "esbuild"), path.join(root, "node_modules", "esbuild"));
+  return root;
+}
+
+function run(root: string, args: string[] = []) {
+  const result = spawnSync(process.execPath, [path.join(root, "scripts", "run.js"), "entry.ts", ...args], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  return { status: result.status, stdout: result.stdout.trim(), stderr: result.stderr };
+}
+
+/** The bundle's file identity: a rebuild writes a new file (through a rename), a reuse does not. */
+function bundleIdentity(root: string): string {
+  const stat = fs.statSync(path.join(root, "node_modules", ".cache", "classic-servers", "entry.js"));
+  return `${stat.ino}:${stat.mtimeMs}`;
+}
+
+/** Rewrites a file with a modification time clearly after the previous one. */
+function rewrite(file: string, content: string): void {
+  fs.writeFileSync(file, content);
+  const later = new Date(fs.statSync(file).mtimeMs + 5000);
+  fs.utimesSync(file, later, later);
+}
+
+let root: string;
+beforeAll(() => {
+  root = smallProject();
+});
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+describe("scripts/run.js", () => {
+  test("runs the entry from a bundle it builds once and reuses while nothing changed, with the entry's own argv", () => {
+    const first = run(root, ["a", "b"]);
+    expect(first).toMatchObject({ status: 0, stdout: "first message / dependency 1.0.0 / a b" });
+    const built = bundleIdentity(root);
+    expect(run(root, ["c"])).toMatchObject({ status: 0, stdout: "first message / dependency 1.0.0 / c" });
+    expect(bundleIdentity(root)).toBe(built);
+  });
+
+  test("a changed source file is in the very next run", () => {
+    rewrite(path.join(root, "src", "message.ts"), 'export const message: string = "second message";\n');
+    expect(run(root).stdout).toBe("second message / dependency 1.0.0 /");
+  });
+
+  test("a changed dependency is in the very next run, even at the same size", () => {
+    const file = path.join(root, "node_modules", "small-dependency", "index.js");
+    const before = fs.readFileSync(file, "utf8");
+    const after = before.replace("1.0.0", "1.0.1");
+    expect(after.length).toBe(before.length);
+    rewrite(file, after);
+    expect(run(root).stdout).toBe("second message / dependency 1.0.1 /");
+  });
+
+  test("a new npm install (node_modules/.package-lock.json changed) rebuilds the bundle", () => {
+    run(root);
+    const built = bundleIdentity(root);
+    rewrite(
+      path.join(root, "node_modules", ".package-lock.json"),
+      '{ "packages": { "node_modules/small-dependency": { "version": "1.0.1" } } }\n',
+    );
+    expect(run(root).status).toBe(0);
+    expect(bundleIdentity(root)).not.toBe(built);
+  });
+
+  test("a source that does not compile stops the run with the compiler's message; the old bundle never runs", () => {
+    const file = path.join(root, "src", "message.ts");
+    const good = fs.readFileSync(file, "utf8");
+    rewrite(file, 'export const message: string = "unterminated;\n');
+    const broken = run(root);
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toBe("");
+    expect(broken.stderr).toMatch(/^Could not compile entry\.ts:/);
+    expect(broken.stderr).toContain("src/message.ts:1:");
+    rewrite(file, good);
+    expect(run(root).stdout).toBe("second message / dependency 1.0.1 /");
+  });
+
+  test("an unexpected error's stack names the TypeScript source and line, never the bundle", () => {
+    const failed = run(root, ["fail"]);
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(/^Error: something unexpected/);
+    expect(failed.stderr).toContain(`${path.join(root, "src", "fail.ts")}:2:`);
+    expect(failed.stderr).not.toContain(".cache");
+  });
+});
+
+describe("the real main.ts through scripts/run.js", () => {
+  let project: string;
+  beforeAll(() => {
+    // A copy of this project's sources beside links to its installed packages, with its cache
+    // copied too: the copy starts with a bundle that is fresh for its (unchanged) sources.
+    project = tempDir("launcher-project-");
+    for (const entry of [
+      "main.ts",
+      "cdktf.json",
+      "package.json",
+      "tsconfig.json",
+      "src",
+      "scripts",
+      "environments",
+      "app",
+    ]) {
+      fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(project, entry), { recursive: true });
+    }
+    fs.mkdirSync(path.join(project, "node_modules"));
+    for (const entry of fs.readdirSync(path.join(PROJECT_ROOT, "node_modules"))) {
+      const from = path.join(PROJECT_ROOT, "node_modules", entry);
+      if (entry === ".cache") continue;
+      if (entry === ".package-lock.json") fs.copyFileSync(from, path.join(project, "node_modules", entry));
+      else fs.symlinkSync(from, path.join(project, "node_modules", entry));
+    }
+    // global-setup.js ran main.ts through the launcher, so this project's cache holds its bundle
+    const cache = path.join("node_modules", ".cache", "classic-servers");
+    fs.mkdirSync(path.join(project, cache), { recursive: true });
+    for (const file of fs.readdirSync(path.join(PROJECT_ROOT, cache)).filter((f) => f.startsWith("main."))) {
+      fs.copyFileSync(path.join(PROJECT_ROOT, cache, file), path.join(project, cache, file));
+    }
+  });
+  afterAll(() => fs.rmSync(project, { recursive: true, force: true }));
+
+  const synthDev = () => {
+    const outdir = path.join(project, "cdktf.out");
+    const result = spawnSync(process.execPath, [path.join(project, "scripts", "run.js"), "main.ts"], {
+      cwd: project,
+      env: { ...process.env, ENVIRONMENTS: "dev", CDKTF_OUTDIR: outdir },
+      encoding: "utf8",
+    });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    return JSON.parse(fs.readFileSync(path.join(outdir, "stacks", "dev", "cdk.tf.json"), "utf8"));
+  };
+
+  test("a change to a construct's source is in the next synth", () => {
+    // given a synth of dev as it is, from the cached bundle
+    const bundle = path.join(project, "node_modules", ".cache", "classic-servers", "main.js");
+    const cached = fs.statSync(bundle).mtimeMs;
+    const before = synthDev();
+    expect(fs.statSync(bundle).mtimeMs).toBe(cached);
+    expect(before.provider.aws[0].default_tags[0].tags.ManagedBy).toBe("cdktf");
+    // when a source file changes (the shared tags in src/naming.ts)
+    const naming = path.join(project, "src", "naming.ts");
+    const source = fs.readFileSync(naming, "utf8");
+    expect(source).toContain('ManagedBy: "cdktf"');
+    rewrite(naming, source.replace('ManagedBy: "cdktf"', 'ManagedBy: "cdktf-changed"'));
+    // then the next synth writes the change
+    expect(synthDev().provider.aws[0].default_tags[0].tags.ManagedBy).toBe("cdktf-changed");
+  });
+});

@@ -1,0 +1,52 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { loadEnvironments, type EnvironmentConfig } from "../src/config/load";
+import { PROJECT_ROOT } from "../src/project-root";
+import { Synthesized } from "./helpers";
+
+/**
+ * The shipped environments (`environments/*`) exactly as `npm run synth` writes them: synthesized
+ * once per test run by global-setup.js, through the same launcher and main.ts, and read here by
+ * every test file that reviews them. Each file parses a stack at most once.
+ */
+
+/** Every shipped environment folder, validated. */
+export const SHIPPED_ENVIRONMENTS: readonly EnvironmentConfig[] = loadEnvironments({
+  dir: path.join(PROJECT_ROOT, "environments"),
+});
+
+/** The names of the shipped environment folders, sorted. */
+export const SHIPPED_NAMES: readonly string[] = SHIPPED_ENVIRONMENTS.map((env) => env.name).sort();
+
+interface SynthRun {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** What the shared synthesis printed; throws, with its output, when it failed. */
+export function shippedSynthRun(): SynthRun {
+  const dir = process.env.SHIPPED_SYNTH_DIR;
+  if (!dir) throw new Error("SHIPPED_SYNTH_DIR is not set: __tests__/global-setup.js did not run");
+  const run = JSON.parse(fs.readFileSync(path.join(dir, "synth.json"), "utf8")) as SynthRun;
+  if (run.status !== 0) throw new Error(`npm run synth of the shipped environments failed:\n${run.stderr}`);
+  return run;
+}
+
+/** The `cdktf.out` folder of the shared synthesis (read only: copy it to change anything). */
+export function shippedOutdir(): string {
+  shippedSynthRun();
+  return path.join(process.env.SHIPPED_SYNTH_DIR!, "cdktf.out");
+}
+
+const parsed = new Map<string, Synthesized>();
+
+/** One shipped environment's synthesized stack (`cdktf.out/stacks/<name>/cdk.tf.json`). */
+export function shippedStack(name: string): Synthesized {
+  let stack = parsed.get(name);
+  if (!stack) {
+    stack = new Synthesized(fs.readFileSync(path.join(shippedOutdir(), "stacks", name, "cdk.tf.json"), "utf8"));
+    parsed.set(name, stack);
+  }
+  return stack;
+}
