@@ -76,7 +76,8 @@ esac
 const SETTINGS_PARAMETER = "/drill/app/database";
 const BACKUPS_PARAMETER = "/drill/db/backups-bucket";
 const BACKUPS_BUCKET = "drill-db-backups";
-export const SECRET_ARN = "arn:aws:secretsmanager:test-1:000000000000:secret:drill/db/app-Ab12Cd";
+/** Shaped like an RDS-managed secret's ARN, `!` and all: the settings file must carry it. */
+export const SECRET_ARN = "arn:aws:secretsmanager:test-1:000000000000:secret:rds!db-0drill-Ab12Cd";
 
 export interface Reply {
   readonly status: number;

@@ -36,12 +36,19 @@ function postgresBin(): string | undefined {
   return majors.length > 0 ? path.join(root, majors[0], "bin") : undefined;
 }
 
+/** A program on PATH, or in the sbin folders a non-root PATH leaves out (Debian's mariadbd); else undefined. */
+function program(name: string): string | undefined {
+  const found = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
+  if (found) return found;
+  return ["/usr/sbin", "/usr/local/sbin", "/sbin"].map((dir) => path.join(dir, name)).find((file) => fs.existsSync(file));
+}
+
 /** Why `engine` cannot run here, or undefined when its server and client tools are installed. */
 export function engineMissing(engine: DrillEngine): string | undefined {
   const tools =
     engine === "postgres" ? ["psql", "pg_dump", "pg_restore"] : ["mariadbd", "mariadb-install-db", "mariadb", "mariadb-dump"];
   if (engine === "postgres" && !postgresBin()) return "PostgreSQL's server is not installed (apt-get install postgresql)";
-  const missing = tools.filter((tool) => spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0);
+  const missing = tools.filter((tool) => !program(tool));
   if (missing.length > 0) {
     return `${missing.join(", ")} not found (apt-get install ${engine === "postgres" ? "postgresql" : "mariadb-server"})`;
   }
@@ -146,7 +153,7 @@ export class RealDatabase {
   private async initMariadb(): Promise<void> {
     const data = path.join(this.dir, "data");
     await run(
-      "mariadb-install-db",
+      program("mariadb-install-db")!,
       [
         "--no-defaults",
         `--datadir=${data}`,
@@ -192,7 +199,7 @@ export class RealDatabase {
             "-c",
             "full_page_writes=off",
           ]]
-        : ["mariadbd", [`--defaults-file=${path.join(this.dir, "my.cnf")}`]];
+        : [program("mariadbd")!, [`--defaults-file=${path.join(this.dir, "my.cnf")}`]];
     this.server = spawn(command, args, { stdio: ["ignore", log, log], env: this.serverEnv, ...this.serverUser });
     fs.closeSync(log);
     const deadline = Date.now() + 15_000;

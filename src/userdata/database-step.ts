@@ -3,8 +3,8 @@ import type { AppHost } from "./app-host";
 /** How long one run of a release's migrations may take before the deploy gives up. */
 export const MIGRATION_TIMEOUT_SECONDS = 600;
 
-/** Lines of the settings file: `DB_<NAME>=<value>`, values without spaces, quotes or shell characters. */
-export const DATABASE_SETTING_LINE = /^DB_[A-Z_]+=[A-Za-z0-9._:/@+-]*$/;
+/** Lines of the settings file: `DB_<NAME>=<value>`, values without spaces, quotes or shell characters (an RDS-managed secret's ARN has a `!`: `secret:rds!db-...`). */
+export const DATABASE_SETTING_LINE = /^DB_[A-Z_]+=[A-Za-z0-9._:/@+=!-]*$/;
 
 /**
  * The database part of the deploy script: functions, then the step itself, which runs once per
