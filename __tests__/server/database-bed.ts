@@ -13,8 +13,9 @@ import {
   dbProvisionScript,
   dbRestoreScript,
 } from "../../src/userdata/local-database";
+import type { ServerCertificate } from "./certificates";
 import { RealDatabase, run, type DrillEngine } from "./databases";
-import { ROOT, TestBed, type DeployRun } from "./testbed";
+import { readEnvironmentFile, ROOT, TestBed, type DeployRun } from "./testbed";
 
 /**
  * One single server's worth of the app and its own database, for real on 127.0.0.1: a real
@@ -121,7 +122,7 @@ export class DatabaseBed {
   ) {}
 
   /** The real database, provisioned, and `processes` app processes serving release 1.0.0 behind nginx. */
-  static async create(engine: DrillEngine, processes: number): Promise<DatabaseBed> {
+  static async create(engine: DrillEngine, processes: number, tls?: ServerCertificate): Promise<DatabaseBed> {
     const local = (port: number): LocalDatabase => ({
       engine,
       serverPackage: "(Debian's, in the test)",
@@ -132,7 +133,7 @@ export class DatabaseBed {
       backupPrefix: "db/",
       backupSchedule: "*-*-* 18:00:00 UTC",
     });
-    const db = await RealDatabase.start(engine, local);
+    const db = await RealDatabase.start(engine, local, tls);
     let bed: TestBed | undefined;
     try {
       const database = (dir: string): AppDatabase => ({
@@ -253,6 +254,31 @@ export class DatabaseBed {
     for (const [file, content] of files) fs.writeFileSync(path.join(release, file), content);
     const modules = appDependencies(path.join(ROOT, "app"));
     if (modules) fs.symlinkSync(modules, path.join(release, "node_modules"));
+  }
+
+  /**
+   * Runs `sql` through the app's own database code (db.js of release 1.0.0, with its
+   * dependencies), with the app's settings changed by `overrides`, in a child process as the app
+   * runs; resolves to the first row's first value, or to the error's message.
+   */
+  async probe(overrides: Record<string, string>, sql: string): Promise<{ value?: string; error?: string }> {
+    const release = path.join(this.bed.host.paths.appRoot, "releases", "1.0.0");
+    const script = [
+      'const { Database, settingsFromEnv } = require("./db");',
+      "const db = new Database(settingsFromEnv(), () => {});",
+      `db.query(${JSON.stringify(sql)})`,
+      "  .then((rows) => console.log(JSON.stringify({ value: String(Object.values(rows[0])[0]) })))",
+      "  .catch((error) => console.log(JSON.stringify({ error: error.message })))",
+      "  .finally(() => db.close().catch(() => {}));",
+    ].join("\n");
+    const env = {
+      ...process.env,
+      ...readEnvironmentFile(this.bed.host.database!.envFile),
+      ...overrides,
+      PATH: `${path.join(this.bed.dir, "bin")}:${process.env.PATH}`,
+    };
+    const { stdout } = await run(process.execPath, ["-e", script], { env, cwd: release });
+    return JSON.parse(stdout.trim().split("\n").pop()!);
   }
 
   deploy(version: string): Promise<DeployRun> {

@@ -1,4 +1,8 @@
 import * as http from "node:http";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { certificates, opensslMissing, type Certificates } from "./certificates";
 import { call, DatabaseBed, type Reply } from "./database-bed";
 import { engineMissing, type DrillEngine } from "./databases";
 import { nginxMissing } from "./testbed";
@@ -14,7 +18,7 @@ import { nginxMissing } from "./testbed";
 const ENGINES: DrillEngine[] = ["postgres", "mariadb"];
 const PROCESSES = 2;
 
-const missing = [nginxMissing(), ...ENGINES.map(engineMissing)].filter(Boolean);
+const missing = [nginxMissing(), ...ENGINES.map(engineMissing), opensslMissing()].filter(Boolean);
 if (missing.length > 0) console.log(`database integration tests skipped: ${missing.join("; ")}`);
 if (missing.length > 0 && process.env.CI) {
   // .ci/run installs them: in CI a missing server is a broken pipeline, not a reason to skip.
@@ -29,11 +33,18 @@ const percentile = (values: number[], p: number) => [...values].sort((a, b) => a
 
 describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB", () => {
   const beds = new Map<DrillEngine, DatabaseBed>();
+  let tls: Certificates;
+  const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), "db-drill-tls-"));
   /** Runs `check` on every engine at once. */
   const onEach = (check: (bed: DatabaseBed) => Promise<void>) => Promise.all(ENGINES.map((e) => check(beds.get(e)!)));
 
   beforeAll(async () => {
-    const started = await Promise.allSettled(ENGINES.map((engine) => DatabaseBed.create(engine, PROCESSES)));
+    // Each server also speaks TLS, as RDS does: PostgreSQL's certificate names localhost, MariaDB's 127.0.0.1.
+    tls = certificates(tlsDir);
+    const certificate = { postgres: tls.server("DNS:localhost"), mariadb: tls.server("IP:127.0.0.1") };
+    const started = await Promise.allSettled(
+      ENGINES.map((engine) => DatabaseBed.create(engine, PROCESSES, certificate[engine])),
+    );
     started.forEach((result, i) => result.status === "fulfilled" && beds.set(ENGINES[i], result.value));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -41,6 +52,7 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
 
   afterAll(async () => {
     await Promise.all([...beds.values()].map((bed) => bed.stop()));
+    fs.rmSync(tlsDir, { recursive: true, force: true });
   }, 30_000);
 
   test("db-provision stores a generated password in the secret once, never in an argument, and the app's user reaches only its own database over loopback", () =>
@@ -93,6 +105,29 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       console.log(`round trip (POST /notes + GET /notes/<id>) through nginx, ${engine}: p50 ${percentile(ms, 0.5).toFixed(1)} ms, p95 ${percentile(ms, 0.95).toFixed(1)} ms over ${ms.length}`);
     }
   }, 30_000);
+
+  test("TLS as the app uses it with RDS (verify-full): encrypted, the certificate checked against the CA bundle and the host name", () =>
+    onEach(async (bed) => {
+      const host = bed.engine === "postgres" ? "localhost" : "127.0.0.1";
+      const encrypted =
+        bed.engine === "postgres"
+          ? "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+          : "SELECT IF(VARIABLE_VALUE <> '', 'true', 'false') FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_cipher'";
+      const verified = { DB_TLS: "verify-full", DB_CA_FILE: tls.caFile, DB_HOST: host };
+      const [withTls, withoutTls, otherCa, otherHost] = await Promise.all([
+        bed.probe(verified, encrypted),
+        // the local settings: no TLS
+        bed.probe({}, encrypted),
+        // a server whose certificate another CA signed
+        bed.probe({ ...verified, DB_CA_FILE: tls.otherCaFile }, "SELECT 1"),
+        // a server whose certificate names another host (PostgreSQL's names localhost, not 127.0.0.1)
+        bed.engine === "postgres" ? bed.probe({ ...verified, DB_HOST: "127.0.0.1" }, "SELECT 1") : undefined,
+      ]);
+      expect(withTls).toEqual({ value: "true" });
+      expect(withoutTls).toEqual({ value: "false" });
+      expect(otherCa.error).toMatch(/certificate/i);
+      if (otherHost) expect(otherHost.error).toMatch(/altnames|host ?name/i);
+    }));
 
   test("a password rotated in the secret reaches the app without a restart: it reads the secret again when the database refuses the old one", () =>
     onEach(async (bed) => {

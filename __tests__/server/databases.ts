@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { LocalDatabase } from "../../src/userdata/app-host";
 import { mariadbAppCnf, PG_APP_CONF, postgresAppConf, postgresHba } from "../../src/userdata/local-database";
+import type { ServerCertificate } from "./certificates";
 import { freePort } from "./testbed";
 
 /**
@@ -93,15 +94,25 @@ export class RealDatabase {
     public readonly port: number,
     /** What the boot script knows of it (name, user, port). */
     public readonly local: LocalDatabase,
+    /** The server also takes TLS connections with this certificate (as RDS does). @default - none */
+    private readonly tls?: ServerCertificate,
   ) {}
 
   /** Initializes and starts a server for `local` (whose port is the server's). */
-  static async start(engine: DrillEngine, local: (port: number) => LocalDatabase): Promise<RealDatabase> {
+  static async start(
+    engine: DrillEngine,
+    local: (port: number) => LocalDatabase,
+    tls?: ServerCertificate,
+  ): Promise<RealDatabase> {
     const dir = fs.mkdtempSync(path.join("/tmp", `db-drill-${engine}-`));
     const port = await freePort();
-    const db = new RealDatabase(engine, dir, port, local(port));
+    const db = new RealDatabase(engine, dir, port, local(port), tls);
     try {
       if (process.getuid?.() === 0) fs.chownSync(dir, uidOf("nobody"), 0);
+      if (tls) {
+        db.writeOwned(path.join(dir, "server.pem"), tls.cert);
+        db.writeOwned(path.join(dir, "server.key"), tls.key);
+      }
       await (engine === "postgres" ? db.initPostgres() : db.initMariadb());
       await db.startServer();
       return db;
@@ -174,6 +185,7 @@ export class RealDatabase {
         `socket = ${path.join(this.dir, "mysqld.sock")}`,
         `pid-file = ${path.join(this.dir, "mysqld.pid")}`,
         `tmpdir = ${this.dir}`,
+        ...(this.tls ? [`ssl_cert = ${path.join(this.dir, "server.pem")}`, `ssl_key = ${path.join(this.dir, "server.key")}`] : []),
         "skip-log-bin",
         ...MARIADB_TEST_SETTINGS,
         "",
@@ -198,6 +210,10 @@ export class RealDatabase {
             "synchronous_commit=off",
             "-c",
             "full_page_writes=off",
+            ...(this.tls
+              ? ["-c", "ssl=on", "-c", `ssl_cert_file=${path.join(this.dir, "server.pem")}`]
+                  .concat(["-c", `ssl_key_file=${path.join(this.dir, "server.key")}`])
+              : []),
           ]]
         : [program("mariadbd")!, [`--defaults-file=${path.join(this.dir, "my.cnf")}`]];
     this.server = spawn(command, args, { stdio: ["ignore", log, log], env: this.serverEnv, ...this.serverUser });
