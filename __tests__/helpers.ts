@@ -129,6 +129,7 @@ export function userDataScript(encoded: string): string {
 /** The boot script of a synthesized stack's app servers (the instance's, or the launch template's). */
 export function bootScriptOf(json: Synthesized): string {
   return userDataScript(
-    json.resources("aws_instance")[0]?.values.user_data_base64 ?? json.resources("aws_launch_template")[0].values.user_data,
+    json.resources("aws_instance")[0]?.values.user_data_base64 ??
+      json.resources("aws_launch_template")[0].values.user_data,
   );
 }

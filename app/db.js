@@ -29,8 +29,16 @@ const AUTH_FAILED = new Set(["28P01", "28000", 1045]);
  * idempotent, with a request id.)
  */
 const CONNECTION_LOST = new Set([
-  "57P01", "57P02", "57P03", "08000", "08003", "08006",
-  "PROTOCOL_CONNECTION_LOST", "ER_CONNECTION_KILLED", "ECONNRESET", "EPIPE",
+  "57P01",
+  "57P02",
+  "57P03",
+  "08000",
+  "08003",
+  "08006",
+  "PROTOCOL_CONNECTION_LOST",
+  "ER_CONNECTION_KILLED",
+  "ECONNRESET",
+  "EPIPE",
 ]);
 const CONNECTION_LOST_MESSAGE = /Connection terminated|not queryable|closed state|connection is closed/i;
 
@@ -48,7 +56,8 @@ const REFRESH_INTERVAL_MS = 2000;
 function settingsFromEnv(env = process.env) {
   if (!env.DB_ENGINE) return undefined;
   const engine = env.DB_ENGINE;
-  if (!["postgres", "mysql", "mariadb"].includes(engine)) throw new Error(`DB_ENGINE must be postgres, mysql or mariadb (got ${engine})`);
+  if (!["postgres", "mysql", "mariadb"].includes(engine))
+    throw new Error(`DB_ENGINE must be postgres, mysql or mariadb (got ${engine})`);
   for (const name of ["DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_SECRET_ID"]) {
     if (!env[name]) throw new Error(`${name} is required with DB_ENGINE`);
   }
@@ -76,7 +85,10 @@ function fetchPassword(settings) {
   args.push("--query", "SecretString", "--output", "text");
   return new Promise((resolve, reject) => {
     execFile("aws", args, { timeout: 15_000, maxBuffer: 64 * 1024 }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`reading secret ${settings.secretId} failed: ${String(stderr || error.message).trim()}`));
+      if (error)
+        return reject(
+          new Error(`reading secret ${settings.secretId} failed: ${String(stderr || error.message).trim()}`),
+        );
       try {
         const password = JSON.parse(stdout).password;
         if (typeof password !== "string" || password === "") throw new Error("no password");
@@ -134,7 +146,8 @@ class Database {
 
   createPool() {
     const s = this.settings;
-    const tls = s.tls === "verify-full" ? { ca: fs.readFileSync(s.caFile, "utf8"), rejectUnauthorized: true } : undefined;
+    const tls =
+      s.tls === "verify-full" ? { ca: fs.readFileSync(s.caFile, "utf8"), rejectUnauthorized: true } : undefined;
     if (this.dialect === "postgres") {
       const { Pool } = require("pg");
       const pool = new Pool({
@@ -167,7 +180,9 @@ class Database {
       idleTimeout: 30_000,
       enableKeepAlive: true,
     });
-    pool.pool.on("connection", (conn) => conn.on("error", (error) => this.log(`database: connection lost (${error.message})`)));
+    pool.pool.on("connection", (conn) =>
+      conn.on("error", (error) => this.log(`database: connection lost (${error.message})`)),
+    );
     return pool;
   }
 

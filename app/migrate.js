@@ -48,7 +48,10 @@ async function main() {
         if (dialect === "postgres") await run("BEGIN");
         try {
           await run(migration[dialect]);
-          await run(`INSERT INTO schema_migrations (id, ${release}) VALUES (${p(1)}, ${p(2)})`, [migration.id, version]);
+          await run(`INSERT INTO schema_migrations (id, ${release}) VALUES (${p(1)}, ${p(2)})`, [
+            migration.id,
+            version,
+          ]);
           if (dialect === "postgres") await run("COMMIT");
         } catch (error) {
           if (dialect === "postgres") await run("ROLLBACK");
@@ -56,9 +59,13 @@ async function main() {
         }
         console.log(`migrate: applied ${migration.id}`);
       }
-      await run(`INSERT INTO migration_runs (${release}, applied) VALUES (${p(1)}, ${p(2)})`, [version, pending.length]);
+      await run(`INSERT INTO migration_runs (${release}, applied) VALUES (${p(1)}, ${p(2)})`, [
+        version,
+        pending.length,
+      ]);
       const unknown = [...seen].filter((id) => !migrations.some((m) => m.id === id));
-      if (unknown.length > 0) console.log(`migrate: the database has migrations this release does not know: ${unknown.join(", ")}`);
+      if (unknown.length > 0)
+        console.log(`migrate: the database has migrations this release does not know: ${unknown.join(", ")}`);
       return pending.length;
     });
     console.log(`migrate: release ${version}: ${applied} applied, ${migrations.length - applied} already there`);

@@ -100,14 +100,22 @@ async function notes(req, res, url) {
       return send(res, 201, { version, port, id: String(rows[0]?.id ?? rows.insertId), body });
     }
     if (req.method === "GET" && id) {
-      const rows = await database.query(sql("SELECT id, body FROM notes WHERE id = $1", "SELECT id, body FROM notes WHERE id = ?"), [id]);
+      const rows = await database.query(
+        sql("SELECT id, body FROM notes WHERE id = $1", "SELECT id, body FROM notes WHERE id = ?"),
+        [id],
+      );
       if (rows.length === 0) return send(res, 404, { error: "no such note", id });
       return send(res, 200, { version, port, id: String(rows[0].id), body: rows[0].body });
     }
     if (req.method === "GET" && url.pathname === "/notes") {
       const [{ count }] = await database.query("SELECT COUNT(*) AS count FROM notes");
       const newest = await database.query("SELECT id, body FROM notes ORDER BY id DESC LIMIT 10");
-      return send(res, 200, { version, port, count: Number(count), newest: newest.map((n) => ({ id: String(n.id), body: n.body })) });
+      return send(res, 200, {
+        version,
+        port,
+        count: Number(count),
+        newest: newest.map((n) => ({ id: String(n.id), body: n.body })),
+      });
     }
     return send(res, 405, { error: "method not allowed" });
   } catch (error) {

@@ -102,7 +102,9 @@ describe("npm run package-app", () => {
     for (const name of ["pg", "mysql2"]) {
       expect(manifest.dependencies[name]).toMatch(/^\d+\.\d+\.\d+$/);
       expect(lock.packages[`node_modules/${name}`].version).toBe(manifest.dependencies[name]);
-      const packed = spawnSync("tar", ["-xzOf", packaged.file, `node_modules/${name}/package.json`], { encoding: "utf8" });
+      const packed = spawnSync("tar", ["-xzOf", packaged.file, `node_modules/${name}/package.json`], {
+        encoding: "utf8",
+      });
       expect(JSON.parse(packed.stdout).version).toBe(manifest.dependencies[name]);
     }
     // and every package of the lock's production tree, each once

@@ -66,22 +66,57 @@ describe("the single server runs the engine Amazon Linux 2023 packages, at the m
 
 describe("the app's database and user: names the engine takes", () => {
   test("default to app, and to RDS's master user app_admin (renaming it would replace the instance)", () => {
-    expect(parseEnvironment("dev", singleServer({ engine: "postgres", engineVersion: "16" })).environment!.database).toMatchObject({
+    expect(
+      parseEnvironment("dev", singleServer({ engine: "postgres", engineVersion: "16" })).environment!.database,
+    ).toMatchObject({
       name: "app",
       username: "app",
     });
-    expect(parseEnvironment("prod", environmentFile()).environment!.database).toMatchObject({ name: "app", username: "app_admin" });
+    expect(parseEnvironment("prod", environmentFile()).environment!.database).toMatchObject({
+      name: "app",
+      username: "app_admin",
+    });
   });
 
   test.each([
-    ["name", "Shop", "postgres", 'database.name must be lowercase letters, digits and underscores, starting with a letter (got "Shop")'],
-    ["name", "my-app", "postgres", 'database.name must be lowercase letters, digits and underscores, starting with a letter (got "my-app")'],
+    [
+      "name",
+      "Shop",
+      "postgres",
+      'database.name must be lowercase letters, digits and underscores, starting with a letter (got "Shop")',
+    ],
+    [
+      "name",
+      "my-app",
+      "postgres",
+      'database.name must be lowercase letters, digits and underscores, starting with a letter (got "my-app")',
+    ],
     ["name", "template1", "postgres", 'database.name is reserved by the engine or RDS; pick another (got "template1")'],
-    ["name", "a".repeat(64), "postgres", `database.name must be at most 63 characters for postgres (got "${"a".repeat(64)}")`],
-    ["username", "postgres", "postgres", 'database.username is reserved by the engine or RDS; pick another (got "postgres")'],
-    ["username", "pg_app", "postgres", 'database.username must not start with pg_, which PostgreSQL reserves (got "pg_app")'],
+    [
+      "name",
+      "a".repeat(64),
+      "postgres",
+      `database.name must be at most 63 characters for postgres (got "${"a".repeat(64)}")`,
+    ],
+    [
+      "username",
+      "postgres",
+      "postgres",
+      'database.username is reserved by the engine or RDS; pick another (got "postgres")',
+    ],
+    [
+      "username",
+      "pg_app",
+      "postgres",
+      'database.username must not start with pg_, which PostgreSQL reserves (got "pg_app")',
+    ],
     ["username", "root", "mariadb", 'database.username is reserved by the engine or RDS; pick another (got "root")'],
-    ["username", "application_users", "mariadb", 'database.username must be at most 16 characters for mariadb (got "application_users")'],
+    [
+      "username",
+      "application_users",
+      "mariadb",
+      'database.username must be at most 16 characters for mariadb (got "application_users")',
+    ],
     ["username", "user", "mariadb", 'database.username is reserved by the engine or RDS; pick another (got "user")'],
   ])("database.%s %j on %s is refused", (field, value, engine, message) => {
     const version = engine === "postgres" ? "16" : "10.11";
@@ -113,15 +148,23 @@ describe("backup retention: what RDS and S3 lifecycle allow", () => {
     expect(problemsOf(singleServer({ engine: "postgres", engineVersion: "16", backupRetentionDays: 1.5 }))).toEqual([
       "database.backupRetentionDays must be a whole number of days, at least 1 (got 1.5)",
     ]);
-    expect(problemsOf(singleServer({ engine: "postgres", engineVersion: "16", backupRetentionDays: 2 ** 31 }))).toEqual([
-      "database.backupRetentionDays must be an integer from 1 to 2147483647 for layout single-server: the days of an S3 lifecycle expiration (got 2147483648)",
-    ]);
+    expect(problemsOf(singleServer({ engine: "postgres", engineVersion: "16", backupRetentionDays: 2 ** 31 }))).toEqual(
+      [
+        "database.backupRetentionDays must be an integer from 1 to 2147483647 for layout single-server: the days of an S3 lifecycle expiration (got 2147483648)",
+      ],
+    );
   });
 
   test("production keeps at least a week of the single server's dumps too", () => {
     const file = singleServer({ engine: "postgres", engineVersion: "16", backupRetentionDays: 3 });
-    const problems = parseEnvironment("prod", { ...file, production: true, exceptions: [{ rule: "layout", reason: "a small shop, one box on purpose" }] }).problems;
-    expect(problems).toContainEqual(expect.stringMatching(/^database\.backupRetentionDays must be at least 7 in production \(got 3\)/));
+    const problems = parseEnvironment("prod", {
+      ...file,
+      production: true,
+      exceptions: [{ rule: "layout", reason: "a small shop, one box on purpose" }],
+    }).problems;
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^database\.backupRetentionDays must be at least 7 in production \(got 3\)/),
+    );
   });
 });
 

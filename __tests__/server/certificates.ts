@@ -35,9 +35,19 @@ function openssl(dir: string, args: string[]): void {
 export function certificates(dir: string): Certificates {
   fs.mkdirSync(dir, { recursive: true });
   const ca = (name: string) =>
-    openssl(dir, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat(
-      ["-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "2", "-subj", `/CN=${name}`],
-    ));
+    openssl(
+      dir,
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat([
+        "-keyout",
+        `${name}.key`,
+        "-out",
+        `${name}.pem`,
+        "-days",
+        "2",
+        "-subj",
+        `/CN=${name}`,
+      ]),
+    );
   ca("drill-ca");
   ca("other-ca");
   let serial = 0;
@@ -46,13 +56,31 @@ export function certificates(dir: string): Certificates {
     otherCaFile: path.join(dir, "other-ca.pem"),
     server: (subjectAltName) => {
       const name = `server-${++serial}`;
-      openssl(dir, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat(
-        ["-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", "/CN=drill database"],
-      ));
+      openssl(
+        dir,
+        ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat([
+          "-keyout",
+          `${name}.key`,
+          "-out",
+          `${name}.csr`,
+          "-subj",
+          "/CN=drill database",
+        ]),
+      );
       fs.writeFileSync(path.join(dir, `${name}.ext`), `subjectAltName=${subjectAltName}\n`);
-      openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "drill-ca.pem", "-CAkey", "drill-ca.key"].concat(
-        ["-set_serial", String(serial), "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`],
-      ));
+      openssl(
+        dir,
+        ["x509", "-req", "-in", `${name}.csr`, "-CA", "drill-ca.pem", "-CAkey", "drill-ca.key"].concat([
+          "-set_serial",
+          String(serial),
+          "-out",
+          `${name}.pem`,
+          "-days",
+          "2",
+          "-extfile",
+          `${name}.ext`,
+        ]),
+      );
       return {
         cert: fs.readFileSync(path.join(dir, `${name}.pem`), "utf8"),
         key: fs.readFileSync(path.join(dir, `${name}.key`), "utf8"),

@@ -87,7 +87,13 @@ export interface Reply {
 }
 
 /** One HTTP request to 127.0.0.1:`port`; never throws for a status, rejects on a network error or after 5 s. */
-export function call(port: number, method: "GET" | "POST", pathname: string, body?: string, agent?: http.Agent): Promise<Reply> {
+export function call(
+  port: number,
+  method: "GET" | "POST",
+  pathname: string,
+  body?: string,
+  agent?: http.Agent,
+): Promise<Reply> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -104,7 +110,9 @@ export function call(port: number, method: "GET" | "POST", pathname: string, bod
         let text = "";
         res.setEncoding("utf8");
         res.on("data", (chunk) => (text += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: text, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
+        );
         res.on("error", reject);
       },
     );
@@ -167,7 +175,9 @@ export class DatabaseBed {
   /** The stand-in aws, and what it serves: the settings and the bucket's name; the secret starts empty. */
   private renderAws(): void {
     for (const dir of ["parameters", "secrets", "s3"]) fs.mkdirSync(path.join(this.stateDir, dir), { recursive: true });
-    fs.writeFileSync(path.join(this.bed.dir, "bin", "aws"), STAND_IN_AWS.replaceAll("@STATE@", this.stateDir), { mode: 0o755 });
+    fs.writeFileSync(path.join(this.bed.dir, "bin", "aws"), STAND_IN_AWS.replaceAll("@STATE@", this.stateDir), {
+      mode: 0o755,
+    });
     const parameter = (name: string, value: string) =>
       fs.writeFileSync(path.join(this.stateDir, "parameters", name.replace(/[^A-Za-z0-9._-]/g, "_")), value);
     parameter(
@@ -224,7 +234,10 @@ export class DatabaseBed {
 
   /** Replaces the secret's value (a rotation). */
   setSecret(value: { username: string; password: string }): void {
-    fs.writeFileSync(path.join(this.stateDir, "secrets", SECRET_ARN.replace(/[^A-Za-z0-9._-]/g, "_")), JSON.stringify(value));
+    fs.writeFileSync(
+      path.join(this.stateDir, "secrets", SECRET_ARN.replace(/[^A-Za-z0-9._-]/g, "_")),
+      JSON.stringify(value),
+    );
   }
 
   /** Every aws call made so far, one line each. */
@@ -245,7 +258,9 @@ export class DatabaseBed {
    * file pins (linked: the same tree the release tarball packs).
    */
   putRelease(version: string, edit: (files: Map<string, string>) => void = () => {}): void {
-    const files = new Map<string, string>(APP_FILES.map((file) => [file, fs.readFileSync(path.join(ROOT, "app", file), "utf8")]));
+    const files = new Map<string, string>(
+      APP_FILES.map((file) => [file, fs.readFileSync(path.join(ROOT, "app", file), "utf8")]),
+    );
     const manifest = JSON.parse(files.get("package.json")!);
     files.set("package.json", JSON.stringify({ ...manifest, version }, null, 2));
     edit(files);

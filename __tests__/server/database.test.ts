@@ -29,7 +29,8 @@ if (missing.length > 0 && process.env.CI) {
 const describeWithDatabases = missing.length > 0 ? describe.skip : describe;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * p)];
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * p)];
 
 describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB", () => {
   const beds = new Map<DrillEngine, DatabaseBed>();
@@ -70,11 +71,21 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       expect(bed.awsCalls().filter((c) => c.includes("put-secret-value"))).toHaveLength(1);
       if (bed.engine === "postgres") {
         expect(await bed.db.admin("SHOW listen_addresses")).toBe("localhost");
-        expect(await bed.db.admin("SELECT datname || ':' || pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'")).toBe("app:app");
-        expect(await bed.db.admin("SELECT rolsuper::text || rolcreatedb::text || rolcreaterole::text FROM pg_roles WHERE rolname = 'app'")).toBe("falsefalsefalse");
+        expect(
+          await bed.db.admin("SELECT datname || ':' || pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'"),
+        ).toBe("app:app");
+        expect(
+          await bed.db.admin(
+            "SELECT rolsuper::text || rolcreatedb::text || rolcreaterole::text FROM pg_roles WHERE rolname = 'app'",
+          ),
+        ).toBe("falsefalsefalse");
       } else {
-        expect(await bed.db.admin("SELECT @@bind_address, @@skip_name_resolve, @@local_infile")).toBe("127.0.0.1\t1\t0");
-        expect(await bed.db.admin("SHOW GRANTS FOR 'app'@'127.0.0.1'")).toMatch(/GRANT ALL PRIVILEGES ON `app`\.\* TO `app`@`127\.0\.0\.1`/);
+        expect(await bed.db.admin("SELECT @@bind_address, @@skip_name_resolve, @@local_infile")).toBe(
+          "127.0.0.1\t1\t0",
+        );
+        expect(await bed.db.admin("SHOW GRANTS FOR 'app'@'127.0.0.1'")).toMatch(
+          /GRANT ALL PRIVILEGES ON `app`\.\* TO `app`@`127\.0\.0\.1`/,
+        );
         expect(await bed.db.admin("SELECT COUNT(*) FROM mysql.user WHERE user = 'app'")).toBe("1");
       }
     }));
@@ -102,7 +113,9 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       expect(await bed.notes()).toContain(`note 39 on ${bed.engine} ✓`);
     });
     for (const [engine, ms] of latencies) {
-      console.log(`round trip (POST /notes + GET /notes/<id>) through nginx, ${engine}: p50 ${percentile(ms, 0.5).toFixed(1)} ms, p95 ${percentile(ms, 0.95).toFixed(1)} ms over ${ms.length}`);
+      console.log(
+        `round trip (POST /notes + GET /notes/<id>) through nginx, ${engine}: p50 ${percentile(ms, 0.5).toFixed(1)} ms, p95 ${percentile(ms, 0.95).toFixed(1)} ms over ${ms.length}`,
+      );
     }
   }, 30_000);
 
@@ -133,10 +146,14 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
     onEach(async (bed) => {
       const rotated = "r0tated".padEnd(40, "x") + bed.engine.length;
       if (bed.engine === "postgres") {
-        await bed.db.admin(`ALTER ROLE app PASSWORD '${rotated}'; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app';`);
+        await bed.db.admin(
+          `ALTER ROLE app PASSWORD '${rotated}'; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app';`,
+        );
       } else {
         await bed.db.admin(`ALTER USER 'app'@'127.0.0.1' IDENTIFIED BY '${rotated}'`);
-        const ids = (await bed.db.admin("SELECT id FROM information_schema.processlist WHERE user = 'app'")).split("\n").filter(Boolean);
+        const ids = (await bed.db.admin("SELECT id FROM information_schema.processlist WHERE user = 'app'"))
+          .split("\n")
+          .filter(Boolean);
         for (const id of ids) await bed.db.admin(`KILL ${id}`).catch(() => {});
       }
       bed.setSecret({ username: "app", password: rotated });
@@ -167,105 +184,126 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       expect(after.status).toBe(201);
       expect(bed.awsCalls().join("\n")).not.toContain(bed.secret()!.password);
     });
-    for (const [engine, ms] of restoreMs) console.log(`db-restore latest of a small dump (~60 rows), ${engine}: ${ms} ms`);
+    for (const [engine, ms] of restoreMs)
+      console.log(`db-restore latest of a small dump (~60 rows), ${engine}: ${ms} ms`);
   }, 30_000);
 
-  test("a deploy with a schema migration under load of writes and reads: no failed request, the migration applied once, run once per deploy", () =>
-    onEach(async (bed) => {
-      const port = bed.bed.nginxPort;
-      const runs = async () => Number(await bed.db.admin("SELECT COUNT(*) FROM migration_runs", "app"));
-      const runsBefore = await runs();
-      bed.putRelease("1.1.0", (files) => {
-        const migrations = files.get("migrations.js")!;
-        const added = migrations.replace(
-          /\];\s*$/,
-          `  { id: "002_notes_author", postgres: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'", mysql: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'" },\n];\n`,
-        );
-        if (added === migrations) throw new Error("could not add a migration to migrations.js");
-        files.set("migrations.js", added);
-      });
-      // steady load: 4 clients, each writing a note and reading it back, until the deploy is done
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-      const failures: string[] = [];
-      const versions = new Map<string, number>();
-      let running = true;
-      const client = async (n: number) => {
-        for (let i = 0; running; i++) {
-          try {
-            const written = await call(port, "POST", "/notes", `load ${n}.${i}`, agent);
-            if (written.status !== 201) throw new Error(`POST ${written.status} ${written.body.slice(0, 100)}`);
-            const { id, version } = JSON.parse(written.body);
-            const read = await call(port, "GET", `/notes/${id}`, undefined, agent);
-            if (read.status !== 200) throw new Error(`GET ${read.status} ${read.body.slice(0, 100)}`);
-            versions.set(version, (versions.get(version) ?? 0) + 1);
-          } catch (error) {
-            failures.push(`${bed.engine}: ${(error as Error).message}`);
+  test(
+    "a deploy with a schema migration under load of writes and reads: no failed request, the migration applied once, run once per deploy",
+    () =>
+      onEach(async (bed) => {
+        const port = bed.bed.nginxPort;
+        const runs = async () => Number(await bed.db.admin("SELECT COUNT(*) FROM migration_runs", "app"));
+        const runsBefore = await runs();
+        bed.putRelease("1.1.0", (files) => {
+          const migrations = files.get("migrations.js")!;
+          const added = migrations.replace(
+            /\];\s*$/,
+            `  { id: "002_notes_author", postgres: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'", mysql: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'" },\n];\n`,
+          );
+          if (added === migrations) throw new Error("could not add a migration to migrations.js");
+          files.set("migrations.js", added);
+        });
+        // steady load: 4 clients, each writing a note and reading it back, until the deploy is done
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+        const failures: string[] = [];
+        const versions = new Map<string, number>();
+        let running = true;
+        const client = async (n: number) => {
+          for (let i = 0; running; i++) {
+            try {
+              const written = await call(port, "POST", "/notes", `load ${n}.${i}`, agent);
+              if (written.status !== 201) throw new Error(`POST ${written.status} ${written.body.slice(0, 100)}`);
+              const { id, version } = JSON.parse(written.body);
+              const read = await call(port, "GET", `/notes/${id}`, undefined, agent);
+              if (read.status !== 200) throw new Error(`GET ${read.status} ${read.body.slice(0, 100)}`);
+              versions.set(version, (versions.get(version) ?? 0) + 1);
+            } catch (error) {
+              failures.push(`${bed.engine}: ${(error as Error).message}`);
+            }
           }
-        }
-      };
-      const clients = [0, 1, 2, 3].map(client);
-      await sleep(200);
-      const deploy = await bed.deploy("1.1.0");
-      await sleep(200);
-      running = false;
-      await Promise.all(clients);
-      agent.destroy();
-      expect(deploy.output).toContain("migrate: applied 002_notes_author");
-      expect(deploy.output).toContain(`done: ${PROCESSES} processes run 1.1.0`);
-      expect(deploy.code).toBe(0);
-      expect(failures).toEqual([]);
-      expect(versions.get("1.0.0")).toBeGreaterThan(0);
-      expect(versions.get("1.1.0")).toBeGreaterThan(0);
-      expect(await bed.db.admin("SELECT id, release FROM schema_migrations ORDER BY id".replace("release", bed.engine === "postgres" ? "release" : "`release`"), "app")).toBe(
-        "001_create_notes\t1.0.0\n002_notes_author\t1.1.0",
-      );
-      // one run for the deploy, however many processes it moved
-      expect(await runs()).toBe(runsBefore + 1);
-      // the column is there, and rows written by either release have it
-      expect(await bed.db.admin("SELECT COUNT(*) FROM notes WHERE author = 'anonymous'", "app")).toMatch(/^[1-9]\d*$/);
-      // deploying the same release again: one more run, nothing applied, no process moved
-      const again = await bed.deploy("1.1.0");
-      expect(again.code).toBe(0);
-      expect(again.output).toContain("release 1.1.0: 0 applied, 2 already there");
-      expect(await runs()).toBe(runsBefore + 2);
-    }), 60_000);
+        };
+        const clients = [0, 1, 2, 3].map(client);
+        await sleep(200);
+        const deploy = await bed.deploy("1.1.0");
+        await sleep(200);
+        running = false;
+        await Promise.all(clients);
+        agent.destroy();
+        expect(deploy.output).toContain("migrate: applied 002_notes_author");
+        expect(deploy.output).toContain(`done: ${PROCESSES} processes run 1.1.0`);
+        expect(deploy.code).toBe(0);
+        expect(failures).toEqual([]);
+        expect(versions.get("1.0.0")).toBeGreaterThan(0);
+        expect(versions.get("1.1.0")).toBeGreaterThan(0);
+        expect(
+          await bed.db.admin(
+            "SELECT id, release FROM schema_migrations ORDER BY id".replace(
+              "release",
+              bed.engine === "postgres" ? "release" : "`release`",
+            ),
+            "app",
+          ),
+        ).toBe("001_create_notes\t1.0.0\n002_notes_author\t1.1.0");
+        // one run for the deploy, however many processes it moved
+        expect(await runs()).toBe(runsBefore + 1);
+        // the column is there, and rows written by either release have it
+        expect(await bed.db.admin("SELECT COUNT(*) FROM notes WHERE author = 'anonymous'", "app")).toMatch(
+          /^[1-9]\d*$/,
+        );
+        // deploying the same release again: one more run, nothing applied, no process moved
+        const again = await bed.deploy("1.1.0");
+        expect(again.code).toBe(0);
+        expect(again.output).toContain("release 1.1.0: 0 applied, 2 already there");
+        expect(await runs()).toBe(runsBefore + 2);
+      }),
+    60_000,
+  );
 
-  test("the database restarts: /healthz stays 200 and says so, writes fail fast, then the app recovers with no deploy or restart", () =>
-    onEach(async (bed) => {
-      const port = bed.bed.nginxPort;
-      const pids = await Promise.all(bed.bed.host.appPorts.map(async (p) => JSON.parse((await call(p, "GET", "/")).body).pid));
-      await bed.db.stopServer();
-      // /healthz asks the database at most once a second: "unreachable" within that, and 200 throughout
-      const stopped = Date.now();
-      let health = { status: "", database: "" };
-      while (health.database !== "unreachable" && Date.now() - stopped < 5000) {
-        const reply = await call(port, "GET", "/healthz");
-        expect(reply.status).toBe(200);
-        health = JSON.parse(reply.body);
-        if (health.database !== "unreachable") await sleep(100);
-      }
-      expect(health).toMatchObject({ status: "ok", database: "unreachable" });
-      expect((await call(port, "GET", "/healthz/db")).status).toBe(503);
-      const down = await call(port, "POST", "/notes", "while the database is down");
-      expect(down.status).toBe(503);
-      expect(down.ms).toBeLessThan(4000);
-      await bed.db.startServer();
-      const restarted = Date.now();
-      let status = 0;
-      while (status !== 201 && Date.now() - restarted < 10_000) {
-        status = (await call(port, "POST", "/notes", "after the restart")).status;
-        if (status !== 201) await sleep(100);
-      }
-      expect(status).toBe(201);
-      console.log(`${bed.engine}: writes succeed again ${Date.now() - restarted} ms after the database is back`);
-      // /healthz asks the database at most once a second: "ok" again within that
-      let database = "";
-      while (database !== "ok" && Date.now() - restarted < 10_000) {
-        database = JSON.parse((await call(port, "GET", "/healthz")).body).database;
-        if (database !== "ok") await sleep(100);
-      }
-      expect(database).toBe("ok");
-      const after = await Promise.all(bed.bed.host.appPorts.map(async (p) => JSON.parse((await call(p, "GET", "/")).body).pid));
-      expect(after).toEqual(pids);
-    }), 30_000);
+  test(
+    "the database restarts: /healthz stays 200 and says so, writes fail fast, then the app recovers with no deploy or restart",
+    () =>
+      onEach(async (bed) => {
+        const port = bed.bed.nginxPort;
+        const pids = await Promise.all(
+          bed.bed.host.appPorts.map(async (p) => JSON.parse((await call(p, "GET", "/")).body).pid),
+        );
+        await bed.db.stopServer();
+        // /healthz asks the database at most once a second: "unreachable" within that, and 200 throughout
+        const stopped = Date.now();
+        let health = { status: "", database: "" };
+        while (health.database !== "unreachable" && Date.now() - stopped < 5000) {
+          const reply = await call(port, "GET", "/healthz");
+          expect(reply.status).toBe(200);
+          health = JSON.parse(reply.body);
+          if (health.database !== "unreachable") await sleep(100);
+        }
+        expect(health).toMatchObject({ status: "ok", database: "unreachable" });
+        expect((await call(port, "GET", "/healthz/db")).status).toBe(503);
+        const down = await call(port, "POST", "/notes", "while the database is down");
+        expect(down.status).toBe(503);
+        expect(down.ms).toBeLessThan(4000);
+        await bed.db.startServer();
+        const restarted = Date.now();
+        let status = 0;
+        while (status !== 201 && Date.now() - restarted < 10_000) {
+          status = (await call(port, "POST", "/notes", "after the restart")).status;
+          if (status !== 201) await sleep(100);
+        }
+        expect(status).toBe(201);
+        console.log(`${bed.engine}: writes succeed again ${Date.now() - restarted} ms after the database is back`);
+        // /healthz asks the database at most once a second: "ok" again within that
+        let database = "";
+        while (database !== "ok" && Date.now() - restarted < 10_000) {
+          database = JSON.parse((await call(port, "GET", "/healthz")).body).database;
+          if (database !== "ok") await sleep(100);
+        }
+        expect(database).toBe("ok");
+        const after = await Promise.all(
+          bed.bed.host.appPorts.map(async (p) => JSON.parse((await call(p, "GET", "/")).body).pid),
+        );
+        expect(after).toEqual(pids);
+      }),
+    30_000,
+  );
 });

@@ -41,19 +41,25 @@ function postgresBin(): string | undefined {
 function program(name: string): string | undefined {
   const found = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
   if (found) return found;
-  return ["/usr/sbin", "/usr/local/sbin", "/sbin"].map((dir) => path.join(dir, name)).find((file) => fs.existsSync(file));
+  return ["/usr/sbin", "/usr/local/sbin", "/sbin"]
+    .map((dir) => path.join(dir, name))
+    .find((file) => fs.existsSync(file));
 }
 
 /** Why `engine` cannot run here, or undefined when its server and client tools are installed. */
 export function engineMissing(engine: DrillEngine): string | undefined {
   const tools =
-    engine === "postgres" ? ["psql", "pg_dump", "pg_restore"] : ["mariadbd", "mariadb-install-db", "mariadb", "mariadb-dump"];
-  if (engine === "postgres" && !postgresBin()) return "PostgreSQL's server is not installed (apt-get install postgresql)";
+    engine === "postgres"
+      ? ["psql", "pg_dump", "pg_restore"]
+      : ["mariadbd", "mariadb-install-db", "mariadb", "mariadb-dump"];
+  if (engine === "postgres" && !postgresBin())
+    return "PostgreSQL's server is not installed (apt-get install postgresql)";
   const missing = tools.filter((tool) => !program(tool));
   if (missing.length > 0) {
     return `${missing.join(", ")} not found (apt-get install ${engine === "postgres" ? "postgresql" : "mariadb-server"})`;
   }
-  if (process.getuid?.() === 0 && spawnSync("id", ["nobody"]).status !== 0) return "no unprivileged user nobody to run it as";
+  if (process.getuid?.() === 0 && spawnSync("id", ["nobody"]).status !== 0)
+    return "no unprivileged user nobody to run it as";
   return undefined;
 }
 
@@ -66,7 +72,12 @@ export function run(
   options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; uid?: number; gid?: number } = {},
 ): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, uid: options.uid, gid: options.gid });
+    const child = spawn(command, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      uid: options.uid,
+      gid: options.gid,
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -185,7 +196,9 @@ export class RealDatabase {
         `socket = ${path.join(this.dir, "mysqld.sock")}`,
         `pid-file = ${path.join(this.dir, "mysqld.pid")}`,
         `tmpdir = ${this.dir}`,
-        ...(this.tls ? [`ssl_cert = ${path.join(this.dir, "server.pem")}`, `ssl_key = ${path.join(this.dir, "server.key")}`] : []),
+        ...(this.tls
+          ? [`ssl_cert = ${path.join(this.dir, "server.pem")}`, `ssl_key = ${path.join(this.dir, "server.key")}`]
+          : []),
         "skip-log-bin",
         ...MARIADB_TEST_SETTINGS,
         "",
@@ -199,22 +212,27 @@ export class RealDatabase {
     const log = fs.openSync(path.join(this.dir, "server.log"), "a");
     const [command, args]: [string, string[]] =
       this.engine === "postgres"
-        ? [path.join(postgresBin()!, "postgres"), [
-            "-D",
-            path.join(this.dir, "data"),
-            "-k",
-            path.join(this.dir, "socket"),
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            ...(this.tls
-              ? ["-c", "ssl=on", "-c", `ssl_cert_file=${path.join(this.dir, "server.pem")}`]
-                  .concat(["-c", `ssl_key_file=${path.join(this.dir, "server.key")}`])
-              : []),
-          ]]
+        ? [
+            path.join(postgresBin()!, "postgres"),
+            [
+              "-D",
+              path.join(this.dir, "data"),
+              "-k",
+              path.join(this.dir, "socket"),
+              "-c",
+              "fsync=off",
+              "-c",
+              "synchronous_commit=off",
+              "-c",
+              "full_page_writes=off",
+              ...(this.tls
+                ? ["-c", "ssl=on", "-c", `ssl_cert_file=${path.join(this.dir, "server.pem")}`].concat([
+                    "-c",
+                    `ssl_key_file=${path.join(this.dir, "server.key")}`,
+                  ])
+                : []),
+            ],
+          ]
         : [program("mariadbd")!, [`--defaults-file=${path.join(this.dir, "my.cnf")}`]];
     this.server = spawn(command, args, { stdio: ["ignore", log, log], env: this.serverEnv, ...this.serverUser });
     fs.closeSync(log);
@@ -261,13 +279,31 @@ export class RealDatabase {
       this.engine === "postgres"
         ? [
             "psql",
-            ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", path.join(this.dir, "socket"), "-p", String(this.port)]
-              .concat(["-U", "postgres", "-d", database ?? "postgres", "-A", "-t", "-F", "\t"]),
+            ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", path.join(this.dir, "socket"), "-p", String(this.port)].concat([
+              "-U",
+              "postgres",
+              "-d",
+              database ?? "postgres",
+              "-A",
+              "-t",
+              "-F",
+              "\t",
+            ]),
           ]
         : [
             "mariadb",
-            ["--no-defaults", "--protocol=TCP", "-h", "127.0.0.1", "-P", String(this.port), "-u", "root", "-N", "-B"]
-              .concat(database ? [database] : []),
+            [
+              "--no-defaults",
+              "--protocol=TCP",
+              "-h",
+              "127.0.0.1",
+              "-P",
+              String(this.port),
+              "-u",
+              "root",
+              "-N",
+              "-B",
+            ].concat(database ? [database] : []),
           ];
     const result = await run(command, args, { input: sql, env: { ...process.env, PGCONNECT_TIMEOUT: "2" } });
     return result.stdout.trim();

@@ -58,69 +58,79 @@ const servers = (json: Synthesized) => json.resources("aws_instance")[0] ?? json
 describe.each([
   ["app-db-split (MySQL)", split, "mysql", "3306"],
   ["load-balanced (PostgreSQL)", balanced, "postgres", "5432"],
-])("%s: the app reaches RDS with TLS, as RDS's master user, through its managed secret", (_name, stack, engine, port) => {
-  const json = stack();
-  const db = json.resources("aws_db_instance")[0];
+])(
+  "%s: the app reaches RDS with TLS, as RDS's master user, through its managed secret",
+  (_name, stack, engine, port) => {
+    const json = stack();
+    const db = json.resources("aws_db_instance")[0];
 
-  test("the settings name RDS's endpoint, TLS checked against RDS's CA bundle, and the secret's ARN, never a password", () => {
-    expect(settings(json)).toEqual({
-      DB_ENGINE: engine,
-      DB_HOST: ref(db, "aws_db_instance", "address"),
-      DB_PORT: port,
-      DB_NAME: "app",
-      DB_USER: "app_admin",
-      DB_TLS: "verify-full",
-      DB_CA_FILE: "/etc/app/rds-ca.pem",
-      DB_SECRET_ID: `\${aws_db_instance.${db.name}.master_user_secret[0].secret_arn}`,
-      DB_REGION: "ap-northeast-2",
+    test("the settings name RDS's endpoint, TLS checked against RDS's CA bundle, and the secret's ARN, never a password", () => {
+      expect(settings(json)).toEqual({
+        DB_ENGINE: engine,
+        DB_HOST: ref(db, "aws_db_instance", "address"),
+        DB_PORT: port,
+        DB_NAME: "app",
+        DB_USER: "app_admin",
+        DB_TLS: "verify-full",
+        DB_CA_FILE: "/etc/app/rds-ca.pem",
+        DB_SECRET_ID: `\${aws_db_instance.${db.name}.master_user_secret[0].secret_arn}`,
+        DB_REGION: "ap-northeast-2",
+      });
+      expect(db.values).toMatchObject({ manage_master_user_password: true, db_name: "app", username: "app_admin" });
     });
-    expect(db.values).toMatchObject({ manage_master_user_password: true, db_name: "app", username: "app_admin" });
-  });
 
-  test("the role may read that one secret and the settings: nothing else of the database, no wildcard", () => {
-    expect(Object.keys(databaseStatements(json))).toEqual(["ReadDatabaseSecret", "ReadDatabaseSettings"]);
-    const statements = databaseStatements(json);
-    expect(statements.ReadDatabaseSecret).toMatchObject({
-      actions: ["secretsmanager:GetSecretValue"],
-      resources: [`\${aws_db_instance.${db.name}.master_user_secret[0].secret_arn}`],
+    test("the role may read that one secret and the settings: nothing else of the database, no wildcard", () => {
+      expect(Object.keys(databaseStatements(json))).toEqual(["ReadDatabaseSecret", "ReadDatabaseSettings"]);
+      const statements = databaseStatements(json);
+      expect(statements.ReadDatabaseSecret).toMatchObject({
+        actions: ["secretsmanager:GetSecretValue"],
+        resources: [`\${aws_db_instance.${db.name}.master_user_secret[0].secret_arn}`],
+      });
+      expect(statements.ReadDatabaseSettings).toMatchObject({
+        actions: ["ssm:GetParameter"],
+        resources: [ref(json.named("aws_ssm_parameter", "Parameter"), "aws_ssm_parameter", "arn")],
+      });
+      const everyAction = json
+        .dataSources("aws_iam_policy_document")
+        .flatMap((d) => (d.values.statement ?? []).flatMap((s: any) => s.actions ?? []));
+      expect(everyAction.filter((a: string) => a.startsWith("secretsmanager:"))).toEqual([
+        "secretsmanager:GetSecretValue",
+      ]);
     });
-    expect(statements.ReadDatabaseSettings).toMatchObject({
-      actions: ["ssm:GetParameter"],
-      resources: [ref(json.named("aws_ssm_parameter", "Parameter"), "aws_ssm_parameter", "arn")],
-    });
-    const everyAction = json
-      .dataSources("aws_iam_policy_document")
-      .flatMap((d) => (d.values.statement ?? []).flatMap((s: any) => s.actions ?? []));
-    expect(everyAction.filter((a: string) => a.startsWith("secretsmanager:"))).toEqual(["secretsmanager:GetSecretValue"]);
-  });
 
-  test("servers boot after the settings exist; the boot script fetches RDS's CA bundle for the region before the first deploy", () => {
-    expect(servers(json).values.depends_on).toContain(`aws_ssm_parameter.${json.named("aws_ssm_parameter", "Parameter").name}`);
-    const script = bootScriptOf(json);
-    const ca = script.indexOf("https://truststore.pki.rds.amazonaws.com/ap-northeast-2/ap-northeast-2-bundle.pem");
-    expect(ca).toBeGreaterThan(0);
-    expect(ca).toBeLessThan(script.indexOf("\n/opt/app/bin/deploy 1.0.0\n"));
-    expect(script).not.toContain("dnf install -y postgresql");
-    expect(script).not.toContain("db-backup");
-  });
-});
+    test("servers boot after the settings exist; the boot script fetches RDS's CA bundle for the region before the first deploy", () => {
+      expect(servers(json).values.depends_on).toContain(
+        `aws_ssm_parameter.${json.named("aws_ssm_parameter", "Parameter").name}`,
+      );
+      const script = bootScriptOf(json);
+      const ca = script.indexOf("https://truststore.pki.rds.amazonaws.com/ap-northeast-2/ap-northeast-2-bundle.pem");
+      expect(ca).toBeGreaterThan(0);
+      expect(ca).toBeLessThan(script.indexOf("\n/opt/app/bin/deploy 1.0.0\n"));
+      expect(script).not.toContain("dnf install -y postgresql");
+      expect(script).not.toContain("db-backup");
+    });
+  },
+);
 
 describe("every layout: the settings reach the processes and the migrations run once per deploy", () => {
   test.each([
     ["single-server", single],
     ["app-db-split", split],
     ["load-balanced", balanced],
-  ])("%s: the app@ unit loads database.env; the deploy writes it from the parameter, then migrates, before moving any process", (_layout, stack) => {
-    const script = bootScriptOf(stack());
-    expect(script).toContain("EnvironmentFile=-/etc/app/database.env\n");
-    expect(script).toContain("DB_SETTINGS_PARAMETER=/shop/test/app/database\n");
-    const settingsStep = script.indexOf("\nwrite_database_settings || {");
-    const migrations = script.indexOf('\nrun_migrations "$version" || {');
-    const firstMove = script.indexOf('for port in "${PORTS[@]}"; do');
-    expect(settingsStep).toBeGreaterThan(script.indexOf('fetch_release "$version" ||'));
-    expect(migrations).toBeGreaterThan(settingsStep);
-    expect(firstMove).toBeGreaterThan(migrations);
-  });
+  ])(
+    "%s: the app@ unit loads database.env; the deploy writes it from the parameter, then migrates, before moving any process",
+    (_layout, stack) => {
+      const script = bootScriptOf(stack());
+      expect(script).toContain("EnvironmentFile=-/etc/app/database.env\n");
+      expect(script).toContain("DB_SETTINGS_PARAMETER=/shop/test/app/database\n");
+      const settingsStep = script.indexOf("\nwrite_database_settings || {");
+      const migrations = script.indexOf('\nrun_migrations "$version" || {');
+      const firstMove = script.indexOf('for port in "${PORTS[@]}"; do');
+      expect(settingsStep).toBeGreaterThan(script.indexOf('fetch_release "$version" ||'));
+      expect(migrations).toBeGreaterThan(settingsStep);
+      expect(firstMove).toBeGreaterThan(migrations);
+    },
+  );
 
   test.each([
     ["single-server", single],
@@ -163,8 +173,14 @@ describe("single-server: the engine on the box, its password generated there, ni
     const secretArn = ref(json.resources("aws_secretsmanager_secret")[0], "aws_secretsmanager_secret", "arn");
     const bucket = json.named("aws_s3_bucket", "Backups");
     const bucketArn = ref(bucket, "aws_s3_bucket", "arn");
-    expect(statements.ReadDatabaseSecret).toMatchObject({ actions: ["secretsmanager:GetSecretValue"], resources: [secretArn] });
-    expect(statements.FillDatabaseSecret).toMatchObject({ actions: ["secretsmanager:PutSecretValue"], resources: [secretArn] });
+    expect(statements.ReadDatabaseSecret).toMatchObject({
+      actions: ["secretsmanager:GetSecretValue"],
+      resources: [secretArn],
+    });
+    expect(statements.FillDatabaseSecret).toMatchObject({
+      actions: ["secretsmanager:PutSecretValue"],
+      resources: [secretArn],
+    });
     expect(statements.ReadDatabaseSettings.resources).toEqual([
       ref(json.named("aws_ssm_parameter", "Parameter"), "aws_ssm_parameter", "arn"),
       ref(json.named("aws_ssm_parameter", "BackupsParameter"), "aws_ssm_parameter", "arn"),
@@ -174,9 +190,19 @@ describe("single-server: the engine on the box, its password generated there, ni
       resources: [`${bucketArn}/db/*`],
     });
     expect(statements.ListDumps).toMatchObject({ actions: ["s3:ListBucket"], resources: [bucketArn] });
-    expect(statements.ListDumps.condition[0]).toMatchObject({ test: "StringLike", variable: "s3:prefix", values: ["db/*"] });
+    expect(statements.ListDumps.condition[0]).toMatchObject({
+      test: "StringLike",
+      variable: "s3:prefix",
+      values: ["db/*"],
+    });
     expect(JSON.stringify(statements)).not.toMatch(/Delete/);
-    expect(Object.keys(statements)).toEqual(["ReadDatabaseSecret", "FillDatabaseSecret", "ReadDatabaseSettings", "WriteAndReadDumps", "ListDumps"]);
+    expect(Object.keys(statements)).toEqual([
+      "ReadDatabaseSecret",
+      "FillDatabaseSecret",
+      "ReadDatabaseSettings",
+      "WriteAndReadDumps",
+      "ListDumps",
+    ]);
   });
 
   test("the backups bucket is versioned, encrypted, private, TLS-only, and expires a dump after backupRetentionDays", () => {
@@ -185,8 +211,14 @@ describe("single-server: the engine on the box, its password generated there, ni
     const of = (type: string) => json.resources(type).find((r) => r.values.bucket === bucketRef)!.values;
     expect(bucket.values).toMatchObject({ bucket_prefix: "shop-test-db-backups-", force_destroy: true });
     expect(of("aws_s3_bucket_versioning").versioning_configuration.status).toBe("Enabled");
-    expect(of("aws_s3_bucket_server_side_encryption_configuration").rule[0].apply_server_side_encryption_by_default.sse_algorithm).toBe("AES256");
-    expect(of("aws_s3_bucket_public_access_block")).toMatchObject({ block_public_acls: true, restrict_public_buckets: true });
+    expect(
+      of("aws_s3_bucket_server_side_encryption_configuration").rule[0].apply_server_side_encryption_by_default
+        .sse_algorithm,
+    ).toBe("AES256");
+    expect(of("aws_s3_bucket_public_access_block")).toMatchObject({
+      block_public_acls: true,
+      restrict_public_buckets: true,
+    });
     expect(json.referenced(of("aws_s3_bucket_policy").policy).values.statement[0].condition[0]).toMatchObject({
       variable: "aws:SecureTransport",
       values: ["false"],
@@ -217,9 +249,13 @@ describe("single-server: the engine on the box, its password generated there, ni
 
   test("outputs say where the dumps are and how to restore one", () => {
     const outputs = json.doc.output;
-    expect(outputs.db_backups.value).toBe(`s3://\${aws_s3_bucket.${json.named("aws_s3_bucket", "Backups").name}.bucket}/db/`);
+    expect(outputs.db_backups.value).toBe(
+      `s3://\${aws_s3_bucket.${json.named("aws_s3_bucket", "Backups").name}.bucket}/db/`,
+    );
     expect(outputs.db_restore.value).toMatch(/^sudo \/opt\/app\/bin\/db-restore latest/);
-    expect(outputs.db_secret_arn.value).toBe(ref(json.resources("aws_secretsmanager_secret")[0], "aws_secretsmanager_secret", "arn"));
+    expect(outputs.db_secret_arn.value).toBe(
+      ref(json.resources("aws_secretsmanager_secret")[0], "aws_secretsmanager_secret", "arn"),
+    );
   });
 
   test("MariaDB: AL2023's mariadb1011 packages, its drop-in on 127.0.0.1, port 3306", () => {
@@ -242,7 +278,9 @@ describe("single-server: the engine on the box, its password generated there, ni
     expect(prod.named("aws_s3_bucket", "Backups").values.force_destroy).toBe(false);
     expect(prod.resources("aws_secretsmanager_secret")[0].values.recovery_window_in_days).toBe(30);
     const bucketRef = ref(prod.named("aws_s3_bucket", "Backups"), "aws_s3_bucket");
-    const lifecycle = prod.resources("aws_s3_bucket_lifecycle_configuration").find((r) => r.values.bucket === bucketRef)!;
+    const lifecycle = prod
+      .resources("aws_s3_bucket_lifecycle_configuration")
+      .find((r) => r.values.bucket === bucketRef)!;
     expect(lifecycle.values.rule[0].expiration).toEqual([{ days: 30 }]);
   });
 });

@@ -22,7 +22,6 @@ function stack(layout: string, app: Record<string, unknown> = {}, extra: Record<
 
 const LAYOUTS = ["single-server", "app-db-split", "load-balanced"] as const;
 
-
 describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
   const json = stack(layout);
   const bucket = json.named("aws_s3_bucket", "Bucket");

@@ -1,7 +1,13 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppDatabase, type AppHost } from "../../src/userdata/app-host";
+import {
+  appPorts,
+  PASSIVE_HEALTH_CHECK,
+  SERVER_PATHS,
+  type AppDatabase,
+  type AppHost,
+} from "../../src/userdata/app-host";
 import { appUnit } from "../../src/userdata/app-unit";
 import { DATABASE_SETTING_LINE, databaseSettingsLines, type DatabaseSettings } from "../../src/userdata/database-step";
 import { deployScript } from "../../src/userdata/deploy-script";
@@ -42,7 +48,11 @@ const host = (database?: AppDatabase): AppHost => ({
   appUser: "app",
   passiveHealthCheck: PASSIVE_HEALTH_CHECK,
   paths: SERVER_PATHS,
-  artifacts: { region: "ap-northeast-2", bucketParameter: "/shop/dev/app/artifacts-bucket", releaseKey: "app/release.tar.gz" },
+  artifacts: {
+    region: "ap-northeast-2",
+    bucketParameter: "/shop/dev/app/artifacts-bucket",
+    releaseKey: "app/release.tar.gz",
+  },
   database,
 });
 
@@ -81,7 +91,11 @@ describe("the database scripts", () => {
   });
 
   test("PostgreSQL admits the app's user to the app's database over loopback with SCRAM, the superuser only as the OS user postgres", () => {
-    expect(postgresHba(LOCAL).split("\n").filter((line) => line && !line.startsWith("#"))).toEqual([
+    expect(
+      postgresHba(LOCAL)
+        .split("\n")
+        .filter((line) => line && !line.startsWith("#")),
+    ).toEqual([
       "local   all       postgres          peer",
       "host    app  app  127.0.0.1/32  scram-sha-256",
       "host    app  app  ::1/128       scram-sha-256",
@@ -117,9 +131,13 @@ describe("the app's settings", () => {
   });
 
   test("refuse a value the deploy script would refuse (a space, a quote), and TLS without a CA bundle", () => {
-    expect(() => databaseSettingsLines({ ...settings, host: "db host" })).toThrow(/"DB_HOST=db host" is not DB_<NAME>=<value>/);
+    expect(() => databaseSettingsLines({ ...settings, host: "db host" })).toThrow(
+      /"DB_HOST=db host" is not DB_<NAME>=<value>/,
+    );
     expect(() => databaseSettingsLines({ ...settings, name: "a'b" })).toThrow(/DB_NAME/);
-    expect(() => databaseSettingsLines({ ...settings, caFile: undefined })).toThrow(/caFile is required with tls verify-full/);
+    expect(() => databaseSettingsLines({ ...settings, caFile: undefined })).toThrow(
+      /caFile is required with tls verify-full/,
+    );
   });
 
   test("a host without a database gets no database step and no settings file in its unit", () => {

@@ -27,7 +27,9 @@ export function appDependencies(appDir: string, cacheRoot = DEPENDENCY_CACHE): s
   if (Object.keys(manifest.dependencies ?? {}).length === 0) return undefined;
   const lockFile = path.join(appDir, APP_LOCK_FILE);
   if (!fs.existsSync(lockFile)) {
-    throw new Error(`${appDir}: dependencies without ${APP_LOCK_FILE}; run npm install in ${appDir} and commit the lock file`);
+    throw new Error(
+      `${appDir}: dependencies without ${APP_LOCK_FILE}; run npm install in ${appDir} and commit the lock file`,
+    );
   }
   const lock = fs.readFileSync(lockFile);
   const key = createHash("sha256").update(lock).digest("hex").slice(0, 32);
@@ -43,10 +45,17 @@ export function appDependencies(appDir: string, cacheRoot = DEPENDENCY_CACHE): s
     const npm = spawnSync(
       "npm",
       ["ci", "--omit=dev", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"],
-      { cwd: staging, encoding: "utf8", env: { ...process.env, npm_config_update_notifier: "false" }, timeout: 300_000 },
+      {
+        cwd: staging,
+        encoding: "utf8",
+        env: { ...process.env, npm_config_update_notifier: "false" },
+        timeout: 300_000,
+      },
     );
     if (npm.status !== 0) {
-      throw new Error(`npm ci for the app's dependencies failed (${npm.error?.message ?? `exit ${npm.status}`}):\n${npm.stderr}`);
+      throw new Error(
+        `npm ci for the app's dependencies failed (${npm.error?.message ?? `exit ${npm.status}`}):\n${npm.stderr}`,
+      );
     }
     try {
       fs.renameSync(staging, target);

@@ -79,23 +79,19 @@ export const RULES: readonly Rule[] = [
     },
   },
   // The single server installs the engine from Amazon Linux 2023's packages: only what AL2023 offers.
-  ...(["database.engine", "database.engineVersion"] as const).map(
-    (id): Rule => ({
-      id,
-      appliesTo: (env) => !usesRds(env),
-      check: ({ database: { engine, engineVersion } }) => {
-        const found = localEngineProblem(engine, engineVersion);
-        return found?.field === id ? found.problem : undefined;
-      },
-    }),
-  ),
-  ...(["name", "username"] as const).map(
-    (field): Rule => ({
-      id: `database.${field}`,
-      appliesTo: () => true,
-      check: ({ database }) => identifierProblem(database.engine, field, database[field]),
-    }),
-  ),
+  ...(["database.engine", "database.engineVersion"] as const).map((id): Rule => ({
+    id,
+    appliesTo: (env) => !usesRds(env),
+    check: ({ database: { engine, engineVersion } }) => {
+      const found = localEngineProblem(engine, engineVersion);
+      return found?.field === id ? found.problem : undefined;
+    },
+  })),
+  ...(["name", "username"] as const).map((field): Rule => ({
+    id: `database.${field}`,
+    appliesTo: () => true,
+    check: ({ database }) => identifierProblem(database.engine, field, database[field]),
+  })),
   {
     id: "database.backupRetentionDays",
     appliesTo: () => true,

@@ -274,7 +274,9 @@ const database = z
   .strictObject({
     engine: z
       .enum(Object.keys(ENGINES) as [Engine, ...Engine[]])
-      .describe("postgres, mysql or mariadb (the single server runs postgres or mariadb, as Amazon Linux 2023 packages them)"),
+      .describe(
+        "postgres, mysql or mariadb (the single server runs postgres or mariadb, as Amazon Linux 2023 packages them)",
+      ),
     engineVersion: z
       .string()
       .regex(
@@ -284,10 +286,7 @@ const database = z
       .describe(
         "Engine version; give the major (16, 8.0, 10.11): RDS applies minor upgrades in the maintenance window, the single server installs Amazon Linux 2023's current minor",
       ),
-    name: z
-      .string()
-      .optional()
-      .describe("The app's database: lowercase letters, digits and underscores; default app"),
+    name: z.string().optional().describe("The app's database: lowercase letters, digits and underscores; default app"),
     username: z
       .string()
       .optional()

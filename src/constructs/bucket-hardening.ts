@@ -71,8 +71,7 @@ export function versionedPrivateBucket(
         filter: [{ prefix: "" }],
         noncurrentVersionExpiration: [{ noncurrentDays: options.noncurrentVersionDays }],
         // Current versions expire after their days, then stay noncurrent for noncurrentVersionDays.
-        expiration:
-          options.currentVersionDays === undefined ? undefined : [{ days: options.currentVersionDays }],
+        expiration: options.currentVersionDays === undefined ? undefined : [{ days: options.currentVersionDays }],
         abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
       },
     ],

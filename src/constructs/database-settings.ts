@@ -31,7 +31,8 @@ export class DatabaseSettingsParameter extends Construct {
       name: this.parameterName,
       type: "String",
       value: databaseSettingsLines(props.settings),
-      description: "The app's database settings (DB_... lines, no secret); the deploy script writes them to the servers",
+      description:
+        "The app's database settings (DB_... lines, no secret); the deploy script writes them to the servers",
       tags: naming.tags("app"),
     });
     this.parameterArn = this.parameter.arn;

@@ -172,7 +172,10 @@ export async function updatePriceTable(
       ...(old ?? ({} as RegionPrices)),
       ec2: Object.keys(ec2).length > 0 ? ec2 : (old?.ec2 ?? {}),
       rds: Object.fromEntries(
-        (Object.keys(ENGINES) as Engine[]).map((e) => [e, Object.keys(rds[e]).length > 0 ? rds[e] : (old?.rds[e] ?? {})]),
+        (Object.keys(ENGINES) as Engine[]).map((e) => [
+          e,
+          Object.keys(rds[e]).length > 0 ? rds[e] : (old?.rds[e] ?? {}),
+        ]),
       ),
       ebsGp3PerGbMonth: ebs ?? old?.ebsGp3PerGbMonth,
       rdsGp3PerGbMonth: rdsStorage ?? old?.rdsGp3PerGbMonth,

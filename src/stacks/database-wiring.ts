@@ -107,7 +107,9 @@ export function localDatabaseWiring(stack: EnvironmentStack): AppDatabaseWiring 
   const serverPackage = al2023ServerPackage(engine, engineVersion);
   if ((engine !== "postgres" && engine !== "mariadb") || !serverPackage) {
     // The config rules reject this before any stack exists; this guards direct use of the stacks.
-    throw new Error(`${env.name}: Amazon Linux 2023 packages no ${engine} ${engineVersion} server for layout single-server`);
+    throw new Error(
+      `${env.name}: Amazon Linux 2023 packages no ${engine} ${engineVersion} server for layout single-server`,
+    );
   }
   const local = new LocalDatabase(stack, "LocalDatabase", {
     naming,

@@ -82,11 +82,7 @@ function databaseLines(host: AppHost): string[] {
           "systemctl enable postgresql",
           "systemctl restart postgresql",
         ]
-      : [
-          ...writeFile(MARIADB_APP_CNF, mariadbAppCnf(db)),
-          "systemctl enable mariadb",
-          "systemctl restart mariadb",
-        ];
+      : [...writeFile(MARIADB_APP_CNF, mariadbAppCnf(db)), "systemctl enable mariadb", "systemctl restart mariadb"];
   const units = dbBackupUnits(root, db);
   return [
     ...lines,

@@ -102,7 +102,9 @@ export function databaseSettingsLines(settings: DatabaseSettings): string {
   // Values known at synth time are checked here; an apply-time one (`${...}`) on the server.
   for (const line of lines) {
     if (!line.includes("${") && !DATABASE_SETTING_LINE.test(line)) {
-      throw new Error(`databaseSettingsLines: ${JSON.stringify(line)} is not DB_<NAME>=<value> without spaces or quotes`);
+      throw new Error(
+        `databaseSettingsLines: ${JSON.stringify(line)} is not DB_<NAME>=<value> without spaces or quotes`,
+      );
     }
   }
   return lines.join("\n");

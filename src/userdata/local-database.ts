@@ -92,7 +92,7 @@ function scriptPrelude(name: string, database: AppDatabase, purpose: string[]): 
     "secret_password() {",
     '  aws --region "$REGION" secretsmanager get-secret-value --secret-id "$DB_SECRET_ID" --query SecretString --output text >"$work/secret" ||',
     '    fail "cannot read the secret $DB_SECRET_ID"',
-    "  sed -n 's/.*\"password\" *: *\"\\([^\"]*\\)\".*/\\1/p' \"$work/secret\"",
+    '  sed -n \'s/.*"password" *: *"\\([^"]*\\)".*/\\1/p\' "$work/secret"',
     "}",
   ];
 }
@@ -127,7 +127,8 @@ function bucketLookup(db: LocalDatabase): string[] {
  * the local socket); the integration tests point it at their own server.
  */
 export function dbProvisionScript(database: AppDatabase, db: LocalDatabase): string {
-  const admin = db.engine === "postgres" ? "runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres" : "mariadb";
+  const admin =
+    db.engine === "postgres" ? "runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres" : "mariadb";
   const sql =
     db.engine === "postgres"
       ? [
@@ -164,7 +165,7 @@ export function dbProvisionScript(database: AppDatabase, db: LocalDatabase): str
     "# The password: the secret's, or a new random one stored in the secret before any use.",
     'if aws --region "$REGION" secretsmanager get-secret-value --secret-id "$secret_id" --query SecretString --output text >"$work/secret" 2>"$work/error"; then',
     '  log "password: the one in $secret_id"',
-    "elif grep -q ResourceNotFoundException \"$work/error\"; then",
+    'elif grep -q ResourceNotFoundException "$work/error"; then',
     "  # 32 random bytes as hex: nothing in it needs quoting in SQL or JSON.",
     "  password=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n')",
     `  printf '{"username":"%s","password":"%s"}' ${db.username} "$password" >"$work/secret"`,
@@ -175,7 +176,7 @@ export function dbProvisionScript(database: AppDatabase, db: LocalDatabase): str
     '  cat "$work/error" >&2',
     '  fail "cannot read the secret $secret_id"',
     "fi",
-    "password=$(sed -n 's/.*\"password\" *: *\"\\([^\"]*\\)\".*/\\1/p' \"$work/secret\")",
+    'password=$(sed -n \'s/.*"password" *: *"\\([^"]*\\)".*/\\1/p\' "$work/secret")',
     "# Letters and digits only: it goes into SQL below, and into the client tools' password files.",
     '[[ $password =~ ^[A-Za-z0-9]{16,128}$ ]] || fail "the password in $secret_id must be 16 to 128 letters or digits"',
     "",
@@ -199,7 +200,7 @@ export function dbBackupScript(database: AppDatabase, db: LocalDatabase): string
     db.engine === "postgres"
       ? [
           'pg_dump "${connect[@]}" --dbname="$DB_NAME" --format=custom --no-owner --no-privileges --file="$work/dump"',
-          '# A dump pg_restore cannot read is not a backup.',
+          "# A dump pg_restore cannot read is not a backup.",
           'pg_restore --list "$work/dump" >/dev/null || fail "pg_dump wrote an unreadable dump"',
         ]
       : [
@@ -244,7 +245,7 @@ export function dbRestoreScript(database: AppDatabase, db: LocalDatabase): strin
     "",
     'target="${1:?usage: db-restore <key>|latest (keys: aws s3 ls s3://<bucket>/<prefix>)}"',
     ...bucketLookup(db),
-    'if [[ $target == latest ]]; then',
+    "if [[ $target == latest ]]; then",
     '  target=$(aws --region "$REGION" s3api list-objects-v2 --bucket "$bucket" --prefix "$PREFIX" \\',
     "    --query 'sort_by(Contents, &Key)[-1].Key' --output text) || fail \"cannot list s3://$bucket/$PREFIX\"",
     '  [[ -n $target && $target != None ]] || fail "no dump in s3://$bucket/$PREFIX"',
