@@ -103,9 +103,11 @@ describe("the database scripts", () => {
     expect(mariadbAppCnf(LOCAL)).toContain("\nbind-address = 127.0.0.1\n");
   });
 
-  test("the nightly dump: a oneshot service on a persistent timer", () => {
-    const units = dbBackupUnits("/opt/app", LOCAL);
+  test("the nightly dump: a oneshot service on a persistent timer, logging where the agent ships the app's logs", () => {
+    const units = dbBackupUnits(SERVER_PATHS, LOCAL);
     expect(units.service).toContain("\nType=oneshot\nExecStart=/opt/app/bin/db-backup\n");
+    expect(units.service).toContain("\nStandardOutput=append:/var/log/app/db-backup.log\n");
+    expect(units.service).toContain("\nStandardError=append:/var/log/app/db-backup.log\n");
     expect(units.timer).toContain("\nOnCalendar=*-*-* 18:00:00 UTC\n");
     expect(units.timer).toContain("\nPersistent=true\n");
   });

@@ -83,7 +83,7 @@ function databaseLines(host: AppHost): string[] {
           "systemctl restart postgresql",
         ]
       : [...writeFile(MARIADB_APP_CNF, mariadbAppCnf(db)), "systemctl enable mariadb", "systemctl restart mariadb"];
-  const units = dbBackupUnits(root, db);
+  const units = dbBackupUnits(host.paths, db);
   return [
     ...lines,
     "",

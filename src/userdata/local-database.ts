@@ -1,4 +1,4 @@
-import type { AppDatabase, LocalDatabase } from "./app-host";
+import type { AppDatabase, AppHostPaths, LocalDatabase } from "./app-host";
 
 /**
  * The single server's own database: the engine's configuration (127.0.0.1 only), the script that
@@ -17,6 +17,8 @@ import type { AppDatabase, LocalDatabase } from "./app-host";
 export const DB_PROVISION_SCRIPT = "bin/db-provision";
 export const DB_BACKUP_SCRIPT = "bin/db-backup";
 export const DB_RESTORE_SCRIPT = "bin/db-restore";
+/** The nightly dump's log, beside the app processes' logs. */
+export const DB_BACKUP_LOG = "db-backup.log";
 
 /** PostgreSQL's data directory on Amazon Linux 2023 (`postgresql-setup --initdb`). */
 export const PG_DATA = "/var/lib/pgsql/data";
@@ -260,8 +262,12 @@ export function dbRestoreScript(database: AppDatabase, db: LocalDatabase): strin
   ].join("\n");
 }
 
-/** The systemd service and timer of the nightly dump. */
-export function dbBackupUnits(appRoot: string, db: LocalDatabase): { service: string; timer: string } {
+/**
+ * The systemd service and timer of the nightly dump. Its output goes to `db-backup.log` among the
+ * app's logs, which the CloudWatch agent ships (and logrotate rotates) with them: a failed dump is
+ * seen in the app's log group, not only in the server's journal.
+ */
+export function dbBackupUnits(paths: AppHostPaths, db: LocalDatabase): { service: string; timer: string } {
   return {
     service: [
       "# Written by the boot script from src/userdata/local-database.ts.",
@@ -271,7 +277,9 @@ export function dbBackupUnits(appRoot: string, db: LocalDatabase): { service: st
       "",
       "[Service]",
       "Type=oneshot",
-      `ExecStart=${appRoot}/${DB_BACKUP_SCRIPT}`,
+      `ExecStart=${paths.appRoot}/${DB_BACKUP_SCRIPT}`,
+      `StandardOutput=append:${paths.appLogDir}/${DB_BACKUP_LOG}`,
+      `StandardError=append:${paths.appLogDir}/${DB_BACKUP_LOG}`,
       "Nice=10",
       "IOSchedulingClass=best-effort",
       "IOSchedulingPriority=7",
