@@ -272,24 +272,33 @@ export class DatabaseBed {
   }
 
   /**
-   * Runs `sql` through the app's own database code (db.js of release 1.0.0, with its
-   * dependencies), with the app's settings changed by `overrides`, in a child process as the app
-   * runs; resolves to the first row's first value, or to the error's message.
+   * Runs each probe's `sql` through the app's own database code (db.js of release 1.0.0, with its
+   * dependencies), with the app's settings changed by the probe's `overrides`, all at once in one
+   * child process as the app runs; resolves to each first row's first value, or the error's message.
    */
-  async probe(overrides: Record<string, string>, sql: string): Promise<{ value?: string; error?: string }> {
+  async probe(
+    probes: ReadonlyArray<{ overrides: Record<string, string>; sql: string }>,
+  ): Promise<Array<{ value?: string; error?: string }>> {
     const release = path.join(this.bed.host.paths.appRoot, "releases", "1.0.0");
     const script = [
       'const { Database, settingsFromEnv } = require("./db");',
-      "const db = new Database(settingsFromEnv(), () => {});",
-      `db.query(${JSON.stringify(sql)})`,
-      "  .then((rows) => console.log(JSON.stringify({ value: String(Object.values(rows[0])[0]) })))",
-      "  .catch((error) => console.log(JSON.stringify({ error: error.message })))",
-      "  .finally(() => db.close().catch(() => {}));",
+      "const probes = JSON.parse(process.env.PROBES);",
+      "Promise.all(probes.map(async ({ overrides, sql }) => {",
+      "  const db = new Database(settingsFromEnv({ ...process.env, ...overrides }), () => {});",
+      "  try {",
+      "    const rows = await db.query(sql);",
+      "    return { value: String(Object.values(rows[0])[0]) };",
+      "  } catch (error) {",
+      "    return { error: error.message };",
+      "  } finally {",
+      "    await db.close().catch(() => {});",
+      "  }",
+      "})).then((results) => console.log(JSON.stringify(results)));",
     ].join("\n");
     const env = {
       ...process.env,
       ...readEnvironmentFile(this.bed.host.database!.envFile),
-      ...overrides,
+      PROBES: JSON.stringify(probes),
       PATH: `${path.join(this.bed.dir, "bin")}:${process.env.PATH}`,
     };
     const { stdout } = await run(process.execPath, ["-e", script], { env, cwd: release });
