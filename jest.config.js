@@ -15,6 +15,7 @@ const INTEGRATION = [
   "<rootDir>/__tests__/launcher.test.ts",
   "<rootDir>/__tests__/main.test.ts",
   "<rootDir>/__tests__/ops/wrappers.test.ts",
+  "<rootDir>/__tests__/final-snapshot-name.test.ts",
 ];
 
 const shared = {

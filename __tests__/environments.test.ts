@@ -1,16 +1,22 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { EnvironmentConfig } from "../src/config/load";
-import { availabilityZonesOf } from "../src/config/regions";
+import { ENVIRONMENT_CHECKS, shippedProject } from "./environment-checks";
 import { tempDir, type Synthesized } from "./helpers";
 import { SHIPPED_ENVIRONMENTS, shippedOutdir, shippedStack } from "./shipped";
 
-// Every real environment folder, as `npm run synth` writes it: it loads, synthesizes, and holds the
-// architecture's invariants.
+// Every real environment folder, as `npm run synth` writes it: it loads, synthesizes, and passes
+// every environment-driven check (environment-checks.ts: the same checks new-environment.test.ts
+// runs, in-process, on a folder copied into a temporary project).
 const ENVIRONMENTS = SHIPPED_ENVIRONMENTS;
+const PROJECT = shippedProject();
 const byName = (name: string) => ENVIRONMENTS.find((e) => e.name === name)!;
 const synthesized = new Map<string, Synthesized>(ENVIRONMENTS.map((env) => [env.name, shippedStack(env.name)]));
-const cases = ENVIRONMENTS.map((env) => [env.name, env] as [string, EnvironmentConfig]);
+
+describe.each(ENVIRONMENTS.map((env) => env.name))("environments/%s", (name) => {
+  test.each(Object.keys(ENVIRONMENT_CHECKS))("%s", (check) => {
+    expect(ENVIRONMENT_CHECKS[check](byName(name), PROJECT)).toEqual([]);
+  });
+});
 
 describe("the shipped environments", () => {
   test("dev, staging and prod live in Seoul; at least one environment lives in another region", () => {
@@ -26,89 +32,11 @@ describe("the shipped environments", () => {
     expect(ENVIRONMENTS.filter((e) => e.production).map((e) => e.name)).toEqual(["prod"]);
   });
 
-  test.each(cases)("%s: its layout's tiers are present, and only those", (name, env) => {
-    const json = synthesized.get(name)!;
-    const counts = {
-      instance: json.countOf("aws_instance"),
-      asg: json.countOf("aws_autoscaling_group"),
-      alb: json.countOf("aws_lb"),
-      rds: json.countOf("aws_db_instance"),
-    };
-    const expected = {
-      "single-server": { instance: 1, asg: 0, alb: 0, rds: 0 },
-      "app-db-split": { instance: 1, asg: 0, alb: 0, rds: 1 },
-      "load-balanced": { instance: 0, asg: 1, alb: 1, rds: 1 },
-    }[env.layout];
-    expect(counts).toEqual(expected);
-  });
-
-  test.each(cases)("%s: nothing but the internet-facing tier admits 0.0.0.0/0, and never on SSH", (name) => {
-    const json = synthesized.get(name)!;
-    const open = json
-      .resources("aws_vpc_security_group_ingress_rule")
-      .filter((r) => r.values.cidr_ipv4 === "0.0.0.0/0");
-    for (const rule of open) {
-      expect([80, 443]).toContain(rule.values.from_port);
-      expect(rule.values.to_port).toBe(rule.values.from_port);
-    }
-    const db = json.resources("aws_security_group").find((g) => g.values.tags.Name.endsWith("-db"));
-    if (db) {
-      const dbRules = json
-        .resources("aws_vpc_security_group_ingress_rule")
-        .filter((r) => r.values.security_group_id === `\${aws_security_group.${db.name}.id}`);
-      expect(
-        dbRules.every((r) => r.values.referenced_security_group_id !== undefined && r.values.cidr_ipv4 === undefined),
-      ).toBe(true);
-    }
-  });
-
   test("the quick start needs no AWS account: every environment keeps local state, each in its own file", () => {
     const paths = ENVIRONMENTS.map((e) => (e.state.backend === "local" ? e.state.path : e.state.backend));
     expect(paths).toEqual(ENVIRONMENTS.map((e) => `state/${e.name}.tfstate`));
     const written = [...synthesized.values()].map((j) => j.doc.terraform.backend.local.path);
     expect(new Set(written).size).toBe(ENVIRONMENTS.length);
-  });
-
-  test.each(cases)("%s: the provider and every subnet are in the environment's region", (name, env) => {
-    const json = synthesized.get(name)!;
-    expect(json.doc.provider.aws[0].region).toBe(env.region);
-    const zones = json.resources("aws_subnet").map((s) => s.values.availability_zone);
-    expect(zones.every((z) => availabilityZonesOf(env.region).includes(z))).toBe(true);
-  });
-
-  test.each(cases)("%s: one subnet per tier per AZ, across at least two AZs", (name, env) => {
-    const json = synthesized.get(name)!;
-    const azs = env.network.availabilityZones;
-    expect(azs.length).toBeGreaterThanOrEqual(2);
-    expect(json.countOf("aws_subnet")).toBe(3 * azs.length);
-    for (const tier of ["public", "app", "data"]) {
-      const spread = json.resources("aws_subnet").filter((s) => s.values.tags.Tier === tier);
-      expect(new Set(spread.map((s) => s.values.availability_zone))).toEqual(new Set(azs));
-    }
-  });
-
-  test.each(cases)("%s: NAT gateways follow the strategy", (name, env) => {
-    const expected = { single: 1, "per-az": env.network.availabilityZones.length, none: 0 }[env.network.natGateways];
-    expect(synthesized.get(name)!.countOf("aws_nat_gateway")).toBe(expected);
-  });
-
-  test.each(cases)("%s: every resource is tagged through the provider and names itself", (name, env) => {
-    const json = synthesized.get(name)!;
-    expect(json.doc.provider.aws[0].default_tags[0].tags).toMatchObject({
-      Project: env.project,
-      Environment: name,
-      ManagedBy: "cdktf",
-    });
-    for (const type of [
-      "aws_vpc",
-      "aws_subnet",
-      "aws_nat_gateway",
-      "aws_internet_gateway",
-      "aws_route_table",
-      "aws_eip",
-    ]) {
-      for (const r of json.resources(type)) expect(r.values.tags.Name).toMatch(new RegExp(`^${env.project}-${name}-`));
-    }
   });
 });
 

@@ -106,6 +106,21 @@ export function environment(name = "test", overrides: Record<string, unknown> = 
   return parsed.environment;
 }
 
+/** The project's own `environments/`. */
+export const ENVIRONMENTS_DIR = path.join(__dirname, "..", "environments");
+
+/**
+ * The environment folders' names, sorted, read from disk: tests derive every list of environments
+ * from this (or from `loadEnvironments`), never from names written down, so a new folder is covered.
+ */
+export function environmentFolders(dir = ENVIRONMENTS_DIR): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+}
+
 /** A fresh temporary directory, removed by `cleanUp`. */
 export function tempDir(prefix = "cdktf-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -61,17 +61,6 @@ describe("the project", () => {
     expect(read("environments/schema.json")).toBe(environmentJsonSchema());
   });
 
-  test("every environment file points editors at the schema", () => {
-    const folders = fs
-      .readdirSync(path.join(ROOT, "environments"), { withFileTypes: true })
-      .filter((e) => e.isDirectory());
-    for (const folder of folders) {
-      expect(read(`environments/${folder.name}/config.yaml`).split("\n")[0]).toBe(
-        "# yaml-language-server: $schema=../schema.json",
-      );
-    }
-  });
-
   test(".ci/run installs from the lock file and runs the README's test command", () => {
     const ci = read(".ci/run");
     expect(ci).toMatch(/npm ci/);

@@ -2,8 +2,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { loadEnvironments } from "../src/config/load";
 import { lintWorkflow, lintWorkflowsCommand } from "../src/ops/actionlint";
-import { tempDir } from "./helpers";
+import { deployChain } from "../src/ops/ci-environments";
+import { environmentFolders, tempDir } from "./helpers";
 
 // The GitHub Actions workflows in .github/workflows: linted by actionlint, then reviewed rule by
 // rule (permissions, pinning, the deploy chain), and their inline scripts run against stubs.
@@ -35,12 +37,6 @@ const stepUsing = (job: Job, action: string) => {
   if (!found) throw new Error(`no step uses ${action}`);
   return found;
 };
-const environmentFolders = () =>
-  fs
-    .readdirSync(path.join(ROOT, "environments"), { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name)
-    .sort();
 
 /** `npm run lint:workflows <target>` as it runs from the project folder: its exit code and output. */
 async function lint(target: string) {
@@ -440,36 +436,51 @@ describe("drift.yml", () => {
 describe("deploy.yml and deploy-environment.yml", () => {
   const deploy = workflow("deploy.yml");
   const called = workflow("deploy-environment.yml");
-  const CHAIN = ["test", "dev", "staging", "prod", "dr-osaka"];
+  const chainStep = () => step(deploy.jobs.test, "The deploy chain, from the environment folders");
 
-  test("runs on pushes to main: test, then dev -> staging -> prod -> dr-osaka, each needing the one before", () => {
+  test("runs on pushes to main: test, then one deploy job per environment, one at a time, stopping at the first failure", () => {
     expect(deploy.on.push.branches).toEqual(["main"]);
-    expect(Object.keys(deploy.jobs)).toEqual(CHAIN);
+    expect(Object.keys(deploy.jobs)).toEqual(["test", "deploy"]);
     expect(stepsOf(deploy.jobs.test).map((s) => s.run)).toContain("npm test");
-    CHAIN.slice(1).forEach((id, i) => {
-      expect({ id, needs: deploy.jobs[id].needs }).toEqual({ id, needs: CHAIN[i] });
-      expect(deploy.jobs[id]).toMatchObject({
-        uses: "./.github/workflows/deploy-environment.yml",
-        with: { environment: id },
-      });
+    expect(deploy.jobs.deploy).toMatchObject({
+      needs: "test",
+      strategy: {
+        "max-parallel": 1,
+        "fail-fast": true,
+        matrix: { environment: "${{ fromJSON(needs.test.outputs.chain) }}" },
+      },
+      uses: "./.github/workflows/deploy-environment.yml",
+      with: { environment: "${{ matrix.environment }}" },
     });
   });
 
-  test("every environment folder has its place in the deploy chain", () => {
-    const deployed = Object.values(deploy.jobs)
-      .map((job: any) => job.with?.environment)
-      .filter(Boolean)
-      .sort();
-    expect(deployed).toEqual(environmentFolders());
+  test("the chain comes from the environment folders: every folder, in deployOrder, so a new folder needs no edit here", () => {
+    // the test job computes the chain after the tests pass, and hands it to the deploy job
+    expect(deploy.jobs.test.outputs.chain).toBe("${{ steps.environments.outputs.chain }}");
+    expect(chainStep()).toMatchObject({
+      id: "environments",
+      run: 'node --require tsx/cjs scripts/ci-environments.ts --chain >> "$GITHUB_OUTPUT"',
+    });
+    expect(stepsOf(deploy.jobs.test).indexOf(chainStep())).toBeGreaterThan(
+      stepsOf(deploy.jobs.test).findIndex((s) => s.run === "npm test"),
+    );
+    const chain = deployChain(loadEnvironments({ dir: path.join(ROOT, "environments") }));
+    expect([...chain].sort()).toEqual(environmentFolders());
   });
 
-  test("prod's deploy job runs in the protected GitHub environment prod, after staging", () => {
+  test("the shipped order: dev, then staging, then prod, then dr-osaka (prod's standby runs only what prod runs)", () => {
+    const chain = deployChain(loadEnvironments({ dir: path.join(ROOT, "environments") }));
+    const at = (name: string) => chain.indexOf(name);
+    expect([at("dev"), at("staging"), at("prod"), at("dr-osaka")].every((i) => i >= 0)).toBe(true);
+    expect(at("dev")).toBeLessThan(at("staging"));
+    expect(at("staging")).toBeLessThan(at("prod"));
+    expect(at("prod")).toBeLessThan(at("dr-osaka"));
+  });
+
+  test("each deploy runs in the GitHub environment of its folder's name (prod's protection applies to prod)", () => {
     // the called workflow's deploy job takes its GitHub environment from the caller's input
     const job = called.jobs.deploy;
-    const environmentOf = (caller: string) =>
-      job.environment.name.replace("${{ inputs.environment }}", deploy.jobs[caller].with.environment);
-    expect(environmentOf("prod")).toBe("prod");
-    expect(deploy.jobs.prod.needs).toBe("staging");
+    expect(job.environment.name).toBe("${{ inputs.environment }}");
     expect(called.on.workflow_call.inputs.environment).toMatchObject({ type: "string", required: true });
   });
 
@@ -579,8 +590,9 @@ describe("the deploy of one environment", () => {
 });
 
 test("deploys wait for DEPLOY_ENABLED and run from main only; test jobs install nginx for the in-server tests", () => {
-  const [, dev] = jobsOf("deploy.yml").find(([name]) => name === "dev")!;
-  expect(dev.if).toBe("vars.DEPLOY_ENABLED == 'true' && github.ref == 'refs/heads/main'");
+  expect(workflow("deploy.yml").jobs.deploy.if).toBe(
+    "vars.DEPLOY_ENABLED == 'true' && github.ref == 'refs/heads/main'",
+  );
   for (const file of ["deploy.yml", "pull-request.yml"]) {
     const testJob = jobsOf(file)
       .map(([, job]) => job)

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { planCostOf } from "../src/cost/plan-cost";
 import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "../src/ops/plan-review";
 import { runTerraform } from "../src/ops/terraform";
-import { prepareStack, runCli, shown, showPlan, terraformFailed } from "../src/ops/workflow";
+import { planArguments, prepareStack, runCli, shown, showPlan, terraformFailed } from "../src/ops/workflow";
 
 // `npm run plan -- <env>`: synthesize the stack, `terraform plan -out`, read the plan back with
 // `terraform show -json`, and print a review: counts, what is replaced or deleted, and a loud
@@ -16,8 +16,9 @@ import { prepareStack, runCli, shown, showPlan, terraformFailed } from "../src/o
 
 const PLAN_FILE = "plan.tfplan";
 
-const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--markdown <file>] [--no-synth] [--quiet]
+const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-synth] [--quiet]
   --allow-destroy    let a plan that destroys data or state exit 0 (it is still reported)
+  --replace <addr>   replace this resource on purpose (terraform plan -replace), e.g. a server whose AMI is kept
   --markdown <file>  write the Markdown summary here (default: cdktf.out/plan-<env>.md)
   --no-synth         use the stack already in cdktf.out/ instead of synthesizing it
   --quiet            do not print Terraform's own plan output`;
@@ -26,12 +27,16 @@ runCli(
   {
     name: "plan",
     usage: USAGE,
-    options: { "allow-destroy": { type: "boolean" }, markdown: { type: "string" } },
+    options: {
+      "allow-destroy": { type: "boolean" },
+      markdown: { type: "string" },
+      replace: { type: "string", multiple: true },
+    },
   },
   async (args) => {
     const stack = await prepareStack(args.stack, args);
-    // -lock-timeout: wait for a concurrent run (another pipeline, a colleague) instead of failing at once.
-    const plan = await runTerraform("plan", ["-lock-timeout=5m", `-out=${PLAN_FILE}`], {
+    const replace = (args.values.replace as string[] | undefined) ?? [];
+    const plan = await runTerraform("plan", planArguments(PLAN_FILE, replace), {
       cwd: stack.dir,
       echo: args.echo,
     });
@@ -39,6 +44,7 @@ runCli(
     const planDocument = await showPlan(stack, PLAN_FILE);
     const review = reviewPlan(planDocument, stack.document, {
       allowDestroy: args.values["allow-destroy"] === true,
+      environment: stack.name,
     });
     const cost = planCostOf(planDocument, stack.name, stack.document);
 
@@ -53,7 +59,9 @@ runCli(
     console.log(
       `Plan file: ${shown(path.join(stack.dir, PLAN_FILE))} (may contain secrets; never commit it). ` +
         (review.blocked
-          ? "Blocked: do not apply it; rerun with --allow-destroy once the destroy is intended."
+          ? review.findings.some((f) => f.blocks)
+            ? "Blocked: do not apply it; the BLOCKED lines above say what to do instead."
+            : "Blocked: do not apply it; rerun with --allow-destroy once the destroy is intended."
           : `Apply exactly this plan with: terraform -chdir=${shown(stack.dir)} apply ${PLAN_FILE}`),
     );
     return review.blocked ? BLOCKED_EXIT_CODE : 0;

@@ -50,7 +50,9 @@ describe("loading the environment folders", () => {
   test("a duplicated YAML key is rejected rather than silently taking the last value", () => {
     writeEnvironments(dir, { dev: "project: shop\nproject: other\n" });
     expect(problems()).toContainEqual(
-      expect.stringMatching(/dev: config.yaml is not valid YAML: Map keys must be unique/),
+      expect.stringMatching(
+        /dev: config.yaml is not valid YAML: map keys must be unique \(line 2, column 1: "project: other"\)$/,
+      ),
     );
   });
 

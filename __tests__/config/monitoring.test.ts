@@ -209,7 +209,7 @@ describe("threshold rules", () => {
     [
       "a misspelled threshold",
       { cpuPercnt: 80 },
-      /^monitoring\.thresholds\.cpuPercnt is not a known field \(allowed: loadBalancer5xxPercent, .*cpuPercent, /,
+      /^monitoring\.thresholds\.cpuPercnt is not a known field: did you mean cpuPercent\? \(allowed: loadBalancer5xxPercent, .*cpuPercent, /,
     ],
   ])("rejects %s", (_case, thresholds, message) => {
     expect(problemsOf(withThresholds(thresholds))).toContainEqual(expect.stringMatching(message));

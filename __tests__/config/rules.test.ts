@@ -184,7 +184,7 @@ describe("coherence rules, for every environment", () => {
     [
       "SSH with a private key pasted in",
       { access: { ssh: { publicKey: "-----BEGIN OPENSSH PRIVATE KEY-----", allowedCidrs: ["203.0.113.0/24"] } } },
-      /^access\.ssh\.publicKey must be an OpenSSH public key.*never a private key/,
+      /^access\.ssh\.publicKey is a private key: never put one in a config file/,
     ],
     [
       "SSH with no admin network",

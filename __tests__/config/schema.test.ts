@@ -28,12 +28,12 @@ describe("an environment file", () => {
     [
       "a misspelled field, answered with the allowed spelling",
       { netwrok: network },
-      /^netwrok is not a known field \(allowed: project, region, accountId, layout, production, network, app, access, database, loadBalancer, exceptions, state, tags, monitoring, cost\)/,
+      /^netwrok is not a known field: did you mean network\? \(allowed: project, region, accountId, layout, production, deployOrder, network, app, access, database, loadBalancer, exceptions, state, tags, monitoring, cost\)/,
     ],
     [
       "a misspelled nested field",
       { network: { ...network, natGateway: "single" } },
-      /^network\.natGateway is not a known field \(allowed: cidr, availabilityZones, natGateways, flowLogs\)/,
+      /^network\.natGateway is not a known field: did you mean natGateways\? \(allowed: cidr, availabilityZones, natGateways, flowLogs\)/,
     ],
     [
       "a wrong type",
@@ -110,7 +110,7 @@ describe("an environment file", () => {
     [
       "a misspelled backend field",
       { state: { backend: "s3", bucket: "acme-state", regoin: "x" } },
-      /^state\.regoin is not a known field \(allowed: backend, bucket, key, region\)/,
+      /^state\.regoin is not a known field: did you mean region\? \(allowed: backend, bucket, key, region\)/,
     ],
     [
       "a project name too long for AWS names",

@@ -35,7 +35,7 @@ describe("Database: which version changes Terraform leaves to RDS", () => {
       const db = database(engine, version);
       // then the version RDS upgrades to is not planned back to the pinned one
       expect(db).toMatchObject({ engine_version: version, auto_minor_version_upgrade: true });
-      expect(db.lifecycle.ignore_changes).toEqual(["engine_version"]);
+      expect(db.lifecycle.ignore_changes).toEqual(["engine_version", "final_snapshot_identifier"]);
       expect(db.lifecycle.prevent_destroy).toBe(true);
     },
   );
@@ -44,11 +44,11 @@ describe("Database: which version changes Terraform leaves to RDS", () => {
     ["postgres", "16"],
     ["mysql", "8.0"],
   ] as Array<[Engine, string]>)(
-    "%s given as the major %s: nothing is ignored, so a change of major in config is applied",
+    "%s given as the major %s: the version is not ignored, so a change of major in config is applied",
     (engine, version) => {
       const db = database(engine, version);
       expect(db.engine_version).toBe(version);
-      expect(db.lifecycle).toEqual({ prevent_destroy: true });
+      expect(db.lifecycle).toEqual({ prevent_destroy: true, ignore_changes: ["final_snapshot_identifier"] });
     },
   );
 

@@ -205,6 +205,7 @@ describe("AppAlarms", () => {
     expect(Object.keys(server).sort()).toEqual([
       "shop-prod-app-cpu",
       "shop-prod-app-disk",
+      "shop-prod-app-health",
       "shop-prod-app-memory",
       "shop-prod-app-status-instance",
       "shop-prod-app-status-system",

@@ -2,9 +2,12 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadEnvironments } from "../../src/config/load";
-import { ciDeployProblem, ciMatrix } from "../../src/ops/ci-environments";
-import { environment } from "../helpers";
+import { ciDeployProblem, ciMatrix, deployChain } from "../../src/ops/ci-environments";
+import { environment, productionEnvironmentFile } from "../helpers";
 import { entryCommand } from "../../src/project-root";
+
+const { app, loadBalancer } = productionEnvironmentFile();
+const productionExtras = { app, loadBalancer };
 
 // What the workflows learn about the environment folders: the matrix, and whether CI may deploy one.
 const ROOT = path.join(__dirname, "..", "..");
@@ -39,6 +42,28 @@ describe("the CI matrix", () => {
     const [key, value] = run.stdout.trim().split(/=(.*)/s);
     expect(key).toBe("matrix");
     expect(JSON.parse(value)).toEqual(ciMatrix(loadEnvironments({ dir: path.join(ROOT, "environments") })));
+  });
+});
+
+describe("the deploy chain", () => {
+  test("runs lowest deployOrder first, ties in name order; without one, production comes after the rest", () => {
+    const chain = deployChain([
+      environment("prod", { production: true, ...productionExtras }),
+      environment("staging", { deployOrder: 20 }),
+      environment("qa"),
+      environment("dev"),
+      environment("dr", { deployOrder: 95 }),
+    ]);
+    // dev and qa default to 10 (name order), staging 20, prod 90 by default, dr 95
+    expect(chain).toEqual(["dev", "qa", "staging", "prod", "dr"]);
+  });
+
+  test("the script prints it as a $GITHUB_OUTPUT line: every folder, in order", () => {
+    const run = runScript(["--chain"]);
+    expect(run.status).toBe(0);
+    const [key, value] = run.stdout.trim().split(/=(.*)/s);
+    expect(key).toBe("chain");
+    expect(JSON.parse(value)).toEqual(deployChain(loadEnvironments({ dir: path.join(ROOT, "environments") })));
   });
 });
 

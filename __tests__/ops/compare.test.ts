@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { compareEnvironments, flatten, formatDifferences, shownValue } from "../../src/ops/compare";
-import { environment, environmentFile, tempDir, writeEnvironments } from "../helpers";
+import { environment, environmentFile, environmentFolders, tempDir, writeEnvironments } from "../helpers";
 import { entryCommand } from "../../src/project-root";
 
 // `npm run compare -- a b`: the resolved settings that differ between two environments.
@@ -142,9 +142,10 @@ describe("npm run compare", () => {
     expect(shipped.stdout).toMatch(/^database\.deletionProtection\s+false\s+true$/m);
     expect(shipped.stdout).toMatch(/^layout\s+single-server\s+load-balanced$/m);
 
-    const unknown = run(["dev", "qa"]);
+    // a name no folder can have (folder names take no underscore), so the example stays unknown
+    const unknown = run(["dev", "no_such"]);
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toBe('compare: unknown environment "qa" (known: dev, dr-osaka, prod, staging)\n');
+    expect(unknown.stderr).toBe(`compare: unknown environment "no_such" (known: ${environmentFolders().join(", ")})\n`);
 
     const usage = run(["dev"]);
     expect(usage.status).toBe(1);

@@ -1,8 +1,9 @@
 import type { Change, PlanDocument, ResourceChange } from "../../src/ops/plan-json";
 
 // Plan documents for the tests. They are CONSTRUCTED here, by hand, after Terraform's documented
-// `terraform show -json` format (https://developer.hashicorp.com/terraform/internals/json-format):
-// no part of them was captured from a real Terraform run (none can run here without providers).
+// `terraform show -json` format (https://developer.hashicorp.com/terraform/internals/json-format).
+// Their shape is checked against a plan a real Terraform 1.11.4 wrote (fixtures/, made with the
+// built-in terraform_data resource, which needs no provider): see real-plan.test.ts.
 
 /** The identifying fields Terraform writes beside `address` (root-module, managed resources). */
 function identity(address: string): Pick<ResourceChange, "address" | "mode" | "type" | "name" | "index"> {
@@ -60,12 +61,20 @@ export const replace = (
     action_reason: "replace_because_cannot_update",
   });
 
+/** An output's change: its actions, or its actions with the values before and after. */
+type OutputChange = string[] | { actions: string[]; before?: unknown; after?: unknown };
+
 /** A plan as `terraform show -json` prints it, with only the parts given. */
 export function planDocument(parts: {
   resourceChanges?: ResourceChange[];
   resourceDrift?: ResourceChange[];
-  outputChanges?: Record<string, string[]>;
+  outputChanges?: Record<string, OutputChange>;
 }): PlanDocument {
+  const output = (change: OutputChange) => {
+    const { actions, before = null, after = "x" } = Array.isArray(change) ? { actions: change } : change;
+    // Terraform writes the change representation itself under the output's name (no `change` key).
+    return { actions, before, after, after_unknown: false, before_sensitive: false, after_sensitive: false };
+  };
   return {
     format_version: "1.2",
     terraform_version: "1.11.4",
@@ -74,10 +83,7 @@ export function planDocument(parts: {
     ...(parts.outputChanges
       ? {
           output_changes: Object.fromEntries(
-            Object.entries(parts.outputChanges).map(([name, actions]) => [
-              name,
-              { change: { actions, before: null, after: "x", after_unknown: false } },
-            ]),
+            Object.entries(parts.outputChanges).map(([name, change]) => [name, output(change)]),
           ),
         }
       : {}),

@@ -35,7 +35,9 @@ describe("reading Terraform's plan JSON", () => {
     [["create", "delete"], "replace"],
     [["no-op"], "no-op"],
     [["read"], "read"],
-    [["forget"], "other"],
+    [["forget"], "forget"],
+    [["create", "forget"], "forget"],
+    [["archive"], "other"],
   ])("actions %j are a %s", (actions, kind) => {
     expect(kindOf(actions)).toBe(kind);
   });

@@ -1,5 +1,6 @@
 import {
   DATA_HOLDING_TYPES,
+  STATELESS_TYPES,
   planReviewMarkdown,
   planReviewText,
   reviewPlan,
@@ -9,6 +10,8 @@ import { create, destroy, planDocument, read, replace, resourceChange, unchanged
 import { address, appDbSplit, documentOf, loadBalanced, singleServer } from "./stacks";
 
 const prod = loadBalanced();
+const single = singleServer();
+const split = appDbSplit();
 const prodDoc = documentOf(prod);
 const database = address(prod, "aws_db_instance", "Instance");
 
@@ -31,7 +34,16 @@ describe("plan review: counting", () => {
     // when it is reviewed
     const review = reviewPlan(plan, prodDoc);
     // then
-    expect(review.counts).toEqual({ create: 2, update: 1, replace: 2, delete: 1, unchanged: 2, read: 1, other: 0 });
+    expect(review.counts).toEqual({
+      create: 2,
+      update: 1,
+      replace: 2,
+      delete: 1,
+      forget: 0,
+      unchanged: 2,
+      read: 1,
+      other: 0,
+    });
     expect(review.replaced.map((c) => c.address)).toEqual(["aws_security_group.a", "aws_security_group.b"]);
     expect(review.deleted.map((c) => c.address)).toEqual(["aws_route.old"]);
     expect(review.blocked).toBe(false);
@@ -59,16 +71,17 @@ describe("plan review: counting", () => {
   });
 
   test("an action this review does not know is counted and listed, not dropped", () => {
+    // given an action no Terraform writes today (a newer one might)
     const review = reviewPlan(
-      planDocument({ resourceChanges: [resourceChange("aws_s3_bucket.old", ["forget"])] }),
+      planDocument({ resourceChanges: [resourceChange("aws_s3_bucket.old", ["archive"])] }),
       prodDoc,
     );
     expect(review.counts.other).toBe(1);
-    expect(review.unknownActions).toEqual(["aws_s3_bucket.old: forget"]);
+    expect(review.unknownActions).toEqual(["aws_s3_bucket.old: archive"]);
     // on a resource that holds data, an unknown action blocks as a delete would
     expect(review.blocked).toBe(true);
     expect(review.endangered.map((c) => c.address)).toEqual(["aws_s3_bucket.old"]);
-    const harmless = planDocument({ resourceChanges: [resourceChange("aws_security_group.old", ["forget"])] });
+    const harmless = planDocument({ resourceChanges: [resourceChange("aws_security_group.old", ["archive"])] });
     expect(reviewPlan(harmless, prodDoc).blocked).toBe(false);
   });
 });
@@ -112,8 +125,6 @@ describe("plan review: the destroy guard", () => {
   });
 
   test("the single-server layout's server holds the database; the app-db-split layout's server does not", () => {
-    const single = singleServer();
-    const split = appDbSplit();
     const replaceServer = (stack: typeof single) =>
       reviewPlan(
         planDocument({ resourceChanges: [replace(address(stack, "aws_instance", "Instance"), [["subnet_id"]])] }),
@@ -190,12 +201,188 @@ describe("plan review: what it prints", () => {
   test("the Markdown has the counts table, a caution block and the replaced and deleted tables", () => {
     const markdown = planReviewMarkdown(reviewPlan(plan, prodDoc), "prod");
     expect(markdown).toContain(
-      "| create | update | replace | delete | unchanged |\n|---:|---:|---:|---:|---:|\n| 1 | 0 | 1 | 1 | 0 |",
+      "| create | update | replace | delete | forget | unchanged |\n|---:|---:|---:|---:|---:|---:|\n| 1 | 0 | 1 | 1 | 0 | 0 |",
     );
     expect(markdown).toContain("> [!CAUTION]\n> **This plan destroys 1 resource(s) that hold data or state.** Blocked");
     expect(markdown).toContain(
       `| \`${database}\` |  | forced by \`engine\`; an attribute cannot be changed in place |`,
     );
     expect(markdown).toContain("#### Deleted");
+  });
+});
+
+describe("plan review: deny by default", () => {
+  // Types users add over time that hold data and are on neither list: each must block.
+  test.each([
+    "aws_elasticache_replication_group",
+    "aws_elasticache_cluster",
+    "aws_ecr_repository",
+    "aws_opensearch_domain",
+  ])("deleting or replacing an %s, a type nobody reviewed, is blocked as holding data", (type) => {
+    const plan = planDocument({
+      resourceChanges: [destroy(`${type}.Cache_1234ABCD`), replace(`${type}.Other_1234ABCD`, [["engine"]])],
+    });
+    const review = reviewPlan(plan, prodDoc);
+    expect(review.endangered.map((c) => [c.kind, c.holdsData])).toEqual([
+      [
+        "replace",
+        [
+          `${type}: not on the reviewed list of stateless types (STATELESS_TYPES in src/ops/plan-review.ts), so it counts as holding data`,
+        ],
+      ],
+      [
+        "delete",
+        [
+          `${type}: not on the reviewed list of stateless types (STATELESS_TYPES in src/ops/plan-review.ts), so it counts as holding data`,
+        ],
+      ],
+    ]);
+    expect(review.blocked).toBe(true);
+    expect(planReviewText(review, "prod")).toContain("BLOCKED. If this is intended, re-run with --allow-destroy");
+    expect(reviewPlan(plan, prodDoc, { allowDestroy: true }).blocked).toBe(false);
+  });
+
+  test.each(Object.entries(STATELESS_TYPES))("deleting a %s passes: %s", (type) => {
+    const review = reviewPlan(planDocument({ resourceChanges: [destroy(`${type}.Thing_1234ABCD`)] }), prodDoc);
+    expect(review).toMatchObject({ endangered: [], blocked: false });
+  });
+
+  test("no type is on both lists, and every stateless reason says why", () => {
+    expect(Object.keys(STATELESS_TYPES).filter((type) => type in DATA_HOLDING_TYPES)).toEqual([]);
+    expect(Object.values(STATELESS_TYPES).filter((why) => why.length < 10)).toEqual([]);
+  });
+
+  test("a data source is read, never destroyed, whatever its type", () => {
+    const plan = planDocument({ resourceChanges: [destroy("data.aws_elasticache_cluster.x")] });
+    expect(reviewPlan(plan, prodDoc).endangered).toEqual([]);
+  });
+});
+
+describe("plan review: forget (a removed block with destroy = false)", () => {
+  const forgetting = planDocument({
+    resourceChanges: [
+      resourceChange(database, ["forget"], { before: {}, action_reason: "delete_because_no_resource_config" }),
+      resourceChange("aws_s3_bucket.Logs_1234ABCD", ["create", "forget"], { before: {}, after: {} }),
+    ],
+  });
+
+  test("is reported as what it is: nothing destroyed, nothing blocked, both listed as forgotten", () => {
+    const review = reviewPlan(forgetting, prodDoc);
+    expect(review).toMatchObject({ endangered: [], blocked: false, deleted: [], unknownActions: [] });
+    expect(review.counts).toMatchObject({ forget: 2, delete: 0, other: 0 });
+    expect(review.forgotten.map((c) => c.address)).toEqual([database, "aws_s3_bucket.Logs_1234ABCD"]);
+  });
+
+  test("the summary says the resource is left running and unmanaged, and never that data is destroyed", () => {
+    const text = planReviewText(reviewPlan(forgetting, prodDoc), "prod");
+    expect(text).toContain("0 to delete, 2 to forget");
+    expect(text).toContain(
+      "Forgotten (2), left running in AWS and no longer managed by Terraform (a removed block with destroy = false): " +
+        "nothing is destroyed, and it keeps costing until you delete it by hand or import it again:",
+    );
+    expect(text).not.toMatch(/destroys|BLOCKED|hold data/);
+    expect(planReviewMarkdown(reviewPlan(forgetting, prodDoc), "prod")).toContain("#### Forgotten");
+  });
+});
+
+describe("plan review: changes that look safe but are not", () => {
+  const server = (stack: typeof single) => address(stack, "aws_instance", "Instance");
+  const retype = (stack: typeof single, from: string, to: string) =>
+    planDocument({
+      resourceChanges: [
+        update(server(stack), { instance_type: from, ami: "ami-0x86" }, { instance_type: to, ami: "ami-0x86" }),
+      ],
+    });
+
+  test("switching a live single server from x86 to Graviton is blocked with one line saying what happens and what to do", () => {
+    const review = reviewPlan(retype(single, "t3.small", "t4g.small"), documentOf(single), { environment: "dev" });
+    expect(review.findings).toEqual([
+      {
+        address: server(single),
+        blocks: true,
+        message:
+          "environments/dev: app.instanceType t3.small -> t4g.small switches the server from x86_64 to arm64 in place, " +
+          "but its x86_64 AMI is kept after creation (lifecycle.ignore_changes), so AWS refuses the new type and the " +
+          `apply fails with the server stopped. Replace it on purpose instead: npm run plan -- dev --replace '${server(single)}'` +
+          " (its disk holds the database: move or back up the data first)",
+      },
+    ]);
+    expect(review.blocked).toBe(true);
+    // --allow-destroy does not make that apply work, so it does not lift the block
+    expect(
+      reviewPlan(retype(single, "t3.small", "t4g.small"), documentOf(single), { allowDestroy: true }).blocked,
+    ).toBe(true);
+    expect(planReviewText(review, "dev")).toContain(
+      "!!! BLOCKED: environments/dev: app.instanceType t3.small -> t4g.small",
+    );
+    expect(planReviewMarkdown(review, "dev")).toContain("**Blocked: applying this plan would fail half-way.**");
+  });
+
+  test("back from Graviton to x86 on the app-db-split server too; its disk holds no database", () => {
+    const review = reviewPlan(retype(split, "t4g.small", "t3.small"), documentOf(split), { environment: "dr-osaka" });
+    expect(review.findings).toHaveLength(1);
+    expect(review.findings[0].message).toMatch(
+      /^environments\/dr-osaka: app\.instanceType t4g\.small -> t3\.small switches the server from arm64 to x86_64 in place/,
+    );
+    expect(review.findings[0].message).not.toContain("database");
+  });
+
+  test("a new size in the same architecture is an ordinary update", () => {
+    const review = reviewPlan(retype(single, "t3.small", "t3.large"), documentOf(single));
+    expect(review).toMatchObject({ findings: [], blocked: false });
+  });
+
+  test("changing only app.count.desired on a live fleet is flagged: it does nothing, and the line says what does", () => {
+    // given the code asks for 1 server (app.count.desired: 1) while the live group runs 3
+    const group = address(prod, "aws_autoscaling_group", "Group");
+    const plan = planDocument({
+      resourceChanges: [unchanged(group, { desired_capacity: 3, min_size: 1, max_size: 2 })],
+    });
+    const review = reviewPlan(plan, prodDoc, { environment: "staging" });
+    expect(review.findings).toEqual([
+      {
+        address: group,
+        blocks: false,
+        message:
+          "environments/staging: app.count.desired 1 is not applied: the group runs 3 server(s), and after creation " +
+          "Terraform leaves desired_capacity to target tracking (lifecycle.ignore_changes), so this plan changes nothing " +
+          "there. To change how many servers run, change app.count.min or app.count.max",
+      },
+    ]);
+    expect(review.blocked).toBe(false);
+    expect(planReviewText(review, "staging")).toContain(
+      "Changes that look safe but are not:\n  - environments/staging: app.count.desired 1",
+    );
+    // and when the group runs what the code says, there is nothing to say
+    const same = planDocument({ resourceChanges: [unchanged(group, { desired_capacity: 1 })] });
+    expect(reviewPlan(same, prodDoc).findings).toEqual([]);
+  });
+
+  test("a layout change away from single-server that deletes the database's server is blocked, naming the layout change", () => {
+    // given dev moved from single-server to app-db-split: the plan deletes the old server and
+    // creates the split's; the synthesized stack is already the split one
+    const oldServer = server(single);
+    const plan = planDocument({
+      resourceChanges: [destroy(oldServer, {}, "delete_because_no_resource_config"), create(server(split))],
+      outputChanges: { layout: { actions: ["update"], before: "single-server", after: "app-db-split" } },
+    });
+    const review = reviewPlan(plan, documentOf(split), { environment: "dev" });
+    expect(review.endangered).toEqual([
+      expect.objectContaining({
+        address: oldServer,
+        kind: "delete",
+        holdsData: ["the single-server layout's server, whose disk holds the database"],
+      }),
+    ]);
+    expect(review.findings.map((f) => f.message)).toEqual([
+      `environments/dev: layout single-server -> app-db-split deletes the server that holds the single server's database (${oldServer}), ` +
+        'and everything on its disk with it. Move the data to the new database first (README, "Moving a single server\'s data to RDS"), ' +
+        "then re-run with --allow-destroy",
+    ]);
+    expect(review.blocked).toBe(true);
+    expect(reviewPlan(plan, documentOf(split), { allowDestroy: true }).blocked).toBe(false);
+    // the same plan without the layout change in it is a plain app server leaving (app-db-split to app-db-split)
+    const plain = planDocument({ resourceChanges: [destroy(oldServer, {}, "delete_because_no_resource_config")] });
+    expect(reviewPlan(plain, documentOf(split)).blocked).toBe(false);
   });
 });

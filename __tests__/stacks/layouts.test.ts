@@ -340,7 +340,7 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
       storage_type: "gp3",
       manage_master_user_password: true,
       skip_final_snapshot: false,
-      final_snapshot_identifier: "shop-test-db-final",
+      final_snapshot_identifier: 'shop-test-db-final-${formatdate("YYYYMMDDhhmmss", timestamp())}',
       auto_minor_version_upgrade: true,
       enabled_cloudwatch_logs_exports: ["postgresql", "upgrade"],
     });

@@ -1,3 +1,4 @@
+import { gunzipSync } from "node:zlib";
 import { Testing } from "cdktf";
 import type { EnvironmentConfig } from "../../src/config/load";
 import { LAYOUT_STACKS } from "../../src/stacks/layouts";
@@ -59,6 +60,8 @@ const SINGLE_SERVER: Record<string, Expected> = {
   "app-disk": { namespace: "CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: server },
   "app-status-instance": ec2("StatusCheckFailed_Instance", "Maximum", server),
   "app-status-system": ec2("StatusCheckFailed_System", "Maximum", server),
+  // the server's own probe of its health check through nginx (src/userdata/health-probe.ts)
+  "app-health": { namespace: "AppHealth", metric: "HealthCheckOk", statistic: "Minimum", dims: server },
 };
 const alb5xx = { namespace: "AWS/ApplicationELB", statistic: "Sum" };
 /** Every alarm of each layout; metric-math alarms list the metrics their queries read. */
@@ -271,3 +274,53 @@ describe("the shipped environments", () => {
     },
   );
 });
+
+describe("the health alarm of the layouts without a load balancer", () => {
+  // Nothing outside asks a lone server whether the site answers: its probe publishes the answer.
+  test.each(["single-server", "app-db-split"])(
+    "%s: fires within 5 minutes of nginx, every app process or the health check failing, or of silence",
+    (name) => {
+      // given an environment that asks for a long look-back on its other alarms
+      const json = layout(name, {
+        monitoring: {
+          alarmEmails: ["oncall@example.com"],
+          thresholds: { evaluationPeriods: 10, datapointsToAlarm: 8 },
+        },
+      });
+      const alarm = alarmsOf(json)["shop-test-app-health"];
+      // then the health alarm keeps its own: 2 failing 1-minute probes of 3
+      expect(alarm).toMatchObject({
+        namespace: "AppHealth",
+        metric_name: "HealthCheckOk",
+        statistic: "Minimum",
+        period: 60,
+        evaluation_periods: 3,
+        datapoints_to_alarm: 2,
+        comparison_operator: "LessThanThreshold",
+        threshold: 1,
+        treat_missing_data: "breaching",
+      });
+      expect(alarm.period * alarm.evaluation_periods).toBeLessThanOrEqual(5 * 60);
+      expect(alarmsOf(json)["shop-test-app-cpu"].evaluation_periods).toBe(10);
+      // and the server it watches runs the probe that feeds it, in its region
+      const script = bootScriptOf(json);
+      expect(script).toContain("systemctl enable --now app-health-probe.timer");
+      expect(script).toContain("aws cloudwatch put-metric-data --region ap-northeast-2 --namespace AppHealth");
+    },
+  );
+
+  test("load-balanced: none; its load balancer's health check and host-count alarms cover it", () => {
+    const json = layout("load-balanced");
+    expect(Object.keys(alarmsOf(json))).not.toContain("shop-test-app-health");
+    expect(bootScriptOf(json)).not.toContain("app-health-probe");
+  });
+});
+
+/** The decoded boot script of the stack's app servers (gzip-compressed when it is over 16 KB). */
+function bootScriptOf(json: Synthesized): string {
+  const encoded =
+    json.resources("aws_instance")[0]?.values.user_data_base64 ??
+    json.resources("aws_launch_template")[0].values.user_data;
+  const data = Buffer.from(encoded, "base64");
+  return (data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data).toString("utf8");
+}

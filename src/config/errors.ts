@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { closest, valueMeant } from "./suggest";
 
 /**
  * Every problem found in the environment folders, one line each, in the form
@@ -25,40 +26,40 @@ export function shown(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+/** Where an issue's input came from, when the file is at hand: the scalar's text as written. */
+export type SourceText = (path: readonly PropertyKey[]) => string | undefined;
+
 /**
  * One zod issue as `<field.path> <rule> (got <value>)`. `allowedKeys` names the fields that the
- * object at a path accepts, so that a misspelled field is answered with the right spelling.
+ * object at a path accepts, so that a misspelled field is answered with the right spelling;
+ * `sourceText` gives a value as the YAML file spells it (`1.0`, which YAML reads as the number 1).
  */
-export function describeIssue(issue: z.core.$ZodIssue, allowedKeys: (path: PropertyKey[]) => string[]): string[] {
+export function describeIssue(
+  issue: z.core.$ZodIssue,
+  allowedKeys: (path: PropertyKey[]) => string[],
+  sourceText: SourceText = () => undefined,
+): string[] {
   const field = fieldPath(issue.path);
   const input = (issue as { input?: unknown }).input;
-  const got = (value: unknown) => (issue.message.includes("(got ") ? "" : ` (got ${shown(value)})`);
+  const got = (value: unknown) => gotSuffix(issue, value);
   switch (issue.code) {
     case "unrecognized_keys": {
       const allowed = allowedKeys(issue.path);
-      return issue.keys.map(
-        (key) => `${fieldPath([...issue.path, key])} is not a known field (allowed: ${allowed.join(", ")})`,
-      );
+      return issue.keys.map((key) => {
+        const meant = closest(key, allowed);
+        return `${fieldPath([...issue.path, key])} is not a known field${meant ? `: did you mean ${meant}?` : ""} (allowed: ${allowed.join(", ")})`;
+      });
     }
     case "invalid_key":
       return issue.issues.map((inner) => `${field} ${inner.message}${got(input)}`);
-    case "invalid_value":
-      return [
-        input === undefined
-          ? `${field} is required (one of: ${issue.values.map(String).join(", ")})`
-          : `${field} must be one of: ${issue.values.map(String).join(", ")}${got(input)}`,
-      ];
+    case "invalid_value": {
+      const values = issue.values.map(String);
+      if (input === undefined || input === null) return [`${field} is required (one of: ${values.join(", ")})`];
+      const meant = typeof input === "string" ? valueMeant(input, values) : undefined;
+      return [`${field} must be one of: ${values.join(", ")}${meant ? `: did you mean ${meant}?` : ""}${got(input)}`];
+    }
     case "invalid_type":
-      if (input === undefined) {
-        // A field's own message ("is required: ...") says what to put there; zod's default only the type.
-        return [
-          isDefaultMessage(issue.message)
-            ? `${field} is required (expected ${issue.expected})`
-            : `${field} ${issue.message}`,
-        ];
-      }
-      if (!isDefaultMessage(issue.message)) return [`${field} ${issue.message}${got(input)}`];
-      return [`${field} must be ${issue.expected === "array" ? "a list" : `a ${issue.expected}`}${got(input)}`];
+      return [invalidType(issue, field, input, allowedKeys, sourceText)];
     case "invalid_union": {
       const discriminator = (issue as { discriminator?: string }).discriminator;
       const tag =
@@ -68,6 +69,47 @@ export function describeIssue(issue: z.core.$ZodIssue, allowedKeys: (path: Prope
     default:
       return [`${field} ${issue.message}${got(input)}`];
   }
+}
+
+/** A value of the wrong type, or none: what is required, or what to write instead. */
+function invalidType(
+  issue: z.core.$ZodIssue & { code: "invalid_type" },
+  field: string,
+  input: unknown,
+  allowedKeys: (path: PropertyKey[]) => string[],
+  sourceText: SourceText,
+): string {
+  const own = !isDefaultMessage(issue.message);
+  // An empty value (`max:`) is YAML's null: as good as missing.
+  if (input === undefined || input === null) {
+    if (!own) return `${field} is required (expected ${issue.expected})`;
+    // A field's own message either says what to put there ("is required: ...") or states its rule.
+    return issue.message.startsWith("must be ")
+      ? `${field} is required (${issue.message.slice("must be ".length)})`
+      : `${field} ${issue.message}`;
+  }
+  // YAML reads `1.0`, `16` or `yes` unquoted as a number or a boolean, where text was meant.
+  if (issue.expected === "string" && (typeof input === "number" || typeof input === "boolean")) {
+    const written = sourceText(issue.path) ?? String(input);
+    const key = String(issue.path[issue.path.length - 1]);
+    return (
+      `${field} must be text, so quote it: ${key}: "${written}" ` +
+      `(YAML reads ${written} unquoted as the ${typeof input} ${String(input)}) (got ${written})`
+    );
+  }
+  if (own && !issue.message.startsWith("is required")) return `${field} ${issue.message}${gotSuffix(issue, input)}`;
+  if (issue.expected === "object") {
+    const fields = allowedKeys(issue.path);
+    const shape = fields.length > 0 ? ` with the fields ${fields.join(", ")}` : "";
+    return `${field} must be an object${shape} (got ${shown(input)})`;
+  }
+  const what =
+    issue.expected === "array" ? "a list" : `${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
+  return `${field} must be ${what} (got ${shown(input)})`;
+}
+
+function gotSuffix(issue: z.core.$ZodIssue, input: unknown): string {
+  return issue.message.includes("(got ") ? "" : ` (got ${shown(input)})`;
 }
 
 /** zod's own wording ("Invalid input: ...") rather than a rule this project wrote. */

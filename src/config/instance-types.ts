@@ -44,3 +44,11 @@ export function vcpusOf(instanceType: string): number | undefined {
   const [family, size] = instanceType.split(".");
   return sizesOf(family ?? "")[size ?? ""];
 }
+
+/**
+ * The CPU architecture of an instance type: Graviton families carry a `g` right after the
+ * generation digit (t4g, m7g, c7gn, r8g) and are arm64; the others are x86_64.
+ */
+export function architectureOf(instanceType: string): "x86_64" | "arm64" {
+  return /^[a-z]+\d+g[a-z]*$/.test(instanceType.split(".")[0]) ? "arm64" : "x86_64";
+}

@@ -1,11 +1,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseDocument } from "yaml";
+import { isScalar, parseDocument, type YAMLError } from "yaml";
 import type { z } from "zod";
 import { cidrsOverlap } from "../cidr";
 import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
-import { ConfigError, describeIssue, shown } from "./errors";
-import { vcpusOf } from "./instance-types";
+import { ConfigError, describeIssue, shown, type SourceText } from "./errors";
+import { architectureOf, vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
 import { ruleProblems } from "./rules";
 import { environmentSchema, SHORT_NAME, SHORT_NAME_RULE, type EnvironmentFile, type LogRetentionDays } from "./schema";
@@ -22,7 +22,7 @@ export type StateConfig =
 /** One validated environment, as the rest of the code sees it: parsed, defaulted, resolved. */
 export interface EnvironmentConfig extends Omit<
   EnvironmentFile,
-  "state" | "app" | "database" | "loadBalancer" | "monitoring"
+  "state" | "app" | "database" | "loadBalancer" | "monitoring" | "deployOrder"
 > {
   /** The folder name; also the stack name (`cdktf deploy <name>`). */
   readonly name: string;
@@ -46,6 +46,8 @@ export interface EnvironmentConfig extends Omit<
     readonly maxAllocatedStorageGb: number;
   };
   readonly loadBalancer: EnvironmentFile["loadBalancer"] & { readonly deletionProtection: boolean };
+  /** Place in the deploy chain: lowest first, ties in name order. */
+  readonly deployOrder: number;
   readonly monitoring: {
     readonly alarmEmails: readonly string[];
     readonly thresholds: AlarmThresholds;
@@ -131,16 +133,37 @@ function listEnvironmentFolders(dir: string): string[] {
 function loadOne(dir: string, name: string): ParsedEnvironment {
   const file = path.join(dir, name, CONFIG_FILE);
   if (!fs.existsSync(file)) return { problems: [...nameProblems(name), `${CONFIG_FILE} is missing`] };
-  const document = parseDocument(fs.readFileSync(file, "utf8"));
+  const text = fs.readFileSync(file, "utf8");
+  const document = parseDocument(text);
   if (document.errors.length > 0) {
     return {
       problems: [
         ...nameProblems(name),
-        ...document.errors.map((e) => `${CONFIG_FILE} is not valid YAML: ${e.message.split("\n")[0]}`),
+        ...document.errors.map((e) => `${CONFIG_FILE} is not valid YAML: ${yamlProblem(e, text)}`),
       ],
     };
   }
-  return parseEnvironment(name, document.toJS());
+  return parseEnvironment(name, document.toJS(), (p) => {
+    const node = document.getIn(p as PropertyKey[], true);
+    return isScalar(node) && typeof node.source === "string" ? node.source : undefined;
+  });
+}
+
+/**
+ * A YAML parser error in one line: its reason (without the parser's " at line L, column C:" and the
+ * excerpt after it), then where, and the line as written: `map keys must be unique (line 25,
+ * column 1: "app:")`.
+ */
+function yamlProblem(error: YAMLError, text: string): string {
+  const reason = error.message
+    .split("\n")[0]
+    .replace(/ at line \d+, column \d+:?$/, "")
+    .replace(/:$/, "");
+  const sentence = reason.charAt(0).toLowerCase() + reason.slice(1);
+  const at = error.linePos?.[0];
+  if (!at) return sentence;
+  const written = text.split(/\r?\n/)[at.line - 1]?.trim();
+  return `${sentence} (line ${at.line}, column ${at.col}${written ? `: ${JSON.stringify(written)}` : ""})`;
 }
 
 export interface ParsedEnvironment {
@@ -150,13 +173,18 @@ export interface ParsedEnvironment {
   readonly environment?: EnvironmentConfig;
 }
 
-/** Validates one environment's parsed file content and resolves its defaults. */
-export function parseEnvironment(name: string, raw: unknown): ParsedEnvironment {
+/**
+ * Validates one environment's parsed file content and resolves its defaults. `sourceText` gives a
+ * value as the file spells it, for messages (`1.0` where YAML read the number 1).
+ */
+export function parseEnvironment(name: string, raw: unknown, sourceText?: SourceText): ParsedEnvironment {
   const problems = nameProblems(name);
   const parsed = environmentSchema.safeParse(raw ?? {}, { reportInput: true });
   if (!parsed.success) {
     problems.push(
-      ...parsed.error.issues.flatMap((issue) => describeIssue(issue, (p) => allowedKeysAt(environmentSchema, raw, p))),
+      ...parsed.error.issues.flatMap((issue) =>
+        describeIssue(issue, (p) => allowedKeysAt(environmentSchema, raw, p), sourceText),
+      ),
     );
   }
   problems.push(...availabilityZoneProblems(raw));
@@ -218,11 +246,12 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
   return {
     ...file,
     name,
+    deployOrder: file.deployOrder ?? defaults.deployOrder,
     state,
     app: {
       ...file.app,
       detailedMonitoring: file.app.detailedMonitoring ?? defaults.detailedMonitoring,
-      architecture: isGraviton(file.app.instanceType) ? "arm64" : "x86_64",
+      architecture: architectureOf(file.app.instanceType),
       // One per vCPU, and never fewer than 2 by default: with one process, every deploy or
       // crash leaves the server with nothing behind nginx. (The schema accepts only instance
       // types whose vCPUs are known.)
@@ -312,6 +341,8 @@ export const MIN_DEFAULT_PROCESSES = 2;
 
 /** What production gets unless its file says otherwise; the rules in `rules.ts` hold it there. */
 export const PRODUCTION_DEFAULTS = {
+  /** After every environment that does not say otherwise. */
+  deployOrder: 90,
   multiAz: true,
   deletionProtection: true,
   backupRetentionDays: 14,
@@ -336,6 +367,7 @@ export const PRODUCTION_DEFAULTS = {
 };
 /** What every other environment gets: cheaper, and easy to tear down. */
 export const NON_PRODUCTION_DEFAULTS = {
+  deployOrder: 10,
   multiAz: false,
   deletionProtection: false,
   backupRetentionDays: 3,
@@ -358,11 +390,6 @@ export const NON_PRODUCTION_DEFAULTS = {
     datapointsToAlarm: 4,
   } satisfies AlarmDefaults,
 };
-
-/** Graviton families carry a `g` right after the generation digit: t4g, m7g, c7gn, r8g. */
-function isGraviton(instanceType: string): boolean {
-  return /^[a-z]+\d+g[a-z]*$/.test(instanceType.split(".")[0]);
-}
 
 /** Rules that span environments: no two share state, and VPC blocks do not overlap. */
 function crossEnvironmentProblems(environments: EnvironmentConfig[], label: string): string[] {

@@ -27,6 +27,48 @@ export const REGION_AZS: Readonly<Record<string, readonly string[]>> = {
   "us-west-2": ["a", "b", "c", "d"],
 };
 
+/**
+ * What people call each region, first the name the AWS console shows: a `region: seoul` is
+ * answered with "did you mean ap-northeast-2 (Seoul)?".
+ */
+export const REGION_PLACES: Readonly<Record<string, readonly string[]>> = {
+  "ap-northeast-2": ["Seoul", "Korea"],
+  "ap-northeast-1": ["Tokyo"],
+  "ap-northeast-3": ["Osaka"],
+  "ap-southeast-1": ["Singapore"],
+  "ap-southeast-2": ["Sydney"],
+  "ap-south-1": ["Mumbai"],
+  "ap-east-1": ["Hong Kong"],
+  "ca-central-1": ["Canada Central", "Canada", "Montreal"],
+  "eu-central-1": ["Frankfurt"],
+  "eu-north-1": ["Stockholm"],
+  "eu-west-1": ["Ireland", "Dublin"],
+  "eu-west-2": ["London"],
+  "eu-west-3": ["Paris"],
+  "sa-east-1": ["Sao Paulo", "São Paulo"],
+  "us-east-1": ["N. Virginia", "Virginia"],
+  "us-east-2": ["Ohio"],
+  "us-west-1": ["N. California", "California"],
+  "us-west-2": ["Oregon"],
+};
+
+/** A region code with its place name, as the console shows it: `ap-northeast-2 (Seoul)`. */
+export function regionLabel(region: string): string {
+  const place = REGION_PLACES[region]?.[0];
+  return place ? `${region} (${place})` : region;
+}
+
+/** The region a place name means (`seoul`, `Hong Kong`, `hongkong`), ignoring case, spaces and punctuation. */
+export function regionOfPlace(input: string): string | undefined {
+  const key = (text: string) =>
+    text
+      .normalize("NFD")
+      .replace(/[^A-Za-z]/g, "")
+      .toLowerCase();
+  const wanted = key(input);
+  return Object.keys(REGION_PLACES).find((region) => REGION_PLACES[region].some((place) => key(place) === wanted));
+}
+
 /** Every region name this project accepts, home region first. */
 export const REGIONS = Object.keys(REGION_AZS) as [string, ...string[]];
 

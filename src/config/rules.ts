@@ -135,10 +135,35 @@ export const RULES: readonly Rule[] = [
         : undefined,
   },
   {
+    id: "access.ssh.keyName",
+    appliesTo: (env) => env.access.ssh?.keyName !== undefined,
+    check: ({ access: { ssh }, region }) => {
+      const keyName = ssh!.keyName!;
+      // A key pair's name is what `aws ec2 describe-key-pairs` lists, never the file it was saved as.
+      const file = /^(?:.*[\\/])?([^\\/]+?)\.(pem|ppk|pub|key|cer|crt)$/i.exec(keyName);
+      if (!file && !/[\\/]/.test(keyName)) return undefined;
+      const meant = file ? file[1] : keyName.split(/[\\/]/).pop();
+      return (
+        `must be the name of an EC2 key pair, which has no file extension: did you mean "${meant}"? ` +
+        `Key pairs are per region: it must exist in ${region} (got "${keyName}")`
+      );
+    },
+  },
+  {
     id: "access.ssh.allowedCidrs",
     appliesTo: (env) => env.access.ssh !== undefined,
     check: ({ access: { ssh } }) => {
       const problems = (ssh?.allowedCidrs ?? []).flatMap((cidr, i) => {
+        if (Validator.isValidIPv4String(cidr)[0]) {
+          return [`[${i}] must be a CIDR block, not a bare address: did you mean "${cidr}/32"? (got "${cidr}")`];
+        }
+        const [address, bits] = cidr.split("/");
+        if (Validator.isValidIPv4String(address)[0] && /^\d+$/.test(bits ?? "") && Number(bits) <= 32) {
+          const network = IPv4CidrRange.fromCidr(cidr).getFirst().toString();
+          if (network !== address) {
+            return [`[${i}] must start at its network address: did you mean "${network}/${bits}"? (got "${cidr}")`];
+          }
+        }
         if (!Validator.isValidIPv4CidrRange(cidr)[0])
           return [`[${i}] must be an IPv4 CIDR at its network address, e.g. 203.0.113.0/24 (got "${cidr}")`];
         const prefix = IPv4CidrRange.fromCidr(cidr).getPrefix().getValue();

@@ -207,6 +207,25 @@ const app = z
 
 // ---- Access ----
 
+/** OpenSSH's one-line public key: `<type> <base64> [comment]`. */
+const OPENSSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/;
+
+/** Why `key` is not an OpenSSH public key, naming the format it is in when that is a common mistake. */
+function publicKeyProblem(key: string): string | undefined {
+  if (OPENSSH_PUBLIC_KEY.test(key.trim())) return undefined;
+  if (/PRIVATE KEY/.test(key)) {
+    return "is a private key: never put one in a config file; give its public half (ssh-keygen -y -f <file>) (got a private key, not shown)";
+  }
+  if (/^-+ ?BEGIN SSH2 PUBLIC KEY ?-+/.test(key.trim())) {
+    return (
+      `is in PuTTYgen's SSH2 format: paste the one-line OpenSSH form instead (PuTTYgen's box "Public key for ` +
+      `pasting into OpenSSH authorized_keys file", or ssh-keygen -i -f <file>), e.g. ssh-ed25519 AAAA... ` +
+      `(got ${JSON.stringify(key.trim().split("\n")[0])})`
+    );
+  }
+  return "must be an OpenSSH public key (ssh-ed25519 AAAA... or ssh-rsa AAAA...); never a private key";
+}
+
 const access = z
   .strictObject({
     ssh: z
@@ -218,10 +237,11 @@ const access = z
           .describe("An existing EC2 key pair"),
         publicKey: z
           .string()
-          .regex(
-            /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/,
-            "must be an OpenSSH public key (ssh-ed25519 AAAA... or ssh-rsa AAAA...); never a private key",
-          )
+          .superRefine((key, ctx) => {
+            const problem = publicKeyProblem(key);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          })
+          .meta({ pattern: OPENSSH_PUBLIC_KEY.source }) // for editors; the check above explains a miss
           .optional()
           .describe("A public key to import as a key pair"),
         allowedCidrs: z
@@ -570,6 +590,11 @@ export const environmentSchema = z
       .boolean()
       .default(false)
       .describe("Production: stricter defaults (Multi-AZ, deletion protection, longer backups) and rules"),
+    deployOrder: intRange(1, 999)
+      .optional()
+      .describe(
+        "Place in the deploy chain (.github/workflows/deploy.yml): environments deploy one at a time, lowest first, ties in name order, each only after the one before succeeded; default 10, or 90 in production",
+      ),
     network,
     app,
     access,
@@ -584,6 +609,10 @@ export const environmentSchema = z
           .regex(/^[A-Za-z0-9 _.:/=+@-]{1,128}$/, "must be 1 to 128 letters, digits, spaces or _.:/=+-@")
           .refine((key) => !(RESERVED_TAG_KEYS as readonly string[]).includes(key), {
             error: `is set by the project itself (reserved: ${RESERVED_TAG_KEYS.join(", ")})`,
+          })
+          // AWS refuses the prefix (any case) only at apply time, half-way through creating resources.
+          .refine((key) => !/^aws:/i.test(key), {
+            error: 'must not start with "aws:": AWS reserves that prefix for its own tags',
           }),
         z.string().max(256, "must be at most 256 characters"),
       )

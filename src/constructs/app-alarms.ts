@@ -1,4 +1,5 @@
 import type { Construct } from "constructs";
+import { HEALTH_METRIC, HEALTH_PROBE_INTERVAL_SECONDS } from "../userdata/health-probe";
 import { ec2Period, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 
 /** The app servers an `AppAlarms` watches: an Auto Scaling group, or one instance. */
@@ -148,6 +149,31 @@ export class AppAlarms extends TierAlarms {
           period: 60,
         },
         extraAlarmActions: [ec2RecoverAction(servers.region)],
+      });
+
+      // ---- Is the site answering? (a fleet's load balancer asks; a lone server asks itself) ----
+      // The server's health probe (src/userdata/health-probe.ts) requests the health check through
+      // nginx every minute and publishes 1 or 0. Two failed minutes of three fire the alarm, within
+      // 5 minutes of the failure whatever the environment's look-back; no data at all (server
+      // stopped, probe gone) counts as failing.
+      this.alarm("Health", {
+        what: "app-health",
+        description:
+          `The app server stopped answering its health check through nginx (the server's own probe, every minute): ` +
+          `nginx is down, every app process is down, or the app's health check fails, or the server publishes ` +
+          `nothing at all. Look first at: the probe's log (journalctl -u app-health-probe), systemctl status nginx ` +
+          `'app@*', and the app's log group; a new server reports only once it has booted.`,
+        comparison: "LessThanThreshold",
+        threshold: 1,
+        treatMissingData: "breaching",
+        metric: {
+          namespace: HEALTH_METRIC.namespace,
+          metricName: HEALTH_METRIC.metricName,
+          dimensions,
+          statistic: "Minimum",
+          period: HEALTH_PROBE_INTERVAL_SECONDS,
+        },
+        evaluation: { periods: 3, datapoints: 2 },
       });
     }
   }

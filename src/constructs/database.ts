@@ -1,6 +1,7 @@
 import { DbInstance } from "@cdktf/provider-aws/lib/db-instance";
 import { DbParameterGroup } from "@cdktf/provider-aws/lib/db-parameter-group";
 import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
+import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { ENGINES, engineMajor, type Engine } from "../config/schema";
 import type { Naming } from "../naming";
@@ -129,7 +130,10 @@ export class Database extends Construct {
       copyTagsToSnapshot: true,
       deleteAutomatedBackups: false,
       skipFinalSnapshot: false,
-      finalSnapshotIdentifier: `${identifier}-final`,
+      // One per destroy: a fixed name would collide with the snapshot the previous destroy left
+      // (the second destroy of a re-created environment would fail). The time is taken when the
+      // instance is created and kept (ignore_changes below), so each instance's name is its own.
+      finalSnapshotIdentifier: `${identifier}-final-${Fn.formatdate("YYYYMMDDhhmmss", Fn.timestamp())}`,
       deletionProtection: props.deletionProtection,
       // RDS applies minor versions in the maintenance window. Give engineVersion as a major ("16")
       // so that Terraform does not see each minor upgrade as drift; majors change only on purpose.
@@ -146,7 +150,10 @@ export class Database extends Construct {
         // a pinned minor is then ignored too: give the major ("16") to change versions on purpose.
         // A major needs no ignore: the provider reads "16.8" back as matching "16". (No ignore for
         // allocated_storage either: with max_allocated_storage the provider already suppresses growth.)
-        ignoreChanges: pinsMinorVersion ? ["engine_version"] : undefined,
+        // final_snapshot_identifier: timestamp() differs at every plan; the creation time is the one kept.
+        ignoreChanges: pinsMinorVersion
+          ? ["engine_version", "final_snapshot_identifier"]
+          : ["final_snapshot_identifier"],
       },
     });
     this.endpoint = db.endpoint;

@@ -31,6 +31,8 @@ export interface LoadBalancerProps {
   readonly deletionProtection: boolean;
   /** Write access logs to a bucket this construct creates. @default false */
   readonly accessLogs?: boolean;
+  /** Let `destroy` delete the access log bucket with the logs in it (non-production environments). @default false */
+  readonly forceDestroyLogs?: boolean;
   /** Seconds a deregistering target keeps serving in-flight requests. @default 30 */
   readonly deregistrationDelay?: number;
 }
@@ -72,7 +74,7 @@ export class LoadBalancer extends Construct {
       internetIngress(this, group.id, port, `${what} from the internet`);
     }
 
-    const logs = accessLogs ? this.accessLogBucket(naming) : undefined;
+    const logs = accessLogs ? this.accessLogBucket(naming, props.forceDestroyLogs ?? false) : undefined;
     const lb = new Lb(this, "Alb", {
       name: naming.loadBalancerName("alb"),
       internal: false,
@@ -142,10 +144,11 @@ export class LoadBalancer extends Construct {
   }
 
   /** A private bucket the regional ELB service may write access logs to (SSE-S3: ALB logs do not support KMS). */
-  private accessLogBucket(naming: Naming): { bucket: string; policy: S3BucketPolicy } {
+  private accessLogBucket(naming: Naming, forceDestroy: boolean): { bucket: string; policy: S3BucketPolicy } {
     const bucket = new S3Bucket(this, "AccessLogs", {
       bucketPrefix: `${naming.name("alb-logs")}-`,
-      forceDestroy: false,
+      // A bucket holding objects cannot be deleted: without this, destroying the environment stops here.
+      forceDestroy,
       tags: naming.tags("alb-logs"),
     });
     new S3BucketServerSideEncryptionConfigurationA(this, "AccessLogsEncryption", {

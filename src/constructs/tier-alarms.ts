@@ -46,6 +46,11 @@ export interface AlarmSpec {
   readonly metric: AlarmMetric | AlarmQuery;
   /** Actions besides the notification when the alarm fires (EC2 recover). @default - none */
   readonly extraAlarmActions?: readonly string[];
+  /**
+   * M of N for this alarm alone, where it must fire within a fixed time whatever the environment's
+   * thresholds say. @default - the environment's `evaluationPeriods` and `datapointsToAlarm`
+   */
+  readonly evaluation?: { readonly periods: number; readonly datapoints: number };
 }
 
 /** CloudWatch's limit on an alarm description. */
@@ -85,8 +90,8 @@ export abstract class TierAlarms extends Construct {
       alarmDescription: spec.description,
       comparisonOperator: spec.comparison,
       threshold: spec.threshold,
-      evaluationPeriods: this.common.evaluationPeriods,
-      datapointsToAlarm: this.common.datapointsToAlarm,
+      evaluationPeriods: spec.evaluation?.periods ?? this.common.evaluationPeriods,
+      datapointsToAlarm: spec.evaluation?.datapoints ?? this.common.datapointsToAlarm,
       treatMissingData: spec.treatMissingData,
       alarmActions: [...(spec.extraAlarmActions ?? []), topicArn],
       okActions: [topicArn],

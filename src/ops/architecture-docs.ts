@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { EnvironmentConfig } from "../config/load";
 import type { StackDocument } from "../policy/types";
 import { renderArchitecture } from "./diagram";
@@ -47,4 +49,30 @@ export function withReadmeDiagram(readme: string, block: string, env = README_EN
   readmeDiagram(readme, env); // throws when the markers are missing
   const start = readme.indexOf(START(env)) + START(env).length;
   return `${readme.slice(0, start)}\n${block}${readme.slice(readme.indexOf(END(env)))}`;
+}
+
+/**
+ * What `npm run diagram` writes under `root`: `docs/architecture-<env>.md` for each environment,
+ * and the README's diagram of `README_ENVIRONMENT` when the project has both. Returns the files
+ * written, relative to `root`.
+ */
+export function writeArchitectureDocs(
+  root: string,
+  environments: readonly EnvironmentConfig[],
+  documents: ReadonlyMap<string, StackDocument>,
+): string[] {
+  const written: string[] = [];
+  fs.mkdirSync(path.join(root, "docs"), { recursive: true });
+  for (const env of environments) {
+    const file = architectureDocPath(env.name);
+    fs.writeFileSync(path.join(root, file), architectureDoc(env, documents.get(env.name)!));
+    written.push(file);
+  }
+  const shown = documents.get(README_ENVIRONMENT);
+  const readme = path.join(root, "README.md");
+  if (shown && fs.existsSync(readme)) {
+    fs.writeFileSync(readme, withReadmeDiagram(fs.readFileSync(readme, "utf8"), mermaidBlock(shown)));
+    written.push("README.md");
+  }
+  return written;
 }

@@ -21,6 +21,17 @@ export function ciMatrix(environments: readonly EnvironmentConfig[]): { include:
 }
 
 /**
+ * The deploy chain of `deploy.yml`: every environment folder, lowest `deployOrder` first, ties in
+ * name order. The workflow deploys them one at a time in this order (a matrix with
+ * `max-parallel: 1`), each only after the one before succeeded, so adding a folder adds it here.
+ */
+export function deployChain(environments: readonly EnvironmentConfig[]): string[] {
+  return [...environments]
+    .sort((a, b) => a.deployOrder - b.deployOrder || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((env) => env.name);
+}
+
+/**
  * Why CI must not deploy this environment, or undefined when it may. A CI runner is thrown away
  * after the job, and local state with it: the next deploy would create every resource again.
  */

@@ -189,7 +189,7 @@ export function driftReport(plan: PlanDocument, stack: SynthesizedStack, detaile
   }
 
   const outputChanges = Object.entries(plan.output_changes ?? {})
-    .filter(([, o]) => !["no-op"].includes(kindOf(o.change.actions)))
+    .filter(([, o]) => !["no-op"].includes(kindOf(o.actions)))
     .map(([name]) => name);
   const exitCode = drifted.length > 0 ? 2 : 0;
   return {

@@ -43,7 +43,8 @@ export interface PlanDocument {
   readonly terraform_version?: string;
   readonly resource_changes?: readonly ResourceChange[];
   readonly resource_drift?: readonly ResourceChange[];
-  readonly output_changes?: Readonly<Record<string, { readonly change: Change }>>;
+  /** Each root output's change: the change representation itself (`actions`, `before`, `after`). */
+  readonly output_changes?: Readonly<Record<string, Change>>;
   readonly errored?: boolean;
 }
 
@@ -84,10 +85,16 @@ export function parsePlanDocument(text: string, source: string): PlanDocument {
 
 // ---- Change kinds ----
 
-/** What a change does to an object, in the words of a plan summary. */
-export type ChangeKind = "create" | "update" | "replace" | "delete" | "no-op" | "read" | "other";
+/**
+ * What a change does to an object, in the words of a plan summary. `forget`: Terraform drops the
+ * object from its state and leaves it running (a `removed` block with `destroy = false`).
+ */
+export type ChangeKind = "create" | "update" | "replace" | "delete" | "forget" | "no-op" | "read" | "other";
 
-/** Classifies a change's `actions`; both replace orders are `replace`; anything new is `other`. */
+/**
+ * Classifies a change's `actions`; both replace orders are `replace`; `forget`, and `create,forget`
+ * (a new object replaces one that is left running), are `forget`; anything new is `other`.
+ */
 export function kindOf(actions: readonly string[]): ChangeKind {
   const key = actions.join(",");
   switch (key) {
@@ -100,6 +107,9 @@ export function kindOf(actions: readonly string[]): ChangeKind {
     case "delete,create":
     case "create,delete":
       return "replace";
+    case "forget":
+    case "create,forget":
+      return "forget";
     default:
       return "other";
   }

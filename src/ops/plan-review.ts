@@ -1,3 +1,4 @@
+import { architectureOf } from "../config/instance-types";
 import {
   describeReason,
   formatPath,
@@ -11,9 +12,11 @@ import {
 } from "./plan-json";
 import { changedLines, costChangeSummary, type CostChange } from "../cost/report";
 
-// The review of a saved plan (`npm run plan`): what it creates, updates, replaces and deletes, and
-// whether it destroys anything that holds data or state. Pure: it reads the plan JSON and the
-// synthesized stack it was planned from (the plan JSON carries no lifecycle settings).
+// The review of a saved plan (`npm run plan`): what it creates, updates, replaces, deletes and
+// forgets; whether it destroys anything that holds data or state (deny by default: every type that
+// is not on a reviewed list of stateless types counts as holding data); and the changes that look
+// safe but are not. Pure: it reads the plan JSON and the synthesized stack it was planned from
+// (the plan JSON carries no lifecycle settings).
 
 /** `npm run plan` exits with this when the plan destroys data and `--allow-destroy` was not given. */
 export const BLOCKED_EXIT_CODE = 3;
@@ -30,9 +33,73 @@ export const DATA_HOLDING_TYPES: Readonly<Record<string, string>> = {
   aws_kms_key: "a KMS key (what it encrypted becomes unreadable once it is deleted)",
   aws_secretsmanager_secret: "a Secrets Manager secret",
   aws_eip: "an Elastic IP (the public address is lost for good)",
+  aws_lb: "a load balancer (its DNS name, which your DNS records point at, is lost for good)",
 };
 
-/** One resource the plan replaces or deletes. */
+/**
+ * The reviewed list of types whose deletion or replacement loses nothing the code cannot build
+ * again, each with the reason. Every other type counts as holding data: a type added to the stacks
+ * (or met in a plan) is blocked until someone reviews it here. Keep each reason true.
+ */
+export const STATELESS_TYPES: Readonly<Record<string, string>> = {
+  // ---- Network ----
+  aws_vpc: "a network; what runs in it is guarded on its own",
+  aws_subnet: "an address range of the VPC",
+  aws_route_table: "routes, from the code",
+  aws_route: "a route, from the code",
+  aws_route_table_association: "a subnet's link to its routes",
+  aws_internet_gateway: "the VPC's door to the internet; it has no address of its own",
+  aws_nat_gateway: "egress for private subnets; its public address is an Elastic IP, guarded on its own",
+  aws_flow_log: "the flow log's settings; the records are in its log group, guarded on its own",
+  aws_default_security_group: "the VPC's default group, emptied by the code",
+  aws_security_group: "firewall rules, from the code",
+  aws_vpc_security_group_ingress_rule: "a firewall rule, from the code",
+  aws_vpc_security_group_egress_rule: "a firewall rule, from the code",
+  // ---- Identity ----
+  aws_iam_role: "permissions, from the code",
+  aws_iam_role_policy: "permissions, from the code",
+  aws_iam_role_policy_attachment: "permissions, from the code",
+  aws_iam_policy: "permissions, from the code",
+  aws_iam_instance_profile: "the servers' role, from the code",
+  aws_key_pair: "the public half of an SSH key, from the config",
+  aws_kms_alias: "a name for a KMS key; the key is guarded on its own",
+  // ---- Servers ----
+  aws_instance:
+    "an app server: its disk holds the release and logs already shipped to CloudWatch (a single server's database is checked on its own)",
+  aws_launch_template: "how the fleet's servers are launched, from the code",
+  aws_autoscaling_group: "the fleet; its servers keep nothing the release and the logs do not",
+  aws_autoscaling_policy: "a scaling rule, from the code",
+  aws_lb_listener: "a load balancer's listener, from the code",
+  aws_lb_target_group: "the fleet's registration with the load balancer",
+  aws_ssm_document: "the deploy command, from the code",
+  aws_ssm_association: "a run of the deploy command",
+  aws_ssm_parameter: "a value the code sets",
+  aws_s3_object: "a release uploaded from dist/; the versioned bucket keeps the earlier versions",
+  // ---- Settings of guarded resources ----
+  aws_db_parameter_group: "database settings, from the code",
+  aws_db_subnet_group: "where the database may run",
+  aws_s3_bucket_versioning: "a bucket setting; removing it never deletes objects",
+  aws_s3_bucket_server_side_encryption_configuration: "a bucket setting; objects stay encrypted",
+  aws_s3_bucket_public_access_block: "a bucket setting, from the code",
+  aws_s3_bucket_ownership_controls: "a bucket setting, from the code",
+  aws_s3_bucket_policy: "a bucket policy, from the code",
+  aws_s3_bucket_lifecycle_configuration: "a bucket's expiry rules, from the code",
+  // ---- Monitoring ----
+  aws_cloudwatch_metric_alarm: "an alarm, from the code",
+  aws_cloudwatch_dashboard: "a dashboard, from the code",
+  aws_sns_topic: "the alarm topic; its subscriptions are made again (email subscribers confirm again)",
+  aws_sns_topic_policy: "who may publish to the topic",
+  aws_sns_topic_subscription: "an alarm subscriber, from the config",
+};
+
+/** Why a type on neither list is blocked: the exact reason the review gives. */
+export const UNREVIEWED_TYPE_REASON =
+  "not on the reviewed list of stateless types (STATELESS_TYPES in src/ops/plan-review.ts), so it counts as holding data";
+
+/** The single-server layout's one server: its disk holds the database. */
+const SINGLE_SERVER_REASON = "the single-server layout's server, whose disk holds the database";
+
+/** One resource the plan replaces, deletes or forgets. */
 export interface ReviewedChange {
   readonly address: string;
   readonly kind: ChangeKind;
@@ -48,11 +115,24 @@ export interface ReviewedChange {
   readonly holdsData: readonly string[];
 }
 
+/**
+ * A change that looks safe but is not: one line naming the environment folder, the field and
+ * what will happen, and what to do instead.
+ */
+export interface PlanFinding {
+  readonly address: string;
+  readonly message: string;
+  /** Applying the plan would fail half-way: it is blocked, and `--allow-destroy` does not lift that. */
+  readonly blocks: boolean;
+}
+
 export interface PlanCounts {
   readonly create: number;
   readonly update: number;
   readonly replace: number;
   readonly delete: number;
+  /** Dropped from the state and left running (`removed` with `destroy = false`). */
+  readonly forget: number;
   /** Unchanged resources, data reads and actions this review does not know. */
   readonly unchanged: number;
   readonly read: number;
@@ -63,11 +143,15 @@ export interface PlanReview {
   readonly counts: PlanCounts;
   readonly replaced: readonly ReviewedChange[];
   readonly deleted: readonly ReviewedChange[];
+  /** Left running in AWS, no longer managed: nothing is destroyed. */
+  readonly forgotten: readonly ReviewedChange[];
   /** Replaced or deleted resources that hold data or state. */
   readonly endangered: readonly ReviewedChange[];
+  /** Changes that look safe but are not. */
+  readonly findings: readonly PlanFinding[];
   /** Actions this review does not know (a newer Terraform): shown as they are. */
   readonly unknownActions: readonly string[];
-  /** Data would be destroyed and `--allow-destroy` was not given. */
+  /** Data would be destroyed and `--allow-destroy` was not given, or a finding blocks. */
   readonly blocked: boolean;
   readonly allowDestroy: boolean;
 }
@@ -75,16 +159,25 @@ export interface PlanReview {
 export interface ReviewOptions {
   /** Let a plan that destroys data pass (it is still reported). @default false */
   readonly allowDestroy?: boolean;
+  /** The environment (folder and stack name), for the findings' messages. @default - the stack's `environment` tag */
+  readonly environment?: string;
 }
 
 /** Reviews a plan against the synthesized stack it was made from. */
 export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options: ReviewOptions = {}): PlanReview {
   const allowDestroy = options.allowDestroy ?? false;
-  const tally = { create: 0, update: 0, replace: 0, delete: 0, unchanged: 0, read: 0, other: 0 };
+  const context: ReviewContext = {
+    stack,
+    environment: options.environment ?? environmentOf(stack),
+    layoutBefore: outputBefore(plan, "layout"),
+  };
+  const tally = { create: 0, update: 0, replace: 0, delete: 0, forget: 0, unchanged: 0, read: 0, other: 0 };
   const replaced: ReviewedChange[] = [];
   const deleted: ReviewedChange[] = [];
+  const forgotten: ReviewedChange[] = [];
   const unknownActions: string[] = [];
   const unknownOnData: ReviewedChange[] = [];
+  const findings: PlanFinding[] = [];
 
   for (const rc of plan.resource_changes ?? []) {
     const kind = kindOf(rc.change.actions);
@@ -93,11 +186,13 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
       tally.other += 1;
       unknownActions.push(`${rc.address}: ${rc.change.actions.join(", ")}`);
       // An action this review does not know, on a resource that holds data: treat it as a delete.
-      const change = reviewed(rc, "delete", stack);
+      const change = reviewed(rc, "delete", context);
       if (change.holdsData.length > 0) unknownOnData.push(change);
     } else tally[kind] += 1;
-    if (kind === "replace") replaced.push(reviewed(rc, kind, stack));
-    if (kind === "delete") deleted.push(reviewed(rc, kind, stack));
+    if (kind === "replace") replaced.push(reviewed(rc, kind, context));
+    if (kind === "delete") deleted.push(reviewed(rc, kind, context));
+    if (kind === "forget") forgotten.push({ ...reviewed(rc, kind, context), holdsData: [] });
+    findings.push(...FINDINGS.flatMap((find) => find(rc, kind, context) ?? []));
   }
 
   const endangered = [...[...replaced, ...deleted].filter((c) => c.holdsData.length > 0), ...unknownOnData];
@@ -105,16 +200,40 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
     counts: tally,
     replaced,
     deleted,
+    forgotten,
     endangered,
+    findings,
     unknownActions,
-    blocked: endangered.length > 0 && !allowDestroy,
+    blocked: (endangered.length > 0 && !allowDestroy) || findings.some((f) => f.blocks),
     allowDestroy,
   };
 }
 
-function reviewed(rc: ResourceChange, kind: ChangeKind, stack: SynthesizedStack): ReviewedChange {
+/** What every check of one change needs besides the change. */
+interface ReviewContext {
+  readonly stack: SynthesizedStack;
+  readonly environment: string;
+  /** The `layout` output before this plan, when the plan changes it. */
+  readonly layoutBefore?: unknown;
+}
+
+/** The environment a stack was synthesized for: its provider's `Environment` default tag. */
+function environmentOf(stack: SynthesizedStack): string {
+  const provider = (
+    stack as { provider?: { aws?: Array<{ default_tags?: Array<{ tags?: Record<string, string> }> }> } }
+  ).provider?.aws?.[0];
+  return provider?.default_tags?.[0]?.tags?.Environment ?? "<env>";
+}
+
+/** An output's value before the plan, when the plan changes it. */
+function outputBefore(plan: PlanDocument, name: string): unknown {
+  const change = plan.output_changes?.[name];
+  return change && kindOf(change.actions) !== "no-op" ? change.before : undefined;
+}
+
+function reviewed(rc: ResourceChange, kind: ChangeKind, context: ReviewContext): ReviewedChange {
   const address = addressOf(rc);
-  const synthesized = synthesizedResource(stack, address);
+  const synthesized = synthesizedResource(context.stack, address);
   return {
     address: rc.address,
     kind,
@@ -122,32 +241,108 @@ function reviewed(rc: ResourceChange, kind: ChangeKind, stack: SynthesizedStack)
     reason: describeReason(rc.action_reason),
     forcedBy: (rc.change.replace_paths ?? []).map(formatPath),
     deposed: rc.deposed !== undefined,
-    holdsData: dataHeldBy(rc, address?.type, synthesized?.values, stack),
+    holdsData: address?.mode === "data" ? [] : dataHeldBy(rc, address?.type, synthesized?.values, context),
   };
 }
 
-/** Each reason this resource holds data or state: its type, its lifecycle, its role. */
+/**
+ * Each reason this resource holds data or state: its type (every type not reviewed as stateless),
+ * its lifecycle, its role.
+ */
 function dataHeldBy(
   rc: ResourceChange,
   type: string | undefined,
   config: Record<string, any> | undefined,
-  stack: SynthesizedStack,
+  context: ReviewContext,
 ): string[] {
   const before = (rc.change.before ?? {}) as Record<string, unknown>;
   const reasons: string[] = [];
-  if (type && DATA_HOLDING_TYPES[type]) reasons.push(DATA_HOLDING_TYPES[type]);
+  if (!type) reasons.push(`a resource whose type this review cannot read from its address: ${UNREVIEWED_TYPE_REASON}`);
+  else if (DATA_HOLDING_TYPES[type]) reasons.push(DATA_HOLDING_TYPES[type]);
+  else if (!STATELESS_TYPES[type]) reasons.push(`${type}: ${UNREVIEWED_TYPE_REASON}`);
   if (config?.lifecycle?.prevent_destroy === true) reasons.push("lifecycle.prevent_destroy is set in the code");
   if (type === "aws_instance") {
     if (config?.disable_api_termination === true || before.disable_api_termination === true) {
       reasons.push("an EC2 instance with termination protection");
     }
-    // The single-server layout runs the database engine on the instance's own disk.
-    if (stack.output?.layout?.value === "single-server") {
-      reasons.push("the single-server layout's server, whose disk holds the database");
+    // The single-server layout runs the database engine on the instance's own disk, also when
+    // this very plan moves the environment to another layout.
+    if (context.stack.output?.layout?.value === "single-server" || context.layoutBefore === "single-server") {
+      reasons.push(SINGLE_SERVER_REASON);
     }
   }
   return reasons;
 }
+
+// ---- Changes that look safe but are not ----
+
+type Finder = (rc: ResourceChange, kind: ChangeKind, context: ReviewContext) => PlanFinding | undefined;
+
+const values = (value: unknown) => (value ?? {}) as Record<string, unknown>;
+
+/**
+ * A server switched between x86_64 and arm64 in place. Its AMI is kept after creation
+ * (`ignore_changes`), so the update pairs the old architecture's AMI with the new type: the
+ * provider stops the server to change its type, AWS refuses the type, and the server stays stopped.
+ */
+const architectureSwitch: Finder = (rc, kind, { environment, stack, layoutBefore }) => {
+  if (addressOf(rc)?.type !== "aws_instance" || kind !== "update") return undefined;
+  const before = values(rc.change.before).instance_type;
+  const after = values(rc.change.after).instance_type;
+  if (typeof before !== "string" || typeof after !== "string") return undefined;
+  const [from, to] = [architectureOf(before), architectureOf(after)];
+  if (from === to) return undefined;
+  const holdsDatabase = stack.output?.layout?.value === "single-server" || layoutBefore === "single-server";
+  return {
+    address: rc.address,
+    blocks: true,
+    message:
+      `environments/${environment}: app.instanceType ${before} -> ${after} switches the server from ${from} to ${to} in place, ` +
+      `but its ${from} AMI is kept after creation (lifecycle.ignore_changes), so AWS refuses the new type and the ` +
+      `apply fails with the server stopped. Replace it on purpose instead: npm run plan -- ${environment} --replace '${rc.address}'` +
+      (holdsDatabase ? " (its disk holds the database: move or back up the data first)" : ""),
+  };
+};
+
+/**
+ * `app.count.desired` changed on a live fleet: Terraform leaves `desired_capacity` to target
+ * tracking after creation (`ignore_changes`), so the change does nothing.
+ */
+const desiredIgnored: Finder = (rc, kind, { environment, stack }) => {
+  if (addressOf(rc)?.type !== "aws_autoscaling_group" || (kind !== "update" && kind !== "no-op")) return undefined;
+  const config = synthesizedResource(stack, addressOf(rc))?.values;
+  const ignored: unknown = config?.lifecycle?.ignore_changes;
+  if (!Array.isArray(ignored) || !ignored.includes("desired_capacity")) return undefined;
+  const wanted = config?.desired_capacity;
+  const live = values(rc.change.before).desired_capacity;
+  if (typeof wanted !== "number" || typeof live !== "number" || wanted === live) return undefined;
+  return {
+    address: rc.address,
+    blocks: false,
+    message:
+      `environments/${environment}: app.count.desired ${wanted} is not applied: the group runs ${live} server(s), and ` +
+      `after creation Terraform leaves desired_capacity to target tracking (lifecycle.ignore_changes), so this plan ` +
+      `changes nothing there. To change how many servers run, change app.count.min or app.count.max`,
+  };
+};
+
+/** A layout change away from single-server deletes the server that holds the database. */
+const singleServerLeaves: Finder = (rc, kind, { environment, stack, layoutBefore }) => {
+  if (layoutBefore !== "single-server" || addressOf(rc)?.type !== "aws_instance") return undefined;
+  if (kind !== "delete" && kind !== "replace") return undefined;
+  const after = stack.output?.layout?.value ?? "another layout";
+  return {
+    address: rc.address,
+    blocks: false, // the destroy guard blocks it as holding data, and --allow-destroy lifts that
+    message:
+      `environments/${environment}: layout single-server -> ${String(after)} ${kind === "delete" ? "deletes" : "replaces"} ` +
+      `the server that holds the single server's database (${rc.address}), and everything on its disk with it. ` +
+      `Move the data to the new database first (README, "Moving a single server's data to RDS"), then re-run with --allow-destroy`,
+  };
+};
+
+/** Every check of one change for what looks safe but is not. */
+const FINDINGS: readonly Finder[] = [architectureSwitch, desiredIgnored, singleServerLeaves];
 
 // ---- Reports ----
 
@@ -167,9 +362,15 @@ function countsSentence(c: PlanCounts): string {
   const extra = [`${c.unchanged} unchanged`, c.read > 0 ? `${c.read} read` : "", c.other > 0 ? `${c.other} other` : ""];
   return (
     `${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete` +
+    (c.forget > 0 ? `, ${c.forget} to forget` : "") +
     ` (${extra.filter(Boolean).join(", ")})`
   );
 }
+
+/** What forgetting means, said once above the list. */
+const FORGOTTEN =
+  "left running in AWS and no longer managed by Terraform (a removed block with destroy = false): nothing is destroyed, " +
+  "and it keeps costing until you delete it by hand or import it again";
 
 /** The summary printed to the terminal; with `cost`, the monthly estimate before and after. */
 export function planReviewText(review: PlanReview, stackName: string, cost?: CostChange): string {
@@ -182,9 +383,20 @@ export function planReviewText(review: PlanReview, stackName: string, cost?: Cos
     if (list.length === 0) continue;
     out.push("", `${title} (${list.length}):`, ...list.map((c) => `  - ${line(c)}`));
   }
+  if (review.forgotten.length > 0) {
+    out.push(
+      "",
+      `Forgotten (${review.forgotten.length}), ${FORGOTTEN}:`,
+      ...review.forgotten.map((c) => `  - ${line(c)}`),
+    );
+  }
   if (review.unknownActions.length > 0) {
     out.push("", "Actions this review does not know (read them in the plan):");
     out.push(...review.unknownActions.map((a) => `  - ${a}`));
+  }
+  const notes = review.findings.filter((f) => !f.blocks);
+  if (notes.length > 0) {
+    out.push("", "Changes that look safe but are not:", ...notes.map((f) => `  - ${f.message}`));
   }
   if (review.endangered.length > 0) {
     out.push(
@@ -193,10 +405,13 @@ export function planReviewText(review: PlanReview, stackName: string, cost?: Cos
     );
     for (const c of review.endangered) out.push(`${WARNING}   ${c.kind} ${c.address}: ${c.holdsData.join("; ")}`);
     out.push(
-      review.blocked
-        ? `${WARNING} BLOCKED. If this is intended, re-run with --allow-destroy: npm run plan -- ${stackName} --allow-destroy`
-        : `${WARNING} Allowed by --allow-destroy: applying this plan loses that data unless it is backed up.`,
+      review.allowDestroy
+        ? `${WARNING} Allowed by --allow-destroy: applying this plan loses that data unless it is backed up.`
+        : `${WARNING} BLOCKED. If this is intended, re-run with --allow-destroy: npm run plan -- ${stackName} --allow-destroy`,
     );
+  }
+  for (const finding of review.findings.filter((f) => f.blocks)) {
+    out.push("", `${WARNING} BLOCKED: ${finding.message}`);
   }
   return out.join("\n");
 }
@@ -212,9 +427,9 @@ export function planReviewMarkdown(review: PlanReview, stackName: string, cost?:
   const out = [
     `### Plan review: \`${stackName}\``,
     "",
-    "| create | update | replace | delete | unchanged |",
-    "|---:|---:|---:|---:|---:|",
-    `| ${c.create} | ${c.update} | ${c.replace} | ${c.delete} | ${c.unchanged} |`,
+    "| create | update | replace | delete | forget | unchanged |",
+    "|---:|---:|---:|---:|---:|---:|",
+    `| ${c.create} | ${c.update} | ${c.replace} | ${c.delete} | ${c.forget} | ${c.unchanged} |`,
   ];
   if (cost) {
     const changed = changedLines(cost);
@@ -224,24 +439,42 @@ export function planReviewMarkdown(review: PlanReview, stackName: string, cost?:
       ...(changed.length > 0 ? ["", ...changed.map((l) => `- ${l}`)] : []),
     );
   }
+  const blocking = review.findings.filter((f) => f.blocks);
+  if (blocking.length > 0) {
+    out.push("", "> [!CAUTION]", "> **Blocked: applying this plan would fail half-way.**", ">");
+    out.push(...blocking.map((f) => `> - ${f.message}`));
+  }
   if (review.endangered.length > 0) {
     out.push(
       "",
       "> [!CAUTION]",
       `> **This plan destroys ${review.endangered.length} resource(s) that hold data or state.**` +
-        (review.blocked
-          ? " Blocked: re-run with `--allow-destroy` if this is intended."
-          : " Allowed by `--allow-destroy`."),
+        (review.allowDestroy
+          ? " Allowed by `--allow-destroy`."
+          : " Blocked: re-run with `--allow-destroy` if this is intended."),
       ">",
       ...review.endangered.map((e) => `> - **${e.kind}** \`${e.address}\`: ${e.holdsData.join("; ")}`),
+    );
+  }
+  const notes = review.findings.filter((f) => !f.blocks);
+  if (notes.length > 0) {
+    out.push(
+      "",
+      "> [!WARNING]",
+      "> **Changes that look safe but are not**",
+      ">",
+      ...notes.map((f) => `> - ${f.message}`),
     );
   }
   for (const [title, list] of [
     ["Replaced", review.replaced],
     ["Deleted", review.deleted],
+    ["Forgotten", review.forgotten],
   ] as const) {
     if (list.length === 0) continue;
-    out.push("", `#### ${title}`, "", "| resource | construct | why |", "|---|---|---|");
+    out.push("", `#### ${title}`, "");
+    if (title === "Forgotten") out.push(`${FORGOTTEN.charAt(0).toUpperCase()}${FORGOTTEN.slice(1)}.`, "");
+    out.push("| resource | construct | why |", "|---|---|---|");
     for (const change of list) {
       const why = [
         change.forcedBy.length > 0 ? `forced by ${change.forcedBy.map((p) => `\`${p}\``).join(", ")}` : "",

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { artifactFileName, packageApp } from "../artifact/package-app";
-import { parsePlanDocument, type PlanDocument, type SynthesizedStack } from "./plan-json";
+import { parseAddress, parsePlanDocument, type PlanDocument, type SynthesizedStack } from "./plan-json";
 import { entryCommand, PROJECT_ROOT } from "../project-root";
 import { OpsError, runTerraform, type TerraformResult } from "./terraform";
 
@@ -133,6 +133,24 @@ export async function prepareStack(name: string, options: { synth: boolean }): P
   return stack;
 }
 
+/**
+ * The arguments of `terraform plan` for `npm run plan`: wait for a concurrent run's state lock
+ * (another pipeline, a colleague) instead of failing at once, save the plan, and replace each
+ * `--replace` address on purpose (`-replace=<address>`, checked to be a resource address).
+ */
+export function planArguments(planFile: string, replace: readonly string[] = []): string[] {
+  for (const address of replace) {
+    try {
+      parseAddress(address);
+    } catch {
+      throw new OpsError(
+        `--replace needs a resource address such as aws_instance.AppServer_Instance_1A2B3C4D (got "${address}")`,
+      );
+    }
+  }
+  return ["-lock-timeout=5m", `-out=${planFile}`, ...replace.map((address) => `-replace=${address}`)];
+}
+
 /** `terraform show -json <planFile>`, parsed and checked. */
 export async function showPlan(stack: PreparedStack, planFile: string): Promise<PlanDocument> {
   const show = await runTerraform("show", ["-json", planFile], { cwd: stack.dir });
@@ -157,7 +175,7 @@ export interface CliArgs {
   readonly synth: boolean;
   /** Stream Terraform's plan output (not with `--quiet`). */
   readonly echo: boolean;
-  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
 }
 
 /**

@@ -92,6 +92,8 @@ export function appBootScript(
     host: appHost(stack, release, options.database),
     logGroups: release.logs.groups,
     autoScaling: options.autoScaling,
+    // A fleet is health-checked by its load balancer; a lone server probes itself (the health alarm).
+    healthProbe: options.autoScaling ? undefined : { region: stack.env.region },
   });
 }
 

@@ -31,6 +31,8 @@ export class LoadBalancedStack extends EnvironmentStack {
       certificateArn: env.loadBalancer.https ? env.loadBalancer.certificateArn : undefined,
       deletionProtection: env.loadBalancer.deletionProtection,
       accessLogs: env.loadBalancer.accessLogs,
+      // Outside production a destroy takes the logs with it; production's logs outlive a destroy.
+      forceDestroyLogs: !env.production,
     });
     const release = addAppRelease(this);
     const wiring = rdsDatabaseWiring(this, database);

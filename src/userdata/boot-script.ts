@@ -2,6 +2,7 @@ import type { AppHost } from "./app-host";
 import { appUnit } from "./app-unit";
 import { CLOUDWATCH_AGENT_CONFIG, cloudWatchAgentConfig, type ServerLogGroups } from "./cloudwatch-agent";
 import { DEPLOY_SCRIPT, deployScript } from "./deploy-script";
+import { HEALTH_PROBE_TIMER, healthProbeFiles } from "./health-probe";
 import {
   DB_BACKUP_SCRIPT,
   DB_PROVISION_SCRIPT,
@@ -33,6 +34,11 @@ export interface BootScriptProps {
   readonly logGroups: ServerLogGroups;
   /** The server is in an Auto Scaling group (metrics per group as well as per instance). */
   readonly autoScaling: boolean;
+  /**
+   * Probe the health check through nginx every minute and publish it to CloudWatch in this region
+   * (servers without a load balancer, whose health alarm reads it). @default - no probe
+   */
+  readonly healthProbe?: { readonly region: string };
 }
 
 /**
@@ -156,6 +162,17 @@ export function bootScript(props: BootScriptProps): string {
     ...databaseLines(host),
     "",
     `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version}`,
+    ...(props.healthProbe
+      ? [
+          "",
+          "# ---- The health probe: the health check through nginx, every minute, to CloudWatch ----",
+          ...healthProbeFiles({ host, region: props.healthProbe.region }).flatMap((f) =>
+            writeFile(f.path, f.content, f.mode),
+          ),
+          "systemctl daemon-reload",
+          `systemctl enable --now ${HEALTH_PROBE_TIMER}`,
+        ]
+      : []),
     "",
     'echo "boot script finished at $(date -Is)"',
     "",

@@ -1,0 +1,80 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { driftReport } from "../../src/ops/drift-report";
+import { kindOf, parsePlanDocument } from "../../src/ops/plan-json";
+import { reviewPlan } from "../../src/ops/plan-review";
+import { OpsError } from "../../src/ops/terraform";
+import { planArguments } from "../../src/ops/workflow";
+import { planDocument, resourceChange } from "./plan-fixtures";
+
+// fixtures/terraform-1.11.4-plan.json was WRITTEN BY A REAL TERRAFORM (1.11.4), not by hand: a
+// configuration of the built-in terraform_data resource (no provider to download) was applied,
+// then changed so that one resource is forgotten (a removed block with destroy = false), one
+// deleted, one replaced and one kept, and the output `layout` moves from single-server to
+// app-db-split; `terraform plan -out` and `terraform show -json` wrote the file. It checks that
+// the hand-made fixtures (plan-fixtures.ts) have Terraform's real shape where the reviews read it.
+const REAL = fs.readFileSync(path.join(__dirname, "fixtures", "terraform-1.11.4-plan.json"), "utf8");
+const real = parsePlanDocument(REAL, "fixtures/terraform-1.11.4-plan.json");
+
+describe("a plan written by Terraform 1.11.4", () => {
+  test("forget is its own action, with the reason of a deleted resource", () => {
+    const forgotten = real.resource_changes!.find((rc) => rc.address === "terraform_data.forgotten")!;
+    expect(forgotten.change.actions).toEqual(["forget"]);
+    expect(forgotten.action_reason).toBe("delete_because_no_resource_config");
+    expect(real.resource_changes!.map((rc) => [rc.address, kindOf(rc.change.actions)])).toEqual([
+      ["terraform_data.deleted", "delete"],
+      ["terraform_data.forgotten", "forget"],
+      ["terraform_data.kept", "no-op"],
+      ["terraform_data.replaced", "replace"],
+    ]);
+  });
+
+  test("an output's change is the change itself (no `change` key), and the fixtures build it so", () => {
+    expect(real.output_changes!.layout).toMatchObject({
+      actions: ["update"],
+      before: "single-server",
+      after: "app-db-split",
+    });
+    const made = planDocument({ outputChanges: { layout: { actions: ["update"], before: "a", after: "b" } } });
+    expect(Object.keys(made.output_changes!.layout).sort()).toEqual(Object.keys(real.output_changes!.layout).sort());
+  });
+
+  test("the fixtures' resource changes have the keys Terraform writes", () => {
+    const entry = real.resource_changes!.find((rc) => rc.address === "terraform_data.deleted")!;
+    const made = resourceChange("terraform_data.deleted", ["delete"], { before: {}, action_reason: "x" });
+    expect(Object.keys(made).filter((k) => !(k in entry))).toEqual([]);
+    expect(Object.keys(made.change).sort()).toEqual(Object.keys(entry.change).sort());
+  });
+
+  test("the review counts it, blocks the unreviewed terraform_data deletions, and reports the forget as a forget", () => {
+    const review = reviewPlan(real, {}, { environment: "dev" });
+    expect(review.counts).toMatchObject({ delete: 1, forget: 1, replace: 1, unchanged: 1, other: 0 });
+    expect(review.forgotten.map((c) => c.address)).toEqual(["terraform_data.forgotten"]);
+    expect(review.endangered.map((c) => `${c.kind} ${c.address}`)).toEqual([
+      "replace terraform_data.replaced",
+      "delete terraform_data.deleted",
+    ]);
+  });
+
+  test("the drift report reads its output changes (it used to expect a `change` key and threw)", () => {
+    expect(driftReport(real, {}, 2).outputChanges).toEqual(["layout"]);
+  });
+});
+
+describe("npm run plan's terraform arguments", () => {
+  test("wait for a state lock, save the plan, and replace each --replace address on purpose", () => {
+    expect(planArguments("plan.tfplan")).toEqual(["-lock-timeout=5m", "-out=plan.tfplan"]);
+    expect(planArguments("plan.tfplan", ["aws_instance.AppServer_Instance_1A2B3C4D"])).toEqual([
+      "-lock-timeout=5m",
+      "-out=plan.tfplan",
+      "-replace=aws_instance.AppServer_Instance_1A2B3C4D",
+    ]);
+  });
+
+  test("a --replace that is not a resource address is refused before Terraform runs", () => {
+    expect(() => planArguments("plan.tfplan", ["the server"])).toThrow(OpsError);
+    expect(() => planArguments("plan.tfplan", ["the server"])).toThrow(
+      '--replace needs a resource address such as aws_instance.AppServer_Instance_1A2B3C4D (got "the server")',
+    );
+  });
+});

@@ -1,0 +1,132 @@
+import type { AppHost } from "./app-host";
+
+/**
+ * The health probe of a server without a load balancer in front (single-server, app-db-split):
+ * nothing outside asks it whether the site answers, so it asks itself. Every minute a systemd
+ * timer runs a script that requests the health check path through nginx, as a client would, and
+ * publishes the answer to CloudWatch: 1 when nginx answered 200 within the timeout, 0 otherwise
+ * (nginx down: no connection; every app process down: 502; the app's own check failing: its
+ * status). The health alarm fires on 0, and on no data at all (the server or the probe is gone).
+ */
+
+/** The metric the probe publishes and the health alarm reads, per instance (`InstanceId`). */
+export const HEALTH_METRIC = { namespace: "AppHealth", metricName: "HealthCheckOk" } as const;
+
+/** How often the probe runs, in seconds: the metric's resolution, and the alarm's period. */
+export const HEALTH_PROBE_INTERVAL_SECONDS = 60;
+
+/** How long the probe waits for nginx's answer before it counts the check as failed. */
+export const HEALTH_PROBE_TIMEOUT_SECONDS = 8;
+
+/** The systemd timer the boot script enables. */
+export const HEALTH_PROBE_TIMER = "app-health-probe.timer";
+
+export interface HealthProbeProps {
+  /** The server: nginx's port and the health check path, and where the script lives (`<appRoot>/bin`). */
+  readonly host: AppHost;
+  /** The region CloudWatch receives the metric in (the server's). */
+  readonly region: string;
+  /**
+   * A file holding the instance's id, the metric's dimension. cloud-init writes it at first boot.
+   * @default "/var/lib/cloud/data/instance-id"
+   */
+  readonly instanceIdFile?: string;
+}
+
+/** One file the boot script writes for the probe. */
+export interface ProbeFile {
+  readonly path: string;
+  readonly content: string;
+  readonly mode: string;
+}
+
+/** Where the probe script lives on the server. */
+export function healthProbePath(host: AppHost): string {
+  return `${host.paths.appRoot}/bin/health-probe`;
+}
+
+/**
+ * The probe script. Any answer but 200 (or none within the timeout) publishes 0; the `aws` call
+ * is retried once, since a lost datapoint counts as failing for the alarm.
+ */
+export function healthProbeScript(props: HealthProbeProps): string {
+  const { host } = props;
+  const instanceIdFile = props.instanceIdFile ?? "/var/lib/cloud/data/instance-id";
+  const url = `http://127.0.0.1:${host.listenPort}${host.healthCheckPath}`;
+  const publish = [
+    "aws cloudwatch put-metric-data",
+    `--region ${props.region}`,
+    `--namespace ${HEALTH_METRIC.namespace}`,
+    `--metric-name ${HEALTH_METRIC.metricName}`,
+    '--dimensions "InstanceId=$instance_id"',
+    '--value "$value"',
+    "--unit Count",
+  ].join(" ");
+  return [
+    "#!/bin/bash",
+    "# Written by the boot script from src/userdata/health-probe.ts; run every minute by",
+    `# ${HEALTH_PROBE_TIMER}. Asks nginx for the health check as a client would and publishes`,
+    `# ${HEALTH_METRIC.namespace}/${HEALTH_METRIC.metricName}: 1 for a 200, else 0. The health alarm fires on 0 or no data.`,
+    "set -uo pipefail",
+    `url=${url}`,
+    `code=$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time ${HEALTH_PROBE_TIMEOUT_SECONDS} "$url")`,
+    'if [[ $code == 200 ]]; then value=1; else value=0; fi',
+    `instance_id=$(cat ${instanceIdFile})`,
+    'echo "GET $url: HTTP ${code:-000}; publishing HealthCheckOk=$value for $instance_id"',
+    `${publish} || { sleep 5; ${publish}; }`,
+    "",
+  ].join("\n");
+}
+
+/** The oneshot service that runs the probe, unprivileged, with a read-only view of the system. */
+export function healthProbeService(host: AppHost): string {
+  return [
+    "# Written by the boot script from src/userdata/health-probe.ts; edit that, not this file.",
+    "[Unit]",
+    "Description=Probe the app's health check through nginx and publish it to CloudWatch",
+    "After=network-online.target nginx.service",
+    "Wants=network-online.target",
+    "",
+    "[Service]",
+    "Type=oneshot",
+    `ExecStart=${healthProbePath(host)}`,
+    "DynamicUser=yes",
+    "# The AWS CLI wants a home for its cache; the instance role's credentials come from IMDS.",
+    "RuntimeDirectory=app-health-probe",
+    "Environment=HOME=/run/app-health-probe",
+    `TimeoutStartSec=${HEALTH_PROBE_INTERVAL_SECONDS - 5}`,
+    "NoNewPrivileges=yes",
+    "PrivateTmp=yes",
+    "PrivateDevices=yes",
+    "ProtectSystem=strict",
+    "ProtectHome=yes",
+    "",
+  ].join("\n");
+}
+
+/** The timer: first a minute after boot, then every minute after the previous run started. */
+export function healthProbeTimer(): string {
+  return [
+    "# Written by the boot script from src/userdata/health-probe.ts; edit that, not this file.",
+    "[Unit]",
+    "Description=Probe the app's health check every minute",
+    "",
+    "[Timer]",
+    `OnBootSec=${HEALTH_PROBE_INTERVAL_SECONDS}s`,
+    `OnUnitActiveSec=${HEALTH_PROBE_INTERVAL_SECONDS}s`,
+    "AccuracySec=5s",
+    "",
+    "[Install]",
+    "WantedBy=timers.target",
+    "",
+  ].join("\n");
+}
+
+/** Every file of the probe, for the boot script to write before it enables `HEALTH_PROBE_TIMER`. */
+export function healthProbeFiles(props: HealthProbeProps): ProbeFile[] {
+  return [
+    { path: healthProbePath(props.host), content: healthProbeScript(props), mode: "0755" },
+    { path: "/etc/systemd/system/app-health-probe.service", content: healthProbeService(props.host), mode: "0644" },
+    { path: `/etc/systemd/system/${HEALTH_PROBE_TIMER}`, content: healthProbeTimer(), mode: "0644" },
+  ];
+}
