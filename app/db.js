@@ -192,12 +192,22 @@ class Database {
    */
   async query(sql, params = []) {
     await this.ready();
-    try {
-      return await this.run(sql, params);
-    } catch (error) {
-      if (refused(error)) await this.refreshCredentials();
-      else if (!connectionLost(error)) throw error;
-      return this.run(sql, params);
+    // Each once: a connection found gone, then a refused password on the new one, is both.
+    let reconnected = false;
+    let refreshed = false;
+    for (;;) {
+      try {
+        return await this.run(sql, params);
+      } catch (error) {
+        if (refused(error) && !refreshed) {
+          refreshed = true;
+          await this.refreshCredentials();
+        } else if (connectionLost(error) && !reconnected) {
+          reconnected = true;
+        } else {
+          throw error;
+        }
+      }
     }
   }
 

@@ -86,7 +86,7 @@ export interface Reply {
   readonly ms: number;
 }
 
-/** One HTTP request to 127.0.0.1:`port`; never throws for a status, rejects on a network error or after 5 s. */
+/** One HTTP request to 127.0.0.1:`port`; never throws for a status, rejects on a network error or after 10 s (bounded, and patient with a loaded machine). */
 export function call(
   port: number,
   method: "GET" | "POST",
@@ -103,7 +103,7 @@ export function call(
         port,
         path: pathname,
         agent,
-        timeout: 5000,
+        timeout: 10_000,
         headers: body === undefined ? {} : { "content-type": "text/plain", "content-length": Buffer.byteLength(body) },
       },
       (res) => {
@@ -116,7 +116,7 @@ export function call(
         res.on("error", reject);
       },
     );
-    req.on("timeout", () => req.destroy(new Error("timed out after 5000 ms")));
+    req.on("timeout", () => req.destroy(new Error("timed out after 10000 ms")));
     req.on("error", reject);
     req.end(body);
   });
