@@ -101,8 +101,13 @@ function fetchPassword(settings) {
 }
 
 class Database {
-  constructor(settings, log = console.log) {
+  /**
+   * `queryTimeoutMs`: how long a statement may take before the app gives up on it (a request
+   * should not wait longer); 0 for none (migrations, which the deploy bounds as a whole).
+   */
+  constructor(settings, log = console.log, { queryTimeoutMs = 10_000 } = {}) {
     this.settings = settings;
+    this.queryTimeoutMs = queryTimeoutMs;
     this.dialect = settings.dialect;
     this.log = log;
     this.password = undefined;
@@ -160,7 +165,7 @@ class Database {
         max: 5,
         connectionTimeoutMillis: 3000,
         idleTimeoutMillis: 30_000,
-        query_timeout: 10_000,
+        query_timeout: this.queryTimeoutMs || undefined,
       });
       // An idle connection the server closed (a restart, a failover) is dropped from the pool.
       pool.on("error", (error) => this.log(`database: idle connection lost (${error.message})`));

@@ -34,7 +34,8 @@ async function main() {
     console.log("migrate: no database configured (DB_ENGINE is not set); nothing to do");
     return;
   }
-  const db = new Database(settings, (line) => console.log(`migrate: ${line}`));
+  // No time limit per statement: a migration may rebuild a big table; the deploy bounds the run.
+  const db = new Database(settings, (line) => console.log(`migrate: ${line}`), { queryTimeoutMs: 0 });
   const { dialect } = db;
   const p = (n) => (dialect === "postgres" ? `$${n}` : "?");
   const release = dialect === "postgres" ? "release" : "`release`";
