@@ -218,7 +218,7 @@ class Database {
 
   async run(sql, params) {
     if (this.dialect === "postgres") return (await this.pool.query(sql, params)).rows;
-    const [rows] = await this.pool.query(sql, params);
+    const [rows] = await this.pool.query({ sql, timeout: this.queryTimeoutMs || undefined }, params);
     return rows;
   }
 
