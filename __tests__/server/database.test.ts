@@ -232,6 +232,8 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
         await Promise.all(clients);
         agent.destroy();
         expect(deploy.output).toContain("migrate: applied 002_notes_author");
+        // 001 is not applied again: the migrations table remembers it
+        expect(deploy.output).toContain("migrate: release 1.1.0: 1 applied, 1 already there");
         expect(deploy.output).toContain(`done: ${PROCESSES} processes run 1.1.0`);
         expect(deploy.code).toBe(0);
         expect(failures).toEqual([]);
@@ -252,11 +254,6 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
         expect(await bed.db.admin("SELECT COUNT(*) FROM notes WHERE author = 'anonymous'", "app")).toMatch(
           /^[1-9]\d*$/,
         );
-        // deploying the same release again: one more run, nothing applied, no process moved
-        const again = await bed.deploy("1.1.0");
-        expect(again.code).toBe(0);
-        expect(again.output).toContain("release 1.1.0: 0 applied, 2 already there");
-        expect(await runs()).toBe(runsBefore + 2);
       }),
     60_000,
   );
