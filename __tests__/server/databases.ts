@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { PROJECT_ROOT } from "../../src/project-root";
 import type { LocalDatabase } from "../../src/userdata/app-host";
 import { mariadbAppCnf, PG_APP_CONF, postgresAppConf, postgresHba } from "../../src/userdata/local-database";
 import type { ServerCertificate } from "./certificates";
@@ -17,6 +19,9 @@ import { freePort } from "./testbed";
  */
 
 export type DrillEngine = LocalDatabase["engine"];
+
+/** Initialized data folders, one per engine and server version (see `fromTemplate`). */
+const TEMPLATE_CACHE = path.join(PROJECT_ROOT, "node_modules", ".cache", "db-drill-templates");
 
 /** What only a test server needs of MariaDB: small, and no durability. */
 const MARIADB_TEST_SETTINGS = [
@@ -151,14 +156,44 @@ export class RealDatabase {
     if (process.getuid?.() === 0) fs.chownSync(file, uidOf("nobody"), 0);
   }
 
+  /**
+   * A freshly initialized data folder at `data`: a copy of the one `init` made for this server
+   * version before (kept under node_modules/.cache/, like the project's other caches), or made
+   * now and kept. Initializing (initdb, mariadb-install-db) is most of a server's start; a copy
+   * of its result is the same server, untouched: the test's own settings are written afterwards.
+   */
+  private async fromTemplate(data: string, server: string, init: (target: string) => Promise<unknown>): Promise<void> {
+    const version = spawnSync(server, ["--version"], { encoding: "utf8" }).stdout.trim();
+    const key = `${this.engine}-${createHash("sha256")
+      .update(`${version}\n${MARIADB_TEST_SETTINGS.join("\n")}`)
+      .digest("hex")
+      .slice(0, 16)}`;
+    const template = path.join(TEMPLATE_CACHE, key, process.getuid?.() === 0 ? "nobody" : "user");
+    if (!fs.existsSync(template)) {
+      await init(data);
+      fs.mkdirSync(path.dirname(template), { recursive: true });
+      const staging = `${template}.${process.pid}`;
+      await run("cp", ["-a", data, staging]);
+      try {
+        fs.renameSync(staging, template);
+      } catch {
+        fs.rmSync(staging, { recursive: true, force: true }); // another test file made it first
+      }
+      return;
+    }
+    await run("cp", ["-a", template, data]);
+  }
+
   private async initPostgres(): Promise<void> {
     const bin = postgresBin()!;
     const data = path.join(this.dir, "data");
     // The superuser is `postgres`, as on the server; -N: no fsync, a test cluster.
-    await run(path.join(bin, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "-N", "--no-instructions"], {
-      env: this.serverEnv,
-      ...this.serverUser,
-    });
+    await this.fromTemplate(data, path.join(bin, "postgres"), (target) =>
+      run(path.join(bin, "initdb"), ["-D", target, "-U", "postgres", "-A", "trust", "-N", "--no-instructions"], {
+        env: this.serverEnv,
+        ...this.serverUser,
+      }),
+    );
     fs.mkdirSync(path.join(this.dir, "socket"), { mode: 0o700 });
     if (process.getuid?.() === 0) fs.chownSync(path.join(this.dir, "socket"), uidOf("nobody"), 0);
     // The boot script's files, as it writes them: app.conf included from postgresql.conf, pg_hba.conf whole.
@@ -174,17 +209,19 @@ export class RealDatabase {
 
   private async initMariadb(): Promise<void> {
     const data = path.join(this.dir, "data");
-    await run(
-      program("mariadb-install-db")!,
-      [
-        "--no-defaults",
-        `--datadir=${data}`,
-        "--auth-root-authentication-method=normal",
-        "--skip-test-db",
-        // passed on to the server that creates the system tables: a small redo log is a quick one
-        ...MARIADB_TEST_SETTINGS.map((setting) => `--${setting.replace(/ = /, "=").replaceAll("_", "-")}`),
-      ],
-      { env: this.serverEnv, ...this.serverUser },
+    await this.fromTemplate(data, program("mariadbd")!, (target) =>
+      run(
+        program("mariadb-install-db")!,
+        [
+          "--no-defaults",
+          `--datadir=${target}`,
+          "--auth-root-authentication-method=normal",
+          "--skip-test-db",
+          // passed on to the server that creates the system tables: a small redo log is a quick one
+          ...MARIADB_TEST_SETTINGS.map((setting) => `--${setting.replace(/ = /, "=").replaceAll("_", "-")}`),
+        ],
+        { env: this.serverEnv, ...this.serverUser },
+      ),
     );
     // The boot script's drop-in, then what only a test server needs: its folder, and no durability.
     this.writeOwned(
