@@ -6,7 +6,7 @@
  *   GET /         who answered: version, port, pid, host, environment
  *   GET /healthz  200 while this process can serve (the ALB checks nginx's /healthz, which asks us),
  *                 with the database's reachability reported beside it, never failing it
- *   GET /healthz/db  200 when the database answers, 503 when it does not
+ *   GET /healthz/db  200 when the database answers, 500 when it does not
  *   GET /work     a CPU-bound request (hashing), for load tests and benchmarks
  *   POST /echo    a write-like request (answers with the bytes received), for deploy tests
  *   POST /notes   stores a note (the request body) in the database; GET /notes/<id> reads it back,
@@ -84,9 +84,14 @@ function readBody(req, limit = 64 * 1024) {
   });
 }
 
-/** POST /notes, GET /notes, GET /notes/<id>: a row written and read back, through the database. */
+/**
+ * POST /notes, GET /notes, GET /notes/<id>: a row written and read back, through the database.
+ * A database that cannot answer is a 500, never a 502-504: nginx reads those from a process as
+ * the process failing, retries elsewhere and takes it out of rotation, and with every process
+ * out, even /healthz would fail: a database outage must not look like dead app processes.
+ */
 async function notes(req, res, url) {
-  if (!database) return send(res, 503, { error: "no database configured" });
+  if (!database) return send(res, 500, { error: "no database configured" });
   const sql = (postgres, mysql) => (database.dialect === "postgres" ? postgres : mysql);
   const id = /^\/notes\/(\d{1,18})$/.exec(url.pathname)?.[1];
   try {
@@ -121,7 +126,7 @@ async function notes(req, res, url) {
   } catch (error) {
     if (error.status) return send(res, error.status, { error: error.message });
     console.log(`sample-app on port ${port}: ${req.method} ${url.pathname}: database error: ${error.message}`);
-    return send(res, 503, { error: "database unavailable", version, port });
+    return send(res, 500, { error: "database unavailable", version, port });
   }
 }
 
@@ -152,7 +157,7 @@ const server = http.createServer((req, res) => {
         return send(res, 200, { status: "ok", version, port, database });
       });
     case "/healthz/db":
-      return void databaseStatus().then((db) => send(res, db === "ok" ? 200 : 503, { database: db, version, port }));
+      return void databaseStatus().then((db) => send(res, db === "ok" ? 200 : 500, { database: db, version, port }));
     case "/":
       return send(res, 200, {
         app: "sample-app",

@@ -4,8 +4,8 @@ import type { AppDatabase, AppHostPaths, LocalDatabase } from "./app-host";
  * The single server's own database: the engine's configuration (127.0.0.1 only), the script that
  * creates the app's database and user with a password kept in Secrets Manager, and the nightly
  * backup and the restore scripts with their systemd timer. The boot script writes them all
- * (`localDatabaseBootSection`); the integration tests run the same scripts against real PostgreSQL
- * and MariaDB.
+ * (`databaseLines` in boot-script.ts); the integration tests run the same scripts against real
+ * PostgreSQL and MariaDB.
  *
  * The scripts read the app's settings file (`DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`,
  * `DB_SECRET_ID`) and connect as the app's user over 127.0.0.1, the way the app does: the app's
@@ -101,14 +101,21 @@ function scriptPrelude(name: string, database: AppDatabase, purpose: string[]): 
 
 /** Connection options for the engine's client tools, with the password in a file (never an argument). */
 function clientSetup(db: LocalDatabase): string[] {
+  // An assignment, so that a failed read stops the script (set -e), never an empty password.
+  const password = [
+    "password=$(secret_password)",
+    '[[ -n $password ]] || fail "the secret $DB_SECRET_ID holds no password"',
+  ];
   return db.engine === "postgres"
     ? [
-        'printf "%s:%s:%s:%s:%s\\n" "$DB_HOST" "$DB_PORT" "$DB_NAME" "$DB_USER" "$(secret_password)" >"$work/pgpass"',
+        ...password,
+        'printf "%s:%s:%s:%s:%s\\n" "$DB_HOST" "$DB_PORT" "$DB_NAME" "$DB_USER" "$password" >"$work/pgpass"',
         'export PGPASSFILE="$work/pgpass"',
         'connect=(--host="$DB_HOST" --port="$DB_PORT" --username="$DB_USER" --no-password)',
       ]
     : [
-        'printf "[client]\\npassword=%s\\n" "$(secret_password)" >"$work/my.cnf"',
+        ...password,
+        'printf "[client]\\npassword=%s\\n" "$password" >"$work/my.cnf"',
         'connect=(--defaults-extra-file="$work/my.cnf" --host="$DB_HOST" --port="$DB_PORT" --user="$DB_USER" --protocol=TCP)',
       ];
 }
