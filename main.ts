@@ -1,7 +1,9 @@
 import * as path from "node:path";
 import { buildStacks } from "./src/app";
+import { resolveEnvironmentReleases } from "./src/artifact/releases";
 import { ConfigError } from "./src/config/errors";
-import { loadEnvironments, parseSelection } from "./src/config/load";
+import { displayPath, loadEnvironments, parseSelection } from "./src/config/load";
+import { placeholderWarnings } from "./src/config/placeholders";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { PROJECT_ROOT } from "./src/project-root";
 import { readableStack } from "./src/readable-stack";
@@ -20,9 +22,12 @@ const outdir = path.resolve(process.env.CDKTF_OUTDIR ?? path.join(projectRoot, "
 
 try {
   const only = parseSelection(process.env.ENVIRONMENTS);
-  const environments = loadEnvironments({
-    dir: process.env.ENVIRONMENTS_DIR ?? path.join(projectRoot, "environments"),
-    only,
+  const environmentsDir = process.env.ENVIRONMENTS_DIR ?? path.join(projectRoot, "environments");
+  const environments = loadEnvironments({ dir: environmentsDir, only });
+  // Each app.version's tarball, from the release cache or rebuilt from the repository's history.
+  const releases = resolveEnvironmentReleases(environments, {
+    root: projectRoot,
+    environmentsLabel: displayPath(environmentsDir),
   });
   const projectRootFromStack = path
     .relative(path.join(outdir, "stacks", "stack"), projectRoot)
@@ -30,7 +35,7 @@ try {
     .join("/");
   const stacks = synthesizeAtomically(
     outdir,
-    (app) => buildStacks(app, environments, { projectRootFromStack: projectRootFromStack || "." }),
+    (app) => buildStacks(app, environments, { projectRootFromStack: projectRootFromStack || ".", releases }),
     (staged, names) => checkSynthesizedStacks(staged, names, environments),
     // A selection updates its stacks and leaves the others (and their `terraform init`) in place.
     { keepOtherStacks: only !== undefined },
@@ -41,6 +46,13 @@ try {
   printSynthSummary(environments, outdir, stacks);
   for (const env of environments) {
     for (const waiver of env.exceptions) console.log(`  ${env.name} waives ${waiver.rule}: ${waiver.reason}`);
+  }
+  // Documentation values outside production (where they are errors), and reserved example values
+  // everywhere: each is the user's to replace before the environment is deployed.
+  for (const env of environments) {
+    for (const warning of placeholderWarnings(env)) {
+      console.log(`warning: ${displayPath(environmentsDir)}/${env.name}: ${warning}`);
+    }
   }
 } catch (error) {
   if (error instanceof ConfigError) {

@@ -4,7 +4,7 @@ import { loadEnvironments, type EnvironmentConfig } from "../src/config/load";
 import { availabilityZonesOf } from "../src/config/regions";
 import { architectureDoc, architectureDocPath } from "../src/ops/architecture-docs";
 import { ciMatrix, deployChain } from "../src/ops/ci-environments";
-import { DATA_HOLDING_TYPES, STATELESS_TYPES } from "../src/ops/plan-review";
+import { DATA_HOLDING_TYPES, STATELESS_TYPES, isAmiPinRecord } from "../src/ops/plan-review";
 import { synthesizeDocuments } from "../src/ops/synthesized";
 import { POLICIES } from "../src/policy";
 import type { StackDocument } from "../src/policy/types";
@@ -201,7 +201,9 @@ export const ENVIRONMENT_CHECKS: Readonly<Record<string, EnvironmentCheck>> = {
   },
 
   "every resource type it creates is reviewed by the destroy guard": (env, project) =>
-    Object.keys(project.documents.get(env.name)!.resource ?? {})
+    Object.entries(project.documents.get(env.name)!.resource ?? {})
+      .filter(([type, resources]) => !Object.values(resources as object).every((r) => isAmiPinRecord(type, r)))
+      .map(([type]) => type)
       .filter((type) => !(type in DATA_HOLDING_TYPES) && !(type in STATELESS_TYPES))
       .map(
         (type) =>

@@ -1,6 +1,11 @@
+import * as path from "node:path";
 import { Testing } from "cdktf";
+import { readReleases } from "../src/artifact/releases";
 import { LAYOUT_STACKS } from "../src/stacks/layouts";
-import { environment, synth, type Synthesized } from "./helpers";
+import { environment, fixtureRelease, synth, type Synthesized } from "./helpers";
+
+/** The versions this repository released: other versions get a fixture tarball. */
+const RELEASED = readReleases(path.resolve(__dirname, ".."));
 
 const built = new Map<string, Synthesized>();
 
@@ -14,7 +19,8 @@ export function environmentStack(name: string, overrides: Record<string, unknown
   let stack = built.get(key);
   if (!stack) {
     const env = environment(name, overrides);
-    stack = synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env }));
+    const release = RELEASED.has(env.app.version) ? undefined : fixtureRelease(env.app.version);
+    stack = synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env, release }));
     built.set(key, stack);
   }
   return stack;

@@ -4,6 +4,8 @@ import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Testing, type TerraformStack } from "cdktf";
 import { stringify } from "yaml";
+import { artifactFileName, sha256Hex, type ReleaseArtifact } from "../src/artifact/releases";
+import { tarGz } from "../src/artifact/tar";
 import { parseEnvironment, type EnvironmentConfig } from "../src/config/load";
 
 /** A synthesized resource: its Terraform name and arguments. */
@@ -72,6 +74,7 @@ export function environmentFile(overrides: Record<string, unknown> = {}): Record
   return {
     project: "shop",
     region: "ap-northeast-2",
+    accountId: "111122223333", // an example account (a warning, not a placeholder): production requires one
     layout: "load-balanced",
     network: {
       cidr: "10.50.0.0/16",
@@ -81,7 +84,7 @@ export function environmentFile(overrides: Record<string, unknown> = {}): Record
     app: { instanceType: "t3.micro", version: "1.0.0", count: { min: 1, desired: 1, max: 2 } },
     database: { engine: "postgres", engineVersion: "16", instanceClass: "db.t4g.micro", allocatedStorageGb: 20 },
     loadBalancer: { https: false },
-    monitoring: { alarmEmails: ["oncall@example.com"] },
+    monitoring: { alarmEmails: ["oncall@example.net"] },
     ...overrides,
   };
 }
@@ -93,7 +96,7 @@ export function productionEnvironmentFile(overrides: Record<string, unknown> = {
     app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
     loadBalancer: {
       https: true,
-      certificateArn: "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000",
+      certificateArn: "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
     },
     ...overrides,
   });
@@ -147,4 +150,12 @@ export function bootScriptOf(json: Synthesized): string {
     json.resources("aws_instance")[0]?.values.user_data_base64 ??
       json.resources("aws_launch_template")[0].values.user_data,
   );
+}
+
+/** A release tarball of `version` (a one-file app) for stacks on versions this repository never released. */
+export function fixtureRelease(version: string): ReleaseArtifact {
+  const bytes = tarGz([{ path: "package.json", type: "file", content: Buffer.from(JSON.stringify({ version })) }]);
+  const file = path.join(tempDir("release-fixture-"), artifactFileName(version));
+  fs.writeFileSync(file, bytes);
+  return { version, file, sha256: sha256Hex(bytes) };
 }

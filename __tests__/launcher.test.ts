@@ -157,6 +157,7 @@ describe("the real main.ts through scripts/run.js", () => {
       "scripts",
       "environments",
       "app",
+      "releases.yaml",
     ]) {
       fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(project, entry), { recursive: true });
     }

@@ -1,23 +1,28 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { packageApp } from "../src/artifact/package-app";
 import { tempDir } from "./helpers";
-import { SHIPPED_NAMES, shippedOutdir } from "./shipped";
+import { SHIPPED_NAMES } from "./shipped";
 
 /**
- * `terraform validate` of every shipped environment against a provider from a local mirror, when
- * one exists (this workplace has hashicorp/aws 5.100 in /opt/tf-plugins; TF_PROVIDER_MIRROR points
- * elsewhere). The stacks require ~> 6.25, which cannot be downloaded here, so this test relaxes
- * the version constraint in a copy of each stack (and drops its backend): it proves that the JSON
- * is valid Terraform (expressions, references, lifecycle blocks, functions) and valid for the
- * resource schemas as 5.100 has them, which is a major version older than 6.25, not the same.
- * TF_ACC=1 runs the exact check with the real provider (environments.test.ts).
+ * A fresh clone, synthesized: `npm run synth` from a copy of the repository's files (tracked and
+ * new, never ignored ones: no dist/, no cdktf.out/, no release cache), with the repository's
+ * history beside it as a clone has. Then:
+ *  - every file the synthesized JSON references (`source`, `file()`, `filemd5()`, `filebase64()`,
+ *    `templatefile()`, ...) exists relative to its stack folder, so `cdktf deploy` needs no
+ *    other step;
+ *  - `terraform validate` of every stack, unchanged but for the provider constraint and the
+ *    backend, against a provider from a local mirror when one exists (this workplace has
+ *    hashicorp/aws 5.100 in /opt/tf-plugins; TF_PROVIDER_MIRROR points elsewhere). The stacks
+ *    require ~> 6.25, which cannot be downloaded here: this proves the JSON is valid Terraform
+ *    (expressions, references, functions) and valid for the resource schemas as 5.100 has them, a
+ *    major version older than 6.25, not the same. TF_ACC=1 runs the exact check with the real
+ *    provider (environments.test.ts).
  *
- * One `terraform init` and one `terraform validate` cover every environment: each stack's copy is a
- * module of one root configuration, so the provider (a 700 MB binary) starts once instead of once
- * per environment. Validation of a module checks the same schemas, references and functions; each
- * diagnostic names the module's file, so every environment still gets a verdict of its own.
+ * One `terraform init` and one `terraform validate` cover every environment: each stack's folder
+ * is copied whole (its JSON and its assets) as a module of one root configuration, so the provider
+ * (a 700 MB binary) starts once instead of once per environment. Each diagnostic names the
+ * module's file, so every environment still gets a verdict of its own.
  */
 
 const ROOT = path.join(__dirname, "..");
@@ -35,6 +40,65 @@ const skipReason =
       : undefined;
 if (skipReason) console.info(`skipped: terraform validate against a local provider mirror: ${skipReason}`);
 
+const work = tempDir("fresh-clone-");
+const clone = path.join(work, "clone");
+const outdir = path.join(clone, "cdktf.out");
+const environments = SHIPPED_NAMES;
+
+beforeAll(() => {
+  // The files a clone of this working tree would have; node_modules as `npm ci` leaves it.
+  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT })
+    .toString()
+    .split("\0")
+    .filter((f) => f && fs.lstatSync(path.join(ROOT, f), { throwIfNoEntry: false })?.isFile());
+  for (const file of files) {
+    fs.mkdirSync(path.dirname(path.join(clone, file)), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, file), path.join(clone, file));
+  }
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(clone, "node_modules"));
+  const gitDir = execFileSync("git", ["rev-parse", "--path-format=absolute", "--git-common-dir"], { cwd: ROOT })
+    .toString()
+    .trim();
+  const synth = spawnSync(process.execPath, [path.join(clone, "scripts/run.js"), "main.ts"], {
+    cwd: clone,
+    // A release cache of its own (empty, as on a fresh machine); the history of this repository.
+    env: { ...process.env, CDKTF_OUTDIR: outdir, RELEASE_CACHE_DIR: path.join(work, "cache"), GIT_DIR: gitDir },
+    encoding: "utf8",
+  });
+  if (synth.status !== 0) throw new Error(`synth failed: ${synth.stderr}`);
+}, 60_000);
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** Every file path a stack's JSON reads at plan or apply time, as written. */
+function referencedFiles(document: unknown): string[] {
+  const found: string[] = [];
+  const visit = (value: unknown, key?: string) => {
+    if (typeof value === "string") {
+      if (key === "source") found.push(value); // aws_s3_object and the like (providers' are under terraform)
+      for (const m of value.matchAll(
+        /\b(?:file|filemd5|filesha1|filesha256|filesha512|filebase64|filebase64sha256|filebase64sha512|templatefile|fileexists)\("([^"]+)"/g,
+      )) {
+        found.push(m[1]);
+      }
+    } else if (Array.isArray(value)) value.forEach((v) => visit(v));
+    else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) visit(v, k);
+  };
+  const { terraform: _settings, ...rest } = document as Record<string, unknown>;
+  visit(rest);
+  return found;
+}
+
+test.each(environments)("%s: every file its JSON references is inside its stack folder and exists", (env) => {
+  const dir = path.join(outdir, "stacks", env);
+  const files = referencedFiles(JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8")));
+  expect(files.length).toBeGreaterThan(0); // at least the release tarball
+  for (const file of files) {
+    const resolved = path.resolve(dir, file.replace(/^\$\{path\.(module|root)\}\//, ""));
+    expect({ file, inside: !path.relative(dir, resolved).startsWith("..") }).toEqual({ file, inside: true });
+    expect({ file, exists: fs.existsSync(resolved) }).toEqual({ file, exists: true });
+  }
+});
+
 interface Diagnostic {
   readonly severity: string;
   readonly summary: string;
@@ -45,44 +109,38 @@ interface Diagnostic {
 (skipReason ? describe.skip : describe)(
   `terraform validate with the mirrored provider (aws ${awsVersions.join(", ")})`,
   () => {
-    const work = tempDir("validate-mirror-");
-    const environments = SHIPPED_NAMES;
+    const modulesDir = path.join(work, "validate");
     const terraformEnv = { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" };
     let init: ReturnType<typeof spawnSync>;
     let validation: { valid: boolean; diagnostics: Diagnostic[] };
 
     beforeAll(() => {
-      // One release tarball for every module, so that filemd5() of the release finds a file.
-      const release = packageApp(path.join(ROOT, "app"), path.join(work, "dist")).file;
       const modules: Record<string, { source: string }> = {};
       for (const env of environments) {
-        const stack = JSON.parse(fs.readFileSync(path.join(shippedOutdir(), "stacks", env, "cdk.tf.json"), "utf8"));
-        for (const object of Object.values<{ source: string; source_hash: string }>(
-          stack.resource.aws_s3_object ?? {},
-        )) {
-          object.source = `\${path.module}/../dist/${path.basename(release)}`;
-          object.source_hash = `\${filemd5("\${path.module}/../dist/${path.basename(release)}")}`;
-        }
-        stack.terraform.required_providers.aws.version = ">= 5.0"; // the mirror's, not ~> 6.25
-        delete stack.terraform.backend; // a module has none; the root validates without one
-        fs.mkdirSync(path.join(work, env));
-        fs.writeFileSync(path.join(work, env, "main.tf.json"), JSON.stringify(stack, null, 2));
+        // The stack as synthesized, with its own files; only the provider constraint is relaxed
+        // to the mirror's (not ~> 6.25) and the backend dropped (a module has none).
+        const dir = path.join(modulesDir, env);
+        fs.cpSync(path.join(outdir, "stacks", env), dir, { recursive: true });
+        const stack = JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8"));
+        stack.terraform.required_providers.aws.version = ">= 5.0";
+        delete stack.terraform.backend;
+        fs.rmSync(path.join(dir, "cdk.tf.json"));
+        fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify(stack, null, 2));
         modules[env] = { source: `./${env}` };
       }
-      fs.writeFileSync(path.join(work, "main.tf.json"), JSON.stringify({ module: modules }, null, 2));
+      fs.writeFileSync(path.join(modulesDir, "main.tf.json"), JSON.stringify({ module: modules }, null, 2));
       init = spawnSync("terraform", ["init", "-backend=false", "-input=false", "-no-color", `-plugin-dir=${MIRROR}`], {
-        cwd: work,
+        cwd: modulesDir,
         env: terraformEnv,
         encoding: "utf8",
       });
       const validate = spawnSync("terraform", ["validate", "-json", "-no-color"], {
-        cwd: work,
+        cwd: modulesDir,
         env: terraformEnv,
         encoding: "utf8",
       });
       validation = JSON.parse(validate.stdout || '{"valid":false,"diagnostics":[]}');
     }, 60_000);
-    afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
     test("terraform init finds the provider in the mirror and says nothing else", () => {
       expect(

@@ -575,18 +575,25 @@ async function runGitHubScript(script: string, cwd: string, github: ReturnType<t
 }
 
 describe("the deploy of one environment", () => {
-  test("packages the release, applies exactly the reviewed plan, then waits for the instance refresh", () => {
+  test("applies exactly the reviewed plan, then waits for the instance refresh (synth rebuilds the release itself)", () => {
     const deployJob = jobsOf("deploy-environment.yml")
       .map(([, job]) => job)
       .find((job) => stepsOf(job).some((s) => /apply .*plan\.tfplan/.test(s.run ?? "")))!;
     const runs = stepsOf(deployJob).map((s) => String(s.run ?? ""));
     const index = (pattern: RegExp) => runs.findIndex((r) => pattern.test(r));
-    expect(index(/npm run package-app/)).toBeGreaterThanOrEqual(0);
-    expect(index(/npm run package-app/)).toBeLessThan(index(/npm run plan/));
+    expect(index(/package-app|dist\//)).toBe(-1);
     // The apply takes the very plan the guard reviewed.
     expect(index(/apply -input=false -no-color plan\.tfplan/)).toBe(index(/npm run plan/) + 1);
     expect(index(/npm run wait-rollout -- "\$ENVIRONMENT"/)).toBeGreaterThan(index(/apply .*plan\.tfplan/));
   });
+});
+
+test("every checkout fetches the whole history: synth rebuilds older releases from it (a shallow clone lacks them)", () => {
+  const checkouts = ALL_JOBS.flatMap(([, , job]) => stepsOf(job)).filter((step) =>
+    String(step.uses ?? "").startsWith("actions/checkout@"),
+  );
+  expect(checkouts.length).toBeGreaterThanOrEqual(6);
+  for (const step of checkouts) expect(step.with).toMatchObject({ "fetch-depth": 0, "persist-credentials": false });
 });
 
 test("deploys wait for DEPLOY_ENABLED and run from main only; test jobs install nginx for the in-server tests", () => {

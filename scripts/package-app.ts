@@ -1,7 +1,8 @@
 /**
- * `npm run package-app`: packs `app/` into `dist/app-<version>.tar.gz` (+ `.sha256`). The version
- * is app/package.json's; set the same version as `app.version` in an environment folder and
- * `cdktf deploy <env>` uploads this file and rolls it out (README, "Deploying a new version").
+ * `npm run package-app`: packs `app/` as it is into `dist/app-<version>.tar.gz` (+ `.sha256`),
+ * byte for byte as a release of it would be (in Node, the same on any machine), to inspect or
+ * compare. Deploying needs no dist/: synth rebuilds each environment's release from
+ * releases.yaml (`npm run release` records one).
  */
 import * as path from "node:path";
 import { packageApp } from "../src/artifact/package-app";

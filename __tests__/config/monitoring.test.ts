@@ -21,7 +21,7 @@ const thresholdsOf = (file: Record<string, unknown>): AlarmThresholds => {
   return parsed.environment.monitoring.thresholds;
 };
 const withThresholds = (thresholds: Record<string, unknown>, file = base) =>
-  ({ ...file, monitoring: { alarmEmails: ["oncall@example.com"], thresholds } }) as Record<string, unknown>;
+  ({ ...file, monitoring: { alarmEmails: ["oncall@example.net"], thresholds } }) as Record<string, unknown>;
 
 /** For each threshold, which way is stricter: a lower ceiling or a higher floor. */
 const STRICTER: Record<keyof AlarmThresholds, "lower" | "higher"> = {

@@ -2,7 +2,7 @@ import { parseEnvironment } from "../../src/config/load";
 import { WAIVABLE_RULES } from "../../src/config/rules";
 import { environmentFile } from "../helpers";
 
-const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const base = environmentFile();
 /** A production environment that satisfies every production rule. */
 const production = (overrides: Record<string, unknown> = {}) =>
@@ -115,7 +115,7 @@ describe("coherence rules, for every environment", () => {
     [
       "HTTPS without a certificate",
       { loadBalancer: { https: true } },
-      /^loadBalancer\.certificateArn is required when loadBalancer\.https is true: an ACM certificate in ap-northeast-2/,
+      /^loadBalancer\.certificateArn is required when loadBalancer\.https is true and no domain is set: set domain\.name .* or give an ACM certificate in ap-northeast-2/,
     ],
     [
       "a certificate from another region",

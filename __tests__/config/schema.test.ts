@@ -28,7 +28,7 @@ describe("an environment file", () => {
     [
       "a misspelled field, answered with the allowed spelling",
       { netwrok: network },
-      /^netwrok is not a known field: did you mean network\? \(allowed: project, region, accountId, layout, production, deployOrder, network, app, access, database, loadBalancer, exceptions, state, tags, monitoring, cost\)/,
+      /^netwrok is not a known field: did you mean network\? \(allowed: project, region, accountId, layout, production, deployOrder, network, app, access, database, domain, loadBalancer, exceptions, state, tags, monitoring, cost\)/,
     ],
     [
       "a misspelled nested field",

@@ -5,6 +5,10 @@ import { Naming } from "../../src/naming";
 import { Synthesized } from "../helpers";
 
 function database(engine: Engine, engineVersion: string): Record<string, any> {
+  return databaseJson(engine, engineVersion).resources("aws_db_instance")[0].values;
+}
+
+function databaseJson(engine: Engine, engineVersion: string): Synthesized {
   const json = Testing.synthScope(
     (scope) =>
       new Database(scope, "Database", {
@@ -19,9 +23,10 @@ function database(engine: Engine, engineVersion: string): Record<string, any> {
         multiAz: false,
         deletionProtection: true,
         backupRetentionDays: 7,
+        logRetentionDays: 365,
       }),
   );
-  return new Synthesized(json).resources("aws_db_instance")[0].values;
+  return new Synthesized(json);
 }
 
 describe("Database: which version changes Terraform leaves to RDS", () => {
@@ -56,5 +61,34 @@ describe("Database: which version changes Terraform leaves to RDS", () => {
     const db = database("postgres", "16");
     expect(db).toMatchObject({ allocated_storage: 20, max_allocated_storage: 80 });
     expect(db.lifecycle.ignore_changes ?? []).not.toContain("allocated_storage");
+  });
+});
+
+describe("Database: the logs it exports", () => {
+  test.each([
+    ["postgres", "16", ["postgresql", "upgrade"]],
+    ["mysql", "8.4", ["error", "slowquery"]],
+  ] as Array<[Engine, string, string[]]>)(
+    "%s: each exported log's group exists, with the environment's retention, before the instance",
+    (engine, version, logs) => {
+      const json = databaseJson(engine, version);
+      const instance = json.resources("aws_db_instance")[0].values;
+      expect(instance.enabled_cloudwatch_logs_exports).toEqual(logs);
+      const groups = json.resources("aws_cloudwatch_log_group");
+      // RDS names them itself; created by RDS on the first export, they would keep logs forever.
+      expect(groups.map((g) => g.values.name).sort()).toEqual(
+        logs.map((l) => `/aws/rds/instance/shop-test-db/${l}`).sort(),
+      );
+      for (const group of groups) {
+        expect(group.values.retention_in_days).toBe(365);
+        expect(instance.depends_on).toContain(`aws_cloudwatch_log_group.${group.name}`);
+      }
+    },
+  );
+
+  test("mysql writes the slow-query log to a file, the only output RDS exports", () => {
+    const parameters = databaseJson("mysql", "8.4").resources("aws_db_parameter_group")[0].values.parameter;
+    expect(parameters).toContainEqual(expect.objectContaining({ name: "log_output", value: "FILE" }));
+    expect(parameters).toContainEqual(expect.objectContaining({ name: "slow_query_log", value: "1" }));
   });
 });

@@ -25,17 +25,21 @@ function alarms(build: (scope: Construct) => void): Record<string, Record<string
   );
 }
 
-const loadBalancer = alarms((scope) => {
-  new LoadBalancerAlarms(scope, "LoadBalancerAlarms", {
-    ...common,
-    loadBalancerArnSuffix: ALB,
-    targetGroupArnSuffix: TG,
-    loadBalancer5xxPercent: 1,
-    target5xxPercent: 2,
-    latencyP95Ms: 500,
-    latencyP99Ms: 1500,
+const loadBalancerAlarms = (minHealthyHosts: number) =>
+  alarms((scope) => {
+    new LoadBalancerAlarms(scope, "LoadBalancerAlarms", {
+      ...common,
+      loadBalancerArnSuffix: ALB,
+      targetGroupArnSuffix: TG,
+      loadBalancer5xxPercent: 1,
+      target5xxPercent: 2,
+      latencyP95Ms: 500,
+      latencyP99Ms: 1500,
+      minHealthyHosts,
+      healthCheckGracePeriodSeconds: 300,
+    });
   });
-});
+const loadBalancer = loadBalancerAlarms(2);
 const app = (servers: AppAlarmsProps["servers"], detailedMonitoring = true) =>
   alarms((scope) => {
     new AppAlarms(scope, "AppAlarms", { ...common, servers, cpuPercent: 80, memoryPercent: 85, detailedMonitoring });
@@ -61,8 +65,11 @@ describe("every tier's alarms", () => {
     ...labelled("database", database),
   ];
 
-  test.each(all)("%s notifies the topic when it fires and when it recovers, 2 of 3 periods", (_label, _name, alarm) => {
-    expect(alarm).toMatchObject({ ok_actions: [TOPIC], evaluation_periods: 3, datapoints_to_alarm: 2 });
+  /** Alarms whose window is reasoned from a new server's boot, not the tier's M of N. */
+  const WINDOWED = ["shop-prod-unhealthy-hosts", "shop-prod-healthy-hosts-below-min", "shop-prod-app-agent-silent"];
+  test.each(all)("%s notifies the topic when it fires and when it recovers, 2 of 3 periods", (_label, name, alarm) => {
+    expect(alarm).toMatchObject({ ok_actions: [TOPIC] });
+    if (!WINDOWED.includes(name)) expect(alarm).toMatchObject({ evaluation_periods: 3, datapoints_to_alarm: 2 });
     expect(alarm.alarm_actions).toContain(TOPIC);
     expect(alarm.insufficient_data_actions).toBeUndefined();
   });
@@ -100,9 +107,10 @@ describe("every tier's alarms", () => {
 });
 
 describe("LoadBalancerAlarms", () => {
-  test("the exact set: two 5xx rates, unhealthy and no healthy hosts, p95 and p99 latency", () => {
+  test("the exact set: two 5xx rates, unhealthy, too few and no healthy hosts, p95 and p99 latency", () => {
     expect(Object.keys(loadBalancer).sort()).toEqual([
       "shop-prod-alb-5xx-rate",
+      "shop-prod-healthy-hosts-below-min",
       "shop-prod-latency-p95",
       "shop-prod-latency-p99",
       "shop-prod-no-healthy-hosts",
@@ -142,14 +150,45 @@ describe("LoadBalancerAlarms", () => {
     );
   });
 
-  test("target health: any unhealthy host, or no healthy one (missing data counts as down)", () => {
-    expect(loadBalancer["shop-prod-unhealthy-hosts"]).toMatchObject({
+  test("unhealthy hosts page only when one stays unhealthy past a new server's grace period, never on a launch", () => {
+    // given servers that register while they boot, counted unhealthy for up to the 300 s grace period
+    const alarm = loadBalancer["shop-prod-unhealthy-hosts"];
+    expect(alarm).toMatchObject({
       metric_name: "UnHealthyHostCount",
-      statistic: "Maximum",
+      statistic: "Minimum", // the fewest unhealthy in each minute: a server that turns healthy leaves it
       comparison_operator: "GreaterThanThreshold",
       threshold: 0,
+      period: 60,
       dimensions: { TargetGroup: TG, LoadBalancer: ALB },
     });
+    // then every minute of a window longer than the grace period must breach (not 2 of 3 minutes)
+    expect(alarm.evaluation_periods * alarm.period).toBeGreaterThan(300);
+    expect(alarm.datapoints_to_alarm).toBe(alarm.evaluation_periods);
+    // and the description gives that reasoning
+    expect(alarm.alarm_description).toMatch(
+      /for 6 minutes in a row, longer than the 300 s a new server has to boot .*not a launch or an instance refresh/,
+    );
+  });
+
+  test("capacity below the group's minimum pages once it outlasts a replacement; no such alarm with a minimum of 0", () => {
+    const alarm = loadBalancer["shop-prod-healthy-hosts-below-min"];
+    expect(alarm).toMatchObject({
+      metric_name: "HealthyHostCount",
+      statistic: "Maximum",
+      comparison_operator: "LessThanThreshold",
+      threshold: 2,
+      treat_missing_data: "breaching",
+    });
+    expect(alarm.evaluation_periods * alarm.period).toBeGreaterThan(300);
+    expect(alarm.datapoints_to_alarm).toBe(alarm.evaluation_periods);
+    expect(alarm.alarm_description).toMatch(
+      /Fewer than 2 app servers \(the group's minimum, app.count.min\).*longer than the group needs to replace one/,
+    );
+    const none = loadBalancerAlarms(0);
+    expect(Object.keys(none)).not.toContain("shop-prod-healthy-hosts-below-min");
+  });
+
+  test("no healthy host at all is the site down (missing data counts as down)", () => {
     expect(loadBalancer["shop-prod-no-healthy-hosts"]).toMatchObject({
       metric_name: "HealthyHostCount",
       statistic: "Minimum",
@@ -182,13 +221,15 @@ describe("AppAlarms", () => {
   test("a fleet: CPU, memory, disk and status checks aggregated over the Auto Scaling group, no recover action", () => {
     const fleet = app({ autoScalingGroupName: "shop-prod-app-123" });
     expect(Object.keys(fleet).sort()).toEqual([
+      "shop-prod-app-agent-silent",
       "shop-prod-app-cpu",
       "shop-prod-app-disk",
       "shop-prod-app-memory",
       "shop-prod-app-status-check",
     ]);
     for (const alarm of Object.values(fleet)) {
-      expect(alarm.dimensions).toEqual({ AutoScalingGroupName: "shop-prod-app-123" });
+      const dimensions = alarm.dimensions ?? alarm.metric_query.find((q: any) => q.metric).metric.dimensions;
+      expect(dimensions).toEqual({ AutoScalingGroupName: "shop-prod-app-123" });
       expect(alarm.alarm_actions).toEqual([TOPIC]);
     }
     expect(fleet["shop-prod-app-status-check"]).toMatchObject({
@@ -203,6 +244,7 @@ describe("AppAlarms", () => {
   test("a single server: instance check notifies; system check also recovers the instance in its region", () => {
     const server = app({ instanceId: "i-0123456789abcdef0", region: "ap-northeast-3" });
     expect(Object.keys(server).sort()).toEqual([
+      "shop-prod-app-agent-silent",
       "shop-prod-app-cpu",
       "shop-prod-app-disk",
       "shop-prod-app-health",
@@ -234,6 +276,42 @@ describe("AppAlarms", () => {
     expect(detailed["shop-prod-app-cpu"]).toMatchObject({ metric_name: "CPUUtilization", threshold: 80, period: 60 });
     expect(basic["shop-prod-app-cpu"].period).toBe(300);
     expect(basic["shop-prod-app-status-check"].period).toBe(60); // status checks are free, every minute
+  });
+
+  test("a dead CloudWatch agent pages: memory and disk alarms would only go silent (missing data)", () => {
+    // a fleet: servers in service minus servers whose agent reported that minute, sustained past a boot
+    const fleet = app({ autoScalingGroupName: "g" })["shop-prod-app-agent-silent"];
+    const queries = Object.fromEntries(fleet.metric_query.map((q: any) => [q.id, q]));
+    expect(queries.reporting.metric).toMatchObject({
+      namespace: "CWAgent",
+      metric_name: "mem_used_percent",
+      stat: "SampleCount",
+      period: 60,
+    });
+    expect(queries.inService.metric).toMatchObject({
+      namespace: "AWS/AutoScaling",
+      metric_name: "GroupInServiceInstances",
+    });
+    expect(queries.silent).toMatchObject({ expression: "FILL(inService, 0) - FILL(reporting, 0)", return_data: true });
+    expect(fleet).toMatchObject({ comparison_operator: "GreaterThanThreshold", threshold: 0 });
+    expect(fleet.evaluation_periods).toBeGreaterThan(5); // past the 300 s a new server takes to start its agent
+    expect(fleet.datapoints_to_alarm).toBe(fleet.evaluation_periods);
+    // a single server: no datapoint at all is the alarm
+    const single = app({ instanceId: "i-1", region: "ap-northeast-2" })["shop-prod-app-agent-silent"];
+    expect(single).toMatchObject({
+      metric_name: "mem_used_percent",
+      statistic: "SampleCount",
+      comparison_operator: "LessThanThreshold",
+      threshold: 1,
+      treat_missing_data: "breaching",
+    });
+    expect(single.alarm_description).toMatch(
+      /sent no CloudWatch agent metrics for 7 minutes .*memory and disk alarms cannot see it/,
+    );
+    // and memory and disk keep "missing" (the silent-agent alarm pages once, not three times)
+    expect(app({ instanceId: "i-1", region: "ap-northeast-2" })["shop-prod-app-memory"].treat_missing_data).toBe(
+      "missing",
+    );
   });
 });
 

@@ -23,7 +23,7 @@ describe("compareEnvironments", () => {
       app: { instanceType: "t3.micro", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
       loadBalancer: {
         https: true,
-        certificateArn: "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000",
+        certificateArn: "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
       },
     });
     // when compared

@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { appDependencies } from "../../src/artifact/app-dependencies";
-import { APP_FILES } from "../../src/artifact/package-app";
+import { installedDependencies } from "../../src/artifact/app-dependencies";
+import { entriesFromDirectory } from "../../src/artifact/releases";
 import type { AppDatabase, LocalDatabase } from "../../src/userdata/app-host";
 import { databaseSettingsLines } from "../../src/userdata/database-step";
 import {
@@ -258,16 +258,21 @@ export class DatabaseBed {
    * file pins (linked: the same tree the release tarball packs).
    */
   putRelease(version: string, edit: (files: Map<string, string>) => void = () => {}): void {
+    const entries = entriesFromDirectory(path.join(ROOT, "app"));
     const files = new Map<string, string>(
-      APP_FILES.map((file) => [file, fs.readFileSync(path.join(ROOT, "app", file), "utf8")]),
+      entries
+        .filter((e) => e.type === "file")
+        .map((e) => [e.path, Buffer.from(e.content ?? new Uint8Array()).toString("utf8")]),
     );
     const manifest = JSON.parse(files.get("package.json")!);
     files.set("package.json", JSON.stringify({ ...manifest, version }, null, 2));
     edit(files);
     const release = path.join(this.bed.host.paths.appRoot, "releases", version);
-    fs.mkdirSync(release, { recursive: true });
-    for (const [file, content] of files) fs.writeFileSync(path.join(release, file), content);
-    const modules = appDependencies(path.join(ROOT, "app"));
+    for (const [file, content] of files) {
+      fs.mkdirSync(path.dirname(path.join(release, file)), { recursive: true });
+      fs.writeFileSync(path.join(release, file), content);
+    }
+    const modules = installedDependencies(entries);
     if (modules) fs.symlinkSync(modules, path.join(release, "node_modules"));
   }
 

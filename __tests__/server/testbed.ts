@@ -4,7 +4,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { APP_FILES, packageApp } from "../../src/artifact/package-app";
+import { packageApp } from "../../src/artifact/package-app";
 import {
   PASSIVE_HEALTH_CHECK,
   type AppDatabase,
@@ -310,9 +310,11 @@ export class TestBed {
     fs.mkdirSync(source, { recursive: true });
     const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "app/package.json"), "utf8"));
     fs.writeFileSync(path.join(source, "package.json"), JSON.stringify({ ...manifest, version }, null, 2));
-    for (const file of APP_FILES) {
-      if (file !== "package.json") fs.copyFileSync(path.join(ROOT, "app", file), path.join(source, file));
-    }
+    // Every file of the app (its dependencies are installed into the release from its lock file).
+    fs.cpSync(path.join(ROOT, "app"), source, {
+      recursive: true,
+      filter: (from) => !from.split(path.sep).includes("node_modules") && path.basename(from) !== "package.json",
+    });
     const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
     fs.writeFileSync(path.join(source, "server.js"), edit ? edit(serverJs) : serverJs);
     return packageApp(source, path.join(this.dir, "dist", version)).file;

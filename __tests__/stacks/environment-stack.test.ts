@@ -7,7 +7,7 @@ import { REQUIRED_TERRAFORM } from "../../src/stacks/state-backend";
 import { environment, synth } from "../helpers";
 
 function stackFor(overrides: Record<string, unknown> = {}, name = "prod") {
-  const env = environment(name, overrides);
+  const env = environment(name, { accountId: undefined, ...overrides });
   return synth(new EnvironmentStack(Testing.app(), env.name, { env }));
 }
 

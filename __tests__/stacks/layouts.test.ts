@@ -3,7 +3,7 @@ import { TLS_POLICY } from "../../src/constructs/load-balancer";
 import { environmentStack } from "../environment-stack";
 import { userDataScript, type Synthesized } from "../helpers";
 
-const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const AZS = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
 const network = { cidr: "10.50.0.0/16", availabilityZones: AZS, natGateways: "per-az" };
 
@@ -205,6 +205,7 @@ describe("app-db-split: the database moves to RDS", () => {
       "require_secure_transport=1",
       "slow_query_log=1",
       "long_query_time=1",
+      "log_output=FILE",
     ]);
     expect(mysql.resources("aws_db_instance")[0].values.enabled_cloudwatch_logs_exports).toEqual([
       "error",

@@ -6,7 +6,7 @@ import { environmentStack } from "../environment-stack";
 import { environment, synth, type Synthesized } from "../helpers";
 import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
 
-const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const network = {
   cidr: "10.50.0.0/16",
   availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
@@ -58,6 +58,7 @@ const SINGLE_SERVER: Record<string, Expected> = {
   "app-cpu": ec2("CPUUtilization", "Average", server),
   "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Average", dims: server },
   "app-disk": { namespace: "CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: server },
+  "app-agent-silent": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "SampleCount", dims: server },
   "app-status-instance": ec2("StatusCheckFailed_Instance", "Maximum", server),
   "app-status-system": ec2("StatusCheckFailed_System", "Maximum", server),
   // the server's own probe of its health check through nginx (src/userdata/health-probe.ts)
@@ -81,9 +82,19 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
       { ...alb5xx, metric: "HTTPCode_Target_5XX_Count", dims: targets },
       { ...alb5xx, metric: "RequestCount", dims: targets },
     ],
+    "app-agent-silent": [
+      { namespace: "CWAgent", metric: "mem_used_percent", statistic: "SampleCount", dims: group },
+      { namespace: "AWS/AutoScaling", metric: "GroupInServiceInstances", statistic: "Minimum", dims: group },
+    ],
     "unhealthy-hosts": {
       namespace: "AWS/ApplicationELB",
       metric: "UnHealthyHostCount",
+      statistic: "Minimum",
+      dims: targets,
+    },
+    "healthy-hosts-below-min": {
+      namespace: "AWS/ApplicationELB",
+      metric: "HealthyHostCount",
       statistic: "Maximum",
       dims: targets,
     },
@@ -230,8 +241,12 @@ describe("subscribers and thresholds come from the environment's config", () => 
     expect(alarms["shop-test-latency-p99"].threshold).toBe(2.5);
     expect(alarms["shop-test-app-cpu"].threshold).toBe(65);
     expect(alarms["shop-test-db-free-storage"].threshold).toBe(7 * 1024 ** 3);
-    for (const alarm of Object.values(alarms)) {
-      expect([alarm.evaluation_periods, alarm.datapoints_to_alarm]).toEqual([10, 6]);
+    const windowed = ["shop-test-unhealthy-hosts", "shop-test-healthy-hosts-below-min", "shop-test-app-agent-silent"];
+    for (const [alarmName, alarm] of Object.entries(alarms).filter(([n]) => !windowed.includes(n))) {
+      expect({ alarmName, window: [alarm.evaluation_periods, alarm.datapoints_to_alarm] }).toEqual({
+        alarmName,
+        window: [10, 6],
+      });
     }
   });
 
@@ -242,14 +257,26 @@ describe("subscribers and thresholds come from the environment's config", () => 
     const prod = alarmsOf(build(prodEnv));
     const dev = alarmsOf(build(devEnv));
     // then every alarm with a configurable threshold fires earlier in production
-    const fixed = new Set(["shop-test-unhealthy-hosts", "shop-test-no-healthy-hosts", "shop-test-app-status-check"]);
+    const fixed = new Set([
+      "shop-test-unhealthy-hosts",
+      "shop-test-no-healthy-hosts",
+      "shop-test-app-status-check",
+      "shop-test-app-agent-silent",
+      "shop-test-healthy-hosts-below-min",
+    ]);
+    // Alarms whose window is reasoned from the boot time, the same in every environment.
+    const windowed = new Set([
+      "shop-test-unhealthy-hosts",
+      "shop-test-app-agent-silent",
+      "shop-test-healthy-hosts-below-min",
+    ]);
     for (const alarmName of Object.keys(prod).filter((n) => !fixed.has(n))) {
       const [p, d] = [prod[alarmName], dev[alarmName]];
       const stricter = p.comparison_operator.startsWith("Less") ? p.threshold > d.threshold : p.threshold < d.threshold;
       expect({ alarmName, stricter }).toEqual({ alarmName, stricter: true });
     }
     // and every alarm looks back over fewer periods
-    for (const alarmName of Object.keys(prod)) {
+    for (const alarmName of Object.keys(prod).filter((n) => !windowed.has(n))) {
       expect(prod[alarmName].evaluation_periods).toBeLessThan(dev[alarmName].evaluation_periods);
     }
     // and the app's CPU is read every minute (detailed monitoring) rather than every five

@@ -3,7 +3,7 @@ import { bootScriptOf, ref, type Synthesized } from "../helpers";
 
 /** How a release reaches the servers: artifacts bucket, upload, permissions, and the rollout per layout. */
 
-const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const network = {
   cidr: "10.50.0.0/16",
   availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
@@ -51,7 +51,7 @@ describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
     expect(lifecycle.noncurrent_version_expiration[0].noncurrent_days).toBeGreaterThanOrEqual(30);
   });
 
-  test("Terraform uploads the packaged tarball of app.version to the one release key, tagged with its version", () => {
+  test("Terraform uploads app.version's tarball, copied into the stack's own folder, to the one release key", () => {
     const release = json.resources("aws_s3_object")[0].values;
     expect(json.countOf("aws_s3_object")).toBe(1);
     expect(release.bucket).toBe(ref(bucket, "aws_s3_bucket"));
@@ -60,8 +60,12 @@ describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
     expect(release.key).toBe("app/release.tar.gz");
     expect(stack(layout, { version: "2.0.0" }).resources("aws_s3_object")[0].values.key).toBe(release.key);
     expect(release.metadata).toEqual({ "app-version": "1.0.0" });
-    expect(release.source).toBe("${path.module}/../../../dist/app-1.0.0.tar.gz");
-    expect(release.source_hash).toBe('${filemd5("${path.module}/../../../dist/app-1.0.0.tar.gz")}');
+    // A path inside the stack's folder (cdktf copies the asset there at synth), never dist/ or
+    // anything else a fresh clone lacks; the checksum is known at synth, so no file function.
+    expect(release.source).toMatch(/^assets\/Artifacts_Tarball_[0-9A-F]{8}\/[0-9a-f]{64}\/app-1\.0\.0\.tar\.gz$/);
+    expect(release.source).toContain(`/${release.source_hash}/`);
+    expect(release.source_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(release)).not.toMatch(/dist\/|filemd5|\.\.\//);
     expect(release.checksum_algorithm).toBe("SHA256");
     const versioning = json.resources("aws_s3_bucket_versioning").find((v) => v.values.bucket === bucketRef)!;
     expect(release.depends_on).toContain(`aws_s3_bucket_versioning.${versioning.name}`);
@@ -110,7 +114,9 @@ describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
   });
 
   test("log groups exist with retention before any server boots, and the agent ships to exactly them", () => {
-    const groups = json.resources("aws_cloudwatch_log_group").filter((g) => !String(g.values.name).includes("flow"));
+    const groups = json
+      .resources("aws_cloudwatch_log_group")
+      .filter((g) => !String(g.values.name).includes("flow") && !String(g.values.name).startsWith("/aws/rds/"));
     expect(groups.map((g) => g.values.name).sort()).toEqual(
       ["/shop/test/app", "/shop/test/boot", "/shop/test/nginx/access", "/shop/test/nginx/error"].sort(),
     );

@@ -7,6 +7,7 @@ import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
 import { ConfigError, describeIssue, shown, type SourceText } from "./errors";
 import { architectureOf, vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
+import { placeholderProblems } from "./placeholders";
 import { ruleProblems } from "./rules";
 import { environmentSchema, SHORT_NAME, SHORT_NAME_RULE, type EnvironmentFile, type LogRetentionDays } from "./schema";
 
@@ -34,6 +35,8 @@ export interface EnvironmentConfig extends Omit<
     readonly logRetentionDays: LogRetentionDays;
     /** From the instance family: Graviton (`m7g`, `t4g`, ...) is arm64. */
     readonly architecture: "x86_64" | "arm64";
+    /** Whether an `al2023` AMI stays as first resolved (production's default) or follows AWS's newest. */
+    readonly amiUpdates: "pinned" | "latest";
   };
   readonly database: EnvironmentFile["database"] & {
     /** The app's database. */
@@ -190,7 +193,7 @@ export function parseEnvironment(name: string, raw: unknown, sourceText?: Source
   problems.push(...availabilityZoneProblems(raw));
   if (!parsed.success || problems.length > 0) return { problems };
   const environment = resolve(name, parsed.data);
-  problems.push(...ruleProblems(environment));
+  problems.push(...ruleProblems(environment), ...placeholderProblems(environment));
   return problems.length > 0 ? { problems } : { problems, environment };
 }
 
@@ -257,6 +260,7 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
       // types whose vCPUs are known.)
       processes: file.app.processes ?? Math.max(MIN_DEFAULT_PROCESSES, vcpusOf(file.app.instanceType) ?? 1),
       logRetentionDays: file.app.logRetentionDays ?? defaults.logRetentionDays,
+      amiUpdates: file.app.amiUpdates ?? defaults.amiUpdates,
     },
     database: {
       ...file.database,
@@ -348,6 +352,8 @@ export const PRODUCTION_DEFAULTS = {
   backupRetentionDays: 14,
   detailedMonitoring: true,
   logRetentionDays: 365 as LogRetentionDays,
+  /** A new Amazon Linux release rolls production only when someone bumps it. */
+  amiUpdates: "pinned" as const,
   /** Tighter thresholds, a higher free-storage floor, and a shorter look-back: page early. */
   alarms: {
     loadBalancer5xxPercent: 1,
@@ -373,6 +379,7 @@ export const NON_PRODUCTION_DEFAULTS = {
   backupRetentionDays: 3,
   detailedMonitoring: false,
   logRetentionDays: 30 as LogRetentionDays,
+  amiUpdates: "latest" as const,
   /** Looser thresholds and a longer look-back: tell someone only when it stays wrong. */
   alarms: {
     loadBalancer5xxPercent: 5,
@@ -466,7 +473,8 @@ function allowedKeysAt(schema: z.ZodType, raw: unknown, path: readonly PropertyK
   return def?.type === "object" && def.shape ? Object.keys(def.shape) : [];
 }
 
-function displayPath(dir: string): string {
+/** How messages name a folder: relative to the working directory, `/`-separated. */
+export function displayPath(dir: string): string {
   const relative = path.relative(process.cwd(), dir) || ".";
   return relative.split(path.sep).join("/");
 }

@@ -117,13 +117,24 @@ export const RULES: readonly Rule[] = [
     appliesTo: (env) => loadBalanced(env) && env.loadBalancer.https,
     check: (env) => {
       const arn = env.loadBalancer.certificateArn;
+      if (!arn && env.domain) return undefined; // a certificate for domain.name is issued and validated by DNS
       if (!arn) {
-        return `is required when loadBalancer.https is true: an ACM certificate in ${env.region} (or set loadBalancer.https: false to serve plain HTTP)`;
+        return `is required when loadBalancer.https is true and no domain is set: set domain.name (a certificate is issued for it, validated in its Route 53 zone), or give an ACM certificate in ${env.region}, or set loadBalancer.https: false to serve plain HTTP`;
       }
       const region = arn.split(":")[3];
       return region === env.region
         ? undefined
         : `must be in the environment's region ${env.region} (got a certificate in ${region})`;
+    },
+  },
+  {
+    id: "domain.name",
+    appliesTo: (env) => env.domain !== undefined,
+    check: ({ domain }) => {
+      const zone = hostedZoneOf(domain!);
+      return domain!.name === zone || domain!.name.endsWith(`.${zone}`)
+        ? undefined
+        : `must be in domain.hostedZone ${zone}: the records go in that zone (got "${domain!.name}")`;
     },
   },
   {
@@ -209,6 +220,15 @@ export const RULES: readonly Rule[] = [
 
   // ---- Production is stricter ----
   {
+    id: "accountId",
+    production: true,
+    appliesTo: production,
+    check: (env) =>
+      env.accountId
+        ? undefined
+        : `is required in production, so that Terraform refuses whatever other credentials happen to be active: put your AWS account's 12-digit id (aws sts get-caller-identity --query Account) ${OPT_OUT}`,
+  },
+  {
     id: "layout",
     production: true,
     appliesTo: production,
@@ -274,6 +294,11 @@ export const RULES: readonly Rule[] = [
         : `must list at least one address in production: an alarm nobody receives does not page anyone ${OPT_OUT}`,
   },
 ];
+
+/** The Route 53 zone an environment's records go in: as configured, or the name without its first label. */
+export function hostedZoneOf(domain: { readonly name: string; readonly hostedZone?: string }): string {
+  return domain.hostedZone ?? domain.name.split(".").slice(1).join(".");
+}
 
 /** The ids of the rules an environment may waive. */
 export const WAIVABLE_RULES = RULES.filter((r) => r.production).map((r) => r.id);

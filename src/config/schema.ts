@@ -148,9 +148,9 @@ const app = z
   .strictObject({
     instanceType,
     version: z
-      .string({ error: "is required: the app release to run, as packaged by npm run package-app (e.g. 1.0.0)" })
+      .string({ error: "is required: the app release to run, one of releases.yaml's (npm run release), e.g. 1.0.0" })
       .regex(VERSION_PATTERN, "must be a release version: letters, digits and . + _ - (e.g. 1.0.0 or 1.1.0-rc.1)")
-      .describe("The app release to run: dist/app-<version>.tar.gz from npm run package-app; changing it deploys"),
+      .describe("The app release to run: a version in releases.yaml (npm run release); changing it deploys"),
     processes: intRange(1, MAX_APP_PROCESSES)
       .optional()
       .describe(
@@ -191,6 +191,17 @@ const app = z
       )
       .default("al2023")
       .describe("al2023 (latest Amazon Linux 2023 for the instance's architecture) or a pinned ami-... id"),
+    amiUpdates: z
+      .enum(["pinned", "latest"])
+      .optional()
+      .describe(
+        "With ami al2023. pinned: the AMI resolved at the first apply stays until amiPinnedAt changes (npm run bump-ami -- <env>), so a new Amazon Linux release never rolls the servers with an unrelated change; latest: every apply follows AWS's newest. Default: pinned in production, latest elsewhere",
+      ),
+    amiPinnedAt: z
+      .string()
+      .regex(/^[0-9A-Za-z:._+-]{1,64}$/, "must be a label of letters, digits and :._+- (npm run bump-ami writes a UTC time)")
+      .default("first-apply")
+      .describe("Changing it (npm run bump-ami -- <env>) moves a pinned AMI to the newest Amazon Linux 2023 at the next apply"),
     port: intRange(1, 65535).default(80).describe("Port the server listens on for the load balancer (nginx)"),
     healthCheckPath: z
       .string()
@@ -344,7 +355,9 @@ const loadBalancer = z
     https: z
       .boolean()
       .default(true)
-      .describe("HTTPS listener (TLS 1.3 policy) and HTTP->HTTPS redirect; false serves plain HTTP"),
+      .describe(
+        "HTTPS listener (TLS 1.3 policy) and HTTP->HTTPS redirect, with the certificate of domain or certificateArn; false serves plain HTTP",
+      ),
     certificateArn: z
       .string()
       .regex(
@@ -352,12 +365,35 @@ const loadBalancer = z
         "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>)",
       )
       .optional()
-      .describe("ACM certificate for the HTTPS listener, in the environment's region"),
+      .describe(
+        "ACM certificate for the HTTPS listener, in the environment's region; not needed with domain, which gets one issued",
+      ),
     deletionProtection: z.boolean().optional().describe("Default: on in production"),
     accessLogs: z.boolean().default(false).describe("Write ALB access logs to an S3 bucket the stack creates"),
   })
   .default({ https: true, accessLogs: false })
   .describe("The Application Load Balancer (load-balanced)");
+
+// ---- Domain ----
+
+const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+const domain = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(HOST_NAME, "must be a lowercase DNS name such as shop.example.net")
+      .describe(
+        "The site's name. load-balanced: an alias record to the ALB and, for HTTPS, an ACM certificate validated by DNS; the other layouts: an A record to the server's Elastic IP",
+      ),
+    hostedZone: z
+      .string()
+      .regex(HOST_NAME, "must be a lowercase DNS name such as example.net")
+      .optional()
+      .describe("The Route 53 public hosted zone (in this account) the records go in; default: name without its first label"),
+  })
+  .optional()
+  .describe("A DNS name for the environment, in a Route 53 hosted zone of its account");
 
 // ---- Monitoring ----
 
@@ -584,7 +620,9 @@ export const environmentSchema = z
       .string()
       .regex(/^\d{12}$/, "must be a 12-digit AWS account id")
       .optional()
-      .describe("When set, Terraform refuses to run against any other AWS account"),
+      .describe(
+        "The AWS account this environment lives in: Terraform refuses credentials of any other; required in production",
+      ),
     layout: z.enum(LAYOUTS).describe("single-server, app-db-split or load-balanced"),
     production: z
       .boolean()
@@ -599,6 +637,7 @@ export const environmentSchema = z
     app,
     access,
     database,
+    domain,
     loadBalancer,
     exceptions,
     state: state.default({ backend: "local" }),

@@ -1,6 +1,6 @@
 import type { Construct } from "constructs";
 import { HEALTH_METRIC, HEALTH_PROBE_INTERVAL_SECONDS } from "../userdata/health-probe";
-import { ec2Period, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
+import { ec2Period, minutesPast, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 
 /** The app servers an `AppAlarms` watches: an Auto Scaling group, or one instance. */
 export type AppServers =
@@ -26,6 +26,12 @@ export interface AppAlarmsProps extends TierAlarmsProps {
   readonly diskPercent?: number;
   /** Whether the instances send 1-minute metrics (otherwise CPU is evaluated over 5-minute periods). */
   readonly detailedMonitoring: boolean;
+  /**
+   * Seconds a new server takes to boot before its CloudWatch agent reports (the group's
+   * health-check grace period): the silent-agent alarm waits longer than this.
+   * @default 300
+   */
+  readonly bootSeconds?: number;
 }
 
 /** The dimensions that pin EC2 and agent metrics to these servers. */
@@ -73,7 +79,7 @@ export class AppAlarms extends TierAlarms {
     });
     // Relies on the CloudWatch agent configured in the user data, which publishes mem_used_percent
     // aggregated by exactly these dimensions (AutoScalingGroupName, or InstanceId). Without the
-    // agent there is no data and the alarm stays in INSUFFICIENT_DATA rather than paging.
+    // agent there is no data: this alarm stays in INSUFFICIENT_DATA, and AgentSilent pages instead.
     this.alarm("Memory", {
       what: "app-memory",
       description:
@@ -99,6 +105,53 @@ export class AppAlarms extends TierAlarms {
       threshold: diskPercent,
       treatMissingData: "missing",
       metric: { namespace: "CWAgent", metricName: "disk_used_percent", dimensions, statistic: "Maximum", period: 300 },
+    });
+
+    // ---- The agent itself: memory and disk alarms are blind without it ----
+    // Each server's agent sends mem_used_percent once a minute, so the minute's SampleCount is
+    // the number of servers reporting. A dead agent (or a stopped server) is a gap, which the
+    // memory and disk alarms would read as "no data", never as a page.
+    const silentMinutes = minutesPast(props.bootSeconds ?? 300, 2);
+    const reporting = {
+      id: "reporting",
+      returnData: false,
+      metric: { namespace: "CWAgent", metricName: "mem_used_percent", dimensions, stat: "SampleCount", period: 60 },
+    };
+    this.alarm("AgentSilent", {
+      what: "app-agent-silent",
+      description:
+        `${fleet ? "At least one app server in service has" : "The app server has"} sent no CloudWatch agent ` +
+        `metrics for ${silentMinutes} minutes (longer than a new server takes to boot and start the agent), so the ` +
+        `memory and disk alarms cannot see it. Look first at: systemctl status amazon-cloudwatch-agent on the ` +
+        `server (Session Manager), /opt/aws/amazon-cloudwatch-agent/logs/, and whether the server is running at all.`,
+      comparison: fleet ? "GreaterThanThreshold" : "LessThanThreshold",
+      threshold: fleet ? 0 : 1,
+      treatMissingData: fleet ? "notBreaching" : "breaching",
+      evaluation: { periods: silentMinutes, datapoints: silentMinutes },
+      metric: fleet
+        ? {
+            query: [
+              reporting,
+              {
+                id: "inService",
+                returnData: false,
+                metric: {
+                  namespace: "AWS/AutoScaling",
+                  metricName: "GroupInServiceInstances",
+                  dimensions,
+                  stat: "Minimum",
+                  period: 60,
+                },
+              },
+              {
+                id: "silent",
+                expression: "FILL(inService, 0) - FILL(reporting, 0)",
+                label: "Servers in service without agent metrics",
+                returnData: true,
+              },
+            ],
+          }
+        : { namespace: "CWAgent", metricName: "mem_used_percent", dimensions, statistic: "SampleCount", period: 60 },
     });
 
     // ---- Status checks (published every minute, with or without detailed monitoring) ----

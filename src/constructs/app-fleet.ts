@@ -8,6 +8,11 @@ import { userDataBase64 } from "../userdata/encode";
 
 export interface AppFleetProps {
   readonly naming: Naming;
+  /**
+   * Tags every server and volume of the group carries, besides its `Name` (the environment's
+   * shared tags: the provider's default tags reach neither the group nor what it launches).
+   */
+  readonly tags: Readonly<Record<string, string>>;
   /** Private app subnets, one per AZ: the group spreads instances across them. */
   readonly subnetIds: readonly string[];
   readonly instanceType: string;
@@ -64,14 +69,18 @@ export interface AppFleetProps {
 export class AppFleet extends Construct {
   public readonly autoScalingGroupName: string;
   public readonly launchTemplateId: string;
+  /** Seconds a new server has before health checks count: how long a launch may look unhealthy. */
+  public readonly healthCheckGracePeriod: number;
 
   constructor(scope: Construct, id: string, props: AppFleetProps) {
     super(scope, id);
     const rootVolumeGb = props.rootVolumeGb ?? 20;
     const healthCheckGracePeriod = props.healthCheckGracePeriod ?? 300;
+    this.healthCheckGracePeriod = healthCheckGracePeriod;
     const minHealthyPercentage = props.minHealthyPercentage ?? 100;
     const maxHealthyPercentage = props.maxHealthyPercentage ?? 150;
     const { naming } = props;
+    const launchedTags = { ...props.tags, ...naming.tags("app") };
 
     const template = new LaunchTemplate(this, "LaunchTemplate", {
       namePrefix: `${naming.name("app")}-`,
@@ -90,10 +99,11 @@ export class AppFleet extends Construct {
       monitoring: { enabled: props.detailedMonitoring },
       userData: userDataBase64(props.userData),
       updateDefaultVersion: true,
-      tagSpecifications: [
-        { resourceType: "instance", tags: naming.tags("app") },
-        { resourceType: "volume", tags: naming.tags("app") },
-      ],
+      // Tagged as they are created (RunInstances), so a tag-enforcing SCP lets them launch.
+      tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({
+        resourceType,
+        tags: launchedTags,
+      })),
       tags: naming.tags("app"),
     });
     this.launchTemplateId = template.id;
@@ -131,7 +141,8 @@ export class AppFleet extends Construct {
         "GroupTerminatingInstances",
         "GroupTotalInstances",
       ],
-      tag: [{ key: "Name", value: naming.name("app"), propagateAtLaunch: true }],
+      // The group's own tags, each also propagated to the instances it launches.
+      tag: Object.entries(launchedTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
       // Target tracking moves desired capacity; re-applying the config value would undo its work.
       lifecycle: { ignoreChanges: ["desired_capacity"] },
       dependsOn: props.bootDependsOn ? [...props.bootDependsOn] : undefined,

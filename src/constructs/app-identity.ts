@@ -10,9 +10,10 @@ import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy
 import { KeyPair } from "@cdktf/provider-aws/lib/key-pair";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import type { ITerraformDependable } from "cdktf";
+import { Fn, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
+import { TerraformData } from "./terraform-data";
 import { internetIngress, tierSecurityGroup } from "./tier-security-group";
 
 /** SSH access: an existing key pair or a public key to import, and the admin networks that may connect. */
@@ -28,6 +29,11 @@ export interface AppIdentityProps {
   readonly vpcId: string;
   /** `al2023` for the latest Amazon Linux 2023 of `architecture`, or a pinned `ami-...` id. */
   readonly ami: string;
+  /**
+   * With `al2023`: keep the AMI resolved at the first apply until this label changes, instead of
+   * following every Amazon Linux release. @default - follow AWS's newest at every plan
+   */
+  readonly amiPinnedAt?: string;
   /** CPU architecture of the instance type, which selects the AL2023 image. */
   readonly architecture: "x86_64" | "arm64";
   /** Ports opened to the whole internet (a server without a load balancer in front). @default - none */
@@ -198,11 +204,26 @@ export class AppIdentity extends Construct {
     });
     this.instanceProfileName = profile.name;
 
-    // ---- AMI: resolved at plan time from AWS's public parameter, or pinned ----
-    this.imageId =
-      props.ami === "al2023"
-        ? new DataAwsSsmParameter(this, "Al2023Ami", { name: al2023Parameter(props.architecture) }).insecureValue
-        : props.ami;
+    // ---- AMI: resolved at plan time from AWS's public parameter, optionally pinned; or an id ----
+    if (props.ami !== "al2023") {
+      this.imageId = props.ami;
+    } else {
+      const latest = new DataAwsSsmParameter(this, "Al2023Ami", { name: al2023Parameter(props.architecture) });
+      if (props.amiPinnedAt === undefined) {
+        this.imageId = latest.insecureValue;
+      } else {
+        // The value read at the first apply is kept in state (later reads are ignored) until the
+        // label changes, which replaces this record and reads the parameter again: a new Amazon
+        // Linux release rolls the servers only when someone bumps the label on purpose.
+        const pin = new TerraformData(this, "AmiPin", {
+          input: { ami: latest.insecureValue, parameter: latest.name },
+          triggersReplace: { pinnedAt: props.amiPinnedAt },
+          // Later reads of the parameter (a new release) are ignored: only a new pinnedAt moves it.
+          lifecycle: { ignoreChanges: ["input"] },
+        });
+        this.imageId = Fn.lookup(pin.output, "ami");
+      }
+    }
   }
 }
 

@@ -7,6 +7,12 @@ import { userDataBase64 } from "../userdata/encode";
 
 export interface AppServerProps {
   readonly naming: Naming;
+  /**
+   * Tags the server's volumes carry from creation, besides `Name` (the environment's shared tags:
+   * the provider's default tags reach a root volume only after launch, too late for a
+   * tag-enforcing SCP).
+   */
+  readonly tags: Readonly<Record<string, string>>;
   /** Subnet the server runs in. */
   readonly subnetId: string;
   readonly instanceType: string;
@@ -67,8 +73,8 @@ export class AppServer extends Construct {
         volumeSize: rootVolumeGb,
         encrypted: true,
         deleteOnTermination: true,
-        tags: props.naming.tags("app"),
       },
+      volumeTags: { ...props.tags, ...props.naming.tags("app") },
       userDataBase64: userDataBase64(props.userData),
       tags: props.naming.tags("app"),
       // A public IP at launch, so the boot script can reach package repositories before the Elastic IP

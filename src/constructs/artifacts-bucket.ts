@@ -1,8 +1,9 @@
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
-import type { ITerraformDependable } from "cdktf";
+import { AssetType, TerraformAsset, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import type { ReleaseArtifact } from "../artifact/releases";
 import type { Naming } from "../naming";
 import { RELEASE_VERSION_METADATA } from "../userdata/app-host";
 import { versionedPrivateBucket } from "./bucket-hardening";
@@ -12,13 +13,11 @@ export const RELEASE_KEY = "app/release.tar.gz";
 
 export interface ArtifactsBucketProps {
   readonly naming: Naming;
-  /** The release this environment runs, e.g. `1.0.0`. */
-  readonly version: string;
   /**
-   * The release tarball, as Terraform reads it at plan time: a path relative to the stack's
-   * directory (`npm run package-app` writes `dist/app-<version>.tar.gz`).
+   * The release this environment runs: its version and tarball, which synth copies into the
+   * stack's own folder (`assets/`), so the stack needs nothing outside it.
    */
-  readonly artifactPath: string;
+  readonly release: ReleaseArtifact;
   /** SSM parameter that tells the servers the bucket's name (known only after apply). */
   readonly bucketParameterName: string;
   /** Let `destroy` empty the bucket (non-production environments). @default false */
@@ -35,8 +34,8 @@ export interface ArtifactsBucketProps {
  * Where releases live: an S3 bucket (versioned, encrypted, public access blocked, ACLs disabled,
  * TLS only) and an SSM parameter holding its name.
  *
- * Every release goes to the same key, `app/release.tar.gz`, uploaded by Terraform from the local
- * tarball with a SHA-256 checksum the servers verify on download and the metadata
+ * Every release goes to the same key, `app/release.tar.gz`, uploaded by Terraform from the
+ * tarball synth copied into the stack's folder, with a SHA-256 checksum the servers verify on download and the metadata
  * `app-version: <version>`. A new version is an update of that object, never a replacement: S3
  * keeps the previous upload as an earlier version (Terraform deletes every version of a key only
  * when the resource itself goes, with the bucket). The deploy script finds a release by walking
@@ -73,14 +72,22 @@ export class ArtifactsBucket extends Construct {
       lifecycleRuleId: "expire-replaced-releases",
     });
 
+    // Copied into `<stack>/assets/.../<sha256>/app-<version>.tar.gz` at synth: Terraform reads it
+    // relative to the stack's folder, on any machine, with nothing built beforehand.
+    const tarball = new TerraformAsset(this, "Tarball", {
+      path: props.release.file,
+      type: AssetType.FILE,
+      assetHash: props.release.sha256,
+    });
     this.release = new S3Object(this, "Release", {
       bucket: bucket.id,
       key: RELEASE_KEY,
-      source: props.artifactPath,
-      // A new version or new bytes re-upload the same key: an update, which S3 keeps as a new
-      // object version beside the earlier ones.
-      sourceHash: `\${filemd5("${props.artifactPath}")}`,
-      metadata: { [RELEASE_VERSION_METADATA]: props.version },
+      source: tarball.path,
+      // A new version re-uploads the same key: an update, which S3 keeps as a new object version
+      // beside the earlier ones. The checksum is known at synth (releases are reproducible), so
+      // no file function is needed at plan time.
+      sourceHash: props.release.sha256,
+      metadata: { [RELEASE_VERSION_METADATA]: props.release.version },
       checksumAlgorithm: "SHA256",
       contentType: "application/gzip",
       tags: naming.tags("release"),

@@ -1,9 +1,10 @@
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { DbInstance } from "@cdktf/provider-aws/lib/db-instance";
 import { DbParameterGroup } from "@cdktf/provider-aws/lib/db-parameter-group";
 import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { ENGINES, engineMajor, type Engine } from "../config/schema";
+import { ENGINES, engineMajor, type Engine, type LogRetentionDays } from "../config/schema";
 import type { Naming } from "../naming";
 import { tierSecurityGroup } from "./tier-security-group";
 
@@ -23,6 +24,8 @@ export interface DatabaseProps {
   /** Refuse deletion through the API; also makes Terraform refuse to plan the instance's destruction. */
   readonly deletionProtection: boolean;
   readonly backupRetentionDays: number;
+  /** Days CloudWatch keeps the logs the database exports (its log groups are created here first). */
+  readonly logRetentionDays: LogRetentionDays;
   /** @default "app" */
   readonly databaseName?: string;
   /** @default "app_admin" */
@@ -48,6 +51,8 @@ const MYSQL_PARAMETERS = [
   { name: "require_secure_transport", value: "1" },
   { name: "slow_query_log", value: "1" },
   { name: "long_query_time", value: "1" },
+  // RDS exports the slow-query log to CloudWatch only from a file (the default, TABLE, exports nothing).
+  { name: "log_output", value: "FILE" },
 ];
 const PARAMETERS: Record<Engine, Array<{ name: string; value: string }>> = {
   postgres: [
@@ -105,6 +110,17 @@ export class Database extends Construct {
       lifecycle: { createBeforeDestroy: true },
     });
 
+    // ---- Log groups: RDS would create them itself, without retention, on the first export ----
+    // They must exist before the instance (and its first export), so the instance depends on them.
+    const logGroups = LOG_EXPORTS[engine].map(
+      (log) =>
+        new CloudwatchLogGroup(this, `Logs${log.charAt(0).toUpperCase()}${log.slice(1)}`, {
+          name: `/aws/rds/instance/${identifier}/${log}`,
+          retentionInDays: props.logRetentionDays,
+          tags: naming.tags(`db-logs-${log}`),
+        }),
+    );
+
     const db = new DbInstance(this, "Instance", {
       identifier,
       engine,
@@ -143,6 +159,7 @@ export class Database extends Construct {
       caCertIdentifier: "rds-ca-rsa2048-g1",
       applyImmediately: false,
       tags: naming.tags("db"),
+      dependsOn: logGroups,
       lifecycle: {
         preventDestroy: props.deletionProtection,
         // With a pinned minor ("16.4"), RDS's own minor upgrade to "16.8" reads back as a change the

@@ -1,6 +1,6 @@
 import type { CloudwatchMetricAlarmMetricQuery } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import type { Construct } from "constructs";
-import { TierAlarms, type TierAlarmsProps } from "./tier-alarms";
+import { minutesPast, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 
 const NAMESPACE = "AWS/ApplicationELB";
 
@@ -17,6 +17,14 @@ export interface LoadBalancerAlarmsProps extends TierAlarmsProps {
   readonly latencyP95Ms: number;
   /** Alarm when the 99th percentile target response time exceeds this many milliseconds. */
   readonly latencyP99Ms: number;
+  /** The Auto Scaling group's minimum: fewer healthy targets than this for long is lost capacity. */
+  readonly minHealthyHosts: number;
+  /**
+   * Seconds a new server has to boot and pass the health check (the group's health-check grace
+   * period): target-health alarms look longer than this, so a launch or refresh never pages.
+   * @default 300
+   */
+  readonly healthCheckGracePeriodSeconds?: number;
   /**
    * Requests a minute below which the error rates count as 0: one failed request out of two is
    * not an incident worth a page.
@@ -38,6 +46,7 @@ export class LoadBalancerAlarms extends TierAlarms {
   constructor(scope: Construct, id: string, props: LoadBalancerAlarmsProps) {
     super(scope, id, props);
     const minRequests = props.minRequestsPerMinute ?? 10;
+    const grace = props.healthCheckGracePeriodSeconds ?? 300;
     const alb = { LoadBalancer: props.loadBalancerArnSuffix };
     const targets = { TargetGroup: props.targetGroupArnSuffix, LoadBalancer: props.loadBalancerArnSuffix };
     const sum = (queryId: string, metricName: string, dimensions: Record<string, string>) =>
@@ -99,23 +108,54 @@ export class LoadBalancerAlarms extends TierAlarms {
     });
 
     // ---- Target health ----
+    // New servers register with the target group while their boot script still runs, and count as
+    // unhealthy until the app answers: every scale-out and instance refresh has unhealthy targets
+    // for up to the grace period. What hurts users is capacity lost for longer than the group
+    // takes to replace a server, or a server that stays unhealthy past its grace period.
+    const sustained = minutesPast(grace, 1);
     this.alarm("UnhealthyHosts", {
       what: "unhealthy-hosts",
       description:
-        `At least one app server fails the load balancer's health check. Look first at: target health in the EC2 ` +
-        `console (the reason column), the health check path on that server (curl it through Session Manager), and ` +
-        `the Auto Scaling group's activity history (it replaces servers that stay unhealthy).`,
+        `An app server has failed the load balancer's health check for ${sustained} minutes in a row, longer than ` +
+        `the ${grace} s a new server has to boot (the group's health-check grace period), so this is not a launch ` +
+        `or an instance refresh. Look first at: target health in the EC2 console (the reason column), the health ` +
+        `check path on that server (curl it through Session Manager), and the group's activity history.`,
       comparison: "GreaterThanThreshold",
       threshold: 0,
       treatMissingData: "notBreaching",
+      evaluation: { periods: sustained, datapoints: sustained },
       metric: {
         namespace: NAMESPACE,
         metricName: "UnHealthyHostCount",
         dimensions: targets,
-        statistic: "Maximum",
+        // The fewest unhealthy targets in each minute: a booting server leaves the count once healthy.
+        statistic: "Minimum",
         period: 60,
       },
     });
+    if (props.minHealthyHosts > 0) {
+      const replaced = minutesPast(grace, 2);
+      this.alarm("HealthyHostsBelowMinimum", {
+        what: "healthy-hosts-below-min",
+        description:
+          `Fewer than ${props.minHealthyHosts} app servers (the group's minimum, app.count.min) have been healthy ` +
+          `for ${replaced} minutes: longer than the group needs to replace one (${grace} s grace period and the ` +
+          `launch), so capacity is lost, not being rolled. Look first at: the group's activity history (failed ` +
+          `launches, capacity or quota errors), then target health reasons in the EC2 console.`,
+        comparison: "LessThanThreshold",
+        threshold: props.minHealthyHosts,
+        treatMissingData: "breaching",
+        evaluation: { periods: replaced, datapoints: replaced },
+        metric: {
+          namespace: NAMESPACE,
+          metricName: "HealthyHostCount",
+          dimensions: targets,
+          // The most healthy targets in each minute: one flapping check does not count as lost capacity.
+          statistic: "Maximum",
+          period: 60,
+        },
+      });
+    }
     // No data here means no target group reporting at all: treat it as the outage it is.
     this.alarm("NoHealthyHosts", {
       what: "no-healthy-hosts",

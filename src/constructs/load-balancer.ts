@@ -50,6 +50,8 @@ export class LoadBalancer extends Construct {
   public readonly securityGroupId: string;
   public readonly targetGroupArn: string;
   public readonly dnsName: string;
+  /** The load balancer's Route 53 zone, for an alias record to it. */
+  public readonly zoneId: string;
   public readonly arnSuffix: string;
   public readonly targetGroupArnSuffix: string;
   /** `https` when a certificate is configured. */
@@ -89,6 +91,7 @@ export class LoadBalancer extends Construct {
       dependsOn: logs ? [logs.policy] : undefined,
     });
     this.dnsName = lb.dnsName;
+    this.zoneId = lb.zoneId;
     this.arnSuffix = lb.arnSuffix;
 
     const targets = new LbTargetGroup(this, "TargetGroup", {
@@ -116,7 +119,7 @@ export class LoadBalancer extends Construct {
     // ---- Listeners ----
     const forward = [{ type: "forward", targetGroupArn: targets.arn }];
     if (props.certificateArn) {
-      new LbListener(this, "Https", {
+      const https = new LbListener(this, "Https", {
         loadBalancerArn: lb.arn,
         port: 443,
         protocol: "HTTPS",
@@ -131,6 +134,9 @@ export class LoadBalancer extends Construct {
         protocol: "HTTP",
         defaultAction: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
         tags: naming.tags("alb-http"),
+        // Never redirect to a port nothing listens on: when the HTTPS listener cannot be created
+        // (its certificate is not issued), the apply stops before the redirect exists.
+        dependsOn: [https],
       });
     } else {
       new LbListener(this, "Http", {

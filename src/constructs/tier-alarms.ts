@@ -113,6 +113,15 @@ export abstract class TierAlarms extends Construct {
   }
 }
 
+/**
+ * Whole minutes that outlast a new server's start: the health-check grace period (boot script,
+ * agent, app) plus `marginMinutes`. An alarm that must not fire on a normal launch looks at least
+ * this long, every minute breaching.
+ */
+export function minutesPast(graceSeconds: number, marginMinutes: number): number {
+  return Math.ceil(graceSeconds / 60) + marginMinutes;
+}
+
 /** EC2 sends a datapoint a minute with detailed monitoring, otherwise one every five minutes. */
 export function ec2Period(detailedMonitoring: boolean): number {
   return detailedMonitoring ? 60 : 300;

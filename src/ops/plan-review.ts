@@ -11,6 +11,7 @@ import {
   type SynthesizedStack,
 } from "./plan-json";
 import { changedLines, costChangeSummary, type CostChange } from "../cost/report";
+import { fleetRolls, type FleetRoll } from "./fleet-roll";
 
 // The review of a saved plan (`npm run plan`): what it creates, updates, replaces, deletes and
 // forgets; whether it destroys anything that holds data or state (deny by default: every type that
@@ -74,7 +75,12 @@ export const STATELESS_TYPES: Readonly<Record<string, string>> = {
   aws_ssm_document: "the deploy command, from the code",
   aws_ssm_association: "a run of the deploy command",
   aws_ssm_parameter: "a value the code sets",
-  aws_s3_object: "a release uploaded from dist/; the versioned bucket keeps the earlier versions",
+  aws_s3_object: "a release uploaded from the stack's folder; the versioned bucket keeps the earlier versions",
+  // ---- Domain ----
+  aws_acm_certificate:
+    "a certificate ACM issues again for the same name (validated by DNS, created before the old one goes)",
+  aws_acm_certificate_validation: "the wait for a certificate's validation",
+  aws_route53_record: "a DNS record, from the code (the name and the certificate's validation)",
   // ---- Settings of guarded resources ----
   aws_db_parameter_group: "database settings, from the code",
   aws_db_subnet_group: "where the database may run",
@@ -95,6 +101,15 @@ export const STATELESS_TYPES: Readonly<Record<string, string>> = {
 /** Why a type on neither list is blocked: the exact reason the review gives. */
 export const UNREVIEWED_TYPE_REASON =
   "not on the reviewed list of stateless types (STATELESS_TYPES in src/ops/plan-review.ts), so it counts as holding data";
+
+/**
+ * The one `terraform_data` the code makes: the pinned AMI id (src/constructs/app-identity.ts),
+ * recognised by its `pinnedAt` trigger. It holds nothing but that id, and `npm run bump-ami`
+ * replaces it on purpose; any other `terraform_data` stays unreviewed.
+ */
+export function isAmiPinRecord(type: string | undefined, config: Record<string, any> | undefined): boolean {
+  return type === "terraform_data" && typeof config?.triggers_replace?.pinnedAt === "string";
+}
 
 /** The single-server layout's one server: its disk holds the database. */
 const SINGLE_SERVER_REASON = "the single-server layout's server, whose disk holds the database";
@@ -151,6 +166,8 @@ export interface PlanReview {
   readonly findings: readonly PlanFinding[];
   /** Actions this review does not know (a newer Terraform): shown as they are. */
   readonly unknownActions: readonly string[];
+  /** Launch templates whose update rolls the app servers (an instance refresh), with the cause. */
+  readonly fleetRolls: readonly FleetRoll[];
   /** Data would be destroyed and `--allow-destroy` was not given, or a finding blocks. */
   readonly blocked: boolean;
   readonly allowDestroy: boolean;
@@ -204,6 +221,7 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
     endangered,
     findings,
     unknownActions,
+    fleetRolls: fleetRolls(plan.resource_changes ?? [], stack),
     blocked: (endangered.length > 0 && !allowDestroy) || findings.some((f) => f.blocks),
     allowDestroy,
   };
@@ -259,7 +277,7 @@ function dataHeldBy(
   const reasons: string[] = [];
   if (!type) reasons.push(`a resource whose type this review cannot read from its address: ${UNREVIEWED_TYPE_REASON}`);
   else if (DATA_HOLDING_TYPES[type]) reasons.push(DATA_HOLDING_TYPES[type]);
-  else if (!STATELESS_TYPES[type]) reasons.push(`${type}: ${UNREVIEWED_TYPE_REASON}`);
+  else if (!STATELESS_TYPES[type] && !isAmiPinRecord(type, config)) reasons.push(`${type}: ${UNREVIEWED_TYPE_REASON}`);
   if (config?.lifecycle?.prevent_destroy === true) reasons.push("lifecycle.prevent_destroy is set in the code");
   if (type === "aws_instance") {
     if (config?.disable_api_termination === true || before.disable_api_termination === true) {
@@ -383,6 +401,13 @@ export function planReviewText(review: PlanReview, stackName: string, cost?: Cos
     if (list.length === 0) continue;
     out.push("", `${title} (${list.length}):`, ...list.map((c) => `  - ${line(c)}`));
   }
+  for (const roll of review.fleetRolls) {
+    out.push(
+      "",
+      `Rolls every app server (instance refresh): ${roll.address}${roll.constructPath ? ` (${roll.constructPath})` : ""}, because:`,
+    );
+    out.push(...roll.causes.map((c) => `  - ${c}`));
+  }
   if (review.forgotten.length > 0) {
     out.push(
       "",
@@ -484,6 +509,10 @@ export function planReviewMarkdown(review: PlanReview, stackName: string, cost?:
         `| ${cell(`\`${change.address}\``)} | ${cell(change.constructPath ?? "")} | ${cell(why.filter(Boolean).join("; "))} |`,
       );
     }
+  }
+  for (const roll of review.fleetRolls) {
+    out.push("", `#### Rolls every app server (instance refresh)`, "", `\`${roll.address}\`, because:`, "");
+    out.push(...roll.causes.map((c) => `- ${c}`));
   }
   if (review.unknownActions.length > 0) {
     out.push("", "#### Actions this review does not know", "", ...review.unknownActions.map((a) => `- \`${a}\``));

@@ -2,7 +2,6 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { artifactFileName, packageApp } from "../artifact/package-app";
 import { parseAddress, parsePlanDocument, type PlanDocument, type SynthesizedStack } from "./plan-json";
 import { entryCommand, PROJECT_ROOT } from "../project-root";
 import { OpsError, runTerraform, type TerraformResult } from "./terraform";
@@ -83,33 +82,6 @@ function readStack(outdir: string, name: string, synthesized: boolean): Synthesi
   );
 }
 
-/**
- * The release tarballs the stack uploads (`aws_s3_object` sources under `${path.module}`) must
- * exist before Terraform plans: the one of `app/`'s own version is packaged here when missing
- * (`npm run package-app`); any other version is an error saying how to get it.
- */
-export function ensureReleases(stack: PreparedStack, appDir = path.join(PROJECT_ROOT, "app")): string[] {
-  const packaged: string[] = [];
-  const objects = Object.values(stack.document.resource?.aws_s3_object ?? {}) as { source?: unknown }[];
-  for (const { source } of objects) {
-    if (typeof source !== "string" || !source.startsWith("${path.module}/")) continue;
-    const file = path.resolve(stack.dir, source.slice("${path.module}/".length));
-    if (fs.existsSync(file)) continue;
-    const appVersion = JSON.parse(fs.readFileSync(path.join(appDir, "package.json"), "utf8")).version;
-    if (path.basename(file) !== artifactFileName(appVersion)) {
-      throw new OpsError(
-        `${shown(file)} is missing: stack ${stack.name} runs a release other than app/package.json's ${appVersion}; ` +
-          "check out the commit of that release and run `npm run package-app`, or set app.version to " +
-          appVersion,
-      );
-    }
-    const release = packageApp(appDir, path.dirname(file));
-    console.log(`packaged app ${release.version} for ${stack.name}: ${shown(release.file)}`);
-    packaged.push(release.file);
-  }
-  return packaged;
-}
-
 /** The error for a failed Terraform command, with what Terraform said. */
 export function terraformFailed(command: string, result: TerraformResult, stack: PreparedStack): OpsError {
   const said = (result.stderr.trim() || result.stdout.trim() || "(no output)").replace(/^/gm, "  ");
@@ -127,7 +99,6 @@ export function synthesizedStack(name: string, options: { synth: boolean }): Pre
 /** Synthesizes the stack (unless `--no-synth`) and runs `terraform init` in its directory. */
 export async function prepareStack(name: string, options: { synth: boolean }): Promise<PreparedStack> {
   const stack = synthesizedStack(name, options);
-  ensureReleases(stack);
   const init = await runTerraform("init", [], { cwd: stack.dir });
   if (init.status !== 0) throw terraformFailed("init", init, stack);
   return stack;

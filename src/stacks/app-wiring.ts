@@ -4,7 +4,8 @@ import { AppIdentity, type AppIdentityProps } from "../constructs/app-identity";
 import { AppServer } from "../constructs/app-server";
 import { ArtifactsBucket, RELEASE_KEY } from "../constructs/artifacts-bucket";
 import { ServerLogs } from "../constructs/server-logs";
-import { artifactFileName } from "../artifact/package-app";
+import { SiteDomain } from "../constructs/site-domain";
+import { hostedZoneOf } from "../config/rules";
 import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppDatabase, type AppHost } from "../userdata/app-host";
 import { bootScript } from "../userdata/boot-script";
 import { DEPLOY_SCRIPT } from "../userdata/deploy-script";
@@ -21,15 +22,15 @@ export interface AppRelease {
 }
 
 /**
- * The environment's release (`app.version`, uploaded from `dist/` to the artifacts bucket) and
+ * The environment's release (`app.version`'s tarball, copied into the stack's folder and uploaded
+ * to the artifacts bucket) and
  * the log groups its servers ship to.
  */
 export function addAppRelease(stack: EnvironmentStack): AppRelease {
   const { env, naming } = stack;
   const artifacts = new ArtifactsBucket(stack, "Artifacts", {
     naming,
-    version: env.app.version,
-    artifactPath: `\${path.module}/${stack.projectRootFromStack}/dist/${artifactFileName(env.app.version)}`,
+    release: stack.release,
     bucketParameterName: naming.path("app/artifacts-bucket"),
     forceDestroy: !env.production,
   });
@@ -53,6 +54,7 @@ export function addAppIdentity(
     naming,
     vpcId: network.vpcId,
     ami: env.app.ami,
+    amiPinnedAt: env.app.amiUpdates === "pinned" ? env.app.amiPinnedAt : undefined,
     architecture: env.app.architecture,
     ssh: env.access.ssh,
     releases: {
@@ -110,6 +112,7 @@ export function addPublicAppServer(
   const { env, naming, network } = stack;
   const server = new AppServer(stack, "AppServer", {
     naming,
+    tags: stack.sharedTags,
     subnetId: network.publicSubnets.ids[0],
     instanceType: env.app.instanceType,
     imageId: identity.imageId,
@@ -132,7 +135,15 @@ export function addPublicAppServer(
     release: release.artifacts.release,
     deployCommand: `${SERVER_PATHS.appRoot}/${DEPLOY_SCRIPT}`,
   });
-  new TerraformOutput(stack, "url", { value: `http://${server.publicDns}`, description: "The app server's address" });
+  // A domain points at the Elastic IP (plain HTTP: a server without a load balancer has no certificate).
+  const domain = env.domain
+    ? new SiteDomain(stack, "Domain", { naming, name: env.domain.name, hostedZone: hostedZoneOf(env.domain) })
+    : undefined;
+  domain?.addressRecord("AddressRecord", server.address);
+  new TerraformOutput(stack, "url", {
+    value: `http://${domain ? domain.name : server.publicDns}`,
+    description: "The app server's address",
+  });
   new TerraformOutput(stack, "connect_ssm", { value: ssmCommand(env.region, server.instanceId) });
   if (identity.keyName)
     new TerraformOutput(stack, "connect_ssh", { value: sshCommand(identity.keyName, server.address) });

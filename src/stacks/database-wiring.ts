@@ -29,6 +29,7 @@ export function databaseProps(stack: EnvironmentStack): DatabaseProps {
     multiAz: db.multiAz,
     deletionProtection: db.deletionProtection,
     backupRetentionDays: db.backupRetentionDays,
+    logRetentionDays: env.app.logRetentionDays,
   };
 }
 

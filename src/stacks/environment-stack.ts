@@ -1,5 +1,7 @@
 import { TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
+import { resolveRelease, type ReleaseArtifact } from "../artifact/releases";
+import { PROJECT_ROOT } from "../project-root";
 import type { EnvironmentConfig } from "../config/load";
 import { Network } from "../constructs/network";
 import { Naming } from "../naming";
@@ -16,7 +18,14 @@ export interface EnvironmentStackProps {
    * @default "../../.." - the project root, seen from `cdktf.out/stacks/<env>`
    */
   readonly projectRootFromStack?: string;
+  /**
+   * The tarball of `env.app.version` the stack uploads (`main.ts` resolves every environment's
+   * before it builds a stack, so a missing release is reported with the other problems).
+   * @default - rebuilt (or taken from the release cache) from this repository's releases.yaml
+   */
+  readonly release?: ReleaseArtifact;
 }
+
 
 /**
  * The ground every server layout stands on: the AWS provider for the environment's region (with
@@ -32,6 +41,14 @@ export class EnvironmentStack extends TerraformStack {
   public readonly network: Network;
   /** Path from this stack's Terraform working directory to the project root. */
   public readonly projectRootFromStack: string;
+  /**
+   * The tags every resource carries (`Project`, `Environment`, `ManagedBy` and the environment's
+   * `tags`): the provider's default tags, which do not reach what an Auto Scaling group launches
+   * or a server's volumes at creation, so those constructs take them explicitly.
+   */
+  public readonly sharedTags: Readonly<Record<string, string>>;
+  /** The release this environment runs: `env.app.version`'s tarball. */
+  public readonly release: ReleaseArtifact;
 
   constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
     super(scope, id);
@@ -39,14 +56,12 @@ export class EnvironmentStack extends TerraformStack {
     const projectRootFromStack = props.projectRootFromStack ?? "../../..";
     this.projectRootFromStack = projectRootFromStack;
     this.env = env;
+    this.release = props.release ?? resolveRelease(env.app.version, { root: PROJECT_ROOT });
     this.naming = new Naming(env.project, env.name);
 
     // ---- Provider, state ----
-    addAwsProvider(this, {
-      region: env.region,
-      accountId: env.accountId,
-      defaultTags: this.naming.defaultTags(env.tags),
-    });
+    this.sharedTags = this.naming.defaultTags(env.tags);
+    addAwsProvider(this, { region: env.region, accountId: env.accountId, defaultTags: { ...this.sharedTags } });
     addStateBackend(this, env.state, {
       projectRootFromStack,
       allowedAccountIds: env.accountId ? [env.accountId] : undefined,

@@ -4,6 +4,8 @@ import { AppFleet } from "../constructs/app-fleet";
 import { Database } from "../constructs/database";
 import { LoadBalancer } from "../constructs/load-balancer";
 import { SecurityGroupLink } from "../constructs/security-group-link";
+import { SiteDomain } from "../constructs/site-domain";
+import { hostedZoneOf } from "../config/rules";
 import { addAppIdentity, addAppRelease, appBootScript } from "./app-wiring";
 import { ssmCommandForGroup } from "./connect";
 import { addDatabaseOutputs, databaseProps, rdsDatabaseWiring } from "./database-wiring";
@@ -22,13 +24,23 @@ export class LoadBalancedStack extends EnvironmentStack {
     const { env, naming, network } = this;
 
     const database = new Database(this, "Database", databaseProps(this));
+    // With a domain (and no certificate of the user's own), ACM issues one for it, validated in
+    // the zone; the HTTPS listener is created only once it is issued.
+    const domain = env.domain
+      ? new SiteDomain(this, "Domain", {
+          naming,
+          name: env.domain.name,
+          hostedZone: hostedZoneOf(env.domain),
+          certificate: env.loadBalancer.https && env.loadBalancer.certificateArn === undefined,
+        })
+      : undefined;
     const loadBalancer = new LoadBalancer(this, "LoadBalancer", {
       naming,
       vpcId: network.vpcId,
       subnetIds: network.publicSubnets.ids,
       targetPort: env.app.port,
       healthCheckPath: env.app.healthCheckPath,
-      certificateArn: env.loadBalancer.https ? env.loadBalancer.certificateArn : undefined,
+      certificateArn: env.loadBalancer.https ? (env.loadBalancer.certificateArn ?? domain?.certificateArn) : undefined,
       deletionProtection: env.loadBalancer.deletionProtection,
       accessLogs: env.loadBalancer.accessLogs,
       // Outside production a destroy takes the logs with it; production's logs outlive a destroy.
@@ -54,6 +66,7 @@ export class LoadBalancedStack extends EnvironmentStack {
 
     const fleet = new AppFleet(this, "AppFleet", {
       naming,
+      tags: this.sharedTags,
       subnetIds: network.privateAppSubnets.ids,
       instanceType: env.app.instanceType,
       imageId: identity.imageId,
@@ -71,9 +84,10 @@ export class LoadBalancedStack extends EnvironmentStack {
       bootDependsOn: [...release.bootDependsOn, ...identity.permissions, ...wiring.bootDependsOn],
     });
 
+    domain?.aliasTo("AliasRecord", { dnsName: loadBalancer.dnsName, zoneId: loadBalancer.zoneId });
     new TerraformOutput(this, "url", {
-      value: `${loadBalancer.scheme}://${loadBalancer.dnsName}`,
-      description: "The load balancer's address",
+      value: `${loadBalancer.scheme}://${domain ? domain.name : loadBalancer.dnsName}`,
+      description: domain ? "The site's address" : "The load balancer's address",
     });
     new TerraformOutput(this, "connect_ssm", { value: ssmCommandForGroup(env.region, fleet.autoScalingGroupName) });
     new TerraformOutput(this, "app_autoscaling_group", {

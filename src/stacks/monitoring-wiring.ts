@@ -47,12 +47,15 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       memoryPercent: t.memoryPercent,
       diskPercent: t.diskPercent,
       detailedMonitoring: env.app.detailedMonitoring,
+      bootSeconds: tiers.app instanceof AppFleet ? tiers.app.healthCheckGracePeriod : undefined,
     }),
   ];
   if (tiers.loadBalancer) {
     alarms.push(
       new LoadBalancerAlarms(stack, "LoadBalancerAlarms", {
         ...common,
+        minHealthyHosts: env.app.count.min,
+        healthCheckGracePeriodSeconds: tiers.app instanceof AppFleet ? tiers.app.healthCheckGracePeriod : undefined,
         loadBalancerArnSuffix: tiers.loadBalancer.arnSuffix,
         targetGroupArnSuffix: tiers.loadBalancer.targetGroupArnSuffix,
         loadBalancer5xxPercent: t.loadBalancer5xxPercent,

@@ -133,5 +133,5 @@ export function appPorts(count: number, first = FIRST_APP_PORT): number[] {
 /** Object metadata naming the release an object version holds (`x-amz-meta-app-version`). */
 export const RELEASE_VERSION_METADATA = "app-version";
 
-/** A release version: what `npm run package-app` names a tarball, and what `deploy` accepts. */
+/** A release version: a key of releases.yaml, a tarball name, and what `deploy` accepts. */
 export const VERSION_PATTERN = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;

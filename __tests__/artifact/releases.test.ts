@@ -1,0 +1,193 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Testing } from "cdktf";
+import { gunzipSync } from "fflate";
+import {
+  readReleases,
+  recordRelease,
+  resolveEnvironmentReleases,
+  resolveRelease,
+  RELEASES_FILE,
+  sha256Hex,
+} from "../../src/artifact/releases";
+import { LAYOUT_STACKS } from "../../src/stacks/layouts";
+import { environment, synth, tempDir } from "../helpers";
+
+/**
+ * Releases are recorded in releases.yaml and rebuilt from the repository's history, so every
+ * environment can run any released version (dev ahead of prod, a rollback) from a fresh clone.
+ * Each test works in a throwaway git repository (git is run by the test to make history).
+ */
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: "test",
+  GIT_AUTHOR_EMAIL: "test@test.invalid",
+  GIT_COMMITTER_NAME: "test",
+  GIT_COMMITTER_EMAIL: "test@test.invalid",
+  GIT_CONFIG_NOSYSTEM: "1",
+  GIT_CONFIG_GLOBAL: "/dev/null",
+};
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", args, { cwd, env: GIT_ENV, stdio: "pipe" }).toString();
+
+function writeApp(root: string, version: string, body: string): void {
+  fs.mkdirSync(path.join(root, "app"), { recursive: true });
+  fs.writeFileSync(path.join(root, "app/package.json"), `${JSON.stringify({ name: "app", version })}\n`);
+  fs.writeFileSync(path.join(root, "app/server.js"), body);
+}
+
+/** A repository that released 1.0.0, then changed the app and released 1.1.0 (app/ is now 1.1.0). */
+function repositoryWithTwoReleases(): string {
+  const root = tempDir("releases-repo-");
+  git(root, "init", "-q", "-b", "main");
+  writeApp(root, "1.0.0", "// one\n");
+  git(root, "add", "app");
+  git(root, "commit", "-q", "-m", "app 1.0.0");
+  expect(recordRelease(root).added).toBe(true);
+  git(root, "add", RELEASES_FILE);
+  git(root, "commit", "-q", "-m", "release 1.0.0");
+  writeApp(root, "1.1.0", "// two\n");
+  git(root, "commit", "-q", "-am", "app 1.1.0");
+  expect(recordRelease(root).added).toBe(true);
+  git(root, "commit", "-q", "-am", "release 1.1.0");
+  return root;
+}
+
+/** The files of a release tarball, by name (a minimal ustar reader for the test's own check). */
+function filesIn(tarball: Uint8Array): Record<string, string> {
+  const tar = Buffer.from(gunzipSync(tarball));
+  const files: Record<string, string> = {};
+  for (let at = 0; tar[at] !== 0;) {
+    const name = tar.toString("utf8", at, at + 100).replace(/\0.*$/s, "");
+    const size = parseInt(tar.toString("utf8", at + 124, at + 136), 8);
+    files[name] = tar.toString("utf8", at + 512, at + 512 + size);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return files;
+}
+
+const root = repositoryWithTwoReleases();
+const cacheDir = () => tempDir("release-cache-");
+
+test("npm run release records version, git tree and tarball checksum, and is idempotent", () => {
+  const releases = readReleases(root);
+  expect([...releases.keys()]).toEqual(["1.0.0", "1.1.0"]);
+  expect(releases.get("1.1.0")!.tree).toBe(git(root, "rev-parse", "HEAD:app").trim());
+  expect(recordRelease(root)).toEqual({ record: releases.get("1.1.0"), added: false });
+});
+
+test("an older release is rebuilt from history while app/ is at a newer version, byte for byte", () => {
+  const old = resolveRelease("1.0.0", { root, cacheDir: cacheDir() });
+  const bytes = fs.readFileSync(old.file);
+  expect(sha256Hex(bytes)).toBe(readReleases(root).get("1.0.0")!.sha256);
+  expect(filesIn(bytes)).toEqual({ "package.json": '{"name":"app","version":"1.0.0"}\n', "server.js": "// one\n" });
+  expect(filesIn(fs.readFileSync(resolveRelease("1.1.0", { root, cacheDir: cacheDir() }).file))["server.js"]).toBe(
+    "// two\n",
+  );
+});
+
+test("a cached release is used as it is: no git, no packing (git is not even on PATH)", () => {
+  const cache = cacheDir();
+  const first = resolveRelease("1.0.0", { root, cacheDir: cache });
+  const saved = process.env.PATH;
+  process.env.PATH = "";
+  try {
+    expect(resolveRelease("1.0.0", { root, cacheDir: cache })).toEqual(first);
+  } finally {
+    process.env.PATH = saved;
+  }
+});
+
+test("a corrupted cache entry is rebuilt, never uploaded", () => {
+  const cache = cacheDir();
+  const first = resolveRelease("1.0.0", { root, cacheDir: cache });
+  fs.writeFileSync(first.file, "tampered");
+  expect(sha256Hex(fs.readFileSync(resolveRelease("1.0.0", { root, cacheDir: cache }).file))).toBe(first.sha256);
+});
+
+test("dev on 1.1.0 while prod stays on 1.0.0: each stack carries its own release in its folder", () => {
+  const dev = environment("dev", {
+    app: { instanceType: "t3.micro", version: "1.1.0", count: { min: 1, desired: 1, max: 2 } },
+  });
+  const prod = environment("prod");
+  const releases = resolveEnvironmentReleases([dev, prod], {
+    root,
+    cacheDir: cacheDir(),
+    environmentsLabel: "environments",
+  });
+  for (const [env, body] of [
+    [dev, "// two\n"],
+    [prod, "// one\n"],
+  ] as const) {
+    const release = releases.get(env.app.version)!;
+    const json = synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env, release }));
+    const object = json.resources("aws_s3_object")[0].values;
+    expect(object.metadata).toEqual({ "app-version": env.app.version });
+    expect(object.source).toBe(
+      `assets/Artifacts_Tarball_${object.source.split("/")[1].split("_").pop()}/${release.sha256}/app-${env.app.version}.tar.gz`,
+    );
+    expect(object.source_hash).toBe(release.sha256);
+    expect(filesIn(fs.readFileSync(release.file))["server.js"]).toBe(body);
+  }
+});
+
+test("an environment on a version that was never released is a problem naming it, before any stack exists", () => {
+  const qa = environment("qa", {
+    app: { instanceType: "t3.micro", version: "2.0.0", count: { min: 1, desired: 1, max: 2 } },
+  });
+  expect(() =>
+    resolveEnvironmentReleases([qa], { root, cacheDir: cacheDir(), environmentsLabel: "environments" }),
+  ).toThrow(
+    'environments/qa: app.version "2.0.0" is not a release (released: 1.0.0, 1.1.0): set app/package.json\'s version to 2.0.0 and run npm run release',
+  );
+});
+
+test("a shallow clone without the release's history says what to fetch", () => {
+  const clone = tempDir("releases-shallow-");
+  git(clone, "clone", "-q", "--depth", "1", `file://${root}`, "repo");
+  const shallow = path.join(clone, "repo");
+  expect(() => resolveRelease("1.1.0", { root: shallow, cacheDir: cacheDir() })).not.toThrow(); // app/ is 1.1.0
+  expect(() => resolveRelease("1.0.0", { root: shallow, cacheDir: cacheDir() })).toThrow(
+    /is not in this clone .*git fetch --unshallow.*fetch-depth: 0/,
+  );
+  git(shallow, "fetch", "-q", "--unshallow");
+  expect(resolveRelease("1.0.0", { root: shallow, cacheDir: cacheDir() }).sha256).toBe(
+    readReleases(root).get("1.0.0")!.sha256,
+  );
+});
+
+test("releasing refuses uncommitted changes to app/ and a version already released with other files", () => {
+  const repo = tempDir("releases-refuse-");
+  git(repo, "init", "-q", "-b", "main");
+  writeApp(repo, "1.0.0", "// one\n");
+  git(repo, "add", "app");
+  git(repo, "commit", "-q", "-m", "app");
+  recordRelease(repo);
+  fs.writeFileSync(path.join(repo, "app/server.js"), "// changed\n");
+  expect(() => recordRelease(repo)).toThrow(/app\/ differs from what HEAD has committed .*commit your changes/);
+  git(repo, "commit", "-q", "-am", "changed without a new version");
+  expect(() => recordRelease(repo)).toThrow(/1\.0\.0 is already released with other files .*new version/);
+});
+
+test("an edited checksum in releases.yaml fails the rebuild instead of uploading other bytes", () => {
+  const repo = tempDir("releases-edited-");
+  fs.cpSync(root, repo, { recursive: true });
+  const file = path.join(repo, RELEASES_FILE);
+  const record = readReleases(repo).get("1.0.0")!;
+  fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(record.sha256, "0".repeat(64)));
+  expect(() => resolveRelease("1.0.0", { root: repo, cacheDir: cacheDir() })).toThrow(
+    /gave sha256 .* but releases\.yaml records 0{64}/,
+  );
+});
+
+test("this repository's releases rebuild to their recorded checksums (app/ unchanged since its release, or history present)", () => {
+  const project = path.resolve(__dirname, "../..");
+  const releases = readReleases(project);
+  expect(releases.size).toBeGreaterThan(0);
+  for (const version of releases.keys()) {
+    expect(resolveRelease(version, { root: project, cacheDir: cacheDir() }).sha256).toBe(releases.get(version)!.sha256);
+  }
+  expect(spawnSync("git", ["--version"]).status).toBe(0);
+});

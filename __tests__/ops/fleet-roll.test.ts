@@ -1,0 +1,117 @@
+import { Testing } from "cdktf";
+import { bumpAmiPin } from "../../src/ops/ami-pin";
+import { planReviewMarkdown, planReviewText, reviewPlan } from "../../src/ops/plan-review";
+import { LAYOUT_STACKS } from "../../src/stacks/layouts";
+import { environment, productionEnvironmentFile, ref, synth } from "../helpers";
+import { planDocument, resourceChange, update } from "./plan-fixtures";
+import { address, documentOf } from "./stacks";
+
+/**
+ * Production pins its AMI: a new Amazon Linux release rolls the fleet only when someone bumps it,
+ * and `npm run plan` names why a plan rolls the servers: a new release, a bump, or the change under review.
+ */
+
+const stackOf = (overrides: Record<string, unknown>) => {
+  const env = environment("prod", overrides);
+  return synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env }));
+};
+const pinned = stackOf(productionEnvironmentFile());
+const following = stackOf({ loadBalancer: { https: false } }); // not production: follows AWS's newest
+const template = (stack: ReturnType<typeof stackOf>) => address(stack, "aws_launch_template", "LaunchTemplate");
+
+describe("the AMI in production", () => {
+  test("is read from AWS once and kept in state until app.amiPinnedAt changes", () => {
+    const pin = pinned.named("terraform_data", "AmiPin");
+    const parameter = pinned.named("aws_ssm_parameter", "Al2023Ami", true);
+    expect(pin.values.input.ami).toBe(ref(parameter, "data.aws_ssm_parameter", "insecure_value"));
+    expect(pin.values.lifecycle.ignore_changes).toEqual(["input"]); // later reads are ignored
+    expect(pin.values.triggers_replace).toEqual({ pinnedAt: "first-apply" }); // a bump replaces it, reading again
+    expect(pinned.resources("aws_launch_template")[0].values.image_id).toBe(
+      `\${terraform_data.${pin.name}.output.ami}`,
+    );
+  });
+
+  test("outside production, or with amiUpdates: latest, the launch template follows AWS's parameter", () => {
+    expect(following.countOf("terraform_data")).toBe(0);
+    expect(following.resources("aws_launch_template")[0].values.image_id).toMatch(
+      /^\$\{data\.aws_ssm_parameter\..*\.insecure_value\}$/,
+    );
+    const optedOut = stackOf(
+      productionEnvironmentFile({ app: { ...productionEnvironmentFile().app, amiUpdates: "latest" } }),
+    );
+    expect(optedOut.countOf("terraform_data")).toBe(0);
+  });
+
+  test("npm run bump-ami sets app.amiPinnedAt and keeps the file's comments", () => {
+    const text = '# prod\napp:\n  instanceType: m7g.large # Graviton\n  version: "1.0.0"\n';
+    const bumped = bumpAmiPin(text, new Date("2026-12-03T06:07:08Z"), "environments/prod/config.yaml");
+    expect(bumped).toBe(
+      '# prod\napp:\n  instanceType: m7g.large # Graviton\n  version: "1.0.0"\n  amiPinnedAt: 2026-12-03T06:07Z\n',
+    );
+    expect(() => bumpAmiPin("app:\n  ami: ami-0123456789abcdef0\n", new Date(), "x")).toThrow(
+      /app\.ami is the fixed id/,
+    );
+    expect(() => bumpAmiPin("app:\n  amiUpdates: latest\n", new Date(), "x")).toThrow(/already follows/);
+  });
+});
+
+describe("npm run plan names why the servers roll", () => {
+  const amiChange = { image_id: "ami-0aaa", user_data: "same", instance_type: "m7g.large", latest_version: 3 };
+
+  test("a new Amazon Linux release under an unrelated change is called out as not the change under review", () => {
+    const plan = planDocument({
+      resourceChanges: [
+        update(template(following), amiChange, { ...amiChange, image_id: "ami-0bbb", latest_version: 4 }),
+      ],
+    });
+    const review = reviewPlan(plan, documentOf(following));
+    expect(review.fleetRolls).toEqual([
+      {
+        address: template(following),
+        constructPath: undefined, // Testing.synth writes no construct paths
+        causes: [
+          expect.stringMatching(
+            /^a new Amazon Linux 2023 release, NOT the change under review: .*\(ami-0aaa -> ami-0bbb\)/,
+          ),
+        ],
+      },
+    ]);
+    expect(planReviewText(review, "staging")).toMatch(
+      /Rolls every app server \(instance refresh\): .*because:\n  - a new Amazon Linux 2023 release, NOT/,
+    );
+    expect(planReviewMarkdown(review, "staging")).toMatch(/#### Rolls every app server \(instance refresh\)/);
+  });
+
+  test("a bumped pin is named as the deliberate roll it is", () => {
+    const pin = address(pinned, "terraform_data", "AmiPin");
+    const lt = resourceChange(template(pinned), ["update"], {
+      before: amiChange,
+      after: { ...amiChange, image_id: null },
+    });
+    (lt.change as { after_unknown: Record<string, unknown> }).after_unknown = { image_id: true };
+    const plan = planDocument({
+      resourceChanges: [resourceChange(pin, ["delete", "create"], { before: {}, after: {} }), lt],
+    });
+    const review = reviewPlan(plan, documentOf(pinned));
+    // The pin holds nothing but the id: the destroy guard lets the deliberate bump through.
+    expect(review).toMatchObject({ endangered: [], blocked: false });
+    expect(review.fleetRolls[0].causes).toEqual([
+      "the pinned AMI was bumped on purpose (app.amiPinnedAt changed): the servers move to the newest Amazon Linux 2023 (ami-0aaa -> (unknown until apply))",
+    ]);
+  });
+
+  test("a new app version is the change under review; a tag-only change rolls nothing", () => {
+    const plan = planDocument({
+      resourceChanges: [update(template(pinned), amiChange, { ...amiChange, user_data: "other", latest_version: 4 })],
+    });
+    expect(reviewPlan(plan, documentOf(pinned)).fleetRolls[0].causes).toEqual([
+      "the boot script changed: app.version or the servers' settings (the change under review)",
+    ]);
+    const tagsOnly = planDocument({
+      resourceChanges: [
+        update(template(pinned), { ...amiChange, tags: { a: "1" } }, { ...amiChange, tags: { a: "2" } }),
+      ],
+    });
+    expect(reviewPlan(tagsOnly, documentOf(pinned)).fleetRolls).toEqual([]);
+  });
+});

@@ -1,0 +1,112 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { pipelinePolicyFiles, POLICY_FILES, policyInputs } from "../../src/ops/pipeline-iam-files";
+import { deployRolePolicy, planRolePolicy, SERVICE_LINKED_ROLES, TYPE_ACTIONS } from "../../src/ops/pipeline-iam";
+import { SHIPPED_NAMES, shippedStack } from "../shipped";
+
+/** The CI roles' policies ship as files, generated from the types the stacks use, and cover them. */
+
+const ROOT = path.resolve(__dirname, "../..");
+// The run's shared synthesis of the shipped environments (the same stacks npm run synth writes).
+const documents = new Map(SHIPPED_NAMES.map((name) => [name, shippedStack(name).doc as object]));
+const inputs = policyInputs(ROOT, documents);
+const plan = planRolePolicy(inputs);
+const deploy = deployRolePolicy(inputs);
+
+/** Whether a policy allows `action` (IAM's `*` wildcards in the policy's actions). */
+function allows(policy: typeof plan, action: string): boolean {
+  return policy.Statement.some((s) =>
+    s.Action.some((a) => new RegExp(`^${a.replace(/[.]/g, "\\.").replace(/\*/g, ".*")}$`, "i").test(action)),
+  );
+}
+
+test("iam/*.json are what npm run iam-policies generates now (run it after changing the stacks)", () => {
+  for (const [file, content] of Object.entries(pipelinePolicyFiles(ROOT, documents))) {
+    expect({ file, content: fs.readFileSync(path.join(ROOT, file), "utf8") }).toEqual({ file, content });
+  }
+  expect(Object.values(POLICY_FILES).sort()).toEqual(["iam/deploy-role-policy.json", "iam/plan-role-policy.json"]);
+});
+
+test("every type the stacks synthesize (and the code can create) has its read actions in the plan role", () => {
+  expect(inputs.types).toEqual(
+    expect.arrayContaining(["aws_autoscaling_group", "aws_acm_certificate", "data.aws_route53_zone", "aws_key_pair"]),
+  );
+  for (const type of inputs.types) {
+    for (const action of TYPE_ACTIONS[type].read)
+      expect({ type, action, allowed: allows(plan, action) }).toEqual({ type, action, allowed: true });
+    for (const action of [...TYPE_ACTIONS[type].read, ...TYPE_ACTIONS[type].write]) {
+      expect({ type, action, allowed: allows(deploy, action) }).toEqual({ type, action, allowed: true });
+    }
+  }
+});
+
+test("the reads the README's hand-written plan role lacked are there: SNS, KMS key policy and rotation, alarms, dashboards, SSM documents and associations, tags", () => {
+  for (const action of [
+    "sns:GetTopicAttributes",
+    "sns:GetSubscriptionAttributes",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListResourceTags",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:GetDashboard",
+    "cloudwatch:ListTagsForResource",
+    "ssm:GetDocument",
+    "ssm:DescribeAssociation",
+    "ssm:ListTagsForResource",
+    "logs:ListTagsForResource",
+    "rds:ListTagsForResource",
+  ]) {
+    expect({ action, allowed: allows(plan, action) }).toEqual({ action, allowed: true });
+  }
+});
+
+test("the plan role changes nothing, and reads no object but the releases", () => {
+  for (const statement of plan.Statement.filter((s) => s.Sid !== "StateLock")) {
+    for (const action of statement.Action) expect(action).toMatch(/^[a-z0-9-]+:(Describe|Get|List)/);
+  }
+  const objectReads = plan.Statement.filter((s) => s.Action.includes("s3:GetObject") && s.Sid !== "StateRead");
+  expect(objectReads.map((s) => s.Resource)).toEqual([["arn:aws:s3:::shop-*-artifacts-*/app/*"]]);
+});
+
+test("a deploy role can create the service-linked roles of Auto Scaling, ELB and RDS in a fresh account, and nothing else of the kind", () => {
+  const linked = deploy.Statement.filter((s) => s.Action.includes("iam:CreateServiceLinkedRole"));
+  expect(linked).toEqual([
+    expect.objectContaining({
+      Resource: "arn:aws:iam::*:role/aws-service-role/*",
+      Condition: {
+        StringEquals: {
+          "iam:AWSServiceName": [
+            "autoscaling.amazonaws.com",
+            "elasticloadbalancing.amazonaws.com",
+            "rds.amazonaws.com",
+          ],
+        },
+      },
+    }),
+  ]);
+  expect([...SERVICE_LINKED_ROLES]).toHaveLength(3);
+  // IAM writes and PassRole reach only the project's own roles and instance profiles.
+  for (const statement of deploy.Statement.filter(
+    (s) => s.Action.some((a) => a.startsWith("iam:")) && s.Sid !== "CreateServiceLinkedRoles",
+  )) {
+    for (const resource of [statement.Resource].flat())
+      expect(resource).toMatch(/^arn:aws:iam::\*:(role|instance-profile)\/shop-\*$/);
+  }
+});
+
+test("a type the table does not know fails the generation, naming it", () => {
+  expect(() => planRolePolicy({ ...inputs, types: [...inputs.types, "aws_efs_file_system"] })).toThrow(
+    "pipeline IAM: no actions known for aws_efs_file_system: add them to TYPE_ACTIONS in src/ops/pipeline-iam.ts",
+  );
+});
+
+test("S3 state buckets add state reads and lock objects to the plan role, state writes to the deploy role", () => {
+  const withState = { ...inputs, stateBuckets: ["acme-tfstate"] };
+  const sids = (policy: typeof plan) => Object.fromEntries(policy.Statement.map((s) => [s.Sid, s]));
+  expect(sids(planRolePolicy(withState)).StateLock).toMatchObject({
+    Action: ["s3:PutObject", "s3:DeleteObject"],
+    Resource: ["arn:aws:s3:::acme-tfstate/*.tflock"],
+  });
+  expect(sids(planRolePolicy(withState)).StateRead.Action).toEqual(["s3:GetObject"]);
+  expect(sids(deployRolePolicy(withState)).StateRead.Action).toEqual(["s3:GetObject", "s3:PutObject"]);
+});

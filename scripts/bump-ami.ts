@@ -1,0 +1,25 @@
+/**
+ * `npm run bump-ami -- <env>`: moves a pinned AMI (app.ami al2023, pinned by default in
+ * production) to the newest Amazon Linux 2023 at the next apply, by setting app.amiPinnedAt in
+ * environments/<env>/config.yaml. Review the roll with `npm run plan -- <env>`.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PROJECT_ROOT } from "../src/project-root";
+import { bumpAmiPin } from "../src/ops/ami-pin";
+
+const root = PROJECT_ROOT;
+const name = process.argv[2];
+const file = path.join(process.env.ENVIRONMENTS_DIR ?? path.join(root, "environments"), name ?? "", "config.yaml");
+try {
+  if (!name || !fs.existsSync(file))
+    throw new Error(`usage: npm run bump-ami -- <env> (no ${path.relative(process.cwd(), file)})`);
+  const where = path.relative(process.cwd(), file);
+  fs.writeFileSync(file, bumpAmiPin(fs.readFileSync(file, "utf8"), new Date(), where));
+  console.log(
+    `${where}: app.amiPinnedAt bumped; npm run plan -- ${name} shows the roll onto the newest Amazon Linux 2023`,
+  );
+} catch (error) {
+  console.error(`bump-ami: ${(error as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,17 @@
+/**
+ * `npm run iam-policies`: writes the CI roles' policies, iam/plan-role-policy.json (read-only:
+ * pull requests, drift, the review before a deploy) and iam/deploy-role-policy.json (each
+ * environment's deploy role), from the Terraform types the stacks synthesize and the code can
+ * create. A test fails while the files are stale (README, "Setting up AWS and GitHub").
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PROJECT_ROOT } from "../src/project-root";
+import { pipelinePolicyFiles } from "../src/ops/pipeline-iam-files";
+
+const root = PROJECT_ROOT;
+for (const [file, content] of Object.entries(pipelinePolicyFiles(root))) {
+  fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+  fs.writeFileSync(path.join(root, file), content);
+  console.log(`wrote ${file}`);
+}

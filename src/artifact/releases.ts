@@ -1,0 +1,388 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseDocument } from "yaml";
+import { VERSION_PATTERN } from "../userdata/app-host";
+import { ConfigError } from "../config/errors";
+import { dependencyEntries } from "./app-dependencies";
+import { tarGz, type TarEntry } from "./tar";
+
+// Releases of app/ are recorded in releases.yaml (version -> the git tree of app/ at the release
+// and the SHA-256 of its tarball) and rebuilt from the repository on demand, byte for byte, into
+// a content-addressed cache. So any environment can run any released version from a fresh clone:
+// nothing is published anywhere first, and nothing but the repository's own history is needed.
+
+/** The file, at the project root, that lists every release. */
+export const RELEASES_FILE = "releases.yaml";
+
+/** The folder of the app the releases are made of, at the project root. */
+export const APP_DIR = "app";
+
+/** One released version of the app. */
+export interface ReleaseRecord {
+  readonly version: string;
+  /** The git tree id of `app/` at the release: what the tarball is rebuilt from. */
+  readonly tree: string;
+  /** SHA-256 (hex) of the release tarball: a rebuild must give exactly these bytes. */
+  readonly sha256: string;
+}
+
+/** A release tarball on disk, ready to upload. */
+export interface ReleaseArtifact {
+  readonly version: string;
+  /** Absolute path of the tarball (in the release cache). */
+  readonly file: string;
+  readonly sha256: string;
+}
+
+/** A release that cannot be found or rebuilt; the message says what to do. */
+export class ReleaseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ReleaseError";
+  }
+}
+
+export interface ReleaseOptions {
+  /** The project root: `releases.yaml`, `app/` and the git repository. */
+  readonly root: string;
+  /**
+   * Where rebuilt tarballs are kept, as `<sha256>/app-<version>.tar.gz`.
+   * @default - `RELEASE_CACHE_DIR`, else `<root>/node_modules/.cache/classic-servers/releases`
+   */
+  readonly cacheDir?: string;
+}
+
+/** The tarball name of a version. */
+export function artifactFileName(version: string): string {
+  return `app-${version}.tar.gz`;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+// ---- releases.yaml ----
+
+const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** Every release in `<root>/releases.yaml`, by version; none when the file does not exist. */
+export function readReleases(root: string): Map<string, ReleaseRecord> {
+  const file = path.join(root, RELEASES_FILE);
+  const releases = new Map<string, ReleaseRecord>();
+  if (!fs.existsSync(file)) return releases;
+  const document = parseDocument(fs.readFileSync(file, "utf8"));
+  if (document.errors.length > 0) {
+    throw new ReleaseError(`${RELEASES_FILE} is not valid YAML: ${document.errors[0].message.split("\n")[0]}`);
+  }
+  const raw = (document.toJS() ?? {}) as { releases?: Record<string, { tree?: unknown; sha256?: unknown }> };
+  for (const [version, entry] of Object.entries(raw.releases ?? {})) {
+    if (!VERSION_PATTERN.test(version) || !OID.test(String(entry?.tree)) || !SHA256.test(String(entry?.sha256))) {
+      throw new ReleaseError(
+        `${RELEASES_FILE}: releases."${version}" must be a release version with tree (a git tree id) and sha256 (64 hex digits); write it with npm run release`,
+      );
+    }
+    releases.set(version, { version, tree: String(entry.tree), sha256: String(entry.sha256) });
+  }
+  return releases;
+}
+
+/** The content of `releases.yaml` listing `releases` (sorted by version as text). */
+export function releasesFileContent(releases: Iterable<ReleaseRecord>): string {
+  const lines = [
+    "# Released versions of app/. `npm run release` adds one; an environment's app.version must be one",
+    "# of them. Each is rebuilt from this repository, byte for byte: `tree` is the git tree of app/ at",
+    "# the release, `sha256` the checksum the rebuilt tarball must have. Never edit or reuse an entry:",
+    '# servers keep the bytes they fetched for a version (README, "Releases").',
+    "releases:",
+  ];
+  for (const r of [...releases].sort((a, b) => a.version.localeCompare(b.version, "en", { numeric: true }))) {
+    lines.push(`  "${r.version}":`, `    tree: "${r.tree}"`, `    sha256: "${r.sha256}"`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+// ---- The files of a release ----
+
+/**
+ * The files and folders of `dir` (recursively), as tarball entries; symbolic links are refused.
+ * A `node_modules` at the top is left out: dependencies are installed from the lock file into
+ * every release (`releaseEntries`), never taken from a folder someone ran npm in (git ignores it).
+ */
+export function entriesFromDirectory(dir: string): TarEntry[] {
+  const entries: TarEntry[] = [];
+  const walk = (relative: string) => {
+    for (const dirent of fs.readdirSync(path.join(dir, relative), { withFileTypes: true })) {
+      if (!relative && dirent.name === "node_modules") continue;
+      const entryPath = relative ? `${relative}/${dirent.name}` : dirent.name;
+      const full = path.join(dir, entryPath);
+      if (dirent.isDirectory()) {
+        entries.push({ path: entryPath, type: "directory" });
+        walk(entryPath);
+      } else if (dirent.isFile()) {
+        const executable = (fs.statSync(full).mode & 0o100) !== 0;
+        entries.push({ path: entryPath, type: "file", executable, content: fs.readFileSync(full) });
+      } else {
+        throw new ReleaseError(`${full}: only regular files and folders can be released`);
+      }
+    }
+  };
+  walk("");
+  return entries;
+}
+
+/**
+ * The git tree id `entries` would have if committed (`git rev-parse HEAD:app` for a clean app/),
+ * computed in Node: it tells whether the working tree is exactly a release, without running git.
+ */
+export function gitTreeId(entries: readonly TarEntry[], objectFormat: "sha1" | "sha256" = "sha1"): string {
+  const hash = (type: string, body: Buffer) =>
+    createHash(objectFormat)
+      .update(Buffer.concat([Buffer.from(`${type} ${body.length}\0`), body]))
+      .digest();
+  const treeOf = (prefix: string): Buffer => {
+    const children = entries.filter((e) => {
+      const rest = prefix ? (e.path.startsWith(`${prefix}/`) ? e.path.slice(prefix.length + 1) : undefined) : e.path;
+      return rest !== undefined && !rest.includes("/");
+    });
+    // Git sorts a tree's entries by name, a folder's name as if it ended in "/".
+    const key = (e: TarEntry) => Buffer.from(`${path.posix.basename(e.path)}${e.type === "directory" ? "/" : ""}`);
+    const body = Buffer.concat(
+      children
+        .sort((a, b) => Buffer.compare(key(a), key(b)))
+        .flatMap((e) => {
+          const id = e.type === "directory" ? treeOf(e.path) : hash("blob", Buffer.from(e.content ?? new Uint8Array()));
+          const mode = e.type === "directory" ? "40000" : e.executable ? "100755" : "100644";
+          return [Buffer.from(`${mode} ${path.posix.basename(e.path)}\0`), id];
+        }),
+    );
+    return hash("tree", body);
+  };
+  return treeOf("").toString("hex");
+}
+
+/**
+ * The files of git tree `tree` as tarball entries, read from the repository at `root` with two
+ * `git` commands (only when the release is not in the cache and differs from the working tree).
+ */
+export function entriesFromGitTree(root: string, tree: string): TarEntry[] {
+  const git = (args: string[], input?: string): Buffer => {
+    try {
+      return execFileSync("git", args, { cwd: root, input, maxBuffer: 1 << 30, stdio: ["pipe", "pipe", "pipe"] });
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
+      if (e.code === "ENOENT") throw new ReleaseError("git is not on PATH (needed to rebuild an older release)");
+      const said = e.stderr?.toString().trim().split("\n")[0] ?? e.message;
+      throw new ReleaseError(
+        `the git tree ${tree} is not in this clone (${said}): fetch the repository's history ` +
+          "(`git fetch --unshallow`; in GitHub Actions, actions/checkout with fetch-depth: 0)",
+      );
+    }
+  };
+  const listing = git(["ls-tree", "-r", "-t", "-z", tree])
+    .toString("utf8")
+    .split("\0")
+    .filter(Boolean)
+    .map((line) => {
+      const [meta, entryPath] = line.split("\t");
+      const [mode, type, oid] = meta.split(" ");
+      return { mode, type, oid, path: entryPath };
+    });
+  const blobs = listing.filter((e) => e.type === "blob");
+  for (const e of listing) {
+    if (e.type === "tree") continue;
+    if (e.type !== "blob" || (e.mode !== "100644" && e.mode !== "100755")) {
+      throw new ReleaseError(
+        `${APP_DIR}/${e.path} (git mode ${e.mode}): only regular files and folders can be released`,
+      );
+    }
+  }
+  const contents = new Map<string, Buffer>();
+  if (blobs.length > 0) {
+    const out = git(["cat-file", "--batch"], `${blobs.map((b) => b.oid).join("\n")}\n`);
+    let at = 0;
+    for (let i = 0; i < blobs.length; i++) {
+      const headerEnd = out.indexOf(0x0a, at);
+      const [oid, , size] = out.subarray(at, headerEnd).toString("utf8").split(" ");
+      const start = headerEnd + 1;
+      contents.set(oid, out.subarray(start, start + Number(size)));
+      at = start + Number(size) + 1;
+    }
+  }
+  return listing.map((e) =>
+    e.type === "tree"
+      ? { path: e.path, type: "directory" as const }
+      : { path: e.path, type: "file" as const, executable: e.mode === "100755", content: contents.get(e.oid) },
+  );
+}
+
+/**
+ * What a release tarball holds: the app's files (a git tree of `app/`), and the production
+ * dependencies its `package-lock.json` pins (`dependencyEntries`), so that the same tree gives the
+ * same bytes on any machine and a server never runs npm.
+ */
+export function releaseEntries(files: readonly TarEntry[]): TarEntry[] {
+  return [...files, ...dependencyEntries(files)];
+}
+
+/** The version in a release's `package.json`. */
+export function versionOf(entries: readonly TarEntry[], where: string): string {
+  const manifest = entries.find((e) => e.path === "package.json" && e.type === "file");
+  if (!manifest) throw new ReleaseError(`${where}: package.json is missing`);
+  const version: unknown = JSON.parse(Buffer.from(manifest.content ?? new Uint8Array()).toString("utf8")).version;
+  if (typeof version !== "string" || !VERSION_PATTERN.test(version)) {
+    throw new ReleaseError(
+      `${where}/package.json: version must match ${VERSION_PATTERN} (got ${JSON.stringify(version)})`,
+    );
+  }
+  return version;
+}
+
+// ---- Resolving a version to a tarball ----
+
+function cacheDirOf(options: ReleaseOptions): string {
+  return path.resolve(
+    options.cacheDir ??
+      process.env.RELEASE_CACHE_DIR ??
+      path.join(options.root, "node_modules", ".cache", "classic-servers", "releases"),
+  );
+}
+
+/**
+ * The tarball of released `version`: from the cache when a file with its checksum is there,
+ * otherwise rebuilt from the working tree's `app/` (when that is exactly the release's tree) or
+ * from the git tree recorded for it, checked against the recorded SHA-256 and cached.
+ */
+export function resolveRelease(
+  version: string,
+  options: ReleaseOptions,
+  releases: ReadonlyMap<string, ReleaseRecord> = readReleases(options.root),
+): ReleaseArtifact {
+  const record = releases.get(version);
+  if (!record) {
+    const known = [...releases.keys()].join(", ") || "none yet";
+    throw new ReleaseError(
+      `"${version}" is not a release (released: ${known}): set app/package.json's version to ${version} and run npm run release`,
+    );
+  }
+  const file = path.join(cacheDirOf(options), record.sha256, artifactFileName(version));
+  if (fs.existsSync(file) && sha256Hex(fs.readFileSync(file)) === record.sha256) {
+    return { version, file, sha256: record.sha256 };
+  }
+  const working = path.join(options.root, APP_DIR);
+  const local = fs.existsSync(working) ? entriesFromDirectory(working) : [];
+  const entries =
+    local.length > 0 && gitTreeId(local) === record.tree ? local : entriesFromGitTree(options.root, record.tree);
+  const bytes = tarGz(releaseEntries(entries));
+  const sha256 = sha256Hex(bytes);
+  if (sha256 !== record.sha256) {
+    throw new ReleaseError(
+      `rebuilding release ${version} from tree ${record.tree} gave sha256 ${sha256}, but ${RELEASES_FILE} records ${record.sha256}: ` +
+        "the entry was edited, or the packing changed (then re-record it on purpose)",
+    );
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, bytes);
+  fs.renameSync(temporary, file);
+  return { version, file, sha256 };
+}
+
+/** The release tarball of a folder of app files (the working tree's `app/`, or a test's). */
+export function packDirectory(dir: string): {
+  version: string;
+  bytes: Uint8Array;
+  sha256: string;
+  entries: TarEntry[];
+} {
+  const entries = entriesFromDirectory(dir);
+  const version = versionOf(entries, dir);
+  const bytes = tarGz(releaseEntries(entries));
+  return { version, bytes, sha256: sha256Hex(bytes), entries };
+}
+
+// ---- Recording a release (npm run release) ----
+
+/** What `npm run release` did. */
+export interface RecordedRelease {
+  readonly record: ReleaseRecord;
+  /** False when the same version was already released with the same files. */
+  readonly added: boolean;
+}
+
+/**
+ * Records the app as committed at HEAD as a release in `releases.yaml`: its version (from
+ * `app/package.json`), its git tree and the SHA-256 of its tarball. Refuses uncommitted changes
+ * in `app/` and a version already released with other files.
+ */
+export function recordRelease(root: string): RecordedRelease {
+  const entries = entriesFromDirectory(path.join(root, APP_DIR));
+  const version = versionOf(entries, APP_DIR);
+  const tree = gitTreeId(entries);
+  let head: string;
+  try {
+    head = execFileSync("git", ["rev-parse", `HEAD:${APP_DIR}`], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+      .toString()
+      .trim();
+  } catch {
+    throw new ReleaseError(`${APP_DIR}/ is not committed in a git repository at ${root}: commit it, then release`);
+  }
+  if (head !== tree) {
+    throw new ReleaseError(
+      `${APP_DIR}/ differs from what HEAD has committed (tree ${head}): commit your changes to ${APP_DIR}/ first, so that the release can be rebuilt from history`,
+    );
+  }
+  const releases = readReleases(root);
+  const existing = releases.get(version);
+  if (existing) {
+    if (existing.tree === tree) return { record: existing, added: false };
+    throw new ReleaseError(
+      `${version} is already released with other files (tree ${existing.tree}): give ${APP_DIR}/package.json a new version; a released version's bytes never change`,
+    );
+  }
+  const bytes = tarGz(releaseEntries(entries));
+  const record = { version, tree, sha256: sha256Hex(bytes) };
+  releases.set(version, record);
+  fs.writeFileSync(path.join(root, RELEASES_FILE), releasesFileContent(releases.values()));
+  return { record, added: true };
+}
+
+// ---- Every environment's release, before any stack exists ----
+
+/**
+ * The tarball of each environment's `app.version`, resolved before any stack is built, or one
+ * `ConfigError` naming each environment whose version is not released or cannot be rebuilt.
+ */
+export function resolveEnvironmentReleases(
+  environments: readonly { readonly name: string; readonly app: { readonly version: string } }[],
+  options: ReleaseOptions & { readonly environmentsLabel: string },
+): Map<string, ReleaseArtifact> {
+  const problems: string[] = [];
+  const resolved = new Map<string, ReleaseArtifact>();
+  let releases: Map<string, ReleaseRecord>;
+  try {
+    releases = readReleases(options.root);
+  } catch (error) {
+    throw new ConfigError([(error as Error).message]);
+  }
+  for (const env of environments) {
+    const version = env.app.version;
+    if (resolved.has(version)) continue;
+    try {
+      resolved.set(version, resolveRelease(version, options, releases));
+    } catch (error) {
+      if (!(error instanceof ReleaseError)) throw error;
+      const message = error.message.startsWith(`"${version}" is not a release`)
+        ? error.message
+        : `"${version}" cannot be rebuilt: ${error.message}`;
+      for (const user of environments.filter((e) => e.app.version === version)) {
+        problems.push(`${options.environmentsLabel}/${user.name}: app.version ${message}`);
+      }
+      resolved.set(version, undefined as never);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return resolved;
+}

@@ -1,0 +1,583 @@
+// The IAM policies of the CI pipelines' two roles, generated from the Terraform types the stacks
+// use (`npm run iam-policies` writes iam/plan-role-policy.json and iam/deploy-role-policy.json):
+// the plan role reads what a plan refreshes, the deploy role also creates, changes and deletes
+// it. A test fails when a stack uses a type this table does not know.
+
+/** What Terraform calls to refresh (read) and to create, change and delete (write) one type. */
+export interface TypeActions {
+  readonly read: readonly string[];
+  readonly write: readonly string[];
+}
+
+const TAGS_EC2 = ["ec2:CreateTags", "ec2:DeleteTags"];
+const EC2_READ = ["ec2:Describe*"];
+const s3Bucket = (write: string[]): TypeActions => ({ read: S3_BUCKET_READ, write });
+const S3_BUCKET_READ = [
+  "s3:ListBucket",
+  "s3:GetBucketAcl",
+  "s3:GetBucketCORS",
+  "s3:GetBucketLocation",
+  "s3:GetBucketLogging",
+  "s3:GetBucketObjectLockConfiguration",
+  "s3:GetBucketOwnershipControls",
+  "s3:GetBucketPolicy",
+  "s3:GetBucketPolicyStatus",
+  "s3:GetBucketPublicAccessBlock",
+  "s3:GetBucketRequestPayment",
+  "s3:GetBucketTagging",
+  "s3:GetBucketVersioning",
+  "s3:GetBucketWebsite",
+  "s3:GetAccelerateConfiguration",
+  "s3:GetEncryptionConfiguration",
+  "s3:GetLifecycleConfiguration",
+  "s3:GetReplicationConfiguration",
+];
+const ELB_READ = ["elasticloadbalancing:Describe*"];
+const AUTOSCALING_READ = ["autoscaling:Describe*"];
+const RDS_READ = [
+  "rds:DescribeDBInstances",
+  "rds:DescribeDBParameterGroups",
+  "rds:DescribeDBParameters",
+  "rds:DescribeDBSubnetGroups",
+  "rds:ListTagsForResource",
+];
+const LOGS_READ = ["logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup"];
+const IAM_ROLE_READ = [
+  "iam:GetRole",
+  "iam:GetRolePolicy",
+  "iam:ListRolePolicies",
+  "iam:ListAttachedRolePolicies",
+  "iam:ListInstanceProfilesForRole",
+];
+const SSM_PARAMETER_READ = [
+  "ssm:GetParameter",
+  "ssm:GetParameters",
+  "ssm:DescribeParameters",
+  "ssm:ListTagsForResource",
+];
+const ROUTE53_READ = [
+  "route53:GetHostedZone",
+  "route53:ListHostedZones",
+  "route53:ListResourceRecordSets",
+  "route53:GetChange",
+];
+const NONE: TypeActions = { read: [], write: [] };
+
+/**
+ * Every Terraform resource and data source type the stacks can synthesize, with its actions.
+ * Reads are the provider's refresh calls; the deploy role gets reads and writes.
+ */
+export const TYPE_ACTIONS: Readonly<Record<string, TypeActions>> = {
+  // ---- Network ----
+  aws_vpc: { read: EC2_READ, write: ["ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", ...TAGS_EC2] },
+  aws_subnet: {
+    read: EC2_READ,
+    write: ["ec2:CreateSubnet", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute", ...TAGS_EC2],
+  },
+  aws_internet_gateway: {
+    read: EC2_READ,
+    write: [
+      "ec2:CreateInternetGateway",
+      "ec2:DeleteInternetGateway",
+      "ec2:AttachInternetGateway",
+      "ec2:DetachInternetGateway",
+      ...TAGS_EC2,
+    ],
+  },
+  aws_nat_gateway: { read: EC2_READ, write: ["ec2:CreateNatGateway", "ec2:DeleteNatGateway", ...TAGS_EC2] },
+  aws_eip: {
+    read: EC2_READ,
+    write: [
+      "ec2:AllocateAddress",
+      "ec2:ReleaseAddress",
+      "ec2:AssociateAddress",
+      "ec2:DisassociateAddress",
+      ...TAGS_EC2,
+    ],
+  },
+  aws_route_table: { read: EC2_READ, write: ["ec2:CreateRouteTable", "ec2:DeleteRouteTable", ...TAGS_EC2] },
+  aws_route: { read: EC2_READ, write: ["ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute"] },
+  aws_route_table_association: {
+    read: EC2_READ,
+    write: ["ec2:AssociateRouteTable", "ec2:DisassociateRouteTable", "ec2:ReplaceRouteTableAssociation"],
+  },
+  aws_default_security_group: {
+    read: EC2_READ,
+    write: [
+      "ec2:RevokeSecurityGroupIngress",
+      "ec2:RevokeSecurityGroupEgress",
+      "ec2:AuthorizeSecurityGroupEgress",
+      ...TAGS_EC2,
+    ],
+  },
+  aws_security_group: {
+    read: EC2_READ,
+    write: ["ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupEgress", ...TAGS_EC2],
+  },
+  aws_vpc_security_group_ingress_rule: {
+    read: EC2_READ,
+    write: [
+      "ec2:AuthorizeSecurityGroupIngress",
+      "ec2:RevokeSecurityGroupIngress",
+      "ec2:ModifySecurityGroupRules",
+      "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+      ...TAGS_EC2,
+    ],
+  },
+  aws_vpc_security_group_egress_rule: {
+    read: EC2_READ,
+    write: [
+      "ec2:AuthorizeSecurityGroupEgress",
+      "ec2:RevokeSecurityGroupEgress",
+      "ec2:ModifySecurityGroupRules",
+      "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+      ...TAGS_EC2,
+    ],
+  },
+  aws_flow_log: { read: EC2_READ, write: ["ec2:CreateFlowLogs", "ec2:DeleteFlowLogs", ...TAGS_EC2] },
+
+  // ---- Servers ----
+  aws_key_pair: { read: EC2_READ, write: ["ec2:ImportKeyPair", "ec2:DeleteKeyPair", ...TAGS_EC2] },
+  aws_instance: {
+    read: EC2_READ,
+    write: [
+      "ec2:RunInstances",
+      "ec2:TerminateInstances",
+      "ec2:StopInstances",
+      "ec2:StartInstances",
+      "ec2:ModifyInstanceAttribute",
+      "ec2:ModifyInstanceMetadataOptions",
+      "ec2:MonitorInstances",
+      "ec2:UnmonitorInstances",
+      "ec2:CreateVolume",
+      ...TAGS_EC2,
+    ],
+  },
+  aws_launch_template: {
+    read: EC2_READ,
+    write: [
+      "ec2:CreateLaunchTemplate",
+      "ec2:CreateLaunchTemplateVersion",
+      "ec2:ModifyLaunchTemplate",
+      "ec2:DeleteLaunchTemplate",
+      "ec2:DeleteLaunchTemplateVersions",
+      ...TAGS_EC2,
+    ],
+  },
+  aws_autoscaling_group: {
+    read: [...AUTOSCALING_READ, ...EC2_READ],
+    write: [
+      "autoscaling:CreateAutoScalingGroup",
+      "autoscaling:UpdateAutoScalingGroup",
+      "autoscaling:DeleteAutoScalingGroup",
+      "autoscaling:CreateOrUpdateTags",
+      "autoscaling:DeleteTags",
+      "autoscaling:EnableMetricsCollection",
+      "autoscaling:DisableMetricsCollection",
+      "autoscaling:AttachLoadBalancerTargetGroups",
+      "autoscaling:DetachLoadBalancerTargetGroups",
+      "autoscaling:StartInstanceRefresh",
+      "autoscaling:CancelInstanceRefresh",
+      "autoscaling:SetInstanceProtection",
+      // The group launches servers from the template with the deploy role's permissions.
+      "ec2:RunInstances",
+      ...TAGS_EC2,
+    ],
+  },
+  aws_autoscaling_policy: {
+    read: AUTOSCALING_READ,
+    write: ["autoscaling:PutScalingPolicy", "autoscaling:DeletePolicy"],
+  },
+  aws_iam_role: {
+    read: IAM_ROLE_READ,
+    write: [
+      "iam:CreateRole",
+      "iam:DeleteRole",
+      "iam:UpdateRole",
+      "iam:UpdateAssumeRolePolicy",
+      "iam:TagRole",
+      "iam:UntagRole",
+    ],
+  },
+  aws_iam_role_policy: { read: IAM_ROLE_READ, write: ["iam:PutRolePolicy", "iam:DeleteRolePolicy"] },
+  aws_iam_role_policy_attachment: { read: IAM_ROLE_READ, write: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"] },
+  aws_iam_instance_profile: {
+    read: ["iam:GetInstanceProfile"],
+    write: [
+      "iam:CreateInstanceProfile",
+      "iam:DeleteInstanceProfile",
+      "iam:AddRoleToInstanceProfile",
+      "iam:RemoveRoleFromInstanceProfile",
+      "iam:TagInstanceProfile",
+      "iam:UntagInstanceProfile",
+    ],
+  },
+
+  // ---- Load balancer, DNS, certificates ----
+  aws_lb: {
+    read: ELB_READ,
+    write: [
+      "elasticloadbalancing:CreateLoadBalancer",
+      "elasticloadbalancing:DeleteLoadBalancer",
+      "elasticloadbalancing:ModifyLoadBalancerAttributes",
+      "elasticloadbalancing:SetSecurityGroups",
+      "elasticloadbalancing:SetSubnets",
+      "elasticloadbalancing:AddTags",
+      "elasticloadbalancing:RemoveTags",
+    ],
+  },
+  aws_lb_target_group: {
+    read: ELB_READ,
+    write: [
+      "elasticloadbalancing:CreateTargetGroup",
+      "elasticloadbalancing:DeleteTargetGroup",
+      "elasticloadbalancing:ModifyTargetGroup",
+      "elasticloadbalancing:ModifyTargetGroupAttributes",
+      "elasticloadbalancing:AddTags",
+      "elasticloadbalancing:RemoveTags",
+    ],
+  },
+  aws_lb_listener: {
+    read: ELB_READ,
+    write: [
+      "elasticloadbalancing:CreateListener",
+      "elasticloadbalancing:DeleteListener",
+      "elasticloadbalancing:ModifyListener",
+      "elasticloadbalancing:AddTags",
+      "elasticloadbalancing:RemoveTags",
+    ],
+  },
+  aws_acm_certificate: {
+    read: ["acm:DescribeCertificate", "acm:ListTagsForCertificate"],
+    write: [
+      "acm:RequestCertificate",
+      "acm:DeleteCertificate",
+      "acm:AddTagsToCertificate",
+      "acm:RemoveTagsFromCertificate",
+    ],
+  },
+  aws_acm_certificate_validation: { read: ["acm:DescribeCertificate"], write: [] },
+  aws_route53_record: { read: ROUTE53_READ, write: ["route53:ChangeResourceRecordSets"] },
+
+  // ---- Database ----
+  aws_db_instance: {
+    read: [...RDS_READ, ...EC2_READ],
+    write: [
+      "rds:CreateDBInstance",
+      "rds:ModifyDBInstance",
+      "rds:DeleteDBInstance",
+      "rds:RebootDBInstance",
+      "rds:AddTagsToResource",
+      "rds:RemoveTagsFromResource",
+      // RDS keeps the master password in a secret of its own, encrypted with the AWS managed key.
+      "secretsmanager:CreateSecret",
+      "secretsmanager:DeleteSecret",
+      "secretsmanager:TagResource",
+      "secretsmanager:RotateSecret",
+      "kms:DescribeKey",
+    ],
+  },
+  aws_db_parameter_group: {
+    read: RDS_READ,
+    write: [
+      "rds:CreateDBParameterGroup",
+      "rds:ModifyDBParameterGroup",
+      "rds:ResetDBParameterGroup",
+      "rds:DeleteDBParameterGroup",
+      "rds:AddTagsToResource",
+      "rds:RemoveTagsFromResource",
+    ],
+  },
+  aws_db_subnet_group: {
+    read: RDS_READ,
+    write: [
+      "rds:CreateDBSubnetGroup",
+      "rds:ModifyDBSubnetGroup",
+      "rds:DeleteDBSubnetGroup",
+      "rds:AddTagsToResource",
+      "rds:RemoveTagsFromResource",
+    ],
+  },
+
+  // ---- Releases, logs, parameters, deploys ----
+  aws_s3_bucket: s3Bucket([
+    "s3:CreateBucket",
+    "s3:DeleteBucket",
+    "s3:PutBucketTagging",
+    "s3:ListBucketVersions",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+  ]),
+  aws_s3_bucket_versioning: s3Bucket(["s3:PutBucketVersioning"]),
+  aws_s3_bucket_server_side_encryption_configuration: s3Bucket(["s3:PutEncryptionConfiguration"]),
+  aws_s3_bucket_public_access_block: s3Bucket(["s3:PutBucketPublicAccessBlock"]),
+  aws_s3_bucket_ownership_controls: s3Bucket(["s3:PutBucketOwnershipControls"]),
+  aws_s3_bucket_policy: s3Bucket(["s3:PutBucketPolicy", "s3:DeleteBucketPolicy"]),
+  aws_s3_bucket_lifecycle_configuration: s3Bucket(["s3:PutLifecycleConfiguration"]),
+  // The release object: read back on refresh (HeadObject needs s3:GetObject), scoped in the policy.
+  aws_s3_object: {
+    read: ["s3:GetObject", "s3:GetObjectTagging", "s3:GetObjectVersion"],
+    write: ["s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+  },
+  aws_cloudwatch_log_group: {
+    read: LOGS_READ,
+    write: [
+      "logs:CreateLogGroup",
+      "logs:DeleteLogGroup",
+      "logs:PutRetentionPolicy",
+      "logs:DeleteRetentionPolicy",
+      "logs:TagResource",
+      "logs:UntagResource",
+      "logs:TagLogGroup",
+    ],
+  },
+  aws_ssm_parameter: {
+    read: SSM_PARAMETER_READ,
+    write: ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource"],
+  },
+  aws_ssm_document: {
+    read: ["ssm:GetDocument", "ssm:DescribeDocument", "ssm:DescribeDocumentPermission", "ssm:ListTagsForResource"],
+    write: [
+      "ssm:CreateDocument",
+      "ssm:UpdateDocument",
+      "ssm:UpdateDocumentDefaultVersion",
+      "ssm:DeleteDocument",
+      "ssm:AddTagsToResource",
+      "ssm:RemoveTagsFromResource",
+    ],
+  },
+  aws_ssm_association: {
+    read: ["ssm:DescribeAssociation", "ssm:ListAssociations", "ssm:DescribeAssociationExecutions"],
+    write: ["ssm:CreateAssociation", "ssm:UpdateAssociation", "ssm:DeleteAssociation"],
+  },
+
+  // ---- Monitoring ----
+  aws_sns_topic: {
+    read: ["sns:GetTopicAttributes", "sns:ListTagsForResource"],
+    write: ["sns:CreateTopic", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:TagResource", "sns:UntagResource"],
+  },
+  aws_sns_topic_policy: { read: ["sns:GetTopicAttributes"], write: ["sns:SetTopicAttributes"] },
+  aws_sns_topic_subscription: {
+    read: ["sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic"],
+    write: ["sns:Subscribe", "sns:Unsubscribe", "sns:SetSubscriptionAttributes"],
+  },
+  aws_kms_key: {
+    read: ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"],
+    write: [
+      "kms:CreateKey",
+      "kms:PutKeyPolicy",
+      "kms:EnableKeyRotation",
+      "kms:DisableKeyRotation",
+      "kms:ScheduleKeyDeletion",
+      "kms:TagResource",
+      "kms:UntagResource",
+      "kms:UpdateKeyDescription",
+    ],
+  },
+  aws_kms_alias: { read: ["kms:ListAliases"], write: ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"] },
+  aws_cloudwatch_metric_alarm: {
+    read: ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
+    write: [
+      "cloudwatch:PutMetricAlarm",
+      "cloudwatch:DeleteAlarms",
+      "cloudwatch:TagResource",
+      "cloudwatch:UntagResource",
+    ],
+  },
+  aws_cloudwatch_dashboard: {
+    read: ["cloudwatch:GetDashboard"],
+    write: ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"],
+  },
+
+  // ---- Terraform's own, and data sources ----
+  terraform_data: NONE,
+  "data.aws_caller_identity": { read: ["sts:GetCallerIdentity"], write: [] },
+  "data.aws_iam_policy_document": NONE, // computed locally
+  "data.aws_elb_service_account": NONE, // a table in the provider
+  "data.aws_ssm_parameter": { read: SSM_PARAMETER_READ, write: [] },
+  "data.aws_route53_zone": { read: ROUTE53_READ, write: [] },
+};
+
+/** The services that must be able to create their service-linked roles in a fresh account. */
+export const SERVICE_LINKED_ROLES = [
+  "autoscaling.amazonaws.com",
+  "elasticloadbalancing.amazonaws.com",
+  "rds.amazonaws.com",
+] as const;
+
+interface Statement {
+  readonly Sid: string;
+  readonly Effect: "Allow";
+  readonly Action: string[];
+  readonly Resource: string | string[];
+  readonly Condition?: Record<string, Record<string, string | string[]>>;
+}
+export interface PolicyDocument {
+  readonly Version: "2012-10-17";
+  readonly Statement: Statement[];
+}
+
+/** What the policies are made for: the types to cover and the names the stacks give things. */
+export interface PolicyInputs {
+  /** Resource types and `data.<type>` data source types. */
+  readonly types: readonly string[];
+  /** Project prefixes of the environments (`shop`): IAM and release objects are scoped to them. */
+  readonly projects: readonly string[];
+  /** S3 state buckets the environments use (with `*.tflock` lock objects). */
+  readonly stateBuckets: readonly string[];
+}
+
+/** The actions of `types`, sorted, or an error naming the types the table does not know. */
+function actionsOf(types: readonly string[], kind: keyof TypeActions): string[] {
+  const unknown = types.filter((t) => !TYPE_ACTIONS[t]);
+  if (unknown.length > 0) {
+    throw new Error(
+      `pipeline IAM: no actions known for ${unknown.join(", ")}: add them to TYPE_ACTIONS in src/ops/pipeline-iam.ts`,
+    );
+  }
+  return [...new Set(types.flatMap((t) => TYPE_ACTIONS[t][kind]))].sort();
+}
+
+/** Splits actions into one statement per service, IAM and S3 objects aside (they are scoped). */
+function byService(sidPrefix: string, actions: readonly string[], inputs: PolicyInputs): Statement[] {
+  const services = new Map<string, string[]>();
+  for (const action of actions) {
+    const service = action.split(":")[0];
+    services.set(service, [...(services.get(service) ?? []), action]);
+  }
+  const statements: Statement[] = [];
+  for (const [service, list] of [...services].sort(([a], [b]) => a.localeCompare(b))) {
+    const sid = `${sidPrefix}${service.replace(/(^|[^a-z0-9])([a-z0-9])/g, (_m, _s, c: string) => c.toUpperCase())}`;
+    if (service === "iam") {
+      const roles = inputs.projects.flatMap((p) => [
+        `arn:aws:iam::*:role/${p}-*`,
+        `arn:aws:iam::*:instance-profile/${p}-*`,
+      ]);
+      statements.push({ Sid: sid, Effect: "Allow", Action: list, Resource: roles });
+    } else if (service === "s3") {
+      const objects = list.filter((a) => /Object/.test(a));
+      const buckets = list.filter((a) => !/Object/.test(a));
+      const artifacts = inputs.projects.map((p) => `arn:aws:s3:::${p}-*-artifacts-*`);
+      if (buckets.length > 0) {
+        statements.push({
+          Sid: `${sid}Buckets`,
+          Effect: "Allow",
+          Action: buckets,
+          Resource: inputs.projects.flatMap((p) => [`arn:aws:s3:::${p}-*`]),
+        });
+      }
+      if (objects.length > 0) {
+        statements.push({
+          Sid: `${sid}Releases`,
+          Effect: "Allow",
+          Action: objects,
+          // Only the release objects of the artifacts buckets: never the data of other buckets.
+          Resource: artifacts.map((a) => `${a}/app/*`),
+        });
+      }
+    } else {
+      statements.push({ Sid: sid, Effect: "Allow", Action: list, Resource: "*" });
+    }
+  }
+  return statements;
+}
+
+function stateStatements(inputs: PolicyInputs, write: boolean): Statement[] {
+  if (inputs.stateBuckets.length === 0) return [];
+  const buckets = inputs.stateBuckets.map((b) => `arn:aws:s3:::${b}`);
+  return [
+    { Sid: "StateList", Effect: "Allow", Action: ["s3:ListBucket"], Resource: buckets },
+    {
+      Sid: "StateRead",
+      Effect: "Allow",
+      Action: write ? ["s3:GetObject", "s3:PutObject"] : ["s3:GetObject"],
+      Resource: buckets.map((b) => `${b}/*`),
+    },
+    // S3-native locking: a lock object beside the state, written and removed by every plan.
+    {
+      Sid: "StateLock",
+      Effect: "Allow",
+      Action: ["s3:PutObject", "s3:DeleteObject"],
+      Resource: buckets.map((b) => `${b}/*.tflock`),
+    },
+    {
+      Sid: "StateKey",
+      Effect: "Allow",
+      Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+      Resource: "*",
+      Condition: { StringLike: { "kms:ViaService": "s3.*.amazonaws.com" } },
+    },
+  ];
+}
+
+/** The read-only plan role's policy: pull requests, drift, the review before a deploy. */
+export function planRolePolicy(inputs: PolicyInputs): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [...byService("Read", actionsOf(inputs.types, "read"), inputs), ...stateStatements(inputs, false)],
+  };
+}
+
+/** A deploy role's policy: what the plan role reads, and create, change and delete of the same types. */
+export function deployRolePolicy(inputs: PolicyInputs): PolicyDocument {
+  const actions = [...new Set([...actionsOf(inputs.types, "read"), ...actionsOf(inputs.types, "write")])].sort();
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      ...byService("Manage", actions, inputs),
+      {
+        // Servers get their instance profile's role; flow logs get theirs.
+        Sid: "PassOwnRoles",
+        Effect: "Allow",
+        Action: ["iam:PassRole"],
+        Resource: inputs.projects.map((p) => `arn:aws:iam::*:role/${p}-*`),
+        Condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com"] } },
+      },
+      {
+        // A fresh account has none of these yet; the first group, load balancer or database makes them.
+        Sid: "CreateServiceLinkedRoles",
+        Effect: "Allow",
+        Action: ["iam:CreateServiceLinkedRole"],
+        Resource: "arn:aws:iam::*:role/aws-service-role/*",
+        Condition: { StringEquals: { "iam:AWSServiceName": [...SERVICE_LINKED_ROLES] } },
+      },
+      ...stateStatements(inputs, true),
+    ],
+  };
+}
+
+/** The `type` and `data.<type>` names a synthesized stack uses. */
+export function typesOf(document: { resource?: Record<string, unknown>; data?: Record<string, unknown> }): string[] {
+  return [...Object.keys(document.resource ?? {}), ...Object.keys(document.data ?? {}).map((t) => `data.${t}`)];
+}
+
+/**
+ * The Terraform types the code can synthesize: every provider binding imported under `srcDir`
+ * (`@cdktf/provider-aws/lib/<module>`), data sources as `data.<type>`, and `terraform_data`.
+ */
+export function importedTypes(srcDir: string): string[] {
+  // Read lazily: only `npm run iam-policies` and its test need the file system and the bindings.
+  const fs = require("node:fs") as typeof import("node:fs");
+  const path = require("node:path") as typeof import("node:path");
+  const modules = new Set<string>();
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith(".ts")) {
+        for (const m of fs.readFileSync(full, "utf8").matchAll(/["']@cdktf\/provider-aws\/lib\/([a-z0-9-]+)["']/g)) {
+          modules.add(m[1]);
+        }
+      }
+    }
+  };
+  walk(srcDir);
+  const types = new Set<string>(["terraform_data"]);
+  for (const module of modules) {
+    for (const [name, value] of Object.entries<any>(require(`@cdktf/provider-aws/lib/${module}`))) {
+      if (typeof value?.tfResourceType !== "string" || module === "provider") continue;
+      types.add(name.startsWith("DataAws") ? `data.${value.tfResourceType}` : value.tfResourceType);
+    }
+  }
+  return [...types].sort();
+}
