@@ -93,9 +93,23 @@ export function installedDependencies(files: readonly TarEntry[], cacheRoot = DE
   try {
     fs.writeFileSync(path.join(staging, "package.json"), manifestBytes!);
     fs.writeFileSync(path.join(staging, APP_LOCK_FILE), lock);
+    // The npm that runs us (npm test, npm run), else the one beside this Node, else PATH's.
+    const beside = path.join(path.dirname(process.execPath), "npm");
+    const [command, prefix] = process.env.npm_execpath
+      ? [process.execPath, [process.env.npm_execpath]]
+      : [fs.existsSync(beside) ? beside : "npm", []];
     const npm = spawnSync(
-      "npm",
-      ["ci", "--omit=dev", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"],
+      command,
+      [
+        ...prefix,
+        "ci",
+        "--omit=dev",
+        "--ignore-scripts",
+        "--prefer-offline",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+      ],
       {
         cwd: staging,
         encoding: "utf8",
