@@ -236,6 +236,10 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
         expect(deploy.output).toContain("migrate: release 1.1.0: 1 applied, 1 already there");
         expect(deploy.output).toContain(`done: ${PROCESSES} processes run 1.1.0`);
         expect(deploy.code).toBe(0);
+        const served = [...versions.values()].reduce((a, b) => a + b, 0);
+        console.log(
+          `deploy 1.0.0 -> 1.1.0 with a migration, ${bed.engine}: ${served} write+read pairs through nginx during it, ${failures.length} failed`,
+        );
         expect(failures).toEqual([]);
         expect(versions.get("1.0.0")).toBeGreaterThan(0);
         expect(versions.get("1.1.0")).toBeGreaterThan(0);
