@@ -30,6 +30,8 @@ const shared = {
   },
   // the dependency modules the bundle replaces (cdktf's token creation stacks), replaced here too
   resolver: "<rootDir>/__tests__/resolver.js",
+  // jest's runtime with V8's code cache kept per worker: modules compile once, not once per file
+  runtime: "<rootDir>/__tests__/jest-runtime.js",
   setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
 };
 

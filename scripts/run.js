@@ -108,11 +108,37 @@ function writeAtomically(file, data) {
 
 /**
  * Dependency modules the bundle takes from the project instead, each with the reason in its own
- * file (the tests' resolver, __tests__/resolver.js, replaces the same ones).
+ * file (the tests' resolver, __tests__/resolver.js, replaces the same ones). An entry matches by
+ * the file a request resolves to, whoever asks (`resolvesTo`), or by the request and the folder
+ * asking (`request` and `from`), so that a stand-in can still load the module it wraps.
  */
-const REPLACED_MODULES = {
-  "node_modules/cdktf/lib/tokens/private/stack-trace.js": "src/patches/cdktf-stack-trace.ts",
-};
+const REPLACED_MODULES = [
+  { resolvesTo: "node_modules/cdktf/lib/tokens/private/stack-trace.js", by: "src/patches/cdktf-stack-trace.ts" },
+  { request: "archiver", from: "node_modules/cdktf/lib/private", by: "src/patches/lazy-archiver.ts" },
+];
+
+/** The requests that may be replaced, for esbuild's filter: a request as written, or a file's base name. */
+const REPLACEABLE_REQUEST = new RegExp(
+  REPLACED_MODULES.map((m) =>
+    m.request ? `^${m.request}$` : `(^|/)${path.basename(m.resolvesTo, path.extname(m.resolvesTo))}$`,
+  ).join("|"),
+);
+
+const endsWithPath = (file, suffix) => `/${file.split(path.sep).join("/")}`.endsWith(`/${suffix}`);
+
+/**
+ * The project file (absolute) that stands in for `request` asked from folder `fromDir`, or
+ * undefined; `resolve()` gives the file the request resolves to, and is called only when needed.
+ */
+function replacementFor(request, fromDir, resolve) {
+  for (const module of REPLACED_MODULES) {
+    const matches = module.request
+      ? request === module.request && endsWithPath(fromDir, module.from)
+      : REPLACEABLE_REQUEST.test(request) && endsWithPath(resolve(), module.resolvesTo);
+    if (matches) return path.join(ROOT, module.by);
+  }
+  return undefined;
+}
 
 const LOADERS = { ".ts": "ts", ".js": "js", ".cjs": "js", ".mjs": "js", ".json": "json" };
 
@@ -125,10 +151,9 @@ async function build(entry, bundle, recordFile) {
   const projectFiles = {
     name: "project-files",
     setup(pluginBuild) {
-      pluginBuild.onResolve({ filter: /stack-trace$/ }, (args) => {
-        const target = path.resolve(args.resolveDir, `${args.path}.js`).split(path.sep).join("/");
-        const replaced = Object.keys(REPLACED_MODULES).find((module) => target.endsWith(`/${module}`));
-        return replaced ? { path: path.join(ROOT, REPLACED_MODULES[replaced]) } : undefined;
+      pluginBuild.onResolve({ filter: REPLACEABLE_REQUEST }, (args) => {
+        const by = replacementFor(args.path, args.resolveDir, () => path.resolve(args.resolveDir, `${args.path}.js`));
+        return by ? { path: by } : undefined;
       });
       pluginBuild.onLoad({ filter: /\.(ts|js|cjs|mjs|json)$/ }, async (args) => {
         const input = path.relative(ROOT, args.path).split(path.sep).join("/");
@@ -225,4 +250,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { REPLACED_MODULES };
+module.exports = { replacementFor };

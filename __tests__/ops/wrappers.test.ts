@@ -1,17 +1,22 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { format } from "node:util";
 import type { PlanDocument } from "../../src/ops/plan-json";
 import { BLOCKED_EXIT_CODE } from "../../src/ops/plan-review";
 import { environmentFolders, Synthesized, tempDir } from "../helpers";
 import { shippedOutdir } from "../shipped";
 import { destroy, planDocument, unchanged, update } from "./plan-fixtures";
 import { installStubTerraform, type StubCall } from "./stub-terraform";
+import { DRIFT_TOOL, driftCommand } from "../../src/ops/drift-command";
+import { PLAN_TOOL, planCommand } from "../../src/ops/plan-command";
+import { cliCommand } from "../../src/ops/workflow";
 import { entryCommand } from "../../src/project-root";
 
-// `npm run plan` and `npm run drift` end to end in a child process, as `node scripts/run.js
-// scripts/<name>.ts` runs them, on stacks synthesized by the real main.ts, with a STUB `terraform`
-// first on PATH (see stub-terraform.ts): every Terraform output below is chosen by the test.
+// `npm run plan` and `npm run drift` end to end, on stacks synthesized by the real main.ts, with a
+// STUB `terraform` first on PATH (see stub-terraform.ts): every Terraform output below is chosen by
+// the test. Each command runs in this process as its script runs it (cliCommand); the first
+// tests run the scripts themselves, in child processes through scripts/run.js, as npm does.
 const ROOT = path.join(__dirname, "..", "..");
 
 // The shipped environments as `npm run synth` writes them (shared by the test files, read only);
@@ -41,20 +46,61 @@ interface StubAnswers {
   readonly planError?: string;
 }
 
-function run(script: "plan" | "drift", args: string[], answers: StubAnswers = {}) {
+const COMMANDS = {
+  plan: { tool: PLAN_TOOL, main: planCommand },
+  drift: { tool: DRIFT_TOOL, main: driftCommand },
+};
+
+/** What the stub terraform answers, as the environment it reads (stub-terraform.ts). */
+function stubEnvironment(answers: StubAnswers): Record<string, string> {
   const showFile = path.join(work, "show.json");
   if (answers.show) fs.writeFileSync(showFile, JSON.stringify(answers.show));
+  return {
+    PATH: `${stub.binDir}${path.delimiter}${process.env.PATH}`,
+    CDKTF_OUTDIR: outdir,
+    STUB_TF_LOG: stub.log,
+    STUB_TF_SHOW_JSON: showFile,
+    STUB_TF_PLAN_EXIT: String(answers.planExit ?? 0),
+    STUB_TF_PLAN_ERROR: answers.planError ?? "",
+  };
+}
+
+/**
+ * `npm run <script> -- <args>` in this process: the command as the script runs it (cliCommand,
+ * the same parsing, messages and exit code), with what it prints to stdout and stderr. Terraform
+ * is the stub; synthesis, when asked for, is a real child process (main.ts through the launcher).
+ */
+async function run(script: "plan" | "drift", args: string[], answers: StubAnswers = {}) {
+  const env = stubEnvironment(answers);
+  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  const out: string[] = [];
+  const err: string[] = [];
+  const capture = (into: string[]) => (chunk: unknown) => (into.push(String(chunk)), true);
+  const spies = [
+    jest.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(`${format(...a)}\n`)),
+    jest.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(`${format(...a)}\n`)),
+    jest.spyOn(process.stdout, "write").mockImplementation(capture(out)),
+    jest.spyOn(process.stderr, "write").mockImplementation(capture(err)),
+  ];
+  try {
+    Object.assign(process.env, env);
+    const { tool, main } = COMMANDS[script];
+    const status = await cliCommand(tool, main, args);
+    return { status, stdout: out.join(""), stderr: err.join("") };
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+/** `npm run <script> -- <args>` as npm runs it: a child process through scripts/run.js. */
+function runScript(script: "plan" | "drift", args: string[], answers: StubAnswers = {}) {
   const result = spawnSync(...entryCommand(`scripts/${script}.ts`, args), {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      PATH: `${stub.binDir}${path.delimiter}${process.env.PATH}`,
-      CDKTF_OUTDIR: outdir,
-      STUB_TF_LOG: stub.log,
-      STUB_TF_SHOW_JSON: showFile,
-      STUB_TF_PLAN_EXIT: String(answers.planExit ?? 0),
-      STUB_TF_PLAN_ERROR: answers.planError ?? "",
-    },
+    env: { ...process.env, ...stubEnvironment(answers) },
     encoding: "utf8",
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -73,11 +119,42 @@ function commands(calls: StubCall[], dir: string): string[] {
   return calls.map((c) => c.args.join(" "));
 }
 
+describe("the scripts as npm runs them (child processes through scripts/run.js, stub terraform)", () => {
+  test("npm run drift exits 2 on drift and npm run plan exits 3 on a blocked plan, each with its report", () => {
+    const staging = stackOf("staging");
+    const group = addressOf(staging, "aws_security_group", "Database_SecurityGroup");
+    const drift = runScript("drift", ["staging", "--no-synth", "--quiet"], {
+      show: planDocument({
+        resourceDrift: [update(group, { tags: { Name: "shop-staging-db" } }, { tags: { Name: "x" } })],
+      }),
+      planExit: 2,
+    });
+    expect(drift.stderr).toBe("");
+    expect(drift.status).toBe(2);
+    expect(drift.stdout).toContain("Drift found in staging: 1 resource(s) changed outside Terraform.");
+
+    const database = addressOf(staging, "aws_db_instance", "Instance");
+    const plan = runScript("plan", ["staging", "--no-synth", "--quiet"], {
+      show: planDocument({ resourceChanges: [destroy(database, {}, "delete_because_no_resource_config")] }),
+    });
+    expect(plan.status).toBe(BLOCKED_EXIT_CODE);
+    expect(plan.stdout).toContain(`!!!   delete ${database}: an RDS database`);
+    expect(plan.stdout).toContain("BLOCKED");
+  });
+
+  test("a usage error: exit 1 and one line of usage, no stack trace", () => {
+    const result = runScript("plan", ["dev", "prod"]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^plan: expected one environment name \(got 2\)\nusage: npm run plan -- <env>/);
+    expect(result.stderr).not.toMatch(/\bat |node_modules|\.js:\d+/);
+  });
+});
+
 describe("npm run drift (stub terraform)", () => {
-  test("no drift: exit 0 and 'No drift'; init, refresh-only plan and show ran in the stack's directory as documented", () => {
+  test("no drift: exit 0 and 'No drift'; init, refresh-only plan and show ran in the stack's directory as documented", async () => {
     const dev = stackOf("dev");
     const show = planDocument({ resourceDrift: [], resourceChanges: [unchanged(addressOf(dev, "aws_vpc", "Vpc"))] });
-    const result = run("drift", ["dev", "--no-synth"], { show, planExit: 0 });
+    const result = await run("drift", ["dev", "--no-synth"], { show, planExit: 0 });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("No drift in dev");
@@ -88,7 +165,7 @@ describe("npm run drift (stub terraform)", () => {
     ]);
   });
 
-  test("drift: exit 2, listing each resource (with its construct) and attribute; ignored autoscaling set aside", () => {
+  test("drift: exit 2, listing each resource (with its construct) and attribute; ignored autoscaling set aside", async () => {
     const staging = stackOf("staging");
     const group = addressOf(staging, "aws_security_group", "Database_SecurityGroup");
     const fleet = addressOf(staging, "aws_autoscaling_group", "Group");
@@ -98,7 +175,7 @@ describe("npm run drift (stub terraform)", () => {
         update(fleet, { desired_capacity: 2 }, { desired_capacity: 3 }),
       ],
     });
-    const result = run("drift", ["staging", "--no-synth", "--quiet"], { show, planExit: 2 });
+    const result = await run("drift", ["staging", "--no-synth", "--quiet"], { show, planExit: 2 });
     expect(result.status).toBe(2);
     expect(result.stdout).toContain(`Drift found in staging: 1 resource(s) changed outside Terraform.`);
     expect(result.stdout).toContain(
@@ -108,8 +185,8 @@ describe("npm run drift (stub terraform)", () => {
     expect(result.stdout).not.toContain("(stub) plan output"); // --quiet
   });
 
-  test("terraform fails: exit 1, with Terraform's own error text", () => {
-    const result = run("drift", ["dev", "--no-synth"], {
+  test("terraform fails: exit 1, with Terraform's own error text", async () => {
+    const result = await run("drift", ["dev", "--no-synth"], {
       planError: "Error: No valid credential sources found for AWS Provider.",
     });
     expect(result.status).toBe(1);
@@ -118,13 +195,13 @@ describe("npm run drift (stub terraform)", () => {
     expect(stub.calls().map((c) => c.args[0])).toEqual(["init", "plan"]);
   });
 
-  test("the detailed exit code says 0 but the JSON shows drift: exit 2, and a warning that the JSON was trusted", () => {
+  test("the detailed exit code says 0 but the JSON shows drift: exit 2, and a warning that the JSON was trusted", async () => {
     const dev = stackOf("dev");
     const server = addressOf(dev, "aws_instance", "Instance");
     const show = planDocument({
       resourceDrift: [update(server, { instance_type: "t3.small" }, { instance_type: "t3.large" })],
     });
-    const result = run("drift", ["dev", "--no-synth"], { show, planExit: 0 });
+    const result = await run("drift", ["dev", "--no-synth"], { show, planExit: 0 });
     expect(result.status).toBe(2);
     expect(result.stdout).toContain(`instance_type: "t3.small" -> "t3.large"`);
     expect(result.stdout).toMatch(
@@ -132,8 +209,8 @@ describe("npm run drift (stub terraform)", () => {
     );
   });
 
-  test("an unknown environment: exit 1, listing the known ones, and terraform is never run", () => {
-    const result = run("drift", ["prdo", "--no-synth"]);
+  test("an unknown environment: exit 1, listing the known ones, and terraform is never run", async () => {
+    const result = await run("drift", ["prdo", "--no-synth"]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
       `drift: unknown environment "prdo": the environments are ${environmentFolders().join(", ")} (the folders of environments/)`,
@@ -152,9 +229,9 @@ describe("npm run plan (stub terraform)", () => {
     };
   };
 
-  test("deleting the database: blocked (exit 3) with a loud warning; Markdown in cdktf.out/plan-<env>.md; plan -out, then show -json", () => {
+  test("deleting the database: blocked (exit 3) with a loud warning; Markdown in cdktf.out/plan-<env>.md; plan -out, then show -json", async () => {
     const { database, show } = deleteDatabase();
-    const result = run("plan", ["staging", "--no-synth"], { show });
+    const result = await run("plan", ["staging", "--no-synth"], { show });
     expect(result.status).toBe(BLOCKED_EXIT_CODE);
     expect(result.stdout).toContain("!!! WARNING: this plan destroys 1 resource(s) that hold data or state !!!");
     expect(result.stdout).toContain(`!!!   delete ${database}: an RDS database`);
@@ -171,15 +248,15 @@ describe("npm run plan (stub terraform)", () => {
     expect(fs.existsSync(path.join(outdir, "stacks", "staging", "plan.tfplan"))).toBe(true);
   });
 
-  test("the same plan with --allow-destroy: exit 0, and the warning is still printed", () => {
+  test("the same plan with --allow-destroy: exit 0, and the warning is still printed", async () => {
     const { show } = deleteDatabase();
-    const result = run("plan", ["staging", "--no-synth", "--allow-destroy"], { show });
+    const result = await run("plan", ["staging", "--no-synth", "--allow-destroy"], { show });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("!!! WARNING: this plan destroys 1 resource(s) that hold data or state !!!");
     expect(result.stdout).toContain("Allowed by --allow-destroy");
   });
 
-  test("a harmless plan: exit 0, no warning, and --markdown writes the counts table where asked", () => {
+  test("a harmless plan: exit 0, no warning, and --markdown writes the counts table where asked", async () => {
     const dev = stackOf("dev");
     const show = planDocument({
       resourceChanges: [
@@ -192,7 +269,7 @@ describe("npm run plan (stub terraform)", () => {
       ],
     });
     const markdown = path.join(work, "comment", "plan.md");
-    const result = run("plan", ["dev", "--no-synth", "--markdown", markdown], { show });
+    const result = await run("plan", ["dev", "--no-synth", "--markdown", markdown], { show });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(
       "Plan review for dev: 0 to create, 1 to update, 0 to replace, 0 to delete (1 unchanged).",
@@ -204,25 +281,25 @@ describe("npm run plan (stub terraform)", () => {
     expect(fs.existsSync(path.join(outdir, "plan-dev.md"))).toBe(false);
   });
 
-  test("terraform refuses the plan (prevent_destroy): exit 1 with Terraform's error, and no summary", () => {
+  test("terraform refuses the plan (prevent_destroy): exit 1 with Terraform's error, and no summary", async () => {
     const refusal =
       "Error: Instance cannot be destroyed\n\nResource aws_db_instance.x has lifecycle.prevent_destroy set";
-    const result = run("plan", ["staging", "--no-synth"], { planError: refusal });
+    const result = await run("plan", ["staging", "--no-synth"], { planError: refusal });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("plan: terraform plan failed in");
     expect(result.stderr).toContain("  Error: Instance cannot be destroyed");
     expect(result.stdout).not.toContain("Plan review");
   });
 
-  test("--no-synth without a synthesized stack: exit 1, saying to synthesize first", () => {
+  test("--no-synth without a synthesized stack: exit 1, saying to synthesize first", async () => {
     fs.rmSync(path.join(outdir, "stacks", "staging"), { recursive: true });
-    const result = run("plan", ["staging", "--no-synth"]);
+    const result = await run("plan", ["staging", "--no-synth"]);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/no synthesized stack at .*staging\/cdk\.tf\.json: run `npm run synth` first/);
   });
 
-  test("a state-<bucket> stack that no environment's state uses: exit 1, naming the stacks there are", () => {
-    const result = run("plan", ["state-nope", "--quiet"]);
+  test("a state-<bucket> stack that no environment's state uses: exit 1, naming the stacks there are", async () => {
+    const result = await run("plan", ["state-nope", "--quiet"]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
       `plan: no stack "state-nope" was synthesized (stacks: ${environmentFolders().join(", ")}); a state-<bucket> stack`,
@@ -230,12 +307,12 @@ describe("npm run plan (stub terraform)", () => {
     expect(stub.calls()).toEqual([]);
   });
 
-  test("without --no-synth it synthesizes only the requested environment, then plans that stack", () => {
+  test("without --no-synth it synthesizes only the requested environment, then plans that stack", async () => {
     // given an empty output folder
     fs.rmSync(outdir, { recursive: true });
     const show = planDocument({ resourceChanges: [] });
     // when
-    const result = run("plan", ["dev", "--quiet"], { show });
+    const result = await run("plan", ["dev", "--quiet"], { show });
     // then only dev was synthesized, and Terraform ran in its directory
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("Synthesized 1 stack(s)");
@@ -263,7 +340,7 @@ if (!acceptance) {
       timeout: 600_000,
     });
 
-  test("drift on dev: exit 0 or 2, and the verdict in the words that match the exit code", () => {
+  test("drift on dev: exit 0 or 2, and the verdict in the words that match the exit code", async () => {
     fs.rmSync(outdir, { recursive: true });
     const result = real("drift");
     expect(result.stderr).not.toMatch(/^drift: /m);
@@ -271,7 +348,7 @@ if (!acceptance) {
     expect(result.stdout).toMatch(result.status === 0 ? /No drift in dev/ : /Drift found in dev/);
   }, 600_000);
 
-  test("plan on dev: a review and its Markdown, blocked only if data would be destroyed", () => {
+  test("plan on dev: a review and its Markdown, blocked only if data would be destroyed", async () => {
     fs.rmSync(outdir, { recursive: true });
     const result = real("plan");
     expect(result.stderr).not.toMatch(/^plan: /m);

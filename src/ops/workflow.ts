@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { parseAddress, parsePlanDocument, type PlanDocument, type SynthesizedStack } from "./plan-json";
 import { entryCommand, PROJECT_ROOT } from "../project-root";
+import { readableStack } from "../readable-stack";
 import { OpsError, runTerraform, type TerraformResult } from "./terraform";
 
 // What `npm run plan` and `npm run drift` share: read the command line, check the stack name,
@@ -149,19 +150,28 @@ export interface CliArgs {
   readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
 }
 
+/** A command-line tool: its name (the prefix of its messages), usage text and own options. */
+export interface CliTool {
+  readonly name: string;
+  readonly usage: string;
+  readonly options?: ParseArgsConfig["options"];
+}
+
 /**
- * Runs a command-line tool: reads `<stack> [options]`, runs `main`, and exits with the code it
- * returns; an `OpsError` (or bad arguments) is printed as one message with exit code 1.
+ * Runs a command-line tool on `argv` (without node and the script): reads `<stack> [options]`,
+ * runs `main`, and returns the exit code it returns; an `OpsError` (or bad arguments) is printed
+ * as one message, and any failure returns 1.
  */
-export function runCli(
-  tool: { readonly name: string; readonly usage: string; readonly options?: ParseArgsConfig["options"] },
+export async function cliCommand(
+  tool: CliTool,
   main: (args: CliArgs) => Promise<number>,
-): void {
-  const run = async (): Promise<number> => {
+  argv: readonly string[],
+): Promise<number> {
+  try {
     let parsed;
     try {
       parsed = parseArgs({
-        args: process.argv.slice(2),
+        args: [...argv],
         options: { ...COMMON_OPTIONS, ...tool.options },
         allowPositionals: true,
         strict: true,
@@ -176,24 +186,23 @@ export function runCli(
     if (parsed.positionals.length !== 1) {
       throw new OpsError(`expected one environment name (got ${parsed.positionals.length})\n${tool.usage}`);
     }
-    return main({
+    return await main({
       stack: parsed.positionals[0],
       synth: parsed.values["no-synth"] !== true,
       echo: parsed.values.quiet !== true,
       values: parsed.values as CliArgs["values"],
     });
-  };
-  run().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(
-        error instanceof OpsError
-          ? `${tool.name}: ${error.message}`
-          : `${tool.name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-      );
-      process.exitCode = 1;
-    },
-  );
+  } catch (error) {
+    console.error(
+      error instanceof OpsError ? `${tool.name}: ${error.message}` : `${tool.name}: ${readableStack(error)}`,
+    );
+    return 1;
+  }
+}
+
+/** Runs a command-line tool on this process's arguments and exits with the code it returns. */
+export function runCli(tool: CliTool, main: (args: CliArgs) => Promise<number>): void {
+  void cliCommand(tool, main, process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

@@ -1,0 +1,70 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { planCostOf } from "../cost/plan-cost";
+import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "./plan-review";
+import { runTerraform } from "./terraform";
+import { planArguments, prepareStack, shown, showPlan, terraformFailed, type CliArgs, type CliTool } from "./workflow";
+
+// `npm run plan -- <env>`: synthesize the stack, `terraform plan -out`, read the plan back with
+// `terraform show -json`, and print a review: counts, what is replaced or deleted, and a loud
+// warning for anything that holds data or state. Exit codes:
+//   0  reviewed; nothing holding data is destroyed (or --allow-destroy was given)
+//   1  error: unknown environment, synthesis or Terraform failed
+//   3  blocked: the plan destroys or replaces something that holds data or state
+// The plan file (cdktf.out/stacks/<env>/plan.tfplan) can contain secrets: it stays in cdktf.out/,
+// which git ignores, and the next synth removes it.
+
+const PLAN_FILE = "plan.tfplan";
+
+const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-synth] [--quiet]
+  --allow-destroy    let a plan that destroys data or state exit 0 (it is still reported)
+  --replace <addr>   replace this resource on purpose (terraform plan -replace), e.g. a server whose AMI is kept
+  --markdown <file>  write the Markdown summary here (default: cdktf.out/plan-<env>.md)
+  --no-synth         use the stack already in cdktf.out/ instead of synthesizing it
+  --quiet            do not print Terraform's own plan output`;
+
+/** `npm run plan`: its name, usage and options. */
+export const PLAN_TOOL: CliTool = {
+  name: "plan",
+  usage: USAGE,
+  options: {
+    "allow-destroy": { type: "boolean" },
+    markdown: { type: "string" },
+    replace: { type: "string", multiple: true },
+  },
+};
+
+/** The plan command, once its arguments are read. */
+export async function planCommand(args: CliArgs): Promise<number> {
+  const stack = await prepareStack(args.stack, args);
+  const replace = (args.values.replace as string[] | undefined) ?? [];
+  const plan = await runTerraform("plan", planArguments(PLAN_FILE, replace), {
+    cwd: stack.dir,
+    echo: args.echo,
+  });
+  if (plan.status !== 0) throw terraformFailed("plan", plan, stack);
+  const planDocument = await showPlan(stack, PLAN_FILE);
+  const review = reviewPlan(planDocument, stack.document, {
+    allowDestroy: args.values["allow-destroy"] === true,
+    environment: stack.name,
+  });
+  const cost = planCostOf(planDocument, stack.name, stack.document);
+
+  const markdown = path.resolve(
+    (args.values.markdown as string | undefined) ?? path.join(stack.outdir, `plan-${stack.name}.md`),
+  );
+  fs.mkdirSync(path.dirname(markdown), { recursive: true });
+  fs.writeFileSync(markdown, planReviewMarkdown(review, stack.name, cost));
+
+  console.log(`\n${planReviewText(review, stack.name, cost)}\n`);
+  console.log(`Markdown summary (for the pull request): ${shown(markdown)}`);
+  console.log(
+    `Plan file: ${shown(path.join(stack.dir, PLAN_FILE))} (may contain secrets; never commit it). ` +
+      (review.blocked
+        ? review.findings.some((f) => f.blocks)
+          ? "Blocked: do not apply it; the BLOCKED lines above say what to do instead."
+          : "Blocked: do not apply it; rerun with --allow-destroy once the destroy is intended."
+        : `Apply exactly this plan with: terraform -chdir=${shown(stack.dir)} apply ${PLAN_FILE}`),
+  );
+  return review.blocked ? BLOCKED_EXIT_CODE : 0;
+}
