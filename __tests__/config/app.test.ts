@@ -73,10 +73,13 @@ describe("app.logRetentionDays", () => {
 
 describe("npm run package-app", () => {
   const appDir = path.resolve(__dirname, "../../app");
+  /** The first test's tarball, read again by the next (packing takes a few hundred milliseconds). */
+  let packedOnce: ReturnType<typeof packageApp> | undefined;
 
   test("packs the app into dist/app-<version>.tar.gz with its checksum, byte for byte reproducible", () => {
     const out = tempDir("package-app-");
     const first = packageApp(appDir, path.join(out, "a"));
+    packedOnce = first;
     const second = packageApp(appDir, path.join(out, "b"));
     const version = JSON.parse(fs.readFileSync(path.join(appDir, "package.json"), "utf8")).version;
     expect(first.version).toBe(version);
@@ -101,8 +104,7 @@ describe("npm run package-app", () => {
   });
 
   test("the release carries the database drivers the lock file pins, and nothing the server does not run", () => {
-    const out = tempDir("package-app-deps-");
-    const packaged = packageApp(appDir, out);
+    const packaged = packedOnce ?? packageApp(appDir, tempDir("package-app-deps-"));
     const names = spawnSync("tar", ["-tzf", packaged.file], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
     const lock = JSON.parse(fs.readFileSync(path.join(appDir, "package-lock.json"), "utf8"));
     const manifest = JSON.parse(fs.readFileSync(path.join(appDir, "package.json"), "utf8"));
