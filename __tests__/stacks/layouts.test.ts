@@ -106,8 +106,8 @@ describe("single-server: app and database on one box", () => {
     expect(json.countOf("aws_lb")).toBe(0);
   });
 
-  test("only HTTP and HTTPS are open to the internet; no SSH unless configured", () => {
-    expect(ingress(json)).toEqual(["shop-test-app <- 0.0.0.0/0 :443", "shop-test-app <- 0.0.0.0/0 :80"]);
+  test("only HTTP is open to the internet (nothing on the box serves TLS, so 443 stays closed); no SSH unless configured", () => {
+    expect(ingress(json)).toEqual(["shop-test-app <- 0.0.0.0/0 :80"]);
   });
 
   test("IMDSv2 only with hop limit 1, encrypted gp3 root volume, termination not blocked outside production", () => {
@@ -163,9 +163,8 @@ describe("app-db-split: the database moves to RDS", () => {
     expect(new Set(subnets.map((s) => s.availability_zone)).size).toBeGreaterThanOrEqual(2);
   });
 
-  test("the chain: internet -> app (80, 443) -> database (5432 from the app's group only)", () => {
+  test("the chain: internet -> app (80 only: nothing on the box serves TLS) -> database (5432 from the app's group only)", () => {
     expect(ingress(json)).toEqual([
-      "shop-test-app <- 0.0.0.0/0 :443",
       "shop-test-app <- 0.0.0.0/0 :80",
       "shop-test-db <- shop-test-app :5432",
     ]);

@@ -150,7 +150,11 @@ export function addPublicAppServer(
   return server;
 }
 
-/** Ports a server without a load balancer in front opens to the internet. */
+/**
+ * Ports a server without a load balancer in front opens to the internet: only nginx's HTTP port.
+ * 443 stays closed because nothing on such a server terminates TLS (a domain gives it an address
+ * record, not a certificate); an open port with nothing behind it is only attack surface.
+ */
 export function publicPorts(stack: EnvironmentStack): number[] {
-  return [...new Set([stack.env.app.port, 443])];
+  return [stack.env.app.port];
 }
