@@ -211,10 +211,10 @@ function run(bundle) {
   const module = new Module(bundle, null);
   module.filename = bundle;
   module.paths = Module._nodeModulePaths(path.dirname(bundle));
-  const moduleRequire = Module.createRequire(bundle);
-  moduleRequire.main = module; // `require.main === module` holds in the entry, as when node runs it
+  // An entry runs its top-level code. `require.main === module` means nothing inside a bundle (every
+  // module of it shares one `module`), so entries must not test it; here it is false everywhere.
   const compiled = script.runInThisContext();
-  compiled.call(module.exports, module.exports, moduleRequire, module, bundle, path.dirname(bundle));
+  compiled.call(module.exports, module.exports, Module.createRequire(bundle), module, bundle, path.dirname(bundle));
   if (cachedData === undefined || script.cachedDataRejected) {
     // After the run, so that the cache holds every function the run compiled.
     process.once("exit", () => {
