@@ -25,6 +25,7 @@ function smallProject(): string {
   write("tsconfig.json", '{ "compilerOptions": { "strict": true } }\n');
   write("scripts/run.js", fs.readFileSync(RUN_JS, "utf8"));
   write("src/readable-stack.ts", fs.readFileSync(path.join(PROJECT_ROOT, "src", "readable-stack.ts"), "utf8"));
+  write("src/project-root.ts", fs.readFileSync(path.join(PROJECT_ROOT, "src", "project-root.ts"), "utf8"));
   write("src/message.ts", 'export const message: string = "first message";\n');
   write(
     "src/fail.ts",
@@ -36,10 +37,12 @@ function smallProject(): string {
       'import { greeting } from "small-dependency";',
       'import { failDeepInside } from "./src/fail";',
       'import { message } from "./src/message";',
+      'import { PROJECT_ROOT } from "./src/project-root";',
       'import { readableStack } from "./src/readable-stack";',
       "",
       "try {",
       '  if (process.argv[2] === "fail") failDeepInside();',
+      '  if (process.argv[2] === "root") console.log(PROJECT_ROOT);',
       '  console.log(`${message} / ${greeting} / ${process.argv.slice(2).join(" ")}`);',
       "} catch (error) {",
       "  console.error(readableStack(error));",
@@ -59,9 +62,10 @@ function smallProject(): string {
   return root;
 }
 
-function run(root: string, args: string[] = []) {
+function run(root: string, args: string[] = [], env: Record<string, string> = {}) {
   const result = spawnSync(process.execPath, [path.join(root, "scripts", "run.js"), "entry.ts", ...args], {
     cwd: root,
+    env: { ...process.env, ...env },
     encoding: "utf8",
   });
   return { status: result.status, stdout: result.stdout.trim(), stderr: result.stderr };
@@ -131,6 +135,17 @@ describe("scripts/run.js", () => {
     expect(broken.stderr).toContain("src/message.ts:1:");
     rewrite(file, good);
     expect(run(root).stdout).toBe("second message / dependency 1.0.1 /");
+  });
+
+  test("the bundle knows the project's folder, also from a cache outside it (CLASSIC_SERVERS_CACHE)", () => {
+    expect(run(root, ["root"]).stdout.split("\n")[0]).toBe(root);
+    const elsewhere = tempDir("launcher-cache-");
+    try {
+      expect(run(root, ["root"], { CLASSIC_SERVERS_CACHE: elsewhere }).stdout.split("\n")[0]).toBe(root);
+      expect(fs.readdirSync(elsewhere)).toContain("entry.js");
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   test("an unexpected error's stack names the TypeScript source and line, never the bundle", () => {

@@ -41,6 +41,13 @@ describe("synthesizeAtomically", () => {
     expect(fs.readdirSync(root)).toEqual(["cdktf.out"]);
   });
 
+  test("an output folder whose parent does not exist yet (CDKTF_OUTDIR=build/out) is written with its parents", () => {
+    const nested = path.join(root, "build", "ci", "cdktf.out");
+    expect(synthesizeAtomically(nested, (app) => addStack(app, "dev"))).toEqual(["dev"]);
+    expect(fs.existsSync(path.join(nested, "stacks", "dev", "cdk.tf.json"))).toBe(true);
+    expect(fs.readdirSync(path.dirname(nested))).toEqual(["cdktf.out"]);
+  });
+
   test("a stack that fails app.synth() validation leaves the previous output exactly as it was", () => {
     // given a previous good output
     synthesizeAtomically(outdir, (app) => ["dev", "prod"].forEach((id) => addStack(app, id)));

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { benchInServer } from "./bench-in-server";
 import { entryCommand, PROJECT_ROOT } from "../src/project-root";
+import { readableStack } from "../src/readable-stack";
 
 // `npm run bench`: wall time and peak memory of `npm run synth`, `cdktf synth`, `npm test`, the quick
 // test loop and the typecheck, and how synth scales with the number of environments, as a Markdown
@@ -690,7 +691,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    console.error(`bench failed: ${readableStack(error)}`);
     process.exitCode = 2;
   },
 );

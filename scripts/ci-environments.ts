@@ -1,25 +1,5 @@
-import { ciDeployProblem, ciMatrix, deployChain } from "../src/ops/ci-environments";
-import { environmentNamed, projectEnvironments, runScript, UsageError } from "../src/ops/script-runner";
+import { ciEnvironmentsCommand } from "../src/ops/ci-environments-command";
+import { runScript } from "../src/ops/script-runner";
 
-// For the workflows in .github/workflows; prints `key=value` lines for $GITHUB_OUTPUT.
-//   ci-environments.ts                    matrix=<JSON>: one leg per environment folder
-//   ci-environments.ts --chain            chain=<JSON>: every environment, in deploy order (deployOrder)
-//   ci-environments.ts --deployable ENV   region=<region>, or exit 1 when CI must not deploy ENV
-// Every environment folder is validated first; a broken one fails the job with its problems.
-
-runScript("ci-environments", () => {
-  const args = process.argv.slice(2);
-  const environments = projectEnvironments();
-  if (args.length === 0) {
-    console.log(`matrix=${JSON.stringify(ciMatrix(environments))}`);
-  } else if (args.length === 1 && args[0] === "--chain") {
-    console.log(`chain=${JSON.stringify(deployChain(environments))}`);
-  } else if (args.length === 2 && args[0] === "--deployable") {
-    const env = environmentNamed(environments, args[1]);
-    const problem = ciDeployProblem(env);
-    if (problem) throw new UsageError(problem);
-    console.log(`region=${env.region}`);
-  } else {
-    throw new UsageError(`usage: ci-environments.ts [--chain | --deployable <environment>] (got ${args.join(" ") || "nothing"})`);
-  }
-});
+// For the workflows in .github/workflows: see src/ops/ci-environments-command.ts.
+runScript("ci-environments", ciEnvironmentsCommand);

@@ -1,16 +1,5 @@
-import { environmentNamed, projectEnvironments, runScript, UsageError } from "../src/ops/script-runner";
-import { compareEnvironments, formatDifferences } from "../src/ops/compare";
+import { compareCommand } from "../src/ops/compare-command";
+import { runScript } from "../src/ops/script-runner";
 
-// `npm run compare -- dev prod`: the settings that differ between two environments, after
-// defaults are applied (production's stricter defaults show), as an aligned table. Exit 0 whether
-// or not they differ; 1 on a wrong argument or an invalid environment folder.
-
-runScript("compare", () => {
-  const names = process.argv.slice(2);
-  if (names.length !== 2) {
-    throw new UsageError(`usage: npm run compare -- <environment> <environment> (got ${names.length} argument(s))`);
-  }
-  const environments = projectEnvironments();
-  const [left, right] = names.map((name) => environmentNamed(environments, name));
-  process.stdout.write(formatDifferences(left.name, right.name, compareEnvironments(left, right)));
-});
+// `npm run compare -- dev prod`: see src/ops/compare-command.ts.
+runScript("compare", compareCommand);

@@ -3,17 +3,21 @@ import * as path from "node:path";
 
 /**
  * The project's root folder (where cdktf.json, `environments/` and `app/` are), found by walking up
- * from this module: the same answer whether the code runs from its TypeScript sources (tests, tsx)
- * or from the bundle `scripts/run.js` caches under node_modules/.cache/, where `__dirname` is the
- * cache folder.
+ * from this module: the same answer whether the code runs from its TypeScript sources (tests) or
+ * from a bundle `scripts/run.js` caches under node_modules/.cache/, where `__dirname` is the cache
+ * folder. A bundle cached elsewhere (CLASSIC_SERVERS_CACHE) finds it from the program that started
+ * the process, the launcher in the project's scripts/.
  */
-export const PROJECT_ROOT = findProjectRoot(__dirname);
+export const PROJECT_ROOT = findProjectRoot([__dirname, require.main?.filename]);
 
-function findProjectRoot(start: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, "cdktf.json"))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no cdktf.json in ${start} or any folder above it`);
+function findProjectRoot(starts: readonly (string | undefined)[]): string {
+  for (const start of starts) {
+    if (!start) continue;
+    for (let dir = start; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+      if (fs.existsSync(path.join(dir, "cdktf.json"))) return dir;
+    }
   }
+  throw new Error(`no cdktf.json in ${starts.filter(Boolean).join(" or ")} or any folder above`);
 }
 
 /**

@@ -23,6 +23,7 @@ export function synthesizeAtomically(
   const target = path.resolve(outdir);
   const staging = `${target}.staging-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(target), { recursive: true }); // cdktf creates the staging folder, not its parents
   try {
     const app = new App({ outdir: staging });
     build(app);

@@ -5,6 +5,9 @@ import { loadEnvironments } from "../../src/config/load";
 import { ciDeployProblem, ciMatrix, deployChain } from "../../src/ops/ci-environments";
 import { environment, productionEnvironmentFile } from "../helpers";
 import { entryCommand } from "../../src/project-root";
+import { ciEnvironmentsCommand } from "../../src/ops/ci-environments-command";
+import { scriptCommand } from "../../src/ops/script-runner";
+import { runInProcess } from "../cli";
 
 const { app, loadBalancer } = productionEnvironmentFile();
 const productionExtras = { app, loadBalancer };
@@ -12,6 +15,7 @@ const productionExtras = { app, loadBalancer };
 // What the workflows learn about the environment folders: the matrix, and whether CI may deploy one.
 const ROOT = path.join(__dirname, "..", "..");
 
+/** The script as the workflows run it: a child process through scripts/run.js. */
 const runScript = (args: string[]) => {
   const result = spawnSync(...entryCommand("scripts/ci-environments.ts", args), {
     cwd: ROOT,
@@ -19,6 +23,10 @@ const runScript = (args: string[]) => {
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 };
+
+/** The same command in this process. */
+const runCommand = (args: string[]) =>
+  runInProcess(() => scriptCommand("ci-environments", ciEnvironmentsCommand, args));
 
 describe("the CI matrix", () => {
   test("has one leg per environment folder, with its region and state backend", () => {
@@ -58,8 +66,8 @@ describe("the deploy chain", () => {
     expect(chain).toEqual(["dev", "qa", "staging", "prod", "dr"]);
   });
 
-  test("the script prints it as a $GITHUB_OUTPUT line: every folder, in order", () => {
-    const run = runScript(["--chain"]);
+  test("the script prints it as a $GITHUB_OUTPUT line: every folder, in order", async () => {
+    const run = await runCommand(["--chain"]);
     expect(run.status).toBe(0);
     const [key, value] = run.stdout.trim().split(/=(.*)/s);
     expect(key).toBe("chain");
@@ -76,8 +84,8 @@ describe("deploying from CI", () => {
     expect(ciDeployProblem(environment("qa", { state: { backend: "cloud", organization: "acme" } }))).toBeUndefined();
   });
 
-  test("the script exits 1 for a shipped environment: all keep local state, for now", () => {
-    const local = runScript(["--deployable", "prod"]);
+  test("the script exits 1 for a shipped environment: all keep local state, for now", async () => {
+    const local = await runCommand(["--deployable", "prod"]);
     expect(local.status).toBe(1);
     expect(local.stdout).toBe("");
     expect(local.stderr).toMatch(/environments\/prod: state\.backend must be s3 or cloud/);

@@ -4,6 +4,9 @@ import * as path from "node:path";
 import { compareEnvironments, flatten, formatDifferences, shownValue } from "../../src/ops/compare";
 import { environment, environmentFile, environmentFolders, tempDir, writeEnvironments } from "../helpers";
 import { entryCommand } from "../../src/project-root";
+import { compareCommand } from "../../src/ops/compare-command";
+import { scriptCommand } from "../../src/ops/script-runner";
+import { runInProcess } from "../cli";
 
 // `npm run compare -- a b`: the resolved settings that differ between two environments.
 const ROOT = path.join(__dirname, "..", "..");
@@ -124,17 +127,19 @@ describe("formatDifferences", () => {
 });
 
 describe("npm run compare", () => {
-  const run = (args: string[], env: Record<string, string> = {}) => {
-    const result = spawnSync(...entryCommand("scripts/compare.ts", args), {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      encoding: "utf8",
-    });
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-  };
+  /** The command as scripts/compare.ts runs it, in this process. */
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    runInProcess(() => scriptCommand("compare", compareCommand, args), env);
 
-  test("dev against prod lists prod's stricter defaults, and an unknown name lists the known ones", () => {
-    const shipped = run(["dev", "prod"]);
+  test("the script, as npm runs it (a child process through scripts/run.js), prints the table and exits 0", () => {
+    const result = spawnSync(...entryCommand("scripts/compare.ts", ["dev", "prod"]), { cwd: ROOT, encoding: "utf8" });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^setting\s+dev\s+prod$/m);
+  });
+
+  test("dev against prod lists prod's stricter defaults, and an unknown name lists the known ones", async () => {
+    const shipped = await run(["dev", "prod"]);
     expect(shipped.stderr).toBe("");
     expect(shipped.status).toBe(0);
     expect(shipped.stdout).toMatch(/^setting\s+dev\s+prod$/m);
@@ -143,23 +148,23 @@ describe("npm run compare", () => {
     expect(shipped.stdout).toMatch(/^layout\s+single-server\s+load-balanced$/m);
 
     // a name no folder can have (folder names take no underscore), so the example stays unknown
-    const unknown = run(["dev", "no_such"]);
+    const unknown = await run(["dev", "no_such"]);
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toBe(`compare: unknown environment "no_such" (known: ${environmentFolders().join(", ")})\n`);
 
-    const usage = run(["dev"]);
+    const usage = await run(["dev"]);
     expect(usage.status).toBe(1);
     expect(usage.stderr).toMatch(/usage: npm run compare -- <environment> <environment> \(got 1 argument\(s\)\)/);
   });
 
-  test("an invalid environment folder is reported with its folder and field", () => {
+  test("an invalid environment folder is reported with its folder and field", async () => {
     const dir = tempDir();
     try {
       writeEnvironments(dir, {
         qa: environmentFile(),
         uat: environmentFile({ network: { cidr: "10.60.0.0/16", availabilityZones: ["ap-northeast-2a"] } }),
       });
-      const broken = run(["qa", "uat"], { ENVIRONMENTS_DIR: dir });
+      const broken = await run(["qa", "uat"], { ENVIRONMENTS_DIR: dir });
       expect(broken.status).toBe(1);
       expect(broken.stderr).toMatch(
         /compare: 1 problem\(s\) in the environment folders:\n .*\/uat: network\.availabilityZones must list at least 2/,

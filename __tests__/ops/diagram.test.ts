@@ -1,12 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { EnvironmentConfig } from "../../src/config/load";
-import {
-  mermaidBlock,
-  readmeDiagram,
-  README_ENVIRONMENT,
-  withReadmeDiagram,
-} from "../../src/ops/architecture-docs";
+import { mermaidBlock, readmeDiagram, README_ENVIRONMENT, withReadmeDiagram } from "../../src/ops/architecture-docs";
 import { mermaidLabel, renderArchitecture } from "../../src/ops/diagram";
 import type { StackDocument } from "../../src/policy/types";
 import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";

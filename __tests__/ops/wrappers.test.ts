@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { format } from "node:util";
 import type { PlanDocument } from "../../src/ops/plan-json";
 import { BLOCKED_EXIT_CODE } from "../../src/ops/plan-review";
 import { environmentFolders, Synthesized, tempDir } from "../helpers";
+import { runInProcess } from "../cli";
 import { shippedOutdir } from "../shipped";
 import { destroy, planDocument, unchanged, update } from "./plan-fixtures";
 import { installStubTerraform, type StubCall } from "./stub-terraform";
@@ -70,30 +70,9 @@ function stubEnvironment(answers: StubAnswers): Record<string, string> {
  * the same parsing, messages and exit code), with what it prints to stdout and stderr. Terraform
  * is the stub; synthesis, when asked for, is a real child process (main.ts through the launcher).
  */
-async function run(script: "plan" | "drift", args: string[], answers: StubAnswers = {}) {
-  const env = stubEnvironment(answers);
-  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  const out: string[] = [];
-  const err: string[] = [];
-  const capture = (into: string[]) => (chunk: unknown) => (into.push(String(chunk)), true);
-  const spies = [
-    jest.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(`${format(...a)}\n`)),
-    jest.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(`${format(...a)}\n`)),
-    jest.spyOn(process.stdout, "write").mockImplementation(capture(out)),
-    jest.spyOn(process.stderr, "write").mockImplementation(capture(err)),
-  ];
-  try {
-    Object.assign(process.env, env);
-    const { tool, main } = COMMANDS[script];
-    const status = await cliCommand(tool, main, args);
-    return { status, stdout: out.join(""), stderr: err.join("") };
-  } finally {
-    for (const spy of spies) spy.mockRestore();
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
+function run(script: "plan" | "drift", args: string[], answers: StubAnswers = {}) {
+  const { tool, main } = COMMANDS[script];
+  return runInProcess(() => cliCommand(tool, main, args), stubEnvironment(answers));
 }
 
 /** `npm run <script> -- <args>` as npm runs it: a child process through scripts/run.js. */

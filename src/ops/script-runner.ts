@@ -30,12 +30,13 @@ export function environmentNamed(environments: readonly EnvironmentConfig[], nam
 }
 
 /**
- * Runs a script's `main`, printing a `ConfigError` one problem per line and a `UsageError` as
- * its message, prefixed by the script's name; any failure sets exit code 1.
+ * Runs a script's `main` on its arguments and returns the exit code: 0, or 1 with a `ConfigError`
+ * printed one problem per line and a `UsageError` as its message, prefixed by the script's name.
  */
-export function runScript(name: string, main: () => void): void {
+export function scriptCommand(name: string, main: (args: readonly string[]) => void, args: readonly string[]): number {
   try {
-    main();
+    main(args);
+    return 0;
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`${name}: ${error.problems.length} problem(s) in the environment folders:`);
@@ -45,6 +46,11 @@ export function runScript(name: string, main: () => void): void {
     } else {
       console.error(`${name}: ${readableStack(error)}`);
     }
-    process.exitCode = 1;
+    return 1;
   }
+}
+
+/** Runs a script's `main` on this process's arguments; a failure sets exit code 1. */
+export function runScript(name: string, main: (args: readonly string[]) => void): void {
+  process.exitCode = scriptCommand(name, main, process.argv.slice(2));
 }

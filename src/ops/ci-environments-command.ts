@@ -1,0 +1,27 @@
+import { ciDeployProblem, ciMatrix, deployChain } from "./ci-environments";
+import { environmentNamed, projectEnvironments, UsageError } from "./script-runner";
+
+/**
+ * For the workflows in .github/workflows; prints `key=value` lines for $GITHUB_OUTPUT.
+ *   scripts/ci-environments.ts                    matrix=<JSON>: one leg per environment folder
+ *   scripts/ci-environments.ts --chain            chain=<JSON>: every environment, in deploy order
+ *   scripts/ci-environments.ts --deployable ENV   region=<region>, or exit 1 when CI must not deploy ENV
+ * Every environment folder is validated first; a broken one fails the job with its problems.
+ */
+export function ciEnvironmentsCommand(args: readonly string[]): void {
+  const environments = projectEnvironments();
+  if (args.length === 0) {
+    console.log(`matrix=${JSON.stringify(ciMatrix(environments))}`);
+  } else if (args.length === 1 && args[0] === "--chain") {
+    console.log(`chain=${JSON.stringify(deployChain(environments))}`);
+  } else if (args.length === 2 && args[0] === "--deployable") {
+    const env = environmentNamed(environments, args[1]);
+    const problem = ciDeployProblem(env);
+    if (problem) throw new UsageError(problem);
+    console.log(`region=${env.region}`);
+  } else {
+    throw new UsageError(
+      `usage: ci-environments.ts [--chain | --deployable <environment>] (got ${args.join(" ") || "nothing"})`,
+    );
+  }
+}
