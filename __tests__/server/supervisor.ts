@@ -13,7 +13,8 @@ import * as path from "node:path";
  *   TimeoutStopSec); no restart.
  * - a process that exits on its own while active: ExecStop runs (systemd runs the stop commands
  *   even then), and the unit restarts after RestartSec (Restart=always).
- * - `Environment=`, `StateDirectory=`/`CacheDirectory=` (created here, passed as
+ * - `Environment=`, then `EnvironmentFile=` (read at every start, as systemd does; a missing file
+ *   with the `-` prefix is skipped; only plain `NAME=value` lines), `StateDirectory=`/`CacheDirectory=` (created here, passed as
  *   `$STATE_DIRECTORY`/`$CACHE_DIRECTORY`), and, when asked to and where the kernel lets us,
  *   `ProtectSystem=strict`: the process runs in its own mount namespace where the root file system
  *   is read-only except those directories and `ReadWritePaths=` (other mounts, such as /dev/shm,
@@ -27,6 +28,7 @@ import * as path from "node:path";
 
 export interface UnitFile {
   readonly environment: Record<string, string>;
+  readonly environmentFiles: string[];
   readonly startPre: string[];
   readonly startPost: string[];
   readonly stop: string[];
@@ -56,6 +58,7 @@ export function parseUnit(text: string, port: number): UnitFile {
   }
   return {
     environment,
+    environmentFiles: values("EnvironmentFile"),
     startPre: values("ExecStartPre"),
     startPost: values("ExecStartPost"),
     stop: values("ExecStop"),
@@ -66,6 +69,17 @@ export function parseUnit(text: string, port: number): UnitFile {
     readWritePaths: values("ReadWritePaths").flatMap((line) => line.split(" ")),
     protectSystemStrict: one("ProtectSystem") === "strict",
   };
+}
+
+/** `NAME=value` lines of an environment file, as systemd's EnvironmentFile= reads the simple ones. */
+export function readEnvironmentFile(file: string): Record<string, string> {
+  if (!fs.existsSync(file)) return {};
+  const entries = fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(line))
+    .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]);
+  return Object.fromEntries(entries);
 }
 
 /** Why a process cannot get a read-only file system here, or undefined when it can. */
@@ -249,6 +263,11 @@ export class Unit {
   private spawnProcess(): void {
     const { context, unit } = this;
     const env: Record<string, string> = { PATH: process.env.PATH ?? "", ...unit.environment };
+    for (const entry of unit.environmentFiles) {
+      const file = entry.replace(/^-/, "");
+      if (!entry.startsWith("-") && !fs.existsSync(file)) throw new Error(`EnvironmentFile ${file} is missing`);
+      Object.assign(env, readEnvironmentFile(file));
+    }
     const writable = [...unit.readWritePaths];
     if (unit.stateDirectory) {
       fs.mkdirSync(context.stateDir, { recursive: true });

@@ -8,6 +8,7 @@ import { packageApp } from "../../src/artifact/package-app";
 import { PROJECT_ROOT } from "../../src/project-root";
 import {
   PASSIVE_HEALTH_CHECK,
+  type AppDatabase,
   type AppHost,
   type PassiveHealthCheck,
   type ProxyTimeouts,
@@ -19,6 +20,8 @@ import { heldMarker, nginxConf, unhealthyMarker } from "../../src/userdata/nginx
 import { ROTATION_SCRIPT, rotationScript } from "../../src/userdata/rotation-script";
 import { get, stopAllLoads } from "./load";
 import { parseUnit, Unit } from "./supervisor";
+
+export { readEnvironmentFile } from "./supervisor";
 
 export { get, request, steadyLoad, type LoadResult, type Reply } from "./load";
 
@@ -154,6 +157,8 @@ export interface TestBedOptions {
   readonly sandbox?: boolean;
   /** Added to the app processes' environment (after the unit's). */
   readonly appEnv?: Record<string, string>;
+  /** The app's database, given the test bed's folder (for the settings file's path). @default - none */
+  readonly database?: (dir: string) => AppDatabase;
 }
 
 /**
@@ -283,6 +288,7 @@ export class TestBed {
       passiveHealthCheck: options.passiveHealthCheck ?? PASSIVE_HEALTH_CHECK,
       proxyTimeouts: options.proxyTimeouts,
       rotation: { ...TEST_ROTATION, ...options.rotation },
+      database: options.database?.(dir),
       artifacts: options.bucket
         ? { region: "test-1", bucketParameter: "/testbed/app/artifacts-bucket", releaseKey: "app/release.tar.gz" }
         : undefined,
@@ -389,6 +395,11 @@ export class TestBed {
     fs.mkdirSync(source, { recursive: true });
     const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "app/package.json"), "utf8"));
     fs.writeFileSync(path.join(source, "package.json"), JSON.stringify({ ...manifest, version }, null, 2));
+    // Every file of the app (its dependencies are installed into the release from its lock file).
+    fs.cpSync(path.join(ROOT, "app"), source, {
+      recursive: true,
+      filter: (from) => !from.split(path.sep).includes("node_modules") && path.basename(from) !== "package.json",
+    });
     const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
     const edited = edit ? edit(serverJs) : serverJs;
     if (edit && edited === serverJs) throw new Error(`could not edit the sample app for ${version}`);
@@ -444,7 +455,12 @@ export class TestBed {
           hookEnv: this.scriptEnv(),
           // The app's idle-connection grace after SIGTERM, 1 s in production: 0.05 s keeps restarts
           // short (nginx no longer uses the connections: the process was held out before SIGTERM).
-          extraEnv: { APP_IDLE_GRACE_MS: "50", ...this.options.appEnv },
+          extraEnv: {
+            APP_IDLE_GRACE_MS: "50",
+            // The stand-in aws (the database's secret), as the real one is on a server's PATH.
+            PATH: `${path.join(this.dir, "bin")}:${process.env.PATH}`,
+            ...this.options.appEnv,
+          },
           sandbox: this.options.sandbox ?? false,
         }),
       );

@@ -1,8 +1,7 @@
 import { al2023Parameter } from "../../src/constructs/app-identity";
 import { TLS_POLICY } from "../../src/constructs/load-balancer";
 import { environmentStack } from "../environment-stack";
-import type { Synthesized } from "../helpers";
-import { userDataScript } from "../../src/userdata/encode";
+import { userDataScript, type Synthesized } from "../helpers";
 
 const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const AZS = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
@@ -139,7 +138,7 @@ describe("single-server: app and database on one box", () => {
     const script = userDataScript(json.resources("aws_instance")[0].values.user_data_base64);
     expect(script).toMatch(/^#!\/bin\/bash\n/);
     expect(script).toContain("dnf install -y nginx");
-    expect(script).toContain("dnf install -y postgresql16-server");
+    expect(script).toContain("dnf install -y postgresql16 postgresql16-server");
     expect(script).toContain("location = /healthz");
   });
 
@@ -165,10 +164,7 @@ describe("app-db-split: the database moves to RDS", () => {
   });
 
   test("the chain: internet -> app (80 only: nothing on the box serves TLS) -> database (5432 from the app's group only)", () => {
-    expect(ingress(json)).toEqual([
-      "shop-test-app <- 0.0.0.0/0 :80",
-      "shop-test-db <- shop-test-app :5432",
-    ]);
+    expect(ingress(json)).toEqual(["shop-test-app <- 0.0.0.0/0 :80", "shop-test-db <- shop-test-app :5432"]);
   });
 
   test("the database has no egress at all, and the app reaches it on its port only", () => {
@@ -178,12 +174,16 @@ describe("app-db-split: the database moves to RDS", () => {
     expect(egress).not.toContain("shop-test-db");
   });
 
-  test("the app server may read the database's managed secret, and only that", () => {
-    const policy = json.named("aws_iam_policy_document", "ReadSecretsPolicy", true);
+  test("the app server may read the database's managed secret and its settings, and only that", () => {
+    const policy = json.named("aws_iam_policy_document", "DatabasePolicy", true);
     expect(policy.values.statement).toEqual([
       expect.objectContaining({
         actions: ["secretsmanager:GetSecretValue"],
         resources: [expect.stringMatching(/^\$\{aws_db_instance\..+\.master_user_secret\[0\]\.secret_arn\}$/)],
+      }),
+      expect.objectContaining({
+        actions: ["ssm:GetParameter"],
+        resources: [expect.stringMatching(/^\$\{aws_ssm_parameter\..+\.arn\}$/)],
       }),
     ]);
   });

@@ -1,6 +1,6 @@
 import { environmentStack } from "../environment-stack";
-import { ref, type Synthesized } from "../helpers";
-import { USER_DATA_LIMIT, userDataScript } from "../../src/userdata/encode";
+import { bootScriptOf, ref, type Synthesized } from "../helpers";
+import { USER_DATA_LIMIT } from "../../src/userdata/encode";
 
 /** How a release reaches the servers: artifacts bucket, upload, permissions, and the rollout per layout. */
 
@@ -22,14 +22,6 @@ function stack(layout: string, app: Record<string, unknown> = {}, extra: Record<
 }
 
 const LAYOUTS = ["single-server", "app-db-split", "load-balanced"] as const;
-
-/** The decoded boot script of the stack's app servers. */
-function bootScriptOf(json: Synthesized): string {
-  const encoded =
-    json.resources("aws_instance")[0]?.values.user_data_base64 ??
-    json.resources("aws_launch_template")[0].values.user_data;
-  return userDataScript(encoded);
-}
 
 describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
   const json = stack(layout);

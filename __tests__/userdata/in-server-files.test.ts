@@ -7,6 +7,7 @@ import {
   PROXY_TIMEOUTS,
   ROTATION,
   SERVER_PATHS,
+  type AppDatabase,
   type AppHost,
 } from "../../src/userdata/app-host";
 import { appCommand, appUnit } from "../../src/userdata/app-unit";
@@ -17,6 +18,7 @@ import { deployScript } from "../../src/userdata/deploy-script";
 import { nginxConf } from "../../src/userdata/nginx-conf";
 import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
+import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT, userDataBase64 } from "../../src/userdata/encode";
 import { tempDir } from "../helpers";
 
@@ -39,6 +41,22 @@ const host = (overrides: Partial<AppHost> = {}): AppHost => ({
   },
   ...overrides,
 });
+/** A single server's own PostgreSQL, as the single-server stack describes it. */
+const LOCAL_DATABASE: AppDatabase = {
+  settingsParameter: "/shop/prod/app/database",
+  region: "ap-northeast-2",
+  envFile: "/etc/app/database.env",
+  local: {
+    engine: "postgres",
+    serverPackage: "postgresql16-server",
+    port: 5432,
+    name: "app",
+    username: "app",
+    backupBucketParameter: "/shop/prod/db/backups-bucket",
+    backupPrefix: "db/",
+    backupSchedule: "*-*-* 18:00:00 UTC",
+  },
+};
 const LOG_GROUPS = {
   app: "/shop/prod/app",
   nginxAccess: "/shop/prod/nginx/access",
@@ -340,7 +358,8 @@ describe("the boot script", () => {
     const shipped = bootScript(props);
     expect(Buffer.byteLength(shipped)).toBeGreaterThan(USER_DATA_LIMIT);
     expect(gunzipSync(Buffer.from(userDataBase64(shipped), "base64")).toString("utf8")).toBe(shipped);
-    const largest = bootScript({ ...props, host: host({ appPorts: appPorts(64) }), localDatabase: "postgres" });
+    const most = host({ appPorts: appPorts(MAX_APP_PROCESSES), database: LOCAL_DATABASE });
+    const largest = bootScript({ ...props, host: most });
     expect(Buffer.byteLength(largest)).toBeGreaterThan(USER_DATA_LIMIT);
     const data = Buffer.from(userDataBase64(largest), "base64");
     expect(data.length).toBeLessThanOrEqual(USER_DATA_LIMIT);

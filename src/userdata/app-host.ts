@@ -96,6 +96,41 @@ export interface ArtifactSource {
   readonly releaseKey: string;
 }
 
+/**
+ * The app's database as a server reaches it; the contract the app sees is in `app/db.js`.
+ * Everything here is literal (user data is fixed at synth time); apply-time values (the RDS
+ * endpoint, the secret's ARN, the backups bucket) are read on the server from SSM parameters.
+ */
+export interface AppDatabase {
+  /** SSM parameter whose value is the app's settings, `DB_<NAME>=<value>` lines (no secret). */
+  readonly settingsParameter: string;
+  /** Region of the parameters and of the secret. */
+  readonly region: string;
+  /** Where the deploy script writes the settings; the `app@` unit loads it. */
+  readonly envFile: string;
+  /** The engine runs on this server (single-server layout). @default - it runs elsewhere (RDS) */
+  readonly local?: LocalDatabase;
+  /** Where the boot script puts the CA bundle that signs RDS's certificates. @default - no TLS (local) */
+  readonly caBundle?: { readonly url: string; readonly path: string };
+}
+
+/** The database engine installed on the server itself, with its nightly backups. */
+export interface LocalDatabase {
+  readonly engine: "postgres" | "mariadb";
+  /** The AL2023 server package, e.g. `postgresql16-server`. */
+  readonly serverPackage: string;
+  readonly port: number;
+  /** The app's database and user. */
+  readonly name: string;
+  readonly username: string;
+  /** SSM parameter naming the backups bucket. */
+  readonly backupBucketParameter: string;
+  /** Key prefix of the dumps in that bucket, e.g. `db/`. */
+  readonly backupPrefix: string;
+  /** When the nightly dump runs: a systemd `OnCalendar` expression. */
+  readonly backupSchedule: string;
+}
+
 export interface AppHost {
   /** Environment name, given to the app as `APP_ENVIRONMENT`. */
   readonly environment: string;
@@ -121,6 +156,8 @@ export interface AppHost {
   readonly paths: AppHostPaths;
   /** Where releases come from. @default - none: releases must already be on disk */
   readonly artifacts?: ArtifactSource;
+  /** The app's database. @default - none: the app runs without one */
+  readonly database?: AppDatabase;
 }
 
 /** The first app process listens here; the others on the next ports. */
@@ -140,6 +177,9 @@ export const SERVER_PATHS: AppHostPaths = {
   // systemd creates it for the unit's StateDirectory=app, owned by the app user.
   appStateDir: "/var/lib/app",
 };
+
+/** Where the app's database settings live on a server (read by the `app@` unit). */
+export const DATABASE_ENV_FILE = "/etc/app/database.env";
 
 /**
  * nginx's passive health check: one failure takes a process out for 1 s (nginx counts whole

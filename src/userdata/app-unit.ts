@@ -7,6 +7,14 @@ import { ROTATION_SCRIPT } from "./rotation-script";
 export const APP_ENV_FILE = "/etc/app/app.env";
 
 /**
+ * The environment files the `app@` unit loads, in order (missing ones are skipped): the operator's
+ * own, then the app's database settings when it has a database.
+ */
+export function appEnvironmentFiles(host: AppHost): string[] {
+  return [APP_ENV_FILE, ...(host.database ? [host.database.envFile] : [])];
+}
+
+/**
  * The command one app process runs: the release its `run/<port>` link points at. The deploy
  * script moves that link one process at a time, so each process runs exactly one known release.
  */
@@ -40,7 +48,7 @@ export function appUnit(host: AppHost): string {
     `User=${host.appUser}`,
     `Group=${host.appUser}`,
     `Environment=PORT=%i HOST=127.0.0.1 NODE_ENV=production APP_ENVIRONMENT=${host.environment}`,
-    `EnvironmentFile=-${APP_ENV_FILE}`,
+    ...appEnvironmentFiles(host).map((file) => `EnvironmentFile=-${file}`),
     `WorkingDirectory=${host.paths.appRoot}/run/%i`,
     "# Out of nginx's rotation while it starts and settles, and before it is stopped (root: +).",
     `ExecStartPre=${rotationCtl} hold %i`,

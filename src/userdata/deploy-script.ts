@@ -1,5 +1,6 @@
 import type { AppHost } from "./app-host";
 import { RELEASE_VERSION_METADATA, VERSION_PATTERN } from "./app-host";
+import { databaseDeploySection } from "./database-step";
 
 /** Where the deploy script is installed under the app root. */
 export const DEPLOY_SCRIPT = "bin/deploy";
@@ -30,6 +31,7 @@ const KEEP_RELEASES = 3;
 export function deployScript(host: AppHost): string {
   const root = host.paths.appRoot;
   const { artifacts } = host;
+  const database = databaseDeploySection(host);
   const fetch = artifacts
     ? [
         "# AWS calls retried with backoff: at first boot the instance role may not be usable yet.",
@@ -103,6 +105,7 @@ export function deployScript(host: AppHost): string {
     "",
     ...fetch,
     "",
+    ...(database.functions.length > 0 ? [...database.functions, ""] : []),
     "# 200 from the process itself, and the version it reports (when it reports one) is $2.",
     "healthy() {",
     "  local body",
@@ -127,6 +130,7 @@ export function deployScript(host: AppHost): string {
     '  fetch_release "$version" || { log "failed: release $version unavailable; nothing changed"; exit 1; }',
     "fi",
     'mkdir -p "$APP_ROOT/run"',
+    ...database.step,
     "",
     "# First install (no process has run a release yet, so none serves): start them all at once.",
     'if [[ -z $(for port in "${PORTS[@]}"; do running "$port"; done) ]]; then',
