@@ -49,4 +49,6 @@ module.exports = {
   globalSetup: "<rootDir>/__tests__/global-setup.js",
   globalTeardown: "<rootDir>/__tests__/global-teardown.js",
   maxWorkers: 2,
+  // The in-server drills run their scenarios as test.concurrent, one test bed each.
+  maxConcurrency: 16,
 };

@@ -6,6 +6,7 @@ import { stringify } from "yaml";
 import { artifactFileName, sha256Hex, type ReleaseArtifact } from "../src/artifact/releases";
 import { tarGz } from "../src/artifact/tar";
 import { parseEnvironment, type EnvironmentConfig } from "../src/config/load";
+import { userDataScript } from "../src/userdata/encode";
 
 /** A synthesized resource: its Terraform name and arguments. */
 export interface SynthResource {
@@ -135,6 +136,16 @@ export function writeEnvironments(dir: string, files: Record<string, Record<stri
     fs.writeFileSync(path.join(dir, name, "config.yaml"), typeof content === "string" ? content : stringify(content));
   }
   return dir;
+}
+
+export { userDataScript };
+
+/** The boot script of a synthesized stack's app servers (the instance's, or the launch template's). */
+export function bootScriptOf(json: Synthesized): string {
+  return userDataScript(
+    json.resources("aws_instance")[0]?.values.user_data_base64 ??
+      json.resources("aws_launch_template")[0].values.user_data,
+  );
 }
 
 /** A release tarball of `version` (a one-file app) for stacks on versions this repository never released. */

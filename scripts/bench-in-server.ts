@@ -5,9 +5,12 @@ import { nginxMissing, TestBed } from "../__tests__/server/testbed";
 // with 1 app process and with 2, on a CPU-bound endpoint (/work: PBKDF2), with the load from wrk
 // in a second process on loopback; and what nginx adds to a request, direct versus proxied.
 // Uses the integration tests' test bed: the same rendered nginx config, units and deploy script.
+// Run it with `BENCH_SECTIONS=in-server npm run bench` (scripts/bench.ts calls it; it has no entry
+// point of its own: in the launcher's bundle a `require.main === module` check is true for every
+// module, and ran this section a second time beside the first).
 //   BENCH_IN_SERVER_SECONDS=N   seconds per load run (default 10)
 
-const TARGETS = { speedup: 1.6, nginxP50Ms: 1.0 } as const;
+const TARGETS = { speedup: 1.9, nginxP50Ms: 1.0 } as const;
 const CONNECTIONS = 8;
 
 interface WrkResult {
@@ -121,14 +124,4 @@ export async function benchInServer(): Promise<boolean> {
   );
   console.log(`- failed requests: ${failed}: ${verdict(failed === 0)}\n`);
   return failed === 0;
-}
-
-if (require.main === module) {
-  benchInServer().then(
-    (ok) => (process.exitCode = ok ? 0 : 1),
-    (error: unknown) => {
-      console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      process.exitCode = 2;
-    },
-  );
 }

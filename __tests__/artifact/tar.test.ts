@@ -98,11 +98,20 @@ test.each(READERS)("%s unpacks exactly the files, contents and executable bits t
   expect(unpackWith(tool, file)).toEqual(expected);
 });
 
-test("GNU tar lists the sample app as before: two files, -rw-r--r-- 0/0, 1970-01-01", () => {
+test("GNU tar lists the sample app as before: its files, then its locked dependencies, all 0/0, 1970-01-01", () => {
   const { file } = packageApp(path.resolve(__dirname, "../../app"), tempDir("package-app-"));
   const listing = spawnSync("tar", ["-tzvf", file, "--numeric-owner"], { encoding: "utf8" }).stdout.trim().split("\n");
-  expect(listing.map((line) => line.split(/\s+/).pop())).toEqual(["package.json", "server.js"]);
-  for (const line of listing) expect(line).toMatch(/^-rw-r--r-- 0\/0 +\d+ 1970-01-01 00:00 /);
+  const own = listing.filter((line) => !/ node_modules(\/|$)/.test(line));
+  expect(own.map((line) => line.split(/\s+/).pop())).toEqual([
+    "db.js",
+    "migrate.js",
+    "migrations.js",
+    "package-lock.json",
+    "package.json",
+    "server.js",
+  ]);
+  for (const line of own) expect(line).toMatch(/^-rw-r--r-- 0\/0 +\d+ 1970-01-01 00:00 /);
+  for (const line of listing) expect(line).toMatch(/^(-rw-r--r--|-rwxr-xr-x|drwxr-xr-x) 0\/0 +\d+ 1970-01-01 00:00 /);
 });
 
 test("npm run package-app needs no tar or gzip program (packs on any machine with Node)", () => {

@@ -31,8 +31,8 @@ describe("app.processes", () => {
     ["m7g.medium", 2], // 1 vCPU, but never fewer than 2 by default
     ["m7g.large", 2],
     ["c7i.2xlarge", 8],
-    ["r8g.16xlarge", 64],
-  ])("defaults to one per vCPU, at least 2: %s runs %i", (instanceType, processes) => {
+    ["r8g.16xlarge", 48], // 64 vCPUs, but at most 48 (the boot script must fit EC2's user data limit)
+  ])("defaults to one per vCPU, at least 2 and at most 48: %s runs %i", (instanceType, processes) => {
     expect(environment("dev", { app: { instanceType, version: "1.0.0" } }).app.processes).toBe(processes);
   });
 
@@ -44,7 +44,7 @@ describe("app.processes", () => {
 
   test("is bounded", () => {
     expect(problemsOf({ instanceType: "t3.micro", version: "1.0.0", processes: 0 })).toEqual([
-      "app.processes must be an integer from 1 to 64 (got 0)",
+      "app.processes must be an integer from 1 to 48 (got 0)",
     ]);
   });
 
@@ -73,10 +73,13 @@ describe("app.logRetentionDays", () => {
 
 describe("npm run package-app", () => {
   const appDir = path.resolve(__dirname, "../../app");
+  /** The first test's tarball, read again by the next (packing takes a few hundred milliseconds). */
+  let packedOnce: ReturnType<typeof packageApp> | undefined;
 
   test("packs the app into dist/app-<version>.tar.gz with its checksum, byte for byte reproducible", () => {
     const out = tempDir("package-app-");
     const first = packageApp(appDir, path.join(out, "a"));
+    packedOnce = first;
     const second = packageApp(appDir, path.join(out, "b"));
     const version = JSON.parse(fs.readFileSync(path.join(appDir, "package.json"), "utf8")).version;
     expect(first.version).toBe(version);
@@ -84,13 +87,41 @@ describe("npm run package-app", () => {
     expect(second.sha256).toBe(first.sha256);
     expect(fs.readFileSync(`${first.file}.sha256`, "utf8")).toBe(`${first.sha256}  app-${version}.tar.gz\n`);
     const listing = spawnSync("tar", ["-tzvf", first.file], { encoding: "utf8" }).stdout;
-    expect(
-      listing
-        .split("\n")
-        .filter(Boolean)
-        .map((line) => line.split(/\s+/).pop()),
-    ).toEqual(["package.json", "server.js"]);
+    const names = listing
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split(/\s+/).pop()!);
+    // the app's own files (never a node_modules someone installed in app/), then its dependencies
+    expect(names.filter((name) => !name.startsWith("node_modules"))).toEqual([
+      "db.js",
+      "migrate.js",
+      "migrations.js",
+      "package-lock.json",
+      "package.json",
+      "server.js",
+    ]);
     expect(listing).toMatch(/^-rw-r--r-- 0\/0 /);
+  });
+
+  test("the release carries the database drivers the lock file pins, and nothing the server does not run", () => {
+    const packaged = packedOnce ?? packageApp(appDir, tempDir("package-app-deps-"));
+    const names = spawnSync("tar", ["-tzf", packaged.file], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+    const lock = JSON.parse(fs.readFileSync(path.join(appDir, "package-lock.json"), "utf8"));
+    const manifest = JSON.parse(fs.readFileSync(path.join(appDir, "package.json"), "utf8"));
+    // every dependency, at the exact version package.json names and the lock pins
+    for (const name of ["pg", "mysql2"]) {
+      expect(manifest.dependencies[name]).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(lock.packages[`node_modules/${name}`].version).toBe(manifest.dependencies[name]);
+      const packed = spawnSync("tar", ["-xzOf", packaged.file, `node_modules/${name}/package.json`], {
+        encoding: "utf8",
+      });
+      expect(JSON.parse(packed.stdout).version).toBe(manifest.dependencies[name]);
+    }
+    // and every package of the lock's production tree, each once
+    const production = Object.entries<any>(lock.packages).filter(([key, p]) => key !== "" && !p.dev && !p.optional);
+    for (const [key] of production) expect(names).toContain(`${key}/package.json`);
+    // no TypeScript sources, declarations or source maps: Node never loads them
+    expect(names.filter((name) => /\.(d\.)?[cm]?ts$|\.map$/.test(name))).toEqual([]);
   });
 
   test("refuses a package.json version the deploy script would refuse", () => {

@@ -144,7 +144,7 @@ describe("coherence rules, for every environment", () => {
     [
       "an engine the schema does not allow",
       { database: { ...base.database, engine: "oracle-ee" } },
-      /^database\.engine must be one of: postgres, mysql \(got "oracle-ee"\)/,
+      /^database\.engine must be one of: postgres, mysql, mariadb \(got "oracle-ee"\)/,
     ],
     [
       "an engine version of an unknown major",

@@ -88,7 +88,7 @@ describe("the shipped price table", () => {
     const virginia = table.regions["us-east-1"];
     expect(seoul.ec2.t3).toBe(0.104); // t3.small $0.026 an hour
     expect(seoul.natGatewayPerHour).toBeGreaterThan(virginia.natGatewayPerHour);
-    expect(seoul.rds.postgres.m7g).toBeGreaterThan(virginia.rds.postgres.m7g);
+    expect(seoul.rds.postgres!.m7g).toBeGreaterThan(virginia.rds.postgres!.m7g);
   });
 });
 
@@ -128,6 +128,7 @@ function standIn(region: string): PriceListSource & { calls: string[] } {
       ];
     }
     if (service === "AmazonRDS" && f.productFamily === "Database Instance") {
+      if (f.databaseEngine === "MariaDB") return [entry({ instanceType: "db.t4g.medium" }, "Hrs", 0.07)];
       return f.databaseEngine === "PostgreSQL"
         ? [entry({ instanceType: "db.m7g.large" }, "Hrs", 0.21), entry({ instanceType: "db.t4g.small" }, "Hrs", 0.05)]
         : [entry({ instanceType: "db.t4g.micro" }, "Hrs", 0.025)];
@@ -175,7 +176,7 @@ describe("npm run cost -- --update (with a stand-in Price List API)", () => {
     const seoul = updated.regions["ap-northeast-2"];
     // The large price per family; the micro kept exact because it is off the size rule.
     expect(seoul.ec2).toEqual({ m7g: 0.1, t3: 0.104, "t3.micro": 0.0131 });
-    expect(seoul.rds).toEqual({ postgres: { m7g: 0.21, t4g: 0.2 }, mysql: { t4g: 0.2 } });
+    expect(seoul.rds).toEqual({ postgres: { m7g: 0.21, t4g: 0.2 }, mysql: { t4g: 0.2 }, mariadb: { t4g: 0.14 } });
     expect(seoul).toMatchObject({
       ebsGp3PerGbMonth: 0.0912,
       rdsGp3PerGbMonth: 0.131,

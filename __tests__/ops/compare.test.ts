@@ -74,11 +74,13 @@ describe("compareEnvironments", () => {
     });
     const right = environment("uat");
     const paths = compareEnvironments(left, right).map((d) => d.path);
-    // Without an RDS class, the database memory and connection thresholds have no default either.
+    // Without an RDS class, the database memory and connection thresholds have no default either;
+    // the single server's app user is "app", RDS's master user "app_admin".
     expect(paths).toEqual([
       "layout",
       "app.count.max",
       "database.instanceClass",
+      "database.username",
       "state.path",
       "monitoring.thresholds.dbFreeableMemoryMb",
       "monitoring.thresholds.dbConnections",

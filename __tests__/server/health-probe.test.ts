@@ -82,12 +82,12 @@ describeWithNginx("the health probe, through real nginx", () => {
   });
 
   test("one app process down: still 1, nginx answers from the other", async () => {
-    await bed.stopProcess(bed.host.appPorts[0], "SIGKILL");
+    await bed.unit(bed.host.appPorts[0]).stop();
     expect(valueOf((await runProbe()).published)).toBe("1");
   });
 
   test("every app process down: 0 (nginx answers 502)", async () => {
-    await bed.stopProcess(bed.host.appPorts[1], "SIGKILL");
+    await bed.unit(bed.host.appPorts[1]).stop();
     const run = await runProbe();
     expect(run.said).toMatch(/HTTP 50[23]/);
     expect(valueOf(run.published)).toBe("0");
@@ -100,7 +100,7 @@ describeWithNginx("the health probe, through real nginx", () => {
       await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
       standIns.push(server);
     }
-    // once nginx tries them again (after fail_timeout), it passes their 500 on: bounded wait
+    // nginx passes their 500 on (it tries stopped processes at once, as backups): bounded wait
     const deadline = Date.now() + (bed.host.passiveHealthCheck.failTimeoutSeconds + 3) * 1000;
     while ((await get(bed.nginxPort, "/healthz")).status !== 500 && Date.now() < deadline) await sleep(100);
     const run = await runProbe();

@@ -5,21 +5,39 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packageApp } from "../../src/artifact/package-app";
-import { PASSIVE_HEALTH_CHECK, type AppHost } from "../../src/userdata/app-host";
-import { appCommand } from "../../src/userdata/app-unit";
+import { PROJECT_ROOT } from "../../src/project-root";
+import {
+  PASSIVE_HEALTH_CHECK,
+  type AppDatabase,
+  type AppHost,
+  type PassiveHealthCheck,
+  type ProxyTimeouts,
+  type Rotation,
+} from "../../src/userdata/app-host";
+import { appCommand, appUnit } from "../../src/userdata/app-unit";
 import { DEPLOY_SCRIPT, deployScript } from "../../src/userdata/deploy-script";
-import { nginxConf } from "../../src/userdata/nginx-conf";
+import { heldMarker, nginxConf, unhealthyMarker } from "../../src/userdata/nginx-conf";
+import { ROTATION_SCRIPT, rotationScript } from "../../src/userdata/rotation-script";
+import { get, stopAllLoads } from "./load";
+import { parseUnit, Unit } from "./supervisor";
+
+export { readEnvironmentFile } from "./supervisor";
+
+export { get, request, steadyLoad, type LoadResult, type Reply } from "./load";
 
 /**
  * A local stand-in for one app server: real nginx and real sample-app processes on 127.0.0.1,
  * configured by the same renderers the boot script uses, with paths under a temporary directory
- * and free loopback ports. There is no systemd here, so the test bed supervises the app processes
- * itself and the deploy script reaches it through a stand-in `systemctl` (`APP_CTL`) that forwards
- * `restart app@<port>` / `stop app@<port>` to it. Every process it starts is stopped by `stop()`,
- * and by a process exit hook should the test runner die first.
+ * and free loopback ports. There is no systemd here, so the test bed runs the rendered
+ * `app@.service` through a stand-in for systemd (`supervisor.ts`: its hooks, Restart=always,
+ * StateDirectory, optionally ProtectSystem=strict), and the deploy script and the watchdog reach
+ * it through a stand-in `systemctl` (`APP_CTL`) that forwards `restart|start|stop|kill|is-active
+ * app@<port>` to it. Every process it starts is stopped by `stop()`, and by a process exit hook
+ * should the test runner die first.
  */
 
-export const ROOT = path.resolve(__dirname, "../..");
+/** The project's root (also when the bench runs this file from a bundle under node_modules/.cache). */
+export const ROOT = PROJECT_ROOT;
 
 /** A test stand-in for the `aws` CLI, for the four calls the deploy script makes; see `publishRelease`. */
 const STUB_AWS = `#!/bin/bash
@@ -45,15 +63,156 @@ export function nginxMissing(): string | undefined {
   return undefined;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * `describe` when nginx is installed, else `describe.skip` with the reason printed; in CI (which
+ * installs nginx) a missing nginx fails instead.
+ */
+export function describeWithNginx(name: string, body: () => void): void {
+  const missing = nginxMissing();
+  if (missing) {
+    console.log(`${name}: skipped: ${missing}`);
+    if (process.env.CI) test("nginx is installed in CI", () => expect(missing).toBeUndefined());
+  }
+  (missing ? describe.skip : describe)(name, body);
+}
+
+/**
+ * Steps of one scenario on one subject (a test bed), each its own `test.concurrent`, run one after
+ * the other in the order declared, while other scenarios of the file run beside them. The subject
+ * is set up by the first step that needs it; `cleanup` is for afterAll.
+ *
+ * @example
+ * const bed = scenario(() => TestBed.serving(2));
+ * test.concurrent("first", bed.step(async (b) => { ... }), 30_000);
+ * afterAll(() => bed.cleanup((b) => b.stop()));
+ */
+export function scenario<T>(setup: () => Promise<T>, context?: (subject: T) => string) {
+  let chain: Promise<unknown> = Promise.resolve();
+  let subject: Promise<T> | undefined;
+  return {
+    step: (fn: (subject: T) => Promise<void> | void) => (): Promise<void> => {
+      const run = chain.then(async () => {
+        const made = await (subject ??= setup());
+        try {
+          await fn(made);
+        } catch (error) {
+          // What the processes, the watchdog and nginx said, under the failure.
+          if (error instanceof Error && context) error.message += `\n\n${context(made)}`;
+          throw error;
+        }
+      });
+      chain = run.catch(() => undefined);
+      return run;
+    },
+    cleanup: async (fn: (subject: T) => Promise<void>) => {
+      await chain;
+      const made = await subject?.catch(() => undefined);
+      if (made) await fn(made);
+    },
+  };
+}
+
+/** A scenario on a test bed: its logs under any failure, stopped by `stop()` in afterAll. */
+export function bedScenario(setup: () => Promise<TestBed>) {
+  const s = scenario(setup, (bed) => bed.logs());
+  afterAll(async () => {
+    await stopAllLoads();
+    await s.cleanup((bed) => bed.stop());
+  }, 30_000);
+  return s.step;
+}
+
+/**
+ * Rotation timings for tests, shorter than production's (ROTATION) where a test does not depend on
+ * them: a process that exits is started again after 0.2 s (production: 1 s), settles in 0.2 s
+ * (10 s), has 5 s to start (60 s), and the watchdog restarts one that misses two 1-s probes (three
+ * 2-s probes). nginx's timings stay production's unless a test says otherwise.
+ */
+export const TEST_ROTATION: Rotation = {
+  restartSeconds: 0.2,
+  startTimeoutSeconds: 5,
+  settleSeconds: 0.2,
+  holdSeconds: 0.05,
+  watchIntervalSeconds: 0.2,
+  watchTimeoutSeconds: 1,
+  watchFailures: 2,
+  stuckSeconds: 2,
+  maxRestarts: 3,
+  restartWindowSeconds: 60,
+};
+
+/** How a test bed is set up. */
+export interface TestBedOptions {
+  /** An artifacts bucket (stand-in `aws` CLI) to download releases from. @default false */
+  readonly bucket?: boolean;
+  /** @default TEST_ROTATION */
+  readonly rotation?: Partial<Rotation>;
+  /** @default - production's (PROXY_TIMEOUTS) */
+  readonly proxyTimeouts?: ProxyTimeouts;
+  /** @default PASSIVE_HEALTH_CHECK */
+  readonly passiveHealthCheck?: PassiveHealthCheck;
+  /** Run the watchdog (`rotation watch`) as its systemd unit would. @default false */
+  readonly watchdog?: boolean;
+  /** Run the processes with the unit's read-only file system (see `sandboxMissing`). @default false */
+  readonly sandbox?: boolean;
+  /** Added to the app processes' environment (after the unit's). */
+  readonly appEnv?: Record<string, string>;
+  /** The app's database, given the test bed's folder (for the settings file's path). @default - none */
+  readonly database?: (dir: string) => AppDatabase;
+}
+
+/**
+ * Loopback ports for test beds come from below the kernel's ephemeral range (32768 and up by
+ * default), which it hands out for bind(0) and outgoing connections: a port chosen there and then
+ * released may be taken by anyone before nginx or an app binds it. Here only explicit binds can
+ * clash: other test beds (in other jest workers, the bench, the drill) claim a port with a file
+ * created exclusively in PORT_CLAIMS, and a port something else listens on is skipped.
+ */
+const PORT_RANGE = { first: 20_000, last: 32_000 } as const;
+const PORT_CLAIMS = path.join("/tmp", "classic-servers-test-ports");
+
+/** Whether `port` can be bound on 127.0.0.1 now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
+}
+
+/** Claims a free loopback port for this process (released by `releasePorts`, or when it dies). */
+export async function freePort(): Promise<number> {
+  fs.mkdirSync(PORT_CLAIMS, { recursive: true });
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = PORT_RANGE.first + Math.floor(Math.random() * (PORT_RANGE.last - PORT_RANGE.first));
+    const claim = path.join(PORT_CLAIMS, String(port));
+    try {
+      fs.writeFileSync(claim, String(process.pid), { flag: "wx" });
+    } catch {
+      // Claimed: by a live process, or left behind by one that died (then reclaimed).
+      const owner = Number(fs.readFileSync(claim, "utf8") || 0);
+      if (owner && processAlive(owner)) continue;
+      fs.rmSync(claim, { force: true });
+      continue;
+    }
+    if (await bindable(port)) return port;
+    fs.rmSync(claim, { force: true });
+  }
+  throw new Error(`no free loopback port in ${PORT_RANGE.first}-${PORT_RANGE.last}`);
+}
+
+/** Gives claimed ports back. */
+export function releasePorts(ports: readonly number[]): void {
+  for (const port of ports) fs.rmSync(path.join(PORT_CLAIMS, String(port)), { force: true });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -85,102 +244,6 @@ export async function waitForPort(port: number, timeoutMs = 5000): Promise<void>
   }
 }
 
-export interface Reply {
-  readonly status: number;
-  readonly body: string;
-  readonly ms: number;
-}
-
-/** One GET; never throws for an HTTP status, rejects on a network error or after `timeoutMs`. */
-export function get(port: number, pathname: string, agent?: http.Agent, timeoutMs = 5000): Promise<Reply> {
-  return request("GET", port, pathname, agent, timeoutMs);
-}
-
-/** One request (a POST carries a small body); as `get`. */
-export function request(
-  method: "GET" | "POST",
-  port: number,
-  pathname: string,
-  agent?: http.Agent,
-  timeoutMs = 5000,
-): Promise<Reply> {
-  const started = process.hrtime.bigint();
-  const body = method === "POST" ? JSON.stringify({ order: 42, note: "x".repeat(200) }) : undefined;
-  return new Promise((resolve, reject) => {
-    const headers = body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {};
-    const req = http.request(
-      { method, host: "127.0.0.1", port, path: pathname, agent, headers, timeout: timeoutMs },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk) => (body += chunk));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-/** What a steady load saw: successes per app port and version, and every failure. */
-export interface LoadResult {
-  readonly ok: number;
-  /** Of `ok`, the POST requests. */
-  readonly posts: number;
-  readonly failures: string[];
-  readonly byPort: Map<number, number>;
-  readonly byVersion: Map<string, number>;
-}
-
-/**
- * Keeps `concurrency` clients sending requests through nginx until `stop()` is called: GET / only,
- * or (`withPosts`) half of them POST /echo, which nginx must never replay on another process once
- * sent. A failure is any network error or any status but 200. Bounded: each request times out
- * after 5 s.
- */
-export function steadyLoad(
-  port: number,
-  options: { readonly withPosts: boolean; readonly concurrency?: number },
-): { stop: () => Promise<LoadResult> } {
-  const concurrency = options.concurrency ?? 8;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const result = { ok: 0, posts: 0, failures: [] as string[], byPort: new Map<number, number>(), byVersion: new Map() };
-  let running = true;
-  const client = async (_: unknown, index: number) => {
-    const [method, pathname] =
-      options.withPosts && index % 2 === 1 ? (["POST", "/echo"] as const) : (["GET", "/"] as const);
-    while (running) {
-      try {
-        const reply = await request(method, port, pathname, agent);
-        if (reply.status !== 200) {
-          result.failures.push(`${method} HTTP ${reply.status}: ${reply.body.slice(0, 120)}`);
-          continue;
-        }
-        const { port: appPort, version } = JSON.parse(reply.body);
-        if (method === "POST") result.posts++;
-        result.ok++;
-        result.byPort.set(appPort, (result.byPort.get(appPort) ?? 0) + 1);
-        result.byVersion.set(version, (result.byVersion.get(version) ?? 0) + 1);
-      } catch (error) {
-        result.failures.push(`${method} network: ${(error as Error).message}`);
-      }
-    }
-  };
-  const clients = Array.from({ length: concurrency }, client);
-  return {
-    stop: async () => {
-      running = false;
-      await Promise.all(clients);
-      agent.destroy();
-      return result;
-    },
-  };
-}
-
 export interface DeployRun {
   readonly code: number | null;
   readonly output: string;
@@ -189,8 +252,9 @@ export interface DeployRun {
 export class TestBed {
   public readonly host: AppHost;
   public readonly nginxPort: number;
-  private readonly processes = new Map<number, ChildProcess>();
+  private readonly units = new Map<number, Unit>();
   private nginx?: ChildProcess;
+  private watchdog?: ChildProcess;
   private control?: http.Server;
   private readonly onExit = () => this.killAllNow();
 
@@ -198,19 +262,17 @@ export class TestBed {
     public readonly dir: string,
     host: AppHost,
     private readonly controlPort: number,
+    private readonly options: TestBedOptions,
   ) {
     this.host = host;
     this.nginxPort = host.listenPort;
   }
 
   /** Renders the server's files for `processes` app processes under a new temporary directory. */
-  static async create(processes: number, options: { bucket?: boolean } = {}): Promise<TestBed> {
+  static async create(processes: number, options: TestBedOptions = {}): Promise<TestBed> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "in-server-"));
     const ports: number[] = [];
-    while (ports.length < processes + 2) {
-      const port = await freePort();
-      if (!ports.includes(port)) ports.push(port);
-    }
+    while (ports.length < processes + 2) ports.push(await freePort());
     const [nginxPort, controlPort, ...appPorts] = ports;
     const host: AppHost = {
       environment: "testbed",
@@ -219,8 +281,14 @@ export class TestBed {
       listenPort: nginxPort,
       healthCheckPath: "/healthz",
       appPorts,
+      // nginx's workers stat the rotation markers in this (private) directory: as root, nginx would
+      // run them as nobody; otherwise they run as the test's user anyway.
+      nginxUser: process.getuid?.() === 0 ? os.userInfo().username : undefined,
       appUser: os.userInfo().username,
-      passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+      passiveHealthCheck: options.passiveHealthCheck ?? PASSIVE_HEALTH_CHECK,
+      proxyTimeouts: options.proxyTimeouts,
+      rotation: { ...TEST_ROTATION, ...options.rotation },
+      database: options.database?.(dir),
       artifacts: options.bucket
         ? { region: "test-1", bucketParameter: "/testbed/app/artifacts-bucket", releaseKey: "app/release.tar.gz" }
         : undefined,
@@ -232,9 +300,11 @@ export class TestBed {
         nginxTempDir: path.join(dir, "nginx/tmp"),
         appLogDir: path.join(dir, "log"),
         nodeBinary: process.execPath,
+        rotationDir: path.join(dir, "app/rotation"),
+        appStateDir: path.join(dir, "state/app"),
       },
     };
-    const bed = new TestBed(dir, host, controlPort);
+    const bed = new TestBed(dir, host, controlPort, options);
     bed.render();
     return bed;
   }
@@ -244,13 +314,14 @@ export class TestBed {
    * and the first deploy run as boot runs it (which starts every process). Stopped again if any
    * step fails.
    */
-  static async serving(processes: number, version = "1.0.0"): Promise<TestBed> {
-    const bed = await TestBed.create(processes);
+  static async serving(processes: number, options: TestBedOptions & { version?: string } = {}): Promise<TestBed> {
+    const bed = await TestBed.create(processes, options);
     try {
+      const version = options.version ?? "1.0.0";
       bed.addRelease(version);
       await bed.start();
       const first = await bed.deploy(version);
-      if (first.code !== 0) throw new Error(`first deploy failed:\n${first.output}`);
+      if (first.code !== 0) throw new Error(`first deploy failed:\n${first.output}\n${bed.logs()}`);
       return bed;
     } catch (error) {
       await bed.stop();
@@ -260,22 +331,62 @@ export class TestBed {
 
   private render(): void {
     const { paths } = this.host;
-    for (const d of [paths.nginxLogDir, paths.nginxTempDir, paths.appLogDir, `${paths.appRoot}/bin`]) {
+    for (const d of [
+      paths.nginxLogDir,
+      paths.nginxTempDir,
+      paths.appLogDir,
+      `${paths.appRoot}/bin`,
+      paths.rotationDir,
+    ]) {
       fs.mkdirSync(d, { recursive: true });
     }
+    // As the boot script does: every process is held out until it has started and settled.
+    for (const port of this.host.appPorts) fs.writeFileSync(heldMarker(this.host, port), "");
     fs.writeFileSync(paths.nginxConf, nginxConf(this.host));
     fs.writeFileSync(path.join(paths.appRoot, DEPLOY_SCRIPT), deployScript(this.host), { mode: 0o755 });
+    fs.writeFileSync(path.join(paths.appRoot, ROTATION_SCRIPT), rotationScript(this.host), { mode: 0o755 });
     // The stand-in for the AWS CLI (no AWS here): answers the deploy script's calls from a folder
     // of object versions and logs each call; STUB_AWS_FAIL_GET=1 makes downloads fail.
     const bin = path.join(this.dir, "bin");
     fs.mkdirSync(bin, { recursive: true });
     fs.writeFileSync(path.join(bin, "aws"), STUB_AWS.replaceAll("@BUCKET@", this.bucketDir), { mode: 0o755 });
-    // The stand-in for systemctl: forwards `<verb> app@<port>` to this test bed's supervisor.
+    // The stand-in for systemctl: forwards `<verb> [--signal=S] app@<port>` to this test bed's supervisor.
     fs.writeFileSync(
       path.join(this.dir, "systemctl"),
-      `#!/bin/bash\n# test stand-in for systemctl (no systemd here): the test bed supervises the app processes\nexec curl -fsS -o /dev/null -X POST "http://127.0.0.1:${this.controlPort}/$1/$2"\n`,
+      [
+        "#!/bin/bash",
+        "# test stand-in for systemctl (no systemd here): the test bed supervises the app processes",
+        "verb=$1 signal=SIGTERM units=(); shift",
+        'for arg; do case $arg in --signal=*) signal=${arg#--signal=} ;; --*) ;; *) units+=("$arg") ;; esac; done',
+        "# The supervisor answers `<exit code> <text>`: is-active prints its state, a failure its reason.",
+        "# Plain bash over /dev/tcp, no curl: a test run calls this a few hundred times.",
+        "one() {",
+        "  local fd out",
+        `  exec {fd}<>/dev/tcp/127.0.0.1/${this.controlPort} || return 1`,
+        '  printf \'POST /%s/%s?signal=%s HTTP/1.0\\r\\n\\r\\n\' "$verb" "$1" "$signal" >&"$fd"',
+        '  IFS= read -r -d "" out <&"$fd"; exec {fd}>&-',
+        "  out=${out##*$'\\r\\n\\r\\n'}",
+        '  if [[ $verb == is-active ]]; then echo "${out#* }"; elif [[ ${out%% *} != 0 ]]; then echo "${out#* }" >&2; fi',
+        '  return "${out%% *}"',
+        "}",
+        "# Several units: their jobs run side by side, as systemd runs them, and every one must succeed.",
+        'pids=(); for unit in "${units[@]}"; do one "$unit" & pids+=($!); done',
+        'status=0; for pid in "${pids[@]}"; do wait "$pid" || status=$?; done',
+        'exit "$status"',
+        "",
+      ].join("\n"),
       { mode: 0o755 },
     );
+  }
+
+  /** Environment of the scripts the test bed runs (deploy, hooks, watchdog): the stand-ins first on PATH. */
+  private scriptEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      PATH: `${path.join(this.dir, "bin")}:${process.env.PATH}`,
+      APP_CTL: path.join(this.dir, "systemctl"),
+      ...extra,
+    };
   }
 
   /** Packs a release of the sample app with `version` (and `server.js` edited by `edit`). */
@@ -284,8 +395,15 @@ export class TestBed {
     fs.mkdirSync(source, { recursive: true });
     const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "app/package.json"), "utf8"));
     fs.writeFileSync(path.join(source, "package.json"), JSON.stringify({ ...manifest, version }, null, 2));
+    // Every file of the app (its dependencies are installed into the release from its lock file).
+    fs.cpSync(path.join(ROOT, "app"), source, {
+      recursive: true,
+      filter: (from) => !from.split(path.sep).includes("node_modules") && path.basename(from) !== "package.json",
+    });
     const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
-    fs.writeFileSync(path.join(source, "server.js"), edit ? edit(serverJs) : serverJs);
+    const edited = edit ? edit(serverJs) : serverJs;
+    if (edit && edited === serverJs) throw new Error(`could not edit the sample app for ${version}`);
+    fs.writeFileSync(path.join(source, "server.js"), edited);
     return packageApp(source, path.join(this.dir, "dist", version)).file;
   }
 
@@ -321,24 +439,58 @@ export class TestBed {
     return fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
   }
 
-  /** Starts nginx and the supervisor the stand-in systemctl talks to. */
+  /** Starts nginx, the supervisor the stand-in systemctl talks to, and the watchdog if asked. */
   async start(): Promise<void> {
     process.on("exit", this.onExit);
+    const unitText = appUnit(this.host);
+    const { paths } = this.host;
+    for (const port of this.host.appPorts) {
+      this.units.set(
+        port,
+        new Unit(port, parseUnit(unitText, port), {
+          command: appCommand(this.host, port),
+          logFile: path.join(paths.appLogDir, `${port}.log`),
+          stateDir: paths.appStateDir,
+          cacheDir: path.join(this.dir, "cache/app"),
+          hookEnv: this.scriptEnv(),
+          // The app's idle-connection grace after SIGTERM, 1 s in production: 0.05 s keeps restarts
+          // short (nginx no longer uses the connections: the process was held out before SIGTERM).
+          extraEnv: {
+            APP_IDLE_GRACE_MS: "50",
+            // The stand-in aws (the database's secret), as the real one is on a server's PATH.
+            PATH: `${path.join(this.dir, "bin")}:${process.env.PATH}`,
+            ...this.options.appEnv,
+          },
+          sandbox: this.options.sandbox ?? false,
+        }),
+      );
+    }
     this.control = http.createServer((req, res) => {
-      const match = /^\/(restart|stop)\/app@(\d+)$/.exec(req.url ?? "");
-      const port = Number(match?.[2]);
-      if (req.method !== "POST" || !match || !this.host.appPorts.includes(port)) {
+      const url = new URL(req.url ?? "/", "http://control");
+      const match = /^\/(restart|start|stop|kill|is-active)\/app@(\d+)$/.exec(url.pathname);
+      const unit = this.units.get(Number(match?.[2]));
+      if (req.method !== "POST" || !match || !unit) {
         res.writeHead(404).end("no such unit\n");
         return;
       }
-      const done = match[1] === "stop" ? this.stopProcess(port) : this.restartProcess(port);
-      done.then(
-        () => res.writeHead(200).end("ok\n"),
-        (error) => res.writeHead(500).end(`${error.message}\n`),
-      );
+      // As systemctl's exit status: 0 when it worked, 3 for an inactive unit, 1 for a failed job.
+      const answer = (ok: boolean, text: string) =>
+        res.writeHead(200).end(`${ok ? 0 : match[1] === "is-active" ? 3 : 1} ${text}`);
+      switch (match[1]) {
+        case "is-active":
+          return answer(unit.state === "active", unit.state);
+        case "kill":
+          unit.kill((url.searchParams.get("signal") ?? "SIGTERM") as NodeJS.Signals);
+          return answer(true, "ok");
+        case "stop":
+          return void unit.stop().then(() => answer(true, "ok"));
+        default: {
+          const job = match[1] === "start" ? unit.start() : unit.restart();
+          return void job.then((ok) => answer(ok, ok ? "ok" : `Job for app@${unit.port}.service failed (see its log)`));
+        }
+      }
     });
     await new Promise<void>((resolve) => this.control!.listen(this.controlPort, "127.0.0.1", resolve));
-    const { paths } = this.host;
     this.nginx = spawn(
       "nginx",
       ["-e", path.join(paths.nginxLogDir, "startup.log"), "-c", paths.nginxConf, "-g", "daemon off;"],
@@ -351,19 +503,20 @@ export class TestBed {
     await waitForPort(this.nginxPort).catch((error) => {
       throw new Error(`${error.message}; nginx said: ${stderr}`);
     });
+    if (this.options.watchdog) {
+      const log = fs.openSync(path.join(paths.appLogDir, "watchdog.log"), "a");
+      this.watchdog = spawn(path.join(paths.appRoot, ROTATION_SCRIPT), ["watch"], {
+        env: this.scriptEnv(),
+        stdio: ["ignore", log, log],
+      });
+      fs.closeSync(log);
+    }
   }
 
   /** Runs the deploy script as boot and SSM run it, with the stand-in systemctl. */
   deploy(version: string, env: Record<string, string> = {}): Promise<DeployRun> {
     return new Promise((resolve) => {
-      const child = spawn(path.join(this.host.paths.appRoot, DEPLOY_SCRIPT), [version], {
-        env: {
-          ...process.env,
-          PATH: `${path.join(this.dir, "bin")}:${process.env.PATH}`,
-          APP_CTL: path.join(this.dir, "systemctl"),
-          ...env,
-        },
-      });
+      const child = spawn(path.join(this.host.paths.appRoot, DEPLOY_SCRIPT), [version], { env: this.scriptEnv(env) });
       let output = "";
       child.stdout.on("data", (chunk) => (output += chunk));
       child.stderr.on("data", (chunk) => (output += chunk));
@@ -371,44 +524,63 @@ export class TestBed {
     });
   }
 
-  /** Starts the process of `port` as `app@<port>` would: the release its run/<port> link points at. */
-  async startProcess(port: number): Promise<void> {
-    if (this.processes.has(port)) throw new Error(`app@${port} is already running`);
-    const [node, script] = appCommand(this.host, port);
-    const log = fs.openSync(path.join(this.host.paths.appLogDir, `${port}.log`), "a");
-    const child = spawn(node, [script], {
-      cwd: path.dirname(script),
-      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", APP_ENVIRONMENT: this.host.environment },
-      stdio: ["ignore", log, log],
-    });
-    fs.closeSync(log);
-    this.processes.set(port, child);
-    child.on("exit", () => {
-      if (this.processes.get(port) === child) this.processes.delete(port);
-    });
+  /** The systemd stand-in's unit of `port` (`systemctl start|stop|restart|kill app@<port>`). */
+  unit(port: number): Unit {
+    const unit = this.units.get(port);
+    if (!unit) throw new Error(`no unit app@${port} (ports: ${this.host.appPorts.join(", ")})`);
+    return unit;
   }
 
-  /** Stops the process of `port` with `signal` and waits (bounded) until it has exited. */
-  async stopProcess(port: number, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-    const child = this.processes.get(port);
-    if (!child) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill(signal);
-    await escalate(exited, 30_000, () => child.kill("SIGKILL"));
+  /** Whether nginx holds `port` out of rotation. */
+  held(port: number): boolean {
+    return fs.existsSync(heldMarker(this.host, port));
   }
 
-  async restartProcess(port: number): Promise<void> {
-    await this.stopProcess(port);
-    await this.startProcess(port);
+  /** Whether the watchdog has marked the server unhealthy. */
+  markedUnhealthy(): boolean {
+    return fs.existsSync(unhealthyMarker(this.host));
   }
 
-  isRunning(port: number): boolean {
-    return this.processes.has(port);
+  /** Resolves once `condition` holds (polled every 20 ms); rejects after `timeoutMs` saying `what`. */
+  async waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
+    const started = Date.now();
+    while (!(await condition())) {
+      if (Date.now() - started > timeoutMs) throw new Error(`${what}: not after ${timeoutMs} ms\n${this.logs()}`);
+      await sleep(20);
+    }
+    return Date.now() - started;
+  }
+
+  /**
+   * Resolves once every process is in rotation and nginx's health check answers 200 (or, with
+   * `anyHealth`, whatever it answers: the watchdog may have marked the server unhealthy).
+   */
+  async waitAllInRotation(timeoutMs = 10_000, options: { anyHealth?: boolean } = {}): Promise<void> {
+    await this.waitFor(
+      "every process in rotation",
+      async () =>
+        this.host.appPorts.every((port) => this.unit(port).state === "active" && !this.held(port)) &&
+        (options.anyHealth || (await get(this.nginxPort, "/healthz").catch(() => ({ status: 0 }))).status === 200),
+      timeoutMs,
+    );
+  }
+
+  /** The app processes' and watchdog's logs and nginx's error log, for a failure message. */
+  logs(): string {
+    const { paths } = this.host;
+    const files = [...this.host.appPorts.map((p) => `${p}.log`), "watchdog.log"].map((f) =>
+      path.join(paths.appLogDir, f),
+    );
+    return [...files, path.join(paths.nginxLogDir, "error.log")]
+      .filter((f) => fs.existsSync(f))
+      .map((f) => `--- ${path.basename(f)}\n${fs.readFileSync(f, "utf8").split("\n").slice(-25).join("\n")}`)
+      .join("\n");
   }
 
   /** Stops every process this test bed started and removes its directory. */
   async stop(): Promise<void> {
-    await Promise.all([...this.processes.keys()].map((port) => this.stopProcess(port, "SIGKILL")));
+    this.watchdog?.kill("SIGKILL");
+    await Promise.all([...this.units.values()].map((unit) => unit.destroy()));
     if (this.nginx && this.nginx.exitCode === null) {
       const nginx = this.nginx;
       const exited = new Promise<void>((resolve) => nginx.once("exit", () => resolve()));
@@ -417,11 +589,13 @@ export class TestBed {
     }
     await new Promise((resolve) => (this.control ? this.control.close(resolve) : resolve(undefined)));
     process.off("exit", this.onExit);
+    releasePorts([this.nginxPort, this.controlPort, ...this.host.appPorts]);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   private killAllNow(): void {
-    for (const child of this.processes.values()) child.kill("SIGKILL");
+    this.watchdog?.kill("SIGKILL");
+    for (const unit of this.units.values()) unit.kill("SIGKILL");
     this.nginx?.kill("SIGKILL");
   }
 }

@@ -1,7 +1,7 @@
 import { al2023Parameter } from "../../src/constructs/app-identity";
 import { TLS_POLICY } from "../../src/constructs/load-balancer";
 import { environmentStack } from "../environment-stack";
-import type { Synthesized } from "../helpers";
+import { userDataScript, type Synthesized } from "../helpers";
 
 const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const AZS = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
@@ -130,15 +130,15 @@ describe("single-server: app and database on one box", () => {
     const [eip] = json.resources("aws_eip");
     const route = json.resources("aws_route").find((r) => r.values.gateway_id?.startsWith("${aws_internet_gateway."))!;
     expect(eip.values.depends_on).toEqual([`aws_route.${route.name}`]);
-    const script = Buffer.from(instance.values.user_data_base64, "base64").toString("utf8");
+    const script = userDataScript(instance.values.user_data_base64);
     expect(script).toMatch(/^retry dnf install -y nginx nodejs22 amazon-cloudwatch-agent$/m);
   });
 
   test("the user data installs nginx and the database engine on the box", () => {
-    const script = Buffer.from(json.resources("aws_instance")[0].values.user_data_base64, "base64").toString("utf8");
+    const script = userDataScript(json.resources("aws_instance")[0].values.user_data_base64);
     expect(script).toMatch(/^#!\/bin\/bash\n/);
     expect(script).toContain("dnf install -y nginx");
-    expect(script).toContain("dnf install -y postgresql16-server");
+    expect(script).toContain("dnf install -y postgresql16 postgresql16-server");
     expect(script).toContain("location = /healthz");
   });
 
@@ -164,10 +164,7 @@ describe("app-db-split: the database moves to RDS", () => {
   });
 
   test("the chain: internet -> app (80 only: nothing on the box serves TLS) -> database (5432 from the app's group only)", () => {
-    expect(ingress(json)).toEqual([
-      "shop-test-app <- 0.0.0.0/0 :80",
-      "shop-test-db <- shop-test-app :5432",
-    ]);
+    expect(ingress(json)).toEqual(["shop-test-app <- 0.0.0.0/0 :80", "shop-test-db <- shop-test-app :5432"]);
   });
 
   test("the database has no egress at all, and the app reaches it on its port only", () => {
@@ -177,12 +174,16 @@ describe("app-db-split: the database moves to RDS", () => {
     expect(egress).not.toContain("shop-test-db");
   });
 
-  test("the app server may read the database's managed secret, and only that", () => {
-    const policy = json.named("aws_iam_policy_document", "ReadSecretsPolicy", true);
+  test("the app server may read the database's managed secret and its settings, and only that", () => {
+    const policy = json.named("aws_iam_policy_document", "DatabasePolicy", true);
     expect(policy.values.statement).toEqual([
       expect.objectContaining({
         actions: ["secretsmanager:GetSecretValue"],
         resources: [expect.stringMatching(/^\$\{aws_db_instance\..+\.master_user_secret\[0\]\.secret_arn\}$/)],
+      }),
+      expect.objectContaining({
+        actions: ["ssm:GetParameter"],
+        resources: [expect.stringMatching(/^\$\{aws_ssm_parameter\..+\.arn\}$/)],
       }),
     ]);
   });
@@ -324,7 +325,7 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
   test("user data is base64 of the literal script, so Terraform never sees a ${ in it", () => {
     const [template] = json.resources("aws_launch_template");
     expect(template.values.user_data).toMatch(/^[A-Za-z0-9+/]+=*$/);
-    expect(Buffer.from(template.values.user_data, "base64").toString("utf8")).toContain("systemctl enable --now nginx");
+    expect(userDataScript(template.values.user_data)).toContain("systemctl enable --now nginx");
   });
 
   test("the database: private, encrypted, TLS-only, managed password, backups, final snapshot, log exports", () => {

@@ -1,14 +1,24 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../../src/userdata/app-host";
+import {
+  appPorts,
+  PASSIVE_HEALTH_CHECK,
+  PROXY_TIMEOUTS,
+  ROTATION,
+  SERVER_PATHS,
+  type AppDatabase,
+  type AppHost,
+} from "../../src/userdata/app-host";
 import { appCommand, appUnit } from "../../src/userdata/app-unit";
-import { bootScript } from "../../src/userdata/boot-script";
+import { bootScript, SELINUX_SETUP } from "../../src/userdata/boot-script";
+import { rotationScript, watchdogUnit } from "../../src/userdata/rotation-script";
 import { cloudWatchAgentConfig } from "../../src/userdata/cloudwatch-agent";
 import { deployScript } from "../../src/userdata/deploy-script";
 import { nginxConf } from "../../src/userdata/nginx-conf";
 import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
+import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT, userDataBase64 } from "../../src/userdata/encode";
 import { tempDir } from "../helpers";
 
@@ -31,6 +41,22 @@ const host = (overrides: Partial<AppHost> = {}): AppHost => ({
   },
   ...overrides,
 });
+/** A single server's own PostgreSQL, as the single-server stack describes it. */
+const LOCAL_DATABASE: AppDatabase = {
+  settingsParameter: "/shop/prod/app/database",
+  region: "ap-northeast-2",
+  envFile: "/etc/app/database.env",
+  local: {
+    engine: "postgres",
+    serverPackage: "postgresql16-server",
+    port: 5432,
+    name: "app",
+    username: "app",
+    backupBucketParameter: "/shop/prod/db/backups-bucket",
+    backupPrefix: "db/",
+    backupSchedule: "*-*-* 18:00:00 UTC",
+  },
+};
 const LOG_GROUPS = {
   app: "/shop/prod/app",
   nginxAccess: "/shop/prod/nginx/access",
@@ -72,16 +98,55 @@ describe("nginx configuration", () => {
   test("retries the next process on errors and gateway failures, bounded, and never replays a sent POST", () => {
     expect(conf).toMatch(/proxy_next_upstream error timeout http_502 http_503 http_504;/);
     expect(conf).not.toContain("non_idempotent");
-    expect(conf).toContain("proxy_next_upstream_tries 4;");
+    // Each of the 4 processes once, and once more as a backup (below).
+    expect(conf).toContain("proxy_next_upstream_tries 8;");
     expect(conf).toMatch(/proxy_next_upstream_timeout \d+s;/);
     expect(conf).toMatch(/proxy_connect_timeout \d+s;/);
     expect(conf).toMatch(/proxy_read_timeout \d+s;/);
   });
 
-  test("the health check path asks the processes' own /healthz, with short timeouts", () => {
-    const location = /location = \/healthz \{([^}]*)\}/.exec(conf)?.[1] ?? "";
-    expect(location).toContain("proxy_pass http://app/healthz;");
+  test("a request that timed out on a hung process is still retried: connect + read timeouts fit in the retry window", () => {
+    const seconds = (directive: string) => Number(new RegExp(`^        ${directive} (\\d+)s;`, "m").exec(conf)?.[1]);
+    expect(seconds("proxy_read_timeout")).toBe(PROXY_TIMEOUTS.readSeconds);
+    expect(seconds("proxy_connect_timeout") + seconds("proxy_read_timeout")).toBeLessThan(
+      seconds("proxy_next_upstream_timeout"),
+    );
+    const short = nginxConf(host({ proxyTimeouts: { connectSeconds: 1, readSeconds: 1, nextUpstreamSeconds: 3 } }));
+    expect(short).toContain("proxy_read_timeout 1s;");
+    expect(short).toContain("proxy_next_upstream_timeout 3s;");
+  });
+
+  test("a process that is back serves at once: each is also a backup nginx never counts as failed", () => {
+    expect(upstream).toContain("least_conn;");
+    const backups = [...upstream.matchAll(/server 127\.0\.0\.1:(\d+) backup max_fails=0;/g)].map((m) => Number(m[1]));
+    expect(backups).toEqual([8001, 8002, 8003, 8004]);
+    // With one process there is nothing to fall back to (and nginx never counts a lone server as failed).
+    expect(nginxConf(host({ appPorts: [8001] }))).not.toContain("backup");
+  });
+
+  test("a process held out of rotation gets no new request: a marker check per process, and an upstream of the others", () => {
+    for (const port of [8001, 8002, 8003, 8004]) {
+      expect(conf).toContain(`if (-f /opt/app/rotation/held-${port}) { set $app_held "\${app_held}-${port}"; }`);
+      expect(conf).toContain(`"-${port}" app-without-${port};`);
+      const others = /upstream app-without-(\d+) \{([^}]*)\}/g;
+      for (const [, held, body] of conf.matchAll(others)) {
+        expect(body).not.toContain(`127.0.0.1:${held} `);
+        expect(body.match(/max_fails=1 /g)).toHaveLength(3);
+      }
+    }
+    // Nothing held, or several at once: every process.
+    expect(conf).toMatch(/map \$app_held \$app_upstream \{\n        default app;/);
+    expect(conf).toContain("proxy_pass http://$app_upstream;");
+    // All groups share one zone, sized for every peer of every group.
+    expect(conf.match(/zone app;/g)).toHaveLength(4);
+    expect(nginxConf(host({ appPorts: appPorts(64) }))).toMatch(/zone app (\d{4})k;/);
+  });
+
+  test("the health check path asks the processes' own /healthz, with short timeouts, and fails while the watchdog finds the server unhealthy", () => {
+    const location = /location = \/healthz \{([\s\S]*?)\n        \}/.exec(conf)?.[1] ?? "";
+    expect(location).toContain("proxy_pass http://$app_upstream/healthz;");
     expect(location).toMatch(/proxy_read_timeout [12]s;/);
+    expect(location).toContain("if (-f /opt/app/rotation/unhealthy) { return 503");
     expect(nginxConf(host({ healthCheckPath: "/status" }))).toContain("location = /status {");
   });
 
@@ -106,6 +171,40 @@ describe("the app@ systemd unit", () => {
     expect(unit).toMatch(/^NoNewPrivileges=yes$/m);
     expect(unit).toMatch(/^ProtectSystem=strict$/m);
   });
+
+  test("is out of nginx's rotation while it starts and settles, and before it is stopped; the start waits for it", () => {
+    expect(unit).toContain("ExecStartPre=+/opt/app/bin/rotation hold %i");
+    expect(unit).toContain("ExecStartPost=+/opt/app/bin/rotation admit %i");
+    expect(unit).toContain("ExecStop=+/opt/app/bin/rotation before-stop %i");
+    const startTimeout = Number(/^TimeoutStartSec=(\d+)$/m.exec(unit)?.[1]);
+    expect(startTimeout).toBeGreaterThan(ROTATION.startTimeoutSeconds + ROTATION.settleSeconds);
+  });
+
+  test("the read-only system leaves the app a state and a cache directory to write to", () => {
+    expect(unit).toMatch(/^StateDirectory=app$/m);
+    expect(unit).toMatch(/^CacheDirectory=app$/m);
+    expect(SERVER_PATHS.appStateDir).toBe("/var/lib/app"); // where systemd puts StateDirectory=app
+  });
+});
+
+describe("the rotation script and the watchdog", () => {
+  const script = rotationScript(host());
+
+  test("is valid bash, with production's timings", () => {
+    expect(bashSyntaxErrors(script)).toBe("");
+    expect(script).toContain("PORTS=(8001 8002 8003 8004)");
+    expect(script).toContain(`SETTLE_MS=${ROTATION.settleSeconds * 1000}`);
+    expect(script).toContain(`START_TIMEOUT_MS=${ROTATION.startTimeoutSeconds * 1000}`);
+    expect(script).toContain(`WATCH_FAILURES=${ROTATION.watchFailures}`);
+    expect(script).toContain(`WATCH_TIMEOUT_SECONDS=${ROTATION.watchTimeoutSeconds}`);
+  });
+
+  test("the watchdog runs as its own unit, restarted whenever it exits", () => {
+    const unit = watchdogUnit(host());
+    expect(unit).toContain("ExecStart=/opt/app/bin/rotation watch");
+    expect(unit).toMatch(/^Restart=always$/m);
+    expect(unit).toContain("StandardOutput=append:/var/log/app/watchdog.log");
+  });
 });
 
 describe("the deploy script", () => {
@@ -115,9 +214,12 @@ describe("the deploy script", () => {
     expect(bashSyntaxErrors(script)).toBe("");
   });
 
-  test("moves the processes of this host, one at a time, waiting out nginx's fail_timeout between them", () => {
+  test("moves the processes of this host one at a time through their units (which settle each), the failed one back first", () => {
     expect(script).toContain("PORTS=(8001 8002 8003 8004)");
-    expect(script).toContain(`SETTLE_SECONDS=${PASSIVE_HEALTH_CHECK.failTimeoutSeconds + 1}`);
+    expect(script).toContain('$CTL restart "app@$1" && healthy "$1" "$2"');
+    expect(script).toContain("for ((i = ${#moved[@]} - 1; i >= 0; i--)); do");
+    // First install: nothing serves yet, so every process starts at once.
+    expect(script).toContain('$CTL restart "${PORTS[@]/#/app@}"');
   });
 
   test("downloads a missing release from the artifacts bucket, verifying its checksum", () => {
@@ -143,7 +245,13 @@ describe("the boot script", () => {
   test("is valid bash, with each file in a quoted here-document", () => {
     const script = bootScript(props);
     expect(bashSyntaxErrors(script)).toBe("");
-    for (const file of ["/opt/app/bin/deploy", "/etc/systemd/system/app@.service", "/etc/nginx/nginx.conf"]) {
+    for (const file of [
+      "/opt/app/bin/deploy",
+      "/opt/app/bin/rotation",
+      "/etc/systemd/system/app@.service",
+      "/etc/systemd/system/app-watchdog.service",
+      "/etc/nginx/nginx.conf",
+    ]) {
       expect(script).toContain(`cat > ${file} <<'END_OF_`);
     }
   });
@@ -155,6 +263,63 @@ describe("the boot script", () => {
     expect(body("/etc/nginx/nginx.conf")).toBe(nginxConf(props.host).replace(/\n$/, ""));
     expect(body("/etc/systemd/system/app@.service")).toBe(appUnit(props.host).replace(/\n$/, ""));
     expect(body("/opt/app/bin/deploy")).toBe(deployScript(props.host).replace(/\n$/, ""));
+    expect(body("/opt/app/bin/rotation")).toBe(rotationScript(props.host).replace(/\n$/, ""));
+    expect(body("/etc/systemd/system/app-watchdog.service")).toBe(watchdogUnit(props.host).replace(/\n$/, ""));
+  });
+
+  test("holds every process out of rotation before anything starts, and starts the watchdog before the first deploy", () => {
+    const script = bootScript(props);
+    const held = script.indexOf(
+      "touch /opt/app/rotation/held-8001 /opt/app/rotation/held-8002 /opt/app/rotation/held-8003 /opt/app/rotation/held-8004",
+    );
+    const watchdog = script.indexOf("systemctl enable --now app-watchdog.service");
+    const deploy = script.indexOf("\n/opt/app/bin/deploy 1.4.2\n");
+    expect(held).toBeGreaterThan(0);
+    expect(watchdog).toBeGreaterThan(held);
+    expect(deploy).toBeGreaterThan(watchdog);
+  });
+
+  /** Runs the boot script's SELinux step with stand-ins for the SELinux tools (none here) on PATH. */
+  function selinuxStep(tools: Record<string, string>) {
+    const script = bootScript(props);
+    const step = script.slice(script.indexOf("# ---- nginx in front"), script.indexOf("\nnginx -t\n"));
+    const dir = tempDir("selinux-");
+    for (const [name, body] of Object.entries(tools)) {
+      fs.writeFileSync(path.join(dir, name), `#!/bin/bash\necho "${name} $*" >> ${dir}/calls\n${body}\n`, {
+        mode: 0o755,
+      });
+    }
+    // The step between writing nginx.conf and `nginx -t`, with the boot script's shell options.
+    const run = spawnSync(
+      "/bin/bash",
+      ["--norc", "--noprofile", "-c", `set -euo pipefail\n${step.replace(/^cat > [\s\S]*?^chmod .*$/m, "")}`],
+      {
+        encoding: "utf8",
+        env: { PATH: dir },
+      },
+    );
+    const calls = fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8") : "";
+    return { status: run.status, output: run.stdout + run.stderr, calls };
+  }
+
+  test("on an SELinux-enforcing host, a failure to let nginx reach the app fails the boot instead of being hidden", () => {
+    expect(SELINUX_SETUP.join("\n")).not.toContain("|| true");
+    const failing = selinuxStep({
+      selinuxenabled: "exit 0",
+      getenforce: "echo Enforcing",
+      setsebool: 'echo "Could not change active booleans: Invalid boolean" >&2; exit 1',
+    });
+    expect(failing.status).not.toBe(0);
+    expect(failing.output).toContain("SELinux is Enforcing");
+    expect(failing.output).toContain("Could not change active booleans");
+
+    const allowed = selinuxStep({ selinuxenabled: "exit 0", getenforce: "echo Enforcing", setsebool: "exit 0" });
+    expect(allowed.status).toBe(0);
+    expect(allowed.calls).toContain("setsebool -P httpd_can_network_connect 1");
+
+    const off = selinuxStep({});
+    expect(off.status).toBe(0);
+    expect(off.output).toContain("SELinux is off");
   });
 
   test("starts the CloudWatch agent, then nginx, then enables every process unit and deploys the version", () => {
@@ -187,9 +352,14 @@ describe("the boot script", () => {
   });
 
   test("fits EC2's 16 KB user data limit: as text when it fits, gzip-compressed with the most processes", () => {
+    const small = "#!/bin/bash\necho small\n";
+    expect(Buffer.from(userDataBase64(small), "base64").toString("utf8")).toBe(small);
+    // The shipped servers' script (22 to 24 KB with 2 to 4 processes) is sent gzip-compressed.
     const shipped = bootScript(props);
-    expect(Buffer.from(userDataBase64(shipped), "base64").toString("utf8")).toBe(shipped);
-    const largest = bootScript({ ...props, host: host({ appPorts: appPorts(64) }), localDatabase: "postgres" });
+    expect(Buffer.byteLength(shipped)).toBeGreaterThan(USER_DATA_LIMIT);
+    expect(gunzipSync(Buffer.from(userDataBase64(shipped), "base64")).toString("utf8")).toBe(shipped);
+    const most = host({ appPorts: appPorts(MAX_APP_PROCESSES), database: LOCAL_DATABASE });
+    const largest = bootScript({ ...props, host: most });
     expect(Buffer.byteLength(largest)).toBeGreaterThan(USER_DATA_LIMIT);
     const data = Buffer.from(userDataBase64(largest), "base64");
     expect(data.length).toBeLessThanOrEqual(USER_DATA_LIMIT);

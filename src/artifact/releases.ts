@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { parseDocument } from "yaml";
 import { VERSION_PATTERN } from "../userdata/app-host";
 import { ConfigError } from "../config/errors";
+import { dependencyEntries } from "./app-dependencies";
 import { tarGz, type TarEntry } from "./tar";
 
 // Releases of app/ are recorded in releases.yaml (version -> the git tree of app/ at the release
@@ -105,11 +106,16 @@ export function releasesFileContent(releases: Iterable<ReleaseRecord>): string {
 
 // ---- The files of a release ----
 
-/** The files and folders of `dir` (recursively), as tarball entries; symbolic links are refused. */
+/**
+ * The files and folders of `dir` (recursively), as tarball entries; symbolic links are refused.
+ * A `node_modules` at the top is left out: dependencies are installed from the lock file into
+ * every release (`releaseEntries`), never taken from a folder someone ran npm in (git ignores it).
+ */
 export function entriesFromDirectory(dir: string): TarEntry[] {
   const entries: TarEntry[] = [];
   const walk = (relative: string) => {
     for (const dirent of fs.readdirSync(path.join(dir, relative), { withFileTypes: true })) {
+      if (!relative && dirent.name === "node_modules") continue;
       const entryPath = relative ? `${relative}/${dirent.name}` : dirent.name;
       const full = path.join(dir, entryPath);
       if (dirent.isDirectory()) {
@@ -212,6 +218,15 @@ export function entriesFromGitTree(root: string, tree: string): TarEntry[] {
   );
 }
 
+/**
+ * What a release tarball holds: the app's files (a git tree of `app/`), and the production
+ * dependencies its `package-lock.json` pins (`dependencyEntries`), so that the same tree gives the
+ * same bytes on any machine and a server never runs npm.
+ */
+export function releaseEntries(files: readonly TarEntry[]): TarEntry[] {
+  return [...files, ...dependencyEntries(files)];
+}
+
 /** The version in a release's `package.json`. */
 export function versionOf(entries: readonly TarEntry[], where: string): string {
   const manifest = entries.find((e) => e.path === "package.json" && e.type === "file");
@@ -260,7 +275,7 @@ export function resolveRelease(
   const local = fs.existsSync(working) ? entriesFromDirectory(working) : [];
   const entries =
     local.length > 0 && gitTreeId(local) === record.tree ? local : entriesFromGitTree(options.root, record.tree);
-  const bytes = tarGz(entries);
+  const bytes = tarGz(releaseEntries(entries));
   const sha256 = sha256Hex(bytes);
   if (sha256 !== record.sha256) {
     throw new ReleaseError(
@@ -284,7 +299,7 @@ export function packDirectory(dir: string): {
 } {
   const entries = entriesFromDirectory(dir);
   const version = versionOf(entries, dir);
-  const bytes = tarGz(entries);
+  const bytes = tarGz(releaseEntries(entries));
   return { version, bytes, sha256: sha256Hex(bytes), entries };
 }
 
@@ -327,7 +342,7 @@ export function recordRelease(root: string): RecordedRelease {
       `${version} is already released with other files (tree ${existing.tree}): give ${APP_DIR}/package.json a new version; a released version's bytes never change`,
     );
   }
-  const bytes = tarGz(entries);
+  const bytes = tarGz(releaseEntries(entries));
   const record = { version, tree, sha256: sha256Hex(bytes) };
   releases.set(version, record);
   fs.writeFileSync(path.join(root, RELEASES_FILE), releasesFileContent(releases.values()));

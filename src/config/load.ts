@@ -9,7 +9,14 @@ import { architectureOf, vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
 import { placeholderProblems } from "./placeholders";
 import { ruleProblems } from "./rules";
-import { environmentSchema, SHORT_NAME, SHORT_NAME_RULE, type EnvironmentFile, type LogRetentionDays } from "./schema";
+import {
+  environmentSchema,
+  MAX_APP_PROCESSES,
+  SHORT_NAME,
+  SHORT_NAME_RULE,
+  type EnvironmentFile,
+  type LogRetentionDays,
+} from "./schema";
 
 /** The file each environment folder holds. */
 export const CONFIG_FILE = "config.yaml";
@@ -39,6 +46,10 @@ export interface EnvironmentConfig extends Omit<
     readonly amiUpdates: "pinned" | "latest";
   };
   readonly database: EnvironmentFile["database"] & {
+    /** The app's database. */
+    readonly name: string;
+    /** The user the app connects as: RDS's master user, or the single server's app user. */
+    readonly username: string;
     readonly multiAz: boolean;
     readonly deletionProtection: boolean;
     readonly backupRetentionDays: number;
@@ -254,12 +265,17 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
       // One per vCPU, and never fewer than 2 by default: with one process, every deploy or
       // crash leaves the server with nothing behind nginx. (The schema accepts only instance
       // types whose vCPUs are known.)
-      processes: file.app.processes ?? Math.max(MIN_DEFAULT_PROCESSES, vcpusOf(file.app.instanceType) ?? 1),
+      processes:
+        file.app.processes ??
+        Math.min(MAX_APP_PROCESSES, Math.max(MIN_DEFAULT_PROCESSES, vcpusOf(file.app.instanceType) ?? 1)),
       logRetentionDays: file.app.logRetentionDays ?? defaults.logRetentionDays,
       amiUpdates: file.app.amiUpdates ?? defaults.amiUpdates,
     },
     database: {
       ...file.database,
+      name: file.database.name ?? DEFAULT_DATABASE_NAME,
+      // RDS's master user keeps the name it always had (renaming it replaces the instance).
+      username: file.database.username ?? (file.layout === "single-server" ? "app" : "app_admin"),
       multiAz: file.database.multiAz ?? defaults.multiAz,
       deletionProtection: file.database.deletionProtection ?? defaults.deletionProtection,
       backupRetentionDays: file.database.backupRetentionDays ?? defaults.backupRetentionDays,
@@ -329,6 +345,9 @@ interface AlarmDefaults extends Omit<AlarmThresholds, DerivedThreshold> {
   /** Of the engine's default `max_connections` for the class. */
   readonly dbConnectionsPercent: number;
 }
+
+/** The app's database unless the file names another. */
+export const DEFAULT_DATABASE_NAME = "app";
 
 /** The fewest app processes a server gets by default: one can restart while the other serves. */
 export const MIN_DEFAULT_PROCESSES = 2;

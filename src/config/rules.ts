@@ -1,6 +1,7 @@
 import { IPv4CidrRange, Validator } from "ip-num";
 import type { EnvironmentConfig } from "./load";
 import { FIRST_APP_PORT } from "../userdata/app-host";
+import { identifierProblem, localEngineProblem } from "./database-engines";
 import { ENGINES, engineMajor } from "./schema";
 
 /**
@@ -24,7 +25,12 @@ export interface Rule {
   readonly production?: boolean;
 }
 
-const usesRds = (env: EnvironmentConfig) => env.layout !== "single-server";
+const usesRdsLayout = (layout: EnvironmentConfig["layout"]) => layout !== "single-server";
+const usesRds = (env: EnvironmentConfig) => usesRdsLayout(env.layout);
+/** RDS keeps automated backups 1 to 35 days. */
+const MAX_RDS_BACKUP_DAYS = 35;
+/** An S3 lifecycle expiration takes a non-zero number of days, a 32-bit integer. */
+export const MAX_S3_LIFECYCLE_DAYS = 2147483647;
 const loadBalanced = (env: EnvironmentConfig) => env.layout === "load-balanced";
 const production = (env: EnvironmentConfig) => env.production;
 const OPT_OUT = "(or waive it: exceptions: [{ rule: <field>, reason: ... }])";
@@ -64,13 +70,39 @@ export const RULES: readonly Rule[] = [
   },
   {
     id: "database.engineVersion",
-    appliesTo: () => true,
+    appliesTo: usesRds,
     check: ({ database: { engine, engineVersion } }) => {
       const majors: readonly string[] = ENGINES[engine].majors;
       return majors.includes(engineMajor(engine, engineVersion))
         ? undefined
         : `must be a ${engine} version of major ${majors.join(", ")} (got "${engineVersion}")`;
     },
+  },
+  // The single server installs the engine from Amazon Linux 2023's packages: only what AL2023 offers.
+  ...(["database.engine", "database.engineVersion"] as const).map((id): Rule => ({
+    id,
+    appliesTo: (env) => !usesRds(env),
+    check: ({ database: { engine, engineVersion } }) => {
+      const found = localEngineProblem(engine, engineVersion);
+      return found?.field === id ? found.problem : undefined;
+    },
+  })),
+  ...(["name", "username"] as const).map((field): Rule => ({
+    id: `database.${field}`,
+    appliesTo: () => true,
+    check: ({ database }) => identifierProblem(database.engine, field, database[field]),
+  })),
+  {
+    id: "database.backupRetentionDays",
+    appliesTo: () => true,
+    check: ({ layout, database: { backupRetentionDays: days } }) =>
+      usesRdsLayout(layout)
+        ? days <= MAX_RDS_BACKUP_DAYS
+          ? undefined
+          : `must be an integer from 1 to ${MAX_RDS_BACKUP_DAYS} for layout ${layout}: RDS keeps automated backups at most ${MAX_RDS_BACKUP_DAYS} days (got ${days})`
+        : days <= MAX_S3_LIFECYCLE_DAYS
+          ? undefined
+          : `must be an integer from 1 to ${MAX_S3_LIFECYCLE_DAYS} for layout ${layout}: the days of an S3 lifecycle expiration (got ${days})`,
   },
   {
     id: "database.maxAllocatedStorageGb",
@@ -232,7 +264,8 @@ export const RULES: readonly Rule[] = [
   {
     id: "database.backupRetentionDays",
     production: true,
-    appliesTo: (env) => production(env) && usesRds(env),
+    // The single server's nightly dumps too: production keeps a week of them at least.
+    appliesTo: production,
     check: (env) =>
       env.database.backupRetentionDays >= 7
         ? undefined

@@ -141,8 +141,12 @@ const instanceType = z
   })
   .describe("EC2 instance type of the app servers, e.g. t3.micro or m7g.large (Graviton families get arm64 AMIs)");
 
-/** At most this many app processes per server. */
-export const MAX_APP_PROCESSES = 64;
+/**
+ * At most this many app processes per server: the boot script, nginx's configuration included
+ * (an upstream of the other processes for each one), must fit EC2's 16 KB of user data
+ * gzip-compressed; with 48 processes and a database on the box it is 14.5 KB, with 64, 16.7 KB.
+ */
+export const MAX_APP_PROCESSES = 48;
 
 const app = z
   .strictObject({
@@ -154,7 +158,7 @@ const app = z
     processes: intRange(1, MAX_APP_PROCESSES)
       .optional()
       .describe(
-        `App processes per server behind its nginx, on ports ${FIRST_APP_PORT} and up; default one per vCPU of instanceType, at least 2 (1 means every deploy briefly stops the server)`,
+        `App processes per server behind its nginx, on ports ${FIRST_APP_PORT} and up; default one per vCPU of instanceType, at least 2 and at most ${MAX_APP_PROCESSES} (1 means every deploy briefly stops the server)`,
       ),
     logRetentionDays: retentionDays
       .optional()
@@ -199,9 +203,14 @@ const app = z
       ),
     amiPinnedAt: z
       .string()
-      .regex(/^[0-9A-Za-z:._+-]{1,64}$/, "must be a label of letters, digits and :._+- (npm run bump-ami writes a UTC time)")
+      .regex(
+        /^[0-9A-Za-z:._+-]{1,64}$/,
+        "must be a label of letters, digits and :._+- (npm run bump-ami writes a UTC time)",
+      )
       .default("first-apply")
-      .describe("Changing it (npm run bump-ami -- <env>) moves a pinned AMI to the newest Amazon Linux 2023 at the next apply"),
+      .describe(
+        "Changing it (npm run bump-ami -- <env>) moves a pinned AMI to the newest Amazon Linux 2023 at the next apply",
+      ),
     port: intRange(1, 65535).default(80).describe("Port the server listens on for the load balancer (nginx)"),
     healthCheckPath: z
       .string()
@@ -268,14 +277,18 @@ const access = z
 
 // ---- Database ----
 
-/** Engines and the major versions this project knows the parameter group family of. */
+/**
+ * Engines and the major versions RDS runs of them (this project knows their parameter group
+ * families). The single server runs what Amazon Linux 2023 packages instead (`database-engines.ts`).
+ */
 export const ENGINES = {
   postgres: { majors: ["14", "15", "16", "17"], family: (major: string) => `postgres${major}`, port: 5432 },
   mysql: { majors: ["8.0", "8.4"], family: (major: string) => `mysql${major}`, port: 3306 },
+  mariadb: { majors: ["10.6", "10.11", "11.4"], family: (major: string) => `mariadb${major}`, port: 3306 },
 } as const;
 export type Engine = keyof typeof ENGINES;
 
-/** The major version of an engine version string (`16.4` -> `16`, `8.0.39` -> `8.0`). */
+/** The major version of an engine version string (`16.4` -> `16`, `8.0.39` -> `8.0`, `10.11.9` -> `10.11`). */
 export function engineMajor(engine: Engine, version: string): string {
   return engine === "postgres" ? version.split(".")[0] : version.split(".").slice(0, 2).join(".");
 }
@@ -299,11 +312,27 @@ export const DB_INSTANCE_FAMILIES = [
 
 const database = z
   .strictObject({
-    engine: z.enum(Object.keys(ENGINES) as [Engine, ...Engine[]]).describe("postgres or mysql"),
+    engine: z
+      .enum(Object.keys(ENGINES) as [Engine, ...Engine[]])
+      .describe(
+        "postgres, mysql or mariadb (the single server runs postgres or mariadb, as Amazon Linux 2023 packages them)",
+      ),
     engineVersion: z
       .string()
-      .regex(/^\d+(\.\d+){0,2}$/, "must be an engine version such as 16 or 16.4 (postgres), 8.0 or 8.0.39 (mysql)")
-      .describe("Engine version; give the major (16, 8.0) and RDS applies minor upgrades in the maintenance window"),
+      .regex(
+        /^\d+(\.\d+){0,2}$/,
+        "must be an engine version such as 16 or 16.4 (postgres), 8.0 or 8.0.39 (mysql), 10.11 (mariadb)",
+      )
+      .describe(
+        "Engine version; give the major (16, 8.0, 10.11): RDS applies minor upgrades in the maintenance window, the single server installs Amazon Linux 2023's current minor",
+      ),
+    name: z.string().optional().describe("The app's database: lowercase letters, digits and underscores; default app"),
+    username: z
+      .string()
+      .optional()
+      .describe(
+        "The database user the app connects as: RDS's master user (default app_admin), or the single server's app user (default app)",
+      ),
     instanceClass: z
       .string()
       .refine((c) => /^db\.[a-z0-9]+\.[a-z0-9]+$/.test(c) && DB_INSTANCE_FAMILIES.includes(c.split(".")[1] as never), {
@@ -317,9 +346,14 @@ const database = z
       .describe("Storage autoscaling ceiling; default 4 x allocatedStorageGb"),
     multiAz: z.boolean().optional().describe("Standby in a second AZ; default: on in production"),
     deletionProtection: z.boolean().optional().describe("Default: on in production"),
-    backupRetentionDays: intRange(1, 35)
+    backupRetentionDays: z
+      .number({ error: "must be a whole number of days, at least 1" })
+      .int("must be a whole number of days, at least 1")
+      .min(1, "must be a whole number of days, at least 1")
       .optional()
-      .describe("Automated backup retention; default 14 in production, 3 elsewhere"),
+      .describe(
+        "Days backups are kept: RDS automated backups (1 to 35), or the single server's nightly dumps in S3 (a lifecycle expiration); default 14 in production, 3 elsewhere",
+      ),
   })
   .describe("The database: RDS (app-db-split, load-balanced) or the engine installed on the single server");
 
@@ -365,7 +399,9 @@ const domain = z
       .string()
       .regex(HOST_NAME, "must be a lowercase DNS name such as example.net")
       .optional()
-      .describe("The Route 53 public hosted zone (in this account) the records go in; default: name without its first label"),
+      .describe(
+        "The Route 53 public hosted zone (in this account) the records go in; default: name without its first label",
+      ),
   })
   .optional()
   .describe("A DNS name for the environment, in a Route 53 hosted zone of its account");

@@ -1,4 +1,7 @@
-import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import {
+  DataAwsIamPolicyDocument,
+  type DataAwsIamPolicyDocumentStatement,
+} from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
@@ -37,8 +40,8 @@ export interface AppIdentityProps {
   readonly publicPorts?: readonly number[];
   /** SSH from admin networks only. @default - no SSH: Session Manager needs no inbound port */
   readonly ssh?: SshAccess;
-  /** Secrets the servers may read (the database's managed master secret). @default - none */
-  readonly readableSecretArns?: readonly string[];
+  /** What the servers may do with the app's database. @default - nothing: the app has no database */
+  readonly database?: DatabaseAccess;
   /** Releases the servers may download. @default - none */
   readonly releases?: ReleaseSource;
 }
@@ -52,6 +55,21 @@ export interface ReleaseSource {
   readonly parameterArn: string;
 }
 
+/**
+ * The app's database, as far as AWS is concerned: exactly what the servers need for the contract
+ * in `app/db.js` (and, on the single server, its backups), nothing more.
+ */
+export interface DatabaseAccess {
+  /** The secret whose password the app connects with: the servers may read it. */
+  readonly secretArn: string;
+  /** The servers store the password in the secret once (the single server generates it). */
+  readonly fillsSecret: boolean;
+  /** SSM parameters the servers read: the app's settings, the backups bucket's name. */
+  readonly parameterArns: readonly string[];
+  /** Where the single server's dumps go: it may write, read and list them there, never delete. */
+  readonly backups?: { readonly bucketArn: string; readonly prefix: string };
+}
+
 /** The public SSM parameter AWS keeps pointing at the newest Amazon Linux 2023 AMI. */
 export function al2023Parameter(architecture: "x86_64" | "arm64"): string {
   return `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${architecture}`;
@@ -59,8 +77,8 @@ export function al2023Parameter(architecture: "x86_64" | "arm64"): string {
 
 /**
  * What every app server is, whatever the layout: its security group (egress to HTTPS/HTTP only),
- * an instance role with least privilege (Session Manager core, CloudWatch agent, reading only the
- * listed secrets and the releases), the AMI, and optional SSH from admin CIDRs.
+ * an instance role with least privilege (Session Manager core, CloudWatch agent, the app's
+ * database secret and settings, the releases), the AMI, and optional SSH from admin CIDRs.
  *
  * @example
  * const identity = new AppIdentity(this, "AppIdentity", { naming, vpcId, ami: "al2023", architecture: "arm64" });
@@ -153,14 +171,7 @@ export class AppIdentity extends Construct {
         }),
       );
     }
-    if (props.readableSecretArns && props.readableSecretArns.length > 0) {
-      const readSecrets = new DataAwsIamPolicyDocument(this, "ReadSecretsPolicy", {
-        statement: [
-          { effect: "Allow", actions: ["secretsmanager:GetSecretValue"], resources: [...props.readableSecretArns] },
-        ],
-      });
-      this.permissions.push(new IamRolePolicy(this, "ReadSecrets", { role: role.id, policy: readSecrets.json }));
-    }
+    if (props.database) this.permissions.push(databasePolicy(this, role.id, props.database));
     if (props.releases) {
       const { bucketArn, key, parameterArn } = props.releases;
       const readReleases = new DataAwsIamPolicyDocument(this, "ReadReleasesPolicy", {
@@ -214,4 +225,55 @@ export class AppIdentity extends Construct {
       }
     }
   }
+}
+
+/**
+ * The role's policy for the app's database: read its secret (and, on the single server, fill it
+ * once), read its settings, and the single server's dumps: put, get and list under their prefix;
+ * no delete, so a compromised server cannot destroy its backups (the bucket is versioned too).
+ */
+function databasePolicy(scope: Construct, roleId: string, access: DatabaseAccess): IamRolePolicy {
+  const statements: DataAwsIamPolicyDocumentStatement[] = [
+    {
+      sid: "ReadDatabaseSecret",
+      effect: "Allow",
+      actions: ["secretsmanager:GetSecretValue"],
+      resources: [access.secretArn],
+    },
+  ];
+  if (access.fillsSecret) {
+    statements.push({
+      sid: "FillDatabaseSecret",
+      effect: "Allow",
+      actions: ["secretsmanager:PutSecretValue"],
+      resources: [access.secretArn],
+    });
+  }
+  statements.push({
+    sid: "ReadDatabaseSettings",
+    effect: "Allow",
+    actions: ["ssm:GetParameter"],
+    resources: [...access.parameterArns],
+  });
+  if (access.backups) {
+    const { bucketArn, prefix } = access.backups;
+    statements.push(
+      {
+        sid: "WriteAndReadDumps",
+        effect: "Allow",
+        actions: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+        resources: [`${bucketArn}/${prefix}*`],
+      },
+      {
+        // `db-restore latest` finds the newest dump.
+        sid: "ListDumps",
+        effect: "Allow",
+        actions: ["s3:ListBucket"],
+        resources: [bucketArn],
+        condition: [{ test: "StringLike", variable: "s3:prefix", values: [`${prefix}*`] }],
+      },
+    );
+  }
+  const document = new DataAwsIamPolicyDocument(scope, "DatabasePolicy", { statement: statements });
+  return new IamRolePolicy(scope, "Database", { role: roleId, policy: document.json });
 }

@@ -18,6 +18,12 @@ export interface VersionedPrivateBucketOptions {
   readonly noncurrentVersionDays: number;
   /** Name of the lifecycle rule, saying what expires. */
   readonly lifecycleRuleId: string;
+  /**
+   * Days an object is kept as the current version before it expires (becomes noncurrent, then
+   * goes after `noncurrentVersionDays`), for buckets that keep things for a set time, such as
+   * backups. @default - current versions never expire
+   */
+  readonly currentVersionDays?: number;
   /** Statements added to the bucket policy after the TLS-only one. @default - none */
   readonly extraStatements?: readonly DataAwsIamPolicyDocumentStatement[];
 }
@@ -64,6 +70,8 @@ export function versionedPrivateBucket(
         status: "Enabled",
         filter: [{ prefix: "" }],
         noncurrentVersionExpiration: [{ noncurrentDays: options.noncurrentVersionDays }],
+        // Current versions expire after their days, then stay noncurrent for noncurrentVersionDays.
+        expiration: options.currentVersionDays === undefined ? undefined : [{ days: options.currentVersionDays }],
         abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
       },
     ],

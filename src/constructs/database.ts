@@ -37,23 +37,30 @@ export interface DatabaseProps {
 }
 
 /** Logs each engine can export to CloudWatch Logs. */
-const LOG_EXPORTS: Record<Engine, string[]> = { postgres: ["postgresql", "upgrade"], mysql: ["error", "slowquery"] };
+const LOG_EXPORTS: Record<Engine, string[]> = {
+  postgres: ["postgresql", "upgrade"],
+  mysql: ["error", "slowquery"],
+  mariadb: ["error", "slowquery"],
+};
 /**
  * Parameters each engine runs with: refuse unencrypted connections, and log statements slower than
- * one second (otherwise the exported slow-query log stays empty).
+ * one second (otherwise the exported slow-query log stays empty). MariaDB takes MySQL's (RDS for
+ * MariaDB 10.5 and later has `require_secure_transport`).
  */
+const MYSQL_PARAMETERS = [
+  { name: "require_secure_transport", value: "1" },
+  { name: "slow_query_log", value: "1" },
+  { name: "long_query_time", value: "1" },
+  // RDS exports the slow-query log to CloudWatch only from a file (the default, TABLE, exports nothing).
+  { name: "log_output", value: "FILE" },
+];
 const PARAMETERS: Record<Engine, Array<{ name: string; value: string }>> = {
   postgres: [
     { name: "rds.force_ssl", value: "1" },
     { name: "log_min_duration_statement", value: "1000" },
   ],
-  mysql: [
-    { name: "require_secure_transport", value: "1" },
-    { name: "slow_query_log", value: "1" },
-    { name: "long_query_time", value: "1" },
-    // RDS exports the slow-query log to CloudWatch only from a file (the default, TABLE, exports nothing).
-    { name: "log_output", value: "FILE" },
-  ],
+  mysql: MYSQL_PARAMETERS,
+  mariadb: MYSQL_PARAMETERS,
 };
 
 /**

@@ -10,8 +10,23 @@ import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-pub
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
+import { HEALTH_CHECK_ANSWER_SECONDS } from "../userdata/nginx-conf";
 import { denyInsecureTransport } from "./bucket-policy";
 import { internetIngress, tierSecurityGroup } from "./tier-security-group";
+
+/**
+ * The target group's health check of each server's nginx. A server answers 503 there while its
+ * watchdog finds it unable to recover (a process held out of rotation for minutes, or restarted
+ * again and again); three failed checks 10 s apart take it out of the load balancer within about
+ * 30 s, and the Auto Scaling group (health check type ELB) replaces it. The timeout is longer than
+ * nginx ever takes to answer, even with a hung process (it gives up on one after 2 s).
+ */
+export const TARGET_HEALTH_CHECK = {
+  intervalSeconds: 10,
+  timeoutSeconds: HEALTH_CHECK_ANSWER_SECONDS + 1,
+  healthyThreshold: 2,
+  unhealthyThreshold: 3,
+} as const;
 
 /** AWS's TLS 1.3 policy for ALBs (TLS 1.3 and 1.2 with forward secrecy only). */
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
@@ -106,10 +121,10 @@ export class LoadBalancer extends Construct {
         path: props.healthCheckPath,
         protocol: "HTTP",
         matcher: "200",
-        interval: 15,
-        timeout: 5,
-        healthyThreshold: 2,
-        unhealthyThreshold: 3,
+        interval: TARGET_HEALTH_CHECK.intervalSeconds,
+        timeout: TARGET_HEALTH_CHECK.timeoutSeconds,
+        healthyThreshold: TARGET_HEALTH_CHECK.healthyThreshold,
+        unhealthyThreshold: TARGET_HEALTH_CHECK.unhealthyThreshold,
       },
       tags: naming.tags("app"),
     });

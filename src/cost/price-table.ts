@@ -36,8 +36,11 @@ export interface PriceTable {
 export interface RegionPrices {
   /** Per hour: a family's `large` (`m7g`), or an exact size (`t3.small`). */
   readonly ec2: Readonly<Record<string, number>>;
-  /** Per hour, Single-AZ, by engine: a family's `large` (`m7g`), or an exact size (`t4g.small`), without `db.`. */
-  readonly rds: Readonly<Record<Engine, Readonly<Record<string, number>>>>;
+  /**
+   * Per hour, Single-AZ, by engine: a family's `large` (`m7g`), or an exact size (`t4g.small`),
+   * without `db.`. An engine the table has no prices for is estimated as missing.
+   */
+  readonly rds: Readonly<Partial<Record<Engine, Readonly<Record<string, number>>>>>;
   readonly ebsGp3PerGbMonth: number;
   /** Single-AZ; Multi-AZ stores everything twice. */
   readonly rdsGp3PerGbMonth: number;

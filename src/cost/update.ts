@@ -86,7 +86,7 @@ interface PriceDimension {
 }
 
 /** The Price List's names of the engines. */
-const ENGINE_NAMES: Readonly<Record<Engine, string>> = { postgres: "PostgreSQL", mysql: "MySQL" };
+const ENGINE_NAMES: Readonly<Record<Engine, string>> = { postgres: "PostgreSQL", mysql: "MySQL", mariadb: "MariaDB" };
 
 export interface UpdateResult {
   readonly table: PriceTable;
@@ -171,10 +171,12 @@ export async function updatePriceTable(
     regions[region] = {
       ...(old ?? ({} as RegionPrices)),
       ec2: Object.keys(ec2).length > 0 ? ec2 : (old?.ec2 ?? {}),
-      rds: {
-        postgres: Object.keys(rds.postgres).length > 0 ? rds.postgres : (old?.rds.postgres ?? {}),
-        mysql: Object.keys(rds.mysql).length > 0 ? rds.mysql : (old?.rds.mysql ?? {}),
-      },
+      rds: Object.fromEntries(
+        (Object.keys(ENGINES) as Engine[]).map((e) => [
+          e,
+          Object.keys(rds[e]).length > 0 ? rds[e] : (old?.rds[e] ?? {}),
+        ]),
+      ),
       ebsGp3PerGbMonth: ebs ?? old?.ebsGp3PerGbMonth,
       rdsGp3PerGbMonth: rdsStorage ?? old?.rdsGp3PerGbMonth,
       natGatewayPerHour: natHour ?? old?.natGatewayPerHour,
@@ -184,7 +186,7 @@ export async function updatePriceTable(
       derived: [
         ...keep,
         ...(Object.keys(ec2).length > 0 ? [] : (old?.derived.filter((k) => k.startsWith("ec2.")) ?? [])),
-        ...(["postgres", "mysql"] as const).flatMap((e) =>
+        ...(Object.keys(ENGINES) as Engine[]).flatMap((e) =>
           Object.keys(rds[e]).length > 0 ? [] : (old?.derived.filter((k) => k.startsWith(`rds.${e}.`)) ?? []),
         ),
       ],

@@ -277,6 +277,18 @@ export const TYPE_ACTIONS: Readonly<Record<string, TypeActions>> = {
       "kms:DescribeKey",
     ],
   },
+  // The single server's database password: the secret only, created without a value (the server
+  // fills it); the pipelines never read a secret's value.
+  aws_secretsmanager_secret: {
+    read: ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
+    write: [
+      "secretsmanager:CreateSecret",
+      "secretsmanager:UpdateSecret",
+      "secretsmanager:DeleteSecret",
+      "secretsmanager:TagResource",
+      "secretsmanager:UntagResource",
+    ],
+  },
   aws_db_parameter_group: {
     read: RDS_READ,
     write: [

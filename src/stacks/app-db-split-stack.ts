@@ -2,7 +2,7 @@ import type { Construct } from "constructs";
 import { Database } from "../constructs/database";
 import { SecurityGroupLink } from "../constructs/security-group-link";
 import { addAppIdentity, addAppRelease, addPublicAppServer, publicPorts } from "./app-wiring";
-import { addDatabaseOutputs, databaseProps } from "./database-wiring";
+import { addDatabaseOutputs, databaseProps, rdsDatabaseWiring } from "./database-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
 import { addMonitoring } from "./monitoring-wiring";
 
@@ -15,17 +15,15 @@ export class AppDbSplitStack extends EnvironmentStack {
     super(scope, id, props);
     const database = new Database(this, "Database", databaseProps(this));
     const release = addAppRelease(this);
-    const identity = addAppIdentity(this, release, {
-      publicPorts: publicPorts(this),
-      readableSecretArns: [database.masterSecretArn],
-    });
+    const wiring = rdsDatabaseWiring(this, database);
+    const identity = addAppIdentity(this, release, { publicPorts: publicPorts(this), database: wiring.access });
     new SecurityGroupLink(this, "AppToDatabase", {
       fromSecurityGroupId: identity.securityGroupId,
       toSecurityGroupId: database.securityGroupId,
       port: database.port,
       description: `${this.env.database.engine} from the app server`,
     });
-    const server = addPublicAppServer(this, identity, release, { terminationProtection: false });
+    const server = addPublicAppServer(this, identity, release, { database: wiring, terminationProtection: false });
     addDatabaseOutputs(this, database);
     addMonitoring(this, { app: server, database });
   }

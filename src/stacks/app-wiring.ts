@@ -6,11 +6,11 @@ import { ArtifactsBucket, RELEASE_KEY } from "../constructs/artifacts-bucket";
 import { ServerLogs } from "../constructs/server-logs";
 import { SiteDomain } from "../constructs/site-domain";
 import { hostedZoneOf } from "../config/rules";
-import type { Engine } from "../config/schema";
-import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../userdata/app-host";
+import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppDatabase, type AppHost } from "../userdata/app-host";
 import { bootScript } from "../userdata/boot-script";
 import { DEPLOY_SCRIPT } from "../userdata/deploy-script";
 import { ssmCommand, sshCommand } from "./connect";
+import type { AppDatabaseWiring } from "./database-wiring";
 import type { EnvironmentStack } from "./environment-stack";
 
 /** What every layout's app servers need before they boot: the release to run and log groups. */
@@ -47,7 +47,7 @@ export function addAppRelease(stack: EnvironmentStack): AppRelease {
 export function addAppIdentity(
   stack: EnvironmentStack,
   release: AppRelease,
-  extra: Pick<AppIdentityProps, "publicPorts" | "readableSecretArns">,
+  extra: Pick<AppIdentityProps, "publicPorts" | "database">,
 ): AppIdentity {
   const { env, naming, network } = stack;
   return new AppIdentity(stack, "AppIdentity", {
@@ -67,7 +67,7 @@ export function addAppIdentity(
 }
 
 /** What runs inside this environment's app servers: nginx on `app.port` over `app.processes` processes. */
-export function appHost(stack: EnvironmentStack, release: AppRelease): AppHost {
+export function appHost(stack: EnvironmentStack, release: AppRelease, database?: AppDatabase): AppHost {
   const { env } = stack;
   return {
     environment: env.name,
@@ -80,6 +80,7 @@ export function appHost(stack: EnvironmentStack, release: AppRelease): AppHost {
     passiveHealthCheck: PASSIVE_HEALTH_CHECK,
     paths: SERVER_PATHS,
     artifacts: { region: env.region, bucketParameter: release.artifacts.parameterName, releaseKey: RELEASE_KEY },
+    database,
   };
 }
 
@@ -87,13 +88,12 @@ export function appHost(stack: EnvironmentStack, release: AppRelease): AppHost {
 export function appBootScript(
   stack: EnvironmentStack,
   release: AppRelease,
-  options: { readonly autoScaling: boolean; readonly localDatabase?: Engine },
+  options: { readonly autoScaling: boolean; readonly database?: AppDatabase },
 ): string {
   return bootScript({
-    host: appHost(stack, release),
+    host: appHost(stack, release, options.database),
     logGroups: release.logs.groups,
     autoScaling: options.autoScaling,
-    localDatabase: options.localDatabase,
     // A fleet is health-checked by its load balancer; a lone server probes itself (the health alarm).
     healthProbe: options.autoScaling ? undefined : { region: stack.env.region },
   });
@@ -107,7 +107,7 @@ export function addPublicAppServer(
   stack: EnvironmentStack,
   identity: AppIdentity,
   release: AppRelease,
-  options: { readonly localDatabase?: Engine; readonly terminationProtection: boolean },
+  options: { readonly database: AppDatabaseWiring; readonly terminationProtection: boolean },
 ): AppServer {
   const { env, naming, network } = stack;
   const server = new AppServer(stack, "AppServer", {
@@ -119,13 +119,13 @@ export function addPublicAppServer(
     securityGroupId: identity.securityGroupId,
     instanceProfileName: identity.instanceProfileName,
     keyName: identity.keyName,
-    userData: appBootScript(stack, release, { autoScaling: false, localDatabase: options.localDatabase }),
+    userData: appBootScript(stack, release, { autoScaling: false, database: options.database.host }),
     elasticIp: true,
     internetRoute: network.internetRoute,
     detailedMonitoring: env.app.detailedMonitoring,
     terminationProtection: options.terminationProtection,
     rootVolumeGb: env.app.rootVolumeGb,
-    bootDependsOn: [...release.bootDependsOn, ...identity.permissions],
+    bootDependsOn: [...release.bootDependsOn, ...identity.permissions, ...options.database.bootDependsOn],
   });
   // The server is never replaced to deploy: a new app.version reaches it through SSM.
   new AppDeployment(stack, "AppDeployment", {

@@ -8,7 +8,7 @@ import { SiteDomain } from "../constructs/site-domain";
 import { hostedZoneOf } from "../config/rules";
 import { addAppIdentity, addAppRelease, appBootScript } from "./app-wiring";
 import { ssmCommandForGroup } from "./connect";
-import { addDatabaseOutputs, databaseProps } from "./database-wiring";
+import { addDatabaseOutputs, databaseProps, rdsDatabaseWiring } from "./database-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
 import { addMonitoring } from "./monitoring-wiring";
 
@@ -47,7 +47,8 @@ export class LoadBalancedStack extends EnvironmentStack {
       forceDestroyLogs: !env.production,
     });
     const release = addAppRelease(this);
-    const identity = addAppIdentity(this, release, { readableSecretArns: [database.masterSecretArn] });
+    const wiring = rdsDatabaseWiring(this, database);
+    const identity = addAppIdentity(this, release, { database: wiring.access });
 
     // ---- Security group chain: internet -> ALB (in LoadBalancer) -> app -> DB ----
     new SecurityGroupLink(this, "AlbToApp", {
@@ -74,13 +75,13 @@ export class LoadBalancedStack extends EnvironmentStack {
       keyName: identity.keyName,
       // The version is in the user data: a new app.version is a new launch template version,
       // which the group rolls out as an instance refresh.
-      userData: appBootScript(this, release, { autoScaling: true }),
+      userData: appBootScript(this, release, { autoScaling: true, database: wiring.host }),
       count: env.app.count,
       targetGroupArns: [loadBalancer.targetGroupArn],
       detailedMonitoring: env.app.detailedMonitoring,
       targetCpuPercent: env.app.targetCpuPercent,
       rootVolumeGb: env.app.rootVolumeGb,
-      bootDependsOn: [...release.bootDependsOn, ...identity.permissions],
+      bootDependsOn: [...release.bootDependsOn, ...identity.permissions, ...wiring.bootDependsOn],
     });
 
     domain?.aliasTo("AliasRecord", { dnsName: loadBalancer.dnsName, zoneId: loadBalancer.zoneId });

@@ -21,6 +21,13 @@ export interface AppHostPaths {
   readonly appLogDir: string;
   /** The Node.js binary the app runs on. */
   readonly nodeBinary: string;
+  /**
+   * Markers of nginx's rotation, which nginx checks on every request: `held-<port>` holds that
+   * process out (see `Rotation`), `unhealthy` fails the load balancer's health check.
+   */
+  readonly rotationDir: string;
+  /** Where the app may write files that outlive a process (systemd's `StateDirectory`, `$STATE_DIRECTORY`). */
+  readonly appStateDir: string;
 }
 
 /** Passive health checking of the app processes by nginx. */
@@ -29,6 +36,51 @@ export interface PassiveHealthCheck {
   readonly maxFails: number;
   /** How long a failed process stays out before nginx tries it again. */
   readonly failTimeoutSeconds: number;
+}
+
+/** How long nginx waits for an app process. */
+export interface ProxyTimeouts {
+  /** To connect (on loopback a live process accepts at once; a dead one refuses at once). */
+  readonly connectSeconds: number;
+  /** For a response, and between two reads of it: the longest a request may take. */
+  readonly readSeconds: number;
+  /**
+   * For one request, over every process it is tried on. Longer than `readSeconds` plus
+   * `connectSeconds`, so that a request that timed out on a hung process is still retried.
+   */
+  readonly nextUpstreamSeconds: number;
+}
+
+/**
+ * When a process takes traffic, and what finds one that stopped answering. A process is *held
+ * out* of nginx's rotation (a marker file nginx checks on every request) from before it starts
+ * until it has answered its health check for `settleSeconds`, and again before it is stopped, so
+ * nginx sends nothing to a process that is starting, settling or draining. A watchdog probes
+ * every process in rotation and restarts one that stops answering.
+ */
+export interface Rotation {
+  /** Seconds systemd waits before it starts again a process that exited (or was killed). */
+  readonly restartSeconds: number;
+  /** Seconds a started process has to answer its health check (200). */
+  readonly startTimeoutSeconds: number;
+  /** Seconds it must then keep answering before it takes traffic: a release that dies soon after it starts is caught here. */
+  readonly settleSeconds: number;
+  /** Seconds between holding a process out and stopping it, for requests nginx already sent its way. */
+  readonly holdSeconds: number;
+  /** Seconds between two rounds of the watchdog's probes. */
+  readonly watchIntervalSeconds: number;
+  /** Seconds one probe waits for an answer. */
+  readonly watchTimeoutSeconds: number;
+  /** Probes in a row without a healthy answer after which the watchdog restarts the process. */
+  readonly watchFailures: number;
+  /**
+   * The server reports itself unhealthy to the load balancer (503 on its health check path) while
+   * a process that should run has been held out this long...
+   */
+  readonly stuckSeconds: number;
+  /** ...or after the watchdog restarted `maxRestarts` processes within `restartWindowSeconds`. */
+  readonly maxRestarts: number;
+  readonly restartWindowSeconds: number;
 }
 
 /** Where the deploy script downloads a release it does not have yet. */
@@ -42,6 +94,41 @@ export interface ArtifactSource {
    * metadata `app-version` names the release (see `ArtifactsBucket`).
    */
   readonly releaseKey: string;
+}
+
+/**
+ * The app's database as a server reaches it; the contract the app sees is in `app/db.js`.
+ * Everything here is literal (user data is fixed at synth time); apply-time values (the RDS
+ * endpoint, the secret's ARN, the backups bucket) are read on the server from SSM parameters.
+ */
+export interface AppDatabase {
+  /** SSM parameter whose value is the app's settings, `DB_<NAME>=<value>` lines (no secret). */
+  readonly settingsParameter: string;
+  /** Region of the parameters and of the secret. */
+  readonly region: string;
+  /** Where the deploy script writes the settings; the `app@` unit loads it. */
+  readonly envFile: string;
+  /** The engine runs on this server (single-server layout). @default - it runs elsewhere (RDS) */
+  readonly local?: LocalDatabase;
+  /** Where the boot script puts the CA bundle that signs RDS's certificates. @default - no TLS (local) */
+  readonly caBundle?: { readonly url: string; readonly path: string };
+}
+
+/** The database engine installed on the server itself, with its nightly backups. */
+export interface LocalDatabase {
+  readonly engine: "postgres" | "mariadb";
+  /** The AL2023 server package, e.g. `postgresql16-server`. */
+  readonly serverPackage: string;
+  readonly port: number;
+  /** The app's database and user. */
+  readonly name: string;
+  readonly username: string;
+  /** SSM parameter naming the backups bucket. */
+  readonly backupBucketParameter: string;
+  /** Key prefix of the dumps in that bucket, e.g. `db/`. */
+  readonly backupPrefix: string;
+  /** When the nightly dump runs: a systemd `OnCalendar` expression. */
+  readonly backupSchedule: string;
 }
 
 export interface AppHost {
@@ -62,9 +149,15 @@ export interface AppHost {
   /** The unprivileged user the app processes run as. */
   readonly appUser: string;
   readonly passiveHealthCheck: PassiveHealthCheck;
+  /** nginx's timeouts towards the processes. @default PROXY_TIMEOUTS */
+  readonly proxyTimeouts?: ProxyTimeouts;
+  /** When processes take traffic, and the watchdog. @default ROTATION */
+  readonly rotation?: Rotation;
   readonly paths: AppHostPaths;
   /** Where releases come from. @default - none: releases must already be on disk */
   readonly artifacts?: ArtifactSource;
+  /** The app's database. @default - none: the app runs without one */
+  readonly database?: AppDatabase;
 }
 
 /** The first app process listens here; the others on the next ports. */
@@ -80,10 +173,42 @@ export const SERVER_PATHS: AppHostPaths = {
   appLogDir: "/var/log/app",
   // AL2023 namespaces Node.js by major version; the versioned binary never moves under us.
   nodeBinary: "/usr/bin/node-22",
+  rotationDir: "/opt/app/rotation",
+  // systemd creates it for the unit's StateDirectory=app, owned by the app user.
+  appStateDir: "/var/lib/app",
 };
 
-/** nginx's passive health check: two failures within 2 s take a process out for 2 s. */
-export const PASSIVE_HEALTH_CHECK: PassiveHealthCheck = { maxFails: 2, failTimeoutSeconds: 2 };
+/** Where the app's database settings live on a server (read by the `app@` unit). */
+export const DATABASE_ENV_FILE = "/etc/app/database.env";
+
+/**
+ * nginx's passive health check: one failure takes a process out for 1 s (nginx counts whole
+ * seconds: 1 to 2 s). Planned restarts never count here (the process is held out first), so this
+ * only covers a process that died or stopped answering, until the watchdog holds it out.
+ */
+export const PASSIVE_HEALTH_CHECK: PassiveHealthCheck = { maxFails: 1, failTimeoutSeconds: 1 };
+
+/** nginx's timeouts in production. */
+export const PROXY_TIMEOUTS: ProxyTimeouts = { connectSeconds: 2, readSeconds: 30, nextUpstreamSeconds: 45 };
+
+/** Rotation and watchdog in production. */
+export const ROTATION: Rotation = {
+  restartSeconds: 1,
+  startTimeoutSeconds: 60,
+  settleSeconds: 10,
+  holdSeconds: 0.5,
+  watchIntervalSeconds: 1,
+  watchTimeoutSeconds: 2,
+  watchFailures: 3,
+  stuckSeconds: 180,
+  maxRestarts: 3,
+  restartWindowSeconds: 600,
+};
+
+/** The host's proxy timeouts and rotation, defaulted. */
+export function hostTimings(host: AppHost): { readonly proxy: ProxyTimeouts; readonly rotation: Rotation } {
+  return { proxy: host.proxyTimeouts ?? PROXY_TIMEOUTS, rotation: host.rotation ?? ROTATION };
+}
 
 /** `count` consecutive ports from `FIRST_APP_PORT`. */
 export function appPorts(count: number, first = FIRST_APP_PORT): number[] {

@@ -1,7 +1,18 @@
+import * as path from "node:path";
 import type { AppHost } from "./app-host";
+import { hostTimings } from "./app-host";
+import { ROTATION_SCRIPT } from "./rotation-script";
 
 /** Where the environment file of the app processes lives on the server. */
 export const APP_ENV_FILE = "/etc/app/app.env";
+
+/**
+ * The environment files the `app@` unit loads, in order (missing ones are skipped): the operator's
+ * own, then the app's database settings when it has a database.
+ */
+export function appEnvironmentFiles(host: AppHost): string[] {
+  return [APP_ENV_FILE, ...(host.database ? [host.database.envFile] : [])];
+}
 
 /**
  * The command one app process runs: the release its `run/<port>` link points at. The deploy
@@ -13,10 +24,16 @@ export function appCommand(host: AppHost, port: number | "%i"): string[] {
 
 /**
  * The systemd template unit `app@.service`: `app@8001` is the app process on port 8001. Run as an
- * unprivileged user with a read-only view of the system, restarted whenever it exits, stopped
- * with SIGTERM and up to 30 s to drain its requests.
+ * unprivileged user with a read-only view of the system except its state and cache directories,
+ * restarted whenever it exits, stopped with SIGTERM and up to 30 s to drain its requests. It
+ * takes traffic only once it has settled, and is out of nginx's rotation before it is stopped
+ * (see `rotationScript`).
  */
 export function appUnit(host: AppHost): string {
+  const { rotation } = hostTimings(host);
+  const rotationCtl = `+${host.paths.appRoot}/${ROTATION_SCRIPT}`;
+  // The health wait and the settle window run in ExecStartPost, which the start timeout covers.
+  const startTimeout = Math.ceil(rotation.startTimeoutSeconds + rotation.settleSeconds + 30);
   return [
     "# Written by the boot script from src/userdata/app-unit.ts; edit that, not this file.",
     "[Unit]",
@@ -31,11 +48,16 @@ export function appUnit(host: AppHost): string {
     `User=${host.appUser}`,
     `Group=${host.appUser}`,
     `Environment=PORT=%i HOST=127.0.0.1 NODE_ENV=production APP_ENVIRONMENT=${host.environment}`,
-    `EnvironmentFile=-${APP_ENV_FILE}`,
+    ...appEnvironmentFiles(host).map((file) => `EnvironmentFile=-${file}`),
     `WorkingDirectory=${host.paths.appRoot}/run/%i`,
+    "# Out of nginx's rotation while it starts and settles, and before it is stopped (root: +).",
+    `ExecStartPre=${rotationCtl} hold %i`,
     `ExecStart=${appCommand(host, "%i").join(" ")}`,
+    `ExecStartPost=${rotationCtl} admit %i`,
+    `ExecStop=${rotationCtl} before-stop %i`,
     "Restart=always",
-    "RestartSec=1",
+    `RestartSec=${rotation.restartSeconds}`,
+    `TimeoutStartSec=${startTimeout}`,
     "KillSignal=SIGTERM",
     "TimeoutStopSec=30",
     `StandardOutput=append:${host.paths.appLogDir}/%i.log`,
@@ -44,7 +66,11 @@ export function appUnit(host: AppHost): string {
     "NoNewPrivileges=yes",
     "PrivateTmp=yes",
     "PrivateDevices=yes",
+    "# Read-only system; the app writes to $STATE_DIRECTORY (kept) and $CACHE_DIRECTORY, which",
+    "# systemd creates for the app user and shares between the processes.",
     "ProtectSystem=strict",
+    `StateDirectory=${path.basename(host.paths.appStateDir)}`,
+    `CacheDirectory=${path.basename(host.paths.appStateDir)}`,
     "ProtectHome=yes",
     "ProtectKernelTunables=yes",
     "ProtectKernelModules=yes",

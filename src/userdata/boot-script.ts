@@ -1,10 +1,40 @@
-import type { Engine } from "../config/schema";
 import type { AppHost } from "./app-host";
 import { appUnit } from "./app-unit";
 import { CLOUDWATCH_AGENT_CONFIG, cloudWatchAgentConfig, type ServerLogGroups } from "./cloudwatch-agent";
 import { DEPLOY_SCRIPT, deployScript } from "./deploy-script";
 import { HEALTH_PROBE_TIMER, healthProbeFiles } from "./health-probe";
-import { nginxConf } from "./nginx-conf";
+import {
+  DB_BACKUP_SCRIPT,
+  DB_PROVISION_SCRIPT,
+  DB_RESTORE_SCRIPT,
+  dbBackupScript,
+  dbBackupUnits,
+  dbProvisionScript,
+  dbRestoreScript,
+  localDatabasePackages,
+  MARIADB_APP_CNF,
+  mariadbAppCnf,
+  PG_APP_CONF,
+  PG_DATA,
+  postgresAppConf,
+  postgresHba,
+} from "./local-database";
+import { heldMarker, nginxConf } from "./nginx-conf";
+import { ROTATION_SCRIPT, rotationScript, WATCHDOG_UNIT, watchdogUnit } from "./rotation-script";
+
+/**
+ * SELinux (AL2023 ships it permissive): nginx must be allowed to connect to the app processes.
+ * Where SELinux is on, a failure to allow it fails the boot (set -e) rather than leaving nginx
+ * answering 502 on an enforcing host; without SELinux there is nothing to do, and the log says so.
+ */
+export const SELINUX_SETUP = [
+  "if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then",
+  '  echo "SELinux is $(getenforce): allowing nginx to connect to the app processes"',
+  "  setsebool -P httpd_can_network_connect 1",
+  "else",
+  '  echo "SELinux is off: nothing to allow"',
+  "fi",
+];
 
 /** The boot script logs here; the CloudWatch agent ships it. */
 export const BOOT_LOG = "/var/log/boot-script.log";
@@ -19,8 +49,6 @@ export interface BootScriptProps {
   readonly logGroups: ServerLogGroups;
   /** The server is in an Auto Scaling group (metrics per group as well as per instance). */
   readonly autoScaling: boolean;
-  /** Install this database engine on the same box (single-server layout). @default - none */
-  readonly localDatabase?: Engine;
   /**
    * Probe the health check through nginx every minute and publish it to CloudWatch in this region
    * (servers without a load balancer, whose health alarm reads it). @default - no probe
@@ -39,12 +67,69 @@ function writeFile(path: string, content: string, mode = "0644"): string[] {
 }
 
 /**
+ * The database part of the boot script, before the first deploy (whose migrations need it): the
+ * settings' folder; then either the CA bundle that signs RDS's certificates (the app verifies the
+ * server against it), or, on the single server, the engine itself: installed from AL2023's
+ * packages at the configured major, listening on 127.0.0.1 only, the app's user and database
+ * created (`db-provision`), and the nightly dump to S3 scheduled (`db-backup.timer`).
+ */
+function databaseLines(host: AppHost): string[] {
+  const { database } = host;
+  if (!database) return [];
+  const root = host.paths.appRoot;
+  const settingsDir = database.envFile.replace(/\/[^/]+$/, "");
+  const lines = [
+    "",
+    "# ---- The app's database: its settings folder (the deploy script writes the settings) ----",
+    `install -d -m 0750 -o root -g ${host.appUser} ${settingsDir}`,
+  ];
+  if (database.caBundle) {
+    lines.push(
+      "# RDS's certificate authorities, which the app checks the database server's certificate against.",
+      `retry curl -fsS --max-time 30 -o ${database.caBundle.path}.tmp ${database.caBundle.url}`,
+      `chmod 0644 ${database.caBundle.path}.tmp && mv -f ${database.caBundle.path}.tmp ${database.caBundle.path}`,
+    );
+  }
+  const db = database.local;
+  if (!db) return lines;
+  const engine =
+    db.engine === "postgres"
+      ? [
+          `if [[ ! -f ${PG_DATA}/PG_VERSION ]]; then postgresql-setup --initdb; fi`,
+          ...writeFile(`${PG_DATA}/${PG_APP_CONF}`, postgresAppConf(db), "0600"),
+          `grep -qxF "include_if_exists = '${PG_APP_CONF}'" ${PG_DATA}/postgresql.conf || echo "include_if_exists = '${PG_APP_CONF}'" >> ${PG_DATA}/postgresql.conf`,
+          ...writeFile(`${PG_DATA}/pg_hba.conf`, postgresHba(db), "0600"),
+          `chown postgres:postgres ${PG_DATA}/${PG_APP_CONF} ${PG_DATA}/pg_hba.conf`,
+          "systemctl enable postgresql",
+          "systemctl restart postgresql",
+        ]
+      : [...writeFile(MARIADB_APP_CNF, mariadbAppCnf(db)), "systemctl enable mariadb", "systemctl restart mariadb"];
+  const units = dbBackupUnits(host.paths, db);
+  return [
+    ...lines,
+    "",
+    `# ---- The database engine on this same server: ${db.serverPackage}, on 127.0.0.1 only ----`,
+    `retry dnf install -y ${localDatabasePackages(db).join(" ")}`,
+    ...engine,
+    ...writeFile(`${root}/${DB_PROVISION_SCRIPT}`, dbProvisionScript(database, db), "0700"),
+    ...writeFile(`${root}/${DB_BACKUP_SCRIPT}`, dbBackupScript(database, db), "0700"),
+    ...writeFile(`${root}/${DB_RESTORE_SCRIPT}`, dbRestoreScript(database, db), "0700"),
+    ...writeFile("/etc/systemd/system/db-backup.service", units.service),
+    ...writeFile("/etc/systemd/system/db-backup.timer", units.timer),
+    `${root}/${DB_PROVISION_SCRIPT}`,
+    "systemctl daemon-reload",
+    "systemctl enable --now db-backup.timer",
+  ];
+}
+
+/**
  * The first-boot script of an app server on Amazon Linux 2023 (cloud-init runs it once, as root):
  * installs nginx, Node.js and the CloudWatch agent; writes the nginx configuration, the
  * `app@<port>` unit, the deploy script and the agent's configuration, all rendered from one
- * `AppHost`; starts the agent first (so a failed boot still ships its log) and nginx; then runs
- * the deploy script for the environment's version, which downloads the release and starts the
- * processes. For the single-server layout it also installs the database engine on the same box.
+ * `AppHost`; starts the agent first (so a failed boot still ships its log), nginx and the app
+ * processes' watchdog; before the app, the database part (`databaseLines`: for the single-server
+ * layout the engine on the same box); then runs the deploy script for the environment's version,
+ * which downloads the release, runs its migrations and starts the processes.
  *
  * Returned as plain text; the EC2 constructs base64-encode it (`userDataBase64`), so Terraform
  * never reads `${...}` in it as interpolation.
@@ -52,15 +137,6 @@ function writeFile(path: string, content: string, mode = "0644"): string[] {
 export function bootScript(props: BootScriptProps): string {
   const { host } = props;
   const { paths } = host;
-  const database =
-    props.localDatabase === "postgres"
-      ? ["retry dnf install -y postgresql16-server", "postgresql-setup --initdb", "systemctl enable --now postgresql"]
-      : props.localDatabase === "mysql"
-        ? [
-            "retry dnf install -y mariadb105-server # MySQL-compatible; AL2023 ships no MySQL server",
-            "systemctl enable --now mariadb",
-          ]
-        : [];
   const units = host.appPorts.map((port) => `app@${port}`).join(" ");
   return [
     "#!/bin/bash",
@@ -81,23 +157,29 @@ export function bootScript(props: BootScriptProps): string {
     "",
     "# ---- nginx in front of the processes (502 on the health check until the first deploy) ----",
     ...writeFile(paths.nginxConf, nginxConf(host)),
-    "# SELinux (permissive on AL2023 by default): let nginx connect to the app processes if enforcing.",
-    "setsebool -P httpd_can_network_connect 1 2>/dev/null || true",
+    ...SELINUX_SETUP,
     "nginx -t",
     "systemctl enable --now nginx",
     "",
     "# ---- The app: an unprivileged user, its releases, one systemd unit per process ----",
     `id ${host.appUser} >/dev/null 2>&1 || useradd --system --home-dir ${paths.appRoot} --shell /sbin/nologin ${host.appUser}`,
-    `install -d -m 0755 ${paths.appRoot}/bin ${paths.appRoot}/releases ${paths.appRoot}/run`,
+    `install -d -m 0755 ${paths.appRoot}/bin ${paths.appRoot}/releases ${paths.appRoot}/run ${paths.rotationDir}`,
+    "# Every process is held out of rotation until it has started and settled (see bin/rotation).",
+    `touch ${host.appPorts.map((port) => heldMarker(host, port)).join(" ")}`,
     `install -d -m 0750 -o ${host.appUser} -g ${host.appUser} ${paths.appLogDir}`,
     ...writeFile(`${paths.appRoot}/${DEPLOY_SCRIPT}`, deployScript(host), "0755"),
+    ...writeFile(`${paths.appRoot}/${ROTATION_SCRIPT}`, rotationScript(host), "0755"),
     ...writeFile("/etc/systemd/system/app@.service", appUnit(host)),
+    ...writeFile(`/etc/systemd/system/${WATCHDOG_UNIT}`, watchdogUnit(host)),
     ...writeFile(
       "/etc/logrotate.d/app",
       `${paths.appLogDir}/*.log {\n    daily\n    rotate 7\n    compress\n    missingok\n    notifempty\n    copytruncate\n}\n`,
     ),
     "systemctl daemon-reload",
     `systemctl enable ${units}`,
+    `systemctl enable --now ${WATCHDOG_UNIT}`,
+    ...databaseLines(host),
+    "",
     `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version}`,
     ...(props.healthProbe
       ? [
@@ -110,7 +192,6 @@ export function bootScript(props: BootScriptProps): string {
           `systemctl enable --now ${HEALTH_PROBE_TIMER}`,
         ]
       : []),
-    ...(database.length > 0 ? ["", "# ---- The database, on this same server ----", ...database] : []),
     "",
     'echo "boot script finished at $(date -Is)"',
     "",

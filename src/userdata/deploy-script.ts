@@ -1,5 +1,6 @@
 import type { AppHost } from "./app-host";
 import { RELEASE_VERSION_METADATA, VERSION_PATTERN } from "./app-host";
+import { databaseDeploySection } from "./database-step";
 
 /** Where the deploy script is installed under the app root. */
 export const DEPLOY_SCRIPT = "bin/deploy";
@@ -14,20 +15,23 @@ const KEEP_RELEASES = 3;
  * `deploy <version>`: the one way a version reaches an app server's processes, used by the boot
  * script (first install), the SSM document (single-server and app-db-split deploys) and people.
  *
- * Fetches the release when it is not on disk, then moves one process at a time: point its
- * `run/<port>` link at the release, restart `app@<port>`, wait until the process answers its health
- * check with the new version, then wait out nginx's `fail_timeout` (+1 s: nginx counts whole seconds) so that nginx has the process
- * back in rotation before the next one stops (nginx answers 502 only when every process is out).
- * If a process does not become healthy in time, every process already moved goes back to the
- * version it ran before, one at a time, and the script exits 1: the old version keeps serving.
+ * Fetches the release when it is not on disk. On a first install (no process has run a release)
+ * it starts every process at once. Otherwise it moves one process at a time: point its
+ * `run/<port>` link at the release and `systemctl restart app@<port>`. The unit holds the process
+ * out of nginx's rotation before stopping it, and lets the new one in only after it has answered
+ * its health check for the settle window (`rotationScript`); the restart fails otherwise. The
+ * process must then report the new version. If a process fails, every process already moved goes
+ * back to the version it ran before, the failed one first (it is out of rotation, so the others
+ * keep serving while it comes back), then the others in reverse order, and the script exits 1:
+ * the old version keeps serving, one process out of rotation at a time.
  *
- * `APP_CTL` replaces `systemctl` (the local test bed supervises processes itself),
- * `APP_HEALTH_TIMEOUT` the seconds a process has to become healthy (default 60), and
+ * `APP_CTL` replaces `systemctl` (the local test bed supervises processes itself), and
  * `APP_RETRY_SECONDS` the backoff step between retried AWS calls (default 3).
  */
 export function deployScript(host: AppHost): string {
   const root = host.paths.appRoot;
   const { artifacts } = host;
+  const database = databaseDeploySection(host);
   const fetch = artifacts
     ? [
         "# AWS calls retried with backoff: at first boot the instance role may not be usable yet.",
@@ -88,10 +92,6 @@ export function deployScript(host: AppHost): string {
     'RELEASES="$APP_ROOT/releases"',
     `PORTS=(${host.appPorts.join(" ")})`,
     `HEALTH_PATH=/healthz`,
-    "# nginx's fail_timeout, plus the second its clock rounds to: a process that failed requests",
-    "# while restarting is back in rotation by then.",
-    `SETTLE_SECONDS=${host.passiveHealthCheck.failTimeoutSeconds + 1}`,
-    'HEALTH_TIMEOUT="${APP_HEALTH_TIMEOUT:-60}"',
     'CTL="${APP_CTL:-systemctl}"',
     "",
     'log() { echo "deploy: $*"; }',
@@ -105,6 +105,7 @@ export function deployScript(host: AppHost): string {
     "",
     ...fetch,
     "",
+    ...(database.functions.length > 0 ? [...database.functions, ""] : []),
     "# 200 from the process itself, and the version it reports (when it reports one) is $2.",
     "healthy() {",
     "  local body",
@@ -112,21 +113,15 @@ export function deployScript(host: AppHost): string {
     '  [[ $body != *\'"version":\'* || $body == *"\\"version\\":\\"$2\\""* ]]',
     "}",
     "",
-    "wait_healthy() {",
-    "  local deadline=$((SECONDS + HEALTH_TIMEOUT))",
-    '  until healthy "$1" "$2"; do',
-    "    if ((SECONDS >= deadline)); then return 1; fi",
-    "    sleep 0.25",
-    "  done",
-    "}",
-    "",
     '# The release a process runs: where its run/<port> link points ("" before its first deploy).',
     'running() { if [[ -L "$APP_ROOT/run/$1" ]]; then basename "$(readlink "$APP_ROOT/run/$1")"; fi; }',
     "",
+    "# Point port $1 at release $2 and restart its process, which is back in rotation only once it has",
+    "# settled (the unit's start fails otherwise); then it must report version $2.",
     "switch() {",
     '  ln -sfn "$RELEASES/$2" "$APP_ROOT/run/.$1"',
     '  mv -Tf "$APP_ROOT/run/.$1" "$APP_ROOT/run/$1"',
-    '  $CTL restart "app@$1"',
+    '  $CTL restart "app@$1" && healthy "$1" "$2"',
     "}",
     "",
     'mkdir -p "$RELEASES"',
@@ -135,6 +130,17 @@ export function deployScript(host: AppHost): string {
     '  fetch_release "$version" || { log "failed: release $version unavailable; nothing changed"; exit 1; }',
     "fi",
     'mkdir -p "$APP_ROOT/run"',
+    ...database.step,
+    "",
+    "# First install (no process has run a release yet, so none serves): start them all at once.",
+    'if [[ -z $(for port in "${PORTS[@]}"; do running "$port"; done) ]]; then',
+    '  log "first install: starting ${#PORTS[@]} processes on $version"',
+    '  for port in "${PORTS[@]}"; do ln -sfn "$RELEASES/$version" "$APP_ROOT/run/$port"; done',
+    "  status=0",
+    '  $CTL restart "${PORTS[@]/#/app@}" || status=1',
+    '  for port in "${PORTS[@]}"; do healthy "$port" "$version" || { log "port $port: $version not healthy"; status=1; }; done',
+    '  if ((status != 0)); then log "failed: $version did not start on every process, and there is no earlier version"; exit 1; fi',
+    "fi",
     "",
     "moved=() # port:previous-version, for the rollback",
     'for port in "${PORTS[@]}"; do',
@@ -143,20 +149,16 @@ export function deployScript(host: AppHost): string {
     '    log "port $port already runs $version"',
     "    continue",
     "  fi",
-    "  # Settle after the previous process moved, unless it served nothing before (first install).",
-    '  if ((${#moved[@]} > 0)) && [[ -n ${moved[-1]#*:} ]]; then sleep "$SETTLE_SECONDS"; fi',
     '  log "port $port: ${previous:-nothing} -> $version"',
     '  moved+=("$port:$previous")',
-    '  switch "$port" "$version"',
-    '  if ! wait_healthy "$port" "$version"; then',
-    '    log "port $port: $version not healthy within ${HEALTH_TIMEOUT}s; rolling back"',
+    '  if ! switch "$port" "$version"; then',
+    '    log "port $port: $version did not start, answer its health check and settle; rolling back, this port first"',
     "    status=0",
-    '    for entry in "${moved[@]}"; do',
-    "      p=${entry%%:*} old=${entry#*:}",
+    "    # Newest first: the failed process (out of rotation) is back before a serving one goes out.",
+    "    for ((i = ${#moved[@]} - 1; i >= 0; i--)); do",
+    "      p=${moved[i]%%:*} old=${moved[i]#*:}",
     '      if [[ -z $old ]]; then log "port $p: no earlier version to return to"; status=1; continue; fi',
-    '      switch "$p" "$old"',
-    '      if wait_healthy "$p" "$old"; then log "port $p: back on $old"; else log "port $p: $old not healthy either"; status=1; fi',
-    '      sleep "$SETTLE_SECONDS"',
+    '      if switch "$p" "$old"; then log "port $p: back on $old"; else log "port $p: $old not healthy either"; status=1; fi',
     "    done",
     '    log "failed: $version rolled back (rollback status $status)"',
     "    exit 1",

@@ -1,4 +1,4 @@
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { Token } from "cdktf";
 
 /** EC2 accepts at most 16 KB of user data, counted before base64 encoding. */
@@ -23,4 +23,11 @@ export function userDataBase64(script: string): string {
     throw new Error(`userDataBase64: ${data.length} bytes even gzip-compressed; EC2 accepts ${USER_DATA_LIMIT}`);
   }
   return data.toString("base64");
+}
+
+/** The script in user data as `userDataBase64` encodes it (gzip-compressed or not), as cloud-init reads it. */
+export function userDataScript(base64: string): string {
+  const data = Buffer.from(base64, "base64");
+  const gzipped = data.length > 2 && data[0] === 0x1f && data[1] === 0x8b;
+  return (gzipped ? gunzipSync(data) : data).toString("utf8");
 }

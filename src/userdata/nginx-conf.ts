@@ -1,24 +1,69 @@
 import type { AppHost } from "./app-host";
+import { hostTimings } from "./app-host";
+
+/** The upstream block of every process but `port` (nginx uses it while `port` is held out). */
+export const upstreamWithout = (port: number) => `app-without-${port}`;
+
+/** The marker that holds `port` out of nginx's rotation. */
+export const heldMarker = (host: AppHost, port: number) => `${host.paths.rotationDir}/held-${port}`;
+
+/**
+ * The longest nginx takes to answer the health check path, whatever the processes do (a hung one
+ * is given up after 2 s and the next tried, within this): the load balancer's check must wait longer.
+ */
+export const HEALTH_CHECK_ANSWER_SECONDS = 4;
+
+/** The marker that makes the server fail the load balancer's health check. */
+export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unhealthy`;
 
 /**
  * nginx's whole main configuration for an app server: the local reverse proxy that spreads
  * requests over the app processes on loopback.
  *
  * - One upstream over every process, in a shared memory zone so that all nginx workers agree on
- *   which process failed; passive health checks (`max_fails` / `fail_timeout`).
+ *   which process failed; least connections first (a hung process stops getting new requests once
+ *   it holds more than the others); passive health checks (`max_fails` / `fail_timeout`). Each
+ *   process is listed a second time as a backup without failure accounting: when nginx counts
+ *   every process as failed, it still tries them, so a process that is back serves at once.
+ * - Rotation: a process whose marker `held-<port>` exists (see `Rotation`) gets no new request;
+ *   nginx checks the markers on every request (a stat each, no reload: a reload makes nginx's old
+ *   workers close idle client keep-alive connections, which a client may be reusing at that
+ *   moment). Requests then go to the upstream of the other processes. One process is held out at
+ *   a time; while several are held, none is (better a starting process than no process).
  * - A request that cannot reach a process (refused, reset, timed out, or 502/503/504 from it) is
- *   retried on the next process, at most once per process and within 10 s. nginx never retries a
- *   non-idempotent request (POST, PATCH) once it was sent, so a write is never applied twice.
+ *   retried on the next process, at most once per process. A read timeout is shorter than the
+ *   retry window, so a request that timed out on a hung process is retried too. nginx never
+ *   retries a non-idempotent request (POST, PATCH) once it was sent, so a write is never applied twice.
  * - Keep-alive connections to the processes (HTTP/1.1, `Connection` cleared), closed by nginx
  *   after 60 s idle: before the app's own 65 s, so nginx never reuses a connection the app is closing.
  * - The health check path is proxied to the processes' own `/healthz` with short timeouts: it
- *   answers 200 while any process is healthy and 502 when none is.
+ *   answers 200 while any process in rotation is healthy, 502 when none is, and 503 while the
+ *   watchdog finds the server unhealthy (marker `unhealthy`).
  */
 export function nginxConf(host: AppHost): string {
   const { paths, passiveHealthCheck: check } = host;
+  const { proxy } = hostTimings(host);
   const listen = host.listenAddress ? `${host.listenAddress}:${host.listenPort}` : `${host.listenPort}`;
-  const tries = host.appPorts.length;
+  const several = host.appPorts.length > 1;
+  // Each process once, and once more as a backup when nginx counts every process as failed.
+  const tries = several ? 2 * host.appPorts.length : 1;
   const temp = (name: string) => `${paths.nginxTempDir}/${name}`;
+  // Every peer of every group lives in one zone: about 256 bytes each, plus the zone's own pages.
+  const peers = (host.appPorts.length + 1) * host.appPorts.length * 2;
+  const zoneKb = 64 + Math.ceil((peers * 256) / 1024);
+  const upstream = (name: string, ports: readonly number[], zone: string) => [
+    `    upstream ${name} {`,
+    `        zone app${zone};`,
+    "        least_conn;",
+    ...ports.map(
+      (port) =>
+        `        server 127.0.0.1:${port} max_fails=${check.maxFails} fail_timeout=${check.failTimeoutSeconds}s;`,
+    ),
+    ...(ports.length > 1 ? ports.map((port) => `        server 127.0.0.1:${port} backup max_fails=0;`) : []),
+    "        keepalive 32;",
+    "        keepalive_timeout 60s;",
+    "    }",
+  ];
   return [
     "# Written by the boot script from src/userdata/nginx-conf.ts; edit that, not this file.",
     ...(host.nginxUser ? [`user ${host.nginxUser};`] : []),
@@ -56,14 +101,22 @@ export function nginxConf(host: AppHost): string {
     "        '' $scheme;",
     "    }",
     "",
-    "    upstream app {",
-    "        zone app 64k;",
-    ...host.appPorts.map(
-      (port) =>
-        `        server 127.0.0.1:${port} max_fails=${check.maxFails} fail_timeout=${check.failTimeoutSeconds}s;`,
-    ),
-    "        keepalive 32;",
-    "        keepalive_timeout 60s;",
+    ...upstream("app", host.appPorts, ` ${zoneKb}k`),
+    ...(several
+      ? host.appPorts.flatMap((held) => [
+          "",
+          ...upstream(
+            upstreamWithout(held),
+            host.appPorts.filter((port) => port !== held),
+            "",
+          ),
+        ])
+      : []),
+    "",
+    "    # The upstream a request goes to: every process, or every one but the process held out.",
+    "    map $app_held $app_upstream {",
+    "        default app;",
+    ...(several ? host.appPorts.map((port) => `        "-${port}" ${upstreamWithout(port)};`) : []),
     "    }",
     "",
     "    server {",
@@ -77,24 +130,31 @@ export function nginxConf(host: AppHost): string {
     "        proxy_set_header X-Real-IP $remote_addr;",
     "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
     "        proxy_set_header X-Forwarded-Proto $forwarded_proto;",
-    "        proxy_connect_timeout 2s;",
-    "        proxy_send_timeout 30s;",
-    "        proxy_read_timeout 30s;",
+    `        proxy_connect_timeout ${proxy.connectSeconds}s;`,
+    `        proxy_send_timeout ${proxy.readSeconds}s;`,
+    `        proxy_read_timeout ${proxy.readSeconds}s;`,
     "        proxy_next_upstream error timeout http_502 http_503 http_504;",
     `        proxy_next_upstream_tries ${tries};`,
-    "        proxy_next_upstream_timeout 10s;",
+    `        proxy_next_upstream_timeout ${proxy.nextUpstreamSeconds}s;`,
+    "",
+    "        # Which processes are held out of rotation (bin/rotation writes the markers).",
+    '        set $app_held "";',
+    ...host.appPorts.map(
+      (port) => `        if (-f ${heldMarker(host, port)}) { set $app_held "\${app_held}-${port}"; }`,
+    ),
     "",
     `        location = ${host.healthCheckPath} {`,
     "            access_log off;",
+    `            if (-f ${unhealthyMarker(host)}) { return 503 "unhealthy: see the watchdog in the app log\\n"; }`,
     "            proxy_connect_timeout 1s;",
     "            proxy_read_timeout 2s;",
-    "            # Answer within the load balancer's 5 s health check timeout, whatever the retries.",
-    "            proxy_next_upstream_timeout 4s;",
-    "            proxy_pass http://app/healthz;",
+    "            # Answer within the load balancer's health check timeout, whatever the retries.",
+    `            proxy_next_upstream_timeout ${HEALTH_CHECK_ANSWER_SECONDS}s;`,
+    "            proxy_pass http://$app_upstream/healthz;",
     "        }",
     "",
     "        location / {",
-    "            proxy_pass http://app;",
+    "            proxy_pass http://$app_upstream;",
     "        }",
     "    }",
     "}",

@@ -1,0 +1,189 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { AL2023_SERVER_PACKAGES } from "../../src/config/database-engines";
+import { ConfigError } from "../../src/config/errors";
+import { loadEnvironments, parseEnvironment } from "../../src/config/load";
+import { environmentFile, tempDir, writeEnvironments } from "../helpers";
+
+/** The database section of an environment file: what each layout can run, and the names the engines take. */
+
+const singleServer = (database: Record<string, unknown>) =>
+  environmentFile({
+    layout: "single-server",
+    network: { cidr: "10.50.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"], natGateways: "none" },
+    app: { instanceType: "t3.micro", version: "1.0.0" },
+    database,
+  });
+const problemsOf = (file: Record<string, unknown>) => parseEnvironment("dev", file).problems;
+
+describe("the single server runs the engine Amazon Linux 2023 packages, at the major asked for", () => {
+  test.each([
+    ["postgres", "15", "postgresql15-server"],
+    ["postgres", "16", "postgresql16-server"],
+    ["postgres", "17", "postgresql17-server"],
+    ["mariadb", "10.5", "mariadb105-server"],
+    ["mariadb", "10.11", "mariadb1011-server"],
+  ])("%s %s is accepted (AL2023 package %s)", (engine, engineVersion, pkg) => {
+    expect(problemsOf(singleServer({ engine, engineVersion }))).toEqual([]);
+    expect(AL2023_SERVER_PACKAGES[engine as "postgres" | "mariadb"][engineVersion]).toBe(pkg);
+  });
+
+  test.each([
+    [
+      "PostgreSQL 14, which AL2023 does not package",
+      { engine: "postgres", engineVersion: "14" },
+      'database.engineVersion must be a postgres version Amazon Linux 2023 packages for layout single-server: 15, 16, 17 (or use a layout with RDS, which runs 14, 15, 16, 17) (got "14")',
+    ],
+    [
+      "a pinned minor, which dnf cannot hold",
+      { engine: "postgres", engineVersion: "16.4" },
+      `database.engineVersion must be a major version for layout single-server (16): Amazon Linux 2023 installs its repository's current 16.x, a minor cannot be pinned (got "16.4")`,
+    ],
+    [
+      "MySQL, of which AL2023 packages no server",
+      { engine: "mysql", engineVersion: "8.4" },
+      'database.engine must be postgres or mariadb for layout single-server: Amazon Linux 2023 packages no mysql server (mariadb is MySQL-compatible; or use a layout with RDS) (got "mysql")',
+    ],
+    [
+      "a MariaDB major AL2023 does not package",
+      { engine: "mariadb", engineVersion: "11.4" },
+      'database.engineVersion must be a mariadb version Amazon Linux 2023 packages for layout single-server: 10.5, 10.11 (or use a layout with RDS, which runs 10.6, 10.11, 11.4) (got "11.4")',
+    ],
+  ])("rejects %s, in one line naming the field and what is allowed", (_case, database, message) => {
+    expect(problemsOf(singleServer(database))).toEqual([message]);
+  });
+
+  test("RDS layouts keep RDS's majors: PostgreSQL 14 and MariaDB 11.4 are fine there", () => {
+    const rds = (database: Record<string, unknown>) =>
+      environmentFile({ database: { instanceClass: "db.t4g.micro", allocatedStorageGb: 20, ...database } });
+    expect(problemsOf(rds({ engine: "postgres", engineVersion: "14" }))).toEqual([]);
+    expect(problemsOf(rds({ engine: "mariadb", engineVersion: "11.4" }))).toEqual([]);
+    expect(problemsOf(rds({ engine: "mariadb", engineVersion: "10.5" }))).toEqual([
+      'database.engineVersion must be a mariadb version of major 10.6, 10.11, 11.4 (got "10.5")',
+    ]);
+  });
+});
+
+describe("the app's database and user: names the engine takes", () => {
+  test("default to app, and to RDS's master user app_admin (renaming it would replace the instance)", () => {
+    expect(
+      parseEnvironment("dev", singleServer({ engine: "postgres", engineVersion: "16" })).environment!.database,
+    ).toMatchObject({
+      name: "app",
+      username: "app",
+    });
+    expect(parseEnvironment("prod", environmentFile()).environment!.database).toMatchObject({
+      name: "app",
+      username: "app_admin",
+    });
+  });
+
+  test.each([
+    [
+      "name",
+      "Shop",
+      "postgres",
+      'database.name must be lowercase letters, digits and underscores, starting with a letter (got "Shop")',
+    ],
+    [
+      "name",
+      "my-app",
+      "postgres",
+      'database.name must be lowercase letters, digits and underscores, starting with a letter (got "my-app")',
+    ],
+    ["name", "template1", "postgres", 'database.name is reserved by the engine or RDS; pick another (got "template1")'],
+    [
+      "name",
+      "a".repeat(64),
+      "postgres",
+      `database.name must be at most 63 characters for postgres (got "${"a".repeat(64)}")`,
+    ],
+    [
+      "username",
+      "postgres",
+      "postgres",
+      'database.username is reserved by the engine or RDS; pick another (got "postgres")',
+    ],
+    [
+      "username",
+      "pg_app",
+      "postgres",
+      'database.username must not start with pg_, which PostgreSQL reserves (got "pg_app")',
+    ],
+    ["username", "root", "mariadb", 'database.username is reserved by the engine or RDS; pick another (got "root")'],
+    [
+      "username",
+      "application_users",
+      "mariadb",
+      'database.username must be at most 16 characters for mariadb (got "application_users")',
+    ],
+    ["username", "user", "mariadb", 'database.username is reserved by the engine or RDS; pick another (got "user")'],
+  ])("database.%s %j on %s is refused", (field, value, engine, message) => {
+    const version = engine === "postgres" ? "16" : "10.11";
+    expect(problemsOf(singleServer({ engine, engineVersion: version, [field]: value }))).toEqual([message]);
+  });
+
+  test("a name as long as MySQL allows for a database (64) is fine there", () => {
+    expect(problemsOf(singleServer({ engine: "mariadb", engineVersion: "10.11", name: "a".repeat(64) }))).toEqual([]);
+  });
+});
+
+describe("backup retention: what RDS and S3 lifecycle allow", () => {
+  test("RDS layouts keep 1 to 35 days", () => {
+    const rds = (days: number) =>
+      environmentFile({
+        database: { engine: "postgres", engineVersion: "16", instanceClass: "db.t4g.micro", backupRetentionDays: days },
+      });
+    expect(problemsOf(rds(35))).toEqual([]);
+    expect(problemsOf(rds(36))).toEqual([
+      "database.backupRetentionDays must be an integer from 1 to 35 for layout load-balanced: RDS keeps automated backups at most 35 days (got 36)",
+    ]);
+  });
+
+  test("the single server's dumps are kept any whole number of days from 1 (an S3 lifecycle expiration)", () => {
+    expect(problemsOf(singleServer({ engine: "postgres", engineVersion: "16", backupRetentionDays: 400 }))).toEqual([]);
+    expect(problemsOf(singleServer({ engine: "postgres", engineVersion: "16", backupRetentionDays: 0 }))).toEqual([
+      "database.backupRetentionDays must be a whole number of days, at least 1 (got 0)",
+    ]);
+    expect(problemsOf(singleServer({ engine: "postgres", engineVersion: "16", backupRetentionDays: 1.5 }))).toEqual([
+      "database.backupRetentionDays must be a whole number of days, at least 1 (got 1.5)",
+    ]);
+    expect(problemsOf(singleServer({ engine: "postgres", engineVersion: "16", backupRetentionDays: 2 ** 31 }))).toEqual(
+      [
+        "database.backupRetentionDays must be an integer from 1 to 2147483647 for layout single-server: the days of an S3 lifecycle expiration (got 2147483648)",
+      ],
+    );
+  });
+
+  test("production keeps at least a week of the single server's dumps too", () => {
+    const file = singleServer({ engine: "postgres", engineVersion: "16", backupRetentionDays: 3 });
+    const problems = parseEnvironment("prod", {
+      ...file,
+      production: true,
+      exceptions: [{ rule: "layout", reason: "a small shop, one box on purpose" }],
+    }).problems;
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^database\.backupRetentionDays must be at least 7 in production \(got 3\)/),
+    );
+  });
+});
+
+test("bad database input stops everything before a stack exists: one line per problem naming the folder, and no output", () => {
+  const dir = writeEnvironments(tempDir("database-config-"), {
+    dev: singleServer({ engine: "postgres", engineVersion: "14", name: "My-App" }),
+  });
+  const outdir = path.join(dir, "cdktf.out");
+  let error: unknown;
+  try {
+    loadEnvironments({ dir });
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(ConfigError);
+  const label = path.relative(process.cwd(), dir).split(path.sep).join("/");
+  expect((error as ConfigError).problems).toEqual([
+    `${label}/dev: database.engineVersion must be a postgres version Amazon Linux 2023 packages for layout single-server: 15, 16, 17 (or use a layout with RDS, which runs 14, 15, 16, 17) (got "14")`,
+    `${label}/dev: database.name must be lowercase letters, digits and underscores, starting with a letter (got "My-App")`,
+  ]);
+  expect(fs.existsSync(outdir)).toBe(false);
+});

@@ -1,0 +1,47 @@
+import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
+import { Testing } from "cdktf";
+import { LoadBalancer } from "../../src/constructs/load-balancer";
+import { Naming } from "../../src/naming";
+import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS } from "../../src/userdata/app-host";
+import { HEALTH_CHECK_ANSWER_SECONDS, nginxConf } from "../../src/userdata/nginx-conf";
+
+describe("LoadBalancer: the target group's health check of each server", () => {
+  const json = Testing.synthScope(
+    (scope) =>
+      new LoadBalancer(scope, "LoadBalancer", {
+        naming: new Naming("shop", "test"),
+        vpcId: "vpc-1",
+        subnetIds: ["subnet-a", "subnet-c"],
+        targetPort: 80,
+        healthCheckPath: "/healthz",
+        certificateArn: undefined,
+        deletionProtection: false,
+      }),
+  );
+  const targets = Object.values(JSON.parse(json).resource.aws_lb_target_group as Record<string, any>)[0];
+
+  test("a server that reports itself unhealthy (503) is out of the load balancer within 30 s", () => {
+    expect(json).toHaveResourceWithProperties(LbTargetGroup, {
+      health_check: expect.objectContaining({ path: "/healthz", matcher: "200", unhealthy_threshold: 3 }),
+    });
+    const { interval, unhealthy_threshold } = targets.health_check;
+    expect(interval * unhealthy_threshold).toBeLessThanOrEqual(30);
+  });
+
+  test("the check waits longer than nginx ever takes to answer it, even with a hung process", () => {
+    const conf = nginxConf({
+      environment: "test",
+      version: "1.0.0",
+      listenPort: 80,
+      healthCheckPath: "/healthz",
+      appPorts: appPorts(2),
+      appUser: "app",
+      passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+      paths: SERVER_PATHS,
+    });
+    const location = /location = \/healthz \{([\s\S]*?)\n        \}/.exec(conf)?.[1] ?? "";
+    expect(location).toContain(`proxy_next_upstream_timeout ${HEALTH_CHECK_ANSWER_SECONDS}s;`);
+    expect(targets.health_check.timeout).toBeGreaterThan(HEALTH_CHECK_ANSWER_SECONDS);
+    expect(targets.health_check.timeout).toBeLessThan(targets.health_check.interval);
+  });
+});

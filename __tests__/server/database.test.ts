@@ -1,0 +1,322 @@
+import * as http from "node:http";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { certificates, opensslMissing, type Certificates } from "./certificates";
+import { call, DatabaseBed, type Reply } from "./database-bed";
+import { engineMissing, type DrillEngine } from "./databases";
+import { nginxMissing } from "./testbed";
+
+/**
+ * The app and its database, for real: PostgreSQL and MariaDB from Debian's packages (the majors
+ * Amazon Linux 2023 also packages: 15, 10.11), each configured by the single server's boot
+ * script files, with the app's processes behind real nginx. Both engines run side by side: each
+ * check runs on both at once. AWS is a stand-in `aws` the test controls (see database-bed.ts).
+ * Loops are bounded by count or time; every server and process is stopped in afterAll.
+ */
+
+const ENGINES: DrillEngine[] = ["postgres", "mariadb"];
+const PROCESSES = 2;
+
+const missing = [nginxMissing(), ...ENGINES.map(engineMissing), opensslMissing()].filter(Boolean);
+if (missing.length > 0) console.log(`database integration tests skipped: ${missing.join("; ")}`);
+if (missing.length > 0 && process.env.CI) {
+  // .ci/run installs them: in CI a missing server is a broken pipeline, not a reason to skip.
+  test("PostgreSQL, MariaDB and nginx are installed in CI", () => {
+    throw new Error(missing.join("; "));
+  });
+}
+const describeWithDatabases = missing.length > 0 ? describe.skip : describe;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * p)];
+
+describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB", () => {
+  const beds = new Map<DrillEngine, DatabaseBed>();
+  let tls: Certificates;
+  const tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), "db-drill-tls-"));
+  /** Runs `check` on every engine at once. */
+  const onEach = (check: (bed: DatabaseBed) => Promise<void>) => Promise.all(ENGINES.map((e) => check(beds.get(e)!)));
+
+  beforeAll(async () => {
+    // Each server also speaks TLS, as RDS does: PostgreSQL's certificate names localhost, MariaDB's 127.0.0.1.
+    tls = certificates(tlsDir);
+    const certificate = { postgres: tls.server("DNS:localhost"), mariadb: tls.server("IP:127.0.0.1") };
+    const started = await Promise.allSettled(
+      ENGINES.map((engine) => DatabaseBed.create(engine, PROCESSES, certificate[engine])),
+    );
+    started.forEach((result, i) => result.status === "fulfilled" && beds.set(ENGINES[i], result.value));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([...beds.values()].map((bed) => bed.stop()));
+    fs.rmSync(tlsDir, { recursive: true, force: true });
+  }, 30_000);
+
+  test("db-provision stores a generated password in the secret once, never in an argument, and the app's user reaches only its own database over loopback", () =>
+    onEach(async (bed) => {
+      const secret = bed.secret()!;
+      expect(secret.username).toBe("app");
+      expect(secret.password).toMatch(/^[0-9a-f]{64}$/);
+      expect(bed.awsCalls().filter((c) => c.includes("put-secret-value"))).toEqual([
+        expect.stringMatching(/--secret-string file:\/\//),
+      ]);
+      expect(bed.awsCalls().join("\n")).not.toContain(secret.password);
+      // run again (a reboot, a re-run by hand): the same password, nothing stored again
+      expect(await bed.provision()).toContain(`password: the one in`);
+      expect(bed.secret()!.password).toBe(secret.password);
+      expect(bed.awsCalls().filter((c) => c.includes("put-secret-value"))).toHaveLength(1);
+      if (bed.engine === "postgres") {
+        expect(await bed.db.admin("SHOW listen_addresses")).toBe("localhost");
+        expect(
+          await bed.db.admin("SELECT datname || ':' || pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'"),
+        ).toBe("app:app");
+        expect(
+          await bed.db.admin(
+            "SELECT rolsuper::text || rolcreatedb::text || rolcreaterole::text FROM pg_roles WHERE rolname = 'app'",
+          ),
+        ).toBe("falsefalsefalse");
+      } else {
+        expect(await bed.db.admin("SELECT @@bind_address, @@skip_name_resolve, @@local_infile")).toBe(
+          "127.0.0.1\t1\t0",
+        );
+        expect(await bed.db.admin("SHOW GRANTS FOR 'app'@'127.0.0.1'")).toMatch(
+          /GRANT ALL PRIVILEGES ON `app`\.\* TO `app`@`127\.0\.0\.1`/,
+        );
+        expect(await bed.db.admin("SELECT COUNT(*) FROM mysql.user WHERE user = 'app'")).toBe("1");
+      }
+    }));
+
+  test("a note written through nginx is read back through nginx; /healthz reports the database beside the process", async () => {
+    const latencies = new Map<DrillEngine, number[]>();
+    await onEach(async (bed) => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const ms: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const started = process.hrtime.bigint();
+        const written = await call(bed.bed.nginxPort, "POST", "/notes", `note ${i} on ${bed.engine} ✓`, agent);
+        expect(written.status).toBe(201);
+        const { id } = JSON.parse(written.body);
+        const read = await call(bed.bed.nginxPort, "GET", `/notes/${id}`, undefined, agent);
+        ms.push(Number(process.hrtime.bigint() - started) / 1e6);
+        expect(read.status).toBe(200);
+        expect(JSON.parse(read.body)).toMatchObject({ id, body: `note ${i} on ${bed.engine} ✓` });
+      }
+      agent.destroy();
+      latencies.set(bed.engine, ms);
+      const health = JSON.parse((await call(bed.bed.nginxPort, "GET", "/healthz")).body);
+      expect(health).toMatchObject({ status: "ok", database: "ok", version: "1.0.0" });
+      expect((await call(bed.bed.nginxPort, "GET", "/healthz/db")).status).toBe(200);
+      expect(await bed.notes()).toContain(`note 39 on ${bed.engine} ✓`);
+    });
+    for (const [engine, ms] of latencies) {
+      console.log(
+        `round trip (POST /notes + GET /notes/<id>) through nginx, ${engine}: p50 ${percentile(ms, 0.5).toFixed(1)} ms, p95 ${percentile(ms, 0.95).toFixed(1)} ms over ${ms.length}`,
+      );
+    }
+  }, 30_000);
+
+  test("TLS as the app uses it with RDS (verify-full): encrypted, the certificate checked against the CA bundle and the host name", () =>
+    onEach(async (bed) => {
+      const host = bed.engine === "postgres" ? "localhost" : "127.0.0.1";
+      const encrypted =
+        bed.engine === "postgres"
+          ? "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+          : "SELECT IF(VARIABLE_VALUE <> '', 'true', 'false') FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_cipher'";
+      const verified = { DB_TLS: "verify-full", DB_CA_FILE: tls.caFile, DB_HOST: host };
+      const [withTls, withoutTls, otherCa, otherHost] = await bed.probe([
+        { overrides: verified, sql: encrypted },
+        // the local settings: no TLS
+        { overrides: {}, sql: encrypted },
+        // a server whose certificate another CA signed
+        { overrides: { ...verified, DB_CA_FILE: tls.otherCaFile }, sql: "SELECT 1" },
+        // a server whose certificate names another host (PostgreSQL's names localhost, not 127.0.0.1)
+        { overrides: { ...verified, DB_HOST: "127.0.0.1" }, sql: "SELECT 1" },
+      ]);
+      expect(withTls).toEqual({ value: "true" });
+      expect(withoutTls).toEqual({ value: "false" });
+      expect(otherCa.error).toMatch(/certificate/i);
+      if (bed.engine === "postgres") expect(otherHost.error).toMatch(/altnames|host ?name/i);
+      else expect(otherHost).toEqual({ value: "1" }); // MariaDB's certificate names 127.0.0.1
+    }));
+
+  test("a password rotated in the secret reaches the app without a restart: it reads the secret again when the database refuses the old one", () =>
+    onEach(async (bed) => {
+      const rotated = "r0tated".padEnd(40, "x") + bed.engine.length;
+      if (bed.engine === "postgres") {
+        await bed.db.admin(
+          `ALTER ROLE app PASSWORD '${rotated}'; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app';`,
+        );
+      } else {
+        await bed.db.admin(`ALTER USER 'app'@'127.0.0.1' IDENTIFIED BY '${rotated}'`);
+        const ids = (await bed.db.admin("SELECT id FROM information_schema.processlist WHERE user = 'app'"))
+          .split("\n")
+          .filter(Boolean);
+        for (const id of ids) await bed.db.admin(`KILL ${id}`).catch(() => {});
+      }
+      bed.setSecret({ username: "app", password: rotated });
+      const replies: Reply[] = [];
+      for (let i = 0; i < 10; i++) replies.push(await call(bed.bed.nginxPort, "POST", "/notes", `after rotation ${i}`));
+      expect(replies.map((r) => r.status)).toEqual(Array(10).fill(201));
+    }));
+
+  test("db-backup then db-restore gives back the same rows (stand-in aws for S3)", async () => {
+    const restoreMs = new Map<DrillEngine, number>();
+    await onEach(async (bed) => {
+      const before = await bed.notes();
+      expect(before.split("\n").length).toBeGreaterThanOrEqual(50);
+      const backup = await bed.script("bin/db-backup");
+      expect(backup).toMatch(/db-backup: s3:\/\/drill-db-backups\/db\/app-\d{8}T\d{6}Z\.(dump|sql\.gz): \d+ bytes/);
+      expect(bed.dumps()).toHaveLength(1);
+      // the data moves on: a row changed, one deleted, one added
+      await bed.db.admin("UPDATE notes SET body = 'changed' WHERE id = 1; DELETE FROM notes WHERE id = 2;", "app");
+      expect((await call(bed.bed.nginxPort, "POST", "/notes", "written after the backup")).status).toBe(201);
+      expect(await bed.notes()).not.toBe(before);
+      const started = Date.now();
+      const restore = await bed.script("bin/db-restore", ["latest"]);
+      restoreMs.set(bed.engine, Date.now() - started);
+      expect(restore).toMatch(/db-restore: restored s3:\/\/drill-db-backups\/db\/app-.* into app/);
+      expect(await bed.notes()).toBe(before);
+      // and the app carries on, on the restored data
+      const after = await call(bed.bed.nginxPort, "POST", "/notes", "after the restore");
+      expect(after.status).toBe(201);
+      expect(bed.awsCalls().join("\n")).not.toContain(bed.secret()!.password);
+    });
+    for (const [engine, ms] of restoreMs)
+      console.log(`db-restore latest of a small dump (~60 rows), ${engine}: ${ms} ms`);
+  }, 30_000);
+
+  test(
+    "a deploy with a schema migration under load of writes and reads: no failed request, the migration applied once, run once per deploy",
+    () =>
+      onEach(async (bed) => {
+        const port = bed.bed.nginxPort;
+        const runs = async () => Number(await bed.db.admin("SELECT COUNT(*) FROM migration_runs", "app"));
+        const runsBefore = await runs();
+        bed.putRelease("1.1.0", (files) => {
+          const migrations = files.get("migrations.js")!;
+          const added = migrations.replace(
+            /\];\s*$/,
+            `  { id: "002_notes_author", postgres: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'", mysql: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'" },\n];\n`,
+          );
+          if (added === migrations) throw new Error("could not add a migration to migrations.js");
+          files.set("migrations.js", added);
+        });
+        // steady load: 4 clients, each writing a note and reading it back, until the deploy is done
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+        const failures: string[] = [];
+        const versions = new Map<string, number>();
+        let running = true;
+        const client = async (n: number) => {
+          for (let i = 0; running; i++) {
+            try {
+              const written = await call(port, "POST", "/notes", `load ${n}.${i}`, agent);
+              if (written.status !== 201) throw new Error(`POST ${written.status} ${written.body.slice(0, 100)}`);
+              const { id, version } = JSON.parse(written.body);
+              const read = await call(port, "GET", `/notes/${id}`, undefined, agent);
+              if (read.status !== 200) throw new Error(`GET ${read.status} ${read.body.slice(0, 100)}`);
+              versions.set(version, (versions.get(version) ?? 0) + 1);
+            } catch (error) {
+              failures.push(`${bed.engine}: ${(error as Error).message}`);
+            }
+          }
+        };
+        const clients = [0, 1, 2, 3].map(client);
+        await sleep(200);
+        const deploy = await bed.deploy("1.1.0");
+        await sleep(200);
+        running = false;
+        await Promise.all(clients);
+        agent.destroy();
+        expect(deploy.output).toContain("migrate: applied 002_notes_author");
+        // 001 is not applied again: the migrations table remembers it
+        expect(deploy.output).toContain("migrate: release 1.1.0: 1 applied, 1 already there");
+        expect(deploy.output).toContain(`done: ${PROCESSES} processes run 1.1.0`);
+        expect(deploy.code).toBe(0);
+        const served = [...versions.values()].reduce((a, b) => a + b, 0);
+        console.log(
+          `deploy 1.0.0 -> 1.1.0 with a migration, ${bed.engine}: ${served} write+read pairs through nginx during it, ${failures.length} failed`,
+        );
+        expect(failures).toEqual([]);
+        expect(versions.get("1.0.0")).toBeGreaterThan(0);
+        expect(versions.get("1.1.0")).toBeGreaterThan(0);
+        expect(
+          await bed.db.admin(
+            "SELECT id, release FROM schema_migrations ORDER BY id".replace(
+              "release",
+              bed.engine === "postgres" ? "release" : "`release`",
+            ),
+            "app",
+          ),
+        ).toBe("001_create_notes\t1.0.0\n002_notes_author\t1.1.0");
+        // one run for the deploy, however many processes it moved
+        expect(await runs()).toBe(runsBefore + 1);
+        // the column is there, and rows written by either release have it
+        expect(await bed.db.admin("SELECT COUNT(*) FROM notes WHERE author = 'anonymous'", "app")).toMatch(
+          /^[1-9]\d*$/,
+        );
+      }),
+    60_000,
+  );
+
+  test(
+    "the database restarts: writes fail fast, /healthz stays 200 through nginx and says so, then the app recovers with no deploy or restart",
+    () =>
+      onEach(async (bed) => {
+        const port = bed.bed.nginxPort;
+        const pids = await Promise.all(
+          bed.bed.host.appPorts.map(async (p) => JSON.parse((await call(p, "GET", "/")).body).pid),
+        );
+        await bed.db.stopServer();
+        // writes fail fast, with 500: not a status nginx reads as the process failing (502-504), so
+        // however many fail, nginx keeps every process in rotation and its /healthz answers
+        const stopped = Date.now();
+        for (let i = 0; i < 3 * PROCESSES; i++) {
+          const down = await call(port, "POST", "/notes", "while the database is down");
+          expect([down.status, JSON.parse(down.body).error]).toEqual([500, "database unavailable"]);
+          expect(down.ms).toBeLessThan(4000);
+        }
+        // /healthz asks the database at most once a second: "unreachable" within that, and 200 throughout
+        let health = { status: "", database: "" };
+        while (health.database !== "unreachable" && Date.now() - stopped < 5000) {
+          const reply = await call(port, "GET", "/healthz");
+          expect(reply.status).toBe(200);
+          health = JSON.parse(reply.body);
+          if (health.database !== "unreachable") await sleep(100);
+        }
+        expect(health).toMatchObject({ status: "ok", database: "unreachable" });
+        // (each process asks for itself: /healthz/db may reach the other one, still within its second)
+        let db = 0;
+        while (db !== 500 && Date.now() - stopped < 5000) {
+          db = (await call(port, "GET", "/healthz/db")).status;
+          if (db !== 500) await sleep(100);
+        }
+        expect(db).toBe(500);
+        expect((await call(port, "GET", "/healthz")).status).toBe(200);
+        await bed.db.startServer();
+        const restarted = Date.now();
+        let status = 0;
+        while (status !== 201 && Date.now() - restarted < 10_000) {
+          status = (await call(port, "POST", "/notes", "after the restart")).status;
+          if (status !== 201) await sleep(100);
+        }
+        expect(status).toBe(201);
+        console.log(`${bed.engine}: writes succeed again ${Date.now() - restarted} ms after the database is back`);
+        // /healthz asks the database at most once a second: "ok" again within that
+        let database = "";
+        while (database !== "ok" && Date.now() - restarted < 10_000) {
+          database = JSON.parse((await call(port, "GET", "/healthz")).body).database;
+          if (database !== "ok") await sleep(100);
+        }
+        expect(database).toBe("ok");
+        const after = await Promise.all(
+          bed.bed.host.appPorts.map(async (p) => JSON.parse((await call(p, "GET", "/")).body).pid),
+        );
+        expect(after).toEqual(pids);
+      }),
+    30_000,
+  );
+});

@@ -1,0 +1,346 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as path from "node:path";
+import { PASSIVE_HEALTH_CHECK, SERVER_PATHS } from "../../src/userdata/app-host";
+import { rotationScript } from "../../src/userdata/rotation-script";
+import { tempDir } from "../helpers";
+import { sandboxMissing } from "./supervisor";
+import {
+  bedScenario,
+  describeWithNginx,
+  freePort,
+  get,
+  releasePorts,
+  request,
+  steadyLoad,
+  TEST_ROTATION,
+  TestBed,
+} from "./testbed";
+
+/**
+ * Drills of issue 12, on real nginx with the rendered files: a rollback of a release broken on one
+ * port (item 1), graceful restarts under load (item 2; the app's own drain is in in-server.test.ts),
+ * how soon a restarted process is back (item 3), a hung process (item 4), a release that dies a few
+ * seconds after it starts (item 5), and files the app writes under the unit's read-only file
+ * system (item 6). Each scenario has its own test bed and runs beside the others. nginx's timings are production's; rotation timings are the
+ * tests' (TEST_ROTATION: processes settle in 0.2 s) unless a test says otherwise. GETs and POSTs
+ * go through nginx under every change; a POST that nginx had sent is never retried, so a failed
+ * POST is a lost write.
+ */
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const versionOf = async (port: number) => JSON.parse((await get(port, "/healthz")).body).version;
+
+/** A release that crashes at start on `port` only (a port-specific configuration error). */
+const brokenOn = (port: number) => (source: string) =>
+  source.replace(
+    '"use strict";',
+    `"use strict";\nif (process.env.PORT === "${port}") throw new Error("broken on this port");`,
+  );
+
+/** Lines of the deploy's output that report a process back on the old version, in order. */
+const backOn = (output: string) => [...output.matchAll(/port (\d+): back on 1\.0\.0/g)].map((m) => Number(m[1]));
+
+describeWithNginx("issue 12 drills: faults inside a server, without a failed request", () => {
+  // ---- Item 1: a rollback keeps the server up ----
+  const two = bedScenario(() => TestBed.serving(2));
+  test.concurrent(
+    "2 processes, a release broken on one port: the broken port is rolled back first, and no request fails",
+    two(async (bed) => {
+      const [first, second] = bed.host.appPorts;
+      bed.addRelease("2.0.0", brokenOn(second));
+      const load = steadyLoad(bed.nginxPort, { withPosts: true, concurrency: 6 });
+      await sleep(200);
+      const run = await bed.deploy("2.0.0");
+      const seen = await load.stop();
+      expect(run.code).toBe(1);
+      expect(run.output).toContain(
+        `port ${second}: 2.0.0 did not start, answer its health check and settle; rolling back, this port first`,
+      );
+      expect(backOn(run.output)).toEqual([second, first]);
+      expect(seen.failures).toEqual([]);
+      expect(seen.posts).toBeGreaterThan(50);
+      for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe("1.0.0");
+    }),
+    60_000,
+  );
+
+  const three = bedScenario(() => TestBed.serving(3));
+  test.concurrent(
+    "3 processes, a release broken on the last port: never more than one process out of rotation, and no request fails",
+    three(async (bed) => {
+      const ports = bed.host.appPorts;
+      bed.addRelease("2.0.0", brokenOn(ports[2]));
+      const load = steadyLoad(bed.nginxPort, { withPosts: true });
+      let mostHeld = 0;
+      const sampler = setInterval(() => {
+        mostHeld = Math.max(mostHeld, ports.filter((port) => bed.held(port)).length);
+      }, 10);
+      const run = await bed.deploy("2.0.0");
+      clearInterval(sampler);
+      const seen = await load.stop();
+      expect(run.code).toBe(1);
+      expect(backOn(run.output)).toEqual([ports[2], ports[1], ports[0]]);
+      expect(mostHeld).toBe(1);
+      expect(seen.failures).toEqual([]);
+      for (const port of ports) expect(await versionOf(port)).toBe("1.0.0");
+    }),
+    60_000,
+  );
+
+  // ---- Item 5: a release that dies soon after it starts ----
+  // The settle window is 1.5 s here (10 s in production); the release dies 0.8 s after it listens,
+  // after its first healthy answer.
+  const settling = bedScenario(() => TestBed.serving(2, { rotation: { settleSeconds: 1.5 } }));
+  test.concurrent(
+    "a release that dies a moment after it starts is caught while settling and rolled back, unseen by clients",
+    settling(async (bed) => {
+      bed.addRelease("3.0.0", (source) =>
+        source.replace(
+          "server.listen(port, host, () => {",
+          'server.listen(port, host, () => {\n  setTimeout(() => { throw new Error("dies after start"); }, 800);',
+        ),
+      );
+      const load = steadyLoad(bed.nginxPort, { withPosts: true });
+      await sleep(200);
+      const run = await bed.deploy("3.0.0");
+      const seen = await load.stop();
+      expect(run.code).toBe(1);
+      expect(run.output).toContain("back on 1.0.0");
+      // It answered its health check, then died within the settle window (systemd stops the
+      // settling hook when the process exits).
+      expect(bed.logs()).toMatch(/sample-app 3\.0\.0 listening[\s\S]*healthy; settling[\s\S]*dies after start/);
+      expect(seen.failures).toEqual([]);
+      expect(seen.byVersion.get("3.0.0") ?? 0).toBe(0);
+      for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe("1.0.0");
+    }),
+    60_000,
+  );
+
+  // ---- Item 3: a process that is back is used at once ----
+  const restarts = bedScenario(() => TestBed.serving(2));
+  test.concurrent(
+    "a restarted process takes requests as soon as it is back, so restarting the next one right after fails nothing",
+    restarts(async (bed) => {
+      const [first, second] = bed.host.appPorts;
+      const load = steadyLoad(bed.nginxPort, { withPosts: true });
+      await sleep(200);
+      expect(await bed.unit(first).restart()).toBe(true);
+      // Back in rotation: nginx sends it requests at once (no fail_timeout to wait out): one of
+      // the next 10 requests (a fraction of a second) is its.
+      let served = 0;
+      for (let i = 0; i < 10; i++) {
+        const reply = await get(bed.nginxPort, "/");
+        if (reply.status === 200 && JSON.parse(reply.body).port === first) served++;
+      }
+      expect(served).toBeGreaterThan(0);
+      expect(await bed.unit(second).restart()).toBe(true);
+      await sleep(200);
+      const seen = await load.stop();
+      expect(seen.failures).toEqual([]);
+      expect(seen.byPort.get(first)).toBeGreaterThan(0);
+      expect(seen.byPort.get(second)).toBeGreaterThan(0);
+
+      // Every process killed: nginx answers again as soon as one process listens, although it
+      // counted them all as failed a moment before.
+      for (const port of bed.host.appPorts) bed.unit(port).kill("SIGKILL");
+      const listening = async () =>
+        (
+          await Promise.all(
+            bed.host.appPorts.map(
+              (port) =>
+                new Promise<boolean>((resolve) => {
+                  const socket = net.connect(port, "127.0.0.1", () => {
+                    socket.destroy();
+                    resolve(true);
+                  });
+                  socket.on("error", () => resolve(false));
+                }),
+            ),
+          )
+        ).some(Boolean);
+      await sleep(100);
+      await bed.waitFor("a process listening again", listening, 5000);
+      const back = Date.now();
+      await bed.waitFor("nginx answering again", async () => (await get(bed.nginxPort, "/")).status === 200, 5000);
+      expect(Date.now() - back).toBeLessThan(500);
+      await bed.waitAllInRotation();
+    }),
+    60_000,
+  );
+  // ---- Item 2: the drain answers every request that reached the process ----
+  // GET /work here takes about 1 ms of CPU (5,000 PBKDF2 rounds; 20,000 by default): the event loop
+  // is still busy between polls, and the drill leaves CPU for the beds beside it.
+  const restartsUnderWork = bedScenario(() => TestBed.serving(2, { appEnv: { APP_WORK_ITERATIONS: "5000" } }));
+  test.concurrent(
+    "graceful restarts under GET, POST and CPU-bound load fail no request",
+    restartsUnderWork(async (bed) => {
+      const load = steadyLoad(bed.nginxPort, {
+        kinds: ["GET /", "POST /echo", "GET /work"],
+        concurrency: 9,
+        paceMs: 20,
+      });
+      await sleep(200);
+      for (const port of bed.host.appPorts) expect(await bed.unit(port).restart()).toBe(true);
+      await sleep(200);
+      const seen = await load.stop();
+      expect(seen.failures).toEqual([]);
+      expect(seen.byKind.get("POST /echo")!.ok).toBeGreaterThan(20);
+      expect(seen.byKind.get("GET /work")!.ok).toBeGreaterThan(20);
+    }),
+    60_000,
+  );
+
+  // ---- Item 4: a hung process ----
+  const hung = bedScenario(() => TestBed.serving(2, { watchdog: true }));
+  test.concurrent(
+    "a hung process is held out and restarted by the watchdog: GETs wait at most a few seconds and none fails",
+    hung(async (bed) => {
+      const [victim, other] = bed.host.appPorts;
+      const before = bed.unit(victim).pid;
+      const load = steadyLoad(bed.nginxPort, { withPosts: true, timeoutMs: 20_000 });
+      await sleep(300);
+      bed.unit(victim).kill("SIGSTOP");
+      const detected = await bed.waitFor("the watchdog holding the hung process out", () => bed.held(victim), 8000);
+      await bed.waitAllInRotation(10_000);
+      const seen = await load.stop();
+      expect(bed.unit(victim).pid).not.toBe(before);
+      expect(bed.logs()).toContain(`port ${victim}: no healthy answer to 2 checks in a row`);
+      // Two missed 1-s probes (production: three 2-s probes).
+      expect(detected).toBeLessThan(5000);
+      const gets = seen.byKind.get("GET /")!;
+      expect(gets.failed).toBe(0);
+      expect(gets.maxMs).toBeLessThan(6000);
+      // A POST already sent to the process when it hung is lost with it, as with kill -9 (nginx
+      // must not replay it elsewhere): at most one per POST client, and never a 504 after a wait.
+      const posts = seen.byKind.get("POST /echo")!;
+      expect(posts.failed).toBeLessThanOrEqual(2); // 2 of the 4 clients POST
+      expect([...posts.reasons.keys()].filter((reason) => reason !== "HTTP 502")).toEqual([]);
+      expect(seen.byPort.get(other)).toBeGreaterThan(0);
+    }),
+    60_000,
+  );
+
+  // nginx alone (no watchdog): read timeout 1 s and retry window 3 s, shorter than production's
+  // 30 s and 45 s; the property (a request that timed out is retried) holds for any read timeout
+  // shorter than the retry window.
+  const timeouts = bedScenario(() =>
+    TestBed.serving(2, { proxyTimeouts: { connectSeconds: 1, readSeconds: 1, nextUpstreamSeconds: 3 } }),
+  );
+  test.concurrent(
+    "without the watchdog, nginx retries a GET that timed out on a hung process on the next one",
+    timeouts(async (bed) => {
+      const [victim] = bed.host.appPorts;
+      const load = steadyLoad(bed.nginxPort, { withPosts: false, concurrency: 4, timeoutMs: 10_000 });
+      await sleep(200);
+      bed.unit(victim).kill("SIGSTOP");
+      await sleep(2500);
+      bed.unit(victim).kill("SIGCONT");
+      await sleep(200);
+      const seen = await load.stop();
+      expect(seen.failures).toEqual([]);
+      // Retried after the 1-s read timeout (without the retry, a request would wait out the 2.5 s stop).
+      expect(seen.maxMs).toBeLessThan(2000);
+    }),
+    30_000,
+  );
+
+  // Unhealthy after 1 s held out here (production: 180 s).
+  const stuck = bedScenario(() => TestBed.serving(2, { watchdog: true, rotation: { stuckSeconds: 1 } }));
+  test.concurrent(
+    "a process that cannot come back makes the server fail the load balancer's health check (503) until it is back",
+    stuck(async (bed) => {
+      const [victim] = bed.host.appPorts;
+      const link = path.join(bed.host.paths.appRoot, "run", String(victim));
+      const good = fs.readlinkSync(link);
+      bed.addRelease("4.0.0-crash", (source) => source.replace('"use strict";', '"use strict";\nprocess.exit(3);'));
+      fs.rmSync(link);
+      fs.symlinkSync(path.join(bed.host.paths.appRoot, "releases/4.0.0-crash"), link);
+      bed.unit(victim).kill("SIGKILL"); // restarted by systemd, into a crash loop
+      await bed.waitFor("the server marked unhealthy", () => bed.markedUnhealthy(), 8000);
+      const health = await get(bed.nginxPort, "/healthz");
+      expect(health.status).toBe(503);
+      expect(health.body).toContain("unhealthy");
+      expect((await get(bed.nginxPort, "/")).status).toBe(200); // the other process still serves
+      fs.rmSync(link);
+      fs.symlinkSync(good, link);
+      await bed.waitFor("the server healthy again", () => !bed.markedUnhealthy(), 8000);
+      await bed.waitAllInRotation();
+    }),
+    60_000,
+  );
+
+  // ---- Item 6: the app writes files where the read-only unit lets it ----
+  const missing = sandboxMissing();
+  if (missing) console.log(`read-only file system drill skipped: ${missing}`);
+  const writes = bedScenario(() => TestBed.serving(1, { sandbox: true }));
+  (missing ? test.skip : test.concurrent)(
+    "under the unit's read-only file system the app writes to its state directory, and nowhere else",
+    writes(async (bed) => {
+      const upload = await request("POST", bed.nginxPort, "/files", undefined, 5000, "an uploaded file");
+      expect(upload.status).toBe(201);
+      const { stored } = JSON.parse(upload.body);
+      expect(fs.readFileSync(path.join(bed.host.paths.appStateDir, "files", stored), "utf8")).toBe("an uploaded file");
+      // The same app writing beside its code is refused: the file system is read-only there.
+      bed.addRelease("5.0.0", (source) => source.replace("process.env.STATE_DIRECTORY ||", ""));
+      expect((await bed.deploy("5.0.0")).code).toBe(0);
+      const refused = await request("POST", bed.nginxPort, "/files", undefined, 5000, "x");
+      expect(refused.status).toBe(500);
+      expect(refused.body).toContain("cannot write to");
+    }),
+    60_000,
+  );
+
+  // The watchdog alone, against two ports and a stand-in systemctl that records what it is told.
+  test.concurrent(
+    "the watchdog restarts a process that stops answering only while another one answers (never for a shared cause)",
+    async () => {
+      const dir = tempDir("watchdog-");
+      const ports = [await freePort(), await freePort()];
+      fs.mkdirSync(path.join(dir, "rotation"));
+      const script = path.join(dir, "rotation.sh");
+      fs.writeFileSync(
+        script,
+        rotationScript({
+          environment: "test",
+          version: "1.0.0",
+          listenPort: 80,
+          healthCheckPath: "/healthz",
+          appPorts: ports,
+          appUser: "app",
+          passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+          rotation: { ...TEST_ROTATION, watchIntervalSeconds: 0.1, watchTimeoutSeconds: 0.5, watchFailures: 2 },
+          paths: { ...SERVER_PATHS, rotationDir: path.join(dir, "rotation") },
+        }),
+        { mode: 0o755 },
+      );
+      // test stand-in for systemctl: records every call; every unit is active
+      const ctl = path.join(dir, "systemctl");
+      fs.writeFileSync(ctl, `#!/bin/bash\necho "$*" >> ${dir}/calls\n[[ $1 == is-active ]] && echo active\nexit 0\n`, {
+        mode: 0o755,
+      });
+      const calls = () =>
+        fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8") : "";
+      const watch = spawn(script, ["watch"], { env: { ...process.env, APP_CTL: ctl }, stdio: "ignore" });
+      const answering = http.createServer((_req, res) => res.end("ok\n"));
+      try {
+        // Neither port answers (as when every process is overloaded): nothing is killed.
+        await sleep(1000);
+        expect(calls()).not.toContain("kill");
+        // One answers again: the other, still silent, is held out and killed.
+        await new Promise<void>((resolve) => answering.listen(ports[1], "127.0.0.1", resolve));
+        for (let i = 0; i < 100 && !calls().includes("kill"); i++) await sleep(20);
+        expect(calls()).toContain(`kill --signal=SIGKILL app@${ports[0]}`);
+        expect(calls()).not.toContain(`app@${ports[1]}`);
+        expect(fs.existsSync(path.join(dir, "rotation", `held-${ports[0]}`))).toBe(true);
+      } finally {
+        watch.kill("SIGKILL");
+        await new Promise((resolve) => answering.close(resolve));
+        releasePorts(ports);
+      }
+    },
+    30_000,
+  );
+});

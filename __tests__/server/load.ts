@@ -1,0 +1,180 @@
+import * as http from "node:http";
+
+/** HTTP clients for the test bed: single requests and a steady load that counts every outcome. */
+
+export interface Reply {
+  readonly status: number;
+  readonly body: string;
+  readonly ms: number;
+}
+
+/** The small JSON body of every POST. */
+const POST_BODY = JSON.stringify({ order: 42, note: "x".repeat(200) });
+
+/** One GET; never throws for an HTTP status, rejects on a network error or after `timeoutMs`. */
+export function get(port: number, pathname: string, agent?: http.Agent, timeoutMs = 5000): Promise<Reply> {
+  return request("GET", port, pathname, agent, timeoutMs);
+}
+
+/** One request (a POST carries a small body, or `body`); as `get`. */
+export function request(
+  method: "GET" | "POST",
+  port: number,
+  pathname: string,
+  agent?: http.Agent,
+  timeoutMs = 5000,
+  body: string | undefined = method === "POST" ? POST_BODY : undefined,
+): Promise<Reply> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const headers =
+      body !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {};
+    const req = http.request(
+      { method, host: "127.0.0.1", port, path: pathname, agent, headers, timeout: timeoutMs },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: text, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** What one client of a load sends over and over. */
+export type Kind = "GET /" | "POST /echo" | "GET /work";
+
+/** Per kind of request: answered, failed (by reason), and the longest one took. */
+export interface KindResult {
+  ok: number;
+  failed: number;
+  readonly reasons: Map<string, number>;
+  maxMs: number;
+}
+
+/** What a steady load saw. */
+export interface LoadResult {
+  readonly ok: number;
+  /** Of `ok`, the POST requests. */
+  readonly posts: number;
+  /** Every failure, as `<kind> <reason>` (at most the first 200). */
+  readonly failures: string[];
+  /** Failures in all. */
+  readonly failed: number;
+  readonly byKind: Map<Kind, KindResult>;
+  readonly byPort: Map<number, number>;
+  readonly byVersion: Map<string, number>;
+  /** The longest any request took, answered or not. */
+  readonly maxMs: number;
+  /** The longest time in which no request at all was answered (200): how long the server stalled. */
+  readonly maxGapMs: number;
+}
+
+export interface LoadOptions {
+  /** Half the clients POST /echo (which nginx must never replay on another process once sent). */
+  readonly withPosts?: boolean;
+  /** What the clients send, assigned round robin (overrides `withPosts`). */
+  readonly kinds?: readonly Kind[];
+  /** @default 4 */
+  readonly concurrency?: number;
+  /** A request still unanswered after this counts as failed. @default 5000 */
+  readonly timeoutMs?: number;
+  /**
+   * Each client waits this long between two requests: tests run many test beds side by side on
+   * two cores, and a steady trickle shows a failed request as well as a flood. 0: as fast as the
+   * server answers (the drill script's load). @default 40
+   */
+  readonly paceMs?: number;
+}
+
+/** Loads still running: a test that failed before it stopped its load leaves one behind. */
+const running = new Set<() => Promise<LoadResult>>();
+
+/** Stops every load still running (afterAll: a failed test's load would keep its jest worker alive). */
+export async function stopAllLoads(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop()));
+}
+
+/**
+ * Keeps `concurrency` keep-alive clients sending requests through nginx until `stop()` is called.
+ * A failure is any network error or any status but 200. Bounded: each request times out.
+ */
+export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () => Promise<LoadResult> } {
+  const concurrency = options.concurrency ?? 4;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const paceMs = options.paceMs ?? 40;
+  const kinds: readonly Kind[] = options.kinds ?? (options.withPosts ? ["GET /", "POST /echo"] : ["GET /"]);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const byKind = new Map<Kind, KindResult>(
+    kinds.map((kind) => [kind, { ok: 0, failed: 0, reasons: new Map(), maxMs: 0 }]),
+  );
+  const result = {
+    ok: 0,
+    posts: 0,
+    failed: 0,
+    failures: [] as string[],
+    byKind,
+    byPort: new Map<number, number>(),
+    byVersion: new Map<string, number>(),
+    maxMs: 0,
+    maxGapMs: 0,
+  };
+  let lastAnswer = Date.now();
+  let active = true;
+  const fail = (kind: Kind, reason: string, ms: number) => {
+    const counts = byKind.get(kind)!;
+    counts.failed++;
+    counts.reasons.set(reason, (counts.reasons.get(reason) ?? 0) + 1);
+    counts.maxMs = Math.max(counts.maxMs, ms);
+    result.failed++;
+    result.maxMs = Math.max(result.maxMs, ms);
+    if (result.failures.length < 200) result.failures.push(`${kind} ${reason}`);
+  };
+  const client = async (_: unknown, index: number) => {
+    const kind = kinds[index % kinds.length];
+    const [method, pathname] = kind.split(" ") as ["GET" | "POST", string];
+    while (active) {
+      if (paceMs > 0) await new Promise((resolve) => setTimeout(resolve, paceMs));
+      const started = Date.now();
+      try {
+        const reply = await request(method, port, pathname, agent, timeoutMs);
+        if (reply.status !== 200) {
+          fail(kind, `HTTP ${reply.status}`, reply.ms);
+          continue;
+        }
+        const answered = Date.now();
+        result.maxGapMs = Math.max(result.maxGapMs, answered - lastAnswer);
+        lastAnswer = Math.max(lastAnswer, answered);
+        const { port: appPort, version } = JSON.parse(reply.body);
+        const counts = byKind.get(kind)!;
+        counts.ok++;
+        counts.maxMs = Math.max(counts.maxMs, reply.ms);
+        result.maxMs = Math.max(result.maxMs, reply.ms);
+        if (method === "POST") result.posts++;
+        result.ok++;
+        result.byPort.set(appPort, (result.byPort.get(appPort) ?? 0) + 1);
+        result.byVersion.set(version, (result.byVersion.get(version) ?? 0) + 1);
+      } catch (error) {
+        const { code, message } = error as NodeJS.ErrnoException;
+        fail(kind, `network ${code ?? message}`, Date.now() - started);
+      }
+    }
+  };
+  const clients = Array.from({ length: concurrency }, client);
+  const stop = async () => {
+    active = false;
+    running.delete(stop);
+    await Promise.all(clients);
+    result.maxGapMs = Math.max(result.maxGapMs, Date.now() - lastAnswer);
+    agent.destroy();
+    return result;
+  };
+  running.add(stop);
+  return { stop };
+}

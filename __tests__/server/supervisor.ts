@@ -1,0 +1,328 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/**
+ * A stand-in for systemd running the `app@<port>` units, for the test bed (there is no systemd
+ * here). It reads the rendered unit (`appUnit`) and follows what systemd documents for it:
+ *
+ * - start: ExecStartPre, then the process, then ExecStartPost while the process runs; the unit is
+ *   active when ExecStartPost succeeds. If the process exits first, or ExecStartPost fails, the
+ *   start fails: the process is stopped (SIGTERM, no ExecStop) and restarted after RestartSec.
+ * - stop: ExecStop if the unit is active, then SIGTERM and a wait for the exit (SIGKILL after
+ *   TimeoutStopSec); no restart.
+ * - a process that exits on its own while active: ExecStop runs (systemd runs the stop commands
+ *   even then), and the unit restarts after RestartSec (Restart=always).
+ * - `Environment=`, then `EnvironmentFile=` (read at every start, as systemd does; a missing file
+ *   with the `-` prefix is skipped; only plain `NAME=value` lines), `StateDirectory=`/`CacheDirectory=` (created here, passed as
+ *   `$STATE_DIRECTORY`/`$CACHE_DIRECTORY`), and, when asked to and where the kernel lets us,
+ *   `ProtectSystem=strict`: the process runs in its own mount namespace where the root file system
+ *   is read-only except those directories and `ReadWritePaths=` (other mounts, such as /dev/shm,
+ *   stay as they are; `PrivateTmp` is not emulated, and /tmp, on the root file system here, is
+ *   read-only too).
+ *
+ * Jobs on one unit run one after the other, as systemd's job queue does; a stop or restart
+ * cancels a pending automatic restart. A `+`/`-` prefix on a hook is honoured as far as it matters
+ * here (`-`: failure ignored); hooks run as the test's user.
+ */
+
+export interface UnitFile {
+  readonly environment: Record<string, string>;
+  readonly environmentFiles: string[];
+  readonly startPre: string[];
+  readonly startPost: string[];
+  readonly stop: string[];
+  readonly restartMs: number;
+  readonly stopTimeoutMs: number;
+  readonly stateDirectory: boolean;
+  readonly cacheDirectory: boolean;
+  readonly readWritePaths: string[];
+  readonly protectSystemStrict: boolean;
+}
+
+/** The settings of a rendered `app@.service` the stand-in follows, for instance `port`. */
+export function parseUnit(text: string, port: number): UnitFile {
+  const values = (key: string) =>
+    text
+      .split("\n")
+      .filter((line) => line.startsWith(`${key}=`))
+      .map((line) => line.slice(key.length + 1).replaceAll("%i", String(port)));
+  const one = (key: string) => values(key).at(-1);
+  const seconds = (value: string | undefined, fallback: number) => (value ? Number(value.replace(/s$/, "")) : fallback);
+  const environment: Record<string, string> = {};
+  for (const line of values("Environment")) {
+    for (const pair of line.split(" ")) {
+      const eq = pair.indexOf("=");
+      if (eq > 0) environment[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  return {
+    environment,
+    environmentFiles: values("EnvironmentFile"),
+    startPre: values("ExecStartPre"),
+    startPost: values("ExecStartPost"),
+    stop: values("ExecStop"),
+    restartMs: seconds(one("RestartSec"), 0.1) * 1000,
+    stopTimeoutMs: seconds(one("TimeoutStopSec"), 90) * 1000,
+    stateDirectory: values("StateDirectory").length > 0,
+    cacheDirectory: values("CacheDirectory").length > 0,
+    readWritePaths: values("ReadWritePaths").flatMap((line) => line.split(" ")),
+    protectSystemStrict: one("ProtectSystem") === "strict",
+  };
+}
+
+/** `NAME=value` lines of an environment file, as systemd's EnvironmentFile= reads the simple ones. */
+export function readEnvironmentFile(file: string): Record<string, string> {
+  if (!fs.existsSync(file)) return {};
+  const entries = fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(line))
+    .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]);
+  return Object.fromEntries(entries);
+}
+
+/** Why a process cannot get a read-only file system here, or undefined when it can. */
+export function sandboxMissing(): string | undefined {
+  const args = process.getuid?.() === 0 ? ["-m"] : ["-rm"];
+  const probe = spawnSync("unshare", [...args, "--propagation", "private", "sh", "-c", "mount -o remount,bind,ro /"], {
+    encoding: "utf8",
+  });
+  if (probe.error) return `unshare is not available (${probe.error.message})`;
+  if (probe.status !== 0) return `a private read-only mount namespace is not allowed here: ${probe.stderr.trim()}`;
+  return undefined;
+}
+
+export type UnitState = "inactive" | "activating" | "active" | "deactivating" | "failed";
+
+export interface UnitContext {
+  /** node and its script, as `appCommand` gives them. */
+  readonly command: readonly string[];
+  readonly logFile: string;
+  readonly stateDir: string;
+  readonly cacheDir: string;
+  /** Environment of hooks (PATH with the stand-ins, APP_CTL). */
+  readonly hookEnv: NodeJS.ProcessEnv;
+  /** Environment added to the process's, after the unit's own. */
+  readonly extraEnv: Record<string, string>;
+  /** Run the process with a read-only file system when the unit asks for it. */
+  readonly sandbox: boolean;
+}
+
+/** Runs a hook command line (no quoting in ours) and resolves with its exit code. */
+function runHook(line: string, env: NodeJS.ProcessEnv, log: number, running: Set<ChildProcess>): Promise<number> {
+  const ignoreFailure = /^[+!@:]*-/.test(line);
+  const [file, ...args] = line.replace(/^[-+!@:]+/, "").split(" ");
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { env, stdio: ["ignore", log, log] });
+    running.add(child);
+    child.on("error", () => resolve(ignoreFailure ? 0 : 127));
+    child.on("exit", (code, signal) => {
+      running.delete(child);
+      resolve(ignoreFailure ? 0 : (code ?? (signal ? 128 : 1)));
+    });
+  });
+}
+
+/** One `app@<port>` unit. */
+export class Unit {
+  public state: UnitState = "inactive";
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+  private queue: Promise<unknown> = Promise.resolve();
+  private restartTimer?: NodeJS.Timeout;
+  private stopping = false;
+  private readonly hooks = new Set<ChildProcess>();
+  private closed = false;
+
+  constructor(
+    public readonly port: number,
+    private readonly unit: UnitFile,
+    private readonly context: UnitContext,
+  ) {}
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** `systemctl start`: resolves true when the unit became active. */
+  start(): Promise<boolean> {
+    return this.enqueue(() => this.doStart());
+  }
+
+  stop(): Promise<void> {
+    return this.enqueue(() => this.doStop());
+  }
+
+  /** `systemctl restart`: resolves true when the unit became active again. */
+  restart(): Promise<boolean> {
+    return this.enqueue(async () => {
+      await this.doStop();
+      return this.doStart();
+    });
+  }
+
+  /** `systemctl kill --signal=...`: signals the process; what follows is up to Restart=. */
+  kill(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** Kills everything of this unit now, without hooks (the test bed's teardown). */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.restartTimer);
+    for (const hook of this.hooks) hook.kill("SIGKILL");
+    const exited = this.exited;
+    this.child?.kill("SIGKILL");
+    await exited;
+  }
+
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    clearTimeout(this.restartTimer);
+    const next = this.queue.then(job, job);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async runHooks(lines: readonly string[]): Promise<boolean> {
+    for (const line of lines) {
+      const log = fs.openSync(this.context.logFile, "a");
+      try {
+        if ((await runHook(line, this.context.hookEnv, log, this.hooks)) !== 0) return false;
+      } finally {
+        fs.closeSync(log);
+      }
+    }
+    return true;
+  }
+
+  private async doStart(): Promise<boolean> {
+    if (this.closed || this.state === "active" || this.child) return this.state === "active";
+    this.state = "activating";
+    if (!(await this.runHooks(this.unit.startPre))) return this.failed();
+    this.spawnProcess();
+    const exited = this.exited!.then(() => "exited" as const);
+    const post = this.runHooks(this.unit.startPost).then((ok) => (ok ? ("ok" as const) : ("failed" as const)));
+    const outcome = await Promise.race([exited, post]);
+    if (outcome === "ok" && this.child) {
+      this.state = "active";
+      return true;
+    }
+    for (const hook of this.hooks) hook.kill("SIGTERM");
+    await post;
+    await this.signalAndWait("SIGTERM");
+    return this.failed();
+  }
+
+  private failed(): false {
+    this.state = "failed";
+    this.scheduleRestart();
+    return false;
+  }
+
+  private scheduleRestart(): void {
+    if (this.closed) return;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.state = "activating";
+      void this.enqueue(() => this.doStart());
+    }, this.unit.restartMs);
+    this.state = "activating"; // systemd shows "activating (auto-restart)"
+  }
+
+  private async doStop(): Promise<void> {
+    clearTimeout(this.restartTimer);
+    if (this.state === "active") {
+      this.state = "deactivating";
+      await this.runHooks(this.unit.stop);
+    }
+    this.state = "deactivating";
+    await this.signalAndWait("SIGTERM");
+    this.state = "inactive";
+  }
+
+  private async signalAndWait(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.stopping = true;
+    try {
+      const exited = this.exited!;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), this.unit.stopTimeoutMs);
+      await exited;
+      clearTimeout(timer);
+    } finally {
+      this.stopping = false;
+    }
+  }
+
+  private spawnProcess(): void {
+    const { context, unit } = this;
+    const env: Record<string, string> = { PATH: process.env.PATH ?? "", ...unit.environment };
+    for (const entry of unit.environmentFiles) {
+      const file = entry.replace(/^-/, "");
+      if (!entry.startsWith("-") && !fs.existsSync(file)) throw new Error(`EnvironmentFile ${file} is missing`);
+      Object.assign(env, readEnvironmentFile(file));
+    }
+    const writable = [...unit.readWritePaths];
+    if (unit.stateDirectory) {
+      fs.mkdirSync(context.stateDir, { recursive: true });
+      env.STATE_DIRECTORY = context.stateDir;
+      writable.push(context.stateDir);
+    }
+    if (unit.cacheDirectory) {
+      fs.mkdirSync(context.cacheDir, { recursive: true });
+      env.CACHE_DIRECTORY = context.cacheDir;
+      writable.push(context.cacheDir);
+    }
+    Object.assign(env, context.extraEnv);
+    const [node, script] = context.command;
+    let file = node;
+    let args = [script];
+    if (context.sandbox && unit.protectSystemStrict) {
+      // ProtectSystem=strict: in a private mount namespace, every writable directory is bound onto
+      // itself (a mount of its own), then the root mount is made read-only; unshare execs, so the
+      // pid stays the app's.
+      const binds = writable.map((dir) => `mount --bind '${dir}' '${dir}' && `).join("");
+      file = "unshare";
+      args = [
+        ...(process.getuid?.() === 0 ? ["-m"] : ["-rm"]),
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        `${binds}mount -o remount,bind,ro / && exec "$0" "$@"`,
+        node,
+        script,
+      ];
+    }
+    const log = fs.openSync(context.logFile, "a");
+    const child = spawn(file, args, { cwd: path.dirname(script), env, stdio: ["ignore", log, log] });
+    fs.closeSync(log);
+    this.child = child;
+    this.exited = new Promise<void>((resolve) =>
+      child.once("exit", () => {
+        this.child = undefined;
+        resolve();
+        this.onExit();
+      }),
+    );
+  }
+
+  /** The process exited: unless a job stopped it, systemd treats it as a failure and restarts it. */
+  private onExit(): void {
+    if (this.stopping || this.closed) return;
+    if (this.state === "active") {
+      this.state = "deactivating";
+      void this.enqueue(async () => {
+        await this.runHooks(this.unit.stop);
+        this.failed();
+      });
+    }
+    // While activating, doStart sees the exit and fails the start itself.
+  }
+}

@@ -1,0 +1,150 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+  appPorts,
+  PASSIVE_HEALTH_CHECK,
+  SERVER_PATHS,
+  type AppDatabase,
+  type AppHost,
+} from "../../src/userdata/app-host";
+import { appUnit } from "../../src/userdata/app-unit";
+import { DATABASE_SETTING_LINE, databaseSettingsLines, type DatabaseSettings } from "../../src/userdata/database-step";
+import { deployScript } from "../../src/userdata/deploy-script";
+import {
+  dbBackupScript,
+  dbBackupUnits,
+  dbProvisionScript,
+  dbRestoreScript,
+  mariadbAppCnf,
+  postgresHba,
+} from "../../src/userdata/local-database";
+import { tempDir } from "../helpers";
+
+/** The database files a server is given, as text (the drills in __tests__/server run them for real). */
+
+const LOCAL: NonNullable<AppDatabase["local"]> = {
+  engine: "postgres",
+  serverPackage: "postgresql16-server",
+  port: 5432,
+  name: "app",
+  username: "app",
+  backupBucketParameter: "/shop/dev/db/backups-bucket",
+  backupPrefix: "db/",
+  backupSchedule: "*-*-* 18:00:00 UTC",
+};
+const DATABASE: AppDatabase = {
+  settingsParameter: "/shop/dev/app/database",
+  region: "ap-northeast-2",
+  envFile: "/etc/app/database.env",
+  local: LOCAL,
+};
+const host = (database?: AppDatabase): AppHost => ({
+  environment: "dev",
+  version: "1.0.0",
+  listenPort: 80,
+  healthCheckPath: "/healthz",
+  appPorts: appPorts(2),
+  appUser: "app",
+  passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+  paths: SERVER_PATHS,
+  artifacts: {
+    region: "ap-northeast-2",
+    bucketParameter: "/shop/dev/app/artifacts-bucket",
+    releaseKey: "app/release.tar.gz",
+  },
+  database,
+});
+
+function bashSyntaxErrors(script: string): string {
+  const file = path.join(tempDir("bash-n-"), "script.sh");
+  fs.writeFileSync(file, script);
+  return spawnSync("bash", ["-n", file], { encoding: "utf8" }).stderr;
+}
+
+describe("the database scripts", () => {
+  test.each([
+    ["db-provision (postgres)", dbProvisionScript(DATABASE, LOCAL)],
+    ["db-provision (mariadb)", dbProvisionScript(DATABASE, { ...LOCAL, engine: "mariadb", port: 3306 })],
+    ["db-backup (postgres)", dbBackupScript(DATABASE, LOCAL)],
+    ["db-backup (mariadb)", dbBackupScript(DATABASE, { ...LOCAL, engine: "mariadb" })],
+    ["db-restore (postgres)", dbRestoreScript(DATABASE, LOCAL)],
+    ["db-restore (mariadb)", dbRestoreScript(DATABASE, { ...LOCAL, engine: "mariadb" })],
+    ["deploy with a database", deployScript(host(DATABASE))],
+  ])("%s parses (bash -n) and stops at the first failure", (_name, script) => {
+    expect(bashSyntaxErrors(script)).toBe("");
+    expect(script).toContain("\nset -euo pipefail\n");
+  });
+
+  test("the password goes to the engine on standard input and to the client tools in a root-only file, never as an argument", () => {
+    const provision = dbProvisionScript(DATABASE, LOCAL);
+    expect(provision).toContain("umask 077");
+    expect(provision).toContain('--secret-string "file://$work/secret"');
+    expect(provision).toMatch(/"\$\{admin\[@\]\}" <<SQL\n/);
+    expect(provision).not.toMatch(/(psql|mariadb)[^\n]*\$password/);
+    for (const script of [dbBackupScript(DATABASE, LOCAL), dbRestoreScript(DATABASE, LOCAL)]) {
+      expect(script).toContain('export PGPASSFILE="$work/pgpass"');
+      expect(script).not.toMatch(/PGPASSWORD|--password=/);
+    }
+    const mariadb = dbBackupScript(DATABASE, { ...LOCAL, engine: "mariadb" });
+    expect(mariadb).toContain('--defaults-extra-file="$work/my.cnf"');
+  });
+
+  test("PostgreSQL admits the app's user to the app's database over loopback with SCRAM, the superuser only as the OS user postgres", () => {
+    expect(
+      postgresHba(LOCAL)
+        .split("\n")
+        .filter((line) => line && !line.startsWith("#")),
+    ).toEqual([
+      "local   all       postgres          peer",
+      "host    app  app  127.0.0.1/32  scram-sha-256",
+      "host    app  app  ::1/128       scram-sha-256",
+    ]);
+    expect(mariadbAppCnf(LOCAL)).toContain("\nbind-address = 127.0.0.1\n");
+  });
+
+  test("the nightly dump: a oneshot service on a persistent timer, logging where the agent ships the app's logs", () => {
+    const units = dbBackupUnits(SERVER_PATHS, LOCAL);
+    expect(units.service).toContain("\nType=oneshot\nExecStart=/opt/app/bin/db-backup\n");
+    expect(units.service).toContain("\nStandardOutput=append:/var/log/app/db-backup.log\n");
+    expect(units.service).toContain("\nStandardError=append:/var/log/app/db-backup.log\n");
+    expect(units.timer).toContain("\nOnCalendar=*-*-* 18:00:00 UTC\n");
+    expect(units.timer).toContain("\nPersistent=true\n");
+  });
+});
+
+describe("the app's settings", () => {
+  const settings: DatabaseSettings = {
+    engine: "postgres",
+    host: "db.example.ap-northeast-2.rds.amazonaws.com",
+    port: 5432,
+    name: "app",
+    username: "app_admin",
+    tls: "verify-full",
+    caFile: "/etc/app/rds-ca.pem",
+    secretId: "arn:aws:secretsmanager:ap-northeast-2:111122223333:secret:rds!db-1234-AbCdEf",
+    region: "ap-northeast-2",
+  };
+
+  test("are DB_<NAME>=<value> lines the deploy script accepts", () => {
+    const lines = databaseSettingsLines(settings).split("\n");
+    for (const line of lines) expect(line).toMatch(DATABASE_SETTING_LINE);
+    expect(lines).toContain("DB_TLS=verify-full");
+  });
+
+  test("refuse a value the deploy script would refuse (a space, a quote), and TLS without a CA bundle", () => {
+    expect(() => databaseSettingsLines({ ...settings, host: "db host" })).toThrow(
+      /"DB_HOST=db host" is not DB_<NAME>=<value>/,
+    );
+    expect(() => databaseSettingsLines({ ...settings, name: "a'b" })).toThrow(/DB_NAME/);
+    expect(() => databaseSettingsLines({ ...settings, caFile: undefined })).toThrow(
+      /caFile is required with tls verify-full/,
+    );
+  });
+
+  test("a host without a database gets no database step and no settings file in its unit", () => {
+    expect(deployScript(host())).not.toContain("run_migrations");
+    expect(appUnit(host())).not.toContain("database.env");
+    expect(appUnit(host(DATABASE))).toContain("EnvironmentFile=-/etc/app/database.env\n");
+  });
+});

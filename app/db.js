@@ -1,0 +1,278 @@
+"use strict";
+/**
+ * How the sample app finds and uses its database: the same contract in every layout.
+ *
+ * Settings come from the environment (the server writes them to /etc/app/database.env, which the
+ * app@ unit loads); none of them is a secret:
+ *   DB_ENGINE      postgres, mysql or mariadb (unset: the app runs without a database)
+ *   DB_HOST        DB_PORT   DB_NAME   DB_USER
+ *   DB_TLS         verify-full (RDS: TLS, server certificate checked against DB_CA_FILE) or disable
+ *                  (the single server's own database on 127.0.0.1)
+ *   DB_CA_FILE     the CA bundle that signs the server's certificate (verify-full)
+ *   DB_SECRET_ID   the Secrets Manager secret holding the password, as JSON {"password": ...}
+ *   DB_REGION      the secret's region
+ * The password is read from Secrets Manager with the AWS CLI (the instance role may read that one
+ * secret) when the app starts, and again whenever the database refuses it (it was rotated): never
+ * from a file, an argument or the environment, and never logged.
+ */
+const { execFile } = require("node:child_process");
+const fs = require("node:fs");
+
+/** Errors that mean "this password is refused": PostgreSQL SQLSTATE, MySQL/MariaDB errno. */
+const AUTH_FAILED = new Set(["28P01", "28000", 1045]);
+/**
+ * Errors that mean "this connection was already gone" (the server restarted, failed over, or
+ * closed it): PostgreSQL's admin shutdown and connection classes, MySQL/MariaDB's lost or killed
+ * connection, the socket's own. The pool drops such a connection; the statement is tried once
+ * more on a new one. (A connection found gone never ran the statement; one cut off in the middle
+ * of it may have: the sample's notes accept that, an app whose writes must not repeat makes them
+ * idempotent, with a request id.)
+ */
+const CONNECTION_LOST = new Set([
+  "57P01",
+  "57P02",
+  "57P03",
+  "08000",
+  "08003",
+  "08006",
+  "PROTOCOL_CONNECTION_LOST",
+  "ER_CONNECTION_KILLED",
+  "ECONNRESET",
+  "EPIPE",
+]);
+const CONNECTION_LOST_MESSAGE = /Connection terminated|not queryable|closed state|connection is closed/i;
+
+function refused(error) {
+  return AUTH_FAILED.has(error.code) || AUTH_FAILED.has(error.errno);
+}
+
+function connectionLost(error) {
+  return CONNECTION_LOST.has(error.code) || error.errno === 1927 || CONNECTION_LOST_MESSAGE.test(error.message ?? "");
+}
+/** After reading the secret for a refused password, not again within this window (a wrong secret must not flood). */
+const REFRESH_INTERVAL_MS = 2000;
+
+/** The settings in `env`, or undefined when no database is configured. Throws on a partial setting. */
+function settingsFromEnv(env = process.env) {
+  if (!env.DB_ENGINE) return undefined;
+  const engine = env.DB_ENGINE;
+  if (!["postgres", "mysql", "mariadb"].includes(engine))
+    throw new Error(`DB_ENGINE must be postgres, mysql or mariadb (got ${engine})`);
+  for (const name of ["DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_SECRET_ID"]) {
+    if (!env[name]) throw new Error(`${name} is required with DB_ENGINE`);
+  }
+  const tls = env.DB_TLS || "verify-full";
+  if (!["verify-full", "disable"].includes(tls)) throw new Error(`DB_TLS must be verify-full or disable (got ${tls})`);
+  if (tls === "verify-full" && !env.DB_CA_FILE) throw new Error("DB_CA_FILE is required with DB_TLS=verify-full");
+  return {
+    engine,
+    dialect: engine === "postgres" ? "postgres" : "mysql",
+    host: env.DB_HOST,
+    port: Number(env.DB_PORT),
+    database: env.DB_NAME,
+    user: env.DB_USER,
+    tls,
+    caFile: env.DB_CA_FILE,
+    secretId: env.DB_SECRET_ID,
+    region: env.DB_REGION,
+  };
+}
+
+/** The password in the secret, read with the AWS CLI (rejects with the CLI's message, never the value). */
+function fetchPassword(settings) {
+  const args = ["secretsmanager", "get-secret-value", "--secret-id", settings.secretId];
+  if (settings.region) args.push("--region", settings.region);
+  args.push("--query", "SecretString", "--output", "text");
+  return new Promise((resolve, reject) => {
+    execFile("aws", args, { timeout: 15_000, maxBuffer: 64 * 1024 }, (error, stdout, stderr) => {
+      if (error)
+        return reject(
+          new Error(`reading secret ${settings.secretId} failed: ${String(stderr || error.message).trim()}`),
+        );
+      try {
+        const password = JSON.parse(stdout).password;
+        if (typeof password !== "string" || password === "") throw new Error("no password");
+        resolve(password);
+      } catch {
+        reject(new Error(`secret ${settings.secretId} is not JSON with a "password"`));
+      }
+    });
+  });
+}
+
+class Database {
+  /**
+   * `queryTimeoutMs`: how long a statement may take before the app gives up on it (a request
+   * should not wait longer); 0 for none (migrations, which the deploy bounds as a whole).
+   */
+  constructor(settings, log = console.log, { queryTimeoutMs = 10_000 } = {}) {
+    this.settings = settings;
+    this.queryTimeoutMs = queryTimeoutMs;
+    this.dialect = settings.dialect;
+    this.log = log;
+    this.password = undefined;
+    this.pool = undefined;
+    this.refreshing = undefined;
+    this.lastRefusedRefresh = 0;
+  }
+
+  /** The pool, created once the password is known. */
+  async ready() {
+    if (!this.pool) await this.refreshCredentials(true);
+    return this.pool;
+  }
+
+  /**
+   * Reads the password again (one read for every caller at once; after a refused password, at most
+   * once per REFRESH_INTERVAL_MS) and, when it changed, moves to a new pool: connections already
+   * open stay valid until they close, new ones use the new password.
+   */
+  refreshCredentials(initial = false) {
+    if (this.refreshing) return this.refreshing;
+    if (!initial) {
+      if (Date.now() - this.lastRefusedRefresh < REFRESH_INTERVAL_MS) return Promise.resolve();
+      this.lastRefusedRefresh = Date.now();
+    }
+    this.refreshing = (async () => {
+      try {
+        const password = await fetchPassword(this.settings);
+        if (password === this.password && this.pool) return;
+        if (this.password !== undefined) this.log("database: password changed in the secret; new connections use it");
+        this.password = password;
+        const old = this.pool;
+        this.pool = this.createPool();
+        if (old) old.end().catch(() => {});
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  createPool() {
+    const s = this.settings;
+    const tls =
+      s.tls === "verify-full" ? { ca: fs.readFileSync(s.caFile, "utf8"), rejectUnauthorized: true } : undefined;
+    if (this.dialect === "postgres") {
+      const { Pool } = require("pg");
+      const pool = new Pool({
+        host: s.host,
+        port: s.port,
+        database: s.database,
+        user: s.user,
+        password: this.password,
+        ssl: tls ?? false,
+        max: 5,
+        connectionTimeoutMillis: 3000,
+        idleTimeoutMillis: 30_000,
+        query_timeout: this.queryTimeoutMs || undefined,
+      });
+      // An idle connection the server closed (a restart, a failover) is dropped from the pool.
+      pool.on("error", (error) => this.log(`database: idle connection lost (${error.message})`));
+      return pool;
+    }
+    const mysql = require("mysql2/promise");
+    const pool = mysql.createPool({
+      host: s.host,
+      port: s.port,
+      database: s.database,
+      user: s.user,
+      password: this.password,
+      ssl: tls,
+      connectionLimit: 5,
+      connectTimeout: 3000,
+      maxIdle: 5,
+      idleTimeout: 30_000,
+      enableKeepAlive: true,
+    });
+    pool.pool.on("connection", (conn) =>
+      conn.on("error", (error) => this.log(`database: connection lost (${error.message})`)),
+    );
+    return pool;
+  }
+
+  /**
+   * Rows of `sql` (placeholders: $1 on PostgreSQL, ? on MySQL). Tried once more after a refused
+   * password (with the secret read again) or on a connection that was already gone.
+   */
+  async query(sql, params = []) {
+    await this.ready();
+    // Each once: a connection found gone, then a refused password on the new one, is both.
+    let reconnected = false;
+    let refreshed = false;
+    for (;;) {
+      try {
+        return await this.run(sql, params);
+      } catch (error) {
+        if (refused(error) && !refreshed) {
+          refreshed = true;
+          await this.refreshCredentials();
+        } else if (connectionLost(error) && !reconnected) {
+          reconnected = true;
+        } else {
+          throw error;
+        }
+      }
+    }
+  }
+
+  async run(sql, params) {
+    if (this.dialect === "postgres") return (await this.pool.query(sql, params)).rows;
+    const [rows] = await this.pool.query({ sql, timeout: this.queryTimeoutMs || undefined }, params);
+    return rows;
+  }
+
+  /** Resolves when `SELECT 1` answers within `timeoutMs`; rejects otherwise. */
+  async ping(timeoutMs) {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.query("SELECT 1"), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Runs `work(run)` on one connection while holding the database-wide lock `name`, so that two
+   * servers deploying at once run it one after the other. `run(sql, params)` returns rows.
+   */
+  async withLock(name, work) {
+    const pool = await this.ready();
+    if (this.dialect === "postgres") {
+      const client = await pool.connect();
+      const run = async (sql, params = []) => (await client.query(sql, params)).rows;
+      try {
+        await run("SELECT pg_advisory_lock(hashtext($1))", [name]);
+        try {
+          return await work(run);
+        } finally {
+          await run("SELECT pg_advisory_unlock(hashtext($1))", [name]);
+        }
+      } finally {
+        client.release();
+      }
+    }
+    const conn = await pool.getConnection();
+    const run = async (sql, params = []) => (await conn.query(sql, params))[0];
+    try {
+      const [{ locked }] = await run("SELECT GET_LOCK(?, 600) AS locked", [name]);
+      if (Number(locked) !== 1) throw new Error(`could not take the lock ${name} within 600 s`);
+      try {
+        return await work(run);
+      } finally {
+        await run("SELECT RELEASE_LOCK(?)", [name]);
+      }
+    } finally {
+      conn.release();
+    }
+  }
+
+  async close() {
+    if (this.pool) await this.pool.end();
+  }
+}
+
+module.exports = { Database, settingsFromEnv, fetchPassword };

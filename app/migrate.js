@@ -1,0 +1,81 @@
+"use strict";
+/**
+ * node migrate.js: applies this release's migrations that the database has not seen. The deploy
+ * script runs it once per deploy, before any process moves to the release (the processes never
+ * migrate); a failure stops the deploy with nothing changed. Under a database-wide lock, so two
+ * servers deploying at once take turns; each run is recorded in migration_runs.
+ */
+const { Database, settingsFromEnv } = require("./db");
+const migrations = require("./migrations");
+const { version } = require("./package.json");
+
+const LOCK = "sample-app-migrations";
+
+const TABLES = {
+  postgres: [
+    `CREATE TABLE IF NOT EXISTS schema_migrations (
+      id varchar(128) PRIMARY KEY, release varchar(64) NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    `CREATE TABLE IF NOT EXISTS migration_runs (
+      id bigserial PRIMARY KEY, release varchar(64) NOT NULL, applied integer NOT NULL, ran_at timestamptz NOT NULL DEFAULT now())`,
+  ],
+  mysql: [
+    `CREATE TABLE IF NOT EXISTS schema_migrations (
+      id varchar(128) NOT NULL PRIMARY KEY, \`release\` varchar(64) NOT NULL,
+      applied_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB`,
+    `CREATE TABLE IF NOT EXISTS migration_runs (
+      id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, \`release\` varchar(64) NOT NULL, applied integer NOT NULL,
+      ran_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB`,
+  ],
+};
+
+async function main() {
+  const settings = settingsFromEnv();
+  if (!settings) {
+    console.log("migrate: no database configured (DB_ENGINE is not set); nothing to do");
+    return;
+  }
+  // No time limit per statement: a migration may rebuild a big table; the deploy bounds the run.
+  const db = new Database(settings, (line) => console.log(`migrate: ${line}`), { queryTimeoutMs: 0 });
+  const { dialect } = db;
+  const p = (n) => (dialect === "postgres" ? `$${n}` : "?");
+  const release = dialect === "postgres" ? "release" : "`release`";
+  try {
+    const applied = await db.withLock(LOCK, async (run) => {
+      for (const sql of TABLES[dialect]) await run(sql);
+      const seen = new Set((await run("SELECT id FROM schema_migrations")).map((row) => row.id));
+      const pending = migrations.filter((m) => !seen.has(m.id));
+      for (const migration of pending) {
+        // PostgreSQL applies a migration and its record together or not at all; MySQL commits DDL at once.
+        if (dialect === "postgres") await run("BEGIN");
+        try {
+          await run(migration[dialect]);
+          await run(`INSERT INTO schema_migrations (id, ${release}) VALUES (${p(1)}, ${p(2)})`, [
+            migration.id,
+            version,
+          ]);
+          if (dialect === "postgres") await run("COMMIT");
+        } catch (error) {
+          if (dialect === "postgres") await run("ROLLBACK");
+          throw new Error(`${migration.id} failed: ${error.message}`);
+        }
+        console.log(`migrate: applied ${migration.id}`);
+      }
+      await run(`INSERT INTO migration_runs (${release}, applied) VALUES (${p(1)}, ${p(2)})`, [
+        version,
+        pending.length,
+      ]);
+      const unknown = [...seen].filter((id) => !migrations.some((m) => m.id === id));
+      if (unknown.length > 0)
+        console.log(`migrate: the database has migrations this release does not know: ${unknown.join(", ")}`);
+      return pending.length;
+    });
+    console.log(`migrate: release ${version}: ${applied} applied, ${migrations.length - applied} already there`);
+  } finally {
+    await db.close();
+  }
+}
+
+main().catch((error) => {
+  console.error(`migrate: failed: ${error.message}`);
+  process.exit(1);
+});

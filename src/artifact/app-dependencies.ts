@@ -1,0 +1,137 @@
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PROJECT_ROOT } from "../project-root";
+import type { TarEntry } from "./tar";
+
+/** The app's pinned dependency tree: npm's lock file beside its package.json. */
+export const APP_LOCK_FILE = "package-lock.json";
+
+/** Where installed dependency trees are kept, one per lock file content, under the project. */
+export const DEPENDENCY_CACHE = path.join(PROJECT_ROOT, "node_modules", ".cache", "sample-app-dependencies");
+
+/**
+ * Files of the installed dependencies that stay out of a release: TypeScript sources,
+ * declarations and source maps (Node never loads them, and they are half of the bytes: mysql2
+ * brings all of @types/node), and npm's own record of the folder (`node_modules/.package-lock.json`,
+ * whose format is npm's, not the lock's: it could differ between npm versions).
+ */
+const SKIPPED = /(\.d\.[cm]?ts|\.[cm]?ts|\.map)$|^node_modules\/\.package-lock\.json$/;
+
+export class DependencyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DependencyError";
+  }
+}
+
+/** The content of a file among `files`, or undefined. */
+function fileContent(files: readonly TarEntry[], name: string): Buffer | undefined {
+  const entry = files.find((e) => e.path === name && e.type === "file");
+  return entry ? Buffer.from(entry.content ?? new Uint8Array()) : undefined;
+}
+
+/**
+ * The production dependencies of the app whose files are `files` (its `package.json` and
+ * `package-lock.json` among them), as release entries under `node_modules/`: installed exactly as
+ * the lock pins them (`npm ci --omit=dev --ignore-scripts`: the locked versions and their
+ * integrity hashes, no install scripts), so the same lock gives the same files on any machine,
+ * and a server never runs npm. None when the app has no dependencies.
+ *
+ * Installed into a folder of their own keyed by the lock's SHA-256 and reused while the lock is
+ * the same; from npm's cache when it holds the packages, from the registry otherwise. Never the
+ * app folder's own `node_modules`, which a developer may have changed. Safe when two processes
+ * install the same lock at once (each into a temporary folder; the first rename wins).
+ */
+export function dependencyEntries(files: readonly TarEntry[], cacheRoot = DEPENDENCY_CACHE): TarEntry[] {
+  const modules = installedDependencies(files, cacheRoot);
+  if (!modules) return [];
+  const entries: TarEntry[] = [];
+  const walk = (relative: string) => {
+    for (const dirent of fs.readdirSync(path.join(path.dirname(modules), relative), { withFileTypes: true })) {
+      const entryPath = `${relative}/${dirent.name}`;
+      const full = path.join(path.dirname(modules), entryPath);
+      if (SKIPPED.test(entryPath)) continue;
+      if (dirent.isDirectory()) {
+        entries.push({ path: entryPath, type: "directory" });
+        walk(entryPath);
+      } else if (dirent.isFile()) {
+        const executable = (fs.statSync(full).mode & 0o100) !== 0;
+        entries.push({ path: entryPath, type: "file", executable, content: fs.readFileSync(full) });
+      } else {
+        throw new DependencyError(`${full}: a dependency installs a link; only files and folders go into a release`);
+      }
+    }
+  };
+  entries.push({ path: "node_modules", type: "directory" });
+  walk("node_modules");
+  return entries;
+}
+
+/**
+ * The installed `node_modules` folder of the dependencies `files` pin (see `dependencyEntries`),
+ * or undefined when the app has none. The integration tests link a release's `node_modules` to it.
+ */
+export function installedDependencies(files: readonly TarEntry[], cacheRoot = DEPENDENCY_CACHE): string | undefined {
+  const manifestBytes = fileContent(files, "package.json");
+  const manifest = manifestBytes ? JSON.parse(manifestBytes.toString("utf8")) : {};
+  if (Object.keys(manifest.dependencies ?? {}).length === 0) return undefined;
+  const lock = fileContent(files, APP_LOCK_FILE);
+  if (!lock) {
+    throw new DependencyError(
+      `the app has dependencies but no ${APP_LOCK_FILE}: run npm install in app/ and commit the lock file`,
+    );
+  }
+  const key = createHash("sha256").update(lock).digest("hex").slice(0, 32);
+  const target = path.join(cacheRoot, key);
+  const modules = path.join(target, "node_modules");
+  if (fs.existsSync(modules)) return modules;
+
+  fs.mkdirSync(cacheRoot, { recursive: true });
+  const staging = fs.mkdtempSync(path.join(cacheRoot, `.${key}-`));
+  try {
+    fs.writeFileSync(path.join(staging, "package.json"), manifestBytes!);
+    fs.writeFileSync(path.join(staging, APP_LOCK_FILE), lock);
+    // The npm that runs us (npm test, npm run), else the one beside this Node, else PATH's.
+    const beside = path.join(path.dirname(process.execPath), "npm");
+    const [command, prefix] = process.env.npm_execpath
+      ? [process.execPath, [process.env.npm_execpath]]
+      : [fs.existsSync(beside) ? beside : "npm", []];
+    const npm = spawnSync(
+      command,
+      [
+        ...prefix,
+        "ci",
+        "--omit=dev",
+        "--ignore-scripts",
+        "--prefer-offline",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+      ],
+      {
+        cwd: staging,
+        encoding: "utf8",
+        env: { ...process.env, npm_config_update_notifier: "false" },
+        timeout: 300_000,
+      },
+    );
+    if (npm.status !== 0) {
+      throw new DependencyError(
+        `npm ci of the app's dependencies failed (${npm.error?.message ?? `exit ${npm.status}`}): ${npm.stderr.trim()}`,
+      );
+    }
+    try {
+      fs.renameSync(staging, target);
+    } catch (error) {
+      // Another process installed the same lock first: theirs is identical.
+      if (!fs.existsSync(modules)) throw error;
+      fs.rmSync(staging, { recursive: true, force: true });
+    }
+  } catch (error) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+  return modules;
+}

@@ -1,0 +1,174 @@
+import type { AppHost } from "./app-host";
+import { hostTimings } from "./app-host";
+
+/** Where the rotation script is installed under the app root. */
+export const ROTATION_SCRIPT = "bin/rotation";
+
+/** The systemd unit that runs the watchdog (`rotation watch`). */
+export const WATCHDOG_UNIT = "app-watchdog.service";
+
+const ms = (seconds: number) => Math.round(seconds * 1000);
+
+/**
+ * `rotation <verb> [port]`: which app processes nginx sends requests to, and the watchdog. nginx
+ * checks a marker file per process on every request (`held-<port>` in the rotation directory; see
+ * `nginxConf`), so holding a process out or letting it back in is creating or removing a file.
+ *
+ * - `hold <port>` (the unit's ExecStartPre): hold the process out, so it takes no traffic while
+ *   it starts.
+ * - `admit <port>` (ExecStartPost): wait until the process answers its health check (200), then
+ *   keep checking it for the settle window; only then let it into rotation. Exits 1 if it does not
+ *   become healthy in time or fails a check while settling, which fails the unit's start (systemd
+ *   restarts it, held out; `systemctl restart` returns non-zero, so the deploy rolls back).
+ * - `before-stop <port>` (ExecStop, before systemd sends SIGTERM): hold the process out, then wait
+ *   a moment for requests nginx already sent its way to arrive; the process then drains with
+ *   nothing new coming in, so it closes its listening socket with no connection queued on it.
+ * - `watch` (the app-watchdog service): probe every process in rotation; one that gives no
+ *   healthy answer several times in a row (hung, or dying) while another process does answer is
+ *   held out and killed, and systemd restarts it (held out until it has settled). When several
+ *   are probed and none answers, the cause is shared (overload, a dependency down) and nothing is
+ *   killed. Marks the server unhealthy (nginx then answers
+ *   503 on the load balancer's health check) while a process that should run has been held out
+ *   too long, or after too many restarts in a window.
+ *
+ * Hooks run as root (`+` in the unit). `APP_CTL` replaces `systemctl` (the local test bed
+ * supervises processes itself).
+ */
+export function rotationScript(host: AppHost): string {
+  const { rotation } = hostTimings(host);
+  return [
+    "#!/bin/bash",
+    "# rotation hold|admit|before-stop <port> | rotation watch: which app processes nginx sends requests to.",
+    "# Written by the boot script from src/userdata/rotation-script.ts; edit that, not this file.",
+    "set -uo pipefail",
+    "",
+    `DIR=${host.paths.rotationDir}`,
+    `PORTS=(${host.appPorts.join(" ")})`,
+    "HEALTH_PATH=/healthz",
+    `START_TIMEOUT_MS=${ms(rotation.startTimeoutSeconds)}`,
+    `SETTLE_MS=${ms(rotation.settleSeconds)}`,
+    `HOLD_SECONDS=${rotation.holdSeconds}`,
+    `WATCH_INTERVAL_SECONDS=${rotation.watchIntervalSeconds}`,
+    `WATCH_TIMEOUT_SECONDS=${rotation.watchTimeoutSeconds}`,
+    `WATCH_FAILURES=${rotation.watchFailures}`,
+    `STUCK_SECONDS=${rotation.stuckSeconds}`,
+    `MAX_RESTARTS=${rotation.maxRestarts}`,
+    `RESTART_WINDOW_MS=${ms(rotation.restartWindowSeconds)}`,
+    'CTL="${APP_CTL:-systemctl}"',
+    "",
+    "log() { printf '%(%FT%T%z)T rotation: %s\\n' -1 \"$*\"; }",
+    "# Milliseconds since the epoch, without a fork (EPOCHREALTIME's separator follows the locale).",
+    "now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((t / 1000)); }",
+    "# 200 from the process itself within $2 seconds (curl bounds the connect too: a hung process's",
+    "# queue may be full).",
+    'probe() { curl -fsS -o /dev/null --max-time "$2" "http://127.0.0.1:$1$HEALTH_PATH" 2>/dev/null; }',
+    "# The same in plain bash, without a fork, for a process that is starting: held out of rotation,",
+    "# it has nothing queued, so the connect cannot hang. Polled every 0.2 s for the settle window.",
+    "answers() {",
+    "  local fd status",
+    '  { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1',
+    '  printf \'GET %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n\' "$HEALTH_PATH" >&"$fd"',
+    '  read -r -t "$2" _ status _ <&"$fd"',
+    "  exec {fd}>&-",
+    "  [[ $status == 200 ]]",
+    "}",
+    "# Create a marker unless it exists: its age is how long the process has been held out.",
+    'hold() { if [[ ! -e $DIR/held-$1 ]]; then : >"$DIR/held-$1" && log "port $1: held out of rotation"; fi; }',
+    "",
+    "admit() {",
+    "  local port=$1 start settled",
+    "  start=$(now_ms)",
+    '  until answers "$port" 2; do',
+    '    if (($(now_ms) - start >= START_TIMEOUT_MS)); then log "port $port: not healthy within $((START_TIMEOUT_MS / 1000))s"; return 1; fi',
+    "    sleep 0.1",
+    "  done",
+    '  log "port $port: healthy; settling for $((SETTLE_MS / 1000)).$((SETTLE_MS % 1000 / 100))s before it takes traffic"',
+    "  settled=$(($(now_ms) + SETTLE_MS))",
+    "  while (($(now_ms) < settled)); do",
+    "    sleep 0.2",
+    '    if ! answers "$port" 2; then log "port $port: failed its health check while settling"; return 1; fi',
+    "  done",
+    '  rm -f "$DIR/held-$port"',
+    '  log "port $port: in rotation"',
+    "}",
+    "",
+    "watch() {",
+    "  local -A fails=() pids=()",
+    "  local restarts=() failing=() port now recent t reason answering",
+    '  log "watching ports ${PORTS[*]}"',
+    "  while true; do",
+    '    for port in "${PORTS[@]}"; do',
+    '      if [[ -e $DIR/held-$port ]]; then fails[$port]=0; else probe "$port" "$WATCH_TIMEOUT_SECONDS" & pids[$port]=$!; fi',
+    "    done",
+    "    now=$(now_ms) reason='' answering=0 failing=()",
+    '    for port in "${!pids[@]}"; do',
+    '      if wait "${pids[$port]}"; then fails[$port]=0 answering=$((answering + 1)); else failing+=("$port"); fi',
+    "    done",
+    "    # Only while another process answers, or it is the only one in rotation: when several are",
+    "    # and none answers, the cause is shared (overload, a dependency down), and killing processes",
+    "    # would make it worse.",
+    '    for port in "${failing[@]}"; do',
+    "      fails[$port]=$((${fails[$port]:-0} + 1))",
+    "      if ((fails[$port] >= WATCH_FAILURES && (answering > 0 || ${#pids[@]} == 1))); then",
+    '        log "port $port: no healthy answer to $WATCH_FAILURES checks in a row; holding it out and restarting it"',
+    '        hold "$port"',
+    '        $CTL kill --signal=SIGKILL "app@$port" || log "port $port: kill failed"',
+    '        fails[$port]=0 restarts+=("$now")',
+    "      fi",
+    "    done",
+    "    pids=()",
+    "    recent=()",
+    '    for t in "${restarts[@]}"; do if ((now - t < RESTART_WINDOW_MS)); then recent+=("$t"); fi; done',
+    '    restarts=("${recent[@]}")',
+    '    if ((${#restarts[@]} >= MAX_RESTARTS)); then reason="${#restarts[@]} restarts by the watchdog within $((RESTART_WINDOW_MS / 1000))s"; fi',
+    '    for port in "${PORTS[@]}"; do',
+    "      # Held out too long while its unit should run (not stopped on purpose): crash-looping, or never healthy.",
+    '      if [[ -e $DIR/held-$port ]] && (($(date +%s) - $(stat -c %Y "$DIR/held-$port" 2>/dev/null || date +%s) > STUCK_SECONDS)) &&',
+    '        [[ $($CTL is-active "app@$port") != inactive ]]; then',
+    '        reason="port $port out of rotation for more than ${STUCK_SECONDS}s"',
+    "      fi",
+    "    done",
+    "    if [[ -n $reason && ! -e $DIR/unhealthy ]]; then",
+    '      echo "$reason" >"$DIR/unhealthy" && log "server unhealthy: $reason"',
+    "    elif [[ -z $reason && -e $DIR/unhealthy ]]; then",
+    '      rm -f "$DIR/unhealthy" && log "server healthy again"',
+    "    fi",
+    '    sleep "$WATCH_INTERVAL_SECONDS"',
+    "  done",
+    "}",
+    "",
+    "verb=${1:-} port=${2:-}",
+    'if [[ $verb != watch && ! " ${PORTS[*]} " =~ " $port " ]]; then echo "usage: rotation hold|admit|before-stop <port> | rotation watch (ports: ${PORTS[*]})" >&2; exit 64; fi',
+    'case "$verb" in',
+    '  hold) hold "$port" ;;',
+    '  admit) admit "$port" ;;',
+    '  before-stop) hold "$port" && sleep "$HOLD_SECONDS" ;;',
+    "  watch) watch ;;",
+    '  *) echo "rotation: unknown verb: $verb" >&2; exit 64 ;;',
+    "esac",
+    "",
+  ].join("\n");
+}
+
+/** The systemd unit of the watchdog (`rotation watch`), restarted whenever it exits. */
+export function watchdogUnit(host: AppHost): string {
+  return [
+    "# Written by the boot script from src/userdata/rotation-script.ts; edit that, not this file.",
+    "[Unit]",
+    "Description=Watchdog of the app processes: restarts one that stops answering its health check",
+    "After=nginx.service",
+    "StartLimitIntervalSec=0",
+    "",
+    "[Service]",
+    "Type=simple",
+    `ExecStart=${host.paths.appRoot}/${ROTATION_SCRIPT} watch`,
+    "Restart=always",
+    "RestartSec=1",
+    `StandardOutput=append:${host.paths.appLogDir}/watchdog.log`,
+    `StandardError=append:${host.paths.appLogDir}/watchdog.log`,
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
