@@ -145,7 +145,9 @@ function acceptsOf(node: JsonSchema): string {
         : node.minimum !== undefined
           ? `from ${node.minimum}`
           : "";
-    const high = node.maximum !== undefined ? `${low ? " " : ""}to ${node.maximum}` : "";
+    // zod's .int() alone sets the maximum to Number.MAX_SAFE_INTEGER: no limit a reader would set.
+    const bounded = node.maximum !== undefined && node.maximum < Number.MAX_SAFE_INTEGER;
+    const high = bounded ? `${low ? " " : ""}to ${node.maximum}` : "";
     return `${what}${low || high ? ` ${low}${high}` : ""}`.replace(/ above (\S+) to /, " above $1, at most ");
   }
   if (type === "boolean") return "`true` or `false`";
