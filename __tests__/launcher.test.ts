@@ -196,7 +196,14 @@ describe("the real main.ts through scripts/run.js", () => {
     const outdir = path.join(project, "cdktf.out");
     const result = spawnSync(process.execPath, [path.join(project, "scripts", "run.js"), "main.ts"], {
       cwd: project,
-      env: { ...process.env, ENVIRONMENTS: "dev", CDKTF_OUTDIR: outdir },
+      // The copy has no git history to rebuild releases from: it reads this project's release
+      // cache, which the run's shared synthesis (global-setup.js) filled.
+      env: {
+        ...process.env,
+        ENVIRONMENTS: "dev",
+        CDKTF_OUTDIR: outdir,
+        RELEASE_CACHE_DIR: path.join(PROJECT_ROOT, "node_modules", ".cache", "classic-servers", "releases"),
+      },
       encoding: "utf8",
     });
     expect(result.stderr).toBe("");

@@ -195,7 +195,8 @@ const server = http.createServer((req, res) => {
       });
     case "/work": {
       const digest = crypto.pbkdf2Sync(url.searchParams.get("input") || "work", "salt", workIterations, 32, "sha256");
-      return send(res, 200, { version, port, digest: digest.toString("hex").slice(0, 16) });
+      // finishedAt: when the work ended, by this machine's clock (drills order events by it).
+      return send(res, 200, { version, port, digest: digest.toString("hex").slice(0, 16), finishedAt: Date.now() });
     }
     default:
       return send(res, 404, { error: "not found", path: url.pathname });

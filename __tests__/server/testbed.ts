@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -217,6 +218,26 @@ function processAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Packed releases shared by the test beds of a run (jest points TMPDIR at a folder of the run). */
+const RELEASES = path.join(os.tmpdir(), "classic-servers-test-releases");
+
+/** The app's files (not its installed node_modules) as one hash, read once per process. */
+let appSourceHash: string | undefined;
+function appSourceKey(): string {
+  if (appSourceHash) return appSourceHash;
+  const hash = createHash("sha256");
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (entry.name === "node_modules") continue;
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else hash.update(`${path.relative(ROOT, file)}\0`).update(fs.readFileSync(file));
+    }
+  };
+  walk(path.join(ROOT, "app"));
+  return (appSourceHash = hash.digest("hex"));
+}
+
 /** Waits for `exited`; after `ms` calls `force` once and keeps waiting. Leaves no timer behind. */
 async function escalate(exited: Promise<void>, ms: number, force: () => void): Promise<void> {
   const timer = setTimeout(force, ms);
@@ -389,8 +410,20 @@ export class TestBed {
     };
   }
 
-  /** Packs a release of the sample app with `version` (and `server.js` edited by `edit`). */
+  /**
+   * Packs a release of the sample app with `version` (and `server.js` edited by `edit`). Packing
+   * (its dependencies included) takes 0.1-0.2 s of this worker's event loop, which the drills
+   * beside it need: a release of the same bytes is packed once per run and shared by every bed
+   * (RELEASES, keyed by the release's content).
+   */
   private packageRelease(version: string, edit?: (serverJs: string) => string): string {
+    const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
+    const edited = edit ? edit(serverJs) : serverJs;
+    if (edit && edited === serverJs) throw new Error(`could not edit the sample app for ${version}`);
+    const key = createHash("sha256").update(`${appSourceKey()}\0${version}\0${edited}`).digest("hex").slice(0, 24);
+    const packed = path.join(RELEASES, `${key}.tar.gz`);
+    if (fs.existsSync(packed)) return packed;
+
     const source = path.join(this.dir, "source", version);
     fs.mkdirSync(source, { recursive: true });
     const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "app/package.json"), "utf8"));
@@ -400,11 +433,14 @@ export class TestBed {
       recursive: true,
       filter: (from) => !from.split(path.sep).includes("node_modules") && path.basename(from) !== "package.json",
     });
-    const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
-    const edited = edit ? edit(serverJs) : serverJs;
-    if (edit && edited === serverJs) throw new Error(`could not edit the sample app for ${version}`);
     fs.writeFileSync(path.join(source, "server.js"), edited);
-    return packageApp(source, path.join(this.dir, "dist", version)).file;
+    const file = packageApp(source, path.join(this.dir, "dist", version)).file;
+    // Shared once complete (a rename is atomic; another worker's identical bytes may win).
+    fs.mkdirSync(RELEASES, { recursive: true });
+    const staged = `${packed}.${process.pid}`;
+    fs.copyFileSync(file, staged);
+    fs.renameSync(staged, packed);
+    return packed;
   }
 
   /** Puts a release on disk as the deploy script would after fetching it: the packaged tarball, unpacked. */
