@@ -468,7 +468,7 @@ describe("deploy.yml and deploy-environment.yml", () => {
     expect([...chain].sort()).toEqual(environmentFolders());
   });
 
-  test("the shipped order: dev, then staging, then prod, then dr-osaka (prod's standby runs only what prod runs)", () => {
+  test("the shipped order: dev, then staging, then prod, then dr-osaka (dr-osaka, deployed last, runs only releases prod already runs)", () => {
     const chain = deployChain(loadEnvironments({ dir: path.join(ROOT, "environments") }));
     const at = (name: string) => chain.indexOf(name);
     expect([at("dev"), at("staging"), at("prod"), at("dr-osaka")].every((i) => i >= 0)).toBe(true);

@@ -2,7 +2,7 @@
  * `npm run iam-policies`: writes the CI roles' policies, iam/plan-role-policy.json (read-only:
  * pull requests, drift, the review before a deploy) and iam/deploy-role-policy.json (each
  * environment's deploy role), from the Terraform types the stacks synthesize and the code can
- * create. A test fails while the files are stale (README, "Setting up AWS and GitHub").
+ * create. A test fails while the files are stale (docs/ci-cd.md#setting-up-aws-and-github).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

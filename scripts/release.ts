@@ -1,7 +1,7 @@
 /**
  * `npm run release`: records app/ as committed at HEAD as the release of app/package.json's version
  * in releases.yaml (its git tree and tarball checksum). Commit releases.yaml, then set
- * `app.version` in an environment to deploy it (README, "Releases").
+ * `app.version` in an environment to deploy it (docs/releases.md).
  */
 import { PROJECT_ROOT } from "../src/project-root";
 import { recordRelease, RELEASES_FILE } from "../src/artifact/releases";

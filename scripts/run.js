@@ -10,7 +10,7 @@
  *
  * Why: loading the TypeScript sources through a transpiling loader (tsx) costs ~0.7 s per start
  * (transpiling, source maps, resolving ~700 modules one by one); one prebuilt bundle loads in a
- * fraction of that (README, "Benchmark").
+ * fraction of that (docs/development.md#benchmark).
  *
  * A stale bundle can never run. Before every start the launcher compares a fingerprint of every
  * input the bundle was built from with what is on disk now: the SHA-1 of each of the project's

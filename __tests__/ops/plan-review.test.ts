@@ -376,7 +376,7 @@ describe("plan review: changes that look safe but are not", () => {
     ]);
     expect(review.findings.map((f) => f.message)).toEqual([
       `environments/dev: layout single-server -> app-db-split deletes the server that holds the single server's database (${oldServer}), ` +
-        'and everything on its disk with it. Move the data to the new database first (README, "Moving a single server\'s data to RDS"), ' +
+        "and everything on its disk with it. Move the data to the new database first (docs/layouts.md#moving-a-single-servers-data-to-rds), " +
         "then re-run with --allow-destroy",
     ]);
     expect(review.blocked).toBe(true);

@@ -95,7 +95,7 @@ export function releasesFileContent(releases: Iterable<ReleaseRecord>): string {
     "# Released versions of app/. `npm run release` adds one; an environment's app.version must be one",
     "# of them. Each is rebuilt from this repository, byte for byte: `tree` is the git tree of app/ at",
     "# the release, `sha256` the checksum the rebuilt tarball must have. Never edit or reuse an entry:",
-    '# servers keep the bytes they fetched for a version (README, "Releases").',
+    '# servers keep the bytes they fetched for a version (docs/releases.md).',
     "releases:",
   ];
   for (const r of [...releases].sort((a, b) => a.version.localeCompare(b.version, "en", { numeric: true }))) {

@@ -6,12 +6,16 @@ import { buildStacks } from "../app";
 import { ConfigError } from "../config/errors";
 import { loadEnvironments } from "../config/load";
 import { REGIONS } from "../config/regions";
+import { PROJECT_ROOT } from "../project-root";
 import type { PriceTable } from "./price-table";
 import { environmentEstimate, estimateText, totalText } from "./report";
 import { updatePriceTable, type PriceListSource } from "./update";
 
-/** The shipped price table, which `--update` rewrites. */
-export const PRICES_FILE = path.join(__dirname, "prices.json");
+/**
+ * The shipped price table, which `--update` rewrites. From the project root, not `__dirname`: through
+ * `npm run` this module runs from a bundle cached under node_modules/.cache/.
+ */
+export const PRICES_FILE = path.join(PROJECT_ROOT, "src", "cost", "prices.json");
 
 export const COST_USAGE = `usage: npm run cost [-- <env>...] [--json]
        npm run cost -- --update [--regions <r1,r2>]
@@ -90,7 +94,7 @@ export async function costCommand(argv: readonly string[], options: CostCommandO
     }
   }
 
-  const dir = options.environmentsDir ?? path.join(__dirname, "..", "..", "environments");
+  const dir = options.environmentsDir ?? path.join(PROJECT_ROOT, "environments");
   const folders = fs.existsSync(dir)
     ? fs
         .readdirSync(dir, { withFileTypes: true })

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadEnvironments } from "../config/load";
 import { COST_DEFAULTS } from "../config/schema";
+import { PROJECT_ROOT } from "../project-root";
 import type { PlanDocument } from "../ops/plan-json";
 import { planCostChange, type CostChange } from "./report";
 
@@ -14,7 +15,7 @@ export function planCostOf(
   plan: PlanDocument,
   name: string,
   document: object,
-  environmentsDir = process.env.ENVIRONMENTS_DIR ?? path.join(__dirname, "..", "..", "environments"),
+  environmentsDir = process.env.ENVIRONMENTS_DIR ?? path.join(PROJECT_ROOT, "environments"),
 ): CostChange | undefined {
   if (!fs.existsSync(path.join(environmentsDir, name))) return undefined;
   const aws = (document as { provider?: { aws?: Array<{ region?: string }> } }).provider?.aws?.[0];

@@ -40,6 +40,6 @@ export function ciDeployProblem(env: EnvironmentConfig): string | undefined {
   return (
     `environments/${env.name}: state.backend must be s3 or cloud to deploy from CI (got "local"); ` +
     `a runner's local state is lost after the job, so the next deploy would create everything again ` +
-    `(README, "State")`
+    `(docs/state.md)`
   );
 }

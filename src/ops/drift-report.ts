@@ -325,7 +325,7 @@ export function driftReportText(report: DriftReport, stackName: string): string 
       "",
       "What to do: either adopt the change into code (the environment's config.yaml, or src/; " +
         `\`npm run plan -- ${stackName}\` then shows no change), or undo it by re-applying the code ` +
-        `(\`cdktf deploy ${stackName}\`). See "Drift" in the README.`,
+        `(\`cdktf deploy ${stackName}\`). See docs/plan-review-and-drift.md#drift.`,
     );
   }
   return out.join("\n");

@@ -355,7 +355,7 @@ const singleServerLeaves: Finder = (rc, kind, { environment, stack, layoutBefore
     message:
       `environments/${environment}: layout single-server -> ${String(after)} ${kind === "delete" ? "deletes" : "replaces"} ` +
       `the server that holds the single server's database (${rc.address}), and everything on its disk with it. ` +
-      `Move the data to the new database first (README, "Moving a single server's data to RDS"), then re-run with --allow-destroy`,
+      `Move the data to the new database first (docs/layouts.md#moving-a-single-servers-data-to-rds), then re-run with --allow-destroy`,
   };
 };
 

@@ -5,7 +5,7 @@
  * cdktf records where each token was created, by formatting the whole JavaScript stack at that
  * moment, for one purpose: an error message about a token that cannot be resolved. A synth of the
  * shipped environments creates thousands of tokens, and formatting their stacks took about a fifth
- * of its time and 19 MB of its memory (README, "Benchmark"); none of it reaches the output. Here the
+ * of its time and 19 MB of its memory (docs/development.md#benchmark); none of it reaches the output. Here the
  * stack is recorded only when `CDKTF_CREATION_STACKS=1` is set, and otherwise the error message says
  * how to get it.
  */

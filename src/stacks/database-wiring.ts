@@ -137,7 +137,8 @@ export function localDatabaseWiring(stack: EnvironmentStack): AppDatabaseWiring 
   });
   new TerraformOutput(stack, "db_restore", {
     value: `sudo ${SERVER_PATHS.appRoot}/${DB_RESTORE_SCRIPT} latest   (on the server; a dump now: sudo ${SERVER_PATHS.appRoot}/${DB_BACKUP_SCRIPT})`,
-    description: "Restore the newest dump over the app's database (README: Backups of the single server's database)",
+    description:
+      "Restore the newest dump over the app's database (docs/layouts.md#backups-and-restore-on-a-single-server)",
   });
   new TerraformOutput(stack, "db_secret_arn", {
     value: local.secretArn,

@@ -6,8 +6,8 @@ import { addMonitoring } from "./monitoring-wiring";
 
 /**
  * Layout `single-server`: one EC2 instance in a public subnet, with an Elastic IP, running both
- * the app (behind nginx) and the database engine (on 127.0.0.1, dumped nightly to S3). The cheapest start, and a single point of
- * failure: see the README for its risks.
+ * the app (behind nginx) and the database engine (on 127.0.0.1, dumped nightly to S3). The cheapest
+ * start, and a single point of failure: see docs/layouts.md#single-server for its risks.
  */
 export class SingleServerStack extends EnvironmentStack {
   constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
