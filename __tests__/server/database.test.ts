@@ -1,3 +1,4 @@
+import { inCi } from "../ci";
 import * as http from "node:http";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -20,7 +21,7 @@ const PROCESSES = 2;
 
 const missing = [nginxMissing(), ...ENGINES.map(engineMissing), opensslMissing()].filter(Boolean);
 if (missing.length > 0) console.log(`database integration tests skipped: ${missing.join("; ")}`);
-if (missing.length > 0 && process.env.CI) {
+if (missing.length > 0 && inCi()) {
   // .ci/run installs them: in CI a missing server is a broken pipeline, not a reason to skip.
   test("PostgreSQL, MariaDB and nginx are installed in CI", () => {
     throw new Error(missing.join("; "));
