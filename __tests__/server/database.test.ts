@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { certificates, opensslMissing, type Certificates } from "./certificates";
-import { call, DatabaseBed, type Reply } from "./database-bed";
+import { call, DatabaseBed, DRILL_INSTANCE_ID, type Reply } from "./database-bed";
 import { engineMissing, type DrillEngine } from "./databases";
 import { nginxMissing } from "./testbed";
 
@@ -172,6 +172,14 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       const backup = await bed.script("bin/db-backup");
       expect(backup).toMatch(/db-backup: s3:\/\/drill-db-backups\/db\/app-\d{8}T\d{6}Z\.(dump|sql\.gz): \d+ bytes/);
       expect(bed.dumps()).toHaveLength(1);
+      // the backup alarm's datapoint, published after the upload (the stand-in only records it)
+      const calls = bed.awsCalls();
+      const upload = calls.findIndex((c) => / s3 cp .* s3:\/\/drill-db-backups\/db\//.test(c));
+      const metric = calls.findIndex((c) => c.includes("cloudwatch put-metric-data"));
+      expect([upload >= 0, metric > upload]).toEqual([true, true]);
+      expect(calls[metric]).toContain(
+        `--namespace AppBackups --metric-name DumpUploaded --dimensions InstanceId=${DRILL_INSTANCE_ID}`,
+      );
       // the data moves on: a row changed, one deleted, one added
       await bed.db.admin("UPDATE notes SET body = 'changed' WHERE id = 1; DELETE FROM notes WHERE id = 2;", "app");
       expect((await call(bed.bed.nginxPort, "POST", "/notes", "written after the backup")).status).toBe(201);

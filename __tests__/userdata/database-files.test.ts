@@ -111,6 +111,80 @@ describe("the database scripts", () => {
     expect(units.timer).toContain("\nOnCalendar=*-*-* 18:00:00 UTC\n");
     expect(units.timer).toContain("\nPersistent=true\n");
   });
+
+  test("a hung dump is stopped after 2 hours: the oneshot does not stay active and skip the following nights", () => {
+    const { service } = dbBackupUnits(SERVER_PATHS, LOCAL);
+    expect(service).toMatch(/\nTimeoutStartSec=2h\n/);
+  });
+
+  describe("db-backup publishes the backup alarm's metric only once the dump is in the bucket (stand-in aws, pg_dump)", () => {
+    // The rendered script, run for real with stand-ins first on PATH: `aws` logs each call and
+    // fails the upload when told to; pg_dump writes a file; pg_restore accepts it.
+    const run = (failing: "" | "upload" | "dump") => {
+      const dir = tempDir("db-backup-run-");
+      const bin = path.join(dir, "bin");
+      fs.mkdirSync(bin);
+      const stub = (name: string, body: string) =>
+        fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+      stub(
+        "aws",
+        [
+          `echo "$*" >> ${dir}/calls.log`,
+          'case "$*" in',
+          '  *"ssm get-parameter"*) echo backups-bucket ;;',
+          '  *"secretsmanager get-secret-value"*) echo \'{"username":"app","password":"pw0123456789abcdef"}\' ;;',
+          `  *"s3 cp"*) [[ $FAILING != upload ]] || { echo "upload failed" >&2; exit 1; } ;;`,
+          "esac",
+        ].join("\n"),
+      );
+      stub(
+        "pg_dump",
+        '[[ $FAILING != dump ]] || { echo "pg_dump: error: connection refused" >&2; exit 1; }; for a; do [[ $a == --file=* ]] && echo dump > "${a#--file=}"; done; exit 0',
+      );
+      stub("pg_restore", "exit 0");
+      const envFile = path.join(dir, "database.env");
+      fs.writeFileSync(envFile, "DB_HOST=127.0.0.1\nDB_PORT=5432\nDB_NAME=app\nDB_USER=app\nDB_SECRET_ID=app-secret\n");
+      fs.writeFileSync(path.join(dir, "instance-id"), "i-0123456789abcdef0\n");
+      const script = path.join(dir, "db-backup");
+      fs.writeFileSync(script, dbBackupScript(DATABASE, LOCAL), { mode: 0o755 });
+      const result = spawnSync(script, [], {
+        encoding: "utf8",
+        env: {
+          PATH: `${bin}:${process.env.PATH}`,
+          TMPDIR: dir,
+          DB_ENV_FILE: envFile,
+          INSTANCE_ID_FILE: path.join(dir, "instance-id"),
+          FAILING: failing,
+        },
+      });
+      const calls = fs.existsSync(path.join(dir, "calls.log"))
+        ? fs.readFileSync(path.join(dir, "calls.log"), "utf8").split("\n").filter(Boolean)
+        : [];
+      return { status: result.status, output: result.stdout + result.stderr, calls };
+    };
+
+    test("a dump uploaded: one DumpUploaded datapoint for this instance, after the upload", () => {
+      const { status, calls } = run("");
+      expect(status).toBe(0);
+      const upload = calls.findIndex((c) => c.startsWith("--region ap-northeast-2 s3 cp "));
+      const metric = calls.findIndex((c) => c.includes("cloudwatch put-metric-data"));
+      expect(upload).toBeGreaterThanOrEqual(0);
+      expect(metric).toBeGreaterThan(upload);
+      expect(calls[metric]).toBe(
+        "--region ap-northeast-2 cloudwatch put-metric-data --namespace AppBackups --metric-name DumpUploaded --dimensions InstanceId=i-0123456789abcdef0 --value 1 --unit Count",
+      );
+    });
+
+    test.each([
+      ["the upload fails", "upload", /failed: upload to s3:\/\/backups-bucket\/db\/app-/],
+      ["the dump fails", "dump", /pg_dump: error: connection refused/],
+    ] as const)("%s: the script fails and publishes nothing", (_what, failing, message) => {
+      const { status, output, calls } = run(failing);
+      expect(status).not.toBe(0);
+      expect(output).toMatch(message);
+      expect(calls.filter((c) => c.includes("put-metric-data"))).toEqual([]);
+    });
+  });
 });
 
 describe("the app's settings", () => {

@@ -181,6 +181,12 @@ export function bootScript(props: BootScriptProps): string {
     ...databaseLines(host),
     "",
     `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version}`,
+    ...(host.database?.local
+      ? [
+          "# A first dump now, in the background: a restorable copy from day one, and the backup alarm's first datapoint.",
+          "systemctl start --no-block db-backup.service",
+        ]
+      : []),
     ...(props.healthProbe
       ? [
           "",

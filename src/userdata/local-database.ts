@@ -20,6 +20,19 @@ export const DB_RESTORE_SCRIPT = "bin/db-restore";
 /** The nightly dump's log, beside the app processes' logs. */
 export const DB_BACKUP_LOG = "db-backup.log";
 
+/**
+ * The metric db-backup publishes once a dump is in the bucket (1, per instance: `InstanceId`).
+ * The backup alarm (src/constructs/backup-alarms.ts) pages when none arrives for
+ * `BACKUP_ALARM_HOURS`: a dump that failed, hung, or never ran.
+ */
+export const BACKUP_METRIC = { namespace: "AppBackups", metricName: "DumpUploaded" } as const;
+/** Hours without a dump before the backup alarm fires: a day between dumps, and two hours' slack for the run itself. */
+export const BACKUP_ALARM_HOURS = 26;
+/** The longest a dump may run before systemd stops it (a hung one would otherwise hold the oneshot, and skip every later run). */
+export const BACKUP_TIMEOUT = "2h";
+/** The file cloud-init writes the instance's id to: the backup metric's dimension. */
+export const INSTANCE_ID_FILE = "/var/lib/cloud/data/instance-id";
+
 /** PostgreSQL's data directory on Amazon Linux 2023 (`postgresql-setup --initdb`). */
 export const PG_DATA = "/var/lib/pgsql/data";
 /** The settings the boot script adds to PostgreSQL's own, in a file postgresql.conf includes. */
@@ -201,7 +214,10 @@ export function dbProvisionScript(database: AppDatabase, db: LocalDatabase): str
 /**
  * `db-backup`: a logical dump of the app's database (`pg_dump --format=custom`, or `mariadb-dump`
  * gzip-compressed), written to disk, checked, then uploaded to the backups bucket as
- * `<prefix><name>-<UTC time>.<ext>`. The bucket keeps it `backupRetentionDays` (lifecycle).
+ * `<prefix><name>-<UTC time>.<ext>`. The bucket keeps it `backupRetentionDays` (lifecycle). Once
+ * the upload succeeded, and only then, it publishes `BACKUP_METRIC` (the instance role may: the
+ * CloudWatch agent's managed policy allows cloudwatch:PutMetricData); `INSTANCE_ID_FILE` in the
+ * environment replaces cloud-init's file (the integration tests).
  */
 export function dbBackupScript(database: AppDatabase, db: LocalDatabase): string {
   const ext = db.engine === "postgres" ? "dump" : "sql.gz";
@@ -230,6 +246,11 @@ export function dbBackupScript(database: AppDatabase, db: LocalDatabase): string
     'aws --region "$REGION" s3 cp "$work/dump" "s3://$bucket/$key" --only-show-errors --checksum-algorithm SHA256 ||',
     '  fail "upload to s3://$bucket/$key"',
     'log "s3://$bucket/$key: $(stat -c %s "$work/dump") bytes in $((SECONDS - started)) s"',
+    `# Only now, with the dump in the bucket: the datapoint the backup alarm waits for (none in ${BACKUP_ALARM_HOURS} h pages).`,
+    `instance_id=$(cat "\${INSTANCE_ID_FILE:-${INSTANCE_ID_FILE}}") || fail "no instance id to publish the backup metric with"`,
+    `metric=(aws --region "$REGION" cloudwatch put-metric-data --namespace ${BACKUP_METRIC.namespace} --metric-name ${BACKUP_METRIC.metricName} --dimensions "InstanceId=$instance_id" --value 1 --unit Count)`,
+    '"${metric[@]}" || { sleep 5; "${metric[@]}"; } || fail "s3://$bucket/$key is uploaded, but CloudWatch took no metric: the backup alarm will fire"',
+    `log "published ${BACKUP_METRIC.namespace}/${BACKUP_METRIC.metricName} for $instance_id"`,
     "",
   ].join("\n");
 }
@@ -285,6 +306,8 @@ export function dbBackupUnits(paths: AppHostPaths, db: LocalDatabase): { service
       "[Service]",
       "Type=oneshot",
       `ExecStart=${paths.appRoot}/${DB_BACKUP_SCRIPT}`,
+      "# A hung dump is stopped (and fails) rather than holding the unit active, which skips every later run.",
+      `TimeoutStartSec=${BACKUP_TIMEOUT}`,
       `StandardOutput=append:${paths.appLogDir}/${DB_BACKUP_LOG}`,
       `StandardError=append:${paths.appLogDir}/${DB_BACKUP_LOG}`,
       "Nice=10",
