@@ -13,6 +13,7 @@ import { DATABASE_SETTING_LINE, databaseSettingsLines, type DatabaseSettings } f
 import { deployScript } from "../../src/userdata/deploy-script";
 import {
   dbBackupScript,
+  dbBackupLogrotate,
   dbBackupUnits,
   dbProvisionScript,
   dbRestoreScript,
@@ -103,11 +104,15 @@ describe("the database scripts", () => {
     expect(mariadbAppCnf(LOCAL)).toContain("\nbind-address = 127.0.0.1\n");
   });
 
-  test("the nightly dump: a oneshot service on a persistent timer, logging where the agent ships the app's logs", () => {
+  test("the nightly dump: a oneshot service on a persistent timer, run as root and logging in a root-owned folder", () => {
     const units = dbBackupUnits(SERVER_PATHS, LOCAL);
     expect(units.service).toContain("\nType=oneshot\nExecStart=/opt/app/bin/db-backup\n");
-    expect(units.service).toContain("\nStandardOutput=append:/var/log/app/db-backup.log\n");
-    expect(units.service).toContain("\nStandardError=append:/var/log/app/db-backup.log\n");
+    expect(units.service).not.toMatch(/^User=/m);
+    // not in the app user's /var/log/app: there that user could swap the file for a link root appends through
+    expect(units.service).toContain("\nStandardOutput=append:/var/log/db-backup.log\n");
+    expect(units.service).toContain("\nStandardError=append:/var/log/db-backup.log\n");
+    expect(units.service).not.toContain(SERVER_PATHS.appLogDir);
+    expect(dbBackupLogrotate()).toMatch(/^\/var\/log\/db-backup\.log \{\n/);
     expect(units.timer).toContain("\nOnCalendar=*-*-* 18:00:00 UTC\n");
     expect(units.timer).toContain("\nPersistent=true\n");
   });

@@ -26,7 +26,7 @@ export class BackupAlarms extends TierAlarms {
       description:
         `No nightly dump of the server's database reached the backups bucket for ${BACKUP_ALARM_HOURS} hours ` +
         `(${BACKUP_METRIC.namespace}/${BACKUP_METRIC.metricName}, published by db-backup after each upload): the ` +
-        `dump failed or hung, the timer did not run, or the server is stopped. Look first at: /var/log/app/db-backup.log ` +
+        `dump failed or hung, the timer did not run, or the server is stopped. Look first at: /var/log/db-backup.log ` +
         `(also in the app's log group), systemctl status db-backup.service db-backup.timer; then take one now: ` +
         `sudo /opt/app/bin/db-backup.`,
       comparison: "LessThanThreshold",

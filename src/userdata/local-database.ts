@@ -17,8 +17,12 @@ import type { AppDatabase, AppHostPaths, LocalDatabase } from "./app-host";
 export const DB_PROVISION_SCRIPT = "bin/db-provision";
 export const DB_BACKUP_SCRIPT = "bin/db-backup";
 export const DB_RESTORE_SCRIPT = "bin/db-restore";
-/** The nightly dump's log, beside the app processes' logs. */
-export const DB_BACKUP_LOG = "db-backup.log";
+/**
+ * The nightly dump's log. db-backup runs as root, so its log lives in a root-owned folder: in the
+ * app user's log folder, that user could replace the file with a link, and root would append to
+ * whatever it points at. The CloudWatch agent ships it to the app's log group.
+ */
+export const DB_BACKUP_LOG = "/var/log/db-backup.log";
 
 /**
  * The metric db-backup publishes once a dump is in the bucket (1, per instance: `InstanceId`).
@@ -290,10 +294,15 @@ export function dbRestoreScript(database: AppDatabase, db: LocalDatabase): strin
   ].join("\n");
 }
 
+/** logrotate's rule for `DB_BACKUP_LOG`: weekly, a year of runs kept (a few lines a night). */
+export function dbBackupLogrotate(): string {
+  return `${DB_BACKUP_LOG} {\n    weekly\n    rotate 52\n    compress\n    missingok\n    notifempty\n    copytruncate\n}\n`;
+}
+
 /**
- * The systemd service and timer of the nightly dump. Its output goes to `db-backup.log` among the
- * app's logs, which the CloudWatch agent ships (and logrotate rotates) with them: a failed dump is
- * seen in the app's log group, not only in the server's journal.
+ * The systemd service and timer of the nightly dump. Its output goes to `DB_BACKUP_LOG`, which the
+ * CloudWatch agent ships to the app's log group (and logrotate rotates): a failed dump is seen
+ * there, not only in the server's journal.
  */
 export function dbBackupUnits(paths: AppHostPaths, db: LocalDatabase): { service: string; timer: string } {
   return {
@@ -308,8 +317,8 @@ export function dbBackupUnits(paths: AppHostPaths, db: LocalDatabase): { service
       `ExecStart=${paths.appRoot}/${DB_BACKUP_SCRIPT}`,
       "# A hung dump is stopped (and fails) rather than holding the unit active, which skips every later run.",
       `TimeoutStartSec=${BACKUP_TIMEOUT}`,
-      `StandardOutput=append:${paths.appLogDir}/${DB_BACKUP_LOG}`,
-      `StandardError=append:${paths.appLogDir}/${DB_BACKUP_LOG}`,
+      `StandardOutput=append:${DB_BACKUP_LOG}`,
+      `StandardError=append:${DB_BACKUP_LOG}`,
       "Nice=10",
       "IOSchedulingClass=best-effort",
       "IOSchedulingPriority=7",
