@@ -91,6 +91,24 @@ describe("the database scripts", () => {
     expect(mariadb).toContain('--defaults-extra-file="$work/my.cnf"');
   });
 
+  test.each([
+    [
+      "postgres",
+      /SET log_min_error_statement = 'panic';\nSET log_statement = 'none';\nSET log_min_duration_statement = -1;\n/,
+    ],
+    ["mariadb", /SET SESSION sql_log_off = 1;\nSET SESSION slow_query_log = 0;\n/],
+  ] as const)("%s: the session that sets the password first turns off every statement log", (engine, quiet) => {
+    const provision = dbProvisionScript(DATABASE, { ...LOCAL, engine });
+    const sql = provision.slice(provision.indexOf("<<SQL\n"), provision.indexOf("\nSQL\n"));
+    expect(sql).toMatch(quiet);
+    const silenced = sql.search(quiet);
+    const firstPassword = sql.indexOf("$password");
+    expect(firstPassword).toBeGreaterThan(0);
+    expect(silenced).toBeGreaterThan(0);
+    expect(silenced).toBeLessThan(firstPassword);
+    expect(sql.slice(0, silenced)).toBe("<<SQL\n");
+  });
+
   test("PostgreSQL admits the app's user to the app's database over loopback with SCRAM, the superuser only as the OS user postgres", () => {
     expect(
       postgresHba(LOCAL)

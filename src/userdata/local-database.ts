@@ -147,6 +147,22 @@ function bucketLookup(db: LocalDatabase): string[] {
 }
 
 /**
+ * PostgreSQL: this session logs no statement, not even one that errors (`log_min_error_statement`
+ * would print it whole, password and all), nor a slow one. Superuser settings; db-provision runs
+ * as the superuser.
+ */
+export const PG_NO_STATEMENT_LOG = [
+  "SET log_min_error_statement = 'panic';",
+  "SET log_statement = 'none';",
+  "SET log_min_duration_statement = -1;",
+];
+/**
+ * MariaDB: this session writes nothing to the general query log or the slow query log (both off
+ * by default; this holds should someone turn them on). A failed statement never reaches its error log.
+ */
+export const MARIADB_NO_STATEMENT_LOG = ["SET SESSION sql_log_off = 1;", "SET SESSION slow_query_log = 0;"];
+
+/**
  * `db-provision`: the app's user and database, with the password its secret holds, or, while the
  * secret has no value yet (first boot), a new random one stored there first. Safe to run again.
  * `DB_ADMIN` replaces the superuser's client (`runuser -u postgres -- psql` / `mariadb`, both over
@@ -158,12 +174,16 @@ export function dbProvisionScript(database: AppDatabase, db: LocalDatabase): str
   const sql =
     db.engine === "postgres"
       ? [
+          // The password is in the statements below: none of this session's statements may reach the
+          // server's log, not even one that fails or is slow.
+          ...PG_NO_STATEMENT_LOG,
           `SELECT 'CREATE ROLE ${db.username} LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${db.username}')\\gexec`,
           `ALTER ROLE ${db.username} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$password';`,
           `SELECT 'CREATE DATABASE ${db.name} OWNER ${db.username}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${db.name}')\\gexec`,
           `REVOKE ALL ON DATABASE ${db.name} FROM PUBLIC;`,
         ]
       : [
+          ...MARIADB_NO_STATEMENT_LOG,
           `CREATE DATABASE IF NOT EXISTS \\\`${db.name}\\\` CHARACTER SET utf8mb4;`,
           `CREATE USER IF NOT EXISTS '${db.username}'@'127.0.0.1' IDENTIFIED BY '$password';`,
           `ALTER USER '${db.username}'@'127.0.0.1' IDENTIFIED BY '$password';`,
