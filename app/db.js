@@ -194,7 +194,9 @@ class Database {
       database: s.database,
       user: s.user,
       password: this.password,
-      ssl: tls,
+      // mysql2 checks the certificate's host name only when asked (and never for an IP address):
+      // RDS endpoints are names, and the certificate RDS presents holds them.
+      ssl: tls && { ...tls, verifyIdentity: true },
       connectionLimit: 5,
       connectTimeout: 3000,
       maxIdle: 5,
