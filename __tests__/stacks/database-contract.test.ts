@@ -253,6 +253,8 @@ describe("single-server: the engine on the box, its password generated there, ni
       `s3://\${aws_s3_bucket.${json.named("aws_s3_bucket", "Backups").name}.bucket}/db/`,
     );
     expect(outputs.db_restore.value).toMatch(/^sudo \/opt\/app\/bin\/db-restore latest/);
+    // the app stops writing first (a restore wipes what it wrote since the dump), and a deploy starts it again
+    expect(outputs.db_restore.value).toContain("after sudo systemctl stop 'app@*'; then sudo /opt/app/bin/deploy");
     expect(outputs.db_secret_arn.value).toBe(
       ref(json.resources("aws_secretsmanager_secret")[0], "aws_secretsmanager_secret", "arn"),
     );
