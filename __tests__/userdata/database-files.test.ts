@@ -239,6 +239,41 @@ describe("the app's settings", () => {
     );
   });
 
+  test("each deploy writes the settings without loosening their folder: root:<app user> 0750 stays so", () => {
+    const script = deployScript(host(DATABASE));
+    expect(script).not.toMatch(/install -d -m 0755[^\n]*DB_ENV_FILE/);
+    expect(script).toContain(
+      '[[ -d $(dirname "$DB_ENV_FILE") ]] || install -d -m 0750 -o root -g "$APP_USER" "$(dirname "$DB_ENV_FILE")" || return 1',
+    );
+    // the function itself, run on a folder made as the boot script makes it (stand-in for the SSM call)
+    const start = script.indexOf("write_database_settings() {");
+    const fn = script.slice(start, script.indexOf("\n}\n", start) + 3);
+    const dir = tempDir("db-settings-");
+    const folder = path.join(dir, "etc-app");
+    fs.mkdirSync(folder, { mode: 0o750 });
+    fs.chmodSync(folder, 0o750);
+    const group = spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
+    const result = spawnSync(
+      "bash",
+      [
+        "-c",
+        [
+          "set -euo pipefail",
+          'log() { echo "$*"; }',
+          "database_aws() { echo DB_ENGINE=postgres; echo DB_HOST=127.0.0.1; }",
+          `DB_ENV_FILE=${folder}/database.env DB_SETTINGS_PARAMETER=/p APP_USER=${group}`,
+          fn,
+          "write_database_settings",
+        ].join("\n"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(fs.readFileSync(path.join(folder, "database.env"), "utf8")).toBe("DB_ENGINE=postgres\nDB_HOST=127.0.0.1\n");
+    expect(fs.statSync(folder).mode & 0o777).toBe(0o750);
+  });
+
   test("a host without a database gets no database step and no settings file in its unit", () => {
     expect(deployScript(host())).not.toContain("run_migrations");
     expect(appUnit(host())).not.toContain("database.env");
