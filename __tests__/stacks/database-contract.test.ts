@@ -98,6 +98,18 @@ describe.each([
       ]);
     });
 
+    test("servers boot after the security group rules that let them reach RDS (their first boot runs the migrations)", () => {
+      const ingress = json.named("aws_vpc_security_group_ingress_rule", "AppToDatabase_Ingress");
+      const egress = json.named("aws_vpc_security_group_egress_rule", "AppToDatabase_Egress");
+      expect([ingress.values.from_port, egress.values.to_port]).toEqual([Number(port), Number(port)]);
+      expect(servers(json).values.depends_on).toEqual(
+        expect.arrayContaining([
+          `aws_vpc_security_group_ingress_rule.${ingress.name}`,
+          `aws_vpc_security_group_egress_rule.${egress.name}`,
+        ]),
+      );
+    });
+
     test("servers boot after the settings exist; the boot script fetches RDS's CA bundle for the region before the first deploy", () => {
       expect(servers(json).values.depends_on).toContain(
         `aws_ssm_parameter.${json.named("aws_ssm_parameter", "Parameter").name}`,
