@@ -60,6 +60,10 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         `port ${second}: 2.0.0 did not start, answer its health check and settle; rolling back, this port first`,
       );
       expect(backOn(run.output)).toEqual([second, first]);
+      // Each start of the broken process fails as soon as it exits, not after the start timeout:
+      // systemd lets ExecStartPost run on after the process exits, so admit watches $MAINPID.
+      expect(bed.logs()).toContain(`port ${second}: the process exited before it became healthy`);
+      expect(bed.logs()).not.toContain("not healthy within");
       expect(seen.failures).toEqual([]);
       expect(seen.posts).toBeGreaterThan(50);
       for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe("1.0.0");
@@ -109,8 +113,8 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const seen = await load.stop();
       expect(run.code).toBe(1);
       expect(run.output).toContain("back on 1.0.0");
-      // It answered its health check, then died within the settle window (systemd stops the
-      // settling hook when the process exits).
+      // It answered its health check, then died within the settle window (the settling hook sees
+      // the process gone: systemd would let it run on).
       expect(bed.logs()).toMatch(/sample-app 3\.0\.0 listening[\s\S]*healthy; settling[\s\S]*dies after start/);
       expect(seen.failures).toEqual([]);
       expect(seen.byVersion.get("3.0.0") ?? 0).toBe(0);
@@ -295,7 +299,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
 
   // The watchdog alone, against two ports and a stand-in systemctl that records what it is told.
   test.concurrent(
-    "the watchdog restarts a process that stops answering only while another one answers (never for a shared cause)",
+    "the watchdog restarts a process that stops answering only while another one in rotation answers (never for a shared cause, never the last one serving)",
     async () => {
       const dir = tempDir("watchdog-");
       const ports = [await freePort(), await freePort()];
@@ -335,6 +339,13 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         expect(calls()).toContain(`kill --signal=SIGKILL app@${ports[0]}`);
         expect(calls()).not.toContain(`app@${ports[1]}`);
         expect(fs.existsSync(path.join(dir, "rotation", `held-${ports[0]}`))).toBe(true);
+        // Then the other one stops answering too, now the only process in rotation (as when the
+        // others are held out for a deploy and it carries the whole load): the last process
+        // serving is never killed, however many checks it misses (here 2 s of 0.5-s checks).
+        await new Promise((resolve) => answering.close(resolve));
+        answering.closeAllConnections();
+        await sleep(2000);
+        expect(calls()).not.toContain(`app@${ports[1]}`);
       } finally {
         watch.kill("SIGKILL");
         await new Promise((resolve) => answering.close(resolve));

@@ -74,6 +74,8 @@ export interface LoadResult {
   readonly maxMs: number;
   /** The longest time in which no request at all was answered (200): how long the server stalled. */
   readonly maxGapMs: number;
+  /** How long each answered request (200) took, in the order they ended. */
+  readonly latencies: number[];
 }
 
 export interface LoadOptions {
@@ -124,6 +126,7 @@ export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () 
     byVersion: new Map<string, number>(),
     maxMs: 0,
     maxGapMs: 0,
+    latencies: [] as number[],
   };
   let lastAnswer = Date.now();
   let active = true;
@@ -156,6 +159,7 @@ export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () 
         counts.ok++;
         counts.maxMs = Math.max(counts.maxMs, reply.ms);
         result.maxMs = Math.max(result.maxMs, reply.ms);
+        result.latencies.push(reply.ms);
         if (method === "POST") result.posts++;
         result.ok++;
         result.byPort.set(appPort, (result.byPort.get(appPort) ?? 0) + 1);

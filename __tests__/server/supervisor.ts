@@ -6,9 +6,10 @@ import * as path from "node:path";
  * A stand-in for systemd running the `app@<port>` units, for the test bed (there is no systemd
  * here). It reads the rendered unit (`appUnit`) and follows what systemd documents for it:
  *
- * - start: ExecStartPre, then the process, then ExecStartPost while the process runs; the unit is
- *   active when ExecStartPost succeeds. If the process exits first, or ExecStartPost fails, the
- *   start fails: the process is stopped (SIGTERM, no ExecStop) and restarted after RestartSec.
+ * - start: ExecStartPre, then the process, then ExecStartPost (given `$MAINPID`), which runs to
+ *   its end even if the process exits meanwhile; the unit is active when ExecStartPost succeeds
+ *   and the process still runs. Otherwise the start fails: the process is stopped (SIGTERM, no
+ *   ExecStop) and restarted after RestartSec.
  * - stop: ExecStop if the unit is active, then SIGTERM and a wait for the exit (SIGKILL after
  *   TimeoutStopSec); no restart.
  * - a process that exits on its own while active: ExecStop runs (systemd runs the stop commands
@@ -188,11 +189,11 @@ export class Unit {
     return next;
   }
 
-  private async runHooks(lines: readonly string[]): Promise<boolean> {
+  private async runHooks(lines: readonly string[], env: Record<string, string> = {}): Promise<boolean> {
     for (const line of lines) {
       const log = fs.openSync(this.context.logFile, "a");
       try {
-        if ((await runHook(line, this.context.hookEnv, log, this.hooks)) !== 0) return false;
+        if ((await runHook(line, { ...this.context.hookEnv, ...env }, log, this.hooks)) !== 0) return false;
       } finally {
         fs.closeSync(log);
       }
@@ -205,17 +206,22 @@ export class Unit {
     this.state = "activating";
     if (!(await this.runHooks(this.unit.startPre))) return this.failed();
     this.spawnProcess();
-    const exited = this.exited!.then(() => "exited" as const);
-    const post = this.runHooks(this.unit.startPost).then((ok) => (ok ? ("ok" as const) : ("failed" as const)));
-    const outcome = await Promise.race([exited, post]);
-    if (outcome === "ok" && this.child) {
+    // As systemd: ExecStartPost runs to its end even when the main process exits meanwhile (it is
+    // a control process, bounded only by TimeoutStartSec), with the main process's pid in
+    // $MAINPID; the start succeeds only if it succeeds and the process still runs.
+    const main = this.spawnedPid();
+    const ok = await this.runHooks(this.unit.startPost, { MAINPID: main === undefined ? "" : String(main) });
+    if (ok && this.child) {
       this.state = "active";
       return true;
     }
-    for (const hook of this.hooks) hook.kill("SIGTERM");
-    await post;
     await this.signalAndWait("SIGTERM");
     return this.failed();
+  }
+
+  /** The main process's pid (a method: TypeScript narrows `this.child` across the spawn). */
+  private spawnedPid(): number | undefined {
+    return this.child?.pid;
   }
 
   private failed(): false {

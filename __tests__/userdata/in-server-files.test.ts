@@ -242,6 +242,11 @@ describe("the deploy script", () => {
 describe("the boot script", () => {
   const props = { host: host(), logGroups: LOG_GROUPS, autoScaling: true };
 
+  test("keeps the app's log folder root's: systemd opens the units' log files there as root", () => {
+    // An app-owned folder would let the app user swap a log file for a symlink that root then appends to.
+    expect(bootScript(props)).toContain("install -d -m 0750 -o root -g app /var/log/app");
+  });
+
   test("is valid bash, with each file in a quoted here-document", () => {
     const script = bootScript(props);
     expect(bashSyntaxErrors(script)).toBe("");

@@ -168,7 +168,9 @@ export function bootScript(props: BootScriptProps): string {
     `install -d -m 0755 ${paths.appRoot}/bin ${paths.appRoot}/releases ${paths.appRoot}/run ${paths.rotationDir}`,
     "# Every process is held out of rotation until it has started and settled (see bin/rotation).",
     `touch ${host.appPorts.map((port) => heldMarker(host, port)).join(" ")}`,
-    `install -d -m 0750 -o ${host.appUser} -g ${host.appUser} ${paths.appLogDir}`,
+    // root-owned: systemd opens the units' log files there as root (StandardOutput=append:), so the
+    // app user must not be able to put a symlink in their place; the processes never write there.
+    `install -d -m 0750 -o root -g ${host.appUser} ${paths.appLogDir}`,
     ...writeFile(`${paths.appRoot}/${DEPLOY_SCRIPT}`, deployScript(host), "0755"),
     ...writeFile(`${paths.appRoot}/${ROTATION_SCRIPT}`, rotationScript(host), "0755"),
     ...writeFile("/etc/systemd/system/app@.service", appUnit(host)),

@@ -70,7 +70,7 @@ export function healthProbeScript(props: HealthProbeProps): string {
     "set -uo pipefail",
     `url=${url}`,
     `code=$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time ${HEALTH_PROBE_TIMEOUT_SECONDS} "$url")`,
-    'if [[ $code == 200 ]]; then value=1; else value=0; fi',
+    "if [[ $code == 200 ]]; then value=1; else value=0; fi",
     `instance_id=$(cat ${instanceIdFile})`,
     'echo "GET $url: HTTP ${code:-000}; publishing HealthCheckOk=$value for $instance_id"',
     `${publish} || { sleep 5; ${publish}; }`,

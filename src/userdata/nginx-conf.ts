@@ -8,10 +8,19 @@ export const upstreamWithout = (port: number) => `app-without-${port}`;
 export const heldMarker = (host: AppHost, port: number) => `${host.paths.rotationDir}/held-${port}`;
 
 /**
- * The longest nginx takes to answer the health check path, whatever the processes do (a hung one
- * is given up after 2 s and the next tried, within this): the load balancer's check must wait longer.
+ * nginx's timings for the health check path: a process that does not accept within 1 s, or does
+ * not answer within 2 s, is given up; another is tried only within the first second (a refused or
+ * reset connection: instant), so one try that timed out is the last.
  */
-export const HEALTH_CHECK_ANSWER_SECONDS = 4;
+const HEALTH_CHECK_PROXY = { connectSeconds: 1, readSeconds: 2, retryWindowSeconds: 1 } as const;
+
+/**
+ * The longest nginx takes to answer the health check path, whatever the processes do: a try may
+ * start until the retry window ends, and then take its connect and read timeouts. The load
+ * balancer's check must wait longer.
+ */
+export const HEALTH_CHECK_ANSWER_SECONDS =
+  HEALTH_CHECK_PROXY.retryWindowSeconds + HEALTH_CHECK_PROXY.connectSeconds + HEALTH_CHECK_PROXY.readSeconds;
 
 /** The marker that makes the server fail the load balancer's health check. */
 export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unhealthy`;
@@ -146,10 +155,10 @@ export function nginxConf(host: AppHost): string {
     `        location = ${host.healthCheckPath} {`,
     "            access_log off;",
     `            if (-f ${unhealthyMarker(host)}) { return 503 "unhealthy: see the watchdog in the app log\\n"; }`,
-    "            proxy_connect_timeout 1s;",
-    "            proxy_read_timeout 2s;",
+    `            proxy_connect_timeout ${HEALTH_CHECK_PROXY.connectSeconds}s;`,
+    `            proxy_read_timeout ${HEALTH_CHECK_PROXY.readSeconds}s;`,
     "            # Answer within the load balancer's health check timeout, whatever the retries.",
-    `            proxy_next_upstream_timeout ${HEALTH_CHECK_ANSWER_SECONDS}s;`,
+    `            proxy_next_upstream_timeout ${HEALTH_CHECK_PROXY.retryWindowSeconds}s;`,
     "            proxy_pass http://$app_upstream/healthz;",
     "        }",
     "",

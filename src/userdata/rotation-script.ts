@@ -18,16 +18,17 @@ const ms = (seconds: number) => Math.round(seconds * 1000);
  *   it starts.
  * - `admit <port>` (ExecStartPost): wait until the process answers its health check (200), then
  *   keep checking it for the settle window; only then let it into rotation. Exits 1 if it does not
- *   become healthy in time or fails a check while settling, which fails the unit's start (systemd
+ *   become healthy in time, exits (systemd waits for ExecStartPost however the process ends, so
+ *   admit watches `$MAINPID` itself) or fails a check while settling, which fails the unit's start (systemd
  *   restarts it, held out; `systemctl restart` returns non-zero, so the deploy rolls back).
  * - `before-stop <port>` (ExecStop, before systemd sends SIGTERM): hold the process out, then wait
  *   a moment for requests nginx already sent its way to arrive; the process then drains with
  *   nothing new coming in, so it closes its listening socket with no connection queued on it.
  * - `watch` (the app-watchdog service): probe every process in rotation; one that gives no
- *   healthy answer several times in a row (hung, or dying) while another process does answer is
- *   held out and killed, and systemd restarts it (held out until it has settled). When several
- *   are probed and none answers, the cause is shared (overload, a dependency down) and nothing is
- *   killed. Marks the server unhealthy (nginx then answers
+ *   healthy answer several times in a row (hung, or dying) while another process in rotation does
+ *   answer is held out and killed (one per round), and systemd restarts it (held out until it has
+ *   settled). The last process in rotation is never killed, unless the server runs only one: when
+ *   none answers, the cause is shared (overload, a dependency down) and nothing is killed. Marks the server unhealthy (nginx then answers
  *   503 on the load balancer's health check) while a process that should run has been held out
  *   too long, or after too many restarts in a window.
  *
@@ -75,10 +76,15 @@ export function rotationScript(host: AppHost): string {
     "# Create a marker unless it exists: its age is how long the process has been held out.",
     'hold() { if [[ ! -e $DIR/held-$1 ]]; then : >"$DIR/held-$1" && log "port $1: held out of rotation"; fi; }',
     "",
+    "# Whether the unit's main process has exited: systemd lets ExecStartPost run on after that, so",
+    "# admit must see it itself ($MAINPID, which systemd gives control processes) and fail at once.",
+    'gone() { [[ -n ${MAINPID:-} ]] && ! kill -0 "$MAINPID" 2>/dev/null; }',
+    "",
     "admit() {",
     "  local port=$1 start settled",
     "  start=$(now_ms)",
     '  until answers "$port" 2; do',
+    '    if gone; then log "port $port: the process exited before it became healthy"; return 1; fi',
     '    if (($(now_ms) - start >= START_TIMEOUT_MS)); then log "port $port: not healthy within $((START_TIMEOUT_MS / 1000))s"; return 1; fi',
     "    sleep 0.1",
     "  done",
@@ -86,7 +92,7 @@ export function rotationScript(host: AppHost): string {
     "  settled=$(($(now_ms) + SETTLE_MS))",
     "  while (($(now_ms) < settled)); do",
     "    sleep 0.2",
-    '    if ! answers "$port" 2; then log "port $port: failed its health check while settling"; return 1; fi',
+    '    if gone || ! answers "$port" 2; then log "port $port: failed its health check while settling"; return 1; fi',
     "  done",
     '  rm -f "$DIR/held-$port"',
     '  log "port $port: in rotation"',
@@ -94,7 +100,7 @@ export function rotationScript(host: AppHost): string {
     "",
     "watch() {",
     "  local -A fails=() pids=()",
-    "  local restarts=() failing=() port now recent t reason answering",
+    "  local restarts=() failing=() port now recent t reason answering killed",
     '  log "watching ports ${PORTS[*]}"',
     "  while true; do",
     '    for port in "${PORTS[@]}"; do',
@@ -104,16 +110,18 @@ export function rotationScript(host: AppHost): string {
     '    for port in "${!pids[@]}"; do',
     '      if wait "${pids[$port]}"; then fails[$port]=0 answering=$((answering + 1)); else failing+=("$port"); fi',
     "    done",
-    "    # Only while another process answers, or it is the only one in rotation: when several are",
-    "    # and none answers, the cause is shared (overload, a dependency down), and killing processes",
-    "    # would make it worse.",
+    "    # At most one process per round, and only while another process in rotation answers (so the",
+    "    # last one serving is never killed: while the others are held out for a deploy or a restart,",
+    "    # a process slow under the whole load is not hung), or on a server of one process. When none",
+    "    # answers, the cause is shared (overload, a dependency down), and killing would make it worse.",
+    "    killed=0",
     '    for port in "${failing[@]}"; do',
     "      fails[$port]=$((${fails[$port]:-0} + 1))",
-    "      if ((fails[$port] >= WATCH_FAILURES && (answering > 0 || ${#pids[@]} == 1))); then",
+    "      if ((killed == 0 && fails[$port] >= WATCH_FAILURES && (answering > 0 || ${#PORTS[@]} == 1))); then",
     '        log "port $port: no healthy answer to $WATCH_FAILURES checks in a row; holding it out and restarting it"',
     '        hold "$port"',
     '        $CTL kill --signal=SIGKILL "app@$port" || log "port $port: kill failed"',
-    '        fails[$port]=0 restarts+=("$now")',
+    '        fails[$port]=0 restarts+=("$now") killed=1',
     "      fi",
     "    done",
     "    pids=()",
