@@ -104,21 +104,37 @@ class Database {
   /**
    * `queryTimeoutMs`: how long a statement may take before the app gives up on it (a request
    * should not wait longer); 0 for none (migrations, which the deploy bounds as a whole).
+   * `readPassword`: how the password is read (the AWS CLI; a test gives its own).
    */
-  constructor(settings, log = console.log, { queryTimeoutMs = 10_000 } = {}) {
+  constructor(settings, log = console.log, { queryTimeoutMs = 10_000, readPassword = fetchPassword } = {}) {
     this.settings = settings;
     this.queryTimeoutMs = queryTimeoutMs;
+    this.readPassword = readPassword;
     this.dialect = settings.dialect;
     this.log = log;
     this.password = undefined;
     this.pool = undefined;
     this.refreshing = undefined;
     this.lastRefusedRefresh = 0;
+    /** The last failed read before any pool existed ({ at, error }): not tried again within REFRESH_INTERVAL_MS. */
+    this.firstReadFailure = undefined;
   }
 
-  /** The pool, created once the password is known. */
+  /**
+   * The pool, created once the password is known. While the first read fails (Secrets Manager
+   * unreachable, the role not yet allowed), callers within REFRESH_INTERVAL_MS of the failure get
+   * its error without a new read: health pings and requests must not start an `aws` each.
+   */
   async ready() {
-    if (!this.pool) await this.refreshCredentials(true);
+    if (this.pool) return this.pool;
+    const failure = this.firstReadFailure;
+    if (failure && !this.refreshing && Date.now() - failure.at < REFRESH_INTERVAL_MS) throw failure.error;
+    try {
+      await this.refreshCredentials(true);
+    } catch (error) {
+      if (!this.pool) this.firstReadFailure = { at: Date.now(), error };
+      throw error;
+    }
     return this.pool;
   }
 
@@ -135,7 +151,7 @@ class Database {
     }
     this.refreshing = (async () => {
       try {
-        const password = await fetchPassword(this.settings);
+        const password = await this.readPassword(this.settings);
         if (password === this.password && this.pool) return;
         if (this.password !== undefined) this.log("database: password changed in the secret; new connections use it");
         this.password = password;
@@ -178,7 +194,9 @@ class Database {
       database: s.database,
       user: s.user,
       password: this.password,
-      ssl: tls,
+      // mysql2 checks the certificate's host name only when asked (and never for an IP address):
+      // RDS endpoints are names, and the certificate RDS presents holds them.
+      ssl: tls && { ...tls, verifyIdentity: true },
       connectionLimit: 5,
       connectTimeout: 3000,
       maxIdle: 5,

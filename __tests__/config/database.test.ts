@@ -117,10 +117,83 @@ describe("the app's database and user: names the engine takes", () => {
       "mariadb",
       'database.username must be at most 16 characters for mariadb (got "application_users")',
     ],
-    ["username", "user", "mariadb", 'database.username is reserved by the engine or RDS; pick another (got "user")'],
   ])("database.%s %j on %s is refused", (field, value, engine, message) => {
     const version = engine === "postgres" ? "16" : "10.11";
     expect(problemsOf(singleServer({ engine, engineVersion: version, [field]: value }))).toEqual([message]);
+  });
+
+  // The single server writes both names unquoted into SQL; RDS refuses a reserved word as DBName or master user.
+  const rds = (database: Record<string, unknown>) =>
+    environmentFile({ database: { instanceClass: "db.t4g.micro", ...database } });
+  const onEngine = (engine: string, fields: Record<string, string>) =>
+    engine === "postgres"
+      ? singleServer({ engine, engineVersion: "16", ...fields })
+      : engine === "mariadb"
+        ? singleServer({ engine, engineVersion: "10.11", ...fields })
+        : rds({ engine, engineVersion: "8.4", ...fields });
+  test.each([
+    ["postgres", "name", "limit", "PostgreSQL"],
+    ["postgres", "name", "end", "PostgreSQL"],
+    ["postgres", "name", "check", "PostgreSQL"],
+    ["postgres", "username", "from", "PostgreSQL"],
+    ["postgres", "username", "offset", "PostgreSQL"],
+    ["postgres", "name", "primary", "PostgreSQL"],
+    ["postgres", "name", "left", "PostgreSQL"],
+    ["postgres", "username", "user", "PostgreSQL"],
+    ["postgres", "username", "system_user", "PostgreSQL"],
+    ["mysql", "name", "key", "MySQL"],
+    ["mysql", "username", "index", "MySQL"],
+    ["mysql", "name", "interval", "MySQL"],
+    ["mysql", "username", "read", "MySQL"],
+    ["mysql", "name", "qualify", "MySQL"],
+    ["mariadb", "name", "key", "MariaDB"],
+    ["mariadb", "username", "interval", "MariaDB"],
+    ["mariadb", "name", "returning", "MariaDB"],
+    ["mariadb", "username", "offset", "MariaDB"],
+  ])("%s: database.%s %j is a reserved word there, refused in one line", (engine, field, value, title) => {
+    expect(problemsOf(onEngine(engine, { [field]: value }))).toEqual([
+      `database.${field} "${value}" is a reserved word in ${title}; choose another name`,
+    ]);
+  });
+
+  test("PostgreSQL's reserved role names are refused as the user: none, public, current_role", () => {
+    expect(problemsOf(onEngine("postgres", { username: "none" }))).toEqual([
+      'database.username "none" is a role name PostgreSQL reserves; choose another name',
+    ]);
+    expect(problemsOf(onEngine("postgres", { username: "current_role" }))).toEqual([
+      'database.username "current_role" is a reserved word in PostgreSQL; choose another name',
+    ]);
+    expect(problemsOf(onEngine("postgres", { username: "public" }))).toEqual([
+      'database.username is reserved by the engine or RDS; pick another (got "public")',
+    ]);
+  });
+
+  test.each([
+    // words one engine reserves and another does not: each engine is asked about its own
+    ["postgres", "name", "key"],
+    ["postgres", "username", "interval"],
+    ["mysql", "name", "offset"],
+    ["mysql", "username", "end"],
+    ["mariadb", "name", "qualify"],
+    ["mariadb", "username", "none"],
+  ])("%s: database.%s %j is not reserved there and is accepted", (engine, field, value) => {
+    expect(problemsOf(onEngine(engine, { [field]: value }))).toEqual([]);
+  });
+
+  test("a reserved word stops everything with one line naming the folder and the field", () => {
+    const dir = writeEnvironments(tempDir("database-reserved-"), {
+      dev: singleServer({ engine: "postgres", engineVersion: "16", name: "limit" }),
+    });
+    let error: unknown;
+    try {
+      loadEnvironments({ dir });
+    } catch (e) {
+      error = e;
+    }
+    const label = path.relative(process.cwd(), dir).split(path.sep).join("/");
+    expect((error as ConfigError).problems).toEqual([
+      `${label}/dev: database.name "limit" is a reserved word in PostgreSQL; choose another name`,
+    ]);
   });
 
   test("a name as long as MySQL allows for a database (64) is fine there", () => {

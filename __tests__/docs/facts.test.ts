@@ -3,7 +3,12 @@ import * as path from "node:path";
 import { environmentEstimate, totalText } from "../../src/cost/report";
 import { PROJECT_ROOT } from "../../src/project-root";
 import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
-import { readPage } from "./markdown";
+import { parseEnvironment } from "../../src/config/load";
+import { BACKUP_SCHEDULE } from "../../src/stacks/database-wiring";
+import { SERVER_PATHS } from "../../src/userdata/app-host";
+import { dbBackupUnits } from "../../src/userdata/local-database";
+import { environmentFile } from "../helpers";
+import { readPage, splitFences } from "./markdown";
 
 // Facts the documentation states about what the code produces, checked against it: the outputs
 // each layout synthesizes, and the monthly cost of each shipped environment wherever a page gives it.
@@ -88,4 +93,60 @@ describe("monthly costs the pages state", () => {
       }
     },
   );
+});
+
+describe("the single server's recovery point and restore, as the pages state them", () => {
+  // The timer starts the dump at OnCalendar plus a random delay of up to RandomizedDelaySec (it
+  // only delays): two dumps can start 24 h + that delay apart.
+  const timer = dbBackupUnits(SERVER_PATHS, {
+    engine: "postgres",
+    serverPackage: "postgresql16-server",
+    port: 5432,
+    name: "app",
+    username: "app",
+    backupBucketParameter: "/p",
+    backupPrefix: "db/",
+    backupSchedule: BACKUP_SCHEDULE,
+  }).timer;
+  const delayMinutes = Number(/\nRandomizedDelaySec=(\d+)min\n/.exec(timer)![1]);
+  const hhmm = (minutes: number) =>
+    `${String(Math.floor(minutes / 60)).padStart(2, "0")}:${String(minutes % 60).padStart(2, "0")}`;
+  const start = Number(/(\d\d):(\d\d):00 UTC/.exec(BACKUP_SCHEDULE)![1]) * 60;
+
+  test.each([
+    ["docs/layouts.md", `24 h ${delayMinutes} min`],
+    ["docs/database.md", `24 h ${delayMinutes} min`],
+    ["docs/ko/layouts.md", `24시간 ${delayMinutes}분`],
+  ])("%s gives the recovery point as %s and the window the dump starts in, never '±'", (page, rpo) => {
+    const text = read(page);
+    expect(text).toContain(rpo);
+    expect(text).not.toMatch(/±\s*\d+\s*min|24 hours of writes|최대 24시간(?! \d)/);
+    if (page !== "docs/ko/layouts.md") expect(text).toContain(`${hhmm(start)} and ${hhmm(start + delayMinutes)} UTC`);
+  });
+
+  test.each(["docs/layouts.md", "docs/ko/layouts.md"])(
+    "%s: a restore stops the app first and deploys after, and no page says a new server restores by itself",
+    (page) => {
+      const block = splitFences(read(page)).blocks.find((b) => b.lines.some((l) => l.includes("db-restore latest")))!;
+      const commands = block.lines.map((l) => l.replace(/\s+#.*$/, "").trim());
+      const stop = commands.indexOf("sudo systemctl stop 'app@*'");
+      const restore = commands.indexOf("sudo /opt/app/bin/db-restore latest");
+      const deploy = commands.findIndex((c) => c.startsWith("sudo /opt/app/bin/deploy "));
+      expect(stop).toBeGreaterThanOrEqual(0);
+      expect([stop < restore, restore < deploy]).toEqual([true, true]);
+      expect(read(page)).not.toMatch(/boots by itself|comes back from the newest dump/);
+    },
+  );
+});
+
+test("docs/database.md quotes the config error for an engine version AL2023 lacks as the code prints it", () => {
+  const text = read("docs/database.md");
+  const quoted = /`(environments\/dev: database\.engineVersion[^`]*)`/.exec(text)![1].replace(/\s*\n\s*/g, " ");
+  const file = environmentFile({
+    layout: "single-server",
+    network: { cidr: "10.50.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"], natGateways: "none" },
+    app: { instanceType: "t3.micro", version: "1.0.0" },
+    database: { engine: "postgres", engineVersion: "14" },
+  });
+  expect(parseEnvironment("dev", file).problems.map((p) => `environments/dev: ${p}`)).toEqual([quoted]);
 });

@@ -66,6 +66,7 @@ case "$*" in
       mkdir -p "$(dirname "$state/s3/\${to#s3://}")"
       cp "$from" "$state/s3/\${to#s3://}"
     fi ;;
+  *"cloudwatch put-metric-data"*) ;;
   *"s3api list-objects-v2"*)
     bucket=$(arg --bucket "$@") prefix=$(arg --prefix "$@")
     newest=$(cd "$state/s3/$bucket" 2>/dev/null && find . -type f -path "./$prefix*" | sed 's|^\\./||' | sort | tail -n 1 || true)
@@ -74,6 +75,8 @@ case "$*" in
 esac
 `;
 
+/** The instance id db-backup reads (cloud-init writes it on a server). */
+export const DRILL_INSTANCE_ID = "i-0d0d0d0d0d0d0d0d0";
 const SETTINGS_PARAMETER = "/drill/app/database";
 const BACKUPS_PARAMETER = "/drill/db/backups-bucket";
 const BACKUPS_BUCKET = "drill-db-backups";
@@ -213,7 +216,15 @@ export class DatabaseBed {
       PATH: `${path.join(this.bed.dir, "bin")}:${process.env.PATH}`,
       TMPDIR: this.bed.dir,
       DB_ADMIN: this.db.adminCommand(),
+      INSTANCE_ID_FILE: this.instanceIdFile(),
     };
+  }
+
+  /** The instance id db-backup publishes its metric for (cloud-init's file, on a server). */
+  private instanceIdFile(): string {
+    const file = path.join(this.bed.dir, "instance-id");
+    if (!fs.existsSync(file)) fs.writeFileSync(file, `${DRILL_INSTANCE_ID}\n`);
+    return file;
   }
 
   /** Runs one of the boot script's database scripts; resolves to its output. */

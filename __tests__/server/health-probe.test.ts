@@ -1,3 +1,4 @@
+import { inCi } from "../ci";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -16,7 +17,7 @@ import { get, nginxMissing, TestBed } from "./testbed";
 
 const missing = nginxMissing();
 if (missing) console.log(`health probe drill skipped: ${missing}`);
-if (missing && process.env.CI) {
+if (missing && inCi()) {
   test("nginx is installed in CI", () => {
     throw new Error(missing);
   });

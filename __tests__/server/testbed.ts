@@ -1,3 +1,4 @@
+import { inCi } from "../ci";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -72,7 +73,7 @@ export function describeWithNginx(name: string, body: () => void): void {
   const missing = nginxMissing();
   if (missing) {
     console.log(`${name}: skipped: ${missing}`);
-    if (process.env.CI) test("nginx is installed in CI", () => expect(missing).toBeUndefined());
+    if (inCi()) test("nginx is installed in CI", () => expect(missing).toBeUndefined());
   }
   (missing ? describe.skip : describe)(name, body);
 }

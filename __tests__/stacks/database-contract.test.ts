@@ -98,6 +98,18 @@ describe.each([
       ]);
     });
 
+    test("servers boot after the security group rules that let them reach RDS (their first boot runs the migrations)", () => {
+      const ingress = json.named("aws_vpc_security_group_ingress_rule", "AppToDatabase_Ingress");
+      const egress = json.named("aws_vpc_security_group_egress_rule", "AppToDatabase_Egress");
+      expect([ingress.values.from_port, egress.values.to_port]).toEqual([Number(port), Number(port)]);
+      expect(servers(json).values.depends_on).toEqual(
+        expect.arrayContaining([
+          `aws_vpc_security_group_ingress_rule.${ingress.name}`,
+          `aws_vpc_security_group_egress_rule.${egress.name}`,
+        ]),
+      );
+    });
+
     test("servers boot after the settings exist; the boot script fetches RDS's CA bundle for the region before the first deploy", () => {
       expect(servers(json).values.depends_on).toContain(
         `aws_ssm_parameter.${json.named("aws_ssm_parameter", "Parameter").name}`,
@@ -253,6 +265,8 @@ describe("single-server: the engine on the box, its password generated there, ni
       `s3://\${aws_s3_bucket.${json.named("aws_s3_bucket", "Backups").name}.bucket}/db/`,
     );
     expect(outputs.db_restore.value).toMatch(/^sudo \/opt\/app\/bin\/db-restore latest/);
+    // the app stops writing first (a restore wipes what it wrote since the dump), and a deploy starts it again
+    expect(outputs.db_restore.value).toContain("after sudo systemctl stop 'app@*'; then sudo /opt/app/bin/deploy");
     expect(outputs.db_secret_arn.value).toBe(
       ref(json.resources("aws_secretsmanager_secret")[0], "aws_secretsmanager_secret", "arn"),
     );

@@ -67,7 +67,11 @@ const SINGLE_SERVER: Record<string, Expected> = {
 const alb5xx = { namespace: "AWS/ApplicationELB", statistic: "Sum" };
 /** Every alarm of each layout; metric-math alarms list the metrics their queries read. */
 const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
-  "single-server": SINGLE_SERVER,
+  "single-server": {
+    ...SINGLE_SERVER,
+    // the nightly dump of the server's own database (db-backup publishes it after each upload)
+    "db-backup-missing": { namespace: "AppBackups", metric: "DumpUploaded", statistic: "Sum", dims: server },
+  },
   "app-db-split": { ...SINGLE_SERVER, ...DATABASE },
   "load-balanced": {
     "app-cpu": ec2("CPUUtilization", "Average", group),
@@ -351,3 +355,45 @@ function bootScriptOf(json: Synthesized): string {
   const data = Buffer.from(encoded, "base64");
   return (data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data).toString("utf8");
 }
+
+describe("the single server's backup alarm: a nightly dump missing for a day and two hours pages", () => {
+  test("no DumpUploaded datapoint for 26 hourly periods fires it, silence counting as missing dumps, to the environment's topic", () => {
+    // given an environment whose other alarms look back briefly
+    const json = layout("single-server", {
+      monitoring: { alarmEmails: ["oncall@example.com"], thresholds: { evaluationPeriods: 3, datapointsToAlarm: 2 } },
+    });
+    const alarm = alarmsOf(json)["shop-test-db-backup-missing"];
+    expect(alarm).toMatchObject({
+      namespace: "AppBackups",
+      metric_name: "DumpUploaded",
+      statistic: "Sum",
+      comparison_operator: "LessThanThreshold",
+      threshold: 1,
+      treat_missing_data: "breaching",
+      alarm_actions: [topicRef(json)],
+      ok_actions: [topicRef(json)],
+    });
+    // every period of the window must be empty: one dump within it keeps the alarm OK
+    expect(alarm.datapoints_to_alarm).toBe(alarm.evaluation_periods);
+    const windowHours = (alarm.period * alarm.evaluation_periods) / 3600;
+    // longer than a day between dumps plus the timer's delay and the dump itself, shorter than two days
+    expect(windowHours).toBeGreaterThanOrEqual(25);
+    expect(windowHours).toBeLessThanOrEqual(30);
+    // CloudWatch: periods of an hour or more may look back 7 days (under an hour, one day)
+    expect(alarm.period).toBeGreaterThanOrEqual(3600);
+    expect(alarm.period % 60).toBe(0);
+    expect(alarm.period * alarm.evaluation_periods).toBeLessThanOrEqual(7 * 86400);
+    // and the server publishes the metric the alarm reads, in its region, and takes a first dump
+    const script = bootScriptOf(json);
+    expect(script).toContain(
+      'cloudwatch put-metric-data --namespace AppBackups --metric-name DumpUploaded --dimensions "InstanceId=$instance_id" --value 1',
+    );
+    expect(script).toContain("\nsystemctl start --no-block db-backup.service\n");
+  });
+
+  test.each(["app-db-split", "load-balanced"])("%s: none (RDS keeps its own automated backups)", (name) => {
+    const json = layout(name);
+    expect(Object.keys(alarmsOf(json))).not.toContain("shop-test-db-backup-missing");
+    expect(bootScriptOf(json)).not.toContain("DumpUploaded");
+  });
+});

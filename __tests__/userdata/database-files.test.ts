@@ -13,6 +13,7 @@ import { DATABASE_SETTING_LINE, databaseSettingsLines, type DatabaseSettings } f
 import { deployScript } from "../../src/userdata/deploy-script";
 import {
   dbBackupScript,
+  dbBackupLogrotate,
   dbBackupUnits,
   dbProvisionScript,
   dbRestoreScript,
@@ -90,6 +91,24 @@ describe("the database scripts", () => {
     expect(mariadb).toContain('--defaults-extra-file="$work/my.cnf"');
   });
 
+  test.each([
+    [
+      "postgres",
+      /SET log_min_error_statement = 'panic';\nSET log_statement = 'none';\nSET log_min_duration_statement = -1;\n/,
+    ],
+    ["mariadb", /SET SESSION sql_log_off = 1;\nSET SESSION slow_query_log = 0;\n/],
+  ] as const)("%s: the session that sets the password first turns off every statement log", (engine, quiet) => {
+    const provision = dbProvisionScript(DATABASE, { ...LOCAL, engine });
+    const sql = provision.slice(provision.indexOf("<<SQL\n"), provision.indexOf("\nSQL\n"));
+    expect(sql).toMatch(quiet);
+    const silenced = sql.search(quiet);
+    const firstPassword = sql.indexOf("$password");
+    expect(firstPassword).toBeGreaterThan(0);
+    expect(silenced).toBeGreaterThan(0);
+    expect(silenced).toBeLessThan(firstPassword);
+    expect(sql.slice(0, silenced)).toBe("<<SQL\n");
+  });
+
   test("PostgreSQL admits the app's user to the app's database over loopback with SCRAM, the superuser only as the OS user postgres", () => {
     expect(
       postgresHba(LOCAL)
@@ -103,13 +122,91 @@ describe("the database scripts", () => {
     expect(mariadbAppCnf(LOCAL)).toContain("\nbind-address = 127.0.0.1\n");
   });
 
-  test("the nightly dump: a oneshot service on a persistent timer, logging where the agent ships the app's logs", () => {
+  test("the nightly dump: a oneshot service on a persistent timer, run as root and logging in a root-owned folder", () => {
     const units = dbBackupUnits(SERVER_PATHS, LOCAL);
     expect(units.service).toContain("\nType=oneshot\nExecStart=/opt/app/bin/db-backup\n");
-    expect(units.service).toContain("\nStandardOutput=append:/var/log/app/db-backup.log\n");
-    expect(units.service).toContain("\nStandardError=append:/var/log/app/db-backup.log\n");
+    expect(units.service).not.toMatch(/^User=/m);
+    // not in the app user's /var/log/app: there that user could swap the file for a link root appends through
+    expect(units.service).toContain("\nStandardOutput=append:/var/log/db-backup.log\n");
+    expect(units.service).toContain("\nStandardError=append:/var/log/db-backup.log\n");
+    expect(units.service).not.toContain(SERVER_PATHS.appLogDir);
+    expect(dbBackupLogrotate()).toMatch(/^\/var\/log\/db-backup\.log \{\n/);
     expect(units.timer).toContain("\nOnCalendar=*-*-* 18:00:00 UTC\n");
     expect(units.timer).toContain("\nPersistent=true\n");
+  });
+
+  test("a hung dump is stopped after 2 hours: the oneshot does not stay active and skip the following nights", () => {
+    const { service } = dbBackupUnits(SERVER_PATHS, LOCAL);
+    expect(service).toMatch(/\nTimeoutStartSec=2h\n/);
+  });
+
+  describe("db-backup publishes the backup alarm's metric only once the dump is in the bucket (stand-in aws, pg_dump)", () => {
+    // The rendered script, run for real with stand-ins first on PATH: `aws` logs each call and
+    // fails the upload when told to; pg_dump writes a file; pg_restore accepts it.
+    const run = (failing: "" | "upload" | "dump") => {
+      const dir = tempDir("db-backup-run-");
+      const bin = path.join(dir, "bin");
+      fs.mkdirSync(bin);
+      const stub = (name: string, body: string) =>
+        fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+      stub(
+        "aws",
+        [
+          `echo "$*" >> ${dir}/calls.log`,
+          'case "$*" in',
+          '  *"ssm get-parameter"*) echo backups-bucket ;;',
+          '  *"secretsmanager get-secret-value"*) echo \'{"username":"app","password":"pw0123456789abcdef"}\' ;;',
+          `  *"s3 cp"*) [[ $FAILING != upload ]] || { echo "upload failed" >&2; exit 1; } ;;`,
+          "esac",
+        ].join("\n"),
+      );
+      stub(
+        "pg_dump",
+        '[[ $FAILING != dump ]] || { echo "pg_dump: error: connection refused" >&2; exit 1; }; for a; do [[ $a == --file=* ]] && echo dump > "${a#--file=}"; done; exit 0',
+      );
+      stub("pg_restore", "exit 0");
+      const envFile = path.join(dir, "database.env");
+      fs.writeFileSync(envFile, "DB_HOST=127.0.0.1\nDB_PORT=5432\nDB_NAME=app\nDB_USER=app\nDB_SECRET_ID=app-secret\n");
+      fs.writeFileSync(path.join(dir, "instance-id"), "i-0123456789abcdef0\n");
+      const script = path.join(dir, "db-backup");
+      fs.writeFileSync(script, dbBackupScript(DATABASE, LOCAL), { mode: 0o755 });
+      const result = spawnSync(script, [], {
+        encoding: "utf8",
+        env: {
+          PATH: `${bin}:${process.env.PATH}`,
+          TMPDIR: dir,
+          DB_ENV_FILE: envFile,
+          INSTANCE_ID_FILE: path.join(dir, "instance-id"),
+          FAILING: failing,
+        },
+      });
+      const calls = fs.existsSync(path.join(dir, "calls.log"))
+        ? fs.readFileSync(path.join(dir, "calls.log"), "utf8").split("\n").filter(Boolean)
+        : [];
+      return { status: result.status, output: result.stdout + result.stderr, calls };
+    };
+
+    test("a dump uploaded: one DumpUploaded datapoint for this instance, after the upload", () => {
+      const { status, calls } = run("");
+      expect(status).toBe(0);
+      const upload = calls.findIndex((c) => c.startsWith("--region ap-northeast-2 s3 cp "));
+      const metric = calls.findIndex((c) => c.includes("cloudwatch put-metric-data"));
+      expect(upload).toBeGreaterThanOrEqual(0);
+      expect(metric).toBeGreaterThan(upload);
+      expect(calls[metric]).toBe(
+        "--region ap-northeast-2 cloudwatch put-metric-data --namespace AppBackups --metric-name DumpUploaded --dimensions InstanceId=i-0123456789abcdef0 --value 1 --unit Count",
+      );
+    });
+
+    test.each([
+      ["the upload fails", "upload", /failed: upload to s3:\/\/backups-bucket\/db\/app-/],
+      ["the dump fails", "dump", /pg_dump: error: connection refused/],
+    ] as const)("%s: the script fails and publishes nothing", (_what, failing, message) => {
+      const { status, output, calls } = run(failing);
+      expect(status).not.toBe(0);
+      expect(output).toMatch(message);
+      expect(calls.filter((c) => c.includes("put-metric-data"))).toEqual([]);
+    });
   });
 });
 
@@ -140,6 +237,41 @@ describe("the app's settings", () => {
     expect(() => databaseSettingsLines({ ...settings, caFile: undefined })).toThrow(
       /caFile is required with tls verify-full/,
     );
+  });
+
+  test("each deploy writes the settings without loosening their folder: root:<app user> 0750 stays so", () => {
+    const script = deployScript(host(DATABASE));
+    expect(script).not.toMatch(/install -d -m 0755[^\n]*DB_ENV_FILE/);
+    expect(script).toContain(
+      '[[ -d $(dirname "$DB_ENV_FILE") ]] || install -d -m 0750 -o root -g "$APP_USER" "$(dirname "$DB_ENV_FILE")" || return 1',
+    );
+    // the function itself, run on a folder made as the boot script makes it (stand-in for the SSM call)
+    const start = script.indexOf("write_database_settings() {");
+    const fn = script.slice(start, script.indexOf("\n}\n", start) + 3);
+    const dir = tempDir("db-settings-");
+    const folder = path.join(dir, "etc-app");
+    fs.mkdirSync(folder, { mode: 0o750 });
+    fs.chmodSync(folder, 0o750);
+    const group = spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
+    const result = spawnSync(
+      "bash",
+      [
+        "-c",
+        [
+          "set -euo pipefail",
+          'log() { echo "$*"; }',
+          "database_aws() { echo DB_ENGINE=postgres; echo DB_HOST=127.0.0.1; }",
+          `DB_ENV_FILE=${folder}/database.env DB_SETTINGS_PARAMETER=/p APP_USER=${group}`,
+          fn,
+          "write_database_settings",
+        ].join("\n"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(fs.readFileSync(path.join(folder, "database.env"), "utf8")).toBe("DB_ENGINE=postgres\nDB_HOST=127.0.0.1\n");
+    expect(fs.statSync(folder).mode & 0o777).toBe(0o750);
   });
 
   test("a host without a database gets no database step and no settings file in its unit", () => {

@@ -356,6 +356,20 @@ describe("the boot script", () => {
     expect(single.metrics.aggregation_dimensions).toEqual([["InstanceId"]]);
   });
 
+  test("with its own database, the server's agent also ships the nightly dump's log (root-owned, outside the app's folder) to the app's group", () => {
+    const withDatabase = { ...props, host: host({ database: LOCAL_DATABASE }), bootLog: "/b" };
+    const files = JSON.parse(cloudWatchAgentConfig(withDatabase)).logs.logs_collected.files.collect_list;
+    expect(files).toContainEqual({
+      file_path: "/var/log/db-backup.log",
+      log_group_name: "/shop/prod/app",
+      log_stream_name: "{instance_id}-db-backup",
+    });
+    const script = bootScript({ ...props, host: host({ database: LOCAL_DATABASE }) });
+    expect(script).toContain("/etc/logrotate.d/db-backup");
+    const without = JSON.parse(cloudWatchAgentConfig({ ...props, bootLog: "/b" })).logs.logs_collected.files;
+    expect(without.collect_list.map((f: { file_path: string }) => f.file_path)).not.toContain("/var/log/db-backup.log");
+  });
+
   test("fits EC2's 16 KB user data limit: as text when it fits, gzip-compressed with the most processes", () => {
     const small = "#!/bin/bash\necho small\n";
     expect(Buffer.from(userDataBase64(small), "base64").toString("utf8")).toBe(small);

@@ -1,3 +1,4 @@
+import { reservedWordProblem } from "./reserved-words";
 import { ENGINES, engineMajor, type Engine } from "./schema";
 
 /**
@@ -54,7 +55,10 @@ export function localEngineProblem(engine: Engine, version: string): { field: st
   return undefined;
 }
 
-/** Names no engine lets an application take for its database or user (the engines' own, RDS's). */
+/**
+ * Names the engines and RDS keep for their own databases and accounts (reserved words are in
+ * reserved-words.ts, per engine).
+ */
 const RESERVED_NAMES = new Set([
   "postgres",
   "template0",
@@ -70,18 +74,6 @@ const RESERVED_NAMES = new Set([
   "mariadb.sys",
   "public",
   "admin",
-  // SQL reserved words that the engines refuse as bare identifiers.
-  "all",
-  "user",
-  "current_user",
-  "session_user",
-  "select",
-  "table",
-  "database",
-  "order",
-  "group",
-  "grant",
-  "default",
 ]);
 
 /**
@@ -89,7 +81,8 @@ const RESERVED_NAMES = new Set([
  * `engine`, or undefined when it can: lowercase letters, digits and underscores starting with a
  * letter (so that it never needs quoting in SQL, nor in the shell scripts that create it), no
  * longer than the engine allows (PostgreSQL 63; MySQL and MariaDB 64 for a database and, as RDS
- * takes a master user, 16 for a user), not a reserved name, and for PostgreSQL not `pg_...`.
+ * takes a master user, 16 for a user), not a name the engine or RDS keeps, not a word the engine
+ * reserves (reserved-words.ts), and for PostgreSQL not `pg_...`.
  */
 export function identifierProblem(engine: Engine, kind: "name" | "username", name: string): string | undefined {
   const max = engine === "postgres" ? 63 : kind === "name" ? 64 : 16;
@@ -98,6 +91,8 @@ export function identifierProblem(engine: Engine, kind: "name" | "username", nam
   }
   if (name.length > max) return `must be at most ${max} characters for ${engine} (got ${JSON.stringify(name)})`;
   if (RESERVED_NAMES.has(name)) return `is reserved by the engine or RDS; pick another (got ${JSON.stringify(name)})`;
+  const reservedWord = reservedWordProblem(engine, kind, name);
+  if (reservedWord) return reservedWord;
   if (engine === "postgres" && name.startsWith("pg_")) {
     return `must not start with pg_, which PostgreSQL reserves (got ${JSON.stringify(name)})`;
   }

@@ -1,5 +1,6 @@
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 
 export interface SecurityGroupLinkProps {
@@ -25,9 +26,12 @@ export interface SecurityGroupLinkProps {
  * });
  */
 export class SecurityGroupLink extends Construct {
+  /** Its two rules: a server that must reach the other side at boot (migrations) depends on them. */
+  public readonly rules: readonly ITerraformDependable[];
+
   constructor(scope: Construct, id: string, props: SecurityGroupLinkProps) {
     super(scope, id);
-    new VpcSecurityGroupIngressRule(this, "Ingress", {
+    const ingress = new VpcSecurityGroupIngressRule(this, "Ingress", {
       securityGroupId: props.toSecurityGroupId,
       referencedSecurityGroupId: props.fromSecurityGroupId,
       ipProtocol: "tcp",
@@ -35,7 +39,7 @@ export class SecurityGroupLink extends Construct {
       toPort: props.port,
       description: props.description,
     });
-    new VpcSecurityGroupEgressRule(this, "Egress", {
+    const egress = new VpcSecurityGroupEgressRule(this, "Egress", {
       securityGroupId: props.fromSecurityGroupId,
       referencedSecurityGroupId: props.toSecurityGroupId,
       ipProtocol: "tcp",
@@ -43,5 +47,6 @@ export class SecurityGroupLink extends Construct {
       toPort: props.port,
       description: props.description,
     });
+    this.rules = [ingress, egress];
   }
 }

@@ -17,13 +17,18 @@ export class AppDbSplitStack extends EnvironmentStack {
     const release = addAppRelease(this);
     const wiring = rdsDatabaseWiring(this, database);
     const identity = addAppIdentity(this, release, { publicPorts: publicPorts(this), database: wiring.access });
-    new SecurityGroupLink(this, "AppToDatabase", {
+    const appToDatabase = new SecurityGroupLink(this, "AppToDatabase", {
       fromSecurityGroupId: identity.securityGroupId,
       toSecurityGroupId: database.securityGroupId,
       port: database.port,
       description: `${this.env.database.engine} from the app server`,
     });
-    const server = addPublicAppServer(this, identity, release, { database: wiring, terminationProtection: false });
+    // The first boot runs the migrations: the rules to RDS must exist before the server starts.
+    const server = addPublicAppServer(this, identity, release, {
+      database: wiring,
+      terminationProtection: false,
+      bootDependsOn: appToDatabase.rules,
+    });
     addDatabaseOutputs(this, database);
     addMonitoring(this, { app: server, database });
   }

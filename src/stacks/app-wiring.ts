@@ -107,7 +107,12 @@ export function addPublicAppServer(
   stack: EnvironmentStack,
   identity: AppIdentity,
   release: AppRelease,
-  options: { readonly database: AppDatabaseWiring; readonly terminationProtection: boolean },
+  options: {
+    readonly database: AppDatabaseWiring;
+    readonly terminationProtection: boolean;
+    /** What the server also needs before it boots (the rules that let it reach RDS). @default - nothing more */
+    readonly bootDependsOn?: readonly ITerraformDependable[];
+  },
 ): AppServer {
   const { env, naming, network } = stack;
   const server = new AppServer(stack, "AppServer", {
@@ -125,7 +130,12 @@ export function addPublicAppServer(
     detailedMonitoring: env.app.detailedMonitoring,
     terminationProtection: options.terminationProtection,
     rootVolumeGb: env.app.rootVolumeGb,
-    bootDependsOn: [...release.bootDependsOn, ...identity.permissions, ...options.database.bootDependsOn],
+    bootDependsOn: [
+      ...release.bootDependsOn,
+      ...identity.permissions,
+      ...options.database.bootDependsOn,
+      ...(options.bootDependsOn ?? []),
+    ],
   });
   // The server is never replaced to deploy: a new app.version reaches it through SSM.
   new AppDeployment(stack, "AppDeployment", {

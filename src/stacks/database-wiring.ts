@@ -136,7 +136,7 @@ export function localDatabaseWiring(stack: EnvironmentStack): AppDatabaseWiring 
     description: `Nightly dumps of the server's database, kept ${env.database.backupRetentionDays} days`,
   });
   new TerraformOutput(stack, "db_restore", {
-    value: `sudo ${SERVER_PATHS.appRoot}/${DB_RESTORE_SCRIPT} latest   (on the server; a dump now: sudo ${SERVER_PATHS.appRoot}/${DB_BACKUP_SCRIPT})`,
+    value: `sudo ${SERVER_PATHS.appRoot}/${DB_RESTORE_SCRIPT} latest   (on the server, after sudo systemctl stop 'app@*'; then sudo ${SERVER_PATHS.appRoot}/bin/deploy <the running version>. A dump now: sudo ${SERVER_PATHS.appRoot}/${DB_BACKUP_SCRIPT})`,
     description:
       "Restore the newest dump over the app's database (docs/layouts.md#backups-and-restore-on-a-single-server)",
   });

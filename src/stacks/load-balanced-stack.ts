@@ -57,7 +57,7 @@ export class LoadBalancedStack extends EnvironmentStack {
       port: env.app.port,
       description: "HTTP from the load balancer to the app servers",
     });
-    new SecurityGroupLink(this, "AppToDatabase", {
+    const appToDatabase = new SecurityGroupLink(this, "AppToDatabase", {
       fromSecurityGroupId: identity.securityGroupId,
       toSecurityGroupId: database.securityGroupId,
       port: database.port,
@@ -81,7 +81,13 @@ export class LoadBalancedStack extends EnvironmentStack {
       detailedMonitoring: env.app.detailedMonitoring,
       targetCpuPercent: env.app.targetCpuPercent,
       rootVolumeGb: env.app.rootVolumeGb,
-      bootDependsOn: [...release.bootDependsOn, ...identity.permissions, ...wiring.bootDependsOn],
+      // Each server's first boot runs the migrations: the rules to RDS exist before any boots.
+      bootDependsOn: [
+        ...release.bootDependsOn,
+        ...identity.permissions,
+        ...wiring.bootDependsOn,
+        ...appToDatabase.rules,
+      ],
     });
 
     domain?.aliasTo("AliasRecord", { dnsName: loadBalancer.dnsName, zoneId: loadBalancer.zoneId });

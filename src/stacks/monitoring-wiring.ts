@@ -2,6 +2,7 @@ import { TerraformOutput } from "cdktf";
 import { AlarmTopic } from "../constructs/alarm-topic";
 import { AppAlarms, type AppServers } from "../constructs/app-alarms";
 import { AppFleet } from "../constructs/app-fleet";
+import { BackupAlarms } from "../constructs/backup-alarms";
 import type { AppServer } from "../constructs/app-server";
 import { Dashboard } from "../constructs/dashboard";
 import type { Database } from "../constructs/database";
@@ -16,6 +17,8 @@ export interface MonitoredTiers {
   readonly app: AppServer | AppFleet;
   readonly loadBalancer?: LoadBalancer;
   readonly database?: Database;
+  /** The one app server dumps its own database nightly (single-server): alarm when a dump is missing. */
+  readonly localDatabaseBackups?: boolean;
 }
 
 /**
@@ -80,6 +83,11 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
         maxConnections: t.dbConnections,
       }),
     );
+  }
+
+  if (tiers.localDatabaseBackups) {
+    if (!("instanceId" in servers)) throw new Error(`${env.name}: a local database's backups need the one app server`);
+    alarms.push(new BackupAlarms(stack, "BackupAlarms", { ...common, instanceId: servers.instanceId }));
   }
 
   // ---- Dashboard, outputs ----

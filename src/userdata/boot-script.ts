@@ -8,6 +8,7 @@ import {
   DB_PROVISION_SCRIPT,
   DB_RESTORE_SCRIPT,
   dbBackupScript,
+  dbBackupLogrotate,
   dbBackupUnits,
   dbProvisionScript,
   dbRestoreScript,
@@ -116,6 +117,7 @@ function databaseLines(host: AppHost): string[] {
     ...writeFile(`${root}/${DB_RESTORE_SCRIPT}`, dbRestoreScript(database, db), "0700"),
     ...writeFile("/etc/systemd/system/db-backup.service", units.service),
     ...writeFile("/etc/systemd/system/db-backup.timer", units.timer),
+    ...writeFile("/etc/logrotate.d/db-backup", dbBackupLogrotate()),
     `${root}/${DB_PROVISION_SCRIPT}`,
     "systemctl daemon-reload",
     "systemctl enable --now db-backup.timer",
@@ -183,6 +185,12 @@ export function bootScript(props: BootScriptProps): string {
     ...databaseLines(host),
     "",
     `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version}`,
+    ...(host.database?.local
+      ? [
+          "# A first dump now, in the background: a restorable copy from day one, and the backup alarm's first datapoint.",
+          "systemctl start --no-block db-backup.service",
+        ]
+      : []),
     ...(props.healthProbe
       ? [
           "",

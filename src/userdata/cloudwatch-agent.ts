@@ -1,4 +1,5 @@
 import type { AppHost } from "./app-host";
+import { DB_BACKUP_LOG } from "./local-database";
 
 /** Where the boot script writes the CloudWatch agent's configuration. */
 export const CLOUDWATCH_AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json";
@@ -26,7 +27,8 @@ export interface CloudWatchAgentProps {
 /**
  * The CloudWatch agent's configuration: memory and root-disk use every minute in the `CWAgent`
  * namespace, per instance (`InstanceId`) and, in an Auto Scaling group, per group
- * (`AutoScalingGroupName`); and the nginx, app and boot logs, one stream per instance.
+ * (`AutoScalingGroupName`); and the nginx, app and boot logs, one stream per instance (with a
+ * database on the server, its nightly dump's log too, in the app's group).
  * `${aws:InstanceId}` is the agent's own placeholder, filled on the server.
  */
 export function cloudWatchAgentConfig(props: CloudWatchAgentProps): string {
@@ -65,6 +67,10 @@ export function cloudWatchAgentConfig(props: CloudWatchAgentProps): string {
               log_stream_name: stream,
             },
             { file_path: props.bootLog, log_group_name: logGroups.boot, log_stream_name: stream },
+            // the nightly dump of the server's own database, which runs as root and logs outside the app's folder
+            ...(host.database?.local
+              ? [{ file_path: DB_BACKUP_LOG, log_group_name: logGroups.app, log_stream_name: `${stream}-db-backup` }]
+              : []),
           ],
         },
       },

@@ -17,8 +17,25 @@ import type { AppDatabase, AppHostPaths, LocalDatabase } from "./app-host";
 export const DB_PROVISION_SCRIPT = "bin/db-provision";
 export const DB_BACKUP_SCRIPT = "bin/db-backup";
 export const DB_RESTORE_SCRIPT = "bin/db-restore";
-/** The nightly dump's log, beside the app processes' logs. */
-export const DB_BACKUP_LOG = "db-backup.log";
+/**
+ * The nightly dump's log. db-backup runs as root, so its log lives in a root-owned folder: in the
+ * app user's log folder, that user could replace the file with a link, and root would append to
+ * whatever it points at. The CloudWatch agent ships it to the app's log group.
+ */
+export const DB_BACKUP_LOG = "/var/log/db-backup.log";
+
+/**
+ * The metric db-backup publishes once a dump is in the bucket (1, per instance: `InstanceId`).
+ * The backup alarm (src/constructs/backup-alarms.ts) pages when none arrives for
+ * `BACKUP_ALARM_HOURS`: a dump that failed, hung, or never ran.
+ */
+export const BACKUP_METRIC = { namespace: "AppBackups", metricName: "DumpUploaded" } as const;
+/** Hours without a dump before the backup alarm fires: a day between dumps, and two hours' slack for the run itself. */
+export const BACKUP_ALARM_HOURS = 26;
+/** The longest a dump may run before systemd stops it (a hung one would otherwise hold the oneshot, and skip every later run). */
+export const BACKUP_TIMEOUT = "2h";
+/** The file cloud-init writes the instance's id to: the backup metric's dimension. */
+export const INSTANCE_ID_FILE = "/var/lib/cloud/data/instance-id";
 
 /** PostgreSQL's data directory on Amazon Linux 2023 (`postgresql-setup --initdb`). */
 export const PG_DATA = "/var/lib/pgsql/data";
@@ -130,6 +147,22 @@ function bucketLookup(db: LocalDatabase): string[] {
 }
 
 /**
+ * PostgreSQL: this session logs no statement, not even one that errors (`log_min_error_statement`
+ * would print it whole, password and all), nor a slow one. Superuser settings; db-provision runs
+ * as the superuser.
+ */
+export const PG_NO_STATEMENT_LOG = [
+  "SET log_min_error_statement = 'panic';",
+  "SET log_statement = 'none';",
+  "SET log_min_duration_statement = -1;",
+];
+/**
+ * MariaDB: this session writes nothing to the general query log or the slow query log (both off
+ * by default; this holds should someone turn them on). A failed statement never reaches its error log.
+ */
+export const MARIADB_NO_STATEMENT_LOG = ["SET SESSION sql_log_off = 1;", "SET SESSION slow_query_log = 0;"];
+
+/**
  * `db-provision`: the app's user and database, with the password its secret holds, or, while the
  * secret has no value yet (first boot), a new random one stored there first. Safe to run again.
  * `DB_ADMIN` replaces the superuser's client (`runuser -u postgres -- psql` / `mariadb`, both over
@@ -141,12 +174,16 @@ export function dbProvisionScript(database: AppDatabase, db: LocalDatabase): str
   const sql =
     db.engine === "postgres"
       ? [
+          // The password is in the statements below: none of this session's statements may reach the
+          // server's log, not even one that fails or is slow.
+          ...PG_NO_STATEMENT_LOG,
           `SELECT 'CREATE ROLE ${db.username} LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${db.username}')\\gexec`,
           `ALTER ROLE ${db.username} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$password';`,
           `SELECT 'CREATE DATABASE ${db.name} OWNER ${db.username}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${db.name}')\\gexec`,
           `REVOKE ALL ON DATABASE ${db.name} FROM PUBLIC;`,
         ]
       : [
+          ...MARIADB_NO_STATEMENT_LOG,
           `CREATE DATABASE IF NOT EXISTS \\\`${db.name}\\\` CHARACTER SET utf8mb4;`,
           `CREATE USER IF NOT EXISTS '${db.username}'@'127.0.0.1' IDENTIFIED BY '$password';`,
           `ALTER USER '${db.username}'@'127.0.0.1' IDENTIFIED BY '$password';`,
@@ -201,7 +238,10 @@ export function dbProvisionScript(database: AppDatabase, db: LocalDatabase): str
 /**
  * `db-backup`: a logical dump of the app's database (`pg_dump --format=custom`, or `mariadb-dump`
  * gzip-compressed), written to disk, checked, then uploaded to the backups bucket as
- * `<prefix><name>-<UTC time>.<ext>`. The bucket keeps it `backupRetentionDays` (lifecycle).
+ * `<prefix><name>-<UTC time>.<ext>`. The bucket keeps it `backupRetentionDays` (lifecycle). Once
+ * the upload succeeded, and only then, it publishes `BACKUP_METRIC` (the instance role may: the
+ * CloudWatch agent's managed policy allows cloudwatch:PutMetricData); `INSTANCE_ID_FILE` in the
+ * environment replaces cloud-init's file (the integration tests).
  */
 export function dbBackupScript(database: AppDatabase, db: LocalDatabase): string {
   const ext = db.engine === "postgres" ? "dump" : "sql.gz";
@@ -230,6 +270,11 @@ export function dbBackupScript(database: AppDatabase, db: LocalDatabase): string
     'aws --region "$REGION" s3 cp "$work/dump" "s3://$bucket/$key" --only-show-errors --checksum-algorithm SHA256 ||',
     '  fail "upload to s3://$bucket/$key"',
     'log "s3://$bucket/$key: $(stat -c %s "$work/dump") bytes in $((SECONDS - started)) s"',
+    `# Only now, with the dump in the bucket: the datapoint the backup alarm waits for (none in ${BACKUP_ALARM_HOURS} h pages).`,
+    `instance_id=$(cat "\${INSTANCE_ID_FILE:-${INSTANCE_ID_FILE}}") || fail "no instance id to publish the backup metric with"`,
+    `metric=(aws --region "$REGION" cloudwatch put-metric-data --namespace ${BACKUP_METRIC.namespace} --metric-name ${BACKUP_METRIC.metricName} --dimensions "InstanceId=$instance_id" --value 1 --unit Count)`,
+    '"${metric[@]}" || { sleep 5; "${metric[@]}"; } || fail "s3://$bucket/$key is uploaded, but CloudWatch took no metric: the backup alarm will fire"',
+    `log "published ${BACKUP_METRIC.namespace}/${BACKUP_METRIC.metricName} for $instance_id"`,
     "",
   ].join("\n");
 }
@@ -269,10 +314,15 @@ export function dbRestoreScript(database: AppDatabase, db: LocalDatabase): strin
   ].join("\n");
 }
 
+/** logrotate's rule for `DB_BACKUP_LOG`: weekly, a year of runs kept (a few lines a night). */
+export function dbBackupLogrotate(): string {
+  return `${DB_BACKUP_LOG} {\n    weekly\n    rotate 52\n    compress\n    missingok\n    notifempty\n    copytruncate\n}\n`;
+}
+
 /**
- * The systemd service and timer of the nightly dump. Its output goes to `db-backup.log` among the
- * app's logs, which the CloudWatch agent ships (and logrotate rotates) with them: a failed dump is
- * seen in the app's log group, not only in the server's journal.
+ * The systemd service and timer of the nightly dump. Its output goes to `DB_BACKUP_LOG`, which the
+ * CloudWatch agent ships to the app's log group (and logrotate rotates): a failed dump is seen
+ * there, not only in the server's journal.
  */
 export function dbBackupUnits(paths: AppHostPaths, db: LocalDatabase): { service: string; timer: string } {
   return {
@@ -285,8 +335,10 @@ export function dbBackupUnits(paths: AppHostPaths, db: LocalDatabase): { service
       "[Service]",
       "Type=oneshot",
       `ExecStart=${paths.appRoot}/${DB_BACKUP_SCRIPT}`,
-      `StandardOutput=append:${paths.appLogDir}/${DB_BACKUP_LOG}`,
-      `StandardError=append:${paths.appLogDir}/${DB_BACKUP_LOG}`,
+      "# A hung dump is stopped (and fails) rather than holding the unit active, which skips every later run.",
+      `TimeoutStartSec=${BACKUP_TIMEOUT}`,
+      `StandardOutput=append:${DB_BACKUP_LOG}`,
+      `StandardError=append:${DB_BACKUP_LOG}`,
       "Nice=10",
       "IOSchedulingClass=best-effort",
       "IOSchedulingPriority=7",
