@@ -349,6 +349,14 @@ describe("the boot script", () => {
       "/shop/prod/nginx/error": "/var/log/nginx/error.log",
       "/shop/prod/boot": "/var/log/boot-script.log",
     });
+    // Every file a wildcard matches (each process's log and the watchdog's), not only the one
+    // written last, which is all the agent tails of a wildcard by default.
+    for (const entry of config.logs.logs_collected.files.collect_list) {
+      expect({ path: entry.file_path, every: entry.publish_multi_logs === true }).toEqual({
+        path: entry.file_path,
+        every: entry.file_path.includes("*"),
+      });
+    }
     expect(config.metrics.metrics_collected.mem.measurement).toEqual(["mem_used_percent"]);
     expect(config.metrics.aggregation_dimensions).toEqual([["AutoScalingGroupName"], ["InstanceId"]]);
     const single = JSON.parse(cloudWatchAgentConfig({ ...props, autoScaling: false, bootLog: "/b" }));

@@ -55,7 +55,15 @@ export function cloudWatchAgentConfig(props: CloudWatchAgentProps): string {
       logs_collected: {
         files: {
           collect_list: [
-            { file_path: `${host.paths.appLogDir}/*.log`, log_group_name: logGroups.app, log_stream_name: stream },
+            {
+              // One file per process and the watchdog's: with a wildcard the agent tails only the
+              // file written last, unless publish_multi_logs (then a stream per file:
+              // <stream>_<path with _ for />).
+              file_path: `${host.paths.appLogDir}/*.log`,
+              log_group_name: logGroups.app,
+              log_stream_name: stream,
+              publish_multi_logs: true,
+            },
             {
               file_path: `${host.paths.nginxLogDir}/access.log`,
               log_group_name: logGroups.nginxAccess,
