@@ -227,6 +227,34 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     60_000,
   );
 
+  // A process that keeps hanging: after maxRestarts watchdog restarts within the window (2 here;
+  // production: 3 within 10 minutes) the server fails the load balancer's health check, so the
+  // ALB takes it out and the Auto Scaling group replaces it.
+  const rehung = bedScenario(() => TestBed.serving(2, { watchdog: true, rotation: { maxRestarts: 2 } }));
+  test.concurrent(
+    "a process that keeps hanging makes the server fail the load balancer's health check (503) after the watchdog's restarts",
+    rehung(async (bed) => {
+      const [victim] = bed.host.appPorts;
+      for (let hang = 1; hang <= 2; hang++) {
+        expect(bed.markedUnhealthy()).toBe(false);
+        const pid = bed.unit(victim).pid;
+        bed.unit(victim).kill("SIGSTOP");
+        await bed.waitFor(
+          `the watchdog restarting the hung process (hang ${hang})`,
+          () => bed.unit(victim).pid !== pid,
+          8000,
+        );
+        await bed.waitAllInRotation(10_000, { anyHealth: true });
+      }
+      await bed.waitFor("the server marked unhealthy", () => bed.markedUnhealthy(), 5000);
+      expect(bed.logs()).toContain("2 restarts by the watchdog within 60s");
+      const health = await get(bed.nginxPort, "/healthz");
+      expect(health.status).toBe(503);
+      expect((await get(bed.nginxPort, "/")).status).toBe(200); // both processes serve meanwhile
+    }),
+    60_000,
+  );
+
   // nginx alone (no watchdog): read timeout 1 s and retry window 3 s, shorter than production's
   // 30 s and 45 s; the property (a request that timed out is retried) holds for any read timeout
   // shorter than the retry window.
