@@ -15,6 +15,7 @@ import {
 } from "../../src/userdata/local-database";
 import type { ServerCertificate } from "./certificates";
 import { RealDatabase, run, type DrillEngine } from "./databases";
+import { request, type Reply } from "./load";
 import { readEnvironmentFile, ROOT, TestBed, type DeployRun } from "./testbed";
 
 /**
@@ -83,12 +84,6 @@ const BACKUPS_BUCKET = "drill-db-backups";
 /** Shaped like an RDS-managed secret's ARN, `!` and all: the settings file must carry it. */
 export const SECRET_ARN = "arn:aws:secretsmanager:test-1:000000000000:secret:rds!db-0drill-Ab12Cd";
 
-export interface Reply {
-  readonly status: number;
-  readonly body: string;
-  readonly ms: number;
-}
-
 /** One HTTP request to 127.0.0.1:`port`; never throws for a status, rejects on a network error or after 10 s (bounded, and patient with a loaded machine). */
 export function call(
   port: number,
@@ -97,32 +92,7 @@ export function call(
   body?: string,
   agent?: http.Agent,
 ): Promise<Reply> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        method,
-        host: "127.0.0.1",
-        port,
-        path: pathname,
-        agent,
-        timeout: 10_000,
-        headers: body === undefined ? {} : { "content-type": "text/plain", "content-length": Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk) => (text += chunk));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: text, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timed out after 10000 ms")));
-    req.on("error", reject);
-    req.end(body);
-  });
+  return request(method, port, pathname, agent, 10_000, body);
 }
 
 export class DatabaseBed {

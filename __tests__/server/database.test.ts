@@ -4,7 +4,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { certificates, opensslMissing, type Certificates } from "./certificates";
-import { call, DatabaseBed, DRILL_INSTANCE_ID, type Reply } from "./database-bed";
+import { call, DatabaseBed, DRILL_INSTANCE_ID } from "./database-bed";
+import type { Reply } from "./load";
 import { engineMissing, type DrillEngine } from "./databases";
 import { nginxMissing } from "./testbed";
 
