@@ -427,12 +427,23 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           await app.logged("SIGTERM, draining");
           const handled = Date.now();
           if (handled - signalled > 200) return "too slow to send the CPU-bound request before the idle grace";
+          const busySent = Date.now();
           const busy = tracked("the CPU-bound request", get(app.port, "/work", work, 60_000)); // on its open keep-alive connection
           await untilBusy(app.port, probe);
-          // After the app's idle grace is over, while the loop is still busy.
+          // After the app's idle grace is over, while the loop is still busy (~1 s of work from
+          // when it was sent; this worker may have been busy elsewhere meanwhile).
           await sleep(Math.max(0, 500 - (Date.now() - handled)));
           if (busy.done) return "the CPU-bound request ended before the POST was sent";
-          const post = await named("the POST", request("POST", app.port, "/echo", posts, 60_000));
+          if (Date.now() - busySent > 800) return `the POST would go ${Date.now() - busySent} ms into ~1 s of work`;
+          const postSent = Date.now();
+          const post = await request("POST", app.port, "/echo", posts, 60_000).catch(async (error: Error) => {
+            // Sent after the work had ended (the app's clock, which is this machine's)? Then the
+            // connection was idle again when the app closed it: the order was upset, not the drain.
+            const { finishedAt } = JSON.parse((await busy.promise).body) as { finishedAt: number };
+            if (postSent >= finishedAt) return `the POST went ${postSent - finishedAt} ms after the work ended`;
+            throw new Error(`the POST: ${error.message}`);
+          });
+          if (typeof post === "string") return post;
           expect(post.status).toBe(200);
           expect((await busy.promise).status).toBe(200);
           expect(await app.exited).toBe(0);
