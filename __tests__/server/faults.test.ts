@@ -334,6 +334,57 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     60_000,
   );
 
+  // The watchdog starting (as at boot) beside a marker left from before a reboot: the time the
+  // server was off is not time held out.
+  test.concurrent(
+    "the watchdog counts a process as held out from its own start, not from a marker's age before a reboot",
+    async () => {
+      const dir = tempDir("watchdog-boot-");
+      const ports = [await freePort(), await freePort()];
+      fs.mkdirSync(path.join(dir, "rotation"));
+      const script = path.join(dir, "rotation.sh");
+      fs.writeFileSync(
+        script,
+        rotationScript({
+          environment: "test",
+          version: "1.0.0",
+          listenPort: 80,
+          healthCheckPath: "/healthz",
+          appPorts: ports,
+          appUser: "app",
+          passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+          rotation: { ...TEST_ROTATION, watchIntervalSeconds: 0.1, watchTimeoutSeconds: 0.5, stuckSeconds: 2 },
+          paths: { ...SERVER_PATHS, rotationDir: path.join(dir, "rotation") },
+        }),
+        { mode: 0o755 },
+      );
+      // test stand-in for systemctl: every unit is active (starting, held out)
+      const ctl = path.join(dir, "systemctl");
+      fs.writeFileSync(
+        ctl,
+        `#!/bin/bash
+[[ $1 == is-active ]] && echo active
+exit 0
+`,
+        { mode: 0o755 },
+      );
+      const marker = path.join(dir, "rotation", `held-${ports[0]}`);
+      fs.writeFileSync(marker, "");
+      const hourAgo = new Date(Date.now() - 3600_000);
+      fs.utimesSync(marker, hourAgo, hourAgo);
+      const watch = spawn(script, ["watch"], { env: { ...process.env, APP_CTL: ctl }, stdio: "ignore" });
+      try {
+        await sleep(1000); // several rounds, well within the 2 s it may be held out
+        expect(fs.existsSync(path.join(dir, "rotation", "unhealthy"))).toBe(false);
+        expect(fs.statSync(marker).mtimeMs).toBeGreaterThan(hourAgo.getTime() + 3000_000);
+      } finally {
+        watch.kill("SIGKILL");
+        releasePorts(ports);
+      }
+    },
+    30_000,
+  );
+
   // The watchdog alone, against two ports and a stand-in systemctl that records what it is told.
   test.concurrent(
     "the watchdog restarts a process that stops answering only while another one in rotation answers (never for a shared cause, never the last one serving)",
