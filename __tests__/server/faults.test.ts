@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
-import { PASSIVE_HEALTH_CHECK, SERVER_PATHS } from "../../src/userdata/app-host";
+import { PASSIVE_HEALTH_CHECK, SERVER_PATHS, type Rotation } from "../../src/userdata/app-host";
 import { rotationScript } from "../../src/userdata/rotation-script";
 import { tempDir } from "../helpers";
 import { sandboxMissing } from "./supervisor";
@@ -42,6 +42,46 @@ const brokenOn = (port: number) => (source: string) =>
 
 /** Lines of the deploy's output that report a process back on the old version, in order. */
 const backOn = (output: string) => [...output.matchAll(/port (\d+): back on 1\.0\.0/g)].map((m) => Number(m[1]));
+
+/**
+ * The watchdog alone (`rotation watch`, as its unit runs it) over two free ports, with a test
+ * stand-in for systemctl that records every call and reports every unit active. Probes every
+ * 0.1 s with a 0.5-s timeout; `rotation` overrides the rest of TEST_ROTATION.
+ */
+async function standaloneWatchdog(name: string, rotation: Partial<Rotation>) {
+  const dir = tempDir(`${name}-`);
+  const ports = [await freePort(), await freePort()];
+  const rotationDir = path.join(dir, "rotation");
+  fs.mkdirSync(rotationDir);
+  const script = path.join(dir, "rotation.sh");
+  fs.writeFileSync(
+    script,
+    rotationScript({
+      environment: "test",
+      version: "1.0.0",
+      listenPort: 80,
+      healthCheckPath: "/healthz",
+      appPorts: ports,
+      appUser: "app",
+      passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+      rotation: { ...TEST_ROTATION, watchIntervalSeconds: 0.1, watchTimeoutSeconds: 0.5, ...rotation },
+      paths: { ...SERVER_PATHS, rotationDir },
+    }),
+    { mode: 0o755 },
+  );
+  const ctl = path.join(dir, "systemctl");
+  const log = path.join(dir, "calls");
+  fs.writeFileSync(ctl, `#!/bin/bash\necho "$*" >> ${log}\n[[ $1 == is-active ]] && echo active\nexit 0\n`, {
+    mode: 0o755,
+  });
+  return {
+    ports,
+    rotationDir,
+    /** What the watchdog told systemctl, one call a line. */
+    calls: () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : ""),
+    start: () => spawn(script, ["watch"], { env: { ...process.env, APP_CTL: ctl }, stdio: "ignore" }),
+  };
+}
 
 describeWithNginx("issue 12 drills: faults inside a server, without a failed request", () => {
   // ---- Item 1: a rollback keeps the server up ----
@@ -339,43 +379,15 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
   test.concurrent(
     "the watchdog counts a process as held out from its own start, not from a marker's age before a reboot",
     async () => {
-      const dir = tempDir("watchdog-boot-");
-      const ports = [await freePort(), await freePort()];
-      fs.mkdirSync(path.join(dir, "rotation"));
-      const script = path.join(dir, "rotation.sh");
-      fs.writeFileSync(
-        script,
-        rotationScript({
-          environment: "test",
-          version: "1.0.0",
-          listenPort: 80,
-          healthCheckPath: "/healthz",
-          appPorts: ports,
-          appUser: "app",
-          passiveHealthCheck: PASSIVE_HEALTH_CHECK,
-          rotation: { ...TEST_ROTATION, watchIntervalSeconds: 0.1, watchTimeoutSeconds: 0.5, stuckSeconds: 2 },
-          paths: { ...SERVER_PATHS, rotationDir: path.join(dir, "rotation") },
-        }),
-        { mode: 0o755 },
-      );
-      // test stand-in for systemctl: every unit is active (starting, held out)
-      const ctl = path.join(dir, "systemctl");
-      fs.writeFileSync(
-        ctl,
-        `#!/bin/bash
-[[ $1 == is-active ]] && echo active
-exit 0
-`,
-        { mode: 0o755 },
-      );
-      const marker = path.join(dir, "rotation", `held-${ports[0]}`);
+      const { ports, rotationDir, start: startWatch } = await standaloneWatchdog("watchdog-boot", { stuckSeconds: 2 });
+      const marker = path.join(rotationDir, `held-${ports[0]}`);
       fs.writeFileSync(marker, "");
       const hourAgo = new Date(Date.now() - 3600_000);
       fs.utimesSync(marker, hourAgo, hourAgo);
-      const watch = spawn(script, ["watch"], { env: { ...process.env, APP_CTL: ctl }, stdio: "ignore" });
+      const watch = startWatch();
       try {
         await sleep(1000); // several rounds, well within the 2 s it may be held out
-        expect(fs.existsSync(path.join(dir, "rotation", "unhealthy"))).toBe(false);
+        expect(fs.existsSync(path.join(rotationDir, "unhealthy"))).toBe(false);
         expect(fs.statSync(marker).mtimeMs).toBeGreaterThan(hourAgo.getTime() + 3000_000);
       } finally {
         watch.kill("SIGKILL");
@@ -385,37 +397,17 @@ exit 0
     30_000,
   );
 
-  // The watchdog alone, against two ports and a stand-in systemctl that records what it is told.
+  // The watchdog alone, against two ports and the stand-in systemctl that records what it is told.
   test.concurrent(
     "the watchdog restarts a process that stops answering only while another one in rotation answers (never for a shared cause, never the last one serving)",
     async () => {
-      const dir = tempDir("watchdog-");
-      const ports = [await freePort(), await freePort()];
-      fs.mkdirSync(path.join(dir, "rotation"));
-      const script = path.join(dir, "rotation.sh");
-      fs.writeFileSync(
-        script,
-        rotationScript({
-          environment: "test",
-          version: "1.0.0",
-          listenPort: 80,
-          healthCheckPath: "/healthz",
-          appPorts: ports,
-          appUser: "app",
-          passiveHealthCheck: PASSIVE_HEALTH_CHECK,
-          rotation: { ...TEST_ROTATION, watchIntervalSeconds: 0.1, watchTimeoutSeconds: 0.5, watchFailures: 2 },
-          paths: { ...SERVER_PATHS, rotationDir: path.join(dir, "rotation") },
-        }),
-        { mode: 0o755 },
-      );
-      // test stand-in for systemctl: records every call; every unit is active
-      const ctl = path.join(dir, "systemctl");
-      fs.writeFileSync(ctl, `#!/bin/bash\necho "$*" >> ${dir}/calls\n[[ $1 == is-active ]] && echo active\nexit 0\n`, {
-        mode: 0o755,
-      });
-      const calls = () =>
-        fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8") : "";
-      const watch = spawn(script, ["watch"], { env: { ...process.env, APP_CTL: ctl }, stdio: "ignore" });
+      const {
+        ports,
+        rotationDir,
+        calls,
+        start: startWatch,
+      } = await standaloneWatchdog("watchdog", { watchFailures: 2 });
+      const watch = startWatch();
       const answering = http.createServer((_req, res) => res.end("ok\n"));
       try {
         // Neither port answers (as when every process is overloaded): nothing is killed.
@@ -426,7 +418,7 @@ exit 0
         for (let i = 0; i < 100 && !calls().includes("kill"); i++) await sleep(20);
         expect(calls()).toContain(`kill --signal=SIGKILL app@${ports[0]}`);
         expect(calls()).not.toContain(`app@${ports[1]}`);
-        expect(fs.existsSync(path.join(dir, "rotation", `held-${ports[0]}`))).toBe(true);
+        expect(fs.existsSync(path.join(rotationDir, `held-${ports[0]}`))).toBe(true);
         // Then the other one stops answering too, now the only process in rotation (as when the
         // others are held out for a deploy and it carries the whole load): the last process
         // serving is never killed, however many checks it misses (here 2 s of 0.5-s checks).
