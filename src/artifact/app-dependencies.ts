@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../project-root";
-import type { TarEntry } from "./tar";
+import { directoryEntries, type TarEntry } from "./tar";
 
 /** The app's pinned dependency tree: npm's lock file beside its package.json. */
 export const APP_LOCK_FILE = "package-lock.json";
@@ -47,26 +47,15 @@ function fileContent(files: readonly TarEntry[], name: string): Buffer | undefin
 export function dependencyEntries(files: readonly TarEntry[], cacheRoot = DEPENDENCY_CACHE): TarEntry[] {
   const modules = installedDependencies(files, cacheRoot);
   if (!modules) return [];
-  const entries: TarEntry[] = [];
-  const walk = (relative: string) => {
-    for (const dirent of fs.readdirSync(path.join(path.dirname(modules), relative), { withFileTypes: true })) {
-      const entryPath = `${relative}/${dirent.name}`;
-      const full = path.join(path.dirname(modules), entryPath);
-      if (SKIPPED.test(entryPath)) continue;
-      if (dirent.isDirectory()) {
-        entries.push({ path: entryPath, type: "directory" });
-        walk(entryPath);
-      } else if (dirent.isFile()) {
-        const executable = (fs.statSync(full).mode & 0o100) !== 0;
-        entries.push({ path: entryPath, type: "file", executable, content: fs.readFileSync(full) });
-      } else {
-        throw new DependencyError(`${full}: a dependency installs a link; only files and folders go into a release`);
-      }
-    }
-  };
-  entries.push({ path: "node_modules", type: "directory" });
-  walk("node_modules");
-  return entries;
+  const tree = directoryEntries(
+    path.dirname(modules),
+    "node_modules",
+    (entryPath) => SKIPPED.test(entryPath),
+    (full) => {
+      throw new DependencyError(`${full}: a dependency installs a link; only files and folders go into a release`);
+    },
+  );
+  return [{ path: "node_modules", type: "directory" }, ...tree];
 }
 
 /**

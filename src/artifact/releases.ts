@@ -6,7 +6,7 @@ import { parseDocument } from "yaml";
 import { VERSION_PATTERN } from "../userdata/app-host";
 import { ConfigError } from "../config/errors";
 import { dependencyEntries } from "./app-dependencies";
-import { tarGz, type TarEntry } from "./tar";
+import { directoryEntries, tarGz, type TarEntry } from "./tar";
 
 // Releases of app/ are recorded in releases.yaml (version -> the git tree of app/ at the release
 // and the SHA-256 of its tarball) and rebuilt from the repository on demand, byte for byte, into
@@ -95,7 +95,7 @@ export function releasesFileContent(releases: Iterable<ReleaseRecord>): string {
     "# Released versions of app/. `npm run release` adds one; an environment's app.version must be one",
     "# of them. Each is rebuilt from this repository, byte for byte: `tree` is the git tree of app/ at",
     "# the release, `sha256` the checksum the rebuilt tarball must have. Never edit or reuse an entry:",
-    '# servers keep the bytes they fetched for a version (docs/releases.md).',
+    "# servers keep the bytes they fetched for a version (docs/releases.md).",
     "releases:",
   ];
   for (const r of [...releases].sort((a, b) => a.version.localeCompare(b.version, "en", { numeric: true }))) {
@@ -112,25 +112,14 @@ export function releasesFileContent(releases: Iterable<ReleaseRecord>): string {
  * every release (`releaseEntries`), never taken from a folder someone ran npm in (git ignores it).
  */
 export function entriesFromDirectory(dir: string): TarEntry[] {
-  const entries: TarEntry[] = [];
-  const walk = (relative: string) => {
-    for (const dirent of fs.readdirSync(path.join(dir, relative), { withFileTypes: true })) {
-      if (!relative && dirent.name === "node_modules") continue;
-      const entryPath = relative ? `${relative}/${dirent.name}` : dirent.name;
-      const full = path.join(dir, entryPath);
-      if (dirent.isDirectory()) {
-        entries.push({ path: entryPath, type: "directory" });
-        walk(entryPath);
-      } else if (dirent.isFile()) {
-        const executable = (fs.statSync(full).mode & 0o100) !== 0;
-        entries.push({ path: entryPath, type: "file", executable, content: fs.readFileSync(full) });
-      } else {
-        throw new ReleaseError(`${full}: only regular files and folders can be released`);
-      }
-    }
-  };
-  walk("");
-  return entries;
+  return directoryEntries(
+    dir,
+    "",
+    (entryPath) => entryPath === "node_modules",
+    (full) => {
+      throw new ReleaseError(`${full}: only regular files and folders can be released`);
+    },
+  );
 }
 
 /**

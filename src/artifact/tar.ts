@@ -1,3 +1,6 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+
 /** One entry of a release tarball: a regular file (executable or not) or a directory. */
 export interface TarEntry {
   /** Path inside the archive, `/`-separated, relative (`server.js`, `lib/db.js`, `lib`). */
@@ -79,4 +82,37 @@ function splitPath(path: string): [string, string] {
 
 function octal(block: Buffer, offset: number, length: number, value: number): void {
   block.write(`${value.toString(8).padStart(length - 1, "0")}\u0000`, offset, length, "ascii");
+}
+
+/**
+ * The files and folders below `root`/`start` (recursively, each folder before what is in it), as
+ * tarball entries with paths relative to `root`. `skip(entryPath)` leaves an entry, and what is
+ * below it, out; anything but a file or a folder (a symbolic link, a socket) is handed to
+ * `notFileOrFolder`, which throws the caller's error.
+ */
+export function directoryEntries(
+  root: string,
+  start: string,
+  skip: (entryPath: string) => boolean,
+  notFileOrFolder: (full: string) => never,
+): TarEntry[] {
+  const entries: TarEntry[] = [];
+  const walk = (relative: string) => {
+    for (const dirent of fs.readdirSync(path.join(root, relative), { withFileTypes: true })) {
+      const entryPath = relative ? `${relative}/${dirent.name}` : dirent.name;
+      if (skip(entryPath)) continue;
+      const full = path.join(root, entryPath);
+      if (dirent.isDirectory()) {
+        entries.push({ path: entryPath, type: "directory" });
+        walk(entryPath);
+      } else if (dirent.isFile()) {
+        const executable = (fs.statSync(full).mode & 0o100) !== 0;
+        entries.push({ path: entryPath, type: "file", executable, content: fs.readFileSync(full) });
+      } else {
+        notFileOrFolder(full);
+      }
+    }
+  };
+  walk(start);
+  return entries;
 }
