@@ -24,11 +24,25 @@ interface SynthRun {
   readonly stderr: string;
 }
 
-/** What the shared synthesis printed; throws, with its output, when it failed. */
+/** How long a test file waits for the shared synthesis (started by global-setup.js) to end. */
+const SYNTH_WAIT_MS = 120_000;
+let synthRun: SynthRun | undefined;
+
+/** What the shared synthesis printed, once it has ended; throws, with its output, when it failed. */
 export function shippedSynthRun(): SynthRun {
   const dir = process.env.SHIPPED_SYNTH_DIR;
   if (!dir) throw new Error("SHIPPED_SYNTH_DIR is not set: __tests__/global-setup.js did not run");
-  const run = JSON.parse(fs.readFileSync(path.join(dir, "synth.json"), "utf8")) as SynthRun;
+  if (!synthRun) {
+    const file = path.join(dir, "synth.json");
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let waited = 0; !fs.existsSync(file); waited += 10) {
+      if (waited >= SYNTH_WAIT_MS)
+        throw new Error(`the shared synth did not end within ${SYNTH_WAIT_MS / 1000}s (${file})`);
+      Atomics.wait(pause, 0, 0, 10); // the synth runs in jest's parent process's child: sleep, do not spin
+    }
+    synthRun = JSON.parse(fs.readFileSync(file, "utf8")) as SynthRun;
+  }
+  const run = synthRun;
   if (run.status !== 0) throw new Error(`npm run synth of the shipped environments failed:\n${run.stderr}`);
   return run;
 }

@@ -127,7 +127,6 @@ describe("buildStacks", () => {
 });
 
 describe("prepareStack", () => {
-
   /** Synthesizes with cdktf's own preparation (its preparing resolve run) instead of the stack's. */
   function withCdktfPreparation<T>(synthesize: () => T): T {
     const own = Object.getOwnPropertyDescriptor(EnvironmentStack.prototype, "prepareStack")!;

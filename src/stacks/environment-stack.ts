@@ -26,7 +26,6 @@ export interface EnvironmentStackProps {
   readonly release?: ReleaseArtifact;
 }
 
-
 /**
  * The ground every server layout stands on: the AWS provider for the environment's region (with
  * allowed account and shared tags), its state backend, and the network. Layout stacks extend it
