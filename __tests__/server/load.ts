@@ -27,6 +27,7 @@ export function request(
 ): Promise<Reply> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
+    let answered = false;
     const headers =
       body !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {};
     const req = http.request(
@@ -35,13 +36,17 @@ export function request(
         let text = "";
         res.setEncoding("utf8");
         res.on("data", (chunk) => (text += chunk));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: text, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
-        );
+        res.on("end", () => {
+          answered = true;
+          resolve({ status: res.statusCode ?? 0, body: text, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+        });
         res.on("error", reject);
       },
     );
-    req.on("timeout", () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+    // The timer fires first when this worker's event loop was held up (a busy jest worker runs
+    // late): an answer that arrived meanwhile is still waiting to be read. setImmediate runs after
+    // the loop has read what arrived, so only a request the server really left unanswered fails.
+    req.on("timeout", () => setImmediate(() => answered || req.destroy(new Error(`timed out after ${timeoutMs} ms`))));
     req.on("error", reject);
     req.end(body);
   });
