@@ -77,7 +77,7 @@ const SCENARIOS: readonly Scenario[] = [
     describe: "deploy of a new version",
     run: async (bed, round) => {
       const version = `1.1.${round}`;
-      bed.addRelease(version);
+      await bed.addRelease(version);
       const run = await bed.deploy(version);
       if (run.code !== 0) throw new Error(`deploy ${version} failed:\n${run.output}`);
     },
@@ -88,7 +88,7 @@ const SCENARIOS: readonly Scenario[] = [
     run: async (bed, round) => {
       const version = `2.0.${round}`;
       const broken = bed.host.appPorts.at(-1);
-      bed.addRelease(version, (source) =>
+      await bed.addRelease(version, (source) =>
         source.replace(
           '"use strict";',
           `"use strict";\nif (process.env.PORT === "${broken}") throw new Error("broken");`,
@@ -104,7 +104,7 @@ const SCENARIOS: readonly Scenario[] = [
     describe: "deploy of a release that crashes 5 s after it starts (rolled back)",
     run: async (bed, round) => {
       const version = `3.0.${round}`;
-      bed.addRelease(version, (source) =>
+      await bed.addRelease(version, (source) =>
         source.replace(
           "server.listen(port, host, () => {",
           'server.listen(port, host, () => {\n  setTimeout(() => { throw new Error("dies after start"); }, 5000);',

@@ -90,7 +90,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     "2 processes, a release broken on one port: the broken port is rolled back first, and no request fails",
     two(async (bed) => {
       const [first, second] = bed.host.appPorts;
-      bed.addRelease("2.0.0", brokenOn(second));
+      await bed.addRelease("2.0.0", brokenOn(second));
       const load = steadyLoad(bed.nginxPort, { withPosts: true, concurrency: 6 });
       await sleep(200);
       const run = await bed.deploy("2.0.0");
@@ -116,7 +116,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     "3 processes, a release broken on the last port: never more than one process out of rotation, and no request fails",
     three(async (bed) => {
       const ports = bed.host.appPorts;
-      bed.addRelease("2.0.0", brokenOn(ports[2]));
+      await bed.addRelease("2.0.0", brokenOn(ports[2]));
       const load = steadyLoad(bed.nginxPort, { withPosts: true });
       let mostHeld = 0;
       const sampler = setInterval(() => {
@@ -141,7 +141,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
   test.concurrent(
     "a release that dies a moment after it starts is caught while settling and rolled back, unseen by clients",
     settling(async (bed) => {
-      bed.addRelease("3.0.0", (source) =>
+      await bed.addRelease("3.0.0", (source) =>
         source.replace(
           "server.listen(port, host, () => {",
           'server.listen(port, host, () => {\n  setTimeout(() => { throw new Error("dies after start"); }, 800);',
@@ -340,7 +340,9 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const [victim] = bed.host.appPorts;
       const link = path.join(bed.host.paths.appRoot, "run", String(victim));
       const good = fs.readlinkSync(link);
-      bed.addRelease("4.0.0-crash", (source) => source.replace('"use strict";', '"use strict";\nprocess.exit(3);'));
+      await bed.addRelease("4.0.0-crash", (source) =>
+        source.replace('"use strict";', '"use strict";\nprocess.exit(3);'),
+      );
       fs.rmSync(link);
       fs.symlinkSync(path.join(bed.host.paths.appRoot, "releases/4.0.0-crash"), link);
       bed.unit(victim).kill("SIGKILL"); // restarted by systemd, into a crash loop
@@ -369,7 +371,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const { stored } = JSON.parse(upload.body);
       expect(fs.readFileSync(path.join(bed.host.paths.appStateDir, "files", stored), "utf8")).toBe("an uploaded file");
       // The same app writing beside its code is refused: the file system is read-only there.
-      bed.addRelease("5.0.0", (source) => source.replace("process.env.STATE_DIRECTORY ||", ""));
+      await bed.addRelease("5.0.0", (source) => source.replace("process.env.STATE_DIRECTORY ||", ""));
       expect((await bed.deploy("5.0.0")).code).toBe(0);
       const refused = await request("POST", bed.nginxPort, "/files", undefined, 5000, "x");
       expect(refused.status).toBe(500);

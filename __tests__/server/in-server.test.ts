@@ -206,7 +206,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   test.concurrent(
     "a deploy under load (GETs and POSTs) switches every process to the new version with no failed request",
     deploys(async (bed) => {
-      bed.addRelease("1.1.0");
+      await bed.addRelease("1.1.0");
       const load = steadyLoad(bed.nginxPort, { withPosts: true, concurrency: 8, paceMs: 15 });
       await sleep(300);
       const run = await bed.deploy("1.1.0");
@@ -252,7 +252,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
 
   /** Deploys a broken release under load and checks that the old version is back everywhere. */
   async function deployBroken(bed: TestBed, version: string, edit: (source: string) => string) {
-    bed.addRelease(version, edit);
+    await bed.addRelease(version, edit);
     const load = steadyLoad(bed.nginxPort, { withPosts: true });
     await sleep(300);
     const run = await bed.deploy(version);

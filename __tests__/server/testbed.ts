@@ -249,8 +249,11 @@ async function escalate(exited: Promise<void>, ms: number, force: () => void): P
   }
 }
 
-/** Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
+/**
+ * Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`, by
+ * default far above how long nginx or a node process takes to start on a loaded machine.
+ */
+export async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const open = await new Promise<boolean>((resolve) => {
@@ -340,7 +343,7 @@ export class TestBed {
     const bed = await TestBed.create(processes, options);
     try {
       const version = options.version ?? "1.0.0";
-      bed.addRelease(version);
+      await bed.addRelease(version);
       await bed.start();
       const first = await bed.deploy(version);
       if (first.code !== 0) throw new Error(`first deploy failed:\n${first.output}\n${bed.logs()}`);
@@ -444,13 +447,24 @@ export class TestBed {
     return packed;
   }
 
-  /** Puts a release on disk as the deploy script would after fetching it: the packaged tarball, unpacked. */
-  addRelease(version: string, edit?: (serverJs: string) => string): void {
+  /**
+   * Puts a release on disk as the deploy script would after fetching it: the packaged tarball,
+   * unpacked. tar runs beside this worker's event loop, not in it: a dozen beds setting up at once
+   * in one jest worker would otherwise hold up, for seconds on a loaded machine, the supervisors,
+   * the stand-in systemctl's answers and the loads of the beds already drilling.
+   */
+  async addRelease(version: string, edit?: (serverJs: string) => string): Promise<void> {
     const file = this.packageRelease(version, edit);
     const release = path.join(this.host.paths.appRoot, "releases", version);
     fs.mkdirSync(release, { recursive: true });
-    const untar = spawnSync("tar", ["-xzf", file, "-C", release]);
-    if (untar.status !== 0) throw new Error(`tar: ${untar.stderr}`);
+    const untar = spawn("tar", ["-xzf", file, "-C", release], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    untar.stderr.on("data", (chunk) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      untar.on("error", reject);
+      untar.on("close", resolve);
+    });
+    if (code !== 0) throw new Error(`tar: ${stderr}`);
   }
 
   /** The stand-in bucket's folder: `versions` lists "<version-id> <app-version>", newest first. */
