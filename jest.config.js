@@ -16,6 +16,7 @@ const INTEGRATION = [
   "<rootDir>/__tests__/main.test.ts",
   "<rootDir>/__tests__/ops/wrappers.test.ts",
   "<rootDir>/__tests__/final-snapshot-name.test.ts",
+  "<rootDir>/__tests__/shared-synth.test.ts",
 ];
 
 const shared = {

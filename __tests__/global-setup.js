@@ -13,36 +13,11 @@ module.exports = async () => {
   process.env.TMPDIR = fs.mkdtempSync(path.join(os.tmpdir(), "classic-servers-jest-"));
 
   // The shipped environments, synthesized once for every test file that reads them
-  // (__tests__/shipped.ts): exactly what `npm run synth` runs, through the bundling launcher. It
-  // runs beside the first test files instead of before them; shipped.ts waits for synth.json,
-  // written (through a rename, so never half) when the synth has ended, and global-teardown.js
-  // waits for it too.
+  // (__tests__/shipped.ts): exactly what `npm run synth` runs, through the bundling launcher, by
+  // shared-synth.js. It runs beside the first test files instead of before them; shipped.ts
+  // waits for its synth.json, and so does global-teardown.js.
   const shipped = path.join(process.env.TMPDIR, "shipped");
   fs.mkdirSync(shipped);
-  const outdir = path.join(shipped, "cdktf.out");
-  const env = { ...process.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" };
-  delete env.ENVIRONMENTS;
-  delete env.ENVIRONMENTS_DIR;
-  const child = spawn(process.execPath, [path.join(ROOT, "scripts", "run.js"), path.join(ROOT, "main.ts")], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const out = { stdout: "", stderr: "" };
-  child.stdout.setEncoding("utf8").on("data", (chunk) => (out.stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk) => (out.stderr += chunk));
-  globalThis.shippedSynth = new Promise((resolve) => {
-    let error;
-    child.on("error", (e) => (error = e));
-    child.on("close", (status) => {
-      const result = path.join(shipped, "synth.json");
-      fs.writeFileSync(
-        `${result}.tmp`,
-        JSON.stringify({ status, stdout: out.stdout, stderr: out.stderr || String(error ?? "") }),
-      );
-      fs.renameSync(`${result}.tmp`, result);
-      resolve();
-    });
-  });
+  spawn(process.execPath, [path.join(__dirname, "shared-synth.js"), shipped, ROOT], { stdio: "ignore" });
   process.env.SHIPPED_SYNTH_DIR = shipped;
 };
