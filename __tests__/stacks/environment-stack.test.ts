@@ -1,15 +1,10 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { App, TerraformOutput, TerraformStack, Testing } from "cdktf";
+import { App, Testing } from "cdktf";
 import { buildStacks, stateBucketStackId } from "../../src/app";
 import { AWS_PROVIDER_CONSTRAINT } from "../../src/stacks/aws-provider";
-import { synthesizeDocuments } from "../../src/ops/synthesized";
 import { EnvironmentStack } from "../../src/stacks/environment-stack";
-import { LAYOUT_STACKS } from "../../src/stacks/layouts";
 import { REQUIRED_TERRAFORM } from "../../src/stacks/state-backend";
-import { environment, synth, tempDir } from "../helpers";
-import { SHIPPED_ENVIRONMENTS } from "../shipped";
+import { environment, synth } from "../helpers";
 
 function stackFor(overrides: Record<string, unknown> = {}, name = "prod") {
   const env = environment(name, { accountId: undefined, ...overrides });
@@ -123,45 +118,5 @@ describe("buildStacks", () => {
     expect(json.doc.terraform.backend).toEqual({ local: { path: "../../../state/state-acme-state.tfstate" } });
     expect(json.doc.provider.aws[0].region).toBe("ap-northeast-3");
     expect(json.resources("aws_s3_bucket")[0].values.bucket).toBe("acme-state");
-  });
-});
-
-describe("prepareStack", () => {
-  /** Synthesizes with cdktf's own preparation (its preparing resolve run) instead of the stack's. */
-  function withCdktfPreparation<T>(synthesize: () => T): T {
-    const own = Object.getOwnPropertyDescriptor(EnvironmentStack.prototype, "prepareStack")!;
-    EnvironmentStack.prototype.prepareStack = TerraformStack.prototype.prepareStack;
-    try {
-      return synthesize();
-    } finally {
-      Object.defineProperty(EnvironmentStack.prototype, "prepareStack", own);
-    }
-  }
-
-  // The shipped environments, which run every layout, each written by `app.synth()` (which
-  // prepares stacks; Testing.synth does not).
-  test("an environment stack refers to no other stack: skipping cdktf's preparing resolve changes no byte of any layout", () => {
-    const environments = SHIPPED_ENVIRONMENTS;
-    expect(new Set(environments.map((env) => env.layout))).toEqual(new Set(Object.keys(LAYOUT_STACKS)));
-    const ours = synthesizeDocuments(environments);
-    const cdktfs = withCdktfPreparation(() => synthesizeDocuments(environments));
-    for (const env of environments) {
-      expect(JSON.stringify(ours.get(env.name))).toBe(JSON.stringify(cdktfs.get(env.name)));
-    }
-  });
-
-  test("the comparison above would catch a cross-stack reference: cdktf's preparation rewrites one, the skipped one does not", () => {
-    const synthesizeLinked = () => {
-      const outdir = tempDir("cross-stack-");
-      const app = new App({ outdir });
-      const [a, b] = ["one", "two"].map((name) => new EnvironmentStack(app, name, { env: environment(name) }));
-      new TerraformOutput(b, "other_vpc", { value: a.network.vpcId });
-      app.synth();
-      return fs.readFileSync(path.join(outdir, "stacks", "two", "cdk.tf.json"), "utf8");
-    };
-    const ours = synthesizeLinked();
-    const cdktfs = withCdktfPreparation(synthesizeLinked);
-    expect(cdktfs).toContain("terraform_remote_state");
-    expect(ours).not.toContain("terraform_remote_state");
   });
 });

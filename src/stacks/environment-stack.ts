@@ -97,16 +97,4 @@ export class EnvironmentStack extends TerraformStack {
       });
     }
   }
-
-  /**
-   * cdktf's `prepareStack` resolves every element once in a "preparing" run before the real one,
-   * to find references to another stack's resources and add the outputs and remote-state data
-   * sources they need. An environment's stack never refers to another stack (each environment is
-   * planned and applied on its own), so that run only doubles the resolve work: about a third of
-   * each environment's synthesis. The test "an environment stack refers to no other stack" runs
-   * cdktf's own preparation over every layout and compares the output byte for byte.
-   */
-  public override prepareStack(): void {
-    this.ensureBackendExists();
-  }
 }
