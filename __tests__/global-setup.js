@@ -18,6 +18,21 @@ module.exports = async () => {
   // waits for its synth.json, and so does global-teardown.js.
   const shipped = path.join(process.env.TMPDIR, "shipped");
   fs.mkdirSync(shipped);
-  spawn(process.execPath, [path.join(__dirname, "shared-synth.js"), shipped, ROOT], { stdio: "ignore" });
+  // (SHARED_SYNTH_ROOT: another project root, for the test of this mechanism itself)
+  const child = spawn(
+    process.execPath,
+    [path.join(__dirname, "shared-synth.js"), shipped, process.env.SHARED_SYNTH_ROOT ?? ROOT],
+    {
+      stdio: "ignore",
+    },
+  );
+  child.on("error", (error) =>
+    fs.writeFileSync(
+      path.join(shipped, "synth.json"),
+      JSON.stringify({ status: null, stdout: "", stderr: `the shared synth could not start: ${error.message}` }),
+    ),
+  );
+  // Readers that find no result yet check that this process still runs.
+  fs.writeFileSync(path.join(shipped, "synth.pid"), String(child.pid));
   process.env.SHIPPED_SYNTH_DIR = shipped;
 };

@@ -1,30 +1,62 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { tempDir } from "./helpers";
+import { shippedSynthRun } from "./shipped";
 
 /**
- * The test suite's shared synth of the shipped environments (global-setup.js) runs beside the
- * first test files. A file that jest runs in its parent process (a small run goes in band) waits
- * for it there with the event loop blocked, so nothing in that loop may be needed to finish it:
- * here the loop stays blocked while synth.json must appear (it did not when the parent wrote the
- * file from the child's exit callback, and `npx jest <one file>` waited forever).
+ * The test suite's shared synth of the shipped environments (global-setup.js, shared-synth.js)
+ * runs beside the first test files, here against a stand-in project root whose `scripts/run.js`
+ * writes one file (STUB_SLEEP_MS: after sleeping that long). A file that jest runs in its parent
+ * process (a small run goes in band) waits for it there with the event loop blocked, so nothing in
+ * that loop may be needed to finish it; and a synth process that dies must not leave the readers
+ * waiting.
  */
-test("the shared synth finishes with this process's event loop blocked, and says how it went", async () => {
-  const saved = { TMPDIR: process.env.TMPDIR, SHIPPED_SYNTH_DIR: process.env.SHIPPED_SYNTH_DIR };
+const stubRoot = tempDir("shared-synth-root-");
+fs.mkdirSync(path.join(stubRoot, "scripts"));
+fs.writeFileSync(
+  path.join(stubRoot, "scripts", "run.js"),
+  [
+    'const fs = require("node:fs"), path = require("node:path");',
+    "const out = process.env.CDKTF_OUTDIR;",
+    "const done = () => { fs.mkdirSync(out, { recursive: true }); fs.writeFileSync(path.join(out, 'written'), ''); console.log('synthesized'); };",
+    "const wait = Number(process.env.STUB_SLEEP_MS ?? 0);",
+    "if (!wait) done();",
+    "else setInterval(() => { if (!fs.existsSync(path.dirname(out))) process.exit(1); }, 50) && setTimeout(done, wait);",
+  ].join("\n"),
+);
+
+async function withSharedSynth(env: Record<string, string>, check: (dir: string) => void): Promise<void> {
+  const saved = { ...process.env };
+  Object.assign(process.env, { SHARED_SYNTH_ROOT: stubRoot, ...env });
   const setup = require("./global-setup.js") as () => Promise<void>;
   try {
     await setup();
-    const result = path.join(process.env.SHIPPED_SYNTH_DIR!, "synth.json");
+    check(process.env.SHIPPED_SYNTH_DIR!);
+  } finally {
+    fs.rmSync(process.env.TMPDIR!, { recursive: true, force: true });
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  }
+}
+
+test("the shared synth finishes with this process's event loop blocked, and says how it went", async () => {
+  await withSharedSynth({}, (dir) => {
+    const result = path.join(dir, "synth.json");
     const pause = new Int32Array(new SharedArrayBuffer(4));
     const started = Date.now();
     while (!fs.existsSync(result) && Date.now() - started < 60_000) Atomics.wait(pause, 0, 0, 20);
-    expect(fs.existsSync(result)).toBe(true);
-    const run = JSON.parse(fs.readFileSync(result, "utf8"));
-    expect(run.status).toBe(0);
-    expect(fs.existsSync(path.join(process.env.SHIPPED_SYNTH_DIR!, "cdktf.out", "stacks", "prod", "cdk.tf.json"))).toBe(
-      true,
-    );
-  } finally {
-    fs.rmSync(process.env.TMPDIR!, { recursive: true, force: true });
-    Object.assign(process.env, saved);
-  }
+    expect(JSON.parse(fs.readFileSync(result, "utf8"))).toMatchObject({ status: 0, stdout: "synthesized\n" });
+    expect(fs.existsSync(path.join(dir, "cdktf.out", "written"))).toBe(true);
+  });
+}, 90_000);
+
+test("a shared synth whose process dies without a result fails its readers at once, not after the 120-s wait", async () => {
+  await withSharedSynth({ STUB_SLEEP_MS: "30000" }, (dir) => {
+    process.kill(Number(fs.readFileSync(path.join(dir, "synth.pid"), "utf8")), "SIGKILL");
+    const started = Date.now();
+    expect(() => shippedSynthRun()).toThrow(/ended without a result/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    // and the verdict is written down for every other reader
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "synth.json"), "utf8")).stderr).toMatch(/ended without a result/);
+  });
 }, 90_000);

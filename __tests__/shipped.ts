@@ -28,22 +28,54 @@ interface SynthRun {
 const SYNTH_WAIT_MS = 120_000;
 let synthRun: SynthRun | undefined;
 
-/** What the shared synthesis printed, once it has ended; throws, with its output, when it failed. */
+/** Whether process `pid` still runs (a zombie, ended but not yet reaped by its parent, does not). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true; // no /proc (not Linux): the deadline decides
+  }
+}
+
+/**
+ * What the shared synthesis printed, once it has ended; throws, with its output, when it failed.
+ * It ends with a result (shared-synth.js always writes one); should its process die without one,
+ * or not end within SYNTH_WAIT_MS, the first reader writes that as the result, so that every
+ * other test file fails at once too.
+ */
 export function shippedSynthRun(): SynthRun {
   const dir = process.env.SHIPPED_SYNTH_DIR;
   if (!dir) throw new Error("SHIPPED_SYNTH_DIR is not set: __tests__/global-setup.js did not run");
   if (!synthRun) {
     const file = path.join(dir, "synth.json");
+    const pid = Number(fs.readFileSync(path.join(dir, "synth.pid"), "utf8"));
     const pause = new Int32Array(new SharedArrayBuffer(4));
-    for (let waited = 0; !fs.existsSync(file); waited += 10) {
-      if (waited >= SYNTH_WAIT_MS) {
-        // Said once per file: the next reader fails at once instead of waiting again.
-        synthRun = { status: null, stdout: "", stderr: `it did not end within ${SYNTH_WAIT_MS / 1000}s (${file})` };
+    const deadline = Date.now() + SYNTH_WAIT_MS;
+    while (!fs.existsSync(file)) {
+      const gone = !running(pid) && !fs.existsSync(file);
+      if (gone || Date.now() > deadline) {
+        const failure: SynthRun = {
+          status: null,
+          stdout: "",
+          stderr: gone
+            ? `its process (${pid}) ended without a result`
+            : `it did not end within ${SYNTH_WAIT_MS / 1000}s (process ${pid})`,
+        };
+        try {
+          fs.writeFileSync(file, JSON.stringify(failure), { flag: "wx" }); // unless a result came meanwhile
+        } catch {
+          // the result (or another reader's verdict) is there: read it below
+        }
         break;
       }
       Atomics.wait(pause, 0, 0, 10); // the synth runs in its own process (shared-synth.js): sleep, do not spin
     }
-    synthRun ??= JSON.parse(fs.readFileSync(file, "utf8")) as SynthRun;
+    synthRun = JSON.parse(fs.readFileSync(file, "utf8")) as SynthRun;
   }
   const run = synthRun;
   if (run.status !== 0) throw new Error(`npm run synth of the shipped environments failed:\n${run.stderr}`);

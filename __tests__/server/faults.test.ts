@@ -165,7 +165,10 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
 
   // ---- Item 3: a process that is back is used at once ----
   // systemd restarts a killed process after 2 s here (RestartSec; tests' default 0.2 s), long
-  // enough for nginx to be seen finding every process down, however loaded the machine.
+  // enough for nginx to be seen finding every process down (a slow worker lengthens that window
+  // too: the stand-in's timer restarts them). The check after it can only prove something when
+  // the worker reaches it within nginx's fail_timeout (1 s); a slower worker makes it pass
+  // without proof, never fail.
   const restarts = bedScenario(() => TestBed.serving(2, { rotation: { restartSeconds: 2 } }));
   test.concurrent(
     "a restarted process takes requests as soon as it is back, so restarting the next one right after fails nothing",
@@ -282,11 +285,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(gets.failed).toBe(0);
       // How long the GETs waited, by nginx's clock ($request_time in its access log): the client's
       // includes the times this worker was too busy to read an answer that had arrived.
-      const waited = fs
-        .readFileSync(path.join(bed.host.paths.nginxLogDir, "access.log"), "utf8")
-        .split("\n")
-        .filter((line) => line.includes('"GET / HTTP/1.1"'))
-        .map((line) => Number(/ rt=([\d.]+) /.exec(line)?.[1] ?? NaN));
+      const waited = bed.requestTimes('"GET / HTTP/1.1"');
       expect(waited.length).toBeGreaterThan(0);
       expect(Math.max(...waited)).toBeLessThan(6);
       // A POST already sent to the process when it hung is lost with it, as with kill -9 (nginx

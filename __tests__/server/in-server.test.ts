@@ -185,21 +185,34 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
     basics(async (bed) => {
       const ports = bed.host.appPorts;
       await Promise.all(ports.map((port) => bed.unit(port).stop()));
-      // Each answered at once, not after a timeout: the quickest of three tries, every one failed.
-      // (One try's time, on this worker's clock, also counts any moment the worker was too busy
-      // to read the answer, which on a loaded machine can pass a second.)
+      // Each answered at once, not after a timeout. "/" by nginx's own clock ($request_time in its
+      // access log); /healthz, which nginx does not log, by the quickest of three tries (one try's
+      // time on this worker's clock also counts any moment the worker was too busy to read the
+      // answer, which on a loaded machine can pass a second).
       for (const pathname of ["/", "/healthz"]) {
         const tries = [];
         for (let i = 0; i < 3; i++) tries.push(await get(bed.nginxPort, pathname));
         expect(tries.map((reply) => [502, 503].includes(reply.status))).toEqual([true, true, true]);
         expect(Math.min(...tries.map((reply) => reply.ms))).toBeLessThan(1000);
       }
-      const started = Date.now();
+      const refused = bed.requestTimes('"GET / HTTP/1.1" 502');
+      expect(refused.length).toBeGreaterThanOrEqual(3);
+      expect(Math.max(...refused)).toBeLessThan(1);
       await Promise.all(ports.map((port) => bed.unit(port).start()));
-      // Started and settled (0.2 s here), then in rotation at once. (The bound is how long a
-      // process may take to start on a loaded machine.)
+      // Started (however long that takes on a loaded machine), then settled (0.2 s here) and in
+      // rotation at once: by each process's log, whose lines the rotation script stamps.
       await bed.waitAllInRotation(30_000);
-      expect(Date.now() - started).toBeLessThan(30_000);
+      for (const port of ports) {
+        const lines = fs.readFileSync(path.join(bed.host.paths.appLogDir, `${port}.log`), "utf8").split("\n");
+        const at = (text: string) =>
+          Date.parse(
+            [...lines]
+              .reverse()
+              .find((line) => line.includes(text))!
+              .split(" ")[0],
+          );
+        expect(at(`port ${port}: in rotation`) - at(`port ${port}: healthy; settling`)).toBeLessThanOrEqual(2000);
+      }
     }),
     60_000,
   );
