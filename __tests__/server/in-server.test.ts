@@ -393,7 +393,9 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
         const app = await sampleApp({ APP_WORK_ITERATIONS: String(iterationsFor(700)), APP_IDLE_GRACE_MS: "400" });
         const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
         try {
-          expect((await named("the first GET", get(app.port, "/", keepAlive))).status).toBe(200);
+          // (set-up, opening the keep-alive connection: a just-started app on a loaded machine may
+          // take more than the default 5 s to answer its first request)
+          expect((await named("the first GET", get(app.port, "/", keepAlive, 30_000))).status).toBe(200);
           const first = tracked("the first CPU-bound request", get(app.port, "/work", new http.Agent(), 60_000));
           await untilBusy(app.port, new http.Agent());
           app.child.kill("SIGTERM"); // delivered now, handled once the loop is free
@@ -436,7 +438,8 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
         const agents = [1, 2, 3].map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
         const [work, posts, probe] = agents;
         try {
-          for (const agent of agents) expect((await get(app.port, "/", agent)).status).toBe(200);
+          // (set-up, opening each keep-alive connection; as above, a generous timeout)
+          for (const agent of agents) expect((await get(app.port, "/", agent, 30_000)).status).toBe(200);
           const signalled = Date.now();
           app.child.kill("SIGTERM");
           // Handled at once (the loop is idle): it stops listening 0.1 s later, then waits 0.3 s and
