@@ -60,15 +60,16 @@ function named<T>(name: string, request: Promise<T>): Promise<T> {
 /**
  * Runs a drill whose order of events a busy machine can upset (this process or the app descheduled
  * for longer than the margins): when `attempt` says its order did not hold, it runs again, at most
- * three times in all. Assertions inside count as they are.
+ * five times in all (under three CPU hogs on 2 cores it took up to three). Assertions inside count
+ * as they are.
  */
 async function inOrder(attempt: () => Promise<string | undefined>): Promise<void> {
-  for (let i = 1; i <= 3; i++) {
+  for (let i = 1; i <= 5; i++) {
     const upset = await attempt();
     if (upset === undefined) return;
     console.log(`drain drill, attempt ${i}: ${upset}; running it again`);
   }
-  throw new Error("the machine was too busy for the drill's order of events three times in a row");
+  throw new Error("the machine was too busy for the drill's order of events five times in a row");
 }
 
 /** Resolves once the app's event loop is busy: a health check through `agent` goes unanswered for 100 ms. */
@@ -427,7 +428,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           releasePorts([app.port]);
         }
       }),
-    90_000,
+    150_000,
   );
 
   test.concurrent(
@@ -474,6 +475,6 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           releasePorts([app.port]);
         }
       }),
-    90_000,
+    150_000,
   );
 });
