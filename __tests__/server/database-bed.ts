@@ -14,9 +14,9 @@ import {
   dbRestoreScript,
 } from "../../src/userdata/local-database";
 import type { ServerCertificate } from "./certificates";
-import { RealDatabase, run, type DrillEngine } from "./databases";
+import { RealDatabase, type DrillEngine } from "./databases";
 import { request, type Reply } from "./load";
-import { readEnvironmentFile, ROOT, TestBed, type DeployRun } from "./testbed";
+import { readEnvironmentFile, ROOT, run, TestBed, type DeployRun } from "./testbed";
 
 /**
  * One single server's worth of the app and its own database, for real on 127.0.0.1: a real

@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from "../../src/project-root";
 import type { LocalDatabase } from "../../src/userdata/app-host";
 import { mariadbAppCnf, PG_APP_CONF, postgresAppConf, postgresHba } from "../../src/userdata/local-database";
 import type { ServerCertificate } from "./certificates";
-import { freePort } from "./testbed";
+import { freePort, run } from "./testbed";
 
 /**
  * Real PostgreSQL and MariaDB servers for the integration tests, from Debian's packages, each on
@@ -69,34 +69,6 @@ export function engineMissing(engine: DrillEngine): string | undefined {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Runs a command to completion; rejects with its output when it fails. */
-export function run(
-  command: string,
-  args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; uid?: number; gid?: number } = {},
-): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: options.env ?? process.env,
-      cwd: options.cwd,
-      uid: options.uid,
-      gid: options.gid,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    // A command that exits before reading its input (a client that cannot connect) is no crash.
-    child.stdin.on("error", () => {});
-    child.on("close", (code) => {
-      if (code === 0) resolve({ stdout, stderr });
-      else reject(new Error(`${command} ${args.join(" ")} exited ${code}:\n${stdout}${stderr}`));
-    });
-    child.stdin.end(options.input ?? "");
-  });
-}
 
 /** One database server the test owns. */
 export class RealDatabase {

@@ -249,6 +249,34 @@ async function escalate(exited: Promise<void>, ms: number, force: () => void): P
   }
 }
 
+/** Runs a command to completion; rejects with its output when it fails. */
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; uid?: number; gid?: number } = {},
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      uid: options.uid,
+      gid: options.gid,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    // A command that exits before reading its input (a client that cannot connect) is no crash.
+    child.stdin.on("error", () => {});
+    child.on("close", (code) => {
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(new Error(`${command} ${args.join(" ")} exited ${code}:\n${stdout}${stderr}`));
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
 /**
  * Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`, by
  * default far above how long nginx or a node process takes to start on a loaded machine.
@@ -457,14 +485,7 @@ export class TestBed {
     const file = this.packageRelease(version, edit);
     const release = path.join(this.host.paths.appRoot, "releases", version);
     fs.mkdirSync(release, { recursive: true });
-    const untar = spawn("tar", ["-xzf", file, "-C", release], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    untar.stderr.on("data", (chunk) => (stderr += chunk));
-    const code = await new Promise<number | null>((resolve, reject) => {
-      untar.on("error", reject);
-      untar.on("close", resolve);
-    });
-    if (code !== 0) throw new Error(`tar: ${stderr}`);
+    await run("tar", ["-xzf", file, "-C", release]);
   }
 
   /** The stand-in bucket's folder: `versions` lists "<version-id> <app-version>", newest first. */
