@@ -32,7 +32,9 @@ module.exports = async () => {
       JSON.stringify({ status: null, stdout: "", stderr: `the shared synth could not start: ${error.message}` }),
     ),
   );
-  // Readers that find no result yet check that this process still runs.
+  // Readers that find no result yet check that this process still runs (shipped.ts, in the
+  // workers); global-teardown.js, in this process, waits for it to end.
   fs.writeFileSync(path.join(shipped, "synth.pid"), String(child.pid));
+  globalThis.sharedSynthEnded = new Promise((resolve) => child.on("close", resolve).on("error", resolve));
   process.env.SHIPPED_SYNTH_DIR = shipped;
 };
