@@ -5,6 +5,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { PASSIVE_HEALTH_CHECK, SERVER_PATHS, type Rotation } from "../../src/userdata/app-host";
 import { rotationScript } from "../../src/userdata/rotation-script";
+import { heldMarker } from "../../src/userdata/nginx-conf";
 import { tempDir } from "../helpers";
 import { sandboxMissing } from "./supervisor";
 import {
@@ -268,7 +269,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       bed.unit(victim).kill("SIGSTOP");
       // When the watchdog held it out is the marker's own time (it creates the file then), not
       // when this worker next looked: a busy jest worker's polls run seconds late.
-      const marker = path.join(bed.host.paths.rotationDir, `held-${victim}`);
+      const marker = heldMarker(bed.host, victim);
       let heldAt = 0;
       await bed.waitFor(
         "the watchdog holding the hung process out",
@@ -354,12 +355,9 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       // the hung process (504) and were answered by the other one (200). Without the retry they
       // would have waited out the 2.5-s stop on the hung process, with one upstream each. (nginx's
       // own record, not the client's clock: on a busy machine the client may be descheduled.)
-      const retried = fs
-        .readFileSync(path.join(bed.host.paths.nginxLogDir, "access.log"), "utf8")
-        .split("\n")
-        .filter(
-          (line) => line.includes(`upstream=127.0.0.1:${victim}, 127.0.0.1:`) && line.includes("ustatus=504, 200"),
-        );
+      const retried = bed
+        .accessLog(`upstream=127.0.0.1:${victim}, 127.0.0.1:`)
+        .filter((line) => line.includes("ustatus=504, 200"));
       expect(retried.length).toBeGreaterThan(0);
     }),
     60_000, // as every drill here: its first step sets its bed up, which a loaded machine slows

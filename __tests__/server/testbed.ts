@@ -637,17 +637,21 @@ export class TestBed {
     );
   }
 
+  /** The lines of nginx's access log (its `upstream` format) that contain `match`. */
+  accessLog(match: string): string[] {
+    return fs
+      .readFileSync(path.join(this.host.paths.nginxLogDir, "access.log"), "utf8")
+      .split("\n")
+      .filter((line) => line.includes(match));
+  }
+
   /**
    * How long nginx took over each request whose access-log line contains `match` (its
    * `$request_time`, in seconds): nginx's clock, not this worker's, which on a loaded machine
    * also counts the moments the worker was too busy to read an answer that had arrived.
    */
   requestTimes(match: string): number[] {
-    return fs
-      .readFileSync(path.join(this.host.paths.nginxLogDir, "access.log"), "utf8")
-      .split("\n")
-      .filter((line) => line.includes(match))
-      .map((line) => Number(/ rt=([\d.]+) /.exec(line)?.[1] ?? NaN));
+    return this.accessLog(match).map((line) => Number(/ rt=([\d.]+) /.exec(line)?.[1] ?? NaN));
   }
 
   /** The app processes' and watchdog's logs and nginx's error log, for a failure message. */
