@@ -15,6 +15,7 @@ import {
   TestBed,
   waitForPort,
 } from "./testbed";
+import type { Reply } from "./load";
 
 /**
  * The in-server load balancer for real: nginx and N sample-app processes on 127.0.0.1, configured
@@ -70,6 +71,22 @@ async function inOrder(attempt: () => Promise<string | undefined>): Promise<void
     console.log(`drain drill, attempt ${i}: ${upset}; running it again`);
   }
   throw new Error("the machine was too busy for the drill's order of events five times in a row");
+}
+
+/**
+ * POSTs /echo to the draining app while `work` (a CPU-bound request) keeps its loop busy. A POST
+ * refused or reset after that work had ended (the app's clock, which is this machine's: this worker
+ * may be descheduled between a drill's order check and the send) found the app rightly stopped
+ * listening or its connection idle again: the order was upset, not the drain, and the reason is
+ * returned for `inOrder` to run again. One lost while the work still ran fails the drill.
+ */
+async function postDuring(port: number, agent: http.Agent, work: Promise<Reply>): Promise<Reply | string> {
+  const sent = Date.now();
+  return request("POST", port, "/echo", agent, 60_000).catch(async (error: Error) => {
+    const { finishedAt } = JSON.parse((await work).body) as { finishedAt: number };
+    if (sent >= finishedAt) return `the POST went ${sent - finishedAt} ms after the work ended`;
+    throw new Error(`the POST: ${error.message}`);
+  });
 }
 
 /** Resolves once the app's event loop is busy: a health check through `agent` goes unanswered for 100 ms. */
@@ -415,17 +432,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           if (second.done) return "the second request ended before the POST was sent";
           const late = Date.now() - (JSON.parse(firstReply.body) as { finishedAt: number }).finishedAt;
           if (late > 400) return `the POST would go ${late} ms into the second request's ~700 ms`;
-          const postSent = Date.now();
-          const post = await request("POST", app.port, "/echo", new http.Agent(), 60_000).catch(
-            async (error: Error) => {
-              // Sent after the second request's work had ended (the app's clock, which is this
-              // machine's: this worker was descheduled between the check above and the send)? Then
-              // the app may rightly have stopped listening: the order was upset, not the drain.
-              const { finishedAt } = JSON.parse((await second.promise).body) as { finishedAt: number };
-              if (postSent >= finishedAt) return `the POST went ${postSent - finishedAt} ms after the work ended`;
-              throw new Error(`the POST: ${error.message}`);
-            },
-          );
+          const post = await postDuring(app.port, new http.Agent(), second.promise);
           if (typeof post === "string") return post;
           expect(post.status).toBe(200);
           expect((await second.promise).status).toBe(200);
@@ -467,14 +474,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           await sleep(Math.max(0, 500 - (Date.now() - handled)));
           if (busy.done) return "the CPU-bound request ended before the POST was sent";
           if (Date.now() - busySent > 800) return `the POST would go ${Date.now() - busySent} ms into ~1 s of work`;
-          const postSent = Date.now();
-          const post = await request("POST", app.port, "/echo", posts, 60_000).catch(async (error: Error) => {
-            // Sent after the work had ended (the app's clock, which is this machine's)? Then the
-            // connection was idle again when the app closed it: the order was upset, not the drain.
-            const { finishedAt } = JSON.parse((await busy.promise).body) as { finishedAt: number };
-            if (postSent >= finishedAt) return `the POST went ${postSent - finishedAt} ms after the work ended`;
-            throw new Error(`the POST: ${error.message}`);
-          });
+          const post = await postDuring(app.port, posts, busy.promise);
           if (typeof post === "string") return post;
           expect(post.status).toBe(200);
           expect((await busy.promise).status).toBe(200);
