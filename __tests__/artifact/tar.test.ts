@@ -1,7 +1,6 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { packageApp } from "../../src/artifact/package-app";
 import { sha256Hex } from "../../src/artifact/releases";
 import { tarGz, ustar, type TarEntry } from "../../src/artifact/tar";
 import { tempDir } from "../helpers";
@@ -96,48 +95,6 @@ test.each(READERS)("%s unpacks exactly the files, contents and executable bits t
     ]),
   );
   expect(unpackWith(tool, file)).toEqual(expected);
-});
-
-/**
- * The sample app, packed once for the two tests below (packing it takes a few hundred
- * milliseconds), with no program on PATH: `npm run package-app` needs no tar or gzip (packs on
- * any machine with Node).
- */
-const packedWithoutPath = (() => {
-  let packed: ReturnType<typeof packageApp> | undefined;
-  return () => {
-    if (packed) return packed;
-    const saved = process.env.PATH;
-    process.env.PATH = "";
-    try {
-      packed = packageApp(path.resolve(__dirname, "../../app"), tempDir("package-app-nopath-"));
-    } finally {
-      process.env.PATH = saved;
-    }
-    return packed;
-  };
-})();
-
-test("npm run package-app needs no tar or gzip program (packs on any machine with Node)", () => {
-  const packaged = packedWithoutPath();
-  expect(fs.statSync(packaged.file).size).toBe(packaged.bytes);
-  expect(sha256Hex(fs.readFileSync(packaged.file))).toBe(packaged.sha256);
-});
-
-test("GNU tar lists the sample app as before: its files, then its locked dependencies, all 0/0, 1970-01-01", () => {
-  const { file } = packedWithoutPath();
-  const listing = spawnSync("tar", ["-tzvf", file, "--numeric-owner"], { encoding: "utf8" }).stdout.trim().split("\n");
-  const own = listing.filter((line) => !/ node_modules(\/|$)/.test(line));
-  expect(own.map((line) => line.split(/\s+/).pop())).toEqual([
-    "db.js",
-    "migrate.js",
-    "migrations.js",
-    "package-lock.json",
-    "package.json",
-    "server.js",
-  ]);
-  for (const line of own) expect(line).toMatch(/^-rw-r--r-- 0\/0 +\d+ 1970-01-01 00:00 /);
-  for (const line of listing) expect(line).toMatch(/^(-rw-r--r--|-rwxr-xr-x|drwxr-xr-x) 0\/0 +\d+ 1970-01-01 00:00 /);
 });
 
 test("a path ustar cannot hold, or one that climbs out, is refused", () => {

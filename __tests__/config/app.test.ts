@@ -1,12 +1,8 @@
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { spawnSync } from "node:child_process";
-import { packageApp } from "../../src/artifact/package-app";
 import { parseEnvironment } from "../../src/config/load";
 import { vcpusOf } from "../../src/config/instance-types";
-import { environment, environmentFile, tempDir } from "../helpers";
+import { environment, environmentFile } from "../helpers";
 
-/** The app's release and processes as an environment folder sets them, and the packaged release. */
+/** The app's release and processes as an environment folder sets them (packing the release: artifact/package-app.test.ts). */
 
 const problemsOf = (app: Record<string, unknown>, overrides: Record<string, unknown> = {}) =>
   parseEnvironment("dev", environmentFile({ app, ...overrides })).problems;
@@ -68,68 +64,5 @@ describe("app.instanceType", () => {
 describe("app.logRetentionDays", () => {
   test("defaults to a month outside production (production: a year, see the release tests)", () => {
     expect(environment("dev").app.logRetentionDays).toBe(30);
-  });
-});
-
-describe("npm run package-app", () => {
-  const appDir = path.resolve(__dirname, "../../app");
-  /** The first test's tarball, read again by the next (packing takes a few hundred milliseconds). */
-  let packedOnce: ReturnType<typeof packageApp> | undefined;
-
-  test("packs the app into dist/app-<version>.tar.gz with its checksum, byte for byte reproducible", () => {
-    const out = tempDir("package-app-");
-    const first = packageApp(appDir, path.join(out, "a"));
-    packedOnce = first;
-    const second = packageApp(appDir, path.join(out, "b"));
-    const version = JSON.parse(fs.readFileSync(path.join(appDir, "package.json"), "utf8")).version;
-    expect(first.version).toBe(version);
-    expect(path.basename(first.file)).toBe(`app-${version}.tar.gz`);
-    expect(second.sha256).toBe(first.sha256);
-    expect(fs.readFileSync(`${first.file}.sha256`, "utf8")).toBe(`${first.sha256}  app-${version}.tar.gz\n`);
-    const listing = spawnSync("tar", ["-tzvf", first.file], { encoding: "utf8" }).stdout;
-    const names = listing
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => line.split(/\s+/).pop()!);
-    // the app's own files (never a node_modules someone installed in app/), then its dependencies
-    expect(names.filter((name) => !name.startsWith("node_modules"))).toEqual([
-      "db.js",
-      "migrate.js",
-      "migrations.js",
-      "package-lock.json",
-      "package.json",
-      "server.js",
-    ]);
-    expect(listing).toMatch(/^-rw-r--r-- 0\/0 /);
-  });
-
-  test("the release carries the database drivers the lock file pins, and nothing the server does not run", () => {
-    const packaged = packedOnce ?? packageApp(appDir, tempDir("package-app-deps-"));
-    const names = spawnSync("tar", ["-tzf", packaged.file], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-    const lock = JSON.parse(fs.readFileSync(path.join(appDir, "package-lock.json"), "utf8"));
-    const manifest = JSON.parse(fs.readFileSync(path.join(appDir, "package.json"), "utf8"));
-    // every dependency, at the exact version package.json names and the lock pins
-    for (const name of ["pg", "mysql2"]) {
-      expect(manifest.dependencies[name]).toMatch(/^\d+\.\d+\.\d+$/);
-      expect(lock.packages[`node_modules/${name}`].version).toBe(manifest.dependencies[name]);
-      const packed = spawnSync("tar", ["-xzOf", packaged.file, `node_modules/${name}/package.json`], {
-        encoding: "utf8",
-      });
-      expect(JSON.parse(packed.stdout).version).toBe(manifest.dependencies[name]);
-    }
-    // and every package of the lock's production tree, each once
-    const production = Object.entries<any>(lock.packages).filter(([key, p]) => key !== "" && !p.dev && !p.optional);
-    for (const [key] of production) expect(names).toContain(`${key}/package.json`);
-    // no TypeScript sources, declarations or source maps: Node never loads them
-    expect(names.filter((name) => /\.(d\.)?[cm]?ts$|\.map$/.test(name))).toEqual([]);
-  });
-
-  test("refuses a package.json version the deploy script would refuse", () => {
-    const dir = tempDir("package-app-bad-");
-    fs.copyFileSync(path.join(appDir, "server.js"), path.join(dir, "server.js"));
-    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ version: "1.0 beta" }));
-    expect(() => packageApp(dir, path.join(dir, "out"))).toThrow(
-      /package\.json: version must match .* \(got "1\.0 beta"\)/,
-    );
   });
 });
