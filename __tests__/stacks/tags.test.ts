@@ -1,7 +1,6 @@
-import * as path from "node:path";
-import { loadEnvironments } from "../../src/config/load";
 import { synthesizeDocuments } from "../../src/ops/synthesized";
 import { environment } from "../helpers";
+import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
 
 /**
  * Every shared and environment tag reaches every taggable resource a stack creates: directly
@@ -10,12 +9,16 @@ import { environment } from "../helpers";
  * its servers, volumes and network interfaces as they are created, as a tag-enforcing SCP requires.
  */
 
-const shipped = loadEnvironments({ dir: path.resolve(__dirname, "../../environments") });
 const extra = environment("tagged", {
   tags: { CostCenter: "retail", DataClassification: "confidential", Owner: "platform" },
 });
-const environments = [...shipped, extra];
-const documents = synthesizeDocuments(environments);
+const environments = [...SHIPPED_ENVIRONMENTS, extra];
+// The shipped environments as the run's shared synthesis wrote them (shipped.ts: `npm run synth`
+// itself), and the extra one synthesized here the same way, through app.synth().
+const documents = new Map<string, unknown>([
+  ...SHIPPED_ENVIRONMENTS.map((env) => [env.name, shippedStack(env.name).doc] as const),
+  ...synthesizeDocuments([extra]),
+]);
 
 /** The binding class of a Terraform resource type, found by its module, as the stacks import it. */
 function binding(type: string): { prototype: object } {
