@@ -1,9 +1,6 @@
 import { gunzipSync } from "node:zlib";
-import { Testing } from "cdktf";
-import type { EnvironmentConfig } from "../../src/config/load";
-import { LAYOUT_STACKS } from "../../src/stacks/layouts";
-import { environmentStack } from "../environment-stack";
-import { environment, synth, type Synthesized } from "../helpers";
+import { environmentStack, environmentStackOf } from "../environment-stack";
+import { environment, type Synthesized } from "../helpers";
 import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
 
 const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
@@ -23,9 +20,6 @@ const LAYOUT_FILES: Record<string, Record<string, unknown>> = {
   },
 };
 
-function build(env: EnvironmentConfig): Synthesized {
-  return synth(new LAYOUT_STACKS[env.layout](Testing.app(), env.name, { env }));
-}
 const layout = (name: string, extra: Record<string, unknown> = {}, envName = "test") =>
   environmentStack(envName, { ...LAYOUT_FILES[name], ...extra });
 
@@ -216,7 +210,7 @@ describe("subscribers and thresholds come from the environment's config", () => 
       ...LAYOUT_FILES["app-db-split"],
       monitoring: { alarmEmails: ["c@example.net", "a@example.com", "b@example.org"] },
     });
-    const json = build(env);
+    const json = environmentStackOf(env);
     expect(
       json
         .resources("aws_sns_topic_subscription")
@@ -258,8 +252,8 @@ describe("subscribers and thresholds come from the environment's config", () => 
     // given one load-balanced environment, synthesized as production and as not
     const prodEnv = environment("test", { ...LAYOUT_FILES["load-balanced"], production: true });
     const devEnv = environment("test", { ...LAYOUT_FILES["load-balanced"], production: false });
-    const prod = alarmsOf(build(prodEnv));
-    const dev = alarmsOf(build(devEnv));
+    const prod = alarmsOf(environmentStackOf(prodEnv));
+    const dev = alarmsOf(environmentStackOf(devEnv));
     // then every alarm with a configurable threshold fires earlier in production
     const fixed = new Set([
       "shop-test-unhealthy-hosts",
