@@ -2,10 +2,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { loadEnvironments } from "../src/config/load";
 import { lintWorkflow, lintWorkflowsCommand } from "../src/ops/actionlint";
 import { deployChain } from "../src/ops/ci-environments";
 import { environmentFolders, tempDir } from "./helpers";
+import { SHIPPED_ENVIRONMENTS } from "./shipped";
 
 // The GitHub Actions workflows in .github/workflows: linted by actionlint, then reviewed rule by
 // rule (permissions, pinning, the deploy chain), and their inline scripts run against stubs.
@@ -464,12 +464,12 @@ describe("deploy.yml and deploy-environment.yml", () => {
     expect(stepsOf(deploy.jobs.test).indexOf(chainStep())).toBeGreaterThan(
       stepsOf(deploy.jobs.test).findIndex((s) => s.run === "npm test"),
     );
-    const chain = deployChain(loadEnvironments({ dir: path.join(ROOT, "environments") }));
+    const chain = deployChain(SHIPPED_ENVIRONMENTS);
     expect([...chain].sort()).toEqual(environmentFolders());
   });
 
   test("the shipped order: dev, then staging, then prod, then dr-osaka (dr-osaka, deployed last, runs only releases prod already runs)", () => {
-    const chain = deployChain(loadEnvironments({ dir: path.join(ROOT, "environments") }));
+    const chain = deployChain(SHIPPED_ENVIRONMENTS);
     const at = (name: string) => chain.indexOf(name);
     expect([at("dev"), at("staging"), at("prod"), at("dr-osaka")].every((i) => i >= 0)).toBe(true);
     expect(at("dev")).toBeLessThan(at("staging"));

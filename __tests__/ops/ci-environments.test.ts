@@ -1,13 +1,13 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { loadEnvironments } from "../../src/config/load";
 import { ciDeployProblem, ciMatrix, deployChain } from "../../src/ops/ci-environments";
 import { environment, productionEnvironmentFile } from "../helpers";
 import { entryCommand } from "../../src/project-root";
 import { ciEnvironmentsCommand } from "../../src/ops/ci-environments-command";
 import { scriptCommand } from "../../src/ops/script-runner";
 import { runInProcess } from "../cli";
+import { SHIPPED_ENVIRONMENTS } from "../shipped";
 
 const { app, loadBalancer } = productionEnvironmentFile();
 const productionExtras = { app, loadBalancer };
@@ -35,7 +35,7 @@ describe("the CI matrix", () => {
       .filter((e) => e.isDirectory())
       .map((e) => e.name)
       .sort();
-    const matrix = ciMatrix(loadEnvironments({ dir: path.join(ROOT, "environments") }));
+    const matrix = ciMatrix(SHIPPED_ENVIRONMENTS);
     expect(matrix.include.map((leg) => leg.environment)).toEqual(folders);
     expect(matrix.include.find((leg) => leg.environment === "dr-osaka")).toEqual({
       environment: "dr-osaka",
@@ -49,7 +49,7 @@ describe("the CI matrix", () => {
     expect(run.status).toBe(0);
     const [key, value] = run.stdout.trim().split(/=(.*)/s);
     expect(key).toBe("matrix");
-    expect(JSON.parse(value)).toEqual(ciMatrix(loadEnvironments({ dir: path.join(ROOT, "environments") })));
+    expect(JSON.parse(value)).toEqual(ciMatrix(SHIPPED_ENVIRONMENTS));
   });
 });
 
@@ -71,7 +71,7 @@ describe("the deploy chain", () => {
     expect(run.status).toBe(0);
     const [key, value] = run.stdout.trim().split(/=(.*)/s);
     expect(key).toBe("chain");
-    expect(JSON.parse(value)).toEqual(deployChain(loadEnvironments({ dir: path.join(ROOT, "environments") })));
+    expect(JSON.parse(value)).toEqual(deployChain(SHIPPED_ENVIRONMENTS));
   });
 });
 
