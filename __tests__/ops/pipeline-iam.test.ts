@@ -13,11 +13,20 @@ const inputs = policyInputs(ROOT, documents);
 const plan = planRolePolicy(inputs);
 const deploy = deployRolePolicy(inputs);
 
+/** A policy action as a pattern (IAM's `*` wildcards), made once per action for the file. */
+const patterns = new Map<string, RegExp>();
+function actionPattern(action: string): RegExp {
+  let pattern = patterns.get(action);
+  if (!pattern) {
+    pattern = new RegExp(`^${action.replace(/[.]/g, "\\.").replace(/\*/g, ".*")}$`, "i");
+    patterns.set(action, pattern);
+  }
+  return pattern;
+}
+
 /** Whether a policy allows `action` (IAM's `*` wildcards in the policy's actions). */
 function allows(policy: typeof plan, action: string): boolean {
-  return policy.Statement.some((s) =>
-    s.Action.some((a) => new RegExp(`^${a.replace(/[.]/g, "\\.").replace(/\*/g, ".*")}$`, "i").test(action)),
-  );
+  return policy.Statement.some((s) => s.Action.some((a) => actionPattern(a).test(action)));
 }
 
 test("iam/*.json are what npm run iam-policies generates now (run it after changing the stacks)", () => {
