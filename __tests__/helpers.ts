@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Testing, type TerraformStack } from "cdktf";
+import type { TerraformStack } from "cdktf";
 import { stringify } from "yaml";
 import { artifactFileName, sha256Hex, type ReleaseArtifact } from "../src/artifact/releases";
 import { tarGz } from "../src/artifact/tar";
@@ -61,6 +61,9 @@ export class Synthesized {
 
 /** Synthesizes a stack as `Testing.synth` does (which skips the validations `app.synth()` runs). */
 export function synth(stack: TerraformStack): Synthesized {
+  // cdktf is loaded here, not at the top: the test files that only read config or files through
+  // these helpers do not load it.
+  const { Testing } = require("cdktf") as typeof import("cdktf");
   return new Synthesized(Testing.synth(stack));
 }
 

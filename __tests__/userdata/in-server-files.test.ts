@@ -396,4 +396,13 @@ describe("the boot script", () => {
       userDataBase64("#".repeat(4 * USER_DATA_LIMIT) + randomBytes(USER_DATA_LIMIT).toString("hex")),
     ).toThrow(/even gzip-compressed; EC2 accepts 16384/);
   });
+
+  test("refuses a script that holds a value known only at apply time (a cdktf token): it would reach the server as a token's text", () => {
+    // cdktf's index, loaded only here: the rest of this file renders and reads files without it
+    const { Lazy } = require("cdktf") as typeof import("cdktf");
+    const endpoint = Lazy.stringValue({ produce: () => "db.internal:5432" });
+    expect(() => userDataBase64(`#!/bin/bash\nexport DB=${endpoint}\n`)).toThrow(
+      /userDataBase64: the script must be literal text; read apply-time values on the server instead/,
+    );
+  });
 });

@@ -1,5 +1,7 @@
 import { gunzipSync, gzipSync } from "node:zlib";
-import { Token } from "cdktf";
+// Token from its own module, not cdktf's index: what renders and reads server files (and their
+// tests) loads no more of cdktf than this check needs. It is the same module the index exports.
+import { Token } from "cdktf/lib/tokens/token";
 
 /** EC2 accepts at most 16 KB of user data, counted before base64 encoding. */
 export const USER_DATA_LIMIT = 16 * 1024;
