@@ -361,7 +361,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
             const time = stat.isFile() ? stat.mtimeMs : "";
             return `${name} ${stat.isDirectory() ? "dir" : "file"} ${(stat.mode & 0o7777).toString(8)} ${time} ${content}`;
           });
-      const tree = releaseTree("9.9.9", edit);
+      const tree = await releaseTree("9.9.9", edit);
       expect(fs.readFileSync(path.join(tree, "server.js"), "utf8")).toContain("// edited for this test");
       expect(JSON.parse(fs.readFileSync(path.join(tree, "package.json"), "utf8")).version).toBe("9.9.9");
       expect(fs.existsSync(path.join(tree, "node_modules", "pg", "package.json"))).toBe(true);
@@ -384,8 +384,8 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   test.concurrent(
     "an earlier release is found among the key's versions by its app-version, downloaded with its checksum checked",
     downloads(async (bed) => {
-      const older = bed.publishRelease("1.4.0");
-      bed.publishRelease("1.5.0"); // the newest version of the key is another release
+      const older = await bed.publishRelease("1.4.0");
+      await bed.publishRelease("1.5.0"); // the newest version of the key is another release
       const run = await bed.deploy("1.4.0");
       expect(run.output).toContain("done: 2 processes run 1.4.0");
       expect(run.code).toBe(0);

@@ -7,7 +7,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packageApp } from "../../src/artifact/package-app";
-import { entriesFromDirectory, releaseEntries } from "../../src/artifact/releases";
+import { dependencyEntries } from "../../src/artifact/app-dependencies";
+import { entriesFromDirectory } from "../../src/artifact/releases";
 import type { TarEntry } from "../../src/artifact/tar";
 import { PROJECT_ROOT } from "../../src/project-root";
 import {
@@ -241,9 +242,9 @@ function appSourceKey(): string {
   return (appSourceHash = hash.digest("hex"));
 }
 
-/** The sample app's release entries for `version`, `server.js` edited by `edit` (see `releaseTree`). */
-export function sampleReleaseEntries(version: string, edit?: (serverJs: string) => string): TarEntry[] {
-  const files = entriesFromDirectory(path.join(ROOT, "app")).map((entry): TarEntry => {
+/** The sample app's own files for a release of `version`, `server.js` edited by `edit` (see `releaseTree`). */
+function sampleAppFiles(version: string, edit?: (serverJs: string) => string): TarEntry[] {
+  return entriesFromDirectory(path.join(ROOT, "app")).map((entry): TarEntry => {
     const text = () => Buffer.from(entry.content ?? new Uint8Array()).toString("utf8");
     if (entry.path === "package.json") {
       return { ...entry, content: Buffer.from(JSON.stringify({ ...JSON.parse(text()), version }, null, 2)) };
@@ -253,40 +254,67 @@ export function sampleReleaseEntries(version: string, edit?: (serverJs: string) 
     if (edited === text()) throw new Error(`could not edit the sample app for ${version}`);
     return { ...entry, content: Buffer.from(edited) };
   });
-  return releaseEntries(files);
+}
+
+/** Writes `entries` under `dir` as tar unpacks them: modes 0644/0755, files' modification time 0. */
+function writeEntries(entries: readonly TarEntry[], dir: string): void {
+  for (const entry of [...entries].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    const full = path.join(dir, entry.path);
+    if (entry.type === "directory") fs.mkdirSync(full);
+    else fs.writeFileSync(full, entry.content ?? new Uint8Array());
+    fs.chmodSync(full, entry.type === "directory" || entry.executable ? 0o755 : 0o644);
+    if (entry.type === "file") fs.utimesSync(full, 0, 0);
+  }
+}
+
+/** Renames `staged` to `target`, unless another worker made the same content first (theirs is identical). */
+function publishStaged(staged: string, target: string): void {
+  try {
+    fs.renameSync(staged, target);
+  } catch (error) {
+    if (!fs.existsSync(target)) throw error;
+    fs.rmSync(staged, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A folder holding the release's `node_modules` (the dependencies the app's lock pins, as
+ * `releaseEntries` adds them to a release), the same for every release of this app source: written once per
+ * run, and hard-linked into each release folder.
+ */
+function dependencyTree(files: readonly TarEntry[]): string {
+  const tree = path.join(RELEASES, `dependencies-${appSourceKey().slice(0, 24)}`);
+  if (fs.existsSync(tree)) return tree;
+  fs.mkdirSync(RELEASES, { recursive: true });
+  const staged = fs.mkdtempSync(`${tree}.`);
+  writeEntries(dependencyEntries(files), staged);
+  publishStaged(staged, tree);
+  return tree;
 }
 
 /**
  * The folder of a release of the sample app with `version` (and `server.js` edited by `edit`), as
  * `tar -xzf` leaves the tarball `packageApp` packs of it: the same entries (the app's files and the
  * dependencies its lock pins), modes 0644/0755 and files' modification time 0 (in-server.test
- * checks the two are the same). Written from the entries, not packed and unpacked: gzip at level 9 in
- * JavaScript takes 0.1-0.2 s of this worker's event loop per release, which the drills beside it
- * need. Each content is written once per run (RELEASES, keyed by it), then copied by every bed.
+ * checks the two are the same). Written, not packed and unpacked: gzip at level 9 in JavaScript
+ * takes 0.1-0.2 s of this worker's event loop per release, which the drills beside it need. The
+ * dependencies (500 files) are written once per run and hard-linked in by `cp` beside the event
+ * loop; each release's content is written once per run (RELEASES, keyed by it) and copied by every bed.
  */
-export function releaseTree(version: string, edit?: (serverJs: string) => string): string {
+export async function releaseTree(version: string, edit?: (serverJs: string) => string): Promise<string> {
   const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
   const edited = edit ? edit(serverJs) : serverJs;
   const key = createHash("sha256").update(`${appSourceKey()}\0${version}\0${edited}`).digest("hex").slice(0, 24);
   const tree = path.join(RELEASES, key);
   if (fs.existsSync(tree)) return tree;
-  fs.mkdirSync(RELEASES, { recursive: true });
+  const files = sampleAppFiles(version, edit);
+  const dependencies = dependencyTree(files);
   const staged = fs.mkdtempSync(`${tree}.`);
-  const entries = [...sampleReleaseEntries(version, edit)].sort((a, b) => (a.path < b.path ? -1 : 1));
-  for (const entry of entries) {
-    const full = path.join(staged, entry.path);
-    if (entry.type === "directory") fs.mkdirSync(full);
-    else fs.writeFileSync(full, entry.content ?? new Uint8Array());
-    fs.chmodSync(full, entry.type === "directory" || entry.executable ? 0o755 : 0o644);
-    if (entry.type === "file") fs.utimesSync(full, 0, 0);
+  writeEntries(files, staged);
+  if (fs.existsSync(path.join(dependencies, "node_modules"))) {
+    await run("cp", ["-al", path.join(dependencies, "node_modules"), staged]);
   }
-  try {
-    fs.renameSync(staged, tree);
-  } catch (error) {
-    // Another worker wrote the same content first: theirs is identical.
-    if (!fs.existsSync(tree)) throw error;
-    fs.rmSync(staged, { recursive: true, force: true });
-  }
+  publishStaged(staged, tree);
   return tree;
 }
 
@@ -501,7 +529,7 @@ export class TestBed {
    * drilling.
    */
   async addRelease(version: string, edit?: (serverJs: string) => string): Promise<void> {
-    const tree = releaseTree(version, edit);
+    const tree = await releaseTree(version, edit);
     const release = path.join(this.host.paths.appRoot, "releases", version);
     fs.mkdirSync(release, { recursive: true });
     await run("cp", ["-a", `${tree}/.`, release]);
@@ -513,8 +541,8 @@ export class TestBed {
   }
 
   /** Uploads a release as Terraform does: a new object version of the release key, newest first. */
-  publishRelease(version: string): string {
-    const file = packageApp(releaseTree(version), path.join(this.dir, "dist", version)).file;
+  async publishRelease(version: string): Promise<string> {
+    const file = packageApp(await releaseTree(version), path.join(this.dir, "dist", version)).file;
     fs.mkdirSync(this.bucketDir, { recursive: true });
     const versions = path.join(this.bucketDir, "versions");
     const previous = fs.existsSync(versions) ? fs.readFileSync(versions, "utf8") : "";
