@@ -159,16 +159,13 @@ test("a shallow clone without the release's history says what to fetch", () => {
 });
 
 test("releasing refuses uncommitted changes to app/ and a version already released with other files", () => {
+  // a copy of the repository whose app/ is 1.1.0 as released (its history included)
   const repo = tempDir("releases-refuse-");
-  git(repo, "init", "-q", "-b", "main");
-  writeApp(repo, "1.0.0", "// one\n");
-  git(repo, "add", "app");
-  git(repo, "commit", "-q", "-m", "app");
-  recordRelease(repo);
+  fs.cpSync(root, repo, { recursive: true });
   fs.writeFileSync(path.join(repo, "app/server.js"), "// changed\n");
   expect(() => recordRelease(repo)).toThrow(/app\/ differs from what HEAD has committed .*commit your changes/);
   git(repo, "commit", "-q", "-am", "changed without a new version");
-  expect(() => recordRelease(repo)).toThrow(/1\.0\.0 is already released with other files .*new version/);
+  expect(() => recordRelease(repo)).toThrow(/1\.1\.0 is already released with other files .*new version/);
 });
 
 test("an edited checksum in releases.yaml fails the rebuild instead of uploading other bytes", () => {
