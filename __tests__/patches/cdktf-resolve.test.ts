@@ -69,6 +69,17 @@ function tokenCorpus(cdktf: Cdktf, outdir: string): InstanceType<Cdktf["App"]> {
     }
   }
 
+  const contextFields = (c: {
+    suppressBraces?: boolean;
+    ignoreEscapes?: boolean;
+    warnEscapes?: boolean;
+    iteratorContext?: string;
+  }) => ({
+    suppressBraces: c.suppressBraces,
+    ignoreEscapes: c.ignoreEscapes,
+    warnEscapes: c.warnEscapes,
+    iteratorContext: c.iteratorContext,
+  });
   const app = new App({ outdir, skipValidation: true });
   const origin = new TerraformStack(app, "origin");
   const name = new TerraformVariable(origin, "name", { type: "string", default: "demo" });
@@ -78,6 +89,8 @@ function tokenCorpus(cdktf: Cdktf, outdir: string): InstanceType<Cdktf["App"]> {
   const tags = new TerraformLocal(origin, "tags", { Team: "web", Size: size.numberValue });
   const iterator = TerraformIterator.fromList(zones.listValue);
   let produced = 0;
+  // a resource of the same stack to refer to (a reference's braces depend on the context)
+  const referenced = new Thing(origin, "Referenced", { plain: "x" });
   const bucket = new Thing(origin, "Bucket", {
     plain: "no tokens, ${literal} braces, 1e5 and 2E+3 and ami-0abc1e23, TfToken[ without a marker",
     escaped: `\${var.kept} then ${name.stringValue} then %{ if true }x%{ endif }`,
@@ -105,6 +118,22 @@ function tokenCorpus(cdktf: Cdktf, outdir: string): InstanceType<Cdktf["App"]> {
     for_list: iterator.forExpressionForList("upper(val)"),
     rule: iterator.dynamic({ zone: iterator.value, name: `${name.stringValue}-${iterator.value}` }),
     deep: { a: { b: { c: { d: [{ e: name.stringValue, f: 1 }] } } } },
+    // a token that sets its context's fields, then resolves objects and arrays holding tokens: what
+    // those see of the fields, told directly and through a reference, a raw string and an iterator
+    inherited: Lazy.anyValue({
+      produce: (context) => {
+        context.suppressBraces = true;
+        context.ignoreEscapes = true;
+        context.warnEscapes = false;
+        context.iteratorContext = "FOR_EXPRESSION";
+        return context.resolve({
+          seen: [{ deeper: Lazy.stringValue({ produce: (inner) => JSON.stringify(contextFields(inner)) }) }],
+          reference: { ids: [referenced.getStringAttribute("id")] },
+          raw: [[Fn.rawString("kept")]],
+          iterated: { each: [iterator.value] },
+        });
+      },
+    }),
   });
   bucket.addOverride("lifecycle.ignore_changes", ["tags"]);
   bucket.addOverride("extra.from_override", name.stringValue);

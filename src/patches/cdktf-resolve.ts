@@ -11,15 +11,21 @@
  * what one more environment costs a synth (docs/development.md#benchmark).
  *
  * This is cdktf's own code (MPL-2.0, HashiCorp), in the same order and with the same results,
- * with three changes that cannot change what it returns or throws, or what any token sees:
+ * with changes that cannot change what it returns or throws, or what any token sees:
  * - the path of an error message is joined only when there is an error;
  * - a string that contains no token marker and no number-token pattern is returned as it is,
- *   before the tests that would each find nothing (the markers start every token regex);
+ *   before the tests that would each find nothing (the string, list and map token patterns start
+ *   with their markers, and every number-token match holds an "e": checked at load, and a
+ *   shortcut whose check fails is not taken); likewise only keys and list elements that hold a
+ *   marker are tested;
  * - an element of an array or object that is such a string, a number that is not a token,
  *   a boolean, null or undefined is taken as it is, without the context and options cdktf
  *   builds for a recursive call that would return it unchanged. That context is never handed to
  *   any token (only values that may hold a token reach a resolver, through the unchanged path),
- *   and past cdktf's depth limit every value still takes the unchanged path and its error.
+ *   and past cdktf's depth limit every value still takes the unchanged path and its error;
+ * - any other element is resolved with a copy of the four fields its context would have copied
+ *   (suppressBraces, ignoreEscapes, warnEscapes, iteratorContext) in place of that context: the
+ *   recursive call reads nothing else of it, and no token ever holds it.
  * __tests__/patches/cdktf-resolve.test.ts compares it with cdktf's module on every shipped
  * environment and on tokens of every kind, and fails when cdktf's module is not the one this was
  * written from.
@@ -42,11 +48,11 @@ import {
   containsNumberListTokenElement,
   containsStringListTokenElement,
   extractTokenDouble,
+  regexQuote,
   TokenString,
-  unresolved,
 } from "cdktf/lib/tokens/private/encoding";
 import { TokenMap } from "cdktf/lib/tokens/private/token-map";
-import { Token } from "cdktf/lib/tokens/token";
+import { Token, Tokenization } from "cdktf/lib/tokens/token";
 import type { TokenizedStringFragments } from "cdktf/lib/tokens/string-fragments";
 
 export interface IResolveOptions {
@@ -60,17 +66,49 @@ export interface IResolveOptions {
 /** cdktf's depth limit: a deeper path is taken for a circular reference. */
 const MAX_DEPTH = 200;
 
-/** The text every string, list and map token has in a string: no marker, no token. */
+/** The text every string, list and map token marker holds. */
 const MARKER_TEXT = "TfToken[";
-for (const marker of [BEGIN_STRING_TOKEN_MARKER, BEGIN_LIST_TOKEN_MARKER, BEGIN_MAP_TOKEN_MARKER]) {
-  if (!marker.includes(MARKER_TEXT))
-    throw new Error(`cdktf's token marker ${marker} no longer contains ${MARKER_TEXT}`);
-}
 
 /** cdktf's own pattern of a number token in a string (the very RegExp object, global flag and all). */
 const NUMBER_TOKEN_REGEX = (TokenString.forNumbers("") as unknown as { re: RegExp }).re;
 /** Every match of that pattern contains an "e"; checked here, so a changed pattern only loses the shortcut. */
 const NUMBER_TOKEN_NEEDS_E = NUMBER_TOKEN_REGEX.source === "[-|\\d|.\\+]+(e[-|\\d|.|e|E|\\+]+)";
+
+/** Whether cdktf's pattern of a token of this kind starts with its marker (else no shortcut for it). */
+function startsWithMarker(tokenString: TokenString, marker: string): boolean {
+  return (tokenString as unknown as { re: RegExp }).re.source.startsWith(regexQuote(marker));
+}
+const STRING_PATTERN_STARTS_WITH_MARKER = startsWithMarker(TokenString.forString(""), BEGIN_STRING_TOKEN_MARKER);
+const LIST_PATTERN_STARTS_WITH_MARKER = startsWithMarker(TokenString.forListToken(""), BEGIN_LIST_TOKEN_MARKER);
+const MAP_PATTERN_STARTS_WITH_MARKER = startsWithMarker(TokenString.forMapToken(""), BEGIN_MAP_TOKEN_MARKER);
+
+/** Whether a string without MARKER_TEXT can hold no string, list or map token (else no shortcut). */
+const MARKERS_SHORTCUT =
+  STRING_PATTERN_STARTS_WITH_MARKER &&
+  LIST_PATTERN_STARTS_WITH_MARKER &&
+  MAP_PATTERN_STARTS_WITH_MARKER &&
+  [BEGIN_STRING_TOKEN_MARKER, BEGIN_LIST_TOKEN_MARKER, BEGIN_MAP_TOKEN_MARKER].every((m) => m.includes(MARKER_TEXT));
+
+/** cdktf's `containsStringListTokenElement`, testing only the strings that hold the list marker. */
+function hasStringListTokenElement(xs: unknown[]): boolean {
+  if (!LIST_PATTERN_STARTS_WITH_MARKER) return containsStringListTokenElement(xs);
+  return xs.some(
+    (x) => typeof x === "string" && x.includes(BEGIN_LIST_TOKEN_MARKER) && TokenString.forListToken(x).test(),
+  );
+}
+
+/** cdktf's `containsMapToken`, testing only the keys that hold the map marker. */
+function hasMapTokenKey(xs: object): boolean {
+  if (!MAP_PATTERN_STARTS_WITH_MARKER) return containsMapToken(xs);
+  return Object.keys(xs).some(
+    (x) => typeof x === "string" && x.includes(BEGIN_MAP_TOKEN_MARKER) && TokenString.forMapToken(x).test(),
+  );
+}
+
+/** cdktf's `unresolved` for an object that is neither null nor an array, with `hasMapTokenKey`. */
+function isUnresolvedObject(obj: object): boolean {
+  return hasMapTokenKey(obj) || Tokenization.isResolvable(obj);
+}
 
 // This file should not be exported to consumers, resolving should happen through Construct.resolve()
 const tokenMap = TokenMap.instance();
@@ -80,7 +118,7 @@ const tokenMap = TokenMap.instance();
  * the map-token values it rejects, and nothing the number-token pattern matches.
  */
 function isPlainString(s: string): boolean {
-  if (s.includes(MARKER_TEXT)) return false;
+  if (!MARKERS_SHORTCUT || s.includes(MARKER_TEXT)) return false;
   if (s === Token.STRING_MAP_TOKEN_VALUE || s === Token.ANY_MAP_TOKEN_VALUE) return false;
   if (NUMBER_TOKEN_NEEDS_E && !s.includes("e")) return true;
   NUMBER_TOKEN_REGEX.lastIndex = 0; // as TokenString.test() does
@@ -152,6 +190,22 @@ export function resolve(obj: any, options: IResolveOptions): any {
         },
       },
     ];
+  }
+
+  /**
+   * (stand-in) What `makeContext(key)[0].resolve(x)` does, without building that context: the call
+   * it makes reads only these four fields of it (in its own `makeContext`), copied here as
+   * `makeContext` copies them, and nothing else can reach it (it is no token's context).
+   */
+  function resolveElement(x: unknown, key: string): unknown {
+    const previous = options.previousContext;
+    const copied: Pick<IResolveContext, "suppressBraces" | "ignoreEscapes" | "warnEscapes" | "iteratorContext"> = {
+      suppressBraces: previous?.suppressBraces,
+      ignoreEscapes: previous?.ignoreEscapes,
+      warnEscapes: previous?.warnEscapes,
+      iteratorContext: previous?.iteratorContext,
+    };
+    return resolve(x, { ...options, prefix: prefix.concat([key]), previousContext: copied as IResolveContext });
   }
 
   // protect against cyclic references by limiting depth.
@@ -241,7 +295,7 @@ export function resolve(obj: any, options: IResolveOptions): any {
   // arrays - resolve all values, remove undefined and remove empty arrays
   //
   if (Array.isArray(obj)) {
-    if (containsStringListTokenElement(obj)) {
+    if (hasStringListTokenElement(obj)) {
       return options.resolver.resolveList(obj, makeContext()[0]);
     }
 
@@ -252,7 +306,7 @@ export function resolve(obj: any, options: IResolveOptions): any {
     const arr = obj
       .map((x, i) => {
         const plain = elementsWithinDepth ? plainValue(x) : NOT_PLAIN;
-        return plain !== NOT_PLAIN ? plain : makeContext(`${i}`)[0].resolve(x);
+        return plain !== NOT_PLAIN ? plain : resolveElement(x, `${i}`);
       })
       .filter((x) => typeof x !== "undefined");
 
@@ -260,14 +314,14 @@ export function resolve(obj: any, options: IResolveOptions): any {
   }
 
   // check for tokenized map
-  if (containsMapToken(obj)) {
+  if (hasMapTokenKey(obj)) {
     return options.resolver.resolveMap(obj, makeContext()[0]);
   }
 
   //
   // tokens - invoke 'resolve' and continue to resolve recursively
   //
-  if (unresolved(obj)) {
+  if (isUnresolvedObject(obj)) {
     const [context, postProcessor] = makeContext();
     return options.resolver.resolveToken(obj, context, postProcessor);
   }
@@ -292,7 +346,7 @@ export function resolve(obj: any, options: IResolveOptions): any {
     }
 
     const plain = elementsWithinDepth ? plainValue(obj[key]) : NOT_PLAIN;
-    const value = plain !== NOT_PLAIN ? plain : makeContext(key)[0].resolve(obj[key]);
+    const value = plain !== NOT_PLAIN ? plain : resolveElement(obj[key], key);
 
     // skip undefined
     if (typeof value === "undefined") {
