@@ -2,7 +2,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { pbkdf2Sync } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as os from "node:os";
 import * as path from "node:path";
+import { packageApp } from "../../src/artifact/package-app";
 import {
   bedScenario,
   describeWithNginx,
@@ -10,7 +12,9 @@ import {
   get,
   releasePorts,
   request,
+  releaseTree,
   ROOT,
+  run,
   steadyLoad,
   TestBed,
   waitForPort,
@@ -329,6 +333,45 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
     60_000,
   );
 
+  // ---- The releases the test beds put on disk ----
+
+  test("a bed's release is the tree the deploy script unpacks from the tarball packed of the edited app", async () => {
+    const edit = (source: string) => source.replace('"use strict";', '"use strict";\n// edited for this test');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "release-tree-"));
+    try {
+      // As a release is made: the app's files, its package.json at the version, server.js edited, packed.
+      const source = path.join(dir, "source");
+      fs.cpSync(path.join(ROOT, "app"), source, { recursive: true, filter: (from) => !from.includes("node_modules") });
+      const manifest = JSON.parse(fs.readFileSync(path.join(source, "package.json"), "utf8"));
+      fs.writeFileSync(path.join(source, "package.json"), JSON.stringify({ ...manifest, version: "9.9.9" }, null, 2));
+      fs.writeFileSync(path.join(source, "server.js"), edit(fs.readFileSync(path.join(source, "server.js"), "utf8")));
+      const unpacked = path.join(dir, "unpacked");
+      fs.mkdirSync(unpacked);
+      await run("tar", ["-xzf", packageApp(source, path.join(dir, "dist")).file, "-C", unpacked, "--no-same-owner"]);
+
+      const listing = (root: string) =>
+        fs
+          .readdirSync(root, { recursive: true, encoding: "utf8" })
+          .sort()
+          .map((name) => {
+            const stat = fs.lstatSync(path.join(root, name));
+            const content = stat.isFile() ? fs.readFileSync(path.join(root, name)).toString("base64") : "";
+            // A folder's time is when tar last wrote into it (it unpacks in the tarball's byte order:
+            // pg, pg-pool, then pg/lib), a file's is the tarball's (0).
+            const time = stat.isFile() ? stat.mtimeMs : "";
+            return `${name} ${stat.isDirectory() ? "dir" : "file"} ${(stat.mode & 0o7777).toString(8)} ${time} ${content}`;
+          });
+      const tree = await releaseTree("9.9.9", edit);
+      expect(fs.readFileSync(path.join(tree, "server.js"), "utf8")).toContain("// edited for this test");
+      expect(JSON.parse(fs.readFileSync(path.join(tree, "package.json"), "utf8")).version).toBe("9.9.9");
+      expect(fs.existsSync(path.join(tree, "node_modules", "pg", "package.json"))).toBe(true);
+      // Every path, its type, mode, bytes and a file's modification time.
+      expect(listing(tree)).toEqual(listing(unpacked));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   // ---- Releases downloaded from the artifacts bucket: a stand-in AWS CLI the test bed writes (there
   // is no AWS here); nginx and the app processes are real. A bed with nothing deployed yet. ----
   const downloads = bedScenario(async () => {
@@ -341,8 +384,8 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   test.concurrent(
     "an earlier release is found among the key's versions by its app-version, downloaded with its checksum checked",
     downloads(async (bed) => {
-      const older = bed.publishRelease("1.4.0");
-      bed.publishRelease("1.5.0"); // the newest version of the key is another release
+      const older = await bed.publishRelease("1.4.0");
+      await bed.publishRelease("1.5.0"); // the newest version of the key is another release
       const run = await bed.deploy("1.4.0");
       expect(run.output).toContain("done: 2 processes run 1.4.0");
       expect(run.code).toBe(0);

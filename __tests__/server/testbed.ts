@@ -7,6 +7,9 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packageApp } from "../../src/artifact/package-app";
+import { dependencyEntries } from "../../src/artifact/app-dependencies";
+import { entriesFromDirectory } from "../../src/artifact/releases";
+import type { TarEntry } from "../../src/artifact/tar";
 import { PROJECT_ROOT } from "../../src/project-root";
 import {
   PASSIVE_HEALTH_CHECK,
@@ -219,7 +222,7 @@ function processAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Packed releases shared by the test beds of a run (jest points TMPDIR at a folder of the run). */
+/** Release folders shared by the test beds of a run (jest points TMPDIR at a folder of the run). */
 const RELEASES = path.join(os.tmpdir(), "classic-servers-test-releases");
 
 /** The app's files (not its installed node_modules) as one hash, read once per process. */
@@ -237,6 +240,82 @@ function appSourceKey(): string {
   };
   walk(path.join(ROOT, "app"));
   return (appSourceHash = hash.digest("hex"));
+}
+
+/** The sample app's own files for a release of `version`, `server.js` edited by `edit` (see `releaseTree`). */
+function sampleAppFiles(version: string, edit?: (serverJs: string) => string): TarEntry[] {
+  return entriesFromDirectory(path.join(ROOT, "app")).map((entry): TarEntry => {
+    const text = () => Buffer.from(entry.content ?? new Uint8Array()).toString("utf8");
+    if (entry.path === "package.json") {
+      return { ...entry, content: Buffer.from(JSON.stringify({ ...JSON.parse(text()), version }, null, 2)) };
+    }
+    if (entry.path !== "server.js" || !edit) return entry;
+    const edited = edit(text());
+    if (edited === text()) throw new Error(`could not edit the sample app for ${version}`);
+    return { ...entry, content: Buffer.from(edited) };
+  });
+}
+
+/** Writes `entries` under `dir` as tar unpacks them: modes 0644/0755, files' modification time 0. */
+function writeEntries(entries: readonly TarEntry[], dir: string): void {
+  for (const entry of [...entries].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    const full = path.join(dir, entry.path);
+    if (entry.type === "directory") fs.mkdirSync(full);
+    else fs.writeFileSync(full, entry.content ?? new Uint8Array());
+    fs.chmodSync(full, entry.type === "directory" || entry.executable ? 0o755 : 0o644);
+    if (entry.type === "file") fs.utimesSync(full, 0, 0);
+  }
+}
+
+/** Renames `staged` to `target`, unless another worker made the same content first (theirs is identical). */
+function publishStaged(staged: string, target: string): void {
+  try {
+    fs.renameSync(staged, target);
+  } catch (error) {
+    if (!fs.existsSync(target)) throw error;
+    fs.rmSync(staged, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A folder holding the release's `node_modules` (the dependencies the app's lock pins, as
+ * `releaseEntries` adds them to a release), the same for every release of this app source: written once per
+ * run, and hard-linked into each release folder.
+ */
+function dependencyTree(files: readonly TarEntry[]): string {
+  const tree = path.join(RELEASES, `dependencies-${appSourceKey().slice(0, 24)}`);
+  if (fs.existsSync(tree)) return tree;
+  fs.mkdirSync(RELEASES, { recursive: true });
+  const staged = fs.mkdtempSync(`${tree}.`);
+  writeEntries(dependencyEntries(files), staged);
+  publishStaged(staged, tree);
+  return tree;
+}
+
+/**
+ * The folder of a release of the sample app with `version` (and `server.js` edited by `edit`), as
+ * `tar -xzf` leaves the tarball `packageApp` packs of it: the same entries (the app's files and the
+ * dependencies its lock pins), modes 0644/0755 and files' modification time 0 (in-server.test
+ * checks the two are the same). Written, not packed and unpacked: gzip at level 9 in JavaScript
+ * takes 0.1-0.2 s of this worker's event loop per release, which the drills beside it need. The
+ * dependencies (500 files) are written once per run and hard-linked in by `cp` beside the event
+ * loop; each release's content is written once per run (RELEASES, keyed by it) and copied by every bed.
+ */
+export async function releaseTree(version: string, edit?: (serverJs: string) => string): Promise<string> {
+  const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
+  const edited = edit ? edit(serverJs) : serverJs;
+  const key = createHash("sha256").update(`${appSourceKey()}\0${version}\0${edited}`).digest("hex").slice(0, 24);
+  const tree = path.join(RELEASES, key);
+  if (fs.existsSync(tree)) return tree;
+  const files = sampleAppFiles(version, edit);
+  const dependencies = dependencyTree(files);
+  const staged = fs.mkdtempSync(`${tree}.`);
+  writeEntries(files, staged);
+  if (fs.existsSync(path.join(dependencies, "node_modules"))) {
+    await run("cp", ["-al", path.join(dependencies, "node_modules"), staged]);
+  }
+  publishStaged(staged, tree);
+  return tree;
 }
 
 /** Waits for `exited`; after `ms` calls `force` once and keeps waiting. Leaves no timer behind. */
@@ -443,49 +522,17 @@ export class TestBed {
   }
 
   /**
-   * Packs a release of the sample app with `version` (and `server.js` edited by `edit`). Packing
-   * (its dependencies included) takes 0.1-0.2 s of this worker's event loop, which the drills
-   * beside it need: a release of the same bytes is packed once per run and shared by every bed
-   * (RELEASES, keyed by the release's content).
-   */
-  private packageRelease(version: string, edit?: (serverJs: string) => string): string {
-    const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
-    const edited = edit ? edit(serverJs) : serverJs;
-    if (edit && edited === serverJs) throw new Error(`could not edit the sample app for ${version}`);
-    const key = createHash("sha256").update(`${appSourceKey()}\0${version}\0${edited}`).digest("hex").slice(0, 24);
-    const packed = path.join(RELEASES, `${key}.tar.gz`);
-    if (fs.existsSync(packed)) return packed;
-
-    const source = path.join(this.dir, "source", version);
-    fs.mkdirSync(source, { recursive: true });
-    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "app/package.json"), "utf8"));
-    fs.writeFileSync(path.join(source, "package.json"), JSON.stringify({ ...manifest, version }, null, 2));
-    // Every file of the app (its dependencies are installed into the release from its lock file).
-    fs.cpSync(path.join(ROOT, "app"), source, {
-      recursive: true,
-      filter: (from) => !from.split(path.sep).includes("node_modules") && path.basename(from) !== "package.json",
-    });
-    fs.writeFileSync(path.join(source, "server.js"), edited);
-    const file = packageApp(source, path.join(this.dir, "dist", version)).file;
-    // Shared once complete (a rename is atomic; another worker's identical bytes may win).
-    fs.mkdirSync(RELEASES, { recursive: true });
-    const staged = `${packed}.${process.pid}`;
-    fs.copyFileSync(file, staged);
-    fs.renameSync(staged, packed);
-    return packed;
-  }
-
-  /**
-   * Puts a release on disk as the deploy script would after fetching it: the packaged tarball,
-   * unpacked. tar runs beside this worker's event loop, not in it: a dozen beds setting up at once
-   * in one jest worker would otherwise hold up, for seconds on a loaded machine, the supervisors,
-   * the stand-in systemctl's answers and the loads of the beds already drilling.
+   * Puts a release on disk as the deploy script leaves it after fetching and unpacking the
+   * tarball (see `releaseTree`). The copy runs beside this worker's event loop, not in it: a dozen
+   * beds setting up at once in one jest worker would otherwise hold up, for seconds on a loaded
+   * machine, the supervisors, the stand-in systemctl's answers and the loads of the beds already
+   * drilling.
    */
   async addRelease(version: string, edit?: (serverJs: string) => string): Promise<void> {
-    const file = this.packageRelease(version, edit);
+    const tree = await releaseTree(version, edit);
     const release = path.join(this.host.paths.appRoot, "releases", version);
     fs.mkdirSync(release, { recursive: true });
-    await run("tar", ["-xzf", file, "-C", release]);
+    await run("cp", ["-a", `${tree}/.`, release]);
   }
 
   /** The stand-in bucket's folder: `versions` lists "<version-id> <app-version>", newest first. */
@@ -494,8 +541,8 @@ export class TestBed {
   }
 
   /** Uploads a release as Terraform does: a new object version of the release key, newest first. */
-  publishRelease(version: string): string {
-    const file = this.packageRelease(version);
+  async publishRelease(version: string): Promise<string> {
+    const file = packageApp(await releaseTree(version), path.join(this.dir, "dist", version)).file;
     fs.mkdirSync(this.bucketDir, { recursive: true });
     const versions = path.join(this.bucketDir, "versions");
     const previous = fs.existsSync(versions) ? fs.readFileSync(versions, "utf8") : "";
