@@ -1,3 +1,8 @@
+// Copyright (c) HashiCorp, Inc.
+// SPDX-License-Identifier: MPL-2.0
+// Derived from cdktf 0.21.0's lib/tokens/private/resolve.js: unlike the rest of this repository
+// (MIT), this file is subject to the Mozilla Public License, v. 2.0 (https://mozilla.org/MPL/2.0/).
+
 /**
  * Stands in for cdktf's `lib/tokens/private/resolve` module (cdktf 0.21.0), where its
  * `lib/tokens/token.js` loads it, in the bundle that scripts/run.js builds and in the tests
