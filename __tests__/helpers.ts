@@ -132,6 +132,17 @@ export function tempDir(prefix = "cdktf-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** Every file under `dir` (recursively), by its path relative to `dir`, with its bytes. */
+export function filesUnder(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    files.set(path.relative(dir, file), fs.readFileSync(file));
+  }
+  return files;
+}
+
 /** Writes `<dir>/<name>/config.yaml` for each entry (an object is written as YAML, a string as is). */
 export function writeEnvironments(dir: string, files: Record<string, Record<string, unknown> | string>): string {
   for (const [name, content] of Object.entries(files)) {

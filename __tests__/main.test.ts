@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { entryCommand } from "../src/project-root";
-import { environmentFile, tempDir, writeEnvironments } from "./helpers";
+import { environmentFile, filesUnder, tempDir, writeEnvironments } from "./helpers";
 import { SHIPPED_NAMES, shippedOutdir } from "./shipped";
 
 // The real entry point, run as `npm run synth` runs it (scripts/run.js main.ts), in a child process.
@@ -18,16 +18,6 @@ function runMain(env: Record<string, string>) {
 }
 
 /** Every file under `dir`, by its path relative to `dir`. */
-function filesUnder(dir: string): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const file = path.join(entry.parentPath, entry.name);
-    files.set(path.relative(dir, file), fs.readFileSync(file, "utf8"));
-  }
-  return files;
-}
-
 function manifestStacks(outdir: string): string[] {
   return Object.keys(JSON.parse(fs.readFileSync(path.join(outdir, "manifest.json"), "utf8")).stacks).sort();
 }

@@ -12,7 +12,8 @@ import { readableStack } from "../src/readable-stack";
 // table with each target and PASS or FAIL.
 //   BENCH_RUNS=N        runs per measurement (default 5)
 //   BENCH_TEST_RUNS=N   runs of `npm test`, the slow one (default: BENCH_RUNS, at most 3)
-//   BENCH_SECTIONS=...  comma-separated: build (synth, test, typecheck), in-server (default: both)
+//   BENCH_SECTIONS=...  comma-separated: build (synth, test, typecheck), in-server (default: both);
+//                       scaling: only the rows of generated environments and one more environment's cost
 // The in-server section (scripts/bench-in-server.ts) needs nginx and wrk (apt-get install nginx wrk).
 // Exits 0 unless a measured command fails; the other measurements still run and are printed.
 
@@ -532,6 +533,19 @@ function printTargets(measurements: readonly Measurement[]): boolean {
   return results.every(Boolean);
 }
 
+/** The one target the scaling rows measure alone (BENCH_SECTIONS=scaling); returns whether it passed. */
+function printScalingTarget(measurements: readonly Measurement[]): boolean {
+  console.log();
+  console.log("Targets (scaling rows only):");
+  return targetLine(
+    "one more environment",
+    perEnvironment(measurements)?.time.slope,
+    TARGETS.perEnvironmentMs / 1000,
+    "s",
+    3,
+  );
+}
+
 /** The least-squares cost of one more environment, from the scaling rows (at least two needed). */
 function perEnvironment(measurements: readonly Measurement[]) {
   const measured = measurements.flatMap((measurement) =>
@@ -665,15 +679,17 @@ async function main(): Promise<number> {
   try {
     printMachine();
     let failed = false;
-    if (sections.includes("build")) {
+    const scalingOnly = sections.includes("scaling") && !sections.includes("build");
+    if (sections.includes("build") || scalingOnly) {
       const probe = writeProbe(tmp);
       warmUp(tmp);
       const measurements: Measurement[] = [];
+      const measured = specs(tmp, runs, testRuns).filter((spec) => !scalingOnly || spec.role?.kind === "scaling");
       // One after the other: on few cores, parallel measurements would slow each other down.
-      for (const spec of specs(tmp, runs, testRuns)) measurements.push(await measure(spec, probe, tmp));
+      for (const spec of measured) measurements.push(await measure(spec, probe, tmp));
       printTable(measurements);
       printMarginalCost(measurements);
-      const allPassed = printTargets(measurements);
+      const allPassed = scalingOnly ? printScalingTarget(measurements) : printTargets(measurements);
       console.log(allPassed ? "All targets met." : "At least one target missed (FAIL above).");
       printFailures(measurements);
       failed = measurements.some((m) => m.failure);

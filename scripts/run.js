@@ -115,12 +115,15 @@ function writeAtomically(file, data) {
 const REPLACED_MODULES = [
   { resolvesTo: "node_modules/cdktf/lib/tokens/private/stack-trace.js", by: "src/patches/cdktf-stack-trace.ts" },
   { request: "archiver", from: "node_modules/cdktf/lib/private", by: "src/patches/lazy-archiver.ts" },
+  { request: "./private/resolve", from: "node_modules/cdktf/lib/tokens", by: "src/patches/cdktf-resolve.ts" },
 ];
 
 /** The requests that may be replaced, for esbuild's filter: a request as written, or a file's base name. */
 const REPLACEABLE_REQUEST = new RegExp(
   REPLACED_MODULES.map((m) =>
-    m.request ? `^${m.request}$` : `(^|/)${path.basename(m.resolvesTo, path.extname(m.resolvesTo))}$`,
+    m.request
+      ? `^${m.request.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`
+      : `(^|/)${path.basename(m.resolvesTo, path.extname(m.resolvesTo))}$`,
   ).join("|"),
 );
 

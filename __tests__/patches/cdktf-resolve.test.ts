@@ -1,0 +1,288 @@
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DefaultTokenResolver, Lazy, StringConcat, TerraformElement, TerraformStack, Testing, Token } from "cdktf";
+import { buildStacks } from "../../src/app";
+import { resolveEnvironmentReleases } from "../../src/artifact/releases";
+import * as standIn from "../../src/patches/cdktf-resolve";
+import { PROJECT_ROOT } from "../../src/project-root";
+import { filesUnder, tempDir } from "../helpers";
+import { SHIPPED_ENVIRONMENTS } from "../shipped";
+
+// cdktf's `resolve` (src/patches/cdktf-resolve.ts stands in for it, in the tests through
+// __tests__/resolver.js and in the bundle every `npm run` runs): it must give what cdktf's own
+// module gives, for every value, token and error, and cause the same side effects (references
+// between stacks are created while resolving).
+
+type ResolveModule = typeof standIn;
+type Cdktf = typeof import("cdktf");
+
+/** cdktf's own module, by its path: the resolver replaces only the request cdktf's token.js makes. */
+const CDKTF_RESOLVE = path.join(path.dirname(require.resolve("cdktf/package.json")), "lib/tokens/private/resolve.js");
+const cdktfResolve = require(CDKTF_RESOLVE) as ResolveModule;
+const STAND_IN = require.resolve("../../src/patches/cdktf-resolve");
+
+/** The module the stand-in was written from (cdktf 0.21.0): another one must be read again first. */
+const WRITTEN_FROM_SHA256 = "08c4dba33a40b05fd4f4c1957bd4102695c1b30df595bbb1ad1fb95fdc4a0382";
+
+const IMPLEMENTATIONS = [
+  ["cdktf's module", cdktfResolve],
+  ["the stand-in", standIn],
+] as const;
+
+function options(scope: TerraformStack, preparing: boolean) {
+  return { scope, preparing, resolver: new DefaultTokenResolver(new StringConcat()) };
+}
+
+/** What `implementation` returns for `value`, or the message it throws. */
+function outcome(implementation: ResolveModule, value: () => unknown, scope: TerraformStack, preparing = false) {
+  try {
+    return { value: implementation.resolve(value(), options(scope, preparing)) };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+// ---- Tokens of every kind, in two stacks that reference each other ----
+
+/**
+ * An app whose stacks use every kind of value and token cdktf resolves: literals that look like
+ * tokens or number tokens, string, number, list, number-list and map tokens, lazy values,
+ * functions and operators, iterators (dynamic blocks, for expressions), overrides, and a
+ * reference from one stack to another (resolving it in preparation adds an output and a remote
+ * state). Built with the `cdktf` given, so that it runs against either implementation.
+ */
+function tokenCorpus(cdktf: Cdktf, outdir: string): InstanceType<Cdktf["App"]> {
+  const { App, Fn, Lazy, Op, TerraformIterator, TerraformLocal, TerraformOutput, TerraformResource } = cdktf;
+  const { TerraformStack, TerraformVariable, Token } = cdktf;
+
+  class Thing extends TerraformResource {
+    constructor(
+      scope: InstanceType<Cdktf["TerraformStack"]>,
+      id: string,
+      private readonly attributes: Record<string, unknown>,
+    ) {
+      super(scope, id, { terraformResourceType: "thing", terraformGeneratorMetadata: { providerName: "thing" } });
+    }
+    protected synthesizeAttributes(): Record<string, unknown> {
+      return this.attributes;
+    }
+  }
+
+  const contextFields = (c: {
+    suppressBraces?: boolean;
+    ignoreEscapes?: boolean;
+    warnEscapes?: boolean;
+    iteratorContext?: string;
+  }) => ({
+    suppressBraces: c.suppressBraces,
+    ignoreEscapes: c.ignoreEscapes,
+    warnEscapes: c.warnEscapes,
+    iteratorContext: c.iteratorContext,
+  });
+  const app = new App({ outdir, skipValidation: true });
+  const origin = new TerraformStack(app, "origin");
+  const name = new TerraformVariable(origin, "name", { type: "string", default: "demo" });
+  const size = new TerraformVariable(origin, "size", { type: "number", default: 3 });
+  const zones = new TerraformVariable(origin, "zones", { type: "list(string)", default: ["a", "c"] });
+  const ports = new TerraformVariable(origin, "ports", { type: "list(number)" });
+  const tags = new TerraformLocal(origin, "tags", { Team: "web", Size: size.numberValue });
+  const iterator = TerraformIterator.fromList(zones.listValue);
+  let produced = 0;
+  // a resource of the same stack to refer to (a reference's braces depend on the context)
+  const referenced = new Thing(origin, "Referenced", { plain: "x" });
+  const bucket = new Thing(origin, "Bucket", {
+    plain: "no tokens, ${literal} braces, 1e5 and 2E+3 and ami-0abc1e23, TfToken[ without a marker",
+    escaped: `\${var.kept} then ${name.stringValue} then %{ if true }x%{ endif }`,
+    number_in_text: `${size.numberValue} items, ${Token.asNumber(Lazy.numberValue({ produce: () => 7 }))} more`,
+    number: Op.add(size.numberValue, 1),
+    numbers: [1, 2.5, -3, 0, 1e21],
+    booleans: [true, false],
+    nothing: null,
+    absent: undefined,
+    list: zones.listValue,
+    number_list: Token.asNumberList(ports.value),
+    mixed_list: ["first", name.stringValue, undefined, ["nested", Fn.upper(name.stringValue)]],
+    map: tags.asStringMap,
+    map_in_object: { inner: tags.asAnyMap, sibling: "x" },
+    [`key_${"plain"}`]: "plain key",
+    joined: Fn.join(",", zones.listValue),
+    lookup: Fn.lookup(tags.asAnyMap, "Team", "none"),
+    element: Fn.element(zones.listValue, 0),
+    json: Fn.jsonencode({ a: name.stringValue, b: [1, "two", { c: size.numberValue }], d: "${raw}" }),
+    raw: Fn.rawString("${not interpolated}"),
+    conditional: Fn.conditional(Op.eq(size.numberValue, 3), "three", name.stringValue),
+    lazy_string: Lazy.stringValue({ produce: () => `made ${++produced} times` }),
+    lazy_any: Lazy.anyValue({ produce: () => ({ deep: [{ deeper: name.stringValue }], n: 1e-7 }) }),
+    lazy_list: Lazy.listValue({ produce: () => ["l1", name.stringValue] }),
+    for_list: iterator.forExpressionForList("upper(val)"),
+    rule: iterator.dynamic({ zone: iterator.value, name: `${name.stringValue}-${iterator.value}` }),
+    deep: { a: { b: { c: { d: [{ e: name.stringValue, f: 1 }] } } } },
+    // a token that sets its context's fields, then resolves objects and arrays holding tokens: what
+    // those see of the fields, told directly and through a reference, a raw string and an iterator
+    inherited: Lazy.anyValue({
+      produce: (context) => {
+        context.suppressBraces = true;
+        context.ignoreEscapes = true;
+        context.warnEscapes = false;
+        context.iteratorContext = "FOR_EXPRESSION";
+        return context.resolve({
+          seen: [{ deeper: Lazy.stringValue({ produce: (inner) => JSON.stringify(contextFields(inner)) }) }],
+          reference: { ids: [referenced.getStringAttribute("id")] },
+          raw: [[Fn.rawString("kept")]],
+          iterated: { each: [iterator.value] },
+        });
+      },
+    }),
+  });
+  bucket.addOverride("lifecycle.ignore_changes", ["tags"]);
+  bucket.addOverride("extra.from_override", name.stringValue);
+  origin.addOverride("terraform.required_version", ">= 1.10");
+  new TerraformOutput(origin, "id", { value: bucket.getStringAttribute("id") });
+  new TerraformOutput(origin, "count", { value: bucket.getNumberAttribute("count") });
+
+  const consumer = new TerraformStack(app, "consumer");
+  new Thing(consumer, "User", {
+    // a reference into the other stack: an output there and a remote state here, made while preparing
+    bucket_id: bucket.getStringAttribute("id"),
+    bucket_arns: bucket.getListAttribute("arns"),
+    bucket_size: bucket.getNumberAttribute("size"),
+    text: `uses ${bucket.getStringAttribute("name")} of size ${bucket.getNumberAttribute("size")}`,
+  });
+  return app;
+}
+
+/**
+ * The files `build` synthesizes into a new folder, with cdktf's `lib/tokens/private/resolve`
+ * being `implementation` (each in a module registry of its own, so that `cdktf` and everything
+ * built with it load afresh with that module).
+ */
+function synthesizeWith(
+  implementation: "cdktf" | "stand-in",
+  build: (cdktf: Cdktf, outdir: string) => { synth(): void },
+): Map<string, Buffer> {
+  const outdir = path.join(tempDir("cdktf-resolve-"), "out");
+  try {
+    jest.isolateModules(() => {
+      if (implementation === "cdktf") jest.doMock(STAND_IN, () => jest.requireActual(CDKTF_RESOLVE));
+      try {
+        build(require("cdktf") as Cdktf, outdir).synth();
+      } finally {
+        jest.dontMock(STAND_IN);
+      }
+    });
+    return filesUnder(outdir);
+  } finally {
+    fs.rmSync(path.dirname(outdir), { recursive: true, force: true });
+  }
+}
+
+function expectSameFiles(cdktfFiles: Map<string, Buffer>, standInFiles: Map<string, Buffer>): void {
+  expect([...standInFiles.keys()].sort()).toEqual([...cdktfFiles.keys()].sort());
+  for (const [file, content] of cdktfFiles)
+    expect({ file, content: standInFiles.get(file) }).toEqual({ file, content });
+}
+
+describe("the stand-in for cdktf's resolve", () => {
+  test("was written from the module cdktf has now (after an upgrade, read cdktf's module again first)", () => {
+    const sha256 = crypto.createHash("sha256").update(fs.readFileSync(CDKTF_RESOLVE)).digest("hex");
+    expect(sha256).toBe(WRITTEN_FROM_SHA256);
+  });
+
+  test("synthesizes tokens of every kind, and a reference between stacks, to the same files as cdktf's module", () => {
+    const fromCdktf = synthesizeWith("cdktf", tokenCorpus);
+    const fromStandIn = synthesizeWith("stand-in", tokenCorpus);
+    expectSameFiles(fromCdktf, fromStandIn);
+    // the corpus really crossed stacks and really used the values above
+    const consumer = String(fromCdktf.get("stacks/consumer/cdk.tf.json"));
+    const origin = String(fromCdktf.get("stacks/origin/cdk.tf.json"));
+    expect(consumer).toContain("terraform_remote_state");
+    expect(origin).toContain("cross-stack-output-thing");
+    expect(origin).toContain("${upper(var.name)}");
+  });
+
+  test("resolves each element of every shipped environment, preparing or not, and each whole stack, to what cdktf's module does", () => {
+    // (what a synth resolves: each element, preparing and then for output, then the merged stack)
+    const app = Testing.app();
+    const releases = resolveEnvironmentReleases(SHIPPED_ENVIRONMENTS, {
+      root: PROJECT_ROOT,
+      environmentsLabel: "environments",
+    });
+    buildStacks(app, SHIPPED_ENVIRONMENTS, { projectRootFromStack: "../../..", releases });
+    let compared = 0;
+    for (const stack of app.node.findAll().filter(TerraformStack.isStack)) {
+      const [expected, actual] = IMPLEMENTATIONS.map(([, implementation]) =>
+        outcome(implementation, () => stack.toTerraform(), stack),
+      );
+      expect(actual).toStrictEqual(expected);
+      for (const element of stack.node.findAll().filter(TerraformElement.isTerraformElement)) {
+        for (const preparing of [true, false]) {
+          for (const produce of [() => element.toTerraform(), () => element.toMetadata()]) {
+            const [expected, actual] = IMPLEMENTATIONS.map(([, implementation]) =>
+              outcome(implementation, produce, stack, preparing),
+            );
+            expect(actual).toStrictEqual(expected);
+            compared++;
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(1000);
+  });
+
+  test.each([
+    ["a function", () => ({ a: [{ b: () => 1 }] })],
+    ["a construct", () => ({ a: { b: Testing.app() } })],
+    ["a list token in a string's place", () => ({ a: Token.asList(Lazy.anyValue({ produce: () => ["x"] }))[0] })],
+    ["a map token's placeholder value", () => ({ a: Token.STRING_MAP_TOKEN_VALUE })],
+    ["a number map token's placeholder value", () => ({ a: [Token.NUMBER_MAP_TOKEN_VALUE] })],
+    ["values nested 200 deep", () => nested(200, "leaf")],
+    ["values nested 201 deep", () => nested(201, "leaf")],
+    ["a plain value past the depth limit", () => nested(202, undefined)],
+    ["a key that resolves to no string", () => ({ [Token.asString(Lazy.anyValue({ produce: () => undefined }))]: 1 })],
+    [
+      "a token that throws",
+      () => ({
+        a: Lazy.stringValue({
+          produce: () => {
+            throw new Error("not known yet");
+          },
+        }),
+      }),
+    ],
+  ])("gives what cdktf's module gives for %s, error message included", (_what, make) => {
+    const stack = new TerraformStack(Testing.app(), "errors");
+    const value = make(); // one value (its tokens numbered once) for both
+    const [expected, actual] = IMPLEMENTATIONS.map(([, implementation]) => outcome(implementation, () => value, stack));
+    expect(actual).toStrictEqual(expected);
+  });
+
+  test("finds the same tokens in a value as cdktf's module", () => {
+    const stack = new TerraformStack(Testing.app(), "tokens");
+    const a = Lazy.stringValue({ produce: () => "a" });
+    const b = Lazy.anyValue({ produce: () => ({ nested: a }) });
+    const value = () => ({ x: [a, "plain", { y: b }], z: `${a}-${Token.asNumber(b)}` });
+    const [expected, actual] = IMPLEMENTATIONS.map(([, implementation]) => implementation.findTokens(stack, value));
+    expect(actual).toEqual(expected);
+    expect(actual.length).toBeGreaterThan(1);
+  });
+
+  test("the bundle npm run synth runs was built with the stand-in, not cdktf's module", () => {
+    // global-setup.js ran main.ts through scripts/run.js, which records every input of the bundle
+    const record = JSON.parse(
+      fs.readFileSync(path.join(PROJECT_ROOT, "node_modules", ".cache", "classic-servers", "main.inputs.json"), "utf8"),
+    );
+    expect(Object.keys(record.own)).toContain("src/patches/cdktf-resolve.ts");
+    expect(Object.keys(record.deps).filter((input) => input.endsWith("cdktf/lib/tokens/private/resolve.js"))).toEqual(
+      [],
+    );
+    expect(STAND_IN).toBe(path.join(PROJECT_ROOT, "src", "patches", "cdktf-resolve.ts"));
+  });
+});
+
+/** `{ level: { level: ... value } }`, `depth` objects deep. */
+function nested(depth: number, value: unknown): unknown {
+  let result = value;
+  for (let i = 0; i < depth; i++) result = { level: result };
+  return result;
+}
