@@ -299,7 +299,8 @@ function dependencyTree(files: readonly TarEntry[]): string {
  * checks the two are the same). Written, not packed and unpacked: gzip at level 9 in JavaScript
  * takes 0.1-0.2 s of this worker's event loop per release, which the drills beside it need. The
  * dependencies (500 files) are written once per run and hard-linked in by `cp` beside the event
- * loop; each release's content is written once per run (RELEASES, keyed by it) and copied by every bed.
+ * loop; each release's content is written once per run (RELEASES, keyed by it) and hard-linked
+ * into every bed.
  */
 export async function releaseTree(version: string, edit?: (serverJs: string) => string): Promise<string> {
   const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
@@ -523,16 +524,17 @@ export class TestBed {
 
   /**
    * Puts a release on disk as the deploy script leaves it after fetching and unpacking the
-   * tarball (see `releaseTree`). The copy runs beside this worker's event loop, not in it: a dozen
-   * beds setting up at once in one jest worker would otherwise hold up, for seconds on a loaded
-   * machine, the supervisors, the stand-in systemctl's answers and the loads of the beds already
-   * drilling.
+   * tarball (see `releaseTree`), hard-linked. That runs beside this worker's event loop, not in
+   * it: a dozen beds setting up at once in one jest worker would otherwise hold up, for seconds on
+   * a loaded machine, the supervisors, the stand-in systemctl's answers and the loads of the beds
+   * already drilling.
    */
   async addRelease(version: string, edit?: (serverJs: string) => string): Promise<void> {
     const tree = await releaseTree(version, edit);
     const release = path.join(this.host.paths.appRoot, "releases", version);
     fs.mkdirSync(release, { recursive: true });
-    await run("cp", ["-a", `${tree}/.`, release]);
+    // Hard links: no drill changes a release's files in place (nor does the deploy script).
+    await run("cp", ["-al", `${tree}/.`, release]);
   }
 
   /** The stand-in bucket's folder: `versions` lists "<version-id> <app-version>", newest first. */
