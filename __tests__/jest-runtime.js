@@ -5,13 +5,24 @@
 // zod and the project's sources. Compiling them was about a sixth of the unit tests' CPU time.
 // Here each module is compiled as a vm.Script whose code cache (taken after the test file ran, so
 // that it holds the functions compiled lazily too) serves the next test file of the same worker.
-// V8 checks a cache against the source and rejects one that does not match; the module still
-// runs in the test file's own context, with the same wrapper arguments jest passes.
+// The module still runs in the test file's own context, with the same wrapper arguments jest
+// passes. V8 checks a cache only against the source's length (it runs the cached code of another
+// source of the same length), so a cache is keyed by the file, its length and, for the project's
+// own files (which a test could rewrite in place), a hash of the source; installed packages do not
+// change during a run, and hashing their megabytes for every test file would cost what it saves.
+const { createHash } = require("node:crypto");
+const path = require("node:path");
 const vm = require("node:vm");
 const Runtime = require("jest-runtime").default;
 
-/** Code caches by file and source length; a stale one is rejected by V8 itself. */
+/** Code caches by file, source length and, outside node_modules, the source's hash. */
 const codeCaches = new Map();
+
+function cacheKey(filename, source) {
+  const installed = filename.includes(`${path.sep}node_modules${path.sep}`);
+  const hash = installed ? "" : createHash("sha1").update(source).digest("base64");
+  return `${filename}\0${source.length}\0${hash}`;
+}
 
 class CodeCachingRuntime extends Runtime {
   constructor(...args) {
@@ -26,7 +37,7 @@ class CodeCachingRuntime extends Runtime {
     executor.compile = function compile(source, filename) {
       const context = this.environment.getVmContext();
       if (context == null) return null;
-      const key = `${filename}\0${source.length}`;
+      const key = cacheKey(filename, source);
       const script = new vm.Script(`(function (${this.injectedModuleParameters.join(", ")}) {${source}\n})`, {
         filename,
         cachedData: codeCaches.get(key),
@@ -44,3 +55,4 @@ class CodeCachingRuntime extends Runtime {
 }
 
 module.exports = CodeCachingRuntime;
+module.exports.cacheKey = cacheKey;

@@ -113,6 +113,24 @@ describe("scripts/run.js", () => {
     expect(run(root).stdout).toBe("second message / dependency 1.0.1 /");
   });
 
+  test("a code cache an older bundle's process writes after a rebuild is not used for the new bundle of the same length", () => {
+    const file = path.join(root, "src", "message.ts");
+    const good = fs.readFileSync(file, "utf8");
+    const cache = path.join(root, "node_modules", ".cache", "classic-servers", "entry.js.v8cache");
+    try {
+      rewrite(file, 'export const message: string = "message 111";\n');
+      expect(run(root).stdout).toBe("message 111 / dependency 1.0.1 /");
+      const older = fs.readFileSync(cache);
+      rewrite(file, 'export const message: string = "message 222";\n'); // the bundle keeps its length
+      expect(run(root).stdout).toBe("message 222 / dependency 1.0.1 /");
+      // a process that ran the older bundle exits now and writes its cache (V8 checks only the length)
+      fs.writeFileSync(cache, older);
+      expect(run(root).stdout).toBe("message 222 / dependency 1.0.1 /");
+    } finally {
+      rewrite(file, good);
+    }
+  });
+
   test("a new npm install (node_modules/.package-lock.json changed) rebuilds the bundle", () => {
     run(root);
     const built = bundleIdentity(root);

@@ -203,13 +203,33 @@ async function build(entry, bundle, recordFile) {
 }
 
 /**
+ * Which bundle file a code cache was made from: V8 checks a cache only against the source's
+ * length (it would run the cached code of another bundle of the same length), and a process still
+ * running an older bundle may write its cache after a rebuild. Size, time and inode of the file as
+ * read (a rebuild renames a new file into place).
+ */
+function bundleStamp(stat) {
+  return Buffer.from(`${stat.size}:${stat.mtimeMs}:${stat.ino}\n`);
+}
+
+/** The code cache made from the bundle whose stamp is `stamp`, or undefined. */
+function readCodeCache(cacheFile, stamp) {
+  const data = readOrUndefined(cacheFile);
+  if (data === undefined || !data.subarray(0, stamp.length).equals(stamp)) return undefined;
+  return data.subarray(stamp.length);
+}
+
+/**
  * Loads the bundle as Node loads a CommonJS module, with V8's code cache: compiling a 5 MB bundle
- * is a large part of a start, and the cache (rejected by V8 itself if the source differs) skips it.
+ * is a large part of a start, and the cache (kept only for the very file it was made from) skips it.
  */
 function run(bundle) {
-  const source = fs.readFileSync(bundle, "utf8");
+  const fd = fs.openSync(bundle, "r");
+  const stamp = bundleStamp(fs.fstatSync(fd));
+  const source = fs.readFileSync(fd, "utf8");
+  fs.closeSync(fd);
   const cacheFile = `${bundle}.v8cache`;
-  const cachedData = readOrUndefined(cacheFile);
+  const cachedData = readCodeCache(cacheFile, stamp);
   const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData });
   const module = new Module(bundle, null);
   module.filename = bundle;
@@ -222,7 +242,7 @@ function run(bundle) {
     // After the run, so that the cache holds every function the run compiled.
     process.once("exit", () => {
       try {
-        writeAtomically(cacheFile, script.createCachedData());
+        writeAtomically(cacheFile, Buffer.concat([stamp, script.createCachedData()]));
       } catch {
         // a cache is an optimisation: a read-only node_modules just runs without one
       }
