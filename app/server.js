@@ -250,6 +250,9 @@ function drain(signal) {
     if (Date.now() - lastConnection < DRAIN_QUIET_MS) return afterQuickPoll(stopListening);
     draining = true;
     net.Server.prototype.close.call(server, () => process.exit(0));
+    console.log(
+      `sample-app ${version} on port ${port}: stopped listening; idle connections close in ${idleGraceMs} ms`,
+    );
     setTimeout(() => afterQuickPoll(() => server.closeIdleConnections()), idleGraceMs).unref();
   };
   afterQuickPoll(stopListening);
