@@ -143,6 +143,21 @@ export function filesUnder(dir: string): Map<string, Buffer> {
   return files;
 }
 
+/**
+ * Expects `actual` to hold the same files as `expected`, byte for byte. Bytes are compared with
+ * Buffer#equals: jest's deep equality walks a tarball's bytes one at a time (seconds per stack). A
+ * difference is shown as text (the JSON files), and fails whatever the text shows.
+ */
+export function expectSameFiles(expected: Map<string, Buffer>, actual: Map<string, Buffer>): void {
+  expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
+  for (const [file, content] of expected) {
+    const other = actual.get(file);
+    if (other !== undefined && other.equals(content)) continue;
+    expect({ file, text: other?.toString("utf8") }).toEqual({ file, text: content.toString("utf8") });
+    expect({ file, sameBytes: false }).toEqual({ file, sameBytes: true });
+  }
+}
+
 /** Writes `<dir>/<name>/config.yaml` for each entry (an object is written as YAML, a string as is). */
 export function writeEnvironments(dir: string, files: Record<string, Record<string, unknown> | string>): string {
   for (const [name, content] of Object.entries(files)) {

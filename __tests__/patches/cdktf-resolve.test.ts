@@ -6,7 +6,7 @@ import { buildStacks } from "../../src/app";
 import { resolveEnvironmentReleases } from "../../src/artifact/releases";
 import * as standIn from "../../src/patches/cdktf-resolve";
 import { PROJECT_ROOT } from "../../src/project-root";
-import { filesUnder, tempDir } from "../helpers";
+import { expectSameFiles, filesUnder, tempDir } from "../helpers";
 import { SHIPPED_ENVIRONMENTS } from "../shipped";
 
 // cdktf's `resolve` (src/patches/cdktf-resolve.ts stands in for it, in the tests through
@@ -175,12 +175,6 @@ function synthesizeWith(
   } finally {
     fs.rmSync(path.dirname(outdir), { recursive: true, force: true });
   }
-}
-
-function expectSameFiles(cdktfFiles: Map<string, Buffer>, standInFiles: Map<string, Buffer>): void {
-  expect([...standInFiles.keys()].sort()).toEqual([...cdktfFiles.keys()].sort());
-  for (const [file, content] of cdktfFiles)
-    expect({ file, content: standInFiles.get(file) }).toEqual({ file, content });
 }
 
 describe("the stand-in for cdktf's resolve", () => {
