@@ -20,9 +20,9 @@
  * - the path of an error message is joined only when there is an error;
  * - a string that contains no token marker and no number-token pattern is returned as it is,
  *   before the tests that would each find nothing (the string, list and map token patterns start
- *   with their markers, and every number-token match holds an "e": checked at load, and a
- *   shortcut whose check fails is not taken); likewise only keys and list elements that hold a
- *   marker are tested;
+ *   with their markers, and every number-token match holds an "e": checked on the first resolve,
+ *   and a shortcut whose check fails is not taken); likewise only keys and list elements that hold
+ *   a marker are tested;
  * - an element of an array or object that is such a string, a number that is not a token,
  *   a boolean, null or undefined is taken as it is, without the context and options cdktf
  *   builds for a recursive call that would return it unchanged. That context is never handed to
@@ -32,7 +32,7 @@
  *   (suppressBraces, ignoreEscapes, warnEscapes, iteratorContext) in place of that context: the
  *   recursive call reads nothing else of it, and no token ever holds it.
  * __tests__/patches/cdktf-resolve.test.ts compares it with cdktf's module on every shipped
- * environment and on tokens of every kind, and fails when cdktf's module is not the one this was
+ * environment (each element, and whole synths) and on tokens of every kind, and fails when cdktf's module is not the one this was
  * written from.
  */
 import type { IConstruct } from "constructs";
@@ -74,29 +74,50 @@ const MAX_DEPTH = 200;
 /** The text every string, list and map token marker holds. */
 const MARKER_TEXT = "TfToken[";
 
-/** cdktf's own pattern of a number token in a string (the very RegExp object, global flag and all). */
-const NUMBER_TOKEN_REGEX = (TokenString.forNumbers("") as unknown as { re: RegExp }).re;
-/** Every match of that pattern contains an "e"; checked here, so a changed pattern only loses the shortcut. */
-const NUMBER_TOKEN_NEEDS_E = NUMBER_TOKEN_REGEX.source === "[-|\\d|.\\+]+(e[-|\\d|.|e|E|\\+]+)";
-
 /** Whether cdktf's pattern of a token of this kind starts with its marker (else no shortcut for it). */
 function startsWithMarker(tokenString: TokenString, marker: string): boolean {
   return (tokenString as unknown as { re: RegExp }).re.source.startsWith(regexQuote(marker));
 }
-const STRING_PATTERN_STARTS_WITH_MARKER = startsWithMarker(TokenString.forString(""), BEGIN_STRING_TOKEN_MARKER);
-const LIST_PATTERN_STARTS_WITH_MARKER = startsWithMarker(TokenString.forListToken(""), BEGIN_LIST_TOKEN_MARKER);
-const MAP_PATTERN_STARTS_WITH_MARKER = startsWithMarker(TokenString.forMapToken(""), BEGIN_MAP_TOKEN_MARKER);
 
-/** Whether a string without MARKER_TEXT can hold no string, list or map token (else no shortcut). */
-const MARKERS_SHORTCUT =
-  STRING_PATTERN_STARTS_WITH_MARKER &&
-  LIST_PATTERN_STARTS_WITH_MARKER &&
-  MAP_PATTERN_STARTS_WITH_MARKER &&
-  [BEGIN_STRING_TOKEN_MARKER, BEGIN_LIST_TOKEN_MARKER, BEGIN_MAP_TOKEN_MARKER].every((m) => m.includes(MARKER_TEXT));
+/**
+ * cdktf's token patterns, and which shortcuts they allow: read on the first resolve, not while
+ * this module loads (cdktf's encoding module may still be loading then).
+ */
+interface Patterns {
+  /** cdktf's own pattern of a number token in a string (the very RegExp object, global flag and all). */
+  readonly numberToken: RegExp;
+  /** Every match of that pattern contains an "e"; checked, so a changed pattern only loses the shortcut. */
+  readonly numberTokenNeedsE: boolean;
+  readonly listStartsWithMarker: boolean;
+  readonly mapStartsWithMarker: boolean;
+  /** Whether a string without MARKER_TEXT can hold no string, list or map token (else no shortcut). */
+  readonly markers: boolean;
+}
+let patterns: Patterns | undefined;
+function tokenPatterns(): Patterns {
+  if (patterns) return patterns;
+  const numberToken = (TokenString.forNumbers("") as unknown as { re: RegExp }).re;
+  const stringStartsWithMarker = startsWithMarker(TokenString.forString(""), BEGIN_STRING_TOKEN_MARKER);
+  const listStartsWithMarker = startsWithMarker(TokenString.forListToken(""), BEGIN_LIST_TOKEN_MARKER);
+  const mapStartsWithMarker = startsWithMarker(TokenString.forMapToken(""), BEGIN_MAP_TOKEN_MARKER);
+  return (patterns = {
+    numberToken,
+    numberTokenNeedsE: numberToken.source === "[-|\\d|.\\+]+(e[-|\\d|.|e|E|\\+]+)",
+    listStartsWithMarker,
+    mapStartsWithMarker,
+    markers:
+      stringStartsWithMarker &&
+      listStartsWithMarker &&
+      mapStartsWithMarker &&
+      [BEGIN_STRING_TOKEN_MARKER, BEGIN_LIST_TOKEN_MARKER, BEGIN_MAP_TOKEN_MARKER].every((m) =>
+        m.includes(MARKER_TEXT),
+      ),
+  });
+}
 
 /** cdktf's `containsStringListTokenElement`, testing only the strings that hold the list marker. */
 function hasStringListTokenElement(xs: unknown[]): boolean {
-  if (!LIST_PATTERN_STARTS_WITH_MARKER) return containsStringListTokenElement(xs);
+  if (!tokenPatterns().listStartsWithMarker) return containsStringListTokenElement(xs);
   return xs.some(
     (x) => typeof x === "string" && x.includes(BEGIN_LIST_TOKEN_MARKER) && TokenString.forListToken(x).test(),
   );
@@ -104,7 +125,7 @@ function hasStringListTokenElement(xs: unknown[]): boolean {
 
 /** cdktf's `containsMapToken`, testing only the keys that hold the map marker. */
 function hasMapTokenKey(xs: object): boolean {
-  if (!MAP_PATTERN_STARTS_WITH_MARKER) return containsMapToken(xs);
+  if (!tokenPatterns().mapStartsWithMarker) return containsMapToken(xs);
   return Object.keys(xs).some(
     (x) => typeof x === "string" && x.includes(BEGIN_MAP_TOKEN_MARKER) && TokenString.forMapToken(x).test(),
   );
@@ -123,11 +144,12 @@ const tokenMap = TokenMap.instance();
  * the map-token values it rejects, and nothing the number-token pattern matches.
  */
 function isPlainString(s: string): boolean {
-  if (!MARKERS_SHORTCUT || s.includes(MARKER_TEXT)) return false;
+  const { markers, numberToken, numberTokenNeedsE } = tokenPatterns();
+  if (!markers || s.includes(MARKER_TEXT)) return false;
   if (s === Token.STRING_MAP_TOKEN_VALUE || s === Token.ANY_MAP_TOKEN_VALUE) return false;
-  if (NUMBER_TOKEN_NEEDS_E && !s.includes("e")) return true;
-  NUMBER_TOKEN_REGEX.lastIndex = 0; // as TokenString.test() does
-  return !NUMBER_TOKEN_REGEX.test(s);
+  if (numberTokenNeedsE && !s.includes("e")) return true;
+  numberToken.lastIndex = 0; // as TokenString.test() does
+  return !numberToken.test(s);
 }
 
 /** Returned by `plainValue` for a value that must go through `resolve`. */
@@ -350,8 +372,9 @@ export function resolve(obj: any, options: IResolveOptions): any {
       throw errors.mapKeyMustResolveToString(pathName(), key, resolvedKey);
     }
 
-    const plain = elementsWithinDepth ? plainValue(obj[key]) : NOT_PLAIN;
-    const value = plain !== NOT_PLAIN ? plain : resolveElement(obj[key], key);
+    const element = obj[key]; // read once, as cdktf does (a getter or a proxy may make a new token each time)
+    const plain = elementsWithinDepth ? plainValue(element) : NOT_PLAIN;
+    const value = plain !== NOT_PLAIN ? plain : resolveElement(element, key);
 
     // skip undefined
     if (typeof value === "undefined") {
