@@ -250,9 +250,7 @@ function sampleAppFiles(version: string, edit?: (serverJs: string) => string): T
       return { ...entry, content: Buffer.from(JSON.stringify({ ...JSON.parse(text()), version }, null, 2)) };
     }
     if (entry.path !== "server.js" || !edit) return entry;
-    const edited = edit(text());
-    if (edited === text()) throw new Error(`could not edit the sample app for ${version}`);
-    return { ...entry, content: Buffer.from(edited) };
+    return { ...entry, content: Buffer.from(edit(text())) };
   });
 }
 
@@ -305,6 +303,8 @@ function dependencyTree(files: readonly TarEntry[]): string {
 export async function releaseTree(version: string, edit?: (serverJs: string) => string): Promise<string> {
   const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
   const edited = edit ? edit(serverJs) : serverJs;
+  // before the lookup: an edit that no longer applies would find the unedited release's folder
+  if (edit && edited === serverJs) throw new Error(`could not edit the sample app for ${version}`);
   const key = createHash("sha256").update(`${appSourceKey()}\0${version}\0${edited}`).digest("hex").slice(0, 24);
   const tree = path.join(RELEASES, key);
   if (fs.existsSync(tree)) return tree;

@@ -23,6 +23,13 @@ function stack(layout: string, app: Record<string, unknown> = {}, extra: Record<
 
 const LAYOUTS = ["single-server", "app-db-split", "load-balanced"] as const;
 
+test("a version this repository never released (a fixture tarball here) goes to the same one key", () => {
+  expect(stack("single-server", { version: "2.0.0" }).resources("aws_s3_object")[0].values).toMatchObject({
+    key: "app/release.tar.gz",
+    metadata: { "app-version": "2.0.0" },
+  });
+});
+
 describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
   const json = stack(layout);
   const bucket = json.named("aws_s3_bucket", "Bucket");
