@@ -17,6 +17,7 @@ const INTEGRATION = [
   "<rootDir>/__tests__/ops/wrappers.test.ts",
   "<rootDir>/__tests__/final-snapshot-name.test.ts",
   "<rootDir>/__tests__/shared-synth.test.ts",
+  "<rootDir>/__tests__/bench-probe.test.ts",
 ];
 
 const shared = {

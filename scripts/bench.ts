@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { benchInServer } from "./bench-in-server";
+import { RSS_PROBE_SOURCE } from "./rss-probe";
 import { entryCommand, PROJECT_ROOT } from "../src/project-root";
 import { readableStack } from "../src/readable-stack";
 
@@ -106,31 +107,6 @@ interface RawRun {
 // ---------------------------------------------------------------------------------------------
 // Peak RSS probe
 
-/**
- * Source of the preload module every measured node process loads through NODE_OPTIONS, so that the
- * whole tree (npm, the cdktf CLI and the app it spawns, tsc, jest and its workers) reports its peak.
- *
- * On Linux it reports VmHWM, the high-water mark of the process's own address space. getrusage's
- * maxRSS is the fallback only: on Linux a process spawned directly by this bench starts with the
- * bench's own peak as its maxRSS (the kernel carries it across fork and exec), which would put a
- * floor of this script's size under the commands it spawns itself.
- */
-const PROBE_SOURCE = `"use strict";
-const fs = require("node:fs");
-process.on("exit", () => {
-  const file = process.env.BENCH_RSS_FILE;
-  if (!file) return;
-  try {
-    let peakKb = process.resourceUsage().maxRSS;
-    try {
-      const hwm = /^VmHWM:\\s*(\\d+)\\s*kB/m.exec(fs.readFileSync("/proc/self/status", "utf8"));
-      if (hwm) peakKb = Number(hwm[1]);
-    } catch {}
-    fs.appendFileSync(file, process.pid + "\\t" + peakKb + "\\t" + JSON.stringify(process.argv.slice(1).join(" ")) + "\\n");
-  } catch {}
-});
-`;
-
 /** NODE_OPTIONS splits on spaces unless a value is double-quoted, and unescapes `\\` and `"` inside. */
 function quoteForNodeOptions(value: string): string {
   return `"${value.replace(/[\\"]/g, "\\$&")}"`;
@@ -139,7 +115,7 @@ function quoteForNodeOptions(value: string): string {
 function writeProbe(dir: string): string {
   // .cjs, and an absolute path: loaded as CommonJS whatever the cwd or package "type" of the process.
   const file = path.join(dir, "rss-probe.cjs");
-  fs.writeFileSync(file, PROBE_SOURCE);
+  fs.writeFileSync(file, RSS_PROBE_SOURCE);
   return file;
 }
 
@@ -453,7 +429,7 @@ function printTable(measurements: readonly Measurement[]): void {
   console.log(
     "Peak RSS: the largest single node process of the command's process tree (not the sum over processes), " +
       "over all runs; MB = 1024 KB. Each node process reports its own peak on exit through a preload module " +
-      "(VmHWM on Linux, else getrusage maxRSS); processes that are killed, and non-node children, are not measured. " +
+      "(VmHWM on Linux, else getrusage maxRSS), or on SIGTERM; processes that are killed outright (SIGKILL), and non-node children, are not measured. " +
       `Every command runs with NODE_OPTIONS=${HEAP_SWITCH}, as \`cdktf synth\` runs its app.`,
   );
   console.log();
