@@ -17,7 +17,6 @@ function runMain(env: Record<string, string>) {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Every file under `dir`, by its path relative to `dir`. */
 function manifestStacks(outdir: string): string[] {
   return Object.keys(JSON.parse(fs.readFileSync(path.join(outdir, "manifest.json"), "utf8")).stacks).sort();
 }

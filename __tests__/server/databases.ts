@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from "../../src/project-root";
 import type { LocalDatabase } from "../../src/userdata/app-host";
 import { mariadbAppCnf, PG_APP_CONF, postgresAppConf, postgresHba } from "../../src/userdata/local-database";
 import type { ServerCertificate } from "./certificates";
-import { freePort, run } from "./testbed";
+import { freePort, publishStaged, run } from "./testbed";
 
 /**
  * Real PostgreSQL and MariaDB servers for the integration tests, from Debian's packages, each on
@@ -146,11 +146,7 @@ export class RealDatabase {
       fs.mkdirSync(path.dirname(template), { recursive: true });
       const staging = `${template}.${process.pid}`;
       await run("cp", ["-a", data, staging]);
-      try {
-        fs.renameSync(staging, template);
-      } catch {
-        fs.rmSync(staging, { recursive: true, force: true }); // another test file made it first
-      }
+      publishStaged(staging, template); // another test file may have made it first
       return;
     }
     await run("cp", ["-a", template, data]);

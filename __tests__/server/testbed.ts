@@ -242,15 +242,13 @@ function appSourceKey(): string {
   return (appSourceHash = hash.digest("hex"));
 }
 
-/** The sample app's own files for a release of `version`, `server.js` edited by `edit` (see `releaseTree`). */
-function sampleAppFiles(version: string, edit?: (serverJs: string) => string): TarEntry[] {
+/** The sample app's own files for a release of `version`, with `serverJs` as its server.js (see `releaseTree`). */
+function sampleAppFiles(version: string, serverJs: string): TarEntry[] {
   return entriesFromDirectory(path.join(ROOT, "app")).map((entry): TarEntry => {
-    const text = () => Buffer.from(entry.content ?? new Uint8Array()).toString("utf8");
-    if (entry.path === "package.json") {
-      return { ...entry, content: Buffer.from(JSON.stringify({ ...JSON.parse(text()), version }, null, 2)) };
-    }
-    if (entry.path !== "server.js" || !edit) return entry;
-    return { ...entry, content: Buffer.from(edit(text())) };
+    if (entry.path === "server.js") return { ...entry, content: Buffer.from(serverJs) };
+    if (entry.path !== "package.json") return entry;
+    const manifest = JSON.parse(Buffer.from(entry.content ?? new Uint8Array()).toString("utf8"));
+    return { ...entry, content: Buffer.from(JSON.stringify({ ...manifest, version }, null, 2)) };
   });
 }
 
@@ -266,7 +264,7 @@ function writeEntries(entries: readonly TarEntry[], dir: string): void {
 }
 
 /** Renames `staged` to `target`, unless another worker made the same content first (theirs is identical). */
-function publishStaged(staged: string, target: string): void {
+export function publishStaged(staged: string, target: string): void {
   try {
     fs.renameSync(staged, target);
   } catch (error) {
@@ -276,18 +274,17 @@ function publishStaged(staged: string, target: string): void {
 }
 
 /**
- * A folder holding the release's `node_modules` (the dependencies the app's lock pins, as
- * `releaseEntries` adds them to a release), the same for every release of this app source: written once per
- * run, and hard-linked into each release folder.
+ * The folder `name` under RELEASES, filled by `fill` in a staging folder the first time any
+ * worker of the run asks for it (its name is a key of everything `fill` writes).
  */
-function dependencyTree(files: readonly TarEntry[]): string {
-  const tree = path.join(RELEASES, `dependencies-${appSourceKey().slice(0, 24)}`);
-  if (fs.existsSync(tree)) return tree;
+async function sharedFolder(name: string, fill: (staged: string) => void | Promise<void>): Promise<string> {
+  const folder = path.join(RELEASES, name);
+  if (fs.existsSync(folder)) return folder;
   fs.mkdirSync(RELEASES, { recursive: true });
-  const staged = fs.mkdtempSync(`${tree}.`);
-  writeEntries(dependencyEntries(files), staged);
-  publishStaged(staged, tree);
-  return tree;
+  const staged = fs.mkdtempSync(`${folder}.`);
+  await fill(staged);
+  publishStaged(staged, folder);
+  return folder;
 }
 
 /**
@@ -296,9 +293,9 @@ function dependencyTree(files: readonly TarEntry[]): string {
  * dependencies its lock pins), modes 0644/0755 and files' modification time 0 (in-server.test
  * checks the two are the same). Written, not packed and unpacked: gzip at level 9 in JavaScript
  * takes 0.1-0.2 s of this worker's event loop per release, which the drills beside it need. The
- * dependencies (500 files) are written once per run and hard-linked in by `cp` beside the event
- * loop; each release's content is written once per run (RELEASES, keyed by it) and hard-linked
- * into every bed.
+ * dependencies (500 files, the same for every release of this app source) are written once per
+ * run and hard-linked in by `cp` beside the event loop; each release's content is written once
+ * per run (keyed by it) and hard-linked into every bed.
  */
 export async function releaseTree(version: string, edit?: (serverJs: string) => string): Promise<string> {
   const serverJs = fs.readFileSync(path.join(ROOT, "app/server.js"), "utf8");
@@ -306,17 +303,16 @@ export async function releaseTree(version: string, edit?: (serverJs: string) => 
   // before the lookup: an edit that no longer applies would find the unedited release's folder
   if (edit && edited === serverJs) throw new Error(`could not edit the sample app for ${version}`);
   const key = createHash("sha256").update(`${appSourceKey()}\0${version}\0${edited}`).digest("hex").slice(0, 24);
-  const tree = path.join(RELEASES, key);
-  if (fs.existsSync(tree)) return tree;
-  const files = sampleAppFiles(version, edit);
-  const dependencies = dependencyTree(files);
-  const staged = fs.mkdtempSync(`${tree}.`);
-  writeEntries(files, staged);
-  if (fs.existsSync(path.join(dependencies, "node_modules"))) {
-    await run("cp", ["-al", path.join(dependencies, "node_modules"), staged]);
-  }
-  publishStaged(staged, tree);
-  return tree;
+  return sharedFolder(key, async (staged) => {
+    const files = sampleAppFiles(version, edited);
+    const dependencies = await sharedFolder(`dependencies-${appSourceKey().slice(0, 24)}`, (deps) =>
+      writeEntries(dependencyEntries(files), deps),
+    );
+    writeEntries(files, staged);
+    if (fs.existsSync(path.join(dependencies, "node_modules"))) {
+      await run("cp", ["-al", path.join(dependencies, "node_modules"), staged]);
+    }
+  });
 }
 
 /** Waits for `exited`; after `ms` calls `force` once and keeps waiting. Leaves no timer behind. */
