@@ -92,11 +92,19 @@ async function inOrder(attempt: () => Promise<string | undefined>): Promise<void
  * listening or its connection idle again: the order was upset, not the drain, and the reason is
  * returned for `inOrder` to run again. One lost while the work still ran fails the drill.
  */
-async function postDuring(port: number, agent: http.Agent, work: Promise<Reply>): Promise<Reply | string> {
+async function postDuring(
+  port: number,
+  agent: http.Agent,
+  work: Promise<Reply>,
+  /** A drill's own upset order, given when the work ended; a reason, or undefined. */
+  upsetIf: (finishedAt: number) => string | undefined = () => undefined,
+): Promise<Reply | string> {
   const sent = Date.now();
   return request("POST", port, "/echo", agent, 60_000).catch(async (error: Error) => {
     const { finishedAt } = JSON.parse((await work).body) as { finishedAt: number };
     if (sent >= finishedAt) return `the POST went ${sent - finishedAt} ms after the work ended`;
+    const upset = upsetIf(finishedAt);
+    if (upset !== undefined) return upset;
     throw new Error(`the POST: ${error.message}`);
   });
 }
@@ -540,12 +548,10 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           if (busy.done) return "the CPU-bound request ended before the POST was sent";
           if (Date.now() - busySent > 1200) return `the POST would go ${Date.now() - busySent} ms into ~1.5 s of work`;
           const sent = Date.now();
-          const post = await postDuring(app.port, posts, busy.promise).catch(async (error: Error) => {
-            const { finishedAt } = JSON.parse((await busy.promise).body) as { finishedAt: number };
-            // closed before the work ended: the loop was idle when the grace ended (the work began late)
-            if (idleClosedAt !== undefined && idleClosedAt < finishedAt) return "the idle connection closed mid-work";
-            throw error;
-          });
+          // closed before the work ended: the loop was idle when the grace ended (the work began late)
+          const post = await postDuring(app.port, posts, busy.promise, (finishedAt) =>
+            idleClosedAt !== undefined && idleClosedAt < finishedAt ? "the idle connection closed mid-work" : undefined,
+          );
           if (typeof post === "string") return post;
           expect(post.status).toBe(200);
           const workReply = await busy.promise;
