@@ -16,39 +16,35 @@ const APP_DIR = path.resolve(__dirname, "../../app");
 /** The sample app's own files, as a release lists them (before its dependencies). */
 const OWN_FILES = ["db.js", "migrate.js", "migrations.js", "package-lock.json", "package.json", "server.js"];
 
+/** `make`'s result, made on the first call (by whichever test needs it first). */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}
+
 /** The sample app packed once, with no program on PATH (packing must need no tar or gzip). */
-const packedWithoutPath = (() => {
-  let packed: PackagedApp | undefined;
-  return () => {
-    if (packed) return packed;
-    const saved = process.env.PATH;
-    process.env.PATH = "";
-    try {
-      packed = packageApp(APP_DIR, tempDir("package-app-nopath-"));
-    } finally {
-      process.env.PATH = saved;
-    }
-    return packed;
-  };
-})();
+const packedWithoutPath = once((): PackagedApp => {
+  const saved = process.env.PATH;
+  process.env.PATH = "";
+  try {
+    return packageApp(APP_DIR, tempDir("package-app-nopath-"));
+  } finally {
+    process.env.PATH = saved;
+  }
+});
 
 /**
  * GNU tar's verbose listing of that tarball (`tar -tzvf`, without --numeric-owner: owners show
  * as 0/0 only when the headers carry no user or group names), and the entry names in it.
  */
-const listed = (() => {
-  let listing: { lines: string[]; names: string[] } | undefined;
-  return () => {
-    if (listing) return listing;
-    const run = spawnSync("tar", ["-tzvf", packedWithoutPath().file], { encoding: "utf8" });
-    expect(run.stderr).toBe("");
-    const lines = run.stdout.trim().split("\n");
-    // mode, owner/group, size, date, time, then the name (which may hold spaces)
-    const names = lines.map((line) => /^\S+ \S+ +\d+ \S+ \S+ (.*)$/.exec(line)?.[1] ?? `unparsed: ${line}`);
-    listing = { lines, names };
-    return listing;
-  };
-})();
+const listed = once(() => {
+  const run = spawnSync("tar", ["-tzvf", packedWithoutPath().file], { encoding: "utf8" });
+  expect(run.stderr).toBe("");
+  const lines = run.stdout.trim().split("\n");
+  // mode, owner/group, size, date, time, then the name (which may hold spaces)
+  const names = lines.map((line) => /^\S+ \S+ +\d+ \S+ \S+ (.*)$/.exec(line)?.[1] ?? `unparsed: ${line}`);
+  return { lines, names };
+});
 
 test("packs the app into dist/app-<version>.tar.gz with its checksum, byte for byte reproducible", () => {
   const first = packedWithoutPath();
