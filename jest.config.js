@@ -1,12 +1,19 @@
 /**
- * Tests are compiled by SWC (@swc/jest): type-stripping only, no type checking, so a test file
- * starts in milliseconds; `tsc --noEmit` checks the types separately, first in `npm test`.
+ * Tests are compiled by SWC: type-stripping only, no type checking, so a test file starts in
+ * milliseconds; `tsc --noEmit` checks the types separately, first in `npm test`.
  *
- * Two projects, run together by `npm test`:
+ * Two projects, run one after the other by `npm test`:
  * - unit: everything that reads synthesized JSON, rendered files and pure functions, in-process;
- *   `npm run test:quick` runs only these (with the typecheck), the day-to-day loop.
+ *   `npm run test:quick` runs only these (with the typecheck), the day-to-day loop. They run in
+ *   jest-light-runner (__tests__/unit-runner/): two Node.js processes that each load cdktf, the
+ *   provider bindings and the project's modules once, for all the files they run. jest's default
+ *   runner loaded them again in a fresh VM context for every file, which was half of these tests'
+ *   CPU time. The price is that files share a process: a test must put back what it changes (the
+ *   runner fails a file that leaves an environment variable, the working directory or a mocked
+ *   global changed), and there is no jest.mock() (none of these tests mocks a module).
  * - integration: tests that start real programs (nginx, app processes, terraform, the launcher
- *   and main.ts in child processes). A test file belongs here when its path matches INTEGRATION.
+ *   and main.ts in child processes), in jest's default runner, each file in its own VM context.
+ *   A test file belongs here when its path matches INTEGRATION.
  * @type {import('jest').Config}
  */
 const INTEGRATION = [
@@ -18,32 +25,42 @@ const INTEGRATION = [
   "<rootDir>/__tests__/final-snapshot-name.test.ts",
   "<rootDir>/__tests__/shared-synth.test.ts",
   "<rootDir>/__tests__/bench-probe.test.ts",
+  "<rootDir>/__tests__/unit-runner.test.ts",
 ];
 
-const shared = {
-  testEnvironment: "node",
-  roots: ["<rootDir>/__tests__"],
-  testMatch: ["**/*.test.ts"],
-  transform: {
-    "^.+\\.ts$": [
-      "@swc/jest",
-      { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } },
-    ],
-  },
-  // the dependency modules the bundle replaces (cdktf's token creation stacks), replaced here too
-  resolver: "<rootDir>/__tests__/resolver.js",
-  // jest's runtime with V8's code cache kept per worker: modules compile once, not once per file
-  runtime: "<rootDir>/__tests__/jest-runtime.js",
-  setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
-};
+/** Adds toHaveResourceWithProperties & co, in both projects. */
+const MATCHERS = "<rootDir>/__tests__/setup.ts";
 
 module.exports = {
   projects: [
-    { ...shared, displayName: "unit", testPathIgnorePatterns: ["/node_modules/", ...INTEGRATION] },
     {
-      ...shared,
+      displayName: "unit",
+      roots: ["<rootDir>/__tests__"],
+      testMatch: ["**/*.test.ts"],
+      testPathIgnorePatterns: ["/node_modules/", ...INTEGRATION],
+      runner: "<rootDir>/__tests__/unit-runner/runner.js",
+      // TypeScript through SWC, and the bundle's module replacements (register.js); a test's
+      // timeout, expect.assertions() and what a file leaves behind (per-file.js)
+      setupFiles: ["<rootDir>/__tests__/unit-runner/register.js"],
+      setupFilesAfterEnv: ["<rootDir>/__tests__/unit-runner/per-file.js", MATCHERS],
+    },
+    {
       displayName: "integration",
+      roots: ["<rootDir>/__tests__"],
       testMatch: INTEGRATION.map((p) => (p.endsWith("/") ? `${p}**/*.test.ts` : p)),
+      runner: "<rootDir>/__tests__/unit-runner/runner.js",
+      testEnvironment: "node",
+      transform: {
+        "^.+\\.ts$": [
+          "@swc/jest",
+          { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } },
+        ],
+      },
+      // the dependency modules the bundle replaces (cdktf's token creation stacks), replaced here too
+      resolver: "<rootDir>/__tests__/resolver.js",
+      // jest's runtime with V8's code cache kept per worker: modules compile once, not once per file
+      runtime: "<rootDir>/__tests__/jest-runtime.js",
+      setupFilesAfterEnv: [MATCHERS],
     },
   ],
   // Once per run, in jest's parent process: a temporary folder for the run, and the shared synth
@@ -51,7 +68,8 @@ module.exports = {
   globalSetup: "<rootDir>/__tests__/global-setup.js",
   globalTeardown: "<rootDir>/__tests__/global-teardown.js",
   maxWorkers: 2,
-  // A worker whose heap holds more than this after a test file is replaced by a fresh one: a worker
+  // An integration worker whose heap holds more than this after a test file is replaced by a fresh
+  // one (jest's default runner; the unit runner's processes live for the whole run): a worker
   // keeps every file's module registry and code caches until V8 collects them, and reached 600 MB
   // of memory by the end of a run. With it the largest process stays about 500-550 MB (measured
   // in `npm run bench`; target 600 MB), and the run is no slower (the new worker starts in the

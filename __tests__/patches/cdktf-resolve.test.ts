@@ -10,7 +10,7 @@ import { expectSameFiles, filesUnder, tempDir } from "../helpers";
 import { SHIPPED_ENVIRONMENTS } from "../shipped";
 
 // cdktf's `resolve` (src/patches/cdktf-resolve.ts stands in for it, in the tests through
-// __tests__/resolver.js and in the bundle every `npm run` runs): it must give what cdktf's own
+// __tests__/unit-runner/register.js and in the bundle every `npm run` runs): it must give what cdktf's own
 // module gives, for every value, token and error, and cause the same side effects (references
 // between stacks are created while resolving).
 
@@ -156,30 +156,54 @@ function tokenCorpus(cdktf: Cdktf, outdir: string): InstanceType<Cdktf["App"]> {
   return app;
 }
 
+/** What holds cdktf's classes: cdktf, the provider bindings and the project's sources. */
+const FRESH_FOLDERS = [
+  path.dirname(require.resolve("cdktf/package.json")),
+  path.dirname(path.dirname(require.resolve("@cdktf/provider-aws/package.json"))),
+  path.join(PROJECT_ROOT, "src"),
+].map((folder) => folder + path.sep);
+const isFresh = (file: string) => FRESH_FOLDERS.some((folder) => file.startsWith(folder));
+
+/** Node's module resolution, which the unit runner (__tests__/unit-runner/register.js) extends. */
+const NodeModule = require("node:module") as { _resolveFilename: (this: unknown, ...args: unknown[]) => string };
+
 /**
  * The files `build` synthesizes into a new folder, with cdktf's `lib/tokens/private/resolve`
- * being `implementation` (each in a module registry of its own, so that `cdktf` and everything
- * built with it load afresh with that module).
+ * being `implementation`: cdktf, the provider bindings and the project's sources load afresh
+ * around it (the modules this test file's process already holds are set aside meanwhile, then
+ * put back, so that the test files that run after it in the same process get them unchanged).
  */
 function synthesizeWith(
   implementation: "cdktf" | "stand-in",
   build: (cdktf: Cdktf, outdir: string) => { synth(): void },
 ): Map<string, Buffer> {
   const outdir = path.join(tempDir("cdktf-resolve-"), "out");
+  const cache = require.cache;
+  const setAside = Object.entries(cache).filter(([file]) => isFresh(file));
+  for (const [file] of setAside) delete cache[file];
+  const resolveFilename = NodeModule._resolveFilename;
+  if (implementation === "cdktf") {
+    NodeModule._resolveFilename = function (...args) {
+      const file = resolveFilename.apply(this, args);
+      return file === STAND_IN ? CDKTF_RESOLVE : file;
+    };
+  }
   try {
-    jest.isolateModules(() => {
-      if (implementation === "cdktf") jest.doMock(STAND_IN, () => jest.requireActual(CDKTF_RESOLVE));
-      try {
-        build(require("cdktf") as Cdktf, outdir).synth();
-      } finally {
-        jest.dontMock(STAND_IN);
-      }
-    });
+    const cdktf = require("cdktf") as Cdktf;
+    if (cdktf === fromTheStart)
+      throw new Error("cdktf did not load afresh: is the unit runner's module cache require.cache?");
+    build(cdktf, outdir).synth();
     return filesUnder(outdir);
   } finally {
+    NodeModule._resolveFilename = resolveFilename;
+    for (const file of Object.keys(cache)) if (isFresh(file)) delete cache[file];
+    for (const [file, module] of setAside) cache[file] = module;
     fs.rmSync(path.dirname(outdir), { recursive: true, force: true });
   }
 }
+
+/** cdktf as this file imported it: what the process holds outside synthesizeWith. */
+const fromTheStart = require("cdktf") as Cdktf;
 
 describe("the stand-in for cdktf's resolve", () => {
   test("was written from the module cdktf has now (after an upgrade, read cdktf's module again first)", () => {

@@ -1,0 +1,135 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { tempDir } from "./helpers";
+
+/**
+ * The unit project runs in jest-light-runner (__tests__/unit-runner/): its test files share their
+ * runner process and its modules, instead of a fresh VM context each. Here that project's own
+ * configuration, from jest.config.js, runs the fixtures in __tests__/unit-runner/fixtures/ in a
+ * jest of its own, in one runner process and in the fixtures' file order, and what jest reports
+ * of each test is checked: what jest's default runner gave the tests is still there.
+ */
+const ROOT = path.join(__dirname, "..");
+const FIXTURES = path.join(__dirname, "unit-runner", "fixtures");
+
+interface AssertionResult {
+  readonly title: string;
+  readonly status: string;
+  readonly failureMessages: readonly string[];
+}
+interface FileResult {
+  readonly name: string;
+  readonly status: string;
+  readonly message: string;
+  readonly assertionResults: readonly AssertionResult[];
+}
+
+const results = (() => {
+  const unit = (require("../jest.config.js") as { projects: Record<string, unknown>[] }).projects.find(
+    (project) => project.displayName === "unit",
+  );
+  if (!unit) throw new Error("jest.config.js has no project named unit");
+  const dir = tempDir("unit-runner-");
+  // the fixtures in their file order (jest orders files by size and past durations otherwise)
+  fs.writeFileSync(
+    path.join(dir, "sequencer.js"),
+    [
+      'const Sequencer = require(require.resolve("@jest/test-sequencer", { paths: [process.cwd()] })).default;',
+      "module.exports = class extends Sequencer {",
+      "  sort(tests) { return [...tests].sort((a, b) => a.path.localeCompare(b.path)); }",
+      "};",
+    ].join("\n"),
+  );
+  const config = {
+    rootDir: ROOT,
+    cacheDirectory: path.join(dir, "cache"),
+    testSequencer: path.join(dir, "sequencer.js"),
+    projects: [
+      { ...unit, rootDir: ROOT, roots: [FIXTURES], testMatch: ["**/*.fixture.ts"], testPathIgnorePatterns: [] },
+    ],
+  };
+  fs.writeFileSync(path.join(dir, "jest.config.json"), JSON.stringify(config));
+  const output = path.join(dir, "results.json");
+  // one worker: the runner then runs every file in one process, one after another
+  const run = spawnSync(
+    process.execPath,
+    [
+      require.resolve("jest/bin/jest"),
+      "--config",
+      path.join(dir, "jest.config.json"),
+      "--maxWorkers=1",
+      "--json",
+      `--outputFile=${output}`,
+    ],
+    { cwd: ROOT, encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0" }, timeout: 60_000 },
+  );
+  if (!fs.existsSync(output)) throw new Error(`jest wrote no results (status ${run.status}):\n${run.stderr}`);
+  const files = (JSON.parse(fs.readFileSync(output, "utf8")) as { testResults: FileResult[] }).testResults;
+  return new Map(files.map((file) => [path.basename(file.name, ".fixture.ts"), file]));
+})();
+
+function file(name: string): FileResult {
+  const result = results.get(name);
+  if (!result) throw new Error(`no result for fixture ${name}: ${[...results.keys()].join(", ")}`);
+  return result;
+}
+
+function test_(fileName: string, title: string): AssertionResult {
+  const result = file(fileName).assertionResults.find((t) => t.title === title);
+  if (!result) throw new Error(`no test "${title}" in ${fileName}`);
+  return result;
+}
+
+test("every fixture ran, in one jest run of the unit project's configuration", () => {
+  expect([...results.keys()].sort()).toEqual(
+    fs
+      .readdirSync(FIXTURES)
+      .map((name) => path.basename(name, ".fixture.ts"))
+      .sort(),
+  );
+});
+
+test("a failure points at the line and column in the .ts file, not in what SWC compiled it to", () => {
+  const failed = test_("5-fails", "fails on line 11, column 24");
+  expect(failed.status).toBe("failed");
+  expect(failed.failureMessages.join("\n")).toContain("Expected: 3");
+  expect(failed.failureMessages.join("\n")).toContain(`${path.join(FIXTURES, "5-fails.fixture.ts")}:11:24`);
+});
+
+test("a test that never ends fails after its own timeout, and the tests after it still run", () => {
+  const hung = test_("3-hangs", "never ends");
+  expect(hung.status).toBe("failed");
+  expect(hung.failureMessages.join("\n")).toContain('Exceeded timeout of 300 ms for test "never ends"');
+  expect(test_("3-hangs", "runs after the one that never ended").status).toBe("passed");
+});
+
+test("expect.assertions() fails a test that made fewer assertions, and passes one that made them", () => {
+  const fewer = test_("4-assertions", "asks for two assertions and makes one");
+  expect(fewer.status).toBe("failed");
+  expect(fewer.failureMessages.join("\n")).toContain(
+    "Expected two assertions to be called but received one assertion call",
+  );
+  expect(test_("4-assertions", "makes the two assertions it asks for").status).toBe("passed");
+});
+
+test("a test that takes a done callback ends when it calls it", () => {
+  expect(test_("4-assertions", "ends when it calls done").status).toBe("passed");
+});
+
+test("a file that leaves an environment variable set fails, and the next file in its process starts without it", () => {
+  const leaver = file("1-leaves-env");
+  expect(leaver.status).toBe("failed");
+  expect(
+    leaver.assertionResults.find((t) => t.title === "sets an environment variable and leaves it set")?.status,
+  ).toBe("passed");
+  expect(leaver.message).toContain("this test file left process.env.UNIT_RUNNER_FIXTURE_LEFT changed");
+  expect(test_("2-after-it", "starts without the variable the file before it left").status).toBe("passed");
+});
+
+test("test.concurrent, which the runner would run as a plain test, fails its file at once, saying why", () => {
+  const concurrent = file("6-concurrent");
+  expect(concurrent.status).toBe("failed");
+  expect(concurrent.message).toContain('test.concurrent ("runs beside the others")');
+  expect(concurrent.message).toContain("jest-light-runner");
+});
