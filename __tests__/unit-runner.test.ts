@@ -6,12 +6,16 @@ import { tempDir } from "./helpers";
 /**
  * The unit project runs in jest-light-runner (__tests__/unit-runner/): its test files share their
  * runner process and its modules, instead of a fresh VM context each. Here that project's own
- * configuration, from jest.config.js, runs the fixtures in __tests__/unit-runner/fixtures/ in a
- * jest of its own, in one runner process and in the fixtures' file order, and what jest reports
- * of each test is checked: what jest's default runner gave the tests is still there.
+ * configuration, from jest.config.js, runs fixtures in a jest of its own, and what jest reports of
+ * each test is checked: what jest's default runner gave the tests is still there.
+ * - __tests__/unit-runner/fixtures/: in one runner process (one worker: jest's own), in their
+ *   file order;
+ * - __tests__/unit-runner/crash-fixtures/: files that end their process, in two runner processes
+ *   as `npm test` runs them.
  */
 const ROOT = path.join(__dirname, "..");
 const FIXTURES = path.join(__dirname, "unit-runner", "fixtures");
+const CRASH_FIXTURES = path.join(__dirname, "unit-runner", "crash-fixtures");
 
 interface AssertionResult {
   readonly title: string;
@@ -25,15 +29,16 @@ interface FileResult {
   readonly assertionResults: readonly AssertionResult[];
 }
 
-const results = (() => {
+/** What jest reports of each fixture in `dir` (by file name, without .fixture.ts), run with `maxWorkers`. */
+function runFixtures(dir: string, maxWorkers: number): Map<string, FileResult> {
   const unit = (require("../jest.config.js") as { projects: Record<string, unknown>[] }).projects.find(
     (project) => project.displayName === "unit",
   );
   if (!unit) throw new Error("jest.config.js has no project named unit");
-  const dir = tempDir("unit-runner-");
+  const work = tempDir("unit-runner-");
   // the fixtures in their file order (jest orders files by size and past durations otherwise)
   fs.writeFileSync(
-    path.join(dir, "sequencer.js"),
+    path.join(work, "sequencer.js"),
     [
       'const Sequencer = require(require.resolve("@jest/test-sequencer", { paths: [process.cwd()] })).default;',
       "module.exports = class extends Sequencer {",
@@ -43,22 +48,19 @@ const results = (() => {
   );
   const config = {
     rootDir: ROOT,
-    cacheDirectory: path.join(dir, "cache"),
-    testSequencer: path.join(dir, "sequencer.js"),
-    projects: [
-      { ...unit, rootDir: ROOT, roots: [FIXTURES], testMatch: ["**/*.fixture.ts"], testPathIgnorePatterns: [] },
-    ],
+    cacheDirectory: path.join(work, "cache"),
+    testSequencer: path.join(work, "sequencer.js"),
+    projects: [{ ...unit, rootDir: ROOT, roots: [dir], testMatch: ["**/*.fixture.ts"], testPathIgnorePatterns: [] }],
   };
-  fs.writeFileSync(path.join(dir, "jest.config.json"), JSON.stringify(config));
-  const output = path.join(dir, "results.json");
-  // one worker: the runner then runs every file in one process, one after another
+  fs.writeFileSync(path.join(work, "jest.config.json"), JSON.stringify(config));
+  const output = path.join(work, "results.json");
   const run = spawnSync(
     process.execPath,
     [
       require.resolve("jest/bin/jest"),
       "--config",
-      path.join(dir, "jest.config.json"),
-      "--maxWorkers=1",
+      path.join(work, "jest.config.json"),
+      `--maxWorkers=${maxWorkers}`,
       "--json",
       `--outputFile=${output}`,
     ],
@@ -67,10 +69,14 @@ const results = (() => {
   if (!fs.existsSync(output)) throw new Error(`jest wrote no results (status ${run.status}):\n${run.stderr}`);
   const files = (JSON.parse(fs.readFileSync(output, "utf8")) as { testResults: FileResult[] }).testResults;
   return new Map(files.map((file) => [path.basename(file.name, ".fixture.ts"), file]));
-})();
+}
 
-function file(name: string): FileResult {
-  const result = results.get(name);
+// one worker: the runner then runs every file in one process (jest's), one after another
+const results = runFixtures(FIXTURES, 1);
+const crashResults = runFixtures(CRASH_FIXTURES, 2);
+
+function file(name: string, from = results): FileResult {
+  const result = from.get(name);
   if (!result) throw new Error(`no result for fixture ${name}: ${[...results.keys()].join(", ")}`);
   return result;
 }
@@ -81,13 +87,18 @@ function test_(fileName: string, title: string): AssertionResult {
   return result;
 }
 
-test("every fixture ran, in one jest run of the unit project's configuration", () => {
-  expect([...results.keys()].sort()).toEqual(
-    fs
-      .readdirSync(FIXTURES)
-      .map((name) => path.basename(name, ".fixture.ts"))
-      .sort(),
-  );
+test("every fixture ran, in jest runs of the unit project's configuration", () => {
+  for (const [dir, ran] of [
+    [FIXTURES, results],
+    [CRASH_FIXTURES, crashResults],
+  ] as const) {
+    expect([...ran.keys()].sort()).toEqual(
+      fs
+        .readdirSync(dir)
+        .map((name) => path.basename(name, ".fixture.ts"))
+        .sort(),
+    );
+  }
 });
 
 test("a failure points at the line and column in the .ts file, not in what SWC compiled it to", () => {
@@ -132,4 +143,19 @@ test("test.concurrent, which the runner would run as a plain test, fails its fil
   expect(concurrent.status).toBe("failed");
   expect(concurrent.message).toContain('test.concurrent ("runs beside the others")');
   expect(concurrent.message).toContain("jest-light-runner");
+});
+
+test("a file whose test exits its process fails, and the other files still run", () => {
+  const exits = file("exits", crashResults);
+  expect(exits.status).toBe("failed");
+  expect(exits.message).toContain("Worker exited unexpectedly");
+  for (const n of [1, 2, 3, 4]) expect(file(`passes-${n}`, crashResults).status).toBe("passed");
+});
+
+test("an error thrown from a timer, or a rejection nobody handles, fails its file though its test passed", () => {
+  for (const name of ["throws-from-a-timer", "rejects-unhandled"]) {
+    const crashed = file(name, crashResults);
+    expect(crashed.status).toBe("failed");
+    expect(crashed.message).toContain("Worker exited unexpectedly");
+  }
 });
