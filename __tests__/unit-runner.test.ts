@@ -30,7 +30,7 @@ interface FileResult {
 }
 
 /** What jest reports of each fixture in `dir` (by file name, without .fixture.ts), run with `maxWorkers`. */
-function runFixtures(dir: string, maxWorkers: number): Map<string, FileResult> {
+function runFixtures(dir: string, maxWorkers: number, env: Record<string, string> = {}): Map<string, FileResult> {
   const unit = (require("../jest.config.js") as { projects: Record<string, unknown>[] }).projects.find(
     (project) => project.displayName === "unit",
   );
@@ -64,7 +64,7 @@ function runFixtures(dir: string, maxWorkers: number): Map<string, FileResult> {
       "--json",
       `--outputFile=${output}`,
     ],
-    { cwd: ROOT, encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0" }, timeout: 60_000 },
+    { cwd: ROOT, encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0", ...env }, timeout: 60_000 },
   );
   if (!fs.existsSync(output)) throw new Error(`jest wrote no results (status ${run.status}):\n${run.stderr}`);
   const files = (JSON.parse(fs.readFileSync(output, "utf8")) as { testResults: FileResult[] }).testResults;
@@ -73,7 +73,8 @@ function runFixtures(dir: string, maxWorkers: number): Map<string, FileResult> {
 
 // one worker: the runner then runs every file in one process (jest's), one after another
 const results = runFixtures(FIXTURES, 1);
-const crashResults = runFixtures(CRASH_FIXTURES, 2);
+// two workers, as npm test runs them; a file may run for 3 s
+const crashResults = runFixtures(CRASH_FIXTURES, 2, { UNIT_RUNNER_FILE_TIMEOUT_MS: "3000" });
 
 function file(name: string, from = results): FileResult {
   const result = from.get(name);
@@ -158,4 +159,11 @@ test("an error thrown from a timer, or a rejection nobody handles, fails its fil
     expect(crashed.status).toBe("failed");
     expect(crashed.message).toContain("Worker exited unexpectedly");
   }
+});
+
+test("a file that blocks its process for good fails after the runner's deadline for a file, and the run ends", () => {
+  const blocked = file("blocks", crashResults);
+  expect(blocked.status).toBe("failed");
+  expect(blocked.message).toContain("did not finish within 3 s, and its process was stopped");
+  expect(file("passes-4", crashResults).status).toBe("passed");
 });
