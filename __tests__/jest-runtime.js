@@ -1,8 +1,10 @@
-// jest's runtime (jest.config.js, "runtime"), with V8's code cache kept per worker process.
+// jest's runtime (jest.config.js, "runtime": the integration project's; the unit project runs in
+// __tests__/unit-runner/ instead), with V8's code cache kept per worker process.
 //
 // jest compiles every module again for every test file (each file gets a fresh module registry
-// and VM context), and most test files load the same ~800 modules: cdktf, the provider bindings,
-// zod and the project's sources. Compiling them was about a sixth of the unit tests' CPU time.
+// and VM context), and test files load many of the same modules: cdktf, the provider bindings,
+// zod and the project's sources. When the unit tests still ran this way, compiling them was about
+// a sixth of their CPU time.
 // Here each module is compiled as a vm.Script whose code cache (taken after the test file ran, so
 // that it holds the functions compiled lazily too) serves the next test file of the same worker.
 // The module still runs in the test file's own context, with the same wrapper arguments jest
