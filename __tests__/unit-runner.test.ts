@@ -11,11 +11,14 @@ import { tempDir } from "./helpers";
  * - __tests__/unit-runner/fixtures/: in one runner process (one worker: jest's own), in their
  *   file order;
  * - __tests__/unit-runner/crash-fixtures/: files that end their process, in two runner processes
- *   as `npm test` runs them.
+ *   as `npm test` runs them;
+ * - __tests__/unit-runner/between-fixtures/: an error thrown after its file ended, while the other
+ *   process still runs a file.
  */
 const ROOT = path.join(__dirname, "..");
 const FIXTURES = path.join(__dirname, "unit-runner", "fixtures");
 const CRASH_FIXTURES = path.join(__dirname, "unit-runner", "crash-fixtures");
+const BETWEEN_FIXTURES = path.join(__dirname, "unit-runner", "between-fixtures");
 
 interface AssertionResult {
   readonly title: string;
@@ -29,8 +32,8 @@ interface FileResult {
   readonly assertionResults: readonly AssertionResult[];
 }
 
-/** What jest reports of each fixture in `dir` (by file name, without .fixture.ts), run with `maxWorkers`. */
-function runFixtures(dir: string, maxWorkers: number, env: Record<string, string> = {}): Map<string, FileResult> {
+/** jest run on the fixtures in `dir` with `maxWorkers`: its status, stderr and results file. */
+function jestOnFixtures(dir: string, maxWorkers: number, env: Record<string, string> = {}) {
   const unit = (require("../jest.config.js") as { projects: Record<string, unknown>[] }).projects.find(
     (project) => project.displayName === "unit",
   );
@@ -66,7 +69,13 @@ function runFixtures(dir: string, maxWorkers: number, env: Record<string, string
     ],
     { cwd: ROOT, encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0", ...env }, timeout: 60_000 },
   );
-  if (!fs.existsSync(output)) throw new Error(`jest wrote no results (status ${run.status}):\n${run.stderr}`);
+  return { status: run.status, stderr: run.stderr, output };
+}
+
+/** What jest reports of each fixture in `dir` (by file name, without .fixture.ts), run with `maxWorkers`. */
+function runFixtures(dir: string, maxWorkers: number, env: Record<string, string> = {}): Map<string, FileResult> {
+  const { status, stderr, output } = jestOnFixtures(dir, maxWorkers, env);
+  if (!fs.existsSync(output)) throw new Error(`jest wrote no results (status ${status}):\n${stderr}`);
   const files = (JSON.parse(fs.readFileSync(output, "utf8")) as { testResults: FileResult[] }).testResults;
   return new Map(files.map((file) => [path.basename(file.name, ".fixture.ts"), file]));
 }
@@ -103,47 +112,91 @@ test("every fixture ran, in jest runs of the unit project's configuration", () =
 });
 
 test("a failure points at the line and column in the .ts file, not in what SWC compiled it to", () => {
-  const failed = test_("5-fails", "fails on line 11, column 24");
+  const failed = test_("05-fails", "fails on line 11, column 24");
   expect(failed.status).toBe("failed");
   expect(failed.failureMessages.join("\n")).toContain("Expected: 3");
-  expect(failed.failureMessages.join("\n")).toContain(`${path.join(FIXTURES, "5-fails.fixture.ts")}:11:24`);
+  expect(failed.failureMessages.join("\n")).toContain(`${path.join(FIXTURES, "05-fails.fixture.ts")}:11:24`);
 });
 
 test("a test that never ends fails after its own timeout, and the tests after it still run", () => {
-  const hung = test_("3-hangs", "never ends");
+  const hung = test_("03-hangs", "never ends");
   expect(hung.status).toBe("failed");
   expect(hung.failureMessages.join("\n")).toContain('Exceeded timeout of 300 ms for test "never ends"');
-  expect(test_("3-hangs", "runs after the one that never ended").status).toBe("passed");
+  expect(test_("03-hangs", "runs after the one that never ended").status).toBe("passed");
 });
 
 test("expect.assertions() fails a test that made fewer assertions, and passes one that made them", () => {
-  const fewer = test_("4-assertions", "asks for two assertions and makes one");
+  const fewer = test_("04-assertions", "asks for two assertions and makes one");
   expect(fewer.status).toBe("failed");
   expect(fewer.failureMessages.join("\n")).toContain(
     "Expected two assertions to be called but received one assertion call",
   );
-  expect(test_("4-assertions", "makes the two assertions it asks for").status).toBe("passed");
+  expect(test_("04-assertions", "makes the two assertions it asks for").status).toBe("passed");
 });
 
 test("a test that takes a done callback ends when it calls it", () => {
-  expect(test_("4-assertions", "ends when it calls done").status).toBe("passed");
+  expect(test_("04-assertions", "ends when it calls done").status).toBe("passed");
 });
 
 test("a file that leaves an environment variable set fails, and the next file in its process starts without it", () => {
-  const leaver = file("1-leaves-env");
+  const leaver = file("01-leaves-env");
   expect(leaver.status).toBe("failed");
   expect(
     leaver.assertionResults.find((t) => t.title === "sets an environment variable and leaves it set")?.status,
   ).toBe("passed");
   expect(leaver.message).toContain("this test file left process.env.UNIT_RUNNER_FIXTURE_LEFT changed");
-  expect(test_("2-after-it", "starts without the variable the file before it left").status).toBe("passed");
+  expect(test_("02-after-it", "starts without the variable the file before it left").status).toBe("passed");
 });
 
-test("test.concurrent, which the runner would run as a plain test, fails its file at once, saying why", () => {
-  const concurrent = file("6-concurrent");
-  expect(concurrent.status).toBe("failed");
-  expect(concurrent.message).toContain('test.concurrent ("runs beside the others")');
-  expect(concurrent.message).toContain("jest-light-runner");
+test("test.concurrent, test.todo and test.failing, which the runner would run as plain tests, fail their file at once, saying why", () => {
+  for (const [name, what] of [
+    ["06-concurrent", 'test.concurrent ("runs beside the others")'],
+    ["14-todo", 'test.todo ("is still to be written")'],
+    ["15-failing", 'test.failing ("is expected to fail")'],
+  ]) {
+    const result = file(name);
+    expect(result.status).toBe("failed");
+    expect(result.message).toContain(what);
+    expect(result.message).toContain("jest-light-runner");
+  }
+});
+
+test("a hook that never ends fails after its own timeout, also when it is the file's first call", () => {
+  const hooked = file("07-hook-first");
+  expect(hooked.status).toBe("failed");
+  expect(hooked.message).toContain("Exceeded timeout of 200 ms for a beforeAll hook");
+});
+
+test("expect.hasAssertions() in a beforeEach fails a test that made no assertion", () => {
+  const none = test_("08-assertions-in-hook", "makes no assertion, which its beforeEach asked for");
+  expect(none.status).toBe("failed");
+  expect(none.failureMessages.join("\n")).toContain("expect.hasAssertions()");
+});
+
+test("a test that throws a string fails with what it threw, and the others in its file keep their results", () => {
+  const thrown = test_("09-throws-a-string", "throws a string");
+  expect(thrown.status).toBe("failed");
+  expect(thrown.failureMessages.join("\n")).toContain("thrown: 'boom'");
+  expect(test_("09-throws-a-string", "passes beside it").status).toBe("passed");
+});
+
+test("fake timers left on fail their file, a test's timeout still fires under them, and the next file has real timers", () => {
+  const faked = file("10-leaves-fake-timers");
+  expect(faked.status).toBe("failed");
+  expect(faked.message).toContain("setTimeout (replaced: a mock, or fake timers left on)");
+  expect(test_("10-leaves-fake-timers", "never ends, under fake timers").failureMessages.join("\n")).toContain(
+    'Exceeded timeout of 300 ms for test "never ends, under fake timers"',
+  );
+  expect(test_("11-after-fake-timers", "waits on real timers, which the file before it left faked").status).toBe(
+    "passed",
+  );
+});
+
+test("a matcher a file added with expect.extend fails that file, and the next file does not have it", () => {
+  const extended = file("12-leaves-a-matcher");
+  expect(extended.status).toBe("failed");
+  expect(extended.message).toContain("a matcher added by expect.extend, toBeFive");
+  expect(test_("13-after-the-matcher", "has no matcher the file before it added").status).toBe("passed");
 });
 
 test("a file whose test exits its process fails, and the other files still run", () => {
@@ -153,11 +206,14 @@ test("a file whose test exits its process fails, and the other files still run",
   for (const n of [1, 2, 3, 4]) expect(file(`passes-${n}`, crashResults).status).toBe("passed");
 });
 
-test("an error thrown from a timer, or a rejection nobody handles, fails its file though its test passed", () => {
-  for (const name of ["throws-from-a-timer", "rejects-unhandled"]) {
+test("an error thrown from a timer, or a rejection nobody handles, fails its file with that error", () => {
+  for (const [name, what] of [
+    ["throws-from-a-timer", "an error thrown outside any test: Error: thrown from a timer"],
+    ["rejects-unhandled", "a rejection nobody handled: Error: nobody handles this"],
+  ]) {
     const crashed = file(name, crashResults);
     expect(crashed.status).toBe("failed");
-    expect(crashed.message).toContain("Worker exited unexpectedly");
+    expect(crashed.message).toContain(what);
   }
 });
 
@@ -166,4 +222,15 @@ test("a file that blocks its process for good fails after the runner's deadline 
   expect(blocked.status).toBe("failed");
   expect(blocked.message).toContain("did not finish within 3 s, and its process was stopped");
   expect(file("passes-4", crashResults).status).toBe("passed");
+});
+
+test("an error thrown after its file ended fails the run, naming that file, once the other files have run", () => {
+  const run = jestOnFixtures(BETWEEN_FIXTURES, 2);
+  expect(run.status).not.toBe(0);
+  expect(run.stderr).toContain(
+    `an error thrown outside any test after ${path.join(BETWEEN_FIXTURES, "leaves-a-late-timer.fixture.ts")} ended`,
+  );
+  expect(run.stderr).toContain("thrown after its file ended");
+  expect(run.stderr).toContain("a unit test process ended between two test files");
+  expect(run.stderr).toMatch(/PASS .*runs-on\.fixture\.ts/);
 });

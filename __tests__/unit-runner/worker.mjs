@@ -5,6 +5,7 @@
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
+import { format } from "node:util";
 
 const require = createRequire(import.meta.url);
 // the runner's worker module (not among the package's exports, so by its path)
@@ -14,11 +15,33 @@ const lightRunner = await import(
 
 let configured = false;
 
+/**
+ * What the file running now printed through the console, as jest's own console keeps it (jest
+ * prints it under the file, and not with --silent; the process's stdout stays jest's, for
+ * --json). The methods are replaced once, so that they are the same functions in every file
+ * (./per-file.js fails a file that leaves console.log replaced).
+ */
+let printed;
+for (const type of ["log", "info", "warn", "error", "debug"]) {
+  const direct = console[type].bind(console);
+  console[type] = function keptForJest(...args) {
+    if (!printed) return direct(...args);
+    const origin = new Error().stack.split("\n").slice(2).join("\n");
+    printed.push({ message: format(...args), origin, type });
+  };
+}
+
 /** Runs one test file, as jest-light-runner's worker does; the first task sets the configuration. */
 export default async function runTestFile({ testPath, workerData }) {
   if (!configured) {
     lightRunner.setWorkerData(workerData);
     configured = true;
   }
-  return lightRunner.default(testPath);
+  printed = [];
+  try {
+    const result = await lightRunner.default(testPath);
+    return printed.length > 0 ? { ...result, console: printed } : result;
+  } finally {
+    printed = undefined;
+  }
 }

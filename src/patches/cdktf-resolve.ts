@@ -6,7 +6,7 @@
 /**
  * Stands in for cdktf's `lib/tokens/private/resolve` module (cdktf 0.21.0), where its
  * `lib/tokens/token.js` loads it, in the bundle that scripts/run.js builds and in the tests
- * (__tests__/resolver.js).
+ * (__tests__/resolver.js, __tests__/unit-runner/register.js).
  *
  * cdktf resolves every element of a stack twice per synth (once "preparing", once for output) and
  * then the merged stack once more, and its `resolve` pays for each value it visits as if it might
