@@ -97,6 +97,20 @@ function test_(fileName: string, title: string): AssertionResult {
   return result;
 }
 
+/** The test `title` of fixture `fileName` failed, its message holding each of `texts`. */
+function expectTestFailed(fileName: string, title: string, ...texts: string[]): void {
+  const result = test_(fileName, title);
+  expect(result.status).toBe("failed");
+  for (const text of texts) expect(result.failureMessages.join("\n")).toContain(text);
+}
+
+/** Fixture file `name` (of the run `from`) failed, its message holding each of `texts`. */
+function expectFileFailed(name: string, from: Map<string, FileResult>, ...texts: string[]): void {
+  const result = file(name, from);
+  expect(result.status).toBe("failed");
+  for (const text of texts) expect(result.message).toContain(text);
+}
+
 test("every fixture ran, in jest runs of the unit project's configuration", () => {
   for (const [dir, ran] of [
     [FIXTURES, results],
@@ -112,23 +126,23 @@ test("every fixture ran, in jest runs of the unit project's configuration", () =
 });
 
 test("a failure points at the line and column in the .ts file, not in what SWC compiled it to", () => {
-  const failed = test_("05-fails", "fails on line 11, column 24");
-  expect(failed.status).toBe("failed");
-  expect(failed.failureMessages.join("\n")).toContain("Expected: 3");
-  expect(failed.failureMessages.join("\n")).toContain(`${path.join(FIXTURES, "05-fails.fixture.ts")}:11:24`);
+  expectTestFailed(
+    "05-fails",
+    "fails on line 11, column 24",
+    "Expected: 3",
+    `${path.join(FIXTURES, "05-fails.fixture.ts")}:11:24`,
+  );
 });
 
 test("a test that never ends fails after its own timeout, and the tests after it still run", () => {
-  const hung = test_("03-hangs", "never ends");
-  expect(hung.status).toBe("failed");
-  expect(hung.failureMessages.join("\n")).toContain('Exceeded timeout of 300 ms for test "never ends"');
+  expectTestFailed("03-hangs", "never ends", 'Exceeded timeout of 300 ms for test "never ends"');
   expect(test_("03-hangs", "runs after the one that never ended").status).toBe("passed");
 });
 
 test("expect.assertions() fails a test that made fewer assertions, and passes one that made them", () => {
-  const fewer = test_("04-assertions", "asks for two assertions and makes one");
-  expect(fewer.status).toBe("failed");
-  expect(fewer.failureMessages.join("\n")).toContain(
+  expectTestFailed(
+    "04-assertions",
+    "asks for two assertions and makes one",
     "Expected two assertions to be called but received one assertion call",
   );
   expect(test_("04-assertions", "makes the two assertions it asks for").status).toBe("passed");
@@ -154,36 +168,29 @@ test("test.concurrent, test.todo and test.failing, which the runner would run as
     ["14-todo", 'test.todo ("is still to be written")'],
     ["15-failing", 'test.failing ("is expected to fail")'],
   ]) {
-    const result = file(name);
-    expect(result.status).toBe("failed");
-    expect(result.message).toContain(what);
-    expect(result.message).toContain("jest-light-runner");
+    expectFileFailed(name, results, what, "jest-light-runner");
   }
 });
 
 test("a hook that never ends fails after its own timeout, also when it is the file's first call", () => {
-  const hooked = file("07-hook-first");
-  expect(hooked.status).toBe("failed");
-  expect(hooked.message).toContain("Exceeded timeout of 200 ms for a beforeAll hook");
+  expectFileFailed("07-hook-first", results, "Exceeded timeout of 200 ms for a beforeAll hook");
 });
 
 test("expect.hasAssertions() in a beforeEach fails a test that made no assertion", () => {
-  const none = test_("08-assertions-in-hook", "makes no assertion, which its beforeEach asked for");
-  expect(none.status).toBe("failed");
-  expect(none.failureMessages.join("\n")).toContain("expect.hasAssertions()");
+  expectTestFailed(
+    "08-assertions-in-hook",
+    "makes no assertion, which its beforeEach asked for",
+    "expect.hasAssertions()",
+  );
 });
 
 test("a test that throws a string fails with what it threw, and the others in its file keep their results", () => {
-  const thrown = test_("09-throws-a-string", "throws a string");
-  expect(thrown.status).toBe("failed");
-  expect(thrown.failureMessages.join("\n")).toContain("thrown: 'boom'");
+  expectTestFailed("09-throws-a-string", "throws a string", "thrown: 'boom'");
   expect(test_("09-throws-a-string", "passes beside it").status).toBe("passed");
 });
 
 test("fake timers left on fail their file, a test's timeout still fires under them, and the next file has real timers", () => {
-  const faked = file("10-leaves-fake-timers");
-  expect(faked.status).toBe("failed");
-  expect(faked.message).toContain("setTimeout (replaced: a mock, or fake timers left on)");
+  expectFileFailed("10-leaves-fake-timers", results, "setTimeout (replaced: a mock, or fake timers left on)");
   expect(test_("10-leaves-fake-timers", "never ends, under fake timers").failureMessages.join("\n")).toContain(
     'Exceeded timeout of 300 ms for test "never ends, under fake timers"',
   );
@@ -193,16 +200,12 @@ test("fake timers left on fail their file, a test's timeout still fires under th
 });
 
 test("a matcher a file added with expect.extend fails that file, and the next file does not have it", () => {
-  const extended = file("12-leaves-a-matcher");
-  expect(extended.status).toBe("failed");
-  expect(extended.message).toContain("a matcher added by expect.extend, toBeFive");
+  expectFileFailed("12-leaves-a-matcher", results, "a matcher added by expect.extend, toBeFive");
   expect(test_("13-after-the-matcher", "has no matcher the file before it added").status).toBe("passed");
 });
 
 test("a file whose test exits its process fails, and the other files still run", () => {
-  const exits = file("exits", crashResults);
-  expect(exits.status).toBe("failed");
-  expect(exits.message).toContain("Worker exited unexpectedly");
+  expectFileFailed("exits", crashResults, "Worker exited unexpectedly");
   for (const n of [1, 2, 3, 4]) expect(file(`passes-${n}`, crashResults).status).toBe("passed");
 });
 
@@ -211,16 +214,12 @@ test("an error thrown from a timer, or a rejection nobody handles, fails its fil
     ["throws-from-a-timer", "an error thrown outside any test: Error: thrown from a timer"],
     ["rejects-unhandled", "a rejection nobody handled: Error: nobody handles this"],
   ]) {
-    const crashed = file(name, crashResults);
-    expect(crashed.status).toBe("failed");
-    expect(crashed.message).toContain(what);
+    expectFileFailed(name, crashResults, what);
   }
 });
 
 test("a file that blocks its process for good fails after the runner's deadline for a file, and the run ends", () => {
-  const blocked = file("blocks", crashResults);
-  expect(blocked.status).toBe("failed");
-  expect(blocked.message).toContain("did not finish within 3 s, and its process was stopped");
+  expectFileFailed("blocks", crashResults, "did not finish within 3 s, and its process was stopped");
   expect(file("passes-4", crashResults).status).toBe("passed");
 });
 
