@@ -190,7 +190,11 @@ test("a test that throws a string fails with what it threw, and the others in it
 });
 
 test("fake timers left on fail their file, a test's timeout still fires under them, and the next file has real timers", () => {
-  expectFileFailed("10-leaves-fake-timers", results, "setTimeout (replaced: a mock, or fake timers left on)");
+  expectFileFailed(
+    "10-leaves-fake-timers",
+    results,
+    "setTimeout (replaced: a mock, fake timers left on, or a value set)",
+  );
   expect(test_("10-leaves-fake-timers", "never ends, under fake timers").failureMessages.join("\n")).toContain(
     'Exceeded timeout of 300 ms for test "never ends, under fake timers"',
   );
@@ -202,6 +206,17 @@ test("fake timers left on fail their file, a test's timeout still fires under th
 test("a matcher a file added with expect.extend fails that file, and the next file does not have it", () => {
   expectFileFailed("12-leaves-a-matcher", results, "a matcher added by expect.extend, toBeFive");
   expect(test_("13-after-the-matcher", "has no matcher the file before it added").status).toBe("passed");
+});
+
+test("a matcher or equality tester a file overrode, or a clearInterval it replaced, fails that file and is put back", () => {
+  expectFileFailed(
+    "16-overrides",
+    results,
+    "a matcher replaced by expect.extend, toBe",
+    "expect's equality testers (expect.addEqualityTesters)",
+    "clearInterval (replaced",
+  );
+  expect(test_("17-after-the-overrides", "has the real toBe, equality and clearInterval back").status).toBe("passed");
 });
 
 test("a file whose test exits its process fails, and the other files still run", () => {

@@ -98,8 +98,13 @@ const FUNCTIONS = [
   [Date, "now", "Date.now"],
   [Math, "random", "Math.random"],
   [globalThis, "setTimeout", "setTimeout"],
+  [globalThis, "clearTimeout", "clearTimeout"],
   [globalThis, "setInterval", "setInterval"],
+  [globalThis, "clearInterval", "clearInterval"],
   [globalThis, "setImmediate", "setImmediate"],
+  [globalThis, "clearImmediate", "clearImmediate"],
+  [globalThis, "performance", "performance"],
+  [process, "hrtime", "process.hrtime"],
   [globalThis, "queueMicrotask", "queueMicrotask"],
   [process, "nextTick", "process.nextTick"],
   [console, "log", "console.log"],
@@ -113,8 +118,8 @@ const FUNCTIONS = [
   [Error, "stackTraceLimit", "Error.stackTraceLimit"],
 ];
 
-/** expect's registry of matchers (expect.extend adds to it). */
-const matchers = () => globalThis[Symbol.for("$$jest-matchers-object")]?.matchers ?? {};
+/** expect's registry: its matchers (expect.extend) and equality testers (expect.addEqualityTesters). */
+const registry = () => globalThis[Symbol.for("$$jest-matchers-object")] ?? { matchers: {}, customEqualityTesters: [] };
 
 /**
  * The process state every test file starts from: the runner process's once every setup file ran
@@ -128,7 +133,8 @@ function takeBaseline() {
     cwd: process.cwd(),
     exitCode: process.exitCode,
     functions: FUNCTIONS.map(([owner, key]) => owner[key]),
-    matchers: new Set(Object.keys(matchers())),
+    matchers: { ...registry().matchers },
+    equalityTesters: [...(registry().customEqualityTesters ?? [])],
   };
 }
 
@@ -155,16 +161,23 @@ function restoreBaseline() {
     process.exitCode = baseline.exitCode;
   }
   const replaced = FUNCTIONS.filter(([owner, key], i) => owner[key] !== baseline.functions[i]);
-  for (const [, , name] of replaced) changed.push(`${name} (replaced: a mock, or fake timers left on)`);
+  for (const [, , name] of replaced) changed.push(`${name} (replaced: a mock, fake timers left on, or a value set)`);
   if (replaced.length > 0) jest.useRealTimers(); // fake timers keep more than these; then the rest
   FUNCTIONS.forEach(([owner, key], i) => {
     if (owner[key] !== baseline.functions[i]) owner[key] = baseline.functions[i];
   });
-  const registered = matchers();
-  for (const key of Object.keys(registered)) {
-    if (baseline.matchers.has(key)) continue;
-    changed.push(`a matcher added by expect.extend, ${key}`);
-    delete registered[key];
+  const { matchers, customEqualityTesters: testers = [] } = registry();
+  for (const key of new Set([...Object.keys(matchers), ...Object.keys(baseline.matchers)])) {
+    if (matchers[key] === baseline.matchers[key]) continue;
+    changed.push(`a matcher ${key in baseline.matchers ? "replaced" : "added"} by expect.extend, ${key}`);
+    if (key in baseline.matchers) matchers[key] = baseline.matchers[key];
+    else delete matchers[key];
+  }
+  const sameTesters =
+    testers.length === baseline.equalityTesters.length && testers.every((t, i) => t === baseline.equalityTesters[i]);
+  if (!sameTesters) {
+    changed.push("expect's equality testers (expect.addEqualityTesters)");
+    testers.splice(0, testers.length, ...baseline.equalityTesters);
   }
   return changed;
 }
@@ -175,16 +188,32 @@ function restoreBaseline() {
  */
 function startFile(testPath) {
   if (!baseline) takeBaseline();
+  settleFile();
   const left = restoreBaseline();
   if (left.length > 0) {
     process.stderr.write(
       `${lastFile ?? "a setup file"} left ${left.join(", ")} changed; put back before ${testPath}\n`,
     );
   }
-  strayErrors.length = 0;
   resetAssertions();
   running = testPath;
 }
+
+/**
+ * After a file that never reached its end (it failed while it loaded, or has no test): what it
+ * left is put back and what it threw is printed, naming it. ./worker.mjs calls this after every
+ * file; a file that reached its end has nothing left to settle.
+ */
+function settleFile() {
+  if (!running) return;
+  const left = restoreBaseline();
+  const problems = strayErrors.splice(0);
+  if (left.length > 0) problems.push(`it left ${left.join(", ")} changed (put back)`);
+  if (problems.length > 0) process.stderr.write(`${running}, which did not run to its end:\n${problems.join("\n")}\n`);
+  lastFile = running;
+  running = undefined;
+}
+globalThis[Symbol.for("classic-servers.unit-runner.settleFile")] = settleFile;
 
 /** At a file's end (its last afterAll hook): fails it when it left the state changed, or threw. */
 async function endFile() {

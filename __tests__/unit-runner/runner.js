@@ -4,8 +4,8 @@
 // tests now fill. The unit project's files go to jest-light-runner's worker in two processes of
 // their own (runInProcesses, below), beside jest's two workers; every other file goes to jest's
 // default runner, as before, its events (files and test cases) passed on to jest as they come.
-// With `jest -i` the unit files run first, in jest's own process (jest-light-runner's main-thread
-// mode, without the deadline per file), then the others.
+// With `jest -i` the unit files run first, in jest's own process (the same worker, without the
+// deadline per file), then the others.
 const path = require("node:path");
 const JestRunner = require("jest-runner").default;
 
@@ -59,14 +59,21 @@ class CombinedRunner {
     const runLight = async () => {
       if (light.length === 0) return;
       if (options.serial) {
-        const { default: LightRunner } = await import("jest-light-runner");
-        await new LightRunner({ ...this.globalConfig, maxWorkers: 1 }, this.context).runTests(
-          light,
-          watcher,
-          report.onStart,
-          report.onResult,
-          report.onFailure,
-        );
+        // in band: the same worker, in this process, one file after the other
+        const { default: runTestFile } = await import("./worker.mjs");
+        for (const test of light) {
+          const workerData = {
+            globalConfig: this.globalConfig,
+            projectConfig: test.context.config,
+            runtime: "main_thread",
+          };
+          try {
+            await report.onStart(test);
+            await report.onResult(test, await runTestFile({ testPath: test.path, workerData }));
+          } catch (error) {
+            await report.onFailure(test, error);
+          }
+        }
         return;
       }
       await runInProcesses(light, this.globalConfig, report);

@@ -5,7 +5,7 @@
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { format } from "node:util";
+import { format, inspect } from "node:util";
 
 const require = createRequire(import.meta.url);
 // the runner's worker module (not among the package's exports, so by its path)
@@ -22,14 +22,21 @@ let configured = false;
  * (./per-file.js fails a file that leaves console.log replaced).
  */
 let printed;
-for (const type of ["log", "info", "warn", "error", "debug"]) {
+let silent = false;
+for (const type of ["log", "info", "warn", "error", "debug", "dir"]) {
   const direct = console[type].bind(console);
   console[type] = function keptForJest(...args) {
     if (!printed) return direct(...args);
+    if (silent) return undefined;
     const origin = new Error().stack.split("\n").slice(2).join("\n");
-    printed.push({ message: format(...args), origin, type });
+    const message = type === "dir" ? inspect(args[0], args[1]) : format(...args);
+    printed.push({ message, origin, type: type === "dir" ? "log" : type });
   };
 }
+// what a file printed before its process ended (process.exit, the runner's deadline) is not lost
+process.on("exit", () => {
+  for (const { type, message } of printed ?? []) process.stderr.write(`console.${type}: ${message}\n`);
+});
 
 /** Runs one test file, as jest-light-runner's worker does; the first task sets the configuration. */
 export default async function runTestFile({ testPath, workerData }) {
@@ -38,10 +45,12 @@ export default async function runTestFile({ testPath, workerData }) {
     configured = true;
   }
   printed = [];
+  silent = Boolean(workerData.globalConfig.silent);
   try {
     const result = await lightRunner.default(testPath);
     return printed.length > 0 ? { ...result, console: printed } : result;
   } finally {
     printed = undefined;
+    globalThis[Symbol.for("classic-servers.unit-runner.settleFile")]?.();
   }
 }
