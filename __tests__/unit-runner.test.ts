@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { tempDir } from "./helpers";
@@ -32,8 +32,14 @@ interface FileResult {
   readonly assertionResults: readonly AssertionResult[];
 }
 
+interface FixtureRun {
+  readonly status: number | null;
+  readonly stderr: string;
+  readonly output: string;
+}
+
 /** jest run on the fixtures in `dir` with `maxWorkers`: its status, stderr and results file. */
-function jestOnFixtures(dir: string, maxWorkers: number, env: Record<string, string> = {}) {
+async function jestOnFixtures(dir: string, maxWorkers: number, env: Record<string, string> = {}): Promise<FixtureRun> {
   const unit = (require("../jest.config.js") as { projects: Record<string, unknown>[] }).projects.find(
     (project) => project.displayName === "unit",
   );
@@ -57,37 +63,56 @@ function jestOnFixtures(dir: string, maxWorkers: number, env: Record<string, str
   };
   fs.writeFileSync(path.join(work, "jest.config.json"), JSON.stringify(config));
   const output = path.join(work, "results.json");
-  const run = spawnSync(
-    process.execPath,
-    [
-      require.resolve("jest/bin/jest"),
-      "--config",
-      path.join(work, "jest.config.json"),
-      `--maxWorkers=${maxWorkers}`,
-      "--json",
-      `--outputFile=${output}`,
-    ],
-    { cwd: ROOT, encoding: "utf8", env: { ...process.env, FORCE_COLOR: "0", ...env }, timeout: 60_000 },
-  );
-  return { status: run.status, stderr: run.stderr, output };
+  const args = [
+    require.resolve("jest/bin/jest"),
+    "--config",
+    path.join(work, "jest.config.json"),
+    `--maxWorkers=${maxWorkers}`,
+    "--json",
+    `--outputFile=${output}`,
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, FORCE_COLOR: "0", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+    timeout: 60_000,
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const status = await new Promise<number | null>((resolve, reject) => child.on("error", reject).on("close", resolve));
+  return { status, stderr, output };
 }
 
 /** What jest reports of each fixture in `dir` (by file name, without .fixture.ts), run with `maxWorkers`. */
-function runFixtures(dir: string, maxWorkers: number, env: Record<string, string> = {}): Map<string, FileResult> {
-  const { status, stderr, output } = jestOnFixtures(dir, maxWorkers, env);
+async function runFixtures(
+  dir: string,
+  maxWorkers: number,
+  env: Record<string, string> = {},
+): Promise<Map<string, FileResult>> {
+  const { status, stderr, output } = await jestOnFixtures(dir, maxWorkers, env);
   if (!fs.existsSync(output)) throw new Error(`jest wrote no results (status ${status}):\n${stderr}`);
   const files = (JSON.parse(fs.readFileSync(output, "utf8")) as { testResults: FileResult[] }).testResults;
   return new Map(files.map((file) => [path.basename(file.name, ".fixture.ts"), file]));
 }
 
-// one worker: the runner then runs every file in one process (jest's), one after another
-const results = runFixtures(FIXTURES, 1);
-// two workers, as npm test runs them; a file may run for 3 s
-const crashResults = runFixtures(CRASH_FIXTURES, 2, { UNIT_RUNNER_FILE_TIMEOUT_MS: "3000" });
+let results: Map<string, FileResult>;
+let crashResults: Map<string, FileResult>;
+let betweenRun: FixtureRun;
 
-function file(name: string, from = results): FileResult {
+// the three jest runs at once
+beforeAll(async () => {
+  [results, crashResults, betweenRun] = await Promise.all([
+    // one worker: the runner then runs every file in one process (jest's), one after another
+    runFixtures(FIXTURES, 1),
+    // two workers, as npm test runs them; a file may run for 3 s
+    runFixtures(CRASH_FIXTURES, 2, { UNIT_RUNNER_FILE_TIMEOUT_MS: "3000" }),
+    jestOnFixtures(BETWEEN_FIXTURES, 2),
+  ]);
+}, 90_000);
+
+function file(name: string, from: Map<string, FileResult> = results): FileResult {
   const result = from.get(name);
-  if (!result) throw new Error(`no result for fixture ${name}: ${[...results.keys()].join(", ")}`);
+  if (!result) throw new Error(`no result for fixture ${name}: ${[...from.keys()].join(", ")}`);
   return result;
 }
 
@@ -239,7 +264,7 @@ test("a file that blocks its process for good fails after the runner's deadline 
 });
 
 test("an error thrown after its file ended fails the run, naming that file, once the other files have run", () => {
-  const run = jestOnFixtures(BETWEEN_FIXTURES, 2);
+  const run = betweenRun;
   expect(run.status).not.toBe(0);
   expect(run.stderr).toContain(
     `an error thrown outside any test after ${path.join(BETWEEN_FIXTURES, "leaves-a-late-timer.fixture.ts")} ended`,
