@@ -51,10 +51,7 @@ module.exports = {
       runner: "<rootDir>/__tests__/unit-runner/runner.js",
       testEnvironment: "node",
       transform: {
-        "^.+\\.ts$": [
-          "@swc/jest",
-          { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } },
-        ],
+        "^.+\\.ts$": ["@swc/jest", require("./__tests__/swc-options.js")],
       },
       // the dependency modules the bundle replaces (cdktf's token creation stacks), replaced here too
       resolver: "<rootDir>/__tests__/resolver.js",

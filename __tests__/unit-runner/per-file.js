@@ -206,24 +206,31 @@ function startFile(testPath) {
  */
 function settleFile() {
   if (!running) return;
-  const left = restoreBaseline();
-  const problems = strayErrors.splice(0);
+  const file = running;
+  const { left, problems } = closeFile();
   if (left.length > 0) problems.push(`it left ${left.join(", ")} changed (put back)`);
-  if (problems.length > 0) process.stderr.write(`${running}, which did not run to its end:\n${problems.join("\n")}\n`);
-  lastFile = running;
-  running = undefined;
+  if (problems.length > 0) process.stderr.write(`${file}, which did not run to its end:\n${problems.join("\n")}\n`);
 }
 globalThis[Symbol.for("classic-servers.unit-runner.settleFile")] = settleFile;
 
-/** At a file's end (its last afterAll hook): fails it when it left the state changed, or threw. */
-async function endFile() {
-  const changed = restoreBaseline();
+/**
+ * Ends the file running now: the state is put back; what it had left changed, and the errors it
+ * threw outside its tests.
+ */
+function closeFile() {
+  const left = restoreBaseline();
   const problems = strayErrors.splice(0);
   lastFile = running;
   running = undefined;
-  if (changed.length > 0) {
+  return { left, problems };
+}
+
+/** At a file's end (its last afterAll hook): fails it when it left the state changed, or threw. */
+async function endFile() {
+  const { left, problems } = closeFile();
+  if (left.length > 0) {
     problems.push(
-      `this test file left ${changed.join(", ")} changed. Test files share their runner process ` +
+      `this test file left ${left.join(", ")} changed. Test files share their runner process ` +
         "(jest-light-runner), so a test must put back what it changes (try/finally, afterEach); " +
         "it has been put back for the next file.",
     );
@@ -239,12 +246,13 @@ expect.setState = function setStateAndStartFile(state) {
   return setState.call(this, state);
 };
 
-const checked = new WeakSet();
+/** The files (their root describe blocks) whose end checks what they left behind. */
+const endChecked = new WeakSet();
 
 addEventHandler((event, state) => {
   const root = state.rootDescribeBlock;
-  if (!checked.has(root)) {
-    checked.add(root);
+  if (!endChecked.has(root)) {
+    endChecked.add(root);
     root.hooks.push({ type: "afterAll", fn: endFile, parent: root, seenDone: false });
   }
   switch (event.name) {

@@ -21,11 +21,7 @@ const { pathToFileURL } = require("node:url");
 const { transformSync } = require("@swc/core");
 const { replacementFor } = require("../../scripts/run.js");
 
-const SWC_OPTIONS = {
-  jsc: { parser: { syntax: "typescript" }, target: "es2022" },
-  module: { type: "commonjs" },
-  sourceMaps: true,
-};
+const SWC_OPTIONS = { ...require("../swc-options.js"), sourceMaps: true };
 
 /** The source map of each file the hook compiled (as SWC gave it; parsed when a stack needs it). */
 const sourceMaps = new Map();

@@ -61,19 +61,7 @@ class CombinedRunner {
       if (options.serial) {
         // in band: the same worker, in this process, one file after the other
         const { default: runTestFile } = await import("./worker.mjs");
-        for (const test of light) {
-          const workerData = {
-            globalConfig: this.globalConfig,
-            projectConfig: test.context.config,
-            runtime: "main_thread",
-          };
-          try {
-            await report.onStart(test);
-            await report.onResult(test, await runTestFile({ testPath: test.path, workerData }));
-          } catch (error) {
-            await report.onFailure(test, error);
-          }
-        }
+        await eachFile(light, 1, (test) => runTestFile(taskFor(test, this.globalConfig, "main_thread")), report);
         return;
       }
       await runInProcesses(light, this.globalConfig, report);
@@ -97,13 +85,34 @@ class CombinedRunner {
   }
 }
 
+/** What ./worker.mjs runs for `test`: its path, and the configuration it runs with. */
+function taskFor(test, globalConfig, runtime) {
+  return { testPath: test.path, workerData: { globalConfig, projectConfig: test.context.config, runtime } };
+}
+
+/** Runs `tests` through `run`, `concurrency` at a time, and reports each file as jest wants. */
+async function eachFile(tests, concurrency, run, { onStart, onResult, onFailure }) {
+  const queue = [...tests];
+  const next = async () => {
+    for (let test = queue.shift(); test; test = queue.shift()) {
+      try {
+        await onStart(test);
+        await onResult(test, await run(test));
+      } catch (error) {
+        await onFailure(test, error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, next));
+}
+
 /**
  * Runs `tests` in `globalConfig.maxWorkers` processes of jest-light-runner's worker (./worker.mjs),
  * each file given with the configuration it runs with. A process that ends between two files (an
  * error thrown after its file ended, see ./per-file.js) fails the run, with its error, once every
  * file has run.
  */
-async function runInProcesses(tests, globalConfig, { onStart, onResult, onFailure }) {
+async function runInProcesses(tests, globalConfig, report) {
   const { default: Tinypool } = await import("tinypool");
   const workers = globalConfig.maxWorkers;
   const pool = new Tinypool({
@@ -116,29 +125,18 @@ async function runInProcesses(tests, globalConfig, { onStart, onResult, onFailur
   });
   const endedBetweenFiles = [];
   pool.on("error", (error) => endedBetweenFiles.push(error));
-  const queue = [...tests];
-  const next = async () => {
-    for (let test = queue.shift(); test; test = queue.shift()) {
-      const workerData = { globalConfig, projectConfig: test.context.config, runtime: "child_process" };
-      try {
-        await onStart(test);
-        const result = await pool
-          .run({ testPath: test.path, workerData }, { signal: AbortSignal.timeout(FILE_TIMEOUT_MS) })
-          .catch((error) => {
-            if (error?.name !== "AbortError") throw error;
-            throw new Error(
-              `${path.relative(globalConfig.rootDir, test.path)} did not finish within ${FILE_TIMEOUT_MS / 1000} s, ` +
-                "and its process was stopped (a test that blocks the event loop: a test's own timeout cannot end it)",
-            );
-          });
-        await onResult(test, result);
-      } catch (error) {
-        await onFailure(test, error);
-      }
-    }
-  };
+  const run = (test) =>
+    pool
+      .run(taskFor(test, globalConfig, "child_process"), { signal: AbortSignal.timeout(FILE_TIMEOUT_MS) })
+      .catch((error) => {
+        if (error?.name !== "AbortError") throw error;
+        throw new Error(
+          `${path.relative(globalConfig.rootDir, test.path)} did not finish within ${FILE_TIMEOUT_MS / 1000} s, ` +
+            "and its process was stopped (a test that blocks the event loop: a test's own timeout cannot end it)",
+        );
+      });
   try {
-    await Promise.all(Array.from({ length: workers }, next));
+    await eachFile(tests, workers, run, report);
   } finally {
     await pool.destroy();
   }

@@ -1,0 +1,7 @@
+// How SWC compiles the tests' TypeScript, for both projects: @swc/jest in the integration project
+// (jest.config.js) and the unit runner's require hook (__tests__/unit-runner/register.js).
+// Type-stripping to CommonJS only; `tsc --noEmit` checks the types.
+module.exports = {
+  jsc: { parser: { syntax: "typescript" }, target: "es2022" },
+  module: { type: "commonjs" },
+};
