@@ -129,6 +129,11 @@ function expectTestFailed(fileName: string, title: string, ...texts: string[]): 
   for (const text of texts) expect(result.failureMessages.join("\n")).toContain(text);
 }
 
+/** The test `title` of fixture `fileName` passed. */
+function expectTestPassed(fileName: string, title: string): void {
+  expect(test_(fileName, title).status).toBe("passed");
+}
+
 /** Fixture file `name` (of the run `from`) failed, its message holding each of `texts`. */
 function expectFileFailed(name: string, from: Map<string, FileResult>, ...texts: string[]): void {
   const result = file(name, from);
@@ -161,7 +166,7 @@ test("a failure points at the line and column in the .ts file, not in what SWC c
 
 test("a test that never ends fails after its own timeout, and the tests after it still run", () => {
   expectTestFailed("03-hangs", "never ends", 'Exceeded timeout of 300 ms for test "never ends"');
-  expect(test_("03-hangs", "runs after the one that never ended").status).toBe("passed");
+  expectTestPassed("03-hangs", "runs after the one that never ended");
 });
 
 test("expect.assertions() fails a test that made fewer assertions, and passes one that made them", () => {
@@ -170,21 +175,17 @@ test("expect.assertions() fails a test that made fewer assertions, and passes on
     "asks for two assertions and makes one",
     "Expected two assertions to be called but received one assertion call",
   );
-  expect(test_("04-assertions", "makes the two assertions it asks for").status).toBe("passed");
+  expectTestPassed("04-assertions", "makes the two assertions it asks for");
 });
 
 test("a test that takes a done callback ends when it calls it", () => {
-  expect(test_("04-assertions", "ends when it calls done").status).toBe("passed");
+  expectTestPassed("04-assertions", "ends when it calls done");
 });
 
 test("a file that leaves an environment variable set fails, and the next file in its process starts without it", () => {
-  const leaver = file("01-leaves-env");
-  expect(leaver.status).toBe("failed");
-  expect(
-    leaver.assertionResults.find((t) => t.title === "sets an environment variable and leaves it set")?.status,
-  ).toBe("passed");
-  expect(leaver.message).toContain("this test file left process.env.UNIT_RUNNER_FIXTURE_LEFT changed");
-  expect(test_("02-after-it", "starts without the variable the file before it left").status).toBe("passed");
+  expectFileFailed("01-leaves-env", results, "this test file left process.env.UNIT_RUNNER_FIXTURE_LEFT changed");
+  expectTestPassed("01-leaves-env", "sets an environment variable and leaves it set");
+  expectTestPassed("02-after-it", "starts without the variable the file before it left");
 });
 
 test("test.concurrent, test.todo and test.failing, which the runner would run as plain tests, fail their file at once, saying why", () => {
@@ -211,7 +212,7 @@ test("expect.hasAssertions() in a beforeEach fails a test that made no assertion
 
 test("a test that throws a string fails with what it threw, and the others in its file keep their results", () => {
   expectTestFailed("09-throws-a-string", "throws a string", "thrown: 'boom'");
-  expect(test_("09-throws-a-string", "passes beside it").status).toBe("passed");
+  expectTestPassed("09-throws-a-string", "passes beside it");
 });
 
 test("fake timers left on fail their file, a test's timeout still fires under them, and the next file has real timers", () => {
@@ -220,17 +221,17 @@ test("fake timers left on fail their file, a test's timeout still fires under th
     results,
     "setTimeout (replaced: a mock, fake timers left on, or a value set)",
   );
-  expect(test_("10-leaves-fake-timers", "never ends, under fake timers").failureMessages.join("\n")).toContain(
+  expectTestFailed(
+    "10-leaves-fake-timers",
+    "never ends, under fake timers",
     'Exceeded timeout of 300 ms for test "never ends, under fake timers"',
   );
-  expect(test_("11-after-fake-timers", "waits on real timers, which the file before it left faked").status).toBe(
-    "passed",
-  );
+  expectTestPassed("11-after-fake-timers", "waits on real timers, which the file before it left faked");
 });
 
 test("a matcher a file added with expect.extend fails that file, and the next file does not have it", () => {
   expectFileFailed("12-leaves-a-matcher", results, "a matcher added by expect.extend, toBeFive");
-  expect(test_("13-after-the-matcher", "has no matcher the file before it added").status).toBe("passed");
+  expectTestPassed("13-after-the-matcher", "has no matcher the file before it added");
 });
 
 test("a matcher or equality tester a file overrode, or a clearInterval it replaced, fails that file and is put back", () => {
@@ -241,7 +242,7 @@ test("a matcher or equality tester a file overrode, or a clearInterval it replac
     "expect's equality testers (expect.addEqualityTesters)",
     "clearInterval (replaced",
   );
-  expect(test_("17-after-the-overrides", "has the real toBe, equality and clearInterval back").status).toBe("passed");
+  expectTestPassed("17-after-the-overrides", "has the real toBe, equality and clearInterval back");
 });
 
 test("a file whose test exits its process fails, and the other files still run", () => {
