@@ -2,7 +2,8 @@
  * Tests are compiled by SWC: type-stripping only, no type checking, so a test file starts in
  * milliseconds; `tsc --noEmit` checks the types separately, first in `npm test`.
  *
- * Two projects, run side by side by `npm test` (__tests__/unit-runner/runner.js gives each its files):
+ * Two projects, run side by side by `npm test` (__tests__/unit-runner/runner.js gives each its
+ * files):
  * - unit: everything that reads synthesized JSON, rendered files and pure functions, in-process;
  *   `npm run test:quick` runs only these (with the typecheck), the day-to-day loop. They run in
  *   jest-light-runner (__tests__/unit-runner/): two Node.js processes that each load cdktf, the

@@ -30,7 +30,8 @@ export function environmentStackOf(env: EnvironmentConfig): Synthesized {
 
 /**
  * The synthesized stack of a test environment (`environment(name, overrides)`, through the real
- * schema) in its layout's stack class, built once per test process (`environmentStackOf`; the unit runner shares it between the files of a process).
+ * schema) in its layout's stack class, built once per test process (`environmentStackOf`; the
+ * unit runner shares it between the files of a process).
  */
 export function environmentStack(name: string, overrides: Record<string, unknown> = {}): Synthesized {
   const key = JSON.stringify([name, overrides]);

@@ -108,9 +108,10 @@ function writeAtomically(file, data) {
 
 /**
  * Dependency modules the bundle takes from the project instead, each with the reason in its own
- * file (the tests' resolver, __tests__/resolver.js, and the unit runner's __tests__/unit-runner/register.js replace the same ones). An entry matches by
- * the file a request resolves to, whoever asks (`resolvesTo`), or by the request and the folder
- * asking (`request` and `from`), so that a stand-in can still load the module it wraps.
+ * file (the tests replace the same ones: jest's resolver, __tests__/resolver.js, and the unit
+ * runner's require hook, __tests__/unit-runner/register.js). An entry matches by the file a
+ * request resolves to, whoever asks (`resolvesTo`), or by the request and the folder asking
+ * (`request` and `from`), so that a stand-in can still load the module it wraps.
  */
 const REPLACED_MODULES = [
   { resolvesTo: "node_modules/cdktf/lib/tokens/private/stack-trace.js", by: "src/patches/cdktf-stack-trace.ts" },

@@ -4,7 +4,8 @@ import { Lazy, TerraformOutput, TerraformStack, Testing } from "cdktf";
 import { PROJECT_ROOT } from "../../src/project-root";
 
 // cdktf's token creation stacks (src/patches/cdktf-stack-trace.ts): recorded only on request, in
-// the tests (__tests__/resolver.js, __tests__/unit-runner/register.js) and in the bundle every `npm run` runs (scripts/run.js).
+// the tests (__tests__/resolver.js, __tests__/unit-runner/register.js) and in the bundle every
+// `npm run` runs (scripts/run.js).
 
 /** A stack with an output whose token fails to resolve, as a mistake in a construct would. */
 function synthesizeBrokenToken(): string {
