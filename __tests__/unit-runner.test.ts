@@ -29,6 +29,8 @@ interface FileResult {
   readonly name: string;
   readonly status: string;
   readonly message: string;
+  readonly startTime: number;
+  readonly endTime: number;
   readonly assertionResults: readonly AssertionResult[];
 }
 
@@ -98,9 +100,11 @@ async function runFixtures(
 let results: Map<string, FileResult>;
 let crashResults: Map<string, FileResult>;
 let betweenRun: FixtureRun;
+let runsStarted: number;
 
 // the three jest runs at once
 beforeAll(async () => {
+  runsStarted = Date.now();
   [results, crashResults, betweenRun] = await Promise.all([
     // one worker: the runner then runs every file in one process (jest's), one after another
     runFixtures(FIXTURES, 1),
@@ -152,6 +156,15 @@ test("every fixture ran, in jest runs of the unit project's configuration", () =
         .map((name) => path.basename(name, ".fixture.ts"))
         .sort(),
     );
+  }
+});
+
+test("each file's start and end are times on the clock, as jest's reports and its --json read them", () => {
+  // (jest-light-runner times a file from its process's start: read as times, they were in 1970)
+  for (const result of results.values()) {
+    expect(result.startTime).toBeGreaterThanOrEqual(runsStarted);
+    expect(result.endTime).toBeGreaterThanOrEqual(result.startTime);
+    expect(result.endTime).toBeLessThanOrEqual(Date.now());
   }
 });
 

@@ -1,5 +1,4 @@
 import { spawn, spawnSync } from "node:child_process";
-import { pbkdf2Sync } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -36,22 +35,6 @@ const PROCESSES = 3;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const versionOf = async (port: number) => JSON.parse((await get(port, "/healthz")).body).version;
 
-/**
- * PBKDF2 iterations of GET /work that keep the sample app's event loop busy for about `ms`: from the
- * quickest of five samples, as a worker descheduled during one sample (the drills beside it share
- * two cores) would take the machine for slower than it is, and make the work too short.
- */
-function iterationsFor(ms: number): number {
-  const sample = 5_000;
-  let quickest = Infinity;
-  for (let i = 0; i < 5; i++) {
-    const started = performance.now();
-    pbkdf2Sync("work", "salt", sample, 32, "sha256");
-    quickest = Math.min(quickest, performance.now() - started);
-  }
-  return Math.round((sample * ms) / Math.max(quickest, 0.1));
-}
-
 /** A request whose end the test can check without awaiting it; its error says which request it was. */
 function tracked<T>(name: string, request: Promise<T>): { readonly promise: Promise<T>; readonly done: boolean } {
   const promise = named(name, request);
@@ -86,7 +69,7 @@ async function inOrder(attempt: () => Promise<string | undefined>): Promise<void
 }
 
 /**
- * POSTs /echo to the draining app while `work` (a CPU-bound request) keeps its loop busy. A POST
+ * POSTs /echo to the draining app while `work` (a request that blocks its loop) keeps it busy. A POST
  * refused or reset after that work had ended (the app's clock, which is this machine's: this worker
  * may be descheduled between a drill's order check and the send) found the app rightly stopped
  * listening or its connection idle again: the order was upset, not the drain, and the reason is
@@ -110,7 +93,7 @@ async function postDuring(
 }
 
 /**
- * Whether the app's event loop got busy while `work` (a CPU-bound request) ran: a health check
+ * Whether the app's event loop got busy while `work` (a loop-blocking request) ran: a health check
  * through `agent` went unanswered for 100 ms. False when the work ended first (the order of the
  * drill was upset; an app that never gets busy fails every attempt).
  */
@@ -464,28 +447,29 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   // request that reached it: a POST on a new connection the kernel queued while the loop was busy
   // (closing the listening socket then resets it), and a POST on an idle keep-alive connection that
   // arrived while the loop was busy (closing "idle" connections then drops it). ----
-  // The app's loop is kept busy by CPU-bound requests (0.7 s and 1.5 s of CPU); the events below
-  // are ordered by waiting until it is busy, or for an answer, so they hold however loaded the
-  // machine is.
+  // The app's loop is kept busy by GET /work held for 0.7 s and 1.5 s (APP_WORK_BLOCK_MS: the loop
+  // blocked as by CPU-bound work, without taking a core from the drills beside it); the events
+  // below are ordered by waiting until it is busy, or for an answer, so they hold however loaded
+  // the machine is.
   test.concurrent(
     "draining, the app answers a POST on a new connection that the kernel queued while its event loop was busy",
     () =>
       inOrder(async () => {
-        const app = await sampleApp({ APP_WORK_ITERATIONS: String(iterationsFor(700)), APP_IDLE_GRACE_MS: "400" });
+        const app = await sampleApp({ APP_WORK_BLOCK_MS: "700", APP_IDLE_GRACE_MS: "400" });
         const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
         try {
           // (set-up, opening the keep-alive connection: a just-started app on a loaded machine may
           // take more than the default 5 s to answer its first request)
           expect((await named("the first GET", get(app.port, "/", keepAlive, 30_000))).status).toBe(200);
-          const first = tracked("the first CPU-bound request", get(app.port, "/work", new http.Agent(), 60_000));
+          const first = tracked("the first loop-blocking request", get(app.port, "/work", new http.Agent(), 60_000));
           if (!(await untilBusy(app.port, new http.Agent(), first)))
-            return "the first CPU-bound request ended before the app looked busy";
+            return "the first loop-blocking request ended before the app looked busy";
           app.child.kill("SIGTERM"); // delivered now, handled once the loop is free
           const signalled = Date.now();
           await sleep(50);
           // Waiting on the open connection: handled in the same turn of the loop as the signal, before it.
           if (first.done || Date.now() - signalled > 250) return "the first request ended before the second was sent";
-          const second = tracked("the second CPU-bound request", get(app.port, "/work", keepAlive, 60_000));
+          const second = tracked("the second loop-blocking request", get(app.port, "/work", keepAlive, 60_000));
           const firstReply = await first.promise;
           expect(firstReply.status).toBe(200);
           await sleep(50);
@@ -519,7 +503,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       inOrder(async () => {
         // an idle grace long enough for this worker, busy with the drills beside it, to see the app
         // stop listening and send the work before the grace ends
-        const app = await sampleApp({ APP_WORK_ITERATIONS: String(iterationsFor(1500)), APP_IDLE_GRACE_MS: "600" });
+        const app = await sampleApp({ APP_WORK_BLOCK_MS: "1500", APP_IDLE_GRACE_MS: "600" });
         const agents = [1, 2].map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
         const [work, posts] = agents;
         try {
@@ -534,18 +518,18 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           // 0.6 s after that (the idle grace, its timer set now).
           await app.logged("stopped listening");
           const stopped = Date.now();
-          // The CPU-bound request (~1.5 s) on its open connection, so that the loop is busy when the
+          // The loop-blocking request (1.5 s) on its open connection, so that the loop is busy when the
           // idle grace ends: its timer is due while the work runs. (Seen late here, the grace may
           // end before the work starts: then the app closes the idle connection, checked below.)
           const busySent = Date.now();
-          const busy = tracked("the CPU-bound request", get(app.port, "/work", work, 60_000));
+          const busy = tracked("the loop-blocking request", get(app.port, "/work", work, 60_000));
           // The POST on the idle connection once the idle grace is over, while the loop is still busy:
           // when the work ends, the overdue timer runs before the loop reads the POST, and closing
           // the connections that look idle then would drop it.
           await sleep(Math.max(0, 750 - (Date.now() - stopped)));
           if (idleClosedAt !== undefined)
             return "the idle connection was closed before the POST (the loop was not busy yet)";
-          if (busy.done) return "the CPU-bound request ended before the POST was sent";
+          if (busy.done) return "the loop-blocking request ended before the POST was sent";
           if (Date.now() - busySent > 1200) return `the POST would go ${Date.now() - busySent} ms into ~1.5 s of work`;
           const sent = Date.now();
           // closed before the work ended: the loop was idle when the grace ended (the work began late)

@@ -48,7 +48,11 @@ export default async function runTestFile({ testPath, workerData }) {
   silent = Boolean(workerData.globalConfig.silent);
   try {
     const result = await lightRunner.default(testPath);
-    return printed.length > 0 ? { ...result, console: printed } : result;
+    // jest-light-runner times a file by performance.now(), from this process's start; jest reports
+    // (--json's startTime and endTime) and compares them as times since the epoch
+    const { start, end } = result.perfStats;
+    const perfStats = { ...result.perfStats, start: start + performance.timeOrigin, end: end + performance.timeOrigin };
+    return { ...result, perfStats, ...(printed.length > 0 ? { console: printed } : {}) };
   } finally {
     printed = undefined;
     globalThis[Symbol.for("classic-servers.unit-runner.settleFile")]?.();
