@@ -3,14 +3,15 @@ const { spawn } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const { tmpfsRoot } = require("./tmpfs");
 
 const ROOT = path.join(__dirname, "..");
 
 module.exports = async () => {
   // cdktf's Testing.app() makes a temporary cdktf.outdir.* folder for every test app and never
   // removes it. Point the test run (and its workers) at one folder of its own, removed in
-  // global-teardown.js.
-  process.env.TMPDIR = fs.mkdtempSync(path.join(os.tmpdir(), "classic-servers-jest-"));
+  // global-teardown.js; in memory where there is room (tmpfs.js).
+  process.env.TMPDIR = fs.mkdtempSync(path.join(tmpfsRoot() ?? os.tmpdir(), "classic-servers-jest-"));
 
   // The shipped environments, synthesized once for every test file that reads them
   // (__tests__/shipped.ts): exactly what `npm run synth` runs, through the bundling launcher, by

@@ -8,6 +8,8 @@ import { mariadbAppCnf, PG_APP_CONF, postgresAppConf, postgresHba } from "../../
 import type { ServerCertificate } from "./certificates";
 import { freePort, publishStaged, run } from "./testbed";
 
+const { tmpfsRoot } = require("../tmpfs") as { tmpfsRoot: () => string | undefined };
+
 /**
  * Real PostgreSQL and MariaDB servers for the integration tests, from Debian's packages, each on
  * 127.0.0.1 with a temporary data folder and a free port, configured with the files the single
@@ -92,7 +94,8 @@ export class RealDatabase {
     local: (port: number) => LocalDatabase,
     tls?: ServerCertificate,
   ): Promise<RealDatabase> {
-    const dir = fs.mkdtempSync(path.join("/tmp", `db-drill-${engine}-`));
+    // (not under the run's TMPDIR, which only root may enter: the server runs as nobody)
+    const dir = fs.mkdtempSync(path.join(tmpfsRoot() ?? "/tmp", `db-drill-${engine}-`));
     const port = await freePort();
     const db = new RealDatabase(engine, dir, port, local(port), tls);
     try {

@@ -18,9 +18,10 @@ import * as path from "node:path";
  *   with the `-` prefix is skipped; only plain `NAME=value` lines), `StateDirectory=`/`CacheDirectory=` (created here, passed as
  *   `$STATE_DIRECTORY`/`$CACHE_DIRECTORY`), and, when asked to and where the kernel lets us,
  *   `ProtectSystem=strict`: the process runs in its own mount namespace where the root file system
- *   is read-only except those directories and `ReadWritePaths=` (other mounts, such as /dev/shm,
- *   stay as they are; `PrivateTmp` is not emulated, and /tmp, on the root file system here, is
- *   read-only too).
+ *   is read-only except those directories and `ReadWritePaths=`, and so is the mount the app's
+ *   files are on when it is another (the test run's tmpfs, /dev/shm: a server's app is on its
+ *   root file system). Other mounts stay as they are; `PrivateTmp` is not emulated, and /tmp, on
+ *   the root file system here, is read-only too.
  *
  * Jobs on one unit run one after the other, as systemd's job queue does; a stop or restart
  * cancels a pending automatic restart. A `+`/`-` prefix on a hook is honoured as far as it matters
@@ -81,6 +82,13 @@ export function readEnvironmentFile(file: string): Record<string, string> {
     .filter((line) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(line))
     .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]);
   return Object.fromEntries(entries);
+}
+
+/** The mount point of the file system `file` is on (`stat --format=%m`). */
+function mountPointOf(file: string): string {
+  const stat = spawnSync("stat", ["--format=%m", file], { encoding: "utf8" });
+  if (stat.status !== 0) throw new Error(`stat could not tell the mount ${file} is on: ${stat.stderr}`);
+  return stat.stdout.trim();
 }
 
 /** Why a process cannot get a read-only file system here, or undefined when it can. */
@@ -291,9 +299,13 @@ export class Unit {
     let args = [script];
     if (context.sandbox && unit.protectSystemStrict) {
       // ProtectSystem=strict: in a private mount namespace, every writable directory is bound onto
-      // itself (a mount of its own), then the root mount is made read-only; unshare execs, so the
-      // pid stays the app's.
+      // itself (a mount of its own), then the root mount is made read-only, and the app's own
+      // mount if it is another; unshare execs, so the pid stays the app's.
       const binds = writable.map((dir) => `mount --bind '${dir}' '${dir}' && `).join("");
+      const appMount = mountPointOf(script);
+      const readOnly = ["/", ...(appMount === "/" ? [] : [appMount])]
+        .map((mount) => `mount -o remount,bind,ro '${mount}'`)
+        .join(" && ");
       file = "unshare";
       args = [
         ...(process.getuid?.() === 0 ? ["-m"] : ["-rm"]),
@@ -301,7 +313,7 @@ export class Unit {
         "private",
         "sh",
         "-c",
-        `${binds}mount -o remount,bind,ro / && exec "$0" "$@"`,
+        `${binds}${readOnly} && exec "$0" "$@"`,
         node,
         script,
       ];
