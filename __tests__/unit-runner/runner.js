@@ -1,9 +1,10 @@
 // One jest runner for both projects (jest.config.js), so that they run at the same time: jest
 // runs the projects of different runners one runner after the other, and the integration tests
 // leave a core idle much of the time (they wait on their real processes' timers), time the unit
-// tests now fill. The unit project's files go to jest-light-runner's worker in two processes of
-// their own (runInProcesses, below), beside jest's two workers; every other file goes to jest's
-// default runner, as before, its events (files and test cases) passed on to jest as they come.
+// tests now fill. The unit project's files go to jest-light-runner's worker in processes of their
+// own (runInProcesses, below: one beside jest's two workers, two alone); every other file goes to
+// jest's default runner, as before, its events (files and test cases) passed on to jest as they
+// come.
 // With `jest -i` the unit files run first, in jest's own process (the same worker, without the
 // deadline per file), then the others.
 const path = require("node:path");
@@ -64,7 +65,11 @@ class CombinedRunner {
         await eachFile(light, 1, (test) => runTestFile(taskFor(test, this.globalConfig, "main_thread")), report);
         return;
       }
-      await runInProcesses(light, this.globalConfig, report);
+      // Beside jest's workers, one process fewer than they are: on two cores, two unit processes
+      // and two workers took turns on them, and each process loads cdktf, the provider bindings
+      // and the project's modules once (about 1.5 s of CPU). Alone (npm run test:quick), as many.
+      const processes = rest.length > 0 ? Math.max(1, this.globalConfig.maxWorkers - 1) : this.globalConfig.maxWorkers;
+      await runInProcesses(light, this.globalConfig, processes, report);
     };
     const runJest = async () => {
       if (rest.length === 0) return;
@@ -107,14 +112,13 @@ async function eachFile(tests, concurrency, run, { onStart, onResult, onFailure 
 }
 
 /**
- * Runs `tests` in `globalConfig.maxWorkers` processes of jest-light-runner's worker (./worker.mjs),
+ * Runs `tests` in `workers` processes of jest-light-runner's worker (./worker.mjs),
  * each file given with the configuration it runs with. A process that ends between two files (an
  * error thrown after its file ended, see ./per-file.js) fails the run, with its error, once every
  * file has run.
  */
-async function runInProcesses(tests, globalConfig, report) {
+async function runInProcesses(tests, globalConfig, workers, report) {
   const { default: Tinypool } = await import("tinypool");
-  const workers = globalConfig.maxWorkers;
   const pool = new Tinypool({
     filename: path.join(__dirname, "worker.mjs"),
     runtime: "child_process",
