@@ -3,15 +3,21 @@ const { spawn } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { tmpfsRoot } = require("./tmpfs");
+const { makeRunFolder, sweepAbandonedRuns, usableTmpfs } = require("./tmpfs");
 
 const ROOT = path.join(__dirname, "..");
 
 module.exports = async () => {
   // cdktf's Testing.app() makes a temporary cdktf.outdir.* folder for every test app and never
   // removes it. Point the test run (and its workers) at one folder of its own, removed in
-  // global-teardown.js; in memory where there is room (tmpfs.js).
-  process.env.TMPDIR = fs.mkdtempSync(path.join(tmpfsRoot() ?? os.tmpdir(), "classic-servers-jest-"));
+  // global-teardown.js; in memory where it can be (tmpfs.js), beside the folders of runs still
+  // going, once those of runs killed before their teardown are removed.
+  const tmpfs = usableTmpfs();
+  const root = tmpfs.root ?? os.tmpdir();
+  sweepAbandonedRuns(root);
+  process.env.TMPDIR = makeRunFolder(root);
+  // for the database drills' servers, which run as nobody and cannot enter the run's folder
+  process.env.TEST_TMPFS_ROOT = tmpfs.root ?? "";
 
   // The shipped environments, synthesized once for every test file that reads them
   // (__tests__/shipped.ts): exactly what `npm run synth` runs, through the bundling launcher, by

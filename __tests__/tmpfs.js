@@ -1,24 +1,82 @@
-// Where a test run keeps its temporary files: a tmpfs, /dev/shm, when it is there with room to
-// spare. The tests create, hard-link and remove thousands of small files and folders (test beds,
+// Where a test run keeps its temporary files: a tmpfs, /dev/shm, when it is one this run can use.
+// The tests create, hard-link and remove thousands of small files and folders (test beds,
 // releases, database servers' data, cdktf's outdirs); on this machine's disk each mkdir took about
-// 0.6 ms of kernel time, and the whole run spent 5 s more of it (about 3 s of `npm test`) than
-// in memory. A run keeps under 200 MB there at its peak. TEST_TMPFS=0 keeps them on disk.
+// 0.6 ms of kernel time, and the whole run spent 5 s more of it (about 3 s of `npm test`) than in
+// memory. A run keeps under 200 MB there at its peak. TEST_TMPFS=0 keeps them on disk.
+const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
+const path = require("node:path");
 
 const TMPFS = "/dev/shm";
+/** statfs's f_type of a tmpfs (linux/magic.h). */
+const TMPFS_MAGIC = 0x01021994;
 /** Free space /dev/shm must have (a container's default /dev/shm is 64 MB). */
 const MIN_FREE_BYTES = 1024 ** 3;
+/** The prefix of a run's folder (global-setup.js), and the file naming the process that owns it. */
+const RUN_PREFIX = "classic-servers-jest-";
+const OWNER_FILE = "owner.pid";
+/** How old a run's folder without an owner must be to count as abandoned. */
+const ABANDONED_AFTER_MS = 10 * 60 * 1000;
 
-/** /dev/shm when it is a writable folder with MIN_FREE_BYTES free, else undefined. */
-function tmpfsRoot() {
-  if (process.env.TEST_TMPFS === "0") return undefined;
+/**
+ * `{ root: dir }` (/dev/shm unless given) when it is a writable tmpfs with MIN_FREE_BYTES free
+ * whose files may be run (the test beds run their scripts from there; Docker mounts /dev/shm
+ * noexec), else `{ reason }`.
+ */
+function usableTmpfs(dir = TMPFS) {
+  if (process.env.TEST_TMPFS === "0") return { reason: "TEST_TMPFS=0" };
+  let probe;
   try {
-    fs.accessSync(TMPFS, fs.constants.W_OK);
-    const { bavail, bsize } = fs.statfsSync(TMPFS);
-    return bavail * bsize >= MIN_FREE_BYTES ? TMPFS : undefined;
-  } catch {
-    return undefined;
+    const { type, bavail, bsize } = fs.statfsSync(dir);
+    if (type !== TMPFS_MAGIC) return { reason: `${dir} is not a tmpfs` };
+    if (bavail * bsize < MIN_FREE_BYTES) return { reason: `${dir} has less than 1 GiB free` };
+    probe = fs.mkdtempSync(path.join(dir, "classic-servers-probe-"));
+    const script = path.join(probe, "run.sh");
+    fs.writeFileSync(script, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const ran = spawnSync(script);
+    if (ran.error || ran.status !== 0) return { reason: `files in ${dir} cannot be run (mounted noexec?)` };
+    return { root: dir };
+  } catch (error) {
+    return { reason: `${dir} cannot be used: ${error.message}` };
+  } finally {
+    if (probe) fs.rmSync(probe, { recursive: true, force: true });
   }
 }
 
-module.exports = { tmpfsRoot };
+/**
+ * Removes the folders of earlier runs under `root` whose owner no longer runs (a run killed outright
+ * cannot remove its own, and on a tmpfs they would hold memory until the machine restarts).
+ */
+function sweepAbandonedRuns(root) {
+  for (const name of fs.readdirSync(root)) {
+    if (!name.startsWith(RUN_PREFIX)) continue;
+    const dir = path.join(root, name);
+    let owner;
+    try {
+      owner = Number(fs.readFileSync(path.join(dir, OWNER_FILE), "utf8"));
+    } catch {
+      // no owner written: a run starting this moment, or a folder from before owners were written
+      if (Date.now() - fs.statSync(dir).mtimeMs < ABANDONED_AFTER_MS) continue;
+    }
+    if (owner > 0 && isRunning(owner)) continue;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}
+
+/** A new folder for this run (`process.pid` owns it), under `root`. */
+function makeRunFolder(root) {
+  const dir = fs.mkdtempSync(path.join(root, RUN_PREFIX));
+  fs.writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
+  return dir;
+}
+
+module.exports = { usableTmpfs, sweepAbandonedRuns, makeRunFolder, RUN_PREFIX, OWNER_FILE };

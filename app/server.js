@@ -30,11 +30,6 @@ const port = Number(process.env.PORT || 8001);
 const host = process.env.HOST || "127.0.0.1";
 const environment = process.env.APP_ENVIRONMENT || "local";
 const workIterations = Number(process.env.APP_WORK_ITERATIONS || 20000);
-// Drills only (unset in production): GET /work holds the event loop this many milliseconds in
-// Atomics.wait instead of hashing. To everything else in this process that is as busy as CPU-bound
-// work (nothing is accepted, read or timed out until it ends), but it takes no core from the drills
-// running beside it, and lasts as long however loaded the machine is.
-const workBlockMs = Number(process.env.APP_WORK_BLOCK_MS || 0);
 const drainSeconds = Number(process.env.APP_DRAIN_SECONDS || 20);
 const idleGraceMs = Number(process.env.APP_IDLE_GRACE_MS || 1000);
 const startedAt = new Date().toISOString();
@@ -199,14 +194,9 @@ const server = http.createServer((req, res) => {
         startedAt,
       });
     case "/work": {
-      let digest = "";
-      if (workBlockMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workBlockMs);
-      else {
-        const input = url.searchParams.get("input") || "work";
-        digest = crypto.pbkdf2Sync(input, "salt", workIterations, 32, "sha256").toString("hex").slice(0, 16);
-      }
+      const digest = crypto.pbkdf2Sync(url.searchParams.get("input") || "work", "salt", workIterations, 32, "sha256");
       // finishedAt: when the work ended, by this machine's clock (drills order events by it).
-      return send(res, 200, { version, port, digest, finishedAt: Date.now() });
+      return send(res, 200, { version, port, digest: digest.toString("hex").slice(0, 16), finishedAt: Date.now() });
     }
     default:
       return send(res, 404, { error: "not found", path: url.pathname });

@@ -8,15 +8,13 @@ import { mariadbAppCnf, PG_APP_CONF, postgresAppConf, postgresHba } from "../../
 import type { ServerCertificate } from "./certificates";
 import { freePort, publishStaged, run } from "./testbed";
 
-const { tmpfsRoot } = require("../tmpfs") as { tmpfsRoot: () => string | undefined };
-
 /**
  * Real PostgreSQL and MariaDB servers for the integration tests, from Debian's packages, each on
  * 127.0.0.1 with a temporary data folder and a free port, configured with the files the single
  * server's boot script writes (`src/userdata/local-database.ts`). Servers refuse to run as root
  * (PostgreSQL always, MariaDB unless told): run as root, as in a CI container, they run as the
- * unprivileged user `nobody` (spawned with its uid), in a folder it owns under /tmp (the test run's own temporary folder
- * is private to root). Every server is stopped by `stop()`, and killed by an exit hook should the
+ * unprivileged user `nobody` (spawned with its uid), in a folder it owns under /tmp, or in the
+ * tmpfs the test run uses (the test run's own temporary folder is private to root). Every server is stopped by `stop()`, and killed by an exit hook should the
  * test runner die first.
  */
 
@@ -94,8 +92,9 @@ export class RealDatabase {
     local: (port: number) => LocalDatabase,
     tls?: ServerCertificate,
   ): Promise<RealDatabase> {
-    // (not under the run's TMPDIR, which only root may enter: the server runs as nobody)
-    const dir = fs.mkdtempSync(path.join(tmpfsRoot() ?? "/tmp", `db-drill-${engine}-`));
+    // not under the run's TMPDIR, which only root may enter (the server runs as nobody): in the
+    // tmpfs the run uses, if it uses one (global-setup.js), else in /tmp
+    const dir = fs.mkdtempSync(path.join(process.env.TEST_TMPFS_ROOT || "/tmp", `db-drill-${engine}-`));
     const port = await freePort();
     const db = new RealDatabase(engine, dir, port, local(port), tls);
     try {

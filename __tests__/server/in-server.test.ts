@@ -69,11 +69,11 @@ async function inOrder(attempt: () => Promise<string | undefined>): Promise<void
 }
 
 /**
- * POSTs /echo to the draining app while `work` (a request that blocks its loop) keeps it busy. A POST
- * refused or reset after that work had ended (the app's clock, which is this machine's: this worker
- * may be descheduled between a drill's order check and the send) found the app rightly stopped
- * listening or its connection idle again: the order was upset, not the drain, and the reason is
- * returned for `inOrder` to run again. One lost while the work still ran fails the drill.
+ * POSTs /echo to the draining app while `work` (a request that blocks its loop) keeps it busy. A
+ * POST refused or reset after that work had ended (the app's clock, which is this machine's: this
+ * worker may be descheduled between a drill's order check and the send) found the app rightly
+ * stopped listening or its connection idle again: the order was upset, not the drain, and the
+ * reason is returned for `inOrder` to run again. One lost while the work still ran fails the drill.
  */
 async function postDuring(
   port: number,
@@ -108,10 +108,15 @@ async function untilBusy(port: number, agent: http.Agent, work: { readonly done:
   return false;
 }
 
-/** The sample app alone on a free port, as `node server.js`; resolves once it listens. */
+/**
+ * The sample app alone on a free port, as `node server.js`; resolves once it listens. With
+ * BLOCK_WORK_MS in `env`, its GET /work holds the event loop that long instead of hashing
+ * (./block-work.js, preloaded).
+ */
 async function sampleApp(env: Record<string, string>) {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, "app/server.js")], {
+  const preload = env.BLOCK_WORK_MS ? ["--require", path.join(__dirname, "block-work.js")] : [];
+  const child = spawn(process.execPath, [...preload, path.join(ROOT, "app/server.js")], {
     env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -447,15 +452,15 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   // request that reached it: a POST on a new connection the kernel queued while the loop was busy
   // (closing the listening socket then resets it), and a POST on an idle keep-alive connection that
   // arrived while the loop was busy (closing "idle" connections then drops it). ----
-  // The app's loop is kept busy by GET /work held for 0.7 s and 1.5 s (APP_WORK_BLOCK_MS: the loop
-  // blocked as by CPU-bound work, without taking a core from the drills beside it); the events
-  // below are ordered by waiting until it is busy, or for an answer, so they hold however loaded
-  // the machine is.
+  // The app's loop is kept busy by GET /work held for 0.7 s and 1.5 s (BLOCK_WORK_MS, see
+  // ./block-work.js: the loop blocked as by CPU-bound work, without taking a core from the drills
+  // beside it); the events below are ordered by waiting until it is busy, or for an answer, so they
+  // hold however loaded the machine is.
   test.concurrent(
     "draining, the app answers a POST on a new connection that the kernel queued while its event loop was busy",
     () =>
       inOrder(async () => {
-        const app = await sampleApp({ APP_WORK_BLOCK_MS: "700", APP_IDLE_GRACE_MS: "400" });
+        const app = await sampleApp({ BLOCK_WORK_MS: "700", APP_IDLE_GRACE_MS: "400" });
         const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
         try {
           // (set-up, opening the keep-alive connection: a just-started app on a loaded machine may
@@ -503,7 +508,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       inOrder(async () => {
         // an idle grace long enough for this worker, busy with the drills beside it, to see the app
         // stop listening and send the work before the grace ends
-        const app = await sampleApp({ APP_WORK_BLOCK_MS: "1500", APP_IDLE_GRACE_MS: "600" });
+        const app = await sampleApp({ BLOCK_WORK_MS: "1500", APP_IDLE_GRACE_MS: "600" });
         const agents = [1, 2].map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
         const [work, posts] = agents;
         try {
@@ -518,9 +523,9 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           // 0.6 s after that (the idle grace, its timer set now).
           await app.logged("stopped listening");
           const stopped = Date.now();
-          // The loop-blocking request (1.5 s) on its open connection, so that the loop is busy when the
-          // idle grace ends: its timer is due while the work runs. (Seen late here, the grace may
-          // end before the work starts: then the app closes the idle connection, checked below.)
+          // The loop-blocking request (1.5 s) on its open connection, so that the loop is busy when
+          // the idle grace ends: its timer is due while the work runs. (Seen late here, the grace
+          // may end before the work starts: then the app closes the idle connection, checked below.)
           const busySent = Date.now();
           const busy = tracked("the loop-blocking request", get(app.port, "/work", work, 60_000));
           // The POST on the idle connection once the idle grace is over, while the loop is still busy:

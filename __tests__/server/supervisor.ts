@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 
 /**
@@ -84,17 +85,37 @@ export function readEnvironmentFile(file: string): Record<string, string> {
   return Object.fromEntries(entries);
 }
 
-/** The mount point of the file system `file` is on (`stat --format=%m`). */
+/**
+ * The mount `file` is on, by the mount table (`findmnt --target`: a bind mount of the same file
+ * system is a mount of its own; of mounts stacked on one folder, that folder once), with symbolic
+ * links followed.
+ */
 function mountPointOf(file: string): string {
-  const stat = spawnSync("stat", ["--format=%m", file], { encoding: "utf8" });
-  if (stat.status !== 0) throw new Error(`stat could not tell the mount ${file} is on: ${stat.stderr}`);
-  return stat.stdout.trim();
+  const found = spawnSync(
+    "findmnt",
+    ["--noheadings", "--first-only", "--output", "TARGET", "--target", fs.realpathSync(file)],
+    {
+      encoding: "utf8",
+    },
+  );
+  if (found.status !== 0) throw new Error(`findmnt could not tell the mount ${file} is on: ${found.stderr}`);
+  return found.stdout.trim();
+}
+
+/** `/` and, when it is another, the mount `file` is on: what ProtectSystem=strict makes read-only. */
+function readOnlyMounts(file: string): string[] {
+  const mount = mountPointOf(file);
+  return mount === "/" ? ["/"] : ["/", mount];
 }
 
 /** Why a process cannot get a read-only file system here, or undefined when it can. */
 export function sandboxMissing(): string | undefined {
   const args = process.getuid?.() === 0 ? ["-m"] : ["-rm"];
-  const probe = spawnSync("unshare", [...args, "--propagation", "private", "sh", "-c", "mount -o remount,bind,ro /"], {
+  // the root mount, and the one the test beds are on (the run's temporary folder)
+  const remount = readOnlyMounts(os.tmpdir())
+    .map((mount) => `mount -o remount,bind,ro '${mount}'`)
+    .join(" && ");
+  const probe = spawnSync("unshare", [...args, "--propagation", "private", "sh", "-c", remount], {
     encoding: "utf8",
   });
   if (probe.error) return `unshare is not available (${probe.error.message})`;
@@ -302,8 +323,7 @@ export class Unit {
       // itself (a mount of its own), then the root mount is made read-only, and the app's own
       // mount if it is another; unshare execs, so the pid stays the app's.
       const binds = writable.map((dir) => `mount --bind '${dir}' '${dir}' && `).join("");
-      const appMount = mountPointOf(script);
-      const readOnly = ["/", ...(appMount === "/" ? [] : [appMount])]
+      const readOnly = readOnlyMounts(script)
         .map((mount) => `mount -o remount,bind,ro '${mount}'`)
         .join(" && ");
       file = "unshare";
