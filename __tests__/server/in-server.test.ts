@@ -4,6 +4,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packageApp } from "../../src/artifact/package-app";
+import { DEPLOY_SCRIPT } from "../../src/userdata/deploy-script";
 import {
   bedScenario,
   describeWithNginx,
@@ -340,6 +341,22 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
     }),
     60_000,
   );
+
+  // ---- The test bed itself ----
+
+  test("a deploy script that cannot be run fails the deploy saying why, and the bed still stops", async () => {
+    const bed = await TestBed.create(1);
+    try {
+      await bed.addRelease("1.0.0");
+      await bed.start();
+      fs.chmodSync(path.join(bed.host.paths.appRoot, DEPLOY_SCRIPT), 0o644);
+      const deploy = await bed.deploy("1.0.0");
+      expect(deploy.code).not.toBe(0);
+      expect(deploy.output).toMatch(/the deploy script could not start: spawn .* EACCES/);
+    } finally {
+      await bed.stop();
+    }
+  });
 
   // ---- The releases the test beds put on disk ----
 

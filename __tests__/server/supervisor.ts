@@ -342,13 +342,20 @@ export class Unit {
     const child = spawn(file, args, { cwd: path.dirname(script), env, stdio: ["ignore", log, log] });
     fs.closeSync(log);
     this.child = child;
-    this.exited = new Promise<void>((resolve) =>
-      child.once("exit", () => {
+    this.exited = new Promise<void>((resolve) => {
+      const ended = () => {
+        if (this.child !== child) return;
         this.child = undefined;
         resolve();
         this.onExit();
-      }),
-    );
+      };
+      child.once("exit", ended);
+      // a program that cannot be run (systemd's status 203/EXEC): 'error', then no 'exit'
+      child.once("error", (error) => {
+        fs.appendFileSync(context.logFile, `app@${this.port}: could not start: ${error.message}\n`);
+        ended();
+      });
+    });
   }
 
   /** The process exited: unless a job stopped it, systemd treats it as a failure and restarts it. */

@@ -617,6 +617,7 @@ export class TestBed {
     );
     let stderr = "";
     this.nginx.stderr?.on("data", (chunk) => (stderr += chunk));
+    this.nginx.on("error", (error) => (stderr += `could not start nginx: ${error.message}`));
     await waitForPort(this.nginxPort).catch((error) => {
       throw new Error(`${error.message}; nginx said: ${stderr}`);
     });
@@ -627,6 +628,9 @@ export class TestBed {
         stdio: ["ignore", log, log],
       });
       fs.closeSync(log);
+      this.watchdog.on("error", (error) =>
+        fs.appendFileSync(path.join(paths.appLogDir, "watchdog.log"), `could not start: ${error.message}\n`),
+      );
     }
   }
 
@@ -637,6 +641,9 @@ export class TestBed {
       let output = "";
       child.stdout.on("data", (chunk) => (output += chunk));
       child.stderr.on("data", (chunk) => (output += chunk));
+      // a script that cannot be run: 'error' (unhandled, it would end the worker's test with the
+      // bed still running), then 'close' with a negative code
+      child.on("error", (error) => (output += `the deploy script could not start: ${error.message}\n`));
       child.on("close", (code) => resolve({ code, output }));
     });
   }
