@@ -110,7 +110,10 @@ interface Diagnostic {
   `terraform validate with the mirrored provider (aws ${awsVersions.join(", ")})`,
   () => {
     const modulesDir = path.join(work, "validate");
-    const terraformEnv = { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" };
+    // GOGC=400: terraform and the provider (Go) collect garbage a quarter as often while they
+    // decode the provider's schema; 0.8 of this file's 7.4 CPU-seconds, for about 100 MB more
+    // memory per process (nothing else changes: `validate` checks the same)
+    const terraformEnv = { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1", GOGC: "400" };
     let init: ReturnType<typeof spawnSync>;
     let validation: { valid: boolean; diagnostics: Diagnostic[] };
 
