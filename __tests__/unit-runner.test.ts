@@ -11,7 +11,7 @@ import { tempDir } from "./helpers";
  * - __tests__/unit-runner/fixtures/: in one runner process (one worker: jest's own), in their
  *   file order;
  * - __tests__/unit-runner/crash-fixtures/: files that end their process, in two runner processes
- *   as `npm test` runs them;
+ *   as `npm run test:quick` runs them;
  * - __tests__/unit-runner/between-fixtures/: an error thrown after its file ended, while the other
  *   process still runs a file.
  */
@@ -108,7 +108,7 @@ beforeAll(async () => {
   [results, crashResults, betweenRun] = await Promise.all([
     // one worker: the runner then runs every file in one process (jest's), one after another
     runFixtures(FIXTURES, 1),
-    // two workers, as npm test runs them; a file may run for 3 s
+    // two workers, as npm run test:quick runs them; a file may run for 3 s
     runFixtures(CRASH_FIXTURES, 2, { UNIT_RUNNER_FILE_TIMEOUT_MS: "3000" }),
     jestOnFixtures(BETWEEN_FIXTURES, 2),
   ]);
