@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../src/project-root";
 import { tempDir } from "./helpers";
+import { privateMountNamespace } from "./server/supervisor";
 
 /**
  * Where a test run keeps its temporary files (tmpfs.js, global-setup.js): /dev/shm only when the
@@ -65,7 +66,7 @@ describe("the tmpfs", () => {
   });
 
   // a tmpfs of its own, in a private mount namespace (as the read-only file system drill makes one)
-  const unshare = spawnSync("unshare", [process.getuid?.() === 0 ? "-m" : "-rm", "true"]);
+  const unshare = spawnSync("unshare", [...privateMountNamespace(), "true"]);
   const noNamespace =
     unshare.error || unshare.status !== 0 ? `a private mount namespace is not allowed here` : undefined;
   if (noNamespace) console.log(`skipped: the tmpfs checks on a mounted tmpfs: ${noNamespace}`);
@@ -79,9 +80,7 @@ describe("the tmpfs", () => {
         const run = spawnSync(
           "unshare",
           [
-            process.getuid?.() === 0 ? "-m" : "-rm",
-            "--propagation",
-            "private",
+            ...privateMountNamespace(),
             "sh",
             "-c",
             `mount -t tmpfs -o ${options} tmpfs "$0" && exec "$1" -e "$2"`,

@@ -14,8 +14,8 @@ import { freePort, publishStaged, run } from "./testbed";
  * server's boot script writes (`src/userdata/local-database.ts`). Servers refuse to run as root
  * (PostgreSQL always, MariaDB unless told): run as root, as in a CI container, they run as the
  * unprivileged user `nobody` (spawned with its uid), in a folder it owns under /tmp, or in the
- * tmpfs the test run uses (the test run's own temporary folder is private to root). Every server is stopped by `stop()`, and killed by an exit hook should the
- * test runner die first.
+ * tmpfs the test run uses (the test run's own temporary folder is private to root). Every server
+ * is stopped by `stop()`, and killed by an exit hook should the test runner die first.
  */
 
 export type DrillEngine = LocalDatabase["engine"];

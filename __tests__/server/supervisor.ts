@@ -86,38 +86,48 @@ export function readEnvironmentFile(file: string): Record<string, string> {
 }
 
 /**
+ * `unshare`'s options for a private mount namespace: as root a mount namespace, otherwise inside a
+ * user namespace where this user is root.
+ */
+export function privateMountNamespace(): string[] {
+  return [process.getuid?.() === 0 ? "-m" : "-rm", "--propagation", "private"];
+}
+
+/** The mount each resolved path is on (findmnt runs once per path, not at every start). */
+const mountOfPath = new Map<string, string>();
+
+/**
  * The mount `file` is on, by the mount table (`findmnt --target`: a bind mount of the same file
  * system is a mount of its own; of mounts stacked on one folder, that folder once), with symbolic
  * links followed.
  */
 function mountPointOf(file: string): string {
-  const found = spawnSync(
-    "findmnt",
-    ["--noheadings", "--first-only", "--output", "TARGET", "--target", fs.realpathSync(file)],
-    {
+  const target = fs.realpathSync(file);
+  let mount = mountOfPath.get(target);
+  if (mount === undefined) {
+    const found = spawnSync("findmnt", ["--noheadings", "--first-only", "--output", "TARGET", "--target", target], {
       encoding: "utf8",
-    },
-  );
-  if (found.status !== 0) throw new Error(`findmnt could not tell the mount ${file} is on: ${found.stderr}`);
-  return found.stdout.trim();
+    });
+    if (found.status !== 0) throw new Error(`findmnt could not tell the mount ${file} is on: ${found.stderr}`);
+    mountOfPath.set(target, (mount = found.stdout.trim()));
+  }
+  return mount;
 }
 
-/** `/` and, when it is another, the mount `file` is on: what ProtectSystem=strict makes read-only. */
-function readOnlyMounts(file: string): string[] {
+/**
+ * The shell command that makes read-only what ProtectSystem=strict does for `file`: `/` and, when
+ * it is another, the mount `file` is on.
+ */
+function remountReadOnly(file: string): string {
   const mount = mountPointOf(file);
-  return mount === "/" ? ["/"] : ["/", mount];
+  return (mount === "/" ? ["/"] : ["/", mount]).map((m) => `mount -o remount,bind,ro '${m}'`).join(" && ");
 }
 
 /** Why a process cannot get a read-only file system here, or undefined when it can. */
 export function sandboxMissing(): string | undefined {
-  const args = process.getuid?.() === 0 ? ["-m"] : ["-rm"];
   // the root mount, and the one the test beds are on (the run's temporary folder)
-  const remount = readOnlyMounts(os.tmpdir())
-    .map((mount) => `mount -o remount,bind,ro '${mount}'`)
-    .join(" && ");
-  const probe = spawnSync("unshare", [...args, "--propagation", "private", "sh", "-c", remount], {
-    encoding: "utf8",
-  });
+  const remount = remountReadOnly(os.tmpdir());
+  const probe = spawnSync("unshare", [...privateMountNamespace(), "sh", "-c", remount], { encoding: "utf8" });
   if (probe.error) return `unshare is not available (${probe.error.message})`;
   if (probe.status !== 0) return `a private read-only mount namespace is not allowed here: ${probe.stderr.trim()}`;
   return undefined;
@@ -323,17 +333,12 @@ export class Unit {
       // itself (a mount of its own), then the root mount is made read-only, and the app's own
       // mount if it is another; unshare execs, so the pid stays the app's.
       const binds = writable.map((dir) => `mount --bind '${dir}' '${dir}' && `).join("");
-      const readOnly = readOnlyMounts(script)
-        .map((mount) => `mount -o remount,bind,ro '${mount}'`)
-        .join(" && ");
       file = "unshare";
       args = [
-        ...(process.getuid?.() === 0 ? ["-m"] : ["-rm"]),
-        "--propagation",
-        "private",
+        ...privateMountNamespace(),
         "sh",
         "-c",
-        `${binds}${readOnly} && exec "$0" "$@"`,
+        `${binds}${remountReadOnly(script)} && exec "$0" "$@"`,
         node,
         script,
       ];
