@@ -60,3 +60,19 @@ test("a shared synth whose process dies without a result fails its readers at on
     expect(JSON.parse(fs.readFileSync(path.join(dir, "synth.json"), "utf8")).stderr).toMatch(/ended without a result/);
   });
 }, 90_000);
+
+describe("NODE_EXTRA_CA_CERTS, which makes every node process parse a file of certificates as it starts", () => {
+  test("is left out of the run's environment, which jest's workers and what they start inherit", async () => {
+    await withSharedSynth({ NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt", TF_ACC: "" }, () => {
+      expect(process.env.NODE_EXTRA_CA_CERTS).toBeUndefined();
+    });
+    // this worker's own environment came from the run's global setup
+    expect(process.env.TF_ACC === "1" || process.env.NODE_EXTRA_CA_CERTS === undefined).toBe(true);
+  }, 90_000);
+
+  test("is kept for the acceptance tests (TF_ACC=1), which reach AWS", async () => {
+    await withSharedSynth({ NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt", TF_ACC: "1" }, () => {
+      expect(process.env.NODE_EXTRA_CA_CERTS).toBe("/etc/ssl/certs/ca-certificates.crt");
+    });
+  }, 90_000);
+});
