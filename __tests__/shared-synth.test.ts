@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { installedDependencies } from "../src/artifact/app-dependencies";
 import { tempDir } from "./helpers";
 import { shippedSynthRun } from "./shipped";
 
@@ -11,6 +12,7 @@ import { shippedSynthRun } from "./shipped";
  * that loop may be needed to finish it; and a synth process that dies must not leave the readers
  * waiting.
  */
+const ROOT = path.join(__dirname, "..");
 const stubRoot = tempDir("shared-synth-root-");
 fs.mkdirSync(path.join(stubRoot, "scripts"));
 fs.writeFileSync(
@@ -62,17 +64,45 @@ test("a shared synth whose process dies without a result fails its readers at on
 }, 90_000);
 
 describe("NODE_EXTRA_CA_CERTS, which makes every node process parse a file of certificates as it starts", () => {
+  const CA = "/etc/ssl/certs/ca-certificates.crt";
+  const { appDependencyFolder } = require("./global-setup.js") as {
+    appDependencyFolder: (root?: string) => string | undefined;
+  };
+  /** The stand-in project root with the sample app's lock, and its dependencies installed or not. */
+  function withAppDependencies(installed: boolean): void {
+    fs.mkdirSync(path.join(stubRoot, "app"), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, "app", "package-lock.json"), path.join(stubRoot, "app", "package-lock.json"));
+    const folder = appDependencyFolder(stubRoot)!;
+    if (installed) fs.mkdirSync(folder, { recursive: true });
+    else fs.rmSync(path.dirname(folder), { recursive: true, force: true });
+  }
+
   test("is left out of the run's environment, which jest's workers and what they start inherit", async () => {
-    await withSharedSynth({ NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt", TF_ACC: "" }, () => {
+    withAppDependencies(true);
+    await withSharedSynth({ NODE_EXTRA_CA_CERTS: CA, TF_ACC: "" }, () => {
       expect(process.env.NODE_EXTRA_CA_CERTS).toBeUndefined();
     });
     // this worker's own environment came from the run's global setup
     expect(process.env.TF_ACC === "1" || process.env.NODE_EXTRA_CA_CERTS === undefined).toBe(true);
   }, 90_000);
 
-  test("is kept for the acceptance tests (TF_ACC=1), which reach AWS", async () => {
-    await withSharedSynth({ NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt", TF_ACC: "1" }, () => {
-      expect(process.env.NODE_EXTRA_CA_CERTS).toBe("/etc/ssl/certs/ca-certificates.crt");
+  test("is kept while the sample app's dependencies are not installed (npm may download them through a proxy), and for the acceptance tests (TF_ACC=1), which reach AWS", async () => {
+    withAppDependencies(false);
+    await withSharedSynth({ NODE_EXTRA_CA_CERTS: CA, TF_ACC: "" }, () => {
+      expect(process.env.NODE_EXTRA_CA_CERTS).toBe(CA);
+    });
+    withAppDependencies(true);
+    await withSharedSynth({ NODE_EXTRA_CA_CERTS: CA, TF_ACC: "1" }, () => {
+      expect(process.env.NODE_EXTRA_CA_CERTS).toBe(CA);
     });
   }, 90_000);
+
+  test("the global setup looks for the app's dependencies where src/artifact/app-dependencies.ts installs them", () => {
+    const files = ["package.json", "package-lock.json"].map((name) => ({
+      path: name,
+      type: "file" as const,
+      content: fs.readFileSync(path.join(ROOT, "app", name)),
+    }));
+    expect(appDependencyFolder()).toBe(installedDependencies(files));
+  });
 });
