@@ -13,7 +13,7 @@ import { tempDir } from "./helpers";
  * - __tests__/unit-runner/crash-fixtures/: files that end their process, in two runner processes
  *   as `npm run test:quick` runs them;
  * - __tests__/unit-runner/between-fixtures/: an error thrown after its file ended, while the other
- *   process still runs a file.
+ *   process still runs a file; in processes slow to start.
  */
 const ROOT = path.join(__dirname, "..");
 const FIXTURES = path.join(__dirname, "unit-runner", "fixtures");
@@ -110,7 +110,9 @@ beforeAll(async () => {
     runFixtures(FIXTURES, 1),
     // two workers, as npm run test:quick runs them; a file may run for 3 s
     runFixtures(CRASH_FIXTURES, 2, { UNIT_RUNNER_FILE_TIMEOUT_MS: "3000" }),
-    jestOnFixtures(BETWEEN_FIXTURES, 2),
+    // processes that take 3 s to start, as on a loaded machine, with 3.5 s per file (which counts
+    // from the file's start in its process, not from its process's)
+    jestOnFixtures(BETWEEN_FIXTURES, 2, { UNIT_RUNNER_START_DELAY_MS: "3000", UNIT_RUNNER_FILE_TIMEOUT_MS: "3500" }),
   ]);
 }, 90_000);
 
@@ -289,4 +291,12 @@ test("an error thrown after its file ended fails the run, naming that file, once
   expect(run.stderr).toContain("thrown after its file ended");
   expect(run.stderr).toContain("a unit test process ended between two test files");
   expect(run.stderr).toMatch(/PASS .*runs-on\.fixture\.ts/);
+});
+
+test("a file's deadline counts from its start in its process: a process slow to start does not fail it", () => {
+  // the between-fixtures run: its processes took 3 s to start, its files had 3.5 s each, and
+  // runs-on takes 2 s
+  expect(betweenRun.stderr).not.toContain("did not finish within");
+  expect(betweenRun.stderr).toMatch(/PASS .*runs-on\.fixture\.ts/);
+  expect(betweenRun.stderr).toMatch(/PASS .*leaves-a-late-timer\.fixture\.ts/);
 });

@@ -7,6 +7,8 @@
 // come.
 // With `jest -i` the unit files run first, in jest's own process (the same worker, without the
 // deadline per file), then the others.
+const fs = require("node:fs");
+const os = require("node:os");
 const path = require("node:path");
 const JestRunner = require("jest-runner").default;
 
@@ -19,6 +21,9 @@ const LIGHT_PROJECT = "unit";
  * unit file takes about 3 s.
  */
 const FILE_TIMEOUT_MS = Number(process.env.UNIT_RUNNER_FILE_TIMEOUT_MS) || 60_000;
+
+/** How long a file may wait for a process to start it (a process that never starts). */
+const PROCESS_START_TIMEOUT_MS = 120_000;
 
 /** The events jest listens to on a runner that emits them. */
 const EVENTS = ["test-file-start", "test-file-success", "test-file-failure", "test-case-start", "test-case-result"];
@@ -129,20 +134,43 @@ async function runInProcesses(tests, globalConfig, workers, report) {
   });
   const endedBetweenFiles = [];
   pool.on("error", (error) => endedBetweenFiles.push(error));
-  const run = (test) =>
-    pool
-      .run(taskFor(test, globalConfig, "child_process"), { signal: AbortSignal.timeout(FILE_TIMEOUT_MS) })
-      .catch((error) => {
-        if (error?.name !== "AbortError") throw error;
-        throw new Error(
-          `${path.relative(globalConfig.rootDir, test.path)} did not finish within ${FILE_TIMEOUT_MS / 1000} s, ` +
-            "and its process was stopped (a test that blocks the event loop: a test's own timeout cannot end it)",
-        );
-      });
+  // A file's deadline counts from when its process starts it (./worker.mjs writes a marker file
+  // then), not from when it is handed over: a process started for it (the first ones, or one
+  // replacing a process that ended) may take seconds to start on a loaded machine.
+  const markers = fs.mkdtempSync(path.join(os.tmpdir(), "unit-runner-"));
+  let tasks = 0;
+  const run = async (test) => {
+    const startedFile = path.join(markers, String(++tasks));
+    const deadline = new AbortController();
+    let startedAt;
+    let reason;
+    const handedOverAt = Date.now();
+    const watch = setInterval(() => {
+      startedAt ??= fs.existsSync(startedFile) ? Date.now() : undefined;
+      if (startedAt !== undefined && Date.now() - startedAt > FILE_TIMEOUT_MS) {
+        reason = `did not finish within ${FILE_TIMEOUT_MS / 1000} s, and its process was stopped (a test that blocks the event loop: a test's own timeout cannot end it)`;
+      } else if (startedAt === undefined && Date.now() - handedOverAt > PROCESS_START_TIMEOUT_MS) {
+        reason = `was not started by a test process within ${PROCESS_START_TIMEOUT_MS / 1000} s`;
+      }
+      if (reason) deadline.abort();
+    }, 50);
+    try {
+      return await pool.run(
+        { ...taskFor(test, globalConfig, "child_process"), startedFile },
+        { signal: deadline.signal },
+      );
+    } catch (error) {
+      if (error?.name !== "AbortError") throw error;
+      throw new Error(`${path.relative(globalConfig.rootDir, test.path)} ${reason}`);
+    } finally {
+      clearInterval(watch);
+    }
+  };
   try {
     await eachFile(tests, workers, run, report);
   } finally {
     await pool.destroy();
+    fs.rmSync(markers, { recursive: true, force: true });
   }
   if (endedBetweenFiles.length > 0) {
     throw new Error(

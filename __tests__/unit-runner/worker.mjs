@@ -2,6 +2,7 @@
 // given the jest configuration with the task itself. (jest-light-runner's child-process mode asks
 // its parent for the configuration in a handshake that can lose the answer when two processes
 // start at once: such a process then waits forever, and so does the run.)
+import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -12,6 +13,10 @@ const require = createRequire(import.meta.url);
 const lightRunner = await import(
   pathToFileURL(path.join(path.dirname(require.resolve("jest-light-runner")), "worker-runner.js")).href
 );
+
+// unit-runner.test's stand-in for a machine so loaded that a process takes seconds to start
+const startDelay = Number(process.env.UNIT_RUNNER_START_DELAY_MS) || 0;
+if (startDelay > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, startDelay);
 
 let configured = false;
 
@@ -39,7 +44,9 @@ process.on("exit", () => {
 });
 
 /** Runs one test file, as jest-light-runner's worker does; the first task sets the configuration. */
-export default async function runTestFile({ testPath, workerData }) {
+export default async function runTestFile({ testPath, workerData, startedFile }) {
+  // the runner's deadline for this file starts now (./runner.js)
+  if (startedFile) fs.writeFileSync(startedFile, "");
   if (!configured) {
     lightRunner.setWorkerData(workerData);
     configured = true;
