@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { tempDir } from "./helpers";
@@ -80,6 +80,20 @@ function pause(ms: number): void {
 }
 
 /**
+ * Whether process `pid` still runs, read from /proc (its exit event needs the event loop, which a
+ * synchronous wait blocks; an ended child stays a zombie until then). False without /proc.
+ */
+function running(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The provider `terraform init` installed in `dir`, started in its debug mode (a plugin built on
  * HashiCorp's plugin libraries has it), with the TF_REATTACH_PROVIDERS value it prints, or the
  * reason it could not be; `stop()` ends it. Its output goes to a file, never a pipe: nothing reads
@@ -102,19 +116,19 @@ function startProviderForReattach(
   const quiet = { TF_LOG_SDK: "off", TF_LOG_SDK_PROTO: "off", TF_LOG_PROVIDER: "off" };
   const child = spawn(binary, ["-debug"], { env: { ...env, ...quiet }, stdio: ["ignore", fd, fd] });
   fs.closeSync(fd);
-  let exited = false;
-  child.on("exit", () => (exited = true)).on("error", () => (exited = true));
+  child.on("error", () => undefined); // a binary that cannot start: no pid, handled below
+  // In debug mode the provider runs until it is stopped: never past this process.
   const stop = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    process.removeListener("exit", stop);
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   };
+  process.once("exit", stop);
   const deadline = Date.now() + 30_000;
   for (;;) {
     const text = fs.readFileSync(output, "utf8");
     const found = /TF_REATTACH_PROVIDERS='([^']+)'/.exec(text);
     if (found) return { reattach: found[1], stop };
-    // exit events need the event loop: poll the process itself
-    const alive = !exited && child.pid !== undefined && fs.existsSync(`/proc/${child.pid}`);
-    if (!alive || Date.now() > deadline) {
+    if (!running(child.pid) || Date.now() > deadline) {
       stop();
       return { reason: `the provider printed no reattach line: ${text.slice(0, 300)}`, stop };
     }
@@ -192,12 +206,17 @@ interface Diagnostic {
       });
       const provider = startProviderForReattach(modulesDir, terraformEnv);
       if (provider.reason) console.info(`terraform validate starts the provider itself: ${provider.reason}`);
-      const validate = spawnSync("terraform", ["validate", "-json", "-no-color"], {
-        cwd: modulesDir,
-        env: provider.reattach ? { ...terraformEnv, TF_REATTACH_PROVIDERS: provider.reattach } : terraformEnv,
-        encoding: "utf8",
-      });
-      provider.stop();
+      let validate: SpawnSyncReturns<string>;
+      try {
+        validate = spawnSync("terraform", ["validate", "-json", "-no-color"], {
+          cwd: modulesDir,
+          env: provider.reattach ? { ...terraformEnv, TF_REATTACH_PROVIDERS: provider.reattach } : terraformEnv,
+          encoding: "utf8",
+          timeout: 50_000,
+        });
+      } finally {
+        provider.stop();
+      }
       validation = JSON.parse(validate.stdout || '{"valid":false,"diagnostics":[]}');
     }, 60_000);
 
