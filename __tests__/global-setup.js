@@ -1,6 +1,5 @@
 // Runs once before the test files, in jest's parent process; the workers inherit its environment.
 const { spawn } = require("node:child_process");
-const crypto = require("node:crypto");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
@@ -8,32 +7,21 @@ const { makeRunFolder, sweepAbandonedRuns, usableTmpfs } = require("./tmpfs");
 
 const ROOT = path.join(__dirname, "..");
 
-/**
- * Where src/artifact/app-dependencies.ts installs the dependencies app/package-lock.json pins
- * (installedDependencies: a folder per lock content; a test checks the two agree); undefined for
- * a project without that lock.
- */
-function appDependencyFolder(root = ROOT) {
-  const lockFile = path.join(root, "app", "package-lock.json");
-  if (!fs.existsSync(lockFile)) return undefined;
-  const lock = fs.readFileSync(lockFile);
-  const key = crypto.createHash("sha256").update(lock).digest("hex").slice(0, 32);
-  return path.join(root, "node_modules", ".cache", "sample-app-dependencies", key, "node_modules");
-}
-
 module.exports = async () => {
-  // No node process of the run needs NODE_EXTRA_CA_CERTS: nothing in it opens a TLS connection
-  // but to a loopback server with a test CA of its own. Where it is set (machines behind a TLS-
-  // inspecting proxy, this workplace's among them), every node process reads and parses the whole
-  // file as it starts: 30 ms of CPU each here, against 10 ms for the rest of a start, and a run
-  // starts about 250 (jest's workers, the unit runner's processes, main.ts, the launcher, stand-in
-  // programs): 5-6 of its CPU-seconds. It stays for the acceptance tests (TF_ACC=1), which reach
-  // AWS, and while the sample app's dependencies are not installed on this machine: the tests then
-  // install them with npm, which may download them through that proxy.
-  // (SHARED_SYNTH_ROOT: another project root, for the tests of this file itself)
-  const project = process.env.SHARED_SYNTH_ROOT ?? ROOT;
-  const installed = appDependencyFolder(project);
-  if (process.env.TF_ACC !== "1" && installed && fs.existsSync(installed)) delete process.env.NODE_EXTRA_CA_CERTS;
+  // No node process of the run needs NODE_EXTRA_CA_CERTS but npm: nothing else in it opens a TLS
+  // connection, except to a loopback server with a test CA of its own (terraform and the AWS
+  // provider, in the acceptance tests, are Go programs: they read the system's store). Where it is
+  // set (machines behind a TLS-inspecting proxy, this workplace's among them), every node process
+  // reads and parses the whole file as it starts: 30 ms of CPU each here, against 10 ms for the rest
+  // of a start, and a run starts about 250 (jest's workers, the unit runner's processes, main.ts,
+  // the launcher, stand-in programs): 5-6 of its CPU-seconds. So it is set aside, under the name
+  // src/artifact/app-dependencies.ts reads back for npm, which may download the sample app's
+  // dependencies through that proxy.
+  const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
+  if (extraCaCerts) {
+    process.env.SAVED_NODE_EXTRA_CA_CERTS = extraCaCerts;
+    delete process.env.NODE_EXTRA_CA_CERTS;
+  }
 
   // cdktf's Testing.app() makes a temporary cdktf.outdir.* folder for every test app and never
   // removes it. Point the test run (and its workers) at one folder of its own, removed in
@@ -52,9 +40,14 @@ module.exports = async () => {
   // waits for its synth.json, and so does global-teardown.js.
   const shipped = path.join(process.env.TMPDIR, "shipped");
   fs.mkdirSync(shipped);
-  const child = spawn(process.execPath, [path.join(__dirname, "shared-synth.js"), shipped, project], {
-    stdio: "ignore",
-  });
+  // (SHARED_SYNTH_ROOT: another project root, for the test of this mechanism itself)
+  const child = spawn(
+    process.execPath,
+    [path.join(__dirname, "shared-synth.js"), shipped, process.env.SHARED_SYNTH_ROOT ?? ROOT],
+    {
+      stdio: "ignore",
+    },
+  );
   child.on("error", (error) =>
     fs.writeFileSync(
       path.join(shipped, "synth.json"),
@@ -67,5 +60,3 @@ module.exports = async () => {
   globalThis.sharedSynthEnded = new Promise((resolve) => child.on("close", resolve).on("error", resolve));
   process.env.SHIPPED_SYNTH_DIR = shipped;
 };
-
-module.exports.appDependencyFolder = appDependencyFolder;

@@ -1,6 +1,5 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { installedDependencies } from "../src/artifact/app-dependencies";
 import { tempDir } from "./helpers";
 import { shippedSynthRun } from "./shipped";
 
@@ -12,7 +11,6 @@ import { shippedSynthRun } from "./shipped";
  * that loop may be needed to finish it; and a synth process that dies must not leave the readers
  * waiting.
  */
-const ROOT = path.join(__dirname, "..");
 const stubRoot = tempDir("shared-synth-root-");
 fs.mkdirSync(path.join(stubRoot, "scripts"));
 fs.writeFileSync(
@@ -35,6 +33,8 @@ async function withSharedSynth(env: Record<string, string>, check: (dir: string)
     await setup();
     check(process.env.SHIPPED_SYNTH_DIR!);
   } finally {
+    // the stand-in synth writes into the run's folder until it ends
+    await (globalThis as { sharedSynthEnded?: Promise<unknown> }).sharedSynthEnded;
     fs.rmSync(process.env.TMPDIR!, { recursive: true, force: true });
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
@@ -65,44 +65,23 @@ test("a shared synth whose process dies without a result fails its readers at on
 
 describe("NODE_EXTRA_CA_CERTS, which makes every node process parse a file of certificates as it starts", () => {
   const CA = "/etc/ssl/certs/ca-certificates.crt";
-  const { appDependencyFolder } = require("./global-setup.js") as {
-    appDependencyFolder: (root?: string) => string | undefined;
-  };
-  /** The stand-in project root with the sample app's lock, and its dependencies installed or not. */
-  function withAppDependencies(installed: boolean): void {
-    fs.mkdirSync(path.join(stubRoot, "app"), { recursive: true });
-    fs.copyFileSync(path.join(ROOT, "app", "package-lock.json"), path.join(stubRoot, "app", "package-lock.json"));
-    const folder = appDependencyFolder(stubRoot)!;
-    if (installed) fs.mkdirSync(folder, { recursive: true });
-    else fs.rmSync(path.dirname(folder), { recursive: true, force: true });
-  }
 
-  test("is left out of the run's environment, which jest's workers and what they start inherit", async () => {
-    withAppDependencies(true);
-    await withSharedSynth({ NODE_EXTRA_CA_CERTS: CA, TF_ACC: "" }, () => {
+  test("is set aside, out of the environment jest's workers and what they start inherit, for npm alone (app-dependencies.test.ts)", async () => {
+    await withSharedSynth({ NODE_EXTRA_CA_CERTS: CA }, () => {
       expect(process.env.NODE_EXTRA_CA_CERTS).toBeUndefined();
+      expect(process.env.SAVED_NODE_EXTRA_CA_CERTS).toBe(CA);
     });
     // this worker's own environment came from the run's global setup
-    expect(process.env.TF_ACC === "1" || process.env.NODE_EXTRA_CA_CERTS === undefined).toBe(true);
+    expect(process.env.NODE_EXTRA_CA_CERTS).toBeUndefined();
   }, 90_000);
 
-  test("is kept while the sample app's dependencies are not installed (npm may download them through a proxy), and for the acceptance tests (TF_ACC=1), which reach AWS", async () => {
-    withAppDependencies(false);
-    await withSharedSynth({ NODE_EXTRA_CA_CERTS: CA, TF_ACC: "" }, () => {
-      expect(process.env.NODE_EXTRA_CA_CERTS).toBe(CA);
-    });
-    withAppDependencies(true);
-    await withSharedSynth({ NODE_EXTRA_CA_CERTS: CA, TF_ACC: "1" }, () => {
-      expect(process.env.NODE_EXTRA_CA_CERTS).toBe(CA);
-    });
+  test("where it is not set, nothing is set aside", async () => {
+    const saved = process.env.SAVED_NODE_EXTRA_CA_CERTS;
+    delete process.env.SAVED_NODE_EXTRA_CA_CERTS;
+    try {
+      await withSharedSynth({}, () => expect(process.env.SAVED_NODE_EXTRA_CA_CERTS).toBeUndefined());
+    } finally {
+      if (saved !== undefined) process.env.SAVED_NODE_EXTRA_CA_CERTS = saved;
+    }
   }, 90_000);
-
-  test("the global setup looks for the app's dependencies where src/artifact/app-dependencies.ts installs them", () => {
-    const files = ["package.json", "package-lock.json"].map((name) => ({
-      path: name,
-      type: "file" as const,
-      content: fs.readFileSync(path.join(ROOT, "app", name)),
-    }));
-    expect(appDependencyFolder()).toBe(installedDependencies(files));
-  });
 });

@@ -24,14 +24,6 @@ function endedPid(): number {
   return Number(child.stdout.trim());
 }
 
-test("the unit runner's processes start without NODE_EXTRA_CA_CERTS (global-setup.js), unless TF_ACC=1", () => {
-  expect({ TF_ACC: process.env.TF_ACC === "1", NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS }).toEqual(
-    process.env.TF_ACC === "1"
-      ? expect.objectContaining({ TF_ACC: true })
-      : { TF_ACC: false, NODE_EXTRA_CA_CERTS: undefined },
-  );
-});
-
 describe("the folders of earlier runs", () => {
   test("a run's folder stays while its owner runs, and goes once it does not", () => {
     const root = tempDir("tmpfs-sweep-");

@@ -59,6 +59,21 @@ export function dependencyEntries(files: readonly TarEntry[], cacheRoot = DEPEND
 }
 
 /**
+ * The environment `npm ci` runs in: this process's, with NODE_EXTRA_CA_CERTS back when a caller set
+ * it aside as SAVED_NODE_EXTRA_CA_CERTS (the test run does, so that its hundreds of node processes
+ * do not each parse the file as they start; npm may download through the TLS-inspecting proxy the
+ * file is for).
+ */
+export function npmEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const saved = env.SAVED_NODE_EXTRA_CA_CERTS;
+  return {
+    ...env,
+    ...(saved && !env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: saved } : {}),
+    npm_config_update_notifier: "false",
+  };
+}
+
+/**
  * The installed `node_modules` folder of the dependencies `files` pin (see `dependencyEntries`),
  * or undefined when the app has none. The integration tests link a release's `node_modules` to it.
  */
@@ -102,7 +117,7 @@ export function installedDependencies(files: readonly TarEntry[], cacheRoot = DE
       {
         cwd: staging,
         encoding: "utf8",
-        env: { ...process.env, npm_config_update_notifier: "false" },
+        env: npmEnvironment(),
         timeout: 300_000,
       },
     );
