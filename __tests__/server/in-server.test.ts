@@ -358,6 +358,30 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
     }
   });
 
+  test.concurrent(
+    "an app process that cannot be run fails its start saying why (systemd's status 203/EXEC), and the bed still stops",
+    async () => {
+      // (1 s to become healthy: a process that never starts has no pid for the start to watch)
+      const bed = await TestBed.create(1, { rotation: { startTimeoutSeconds: 1 } });
+      try {
+        await bed.addRelease("1.0.0");
+        // the unit's ExecStart names a program that is not there
+        const missing = path.join(path.dirname(bed.host.paths.appRoot), "no-such-node");
+        (bed.host.paths as { nodeBinary: string }).nodeBinary = missing;
+        await bed.start();
+        const deploy = await bed.deploy("1.0.0");
+        expect(deploy.output).toContain("did not start on every process");
+        expect(deploy.code).not.toBe(0);
+        const [port] = bed.host.appPorts;
+        expect(bed.logs()).toContain(`app@${port}: could not start: spawn ${missing} ENOENT`);
+        expect(bed.unit(port).state).not.toBe("active");
+      } finally {
+        await bed.stop();
+      }
+    },
+    30_000,
+  );
+
   // ---- The releases the test beds put on disk ----
 
   test("a bed's release is the tree the deploy script unpacks from the tarball packed of the edited app", async () => {
