@@ -130,7 +130,61 @@ async function sampleApp(env: Record<string, string>) {
     if (!output.includes(text)) throw new Error(`the app never logged "${text}": ${output}`);
   };
   await waitForPort(port);
-  return { port, child, exited, logged };
+  return { port, child, exited, logged, output: () => output };
+}
+
+type SampleApp = Awaited<ReturnType<typeof sampleApp>>;
+
+/**
+ * One attempt of a drain drill, for `inOrder`: the sample app alone with `env`, and `connections`
+ * keep-alive agents of one connection each, opened by a GET before `drill` runs (a generous
+ * timeout: a just-started app on a loaded machine may take more than the default 5 s to answer its
+ * first request). The app is killed and the agents closed afterwards, however the attempt went.
+ */
+function drainAttempt(
+  env: Record<string, string>,
+  connections: number,
+  drill: (app: SampleApp, agents: http.Agent[]) => Promise<string | undefined>,
+): () => Promise<string | undefined> {
+  return async () => {
+    const app = await sampleApp(env);
+    const agents = Array.from({ length: connections }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+    try {
+      for (const agent of agents)
+        expect((await named("opening a keep-alive connection", get(app.port, "/", agent, 30_000))).status).toBe(200);
+      return await drill(app, agents);
+    } finally {
+      for (const agent of agents) agent.destroy();
+      app.child.kill("SIGKILL");
+      releasePorts([app.port]);
+    }
+  };
+}
+
+/**
+ * The end of the drills whose POST goes on a new connection while a second loop-blocking request
+ * runs (it started when `firstReply`'s ended, on the app's clock, which is this machine's: with
+ * ~700 ms of work, a POST sent more than 400 ms later may find the app done, this worker busy
+ * elsewhere): the POST and the second request answered, and the app exited cleanly; or why the
+ * order was upset.
+ */
+async function postWhileSecondRuns(
+  app: SampleApp,
+  firstReply: Reply,
+  second: { readonly promise: Promise<Reply>; readonly done: boolean },
+): Promise<string | undefined> {
+  // sent once the app has surely read the second request (its loop then blocked), so that the
+  // kernel queues the connection unseen, not in the same turn of the loop
+  await sleep(50);
+  if (second.done) return "the second request ended before the POST was sent";
+  const late = Date.now() - (JSON.parse(firstReply.body) as { finishedAt: number }).finishedAt;
+  if (late > 400) return `the POST would go ${late} ms into the second request's ~700 ms`;
+  const post = await postDuring(app.port, new http.Agent(), second.promise);
+  if (typeof post === "string") return post;
+  expect(post.status).toBe(200);
+  expect((await second.promise).status).toBe(200);
+  expect(await app.exited).toBe(0);
+  return undefined;
 }
 
 describeWithNginx("the in-server balancer: nginx over several app processes", () => {
@@ -500,13 +554,8 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   test.concurrent(
     "draining, the app answers a POST on a new connection that the kernel queued while its event loop was busy",
     () =>
-      inOrder(async () => {
-        const app = await sampleApp({ BLOCK_WORK_MS: "700", APP_IDLE_GRACE_MS: "400" });
-        const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
-        try {
-          // (set-up, opening the keep-alive connection: a just-started app on a loaded machine may
-          // take more than the default 5 s to answer its first request)
-          expect((await named("the first GET", get(app.port, "/", keepAlive, 30_000))).status).toBe(200);
+      inOrder(
+        drainAttempt({ BLOCK_WORK_MS: "700", APP_IDLE_GRACE_MS: "400" }, 1, async (app, [keepAlive]) => {
           const first = tracked("the first loop-blocking request", get(app.port, "/work", new http.Agent(), 60_000));
           if (!(await untilBusy(app.port, new http.Agent(), first)))
             return "the first loop-blocking request ended before the app looked busy";
@@ -518,43 +567,61 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           const second = tracked("the second loop-blocking request", get(app.port, "/work", keepAlive, 60_000));
           const firstReply = await first.promise;
           expect(firstReply.status).toBe(200);
-          await sleep(50);
           // A new connection while the second one keeps the loop busy: queued by the kernel, and
-          // still unaccepted when the app handles SIGTERM. The second request started when the
-          // first ended (the app's clock, which is this machine's): with ~700 ms of work, a POST
-          // sent more than 400 ms later may find the app done (this worker was busy elsewhere).
-          if (second.done) return "the second request ended before the POST was sent";
-          const late = Date.now() - (JSON.parse(firstReply.body) as { finishedAt: number }).finishedAt;
-          if (late > 400) return `the POST would go ${late} ms into the second request's ~700 ms`;
-          const post = await postDuring(app.port, new http.Agent(), second.promise);
-          if (typeof post === "string") return post;
-          expect(post.status).toBe(200);
-          expect((await second.promise).status).toBe(200);
-          expect(await app.exited).toBe(0);
+          // still unaccepted when the app handles SIGTERM.
+          const upset = await postWhileSecondRuns(app, firstReply, second);
+          if (upset !== undefined) return upset;
           // Once it stopped listening, a new connection is refused (nginx retries those), not reset.
           await expect(get(app.port, "/")).rejects.toThrow(/ECONNREFUSED/);
           return undefined;
-        } finally {
-          keepAlive.destroy();
-          app.child.kill("SIGKILL");
-          releasePorts([app.port]);
-        }
-      }),
+        }),
+      ),
+    150_000,
+  );
+
+  test.concurrent(
+    "draining, the app stops listening only after a quick poll: a stop due while its loop was busy waits for what the kernel queued meanwhile",
+    () =>
+      inOrder(
+        // three connections opened before the signal: the app's wait for quiet counts new ones only
+        drainAttempt({ BLOCK_WORK_MS: "700", APP_IDLE_GRACE_MS: "400" }, 3, async (app, [first, second, probe]) => {
+          // SIGTERM on an idle loop: the app keeps listening until no connection has come for
+          // 0.1 s, checking every 10 ms; the first request then holds the loop while such a check is
+          // due, and the second, sent meanwhile on its open connection, is read right after it.
+          app.child.kill("SIGTERM");
+          await app.logged("draining");
+          // Reaching the app after it stopped listening (this worker was slow to send it): answered
+          // with `Connection: close`, or refused once the app closed the idle connection too.
+          const tooLate = "the app had stopped listening before the first request";
+          if (app.output().includes("stopped listening")) return tooLate;
+          const firstWork = tracked("the first loop-blocking request", get(app.port, "/work", first, 60_000));
+          const busy = await untilBusy(app.port, probe, firstWork).catch(() => false);
+          if (!busy) {
+            await firstWork.promise.catch(() => undefined);
+            return app.output().includes("stopped listening")
+              ? tooLate
+              : "the first loop-blocking request ended before the app looked busy";
+          }
+          const secondWork = tracked("the second loop-blocking request", get(app.port, "/work", second, 60_000));
+          const firstReply = await firstWork.promise;
+          expect(firstReply.status).toBe(200);
+          if (firstReply.headers?.connection === "close") return tooLate;
+          // A POST on a new connection while the second request holds the loop: queued by the kernel.
+          // An app that stopped listening on a plain timer (due during the first request) refuses it;
+          // one that stopped right after the poll that read the second request resets it.
+          return postWhileSecondRuns(app, firstReply, secondWork);
+        }),
+      ),
     150_000,
   );
 
   test.concurrent(
     "draining, the app answers a POST that arrives on an idle keep-alive connection while its event loop is busy",
     () =>
-      inOrder(async () => {
+      inOrder(
         // an idle grace long enough for this worker, busy with the drills beside it, to see the app
         // stop listening and send the work before the grace ends
-        const app = await sampleApp({ BLOCK_WORK_MS: "1500", APP_IDLE_GRACE_MS: "600" });
-        const agents = [1, 2].map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-        const [work, posts] = agents;
-        try {
-          // (set-up, opening each keep-alive connection; as above, a generous timeout)
-          for (const agent of agents) expect((await get(app.port, "/", agent, 30_000)).status).toBe(200);
+        drainAttempt({ BLOCK_WORK_MS: "1500", APP_IDLE_GRACE_MS: "600" }, 2, async (app, [work, posts]) => {
           let idleClosedAt: number | undefined; // when the app closed the POST's connection, seen from here
           Object.values(posts.freeSockets)
             .flat()[0]!
@@ -591,12 +658,8 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           if (sent + post.ms < finishedAt) return "the POST was answered before the work ended (the loop was not busy)";
           expect(await app.exited).toBe(0);
           return undefined;
-        } finally {
-          for (const agent of agents) agent.destroy();
-          app.child.kill("SIGKILL");
-          releasePorts([app.port]);
-        }
-      }),
+        }),
+      ),
     150_000,
   );
 });

@@ -6,6 +6,8 @@ export interface Reply {
   readonly status: number;
   readonly body: string;
   readonly ms: number;
+  /** The response's headers (request() sets them). */
+  readonly headers?: http.IncomingHttpHeaders;
 }
 
 /** The small JSON body of every POST. */
@@ -38,7 +40,8 @@ export function request(
         res.on("data", (chunk) => (text += chunk));
         res.on("end", () => {
           answered = true;
-          resolve({ status: res.statusCode ?? 0, body: text, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          resolve({ status: res.statusCode ?? 0, body: text, ms, headers: res.headers });
         });
         res.on("error", reject);
       },
