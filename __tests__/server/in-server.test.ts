@@ -173,8 +173,9 @@ async function postWhileSecondRuns(
   firstReply: Reply,
   second: { readonly promise: Promise<Reply>; readonly done: boolean },
 ): Promise<string | undefined> {
-  // sent once the app has surely read the second request (its loop then blocked), so that the
-  // kernel queues the connection unseen, not in the same turn of the loop
+  // sent once the app has most likely read the second request (its loop then blocked), so that the
+  // kernel queues the connection unseen, not in the same turn of the loop (an app descheduled
+  // longer can let a broken drain pass, never fail a correct one)
   await sleep(50);
   if (second.done) return "the second request ended before the POST was sent";
   const late = Date.now() - (JSON.parse(firstReply.body) as { finishedAt: number }).finishedAt;
@@ -413,7 +414,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   });
 
   test.concurrent(
-    "an app process that cannot be run fails its start saying why (systemd's status 203/EXEC), and the bed still stops",
+    "an app process that cannot be run fails its start (systemd's status 203/EXEC), its log saying why, and the first deploy fails; the bed still stops",
     async () => {
       // (1 s to become healthy: a process that never starts has no pid for the start to watch)
       const bed = await TestBed.create(1, { rotation: { startTimeoutSeconds: 1 } });
@@ -591,21 +592,33 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           app.child.kill("SIGTERM");
           await app.logged("draining");
           // Reaching the app after it stopped listening (this worker was slow to send it): answered
-          // with `Connection: close`, or refused once the app closed the idle connection too.
+          // with `Connection: close`, or refused once the app closed the idle connection too (seen
+          // in its log once this worker reads the pipe: after a turn of its own loop).
           const tooLate = "the app had stopped listening before the first request";
-          if (app.output().includes("stopped listening")) return tooLate;
+          const stoppedBefore = async () => {
+            await new Promise((resolve) => setImmediate(resolve));
+            return app.output().includes("stopped listening");
+          };
+          if (await stoppedBefore()) return tooLate;
           const firstWork = tracked("the first loop-blocking request", get(app.port, "/work", first, 60_000));
-          const busy = await untilBusy(app.port, probe, firstWork).catch(() => false);
-          if (!busy) {
+          if (!(await untilBusy(app.port, probe, firstWork))) {
             await firstWork.promise.catch(() => undefined);
-            return app.output().includes("stopped listening")
-              ? tooLate
-              : "the first loop-blocking request ended before the app looked busy";
+            return "the first loop-blocking request ended before the app looked busy";
           }
           const secondWork = tracked("the second loop-blocking request", get(app.port, "/work", second, 60_000));
-          const firstReply = await firstWork.promise;
+          await new Promise((resolve) => setImmediate(resolve)); // (written on a next tick)
+          const secondSent = Date.now();
+          const firstReply = await firstWork.promise.catch(async (error: Error) => {
+            if (await stoppedBefore()) return tooLate;
+            throw error;
+          });
+          if (typeof firstReply === "string") return firstReply;
           expect(firstReply.status).toBe(200);
-          if (firstReply.headers?.connection === "close") return tooLate;
+          if (firstReply.headers.connection === "close") return tooLate;
+          // The second request must reach the app while the first holds its loop (the app's clock,
+          // which is this machine's), else a correct app stops listening between the two.
+          if (secondSent >= (JSON.parse(firstReply.body) as { finishedAt: number }).finishedAt)
+            return "the second request was sent after the first ended";
           // A POST on a new connection while the second request holds the loop: queued by the kernel.
           // An app that stopped listening on a plain timer (due during the first request) refuses it;
           // one that stopped right after the poll that read the second request resets it.

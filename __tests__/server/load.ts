@@ -6,8 +6,8 @@ export interface Reply {
   readonly status: number;
   readonly body: string;
   readonly ms: number;
-  /** The response's headers (request() sets them). */
-  readonly headers?: http.IncomingHttpHeaders;
+  /** The response's headers. */
+  readonly headers: http.IncomingHttpHeaders;
 }
 
 /** The small JSON body of every POST. */
