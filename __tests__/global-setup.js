@@ -12,11 +12,11 @@ module.exports = async () => {
   // connection, except to a loopback server with a test CA of its own (terraform and the AWS
   // provider, in the acceptance tests, are Go programs: they read the system's store). Where it is
   // set (machines behind a TLS-inspecting proxy, this workplace's among them), every node process
-  // reads and parses the whole file as it starts: 30 ms of CPU each here, against 10 ms for the rest
-  // of a start, and a run starts about 250 (jest's workers, the unit runner's processes, main.ts,
-  // the launcher, stand-in programs): 5-6 of its CPU-seconds. So it is set aside, under the name
-  // src/artifact/app-dependencies.ts reads back for npm, which may download the sample app's
-  // dependencies through that proxy.
+  // reads and parses the whole file as it starts: 30 ms of CPU each here, against 10 ms for the
+  // rest of a start, and over 100 of a run's node processes inherit it (jest's workers, the unit
+  // runner's processes, main.ts, the launcher, stand-in programs): 5-6 of its CPU-seconds,
+  // measured. So it is set aside, under the name src/artifact/app-dependencies.ts reads back for
+  // npm, which may download the sample app's dependencies through that proxy.
   const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
   if (extraCaCerts) {
     process.env.SAVED_NODE_EXTRA_CA_CERTS = extraCaCerts;
