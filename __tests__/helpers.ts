@@ -127,6 +127,24 @@ export function environmentFolders(dir = ENVIRONMENTS_DIR): string[] {
     .sort();
 }
 
+/**
+ * Whether process `pid` still runs. A zombie (ended, not yet reaped by its parent: a child of a
+ * thread blocked in a synchronous wait, whose exit event needs the event loop) does not. Without
+ * /proc (not Linux) a zombie counts as running: the caller's deadline decides.
+ */
+export function processRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
+  }
+}
+
 /** A fresh temporary directory, removed by `cleanUp`. */
 export function tempDir(prefix = "cdktf-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

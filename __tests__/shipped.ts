@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadEnvironments, type EnvironmentConfig } from "../src/config/load";
 import { PROJECT_ROOT } from "../src/project-root";
-import { Synthesized } from "./helpers";
+import { processRunning, Synthesized } from "./helpers";
 
 /**
  * The shipped environments (`environments/*`) exactly as `npm run synth` writes them: synthesized
@@ -28,20 +28,6 @@ interface SynthRun {
 const SYNTH_WAIT_MS = 120_000;
 let synthRun: SynthRun | undefined;
 
-/** Whether process `pid` still runs (a zombie, ended but not yet reaped by its parent, does not). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return true; // no /proc (not Linux): the deadline decides
-  }
-}
-
 /**
  * What the shared synthesis printed, once it has ended; throws, with its output, when it failed.
  * It ends with a result (shared-synth.js always writes one); should its process die without one,
@@ -57,7 +43,7 @@ export function shippedSynthRun(): SynthRun {
     const pause = new Int32Array(new SharedArrayBuffer(4));
     const deadline = Date.now() + SYNTH_WAIT_MS;
     while (!fs.existsSync(file)) {
-      const gone = !running(pid) && !fs.existsSync(file);
+      const gone = !processRunning(pid) && !fs.existsSync(file);
       if (gone || Date.now() > deadline) {
         const failure: SynthRun = {
           status: null,

@@ -1,7 +1,7 @@
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { tempDir } from "./helpers";
+import { processRunning, tempDir } from "./helpers";
 import { SHIPPED_NAMES } from "./shipped";
 
 /**
@@ -26,8 +26,8 @@ import { SHIPPED_NAMES } from "./shipped";
  * `provider "aws"` block; instead it runs once, in its debug mode, and `terraform validate`
  * attaches to it (TF_REATTACH_PROVIDERS) for all of them: the same binary answering the same
  * requests (checked: a value its own validators reject, in one module, gives the same diagnostic,
- * against the same file, either way), for 2.1 CPU-seconds instead of 3.4. Where that cannot be
- * (no /proc to watch it start, a provider without a debug mode), terraform starts it itself.
+ * against the same file, either way), for 2.1 CPU-seconds instead of 3.4. A provider without a
+ * debug mode exits at once, and terraform starts it itself.
  */
 
 const ROOT = path.join(__dirname, "..");
@@ -80,20 +80,6 @@ function pause(ms: number): void {
 }
 
 /**
- * Whether process `pid` still runs, read from /proc (its exit event needs the event loop, which a
- * synchronous wait blocks; an ended child stays a zombie until then). False without /proc.
- */
-function running(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
-  } catch {
-    return false;
-  }
-}
-
-/**
  * The provider `terraform init` installed in `dir`, started in its debug mode (a plugin built on
  * HashiCorp's plugin libraries has it), with the TF_REATTACH_PROVIDERS value it prints, or the
  * reason it could not be; `stop()` ends it. Its output goes to a file, never a pipe: nothing reads
@@ -128,7 +114,7 @@ function startProviderForReattach(
     const text = fs.readFileSync(output, "utf8");
     const found = /TF_REATTACH_PROVIDERS='([^']+)'/.exec(text);
     if (found) return { reattach: found[1], stop };
-    if (!running(child.pid) || Date.now() > deadline) {
+    if (child.pid === undefined || !processRunning(child.pid) || Date.now() > deadline) {
       stop();
       return { reason: `the provider printed no reattach line: ${text.slice(0, 300)}`, stop };
     }

@@ -60,7 +60,7 @@ export function dependencyEntries(files: readonly TarEntry[], cacheRoot = DEPEND
 
 /**
  * The environment `npm ci` runs in: this process's, with NODE_EXTRA_CA_CERTS back when a caller set
- * it aside as SAVED_NODE_EXTRA_CA_CERTS (the test run does, so that its hundreds of node processes
+ * it aside as SAVED_NODE_EXTRA_CA_CERTS (the test run does, so that its node processes, over 100,
  * do not each parse the file as they start; npm may download through the TLS-inspecting proxy the
  * file is for).
  */
