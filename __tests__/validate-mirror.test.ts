@@ -66,8 +66,16 @@ beforeAll(() => {
     .trim();
   const synth = spawnSync(process.execPath, [path.join(clone, "scripts/run.js"), "main.ts"], {
     cwd: clone,
-    // A release cache of its own (empty, as on a fresh machine); the history of this repository.
-    env: { ...process.env, CDKTF_OUTDIR: outdir, RELEASE_CACHE_DIR: path.join(work, "cache"), GIT_DIR: gitDir },
+    // A release cache and a launcher cache of its own (empty, as in a fresh clone: the linked
+    // node_modules would otherwise give it this project's, and its bundle's record, written with
+    // the clone's paths, would replace this project's); the history of this repository.
+    env: {
+      ...process.env,
+      CDKTF_OUTDIR: outdir,
+      RELEASE_CACHE_DIR: path.join(work, "cache"),
+      CLASSIC_SERVERS_CACHE: path.join(work, "launcher-cache"),
+      GIT_DIR: gitDir,
+    },
     encoding: "utf8",
   });
   if (synth.status !== 0) throw new Error(`synth failed: ${synth.stderr}`);
