@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { tempDir } from "./helpers";
@@ -10,8 +10,8 @@ import { tempDir } from "./helpers";
  * each test is checked: what jest's default runner gave the tests is still there.
  * - __tests__/unit-runner/fixtures/: in one runner process (one worker: jest's own), in their
  *   file order;
- * - __tests__/unit-runner/crash-fixtures/: files that end their process, in two runner processes
- *   as `npm run test:quick` runs them;
+ * - __tests__/unit-runner/crash-fixtures/: files that end their process (and one that reads the
+ *   V8 flags its process started with), in two runner processes as `npm run test:quick` runs them;
  * - __tests__/unit-runner/between-fixtures/: an error thrown after its file ended, while the other
  *   process still runs a file; in processes slow to start.
  */
@@ -122,8 +122,8 @@ function file(name: string, from: Map<string, FileResult> = results): FileResult
   return result;
 }
 
-function test_(fileName: string, title: string): AssertionResult {
-  const result = file(fileName).assertionResults.find((t) => t.title === title);
+function test_(fileName: string, title: string, from: Map<string, FileResult> = results): AssertionResult {
+  const result = file(fileName, from).assertionResults.find((t) => t.title === title);
   if (!result) throw new Error(`no test "${title}" in ${fileName}`);
   return result;
 }
@@ -291,6 +291,17 @@ test("an error thrown after its file ended fails the run, naming that file, once
   expect(run.stderr).toContain("thrown after its file ended");
   expect(run.stderr).toContain("a unit test process ended between two test files");
   expect(run.stderr).toMatch(/PASS .*runs-on\.fixture\.ts/);
+});
+
+test("the unit project's processes and jest's workers run with the runner's V8 flags, which this node accepts", () => {
+  const { TEST_PROCESS_V8_FLAGS: flags } = require("./unit-runner/runner.js") as { TEST_PROCESS_V8_FLAGS: string[] };
+  expect(test_("v8-flags", "runs in a process started with the runner's V8 flags", crashResults).status).toBe("passed");
+  const started = spawnSync(process.execPath, [...flags, "-e", "0"], { encoding: "utf8" });
+  expect({ status: started.status, stderr: started.stderr }).toEqual({ status: 0, stderr: "" });
+  // This file runs in a jest worker, or with jest -i in jest's own process, started before the
+  // runner could give it any flag.
+  const inJestWorker = /jest-worker[\\/]build[\\/]processChild\.js$/.test(process.argv[1] ?? "");
+  if (inJestWorker) expect(process.execArgv).toEqual(expect.arrayContaining(flags));
 });
 
 test("a file's deadline counts from its start in its process: a process slow to start does not fail it", () => {

@@ -25,6 +25,17 @@ const FILE_TIMEOUT_MS = Number(process.env.UNIT_RUNNER_FILE_TIMEOUT_MS) || 60_00
 /** How long a file may wait for a process to start it (a process that never starts). */
 const PROCESS_START_TIMEOUT_MS = 120_000;
 
+/**
+ * V8 flags for the processes that run test files: this runner's (runInProcesses) and jest's
+ * workers. V8 compiles a function with TurboFan, on a thread beside the process's own, once the
+ * function has run 66 KB of bytecode (--interrupt-budget=67584). A test process runs a great deal
+ * of code a few times each: in a unit process a fifth of its CPU time went to compiling functions
+ * that then hardly ran. With a budget 15 times higher, only code that keeps running is compiled:
+ * `npm test` took 5 % less CPU (46.8 against 49.5 CPU-s, four runs each, alternately). Not for
+ * `jest -i`, whose files run in jest's own process, started before this runner.
+ */
+const TEST_PROCESS_V8_FLAGS = ["--interrupt-budget=1000000"];
+
 /** The events jest listens to on a runner that emits them. */
 const EVENTS = ["test-file-start", "test-file-success", "test-file-failure", "test-case-start", "test-case-result"];
 
@@ -78,6 +89,10 @@ class CombinedRunner {
     };
     const runJest = async () => {
       if (rest.length === 0) return;
+      // jest's workers are forked with this process's execArgv
+      if (!options.serial) {
+        for (const flag of TEST_PROCESS_V8_FLAGS) if (!process.execArgv.includes(flag)) process.execArgv.push(flag);
+      }
       const runner = new JestRunner(this.globalConfig, this.context);
       const unsubscribe = EVENTS.map((name) => runner.on(name, (payload) => this.#emit(name, payload)));
       try {
@@ -131,6 +146,7 @@ async function runInProcesses(tests, globalConfig, workers, report) {
     maxThreads: workers,
     env: process.env,
     trackUnmanagedFds: false,
+    execArgv: [...new Set([...process.execArgv, ...TEST_PROCESS_V8_FLAGS])],
   });
   const endedBetweenFiles = [];
   pool.on("error", (error) => endedBetweenFiles.push(error));
@@ -181,3 +197,4 @@ async function runInProcesses(tests, globalConfig, workers, report) {
 }
 
 module.exports = CombinedRunner;
+module.exports.TEST_PROCESS_V8_FLAGS = TEST_PROCESS_V8_FLAGS;
