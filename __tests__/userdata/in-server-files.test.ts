@@ -199,6 +199,32 @@ describe("the rotation script and the watchdog", () => {
     expect(script).toContain(`WATCH_TIMEOUT_SECONDS=${ROTATION.watchTimeoutSeconds}`);
   });
 
+  test("admit and watch poll several times a second without starting a program each time", () => {
+    // the body of each function, up to its closing brace at the start of a line
+    const body = (name: string) => {
+      const start = script.indexOf(`\n${name}() {`);
+      return script.slice(start, script.indexOf("\n}\n", start));
+    };
+    for (const name of ["admit", "watch"]) {
+      expect(body(name)).toContain("nap ");
+      expect(body(name)).not.toMatch(/\bsleep\b|\$\(now_ms\)|\$\(date\b/);
+    }
+    // nap and now_ms with no program on PATH: only builtins, and nap waits as long as asked
+    const line = (prefix: string) => script.split("\n").find((l) => l.startsWith(prefix))!;
+    const run = spawnSync(
+      "/bin/bash",
+      [
+        "--norc",
+        "-c",
+        `set -u\n${line("now_ms()")}\n${line("nap()")}\nnow_ms; a=$NOW_MS; nap 0.2; nap 0.1; now_ms; echo $((NOW_MS - a))`,
+      ],
+      { encoding: "utf8", env: { PATH: "/nonexistent" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    expect(run.stderr).toBe("");
+    expect(Number(run.stdout)).toBeGreaterThanOrEqual(300);
+    expect(Number(run.stdout)).toBeLessThan(2000);
+  });
+
   test("the watchdog runs as its own unit, restarted whenever it exits", () => {
     const unit = watchdogUnit(host());
     expect(unit).toContain("ExecStart=/opt/app/bin/rotation watch");

@@ -114,7 +114,7 @@ export function deployScript(host: AppHost): string {
     "}",
     "",
     '# The release a process runs: where its run/<port> link points ("" before its first deploy).',
-    'running() { if [[ -L "$APP_ROOT/run/$1" ]]; then basename "$(readlink "$APP_ROOT/run/$1")"; fi; }',
+    'running() { local target; if target=$(readlink "$APP_ROOT/run/$1"); then echo "${target##*/}"; fi; }',
     "",
     "# Point port $1 at release $2 and restart its process, which is back in rotation only once it has",
     "# settled (the unit's start fails otherwise); then it must report version $2.",
