@@ -199,7 +199,7 @@ describe("the rotation script and the watchdog", () => {
     expect(script).toContain(`WATCH_TIMEOUT_SECONDS=${ROTATION.watchTimeoutSeconds}`);
   });
 
-  test("admit and watch poll several times a second without starting a program each time", () => {
+  test("admit and watch poll several times a second; the watchdog starts one curl a round, for every process", () => {
     // the body of each function, up to its closing brace at the start of a line
     const body = (name: string) => {
       const start = script.indexOf(`\n${name}() {`);
@@ -207,8 +207,10 @@ describe("the rotation script and the watchdog", () => {
     };
     for (const name of ["admit", "watch"]) {
       expect(body(name)).toContain("nap ");
-      expect(body(name)).not.toMatch(/\bsleep\b|\$\(now_ms\)|\$\(date\b/);
+      expect(body(name)).not.toMatch(/\bsleep\b|\$\(now_ms\)|\$\(date\b|\bcurl\b/);
     }
+    expect(body("watch").match(/\bprobe\b/g)).toHaveLength(1);
+    expect(body("probe")).toContain("curl -sS --parallel");
     // nap and now_ms with no program on PATH: only builtins, and nap waits as long as asked
     const line = (prefix: string) => script.split("\n").find((l) => l.startsWith(prefix))!;
     const run = spawnSync(
