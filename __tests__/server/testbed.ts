@@ -8,8 +8,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { packageApp } from "../../src/artifact/package-app";
 import { dependencyEntries } from "../../src/artifact/app-dependencies";
-import { artifactFileName, entriesFromDirectory, releaseEntries, versionOf } from "../../src/artifact/releases";
-import { ustar, type TarEntry } from "../../src/artifact/tar";
+import { entriesFromDirectory } from "../../src/artifact/releases";
+import type { TarEntry } from "../../src/artifact/tar";
 import { PROJECT_ROOT } from "../../src/project-root";
 import {
   PASSIVE_HEALTH_CHECK,
@@ -315,43 +315,6 @@ export async function releaseTree(version: string, edit?: (serverJs: string) => 
   });
 }
 
-/** Tarballs the drills published, kept across runs (see `packedRelease`). */
-const TARBALL_CACHE = path.join(ROOT, "node_modules", ".cache", "classic-servers", "drill-tarballs");
-/** What packs a release (src/artifact/): how entries are read and archived, and the gzip settings. */
-const PACKING_CODE = ["package-app.ts", "releases.ts", "tar.ts"];
-
-/**
- * The release tarball `packageApp` packs of `tree`, written to `outDir` as it writes it. gzip at
- * level 9 in JavaScript takes 0.5-1 s of CPU per release; the drills publish the same releases run
- * after run. So the tarball is kept, keyed by what decides its bytes: the uncompressed archive, the
- * packing code (PACKING_CODE) and fflate's version. A tarball not kept yet is packed by
- * `packageApp` itself. (in-server.test checks with `packageApp`, every run, that a bed's release is
- * the tree its tarball unpacks to.)
- */
-export function packedRelease(tree: string, outDir: string, cacheDir = TARBALL_CACHE): string {
-  const entries = entriesFromDirectory(tree);
-  const fflate = JSON.parse(fs.readFileSync(require.resolve("fflate/package.json"), "utf8")) as { version: string };
-  const key = createHash("sha256")
-    .update(ustar(releaseEntries(entries)))
-    .update(PACKING_CODE.map((file) => fs.readFileSync(path.join(ROOT, "src", "artifact", file), "utf8")).join("\0"))
-    .update(`fflate ${fflate.version}`)
-    .digest("hex")
-    .slice(0, 32);
-  const kept = path.join(cacheDir, `${key}.tar.gz`);
-  if (fs.existsSync(kept)) {
-    const file = path.join(outDir, artifactFileName(versionOf(entries, tree)));
-    fs.mkdirSync(outDir, { recursive: true });
-    fs.copyFileSync(kept, file);
-    return file;
-  }
-  const { file } = packageApp(tree, outDir);
-  fs.mkdirSync(cacheDir, { recursive: true });
-  const staged = `${kept}.${process.pid}`;
-  fs.copyFileSync(file, staged);
-  fs.renameSync(staged, kept); // whole, or not there
-  return file;
-}
-
 /** Waits for `exited`; after `ms` calls `force` once and keeps waiting. Leaves no timer behind. */
 async function escalate(exited: Promise<void>, ms: number, force: () => void): Promise<void> {
   const timer = setTimeout(force, ms);
@@ -577,7 +540,7 @@ export class TestBed {
 
   /** Uploads a release as Terraform does: a new object version of the release key, newest first. */
   async publishRelease(version: string): Promise<string> {
-    const file = packedRelease(await releaseTree(version), path.join(this.dir, "dist", version));
+    const file = packageApp(await releaseTree(version), path.join(this.dir, "dist", version)).file;
     fs.mkdirSync(this.bucketDir, { recursive: true });
     const versions = path.join(this.bucketDir, "versions");
     const previous = fs.existsSync(versions) ? fs.readFileSync(versions, "utf8") : "";
