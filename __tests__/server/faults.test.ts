@@ -32,6 +32,14 @@ import {
  */
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The curl on PATH, by its path. */
+function realCurl(): string {
+  const dirs = (process.env.PATH ?? "").split(path.delimiter);
+  const found = dirs.map((dir) => path.join(dir, "curl")).find((file) => fs.existsSync(file));
+  if (!found) throw new Error("no curl on PATH");
+  return found;
+}
 const versionOf = async (port: number) => JSON.parse((await get(port, "/healthz")).body).version;
 
 /** A release that crashes at start on `port` only (a port-specific configuration error). */
@@ -80,7 +88,9 @@ async function standaloneWatchdog(name: string, rotation: Partial<Rotation>) {
     rotationDir,
     /** What the watchdog told systemctl, one call a line. */
     calls: () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : ""),
-    start: () => spawn(script, ["watch"], { env: { ...process.env, APP_CTL: ctl }, stdio: "ignore" }),
+    /** Starts `rotation watch`; `env` is added to its environment. */
+    start: (env: Record<string, string> = {}) =>
+      spawn(script, ["watch"], { env: { ...process.env, APP_CTL: ctl, ...env }, stdio: "ignore" }),
   };
 }
 
@@ -444,6 +454,43 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       }
     },
     60_000,
+  );
+
+  test.concurrent(
+    "the watchdog counts a status followed by a stalled answer as no answer, and a line from curl it cannot read stops nothing",
+    async () => {
+      const { ports, calls, start: startWatch } = await standaloneWatchdog("watchdog-partial", { watchFailures: 2 });
+      // A curl that prints a blank line and one it cannot read before the real curl's lines.
+      const bin = tempDir("watchdog-curl-");
+      fs.writeFileSync(
+        path.join(bin, "curl"),
+        `#!/bin/bash\necho\necho 'garbage 200 http://127.0.0.1:/healthz'\nexec ${realCurl()} "$@"\n`,
+        { mode: 0o755 },
+      );
+      // port 0: the status line and part of the body, then nothing (a process hung mid-answer)
+      const stalls = http.createServer((_req, res) => {
+        res.writeHead(200, { "content-length": "100" });
+        res.write("partial");
+      });
+      const answers = http.createServer((_req, res) => res.end("ok\n"));
+      await new Promise<void>((resolve) => stalls.listen(ports[0], "127.0.0.1", resolve));
+      await new Promise<void>((resolve) => answers.listen(ports[1], "127.0.0.1", resolve));
+      const watch = startWatch({ PATH: `${bin}:${process.env.PATH}` });
+      try {
+        for (let i = 0; i < 500 && !calls().includes("kill"); i++) await sleep(20); // two rounds, however loaded
+        expect(calls()).toContain(`kill --signal=SIGKILL app@${ports[0]}`);
+        expect(calls()).not.toContain(`app@${ports[1]}`);
+        expect({ exitCode: watch.exitCode, signal: watch.signalCode }).toEqual({ exitCode: null, signal: null });
+      } finally {
+        watch.kill("SIGKILL");
+        stalls.closeAllConnections();
+        await new Promise((resolve) => stalls.close(resolve));
+        await new Promise((resolve) => answers.close(resolve));
+        releasePorts(ports);
+        fs.rmSync(bin, { recursive: true, force: true });
+      }
+    },
+    30_000,
   );
 
   // The watchdog alone, against two ports and the stand-in systemctl that records what it is told.

@@ -25,16 +25,8 @@ const FILE_TIMEOUT_MS = Number(process.env.UNIT_RUNNER_FILE_TIMEOUT_MS) || 60_00
 /** How long a file may wait for a process to start it (a process that never starts). */
 const PROCESS_START_TIMEOUT_MS = 120_000;
 
-/**
- * V8 flags for the processes that run test files: this runner's (runInProcesses) and jest's
- * workers. V8 compiles a function with TurboFan, on a thread beside the process's own, once the
- * function has run 66 KB of bytecode (--interrupt-budget=67584). A test process runs a great deal
- * of code a few times each: in a unit process a fifth of its CPU time went to compiling functions
- * that then hardly ran. With a budget 15 times higher, only code that keeps running is compiled:
- * `npm test` took 5 % less CPU (46.8 against 49.5 CPU-s, four runs each, alternately). Not for
- * `jest -i`, whose files run in jest's own process, started before this runner.
- */
-const TEST_PROCESS_V8_FLAGS = ["--interrupt-budget=1000000"];
+/** V8 flags for the processes that run test files (./v8-flags.js). */
+const { TEST_PROCESS_V8_FLAGS } = require("./v8-flags.js");
 
 /** The events jest listens to on a runner that emits them. */
 const EVENTS = ["test-file-start", "test-file-success", "test-file-failure", "test-case-start", "test-case-result"];
@@ -197,4 +189,3 @@ async function runInProcesses(tests, globalConfig, workers, report) {
 }
 
 module.exports = CombinedRunner;
-module.exports.TEST_PROCESS_V8_FLAGS = TEST_PROCESS_V8_FLAGS;

@@ -209,16 +209,17 @@ describe("the rotation script and the watchdog", () => {
       expect(body(name)).toContain("nap ");
       expect(body(name)).not.toMatch(/\bsleep\b|\$\(now_ms\)|\$\(date\b|\bcurl\b/);
     }
-    expect(body("watch").match(/\bprobe\b/g)).toHaveLength(1);
+    expect(body("watch").match(/<\(probe /g)).toHaveLength(1);
     expect(body("probe")).toContain("curl -sS --parallel");
     // nap and now_ms with no program on PATH: only builtins, and nap waits as long as asked
     const line = (prefix: string) => script.split("\n").find((l) => l.startsWith(prefix))!;
+    const nap = body("nap").trim() + "\n}";
     const run = spawnSync(
       "/bin/bash",
       [
         "--norc",
         "-c",
-        `set -u\n${line("now_ms()")}\n${line("nap()")}\nnow_ms; a=$NOW_MS; nap 0.2; nap 0.1; now_ms; echo $((NOW_MS - a))`,
+        `set -u\n${line("now_ms()")}\n${nap}\nnow_ms; a=$NOW_MS; nap 0.2; nap 0.1; now_ms; echo $((NOW_MS - a))`,
       ],
       { encoding: "utf8", env: { PATH: "/nonexistent" }, stdio: ["ignore", "pipe", "pipe"] },
     );
