@@ -675,4 +675,69 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       ),
     150_000,
   );
+
+  test.concurrent(
+    "draining, the app closes idle connections only after a quick poll: a close due while its loop was busy waits for what arrived meanwhile",
+    () =>
+      inOrder(
+        drainAttempt({ BLOCK_WORK_MS: "800", APP_IDLE_GRACE_MS: "500" }, 4, async (app, [one, two, three, posts]) => {
+          let idleClosedAt: number | undefined; // when the app closed the POST's connection, seen from here
+          Object.values(posts.freeSockets)
+            .flat()[0]!
+            .once("close", () => (idleClosedAt = Date.now()));
+          const finishedAt = (reply: Reply) => (JSON.parse(reply.body) as { finishedAt: number }).finishedAt;
+          // Lost because the idle grace ended on an idle loop (this worker saw the app stop late):
+          // the app closed every idle connection, the POST's too (seen after a turn of this loop).
+          const closedEarly = async () => {
+            await sleep(20);
+            return idleClosedAt !== undefined;
+          };
+          const upsetEarly = "the idle grace ended before the first request (the loop was idle)";
+          app.child.kill("SIGTERM");
+          await app.logged("stopped listening");
+          // The idle grace (0.5 s) ends while the first request (0.8 s) holds the loop. The second,
+          // sent meanwhile, is read right after it, in the turn of the loop that arms the close's
+          // quick-poll check (10 ms). The third, sent while the second runs, is read right after that
+          // check's timer: a close that did not check how long that poll took would follow at once,
+          // while the POST that arrives during the third request is still unread.
+          const first = tracked("the first loop-blocking request", get(app.port, "/work", one, 60_000));
+          await sleep(200);
+          if (first.done) return "the first loop-blocking request ended before the second was sent";
+          const secondSent = Date.now();
+          const second = tracked("the second loop-blocking request", get(app.port, "/work", two, 60_000));
+          const firstReply = await first.promise.catch(async (error: Error) => {
+            if (await closedEarly()) return upsetEarly;
+            throw error;
+          });
+          if (typeof firstReply === "string") return firstReply;
+          expect(firstReply.status).toBe(200);
+          if (secondSent >= finishedAt(firstReply)) return "the second request was sent after the first ended";
+          const thirdSent = Date.now();
+          const third = tracked("the third loop-blocking request", get(app.port, "/work", three, 60_000));
+          // (The first ran while the grace ended: a correct app has no idle connection to drop now.)
+          const secondReply = await second.promise;
+          expect(secondReply.status).toBe(200);
+          if (thirdSent >= finishedAt(secondReply)) return "the third request was sent after the second ended";
+          // once the app has most likely read the third request (its loop then blocked)
+          await sleep(50);
+          if (idleClosedAt !== undefined) return upsetEarly;
+          if (third.done) return "the third request ended before the POST was sent";
+          const late = Date.now() - finishedAt(secondReply);
+          if (late > 500) return `the POST would go ${late} ms into the third request's ~800 ms`;
+          const sent = Date.now();
+          const post = await postDuring(app.port, posts, third.promise);
+          if (typeof post === "string") return post;
+          expect(post.status).toBe(200);
+          const thirdReply = await third.promise;
+          expect(thirdReply.status).toBe(200);
+          // The POST waited for the third request (it arrived while the loop was busy), else the
+          // drill proved nothing.
+          if (sent + post.ms < finishedAt(thirdReply))
+            return "the POST was answered before the third request ended (the loop was not busy)";
+          expect(await app.exited).toBe(0);
+          return undefined;
+        }),
+      ),
+    150_000,
+  );
 });
