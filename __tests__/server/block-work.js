@@ -4,10 +4,7 @@
 // or timed out until it ends, and the handler then answers as usual); it takes no core from the
 // drills running beside it, and lasts as long however loaded the machine is. The app itself is
 // not changed: it calls crypto.pbkdf2Sync, replaced here.
-// It also prints when the app stops listening, on this machine's clock (the app's own line has no
-// time): a drill tells by it a POST refused because it came late from one refused too early.
 const crypto = require("node:crypto");
-const net = require("node:net");
 
 const ms = Number(process.env.BLOCK_WORK_MS);
 if (!(ms > 0 && ms <= 10_000))
@@ -16,10 +13,4 @@ if (!(ms > 0 && ms <= 10_000))
 crypto.pbkdf2Sync = function blockInsteadOfHashing(password, salt, iterations, keylen) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
   return Buffer.alloc(keylen);
-};
-
-const close = net.Server.prototype.close;
-net.Server.prototype.close = function closeAndSayWhen(...args) {
-  console.log(`block-work: stopped listening at ${Date.now()}`);
-  return close.apply(this, args);
 };

@@ -74,9 +74,7 @@ async function inOrder(attempt: () => Promise<string | undefined>): Promise<void
  * POST refused or reset after that work had ended (the app's clock, which is this machine's: this
  * worker may be descheduled between a drill's order check and the send) found the app rightly
  * stopped listening or its connection idle again: the order was upset, not the drain, and the
- * reason is returned for `inOrder` to run again. So is a POST refused by an app that stopped
- * listening after the work ended (`stoppedAt`, when it did): it came late, whatever this worker's
- * clock said when it sent it. One lost while the work still ran fails the drill.
+ * reason is returned for `inOrder` to run again. One lost while the work still ran fails the drill.
  */
 async function postDuring(
   port: number,
@@ -84,18 +82,13 @@ async function postDuring(
   work: Promise<Reply>,
   /** A drill's own upset order, given when the work ended; a reason, or undefined. */
   upsetIf: (finishedAt: number) => string | undefined = () => undefined,
-  /** When the app stopped listening, if it has (its preloaded ./block-work.js says). */
-  stoppedAt: () => Promise<number | undefined> = async () => undefined,
 ): Promise<Reply | string> {
   const sent = Date.now();
-  return request("POST", port, "/echo", agent, 60_000).catch(async (error: NodeJS.ErrnoException) => {
+  return request("POST", port, "/echo", agent, 60_000).catch(async (error: Error) => {
     const { finishedAt } = JSON.parse((await work).body) as { finishedAt: number };
     if (sent >= finishedAt) return `the POST went ${sent - finishedAt} ms after the work ended`;
     const upset = upsetIf(finishedAt);
     if (upset !== undefined) return upset;
-    const stopped = error.code === "ECONNREFUSED" ? await stoppedAt() : undefined;
-    if (stopped !== undefined && stopped >= finishedAt)
-      return `the POST reached the app after it stopped listening, ${stopped - finishedAt} ms after the work ended`;
     throw new Error(`the POST: ${error.message}`);
   });
 }
@@ -136,14 +129,8 @@ async function sampleApp(env: Record<string, string>) {
     for (let i = 0; i < 6000 && !output.includes(text); i++) await sleep(5);
     if (!output.includes(text)) throw new Error(`the app never logged "${text}": ${output}`);
   };
-  /** When the app stopped listening (./block-work.js prints it), read after a turn of this loop. */
-  const stoppedAt = async () => {
-    await sleep(50);
-    const found = /block-work: stopped listening at (\d+)/.exec(output);
-    return found ? Number(found[1]) : undefined;
-  };
   await waitForPort(port);
-  return { port, child, exited, logged, stoppedAt, output: () => output };
+  return { port, child, exited, logged, output: () => output };
 }
 
 type SampleApp = Awaited<ReturnType<typeof sampleApp>>;
@@ -193,7 +180,7 @@ async function postWhileSecondRuns(
   if (second.done) return "the second request ended before the POST was sent";
   const late = Date.now() - (JSON.parse(firstReply.body) as { finishedAt: number }).finishedAt;
   if (late > 400) return `the POST would go ${late} ms into the second request's ~700 ms`;
-  const post = await postDuring(app.port, new http.Agent(), second.promise, undefined, app.stoppedAt);
+  const post = await postDuring(app.port, new http.Agent(), second.promise);
   if (typeof post === "string") return post;
   expect(post.status).toBe(200);
   expect((await second.promise).status).toBe(200);
