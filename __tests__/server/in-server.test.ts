@@ -71,10 +71,12 @@ async function inOrder(attempt: () => Promise<string | undefined>): Promise<void
 
 /**
  * POSTs /echo to the draining app while `work` (a request that blocks its loop) keeps it busy. A
- * POST refused or reset after that work had ended (the app's clock, which is this machine's: this
- * worker may be descheduled between a drill's order check and the send) found the app rightly
- * stopped listening or its connection idle again: the order was upset, not the drain, and the
- * reason is returned for `inOrder` to run again. One lost while the work still ran fails the drill.
+ * POST refused or reset after that work had ended (the app's clock, which is this machine's) found
+ * the app rightly stopped listening or its connection idle again: the order was upset, not the
+ * drain, and the reason is returned for `inOrder` to run again. When it was sent is read once it
+ * has gone (a turn of this loop after the request: the connection asked for, the bytes written), so
+ * that a stall of this worker between the two makes it late, never early. One lost while the work
+ * still ran fails the drill.
  */
 async function postDuring(
   port: number,
@@ -83,8 +85,11 @@ async function postDuring(
   /** A drill's own upset order, given when the work ended; a reason, or undefined. */
   upsetIf: (finishedAt: number) => string | undefined = () => undefined,
 ): Promise<Reply | string> {
+  const pending = request("POST", port, "/echo", agent, 60_000);
+  pending.catch(() => undefined); // (handled below, after the turn)
+  await new Promise((resolve) => setImmediate(resolve));
   const sent = Date.now();
-  return request("POST", port, "/echo", agent, 60_000).catch(async (error: Error) => {
+  return pending.catch(async (error: Error) => {
     const { finishedAt } = JSON.parse((await work).body) as { finishedAt: number };
     if (sent >= finishedAt) return `the POST went ${sent - finishedAt} ms after the work ended`;
     const upset = upsetIf(finishedAt);
@@ -703,8 +708,9 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           const first = tracked("the first loop-blocking request", get(app.port, "/work", one, 60_000));
           await sleep(200);
           if (first.done) return "the first loop-blocking request ended before the second was sent";
-          const secondSent = Date.now();
           const second = tracked("the second loop-blocking request", get(app.port, "/work", two, 60_000));
+          await new Promise((resolve) => setImmediate(resolve)); // (written on a next tick)
+          const secondSent = Date.now();
           const firstReply = await first.promise.catch(async (error: Error) => {
             if (await closedEarly()) return upsetEarly;
             throw error;
@@ -712,15 +718,22 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           if (typeof firstReply === "string") return firstReply;
           expect(firstReply.status).toBe(200);
           if (secondSent >= finishedAt(firstReply)) return "the second request was sent after the first ended";
-          const thirdSent = Date.now();
           const third = tracked("the third loop-blocking request", get(app.port, "/work", three, 60_000));
-          // (The first ran while the grace ended: a correct app has no idle connection to drop now.)
+          await new Promise((resolve) => setImmediate(resolve));
+          const thirdSent = Date.now();
+          // (The first ran while the grace ended, and the second reached the app during it: a correct
+          // app reads the second before its close's quick poll can run.)
           const secondReply = await second.promise;
           expect(secondReply.status).toBe(200);
           if (thirdSent >= finishedAt(secondReply)) return "the third request was sent after the second ended";
           // once the app has most likely read the third request (its loop then blocked)
           await sleep(50);
-          if (idleClosedAt !== undefined) return upsetEarly;
+          // The third reached the app while the second ran: a correct app read it in the poll after
+          // its close's quick-poll timer, and waits for another poll before it closes anything.
+          if (idleClosedAt !== undefined)
+            throw new Error(
+              "the app closed the POST's idle connection while the third request was due to hold its loop",
+            );
           if (third.done) return "the third request ended before the POST was sent";
           const late = Date.now() - finishedAt(secondReply);
           if (late > 500) return `the POST would go ${late} ms into the third request's ~800 ms`;
