@@ -36,6 +36,18 @@ const PROCESSES = 3;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const versionOf = async (port: number) => JSON.parse((await get(port, "/healthz")).body).version;
 
+/** When the sample app's GET /work ended, by this machine's clock (the drills order events by it). */
+const finishedAt = (reply: Reply) => (JSON.parse(reply.body) as { finishedAt: number }).finishedAt;
+
+/**
+ * When a request made just before has gone: read after a turn of this loop (the connection asked
+ * for, the bytes written), so that a stall of this worker makes the request late, never early.
+ */
+async function whenSent(): Promise<number> {
+  await new Promise((resolve) => setImmediate(resolve));
+  return Date.now();
+}
+
 /** A request whose end the test can check without awaiting it; its error says which request it was. */
 function tracked<T>(name: string, request: Promise<T>): { readonly promise: Promise<T>; readonly done: boolean } {
   const promise = named(name, request);
@@ -83,16 +95,15 @@ async function postDuring(
   agent: http.Agent,
   work: Promise<Reply>,
   /** A drill's own upset order, given when the work ended; a reason, or undefined. */
-  upsetIf: (finishedAt: number) => string | undefined = () => undefined,
+  upsetIf: (ended: number) => string | undefined = () => undefined,
 ): Promise<Reply | string> {
   const pending = request("POST", port, "/echo", agent, 60_000);
   pending.catch(() => undefined); // (handled below, after the turn)
-  await new Promise((resolve) => setImmediate(resolve));
-  const sent = Date.now();
+  const sent = await whenSent();
   return pending.catch(async (error: Error) => {
-    const { finishedAt } = JSON.parse((await work).body) as { finishedAt: number };
-    if (sent >= finishedAt) return `the POST went ${sent - finishedAt} ms after the work ended`;
-    const upset = upsetIf(finishedAt);
+    const ended = finishedAt(await work);
+    if (sent >= ended) return `the POST went ${sent - ended} ms after the work ended`;
+    const upset = upsetIf(ended);
     if (upset !== undefined) return upset;
     throw new Error(`the POST: ${error.message}`);
   });
@@ -183,7 +194,7 @@ async function postWhileSecondRuns(
   // longer can let a broken drain pass, never fail a correct one)
   await sleep(50);
   if (second.done) return "the second request ended before the POST was sent";
-  const late = Date.now() - (JSON.parse(firstReply.body) as { finishedAt: number }).finishedAt;
+  const late = Date.now() - finishedAt(firstReply);
   if (late > 400) return `the POST would go ${late} ms into the second request's ~700 ms`;
   const post = await postDuring(app.port, new http.Agent(), second.promise);
   if (typeof post === "string") return post;
@@ -611,8 +622,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
             return "the first loop-blocking request ended before the app looked busy";
           }
           const secondWork = tracked("the second loop-blocking request", get(app.port, "/work", second, 60_000));
-          await new Promise((resolve) => setImmediate(resolve)); // (written on a next tick)
-          const secondSent = Date.now();
+          const secondSent = await whenSent();
           const firstReply = await firstWork.promise.catch(async (error: Error) => {
             if (await stoppedBefore()) return tooLate;
             throw error;
@@ -622,8 +632,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           if (firstReply.headers.connection === "close") return tooLate;
           // The second request must reach the app while the first holds its loop (the app's clock,
           // which is this machine's), else a correct app stops listening between the two.
-          if (secondSent >= (JSON.parse(firstReply.body) as { finishedAt: number }).finishedAt)
-            return "the second request was sent after the first ended";
+          if (secondSent >= finishedAt(firstReply)) return "the second request was sent after the first ended";
           // A POST on a new connection while the second request holds the loop: queued by the kernel.
           // An app that stopped listening on a plain timer (due during the first request) refuses it;
           // one that stopped right after the poll that read the second request resets it.
@@ -664,16 +673,16 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           if (Date.now() - busySent > 1200) return `the POST would go ${Date.now() - busySent} ms into ~1.5 s of work`;
           const sent = Date.now();
           // closed before the work ended: the loop was idle when the grace ended (the work began late)
-          const post = await postDuring(app.port, posts, busy.promise, (finishedAt) =>
-            idleClosedAt !== undefined && idleClosedAt < finishedAt ? "the idle connection closed mid-work" : undefined,
+          const post = await postDuring(app.port, posts, busy.promise, (ended) =>
+            idleClosedAt !== undefined && idleClosedAt < ended ? "the idle connection closed mid-work" : undefined,
           );
           if (typeof post === "string") return post;
           expect(post.status).toBe(200);
           const workReply = await busy.promise;
           expect(workReply.status).toBe(200);
           // The POST waited for the work (it arrived while the loop was busy), else the drill proved nothing.
-          const { finishedAt } = JSON.parse(workReply.body) as { finishedAt: number };
-          if (sent + post.ms < finishedAt) return "the POST was answered before the work ended (the loop was not busy)";
+          if (sent + post.ms < finishedAt(workReply))
+            return "the POST was answered before the work ended (the loop was not busy)";
           expect(await app.exited).toBe(0);
           return undefined;
         }),
@@ -690,7 +699,6 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           Object.values(posts.freeSockets)
             .flat()[0]!
             .once("close", () => (idleClosedAt = Date.now()));
-          const finishedAt = (reply: Reply) => (JSON.parse(reply.body) as { finishedAt: number }).finishedAt;
           // Lost because the idle grace ended on an idle loop (this worker saw the app stop late):
           // the app closed every idle connection, the POST's too (seen after a turn of this loop).
           const closedEarly = async () => {
@@ -709,8 +717,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           await sleep(200);
           if (first.done) return "the first loop-blocking request ended before the second was sent";
           const second = tracked("the second loop-blocking request", get(app.port, "/work", two, 60_000));
-          await new Promise((resolve) => setImmediate(resolve)); // (written on a next tick)
-          const secondSent = Date.now();
+          const secondSent = await whenSent();
           const firstReply = await first.promise.catch(async (error: Error) => {
             if (await closedEarly()) return upsetEarly;
             throw error;
@@ -719,8 +726,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           expect(firstReply.status).toBe(200);
           if (secondSent >= finishedAt(firstReply)) return "the second request was sent after the first ended";
           const third = tracked("the third loop-blocking request", get(app.port, "/work", three, 60_000));
-          await new Promise((resolve) => setImmediate(resolve));
-          const thirdSent = Date.now();
+          const thirdSent = await whenSent();
           // (The first ran while the grace ended, and the second reached the app during it: a correct
           // app reads the second before its close's quick poll can run.)
           const secondReply = await second.promise;
