@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -31,6 +31,19 @@ const step = (job: Job, name: string) => {
   const found = stepsOf(job).find((s) => s.name === name);
   if (!found) throw new Error(`no step named "${name}"`);
   return found;
+};
+/**
+ * A step's script run as GitHub's runners run it under `shell: bash` (every workflow here sets it
+ * in `defaults.run`): `bash --noprofile --norc -eo pipefail`. Without --norc, a bash started with a
+ * socket on standard input (node's pipes are socket pairs) and no SHLVL reads ~/.bashrc, as if
+ * started by sshd: a step would then run after whatever this machine's ~/.bashrc does.
+ */
+const runStep = (file: string, script: string, options: Omit<SpawnSyncOptions, "encoding">) => {
+  expect(workflow(file).defaults?.run?.shell).toBe("bash");
+  return spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], {
+    ...options,
+    encoding: "utf8",
+  });
 };
 const stepUsing = (job: Job, action: string) => {
   const found = stepsOf(job).find((s) => String(s.uses ?? "").startsWith(`${action}@`));
@@ -259,10 +272,9 @@ describe("pull-request.yml", () => {
             fs.writeFileSync(path.join(dir, "cdktf.out", "plan-prod.md"), planMarkdown);
           }
           const summary = path.join(dir, "summary.md");
-          const result = spawnSync("bash", ["-e", "-c", script], {
+          const result = runStep("pull-request.yml", script, {
             cwd: dir,
             env: { PATH: process.env.PATH, ENVIRONMENT: "prod", GITHUB_STEP_SUMMARY: summary, ...env },
-            encoding: "utf8",
           });
           expect(result.status).toBe(0);
           const review = fs.readFileSync(path.join(dir, "review", "prod.md"), "utf8");
@@ -335,20 +347,15 @@ describe("drift.yml", () => {
           mode: 0o755,
         });
         const output = path.join(dir, "output");
-        const result = spawnSync(
-          "bash",
-          ["--noprofile", "--norc", "-eo", "pipefail", "-c", step(drift.jobs.drift, "Detect drift").run],
-          {
-            cwd: dir,
-            env: {
-              PATH: `${bin}:${process.env.PATH}`,
-              ENVIRONMENT: "prod",
-              GITHUB_OUTPUT: output,
-              GITHUB_STEP_SUMMARY: path.join(dir, "summary"),
-            },
-            encoding: "utf8",
+        const result = runStep("drift.yml", step(drift.jobs.drift, "Detect drift").run, {
+          cwd: dir,
+          env: {
+            PATH: `${bin}:${process.env.PATH}`,
+            ENVIRONMENT: "prod",
+            GITHUB_OUTPUT: output,
+            GITHUB_STEP_SUMMARY: path.join(dir, "summary"),
           },
-        );
+        });
         const read = (f: string) =>
           fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8") : undefined;
         return {

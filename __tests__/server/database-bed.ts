@@ -32,30 +32,37 @@ import { readEnvironmentFile, ROOT, run, TestBed, type DeployRun } from "./testb
 
 const STAND_IN_AWS = `#!/bin/bash
 # test stand-in for the AWS CLI: the calls of the database scripts and the app, served from @STATE@
+# (builtins only on the paths every deploy and every app start takes: each program a call runs
+# is a process more, and the database drills make a few hundred calls)
 set -euo pipefail
 state=@STATE@
 echo "$*" >> "$state/calls.log"
-arg() { local want=$1; shift; while (($#)); do if [[ $1 == "$want" ]]; then echo "$2"; return; fi; shift; done; }
-file_of() { printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_'; }
+# the value after the option $1, in ARG
+arg() { local want=$1; shift; ARG=''; while (($#)); do if [[ $1 == "$want" ]]; then ARG=$2; return; fi; shift; done; }
+# $1 as a file name, in FILE: every character but A-Za-z0-9._- made _
+file_of() { FILE=\${1//[^A-Za-z0-9._-]/_}; }
+# the file $1 and a newline, as the CLI prints a value with --output text
+print_file() { local content=''; IFS= read -r -d '' content < "$1" || true; printf '%s\\n' "$content"; }
 # s3 cp: the two positional arguments (options with a value skipped)
 positional() { local out=() ; while (($#)); do case $1 in --region|--checksum-algorithm) shift 2 ;; --*) shift ;; *) out+=("$1"); shift ;; esac; done; echo "\${out[@]:2}"; }
 case "$*" in
   *"ssm get-parameter"*)
-    f="$state/parameters/$(file_of "$(arg --name "$@")")"
+    arg --name "$@"; file_of "$ARG"; f="$state/parameters/$FILE"
     if [[ ! -f $f ]]; then echo "An error occurred (ParameterNotFound) when calling the GetParameter operation" >&2; exit 254; fi
-    cat "$f"; echo ;;
+    print_file "$f" ;;
   *"secretsmanager get-secret-value"*)
-    f="$state/secrets/$(file_of "$(arg --secret-id "$@")")"
+    arg --secret-id "$@"; file_of "$ARG"; f="$state/secrets/$FILE"
     if [[ ! -f $f ]]; then
       echo "An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret value for staging label: AWSCURRENT" >&2
       exit 254
     fi
-    cat "$f"; echo ;;
+    print_file "$f" ;;
   *"secretsmanager put-secret-value"*)
-    src=$(arg --secret-string "$@")
+    arg --secret-string "$@"; src=$ARG
     if [[ $src != file://* ]]; then echo "stand-in aws: a secret only from a file://" >&2; exit 2; fi
     mkdir -p "$state/secrets"
-    cp "\${src#file://}" "$state/secrets/$(file_of "$(arg --secret-id "$@")")"
+    arg --secret-id "$@"; file_of "$ARG"
+    cp "\${src#file://}" "$state/secrets/$FILE"
     echo '{"VersionId": "stand-in"}' ;;
   *"s3 cp "*)
     read -r from to <<<"$(positional "$@")"
@@ -69,7 +76,7 @@ case "$*" in
     fi ;;
   *"cloudwatch put-metric-data"*) ;;
   *"s3api list-objects-v2"*)
-    bucket=$(arg --bucket "$@") prefix=$(arg --prefix "$@")
+    arg --bucket "$@"; bucket=$ARG; arg --prefix "$@"; prefix=$ARG
     newest=$(cd "$state/s3/$bucket" 2>/dev/null && find . -type f -path "./$prefix*" | sed 's|^\\./||' | sort | tail -n 1 || true)
     echo "\${newest:-None}" ;;
   *) echo "stand-in aws: unexpected call: $*" >&2; exit 2 ;;

@@ -256,6 +256,7 @@ describe("the app's settings", () => {
     const result = spawnSync(
       "bash",
       [
+        "--norc", // with no rc file, as the deploy script runs (see workflows.test.ts's runStep)
         "-c",
         [
           "set -euo pipefail",
