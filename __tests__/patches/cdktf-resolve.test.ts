@@ -21,6 +21,8 @@ type Cdktf = typeof import("cdktf");
 const CDKTF_RESOLVE = path.join(path.dirname(require.resolve("cdktf/package.json")), "lib/tokens/private/resolve.js");
 const cdktfResolve = require(CDKTF_RESOLVE) as ResolveModule;
 const STAND_IN = require.resolve("../../src/patches/cdktf-resolve");
+/** cdktf's module that loads its resolve module. */
+const TOKEN_JS = path.join(path.dirname(CDKTF_RESOLVE), "..", "token.js");
 
 /** The module the stand-in was written from (cdktf 0.21.0): another one must be read again first. */
 const WRITTEN_FROM_SHA256 = "08c4dba33a40b05fd4f4c1957bd4102695c1b30df595bbb1ad1fb95fdc4a0382";
@@ -169,37 +171,68 @@ const NodeModule = require("node:module") as { _resolveFilename: (this: unknown,
 
 /**
  * The files `build` synthesizes into a new folder, with cdktf's `lib/tokens/private/resolve`
- * being `implementation`: cdktf, the provider bindings and the project's sources load afresh
- * around it (the modules this test file's process already holds are set aside meanwhile, then
- * put back, so that the test files that run after it in the same process get them unchanged).
+ * being `implementation`.
+ * - "cdktf": cdktf, the provider bindings and the project's sources load afresh around cdktf's
+ *   module (the modules this test file's process already holds are set aside meanwhile, then put
+ *   back, so that the test files that run after it in the same process get them unchanged).
+ * - "stand-in": the modules this process already holds, whose cdktf resolves through the stand-in
+ *   as `npm run synth`'s bundle does (the unit runner's register.js puts it in place of cdktf's
+ *   module, as scripts/run.js does in the bundle; checked here first). Loading everything afresh a
+ *   second time cost more than both synths: in a full run, this file's process holds the modules
+ *   and heap of the files before it, and the second load's garbage made its collections long.
  */
 function synthesizeWith(
   implementation: "cdktf" | "stand-in",
   build: (cdktf: Cdktf, outdir: string) => { synth(): void },
 ): Map<string, Buffer> {
   const outdir = path.join(tempDir("cdktf-resolve-"), "out");
+  try {
+    if (implementation === "stand-in") {
+      expect(resolveModuleOf(fromTheStart)).toBe(STAND_IN);
+      build(fromTheStart, outdir).synth();
+      return filesUnder(outdir);
+    }
+    return withCdktfsModule(() => {
+      const cdktf = require("cdktf") as Cdktf;
+      if (cdktf === fromTheStart)
+        throw new Error("cdktf did not load afresh: is the unit runner's module cache require.cache?");
+      expect(resolveModuleOf(cdktf)).toBe(CDKTF_RESOLVE);
+      build(cdktf, outdir).synth();
+      return filesUnder(outdir);
+    });
+  } finally {
+    fs.rmSync(path.dirname(outdir), { recursive: true, force: true });
+  }
+}
+
+/** Runs `fn` with cdktf, the provider bindings and the project's sources loaded afresh around cdktf's own resolve module. */
+function withCdktfsModule<T>(fn: () => T): T {
   const cache = require.cache;
   const setAside = Object.entries(cache).filter(([file]) => isFresh(file));
   for (const [file] of setAside) delete cache[file];
   const resolveFilename = NodeModule._resolveFilename;
-  if (implementation === "cdktf") {
-    NodeModule._resolveFilename = function (...args) {
-      const file = resolveFilename.apply(this, args);
-      return file === STAND_IN ? CDKTF_RESOLVE : file;
-    };
-  }
+  NodeModule._resolveFilename = function (...args) {
+    const file = resolveFilename.apply(this, args);
+    return file === STAND_IN ? CDKTF_RESOLVE : file;
+  };
   try {
-    const cdktf = require("cdktf") as Cdktf;
-    if (cdktf === fromTheStart)
-      throw new Error("cdktf did not load afresh: is the unit runner's module cache require.cache?");
-    build(cdktf, outdir).synth();
-    return filesUnder(outdir);
+    return fn();
   } finally {
     NodeModule._resolveFilename = resolveFilename;
     for (const file of Object.keys(cache)) if (isFresh(file)) delete cache[file];
     for (const [file, module] of setAside) cache[file] = module;
-    fs.rmSync(path.dirname(outdir), { recursive: true, force: true });
   }
+}
+
+/**
+ * Which of the two resolve modules `cdktf`'s token.js loaded, as `require.cache` records it (token.js
+ * is the first to load either: this file imports cdktf before the stand-in, and nothing else in
+ * the tests imports the stand-in).
+ */
+function resolveModuleOf(cdktf: Cdktf): string | undefined {
+  const tokenJs = require.cache[TOKEN_JS];
+  if (tokenJs?.exports.Token !== cdktf.Token) return undefined;
+  return tokenJs.children.find((child) => child.filename === STAND_IN || child.filename === CDKTF_RESOLVE)?.filename;
 }
 
 /** cdktf as this file imported it: what the process holds outside synthesizeWith. */
