@@ -14,9 +14,25 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+/** Every source file of the project and its tests. */
+const projectSources = () => ["main.ts", ...sourceFiles("src"), ...sourceFiles("__tests__"), ...sourceFiles("scripts")];
+
 /** Imports of the provider's package root, which loads its 2,000+ modules. */
 export function rootProviderImports(source: string): string[] {
   return source.match(/(from\s+|require\(\s*|import\(\s*)["']@cdktf\/provider-aws["']/g) ?? [];
+}
+
+/**
+ * The argument lists of `bash -c` started without --norc: such a bash, given a socket as its
+ * standard input (node's pipes are socket pairs) and no SHLVL, reads ~/.bashrc as if sshd had
+ * started it, and runs the script after whatever that file does (pyenv's init, on this machine:
+ * about 30 processes, and files written under $HOME).
+ */
+export function bashCommandsReadingRc(source: string): string[] {
+  const calls = source.matchAll(
+    /\b(?:spawn|spawnSync|execFile|execFileSync)\(\s*["'](?:\/bin\/)?bash["'],\s*\[([^\]]*)/g,
+  );
+  return [...calls].map((call) => call[1]).filter((args) => /["']-\w*c["']/.test(args) && !/["']--norc["']/.test(args));
 }
 
 describe("the project", () => {
@@ -29,8 +45,21 @@ describe("the project", () => {
   });
 
   test("no file imports provider classes from the package root", () => {
-    const files = ["main.ts", ...sourceFiles("src"), ...sourceFiles("__tests__"), ...sourceFiles("scripts")];
-    const offenders = files.filter((f) => rootProviderImports(read(f)).length > 0);
+    const offenders = projectSources().filter((f) => rootProviderImports(read(f)).length > 0);
+    expect(offenders).toEqual([]);
+  });
+
+  test("the bash -c check finds a bash -c without --norc, and not one with it or a bash -n", () => {
+    expect(bashCommandsReadingRc(`spawnSync("bash", ["-e", "-c", script], {})`)).toHaveLength(1);
+    expect(bashCommandsReadingRc(`spawn(\n  "/bin/bash",\n  ["-ec", script])`)).toHaveLength(1);
+    expect(bashCommandsReadingRc(`spawnSync("bash", ["--norc", "-c", script])`)).toHaveLength(0);
+    expect(bashCommandsReadingRc(`spawnSync("bash", ["-n", file])`)).toHaveLength(0);
+  });
+
+  test("every bash -c the project or its tests start reads no rc file", () => {
+    const offenders = projectSources().filter(
+      (f) => f !== path.join("__tests__", "project.test.ts") && bashCommandsReadingRc(read(f)).length > 0,
+    );
     expect(offenders).toEqual([]);
   });
 
