@@ -58,13 +58,9 @@ function unpackWith(tool: "gnu-tar" | "python-tarfile", file: string): Record<st
   const run =
     tool === "gnu-tar"
       ? spawnSync("tar", ["-xzf", file, "-C", out, "--no-same-owner"], { encoding: "utf8" })
-      : spawnSync(
-          "python3",
-          ["-c", "import sys,tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])", file, out],
-          {
-            encoding: "utf8",
-          },
-        );
+      : spawnSync(PYTHON!, ["-c", "import sys,tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])", file, out], {
+          encoding: "utf8",
+        });
   if (run.status !== 0) throw new Error(`${tool}: ${run.stderr}`);
   const result: Record<string, [string, string]> = {};
   const walk = (rel: string) => {
@@ -81,10 +77,17 @@ function unpackWith(tool: "gnu-tar" | "python-tarfile", file: string): Record<st
   return result;
 }
 
-const python = spawnSync("python3", ["--version"]).status === 0;
-if (!python) console.info("skipped: reading the tarball with Python's tarfile: python3 is not on PATH");
+/**
+ * The interpreter `python3` on PATH runs, asked once: a version manager's shim (pyenv's, on this
+ * machine kind) starts about a dozen processes for each call.
+ */
+const PYTHON = (() => {
+  const found = spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" });
+  return found.status === 0 && found.stdout.trim() !== "" ? found.stdout.trim() : undefined;
+})();
+if (!PYTHON) console.info("skipped: reading the tarball with Python's tarfile: python3 is not on PATH");
 
-const READERS: ("gnu-tar" | "python-tarfile")[] = python ? ["gnu-tar", "python-tarfile"] : ["gnu-tar"];
+const READERS: ("gnu-tar" | "python-tarfile")[] = PYTHON ? ["gnu-tar", "python-tarfile"] : ["gnu-tar"];
 test.each(READERS)("%s unpacks exactly the files, contents and executable bits that were packed", (tool) => {
   const file = path.join(tempDir("tar-"), "release.tar.gz");
   fs.writeFileSync(file, tarGz(ENTRIES));
