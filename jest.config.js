@@ -9,9 +9,10 @@
  *   jest-light-runner (__tests__/unit-runner/): Node.js processes (two alone, one beside the
  *   integration tests' two workers) that each load cdktf, the provider bindings and the project's
  *   modules once, for all the files they run. jest's default runner loaded them again in a fresh VM
- *   context for every file, which was half of these tests' CPU time. The price is that files share a process: a test must put back what it changes (the
- *   runner fails a file that leaves an environment variable, the working directory or a mocked
- *   global changed), and there is no jest.mock() (none of these tests mocks a module).
+ *   context for every file, which was half of these tests' CPU time. The price is that files share
+ *   a process: a test must put back what it changes (the runner fails a file that leaves an
+ *   environment variable, the working directory or a mocked global changed), and there is no
+ *   jest.mock() (none of these tests mocks a module).
  * - integration: tests that start real programs (nginx, app processes, terraform, the launcher
  *   and main.ts in child processes), in jest's default runner, each file in its own VM context.
  *   A test file belongs here when its path matches INTEGRATION.

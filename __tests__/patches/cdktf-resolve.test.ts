@@ -205,7 +205,10 @@ function synthesizeWith(
   }
 }
 
-/** Runs `fn` with cdktf, the provider bindings and the project's sources loaded afresh around cdktf's own resolve module. */
+/**
+ * Runs `fn` with cdktf, the provider bindings and the project's sources loaded afresh around
+ * cdktf's own resolve module.
+ */
 function withCdktfsModule<T>(fn: () => T): T {
   const cache = require.cache;
   const setAside = Object.entries(cache).filter(([file]) => isFresh(file));
@@ -225,9 +228,9 @@ function withCdktfsModule<T>(fn: () => T): T {
 }
 
 /**
- * Which of the two resolve modules `cdktf`'s token.js loaded, as `require.cache` records it (token.js
- * is the first to load either: this file imports cdktf before the stand-in, and nothing else in
- * the tests imports the stand-in).
+ * Which of the two resolve modules `cdktf`'s token.js loaded, as `require.cache` records it
+ * (token.js is the first to load either: this file imports cdktf before the stand-in, and nothing
+ * else in the tests imports the stand-in).
  */
 function resolveModuleOf(cdktf: Cdktf): string | undefined {
   const tokenJs = require.cache[TOKEN_JS];
