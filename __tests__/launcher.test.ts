@@ -43,6 +43,7 @@ function smallProject(): string {
       "try {",
       '  if (process.argv[2] === "fail") failDeepInside();',
       '  if (process.argv[2] === "root") console.log(PROJECT_ROOT);',
+      '  if (process.argv[2] === "left-to-node") console.log(require("archiver").origin);',
       '  console.log(`${message} / ${greeting} / ${process.argv.slice(2).join(" ")}`);',
       "} catch (error) {",
       "  console.error(readableStack(error));",
@@ -53,6 +54,9 @@ function smallProject(): string {
   );
   write("node_modules/small-dependency/package.json", '{ "name": "small-dependency", "version": "1.0.0" }\n');
   write("node_modules/small-dependency/index.js", 'exports.greeting = "dependency 1.0.0";\n');
+  // A module of the launcher's LEFT_TO_NODE list: Node loads it when it is required, never bundled
+  write("node_modules/archiver/package.json", '{ "name": "archiver", "version": "7.0.1" }\n');
+  write("node_modules/archiver/index.js", 'exports.origin = "archiver from the project\'s node_modules";\n');
   write(
     "node_modules/.package-lock.json",
     '{ "packages": { "node_modules/small-dependency": { "version": "1.0.0" } } }\n',
@@ -161,6 +165,20 @@ describe("scripts/run.js", () => {
     try {
       expect(run(root, ["root"], { CLASSIC_SERVERS_CACHE: elsewhere }).stdout.split("\n")[0]).toBe(root);
       expect(fs.readdirSync(elsewhere)).toContain("entry.js");
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  test("a module left to Node (archiver) is loaded from the project's node_modules, not bundled, wherever the cache is", () => {
+    const expected = "archiver from the project's node_modules";
+    expect(run(root, ["left-to-node"]).stdout.split("\n")[0]).toBe(expected);
+    const bundle = fs.readFileSync(path.join(root, "node_modules", ".cache", "classic-servers", "entry.js"), "utf8");
+    expect(bundle).toContain('require("archiver")');
+    expect(bundle).not.toContain(expected);
+    const elsewhere = tempDir("launcher-cache-");
+    try {
+      expect(run(root, ["left-to-node"], { CLASSIC_SERVERS_CACHE: elsewhere }).stdout.split("\n")[0]).toBe(expected);
     } finally {
       fs.rmSync(elsewhere, { recursive: true, force: true });
     }
