@@ -31,9 +31,11 @@
  * - any other element is resolved with a copy of the four fields its context would have copied
  *   (suppressBraces, ignoreEscapes, warnEscapes, iteratorContext) in place of that context: the
  *   recursive call reads nothing else of it, and no token ever holds it.
+ * One addition throws where cdktf would not: a reference to another stack's resource, which needs
+ * the preparing pass this project's stacks skip (`refuseUnpreparedCrossStackReference`).
  * __tests__/patches/cdktf-resolve.test.ts compares it with cdktf's module on every shipped
- * environment (each element, and whole synths) and on tokens of every kind, and fails when cdktf's module is not the one this was
- * written from.
+ * environment (each element, and whole synths) and on tokens of every kind, and fails when cdktf's
+ * module is not the one this was written from.
  */
 import type { IConstruct } from "constructs";
 import * as errors from "cdktf/lib/errors";
@@ -135,6 +137,35 @@ function hasMapTokenKey(xs: object): boolean {
 function isUnresolvedObject(obj: object): boolean {
   return hasMapTokenKey(obj) || Tokenization.isResolvable(obj);
 }
+
+/**
+ * (stand-in, the one addition that can throw where cdktf would not) cdktf's `Reference` token, a
+ * resource's attribute, carries the stack it belongs to. Resolved in another stack, it needs what
+ * cdktf's preparing pass adds (an output and a remote state), and this project's stacks skip that
+ * pass (src/stacks/independent-stack.ts): such a reference stops the synthesis here, where cdktf
+ * would write the attribute's address as if the resource were in this stack.
+ */
+function refuseUnpreparedCrossStackReference(token: object, scope: IConstruct, pathName: () => string): void {
+  const reference = token as { originStack?: IConstruct; crossStackIdentifier?: Record<string, string> };
+  if (reference.originStack === undefined || reference.crossStackIdentifier === undefined) return;
+  const here = stackOf(scope);
+  if (reference.originStack === here || reference.crossStackIdentifier[String(here)] !== undefined) return;
+  throw new Error(
+    `Stack "${here.node.id}" refers to a resource of stack "${reference.originStack.node.id}" (at ${pathName()}): ` +
+      "every stack here stands alone, with its own state, and cannot read another stack's resources. " +
+      "Pass the value in through the environment's configuration instead.",
+  );
+}
+
+/** The stack `scope` belongs to, found as cdktf's `TerraformStack.of` finds it (its marker symbol). */
+function stackOf(scope: IConstruct): IConstruct {
+  for (let c: IConstruct | undefined = scope; c !== undefined; c = c.node.scope) {
+    if (STACK_SYMBOL in c) return c;
+  }
+  throw errors.noStackForConstruct(scope.node.path, "");
+}
+
+const STACK_SYMBOL = Symbol.for("cdktf/TerraformStack");
 
 // This file should not be exported to consumers, resolving should happen through Construct.resolve()
 const tokenMap = TokenMap.instance();
@@ -349,6 +380,7 @@ export function resolve(obj: any, options: IResolveOptions): any {
   // tokens - invoke 'resolve' and continue to resolve recursively
   //
   if (isUnresolvedObject(obj)) {
+    if (!options.preparing) refuseUnpreparedCrossStackReference(obj, options.scope, pathName);
     const [context, postProcessor] = makeContext();
     return options.resolver.resolveToken(obj, context, postProcessor);
   }

@@ -1,4 +1,4 @@
-import { TerraformOutput, TerraformStack } from "cdktf";
+import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { resolveRelease, type ReleaseArtifact } from "../artifact/releases";
 import { PROJECT_ROOT } from "../project-root";
@@ -8,6 +8,7 @@ import { Naming } from "../naming";
 import { addAwsProvider } from "./aws-provider";
 import { addStateBackend } from "./state-backend";
 import { ec2InstancesUrl } from "./console-links";
+import { IndependentStack } from "./independent-stack";
 import { regionWithCity } from "../config/regions";
 
 export interface EnvironmentStackProps {
@@ -34,7 +35,7 @@ export interface EnvironmentStackProps {
  * @example
  * class MyLayoutStack extends EnvironmentStack { ... }
  */
-export class EnvironmentStack extends TerraformStack {
+export class EnvironmentStack extends IndependentStack {
   public readonly env: EnvironmentConfig;
   public readonly naming: Naming;
   public readonly network: Network;

@@ -1,9 +1,10 @@
-import { TerraformOutput, TerraformStack } from "cdktf";
+import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { StateBucket } from "../constructs/state-bucket";
 import { Naming } from "../naming";
 import { addAwsProvider } from "./aws-provider";
 import { addStateBackend } from "./state-backend";
+import { IndependentStack } from "./independent-stack";
 
 export interface StateBucketStackProps {
   /** Name of the bucket the environments' S3 backends use. */
@@ -29,7 +30,7 @@ export interface StateBucketStackProps {
  * @example
  * new StateBucketStack(app, "state-acme-tfstate", { bucketName: "acme-tfstate", region: "ap-northeast-2", project: "shop" });
  */
-export class StateBucketStack extends TerraformStack {
+export class StateBucketStack extends IndependentStack {
   constructor(scope: Construct, id: string, props: StateBucketStackProps) {
     super(scope, id);
     addAwsProvider(this, {
