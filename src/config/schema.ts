@@ -13,6 +13,11 @@ import { FIRST_APP_PORT, VERSION_PATTERN } from "../userdata/app-host";
  * Each rule's message says what is allowed; the loader prefixes the folder and the field path.
  */
 
+// zod compiles an object schema's checks into a function (`new Function`) on its first parse, to
+// speed up the parses after it; a synth parses each environment file once, and the compiling took
+// about a fifth of loading the four shipped environments (4 ms of 22). The same checks, uncompiled.
+z.config({ jitless: true });
+
 /** CloudWatch Logs accepts only these retention periods. */
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
