@@ -108,6 +108,22 @@ describe("scripts/run.js", () => {
     expect(run(root).stdout).toBe("second message / dependency 1.0.0 /");
   });
 
+  test("text beyond ASCII in the sources runs as written: the bundle is ASCII (esbuild escapes it), and one that is not runs too", () => {
+    const file = path.join(root, "src", "message.ts");
+    const before = fs.readFileSync(file, "utf8");
+    const bundle = path.join(root, "node_modules", ".cache", "classic-servers", "entry.js");
+    const message = "première — 첫 메시지";
+    // esbuild escapes the string: the bundle stays ASCII, which the launcher reads as Latin-1
+    rewrite(file, `export const message: string = "${message}";\n`);
+    expect(run(root).stdout).toBe(`${message} / dependency 1.0.0 /`);
+    expect(fs.readFileSync(bundle).every((byte) => byte < 0x80)).toBe(true);
+    // a license comment, which esbuild keeps as written, makes a bundle that is not ASCII
+    rewrite(file, `/*! © Ünïcode */\nexport const message: string = "${message}";\n`);
+    expect(run(root).stdout).toBe(`${message} / dependency 1.0.0 /`);
+    expect(fs.readFileSync(bundle, "utf8")).toContain("© Ünïcode");
+    rewrite(file, before);
+  });
+
   test("a changed dependency is in the very next run, even at the same size", () => {
     const file = path.join(root, "node_modules", "small-dependency", "index.js");
     const before = fs.readFileSync(file, "utf8");

@@ -23,6 +23,7 @@
  * The bundle is written beside a source map; stack traces of unexpected errors are mapped back to
  * the TypeScript sources (src/readable-stack.ts), so no bundle path reaches anyone.
  */
+const { isAscii } = require("node:buffer");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
 const Module = require("node:module");
@@ -244,7 +245,10 @@ const WRAPPER = "(function (exports, require, module, __filename, __dirname) {";
 function run(bundle, entry) {
   const fd = fs.openSync(bundle, "r");
   const stamp = bundleStamp(fs.fstatSync(fd));
-  const source = fs.readFileSync(fd, "utf8");
+  const bytes = fs.readFileSync(fd);
+  // esbuild writes ASCII (it escapes any other character in code): read as Latin-1, the same text
+  // is made without decoding UTF-8, a quarter of the read's time
+  const source = isAscii(bytes) ? bytes.toString("latin1") : bytes.toString("utf8");
   fs.closeSync(fd);
   const cacheFile = `${bundle}.v8cache`;
   const cachedData = readCodeCache(cacheFile, stamp);
