@@ -1,7 +1,17 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DefaultTokenResolver, Lazy, StringConcat, TerraformElement, TerraformStack, Testing, Token } from "cdktf";
+import {
+  DefaultTokenResolver,
+  Lazy,
+  StringConcat,
+  TerraformElement,
+  TerraformResource,
+  TerraformStack,
+  Testing,
+  Token,
+} from "cdktf";
+import { Construct } from "constructs";
 import { buildStacks } from "../../src/app";
 import { resolveEnvironmentReleases } from "../../src/artifact/releases";
 import * as standIn from "../../src/patches/cdktf-resolve";
@@ -345,6 +355,19 @@ describe("the stand-in for cdktf's resolve", () => {
     const value = make(); // one value (its tokens numbered once) for both
     const [expected, actual] = IMPLEMENTATIONS.map(([, implementation]) => outcome(implementation, () => value, stack));
     expect(actual).toStrictEqual(expected);
+  });
+
+  test("a resource's attribute resolved in a scope outside any stack throws cdktf's own error", () => {
+    // (the stand-in's check of references between stacks leaves such a scope to cdktf)
+    const app = Testing.app();
+    const resource = new TerraformResource(new TerraformStack(app, "origin"), "thing", {
+      terraformResourceType: "null_resource",
+    });
+    const value = { id: resource.getStringAttribute("id") };
+    const loose = new Construct(app, "loose") as unknown as TerraformStack;
+    const [expected, actual] = IMPLEMENTATIONS.map(([, implementation]) => outcome(implementation, () => value, loose));
+    expect(actual).toStrictEqual(expected);
+    expect(expected.error).toMatch(/root App as scope/);
   });
 
   test("finds the same tokens in a value as cdktf's module", () => {

@@ -149,6 +149,8 @@ function refuseUnpreparedCrossStackReference(token: object, scope: IConstruct, p
   const reference = token as { originStack?: IConstruct; crossStackIdentifier?: Record<string, string> };
   if (reference.originStack === undefined || reference.crossStackIdentifier === undefined) return;
   const here = stackOf(scope);
+  // outside any stack, cdktf's own resolve of the reference throws its error, unchanged
+  if (here === undefined) return;
   if (reference.originStack === here || reference.crossStackIdentifier[String(here)] !== undefined) return;
   throw new Error(
     `Stack "${here.node.id}" refers to a resource of stack "${reference.originStack.node.id}" (at ${pathName()}): ` +
@@ -158,11 +160,11 @@ function refuseUnpreparedCrossStackReference(token: object, scope: IConstruct, p
 }
 
 /** The stack `scope` belongs to, found as cdktf's `TerraformStack.of` finds it (its marker symbol). */
-function stackOf(scope: IConstruct): IConstruct {
+function stackOf(scope: IConstruct): IConstruct | undefined {
   for (let c: IConstruct | undefined = scope; c !== undefined; c = c.node.scope) {
     if (STACK_SYMBOL in c) return c;
   }
-  throw errors.noStackForConstruct(scope.node.path, "");
+  return undefined;
 }
 
 const STACK_SYMBOL = Symbol.for("cdktf/TerraformStack");
