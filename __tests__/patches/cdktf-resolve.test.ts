@@ -269,6 +269,27 @@ describe("the stand-in for cdktf's resolve", () => {
     expect(origin).toContain("${upper(var.name)}");
   });
 
+  test("the project's stacks run cdktf's preparing pass where cdktf's module is in use, and skip it (refusing references between them) where the stand-in is", () => {
+    // (src/stacks/independent-stack.ts skips the pass only when its probe finds the stand-in)
+    const borrowing = (cdktf: Cdktf, outdir: string) => {
+      const app = new cdktf.App({ outdir });
+      const { IndependentStack: Stack } =
+        require("../../src/stacks/independent-stack") as typeof import("../../src/stacks/independent-stack");
+      const thing = new cdktf.TerraformResource(new Stack(app, "origin"), "thing", {
+        terraformResourceType: "terraform_data",
+      });
+      new cdktf.TerraformOutput(new Stack(app, "borrower"), "borrowed", { value: thing.getStringAttribute("id") });
+      return app;
+    };
+    const files = synthesizeWith("cdktf", borrowing);
+    // the pass wired the reference: an output in one stack, a remote state in the other
+    expect(String(files.get("stacks/origin/cdk.tf.json"))).toContain("cross-stack-output-");
+    expect(String(files.get("stacks/borrower/cdk.tf.json"))).toContain("terraform_remote_state");
+    expect(() => synthesizeWith("stand-in", borrowing)).toThrow(
+      /^Stack "borrower" refers to terraform_data\.thing\.id of stack "origin"/,
+    );
+  });
+
   test("synthesizes every shipped environment to the same files as cdktf's module", () => {
     // end to end, each with cdktf (and the project's constructs) loaded afresh around its module
     const build = (cdktf: Cdktf, outdir: string) => {

@@ -1,11 +1,20 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { App, TerraformOutput, TerraformStack } from "cdktf";
+import {
+  App,
+  AssetType,
+  Fn,
+  TerraformAsset,
+  TerraformOutput,
+  TerraformProvider,
+  TerraformResource,
+  TerraformStack,
+} from "cdktf";
 import { buildStacks } from "../../src/app";
 import { resolveEnvironmentReleases } from "../../src/artifact/releases";
 import { PROJECT_ROOT } from "../../src/project-root";
 import { EnvironmentStack } from "../../src/stacks/environment-stack";
-import { IndependentStack } from "../../src/stacks/independent-stack";
+import { CROSS_STACK_REFERENCE, IndependentStack } from "../../src/stacks/independent-stack";
 import { StateBucketStack } from "../../src/stacks/state-bucket-stack";
 import { synthesizeAtomically } from "../../src/synth";
 import { environment, expectSameFiles, filesUnder, tempDir } from "../helpers";
@@ -13,7 +22,9 @@ import { SHIPPED_ENVIRONMENTS } from "../shipped";
 
 /**
  * Every stack of this project skips cdktf's preparing pass (src/stacks/independent-stack.ts),
- * which exists only for references between stacks, and a reference between stacks is refused.
+ * which exists only for references between stacks, and a reference between stacks is refused, as
+ * is another stack's provider. (With cdktf's own resolve module the pass runs:
+ * __tests__/patches/cdktf-resolve.test.ts.)
  */
 
 /** The shipped environments and one more with its state in S3, for a state bucket's stack. */
@@ -39,31 +50,110 @@ test("cdktf's preparing pass, which every stack skips, would change no byte of a
   expect(skipped.stacks.every((stack) => stack instanceof IndependentStack)).toBe(true);
   expect(skipped.stacks.filter((stack) => stack instanceof EnvironmentStack)).toHaveLength(ENVIRONMENTS.length);
   expect(skipped.stacks.some((stack) => stack instanceof StateBucketStack)).toBe(true);
-  skipped.app.synth();
-
-  const prepared = appOf(path.join(root, "prepared"));
+  const cdktfsPass = TerraformStack.prototype.prepareStack;
   let passes = 0;
-  for (const stack of prepared.stacks) {
-    stack.prepareStack = () => {
-      passes++;
-      TerraformStack.prototype.prepareStack.call(stack);
-    };
+  TerraformStack.prototype.prepareStack = function (this: TerraformStack) {
+    passes++;
+    cdktfsPass.call(this);
+  };
+  try {
+    skipped.app.synth();
+    expect(passes).toBe(0);
+
+    const prepared = appOf(path.join(root, "prepared"));
+    for (const stack of prepared.stacks) stack.prepareStack = () => TerraformStack.prototype.prepareStack.call(stack);
+    prepared.app.synth();
+    expect(passes).toBe(prepared.stacks.length);
+  } finally {
+    TerraformStack.prototype.prepareStack = cdktfsPass;
   }
-  prepared.app.synth();
-  expect(passes).toBe(prepared.stacks.length);
 
   expectSameFiles(filesUnder(path.join(root, "prepared")), filesUnder(path.join(root, "skipped")));
 });
 
-test("a reference to another stack's resource stops the synthesis, naming both stacks, and nothing is written", () => {
-  const outdir = path.join(root, "cdktf.out");
-  const borrowing = (app: App) => {
-    const [origin, borrower] = appOf(app).stacks.filter((s): s is EnvironmentStack => s instanceof EnvironmentStack);
-    new TerraformOutput(borrower, "borrowed_vpc", { value: origin.network.vpcId });
+/** Two environments' stacks, the second given `borrow(origin, borrower)`, synthesized as main.ts does. */
+function synthesizeBorrowing(borrow: (origin: EnvironmentStack, borrower: EnvironmentStack) => void): () => void {
+  return () =>
+    synthesizeAtomically(path.join(root, "cdktf.out"), (app) => {
+      buildStacks(app, ENVIRONMENTS.slice(0, 2), { projectRootFromStack: "../../..", releases });
+      const [origin, borrower] = app.node.findAll().filter((c): c is EnvironmentStack => c instanceof EnvironmentStack);
+      borrow(origin, borrower);
+    });
+}
+
+const [ORIGIN, BORROWER] = ENVIRONMENTS.map((env) => env.name);
+
+test.each([
+  [
+    "an output's value",
+    (o: EnvironmentStack, b: EnvironmentStack) => new TerraformOutput(b, "x", { value: o.network.vpcId }),
+  ],
+  [
+    "a function's argument",
+    (o: EnvironmentStack, b: EnvironmentStack) =>
+      new TerraformOutput(b, "x", { value: Fn.join(",", [o.network.vpcId, "local"]) }),
+  ],
+  [
+    "a string around it",
+    (o: EnvironmentStack, b: EnvironmentStack) => new TerraformOutput(b, "x", { value: `vpc ${o.network.vpcId}` }),
+  ],
+  [
+    "depends_on",
+    (o: EnvironmentStack, b: EnvironmentStack) =>
+      new TerraformResource(b, "x", {
+        terraformResourceType: "terraform_data",
+        dependsOn: [o.network.node.findAll().find(TerraformResource.isTerraformResource)!],
+      }),
+  ],
+  [
+    "an override of an element",
+    (o: EnvironmentStack, b: EnvironmentStack) =>
+      new TerraformResource(b, "x", { terraformResourceType: "terraform_data" }).addOverride("input", o.network.vpcId),
+  ],
+  [
+    "an override of the stack",
+    (o: EnvironmentStack, b: EnvironmentStack) => b.addOverride("locals.x", o.network.vpcId),
+  ],
+])(
+  "a reference to another stack's resource in %s stops the synthesis, naming both stacks, and nothing is written",
+  (_where, borrow) => {
+    // (within a function, cdktf wraps the message in a "Resolution error" of its own)
+    expect(synthesizeBorrowing(borrow)).toThrow(
+      new RegExp(`Stack "${BORROWER}" refers to aws_\\w+\\.\\S+ of stack "${ORIGIN}" \\(at /`),
+    );
+    expect(fs.readdirSync(root)).toEqual([]);
+  },
+);
+
+test("the error of a reference to another stack's resource has the code the stacks' probe looks for", () => {
+  const borrowVpc = (o: EnvironmentStack, b: EnvironmentStack) =>
+    new TerraformOutput(b, "x", { value: o.network.vpcId });
+  let thrown: unknown;
+  try {
+    synthesizeBorrowing(borrowVpc)();
+  } catch (error) {
+    thrown = error;
+  }
+  expect((thrown as { code?: string }).code).toBe(CROSS_STACK_REFERENCE);
+});
+
+test("a resource given another stack's provider stops the synthesis, naming both stacks", () => {
+  const borrowProvider = (origin: EnvironmentStack, borrower: EnvironmentStack) => {
+    const provider = origin.node.findAll().find(TerraformProvider.isTerraformProvider);
+    new TerraformResource(borrower, "x", { terraformResourceType: "terraform_data", provider });
   };
-  const [origin, borrower] = ENVIRONMENTS.map((env) => env.name);
-  expect(() => synthesizeAtomically(outdir, borrowing)).toThrow(
-    `Stack "${borrower}" refers to a resource of stack "${origin}" (at /output/borrowed_vpc/value)`,
+  expect(synthesizeBorrowing(borrowProvider)).toThrow(
+    `Stack "${BORROWER}": ${BORROWER}/x uses the provider of stack "${ORIGIN}" (its region and account)`,
   );
   expect(fs.readdirSync(root)).toEqual([]);
+});
+
+test("a folder asset to zip stops the synthesis with what to do instead (cdktf would re-run the bundle to zip it)", () => {
+  const folder = fs.mkdtempSync(path.join(root, "folder-"));
+  const zipFolder = (_origin: EnvironmentStack, borrower: EnvironmentStack) =>
+    new TerraformAsset(borrower, "zip", { path: folder, type: AssetType.ARCHIVE });
+  expect(synthesizeBorrowing(zipFolder)).toThrow(
+    /the asset \S+\/zip is a folder to zip .* as an AssetType\.FILE asset/,
+  );
+  expect(fs.readdirSync(root)).toEqual([path.basename(folder)]);
 });

@@ -139,23 +139,33 @@ function isUnresolvedObject(obj: object): boolean {
 }
 
 /**
- * (stand-in, the one addition that can throw where cdktf would not) cdktf's `Reference` token, a
- * resource's attribute, carries the stack it belongs to. Resolved in another stack, it needs what
- * cdktf's preparing pass adds (an output and a remote state), and this project's stacks skip that
- * pass (src/stacks/independent-stack.ts): such a reference stops the synthesis here, where cdktf
- * would write the attribute's address as if the resource were in this stack.
+ * (stand-in, the one addition that can throw where cdktf would not) cdktf's `Reference` token, an
+ * attribute of a resource, data source, local, variable or module, carries the stack it belongs
+ * to. Resolved in another stack, it needs what cdktf's preparing pass adds (an output and a remote
+ * state), and this project's stacks skip that pass (src/stacks/independent-stack.ts, which probes
+ * for this error's code before it does): such a reference stops the synthesis here, where cdktf
+ * would write the attribute's address as if it were in this stack.
  */
 function refuseUnpreparedCrossStackReference(token: object, scope: IConstruct, pathName: () => string): void {
-  const reference = token as { originStack?: IConstruct; crossStackIdentifier?: Record<string, string> };
+  const reference = token as {
+    identifier?: unknown;
+    originStack?: IConstruct;
+    crossStackIdentifier?: Record<string, string>;
+  };
   if (reference.originStack === undefined || reference.crossStackIdentifier === undefined) return;
   const here = stackOf(scope);
   // outside any stack, cdktf's own resolve of the reference throws its error, unchanged
   if (here === undefined) return;
   if (reference.originStack === here || reference.crossStackIdentifier[String(here)] !== undefined) return;
-  throw new Error(
-    `Stack "${here.node.id}" refers to a resource of stack "${reference.originStack.node.id}" (at ${pathName()}): ` +
-      "every stack here stands alone, with its own state, and cannot read another stack's resources. " +
-      "Pass the value in through the environment's configuration instead.",
+  const what = typeof reference.identifier === "string" ? reference.identifier : "an attribute";
+  throw Object.assign(
+    new Error(
+      `Stack "${here.node.id}" refers to ${what} of stack "${reference.originStack.node.id}" (at ${pathName()}): ` +
+        "every stack here stands alone, with its own state, and cannot read another stack's resources. " +
+        "Pass the value in through the environment's configuration instead.",
+    ),
+    // what src/stacks/independent-stack.ts's probe looks for (CROSS_STACK_REFERENCE there)
+    { code: "CROSS_STACK_REFERENCE" },
   );
 }
 
