@@ -114,8 +114,14 @@ export async function stopAllLoads(): Promise<void> {
 /**
  * Keeps `concurrency` keep-alive clients sending requests through nginx until `stop()` is called.
  * A failure is any network error or any status but 200. Bounded: each request times out.
+ * `answered(n, withinMs)` waits until more than `n` requests were answered, or `withinMs` passed:
+ * on a slow, loaded machine the pace drops, and a load of a fixed time may carry too few to mean
+ * anything.
  */
-export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () => Promise<LoadResult> } {
+export function steadyLoad(
+  port: number,
+  options: LoadOptions = {},
+): { stop: () => Promise<LoadResult>; answered: (n: number, withinMs: number) => Promise<void> } {
   const concurrency = options.concurrency ?? 4;
   const timeoutMs = options.timeoutMs ?? 5000;
   const paceMs = options.paceMs ?? 40;
@@ -187,6 +193,10 @@ export function steadyLoad(port: number, options: LoadOptions = {}): { stop: () 
     agent.destroy();
     return result;
   };
+  const answered = async (n: number, withinMs: number) => {
+    const deadline = Date.now() + withinMs;
+    while (result.ok <= n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  };
   running.add(stop);
-  return { stop };
+  return { stop, answered };
 }
