@@ -37,10 +37,10 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-/** The app of ENVIRONMENTS, every stack built as `npm run synth` builds it. */
-function appOf(outdirOrApp: string | App): { app: App; stacks: TerraformStack[] } {
+/** The app of `environments`, every stack built as `npm run synth` builds it. */
+function appOf(outdirOrApp: string | App, environments = ENVIRONMENTS): { app: App; stacks: TerraformStack[] } {
   const app = typeof outdirOrApp === "string" ? new App({ outdir: outdirOrApp }) : outdirOrApp;
-  buildStacks(app, ENVIRONMENTS, { projectRootFromStack: "../../..", releases });
+  buildStacks(app, environments, { projectRootFromStack: "../../..", releases });
   return { app, stacks: app.node.findAll().filter(TerraformStack.isStack) };
 }
 
@@ -75,8 +75,9 @@ test("cdktf's preparing pass, which every stack skips, would change no byte of a
 function synthesizeBorrowing(borrow: (origin: EnvironmentStack, borrower: EnvironmentStack) => void): () => void {
   return () =>
     synthesizeAtomically(path.join(root, "cdktf.out"), (app) => {
-      buildStacks(app, ENVIRONMENTS.slice(0, 2), { projectRootFromStack: "../../..", releases });
-      const [origin, borrower] = app.node.findAll().filter((c): c is EnvironmentStack => c instanceof EnvironmentStack);
+      const [origin, borrower] = appOf(app, ENVIRONMENTS.slice(0, 2)).stacks.filter(
+        (stack): stack is EnvironmentStack => stack instanceof EnvironmentStack,
+      );
       borrow(origin, borrower);
     });
 }
