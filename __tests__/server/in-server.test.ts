@@ -263,13 +263,13 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       const load = steadyLoad(bed.nginxPort, { withPosts: false, concurrency: 8, paceMs: 15 });
       await sleep(500);
       bed.unit(victim).kill("SIGKILL");
-      await sleep(1500);
-      // enough requests to mean something, however slow the machine (a fresh clone's CI run once
-      // carried 88 in these 2 s); bounded
-      await load.answered(100, 8000);
+      // From the kill on: 1.5 s at least (systemd restarts the process meanwhile), and enough
+      // requests to mean something however slow the machine (a fresh clone's CI run once carried
+      // 88 in a fixed 2 s); bounded.
+      const [afterKill] = await Promise.all([load.answered(100, 10_000), sleep(1500)]);
       const during = await load.stop();
       expect(during.failures).toEqual([]);
-      expect(during.ok).toBeGreaterThan(100);
+      expect(afterKill).toBeGreaterThan(100);
       for (const other of ports.slice(1)) expect(during.byPort.get(other)).toBeGreaterThan(0);
 
       // Restart=always brings it back; it takes traffic once it has settled. Bounded by time.
@@ -286,7 +286,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       }
       expect(back).toBe(true);
     }),
-    30_000,
+    60_000,
   );
 
   test.concurrent(

@@ -114,14 +114,14 @@ export async function stopAllLoads(): Promise<void> {
 /**
  * Keeps `concurrency` keep-alive clients sending requests through nginx until `stop()` is called.
  * A failure is any network error or any status but 200. Bounded: each request times out.
- * `answered(n, withinMs)` waits until more than `n` requests were answered, or `withinMs` passed:
- * on a slow, loaded machine the pace drops, and a load of a fixed time may carry too few to mean
- * anything.
+ * `answered(n, withinMs)` waits until more than `n` requests were answered since it was called, or
+ * `withinMs` passed: on a slow, loaded machine the pace drops, and a load of a fixed time may carry
+ * too few to mean anything. It gives how many were answered in that time.
  */
 export function steadyLoad(
   port: number,
   options: LoadOptions = {},
-): { stop: () => Promise<LoadResult>; answered: (n: number, withinMs: number) => Promise<void> } {
+): { stop: () => Promise<LoadResult>; answered: (n: number, withinMs: number) => Promise<number> } {
   const concurrency = options.concurrency ?? 4;
   const timeoutMs = options.timeoutMs ?? 5000;
   const paceMs = options.paceMs ?? 40;
@@ -194,8 +194,10 @@ export function steadyLoad(
     return result;
   };
   const answered = async (n: number, withinMs: number) => {
+    const from = result.ok;
     const deadline = Date.now() + withinMs;
-    while (result.ok <= n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (result.ok - from <= n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    return result.ok - from;
   };
   running.add(stop);
   return { stop, answered };

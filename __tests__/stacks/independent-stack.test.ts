@@ -5,11 +5,14 @@ import {
   AssetType,
   Fn,
   TerraformAsset,
+  TerraformDataSource,
+  TerraformHclModule,
   TerraformOutput,
   TerraformProvider,
   TerraformResource,
   TerraformStack,
 } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { buildStacks } from "../../src/app";
 import { resolveEnvironmentReleases } from "../../src/artifact/releases";
 import { PROJECT_ROOT } from "../../src/project-root";
@@ -138,15 +141,51 @@ test("the error of a reference to another stack's resource has the code the stac
   expect((thrown as { code?: string }).code).toBe(CROSS_STACK_REFERENCE);
 });
 
-test("a resource given another stack's provider stops the synthesis, naming both stacks", () => {
-  const borrowProvider = (origin: EnvironmentStack, borrower: EnvironmentStack) => {
-    const provider = origin.node.findAll().find(TerraformProvider.isTerraformProvider);
-    new TerraformResource(borrower, "x", { terraformResourceType: "terraform_data", provider });
-  };
+test.each([
+  [
+    "a resource",
+    (stack: EnvironmentStack, provider: TerraformProvider) =>
+      new TerraformResource(stack, "x", { terraformResourceType: "terraform_data", provider }),
+  ],
+  [
+    "a data source",
+    (stack: EnvironmentStack, provider: TerraformProvider) =>
+      new TerraformDataSource(stack, "x", { terraformResourceType: "aws_caller_identity", provider }),
+  ],
+  [
+    "a module",
+    (stack: EnvironmentStack, provider: TerraformProvider) =>
+      new TerraformHclModule(stack, "x", {
+        source: "terraform-aws-modules/vpc/aws",
+        providers: [{ provider, moduleAlias: "aws" }],
+      }),
+  ],
+])("%s given another stack's provider stops the synthesis, naming both stacks", (_what, use) => {
+  const borrowProvider = (origin: EnvironmentStack, borrower: EnvironmentStack) =>
+    use(borrower, origin.node.findAll().find(TerraformProvider.isTerraformProvider)!);
   expect(synthesizeBorrowing(borrowProvider)).toThrow(
-    `Stack "${BORROWER}": ${BORROWER}/x uses the provider of stack "${ORIGIN}" (its region and account)`,
+    `Stack "${BORROWER}": ${BORROWER}/x uses the provider of stack "${ORIGIN}" (configured for that stack)`,
   );
   expect(fs.readdirSync(root)).toEqual([]);
+});
+
+test("a stack nested in another is checked against its own providers, not its parent's", () => {
+  // (cdktf writes a nested stack as a stack of its own, with its own providers)
+  const nested = (_origin: EnvironmentStack, borrower: EnvironmentStack) => {
+    const inner = new IndependentStack(borrower, "inner");
+    const provider = new AwsProvider(inner, "aws", { region: "ap-northeast-2" });
+    new TerraformResource(inner, "y", { terraformResourceType: "terraform_data", provider });
+  };
+  expect(synthesizeBorrowing(nested)).not.toThrow();
+  const borrowing = (_origin: EnvironmentStack, borrower: EnvironmentStack) => {
+    const inner = new IndependentStack(borrower, "inner");
+    const provider = borrower.node.findAll().find(TerraformProvider.isTerraformProvider)!;
+    new TerraformResource(inner, "y", { terraformResourceType: "terraform_data", provider });
+  };
+  fs.rmSync(path.join(root, "cdktf.out"), { recursive: true, force: true });
+  expect(synthesizeBorrowing(borrowing)).toThrow(
+    `Stack "inner": ${BORROWER}/inner/y uses the provider of stack "${BORROWER}"`,
+  );
 });
 
 test("a folder asset to zip stops the synthesis with what to do instead (cdktf would re-run the bundle to zip it)", () => {

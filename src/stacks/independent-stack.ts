@@ -4,6 +4,8 @@ import {
   StringConcat,
   TerraformAsset,
   TerraformDataSource,
+  TerraformModule,
+  TerraformProvider,
   TerraformResource,
   TerraformStack,
   Tokenization,
@@ -30,12 +32,14 @@ import type { IConstruct } from "constructs";
  * and the tests load in cdktf's place), which stops the synthesis with an error naming both stacks
  * where cdktf without the pass would write a reference to a resource the stack does not have (or,
  * as every environment's constructs share their names, to its own). A probe asks the resolution in
- * use, once per process; through a plain TypeScript loader, or after a cdktf upgrade the stand-in no
- * longer replaces, the pass runs as cdktf runs it.
+ * use, once per loaded copy of this module; through a plain TypeScript loader, or after a cdktf
+ * upgrade the stand-in no longer replaces, the pass runs as cdktf runs it, and a stack it finds
+ * depending on another (the pass wires such a reference through a remote state) is refused after it.
  *
  * Two things no resolution sees are checked here instead, before anything is written:
- * - a resource or data source given another stack's provider (cdktf writes only the provider's
- *   name, which the stack's own provider of that name would answer: another region or account);
+ * - a resource, data source or module given another stack's provider (cdktf writes only the
+ *   provider's name, which the stack's own provider of that name would answer, configured for this
+ *   stack: another region, account or credentials);
  * - a folder asset to zip (`AssetType.ARCHIVE`): cdktf zips by running its own module file as a
  *   program, and in the launcher's bundle that file is the whole app, which would synthesize again.
  */
@@ -43,18 +47,25 @@ export class IndependentStack extends TerraformStack {
   public override prepareStack(): void {
     if (!crossStackReferencesStopped(this)) {
       super.prepareStack();
+      const [other] = this.dependencies;
+      if (other) {
+        throw new Error(
+          `Stack "${this.node.id}" depends on stack "${other.node.id}" (a reference to one of its resources, which ` +
+            "cdktf would read through a remote state, or addDependency): every stack here stands alone, with its own " +
+            "state. Give this stack its own resource or data source, or pass the value in through its configuration.",
+        );
+      }
     } else {
       this.ensureBackendExists();
     }
     for (const construct of this.node.findAll()) {
-      const provider =
-        TerraformResource.isTerraformResource(construct) || TerraformDataSource.isTerraformDataSource(construct)
-          ? construct.provider
-          : undefined;
-      if (provider && TerraformStack.of(provider) !== this) {
+      // (a stack nested in this one checks its own constructs)
+      if (TerraformStack.of(construct) !== this) continue;
+      for (const provider of providersOf(construct)) {
+        if (TerraformStack.of(provider) === this) continue;
         throw new Error(
           `Stack "${this.node.id}": ${construct.node.path} uses the provider of stack "${TerraformStack.of(provider).node.id}" ` +
-            "(its region and account): every stack here has its own providers. Give it one of this stack's.",
+            "(configured for that stack): every stack here has its own providers. Give it one of this stack's.",
         );
       }
       if (construct instanceof TerraformAsset && construct.type === AssetType.ARCHIVE) {
@@ -68,7 +79,21 @@ export class IndependentStack extends TerraformStack {
   }
 }
 
-/** Whether the cdktf resolution in use stops references between stacks; asked once per process. */
+/** The providers a construct is given: a resource's or data source's own, a module's list. */
+function providersOf(construct: IConstruct): TerraformProvider[] {
+  if (TerraformResource.isTerraformResource(construct) || TerraformDataSource.isTerraformDataSource(construct)) {
+    return construct.provider ? [construct.provider] : [];
+  }
+  if (construct instanceof TerraformModule) {
+    return (construct.providers ?? []).map((entry) => ("provider" in entry ? entry.provider : entry));
+  }
+  return [];
+}
+
+/**
+ * Whether the cdktf resolution in use stops references between stacks; asked once per loaded copy
+ * of this module.
+ */
 let stopped: boolean | undefined;
 
 /**
