@@ -24,6 +24,7 @@ const INTEGRATION = [
   "<rootDir>/__tests__/launcher.test.ts",
   "<rootDir>/__tests__/main.test.ts",
   "<rootDir>/__tests__/ops/wrappers.test.ts",
+  "<rootDir>/__tests__/ops/entry-points.test.ts",
   "<rootDir>/__tests__/final-snapshot-name.test.ts",
   "<rootDir>/__tests__/shared-synth.test.ts",
   "<rootDir>/__tests__/bench-probe.test.ts",

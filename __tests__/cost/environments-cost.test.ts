@@ -1,8 +1,6 @@
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { costCommand } from "../../src/cost/command";
-import { entryCommand } from "../../src/project-root";
 import { environmentEstimate, totalText } from "../../src/cost/report";
 import { printSynthSummary, summaryRow, summaryTable, useColor } from "../../src/summary";
 import { environmentFolders, tempDir } from "../helpers";
@@ -80,20 +78,6 @@ describe("the cost of the shipped environments", () => {
     expect(errors).toEqual([
       `cost: unknown environment "prdo" (the environments are ${environmentFolders().join(", ")})`,
     ]);
-  });
-
-  test("npm run cost works as npm runs it: from the launcher's cached bundle, which finds the price table and environments/", () => {
-    // given the command line of `npm run cost -- dev` (the bundle lives under node_modules/.cache/,
-    // so a path taken from __dirname would point there)
-    const [node, args] = entryCommand("scripts/cost.ts", ["dev"]);
-    // when it runs in a child process
-    const result = spawnSync(node, args, { encoding: "utf8", timeout: 60_000 });
-    // then it prints dev's estimate, the same total as in-process
-    expect(result.stderr).toBe("");
-    expect(result.status).toBe(0);
-    const dev = ENVIRONMENTS.find((env) => env.name === "dev")!;
-    const total = totalText(environmentEstimate(dev, docs.get("dev")!));
-    expect(result.stdout).toContain(`dev (ap-northeast-2): ${total} a month`);
   });
 });
 

@@ -1,9 +1,7 @@
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ciDeployProblem, ciMatrix, deployChain } from "../../src/ops/ci-environments";
 import { environment, productionEnvironmentFile } from "../helpers";
-import { entryCommand } from "../../src/project-root";
 import { ciEnvironmentsCommand } from "../../src/ops/ci-environments-command";
 import { scriptCommand } from "../../src/ops/script-runner";
 import { runInProcess } from "../cli";
@@ -14,15 +12,6 @@ const productionExtras = { app, loadBalancer };
 
 // What the workflows learn about the environment folders: the matrix, and whether CI may deploy one.
 const ROOT = path.join(__dirname, "..", "..");
-
-/** The script as the workflows run it: a child process through scripts/run.js. */
-const runScript = (args: string[]) => {
-  const result = spawnSync(...entryCommand("scripts/ci-environments.ts", args), {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-};
 
 /** The same command in this process. */
 const runCommand = (args: string[]) =>
@@ -44,8 +33,9 @@ describe("the CI matrix", () => {
     });
   });
 
-  test("the script prints it as a $GITHUB_OUTPUT line that fromJSON reads back", () => {
-    const run = runScript([]);
+  test("the script prints it as a $GITHUB_OUTPUT line that fromJSON reads back", async () => {
+    // (the same through scripts/run.js in a child process, as the workflows run it: ops/entry-points.test.ts)
+    const run = await runCommand([]);
     expect(run.status).toBe(0);
     const [key, value] = run.stdout.trim().split(/=(.*)/s);
     expect(key).toBe("matrix");

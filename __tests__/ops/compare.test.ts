@@ -1,15 +1,11 @@
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { compareEnvironments, flatten, formatDifferences, shownValue } from "../../src/ops/compare";
 import { environment, environmentFile, environmentFolders, tempDir, writeEnvironments } from "../helpers";
-import { entryCommand } from "../../src/project-root";
 import { compareCommand } from "../../src/ops/compare-command";
 import { scriptCommand } from "../../src/ops/script-runner";
 import { runInProcess } from "../cli";
 
 // `npm run compare -- a b`: the resolved settings that differ between two environments.
-const ROOT = path.join(__dirname, "..", "..");
 
 describe("compareEnvironments", () => {
   test("the same file in two folders differs only in what the folder name resolves to", () => {
@@ -130,13 +126,6 @@ describe("npm run compare", () => {
   /** The command as scripts/compare.ts runs it, in this process. */
   const run = (args: string[], env: Record<string, string> = {}) =>
     runInProcess(() => scriptCommand("compare", compareCommand, args), env);
-
-  test("the script, as npm runs it (a child process through scripts/run.js), prints the table and exits 0", () => {
-    const result = spawnSync(...entryCommand("scripts/compare.ts", ["dev", "prod"]), { cwd: ROOT, encoding: "utf8" });
-    expect(result.stderr).toBe("");
-    expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^setting\s+dev\s+prod$/m);
-  });
 
   test("dev against prod lists prod's stricter defaults, and an unknown name lists the known ones", async () => {
     const shipped = await run(["dev", "prod"]);

@@ -1,0 +1,45 @@
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { ciMatrix } from "../../src/ops/ci-environments";
+import { environmentEstimate, totalText } from "../../src/cost/report";
+import { entryCommand } from "../../src/project-root";
+import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
+
+/**
+ * The scripts as npm and the workflows run them: a child process through scripts/run.js, from the
+ * launcher's cached bundle (built on first use), which lives under node_modules/.cache/, so that a
+ * path taken from __dirname would point there. What each script prints is tested in process, beside
+ * its module (ops/compare.test.ts, ops/ci-environments.test.ts, cost/environments-cost.test.ts);
+ * here, that the same command works when started as it is in use. (An integration test: it starts
+ * the launcher, which `npm run test:quick` leaves out.)
+ */
+
+const ROOT = path.join(__dirname, "..", "..");
+
+/** `scripts/<name>.ts` with `args`, as `npm run <name> -- args` runs it, from the project's root. */
+const run = (entry: string, args: string[]) =>
+  spawnSync(...entryCommand(entry, args), { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+
+test("npm run compare -- dev prod prints the table and exits 0", () => {
+  const result = run("scripts/compare.ts", ["dev", "prod"]);
+  expect(result.stderr).toBe("");
+  expect(result.status).toBe(0);
+  expect(result.stdout).toMatch(/^setting\s+dev\s+prod$/m);
+});
+
+test("the workflows' ci-environments prints the matrix as a $GITHUB_OUTPUT line that fromJSON reads back", () => {
+  const result = run("scripts/ci-environments.ts", []);
+  expect(result.status).toBe(0);
+  const [key, value] = result.stdout.trim().split(/=(.*)/s);
+  expect(key).toBe("matrix");
+  expect(JSON.parse(value)).toEqual(ciMatrix(SHIPPED_ENVIRONMENTS));
+});
+
+test("npm run cost -- dev finds the price table and environments/, and prints the same total as in-process", () => {
+  const result = run("scripts/cost.ts", ["dev"]);
+  expect(result.stderr).toBe("");
+  expect(result.status).toBe(0);
+  const dev = SHIPPED_ENVIRONMENTS.find((env) => env.name === "dev")!;
+  const total = totalText(environmentEstimate(dev, shippedStack("dev").doc));
+  expect(result.stdout).toContain(`dev (ap-northeast-2): ${total} a month`);
+});
