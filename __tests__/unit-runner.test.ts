@@ -311,3 +311,45 @@ test("a file's deadline counts from its start in its process: a process slow to 
   expect(betweenRun.stderr).toMatch(/PASS .*runs-on\.fixture\.ts/);
   expect(betweenRun.stderr).toMatch(/PASS .*leaves-a-late-timer\.fixture\.ts/);
 });
+
+test("a .ts file is compiled again when its bytes change, even at the same size and mtime; a cached one runs as cached, an unreadable entry is compiled past", () => {
+  // (the require hook's cache of what SWC made of each file, __tests__/unit-runner/register.js)
+  const work = tempDir("transform-cache-");
+  const cache = path.join(work, "cache");
+  const file = path.join(work, "value.ts");
+  const valueOf = () => {
+    const run = spawnSync(
+      process.execPath,
+      [
+        "-r",
+        path.join(__dirname, "unit-runner", "register.js"),
+        "-e",
+        `console.log(require(${JSON.stringify(file)}).value)`,
+      ],
+      { encoding: "utf8", env: { ...process.env, UNIT_RUNNER_TRANSFORM_CACHE: cache } },
+    );
+    expect(run.stderr).toBe("");
+    return run.stdout.trim();
+  };
+  try {
+    fs.writeFileSync(file, "export const value: number = 1;\n");
+    const { atime, mtime } = fs.statSync(file);
+    expect(valueOf()).toBe("1");
+    fs.writeFileSync(file, "export const value: number = 2;\n");
+    fs.utimesSync(file, atime, mtime);
+    expect(valueOf()).toBe("2");
+    // one entry per file, replaced
+    const entries = fs.readdirSync(cache);
+    expect(entries).toHaveLength(1);
+    const entry = path.join(cache, entries[0]);
+    // what runs is the cached code (an entry edited by hand shows it)
+    const cached = JSON.parse(fs.readFileSync(entry, "utf8")) as { code: string };
+    expect(cached.code).toContain("= 2;");
+    fs.writeFileSync(entry, JSON.stringify({ ...cached, code: cached.code.replace("= 2;", "= 3;") }));
+    expect(valueOf()).toBe("3");
+    fs.writeFileSync(entry, "{ not json");
+    expect(valueOf()).toBe("2");
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});

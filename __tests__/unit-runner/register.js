@@ -14,14 +14,57 @@
 // hook below is mapped, when a stack is formatted.
 // What replaces jest's per-file isolation (timeouts, expect.assertions, state a file leaves
 // behind) is in ./per-file.js.
+const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 const Module = require("node:module");
 const { pathToFileURL } = require("node:url");
-const { transformSync } = require("@swc/core");
 const { replacementFor } = require("../../scripts/run.js");
 
 const SWC_OPTIONS = { ...require("../swc-options.js"), sourceMaps: true };
+
+/**
+ * What SWC made of each .ts file, kept between runs as jest keeps its transforms: one entry per
+ * file (named by its path, so a file has one entry however often it changes), used only when it
+ * was made from the same bytes by the same SWC version with the same options, which its key
+ * records. Compiling every file again took each process about 0.3 s of its start. `npm ci`
+ * removes it with node_modules. UNIT_RUNNER_TRANSFORM_CACHE: another folder for it, or `off`.
+ */
+const TRANSFORM_CACHE =
+  process.env.UNIT_RUNNER_TRANSFORM_CACHE === "off"
+    ? undefined
+    : process.env.UNIT_RUNNER_TRANSFORM_CACHE ||
+      path.join(__dirname, "..", "..", "node_modules", ".cache", "classic-servers", "swc");
+const TRANSFORM_KEY = JSON.stringify([require("@swc/core/package.json").version, SWC_OPTIONS]);
+const sha1 = (text) => crypto.createHash("sha1").update(text).digest("hex");
+
+/** `source` (of `filename`) compiled by SWC: `{ code, map }`, from the cache when it holds it. */
+function compiled(source, filename) {
+  const key = sha1(`${TRANSFORM_KEY}\0${filename}\0${source}`);
+  const entry = TRANSFORM_CACHE && path.join(TRANSFORM_CACHE, `${sha1(filename)}.json`);
+  if (entry) {
+    try {
+      const cached = JSON.parse(fs.readFileSync(entry, "utf8"));
+      if (cached.key === key) return cached;
+    } catch {
+      // none yet, or unreadable: compile
+    }
+  }
+  // loaded only when a file is compiled: a process whose files are all cached does without it
+  const { code, map } = require("@swc/core").transformSync(source, { ...SWC_OPTIONS, filename });
+  if (entry) {
+    try {
+      fs.mkdirSync(TRANSFORM_CACHE, { recursive: true });
+      // through a temporary name: a process reading it at the same time sees the old entry or the new
+      const temporary = `${entry}.${process.pid}.tmp`;
+      fs.writeFileSync(temporary, JSON.stringify({ key, code, map }));
+      fs.renameSync(temporary, entry);
+    } catch {
+      // a cache is an optimisation: a read-only node_modules just compiles every time
+    }
+  }
+  return { code, map };
+}
 
 /** The source map of each file the hook compiled (as SWC gave it; parsed when a stack needs it). */
 const sourceMaps = new Map();
@@ -59,7 +102,7 @@ if (!globalThis[INSTALLED]) {
   Error.prepareStackTrace = prepareStackTrace;
 
   Module._extensions[".ts"] = function compileTypeScript(module, filename) {
-    const { code, map } = transformSync(fs.readFileSync(filename, "utf8"), { ...SWC_OPTIONS, filename });
+    const { code, map } = compiled(fs.readFileSync(filename, "utf8"), filename);
     sourceMaps.set(filename, map);
     module._compile(code, filename);
   };
