@@ -81,6 +81,15 @@ function bundleIdentity(root: string): string {
   return `${stat.ino}:${stat.mtimeMs}`;
 }
 
+/** The code cache files of the entry's bundle (one per set of V8 flags it ran with). */
+function codeCaches(root: string): string[] {
+  const cache = path.join(root, "node_modules", ".cache", "classic-servers");
+  return fs
+    .readdirSync(cache)
+    .filter((file) => /^entry\.js\.[0-9a-f]+\.v8cache$/.test(file))
+    .map((file) => path.join(cache, file));
+}
+
 /** Rewrites a file with a modification time clearly after the previous one. */
 function rewrite(file: string, content: string): void {
   fs.writeFileSync(file, content);
@@ -136,10 +145,10 @@ describe("scripts/run.js", () => {
   test("a code cache an older bundle's process writes after a rebuild is not used for the new bundle of the same length", () => {
     const file = path.join(root, "src", "message.ts");
     const good = fs.readFileSync(file, "utf8");
-    const cache = path.join(root, "node_modules", ".cache", "classic-servers", "entry.js.v8cache");
     try {
       rewrite(file, 'export const message: string = "message 111";\n');
       expect(run(root).stdout).toBe("message 111 / dependency 1.0.1 /");
+      const [cache] = codeCaches(root);
       const older = fs.readFileSync(cache);
       rewrite(file, 'export const message: string = "message 222";\n'); // the bundle keeps its length
       expect(run(root).stdout).toBe("message 222 / dependency 1.0.1 /");
@@ -149,6 +158,20 @@ describe("scripts/run.js", () => {
     } finally {
       rewrite(file, good);
     }
+  });
+
+  test("runs under other V8 flags (cdktf synth sets a NODE_OPTIONS of its own) keep a code cache of their own, so that neither rejects the other's", () => {
+    const [plain, heapLimit] = [{ NODE_OPTIONS: "" }, { NODE_OPTIONS: "--max-old-space-size=4096" }];
+    run(root, [], plain);
+    run(root, [], heapLimit);
+    const caches = codeCaches(root);
+    expect(caches).toHaveLength(2);
+    const identities = () => caches.map((cache) => `${fs.statSync(cache).ino}:${fs.statSync(cache).mtimeMs}`);
+    const written = identities();
+    // a rejected cache is written anew when its process exits: these are used as they are
+    expect(run(root, [], plain).stdout).toBe("second message / dependency 1.0.1 /");
+    expect(run(root, [], heapLimit).stdout).toBe("second message / dependency 1.0.1 /");
+    expect(identities()).toEqual(written);
   });
 
   test("a new npm install (node_modules/.package-lock.json changed) rebuilds the bundle", () => {
