@@ -162,6 +162,7 @@ describe("scripts/run.js", () => {
 
   test("runs under other V8 flags (cdktf synth sets a NODE_OPTIONS of its own) keep a code cache of their own, so that neither rejects the other's", () => {
     const [plain, heapLimit] = [{ NODE_OPTIONS: "" }, { NODE_OPTIONS: "--max-old-space-size=4096" }];
+    for (const cache of codeCaches(root)) fs.rmSync(cache); // (those of the runs before, whatever their flags)
     run(root, [], plain);
     run(root, [], heapLimit);
     const caches = codeCaches(root);
@@ -172,6 +173,18 @@ describe("scripts/run.js", () => {
     expect(run(root, [], plain).stdout).toBe("second message / dependency 1.0.1 /");
     expect(run(root, [], heapLimit).stdout).toBe("second message / dependency 1.0.1 /");
     expect(identities()).toEqual(written);
+  });
+
+  test("code caches of flag sets no longer in use go: the three newest are kept", () => {
+    const heapLimits = [4096, 4097, 4098, 4099].map((mb) => ({ NODE_OPTIONS: `--max-old-space-size=${mb}` }));
+    for (const cache of codeCaches(root)) fs.rmSync(cache);
+    for (const env of heapLimits) expect(run(root, [], env).status).toBe(0);
+    expect(codeCaches(root)).toHaveLength(3);
+    // the latest run's is among them: it runs from it as it is
+    const identities = () => codeCaches(root).map((cache) => `${fs.statSync(cache).ino}:${fs.statSync(cache).mtimeMs}`);
+    const kept = identities();
+    expect(run(root, [], heapLimits[3]).status).toBe(0);
+    expect(identities()).toEqual(kept);
   });
 
   test("a new npm install (node_modules/.package-lock.json changed) rebuilds the bundle", () => {

@@ -225,11 +225,7 @@ async function build(entry, bundle, recordFile) {
   const code = result.outputFiles.find((out) => out.path === bundle);
   writeAtomically(map.path, map.contents);
   writeAtomically(code.path, code.contents);
-  for (const file of fs.readdirSync(CACHE)) {
-    if (file.startsWith(`${path.basename(bundle)}.`) && file.endsWith(".v8cache")) {
-      fs.rmSync(path.join(CACHE, file), { force: true });
-    }
-  }
+  for (const file of codeCachesOf(bundle)) fs.rmSync(file, { force: true });
   const dependencies = Object.keys(result.metafile.inputs).filter(isDependency);
   writeAtomically(recordFile, JSON.stringify(fingerprint(own, dependencies)));
 }
@@ -254,6 +250,19 @@ function codeCacheFile(bundle) {
   const flags = sha1(JSON.stringify([process.execArgv, process.env.NODE_OPTIONS ?? ""])).slice(0, 12);
   return `${bundle}.${flags}.v8cache`;
 }
+
+/** Every code cache file of `bundle` (of any flags; `<bundle>.v8cache` as FORMAT 2 named it). */
+function codeCachesOf(bundle) {
+  const name = path.basename(bundle);
+  const ours = (file) => file.startsWith(`${name}.`) && /^([0-9a-f]{12}\.)?v8cache$/.test(file.slice(name.length + 1));
+  return fs
+    .readdirSync(path.dirname(bundle))
+    .filter(ours)
+    .map((file) => path.join(path.dirname(bundle), file));
+}
+
+/** How many code caches of one bundle are kept (one per set of flags it ran with), newest first. */
+const CODE_CACHES_KEPT = 3;
 
 /** The code cache made from the bundle whose stamp is `stamp`, or undefined. */
 function readCodeCache(cacheFile, stamp) {
@@ -295,6 +304,11 @@ function run(bundle, entry) {
     process.once("exit", () => {
       try {
         writeAtomically(cacheFile, Buffer.concat([stamp, script.createCachedData()]));
+        // the caches of flag sets no longer in use (an --inspect, a one-off NODE_OPTIONS) go
+        const byAge = codeCachesOf(bundle)
+          .map((file) => [file, fs.statSync(file).mtimeMs])
+          .sort((a, b) => b[1] - a[1]);
+        for (const [file] of byAge.slice(CODE_CACHES_KEPT)) fs.rmSync(file, { force: true });
       } catch {
         // a cache is an optimisation: a read-only node_modules just runs without one
       }

@@ -153,12 +153,17 @@ test.each([
       new TerraformDataSource(stack, "x", { terraformResourceType: "aws_caller_identity", provider }),
   ],
   [
-    "a module",
+    "a module (as { provider, moduleAlias })",
     (stack: EnvironmentStack, provider: TerraformProvider) =>
       new TerraformHclModule(stack, "x", {
         source: "terraform-aws-modules/vpc/aws",
         providers: [{ provider, moduleAlias: "aws" }],
       }),
+  ],
+  [
+    "a module (as the provider itself)",
+    (stack: EnvironmentStack, provider: TerraformProvider) =>
+      new TerraformHclModule(stack, "x", { source: "terraform-aws-modules/vpc/aws", providers: [provider] }),
   ],
 ])("%s given another stack's provider stops the synthesis, naming both stacks", (_what, use) => {
   const borrowProvider = (origin: EnvironmentStack, borrower: EnvironmentStack) =>
@@ -169,23 +174,33 @@ test.each([
   expect(fs.readdirSync(root)).toEqual([]);
 });
 
-test("a stack nested in another is checked against its own providers, not its parent's", () => {
+test.each([
+  ["an IndependentStack", (scope: EnvironmentStack) => new IndependentStack(scope, "inner")],
+  ["a plain TerraformStack", (scope: EnvironmentStack) => new TerraformStack(scope, "inner")],
+])("%s nested in another is checked against its own providers, not its parent's", (_what, nest) => {
   // (cdktf writes a nested stack as a stack of its own, with its own providers)
-  const nested = (_origin: EnvironmentStack, borrower: EnvironmentStack) => {
-    const inner = new IndependentStack(borrower, "inner");
+  const ownProvider = (_origin: EnvironmentStack, borrower: EnvironmentStack) => {
+    const inner = nest(borrower);
     const provider = new AwsProvider(inner, "aws", { region: "ap-northeast-2" });
     new TerraformResource(inner, "y", { terraformResourceType: "terraform_data", provider });
   };
-  expect(synthesizeBorrowing(nested)).not.toThrow();
-  const borrowing = (_origin: EnvironmentStack, borrower: EnvironmentStack) => {
-    const inner = new IndependentStack(borrower, "inner");
+  expect(synthesizeBorrowing(ownProvider)).not.toThrow();
+  const parentsProvider = (_origin: EnvironmentStack, borrower: EnvironmentStack) => {
+    const inner = nest(borrower);
     const provider = borrower.node.findAll().find(TerraformProvider.isTerraformProvider)!;
     new TerraformResource(inner, "y", { terraformResourceType: "terraform_data", provider });
   };
   fs.rmSync(path.join(root, "cdktf.out"), { recursive: true, force: true });
-  expect(synthesizeBorrowing(borrowing)).toThrow(
+  expect(synthesizeBorrowing(parentsProvider)).toThrow(
     `Stack "inner": ${BORROWER}/inner/y uses the provider of stack "${BORROWER}"`,
   );
+});
+
+test("a stack made to depend on another (addDependency) stops the synthesis, as a reference would", () => {
+  expect(synthesizeBorrowing((origin, borrower) => borrower.addDependency(origin))).toThrow(
+    `Stack "${BORROWER}" depends on stack "${ORIGIN}"`,
+  );
+  expect(fs.readdirSync(root)).toEqual([]);
 });
 
 test("a folder asset to zip stops the synthesis with what to do instead (cdktf would re-run the bundle to zip it)", () => {

@@ -53,14 +53,15 @@ function compiled(source, filename) {
   // loaded only when a file is compiled: a process whose files are all cached does without it
   const { code, map } = require("@swc/core").transformSync(source, { ...SWC_OPTIONS, filename });
   if (entry) {
+    // through a temporary name: a process reading it at the same time sees the old entry or the new
+    const temporary = `${entry}.${process.pid}.tmp`;
     try {
       fs.mkdirSync(TRANSFORM_CACHE, { recursive: true });
-      // through a temporary name: a process reading it at the same time sees the old entry or the new
-      const temporary = `${entry}.${process.pid}.tmp`;
       fs.writeFileSync(temporary, JSON.stringify({ key, code, map }));
       fs.renameSync(temporary, entry);
     } catch {
-      // a cache is an optimisation: a read-only node_modules just compiles every time
+      // a cache is an optimisation: a read-only node_modules (or a full disk) just compiles every time
+      fs.rmSync(temporary, { force: true });
     }
   }
   return { code, map };

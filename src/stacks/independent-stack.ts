@@ -33,8 +33,9 @@ import type { IConstruct } from "constructs";
  * where cdktf without the pass would write a reference to a resource the stack does not have (or,
  * as every environment's constructs share their names, to its own). A probe asks the resolution in
  * use, once per loaded copy of this module; through a plain TypeScript loader, or after a cdktf
- * upgrade the stand-in no longer replaces, the pass runs as cdktf runs it, and a stack it finds
- * depending on another (the pass wires such a reference through a remote state) is refused after it.
+ * upgrade the stand-in no longer replaces, the pass runs as cdktf runs it; either way a stack that
+ * depends on another (the pass wires a reference through a remote state; or addDependency) is
+ * refused.
  *
  * Two things no resolution sees are checked here instead, before anything is written:
  * - a resource, data source or module given another stack's provider (cdktf writes only the
@@ -47,31 +48,34 @@ export class IndependentStack extends TerraformStack {
   public override prepareStack(): void {
     if (!crossStackReferencesStopped(this)) {
       super.prepareStack();
-      const [other] = this.dependencies;
-      if (other) {
-        throw new Error(
-          `Stack "${this.node.id}" depends on stack "${other.node.id}" (a reference to one of its resources, which ` +
-            "cdktf would read through a remote state, or addDependency): every stack here stands alone, with its own " +
-            "state. Give this stack its own resource or data source, or pass the value in through its configuration.",
-        );
-      }
     } else {
       this.ensureBackendExists();
     }
+    // (where the pass ran, a reference to another stack's resource made this stack depend on it)
+    const [other] = this.dependencies;
+    if (other) {
+      throw new Error(
+        `Stack "${this.node.id}" depends on stack "${other.node.id}" (a reference to one of its resources, which ` +
+          "cdktf would read through a remote state, or addDependency): every stack here stands alone, with its own " +
+          "state. Give this stack its own resource or data source, or pass the value in through its configuration.",
+      );
+    }
     for (const construct of this.node.findAll()) {
-      // (a stack nested in this one checks its own constructs)
-      if (TerraformStack.of(construct) !== this) continue;
+      // A stack nested in this one is checked against its own providers; one that is itself an
+      // IndependentStack checks its own constructs.
+      const owner = TerraformStack.of(construct);
+      if (owner !== this && owner instanceof IndependentStack) continue;
       for (const provider of providersOf(construct)) {
-        if (TerraformStack.of(provider) === this) continue;
+        if (TerraformStack.of(provider) === owner) continue;
         throw new Error(
-          `Stack "${this.node.id}": ${construct.node.path} uses the provider of stack "${TerraformStack.of(provider).node.id}" ` +
+          `Stack "${owner.node.id}": ${construct.node.path} uses the provider of stack "${TerraformStack.of(provider).node.id}" ` +
             "(configured for that stack): every stack here has its own providers. Give it one of this stack's.",
         );
       }
       if (construct instanceof TerraformAsset && construct.type === AssetType.ARCHIVE) {
         throw new Error(
-          `Stack "${this.node.id}": the asset ${construct.node.path} is a folder to zip (AssetType.ARCHIVE), which cdktf ` +
-            "cannot do when it runs from scripts/run.js's bundle: zip the folder first and give the zip as an " +
+          `Stack "${owner.node.id}": the asset ${construct.node.path} is a folder to zip (AssetType.ARCHIVE), which ` +
+            "cdktf cannot do when it runs from scripts/run.js's bundle: zip the folder first and give the zip as an " +
             "AssetType.FILE asset.",
         );
       }
@@ -79,13 +83,16 @@ export class IndependentStack extends TerraformStack {
   }
 }
 
-/** The providers a construct is given: a resource's or data source's own, a module's list. */
+/** The providers a construct is given: a resource's or data source's own, each of a module's. */
 function providersOf(construct: IConstruct): TerraformProvider[] {
   if (TerraformResource.isTerraformResource(construct) || TerraformDataSource.isTerraformDataSource(construct)) {
     return construct.provider ? [construct.provider] : [];
   }
   if (construct instanceof TerraformModule) {
-    return (construct.providers ?? []).map((entry) => ("provider" in entry ? entry.provider : entry));
+    // as cdktf tells its two forms apart: a provider, or { provider, moduleAlias }
+    return (construct.providers ?? []).map((entry) =>
+      TerraformProvider.isTerraformProvider(entry) ? entry : entry.provider,
+    );
   }
   return [];
 }
