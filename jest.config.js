@@ -66,6 +66,8 @@ module.exports = {
   // Once per run, in jest's parent process: a temporary folder for the run, and the shared synth
   // of the shipped environments (__tests__/shipped.ts).
   globalSetup: "<rootDir>/__tests__/global-setup.js",
+  // the longest files first, also in a fresh clone, where jest has no record of their times
+  testSequencer: "<rootDir>/__tests__/sequencer.js",
   globalTeardown: "<rootDir>/__tests__/global-teardown.js",
   maxWorkers: 2,
   // An integration worker whose heap holds more than this after a test file is replaced by a fresh

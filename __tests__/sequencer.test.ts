@@ -1,0 +1,56 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+// The order jest starts test files in (__tests__/sequencer.js): the longest first, from jest's own
+// record where it has one, else from the durations recorded in the repository.
+const Sequencer = require("./sequencer.js") as {
+  new (options: { contexts: unknown[]; globalConfig: unknown }): { sort(tests: TestLike[]): TestLike[] };
+  RECORDED: Record<string, number>;
+};
+
+interface TestLike {
+  readonly path: string;
+  readonly context: { hasteFS: { getSize(file: string): number } };
+  duration?: number;
+}
+
+/** A sequencer whose jest cache holds `cached` ([failed, ms] by absolute path), as jest's would. */
+function sequencer(cached: Record<string, [number, number]>) {
+  class WithCache extends Sequencer {
+    _getCache() {
+      return cached;
+    }
+  }
+  return new WithCache({ contexts: [], globalConfig: {} });
+}
+
+const test_ = (relative: string): TestLike => ({
+  path: path.join(__dirname, relative),
+  // by size, the order is the other way round: the smaller the file here, the longer it takes
+  context: { hasteFS: { getSize: () => 1000 - relative.length } },
+});
+const order = (tests: TestLike[]) => tests.map((t) => path.relative(__dirname, t.path));
+
+test("without jest's record (a fresh clone), the recorded durations order the files, the longest first, and files not listed come last", () => {
+  const sorted = sequencer({}).sort(
+    ["cidr.test.ts", "validate-mirror.test.ts", "server/faults.test.ts", "server/database.test.ts"].map(test_),
+  );
+  expect(order(sorted)).toEqual([
+    "server/database.test.ts",
+    "server/faults.test.ts",
+    "validate-mirror.test.ts",
+    "cidr.test.ts",
+  ]);
+});
+
+test("jest's own record of a file's last run wins over the recorded one", () => {
+  const cidr = test_("cidr.test.ts");
+  const sorted = sequencer({ [cidr.path]: [0, 60_000] }).sort([test_("server/database.test.ts"), cidr]);
+  expect(order(sorted)).toEqual(["cidr.test.ts", "server/database.test.ts"]);
+});
+
+test("every recorded file exists (a renamed one would silently lose its place)", () => {
+  for (const relative of Object.keys(Sequencer.RECORDED)) {
+    expect([relative, fs.existsSync(path.join(__dirname, relative))]).toEqual([relative, true]);
+  }
+});
