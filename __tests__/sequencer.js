@@ -5,7 +5,8 @@
 // among the integration files and the terraform validation near the end. Such a file takes its
 // time from RECORDED instead: seconds in a full `npm test` (2026-12-04, a 2-core machine), rounded.
 // Only the order depends on it; refresh it from `npx jest --json --outputFile=<file>` (each
-// result's endTime - startTime) when files change much. Files not listed count as 0.5 s.
+// result's endTime - startTime) when files change much. Files not listed count as 0.5 s, the larger
+// first among them (as jest orders files by size).
 const path = require("node:path");
 const Sequencer = require("@jest/test-sequencer").default;
 
@@ -38,7 +39,8 @@ class RecordedWhereUnknown extends Sequencer {
     const known = super.time(test);
     if (known != null) return known;
     const relative = path.relative(__dirname, test.path).split(path.sep).join("/");
-    return (RECORDED[relative] ?? UNLISTED_SECONDS) * 1000;
+    // (bytes as a millionth of a millisecond: a tie-break that never outweighs a recorded time)
+    return (RECORDED[relative] ?? UNLISTED_SECONDS) * 1000 + (test.context.hasteFS.getSize(test.path) ?? 0) / 1e6;
   }
 }
 

@@ -43,6 +43,12 @@ test("without jest's record (a fresh clone), the recorded durations order the fi
   ]);
 });
 
+test("files neither jest nor the sequencer has a time for come last, the larger first, as jest orders by size", () => {
+  const sorted = sequencer({}).sort(["cidr.test.ts", "naming.test.ts", "server/faults.test.ts"].map(test_));
+  // (test_ makes the shorter name the larger file)
+  expect(order(sorted)).toEqual(["server/faults.test.ts", "cidr.test.ts", "naming.test.ts"]);
+});
+
 test("jest's own record of a file's last run wins over the recorded one", () => {
   const cidr = test_("cidr.test.ts");
   const sorted = sequencer({ [cidr.path]: [0, 60_000] }).sort([test_("server/database.test.ts"), cidr]);

@@ -261,7 +261,7 @@ function codeCachesOf(bundle) {
     .map((file) => path.join(path.dirname(bundle), file));
 }
 
-/** How many code caches of one bundle are kept (one per set of flags it ran with), newest first. */
+/** How many code caches of one bundle are kept (one per set of flags it ran with), last used first. */
 const CODE_CACHES_KEPT = 3;
 
 /** The code cache made from the bundle whose stamp is `stamp`, or undefined. */
@@ -304,15 +304,24 @@ function run(bundle, entry) {
     process.once("exit", () => {
       try {
         writeAtomically(cacheFile, Buffer.concat([stamp, script.createCachedData()]));
-        // the caches of flag sets no longer in use (an --inspect, a one-off NODE_OPTIONS) go
-        const byAge = codeCachesOf(bundle)
+        // The caches of flag sets no longer in use (an --inspect, a one-off NODE_OPTIONS) go: the
+        // least recently used (a cache's time is set each time it is used), never this one.
+        const byUse = codeCachesOf(bundle)
+          .filter((file) => file !== cacheFile)
           .map((file) => [file, fs.statSync(file).mtimeMs])
           .sort((a, b) => b[1] - a[1]);
-        for (const [file] of byAge.slice(CODE_CACHES_KEPT)) fs.rmSync(file, { force: true });
+        for (const [file] of byUse.slice(CODE_CACHES_KEPT - 1)) fs.rmSync(file, { force: true });
       } catch {
         // a cache is an optimisation: a read-only node_modules just runs without one
       }
     });
+  } else {
+    try {
+      const now = new Date();
+      fs.utimesSync(cacheFile, now, now);
+    } catch {
+      // (read-only: nothing is pruned there either)
+    }
   }
 }
 

@@ -196,10 +196,13 @@ test.each([
   );
 });
 
-test("a stack made to depend on another (addDependency) stops the synthesis, as a reference would", () => {
+test("a stack made to depend on another (addDependency) stops the synthesis, as a reference would, also a plain stack nested in one", () => {
   expect(synthesizeBorrowing((origin, borrower) => borrower.addDependency(origin))).toThrow(
     `Stack "${BORROWER}" depends on stack "${ORIGIN}"`,
   );
+  expect(
+    synthesizeBorrowing((origin, borrower) => new TerraformStack(borrower, "inner").addDependency(origin)),
+  ).toThrow(`Stack "inner" depends on stack "${ORIGIN}"`);
   expect(fs.readdirSync(root)).toEqual([]);
 });
 

@@ -52,19 +52,14 @@ export class IndependentStack extends TerraformStack {
       this.ensureBackendExists();
     }
     // (where the pass ran, a reference to another stack's resource made this stack depend on it)
-    const [other] = this.dependencies;
-    if (other) {
-      throw new Error(
-        `Stack "${this.node.id}" depends on stack "${other.node.id}" (a reference to one of its resources, which ` +
-          "cdktf would read through a remote state, or addDependency): every stack here stands alone, with its own " +
-          "state. Give this stack its own resource or data source, or pass the value in through its configuration.",
-      );
-    }
+    refuseDependencies(this);
     for (const construct of this.node.findAll()) {
       // A stack nested in this one is checked against its own providers; one that is itself an
       // IndependentStack checks its own constructs.
       const owner = TerraformStack.of(construct);
       if (owner !== this && owner instanceof IndependentStack) continue;
+      // a plain stack nested in this one does not refuse its own (its addDependency)
+      if (owner === construct && owner !== this) refuseDependencies(owner);
       for (const provider of providersOf(construct)) {
         if (TerraformStack.of(provider) === owner) continue;
         throw new Error(
@@ -80,6 +75,18 @@ export class IndependentStack extends TerraformStack {
         );
       }
     }
+  }
+}
+
+/** Throws when `stack` depends on another stack: every stack here stands alone. */
+function refuseDependencies(stack: TerraformStack): void {
+  const [other] = stack.dependencies;
+  if (other) {
+    throw new Error(
+      `Stack "${stack.node.id}" depends on stack "${other.node.id}" (a reference to one of its resources, which ` +
+        "cdktf would read through a remote state, or addDependency): every stack here stands alone, with its own " +
+        "state. Give this stack its own resource or data source, or pass the value in through its configuration.",
+    );
   }
 }
 
