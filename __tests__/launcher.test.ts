@@ -84,6 +84,7 @@ function bundleIdentity(root: string): string {
 /** The code cache files of the entry's bundle (one per set of V8 flags it ran with). */
 function codeCaches(root: string): string[] {
   const cache = path.join(root, "node_modules", ".cache", "classic-servers");
+  if (!fs.existsSync(cache)) return [];
   return fs
     .readdirSync(cache)
     .filter((file) => /^entry\.js\.[0-9a-f]+\.v8cache$/.test(file))
