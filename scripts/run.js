@@ -112,11 +112,19 @@ function isFresh(bundle, recordFile) {
   return JSON.stringify(recorded) === JSON.stringify(fingerprint(own, Object.keys(recorded.deps)));
 }
 
-/** Writes `file` through a temporary name, so that a concurrent run never reads half of it. */
+/**
+ * Writes `file` through a temporary name, so that a concurrent run never reads half of it; a write
+ * that fails (a full disk, a read-only folder) throws and leaves no temporary file behind.
+ */
 function writeAtomically(file, data) {
   const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, data);
-  fs.renameSync(temporary, file);
+  try {
+    fs.writeFileSync(temporary, data);
+    fs.renameSync(temporary, file);
+  } catch (error) {
+    fs.rmSync(temporary, { force: true });
+    throw error;
+  }
 }
 
 /**
@@ -348,4 +356,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { replacementFor };
+module.exports = { replacementFor, sha1, writeAtomically };

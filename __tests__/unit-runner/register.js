@@ -14,12 +14,11 @@
 // hook below is mapped, when a stack is formatted.
 // What replaces jest's per-file isolation (timeouts, expect.assertions, state a file leaves
 // behind) is in ./per-file.js.
-const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 const Module = require("node:module");
 const { pathToFileURL } = require("node:url");
-const { replacementFor } = require("../../scripts/run.js");
+const { replacementFor, sha1, writeAtomically } = require("../../scripts/run.js");
 
 const SWC_OPTIONS = { ...require("../swc-options.js"), sourceMaps: true };
 
@@ -36,7 +35,6 @@ const TRANSFORM_CACHE =
     : process.env.UNIT_RUNNER_TRANSFORM_CACHE ||
       path.join(__dirname, "..", "..", "node_modules", ".cache", "classic-servers", "swc");
 const TRANSFORM_KEY = JSON.stringify([require("@swc/core/package.json").version, SWC_OPTIONS]);
-const sha1 = (text) => crypto.createHash("sha1").update(text).digest("hex");
 
 /** `source` (of `filename`) compiled by SWC: `{ code, map }`, from the cache when it holds it. */
 function compiled(source, filename) {
@@ -53,15 +51,12 @@ function compiled(source, filename) {
   // loaded only when a file is compiled: a process whose files are all cached does without it
   const { code, map } = require("@swc/core").transformSync(source, { ...SWC_OPTIONS, filename });
   if (entry) {
-    // through a temporary name: a process reading it at the same time sees the old entry or the new
-    const temporary = `${entry}.${process.pid}.tmp`;
+    // (a process reading it at the same time sees the old entry or the new)
     try {
       fs.mkdirSync(TRANSFORM_CACHE, { recursive: true });
-      fs.writeFileSync(temporary, JSON.stringify({ key, code, map }));
-      fs.renameSync(temporary, entry);
+      writeAtomically(entry, JSON.stringify({ key, code, map }));
     } catch {
       // a cache is an optimisation: a read-only node_modules (or a full disk) just compiles every time
-      fs.rmSync(temporary, { force: true });
     }
   }
   return { code, map };
