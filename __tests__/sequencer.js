@@ -3,7 +3,8 @@
 // this machine (its cache); a file it has no time for (a fresh clone in CI, where the cache is
 // empty) it would start by file size, which put the database drills, the longest file, fourth
 // among the integration files and the terraform validation near the end. Such a file takes its
-// time from RECORDED instead: seconds in a full `npm test` (2026-12-04, a 2-core machine), rounded.
+// time from RECORDED instead: seconds in a full `npm test` with no jest cache, as in CI (2026-12-04,
+// a 2-core machine), rounded.
 // Only the order depends on it; refresh it from `npx jest --json --outputFile=<file>` (each
 // result's endTime - startTime) when files change much. Files not listed count as 0.5 s, the larger
 // first among them (as jest orders files by size).
@@ -11,25 +12,25 @@ const path = require("node:path");
 const Sequencer = require("@jest/test-sequencer").default;
 
 const RECORDED = {
-  "server/database.test.ts": 30,
-  "server/faults.test.ts": 21,
-  "validate-mirror.test.ts": 17,
-  "unit-runner.test.ts": 10,
-  "server/in-server.test.ts": 10,
+  "server/database.test.ts": 32,
+  "server/faults.test.ts": 22,
+  "validate-mirror.test.ts": 21,
+  "server/in-server.test.ts": 15,
   "patches/cdktf-resolve.test.ts": 10,
-  "main.test.ts": 7,
-  "ops/wrappers.test.ts": 6,
-  "launcher.test.ts": 6,
-  "artifact/releases.test.ts": 5,
-  "server/health-probe.test.ts": 3,
-  "ops/entry-points.test.ts": 3,
-  "workflows.test.ts": 2.6,
-  "artifact/package-app.test.ts": 2.1,
-  "final-snapshot-name.test.ts": 1.9,
-  "stacks/independent-stack.test.ts": 1.8,
-  "userdata/in-server-files.test.ts": 1.5,
-  "cost/environments-cost.test.ts": 1.5,
-  "userdata/database-files.test.ts": 1.1,
+  "unit-runner.test.ts": 10,
+  "launcher.test.ts": 8,
+  "ops/wrappers.test.ts": 5,
+  "artifact/releases.test.ts": 4.4,
+  "main.test.ts": 3.9,
+  "stacks/independent-stack.test.ts": 2.7,
+  "server/health-probe.test.ts": 2.1,
+  "final-snapshot-name.test.ts": 2.1,
+  "workflows.test.ts": 1.9,
+  "artifact/package-app.test.ts": 1.7,
+  "tmpfs.test.ts": 1.7,
+  "userdata/database-files.test.ts": 1.6,
+  "userdata/in-server-files.test.ts": 1.3,
+  "ops/entry-points.test.ts": 1.1,
 };
 const UNLISTED_SECONDS = 0.5;
 
