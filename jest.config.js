@@ -29,6 +29,7 @@ const INTEGRATION = [
   "<rootDir>/__tests__/shared-synth.test.ts",
   "<rootDir>/__tests__/bench-probe.test.ts",
   "<rootDir>/__tests__/unit-runner.test.ts",
+  "<rootDir>/__tests__/cpu-time.test.ts",
 ];
 
 /** Adds toHaveResourceWithProperties & co, in both projects. */

@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { benchInServer } from "./bench-in-server";
+import { childrenCpuSeconds } from "./cpu-time";
 import { RSS_PROBE_SOURCE } from "./rss-probe";
 import { entryCommand, PROJECT_ROOT } from "../src/project-root";
 import { readableStack } from "../src/readable-stack";
@@ -74,6 +75,8 @@ interface ProcessRecord {
 
 interface RunSample {
   readonly wallSeconds: number;
+  /** CPU time of the command's whole process tree (./cpu-time.ts); undefined without /proc. */
+  readonly cpuSeconds?: number;
   readonly peakKb: number;
   readonly largest?: ProcessRecord;
   readonly processCount: number;
@@ -227,16 +230,22 @@ async function measure(spec: MeasurementSpec, probe: string, tmp: string): Promi
         NODE_OPTIONS: `--require ${quoteForNodeOptions(probe)} ${HEAP_SWITCH}`,
         BENCH_RSS_FILE: rssFile,
       };
+      const cpuBefore = childrenCpuSeconds();
       const raw = await runCommand(command.argv, env);
+      const cpuAfter = childrenCpuSeconds();
+      const cpuSeconds = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined;
       const reason = failureReason(raw, command);
       if (reason) {
         progress(`${spec.name}: run ${run}/${spec.runs} failed: ${reason}`);
         const failure = { command: command.argv.join(" "), reason, stdout: raw.stdout, stderr: raw.stderr };
         return { name: spec.name, runs: spec.runs, role: spec.role, samples, failure };
       }
-      const sample = toSample(raw.wallSeconds, readProbeRecords(rssFile));
+      const sample = toSample(raw.wallSeconds, cpuSeconds, readProbeRecords(rssFile));
       samples.push(sample);
-      progress(`${spec.name}: run ${run}/${spec.runs}: ${sample.wallSeconds.toFixed(2)} s, ${mb(sample.peakKb)} MB`);
+      const cpu = cpuSeconds === undefined ? "" : ` (${cpuSeconds.toFixed(2)} CPU-s)`;
+      progress(
+        `${spec.name}: run ${run}/${spec.runs}: ${sample.wallSeconds.toFixed(2)} s${cpu}, ${mb(sample.peakKb)} MB`,
+      );
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
@@ -244,9 +253,10 @@ async function measure(spec: MeasurementSpec, probe: string, tmp: string): Promi
   return { name: spec.name, runs: spec.runs, role: spec.role, samples };
 }
 
-function toSample(wallSeconds: number, records: readonly ProcessRecord[]): RunSample {
+function toSample(wallSeconds: number, cpuSeconds: number | undefined, records: readonly ProcessRecord[]): RunSample {
   const largest = records.reduce<ProcessRecord | undefined>((a, b) => (a && a.peakKb >= b.peakKb ? a : b), undefined);
-  return { wallSeconds, peakKb: largest?.peakKb ?? 0, largest, processCount: new Set(records.map((r) => r.pid)).size };
+  const processCount = new Set(records.map((r) => r.pid)).size;
+  return { wallSeconds, cpuSeconds, peakKb: largest?.peakKb ?? 0, largest, processCount };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,15 +425,17 @@ const succeeded = (m: Measurement | undefined): m is Measurement & { readonly fa
 
 function tableRow(m: Measurement): string {
   if (!succeeded(m)) {
-    return `| ${m.name} | ${m.samples.length}/${m.runs} | FAILED (${m.failure?.reason ?? "no runs"}) | – | – | – |`;
+    return `| ${m.name} | ${m.samples.length}/${m.runs} | FAILED (${m.failure?.reason ?? "no runs"}) | – | – | – | – |`;
   }
   const times = wall(m);
-  return `| ${m.name} | ${m.runs} | ${median(times).toFixed(2)} | ${Math.min(...times).toFixed(2)} | ${Math.max(...times).toFixed(2)} | ${mb(peakKb(m))} |`;
+  const cpu = m.samples.map((s) => s.cpuSeconds);
+  const cpuMedian = cpu.every((c) => c !== undefined) ? median(cpu as number[]).toFixed(2) : "–";
+  return `| ${m.name} | ${m.runs} | ${median(times).toFixed(2)} | ${Math.min(...times).toFixed(2)} | ${Math.max(...times).toFixed(2)} | ${cpuMedian} | ${mb(peakKb(m))} |`;
 }
 
 function printTable(measurements: readonly Measurement[]): void {
-  console.log("| what | runs | median wall (s) | min | max | peak RSS (MB) |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| what | runs | median wall (s) | min | max | median CPU (s) | peak RSS (MB) |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const m of measurements) console.log(tableRow(m));
   console.log();
   console.log(
@@ -431,6 +443,13 @@ function printTable(measurements: readonly Measurement[]): void {
       "over all runs; MB = 1024 KB. Each node process reports its own peak on exit through a preload module " +
       "(VmHWM on Linux, else getrusage maxRSS), or on SIGTERM; processes that are killed outright (SIGKILL), and non-node children, are not measured. " +
       `Every command runs with NODE_OPTIONS=${HEAP_SWITCH}, as \`cdktf synth\` runs its app.`,
+  );
+  console.log();
+  console.log(
+    "CPU: user + system time of the command's whole process tree (every process waited for, node or not; " +
+      "scripts/cpu-time.ts), – where /proc is missing. Wall time swings with what else the machine is doing; " +
+      "CPU time much less, so compare it to see what a change saves. On 2 cores a command cannot take less " +
+      "wall time than half its CPU time.",
   );
   console.log();
   console.log("Largest process (last run):");
