@@ -417,6 +417,11 @@ function mb(kb: number): string {
 }
 
 const wall = (m: Measurement) => m.samples.map((s) => s.wallSeconds);
+/** The median CPU time of a measurement's runs, when every run has one. */
+const cpuMedian = (m: Measurement): number | undefined => {
+  const cpu = m.samples.map((s) => s.cpuSeconds);
+  return cpu.length > 0 && cpu.every((c) => c !== undefined) ? median(cpu as number[]) : undefined;
+};
 /** The largest single-process peak over every run: the figure a memory limit would have to allow. */
 const peakKb = (m: Measurement) => Math.max(...m.samples.map((s) => s.peakKb));
 /** Narrows to "no failure" only, so that the other branch still sees a (failed) Measurement. */
@@ -428,9 +433,8 @@ function tableRow(m: Measurement): string {
     return `| ${m.name} | ${m.samples.length}/${m.runs} | FAILED (${m.failure?.reason ?? "no runs"}) | – | – | – | – |`;
   }
   const times = wall(m);
-  const cpu = m.samples.map((s) => s.cpuSeconds);
-  const cpuMedian = cpu.every((c) => c !== undefined) ? median(cpu as number[]).toFixed(2) : "–";
-  return `| ${m.name} | ${m.runs} | ${median(times).toFixed(2)} | ${Math.min(...times).toFixed(2)} | ${Math.max(...times).toFixed(2)} | ${cpuMedian} | ${mb(peakKb(m))} |`;
+  const cpu = cpuMedian(m)?.toFixed(2) ?? "–";
+  return `| ${m.name} | ${m.runs} | ${median(times).toFixed(2)} | ${Math.min(...times).toFixed(2)} | ${Math.max(...times).toFixed(2)} | ${cpu} | ${mb(peakKb(m))} |`;
 }
 
 function printTable(measurements: readonly Measurement[]): void {
@@ -552,6 +556,9 @@ function perEnvironment(measurements: readonly Measurement[]) {
   return {
     counts: measured.map((s) => s.count),
     time: leastSquares(measured.map((s) => [s.count, median(wall(s.measurement))] as const)),
+    cpu: measured.every((s) => cpuMedian(s.measurement) !== undefined)
+      ? leastSquares(measured.map((s) => [s.count, cpuMedian(s.measurement)!] as const))
+      : undefined,
     rss: leastSquares(measured.map((s) => [s.count, peakKb(s.measurement) / KB_PER_MB] as const)),
   };
 }
@@ -563,11 +570,17 @@ function printMarginalCost(measurements: readonly Measurement[]): void {
     console.log("Per-environment cost: not estimated (fewer than two scaling rows succeeded).");
     return;
   }
-  const { time, rss } = fit;
+  const { time, cpu, rss } = fit;
   console.log(`Per-environment cost (least squares over ${fit.counts.join(", ")} generated copies of dev):`);
   console.log(
     `- time: ${(time.slope * 1000).toFixed(0)} ms per environment, on top of ${time.intercept.toFixed(2)} s fixed (startup, imports)`,
   );
+  if (cpu) {
+    // the same fit over CPU time: it swings less from run to run (not a target; V8's helper threads count too)
+    console.log(
+      `- CPU: ${(cpu.slope * 1000).toFixed(0)} ms per environment, on top of ${cpu.intercept.toFixed(2)} s fixed`,
+    );
+  }
   console.log(`- peak RSS: ${rss.slope.toFixed(1)} MB per environment, on top of ${rss.intercept.toFixed(0)} MB fixed`);
   const headroom = (limit: number, line: { slope: number; intercept: number }) =>
     line.slope > 0 ? Math.max(0, Math.floor((limit - line.intercept) / line.slope)).toString() : "unbounded";
