@@ -452,8 +452,8 @@ function printTable(measurements: readonly Measurement[]): void {
   console.log(
     "CPU: user + system time of the command's whole process tree (every process waited for, node or not; " +
       "scripts/cpu-time.ts), – where /proc is missing. Wall time swings with what else the machine is doing; " +
-      "CPU time much less, so compare it to see what a change saves. On 2 cores a command cannot take less " +
-      "wall time than half its CPU time.",
+      `CPU time much less, so compare it to see what a change saves. On ${os.availableParallelism()} core(s) a ` +
+      `command takes at least 1/${os.availableParallelism()} of its CPU time as wall time.`,
   );
   console.log();
   console.log("Largest process (last run):");

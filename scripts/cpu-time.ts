@@ -11,7 +11,9 @@ import * as fs from "node:fs";
  * left running) is not counted. Undefined where /proc is not there (macOS, Windows).
  */
 export function childrenCpuSeconds(): number | undefined {
-  // (first: the first call asks getconf, a child of its own, which must not fall between readings)
+  if (!fs.existsSync("/proc/self/stat")) return undefined;
+  // (before reading: the first call asks getconf, a child of its own, which must not fall between
+  // two readings)
   const hz = clockTicksPerSecond();
   let stat: string;
   try {
