@@ -43,6 +43,10 @@ module.exports = {
       testMatch: ["**/*.test.ts"],
       testPathIgnorePatterns: ["/node_modules/", ...INTEGRATION],
       runner: "<rootDir>/__tests__/unit-runner/runner.js",
+      // None: register.js compiles the tests. Without this, jest would use babel-jest for this
+      // project, and load Babel in its own process just to read the global setup and the runner
+      // (0.3 s of every run).
+      transform: {},
       // TypeScript through SWC, and the bundle's module replacements (register.js); a test's
       // timeout, expect.assertions() and what a file leaves behind (per-file.js)
       setupFiles: ["<rootDir>/__tests__/unit-runner/register.js"],
