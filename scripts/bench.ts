@@ -449,11 +449,12 @@ function printTable(measurements: readonly Measurement[]): void {
       `Every command runs with NODE_OPTIONS=${HEAP_SWITCH}, as \`cdktf synth\` runs its app.`,
   );
   console.log();
+  const cores = os.availableParallelism();
   console.log(
     "CPU: user + system time of the command's whole process tree (every process waited for, node or not; " +
       "scripts/cpu-time.ts), – where /proc is missing. Wall time swings with what else the machine is doing; " +
-      `CPU time much less, so compare it to see what a change saves. On ${os.availableParallelism()} core(s) a ` +
-      `command takes at least 1/${os.availableParallelism()} of its CPU time as wall time.`,
+      `CPU time much less, so compare it to see what a change saves. On ${cores} core(s) a ` +
+      `command takes at least 1/${cores} of its CPU time as wall time.`,
   );
   console.log();
   console.log("Largest process (last run):");
@@ -553,11 +554,12 @@ function perEnvironment(measurements: readonly Measurement[]) {
       : [],
   );
   if (measured.length < 2) return undefined;
+  const cpu = measured.map((s) => [s.count, cpuMedian(s.measurement)] as const);
   return {
     counts: measured.map((s) => s.count),
     time: leastSquares(measured.map((s) => [s.count, median(wall(s.measurement))] as const)),
-    cpu: measured.every((s) => cpuMedian(s.measurement) !== undefined)
-      ? leastSquares(measured.map((s) => [s.count, cpuMedian(s.measurement)!] as const))
+    cpu: cpu.every(([, seconds]) => seconds !== undefined)
+      ? leastSquares(cpu.map(([count, seconds]) => [count, seconds!] as const))
       : undefined,
     rss: leastSquares(measured.map((s) => [s.count, peakKb(s.measurement) / KB_PER_MB] as const)),
   };
