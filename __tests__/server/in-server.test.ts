@@ -85,6 +85,19 @@ async function inOrder(attempt: () => Promise<string | undefined>): Promise<void
 const ATTEMPTS = 8;
 
 /**
+ * Resolves once this worker's event loop kept time for five 20-ms sleeps in a row (each over by
+ * under 20 ms), or after 10 s: a drill whose margins are 0.1 s begins in a calm moment, not while
+ * the worker sets up the test beds of the drills beside it.
+ */
+async function loopKeepingTime(): Promise<void> {
+  for (let onTime = 0, tries = 0; onTime < 5 && tries < 500; tries++) {
+    const started = Date.now();
+    await sleep(20);
+    onTime = Date.now() - started < 40 ? onTime + 1 : 0;
+  }
+}
+
+/**
  * POSTs /echo to the draining app while `work` (a request that blocks its loop) keeps it busy. A
  * POST refused or reset after that work had ended (the app's clock, which is this machine's) found
  * the app rightly stopped listening or its connection idle again: the order was upset, not the
@@ -761,6 +774,66 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           // drill proved nothing.
           if (sent + post.ms < finishedAt(thirdReply))
             return "the POST was answered before the third request ended (the loop was not busy)";
+          expect(await app.exited).toBe(0);
+          return undefined;
+        }),
+      ),
+    150_000,
+  );
+
+  test.concurrent(
+    "draining, the app keeps listening while new connections keep coming, and stops once none has come for 0.1 s",
+    () =>
+      inOrder(
+        drainAttempt({ APP_IDLE_GRACE_MS: "400" }, 0, async (app) => {
+          const CONNECTIONS = 8;
+          // SIGTERM on an idle loop, then a new connection every 25 ms, 8 in all, over 1.5 times
+          // the quiet wait (as nginx may still open connections to a process just held out): the app
+          // must accept every one. A correct app stops listening only after 0.1 s without a new
+          // connection; one that refuses a connection sent within 0.1 s of the one before (or of the
+          // signal) stopped on a timer of its own.
+          // (this worker sets up test beds beside: begin when its loop keeps time)
+          await loopKeepingTime();
+          const signalled = Date.now();
+          app.child.kill("SIGTERM");
+          await app.logged("draining");
+          // (each outcome wrapped: node's errors are not instances of this test file's Error)
+          const attempts: {
+            before: number;
+            sent: Promise<number>;
+            outcome: Promise<{ reply?: Reply; error?: Error }>;
+          }[] = [];
+          const agents: http.Agent[] = [];
+          for (let i = 0; i < CONNECTIONS; i++) {
+            const agent = new http.Agent(); // no keep-alive: a connection of its own
+            agents.push(agent);
+            const before = Date.now();
+            const outcome = get(app.port, "/", agent, 30_000).then(
+              (reply) => ({ reply }),
+              (error: Error) => ({ error }),
+            );
+            attempts.push({ before, sent: whenSent(), outcome });
+            await sleep(25);
+          }
+          try {
+            for (const [i, attempt] of attempts.entries()) {
+              const { reply, error } = await attempt.outcome;
+              if (reply) {
+                expect(reply.status).toBe(200);
+                continue;
+              }
+              // The app heard nothing new for 0.1 s only if this worker was that late to connect.
+              const previous = i === 0 ? signalled : attempts[i - 1]!.before;
+              const gap = (await attempt.sent) - previous;
+              if (gap >= 100) return `connection ${i + 1} went ${gap} ms after the one before`;
+              throw new Error(`connection ${i + 1}, ${gap} ms after the one before, was refused: ${error?.message}`);
+            }
+          } finally {
+            for (const agent of agents) agent.destroy();
+          }
+          // Quiet now: the app stops listening, refuses new connections, and exits cleanly.
+          await app.logged("stopped listening");
+          await expect(get(app.port, "/")).rejects.toThrow(/ECONNREFUSED/);
           expect(await app.exited).toBe(0);
           return undefined;
         }),
