@@ -626,6 +626,8 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           // SIGTERM on an idle loop: the app keeps listening until no connection has come for
           // 0.1 s, checking every 10 ms; the first request then holds the loop while such a check is
           // due, and the second, sent meanwhile on its open connection, is read right after it.
+          // (the first request must follow the signal within the quiet wait: begin in a calm moment)
+          await loopKeepingTime();
           app.child.kill("SIGTERM");
           await app.logged("draining");
           // Reaching the app after it stopped listening (this worker was slow to send it): answered
