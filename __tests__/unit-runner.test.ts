@@ -110,9 +110,10 @@ beforeAll(async () => {
     runFixtures(FIXTURES, 1),
     // two workers, as npm run test:quick runs them; a file may run for 3 s
     runFixtures(CRASH_FIXTURES, 2, { UNIT_RUNNER_FILE_TIMEOUT_MS: "3000" }),
-    // processes that take 3 s to start, as on a loaded machine, with 3.5 s per file (which counts
-    // from the file's start in its process, not from its process's)
-    jestOnFixtures(BETWEEN_FIXTURES, 2, { UNIT_RUNNER_START_DELAY_MS: "3000", UNIT_RUNNER_FILE_TIMEOUT_MS: "3500" }),
+    // processes that take 6 s to start, as on a loaded machine, with 6 s per file (which counts
+    // from the file's start in its process, not from its process's: the first file of a process
+    // also loads what the tests need, 1 s here, and 3.5 s under a load of 9 on two cores)
+    jestOnFixtures(BETWEEN_FIXTURES, 2, { UNIT_RUNNER_START_DELAY_MS: "6000", UNIT_RUNNER_FILE_TIMEOUT_MS: "6000" }),
   ]);
 }, 90_000);
 
@@ -305,7 +306,7 @@ test("the unit project's processes and jest's workers run with the runner's V8 f
 });
 
 test("a file's deadline counts from its start in its process: a process slow to start does not fail it", () => {
-  // the between-fixtures run: its processes took 3 s to start, its files had 3.5 s each, and
+  // the between-fixtures run: its processes took 6 s to start, its files had 6 s each, and
   // runs-on takes 2 s
   expect(betweenRun.stderr).not.toContain("did not finish within");
   expect(betweenRun.stderr).toMatch(/PASS .*runs-on\.fixture\.ts/);
