@@ -21,6 +21,7 @@ import { gunzipSync } from "node:zlib";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT, userDataBase64 } from "../../src/userdata/encode";
 import { tempDir } from "../helpers";
+import { PROJECT_ROOT } from "../../src/project-root";
 
 /** The server's files as text: what nginx, systemd and bash will be given. */
 
@@ -178,6 +179,22 @@ describe("the app@ systemd unit", () => {
     expect(unit).toContain("ExecStop=+/opt/app/bin/rotation before-stop %i");
     const startTimeout = Number(/^TimeoutStartSec=(\d+)$/m.exec(unit)?.[1]);
     expect(startTimeout).toBeGreaterThan(ROTATION.startTimeoutSeconds + ROTATION.settleSeconds);
+  });
+
+  test("a stopping process drains as long as nginx may wait for a request it sent, and systemd waits longer still", () => {
+    for (const proxyTimeouts of [PROXY_TIMEOUTS, { ...PROXY_TIMEOUTS, readSeconds: 3 }]) {
+      const rendered = appUnit(host({ proxyTimeouts }));
+      const drain = Number(/^Environment=APP_DRAIN_SECONDS=(\d+)$/m.exec(rendered)?.[1]);
+      const stop = Number(/^TimeoutStopSec=(\d+)$/m.exec(rendered)?.[1]);
+      expect(drain).toBeGreaterThan(proxyTimeouts.readSeconds);
+      expect(stop).toBeGreaterThan(drain);
+    }
+    // production: nginx reads for 30 s
+    expect(unit).toMatch(/^Environment=APP_DRAIN_SECONDS=32$/m);
+    expect(unit).toMatch(/^TimeoutStopSec=37$/m);
+    // and the sample app gives up draining after APP_DRAIN_SECONDS (20 s without it)
+    const serverJs = fs.readFileSync(path.join(PROJECT_ROOT, "app/server.js"), "utf8");
+    expect(serverJs).toContain("const drainSeconds = Number(process.env.APP_DRAIN_SECONDS || 20);");
   });
 
   test("the read-only system leaves the app a state and a cache directory to write to", () => {

@@ -23,14 +23,27 @@ export function appCommand(host: AppHost, port: number | "%i"): string[] {
 }
 
 /**
+ * How long a stopping process may drain. It is held out of rotation first, so only requests nginx
+ * sent before that are left, and nginx waits up to its read timeout for each: the app drains that
+ * long and 2 s more (APP_DRAIN_SECONDS; the sample app gives up after it, 20 s without it), and
+ * systemd waits 5 s beyond that before it kills the process (TimeoutStopSec). 32 and 37 s in
+ * production.
+ */
+export function drainTimings(host: AppHost): { readonly appSeconds: number; readonly stopTimeoutSeconds: number } {
+  const appSeconds = Math.ceil(hostTimings(host).proxy.readSeconds) + 2;
+  return { appSeconds, stopTimeoutSeconds: appSeconds + 5 };
+}
+
+/**
  * The systemd template unit `app@.service`: `app@8001` is the app process on port 8001. Run as an
  * unprivileged user with a read-only view of the system except its state and cache directories,
- * restarted whenever it exits, stopped with SIGTERM and up to 30 s to drain its requests. It
- * takes traffic only once it has settled, and is out of nginx's rotation before it is stopped
- * (see `rotationScript`).
+ * restarted whenever it exits, and stopped with SIGTERM and time to drain its requests (see
+ * `drainTimings`). It takes traffic only once it has settled, and is out of nginx's rotation
+ * before it is stopped (see `rotationScript`).
  */
 export function appUnit(host: AppHost): string {
   const { rotation } = hostTimings(host);
+  const drain = drainTimings(host);
   const rotationCtl = `+${host.paths.appRoot}/${ROTATION_SCRIPT}`;
   // The health wait and the settle window run in ExecStartPost, which the start timeout covers.
   const startTimeout = Math.ceil(rotation.startTimeoutSeconds + rotation.settleSeconds + 30);
@@ -48,6 +61,8 @@ export function appUnit(host: AppHost): string {
     `User=${host.appUser}`,
     `Group=${host.appUser}`,
     `Environment=PORT=%i HOST=127.0.0.1 NODE_ENV=production APP_ENVIRONMENT=${host.environment}`,
+    "# How long the app may drain after SIGTERM (the sample app reads it), and systemd's wait for it.",
+    `Environment=APP_DRAIN_SECONDS=${drain.appSeconds}`,
     ...appEnvironmentFiles(host).map((file) => `EnvironmentFile=-${file}`),
     `WorkingDirectory=${host.paths.appRoot}/run/%i`,
     "# Out of nginx's rotation while it starts and settles, and before it is stopped (root: +).",
@@ -59,7 +74,7 @@ export function appUnit(host: AppHost): string {
     `RestartSec=${rotation.restartSeconds}`,
     `TimeoutStartSec=${startTimeout}`,
     "KillSignal=SIGTERM",
-    "TimeoutStopSec=30",
+    `TimeoutStopSec=${drain.stopTimeoutSeconds}`,
     `StandardOutput=append:${host.paths.appLogDir}/%i.log`,
     `StandardError=append:${host.paths.appLogDir}/%i.log`,
     "LimitNOFILE=65536",
