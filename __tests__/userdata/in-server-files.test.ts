@@ -260,6 +260,34 @@ describe("the deploy script", () => {
     expect(bashSyntaxErrors(script)).toBe("");
   });
 
+  test("takes a process for healthy when it answers 200 and reports the version deployed, however its JSON is spaced", () => {
+    const start = script.indexOf("\nhealthy() {");
+    const healthy = script.slice(start, script.indexOf("\n}\n", start) + 2);
+    // healthy() with a stand-in curl that prints BODY (or fails without one); its exit status
+    const check = (body: string | undefined, version = "1.4.2") =>
+      spawnSync(
+        "/bin/bash",
+        [
+          "--norc",
+          "-c",
+          `set -euo pipefail\nHEALTH_PATH=/healthz\ncurl() { [[ -n \${BODY+x} ]] && printf '%s' "$BODY"; }\n${healthy}\nhealthy 8001 "$1"`,
+          "check",
+          version,
+        ],
+        { encoding: "utf8", env: { PATH: process.env.PATH, ...(body === undefined ? {} : { BODY: body }) } },
+      ).status;
+    expect(check('{"status":"ok","version":"1.4.2","port":8001}')).toBe(0);
+    expect(check('{\n  "status": "ok",\n  "version" : "1.4.2"\n}')).toBe(0);
+    expect(check('{"status": "ok", "version": "1.4.2"}')).toBe(0); // as Python's json.dumps spaces it
+    expect(check('{"status":"ok"}')).toBe(0); // an app that reports no version
+    expect(check('{"database":{"version":"16.4"},"version":"1.4.2"}')).toBe(0);
+    expect(check('{"status":"ok","version":"1.4.1"}')).toBe(1);
+    expect(check('{\n  "version": "1.4.21"\n}')).toBe(1);
+    expect(check('{"version" : "1.4.1"}')).toBe(1);
+    expect(check('{"database":{"version":"16.4"}}')).toBe(1);
+    expect(check(undefined)).toBe(1); // no answer
+  });
+
   test("moves the processes of this host one at a time through their units (which settle each), the failed one back first", () => {
     expect(script).toContain("PORTS=(8001 8002 8003 8004)");
     expect(script).toContain('$CTL restart "app@$1" && healthy "$1" "$2"');
