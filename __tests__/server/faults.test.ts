@@ -174,6 +174,40 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     60_000,
   );
 
+  // A release that dies after its settle window, while the deploy moves the next process: the first
+  // port's process exits once the deploy has begun to move the second (a file the test writes
+  // tells it to), and systemd starts it again. The deploy checks, before each move and at its
+  // end, that every port it moved still runs the process that settled.
+  const lateDeath = bedScenario(() => TestBed.serving(2, { rotation: { settleSeconds: 1 } }));
+  test.concurrent(
+    "a release that dies after it settled, while the deploy moves the next process, fails the deploy and is rolled back",
+    lateDeath(async (bed) => {
+      const [first, second] = bed.host.appPorts;
+      const triggers = tempDir("late-death-");
+      await bed.addRelease("3.1.0", (source) =>
+        source.replace(
+          "server.listen(port, host, () => {",
+          `server.listen(port, host, () => {\n  setInterval(() => { if (fs.existsSync(${JSON.stringify(triggers)} + "/die-" + port)) process.exit(3); }, 50).unref();`,
+        ),
+      );
+      const deploy = bed.deploy("3.1.0");
+      // The second port is held out once its restart began: the first has settled on 3.1.0 by then.
+      await bed.waitFor("the deploy moving the second port", () => bed.held(second), 30_000);
+      fs.writeFileSync(path.join(triggers, `die-${first}`), "");
+      const run = await deploy;
+      expect(run.output).toMatch(
+        new RegExp(`port ${first}: its 3\\.1\\.0 process \\(pid \\d+\\) exited after it settled`),
+      );
+      expect(run.output).toContain(`port ${second}: back on 1.0.0`);
+      expect(run.output).toContain(`port ${first}: back on 1.0.0`);
+      expect(run.output).not.toContain("done:");
+      expect(run.code).toBe(1);
+      await bed.waitAllInRotation();
+      for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe("1.0.0");
+    }),
+    60_000,
+  );
+
   // ---- Item 3: a process that is back is used at once ----
   // systemd restarts a killed process after 2 s here (RestartSec; tests' default 0.2 s), long
   // enough for nginx to be seen finding every process down (a slow worker lengthens that window

@@ -36,7 +36,7 @@ export { get, request, steadyLoad, type LoadResult, type Reply } from "./load";
  * and free loopback ports. There is no systemd here, so the test bed runs the rendered
  * `app@.service` through a stand-in for systemd (`supervisor.ts`: its hooks, Restart=always,
  * StateDirectory, optionally ProtectSystem=strict), and the deploy script and the watchdog reach
- * it through a stand-in `systemctl` (`APP_CTL`) that forwards `restart|start|stop|kill|is-active
+ * it through a stand-in `systemctl` (`APP_CTL`) that forwards `restart|start|stop|kill|is-active|show
  * app@<port>` to it. Every process it starts is stopped by `stop()`, and by a process exit hook
  * should the test runner die first.
  */
@@ -484,7 +484,8 @@ export class TestBed {
       path.join(this.dir, "systemctl"),
       [
         "#!/bin/bash",
-        "# test stand-in for systemctl (no systemd here): the test bed supervises the app processes",
+        "# test stand-in for systemctl (no systemd here): the test bed supervises the app processes;",
+        "# show answers MainPID, the one property the deploy script asks for",
         "verb=$1 signal=SIGTERM units=(); shift",
         'for arg; do case $arg in --signal=*) signal=${arg#--signal=} ;; --*) ;; *) units+=("$arg") ;; esac; done',
         "# The supervisor answers `<exit code> <text>`: is-active prints its state, a failure its reason.",
@@ -495,7 +496,7 @@ export class TestBed {
         '  printf \'POST /%s/%s?signal=%s HTTP/1.0\\r\\n\\r\\n\' "$verb" "$1" "$signal" >&"$fd"',
         '  IFS= read -r -d "" out <&"$fd"; exec {fd}>&-',
         "  out=${out##*$'\\r\\n\\r\\n'}",
-        '  if [[ $verb == is-active ]]; then echo "${out#* }"; elif [[ ${out%% *} != 0 ]]; then echo "${out#* }" >&2; fi',
+        '  if [[ $verb == is-active || $verb == show ]]; then echo "${out#* }"; elif [[ ${out%% *} != 0 ]]; then echo "${out#* }" >&2; fi',
         '  return "${out%% *}"',
         "}",
         "# Several units: their jobs run side by side, as systemd runs them, and every one must succeed.",
@@ -584,7 +585,7 @@ export class TestBed {
     }
     this.control = http.createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://control");
-      const match = /^\/(restart|start|stop|kill|is-active)\/app@(\d+)$/.exec(url.pathname);
+      const match = /^\/(restart|start|stop|kill|is-active|show)\/app@(\d+)$/.exec(url.pathname);
       const unit = this.units.get(Number(match?.[2]));
       if (req.method !== "POST" || !match || !unit) {
         res.writeHead(404).end("no such unit\n");
@@ -596,6 +597,8 @@ export class TestBed {
       switch (match[1]) {
         case "is-active":
           return answer(unit.state === "active", unit.state);
+        case "show": // the one property the deploy script asks: --property=MainPID --value
+          return answer(true, String(unit.pid ?? 0));
         case "kill":
           unit.kill((url.searchParams.get("signal") ?? "SIGTERM") as NodeJS.Signals);
           return answer(true, "ok");
