@@ -50,3 +50,33 @@ describe("LoadBalancer: the target group's health check of each server", () => {
     expect(targets.health_check.timeout).toBeLessThan(targets.health_check.interval);
   });
 });
+
+describe("LoadBalancer: the access log bucket", () => {
+  const json = JSON.parse(
+    Testing.synthScope(
+      (scope) =>
+        new LoadBalancer(scope, "LoadBalancer", {
+          naming: new Naming("shop", "test"),
+          vpcId: "vpc-1",
+          subnetIds: ["subnet-a", "subnet-c"],
+          targetPort: 80,
+          healthCheckPath: "/healthz",
+          certificateArn: undefined,
+          deletionProtection: true,
+          accessLogs: true,
+        }),
+    ),
+  );
+  const only = (type: string) => {
+    const entries = Object.entries(json.resource[type] as Record<string, any>);
+    expect(entries).toHaveLength(1);
+    return { name: entries[0]![0], values: entries[0]![1] };
+  };
+
+  test("gets its policy only once its public access block is written (S3 refuses the two at once), and the load balancer only after the policy", () => {
+    const block = only("aws_s3_bucket_public_access_block");
+    const policy = only("aws_s3_bucket_policy");
+    expect(policy.values.depends_on).toEqual([`aws_s3_bucket_public_access_block.${block.name}`]);
+    expect(only("aws_lb").values.depends_on).toEqual([`aws_s3_bucket_policy.${policy.name}`]);
+  });
+});

@@ -176,7 +176,7 @@ export class LoadBalancer extends Construct {
       bucket: bucket.id,
       rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
     });
-    new S3BucketPublicAccessBlock(this, "AccessLogsPublicAccessBlock", {
+    const publicAccess = new S3BucketPublicAccessBlock(this, "AccessLogsPublicAccessBlock", {
       bucket: bucket.id,
       blockPublicAcls: true,
       blockPublicPolicy: true,
@@ -200,7 +200,13 @@ export class LoadBalancer extends Construct {
         denyInsecureTransport(bucket.arn),
       ],
     });
-    const policy = new S3BucketPolicy(this, "AccessLogsPolicy", { bucket: bucket.id, policy: document.json });
+    const policy = new S3BucketPolicy(this, "AccessLogsPolicy", {
+      bucket: bucket.id,
+      policy: document.json,
+      // S3 rejects a bucket policy while the public access block is being written (409, as the
+      // other buckets' policies wait for theirs: bucket-hardening.ts).
+      dependsOn: [publicAccess],
+    });
     return { bucket: bucket.bucket, policy };
   }
 }
