@@ -1,14 +1,15 @@
 import { Testing } from "cdktf";
 import type { Engine } from "../../src/config/schema";
-import { Database } from "../../src/constructs/database";
+import { Database, performanceInsightsSupported } from "../../src/constructs/database";
+import { shippedStack } from "../shipped";
 import { Naming } from "../../src/naming";
 import { Synthesized } from "../helpers";
 
-function database(engine: Engine, engineVersion: string): Record<string, any> {
-  return databaseJson(engine, engineVersion).resources("aws_db_instance")[0].values;
+function database(engine: Engine, engineVersion: string, instanceClass?: string): Record<string, any> {
+  return databaseJson(engine, engineVersion, instanceClass).resources("aws_db_instance")[0].values;
 }
 
-function databaseJson(engine: Engine, engineVersion: string): Synthesized {
+function databaseJson(engine: Engine, engineVersion: string, instanceClass = "db.t4g.small"): Synthesized {
   const json = Testing.synthScope(
     (scope) =>
       new Database(scope, "Database", {
@@ -17,7 +18,7 @@ function databaseJson(engine: Engine, engineVersion: string): Synthesized {
         subnetIds: ["subnet-a", "subnet-c"],
         engine,
         engineVersion,
-        instanceClass: "db.t4g.small",
+        instanceClass,
         allocatedStorageGb: 20,
         maxAllocatedStorageGb: 80,
         multiAz: false,
@@ -90,5 +91,42 @@ describe("Database: the logs it exports", () => {
     const parameters = databaseJson("mysql", "8.4").resources("aws_db_parameter_group")[0].values.parameter;
     expect(parameters).toContainEqual(expect.objectContaining({ name: "log_output", value: "FILE" }));
     expect(parameters).toContainEqual(expect.objectContaining({ name: "slow_query_log", value: "1" }));
+  });
+});
+
+describe("Database: Performance Insights, where the alarms send on-call first", () => {
+  test("is on, 7 days (no charge), for PostgreSQL on any class and for MySQL and MariaDB off the micro and small burstable classes", () => {
+    expect(database("postgres", "16", "db.t4g.small")).toMatchObject({
+      performance_insights_enabled: true,
+      performance_insights_retention_period: 7,
+    });
+    expect(database("mysql", "8.4", "db.m7g.large")).toMatchObject({
+      performance_insights_enabled: true,
+      performance_insights_retention_period: 7,
+    });
+    // RDS refuses an instance asking for it there
+    const small = database("mysql", "8.4", "db.t4g.small");
+    expect(small.performance_insights_enabled).toBe(false);
+    expect(small.performance_insights_retention_period).toBeUndefined();
+    for (const instanceClass of ["db.t2.micro", "db.t3.small", "db.t4g.micro"]) {
+      expect(performanceInsightsSupported("mariadb", instanceClass)).toBe(false);
+    }
+    expect(performanceInsightsSupported("mariadb", "db.t4g.medium")).toBe(true);
+    expect(performanceInsightsSupported("postgres", "db.t3.micro")).toBe(true);
+  });
+
+  test.each([
+    ["prod", true], // PostgreSQL on db.m7g.large
+    ["dr-osaka", false], // MySQL on db.t4g.small
+  ])("%s: the CPU and memory alarms point to it only where it is on (%s)", (name, on) => {
+    const json = shippedStack(name);
+    expect(json.resources("aws_db_instance")[0]!.values.performance_insights_enabled).toBe(on);
+    const descriptions = json
+      .resources("aws_cloudwatch_metric_alarm")
+      .map((a) => String(a.values.alarm_description))
+      .filter((d) => d.startsWith("The database "));
+    expect(descriptions.length).toBeGreaterThanOrEqual(2);
+    expect(descriptions.some((d) => d.includes("Performance Insights"))).toBe(on);
+    for (const d of descriptions) if (!on) expect(d).not.toContain("Performance Insights");
   });
 });

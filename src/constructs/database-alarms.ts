@@ -15,6 +15,8 @@ export interface DatabaseAlarmsProps extends TierAlarmsProps {
   readonly freeableMemoryMb: number;
   /** Alarm when open connections exceed this number. */
   readonly maxConnections: number;
+  /** The instance has Performance Insights, which the alarms' texts then point to. @default false */
+  readonly performanceInsights?: boolean;
 }
 
 /**
@@ -29,6 +31,7 @@ export class DatabaseAlarms extends TierAlarms {
   constructor(scope: Construct, id: string, props: DatabaseAlarmsProps) {
     super(scope, id, props);
     const dimensions = { DBInstanceIdentifier: props.dbInstanceIdentifier };
+    const insights = (then: string) => (props.performanceInsights ? `Performance Insights ${then}` : "");
     const rds = (metricName: string, statistic: string) => ({
       namespace: "AWS/RDS",
       metricName,
@@ -40,7 +43,7 @@ export class DatabaseAlarms extends TierAlarms {
     this.alarm("Cpu", {
       what: "db-cpu",
       description:
-        `The database stays above ${props.cpuPercent}% CPU. Look first at: Performance Insights or the slow-query ` +
+        `The database stays above ${props.cpuPercent}% CPU. Look first at: ${insights("or ")}the slow-query ` +
         `log (a missing index, a new query from the last deploy), then connections; scale the instance class only ` +
         `once the queries are known.`,
       comparison: "GreaterThanThreshold",
@@ -64,7 +67,7 @@ export class DatabaseAlarms extends TierAlarms {
       description:
         `The database has less than ${props.freeableMemoryMb} MiB of freeable memory: it will swap and slow down. ` +
         `Look first at: the connection count (each connection costs memory), memory-hungry queries (sorts, hash ` +
-        `joins) in Performance Insights, and then a larger instance class.`,
+        `joins) in ${props.performanceInsights ? "Performance Insights" : "the slow-query log"}, and then a larger instance class.`,
       comparison: "LessThanThreshold",
       threshold: props.freeableMemoryMb * MIB,
       treatMissingData: "missing",

@@ -36,6 +36,15 @@ export interface DatabaseProps {
   readonly maintenanceWindow?: string;
 }
 
+/**
+ * Whether RDS offers Performance Insights (Database Insights' standard mode) for `engine` on
+ * `instanceClass`: every PostgreSQL class; MySQL and MariaDB not on the micro and small burstable
+ * classes (RDS refuses the instance if it is asked for there).
+ */
+export function performanceInsightsSupported(engine: Engine, instanceClass: string): boolean {
+  return engine === "postgres" || !/^db\.t(2|3|4g)\.(micro|small)$/.test(instanceClass);
+}
+
 /** Logs each engine can export to CloudWatch Logs. */
 const LOG_EXPORTS: Record<Engine, string[]> = {
   postgres: ["postgresql", "upgrade"],
@@ -82,6 +91,8 @@ export class Database extends Construct {
   /** The Secrets Manager secret RDS keeps the master credentials in. */
   public readonly masterSecretArn: string;
   public readonly instanceIdentifier: string;
+  /** Performance Insights is on (7 days of it, at no charge), where the engine and class allow it. */
+  public readonly performanceInsights: boolean;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -91,6 +102,7 @@ export class Database extends Construct {
     const backupWindow = props.backupWindow ?? "17:00-18:00";
     const maintenanceWindow = props.maintenanceWindow ?? "sun:18:00-sun:19:00";
     this.port = ENGINES[engine].port;
+    this.performanceInsights = performanceInsightsSupported(engine, props.instanceClass);
 
     const pinsMinorVersion = engineMajor(engine, props.engineVersion) !== props.engineVersion;
     const identifier = naming.rdsIdentifier("db");
@@ -156,6 +168,9 @@ export class Database extends Construct {
       autoMinorVersionUpgrade: true,
       allowMajorVersionUpgrade: false,
       enabledCloudwatchLogsExports: LOG_EXPORTS[engine],
+      // what the CPU and memory alarms send on-call to first: the queries behind the load
+      performanceInsightsEnabled: this.performanceInsights,
+      performanceInsightsRetentionPeriod: this.performanceInsights ? 7 : undefined,
       caCertIdentifier: "rds-ca-rsa2048-g1",
       applyImmediately: false,
       tags: naming.tags("db"),

@@ -81,6 +81,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
         freeStorageGb: t.dbFreeStorageGb,
         freeableMemoryMb: t.dbFreeableMemoryMb,
         maxConnections: t.dbConnections,
+        performanceInsights: tiers.database.performanceInsights,
       }),
     );
   }
