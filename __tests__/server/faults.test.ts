@@ -174,6 +174,40 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     60_000,
   );
 
+  // A process stopped by hand (held out, as ExecStop leaves it) when a deploy begins: the deploy
+  // moves it first. Moved in port order, the first port would settle while the stopped one is
+  // still held, and with two held nginx holds out none: the settling process would take requests.
+  // The release dies 2.5 s after it listens, within a 4-s settle window: later than nginx's
+  // fail_timeout, which could otherwise keep a process it saw stop out of the upstream all along.
+  const oneStopped = bedScenario(() => TestBed.serving(3, { rotation: { settleSeconds: 4 } }));
+  test.concurrent(
+    "a deploy while one process is stopped moves that one first, so no settling process takes a request",
+    oneStopped(async (bed) => {
+      const stopped = bed.host.appPorts[2]!;
+      await bed.unit(stopped).stop();
+      expect(bed.held(stopped)).toBe(true);
+      await bed.addRelease("3.2.0", (source) =>
+        source.replace(
+          "server.listen(port, host, () => {",
+          'server.listen(port, host, () => {\n  setTimeout(() => { throw new Error("dies after start"); }, 2500);',
+        ),
+      );
+      const load = steadyLoad(bed.nginxPort, { withPosts: true });
+      await sleep(200);
+      const run = await bed.deploy("3.2.0");
+      const seen = await load.stop();
+      expect(run.code).toBe(1);
+      // the stopped port was the first (and, as it failed, the only) one moved
+      expect(run.output.match(/port \d+: [\d.]+ -> 3\.2\.0/g)).toEqual([`port ${stopped}: 1.0.0 -> 3.2.0`]);
+      expect(run.output).toContain(`port ${stopped}: back on 1.0.0`);
+      expect(seen.byVersion.get("3.2.0") ?? 0).toBe(0);
+      expect(seen.failures).toEqual([]);
+      await bed.waitAllInRotation();
+      for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe("1.0.0");
+    }),
+    60_000,
+  );
+
   // A release that dies after its settle window, while the deploy moves the next process: the first
   // port's process exits once the deploy has begun to move the second (a file the test writes
   // tells it to), and systemd starts it again. The deploy checks, before each move and at its

@@ -1,6 +1,7 @@
 import type { AppHost } from "./app-host";
 import { RELEASE_VERSION_METADATA, VERSION_PATTERN } from "./app-host";
 import { databaseDeploySection } from "./database-step";
+import { heldMarker } from "./nginx-conf";
 
 /** Where the deploy script is installed under the app root. */
 export const DEPLOY_SCRIPT = "bin/deploy";
@@ -16,7 +17,8 @@ const KEEP_RELEASES = 3;
  * script (first install), the SSM document (single-server and app-db-split deploys) and people.
  *
  * Fetches the release when it is not on disk. On a first install (no process has run a release)
- * it starts every process at once. Otherwise it moves one process at a time: point its
+ * it starts every process at once. Otherwise it moves one process at a time, those held out of
+ * rotation first (a stopped process, or one failing to start, serves nothing): point its
  * `run/<port>` link at the release and `systemctl restart app@<port>`. The unit holds the process
  * out of nginx's rotation before stopping it, and lets the new one in only after it has answered
  * its health check for the settle window (`rotationScript`); the restart fails otherwise. The
@@ -183,7 +185,13 @@ export function deployScript(host: AppHost): string {
     '  log "failed: $version rolled back (rollback status $status)"',
     "  exit 1",
     "}",
-    'for port in "${PORTS[@]}"; do',
+    "# Ports held out of rotation now (stopped, or failing to start) are moved first: that takes",
+    "# nothing from the serving ones, and nginx holds out one process at a time (with several held,",
+    "# none is: see nginx.conf).",
+    "order=()",
+    `for port in "\${PORTS[@]}"; do if [[ -e ${heldMarker(host, "$port")} ]]; then order+=("$port"); fi; done`,
+    `for port in "\${PORTS[@]}"; do if [[ ! -e ${heldMarker(host, "$port")} ]]; then order+=("$port"); fi; done`,
+    'for port in "${order[@]}"; do',
     '  still_running || { log "rolling back"; roll_back; }',
     '  previous=$(running "$port")',
     '  if [[ $previous == "$version" ]] && healthy "$port" "$version"; then',

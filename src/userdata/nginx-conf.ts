@@ -5,7 +5,7 @@ import { hostTimings } from "./app-host";
 export const upstreamWithout = (port: number) => `app-without-${port}`;
 
 /** The marker that holds `port` out of nginx's rotation. */
-export const heldMarker = (host: AppHost, port: number) => `${host.paths.rotationDir}/held-${port}`;
+export const heldMarker = (host: AppHost, port: number | "$port") => `${host.paths.rotationDir}/held-${port}`;
 
 /**
  * nginx's timings for the health check path: a process that does not accept within 1 s, or does
@@ -38,7 +38,8 @@ export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unh
  *   nginx checks the markers on every request (a stat each, no reload: a reload makes nginx's old
  *   workers close idle client keep-alive connections, which a client may be reusing at that
  *   moment). Requests then go to the upstream of the other processes. One process is held out at
- *   a time; while several are held, none is (better a starting process than no process).
+ *   a time; while several are held, none is (better a starting process than no process). The
+ *   deploy script moves the processes already held first, so that it never holds a second one.
  * - A request that cannot reach a process (refused, reset, timed out, or 502/503/504 from it) is
  *   retried on the next process, at most once per process. A read timeout is shorter than the
  *   retry window, so a request that timed out on a hung process is retried too. nginx never
