@@ -42,6 +42,15 @@ function realCurl(): string {
 }
 const versionOf = async (port: number) => JSON.parse((await get(port, "/healthz")).body).version;
 
+/** Puts release `version` on disk: the sample app, dying `ms` after it listens ("dies after start"). */
+const addReleaseDyingAfter = (bed: TestBed, version: string, ms: number) =>
+  bed.addRelease(version, (source) =>
+    source.replace(
+      "server.listen(port, host, () => {",
+      `server.listen(port, host, () => {\n  setTimeout(() => { throw new Error("dies after start"); }, ${ms});`,
+    ),
+  );
+
 /** A release that crashes at start on `port` only (a port-specific configuration error). */
 const brokenOn = (port: number) => (source: string) =>
   source.replace(
@@ -152,12 +161,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
   test.concurrent(
     "a release that dies a moment after it starts is caught while settling and rolled back, unseen by clients",
     settling(async (bed) => {
-      await bed.addRelease("3.0.0", (source) =>
-        source.replace(
-          "server.listen(port, host, () => {",
-          'server.listen(port, host, () => {\n  setTimeout(() => { throw new Error("dies after start"); }, 800);',
-        ),
-      );
+      await addReleaseDyingAfter(bed, "3.0.0", 800);
       const load = steadyLoad(bed.nginxPort, { withPosts: true });
       await sleep(200);
       const run = await bed.deploy("3.0.0");
@@ -186,12 +190,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const stopped = bed.host.appPorts[2]!;
       await bed.unit(stopped).stop();
       expect(bed.held(stopped)).toBe(true);
-      await bed.addRelease("3.2.0", (source) =>
-        source.replace(
-          "server.listen(port, host, () => {",
-          'server.listen(port, host, () => {\n  setTimeout(() => { throw new Error("dies after start"); }, 2500);',
-        ),
-      );
+      await addReleaseDyingAfter(bed, "3.2.0", 2500);
       const load = steadyLoad(bed.nginxPort, { withPosts: true });
       await sleep(200);
       const run = await bed.deploy("3.2.0");
