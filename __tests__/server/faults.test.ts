@@ -181,17 +181,18 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
   // A process stopped by hand (held out, as ExecStop leaves it) when a deploy begins: the deploy
   // moves it first. Moved in port order, the first port would settle while the stopped one is
   // still held, and with two held nginx holds out none: the settling process would take requests.
-  // The release dies 2.5 s after it listens, within a 4-s settle window: later than nginx's
+  // The release dies 2.5 s after it listens, within a 3-s settle window: later than nginx's
   // fail_timeout, which could otherwise keep a process it saw stop out of the upstream all along.
-  const oneStopped = bedScenario(() => TestBed.serving(3, { rotation: { settleSeconds: 4 } }));
+  // A light load (two clients, ten requests a second each) shows where requests go.
+  const oneStopped = bedScenario(() => TestBed.serving(2, { rotation: { settleSeconds: 3 } }));
   test.concurrent(
     "a deploy while one process is stopped moves that one first, so no settling process takes a request",
     oneStopped(async (bed) => {
-      const stopped = bed.host.appPorts[2]!;
+      const stopped = bed.host.appPorts[1]!;
       await bed.unit(stopped).stop();
       expect(bed.held(stopped)).toBe(true);
       await addReleaseDyingAfter(bed, "3.2.0", 2500);
-      const load = steadyLoad(bed.nginxPort, { withPosts: true });
+      const load = steadyLoad(bed.nginxPort, { withPosts: true, concurrency: 2, paceMs: 100 });
       await sleep(200);
       const run = await bed.deploy("3.2.0");
       const seen = await load.stop();
@@ -216,11 +217,11 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     "a release that dies after it settled, while the deploy moves the next process, fails the deploy and is rolled back",
     lateDeath(async (bed) => {
       const [first, second] = bed.host.appPorts;
-      const triggers = tempDir("late-death-");
+      const triggers = tempDir("late-death-"); // the process that finds its file removes it, and exits
       await bed.addRelease("3.1.0", (source) =>
         source.replace(
           "server.listen(port, host, () => {",
-          `server.listen(port, host, () => {\n  setInterval(() => { if (fs.existsSync(${JSON.stringify(triggers)} + "/die-" + port)) process.exit(3); }, 50).unref();`,
+          `server.listen(port, host, () => {\n  setInterval(() => { const die = ${JSON.stringify(triggers)} + "/die-" + port; if (fs.existsSync(die)) { fs.rmSync(die); process.exit(3); } }, 50).unref();`,
         ),
       );
       const deploy = bed.deploy("3.1.0");

@@ -91,35 +91,58 @@ export function describeWithNginx(name: string, body: () => void): void {
  * test.concurrent("first", bed.step(async (b) => { ... }), 30_000);
  * afterAll(() => bed.cleanup((b) => b.stop()));
  */
-export function scenario<T>(setup: () => Promise<T>, context?: (subject: T) => string) {
+export function scenario<T>(
+  setup: () => Promise<T>,
+  context?: (subject: T) => string,
+  /** Run once the last step declared has run (then not again by `cleanup`). */
+  afterLastStep?: (subject: T) => Promise<void>,
+) {
   let chain: Promise<unknown> = Promise.resolve();
   let subject: Promise<T> | undefined;
+  let declared = 0;
+  let ran = 0;
+  let cleaned: Promise<void> | undefined;
+  const cleanOnce = (fn: (subject: T) => Promise<void>) =>
+    (cleaned ??= (async () => {
+      const made = await subject?.catch(() => undefined);
+      if (made) await fn(made);
+    })());
   return {
-    step: (fn: (subject: T) => Promise<void> | void) => (): Promise<void> => {
-      const run = chain.then(async () => {
-        const made = await (subject ??= setup());
-        try {
-          await fn(made);
-        } catch (error) {
-          // What the processes, the watchdog and nginx said, under the failure.
-          if (error instanceof Error && context) error.message += `\n\n${context(made)}`;
-          throw error;
-        }
-      });
-      chain = run.catch(() => undefined);
-      return run;
+    step: (fn: (subject: T) => Promise<void> | void) => {
+      declared++;
+      return (): Promise<void> => {
+        const run = chain.then(async () => {
+          const made = await (subject ??= setup());
+          try {
+            await fn(made);
+          } catch (error) {
+            // What the processes, the watchdog and nginx said, under the failure.
+            if (error instanceof Error && context) error.message += `\n\n${context(made)}`;
+            throw error;
+          } finally {
+            // The last step: stop what the scenario started now, not when the file ends (a
+            // watchdog would poll meanwhile). Steps a run skips (jest -t) leave it to cleanup.
+            if (++ran === declared && afterLastStep) await cleanOnce(afterLastStep);
+          }
+        });
+        chain = run.catch(() => undefined);
+        return run;
+      };
     },
     cleanup: async (fn: (subject: T) => Promise<void>) => {
       await chain;
-      const made = await subject?.catch(() => undefined);
-      if (made) await fn(made);
+      await cleanOnce(fn);
     },
   };
 }
 
 /** A scenario on a test bed: its logs under any failure, stopped by `stop()` in afterAll. */
 export function bedScenario(setup: () => Promise<TestBed>) {
-  const s = scenario(setup, (bed) => bed.logs());
+  const s = scenario(
+    setup,
+    (bed) => bed.logs(),
+    (bed) => bed.stop(),
+  );
   afterAll(async () => {
     await stopAllLoads();
     await s.cleanup((bed) => bed.stop());
