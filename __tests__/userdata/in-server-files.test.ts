@@ -288,6 +288,39 @@ describe("the deploy script", () => {
     expect(check(undefined)).toBe(1); // no answer
   });
 
+  test("keeps the 3 newest releases no process runs, and a release it cannot remove fails nothing (the deploy is done)", () => {
+    const start = script.indexOf("\nprune_releases() {");
+    const prune = script.slice(start, script.indexOf("\n}\n", start) + 2);
+    const call = script.split("\n").find((line) => line.startsWith("prune_releases ||"));
+    const releases = tempDir("releases-");
+    for (const [i, version] of ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5"].entries()) {
+      fs.mkdirSync(path.join(releases, version));
+      fs.utimesSync(path.join(releases, version), 1_000_000 + i, 1_000_000 + i);
+    }
+    // both processes run 1.0.5; a stand-in rm (a shell function) fails on 1.0.1
+    const run = spawnSync(
+      "/bin/bash",
+      [
+        "--norc",
+        "-c",
+        [
+          "set -euo pipefail",
+          `RELEASES=${releases} PORTS=(8001 8002)`,
+          "running() { echo 1.0.5; }",
+          'log() { echo "deploy: $*"; }',
+          'rm() { if [[ ${!#} == */1.0.1 ]]; then return 1; fi; command rm "$@"; }',
+          prune,
+          call,
+          "echo done",
+        ].join("\n"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(run.stdout).toBe(`deploy: warning: an old release in ${releases} could not be removed\ndone\n`);
+    expect(run.status).toBe(0);
+    expect(fs.readdirSync(releases).sort()).toEqual(["1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5"]);
+  });
+
   test("moves the processes of this host one at a time through their units (which settle each), the failed one back first", () => {
     expect(script).toContain("PORTS=(8001 8002 8003 8004)");
     expect(script).toContain('$CTL restart "app@$1" && healthy "$1" "$2"');
