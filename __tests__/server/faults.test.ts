@@ -181,10 +181,10 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
   // A process stopped by hand (held out, as ExecStop leaves it) when a deploy begins: the deploy
   // moves it first. Moved in port order, the first port would settle while the stopped one is
   // still held, and with two held nginx holds out none: the settling process would take requests.
-  // The release dies 2.5 s after it listens, within a 3-s settle window: later than nginx's
+  // The release dies 2.5 s after it listens, within a 4-s settle window: later than nginx's
   // fail_timeout, which could otherwise keep a process it saw stop out of the upstream all along.
   // A light load (two clients, ten requests a second each) shows where requests go.
-  const oneStopped = bedScenario(() => TestBed.serving(2, { rotation: { settleSeconds: 3 } }));
+  const oneStopped = bedScenario(() => TestBed.serving(2, { rotation: { settleSeconds: 4 } }));
   test.concurrent(
     "a deploy while one process is stopped moves that one first, so no settling process takes a request",
     oneStopped(async (bed) => {

@@ -24,7 +24,7 @@ const KEEP_RELEASES = 3;
  * its health check for the settle window (`rotationScript`); the restart fails otherwise. The
  * process must then report the new version. Before each move and at the end, every port moved must
  * still run the process that settled (systemd's MainPID): a release that dies after its settle
- * window fails the deploy too. If a process fails, every process already moved goes
+ * window while the deploy runs fails it too (the last port moved is not watched past its own). If a process fails, every process already moved goes
  * back to the version it ran before, the failed one first (it is out of rotation, so the others
  * keep serving while it comes back), then the others in reverse order, and the script exits 1:
  * the old version keeps serving, one process out of rotation at a time.
@@ -137,7 +137,7 @@ export function deployScript(host: AppHost): string {
     "switch() {",
     '  ln -sfn "$RELEASES/$2" "$APP_ROOT/run/.$1"',
     '  mv -Tf "$APP_ROOT/run/.$1" "$APP_ROOT/run/$1"',
-    '  $CTL restart "app@$1" && healthy "$1" "$2" && settled[$1]=$(main_pid "$1")',
+    '  $CTL restart "app@$1" && healthy "$1" "$2" && settled[$1]=$(main_pid "$1") && [[ ${settled[$1]} =~ ^[1-9][0-9]*$ ]]',
     "}",
     "",
     "# Every port moved so far still runs the process that settled: one that exited since (a release",
@@ -173,12 +173,16 @@ export function deployScript(host: AppHost): string {
     "fi",
     "",
     "moved=() # port:previous-version, for the rollback",
-    "# Every port moved goes back to what it ran, newest first: a failed process (out of rotation) is",
-    "# back before a serving one goes out.",
+    "# Every port moved goes back to what it ran: those held out of rotation now first (one that",
+    "# failed to start, or died and is starting again), then the others newest first, so that a",
+    "# serving one goes out only once no other is held.",
     "roll_back() {",
-    "  local status=0 i p old",
+    "  local status=0 i p old entry back=() rest=()",
     "  for ((i = ${#moved[@]} - 1; i >= 0; i--)); do",
-    "    p=${moved[i]%%:*} old=${moved[i]#*:}",
+    `    if [[ -e ${heldMarker(host, "${moved[i]%%:*}")} ]]; then back+=("\${moved[i]}"); else rest+=("\${moved[i]}"); fi`,
+    "  done",
+    '  for entry in "${back[@]}" "${rest[@]}"; do',
+    "    p=${entry%%:*} old=${entry#*:}",
     '    if [[ -z $old ]]; then log "port $p: no earlier version to return to"; status=1; continue; fi',
     '    if switch "$p" "$old"; then log "port $p: back on $old"; else log "port $p: $old not healthy either"; status=1; fi',
     "  done",
@@ -188,10 +192,9 @@ export function deployScript(host: AppHost): string {
     "# Ports held out of rotation now (stopped, or failing to start) are moved first: that takes",
     "# nothing from the serving ones, and nginx holds out one process at a time (with several held,",
     "# none is: see nginx.conf).",
-    "order=()",
-    `for port in "\${PORTS[@]}"; do if [[ -e ${heldMarker(host, "$port")} ]]; then order+=("$port"); fi; done`,
-    `for port in "\${PORTS[@]}"; do if [[ ! -e ${heldMarker(host, "$port")} ]]; then order+=("$port"); fi; done`,
-    'for port in "${order[@]}"; do',
+    "held=() serving=()",
+    `for port in "\${PORTS[@]}"; do if [[ -e ${heldMarker(host, "$port")} ]]; then held+=("$port"); else serving+=("$port"); fi; done`,
+    'for port in "${held[@]}" "${serving[@]}"; do',
     '  still_running || { log "rolling back"; roll_back; }',
     '  previous=$(running "$port")',
     '  if [[ $previous == "$version" ]] && healthy "$port" "$version"; then',

@@ -5,7 +5,7 @@ import { hostTimings } from "./app-host";
 export const upstreamWithout = (port: number) => `app-without-${port}`;
 
 /** The marker that holds `port` out of nginx's rotation. */
-export const heldMarker = (host: AppHost, port: number | "$port") => `${host.paths.rotationDir}/held-${port}`;
+export const heldMarker = (host: AppHost, port: number | string) => `${host.paths.rotationDir}/held-${port}`;
 
 /**
  * nginx's timings for the health check path: a process that does not accept within 1 s, or does
