@@ -16,6 +16,7 @@ import {
   ROOT,
   run,
   steadyLoad,
+  STEP_TIMEOUT_MS,
   TestBed,
   waitForPort,
 } from "./testbed";
@@ -235,7 +236,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       expect(check.stderr).toContain("syntax is ok");
       expect(check.status).toBe(0);
     }),
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -252,7 +253,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       // Round robin among equally loaded processes: none gets less than half its fair share.
       for (const count of seen.values()) expect(count).toBeGreaterThanOrEqual(15);
     }),
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -262,7 +263,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       expect(reply.status).toBe(200);
       expect(JSON.parse(reply.body)).toMatchObject({ status: "ok", version: "1.0.0" });
     }),
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -373,7 +374,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       expect(run.code).toBe(0);
       for (const port of bed.host.appPorts) expect(run.output).toContain(`port ${port} already runs 1.1.0`);
     }),
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -384,7 +385,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       expect(run.output).toContain("release 9.9.9 unavailable; nothing changed");
       for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe("1.1.0");
     }),
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   // ---- Broken releases: each on its own test bed ----
@@ -536,7 +537,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       for (const port of bed.host.appPorts)
         expect(JSON.parse((await get(port, "/healthz")).body).version).toBe("1.4.0");
     }),
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -576,7 +577,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       for (const port of bed.host.appPorts)
         expect(JSON.parse((await get(port, "/healthz")).body).version).toBe("1.5.0");
     }),
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   // ---- Item 2 of issue 12: the sample app's drain, on the app alone (no nginx), where the order of

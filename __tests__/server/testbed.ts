@@ -136,6 +136,13 @@ export function scenario<T>(
   };
 }
 
+/**
+ * jest's timeout for a step of a scenario. It counts from when jest starts the test, and a step
+ * waits there for its bed's setup and the steps before it: on this 2-core machine under three CPU
+ * hogs, the in-server file's third step once passed 30 s that way.
+ */
+export const STEP_TIMEOUT_MS = 60_000;
+
 /** A scenario on a test bed: its logs under any failure, stopped by `stop()` in afterAll. */
 export function bedScenario(setup: () => Promise<TestBed>) {
   const s = scenario(
