@@ -1,12 +1,13 @@
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
 import { Testing } from "cdktf";
-import { LoadBalancer } from "../../src/constructs/load-balancer";
+import { LoadBalancer, type LoadBalancerProps } from "../../src/constructs/load-balancer";
 import { Naming } from "../../src/naming";
 import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS } from "../../src/userdata/app-host";
 import { HEALTH_CHECK_ANSWER_SECONDS, nginxConf } from "../../src/userdata/nginx-conf";
 
-describe("LoadBalancer: the target group's health check of each server", () => {
-  const json = Testing.synthScope(
+/** A load balancer alone, synthesized: plain HTTP on port 80, with `overrides`. */
+function loadBalancerJson(overrides: Partial<LoadBalancerProps> = {}): string {
+  return Testing.synthScope(
     (scope) =>
       new LoadBalancer(scope, "LoadBalancer", {
         naming: new Naming("shop", "test"),
@@ -16,8 +17,13 @@ describe("LoadBalancer: the target group's health check of each server", () => {
         healthCheckPath: "/healthz",
         certificateArn: undefined,
         deletionProtection: false,
+        ...overrides,
       }),
   );
+}
+
+describe("LoadBalancer: the target group's health check of each server", () => {
+  const json = loadBalancerJson();
   const targets = Object.values(JSON.parse(json).resource.aws_lb_target_group as Record<string, any>)[0];
 
   test("a server that reports itself unhealthy (503) is out of the load balancer within 30 s", () => {
@@ -52,21 +58,7 @@ describe("LoadBalancer: the target group's health check of each server", () => {
 });
 
 describe("LoadBalancer: the access log bucket", () => {
-  const json = JSON.parse(
-    Testing.synthScope(
-      (scope) =>
-        new LoadBalancer(scope, "LoadBalancer", {
-          naming: new Naming("shop", "test"),
-          vpcId: "vpc-1",
-          subnetIds: ["subnet-a", "subnet-c"],
-          targetPort: 80,
-          healthCheckPath: "/healthz",
-          certificateArn: undefined,
-          deletionProtection: true,
-          accessLogs: true,
-        }),
-    ),
-  );
+  const json = JSON.parse(loadBalancerJson({ deletionProtection: true, accessLogs: true }));
   const only = (type: string) => {
     const entries = Object.entries(json.resource[type] as Record<string, any>);
     expect(entries).toHaveLength(1);

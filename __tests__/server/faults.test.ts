@@ -42,14 +42,19 @@ function realCurl(): string {
 }
 const versionOf = async (port: number) => JSON.parse((await get(port, "/healthz")).body).version;
 
+/** An edit of the sample app's server.js: `code` runs once it listens (where `port` is in scope). */
+const onListening = (code: string) => (source: string) =>
+  source.replace("server.listen(port, host, () => {", `server.listen(port, host, () => {\n  ${code}`);
+
 /** Puts release `version` on disk: the sample app, dying `ms` after it listens ("dies after start"). */
 const addReleaseDyingAfter = (bed: TestBed, version: string, ms: number) =>
-  bed.addRelease(version, (source) =>
-    source.replace(
-      "server.listen(port, host, () => {",
-      `server.listen(port, host, () => {\n  setTimeout(() => { throw new Error("dies after start"); }, ${ms});`,
-    ),
-  );
+  bed.addRelease(version, onListening(`setTimeout(() => { throw new Error("dies after start"); }, ${ms});`));
+
+/** Resolves once every process of `bed` is in rotation again, each reporting `version`. */
+async function expectAllOn(bed: TestBed, version: string): Promise<void> {
+  await bed.waitAllInRotation();
+  for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe(version);
+}
 
 /** A release that crashes at start on `port` only (a port-specific configuration error). */
 const brokenOn = (port: number) => (source: string) =>
@@ -202,8 +207,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(run.output).toContain(`port ${stopped}: back on 1.0.0`);
       expect(seen.byVersion.get("3.2.0") ?? 0).toBe(0);
       expect(seen.failures).toEqual([]);
-      await bed.waitAllInRotation();
-      for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe("1.0.0");
+      await expectAllOn(bed, "1.0.0");
     }),
     60_000,
   );
@@ -218,10 +222,10 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     lateDeath(async (bed) => {
       const [first, second] = bed.host.appPorts;
       const triggers = tempDir("late-death-"); // the process that finds its file removes it, and exits
-      await bed.addRelease("3.1.0", (source) =>
-        source.replace(
-          "server.listen(port, host, () => {",
-          `server.listen(port, host, () => {\n  setInterval(() => { const die = ${JSON.stringify(triggers)} + "/die-" + port; if (fs.existsSync(die)) { fs.rmSync(die); process.exit(3); } }, 50).unref();`,
+      await bed.addRelease(
+        "3.1.0",
+        onListening(
+          `setInterval(() => { const die = ${JSON.stringify(triggers)} + "/die-" + port; if (fs.existsSync(die)) { fs.rmSync(die); process.exit(3); } }, 50).unref();`,
         ),
       );
       const deploy = bed.deploy("3.1.0");
@@ -236,8 +240,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(run.output).toContain(`port ${first}: back on 1.0.0`);
       expect(run.output).not.toContain("done:");
       expect(run.code).toBe(1);
-      await bed.waitAllInRotation();
-      for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe("1.0.0");
+      await expectAllOn(bed, "1.0.0");
     }),
     60_000,
   );

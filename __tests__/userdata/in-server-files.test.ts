@@ -66,6 +66,13 @@ const LOG_GROUPS = {
 };
 
 /** `bash -n`: the script parses. */
+/** The function `name` of a rendered script, from its name to its closing brace at the start of a line. */
+function bashFunction(script: string, name: string): string {
+  const start = script.indexOf(`\n${name}() {`);
+  if (start < 0) throw new Error(`no function ${name}() in the script`);
+  return script.slice(start + 1, script.indexOf("\n}\n", start) + 2);
+}
+
 function bashSyntaxErrors(script: string): string {
   const file = path.join(tempDir("bash-n-"), "script.sh");
   fs.writeFileSync(file, script);
@@ -217,11 +224,7 @@ describe("the rotation script and the watchdog", () => {
   });
 
   test("admit and watch poll several times a second; the watchdog starts one curl a round, for every process", () => {
-    // the body of each function, up to its closing brace at the start of a line
-    const body = (name: string) => {
-      const start = script.indexOf(`\n${name}() {`);
-      return script.slice(start, script.indexOf("\n}\n", start));
-    };
+    const body = (name: string) => bashFunction(script, name);
     for (const name of ["admit", "watch"]) {
       expect(body(name)).toContain("nap ");
       expect(body(name)).not.toMatch(/\bsleep\b|\$\(now_ms\)|\$\(date\b|\bcurl\b/);
@@ -230,7 +233,7 @@ describe("the rotation script and the watchdog", () => {
     expect(body("probe")).toContain("curl -sS --parallel");
     // nap and now_ms with no program on PATH: only builtins, and nap waits as long as asked
     const line = (prefix: string) => script.split("\n").find((l) => l.startsWith(prefix))!;
-    const nap = body("nap").trim() + "\n}";
+    const nap = body("nap");
     const run = spawnSync(
       "/bin/bash",
       [
@@ -261,8 +264,7 @@ describe("the deploy script", () => {
   });
 
   test("takes a process for healthy when it answers 200 and reports the version deployed, however its JSON is spaced", () => {
-    const start = script.indexOf("\nhealthy() {");
-    const healthy = script.slice(start, script.indexOf("\n}\n", start) + 2);
+    const healthy = bashFunction(script, "healthy");
     // healthy() with a stand-in curl that prints BODY (or fails without one); its exit status
     const check = (body: string | undefined, version = "1.4.2") =>
       spawnSync(
@@ -289,8 +291,7 @@ describe("the deploy script", () => {
   });
 
   test("keeps the 3 newest releases no process runs, and a release it cannot remove fails nothing (the deploy is done)", () => {
-    const start = script.indexOf("\nprune_releases() {");
-    const prune = script.slice(start, script.indexOf("\n}\n", start) + 2);
+    const prune = bashFunction(script, "prune_releases");
     const call = script.split("\n").find((line) => line.startsWith("prune_releases ||"));
     const releases = tempDir("releases-");
     for (const [i, version] of ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5"].entries()) {

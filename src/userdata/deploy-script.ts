@@ -24,10 +24,11 @@ const KEEP_RELEASES = 3;
  * its health check for the settle window (`rotationScript`); the restart fails otherwise. The
  * process must then report the new version. Before each move and at the end, every port moved must
  * still run the process that settled (systemd's MainPID): a release that dies after its settle
- * window while the deploy runs fails it too (the last port moved is not watched past its own). If a process fails, every process already moved goes
- * back to the version it ran before, the failed one first (it is out of rotation, so the others
- * keep serving while it comes back), then the others in reverse order, and the script exits 1:
- * the old version keeps serving, one process out of rotation at a time.
+ * window while the deploy runs fails it too (the last port moved is not watched past its own). If
+ * a process fails, every process already moved goes back to the version it ran before: those out
+ * of rotation first (the failed one, or one that died and is starting again), then the others
+ * newest first, and the script exits 1: the old version keeps serving, one process out of rotation
+ * at a time.
  *
  * `APP_CTL` replaces `systemctl` (the local test bed supervises processes itself), and
  * `APP_RETRY_SECONDS` the backoff step between retried AWS calls (default 3).
@@ -140,6 +141,9 @@ export function deployScript(host: AppHost): string {
     '  $CTL restart "app@$1" && healthy "$1" "$2" && settled[$1]=$(main_pid "$1") && [[ ${settled[$1]} =~ ^[1-9][0-9]*$ ]]',
     "}",
     "",
+    "# Whether port $1 is held out of nginx's rotation now.",
+    `is_held() { [[ -e ${heldMarker(host, "$1")} ]]; }`,
+    "",
     "# Every port moved so far still runs the process that settled: one that exited since (a release",
     "# that dies after its settle window; systemd restarts it, or runs none) fails the deploy.",
     "still_running() {",
@@ -179,7 +183,7 @@ export function deployScript(host: AppHost): string {
     "roll_back() {",
     "  local status=0 i p old entry back=() rest=()",
     "  for ((i = ${#moved[@]} - 1; i >= 0; i--)); do",
-    `    if [[ -e ${heldMarker(host, "${moved[i]%%:*}")} ]]; then back+=("\${moved[i]}"); else rest+=("\${moved[i]}"); fi`,
+    '    if is_held "${moved[i]%%:*}"; then back+=("${moved[i]}"); else rest+=("${moved[i]}"); fi',
     "  done",
     '  for entry in "${back[@]}" "${rest[@]}"; do',
     "    p=${entry%%:*} old=${entry#*:}",
@@ -193,7 +197,7 @@ export function deployScript(host: AppHost): string {
     "# nothing from the serving ones, and nginx holds out one process at a time (with several held,",
     "# none is: see nginx.conf).",
     "held=() serving=()",
-    `for port in "\${PORTS[@]}"; do if [[ -e ${heldMarker(host, "$port")} ]]; then held+=("$port"); else serving+=("$port"); fi; done`,
+    'for port in "${PORTS[@]}"; do if is_held "$port"; then held+=("$port"); else serving+=("$port"); fi; done',
     'for port in "${held[@]}" "${serving[@]}"; do',
     '  still_running || { log "rolling back"; roll_back; }',
     '  previous=$(running "$port")',
