@@ -27,8 +27,9 @@ describe("app.processes", () => {
     ["m7g.medium", 2], // 1 vCPU, but never fewer than 2 by default
     ["m7g.large", 2],
     ["c7i.2xlarge", 8],
-    ["r8g.16xlarge", 40], // 64 vCPUs, but at most 40 (the boot script must fit EC2's user data limit)
-  ])("defaults to one per vCPU, at least 2 and at most 40: %s runs %i", (instanceType, processes) => {
+    ["c7i.8xlarge", 32],
+    ["r8g.16xlarge", 32], // 64 vCPUs, but at most 32 (the boot script must fit EC2's user data limit)
+  ])("defaults to one per vCPU, at least 2 and at most 32: %s runs %i", (instanceType, processes) => {
     expect(environment("dev", { app: { instanceType, version: "1.0.0" } }).app.processes).toBe(processes);
   });
 
@@ -40,7 +41,11 @@ describe("app.processes", () => {
 
   test("is bounded", () => {
     expect(problemsOf({ instanceType: "t3.micro", version: "1.0.0", processes: 0 })).toEqual([
-      "app.processes must be an integer from 1 to 40 (got 0)",
+      "app.processes must be an integer from 1 to 32 (got 0)",
+    ]);
+    // one more would not fit EC2's user data limit on a single server (see the release tests)
+    expect(problemsOf({ instanceType: "t3.micro", version: "1.0.0", processes: 33 })).toEqual([
+      "app.processes must be an integer from 1 to 32 (got 33)",
     ]);
   });
 

@@ -110,7 +110,7 @@ describe("the field reference", () => {
     expect(byPath.get("access.ssh.allowedCidrs")!.default).toBe("required with `access.ssh`");
     expect(byPath.get("exceptions[].reason")!.default).toBe("required in each item");
     expect(byPath.get("state.organization")).toMatchObject({ variant: "cloud", default: "**required**" });
-    expect(byPath.get("app.processes")!.accepts).toBe("an integer from 1 to 40");
+    expect(byPath.get("app.processes")!.accepts).toBe("an integer from 1 to 32");
     // RDS takes 1-35 days, the single server's dumps any whole number: the limit is per layout, and
     // zod's integer bound (Number.MAX_SAFE_INTEGER) is no limit to print
     expect(byPath.get("database.backupRetentionDays")!.accepts).toBe("an integer from 1");

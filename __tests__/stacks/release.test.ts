@@ -1,5 +1,10 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
 import { environmentStack } from "../environment-stack";
 import { bootScriptOf, ref, type Synthesized } from "../helpers";
+import { FIRST_BOOT_SECONDS } from "../../src/constructs/app-deployment";
+import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT } from "../../src/userdata/encode";
 
 /** How a release reaches the servers: artifacts bucket, upload, permissions, and the rollout per layout. */
@@ -203,6 +208,65 @@ describe("rolling out a new app.version", () => {
       expect(content.mainSteps[0].inputs.runCommand[0]).toMatch(/cloud-init status --wait.*exit 1/);
     },
   );
+});
+
+describe("how long a deploy on a server without a load balancer is waited for", () => {
+  // A deploy moves every process and, when one fails, moves every one it moved back; each move may
+  // take the unit's own stop and start timeouts. What waits for a deploy must wait that long: SSM
+  // stopping the script half-way would leave processes on two versions.
+  const seconds = (script: string, pattern: RegExp) => Number(script.match(pattern)![1]);
+  const deploy = (processes: number) => {
+    const json = stack("single-server", { processes });
+    const script = bootScriptOf(json);
+    const move = seconds(script, /^TimeoutStopSec=(\d+)$/m) + seconds(script, /^TimeoutStartSec=(\d+)$/m);
+    const content = JSON.parse(json.resources("aws_ssm_document")[0].values.content);
+    return {
+      // every process moved and moved back, after the release's migrations
+      rollout: 2 * processes * move + seconds(script, /APP_MIGRATE_TIMEOUT:-(\d+)/),
+      document: Number(content.mainSteps[0].inputs.timeoutSeconds),
+      apply: json.resources("aws_ssm_association")[0].values.wait_for_success_timeout_seconds as number,
+      lock: seconds(script, /flock -w (\d+) 9/),
+    };
+  };
+  const fewest = deploy(2);
+  const most = deploy(MAX_APP_PROCESSES);
+
+  test.each([
+    ["2", fewest],
+    [String(MAX_APP_PROCESSES), most],
+  ])(
+    "%s processes: the SSM document outlasts first boot and the whole rollout and rollback, the apply outlasts the document, and a second deploy waits as long for the lock",
+    (_, times) => {
+      expect(times.document).toBeGreaterThanOrEqual(FIRST_BOOT_SECONDS + times.rollout);
+      expect(times.apply).toBeGreaterThan(times.document);
+      expect(times.lock).toBeGreaterThanOrEqual(times.rollout);
+    },
+  );
+
+  test("the limits grow with the processes (a fixed 15 minutes cut off a rollback of 40)", () => {
+    expect(most.document).toBeGreaterThan(fewest.document);
+    expect(most.document - fewest.document).toBeGreaterThanOrEqual(most.rollout - fewest.rollout);
+  });
+
+  test("the largest boot script fits EC2's user data limit: a single server with its own PostgreSQL, the most processes and the longest names", () => {
+    const longest = environmentStack("longest-name", {
+      project: "longest-proj",
+      layout: "single-server",
+      network: { ...network, natGateways: "none" },
+      app: { instanceType: "t3.small", version: "1.0.0", processes: MAX_APP_PROCESSES },
+    });
+    const userData = Buffer.from(longest.resources("aws_instance")[0].values.user_data_base64, "base64");
+    expect(userData.length).toBeLessThanOrEqual(USER_DATA_LIMIT);
+    expect(bootScriptOf(longest)).toContain(`app@${8000 + MAX_APP_PROCESSES}`);
+  });
+
+  test("the deploy workflow's job outlasts the longest apply it can run: a Multi-AZ RDS create, then the most processes' deploy", () => {
+    const workflow = parse(
+      fs.readFileSync(path.join(__dirname, "../../.github/workflows/deploy-environment.yml"), "utf8"),
+    );
+    const RDS_CREATE_SECONDS = 40 * 60;
+    expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(RDS_CREATE_SECONDS + most.apply);
+  });
 });
 
 test("production keeps the app and nginx logs a year; the artifacts bucket is not force-destroyed", () => {

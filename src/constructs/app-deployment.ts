@@ -16,12 +16,23 @@ export interface AppDeploymentProps {
   /** The deploy script on the server (written by the boot script). */
   readonly deployCommand: string;
   /**
+   * The longest the deploy script runs while it still makes progress (`deployTimeoutSeconds`):
+   * the document gives it that long after first boot, never cutting off a rollout or rollback.
+   */
+  readonly deployTimeoutSeconds: number;
+  /**
    * Seconds `terraform apply` waits for the deploy to succeed; a failed deploy (rolled back on
    * the server) fails the apply. The first run also waits for the server's first boot.
-   * @default 1200
+   * @default - the document's time limit and 5 minutes for the server's agent to pick the run up
    */
   readonly waitSeconds?: number;
 }
+
+/** Seconds the document waits for the server's first boot (packages, database, first install) before the deploy. */
+export const FIRST_BOOT_SECONDS = 1800;
+
+/** Seconds beyond the document's time limit that the apply waits: the agent on a booting server registers late. */
+const PICK_UP_SECONDS = 300;
 
 /**
  * Rolls a release out to a server that is not replaced to deploy (single-server, app-db-split):
@@ -40,6 +51,7 @@ export class AppDeployment extends Construct {
   constructor(scope: Construct, id: string, props: AppDeploymentProps) {
     super(scope, id);
     const { naming } = props;
+    const timeoutSeconds = FIRST_BOOT_SECONDS + props.deployTimeoutSeconds;
     const document = new SsmDocument(this, "Document", {
       name: naming.name("deploy"),
       documentType: "Command",
@@ -61,7 +73,8 @@ export class AppDeployment extends Construct {
             action: "aws:runShellScript",
             name: "deploy",
             inputs: {
-              timeoutSeconds: "900",
+              // First boot and the deploy: SSM stops the script at this limit.
+              timeoutSeconds: String(timeoutSeconds),
               runCommand: [
                 // First boot must have finished (and succeeded) before a deploy: the boot script
                 // writes the deploy script. cloud-init exits 2 for "done with warnings".
@@ -84,7 +97,7 @@ export class AppDeployment extends Construct {
       complianceSeverity: "HIGH",
       maxConcurrency: "1",
       maxErrors: "0",
-      waitForSuccessTimeoutSeconds: props.waitSeconds ?? 1200,
+      waitForSuccessTimeoutSeconds: props.waitSeconds ?? timeoutSeconds + PICK_UP_SECONDS,
       // A bare `type.name` address: cdktf would write a resource as "${type.name}", which
       // Terraform rejects in replace_triggered_by (hashicorp/terraform-cdk#3196).
       lifecycle: { replaceTriggeredBy: [`${props.release.terraformResourceType}.${props.release.friendlyUniqueId}`] },

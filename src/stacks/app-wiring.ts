@@ -8,7 +8,7 @@ import { SiteDomain } from "../constructs/site-domain";
 import { hostedZoneOf } from "../config/rules";
 import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppDatabase, type AppHost } from "../userdata/app-host";
 import { bootScript } from "../userdata/boot-script";
-import { DEPLOY_SCRIPT } from "../userdata/deploy-script";
+import { DEPLOY_SCRIPT, deployTimeoutSeconds } from "../userdata/deploy-script";
 import { ssmCommand, sshCommand } from "./connect";
 import type { AppDatabaseWiring } from "./database-wiring";
 import type { EnvironmentStack } from "./environment-stack";
@@ -88,10 +88,10 @@ export function appHost(stack: EnvironmentStack, release: AppRelease, database?:
 export function appBootScript(
   stack: EnvironmentStack,
   release: AppRelease,
-  options: { readonly autoScaling: boolean; readonly database?: AppDatabase },
+  options: { readonly autoScaling: boolean; readonly host: AppHost },
 ): string {
   return bootScript({
-    host: appHost(stack, release, options.database),
+    host: options.host,
     logGroups: release.logs.groups,
     autoScaling: options.autoScaling,
     // A fleet is health-checked by its load balancer; a lone server probes itself (the health alarm).
@@ -115,6 +115,7 @@ export function addPublicAppServer(
   },
 ): AppServer {
   const { env, naming, network } = stack;
+  const host = appHost(stack, release, options.database.host);
   const server = new AppServer(stack, "AppServer", {
     naming,
     tags: stack.sharedTags,
@@ -124,7 +125,7 @@ export function addPublicAppServer(
     securityGroupId: identity.securityGroupId,
     instanceProfileName: identity.instanceProfileName,
     keyName: identity.keyName,
-    userData: appBootScript(stack, release, { autoScaling: false, database: options.database.host }),
+    userData: appBootScript(stack, release, { autoScaling: false, host }),
     elasticIp: true,
     internetRoute: network.internetRoute,
     detailedMonitoring: env.app.detailedMonitoring,
@@ -144,6 +145,7 @@ export function addPublicAppServer(
     version: env.app.version,
     release: release.artifacts.release,
     deployCommand: `${SERVER_PATHS.appRoot}/${DEPLOY_SCRIPT}`,
+    deployTimeoutSeconds: deployTimeoutSeconds(host),
   });
   // A domain points at the Elastic IP (plain HTTP: a server without a load balancer has no certificate).
   const domain = env.domain

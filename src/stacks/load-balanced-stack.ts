@@ -6,7 +6,7 @@ import { LoadBalancer } from "../constructs/load-balancer";
 import { SecurityGroupLink } from "../constructs/security-group-link";
 import { SiteDomain } from "../constructs/site-domain";
 import { hostedZoneOf } from "../config/rules";
-import { addAppIdentity, addAppRelease, appBootScript } from "./app-wiring";
+import { addAppIdentity, addAppRelease, appBootScript, appHost } from "./app-wiring";
 import { ssmCommandForGroup } from "./connect";
 import { addDatabaseOutputs, databaseProps, rdsDatabaseWiring } from "./database-wiring";
 import { EnvironmentStack, type EnvironmentStackProps } from "./environment-stack";
@@ -75,7 +75,7 @@ export class LoadBalancedStack extends EnvironmentStack {
       keyName: identity.keyName,
       // The version is in the user data: a new app.version is a new launch template version,
       // which the group rolls out as an instance refresh.
-      userData: appBootScript(this, release, { autoScaling: true, database: wiring.host }),
+      userData: appBootScript(this, release, { autoScaling: true, host: appHost(this, release, wiring.host) }),
       count: env.app.count,
       targetGroupArns: [loadBalancer.targetGroupArn],
       detailedMonitoring: env.app.detailedMonitoring,

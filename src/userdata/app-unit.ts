@@ -35,6 +35,15 @@ export function drainTimings(host: AppHost): { readonly appSeconds: number; read
 }
 
 /**
+ * How long systemd gives a starting process (TimeoutStartSec): the health wait and the settle window
+ * run in ExecStartPost, which this covers, with 30 s to spare.
+ */
+export function startTimeoutSeconds(host: AppHost): number {
+  const { rotation } = hostTimings(host);
+  return Math.ceil(rotation.startTimeoutSeconds + rotation.settleSeconds + 30);
+}
+
+/**
  * The systemd template unit `app@.service`: `app@8001` is the app process on port 8001. Run as an
  * unprivileged user with a read-only view of the system except its state and cache directories,
  * restarted whenever it exits, and stopped with SIGTERM and time to drain its requests (see
@@ -45,8 +54,6 @@ export function appUnit(host: AppHost): string {
   const { rotation } = hostTimings(host);
   const drain = drainTimings(host);
   const rotationCtl = `+${host.paths.appRoot}/${ROTATION_SCRIPT}`;
-  // The health wait and the settle window run in ExecStartPost, which the start timeout covers.
-  const startTimeout = Math.ceil(rotation.startTimeoutSeconds + rotation.settleSeconds + 30);
   return [
     "# Written by the boot script from src/userdata/app-unit.ts; edit that, not this file.",
     "[Unit]",
@@ -72,7 +79,7 @@ export function appUnit(host: AppHost): string {
     `ExecStop=${rotationCtl} before-stop %i`,
     "Restart=always",
     `RestartSec=${rotation.restartSeconds}`,
-    `TimeoutStartSec=${startTimeout}`,
+    `TimeoutStartSec=${startTimeoutSeconds(host)}`,
     "KillSignal=SIGTERM",
     `TimeoutStopSec=${drain.stopTimeoutSeconds}`,
     `StandardOutput=append:${host.paths.appLogDir}/%i.log`,

@@ -1,6 +1,7 @@
 import type { AppHost } from "./app-host";
 import { RELEASE_VERSION_METADATA, VERSION_PATTERN } from "./app-host";
-import { databaseDeploySection } from "./database-step";
+import { drainTimings, startTimeoutSeconds } from "./app-unit";
+import { databaseDeploySection, MIGRATION_TIMEOUT_SECONDS } from "./database-step";
 import { heldMarker } from "./nginx-conf";
 
 /** Where the deploy script is installed under the app root. */
@@ -11,6 +12,24 @@ const MAX_RELEASE_VERSIONS = 100;
 
 /** Releases kept on disk besides those running, for a quick manual rollback. */
 const KEEP_RELEASES = 3;
+
+/** Seconds fetching a release may take: each AWS call tried 5 times with its backoff, and the download. */
+const FETCH_SECONDS = 600;
+
+/**
+ * The longest a deploy on `host` runs while it still makes progress: fetching the release, the
+ * migrations' time limit, and every process moved and moved back (a failed deploy returns all it
+ * moved), each move bounded by the unit's own timeouts (stop, then start and settle) and the 2-s
+ * health check. What waits for a deploy waits this long (the SSM document that runs it, a second
+ * deploy waiting for the lock), so that a deploy is never cut off half-way through its rollout or
+ * rollback, which would leave processes on two versions and one possibly out of rotation.
+ * 1,160 s for 2 processes without a database; 10,160 s for 32 processes with one.
+ */
+export function deployTimeoutSeconds(host: AppHost): number {
+  const move = drainTimings(host).stopTimeoutSeconds + startTimeoutSeconds(host) + 3;
+  const migrations = host.database ? MIGRATION_TIMEOUT_SECONDS : 0;
+  return FETCH_SECONDS + migrations + 2 * host.appPorts.length * move;
+}
 
 /**
  * `deploy <version>`: the one way a version reaches an app server's processes, used by the boot
@@ -37,6 +56,8 @@ export function deployScript(host: AppHost): string {
   const root = host.paths.appRoot;
   const { artifacts } = host;
   const database = databaseDeploySection(host);
+  // A second deploy waits for the one running, however long that one may take.
+  const lockWait = deployTimeoutSeconds(host);
   const fetch = artifacts
     ? [
         "# AWS calls retried with backoff: at first boot the instance role may not be usable yet.",
@@ -106,7 +127,7 @@ export function deployScript(host: AppHost): string {
     "",
     "# One deploy at a time on a server.",
     'exec 9>"$APP_ROOT/deploy.lock"',
-    'flock -w 900 9 || { log "another deploy is still running after 15 minutes"; exit 75; }',
+    `flock -w ${lockWait} 9 || { log "another deploy is still running after ${lockWait} s"; exit 75; }`,
     "",
     ...fetch,
     "",
