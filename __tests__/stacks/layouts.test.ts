@@ -70,6 +70,24 @@ describe("every layout", () => {
   );
 
   test.each(EVERY_LAYOUT)(
+    "%s: the app servers send to the internet over HTTPS only (Amazon Linux 2023's package repositories, Session Manager and the AWS APIs are all HTTPS), and to an RDS database on its port only",
+    (_name, build) => {
+      const json = build();
+      const nameOf = (ref: string) => json.referenced(ref).values.tags.Name;
+      const appEgress = json
+        .resources("aws_vpc_security_group_egress_rule")
+        .filter((r) => nameOf(r.values.security_group_id) === "shop-test-app")
+        .map(
+          (r) =>
+            `${r.values.cidr_ipv4 ?? nameOf(r.values.referenced_security_group_id)} :${r.values.from_port}-${r.values.to_port}`,
+        )
+        .sort();
+      const rds = json.resources("aws_db_instance").length > 0;
+      expect(appEgress).toEqual(["0.0.0.0/0 :443-443", ...(rds ? ["shop-test-db :5432-5432"] : [])]);
+    },
+  );
+
+  test.each(EVERY_LAYOUT)(
     "%s: no password anywhere in the JSON; the app may read only the database's managed secret",
     (_name, build) => {
       const json = build();

@@ -104,16 +104,17 @@ export class AppIdentity extends Construct {
     // ---- Security group: no inline rules; one resource per rule ----
     const group = tierSecurityGroup(this, naming, "app", props.vpcId, "App servers");
     this.securityGroupId = group.id;
-    for (const port of [443, 80]) {
-      new VpcSecurityGroupEgressRule(this, `EgressInternet${port}`, {
-        securityGroupId: group.id,
-        cidrIpv4: "0.0.0.0/0",
-        ipProtocol: "tcp",
-        fromPort: port,
-        toPort: port,
-        description: `${port === 443 ? "HTTPS" : "HTTP"} out: packages, Session Manager, AWS APIs`,
-      });
-    }
+    // HTTPS only: Amazon Linux 2023's package repositories (cdn.amazonlinux.com and its regional
+    // S3 buckets), Session Manager and the AWS APIs all answer on 443. The instance metadata
+    // service and the time server are link-local, which security groups do not filter.
+    new VpcSecurityGroupEgressRule(this, "EgressInternet443", {
+      securityGroupId: group.id,
+      cidrIpv4: "0.0.0.0/0",
+      ipProtocol: "tcp",
+      fromPort: 443,
+      toPort: 443,
+      description: "HTTPS out: packages, Session Manager, AWS APIs",
+    });
     for (const port of publicPorts) {
       internetIngress(
         this,
