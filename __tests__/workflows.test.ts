@@ -491,6 +491,15 @@ describe("deploy.yml and deploy-environment.yml", () => {
     expect(called.on.workflow_call.inputs.environment).toMatchObject({ type: "string", required: true });
   });
 
+  test("the deploy job's credentials last as long as the job may run: expired mid-apply, they would leave the state lock held", () => {
+    const job = called.jobs.deploy;
+    const credentials = stepUsing(job, "aws-actions/configure-aws-credentials").with;
+    expect(credentials["role-to-assume"]).toBe("${{ vars.AWS_DEPLOY_ROLE_ARN }}");
+    expect(Number(credentials["role-duration-seconds"])).toBeGreaterThanOrEqual(job["timeout-minutes"] * 60);
+    // what IAM allows a role's session at most: the deploy role must be given it (docs/ci-cd.md)
+    expect(Number(credentials["role-duration-seconds"])).toBeLessThanOrEqual(12 * 3600);
+  });
+
   test("two deploys of one environment never overlap, and none is cancelled half-way", () => {
     expect(called.jobs.deploy.concurrency).toEqual({
       group: "deploy-${{ inputs.environment }}",

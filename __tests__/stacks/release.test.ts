@@ -3,7 +3,9 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { environmentStack } from "../environment-stack";
 import { bootScriptOf, ref, type Synthesized } from "../helpers";
-import { FIRST_BOOT_SECONDS } from "../../src/constructs/app-deployment";
+import { TerraformResource, TerraformStack, Testing } from "cdktf";
+import { AppDeployment } from "../../src/constructs/app-deployment";
+import { Naming } from "../../src/naming";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT } from "../../src/userdata/encode";
 
@@ -193,7 +195,11 @@ describe("rolling out a new app.version", () => {
       expect(document.document_type).toBe("Command");
       const content = JSON.parse(document.content);
       expect(content.parameters.version.allowedPattern).toBe("^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$");
-      expect(content.mainSteps[0].inputs.runCommand).toContain("/opt/app/bin/deploy '{{ version }}'");
+      // a deploy already running on the server fails this one at once, with nothing changed, and it
+      // fits the document's limit (see "how long a deploy ... is waited for")
+      expect(content.mainSteps[0].inputs.runCommand).toContainEqual(
+        expect.stringMatching(/^DEPLOY_LOCK_WAIT=\d+ \/opt\/app\/bin\/deploy '\{\{ version \}\}'$/),
+      );
       const association = json.resources("aws_ssm_association")[0].values;
       expect(association.name).toBe(ref(json.resources("aws_ssm_document")[0], "aws_ssm_document", "name"));
       expect(association.parameters).toEqual({ version: "1.1.0" });
@@ -211,21 +217,42 @@ describe("rolling out a new app.version", () => {
 });
 
 describe("how long a deploy on a server without a load balancer is waited for", () => {
-  // A deploy moves every process and, when one fails, moves every one it moved back; each move may
-  // take the unit's own stop and start timeouts. What waits for a deploy must wait that long: SSM
-  // stopping the script half-way would leave processes on two versions.
-  const seconds = (script: string, pattern: RegExp) => Number(script.match(pattern)![1]);
+  // A deploy moves every process and, when one fails, moves every one it moved back. Each move may
+  // take what the unit's timeouts allow: the old process held out and draining until
+  // TimeoutStopSec, the new one starting and settling until TimeoutStartSec, and, when it fails,
+  // held out and stopped too. What waits for a deploy must wait that long: SSM stopping the script
+  // half-way would leave processes on two versions.
+  const seconds = (text: string, pattern: RegExp) => Number(text.match(pattern)![1]);
+  /** A file the boot script writes, as it writes it. */
+  const written = (script: string, file: string) => {
+    const start = script.indexOf(`cat > ${file} <<'`);
+    if (start < 0) throw new Error(`the boot script writes no ${file}`);
+    const terminator = script.slice(start).match(/<<'(\w+)'\n/)![1];
+    return script.slice(script.indexOf("\n", start) + 1, script.indexOf(`\n${terminator}\n`, start));
+  };
+  const FIRST_BOOT_AT_LEAST = 15 * 60; // packages, the database, the first install
   const deploy = (processes: number) => {
     const json = stack("single-server", { processes });
     const script = bootScriptOf(json);
-    const move = seconds(script, /^TimeoutStopSec=(\d+)$/m) + seconds(script, /^TimeoutStartSec=(\d+)$/m);
+    const unit = written(script, "/etc/systemd/system/app@.service");
+    const stop =
+      seconds(written(script, "/opt/app/bin/rotation"), /^HOLD_SECONDS=([\d.]+)$/m) +
+      seconds(unit, /^TimeoutStopSec=(\d+)$/m);
+    const move = 2 * stop + seconds(unit, /^TimeoutStartSec=(\d+)$/m);
+    const deployScript = written(script, "/opt/app/bin/deploy");
+    const migrations = deployScript.match(/timeout -k (\d+) "\$\{APP_MIGRATE_TIMEOUT:-(\d+)\}"/)!;
     const content = JSON.parse(json.resources("aws_ssm_document")[0].values.content);
+    const runCommand: string[] = content.mainSteps[0].inputs.runCommand;
     return {
-      // every process moved and moved back, after the release's migrations
-      rollout: 2 * processes * move + seconds(script, /APP_MIGRATE_TIMEOUT:-(\d+)/),
+      // every process moved and moved back, after the release's migrations (killed after their grace)
+      rollout: 2 * processes * move + Number(migrations[1]) + Number(migrations[2]),
       document: Number(content.mainSteps[0].inputs.timeoutSeconds),
+      documentLockWait: seconds(
+        runCommand.find((line) => line.includes("bin/deploy"))!,
+        /DEPLOY_LOCK_WAIT=(\d+) /,
+      ),
       apply: json.resources("aws_ssm_association")[0].values.wait_for_success_timeout_seconds as number,
-      lock: seconds(script, /flock -w (\d+) 9/),
+      defaultLockWait: seconds(deployScript, /^lock_wait=\$\{DEPLOY_LOCK_WAIT:-(\d+)\}$/m),
     };
   };
   const fewest = deploy(2);
@@ -235,16 +262,17 @@ describe("how long a deploy on a server without a load balancer is waited for", 
     ["2", fewest],
     [String(MAX_APP_PROCESSES), most],
   ])(
-    "%s processes: the SSM document outlasts first boot and the whole rollout and rollback, the apply outlasts the document, and a second deploy waits as long for the lock",
+    "%s processes: the SSM document outlasts first boot, its wait for the lock and the whole rollout and rollback; the apply outlasts the document; a person's deploy waits out a whole deploy for the lock",
     (_, times) => {
-      expect(times.document).toBeGreaterThanOrEqual(FIRST_BOOT_SECONDS + times.rollout);
+      expect(times.document).toBeGreaterThanOrEqual(FIRST_BOOT_AT_LEAST + times.documentLockWait + times.rollout);
       expect(times.apply).toBeGreaterThan(times.document);
-      expect(times.lock).toBeGreaterThanOrEqual(times.rollout);
+      expect(times.defaultLockWait).toBeGreaterThanOrEqual(times.rollout);
+      // the document's own deploy waits briefly: waiting out a whole deploy, it could not finish its own
+      expect(times.documentLockWait).toBeLessThanOrEqual(10 * 60);
     },
   );
 
   test("the limits grow with the processes (a fixed 15 minutes cut off a rollback of 40)", () => {
-    expect(most.document).toBeGreaterThan(fewest.document);
     expect(most.document - fewest.document).toBeGreaterThanOrEqual(most.rollout - fewest.rollout);
   });
 
@@ -266,6 +294,23 @@ describe("how long a deploy on a server without a load balancer is waited for", 
     );
     const RDS_CREATE_SECONDS = 40 * 60;
     expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(RDS_CREATE_SECONDS + most.apply);
+  });
+
+  test("an SSM step longer than SSM allows is refused at synth (the agent would quietly run it for its default hour)", () => {
+    const app = Testing.app();
+    const scope = new TerraformStack(app, "limits");
+    const release = new TerraformResource(scope, "Release", { terraformResourceType: "aws_s3_object" });
+    const deployment = (deployTimeoutSeconds: number) =>
+      new AppDeployment(scope, `Deploy${deployTimeoutSeconds}`, {
+        naming: new Naming("shop", "test"),
+        instanceId: "i-0123456789abcdef0",
+        version: "1.0.0",
+        release,
+        deployCommand: "/opt/app/bin/deploy",
+        deployTimeoutSeconds,
+      });
+    expect(() => deployment(170_000)).not.toThrow();
+    expect(() => deployment(172_000)).toThrow(/more than the 172800 s an SSM command step may run/);
   });
 });
 

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
@@ -320,6 +320,39 @@ describe("the deploy script", () => {
     expect(run.stdout).toBe(`deploy: warning: an old release in ${releases} could not be removed\ndone\n`);
     expect(run.status).toBe(0);
     expect(fs.readdirSync(releases).sort()).toEqual(["1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5"]);
+  });
+
+  test("waits for a deploy already running as long as DEPLOY_LOCK_WAIT says, then fails with nothing changed; a wait that is not whole seconds is refused", () => {
+    const root = tempDir("app-root-");
+    const file = path.join(root, "deploy");
+    fs.writeFileSync(file, deployScript(host({ paths: { ...SERVER_PATHS, appRoot: root } })), { mode: 0o755 });
+    const deploy = (wait: string) =>
+      spawnSync("/bin/bash", ["--norc", file, "1.0.0"], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, DEPLOY_LOCK_WAIT: wait },
+        timeout: 10_000, // a deploy that ignored the variable would wait out a whole deploy (its default)
+      });
+    // another deploy holds the lock (flock, as the script takes it)
+    const held = path.join(root, "held");
+    const holder = spawn("flock", [path.join(root, "deploy.lock"), "-c", `touch '${held}' && sleep 30`], {
+      stdio: "ignore",
+      detached: true, // its own process group: flock and the shell it runs go together
+    });
+    try {
+      const until = Date.now() + 5_000;
+      while (!fs.existsSync(held) && Date.now() < until)
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      expect(fs.existsSync(held)).toBe(true);
+      const busy = deploy("0");
+      expect(busy.stdout).toBe("deploy: another deploy is still running after 0 s; nothing changed\n");
+      expect(busy.status).toBe(75);
+      expect(fs.readdirSync(root).sort()).toEqual(["deploy", "deploy.lock", "held"]); // no release fetched, nothing moved
+      const bad = deploy("5m");
+      expect(bad.stdout).toBe("deploy: DEPLOY_LOCK_WAIT must be whole seconds (got 5m)\n");
+      expect(bad.status).toBe(64);
+    } finally {
+      process.kill(-holder.pid!, "SIGKILL");
+    }
   });
 
   test("moves the processes of this host one at a time through their units (which settle each), the failed one back first", () => {

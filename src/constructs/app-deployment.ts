@@ -31,8 +31,18 @@ export interface AppDeploymentProps {
 /** Seconds the document waits for the server's first boot (packages, database, first install) before the deploy. */
 export const FIRST_BOOT_SECONDS = 1800;
 
+/**
+ * Seconds the document's deploy waits for another deploy's lock (one a person started, or an
+ * earlier run still going) before it fails with nothing changed (exit 75): waiting out a whole
+ * deploy, it could not finish its own within the document's limit.
+ */
+export const LOCK_WAIT_SECONDS = 300;
+
 /** Seconds beyond the document's time limit that the apply waits: the agent on a booting server registers late. */
 const PICK_UP_SECONDS = 300;
+
+/** The most `timeoutSeconds` of an aws:runShellScript step may be (48 hours). */
+const MAX_STEP_SECONDS = 172_800;
 
 /**
  * Rolls a release out to a server that is not replaced to deploy (single-server, app-db-split):
@@ -51,7 +61,13 @@ export class AppDeployment extends Construct {
   constructor(scope: Construct, id: string, props: AppDeploymentProps) {
     super(scope, id);
     const { naming } = props;
-    const timeoutSeconds = FIRST_BOOT_SECONDS + props.deployTimeoutSeconds;
+    const timeoutSeconds = FIRST_BOOT_SECONDS + LOCK_WAIT_SECONDS + props.deployTimeoutSeconds;
+    if (timeoutSeconds > MAX_STEP_SECONDS) {
+      // SSM's agent would quietly run the step with its default hour instead
+      throw new Error(
+        `AppDeployment: a deploy may take ${timeoutSeconds} s with first boot, more than the ${MAX_STEP_SECONDS} s an SSM command step may run`,
+      );
+    }
     const document = new SsmDocument(this, "Document", {
       name: naming.name("deploy"),
       documentType: "Command",
@@ -73,13 +89,13 @@ export class AppDeployment extends Construct {
             action: "aws:runShellScript",
             name: "deploy",
             inputs: {
-              // First boot and the deploy: SSM stops the script at this limit.
+              // First boot, the wait for the lock and the deploy: SSM stops the script at this limit.
               timeoutSeconds: String(timeoutSeconds),
               runCommand: [
                 // First boot must have finished (and succeeded) before a deploy: the boot script
                 // writes the deploy script. cloud-init exits 2 for "done with warnings".
                 'cloud-init status --wait >/dev/null; boot=$?; if [ "$boot" -ne 0 ] && [ "$boot" -ne 2 ]; then echo "first boot failed (cloud-init status $boot): see /var/log/boot-script.log"; exit 1; fi',
-                `${props.deployCommand} '{{ version }}'`,
+                `DEPLOY_LOCK_WAIT=${LOCK_WAIT_SECONDS} ${props.deployCommand} '{{ version }}'`,
               ],
             },
           },

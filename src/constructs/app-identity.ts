@@ -76,7 +76,7 @@ export function al2023Parameter(architecture: "x86_64" | "arm64"): string {
 }
 
 /**
- * What every app server is, whatever the layout: its security group (egress to HTTPS/HTTP only),
+ * What every app server is, whatever the layout: its security group (egress to HTTPS only),
  * an instance role with least privilege (Session Manager core, CloudWatch agent, the app's
  * database secret and settings, the releases), the AMI, and optional SSH from admin CIDRs.
  *

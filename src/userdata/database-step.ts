@@ -3,6 +3,9 @@ import type { AppHost } from "./app-host";
 /** How long one run of a release's migrations may take before the deploy gives up. */
 export const MIGRATION_TIMEOUT_SECONDS = 600;
 
+/** Seconds a timed-out migration has to exit after SIGTERM before it is killed. */
+export const MIGRATION_KILL_SECONDS = 30;
+
 /** Lines of the settings file: `DB_<NAME>=<value>`, values without spaces, quotes or shell characters (an RDS-managed secret's ARN has a `!`: `secret:rds!db-...`). */
 export const DATABASE_SETTING_LINE = /^DB_[A-Z_]+=[A-Za-z0-9._:/@+=!-]*$/;
 
@@ -52,12 +55,13 @@ export function databaseDeploySection(host: AppHost): { functions: string[]; ste
       '  printf "%s\\n" "$settings" >"$tmp" && chgrp "$APP_USER" "$tmp" && chmod 0640 "$tmp" && mv -f "$tmp" "$DB_ENV_FILE"',
       "}",
       "",
-      "# The release's migrations, as the app user, with the app's settings; bounded in time.",
+      "# The release's migrations, as the app user, with the app's settings; bounded in time (killed",
+      `# ${MIGRATION_KILL_SECONDS} s after the SIGTERM at the limit, should it not exit).`,
       "run_migrations() {",
       '  local release="$RELEASES/$1" as_app=()',
       '  if [[ ! -f $release/migrate.js ]]; then log "release $1 has no migrate.js: no migrations to run"; return 0; fi',
       '  if [[ $(id -un) != "$APP_USER" ]]; then as_app=(runuser -u "$APP_USER" --); fi',
-      `  (set -a && . "$DB_ENV_FILE" && set +a && cd "$release" && exec "\${as_app[@]}" timeout "\${APP_MIGRATE_TIMEOUT:-${MIGRATION_TIMEOUT_SECONDS}}" ${host.paths.nodeBinary} "$release/migrate.js")`,
+      `  (set -a && . "$DB_ENV_FILE" && set +a && cd "$release" && exec "\${as_app[@]}" timeout -k ${MIGRATION_KILL_SECONDS} "\${APP_MIGRATE_TIMEOUT:-${MIGRATION_TIMEOUT_SECONDS}}" ${host.paths.nodeBinary} "$release/migrate.js")`,
       "}",
     ],
     step: [

@@ -1,7 +1,7 @@
 import type { AppHost } from "./app-host";
-import { RELEASE_VERSION_METADATA, VERSION_PATTERN } from "./app-host";
+import { hostTimings, RELEASE_VERSION_METADATA, VERSION_PATTERN } from "./app-host";
 import { drainTimings, startTimeoutSeconds } from "./app-unit";
-import { databaseDeploySection, MIGRATION_TIMEOUT_SECONDS } from "./database-step";
+import { databaseDeploySection, MIGRATION_KILL_SECONDS, MIGRATION_TIMEOUT_SECONDS } from "./database-step";
 import { heldMarker } from "./nginx-conf";
 
 /** Where the deploy script is installed under the app root. */
@@ -13,22 +13,35 @@ const MAX_RELEASE_VERSIONS = 100;
 /** Releases kept on disk besides those running, for a quick manual rollback. */
 const KEEP_RELEASES = 3;
 
-/** Seconds fetching a release may take: each AWS call tried 5 times with its backoff, and the download. */
+/**
+ * Seconds allowed for fetching the release and reading the database settings: AWS calls tried up
+ * to 5 times with their backoff, and the download. An allowance, not a limit: a slow download that
+ * still moves is not cut off.
+ */
 const FETCH_SECONDS = 600;
+
+/**
+ * The longest one process's move takes by the unit's timeouts: the old process held out
+ * (`holdSeconds`) and draining until systemd's TimeoutStopSec; the new one starting and settling
+ * (TimeoutStartSec); and, when it fails to, held out and stopped as well (systemd stops a unit whose
+ * start failed); then the 2-s health check and the MainPID read.
+ */
+export function moveSeconds(host: AppHost): number {
+  const stop = hostTimings(host).rotation.holdSeconds + drainTimings(host).stopTimeoutSeconds;
+  return Math.ceil(2 * stop + startTimeoutSeconds(host) + 3);
+}
 
 /**
  * The longest a deploy on `host` runs while it still makes progress: fetching the release, the
  * migrations' time limit, and every process moved and moved back (a failed deploy returns all it
- * moved), each move bounded by the unit's own timeouts (stop, then start and settle) and the 2-s
- * health check. What waits for a deploy waits this long (the SSM document that runs it, a second
- * deploy waiting for the lock), so that a deploy is never cut off half-way through its rollout or
- * rollback, which would leave processes on two versions and one possibly out of rotation.
- * 1,160 s for 2 processes without a database; 10,160 s for 32 processes with one.
+ * moved), each move at most `moveSeconds`. What waits for a deploy waits this long (the SSM
+ * document that runs it; a person's deploy, for the lock), so that a deploy is never cut off
+ * half-way through its rollout or rollback, which would leave processes on two versions and one
+ * possibly out of rotation. 1,312 s for 2 processes without a database; 12,622 s for 32 with one.
  */
 export function deployTimeoutSeconds(host: AppHost): number {
-  const move = drainTimings(host).stopTimeoutSeconds + startTimeoutSeconds(host) + 3;
-  const migrations = host.database ? MIGRATION_TIMEOUT_SECONDS : 0;
-  return FETCH_SECONDS + migrations + 2 * host.appPorts.length * move;
+  const migrations = host.database ? MIGRATION_TIMEOUT_SECONDS + MIGRATION_KILL_SECONDS : 0;
+  return FETCH_SECONDS + migrations + 2 * host.appPorts.length * moveSeconds(host);
 }
 
 /**
@@ -125,9 +138,12 @@ export function deployScript(host: AppHost): string {
     'version="${1:?usage: deploy <version>}"',
     `if [[ ! $version =~ ${VERSION_PATTERN.source} ]]; then log "not a release version: $version"; exit 64; fi`,
     "",
-    "# One deploy at a time on a server.",
+    "# One deploy at a time on a server. By default a deploy waits as long as the one running may",
+    "# take; DEPLOY_LOCK_WAIT (seconds) sets another wait (the SSM document's is short).",
+    `lock_wait=\${DEPLOY_LOCK_WAIT:-${lockWait}}`,
+    'if [[ ! $lock_wait =~ ^[0-9]+$ ]]; then log "DEPLOY_LOCK_WAIT must be whole seconds (got $lock_wait)"; exit 64; fi',
     'exec 9>"$APP_ROOT/deploy.lock"',
-    `flock -w ${lockWait} 9 || { log "another deploy is still running after ${lockWait} s"; exit 75; }`,
+    'flock -w "$lock_wait" 9 || { log "another deploy is still running after $lock_wait s; nothing changed"; exit 75; }',
     "",
     ...fetch,
     "",
