@@ -65,7 +65,8 @@ module.exports = {
       resolver: "<rootDir>/__tests__/resolver.js",
       // jest's runtime with V8's code cache kept per worker: modules compile once, not once per file
       runtime: "<rootDir>/__tests__/jest-runtime.js",
-      setupFilesAfterEnv: [MATCHERS],
+      // 30 s for a test that sets no timeout (integration-setup.ts)
+      setupFilesAfterEnv: [MATCHERS, "<rootDir>/__tests__/integration-setup.ts"],
     },
   ],
   // Once per run, in jest's parent process: a temporary folder for the run, and the shared synth

@@ -299,9 +299,7 @@ describe("npm run plan (stub terraform)", () => {
       "dev",
     ]);
     expect(stub.calls().every((c) => c.cwd === stackDir("dev"))).toBe(true);
-    // a real synth in a child process, then three runs of the stub terraform (node): 1-2 s alone,
-    // past jest's 5 s on a fresh clone's CI beside the drills
-  }, 30_000);
+  });
 });
 
 // End to end with the real terraform and AWS provider: needs `terraform init` to download
