@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -106,6 +106,41 @@ async function standaloneWatchdog(name: string, rotation: Partial<Rotation>) {
     start: (env: Record<string, string> = {}) =>
       spawn(script, ["watch"], { env: { ...process.env, APP_CTL: ctl, ...env }, stdio: "ignore" }),
   };
+}
+
+/**
+ * An HTTP server on `port` in a process of its own, so that it answers whatever the jest worker's
+ * event loop is doing: the drills beside it hold that loop for moments, and the watchdog's probes
+ * wait 0.5 s. "answers": 200 and "ok"; "stalls": the status line and part of the body, then nothing
+ * (a process hung mid-answer). Killing it closes its connections, as a process that died.
+ */
+async function serverProcess(port: number, behaviour: "answers" | "stalls"): Promise<ChildProcess> {
+  const handler =
+    behaviour === "answers"
+      ? 'res.end("ok\\n")'
+      : 'res.writeHead(200, { "content-length": "100" }); res.write("partial")';
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      `require("node:http").createServer((req, res) => { ${handler}; }).listen(${port}, "127.0.0.1", () => console.log("listening"))`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`the server on ${port} exited (${code}) before it listened`)));
+    child.stdout!.once("data", () => resolve());
+  });
+  return child;
+}
+
+/** Kills a `serverProcess` and waits until it is gone. */
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
 }
 
 describeWithNginx("issue 12 drills: faults inside a server, without a failed request", () => {
@@ -539,13 +574,8 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         { mode: 0o755 },
       );
       // port 0: the status line and part of the body, then nothing (a process hung mid-answer)
-      const stalls = http.createServer((_req, res) => {
-        res.writeHead(200, { "content-length": "100" });
-        res.write("partial");
-      });
-      const answers = http.createServer((_req, res) => res.end("ok\n"));
-      await new Promise<void>((resolve) => stalls.listen(ports[0], "127.0.0.1", resolve));
-      await new Promise<void>((resolve) => answers.listen(ports[1], "127.0.0.1", resolve));
+      const stalls = await serverProcess(ports[0], "stalls");
+      const answers = await serverProcess(ports[1], "answers");
       const watch = startWatch({ PATH: `${bin}:${process.env.PATH}` });
       try {
         for (let i = 0; i < 500 && !calls().includes("kill"); i++) await sleep(20); // two rounds, however loaded
@@ -554,9 +584,8 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         expect({ exitCode: watch.exitCode, signal: watch.signalCode }).toEqual({ exitCode: null, signal: null });
       } finally {
         watch.kill("SIGKILL");
-        stalls.closeAllConnections();
-        await new Promise((resolve) => stalls.close(resolve));
-        await new Promise((resolve) => answers.close(resolve));
+        await stopServer(stalls);
+        await stopServer(answers);
         releasePorts(ports);
         fs.rmSync(bin, { recursive: true, force: true });
       }
@@ -575,13 +604,13 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         start: startWatch,
       } = await standaloneWatchdog("watchdog", { watchFailures: 2 });
       const watch = startWatch();
-      const answering = http.createServer((_req, res) => res.end("ok\n"));
+      let answering: ChildProcess | undefined;
       try {
         // Neither port answers (as when every process is overloaded): nothing is killed.
         await sleep(1000);
         expect(calls()).not.toContain("kill");
         // One answers again: the other, still silent, is held out and killed.
-        await new Promise<void>((resolve) => answering.listen(ports[1], "127.0.0.1", resolve));
+        answering = await serverProcess(ports[1], "answers");
         for (let i = 0; i < 500 && !calls().includes("kill"); i++) await sleep(20); // two rounds, however loaded the machine
         expect(calls()).toContain(`kill --signal=SIGKILL app@${ports[0]}`);
         expect(calls()).not.toContain(`app@${ports[1]}`);
@@ -589,13 +618,12 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         // Then the other one stops answering too, now the only process in rotation (as when the
         // others are held out for a deploy and it carries the whole load): the last process
         // serving is never killed, however many checks it misses (here 2 s of 0.5-s checks).
-        await new Promise((resolve) => answering.close(resolve));
-        answering.closeAllConnections();
+        await stopServer(answering);
         await sleep(2000);
         expect(calls()).not.toContain(`app@${ports[1]}`);
       } finally {
         watch.kill("SIGKILL");
-        await new Promise((resolve) => answering.close(resolve));
+        if (answering) await stopServer(answering);
         releasePorts(ports);
       }
     },
