@@ -322,27 +322,41 @@ describe("the deploy script", () => {
     expect(fs.readdirSync(releases).sort()).toEqual(["1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5"]);
   });
 
-  test("waits for a deploy already running as long as DEPLOY_LOCK_WAIT says, then fails with nothing changed; a wait that is not whole seconds is refused", () => {
+  test("waits for a deploy already running as long as DEPLOY_LOCK_WAIT says: goes on once the lock is free, fails with nothing changed past the wait; a wait that is not whole seconds is refused", () => {
     const root = tempDir("app-root-");
     const file = path.join(root, "deploy");
-    fs.writeFileSync(file, deployScript(host({ paths: { ...SERVER_PATHS, appRoot: root } })), { mode: 0o755 });
-    const deploy = (wait: string) =>
-      spawnSync("/bin/bash", ["--norc", file, "1.0.0"], {
+    // no artifact source: a deploy that gets the lock stops at the missing release, changing nothing
+    const paths = { ...SERVER_PATHS, appRoot: root };
+    fs.writeFileSync(file, deployScript(host({ paths, artifacts: undefined })), { mode: 0o755 });
+    const deploy = (wait: string) => {
+      const started = Date.now();
+      const run = spawnSync("/bin/bash", ["--norc", file, "1.0.0"], {
         encoding: "utf8",
         env: { PATH: process.env.PATH, DEPLOY_LOCK_WAIT: wait },
         timeout: 10_000, // a deploy that ignored the variable would wait out a whole deploy (its default)
       });
-    // another deploy holds the lock (flock, as the script takes it)
-    const held = path.join(root, "held");
-    const holder = spawn("flock", [path.join(root, "deploy.lock"), "-c", `touch '${held}' && sleep 30`], {
-      stdio: "ignore",
-      detached: true, // its own process group: flock and the shell it runs go together
-    });
-    try {
+      return { ...run, ms: Date.now() - started };
+    };
+    /** Another deploy holding the lock (flock, as the script takes it) for `seconds`, once it has it. */
+    const holdLock = (seconds: number) => {
+      const held = path.join(root, "held");
+      fs.rmSync(held, { force: true });
+      const holder = spawn("flock", [path.join(root, "deploy.lock"), "-c", `touch '${held}' && sleep ${seconds}`], {
+        stdio: "ignore",
+        detached: true, // its own process group: flock and the shell it runs go together
+      });
+      holder.once("error", () => undefined); // no flock: the wait below fails, saying so
       const until = Date.now() + 5_000;
       while (!fs.existsSync(held) && Date.now() < until)
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      expect(fs.existsSync(held)).toBe(true);
+      expect(fs.existsSync(held) ? "held" : "flock never held the lock").toBe("held");
+      return () => {
+        if (holder.pid !== undefined && holder.exitCode === null) process.kill(-holder.pid, "SIGKILL");
+      };
+    };
+
+    let release = holdLock(30);
+    try {
       const busy = deploy("0");
       expect(busy.stdout).toBe("deploy: another deploy is still running after 0 s; nothing changed\n");
       expect(busy.status).toBe(75);
@@ -351,7 +365,18 @@ describe("the deploy script", () => {
       expect(bad.stdout).toBe("deploy: DEPLOY_LOCK_WAIT must be whole seconds (got 5m)\n");
       expect(bad.status).toBe(64);
     } finally {
-      process.kill(-holder.pid!, "SIGKILL");
+      release();
+    }
+    // the other deploy ends 0.5 s on: this one waits for it, then goes on
+    release = holdLock(0.5);
+    try {
+      const waited = deploy("5");
+      expect(waited.stdout).not.toContain("another deploy");
+      expect(waited.stdout).toContain("release 1.0.0 is not in");
+      expect(waited.status).toBe(1);
+      expect(waited.ms).toBeGreaterThanOrEqual(200);
+    } finally {
+      release();
     }
   });
 

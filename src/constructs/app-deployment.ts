@@ -17,7 +17,8 @@ export interface AppDeploymentProps {
   readonly deployCommand: string;
   /**
    * The longest the deploy script runs while it still makes progress (`deployTimeoutSeconds`):
-   * the document gives it that long after first boot, never cutting off a rollout or rollback.
+   * the document gives it that long after first boot and its wait for the lock, never cutting off
+   * a rollout or rollback.
    */
   readonly deployTimeoutSeconds: number;
   /**
@@ -65,7 +66,7 @@ export class AppDeployment extends Construct {
     if (timeoutSeconds > MAX_STEP_SECONDS) {
       // SSM's agent would quietly run the step with its default hour instead
       throw new Error(
-        `AppDeployment: a deploy may take ${timeoutSeconds} s with first boot, more than the ${MAX_STEP_SECONDS} s an SSM command step may run`,
+        `AppDeployment: a deploy may take ${timeoutSeconds} s with first boot and the wait for the lock, more than the ${MAX_STEP_SECONDS} s an SSM command step may run`,
       );
     }
     const document = new SsmDocument(this, "Document", {

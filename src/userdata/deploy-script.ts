@@ -69,7 +69,8 @@ export function deployScript(host: AppHost): string {
   const root = host.paths.appRoot;
   const { artifacts } = host;
   const database = databaseDeploySection(host);
-  // A second deploy waits for the one running, however long that one may take.
+  // By default a second deploy waits for the one running, however long that one may take
+  // (DEPLOY_LOCK_WAIT sets a shorter wait: the SSM document's deploy waits 5 minutes).
   const lockWait = deployTimeoutSeconds(host);
   const fetch = artifacts
     ? [
