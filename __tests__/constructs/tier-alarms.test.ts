@@ -132,9 +132,35 @@ describe("LoadBalancerAlarms", () => {
       period: 60,
     });
     expect(queries.requests.metric).toMatchObject({ metric_name: "RequestCount", dimensions: { LoadBalancer: ALB } });
-    expect(queries.total.expression).toBe("FILL(requests, 0) + FILL(errors, 0)");
     expect(queries.rate.expression).toBe("IF(total >= 10, 100 * FILL(errors, 0) / total, 0)");
     expect(alarm.metric_query.filter((q: any) => q.return_data).map((q: any) => q.id)).toEqual(["rate"]);
+  });
+
+  // RequestCount counts only the requests for which the ALB chose a target: a 502 or 504 (the
+  // target failed or timed out) is in it, a 503 with no target to choose is not.
+  test.each([
+    ["every request a 502 (the targets fail)", 100, { requests: 200, errors: 200, bad_gateway: 200 }],
+    ["every request a 503 (no target to choose)", 100, { errors: 200 }],
+    ["2 of 200 requests a 504", 1, { requests: 200, errors: 2, gateway_timeout: 2 }],
+    ["2 503s beside 198 answered requests", 1, { requests: 198, errors: 2 }],
+    ["a quiet minute: 5 requests, all 502", 0, { requests: 5, errors: 5, bad_gateway: 5 }],
+  ])("the ALB's 5xx rate, %s, reads %d %%", (_, percent, minute: Record<string, number>) => {
+    const queries: any[] = loadBalancer["shop-prod-alb-5xx-rate"].metric_query;
+    // CloudWatch's metric math, for the functions these expressions use: FILL of a metric with no
+    // data point in the minute, IF, and arithmetic
+    const values: Record<string, number | undefined> = {};
+    for (const query of queries.filter((q) => q.metric)) values[query.id] = minute[query.id];
+    const evaluate = (expression: string): number =>
+      Function(
+        ...Object.keys(values),
+        `return ${expression
+          .replace(/FILL\((\w+), 0\)/g, "($1 ?? 0)")
+          .replace(/IF\(([^,]+), ([^,]+), ([^,]+)\)/g, "(($1) ? ($2) : ($3))")};`,
+      )(...Object.values(values));
+    for (const query of queries.filter((q) => q.expression)) values[query.id] = evaluate(query.expression);
+    expect(values[queries.find((q) => q.return_data).id]).toBeCloseTo(percent, 5);
+    // every metric a minute names is one the alarm reads
+    for (const id of Object.keys(minute)) expect(queries.find((q) => q.id === id)?.metric).toBeDefined();
   });
 
   test("the targets' 5xx rate reads the target group's own errors and requests", () => {

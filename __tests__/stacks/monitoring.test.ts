@@ -74,6 +74,8 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
     "app-status-check": ec2("StatusCheckFailed", "Maximum", group),
     "alb-5xx-rate": [
       { ...alb5xx, metric: "HTTPCode_ELB_5XX_Count", dims: alb },
+      { ...alb5xx, metric: "HTTPCode_ELB_502_Count", dims: alb },
+      { ...alb5xx, metric: "HTTPCode_ELB_504_Count", dims: alb },
       { ...alb5xx, metric: "RequestCount", dims: alb },
     ],
     "target-5xx-rate": [

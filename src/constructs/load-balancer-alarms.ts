@@ -57,9 +57,11 @@ export class LoadBalancerAlarms extends TierAlarms {
       }) satisfies CloudwatchMetricAlarmMetricQuery;
 
     // ---- Errors ----
-    // The ALB's own errors are divided by requests + those errors, so that no traffic but errors is
-    // never a division by zero. Errors after a target was chosen (502, 504) are in RequestCount as
-    // well, so a total outage of that kind reads about 50%, not 100%: still far above any threshold.
+    // The ALB's own errors are divided by every request it answered: RequestCount counts only the
+    // requests for which it chose a target, so those it answered before choosing one (503 with no
+    // target, 500, 501, 505, ...) are added: its 5xx but the 502 and 504, which come after a target
+    // was chosen and are in RequestCount already. A total outage reads 100 % either way, and no
+    // traffic but errors is never a division by zero.
     this.alarm("LoadBalancer5xxRate", {
       what: "alb-5xx-rate",
       description:
@@ -73,8 +75,14 @@ export class LoadBalancerAlarms extends TierAlarms {
       metric: {
         query: [
           sum("errors", "HTTPCode_ELB_5XX_Count", alb),
+          sum("bad_gateway", "HTTPCode_ELB_502_Count", alb),
+          sum("gateway_timeout", "HTTPCode_ELB_504_Count", alb),
           sum("requests", "RequestCount", alb),
-          { id: "total", expression: "FILL(requests, 0) + FILL(errors, 0)", returnData: false },
+          {
+            id: "total",
+            expression: "FILL(requests, 0) + FILL(errors, 0) - FILL(bad_gateway, 0) - FILL(gateway_timeout, 0)",
+            returnData: false,
+          },
           {
             id: "rate",
             expression: `IF(total >= ${minRequests}, 100 * FILL(errors, 0) / total, 0)`,
