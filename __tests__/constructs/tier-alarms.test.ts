@@ -142,7 +142,7 @@ describe("LoadBalancerAlarms", () => {
     ["every request a 502 (the targets fail)", 100, { requests: 200, errors: 200, bad_gateway: 200 }],
     ["every request a 503 (no target to choose)", 100, { errors: 200 }],
     ["2 of 200 requests a 504", 1, { requests: 200, errors: 2, gateway_timeout: 2 }],
-    ["2 503s beside 198 answered requests", 1, { requests: 198, errors: 2 }],
+    ["2 503s beside 198 requests routed to a target", 1, { requests: 198, errors: 2 }],
     ["a quiet minute: 5 requests, all 502", 0, { requests: 5, errors: 5, bad_gateway: 5 }],
   ])("the ALB's 5xx rate, %s, reads %d %%", (_, percent, minute: Record<string, number>) => {
     const queries: any[] = loadBalancer["shop-prod-alb-5xx-rate"].metric_query;
