@@ -521,8 +521,9 @@ describe("deploy.yml and deploy-environment.yml", () => {
       .map((s) => s.run)
       .filter(Boolean);
     const guard = runs.indexOf('npm run plan -- "$ENVIRONMENT"');
+    // it waits for a lock another run holds (the drift check's plan), as the plan guard does
     const applyReviewed = runs.indexOf(
-      'terraform -chdir="cdktf.out/stacks/$ENVIRONMENT" apply -input=false -no-color plan.tfplan',
+      'terraform -chdir="cdktf.out/stacks/$ENVIRONMENT" apply -input=false -no-color -lock-timeout=10m plan.tfplan',
     );
     expect(guard).toBeGreaterThan(-1);
     expect(applyReviewed).toBe(guard + 1);
@@ -599,7 +600,7 @@ describe("the deploy of one environment", () => {
     const index = (pattern: RegExp) => runs.findIndex((r) => pattern.test(r));
     expect(index(/package-app|dist\//)).toBe(-1);
     // The apply takes the very plan the guard reviewed.
-    expect(index(/apply -input=false -no-color plan\.tfplan/)).toBe(index(/npm run plan/) + 1);
+    expect(index(/apply -input=false -no-color -lock-timeout=10m plan\.tfplan/)).toBe(index(/npm run plan/) + 1);
     expect(index(/npm run wait-rollout -- "\$ENVIRONMENT"/)).toBeGreaterThan(index(/apply .*plan\.tfplan/));
   });
 });
