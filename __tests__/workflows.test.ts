@@ -419,6 +419,20 @@ describe("drift.yml", () => {
       });
     });
 
+    test("a report over GitHub's limit is cut, inside its code block or after it, and the note after the cut reads as text", async () => {
+      const long = (lines: number) =>
+        `## prod\n\n\`\`\`\n${"~ aws_security_group.x tags changed\n".repeat(lines)}\`\`\`\n`;
+      for (const report of [long(3000), `${long(100)}\n${"More text. ".repeat(6000)}`]) {
+        const github = fakeGitHub({ issues: [], labels: ["drift"] });
+        await runGitHubScript(script(), results({ "prod.status": "drift\n", "prod.md": report }), github);
+        const body: string = github.calls.find(([name]) => name === "create")![1].body;
+        expect(body.length).toBeLessThan(65_536);
+        const [before, note] = body.split("\n\n... cut at ");
+        expect(note).toMatch(/^60000 characters: the whole report is in the run's artifacts\.$/);
+        expect((before.match(/^```/gm) ?? []).length % 2).toBe(0); // every code block closed before the note
+      }
+    });
+
     test("no drift closes the environment's open issue with a comment; no issue, nothing to do", async () => {
       const dir = results({ "prod.status": "clean\n", "prod.md": "", "dev.status": "clean\n", "dev.md": "" });
       const github = fakeGitHub({ issues: [{ number: 9, title: "Drift detected: prod" }] });
