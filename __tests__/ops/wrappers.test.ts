@@ -174,6 +174,26 @@ describe("npm run drift (stub terraform)", () => {
     expect(stub.calls().map((c) => c.args[0])).toEqual(["init", "plan"]);
   });
 
+  test("the state stays locked by another run past the wait: exit 1, saying so and what to do, not only Terraform's text", async () => {
+    const lockError = [
+      "Error: Error acquiring the state lock",
+      "",
+      "Lock Info:",
+      "  ID:        0f6e6b9c-3a1d-4a7e-9a53-5d1c2b7e8f10",
+      "  Operation: OperationTypeApply",
+      "  Who:       runner@fv-az123-456",
+    ].join("\n");
+    const result = await run("drift", ["dev", "--no-synth"], { planError: lockError });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("Who:       runner@fv-az123-456");
+    expect(result.stderr).toContain(
+      "dev's state is locked by another run, which kept it past the wait: nothing was checked",
+    );
+    // another failure says nothing of a lock
+    const other = await run("drift", ["dev", "--no-synth"], { planError: "Error: No valid credential sources found." });
+    expect(other.stderr).not.toContain("locked by another run");
+  });
+
   test("the detailed exit code says 0 but the JSON shows drift: exit 2, and a warning that the JSON was trusted", async () => {
     const dev = stackOf("dev");
     const server = addressOf(dev, "aws_instance", "Instance");

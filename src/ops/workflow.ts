@@ -85,8 +85,15 @@ function readStack(outdir: string, name: string, synthesized: boolean): Synthesi
 
 /** The error for a failed Terraform command, with what Terraform said. */
 export function terraformFailed(command: string, result: TerraformResult, stack: PreparedStack): OpsError {
-  const said = (result.stderr.trim() || result.stdout.trim() || "(no output)").replace(/^/gm, "  ");
-  return new OpsError(`terraform ${command} failed in ${shown(stack.dir)} (exit ${result.status}):\n${said}`);
+  const output = result.stderr.trim() || result.stdout.trim() || "(no output)";
+  const said = output.replace(/^/gm, "  ");
+  // Another run (a deploy, a colleague's plan, the drift check) held the state past -lock-timeout.
+  const locked = /Error acquiring the state lock/.test(output)
+    ? `\n${stack.name}'s state is locked by another run, which kept it past the wait: nothing was checked or ` +
+      "changed. Run this again once that run ends (Terraform's Lock Info above says who holds it); " +
+      "`terraform force-unlock <ID>` only when that run is known to be dead."
+    : "";
+  return new OpsError(`terraform ${command} failed in ${shown(stack.dir)} (exit ${result.status}):\n${said}${locked}`);
 }
 
 /** The stack `name` in `cdktf.out`, synthesized first unless `synth` is false. */
