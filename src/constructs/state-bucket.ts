@@ -13,7 +13,8 @@ export interface StateBucketProps {
 }
 
 /**
- * An S3 bucket fit to hold Terraform state: versioned, encrypted with SSE-KMS, public access
+ * An S3 bucket fit to hold Terraform state: versioned, encrypted by default with SSE-KMS (the S3
+ * backend's `encrypt = true` writes its objects with SSE-S3 over that: docs/state.md), public access
  * blocked, ACLs disabled, TLS 1.2+ required by policy, and protected by `prevent_destroy`.
  * Locking uses S3-native lock files (`use_lockfile`), so no DynamoDB table is needed.
  *
