@@ -40,7 +40,8 @@ describe("EnvironmentStack", () => {
     expect(AWS_PROVIDER_CONSTRAINT).toBe("~> 6.25");
   });
 
-  test("Terraform >= 1.10 is required, the first with S3-native locking", () => {
+  test("Terraform >= 1.11 is required, the first with S3-native locking generally available (1.10 had it as an experiment)", () => {
+    expect(REQUIRED_TERRAFORM).toBe(">= 1.11.0");
     expect(stackFor().doc.terraform.required_version).toBe(REQUIRED_TERRAFORM);
   });
 

@@ -47,7 +47,7 @@ export function runTerraform(
   return runProcess("terraform", terraformArgs(command, args), { ...options, env: terraformEnv() }).catch(
     (error: NodeJS.ErrnoException) => {
       throw error.code === "ENOENT"
-        ? new OpsError("terraform is not on PATH: install Terraform 1.10 or later (the stacks require it)")
+        ? new OpsError("terraform is not on PATH: install Terraform 1.11 or later (the stacks require it)")
         : error;
     },
   );

@@ -12,8 +12,8 @@ export interface StateBackendOptions {
   readonly allowedAccountIds?: string[];
 }
 
-/** The minimum Terraform for S3-native locking (`use_lockfile`). */
-export const REQUIRED_TERRAFORM = ">= 1.10.0";
+/** The minimum Terraform for S3-native locking (`use_lockfile`): experimental in 1.10, generally available from 1.11. */
+export const REQUIRED_TERRAFORM = ">= 1.11.0";
 
 /**
  * Configures where `stack` keeps its Terraform state: a local file, S3 with S3-native locking, or
@@ -32,7 +32,7 @@ export function addStateBackend(stack: TerraformStack, state: StateConfig, optio
         encrypt: true,
         allowedAccountIds: options.allowedAccountIds,
       });
-      // The 0.21 S3Backend binding predates S3-native locking (Terraform >= 1.10) and has no
+      // The 0.21 S3Backend binding predates S3-native locking (Terraform >= 1.11) and has no
       // `useLockfile` prop; without it two applies can write the same state at once.
       backend.addOverride("use_lockfile", true);
       break;
@@ -45,6 +45,6 @@ export function addStateBackend(stack: TerraformStack, state: StateConfig, optio
       });
       break;
   }
-  // No binding prop sets the Terraform version constraint; S3 locking needs 1.10.
+  // No binding prop sets the Terraform version constraint; S3 locking needs 1.11.
   stack.addOverride("terraform.required_version", REQUIRED_TERRAFORM);
 }
