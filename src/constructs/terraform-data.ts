@@ -12,7 +12,7 @@ export interface TerraformDataProps {
 /**
  * Terraform's built-in `terraform_data` resource. cdktf's own `DataResource` checks the Terraform
  * version by running `terraform version` at every synth, a child process the synth can do
- * without: the stacks already require Terraform >= 1.10 (`required_version`), and
+ * without: the stacks already require Terraform >= 1.11 (`required_version`), and
  * `terraform_data` needs 1.4.
  */
 export class TerraformData extends TerraformResource {
