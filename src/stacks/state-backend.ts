@@ -12,7 +12,10 @@ export interface StateBackendOptions {
   readonly allowedAccountIds?: string[];
 }
 
-/** The minimum Terraform for S3-native locking (`use_lockfile`): experimental in 1.10, generally available from 1.11. */
+/**
+ * The minimum Terraform for S3-native locking (`use_lockfile`): an experiment in 1.10, generally
+ * available from 1.11.
+ */
 export const REQUIRED_TERRAFORM = ">= 1.11.0";
 
 /**
