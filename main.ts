@@ -4,6 +4,7 @@ import { resolveEnvironmentReleases } from "./src/artifact/releases";
 import { ConfigError } from "./src/config/errors";
 import { displayPath, loadEnvironments, parseSelection } from "./src/config/load";
 import { placeholderWarnings } from "./src/config/placeholders";
+import { stateWarnings } from "./src/config/state-warnings";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { PROJECT_ROOT } from "./src/project-root";
 import { readableStack } from "./src/readable-stack";
@@ -47,10 +48,11 @@ try {
   for (const env of environments) {
     for (const waiver of env.exceptions) console.log(`  ${env.name} waives ${waiver.rule}: ${waiver.reason}`);
   }
-  // Documentation values outside production (where they are errors), and reserved example values
-  // everywhere: each is the user's to replace before the environment is deployed.
+  // Documentation values outside production (where they are errors), reserved example values
+  // everywhere, and production's state in a local file: each is the user's to replace before the
+  // environment is deployed.
   for (const env of environments) {
-    for (const warning of placeholderWarnings(env)) {
+    for (const warning of [...placeholderWarnings(env), ...stateWarnings(env)]) {
       console.log(`warning: ${displayPath(environmentsDir)}/${env.name}: ${warning}`);
     }
   }
