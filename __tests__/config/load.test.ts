@@ -100,6 +100,17 @@ describe("loading the environment folders", () => {
     ]);
   });
 
+  test("one bucket cannot hold the state of two accounts: its stack is made in the first one's, and grants no other", () => {
+    writeEnvironments(dir, {
+      dev: environmentFile({ ...net("10.1.0.0/16"), accountId: "210987654321", ...s3("acme-state") }),
+      prod: environmentFile({ ...net("10.2.0.0/16"), accountId: "444455556666", ...s3("acme-state") }),
+      staging: environmentFile({ ...net("10.3.0.0/16"), accountId: "210987654321", ...s3("acme-state") }),
+    });
+    expect(problems()).toEqual([
+      `${label()}/prod: state.bucket acme-state is in account 210987654321 (${label()}/dev's), and this project's state bucket grants no other account: give account 444455556666 a bucket of its own (got "acme-state")`,
+    ]);
+  });
+
   test("two environments may not share an HCP Terraform workspace", () => {
     const cloud = { state: { backend: "cloud", organization: "acme", workspace: "web" } };
     writeEnvironments(dir, {

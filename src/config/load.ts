@@ -411,7 +411,7 @@ export const NON_PRODUCTION_DEFAULTS = {
 function crossEnvironmentProblems(environments: EnvironmentConfig[], label: string): string[] {
   const problems: string[] = [];
   const owners = new Map<string, string>();
-  const bucketRegions = new Map<string, { region: string; env: string }>();
+  const bucketRegions = new Map<string, { region: string; env: string; accountId?: string }>();
   for (const env of environments) {
     const where = `${label}/${env.name}`;
     const s = env.state;
@@ -438,7 +438,13 @@ function crossEnvironmentProblems(environments: EnvironmentConfig[], label: stri
           `${where}: state.region must match the bucket's region ${first.region} (set by ${label}/${first.env}) (got "${s.region}")`,
         );
       }
-      if (!first) bucketRegions.set(s.bucket, { region: s.region, env: env.name });
+      // The bucket's stack is made in the first one's account, and grants no other account.
+      if (first?.accountId && env.accountId && first.accountId !== env.accountId) {
+        problems.push(
+          `${where}: state.bucket ${s.bucket} is in account ${first.accountId} (${label}/${first.env}'s), and this project's state bucket grants no other account: give account ${env.accountId} a bucket of its own (got "${s.bucket}")`,
+        );
+      }
+      if (!first) bucketRegions.set(s.bucket, { region: s.region, env: env.name, accountId: env.accountId });
     }
   }
   environments.forEach((env, i) => {
