@@ -22,6 +22,19 @@ function loadBalancerJson(overrides: Partial<LoadBalancerProps> = {}): string {
   );
 }
 
+/** nginx's configuration on a server of two processes, as the boot script writes it. */
+const serverNginxConf = () =>
+  nginxConf({
+    environment: "test",
+    version: "1.0.0",
+    listenPort: 80,
+    healthCheckPath: "/healthz",
+    appPorts: appPorts(2),
+    appUser: "app",
+    passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+    paths: SERVER_PATHS,
+  });
+
 describe("LoadBalancer: the target group's health check of each server", () => {
   const json = loadBalancerJson();
   const targets = Object.values(JSON.parse(json).resource.aws_lb_target_group as Record<string, any>)[0];
@@ -35,16 +48,7 @@ describe("LoadBalancer: the target group's health check of each server", () => {
   });
 
   test("the check waits longer than nginx ever takes to answer it, even with a hung process", () => {
-    const conf = nginxConf({
-      environment: "test",
-      version: "1.0.0",
-      listenPort: 80,
-      healthCheckPath: "/healthz",
-      appPorts: appPorts(2),
-      appUser: "app",
-      passiveHealthCheck: PASSIVE_HEALTH_CHECK,
-      paths: SERVER_PATHS,
-    });
+    const conf = serverNginxConf();
     const location = /location = \/healthz \{([\s\S]*?)\n        \}/.exec(conf)?.[1] ?? "";
     // The longest answer: a try may start until the retry window ends, then take its connect
     // and read timeouts (read from the rendered configuration, not from the constant).
@@ -54,6 +58,22 @@ describe("LoadBalancer: the target group's health check of each server", () => {
     expect(longest).toBe(HEALTH_CHECK_ANSWER_SECONDS);
     expect(targets.health_check.timeout).toBeGreaterThan(longest);
     expect(targets.health_check.timeout).toBeLessThan(targets.health_check.interval);
+  });
+});
+
+describe("LoadBalancer: a server leaving (a scale-in, an instance refresh)", () => {
+  const doc = JSON.parse(loadBalancerJson());
+  const targets = Object.values(doc.resource.aws_lb_target_group as Record<string, any>)[0];
+  const lb = Object.values(doc.resource.aws_lb as Record<string, any>)[0];
+
+  test("finishes every request in flight: it stays registered longer than the load balancer lets a request run silent, and longer than nginx waits for an answer", () => {
+    const conf = serverNginxConf();
+    const readTimeout = Number(/\n {8}proxy_read_timeout (\d+)s;/.exec(conf)?.[1]);
+    expect(readTimeout).toBeGreaterThan(0);
+    const delay = Number(targets.deregistration_delay);
+    expect(delay).toBeGreaterThan(lb.idle_timeout);
+    expect(delay).toBeGreaterThan(readTimeout);
+    expect(delay).toBeLessThanOrEqual(3600); // AWS's most
   });
 });
 

@@ -50,10 +50,15 @@ describe("waitForRefresh", () => {
     );
   });
 
-  test("a failed refresh is exit 1, and so is one still running at the deadline", async () => {
-    expect(
-      await waitForRefresh({ ...base, group: "g", run: scripted(["InProgress", "Failed"]).run, timeoutMs: 60_000 }),
-    ).toBe(1);
+  test("a failed refresh is exit 1, saying what it left and how to undo it; so is one still running at the deadline", async () => {
+    const lines: string[] = [];
+    const run = scripted(["InProgress", "Failed"]).run;
+    expect(await waitForRefresh({ ...base, group: "g", run, log: (line) => lines.push(line), timeoutMs: 60_000 })).toBe(
+      1,
+    );
+    expect(lines.at(-1)).toMatch(
+      /already replaced run the new launch template.*deploy the previous app\.version to undo/,
+    );
     let clock = 0;
     const stuck = scripted(["InProgress"]);
     const code = await waitForRefresh({

@@ -61,7 +61,8 @@ export interface AppFleetProps {
  * Any change to the launch template (new AMI, instance type, user data) makes a new template
  * version; the group references `latest_version` (not `$Latest`, which never triggers a refresh), so
  * the change rolls out as a rolling instance refresh that keeps `minHealthyPercentage` serving,
- * pauses at checkpoints, and stops on failure with the old servers still serving.
+ * pauses at checkpoints, and stops on failure. The servers it had not replaced still run the old
+ * version; those it replaced, and any the group launches after, run the new one (see below).
  *
  * @example
  * new AppFleet(this, "Fleet", { naming, subnetIds, count: { min: 2, desired: 2, max: 6 }, targetGroupArns: [tg.arn], ... });
@@ -129,8 +130,9 @@ export class AppFleet extends Construct {
           checkpointDelay: "300",
           // Not autoRollback: the provider moves the group to the new template version before it
           // starts the refresh, so a "rollback" would return to that same version
-          // (hashicorp/terraform-provider-aws#34189). A failed refresh stops with the old
-          // instances still serving; deploy the previous app.version to undo.
+          // (hashicorp/terraform-provider-aws#34189). A failed refresh stops; the group keeps the
+          // new version for the servers it replaced and any it launches after: deploy the previous
+          // app.version to undo (wait-rollout says so).
           autoRollback: false,
         },
       },

@@ -48,9 +48,16 @@ export interface LoadBalancerProps {
   readonly accessLogs?: boolean;
   /** Let `destroy` delete the access log bucket with the logs in it (non-production environments). @default false */
   readonly forceDestroyLogs?: boolean;
-  /** Seconds a deregistering target keeps serving in-flight requests. @default 30 */
+  /**
+   * Seconds a deregistering target keeps serving in-flight requests (a scale-in, an instance
+   * refresh): the group terminates the server only after them.
+   * @default - the load balancer's idle timeout and 5 s: the longest a request may run without a byte
+   */
   readonly deregistrationDelay?: number;
 }
+
+/** Seconds the load balancer keeps a connection on which nothing is sent (its default, stated). */
+export const IDLE_TIMEOUT_SECONDS = 60;
 
 /**
  * An internet-facing Application Load Balancer in the public subnets: its security group admits
@@ -76,7 +83,9 @@ export class LoadBalancer extends Construct {
     super(scope, id);
     const { naming } = props;
     const accessLogs = props.accessLogs ?? false;
-    const deregistrationDelay = props.deregistrationDelay ?? 30;
+    // A server leaving lets every request in flight finish: 30 s (the old default) cut off one that
+    // nginx waits on for its 30-s read timeout, or longer with a retry.
+    const deregistrationDelay = props.deregistrationDelay ?? IDLE_TIMEOUT_SECONDS + 5;
     if (props.subnetIds.length < 2) {
       throw new Error(`LoadBalancer: subnetIds must list subnets in at least 2 AZs (got ${props.subnetIds.length})`);
     }
@@ -100,6 +109,7 @@ export class LoadBalancer extends Construct {
       subnets: [...props.subnetIds],
       dropInvalidHeaderFields: true,
       desyncMitigationMode: "strictest",
+      idleTimeout: IDLE_TIMEOUT_SECONDS,
       enableDeletionProtection: props.deletionProtection,
       accessLogs: logs ? { bucket: logs.bucket, prefix: "alb", enabled: true } : undefined,
       tags: naming.tags("alb"),

@@ -47,6 +47,15 @@ export interface WaitOptions {
   readonly now?: () => number;
 }
 
+/**
+ * What a failed refresh leaves: the group already launches from the new template version (the
+ * provider moves it there before the refresh starts), so the servers it replaced run the new
+ * release, and so will every server it launches from now on.
+ */
+export const FAILED_REFRESH_HINT =
+  "the servers this refresh already replaced run the new launch template, and so will every server the group " +
+  "launches from now on (a scale-out, a replacement): deploy the previous app.version to undo (docs/layouts.md)";
+
 /** Polls until the newest refresh ends; resolves to the exit code (0 done, 1 failed or timed out). */
 export async function waitForRefresh(options: WaitOptions): Promise<number> {
   const { run, log } = options;
@@ -77,7 +86,10 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
     if (verdict.message !== last) log(verdict.message);
     last = verdict.message;
     if (verdict.state === "done") return 0;
-    if (verdict.state === "failed") return 1;
+    if (verdict.state === "failed") {
+      log(FAILED_REFRESH_HINT);
+      return 1;
+    }
     if (now() >= deadline) {
       log(`still running after ${Math.round(options.timeoutMs / 60000)} min: giving up waiting (the refresh goes on)`);
       return 1;
