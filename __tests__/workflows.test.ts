@@ -615,6 +615,19 @@ describe("the deploy of one environment", () => {
     expect(index(/package-app|dist\//)).toBe(-1);
     // The apply takes the very plan the guard reviewed.
     expect(index(/apply -input=false -no-color -lock-timeout=10m plan\.tfplan/)).toBe(index(/npm run plan/) + 1);
+    // the rollout waits for a refresh started after the deploy's start, noted before the plan guard
+    const noted = index(/ROLLOUT_SINCE=/);
+    expect(noted).toBeGreaterThanOrEqual(0);
+    expect(noted).toBeLessThan(index(/npm run plan/));
+    const githubEnv = path.join(tempDir(), "github-env");
+    const before = Date.now() - 1000;
+    const result = runStep("deploy-environment.yml", runs[noted], { env: { ...process.env, GITHUB_ENV: githubEnv } });
+    expect(result.status).toBe(0);
+    const written = fs.readFileSync(githubEnv, "utf8");
+    expect(written).toMatch(/^ROLLOUT_SINCE=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$/);
+    const since = Date.parse(written.slice("ROLLOUT_SINCE=".length).trim());
+    expect(since).toBeGreaterThanOrEqual(before - 1000); // whole seconds
+    expect(since).toBeLessThanOrEqual(Date.now());
     expect(index(/npm run wait-rollout -- "\$ENVIRONMENT"/)).toBeGreaterThan(index(/apply .*plan\.tfplan/));
   });
 });

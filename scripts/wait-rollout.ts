@@ -5,7 +5,9 @@ import { runCli, synthesizedStack } from "../src/ops/workflow";
 // `npm run wait-rollout -- <env>`: after `cdktf deploy <env>`, wait for the Auto Scaling group's
 // instance refresh to end (the provider does not). Reads the group's name from the stack's
 // outputs. Exit 0 when it succeeded (or the layout has no group), 1 when it failed, was cancelled
-// or is still running after ROLLOUT_TIMEOUT_MINUTES (default 60).
+// or is still running after ROLLOUT_TIMEOUT_MINUTES (default 60). ROLLOUT_SINCE (an ISO 8601
+// time, the deploy's start) makes only a refresh started since count: a deploy that changed no
+// launch template then has nothing to wait for, however an earlier refresh ended.
 
 const USAGE = `usage: npm run wait-rollout -- <env>
   exit codes: 0 the rollout succeeded (or there is none), 1 it failed, timed out, or an error`;
@@ -17,7 +19,14 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
   if (!region) throw new OpsError(`stack ${stack.name} has no AWS provider region`);
   const outputs = await runTerraform("output", ["-json"], { cwd: stack.dir });
   if (outputs.status !== 0) throw new OpsError(`terraform output failed in ${stack.dir}: ${outputs.stderr.trim()}`);
+  const since = process.env.ROLLOUT_SINCE ? new Date(process.env.ROLLOUT_SINCE) : undefined;
+  if (since && Number.isNaN(since.getTime())) {
+    throw new OpsError(
+      `ROLLOUT_SINCE must be an ISO 8601 time such as 2026-12-04T15:30:00Z (got "${process.env.ROLLOUT_SINCE}")`,
+    );
+  }
   return waitForRefresh({
+    since,
     group: JSON.parse(outputs.stdout || "{}").app_autoscaling_group?.value,
     region,
     run: (command, commandArgs) => runProcess(command, commandArgs),

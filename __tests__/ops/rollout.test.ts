@@ -50,6 +50,19 @@ describe("waitForRefresh", () => {
     );
   });
 
+  test("with the deploy's start, an earlier refresh is not this deploy's: none since is nothing to wait for, a newer one counts", () => {
+    const earlier = refresh("Failed", { InstanceRefreshId: "r-0", StartTime: "2026-11-24T10:00:00Z" });
+    const since = new Date("2026-11-24T11:00:00Z");
+    expect(refreshVerdict(refreshes(earlier), since)).toEqual({
+      state: "done",
+      message: "no instance refresh since 2026-11-24T11:00:00.000Z: nothing to wait for",
+    });
+    expect(refreshVerdict(refreshes(earlier)).state).toBe("failed"); // without a start, the newest counts
+    const ours = refresh("InProgress", { InstanceRefreshId: "r-1", StartTime: "2026-11-24T11:00:07Z" });
+    expect(refreshVerdict(refreshes(earlier, ours), since)).toMatchObject({ state: "waiting" });
+    expect(refreshVerdict(refreshes(ours, earlier), since).message).toMatch(/^instance refresh r-1 InProgress/);
+  });
+
   test("a failed refresh is exit 1, saying what it left and how to undo it; so is one still running at the deadline", async () => {
     const lines: string[] = [];
     const run = scripted(["InProgress", "Failed"]).run;

@@ -16,11 +16,20 @@ export interface RefreshVerdict {
   readonly message: string;
 }
 
-/** What the newest instance refresh in `describe-instance-refreshes` JSON output says. */
-export function refreshVerdict(describeOutput: string): RefreshVerdict {
+/**
+ * What the newest instance refresh in `describe-instance-refreshes` JSON output says; with `since`,
+ * only a refresh started at or after it counts (one the deploy started, not an earlier one's end).
+ */
+export function refreshVerdict(describeOutput: string, since?: Date): RefreshVerdict {
   const refreshes = (JSON.parse(describeOutput).InstanceRefreshes ?? []) as Array<Record<string, any>>;
-  const newest = [...refreshes].sort((a, b) => String(b.StartTime ?? "").localeCompare(String(a.StartTime ?? "")))[0];
-  if (!newest) return { state: "done", message: "no instance refresh: nothing to wait for" };
+  const started = (refresh: Record<string, any>) => Date.parse(String(refresh.StartTime ?? ""));
+  const newest = refreshes
+    .filter((refresh) => since === undefined || started(refresh) >= since.getTime())
+    .sort((a, b) => (started(b) || 0) - (started(a) || 0))[0];
+  if (!newest) {
+    const when = since ? ` since ${since.toISOString()}` : "";
+    return { state: "done", message: `no instance refresh${when}: nothing to wait for` };
+  }
   const progress = newest.PercentageComplete === undefined ? "" : `, ${newest.PercentageComplete}% done`;
   const reason = newest.StatusReason ? `: ${newest.StatusReason}` : "";
   const what = `instance refresh ${newest.InstanceRefreshId} ${newest.Status}${progress}${reason}`;
@@ -43,6 +52,8 @@ export interface WaitOptions {
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly log: (line: string) => void;
+  /** Only a refresh started at or after this counts (the deploy's start): an earlier one is not this deploy's. */
+  readonly since?: Date;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
 }
@@ -82,7 +93,7 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
     ]);
     if (result.status !== 0)
       throw new OpsError(`aws autoscaling describe-instance-refreshes failed: ${result.stderr.trim()}`);
-    const verdict = refreshVerdict(result.stdout);
+    const verdict = refreshVerdict(result.stdout, options.since);
     if (verdict.message !== last) log(verdict.message);
     last = verdict.message;
     if (verdict.state === "done") return 0;
