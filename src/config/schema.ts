@@ -150,8 +150,8 @@ const instanceType = z
  * At most this many app processes per server: the boot script, nginx's configuration included
  * (an upstream of the other processes for each one), must fit EC2's 16 KB of user data
  * gzip-compressed. A single server with its own PostgreSQL and the longest names is the largest:
- * 15.7 KB with 32 processes, 16.1 KB with 36 and 16.6 KB with 40 (release.test.ts synthesizes it
- * with the most processes).
+ * 15.8 KB with 32 processes, about 16.2 KB with 36 and 16.5 KB with 40 (release.test.ts synthesizes
+ * it with the most processes).
  */
 export const MAX_APP_PROCESSES = 32;
 
