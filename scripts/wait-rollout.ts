@@ -1,4 +1,4 @@
-import { waitForRefresh } from "../src/ops/rollout";
+import { rolloutSince, waitForRefresh } from "../src/ops/rollout";
 import { OpsError, runProcess, runTerraform } from "../src/ops/terraform";
 import { runCli, synthesizedStack } from "../src/ops/workflow";
 
@@ -13,18 +13,14 @@ const USAGE = `usage: npm run wait-rollout -- <env>
   exit codes: 0 the rollout succeeded (or there is none), 1 it failed, timed out, or an error`;
 
 runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
+  // Read first: a bad value stops here, before terraform runs.
+  const since = rolloutSince(process.env.ROLLOUT_SINCE);
   // The stack as deployed: never synthesized again here.
   const stack = synthesizedStack(args.stack, { synth: false });
   const region = (stack.document as { provider?: { aws?: Array<{ region?: string }> } }).provider?.aws?.[0]?.region;
   if (!region) throw new OpsError(`stack ${stack.name} has no AWS provider region`);
   const outputs = await runTerraform("output", ["-json"], { cwd: stack.dir });
   if (outputs.status !== 0) throw new OpsError(`terraform output failed in ${stack.dir}: ${outputs.stderr.trim()}`);
-  const since = process.env.ROLLOUT_SINCE ? new Date(process.env.ROLLOUT_SINCE) : undefined;
-  if (since && Number.isNaN(since.getTime())) {
-    throw new OpsError(
-      `ROLLOUT_SINCE must be an ISO 8601 time such as 2026-12-04T15:30:00Z (got "${process.env.ROLLOUT_SINCE}")`,
-    );
-  }
   return waitForRefresh({
     since,
     group: JSON.parse(outputs.stdout || "{}").app_autoscaling_group?.value,

@@ -1,4 +1,4 @@
-import { refreshVerdict, waitForRefresh, type Runner } from "../../src/ops/rollout";
+import { refreshVerdict, rolloutSince, waitForRefresh, type Runner } from "../../src/ops/rollout";
 
 // describe-instance-refreshes output in the AWS CLI's JSON shape, written by these tests (not captured).
 const refreshes = (...items: Array<Record<string, unknown>>) => JSON.stringify({ InstanceRefreshes: items });
@@ -61,6 +61,17 @@ describe("waitForRefresh", () => {
     const ours = refresh("InProgress", { InstanceRefreshId: "r-1", StartTime: "2026-11-24T11:00:07Z" });
     expect(refreshVerdict(refreshes(earlier, ours), since)).toMatchObject({ state: "waiting" });
     expect(refreshVerdict(refreshes(ours, earlier), since).message).toMatch(/^instance refresh r-1 InProgress/);
+  });
+
+  test("ROLLOUT_SINCE: unset is no start; an ISO 8601 time is one; anything else is refused, naming the variable and an example", () => {
+    expect(rolloutSince(undefined)).toBeUndefined();
+    expect(rolloutSince("")).toBeUndefined();
+    expect(rolloutSince("2026-12-04T15:30:00Z")?.toISOString()).toBe("2026-12-04T15:30:00.000Z");
+    for (const bad of ["yesterday", "1733326200", "2026-13-40T99:00:00Z"]) {
+      expect(() => rolloutSince(bad)).toThrow(
+        `ROLLOUT_SINCE must be an ISO 8601 time such as 2026-12-04T15:30:00Z (got "${bad}")`,
+      );
+    }
   });
 
   test("a failed refresh is exit 1, saying what it left and how to undo it; so is one still running at the deadline", async () => {

@@ -7,6 +7,19 @@ import { OpsError } from "./terraform";
  * refresh (`aws autoscaling describe-instance-refreshes`) until it ends.
  */
 
+/**
+ * The deploy's start as `ROLLOUT_SINCE` gives it (an ISO 8601 time), or undefined when unset: only
+ * a refresh started since then is this deploy's.
+ */
+export function rolloutSince(value: string | undefined): Date | undefined {
+  if (value === undefined || value === "") return undefined;
+  const since = new Date(value);
+  if (!/^\d{4}-\d\d-\d\dT/.test(value) || Number.isNaN(since.getTime())) {
+    throw new OpsError(`ROLLOUT_SINCE must be an ISO 8601 time such as 2026-12-04T15:30:00Z (got "${value}")`);
+  }
+  return since;
+}
+
 /** Instance refresh statuses that are still moving. */
 const IN_PROGRESS = new Set(["Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"]);
 
