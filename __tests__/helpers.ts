@@ -195,6 +195,16 @@ export function bootScriptOf(json: Synthesized): string {
   );
 }
 
+/**
+ * The content of `file` as a boot script writes it (its quoted here-document, without the final
+ * newline); throws when the script writes no such file.
+ */
+export function writtenFile(script: string, file: string): string {
+  const heredoc = new RegExp(`cat > ${file.replace(/[/.@]/g, "\\$&")} <<'(\\w+)'\\n([\\s\\S]*?)\\n\\1\\n`).exec(script);
+  if (!heredoc) throw new Error(`the boot script writes no ${file}`);
+  return heredoc[2];
+}
+
 /** A release tarball of `version` (a one-file app) for stacks on versions this repository never released. */
 export function fixtureRelease(version: string): ReleaseArtifact {
   const bytes = tarGz([{ path: "package.json", type: "file", content: Buffer.from(JSON.stringify({ version })) }]);

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { environmentStack } from "../environment-stack";
-import { bootScriptOf, ref, type Synthesized } from "../helpers";
+import { bootScriptOf, ref, writtenFile, type Synthesized } from "../helpers";
 import { TerraformResource, TerraformStack, Testing } from "cdktf";
 import { AppDeployment, FIRST_BOOT_SECONDS } from "../../src/constructs/app-deployment";
 import { Naming } from "../../src/naming";
@@ -223,23 +223,16 @@ describe("how long a deploy on a server without a load balancer is waited for", 
   // held out and stopped too. What waits for a deploy must wait that long: SSM stopping the script
   // half-way would leave processes on two versions.
   const seconds = (text: string, pattern: RegExp) => Number(text.match(pattern)![1]);
-  /** A file the boot script writes, as it writes it. */
-  const written = (script: string, file: string) => {
-    const start = script.indexOf(`cat > ${file} <<'`);
-    if (start < 0) throw new Error(`the boot script writes no ${file}`);
-    const terminator = script.slice(start).match(/<<'(\w+)'\n/)![1];
-    return script.slice(script.indexOf("\n", start) + 1, script.indexOf(`\n${terminator}\n`, start));
-  };
   const FIRST_BOOT_AT_LEAST = 15 * 60; // packages, the database, the first install
   const deploy = (processes: number) => {
     const json = stack("single-server", { processes });
     const script = bootScriptOf(json);
-    const unit = written(script, "/etc/systemd/system/app@.service");
+    const unit = writtenFile(script, "/etc/systemd/system/app@.service");
     const stop =
-      seconds(written(script, "/opt/app/bin/rotation"), /^HOLD_SECONDS=([\d.]+)$/m) +
+      seconds(writtenFile(script, "/opt/app/bin/rotation"), /^HOLD_SECONDS=([\d.]+)$/m) +
       seconds(unit, /^TimeoutStopSec=(\d+)$/m);
     const move = 2 * stop + seconds(unit, /^TimeoutStartSec=(\d+)$/m);
-    const deployScript = written(script, "/opt/app/bin/deploy");
+    const deployScript = writtenFile(script, "/opt/app/bin/deploy");
     const migrations = deployScript.match(/timeout -k (\d+) "\$\{APP_MIGRATE_TIMEOUT:-(\d+)\}"/)!;
     const content = JSON.parse(json.resources("aws_ssm_document")[0].values.content);
     const runCommand: string[] = content.mainSteps[0].inputs.runCommand;

@@ -20,7 +20,7 @@ import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT, userDataBase64 } from "../../src/userdata/encode";
-import { tempDir } from "../helpers";
+import { tempDir, writtenFile } from "../helpers";
 import { PROJECT_ROOT } from "../../src/project-root";
 
 /** The server's files as text: what nginx, systemd and bash will be given. */
@@ -429,13 +429,13 @@ describe("the boot script", () => {
 
   test("writes exactly the rendered files", () => {
     const script = bootScript(props);
-    const body = (file: string) =>
-      new RegExp(`cat > ${file.replace(/[/.@]/g, "\\$&")} <<'(\\w+)'\\n([\\s\\S]*?)\\n\\1\\n`).exec(script)?.[2];
-    expect(body("/etc/nginx/nginx.conf")).toBe(nginxConf(props.host).replace(/\n$/, ""));
-    expect(body("/etc/systemd/system/app@.service")).toBe(appUnit(props.host).replace(/\n$/, ""));
-    expect(body("/opt/app/bin/deploy")).toBe(deployScript(props.host).replace(/\n$/, ""));
-    expect(body("/opt/app/bin/rotation")).toBe(rotationScript(props.host).replace(/\n$/, ""));
-    expect(body("/etc/systemd/system/app-watchdog.service")).toBe(watchdogUnit(props.host).replace(/\n$/, ""));
+    expect(writtenFile(script, "/etc/nginx/nginx.conf")).toBe(nginxConf(props.host).replace(/\n$/, ""));
+    expect(writtenFile(script, "/etc/systemd/system/app@.service")).toBe(appUnit(props.host).replace(/\n$/, ""));
+    expect(writtenFile(script, "/opt/app/bin/deploy")).toBe(deployScript(props.host).replace(/\n$/, ""));
+    expect(writtenFile(script, "/opt/app/bin/rotation")).toBe(rotationScript(props.host).replace(/\n$/, ""));
+    expect(writtenFile(script, "/etc/systemd/system/app-watchdog.service")).toBe(
+      watchdogUnit(props.host).replace(/\n$/, ""),
+    );
   });
 
   test("holds every process out of rotation before anything starts, and starts the watchdog before the first deploy", () => {

@@ -411,7 +411,8 @@ export const NON_PRODUCTION_DEFAULTS = {
 function crossEnvironmentProblems(environments: EnvironmentConfig[], label: string): string[] {
   const problems: string[] = [];
   const owners = new Map<string, string>();
-  const bucketRegions = new Map<string, { region: string; env: string; accountId?: string }>();
+  // each bucket's first environment: the region and account its stack is made in
+  const firstByBucket = new Map<string, { region: string; env: string; accountId?: string }>();
   for (const env of environments) {
     const where = `${label}/${env.name}`;
     const s = env.state;
@@ -432,7 +433,7 @@ function crossEnvironmentProblems(environments: EnvironmentConfig[], label: stri
       owners.set(identity, env.name);
     }
     if (s.backend === "s3") {
-      const first = bucketRegions.get(s.bucket);
+      const first = firstByBucket.get(s.bucket);
       if (first && first.region !== s.region) {
         problems.push(
           `${where}: state.region must match the bucket's region ${first.region} (set by ${label}/${first.env}) (got "${s.region}")`,
@@ -444,7 +445,7 @@ function crossEnvironmentProblems(environments: EnvironmentConfig[], label: stri
           `${where}: state.bucket ${s.bucket} is in account ${first.accountId} (${label}/${first.env}'s), and this project's state bucket grants no other account: give account ${env.accountId} a bucket of its own (got "${s.bucket}")`,
         );
       }
-      if (!first) bucketRegions.set(s.bucket, { region: s.region, env: env.name, accountId: env.accountId });
+      if (!first) firstByBucket.set(s.bucket, { region: s.region, env: env.name, accountId: env.accountId });
     }
   }
   environments.forEach((env, i) => {

@@ -37,7 +37,7 @@ export const FIRST_BOOT_SECONDS = 1800;
  * earlier run still going) before it fails with nothing changed (exit 75): waiting out a whole
  * deploy, it could not finish its own within the document's limit.
  */
-export const LOCK_WAIT_SECONDS = 300;
+const LOCK_WAIT_SECONDS = 300;
 
 /** Seconds beyond the document's time limit that the apply waits: the agent on a booting server registers late. */
 const PICK_UP_SECONDS = 300;

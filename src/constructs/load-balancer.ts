@@ -57,7 +57,7 @@ export interface LoadBalancerProps {
 }
 
 /** Seconds the load balancer keeps a connection on which nothing is sent (its default, stated). */
-export const IDLE_TIMEOUT_SECONDS = 60;
+const IDLE_TIMEOUT_SECONDS = 60;
 
 /**
  * An internet-facing Application Load Balancer in the public subnets: its security group admits

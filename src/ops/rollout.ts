@@ -76,7 +76,7 @@ export interface WaitOptions {
  * provider moves it there before the refresh starts), so the servers it replaced run the new
  * release, and so will every server it launches from now on.
  */
-export const FAILED_REFRESH_HINT =
+const FAILED_REFRESH_HINT =
   "the servers this refresh already replaced run the new launch template, and so will every server the group " +
   "launches from now on (a scale-out, a replacement): deploy the previous app.version to undo (docs/layouts.md)";
 

@@ -26,7 +26,7 @@ const FETCH_SECONDS = 600;
  * (TimeoutStartSec); and, when it fails to, held out and stopped as well (systemd stops a unit whose
  * start failed); then the 2-s health check and the MainPID read.
  */
-export function moveSeconds(host: AppHost): number {
+function moveSeconds(host: AppHost): number {
   const stop = hostTimings(host).rotation.holdSeconds + drainTimings(host).stopTimeoutSeconds;
   return Math.ceil(2 * stop + startTimeoutSeconds(host) + 3);
 }
