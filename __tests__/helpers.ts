@@ -6,6 +6,7 @@ import { stringify } from "yaml";
 import { artifactFileName, sha256Hex, type ReleaseArtifact } from "../src/artifact/releases";
 import { tarGz } from "../src/artifact/tar";
 import { parseEnvironment, type EnvironmentConfig } from "../src/config/load";
+import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../src/userdata/app-host";
 import { userDataScript } from "../src/userdata/encode";
 
 /** A synthesized resource: its Terraform name and arguments. */
@@ -211,4 +212,24 @@ export function fixtureRelease(version: string): ReleaseArtifact {
   const file = path.join(tempDir("release-fixture-"), artifactFileName(version));
   fs.writeFileSync(file, bytes);
   return { version, file, sha256: sha256Hex(bytes) };
+}
+
+/**
+ * What runs inside a test's app server, as the stacks describe it: nginx on 80 over 2 processes,
+ * the shipped paths and users, version 1.0.0 of "dev", no artifact source and no database, unless
+ * `overrides` says otherwise.
+ */
+export function testHost(overrides: Partial<AppHost> = {}): AppHost {
+  return {
+    environment: "dev",
+    version: "1.0.0",
+    listenPort: 80,
+    healthCheckPath: "/healthz",
+    appPorts: appPorts(2),
+    nginxUser: "nginx",
+    appUser: "app",
+    passiveHealthCheck: PASSIVE_HEALTH_CHECK,
+    paths: SERVER_PATHS,
+    ...overrides,
+  };
 }

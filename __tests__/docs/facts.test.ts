@@ -150,3 +150,14 @@ test("docs/database.md quotes the config error for an engine version AL2023 lack
   });
   expect(parseEnvironment("dev", file).problems.map((p) => `environments/dev: ${p}`)).toEqual([quoted]);
 });
+
+test.each(["docs/layouts.md", "docs/ko/layouts.md"])(
+  "%s gives the launch hook's timeout of staging (RDS, 2 processes) as the stack sets it",
+  (page) => {
+    const [group] = shippedStack("staging").resources("aws_autoscaling_group");
+    const env = SHIPPED_ENVIRONMENTS.find((e) => e.name === "staging")!;
+    expect([env.app.processes, env.layout]).toEqual([2, "load-balanced"]);
+    const seconds: number = group.values.initial_lifecycle_hook[0].heartbeat_timeout;
+    expect(read(page)).toContain(seconds.toLocaleString("en-US"));
+  },
+);

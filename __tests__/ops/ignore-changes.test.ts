@@ -25,6 +25,8 @@ const AUDITED: Record<string, string> = {
   "aws_instance.ami": "a new Amazon Linux release would replace the server and lose what is on it",
   "aws_instance.user_data_base64": "user data runs only at first boot; a change would replace the server",
   "aws_autoscaling_group.desired_capacity": "target tracking moves it between min and max",
+  "aws_autoscaling_group.initial_lifecycle_hook":
+    "it matters only at creation, and a change replaces the group; the hook's own resource manages it after",
   "aws_db_instance.engine_version": "RDS upgrades a pinned minor version itself (only when a minor is pinned)",
   "aws_db_instance.final_snapshot_identifier":
     "named with the instance's creation time, so that each destroy leaves a snapshot of its own name; timestamp() differs at every plan",

@@ -1,7 +1,7 @@
 import { al2023Parameter } from "../../src/constructs/app-identity";
 import { TLS_POLICY } from "../../src/constructs/load-balancer";
 import { environmentStack } from "../environment-stack";
-import { userDataScript, type Synthesized } from "../helpers";
+import { bootScriptOf, userDataScript, writtenFile, type Synthesized } from "../helpers";
 
 const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const AZS = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
@@ -325,9 +325,80 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
     });
   });
 
+  test("a new server waits out of service until its boot has finished: the launch hook outlasts the longest first boot, and abandons a boot that fails or outruns it", () => {
+    const [group] = json.resources("aws_autoscaling_group");
+    const script = bootScriptOf(json);
+    const seconds = (text: string, pattern: RegExp) => Number(pattern.exec(text)![1]);
+    const unit = writtenFile(script, "/etc/systemd/system/app@.service");
+    const migrations = /timeout -k (\d+) "\$\{APP_MIGRATE_TIMEOUT:-(\d+)\}"/.exec(
+      writtenFile(script, "/opt/app/bin/deploy"),
+    )!;
+    // packages, agent and nginx (15 minutes at least); the migrations, killed after their grace; every
+    // process started at once and, failing, stopped
+    const firstBoot =
+      15 * 60 +
+      Number(migrations[1]) +
+      Number(migrations[2]) +
+      seconds(unit, /^TimeoutStartSec=(\d+)$/m) +
+      seconds(unit, /^TimeoutStopSec=(\d+)$/m);
+    expect(group.values.initial_lifecycle_hook).toEqual([
+      {
+        name: "boot",
+        lifecycle_transition: "autoscaling:EC2_INSTANCE_LAUNCHING",
+        default_result: "ABANDON",
+        heartbeat_timeout: expect.any(Number),
+      },
+    ]);
+    const [hook] = group.values.initial_lifecycle_hook;
+    // the same hook on its own resource, which adds it to a group created before it existed (the
+    // group ignores its initial hook after creation: a change to it would replace the group)
+    const [own] = json.resources("aws_autoscaling_lifecycle_hook");
+    expect(own.values).toEqual({
+      ...hook,
+      autoscaling_group_name: `\${aws_autoscaling_group.${group.name}.name}`,
+    });
+    expect(group.values.lifecycle.ignore_changes).toContain("initial_lifecycle_hook");
+    expect(hook.heartbeat_timeout).toBeGreaterThanOrEqual(firstBoot);
+    expect(hook.heartbeat_timeout).toBeLessThanOrEqual(7200); // Auto Scaling's limit
+    // the boot script completes this very hook
+    expect(writtenFile(script, "/opt/app/bin/launch-hook")).toContain(`--lifecycle-hook-name ${hook.name} `);
+    // creating the group, Terraform waits for servers in service as long as a boot may take
+    expect(Number(/^(\d+)m$/.exec(group.values.wait_for_capacity_timeout)![1]) * 60).toBeGreaterThan(
+      hook.heartbeat_timeout,
+    );
+  });
+
+  test("the app servers may complete the launch actions of their own group only, and may before the first boots", () => {
+    const [group] = json.resources("aws_autoscaling_group");
+    const policy = json.named("aws_iam_policy_document", "LaunchHookPolicy", true);
+    expect(policy.values.statement).toEqual([
+      expect.objectContaining({ actions: ["autoscaling:DescribeAutoScalingInstances"], resources: ["*"] }),
+      expect.objectContaining({
+        actions: ["autoscaling:CompleteLifecycleAction"],
+        resources: [
+          `arn:aws:autoscaling:ap-northeast-2:*:autoScalingGroup:*:autoScalingGroupName/${group.values.name_prefix}*`,
+        ],
+      }),
+    ]);
+    expect(group.values.name_prefix).toBe("shop-test-app-");
+    const rolePolicy = json.named("aws_iam_role_policy", "LaunchHook");
+    expect(rolePolicy.values.policy).toBe(`\${data.aws_iam_policy_document.${policy.name}.json}`);
+    expect(group.values.depends_on).toContain(`aws_iam_role_policy.${rolePolicy.name}`);
+    // the lone servers have no group, and no such permission
+    for (const lone of [singleServer(), split()]) {
+      expect(
+        lone
+          .dataSources("aws_iam_policy_document")
+          .map((d) => d.name)
+          .join(),
+      ).not.toContain("LaunchHook");
+      expect(bootScriptOf(lone)).not.toContain("launch-hook");
+    }
+  });
+
   test("autoscaling owns desired capacity after creation, tracking CPU", () => {
     const [group] = json.resources("aws_autoscaling_group");
-    expect(group.values.lifecycle.ignore_changes).toEqual(["desired_capacity"]);
+    expect(group.values.lifecycle.ignore_changes).toEqual(["desired_capacity", "initial_lifecycle_hook"]);
     expect(json.resources("aws_autoscaling_policy")[0].values).toMatchObject({
       policy_type: "TargetTrackingScaling",
       target_tracking_configuration: expect.objectContaining({ target_value: 60 }),

@@ -4,7 +4,8 @@ import { parse } from "yaml";
 import { environmentStack } from "../environment-stack";
 import { bootScriptOf, ref, writtenFile, type Synthesized } from "../helpers";
 import { TerraformResource, TerraformStack, Testing } from "cdktf";
-import { AppDeployment, FIRST_BOOT_SECONDS } from "../../src/constructs/app-deployment";
+import { AppDeployment } from "../../src/constructs/app-deployment";
+import { FIRST_BOOT_SECONDS } from "../../src/userdata/boot-script";
 import { Naming } from "../../src/naming";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT } from "../../src/userdata/encode";
@@ -285,12 +286,29 @@ describe("how long a deploy on a server without a load balancer is waited for", 
     expect(bootScriptOf(longest)).toContain(`app@${8000 + MAX_APP_PROCESSES}`);
   });
 
+  test("so does the largest fleet server's, with its launch hook and the RDS certificate bundle", () => {
+    const fleet = environmentStack("longest-name", {
+      project: "longest-proj",
+      layout: "load-balanced",
+      network,
+      app: { instanceType: "t3.small", version: "1.0.0", processes: MAX_APP_PROCESSES },
+      loadBalancer: { https: true, certificateArn: CERT },
+    });
+    const userData = Buffer.from(fleet.resources("aws_launch_template")[0].values.user_data, "base64");
+    expect(userData.length).toBeLessThanOrEqual(USER_DATA_LIMIT);
+    expect(bootScriptOf(fleet)).toContain("/opt/app/bin/launch-hook CONTINUE");
+  });
+
   test("the deploy workflow's job outlasts the longest apply it can run: a Multi-AZ RDS create, then the most processes' deploy", () => {
     const workflow = parse(
       fs.readFileSync(path.join(__dirname, "../../.github/workflows/deploy-environment.yml"), "utf8"),
     );
     const RDS_CREATE_SECONDS = 40 * 60;
     expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(RDS_CREATE_SECONDS + most.apply);
+    // a fleet's creation waits for its servers' first boot
+    const fleet = stack("load-balanced", { processes: MAX_APP_PROCESSES }).resources("aws_autoscaling_group")[0];
+    const capacityWait = Number(/^(\d+)m$/.exec(fleet.values.wait_for_capacity_timeout)![1]) * 60;
+    expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(RDS_CREATE_SECONDS + capacityWait);
   });
 
   test("an SSM step longer than SSM allows is refused at synth (the agent would quietly run it for its default hour)", () => {

@@ -1,13 +1,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import {
-  appPorts,
-  PASSIVE_HEALTH_CHECK,
-  SERVER_PATHS,
-  type AppDatabase,
-  type AppHost,
-} from "../../src/userdata/app-host";
+import { SERVER_PATHS, type AppDatabase, type AppHost } from "../../src/userdata/app-host";
 import { appUnit } from "../../src/userdata/app-unit";
 import { DATABASE_SETTING_LINE, databaseSettingsLines, type DatabaseSettings } from "../../src/userdata/database-step";
 import { deployScript } from "../../src/userdata/deploy-script";
@@ -20,7 +14,7 @@ import {
   mariadbAppCnf,
   postgresHba,
 } from "../../src/userdata/local-database";
-import { tempDir } from "../helpers";
+import { tempDir, testHost } from "../helpers";
 
 /** The database files a server is given, as text (the drills in __tests__/server run them for real). */
 
@@ -40,22 +34,16 @@ const DATABASE: AppDatabase = {
   envFile: "/etc/app/database.env",
   local: LOCAL,
 };
-const host = (database?: AppDatabase): AppHost => ({
-  environment: "dev",
-  version: "1.0.0",
-  listenPort: 80,
-  healthCheckPath: "/healthz",
-  appPorts: appPorts(2),
-  appUser: "app",
-  passiveHealthCheck: PASSIVE_HEALTH_CHECK,
-  paths: SERVER_PATHS,
-  artifacts: {
-    region: "ap-northeast-2",
-    bucketParameter: "/shop/dev/app/artifacts-bucket",
-    releaseKey: "app/release.tar.gz",
-  },
-  database,
-});
+const host = (database?: AppDatabase): AppHost =>
+  testHost({
+    nginxUser: undefined,
+    artifacts: {
+      region: "ap-northeast-2",
+      bucketParameter: "/shop/dev/app/artifacts-bucket",
+      releaseKey: "app/release.tar.gz",
+    },
+    database,
+  });
 
 function bashSyntaxErrors(script: string): string {
   const file = path.join(tempDir("bash-n-"), "script.sh");

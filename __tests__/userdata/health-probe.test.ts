@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../../src/userdata/app-host";
+import { SERVER_PATHS } from "../../src/userdata/app-host";
 import { bootScript } from "../../src/userdata/boot-script";
 import {
   HEALTH_PROBE_TIMER,
@@ -10,23 +10,12 @@ import {
   healthProbeService,
   healthProbeTimer,
 } from "../../src/userdata/health-probe";
-import { tempDir } from "../helpers";
+import { tempDir, testHost } from "../helpers";
 
 // The health probe's files as text: what bash and systemd are given on a server without a load
 // balancer. The script itself runs against real nginx in __tests__/server/health-probe.test.ts.
 
-const host = (overrides: Partial<AppHost> = {}): AppHost => ({
-  environment: "dev",
-  version: "1.0.0",
-  listenPort: 80,
-  healthCheckPath: "/healthz",
-  appPorts: appPorts(2),
-  nginxUser: "nginx",
-  appUser: "app",
-  passiveHealthCheck: PASSIVE_HEALTH_CHECK,
-  paths: SERVER_PATHS,
-  ...overrides,
-});
+const host = testHost;
 const LOG_GROUPS = { app: "/a", nginxAccess: "/b", nginxError: "/c", boot: "/d" };
 
 describe("the probe script", () => {
@@ -94,7 +83,6 @@ describe("the boot script", () => {
     const script = bootScript({
       host: host(),
       logGroups: LOG_GROUPS,
-      autoScaling: false,
       healthProbe: { region: "ap-northeast-2" },
     });
     for (const file of healthProbeFiles({ host: host(), region: "ap-northeast-2" })) {
@@ -107,6 +95,8 @@ describe("the boot script", () => {
   });
 
   test("without healthProbe (a fleet behind a load balancer) there is no probe", () => {
-    expect(bootScript({ host: host(), logGroups: LOG_GROUPS, autoScaling: true })).not.toContain("health-probe");
+    expect(
+      bootScript({ host: host(), logGroups: LOG_GROUPS, autoScaling: { region: "ap-northeast-2" } }),
+    ).not.toContain("health-probe");
   });
 });

@@ -20,28 +20,23 @@ import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT, userDataBase64 } from "../../src/userdata/encode";
-import { tempDir, writtenFile } from "../helpers";
+import { tempDir, testHost, writtenFile } from "../helpers";
 import { PROJECT_ROOT } from "../../src/project-root";
 
 /** The server's files as text: what nginx, systemd and bash will be given. */
 
-const host = (overrides: Partial<AppHost> = {}): AppHost => ({
-  environment: "prod",
-  version: "1.4.2",
-  listenPort: 80,
-  healthCheckPath: "/healthz",
-  appPorts: appPorts(4),
-  nginxUser: "nginx",
-  appUser: "app",
-  passiveHealthCheck: PASSIVE_HEALTH_CHECK,
-  paths: SERVER_PATHS,
-  artifacts: {
-    region: "ap-northeast-2",
-    bucketParameter: "/shop/prod/app/artifacts-bucket",
-    releaseKey: "app/release.tar.gz",
-  },
-  ...overrides,
-});
+const host = (overrides: Partial<AppHost> = {}): AppHost =>
+  testHost({
+    environment: "prod",
+    version: "1.4.2",
+    appPorts: appPorts(4),
+    artifacts: {
+      region: "ap-northeast-2",
+      bucketParameter: "/shop/prod/app/artifacts-bucket",
+      releaseKey: "app/release.tar.gz",
+    },
+    ...overrides,
+  });
 /** A single server's own PostgreSQL, as the single-server stack describes it. */
 const LOCAL_DATABASE: AppDatabase = {
   settingsParameter: "/shop/prod/app/database",
@@ -406,7 +401,7 @@ describe("the deploy script", () => {
 });
 
 describe("the boot script", () => {
-  const props = { host: host(), logGroups: LOG_GROUPS, autoScaling: true };
+  const props = { host: host(), logGroups: LOG_GROUPS, autoScaling: { region: "ap-northeast-2" } };
 
   test("keeps the app's log folder root's: systemd opens the units' log files there as root", () => {
     // An app-owned folder would let the app user swap a log file for a symlink that root then appends to.
@@ -505,7 +500,9 @@ describe("the boot script", () => {
   });
 
   test("the CloudWatch agent config ships every log to its group and memory per instance and per group", () => {
-    const config = JSON.parse(cloudWatchAgentConfig({ ...props, bootLog: "/var/log/boot-script.log" }));
+    const config = JSON.parse(
+      cloudWatchAgentConfig({ ...props, autoScaling: true, bootLog: "/var/log/boot-script.log" }),
+    );
     const shipped = Object.fromEntries(
       config.logs.logs_collected.files.collect_list.map((f: any) => [f.log_group_name, f.file_path]),
     );
@@ -531,7 +528,7 @@ describe("the boot script", () => {
   });
 
   test("with its own database, the server's agent also ships the nightly dump's log (root-owned, outside the app's folder) to the app's group", () => {
-    const withDatabase = { ...props, host: host({ database: LOCAL_DATABASE }), bootLog: "/b" };
+    const withDatabase = { ...props, autoScaling: true, host: host({ database: LOCAL_DATABASE }), bootLog: "/b" };
     const files = JSON.parse(cloudWatchAgentConfig(withDatabase)).logs.logs_collected.files.collect_list;
     expect(files).toContainEqual({
       file_path: "/var/log/db-backup.log",
@@ -540,7 +537,8 @@ describe("the boot script", () => {
     });
     const script = bootScript({ ...props, host: host({ database: LOCAL_DATABASE }) });
     expect(script).toContain("/etc/logrotate.d/db-backup");
-    const without = JSON.parse(cloudWatchAgentConfig({ ...props, bootLog: "/b" })).logs.logs_collected.files;
+    const without = JSON.parse(cloudWatchAgentConfig({ ...props, autoScaling: true, bootLog: "/b" })).logs
+      .logs_collected.files;
     expect(without.collect_list.map((f: { file_path: string }) => f.file_path)).not.toContain("/var/log/db-backup.log");
   });
 

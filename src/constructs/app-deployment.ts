@@ -4,6 +4,7 @@ import type { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import { VERSION_PATTERN } from "../userdata/app-host";
+import { FIRST_BOOT_SECONDS } from "../userdata/boot-script";
 
 export interface AppDeploymentProps {
   readonly naming: Naming;
@@ -28,9 +29,6 @@ export interface AppDeploymentProps {
    */
   readonly waitSeconds?: number;
 }
-
-/** Seconds the document waits for the server's first boot (packages, database, first install) before the deploy. */
-export const FIRST_BOOT_SECONDS = 1800;
 
 /**
  * Seconds the document's deploy waits for another deploy's lock (one a person started, or an

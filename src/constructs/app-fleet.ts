@@ -1,10 +1,17 @@
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { AutoscalingLifecycleHook } from "@cdktf/provider-aws/lib/autoscaling-lifecycle-hook";
 import { AutoscalingPolicy } from "@cdktf/provider-aws/lib/autoscaling-policy";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import { userDataBase64 } from "../userdata/encode";
+import { LAUNCH_HOOK_NAME, MAX_LAUNCH_HOOK_SECONDS } from "../userdata/launch-hook";
+
+/** The prefix of the app servers' group name (Auto Scaling adds a unique suffix). */
+export function fleetNamePrefix(naming: Naming): string {
+  return `${naming.name("app")}-`;
+}
 
 export interface AppFleetProps {
   readonly naming: Naming;
@@ -19,8 +26,17 @@ export interface AppFleetProps {
   readonly imageId: string;
   readonly securityGroupId: string;
   readonly instanceProfileName: string;
-  /** First-boot script, as plain text (base64-encoded here). */
+  /**
+   * First-boot script, as plain text (base64-encoded here). It must end the launch hook
+   * (`LAUNCH_HOOK_NAME`) when it exits, as `bootScript` does with `autoScaling` set: CONTINUE
+   * when it succeeded, ABANDON when it failed.
+   */
   readonly userData: string;
+  /**
+   * Seconds the boot script may run: the group holds a new server out of service (`Pending:Wait`)
+   * this long for the boot script to end its launch hook, then abandons the launch. At most 7,200.
+   */
+  readonly bootTimeoutSeconds: number;
   /** Instance counts; `desired` applies at creation, then belongs to autoscaling. */
   readonly count: { readonly min: number; readonly desired: number; readonly max: number };
   /** Target groups the instances register with; their health decides replacement. */
@@ -34,7 +50,9 @@ export interface AppFleetProps {
   /** SSH key pair. @default - none */
   readonly keyName?: string;
   /**
-   * Seconds after launch before health checks count (boot script + app start).
+   * Seconds after a server is put in service (its boot script has ended the launch hook, every
+   * process started and healthy) before the load balancer's health checks count: its
+   * registration and the checks it must pass first.
    * @default 300
    */
   readonly healthCheckGracePeriod?: number;
@@ -58,6 +76,12 @@ export interface AppFleetProps {
  * template (IMDSv2 only, hop limit 1; encrypted gp3 root volume) and replaced when the load
  * balancer finds them unhealthy.
  *
+ * A new server waits out of service until its boot script has finished (a launch lifecycle hook,
+ * created with the group so that its very first servers wait too): the group puts it in service,
+ * registered with the load balancer, once the boot succeeded, and terminates it and launches
+ * another when the boot failed or outran `bootTimeoutSeconds`. The health-check grace period starts
+ * only then, so a boot that runs long migrations is not taken for an unhealthy server.
+ *
  * Any change to the launch template (new AMI, instance type, user data) makes a new template
  * version; the group references `latest_version` (not `$Latest`, which never triggers a refresh), so
  * the change rolls out as a rolling instance refresh that keeps `minHealthyPercentage` serving,
@@ -77,6 +101,15 @@ export class AppFleet extends Construct {
     super(scope, id);
     const rootVolumeGb = props.rootVolumeGb ?? 20;
     const healthCheckGracePeriod = props.healthCheckGracePeriod ?? 300;
+    if (
+      !Number.isInteger(props.bootTimeoutSeconds) ||
+      props.bootTimeoutSeconds < 30 ||
+      props.bootTimeoutSeconds > MAX_LAUNCH_HOOK_SECONDS
+    ) {
+      throw new Error(
+        `AppFleet: bootTimeoutSeconds must be whole seconds from 30 to ${MAX_LAUNCH_HOOK_SECONDS}, what a launch hook may wait (got ${props.bootTimeoutSeconds})`,
+      );
+    }
     this.healthCheckGracePeriod = healthCheckGracePeriod;
     const minHealthyPercentage = props.minHealthyPercentage ?? 100;
     const maxHealthyPercentage = props.maxHealthyPercentage ?? 150;
@@ -109,8 +142,14 @@ export class AppFleet extends Construct {
     });
     this.launchTemplateId = template.id;
 
+    const launchHook = {
+      name: LAUNCH_HOOK_NAME,
+      lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING",
+      heartbeatTimeout: props.bootTimeoutSeconds,
+      defaultResult: "ABANDON",
+    };
     const group = new AutoscalingGroup(this, "Group", {
-      namePrefix: `${naming.name("app")}-`,
+      namePrefix: fleetNamePrefix(naming),
       vpcZoneIdentifier: [...props.subnetIds],
       minSize: props.count.min,
       maxSize: props.count.max,
@@ -119,6 +158,13 @@ export class AppFleet extends Construct {
       healthCheckGracePeriod,
       defaultInstanceWarmup: healthCheckGracePeriod,
       targetGroupArns: [...props.targetGroupArns],
+      // Created with the group, so that its very first servers wait too (a hook of its own is
+      // created only after the group, whose first servers would already be in service).
+      initialLifecycleHook: [launchHook],
+      // At creation Terraform waits for the servers to be in service, as long as a boot may take
+      // and 5 minutes for the group to act on it: a first boot that fails fails the apply (its
+      // default, 10 minutes, would fail a boot whose migrations run longer).
+      waitForCapacityTimeout: `${Math.ceil(props.bootTimeoutSeconds / 60) + 5}m`,
       launchTemplate: { id: template.id, version: template.latestVersion.toString() },
       instanceRefresh: {
         strategy: "Rolling",
@@ -146,10 +192,18 @@ export class AppFleet extends Construct {
       // The group's own tags, each also propagated to the instances it launches.
       tag: Object.entries(launchedTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
       // Target tracking moves desired capacity; re-applying the config value would undo its work.
-      lifecycle: { ignoreChanges: ["desired_capacity"] },
+      // The initial hook only matters at creation, and the provider replaces the whole group for a
+      // change to it (a group created before it existed would go, servers and all): the hook's own
+      // resource below manages it from then on.
+      lifecycle: { ignoreChanges: ["desired_capacity", "initial_lifecycle_hook"] },
       dependsOn: props.bootDependsOn ? [...props.bootDependsOn] : undefined,
     });
     this.autoScalingGroupName = group.name;
+
+    // The same hook, managed on its own: PutLifecycleHook creates or updates it, so on a new group
+    // this changes nothing, and on a group created before the hook existed it adds it in place. A
+    // new boot timeout (more processes, a database) changes it here.
+    new AutoscalingLifecycleHook(this, "LaunchHook", { ...launchHook, autoscalingGroupName: group.name });
 
     new AutoscalingPolicy(this, "CpuTargetTracking", {
       name: naming.name("app-cpu"),

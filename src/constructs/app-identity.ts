@@ -44,6 +44,12 @@ export interface AppIdentityProps {
   readonly database?: DatabaseAccess;
   /** Releases the servers may download. @default - none */
   readonly releases?: ReleaseSource;
+  /**
+   * The servers are launched by an Auto Scaling group whose name starts with `groupNamePrefix`, in
+   * `region`: they may read their own launch state and complete the group's lifecycle actions (their
+   * boot script ends its launch hook). @default - lone servers
+   */
+  readonly launchHook?: { readonly region: string; readonly groupNamePrefix: string };
 }
 
 /** Where the servers download releases from: read-only, and only the releases' key. */
@@ -173,6 +179,30 @@ export class AppIdentity extends Construct {
       );
     }
     if (props.database) this.permissions.push(databasePolicy(this, role.id, props.database));
+    if (props.launchHook) {
+      const { region, groupNamePrefix } = props.launchHook;
+      const launch = new DataAwsIamPolicyDocument(this, "LaunchHookPolicy", {
+        statement: [
+          {
+            // Which group the server is in and whether a launch action waits for it (this action
+            // has no resource-level permissions).
+            sid: "ReadLaunchState",
+            effect: "Allow",
+            actions: ["autoscaling:DescribeAutoScalingInstances"],
+            resources: ["*"],
+          },
+          {
+            sid: "CompleteLaunch",
+            effect: "Allow",
+            actions: ["autoscaling:CompleteLifecycleAction"],
+            resources: [
+              `arn:aws:autoscaling:${region}:*:autoScalingGroup:*:autoScalingGroupName/${groupNamePrefix}*`,
+            ],
+          },
+        ],
+      });
+      this.permissions.push(new IamRolePolicy(this, "LaunchHook", { role: role.id, policy: launch.json }));
+    }
     if (props.releases) {
       const { bucketArn, key, parameterArn } = props.releases;
       const readReleases = new DataAwsIamPolicyDocument(this, "ReadReleasesPolicy", {

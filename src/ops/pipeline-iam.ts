@@ -184,6 +184,10 @@ export const TYPE_ACTIONS: Readonly<Record<string, TypeActions>> = {
       ...TAGS_EC2,
     ],
   },
+  aws_autoscaling_lifecycle_hook: {
+    read: AUTOSCALING_READ,
+    write: ["autoscaling:PutLifecycleHook", "autoscaling:DeleteLifecycleHook"],
+  },
   aws_autoscaling_policy: {
     read: AUTOSCALING_READ,
     write: ["autoscaling:PutScalingPolicy", "autoscaling:DeletePolicy"],

@@ -69,6 +69,8 @@ export const STATELESS_TYPES: Readonly<Record<string, string>> = {
     "an app server: its disk holds the release and logs already shipped to CloudWatch (a single server's database is checked on its own)",
   aws_launch_template: "how the fleet's servers are launched, from the code",
   aws_autoscaling_group: "the fleet; its servers keep nothing the release and the logs do not",
+  aws_autoscaling_lifecycle_hook:
+    "how long a new server's boot may take before the group gives up on it, from the code",
   aws_autoscaling_policy: "a scaling rule, from the code",
   aws_lb_listener: "a load balancer's listener, from the code",
   aws_lb_target_group: "the fleet's registration with the load balancer",

@@ -47,7 +47,7 @@ export function addAppRelease(stack: EnvironmentStack): AppRelease {
 export function addAppIdentity(
   stack: EnvironmentStack,
   release: AppRelease,
-  extra: Pick<AppIdentityProps, "publicPorts" | "database">,
+  extra: Pick<AppIdentityProps, "publicPorts" | "database" | "launchHook">,
 ): AppIdentity {
   const { env, naming, network } = stack;
   return new AppIdentity(stack, "AppIdentity", {
@@ -93,7 +93,7 @@ export function appBootScript(
   return bootScript({
     host: options.host,
     logGroups: release.logs.groups,
-    autoScaling: options.autoScaling,
+    autoScaling: options.autoScaling ? { region: stack.env.region } : undefined,
     // A fleet is health-checked by its load balancer; a lone server probes itself (the health alarm).
     healthProbe: options.autoScaling ? undefined : { region: stack.env.region },
   });

@@ -1,11 +1,12 @@
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import { AppFleet } from "../constructs/app-fleet";
+import { AppFleet, fleetNamePrefix } from "../constructs/app-fleet";
 import { Database } from "../constructs/database";
 import { LoadBalancer } from "../constructs/load-balancer";
 import { SecurityGroupLink } from "../constructs/security-group-link";
 import { SiteDomain } from "../constructs/site-domain";
 import { hostedZoneOf } from "../config/rules";
+import { bootTimeoutSeconds } from "../userdata/boot-script";
 import { addAppIdentity, addAppRelease, appBootScript, appHost } from "./app-wiring";
 import { ssmCommandForGroup } from "./connect";
 import { addDatabaseOutputs, databaseProps, rdsDatabaseWiring } from "./database-wiring";
@@ -48,7 +49,10 @@ export class LoadBalancedStack extends EnvironmentStack {
     });
     const release = addAppRelease(this);
     const wiring = rdsDatabaseWiring(this, database);
-    const identity = addAppIdentity(this, release, { database: wiring.access });
+    const identity = addAppIdentity(this, release, {
+      database: wiring.access,
+      launchHook: { region: env.region, groupNamePrefix: fleetNamePrefix(naming) },
+    });
 
     // ---- Security group chain: internet -> ALB (in LoadBalancer) -> app -> DB ----
     new SecurityGroupLink(this, "AlbToApp", {
@@ -64,6 +68,7 @@ export class LoadBalancedStack extends EnvironmentStack {
       description: `${env.database.engine} from the app servers`,
     });
 
+    const host = appHost(this, release, wiring.host);
     const fleet = new AppFleet(this, "AppFleet", {
       naming,
       tags: this.sharedTags,
@@ -75,7 +80,8 @@ export class LoadBalancedStack extends EnvironmentStack {
       keyName: identity.keyName,
       // The version is in the user data: a new app.version is a new launch template version,
       // which the group rolls out as an instance refresh.
-      userData: appBootScript(this, release, { autoScaling: true, host: appHost(this, release, wiring.host) }),
+      userData: appBootScript(this, release, { autoScaling: true, host }),
+      bootTimeoutSeconds: bootTimeoutSeconds(host),
       count: env.app.count,
       targetGroupArns: [loadBalancer.targetGroupArn],
       detailedMonitoring: env.app.detailedMonitoring,

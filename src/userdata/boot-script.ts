@@ -1,7 +1,7 @@
 import type { AppHost } from "./app-host";
 import { appUnit } from "./app-unit";
 import { CLOUDWATCH_AGENT_CONFIG, cloudWatchAgentConfig, type ServerLogGroups } from "./cloudwatch-agent";
-import { DEPLOY_SCRIPT, deployScript } from "./deploy-script";
+import { DEPLOY_SCRIPT, deployScript, firstInstallSeconds } from "./deploy-script";
 import { HEALTH_PROBE_TIMER, healthProbeFiles } from "./health-probe";
 import {
   DB_BACKUP_SCRIPT,
@@ -20,6 +20,7 @@ import {
   postgresAppConf,
   postgresHba,
 } from "./local-database";
+import { LAUNCH_HOOK_SCRIPT, launchHookScript, MAX_LAUNCH_HOOK_SECONDS } from "./launch-hook";
 import { heldMarker, nginxConf } from "./nginx-conf";
 import { ROTATION_SCRIPT, rotationScript, WATCHDOG_UNIT, watchdogUnit } from "./rotation-script";
 
@@ -40,6 +41,28 @@ export const SELINUX_SETUP = [
 /** The boot script logs here; the CloudWatch agent ships it. */
 export const BOOT_LOG = "/var/log/boot-script.log";
 
+/**
+ * Seconds a first boot may take before its deploy: the packages (each install tried up to 10
+ * times), the CloudWatch agent, nginx, and on the single server the database engine. What waits for
+ * a first boot allows this, then the deploy's own time.
+ */
+export const FIRST_BOOT_SECONDS = 1800;
+
+/**
+ * The longest the first boot of `host` runs: `FIRST_BOOT_SECONDS`, then the first install. An Auto
+ * Scaling group's launch hook waits this long for the boot script (Auto Scaling allows at most
+ * 7,200 s: a host that could take longer is refused).
+ */
+export function bootTimeoutSeconds(host: AppHost): number {
+  const seconds = FIRST_BOOT_SECONDS + firstInstallSeconds(host);
+  if (seconds > MAX_LAUNCH_HOOK_SECONDS) {
+    throw new Error(
+      `bootTimeoutSeconds: a first boot may take ${seconds} s, more than the ${MAX_LAUNCH_HOOK_SECONDS} s an Auto Scaling launch hook may wait`,
+    );
+  }
+  return seconds;
+}
+
 /** Packages every app server installs: the proxy, the app's runtime, the metrics and logs agent. */
 export const SERVER_PACKAGES = ["nginx", "nodejs22", "amazon-cloudwatch-agent"] as const;
 
@@ -48,8 +71,12 @@ export interface BootScriptProps {
   readonly host: AppHost;
   /** Log groups the CloudWatch agent ships to. */
   readonly logGroups: ServerLogGroups;
-  /** The server is in an Auto Scaling group (metrics per group as well as per instance). */
-  readonly autoScaling: boolean;
+  /**
+   * The server is in an Auto Scaling group, in this region: metrics per group as well as per
+   * instance, and the group's launch hook completed when the boot script ends (`launchHookScript`:
+   * in service when it succeeded, abandoned when it failed). @default - a lone server
+   */
+  readonly autoScaling?: { readonly region: string };
   /**
    * Probe the health check through nginx every minute and publish it to CloudWatch in this region
    * (servers without a load balancer, whose health alarm reads it). @default - no probe
@@ -125,6 +152,25 @@ function databaseLines(host: AppHost): string[] {
 }
 
 /**
+ * A server in an Auto Scaling group waits out of service (`Pending:Wait`) until its boot script
+ * ends: the script's first act is to install `launch-hook` and have its exit call it, so that any
+ * failure from the first package on abandons the launch, and only a finished boot, with every
+ * process started and healthy, puts the server in service.
+ */
+function launchHookLines(host: AppHost, autoScaling: BootScriptProps["autoScaling"]): string[] {
+  if (!autoScaling) return [];
+  const hook = `${host.paths.appRoot}/${LAUNCH_HOOK_SCRIPT}`;
+  return [
+    "",
+    "# ---- The group holds this server out of service until this script ends: in service once it has ----",
+    "# ---- succeeded, abandoned (terminated, and another launched) should any step fail ----",
+    `install -d -m 0755 ${host.paths.appRoot}/bin`,
+    ...writeFile(hook, launchHookScript({ region: autoScaling.region }), "0755"),
+    `trap 'status=$?; if ((status == 0)); then ${hook} CONTINUE; else echo "boot script failed (exit $status) at $(date -Is)"; ${hook} ABANDON; fi' EXIT`,
+  ];
+}
+
+/**
  * The first-boot script of an app server on Amazon Linux 2023 (cloud-init runs it once, as root):
  * installs nginx, Node.js and the CloudWatch agent; writes the nginx configuration, the
  * `app@<port>` unit, the deploy script and the agent's configuration, all rendered from one
@@ -146,6 +192,7 @@ export function bootScript(props: BootScriptProps): string {
     "set -euo pipefail",
     `exec > >(tee -a ${BOOT_LOG}) 2>&1`,
     'echo "boot script started at $(date -Is)"',
+    ...launchHookLines(host, props.autoScaling),
     "# The network may still be settling at first boot: retry package installs, bounded.",
     'retry() { for attempt in 1 2 3 4 5 6 7 8 9 10; do "$@" && return 0; echo "retry $attempt: $*"; sleep 6; done; return 1; }',
     `retry dnf install -y ${SERVER_PACKAGES.join(" ")}`,
@@ -153,7 +200,7 @@ export function bootScript(props: BootScriptProps): string {
     "# ---- First the CloudWatch agent, so that even a failed boot ships its log ----",
     ...writeFile(
       CLOUDWATCH_AGENT_CONFIG,
-      cloudWatchAgentConfig({ host, logGroups: props.logGroups, autoScaling: props.autoScaling, bootLog: BOOT_LOG }),
+      cloudWatchAgentConfig({ host, logGroups: props.logGroups, autoScaling: props.autoScaling !== undefined, bootLog: BOOT_LOG }),
     ),
     `/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${CLOUDWATCH_AGENT_CONFIG}`,
     "",

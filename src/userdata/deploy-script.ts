@@ -45,6 +45,16 @@ export function deployTimeoutSeconds(host: AppHost): number {
 }
 
 /**
+ * The longest the first install on `host` (the boot script's deploy) runs: fetching the release,
+ * the migrations' time limit, every process started at once and, should a start fail, stopped
+ * again (one move), and each process's health checked twice (2 s each).
+ */
+export function firstInstallSeconds(host: AppHost): number {
+  const migrations = host.database ? MIGRATION_TIMEOUT_SECONDS + MIGRATION_KILL_SECONDS : 0;
+  return FETCH_SECONDS + migrations + moveSeconds(host) + 2 * 2 * host.appPorts.length;
+}
+
+/**
  * `deploy <version>`: the one way a version reaches an app server's processes, used by the boot
  * script (first install), the SSM document (single-server and app-db-split deploys) and people.
  *

@@ -1,0 +1,81 @@
+/** Where the boot script of a server in an Auto Scaling group installs `launchHookScript`, under the app root. */
+export const LAUNCH_HOOK_SCRIPT = "bin/launch-hook";
+
+/** The name of the app servers' launch lifecycle hook, which their boot script completes. */
+export const LAUNCH_HOOK_NAME = "boot";
+
+/**
+ * The longest a lifecycle hook may wait for its action to be completed (or a heartbeat): Auto
+ * Scaling's limit for `heartbeat_timeout`.
+ */
+export const MAX_LAUNCH_HOOK_SECONDS = 7200;
+
+export interface LaunchHookProps {
+  /** The region of the server and its group (the AWS CLI's `--region`). */
+  readonly region: string;
+}
+
+/**
+ * `launch-hook CONTINUE|ABANDON`: ends the launch lifecycle action of the server it runs on. The
+ * app servers' Auto Scaling group holds every server it launches out of service (`Pending:Wait`)
+ * until its boot script calls this on exit: `CONTINUE` when the boot succeeded puts the server in
+ * service, registered with the load balancer, its health-check grace period starting only then;
+ * `ABANDON` when it failed terminates it, after 20 s for the CloudWatch agent (which ships every
+ * 15 s) to send the boot log's last lines, and the group launches another.
+ *
+ * A server that no launch action holds (a group created before it had the hook: Auto Scaling adds
+ * a group's initial hooks only when it creates the group) is left as it is, and the script says so.
+ * The metadata service and the AWS calls are tried 5 times, 3, 6, 9 and 12 s apart
+ * (`LAUNCH_HOOK_RETRY_SECONDS` sets the step; `LAUNCH_HOOK_FLUSH_SECONDS` the wait before an
+ * abandon). Exit 0 when the action was completed or none waits, 1 when it could not be completed
+ * (the hook's timeout then abandons the launch), 64 on a wrong argument.
+ */
+export function launchHookScript(props: LaunchHookProps): string {
+  return [
+    "#!/bin/bash",
+    "# launch-hook CONTINUE|ABANDON: ends this server's launch lifecycle action (the boot script",
+    "# calls it on exit). Written by the boot script from src/userdata/launch-hook.ts; edit that.",
+    "set -uo pipefail",
+    "",
+    'log() { echo "launch-hook: $*"; }',
+    'result="${1:-}"',
+    'if [[ $result != CONTINUE && $result != ABANDON ]]; then log "usage: launch-hook CONTINUE|ABANDON (got \'$result\')"; exit 64; fi',
+    "",
+    "# 5 tries, 3, 6, 9, 12 s apart: at first boot the network and the instance role may still settle.",
+    "try() {",
+    "  local i",
+    "  for i in 1 2 3 4 5; do",
+    '    "$@" && return 0',
+    "    if ((i < 5)); then sleep $((i * ${LAUNCH_HOOK_RETRY_SECONDS:-3})); fi",
+    "  done",
+    "  return 1",
+    "}",
+    "",
+    "# This instance's id, through IMDSv2 (a session token first).",
+    "instance_id() {",
+    "  local token",
+    '  token=$(curl -fsS --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token) &&',
+    '    curl -fsS --max-time 5 -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id',
+    "}",
+    "",
+    'id=$(try instance_id) || { log "could not read this instance\'s id from the metadata service"; exit 1; }',
+    `where=$(try aws --region ${props.region} autoscaling describe-auto-scaling-instances --instance-ids "$id" \\`,
+    "  --query 'AutoScalingInstances[0].[AutoScalingGroupName,LifecycleState]' --output text) ||",
+    '  { log "could not read the Auto Scaling state of $id"; exit 1; }',
+    'read -r group state <<<"$where"',
+    'if [[ $group == None ]]; then group=""; fi',
+    "if [[ ${state:-} != Pending:Wait ]]; then",
+    '  log "$id is ${state:-not in an Auto Scaling group}${group:+ in $group}: no launch action waits for it; nothing to do"',
+    "  exit 0",
+    "fi",
+    "if [[ $result == ABANDON ]]; then",
+    '  log "abandoning the launch of $id in ${LAUNCH_HOOK_FLUSH_SECONDS:-20} s, once the CloudWatch agent has shipped the boot log"',
+    '  sleep "${LAUNCH_HOOK_FLUSH_SECONDS:-20}"',
+    "fi",
+    `try aws --region ${props.region} autoscaling complete-lifecycle-action --auto-scaling-group-name "$group" \\`,
+    `  --lifecycle-hook-name ${LAUNCH_HOOK_NAME} --instance-id "$id" --lifecycle-action-result "$result" ||`,
+    '  { log "could not complete the launch action of $id in $group ($result): the hook\'s timeout abandons it"; exit 1; }',
+    'log "$id in $group: launch $result"',
+    "",
+  ].join("\n");
+}
