@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SERVER_PATHS } from "../../src/userdata/app-host";
@@ -17,12 +17,19 @@ const INSTANCE = "i-0123456789abcdef0";
 const GROUP = "shop-prod-app-20261204000000000000000001";
 
 interface Stubs {
-  /** What `describe-auto-scaling-instances --output text` prints: "<group>\t<state>", or "None". */
-  readonly where?: string;
+  /**
+   * What `describe-auto-scaling-instances --output text` prints, call after call (the last one
+   * from then on): "<group>\t<state>", or "None". @default the group, Pending:Wait
+   */
+  readonly where?: readonly string[];
+  /** What it prints once a completion has been asked for (carried out or not). @default - as before */
+  readonly whereAfterComplete?: string;
   /** How many `complete-lifecycle-action` calls fail before one succeeds (Infinity: all fail). */
   readonly completeFailures?: number;
   /** The metadata service does not answer. */
   readonly noMetadata?: boolean;
+  /** LAUNCH_HOOK_RETRY_SECONDS (whole seconds: bash multiplies it). @default "0" */
+  readonly retryStep?: string;
 }
 
 function runHook(args: string[], stubs: Stubs = {}) {
@@ -32,12 +39,14 @@ function runHook(args: string[], stubs: Stubs = {}) {
   const calls = path.join(dir, "calls");
   const hook = path.join(dir, "launch-hook");
   fs.writeFileSync(hook, launchHookScript({ region: "ap-northeast-2" }), { mode: 0o755 });
+  // Each call is recorded as "<ms since the epoch> <command line>".
+  const record = (tool: string) => `echo "$(($(date +%s%N) / 1000000)) ${tool} $*" >> '${calls}'`;
   // IMDSv2: the id only for a request that carries the token a PUT handed out.
   fs.writeFileSync(
     path.join(bin, "curl"),
     [
       "#!/bin/bash",
-      `echo "curl $*" >> '${calls}'`,
+      record("curl"),
       stubs.noMetadata ? "exit 7" : "",
       'if [[ "$*" == *"-X PUT"* && "$*" == *"/latest/api/token"* ]]; then printf tok-42; exit 0; fi',
       `if [[ "$*" == *"X-aws-ec2-metadata-token: tok-42"* && "$*" == *"/latest/meta-data/instance-id"* ]]; then printf ${INSTANCE}; exit 0; fi`,
@@ -46,41 +55,57 @@ function runHook(args: string[], stubs: Stubs = {}) {
     { mode: 0o755 },
   );
   const failures = stubs.completeFailures ?? 0;
+  const answers = stubs.where ?? [`${GROUP}\tPending:Wait`];
   fs.writeFileSync(
     path.join(bin, "aws"),
     [
       "#!/bin/bash",
-      `echo "aws $*" >> '${calls}'`,
+      `answers=(${answers.map((a) => `$'${a.replace(/\t/g, "\\t")}'`).join(" ")})`,
+      `asked=$(grep -c describe-auto-scaling-instances '${calls}')`,
+      `completions=$(grep -c complete-lifecycle-action '${calls}')`,
+      record("aws"),
       'case "$*" in',
-      `  *describe-auto-scaling-instances*) printf '%s\\n' '${stubs.where ?? `${GROUP}\tPending:Wait`}' ;;`,
+      "  *describe-auto-scaling-instances*)",
+      stubs.whereAfterComplete === undefined
+        ? ""
+        : `    if ((completions > 0)); then printf '%s\\n' $'${stubs.whereAfterComplete.replace(/\t/g, "\\t")}'; exit 0; fi`,
+      "    i=$((asked < ${#answers[@]} ? asked : ${#answers[@]} - 1))",
+      "    printf '%s\\n' \"${answers[i]}\" ;;",
       "  *complete-lifecycle-action*)",
-      `    n=$(grep -c complete-lifecycle-action '${calls}')`,
-      `    if ((n <= ${Number.isFinite(failures) ? failures : 1_000_000})); then echo "An error occurred (ValidationError)" >&2; exit 254; fi ;;`,
+      `    if ((completions < ${Number.isFinite(failures) ? failures : 1_000_000})); then echo "An error occurred (ValidationError)" >&2; exit 254; fi ;;`,
       "  *) exit 2 ;;",
       "esac",
     ].join("\n"),
     { mode: 0o755 },
   );
-  const started = Date.now();
   const run = spawnSync("/bin/bash", ["--norc", hook, ...args], {
     encoding: "utf8",
     env: {
       PATH: `${bin}:${process.env.PATH}`,
-      LAUNCH_HOOK_RETRY_SECONDS: "0",
+      LAUNCH_HOOK_RETRY_SECONDS: stubs.retryStep ?? "0",
       LAUNCH_HOOK_FLUSH_SECONDS: "0.3",
     },
     timeout: 10_000,
   });
-  const recorded = fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [];
+  const recorded = (fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [])
+    .filter((line) => line !== "")
+    .map((line) => ({ ms: Number(line.slice(0, line.indexOf(" "))), call: line.slice(line.indexOf(" ") + 1) }));
+  const completions = recorded.filter((r) => r.call.includes("complete-lifecycle-action"));
   return {
     status: run.status,
     out: run.stdout + run.stderr,
-    ms: Date.now() - started,
-    aws: recorded.filter((line) => line.startsWith("aws ")),
-    curl: recorded.filter((line) => line.startsWith("curl ")),
+    aws: recorded.filter((r) => r.call.startsWith("aws ")).map((r) => r.call),
+    curl: recorded.filter((r) => r.call.startsWith("curl ")).map((r) => r.call),
+    /** Milliseconds from the last launch-state read before the first completion to each completion. */
+    completedAfter: completions.map(
+      (c) => c.ms - recorded.filter((r) => r.call.includes("describe") && r.ms <= completions[0].ms).at(-1)!.ms,
+    ),
   };
 }
 
+const describeCall =
+  `aws --region ap-northeast-2 autoscaling describe-auto-scaling-instances --instance-ids ${INSTANCE} ` +
+  "--query AutoScalingInstances[0].[AutoScalingGroupName,LifecycleState] --output text";
 const completion = (result: string) =>
   `aws --region ap-northeast-2 autoscaling complete-lifecycle-action --auto-scaling-group-name ${GROUP} ` +
   `--lifecycle-hook-name ${LAUNCH_HOOK_NAME} --instance-id ${INSTANCE} --lifecycle-action-result ${result}`;
@@ -91,20 +116,22 @@ describe("launch-hook, the boot script's last word to its Auto Scaling group", (
     expect(run.status).toBe(0);
     expect(run.curl[0]).toContain("-X PUT");
     expect(run.curl[1]).toContain("X-aws-ec2-metadata-token: tok-42");
-    expect(run.aws).toEqual([
-      `aws --region ap-northeast-2 autoscaling describe-auto-scaling-instances --instance-ids ${INSTANCE} ` +
-        "--query AutoScalingInstances[0].[AutoScalingGroupName,LifecycleState] --output text",
-      completion("CONTINUE"),
-    ]);
+    expect(run.aws).toEqual([describeCall, completion("CONTINUE")]);
     expect(run.out).toContain(`launch-hook: ${INSTANCE} in ${GROUP}: launch CONTINUE`);
   });
 
-  test("a failed boot abandons the launch, once the CloudWatch agent has had time to ship the boot log", () => {
+  test("a failed boot abandons the launch, but only once the CloudWatch agent has had time to ship the boot log", () => {
     const run = runHook(["ABANDON"]);
     expect(run.status).toBe(0);
-    expect(run.aws.at(-1)).toBe(completion("ABANDON"));
+    expect(run.aws).toEqual([describeCall, completion("ABANDON")]);
     expect(run.out).toContain("abandoning the launch of");
-    expect(run.ms).toBeGreaterThanOrEqual(300); // LAUNCH_HOOK_FLUSH_SECONDS, 20 s on a server
+    expect(run.completedAfter[0]).toBeGreaterThanOrEqual(300); // LAUNCH_HOOK_FLUSH_SECONDS, 20 s on a server
+  });
+
+  test("a server still Pending (launched, not yet held by the hook) is asked again until the hook holds it", () => {
+    const run = runHook(["ABANDON"], { where: [`${GROUP}\tPending`, `${GROUP}\tPending`, `${GROUP}\tPending:Wait`] });
+    expect(run.status).toBe(0);
+    expect(run.aws).toEqual([describeCall, describeCall, describeCall, completion("ABANDON")]);
   });
 
   test.each([
@@ -115,28 +142,36 @@ describe("launch-hook, the boot script's last word to its Auto Scaling group", (
     ],
     ["in no group", "None", `${INSTANCE} is not in an Auto Scaling group:`],
   ])("a server %s has no launch action waiting: nothing is completed, and the log says so", (_, where, said) => {
-    const run = runHook(["CONTINUE"], { where });
+    const run = runHook(["CONTINUE"], { where: [where] });
     expect(run.status).toBe(0);
-    expect(run.aws.filter((call) => call.includes("complete-lifecycle-action"))).toEqual([]);
+    expect(run.aws).toEqual([describeCall]);
     expect(run.out).toContain(said);
     expect(run.out).toContain("no launch action waits for it; nothing to do");
   });
 
-  test("a completion AWS refuses at first is tried again; one refused 5 times fails, leaving the launch to the hook's timeout", () => {
-    const retried = runHook(["CONTINUE"], { completeFailures: 2 });
+  test("a completion AWS refuses is tried again, after a pause; one refused 10 times fails, leaving the launch to the hook's timeout", () => {
+    const retried = runHook(["CONTINUE"], { completeFailures: 1, retryStep: "1" });
     expect(retried.status).toBe(0);
-    expect(retried.aws.filter((call) => call === completion("CONTINUE"))).toHaveLength(3);
+    expect(retried.aws.filter((call) => call === completion("CONTINUE"))).toHaveLength(2);
+    expect(retried.completedAfter[1] - retried.completedAfter[0]).toBeGreaterThanOrEqual(1000);
 
     const refused = runHook(["CONTINUE"], { completeFailures: Infinity });
     expect(refused.status).toBe(1);
-    expect(refused.aws.filter((call) => call === completion("CONTINUE"))).toHaveLength(5);
+    expect(refused.aws.filter((call) => call === completion("CONTINUE"))).toHaveLength(10);
     expect(refused.out).toContain(`could not complete the launch action of ${INSTANCE} in ${GROUP} (CONTINUE)`);
   });
 
-  test("without the metadata service it fails after 5 tries, saying why, and calls no AWS API", () => {
+  test("a completion carried out whose answer was lost is not taken for a failure: once no action waits, it is done", () => {
+    const run = runHook(["CONTINUE"], { completeFailures: Infinity, whereAfterComplete: `${GROUP}\tPending:Proceed` });
+    expect(run.status).toBe(0);
+    expect(run.aws).toEqual([describeCall, completion("CONTINUE"), describeCall]);
+    expect(run.out).toContain(`${INSTANCE} is Pending:Proceed now: its action is done`);
+  });
+
+  test("without the metadata service it fails after 10 tries, saying why, and calls no AWS API", () => {
     const run = runHook(["CONTINUE"], { noMetadata: true });
     expect(run.status).toBe(1);
-    expect(run.curl).toHaveLength(5);
+    expect(run.curl).toHaveLength(10);
     expect(run.aws).toEqual([]);
     expect(run.out).toContain("could not read this instance's id from the metadata service");
   });
@@ -156,23 +191,29 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
   const fleetScript = (appRoot: string) =>
     bootScript({ host: host(appRoot), logGroups: LOG_GROUPS, autoScaling: { region: "ap-northeast-2" } });
 
-  test("the hook is installed and the exit trap set before the first step that can fail (the package install)", () => {
+  test("the exit trap is the boot script's first act, and the hook is written right after, before the first step that can fail (the package install)", () => {
     const script = fleetScript("/opt/app");
-    const trap = script.indexOf("\ntrap '");
-    expect(trap).toBeGreaterThan(script.indexOf("cat > /opt/app/bin/launch-hook <<'"));
-    expect(trap).toBeLessThan(script.indexOf("\nretry dnf install"));
+    const firstStep = script.indexOf("\nretry dnf install");
     const commands = script
-      .slice(0, trap)
+      .slice(0, firstStep)
       .replace(/^(cat > \S+ <<'(\w+)')\n[\s\S]*?\n\2$/m, "$1") // the file's text is no command
+      .replace(/^end_launch\(\) \{\n[\s\S]*?\n\}$/m, "end_launch() {...}")
       .split("\n")
       .filter((line) => /^[a-z]/.test(line));
     expect(commands).toEqual([
       "set -euo pipefail",
+      "end_launch() {...}",
+      "trap end_launch EXIT",
+      "trap 'exit 129' HUP",
+      "trap 'exit 130' INT",
+      "trap 'exit 143' TERM",
+      "trap 'exit 141' PIPE",
       "exec > >(tee -a /var/log/boot-script.log) 2>&1",
       'echo "boot script started at $(date -Is)"',
       "install -d -m 0755 /opt/app/bin",
       "cat > /opt/app/bin/launch-hook <<'END_OF__OPT_APP_BIN_LAUNCH_HOOK'",
       "chmod 0755 /opt/app/bin/launch-hook",
+      'retry() { for attempt in 1 2 3 4 5 6 7 8 9 10; do "$@" && return 0; echo "retry $attempt: $*"; sleep 6; done; return 1; }',
     ]);
     expect(writtenFile(script, "/opt/app/bin/launch-hook")).toBe(
       launchHookScript({ region: "ap-northeast-2" }).replace(/\n$/, ""),
@@ -183,29 +224,40 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
     expect(lone).not.toContain("\ntrap ");
   });
 
-  /** The boot script's first part (to its trap, without the log redirect), then `body`, with the hook replaced by a recorder. */
-  function bootEndingWith(body: string) {
+  /**
+   * The boot script's first part, without the log's redirect, cut right after its traps ("traps")
+   * or after the hook is written ("hook", which is then replaced by a recorder of its arguments),
+   * then `body`; in a process group of its own, as cloud-init runs it.
+   */
+  function bootEndingWith(body: string, cut: "traps" | "hook" = "hook") {
     const root = tempDir("fleet-boot-");
     const script = fleetScript(root);
-    const head = script
-      .slice(0, script.indexOf("\n", script.indexOf("\ntrap '") + 1))
-      .replace(/^exec > >\(tee.*$/m, "");
+    const end =
+      cut === "traps"
+        ? script.indexOf("\n", script.indexOf("\ntrap 'exit 143' TERM") + 1)
+        : script.indexOf("\nretry() {");
+    const head = script.slice(0, end).replace(/^exec > >\(tee.*$/m, "");
     const recorder = `printf '#!/bin/bash\\necho "$*" >> ${root}/hook-calls\\n' > ${root}/bin/launch-hook`;
-    const run = spawnSync("/bin/bash", ["--norc", "--noprofile", "-c", `${head}\n${recorder}\n${body}`], {
+    const file = path.join(root, "boot.sh");
+    fs.writeFileSync(file, `${head}\n${cut === "hook" ? recorder : ""}\n${body}\n`);
+    return { root, file, result: () => result(root) };
+  }
+  function result(root: string) {
+    const calls = path.join(root, "hook-calls");
+    return fs.existsSync(calls) ? fs.readFileSync(calls, "utf8") : "";
+  }
+  function runBoot(body: string, cut: "traps" | "hook" = "hook") {
+    const boot = bootEndingWith(body, cut);
+    const run = spawnSync("/bin/bash", ["--norc", "--noprofile", boot.file], {
       encoding: "utf8",
       env: { PATH: process.env.PATH },
       timeout: 10_000,
     });
-    const calls = path.join(root, "hook-calls");
-    return {
-      status: run.status,
-      out: run.stdout + run.stderr,
-      hook: fs.existsSync(calls) ? fs.readFileSync(calls, "utf8") : "",
-    };
+    return { status: run.status, out: run.stdout + run.stderr, hook: boot.result() };
   }
 
   test("a boot that runs to its end continues the launch", () => {
-    const run = bootEndingWith('echo "boot script finished"');
+    const run = runBoot('echo "boot script finished"');
     expect(run.hook).toBe("CONTINUE\n");
     expect(run.status).toBe(0);
   });
@@ -215,9 +267,54 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
     ["an explicit exit", "exit 3", 3],
     ["an unset variable (set -u)", "echo $NOT_SET_ANYWHERE", 1],
   ])("%s abandons it, and the log says how the boot ended", (_, body, status) => {
-    const run = bootEndingWith(body);
+    const run = runBoot(body);
     expect(run.hook).toBe("ABANDON\n");
     expect(run.out).toMatch(new RegExp(`boot script failed \\(exit ${status}\\) at \\d{4}-`));
     expect(run.out).not.toContain("unreachable");
+  });
+
+  test("a boot stopped by a signal (SIGTERM to its process group) abandons it: bash alone would give the exit trap status 0", async () => {
+    const boot = bootEndingWith('touch "$ROOT/sleeping"\nsleep 20');
+    const child = spawn("/bin/bash", ["--norc", "--noprofile", boot.file], {
+      env: { PATH: process.env.PATH, ROOT: boot.root },
+      detached: true,
+    });
+    let out = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      const until = Date.now() + 3_000;
+      while (!fs.existsSync(path.join(boot.root, "sleeping")) && Date.now() < until)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      process.kill(-child.pid!, "SIGTERM");
+      expect(await exited).toBe(143);
+    } finally {
+      if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");
+    }
+    expect(boot.result()).toBe("ABANDON\n");
+    expect(out).toMatch(/boot script failed \(exit 143\)/);
+  });
+
+  test("a boot whose log reader is gone (the tee died) abandons it at its next line of output, instead of continuing a boot that never finished", () => {
+    const boot = bootEndingWith('sleep 0.3\necho "the log\'s reader is gone"\ntouch "$ROOT/reached"');
+    const run = spawnSync(
+      "/bin/bash",
+      ["--norc", "--noprofile", "-c", `bash --norc --noprofile '${boot.file}' | head -n 1`],
+      {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, ROOT: boot.root },
+        timeout: 10_000,
+      },
+    );
+    expect(run.status).toBe(0); // head's
+    expect(fs.existsSync(path.join(boot.root, "reached"))).toBe(false);
+    expect(boot.result()).toBe("ABANDON\n");
+  });
+
+  test("a boot that fails before the hook is written says so, and leaves the server to the hook's timeout", () => {
+    const run = runBoot("false", "traps");
+    expect(run.hook).toBe("");
+    expect(run.out).toContain("boot script failed (exit 1)");
+    expect(run.out).toContain("no launch hook to end: the group abandons this server at the hook's timeout");
   });
 });

@@ -10,6 +10,9 @@ export const LAUNCH_HOOK_NAME = "boot";
  */
 export const MAX_LAUNCH_HOOK_SECONDS = 7200;
 
+/** How often launch-hook tries each call before it gives up. */
+const TRIES = 10;
+
 export interface LaunchHookProps {
   /** The region of the server and its group (the AWS CLI's `--region`). */
   readonly region: string;
@@ -25,12 +28,14 @@ export interface LaunchHookProps {
  *
  * A server that no launch action holds (a group created before it had the hook: Auto Scaling adds
  * a group's initial hooks only when it creates the group) is left as it is, and the script says so.
- * The metadata service and the AWS calls are tried 5 times, 3, 6, 9 and 12 s apart
+ * The metadata service and the AWS calls are tried 10 times, 3, 6, 9, ... s apart
  * (`LAUNCH_HOOK_RETRY_SECONDS` sets the step; `LAUNCH_HOOK_FLUSH_SECONDS` the wait before an
- * abandon). Exit 0 when the action was completed or none waits, 1 when it could not be completed
+ * abandon); a server still `Pending` (not yet held by the hook) is asked again, and a completion
+ * AWS refuses is done when no action waits for the server any more (its answer was lost). Exit 0 when the action was completed or none waits, 1 when it could not be completed
  * (the hook's timeout then abandons the launch), 64 on a wrong argument.
  */
 export function launchHookScript(props: LaunchHookProps): string {
+  const aws = `aws --region ${props.region} autoscaling`;
   return [
     "#!/bin/bash",
     "# launch-hook CONTINUE|ABANDON: ends this server's launch lifecycle action (the boot script",
@@ -41,12 +46,13 @@ export function launchHookScript(props: LaunchHookProps): string {
     'result="${1:-}"',
     'if [[ $result != CONTINUE && $result != ABANDON ]]; then log "usage: launch-hook CONTINUE|ABANDON (got \'$result\')"; exit 64; fi',
     "",
-    "# 5 tries, 3, 6, 9, 12 s apart: at first boot the network and the instance role may still settle.",
+    `# ${TRIES} tries, 3, 6, 9, ... s apart (2 min 15 s in all): at first boot the network and the instance`,
+    "# role may still settle, and a healthy server is worth waiting for.",
     "try() {",
     "  local i",
-    "  for i in 1 2 3 4 5; do",
+    `  for ((i = 1; i <= ${TRIES}; i++)); do`,
     '    "$@" && return 0',
-    "    if ((i < 5)); then sleep $((i * ${LAUNCH_HOOK_RETRY_SECONDS:-3})); fi",
+    `    if ((i < ${TRIES})); then sleep $((i * \${LAUNCH_HOOK_RETRY_SECONDS:-3})); fi`,
     "  done",
     "  return 1",
     "}",
@@ -58,12 +64,28 @@ export function launchHookScript(props: LaunchHookProps): string {
     '    curl -fsS --max-time 5 -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id',
     "}",
     "",
+    "# This instance's group and launch state, into $group and $state. Fails while it is still Pending",
+    "# (launched, and not yet held by the hook), so that try asks again.",
+    "read_state() {",
+    "  local where",
+    `  where=$(${aws} describe-auto-scaling-instances --instance-ids "$id" \\`,
+    "    --query 'AutoScalingInstances[0].[AutoScalingGroupName,LifecycleState]' --output text) || return 1",
+    '  read -r group state <<<"$where"',
+    '  if [[ $group == None ]]; then group=""; fi',
+    '  if [[ ${state:-} == Pending ]]; then log "$id is still Pending"; return 1; fi',
+    "}",
+    "",
+    "# Completes the action. A refused call may have been carried out with its answer lost: once no",
+    "# action waits for this instance, it is done.",
+    "complete() {",
+    `  ${aws} complete-lifecycle-action --auto-scaling-group-name "$group" \\`,
+    `    --lifecycle-hook-name ${LAUNCH_HOOK_NAME} --instance-id "$id" --lifecycle-action-result "$result" && return 0`,
+    '  if read_state && [[ ${state:-} != Pending:Wait ]]; then log "$id is ${state:-out of its group} now: its action is done"; return 0; fi',
+    "  return 1",
+    "}",
+    "",
     'id=$(try instance_id) || { log "could not read this instance\'s id from the metadata service"; exit 1; }',
-    `where=$(try aws --region ${props.region} autoscaling describe-auto-scaling-instances --instance-ids "$id" \\`,
-    "  --query 'AutoScalingInstances[0].[AutoScalingGroupName,LifecycleState]' --output text) ||",
-    '  { log "could not read the Auto Scaling state of $id"; exit 1; }',
-    'read -r group state <<<"$where"',
-    'if [[ $group == None ]]; then group=""; fi',
+    'try read_state || { log "could not read the Auto Scaling state of $id"; exit 1; }',
     "if [[ ${state:-} != Pending:Wait ]]; then",
     '  log "$id is ${state:-not in an Auto Scaling group}${group:+ in $group}: no launch action waits for it; nothing to do"',
     "  exit 0",
@@ -72,9 +94,7 @@ export function launchHookScript(props: LaunchHookProps): string {
     '  log "abandoning the launch of $id in ${LAUNCH_HOOK_FLUSH_SECONDS:-20} s, once the CloudWatch agent has shipped the boot log"',
     '  sleep "${LAUNCH_HOOK_FLUSH_SECONDS:-20}"',
     "fi",
-    `try aws --region ${props.region} autoscaling complete-lifecycle-action --auto-scaling-group-name "$group" \\`,
-    `  --lifecycle-hook-name ${LAUNCH_HOOK_NAME} --instance-id "$id" --lifecycle-action-result "$result" ||`,
-    '  { log "could not complete the launch action of $id in $group ($result): the hook\'s timeout abandons it"; exit 1; }',
+    'try complete || { log "could not complete the launch action of $id in $group ($result): the hook\'s timeout abandons it"; exit 1; }',
     'log "$id in $group: launch $result"',
     "",
   ].join("\n");
