@@ -1,11 +1,13 @@
-import { rolloutSince, waitForRefresh } from "../src/ops/rollout";
+import { rolloutSince, rolloutTimeoutMs, waitForRefresh } from "../src/ops/rollout";
 import { OpsError, runProcess, runTerraform } from "../src/ops/terraform";
 import { runCli, synthesizedStack } from "../src/ops/workflow";
 
 // `npm run wait-rollout -- <env>`: after `cdktf deploy <env>`, wait for the Auto Scaling group's
 // instance refresh to end (the provider does not). Reads the group's name from the stack's
 // outputs. Exit 0 when it succeeded (or the layout has no group), 1 when it failed, was cancelled
-// or is still running after ROLLOUT_TIMEOUT_MINUTES (default 60). ROLLOUT_SINCE (an ISO 8601
+// or is still running after ROLLOUT_TIMEOUT_MINUTES (by default as long as a rollout of the group may
+// take while it makes progress: rolloutTimeoutSeconds), or when 3 of its new servers never came into
+// service. ROLLOUT_SINCE (an ISO 8601
 // time, the deploy's start) makes only a refresh started since count: a deploy that changed no
 // launch template then has nothing to wait for, however an earlier refresh ended.
 
@@ -17,6 +19,7 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
   const since = rolloutSince(process.env.ROLLOUT_SINCE);
   // The stack as deployed: never synthesized again here.
   const stack = synthesizedStack(args.stack, { synth: false });
+  const timeoutMs = rolloutTimeoutMs(process.env.ROLLOUT_TIMEOUT_MINUTES, stack.document);
   const region = (stack.document as { provider?: { aws?: Array<{ region?: string }> } }).provider?.aws?.[0]?.region;
   if (!region) throw new OpsError(`stack ${stack.name} has no AWS provider region`);
   const outputs = await runTerraform("output", ["-json"], { cwd: stack.dir });
@@ -27,7 +30,7 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
     region,
     run: (command, commandArgs) => runProcess(command, commandArgs),
     intervalMs: 15_000,
-    timeoutMs: Number(process.env.ROLLOUT_TIMEOUT_MINUTES ?? 60) * 60_000,
+    timeoutMs,
     log: (line) => console.log(`wait-rollout ${stack.name}: ${line}`),
   });
 });

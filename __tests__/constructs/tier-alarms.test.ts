@@ -192,7 +192,7 @@ describe("LoadBalancerAlarms", () => {
     expect(alarm.datapoints_to_alarm).toBe(alarm.evaluation_periods);
     // and the description gives that reasoning
     expect(alarm.alarm_description).toMatch(
-      /for 6 minutes in a row, longer than the 300 s a new server has to boot .*not a launch or an instance refresh/,
+      /for 6 minutes in a row, longer than the 300 s the group gives a server once in service .*registered only once its boot has finished.*not a launch or an instance refresh/,
     );
   });
 

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { environmentEstimate, totalText } from "../../src/cost/report";
+import { rolloutTimeoutSeconds } from "../../src/ops/rollout";
 import { PROJECT_ROOT } from "../../src/project-root";
 import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
 import { parseEnvironment } from "../../src/config/load";
@@ -161,3 +162,10 @@ test.each(["docs/layouts.md", "docs/ko/layouts.md"])(
     expect(read(page)).toContain(seconds.toLocaleString("en-US"));
   },
 );
+
+test("docs/releases.md gives wait-rollout's wait for prod at its largest as the code reckons it", () => {
+  const group = shippedStack("prod").resources("aws_autoscaling_group")[0].values;
+  const hours = rolloutTimeoutSeconds(group) / 3600;
+  expect(Math.abs(hours - Math.round(hours))).toBeLessThan(0.05); // a round figure is not a rounded-off one
+  expect(read("docs/releases.md")).toContain(`${Math.round(hours)} h for prod at ${group.max_size} servers`);
+});

@@ -1,4 +1,14 @@
-import { refreshVerdict, rolloutSince, waitForRefresh, type Runner } from "../../src/ops/rollout";
+import {
+  failedLaunches,
+  FAILED_LAUNCHES,
+  refreshVerdict,
+  rolloutSince,
+  rolloutTimeoutMs,
+  rolloutTimeoutSeconds,
+  waitForRefresh,
+  type Runner,
+} from "../../src/ops/rollout";
+import { shippedStack } from "../shipped";
 
 // describe-instance-refreshes output in the AWS CLI's JSON shape, written by these tests (not captured).
 const refreshes = (...items: Array<Record<string, unknown>>) => JSON.stringify({ InstanceRefreshes: items });
@@ -18,6 +28,7 @@ describe("refreshVerdict", () => {
     expect(failed).toEqual({
       state: "failed",
       message: "instance refresh r-1 Failed: instances failed ELB health checks",
+      startedAt: Date.parse("2026-11-25T10:00:00Z"),
     });
     for (const status of ["Cancelled", "RollbackSuccessful", "RollbackFailed"]) {
       expect(refreshVerdict(refreshes(refresh(status))).state).toBe("failed");
@@ -28,23 +39,43 @@ describe("refreshVerdict", () => {
   });
 });
 
+// describe-scaling-activities output in the AWS CLI's JSON shape, written by these tests (not captured).
+const activities = (...items: Array<Record<string, unknown>>) => JSON.stringify({ Activities: items });
+const launch = (instance: string, status: string, start = "2026-11-25T10:05:00Z") => ({
+  ActivityId: `a-${instance}`,
+  Description: `Launching a new EC2 instance: ${instance}`,
+  StartTime: start,
+  StatusCode: status,
+  StatusMessage: status === "Successful" ? undefined : "Instance failed to complete user's Lifecycle Action",
+});
+
 describe("waitForRefresh", () => {
-  /** A runner standing in for the AWS CLI: answers with the next status of a script, and records calls. */
-  function scripted(statuses: string[]): { run: Runner; calls: string[][] } {
+  /**
+   * A runner standing in for the AWS CLI: answers describe-instance-refreshes with the next status
+   * of a script, describe-scaling-activities with `launches` (none by default), and records calls.
+   */
+  function scripted(
+    statuses: string[],
+    launches: Array<Record<string, unknown>> = [],
+  ): { run: Runner; calls: string[][] } {
     const calls: string[][] = [];
+    let polls = 0;
     const run: Runner = async (command, args) => {
       calls.push([command, ...args]);
-      const status = statuses[Math.min(calls.length - 1, statuses.length - 1)];
+      if (args.includes("describe-scaling-activities"))
+        return { status: 0, stdout: activities(...launches), stderr: "" };
+      const status = statuses[Math.min(polls++, statuses.length - 1)];
       return { status: 0, stdout: refreshes(refresh(status)), stderr: "" };
     };
     return { run, calls };
   }
+  const refreshPolls = (calls: string[][]) => calls.filter((call) => call.includes("describe-instance-refreshes"));
   const base = { region: "ap-northeast-2", intervalMs: 1000, log: () => undefined, sleep: async () => undefined };
 
   test("polls the group's refreshes until it succeeds: exit 0", async () => {
     const { run, calls } = scripted(["Pending", "InProgress", "Successful"]);
     expect(await waitForRefresh({ ...base, group: "shop-prod-app-x", run, timeoutMs: 60_000 })).toBe(0);
-    expect(calls).toHaveLength(3);
+    expect(refreshPolls(calls)).toHaveLength(3);
     expect(calls[0]).toEqual(
       expect.arrayContaining(["describe-instance-refreshes", "--auto-scaling-group-name", "shop-prod-app-x"]),
     );
@@ -96,7 +127,7 @@ describe("waitForRefresh", () => {
       },
     });
     expect(code).toBe(1);
-    expect(stuck.calls.length).toBe(6); // t = 0 .. 5 s, one poll a second
+    expect(refreshPolls(stuck.calls).length).toBe(6); // t = 0 .. 5 s, one poll a second
   });
 
   test("an environment without a group has nothing to wait for; a failing CLI is an error", async () => {
@@ -107,5 +138,85 @@ describe("waitForRefresh", () => {
     await expect(waitForRefresh({ ...base, group: "g", run: broken, timeoutMs: 1000 })).rejects.toThrow(
       /Unable to locate credentials/,
     );
+  });
+});
+
+describe("a refresh whose new servers never come into service", () => {
+  test("launches abandoned at the hook or refused by EC2 since the refresh began count; successful and earlier ones do not", () => {
+    const since = Date.parse("2026-11-25T10:00:00Z");
+    const output = activities(
+      launch("i-1", "Cancelled"),
+      launch("i-2", "Successful"),
+      launch("i-3", "Failed"),
+      launch("i-0", "Cancelled", "2026-11-25T09:59:59Z"),
+      { Description: "Terminating EC2 instance: i-9", StartTime: "2026-11-25T10:06:00Z", StatusCode: "Cancelled" },
+    );
+    expect(failedLaunches(output, since)).toEqual([
+      "Launching a new EC2 instance: i-1: Cancelled: Instance failed to complete user's Lifecycle Action",
+      "Launching a new EC2 instance: i-3: Failed: Instance failed to complete user's Lifecycle Action",
+    ]);
+  });
+
+  test(`${FAILED_LAUNCHES} failed launches while the refresh runs end the wait: exit 1, each launch, where to look and how to stop it`, async () => {
+    const lines: string[] = [];
+    const failing = [launch("i-1", "Cancelled"), launch("i-2", "Cancelled")];
+    const calls: string[][] = [];
+    const run: Runner = async (command, args) => {
+      calls.push([command, ...args]);
+      if (args.includes("describe-scaling-activities")) {
+        // a third abandoned launch shows on the second poll
+        const polls = calls.filter((call) => call.includes("describe-scaling-activities")).length;
+        return {
+          status: 0,
+          stdout: activities(...failing, ...(polls > 1 ? [launch("i-3", "Cancelled")] : [])),
+          stderr: "",
+        };
+      }
+      return { status: 0, stdout: refreshes(refresh("InProgress")), stderr: "" };
+    };
+    const code = await waitForRefresh({
+      region: "ap-northeast-2",
+      group: "shop-prod-app-x",
+      run,
+      intervalMs: 1,
+      timeoutMs: 60_000,
+      sleep: async () => undefined,
+      log: (line) => lines.push(line),
+    });
+    expect(code).toBe(1);
+    expect(calls.filter((call) => call.includes("describe-instance-refreshes"))).toHaveLength(2);
+    expect(lines.filter((line) => line.startsWith("Launching a new EC2 instance"))).toHaveLength(3);
+    expect(lines.at(-1)).toMatch(
+      /^3 servers launched since the refresh began never came into service.*cancel-instance-refresh --auto-scaling-group-name shop-prod-app-x.*deploy the previous app\.version/,
+    );
+  });
+});
+
+describe("how long wait-rollout waits", () => {
+  const prod = () => shippedStack("prod").resources("aws_autoscaling_group")[0].values;
+
+  test("prod, at its largest (9 servers, 4 at a time): three whole boots with their warmup, health checks and draining, and both checkpoints", () => {
+    const group = prod();
+    expect([group.max_size, group.instance_refresh.preferences.max_healthy_percentage]).toEqual([9, 150]);
+    const boot = group.initial_lifecycle_hook[0].heartbeat_timeout;
+    const seconds = rolloutTimeoutSeconds(group);
+    expect(seconds).toBe(
+      3 * (boot + group.default_instance_warmup + 120) +
+        2 * Number(group.instance_refresh.preferences.checkpoint_delay),
+    );
+    // more than the old fixed hour, which a refresh of boots with long migrations outran
+    expect(seconds).toBeGreaterThan(3 * boot);
+  });
+
+  test("ROLLOUT_TIMEOUT_MINUTES overrides it; a value that is not a positive number is refused, naming the variable; no group, no wait", () => {
+    const document = { resource: { aws_autoscaling_group: { fleet: prod() } } };
+    expect(rolloutTimeoutMs(undefined, document)).toBe(rolloutTimeoutSeconds(prod()) * 1000);
+    expect(rolloutTimeoutMs("90", document)).toBe(90 * 60_000);
+    for (const bad of ["an hour", "0", "-5"]) {
+      expect(() => rolloutTimeoutMs(bad, document)).toThrow(
+        `ROLLOUT_TIMEOUT_MINUTES must be a positive number of minutes (got "${bad}")`,
+      );
+    }
+    expect(rolloutTimeoutMs(undefined, { resource: {} })).toBe(0);
   });
 });

@@ -9,6 +9,8 @@ import { FIRST_BOOT_SECONDS } from "../../src/userdata/boot-script";
 import { Naming } from "../../src/naming";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT } from "../../src/userdata/encode";
+import { rolloutTimeoutSeconds } from "../../src/ops/rollout";
+import { shippedStack } from "../shipped";
 
 /** How a release reaches the servers: artifacts bucket, upload, permissions, and the rollout per layout. */
 
@@ -309,6 +311,12 @@ describe("how long a deploy on a server without a load balancer is waited for", 
     const fleet = stack("load-balanced", { processes: MAX_APP_PROCESSES }).resources("aws_autoscaling_group")[0];
     const capacityWait = Number(/^(\d+)m$/.exec(fleet.values.wait_for_capacity_timeout)![1]) * 60;
     expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(RDS_CREATE_SECONDS + capacityWait);
+    // an update: the apply (an RDS change may take as long), then wait-rollout's wait for prod's refresh
+    const prodGroup = shippedStack("prod").resources("aws_autoscaling_group")[0].values;
+    expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(
+      RDS_CREATE_SECONDS + rolloutTimeoutSeconds(prodGroup),
+    );
+    expect(JSON.stringify(workflow)).not.toContain("ROLLOUT_TIMEOUT_MINUTES"); // the stack's own wait
   });
 
   test("an SSM step longer than SSM allows is refused at synth (the agent would quietly run it for its default hour)", () => {

@@ -274,7 +274,9 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
   });
 
   test("a boot stopped by a signal (SIGTERM to its process group) abandons it: bash alone would give the exit trap status 0", async () => {
-    const boot = bootEndingWith('touch "$ROOT/sleeping"\nsleep 20');
+    // a long step, known to be running once its pid is written (a signal that came while bash forked
+    // it would miss it, and bash would wait the step out before its trap)
+    const boot = bootEndingWith('sleep 20 &\necho $! > "$ROOT/sleeping"\nwait $!');
     const child = spawn("/bin/bash", ["--norc", "--noprofile", boot.file], {
       env: { PATH: process.env.PATH, ROOT: boot.root },
       detached: true,
@@ -283,7 +285,7 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
     child.stdout.on("data", (chunk) => (out += chunk));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     try {
-      const until = Date.now() + 3_000;
+      const until = Date.now() + 10_000;
       while (!fs.existsSync(path.join(boot.root, "sleeping")) && Date.now() < until)
         await new Promise((resolve) => setTimeout(resolve, 20));
       process.kill(-child.pid!, "SIGTERM");
@@ -293,7 +295,7 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
     }
     expect(boot.result()).toBe("ABANDON\n");
     expect(out).toMatch(/boot script failed \(exit 143\)/);
-  });
+  }, 15_000);
 
   test("a boot whose log reader is gone (the tee died) abandons it at its next line of output, instead of continuing a boot that never finished", () => {
     const boot = bootEndingWith('sleep 0.3\necho "the log\'s reader is gone"\ntouch "$ROOT/reached"');

@@ -57,6 +57,13 @@ export interface AppFleetProps {
    */
   readonly healthCheckGracePeriod?: number;
   /**
+   * Seconds after a server is put in service before its metrics count for target tracking and an
+   * instance refresh counts it ready. Its boot has already started every process and checked its
+   * health (the launch hook), so this covers the load balancer's first health checks.
+   * @default 60
+   */
+  readonly instanceWarmupSeconds?: number;
+  /**
    * Share of capacity kept healthy while an instance refresh replaces servers.
    * @default 100 - never below full capacity
    */
@@ -156,7 +163,7 @@ export class AppFleet extends Construct {
       desiredCapacity: props.count.desired,
       healthCheckType: "ELB",
       healthCheckGracePeriod,
-      defaultInstanceWarmup: healthCheckGracePeriod,
+      defaultInstanceWarmup: props.instanceWarmupSeconds ?? 60,
       targetGroupArns: [...props.targetGroupArns],
       // Created with the group, so that its very first servers wait too (a hook of its own is
       // created only after the group, whose first servers would already be in service).

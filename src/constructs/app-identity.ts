@@ -195,9 +195,7 @@ export class AppIdentity extends Construct {
             sid: "CompleteLaunch",
             effect: "Allow",
             actions: ["autoscaling:CompleteLifecycleAction"],
-            resources: [
-              `arn:aws:autoscaling:${region}:*:autoScalingGroup:*:autoScalingGroupName/${groupNamePrefix}*`,
-            ],
+            resources: [`arn:aws:autoscaling:${region}:*:autoScalingGroup:*:autoScalingGroupName/${groupNamePrefix}*`],
           },
         ],
       });

@@ -118,18 +118,20 @@ export class LoadBalancerAlarms extends TierAlarms {
     });
 
     // ---- Target health ----
-    // New servers register with the target group while their boot script still runs, and count as
-    // unhealthy until the app answers: every scale-out and instance refresh has unhealthy targets
-    // for up to the grace period. What hurts users is capacity lost for longer than the group
-    // takes to replace a server, or a server that stays unhealthy past its grace period.
+    // A new server registers with the target group only once its boot has finished (the group's
+    // launch hook), and is healthy two health checks later; the group replaces one that stays
+    // unhealthy past the grace period. What hurts users is a server unhealthy past that, or capacity
+    // lost for longer than the group takes to replace a server (its boot, which for a replacement
+    // runs no new migrations, within the grace period too).
     const sustained = minutesPast(grace, 1);
     this.alarm("UnhealthyHosts", {
       what: "unhealthy-hosts",
       description:
         `An app server has failed the load balancer's health check for ${sustained} minutes in a row, longer than ` +
-        `the ${grace} s a new server has to boot (the group's health-check grace period), so this is not a launch ` +
-        `or an instance refresh. Look first at: target health in the EC2 console (the reason column), the health ` +
-        `check path on that server (curl it through Session Manager), and the group's activity history.`,
+        `the ${grace} s the group gives a server once in service (its health-check grace period; a new server is ` +
+        `registered only once its boot has finished), so this is not a launch or an instance refresh. Look first ` +
+        `at: target health in the EC2 console (the reason column), the health check path on that server (curl it ` +
+        `through Session Manager), and the group's activity history.`,
       comparison: "GreaterThanThreshold",
       threshold: 0,
       treatMissingData: "notBreaching",
@@ -149,9 +151,10 @@ export class LoadBalancerAlarms extends TierAlarms {
         what: "healthy-hosts-below-min",
         description:
           `Fewer than ${props.minHealthyHosts} app servers (the group's minimum, app.count.min) have been healthy ` +
-          `for ${replaced} minutes: longer than the group needs to replace one (${grace} s grace period and the ` +
-          `launch), so capacity is lost, not being rolled. Look first at: the group's activity history (failed ` +
-          `launches, capacity or quota errors), then target health reasons in the EC2 console.`,
+          `for ${replaced} minutes: longer than the group needs to replace one (the launch and a boot within the ` +
+          `${grace} s grace period), so capacity is lost, not being rolled. Look first at: the group's activity ` +
+          `history (failed launches, abandoned boots, capacity or quota errors), the boot log group, then target ` +
+          `health reasons in the EC2 console.`,
         comparison: "LessThanThreshold",
         threshold: props.minHealthyHosts,
         treatMissingData: "breaching",

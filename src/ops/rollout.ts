@@ -20,6 +20,23 @@ export function rolloutSince(value: string | undefined): Date | undefined {
   return since;
 }
 
+/**
+ * How long wait-rollout waits: `ROLLOUT_TIMEOUT_MINUTES` when set (a positive number), else
+ * `rolloutTimeoutSeconds` of the stack's Auto Scaling group (0 for a stack without one: there is
+ * nothing to wait for).
+ */
+export function rolloutTimeoutMs(minutes: string | undefined, document: Record<string, any>): number {
+  if (minutes !== undefined && minutes !== "") {
+    const value = Number(minutes);
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new OpsError(`ROLLOUT_TIMEOUT_MINUTES must be a positive number of minutes (got "${minutes}")`);
+    }
+    return value * 60_000;
+  }
+  const [group] = Object.values(document.resource?.aws_autoscaling_group ?? {}) as Array<Record<string, any>>;
+  return group ? rolloutTimeoutSeconds(group) * 1000 : 0;
+}
+
 /** Instance refresh statuses that are still moving. */
 const IN_PROGRESS = new Set(["Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"]);
 
@@ -27,6 +44,8 @@ export interface RefreshVerdict {
   /** done: ended well (or nothing to wait for); failed: ended badly; waiting: still running. */
   readonly state: "done" | "failed" | "waiting";
   readonly message: string;
+  /** When the refresh it reads started (ms since the epoch), when there is one. */
+  readonly startedAt?: number;
 }
 
 /**
@@ -46,9 +65,56 @@ export function refreshVerdict(describeOutput: string, since?: Date): RefreshVer
   const progress = newest.PercentageComplete === undefined ? "" : `, ${newest.PercentageComplete}% done`;
   const reason = newest.StatusReason ? `: ${newest.StatusReason}` : "";
   const what = `instance refresh ${newest.InstanceRefreshId} ${newest.Status}${progress}${reason}`;
-  if (newest.Status === "Successful") return { state: "done", message: what };
-  if (IN_PROGRESS.has(newest.Status)) return { state: "waiting", message: what };
-  return { state: "failed", message: what };
+  const startedAt = started(newest) || undefined;
+  if (newest.Status === "Successful") return { state: "done", message: what, startedAt };
+  if (IN_PROGRESS.has(newest.Status)) return { state: "waiting", message: what, startedAt };
+  return { state: "failed", message: what, startedAt };
+}
+
+/**
+ * Launches that failed to come into service since `since` is not an ended refresh: AWS's refresh
+ * goes on launching while each new server's boot fails and the group abandons it. This many such
+ * launches since the refresh began is a release (or launch template) that does not boot.
+ */
+export const FAILED_LAUNCHES = 3;
+
+/**
+ * The launches in `describe-scaling-activities` JSON output, started at or after `since`, that
+ * ended without a server in service: abandoned at the launch hook (a failed or hung boot:
+ * `Cancelled`) or refused by EC2 (`Failed`), as "<description>: <status>: <AWS's message>".
+ */
+export function failedLaunches(describeOutput: string, since: number): string[] {
+  const activities = (JSON.parse(describeOutput).Activities ?? []) as Array<Record<string, any>>;
+  return activities
+    .filter((activity) => String(activity.Description ?? "").startsWith("Launching a new EC2 instance"))
+    .filter((activity) => Date.parse(String(activity.StartTime ?? "")) >= since)
+    .filter((activity) => activity.StatusCode === "Cancelled" || activity.StatusCode === "Failed")
+    .map((activity) => `${activity.Description}: ${activity.StatusCode}: ${activity.StatusMessage ?? "(no message)"}`);
+}
+
+/**
+ * The longest a rollout of the synthesized group `group` may take while it still makes progress:
+ * at its largest (`max_size`), the refresh replaces as many servers at a time as the maximum healthy
+ * percentage leaves room for (at least one); each batch waits out a whole boot (the launch hook's
+ * timeout), the instance warmup, and 2 minutes for the load balancer's health checks and the old
+ * servers' draining; and the refresh pauses at every checkpoint. `npm run wait-rollout` waits this
+ * long by default.
+ */
+export function rolloutTimeoutSeconds(group: Record<string, any>): number {
+  const preferences = group.instance_refresh?.preferences ?? {};
+  const maxSize = Number(group.max_size);
+  const room = Math.floor((maxSize * (Number(preferences.max_healthy_percentage ?? 100) - 100)) / 100);
+  const batches = Math.ceil(maxSize / Math.max(1, room));
+  const boot = Number(group.initial_lifecycle_hook?.[0]?.heartbeat_timeout ?? 0);
+  const warmup = Number(group.default_instance_warmup ?? group.health_check_grace_period ?? 300);
+  const checkpoints = (preferences.checkpoint_percentages ?? []).length * Number(preferences.checkpoint_delay ?? 3600);
+  const seconds = batches * (boot + warmup + 120) + checkpoints;
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new OpsError(
+      "rolloutTimeoutSeconds: the stack's Auto Scaling group has no max_size or instance refresh to reckon with",
+    );
+  }
+  return seconds;
 }
 
 /** Runs a command and returns its exit status and output (injected: tests pass their own). */
@@ -80,7 +146,29 @@ const FAILED_REFRESH_HINT =
   "the servers this refresh already replaced run the new launch template, and so will every server the group " +
   "launches from now on (a scale-out, a replacement): deploy the previous app.version to undo (docs/layouts.md)";
 
-/** Polls until the newest refresh ends; resolves to the exit code (0 done, 1 failed or timed out). */
+/** The group's launches that failed since `since` (`failedLaunches`), as the AWS CLI reports them. */
+async function launchesFailedSince(options: WaitOptions, since: number): Promise<string[]> {
+  const result = await options.run("aws", [
+    "autoscaling",
+    "describe-scaling-activities",
+    "--region",
+    options.region,
+    "--auto-scaling-group-name",
+    options.group!,
+    "--max-items",
+    "50",
+    "--output",
+    "json",
+  ]);
+  if (result.status !== 0)
+    throw new OpsError(`aws autoscaling describe-scaling-activities failed: ${result.stderr.trim()}`);
+  return failedLaunches(result.stdout, since);
+}
+
+/**
+ * Polls until the newest refresh ends; resolves to the exit code (0 done, 1 failed, timed out, or
+ * `FAILED_LAUNCHES` of its new servers never came into service).
+ */
 export async function waitForRefresh(options: WaitOptions): Promise<number> {
   const { run, log } = options;
   const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -112,6 +200,18 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
     if (verdict.state === "done") return 0;
     if (verdict.state === "failed") {
       log(FAILED_REFRESH_HINT);
+      return 1;
+    }
+    const failed = await launchesFailedSince(options, verdict.startedAt ?? options.since?.getTime() ?? 0);
+    if (failed.length >= FAILED_LAUNCHES) {
+      for (const launch of failed) log(launch);
+      log(
+        `${failed.length} servers launched since the refresh began never came into service (a boot that failed or ` +
+          `hung is abandoned, and the group launches another): the new launch template does not boot. Read the ` +
+          `boot log (the environment's /boot log group) of one of them; the refresh goes on launching until you ` +
+          `cancel it (aws autoscaling cancel-instance-refresh --auto-scaling-group-name ${options.group}). ` +
+          FAILED_REFRESH_HINT,
+      );
       return 1;
     }
     if (now() >= deadline) {

@@ -224,7 +224,12 @@ export function bootScript(props: BootScriptProps): string {
     "# ---- First the CloudWatch agent, so that even a failed boot ships its log ----",
     ...writeFile(
       CLOUDWATCH_AGENT_CONFIG,
-      cloudWatchAgentConfig({ host, logGroups: props.logGroups, autoScaling: props.autoScaling !== undefined, bootLog: BOOT_LOG }),
+      cloudWatchAgentConfig({
+        host,
+        logGroups: props.logGroups,
+        autoScaling: props.autoScaling !== undefined,
+        bootLog: BOOT_LOG,
+      }),
     ),
     `/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${CLOUDWATCH_AGENT_CONFIG}`,
     "",

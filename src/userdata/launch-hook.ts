@@ -44,7 +44,7 @@ export function launchHookScript(props: LaunchHookProps): string {
     "",
     'log() { echo "launch-hook: $*"; }',
     'result="${1:-}"',
-    'if [[ $result != CONTINUE && $result != ABANDON ]]; then log "usage: launch-hook CONTINUE|ABANDON (got \'$result\')"; exit 64; fi',
+    "if [[ $result != CONTINUE && $result != ABANDON ]]; then log \"usage: launch-hook CONTINUE|ABANDON (got '$result')\"; exit 64; fi",
     "",
     `# ${TRIES} tries, 3, 6, 9, ... s apart (2 min 15 s in all): at first boot the network and the instance`,
     "# role may still settle, and a healthy server is worth waiting for.",
