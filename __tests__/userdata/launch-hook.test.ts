@@ -28,8 +28,6 @@ interface Stubs {
   readonly completeFailures?: number;
   /** The metadata service does not answer. */
   readonly noMetadata?: boolean;
-  /** LAUNCH_HOOK_RETRY_SECONDS (whole seconds: bash multiplies it). @default "0" */
-  readonly retryStep?: string;
 }
 
 function runHook(args: string[], stubs: Stubs = {}) {
@@ -78,28 +76,24 @@ function runHook(args: string[], stubs: Stubs = {}) {
     ].join("\n"),
     { mode: 0o755 },
   );
+  // sleep records how long the script would wait, and returns at once
+  fs.writeFileSync(path.join(bin, "sleep"), ["#!/bin/bash", record("sleep")].join("\n"), { mode: 0o755 });
   const run = spawnSync("/bin/bash", ["--norc", hook, ...args], {
     encoding: "utf8",
-    env: {
-      PATH: `${bin}:${process.env.PATH}`,
-      LAUNCH_HOOK_RETRY_SECONDS: stubs.retryStep ?? "0",
-      LAUNCH_HOOK_FLUSH_SECONDS: "0.3",
-    },
+    env: { PATH: `${bin}:${process.env.PATH}` },
     timeout: 10_000,
   });
   const recorded = (fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [])
     .filter((line) => line !== "")
     .map((line) => ({ ms: Number(line.slice(0, line.indexOf(" "))), call: line.slice(line.indexOf(" ") + 1) }));
-  const completions = recorded.filter((r) => r.call.includes("complete-lifecycle-action"));
   return {
     status: run.status,
     out: run.stdout + run.stderr,
+    /** The AWS calls and the waits, in order: "aws ...", "sleep 3". */
+    steps: recorded.filter((r) => !r.call.startsWith("curl ")).map((r) => r.call),
     aws: recorded.filter((r) => r.call.startsWith("aws ")).map((r) => r.call),
     curl: recorded.filter((r) => r.call.startsWith("curl ")).map((r) => r.call),
-    /** Milliseconds from the last launch-state read before the first completion to each completion. */
-    completedAfter: completions.map(
-      (c) => c.ms - recorded.filter((r) => r.call.includes("describe") && r.ms <= completions[0].ms).at(-1)!.ms,
-    ),
+    sleeps: recorded.filter((r) => r.call.startsWith("sleep ")).map((r) => Number(r.call.slice(6))),
   };
 }
 
@@ -123,15 +117,23 @@ describe("launch-hook, the boot script's last word to its Auto Scaling group", (
   test("a failed boot abandons the launch, but only once the CloudWatch agent has had time to ship the boot log", () => {
     const run = runHook(["ABANDON"]);
     expect(run.status).toBe(0);
-    expect(run.aws).toEqual([describeCall, completion("ABANDON")]);
+    // 20 s: the agent ships every 15 s
+    expect(run.steps).toEqual([describeCall, "sleep 20", completion("ABANDON")]);
     expect(run.out).toContain("abandoning the launch of");
-    expect(run.completedAfter[0]).toBeGreaterThanOrEqual(300); // LAUNCH_HOOK_FLUSH_SECONDS, 20 s on a server
   });
 
   test("a server still Pending (launched, not yet held by the hook) is asked again until the hook holds it", () => {
     const run = runHook(["ABANDON"], { where: [`${GROUP}\tPending`, `${GROUP}\tPending`, `${GROUP}\tPending:Wait`] });
     expect(run.status).toBe(0);
-    expect(run.aws).toEqual([describeCall, describeCall, describeCall, completion("ABANDON")]);
+    expect(run.steps).toEqual([
+      describeCall,
+      "sleep 3",
+      describeCall,
+      "sleep 6",
+      describeCall,
+      "sleep 20",
+      completion("ABANDON"),
+    ]);
   });
 
   test.each([
@@ -144,20 +146,29 @@ describe("launch-hook, the boot script's last word to its Auto Scaling group", (
   ])("a server %s has no launch action waiting: nothing is completed, and the log says so", (_, where, said) => {
     const run = runHook(["CONTINUE"], { where: [where] });
     expect(run.status).toBe(0);
-    expect(run.aws).toEqual([describeCall]);
+    expect(run.steps).toEqual([describeCall]);
     expect(run.out).toContain(said);
     expect(run.out).toContain("no launch action waits for it; nothing to do");
   });
 
-  test("a completion AWS refuses is tried again, after a pause; one refused 10 times fails, leaving the launch to the hook's timeout", () => {
-    const retried = runHook(["CONTINUE"], { completeFailures: 1, retryStep: "1" });
+  test("a completion AWS refuses is tried again, after a longer pause each time (the state read again first); one refused 10 times, for 2 min 15 s, fails, leaving the launch to the hook's timeout", () => {
+    const retried = runHook(["CONTINUE"], { completeFailures: 2 });
     expect(retried.status).toBe(0);
-    expect(retried.aws.filter((call) => call === completion("CONTINUE"))).toHaveLength(2);
-    expect(retried.completedAfter[1] - retried.completedAfter[0]).toBeGreaterThanOrEqual(1000);
+    expect(retried.steps).toEqual([
+      describeCall,
+      completion("CONTINUE"),
+      describeCall,
+      "sleep 3",
+      completion("CONTINUE"),
+      describeCall,
+      "sleep 6",
+      completion("CONTINUE"),
+    ]);
 
     const refused = runHook(["CONTINUE"], { completeFailures: Infinity });
     expect(refused.status).toBe(1);
     expect(refused.aws.filter((call) => call === completion("CONTINUE"))).toHaveLength(10);
+    expect(refused.sleeps).toEqual([3, 6, 9, 12, 15, 18, 21, 24, 27]);
     expect(refused.out).toContain(`could not complete the launch action of ${INSTANCE} in ${GROUP} (CONTINUE)`);
   });
 
@@ -172,6 +183,7 @@ describe("launch-hook, the boot script's last word to its Auto Scaling group", (
     const run = runHook(["CONTINUE"], { noMetadata: true });
     expect(run.status).toBe(1);
     expect(run.curl).toHaveLength(10);
+    expect(run.sleeps).toEqual([3, 6, 9, 12, 15, 18, 21, 24, 27]);
     expect(run.aws).toEqual([]);
     expect(run.out).toContain("could not read this instance's id from the metadata service");
   });
@@ -180,7 +192,7 @@ describe("launch-hook, the boot script's last word to its Auto Scaling group", (
     const run = runHook(["continue"]);
     expect(run.status).toBe(64);
     expect(run.out).toContain("usage: launch-hook CONTINUE|ABANDON (got 'continue')");
-    expect([...run.aws, ...run.curl]).toEqual([]);
+    expect([...run.steps, ...run.curl]).toEqual([]);
   });
 });
 

@@ -192,6 +192,8 @@ export class AppIdentity extends Construct {
             resources: ["*"],
           },
           {
+            // Any account in the ARN: the call acts in the role's own account, the only one whose
+            // groups it can reach (a group has no resource policy to let another account in).
             sid: "CompleteLaunch",
             effect: "Allow",
             actions: ["autoscaling:CompleteLifecycleAction"],

@@ -26,13 +26,12 @@ export interface LaunchHookProps {
  * `ABANDON` when it failed terminates it, after 20 s for the CloudWatch agent (which ships every
  * 15 s) to send the boot log's last lines, and the group launches another.
  *
- * A server that no launch action holds (a group created before it had the hook: Auto Scaling adds
- * a group's initial hooks only when it creates the group) is left as it is, and the script says so.
- * The metadata service and the AWS calls are tried 10 times, 3, 6, 9, ... s apart
- * (`LAUNCH_HOOK_RETRY_SECONDS` sets the step; `LAUNCH_HOOK_FLUSH_SECONDS` the wait before an
- * abandon); a server still `Pending` (not yet held by the hook) is asked again, and a completion
- * AWS refuses is done when no action waits for the server any more (its answer was lost). Exit 0 when the action was completed or none waits, 1 when it could not be completed
- * (the hook's timeout then abandons the launch), 64 on a wrong argument.
+ * A server that no launch action holds (launched before its group had the hook, or by hand
+ * outside it) is left as it is, and the script says so. The metadata service and the AWS calls are
+ * tried 10 times, 3, 6, 9, ... s apart; a server still `Pending` (not yet held by the hook) is asked
+ * again, and a completion AWS refuses is done when no action waits for the server any more (its
+ * answer was lost). Exit 0 when the action was completed or none waits, 1 when it could not be
+ * completed (the hook's timeout then abandons the launch), 64 on a wrong argument.
  */
 export function launchHookScript(props: LaunchHookProps): string {
   const aws = `aws --region ${props.region} autoscaling`;
@@ -52,7 +51,7 @@ export function launchHookScript(props: LaunchHookProps): string {
     "  local i",
     `  for ((i = 1; i <= ${TRIES}; i++)); do`,
     '    "$@" && return 0',
-    `    if ((i < ${TRIES})); then sleep $((i * \${LAUNCH_HOOK_RETRY_SECONDS:-3})); fi`,
+    `    if ((i < ${TRIES})); then sleep $((i * 3)); fi`,
     "  done",
     "  return 1",
     "}",
@@ -91,8 +90,8 @@ export function launchHookScript(props: LaunchHookProps): string {
     "  exit 0",
     "fi",
     "if [[ $result == ABANDON ]]; then",
-    '  log "abandoning the launch of $id in ${LAUNCH_HOOK_FLUSH_SECONDS:-20} s, once the CloudWatch agent has shipped the boot log"',
-    '  sleep "${LAUNCH_HOOK_FLUSH_SECONDS:-20}"',
+    '  log "abandoning the launch of $id in 20 s, once the CloudWatch agent has shipped the boot log"',
+    "  sleep 20",
     "fi",
     'try complete || { log "could not complete the launch action of $id in $group ($result): the hook\'s timeout abandons it"; exit 1; }',
     'log "$id in $group: launch $result"',
