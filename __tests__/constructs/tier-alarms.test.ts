@@ -55,6 +55,25 @@ const database = alarms((scope) => {
   });
 });
 
+/**
+ * An alarm's metric math over one minute's values (a metric missing from `minute` has no data
+ * point): CloudWatch's semantics for what these expressions use, FILL, IF and arithmetic. Returns
+ * the value of the query the alarm reads.
+ */
+function metricMath(queries: any[], minute: Record<string, number>): number {
+  const values: Record<string, number | undefined> = {};
+  for (const query of queries.filter((q) => q.metric)) values[query.id] = minute[query.id];
+  const evaluate = (expression: string): number =>
+    Function(
+      ...Object.keys(values),
+      `return ${expression
+        .replace(/FILL\((\w+), 0\)/g, "($1 ?? 0)")
+        .replace(/IF\(([^,]+), ([^,]+), ([^,]+)\)/g, "(($1) ? ($2) : ($3))")};`,
+    )(...Object.values(values));
+  for (const query of queries.filter((q) => q.expression)) values[query.id] = evaluate(query.expression);
+  return values[queries.find((q) => q.return_data).id]!;
+}
+
 describe("every tier's alarms", () => {
   const labelled = (tier: string, set: Record<string, Record<string, any>>) =>
     Object.entries(set).map(([name, alarm]) => [`${tier}: ${name}`, name, alarm] as const);
@@ -146,19 +165,7 @@ describe("LoadBalancerAlarms", () => {
     ["a quiet minute: 5 requests, all 502", 0, { requests: 5, errors: 5, bad_gateway: 5 }],
   ])("the ALB's 5xx rate, %s, reads %d %%", (_, percent, minute: Record<string, number>) => {
     const queries: any[] = loadBalancer["shop-prod-alb-5xx-rate"].metric_query;
-    // CloudWatch's metric math, for the functions these expressions use: FILL of a metric with no
-    // data point in the minute, IF, and arithmetic
-    const values: Record<string, number | undefined> = {};
-    for (const query of queries.filter((q) => q.metric)) values[query.id] = minute[query.id];
-    const evaluate = (expression: string): number =>
-      Function(
-        ...Object.keys(values),
-        `return ${expression
-          .replace(/FILL\((\w+), 0\)/g, "($1 ?? 0)")
-          .replace(/IF\(([^,]+), ([^,]+), ([^,]+)\)/g, "(($1) ? ($2) : ($3))")};`,
-      )(...Object.values(values));
-    for (const query of queries.filter((q) => q.expression)) values[query.id] = evaluate(query.expression);
-    expect(values[queries.find((q) => q.return_data).id]).toBeCloseTo(percent, 5);
+    expect(metricMath(queries, minute)).toBeCloseTo(percent, 5);
     // every metric a minute names is one the alarm reads
     for (const id of Object.keys(minute)) expect(queries.find((q) => q.id === id)?.metric).toBeDefined();
   });
@@ -318,7 +325,18 @@ describe("AppAlarms", () => {
       namespace: "AWS/AutoScaling",
       metric_name: "GroupInServiceInstances",
     });
-    expect(queries.silent).toMatchObject({ expression: "FILL(inService, 0) - FILL(reporting, 0)", return_data: true });
+    expect(queries.pending.metric).toMatchObject({
+      namespace: "AWS/AutoScaling",
+      metric_name: "GroupPendingInstances",
+    });
+    expect(queries.silent).toMatchObject({ return_data: true });
+    // a minute's counts: servers in service and booting (whose agent already runs), and reporting
+    const silent = (minute: Record<string, number>) => metricMath(fleet.metric_query, minute);
+    expect(silent({ inService: 3, reporting: 3 })).toBe(0);
+    expect(silent({ inService: 3, reporting: 2 })).toBe(1); // one agent dead
+    // one agent dead while a new server boots and reports: the booting one must not hide it
+    expect(silent({ inService: 3, pending: 1, reporting: 3 })).toBe(1);
+    expect(silent({ inService: 3, pending: 1, reporting: 4 })).toBe(0);
     expect(fleet).toMatchObject({ comparison_operator: "GreaterThanThreshold", threshold: 0 });
     expect(fleet.evaluation_periods).toBeGreaterThan(5); // past the 300 s a new server takes to start its agent
     expect(fleet.datapoints_to_alarm).toBe(fleet.evaluation_periods);

@@ -120,7 +120,7 @@ export class AppAlarms extends TierAlarms {
     this.alarm("AgentSilent", {
       what: "app-agent-silent",
       description:
-        `${fleet ? "At least one app server in service has" : "The app server has"} sent no CloudWatch agent ` +
+        `${fleet ? "At least one app server in service or booting has" : "The app server has"} sent no CloudWatch agent ` +
         `metrics for ${silentMinutes} minutes (longer than a new server takes to boot and start the agent), so the ` +
         `memory and disk alarms cannot see it. Look first at: systemctl status amazon-cloudwatch-agent on the ` +
         `server (Session Manager), /opt/aws/amazon-cloudwatch-agent/logs/, and whether the server is running at all.`,
@@ -144,9 +144,22 @@ export class AppAlarms extends TierAlarms {
                 },
               },
               {
+                // A booting server (held out of service by the launch hook) already runs its agent:
+                // counted among the servers, it cannot hide a silent one in service.
+                id: "pending",
+                returnData: false,
+                metric: {
+                  namespace: "AWS/AutoScaling",
+                  metricName: "GroupPendingInstances",
+                  dimensions,
+                  stat: "Minimum",
+                  period: 60,
+                },
+              },
+              {
                 id: "silent",
-                expression: "FILL(inService, 0) - FILL(reporting, 0)",
-                label: "Servers in service without agent metrics",
+                expression: "FILL(inService, 0) + FILL(pending, 0) - FILL(reporting, 0)",
+                label: "Servers in service or booting without agent metrics",
                 returnData: true,
               },
             ],
