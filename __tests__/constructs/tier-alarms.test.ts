@@ -337,6 +337,9 @@ describe("AppAlarms", () => {
     // one agent dead while a new server boots and reports: the booting one must not hide it
     expect(silent({ inService: 3, pending: 1, reporting: 3 })).toBe(1);
     expect(silent({ inService: 3, pending: 1, reporting: 4 })).toBe(0);
+    // nor one leaving (draining, still reporting)
+    expect(silent({ inService: 2, terminating: 1, reporting: 2 })).toBe(1);
+    expect(queries.terminating.metric).toMatchObject({ metric_name: "GroupTerminatingInstances" });
     expect(fleet).toMatchObject({ comparison_operator: "GreaterThanThreshold", threshold: 0 });
     expect(fleet.evaluation_periods).toBeGreaterThan(5); // past the 300 s a new server takes to start its agent
     expect(fleet.datapoints_to_alarm).toBe(fleet.evaluation_periods);

@@ -151,15 +151,23 @@ describe("a refresh whose new servers never come into service", () => {
       launch("i-0", "Cancelled", "2026-11-25T09:59:59Z"),
       { Description: "Terminating EC2 instance: i-9", StartTime: "2026-11-25T10:06:00Z", StatusCode: "Cancelled" },
     );
-    expect(failedLaunches(output, since)).toEqual([
-      "Launching a new EC2 instance: i-1: Cancelled: Instance failed to complete user's Lifecycle Action",
-      "Launching a new EC2 instance: i-3: Failed: Instance failed to complete user's Lifecycle Action",
-    ]);
+    expect(failedLaunches(output, since)).toEqual({
+      abandoned: ["Launching a new EC2 instance: i-1: Cancelled: Instance failed to complete user's Lifecycle Action"],
+      refused: ["Launching a new EC2 instance: i-3: Failed: Instance failed to complete user's Lifecycle Action"],
+    });
   });
 
   test(`${FAILED_LAUNCHES} failed launches while the refresh runs end the wait: exit 1, each launch, where to look and how to stop it`, async () => {
     const lines: string[] = [];
-    const failing = [launch("i-1", "Cancelled"), launch("i-2", "Cancelled")];
+    const failing = [
+      launch("i-1", "Cancelled"),
+      launch("i-2", "Cancelled"),
+      // before the refresh began (10:00): not this refresh's
+      launch("i-0", "Cancelled", "2026-11-25T09:58:00Z"),
+      launch("i-00", "Cancelled", "2026-11-25T09:59:00Z"),
+      // EC2 refused it: the group retries, so it is told, and does not count
+      launch("i-4", "Failed"),
+    ];
     const calls: string[][] = [];
     const run: Runner = async (command, args) => {
       calls.push([command, ...args]);
@@ -185,11 +193,40 @@ describe("a refresh whose new servers never come into service", () => {
     });
     expect(code).toBe(1);
     expect(calls.filter((call) => call.includes("describe-instance-refreshes"))).toHaveLength(2);
-    expect(lines.filter((line) => line.startsWith("Launching a new EC2 instance"))).toHaveLength(3);
+    expect(lines.filter((line) => /^Launching a new EC2 instance: i-\d+: Cancelled/.test(line))).toEqual([
+      expect.stringContaining("i-1: Cancelled"),
+      expect.stringContaining("i-2: Cancelled"),
+      expect.stringContaining("i-3: Cancelled"),
+    ]);
+    // told once, though read on both polls
+    expect(lines.filter((line) => line.includes("i-4: Failed"))).toEqual([
+      expect.stringMatching(/\(EC2 did not start it; the group tries again\)$/),
+    ]);
     expect(lines.at(-1)).toMatch(
       /^3 servers launched since the refresh began never came into service.*cancel-instance-refresh --auto-scaling-group-name shop-prod-app-x.*deploy the previous app\.version/,
     );
   });
+});
+
+test("without a refresh start or ROLLOUT_SINCE, only launches since the wait began count (not old ones)", async () => {
+  const old = [1, 2, 3].map((n) => launch(`i-${n}`, "Cancelled", "2026-11-25T09:00:00Z"));
+  let polls = 0;
+  const run: Runner = async (_command, args) => {
+    if (args.includes("describe-scaling-activities")) return { status: 0, stdout: activities(...old), stderr: "" };
+    const status = polls++ < 2 ? "InProgress" : "Successful";
+    return { status: 0, stdout: refreshes(refresh(status, { StartTime: undefined })), stderr: "" };
+  };
+  const code = await waitForRefresh({
+    region: "ap-northeast-2",
+    group: "g",
+    run,
+    intervalMs: 1,
+    timeoutMs: 60_000,
+    sleep: async () => undefined,
+    now: () => Date.parse("2026-11-25T10:30:00Z"),
+    log: () => undefined,
+  });
+  expect(code).toBe(0);
 });
 
 describe("how long wait-rollout waits", () => {
@@ -206,6 +243,14 @@ describe("how long wait-rollout waits", () => {
     );
     // more than the old fixed hour, which a refresh of boots with long migrations outran
     expect(seconds).toBeGreaterThan(3 * boot);
+  });
+
+  test("staging (2 to 4 servers): the size that takes the most batches counts, 3 servers one at a time, not 4 two at a time", () => {
+    const group = shippedStack("staging").resources("aws_autoscaling_group")[0].values;
+    expect([group.min_size, group.max_size]).toEqual([2, 4]);
+    const boot = group.initial_lifecycle_hook[0].heartbeat_timeout;
+    const checkpoints = 2 * Number(group.instance_refresh.preferences.checkpoint_delay);
+    expect(rolloutTimeoutSeconds(group)).toBe(3 * (boot + group.default_instance_warmup + 120) + checkpoints);
   });
 
   test("ROLLOUT_TIMEOUT_MINUTES overrides it; a value that is not a positive number is refused, naming the variable; no group, no wait", () => {

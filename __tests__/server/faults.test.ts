@@ -402,9 +402,12 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(gets.failed).toBe(0);
       // How long the GETs waited, by nginx's clock ($request_time in its access log): the client's
       // includes the times this worker was too busy to read an answer that had arrived.
+      // The detection is bounded above (the marker); a GET also waits for the kill, which the test
+      // bed's systemd stand-in sends from this jest worker, late by as long as the drills beside it
+      // hold the worker's event loop (6.3 s seen once in seven runs on 2 loaded cores): 8 s.
       const waited = bed.requestTimes('"GET / HTTP/1.1"');
       expect(waited.length).toBeGreaterThan(0);
-      expect(Math.max(...waited)).toBeLessThan(6);
+      expect(Math.max(...waited)).toBeLessThan(8);
       // A POST already sent to the process when it hung is lost with it, as with kill -9 (nginx
       // must not replay it elsewhere): at most one per POST client, and never a 504 after a wait.
       const posts = seen.byKind.get("POST /echo")!;

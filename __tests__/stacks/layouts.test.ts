@@ -333,10 +333,11 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
     const migrations = /timeout -k (\d+) "\$\{APP_MIGRATE_TIMEOUT:-(\d+)\}"/.exec(
       writtenFile(script, "/opt/app/bin/deploy"),
     )!;
-    // packages, agent and nginx (15 minutes at least); the migrations, killed after their grace; every
-    // process started at once and, failing, stopped
+    // the OS's boot and the hook's own calls (5 minutes at least); packages, agent and nginx (15); the
+    // release's download (10); the migrations, killed after their grace; every process started at
+    // once and, failing, stopped
     const firstBoot =
-      15 * 60 +
+      (5 + 15 + 10) * 60 +
       Number(migrations[1]) +
       Number(migrations[2]) +
       seconds(unit, /^TimeoutStartSec=(\d+)$/m) +

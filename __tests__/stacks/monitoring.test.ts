@@ -86,6 +86,7 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
       { namespace: "CWAgent", metric: "mem_used_percent", statistic: "SampleCount", dims: group },
       { namespace: "AWS/AutoScaling", metric: "GroupInServiceInstances", statistic: "Minimum", dims: group },
       { namespace: "AWS/AutoScaling", metric: "GroupPendingInstances", statistic: "Minimum", dims: group },
+      { namespace: "AWS/AutoScaling", metric: "GroupTerminatingInstances", statistic: "Minimum", dims: group },
     ],
     "unhealthy-hosts": {
       namespace: "AWS/ApplicationELB",

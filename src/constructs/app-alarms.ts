@@ -27,8 +27,8 @@ export interface AppAlarmsProps extends TierAlarmsProps {
   /** Whether the instances send 1-minute metrics (otherwise CPU is evaluated over 5-minute periods). */
   readonly detailedMonitoring: boolean;
   /**
-   * Seconds a new server takes to boot before its CloudWatch agent reports (the group's
-   * health-check grace period): the silent-agent alarm waits longer than this.
+   * Seconds from a new server's launch until its CloudWatch agent reports (the boot script starts
+   * it right after the packages: `AGENT_START_SECONDS`): the silent-agent alarm waits longer.
    * @default 300
    */
   readonly bootSeconds?: number;
@@ -144,8 +144,9 @@ export class AppAlarms extends TierAlarms {
                 },
               },
               {
-                // A booting server (held out of service by the launch hook) already runs its agent:
-                // counted among the servers, it cannot hide a silent one in service.
+                // A booting server (held out of service by the launch hook) runs its agent from its
+                // first minutes, and a leaving one until it stops: counted among the servers, neither
+                // hides a silent one in service.
                 id: "pending",
                 returnData: false,
                 metric: {
@@ -157,9 +158,20 @@ export class AppAlarms extends TierAlarms {
                 },
               },
               {
+                id: "terminating",
+                returnData: false,
+                metric: {
+                  namespace: "AWS/AutoScaling",
+                  metricName: "GroupTerminatingInstances",
+                  dimensions,
+                  stat: "Minimum",
+                  period: 60,
+                },
+              },
+              {
                 id: "silent",
-                expression: "FILL(inService, 0) + FILL(pending, 0) - FILL(reporting, 0)",
-                label: "Servers in service or booting without agent metrics",
+                expression: "FILL(inService, 0) + FILL(pending, 0) + FILL(terminating, 0) - FILL(reporting, 0)",
+                label: "Servers (in service, booting or leaving) without agent metrics",
                 returnData: true,
               },
             ],

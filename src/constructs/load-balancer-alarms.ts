@@ -20,8 +20,9 @@ export interface LoadBalancerAlarmsProps extends TierAlarmsProps {
   /** The Auto Scaling group's minimum: fewer healthy targets than this for long is lost capacity. */
   readonly minHealthyHosts: number;
   /**
-   * Seconds a new server has to boot and pass the health check (the group's health-check grace
-   * period): target-health alarms look longer than this, so a launch or refresh never pages.
+   * The group's health-check grace period: how long a server in service (its boot finished) may
+   * fail the health check before the group replaces it. Target-health alarms look longer than
+   * this, so a launch or refresh never pages.
    * @default 300
    */
   readonly healthCheckGracePeriodSeconds?: number;

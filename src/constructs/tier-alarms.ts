@@ -114,9 +114,9 @@ export abstract class TierAlarms extends Construct {
 }
 
 /**
- * Whole minutes that outlast a new server's start: the health-check grace period (boot script,
- * agent, app) plus `marginMinutes`. An alarm that must not fire on a normal launch looks at least
- * this long, every minute breaching.
+ * Whole minutes that outlast `graceSeconds` (a new server's agent starting; its health-check grace
+ * period) plus `marginMinutes`. An alarm that must not fire on a normal launch looks at least this
+ * long, every minute breaching.
  */
 export function minutesPast(graceSeconds: number, marginMinutes: number): number {
   return Math.ceil(graceSeconds / 60) + marginMinutes;

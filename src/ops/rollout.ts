@@ -72,39 +72,49 @@ export function refreshVerdict(describeOutput: string, since?: Date): RefreshVer
 }
 
 /**
- * Launches that failed to come into service since `since` is not an ended refresh: AWS's refresh
- * goes on launching while each new server's boot fails and the group abandons it. This many such
- * launches since the refresh began is a release (or launch template) that does not boot.
+ * Launches abandoned since the refresh began are not an ended refresh: AWS's refresh goes on
+ * launching while each new server's boot fails and the group abandons it. This many is a release
+ * (or launch template) that does not boot.
  */
 export const FAILED_LAUNCHES = 3;
 
 /**
- * The launches in `describe-scaling-activities` JSON output, started at or after `since`, that
- * ended without a server in service: abandoned at the launch hook (a failed or hung boot:
- * `Cancelled`) or refused by EC2 (`Failed`), as "<description>: <status>: <AWS's message>".
+ * The launches in `describe-scaling-activities` JSON output started at or after `since` that ended
+ * without a server in service: `abandoned`, those the launch hook ended (`Cancelled`: a boot that
+ * failed or hung), and `refused`, those EC2 did not start (`Failed`: capacity, quotas), which the
+ * group retries, often in another AZ. Each as "<description>: <status>: <AWS's message>".
  */
-export function failedLaunches(describeOutput: string, since: number): string[] {
+export function failedLaunches(describeOutput: string, since: number): { abandoned: string[]; refused: string[] } {
   const activities = (JSON.parse(describeOutput).Activities ?? []) as Array<Record<string, any>>;
-  return activities
+  const launches = activities
     .filter((activity) => String(activity.Description ?? "").startsWith("Launching a new EC2 instance"))
-    .filter((activity) => Date.parse(String(activity.StartTime ?? "")) >= since)
-    .filter((activity) => activity.StatusCode === "Cancelled" || activity.StatusCode === "Failed")
-    .map((activity) => `${activity.Description}: ${activity.StatusCode}: ${activity.StatusMessage ?? "(no message)"}`);
+    .filter((activity) => Date.parse(String(activity.StartTime ?? "")) >= since);
+  const described = (status: string) =>
+    launches
+      .filter((activity) => activity.StatusCode === status)
+      .map(
+        (activity) => `${activity.Description}: ${activity.StatusCode}: ${activity.StatusMessage ?? "(no message)"}`,
+      );
+  return { abandoned: described("Cancelled"), refused: described("Failed") };
 }
 
 /**
  * The longest a rollout of the synthesized group `group` may take while it still makes progress:
- * at its largest (`max_size`), the refresh replaces as many servers at a time as the maximum healthy
- * percentage leaves room for (at least one); each batch waits out a whole boot (the launch hook's
+ * at whichever size from `min_size` to `max_size` takes the most batches, the refresh replacing as
+ * many servers at a time as the maximum healthy percentage leaves room for (at least one); each batch waits out a whole boot (the launch hook's
  * timeout), the instance warmup, and 2 minutes for the load balancer's health checks and the old
  * servers' draining; and the refresh pauses at every checkpoint. `npm run wait-rollout` waits this
  * long by default.
  */
 export function rolloutTimeoutSeconds(group: Record<string, any>): number {
   const preferences = group.instance_refresh?.preferences ?? {};
-  const maxSize = Number(group.max_size);
-  const room = Math.floor((maxSize * (Number(preferences.max_healthy_percentage ?? 100) - 100)) / 100);
-  const batches = Math.ceil(maxSize / Math.max(1, room));
+  const extra = Number(preferences.max_healthy_percentage ?? 100) - 100;
+  // The most batches any size from min to max takes (not the largest size's: 3 servers at 150%
+  // take 3 batches, 4 take 2).
+  let batches = 0;
+  for (let size = Math.max(1, Number(group.min_size ?? 1)); size <= Number(group.max_size); size++) {
+    batches = Math.max(batches, Math.ceil(size / Math.max(1, Math.floor((size * extra) / 100))));
+  }
   const boot = Number(group.initial_lifecycle_hook?.[0]?.heartbeat_timeout ?? 0);
   const warmup = Number(group.default_instance_warmup ?? group.health_check_grace_period ?? 300);
   const checkpoints = (preferences.checkpoint_percentages ?? []).length * Number(preferences.checkpoint_delay ?? 3600);
@@ -147,7 +157,7 @@ const FAILED_REFRESH_HINT =
   "launches from now on (a scale-out, a replacement): deploy the previous app.version to undo (docs/layouts.md)";
 
 /** The group's launches that failed since `since` (`failedLaunches`), as the AWS CLI reports them. */
-async function launchesFailedSince(options: WaitOptions, since: number): Promise<string[]> {
+async function launchesFailedSince(options: WaitOptions, since: number): Promise<ReturnType<typeof failedLaunches>> {
   const result = await options.run("aws", [
     "autoscaling",
     "describe-scaling-activities",
@@ -177,8 +187,10 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
     log("no Auto Scaling group in this environment (not load-balanced): nothing to wait for");
     return 0;
   }
-  const deadline = now() + options.timeoutMs;
+  const waitStart = now();
+  const deadline = waitStart + options.timeoutMs;
   let last = "";
+  const reported = new Set<string>();
   for (;;) {
     const result = await run("aws", [
       "autoscaling",
@@ -202,11 +214,16 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
       log(FAILED_REFRESH_HINT);
       return 1;
     }
-    const failed = await launchesFailedSince(options, verdict.startedAt ?? options.since?.getTime() ?? 0);
-    if (failed.length >= FAILED_LAUNCHES) {
-      for (const launch of failed) log(launch);
+    const launches = await launchesFailedSince(options, verdict.startedAt ?? options.since?.getTime() ?? waitStart);
+    // EC2 refusing a launch is logged once each, and does not end the wait: the group retries it.
+    for (const launch of launches.refused.filter((line) => !reported.has(line))) {
+      reported.add(launch);
+      log(`${launch} (EC2 did not start it; the group tries again)`);
+    }
+    if (launches.abandoned.length >= FAILED_LAUNCHES) {
+      for (const launch of launches.abandoned) log(launch);
       log(
-        `${failed.length} servers launched since the refresh began never came into service (a boot that failed or ` +
+        `${launches.abandoned.length} servers launched since the refresh began never came into service (a boot that failed or ` +
           `hung is abandoned, and the group launches another): the new launch template does not boot. Read the ` +
           `boot log (the environment's /boot log group) of one of them; the refresh goes on launching until you ` +
           `cancel it (aws autoscaling cancel-instance-refresh --auto-scaling-group-name ${options.group}). ` +

@@ -1,4 +1,5 @@
 import { TerraformOutput } from "cdktf";
+import { AGENT_START_SECONDS } from "../userdata/boot-script";
 import { AlarmTopic } from "../constructs/alarm-topic";
 import { AppAlarms, type AppServers } from "../constructs/app-alarms";
 import { AppFleet } from "../constructs/app-fleet";
@@ -50,7 +51,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       memoryPercent: t.memoryPercent,
       diskPercent: t.diskPercent,
       detailedMonitoring: env.app.detailedMonitoring,
-      bootSeconds: tiers.app instanceof AppFleet ? tiers.app.healthCheckGracePeriod : undefined,
+      bootSeconds: tiers.app instanceof AppFleet ? AGENT_START_SECONDS : undefined,
     }),
   ];
   if (tiers.loadBalancer) {

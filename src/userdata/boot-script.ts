@@ -49,12 +49,20 @@ export const BOOT_LOG = "/var/log/boot-script.log";
 export const FIRST_BOOT_SECONDS = 1800;
 
 /**
- * The longest the first boot of `host` runs: `FIRST_BOOT_SECONDS`, then the first install. An Auto
- * Scaling group's launch hook waits this long for the boot script (Auto Scaling allows at most
- * 7,200 s: a host that could take longer is refused).
+ * Seconds around a fleet server's boot script that its launch hook also waits out: the OS's boot
+ * and cloud-init before the script starts, and after it launch-hook's own calls (three, each tried
+ * for up to 2 min 15 s) and its 20 s before an abandon.
+ */
+export const LAUNCH_OVERHEAD_SECONDS = 600;
+
+/**
+ * The longest a fleet server's first boot takes, from its launch to the end of its launch hook:
+ * `FIRST_BOOT_SECONDS`, the first install and `LAUNCH_OVERHEAD_SECONDS`. Its Auto Scaling group's
+ * launch hook waits this long (Auto Scaling allows at most 7,200 s: a host that could take longer
+ * is refused).
  */
 export function bootTimeoutSeconds(host: AppHost): number {
-  const seconds = FIRST_BOOT_SECONDS + firstInstallSeconds(host);
+  const seconds = FIRST_BOOT_SECONDS + firstInstallSeconds(host) + LAUNCH_OVERHEAD_SECONDS;
   if (seconds > MAX_LAUNCH_HOOK_SECONDS) {
     throw new Error(
       `bootTimeoutSeconds: a first boot may take ${seconds} s, more than the ${MAX_LAUNCH_HOOK_SECONDS} s an Auto Scaling launch hook may wait`,
@@ -62,6 +70,12 @@ export function bootTimeoutSeconds(host: AppHost): number {
   }
   return seconds;
 }
+
+/**
+ * Seconds from a server's launch until its CloudWatch agent reports: the OS's boot, the one package
+ * install (tried up to 10 times) and the agent's start, the first things the boot script does.
+ */
+export const AGENT_START_SECONDS = 300;
 
 /** Packages every app server installs: the proxy, the app's runtime, the metrics and logs agent. */
 export const SERVER_PACKAGES = ["nginx", "nodejs22", "amazon-cloudwatch-agent"] as const;
