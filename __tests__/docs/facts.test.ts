@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { environmentEstimate, totalText } from "../../src/cost/report";
+import { costChangeSummary, environmentEstimate, totalText } from "../../src/cost/report";
 import { rolloutTimeoutSeconds } from "../../src/ops/rollout";
 import { PROJECT_ROOT } from "../../src/project-root";
 import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
@@ -72,10 +72,16 @@ describe("the outputs table (docs/layouts.md)", () => {
 });
 
 describe("monthly costs the pages state", () => {
-  const estimate = (name: string) => {
+  const estimateOf = (name: string) => {
     const env = SHIPPED_ENVIRONMENTS.find((e) => e.name === name)!;
-    return totalText(environmentEstimate(env, shippedStack(name).doc));
+    return environmentEstimate(env, shippedStack(name).doc);
   };
+  const estimate = (name: string) => totalText(estimateOf(name));
+
+  test("docs/cost.md's example of a plan's cost line is staging grown into prod, as the code prices them", () => {
+    const line = costChangeSummary({ before: estimateOf("staging"), after: estimateOf("prod") });
+    expect(read("docs/cost.md")).toContain(`\`**Monthly cost** (on-demand estimate, …): ${line}\``);
+  });
 
   test.each(["docs/layouts.md", "docs/ko/layouts.md"])(
     "%s: each layout's shipped environments cost what npm run cost says",
