@@ -1,6 +1,7 @@
 import {
-  failedLaunches,
+  failingStreak,
   FAILED_LAUNCHES,
+  finishedLaunches,
   refreshVerdict,
   rolloutSince,
   rolloutTimeoutMs,
@@ -142,41 +143,66 @@ describe("waitForRefresh", () => {
 });
 
 describe("a refresh whose new servers never come into service", () => {
-  test("launches abandoned at the hook or refused by EC2 since the refresh began count; successful and earlier ones do not", () => {
-    const since = Date.parse("2026-11-25T10:00:00Z");
+  const at = (minute: number) => `2026-11-25T10:${String(minute).padStart(2, "0")}:00Z`;
+
+  test("finished launches since the refresh began, newest first; earlier ones, ones still going and other activities are left out", () => {
     const output = activities(
-      launch("i-1", "Cancelled"),
-      launch("i-2", "Successful"),
-      launch("i-3", "Failed"),
+      launch("i-1", "Cancelled", at(5)),
+      launch("i-2", "Successful", at(7)),
+      launch("i-3", "Failed", at(6)),
+      launch("i-4", "InProgress", at(8)),
       launch("i-0", "Cancelled", "2026-11-25T09:59:59Z"),
-      { Description: "Terminating EC2 instance: i-9", StartTime: "2026-11-25T10:06:00Z", StatusCode: "Cancelled" },
+      { Description: "Terminating EC2 instance: i-9", StartTime: at(9), StatusCode: "Cancelled" },
     );
-    expect(failedLaunches(output, since)).toEqual({
-      abandoned: ["Launching a new EC2 instance: i-1: Cancelled: Instance failed to complete user's Lifecycle Action"],
-      refused: ["Launching a new EC2 instance: i-3: Failed: Instance failed to complete user's Lifecycle Action"],
-    });
+    const launches = finishedLaunches(output, Date.parse(at(0)));
+    expect(launches.map((l) => [l.id, l.failed, l.refused])).toEqual([
+      ["a-i-2", false, false],
+      ["a-i-3", true, true],
+      ["a-i-1", true, false],
+    ]);
+    expect(launches[2].line).toBe(
+      `${at(5)} Launching a new EC2 instance: i-1: Cancelled: Instance failed to complete user's Lifecycle Action`,
+    );
   });
 
-  test(`${FAILED_LAUNCHES} failed launches while the refresh runs end the wait: exit 1, each launch, where to look and how to stop it`, async () => {
+  test("only failures in a row count: one failed boot before a server that came into service is not a template that does not boot", () => {
+    const since = Date.parse(at(0));
+    const scattered = activities(
+      launch("i-1", "Cancelled", at(1)),
+      launch("i-2", "Cancelled", at(2)),
+      launch("i-3", "Successful", at(3)),
+      launch("i-4", "Cancelled", at(4)),
+    );
+    expect(failingStreak(finishedLaunches(scattered, since)).map((l) => l.id)).toEqual(["a-i-4"]);
+    const stuck = activities(
+      launch("i-1", "Successful", at(1)),
+      launch("i-2", "Cancelled", at(2)),
+      launch("i-3", "Failed", at(3)),
+      launch("i-4", "Cancelled", at(4)),
+    );
+    expect(failingStreak(finishedLaunches(stuck, since)).map((l) => l.id)).toEqual(["a-i-4", "a-i-3", "a-i-2"]);
+  });
+
+  test(`${FAILED_LAUNCHES} launches in a row that never came into service end the wait: exit 1, each launch, where to look and how to stop it`, async () => {
     const lines: string[] = [];
     const failing = [
-      launch("i-1", "Cancelled"),
-      launch("i-2", "Cancelled"),
+      launch("i-1", "Successful", at(1)),
+      launch("i-2", "Cancelled", at(2)),
+      // EC2 refused it: told once, and counted in the streak (the group launches another)
+      launch("i-4", "Failed", at(3)),
       // before the refresh began (10:00): not this refresh's
       launch("i-0", "Cancelled", "2026-11-25T09:58:00Z"),
       launch("i-00", "Cancelled", "2026-11-25T09:59:00Z"),
-      // EC2 refused it: the group retries, so it is told, and does not count
-      launch("i-4", "Failed"),
     ];
     const calls: string[][] = [];
     const run: Runner = async (command, args) => {
       calls.push([command, ...args]);
       if (args.includes("describe-scaling-activities")) {
-        // a third abandoned launch shows on the second poll
+        // a third failed launch in a row shows on the second poll
         const polls = calls.filter((call) => call.includes("describe-scaling-activities")).length;
         return {
           status: 0,
-          stdout: activities(...failing, ...(polls > 1 ? [launch("i-3", "Cancelled")] : [])),
+          stdout: activities(...failing, ...(polls > 1 ? [launch("i-3", "Cancelled", at(4))] : [])),
           stderr: "",
         };
       }
@@ -193,17 +219,18 @@ describe("a refresh whose new servers never come into service", () => {
     });
     expect(code).toBe(1);
     expect(calls.filter((call) => call.includes("describe-instance-refreshes"))).toHaveLength(2);
-    expect(lines.filter((line) => /^Launching a new EC2 instance: i-\d+: Cancelled/.test(line))).toEqual([
-      expect.stringContaining("i-1: Cancelled"),
-      expect.stringContaining("i-2: Cancelled"),
-      expect.stringContaining("i-3: Cancelled"),
-    ]);
     // told once, though read on both polls
-    expect(lines.filter((line) => line.includes("i-4: Failed"))).toEqual([
-      expect.stringMatching(/\(EC2 did not start it; the group tries again\)$/),
+    expect(
+      lines.filter((line) => line.includes("i-4: Failed") && line.endsWith("the group tries again)")),
+    ).toHaveLength(1);
+    const streak = lines.slice(-4, -1);
+    expect(streak).toEqual([
+      expect.stringContaining("i-3: Cancelled"),
+      expect.stringContaining("i-4: Failed"),
+      expect.stringContaining("i-2: Cancelled"),
     ]);
     expect(lines.at(-1)).toMatch(
-      /^3 servers launched since the refresh began never came into service.*cancel-instance-refresh --auto-scaling-group-name shop-prod-app-x.*deploy the previous app\.version/,
+      /^the last 3 servers launched since the refresh began never came into service, and none in between did.*cancel-instance-refresh --auto-scaling-group-name shop-prod-app-x.*deploy the previous app\.version/,
     );
   });
 });
@@ -263,5 +290,7 @@ describe("how long wait-rollout waits", () => {
       );
     }
     expect(rolloutTimeoutMs(undefined, { resource: {} })).toBe(0);
+    // a group without whole sizes (a token, or none) is an error, not a wait of the checkpoints alone
+    expect(() => rolloutTimeoutSeconds({ ...prod(), max_size: "${var.max}" })).toThrow(/no whole min_size and max_size/);
   });
 });

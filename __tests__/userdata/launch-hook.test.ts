@@ -191,6 +191,21 @@ describe("launch-hook, the boot script's last word to its Auto Scaling group", (
     expect(run.out).not.toContain("launch CONTINUE");
   });
 
+  test("a boot that ends after the hook's timeout, with the server already on its way out, fails and says so, completing nothing", () => {
+    const run = runHook(["CONTINUE"], { where: [`${GROUP}\tTerminating:Wait`] });
+    expect(run.status).toBe(1);
+    expect(run.steps).toEqual([describeCall]);
+    expect(run.out).toContain(
+      `${INSTANCE} is Terminating:Wait in ${GROUP}: its launch was abandoned before this boot ended`,
+    );
+  });
+
+  test("an ABANDON refused because the server was put in service otherwise fails loudly: a failed boot is taking traffic", () => {
+    const run = runHook(["ABANDON"], { completeFailures: Infinity, whereAfterComplete: `${GROUP}\tInService` });
+    expect(run.status).toBe(1);
+    expect(run.out).toContain(`${INSTANCE} is InService: not what ABANDON asked for`);
+  });
+
   test("without the metadata service it fails after 10 tries, saying why, and calls no AWS API", () => {
     const run = runHook(["CONTINUE"], { noMetadata: true });
     expect(run.status).toBe(1);

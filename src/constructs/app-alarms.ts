@@ -120,10 +120,11 @@ export class AppAlarms extends TierAlarms {
     this.alarm("AgentSilent", {
       what: "app-agent-silent",
       description:
-        `${fleet ? "At least one app server in service or booting has" : "The app server has"} sent no CloudWatch agent ` +
-        `metrics for ${silentMinutes} minutes (longer than a new server takes to boot and start the agent), so the ` +
-        `memory and disk alarms cannot see it. Look first at: systemctl status amazon-cloudwatch-agent on the ` +
-        `server (Session Manager), /opt/aws/amazon-cloudwatch-agent/logs/, and whether the server is running at all.`,
+        `${fleet ? "At least one app server (in service, booting or leaving) has" : "The app server has"} sent no ` +
+        `CloudWatch agent metrics for ${silentMinutes} minutes (longer than a new server takes to install its ` +
+        `packages and start the agent), so the memory and disk alarms cannot see it. Look first at: systemctl ` +
+        `status amazon-cloudwatch-agent on the server (Session Manager), /opt/aws/amazon-cloudwatch-agent/logs/, ` +
+        `whether the server is running at all${fleet ? ", and the boot log of a server still booting (a package install stuck on its repositories)" : ""}.`,
       comparison: fleet ? "GreaterThanThreshold" : "LessThanThreshold",
       threshold: fleet ? 0 : 1,
       treatMissingData: fleet ? "notBreaching" : "breaching",

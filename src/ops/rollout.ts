@@ -72,30 +72,49 @@ export function refreshVerdict(describeOutput: string, since?: Date): RefreshVer
 }
 
 /**
- * Launches abandoned since the refresh began are not an ended refresh: AWS's refresh goes on
- * launching while each new server's boot fails and the group abandons it. This many is a release
- * (or launch template) that does not boot.
+ * A refresh whose new servers never come into service does not end: AWS goes on launching while
+ * each boot fails and the launch hook abandons it, or EC2 refuses the launch. This many launches in
+ * a row that failed, with none in between that came into service, is a launch template that does
+ * not boot (or cannot launch); one failed boot among successful ones is not.
  */
 export const FAILED_LAUNCHES = 3;
 
+/** A finished launch of the group, as "<start> <description>: <status>: <AWS's message>". */
+export interface Launch {
+  readonly id: string;
+  readonly failed: boolean;
+  /** EC2 did not start it (`Failed`: capacity, quotas), which the group retries; else the hook abandoned it. */
+  readonly refused: boolean;
+  readonly line: string;
+}
+
 /**
- * The launches in `describe-scaling-activities` JSON output started at or after `since` that ended
- * without a server in service: `abandoned`, those the launch hook ended (`Cancelled`: a boot that
- * failed or hung), and `refused`, those EC2 did not start (`Failed`: capacity, quotas), which the
- * group retries, often in another AZ. Each as "<description>: <status>: <AWS's message>".
+ * The finished launches in `describe-scaling-activities` JSON output started at or after `since`,
+ * newest first: come into service (`Successful`), abandoned at the launch hook (`Cancelled`: a boot
+ * that failed or hung) or refused by EC2 (`Failed`). Launches still going are left out.
  */
-export function failedLaunches(describeOutput: string, since: number): { abandoned: string[]; refused: string[] } {
+export function finishedLaunches(describeOutput: string, since: number): Launch[] {
   const activities = (JSON.parse(describeOutput).Activities ?? []) as Array<Record<string, any>>;
-  const launches = activities
+  const started = (activity: Record<string, any>) => Date.parse(String(activity.StartTime ?? ""));
+  return activities
     .filter((activity) => String(activity.Description ?? "").startsWith("Launching a new EC2 instance"))
-    .filter((activity) => Date.parse(String(activity.StartTime ?? "")) >= since);
-  const described = (status: string) =>
-    launches
-      .filter((activity) => activity.StatusCode === status)
-      .map(
-        (activity) => `${activity.Description}: ${activity.StatusCode}: ${activity.StatusMessage ?? "(no message)"}`,
-      );
-  return { abandoned: described("Cancelled"), refused: described("Failed") };
+    .filter((activity) => started(activity) >= since)
+    .filter((activity) => ["Successful", "Cancelled", "Failed"].includes(activity.StatusCode))
+    .sort((a, b) => started(b) - started(a))
+    .map((activity) => ({
+      id: String(activity.ActivityId),
+      failed: activity.StatusCode !== "Successful",
+      refused: activity.StatusCode === "Failed",
+      line:
+        `${activity.StartTime} ${activity.Description}: ${activity.StatusCode}: ` +
+        `${activity.StatusMessage ?? "(no message)"}`,
+    }));
+}
+
+/** The newest launches that failed in a row (`finishedLaunches`, newest first), up to the newest success. */
+export function failingStreak(launches: readonly Launch[]): Launch[] {
+  const success = launches.findIndex((launch) => !launch.failed);
+  return success < 0 ? [...launches] : launches.slice(0, success);
 }
 
 /**
@@ -111,8 +130,13 @@ export function rolloutTimeoutSeconds(group: Record<string, any>): number {
   const extra = Number(preferences.max_healthy_percentage ?? 100) - 100;
   // The most batches any size from min to max takes (not the largest size's: 3 servers at 150%
   // take 3 batches, 4 take 2).
+  const [minSize, maxSize] = [Number(group.min_size ?? 1), Number(group.max_size)];
+  if (!Number.isInteger(maxSize) || maxSize < 1 || !Number.isInteger(minSize)) {
+    throw new OpsError("rolloutTimeoutSeconds: the stack's Auto Scaling group has no whole min_size and max_size");
+  }
+  // Rounded down, the safe side: should AWS round up, the wait is longer than it need be.
   let batches = 0;
-  for (let size = Math.max(1, Number(group.min_size ?? 1)); size <= Number(group.max_size); size++) {
+  for (let size = Math.max(1, minSize); size <= maxSize; size++) {
     batches = Math.max(batches, Math.ceil(size / Math.max(1, Math.floor((size * extra) / 100))));
   }
   const boot = Number(group.initial_lifecycle_hook?.[0]?.heartbeat_timeout ?? 0);
@@ -156,8 +180,8 @@ const FAILED_REFRESH_HINT =
   "the servers this refresh already replaced run the new launch template, and so will every server the group " +
   "launches from now on (a scale-out, a replacement): deploy the previous app.version to undo (docs/layouts.md)";
 
-/** The group's launches that failed since `since` (`failedLaunches`), as the AWS CLI reports them. */
-async function launchesFailedSince(options: WaitOptions, since: number): Promise<ReturnType<typeof failedLaunches>> {
+/** The group's finished launches since `since` (`finishedLaunches`), as the AWS CLI reports them. */
+async function launchesSince(options: WaitOptions, since: number): Promise<Launch[]> {
   const result = await options.run("aws", [
     "autoscaling",
     "describe-scaling-activities",
@@ -172,12 +196,12 @@ async function launchesFailedSince(options: WaitOptions, since: number): Promise
   ]);
   if (result.status !== 0)
     throw new OpsError(`aws autoscaling describe-scaling-activities failed: ${result.stderr.trim()}`);
-  return failedLaunches(result.stdout, since);
+  return finishedLaunches(result.stdout, since);
 }
 
 /**
  * Polls until the newest refresh ends; resolves to the exit code (0 done, 1 failed, timed out, or
- * `FAILED_LAUNCHES` of its new servers never came into service).
+ * its last `FAILED_LAUNCHES` new servers never came into service).
  */
 export async function waitForRefresh(options: WaitOptions): Promise<number> {
   const { run, log } = options;
@@ -214,19 +238,21 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
       log(FAILED_REFRESH_HINT);
       return 1;
     }
-    const launches = await launchesFailedSince(options, verdict.startedAt ?? options.since?.getTime() ?? waitStart);
-    // EC2 refusing a launch is logged once each, and does not end the wait: the group retries it.
-    for (const launch of launches.refused.filter((line) => !reported.has(line))) {
-      reported.add(launch);
-      log(`${launch} (EC2 did not start it; the group tries again)`);
+    const launches = await launchesSince(options, verdict.startedAt ?? options.since?.getTime() ?? waitStart);
+    // EC2 refusing a launch is told once each: the group retries it, often in another AZ.
+    for (const launch of launches.filter((l) => l.refused && !reported.has(l.id))) {
+      reported.add(launch.id);
+      log(`${launch.line} (EC2 did not start it; the group tries again)`);
     }
-    if (launches.abandoned.length >= FAILED_LAUNCHES) {
-      for (const launch of launches.abandoned) log(launch);
+    const streak = failingStreak(launches);
+    if (streak.length >= FAILED_LAUNCHES) {
+      for (const launch of streak) log(launch.line);
       log(
-        `${launches.abandoned.length} servers launched since the refresh began never came into service (a boot that failed or ` +
-          `hung is abandoned, and the group launches another): the new launch template does not boot. Read the ` +
-          `boot log (the environment's /boot log group) of one of them; the refresh goes on launching until you ` +
-          `cancel it (aws autoscaling cancel-instance-refresh --auto-scaling-group-name ${options.group}). ` +
+        `the last ${streak.length} servers launched since the refresh began never came into service, and none in ` +
+          `between did (a boot that failed or hung is abandoned, a launch EC2 refused is tried again, and the ` +
+          `group launches another): the new launch template does not boot, or cannot launch. Read the boot log ` +
+          `(the environment's /boot log group) of one of them; the refresh goes on launching until you cancel ` +
+          `it (aws autoscaling cancel-instance-refresh --auto-scaling-group-name ${options.group}). ` +
           FAILED_REFRESH_HINT,
       );
       return 1;
