@@ -227,8 +227,8 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
   const host = (appRoot: string) =>
     testHost({ environment: "prod", version: "1.4.2", paths: { ...SERVER_PATHS, appRoot } });
   const LOG_GROUPS = { app: "/a", nginxAccess: "/b", nginxError: "/c", boot: "/d" };
-  const fleetScript = (appRoot: string) =>
-    bootScript({ host: host(appRoot), logGroups: LOG_GROUPS, autoScaling: { region: "ap-northeast-2" } });
+  const fleetScript = (appRoot: string, bootLog?: string) =>
+    bootScript({ host: host(appRoot), logGroups: LOG_GROUPS, autoScaling: { region: "ap-northeast-2" }, bootLog });
 
   test("the exit trap is the boot script's first act, and the hook is written right after, before the first step that can fail (the package install)", () => {
     const script = fleetScript("/opt/app");
@@ -248,6 +248,7 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
       "trap 'exit 143' TERM",
       "trap 'exit 141' PIPE",
       "exec > >(tee -a /var/log/boot-script.log) 2>&1",
+      "boot_log_pid=$!",
       'echo "boot script started at $(date -Is)"',
       "install -d -m 0755 /opt/app/bin",
       "cat > /opt/app/bin/launch-hook <<'END_OF__OPT_APP_BIN_LAUNCH_HOOK'",
@@ -264,35 +265,37 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
   });
 
   /**
-   * The boot script's first part, without the log's redirect, cut right after its traps ("traps")
-   * or after the hook is written ("hook", which is then replaced by a recorder of its arguments),
-   * then `body`; in a process group of its own, as cloud-init runs it.
+   * The boot script's first part, cut right after its traps ("traps") or after the hook is written
+   * ("hook", which is then replaced by a recorder of its arguments), then `body`. Its log goes to
+   * `<root>/boot.log` through its tee with `log`, else its output is the run's own.
    */
-  function bootEndingWith(body: string, cut: "traps" | "hook" = "hook") {
+  function bootEndingWith(body: string, cut: "traps" | "hook" = "hook", log = false) {
     const root = tempDir("fleet-boot-");
-    const script = fleetScript(root);
+    const script = fleetScript(root, path.join(root, "boot.log"));
     const end =
       cut === "traps"
-        ? script.indexOf("\n", script.indexOf("\ntrap 'exit 143' TERM") + 1)
+        ? script.indexOf("\n", script.indexOf("\ntrap 'exit 141' PIPE") + 1)
         : script.indexOf("\nretry() {");
-    const head = script.slice(0, end).replace(/^exec > >\(tee.*$/m, "");
+    const head = log ? script.slice(0, end) : script.slice(0, end).replace(/^exec > >\(tee.*\nboot_log_pid=\$!$/m, "");
     const recorder = `printf '#!/bin/bash\\necho "$*" >> ${root}/hook-calls\\n' > ${root}/bin/launch-hook`;
     const file = path.join(root, "boot.sh");
     fs.writeFileSync(file, `${head}\n${cut === "hook" ? recorder : ""}\n${body}\n`);
-    return { root, file, result: () => result(root) };
+    const logged = () =>
+      fs.existsSync(path.join(root, "boot.log")) ? fs.readFileSync(path.join(root, "boot.log"), "utf8") : "";
+    return { root, file, result: () => result(root), logged };
   }
   function result(root: string) {
     const calls = path.join(root, "hook-calls");
     return fs.existsSync(calls) ? fs.readFileSync(calls, "utf8") : "";
   }
-  function runBoot(body: string, cut: "traps" | "hook" = "hook") {
-    const boot = bootEndingWith(body, cut);
+  function runBoot(body: string, cut: "traps" | "hook" = "hook", log = false) {
+    const boot = bootEndingWith(body, cut, log);
     const run = spawnSync("/bin/bash", ["--norc", "--noprofile", boot.file], {
       encoding: "utf8",
       env: { PATH: process.env.PATH },
       timeout: 10_000,
     });
-    return { status: run.status, out: run.stdout + run.stderr, hook: boot.result() };
+    return { status: run.status, out: run.stdout + run.stderr, hook: boot.result(), logged: boot.logged() };
   }
 
   test("a boot that runs to its end continues the launch", () => {
@@ -312,10 +315,19 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
     expect(run.out).not.toContain("unreachable");
   });
 
-  test("a boot stopped by a signal (SIGTERM to its process group) abandons it: bash alone would give the exit trap status 0", async () => {
+  test("a failed boot's log ends with the failure, after everything its tee had still to write", () => {
+    const run = runBoot('echo "the last words of the failed step"\nfalse', "hook", true);
+    expect(run.hook).toBe("ABANDON\n");
+    expect(run.logged).toMatch(
+      /^boot script started at [^\n]+\nthe last words of the failed step\nboot script failed \(exit 1\) at [^\n]+\n$/,
+    );
+    expect(run.out).toContain("the last words of the failed step"); // the console, through the tee
+  });
+
+  test("a boot stopped by a signal (SIGTERM to its process group) abandons it, and its log says so though its tee went with the group: bash alone would give the exit trap status 0", async () => {
     // a long step, known to be running once its pid is written (a signal that came while bash forked
     // it would miss it, and bash would wait the step out before its trap)
-    const boot = bootEndingWith('sleep 20 &\necho $! > "$ROOT/sleeping"\nwait $!');
+    const boot = bootEndingWith('sleep 20 &\necho $! > "$ROOT/sleeping"\nwait $!', "hook", true);
     const child = spawn("/bin/bash", ["--norc", "--noprofile", boot.file], {
       env: { PATH: process.env.PATH, ROOT: boot.root },
       detached: true,
@@ -333,7 +345,8 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
       if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");
     }
     expect(boot.result()).toBe("ABANDON\n");
-    expect(out).toMatch(/boot script failed \(exit 143\)/);
+    expect(boot.logged()).toMatch(/^boot script started at .*\nboot script failed \(exit 143\) at /s);
+    expect(out).not.toContain("boot script failed"); // the console's tee was gone
   }, 15_000);
 
   test("a boot whose log reader is gone (the tee died) abandons it at its next line of output, instead of continuing a boot that never finished", () => {
