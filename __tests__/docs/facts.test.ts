@@ -158,6 +158,18 @@ test("docs/database.md quotes the config error for an engine version AL2023 lack
   expect(parseEnvironment("dev", file).problems.map((p) => `environments/dev: ${p}`)).toEqual([quoted]);
 });
 
+test.each(["docs/operations.md", "docs/ko/operations.md"])(
+  "%s abandons a stuck boot with the hook's own name, and gives the shipped timeout",
+  (page) => {
+    const [group] = shippedStack("staging").resources("aws_autoscaling_group");
+    const hook = group.values.initial_lifecycle_hook[0];
+    expect(read(page)).toContain(
+      `--lifecycle-hook-name ${hook.name} --instance-id <id> --lifecycle-action-result ABANDON`,
+    );
+    expect(read(page)).toContain((hook.heartbeat_timeout as number).toLocaleString("en-US"));
+  },
+);
+
 test.each(["docs/layouts.md", "docs/ko/layouts.md"])(
   "%s gives the launch hook's timeout of staging (RDS, 2 processes) as the stack sets it",
   (page) => {
