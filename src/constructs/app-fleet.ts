@@ -33,8 +33,9 @@ export interface AppFleetProps {
    */
   readonly userData: string;
   /**
-   * Seconds the boot script may run: the group holds a new server out of service (`Pending:Wait`)
-   * this long for the boot script to end its launch hook, then abandons the launch. At most 7,200.
+   * Seconds from a new server's launch to the end of its boot (`bootTimeoutSeconds` of its host):
+   * the group holds it out of service (`Pending:Wait`) this long for the boot script to end its
+   * launch hook, then abandons the launch. At most 7,200.
    */
   readonly bootTimeoutSeconds: number;
   /** Instance counts; `desired` applies at creation, then belongs to autoscaling. */
