@@ -180,23 +180,24 @@ const FAILED_REFRESH_HINT =
   "the servers this refresh already replaced run the new launch template, and so will every server the group " +
   "launches from now on (a scale-out, a replacement): deploy the previous app.version to undo (docs/layouts.md)";
 
-/** The group's finished launches since `since` (`finishedLaunches`), as the AWS CLI reports them. */
-async function launchesSince(options: WaitOptions, since: number): Promise<Launch[]> {
+/**
+ * `aws autoscaling <operation>` on the group in `options`, as JSON; a failing CLI is an error that
+ * quotes it.
+ */
+async function describeGroup(options: WaitOptions, operation: string, limit: readonly string[]): Promise<string> {
   const result = await options.run("aws", [
     "autoscaling",
-    "describe-scaling-activities",
+    operation,
     "--region",
     options.region,
     "--auto-scaling-group-name",
     options.group!,
-    "--max-items",
-    "50",
+    ...limit,
     "--output",
     "json",
   ]);
-  if (result.status !== 0)
-    throw new OpsError(`aws autoscaling describe-scaling-activities failed: ${result.stderr.trim()}`);
-  return finishedLaunches(result.stdout, since);
+  if (result.status !== 0) throw new OpsError(`aws autoscaling ${operation} failed: ${result.stderr.trim()}`);
+  return result.stdout;
 }
 
 /**
@@ -204,7 +205,7 @@ async function launchesSince(options: WaitOptions, since: number): Promise<Launc
  * its last `FAILED_LAUNCHES` new servers never came into service).
  */
 export async function waitForRefresh(options: WaitOptions): Promise<number> {
-  const { run, log } = options;
+  const { log } = options;
   const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
   const now = options.now ?? Date.now;
   if (!options.group) {
@@ -216,21 +217,8 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
   let last = "";
   const reported = new Set<string>();
   for (;;) {
-    const result = await run("aws", [
-      "autoscaling",
-      "describe-instance-refreshes",
-      "--region",
-      options.region,
-      "--auto-scaling-group-name",
-      options.group,
-      "--max-records",
-      "5",
-      "--output",
-      "json",
-    ]);
-    if (result.status !== 0)
-      throw new OpsError(`aws autoscaling describe-instance-refreshes failed: ${result.stderr.trim()}`);
-    const verdict = refreshVerdict(result.stdout, options.since);
+    const refreshes = await describeGroup(options, "describe-instance-refreshes", ["--max-records", "5"]);
+    const verdict = refreshVerdict(refreshes, options.since);
     if (verdict.message !== last) log(verdict.message);
     last = verdict.message;
     if (verdict.state === "done") return 0;
@@ -238,7 +226,10 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
       log(FAILED_REFRESH_HINT);
       return 1;
     }
-    const launches = await launchesSince(options, verdict.startedAt ?? options.since?.getTime() ?? waitStart);
+    const launches = finishedLaunches(
+      await describeGroup(options, "describe-scaling-activities", ["--max-items", "50"]),
+      verdict.startedAt ?? options.since?.getTime() ?? waitStart,
+    );
     // EC2 refusing a launch is told once each: the group retries it, often in another AZ.
     for (const launch of launches.filter((l) => l.refused && !reported.has(l.id))) {
       reported.add(launch.id);

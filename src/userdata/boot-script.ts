@@ -167,6 +167,11 @@ function databaseLines(host: AppHost): string[] {
   ];
 }
 
+/** Where a fleet server's boot script writes `launch-hook`. */
+function launchHookPath(host: AppHost): string {
+  return `${host.paths.appRoot}/${LAUNCH_HOOK_SCRIPT}`;
+}
+
 /**
  * A server in an Auto Scaling group waits out of service (`Pending:Wait`) until its boot script
  * ends. The script's first act is to have its exit, however it comes (a failed step under `set -e`,
@@ -180,7 +185,7 @@ function databaseLines(host: AppHost): string[] {
  */
 function launchHookTrap(host: AppHost, autoScaling: BootScriptProps["autoScaling"], bootLog: string): string[] {
   if (!autoScaling) return [];
-  const hook = `${host.paths.appRoot}/${LAUNCH_HOOK_SCRIPT}`;
+  const hook = launchHookPath(host);
   return [
     "# The group holds this server out of service until this script ends: in service once it has",
     "# succeeded, abandoned (terminated, and another launched) should anything end it early.",
@@ -213,7 +218,7 @@ function launchHookTrap(host: AppHost, autoScaling: BootScriptProps["autoScaling
 /** The launch hook's script, written first of all the boot's files (see `launchHookTrap`). */
 function launchHookFile(host: AppHost, autoScaling: BootScriptProps["autoScaling"]): string[] {
   if (!autoScaling) return [];
-  const hook = `${host.paths.appRoot}/${LAUNCH_HOOK_SCRIPT}`;
+  const hook = launchHookPath(host);
   return [
     `install -d -m 0755 ${host.paths.appRoot}/bin`,
     ...writeFile(hook, launchHookScript({ region: autoScaling.region }), "0755"),

@@ -32,6 +32,14 @@ function moveSeconds(host: AppHost): number {
 }
 
 /**
+ * What every deploy on `host` may spend before it moves a process: the release's fetch and, with a
+ * database, the migrations' time limit and their kill.
+ */
+function beforeMovesSeconds(host: AppHost): number {
+  return FETCH_SECONDS + (host.database ? MIGRATION_TIMEOUT_SECONDS + MIGRATION_KILL_SECONDS : 0);
+}
+
+/**
  * The longest a deploy on `host` runs while it still makes progress: fetching the release, the
  * migrations' time limit, and every process moved and moved back (a failed deploy returns all it
  * moved), each move at most `moveSeconds`. What waits for a deploy waits this long (the SSM
@@ -40,8 +48,7 @@ function moveSeconds(host: AppHost): number {
  * possibly out of rotation. 1,312 s for 2 processes without a database; 12,622 s for 32 with one.
  */
 export function deployTimeoutSeconds(host: AppHost): number {
-  const migrations = host.database ? MIGRATION_TIMEOUT_SECONDS + MIGRATION_KILL_SECONDS : 0;
-  return FETCH_SECONDS + migrations + 2 * host.appPorts.length * moveSeconds(host);
+  return beforeMovesSeconds(host) + 2 * host.appPorts.length * moveSeconds(host);
 }
 
 /**
@@ -50,8 +57,7 @@ export function deployTimeoutSeconds(host: AppHost): number {
  * again (one move), and each process's health checked twice (2 s each).
  */
 export function firstInstallSeconds(host: AppHost): number {
-  const migrations = host.database ? MIGRATION_TIMEOUT_SECONDS + MIGRATION_KILL_SECONDS : 0;
-  return FETCH_SECONDS + migrations + moveSeconds(host) + 2 * 2 * host.appPorts.length;
+  return beforeMovesSeconds(host) + moveSeconds(host) + 2 * 2 * host.appPorts.length;
 }
 
 /**
