@@ -206,6 +206,39 @@ describe("every workflow", () => {
     expect(major > 1 || (major === 1 && minor >= 10)).toBe(true);
   });
 
+  test("state in HCP Terraform: each job that runs Terraform sets its host's token from the secret TF_API_TOKEN first", () => {
+    // what runs Terraform against the state: the plan review and its guard, the drift check, the apply
+    const runsTerraform = (s: Record<string, any>) =>
+      /npm run (--silent )?(plan|drift)\b|terraform -chdir/.test(String(s.run ?? ""));
+    const jobs = ALL_JOBS.filter(([, , job]) => stepsOf(job).some(runsTerraform));
+    expect(jobs.map(([file, id]) => `${file} ${id}`).sort()).toEqual([
+      "deploy-environment.yml deploy",
+      "deploy-environment.yml review",
+      "drift.yml drift",
+      "pull-request.yml plan",
+    ]);
+    for (const [file, id, job] of jobs) {
+      const steps = stepsOf(job);
+      const first = steps.findIndex(runsTerraform);
+      const token = steps.findIndex((s) => s.name === "HCP Terraform token");
+      expect({ file, id, before: token >= 0 && token < first }).toEqual({ file, id, before: true });
+      // the script: ci-environments.ts --state-token (ops/ci-environments.test.ts), skipped where Terraform is
+      expect(steps[token]).toEqual({
+        name: "HCP Terraform token",
+        ...(steps[first].if ? { if: steps[first].if } : {}),
+        env: { ENVIRONMENT: steps[first].env.ENVIRONMENT, TF_API_TOKEN: "${{ secrets.TF_API_TOKEN }}" },
+        run: 'node scripts/run.js scripts/ci-environments.ts --state-token "$ENVIRONMENT" >> "$GITHUB_ENV"',
+      });
+    }
+    // the deploy passes that one secret on, not every secret (`secrets: inherit`); nothing else reads one
+    expect(workflow("deploy.yml").jobs.deploy.secrets).toEqual({ TF_API_TOKEN: "${{ secrets.TF_API_TOKEN }}" });
+    expect(workflow("deploy-environment.yml").on.workflow_call.secrets).toEqual({
+      TF_API_TOKEN: { description: expect.stringContaining("HCP Terraform"), required: false },
+    });
+    for (const file of FILES)
+      expect(new Set(raw(file).match(/secrets\.\w+/g) ?? [])).toEqual(new Set(["secrets.TF_API_TOKEN"]));
+  });
+
   test("Node comes from .nvmrc, whose major version satisfies package.json's engines", () => {
     const nvmrc = fs.readFileSync(path.join(ROOT, ".nvmrc"), "utf8").trim();
     const engines: string = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).engines.node;

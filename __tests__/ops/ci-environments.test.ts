@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ciDeployProblem, ciMatrix, deployChain } from "../../src/ops/ci-environments";
-import { environment, productionEnvironmentFile } from "../helpers";
+import { ciDeployProblem, ciMatrix, deployChain, stateToken } from "../../src/ops/ci-environments";
+import { environment, environmentFile, productionEnvironmentFile, tempDir, writeEnvironments } from "../helpers";
 import { ciEnvironmentsCommand } from "../../src/ops/ci-environments-command";
 import { scriptCommand } from "../../src/ops/script-runner";
 import { runInProcess } from "../cli";
@@ -79,5 +79,81 @@ describe("deploying from CI", () => {
     expect(local.status).toBe(1);
     expect(local.stdout).toBe("");
     expect(local.stderr).toMatch(/environments\/prod: state\.backend must be s3 or cloud/);
+  });
+});
+
+describe("the HCP Terraform token in CI", () => {
+  const cloud = (hostname?: string) =>
+    environment("qa", { state: { backend: "cloud", organization: "acme", ...(hostname ? { hostname } : {}) } });
+
+  test("goes to the variable Terraform reads for the state's host: dots as underscores, hyphens as two", () => {
+    expect(stateToken(cloud(), "abc.atlasv1.XYZ")).toEqual({ line: "TF_TOKEN_app_terraform_io=abc.atlasv1.XYZ" });
+    expect(stateToken(cloud("tfe.example-corp.com"), "t0k")).toEqual({ line: "TF_TOKEN_tfe_example__corp_com=t0k" });
+  });
+
+  test("is not asked for when the state is in S3 or local, set or not", () => {
+    const s3 = environment("qa", { state: { backend: "s3", bucket: "acme-tfstate" } });
+    for (const env of [s3, environment("qa")]) {
+      expect(stateToken(env, undefined)).toBeUndefined();
+      expect(stateToken(env, "t0k")).toBeUndefined();
+    }
+  });
+
+  test("missing, it stops the job naming the environment, its state's host and the secret to add", () => {
+    for (const token of [undefined, ""]) {
+      expect(stateToken(cloud(), token)).toEqual({
+        problem:
+          "environments/qa: state.backend is cloud (app.terraform.io), and Terraform needs an API token for it: " +
+          "add one as the repository secret TF_API_TOKEN (docs/ci-cd.md)",
+      });
+    }
+  });
+
+  test("a value that would write more lines into $GITHUB_ENV is refused", () => {
+    for (const token of ["t0k\nPATH=/tmp/evil", "t0k other", " t0k"]) {
+      expect(stateToken(cloud(), token)).toEqual({
+        problem:
+          "environments/qa: state.backend is cloud (app.terraform.io): TF_API_TOKEN must be one token, without spaces or line breaks",
+      });
+    }
+  });
+
+  test("the script prints the $GITHUB_ENV line from TF_API_TOKEN, nothing for other state, and exits 1 without a token", async () => {
+    const dir = writeEnvironments(tempDir("ci-token-"), {
+      qa: environmentFile({ state: { backend: "cloud", organization: "acme" } }),
+      dev: environmentFile({ network: { ...environmentFile().network, cidr: "10.60.0.0/16" } }),
+    });
+    try {
+      const withToken = await runInProcess(
+        () => scriptCommand("ci-environments", ciEnvironmentsCommand, ["--state-token", "qa"]),
+        {
+          ENVIRONMENTS_DIR: dir,
+          TF_API_TOKEN: "abc.atlasv1.XYZ",
+        },
+      );
+      expect(withToken).toEqual({ status: 0, stdout: "TF_TOKEN_app_terraform_io=abc.atlasv1.XYZ\n", stderr: "" });
+      const local = await runInProcess(
+        () => scriptCommand("ci-environments", ciEnvironmentsCommand, ["--state-token", "dev"]),
+        {
+          ENVIRONMENTS_DIR: dir,
+          TF_API_TOKEN: "abc.atlasv1.XYZ",
+        },
+      );
+      expect(local).toEqual({ status: 0, stdout: "", stderr: "" });
+      const missing = await runInProcess(
+        () => scriptCommand("ci-environments", ciEnvironmentsCommand, ["--state-token", "qa"]),
+        {
+          ENVIRONMENTS_DIR: dir,
+          TF_API_TOKEN: "",
+        },
+      );
+      expect(missing.status).toBe(1);
+      expect(missing.stdout).toBe("");
+      expect(missing.stderr).toMatch(
+        /environments\/qa: state\.backend is cloud \(app\.terraform\.io\).*repository secret TF_API_TOKEN/,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { ciDeployProblem, ciMatrix, deployChain } from "./ci-environments";
+import { ciDeployProblem, ciMatrix, deployChain, stateToken } from "./ci-environments";
 import { environmentNamed, projectEnvironments, UsageError } from "./script-runner";
 
 /**
@@ -6,6 +6,9 @@ import { environmentNamed, projectEnvironments, UsageError } from "./script-runn
  *   scripts/ci-environments.ts                    matrix=<JSON>: one leg per environment folder
  *   scripts/ci-environments.ts --chain            chain=<JSON>: every environment, in deploy order
  *   scripts/ci-environments.ts --deployable ENV   region=<region>, or exit 1 when CI must not deploy ENV
+ *   scripts/ci-environments.ts --state-token ENV  for $GITHUB_ENV: TF_TOKEN_<host>=$TF_API_TOKEN when
+ *                                                 ENV keeps its state in HCP Terraform, else nothing;
+ *                                                 exit 1 when it does and TF_API_TOKEN is empty
  * Every environment folder is validated first; a broken one fails the job with its problems.
  */
 export function ciEnvironmentsCommand(args: readonly string[]): void {
@@ -19,9 +22,13 @@ export function ciEnvironmentsCommand(args: readonly string[]): void {
     const problem = ciDeployProblem(env);
     if (problem) throw new UsageError(problem);
     console.log(`region=${env.region}`);
+  } else if (args.length === 2 && args[0] === "--state-token") {
+    const token = stateToken(environmentNamed(environments, args[1]), process.env.TF_API_TOKEN);
+    if (token && "problem" in token) throw new UsageError(token.problem);
+    if (token) console.log(token.line);
   } else {
     throw new UsageError(
-      `usage: ci-environments.ts [--chain | --deployable <environment>] (got ${args.join(" ") || "nothing"})`,
+      `usage: ci-environments.ts [--chain | --deployable <environment> | --state-token <environment>] (got ${args.join(" ") || "nothing"})`,
     );
   }
 }

@@ -43,3 +43,33 @@ export function ciDeployProblem(env: EnvironmentConfig): string | undefined {
     `(docs/state.md)`
   );
 }
+
+/** HCP Terraform's host, where a `cloud` state without `hostname` lives (cdktf's default too). */
+export const HCP_TERRAFORM_HOST = "app.terraform.io";
+
+/**
+ * What gives Terraform in CI the API token of the HCP Terraform (or Terraform Enterprise) host an
+ * environment keeps its state on: the `$GITHUB_ENV` line, or the problem that stops the job;
+ * undefined when its state is elsewhere. Terraform reads a host's token from TF_TOKEN_ and the host
+ * name, its dots as underscores and its hyphens as two (Terraform's CLI configuration docs,
+ * "Environment Variable Credentials"). The token is the repository secret TF_API_TOKEN; one that
+ * is not a single word would write other lines into $GITHUB_ENV, and is refused.
+ */
+export function stateToken(
+  env: EnvironmentConfig,
+  token: string | undefined,
+): { readonly line: string } | { readonly problem: string } | undefined {
+  const state = env.state;
+  if (state.backend !== "cloud") return undefined;
+  const host = state.hostname ?? HCP_TERRAFORM_HOST;
+  const where = `environments/${env.name}: state.backend is cloud (${host})`;
+  if (!token) {
+    return {
+      problem: `${where}, and Terraform needs an API token for it: add one as the repository secret TF_API_TOKEN (docs/ci-cd.md)`,
+    };
+  }
+  if (!/^\S+$/.test(token)) {
+    return { problem: `${where}: TF_API_TOKEN must be one token, without spaces or line breaks` };
+  }
+  return { line: `TF_TOKEN_${host.replace(/-/g, "__").replace(/\./g, "_")}=${token}` };
+}
