@@ -239,6 +239,29 @@ describe("every workflow", () => {
       expect(new Set(raw(file).match(/secrets\.\w+/g) ?? [])).toEqual(new Set(["secrets.TF_API_TOKEN"]));
   });
 
+  test("every node command runs a TypeScript entry point through scripts/run.js, and the entry point exists", () => {
+    // nothing else is installed to run TypeScript (tsx, ts-node): a `node --require tsx/cjs` would
+    // fail on the runner with "Cannot find module", and only there
+    const commands = ALL_JOBS.flatMap(([file, , job]) =>
+      stepsOf(job).flatMap((s) =>
+        String(s.run ?? "")
+          .split("\n")
+          .filter((line) => /(^|[\s;&|(])node\s/.test(line))
+          .map((line) => ({ file, line: line.trim() })),
+      ),
+    );
+    expect(commands.length).toBeGreaterThanOrEqual(5);
+    for (const { file, line } of commands) {
+      const entry = /\bnode scripts\/run\.js (\S+\.ts)\b/.exec(line);
+      expect({ file, line, launcher: entry !== null }).toEqual({ file, line, launcher: true });
+      expect({ file, entry: entry![1], exists: fs.existsSync(path.join(ROOT, entry![1])) }).toEqual({
+        file,
+        entry: entry![1],
+        exists: true,
+      });
+    }
+  });
+
   test("Node comes from .nvmrc, whose major version satisfies package.json's engines", () => {
     const nvmrc = fs.readFileSync(path.join(ROOT, ".nvmrc"), "utf8").trim();
     const engines: string = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).engines.node;
@@ -513,7 +536,7 @@ describe("deploy.yml and deploy-environment.yml", () => {
     expect(deploy.jobs.test.outputs.chain).toBe("${{ steps.environments.outputs.chain }}");
     expect(chainStep()).toMatchObject({
       id: "environments",
-      run: 'node --require tsx/cjs scripts/ci-environments.ts --chain >> "$GITHUB_OUTPUT"',
+      run: 'node scripts/run.js scripts/ci-environments.ts --chain >> "$GITHUB_OUTPUT"',
     });
     expect(stepsOf(deploy.jobs.test).indexOf(chainStep())).toBeGreaterThan(
       stepsOf(deploy.jobs.test).findIndex((s) => s.run === "npm test"),
