@@ -4,6 +4,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packageApp } from "../../src/artifact/package-app";
+import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { DEPLOY_SCRIPT } from "../../src/userdata/deploy-script";
 import {
   bedScenario,
@@ -236,6 +237,29 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       expect(check.stderr).toContain("syntax is ok");
       expect(check.status).toBe(0);
     }),
+    STEP_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "nginx accepts the configuration at every process count a server may run, up to the most (its upstream zone holds every peer)",
+    async () => {
+      // the processes a server may run: 1, the default's least, around 8 vCPUs, and the most
+      for (const processes of [1, 2, 7, 8, 16, MAX_APP_PROCESSES]) {
+        const bed = await TestBed.create(processes);
+        try {
+          const check = spawnSync("nginx", ["-t", "-c", bed.host.paths.nginxConf, "-e", "/dev/stderr"], {
+            encoding: "utf8",
+          });
+          expect({ processes, stderr: check.stderr, status: check.status }).toEqual({
+            processes,
+            stderr: expect.stringContaining("test is successful"),
+            status: 0,
+          });
+        } finally {
+          fs.rmSync(bed.dir, { recursive: true, force: true });
+        }
+      }
+    },
     STEP_TIMEOUT_MS,
   );
 

@@ -15,7 +15,7 @@ import { bootScript, SELINUX_SETUP } from "../../src/userdata/boot-script";
 import { rotationScript, watchdogUnit } from "../../src/userdata/rotation-script";
 import { cloudWatchAgentConfig } from "../../src/userdata/cloudwatch-agent";
 import { deployScript } from "../../src/userdata/deploy-script";
-import { nginxConf } from "../../src/userdata/nginx-conf";
+import { nginxConf, upstreamZoneKb } from "../../src/userdata/nginx-conf";
 import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
@@ -142,7 +142,13 @@ describe("nginx configuration", () => {
     expect(conf).toContain("proxy_pass http://$app_upstream;");
     // All groups share one zone, sized for every peer of every group.
     expect(conf.match(/zone app;/g)).toHaveLength(4);
-    expect(nginxConf(host({ appPorts: appPorts(64) }))).toMatch(/zone app (\d{4})k;/);
+    for (const n of [2, 8, MAX_APP_PROCESSES]) {
+      expect(nginxConf(host({ appPorts: appPorts(n) }))).toContain(`zone app ${upstreamZoneKb(n)}k;`);
+    }
+    // room to spare over the smallest zone nginx 1.22 accepts (measured with nginx -t: 119 KiB for 8
+    // processes, 1,606 KiB for 32); server/in-server.test.ts runs nginx -t from 1 to 32 processes
+    expect(upstreamZoneKb(8)).toBeGreaterThanOrEqual(1.5 * 119);
+    expect(upstreamZoneKb(MAX_APP_PROCESSES)).toBeGreaterThanOrEqual(1.5 * 1606);
   });
 
   test("the health check path asks the processes' own /healthz, with short timeouts, and fails while the watchdog finds the server unhealthy", () => {

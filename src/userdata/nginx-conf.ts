@@ -26,6 +26,23 @@ export const HEALTH_CHECK_ANSWER_SECONDS =
 export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unhealthy`;
 
 /**
+ * The size of the shared memory zone that holds every upstream group of `nginxConf`, in KiB. Each
+ * peer (a `server` line, backups included) takes about 770 bytes of it in nginx 1.22 built
+ * `--with-compat`, as Amazon Linux's and Debian's are (measured: the smallest zone `nginx -t`
+ * accepts is 35 KiB for 2 processes, 119 KiB for 8, 1,606 KiB for 32), and the zone has a fixed
+ * part of its own. This allows twice that per peer, for builds whose peers are larger, plus 64 KiB:
+ * 73 KiB for 2 processes, 3,136 KiB for 32. A zone too small fails `nginx -t` ("no memory in
+ * upstream zone"), and with it the boot.
+ */
+export function upstreamZoneKb(processes: number): number {
+  // `app`: each process, and each again as a backup when there are several; then one group per
+  // process of all the others (the same way)
+  const groupPeers = (n: number) => (n > 1 ? 2 * n : n);
+  const peers = groupPeers(processes) + (processes > 1 ? processes * groupPeers(processes - 1) : 0);
+  return 64 + Math.ceil(peers * 1.5);
+}
+
+/**
  * nginx's whole main configuration for an app server: the local reverse proxy that spreads
  * requests over the app processes on loopback.
  *
@@ -58,9 +75,7 @@ export function nginxConf(host: AppHost): string {
   // Each process once, and once more as a backup when nginx counts every process as failed.
   const tries = several ? 2 * host.appPorts.length : 1;
   const temp = (name: string) => `${paths.nginxTempDir}/${name}`;
-  // Every peer of every group lives in one zone: about 256 bytes each, plus the zone's own pages.
-  const peers = (host.appPorts.length + 1) * host.appPorts.length * 2;
-  const zoneKb = 64 + Math.ceil((peers * 256) / 1024);
+  const zoneKb = upstreamZoneKb(host.appPorts.length);
   const upstream = (name: string, ports: readonly number[], zone: string) => [
     `    upstream ${name} {`,
     `        zone app${zone};`,
