@@ -1,11 +1,13 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { environmentStack } from "../environment-stack";
-import { bootScriptOf, ref, writtenFile, type Synthesized } from "../helpers";
+import { bootScriptOf, ref, tempDir, writtenFile, type Synthesized } from "../helpers";
 import { TerraformResource, TerraformStack, Testing } from "cdktf";
 import { AppDeployment } from "../../src/constructs/app-deployment";
-import { FIRST_BOOT_SECONDS } from "../../src/userdata/boot-script";
+import { FIRST_BOOT_SECONDS, setUpMarker } from "../../src/userdata/boot-script";
+import { SERVER_PATHS } from "../../src/userdata/app-host";
 import { Naming } from "../../src/naming";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT } from "../../src/userdata/encode";
@@ -162,7 +164,7 @@ describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
   test("the boot script installs nginx over one app process per vCPU and deploys app.version", () => {
     const script = bootScriptOf(json);
     expect(script).toContain("systemctl enable app@8001 app@8002\n"); // t3.small: 2 vCPUs
-    expect(script).toContain("\n/opt/app/bin/deploy 1.0.0\n");
+    expect(script).toContain("\n/opt/app/bin/deploy 1.0.0 || first_deploy=$?\n");
     expect(bootScriptOf(stack(layout, { processes: 3 }))).toContain("systemctl enable app@8001 app@8002 app@8003\n");
   });
 });
@@ -171,7 +173,7 @@ describe("rolling out a new app.version", () => {
   test("load-balanced: a new version changes the launch template's user data, and the group refreshes to its latest version", () => {
     const before = stack("load-balanced");
     const after = stack("load-balanced", { version: "1.1.0" });
-    expect(bootScriptOf(after)).toContain("\n/opt/app/bin/deploy 1.1.0\n");
+    expect(bootScriptOf(after)).toContain("\n/opt/app/bin/deploy 1.1.0 || first_deploy=$?\n");
     expect(bootScriptOf(after)).not.toBe(bootScriptOf(before));
     const group = after.resources("aws_autoscaling_group")[0].values;
     expect(group.launch_template.version).toBe(
@@ -217,6 +219,103 @@ describe("rolling out a new app.version", () => {
       expect(content.mainSteps[0].inputs.runCommand[0]).toMatch(/cloud-init status --wait.*exit 1/);
     },
   );
+});
+
+describe("a first boot whose first deploy failed (a release that dies): the next deploy can still fix the server", () => {
+  // In a temporary folder: the server's /opt/app and /etc/systemd/system moved under it, and a
+  // stand-in systemctl on PATH that records its calls (no systemd here).
+  const MARKER = setUpMarker(SERVER_PATHS);
+  function onDisk() {
+    const root = tempDir("first-boot-");
+    const bin = path.join(root, "stub-bin");
+    for (const dir of [bin, `${root}/opt/app/bin`, `${root}/etc/systemd/system`])
+      fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/bash\necho "$*" >> '${root}/systemctl.log'\n`, {
+      mode: 0o755,
+    });
+    const moved = (text: string) =>
+      text.replaceAll("/opt/app/", `${root}/opt/app/`).replaceAll("/etc/systemd/", `${root}/etc/systemd/`);
+    // the boot script's own shell options, or (SSM's runShellScript) sh's: bash as sh, no -e
+    const run = (script: string, options: string[]) =>
+      spawnSync("/bin/bash", ["--norc", ...options, "-c", moved(script)], {
+        encoding: "utf8",
+        env: { PATH: `${bin}:${process.env.PATH}` },
+      });
+    const calls = () => fs.readFileSync(`${root}/systemctl.log`, "utf8").trim().split("\n");
+    return { root, bin, run, calls, marker: `${root}${MARKER}` };
+  }
+
+  test("the boot sets the server up all the same, health probe and first dump included, then fails with the deploy's status", () => {
+    const script = bootScriptOf(stack("single-server"));
+    // what follows the first deploy, to the end of the script
+    const rest = script.slice(script.indexOf("first_deploy=0\n"));
+    expect(rest).toMatch(/^first_deploy=0\n\/opt\/app\/bin\/deploy 1\.0\.0 \|\| first_deploy=\$\?\n/);
+    for (const [exit, status, last] of [
+      [3, 3, "boot script: the first deploy of 1.0.0 failed (exit 3); the server is set up"],
+      [0, 0, "boot script finished at"],
+    ] as const) {
+      const disk = onDisk();
+      try {
+        fs.writeFileSync(`${disk.root}/opt/app/bin/deploy`, `#!/bin/bash\necho "deploy $*"\nexit ${exit}\n`, {
+          mode: 0o755,
+        });
+        const boot = disk.run(rest, ["-euo", "pipefail"]);
+        expect({ status: boot.status, stderr: boot.stderr }).toEqual({ status, stderr: "" });
+        expect(boot.stdout.startsWith("deploy 1.0.0\n")).toBe(true);
+        expect(boot.stdout.trim().split("\n").at(-1)).toContain(last);
+        expect(fs.existsSync(disk.marker)).toBe(true);
+        expect(fs.existsSync(`${disk.root}/opt/app/bin/health-probe`)).toBe(true);
+        expect(disk.calls()).toEqual([
+          "start --no-block db-backup.service",
+          "daemon-reload",
+          "enable --now app-health-probe.timer",
+        ]);
+      } finally {
+        fs.rmSync(disk.root, { recursive: true, force: true });
+      }
+    }
+  });
+
+  test("SSM's deploy goes ahead after a failed boot that set the server up, and stops after one that did not", () => {
+    const content = JSON.parse(stack("single-server").resources("aws_ssm_document")[0].values.content);
+    const [waitForBoot, deploy] = content.mainSteps[0].inputs.runCommand as string[];
+    expect(waitForBoot).toContain(`[ -f ${MARKER} ]`);
+    expect(deploy).toMatch(/\/opt\/app\/bin\/deploy '\{\{ version \}\}'$/);
+    const scenarios = [
+      // cloud-init's status, whether the server was set up: what the step prints, and whether it deploys
+      { cloudInit: 0, setUp: true, says: "", deploys: true },
+      { cloudInit: 2, setUp: true, says: "", deploys: true }, // done, with warnings
+      {
+        cloudInit: 1,
+        setUp: true,
+        says: "first boot failed at its first deploy (cloud-init status 1); the server is set up: deploying",
+        deploys: true,
+      },
+      {
+        cloudInit: 1,
+        setUp: false,
+        says: "first boot failed (cloud-init status 1) before the server was set up: see /var/log/boot-script.log",
+        deploys: false,
+      },
+    ];
+    for (const { cloudInit, setUp, says, deploys } of scenarios) {
+      const disk = onDisk();
+      try {
+        fs.writeFileSync(path.join(disk.bin, "cloud-init"), `#!/bin/bash\nexit ${cloudInit}\n`, { mode: 0o755 });
+        if (setUp) fs.writeFileSync(disk.marker, "");
+        // SSM runs the commands as one script, with sh; the deploy itself stands in as an echo
+        const step = disk.run(`${waitForBoot}\necho deploying now`, ["--posix"]);
+        expect({ cloudInit, setUp, stdout: step.stdout, status: step.status }).toEqual({
+          cloudInit,
+          setUp,
+          stdout: `${says ? `${says}\n` : ""}${deploys ? "deploying now\n" : ""}`,
+          status: deploys ? 0 : 1,
+        });
+      } finally {
+        fs.rmSync(disk.root, { recursive: true, force: true });
+      }
+    }
+  });
 });
 
 describe("how long a deploy on a server without a load balancer is waited for", () => {
@@ -330,6 +429,7 @@ describe("how long a deploy on a server without a load balancer is waited for", 
         version: "1.0.0",
         release,
         deployCommand: "/opt/app/bin/deploy",
+        setUpMarker: "/opt/app/set-up",
         deployTimeoutSeconds,
       });
     expect(() => deployment(170_000)).not.toThrow();

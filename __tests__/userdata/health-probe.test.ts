@@ -90,7 +90,7 @@ describe("the boot script", () => {
       expect(script).toContain(`chmod ${file.mode} ${file.path}`);
     }
     expect(script.indexOf(`systemctl enable --now ${HEALTH_PROBE_TIMER}`)).toBeGreaterThan(
-      script.indexOf("/opt/app/bin/deploy 1.0.0"),
+      script.indexOf("/opt/app/bin/deploy 1.0.0 || first_deploy=$?"),
     );
   });
 

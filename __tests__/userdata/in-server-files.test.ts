@@ -445,7 +445,7 @@ describe("the boot script", () => {
       "touch /opt/app/rotation/held-8001 /opt/app/rotation/held-8002 /opt/app/rotation/held-8003 /opt/app/rotation/held-8004",
     );
     const watchdog = script.indexOf("systemctl enable --now app-watchdog.service");
-    const deploy = script.indexOf("\n/opt/app/bin/deploy 1.4.2\n");
+    const deploy = script.indexOf("\n/opt/app/bin/deploy 1.4.2 || first_deploy=$?\n");
     expect(held).toBeGreaterThan(0);
     expect(watchdog).toBeGreaterThan(held);
     expect(deploy).toBeGreaterThan(watchdog);
@@ -499,7 +499,7 @@ describe("the boot script", () => {
     expect(script).toContain("systemctl enable app@8001 app@8002 app@8003 app@8004\n");
     const agent = script.indexOf("amazon-cloudwatch-agent-ctl -a fetch-config");
     const nginx = script.indexOf("systemctl enable --now nginx");
-    const deploy = script.indexOf("\n/opt/app/bin/deploy 1.4.2\n");
+    const deploy = script.indexOf("\n/opt/app/bin/deploy 1.4.2 || first_deploy=$?\n");
     expect(agent).toBeGreaterThan(0);
     expect(nginx).toBeGreaterThan(agent); // a failed boot still ships its log
     expect(deploy).toBeGreaterThan(nginx);

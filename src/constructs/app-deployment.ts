@@ -17,6 +17,12 @@ export interface AppDeploymentProps {
   /** The deploy script on the server (written by the boot script). */
   readonly deployCommand: string;
   /**
+   * The file the boot script writes once the server is set up (`setUpMarker`): after a failed first
+   * boot, the deploy goes ahead when it is there (only the boot's first deploy failed), and stops
+   * when it is not (the boot failed before the deploy script and the units were in place).
+   */
+  readonly setUpMarker: string;
+  /**
    * The longest the deploy script runs while it still makes progress (`deployTimeoutSeconds`):
    * the document gives it that long after first boot and its wait for the lock, never cutting off
    * a rollout or rollback.
@@ -91,9 +97,13 @@ export class AppDeployment extends Construct {
               // First boot, the wait for the lock and the deploy: SSM stops the script at this limit.
               timeoutSeconds: String(timeoutSeconds),
               runCommand: [
-                // First boot must have finished (and succeeded) before a deploy: the boot script
-                // writes the deploy script. cloud-init exits 2 for "done with warnings".
-                'cloud-init status --wait >/dev/null; boot=$?; if [ "$boot" -ne 0 ] && [ "$boot" -ne 2 ]; then echo "first boot failed (cloud-init status $boot): see /var/log/boot-script.log"; exit 1; fi',
+                // First boot must have finished before a deploy: the boot script writes the deploy
+                // script. cloud-init exits 2 for "done with warnings". A boot whose only failure was
+                // its first deploy (a release that died) has set the server up: deploy again, or a
+                // fixed app.version could never reach the server.
+                'cloud-init status --wait >/dev/null; boot=$?; if [ "$boot" -ne 0 ] && [ "$boot" -ne 2 ]; then ' +
+                  `if [ -f ${props.setUpMarker} ]; then echo "first boot failed at its first deploy (cloud-init status $boot); the server is set up: deploying"; ` +
+                  'else echo "first boot failed (cloud-init status $boot) before the server was set up: see /var/log/boot-script.log"; exit 1; fi; fi',
                 `DEPLOY_LOCK_WAIT=${LOCK_WAIT_SECONDS} ${props.deployCommand} '{{ version }}'`,
               ],
             },

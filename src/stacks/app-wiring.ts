@@ -7,7 +7,7 @@ import { ServerLogs } from "../constructs/server-logs";
 import { SiteDomain } from "../constructs/site-domain";
 import { hostedZoneOf } from "../config/rules";
 import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppDatabase, type AppHost } from "../userdata/app-host";
-import { bootScript } from "../userdata/boot-script";
+import { bootScript, setUpMarker } from "../userdata/boot-script";
 import { DEPLOY_SCRIPT, deployTimeoutSeconds } from "../userdata/deploy-script";
 import { ssmCommand, sshCommand } from "./connect";
 import type { AppDatabaseWiring } from "./database-wiring";
@@ -145,6 +145,7 @@ export function addPublicAppServer(
     version: env.app.version,
     release: release.artifacts.release,
     deployCommand: `${SERVER_PATHS.appRoot}/${DEPLOY_SCRIPT}`,
+    setUpMarker: setUpMarker(SERVER_PATHS),
     deployTimeoutSeconds: deployTimeoutSeconds(host),
   });
   // A domain points at the Elastic IP (plain HTTP: a server without a load balancer has no certificate).

@@ -1,4 +1,4 @@
-import type { AppHost } from "./app-host";
+import type { AppHost, AppHostPaths } from "./app-host";
 import { appUnit } from "./app-unit";
 import { CLOUDWATCH_AGENT_CONFIG, cloudWatchAgentConfig, type ServerLogGroups } from "./cloudwatch-agent";
 import { DEPLOY_SCRIPT, deployScript, firstInstallSeconds } from "./deploy-script";
@@ -226,6 +226,14 @@ function launchHookFile(host: AppHost, autoScaling: BootScriptProps["autoScaling
 }
 
 /**
+ * The file the boot script writes once it has set the server up: every step run but for the first
+ * deploy's outcome. A first deploy that failed (a release that dies, a migration) leaves the server
+ * set up, and the next deploy may go ahead (`AppDeployment`'s document checks for this file after a
+ * failed boot); without it, the boot failed before that and the server needs replacing.
+ */
+export const setUpMarker = (paths: Pick<AppHostPaths, "appRoot">) => `${paths.appRoot}/set-up`;
+
+/**
  * The first-boot script of an app server on Amazon Linux 2023 (cloud-init runs it once, as root):
  * installs nginx, Node.js and the CloudWatch agent; writes the nginx configuration, the
  * `app@<port>` unit, the deploy script and the agent's configuration, all rendered from one
@@ -294,7 +302,10 @@ export function bootScript(props: BootScriptProps): string {
     `systemctl enable --now ${WATCHDOG_UNIT}`,
     ...databaseLines(host),
     "",
-    `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version}`,
+    "# The first deploy. Should it fail, the steps below still run, so that the server is set up and",
+    "# the next deploy (SSM's, or bin/deploy) can put a good release on it; the boot fails at its end.",
+    "first_deploy=0",
+    `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version} || first_deploy=$?`,
     ...(host.database?.local
       ? [
           "# A first dump now, in the background: a restorable copy from day one, and the backup alarm's first datapoint.",
@@ -313,6 +324,11 @@ export function bootScript(props: BootScriptProps): string {
         ]
       : []),
     "",
+    `touch ${setUpMarker(paths)}`,
+    'if [ "$first_deploy" -ne 0 ]; then',
+    `  echo "boot script: the first deploy of ${host.version} failed (exit $first_deploy); the server is set up, and the next deploy can put a good release on it"`,
+    '  exit "$first_deploy"',
+    "fi",
     'echo "boot script finished at $(date -Is)"',
     "",
   ].join("\n");
