@@ -61,6 +61,33 @@ describe("LoadBalancer: the target group's health check of each server", () => {
   });
 });
 
+describe("LoadBalancer: a new app.port, which replaces the target group", () => {
+  const targetGroup = (targetPort: number, naming = new Naming("shop", "test")) =>
+    Object.values(
+      JSON.parse(loadBalancerJson({ targetPort, naming })).resource.aws_lb_target_group as Record<string, any>,
+    )[0];
+
+  test("creates the new group before deleting the old (a listener still forwards to it), under a name of its own", () => {
+    const names = new Set<string>();
+    for (const port of [80, 8080, 8081, 443, 65535]) {
+      const group = targetGroup(port);
+      expect(group.port).toBe(port);
+      expect(group.lifecycle).toEqual({ create_before_destroy: true });
+      names.add(group.name);
+    }
+    expect(names.size).toBe(5); // two groups with one name cannot exist side by side
+    // the default's name, which stacks deployed before this change have, stays as it was
+    expect(targetGroup(80).name).toBe("shop-test-app");
+    expect(targetGroup(8080).name).toBe("shop-test-p8080");
+  });
+
+  test("the longest project and environment names fit the 32 characters with any port", () => {
+    const longest = new Naming("a".repeat(12), "b".repeat(12));
+    expect(targetGroup(65535, longest).name).toBe(`${"a".repeat(12)}-${"b".repeat(12)}-p65535`);
+    expect(targetGroup(65535, longest).name).toHaveLength(32);
+  });
+});
+
 describe("LoadBalancer: a server leaving (a scale-in, an instance refresh)", () => {
   const doc = JSON.parse(loadBalancerJson());
   const targets = Object.values(doc.resource.aws_lb_target_group as Record<string, any>)[0];

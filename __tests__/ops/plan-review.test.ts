@@ -358,6 +358,37 @@ describe("plan review: changes that look safe but are not", () => {
     expect(reviewPlan(same, prodDoc).findings).toEqual([]);
   });
 
+  test("a new app.port on a live fleet is flagged: the new target group's servers listen on the old port until they are replaced", () => {
+    // given app.port 80 -> 8080: Terraform replaces the target group, new first (create_before_destroy)
+    const targets = address(prod, "aws_lb_target_group", "TargetGroup");
+    const moved = (before: number, after: number) =>
+      planDocument({
+        resourceChanges: [
+          resourceChange(targets, ["create", "delete"], {
+            before: { name: "shop-staging-app", port: before },
+            after: { name: "shop-staging-p8080", port: after },
+            replace_paths: [["name"], ["port"]],
+            action_reason: "replace_because_cannot_update",
+          }),
+        ],
+      });
+    const review = reviewPlan(moved(80, 8080), prodDoc, { environment: "staging" });
+    expect(review.findings).toEqual([
+      {
+        address: targets,
+        blocks: false,
+        message:
+          "environments/staging: app.port 80 -> 8080 replaces the target group, and the listeners move to the new one as " +
+          "soon as it exists; its servers are the running ones, whose nginx listens on 80, until the instance refresh " +
+          "has replaced them, so requests fail (502) until the first new server passes its health checks, about one " +
+          "boot. Apply it at a quiet hour",
+      },
+    ]);
+    expect(review.blocked).toBe(false); // a target group holds no data: the apply may go on
+    // a replacement for another reason (the same port) says nothing of ports
+    expect(reviewPlan(moved(80, 80), prodDoc).findings).toEqual([]);
+  });
+
   test("a layout change away from single-server that deletes the database's server is blocked, naming the layout change", () => {
     // given dev moved from single-server to app-db-split: the plan deletes the old server and
     // creates the split's; the synthesized stack is already the split one

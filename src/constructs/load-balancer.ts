@@ -119,8 +119,14 @@ export class LoadBalancer extends Construct {
     this.zoneId = lb.zoneId;
     this.arnSuffix = lb.arnSuffix;
 
+    // A target group's port cannot change in place: a new app.port replaces it. The new group is
+    // created first, the listeners and the Auto Scaling group moved to it, and then the old one
+    // deleted (AWS refuses to delete one a listener still forwards to, so the default order, delete
+    // first, failed the apply). For that the name changes with the port: `app` for 80, the name
+    // every stack has had, `p<port>` otherwise (`shop-prod-p8080`; 32 characters at most).
     const targets = new LbTargetGroup(this, "TargetGroup", {
-      name: naming.loadBalancerName("app"),
+      name: naming.loadBalancerName(props.targetPort === 80 ? "app" : `p${props.targetPort}`),
+      lifecycle: { createBeforeDestroy: true },
       port: props.targetPort,
       protocol: "HTTP",
       targetType: "instance",

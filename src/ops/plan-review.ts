@@ -361,8 +361,30 @@ const singleServerLeaves: Finder = (rc, kind, { environment, stack, layoutBefore
   };
 };
 
+/**
+ * A new `app.port` on a live load-balanced environment. The target group is replaced, new first
+ * (`create_before_destroy`), and the listeners forward to it at once; but the servers in it are
+ * still the old ones, whose nginx listens on the old port, until the instance refresh replaces
+ * them. With no healthy target the load balancer sends requests to them all the same, and they fail.
+ */
+const targetPortMoves: Finder = (rc, kind, { environment }) => {
+  if (addressOf(rc)?.type !== "aws_lb_target_group" || kind !== "replace") return undefined;
+  const before = values(rc.change.before).port;
+  const after = values(rc.change.after).port;
+  if (typeof before !== "number" || typeof after !== "number" || before === after) return undefined;
+  return {
+    address: rc.address,
+    blocks: false,
+    message:
+      `environments/${environment}: app.port ${before} -> ${after} replaces the target group, and the listeners move to ` +
+      `the new one as soon as it exists; its servers are the running ones, whose nginx listens on ${before}, until the ` +
+      `instance refresh has replaced them, so requests fail (502) until the first new server passes its health ` +
+      `checks, about one boot. Apply it at a quiet hour`,
+  };
+};
+
 /** Every check of one change for what looks safe but is not. */
-const FINDINGS: readonly Finder[] = [architectureSwitch, desiredIgnored, singleServerLeaves];
+const FINDINGS: readonly Finder[] = [architectureSwitch, desiredIgnored, singleServerLeaves, targetPortMoves];
 
 // ---- Reports ----
 
