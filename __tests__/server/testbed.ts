@@ -52,7 +52,8 @@ echo "$*" >> "@BUCKET@/calls.log"
 arg() { local want=$1; shift; while (($#)); do if [[ $1 == "$want" ]]; then echo "$2"; return; fi; shift; done; }
 case "$*" in
   *"ssm get-parameter"*) echo testbed-artifacts ;;
-  *"s3api list-object-versions"*) cut -d" " -f1 "@BUCKET@/versions" | paste -sd"\t" ;;
+  # as the CLI's text output: the query's null is None when the key has no version
+  *"s3api list-object-versions"*) if [[ -s "@BUCKET@/versions" ]]; then cut -d" " -f1 "@BUCKET@/versions" | paste -sd"\t"; else echo None; fi ;;
   *"s3api head-object"*) id=$(arg --version-id "$@"); awk -v id="$id" '$1 == id { print $2 }' "@BUCKET@/versions" ;;
   *"s3api get-object"*)
     if [[ -n \${STUB_AWS_FAIL_GET:-} ]]; then echo "An error occurred (AccessDenied) when calling the GetObject operation" >&2; exit 254; fi

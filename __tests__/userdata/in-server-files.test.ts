@@ -381,6 +381,48 @@ describe("the deploy script", () => {
     }
   });
 
+  test("a release key with no version at all: the release is not among its versions, said at once (the CLI prints None)", () => {
+    const script = deployScript(host());
+    const functions = ["aws_retry() {", "fetch_release() {"].map((name) => {
+      const start = script.indexOf(name);
+      return script.slice(start, script.indexOf("\n}\n", start) + 3);
+    });
+    const dir = tempDir("no-versions-");
+    try {
+      // a stand-in aws that answers as the real one does for a key without versions, and logs each call
+      fs.writeFileSync(
+        path.join(dir, "aws"),
+        [
+          "#!/bin/bash",
+          `echo "$*" >> '${dir}/calls.log'`,
+          'case "$*" in',
+          '  *"ssm get-parameter"*) echo shop-artifacts ;;',
+          '  *"s3api list-object-versions"*) echo None ;;',
+          '  *) echo "An error occurred (400) when calling the HeadObject operation: Bad Request" >&2; exit 254 ;;',
+          "esac",
+        ].join("\n"),
+        { mode: 0o755 },
+      );
+      const run = spawnSync(
+        "/bin/bash",
+        [
+          "--norc",
+          "-c",
+          ["set -euo pipefail", 'log() { echo "deploy: $*"; }', ...functions, "fetch_release 1.4.2"].join("\n"),
+        ],
+        { encoding: "utf8", env: { PATH: `${dir}:${process.env.PATH}`, APP_RETRY_SECONDS: "0" } },
+      );
+      expect({ stdout: run.stdout, status: run.status }).toEqual({
+        stdout: "deploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n",
+        status: 1,
+      });
+      // no version asked for by the id "None" (five tries, half a minute of backoff in production)
+      expect(fs.readFileSync(path.join(dir, "calls.log"), "utf8")).not.toContain("head-object");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("moves the processes of this host one at a time through their units (which settle each), the failed one back first", () => {
     expect(script).toContain("PORTS=(8001 8002 8003 8004)");
     expect(script).toContain('$CTL restart "app@$1" && healthy "$1" "$2"');

@@ -111,6 +111,8 @@ export function deployScript(host: AppHost): string {
         `  bucket=$(aws_retry ssm get-parameter --name ${artifacts.bucketParameter} --query Parameter.Value --output text) || return 1`,
         `  ids=$(aws_retry s3api list-object-versions --bucket "$bucket" --prefix ${artifacts.releaseKey} --max-items ${MAX_RELEASE_VERSIONS} \\`,
         `    --query "Versions[?Key=='${artifacts.releaseKey}'].VersionId" --output text) || return 1`,
+        "  # no version at all: the CLI prints the query's null as None",
+        '  if [[ $ids == None ]]; then ids=""; fi',
         "  for id in $ids; do",
         `    named=$(aws_retry s3api head-object --bucket "$bucket" --key ${artifacts.releaseKey} --version-id "$id" \\`,
         `      --query 'Metadata."${RELEASE_VERSION_METADATA}"' --output text) || return 1`,
