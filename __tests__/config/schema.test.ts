@@ -117,6 +117,26 @@ describe("an environment file", () => {
       { project: "a-very-long-project" },
       /^project must be 2 to 12 lowercase letters/,
     ],
+    // names AWS refuses at apply, for the resource whose name begins with the project's
+    [
+      "a project that would name the load balancer internal-...",
+      { project: "internal" },
+      /^project must not be "internal" or begin with "internal-": a load balancer's name may not \(<project>-<env>-alb\) \(got "internal"\)/,
+    ],
+    [
+      "a project beginning internal-",
+      { project: "internal-ops" },
+      /^project must not be "internal" or begin with "internal-"/,
+    ],
+    [
+      "a project that would name the deploy document aws...",
+      { project: "awsome" },
+      /^project must not begin with "aws": an SSM document's name may not \(<project>-<env>-deploy\) \(got "awsome"\)/,
+    ],
+    ["a project beginning amazon", { project: "amazonia" }, /^project must not begin with "amazon": an SSM document/],
+    ["a project beginning amzn", { project: "amzn-shop" }, /^project must not begin with "amzn": an SSM document/],
+    ["a project beginning xn--", { project: "xn--shop" }, /^project must not begin with "xn--": an S3 bucket's name/],
+    ["a project beginning sthree", { project: "sthree" }, /^project must not begin with "sthree": an S3 bucket's name/],
     ["a reserved tag", { tags: { Environment: "x" } }, /^tags\.Environment is set by the project itself/],
     [
       "an account id that is not one",
@@ -188,4 +208,11 @@ describe("an environment file", () => {
       hostname: "app.terraform.io",
     });
   });
+});
+
+test("project names that only look like the reserved ones are accepted", () => {
+  for (const project of ["shop", "internals", "awesome", "amaz", "xn-shop", "three"]) {
+    const parsed = parseEnvironment("prod", environmentFile({ project }));
+    expect({ project, problems: parsed.problems }).toEqual({ project, problems: [] });
+  }
 });

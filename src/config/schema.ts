@@ -35,6 +35,22 @@ export const RESERVED_TAG_KEYS = ["Project", "Environment", "ManagedBy"] as cons
 export const SHORT_NAME = /^[a-z][a-z0-9-]{0,10}[a-z0-9]$/;
 export const SHORT_NAME_RULE = "must be 2 to 12 lowercase letters, digits or hyphens, starting with a letter";
 
+/**
+ * Why AWS would refuse a name that starts with this project name, or undefined: every physical
+ * name starts with it, and some names may not start with certain words. Checked here, where the
+ * apply would fail only once it reached that resource.
+ */
+export function projectNameProblem(project: string): string | undefined {
+  if (`${project}-`.startsWith("internal-")) {
+    return 'must not be "internal" or begin with "internal-": a load balancer\'s name may not (<project>-<env>-alb)';
+  }
+  const reserved = ["aws", "amazon", "amzn"].find((word) => project.startsWith(word));
+  if (reserved) return `must not begin with "${reserved}": an SSM document's name may not (<project>-<env>-deploy)`;
+  const bucket = ["xn--", "sthree"].find((word) => project.startsWith(word));
+  if (bucket) return `must not begin with "${bucket}": an S3 bucket's name may not (<project>-<env>-...)`;
+  return undefined;
+}
+
 const intRange = (min: number, max: number) => {
   const rule = `must be an integer from ${min} to ${max}`;
   return z.number({ error: rule }).int(rule).min(min, rule).max(max, rule);
@@ -630,7 +646,14 @@ export type CostAssumptions = z.output<typeof cost>;
 
 export const environmentSchema = z
   .strictObject({
-    project: z.string().regex(SHORT_NAME, SHORT_NAME_RULE).describe("Prefix of every physical name; the Project tag"),
+    project: z
+      .string()
+      .regex(SHORT_NAME, SHORT_NAME_RULE)
+      .superRefine((project, ctx) => {
+        const problem = SHORT_NAME.test(project) ? projectNameProblem(project) : undefined;
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .describe("Prefix of every physical name; the Project tag"),
     region: z
       .enum(REGIONS, { error: `must be one of: ${REGIONS.join(", ")}` })
       .describe("AWS region; Seoul (ap-northeast-2) is the home region"),
