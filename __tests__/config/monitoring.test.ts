@@ -63,11 +63,24 @@ describe("alarm thresholds: from the file, else the environment-level defaults",
     expect(thresholdsOf(base)).toMatchObject({ loadBalancer5xxPercent: 5, evaluationPeriods: 5, datapointsToAlarm: 4 });
   });
 
+  test("the free-storage floor is below storage autoscaling's trigger (10% free), higher in production", () => {
+    // RDS grows the disk once free space is at most 10% for 5 minutes: above that, the alarm would
+    // page for what autoscaling does on its own, minutes later
+    const AUTOSCALING_TRIGGER_PERCENT = 10;
+    expect(PRODUCTION_DEFAULTS.alarms.dbFreeStoragePercent).toBeLessThan(AUTOSCALING_TRIGGER_PERCENT);
+    expect(NON_PRODUCTION_DEFAULTS.alarms.dbFreeStoragePercent).toBeLessThan(
+      PRODUCTION_DEFAULTS.alarms.dbFreeStoragePercent,
+    );
+    const gb = thresholdsOf(production({ database: { ...base.database, allocatedStorageGb: 100 } })).dbFreeStorageGb;
+    expect(gb).toBeLessThan(100 * (AUTOSCALING_TRIGGER_PERCENT / 100));
+    expect(gb).toBeGreaterThan(0);
+  });
+
   test("database defaults follow the environment: a share of its storage, of its class's memory and connections", () => {
     // given db.t4g.micro (1 GiB) with 20 GiB of storage, outside production
     const t = thresholdsOf(base);
     expect(base.database).toMatchObject({ instanceClass: "db.t4g.micro", allocatedStorageGb: 20 });
-    expect(t.dbFreeStorageGb).toBe(Math.floor((20 * NON_PRODUCTION_DEFAULTS.alarms.dbFreeStoragePercent) / 100));
+    expect(t.dbFreeStorageGb).toBe((20 * NON_PRODUCTION_DEFAULTS.alarms.dbFreeStoragePercent) / 100); // 1 GiB
     expect(t.dbFreeableMemoryMb).toBe(
       Math.floor((1024 * NON_PRODUCTION_DEFAULTS.alarms.dbFreeableMemoryPercent) / 100),
     );

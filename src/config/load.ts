@@ -307,7 +307,10 @@ function resolveThresholds(file: EnvironmentFile, defaults: AlarmDefaults): Alar
   >;
   return {
     ...direct,
-    dbFreeStorageGb: t.dbFreeStorageGb ?? share(file.database.allocatedStorageGb, defaults.dbFreeStoragePercent),
+    // to a tenth of a GiB: on a small disk whole GiB would make production's floor the same as the rest's
+    dbFreeStorageGb:
+      t.dbFreeStorageGb ??
+      Math.max(0.1, Math.floor((file.database.allocatedStorageGb * defaults.dbFreeStoragePercent) / 10) / 10),
     dbFreeableMemoryMb:
       t.dbFreeableMemoryMb ??
       (memoryGib === undefined ? undefined : share(memoryGib * 1024, defaults.dbFreeableMemoryPercent)),
@@ -373,7 +376,9 @@ export const PRODUCTION_DEFAULTS = {
     memoryPercent: 85,
     diskPercent: 80,
     dbCpuPercent: 75,
-    dbFreeStoragePercent: 20,
+    // below RDS storage autoscaling's trigger (10% free for 5 minutes): the alarm pages only when
+    // autoscaling has not grown the disk (at its ceiling, within 6 h of its last change, outpaced)
+    dbFreeStoragePercent: 8,
     dbFreeableMemoryPercent: 10,
     dbConnectionsPercent: 80,
     evaluationPeriods: 3,
@@ -399,7 +404,7 @@ export const NON_PRODUCTION_DEFAULTS = {
     memoryPercent: 90,
     diskPercent: 90,
     dbCpuPercent: 90,
-    dbFreeStoragePercent: 10,
+    dbFreeStoragePercent: 5,
     dbFreeableMemoryPercent: 5,
     dbConnectionsPercent: 90,
     evaluationPeriods: 5,

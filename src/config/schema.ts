@@ -480,7 +480,7 @@ const thresholds = z
     dbFreeStorageGb: optionalInt(
       1,
       65536,
-      "Alarm when RDS free storage falls below this; default 20% of allocatedStorageGb in production, 10% elsewhere",
+      "Alarm when RDS free storage falls below this; default 8% of allocatedStorageGb in production, 5% elsewhere: below storage autoscaling's 10%",
     ),
     dbFreeableMemoryMb: optionalInt(
       16,

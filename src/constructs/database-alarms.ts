@@ -54,11 +54,13 @@ export class DatabaseAlarms extends TierAlarms {
     this.alarm("FreeStorage", {
       what: "db-free-storage",
       description:
-        `The database has less than ${props.freeStorageGb} GiB of free storage. Storage autoscaling grows it up to ` +
-        `database.maxAllocatedStorageGb. Look first at: whether it is already at that ceiling (raise it), which ` +
-        `tables or logs grew, and old data a job should have deleted. A full disk stops all writes.`,
+        `The database has less than ${props.freeStorageGb} GiB of free storage, and storage autoscaling, which grows ` +
+        `it up to database.maxAllocatedStorageGb once 10% is left for 5 minutes, has not. Look first at: whether it ` +
+        `is already at that ceiling (raise it), whether it grew in the last 6 hours (autoscaling waits that long ` +
+        `between changes), which tables or logs grew, and old data a job should have deleted. A full disk stops ` +
+        `all writes.`,
       comparison: "LessThanThreshold",
-      threshold: props.freeStorageGb * GIB,
+      threshold: Math.round(props.freeStorageGb * GIB),
       treatMissingData: "missing",
       metric: rds("FreeStorageSpace", "Minimum"),
     });
