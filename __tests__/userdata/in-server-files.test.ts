@@ -423,6 +423,70 @@ describe("the deploy script", () => {
     }
   });
 
+  test("a deploy stopped half-way (SSM's cancel, Ctrl-C) says which port runs which version and how to finish, and moves nothing more", async () => {
+    const root = tempDir("interrupted-");
+    try {
+      for (const dir of ["releases/1.0.0", "releases/2.0.0", "run", "rotation", "bin"]) {
+        fs.mkdirSync(path.join(root, dir), { recursive: true });
+      }
+      for (const port of [8001, 8002])
+        fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
+      const paths = { ...SERVER_PATHS, appRoot: root, rotationDir: path.join(root, "rotation") };
+      const file = path.join(root, "deploy");
+      fs.writeFileSync(file, deployScript(host({ paths, artifacts: undefined, appPorts: appPorts(2) })), {
+        mode: 0o755,
+      });
+      // stand-ins: systemctl (restarting port 8001 lasts until the signal is sent), and curl answering each port's
+      // health check with the version its run/<port> link points at
+      fs.writeFileSync(
+        path.join(root, "bin/ctl"),
+        [
+          "#!/bin/bash",
+          `echo "$*" >> '${root}/ctl.log'`,
+          'case "$1" in',
+          // until the test has sent its signal (10 s at most)
+          `  restart) if [[ $2 == app@8001 ]]; then touch '${root}/restarting'; for i in {1..200}; do [[ -e '${root}/signalled' ]] && break; sleep 0.05; done; fi ;;`,
+          "  show) echo 4242 ;;",
+          "esac",
+        ].join("\n"),
+        { mode: 0o755 },
+      );
+      fs.writeFileSync(
+        path.join(root, "bin/curl"),
+        [
+          "#!/bin/bash",
+          "url=${*: -1}; port=${url#http://127.0.0.1:}; port=${port%%/*}",
+          `target=$(readlink '${root}/run/'"$port") || exit 7`,
+          'echo "{\"status\":\"ok\",\"version\":\"${target##*/}\"}"',
+        ].join("\n"),
+        { mode: 0o755 },
+      );
+      const deploy = spawn("/bin/bash", ["--norc", file, "2.0.0"], {
+        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
+      });
+      let output = "";
+      deploy.stdout.on("data", (chunk) => (output += chunk));
+      deploy.stderr.on("data", (chunk) => (output += chunk));
+      const exited = new Promise<number | null>((resolve) => deploy.on("exit", (code) => resolve(code)));
+      // stopped while port 8001 restarts on 2.0.0 (a person's Ctrl-C, SSM's cancel: SIGTERM)
+      const until = Date.now() + 10_000;
+      while (!fs.existsSync(path.join(root, "restarting")) && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      deploy.kill("SIGTERM");
+      fs.writeFileSync(path.join(root, "signalled"), "");
+      expect(await exited).toBe(143);
+      expect(output.trim().split("\n").at(-1)).toBe(
+        "deploy: interrupted by SIGTERM, nothing rolled back: port 8001 runs 2.0.0, port 8002 runs 1.0.0; " +
+          "run the deploy again to finish, or deploy the version before",
+      );
+      // nothing moved after the signal: port 8002 was never restarted
+      expect(fs.readFileSync(path.join(root, "ctl.log"), "utf8")).not.toContain("restart app@8002");
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test("moves the processes of this host one at a time through their units (which settle each), the failed one back first", () => {
     expect(script).toContain("PORTS=(8001 8002 8003 8004)");
     expect(script).toContain('$CTL restart "app@$1" && healthy "$1" "$2"');
