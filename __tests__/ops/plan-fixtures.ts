@@ -64,12 +64,30 @@ export const replace = (
 /** An output's change: its actions, or its actions with the values before and after. */
 type OutputChange = string[] | { actions: string[]; before?: unknown; after?: unknown };
 
-/** A plan as `terraform show -json` prints it, with only the parts given. */
+/**
+ * A plan as `terraform show -json` prints it, with only the parts given. It starts from a state
+ * that holds resources (`prior_state`: one managed resource, and each that the plan changes other
+ * than by creating it), unless `emptyState`: then, as Terraform does, it has no `prior_state`.
+ */
 export function planDocument(parts: {
   resourceChanges?: ResourceChange[];
   resourceDrift?: ResourceChange[];
   outputChanges?: Record<string, OutputChange>;
+  emptyState?: boolean;
 }): PlanDocument {
+  const existing = (parts.resourceChanges ?? []).filter((rc) => rc.change.actions.join() !== "create");
+  const priorState = {
+    format_version: "1.0",
+    terraform_version: "1.11.4",
+    values: {
+      root_module: {
+        resources: [
+          { address: "aws_vpc.prior", mode: "managed" },
+          ...existing.map((rc) => ({ address: rc.address, mode: rc.mode ?? "managed" })),
+        ],
+      },
+    },
+  };
   const output = (change: OutputChange) => {
     const { actions, before = null, after = "x" } = Array.isArray(change) ? { actions: change } : change;
     // Terraform writes the change representation itself under the output's name (no `change` key).
@@ -80,6 +98,7 @@ export function planDocument(parts: {
     terraform_version: "1.11.4",
     ...(parts.resourceDrift ? { resource_drift: parts.resourceDrift } : {}),
     resource_changes: parts.resourceChanges ?? [],
+    ...(parts.emptyState ? {} : { prior_state: priorState }),
     ...(parts.outputChanges
       ? {
           output_changes: Object.fromEntries(

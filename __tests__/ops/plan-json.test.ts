@@ -8,6 +8,7 @@ import {
   parseAddress,
   parseAttributePath,
   parsePlanDocument,
+  priorManagedResources,
   synthesizedResource,
 } from "../../src/ops/plan-json";
 import { planDocument, update } from "./plan-fixtures";
@@ -146,4 +147,27 @@ describe("attribute paths and differences", () => {
     expect(displayValue(null)).toBe("(none)");
     expect(displayValue("x".repeat(100))).toHaveLength(60);
   });
+});
+
+test("the resources of the state a plan starts from: managed ones in every module; none when Terraform leaves the state out", () => {
+  const base = planDocument({ emptyState: true });
+  expect(priorManagedResources(base)).toBe(0);
+  const module = (resources: Array<{ mode: string }>, child_modules: any[] = []) => ({ resources, child_modules });
+  const withState = {
+    ...base,
+    prior_state: {
+      values: {
+        root_module: module(
+          [{ mode: "managed" }, { mode: "data" }],
+          [module([{ mode: "managed" }], [module([{ mode: "managed" }, { mode: "data" }])])],
+        ),
+      },
+    },
+  };
+  expect(priorManagedResources(withState)).toBe(3);
+  // a state of data sources only still holds nothing this plan manages
+  expect(priorManagedResources({ ...base, prior_state: { values: { root_module: module([{ mode: "data" }]) } } })).toBe(
+    0,
+  );
+  expect(priorManagedResources({ ...base, prior_state: {} })).toBe(0);
 });

@@ -389,6 +389,27 @@ describe("plan review: changes that look safe but are not", () => {
     expect(reviewPlan(moved(80, 80), prodDoc).findings).toEqual([]);
   });
 
+  test("a plan from an empty state that creates everything says so: right for a first deploy, a second copy if the environment runs", () => {
+    const creates = [create(address(prod, "aws_vpc", "Vpc")), create(address(prod, "aws_autoscaling_group", "Group"))];
+    const review = reviewPlan(planDocument({ resourceChanges: creates, emptyState: true }), prodDoc, {
+      environment: "prod",
+    });
+    expect(review.findings).toEqual([
+      {
+        address: "(state)",
+        blocks: false,
+        message:
+          "environments/prod: the state holds no resources, so this plan creates the whole environment (2 resources). " +
+          "Right for its first deploy; if it already runs in AWS, its state is not where the backend points (state.key " +
+          "or state.workspace changed, the project or folder renamed, or the state not pushed after a move): do not " +
+          "apply, find the state first (docs/state.md)",
+      },
+    ]);
+    expect(review.blocked).toBe(false);
+    // the same creates on top of a state that holds resources: nothing to say
+    expect(reviewPlan(planDocument({ resourceChanges: creates }), prodDoc).findings).toEqual([]);
+  });
+
   test("a layout change away from single-server that deletes the database's server is blocked, naming the layout change", () => {
     // given dev moved from single-server to app-db-split: the plan deletes the old server and
     // creates the split's; the synthesized stack is already the split one

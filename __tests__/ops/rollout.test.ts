@@ -291,6 +291,8 @@ describe("how long wait-rollout waits", () => {
     }
     expect(rolloutTimeoutMs(undefined, { resource: {} })).toBe(0);
     // a group without whole sizes (a token, or none) is an error, not a wait of the checkpoints alone
-    expect(() => rolloutTimeoutSeconds({ ...prod(), max_size: "${var.max}" })).toThrow(/no whole min_size and max_size/);
+    expect(() => rolloutTimeoutSeconds({ ...prod(), max_size: "${var.max}" })).toThrow(
+      /no whole min_size and max_size/,
+    );
   });
 });

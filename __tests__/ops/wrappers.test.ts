@@ -194,6 +194,33 @@ describe("npm run drift (stub terraform)", () => {
     expect(other.stderr).not.toContain("locked by another run");
   });
 
+  test("a lock that cannot be taken at all (no one holds it: no Lock Info) is not blamed on another run", async () => {
+    const denied = [
+      "Error: Error acquiring the state lock",
+      "",
+      "Error message: operation error S3: PutObject, https response error StatusCode: 403, api error AccessDenied",
+    ].join("\n");
+    const result = await run("drift", ["dev", "--no-synth"], { planError: denied });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("api error AccessDenied");
+    expect(result.stderr).toContain(
+      "dev's state lock could not be taken, and no other run holds it (Terraform shows no Lock Info)",
+    );
+    expect(result.stderr).not.toContain("locked by another run");
+    expect(result.stderr).not.toContain("force-unlock");
+  });
+
+  test("a state with no resources gets no verdict: exit 1, saying why (never applied, or its state is elsewhere)", async () => {
+    // as Terraform writes it for an empty state: no prior_state, nothing to refresh
+    const show = planDocument({ resourceDrift: [], resourceChanges: [], emptyState: true });
+    const result = await run("drift", ["dev", "--no-synth", "--quiet"], { show, planExit: 0 });
+    expect(result.status).toBe(1);
+    expect(result.stdout).not.toContain("No drift");
+    expect(result.stderr).toContain(
+      "dev's state holds no resources: the environment was never applied, or its state is not where the backend now points",
+    );
+  });
+
   test("the detailed exit code says 0 but the JSON shows drift: exit 2, and a warning that the JSON was trusted", async () => {
     const dev = stackOf("dev");
     const server = addressOf(dev, "aws_instance", "Instance");

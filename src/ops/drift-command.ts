@@ -1,6 +1,7 @@
 import { driftReport, driftReportText } from "./drift-report";
-import { runTerraform } from "./terraform";
-import { prepareStack, showPlan, terraformFailed, type CliArgs, type CliTool } from "./workflow";
+import { OpsError, runTerraform } from "./terraform";
+import { priorManagedResources } from "./plan-json";
+import { emptyStateMessage, prepareStack, showPlan, terraformFailed, type CliArgs, type CliTool } from "./workflow";
 
 // `npm run drift -- <env>`: synthesize the stack, `terraform init`, then
 // `terraform plan -refresh-only -detailed-exitcode -out=drift.tfplan`, and report in plain words
@@ -9,7 +10,7 @@ import { prepareStack, showPlan, terraformFailed, type CliArgs, type CliTool } f
 // Exit codes, for a scheduler:
 //   0  no drift
 //   2  drift found (the report lists each resource and attribute)
-//   1  error (unknown environment, synthesis or Terraform failed)
+//   1  error (unknown environment, synthesis or Terraform failed, or a state with no resources)
 // `cdktf diff` has no such exit code, which is why this exists. The plan file is written beside the
 // stack (never applied by this tool) and, like every plan file, stays out of git in cdktf.out/.
 
@@ -36,7 +37,11 @@ export async function driftCommand(args: CliArgs): Promise<number> {
   );
   // With -detailed-exitcode, 0 means no changes and 2 changes; anything else is an error.
   if (plan.status !== 0 && plan.status !== 2) throw terraformFailed("plan -refresh-only", plan, stack);
-  const report = driftReport(await showPlan(stack, PLAN_FILE), stack.document, plan.status);
+  const shown = await showPlan(stack, PLAN_FILE);
+  // An empty state has nothing to drift from, and says nothing about what runs in AWS: no verdict
+  // (a "no drift" here would close an open drift issue while the state is lost or elsewhere).
+  if (priorManagedResources(shown) === 0) throw new OpsError(emptyStateMessage(stack.name));
+  const report = driftReport(shown, stack.document, plan.status);
   console.log(`\n${driftReportText(report, stack.name)}`);
   return report.exitCode;
 }

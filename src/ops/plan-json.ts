@@ -45,7 +45,26 @@ export interface PlanDocument {
   readonly resource_drift?: readonly ResourceChange[];
   /** Each root output's change: the change representation itself (`actions`, `before`, `after`). */
   readonly output_changes?: Readonly<Record<string, Change>>;
+  /** The state the plan started from; Terraform leaves it out when that state holds nothing. */
+  readonly prior_state?: { readonly values?: { readonly root_module?: StateModule } };
   readonly errored?: boolean;
+}
+
+/** A module of a state in JSON: its resources (managed and data) and its child modules. */
+export interface StateModule {
+  readonly resources?: ReadonlyArray<{ readonly mode?: string }>;
+  readonly child_modules?: readonly StateModule[];
+}
+
+/**
+ * How many managed resources the state a plan started from holds: 0 for a state that is empty
+ * or not there at all (an environment never applied, or a backend pointed at another key).
+ */
+export function priorManagedResources(plan: PlanDocument): number {
+  const count = (module: StateModule | undefined): number =>
+    (module?.resources ?? []).filter((r) => r.mode === "managed").length +
+    (module?.child_modules ?? []).reduce((sum, child) => sum + count(child), 0);
+  return count(plan.prior_state?.values?.root_module);
 }
 
 /** A synthesized stack (`cdk.tf.json`) as the reviews read it: resources with their lifecycle, and outputs. */

@@ -4,6 +4,7 @@ import {
   formatPath,
   kindOf,
   addressOf,
+  priorManagedResources,
   synthesizedResource,
   type ChangeKind,
   type PlanDocument,
@@ -214,6 +215,19 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
     findings.push(...FINDINGS.flatMap((find) => find(rc, kind, context) ?? []));
   }
 
+  // From an empty state: the first apply of an environment, or its state is not where the backend
+  // points, and the plan would build a second copy beside what runs (docs/state.md).
+  if (tally.create > 0 && priorManagedResources(plan) === 0) {
+    findings.push({
+      address: "(state)",
+      blocks: false,
+      message:
+        `environments/${context.environment}: the state holds no resources, so this plan creates the whole ` +
+        `environment (${tally.create} resources). Right for its first deploy; if it already runs in AWS, its state ` +
+        `is not where the backend points (state.key or state.workspace changed, the project or folder renamed, or ` +
+        `the state not pushed after a move): do not apply, find the state first (docs/state.md)`,
+    });
+  }
   const endangered = [...[...replaced, ...deleted].filter((c) => c.holdsData.length > 0), ...unknownOnData];
   return {
     counts: tally,

@@ -83,16 +83,37 @@ function readStack(outdir: string, name: string, synthesized: boolean): Synthesi
   );
 }
 
+/**
+ * What to say of a stack whose state holds no resources: never applied, or its state is elsewhere
+ * than the backend now points (a moved key or workspace, a renamed project or folder, a state not
+ * pushed after a move). Applying then creates a second copy of everything.
+ */
+export function emptyStateMessage(stackName: string): string {
+  return (
+    `${stackName}'s state holds no resources: the environment was never applied, or its state is not where the ` +
+    "backend now points (state.backend, state.key or state.workspace changed, the project or folder renamed, or " +
+    "a state not pushed after a move: docs/state.md). There is nothing to compare with, so no drift verdict"
+  );
+}
+
 /** The error for a failed Terraform command, with what Terraform said. */
 export function terraformFailed(command: string, result: TerraformResult, stack: PreparedStack): OpsError {
   const output = result.stderr.trim() || result.stdout.trim() || "(no output)";
   const said = output.replace(/^/gm, "  ");
-  // Another run (a deploy, a colleague's plan, the drift check) held the state past -lock-timeout.
-  const locked = /Error acquiring the state lock/.test(output)
+  // Another run (a deploy, a colleague's plan) held the state past -lock-timeout: Terraform then
+  // prints the holder's Lock Info. The same heading without it is a lock that could not be written
+  // at all (no permission on the lock object, say), which waiting or force-unlock does not cure.
+  const acquiring = /Error acquiring the state lock/.test(output);
+  const held = acquiring && /Lock Info:[\s\S]*\bID:/.test(output);
+  const locked = held
     ? `\n${stack.name}'s state is locked by another run, which kept it past the wait: nothing was checked or ` +
       "changed. Run this again once that run ends (Terraform's Lock Info above says who holds it); " +
       "`terraform force-unlock <ID>` only when that run is known to be dead."
-    : "";
+    : acquiring
+      ? `\n${stack.name}'s state lock could not be taken, and no other run holds it (Terraform shows no Lock Info): ` +
+        "nothing was checked or changed. Read Terraform's error above: these credentials may lack access to the " +
+        "lock (S3: PutObject and DeleteObject on the state key's .tflock object)."
+      : "";
   return new OpsError(`terraform ${command} failed in ${shown(stack.dir)} (exit ${result.status}):\n${said}${locked}`);
 }
 
