@@ -8,7 +8,7 @@ import { stateWarnings } from "./src/config/state-warnings";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { PROJECT_ROOT } from "./src/project-root";
 import { readableStack } from "./src/readable-stack";
-import { synthesizeAtomically } from "./src/synth";
+import { OutputFolderError, synthesizeAtomically } from "./src/synth";
 import { printSynthSummary } from "./src/summary";
 
 // Entry point of `npm run synth` and of cdktf.json's "app": validate every environment folder,
@@ -39,7 +39,8 @@ try {
     (app) => buildStacks(app, environments, { projectRootFromStack: projectRootFromStack || ".", releases }),
     (staged, names) => checkSynthesizedStacks(staged, names, environments),
     // A selection updates its stacks and leaves the others (and their `terraform init`) in place.
-    { keepOtherStacks: only !== undefined },
+    // Never the project or its environments as the output folder (a synth replaces it whole).
+    { keepOtherStacks: only !== undefined, protectedPaths: [projectRoot, environmentsDir] },
   );
   console.log(
     `Synthesized ${stacks.length} stack(s) into ${path.relative(process.cwd(), outdir) || "."}: ${stacks.join(", ")}`,
@@ -60,6 +61,8 @@ try {
   if (error instanceof ConfigError) {
     console.error(`Nothing was synthesized: ${error.problems.length} problem(s) in the environment folders:`);
     for (const problem of error.problems) console.error(`  ${problem}`);
+  } else if (error instanceof OutputFolderError) {
+    console.error(`Nothing was synthesized: ${error.message}`);
   } else if (error instanceof PolicyError) {
     console.error(`Nothing was synthesized: ${error.violations.length} guardrail policy violation(s):`);
     for (const violation of error.violations) console.error(`  ${violation}`);

@@ -121,6 +121,19 @@ describe("main.ts", () => {
     expect(fs.readdirSync(work).sort()).toEqual(["envs", "out"]);
   });
 
+  test("an output folder that is the environments folder is refused in one line, and the folder stays", () => {
+    const envs = writeEnvironments(path.join(work, "envs"), { dev: environmentFile() });
+    const before = fs.readFileSync(path.join(envs, "dev", "config.yaml"), "utf8");
+    const run = runMain({ CDKTF_OUTDIR: envs, ENVIRONMENTS_DIR: envs });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toBe(
+      `Nothing was synthesized: the output folder ${envs} is ${envs}, which a synth would replace; ` +
+        "set CDKTF_OUTDIR (or cdktf's -o) to a folder of its own, such as cdktf.out",
+    );
+    expect(fs.readFileSync(path.join(envs, "dev", "config.yaml"), "utf8")).toBe(before);
+    expect(fs.readdirSync(work)).toEqual(["envs"]);
+  });
+
   test("an empty environments folder fails without writing anything", () => {
     const outdir = path.join(work, "out");
     fs.mkdirSync(path.join(work, "envs"));

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { TerraformOutput, TerraformStack } from "cdktf";
-import { synthesizeAtomically } from "../src/synth";
+import { OutputFolderError, synthesizeAtomically } from "../src/synth";
 import { tempDir } from "./helpers";
 
 let root: string;
@@ -34,6 +34,51 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 describe("synthesizeAtomically", () => {
+  test("never replaces a folder that is not an earlier output: the project, a folder of it, files without a manifest", () => {
+    // given a project with its environments, and a folder of someone's files
+    const project = path.join(root, "project");
+    const environments = path.join(project, "environments");
+    const notes = path.join(root, "notes");
+    fs.mkdirSync(path.join(environments, "dev"), { recursive: true });
+    fs.writeFileSync(path.join(environments, "dev", "config.yaml"), "project: shop\n");
+    fs.mkdirSync(notes);
+    fs.writeFileSync(path.join(notes, "todo.txt"), "keep me\n");
+    fs.writeFileSync(path.join(root, "README.md"), "# readme\n");
+    const before = snapshot(root);
+    const attempts: Array<[string, RegExp]> = [
+      [project, /the output folder .*project is .*project, which a synth would replace; set CDKTF_OUTDIR/],
+      [root, /is a folder that holds .*project, which a synth would replace/], // a parent of the project
+      [environments, /environments is .*environments, which a synth would replace/],
+      [notes, /holds files but no manifest\.json, so it is not an earlier synth's output/],
+      [path.join(root, "README.md"), /is a file, which a synth would replace/],
+    ];
+    for (const [target, message] of attempts) {
+      const attempt = () =>
+        synthesizeAtomically(target, (app) => addStack(app, "dev"), undefined, {
+          protectedPaths: [project, environments],
+        });
+      expect(attempt).toThrow(OutputFolderError);
+      expect(attempt).toThrow(message);
+    }
+    expect(snapshot(root)).toEqual(before);
+    // the working directory, always (CDKTF_OUTDIR= empty, cdktf synth -o .): here a folder of the test's
+    const cwd = process.cwd();
+    process.chdir(notes);
+    try {
+      expect(() => synthesizeAtomically("", (app) => addStack(app, "dev"))).toThrow(
+        /is .*notes, which a synth would replace/,
+      );
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(snapshot(root)).toEqual(before);
+    // an empty folder, or an earlier output, is fine
+    const empty = path.join(root, "empty");
+    fs.mkdirSync(empty);
+    expect(synthesizeAtomically(empty, (app) => addStack(app, "dev"))).toEqual(["dev"]);
+    expect(synthesizeAtomically(empty, (app) => addStack(app, "prod"))).toEqual(["prod"]);
+  });
+
   test("writes every stack and the manifest, and nothing beside the output folder", () => {
     const stacks = synthesizeAtomically(outdir, (app) => ["dev", "prod"].forEach((id) => addStack(app, id)));
     expect(stacks).toEqual(["dev", "prod"]);

@@ -21,6 +21,8 @@ export function synthesizeAtomically(
   options: SynthOptions = {},
 ): string[] {
   const target = path.resolve(outdir);
+  const problem = outputFolderProblem(target, options.protectedPaths ?? []);
+  if (problem) throw new OutputFolderError(problem);
   const staging = `${target}.staging-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(target), { recursive: true }); // cdktf creates the staging folder, not its parents
@@ -47,6 +49,46 @@ export interface SynthOptions {
    * @default false - the output holds exactly the stacks synthesized
    */
   readonly keepOtherStacks?: boolean;
+  /**
+   * Folders the output must never replace: neither one of them nor a folder that holds one may be
+   * the output folder (the working directory is always among them).
+   * @default - the working directory only
+   */
+  readonly protectedPaths?: readonly string[];
+}
+
+/** An output folder that synthesizing would destroy; nothing was written. */
+export class OutputFolderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "OutputFolderError";
+  }
+}
+
+/**
+ * Why `target` must not be the output folder, or undefined. A synth replaces its output folder
+ * whole, so an output folder set by mistake (`CDKTF_OUTDIR=` empty, `cdktf synth -o .`, a folder
+ * of the project's) would delete what is there: only a folder that is missing, empty, or an
+ * earlier output (it has a manifest.json) may be one.
+ */
+export function outputFolderProblem(target: string, protectedPaths: readonly string[]): string | undefined {
+  const inside = (folder: string) => folder === target || folder.startsWith(`${target}${path.sep}`);
+  const guarded = [process.cwd(), ...protectedPaths].map((p) => path.resolve(p)).find(inside);
+  if (guarded) {
+    return `the output folder ${target} is ${guarded === target ? "" : "a folder that holds "}${guarded}, which a synth would replace; set CDKTF_OUTDIR (or cdktf's -o) to a folder of its own, such as cdktf.out`;
+  }
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(target);
+  } catch {
+    return undefined; // not there yet: it is created
+  }
+  if (!stat.isDirectory()) return `the output folder ${target} is a file, which a synth would replace`;
+  const entries = fs.readdirSync(target);
+  if (entries.length > 0 && !entries.includes("manifest.json")) {
+    return `the output folder ${target} holds files but no manifest.json, so it is not an earlier synth's output, and a synth would delete them; empty it, or choose another folder`;
+  }
+  return undefined;
 }
 
 function keepOtherStacks(target: string, staging: string, synthesized: readonly string[]): void {
