@@ -109,7 +109,8 @@ test("a copy that keeps its source's CIDR is refused, naming the folder, the fie
     expect.stringMatching(
       new RegExp(
         `/environments/${COPY}: network\\.cidr must not overlap another environment's VPC, so they can be peered later: ` +
-          "10\\.10\\.0\\.0/16 overlaps 10\\.10\\.0\\.0/16 of .*/environments/dev$",
+          "10\\.10\\.0\\.0/16 overlaps 10\\.10\\.0\\.0/16 of .*/environments/dev; change it in the one that is not " +
+          "deployed yet \\(a new block replaces its VPC\\), to a free block such as 10\\.\\d+\\.0\\.0/16$",
       ),
     ),
   ]);

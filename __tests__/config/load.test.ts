@@ -72,7 +72,8 @@ describe("loading the environment folders", () => {
       prod: environmentFile({ ...net("10.2.0.0/16"), ...s3("acme-state", { key: "shared.tfstate" }) }),
     });
     expect(problems()).toEqual([
-      `${label()}/prod: state.key must be unique per environment: s3://acme-state/shared.tfstate is already used by ${label()}/dev`,
+      `${label()}/prod: state.key must be unique per environment: s3://acme-state/shared.tfstate is already used by ${label()}/dev; ` +
+        "change it in the one that is not deployed yet (without state.key, each environment gets its own)",
     ]);
   });
 
@@ -118,14 +119,40 @@ describe("loading the environment folders", () => {
       prod: environmentFile({ ...net("10.2.0.0/16"), ...cloud }),
     });
     expect(problems()).toEqual([
-      `${label()}/prod: state.workspace must be unique per environment: app.terraform.io/acme/web is already used by ${label()}/dev`,
+      `${label()}/prod: state.workspace must be unique per environment: app.terraform.io/acme/web is already used by ${label()}/dev; ` +
+        "change it in the one that is not deployed yet (without state.workspace, each environment gets its own)",
     ]);
   });
 
   test("VPC blocks of two environments may not overlap", () => {
     writeEnvironments(dir, { dev: environmentFile(net("10.1.0.0/16")), prod: environmentFile(net("10.1.128.0/20")) });
     expect(problems()).toEqual([
-      `${label()}/prod: network.cidr must not overlap another environment's VPC, so they can be peered later: 10.1.128.0/20 overlaps 10.1.0.0/16 of ${label()}/dev`,
+      `${label()}/prod: network.cidr must not overlap another environment's VPC, so they can be peered later: 10.1.128.0/20 overlaps 10.1.0.0/16 of ${label()}/dev; ` +
+        "change it in the one that is not deployed yet (a new block replaces its VPC), to a free block such as 10.0.0.0/16",
+    ]);
+    // the block suggested is the first /16 no environment uses
+    writeEnvironments(dir, { prod: environmentFile(net("10.0.0.0/16")), qa: environmentFile(net("10.0.0.0/16")) });
+    expect(problems()).toEqual([
+      expect.stringMatching(/overlaps 10\.0\.0\.0\/16 of .*\/prod; .*such as 10\.2\.0\.0\/16$/),
+    ]);
+  });
+
+  test("two environments may not share a domain name: one record, which either's destroy would delete", () => {
+    const domain = (name: string) => ({ domain: { name, hostedZone: "acme-corp.com" } });
+    writeEnvironments(dir, {
+      dev: environmentFile({ ...net("10.1.0.0/16"), ...domain("shop.acme-corp.com") }),
+      prod: environmentFile({ ...net("10.2.0.0/16"), ...domain("shop.acme-corp.com") }),
+    });
+    expect(problems()).toEqual([
+      `${label()}/prod: domain.name must be unique per environment: shop.acme-corp.com is already ${label()}/dev's ` +
+        "(its address record, and its certificate's validation record, which destroying either would delete)",
+    ]);
+  });
+
+  test("a folder named like a state bucket's stack (state-<bucket>) is refused: the two stacks would collide", () => {
+    writeEnvironments(dir, { "state-abcd": environmentFile(net("10.1.0.0/16")) });
+    expect(problems()).toEqual([
+      `${label()}/state-abcd: folder name must not begin with "state-", the prefix of the state bucket stacks (state-<bucket>) (got "state-abcd")`,
     ]);
   });
 

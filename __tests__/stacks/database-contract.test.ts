@@ -137,7 +137,11 @@ describe("every layout: the settings reach the processes and the migrations run 
       expect(script).toContain("DB_SETTINGS_PARAMETER=/shop/test/app/database\n");
       const settingsStep = script.indexOf("\nwrite_database_settings || {");
       const migrations = script.indexOf('\nrun_migrations "$version" || {');
-      const firstMove = script.indexOf('for port in "${PORTS[@]}"; do');
+      // the first install starts every process, later deploys move them one by one: both after
+      const firstMove = Math.min(
+        script.indexOf("\n# First install (no process has run a release yet"),
+        script.indexOf('for port in "${held[@]}" "${serving[@]}"; do'),
+      );
       expect(settingsStep).toBeGreaterThan(script.indexOf('fetch_release "$version" ||'));
       expect(migrations).toBeGreaterThan(settingsStep);
       expect(firstMove).toBeGreaterThan(migrations);

@@ -205,9 +205,15 @@ export function parseEnvironment(name: string, raw: unknown, sourceText?: Source
 }
 
 function nameProblems(name: string): string[] {
-  return SHORT_NAME.test(name)
-    ? []
-    : [`folder name ${SHORT_NAME_RULE} (it becomes the stack name and prefixes resource names) (got "${name}")`];
+  if (!SHORT_NAME.test(name)) {
+    return [`folder name ${SHORT_NAME_RULE} (it becomes the stack name and prefixes resource names) (got "${name}")`];
+  }
+  // the state bucket's stack is named state-<bucket>: a folder so named would collide with it
+  return name.startsWith("state-")
+    ? [
+        `folder name must not begin with "state-", the prefix of the state bucket stacks (state-<bucket>) (got "${name}")`,
+      ]
+    : [];
 }
 
 /**
@@ -412,7 +418,16 @@ export const NON_PRODUCTION_DEFAULTS = {
   } satisfies AlarmDefaults,
 };
 
-/** Rules that span environments: no two share state, and VPC blocks do not overlap. */
+/** The first 10.N.0.0/16 that no environment's VPC overlaps, for the overlap message. */
+function freeVpcBlock(environments: readonly EnvironmentConfig[]): string | undefined {
+  for (let n = 0; n < 256; n++) {
+    const block = `10.${n}.0.0/16`;
+    if (environments.every((env) => !cidrsOverlap(block, env.network.cidr))) return block;
+  }
+  return undefined;
+}
+
+/** Rules that span environments: no two share state or a domain name, and VPC blocks do not overlap. */
 function crossEnvironmentProblems(environments: EnvironmentConfig[], label: string): string[] {
   const problems: string[] = [];
   const owners = new Map<string, string>();
@@ -432,7 +447,8 @@ function crossEnvironmentProblems(environments: EnvironmentConfig[], label: stri
       if (owner) {
         const field = s.backend === "s3" ? "state.key" : "state.workspace";
         problems.push(
-          `${where}: ${field} must be unique per environment: ${identity} is already used by ${label}/${owner}`,
+          `${where}: ${field} must be unique per environment: ${identity} is already used by ${label}/${owner}; ` +
+            `change it in the one that is not deployed yet (without ${field}, each environment gets its own)`,
         );
       }
       owners.set(identity, env.name);
@@ -453,11 +469,27 @@ function crossEnvironmentProblems(environments: EnvironmentConfig[], label: stri
       if (!first) firstByBucket.set(s.bucket, { region: s.region, env: env.name, accountId: env.accountId });
     }
   }
+  // A domain name is one DNS record: two environments would take it from each other.
+  const domains = new Map<string, string>();
+  for (const env of environments) {
+    const name = env.domain?.name;
+    if (!name) continue;
+    const owner = domains.get(name);
+    if (owner) {
+      problems.push(
+        `${label}/${env.name}: domain.name must be unique per environment: ${name} is already ${label}/${owner}'s ` +
+          `(its address record, and its certificate's validation record, which destroying either would delete)`,
+      );
+    } else domains.set(name, env.name);
+  }
   environments.forEach((env, i) => {
     for (const other of environments.slice(0, i)) {
       if (cidrsOverlap(env.network.cidr, other.network.cidr)) {
+        const free = freeVpcBlock(environments);
         problems.push(
-          `${label}/${env.name}: network.cidr must not overlap another environment's VPC, so they can be peered later: ${env.network.cidr} overlaps ${other.network.cidr} of ${label}/${other.name}`,
+          `${label}/${env.name}: network.cidr must not overlap another environment's VPC, so they can be peered later: ` +
+            `${env.network.cidr} overlaps ${other.network.cidr} of ${label}/${other.name}; change it in the one that ` +
+            `is not deployed yet (a new block replaces its VPC)${free ? `, to a free block such as ${free}` : ""}`,
         );
       }
     }
