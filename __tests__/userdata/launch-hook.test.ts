@@ -261,7 +261,9 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
     // a lone server (no group) has neither
     const lone = bootScript({ host: host("/opt/app"), logGroups: LOG_GROUPS });
     expect(lone).not.toContain("launch-hook");
-    expect(lone).not.toContain("\ntrap ");
+    // (its own lines: the deploy script it writes traps signals of its own)
+    expect(lone.replace(/<<'(END_OF_\w+)'\n[\s\S]*?\n\1$/gm, "")).not.toContain("\ntrap ");
+    expect(lone).toContain("\ntrap 'interrupted TERM 143' TERM\n"); // the heredoc it skips is there
   });
 
   /**
