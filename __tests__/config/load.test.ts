@@ -40,6 +40,35 @@ describe("loading the environment folders", () => {
     expect(problems()).toEqual([`${label()}/qa: config.yaml is missing`]);
   });
 
+  test("a link to a folder elsewhere is an environment; a hidden folder is not", () => {
+    const shared = writeEnvironments(tempDir("shared-"), { qa: environmentFile(net("10.3.0.0/16")) });
+    try {
+      writeEnvironments(dir, { dev: environmentFile(net("10.2.0.0/16")) });
+      fs.symlinkSync(path.join(shared, "qa"), path.join(dir, "qa"));
+      fs.mkdirSync(path.join(dir, ".git-keep"));
+      expect(loadEnvironments({ dir }).map((e) => e.name)).toEqual(["dev", "qa"]);
+    } finally {
+      fs.rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
+  test("what a config.yaml cannot be, and an ENVIRONMENTS_DIR that is a file: one line each, no stack trace", () => {
+    fs.mkdirSync(path.join(dir, "qa", "config.yaml"), { recursive: true });
+    expect(problems()).toEqual([`${label()}/qa: config.yaml is not a file`]);
+    fs.rmSync(path.join(dir, "qa"), { recursive: true });
+    // an alias whose anchor was never set: found only when the document is read
+    writeEnvironments(dir, { dev: "project: shop\napp:\n  instanceType: *nope\n" });
+    expect(problems()).toEqual([
+      expect.stringMatching(new RegExp(`^${label()}/dev: config.yaml is not valid YAML: .*nope`)),
+    ]);
+    const file = path.join(dir, "README.md");
+    fs.writeFileSync(file, "# not environments\n");
+    expect(() => loadEnvironments({ dir: file })).toThrow(ConfigError);
+    expect(() => loadEnvironments({ dir: file })).toThrow(
+      /README\.md: is a file, not a folder of environments \(ENVIRONMENTS_DIR\)/,
+    );
+  });
+
   test("YAML that does not parse is named with the parser's reason", () => {
     writeEnvironments(dir, { dev: "project: shop\nregion: [ap-northeast-2\n" });
     expect(problems()).toContainEqual(

@@ -96,6 +96,9 @@ export interface LoadOptions {
  */
 export function loadEnvironments(options: LoadOptions): EnvironmentConfig[] {
   const label = displayPath(options.dir);
+  if (fs.existsSync(options.dir) && !fs.statSync(options.dir).isDirectory()) {
+    throw new ConfigError([`${label}: is a file, not a folder of environments (ENVIRONMENTS_DIR)`]);
+  }
   const names = listEnvironmentFolders(options.dir);
   if (names.length === 0) {
     throw new ConfigError([`${label}: no environment folders found (add ${label}/<name>/${CONFIG_FILE})`]);
@@ -131,11 +134,19 @@ export function parseSelection(value: string | undefined): string[] | undefined 
   return names.length > 0 ? names : undefined;
 }
 
+/**
+ * The environment folders in `dir`: its folders, and its links to folders (a folder shared from
+ * elsewhere); hidden ones (`.name`) are not environments.
+ */
 function listEnvironmentFolders(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
+  const isFolder = (entry: fs.Dirent) =>
+    entry.isDirectory() ||
+    (entry.isSymbolicLink() &&
+      fs.statSync(path.join(dir, entry.name), { throwIfNoEntry: false })?.isDirectory() === true);
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
+    .filter((entry) => !entry.name.startsWith(".") && isFolder(entry))
     .map((entry) => entry.name)
     .sort();
 }
@@ -143,6 +154,7 @@ function listEnvironmentFolders(dir: string): string[] {
 function loadOne(dir: string, name: string): ParsedEnvironment {
   const file = path.join(dir, name, CONFIG_FILE);
   if (!fs.existsSync(file)) return { problems: [...nameProblems(name), `${CONFIG_FILE} is missing`] };
+  if (!fs.statSync(file).isFile()) return { problems: [...nameProblems(name), `${CONFIG_FILE} is not a file`] };
   const text = fs.readFileSync(file, "utf8");
   const document = parseDocument(text);
   if (document.errors.length > 0) {
@@ -153,7 +165,13 @@ function loadOne(dir: string, name: string): ParsedEnvironment {
       ],
     };
   }
-  return parseEnvironment(name, document.toJS(), (p) => {
+  let raw: unknown;
+  try {
+    raw = document.toJS(); // resolves aliases: one never defined (*nope), or too many, fails here
+  } catch (error) {
+    return { problems: [...nameProblems(name), `${CONFIG_FILE} is not valid YAML: ${(error as Error).message}`] };
+  }
+  return parseEnvironment(name, raw, (p) => {
     const node = document.getIn(p as PropertyKey[], true);
     return isScalar(node) && typeof node.source === "string" ? node.source : undefined;
   });
