@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildStacks } from "./src/app";
 import { resolveEnvironmentReleases } from "./src/artifact/releases";
@@ -38,9 +39,16 @@ try {
     outdir,
     (app) => buildStacks(app, environments, { projectRootFromStack: projectRootFromStack || ".", releases }),
     (staged, names) => checkSynthesizedStacks(staged, names, environments),
-    // A selection updates its stacks and leaves the others (and their `terraform init`) in place.
-    // Never the project or its environments as the output folder (a synth replaces it whole).
-    { keepOtherStacks: only !== undefined, protectedPaths: [projectRoot, environmentsDir] },
+    // A selection updates its stacks and leaves the others (and their `terraform init`) in place:
+    // those of environment folders that still exist, and the state buckets'. Never the project or
+    // its environments as the output folder (a synth replaces it whole).
+    {
+      keepOtherStacks:
+        only === undefined
+          ? undefined
+          : (stack) => stack.startsWith("state-") || fs.existsSync(path.join(environmentsDir, stack, "config.yaml")),
+      protectedPaths: [projectRoot, environmentsDir],
+    },
   );
   console.log(
     `Synthesized ${stacks.length} stack(s) into ${path.relative(process.cwd(), outdir) || "."}: ${stacks.join(", ")}`,

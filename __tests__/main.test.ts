@@ -86,6 +86,20 @@ describe("main.ts", () => {
     expect(manifestStacks(outdir)).toEqual(["dev"]);
   });
 
+  test("a selection drops the stack of an environment whose folder is gone: cdktf deploy cannot pick up a stale one", () => {
+    const outdir = path.join(work, "out");
+    const envs = writeEnvironments(path.join(work, "envs"), {
+      dev: environmentFile(),
+      qa: environmentFile({ network: { ...environmentFile().network, cidr: "10.70.0.0/16" } }),
+    });
+    expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS_DIR: envs }).status).toBe(0);
+    expect(manifestStacks(outdir)).toEqual(["dev", "qa"]);
+    fs.rmSync(path.join(envs, "qa"), { recursive: true });
+    expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS_DIR: envs, ENVIRONMENTS: "dev" }).status).toBe(0);
+    expect(manifestStacks(outdir)).toEqual(["dev"]);
+    expect(fs.readdirSync(path.join(outdir, "stacks"))).toEqual(["dev"]);
+  });
+
   test("bad input: every problem is printed with its folder and field, exit 1, and the previous output is untouched", () => {
     // given a previous good output
     const outdir = path.join(work, "out");

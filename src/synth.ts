@@ -33,7 +33,7 @@ export function synthesizeAtomically(
     const stacks = Object.keys(JSON.parse(fs.readFileSync(path.join(staging, "manifest.json"), "utf8")).stacks);
     verify(staging, stacks);
     for (const stack of stacks) carryOver(path.join(target, "stacks", stack), path.join(staging, "stacks", stack));
-    if (options.keepOtherStacks) keepOtherStacks(target, staging, stacks);
+    if (options.keepOtherStacks) keepOtherStacks(target, staging, stacks, options.keepOtherStacks);
     swap(target, staging);
     return stacks;
   } catch (error) {
@@ -44,11 +44,13 @@ export function synthesizeAtomically(
 
 export interface SynthOptions {
   /**
-   * Only some stacks are synthesized (`ENVIRONMENTS=dev`): keep the other stacks of the previous
-   * output, directories and manifest entries, instead of dropping them with their `terraform init`.
-   * @default false - the output holds exactly the stacks synthesized
+   * Only some stacks are synthesized (`ENVIRONMENTS=dev`): keep those other stacks of the previous
+   * output for which this says yes (directories and manifest entries, with their `terraform init`),
+   * instead of dropping them; the others (an environment whose folder is gone) are dropped, so
+   * that `cdktf deploy` cannot pick up a stale one.
+   * @default - none kept: the output holds exactly the stacks synthesized
    */
-  readonly keepOtherStacks?: boolean;
+  readonly keepOtherStacks?: (stack: string) => boolean;
   /**
    * Folders the output must never replace: neither one of them nor a folder that holds one may be
    * the output folder (the working directory is always among them).
@@ -91,7 +93,12 @@ export function outputFolderProblem(target: string, protectedPaths: readonly str
   return undefined;
 }
 
-function keepOtherStacks(target: string, staging: string, synthesized: readonly string[]): void {
+function keepOtherStacks(
+  target: string,
+  staging: string,
+  synthesized: readonly string[],
+  keep: (stack: string) => boolean,
+): void {
   const previousManifest = path.join(target, "manifest.json");
   if (!fs.existsSync(previousManifest)) return;
   const previous = JSON.parse(fs.readFileSync(previousManifest, "utf8"));
@@ -99,7 +106,7 @@ function keepOtherStacks(target: string, staging: string, synthesized: readonly 
   const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
   for (const [name, entry] of Object.entries(previous.stacks ?? {})) {
     const from = path.join(target, "stacks", name);
-    if (synthesized.includes(name) || !fs.existsSync(from)) continue;
+    if (synthesized.includes(name) || !keep(name) || !fs.existsSync(from)) continue;
     fs.renameSync(from, path.join(staging, "stacks", name));
     manifest.stacks[name] = entry;
   }
