@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { TerraformOutput, TerraformStack } from "cdktf";
@@ -77,6 +78,25 @@ describe("synthesizeAtomically", () => {
     fs.mkdirSync(empty);
     expect(synthesizeAtomically(empty, (app) => addStack(app, "dev"))).toEqual(["dev"]);
     expect(synthesizeAtomically(empty, (app) => addStack(app, "prod"))).toEqual(["prod"]);
+  });
+
+  test("what a synth stopped half-way left beside the output (Ctrl-C) goes with the next one; a running synth's stays", () => {
+    // a process that has ended, and one that runs (this one's parent: the test runner)
+    const ended = spawnSync(process.execPath, ["-e", "0"]).pid!;
+    for (const name of [
+      `cdktf.out.staging-${ended}`,
+      `cdktf.out.retired-${ended}`,
+      `cdktf.out.staging-${process.ppid}`,
+    ]) {
+      fs.mkdirSync(path.join(root, name, "stacks", "dev"), { recursive: true });
+    }
+    fs.mkdirSync(path.join(root, "cdktf.out.staging-notes")); // not a synth's: left alone
+    synthesizeAtomically(outdir, (app) => addStack(app, "dev"));
+    expect(fs.readdirSync(root).sort()).toEqual([
+      "cdktf.out",
+      `cdktf.out.staging-${process.ppid}`,
+      "cdktf.out.staging-notes",
+    ]);
   });
 
   test("writes every stack and the manifest, and nothing beside the output folder", () => {

@@ -24,7 +24,7 @@ export function synthesizeAtomically(
   const problem = outputFolderProblem(target, options.protectedPaths ?? []);
   if (problem) throw new OutputFolderError(problem);
   const staging = `${target}.staging-${process.pid}`;
-  fs.rmSync(staging, { recursive: true, force: true });
+  removeLeftovers(target);
   fs.mkdirSync(path.dirname(target), { recursive: true }); // cdktf creates the staging folder, not its parents
   try {
     const app = new App({ outdir: staging });
@@ -111,6 +111,32 @@ function keepOtherStacks(
     manifest.stacks[name] = entry;
   }
   fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
+}
+
+/**
+ * The staging and retired folders of earlier synths that were stopped half-way (Ctrl-C, a kill),
+ * `<outdir>.staging-<pid>` and `<outdir>.retired-<pid>`, unless their process still runs.
+ */
+function removeLeftovers(target: string): void {
+  const parent = path.dirname(target);
+  const pattern = new RegExp(
+    `^${path.basename(target).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(?:staging|retired)-(\\d+)$`,
+  );
+  for (const name of fs.existsSync(parent) ? fs.readdirSync(parent) : []) {
+    const pid = Number(pattern.exec(name)?.[1]);
+    if (pid > 0 && (pid === process.pid || !isRunning(pid))) {
+      fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"; // another user's: it runs
+  }
 }
 
 function carryOver(from: string, to: string): void {
