@@ -100,6 +100,27 @@ test("a cached release is used as it is: no git, no packing (git is not even on 
   }
 });
 
+test("a cache folder that cannot be made fails at once, saying which and what to set; an empty RELEASE_CACHE_DIR is unset", () => {
+  // under /proc nothing can be made: Node.js's recursive mkdir looped there forever
+  expect(() => resolveRelease("1.0.0", { root, cacheDir: "/proc/classic-servers-test/cache" })).toThrow(
+    /^cannot create the release cache folder \/proc\/classic-servers-test \(ENOENT\): set RELEASE_CACHE_DIR to a folder that can be written, or unset it$/,
+  );
+  const saved = { dir: process.env.RELEASE_CACHE_DIR, cwd: process.cwd() };
+  const elsewhere = tempDir("release-cwd-");
+  process.env.RELEASE_CACHE_DIR = "";
+  process.chdir(elsewhere);
+  try {
+    const built = resolveRelease("1.0.0", { root });
+    expect(built.file.startsWith(path.join(root, "node_modules", ".cache", "classic-servers", "releases"))).toBe(true);
+    expect(fs.readdirSync(elsewhere)).toEqual([]); // not the working directory
+  } finally {
+    process.chdir(saved.cwd);
+    if (saved.dir === undefined) delete process.env.RELEASE_CACHE_DIR;
+    else process.env.RELEASE_CACHE_DIR = saved.dir;
+    fs.rmSync(elsewhere, { recursive: true, force: true });
+  }
+});
+
 test("a corrupted cache entry is rebuilt, never uploaded", () => {
   const cache = cacheDir();
   const first = resolveRelease("1.0.0", { root, cacheDir: cache });

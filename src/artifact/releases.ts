@@ -234,8 +234,9 @@ export function versionOf(entries: readonly TarEntry[], where: string): string {
 function cacheDirOf(options: ReleaseOptions): string {
   return path.resolve(
     options.cacheDir ??
-      process.env.RELEASE_CACHE_DIR ??
-      path.join(options.root, "node_modules", ".cache", "classic-servers", "releases"),
+      // an empty value is unset, not the working directory
+      (process.env.RELEASE_CACHE_DIR ||
+        path.join(options.root, "node_modules", ".cache", "classic-servers", "releases")),
   );
 }
 
@@ -272,11 +273,31 @@ export function resolveRelease(
         "the entry was edited, or the packing changed (then re-record it on purpose)",
     );
   }
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  makeFolder(path.dirname(file));
   const temporary = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temporary, bytes);
   fs.renameSync(temporary, file);
   return { version, file, sha256 };
+}
+
+/**
+ * Creates `dir` and its missing parents one at a time, failing with a clear error: Node.js's
+ * recursive mkdir loops forever on a path it cannot create (RELEASE_CACHE_DIR=/proc/x, say).
+ */
+function makeFolder(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; !fs.existsSync(at); at = path.dirname(at)) missing.unshift(at);
+  for (const folder of missing) {
+    try {
+      fs.mkdirSync(folder);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") continue; // made meanwhile by another synth
+      throw new ReleaseError(
+        `cannot create the release cache folder ${folder} (${(error as NodeJS.ErrnoException).code}): ` +
+          "set RELEASE_CACHE_DIR to a folder that can be written, or unset it",
+      );
+    }
+  }
 }
 
 /** The release tarball of a folder of app files (the working tree's `app/`, or a test's). */
