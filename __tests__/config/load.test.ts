@@ -69,6 +69,15 @@ describe("loading the environment folders", () => {
     );
   });
 
+  test("an empty file, or one that is not a mapping of fields, is said once, not as every field missing", () => {
+    writeEnvironments(dir, { dev: "# nothing yet\n", qa: "- project: shop\n", uat: "shop\n" });
+    expect(problems()).toEqual([
+      `${label()}/dev: config.yaml is empty (nothing but comments, if anything)`,
+      `${label()}/qa: config.yaml must be a mapping of fields (project: ..., region: ...) (got a list)`,
+      `${label()}/uat: config.yaml must be a mapping of fields (project: ..., region: ...) (got string "shop")`,
+    ]);
+  });
+
   test("YAML that does not parse is named with the parser's reason", () => {
     writeEnvironments(dir, { dev: "project: shop\nregion: [ap-northeast-2\n" });
     expect(problems()).toContainEqual(

@@ -171,6 +171,19 @@ function loadOne(dir: string, name: string): ParsedEnvironment {
   } catch (error) {
     return { problems: [...nameProblems(name), `${CONFIG_FILE} is not valid YAML: ${(error as Error).message}`] };
   }
+  // Said once, not as every required field missing.
+  if (raw === null || raw === undefined) {
+    return { problems: [...nameProblems(name), `${CONFIG_FILE} is empty (nothing but comments, if anything)`] };
+  }
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    const got = Array.isArray(raw) ? "a list" : `${typeof raw} ${JSON.stringify(raw)}`;
+    return {
+      problems: [
+        ...nameProblems(name),
+        `${CONFIG_FILE} must be a mapping of fields (project: ..., region: ...) (got ${got})`,
+      ],
+    };
+  }
   return parseEnvironment(name, raw, (p) => {
     const node = document.getIn(p as PropertyKey[], true);
     return isScalar(node) && typeof node.source === "string" ? node.source : undefined;
