@@ -410,6 +410,40 @@ describe("plan review: changes that look safe but are not", () => {
     expect(reviewPlan(planDocument({ resourceChanges: creates }), prodDoc).findings).toEqual([]);
   });
 
+  test("deletion protection switched off (production: true removed) is flagged on the database, the load balancer and a server", () => {
+    const database = address(prod, "aws_db_instance", "Instance");
+    const balancer = address(prod, "aws_lb", "Alb");
+    const server = address(single, "aws_instance", "Instance");
+    const plan = planDocument({
+      resourceChanges: [
+        update(
+          database,
+          { deletion_protection: true, multi_az: true },
+          { deletion_protection: false, multi_az: false },
+        ),
+        update(balancer, { enable_deletion_protection: true }, { enable_deletion_protection: false }),
+        update(server, { disable_api_termination: true }, { disable_api_termination: false }),
+        // turned on, or another attribute: nothing to say
+        update(
+          address(prod, "aws_db_instance", "Instance"),
+          { deletion_protection: false },
+          { deletion_protection: true },
+        ),
+      ],
+    });
+    const review = reviewPlan(plan, prodDoc, { environment: "prod" });
+    expect(review.findings.map((f) => [f.address, f.blocks])).toEqual([
+      [database, false],
+      [balancer, false],
+      [server, false],
+    ]);
+    expect(review.findings[0].message).toBe(
+      `environments/prod: ${database} loses its deletion protection (deletion_protection true -> false), as when ` +
+        "production: true is removed from an environment; if that is not meant, put it back before applying",
+    );
+    expect(review.blocked).toBe(false);
+  });
+
   test("a layout change away from single-server that deletes the database's server is blocked, naming the layout change", () => {
     // given dev moved from single-server to app-db-split: the plan deletes the old server and
     // creates the split's; the synthesized stack is already the split one

@@ -397,8 +397,39 @@ const targetPortMoves: Finder = (rc, kind, { environment }) => {
   };
 };
 
+/** The attribute that protects each type from deletion, where the stacks set one. */
+const DELETION_PROTECTION: Readonly<Record<string, string>> = {
+  aws_db_instance: "deletion_protection",
+  aws_lb: "enable_deletion_protection",
+  aws_instance: "disable_api_termination",
+};
+
+/**
+ * Deletion protection switched off in place: what `production: true` sets (removed, or the
+ * environment no longer production), or a protection turned off on purpose before a destroy.
+ */
+const protectionOff: Finder = (rc, kind, { environment }) => {
+  const type = addressOf(rc)?.type;
+  const attribute = type ? DELETION_PROTECTION[type] : undefined;
+  if (!attribute || kind !== "update") return undefined;
+  if (values(rc.change.before)[attribute] !== true || values(rc.change.after)[attribute] !== false) return undefined;
+  return {
+    address: rc.address,
+    blocks: false,
+    message:
+      `environments/${environment}: ${rc.address} loses its deletion protection (${attribute} true -> false), as when ` +
+      `production: true is removed from an environment; if that is not meant, put it back before applying`,
+  };
+};
+
 /** Every check of one change for what looks safe but is not. */
-const FINDINGS: readonly Finder[] = [architectureSwitch, desiredIgnored, singleServerLeaves, targetPortMoves];
+const FINDINGS: readonly Finder[] = [
+  architectureSwitch,
+  desiredIgnored,
+  singleServerLeaves,
+  targetPortMoves,
+  protectionOff,
+];
 
 // ---- Reports ----
 
