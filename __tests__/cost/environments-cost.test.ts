@@ -131,7 +131,8 @@ describe("the synth summary", () => {
     expect(useColor({ isTTY: true }, {})).toBe(true);
   });
 
-  test("printed after a synth, it reads the written stacks and costs a few milliseconds", () => {
+  // (what it costs is part of the synth's time, which `npm run bench` measures: not a timed test)
+  test("printed after a synth, it reads the written stacks", () => {
     const outdir = tempDir("summary-");
     for (const [name, doc] of docs) {
       fs.mkdirSync(path.join(outdir, "stacks", name), { recursive: true });
@@ -139,15 +140,9 @@ describe("the synth summary", () => {
     }
     let printed = "";
     const names = ENVIRONMENTS.map((e) => e.name);
-    printSynthSummary(ENVIRONMENTS, outdir, names, (t) => (printed = t), false); // warm
-    const runs = 5;
-    const start = performance.now();
-    for (let i = 0; i < runs; i++) printSynthSummary(ENVIRONMENTS, outdir, names, (t) => (printed = t), false);
-    const perRun = (performance.now() - start) / runs;
-    console.log(`synth summary of ${names.length} environments: ${perRun.toFixed(1)} ms a run`);
+    printSynthSummary(ENVIRONMENTS, outdir, names, (t) => (printed = t), false);
     expect(printed).toContain("ap-northeast-3 Osaka");
     expect(printed).not.toMatch(/\x1b/);
-    expect(perRun).toBeLessThan(50); // a loose bound for a shared machine; a few ms unloaded
 
     // A selective synth (ENVIRONMENTS=dev) summarizes only what it wrote.
     printSynthSummary(ENVIRONMENTS, outdir, ["dev"], (t) => (printed = t), false);

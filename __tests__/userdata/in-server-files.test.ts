@@ -423,6 +423,58 @@ describe("the deploy script", () => {
     }
   });
 
+  test("a fetch clears what a fetch killed half-way left in the releases folder, then unpacks the release", () => {
+    const script = deployScript(host());
+    const functions = ["aws_retry() {", "fetch_release() {"].map((name) => {
+      const start = script.indexOf(name);
+      return script.slice(start, script.indexOf("\n}\n", start) + 3);
+    });
+    const dir = tempDir("fetch-leftovers-");
+    try {
+      const releases = path.join(dir, "releases");
+      fs.mkdirSync(path.join(releases, ".fetch.Ab12Cd"), { recursive: true }); // killed mid-unpack
+      fs.writeFileSync(path.join(releases, ".fetch.Ab12Cd.tar.gz"), "partial");
+      fs.mkdirSync(path.join(releases, "1.4.1")); // a release: stays
+      const app = path.join(dir, "app");
+      fs.mkdirSync(app);
+      fs.writeFileSync(path.join(app, "server.js"), "// 1.4.2\n");
+      spawnSync("tar", ["-czf", path.join(dir, "v1.tar.gz"), "-C", app, "server.js"]);
+      fs.writeFileSync(
+        path.join(dir, "aws"),
+        [
+          "#!/bin/bash",
+          'case "$*" in',
+          '  *"ssm get-parameter"*) echo shop-artifacts ;;',
+          '  *"s3api list-object-versions"*) echo v1 ;;',
+          '  *"s3api head-object"*) echo 1.4.2 ;;',
+          `  *"s3api get-object"*) cp '${dir}/v1.tar.gz' "\${@: -1}" ;;`,
+          "esac",
+        ].join("\n"),
+        { mode: 0o755 },
+      );
+      const run = spawnSync(
+        "/bin/bash",
+        [
+          "--norc",
+          "-c",
+          [
+            "set -euo pipefail",
+            'log() { echo "deploy: $*"; }',
+            `RELEASES='${releases}'`,
+            ...functions,
+            "fetch_release 1.4.2",
+          ].join("\n"),
+        ],
+        { encoding: "utf8", env: { PATH: `${dir}:${process.env.PATH}`, APP_RETRY_SECONDS: "0" } },
+      );
+      expect({ stderr: run.stderr, status: run.status }).toEqual({ stderr: "", status: 0 });
+      expect(fs.readdirSync(releases).sort()).toEqual(["1.4.1", "1.4.2"]);
+      expect(fs.readFileSync(path.join(releases, "1.4.2", "server.js"), "utf8")).toBe("// 1.4.2\n");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a deploy stopped half-way (SSM's cancel, Ctrl-C) says which port runs which version and how to finish, and moves nothing more", async () => {
     const root = tempDir("interrupted-");
     try {

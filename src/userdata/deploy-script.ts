@@ -119,6 +119,8 @@ export function deployScript(host: AppHost): string {
         '    if [[ $named == "$version" ]]; then found=$id; break; fi',
         "  done",
         `  if [[ -z $found ]]; then log "release $version is not among the versions of s3://$bucket/${artifacts.releaseKey}"; return 1; fi`,
+        "  # what a fetch killed half-way left (this deploy holds the lock: no other fetch runs)",
+        '  rm -rf "$RELEASES"/.fetch.*',
         '  tmp=$(mktemp -d "$RELEASES/.fetch.XXXXXX") || return 1',
         `  if ! aws_retry s3api get-object --checksum-mode ENABLED --bucket "$bucket" --key ${artifacts.releaseKey} \\`,
         '      --version-id "$found" "$tmp.tar.gz" >/dev/null ||',
