@@ -475,7 +475,7 @@ describe("the deploy script", () => {
     }
   });
 
-  test("a deploy stopped half-way (SSM's cancel, Ctrl-C) says which port runs which version and how to finish, and moves nothing more", async () => {
+  test("a deploy stopped half-way by a signal (Ctrl-C, a kill by hand) says which port runs which version and how to finish, and moves nothing more", async () => {
     const root = tempDir("interrupted-");
     try {
       for (const dir of ["releases/1.0.0", "releases/2.0.0", "run", "rotation", "bin"]) {
@@ -520,7 +520,7 @@ describe("the deploy script", () => {
       deploy.stdout.on("data", (chunk) => (output += chunk));
       deploy.stderr.on("data", (chunk) => (output += chunk));
       const exited = new Promise<number | null>((resolve) => deploy.on("exit", (code) => resolve(code)));
-      // stopped while port 8001 restarts on 2.0.0 (a person's Ctrl-C, SSM's cancel: SIGTERM)
+      // stopped while port 8001 restarts on 2.0.0 (a kill by hand; SSM's cancel is a SIGKILL no trap sees)
       const until = Date.now() + 10_000;
       while (!fs.existsSync(path.join(root, "restarting")) && Date.now() < until) {
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -529,7 +529,7 @@ describe("the deploy script", () => {
       fs.writeFileSync(path.join(root, "signalled"), "");
       expect(await exited).toBe(143);
       expect(output.trim().split("\n").at(-1)).toBe(
-        "deploy: interrupted by SIGTERM, nothing rolled back: port 8001 runs 2.0.0, port 8002 runs 1.0.0; " +
+        "deploy: interrupted by SIGTERM, moving nothing more: port 8001 runs 2.0.0, port 8002 runs 1.0.0; " +
           "run the deploy again to finish, or deploy the version before",
       );
       // nothing moved after the signal: port 8002 was never restarted
