@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../../src/config/errors";
 import { loadEnvironments, parseSelection } from "../../src/config/load";
+import { selectionFor } from "../../src/ops/workflow";
 import { environmentFile, tempDir, writeEnvironments } from "../helpers";
 
 let dir: string;
@@ -47,6 +48,9 @@ describe("loading the environment folders", () => {
       fs.symlinkSync(path.join(shared, "qa"), path.join(dir, "qa"));
       fs.mkdirSync(path.join(dir, ".git-keep"));
       expect(loadEnvironments({ dir }).map((e) => e.name)).toEqual(["dev", "qa"]);
+      // and the scripts that take an environment's name know the same ones (npm run plan, drift)
+      expect(selectionFor("qa", dir)).toBe("qa");
+      expect(() => selectionFor(".git-keep", dir)).toThrow(/the environments are dev, qa/);
     } finally {
       fs.rmSync(shared, { recursive: true, force: true });
     }

@@ -135,10 +135,11 @@ export function parseSelection(value: string | undefined): string[] | undefined 
 }
 
 /**
- * The environment folders in `dir`: its folders, and its links to folders (a folder shared from
- * elsewhere); hidden ones (`.name`) are not environments.
+ * The environment folders in `dir`, sorted: its folders, and its links to folders (a folder shared
+ * from elsewhere); hidden ones (`.name`) are not environments. Every script that names environments
+ * reads them here, so that each knows the same ones.
  */
-function listEnvironmentFolders(dir: string): string[] {
+export function listEnvironmentFolders(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   const isFolder = (entry: fs.Dirent) =>
     entry.isDirectory() ||

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { App, type TerraformStack } from "cdktf";
 import { buildStacks } from "../app";
 import { ConfigError } from "../config/errors";
-import { loadEnvironments } from "../config/load";
+import { listEnvironmentFolders, loadEnvironments } from "../config/load";
 import { REGIONS } from "../config/regions";
 import { PROJECT_ROOT } from "../project-root";
 import type { PriceTable } from "./price-table";
@@ -95,12 +95,7 @@ export async function costCommand(argv: readonly string[], options: CostCommandO
   }
 
   const dir = options.environmentsDir ?? path.join(PROJECT_ROOT, "environments");
-  const folders = fs.existsSync(dir)
-    ? fs
-        .readdirSync(dir, { withFileTypes: true })
-        .filter((e) => e.isDirectory())
-        .map((e) => e.name)
-    : [];
+  const folders = listEnvironmentFolders(dir);
   const unknownEnvs = parsed.positionals.filter((name) => !folders.includes(name));
   if (unknownEnvs.length > 0) {
     err(

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { parseAddress, parsePlanDocument, type PlanDocument, type SynthesizedStack } from "./plan-json";
+import { listEnvironmentFolders } from "../config/load";
 import { entryCommand, PROJECT_ROOT } from "../project-root";
 import { readableStack } from "../readable-stack";
 import { OpsError, runTerraform, type TerraformResult } from "./terraform";
@@ -41,13 +42,7 @@ export interface PreparedStack {
  * lists the environment folders.
  */
 export function selectionFor(name: string, environmentsDir: string): string | undefined {
-  const known = fs.existsSync(environmentsDir)
-    ? fs
-        .readdirSync(environmentsDir, { withFileTypes: true })
-        .filter((e) => e.isDirectory())
-        .map((e) => e.name)
-        .sort()
-    : [];
+  const known = listEnvironmentFolders(environmentsDir);
   if (known.includes(name)) return name;
   // A state bucket stack exists only if some environment uses the bucket: synthesize them all.
   if (/^state-[a-z0-9][a-z0-9.-]*$/.test(name)) return undefined;
