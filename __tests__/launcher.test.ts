@@ -232,6 +232,22 @@ describe("scripts/run.js", () => {
     }
   });
 
+  test("a cache folder that cannot be made (CLASSIC_SERVERS_CACHE under /proc) fails at once, in one line", () => {
+    // Node.js's recursive mkdir looped there forever, at full CPU
+    const result = spawnSync(process.execPath, [path.join(root, "scripts", "run.js"), "entry.ts"], {
+      cwd: root,
+      env: { ...process.env, CLASSIC_SERVERS_CACHE: "/proc/classic-servers-test/cache" },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect({ status: result.status, stderr: result.stderr }).toEqual({
+      status: 1,
+      stderr:
+        "cannot create the bundle cache folder /proc/classic-servers-test (ENOENT): set CLASSIC_SERVERS_CACHE to a " +
+        "folder that can be written, or unset it\n",
+    });
+  });
+
   test("a module left to Node (archiver) is loaded from the project's node_modules, not bundled, wherever the cache is", () => {
     const expected = "archiver from the project's node_modules";
     expect(run(root, ["left-to-node"]).stdout.split("\n")[0]).toBe(expected);

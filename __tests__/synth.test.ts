@@ -73,6 +73,10 @@ describe("synthesizeAtomically", () => {
       process.chdir(cwd);
     }
     expect(snapshot(root)).toEqual(before);
+    // one that cannot be made (Node.js's recursive mkdir looped forever under /proc)
+    expect(() => synthesizeAtomically("/proc/classic-servers-test/out", (app) => addStack(app, "dev"))).toThrow(
+      /^cannot create the folder \/proc\/classic-servers-test \(ENOENT\), which holds the output folder/,
+    );
     // an empty folder, or an earlier output, is fine
     const empty = path.join(root, "empty");
     fs.mkdirSync(empty);

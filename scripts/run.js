@@ -55,6 +55,27 @@ function esbuildVersion() {
   return JSON.parse(fs.readFileSync(require.resolve("esbuild/package.json", { paths: [ROOT] }), "utf8")).version;
 }
 
+/**
+ * Creates `dir` and its missing parents one at a time (src/make-folder.ts; this file cannot load
+ * TypeScript): Node.js's recursive mkdir loops forever on a path it cannot make (/proc/x).
+ */
+function makeFolder(dir) {
+  const missing = [];
+  for (let at = dir; !fs.existsSync(at); at = path.dirname(at)) missing.unshift(at);
+  for (const folder of missing) {
+    try {
+      fs.mkdirSync(folder);
+    } catch (error) {
+      if (error.code === "EEXIST") continue; // made meanwhile by another start
+      process.stderr.write(
+        `cannot create the bundle cache folder ${folder} (${error.code}): set CLASSIC_SERVERS_CACHE to a folder ` +
+          "that can be written, or unset it\n",
+      );
+      process.exit(1);
+    }
+  }
+}
+
 /** An installed package's file (also through a linked or symlinked node_modules, as pnpm makes). */
 const isDependency = (input) => input.split("/").includes("node_modules");
 
@@ -227,7 +248,7 @@ async function build(entry, bundle, recordFile) {
     process.stderr.write(`Could not compile ${path.relative(ROOT, entry)}:\n${messages}`);
     process.exit(1);
   }
-  fs.mkdirSync(CACHE, { recursive: true });
+  makeFolder(CACHE);
   // The map first: a bundle is only ever found beside its own map.
   const map = result.outputFiles.find((out) => out.path.endsWith(".map"));
   const code = result.outputFiles.find((out) => out.path === bundle);

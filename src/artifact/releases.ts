@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { FolderError, makeFolder } from "../make-folder";
 import { parseDocument } from "yaml";
 import { VERSION_PATTERN } from "../userdata/app-host";
 import { ConfigError } from "../config/errors";
@@ -273,30 +274,23 @@ export function resolveRelease(
         "the entry was edited, or the packing changed (then re-record it on purpose)",
     );
   }
-  makeFolder(path.dirname(file));
+  makeCacheFolder(path.dirname(file));
   const temporary = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temporary, bytes);
   fs.renameSync(temporary, file);
   return { version, file, sha256 };
 }
 
-/**
- * Creates `dir` and its missing parents one at a time, failing with a clear error: Node.js's
- * recursive mkdir loops forever on a path it cannot create (RELEASE_CACHE_DIR=/proc/x, say).
- */
-function makeFolder(dir: string): void {
-  const missing: string[] = [];
-  for (let at = dir; !fs.existsSync(at); at = path.dirname(at)) missing.unshift(at);
-  for (const folder of missing) {
-    try {
-      fs.mkdirSync(folder);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "EEXIST") continue; // made meanwhile by another synth
-      throw new ReleaseError(
-        `cannot create the release cache folder ${folder} (${(error as NodeJS.ErrnoException).code}): ` +
-          "set RELEASE_CACHE_DIR to a folder that can be written, or unset it",
-      );
-    }
+/** `makeFolder`, failing with what to set. */
+function makeCacheFolder(dir: string): void {
+  try {
+    makeFolder(dir);
+  } catch (error) {
+    if (!(error instanceof FolderError)) throw error;
+    throw new ReleaseError(
+      `cannot create the release cache folder ${error.folder} (${error.code}): ` +
+        "set RELEASE_CACHE_DIR to a folder that can be written, or unset it",
+    );
   }
 }
 

@@ -1,8 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { FolderError, makeFolder } from "../make-folder";
 import { planCostOf } from "../cost/plan-cost";
 import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "./plan-review";
-import { runTerraform } from "./terraform";
+import { OpsError, runTerraform } from "./terraform";
 import { planArguments, prepareStack, shown, showPlan, terraformFailed, type CliArgs, type CliTool } from "./workflow";
 
 // `npm run plan -- <env>`: synthesize the stack, `terraform plan -out`, read the plan back with
@@ -53,7 +54,12 @@ export async function planCommand(args: CliArgs): Promise<number> {
   const markdown = path.resolve(
     (args.values.markdown as string | undefined) ?? path.join(stack.outdir, `plan-${stack.name}.md`),
   );
-  fs.mkdirSync(path.dirname(markdown), { recursive: true });
+  try {
+    makeFolder(path.dirname(markdown));
+  } catch (error) {
+    if (!(error instanceof FolderError)) throw error;
+    throw new OpsError(`${error.message}, for the Markdown summary: give --markdown a path that can be written`);
+  }
   fs.writeFileSync(markdown, planReviewMarkdown(review, stack.name, cost));
 
   console.log(`\n${planReviewText(review, stack.name, cost)}\n`);

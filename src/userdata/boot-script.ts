@@ -302,8 +302,7 @@ export function bootScript(props: BootScriptProps): string {
     `systemctl enable --now ${WATCHDOG_UNIT}`,
     ...databaseLines(host),
     "",
-    "# The first deploy. Should it fail, the steps below still run, so that the server is set up and",
-    "# the next deploy (SSM's, or bin/deploy) can put a good release on it; the boot fails at its end.",
+    "# Failed, the first deploy fails the boot at its end: the server is set up for the next deploy.",
     "first_deploy=0",
     `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version} || first_deploy=$?`,
     ...(host.database?.local
