@@ -136,6 +136,8 @@ describe("an environment file", () => {
     ["a project beginning amazon", { project: "amazonia" }, /^project must not begin with "amazon": an SSM document/],
     ["a project beginning amzn", { project: "amzn-shop" }, /^project must not begin with "amzn": an SSM document/],
     ["a project beginning xn--", { project: "xn--shop" }, /^project must not begin with "xn--": an S3 bucket's name/],
+    ["a project beginning ssm", { project: "ssmtools" }, /^project must not begin with "ssm": an SSM parameter's name/],
+    ["a project with a double hyphen", { project: "ab--cd" }, /^project must not hold "--": an RDS identifier may not/],
     ["a project beginning sthree", { project: "sthree" }, /^project must not begin with "sthree": an S3 bucket's name/],
     ["a reserved tag", { tags: { Environment: "x" } }, /^tags\.Environment is set by the project itself/],
     [

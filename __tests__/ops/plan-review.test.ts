@@ -358,7 +358,7 @@ describe("plan review: changes that look safe but are not", () => {
     expect(reviewPlan(same, prodDoc).findings).toEqual([]);
   });
 
-  test("a new app.port on a live fleet is flagged: the new target group's servers listen on the old port until they are replaced", () => {
+  test("a new app.port on a live fleet is flagged: the new target group's servers listen on the old port until they are replaced; another replacement too", () => {
     // given app.port 80 -> 8080: Terraform replaces the target group, new first (create_before_destroy)
     const targets = address(prod, "aws_lb_target_group", "TargetGroup");
     const moved = (before: number, after: number) =>
@@ -385,8 +385,13 @@ describe("plan review: changes that look safe but are not", () => {
       },
     ]);
     expect(review.blocked).toBe(false); // a target group holds no data: the apply may go on
-    // a replacement for another reason (the same port) says nothing of ports
-    expect(reviewPlan(moved(80, 80), prodDoc).findings).toEqual([]);
+    // a replacement for another reason (the same port, a new name) says what it does without ports
+    const renamed = reviewPlan(moved(8080, 8080), prodDoc, { environment: "staging" }).findings;
+    expect(renamed.map((f) => f.message)).toEqual([
+      "environments/staging: the target group is replaced (shop-staging-app -> shop-staging-p8080), new first, and the " +
+        "listeners move to it as soon as it exists: until the Auto Scaling group has registered its servers there " +
+        "(seconds), the load balancer may answer 503. Apply it at a quiet hour",
+    ]);
   });
 
   test("a plan from an empty state that creates everything says so: right for a first deploy, a second copy if the environment runs", () => {
@@ -410,10 +415,11 @@ describe("plan review: changes that look safe but are not", () => {
     expect(reviewPlan(planDocument({ resourceChanges: creates }), prodDoc).findings).toEqual([]);
   });
 
-  test("deletion protection switched off (production: true removed) is flagged on the database, the load balancer and a server", () => {
+  test("deletion protection switched off (production: true removed) is flagged on the database, the load balancer, a server and a bucket", () => {
     const database = address(prod, "aws_db_instance", "Instance");
     const balancer = address(prod, "aws_lb", "Alb");
     const server = address(single, "aws_instance", "Instance");
+    const bucket = `aws_s3_bucket.${Object.keys(prodDoc.resource!.aws_s3_bucket!)[0]}`;
     const plan = planDocument({
       resourceChanges: [
         update(
@@ -423,6 +429,7 @@ describe("plan review: changes that look safe but are not", () => {
         ),
         update(balancer, { enable_deletion_protection: true }, { enable_deletion_protection: false }),
         update(server, { disable_api_termination: true }, { disable_api_termination: false }),
+        update(bucket, { force_destroy: false }, { force_destroy: true }),
         // turned on, or another attribute: nothing to say
         update(
           address(prod, "aws_db_instance", "Instance"),
@@ -436,7 +443,9 @@ describe("plan review: changes that look safe but are not", () => {
       [database, false],
       [balancer, false],
       [server, false],
+      [bucket, false],
     ]);
+    expect(review.findings[3].message).toContain("loses its deletion protection (force_destroy false -> true)");
     expect(review.findings[0].message).toBe(
       `environments/prod: ${database} loses its deletion protection (deletion_protection true -> false), as when ` +
         "production: true is removed from an environment; if that is not meant, put it back before applying",

@@ -6,7 +6,7 @@ import { BLOCKED_EXIT_CODE } from "../../src/ops/plan-review";
 import { environmentFolders, Synthesized, tempDir } from "../helpers";
 import { runInProcess } from "../cli";
 import { shippedOutdir } from "../shipped";
-import { destroy, planDocument, unchanged, update } from "./plan-fixtures";
+import { create, destroy, planDocument, unchanged, update } from "./plan-fixtures";
 import { installStubTerraform, type StubCall } from "./stub-terraform";
 import { DRIFT_TOOL, driftCommand } from "../../src/ops/drift-command";
 import { PLAN_TOOL, planCommand } from "../../src/ops/plan-command";
@@ -272,6 +272,30 @@ describe("npm run plan (stub terraform)", () => {
       "show -no-color -json plan.tfplan",
     ]);
     expect(fs.existsSync(path.join(outdir, "stacks", "staging", "plan.tfplan"))).toBe(true);
+  });
+
+  test("a plan from an empty state is noted, except for local state in CI, where every plan starts from nothing", async () => {
+    const dev = stackOf("dev"); // local state, as shipped
+    const show = planDocument({ resourceChanges: [create(addressOf(dev, "aws_vpc", "Vpc"))], emptyState: true });
+    const plan = (ci: string) =>
+      runInProcess(() => cliCommand(PLAN_TOOL, planCommand, ["dev", "--no-synth"]), {
+        ...stubEnvironment({ show }),
+        CI: ci,
+      });
+    expect((await plan("")).stdout).toContain("environments/dev: the state holds no resources");
+    const inCi = await plan("true");
+    expect(inCi.status).toBe(0);
+    expect(inCi.stdout).not.toContain("the state holds no resources");
+  });
+
+  test("everything deleted outside Terraform is drift (exit 2), not an empty state: the refreshed state is empty then", async () => {
+    const dev = stackOf("dev");
+    const [vpc, server] = [addressOf(dev, "aws_vpc", "Vpc"), addressOf(dev, "aws_instance", "Instance")];
+    // as Terraform writes it: no prior_state (the refresh found nothing), the deletions in resource_drift
+    const show = planDocument({ resourceDrift: [destroy(vpc), destroy(server)], emptyState: true });
+    const result = await run("drift", ["dev", "--no-synth", "--quiet"], { show, planExit: 2 });
+    expect(result.status).toBe(2);
+    expect(result.stdout).toContain(`  - ${vpc} (Network/Vpc) was deleted outside Terraform`);
   });
 
   test("the same plan with --allow-destroy: exit 0, and the warning is still printed", async () => {

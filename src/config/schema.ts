@@ -46,8 +46,11 @@ export function projectNameProblem(project: string): string | undefined {
   }
   const reserved = ["aws", "amazon", "amzn"].find((word) => project.startsWith(word));
   if (reserved) return `must not begin with "${reserved}": an SSM document's name may not (<project>-<env>-deploy)`;
+  if (project.startsWith("ssm"))
+    return 'must not begin with "ssm": an SSM parameter\'s name may not (/<project>/<env>/...)';
   const bucket = ["xn--", "sthree"].find((word) => project.startsWith(word));
   if (bucket) return `must not begin with "${bucket}": an S3 bucket's name may not (<project>-<env>-...)`;
+  if (project.includes("--")) return 'must not hold "--": an RDS identifier may not (<project>-<env>-db)';
   return undefined;
 }
 

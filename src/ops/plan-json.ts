@@ -58,13 +58,19 @@ export interface StateModule {
 
 /**
  * How many managed resources the state a plan started from holds: 0 for a state that is empty
- * or not there at all (an environment never applied, or a backend pointed at another key).
+ * or not there at all (an environment never applied, or a backend pointed at another key), not
+ * for one whose resources were all deleted outside Terraform.
  */
 export function priorManagedResources(plan: PlanDocument): number {
+  // The prior state is the refreshed one: resources deleted outside Terraform are gone from it,
+  // and listed in resource_drift. They were in the state all the same.
+  const deletedOutside = (plan.resource_drift ?? []).filter(
+    (rc) => rc.mode !== "data" && rc.change.actions.includes("delete"),
+  ).length;
   const count = (module: StateModule | undefined): number =>
     (module?.resources ?? []).filter((r) => r.mode === "managed").length +
     (module?.child_modules ?? []).reduce((sum, child) => sum + count(child), 0);
-  return count(plan.prior_state?.values?.root_module);
+  return count(plan.prior_state?.values?.root_module) + deletedOutside;
 }
 
 /** A synthesized stack (`cdk.tf.json`) as the reviews read it: resources with their lifecycle, and outputs. */

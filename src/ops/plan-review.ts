@@ -181,6 +181,11 @@ export interface ReviewOptions {
   readonly allowDestroy?: boolean;
   /** The environment (folder and stack name), for the findings' messages. @default - the stack's `environment` tag */
   readonly environment?: string;
+  /**
+   * An empty state is what this run has, and says nothing: local state in CI, where the runner
+   * starts without it (the workflow says so itself). @default false - a plan from an empty state is noted
+   */
+  readonly emptyStateExpected?: boolean;
 }
 
 /** Reviews a plan against the synthesized stack it was made from. */
@@ -217,7 +222,7 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
 
   // From an empty state: the first apply of an environment, or its state is not where the backend
   // points, and the plan would build a second copy beside what runs (docs/state.md).
-  if (tally.create > 0 && priorManagedResources(plan) === 0) {
+  if (tally.create > 0 && !options.emptyStateExpected && priorManagedResources(plan) === 0) {
     findings.push({
       address: "(state)",
       blocks: false,
@@ -385,7 +390,19 @@ const targetPortMoves: Finder = (rc, kind, { environment }) => {
   if (addressOf(rc)?.type !== "aws_lb_target_group" || kind !== "replace") return undefined;
   const before = values(rc.change.before).port;
   const after = values(rc.change.after).port;
-  if (typeof before !== "number" || typeof after !== "number" || before === after) return undefined;
+  if (typeof before !== "number" || typeof after !== "number") return undefined;
+  if (before === after) {
+    // another reason (a stack on app.port other than 80 renames its group once: -app -> -p<port>)
+    const [from, to] = [values(rc.change.before).name, values(rc.change.after).name];
+    return {
+      address: rc.address,
+      blocks: false,
+      message:
+        `environments/${environment}: the target group is replaced${from !== to ? ` (${String(from)} -> ${String(to)})` : ""}, ` +
+        `new first, and the listeners move to it as soon as it exists: until the Auto Scaling group has registered ` +
+        `its servers there (seconds), the load balancer may answer 503. Apply it at a quiet hour`,
+    };
+  }
   return {
     address: rc.address,
     blocks: false,
@@ -397,11 +414,13 @@ const targetPortMoves: Finder = (rc, kind, { environment }) => {
   };
 };
 
-/** The attribute that protects each type from deletion, where the stacks set one. */
-const DELETION_PROTECTION: Readonly<Record<string, string>> = {
-  aws_db_instance: "deletion_protection",
-  aws_lb: "enable_deletion_protection",
-  aws_instance: "disable_api_termination",
+/** The attribute that protects each type from deletion, where the stacks set one, and its protecting value. */
+const DELETION_PROTECTION: Readonly<Record<string, readonly [string, boolean]>> = {
+  aws_db_instance: ["deletion_protection", true],
+  aws_lb: ["enable_deletion_protection", true],
+  aws_instance: ["disable_api_termination", true],
+  // a bucket that is not force-destroyed refuses a destroy while it holds objects (the dumps, the releases)
+  aws_s3_bucket: ["force_destroy", false],
 };
 
 /**
@@ -410,14 +429,15 @@ const DELETION_PROTECTION: Readonly<Record<string, string>> = {
  */
 const protectionOff: Finder = (rc, kind, { environment }) => {
   const type = addressOf(rc)?.type;
-  const attribute = type ? DELETION_PROTECTION[type] : undefined;
-  if (!attribute || kind !== "update") return undefined;
-  if (values(rc.change.before)[attribute] !== true || values(rc.change.after)[attribute] !== false) return undefined;
+  const protection = type ? DELETION_PROTECTION[type] : undefined;
+  if (!protection || kind !== "update") return undefined;
+  const [attribute, on] = protection;
+  if (values(rc.change.before)[attribute] !== on || values(rc.change.after)[attribute] !== !on) return undefined;
   return {
     address: rc.address,
     blocks: false,
     message:
-      `environments/${environment}: ${rc.address} loses its deletion protection (${attribute} true -> false), as when ` +
+      `environments/${environment}: ${rc.address} loses its deletion protection (${attribute} ${on} -> ${!on}), as when ` +
       `production: true is removed from an environment; if that is not meant, put it back before applying`,
   };
 };
