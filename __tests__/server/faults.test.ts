@@ -462,22 +462,34 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     "without the watchdog, nginx retries a GET that timed out on a hung process on the next one",
     timeouts(async (bed) => {
       const [victim] = bed.host.appPorts;
-      const load = steadyLoad(bed.nginxPort, { withPosts: false, concurrency: 4, timeoutMs: 10_000 });
-      await sleep(200);
-      bed.unit(victim).kill("SIGSTOP");
-      await sleep(2500);
-      bed.unit(victim).kill("SIGCONT");
-      await sleep(200);
-      const seen = await load.stop();
-      expect(seen.failures).toEqual([]);
-      // Retried after the 1-s read timeout: nginx's access log shows requests that timed out on
-      // the hung process (504) and were answered by the other one (200). Without the retry they
-      // would have waited out the 2.5-s stop on the hung process, with one upstream each. (nginx's
-      // own record, not the client's clock: on a busy machine the client may be descheduled.)
-      const retried = bed
-        .accessLog(`upstream=127.0.0.1:${victim}, 127.0.0.1:`)
-        .filter((line) => line.includes("ustatus=504, 200"));
-      expect(retried.length).toBeGreaterThan(0);
+      for (let attempt = 1; ; attempt++) {
+        const load = steadyLoad(bed.nginxPort, { withPosts: false, concurrency: 4, timeoutMs: 10_000 });
+        await sleep(200);
+        bed.unit(victim).kill("SIGSTOP");
+        await sleep(2500);
+        bed.unit(victim).kill("SIGCONT");
+        await sleep(200);
+        const seen = await load.stop();
+        expect(seen.failures).toEqual([]);
+        // A request sent to the hung process times out there (504 from it, in nginx's own log).
+        // On a machine busy enough that no client request reached it during the stop, the drill
+        // proved nothing: it runs again (bounded), rather than passing or failing on that.
+        const timedOut = bed
+          .accessLog(`upstream=127.0.0.1:${victim}, `)
+          .filter((line) => line.includes("ustatus=504,"));
+        if (timedOut.length === 0 && attempt < 4) {
+          console.log(
+            `hung-process retry drill, attempt ${attempt}: no request reached the stopped process; running it again`,
+          );
+          continue;
+        }
+        // Retried after the 1-s read timeout: each request that timed out on the hung process was
+        // answered by the other one (200). Without the retry it would have waited out the 2.5-s stop
+        // on the hung process. (nginx's record, not the client's clock, which a busy machine delays.)
+        expect(timedOut.length).toBeGreaterThan(0);
+        expect(timedOut.filter((line) => !line.includes("ustatus=504, 200"))).toEqual([]);
+        break;
+      }
     }),
     60_000, // as every drill here: its first step sets its bed up, which a loaded machine slows
   );
