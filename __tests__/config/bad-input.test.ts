@@ -118,6 +118,20 @@ describe("bad input a user really writes", () => {
     expect(problemsOf(overrides as Record<string, unknown>)).toContainEqual(expected);
   });
 
+  test("a misspelled required field is one problem, the likely spelling, not also the field it meant as missing", () => {
+    // natGateways has a default; region and app.instanceType do not
+    const { region, ...rest } = environmentFile();
+    expect(parseEnvironment("dev", { ...rest, regoin: region }).problems).toEqual([
+      expect.stringMatching(/^regoin is not a known field: did you mean region\? \(allowed: /),
+    ]);
+    const { instanceType, ...appRest } = environmentFile().app;
+    expect(
+      parseEnvironment("dev", { ...environmentFile(), app: { ...appRest, instanceTyp: instanceType } }).problems,
+    ).toEqual([expect.stringMatching(/^app\.instanceTyp is not a known field: did you mean instanceType\? /)]);
+    // a required field that is simply missing is still said
+    expect(parseEnvironment("dev", rest).problems).toEqual([expect.stringMatching(/^region is required \(one of: /)]);
+  });
+
   test("a version YAML reads as a number is answered with how to quote it, showing what was written", () => {
     // given `version: 1.0`, which YAML reads as the number 1
     const file = stringify(environmentFile())

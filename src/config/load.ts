@@ -224,8 +224,10 @@ export function parseEnvironment(name: string, raw: unknown, sourceText?: Source
   const parsed = environmentSchema.safeParse(raw ?? {}, { reportInput: true });
   if (!parsed.success) {
     problems.push(
-      ...parsed.error.issues.flatMap((issue) =>
-        describeIssue(issue, (p) => allowedKeysAt(environmentSchema, raw, p), sourceText),
+      ...withoutTypoRequired(
+        parsed.error.issues.flatMap((issue) =>
+          describeIssue(issue, (p) => allowedKeysAt(environmentSchema, raw, p), sourceText),
+        ),
       ),
     );
   }
@@ -234,6 +236,20 @@ export function parseEnvironment(name: string, raw: unknown, sourceText?: Source
   const environment = resolve(name, parsed.data);
   problems.push(...ruleProblems(environment), ...placeholderProblems(environment));
   return problems.length > 0 ? { problems } : { problems, environment };
+}
+
+/**
+ * A misspelled required field is one mistake: its "did you mean" line names the fix, so the
+ * "is required" line of the field it meant goes (`regoin:` says only "regoin is not a known field:
+ * did you mean region?", not also "region is required").
+ */
+function withoutTypoRequired(problems: readonly string[]): string[] {
+  const meant = new Set<string>();
+  for (const problem of problems) {
+    const typo = /^((?:[^\s.]+\.)*)[^\s.]+ is not a known field: did you mean ([^\s?]+)\?/.exec(problem);
+    if (typo) meant.add(`${typo[1]}${typo[2]}`);
+  }
+  return problems.filter((problem) => !meant.has(/^(\S+) is required\b/.exec(problem)?.[1] ?? ""));
 }
 
 function nameProblems(name: string): string[] {
