@@ -132,6 +132,25 @@ describe("bad input a user really writes", () => {
     expect(parseEnvironment("dev", rest).problems).toEqual([expect.stringMatching(/^region is required \(one of: /)]);
   });
 
+  test("a value YAML reads as infinity or not a number is shown as that, not as null; a too-large count is one line", () => {
+    const app = environmentFile().app;
+    for (const [written, shownAs] of [
+      [".inf", "Infinity"],
+      ["1e400", "Infinity"],
+      [".nan", "NaN"],
+    ]) {
+      const text = stringify(environmentFile()).replace(/rootVolumeGb: \d+|app:\n/, (m) =>
+        m === "app:\n" ? `app:\n  rootVolumeGb: ${written}\n` : `rootVolumeGb: ${written}`,
+      );
+      expect(problemsOfText(text)).toEqual([
+        expect.stringMatching(new RegExp(`^app\\.rootVolumeGb .*\\(got ${shownAs}\\)$`)),
+      ]);
+    }
+    const huge = problemsOf({ app: { ...app, count: { min: 1, desired: 1, max: 99999999999999999999 } } });
+    expect(huge).toHaveLength(new Set(huge).size);
+    expect(huge.filter((p) => p.startsWith("app.count.max"))).toHaveLength(1);
+  });
+
   test("a version YAML reads as a number is answered with how to quote it, showing what was written", () => {
     // given `version: 1.0`, which YAML reads as the number 1
     const file = stringify(environmentFile())

@@ -22,6 +22,8 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 /** A value as it appears after "got": short, JSON-quoted. */
 export function shown(value: unknown): string {
   if (value === undefined) return "nothing";
+  // JSON has no Infinity or NaN (YAML's .inf, .nan, 1e400): it would say null
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -249,7 +249,8 @@ function withoutTypoRequired(problems: readonly string[]): string[] {
     const typo = /^((?:[^\s.]+\.)*)[^\s.]+ is not a known field: did you mean ([^\s?]+)\?/.exec(problem);
     if (typo) meant.add(`${typo[1]}${typo[2]}`);
   }
-  return problems.filter((problem) => !meant.has(/^(\S+) is required\b/.exec(problem)?.[1] ?? ""));
+  // and one line once: zod may report a value twice (a number too large for an integer check and a range)
+  return [...new Set(problems)].filter((problem) => !meant.has(/^(\S+) is required\b/.exec(problem)?.[1] ?? ""));
 }
 
 function nameProblems(name: string): string[] {
