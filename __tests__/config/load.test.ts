@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { ConfigError } from "../../src/config/errors";
 import { loadEnvironments, parseSelection } from "../../src/config/load";
 import { selectionFor } from "../../src/ops/workflow";
+import { stringify } from "yaml";
 import { environmentFile, tempDir, writeEnvironments } from "../helpers";
 
 let dir: string;
@@ -80,6 +81,18 @@ describe("loading the environment folders", () => {
       `${label()}/qa: config.yaml must be a mapping of fields (project: ..., region: ...) (got a list)`,
       `${label()}/uat: config.yaml must be a mapping of fields (project: ..., region: ...) (got string "shop")`,
     ]);
+  });
+
+  test("YAML merge keys work (<<: *anchor), as operators write them to share settings", () => {
+    const file = environmentFile(net("10.2.0.0/16"));
+    const { instanceType, ...rest } = file.app;
+    const text = stringify({ ...file, app: undefined })
+      .replace(/^app: null\n/m, "")
+      .concat(`sizes: &small\n  instanceType: ${instanceType}\n`)
+      .concat(`app:\n  <<: *small\n${stringify(rest).replace(/^/gm, "  ").trimEnd()}\n`);
+    // (an anchor's own key is no field: write it under a field the file would have anyway)
+    writeEnvironments(dir, { dev: text.replace("sizes: &small\n  instanceType", "tags: &small\n  instanceType") });
+    expect(loadEnvironments({ dir })[0].app.instanceType).toBe(instanceType);
   });
 
   test("YAML that does not parse is named with the parser's reason", () => {

@@ -157,7 +157,8 @@ function loadOne(dir: string, name: string): ParsedEnvironment {
   if (!fs.existsSync(file)) return { problems: [...nameProblems(name), `${CONFIG_FILE} is missing`] };
   if (!fs.statSync(file).isFile()) return { problems: [...nameProblems(name), `${CONFIG_FILE} is not a file`] };
   const text = fs.readFileSync(file, "utf8");
-  const document = parseDocument(text);
+  // merge keys (`<<: *base`) too: a common way to share settings between parts of one file
+  const document = parseDocument(text, { merge: true });
   if (document.errors.length > 0) {
     return {
       problems: [
