@@ -206,13 +206,16 @@ describe("every workflow", () => {
     expect(major > 1 || (major === 1 && minor >= 10)).toBe(true);
   });
 
-  test("state in HCP Terraform: each job that runs Terraform sets its host's token from the secret TF_API_TOKEN first", () => {
+  test("state in HCP Terraform: each job that runs Terraform sets its host's token first, read-only where it only plans", () => {
     // what runs Terraform against the state: the plan review and its guard, the drift check, the apply
     const runsTerraform = (s: Record<string, any>) =>
       /npm run (--silent )?(plan|drift)\b|terraform -chdir/.test(String(s.run ?? ""));
     const jobs = ALL_JOBS.filter(([, , job]) => stepsOf(job).some(runsTerraform));
-    expect(jobs.map(([file, id]) => `${file} ${id}`).sort()).toEqual([
-      "deploy-environment.yml deploy",
+    // only the job that applies gets the token that may write state; pull requests (any branch's
+    // code) and the drift check plan with the read-only one
+    const writes = (file: string, id: string) => file === "deploy-environment.yml" && id === "deploy";
+    expect(jobs.map(([file, id]) => `${file} ${id}${writes(file, id) ? " (writes)" : ""}`).sort()).toEqual([
+      "deploy-environment.yml deploy (writes)",
       "deploy-environment.yml review",
       "drift.yml drift",
       "pull-request.yml plan",
@@ -222,21 +225,35 @@ describe("every workflow", () => {
       const first = steps.findIndex(runsTerraform);
       const token = steps.findIndex((s) => s.name === "HCP Terraform token");
       expect({ file, id, before: token >= 0 && token < first }).toEqual({ file, id, before: true });
+      const secret = writes(file, id) ? "TF_API_TOKEN" : "TF_PLAN_API_TOKEN";
       // the script: ci-environments.ts --state-token (ops/ci-environments.test.ts), skipped where Terraform is
       expect(steps[token]).toEqual({
         name: "HCP Terraform token",
         ...(steps[first].if ? { if: steps[first].if } : {}),
-        env: { ENVIRONMENT: steps[first].env.ENVIRONMENT, TF_API_TOKEN: "${{ secrets.TF_API_TOKEN }}" },
+        env: {
+          ENVIRONMENT: steps[first].env.ENVIRONMENT,
+          TF_API_TOKEN: `\${{ secrets.${secret} }}`,
+          ...(secret === "TF_API_TOKEN" ? {} : { TF_API_TOKEN_SECRET: secret }),
+        },
         run: 'node scripts/run.js scripts/ci-environments.ts --state-token "$ENVIRONMENT" >> "$GITHUB_ENV"',
       });
     }
-    // the deploy passes that one secret on, not every secret (`secrets: inherit`); nothing else reads one
-    expect(workflow("deploy.yml").jobs.deploy.secrets).toEqual({ TF_API_TOKEN: "${{ secrets.TF_API_TOKEN }}" });
-    expect(workflow("deploy-environment.yml").on.workflow_call.secrets).toEqual({
-      TF_API_TOKEN: { description: expect.stringContaining("HCP Terraform"), required: false },
+    // the deploy passes those two secrets on, not every secret (`secrets: inherit`); nothing else reads one
+    expect(workflow("deploy.yml").jobs.deploy.secrets).toEqual({
+      TF_PLAN_API_TOKEN: "${{ secrets.TF_PLAN_API_TOKEN }}",
+      TF_API_TOKEN: "${{ secrets.TF_API_TOKEN }}",
     });
-    for (const file of FILES)
-      expect(new Set(raw(file).match(/secrets\.\w+/g) ?? [])).toEqual(new Set(["secrets.TF_API_TOKEN"]));
+    expect(workflow("deploy-environment.yml").on.workflow_call.secrets).toEqual({
+      TF_PLAN_API_TOKEN: { description: expect.stringContaining("read state"), required: false },
+      TF_API_TOKEN: { description: expect.stringContaining("write state"), required: false },
+    });
+    const secretsIn = (file: string) => [...new Set(raw(file).match(/secrets\.\w+/g) ?? [])].sort();
+    expect(Object.fromEntries(FILES.map((file) => [file, secretsIn(file)]))).toEqual({
+      "deploy-environment.yml": ["secrets.TF_API_TOKEN", "secrets.TF_PLAN_API_TOKEN"],
+      "deploy.yml": ["secrets.TF_API_TOKEN", "secrets.TF_PLAN_API_TOKEN"],
+      "drift.yml": ["secrets.TF_PLAN_API_TOKEN"],
+      "pull-request.yml": ["secrets.TF_PLAN_API_TOKEN"],
+    });
   });
 
   test("every node command runs a TypeScript entry point through scripts/run.js, and the entry point exists", () => {

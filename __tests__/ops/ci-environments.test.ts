@@ -109,6 +109,14 @@ describe("the HCP Terraform token in CI", () => {
     }
   });
 
+  test("the messages name the secret the job reads: the plan jobs' read-only one", () => {
+    expect(stateToken(cloud(), undefined, "TF_PLAN_API_TOKEN")).toEqual({
+      problem:
+        "environments/qa: state.backend is cloud (app.terraform.io), and Terraform needs an API token for it: " +
+        "add one as the repository secret TF_PLAN_API_TOKEN (docs/ci-cd.md)",
+    });
+  });
+
   test("a value that would write more lines into $GITHUB_ENV is refused", () => {
     for (const token of ["t0k\nPATH=/tmp/evil", "t0k other", " t0k"]) {
       expect(stateToken(cloud(), token)).toEqual({
@@ -145,12 +153,14 @@ describe("the HCP Terraform token in CI", () => {
         {
           ENVIRONMENTS_DIR: dir,
           TF_API_TOKEN: "",
+          TF_API_TOKEN_SECRET: "TF_PLAN_API_TOKEN", // as the plan jobs name theirs
         },
       );
       expect(missing.status).toBe(1);
       expect(missing.stdout).toBe("");
+      expect(missing.stderr).toContain("add one as the repository secret TF_PLAN_API_TOKEN");
       expect(missing.stderr).toMatch(
-        /environments\/qa: state\.backend is cloud \(app\.terraform\.io\).*repository secret TF_API_TOKEN/,
+        /environments\/qa: state\.backend is cloud \(app\.terraform\.io\).*repository secret TF_PLAN_API_TOKEN/,
       );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -23,7 +23,12 @@ export function ciEnvironmentsCommand(args: readonly string[]): void {
     if (problem) throw new UsageError(problem);
     console.log(`region=${env.region}`);
   } else if (args.length === 2 && args[0] === "--state-token") {
-    const token = stateToken(environmentNamed(environments, args[1]), process.env.TF_API_TOKEN);
+    // TF_API_TOKEN_SECRET: which secret the workflow put in TF_API_TOKEN, for the messages
+    const token = stateToken(
+      environmentNamed(environments, args[1]),
+      process.env.TF_API_TOKEN,
+      process.env.TF_API_TOKEN_SECRET || undefined,
+    );
     if (token && "problem" in token) throw new UsageError(token.problem);
     if (token) console.log(token.line);
   } else {

@@ -52,12 +52,15 @@ export const HCP_TERRAFORM_HOST = "app.terraform.io";
  * environment keeps its state on: the `$GITHUB_ENV` line, or the problem that stops the job;
  * undefined when its state is elsewhere. Terraform reads a host's token from TF_TOKEN_ and the host
  * name, its dots as underscores and its hyphens as two (Terraform's CLI configuration docs,
- * "Environment Variable Credentials"). The token is the repository secret TF_API_TOKEN; one that
- * is not a single word would write other lines into $GITHUB_ENV, and is refused.
+ * "Environment Variable Credentials"). The token is a repository secret: TF_PLAN_API_TOKEN (read
+ * state, lock) for the jobs that only plan, TF_API_TOKEN for the deploy; one that is not a single
+ * word would write other lines into $GITHUB_ENV, and is refused.
  */
 export function stateToken(
   env: EnvironmentConfig,
   token: string | undefined,
+  /** The repository secret the token comes from, for the messages: the plan jobs' is read-only. */
+  secret = "TF_API_TOKEN",
 ): { readonly line: string } | { readonly problem: string } | undefined {
   const state = env.state;
   if (state.backend !== "cloud") return undefined;
@@ -65,11 +68,11 @@ export function stateToken(
   const where = `environments/${env.name}: state.backend is cloud (${host})`;
   if (!token) {
     return {
-      problem: `${where}, and Terraform needs an API token for it: add one as the repository secret TF_API_TOKEN (docs/ci-cd.md)`,
+      problem: `${where}, and Terraform needs an API token for it: add one as the repository secret ${secret} (docs/ci-cd.md)`,
     };
   }
   if (!/^\S+$/.test(token)) {
-    return { problem: `${where}: TF_API_TOKEN must be one token, without spaces or line breaks` };
+    return { problem: `${where}: ${secret} must be one token, without spaces or line breaks` };
   }
   return { line: `TF_TOKEN_${host.replace(/-/g, "__").replace(/\./g, "_")}=${token}` };
 }
