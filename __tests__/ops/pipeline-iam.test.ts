@@ -1,7 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pipelinePolicyFiles, POLICY_FILES, policyInputs } from "../../src/ops/pipeline-iam-files";
-import { deployRolePolicy, planRolePolicy, SERVICE_LINKED_ROLES, TYPE_ACTIONS } from "../../src/ops/pipeline-iam";
+import {
+  ATTACHED_MANAGED_POLICIES,
+  deployRolePolicy,
+  planRolePolicy,
+  SERVICE_LINKED_ROLES,
+  TYPE_ACTIONS,
+} from "../../src/ops/pipeline-iam";
 import { SHIPPED_NAMES, shippedStack } from "../shipped";
 
 /** The CI roles' policies ship as files, generated from the types the stacks use, and cover them. */
@@ -118,4 +124,52 @@ test("S3 state buckets add state reads and lock objects to the plan role, state 
   });
   expect(sids(planRolePolicy(withState)).StateRead.Action).toEqual(["s3:GetObject"]);
   expect(sids(deployRolePolicy(withState)).StateRead.Action).toEqual(["s3:GetObject", "s3:PutObject"]);
+});
+
+test("a deploy role attaches only the managed policies the stacks attach: never AdministratorAccess to a role it could assume", () => {
+  const attached = new Set<string>();
+  for (const doc of documents.values()) {
+    const attachments = (doc as any).resource?.aws_iam_role_policy_attachment ?? {};
+    for (const attachment of Object.values(attachments) as Array<{ policy_arn: string }>) {
+      attached.add(attachment.policy_arn);
+    }
+  }
+  expect([...attached].sort()).toEqual([...ATTACHED_MANAGED_POLICIES].sort());
+  const attach = deploy.Statement.filter((s) => s.Action.some((a) => /^iam:(Attach|Detach)RolePolicy$/.test(a)));
+  expect(attach).toEqual([
+    expect.objectContaining({
+      Action: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+      Condition: { ArnEquals: { "iam:PolicyARN": [...ATTACHED_MANAGED_POLICIES] } },
+    }),
+  ]);
+});
+
+test("parameters are read and written by name: the project's own and AWS's public ones, every one the stacks use", () => {
+  const named = (policy: typeof plan) =>
+    policy.Statement.filter((s) => s.Action.some((a) => /^ssm:(Get|Put|Delete)Parameters?$/.test(a)));
+  for (const policy of [plan, deploy]) {
+    for (const statement of named(policy)) {
+      expect(statement.Resource).toEqual([
+        "arn:aws:ssm:*:*:parameter/shop/*",
+        "arn:aws:ssm:*::parameter/aws/service/*",
+      ]);
+    }
+  }
+  expect(
+    named(plan)
+      .flatMap((s) => s.Action)
+      .sort(),
+  ).toEqual(["ssm:GetParameter", "ssm:GetParameters"]);
+  // each parameter the stacks read or write is under one of them
+  const names: string[] = [];
+  for (const doc of documents.values()) {
+    for (const section of [(doc as any).resource, (doc as any).data]) {
+      for (const parameter of Object.values(section?.aws_ssm_parameter ?? {}) as Array<{ name: string }>) {
+        names.push(parameter.name);
+      }
+    }
+  }
+  expect(names.length).toBeGreaterThan(4);
+  for (const name of names)
+    expect({ name, covered: /^\/(shop|aws\/service)\//.test(name) }).toEqual({ name, covered: true });
 });

@@ -42,6 +42,15 @@ const RDS_READ = [
   "rds:ListTagsForResource",
 ];
 const LOGS_READ = ["logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup"];
+/**
+ * The AWS-managed policies the stacks attach to their roles (the servers' instance role), the only
+ * ones a deploy role may attach or detach; a test checks the stacks attach no other.
+ */
+export const ATTACHED_MANAGED_POLICIES = [
+  "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+  "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+] as const;
+
 const IAM_ROLE_READ = [
   "iam:GetRole",
   "iam:GetRolePolicy",
@@ -469,7 +478,31 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
         `arn:aws:iam::*:role/${p}-*`,
         `arn:aws:iam::*:instance-profile/${p}-*`,
       ]);
-      statements.push({ Sid: sid, Effect: "Allow", Action: list, Resource: roles });
+      // Attaching a managed policy only of those the stacks attach: never AdministratorAccess to a
+      // role of the project's that the deploy role could then assume.
+      const attach: string[] = list.filter((a) => a === "iam:AttachRolePolicy" || a === "iam:DetachRolePolicy");
+      statements.push({ Sid: sid, Effect: "Allow", Action: list.filter((a) => !attach.includes(a)), Resource: roles });
+      if (attach.length > 0) {
+        statements.push({
+          Sid: `${sid}Attach`,
+          Effect: "Allow",
+          Action: attach,
+          Resource: roles.filter((r) => r.includes(":role/")),
+          Condition: { ArnEquals: { "iam:PolicyARN": [...ATTACHED_MANAGED_POLICIES] } },
+        });
+      }
+    } else if (service === "ssm") {
+      // Parameters by name: the project's own (/<project>/...) and AWS's public ones (the AMI ids);
+      // not every parameter of the account, which a pull request's code could otherwise read.
+      const named = list.filter((a) => /^ssm:(Get|Put|Delete)Parameters?$/.test(a));
+      const parameters = [
+        ...inputs.projects.map((p) => `arn:aws:ssm:*:*:parameter/${p}/*`),
+        "arn:aws:ssm:*::parameter/aws/service/*",
+      ];
+      const rest = list.filter((a) => !named.includes(a));
+      if (rest.length > 0) statements.push({ Sid: sid, Effect: "Allow", Action: rest, Resource: "*" });
+      if (named.length > 0)
+        statements.push({ Sid: `${sid}Parameters`, Effect: "Allow", Action: named, Resource: parameters });
     } else if (service === "s3") {
       const objects = list.filter((a) => /Object/.test(a));
       const buckets = list.filter((a) => !/Object/.test(a));
