@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { packageApp } from "../../src/artifact/package-app";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { DEPLOY_SCRIPT } from "../../src/userdata/deploy-script";
+import { nginxConf } from "../../src/userdata/nginx-conf";
 import {
   bedScenario,
   describeWithNginx,
@@ -255,6 +256,17 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
             stderr: expect.stringContaining("test is successful"),
             status: 0,
           });
+          // and as a fleet server renders it, behind the load balancer
+          if (processes === 2) {
+            fs.writeFileSync(bed.host.paths.nginxConf, nginxConf({ ...bed.host, behindLoadBalancer: true }));
+            const fleet = spawnSync("nginx", ["-t", "-c", bed.host.paths.nginxConf, "-e", "/dev/stderr"], {
+              encoding: "utf8",
+            });
+            expect({ stderr: fleet.stderr, status: fleet.status }).toEqual({
+              stderr: expect.stringContaining("test is successful"),
+              status: 0,
+            });
+          }
         } finally {
           fs.rmSync(bed.dir, { recursive: true, force: true });
         }

@@ -167,6 +167,12 @@ describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
     expect(script).toContain("\n/opt/app/bin/deploy 1.0.0 || first_deploy=$?\n");
     expect(bootScriptOf(stack(layout, { processes: 3 }))).toContain("systemctl enable app@8001 app@8002 app@8003\n");
   });
+
+  test("nginx trusts X-Forwarded-Proto and -For only behind the load balancer", () => {
+    const conf = writtenFile(bootScriptOf(json), "/etc/nginx/nginx.conf");
+    const trusts = conf.includes("$http_x_forwarded_proto") && conf.includes("$proxy_add_x_forwarded_for");
+    expect({ layout, trusts }).toEqual({ layout, trusts: layout === "load-balanced" });
+  });
 });
 
 describe("rolling out a new app.version", () => {

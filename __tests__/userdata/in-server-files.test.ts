@@ -151,6 +151,21 @@ describe("nginx configuration", () => {
     expect(upstreamZoneKb(MAX_APP_PROCESSES)).toBeGreaterThanOrEqual(1.5 * 1606);
   });
 
+  test("a server clients reach directly passes on its own scheme and their address, not what they claim; behind the load balancer, what it sets", () => {
+    const header = (text: string, name: string) => new RegExp(`proxy_set_header ${name} (\\S+);`).exec(text)?.[1];
+    // alone (single-server, app-db-split): a client's X-Forwarded-Proto: https or X-Forwarded-For is not the truth
+    expect(conf).toContain("    map $scheme $forwarded_proto {\n        default $scheme;\n    }");
+    expect(conf).not.toContain("$http_x_forwarded_proto");
+    expect(header(conf, "X-Forwarded-Proto")).toBe("$forwarded_proto");
+    expect(header(conf, "X-Forwarded-For")).toBe("$remote_addr");
+    // behind the ALB, which sets the scheme and appends the client's address
+    const fleet = nginxConf(host({ behindLoadBalancer: true }));
+    expect(fleet).toContain(
+      "    map $http_x_forwarded_proto $forwarded_proto {\n        default $http_x_forwarded_proto;\n        '' $scheme;\n    }",
+    );
+    expect(header(fleet, "X-Forwarded-For")).toBe("$proxy_add_x_forwarded_for");
+  });
+
   test("the health check path asks the processes' own /healthz, with short timeouts, and fails while the watchdog finds the server unhealthy", () => {
     const location = /location = \/healthz \{([\s\S]*?)\n        \}/.exec(conf)?.[1] ?? "";
     expect(location).toContain("proxy_pass http://$app_upstream/healthz;");

@@ -67,12 +67,19 @@ export function addAppIdentity(
 }
 
 /** What runs inside this environment's app servers: nginx on `app.port` over `app.processes` processes. */
-export function appHost(stack: EnvironmentStack, release: AppRelease, database?: AppDatabase): AppHost {
+export function appHost(
+  stack: EnvironmentStack,
+  release: AppRelease,
+  database?: AppDatabase,
+  /** The servers are behind the load balancer (the fleet), not reached directly. @default false */
+  behindLoadBalancer = false,
+): AppHost {
   const { env } = stack;
   return {
     environment: env.name,
     version: env.app.version,
     listenPort: env.app.port,
+    behindLoadBalancer,
     healthCheckPath: env.app.healthCheckPath,
     appPorts: appPorts(env.app.processes),
     nginxUser: "nginx",

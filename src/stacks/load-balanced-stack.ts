@@ -68,7 +68,7 @@ export class LoadBalancedStack extends EnvironmentStack {
       description: `${env.database.engine} from the app servers`,
     });
 
-    const host = appHost(this, release, wiring.host);
+    const host = appHost(this, release, wiring.host, true);
     const fleet = new AppFleet(this, "AppFleet", {
       naming,
       tags: this.sharedTags,

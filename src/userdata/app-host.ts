@@ -140,6 +140,12 @@ export interface AppHost {
   readonly listenAddress?: string;
   /** Port nginx listens on for clients and the load balancer. */
   readonly listenPort: number;
+  /**
+   * Clients reach nginx through a load balancer, which sets X-Forwarded-Proto and appends to
+   * X-Forwarded-For. @default false - clients connect to nginx itself, and what they send in
+   * those headers is not passed on as the truth
+   */
+  readonly behindLoadBalancer?: boolean;
   /** Path nginx answers with the health of the app processes (the load balancer's check). */
   readonly healthCheckPath: string;
   /** Loopback ports of the app processes, one process each. */

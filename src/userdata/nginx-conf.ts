@@ -120,11 +120,20 @@ export function nginxConf(host: AppHost): string {
     `    uwsgi_temp_path ${temp("uwsgi")};`,
     `    scgi_temp_path ${temp("scgi")};`,
     "",
-    "    # Behind an ALB the client's scheme arrives in X-Forwarded-Proto; alone, it is ours.",
-    "    map $http_x_forwarded_proto $forwarded_proto {",
-    "        default $http_x_forwarded_proto;",
-    "        '' $scheme;",
-    "    }",
+    ...(host.behindLoadBalancer
+      ? [
+          "    # Behind the load balancer the client's scheme arrives in X-Forwarded-Proto.",
+          "    map $http_x_forwarded_proto $forwarded_proto {",
+          "        default $http_x_forwarded_proto;",
+          "        '' $scheme;",
+          "    }",
+        ]
+      : [
+          "    # Clients connect here directly: the scheme is ours, whatever a client's X-Forwarded-Proto says.",
+          "    map $scheme $forwarded_proto {",
+          "        default $scheme;",
+          "    }",
+        ]),
     "",
     ...upstream("app", host.appPorts, ` ${zoneKb}k`),
     ...(several
@@ -153,7 +162,8 @@ export function nginxConf(host: AppHost): string {
     '        proxy_set_header Connection "";',
     "        proxy_set_header Host $host;",
     "        proxy_set_header X-Real-IP $remote_addr;",
-    "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+    // Alone, a client's own X-Forwarded-For would lead the list the app reads: only its address.
+    `        proxy_set_header X-Forwarded-For ${host.behindLoadBalancer ? "$proxy_add_x_forwarded_for" : "$remote_addr"};`,
     "        proxy_set_header X-Forwarded-Proto $forwarded_proto;",
     `        proxy_connect_timeout ${proxy.connectSeconds}s;`,
     `        proxy_send_timeout ${proxy.readSeconds}s;`,
