@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { pipelinePolicyFiles, POLICY_FILES, policyInputs } from "../../src/ops/pipeline-iam-files";
+import { environmentInputs, pipelinePolicyFiles, POLICY_FILES, policyInputs } from "../../src/ops/pipeline-iam-files";
+import { environment, environmentFolders, productionEnvironmentFile } from "../helpers";
 import {
   ATTACHED_MANAGED_POLICIES,
   deployRolePolicy,
@@ -39,7 +40,40 @@ test("iam/*.json are what npm run iam-policies generates now (run it after chang
   for (const [file, content] of Object.entries(pipelinePolicyFiles(ROOT, documents))) {
     expect({ file, content: fs.readFileSync(path.join(ROOT, file), "utf8") }).toEqual({ file, content });
   }
-  expect(Object.values(POLICY_FILES).sort()).toEqual(["iam/deploy-role-policy.json", "iam/plan-role-policy.json"]);
+  // one deploy role policy per environment folder, and nothing else in iam/ (npm run iam-policies removes the rest)
+  expect(fs.readdirSync(path.join(ROOT, "iam")).sort()).toEqual(
+    [POLICY_FILES.plan, ...environmentFolders().map((env) => POLICY_FILES.deploy(env))]
+      .map((f) => path.basename(f))
+      .sort(),
+  );
+});
+
+test("each environment's deploy role reaches only what that environment names: dev's, which no one approves, never prod's", () => {
+  const files = pipelinePolicyFiles(ROOT, documents);
+  for (const env of environmentFolders()) {
+    const text = files[POLICY_FILES.deploy(env)];
+    // every name of the project's in it is the environment's own
+    const names = [...text.matchAll(/arn:aws:[a-z0-9]+:[^"]*?(shop[-/][^"]*)"/g)].map((m) => m[1]);
+    expect(names.length).toBeGreaterThan(5);
+    for (const name of names) {
+      expect({ env, name, own: name.startsWith(`shop-${env}-`) || name.startsWith(`shop/${env}/`) }).toEqual({
+        env,
+        name,
+        own: true,
+      });
+    }
+  }
+  // with S3 state, its own state object and lock, not the whole bucket
+  const prod = environment("prod", {
+    production: true,
+    ...productionEnvironmentFile(),
+    state: { backend: "s3", bucket: "acme-tfstate" },
+  });
+  const statements = Object.fromEntries(
+    deployRolePolicy(environmentInputs(inputs, prod)).Statement.map((s) => [s.Sid, s.Resource]),
+  );
+  expect(statements.StateRead).toEqual(["arn:aws:s3:::acme-tfstate/shop/prod/terraform.tfstate"]);
+  expect(statements.StateLock).toEqual(["arn:aws:s3:::acme-tfstate/shop/prod/terraform.tfstate.tflock"]);
 });
 
 test("every type the stacks synthesize (and the code can create) has its read actions in the plan role", () => {

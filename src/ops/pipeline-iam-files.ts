@@ -1,10 +1,14 @@
 import * as path from "node:path";
-import { loadEnvironments } from "../config/load";
+import { loadEnvironments, type EnvironmentConfig } from "../config/load";
 import { deployRolePolicy, importedTypes, planRolePolicy, typesOf, type PolicyInputs } from "./pipeline-iam";
 import { synthesizeDocuments } from "./synthesized";
 
 /** Where `npm run iam-policies` writes each role's policy, relative to the project root. */
-export const POLICY_FILES = { plan: "iam/plan-role-policy.json", deploy: "iam/deploy-role-policy.json" } as const;
+export const POLICY_FILES = {
+  plan: "iam/plan-role-policy.json",
+  /** One per environment: its deploy role reaches only what that environment names. */
+  deploy: (environment: string) => `iam/deploy-role-policy-${environment}.json`,
+} as const;
 
 /**
  * What the policies are made from: the types of every shipped environment's synthesized stack,
@@ -12,7 +16,14 @@ export const POLICY_FILES = { plan: "iam/plan-role-policy.json", deploy: "iam/de
  * covered); the environments' projects and S3 state buckets.
  */
 export function policyInputs(root: string, documents?: ReadonlyMap<string, object>): PolicyInputs {
-  const environments = loadEnvironments({ dir: path.join(root, "environments") });
+  return inputsOf(loadEnvironments({ dir: path.join(root, "environments") }), root, documents);
+}
+
+function inputsOf(
+  environments: readonly EnvironmentConfig[],
+  root: string,
+  documents?: ReadonlyMap<string, object>,
+): PolicyInputs {
   const synthesized = [...(documents ?? synthesizeDocuments(environments)).values()].flatMap((doc) =>
     typesOf(doc as never),
   );
@@ -28,9 +39,27 @@ export function policyInputs(root: string, documents?: ReadonlyMap<string, objec
  * @param documents the shipped environments' synthesized stacks, when already at hand
  */
 export function pipelinePolicyFiles(root: string, documents?: ReadonlyMap<string, object>): Record<string, string> {
-  const inputs = policyInputs(root, documents);
+  const environments = loadEnvironments({ dir: path.join(root, "environments") });
+  const inputs = inputsOf(environments, root, documents);
+  const json = (policy: object) => `${JSON.stringify(policy, null, 2)}\n`;
   return {
-    [POLICY_FILES.plan]: `${JSON.stringify(planRolePolicy(inputs), null, 2)}\n`,
-    [POLICY_FILES.deploy]: `${JSON.stringify(deployRolePolicy(inputs), null, 2)}\n`,
+    [POLICY_FILES.plan]: json(planRolePolicy(inputs)),
+    ...Object.fromEntries(
+      environments.map((env) => [
+        POLICY_FILES.deploy(env.name),
+        json(deployRolePolicy(environmentInputs(inputs, env))),
+      ]),
+    ),
+  };
+}
+
+/** The inputs of one environment's deploy role: the types of them all, the names of its own. */
+export function environmentInputs(inputs: PolicyInputs, env: EnvironmentConfig): PolicyInputs {
+  const state = env.state;
+  return {
+    types: inputs.types,
+    projects: [env.project],
+    stateBuckets: state.backend === "s3" ? [state.bucket] : [],
+    environment: { name: env.name, stateObject: state.backend === "s3" ? `${state.bucket}/${state.key}` : undefined },
   };
 }

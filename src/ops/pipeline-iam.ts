@@ -1,5 +1,5 @@
 // The IAM policies of the CI pipelines' two roles, generated from the Terraform types the stacks
-// use (`npm run iam-policies` writes iam/plan-role-policy.json and iam/deploy-role-policy.json):
+// use (`npm run iam-policies` writes iam/plan-role-policy.json and iam/deploy-role-policy-<env>.json):
 // the plan role reads what a plan refreshes, the deploy role also creates, changes and deletes
 // it. A test fails when a stack uses a type this table does not know.
 
@@ -450,6 +450,25 @@ export interface PolicyInputs {
   readonly projects: readonly string[];
   /** S3 state buckets the environments use (with `*.tflock` lock objects). */
   readonly stateBuckets: readonly string[];
+  /**
+   * The one environment a deploy role is for: its roles, buckets, parameters and state object
+   * only (`<project>-<env>-*`, `/<project>/<env>/*`, its state key), so that dev's deploy role,
+   * which no reviewer approves, cannot reach prod's. @default - every environment of the projects
+   */
+  readonly environment?: { readonly name: string; readonly stateObject?: string };
+}
+
+/** The names of what a policy may change: the project's, or one environment's of it. */
+function scope(inputs: PolicyInputs) {
+  const env = inputs.environment?.name;
+  const prefix = (p: string) => (env ? `${p}-${env}-` : `${p}-`);
+  return {
+    roles: inputs.projects.map((p) => `arn:aws:iam::*:role/${prefix(p)}*`),
+    instanceProfiles: inputs.projects.map((p) => `arn:aws:iam::*:instance-profile/${prefix(p)}*`),
+    buckets: inputs.projects.map((p) => `arn:aws:s3:::${prefix(p)}*`),
+    artifacts: inputs.projects.map((p) => `arn:aws:s3:::${env ? prefix(p) : `${p}-*-`}artifacts-*`),
+    parameters: inputs.projects.map((p) => `arn:aws:ssm:*:*:parameter/${p}/${env ? `${env}/` : ""}*`),
+  };
 }
 
 /** The actions of `types`, sorted, or an error naming the types the table does not know. */
@@ -474,10 +493,7 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
   for (const [service, list] of [...services].sort(([a], [b]) => a.localeCompare(b))) {
     const sid = `${sidPrefix}${service.replace(/(^|[^a-z0-9])([a-z0-9])/g, (_m, _s, c: string) => c.toUpperCase())}`;
     if (service === "iam") {
-      const roles = inputs.projects.flatMap((p) => [
-        `arn:aws:iam::*:role/${p}-*`,
-        `arn:aws:iam::*:instance-profile/${p}-*`,
-      ]);
+      const roles = [...scope(inputs).roles, ...scope(inputs).instanceProfiles];
       // Attaching a managed policy only of those the stacks attach: never AdministratorAccess to a
       // role of the project's that the deploy role could then assume.
       const attach: string[] = list.filter((a) => a === "iam:AttachRolePolicy" || a === "iam:DetachRolePolicy");
@@ -495,10 +511,7 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
       // Parameters by name: the project's own (/<project>/...) and AWS's public ones (the AMI ids);
       // not every parameter of the account, which a pull request's code could otherwise read.
       const named = list.filter((a) => /^ssm:(Get|Put|Delete)Parameters?$/.test(a));
-      const parameters = [
-        ...inputs.projects.map((p) => `arn:aws:ssm:*:*:parameter/${p}/*`),
-        "arn:aws:ssm:*::parameter/aws/service/*",
-      ];
+      const parameters = [...scope(inputs).parameters, "arn:aws:ssm:*::parameter/aws/service/*"];
       const rest = list.filter((a) => !named.includes(a));
       if (rest.length > 0) statements.push({ Sid: sid, Effect: "Allow", Action: rest, Resource: "*" });
       if (named.length > 0)
@@ -506,13 +519,13 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
     } else if (service === "s3") {
       const objects = list.filter((a) => /Object/.test(a));
       const buckets = list.filter((a) => !/Object/.test(a));
-      const artifacts = inputs.projects.map((p) => `arn:aws:s3:::${p}-*-artifacts-*`);
+      const artifacts = scope(inputs).artifacts;
       if (buckets.length > 0) {
         statements.push({
           Sid: `${sid}Buckets`,
           Effect: "Allow",
           Action: buckets,
-          Resource: inputs.projects.flatMap((p) => [`arn:aws:s3:::${p}-*`]),
+          Resource: scope(inputs).buckets,
         });
       }
       if (objects.length > 0) {
@@ -534,20 +547,23 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
 function stateStatements(inputs: PolicyInputs, write: boolean): Statement[] {
   if (inputs.stateBuckets.length === 0) return [];
   const buckets = inputs.stateBuckets.map((b) => `arn:aws:s3:::${b}`);
+  // one environment's deploy role: its own state object and lock, in its bucket
+  const own = inputs.environment?.stateObject;
+  const objects = own ? [`arn:aws:s3:::${own}`] : buckets.map((b) => `${b}/*`);
   return [
     { Sid: "StateList", Effect: "Allow", Action: ["s3:ListBucket"], Resource: buckets },
     {
       Sid: "StateRead",
       Effect: "Allow",
       Action: write ? ["s3:GetObject", "s3:PutObject"] : ["s3:GetObject"],
-      Resource: buckets.map((b) => `${b}/*`),
+      Resource: objects,
     },
     // S3-native locking: a lock object beside the state, written and removed by every plan.
     {
       Sid: "StateLock",
       Effect: "Allow",
       Action: ["s3:PutObject", "s3:DeleteObject"],
-      Resource: buckets.map((b) => `${b}/*.tflock`),
+      Resource: own ? [`arn:aws:s3:::${own}.tflock`] : buckets.map((b) => `${b}/*.tflock`),
     },
     {
       Sid: "StateKey",
@@ -579,7 +595,7 @@ export function deployRolePolicy(inputs: PolicyInputs): PolicyDocument {
         Sid: "PassOwnRoles",
         Effect: "Allow",
         Action: ["iam:PassRole"],
-        Resource: inputs.projects.map((p) => `arn:aws:iam::*:role/${p}-*`),
+        Resource: scope(inputs).roles,
         Condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com"] } },
       },
       {
