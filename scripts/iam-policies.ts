@@ -17,8 +17,9 @@ for (const [file, content] of Object.entries(files)) {
   fs.writeFileSync(path.join(root, file), content);
   console.log(`wrote ${file}`);
 }
+// a deploy role policy of an environment that is gone (no other file of the folder is touched)
 for (const stale of fs.readdirSync(path.join(root, "iam")).map((name) => `iam/${name}`)) {
-  if (stale.endsWith(".json") && !(stale in files)) {
+  if (/^iam\/deploy-role-policy-[^/]+\.json$/.test(stale) && !(stale in files)) {
     fs.rmSync(path.join(root, stale));
     console.log(`removed ${stale}`);
   }

@@ -9,7 +9,7 @@ import {
   SERVICE_LINKED_ROLES,
   TYPE_ACTIONS,
 } from "../../src/ops/pipeline-iam";
-import { SHIPPED_NAMES, shippedStack } from "../shipped";
+import { SHIPPED_ENVIRONMENTS, SHIPPED_NAMES, shippedStack } from "../shipped";
 
 /** The CI roles' policies ship as files, generated from the types the stacks use, and cover them. */
 
@@ -206,4 +206,57 @@ test("parameters are read and written by name: the project's own and AWS's publi
   expect(names.length).toBeGreaterThan(4);
   for (const name of names)
     expect({ name, covered: /^\/(shop|aws\/service)\//.test(name) }).toEqual({ name, covered: true });
+});
+
+test("bucket actions are granted on the buckets, s3:GetBucketObjectLockConfiguration too (every bucket refresh reads it)", () => {
+  for (const policy of [plan, deploy]) {
+    const onObjects = policy.Statement.filter((s) => [s.Resource].flat().every((r) => /:::[^/]+\/./.test(r)));
+    for (const statement of onObjects) {
+      for (const action of statement.Action)
+        expect({ action, onObjects: true }).toEqual({ action: expect.not.stringMatching(/Bucket/), onObjects: true });
+    }
+    const onBuckets = policy.Statement.filter((s) => [s.Resource].flat().some((r) => /^arn:aws:s3:::[^/]+$/.test(r)));
+    expect(onBuckets.flatMap((s) => s.Action)).toContain("s3:GetBucketObjectLockConfiguration");
+  }
+});
+
+test("an environment whose buckets are force_destroy may empty its own buckets to delete them; production's may not", () => {
+  const files = pipelinePolicyFiles(ROOT, documents);
+  for (const env of SHIPPED_ENVIRONMENTS) {
+    const buckets = Object.values((documents.get(env.name) as any).resource.aws_s3_bucket) as Array<{
+      force_destroy: boolean;
+    }>;
+    const forced = buckets.some((b) => b.force_destroy);
+    const empty = JSON.parse(files[POLICY_FILES.deploy(env.name)]).Statement.find(
+      (s: any) => s.Sid === "ManageS3EmptyBuckets",
+    );
+    expect({ env: env.name, production: env.production, forced, empties: empty?.Resource }).toEqual({
+      env: env.name,
+      production: env.production,
+      forced: !env.production,
+      empties: forced ? [`arn:aws:s3:::shop-${env.name}-*/*`] : undefined,
+    });
+  }
+});
+
+test("dev's deploy role does not reach dev-eu's roles and buckets, which its patterns (shop-dev-*) also match", () => {
+  const dev = environment("dev");
+  const devEu = environment("dev-eu");
+  const policy = deployRolePolicy(environmentInputs(inputs, dev, undefined, [dev, devEu, environment("devx")]));
+  expect(policy.Statement.filter((s) => s.Effect === "Deny")).toEqual([
+    {
+      Sid: "NotOtherEnvironments",
+      Effect: "Deny",
+      Action: ["*"],
+      Resource: [
+        "arn:aws:iam::*:role/shop-dev-eu-*",
+        "arn:aws:iam::*:instance-profile/shop-dev-eu-*",
+        "arn:aws:s3:::shop-dev-eu-*",
+      ],
+    },
+  ]);
+  // without such a neighbour, nothing is denied
+  expect(
+    deployRolePolicy(environmentInputs(inputs, dev, undefined, [dev])).Statement.some((s) => s.Effect === "Deny"),
+  ).toBe(false);
 });

@@ -40,26 +40,40 @@ function inputsOf(
  */
 export function pipelinePolicyFiles(root: string, documents?: ReadonlyMap<string, object>): Record<string, string> {
   const environments = loadEnvironments({ dir: path.join(root, "environments") });
-  const inputs = inputsOf(environments, root, documents);
+  const docs = documents ?? synthesizeDocuments(environments);
+  const inputs = inputsOf(environments, root, docs);
   const json = (policy: object) => `${JSON.stringify(policy, null, 2)}\n`;
   return {
     [POLICY_FILES.plan]: json(planRolePolicy(inputs)),
     ...Object.fromEntries(
       environments.map((env) => [
         POLICY_FILES.deploy(env.name),
-        json(deployRolePolicy(environmentInputs(inputs, env))),
+        json(deployRolePolicy(environmentInputs(inputs, env, docs.get(env.name), environments))),
       ]),
     ),
   };
 }
 
 /** The inputs of one environment's deploy role: the types of them all, the names of its own. */
-export function environmentInputs(inputs: PolicyInputs, env: EnvironmentConfig): PolicyInputs {
+export function environmentInputs(
+  inputs: PolicyInputs,
+  env: EnvironmentConfig,
+  document?: object,
+  environments: readonly EnvironmentConfig[] = [],
+): PolicyInputs {
   const state = env.state;
+  const resources = (document as { resource?: Record<string, Record<string, { force_destroy?: boolean }>> })?.resource;
   return {
     types: inputs.types,
     projects: [env.project],
     stateBuckets: state.backend === "s3" ? [state.bucket] : [],
-    environment: { name: env.name, stateObject: state.backend === "s3" ? `${state.bucket}/${state.key}` : undefined },
+    environment: {
+      name: env.name,
+      stateObject: state.backend === "s3" ? `${state.bucket}/${state.key}` : undefined,
+      emptiesBuckets: Object.values(resources?.aws_s3_bucket ?? {}).some((bucket) => bucket.force_destroy === true),
+      longerNames: environments
+        .filter((other) => other.project === env.project && other.name.startsWith(`${env.name}-`))
+        .map((other) => other.name),
+    },
   };
 }

@@ -432,7 +432,7 @@ export const SERVICE_LINKED_ROLES = [
 
 interface Statement {
   readonly Sid: string;
-  readonly Effect: "Allow";
+  readonly Effect: "Allow" | "Deny";
   readonly Action: string[];
   readonly Resource: string | string[];
   readonly Condition?: Record<string, Record<string, string | string[]>>;
@@ -455,7 +455,17 @@ export interface PolicyInputs {
    * only (`<project>-<env>-*`, `/<project>/<env>/*`, its state key), so that dev's deploy role,
    * which no reviewer approves, cannot reach prod's. @default - every environment of the projects
    */
-  readonly environment?: { readonly name: string; readonly stateObject?: string };
+  readonly environment?: {
+    readonly name: string;
+    readonly stateObject?: string;
+    /** Some of its buckets are `force_destroy`: deleting one deletes its objects first. */
+    readonly emptiesBuckets?: boolean;
+    /**
+     * Other environments of the project whose names begin with this one's and a hyphen (`dev-eu`
+     * beside `dev`): their names match this one's patterns (`shop-dev-*`), so they are denied.
+     */
+    readonly longerNames?: readonly string[];
+  };
 }
 
 /** The names of what a policy may change: the project's, or one environment's of it. */
@@ -517,8 +527,9 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
       if (named.length > 0)
         statements.push({ Sid: `${sid}Parameters`, Effect: "Allow", Action: named, Resource: parameters });
     } else if (service === "s3") {
-      const objects = list.filter((a) => /Object/.test(a));
-      const buckets = list.filter((a) => !/Object/.test(a));
+      // object actions act on keys; bucket actions, s3:GetBucketObjectLockConfiguration among them, on the bucket
+      const objects = list.filter((a) => /Object/.test(a) && !/Bucket/.test(a));
+      const buckets = list.filter((a) => !objects.includes(a));
       const artifacts = scope(inputs).artifacts;
       if (buckets.length > 0) {
         statements.push({
@@ -535,6 +546,16 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
           Action: objects,
           // Only the release objects of the artifacts buckets: never the data of other buckets.
           Resource: artifacts.map((a) => `${a}/app/*`),
+        });
+      }
+      // An environment whose buckets are force_destroy (not production) empties them to delete them.
+      const emptying = list.filter((a) => a === "s3:DeleteObject" || a === "s3:DeleteObjectVersion");
+      if (inputs.environment?.emptiesBuckets && emptying.length > 0) {
+        statements.push({
+          Sid: `${sid}EmptyBuckets`,
+          Effect: "Allow",
+          Action: emptying,
+          Resource: scope(inputs).buckets.map((b) => `${b}/*`),
         });
       }
     } else {
@@ -583,6 +604,26 @@ export function planRolePolicy(inputs: PolicyInputs): PolicyDocument {
   };
 }
 
+/** What `shop-dev-*` would also match: the roles, profiles and buckets of `dev-eu`, say. */
+function longerNamesStatements(inputs: PolicyInputs): Statement[] {
+  const others = inputs.environment?.longerNames ?? [];
+  if (others.length === 0) return [];
+  return [
+    {
+      Sid: "NotOtherEnvironments",
+      Effect: "Deny",
+      Action: ["*"],
+      Resource: inputs.projects.flatMap((p) =>
+        others.flatMap((other) => [
+          `arn:aws:iam::*:role/${p}-${other}-*`,
+          `arn:aws:iam::*:instance-profile/${p}-${other}-*`,
+          `arn:aws:s3:::${p}-${other}-*`,
+        ]),
+      ),
+    },
+  ];
+}
+
 /** A deploy role's policy: what the plan role reads, and create, change and delete of the same types. */
 export function deployRolePolicy(inputs: PolicyInputs): PolicyDocument {
   const actions = [...new Set([...actionsOf(inputs.types, "read"), ...actionsOf(inputs.types, "write")])].sort();
@@ -607,6 +648,7 @@ export function deployRolePolicy(inputs: PolicyInputs): PolicyDocument {
         Condition: { StringEquals: { "iam:AWSServiceName": [...SERVICE_LINKED_ROLES] } },
       },
       ...stateStatements(inputs, true),
+      ...longerNamesStatements(inputs),
     ],
   };
 }
