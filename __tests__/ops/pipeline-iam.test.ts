@@ -252,6 +252,7 @@ test("dev's deploy role does not reach dev-eu's roles and buckets, which its pat
         "arn:aws:iam::*:role/shop-dev-eu-*",
         "arn:aws:iam::*:instance-profile/shop-dev-eu-*",
         "arn:aws:s3:::shop-dev-eu-*",
+        "arn:aws:s3:::shop-dev-eu-*/*",
       ],
     },
   ]);

@@ -618,6 +618,7 @@ function longerNamesStatements(inputs: PolicyInputs): Statement[] {
           `arn:aws:iam::*:role/${p}-${other}-*`,
           `arn:aws:iam::*:instance-profile/${p}-${other}-*`,
           `arn:aws:s3:::${p}-${other}-*`,
+          `arn:aws:s3:::${p}-${other}-*/*`,
         ]),
       ),
     },
