@@ -77,6 +77,10 @@ describe("synthesizeAtomically", () => {
     expect(() => synthesizeAtomically("/proc/classic-servers-test/out", (app) => addStack(app, "dev"))).toThrow(
       /^cannot create the folder \/proc\/classic-servers-test \(ENOENT\), which holds the output folder/,
     );
+    // what a cdktf App leaves as it starts (cdktf.out/stacks/, empty: npm run cost, a test) is cdktf's
+    const started = path.join(root, "started");
+    fs.mkdirSync(path.join(started, "stacks"), { recursive: true });
+    expect(synthesizeAtomically(started, (app) => addStack(app, "dev"))).toEqual(["dev"]);
     // an empty folder, or an earlier output, is fine
     const empty = path.join(root, "empty");
     fs.mkdirSync(empty);

@@ -80,7 +80,7 @@ export class OutputFolderError extends Error {
  * Why `target` must not be the output folder, or undefined. A synth replaces its output folder
  * whole, so an output folder set by mistake (`CDKTF_OUTDIR=` empty, `cdktf synth -o .`, a folder
  * of the project's) would delete what is there: only a folder that is missing, empty, or an
- * earlier output (it has a manifest.json) may be one.
+ * earlier output (it has a manifest.json, or cdktf's stacks/ folder) may be one.
  */
 export function outputFolderProblem(target: string, protectedPaths: readonly string[]): string | undefined {
   const inside = (folder: string) => folder === target || folder.startsWith(`${target}${path.sep}`);
@@ -96,7 +96,8 @@ export function outputFolderProblem(target: string, protectedPaths: readonly str
   }
   if (!stat.isDirectory()) return `the output folder ${target} is a file, which a synth would replace`;
   const entries = fs.readdirSync(target);
-  if (entries.length > 0 && !entries.includes("manifest.json")) {
+  // an earlier output: its manifest, or cdktf's stacks/ folder (which a cdktf App makes as it starts)
+  if (entries.length > 0 && !entries.includes("manifest.json") && !entries.includes("stacks")) {
     return `the output folder ${target} holds files but no manifest.json, so it is not an earlier synth's output, and a synth would delete them; empty it, or choose another folder`;
   }
   return undefined;

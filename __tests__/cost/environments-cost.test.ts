@@ -66,7 +66,18 @@ describe("the cost of the shipped environments", () => {
 
   test("npm run cost prints each environment's lines and the sum; an unknown name is one clear line", async () => {
     const out: string[] = [];
-    expect(await costCommand(["dev", "prod"], { out: (t) => out.push(t) })).toBe(0);
+    // run from a folder of its own: nothing, not even an empty cdktf.out/stacks, is left where it runs
+    // (npm run synth refuses to replace a folder that is not an earlier output)
+    const cwd = process.cwd();
+    const elsewhere = tempDir("cost-cwd-");
+    process.chdir(elsewhere);
+    try {
+      expect(await costCommand(["dev", "prod"], { out: (t) => out.push(t) })).toBe(0);
+      expect(fs.readdirSync(elsewhere)).toEqual([]);
+    } finally {
+      process.chdir(cwd);
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
     const text = out.join("\n");
     expect(text).toMatch(/^dev \(ap-northeast-2\): \$[\d,.]+ a month, on-demand, estimated$/m);
     expect(text).toMatch(/^ {2}RDS instance +\$[\d,.]+ +db\.m7g\.large postgres Multi-AZ, 2 x 730 h x/m);

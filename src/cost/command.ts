@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { App, type TerraformStack } from "cdktf";
@@ -140,18 +141,26 @@ export async function costCommand(argv: readonly string[], options: CostCommandO
   return 0;
 }
 
-/** Each environment's Terraform JSON, built in memory (no cdktf.out is written). */
+/**
+ * Each environment's Terraform JSON, built in memory. A cdktf App makes its output's stacks/ folder
+ * as it starts, so it gets a temporary one, removed after: the project's cdktf.out is not touched.
+ */
 export function synthesizeInMemory(
   environments: Parameters<typeof buildStacks>[1],
 ): Map<string, { resource?: Record<string, unknown> }> {
-  const app = new App({ outdir: path.join(process.cwd(), "cdktf.out"), skipValidation: true });
-  buildStacks(app, environments, { projectRootFromStack: "../../.." });
-  return new Map(
-    environments.map((env) => [
-      env.name,
-      (app.node.findChild(env.name) as TerraformStack).toTerraform() as { resource?: Record<string, unknown> },
-    ]),
-  );
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "classic-servers-cost-"));
+  try {
+    const app = new App({ outdir, skipValidation: true });
+    buildStacks(app, environments, { projectRootFromStack: "../../.." });
+    return new Map(
+      environments.map((env) => [
+        env.name,
+        (app.node.findChild(env.name) as TerraformStack).toTerraform() as { resource?: Record<string, unknown> },
+      ]),
+    );
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 /** The AWS SDK's Price List client (us-east-1 serves the API), loaded only for --update. */
