@@ -60,7 +60,6 @@ const LOG_GROUPS = {
   boot: "/shop/prod/boot",
 };
 
-/** `bash -n`: the script parses. */
 /** The function `name` of a rendered script, from its name to its closing brace at the start of a line. */
 function bashFunction(script: string, name: string): string {
   const start = script.indexOf(`\n${name}() {`);
@@ -68,6 +67,7 @@ function bashFunction(script: string, name: string): string {
   return script.slice(start + 1, script.indexOf("\n}\n", start) + 2);
 }
 
+/** `bash -n`: the script parses. */
 function bashSyntaxErrors(script: string): string {
   const file = path.join(tempDir("bash-n-"), "script.sh");
   fs.writeFileSync(file, script);
@@ -396,37 +396,47 @@ describe("the deploy script", () => {
     }
   });
 
-  test("a release key with no version at all: the release is not among its versions, said at once (the CLI prints None)", () => {
+  /**
+   * The deploy script's fetch_release of 1.4.2, run in bash in `dir` against a stand-in aws that
+   * logs each call to `dir`/calls.log and answers the parameter with the bucket shop-artifacts and
+   * the S3 calls as `s3` says (the lines of a bash `case`); `vars` are set before it.
+   */
+  function fetchRelease(dir: string, s3: readonly string[], vars: readonly string[] = []) {
     const script = deployScript(host());
-    const functions = ["aws_retry() {", "fetch_release() {"].map((name) => {
-      const start = script.indexOf(name);
-      return script.slice(start, script.indexOf("\n}\n", start) + 3);
+    fs.writeFileSync(
+      path.join(dir, "aws"),
+      [
+        "#!/bin/bash",
+        `echo "$*" >> '${dir}/calls.log'`,
+        'case "$*" in',
+        '  *"ssm get-parameter"*) echo shop-artifacts ;;',
+        ...s3,
+        "esac",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const lines = [
+      "set -euo pipefail",
+      'log() { echo "deploy: $*"; }',
+      ...vars,
+      bashFunction(script, "aws_retry"),
+      bashFunction(script, "fetch_release"),
+      "fetch_release 1.4.2",
+    ];
+    return spawnSync("/bin/bash", ["--norc", "-c", lines.join("\n")], {
+      encoding: "utf8",
+      env: { PATH: `${dir}:${process.env.PATH}`, APP_RETRY_SECONDS: "0" },
     });
+  }
+
+  test("a release key with no version at all: the release is not among its versions, said at once (the CLI prints None)", () => {
     const dir = tempDir("no-versions-");
     try {
-      // a stand-in aws that answers as the real one does for a key without versions, and logs each call
-      fs.writeFileSync(
-        path.join(dir, "aws"),
-        [
-          "#!/bin/bash",
-          `echo "$*" >> '${dir}/calls.log'`,
-          'case "$*" in',
-          '  *"ssm get-parameter"*) echo shop-artifacts ;;',
-          '  *"s3api list-object-versions"*) echo None ;;',
-          '  *) echo "An error occurred (400) when calling the HeadObject operation: Bad Request" >&2; exit 254 ;;',
-          "esac",
-        ].join("\n"),
-        { mode: 0o755 },
-      );
-      const run = spawnSync(
-        "/bin/bash",
-        [
-          "--norc",
-          "-c",
-          ["set -euo pipefail", 'log() { echo "deploy: $*"; }', ...functions, "fetch_release 1.4.2"].join("\n"),
-        ],
-        { encoding: "utf8", env: { PATH: `${dir}:${process.env.PATH}`, APP_RETRY_SECONDS: "0" } },
-      );
+      // as the real CLI answers for a key without versions
+      const run = fetchRelease(dir, [
+        '  *"s3api list-object-versions"*) echo None ;;',
+        '  *) echo "An error occurred (400) when calling the HeadObject operation: Bad Request" >&2; exit 254 ;;',
+      ]);
       expect({ stdout: run.stdout, status: run.status }).toEqual({
         stdout: "deploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n",
         status: 1,
@@ -439,11 +449,6 @@ describe("the deploy script", () => {
   });
 
   test("a fetch clears what a fetch killed half-way left in the releases folder, then unpacks the release", () => {
-    const script = deployScript(host());
-    const functions = ["aws_retry() {", "fetch_release() {"].map((name) => {
-      const start = script.indexOf(name);
-      return script.slice(start, script.indexOf("\n}\n", start) + 3);
-    });
     const dir = tempDir("fetch-leftovers-");
     try {
       const releases = path.join(dir, "releases");
@@ -454,33 +459,14 @@ describe("the deploy script", () => {
       fs.mkdirSync(app);
       fs.writeFileSync(path.join(app, "server.js"), "// 1.4.2\n");
       spawnSync("tar", ["-czf", path.join(dir, "v1.tar.gz"), "-C", app, "server.js"]);
-      fs.writeFileSync(
-        path.join(dir, "aws"),
+      const run = fetchRelease(
+        dir,
         [
-          "#!/bin/bash",
-          'case "$*" in',
-          '  *"ssm get-parameter"*) echo shop-artifacts ;;',
           '  *"s3api list-object-versions"*) echo v1 ;;',
           '  *"s3api head-object"*) echo 1.4.2 ;;',
           `  *"s3api get-object"*) cp '${dir}/v1.tar.gz' "\${@: -1}" ;;`,
-          "esac",
-        ].join("\n"),
-        { mode: 0o755 },
-      );
-      const run = spawnSync(
-        "/bin/bash",
-        [
-          "--norc",
-          "-c",
-          [
-            "set -euo pipefail",
-            'log() { echo "deploy: $*"; }',
-            `RELEASES='${releases}'`,
-            ...functions,
-            "fetch_release 1.4.2",
-          ].join("\n"),
         ],
-        { encoding: "utf8", env: { PATH: `${dir}:${process.env.PATH}`, APP_RETRY_SECONDS: "0" } },
+        [`RELEASES='${releases}'`],
       );
       expect({ stderr: run.stderr, status: run.status }).toEqual({ stderr: "", status: 0 });
       expect(fs.readdirSync(releases).sort()).toEqual(["1.4.1", "1.4.2"]);
