@@ -96,7 +96,7 @@ export interface LoadOptions {
  */
 export function loadEnvironments(options: LoadOptions): EnvironmentConfig[] {
   const label = displayPath(options.dir);
-  if (fs.existsSync(options.dir) && !fs.statSync(options.dir).isDirectory()) {
+  if (fs.statSync(options.dir, { throwIfNoEntry: false })?.isDirectory() === false) {
     throw new ConfigError([`${label}: is a file, not a folder of environments (ENVIRONMENTS_DIR)`]);
   }
   const names = listEnvironmentFolders(options.dir);
@@ -153,43 +153,45 @@ export function listEnvironmentFolders(dir: string): string[] {
 }
 
 function loadOne(dir: string, name: string): ParsedEnvironment {
-  const file = path.join(dir, name, CONFIG_FILE);
-  if (!fs.existsSync(file)) return { problems: [...nameProblems(name), `${CONFIG_FILE} is missing`] };
-  if (!fs.statSync(file).isFile()) return { problems: [...nameProblems(name), `${CONFIG_FILE} is not a file`] };
+  const read = readConfigFile(path.join(dir, name, CONFIG_FILE));
+  if ("problems" in read) return { problems: [...nameProblems(name), ...read.problems] };
+  return parseEnvironment(name, read.raw, read.sourceText);
+}
+
+/** A folder's config.yaml as a mapping of fields, with its scalars as written; or why it is not one. */
+function readConfigFile(
+  file: string,
+): { readonly problems: readonly string[] } | { readonly raw: object; readonly sourceText: SourceText } {
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  if (!stat) return { problems: [`${CONFIG_FILE} is missing`] };
+  if (!stat.isFile()) return { problems: [`${CONFIG_FILE} is not a file`] };
   const text = fs.readFileSync(file, "utf8");
   // merge keys (`<<: *base`) too: a common way to share settings between parts of one file
   const document = parseDocument(text, { merge: true });
   if (document.errors.length > 0) {
-    return {
-      problems: [
-        ...nameProblems(name),
-        ...document.errors.map((e) => `${CONFIG_FILE} is not valid YAML: ${yamlProblem(e, text)}`),
-      ],
-    };
+    return { problems: document.errors.map((e) => `${CONFIG_FILE} is not valid YAML: ${yamlProblem(e, text)}`) };
   }
   let raw: unknown;
   try {
     raw = document.toJS(); // resolves aliases: one never defined (*nope), or too many, fails here
   } catch (error) {
-    return { problems: [...nameProblems(name), `${CONFIG_FILE} is not valid YAML: ${(error as Error).message}`] };
+    return { problems: [`${CONFIG_FILE} is not valid YAML: ${(error as Error).message}`] };
   }
   // Said once, not as every required field missing.
   if (raw === null || raw === undefined) {
-    return { problems: [...nameProblems(name), `${CONFIG_FILE} is empty (nothing but comments, if anything)`] };
+    return { problems: [`${CONFIG_FILE} is empty (nothing but comments, if anything)`] };
   }
   if (typeof raw !== "object" || Array.isArray(raw)) {
     const got = Array.isArray(raw) ? "a list" : `${typeof raw} ${JSON.stringify(raw)}`;
-    return {
-      problems: [
-        ...nameProblems(name),
-        `${CONFIG_FILE} must be a mapping of fields (project: ..., region: ...) (got ${got})`,
-      ],
-    };
+    return { problems: [`${CONFIG_FILE} must be a mapping of fields (project: ..., region: ...) (got ${got})`] };
   }
-  return parseEnvironment(name, raw, (p) => {
-    const node = document.getIn(p as PropertyKey[], true);
-    return isScalar(node) && typeof node.source === "string" ? node.source : undefined;
-  });
+  return {
+    raw,
+    sourceText: (p) => {
+      const node = document.getIn(p as PropertyKey[], true);
+      return isScalar(node) && typeof node.source === "string" ? node.source : undefined;
+    },
+  };
 }
 
 /**
@@ -365,8 +367,7 @@ function resolveThresholds(file: EnvironmentFile, defaults: AlarmDefaults): Alar
     ...direct,
     // to a tenth of a GiB: on a small disk whole GiB would make production's floor the same as the rest's
     dbFreeStorageGb:
-      t.dbFreeStorageGb ??
-      Math.max(0.1, Math.floor((file.database.allocatedStorageGb * defaults.dbFreeStoragePercent) / 10) / 10),
+      t.dbFreeStorageGb ?? share(file.database.allocatedStorageGb * 10, defaults.dbFreeStoragePercent) / 10,
     dbFreeableMemoryMb:
       t.dbFreeableMemoryMb ??
       (memoryGib === undefined ? undefined : share(memoryGib * 1024, defaults.dbFreeableMemoryPercent)),
