@@ -494,6 +494,7 @@ function actionsOf(types: readonly string[], kind: keyof TypeActions): string[] 
 
 /** Splits actions into one statement per service, IAM and S3 objects aside (they are scoped). */
 function byService(sidPrefix: string, actions: readonly string[], inputs: PolicyInputs): Statement[] {
+  const names = scope(inputs);
   const services = new Map<string, string[]>();
   for (const action of actions) {
     const service = action.split(":")[0];
@@ -503,7 +504,7 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
   for (const [service, list] of [...services].sort(([a], [b]) => a.localeCompare(b))) {
     const sid = `${sidPrefix}${service.replace(/(^|[^a-z0-9])([a-z0-9])/g, (_m, _s, c: string) => c.toUpperCase())}`;
     if (service === "iam") {
-      const roles = [...scope(inputs).roles, ...scope(inputs).instanceProfiles];
+      const roles = [...names.roles, ...names.instanceProfiles];
       // Attaching a managed policy only of those the stacks attach: never AdministratorAccess to a
       // role of the project's that the deploy role could then assume.
       const attach: string[] = list.filter((a) => a === "iam:AttachRolePolicy" || a === "iam:DetachRolePolicy");
@@ -513,7 +514,7 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
           Sid: `${sid}Attach`,
           Effect: "Allow",
           Action: attach,
-          Resource: roles.filter((r) => r.includes(":role/")),
+          Resource: names.roles,
           Condition: { ArnEquals: { "iam:PolicyARN": [...ATTACHED_MANAGED_POLICIES] } },
         });
       }
@@ -521,7 +522,7 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
       // Parameters by name: the project's own (/<project>/...) and AWS's public ones (the AMI ids);
       // not every parameter of the account, which a pull request's code could otherwise read.
       const named = list.filter((a) => /^ssm:(Get|Put|Delete)Parameters?$/.test(a));
-      const parameters = [...scope(inputs).parameters, "arn:aws:ssm:*::parameter/aws/service/*"];
+      const parameters = [...names.parameters, "arn:aws:ssm:*::parameter/aws/service/*"];
       const rest = list.filter((a) => !named.includes(a));
       if (rest.length > 0) statements.push({ Sid: sid, Effect: "Allow", Action: rest, Resource: "*" });
       if (named.length > 0)
@@ -530,13 +531,13 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
       // object actions act on keys; bucket actions, s3:GetBucketObjectLockConfiguration among them, on the bucket
       const objects = list.filter((a) => /Object/.test(a) && !/Bucket/.test(a));
       const buckets = list.filter((a) => !objects.includes(a));
-      const artifacts = scope(inputs).artifacts;
+      const artifacts = names.artifacts;
       if (buckets.length > 0) {
         statements.push({
           Sid: `${sid}Buckets`,
           Effect: "Allow",
           Action: buckets,
-          Resource: scope(inputs).buckets,
+          Resource: names.buckets,
         });
       }
       if (objects.length > 0) {
@@ -555,7 +556,7 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
           Sid: `${sid}EmptyBuckets`,
           Effect: "Allow",
           Action: emptying,
-          Resource: scope(inputs).buckets.map((b) => `${b}/*`),
+          Resource: names.buckets.map((b) => `${b}/*`),
         });
       }
     } else {
@@ -613,14 +614,11 @@ function longerNamesStatements(inputs: PolicyInputs): Statement[] {
       Sid: "NotOtherEnvironments",
       Effect: "Deny",
       Action: ["*"],
-      Resource: inputs.projects.flatMap((p) =>
-        others.flatMap((other) => [
-          `arn:aws:iam::*:role/${p}-${other}-*`,
-          `arn:aws:iam::*:instance-profile/${p}-${other}-*`,
-          `arn:aws:s3:::${p}-${other}-*`,
-          `arn:aws:s3:::${p}-${other}-*/*`,
-        ]),
-      ),
+      Resource: others.flatMap((other) => {
+        // the names that environment's own deploy role is given
+        const theirs = scope({ ...inputs, environment: { name: other } });
+        return [...theirs.roles, ...theirs.instanceProfiles, ...theirs.buckets, ...theirs.buckets.map((b) => `${b}/*`)];
+      }),
     },
   ];
 }
