@@ -3,10 +3,11 @@ import * as path from "node:path";
 
 /**
  * Creates `dir` and its missing parents one at a time, and throws `FolderError` naming the first
- * folder that cannot be made. Node.js's `mkdirSync(dir, { recursive: true })` loops forever, at
- * full CPU, on a path it cannot create under some file systems (`/proc/x/y`).
+ * folder that cannot be made, or what `failure` makes of it (the caller's error, saying what to
+ * set). Node.js's `mkdirSync(dir, { recursive: true })` loops forever, at full CPU, on a path it
+ * cannot create under some file systems (`/proc/x/y`).
  */
-export function makeFolder(dir: string): void {
+export function makeFolder(dir: string, failure: (error: FolderError) => Error = (error) => error): void {
   const missing: string[] = [];
   for (let at = path.resolve(dir); !fs.existsSync(at); at = path.dirname(at)) missing.unshift(at);
   for (const folder of missing) {
@@ -15,7 +16,7 @@ export function makeFolder(dir: string): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EEXIST" && fs.statSync(folder).isDirectory()) continue; // made meanwhile
-      throw new FolderError(folder, code ?? "unknown error");
+      throw failure(new FolderError(folder, code ?? "unknown error"));
     }
   }
 }

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { App } from "cdktf";
-import { FolderError, makeFolder } from "./make-folder";
+import { makeFolder } from "./make-folder";
 
 /** What `terraform init` leaves in a stack's working directory and the next synth must keep. */
 const KEPT_ACROSS_SYNTHS = [".terraform", ".terraform.lock.hcl"];
@@ -27,14 +27,13 @@ export function synthesizeAtomically(
   const staging = `${target}.staging-${process.pid}`;
   removeLeftovers(target);
   // cdktf creates the staging folder, not its parents
-  try {
-    makeFolder(path.dirname(target));
-  } catch (error) {
-    if (!(error instanceof FolderError)) throw error;
-    throw new OutputFolderError(
-      `${error.message}, which holds the output folder ${target}: set CDKTF_OUTDIR (or cdktf's -o) to a folder that can be written`,
-    );
-  }
+  makeFolder(
+    path.dirname(target),
+    (error) =>
+      new OutputFolderError(
+        `${error.message}, which holds the output folder ${target}: set CDKTF_OUTDIR (or cdktf's -o) to a folder that can be written`,
+      ),
+  );
   try {
     const app = new App({ outdir: staging });
     build(app);

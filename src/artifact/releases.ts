@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { FolderError, makeFolder } from "../make-folder";
+import { makeFolder } from "../make-folder";
 import { parseDocument } from "yaml";
 import { VERSION_PATTERN } from "../userdata/app-host";
 import { ConfigError } from "../config/errors";
@@ -274,24 +274,18 @@ export function resolveRelease(
         "the entry was edited, or the packing changed (then re-record it on purpose)",
     );
   }
-  makeCacheFolder(path.dirname(file));
+  makeFolder(
+    path.dirname(file),
+    (error) =>
+      new ReleaseError(
+        `cannot create the release cache folder ${error.folder} (${error.code}): ` +
+          "set RELEASE_CACHE_DIR to a folder that can be written, or unset it",
+      ),
+  );
   const temporary = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temporary, bytes);
   fs.renameSync(temporary, file);
   return { version, file, sha256 };
-}
-
-/** `makeFolder`, failing with what to set. */
-function makeCacheFolder(dir: string): void {
-  try {
-    makeFolder(dir);
-  } catch (error) {
-    if (!(error instanceof FolderError)) throw error;
-    throw new ReleaseError(
-      `cannot create the release cache folder ${error.folder} (${error.code}): ` +
-        "set RELEASE_CACHE_DIR to a folder that can be written, or unset it",
-    );
-  }
 }
 
 /** The release tarball of a folder of app files (the working tree's `app/`, or a test's). */

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { FolderError, makeFolder } from "../make-folder";
+import { makeFolder } from "../make-folder";
 import { planCostOf } from "../cost/plan-cost";
 import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "./plan-review";
 import { OpsError, runTerraform } from "./terraform";
@@ -56,12 +56,10 @@ export async function planCommand(args: CliArgs): Promise<number> {
   const markdown = path.resolve(
     (args.values.markdown as string | undefined) ?? path.join(stack.outdir, `plan-${stack.name}.md`),
   );
-  try {
-    makeFolder(path.dirname(markdown));
-  } catch (error) {
-    if (!(error instanceof FolderError)) throw error;
-    throw new OpsError(`${error.message}, for the Markdown summary: give --markdown a path that can be written`);
-  }
+  makeFolder(
+    path.dirname(markdown),
+    (error) => new OpsError(`${error.message}, for the Markdown summary: give --markdown a path that can be written`),
+  );
   fs.writeFileSync(markdown, planReviewMarkdown(review, stack.name, cost));
 
   console.log(`\n${planReviewText(review, stack.name, cost)}\n`);
