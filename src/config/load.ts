@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isScalar, parseDocument, type YAMLError } from "yaml";
-import type { z } from "zod";
+import type * as z from "zod";
 import { cidrsOverlap } from "../cidr";
 import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
 import { ConfigError, describeIssue, shown, type SourceText } from "./errors";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { vpcCidrProblem } from "../cidr";
 import { sizesOf, vcpusOf } from "./instance-types";
 import { REGIONS, availabilityZonesOf } from "./regions";
