@@ -10,6 +10,7 @@ import {
   resolveRelease,
   RELEASES_FILE,
   sha256Hex,
+  unreleasedAppChange,
 } from "../../src/artifact/releases";
 import { LAYOUT_STACKS } from "../../src/stacks/layouts";
 import { environment, synth, tempDir } from "../helpers";
@@ -208,4 +209,21 @@ test("this repository's releases rebuild to their recorded checksums (app/ uncha
     expect(resolveRelease(version, { root: project, cacheDir: cacheDir() }).sha256).toBe(releases.get(version)!.sha256);
   }
   expect(spawnSync("git", ["--version"]).status).toBe(0);
+});
+
+test("the shipped app/ is the release of its own version, or a version not released yet: a change to the app bumps its version", () => {
+  const project = path.resolve(__dirname, "../..");
+  expect(unreleasedAppChange(project)).toBeUndefined();
+  // the check itself: the throwaway repository's app/ edited after its release of 1.1.0, then bumped
+  fs.appendFileSync(path.join(root, "app", "server.js"), "// changed after the release\n");
+  try {
+    expect(unreleasedAppChange(root)).toBe(
+      `app/ differs from release 1.1.0 (tree ${readReleases(root).get("1.1.0")!.tree}), which every environment on 1.1.0 deploys: give app/package.json a new version, commit, then npm run release`,
+    );
+    writeApp(root, "1.2.0", fs.readFileSync(path.join(root, "app", "server.js"), "utf8"));
+    expect(unreleasedAppChange(root)).toBeUndefined();
+  } finally {
+    git(root, "checkout", "-q", "--", "app");
+  }
+  expect(unreleasedAppChange(root)).toBeUndefined();
 });

@@ -311,6 +311,23 @@ export interface RecordedRelease {
 }
 
 /**
+ * Why `app/` as it is now is not what its version's release holds, or undefined when it is that
+ * release or its version is not released yet. A change to the app under a released version would
+ * never reach a server: every environment on that version deploys the recorded tree, however
+ * `app/` reads (npm test checks the shipped app with this).
+ */
+export function unreleasedAppChange(root: string): string | undefined {
+  const entries = entriesFromDirectory(path.join(root, APP_DIR));
+  const version = versionOf(entries, APP_DIR);
+  const released = readReleases(root).get(version);
+  if (released === undefined || released.tree === gitTreeId(entries)) return undefined;
+  return (
+    `${APP_DIR}/ differs from release ${version} (tree ${released.tree}), which every environment on ${version} ` +
+    `deploys: give ${APP_DIR}/package.json a new version, commit, then npm run release`
+  );
+}
+
+/**
  * Records the app as committed at HEAD as a release in `releases.yaml`: its version (from
  * `app/package.json`), its git tree and the SHA-256 of its tarball. Refuses uncommitted changes
  * in `app/` and a version already released with other files.
