@@ -297,15 +297,17 @@ describe("AppAlarms", () => {
     });
   });
 
-  test("memory comes from the CloudWatch agent; CPU periods follow detailed monitoring (1 or 5 minutes)", () => {
+  test("memory comes from the CloudWatch agent, the fullest server's (Maximum: one server out of memory pages, however idle the others); CPU periods follow detailed monitoring (1 or 5 minutes)", () => {
     const detailed = app({ autoScalingGroupName: "g" }, true);
     const basic = app({ autoScalingGroupName: "g" }, false);
     expect(detailed["shop-prod-app-memory"]).toMatchObject({
       namespace: "CWAgent",
       metric_name: "mem_used_percent",
+      statistic: "Maximum",
       threshold: 85,
       period: 60,
     });
+    expect(detailed["shop-prod-app-disk"]).toMatchObject({ metric_name: "disk_used_percent", statistic: "Maximum" });
     expect(detailed["shop-prod-app-cpu"]).toMatchObject({ metric_name: "CPUUtilization", threshold: 80, period: 60 });
     expect(basic["shop-prod-app-cpu"].period).toBe(300);
     expect(basic["shop-prod-app-status-check"].period).toBe(60); // status checks are free, every minute

@@ -50,7 +50,7 @@ const DATABASE: Record<string, Expected> = {
 };
 const SINGLE_SERVER: Record<string, Expected> = {
   "app-cpu": ec2("CPUUtilization", "Average", server),
-  "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Average", dims: server },
+  "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Maximum", dims: server },
   "app-disk": { namespace: "CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: server },
   "app-agent-silent": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "SampleCount", dims: server },
   "app-status-instance": ec2("StatusCheckFailed_Instance", "Maximum", server),
@@ -69,7 +69,7 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
   "app-db-split": { ...SINGLE_SERVER, ...DATABASE },
   "load-balanced": {
     "app-cpu": ec2("CPUUtilization", "Average", group),
-    "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Average", dims: group },
+    "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Maximum", dims: group },
     "app-disk": { namespace: "CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: group },
     "app-status-check": ec2("StatusCheckFailed", "Maximum", group),
     "alb-5xx-rate": [

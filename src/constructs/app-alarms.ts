@@ -80,6 +80,8 @@ export class AppAlarms extends TierAlarms {
     // Relies on the CloudWatch agent configured in the user data, which publishes mem_used_percent
     // aggregated by exactly these dimensions (AutoScalingGroupName, or InstanceId). Without the
     // agent there is no data: this alarm stays in INSUFFICIENT_DATA, and AgentSilent pages instead.
+    // Maximum, as for the disk: in a fleet, one server running out of memory is the page, and an
+    // average with two idle ones (98, 40 and 40% make 59%) would hide it until the OOM killer acts.
     this.alarm("Memory", {
       what: "app-memory",
       description:
@@ -89,7 +91,7 @@ export class AppAlarms extends TierAlarms {
       comparison: "GreaterThanThreshold",
       threshold: props.memoryPercent,
       treatMissingData: "missing",
-      metric: { namespace: "CWAgent", metricName: "mem_used_percent", dimensions, statistic: "Average", period: 60 },
+      metric: { namespace: "CWAgent", metricName: "mem_used_percent", dimensions, statistic: "Maximum", period: 60 },
     });
 
     // The same agent publishes disk_used_percent for "/" by the same aggregation dimensions.
