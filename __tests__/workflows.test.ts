@@ -703,6 +703,39 @@ describe("the deploy of one environment", () => {
     expect(since).toBeLessThanOrEqual(Date.now());
     expect(index(/npm run wait-rollout -- "\$ENVIRONMENT"/)).toBeGreaterThan(index(/apply .*plan\.tfplan/));
   });
+
+  test("deploys only main's newest commit: a re-run of an old run, or a run a newer push overtook, fails before its plan (a stub gh the test writes stands in for GitHub's API)", () => {
+    const deployJob = jobsOf("deploy-environment.yml")
+      .map(([, job]) => job)
+      .find((job) => stepsOf(job).some((s) => /apply .*plan\.tfplan/.test(s.run ?? "")))!;
+    const guard = step(deployJob, "Only main's newest commit");
+    const steps = stepsOf(deployJob);
+    expect(steps.indexOf(guard)).toBeLessThan(steps.findIndex((s) => /npm run plan/.test(s.run ?? "")));
+    expect(guard.env).toEqual({ GH_TOKEN: "${{ github.token }}", REPOSITORY: "${{ github.repository }}" });
+    expect(deployJob.permissions).toMatchObject({ contents: "read" });
+    const bin = tempDir("stub-gh-");
+    const calls = path.join(bin, "calls");
+    fs.writeFileSync(
+      path.join(bin, "gh"),
+      `#!/bin/sh\necho "$*" >> "${calls}"\n[ "$*" = "api repos/acme/shop/commits/main --jq .sha" ] || exit 9\necho "$MAIN_TIP"\n`,
+      { mode: 0o755 },
+    );
+    const run = (tip: string) =>
+      runStep("deploy-environment.yml", guard.run, {
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH}`,
+          MAIN_TIP: tip,
+          GITHUB_SHA: "a".repeat(40),
+          REPOSITORY: "acme/shop",
+        },
+      });
+    expect(run("a".repeat(40)).status).toBe(0);
+    const older = run("b".repeat(40));
+    expect(older.status).toBe(1);
+    expect(older.stdout).toContain(`::error::main is at ${"b".repeat(40)}, not at this run's ${"a".repeat(40)}`);
+    expect(fs.readFileSync(calls, "utf8")).toBe("api repos/acme/shop/commits/main --jq .sha\n".repeat(2));
+  });
 });
 
 test("every checkout fetches the whole history: synth rebuilds older releases from it (a shallow clone lacks them)", () => {
