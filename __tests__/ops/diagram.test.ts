@@ -121,7 +121,11 @@ describe("the architecture diagram of each shipped environment", () => {
     expect(chain).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^Internet -\[tcp 80, tcp 443\]-> Application Load Balancer \(internet-facing\)/),
-        expect.stringMatching(/^Application Load Balancer.* -\[tcp 80\]-> Auto Scaling group \| shop-prod-app/),
+        expect.stringMatching(
+          new RegExp(
+            `^Application Load Balancer.* -\\[tcp 80\\]-> Auto Scaling group \\| ${SHIPPED_ENVIRONMENTS[0].project}-prod-app`,
+          ),
+        ),
         expect.stringMatching(/^Auto Scaling group -\[tcp 5432\]-> RDS postgres 16 .*Multi-AZ/),
       ]),
     );
@@ -142,7 +146,8 @@ describe("the architecture diagram of each shipped environment", () => {
     delete rules[albToApp];
     // when it is drawn, then that arrow is missing and the others remain
     const fromDiagram = rulesInDiagram(parseDiagram(renderArchitecture(doc)));
-    expect(fromDiagram).not.toContain("shop-prod-alb -> shop-prod-app tcp 80");
+    const project = SHIPPED_ENVIRONMENTS[0].project;
+    expect(fromDiagram).not.toContain(`${project}-prod-alb -> ${project}-prod-app tcp 80`);
     expect(fromDiagram.sort()).toEqual(rulesInJson(doc).sort());
   });
 });

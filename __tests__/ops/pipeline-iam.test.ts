@@ -14,6 +14,12 @@ import { SHIPPED_ENVIRONMENTS, SHIPPED_NAMES, shippedStack } from "../shipped";
 /** The CI roles' policies ship as files, generated from the types the stacks use, and cover them. */
 
 const ROOT = path.resolve(__dirname, "../..");
+/**
+ * The shipped environments' project name ("shop" as shipped; a team that renames the project in
+ * its environment files keeps these tests passing).
+ */
+const PROJECT = SHIPPED_ENVIRONMENTS[0].project;
+const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 // The run's shared synthesis of the shipped environments (the same stacks npm run synth writes).
 const documents = new Map(SHIPPED_NAMES.map((name) => [name, shippedStack(name).doc as object]));
 const inputs = policyInputs(ROOT, documents);
@@ -53,10 +59,16 @@ test("each environment's deploy role reaches only what that environment names: d
   for (const env of environmentFolders()) {
     const text = files[POLICY_FILES.deploy(env)];
     // every name of the project's in it is the environment's own
-    const names = [...text.matchAll(/arn:aws:[a-z0-9]+:[^"]*?(shop[-/][^"]*)"/g)].map((m) => m[1]);
+    const names = [...text.matchAll(new RegExp(`arn:aws:[a-z0-9]+:[^"]*?(${escaped(PROJECT)}[-/][^"]*)"`, "g"))].map(
+      (m) => m[1],
+    );
     expect(names.length).toBeGreaterThan(5);
     for (const name of names) {
-      expect({ env, name, own: name.startsWith(`shop-${env}-`) || name.startsWith(`shop/${env}/`) }).toEqual({
+      expect({
+        env,
+        name,
+        own: name.startsWith(`${PROJECT}-${env}-`) || name.startsWith(`${PROJECT}/${env}/`),
+      }).toEqual({
         env,
         name,
         own: true,
@@ -114,7 +126,7 @@ test("the plan role changes nothing, and reads no object but the releases", () =
     for (const action of statement.Action) expect(action).toMatch(/^[a-z0-9-]+:(Describe|Get|List)/);
   }
   const objectReads = plan.Statement.filter((s) => s.Action.includes("s3:GetObject") && s.Sid !== "StateRead");
-  expect(objectReads.map((s) => s.Resource)).toEqual([["arn:aws:s3:::shop-*-artifacts-*/app/*"]]);
+  expect(objectReads.map((s) => s.Resource)).toEqual([[`arn:aws:s3:::${PROJECT}-*-artifacts-*/app/*`]]);
 });
 
 test("a deploy role can create the service-linked roles of Auto Scaling, ELB and RDS in a fresh account, and nothing else of the kind", () => {
@@ -139,7 +151,7 @@ test("a deploy role can create the service-linked roles of Auto Scaling, ELB and
     (s) => s.Action.some((a) => a.startsWith("iam:")) && s.Sid !== "CreateServiceLinkedRoles",
   )) {
     for (const resource of [statement.Resource].flat())
-      expect(resource).toMatch(/^arn:aws:iam::\*:(role|instance-profile)\/shop-\*$/);
+      expect(resource).toMatch(new RegExp(`^arn:aws:iam::\\*:(role|instance-profile)/${escaped(PROJECT)}-\\*$`));
   }
 });
 
@@ -184,7 +196,7 @@ test("parameters are read and written by name: the project's own and AWS's publi
   for (const policy of [plan, deploy]) {
     for (const statement of named(policy)) {
       expect(statement.Resource).toEqual([
-        "arn:aws:ssm:*:*:parameter/shop/*",
+        `arn:aws:ssm:*:*:parameter/${PROJECT}/*`,
         "arn:aws:ssm:*::parameter/aws/service/*",
       ]);
     }
@@ -205,7 +217,10 @@ test("parameters are read and written by name: the project's own and AWS's publi
   }
   expect(names.length).toBeGreaterThan(4);
   for (const name of names)
-    expect({ name, covered: /^\/(shop|aws\/service)\//.test(name) }).toEqual({ name, covered: true });
+    expect({ name, covered: name.startsWith(`/${PROJECT}/`) || name.startsWith("/aws/service/") }).toEqual({
+      name,
+      covered: true,
+    });
 });
 
 test("bucket actions are granted on the buckets, s3:GetBucketObjectLockConfiguration too (every bucket refresh reads it)", () => {
@@ -234,7 +249,7 @@ test("an environment whose buckets are force_destroy may empty its own buckets t
       env: env.name,
       production: env.production,
       forced: !env.production,
-      empties: forced ? [`arn:aws:s3:::shop-${env.name}-*/*`] : undefined,
+      empties: forced ? [`arn:aws:s3:::${PROJECT}-${env.name}-*/*`] : undefined,
     });
   }
 });

@@ -61,7 +61,7 @@ describe("outside production, an environment can be destroyed and created again,
     const [db] = shippedStack("staging").resources("aws_db_instance");
     expect(db.values).toMatchObject({
       skip_final_snapshot: false,
-      final_snapshot_identifier: 'shop-staging-db-final-${formatdate("YYYYMMDDhhmmss", timestamp())}',
+      final_snapshot_identifier: `${SHIPPED_ENVIRONMENTS[0].project}-staging-db-final-\${formatdate("YYYYMMDDhhmmss", timestamp())}`,
     });
     expect(db.values.lifecycle.ignore_changes).toContain("final_snapshot_identifier");
   });
