@@ -704,6 +704,24 @@ describe("the deploy of one environment", () => {
     expect(index(/npm run wait-rollout -- "\$ENVIRONMENT"/)).toBeGreaterThan(index(/apply .*plan\.tfplan/));
   });
 
+  test("a deploy job without its environment's AWS_DEPLOY_ROLE_ARN (a new folder no one set up CI for) fails before anything, naming the environment, the variable and the policy file", () => {
+    const deployJob = jobsOf("deploy-environment.yml")
+      .map(([, job]) => job)
+      .find((job) => stepsOf(job).some((s) => /apply .*plan\.tfplan/.test(s.run ?? "")))!;
+    const check = step(deployJob, "The environment's deploy role");
+    const steps = stepsOf(deployJob);
+    expect(steps.indexOf(check)).toBe(steps.indexOf(stepUsing(deployJob, "aws-actions/configure-aws-credentials")) - 1);
+    expect(check.env).toEqual({ ENVIRONMENT: "${{ inputs.environment }}", ROLE: "${{ vars.AWS_DEPLOY_ROLE_ARN }}" });
+    const run = (role: string) =>
+      runStep("deploy-environment.yml", check.run, { env: { ...process.env, ENVIRONMENT: "dev2", ROLE: role } });
+    expect(run("arn:aws:iam::123456789012:role/shop-deploy-dev2").status).toBe(0);
+    const missing = run("");
+    expect(missing.status).toBe(1);
+    expect(missing.stdout).toContain(
+      "::error::the GitHub environment dev2 has no variable AWS_DEPLOY_ROLE_ARN: create its deploy role with iam/deploy-role-policy-dev2.json",
+    );
+  });
+
   test("deploys only main's newest commit: a re-run of an old run, or a run a newer push overtook, fails before its plan (a stub gh the test writes stands in for GitHub's API)", () => {
     const deployJob = jobsOf("deploy-environment.yml")
       .map(([, job]) => job)

@@ -189,3 +189,9 @@ test("docs/releases.md gives wait-rollout's wait for prod as the code reckons it
     `${Math.round(halfHours) / 2} h for prod (${group.min_size} to ${group.max_size} servers)`,
   );
 });
+
+test("the --replace example in docs/plan-review-and-drift.md names a resource dev really has (the address terraform state list shows)", () => {
+  const [, address] = read("docs/plan-review-and-drift.md").match(/npm run plan -- dev --replace '([^']+)'/) ?? [];
+  const [type, name] = (address ?? "").split(".");
+  expect(Object.keys((shippedStack("dev").doc as any).resource?.[type] ?? {})).toContain(name);
+});
