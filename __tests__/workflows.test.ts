@@ -679,10 +679,14 @@ async function runGitHubScript(script: string, cwd: string, github: ReturnType<t
 }
 
 describe("the deploy of one environment", () => {
-  test("applies exactly the reviewed plan, then waits for the instance refresh (synth rebuilds the release itself)", () => {
-    const deployJob = jobsOf("deploy-environment.yml")
+  /** deploy-environment.yml's job that applies the plan. */
+  const applyingJob = () =>
+    jobsOf("deploy-environment.yml")
       .map(([, job]) => job)
       .find((job) => stepsOf(job).some((s) => /apply .*plan\.tfplan/.test(s.run ?? "")))!;
+
+  test("applies exactly the reviewed plan, then waits for the instance refresh (synth rebuilds the release itself)", () => {
+    const deployJob = applyingJob();
     const runs = stepsOf(deployJob).map((s) => String(s.run ?? ""));
     const index = (pattern: RegExp) => runs.findIndex((r) => pattern.test(r));
     expect(index(/package-app|dist\//)).toBe(-1);
@@ -705,9 +709,7 @@ describe("the deploy of one environment", () => {
   });
 
   test("a deploy job without its environment's AWS_DEPLOY_ROLE_ARN (a new folder no one set up CI for) fails before anything, naming the environment, the variable and the policy file", () => {
-    const deployJob = jobsOf("deploy-environment.yml")
-      .map(([, job]) => job)
-      .find((job) => stepsOf(job).some((s) => /apply .*plan\.tfplan/.test(s.run ?? "")))!;
+    const deployJob = applyingJob();
     const check = step(deployJob, "The environment's deploy role");
     const steps = stepsOf(deployJob);
     expect(steps.indexOf(check)).toBe(steps.indexOf(stepUsing(deployJob, "aws-actions/configure-aws-credentials")) - 1);
@@ -723,9 +725,7 @@ describe("the deploy of one environment", () => {
   });
 
   test("deploys only main's newest commit: a re-run of an old run, or a run a newer push overtook, fails before its plan (a stub gh the test writes stands in for GitHub's API)", () => {
-    const deployJob = jobsOf("deploy-environment.yml")
-      .map(([, job]) => job)
-      .find((job) => stepsOf(job).some((s) => /apply .*plan\.tfplan/.test(s.run ?? "")))!;
+    const deployJob = applyingJob();
     const guard = step(deployJob, "Only main's newest commit");
     const steps = stepsOf(deployJob);
     expect(steps.indexOf(guard)).toBeLessThan(steps.findIndex((s) => /npm run plan/.test(s.run ?? "")));
