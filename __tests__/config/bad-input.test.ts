@@ -178,6 +178,22 @@ describe("bad input a user really writes", () => {
     ]);
   });
 
+  test("a tab in the indentation is one problem, the parser's first, not also the two that follow from it", () => {
+    const file = stringify(environmentFile()).replace(/\n {2}instanceType:/, "\n\tinstanceType:");
+    const problems = problemsOfText(file);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(
+      /^config\.yaml is not valid YAML: tabs are not allowed as indentation \(line \d+, column 1/,
+    );
+  });
+
+  test("two duplicated keys are two problems", () => {
+    expect(problemsOfText(`${stringify(environmentFile())}project: other\nregion: us-east-1\n`)).toEqual([
+      expect.stringMatching(/map keys must be unique .*"project: other"/),
+      expect.stringMatching(/map keys must be unique .*"region: us-east-1"/),
+    ]);
+  });
+
   test("a YAML syntax error names the line without the parser's trailing context", () => {
     const [problem] = problemsOfText("project: shop\nregion: [ap-northeast-2\n");
     expect(problem).toMatch(/^config\.yaml is not valid YAML: .+ \(line \d+, column \d+/);

@@ -42,6 +42,14 @@ describe("loading the environment folders", () => {
     expect(problems()).toEqual([`${label()}/qa: config.yaml is missing`]);
   });
 
+  test("a folder with config.yml (or Config.yaml) instead is told to rename it", () => {
+    fs.mkdirSync(path.join(dir, "qa"));
+    fs.writeFileSync(path.join(dir, "qa", "config.yml"), "project: shop\n");
+    expect(problems()).toEqual([
+      `${label()}/qa: config.yaml is missing (there is config.yml: rename it to config.yaml)`,
+    ]);
+  });
+
   test("a link to a folder elsewhere is an environment; a hidden folder is not", () => {
     const shared = writeEnvironments(tempDir("shared-"), { qa: environmentFile(net("10.3.0.0/16")) });
     try {

@@ -163,13 +163,20 @@ function readConfigFile(
   file: string,
 ): { readonly problems: readonly string[] } | { readonly raw: object; readonly sourceText: SourceText } {
   const stat = fs.statSync(file, { throwIfNoEntry: false });
-  if (!stat) return { problems: [`${CONFIG_FILE} is missing`] };
+  if (!stat) return { problems: [`${CONFIG_FILE} is missing${misnamedConfigFile(path.dirname(file))}`] };
   if (!stat.isFile()) return { problems: [`${CONFIG_FILE} is not a file`] };
   const text = fs.readFileSync(file, "utf8");
   // merge keys (`<<: *base`) too: a common way to share settings between parts of one file
   const document = parseDocument(text, { merge: true });
   if (document.errors.length > 0) {
-    return { problems: document.errors.map((e) => `${CONFIG_FILE} is not valid YAML: ${yamlProblem(e, text)}`) };
+    // The first syntax error alone: the parser's later ones mostly follow from it (one tab gives
+    // three). Duplicated keys are each a mistake of their own.
+    const syntax = document.errors.filter((e) => e.code !== "DUPLICATE_KEY");
+    return {
+      problems: (syntax.length > 0 ? syntax.slice(0, 1) : document.errors).map(
+        (e) => `${CONFIG_FILE} is not valid YAML: ${yamlProblem(e, text)}`,
+      ),
+    };
   }
   let raw: unknown;
   try {
@@ -192,6 +199,18 @@ function readConfigFile(
       return isScalar(node) && typeof node.source === "string" ? node.source : undefined;
     },
   };
+}
+
+/** For a folder without config.yaml: the file it has under a name like it, to rename (or ""). */
+function misnamedConfigFile(folder: string): string {
+  let names: string[];
+  try {
+    names = fs.readdirSync(folder);
+  } catch {
+    return "";
+  }
+  const alike = names.find((n) => n !== CONFIG_FILE && /^config\.ya?ml$/i.test(n));
+  return alike ? ` (there is ${alike}: rename it to ${CONFIG_FILE})` : "";
 }
 
 /**
