@@ -15,15 +15,31 @@ import { printSynthSummary } from "./src/summary";
 // Entry point of `npm run synth` and of cdktf.json's "app": validate every environment folder,
 // build one stack per environment, synthesize once, and check the guardrail policies on the
 // result. Nothing is written unless all of it passes.
-//   ENVIRONMENTS=dev,prod   only these stacks (every folder is still validated)
+//   ENVIRONMENTS=dev,prod   only these stacks (every folder is still validated); not under the
+//                           cdktf CLI, which deploys whichever stack its command line names
 //   ENVIRONMENTS_DIR=path   another folder of environments (tests use this)
 //   CDKTF_OUTDIR=path       output folder (the cdktf CLI sets it)
 
 const projectRoot = PROJECT_ROOT;
 const outdir = path.resolve(process.env.CDKTF_OUTDIR ?? path.join(projectRoot, "cdktf.out"));
 
+/**
+ * Whether the cdktf CLI runs this app (`cdktf synth`, `diff`, `deploy`): it sets this variable for
+ * the app it starts, and nothing else does (@cdktf/cli-core's synth-stack.js).
+ */
+const underCdktfCli = process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS !== undefined;
+
 try {
-  const only = parseSelection(process.env.ENVIRONMENTS);
+  // Under the cdktf CLI every environment is synthesized: `cdktf deploy dev` with ENVIRONMENTS=prod
+  // left set in the shell would otherwise deploy dev's stack from an earlier synth, kept as it was.
+  const selection = underCdktfCli ? undefined : process.env.ENVIRONMENTS;
+  if (underCdktfCli && process.env.ENVIRONMENTS?.trim()) {
+    console.log(
+      `ENVIRONMENTS=${process.env.ENVIRONMENTS} is ignored under the cdktf CLI, which deploys whichever stack you name: ` +
+        "every environment is synthesized, so that none is used from an earlier synth",
+    );
+  }
+  const only = parseSelection(selection);
   const environmentsDir = process.env.ENVIRONMENTS_DIR ?? path.join(projectRoot, "environments");
   const environments = loadEnvironments({ dir: environmentsDir, only });
   // Each app.version's tarball, from the release cache or rebuilt from the repository's history.

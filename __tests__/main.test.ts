@@ -86,6 +86,21 @@ describe("main.ts", () => {
     expect(manifestStacks(outdir)).toEqual(["dev"]);
   });
 
+  test("under the cdktf CLI, ENVIRONMENTS is ignored and said to be: cdktf deploy dev with ENVIRONMENTS=prod left set would otherwise deploy dev's stack from an earlier synth", () => {
+    const outdir = path.join(work, "out");
+    const cdktf = { CDKTF_OUTDIR: outdir, CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: "true" };
+    const run = runMain({ ...cdktf, ENVIRONMENTS: "prod" });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("ENVIRONMENTS=prod is ignored under the cdktf CLI");
+    expect(manifestStacks(outdir)).toEqual([...SHIPPED_NAMES].sort());
+    // the variable the detection reads is the one the pinned CLI sets for the app it runs
+    const cliSynth = fs.readFileSync(
+      path.join(ROOT, "node_modules", "@cdktf", "cli-core", "src", "lib", "synth-stack.js"),
+      "utf8",
+    );
+    expect(cliSynth).toContain('CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: "true"');
+  });
+
   test("a selection drops the stack of an environment whose folder is gone: cdktf deploy cannot pick up a stale one", () => {
     const outdir = path.join(work, "out");
     const envs = writeEnvironments(path.join(work, "envs"), {
