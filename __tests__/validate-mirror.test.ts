@@ -14,7 +14,7 @@ import { SHIPPED_NAMES } from "./shipped";
  *  - `terraform validate` of every stack, unchanged but for the provider constraint and the
  *    backend, against a provider from a local mirror when one exists (this workplace has
  *    hashicorp/aws 5.100 in /opt/tf-plugins; TF_PROVIDER_MIRROR points elsewhere). The stacks
- *    require ~> 6.25, which cannot be downloaded here: this proves the JSON is valid Terraform
+ *    require 6.25.0, which cannot be downloaded here: this proves the JSON is valid Terraform
  *    (expressions, references, functions) and valid for the resource schemas as 5.100 has them, a
  *    major version older than 6.25, not the same. TF_ACC=1 runs the exact check with the real
  *    provider (environments.test.ts).
@@ -182,7 +182,7 @@ interface Diagnostic {
       const modules: Record<string, { source: string }> = {};
       for (const env of environments) {
         // The stack as synthesized, with its own files; only the provider constraint is relaxed
-        // to the mirror's (not ~> 6.25) and the backend dropped (a module has none).
+        // to the mirror's (not 6.25.0) and the backend dropped (a module has none).
         const dir = path.join(modulesDir, env);
         fs.cpSync(path.join(outdir, "stacks", env), dir, { recursive: true });
         const stack = JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8"));

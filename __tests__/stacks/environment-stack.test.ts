@@ -32,12 +32,12 @@ describe("EnvironmentStack", () => {
     expect(stackFor().doc.provider.aws[0].allowed_account_ids).toBeUndefined();
   });
 
-  test("the AWS provider comes from hashicorp/aws, constrained to the 6.x versions the bindings were generated for", () => {
+  test("the AWS provider comes from hashicorp/aws, pinned to the version the bindings were generated for (every init, every environment, the same provider)", () => {
     expect(stackFor().doc.terraform.required_providers.aws).toEqual({
       source: "hashicorp/aws",
       version: AWS_PROVIDER_CONSTRAINT,
     });
-    expect(AWS_PROVIDER_CONSTRAINT).toBe("~> 6.25");
+    expect(AWS_PROVIDER_CONSTRAINT).toBe("6.25.0");
   });
 
   test("Terraform >= 1.11 is required, the first with S3-native locking generally available (1.10 had it as an experiment)", () => {

@@ -2,10 +2,14 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import type { TerraformStack } from "cdktf";
 
 /**
- * The AWS provider versions these bindings were generated for (@cdktf/provider-aws 21.x binds
- * 6.25.0): older providers lack attributes the bindings write, and 7.x may change them.
+ * The AWS provider these bindings were generated for (@cdktf/provider-aws 21.22.1 binds 6.25.0),
+ * exactly: older providers lack attributes the bindings write, and with a range (`~> 6.25`) every
+ * `terraform init` took the newest 6.x, so a pull request's reviewed plan, staging's deploy and
+ * prod's a week later could each run another provider (the stacks' `.terraform.lock.hcl` lives in
+ * cdktf.out, which is not committed). An upgrade is a change like any other: this line, the tests,
+ * every environment's plan.
  */
-export const AWS_PROVIDER_CONSTRAINT = "~> 6.25";
+export const AWS_PROVIDER_CONSTRAINT = "6.25.0";
 
 export interface AwsProviderOptions {
   /** Region every resource of the stack lives in. */
@@ -24,7 +28,7 @@ export function addAwsProvider(stack: TerraformStack, options: AwsProviderOption
     defaultTags: [{ tags: options.defaultTags }],
   });
   // The binding writes `source: "aws", version: "~> 6.0"` and has no prop for either: name the
-  // registry source in full and narrow the versions to the ones it binds.
+  // registry source in full and pin the version it binds.
   stack.addOverride("terraform.required_providers.aws", { source: "hashicorp/aws", version: AWS_PROVIDER_CONSTRAINT });
   return provider;
 }
