@@ -394,6 +394,76 @@ describe("plan review: changes that look safe but are not", () => {
     ]);
   });
 
+  test("a new app.healthCheckPath on a live fleet is flagged: the running servers answer only the old path until they are replaced", () => {
+    const targets = address(prod, "aws_lb_target_group", "TargetGroup");
+    const checked = (before: string, after: string) =>
+      planDocument({
+        resourceChanges: [
+          resourceChange(targets, ["update"], {
+            before: { port: 80, health_check: [{ path: before, matcher: "200" }] },
+            after: { port: 80, health_check: [{ path: after, matcher: "200" }] },
+          }),
+        ],
+      });
+    const review = reviewPlan(checked("/healthz", "/health"), prodDoc, { environment: "staging" });
+    expect(review.findings).toEqual([
+      {
+        address: targets,
+        blocks: false,
+        message: expect.stringMatching(
+          /^environments\/staging: app\.healthCheckPath \/healthz -> \/health: the load balancer asks \/health at the apply, while the running servers' nginx answers only \/healthz .*launching first/,
+        ),
+      },
+    ]);
+    expect(review.blocked).toBe(false);
+    // the same path (another attribute of the check changed) says nothing
+    expect(reviewPlan(checked("/healthz", "/healthz"), prodDoc).findings).toEqual([]);
+  });
+
+  test.each([
+    ["single-server", () => single],
+    ["app-db-split", () => split],
+  ])(
+    "%s: a new app.port blocks the plan unless the server is replaced too (its nginx keeps the old port; the security group would close it)",
+    (_layout, stackOf) => {
+      const stack = stackOf();
+      const server = address(stack, "aws_instance", "Instance");
+      const rule = (port: number) => ({
+        from_port: port,
+        to_port: port,
+        description: "HTTP from the internet (no load balancer in front)",
+      });
+      const portChange = [
+        destroy("aws_vpc_security_group_ingress_rule.AppIdentity_IngressInternet80_DB734FC9", rule(80)),
+        create("aws_vpc_security_group_ingress_rule.AppIdentity_IngressInternet8080_0A1B2C3D", rule(8080)),
+      ];
+      const review = reviewPlan(
+        planDocument({ resourceChanges: [...portChange, unchanged(server)] }),
+        documentOf(stack),
+        {
+          environment: "dev",
+        },
+      );
+      expect(review.findings).toEqual([
+        {
+          address: "aws_vpc_security_group_ingress_rule.AppIdentity_IngressInternet80_DB734FC9",
+          blocks: true,
+          message:
+            "environments/dev: app.port 80 -> 8080 closes 80 and opens 8080 in the server's security group, but the " +
+            "server keeps nginx on 80 (its user data runs at its first boot only), so the site would be unreachable. " +
+            `Keep the port, or replace the server on purpose: npm run plan -- dev --replace '${server}' (a single ` +
+            "server's disk holds its database: move or back up the data first)",
+        },
+      ]);
+      expect(review.blocked).toBe(true);
+      // replacing the server in the same plan (--replace) is the way through
+      const replaced = planDocument({
+        resourceChanges: [...portChange, resourceChange(server, ["delete", "create"], { before: {}, after: {} })],
+      });
+      expect(reviewPlan(replaced, documentOf(stack), { environment: "dev" }).findings).toEqual([]);
+    },
+  );
+
   test("a plan from an empty state that creates everything says so: right for a first deploy, a second copy if the environment runs", () => {
     const creates = [create(address(prod, "aws_vpc", "Vpc")), create(address(prod, "aws_autoscaling_group", "Group"))];
     const review = reviewPlan(planDocument({ resourceChanges: creates, emptyState: true }), prodDoc, {

@@ -190,6 +190,11 @@ describe("rolling out a new app.version", () => {
     expect(group.instance_refresh.preferences.min_healthy_percentage).toBe(100);
     expect(group.instance_refresh.preferences.max_healthy_percentage).toBeGreaterThan(100);
     expect(group.instance_refresh.preferences.checkpoint_percentages).toEqual([50, 100]);
+    // So do replacements of servers that failed their health checks (AWS's default terminates first)
+    expect(group.instance_maintenance_policy).toEqual({
+      min_healthy_percentage: 100,
+      max_healthy_percentage: group.instance_refresh.preferences.max_healthy_percentage,
+    });
     // The provider moves the group to the new template before the refresh starts, so an
     // automatic rollback would roll "back" to the new version (terraform-provider-aws#34189).
     expect(group.instance_refresh.preferences.auto_rollback).toBe(false);

@@ -65,7 +65,8 @@ export interface AppFleetProps {
    */
   readonly instanceWarmupSeconds?: number;
   /**
-   * Share of capacity kept healthy while an instance refresh replaces servers.
+   * Share of capacity kept healthy while servers are replaced: by an instance refresh, and (the
+   * group's instance maintenance policy) when it replaces a server that failed its health checks.
    * @default 100 - never below full capacity
    */
   readonly minHealthyPercentage?: number;
@@ -174,6 +175,12 @@ export class AppFleet extends Construct {
       // default, 10 minutes, would fail a boot whose migrations run longer).
       waitForCapacityTimeout: `${Math.ceil(props.bootTimeoutSeconds / 60) + 5}m`,
       launchTemplate: { id: template.id, version: template.latestVersion.toString() },
+      // Replacing servers that failed their health checks, launch first too. AWS's default
+      // terminates them first: when every server fails at once (a new app.healthCheckPath, which
+      // the load balancer asks at the apply while the running servers' nginx knows the old one),
+      // it would stop them all and leave nothing until replacements boot. With this they keep
+      // serving (a load balancer with no healthy target sends to them all) until new ones are in.
+      instanceMaintenancePolicy: { minHealthyPercentage, maxHealthyPercentage },
       instanceRefresh: {
         strategy: "Rolling",
         preferences: {

@@ -233,6 +233,8 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
         `the state not pushed after a move): do not apply, find the state first (docs/state.md)`,
     });
   }
+  const moved = directPortMoves(plan.resource_changes ?? [], context);
+  if (moved) findings.push(moved);
   const endangered = [...[...replaced, ...deleted].filter((c) => c.holdsData.length > 0), ...unknownOnData];
   return {
     counts: tally,
@@ -414,6 +416,68 @@ const targetPortMoves: Finder = (rc, kind, { environment }) => {
   };
 };
 
+/**
+ * A new `app.healthCheckPath` on a live load-balanced environment. The target group asks the new
+ * path at the apply, but the running servers' nginx answers only the old one until the instance
+ * refresh replaces them: every one fails its checks within a minute. The group replaces them,
+ * launching first (its instance maintenance policy), and the load balancer, with no healthy target,
+ * sends requests to them all meanwhile; what is lost is the health check's view of them for about
+ * one boot, not the site.
+ */
+const healthPathMoves: Finder = (rc, kind, { environment }) => {
+  if (addressOf(rc)?.type !== "aws_lb_target_group" || kind !== "update") return undefined;
+  const pathOf = (state: unknown) =>
+    (values(state).health_check as Array<Record<string, unknown>> | undefined)?.[0]?.path;
+  const [before, after] = [pathOf(rc.change.before), pathOf(rc.change.after)];
+  if (typeof before !== "string" || typeof after !== "string" || before === after) return undefined;
+  return {
+    address: rc.address,
+    blocks: false,
+    message:
+      `environments/${environment}: app.healthCheckPath ${before} -> ${after}: the load balancer asks ${after} at the ` +
+      `apply, while the running servers' nginx answers only ${before} until the instance refresh replaces them, so ` +
+      `each fails its health checks within a minute and the group replaces it (launching first). Requests still ` +
+      `reach them (with no healthy target the load balancer sends to every one), but the no-healthy-hosts alarm ` +
+      `pages and servers are replaced twice; unless the path must change, keep it. Apply it at a quiet hour`,
+  };
+};
+
+/** The description of the ingress rule that opens app.port to clients on a server with no load balancer. */
+const DIRECT_INGRESS = /no load balancer in front/;
+
+/**
+ * A new `app.port` on a server clients reach directly (single-server, app-db-split). The security
+ * group closes the old port and opens the new one at the apply, but the server keeps its nginx on
+ * the old port: its user data runs at its first boot only, and a change to it is ignored
+ * (replacing the server would replace its disk). The site would be unreachable until the server is
+ * replaced, so the plan is blocked unless it replaces the server too.
+ */
+function directPortMoves(changes: readonly ResourceChange[], { environment }: ReviewContext): PlanFinding | undefined {
+  const ingress = (kind: ChangeKind) =>
+    changes.find((rc) => {
+      if (addressOf(rc)?.type !== "aws_vpc_security_group_ingress_rule" || kindOf(rc.change.actions) !== kind)
+        return false;
+      return DIRECT_INGRESS.test(String(values(kind === "delete" ? rc.change.before : rc.change.after).description));
+    });
+  const [closed, opened] = [ingress("delete"), ingress("create")];
+  if (!closed || !opened) return undefined;
+  const serverReplaced = changes.some(
+    (rc) => addressOf(rc)?.type === "aws_instance" && ["replace", "create"].includes(kindOf(rc.change.actions)),
+  );
+  if (serverReplaced) return undefined;
+  const [from, to] = [values(closed.change.before).from_port, values(opened.change.after).from_port];
+  const server = changes.find((rc) => addressOf(rc)?.type === "aws_instance")?.address ?? "<the server's address>";
+  return {
+    address: closed.address,
+    blocks: true,
+    message:
+      `environments/${environment}: app.port ${String(from)} -> ${String(to)} closes ${String(from)} and opens ${String(to)} ` +
+      `in the server's security group, but the server keeps nginx on ${String(from)} (its user data runs at its first ` +
+      `boot only), so the site would be unreachable. Keep the port, or replace the server on purpose: npm run plan -- ` +
+      `${environment} --replace '${server}' (a single server's disk holds its database: move or back up the data first)`,
+  };
+}
+
 /** The attribute that protects each type from deletion, where the stacks set one, and its protecting value. */
 const DELETION_PROTECTION: Readonly<Record<string, readonly [string, boolean]>> = {
   aws_db_instance: ["deletion_protection", true],
@@ -448,6 +512,7 @@ const FINDINGS: readonly Finder[] = [
   desiredIgnored,
   singleServerLeaves,
   targetPortMoves,
+  healthPathMoves,
   protectionOff,
 ];
 
