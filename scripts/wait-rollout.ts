@@ -3,7 +3,9 @@ import { OpsError, runProcess, runTerraform } from "../src/ops/terraform";
 import { runCli, synthesizedStack } from "../src/ops/workflow";
 
 // `npm run wait-rollout -- <env>`: after `cdktf deploy <env>`, wait for the Auto Scaling group's
-// instance refresh to end (the provider does not). Reads the group's name from the stack's
+// instance refresh to end (the provider does not), and for the environment's alarms to be out of
+// ALARM: one that goes into ALARM during the refresh cancels it, one still in ALARM 10 minutes after
+// it fails the wait, so that the deploy chain stops before the next environment. Reads the group's name from the stack's
 // outputs. Exit 0 when it succeeded (or the layout has no group), 1 when it failed, was cancelled
 // or is still running after ROLLOUT_TIMEOUT_MINUTES (by default as long as a rollout of the group may
 // take while it makes progress: rolloutTimeoutSeconds), or when 3 of its new servers never came into
@@ -24,8 +26,14 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
   if (!region) throw new OpsError(`stack ${stack.name} has no AWS provider region`);
   const outputs = await runTerraform("output", ["-json"], { cwd: stack.dir });
   if (outputs.status !== 0) throw new OpsError(`terraform output failed in ${stack.dir}: ${outputs.stderr.trim()}`);
+  // The environment's alarms, by name, as synthesized (never another environment's of a like name).
+  const alarms = Object.values(
+    (stack.document as { resource?: Record<string, Record<string, { alarm_name?: string }>> }).resource
+      ?.aws_cloudwatch_metric_alarm ?? {},
+  ).flatMap((alarm) => (typeof alarm.alarm_name === "string" ? [alarm.alarm_name] : []));
   return waitForRefresh({
     since,
+    alarms,
     group: JSON.parse(outputs.stdout || "{}").app_autoscaling_group?.value,
     region,
     run: (command, commandArgs) => runProcess(command, commandArgs),

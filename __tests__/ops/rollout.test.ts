@@ -1,4 +1,5 @@
 import {
+  ALARM_SETTLE_MS,
   failingStreak,
   FAILED_LAUNCHES,
   finishedLaunches,
@@ -139,6 +140,116 @@ describe("waitForRefresh", () => {
     await expect(waitForRefresh({ ...base, group: "g", run: broken, timeoutMs: 1000 })).rejects.toThrow(
       /Unable to locate credentials/,
     );
+  });
+});
+
+describe("the environment's alarms around a rollout (a stand-in runner answers the AWS CLI's calls)", () => {
+  const ALARMS = ["shop-prod-app-cpu", "shop-prod-target-5xx-rate", "shop-prod-db-cpu"];
+  /**
+   * Answers describe-instance-refreshes with the next of `statuses` and describe-alarms with the
+   * next of `firing` (names in ALARM), the last one repeated; records every call.
+   */
+  function stand_in(statuses: string[], firing: string[][]) {
+    const calls: string[][] = [];
+    let [refreshPoll, alarmPoll] = [0, 0];
+    const run: Runner = async (command, args) => {
+      calls.push([command, ...args]);
+      if (args.includes("describe-alarms")) {
+        const names = firing[Math.min(alarmPoll++, firing.length - 1)];
+        return {
+          status: 0,
+          stdout: JSON.stringify({ MetricAlarms: names.map((AlarmName) => ({ AlarmName })) }),
+          stderr: "",
+        };
+      }
+      if (args.includes("describe-scaling-activities")) return { status: 0, stdout: activities(), stderr: "" };
+      if (args.includes("cancel-instance-refresh")) return { status: 0, stdout: "{}", stderr: "" };
+      const status = statuses[Math.min(refreshPoll++, statuses.length - 1)];
+      return { status: 0, stdout: refreshes(refresh(status)), stderr: "" };
+    };
+    return { run, calls };
+  }
+  function clocked() {
+    let clock = 0;
+    return {
+      now: () => clock,
+      sleep: async (ms: number) => {
+        clock += ms;
+      },
+    };
+  }
+  const common = { region: "ap-northeast-2", intervalMs: 1000, timeoutMs: 3_600_000, alarms: ALARMS };
+
+  test("an alarm that goes into ALARM while the refresh runs cancels it: exit 1, the alarm named, the refresh cancelled on the group", async () => {
+    const lines: string[] = [];
+    const { run, calls } = stand_in(["InProgress"], [[], [], ["shop-prod-target-5xx-rate"]]);
+    const code = await waitForRefresh({
+      ...common,
+      ...clocked(),
+      group: "shop-prod-app-x",
+      run,
+      log: (l) => lines.push(l),
+    });
+    expect(code).toBe(1);
+    expect(lines).toContain("in ALARM during the rollout: shop-prod-target-5xx-rate; cancelling the instance refresh");
+    expect(calls.find((c) => c.includes("cancel-instance-refresh"))).toEqual(
+      expect.arrayContaining([
+        "aws",
+        "autoscaling",
+        "cancel-instance-refresh",
+        "--auto-scaling-group-name",
+        "shop-prod-app-x",
+      ]),
+    );
+    // the alarms are asked by name, in ALARM only, in the environment's region
+    expect(calls.find((c) => c.includes("describe-alarms"))).toEqual([
+      "aws",
+      "cloudwatch",
+      "describe-alarms",
+      "--region",
+      "ap-northeast-2",
+      "--alarm-names",
+      ...ALARMS,
+      "--state-value",
+      "ALARM",
+      "--output",
+      "json",
+    ]);
+  });
+
+  test("an alarm already in ALARM when the wait began does not cancel the refresh (the deploy may be its fix), and clearing after it is a success", async () => {
+    const lines: string[] = [];
+    const before = ["shop-prod-app-cpu"];
+    const { run, calls } = stand_in(["InProgress", "InProgress", "Successful"], [before, before, before, before, []]);
+    const code = await waitForRefresh({ ...common, ...clocked(), group: "g", run, log: (l) => lines.push(l) });
+    expect(code).toBe(0);
+    expect(calls.some((c) => c.includes("cancel-instance-refresh"))).toBe(false);
+    expect(lines).toContain("in ALARM after the rollout: shop-prod-app-cpu; waiting for them to clear");
+    expect(lines.at(-1)).toBe("every alarm of the environment is out of ALARM");
+  });
+
+  test("an alarm still in ALARM the settle time after the rollout fails the wait, so that the chain stops: exit 1, naming it and what to do", async () => {
+    const lines: string[] = [];
+    const time = clocked();
+    const { run } = stand_in(["Successful"], [[], ["shop-prod-db-cpu"]]);
+    const code = await waitForRefresh({ ...common, ...time, group: "g", run, log: (l) => lines.push(l) });
+    expect(code).toBe(1);
+    expect(time.now()).toBe(ALARM_SETTLE_MS);
+    expect(lines.at(-1)).toMatch(
+      /^still in ALARM 10 min after the rollout: shop-prod-db-cpu\. The deploy stops here, .*deploy the previous app\.version$/,
+    );
+  });
+
+  test("a layout without a group (its deploy ran in the apply) checks its alarms the same way; with none in ALARM, no wait", async () => {
+    const firing = stand_in([], [["shop-dev-app-health"]]);
+    expect(
+      await waitForRefresh({ ...common, ...clocked(), group: undefined, run: firing.run, log: () => undefined }),
+    ).toBe(1);
+    const quiet = stand_in([], [[]]);
+    expect(
+      await waitForRefresh({ ...common, ...clocked(), group: undefined, run: quiet.run, log: () => undefined }),
+    ).toBe(0);
+    expect(quiet.calls.map((c) => c[2])).toEqual(["describe-alarms"]);
   });
 });
 

@@ -167,6 +167,15 @@ export interface WaitOptions {
   readonly log: (line: string) => void;
   /** Only a refresh started at or after this counts (the deploy's start): an earlier one is not this deploy's. */
   readonly since?: Date;
+  /**
+   * The environment's alarms, by name. One that goes into ALARM while the refresh runs (and was
+   * not in ALARM when the wait began) cancels the refresh; any in ALARM once it is done fails the
+   * wait unless it clears within `alarmSettleMs`, so that the deploy chain stops here.
+   * @default none: no alarm is read
+   */
+  readonly alarms?: readonly string[];
+  /** How long alarms in ALARM after the rollout may take to clear. @default ALARM_SETTLE_MS */
+  readonly alarmSettleMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
 }
@@ -201,19 +210,84 @@ async function describeGroup(options: WaitOptions, operation: string, limit: rea
 }
 
 /**
- * Polls until the newest refresh ends; resolves to the exit code (0 done, 1 failed, timed out, or
- * its last `FAILED_LAUNCHES` new servers never came into service).
+ * How long alarms in ALARM after a rollout may take to clear before the wait fails: a fix deployed
+ * during an incident clears them once its servers serve (the alarms evaluate over 1-5 minutes).
+ */
+export const ALARM_SETTLE_MS = 10 * 60_000;
+
+/** The names of `options.alarms` in ALARM now, sorted. */
+async function alarmsInAlarm(options: WaitOptions): Promise<string[]> {
+  if (!options.alarms || options.alarms.length === 0) return [];
+  const result = await options.run("aws", [
+    "cloudwatch",
+    "describe-alarms",
+    "--region",
+    options.region,
+    "--alarm-names",
+    ...options.alarms,
+    "--state-value",
+    "ALARM",
+    "--output",
+    "json",
+  ]);
+  if (result.status !== 0) throw new OpsError(`aws cloudwatch describe-alarms failed: ${result.stderr.trim()}`);
+  const answer = JSON.parse(result.stdout || "{}") as Record<string, Array<{ AlarmName?: string }> | undefined>;
+  return [...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])]
+    .map((alarm) => String(alarm.AlarmName))
+    .sort();
+}
+
+/**
+ * Once the rollout is done: 0 when none of the environment's alarms is in ALARM, or all clear
+ * within the settle time; 1 otherwise, naming them (the next environment in the chain waits).
+ */
+async function alarmsSettled(
+  options: WaitOptions,
+  sleep: (ms: number) => Promise<void>,
+  now: () => number,
+): Promise<number> {
+  const deadline = now() + (options.alarmSettleMs ?? ALARM_SETTLE_MS);
+  let told = "";
+  for (;;) {
+    const firing = await alarmsInAlarm(options);
+    if (firing.length === 0) {
+      if (told) options.log("every alarm of the environment is out of ALARM");
+      return 0;
+    }
+    if (firing.join() !== told)
+      options.log(`in ALARM after the rollout: ${firing.join(", ")}; waiting for them to clear`);
+    told = firing.join();
+    if (now() >= deadline) {
+      const minutes = Math.round((options.alarmSettleMs ?? ALARM_SETTLE_MS) / 60_000);
+      options.log(
+        `still in ALARM ${minutes} min after the rollout: ${firing.join(", ")}. The deploy stops here, and the ` +
+          `environments after this one in the chain are not deployed. Read each alarm's description (what to look ` +
+          `at first); if the new release is the cause, deploy the previous app.version`,
+      );
+      return 1;
+    }
+    await sleep(options.intervalMs);
+  }
+}
+
+/**
+ * Polls until the newest refresh ends, then until the environment's alarms are out of ALARM;
+ * resolves to the exit code (0 done, 1 failed, timed out, its last `FAILED_LAUNCHES` new servers
+ * never came into service, an alarm went into ALARM during it (the refresh is cancelled), or an
+ * alarm stayed in ALARM after it).
  */
 export async function waitForRefresh(options: WaitOptions): Promise<number> {
   const { log } = options;
   const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
   const now = options.now ?? Date.now;
   if (!options.group) {
-    log("no Auto Scaling group in this environment (not load-balanced): nothing to wait for");
-    return 0;
+    log("no Auto Scaling group in this environment (not load-balanced): no refresh to wait for");
+    return alarmsSettled(options, sleep, now);
   }
   const waitStart = now();
   const deadline = waitStart + options.timeoutMs;
+  // Alarms already in ALARM are not this rollout's doing (a deploy may be the fix for them).
+  const firingBefore = new Set(await alarmsInAlarm(options));
   let last = "";
   const reported = new Set<string>();
   for (;;) {
@@ -221,9 +295,18 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
     const verdict = refreshVerdict(refreshes, options.since);
     if (verdict.message !== last) log(verdict.message);
     last = verdict.message;
-    if (verdict.state === "done") return 0;
+    if (verdict.state === "done") return alarmsSettled(options, sleep, now);
     if (verdict.state === "failed") {
       log(FAILED_REFRESH_HINT);
+      return 1;
+    }
+    const fired = (await alarmsInAlarm(options)).filter((name) => !firingBefore.has(name));
+    if (fired.length > 0) {
+      log(`in ALARM during the rollout: ${fired.join(", ")}; cancelling the instance refresh`);
+      await describeGroup(options, "cancel-instance-refresh", []);
+      log(
+        `cancelled: servers not yet replaced keep the release they run. The deploy stops here. ${FAILED_REFRESH_HINT}`,
+      );
       return 1;
     }
     const launches = finishedLaunches(
