@@ -96,6 +96,19 @@ describe("waitForRefresh", () => {
     expect(refreshVerdict(refreshes(ours, earlier), since).message).toMatch(/^instance refresh r-1 InProgress/);
   });
 
+  test("an earlier refresh still running (its deploy's job gone) is waited for, not taken for nothing to wait for", () => {
+    const since = new Date("2026-11-24T11:00:00Z");
+    const running = refresh("InProgress", { InstanceRefreshId: "r-0", StartTime: "2026-11-24T10:00:00Z" });
+    expect(refreshVerdict(refreshes(running), since)).toEqual({
+      state: "waiting",
+      message:
+        "an earlier instance refresh, r-0 (started 2026-11-24T10:00:00Z), is still InProgress: waiting for it to end",
+      startedAt: Date.parse("2026-11-24T10:00:00Z"),
+    });
+    const ended = refresh("Successful", { InstanceRefreshId: "r-0", StartTime: "2026-11-24T10:00:00Z" });
+    expect(refreshVerdict(refreshes(ended), since).state).toBe("done");
+  });
+
   test("ROLLOUT_SINCE: unset is no start; an ISO 8601 time is one; anything else is refused, naming the variable and an example", () => {
     expect(rolloutSince(undefined)).toBeUndefined();
     expect(rolloutSince("")).toBeUndefined();

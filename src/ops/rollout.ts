@@ -59,6 +59,20 @@ export function refreshVerdict(describeOutput: string, since?: Date): RefreshVer
     .filter((refresh) => since === undefined || started(refresh) >= since.getTime())
     .sort((a, b) => (started(b) || 0) - (started(a) || 0))[0];
   if (!newest) {
+    // An earlier refresh still running (its deploy's job cancelled, or past its time limit) leaves
+    // the group on two releases: the next environment must not start before it ends.
+    const running = refreshes
+      .filter((refresh) => IN_PROGRESS.has(refresh.Status))
+      .sort((a, b) => (started(b) || 0) - (started(a) || 0))[0];
+    if (running) {
+      return {
+        state: "waiting",
+        message:
+          `an earlier instance refresh, ${running.InstanceRefreshId} (started ${running.StartTime}), is still ` +
+          `${running.Status}: waiting for it to end`,
+        startedAt: started(running) || undefined,
+      };
+    }
     const when = since ? ` since ${since.toISOString()}` : "";
     return { state: "done", message: `no instance refresh${when}: nothing to wait for` };
   }
