@@ -1,5 +1,8 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { Testing } from "cdktf";
 import { bumpAmiPin } from "../../src/ops/ami-pin";
+import { PROJECT_ROOT } from "../../src/project-root";
 import { planReviewMarkdown, planReviewText, reviewPlan } from "../../src/ops/plan-review";
 import { LAYOUT_STACKS } from "../../src/stacks/layouts";
 import { environment, productionEnvironmentFile, ref, synth } from "../helpers";
@@ -43,15 +46,51 @@ describe("the AMI in production", () => {
   });
 
   test("npm run bump-ami sets app.amiPinnedAt and keeps the file's comments", () => {
-    const text = '# prod\napp:\n  instanceType: m7g.large # Graviton\n  version: "1.0.0"\n';
+    const text = '# prod\nproduction: true\napp:\n  instanceType: m7g.large # Graviton\n  version: "1.0.0"\n';
     const bumped = bumpAmiPin(text, new Date("2026-12-03T06:07:08Z"), "environments/prod/config.yaml");
     expect(bumped).toBe(
-      '# prod\napp:\n  instanceType: m7g.large # Graviton\n  version: "1.0.0"\n  amiPinnedAt: 2026-12-03T06:07Z\n',
+      '# prod\nproduction: true\napp:\n  instanceType: m7g.large # Graviton\n  version: "1.0.0"\n  amiPinnedAt: 2026-12-03T06:07Z\n',
+    );
+    // a second bump replaces the value where it is written
+    expect(bumpAmiPin(bumped, new Date("2026-12-05T01:02:03Z"), "x")).toBe(
+      bumped.replace("2026-12-03T06:07Z", "2026-12-05T01:02Z"),
     );
     expect(() => bumpAmiPin("app:\n  ami: ami-0123456789abcdef0\n", new Date(), "x")).toThrow(
       /app\.ami is the fixed id/,
     );
     expect(() => bumpAmiPin("app:\n  amiUpdates: latest\n", new Date(), "x")).toThrow(/already follows/);
+    // outside production, latest is the default: nothing is pinned, and saying it rolls would be false
+    expect(() => bumpAmiPin('app:\n  version: "1.0.0"\n', new Date(), "environments/dev/config.yaml")).toThrow(
+      "environments/dev/config.yaml: app.amiUpdates is latest (the default outside production): every apply already follows the newest Amazon Linux 2023",
+    );
+    expect(() => bumpAmiPin("app:\n  amiUpdates: pinned\n", new Date(), "x")).not.toThrow();
+  });
+
+  test("bumping the shipped prod adds one line and changes nothing else in the file (flow lists, long lines, comments)", () => {
+    const file = path.join(PROJECT_ROOT, "environments", "prod", "config.yaml");
+    const text = fs.readFileSync(file, "utf8");
+    const bumped = bumpAmiPin(text, new Date("2026-12-03T06:07:08Z"), "environments/prod/config.yaml");
+    const [before, after] = [text.split("\n"), bumped.split("\n")];
+    expect(after.filter((line) => !before.includes(line))).toEqual(["  amiPinnedAt: 2026-12-03T06:07Z"]);
+    expect(before.filter((line) => !after.includes(line))).toEqual([]);
+    expect(after).toHaveLength(before.length + 1);
+  });
+
+  test("the pin goes at the end of app, indented as app's fields, wherever app is and however its last field is written", () => {
+    const now = new Date("2026-12-03T06:07:08Z");
+    const pin = "amiPinnedAt: 2026-12-03T06:07Z";
+    // a nested block last, and another section after app
+    expect(
+      bumpAmiPin("production: true\napp:\n    count:\n        min: 1 # one\n    # a comment\nregion: x\n", now, "x"),
+    ).toBe(`production: true\napp:\n    count:\n        min: 1 # one\n    ${pin}\n    # a comment\nregion: x\n`);
+    // no newline at the end of the file
+    expect(bumpAmiPin("production: true\napp:\n  version: '1'", now, "x")).toBe(
+      `production: true\napp:\n  version: '1'\n  ${pin}`,
+    );
+    // app written as a flow map: said, and nothing written
+    expect(() => bumpAmiPin('production: true\napp: {version: "1"}\n', now, "x")).toThrow(
+      /set app\.amiPinnedAt: 2026-12-03T06:07Z by hand/,
+    );
   });
 });
 
