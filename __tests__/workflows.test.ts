@@ -321,7 +321,7 @@ describe("pull-request.yml", () => {
     expect(pr.jobs.plan.strategy.matrix).toBe("${{ fromJSON(needs.test.outputs.matrix) }}");
     const plan = step(pr.jobs.plan, "Plan review");
     expect(plan).toMatchObject({
-      run: 'npm run plan -- "$ENVIRONMENT"',
+      run: 'npm run plan -- "$ENVIRONMENT" --no-lock',
       env: { ENVIRONMENT: "${{ matrix.environment }}" },
     });
     const credentials = stepUsing(pr.jobs.plan, "aws-actions/configure-aws-credentials");
@@ -594,6 +594,24 @@ describe("deploy.yml and deploy-environment.yml", () => {
     });
   });
 
+  test("every plan run with the plan role reads the state without its lock (the plan role may not write it); only the deploy role's plan takes it", () => {
+    const planRuns = ALL_JOBS.flatMap(([file, id, job]) =>
+      stepsOf(job)
+        .filter((s) => /npm run (--silent )?(plan|drift)\b/.test(String(s.run ?? "")))
+        .map((s) => ({
+          where: `${file} ${id}`,
+          run: String(s.run),
+          role: stepsOf(job).find((c) => String(c.uses ?? "").startsWith("aws-actions/configure-aws-credentials@"))
+            ?.with?.["role-to-assume"],
+        })),
+    );
+    expect(planRuns.length).toBeGreaterThanOrEqual(4);
+    for (const { where, run, role } of planRuns) {
+      const lockFree = /npm run (--silent )?drift\b/.test(run) || run.includes("--no-lock");
+      expect({ where, role, lockFree }).toEqual({ where, role, lockFree: role === "${{ vars.AWS_PLAN_ROLE_ARN }}" });
+    }
+  });
+
   test("the review runs before the approval with the plan role; the deploy re-runs the plan guard, then applies that very plan", () => {
     const { review, deploy: apply } = called.jobs;
     expect(apply.needs).toBe("review");
@@ -607,8 +625,11 @@ describe("deploy.yml and deploy-environment.yml", () => {
     const runs = stepsOf(apply)
       .map((s) => s.run)
       .filter(Boolean);
+    // the review's plan is never applied: it reads the state without its lock, which the plan role may not write
+    expect(step(review, "Plan review").run).toBe('npm run plan -- "$ENVIRONMENT" --no-lock');
+    // the deploy's guard takes the lock, and applies that very plan
     const guard = runs.indexOf('npm run plan -- "$ENVIRONMENT"');
-    // it waits for a lock another run holds (the drift check's plan), as the plan guard does
+    // it waits for a lock another run holds (a colleague's plan or apply), as the plan guard does
     const applyReviewed = runs.indexOf(
       'terraform -chdir="cdktf.out/stacks/$ENVIRONMENT" apply -input=false -no-color -lock-timeout=10m plan.tfplan',
     );

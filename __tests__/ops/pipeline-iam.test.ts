@@ -122,8 +122,8 @@ test("the reads the README's hand-written plan role lacked are there: SNS, KMS k
 });
 
 test("the plan role changes nothing, and reads no object but the releases", () => {
-  for (const statement of plan.Statement.filter((s) => s.Sid !== "StateLock")) {
-    for (const action of statement.Action) expect(action).toMatch(/^[a-z0-9-]+:(Describe|Get|List)/);
+  for (const statement of planRolePolicy({ ...inputs, stateBuckets: ["acme-tfstate"] }).Statement) {
+    for (const action of statement.Action) expect(action).toMatch(/^[a-z0-9-]+:(Describe|Get|List|Decrypt$)/);
   }
   const objectReads = plan.Statement.filter((s) => s.Action.includes("s3:GetObject") && s.Sid !== "StateRead");
   expect(objectReads.map((s) => s.Resource)).toEqual([[`arn:aws:s3:::${PROJECT}-*-artifacts-*/app/*`]]);
@@ -161,15 +161,17 @@ test("a type the table does not know fails the generation, naming it", () => {
   );
 });
 
-test("S3 state buckets add state reads and lock objects to the plan role, state writes to the deploy role", () => {
+test("S3 state buckets add state reads to the plan role (its plans take no lock: it may neither hold nor remove one), state writes and the lock to the deploy role", () => {
   const withState = { ...inputs, stateBuckets: ["acme-tfstate"] };
   const sids = (policy: typeof plan) => Object.fromEntries(policy.Statement.map((s) => [s.Sid, s]));
-  expect(sids(planRolePolicy(withState)).StateLock).toMatchObject({
+  expect(sids(planRolePolicy(withState)).StateLock).toBeUndefined();
+  expect(sids(planRolePolicy(withState)).StateRead.Action).toEqual(["s3:GetObject"]);
+  expect(sids(planRolePolicy(withState)).StateKey.Action).toEqual(["kms:Decrypt"]);
+  expect(sids(deployRolePolicy(withState)).StateRead.Action).toEqual(["s3:GetObject", "s3:PutObject"]);
+  expect(sids(deployRolePolicy(withState)).StateLock).toMatchObject({
     Action: ["s3:PutObject", "s3:DeleteObject"],
     Resource: ["arn:aws:s3:::acme-tfstate/*.tflock"],
   });
-  expect(sids(planRolePolicy(withState)).StateRead.Action).toEqual(["s3:GetObject"]);
-  expect(sids(deployRolePolicy(withState)).StateRead.Action).toEqual(["s3:GetObject", "s3:PutObject"]);
 });
 
 test("a deploy role attaches only the managed policies the stacks attach: never AdministratorAccess to a role it could assume", () => {

@@ -4,7 +4,7 @@ import { driftReport } from "../../src/ops/drift-report";
 import { kindOf, parsePlanDocument } from "../../src/ops/plan-json";
 import { reviewPlan } from "../../src/ops/plan-review";
 import { OpsError } from "../../src/ops/terraform";
-import { planArguments } from "../../src/ops/workflow";
+import { lockArguments, planArguments } from "../../src/ops/workflow";
 import { planDocument, resourceChange } from "./plan-fixtures";
 
 // fixtures/terraform-1.11.4-plan.json was WRITTEN BY A REAL TERRAFORM (1.11.4), not by hand: a
@@ -69,6 +69,14 @@ describe("npm run plan's terraform arguments", () => {
       "-out=plan.tfplan",
       "-replace=aws_instance.AppServer_Instance_1A2B3C4D",
     ]);
+  });
+
+  test("a plan that will not be applied reads S3 or local state without its lock; HCP Terraform's is always waited for", () => {
+    expect(lockArguments("none", { terraform: { backend: { s3: {} } } })).toEqual(["-lock=false"]);
+    expect(lockArguments("none", { terraform: { backend: { local: {} } } })).toEqual(["-lock=false"]);
+    expect(lockArguments("none", { terraform: { cloud: { organization: "acme" } } })).toEqual(["-lock-timeout=5m"]);
+    expect(lockArguments("wait", { terraform: { backend: { s3: {} } } })).toEqual(["-lock-timeout=5m"]);
+    expect(planArguments("plan.tfplan", [], ["-lock=false"])).toEqual(["-lock=false", "-out=plan.tfplan"]);
   });
 
   test("a --replace that is not a resource address is refused before Terraform runs", () => {

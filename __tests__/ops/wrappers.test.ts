@@ -139,7 +139,7 @@ describe("npm run drift (stub terraform)", () => {
     expect(result.stdout).toContain("No drift in dev");
     expect(commands(stub.calls(), stackDir("dev"))).toEqual([
       "init -input=false -no-color",
-      "plan -input=false -no-color -refresh-only -detailed-exitcode -lock-timeout=5m -out=drift.tfplan",
+      "plan -input=false -no-color -refresh-only -detailed-exitcode -lock=false -out=drift.tfplan",
       "show -no-color -json drift.tfplan",
     ]);
   });

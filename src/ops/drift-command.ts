@@ -1,7 +1,15 @@
 import { driftReport, driftReportText } from "./drift-report";
 import { OpsError, runTerraform } from "./terraform";
 import { priorManagedResources } from "./plan-json";
-import { emptyStateMessage, prepareStack, showPlan, terraformFailed, type CliArgs, type CliTool } from "./workflow";
+import {
+  emptyStateMessage,
+  lockArguments,
+  prepareStack,
+  showPlan,
+  terraformFailed,
+  type CliArgs,
+  type CliTool,
+} from "./workflow";
 
 // `npm run drift -- <env>`: synthesize the stack, `terraform init`, then
 // `terraform plan -refresh-only -detailed-exitcode -out=drift.tfplan`, and report in plain words
@@ -29,7 +37,8 @@ export async function driftCommand(args: CliArgs): Promise<number> {
   const stack = await prepareStack(args.stack, args);
   const plan = await runTerraform(
     "plan",
-    ["-refresh-only", "-detailed-exitcode", "-lock-timeout=5m", `-out=${PLAN_FILE}`],
+    // never applied: the state is read without its lock (lockArguments)
+    ["-refresh-only", "-detailed-exitcode", ...lockArguments("none", stack.document), `-out=${PLAN_FILE}`],
     {
       cwd: stack.dir,
       echo: args.echo,

@@ -4,7 +4,16 @@ import { makeFolder } from "../make-folder";
 import { planCostOf } from "../cost/plan-cost";
 import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "./plan-review";
 import { OpsError, runTerraform } from "./terraform";
-import { planArguments, prepareStack, shown, showPlan, terraformFailed, type CliArgs, type CliTool } from "./workflow";
+import {
+  lockArguments,
+  planArguments,
+  prepareStack,
+  shown,
+  showPlan,
+  terraformFailed,
+  type CliArgs,
+  type CliTool,
+} from "./workflow";
 
 // `npm run plan -- <env>`: synthesize the stack, `terraform plan -out`, read the plan back with
 // `terraform show -json`, and print a review: counts, what is replaced or deleted, and a loud
@@ -17,8 +26,9 @@ import { planArguments, prepareStack, shown, showPlan, terraformFailed, type Cli
 
 const PLAN_FILE = "plan.tfplan";
 
-const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-synth] [--quiet]
+const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-lock] [--no-synth] [--quiet]
   --allow-destroy    let a plan that destroys data or state exit 0 (it is still reported)
+  --no-lock          read S3 or local state without its lock, for a plan that will not be applied (CI's plan role)
   --replace <addr>   replace this resource on purpose (terraform plan -replace), e.g. a server whose AMI is kept
   --markdown <file>  write the Markdown summary here (default: cdktf.out/plan-<env>.md)
   --no-synth         use the stack already in cdktf.out/ instead of synthesizing it
@@ -32,6 +42,7 @@ export const PLAN_TOOL: CliTool = {
     "allow-destroy": { type: "boolean" },
     markdown: { type: "string" },
     replace: { type: "string", multiple: true },
+    "no-lock": { type: "boolean" },
   },
 };
 
@@ -39,7 +50,8 @@ export const PLAN_TOOL: CliTool = {
 export async function planCommand(args: CliArgs): Promise<number> {
   const stack = await prepareStack(args.stack, args);
   const replace = (args.values.replace as string[] | undefined) ?? [];
-  const plan = await runTerraform("plan", planArguments(PLAN_FILE, replace), {
+  const lock = lockArguments(args.values["no-lock"] === true ? "none" : "wait", stack.document);
+  const plan = await runTerraform("plan", planArguments(PLAN_FILE, replace, lock), {
     cwd: stack.dir,
     echo: args.echo,
   });

@@ -129,11 +129,29 @@ export async function prepareStack(name: string, options: { synth: boolean }): P
 }
 
 /**
- * The arguments of `terraform plan` for `npm run plan`: wait for a concurrent run's state lock
- * (another pipeline, a colleague) instead of failing at once, save the plan, and replace each
- * `--replace` address on purpose (`-replace=<address>`, checked to be a resource address).
+ * How a plan treats the state lock: `wait` takes it, waiting for a concurrent run (another
+ * pipeline, a colleague) instead of failing at once; `none` reads the state without it, for plans
+ * that are never applied (a pull request's, drift's, the review before a deploy): they then need
+ * no right to write the lock, and a plan cancelled half-way leaves no lock that stops the next
+ * deploy. HCP Terraform locks its workspace itself: there the lock is always waited for.
  */
-export function planArguments(planFile: string, replace: readonly string[] = []): string[] {
+export type PlanLock = "wait" | "none";
+
+/** The lock arguments of `terraform plan` for a stack: `none` only where state is in S3 or local. */
+export function lockArguments(lock: PlanLock, document: { terraform?: Record<string, unknown> }): string[] {
+  return lock === "none" && document.terraform?.cloud === undefined ? ["-lock=false"] : ["-lock-timeout=5m"];
+}
+
+/**
+ * The arguments of `terraform plan` for `npm run plan`: the lock (`lockArguments`), save the plan,
+ * and replace each `--replace` address on purpose (`-replace=<address>`, checked to be a resource
+ * address).
+ */
+export function planArguments(
+  planFile: string,
+  replace: readonly string[] = [],
+  lock: readonly string[] = ["-lock-timeout=5m"],
+): string[] {
   for (const address of replace) {
     try {
       parseAddress(address);
@@ -143,7 +161,7 @@ export function planArguments(planFile: string, replace: readonly string[] = [])
       );
     }
   }
-  return ["-lock-timeout=5m", `-out=${planFile}`, ...replace.map((address) => `-replace=${address}`)];
+  return [...lock, `-out=${planFile}`, ...replace.map((address) => `-replace=${address}`)];
 }
 
 /** `terraform show -json <planFile>`, parsed and checked. */
