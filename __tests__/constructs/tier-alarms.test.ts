@@ -1,11 +1,13 @@
 import { Testing } from "cdktf";
 import type { Construct } from "constructs";
+import { ACCESS_LOG_FIELDS, AccessLogAlarms, accessLogPattern } from "../../src/constructs/access-log-alarms";
 import { AppAlarms, type AppAlarmsProps } from "../../src/constructs/app-alarms";
 import { DatabaseAlarms } from "../../src/constructs/database-alarms";
 import { LoadBalancerAlarms } from "../../src/constructs/load-balancer-alarms";
 import { TierAlarms, type TierAlarmsProps } from "../../src/constructs/tier-alarms";
 import { Naming } from "../../src/naming";
-import { Synthesized } from "../helpers";
+import { nginxConf } from "../../src/userdata/nginx-conf";
+import { Synthesized, testHost } from "../helpers";
 
 const TOPIC = "arn:aws:sns:ap-northeast-2:123456789012:shop-prod-alarms";
 const common: TierAlarmsProps = {
@@ -361,6 +363,87 @@ describe("AppAlarms", () => {
     expect(app({ instanceId: "i-1", region: "ap-northeast-2" })["shop-prod-app-memory"].treat_missing_data).toBe(
       "missing",
     );
+  });
+});
+
+describe("AccessLogAlarms (a server no load balancer counts for)", () => {
+  const build = (scope: Construct) =>
+    new AccessLogAlarms(scope, "AccessLogAlarms", {
+      ...common,
+      accessLogGroupName: "/shop/prod/nginx/access",
+      errorPercent: 5,
+    });
+  const json = new Synthesized(Testing.synthScope(build));
+  const filters = Object.fromEntries(
+    json.resources("aws_cloudwatch_log_metric_filter").map((f) => [f.values.name as string, f.values]),
+  );
+  const alarm = alarms(build)["shop-prod-app-5xx-rate"];
+
+  test("two metric filters on the access log, every request and every 5xx, into the environment's own namespace", () => {
+    expect(filters).toEqual({
+      "shop-prod-nginx-requests": {
+        name: "shop-prod-nginx-requests",
+        log_group_name: "/shop/prod/nginx/access",
+        pattern: "[addr, time, request, status, ...]",
+        metric_transformation: { name: "Requests", namespace: "shop/prod/nginx", value: "1", unit: "Count" },
+      },
+      "shop-prod-nginx-errors5xx": {
+        name: "shop-prod-nginx-errors5xx",
+        log_group_name: "/shop/prod/nginx/access",
+        pattern: "[addr, time, request, status>=500, ...]",
+        metric_transformation: { name: "Errors5xx", namespace: "shop/prod/nginx", value: "1", unit: "Count" },
+      },
+    });
+    // the alarm reads exactly those metrics
+    const read = alarm.metric_query
+      .filter((q: any) => q.metric)
+      .map((q: any) => [q.metric.namespace, q.metric.metric_name]);
+    expect(read.sort()).toEqual([
+      ["shop/prod/nginx", "Errors5xx"],
+      ["shop/prod/nginx", "Requests"],
+    ]);
+  });
+
+  test("the pattern's fields are the server's log format's: the status is the fourth field as CloudWatch splits a line, however many upstreams nginx tried", () => {
+    // the log_format the servers write, its variables filled as nginx fills them
+    const format = /log_format upstream ((?:'[^']*'\s*)+);/.exec(nginxConf(testHost()))![1];
+    const template = [...format.matchAll(/'([^']*)'/g)].map((m) => m[1]).join("");
+    const line = template
+      .replace("$remote_addr", "203.0.113.9")
+      .replace("$time_iso8601", "2026-12-04T20:35:00+00:00")
+      .replace("$request", "POST /notes HTTP/1.1")
+      .replace("$status", "502")
+      .replace("$body_bytes_sent", "157")
+      .replace("$request_time", "3.004")
+      .replace("$upstream_addr", "127.0.0.1:8001, 127.0.0.1:8002")
+      .replace("$upstream_status", "504, 502")
+      .replace("$upstream_response_time", "3.000, 0.001")
+      .replace("$http_x_forwarded_for", "198.51.100.7, 10.0.0.5");
+    expect(line).not.toContain("$");
+    // CloudWatch's space-delimited parsing: a field in [] or "" is one field, whatever it holds
+    const fields = [...line.matchAll(/\[[^\]]*\]|"[^"]*"|\S+/g)].map((m) => m[0]);
+    expect(fields.slice(0, ACCESS_LOG_FIELDS.length)).toEqual([
+      "203.0.113.9",
+      "[2026-12-04T20:35:00+00:00]",
+      '"POST /notes HTTP/1.1"',
+      "502",
+    ]);
+    expect(fields.length).toBeGreaterThan(ACCESS_LOG_FIELDS.length); // what follows varies: "..." takes it
+    expect(accessLogPattern(">=500")).toBe("[addr, time, request, status>=500, ...]");
+  });
+
+  test.each([
+    ["a quiet minute: 5 requests, all 502", 0, { requests: 5, errors: 5 }],
+    ["100 requests, 10 of them 5xx", 10, { requests: 100, errors: 10 }],
+    ["200 requests and no error line (no datapoint)", 0, { requests: 200 }],
+    ["no traffic at all", 0, {}],
+  ])("the 5xx rate, %s, reads %d %%", (_, percent, minute: Record<string, number>) => {
+    expect(metricMath(alarm.metric_query, minute)).toBeCloseTo(percent, 5);
+    expect(alarm).toMatchObject({
+      threshold: 5,
+      comparison_operator: "GreaterThanThreshold",
+      treat_missing_data: "notBreaching",
+    });
   });
 });
 

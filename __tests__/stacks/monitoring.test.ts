@@ -48,7 +48,7 @@ const DATABASE: Record<string, Expected> = {
   "db-freeable-memory": { namespace: "AWS/RDS", metric: "FreeableMemory", statistic: "Minimum", dims: rds },
   "db-connections": { namespace: "AWS/RDS", metric: "DatabaseConnections", statistic: "Maximum", dims: rds },
 };
-const SINGLE_SERVER: Record<string, Expected> = {
+const SINGLE_SERVER: Record<string, Expected | Expected[]> = {
   "app-cpu": ec2("CPUUtilization", "Average", server),
   "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Maximum", dims: server },
   "app-disk": { namespace: "CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: server },
@@ -57,6 +57,11 @@ const SINGLE_SERVER: Record<string, Expected> = {
   "app-status-system": ec2("StatusCheckFailed_System", "Maximum", server),
   // the server's own probe of its health check through nginx (src/userdata/health-probe.ts)
   "app-health": { namespace: "AppHealth", metric: "HealthCheckOk", statistic: "Minimum", dims: server },
+  // what no load balancer counts for it: 5xx over requests, from its nginx access log's metric filters
+  "app-5xx-rate": [
+    { namespace: "shop/test/nginx", metric: "Errors5xx", statistic: "Sum", dims: {} },
+    { namespace: "shop/test/nginx", metric: "Requests", statistic: "Sum", dims: {} },
+  ],
 };
 const alb5xx = { namespace: "AWS/ApplicationELB", statistic: "Sum" };
 /** Every alarm of each layout; metric-math alarms list the metrics their queries read. */
@@ -117,8 +122,8 @@ function pointsAt(json: Synthesized, reference: string): string {
   const target = json.referenced(reference);
   return `${target.type}.${/\.([a-z_]+)\}$/.exec(reference)![1]}`;
 }
-function dimsOf(json: Synthesized, dimensions: Record<string, string>): Dims {
-  return Object.fromEntries(Object.entries(dimensions).map(([k, v]) => [k, pointsAt(json, v)]));
+function dimsOf(json: Synthesized, dimensions: Record<string, string> | undefined): Dims {
+  return Object.fromEntries(Object.entries(dimensions ?? {}).map(([k, v]) => [k, pointsAt(json, v)]));
 }
 /** What an alarm reads, in the shape of `EXPECTED`, with every dimension resolved. */
 function readsOf(json: Synthesized, alarm: Record<string, any>): Expected | Expected[] {

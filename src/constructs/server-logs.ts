@@ -19,6 +19,8 @@ export class ServerLogs extends Construct {
   public readonly groups: ServerLogGroups;
   /** The log group resources, for servers to boot after. */
   public readonly logGroups: CloudwatchLogGroup[];
+  /** The nginx access log's group, by its resource's name (what reads it is created after it). */
+  public readonly accessLogGroupName: string;
 
   constructor(scope: Construct, id: string, props: ServerLogsProps) {
     super(scope, id);
@@ -46,5 +48,6 @@ export class ServerLogs extends Construct {
           tags: naming.tags(`logs-${paths[key].replace("/", "-")}`),
         }),
     );
+    this.accessLogGroupName = this.logGroups[Object.keys(paths).indexOf("nginxAccess")].name;
   }
 }

@@ -222,7 +222,7 @@ export function estimateCost(
       basis: "table",
     });
   }
-  const metrics = customMetricCount(servers);
+  const metrics = customMetricCount(servers, of("aws_cloudwatch_log_metric_filter").length);
   if (metrics.count > 0) {
     lines.push(
       priced(
@@ -384,7 +384,7 @@ function alarmMetricCount(values: Readonly<Record<string, unknown>>): number {
 }
 
 /** Custom metrics: EC2 detailed monitoring and the CloudWatch agent's memory and disk metrics. */
-function customMetricCount(servers: readonly Servers[]): { count: number; detail: string } {
+function customMetricCount(servers: readonly Servers[], logFilters: number): { count: number; detail: string } {
   let detailed = 0;
   let agent = 0;
   for (const s of servers) {
@@ -393,10 +393,13 @@ function customMetricCount(servers: readonly Servers[]): { count: number; detail
       ? s.count * AGENT_METRICS.perFleetServer + AGENT_METRICS.perFleet
       : s.count * AGENT_METRICS.singleServer;
   }
-  const parts = [agent > 0 ? `${agent} agent` : "", detailed > 0 ? `${detailed} detailed monitoring` : ""].filter(
-    Boolean,
-  );
-  return { count: detailed + agent, detail: parts.join(", ") };
+  const parts = [
+    agent > 0 ? `${agent} agent` : "",
+    detailed > 0 ? `${detailed} detailed monitoring` : "",
+    // each log metric filter publishes one metric (no dimensions)
+    logFilters > 0 ? `${logFilters} from log filters` : "",
+  ].filter(Boolean);
+  return { count: detailed + agent + logFilters, detail: parts.join(", ") };
 }
 
 /** GB of logs ingested a month and held once retention is full (uncompressed: errs high). */

@@ -356,6 +356,10 @@ export const TYPE_ACTIONS: Readonly<Record<string, TypeActions>> = {
       "logs:TagLogGroup",
     ],
   },
+  aws_cloudwatch_log_metric_filter: {
+    read: ["logs:DescribeMetricFilters"],
+    write: ["logs:PutMetricFilter", "logs:DeleteMetricFilter"],
+  },
   aws_ssm_parameter: {
     read: SSM_PARAMETER_READ,
     write: ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource"],

@@ -30,6 +30,6 @@ export class AppDbSplitStack extends EnvironmentStack {
       bootDependsOn: appToDatabase.rules,
     });
     addDatabaseOutputs(this, database);
-    addMonitoring(this, { app: server, database });
+    addMonitoring(this, { app: server, database, accessLogGroupName: release.logs.accessLogGroupName });
   }
 }

@@ -1,5 +1,6 @@
 import { TerraformOutput } from "cdktf";
 import { AGENT_START_SECONDS } from "../userdata/boot-script";
+import { AccessLogAlarms } from "../constructs/access-log-alarms";
 import { AlarmTopic } from "../constructs/alarm-topic";
 import { AppAlarms, type AppServers } from "../constructs/app-alarms";
 import { AppFleet } from "../constructs/app-fleet";
@@ -20,6 +21,11 @@ export interface MonitoredTiers {
   readonly database?: Database;
   /** The one app server dumps its own database nightly (single-server): alarm when a dump is missing. */
   readonly localDatabaseBackups?: boolean;
+  /**
+   * The nginx access log's group of a server clients reach directly (no load balancer counts its
+   * errors): its 5xx rate is read from the log.
+   */
+  readonly accessLogGroupName?: string;
 }
 
 /**
@@ -66,6 +72,15 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
         target5xxPercent: t.target5xxPercent,
         latencyP95Ms: t.latencyP95Ms,
         latencyP99Ms: t.latencyP99Ms,
+      }),
+    );
+  }
+  if (!tiers.loadBalancer && tiers.accessLogGroupName) {
+    alarms.push(
+      new AccessLogAlarms(stack, "AccessLogAlarms", {
+        ...common,
+        accessLogGroupName: tiers.accessLogGroupName,
+        errorPercent: t.target5xxPercent,
       }),
     );
   }

@@ -20,6 +20,10 @@ export class SingleServerStack extends EnvironmentStack {
       // The database lives on this box: protect it as the database would be.
       terminationProtection: this.env.database.deletionProtection,
     });
-    addMonitoring(this, { app: server, localDatabaseBackups: true });
+    addMonitoring(this, {
+      app: server,
+      localDatabaseBackups: true,
+      accessLogGroupName: release.logs.accessLogGroupName,
+    });
   }
 }
