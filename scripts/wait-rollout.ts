@@ -1,17 +1,18 @@
-import { rolloutSince, rolloutTimeoutMs, waitForRefresh } from "../src/ops/rollout";
+import { RELEASE_ALARM, rolloutSince, rolloutTimeoutMs, waitForRefresh } from "../src/ops/rollout";
 import { OpsError, runProcess, runTerraform } from "../src/ops/terraform";
 import { runCli, synthesizedStack } from "../src/ops/workflow";
 
 // `npm run wait-rollout -- <env>`: after `cdktf deploy <env>`, wait for the Auto Scaling group's
-// instance refresh to end (the provider does not), and for the environment's alarms to be out of
-// ALARM: one that goes into ALARM during the refresh cancels it, one still in ALARM 10 minutes after
-// it fails the wait, so that the deploy chain stops before the next environment. Reads the group's name from the stack's
-// outputs. Exit 0 when it succeeded (or the layout has no group), 1 when it failed, was cancelled
-// or is still running after ROLLOUT_TIMEOUT_MINUTES (by default as long as a rollout of the group may
-// take while it makes progress: rolloutTimeoutSeconds), or when 3 of its new servers never came into
-// service. ROLLOUT_SINCE (an ISO 8601
-// time, the deploy's start) makes only a refresh started since count: a deploy that changed no
-// launch template then has nothing to wait for, however an earlier refresh ended.
+// instance refresh to end (the provider does not), then watch the release alarms (5xx rates,
+// latency) for 5 minutes. Exit 0 when the rollout succeeded (or the layout has no group) and no
+// release alarm is in ALARM after the watch. Exit 1 when the refresh failed, was cancelled or is
+// still running after ROLLOUT_TIMEOUT_MINUTES (by default as long as a rollout of the group may take
+// while it makes progress: rolloutTimeoutSeconds), when 3 of its new servers never came into
+// service, when a release alarm went into ALARM during it (the refresh is cancelled), or when one
+// is still in ALARM 10 minutes after the watch. ROLLOUT_SINCE (an ISO 8601 time, the deploy's
+// start) makes only a refresh started since count; with none since, an earlier one still running
+// is waited for, and one that ended without replacing every server fails the wait.
+// ROLLOUT_ALARMS=ignore skips the alarms (an emergency).
 
 const USAGE = `usage: npm run wait-rollout -- <env>
   exit codes: 0 the rollout succeeded (or there is none), 1 it failed, timed out, or an error`;
@@ -26,11 +27,20 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
   if (!region) throw new OpsError(`stack ${stack.name} has no AWS provider region`);
   const outputs = await runTerraform("output", ["-json"], { cwd: stack.dir });
   if (outputs.status !== 0) throw new OpsError(`terraform output failed in ${stack.dir}: ${outputs.stderr.trim()}`);
-  // The environment's alarms, by name, as synthesized (never another environment's of a like name).
-  const alarms = Object.values(
-    (stack.document as { resource?: Record<string, Record<string, { alarm_name?: string }>> }).resource
-      ?.aws_cloudwatch_metric_alarm ?? {},
-  ).flatMap((alarm) => (typeof alarm.alarm_name === "string" ? [alarm.alarm_name] : []));
+  // The environment's release alarms, by name, as synthesized (never another environment's of a
+  // like name); ROLLOUT_ALARMS=ignore reads none (an emergency: the repository variable in CI).
+  const ignoreAlarms = process.env.ROLLOUT_ALARMS === "ignore";
+  if (ignoreAlarms) console.log(`wait-rollout ${stack.name}: ROLLOUT_ALARMS=ignore: the release alarms are not read`);
+  else if (process.env.ROLLOUT_ALARMS)
+    throw new OpsError(`ROLLOUT_ALARMS may only be "ignore" (got "${process.env.ROLLOUT_ALARMS}")`);
+  const alarms = ignoreAlarms
+    ? []
+    : Object.values(
+        (stack.document as { resource?: Record<string, Record<string, { alarm_name?: string }>> }).resource
+          ?.aws_cloudwatch_metric_alarm ?? {},
+      ).flatMap((alarm) =>
+        typeof alarm.alarm_name === "string" && RELEASE_ALARM.test(alarm.alarm_name) ? [alarm.alarm_name] : [],
+      );
   return waitForRefresh({
     since,
     alarms,

@@ -425,7 +425,7 @@ describe("plan review: changes that look safe but are not", () => {
     ["app-db-split", () => split],
   ])(
     "%s: a new app.port blocks the plan unless the server is replaced too (its nginx keeps the old port; the security group would close it)",
-    (_layout, stackOf) => {
+    (layout, stackOf) => {
       const stack = stackOf();
       const server = address(stack, "aws_instance", "Instance");
       const rule = (port: number) => ({
@@ -451,8 +451,9 @@ describe("plan review: changes that look safe but are not", () => {
           message:
             "environments/dev: app.port 80 -> 8080 closes 80 and opens 8080 in the server's security group, but the " +
             "server keeps nginx on 80 (its user data runs at its first boot only), so the site would be unreachable. " +
-            `Keep the port, or replace the server on purpose: npm run plan -- dev --replace '${server}' (a single ` +
-            "server's disk holds its database: move or back up the data first)",
+            `Keep the port, or replace the server on purpose: npm run plan -- dev --replace '${server}'` +
+            // only the single server's disk holds the database
+            (layout === "single-server" ? " (its disk holds the database: move or back up the data first)" : ""),
         },
       ]);
       expect(review.blocked).toBe(true);

@@ -1,5 +1,7 @@
 import {
   ALARM_SETTLE_MS,
+  ALARM_WATCH_MS,
+  RELEASE_ALARM,
   failingStreak,
   FAILED_LAUNCHES,
   finishedLaunches,
@@ -86,10 +88,22 @@ describe("waitForRefresh", () => {
   test("with the deploy's start, an earlier refresh is not this deploy's: none since is nothing to wait for, a newer one counts", () => {
     const earlier = refresh("Failed", { InstanceRefreshId: "r-0", StartTime: "2026-11-24T10:00:00Z" });
     const since = new Date("2026-11-24T11:00:00Z");
-    expect(refreshVerdict(refreshes(earlier), since)).toEqual({
+    // an earlier refresh that ended well: nothing to wait for
+    const succeeded = refresh("Successful", { InstanceRefreshId: "r-0", StartTime: "2026-11-24T10:00:00Z" });
+    expect(refreshVerdict(refreshes(succeeded), since)).toEqual({
       state: "done",
       message: "no instance refresh since 2026-11-24T11:00:00.000Z: nothing to wait for",
     });
+    // one that ended without replacing every server (cancelled by an alarm, failed) leaves the fleet on
+    // two launch template versions, whatever this deploy changed: a re-run must not pass for it
+    expect(refreshVerdict(refreshes(earlier), since)).toMatchObject({
+      state: "failed",
+      message: expect.stringMatching(
+        /^the group's last instance refresh, r-0 \(started 2026-11-24T10:00:00Z\), ended Failed, and this deploy started none: .*start-instance-refresh --auto-scaling-group-name shop-prod-app-x/,
+      ),
+    });
+    const cancelled = refresh("Cancelled", { InstanceRefreshId: "r-0", StartTime: "2026-11-24T10:00:00Z" });
+    expect(refreshVerdict(refreshes(cancelled), since).state).toBe("failed");
     expect(refreshVerdict(refreshes(earlier)).state).toBe("failed"); // without a start, the newest counts
     const ours = refresh("InProgress", { InstanceRefreshId: "r-1", StartTime: "2026-11-24T11:00:07Z" });
     expect(refreshVerdict(refreshes(earlier, ours), since)).toMatchObject({ state: "waiting" });
@@ -156,34 +170,38 @@ describe("waitForRefresh", () => {
   });
 });
 
-describe("the environment's alarms around a rollout (a stand-in runner answers the AWS CLI's calls)", () => {
-  const ALARMS = ["shop-prod-app-cpu", "shop-prod-target-5xx-rate", "shop-prod-db-cpu"];
+describe("the release alarms around a rollout (a stand-in runner answers the AWS CLI's calls)", () => {
+  const ALARMS = ["shop-prod-alb-5xx-rate", "shop-prod-target-5xx-rate", "shop-prod-latency-p99"];
+  const START = 10_000_000; // the deploy's start, on the test's clock
+  const before = new Date(START - 3_600_000).toISOString(); // in ALARM since an hour before the deploy
+  const during = new Date(START + 60_000).toISOString(); // went into ALARM since the deploy began
   /**
    * Answers describe-instance-refreshes with the next of `statuses` and describe-alarms with the
-   * next of `firing` (names in ALARM), the last one repeated; records every call.
+   * next of `firing` (name and when it went into ALARM), the last one repeated; records every call.
    */
-  function stand_in(statuses: string[], firing: string[][]) {
+  function stand_in(statuses: string[], firing: Array<Array<[string, string]>>) {
     const calls: string[][] = [];
     let [refreshPoll, alarmPoll] = [0, 0];
     const run: Runner = async (command, args) => {
       calls.push([command, ...args]);
       if (args.includes("describe-alarms")) {
-        const names = firing[Math.min(alarmPoll++, firing.length - 1)];
-        return {
-          status: 0,
-          stdout: JSON.stringify({ MetricAlarms: names.map((AlarmName) => ({ AlarmName })) }),
-          stderr: "",
-        };
+        const now = firing[Math.min(alarmPoll++, firing.length - 1)];
+        const MetricAlarms = now.map(([AlarmName, StateUpdatedTimestamp]) => ({ AlarmName, StateUpdatedTimestamp }));
+        return { status: 0, stdout: JSON.stringify({ MetricAlarms }), stderr: "" };
       }
       if (args.includes("describe-scaling-activities")) return { status: 0, stdout: activities(), stderr: "" };
       if (args.includes("cancel-instance-refresh")) return { status: 0, stdout: "{}", stderr: "" };
       const status = statuses[Math.min(refreshPoll++, statuses.length - 1)];
-      return { status: 0, stdout: refreshes(refresh(status)), stderr: "" };
+      return {
+        status: 0,
+        stdout: refreshes(refresh(status, { StartTime: new Date(START).toISOString() })),
+        stderr: "",
+      };
     };
     return { run, calls };
   }
   function clocked() {
-    let clock = 0;
+    let clock = START;
     return {
       now: () => clock,
       sleep: async (ms: number) => {
@@ -191,11 +209,32 @@ describe("the environment's alarms around a rollout (a stand-in runner answers t
       },
     };
   }
-  const common = { region: "ap-northeast-2", intervalMs: 1000, timeoutMs: 3_600_000, alarms: ALARMS };
+  const common = {
+    region: "ap-northeast-2",
+    intervalMs: 60_000,
+    timeoutMs: 3_600_000,
+    alarms: ALARMS,
+    since: new Date(START),
+  };
 
-  test("an alarm that goes into ALARM while the refresh runs cancels it: exit 1, the alarm named, the refresh cancelled on the group", async () => {
+  test("the gate is the release's alarms: its 5xx rates and latency, not a disk, the database or the health checks a new path moves", () => {
+    const gated = ["alb-5xx-rate", "target-5xx-rate", "app-5xx-rate", "latency-p95", "latency-p99"];
+    for (const what of gated) expect(RELEASE_ALARM.test(`shop-prod-${what}`)).toBe(true);
+    for (const what of ["app-disk", "db-free-storage", "no-healthy-hosts", "unhealthy-hosts", "app-cpu", "app-health"])
+      expect(RELEASE_ALARM.test(`shop-prod-${what}`)).toBe(false);
+    const shipped = Object.values((shippedStack("prod").doc as any).resource.aws_cloudwatch_metric_alarm).map(
+      (a: any) => a.alarm_name as string,
+    );
+    expect(shipped.filter((name) => RELEASE_ALARM.test(name)).sort()).toEqual(
+      ["shop-prod-alb-5xx-rate", "shop-prod-latency-p95", "shop-prod-latency-p99", "shop-prod-target-5xx-rate"].map(
+        (n) => n.replace("shop", (shippedStack("prod").doc as any).provider.aws[0].default_tags[0].tags.Project),
+      ),
+    );
+  });
+
+  test("a release alarm that goes into ALARM while the refresh runs cancels it: exit 1, the alarm named, the refresh cancelled on the group", async () => {
     const lines: string[] = [];
-    const { run, calls } = stand_in(["InProgress"], [[], [], ["shop-prod-target-5xx-rate"]]);
+    const { run, calls } = stand_in(["InProgress"], [[], [["shop-prod-target-5xx-rate", during]]]);
     const code = await waitForRefresh({
       ...common,
       ...clocked(),
@@ -230,39 +269,47 @@ describe("the environment's alarms around a rollout (a stand-in runner answers t
     ]);
   });
 
-  test("an alarm already in ALARM when the wait began does not cancel the refresh (the deploy may be its fix), and clearing after it is a success", async () => {
+  test("an alarm in ALARM since before the deploy does not cancel the refresh (the deploy may be its fix); it clearing after the watch is a success", async () => {
     const lines: string[] = [];
-    const before = ["shop-prod-app-cpu"];
-    const { run, calls } = stand_in(["InProgress", "InProgress", "Successful"], [before, before, before, before, []]);
-    const code = await waitForRefresh({ ...common, ...clocked(), group: "g", run, log: (l) => lines.push(l) });
+    const old: [string, string] = ["shop-prod-latency-p99", before];
+    const { run, calls } = stand_in(["InProgress", "InProgress", "Successful"], [[old], [old], [old], [old], []]);
+    const time = clocked();
+    const code = await waitForRefresh({ ...common, ...time, group: "g", run, log: (l) => lines.push(l) });
     expect(code).toBe(0);
     expect(calls.some((c) => c.includes("cancel-instance-refresh"))).toBe(false);
-    expect(lines).toContain("in ALARM after the rollout: shop-prod-app-cpu; waiting for them to clear");
-    expect(lines.at(-1)).toBe("every alarm of the environment is out of ALARM");
+    expect(lines).toContain("in ALARM after the rollout: shop-prod-latency-p99");
+    expect(lines.at(-1)).toBe("the release alarms are out of ALARM");
   });
 
-  test("an alarm still in ALARM the settle time after the rollout fails the wait, so that the chain stops: exit 1, naming it and what to do", async () => {
+  test("a rollout counts as good only after the watch: an alarm that goes into ALARM minutes after the refresh ended is caught", async () => {
     const lines: string[] = [];
+    const late: [string, string] = ["shop-prod-alb-5xx-rate", during];
+    // the refresh ends at once; the alarm fires on the third look, and stays
+    const { run } = stand_in(["Successful"], [[], [], [late]]);
     const time = clocked();
-    const { run } = stand_in(["Successful"], [[], ["shop-prod-db-cpu"]]);
-    const code = await waitForRefresh({ ...common, ...time, group: "g", run, log: (l) => lines.push(l) });
-    expect(code).toBe(1);
-    expect(time.now()).toBe(ALARM_SETTLE_MS);
+    expect(await waitForRefresh({ ...common, ...time, group: "g", run, log: (l) => lines.push(l) })).toBe(1);
+    expect(time.now() - START).toBe(ALARM_WATCH_MS + ALARM_SETTLE_MS);
     expect(lines.at(-1)).toMatch(
-      /^still in ALARM 10 min after the rollout: shop-prod-db-cpu\. The deploy stops here, .*deploy the previous app\.version$/,
+      /^still in ALARM 15 min after the rollout: shop-prod-alb-5xx-rate\. The deploy stops here, .*deploy the previous app\.version$/,
     );
+    // and with nothing in ALARM, it is done once the watch is over, not before
+    const quiet = stand_in(["Successful"], [[]]);
+    const quietTime = clocked();
+    expect(await waitForRefresh({ ...common, ...quietTime, group: "g", run: quiet.run, log: () => undefined })).toBe(0);
+    expect(quietTime.now() - START).toBe(ALARM_WATCH_MS);
   });
 
-  test("a layout without a group (its deploy ran in the apply) checks its alarms the same way; with none in ALARM, no wait", async () => {
-    const firing = stand_in([], [["shop-dev-app-health"]]);
+  test("a layout without a group (its deploy ran in the apply) is watched the same way; no alarms to read is no wait", async () => {
+    const firing = stand_in([], [[["shop-dev-app-5xx-rate", during]]]);
     expect(
       await waitForRefresh({ ...common, ...clocked(), group: undefined, run: firing.run, log: () => undefined }),
     ).toBe(1);
-    const quiet = stand_in([], [[]]);
+    const none = stand_in([], [[]]);
+    const time = clocked();
     expect(
-      await waitForRefresh({ ...common, ...clocked(), group: undefined, run: quiet.run, log: () => undefined }),
+      await waitForRefresh({ ...common, ...time, alarms: [], group: undefined, run: none.run, log: () => undefined }),
     ).toBe(0);
-    expect(quiet.calls.map((c) => c[2])).toEqual(["describe-alarms"]);
+    expect([time.now(), none.calls]).toEqual([START, []]);
   });
 });
 

@@ -422,8 +422,8 @@ const targetPortMoves: Finder = (rc, kind, { environment }) => {
  * path at the apply, but the running servers' nginx answers only the old one until the instance
  * refresh replaces them: every one fails its checks within a minute. The group replaces them,
  * launching first (its instance maintenance policy), and the load balancer, with no healthy target,
- * sends requests to them all meanwhile; what is lost is the health check's view of them for about
- * one boot, not the site.
+ * sends requests to them all meanwhile; what is lost is the health check's view of them until
+ * every server is replaced (a boot for each batch), not the site.
  */
 const healthPathMoves: Finder = (rc, kind, { environment }) => {
   if (addressOf(rc)?.type !== "aws_lb_target_group" || kind !== "update") return undefined;
@@ -439,7 +439,8 @@ const healthPathMoves: Finder = (rc, kind, { environment }) => {
       `apply, while the running servers' nginx answers only ${before} until the instance refresh replaces them, so ` +
       `each fails its health checks within a minute and the group replaces it (launching first). Requests still ` +
       `reach them (with no healthy target the load balancer sends to every one), but the no-healthy-hosts alarm ` +
-      `pages and servers are replaced twice; unless the path must change, keep it. Apply it at a quiet hour`,
+      `pages (not a release alarm: wait-rollout goes on) and servers are replaced twice; unless the path must ` +
+      `change, keep it. Apply it at a quiet hour`,
   };
 };
 
@@ -453,7 +454,8 @@ const DIRECT_INGRESS = /no load balancer in front/;
  * (replacing the server would replace its disk). The site would be unreachable until the server is
  * replaced, so the plan is blocked unless it replaces the server too.
  */
-function directPortMoves(changes: readonly ResourceChange[], { environment }: ReviewContext): PlanFinding | undefined {
+function directPortMoves(changes: readonly ResourceChange[], context: ReviewContext): PlanFinding | undefined {
+  const { environment } = context;
   const ingress = (kind: ChangeKind) =>
     changes.find((rc) => {
       if (addressOf(rc)?.type !== "aws_vpc_security_group_ingress_rule" || kindOf(rc.change.actions) !== kind)
@@ -475,7 +477,10 @@ function directPortMoves(changes: readonly ResourceChange[], { environment }: Re
       `environments/${environment}: app.port ${String(from)} -> ${String(to)} closes ${String(from)} and opens ${String(to)} ` +
       `in the server's security group, but the server keeps nginx on ${String(from)} (its user data runs at its first ` +
       `boot only), so the site would be unreachable. Keep the port, or replace the server on purpose: npm run plan -- ` +
-      `${environment} --replace '${server}' (a single server's disk holds its database: move or back up the data first)`,
+      `${environment} --replace '${server}'` +
+      (context.stack.output?.layout?.value === "single-server"
+        ? " (its disk holds the database: move or back up the data first)"
+        : ""),
   };
 }
 

@@ -73,6 +73,21 @@ export function refreshVerdict(describeOutput: string, since?: Date): RefreshVer
         startedAt: started(running) || undefined,
       };
     }
+    // The group's last refresh ended without replacing every server (cancelled, failed) and this
+    // deploy started none: the fleet runs two launch template versions, whatever this plan changed.
+    const latest = [...refreshes].sort((a, b) => (started(b) || 0) - (started(a) || 0))[0];
+    if (latest && latest.Status !== "Successful") {
+      return {
+        state: "failed",
+        message:
+          `the group's last instance refresh, ${latest.InstanceRefreshId} (started ${latest.StartTime}), ended ` +
+          `${latest.Status}${latest.StatusReason ? ` (${latest.StatusReason})` : ""}, and this deploy started none: ` +
+          `servers it did not replace still run the older launch template version. Finish it (aws autoscaling ` +
+          `start-instance-refresh --auto-scaling-group-name ${String(latest.AutoScalingGroupName)}), or deploy the ` +
+          `previous app.version`,
+        startedAt: started(latest) || undefined,
+      };
+    }
     const when = since ? ` since ${since.toISOString()}` : "";
     return { state: "done", message: `no instance refresh${when}: nothing to wait for` };
   }
@@ -182,13 +197,16 @@ export interface WaitOptions {
   /** Only a refresh started at or after this counts (the deploy's start): an earlier one is not this deploy's. */
   readonly since?: Date;
   /**
-   * The environment's alarms, by name. One that goes into ALARM while the refresh runs (and was
-   * not in ALARM when the wait began) cancels the refresh; any in ALARM once it is done fails the
-   * wait unless it clears within `alarmSettleMs`, so that the deploy chain stops here.
+   * The release alarms (`RELEASE_ALARM`), by name. One that goes into ALARM after the deploy began
+   * (`since`, else the wait's start) while the refresh runs cancels the refresh; once it is done,
+   * they are watched for `alarmWatchMs`, and any still in ALARM `alarmSettleMs` after that fails the
+   * wait, so that the deploy chain stops here.
    * @default none: no alarm is read
    */
   readonly alarms?: readonly string[];
-  /** How long alarms in ALARM after the rollout may take to clear. @default ALARM_SETTLE_MS */
+  /** How long the alarms are watched once the rollout is done. @default ALARM_WATCH_MS */
+  readonly alarmWatchMs?: number;
+  /** How long alarms in ALARM after the watch may take to clear. @default ALARM_SETTLE_MS */
   readonly alarmSettleMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
@@ -224,13 +242,33 @@ async function describeGroup(options: WaitOptions, operation: string, limit: rea
 }
 
 /**
- * How long alarms in ALARM after a rollout may take to clear before the wait fails: a fix deployed
- * during an incident clears them once its servers serve (the alarms evaluate over 1-5 minutes).
+ * The alarms a release trips, which wait-rollout gates on: its errors and its slowness. Not the
+ * rollout's own mechanics (servers replaced, health checks on a new path: a load balancer with no
+ * healthy target still serves through all of them), nor the environment's other troubles (a disk
+ * filling, database storage): those page, but are not this release's verdict.
+ */
+export const RELEASE_ALARM = /-(alb-5xx-rate|target-5xx-rate|app-5xx-rate|latency-p95|latency-p99)$/;
+
+/**
+ * How long the release alarms are watched once the rollout is done, before it counts as good:
+ * they evaluate over 3 one-minute periods, and their metrics arrive a minute or two late.
+ */
+export const ALARM_WATCH_MS = 5 * 60_000;
+
+/**
+ * How long after the watch alarms in ALARM may take to clear before the wait fails: a fix deployed
+ * during an incident clears them once its servers serve.
  */
 export const ALARM_SETTLE_MS = 10 * 60_000;
 
-/** The names of `options.alarms` in ALARM now, sorted. */
-async function alarmsInAlarm(options: WaitOptions): Promise<string[]> {
+/** An alarm in ALARM, and since when (its state's last change). */
+interface Firing {
+  readonly name: string;
+  readonly since: number;
+}
+
+/** `options.alarms` in ALARM now, by name. */
+async function alarmsInAlarm(options: WaitOptions): Promise<Firing[]> {
   if (!options.alarms || options.alarms.length === 0) return [];
   const result = await options.run("aws", [
     "cloudwatch",
@@ -245,36 +283,46 @@ async function alarmsInAlarm(options: WaitOptions): Promise<string[]> {
     "json",
   ]);
   if (result.status !== 0) throw new OpsError(`aws cloudwatch describe-alarms failed: ${result.stderr.trim()}`);
-  const answer = JSON.parse(result.stdout || "{}") as Record<string, Array<{ AlarmName?: string }> | undefined>;
+  const answer = JSON.parse(result.stdout || "{}") as Record<
+    string,
+    Array<{ AlarmName?: string; StateUpdatedTimestamp?: string }> | undefined
+  >;
   return [...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])]
-    .map((alarm) => String(alarm.AlarmName))
-    .sort();
+    .map((alarm) => ({ name: String(alarm.AlarmName), since: Date.parse(String(alarm.StateUpdatedTimestamp)) || 0 }))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+const names = (firing: readonly Firing[]) => firing.map((f) => f.name).join(", ");
+
 /**
- * Once the rollout is done: 0 when none of the environment's alarms is in ALARM, or all clear
- * within the settle time; 1 otherwise, naming them (the next environment in the chain waits).
+ * Once the rollout is done: the release alarms are watched for `ALARM_WATCH_MS`; 0 when none is in
+ * ALARM once the watch is over, or all clear within `ALARM_SETTLE_MS` after it; 1 otherwise, naming
+ * them (the next environment in the chain waits).
  */
 async function alarmsSettled(
   options: WaitOptions,
   sleep: (ms: number) => Promise<void>,
   now: () => number,
 ): Promise<number> {
-  const deadline = now() + (options.alarmSettleMs ?? ALARM_SETTLE_MS);
+  if (!options.alarms || options.alarms.length === 0) return 0;
+  const watchEnd = now() + (options.alarmWatchMs ?? ALARM_WATCH_MS);
+  const deadline = watchEnd + (options.alarmSettleMs ?? ALARM_SETTLE_MS);
+  options.log(`watching ${options.alarms.join(", ")} for ${Math.round((watchEnd - now()) / 60_000)} min`);
   let told = "";
+  let seen = false;
   for (;;) {
     const firing = await alarmsInAlarm(options);
-    if (firing.length === 0) {
-      if (told) options.log("every alarm of the environment is out of ALARM");
+    seen ||= firing.length > 0;
+    if (firing.length === 0 && now() >= watchEnd) {
+      options.log(seen ? "the release alarms are out of ALARM" : "no release alarm went into ALARM");
       return 0;
     }
-    if (firing.join() !== told)
-      options.log(`in ALARM after the rollout: ${firing.join(", ")}; waiting for them to clear`);
-    told = firing.join();
+    if (names(firing) !== told && firing.length > 0) options.log(`in ALARM after the rollout: ${names(firing)}`);
+    told = names(firing);
     if (now() >= deadline) {
-      const minutes = Math.round((options.alarmSettleMs ?? ALARM_SETTLE_MS) / 60_000);
+      const minutes = Math.round((deadline - watchEnd + (options.alarmWatchMs ?? ALARM_WATCH_MS)) / 60_000);
       options.log(
-        `still in ALARM ${minutes} min after the rollout: ${firing.join(", ")}. The deploy stops here, and the ` +
+        `still in ALARM ${minutes} min after the rollout: ${names(firing)}. The deploy stops here, and the ` +
           `environments after this one in the chain are not deployed. Read each alarm's description (what to look ` +
           `at first); if the new release is the cause, deploy the previous app.version`,
       );
@@ -300,8 +348,9 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
   }
   const waitStart = now();
   const deadline = waitStart + options.timeoutMs;
-  // Alarms already in ALARM are not this rollout's doing (a deploy may be the fix for them).
-  const firingBefore = new Set(await alarmsInAlarm(options));
+  // An alarm in ALARM since before the deploy began is not this rollout's doing (a deploy may be
+  // its fix); one that went into ALARM since (during the apply, which starts the refresh, too) is.
+  const rolloutStart = options.since?.getTime() ?? waitStart;
   let last = "";
   const reported = new Set<string>();
   for (;;) {
@@ -314,9 +363,9 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
       log(FAILED_REFRESH_HINT);
       return 1;
     }
-    const fired = (await alarmsInAlarm(options)).filter((name) => !firingBefore.has(name));
+    const fired = (await alarmsInAlarm(options)).filter((alarm) => alarm.since >= rolloutStart);
     if (fired.length > 0) {
-      log(`in ALARM during the rollout: ${fired.join(", ")}; cancelling the instance refresh`);
+      log(`in ALARM during the rollout: ${names(fired)}; cancelling the instance refresh`);
       await describeGroup(options, "cancel-instance-refresh", []);
       log(
         `cancelled: servers not yet replaced keep the release they run. The deploy stops here. ${FAILED_REFRESH_HINT}`,
