@@ -745,35 +745,63 @@ describe("the deploy of one environment", () => {
     );
   });
 
-  test("deploys only main's newest commit: a re-run of an old run, or a run a newer push overtook, fails before its plan (a stub gh the test writes stands in for GitHub's API)", () => {
+  test("deploys only main's newest commit, docs-only commits after it aside: a re-run of an old run, or a run a newer push overtook, fails before its plan (a stub gh the test writes stands in for GitHub's API, its --jq filters applied by the test)", () => {
     const deployJob = applyingJob();
     const guard = step(deployJob, "Only main's newest commit");
     const steps = stepsOf(deployJob);
     expect(steps.indexOf(guard)).toBeLessThan(steps.findIndex((s) => /npm run plan/.test(s.run ?? "")));
     expect(guard.env).toEqual({ GH_TOKEN: "${{ github.token }}", REPOSITORY: "${{ github.repository }}" });
     expect(deployJob.permissions).toMatchObject({ contents: "read" });
+    // the commits it lets pass are those that start no deploy of their own
+    expect(workflow("deploy.yml").on.push["paths-ignore"]).toEqual(["**.md", "docs/**"]);
+    const [mine, tip] = ["a".repeat(40), "b".repeat(40)];
     const bin = tempDir("stub-gh-");
     const calls = path.join(bin, "calls");
+    // answers `commits/main` with MAIN_TIP, and `compare` by applying the step's own jq filter to COMPARE
     fs.writeFileSync(
       path.join(bin, "gh"),
-      `#!/bin/sh\necho "$*" >> "${calls}"\n[ "$*" = "api repos/acme/shop/commits/main --jq .sha" ] || exit 9\necho "$MAIN_TIP"\n`,
+      `#!${process.execPath}
+const [api, route, jq, filter] = process.argv.slice(2);
+require("fs").appendFileSync(${JSON.stringify(calls)}, process.argv.slice(2).join(" ") + "\\n");
+if (api !== "api" || jq !== "--jq") process.exit(9);
+if (route === "repos/acme/shop/commits/main" && filter === ".sha") console.log(process.env.MAIN_TIP);
+else if (route === "repos/acme/shop/compare/${mine}...${tip}") {
+  // the filter's own regex, as jq reads the string it is in
+  const regex = new RegExp(JSON.parse(filter.match(/test\\(("(?:[^"\\\\]|\\\\.)*")\\)/)[1]));
+  const compare = JSON.parse(process.env.COMPARE);
+  if (compare.status === "ahead") console.log(compare.files.filter((f) => !regex.test(f.filename)).length);
+} else process.exit(9);
+`,
       { mode: 0o755 },
     );
-    const run = (tip: string) =>
+    const run = (mainTip: string, compare: object = {}) =>
       runStep("deploy-environment.yml", guard.run, {
         env: {
           ...process.env,
           PATH: `${bin}:${process.env.PATH}`,
-          MAIN_TIP: tip,
-          GITHUB_SHA: "a".repeat(40),
+          MAIN_TIP: mainTip,
+          COMPARE: JSON.stringify(compare),
+          GITHUB_SHA: mine,
           REPOSITORY: "acme/shop",
         },
       });
-    expect(run("a".repeat(40)).status).toBe(0);
-    const older = run("b".repeat(40));
+    // its own commit is main's tip
+    expect(run(mine).status).toBe(0);
+    // main has moved on with code or config: refused
+    const files = (...names: string[]) => names.map((filename) => ({ filename }));
+    const older = run(tip, { status: "ahead", files: files("README.md", "environments/prod/config.yaml") });
     expect(older.status).toBe(1);
-    expect(older.stdout).toContain(`::error::main is at ${"b".repeat(40)}, not at this run's ${"a".repeat(40)}`);
-    expect(fs.readFileSync(calls, "utf8")).toBe("api repos/acme/shop/commits/main --jq .sha\n".repeat(2));
+    expect(older.stdout).toContain(`::error::main is at ${tip}, past this run's ${mine} with changes that deploy`);
+    // main has moved on with docs only (no Deploy run of their own): this run is still the newest deploy
+    const docsOnly = run(tip, {
+      status: "ahead",
+      files: files("README.md", "docs/operations.md", "docs/ko/layouts.md"),
+    });
+    expect(docsOnly.status).toBe(0);
+    expect(docsOnly.stdout).toContain("change only docs: deploying");
+    // this run's commit is not behind main at all (a run of another branch, history rewritten): refused
+    expect(run(tip, { status: "diverged", files: files("README.md") }).status).toBe(1);
+    expect(fs.readFileSync(calls, "utf8")).toContain(`repos/acme/shop/compare/${mine}...${tip} --jq`);
   });
 });
 
