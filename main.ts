@@ -16,7 +16,8 @@ import { printSynthSummary } from "./src/summary";
 // build one stack per environment, synthesize once, and check the guardrail policies on the
 // result. Nothing is written unless all of it passes.
 //   ENVIRONMENTS=dev,prod   only these stacks (every folder is still validated); not under the
-//                           cdktf CLI, which deploys whichever stack its command line names
+//                           cdktf CLI (--cdktf-cli, from cdktf.json), which deploys whichever
+//                           stack its command line names
 //   ENVIRONMENTS_DIR=path   another folder of environments (tests use this)
 //   CDKTF_OUTDIR=path       output folder (the cdktf CLI sets it)
 
@@ -24,10 +25,11 @@ const projectRoot = PROJECT_ROOT;
 const outdir = path.resolve(process.env.CDKTF_OUTDIR ?? path.join(projectRoot, "cdktf.out"));
 
 /**
- * Whether the cdktf CLI runs this app (`cdktf synth`, `diff`, `deploy`): it sets this variable for
- * the app it starts, and nothing else does (@cdktf/cli-core's synth-stack.js).
+ * Whether the cdktf CLI runs this app (`cdktf synth`, `diff`, `deploy`): cdktf.json's "app" passes
+ * `--cdktf-cli`, and nothing else does (the CLI's own variables leak into shells: cdktf's errors
+ * tell users to export one of them).
  */
-const underCdktfCli = process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS !== undefined;
+const underCdktfCli = process.argv.slice(2).includes("--cdktf-cli");
 
 try {
   // Under the cdktf CLI every environment is synthesized: `cdktf deploy dev` with ENVIRONMENTS=prod

@@ -86,19 +86,27 @@ describe("main.ts", () => {
     expect(manifestStacks(outdir)).toEqual(["dev"]);
   });
 
-  test("under the cdktf CLI, ENVIRONMENTS is ignored and said to be: cdktf deploy dev with ENVIRONMENTS=prod left set would otherwise deploy dev's stack from an earlier synth", () => {
+  test("under the cdktf CLI (cdktf.json's --cdktf-cli), ENVIRONMENTS is ignored and said to be: cdktf deploy dev with ENVIRONMENTS=prod left set would otherwise deploy dev's stack from an earlier synth", () => {
     const outdir = path.join(work, "out");
-    const cdktf = { CDKTF_OUTDIR: outdir, CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: "true" };
-    const run = runMain({ ...cdktf, ENVIRONMENTS: "prod" });
+    const app = JSON.parse(fs.readFileSync(path.join(ROOT, "cdktf.json"), "utf8")).app as string;
+    expect(app).toBe("node scripts/run.js main.ts --cdktf-cli");
+    const run = spawnSync(process.execPath, [...app.split(" ").slice(1)], {
+      cwd: ROOT,
+      env: { ...process.env, CDKTF_OUTDIR: outdir, ENVIRONMENTS: "prod" },
+      encoding: "utf8",
+    });
     expect(run.status).toBe(0);
     expect(run.stdout).toContain("ENVIRONMENTS=prod is ignored under the cdktf CLI");
     expect(manifestStacks(outdir)).toEqual([...SHIPPED_NAMES].sort());
-    // the variable the detection reads is the one the pinned CLI sets for the app it runs
-    const cliSynth = fs.readFileSync(
-      path.join(ROOT, "node_modules", "@cdktf", "cli-core", "src", "lib", "synth-stack.js"),
-      "utf8",
-    );
-    expect(cliSynth).toContain('CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: "true"');
+    // a variable the CLI sets, left exported in a shell, does not turn a plain synth into one
+    const plain = runMain({
+      CDKTF_OUTDIR: outdir,
+      ENVIRONMENTS: "dev",
+      CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: "true",
+    });
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).not.toContain("ignored");
+    expect(plain.stdout).toContain("Synthesized 1 stack(s)");
   });
 
   test("a selection drops the stack of an environment whose folder is gone: cdktf deploy cannot pick up a stale one", () => {
