@@ -18,6 +18,8 @@ const fail = (text) => { process.stderr.write(text + "\\n"); process.exit(1); };
 switch (args[0]) {
   case "init":
     if (process.env.STUB_TF_INIT_ERROR) fail(process.env.STUB_TF_INIT_ERROR);
+    if (process.env.STUB_TF_INIT_ERROR_UNLESS_UPGRADE && !args.includes("-upgrade"))
+      fail(process.env.STUB_TF_INIT_ERROR_UNLESS_UPGRADE);
     console.log("(stub) initialized");
     break;
   case "plan": {

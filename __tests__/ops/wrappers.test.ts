@@ -44,6 +44,8 @@ interface StubAnswers {
   readonly planExit?: number;
   /** `terraform plan` fails with this on stderr. */
   readonly planError?: string;
+  /** `terraform init` fails with this on stderr unless given -upgrade. */
+  readonly initErrorUnlessUpgrade?: string;
 }
 
 const COMMANDS = {
@@ -62,6 +64,7 @@ function stubEnvironment(answers: StubAnswers): Record<string, string> {
     STUB_TF_SHOW_JSON: showFile,
     STUB_TF_PLAN_EXIT: String(answers.planExit ?? 0),
     STUB_TF_PLAN_ERROR: answers.planError ?? "",
+    STUB_TF_INIT_ERROR_UNLESS_UPGRADE: answers.initErrorUnlessUpgrade ?? "",
   };
 }
 
@@ -162,6 +165,24 @@ describe("npm run drift (stub terraform)", () => {
     );
     expect(result.stdout).toContain(`${fleet} desired_capacity: 2 -> 3: ignored in code (lifecycle.ignore_changes)`);
     expect(result.stdout).not.toContain("(stub) plan output"); // --quiet
+  });
+
+  test("a folder initialised before the provider pin moved: init again with -upgrade, saying why, then the check runs", async () => {
+    const dev = stackOf("dev");
+    const show = planDocument({ resourceDrift: [], resourceChanges: [unchanged(addressOf(dev, "aws_vpc", "Vpc"))] });
+    const result = await run("drift", ["dev", "--no-synth"], {
+      show,
+      initErrorUnlessUpgrade:
+        "Error: Failed to query available provider packages\n\nlocked provider registry.terraform.io/hashicorp/aws 6.30.0 does not match configured version constraint 6.25.0; must use terraform init -upgrade to allow selection of new versions",
+    });
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain(
+      "dev: the stack's .terraform.lock.hcl holds a provider version the stack no longer allows",
+    );
+    expect(commands(stub.calls(), stackDir("dev")).slice(0, 2)).toEqual([
+      "init -input=false -no-color",
+      "init -input=false -no-color -upgrade",
+    ]);
   });
 
   test("terraform fails: exit 1, with Terraform's own error text", async () => {

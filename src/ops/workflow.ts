@@ -120,10 +120,27 @@ export function synthesizedStack(name: string, options: { synth: boolean }): Pre
   return { name, outdir, dir: path.join(outdir, "stacks", name), document: readStack(outdir, name, options.synth) };
 }
 
-/** Synthesizes the stack (unless `--no-synth`) and runs `terraform init` in its directory. */
+/**
+ * Terraform's words when the stack's `.terraform.lock.hcl` (kept across synths) holds a provider
+ * version the configuration no longer allows: the project's provider pin moved.
+ */
+const LOCKED_TO_ANOTHER_VERSION = /does not match configured version constraint/;
+
+/**
+ * Synthesizes the stack (unless `--no-synth`) and runs `terraform init` in its directory; again
+ * with `-upgrade` when its lock file holds a provider version the stack no longer allows (the
+ * project's pin moved since that folder was initialised), which selects the pinned one.
+ */
 export async function prepareStack(name: string, options: { synth: boolean }): Promise<PreparedStack> {
   const stack = synthesizedStack(name, options);
-  const init = await runTerraform("init", [], { cwd: stack.dir });
+  let init = await runTerraform("init", [], { cwd: stack.dir });
+  if (init.status !== 0 && LOCKED_TO_ANOTHER_VERSION.test(init.stderr)) {
+    process.stderr.write(
+      `${name}: the stack's .terraform.lock.hcl holds a provider version the stack no longer allows (the pin ` +
+        "in src/stacks/aws-provider.ts moved): terraform init -upgrade selects the pinned one\n",
+    );
+    init = await runTerraform("init", ["-upgrade"], { cwd: stack.dir });
+  }
   if (init.status !== 0) throw terraformFailed("init", init, stack);
   return stack;
 }
