@@ -84,6 +84,9 @@ describe("Dashboard", () => {
         .map((l) => l[1]);
     expect(names("AWS/EC2")).toEqual(["CPUUtilization", "NetworkIn", "NetworkOut", "StatusCheckFailed"]);
     expect(names("CWAgent")).toEqual(["mem_used_percent"]);
+    // the fullest server's memory, as its alarm reads it: an average hides one running out
+    const memory = metricWidgets(widgets).find((w) => w.properties.metrics[0][1] === "mem_used_percent")!;
+    expect(memory.properties).toMatchObject({ stat: "Maximum", title: "Memory (%, the fullest server)" });
     expect(names("AWS/RDS")).toEqual([
       "CPUUtilization",
       "DatabaseConnections",

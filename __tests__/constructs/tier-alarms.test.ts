@@ -310,6 +310,9 @@ describe("AppAlarms", () => {
       period: 60,
     });
     expect(detailed["shop-prod-app-disk"]).toMatchObject({ metric_name: "disk_used_percent", statistic: "Maximum" });
+    expect(detailed["shop-prod-app-memory"].alarm_description).toMatch(
+      /^Memory use of an app server \(the fullest one of the group\)/,
+    );
     expect(detailed["shop-prod-app-cpu"]).toMatchObject({ metric_name: "CPUUtilization", threshold: 80, period: 60 });
     expect(basic["shop-prod-app-cpu"].period).toBe(300);
     expect(basic["shop-prod-app-status-check"].period).toBe(60); // status checks are free, every minute

@@ -85,7 +85,8 @@ export class AppAlarms extends TierAlarms {
     this.alarm("Memory", {
       what: "app-memory",
       description:
-        `Memory use of ${whose} stays above ${props.memoryPercent}% (CloudWatch agent, mem_used_percent). Look ` +
+        `Memory use of ${fleet ? "an app server (the fullest one of the group)" : "the app server"} stays above ` +
+        `${props.memoryPercent}% (CloudWatch agent, mem_used_percent). Look ` +
         `first at: the largest processes (ps aux --sort=-rss through Session Manager), a leak growing since the last deploy, ` +
         `and whether the kernel's OOM killer has fired (journalctl -k).`,
       comparison: "GreaterThanThreshold",

@@ -189,10 +189,11 @@ function appGraphs(servers: AppServers, detailedMonitoring: boolean) {
   return [
     { title: "CPU (%)", period, stat: "Average", metrics: [line("AWS/EC2", "CPUUtilization", dims)], yAxis: percent },
     // Published by the CloudWatch agent the user data configures (see AppAlarms).
+    // The fullest server's, as the memory alarm reads it (an average hides one running out).
     {
-      title: "Memory (%)",
+      title: "Memory (%, the fullest server)",
       period: 60,
-      stat: "Average",
+      stat: "Maximum",
       metrics: [line("CWAgent", "mem_used_percent", dims)],
       yAxis: percent,
     },
