@@ -218,7 +218,7 @@ test("the shipped app/ is the release of its own version, or a version not relea
   fs.appendFileSync(path.join(root, "app", "server.js"), "// changed after the release\n");
   try {
     expect(unreleasedAppChange(root)).toBe(
-      `app/ differs from release 1.1.0 (tree ${readReleases(root).get("1.1.0")!.tree}), which every environment on 1.1.0 deploys: give app/package.json a new version, commit, then npm run release`,
+      `app/ differs from release 1.1.0 (tree ${readReleases(root).get("1.1.0")!.tree}), which every environment on 1.1.0 deploys: give app/package.json a new version, commit, then npm run release (a file git does not track, such as a log, counts too: git status --ignored app lists them; remove it)`,
     );
     writeApp(root, "1.2.0", fs.readFileSync(path.join(root, "app", "server.js"), "utf8"));
     expect(unreleasedAppChange(root)).toBeUndefined();

@@ -323,7 +323,8 @@ export function unreleasedAppChange(root: string): string | undefined {
   if (released === undefined || released.tree === gitTreeId(entries)) return undefined;
   return (
     `${APP_DIR}/ differs from release ${version} (tree ${released.tree}), which every environment on ${version} ` +
-    `deploys: give ${APP_DIR}/package.json a new version, commit, then npm run release`
+    `deploys: give ${APP_DIR}/package.json a new version, commit, then npm run release (a file git does not ` +
+    `track, such as a log, counts too: git status --ignored ${APP_DIR} lists them; remove it)`
   );
 }
 
