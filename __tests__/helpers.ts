@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { TerraformStack } from "cdktf";
 import { stringify } from "yaml";
-import { artifactFileName, sha256Hex, type ReleaseArtifact } from "../src/artifact/releases";
+import { artifactFileName, readReleases, sha256Hex, type ReleaseArtifact } from "../src/artifact/releases";
 import { tarGz } from "../src/artifact/tar";
 import { parseEnvironment, type EnvironmentConfig } from "../src/config/load";
 import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../src/userdata/app-host";
@@ -204,6 +204,16 @@ export function writtenFile(script: string, file: string): string {
   const heredoc = new RegExp(`cat > ${file.replace(/[/.@]/g, "\\$&")} <<'(\\w+)'\\n([\\s\\S]*?)\\n\\1\\n`).exec(script);
   if (!heredoc) throw new Error(`the boot script writes no ${file}`);
   return heredoc[2];
+}
+
+/**
+ * The boot script's first deploy of `version`, a release of this repository, with the checksum
+ * releases.yaml records for it (the deploy refuses a download with other bytes).
+ */
+export function firstDeployLine(version: string): string {
+  const sha256 = readReleases(path.join(__dirname, "..")).get(version)?.sha256;
+  if (!sha256) throw new Error(`firstDeployLine: ${version} is not in releases.yaml`);
+  return `\n/opt/app/bin/deploy ${version} ${sha256} || first_deploy=$?\n`;
 }
 
 /** A release tarball of `version` (a one-file app) for stacks on versions this repository never released. */

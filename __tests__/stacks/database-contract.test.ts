@@ -1,5 +1,5 @@
 import { environmentStack } from "../environment-stack";
-import { bootScriptOf, ref, type Synthesized } from "../helpers";
+import { bootScriptOf, ref, type Synthesized, firstDeployLine } from "../helpers";
 
 /**
  * How every layout's app finds its database, on the synthesized JSON and the rendered user data:
@@ -117,7 +117,7 @@ describe.each([
       const script = bootScriptOf(json);
       const ca = script.indexOf("https://truststore.pki.rds.amazonaws.com/ap-northeast-2/ap-northeast-2-bundle.pem");
       expect(ca).toBeGreaterThan(0);
-      expect(ca).toBeLessThan(script.indexOf("\n/opt/app/bin/deploy 1.0.0 || first_deploy=$?\n"));
+      expect(ca).toBeLessThan(script.indexOf(firstDeployLine("1.0.0")));
       expect(script).not.toContain("dnf install -y postgresql");
       expect(script).not.toContain("db-backup");
     });
@@ -256,7 +256,7 @@ describe("single-server: the engine on the box, its password generated there, ni
       "host    app  app  127.0.0.1/32  scram-sha-256\n",
       "\n/opt/app/bin/db-provision\n",
       "\nsystemctl enable --now db-backup.timer\n",
-      "\n/opt/app/bin/deploy 1.0.0 || first_deploy=$?\n",
+      firstDeployLine("1.0.0"),
     ].map((line) => script.indexOf(line));
     expect(order.every((at) => at > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);

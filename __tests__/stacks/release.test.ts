@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { environmentStack } from "../environment-stack";
-import { bootScriptOf, ref, tempDir, writtenFile, type Synthesized } from "../helpers";
+import { bootScriptOf, ref, tempDir, writtenFile, type Synthesized, firstDeployLine } from "../helpers";
 import { TerraformResource, TerraformStack, Testing } from "cdktf";
 import { AppDeployment } from "../../src/constructs/app-deployment";
 import { FIRST_BOOT_SECONDS, setUpMarker } from "../../src/userdata/boot-script";
@@ -13,6 +13,8 @@ import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT } from "../../src/userdata/encode";
 import { rolloutTimeoutSeconds } from "../../src/ops/rollout";
 import { shippedStack } from "../shipped";
+import { readReleases } from "../../src/artifact/releases";
+import { PROJECT_ROOT } from "../../src/project-root";
 
 /** How a release reaches the servers: artifacts bucket, upload, permissions, and the rollout per layout. */
 
@@ -164,7 +166,7 @@ describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
   test("the boot script installs nginx over one app process per vCPU and deploys app.version", () => {
     const script = bootScriptOf(json);
     expect(script).toContain("systemctl enable app@8001 app@8002\n"); // t3.small: 2 vCPUs
-    expect(script).toContain("\n/opt/app/bin/deploy 1.0.0 || first_deploy=$?\n");
+    expect(script).toContain(firstDeployLine("1.0.0"));
     expect(bootScriptOf(stack(layout, { processes: 3 }))).toContain("systemctl enable app@8001 app@8002 app@8003\n");
   });
 
@@ -179,7 +181,7 @@ describe("rolling out a new app.version", () => {
   test("load-balanced: a new version changes the launch template's user data, and the group refreshes to its latest version", () => {
     const before = stack("load-balanced");
     const after = stack("load-balanced", { version: "1.1.0" });
-    expect(bootScriptOf(after)).toContain("\n/opt/app/bin/deploy 1.1.0 || first_deploy=$?\n");
+    expect(bootScriptOf(after)).toContain(firstDeployLine("1.1.0"));
     expect(bootScriptOf(after)).not.toBe(bootScriptOf(before));
     const group = after.resources("aws_autoscaling_group")[0].values;
     expect(group.launch_template.version).toBe(
@@ -214,11 +216,21 @@ describe("rolling out a new app.version", () => {
       // a deploy already running on the server makes this one wait a few minutes at most, then fail
       // with nothing changed, within the document's limit (see "how long a deploy ... is waited for")
       expect(content.mainSteps[0].inputs.runCommand).toContainEqual(
-        expect.stringMatching(/^DEPLOY_LOCK_WAIT=\d+ \/opt\/app\/bin\/deploy '\{\{ version \}\}'$/),
+        expect.stringMatching(/^DEPLOY_LOCK_WAIT=\d+ \/opt\/app\/bin\/deploy '\{\{ version \}\}' \{\{ sha256 \}\}$/),
       );
       const association = json.resources("aws_ssm_association")[0].values;
       expect(association.name).toBe(ref(json.resources("aws_ssm_document")[0], "aws_ssm_document", "name"));
-      expect(association.parameters).toEqual({ version: "1.1.0" });
+      // with the checksum releases.yaml records: the server refuses other bytes under the version's name
+      expect(association.parameters).toEqual({
+        version: "1.1.0",
+        sha256: readReleases(PROJECT_ROOT).get("1.1.0")!.sha256,
+      });
+      expect(content.parameters.sha256).toEqual({
+        type: "String",
+        description: expect.any(String),
+        default: "",
+        allowedPattern: "^([0-9a-f]{64})?$",
+      });
       expect(association.targets).toEqual([{ key: "InstanceIds", values: [ref(instance, "aws_instance")] }]);
       expect(association.wait_for_success_timeout_seconds).toBeGreaterThan(0);
       // The provider waits only when it creates an association: every new release replaces it.
@@ -260,7 +272,7 @@ describe("a first boot whose first deploy failed (a release that dies): the next
     const script = bootScriptOf(stack("single-server"));
     // what follows the first deploy, to the end of the script
     const rest = script.slice(script.indexOf("first_deploy=0\n"));
-    expect(rest).toMatch(/^first_deploy=0\n\/opt\/app\/bin\/deploy 1\.0\.0 \|\| first_deploy=\$\?\n/);
+    expect(rest.startsWith(`first_deploy=0${firstDeployLine("1.0.0")}`)).toBe(true);
     for (const [exit, status, last] of [
       [3, 3, "boot script: the first deploy of 1.0.0 failed (exit 3); the server is set up"],
       [0, 0, "boot script finished at"],
@@ -272,7 +284,8 @@ describe("a first boot whose first deploy failed (a release that dies): the next
         });
         const boot = disk.run(rest, ["-euo", "pipefail"]);
         expect({ status: boot.status, stderr: boot.stderr }).toEqual({ status, stderr: "" });
-        expect(boot.stdout.startsWith("deploy 1.0.0\n")).toBe(true);
+        // the version and the checksum releases.yaml records for it
+        expect(boot.stdout.startsWith(`deploy 1.0.0 ${readReleases(PROJECT_ROOT).get("1.0.0")!.sha256}\n`)).toBe(true);
         expect(boot.stdout.trim().split("\n").at(-1)).toContain(last);
         expect(fs.existsSync(disk.marker)).toBe(true);
         expect(fs.existsSync(`${disk.root}/opt/app/bin/health-probe`)).toBe(true);
@@ -291,7 +304,7 @@ describe("a first boot whose first deploy failed (a release that dies): the next
     const content = JSON.parse(stack("single-server").resources("aws_ssm_document")[0].values.content);
     const [waitForBoot, deploy] = content.mainSteps[0].inputs.runCommand as string[];
     expect(waitForBoot).toContain(`[ -f ${MARKER} ]`);
-    expect(deploy).toMatch(/\/opt\/app\/bin\/deploy '\{\{ version \}\}'$/);
+    expect(deploy).toMatch(/\/opt\/app\/bin\/deploy '\{\{ version \}\}' \{\{ sha256 \}\}$/);
     const scenarios = [
       // cloud-init's status, whether the server was set up: what the step prints, and whether it deploys
       { cloudInit: 0, setUp: true, says: "", deploys: true },
@@ -438,6 +451,7 @@ describe("how long a deploy on a server without a load balancer is waited for", 
         naming: new Naming("shop", "test"),
         instanceId: "i-0123456789abcdef0",
         version: "1.0.0",
+        releaseSha256: "0".repeat(64),
         release,
         deployCommand: "/opt/app/bin/deploy",
         setUpMarker: "/opt/app/set-up",

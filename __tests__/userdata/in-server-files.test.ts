@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -473,6 +474,56 @@ describe("the deploy script", () => {
       expect(fs.readFileSync(path.join(releases, "1.4.2", "server.js"), "utf8")).toBe("// 1.4.2\n");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("given the checksum releases.yaml records, a download with other bytes (an object uploaded under the version's name) is refused and nothing is unpacked; the right bytes are", () => {
+    const dir = tempDir("fetch-sha-");
+    try {
+      const releases = path.join(dir, "releases");
+      fs.mkdirSync(releases);
+      const app = path.join(dir, "app");
+      fs.mkdirSync(app);
+      fs.writeFileSync(path.join(app, "server.js"), "// 1.4.2\n");
+      spawnSync("tar", ["-czf", path.join(dir, "v1.tar.gz"), "-C", app, "server.js"]);
+      const right = crypto
+        .createHash("sha256")
+        .update(fs.readFileSync(path.join(dir, "v1.tar.gz")))
+        .digest("hex");
+      const s3 = [
+        '  *"s3api list-object-versions"*) echo v1 ;;',
+        '  *"s3api head-object"*) echo 1.4.2 ;;',
+        `  *"s3api get-object"*) cp '${dir}/v1.tar.gz' "\${@: -1}" ;;`,
+      ];
+      const vars = (sha: string) => [`RELEASES='${releases}'`, `sha=${sha}`];
+      const wrong = fetchRelease(dir, s3, vars("0".repeat(64)));
+      expect({ stdout: wrong.stdout, status: wrong.status }).toEqual({
+        stdout: `deploy: release 1.4.2: sha256 is not ${"0".repeat(64)}\ndeploy: release 1.4.2: download or unpack failed, or no server.js in it\n`,
+        status: 1,
+      });
+      expect(fs.readdirSync(releases)).toEqual([]);
+      const good = fetchRelease(dir, s3, vars(right));
+      expect({ stderr: good.stderr, status: good.status }).toEqual({ stderr: "", status: 0 });
+      expect(fs.readdirSync(releases)).toEqual(["1.4.2"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the deploy takes the checksum as its second argument, and refuses one that is not a sha256 before anything", () => {
+    const script = deployScript(host());
+    expect(script).toContain('version="${1:?usage: deploy <version> [<sha256>]}"');
+    const root = tempDir("deploy-args-");
+    try {
+      const file = path.join(root, "deploy");
+      fs.writeFileSync(file, script, { mode: 0o755 });
+      const run = spawnSync("/bin/bash", ["--norc", file, "1.4.2", "not-a-sha"], { encoding: "utf8" });
+      expect({ stdout: run.stdout, status: run.status }).toEqual({
+        stdout: "deploy: not a sha256: not-a-sha\n",
+        status: 64,
+      });
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 

@@ -12,6 +12,8 @@ export interface AppDeploymentProps {
   readonly instanceId: string;
   /** The release to run; changing it runs the deploy again. */
   readonly version: string;
+  /** SHA-256 (hex) of its tarball, as releases.yaml records it: the deploy refuses other bytes. */
+  readonly releaseSha256: string;
   /** The uploaded release: each new upload replaces the association, so the deploy runs as a create. */
   readonly release: TerraformResource;
   /** The deploy script on the server (written by the boot script). */
@@ -88,6 +90,12 @@ export class AppDeployment extends Construct {
             // The version reaches a shell command: only release-version characters get through.
             allowedPattern: VERSION_PATTERN.source,
           },
+          sha256: {
+            type: "String",
+            description: "SHA-256 of the release's tarball, as releases.yaml records it (empty: not checked)",
+            default: "",
+            allowedPattern: "^([0-9a-f]{64})?$",
+          },
         },
         mainSteps: [
           {
@@ -104,7 +112,7 @@ export class AppDeployment extends Construct {
                 'cloud-init status --wait >/dev/null; boot=$?; if [ "$boot" -ne 0 ] && [ "$boot" -ne 2 ]; then ' +
                   `if [ -f ${props.setUpMarker} ]; then echo "first boot failed at its first deploy (cloud-init status $boot); the server is set up: deploying"; ` +
                   'else echo "first boot failed (cloud-init status $boot) before the server was set up: see /var/log/boot-script.log"; exit 1; fi; fi',
-                `DEPLOY_LOCK_WAIT=${LOCK_WAIT_SECONDS} ${props.deployCommand} '{{ version }}'`,
+                `DEPLOY_LOCK_WAIT=${LOCK_WAIT_SECONDS} ${props.deployCommand} '{{ version }}' {{ sha256 }}`,
               ],
             },
           },
@@ -118,7 +126,7 @@ export class AppDeployment extends Construct {
       name: document.name,
       associationName: naming.name("deploy"),
       targets: [{ key: "InstanceIds", values: [props.instanceId] }],
-      parameters: { version: props.version },
+      parameters: { version: props.version, sha256: props.releaseSha256 },
       complianceSeverity: "HIGH",
       maxConcurrency: "1",
       maxErrors: "0",

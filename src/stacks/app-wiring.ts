@@ -78,6 +78,7 @@ export function appHost(
   return {
     environment: env.name,
     version: env.app.version,
+    releaseSha256: stack.release.sha256,
     listenPort: env.app.port,
     behindLoadBalancer,
     healthCheckPath: env.app.healthCheckPath,
@@ -150,6 +151,7 @@ export function addPublicAppServer(
     naming,
     instanceId: server.instanceId,
     version: env.app.version,
+    releaseSha256: stack.release.sha256,
     release: release.artifacts.release,
     deployCommand: `${SERVER_PATHS.appRoot}/${DEPLOY_SCRIPT}`,
     setUpMarker: setUpMarker(SERVER_PATHS),

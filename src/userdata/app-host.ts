@@ -136,6 +136,12 @@ export interface AppHost {
   readonly environment: string;
   /** The app version this server boots with. */
   readonly version: string;
+  /**
+   * SHA-256 (hex) of that version's tarball, as releases.yaml records it: the boot's deploy refuses
+   * a download with other bytes (an object uploaded under the version's name by anyone who may
+   * write to the bucket). @default - not checked beyond S3's own checksum
+   */
+  readonly releaseSha256?: string;
   /** Address nginx listens on. @default - every address */
   readonly listenAddress?: string;
   /** Port nginx listens on for clients and the load balancer. */

@@ -304,7 +304,7 @@ export function bootScript(props: BootScriptProps): string {
     "",
     "# Failed, the first deploy fails the boot at its end: the server is set up for the next deploy.",
     "first_deploy=0",
-    `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version} || first_deploy=$?`,
+    `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version}${host.releaseSha256 ? ` ${host.releaseSha256}` : ""} || first_deploy=$?`,
     ...(host.database?.local
       ? [
           "# A first dump now, in the background: a restorable copy from day one, and the backup alarm's first datapoint.",

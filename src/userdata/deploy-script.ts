@@ -124,7 +124,9 @@ export function deployScript(host: AppHost): string {
         '  tmp=$(mktemp -d "$RELEASES/.fetch.XXXXXX") || return 1',
         `  if ! aws_retry s3api get-object --checksum-mode ENABLED --bucket "$bucket" --key ${artifacts.releaseKey} \\`,
         '      --version-id "$found" "$tmp.tar.gz" >/dev/null ||',
-        '    ! tar -xzf "$tmp.tar.gz" -C "$tmp" --no-same-owner ||',
+        // the bytes releases.yaml records, when given: not any object under the version's name
+        '    ! { [[ -z ${sha:-} || $(sha256sum "$tmp.tar.gz") == "$sha "* ]] || { log "release $version: sha256 is not $sha"; false; }; } ||',
+        '    ! tar -xzf "$tmp.tar.gz" -C "$tmp" --no-same-owner --no-same-permissions ||',
         "    [[ ! -f $tmp/server.js ]]; then",
         '    log "release $version: download or unpack failed, or no server.js in it"',
         '    rm -rf "$tmp" "$tmp.tar.gz"',
@@ -143,7 +145,7 @@ export function deployScript(host: AppHost): string {
       ];
   return [
     "#!/bin/bash",
-    "# deploy <version>: run <version> on every app process of this server, one process at a time",
+    "# deploy <version> [<sha256>]: run <version> on every app process of this server, one at a time",
     "# behind nginx, rolling back if a process fails its health check.",
     "# Written by the boot script from src/userdata/deploy-script.ts; edit that, not this file.",
     "set -euo pipefail",
@@ -156,8 +158,10 @@ export function deployScript(host: AppHost): string {
     "",
     'log() { echo "deploy: $*"; }',
     "",
-    'version="${1:?usage: deploy <version>}"',
+    'version="${1:?usage: deploy <version> [<sha256>]}"',
     `if [[ ! $version =~ ${VERSION_PATTERN.source} ]]; then log "not a release version: $version"; exit 64; fi`,
+    'sha="${2:-}"',
+    'if [[ -n $sha && ! $sha =~ ^[0-9a-f]{64}$ ]]; then log "not a sha256: $sha"; exit 64; fi',
     "",
     "# One deploy at a time on a server. By default a deploy waits as long as the one running may",
     "# take; DEPLOY_LOCK_WAIT (seconds) sets another wait (the SSM document's is short).",
