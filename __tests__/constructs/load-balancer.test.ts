@@ -118,4 +118,21 @@ describe("LoadBalancer: the access log bucket", () => {
     expect(policy.values.depends_on).toEqual([`aws_s3_bucket_public_access_block.${block.name}`]);
     expect(only("aws_lb").values.depends_on).toEqual([`aws_s3_bucket_policy.${policy.name}`]);
   });
+
+  test("the regional ELB account may write only this account's logs, under the path AWS documents; objects are the bucket owner's", () => {
+    const document = Object.values(json.data.aws_iam_policy_document as Record<string, any>)[0];
+    const write = document.statement.find((s: any) => s.sid === "ElbWritesAccessLogs");
+    const bucket = only("aws_s3_bucket").name;
+    const account = Object.keys(json.data.aws_caller_identity)[0];
+    expect(write).toMatchObject({
+      actions: ["s3:PutObject"],
+      resources: [`\${aws_s3_bucket.${bucket}.arn}/alb/AWSLogs/\${data.aws_caller_identity.${account}.account_id}/*`],
+    });
+    // the prefix the load balancer writes under is the one the policy opens
+    expect(only("aws_lb").values.access_logs).toMatchObject({ prefix: "alb", enabled: true });
+    expect(only("aws_s3_bucket_ownership_controls").values).toMatchObject({
+      bucket: `\${aws_s3_bucket.${bucket}.id}`,
+      rule: { object_ownership: "BucketOwnerEnforced" },
+    });
+  });
 });

@@ -1,3 +1,4 @@
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsElbServiceAccount } from "@cdktf/provider-aws/lib/data-aws-elb-service-account";
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { Lb } from "@cdktf/provider-aws/lib/lb";
@@ -5,6 +6,7 @@ import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
@@ -199,11 +201,18 @@ export class LoadBalancer extends Construct {
       ignorePublicAcls: true,
       restrictPublicBuckets: true,
     });
+    // Objects belong to the bucket's account, ACLs off, as for the other buckets (bucket-hardening.ts),
+    // and not left to the account's default; ALB log delivery needs no ACL.
+    new S3BucketOwnershipControls(this, "AccessLogsOwnership", {
+      bucket: bucket.id,
+      rule: { objectOwnership: "BucketOwnerEnforced" },
+    });
     new S3BucketLifecycleConfiguration(this, "AccessLogsLifecycle", {
       bucket: bucket.id,
       rule: [{ id: "expire-access-logs", status: "Enabled", filter: [{ prefix: "" }], expiration: [{ days: 90 }] }],
     });
     const elb = new DataAwsElbServiceAccount(this, "ElbServiceAccount");
+    const account = new DataAwsCallerIdentity(this, "Account");
     const document = new DataAwsIamPolicyDocument(this, "AccessLogsPolicyDocument", {
       statement: [
         {
@@ -211,7 +220,9 @@ export class LoadBalancer extends Construct {
           effect: "Allow",
           actions: ["s3:PutObject"],
           principals: [{ type: "AWS", identifiers: [elb.arn] }],
-          resources: [`${bucket.arn}/alb/*`],
+          // The regional ELB account writes for every customer's load balancers: only this
+          // account's logs, under the path AWS documents (<prefix>/AWSLogs/<account id>/).
+          resources: [`${bucket.arn}/alb/AWSLogs/${account.accountId}/*`],
         },
         denyInsecureTransport(bucket.arn),
       ],
