@@ -167,6 +167,20 @@ describe("nginx configuration", () => {
     expect(header(fleet, "X-Forwarded-For")).toBe("$proxy_add_x_forwarded_for");
   });
 
+  test("behind the load balancer every answer says nosniff, and HSTS when the client came over HTTPS; no location adds headers of its own (which would drop these)", () => {
+    const fleet = nginxConf(host({ behindLoadBalancer: true }));
+    expect(fleet).toContain(
+      '    map $http_x_forwarded_proto $strict_transport {\n        https "max-age=31536000";\n        default "";\n    }',
+    );
+    const headers = [...fleet.matchAll(/^(\s*)add_header (.*);$/gm)];
+    expect(headers.map((m) => [m[1].length, m[2]])).toEqual([
+      [8, "Strict-Transport-Security $strict_transport always"],
+      [8, "X-Content-Type-Options nosniff always"],
+    ]);
+    // clients reaching the server directly never come over HTTPS here: no HSTS
+    expect(conf).not.toContain("add_header");
+  });
+
   test("the health check path asks the processes' own /healthz, with short timeouts, and fails while the watchdog finds the server unhealthy", () => {
     const location = /location = \/healthz \{([\s\S]*?)\n        \}/.exec(conf)?.[1] ?? "";
     expect(location).toContain("proxy_pass http://$app_upstream/healthz;");

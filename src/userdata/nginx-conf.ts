@@ -127,6 +127,11 @@ export function nginxConf(host: AppHost): string {
           "        default $http_x_forwarded_proto;",
           "        '' $scheme;",
           "    }",
+          // over HTTPS at the load balancer, browsers are told to keep to it (empty: no header)
+          "    map $http_x_forwarded_proto $strict_transport {",
+          '        https "max-age=31536000";',
+          '        default "";',
+          "    }",
         ]
       : [
           "    # Clients connect here directly: the scheme is ours, whatever a client's X-Forwarded-Proto says.",
@@ -157,6 +162,13 @@ export function nginxConf(host: AppHost): string {
     `        listen ${listen} default_server;`,
     "        server_name _;",
     "        client_max_body_size 10m;",
+    // (no location adds a header of its own: these reach every answer)
+    ...(host.behindLoadBalancer
+      ? [
+          "        add_header Strict-Transport-Security $strict_transport always;",
+          "        add_header X-Content-Type-Options nosniff always;",
+        ]
+      : []),
     "",
     "        proxy_http_version 1.1;",
     '        proxy_set_header Connection "";',
