@@ -34,6 +34,12 @@ export interface AppAlarmsProps extends TierAlarmsProps {
   readonly bootSeconds?: number;
 }
 
+/**
+ * Minutes a fleet's CPU must stay high before it pages: a scale-out's boot (about 5 minutes),
+ * its warmup and target tracking's own look-back, with room to spare.
+ */
+export const FLEET_CPU_SUSTAINED_MINUTES = 15;
+
 /** The dimensions that pin EC2 and agent metrics to these servers. */
 export function appDimensions(servers: AppServers): Record<string, string> {
   return "autoScalingGroupName" in servers
@@ -60,21 +66,31 @@ export class AppAlarms extends TierAlarms {
     const whose = fleet ? "the app servers (Auto Scaling group average)" : "the app server";
 
     // ---- Saturation ----
+    // A fleet's high CPU is first target tracking's to answer (it aims lower, and a scale-out takes
+    // a boot and a warmup): it pages only when it lasts longer than that, when the group is at
+    // app.count.max or cannot launch. A single server has no one else to answer it.
+    const period = ec2Period(props.detailedMonitoring);
+    const sustainedPeriods = Math.ceil((FLEET_CPU_SUSTAINED_MINUTES * 60) / period);
     this.alarm("Cpu", {
       what: "app-cpu",
-      description:
-        `CPU of ${whose} stays above ${props.cpuPercent}%. Look first at: request count and latency on the dashboard ` +
-        `(traffic or a slow code path?), ${fleet ? "whether the group is already at app.count.max, " : ""}and the ` +
-        `busiest processes on a server (top, through Session Manager).`,
+      description: fleet
+        ? `CPU of the app servers (Auto Scaling group average) has stayed above ${props.cpuPercent}% for ` +
+          `${FLEET_CPU_SUSTAINED_MINUTES} minutes, longer than a scale-out takes: the group is at app.count.max, or its ` +
+          `new servers do not come into service. Look first at: the group's desired and maximum size and its ` +
+          `activity history, request count and latency on the dashboard (traffic or a slow code path?), and the ` +
+          `busiest processes on a server (top, through Session Manager).`
+        : `CPU of ${whose} stays above ${props.cpuPercent}%. Look first at: request count and latency on the ` +
+          `dashboard (traffic or a slow code path?), and the busiest processes on the server (top, through Session Manager).`,
       comparison: "GreaterThanThreshold",
       threshold: props.cpuPercent,
       treatMissingData: "missing",
+      evaluation: fleet ? { periods: sustainedPeriods, datapoints: sustainedPeriods } : undefined,
       metric: {
         namespace: "AWS/EC2",
         metricName: "CPUUtilization",
         dimensions,
         statistic: "Average",
-        period: ec2Period(props.detailedMonitoring),
+        period,
       },
     });
     // Relies on the CloudWatch agent configured in the user data, which publishes mem_used_percent
