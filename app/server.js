@@ -32,6 +32,9 @@ const environment = process.env.APP_ENVIRONMENT || "local";
 const workIterations = Number(process.env.APP_WORK_ITERATIONS || 20000);
 const drainSeconds = Number(process.env.APP_DRAIN_SECONDS || 20);
 const idleGraceMs = Number(process.env.APP_IDLE_GRACE_MS || 1000);
+// POST /echo, POST /files and GET /work exist for the drills and load tests (APP_DRILL_ENDPOINTS=1):
+// on a server they would let anyone fill its disk or burn its CPU, so they answer 404 there.
+const drillEndpoints = process.env.APP_DRILL_ENDPOINTS === "1";
 const startedAt = new Date().toISOString();
 // The one place the app may write: the unit's StateDirectory (systemd sets STATE_DIRECTORY; the
 // rest of the system is read-only to the app). Run by hand, a folder beside the app.
@@ -163,6 +166,9 @@ async function notes(req, res, url) {
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, "http://app");
   if (url.pathname === "/notes" || url.pathname.startsWith("/notes/")) return void notes(req, res, url);
+  if (!drillEndpoints && ["/echo", "/files", "/work"].includes(url.pathname)) {
+    return send(res, 404, { error: "not found", path: url.pathname });
+  }
   if (req.method === "POST" && url.pathname === "/echo") {
     // A write-like request: nginx never retries it on another process once it was sent.
     let bytes = 0;

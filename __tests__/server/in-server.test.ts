@@ -153,7 +153,7 @@ async function sampleApp(env: Record<string, string>) {
   const port = await freePort();
   const preload = env.BLOCK_WORK_MS ? ["--require", path.join(__dirname, "block-work.js")] : [];
   const child = spawn(process.execPath, [...preload, path.join(ROOT, "app/server.js")], {
-    env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", ...env },
+    env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", APP_DRILL_ENDPOINTS: "1", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";
@@ -879,4 +879,37 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       ),
     150_000,
   );
+
+  test("the sample app's drill endpoints (POST /echo, POST /files, GET /work) answer 404 unless APP_DRILL_ENDPOINTS=1: on a server they would let anyone fill its disk or burn its CPU", async () => {
+    // (its state directory in a temporary folder: run by hand, the app writes beside itself, in app/)
+    const state = fs.mkdtempSync(path.join(os.tmpdir(), "drill-endpoints-"));
+    const off = await sampleApp({ APP_DRILL_ENDPOINTS: "", STATE_DIRECTORY: state });
+    const on = await sampleApp({ STATE_DIRECTORY: state });
+    try {
+      for (const [method, pathname] of [
+        ["POST", "/echo"],
+        ["POST", "/files"],
+        ["GET", "/work"],
+      ] as const) {
+        expect({ pathname, status: (await request(method, off.port, pathname)).status }).toEqual({
+          pathname,
+          status: 404,
+        });
+        expect({ pathname, status: (await request(method, on.port, pathname)).status }).toEqual({
+          pathname,
+          status: method === "POST" && pathname === "/files" ? 201 : 200,
+        });
+      }
+      // what a server serves is untouched
+      expect((await request("GET", off.port, "/healthz")).status).toBe(200);
+      expect((await request("GET", off.port, "/")).status).toBe(200);
+    } finally {
+      for (const app of [off, on]) {
+        app.child.kill("SIGKILL");
+        await app.exited;
+      }
+      fs.rmSync(state, { recursive: true, force: true });
+    }
+    expect(fs.existsSync(path.join(ROOT, "app", "state"))).toBe(false);
+  });
 });

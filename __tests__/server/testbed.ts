@@ -606,6 +606,8 @@ export class TestBed {
           // short (nginx no longer uses the connections: the process was held out before SIGTERM).
           extraEnv: {
             APP_IDLE_GRACE_MS: "50",
+            // the sample app's drill endpoints (POST /echo, POST /files, GET /work), off on servers
+            APP_DRILL_ENDPOINTS: "1",
             // The stand-in aws (the database's secret), as the real one is on a server's PATH.
             PATH: `${path.join(this.dir, "bin")}:${process.env.PATH}`,
             ...this.options.appEnv,
