@@ -387,6 +387,41 @@ describe("AppAlarms", () => {
   });
 });
 
+describe("AppAlarms: capacity the group wants and does not get", () => {
+  const withLaunch = alarms((scope) => {
+    new AppAlarms(scope, "AppAlarms", {
+      ...common,
+      servers: { autoScalingGroupName: "shop-prod-app-123" },
+      cpuPercent: 80,
+      memoryPercent: 85,
+      detailedMonitoring: true,
+      launchSeconds: 900,
+    });
+  });
+  const alarm = withLaunch["shop-prod-app-capacity-shortfall"];
+
+  test("pages when the group has run fewer servers in service than it wants for longer than a launch and a whole boot", () => {
+    // 900 s of boot at most, 5 minutes more: 20 minutes, every one of them short
+    expect(alarm).toMatchObject({ evaluation_periods: 20, datapoints_to_alarm: 20, threshold: 0 });
+    expect(alarm.alarm_description).toMatch(/for 20 minutes, longer than a launch and a whole boot take/);
+  });
+
+  test.each([
+    ["a scale-out whose new server is not in service yet", 1, { desired: 4, inService: 3 }],
+    ["an instance refresh, launching before it terminates", -2, { desired: 3, inService: 5 }],
+    ["the group as it wants it", 0, { desired: 3, inService: 3 }],
+  ])("%s reads %d", (_, shortfall, minute: Record<string, number>) => {
+    expect(metricMath(alarm.metric_query, minute)).toBe(shortfall);
+  });
+
+  test("a single server, and a fleet given no launch time, have no such alarm", () => {
+    expect(
+      app({ instanceId: "i-0123456789abcdef0", region: "ap-northeast-2" })["shop-prod-app-capacity-shortfall"],
+    ).toBeUndefined();
+    expect(app({ autoScalingGroupName: "g" })["shop-prod-app-capacity-shortfall"]).toBeUndefined();
+  });
+});
+
 describe("AccessLogAlarms (a server no load balancer counts for)", () => {
   const build = (scope: Construct) =>
     new AccessLogAlarms(scope, "AccessLogAlarms", {

@@ -77,6 +77,11 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
     "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Maximum", dims: group },
     "app-disk": { namespace: "CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: group },
     "app-status-check": ec2("StatusCheckFailed", "Maximum", group),
+    // servers the group wants and does not get into service (launches or boots that fail)
+    "app-capacity-shortfall": [
+      { namespace: "AWS/AutoScaling", metric: "GroupDesiredCapacity", statistic: "Minimum", dims: group },
+      { namespace: "AWS/AutoScaling", metric: "GroupInServiceInstances", statistic: "Maximum", dims: group },
+    ],
     "alb-5xx-rate": [
       { ...alb5xx, metric: "HTTPCode_ELB_5XX_Count", dims: alb },
       { ...alb5xx, metric: "HTTPCode_ELB_502_Count", dims: alb },
@@ -254,6 +259,7 @@ describe("subscribers and thresholds come from the environment's config", () => 
       "shop-test-healthy-hosts-below-min",
       "shop-test-app-agent-silent",
       "shop-test-app-cpu",
+      "shop-test-app-capacity-shortfall",
     ];
     for (const [alarmName, alarm] of Object.entries(alarms).filter(([n]) => !windowed.includes(n))) {
       expect({ alarmName, window: [alarm.evaluation_periods, alarm.datapoints_to_alarm] }).toEqual({
@@ -276,6 +282,7 @@ describe("subscribers and thresholds come from the environment's config", () => 
       "shop-test-app-status-check",
       "shop-test-app-agent-silent",
       "shop-test-healthy-hosts-below-min",
+      "shop-test-app-capacity-shortfall",
     ]);
     // Alarms whose window is reasoned from the boot time, the same in every environment (a fleet's
     // CPU: 15 one-minute periods in production, 3 five-minute ones elsewhere).
@@ -284,6 +291,7 @@ describe("subscribers and thresholds come from the environment's config", () => 
       "shop-test-app-agent-silent",
       "shop-test-healthy-hosts-below-min",
       "shop-test-app-cpu",
+      "shop-test-app-capacity-shortfall",
     ]);
     for (const alarmName of Object.keys(prod).filter((n) => !fixed.has(n))) {
       const [p, d] = [prod[alarmName], dev[alarmName]];

@@ -32,6 +32,13 @@ export interface AppAlarmsProps extends TierAlarmsProps {
    * @default 300
    */
   readonly bootSeconds?: number;
+  /**
+   * A fleet's: seconds a new server's boot may take before the launch hook abandons it. With it,
+   * `app-capacity-shortfall` pages when the group has run fewer servers than it wants for longer
+   * than a launch and such a boot take.
+   * @default - no shortfall alarm
+   */
+  readonly launchSeconds?: number;
 }
 
 /**
@@ -198,6 +205,44 @@ export class AppAlarms extends TierAlarms {
           }
         : { namespace: "CWAgent", metricName: "mem_used_percent", dimensions, statistic: "SampleCount", period: 60 },
     });
+
+    // ---- Capacity the group wants and does not get (launches that fail, boots abandoned) ----
+    // Target tracking raised the desired count, or a server was replaced, and the new ones never
+    // come into service: with desired above app.count.min, no other alarm sees it. A launch and a
+    // whole boot take at most launchSeconds; a refresh launches before it terminates (in service
+    // stays at or above desired), so it never counts.
+    if (fleet && props.launchSeconds !== undefined) {
+      const shortfall = minutesPast(props.launchSeconds, 5);
+      const group = (queryId: string, metricName: string, stat: string) => ({
+        id: queryId,
+        returnData: false,
+        metric: { namespace: "AWS/AutoScaling", metricName, dimensions, stat, period: 60 },
+      });
+      this.alarm("CapacityShortfall", {
+        what: "app-capacity-shortfall",
+        description:
+          `The Auto Scaling group has run fewer servers in service than it wants (its desired capacity) for ` +
+          `${shortfall} minutes, longer than a launch and a whole boot take: its new servers fail to launch or ` +
+          `to boot. Look first at: the group's activity history (capacity or quota errors, abandoned boots), and ` +
+          `the boot log of a new server (the environment's /boot log group).`,
+        comparison: "GreaterThanThreshold",
+        threshold: 0,
+        treatMissingData: "notBreaching",
+        evaluation: { periods: shortfall, datapoints: shortfall },
+        metric: {
+          query: [
+            group("desired", "GroupDesiredCapacity", "Minimum"),
+            group("inService", "GroupInServiceInstances", "Maximum"),
+            {
+              id: "shortfall",
+              expression: "FILL(desired, 0) - FILL(inService, 0)",
+              label: "Servers wanted and not in service",
+              returnData: true,
+            },
+          ],
+        },
+      });
+    }
 
     // ---- Status checks (published every minute, with or without detailed monitoring) ----
     if (fleet) {

@@ -105,9 +105,12 @@ export class AppFleet extends Construct {
   public readonly launchTemplateId: string;
   /** Seconds a new server has before health checks count: how long a launch may look unhealthy. */
   public readonly healthCheckGracePeriod: number;
+  /** Seconds a new server's boot may take before the launch hook abandons it. */
+  public readonly bootTimeoutSeconds: number;
 
   constructor(scope: Construct, id: string, props: AppFleetProps) {
     super(scope, id);
+    this.bootTimeoutSeconds = props.bootTimeoutSeconds;
     const rootVolumeGb = props.rootVolumeGb ?? 20;
     const healthCheckGracePeriod = props.healthCheckGracePeriod ?? 300;
     if (

@@ -58,6 +58,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       diskPercent: t.diskPercent,
       detailedMonitoring: env.app.detailedMonitoring,
       bootSeconds: tiers.app instanceof AppFleet ? AGENT_START_SECONDS : undefined,
+      launchSeconds: tiers.app instanceof AppFleet ? tiers.app.bootTimeoutSeconds : undefined,
     }),
   ];
   if (tiers.loadBalancer) {
