@@ -96,6 +96,37 @@ describe("AlarmTopic", () => {
     });
   });
 
+  test("with the database's events, RDS may publish (this account's) and encrypt for this topic only; without, it may not", () => {
+    const withEvents = topic({ databaseEvents: true });
+    const [attached] = withEvents.resources("aws_sns_topic_policy");
+    const [ownTopic] = withEvents.resources("aws_sns_topic");
+    const publish = statements(withEvents, attached.values.policy);
+    expect(Object.keys(publish)).toEqual(["CloudWatchAlarmsPublish", "RdsEventsPublish"]);
+    expect(publish.RdsEventsPublish).toEqual({
+      sid: "RdsEventsPublish",
+      effect: "Allow",
+      principals: [{ type: "Service", identifiers: ["events.rds.amazonaws.com"] }],
+      actions: ["sns:Publish"],
+      resources: [`\${aws_sns_topic.${ownTopic.name}.arn}`],
+      condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [account(withEvents)] }],
+    });
+    const [key] = withEvents.resources("aws_kms_key");
+    const keyPolicy = statements(withEvents, key.values.policy);
+    expect(keyPolicy.RdsEventsEncryptForTopic).toMatchObject({
+      principals: [{ type: "Service", identifiers: ["events.rds.amazonaws.com"] }],
+      actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+      condition: [
+        {
+          test: "StringEquals",
+          variable: "kms:EncryptionContext:aws:sns:topicArn",
+          values: [`arn:aws:sns:ap-northeast-2:${account(withEvents)}:shop-prod-alarms`],
+        },
+      ],
+    });
+    // the default topic grants RDS nothing
+    expect(JSON.stringify(json.doc)).not.toContain("events.rds.amazonaws.com");
+  });
+
   test("each address is an email subscription of this topic, and only those", () => {
     const subscriptions = json.resources("aws_sns_topic_subscription").map((s) => s.values);
     expect(subscriptions.map((s) => s.endpoint).sort()).toEqual(["oncall@example.com", "platform@example.com"]);

@@ -172,6 +172,24 @@ describe.each(Object.keys(EXPECTED))("%s: alarms watch this environment's own re
     expect(reads).toEqual(EXPECTED[name]);
   });
 
+  test("with RDS, the database's events that page (availability, failover, failure, low storage) go to the same topic; without, none", () => {
+    const subscriptions = json.resources("aws_db_event_subscription");
+    const database = json.resources("aws_db_instance");
+    if (database.length === 0) {
+      expect(subscriptions).toEqual([]);
+      return;
+    }
+    expect(subscriptions.map((s) => s.values)).toEqual([
+      expect.objectContaining({
+        name: "shop-test-db-events",
+        sns_topic: topicRef(json),
+        source_type: "db-instance",
+        source_ids: [`\${aws_db_instance.${database[0].name}.identifier}`],
+        event_categories: ["availability", "failover", "failure", "low storage"],
+      }),
+    ]);
+  });
+
   test("every alarm notifies the one topic on ALARM and OK; only the system check also acts (EC2 recover)", () => {
     const topic = topicRef(json);
     expect(json.countOf("aws_sns_topic")).toBe(1);

@@ -20,6 +20,12 @@ export interface AlarmTopicProps {
    * @default 30
    */
   readonly keyDeletionWindowDays?: number;
+  /**
+   * RDS publishes the database's events (failover, failure, low storage) here too: RDS's event
+   * service may then publish, and use the key, for this account.
+   * @default false
+   */
+  readonly databaseEvents?: boolean;
 }
 
 /**
@@ -78,6 +84,20 @@ export class AlarmTopic extends Construct {
             { test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] },
           ],
         },
+        ...(props.databaseEvents
+          ? [
+              {
+                sid: "RdsEventsEncryptForTopic",
+                effect: "Allow",
+                principals: [{ type: "Service", identifiers: ["events.rds.amazonaws.com"] }],
+                actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources: ["*"],
+                condition: [
+                  { test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] },
+                ],
+              },
+            ]
+          : []),
       ],
     });
     const key = new KmsKey(this, "Key", {
@@ -111,6 +131,18 @@ export class AlarmTopic extends Construct {
             { test: "ArnLike", variable: "aws:SourceArn", values: [alarmArns] },
           ],
         },
+        ...(props.databaseEvents
+          ? [
+              {
+                sid: "RdsEventsPublish",
+                effect: "Allow",
+                principals: [{ type: "Service", identifiers: ["events.rds.amazonaws.com"] }],
+                actions: ["sns:Publish"],
+                resources: [topic.arn],
+                condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [account.accountId] }],
+              },
+            ]
+          : []),
       ],
     });
     new SnsTopicPolicy(this, "Policy", { arn: topic.arn, policy: topicPolicy.json });

@@ -313,6 +313,18 @@ export const TYPE_ACTIONS: Readonly<Record<string, TypeActions>> = {
       "rds:RemoveTagsFromResource",
     ],
   },
+  aws_db_event_subscription: {
+    read: ["rds:DescribeEventSubscriptions", "rds:ListTagsForResource"],
+    write: [
+      "rds:CreateEventSubscription",
+      "rds:ModifyEventSubscription",
+      "rds:DeleteEventSubscription",
+      "rds:AddSourceIdentifierToSubscription",
+      "rds:RemoveSourceIdentifierFromSubscription",
+      "rds:AddTagsToResource",
+      "rds:RemoveTagsFromResource",
+    ],
+  },
   aws_db_subnet_group: {
     read: RDS_READ,
     write: [

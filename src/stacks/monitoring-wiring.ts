@@ -1,5 +1,6 @@
 import { TerraformOutput } from "cdktf";
 import { AGENT_START_SECONDS } from "../userdata/boot-script";
+import { DbEventSubscription } from "@cdktf/provider-aws/lib/db-event-subscription";
 import { AccessLogAlarms } from "../constructs/access-log-alarms";
 import { AlarmTopic } from "../constructs/alarm-topic";
 import { AppAlarms, type AppServers } from "../constructs/app-alarms";
@@ -12,6 +13,9 @@ import { DatabaseAlarms } from "../constructs/database-alarms";
 import type { LoadBalancer } from "../constructs/load-balancer";
 import { LoadBalancerAlarms } from "../constructs/load-balancer-alarms";
 import type { EnvironmentStack } from "./environment-stack";
+
+/** The RDS event categories sent to the alarm topic: what pages, not routine maintenance or backups. */
+export const DATABASE_EVENT_CATEGORIES = ["availability", "failover", "failure", "low storage"] as const;
 
 /** The tiers of a layout that monitoring watches. */
 export interface MonitoredTiers {
@@ -36,7 +40,12 @@ export interface MonitoredTiers {
 export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): void {
   const { env, naming } = stack;
   const t = env.monitoring.thresholds;
-  const topic = new AlarmTopic(stack, "AlarmTopic", { naming, region: env.region, emails: env.monitoring.alarmEmails });
+  const topic = new AlarmTopic(stack, "AlarmTopic", {
+    naming,
+    region: env.region,
+    emails: env.monitoring.alarmEmails,
+    databaseEvents: tiers.database !== undefined,
+  });
   const common = {
     naming,
     topicArn: topic.topicArn,
@@ -86,6 +95,16 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
     );
   }
   if (tiers.database) {
+    // What no metric shows: a Multi-AZ failover, the instance failing or becoming unavailable, its
+    // storage running low (autoscaling at its ceiling). Each such event is one message.
+    new DbEventSubscription(stack, "DatabaseEvents", {
+      name: naming.name("db-events"),
+      snsTopic: topic.topicArn,
+      sourceType: "db-instance",
+      sourceIds: [tiers.database.instanceIdentifier],
+      eventCategories: [...DATABASE_EVENT_CATEGORIES],
+      tags: naming.tags("db-events"),
+    });
     if (t.dbFreeableMemoryMb === undefined || t.dbConnections === undefined) {
       // The config rules reject this before any stack exists; this guards direct use of the stacks.
       throw new Error(`${env.name}: monitoring.thresholds.dbFreeableMemoryMb and dbConnections are required with RDS`);
