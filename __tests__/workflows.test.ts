@@ -294,14 +294,14 @@ describe("every workflow", () => {
     expect(workflow(file).env.CHECKPOINT_DISABLE).toBe("1");
   });
 
-  test("uploads are Markdown reviews only: never a binary plan or a stack folder", () => {
+  test("uploads are Markdown reviews (and a review's list of changes) only: never a binary plan or a stack folder", () => {
     const paths = ALL_JOBS.flatMap(([, , job]) =>
       stepsOf(job)
         .filter((s) => String(s.uses ?? "").startsWith("actions/upload-artifact@"))
         .flatMap((s) => String(s.with.path).trim().split("\n")),
     );
     expect(paths.length).toBeGreaterThanOrEqual(3);
-    for (const p of paths) expect(p).toMatch(/^[\w./${}\- ]+\.(md|status)$/);
+    for (const p of paths) expect(p).toMatch(/^[\w./${}\- ]+\.(md|status|changes\.json)$/);
     for (const p of paths) expect(p).not.toMatch(/tfplan|stacks|\*/);
   });
 });
@@ -628,7 +628,22 @@ describe("deploy.yml and deploy-environment.yml", () => {
     // the review's plan is never applied: it reads the state without its lock, which the plan role may not write
     expect(step(review, "Plan review").run).toBe('npm run plan -- "$ENVIRONMENT" --no-lock');
     // the deploy's guard takes the lock, and applies that very plan
-    const guard = runs.indexOf('npm run plan -- "$ENVIRONMENT"');
+    // it plans again, and goes on only with exactly the changes the review showed and the approval was given for
+    const guard = runs.indexOf(
+      'npm run plan -- "$ENVIRONMENT" --expect-changes "reviewed/plan-$ENVIRONMENT.changes.json"',
+    );
+    const download = stepsOf(apply).findIndex((s) => String(s.uses ?? "").startsWith("actions/download-artifact@"));
+    expect(stepsOf(apply)[download].with).toEqual({
+      name: "deploy-review-${{ inputs.environment }}",
+      path: "reviewed",
+    });
+    expect(stepUsing(review, "actions/upload-artifact").with).toMatchObject({
+      name: "deploy-review-${{ inputs.environment }}",
+    });
+    expect(String(stepUsing(review, "actions/upload-artifact").with.path)).toContain(
+      "cdktf.out/plan-${{ inputs.environment }}.changes.json",
+    );
+    expect(download).toBeLessThan(stepsOf(apply).findIndex((s) => s.name === "Plan review guard"));
     // it waits for a lock another run holds (a colleague's plan or apply), as the plan guard does
     const applyReviewed = runs.indexOf(
       'terraform -chdir="cdktf.out/stacks/$ENVIRONMENT" apply -input=false -no-color -lock-timeout=10m plan.tfplan',

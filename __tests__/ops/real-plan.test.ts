@@ -5,7 +5,8 @@ import { kindOf, parsePlanDocument } from "../../src/ops/plan-json";
 import { reviewPlan } from "../../src/ops/plan-review";
 import { OpsError } from "../../src/ops/terraform";
 import { lockArguments, planArguments } from "../../src/ops/workflow";
-import { planDocument, resourceChange } from "./plan-fixtures";
+import { changesDiffer, planChanges } from "../../src/ops/plan-command";
+import { planDocument, read, resourceChange, unchanged, update } from "./plan-fixtures";
 
 // fixtures/terraform-1.11.4-plan.json was WRITTEN BY A REAL TERRAFORM (1.11.4), not by hand: a
 // configuration of the built-in terraform_data resource (no provider to download) was applied,
@@ -83,6 +84,35 @@ describe("npm run plan's terraform arguments", () => {
     expect(() => planArguments("plan.tfplan", ["the server"])).toThrow(OpsError);
     expect(() => planArguments("plan.tfplan", ["the server"])).toThrow(
       '--replace needs a resource address such as aws_instance.AppServer_Instance_1A2B3C4D (got "the server")',
+    );
+  });
+});
+
+describe("the changes a plan makes, as the deploy compares them with the reviewed plan's", () => {
+  test("one line per resource changed, actions and address, sorted; no-op and read left out", () => {
+    const plan = planDocument({
+      resourceChanges: [
+        update("aws_launch_template.App", { user_data: "a" }, { user_data: "b" }),
+        unchanged("aws_vpc.Vpc"),
+        read("data.aws_ami.Latest"),
+        resourceChange("aws_lb_target_group.Targets", ["create", "delete"], { before: {}, after: {} }),
+      ],
+    });
+    expect(planChanges(plan)).toEqual(["create+delete aws_lb_target_group.Targets", "update aws_launch_template.App"]);
+  });
+
+  test("the same changes are the same plan; one more, one fewer or another action is not, each line said", () => {
+    const reviewed = ["update aws_launch_template.App"];
+    expect(changesDiffer(reviewed, ["update aws_launch_template.App"])).toBeUndefined();
+    expect(changesDiffer(reviewed, ["update aws_launch_template.App", "delete aws_db_instance.Db"])).toBe(
+      "in this plan, not in the reviewed one:\n  + delete aws_db_instance.Db",
+    );
+    expect(changesDiffer(reviewed, [])).toBe(
+      "in the reviewed plan, not in this one:\n  - update aws_launch_template.App",
+    );
+    expect(changesDiffer(reviewed, ["delete+create aws_launch_template.App"])).toBe(
+      "in this plan, not in the reviewed one:\n  + delete+create aws_launch_template.App\n" +
+        "in the reviewed plan, not in this one:\n  - update aws_launch_template.App",
     );
   });
 });

@@ -295,6 +295,41 @@ describe("npm run plan (stub terraform)", () => {
     expect(fs.existsSync(path.join(outdir, "stacks", "staging", "plan.tfplan"))).toBe(true);
   });
 
+  test("every plan writes its changes beside its review; --expect-changes applies only the reviewed changes, and says which differ", async () => {
+    const staging = stackOf("staging");
+    const template = addressOf(staging, "aws_launch_template", "LaunchTemplate");
+    const database = addressOf(staging, "aws_db_instance", "Instance");
+    const reviewedShow = planDocument({ resourceChanges: [update(template, { user_data: "a" }, { user_data: "b" })] });
+    // the review job's plan
+    const review = await run("plan", ["staging", "--no-synth", "--no-lock"], { show: reviewedShow });
+    expect(review.status).toBe(0);
+    const changesFile = path.join(outdir, "plan-staging.changes.json");
+    expect(JSON.parse(fs.readFileSync(changesFile, "utf8"))).toEqual([`update ${template}`]);
+    const reviewed = path.join(work, "reviewed.changes.json");
+    fs.copyFileSync(changesFile, reviewed);
+    // the deploy job's, the same changes: goes on
+    const same = await run("plan", ["staging", "--no-synth", "--expect-changes", reviewed], { show: reviewedShow });
+    expect(same.status).toBe(0);
+    expect(same.stdout).toContain("The same changes as the reviewed plan (1)");
+    // state changed between the review and the approval: refused, naming what differs
+    const other = planDocument({
+      resourceChanges: [
+        update(template, { user_data: "a" }, { user_data: "b" }),
+        update(database, { allocated_storage: 20 }, { allocated_storage: 40 }),
+      ],
+    });
+    const changed = await run("plan", ["staging", "--no-synth", "--expect-changes", reviewed], { show: other });
+    expect(changed.status).toBe(1);
+    expect(changed.stderr).toContain("this plan is not the one reviewed");
+    expect(changed.stderr).toContain(`in this plan, not in the reviewed one:\n  + update ${database}`);
+    // a file that is not there is an error, not a pass
+    const missing = await run("plan", ["staging", "--no-synth", "--expect-changes", path.join(work, "none.json")], {
+      show: reviewedShow,
+    });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("cannot read the reviewed plan's changes");
+  });
+
   test("a plan from an empty state is noted, except for local state in CI, where every plan starts from nothing", async () => {
     const dev = stackOf("dev"); // local state, as shipped
     const show = planDocument({ resourceChanges: [create(addressOf(dev, "aws_vpc", "Vpc"))], emptyState: true });

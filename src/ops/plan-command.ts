@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { makeFolder } from "../make-folder";
 import { planCostOf } from "../cost/plan-cost";
 import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "./plan-review";
+import type { PlanDocument } from "./plan-json";
 import { OpsError, runTerraform } from "./terraform";
 import {
   lockArguments,
@@ -29,6 +30,8 @@ const PLAN_FILE = "plan.tfplan";
 const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-lock] [--no-synth] [--quiet]
   --allow-destroy    let a plan that destroys data or state exit 0 (it is still reported)
   --no-lock          read S3 or local state without its lock, for a plan that will not be applied (CI's plan role)
+  --expect-changes <file>  fail unless this plan makes exactly the changes of that earlier plan's
+                     plan-<env>.changes.json (the one a person reviewed and approved)
   --replace <addr>   replace this resource on purpose (terraform plan -replace), e.g. a server whose AMI is kept
   --markdown <file>  write the Markdown summary here (default: cdktf.out/plan-<env>.md)
   --no-synth         use the stack already in cdktf.out/ instead of synthesizing it
@@ -43,8 +46,35 @@ export const PLAN_TOOL: CliTool = {
     markdown: { type: "string" },
     replace: { type: "string", multiple: true },
     "no-lock": { type: "boolean" },
+    "expect-changes": { type: "string" },
   },
 };
+
+/**
+ * What a plan changes, one line per resource: its actions and address (`update
+ * aws_launch_template.X`), sorted. Two plans with the same lines make the same changes, whatever
+ * the values Terraform only knows at apply time.
+ */
+export function planChanges(plan: PlanDocument): string[] {
+  return (plan.resource_changes ?? [])
+    .filter((rc) => !rc.change.actions.every((action) => action === "no-op" || action === "read"))
+    .map((rc) => `${rc.change.actions.join("+")} ${rc.address}`)
+    .sort();
+}
+
+/**
+ * Why `changes` are not the `expected` ones (the lines only one of them has), or undefined when
+ * they are the same.
+ */
+export function changesDiffer(expected: readonly string[], changes: readonly string[]): string | undefined {
+  const missing = expected.filter((line) => !changes.includes(line));
+  const added = changes.filter((line) => !expected.includes(line));
+  if (missing.length === 0 && added.length === 0) return undefined;
+  return [
+    ...(added.length > 0 ? ["in this plan, not in the reviewed one:", ...added.map((l) => `  + ${l}`)] : []),
+    ...(missing.length > 0 ? ["in the reviewed plan, not in this one:", ...missing.map((l) => `  - ${l}`)] : []),
+  ].join("\n");
+}
 
 /** The plan command, once its arguments are read. */
 export async function planCommand(args: CliArgs): Promise<number> {
@@ -64,6 +94,8 @@ export async function planCommand(args: CliArgs): Promise<number> {
     emptyStateExpected: process.env.CI === "true" && stack.document.terraform?.backend?.local !== undefined,
   });
   const cost = planCostOf(planDocument, stack.name, stack.document);
+  const changes = planChanges(planDocument);
+  fs.writeFileSync(path.join(stack.outdir, `plan-${stack.name}.changes.json`), `${JSON.stringify(changes, null, 2)}\n`);
 
   const markdown = path.resolve(
     (args.values.markdown as string | undefined) ?? path.join(stack.outdir, `plan-${stack.name}.md`),
@@ -84,5 +116,27 @@ export async function planCommand(args: CliArgs): Promise<number> {
           : "Blocked: do not apply it; rerun with --allow-destroy once the destroy is intended."
         : `Apply exactly this plan with: terraform -chdir=${shown(stack.dir)} apply ${PLAN_FILE}`),
   );
+  const expected = args.values["expect-changes"] as string | undefined;
+  if (expected !== undefined) {
+    let reviewed: unknown;
+    try {
+      reviewed = JSON.parse(fs.readFileSync(expected, "utf8"));
+    } catch (error) {
+      throw new OpsError(
+        `--expect-changes ${expected}: cannot read the reviewed plan's changes (${(error as Error).message})`,
+      );
+    }
+    if (!Array.isArray(reviewed) || !reviewed.every((line) => typeof line === "string")) {
+      throw new OpsError(`--expect-changes ${expected}: not a list of changes, as npm run plan writes them`);
+    }
+    const differs = changesDiffer(reviewed, changes);
+    if (differs) {
+      throw new OpsError(
+        `this plan is not the one reviewed (${shown(expected)}): state or AWS changed since (another deploy, ` +
+          `drift). Do not apply it: run the deploy again, so that its new plan is reviewed and approved.\n${differs}`,
+      );
+    }
+    console.log(`The same changes as the reviewed plan (${changes.length}): ${shown(expected)}`);
+  }
   return review.blocked ? BLOCKED_EXIT_CODE : 0;
 }
