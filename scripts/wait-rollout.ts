@@ -1,4 +1,4 @@
-import { RELEASE_ALARM, rolloutSince, rolloutTimeoutMs, waitForRefresh } from "../src/ops/rollout";
+import { RELEASE_ALARM, releaseAlarmWatchMs, rolloutSince, rolloutTimeoutMs, waitForRefresh } from "../src/ops/rollout";
 import { OpsError, runProcess, runTerraform } from "../src/ops/terraform";
 import { runCli, synthesizedStack } from "../src/ops/workflow";
 
@@ -44,6 +44,8 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
   return waitForRefresh({
     since,
     alarms,
+    // as long as the slowest release alarm takes to fire
+    alarmWatchMs: releaseAlarmWatchMs(stack.document as Record<string, any>),
     group: JSON.parse(outputs.stdout || "{}").app_autoscaling_group?.value,
     region,
     run: (command, commandArgs) => runProcess(command, commandArgs),

@@ -2,6 +2,7 @@ import {
   ALARM_SETTLE_MS,
   ALARM_WATCH_MS,
   RELEASE_ALARM,
+  releaseAlarmWatchMs,
   failingStreak,
   FAILED_LAUNCHES,
   finishedLaunches,
@@ -279,6 +280,65 @@ describe("the release alarms around a rollout (a stand-in runner answers the AWS
     expect(calls.some((c) => c.includes("cancel-instance-refresh"))).toBe(false);
     expect(lines).toContain("in ALARM after the rollout: shop-prod-latency-p99");
     expect(lines.at(-1)).toBe("the release alarms are out of ALARM");
+  });
+
+  test("an incident alarm (in ALARM at the first look, since before the deploy) never cancels the refresh, even when it clears and fires again; the state's own change time counts, not the evaluation's", async () => {
+    const lines: string[] = [];
+    const again = new Date(START + 7 * 60_000).toISOString();
+    // in ALARM since before; OK on one look; in ALARM again during the refresh (a fresh transition)
+    const { run, calls } = stand_in(
+      ["InProgress", "InProgress", "InProgress", "Successful"],
+      [[["shop-prod-target-5xx-rate", before]], [], [["shop-prod-target-5xx-rate", again]], []],
+    );
+    expect(await waitForRefresh({ ...common, ...clocked(), group: "g", run, log: (l) => lines.push(l) })).toBe(0);
+    expect(calls.some((c) => c.includes("cancel-instance-refresh"))).toBe(false);
+    // StateUpdatedTimestamp moves with the evaluation state too: StateTransitionedTimestamp says when it went into ALARM
+    const transitioned: Runner = async (_command, args) => {
+      if (args.includes("describe-alarms")) {
+        const MetricAlarms = [
+          { AlarmName: "shop-prod-latency-p99", StateTransitionedTimestamp: before, StateUpdatedTimestamp: during },
+        ];
+        return { status: 0, stdout: JSON.stringify({ MetricAlarms }), stderr: "" };
+      }
+      if (args.includes("describe-scaling-activities")) return { status: 0, stdout: activities(), stderr: "" };
+      return {
+        status: 0,
+        stdout: refreshes(refresh("InProgress", { StartTime: new Date(START).toISOString() })),
+        stderr: "",
+      };
+    };
+    const time = clocked();
+    const code = await waitForRefresh({
+      ...common,
+      ...time,
+      timeoutMs: 180_000,
+      group: "g",
+      run: transitioned,
+      log: () => undefined,
+    });
+    expect(code).toBe(1); // the timeout, not a cancel
+    expect(time.now() - START).toBeGreaterThanOrEqual(180_000);
+  });
+
+  test("the watch lasts as long as the slowest release alarm takes to fire, plus its metrics' delay", () => {
+    const doc = (alarms: Array<Record<string, unknown>>) => ({
+      resource: { aws_cloudwatch_metric_alarm: Object.fromEntries(alarms.map((a, i) => [`A${i}`, a])) },
+    });
+    // 5 periods of 60 s (dev's 4 of 5), and a metric-math alarm whose period is in its queries
+    expect(
+      releaseAlarmWatchMs(
+        doc([
+          {
+            alarm_name: "shop-dev-app-5xx-rate",
+            evaluation_periods: 5,
+            metric_query: [{ id: "e", metric: { period: 60 } }],
+          },
+          { alarm_name: "shop-dev-app-cpu", evaluation_periods: 15, period: 300 }, // not a release alarm
+        ]),
+      ),
+    ).toBe((5 * 60 + 120) * 1000);
+    expect(releaseAlarmWatchMs(doc([]))).toBe(ALARM_WATCH_MS);
+    expect(releaseAlarmWatchMs(shippedStack("prod").doc as Record<string, any>)).toBeGreaterThanOrEqual(ALARM_WATCH_MS);
   });
 
   test("a rollout counts as good only after the watch: an alarm that goes into ALARM minutes after the refresh ended is caught", async () => {

@@ -173,7 +173,8 @@ describe("npm run drift (stub terraform)", () => {
     const result = await run("drift", ["dev", "--no-synth"], {
       show,
       initErrorUnlessUpgrade:
-        "Error: Failed to query available provider packages\n\nlocked provider registry.terraform.io/hashicorp/aws 6.30.0 does not match configured version constraint 6.25.0; must use terraform init -upgrade to allow selection of new versions",
+        // as Terraform 1.11 prints it to a pipe: wrapped at 78 columns, between "match" and "configured"
+        "Error: Failed to query available provider packages\n\nCould not retrieve the list of available versions for provider\nhashicorp/aws: locked provider registry.terraform.io/hashicorp/aws 6.30.0 does not match\nconfigured version constraint 6.25.0; must use terraform init -upgrade to allow\nselection of new versions",
     });
     expect(result.status).toBe(0);
     expect(result.stderr).toContain(

@@ -225,11 +225,11 @@ describe("rolling out a new app.version", () => {
         version: "1.1.0",
         sha256: readReleases(PROJECT_ROOT).get("1.1.0")!.sha256,
       });
+      // required: a run of the document by hand must give it too
       expect(content.parameters.sha256).toEqual({
         type: "String",
         description: expect.any(String),
-        default: "",
-        allowedPattern: "^([0-9a-f]{64})?$",
+        allowedPattern: "^[0-9a-f]{64}$",
       });
       expect(association.targets).toEqual([{ key: "InstanceIds", values: [ref(instance, "aws_instance")] }]);
       expect(association.wait_for_success_timeout_seconds).toBeGreaterThan(0);

@@ -92,9 +92,8 @@ export class AppDeployment extends Construct {
           },
           sha256: {
             type: "String",
-            description: "SHA-256 of the release's tarball, as releases.yaml records it (empty: not checked)",
-            default: "",
-            allowedPattern: "^([0-9a-f]{64})?$",
+            description: "SHA-256 of the release's tarball, as releases.yaml records it: other bytes are refused",
+            allowedPattern: "^[0-9a-f]{64}$",
           },
         },
         mainSteps: [

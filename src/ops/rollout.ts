@@ -52,7 +52,7 @@ export interface RefreshVerdict {
  * What the newest instance refresh in `describe-instance-refreshes` JSON output says; with `since`,
  * only a refresh started at or after it counts (one the deploy started, not an earlier one's end).
  */
-export function refreshVerdict(describeOutput: string, since?: Date): RefreshVerdict {
+export function refreshVerdict(describeOutput: string, since?: Date, region?: string): RefreshVerdict {
   const refreshes = (JSON.parse(describeOutput).InstanceRefreshes ?? []) as Array<Record<string, any>>;
   const started = (refresh: Record<string, any>) => Date.parse(String(refresh.StartTime ?? ""));
   const newest = refreshes
@@ -83,8 +83,9 @@ export function refreshVerdict(describeOutput: string, since?: Date): RefreshVer
           `the group's last instance refresh, ${latest.InstanceRefreshId} (started ${latest.StartTime}), ended ` +
           `${latest.Status}${latest.StatusReason ? ` (${latest.StatusReason})` : ""}, and this deploy started none: ` +
           `servers it did not replace still run the older launch template version. Finish it (aws autoscaling ` +
-          `start-instance-refresh --auto-scaling-group-name ${String(latest.AutoScalingGroupName)}), or deploy the ` +
-          `previous app.version`,
+          `start-instance-refresh${region ? ` --region ${region}` : ""} --auto-scaling-group-name ` +
+          `${String(latest.AutoScalingGroupName)}: the group's instance maintenance policy keeps every server serving ` +
+          `while it replaces them), or deploy the app.version that ran before`,
         startedAt: started(latest) || undefined,
       };
     }
@@ -256,6 +257,26 @@ export const RELEASE_ALARM = /-(alb-5xx-rate|target-5xx-rate|app-5xx-rate|latenc
 export const ALARM_WATCH_MS = 5 * 60_000;
 
 /**
+ * How long the release alarms of a stack take to go into ALARM at the most: each one's evaluation
+ * periods times its period, plus 2 minutes for their metrics to arrive (a log metric filter's, a
+ * load balancer's). The watch after a rollout lasts this long (at least `ALARM_WATCH_MS`).
+ */
+export function releaseAlarmWatchMs(document: Record<string, any>): number {
+  const alarms = Object.values(document.resource?.aws_cloudwatch_metric_alarm ?? {}) as Array<Record<string, any>>;
+  const windows = alarms
+    .filter((alarm) => typeof alarm.alarm_name === "string" && RELEASE_ALARM.test(alarm.alarm_name))
+    .map((alarm) => {
+      const period = Number(
+        alarm.period ??
+          (alarm.metric_query as Array<Record<string, any>> | undefined)?.find((q) => q.metric)?.metric?.period ??
+          60,
+      );
+      return Number(alarm.evaluation_periods ?? 1) * period * 1000;
+    });
+  return Math.max(ALARM_WATCH_MS, ...windows.map((ms) => ms + 2 * 60_000));
+}
+
+/**
  * How long after the watch alarms in ALARM may take to clear before the wait fails: a fix deployed
  * during an incident clears them once its servers serve.
  */
@@ -285,10 +306,13 @@ async function alarmsInAlarm(options: WaitOptions): Promise<Firing[]> {
   if (result.status !== 0) throw new OpsError(`aws cloudwatch describe-alarms failed: ${result.stderr.trim()}`);
   const answer = JSON.parse(result.stdout || "{}") as Record<
     string,
-    Array<{ AlarmName?: string; StateUpdatedTimestamp?: string }> | undefined
+    Array<{ AlarmName?: string; StateTransitionedTimestamp?: string; StateUpdatedTimestamp?: string }> | undefined
   >;
+  // When the state last changed (StateUpdatedTimestamp also moves with the evaluation state).
+  const changed = (alarm: { StateTransitionedTimestamp?: string; StateUpdatedTimestamp?: string }) =>
+    Date.parse(String(alarm.StateTransitionedTimestamp ?? alarm.StateUpdatedTimestamp)) || 0;
   return [...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])]
-    .map((alarm) => ({ name: String(alarm.AlarmName), since: Date.parse(String(alarm.StateUpdatedTimestamp)) || 0 }))
+    .map((alarm) => ({ name: String(alarm.AlarmName), since: changed(alarm) }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -351,11 +375,16 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
   // An alarm in ALARM since before the deploy began is not this rollout's doing (a deploy may be
   // its fix); one that went into ALARM since (during the apply, which starts the refresh, too) is.
   const rolloutStart = options.since?.getTime() ?? waitStart;
+  // In ALARM at the first look and since before the deploy began: the incident this deploy may
+  // fix. It never cancels the refresh, even if it clears and fires again meanwhile.
+  const incident = new Set(
+    (await alarmsInAlarm(options)).filter((alarm) => alarm.since < rolloutStart).map((alarm) => alarm.name),
+  );
   let last = "";
   const reported = new Set<string>();
   for (;;) {
     const refreshes = await describeGroup(options, "describe-instance-refreshes", ["--max-records", "5"]);
-    const verdict = refreshVerdict(refreshes, options.since);
+    const verdict = refreshVerdict(refreshes, options.since, options.region);
     if (verdict.message !== last) log(verdict.message);
     last = verdict.message;
     if (verdict.state === "done") return alarmsSettled(options, sleep, now);
@@ -363,7 +392,9 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
       log(FAILED_REFRESH_HINT);
       return 1;
     }
-    const fired = (await alarmsInAlarm(options)).filter((alarm) => alarm.since >= rolloutStart);
+    const fired = (await alarmsInAlarm(options)).filter(
+      (alarm) => alarm.since >= rolloutStart && !incident.has(alarm.name),
+    );
     if (fired.length > 0) {
       log(`in ALARM during the rollout: ${names(fired)}; cancelling the instance refresh`);
       await describeGroup(options, "cancel-instance-refresh", []);

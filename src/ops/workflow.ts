@@ -124,7 +124,7 @@ export function synthesizedStack(name: string, options: { synth: boolean }): Pre
  * Terraform's words when the stack's `.terraform.lock.hcl` (kept across synths) holds a provider
  * version the configuration no longer allows: the project's provider pin moved.
  */
-const LOCKED_TO_ANOTHER_VERSION = /does not match configured version constraint/;
+const LOCKED_TO_ANOTHER_VERSION = /does\s+not\s+match\s+configured\s+version\s+constraint/; // wrapped at 78 columns
 
 /**
  * Synthesizes the stack (unless `--no-synth`) and runs `terraform init` in its directory; again
