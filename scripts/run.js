@@ -158,6 +158,13 @@ function writeAtomically(file, data) {
 const REPLACED_MODULES = [
   { resolvesTo: "node_modules/cdktf/lib/tokens/private/stack-trace.js", by: "src/patches/cdktf-stack-trace.ts" },
   { request: "archiver", from: "node_modules/cdktf/lib/private", by: "src/patches/lazy-archiver.ts" },
+  {
+    request: "json-stable-stringify",
+    from: "node_modules/cdktf/lib/synthesize",
+    by: "src/patches/stable-stringify.ts",
+  },
+  { request: "json-stable-stringify", from: "node_modules/cdktf/lib", by: "src/patches/stable-stringify.ts" },
+  { request: "json-stable-stringify", from: "node_modules/cdktf/lib/testing", by: "src/patches/stable-stringify.ts" },
   { request: "./private/resolve", from: "node_modules/cdktf/lib/tokens", by: "src/patches/cdktf-resolve.ts" },
 ];
 
