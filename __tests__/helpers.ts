@@ -243,3 +243,13 @@ export function testHost(overrides: Partial<AppHost> = {}): AppHost {
     ...overrides,
   };
 }
+
+/**
+ * The record of what the launcher's bundle of `entry` was built from (scripts/run.js, in its cache:
+ * node_modules/.cache/classic-servers, or CLASSIC_SERVERS_CACHE), as the run's synth left it.
+ */
+export function bundleRecord(entry = "main"): { own: Record<string, string>; deps: Record<string, string> } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { CACHE } = require("../scripts/run.js") as { CACHE: string };
+  return JSON.parse(fs.readFileSync(path.join(CACHE, `${entry}.inputs.json`), "utf8"));
+}

@@ -384,4 +384,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { replacementFor, sha1, writeAtomically };
+module.exports = { CACHE, replacementFor, sha1, writeAtomically };

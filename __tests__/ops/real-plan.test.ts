@@ -96,9 +96,14 @@ describe("the changes a plan makes, as the deploy compares them with the reviewe
         unchanged("aws_vpc.Vpc"),
         read("data.aws_ami.Latest"),
         resourceChange("aws_lb_target_group.Targets", ["create", "delete"], { before: {}, after: {} }),
+        resourceChange("aws_lb_target_group.Targets", ["delete"], { before: {}, deposed: "0f1e2d3c" }),
       ],
     });
-    expect(planChanges(plan)).toEqual(["create+delete aws_lb_target_group.Targets", "update aws_launch_template.App"]);
+    expect(planChanges(plan)).toEqual([
+      "create+delete aws_lb_target_group.Targets",
+      "delete aws_lb_target_group.Targets (deposed 0f1e2d3c)",
+      "update aws_launch_template.App",
+    ]);
   });
 
   test("the same changes are the same plan; one more, one fewer or another action is not, each line said", () => {
@@ -109,6 +114,10 @@ describe("the changes a plan makes, as the deploy compares them with the reviewe
     );
     expect(changesDiffer(reviewed, [])).toBe(
       "in the reviewed plan, not in this one:\n  - update aws_launch_template.App",
+    );
+    // as lists: a change made twice in one and once in the other (a deposed object's delete) differs
+    expect(changesDiffer(["delete aws_x.a", "delete aws_x.a"], ["delete aws_x.a"])).toBe(
+      "in the reviewed plan, not in this one:\n  - delete aws_x.a",
     );
     expect(changesDiffer(reviewed, ["delete+create aws_launch_template.App"])).toBe(
       "in this plan, not in the reviewed one:\n  + delete+create aws_launch_template.App\n" +

@@ -16,7 +16,7 @@ import { buildStacks } from "../../src/app";
 import { resolveEnvironmentReleases } from "../../src/artifact/releases";
 import * as standIn from "../../src/patches/cdktf-resolve";
 import { PROJECT_ROOT } from "../../src/project-root";
-import { expectSameFiles, filesUnder, tempDir } from "../helpers";
+import { expectSameFiles, filesUnder, tempDir, bundleRecord } from "../helpers";
 import { SHIPPED_ENVIRONMENTS } from "../shipped";
 
 // cdktf's `resolve` (src/patches/cdktf-resolve.ts stands in for it, in the tests through
@@ -404,9 +404,7 @@ describe("the stand-in for cdktf's resolve", () => {
 
   test("the bundle npm run synth runs was built with the stand-in, not cdktf's module", () => {
     // global-setup.js ran main.ts through scripts/run.js, which records every input of the bundle
-    const record = JSON.parse(
-      fs.readFileSync(path.join(PROJECT_ROOT, "node_modules", ".cache", "classic-servers", "main.inputs.json"), "utf8"),
-    );
+    const record = bundleRecord();
     expect(Object.keys(record.own)).toContain("src/patches/cdktf-resolve.ts");
     expect(Object.keys(record.deps).filter((input) => input.endsWith("cdktf/lib/tokens/private/resolve.js"))).toEqual(
       [],

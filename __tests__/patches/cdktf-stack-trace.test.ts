@@ -1,7 +1,6 @@
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { Lazy, TerraformOutput, TerraformStack, Testing } from "cdktf";
-import { PROJECT_ROOT } from "../../src/project-root";
+import { bundleRecord } from "../helpers";
 
 // cdktf's token creation stacks (src/patches/cdktf-stack-trace.ts): recorded only on request, in
 // the tests (__tests__/resolver.js, __tests__/unit-runner/register.js) and in the bundle every
@@ -45,9 +44,7 @@ test("with CDKTF_CREATION_STACKS=1 the message lists where the token was created
 
 test("the bundle npm run synth runs was built with the stand-in, not cdktf's module", () => {
   // global-setup.js ran main.ts through scripts/run.js, which records every input of the bundle
-  const record = JSON.parse(
-    fs.readFileSync(path.join(PROJECT_ROOT, "node_modules", ".cache", "classic-servers", "main.inputs.json"), "utf8"),
-  );
+  const record = bundleRecord();
   expect(Object.keys(record.own)).toContain("src/patches/cdktf-stack-trace.ts");
   expect(Object.keys(record.deps).filter((input) => input.includes("cdktf/lib/tokens/private/stack-trace"))).toEqual(
     [],

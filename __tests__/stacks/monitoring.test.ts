@@ -186,6 +186,8 @@ describe.each(Object.keys(EXPECTED))("%s: alarms watch this environment's own re
         source_type: "db-instance",
         source_ids: [`\${aws_db_instance.${database[0].name}.identifier}`],
         event_categories: ["availability", "failover", "failure", "low storage"],
+        // after the topic's policy lets RDS publish
+        depends_on: [`aws_sns_topic_policy.${json.resources("aws_sns_topic_policy")[0].name}`],
       }),
     ]);
   });

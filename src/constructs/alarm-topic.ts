@@ -49,6 +49,8 @@ export class AlarmTopic extends Construct {
   /** The literal topic name, `<project>-<env>-alarms`. */
   public readonly topicName: string;
   public readonly keyArn: string;
+  /** The topic's policy: what publishes to the topic (an RDS event subscription) waits for it. */
+  public readonly policy: SnsTopicPolicy;
 
   constructor(scope: Construct, id: string, props: AlarmTopicProps) {
     super(scope, id);
@@ -145,7 +147,7 @@ export class AlarmTopic extends Construct {
           : []),
       ],
     });
-    new SnsTopicPolicy(this, "Policy", { arn: topic.arn, policy: topicPolicy.json });
+    this.policy = new SnsTopicPolicy(this, "Policy", { arn: topic.arn, policy: topicPolicy.json });
 
     // ---- Subscribers: keyed by address, so adding or removing one leaves the others alone ----
     for (const email of props.emails) {

@@ -58,7 +58,7 @@ export const PLAN_TOOL: CliTool = {
 export function planChanges(plan: PlanDocument): string[] {
   return (plan.resource_changes ?? [])
     .filter((rc) => !rc.change.actions.every((action) => action === "no-op" || action === "read"))
-    .map((rc) => `${rc.change.actions.join("+")} ${rc.address}`)
+    .map((rc) => `${rc.change.actions.join("+")} ${rc.address}${rc.deposed ? ` (deposed ${rc.deposed})` : ""}`)
     .sort();
 }
 
@@ -67,8 +67,15 @@ export function planChanges(plan: PlanDocument): string[] {
  * they are the same.
  */
 export function changesDiffer(expected: readonly string[], changes: readonly string[]): string | undefined {
-  const missing = expected.filter((line) => !changes.includes(line));
-  const added = changes.filter((line) => !expected.includes(line));
+  // as lists, not sets: a change made twice in one plan and once in the other differs
+  const remaining = [...changes];
+  const missing: string[] = [];
+  for (const line of expected) {
+    const at = remaining.indexOf(line);
+    if (at === -1) missing.push(line);
+    else remaining.splice(at, 1);
+  }
+  const added = remaining;
   if (missing.length === 0 && added.length === 0) return undefined;
   return [
     ...(added.length > 0 ? ["in this plan, not in the reviewed one:", ...added.map((l) => `  + ${l}`)] : []),
@@ -133,7 +140,8 @@ export async function planCommand(args: CliArgs): Promise<number> {
     if (differs) {
       throw new OpsError(
         `this plan is not the one reviewed (${shown(expected)}): state or AWS changed since (another deploy, ` +
-          `drift). Do not apply it: run the deploy again, so that its new plan is reviewed and approved.\n${differs}`,
+          `drift). Do not apply it: re-run all the jobs of the run (the review must plan again), so that the new ` +
+          `plan is reviewed and approved.\n${differs}`,
       );
     }
     console.log(`The same changes as the reviewed plan (${changes.length}): ${shown(expected)}`);

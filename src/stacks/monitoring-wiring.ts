@@ -104,6 +104,8 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       sourceIds: [tiers.database.instanceIdentifier],
       eventCategories: [...DATABASE_EVENT_CATEGORIES],
       tags: naming.tags("db-events"),
+      // RDS may refuse a topic that does not yet let it publish
+      dependsOn: [topic.policy],
     });
     if (t.dbFreeableMemoryMb === undefined || t.dbConnections === undefined) {
       // The config rules reject this before any stack exists; this guards direct use of the stacks.
