@@ -793,17 +793,18 @@ describe("the deploy of one environment", () => {
       // answers `commits/main` with MAIN_TIP, and `compare` by applying the step's own jq filter to COMPARE
       fs.writeFileSync(
         path.join(bin, "gh"),
-        `#!${process.execPath}
-const [api, route, jq, filter] = process.argv.slice(2);
-require("fs").appendFileSync(${JSON.stringify(calls)}, process.argv.slice(2).join(" ") + "\\n");
-if (api !== "api" || jq !== "--jq") process.exit(9);
-if (route === "repos/acme/shop/commits/main" && filter === ".sha") console.log(process.env.MAIN_TIP);
-else if (route === "repos/acme/shop/compare/${mine}...${tip}") {
-  // the step's own filter, run by jq (gh's --jq is gojq, the same language)
-  const out = require("child_process").execFileSync("jq", ["-r", filter], { input: process.env.COMPARE, encoding: "utf8" });
-  process.stdout.write(out);
-} else process.exit(9);
-`,
+        [
+          "#!/bin/bash",
+          `printf '%s\\n' "$*" >> '${calls}'`,
+          '[ "$1" = api ] && [ "$3" = --jq ] || exit 9',
+          'case "$2" in',
+          '  repos/acme/shop/commits/main) [ "$4" = .sha ] && echo "$MAIN_TIP" ;;',
+          // the step's own filter, run by jq (gh's --jq is gojq, the same language)
+          `  repos/acme/shop/compare/${mine}...${tip}) printf '%s' "$COMPARE" | jq -r "$4" ;;`,
+          "  *) exit 9 ;;",
+          "esac",
+          "",
+        ].join("\n"),
         { mode: 0o755 },
       );
       const run = (mainTip: string, compare: object = {}) =>
