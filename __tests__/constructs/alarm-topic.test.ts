@@ -127,6 +127,29 @@ describe("AlarmTopic", () => {
     expect(JSON.stringify(json.doc)).not.toContain("events.rds.amazonaws.com");
   });
 
+  test("with the environment's event rules, EventBridge may publish for those rules only, and encrypt for this topic only", () => {
+    const withRules = topic({ eventRules: true });
+    const [attached] = withRules.resources("aws_sns_topic_policy");
+    const publish = statements(withRules, attached.values.policy);
+    expect(publish.EventRulesPublish).toMatchObject({
+      principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+      actions: ["sns:Publish"],
+      condition: [
+        {
+          test: "ArnLike",
+          variable: "aws:SourceArn",
+          values: [`arn:aws:events:ap-northeast-2:${account(withRules)}:rule/shop-prod-*`],
+        },
+      ],
+    });
+    const [key] = withRules.resources("aws_kms_key");
+    expect(statements(withRules, key.values.policy).EventRulesEncryptForTopic).toMatchObject({
+      principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+      actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+    });
+    expect(JSON.stringify(json.doc)).not.toContain("events.amazonaws.com");
+  });
+
   test("each address is an email subscription of this topic, and only those", () => {
     const subscriptions = json.resources("aws_sns_topic_subscription").map((s) => s.values);
     expect(subscriptions.map((s) => s.endpoint).sort()).toEqual(["oncall@example.com", "platform@example.com"]);

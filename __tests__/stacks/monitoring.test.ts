@@ -172,6 +172,28 @@ describe.each(Object.keys(EXPECTED))("%s: alarms watch this environment's own re
     expect(reads).toEqual(EXPECTED[name]);
   });
 
+  test("a fleet's failed instance refresh, wherever it was started, is one message to the same topic; no fleet, no rule", () => {
+    const rules = json.resources("aws_cloudwatch_event_rule");
+    const groups = json.resources("aws_autoscaling_group");
+    if (groups.length === 0) {
+      expect([rules, json.resources("aws_cloudwatch_event_target")]).toEqual([[], []]);
+      return;
+    }
+    expect(rules).toHaveLength(1);
+    expect(rules[0].values.name).toBe("shop-test-refresh-failed");
+    expect(JSON.parse(rules[0].values.event_pattern)).toEqual({
+      source: ["aws.autoscaling"],
+      "detail-type": ["EC2 Auto Scaling Instance Refresh Failed"],
+      detail: { AutoScalingGroupName: [`\${aws_autoscaling_group.${groups[0].name}.name}`] },
+    });
+    const [target] = json.resources("aws_cloudwatch_event_target");
+    expect(target.values).toMatchObject({
+      rule: `\${aws_cloudwatch_event_rule.${rules[0].name}.name}`,
+      arn: topicRef(json),
+      depends_on: [`aws_sns_topic_policy.${json.resources("aws_sns_topic_policy")[0].name}`],
+    });
+  });
+
   test("with RDS, the database's events that page (availability, failover, failure, low storage) go to the same topic; without, none", () => {
     const subscriptions = json.resources("aws_db_event_subscription");
     const database = json.resources("aws_db_instance");

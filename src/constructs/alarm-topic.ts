@@ -26,6 +26,12 @@ export interface AlarmTopicProps {
    * @default false
    */
   readonly databaseEvents?: boolean;
+  /**
+   * EventBridge rules of this environment (`<project>-<env>-*`) send events here too: EventBridge
+   * may then publish, and use the key, for those rules only.
+   * @default false
+   */
+  readonly eventRules?: boolean;
 }
 
 /**
@@ -63,6 +69,7 @@ export class AlarmTopic extends Construct {
     const account = new DataAwsCallerIdentity(this, "Account");
     const topicArn = `arn:aws:sns:${region}:${account.accountId}:${this.topicName}`;
     const alarmArns = `arn:aws:cloudwatch:${region}:${account.accountId}:alarm:${naming.project}-${naming.environment}-*`;
+    const ruleArns = `arn:aws:events:${region}:${account.accountId}:rule/${naming.project}-${naming.environment}-*`;
 
     // ---- Key: the account administers it; CloudWatch may only encrypt for this topic ----
     const keyPolicy = new DataAwsIamPolicyDocument(this, "KeyPolicy", {
@@ -86,6 +93,20 @@ export class AlarmTopic extends Construct {
             { test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] },
           ],
         },
+        ...(props.eventRules
+          ? [
+              {
+                sid: "EventRulesEncryptForTopic",
+                effect: "Allow",
+                principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+                actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources: ["*"],
+                condition: [
+                  { test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] },
+                ],
+              },
+            ]
+          : []),
         ...(props.databaseEvents
           ? [
               {
@@ -133,6 +154,18 @@ export class AlarmTopic extends Construct {
             { test: "ArnLike", variable: "aws:SourceArn", values: [alarmArns] },
           ],
         },
+        ...(props.eventRules
+          ? [
+              {
+                sid: "EventRulesPublish",
+                effect: "Allow",
+                principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+                actions: ["sns:Publish"],
+                resources: [topic.arn],
+                condition: [{ test: "ArnLike", variable: "aws:SourceArn", values: [ruleArns] }],
+              },
+            ]
+          : []),
         ...(props.databaseEvents
           ? [
               {

@@ -313,6 +313,14 @@ export const TYPE_ACTIONS: Readonly<Record<string, TypeActions>> = {
       "rds:RemoveTagsFromResource",
     ],
   },
+  aws_cloudwatch_event_rule: {
+    read: ["events:DescribeRule", "events:ListTagsForResource", "events:ListTargetsByRule"],
+    write: ["events:PutRule", "events:DeleteRule", "events:TagResource", "events:UntagResource"],
+  },
+  aws_cloudwatch_event_target: {
+    read: ["events:ListTargetsByRule"],
+    write: ["events:PutTargets", "events:RemoveTargets"],
+  },
   aws_db_event_subscription: {
     read: ["rds:DescribeEventSubscriptions", "rds:ListTagsForResource"],
     write: [

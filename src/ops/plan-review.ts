@@ -95,6 +95,8 @@ export const STATELESS_TYPES: Readonly<Record<string, string>> = {
   aws_s3_bucket_lifecycle_configuration: "a bucket's expiry rules, from the code",
   // ---- Monitoring ----
   aws_cloudwatch_metric_alarm: "an alarm, from the code",
+  aws_cloudwatch_event_rule: "an EventBridge rule, from the code",
+  aws_cloudwatch_event_target: "a rule's target, from the code",
   aws_db_event_subscription: "the database's events sent to the alarm topic, from the code",
   aws_cloudwatch_log_metric_filter: "a filter that counts log lines into a metric; the logs and the metric's past stay",
   aws_cloudwatch_dashboard: "a dashboard, from the code",

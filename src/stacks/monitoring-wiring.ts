@@ -1,5 +1,7 @@
 import { TerraformOutput } from "cdktf";
 import { AGENT_START_SECONDS } from "../userdata/boot-script";
+import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
+import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
 import { DbEventSubscription } from "@cdktf/provider-aws/lib/db-event-subscription";
 import { AccessLogAlarms } from "../constructs/access-log-alarms";
 import { AlarmTopic } from "../constructs/alarm-topic";
@@ -45,6 +47,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
     region: env.region,
     emails: env.monitoring.alarmEmails,
     databaseEvents: tiers.database !== undefined,
+    eventRules: tiers.app instanceof AppFleet,
   });
   const common = {
     naming,
@@ -93,6 +96,26 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
         errorPercent: t.target5xxPercent,
       }),
     );
+  }
+  if (tiers.app instanceof AppFleet) {
+    // An instance refresh that fails, wherever it was started (a cdktf deploy by hand has no
+    // wait-rollout after it): one message each. A cancelled one was cancelled by someone.
+    const rule = new CloudwatchEventRule(stack, "RefreshFailed", {
+      name: naming.name("refresh-failed"),
+      description: "The app servers' instance refresh failed: the group runs two launch template versions",
+      eventPattern: JSON.stringify({
+        source: ["aws.autoscaling"],
+        "detail-type": ["EC2 Auto Scaling Instance Refresh Failed"],
+        detail: { AutoScalingGroupName: [tiers.app.autoScalingGroupName] },
+      }),
+      tags: naming.tags("refresh-failed"),
+    });
+    new CloudwatchEventTarget(stack, "RefreshFailedTopic", {
+      rule: rule.name,
+      arn: topic.topicArn,
+      // after the topic's policy lets the rule publish
+      dependsOn: [topic.policy],
+    });
   }
   if (tiers.database) {
     // What no metric shows: a Multi-AZ failover, the instance failing or becoming unavailable, its
