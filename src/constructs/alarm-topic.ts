@@ -70,6 +70,28 @@ export class AlarmTopic extends Construct {
     const topicArn = `arn:aws:sns:${region}:${account.accountId}:${this.topicName}`;
     const alarmArns = `arn:aws:cloudwatch:${region}:${account.accountId}:alarm:${naming.project}-${naming.environment}-*`;
     const ruleArns = `arn:aws:events:${region}:${account.accountId}:rule/${naming.project}-${naming.environment}-*`;
+    // The services other than CloudWatch that publish here: each may publish (for this
+    // environment's rules, or this account) and encrypt for this topic only.
+    const publishers = [
+      ...(props.eventRules
+        ? [
+            {
+              name: "EventRules",
+              service: "events.amazonaws.com",
+              condition: { test: "ArnLike", variable: "aws:SourceArn", values: [ruleArns] },
+            },
+          ]
+        : []),
+      ...(props.databaseEvents
+        ? [
+            {
+              name: "RdsEvents",
+              service: "events.rds.amazonaws.com",
+              condition: { test: "StringEquals", variable: "aws:SourceAccount", values: [account.accountId] },
+            },
+          ]
+        : []),
+    ];
 
     // ---- Key: the account administers it; CloudWatch may only encrypt for this topic ----
     const keyPolicy = new DataAwsIamPolicyDocument(this, "KeyPolicy", {
@@ -93,34 +115,14 @@ export class AlarmTopic extends Construct {
             { test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] },
           ],
         },
-        ...(props.eventRules
-          ? [
-              {
-                sid: "EventRulesEncryptForTopic",
-                effect: "Allow",
-                principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
-                actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources: ["*"],
-                condition: [
-                  { test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] },
-                ],
-              },
-            ]
-          : []),
-        ...(props.databaseEvents
-          ? [
-              {
-                sid: "RdsEventsEncryptForTopic",
-                effect: "Allow",
-                principals: [{ type: "Service", identifiers: ["events.rds.amazonaws.com"] }],
-                actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources: ["*"],
-                condition: [
-                  { test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] },
-                ],
-              },
-            ]
-          : []),
+        ...publishers.map(({ name, service }) => ({
+          sid: `${name}EncryptForTopic`,
+          effect: "Allow",
+          principals: [{ type: "Service", identifiers: [service] }],
+          actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+          resources: ["*"],
+          condition: [{ test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] }],
+        })),
       ],
     });
     const key = new KmsKey(this, "Key", {
@@ -154,30 +156,14 @@ export class AlarmTopic extends Construct {
             { test: "ArnLike", variable: "aws:SourceArn", values: [alarmArns] },
           ],
         },
-        ...(props.eventRules
-          ? [
-              {
-                sid: "EventRulesPublish",
-                effect: "Allow",
-                principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
-                actions: ["sns:Publish"],
-                resources: [topic.arn],
-                condition: [{ test: "ArnLike", variable: "aws:SourceArn", values: [ruleArns] }],
-              },
-            ]
-          : []),
-        ...(props.databaseEvents
-          ? [
-              {
-                sid: "RdsEventsPublish",
-                effect: "Allow",
-                principals: [{ type: "Service", identifiers: ["events.rds.amazonaws.com"] }],
-                actions: ["sns:Publish"],
-                resources: [topic.arn],
-                condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [account.accountId] }],
-              },
-            ]
-          : []),
+        ...publishers.map(({ name, service, condition }) => ({
+          sid: `${name}Publish`,
+          effect: "Allow",
+          principals: [{ type: "Service", identifiers: [service] }],
+          actions: ["sns:Publish"],
+          resources: [topic.arn],
+          condition: [condition],
+        })),
       ],
     });
     this.policy = new SnsTopicPolicy(this, "Policy", { arn: topic.arn, policy: topicPolicy.json });
