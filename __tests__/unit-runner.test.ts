@@ -113,7 +113,13 @@ beforeAll(async () => {
     // processes that take 6 s to start, as on a loaded machine, with 6 s per file (which counts
     // from the file's start in its process, not from its process's: the first file of a process
     // also loads what the tests need, 1 s here, and 3.5 s under a load of 9 on two cores)
-    jestOnFixtures(BETWEEN_FIXTURES, 2, { UNIT_RUNNER_START_DELAY_MS: "6000", UNIT_RUNNER_FILE_TIMEOUT_MS: "6000" }),
+    // (the late timer marks when it fires, and the other file runs on until then: under load, a
+    // fixed 2 s let that file end, and the run with it, before the timer threw)
+    jestOnFixtures(BETWEEN_FIXTURES, 2, {
+      UNIT_RUNNER_START_DELAY_MS: "6000",
+      UNIT_RUNNER_FILE_TIMEOUT_MS: "6000",
+      LATE_TIMER_MARKER: path.join(tempDir("late-timer-"), "fired"),
+    }),
   ]);
 }, 90_000);
 
