@@ -1,13 +1,13 @@
-import { RELEASE_ALARM, releaseAlarmWatchMs, rolloutSince, rolloutTimeoutMs, waitForRefresh } from "../src/ops/rollout";
+import { releaseAlarms, rolloutSince, rolloutTimeoutMs, waitForRefresh } from "../src/ops/rollout";
 import { OpsError, runProcess, runTerraform } from "../src/ops/terraform";
 import { runCli, synthesizedStack } from "../src/ops/workflow";
 
 // `npm run wait-rollout -- <env>`: after `cdktf deploy <env>`, wait for the Auto Scaling group's
 // instance refresh to end (the provider does not), then watch the release alarms (5xx rates,
-// latency) for 5 minutes. Exit 0 when the rollout succeeded (or the layout has no group) and no
-// release alarm is in ALARM after the watch. Exit 1 when the refresh failed, was cancelled or is
-// still running after ROLLOUT_TIMEOUT_MINUTES (by default as long as a rollout of the group may take
-// while it makes progress: rolloutTimeoutSeconds), when 3 of its new servers never came into
+// latency) as long as the slowest of them takes to fire. Exit 0 when the rollout succeeded (or the
+// layout has no group) and no release alarm is in ALARM after the watch. Exit 1 when the refresh
+// failed, was cancelled or is still running after ROLLOUT_TIMEOUT_MINUTES (by default as long as a
+// rollout of the group may take while it makes progress: rolloutTimeoutSeconds), when 3 of its new servers never came into
 // service, when a release alarm went into ALARM during it (the refresh is cancelled), or when one
 // is still in ALARM 10 minutes after the watch. ROLLOUT_SINCE (an ISO 8601 time, the deploy's
 // start) makes only a refresh started since count; with none since, an earlier one still running
@@ -27,25 +27,17 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
   if (!region) throw new OpsError(`stack ${stack.name} has no AWS provider region`);
   const outputs = await runTerraform("output", ["-json"], { cwd: stack.dir });
   if (outputs.status !== 0) throw new OpsError(`terraform output failed in ${stack.dir}: ${outputs.stderr.trim()}`);
-  // The environment's release alarms, by name, as synthesized (never another environment's of a
-  // like name); ROLLOUT_ALARMS=ignore reads none (an emergency: the repository variable in CI).
+  // ROLLOUT_ALARMS=ignore reads no alarm (an emergency: the repository variable in CI)
   const ignoreAlarms = process.env.ROLLOUT_ALARMS === "ignore";
   if (ignoreAlarms) console.log(`wait-rollout ${stack.name}: ROLLOUT_ALARMS=ignore: the release alarms are not read`);
   else if (process.env.ROLLOUT_ALARMS)
     throw new OpsError(`ROLLOUT_ALARMS may only be "ignore" (got "${process.env.ROLLOUT_ALARMS}")`);
-  const alarms = ignoreAlarms
-    ? []
-    : Object.values(
-        (stack.document as { resource?: Record<string, Record<string, { alarm_name?: string }>> }).resource
-          ?.aws_cloudwatch_metric_alarm ?? {},
-      ).flatMap((alarm) =>
-        typeof alarm.alarm_name === "string" && RELEASE_ALARM.test(alarm.alarm_name) ? [alarm.alarm_name] : [],
-      );
+  const alarms = releaseAlarms(stack.document as Record<string, any>);
   return waitForRefresh({
     since,
-    alarms,
+    alarms: ignoreAlarms ? [] : alarms.names,
     // as long as the slowest release alarm takes to fire
-    alarmWatchMs: releaseAlarmWatchMs(stack.document as Record<string, any>),
+    alarmWatchMs: alarms.watchMs,
     group: JSON.parse(outputs.stdout || "{}").app_autoscaling_group?.value,
     region,
     run: (command, commandArgs) => runProcess(command, commandArgs),

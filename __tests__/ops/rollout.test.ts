@@ -2,7 +2,7 @@ import {
   ALARM_SETTLE_MS,
   ALARM_WATCH_MS,
   RELEASE_ALARM,
-  releaseAlarmWatchMs,
+  releaseAlarms,
   failingStreak,
   FAILED_LAUNCHES,
   finishedLaunches,
@@ -325,20 +325,21 @@ describe("the release alarms around a rollout (a stand-in runner answers the AWS
       resource: { aws_cloudwatch_metric_alarm: Object.fromEntries(alarms.map((a, i) => [`A${i}`, a])) },
     });
     // 5 periods of 60 s (dev's 4 of 5), and a metric-math alarm whose period is in its queries
-    expect(
-      releaseAlarmWatchMs(
-        doc([
-          {
-            alarm_name: "shop-dev-app-5xx-rate",
-            evaluation_periods: 5,
-            metric_query: [{ id: "e", metric: { period: 60 } }],
-          },
-          { alarm_name: "shop-dev-app-cpu", evaluation_periods: 15, period: 300 }, // not a release alarm
-        ]),
-      ),
-    ).toBe((5 * 60 + 120) * 1000);
-    expect(releaseAlarmWatchMs(doc([]))).toBe(ALARM_WATCH_MS);
-    expect(releaseAlarmWatchMs(shippedStack("prod").doc as Record<string, any>)).toBeGreaterThanOrEqual(ALARM_WATCH_MS);
+    const dev = releaseAlarms(
+      doc([
+        {
+          alarm_name: "shop-dev-app-5xx-rate",
+          evaluation_periods: 5,
+          metric_query: [{ id: "e", metric: { period: 60 } }],
+        },
+        { alarm_name: "shop-dev-app-cpu", evaluation_periods: 15, period: 300 }, // not a release alarm
+      ]),
+    );
+    expect(dev).toEqual({ names: ["shop-dev-app-5xx-rate"], watchMs: (5 * 60 + 120) * 1000 });
+    expect(releaseAlarms(doc([]))).toEqual({ names: [], watchMs: ALARM_WATCH_MS });
+    expect(releaseAlarms(shippedStack("prod").doc as Record<string, any>).watchMs).toBeGreaterThanOrEqual(
+      ALARM_WATCH_MS,
+    );
   });
 
   test("a rollout counts as good only after the watch: an alarm that goes into ALARM minutes after the refresh ended is caught", async () => {

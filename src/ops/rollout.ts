@@ -53,17 +53,16 @@ export interface RefreshVerdict {
  * only a refresh started at or after it counts (one the deploy started, not an earlier one's end).
  */
 export function refreshVerdict(describeOutput: string, since?: Date, region?: string): RefreshVerdict {
-  const refreshes = (JSON.parse(describeOutput).InstanceRefreshes ?? []) as Array<Record<string, any>>;
   const started = (refresh: Record<string, any>) => Date.parse(String(refresh.StartTime ?? ""));
-  const newest = refreshes
-    .filter((refresh) => since === undefined || started(refresh) >= since.getTime())
-    .sort((a, b) => (started(b) || 0) - (started(a) || 0))[0];
+  // newest first
+  const refreshes = ((JSON.parse(describeOutput).InstanceRefreshes ?? []) as Array<Record<string, any>>).sort(
+    (a, b) => (started(b) || 0) - (started(a) || 0),
+  );
+  const newest = refreshes.find((refresh) => since === undefined || started(refresh) >= since.getTime());
   if (!newest) {
     // An earlier refresh still running (its deploy's job cancelled, or past its time limit) leaves
     // the group on two releases: the next environment must not start before it ends.
-    const running = refreshes
-      .filter((refresh) => IN_PROGRESS.has(refresh.Status))
-      .sort((a, b) => (started(b) || 0) - (started(a) || 0))[0];
+    const running = refreshes.find((refresh) => IN_PROGRESS.has(refresh.Status));
     if (running) {
       return {
         state: "waiting",
@@ -75,7 +74,7 @@ export function refreshVerdict(describeOutput: string, since?: Date, region?: st
     }
     // The group's last refresh ended without replacing every server (cancelled, failed) and this
     // deploy started none: the fleet runs two launch template versions, whatever this plan changed.
-    const latest = [...refreshes].sort((a, b) => (started(b) || 0) - (started(a) || 0))[0];
+    const latest = refreshes[0];
     if (latest && latest.Status !== "Successful") {
       return {
         state: "failed",
@@ -257,23 +256,27 @@ export const RELEASE_ALARM = /-(alb-5xx-rate|target-5xx-rate|app-5xx-rate|latenc
 export const ALARM_WATCH_MS = 5 * 60_000;
 
 /**
- * How long the release alarms of a stack take to go into ALARM at the most: each one's evaluation
- * periods times its period, plus 2 minutes for their metrics to arrive (a log metric filter's, a
- * load balancer's). The watch after a rollout lasts this long (at least `ALARM_WATCH_MS`).
+ * A stack's release alarms, as synthesized (never another environment's of a like name): their
+ * names, and how long they take to go into ALARM at the most (`watchMs`: each one's evaluation
+ * periods times its period, plus 2 minutes for their metrics to arrive, a log metric filter's or a
+ * load balancer's), which the watch after a rollout lasts (at least `ALARM_WATCH_MS`).
  */
-export function releaseAlarmWatchMs(document: Record<string, any>): number {
-  const alarms = Object.values(document.resource?.aws_cloudwatch_metric_alarm ?? {}) as Array<Record<string, any>>;
-  const windows = alarms
-    .filter((alarm) => typeof alarm.alarm_name === "string" && RELEASE_ALARM.test(alarm.alarm_name))
-    .map((alarm) => {
-      const period = Number(
-        alarm.period ??
-          (alarm.metric_query as Array<Record<string, any>> | undefined)?.find((q) => q.metric)?.metric?.period ??
-          60,
-      );
-      return Number(alarm.evaluation_periods ?? 1) * period * 1000;
-    });
-  return Math.max(ALARM_WATCH_MS, ...windows.map((ms) => ms + 2 * 60_000));
+export function releaseAlarms(document: Record<string, any>): { names: string[]; watchMs: number } {
+  const alarms = (
+    Object.values(document.resource?.aws_cloudwatch_metric_alarm ?? {}) as Array<Record<string, any>>
+  ).filter((alarm) => typeof alarm.alarm_name === "string" && RELEASE_ALARM.test(alarm.alarm_name));
+  const windows = alarms.map((alarm) => {
+    const period = Number(
+      alarm.period ??
+        (alarm.metric_query as Array<Record<string, any>> | undefined)?.find((q) => q.metric)?.metric?.period ??
+        60,
+    );
+    return Number(alarm.evaluation_periods ?? 1) * period * 1000;
+  });
+  return {
+    names: alarms.map((alarm) => alarm.alarm_name as string),
+    watchMs: Math.max(ALARM_WATCH_MS, ...windows.map((ms) => ms + 2 * 60_000)),
+  };
 }
 
 /**
@@ -319,8 +322,8 @@ async function alarmsInAlarm(options: WaitOptions): Promise<Firing[]> {
 const names = (firing: readonly Firing[]) => firing.map((f) => f.name).join(", ");
 
 /**
- * Once the rollout is done: the release alarms are watched for `ALARM_WATCH_MS`; 0 when none is in
- * ALARM once the watch is over, or all clear within `ALARM_SETTLE_MS` after it; 1 otherwise, naming
+ * Once the rollout is done: the release alarms are watched for `alarmWatchMs`; 0 when none is in
+ * ALARM once the watch is over, or all clear within `alarmSettleMs` after it; 1 otherwise, naming
  * them (the next environment in the chain waits).
  */
 async function alarmsSettled(
@@ -329,9 +332,10 @@ async function alarmsSettled(
   now: () => number,
 ): Promise<number> {
   if (!options.alarms || options.alarms.length === 0) return 0;
-  const watchEnd = now() + (options.alarmWatchMs ?? ALARM_WATCH_MS);
-  const deadline = watchEnd + (options.alarmSettleMs ?? ALARM_SETTLE_MS);
-  options.log(`watching ${options.alarms.join(", ")} for ${Math.round((watchEnd - now()) / 60_000)} min`);
+  const [watchMs, settleMs] = [options.alarmWatchMs ?? ALARM_WATCH_MS, options.alarmSettleMs ?? ALARM_SETTLE_MS];
+  const watchEnd = now() + watchMs;
+  const deadline = watchEnd + settleMs;
+  options.log(`watching ${options.alarms.join(", ")} for ${Math.round(watchMs / 60_000)} min`);
   let told = "";
   let seen = false;
   for (;;) {
@@ -344,9 +348,8 @@ async function alarmsSettled(
     if (names(firing) !== told && firing.length > 0) options.log(`in ALARM after the rollout: ${names(firing)}`);
     told = names(firing);
     if (now() >= deadline) {
-      const minutes = Math.round((deadline - watchEnd + (options.alarmWatchMs ?? ALARM_WATCH_MS)) / 60_000);
       options.log(
-        `still in ALARM ${minutes} min after the rollout: ${names(firing)}. The deploy stops here, and the ` +
+        `still in ALARM ${Math.round((watchMs + settleMs) / 60_000)} min after the rollout: ${names(firing)}. The deploy stops here, and the ` +
           `environments after this one in the chain are not deployed. Read each alarm's description (what to look ` +
           `at first); if the new release is the cause, deploy the previous app.version`,
       );
