@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { makeFolder } from "../make-folder";
 import { parseDocument } from "yaml";
-import { VERSION_PATTERN } from "../userdata/app-host";
+import { SHA256_PATTERN, VERSION_PATTERN } from "../userdata/app-host";
 import { ConfigError } from "../config/errors";
 import { dependencyEntries } from "./app-dependencies";
 import { directoryEntries, tarGz, type TarEntry } from "./tar";
@@ -67,7 +67,6 @@ export function sha256Hex(bytes: Uint8Array): string {
 // ---- releases.yaml ----
 
 const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
-const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Every release in `<root>/releases.yaml`, by version; none when the file does not exist. */
 export function readReleases(root: string): Map<string, ReleaseRecord> {
@@ -80,7 +79,11 @@ export function readReleases(root: string): Map<string, ReleaseRecord> {
   }
   const raw = (document.toJS() ?? {}) as { releases?: Record<string, { tree?: unknown; sha256?: unknown }> };
   for (const [version, entry] of Object.entries(raw.releases ?? {})) {
-    if (!VERSION_PATTERN.test(version) || !OID.test(String(entry?.tree)) || !SHA256.test(String(entry?.sha256))) {
+    if (
+      !VERSION_PATTERN.test(version) ||
+      !OID.test(String(entry?.tree)) ||
+      !SHA256_PATTERN.test(String(entry?.sha256))
+    ) {
       throw new ReleaseError(
         `${RELEASES_FILE}: releases."${version}" must be a release version with tree (a git tree id) and sha256 (64 hex digits); write it with npm run release`,
       );

@@ -3,7 +3,7 @@ import { SsmDocument } from "@cdktf/provider-aws/lib/ssm-document";
 import type { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
-import { VERSION_PATTERN } from "../userdata/app-host";
+import { SHA256_PATTERN, VERSION_PATTERN } from "../userdata/app-host";
 import { FIRST_BOOT_SECONDS } from "../userdata/boot-script";
 
 export interface AppDeploymentProps {
@@ -93,7 +93,7 @@ export class AppDeployment extends Construct {
           sha256: {
             type: "String",
             description: "SHA-256 of the release's tarball, as releases.yaml records it: other bytes are refused",
-            allowedPattern: "^[0-9a-f]{64}$",
+            allowedPattern: SHA256_PATTERN.source,
           },
         },
         mainSteps: [

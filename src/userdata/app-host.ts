@@ -232,3 +232,6 @@ export const RELEASE_VERSION_METADATA = "app-version";
 
 /** A release version: a key of releases.yaml, a tarball name, and what `deploy` accepts. */
 export const VERSION_PATTERN = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;
+
+/** A release tarball's SHA-256, as releases.yaml records it and `deploy` checks it: 64 lowercase hex digits. */
+export const SHA256_PATTERN = /^[0-9a-f]{64}$/;

@@ -1,5 +1,5 @@
 import type { AppHost } from "./app-host";
-import { hostTimings, RELEASE_VERSION_METADATA, VERSION_PATTERN } from "./app-host";
+import { hostTimings, RELEASE_VERSION_METADATA, SHA256_PATTERN, VERSION_PATTERN } from "./app-host";
 import { drainTimings, startTimeoutSeconds } from "./app-unit";
 import { databaseDeploySection, MIGRATION_KILL_SECONDS, MIGRATION_TIMEOUT_SECONDS } from "./database-step";
 import { heldMarker } from "./nginx-conf";
@@ -161,7 +161,7 @@ export function deployScript(host: AppHost): string {
     'version="${1:?usage: deploy <version> [<sha256>]}"',
     `if [[ ! $version =~ ${VERSION_PATTERN.source} ]]; then log "not a release version: $version"; exit 64; fi`,
     'sha="${2:-}"',
-    'if [[ -n $sha && ! $sha =~ ^[0-9a-f]{64}$ ]]; then log "not a sha256: $sha"; exit 64; fi',
+    `if [[ -n $sha && ! $sha =~ ${SHA256_PATTERN.source} ]]; then log "not a sha256: $sha"; exit 64; fi`,
     "",
     "# One deploy at a time on a server. By default a deploy waits as long as the one running may",
     "# take; DEPLOY_LOCK_WAIT (seconds) sets another wait (the SSM document's is short).",
