@@ -70,7 +70,6 @@ export class AppAlarms extends TierAlarms {
     const { servers } = props;
     const dimensions = appDimensions(servers);
     const fleet = "autoScalingGroupName" in servers;
-    const whose = fleet ? "the app servers (Auto Scaling group average)" : "the app server";
 
     // ---- Saturation ----
     // A fleet's high CPU is first target tracking's to answer (it aims lower, and a scale-out takes
@@ -86,7 +85,7 @@ export class AppAlarms extends TierAlarms {
           `new servers do not come into service. Look first at: the group's desired and maximum size and its ` +
           `activity history, request count and latency on the dashboard (traffic or a slow code path?), and the ` +
           `busiest processes on a server (top, through Session Manager).`
-        : `CPU of ${whose} stays above ${props.cpuPercent}%. Look first at: request count and latency on the ` +
+        : `CPU of the app server stays above ${props.cpuPercent}%. Look first at: request count and latency on the ` +
           `dashboard (traffic or a slow code path?), and the busiest processes on the server (top, through Session Manager).`,
       comparison: "GreaterThanThreshold",
       threshold: props.cpuPercent,

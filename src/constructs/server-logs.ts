@@ -40,14 +40,16 @@ export class ServerLogs extends Construct {
       nginxError: naming.path(paths.nginxError),
       boot: naming.path(paths.boot),
     };
-    this.logGroups = (Object.keys(paths) as (keyof ServerLogGroups)[]).map(
-      (key) =>
-        new CloudwatchLogGroup(this, key.charAt(0).toUpperCase() + key.slice(1), {
-          name: this.groups[key],
-          retentionInDays: props.retentionDays,
-          tags: naming.tags(`logs-${paths[key].replace("/", "-")}`),
-        }),
-    );
-    this.accessLogGroupName = this.logGroups[Object.keys(paths).indexOf("nginxAccess")].name;
+    const keys = Object.keys(paths) as (keyof ServerLogGroups)[];
+    const created = {} as Record<keyof ServerLogGroups, CloudwatchLogGroup>;
+    for (const key of keys) {
+      created[key] = new CloudwatchLogGroup(this, key.charAt(0).toUpperCase() + key.slice(1), {
+        name: this.groups[key],
+        retentionInDays: props.retentionDays,
+        tags: naming.tags(`logs-${paths[key].replace("/", "-")}`),
+      });
+    }
+    this.logGroups = keys.map((key) => created[key]);
+    this.accessLogGroupName = created.nginxAccess.name;
   }
 }

@@ -42,12 +42,13 @@ export interface MonitoredTiers {
 export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): void {
   const { env, naming } = stack;
   const t = env.monitoring.thresholds;
+  const fleet = tiers.app instanceof AppFleet ? tiers.app : undefined;
   const topic = new AlarmTopic(stack, "AlarmTopic", {
     naming,
     region: env.region,
     emails: env.monitoring.alarmEmails,
     databaseEvents: tiers.database !== undefined,
-    eventRules: tiers.app instanceof AppFleet,
+    eventRules: fleet !== undefined,
   });
   const common = {
     naming,
@@ -69,8 +70,8 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       memoryPercent: t.memoryPercent,
       diskPercent: t.diskPercent,
       detailedMonitoring: env.app.detailedMonitoring,
-      bootSeconds: tiers.app instanceof AppFleet ? AGENT_START_SECONDS : undefined,
-      launchSeconds: tiers.app instanceof AppFleet ? tiers.app.bootTimeoutSeconds : undefined,
+      bootSeconds: fleet ? AGENT_START_SECONDS : undefined,
+      launchSeconds: fleet?.bootTimeoutSeconds,
     }),
   ];
   if (tiers.loadBalancer) {
@@ -78,7 +79,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       new LoadBalancerAlarms(stack, "LoadBalancerAlarms", {
         ...common,
         minHealthyHosts: env.app.count.min,
-        healthCheckGracePeriodSeconds: tiers.app instanceof AppFleet ? tiers.app.healthCheckGracePeriod : undefined,
+        healthCheckGracePeriodSeconds: fleet?.healthCheckGracePeriod,
         loadBalancerArnSuffix: tiers.loadBalancer.arnSuffix,
         targetGroupArnSuffix: tiers.loadBalancer.targetGroupArnSuffix,
         loadBalancer5xxPercent: t.loadBalancer5xxPercent,
@@ -97,7 +98,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       }),
     );
   }
-  if (tiers.app instanceof AppFleet) {
+  if (fleet) {
     // An instance refresh that fails, wherever it was started (a cdktf deploy by hand has no
     // wait-rollout after it): one message each. A cancelled one was cancelled by someone.
     const rule = new CloudwatchEventRule(stack, "RefreshFailed", {
@@ -106,7 +107,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       eventPattern: JSON.stringify({
         source: ["aws.autoscaling"],
         "detail-type": ["EC2 Auto Scaling Instance Refresh Failed"],
-        detail: { AutoScalingGroupName: [tiers.app.autoScalingGroupName] },
+        detail: { AutoScalingGroupName: [fleet.autoScalingGroupName] },
       }),
       tags: naming.tags("refresh-failed"),
     });
