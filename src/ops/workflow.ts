@@ -154,9 +154,12 @@ export async function prepareStack(name: string, options: { synth: boolean }): P
  */
 export type PlanLock = "wait" | "none";
 
+/** A plan that takes the lock waits up to 5 minutes for a concurrent run to release it. */
+const WAIT_FOR_LOCK = "-lock-timeout=5m";
+
 /** The lock arguments of `terraform plan` for a stack: `none` only where state is in S3 or local. */
 export function lockArguments(lock: PlanLock, document: { terraform?: Record<string, unknown> }): string[] {
-  return lock === "none" && document.terraform?.cloud === undefined ? ["-lock=false"] : ["-lock-timeout=5m"];
+  return lock === "none" && document.terraform?.cloud === undefined ? ["-lock=false"] : [WAIT_FOR_LOCK];
 }
 
 /**
@@ -167,7 +170,7 @@ export function lockArguments(lock: PlanLock, document: { terraform?: Record<str
 export function planArguments(
   planFile: string,
   replace: readonly string[] = [],
-  lock: readonly string[] = ["-lock-timeout=5m"],
+  lock: readonly string[] = [WAIT_FOR_LOCK],
 ): string[] {
   for (const address of replace) {
     try {
