@@ -428,11 +428,11 @@ describe("plan review: changes that look safe but are not", () => {
     (layout, stackOf) => {
       const stack = stackOf();
       const server = address(stack, "aws_instance", "Instance");
-      const rule = (port: number) => ({
-        from_port: port,
-        to_port: port,
-        description: "HTTP from the internet (no load balancer in front)",
-      });
+      // the rule as the layout synthesizes it (its description is what the review recognizes)
+      const synthesized = Object.values(
+        documentOf(stack).resource?.aws_vpc_security_group_ingress_rule as Record<string, Record<string, unknown>>,
+      ).find((r) => r.from_port === 80 && r.cidr_ipv4 === "0.0.0.0/0");
+      const rule = (port: number) => ({ from_port: port, to_port: port, description: synthesized?.description });
       const portChange = [
         destroy("aws_vpc_security_group_ingress_rule.AppIdentity_IngressInternet80_DB734FC9", rule(80)),
         create("aws_vpc_security_group_ingress_rule.AppIdentity_IngressInternet8080_0A1B2C3D", rule(8080)),

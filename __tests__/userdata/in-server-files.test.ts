@@ -412,6 +412,28 @@ describe("the deploy script", () => {
   });
 
   /**
+   * Release 1.4.2 (one server.js) packed at `dir`/v1.tar.gz, the stand-in aws's S3 answers that
+   * serve it as the object version v1 (for `fetchRelease`), and its SHA-256.
+   */
+  function storedRelease(dir: string): { s3: string[]; sha256: string } {
+    const app = path.join(dir, "app");
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, "server.js"), "// 1.4.2\n");
+    spawnSync("tar", ["-czf", path.join(dir, "v1.tar.gz"), "-C", app, "server.js"]);
+    return {
+      s3: [
+        '  *"s3api list-object-versions"*) echo v1 ;;',
+        '  *"s3api head-object"*) echo 1.4.2 ;;',
+        `  *"s3api get-object"*) cp '${dir}/v1.tar.gz' "\${@: -1}" ;;`,
+      ],
+      sha256: crypto
+        .createHash("sha256")
+        .update(fs.readFileSync(path.join(dir, "v1.tar.gz")))
+        .digest("hex"),
+    };
+  }
+
+  /**
    * The deploy script's fetch_release of 1.4.2, run in bash in `dir` against a stand-in aws that
    * logs each call to `dir`/calls.log and answers the parameter with the bucket shop-artifacts and
    * the S3 calls as `s3` says (the lines of a bash `case`); `vars` are set before it.
@@ -470,19 +492,7 @@ describe("the deploy script", () => {
       fs.mkdirSync(path.join(releases, ".fetch.Ab12Cd"), { recursive: true }); // killed mid-unpack
       fs.writeFileSync(path.join(releases, ".fetch.Ab12Cd.tar.gz"), "partial");
       fs.mkdirSync(path.join(releases, "1.4.1")); // a release: stays
-      const app = path.join(dir, "app");
-      fs.mkdirSync(app);
-      fs.writeFileSync(path.join(app, "server.js"), "// 1.4.2\n");
-      spawnSync("tar", ["-czf", path.join(dir, "v1.tar.gz"), "-C", app, "server.js"]);
-      const run = fetchRelease(
-        dir,
-        [
-          '  *"s3api list-object-versions"*) echo v1 ;;',
-          '  *"s3api head-object"*) echo 1.4.2 ;;',
-          `  *"s3api get-object"*) cp '${dir}/v1.tar.gz' "\${@: -1}" ;;`,
-        ],
-        [`RELEASES='${releases}'`],
-      );
+      const run = fetchRelease(dir, storedRelease(dir).s3, [`RELEASES='${releases}'`]);
       expect({ stderr: run.stderr, status: run.status }).toEqual({ stderr: "", status: 0 });
       expect(fs.readdirSync(releases).sort()).toEqual(["1.4.1", "1.4.2"]);
       expect(fs.readFileSync(path.join(releases, "1.4.2", "server.js"), "utf8")).toBe("// 1.4.2\n");
@@ -496,19 +506,7 @@ describe("the deploy script", () => {
     try {
       const releases = path.join(dir, "releases");
       fs.mkdirSync(releases);
-      const app = path.join(dir, "app");
-      fs.mkdirSync(app);
-      fs.writeFileSync(path.join(app, "server.js"), "// 1.4.2\n");
-      spawnSync("tar", ["-czf", path.join(dir, "v1.tar.gz"), "-C", app, "server.js"]);
-      const right = crypto
-        .createHash("sha256")
-        .update(fs.readFileSync(path.join(dir, "v1.tar.gz")))
-        .digest("hex");
-      const s3 = [
-        '  *"s3api list-object-versions"*) echo v1 ;;',
-        '  *"s3api head-object"*) echo 1.4.2 ;;',
-        `  *"s3api get-object"*) cp '${dir}/v1.tar.gz' "\${@: -1}" ;;`,
-      ];
+      const { s3, sha256: right } = storedRelease(dir);
       const vars = (sha: string) => [`RELEASES='${releases}'`, `sha=${sha}`];
       const wrong = fetchRelease(dir, s3, vars("0".repeat(64)));
       expect({ stdout: wrong.stdout, status: wrong.status }).toEqual({
