@@ -2,7 +2,7 @@
  * Tests are compiled by SWC: type-stripping only, no type checking, so a test file starts in
  * milliseconds; `tsc --noEmit` checks the types separately, first in `npm test`.
  *
- * Two projects, run side by side by `npm test` (__tests__/unit-runner/runner.js gives each its
+ * Three projects, run side by side by `npm test` (__tests__/unit-runner/runner.js gives each its
  * files):
  * - unit: everything that reads synthesized JSON, rendered files and pure functions, in-process;
  *   `npm run test:quick` runs only these (with the typecheck), the day-to-day loop. They run in
@@ -13,6 +13,12 @@
  *   a process: a test must put back what it changes (the runner fails a file that leaves an
  *   environment variable, the working directory or a mocked global changed), and there is no
  *   jest.mock() (none of these tests mocks a module).
+ * - programs: tests that run the shipped scripts and the tools the project drives for real, on
+ *   temporary folders and with stand-ins for AWS, but start no server: the deploy and backup
+ *   scripts in bash, git repositories for releases, tar, npm, the workflows' jq filters and
+ *   actionlint. The same processes as the unit tests run them (so `npm test` pays nothing for the
+ *   split); `npm run test:quick` leaves them out, as it leaves out the integration tests: together
+ *   they were 40 % of its CPU time. A unit test file that comes to run such programs belongs here.
  * - integration: tests that start real programs (nginx, app processes, terraform, the launcher
  *   and main.ts in child processes), in jest's default runner, each file in its own VM context.
  *   A test file belongs here when its path matches INTEGRATION.
@@ -34,26 +40,43 @@ const INTEGRATION = [
   "<rootDir>/__tests__/userdata/launch-hook.test.ts",
 ];
 
-/** Adds toHaveResourceWithProperties & co, in both projects. */
+/** Test files of the programs project (the list above): each runs bash, git, tar, npm or jq itself. */
+const PROGRAMS = [
+  "<rootDir>/__tests__/artifact/package-app.test.ts",
+  "<rootDir>/__tests__/artifact/releases.test.ts",
+  "<rootDir>/__tests__/artifact/tar.test.ts",
+  "<rootDir>/__tests__/tmpfs.test.ts",
+  "<rootDir>/__tests__/userdata/database-files.test.ts",
+  "<rootDir>/__tests__/userdata/in-server-files.test.ts",
+  "<rootDir>/__tests__/workflows.test.ts",
+];
+
+/** Adds toHaveResourceWithProperties & co, in every project. */
 const MATCHERS = "<rootDir>/__tests__/setup.ts";
+
+/** The unit and programs projects: jest-light-runner's processes (see above and the runner). */
+const LIGHT = {
+  roots: ["<rootDir>/__tests__"],
+  runner: "<rootDir>/__tests__/unit-runner/runner.js",
+  // None: register.js compiles the tests. Without this, jest would use babel-jest for this
+  // project, and load Babel in its own process just to read the global setup and the runner
+  // (0.3 s of every run).
+  transform: {},
+  // TypeScript through SWC, and the bundle's module replacements (register.js); a test's
+  // timeout, expect.assertions() and what a file leaves behind (per-file.js)
+  setupFiles: ["<rootDir>/__tests__/unit-runner/register.js"],
+  setupFilesAfterEnv: ["<rootDir>/__tests__/unit-runner/per-file.js", MATCHERS],
+};
 
 module.exports = {
   projects: [
     {
       displayName: "unit",
-      roots: ["<rootDir>/__tests__"],
+      ...LIGHT,
       testMatch: ["**/*.test.ts"],
-      testPathIgnorePatterns: ["/node_modules/", ...INTEGRATION],
-      runner: "<rootDir>/__tests__/unit-runner/runner.js",
-      // None: register.js compiles the tests. Without this, jest would use babel-jest for this
-      // project, and load Babel in its own process just to read the global setup and the runner
-      // (0.3 s of every run).
-      transform: {},
-      // TypeScript through SWC, and the bundle's module replacements (register.js); a test's
-      // timeout, expect.assertions() and what a file leaves behind (per-file.js)
-      setupFiles: ["<rootDir>/__tests__/unit-runner/register.js"],
-      setupFilesAfterEnv: ["<rootDir>/__tests__/unit-runner/per-file.js", MATCHERS],
+      testPathIgnorePatterns: ["/node_modules/", ...INTEGRATION, ...PROGRAMS],
     },
+    { displayName: "programs", ...LIGHT, testMatch: PROGRAMS },
     {
       displayName: "integration",
       roots: ["<rootDir>/__tests__"],

@@ -1,19 +1,19 @@
-// One jest runner for both projects (jest.config.js), so that they run at the same time: jest
+// One jest runner for every project (jest.config.js), so that they run at the same time: jest
 // runs the projects of different runners one runner after the other, and the integration tests
 // leave a core idle much of the time (they wait on their real processes' timers), time the unit
-// tests now fill. The unit project's files go to jest-light-runner's worker in processes of their
-// own (runInProcesses, below: one beside jest's two workers, two alone); every other file goes to
-// jest's default runner, as before, its events (files and test cases) passed on to jest as they
-// come.
-// With `jest -i` the unit files run first, in jest's own process (the same worker, without the
-// deadline per file), then the others.
+// tests now fill. The files of the unit and programs projects go to jest-light-runner's worker in
+// processes of their own (runInProcesses, below: one beside jest's two workers, two alone); every
+// other file goes to jest's default runner, as before, its events (files and test cases) passed on
+// to jest as they come.
+// With `jest -i` the light projects' files run first, in jest's own process (the same worker,
+// without the deadline per file), then the others.
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const JestRunner = require("jest-runner").default;
 
-/** The project whose files run in jest-light-runner. */
-const LIGHT_PROJECT = "unit";
+/** The projects whose files run in jest-light-runner (jest.config.js). */
+const LIGHT_PROJECTS = new Set(["unit", "programs"]);
 
 /**
  * How long a unit test file may run before its process is stopped and the file fails: a test's
@@ -54,7 +54,7 @@ class CombinedRunner {
 
   async runTests(tests, watcher, options) {
     const isLight = (test) =>
-      (test.context.config.displayName?.name ?? test.context.config.displayName) === LIGHT_PROJECT;
+      LIGHT_PROJECTS.has(test.context.config.displayName?.name ?? test.context.config.displayName);
     const light = tests.filter(isLight);
     const rest = tests.filter((test) => !isLight(test));
     const report = {
