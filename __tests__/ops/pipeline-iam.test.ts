@@ -1,11 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { environmentInputs, pipelinePolicyFiles, POLICY_FILES, policyInputs } from "../../src/ops/pipeline-iam-files";
-import { environment, environmentFolders, productionEnvironmentFile } from "../helpers";
+import { environment, environmentFolders, productionEnvironmentFile, tempDir } from "../helpers";
 import {
   ATTACHED_MANAGED_POLICIES,
   deployRolePolicy,
+  INLINE_POLICY_LIMIT,
   planRolePolicy,
+  policySize,
   SERVICE_LINKED_ROLES,
   TYPE_ACTIONS,
 } from "../../src/ops/pipeline-iam";
@@ -116,6 +118,8 @@ test("the reads the README's hand-written plan role lacked are there: SNS, KMS k
     "ssm:ListTagsForResource",
     "logs:ListTagsForResource",
     "rds:ListTagsForResource",
+    // the hosted zone data source lists the zone's tags on every refresh (prod's domain)
+    "route53:ListTagsForResource",
   ]) {
     expect({ action, allowed: allows(plan, action) }).toEqual({ action, allowed: true });
   }
@@ -233,7 +237,10 @@ test("bucket actions are granted on the buckets, s3:GetBucketObjectLockConfigura
         expect({ action, onObjects: true }).toEqual({ action: expect.not.stringMatching(/Bucket/), onObjects: true });
     }
     const onBuckets = policy.Statement.filter((s) => [s.Resource].flat().some((r) => /^arn:aws:s3:::[^/]+$/.test(r)));
-    expect(onBuckets.flatMap((s) => s.Action)).toContain("s3:GetBucketObjectLockConfiguration");
+    const bucketActions = onBuckets.flatMap((s) => s.Action);
+    expect(bucketActions.some((a) => actionPattern(a).test("s3:GetBucketObjectLockConfiguration"))).toBe(true);
+    // the settings' reads as one wildcard, which reaches no object action
+    expect(bucketActions.filter((a) => a.includes("*"))).toEqual(["s3:GetBucket*"]);
   }
 });
 
@@ -265,16 +272,76 @@ test("dev's deploy role does not reach dev-eu's roles and buckets, which its pat
       Sid: "NotOtherEnvironments",
       Effect: "Deny",
       Action: ["*"],
-      Resource: [
-        "arn:aws:iam::*:role/shop-dev-eu-*",
-        "arn:aws:iam::*:instance-profile/shop-dev-eu-*",
-        "arn:aws:s3:::shop-dev-eu-*",
-        "arn:aws:s3:::shop-dev-eu-*/*",
-      ],
+      Resource: ["arn:aws:iam::*:*/shop-dev-eu-*", "arn:aws:s3:::shop-dev-eu-*"],
     },
   ]);
+  // as IAM matches a resource (`*` across `/` too): dev-eu's roles, instance profiles, buckets and
+  // objects, and nothing of dev's own
+  const denied = (arn: string) =>
+    policy.Statement.filter((s) => s.Effect === "Deny")
+      .flatMap((s) => [s.Resource].flat())
+      .some((pattern) =>
+        new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`).test(arn),
+      );
+  for (const arn of [
+    "arn:aws:iam::123456789012:role/shop-dev-eu-app-20261204",
+    "arn:aws:iam::123456789012:instance-profile/shop-dev-eu-app-20261204",
+    "arn:aws:s3:::shop-dev-eu-artifacts-20261204",
+    "arn:aws:s3:::shop-dev-eu-artifacts-20261204/app/1.3.0.tgz",
+  ])
+    expect({ arn, denied: denied(arn) }).toEqual({ arn, denied: true });
+  for (const arn of [
+    "arn:aws:iam::123456789012:role/shop-dev-app-1",
+    "arn:aws:s3:::shop-dev-artifacts-1/app/1.3.0.tgz",
+  ])
+    expect({ arn, denied: denied(arn) }).toEqual({ arn, denied: false });
   // without such a neighbour, nothing is denied
   expect(
     deployRolePolicy(environmentInputs(inputs, dev, undefined, [dev])).Statement.some((s) => s.Effect === "Deny"),
   ).toBe(false);
+});
+
+describe("each role's policy fits IAM's limit on a role's inline policies (10,240 characters, white space not counted)", () => {
+  test("the shipped files, as IAM counts them", () => {
+    for (const [file, content] of Object.entries(pipelinePolicyFiles(ROOT, documents))) {
+      const size = content.replace(/\s/g, "").length;
+      expect({ file, size, fits: size <= INLINE_POLICY_LIMIT }).toEqual({ file, size, fits: true });
+      expect(policySize(JSON.parse(content))).toBe(size);
+    }
+  });
+
+  test("the longest names a config allows, S3 state in a 63-character bucket and two neighbours denied: room to spare", () => {
+    // 12-character project and environment names (the most SHORT_NAME allows), the default state key
+    const bucket = `${"s".repeat(62)}1`;
+    const longest = (name: string) => environment(name, { project: "abcdefghijkl", state: { backend: "s3", bucket } });
+    const env = longest("prodprodprod");
+    expect(policySize(deployRolePolicy(environmentInputs(inputs, env)))).toBeLessThan(INLINE_POLICY_LIMIT * 0.95);
+    // neighbours whose names begin with this one's (prod-eu beside prod) add a Deny of their names
+    const [prod, eu, us] = ["prod", "prod-europe", "prod-america"].map(longest);
+    const size = policySize(deployRolePolicy(environmentInputs(inputs, prod, undefined, [prod, eu, us])));
+    expect(size).toBeLessThan(INLINE_POLICY_LIMIT * 0.95);
+  });
+
+  test("a policy IAM would refuse fails the generation, naming the role and what to shorten", () => {
+    // a state key of 1,024 characters (the most S3 allows) appears twice: the state and its lock
+    const root = tempDir("iam-limit-");
+    try {
+      // the project with dev alone: its sources (for the types it can create) and dev's folder
+      fs.symlinkSync(path.join(ROOT, "src"), path.join(root, "src"));
+      fs.cpSync(path.join(ROOT, "environments", "dev"), path.join(root, "environments", "dev"), { recursive: true });
+      const file = path.join(root, "environments", "dev", "config.yaml");
+      const key = `${"k".repeat(1019)}.json`;
+      const text = fs.readFileSync(file, "utf8");
+      expect(text).toContain("state:\n  backend: local\n");
+      fs.writeFileSync(
+        file,
+        text.replace("state:\n  backend: local\n", `state:\n  backend: s3\n  bucket: acme-tfstate\n  key: ${key}\n`),
+      );
+      expect(() => pipelinePolicyFiles(root, documents)).toThrow(
+        /^pipeline IAM: the policy of environment dev's deploy role is 1\d{4} characters, and IAM allows a role 10240 of inline policy \(white space not counted\): shorten the names that make it long \(the state bucket and key in its config\.yaml\)/,
+      );
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

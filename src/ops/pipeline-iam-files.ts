@@ -1,6 +1,15 @@
 import * as path from "node:path";
 import { loadEnvironments, type EnvironmentConfig } from "../config/load";
-import { deployRolePolicy, importedTypes, planRolePolicy, typesOf, type PolicyInputs } from "./pipeline-iam";
+import {
+  deployRolePolicy,
+  importedTypes,
+  INLINE_POLICY_LIMIT,
+  planRolePolicy,
+  policySize,
+  typesOf,
+  type PolicyDocument,
+  type PolicyInputs,
+} from "./pipeline-iam";
 import { synthesizeDocuments } from "./synthesized";
 
 /** Where `npm run iam-policies` writes each role's policy, relative to the project root. */
@@ -42,16 +51,34 @@ export function pipelinePolicyFiles(root: string, documents?: ReadonlyMap<string
   const environments = loadEnvironments({ dir: path.join(root, "environments") });
   const docs = documents ?? synthesizeDocuments(environments);
   const inputs = inputsOf(environments, root, docs);
-  const json = (policy: object) => `${JSON.stringify(policy, null, 2)}\n`;
+  const json = (policy: PolicyDocument) => `${JSON.stringify(policy, null, 2)}\n`;
   return {
-    [POLICY_FILES.plan]: json(planRolePolicy(inputs)),
+    [POLICY_FILES.plan]: json(withinInlineLimit("the plan role", planRolePolicy(inputs))),
     ...Object.fromEntries(
       environments.map((env) => [
         POLICY_FILES.deploy(env.name),
-        json(deployRolePolicy(environmentInputs(inputs, env, docs.get(env.name), environments))),
+        json(
+          withinInlineLimit(
+            `environment ${env.name}'s deploy role`,
+            deployRolePolicy(environmentInputs(inputs, env, docs.get(env.name), environments)),
+          ),
+        ),
       ]),
     ),
   };
+}
+
+/** `policy`, or an error naming whose it is when IAM would refuse it as a role's inline policy. */
+function withinInlineLimit(whose: string, policy: PolicyDocument): PolicyDocument {
+  const size = policySize(policy);
+  if (size > INLINE_POLICY_LIMIT) {
+    throw new Error(
+      `pipeline IAM: the policy of ${whose} is ${size} characters, and IAM allows a role ${INLINE_POLICY_LIMIT} ` +
+        "of inline policy (white space not counted): shorten the names that make it long (the state bucket " +
+        "and key in its config.yaml), or split it into managed policies of at most 6,144 characters each",
+    );
+  }
+  return policy;
 }
 
 /** The inputs of one environment's deploy role: the types of them all, the names of its own. */

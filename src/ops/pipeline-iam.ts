@@ -69,6 +69,8 @@ const ROUTE53_READ = [
   "route53:ListHostedZones",
   "route53:ListResourceRecordSets",
   "route53:GetChange",
+  // the zone data source reads the zone's tags on every refresh
+  "route53:ListTagsForResource",
 ];
 const NONE: TypeActions = { read: [], write: [] };
 
@@ -554,7 +556,13 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
     } else if (service === "s3") {
       // object actions act on keys; bucket actions, s3:GetBucketObjectLockConfiguration among them, on the bucket
       const objects = list.filter((a) => /Object/.test(a) && !/Bucket/.test(a));
-      const buckets = list.filter((a) => !objects.includes(a));
+      // The bucket settings a refresh reads, as one wildcard: a dozen actions, each only reading
+      // a setting of the project's own buckets (never an object)
+      const settingReads = list.filter((a) => a.startsWith("s3:GetBucket"));
+      const buckets = list
+        .filter((a) => !objects.includes(a) && !settingReads.includes(a))
+        .concat(settingReads.length > 1 ? ["s3:GetBucket*"] : settingReads)
+        .sort();
       const artifacts = names.artifacts;
       if (buckets.length > 0) {
         statements.push({
@@ -627,12 +635,38 @@ function stateStatements(inputs: PolicyInputs, write: boolean): Statement[] {
   ];
 }
 
+/**
+ * The statements that allow actions on every resource with no condition, as one (named `sid`),
+ * first: one statement per service repeated the same frame 15 times, and IAM counts every
+ * character of a role's inline policies against its 10,240 (INLINE_POLICY_LIMIT).
+ */
+function unscopedAsOne(sid: string, statements: readonly Statement[]): Statement[] {
+  const unscoped = (s: Statement) => s.Effect === "Allow" && s.Resource === "*" && s.Condition === undefined;
+  const actions = [...new Set(statements.filter(unscoped).flatMap((s) => s.Action))].sort();
+  const rest = statements.filter((s) => !unscoped(s));
+  return actions.length > 0 ? [{ Sid: sid, Effect: "Allow", Action: actions, Resource: "*" }, ...rest] : rest;
+}
+
 /** The read-only plan role's policy: pull requests, drift, the review before a deploy. */
 export function planRolePolicy(inputs: PolicyInputs): PolicyDocument {
   return {
     Version: "2012-10-17",
-    Statement: [...byService("Read", actionsOf(inputs.types, "read"), inputs), ...stateStatements(inputs, false)],
+    Statement: [
+      ...unscopedAsOne("Read", byService("Read", actionsOf(inputs.types, "read"), inputs)),
+      ...stateStatements(inputs, false),
+    ],
   };
+}
+
+/**
+ * What IAM allows a role's inline policies in all (characters, white space not counted; IAM
+ * quotas): `aws iam put-role-policy` refuses more.
+ */
+export const INLINE_POLICY_LIMIT = 10_240;
+
+/** A policy's size as IAM counts it against INLINE_POLICY_LIMIT: its JSON without white space. */
+export function policySize(policy: PolicyDocument): number {
+  return JSON.stringify(policy).length;
 }
 
 /** What `shop-dev-*` would also match: the roles, profiles and buckets of `dev-eu`, say. */
@@ -646,8 +680,10 @@ function longerNamesStatements(inputs: PolicyInputs): Statement[] {
       Action: ["*"],
       Resource: others.flatMap((other) => {
         // the names that environment's own deploy role is given
+        // (a `*` in a resource matches across `/`: `shop-dev-eu-*` is also every object of its
+        // buckets, and `*/shop-dev-eu-*` every IAM name of it, roles and instance profiles among them)
         const theirs = scope({ ...inputs, environment: { name: other } });
-        return [...theirs.roles, ...theirs.instanceProfiles, ...theirs.buckets, ...theirs.buckets.map((b) => `${b}/*`)];
+        return [...theirs.roles.map((role) => role.replace(":role/", ":*/")), ...theirs.buckets];
       }),
     },
   ];
@@ -659,7 +695,7 @@ export function deployRolePolicy(inputs: PolicyInputs): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [
-      ...byService("Manage", actions, inputs),
+      ...unscopedAsOne("Manage", byService("Manage", actions, inputs)),
       {
         // Servers get their instance profile's role; flow logs get theirs.
         Sid: "PassOwnRoles",
