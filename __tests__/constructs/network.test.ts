@@ -207,6 +207,13 @@ describe("Network", () => {
     });
     const write = json.named("aws_iam_policy_document", "WritePolicy", true);
     expect(write.values.statement[0].resources).toEqual([`\${aws_cloudwatch_log_group.${group.name}.arn}:*`]);
+    // and the lookup of its group AWS's documented policy grants, names only, in this account
+    expect(write.values.statement[1]).toMatchObject({
+      actions: ["logs:DescribeLogGroups"],
+      resources: [
+        expect.stringMatching(/^arn:aws:logs:\*:\$\{data\.aws_caller_identity\.[^}]+\.account_id\}:log-group:\*$/),
+      ],
+    });
   });
 
   test("no flow logs unless asked", () => {

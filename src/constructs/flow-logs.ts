@@ -66,6 +66,12 @@ export class FlowLogs extends Construct {
           actions: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
           resources: [`${group.arn}:*`],
         },
+        {
+          // in AWS's documented policy for flow logs: the service looks its log group up (names only)
+          effect: "Allow",
+          actions: ["logs:DescribeLogGroups"],
+          resources: [`arn:aws:logs:*:${account.accountId}:log-group:*`],
+        },
       ],
     });
     new IamRolePolicy(this, "WriteLogs", { role: role.id, policy: write.json });
