@@ -104,7 +104,7 @@ export interface LoadOptions {
 }
 
 /** Loads still running: a test that failed before it stopped its load leaves one behind. */
-const running = new Set<() => Promise<LoadResult>>();
+const running = new Set<() => Promise<unknown>>();
 
 /** Stops every load still running (afterAll: a failed test's load would keep its jest worker alive). */
 export async function stopAllLoads(): Promise<void> {
@@ -201,4 +201,119 @@ export function steadyLoad(
   };
   running.add(stop);
   return { stop, answered };
+}
+
+/** What slow uploads saw. */
+export interface UploadResult {
+  /** Uploads answered 200, every byte counted. */
+  readonly ok: number;
+  /** Every failure, as `<reason>` (at most the first 200). */
+  readonly failures: string[];
+  readonly byVersion: Map<string, number>;
+}
+
+export interface UploadOptions {
+  /** Uploads going at once. @default 8 */
+  readonly clients?: number;
+  /** @default 20000 */
+  readonly bodyBytes?: number;
+  /** How long the body takes to arrive after the headers and its first 100 bytes. @default 1500 */
+  readonly spreadMs?: number;
+}
+
+/**
+ * An upload through nginx as a client on a slow link sends it: a POST /echo of `bodyBytes` whose
+ * headers and first 100 bytes go at once; `send(bytes)` sends more of the body, the last part
+ * ending it. `reply` rejects on a network error. On a connection of its own.
+ */
+export function startUpload(
+  port: number,
+  bodyBytes: number,
+  timeoutMs: number,
+): { send: (bytes: number) => void; reply: Promise<{ status: number; body: string }> } {
+  let sent = 100;
+  let req!: http.ClientRequest;
+  const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    req = http.request(
+      {
+        method: "POST",
+        host: "127.0.0.1",
+        port,
+        path: "/echo",
+        agent: false,
+        timeout: timeoutMs,
+        headers: { "content-type": "application/octet-stream", "content-length": bodyBytes },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.write(Buffer.alloc(sent, "x"));
+  });
+  const send = (bytes: number) => {
+    if (req.destroyed || sent >= bodyBytes) return;
+    const part = Buffer.alloc(Math.min(bytes, bodyBytes - sent), "x");
+    sent += part.length;
+    if (sent >= bodyBytes) req.end(part);
+    else req.write(part);
+  };
+  return { send, reply };
+}
+
+/**
+ * Keeps `clients` uploads going through nginx until `stop()` is called (`startUpload`), the rest of
+ * each body in five parts over `spreadMs`. A failure is any network error, any status but 200, or
+ * an answer that counted other than every byte sent.
+ */
+export function slowUploads(port: number, options: UploadOptions = {}): { stop: () => Promise<UploadResult> } {
+  const { clients = 8, bodyBytes = 20_000, spreadMs = 1500 } = options;
+  const result = { ok: 0, failures: [] as string[], byVersion: new Map<string, number>() };
+  const fail = (reason: string) => result.failures.length < 200 && result.failures.push(reason);
+  let active = true;
+  const upload = () => {
+    const { send, reply } = startUpload(port, bodyBytes, spreadMs + 10_000);
+    const timers = [1, 2, 3, 4, 5].map((i) =>
+      setTimeout(() => send(Math.ceil((bodyBytes - 100) / 5)), (i * spreadMs) / 5),
+    );
+    return reply.finally(() => timers.forEach(clearTimeout));
+  };
+  const client = async () => {
+    while (active) {
+      try {
+        const reply = await upload();
+        if (reply.status !== 200) {
+          fail(`HTTP ${reply.status}`);
+          continue;
+        }
+        const { version, received } = JSON.parse(reply.body);
+        if (received !== bodyBytes) {
+          fail(`counted ${received} bytes of ${bodyBytes}`);
+          continue;
+        }
+        result.ok++;
+        result.byVersion.set(version, (result.byVersion.get(version) ?? 0) + 1);
+      } catch (error) {
+        const { code, message } = error as NodeJS.ErrnoException;
+        fail(`network ${code ?? message}`);
+      }
+    }
+  };
+  // started a moment apart, so that some body is always arriving
+  const all = Array.from({ length: clients }, (_, index) =>
+    new Promise((resolve) => setTimeout(resolve, (index * spreadMs) / clients)).then(client),
+  );
+  const stop = async () => {
+    active = false;
+    running.delete(stop);
+    await Promise.all(all);
+    return result;
+  };
+  running.add(stop);
+  return { stop };
 }

@@ -89,6 +89,12 @@ describe("nginx configuration", () => {
     expect(upstream).toMatch(/zone app \d+k;/);
   });
 
+  test("a request goes to its process as its headers arrive, its body passed on as it comes (the upload drills in server/faults.test.ts)", () => {
+    // once, in the server block: the health check has no body, every location inherits it
+    expect(conf.match(/proxy_request_buffering off;/g)).toHaveLength(1);
+    expect(conf.indexOf("proxy_request_buffering off;")).toBeLessThan(conf.indexOf("location "));
+  });
+
   test("keep-alive to the processes, closed before the app closes its side", () => {
     expect(upstream).toMatch(/keepalive \d+;/);
     expect(conf).toContain("proxy_http_version 1.1;");

@@ -57,6 +57,13 @@ export function upstreamZoneKb(processes: number): number {
  *   moment). Requests then go to the upstream of the other processes. One process is held out at
  *   a time; while several are held, none is (better a starting process than no process). The
  *   deploy script moves the processes already held first, so that it never holds a second one.
+ * - A request goes to its process as soon as its headers have arrived, its body passed on as it
+ *   comes (`proxy_request_buffering off`): nginx evaluates the markers when the headers arrive,
+ *   and with the body buffered first it chose the process only once the body was in, from the
+ *   group of that earlier moment. An upload still arriving as a deploy moved on reached a process
+ *   held out since (the new release, settling or broken) or, with 2 processes, the one the deploy
+ *   was stopping (502). Now it is on its connection before that, and a process that is stopped
+ *   drains it (the app answers what is under way on its connections before it exits).
  * - A request that cannot reach a process (refused, reset, timed out, or 502/503/504 from it) is
  *   retried on the next process, at most once per process. A read timeout is shorter than the
  *   retry window, so a request that timed out on a hung process is retried too. nginx never
@@ -171,6 +178,7 @@ export function nginxConf(host: AppHost): string {
       : []),
     "",
     "        proxy_http_version 1.1;",
+    "        proxy_request_buffering off;",
     '        proxy_set_header Connection "";',
     "        proxy_set_header Host $host;",
     "        proxy_set_header X-Real-IP $remote_addr;",
