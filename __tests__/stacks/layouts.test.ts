@@ -379,8 +379,18 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
         resources: [
           `arn:aws:autoscaling:ap-northeast-2:*:autoScalingGroup:*:autoScalingGroupName/${group.values.name_prefix}*`,
         ],
+        // and only the group tagged as this one is: the prefix also matches an environment named
+        // like this one and "-app" (test-app: shop-test-app-app-...), whose Name tag differs
+        condition: [
+          {
+            test: "StringEquals",
+            variable: "autoscaling:ResourceTag/Name",
+            values: [group.values.tag.find((t: { key: string }) => t.key === "Name").value],
+          },
+        ],
       }),
     ]);
+    expect(group.values.tag).toContainEqual({ key: "Name", value: "shop-test-app", propagate_at_launch: true });
     expect(group.values.name_prefix).toBe("shop-test-app-");
     const rolePolicy = json.named("aws_iam_role_policy", "LaunchHook");
     expect(rolePolicy.values.policy).toBe(`\${data.aws_iam_policy_document.${policy.name}.json}`);

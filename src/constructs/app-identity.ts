@@ -46,10 +46,10 @@ export interface AppIdentityProps {
   readonly releases?: ReleaseSource;
   /**
    * The servers are launched by an Auto Scaling group whose name starts with `groupNamePrefix`, in
-   * `region`: they may read their own launch state and complete the group's lifecycle actions (their
-   * boot script ends its launch hook). @default - lone servers
+   * `region`, and whose `Name` tag is `groupNameTag`: they may read their own launch state and
+   * complete the group's lifecycle actions (their boot script ends its launch hook). @default - lone servers
    */
-  readonly launchHook?: { readonly region: string; readonly groupNamePrefix: string };
+  readonly launchHook?: { readonly region: string; readonly groupNamePrefix: string; readonly groupNameTag: string };
 }
 
 /** Where the servers download releases from: read-only, and only the releases' key. */
@@ -180,7 +180,7 @@ export class AppIdentity extends Construct {
     }
     if (props.database) this.permissions.push(databasePolicy(this, role.id, props.database));
     if (props.launchHook) {
-      const { region, groupNamePrefix } = props.launchHook;
+      const { region, groupNamePrefix, groupNameTag } = props.launchHook;
       const launch = new DataAwsIamPolicyDocument(this, "LaunchHookPolicy", {
         statement: [
           {
@@ -193,11 +193,14 @@ export class AppIdentity extends Construct {
           },
           {
             // Any account in the ARN: the call acts in the role's own account, the only one whose
-            // groups it can reach (a group has no resource policy to let another account in).
+            // groups it can reach (a group has no resource policy to let another account in). The
+            // name prefix alone would also match the group of an environment named like this one
+            // and `-app` (`prod-app` beside `prod`: shop-prod-app-app-...); its Name tag does not.
             sid: "CompleteLaunch",
             effect: "Allow",
             actions: ["autoscaling:CompleteLifecycleAction"],
             resources: [`arn:aws:autoscaling:${region}:*:autoScalingGroup:*:autoScalingGroupName/${groupNamePrefix}*`],
+            condition: [{ test: "StringEquals", variable: "autoscaling:ResourceTag/Name", values: [groupNameTag] }],
           },
         ],
       });

@@ -51,7 +51,11 @@ export class LoadBalancedStack extends EnvironmentStack {
     const wiring = rdsDatabaseWiring(this, database);
     const identity = addAppIdentity(this, release, {
       database: wiring.access,
-      launchHook: { region: env.region, groupNamePrefix: fleetNamePrefix(naming) },
+      launchHook: {
+        region: env.region,
+        groupNamePrefix: fleetNamePrefix(naming),
+        groupNameTag: naming.tags("app").Name,
+      },
     });
 
     // ---- Security group chain: internet -> ALB (in LoadBalancer) -> app -> DB ----
