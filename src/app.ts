@@ -2,6 +2,7 @@ import type { App } from "cdktf";
 import type { ReleaseArtifact } from "./artifact/releases";
 import type { EnvironmentConfig } from "./config/load";
 import { LAYOUT_STACKS } from "./stacks/layouts";
+import { neighboursOf } from "./naming";
 import { StateBucketStack } from "./stacks/state-bucket-stack";
 
 export interface BuildOptions {
@@ -27,6 +28,7 @@ export function buildStacks(app: App, environments: readonly EnvironmentConfig[]
       env,
       projectRootFromStack: options.projectRootFromStack,
       release: options.releases?.get(env.app.version),
+      neighbours: neighboursOf(env, environments),
     });
     if (env.state.backend === "s3" && !buckets.has(env.state.bucket)) buckets.set(env.state.bucket, env);
   }

@@ -1,4 +1,16 @@
+import type { EnvironmentConfig } from "./config/load";
 import { azSuffix } from "./config/regions";
+
+/**
+ * The project's other environments whose names begin with `env`'s and a hyphen (`prod-eu` beside
+ * `prod`): `env`'s name patterns (`shop-prod-*`) match their names too, so what admits `env`'s
+ * resources by such a pattern must exclude theirs.
+ */
+export function neighboursOf(env: EnvironmentConfig, environments: readonly EnvironmentConfig[]): string[] {
+  return environments
+    .filter((other) => other.project === env.project && other.name.startsWith(`${env.name}-`))
+    .map((other) => other.name);
+}
 
 /** AWS limits that physical names meet. */
 const LIMITS = {

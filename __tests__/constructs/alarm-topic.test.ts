@@ -1,7 +1,8 @@
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { Testing } from "cdktf";
 import { AlarmTopic, type AlarmTopicProps } from "../../src/constructs/alarm-topic";
-import { Naming } from "../../src/naming";
+import type { EnvironmentConfig } from "../../src/config/load";
+import { Naming, neighboursOf } from "../../src/naming";
 import { Synthesized } from "../helpers";
 
 function topic(overrides: Partial<AlarmTopicProps> = {}): Synthesized {
@@ -148,6 +149,37 @@ describe("AlarmTopic", () => {
       actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
     });
     expect(JSON.stringify(json.doc)).not.toContain("events.amazonaws.com");
+  });
+
+  test("a neighbour named like this environment and a hyphen (prod-eu beside prod), whose names its patterns match, may neither publish nor use the key", () => {
+    const besideEu = topic({ neighbours: ["prod-eu"], eventRules: true });
+    const id = account(besideEu);
+    const notEu = (arn: string) => ({ test: "ArnNotLike", variable: "aws:SourceArn", values: [arn] });
+    const [attached] = besideEu.resources("aws_sns_topic_policy");
+    const publish = statements(besideEu, attached.values.policy);
+    expect(publish.CloudWatchAlarmsPublish.condition).toContainEqual(
+      notEu(`arn:aws:cloudwatch:ap-northeast-2:${id}:alarm:shop-prod-eu-*`),
+    );
+    expect(publish.EventRulesPublish.condition).toContainEqual(
+      notEu(`arn:aws:events:ap-northeast-2:${id}:rule/shop-prod-eu-*`),
+    );
+    const [key] = besideEu.resources("aws_kms_key");
+    expect(statements(besideEu, key.values.policy).CloudWatchAlarmsEncryptForTopic.condition).toContainEqual(
+      notEu(`arn:aws:cloudwatch:ap-northeast-2:${id}:alarm:shop-prod-eu-*`),
+    );
+    // without one, no exclusion
+    expect(JSON.stringify(json.doc)).not.toContain("ArnNotLike");
+  });
+
+  test("the app finds each environment's neighbours among the project's: prod-eu is prod's, not its own, nor another project's", () => {
+    const env = (project: string, name: string) => ({ project, name }) as EnvironmentConfig;
+    const all = [env("shop", "prod"), env("shop", "prod-eu"), env("shop", "production"), env("blog", "prod-us")];
+    expect(all.map((e) => [e.name, neighboursOf(e, all)])).toEqual([
+      ["prod", ["prod-eu"]],
+      ["prod-eu", []],
+      ["production", []],
+      ["prod-us", []],
+    ]);
   });
 
   test("each address is an email subscription of this topic, and only those", () => {

@@ -1,4 +1,6 @@
 import { gunzipSync } from "node:zlib";
+import { type TerraformStack, Testing } from "cdktf";
+import { buildStacks } from "../../src/app";
 import { environmentStack, environmentStackOf } from "../environment-stack";
 import { environment, type Synthesized } from "../helpers";
 import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
@@ -457,4 +459,17 @@ describe("the single server's backup alarm: a nightly dump missing for a day and
     expect(Object.keys(alarmsOf(json))).not.toContain("shop-test-db-backup-missing");
     expect(bootScriptOf(json)).not.toContain("DumpUploaded");
   });
+});
+
+test("the app tells each environment its neighbours: prod's alarm topic shuts out prod-eu's alarms, prod-eu's shuts out none", () => {
+  const app = Testing.app();
+  const prod = environment("prod", LAYOUT_FILES["single-server"]);
+  const eu = environment("prod-eu", {
+    ...LAYOUT_FILES["single-server"],
+    network: { ...network, cidr: "10.51.0.0/16" },
+  });
+  buildStacks(app, [prod, eu], { projectRootFromStack: "../../.." });
+  const synthesized = (name: string) => Testing.synth(app.node.findChild(name) as TerraformStack);
+  expect(synthesized("prod")).toContain(":alarm:shop-prod-eu-*");
+  expect(synthesized("prod-eu")).not.toContain("ArnNotLike");
 });

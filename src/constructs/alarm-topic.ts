@@ -32,6 +32,13 @@ export interface AlarmTopicProps {
    * @default false
    */
   readonly eventRules?: boolean;
+  /**
+   * Environments of the project whose names begin with this one's and a hyphen (`prod-eu` beside
+   * `prod`): their alarms and rules (`shop-prod-eu-*`) match this one's patterns (`shop-prod-*`),
+   * and are excluded from publishing here and from using the key.
+   * @default - none
+   */
+  readonly neighbours?: readonly string[];
 }
 
 /**
@@ -70,6 +77,17 @@ export class AlarmTopic extends Construct {
     const topicArn = `arn:aws:sns:${region}:${account.accountId}:${this.topicName}`;
     const alarmArns = `arn:aws:cloudwatch:${region}:${account.accountId}:alarm:${naming.project}-${naming.environment}-*`;
     const ruleArns = `arn:aws:events:${region}:${account.accountId}:rule/${naming.project}-${naming.environment}-*`;
+    // ...and not those of a neighbour, whose names the patterns above also match
+    const notNeighbours = (arnOf: (environment: string) => string) =>
+      (props.neighbours ?? []).length > 0
+        ? [{ test: "ArnNotLike", variable: "aws:SourceArn", values: (props.neighbours ?? []).map(arnOf) }]
+        : [];
+    const notNeighbourAlarms = notNeighbours(
+      (other) => `arn:aws:cloudwatch:${region}:${account.accountId}:alarm:${naming.project}-${other}-*`,
+    );
+    const notNeighbourRules = notNeighbours(
+      (other) => `arn:aws:events:${region}:${account.accountId}:rule/${naming.project}-${other}-*`,
+    );
     // The services other than CloudWatch that publish here: each may publish (for this
     // environment's rules, or this account) and encrypt for this topic only.
     const publishers = [
@@ -78,7 +96,7 @@ export class AlarmTopic extends Construct {
             {
               name: "EventRules",
               service: "events.amazonaws.com",
-              condition: { test: "ArnLike", variable: "aws:SourceArn", values: [ruleArns] },
+              conditions: [{ test: "ArnLike", variable: "aws:SourceArn", values: [ruleArns] }, ...notNeighbourRules],
             },
           ]
         : []),
@@ -87,7 +105,7 @@ export class AlarmTopic extends Construct {
             {
               name: "RdsEvents",
               service: "events.rds.amazonaws.com",
-              condition: { test: "StringEquals", variable: "aws:SourceAccount", values: [account.accountId] },
+              conditions: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [account.accountId] }],
             },
           ]
         : []),
@@ -112,6 +130,7 @@ export class AlarmTopic extends Construct {
           resources: ["*"],
           condition: [
             { test: "ArnLike", variable: "aws:SourceArn", values: [alarmArns] },
+            ...notNeighbourAlarms,
             { test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] },
           ],
         },
@@ -154,15 +173,16 @@ export class AlarmTopic extends Construct {
           condition: [
             { test: "StringEquals", variable: "aws:SourceAccount", values: [account.accountId] },
             { test: "ArnLike", variable: "aws:SourceArn", values: [alarmArns] },
+            ...notNeighbourAlarms,
           ],
         },
-        ...publishers.map(({ name, service, condition }) => ({
+        ...publishers.map(({ name, service, conditions }) => ({
           sid: `${name}Publish`,
           effect: "Allow",
           principals: [{ type: "Service", identifiers: [service] }],
           actions: ["sns:Publish"],
           resources: [topic.arn],
-          condition: [condition],
+          condition: conditions,
         })),
       ],
     });

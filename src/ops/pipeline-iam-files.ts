@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { loadEnvironments, type EnvironmentConfig } from "../config/load";
+import { neighboursOf } from "../naming";
 import {
   deployRolePolicy,
   importedTypes,
@@ -98,9 +99,7 @@ export function environmentInputs(
       name: env.name,
       stateObject: state.backend === "s3" ? `${state.bucket}/${state.key}` : undefined,
       emptiesBuckets: Object.values(resources?.aws_s3_bucket ?? {}).some((bucket) => bucket.force_destroy === true),
-      longerNames: environments
-        .filter((other) => other.project === env.project && other.name.startsWith(`${env.name}-`))
-        .map((other) => other.name),
+      longerNames: neighboursOf(env, environments),
     },
   };
 }

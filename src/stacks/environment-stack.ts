@@ -25,6 +25,13 @@ export interface EnvironmentStackProps {
    * @default - rebuilt (or taken from the release cache) from this repository's releases.yaml
    */
   readonly release?: ReleaseArtifact;
+  /**
+   * The project's other environments whose names begin with this one's and a hyphen (`prod-eu`
+   * beside `prod`): the names of their alarms and rules match this one's patterns (`shop-prod-*`),
+   * so what admits this environment's by pattern excludes theirs (`neighboursOf`).
+   * @default - none
+   */
+  readonly neighbours?: readonly string[];
 }
 
 /**
@@ -49,6 +56,8 @@ export class EnvironmentStack extends IndependentStack {
   public readonly sharedTags: Readonly<Record<string, string>>;
   /** The release this environment runs: `env.app.version`'s tarball. */
   public readonly release: ReleaseArtifact;
+  /** See `EnvironmentStackProps.neighbours`. */
+  public readonly neighbours: readonly string[];
 
   constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
     super(scope, id);
@@ -56,6 +65,7 @@ export class EnvironmentStack extends IndependentStack {
     const projectRootFromStack = props.projectRootFromStack ?? "../../..";
     this.projectRootFromStack = projectRootFromStack;
     this.env = env;
+    this.neighbours = props.neighbours ?? [];
     this.release = props.release ?? resolveRelease(env.app.version, { root: PROJECT_ROOT });
     this.naming = new Naming(env.project, env.name);
 

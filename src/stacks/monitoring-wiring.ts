@@ -49,6 +49,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
     emails: env.monitoring.alarmEmails,
     databaseEvents: tiers.database !== undefined,
     eventRules: fleet !== undefined,
+    neighbours: stack.neighbours,
   });
   const common = {
     naming,
