@@ -16,7 +16,6 @@ import {
   releasePorts,
   request,
   slowUploads,
-  startUpload,
   steadyLoad,
   TEST_ROTATION,
   TestBed,
@@ -375,8 +374,9 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
 
   // ---- Uploads still arriving while a deploy moves their process ----
   // Each body takes 1.5 s to arrive after its headers; production's hold (0.5 s) and a 2-s settle.
-  // With the body buffered first, nginx chose the process once the body was in, from the group of
-  // the moment the headers came: with 2 processes, the one the deploy had meanwhile stopped (502).
+  // nginx chooses a request's process once its body is in, from the group of the moment its
+  // headers came: with 2 processes and the first held out then, only the second, which the deploy
+  // may be stopping by then. Without the held process as that group's last backup: 502.
   const uploadTimings = { rotation: { holdSeconds: 0.5, settleSeconds: 2 } };
   const uploadsTwo = bedScenario(() => TestBed.serving(2, uploadTimings));
   test.concurrent(
@@ -393,53 +393,6 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(seen.ok).toBeGreaterThan(30);
       // before and after: uploads went on through the whole deploy
       expect([...seen.byVersion.keys()].sort()).toEqual(["1.0.0", "1.1.0"]);
-    }),
-    90_000,
-  );
-
-  // A release that answers 500 to everything, its health check included: held out for its start
-  // timeout (5 s here), then rolled back. Six uploads send their headers before the deploy; their
-  // bodies end once the first process runs the broken release, or 2 s after it was held out,
-  // whichever comes first. With the body buffered first, nginx then chose for them, from the group
-  // of every process, the one with the fewest connections: the held one, running the broken release.
-  const uploadsThree = bedScenario(() => TestBed.serving(3, uploadTimings));
-  test.concurrent(
-    "uploads begun before a deploy and ended while it holds a broken release out never reach that release, and none fails (3 processes)",
-    uploadsThree(async (bed) => {
-      const first = bed.host.appPorts[0];
-      await bed.addRelease("6.6.6", (source) =>
-        source.replace(
-          "const server = http.createServer((req, res) => {",
-          'const server = http.createServer((req, res) => {\n  if (true) return send(res, 500, { error: "broken", version, port });',
-        ),
-      );
-      const uploads = Array.from({ length: 6 }, () => startUpload(bed.nginxPort, 20_000, 30_000));
-      await sleep(300);
-      const deploy = bed.deploy("6.6.6");
-      const runsBroken = async () =>
-        (await get(first, "/healthz", undefined, 500).catch(() => undefined))?.status === 500;
-      let heldAt: number | undefined;
-      for (const deadline = Date.now() + 20_000; Date.now() < deadline; await sleep(20)) {
-        if (heldAt === undefined && bed.held(first)) heldAt = Date.now();
-        if (heldAt !== undefined && (Date.now() - heldAt > 2000 || (await runsBroken()))) break;
-      }
-      expect(heldAt).toBeDefined();
-      for (const upload of uploads) upload.send(20_000);
-      const replies = await Promise.all(
-        uploads.map(({ reply }) =>
-          reply.then(
-            ({ status, body }) => (status === 200 ? JSON.parse(body) : `HTTP ${status}`),
-            (error: Error) => `network ${error.message}`,
-          ),
-        ),
-      );
-      const run = await deploy;
-      expect(run.code).toBe(1);
-      expect(run.output).toContain("6.6.6");
-      expect(replies.map((reply) => (typeof reply === "string" ? reply : [reply.version, reply.received]))).toEqual(
-        Array(6).fill(["1.0.0", 20_000]),
-      );
-      for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe("1.0.0");
     }),
     90_000,
   );

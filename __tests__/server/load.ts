@@ -226,7 +226,7 @@ export interface UploadOptions {
  * headers and first 100 bytes go at once; `send(bytes)` sends more of the body, the last part
  * ending it. `reply` rejects on a network error. On a connection of its own.
  */
-export function startUpload(
+function startUpload(
   port: number,
   bodyBytes: number,
   timeoutMs: number,

@@ -28,7 +28,7 @@ import { parseUnit, Unit } from "./supervisor";
 
 export { readEnvironmentFile } from "./supervisor";
 
-export { get, request, slowUploads, startUpload, steadyLoad, type LoadResult, type Reply } from "./load";
+export { get, request, slowUploads, steadyLoad, type LoadResult, type Reply } from "./load";
 
 /**
  * A local stand-in for one app server: real nginx and real sample-app processes on 127.0.0.1,

@@ -173,9 +173,10 @@ export function deployScript(host: AppHost): string {
     ...fetch,
     "",
     ...(database.functions.length > 0 ? [...database.functions, ""] : []),
-    "# 200 from the process itself, and the version it reports (when it reports one) is $2: a",
-    '# "version" key with the value $2, however the JSON is spaced (an answer with several such keys',
-    "# passes when one of them is $2).",
+    // (Comments on the script's functions are here, not in it: the user data has little room.)
+    // healthy <port> <version>: 200 from the process itself, and the version it reports (when it
+    // reports one) is $2: a "version" key with the value $2, however the JSON is spaced (an answer
+    // with several such keys passes when one of them is $2).
     "healthy() {",
     '  local body re=\'"version"[[:space:]]*:[[:space:]]*"([^"]*)"\'',
     '  body=$(curl -fsS --max-time 2 "http://127.0.0.1:$1$HEALTH_PATH" 2>/dev/null) || return 1',
@@ -187,15 +188,15 @@ export function deployScript(host: AppHost): string {
     "  return 1",
     "}",
     "",
-    '# The release a process runs: where its run/<port> link points ("" before its first deploy).',
+    // running <port>: the release a process runs, where its run/<port> link points ("" before its first deploy)
     'running() { local target; if target=$(readlink "$APP_ROOT/run/$1"); then echo "${target##*/}"; fi; }',
     "",
-    "# The process systemd runs for port $1 (0: none).",
+    // main_pid <port>: the process systemd runs for the port (0: none)
     'main_pid() { $CTL show --property=MainPID --value "app@$1"; }',
     "",
-    "# Point port $1 at release $2 and restart its process, which is back in rotation only once it has",
-    "# settled (the unit's start fails otherwise); then it must report version $2. Its process is kept",
-    "# in settled[$1].",
+    // switch <port> <version>: point the port at the release and restart its process, which is back
+    // in rotation only once it has settled (the unit's start fails otherwise); then it must report
+    // the version. Its process is kept in settled[<port>].
     "declare -A settled=()",
     "switch() {",
     '  ln -sfn "$RELEASES/$2" "$APP_ROOT/run/.$1"',
@@ -203,11 +204,12 @@ export function deployScript(host: AppHost): string {
     '  $CTL restart "app@$1" && healthy "$1" "$2" && settled[$1]=$(main_pid "$1") && [[ ${settled[$1]} =~ ^[1-9][0-9]*$ ]]',
     "}",
     "",
-    "# Whether port $1 is held out of nginx's rotation now.",
+    // is_held <port>: whether the port is held out of nginx's rotation now
     `is_held() { [[ -e ${heldMarker(host, "$1")} ]]; }`,
     "",
-    "# Every port moved so far still runs the process that settled: one that exited since (a release",
-    "# that dies after its settle window; systemd restarts it, or runs none) fails the deploy.",
+    // still_running: every port moved so far still runs the process that settled; one that exited
+    // since (a release that dies after its settle window; systemd restarts it, or runs none) fails
+    // the deploy.
     "still_running() {",
     "  local entry port now",
     '  for entry in "${moved[@]}"; do',

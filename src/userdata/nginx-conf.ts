@@ -36,9 +36,9 @@ export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unh
  */
 export function upstreamZoneKb(processes: number): number {
   // `app`: each process, and each again as a backup when there are several; then one group per
-  // process of all the others (the same way)
+  // process of all the others (the same way) and that process last, as a backup
   const groupPeers = (n: number) => (n > 1 ? 2 * n : n);
-  const peers = groupPeers(processes) + (processes > 1 ? processes * groupPeers(processes - 1) : 0);
+  const peers = groupPeers(processes) + (processes > 1 ? processes * (groupPeers(processes - 1) + 1) : 0);
   return 64 + Math.ceil(peers * 1.5);
 }
 
@@ -54,16 +54,13 @@ export function upstreamZoneKb(processes: number): number {
  * - Rotation: a process whose marker `held-<port>` exists (see `Rotation`) gets no new request;
  *   nginx checks the markers on every request (a stat each, no reload: a reload makes nginx's old
  *   workers close idle client keep-alive connections, which a client may be reusing at that
- *   moment). Requests then go to the upstream of the other processes. One process is held out at
- *   a time; while several are held, none is (better a starting process than no process). The
- *   deploy script moves the processes already held first, so that it never holds a second one.
- * - A request goes to its process as soon as its headers have arrived, its body passed on as it
- *   comes (`proxy_request_buffering off`): nginx evaluates the markers when the headers arrive,
- *   and with the body buffered first it chose the process only once the body was in, from the
- *   group of that earlier moment. An upload still arriving as a deploy moved on reached a process
- *   held out since (the new release, settling or broken) or, with 2 processes, the one the deploy
- *   was stopping (502). Now it is on its connection before that, and a process that is stopped
- *   drains it (the app answers what is under way on its connections before it exits).
+ *   moment). Requests then go to the upstream of the other processes, with the held one last as a
+ *   backup, tried only when none of them could be reached (better a starting process than none).
+ *   nginx reads the markers when a request's headers are in, and chooses its process once the
+ *   body is: an upload still arriving as the deploy moves on to the next process would otherwise
+ *   find, with 2 processes, only the one being stopped (502). One process is held out at a time;
+ *   while several are held, none is. The deploy script moves the processes already held first, so
+ *   that it never holds a second one.
  * - A request that cannot reach a process (refused, reset, timed out, or 502/503/504 from it) is
  *   retried on the next process, at most once per process. A read timeout is shorter than the
  *   retry window, so a request that timed out on a hung process is retried too. nginx never
@@ -83,7 +80,8 @@ export function nginxConf(host: AppHost): string {
   const tries = several ? 2 * host.appPorts.length : 1;
   const temp = (name: string) => `${paths.nginxTempDir}/${name}`;
   const zoneKb = upstreamZoneKb(host.appPorts.length);
-  const upstream = (name: string, ports: readonly number[], zone: string) => [
+  const backup = (port: number) => `        server 127.0.0.1:${port} backup max_fails=0;`;
+  const upstream = (name: string, ports: readonly number[], zone: string, held?: number) => [
     `    upstream ${name} {`,
     `        zone app${zone};`,
     "        least_conn;",
@@ -91,7 +89,8 @@ export function nginxConf(host: AppHost): string {
       (port) =>
         `        server 127.0.0.1:${port} max_fails=${check.maxFails} fail_timeout=${check.failTimeoutSeconds}s;`,
     ),
-    ...(ports.length > 1 ? ports.map((port) => `        server 127.0.0.1:${port} backup max_fails=0;`) : []),
+    ...(ports.length > 1 ? ports.map(backup) : []),
+    ...(held === undefined ? [] : [backup(held)]),
     "        keepalive 32;",
     "        keepalive_timeout 60s;",
     "    }",
@@ -155,6 +154,7 @@ export function nginxConf(host: AppHost): string {
             upstreamWithout(held),
             host.appPorts.filter((port) => port !== held),
             "",
+            held,
           ),
         ])
       : []),
@@ -178,7 +178,6 @@ export function nginxConf(host: AppHost): string {
       : []),
     "",
     "        proxy_http_version 1.1;",
-    "        proxy_request_buffering off;",
     '        proxy_set_header Connection "";',
     "        proxy_set_header Host $host;",
     "        proxy_set_header X-Real-IP $remote_addr;",
