@@ -18,7 +18,7 @@
  *   scripts in bash, git repositories for releases, tar, npm, the workflows' jq filters and
  *   actionlint. The same processes as the unit tests run them (so `npm test` pays nothing for the
  *   split); `npm run test:quick` leaves them out, as it leaves out the integration tests: together
- *   they were 40 % of its CPU time. A unit test file that comes to run such programs belongs here.
+ *   they were 40 % of its CPU time. A unit test file whose tests come to be mostly such runs belongs here.
  * - integration: tests that start real programs (nginx, app processes, terraform, the launcher
  *   and main.ts in child processes), in jest's default runner, each file in its own VM context.
  *   A test file belongs here when its path matches INTEGRATION.

@@ -67,7 +67,7 @@ export class FlowLogs extends Construct {
           resources: [`${group.arn}:*`],
         },
         {
-          // in AWS's documented policy for flow logs: the service looks its log group up (names only)
+          // in AWS's documented policy for flow logs: the service looks its log group up (metadata, no events)
           effect: "Allow",
           actions: ["logs:DescribeLogGroups"],
           resources: [`arn:aws:logs:*:${account.accountId}:log-group:*`],
