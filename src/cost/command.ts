@@ -163,9 +163,20 @@ export function synthesizeInMemory(
   }
 }
 
+/**
+ * The part of `@aws-sdk/client-pricing` that `awsPriceList` uses, declared here: the package's own
+ * declarations are about 400 files (the SDK's core and Smithy's), a third of what every typecheck
+ * reads, for these two names.
+ */
+interface PricingSdk {
+  PricingClient: new (config: { region: string }) => { send(command: object): Promise<PriceListPage> };
+  GetProductsCommand: new (input: Parameters<PriceListSource["getProducts"]>[0]) => object;
+}
+type PriceListPage = Awaited<ReturnType<PriceListSource["getProducts"]>>;
+
 /** The AWS SDK's Price List client (us-east-1 serves the API), loaded only for --update. */
 async function awsPriceList(): Promise<PriceListSource> {
-  const { PricingClient, GetProductsCommand } = await import("@aws-sdk/client-pricing");
+  const { PricingClient, GetProductsCommand } = require("@aws-sdk/client-pricing") as PricingSdk;
   const client = new PricingClient({ region: "us-east-1" });
   return { getProducts: (input) => client.send(new GetProductsCommand(input)) };
 }
