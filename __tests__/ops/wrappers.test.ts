@@ -323,6 +323,14 @@ describe("npm run plan (stub terraform)", () => {
     expect(changed.status).toBe(1);
     expect(changed.stderr).toContain("this plan is not the one reviewed");
     expect(changed.stderr).toContain(`in this plan, not in the reviewed one:\n  + update ${database}`);
+    // the reviewed file where a plan writes its own (cdktf.out/plan-staging.changes.json, which now
+    // holds the refused plan's two changes): read before this plan writes over it, so still refused
+    expect(JSON.parse(fs.readFileSync(changesFile, "utf8"))).toHaveLength(2);
+    const inPlace = await run("plan", ["staging", "--no-synth", "--expect-changes", changesFile], {
+      show: reviewedShow,
+    });
+    expect(inPlace.status).toBe(1);
+    expect(inPlace.stderr).toContain(`in the reviewed plan, not in this one:\n  - update ${database}`);
     // a file that is not there is an error, not a pass
     const missing = await run("plan", ["staging", "--no-synth", "--expect-changes", path.join(work, "none.json")], {
       show: reviewedShow,

@@ -27,7 +27,7 @@ import {
 
 const PLAN_FILE = "plan.tfplan";
 
-const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-lock] [--no-synth] [--quiet]
+const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-lock] [--expect-changes <file>] [--no-synth] [--quiet]
   --allow-destroy    let a plan that destroys data or state exit 0 (it is still reported)
   --no-lock          read S3 or local state without its lock, for a plan that will not be applied (CI's plan role)
   --expect-changes <file>  fail unless this plan makes exactly the changes of that earlier plan's
@@ -83,8 +83,28 @@ export function changesDiffer(expected: readonly string[], changes: readonly str
   ].join("\n");
 }
 
+/** The changes in `file`, as `npm run plan` wrote them, or an error naming the file. */
+function reviewedChanges(file: string): string[] {
+  let reviewed: unknown;
+  try {
+    reviewed = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new OpsError(
+      `--expect-changes ${file}: cannot read the reviewed plan's changes (${(error as Error).message})`,
+    );
+  }
+  if (!Array.isArray(reviewed) || !reviewed.every((line) => typeof line === "string")) {
+    throw new OpsError(`--expect-changes ${file}: not a list of changes, as npm run plan writes them`);
+  }
+  return reviewed;
+}
+
 /** The plan command, once its arguments are read. */
 export async function planCommand(args: CliArgs): Promise<number> {
+  // The reviewed changes are read first: before the synth replaces cdktf.out/ and before this plan
+  // writes its own changes, which may be that very file (cdktf.out/plan-<env>.changes.json).
+  const expected = args.values["expect-changes"] as string | undefined;
+  const reviewed = expected === undefined ? undefined : reviewedChanges(expected);
   const stack = await prepareStack(args.stack, args);
   const replace = (args.values.replace as string[] | undefined) ?? [];
   const lock = lockArguments(args.values["no-lock"] === true ? "none" : "wait", stack.document);
@@ -123,19 +143,7 @@ export async function planCommand(args: CliArgs): Promise<number> {
           : "Blocked: do not apply it; rerun with --allow-destroy once the destroy is intended."
         : `Apply exactly this plan with: terraform -chdir=${shown(stack.dir)} apply ${PLAN_FILE}`),
   );
-  const expected = args.values["expect-changes"] as string | undefined;
-  if (expected !== undefined) {
-    let reviewed: unknown;
-    try {
-      reviewed = JSON.parse(fs.readFileSync(expected, "utf8"));
-    } catch (error) {
-      throw new OpsError(
-        `--expect-changes ${expected}: cannot read the reviewed plan's changes (${(error as Error).message})`,
-      );
-    }
-    if (!Array.isArray(reviewed) || !reviewed.every((line) => typeof line === "string")) {
-      throw new OpsError(`--expect-changes ${expected}: not a list of changes, as npm run plan writes them`);
-    }
+  if (expected !== undefined && reviewed !== undefined) {
     const differs = changesDiffer(reviewed, changes);
     if (differs) {
       throw new OpsError(
