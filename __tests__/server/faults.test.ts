@@ -397,6 +397,32 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     90_000,
   );
 
+  // The process carrying the load answers one request slowly (the load balancer's health check
+  // gives up after 2 s) while the other is held out and stopped: nginx must not count it as failed
+  // and send what comes next to the stopped one (502) for a second; requests wait for it instead.
+  const stallTwo = bedScenario(() => TestBed.serving(2));
+  test.concurrent(
+    "with one of 2 processes held out and stopped, a 2.5-s stall of the other fails no request: none goes to the stopped one",
+    stallTwo(async (bed) => {
+      const [stopped, serving] = bed.host.appPorts;
+      await bed.unit(stopped).stop();
+      expect(bed.held(stopped)).toBe(true);
+      const load = steadyLoad(bed.nginxPort, { withPosts: true });
+      await sleep(300);
+      bed.unit(serving).kill("SIGSTOP");
+      // gives up on the stalled process after 2 s (504): the timeout that made nginx count it failed
+      const check = get(bed.nginxPort, "/healthz", undefined, 10_000);
+      await sleep(2500);
+      bed.unit(serving).kill("SIGCONT");
+      expect((await check).status).toBe(504);
+      await sleep(1000);
+      const seen = await load.stop();
+      expect(seen.failures).toEqual([]);
+      expect(seen.posts).toBeGreaterThan(5);
+    }),
+    60_000,
+  );
+
   // ---- Item 4: a hung process ----
   const hung = bedScenario(() => TestBed.serving(2, { watchdog: true }));
   test.concurrent(

@@ -36,9 +36,10 @@ export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unh
  */
 export function upstreamZoneKb(processes: number): number {
   // `app`: each process, and each again as a backup when there are several; then one group per
-  // process of all the others (the same way) and that process last, as a backup
+  // process of all the others (the same way), or with 2 processes of the other and that process
   const groupPeers = (n: number) => (n > 1 ? 2 * n : n);
-  const peers = groupPeers(processes) + (processes > 1 ? processes * (groupPeers(processes - 1) + 1) : 0);
+  const withoutPeers = processes === 2 ? 2 : groupPeers(processes - 1);
+  const peers = groupPeers(processes) + (processes > 1 ? processes * withoutPeers : 0);
   return 64 + Math.ceil(peers * 1.5);
 }
 
@@ -54,13 +55,17 @@ export function upstreamZoneKb(processes: number): number {
  * - Rotation: a process whose marker `held-<port>` exists (see `Rotation`) gets no new request;
  *   nginx checks the markers on every request (a stat each, no reload: a reload makes nginx's old
  *   workers close idle client keep-alive connections, which a client may be reusing at that
- *   moment). Requests then go to the upstream of the other processes, with the held one last as a
- *   backup, tried only when none of them could be reached (better a starting process than none).
- *   nginx reads the markers when a request's headers are in, and chooses its process once the
- *   body is: an upload still arriving as the deploy moves on to the next process would otherwise
- *   find, with 2 processes, only the one being stopped (502). One process is held out at a time;
- *   while several are held, none is. The deploy script moves the processes already held first, so
- *   that it never holds a second one.
+ *   moment). Requests then go to the upstream of the other processes. One process is held out at
+ *   a time; while several are held, none is (better a starting process than no process). The
+ *   deploy script moves the processes already held first, so that it never holds a second one.
+ * - With 2 processes, the upstream without one is the other, never counted as failed (as nginx
+ *   treats a lone server), and then the held one as a backup: nginx reads the markers when a
+ *   request's headers are in but chooses its process once the body is, and an upload still
+ *   arriving as the deploy moves on to the other would otherwise find only the process being
+ *   stopped (502). The other is never counted as failed: a backup would otherwise take every
+ *   request for a second after one slow answer of the process carrying the load. With 3 or more,
+ *   the held one is no backup: the others remain, and nginx would not try it last among backups
+ *   (least_conn takes turns among them).
  * - A request that cannot reach a process (refused, reset, timed out, or 502/503/504 from it) is
  *   retried on the next process, at most once per process. A read timeout is shorter than the
  *   retry window, so a request that timed out on a hung process is retried too. nginx never
@@ -85,12 +90,13 @@ export function nginxConf(host: AppHost): string {
     `    upstream ${name} {`,
     `        zone app${zone};`,
     "        least_conn;",
-    ...ports.map(
-      (port) =>
-        `        server 127.0.0.1:${port} max_fails=${check.maxFails} fail_timeout=${check.failTimeoutSeconds}s;`,
-    ),
-    ...(ports.length > 1 ? ports.map(backup) : []),
-    ...(held === undefined ? [] : [backup(held)]),
+    ...(held === undefined
+      ? ports.map(
+          (port) =>
+            `        server 127.0.0.1:${port} max_fails=${check.maxFails} fail_timeout=${check.failTimeoutSeconds}s;`,
+        )
+      : [`        server 127.0.0.1:${ports[0]} max_fails=0;`, backup(held)]),
+    ...(held === undefined && ports.length > 1 ? ports.map(backup) : []),
     "        keepalive 32;",
     "        keepalive_timeout 60s;",
     "    }",
@@ -154,7 +160,7 @@ export function nginxConf(host: AppHost): string {
             upstreamWithout(held),
             host.appPorts.filter((port) => port !== held),
             "",
-            held,
+            host.appPorts.length === 2 ? held : undefined,
           ),
         ])
       : []),
