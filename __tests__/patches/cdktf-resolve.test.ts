@@ -17,7 +17,7 @@ import { resolveEnvironmentReleases } from "../../src/artifact/releases";
 import * as standIn from "../../src/patches/cdktf-resolve";
 import { PROJECT_ROOT } from "../../src/project-root";
 import { expectSameFiles, filesUnder, tempDir, bundleRecord } from "../helpers";
-import { SHIPPED_ENVIRONMENTS } from "../shipped";
+import { SHIPPED_ENVIRONMENTS, shippedOutdir } from "../shipped";
 
 // cdktf's `resolve` (src/patches/cdktf-resolve.ts stands in for it, in the tests through
 // __tests__/unit-runner/register.js and in the bundle every `npm run` runs): it must give what cdktf's own
@@ -299,11 +299,15 @@ describe("the stand-in for cdktf's resolve", () => {
       const { resolveEnvironmentReleases: releasesOf } =
         require("../../src/artifact/releases") as typeof import("../../src/artifact/releases");
       const releases = releasesOf(SHIPPED_ENVIRONMENTS, { root: PROJECT_ROOT, environmentsLabel: "environments" });
-      build(app, SHIPPED_ENVIRONMENTS, { projectRootFromStack: "../../..", releases });
+      // the project root as the shared synth's stacks see it (its local state path)
+      const projectRootFromStack = path.relative(path.join(shippedOutdir(), "stacks", "dev"), PROJECT_ROOT);
+      build(app, SHIPPED_ENVIRONMENTS, { projectRootFromStack, releases });
       return app;
     };
+    // against the stand-in's: the run's shared synth, `npm run synth` as it runs (the bundle, with
+    // the stand-in; main.test.ts shows main.ts from the sources writes the same bytes)
     const fromCdktf = synthesizeWith("cdktf", build);
-    expectSameFiles(fromCdktf, synthesizeWith("stand-in", build));
+    expectSameFiles(fromCdktf, filesUnder(shippedOutdir()));
     for (const env of SHIPPED_ENVIRONMENTS) expect(fromCdktf.has(`stacks/${env.name}/cdk.tf.json`)).toBe(true);
   });
 
