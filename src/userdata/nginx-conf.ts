@@ -85,18 +85,21 @@ export function nginxConf(host: AppHost): string {
   const tries = several ? 2 * host.appPorts.length : 1;
   const temp = (name: string) => `${paths.nginxTempDir}/${name}`;
   const zoneKb = upstreamZoneKb(host.appPorts.length);
+  const primary = (port: number) =>
+    `        server 127.0.0.1:${port} max_fails=${check.maxFails} fail_timeout=${check.failTimeoutSeconds}s;`;
   const backup = (port: number) => `        server 127.0.0.1:${port} backup max_fails=0;`;
-  const upstream = (name: string, ports: readonly number[], zone: string, held?: number) => [
+  // every process in `ports` (see `tries`)
+  const spread = (ports: readonly number[]) => [...ports.map(primary), ...(ports.length > 1 ? ports.map(backup) : [])];
+  // the group while `held` is held out: the others, or with 2 processes the other, never counted as failed, then `held`
+  const without = (held: number) => {
+    const others = host.appPorts.filter((port) => port !== held);
+    return others.length === 1 ? [`        server 127.0.0.1:${others[0]} max_fails=0;`, backup(held)] : spread(others);
+  };
+  const upstream = (name: string, servers: readonly string[], zone: string) => [
     `    upstream ${name} {`,
     `        zone app${zone};`,
     "        least_conn;",
-    ...(held === undefined
-      ? ports.map(
-          (port) =>
-            `        server 127.0.0.1:${port} max_fails=${check.maxFails} fail_timeout=${check.failTimeoutSeconds}s;`,
-        )
-      : [`        server 127.0.0.1:${ports[0]} max_fails=0;`, backup(held)]),
-    ...(held === undefined && ports.length > 1 ? ports.map(backup) : []),
+    ...servers,
     "        keepalive 32;",
     "        keepalive_timeout 60s;",
     "    }",
@@ -152,18 +155,8 @@ export function nginxConf(host: AppHost): string {
           "    }",
         ]),
     "",
-    ...upstream("app", host.appPorts, ` ${zoneKb}k`),
-    ...(several
-      ? host.appPorts.flatMap((held) => [
-          "",
-          ...upstream(
-            upstreamWithout(held),
-            host.appPorts.filter((port) => port !== held),
-            "",
-            host.appPorts.length === 2 ? held : undefined,
-          ),
-        ])
-      : []),
+    ...upstream("app", spread(host.appPorts), ` ${zoneKb}k`),
+    ...(several ? host.appPorts.flatMap((held) => ["", ...upstream(upstreamWithout(held), without(held), "")]) : []),
     "",
     "    # The upstream a request goes to: every process, or every one but the process held out.",
     "    map $app_held $app_upstream {",
