@@ -78,10 +78,9 @@ export class AlarmTopic extends Construct {
     const alarmArns = `arn:aws:cloudwatch:${region}:${account.accountId}:alarm:${naming.project}-${naming.environment}-*`;
     const ruleArns = `arn:aws:events:${region}:${account.accountId}:rule/${naming.project}-${naming.environment}-*`;
     // ...and not those of a neighbour, whose names the patterns above also match
+    const neighbours = props.neighbours ?? [];
     const notNeighbours = (arnOf: (environment: string) => string) =>
-      (props.neighbours ?? []).length > 0
-        ? [{ test: "ArnNotLike", variable: "aws:SourceArn", values: (props.neighbours ?? []).map(arnOf) }]
-        : [];
+      neighbours.length > 0 ? [{ test: "ArnNotLike", variable: "aws:SourceArn", values: neighbours.map(arnOf) }] : [];
     const notNeighbourAlarms = notNeighbours(
       (other) => `arn:aws:cloudwatch:${region}:${account.accountId}:alarm:${naming.project}-${other}-*`,
     );

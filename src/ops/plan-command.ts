@@ -104,7 +104,7 @@ export async function planCommand(args: CliArgs): Promise<number> {
   // The reviewed changes are read first: before the synth replaces cdktf.out/ and before this plan
   // writes its own changes, which may be that very file (cdktf.out/plan-<env>.changes.json).
   const expected = args.values["expect-changes"] as string | undefined;
-  const reviewed = expected === undefined ? undefined : reviewedChanges(expected);
+  const reviewed = expected === undefined ? undefined : { file: expected, changes: reviewedChanges(expected) };
   const stack = await prepareStack(args.stack, args);
   const replace = (args.values.replace as string[] | undefined) ?? [];
   const lock = lockArguments(args.values["no-lock"] === true ? "none" : "wait", stack.document);
@@ -143,16 +143,16 @@ export async function planCommand(args: CliArgs): Promise<number> {
           : "Blocked: do not apply it; rerun with --allow-destroy once the destroy is intended."
         : `Apply exactly this plan with: terraform -chdir=${shown(stack.dir)} apply ${PLAN_FILE}`),
   );
-  if (expected !== undefined && reviewed !== undefined) {
-    const differs = changesDiffer(reviewed, changes);
+  if (reviewed !== undefined) {
+    const differs = changesDiffer(reviewed.changes, changes);
     if (differs) {
       throw new OpsError(
-        `this plan is not the one reviewed (${shown(expected)}): state or AWS changed since (another deploy, ` +
+        `this plan is not the one reviewed (${shown(reviewed.file)}): state or AWS changed since (another deploy, ` +
           `drift). Do not apply it: re-run all the jobs of the run (the review must plan again), so that the new ` +
           `plan is reviewed and approved.\n${differs}`,
       );
     }
-    console.log(`The same changes as the reviewed plan (${changes.length}): ${shown(expected)}`);
+    console.log(`The same changes as the reviewed plan (${changes.length}): ${shown(reviewed.file)}`);
   }
   return review.blocked ? BLOCKED_EXIT_CODE : 0;
 }
