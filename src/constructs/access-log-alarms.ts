@@ -1,6 +1,6 @@
 import { CloudwatchLogMetricFilter } from "@cdktf/provider-aws/lib/cloudwatch-log-metric-filter";
 import type { Construct } from "constructs";
-import { TierAlarms, type TierAlarmsProps } from "./tier-alarms";
+import { minuteMetric, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 
 export interface AccessLogAlarmsProps extends TierAlarmsProps {
   /**
@@ -57,11 +57,7 @@ export class AccessLogAlarms extends TierAlarms {
       });
     filter("Requests", "Requests");
     filter("Errors", "Errors5xx", ">=500");
-    const sum = (queryId: string, metricName: string) => ({
-      id: queryId,
-      returnData: false,
-      metric: { namespace, metricName, stat: "Sum", period: 60 },
-    });
+    const sum = (queryId: string, metricName: string) => minuteMetric(queryId, namespace, metricName, "Sum");
 
     this.alarm("Server5xxRate", {
       what: "app-5xx-rate",

@@ -1,6 +1,6 @@
 import type { Construct } from "constructs";
 import { HEALTH_METRIC, HEALTH_PROBE_INTERVAL_SECONDS } from "../userdata/health-probe";
-import { ec2Period, minutesPast, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
+import { ec2Period, minuteMetric, minutesPast, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 
 /** The app servers an `AppAlarms` watches: an Auto Scaling group, or one instance. */
 export type AppServers =
@@ -137,11 +137,9 @@ export class AppAlarms extends TierAlarms {
     // the number of servers reporting. A dead agent (or a stopped server) is a gap, which the
     // memory and disk alarms would read as "no data", never as a page.
     const silentMinutes = minutesPast(props.bootSeconds ?? 300, 2);
-    const reporting = {
-      id: "reporting",
-      returnData: false,
-      metric: { namespace: "CWAgent", metricName: "mem_used_percent", dimensions, stat: "SampleCount", period: 60 },
-    };
+    const reporting = minuteMetric("reporting", "CWAgent", "mem_used_percent", "SampleCount", dimensions);
+    const group = (queryId: string, metricName: string, stat: string) =>
+      minuteMetric(queryId, "AWS/AutoScaling", metricName, stat, dimensions);
     this.alarm("AgentSilent", {
       what: "app-agent-silent",
       description:
@@ -158,42 +156,12 @@ export class AppAlarms extends TierAlarms {
         ? {
             query: [
               reporting,
-              {
-                id: "inService",
-                returnData: false,
-                metric: {
-                  namespace: "AWS/AutoScaling",
-                  metricName: "GroupInServiceInstances",
-                  dimensions,
-                  stat: "Minimum",
-                  period: 60,
-                },
-              },
-              {
-                // A booting server (held out of service by the launch hook) runs its agent from its
-                // first minutes, and a leaving one until it stops: counted among the servers, neither
-                // hides a silent one in service.
-                id: "pending",
-                returnData: false,
-                metric: {
-                  namespace: "AWS/AutoScaling",
-                  metricName: "GroupPendingInstances",
-                  dimensions,
-                  stat: "Minimum",
-                  period: 60,
-                },
-              },
-              {
-                id: "terminating",
-                returnData: false,
-                metric: {
-                  namespace: "AWS/AutoScaling",
-                  metricName: "GroupTerminatingInstances",
-                  dimensions,
-                  stat: "Minimum",
-                  period: 60,
-                },
-              },
+              group("inService", "GroupInServiceInstances", "Minimum"),
+              // A booting server (held out of service by the launch hook) runs its agent from its
+              // first minutes, and a leaving one until it stops: counted among the servers, neither
+              // hides a silent one in service.
+              group("pending", "GroupPendingInstances", "Minimum"),
+              group("terminating", "GroupTerminatingInstances", "Minimum"),
               {
                 id: "silent",
                 expression: "FILL(inService, 0) + FILL(pending, 0) + FILL(terminating, 0) - FILL(reporting, 0)",
@@ -212,11 +180,6 @@ export class AppAlarms extends TierAlarms {
     // stays at or above desired), so it never counts.
     if (fleet && props.launchSeconds !== undefined) {
       const shortfall = minutesPast(props.launchSeconds, 5);
-      const group = (queryId: string, metricName: string, stat: string) => ({
-        id: queryId,
-        returnData: false,
-        metric: { namespace: "AWS/AutoScaling", metricName, dimensions, stat, period: 60 },
-      });
       this.alarm("CapacityShortfall", {
         what: "app-capacity-shortfall",
         description:

@@ -1,6 +1,5 @@
-import type { CloudwatchMetricAlarmMetricQuery } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import type { Construct } from "constructs";
-import { minutesPast, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
+import { minuteMetric, minutesPast, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 
 const NAMESPACE = "AWS/ApplicationELB";
 
@@ -51,11 +50,7 @@ export class LoadBalancerAlarms extends TierAlarms {
     const alb = { LoadBalancer: props.loadBalancerArnSuffix };
     const targets = { TargetGroup: props.targetGroupArnSuffix, LoadBalancer: props.loadBalancerArnSuffix };
     const sum = (queryId: string, metricName: string, dimensions: Record<string, string>) =>
-      ({
-        id: queryId,
-        returnData: false,
-        metric: { namespace: NAMESPACE, metricName, dimensions, stat: "Sum", period: 60 },
-      }) satisfies CloudwatchMetricAlarmMetricQuery;
+      minuteMetric(queryId, NAMESPACE, metricName, "Sum", dimensions);
 
     // ---- Errors ----
     // The ALB's own errors are divided by every request it answered: RequestCount counts only the

@@ -122,6 +122,20 @@ export function minutesPast(graceSeconds: number, marginMinutes: number): number
   return Math.ceil(graceSeconds / 60) + marginMinutes;
 }
 
+/**
+ * One metric an alarm's metric math reads, by the minute, not itself the alarm's value (`id` names
+ * it in the expression): `stat` of `metricName` in `namespace`, for `dimensions`.
+ */
+export function minuteMetric(
+  id: string,
+  namespace: string,
+  metricName: string,
+  stat: string,
+  dimensions?: Record<string, string>,
+): CloudwatchMetricAlarmMetricQuery {
+  return { id, returnData: false, metric: { namespace, metricName, dimensions, stat, period: 60 } };
+}
+
 /** EC2 sends a datapoint a minute with detailed monitoring, otherwise one every five minutes. */
 export function ec2Period(detailedMonitoring: boolean): number {
   return detailedMonitoring ? 60 : 300;
