@@ -28,12 +28,15 @@ const inputs = policyInputs(ROOT, documents);
 const plan = planRolePolicy(inputs);
 const deploy = deployRolePolicy(inputs);
 
-/** A policy action as a pattern (IAM's `*` wildcards), made once per action for the file. */
+/** A policy's action or resource as IAM matches it: `*` is any characters, `/` included. */
+const wildcard = (text: string, flags = "") => new RegExp(`^${escaped(text).replaceAll("\\*", ".*")}$`, flags);
+
+/** A policy action as a pattern (actions are case-insensitive), made once per action for the file. */
 const patterns = new Map<string, RegExp>();
 function actionPattern(action: string): RegExp {
   let pattern = patterns.get(action);
   if (!pattern) {
-    pattern = new RegExp(`^${action.replace(/[.]/g, "\\.").replace(/\*/g, ".*")}$`, "i");
+    pattern = wildcard(action, "i");
     patterns.set(action, pattern);
   }
   return pattern;
@@ -280,9 +283,7 @@ test("dev's deploy role does not reach dev-eu's roles and buckets, which its pat
   const denied = (arn: string) =>
     policy.Statement.filter((s) => s.Effect === "Deny")
       .flatMap((s) => [s.Resource].flat())
-      .some((pattern) =>
-        new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`).test(arn),
-      );
+      .some((pattern) => wildcard(pattern).test(arn));
   for (const arn of [
     "arn:aws:iam::123456789012:role/shop-dev-eu-app-20261204",
     "arn:aws:iam::123456789012:instance-profile/shop-dev-eu-app-20261204",
