@@ -27,40 +27,31 @@ export function request(
   timeoutMs = 5000,
   body: string | undefined = method === "POST" ? POST_BODY : undefined,
 ): Promise<Reply> {
-  const headers =
-    body !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {};
-  return exchange({ method, port, path: pathname, agent, headers }, timeoutMs, (req) => req.end(body));
-}
-
-/**
- * Sends a request to 127.0.0.1 (`send` writes its body and ends it) and resolves to the answer;
- * never throws for an HTTP status, rejects on a network error or after `timeoutMs`.
- */
-function exchange(
-  options: http.RequestOptions,
-  timeoutMs: number,
-  send: (req: http.ClientRequest) => void,
-): Promise<Reply> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = http.request({ ...options, host: "127.0.0.1", timeout: timeoutMs }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk) => (text += chunk));
-      res.on("end", () => {
-        answered = true;
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        resolve({ status: res.statusCode ?? 0, body: text, ms, headers: res.headers });
-      });
-      res.on("error", reject);
-    });
+    const headers =
+      body !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {};
+    const req = http.request(
+      { method, host: "127.0.0.1", port, path: pathname, agent, headers, timeout: timeoutMs },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => {
+          answered = true;
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          resolve({ status: res.statusCode ?? 0, body: text, ms, headers: res.headers });
+        });
+        res.on("error", reject);
+      },
+    );
     // The timer fires first when this worker's event loop was held up (a busy jest worker runs
     // late): an answer that arrived meanwhile is still waiting to be read. setImmediate runs after
     // the loop has read what arrived, so only a request the server really left unanswered fails.
     req.on("timeout", () => setImmediate(() => answered || req.destroy(new Error(`timed out after ${timeoutMs} ms`))));
     req.on("error", reject);
-    send(req);
+    req.end(body);
   });
 }
 
@@ -231,44 +222,71 @@ export interface UploadOptions {
 }
 
 /**
- * An upload through nginx as a client on a slow link sends it, on a connection of its own: a POST
- * /echo of `bodyBytes` whose headers and first 100 bytes go at once, the rest in five parts over
- * `spreadMs`.
+ * An upload through nginx as a client on a slow link sends it: a POST /echo of `bodyBytes` whose
+ * headers and first 100 bytes go at once; `send(bytes)` sends more of the body, the last part
+ * ending it. `reply` rejects on a network error. On a connection of its own.
  */
-function slowUpload(port: number, bodyBytes: number, spreadMs: number): Promise<Reply> {
-  const headers = { "content-type": "application/octet-stream", "content-length": bodyBytes };
-  const first = 100;
-  const part = Math.ceil((bodyBytes - first) / 5);
-  return exchange({ method: "POST", port, path: "/echo", agent: false, headers }, spreadMs + 10_000, (req) => {
-    req.write(Buffer.alloc(first, "x"));
-    const timers = [1, 2, 3, 4, 5].map((i) =>
-      setTimeout(
-        () => {
-          if (req.destroyed) return;
-          const bytes = Buffer.alloc(Math.min(part, bodyBytes - first - (i - 1) * part), "x");
-          if (i === 5) req.end(bytes);
-          else req.write(bytes);
-        },
-        (i * spreadMs) / 5,
-      ),
+function startUpload(
+  port: number,
+  bodyBytes: number,
+  timeoutMs: number,
+): { send: (bytes: number) => void; reply: Promise<{ status: number; body: string }> } {
+  let sent = 100;
+  let req!: http.ClientRequest;
+  const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    req = http.request(
+      {
+        method: "POST",
+        host: "127.0.0.1",
+        port,
+        path: "/echo",
+        agent: false,
+        timeout: timeoutMs,
+        headers: { "content-type": "application/octet-stream", "content-length": bodyBytes },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on("error", reject);
+      },
     );
-    req.on("close", () => timers.forEach(clearTimeout));
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.write(Buffer.alloc(sent, "x"));
   });
+  const send = (bytes: number) => {
+    if (req.destroyed || sent >= bodyBytes) return;
+    const part = Buffer.alloc(Math.min(bytes, bodyBytes - sent), "x");
+    sent += part.length;
+    if (sent >= bodyBytes) req.end(part);
+    else req.write(part);
+  };
+  return { send, reply };
 }
 
 /**
- * Keeps `clients` uploads going through nginx until `stop()` is called (`slowUpload`). A failure is
- * any network error, any status but 200, or an answer that counted other than every byte sent.
+ * Keeps `clients` uploads going through nginx until `stop()` is called (`startUpload`), the rest of
+ * each body in five parts over `spreadMs`. A failure is any network error, any status but 200, or
+ * an answer that counted other than every byte sent.
  */
 export function slowUploads(port: number, options: UploadOptions = {}): { stop: () => Promise<UploadResult> } {
   const { clients = 8, bodyBytes = 20_000, spreadMs = 1500 } = options;
   const result = { ok: 0, failures: [] as string[], byVersion: new Map<string, number>() };
   const fail = (reason: string) => result.failures.length < 200 && result.failures.push(reason);
   let active = true;
+  const upload = () => {
+    const { send, reply } = startUpload(port, bodyBytes, spreadMs + 10_000);
+    const timers = [1, 2, 3, 4, 5].map((i) =>
+      setTimeout(() => send(Math.ceil((bodyBytes - 100) / 5)), (i * spreadMs) / 5),
+    );
+    return reply.finally(() => timers.forEach(clearTimeout));
+  };
   const client = async () => {
     while (active) {
       try {
-        const reply = await slowUpload(port, bodyBytes, spreadMs);
+        const reply = await upload();
         if (reply.status !== 200) {
           fail(`HTTP ${reply.status}`);
           continue;
