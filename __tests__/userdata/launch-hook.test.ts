@@ -339,6 +339,18 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
 
   test("a failed boot whose pipe something it started still holds waits at most 5 s for the tee, then logs and abandons", () => {
     const boot = bootEndingWith('sleep 30 &\necho $! > "$ROOT/holder"\nfalse', "hook", true);
+    // The wait is 50 rounds of `sleep 0.1`, 5 s of the script's own clock. A stand-in sleep (on
+    // PATH, before the real one) counts those rounds and makes each 10 ms, so the bound is checked
+    // in half a second instead of five; every other sleep (the holder's) is the real one.
+    const bin = path.join(boot.root, "counting-bin");
+    fs.mkdirSync(bin);
+    const realSleep = spawnSync("sh", ["-c", "command -v sleep"], { encoding: "utf8" }).stdout.trim();
+    const rounds = path.join(boot.root, "rounds");
+    fs.writeFileSync(
+      path.join(bin, "sleep"),
+      `#!/bin/sh\nif [ "$*" = 0.1 ]; then echo >> '${rounds}'; exec ${realSleep} 0.01; fi\nexec ${realSleep} "$@"\n`,
+      { mode: 0o755 },
+    );
     const started = Date.now();
     try {
       // the boot's console is a file, so that only the tee and the holder keep the pipe
@@ -346,13 +358,14 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
         "/bin/bash",
         ["--norc", "--noprofile", "-c", `bash --norc --noprofile '${boot.file}' > '${boot.root}/console' 2>&1`],
         {
-          env: { PATH: process.env.PATH, ROOT: boot.root },
+          env: { PATH: `${bin}:${process.env.PATH}`, ROOT: boot.root },
           timeout: 20_000,
         },
       );
       const ms = Date.now() - started;
       expect(boot.result()).toBe("ABANDON\n");
-      expect(ms).toBeGreaterThanOrEqual(4_500);
+      // it waited for the tee all 50 rounds (the holder outlives them), and no more: then it went on
+      expect(fs.readFileSync(rounds, "utf8")).toBe("\n".repeat(50));
       expect(ms).toBeLessThan(15_000);
       expect(boot.logged()).toMatch(/boot script failed \(exit 1\) at /);
     } finally {
