@@ -554,19 +554,40 @@ describe("the deploy script", () => {
     }
   });
 
+  /** A server's app folder with ports 8001 and 8002 on release 1.0.0, 2.0.0 beside it, and its deploy script. */
+  function twoPortServer(prefix: string): { root: string; file: string } {
+    const root = tempDir(prefix);
+    for (const dir of ["releases/1.0.0", "releases/2.0.0", "run", "rotation", "bin"]) {
+      fs.mkdirSync(path.join(root, dir), { recursive: true });
+    }
+    for (const port of [8001, 8002]) fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
+    const paths = { ...SERVER_PATHS, appRoot: root, rotationDir: path.join(root, "rotation") };
+    const file = path.join(root, "deploy");
+    fs.writeFileSync(file, deployScript(host({ paths, artifacts: undefined, appPorts: appPorts(2) })), { mode: 0o755 });
+    return { root, file };
+  }
+
+  /**
+   * A stand-in curl (in `root`/bin) that answers each port's health check with the version its
+   * run/<port> link points at; `broken`, a line of bash, may exit first ($port and $target are set).
+   */
+  function versionCurl(root: string, broken = ""): void {
+    fs.writeFileSync(
+      path.join(root, "bin/curl"),
+      [
+        "#!/bin/bash",
+        "url=${*: -1}; port=${url#http://127.0.0.1:}; port=${port%%/*}",
+        `target=$(readlink '${root}/run/'"$port") || exit 7`,
+        broken,
+        'echo "{\"status\":\"ok\",\"version\":\"${target##*/}\"}"',
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+  }
+
   test("a deploy stopped half-way by a signal (Ctrl-C, a kill by hand) says which port runs which version and how to finish, and moves nothing more", async () => {
-    const root = tempDir("interrupted-");
+    const { root, file } = twoPortServer("interrupted-");
     try {
-      for (const dir of ["releases/1.0.0", "releases/2.0.0", "run", "rotation", "bin"]) {
-        fs.mkdirSync(path.join(root, dir), { recursive: true });
-      }
-      for (const port of [8001, 8002])
-        fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
-      const paths = { ...SERVER_PATHS, appRoot: root, rotationDir: path.join(root, "rotation") };
-      const file = path.join(root, "deploy");
-      fs.writeFileSync(file, deployScript(host({ paths, artifacts: undefined, appPorts: appPorts(2) })), {
-        mode: 0o755,
-      });
       // stand-ins: systemctl (restarting port 8001 lasts until the signal is sent), and curl answering each port's
       // health check with the version its run/<port> link points at
       fs.writeFileSync(
@@ -582,16 +603,7 @@ describe("the deploy script", () => {
         ].join("\n"),
         { mode: 0o755 },
       );
-      fs.writeFileSync(
-        path.join(root, "bin/curl"),
-        [
-          "#!/bin/bash",
-          "url=${*: -1}; port=${url#http://127.0.0.1:}; port=${port%%/*}",
-          `target=$(readlink '${root}/run/'"$port") || exit 7`,
-          'echo "{\"status\":\"ok\",\"version\":\"${target##*/}\"}"',
-        ].join("\n"),
-        { mode: 0o755 },
-      );
+      versionCurl(root);
       const deploy = spawn("/bin/bash", ["--norc", file, "2.0.0"], {
         env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
       });
@@ -613,6 +625,81 @@ describe("the deploy script", () => {
       );
       // nothing moved after the signal: port 8002 was never restarted
       expect(fs.readFileSync(path.join(root, "ctl.log"), "utf8")).not.toContain("restart app@8002");
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("a deploy cut off by SIGKILL (SSM's cancel runs no trap) and run again rolls back to what ran before the first run, also the port it finds already moved; a finished deploy leaves no record", async () => {
+    const { root, file } = twoPortServer("cut-off-");
+    try {
+      const record = path.join(root, "deploy.unfinished");
+      // Stand-ins: systemctl, and curl answering each port's health check with the version its
+      // run/<port> link points at. 2.0.0 is broken on port 8002 (its start fails, and it answers
+      // nothing) until the file `fixed` exists. The first run's restart of 8002 lasts until the
+      // test has killed the deploy.
+      fs.writeFileSync(
+        path.join(root, "bin/ctl"),
+        [
+          "#!/bin/bash",
+          `echo "$*" >> '${root}/ctl.log'`,
+          'case "$1" in',
+          `  restart) if [[ $2 == app@8002 && $(readlink '${root}/run/8002') == */2.0.0 && ! -e '${root}/fixed' ]]; then`,
+          `      if [[ ! -e '${root}/killed' ]]; then touch '${root}/restarting'; for i in {1..200}; do [[ -e '${root}/killed' ]] && break; sleep 0.05; done; fi`,
+          "      exit 1",
+          "    fi ;;",
+          "  show) echo 4242 ;;",
+          "esac",
+        ].join("\n"),
+        { mode: 0o755 },
+      );
+      versionCurl(root, `if [[ $port == 8002 && $target == */2.0.0 && ! -e '${root}/fixed' ]]; then exit 7; fi`);
+      const env = { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` };
+      const runs: string[] = [];
+      const deploy = (version: string) => {
+        const child = spawn("/bin/bash", ["--norc", file, version], { env });
+        let output = "";
+        child.stdout.on("data", (chunk) => (output += chunk));
+        child.stderr.on("data", (chunk) => (output += chunk));
+        const exited = new Promise<number | null>((resolve) =>
+          child.on("close", (code) => resolve(runs.push(output) && code)),
+        );
+        return { child, exited, output: () => output };
+      };
+      const link = (port: number) => path.basename(fs.readlinkSync(path.join(root, `run/${port}`)));
+
+      // 1. Cut off while port 8002 restarts on 2.0.0: 8001 runs 2.0.0, and 8002's link points there too.
+      const first = deploy("2.0.0");
+      const until = Date.now() + 10_000;
+      while (!fs.existsSync(path.join(root, "restarting")) && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      first.child.kill("SIGKILL");
+      fs.writeFileSync(path.join(root, "killed"), "");
+      expect(await first.exited).toBeNull();
+      expect([link(8001), link(8002)]).toEqual(["2.0.0", "2.0.0"]);
+      expect(fs.readFileSync(record, "utf8").split("\n").filter(Boolean).sort()).toEqual(["8001:1.0.0", "8002:1.0.0"]);
+
+      // 2. Run again, as its message says: 8002 still fails, and both ports go back to 1.0.0,
+      // 8001 too, though this run found it on 2.0.0 already.
+      const again = deploy("2.0.0");
+      expect(await again.exited).toBe(1);
+      expect(again.output()).toContain(
+        "deploy: an earlier deploy did not finish: a rollback returns its ports to where it found them",
+      );
+      expect(again.output()).toContain("deploy: port 8001 already runs 2.0.0");
+      expect(again.output()).toContain("deploy: port 8002: back on 1.0.0");
+      expect(again.output()).toContain("deploy: port 8001: back on 1.0.0");
+      expect(again.output()).toContain("deploy: failed: 2.0.0 rolled back (rollback status 0)");
+      expect([link(8001), link(8002)]).toEqual(["1.0.0", "1.0.0"]);
+      expect(fs.existsSync(record)).toBe(false);
+
+      // 3. Fixed, the deploy goes through and leaves no record behind.
+      fs.writeFileSync(path.join(root, "fixed"), "");
+      const fixed = deploy("2.0.0");
+      expect(await fixed.exited).toBe(0);
+      expect([link(8001), link(8002)]).toEqual(["2.0.0", "2.0.0"]);
+      expect(fs.existsSync(record)).toBe(false);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -76,7 +76,8 @@ export function firstInstallSeconds(host: AppHost): number {
  * a process fails, every process already moved goes back to the version it ran before: those out
  * of rotation first (the failed one, or one that died and is starting again), then the others
  * newest first, and the script exits 1: the old version keeps serving, one process out of rotation
- * at a time.
+ * at a time. What a port ran before a deploy moved it stays noted (`deploy.unfinished`) until a
+ * deploy ends, so that the deploy run again after one cut off half-way rolls back to that.
  *
  * `APP_CTL` replaces `systemctl` (the local test bed supervises processes itself), and
  * `APP_RETRY_SECONDS` the backoff step between retried AWS calls (default 3).
@@ -252,6 +253,17 @@ export function deployScript(host: AppHost): string {
     '  if ((status != 0)); then log "failed: $version did not start on every process, and there is no earlier version"; exit 1; fi',
     "fi",
     "",
+    // deploy.unfinished: what each port ran before the deploy that moved it, written before each
+    // move and removed when a deploy ends with every port on a version it chose (done, or all
+    // rolled back). A deploy cut off half-way (SSM's SIGKILL runs no trap) leaves it, and the next
+    // deploy returns those ports there should it roll back, also those it finds on its own version.
+    'UNFINISHED="$APP_ROOT/deploy.unfinished"',
+    "declare -A before=()",
+    "if [[ -f $UNFINISHED ]]; then",
+    '  while IFS=: read -r p v; do before[$p]=$v; done <"$UNFINISHED"',
+    '  log "an earlier deploy did not finish: a rollback returns its ports to where it found them"',
+    "fi",
+    'record() { local p; for p in "${!before[@]}"; do echo "$p:${before[$p]}"; done >"$UNFINISHED.new" && mv -f "$UNFINISHED.new" "$UNFINISHED"; }',
     "moved=() # port:previous-version, for the rollback",
     "# Every port moved goes back to what it ran: those held out of rotation now first (one that",
     "# failed to start, or died and is starting again), then the others newest first, so that a",
@@ -266,6 +278,7 @@ export function deployScript(host: AppHost): string {
     '    if [[ -z $old ]]; then log "port $p: no earlier version to return to"; status=1; continue; fi',
     '    if switch "$p" "$old"; then log "port $p: back on $old"; else log "port $p: $old not healthy either"; status=1; fi',
     "  done",
+    '  if ((status == 0)); then rm -f "$UNFINISHED"; fi',
     '  log "failed: $version rolled back (rollback status $status)"',
     "  exit 1",
     "}",
@@ -279,16 +292,23 @@ export function deployScript(host: AppHost): string {
     '  previous=$(running "$port")',
     '  if [[ $previous == "$version" ]] && healthy "$port" "$version"; then',
     '    log "port $port already runs $version"',
+    // moved there by a deploy that did not finish: a rollback returns it too
+    '    if [[ -n ${before[$port]+x} && ${before[$port]} != "$version" ]]; then',
+    '      moved+=("$port:${before[$port]}")',
+    '      settled[$port]=$(main_pid "$port") || settled[$port]=',
+    "    fi",
     "    continue",
     "  fi",
     '  log "port $port: ${previous:-nothing} -> $version"',
-    '  moved+=("$port:$previous")',
+    "  if [[ -z ${before[$port]+x} ]]; then before[$port]=$previous; record; fi",
+    '  moved+=("$port:${before[$port]}")',
     '  if ! switch "$port" "$version"; then',
     '    log "port $port: $version did not start, answer its health check and settle; rolling back, this port first"',
     "    roll_back",
     "  fi",
     "done",
     'still_running || { log "rolling back"; roll_back; }',
+    'rm -f "$UNFINISHED"',
     "",
     'ln -sfn "$RELEASES/$version" "$APP_ROOT/.current" && mv -Tf "$APP_ROOT/.current" "$APP_ROOT/current"',
     `# Keep the ${KEEP_RELEASES} newest releases that no process runs. The deploy is done: a release`,
