@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { packageApp } from "../../src/artifact/package-app";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { DEPLOY_SCRIPT } from "../../src/userdata/deploy-script";
-import { nginxConf } from "../../src/userdata/nginx-conf";
+import { heldMarker, nginxConf, TWO_HELD_GROUPS_UP_TO } from "../../src/userdata/nginx-conf";
 import {
   bedScenario,
   describeWithNginx,
@@ -244,8 +244,9 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   test.concurrent(
     "nginx accepts the configuration at every process count a server may run, up to the most (its upstream zone holds every peer)",
     async () => {
-      // the processes a server may run: 1, the default's least, around 8 vCPUs, and the most
-      for (const processes of [1, 2, 7, 8, 16, MAX_APP_PROCESSES]) {
+      // the processes a server may run: 1, the default's least, 3, around 8 vCPUs (the most with an
+      // upstream for every two held, and one more), and the most
+      for (const processes of [1, 2, 3, 7, TWO_HELD_GROUPS_UP_TO, TWO_HELD_GROUPS_UP_TO + 1, 16, MAX_APP_PROCESSES]) {
         const bed = await TestBed.create(processes);
         try {
           const check = spawnSync("nginx", ["-t", "-c", bed.host.paths.nginxConf, "-e", "/dev/stderr"], {
@@ -288,6 +289,25 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       expect([...seen.keys()].sort()).toEqual([...bed.host.appPorts].sort());
       // Round robin among equally loaded processes: none gets less than half its fair share.
       for (const count of seen.values()) expect(count).toBeGreaterThanOrEqual(15);
+    }),
+    STEP_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "with two of 3 processes held out at once (a deploy moving one while the other starts again), the one left takes every request",
+    basics(async (bed) => {
+      const [first, second, third] = bed.host.appPorts;
+      const markers = [first, second].map((port) => heldMarker(bed.host, port));
+      try {
+        for (const marker of markers) fs.writeFileSync(marker, "");
+        for (let i = 0; i < 30; i++) {
+          const reply = await get(bed.nginxPort, "/");
+          expect(reply.status).toBe(200);
+          expect(JSON.parse(reply.body).port).toBe(third);
+        }
+      } finally {
+        for (const marker of markers) fs.rmSync(marker, { force: true });
+      }
     }),
     STEP_TIMEOUT_MS,
   );

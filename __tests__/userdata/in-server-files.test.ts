@@ -16,7 +16,7 @@ import { bootScript, SELINUX_SETUP } from "../../src/userdata/boot-script";
 import { rotationScript, watchdogUnit } from "../../src/userdata/rotation-script";
 import { cloudWatchAgentConfig } from "../../src/userdata/cloudwatch-agent";
 import { deployScript } from "../../src/userdata/deploy-script";
-import { nginxConf, upstreamZoneKb } from "../../src/userdata/nginx-conf";
+import { nginxConf, TWO_HELD_GROUPS_UP_TO, upstreamZoneKb } from "../../src/userdata/nginx-conf";
 import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
@@ -140,11 +140,12 @@ describe("nginx configuration", () => {
         expect(body.match(/max_fails=1 /g)).toHaveLength(3);
       }
     }
-    // Nothing held, or several at once: every process.
+    // Nothing held, or more than two at once: every process.
     expect(conf).toMatch(/map \$app_held \$app_upstream \{\n        default app;/);
     expect(conf).toContain("proxy_pass http://$app_upstream;");
-    // All groups share one zone, sized for every peer of every group.
-    expect(conf.match(/zone app;/g)).toHaveLength(4);
+    // All groups share one zone, sized for every peer of every group: one per process held out,
+    // and one per two of the 4 (6).
+    expect(conf.match(/zone app;/g)).toHaveLength(4 + 6);
     for (const n of [2, 8, MAX_APP_PROCESSES]) {
       expect(nginxConf(host({ appPorts: appPorts(n) }))).toContain(`zone app ${upstreamZoneKb(n)}k;`);
     }
@@ -165,6 +166,36 @@ describe("nginx configuration", () => {
     expect(group(8001)).toEqual(["127.0.0.1:8002 max_fails=0", "127.0.0.1:8001 backup max_fails=0"]);
     expect(group(8002)).toEqual(["127.0.0.1:8001 max_fails=0", "127.0.0.1:8002 backup max_fails=0"]);
     expect(two).toContain(`zone app ${upstreamZoneKb(2)}k;`);
+  });
+
+  test("two held out at once: the others take the requests (3 processes: the one left, never counted as failed, then the two held as backups), up to TWO_HELD_GROUPS_UP_TO processes", () => {
+    const groupOf = (text: string, name: string) =>
+      [...(new RegExp(`upstream ${name} \\{([^}]*)\\}`).exec(text)?.[1] ?? "").matchAll(/server (\S+)([^;]*);/g)].map(
+        ([, address, settings]) => `${address}${settings}`,
+      );
+    const three = nginxConf(host({ appPorts: [8001, 8002, 8003] }));
+    expect(three).toContain('"-8001-8002" app-without-8001-8002;');
+    expect(groupOf(three, "app-without-8001-8002")).toEqual([
+      "127.0.0.1:8003 max_fails=0",
+      "127.0.0.1:8001 backup max_fails=0",
+      "127.0.0.1:8002 backup max_fails=0",
+    ]);
+    expect(groupOf(three, "app-without-8001-8003")[0]).toBe("127.0.0.1:8002 max_fails=0");
+    expect(groupOf(three, "app-without-8002-8003")[0]).toBe("127.0.0.1:8001 max_fails=0");
+    // 4 processes: every two held ($app_held lists them in port order) have a group of the other two
+    const pairs = [...conf.matchAll(/"-(\d+)-(\d+)" app-without-\1-\2;/g)].map(([, a, b]) => `${a}-${b}`);
+    expect(pairs).toEqual(["8001-8002", "8001-8003", "8001-8004", "8002-8003", "8002-8004", "8003-8004"]);
+    const primaries = groupOf(conf, "app-without-8002-8004").filter((server) => !server.includes("backup"));
+    expect(primaries.map((server) => server.split(" ")[0])).toEqual(["127.0.0.1:8001", "127.0.0.1:8003"]);
+    expect(primaries.every((server) => server.includes(" max_fails=1 "))).toBe(true);
+    // up to the limit, then none: the groups would grow as the square of the processes
+    const twoHeldGroups = (n: number) => nginxConf(host({ appPorts: appPorts(n) })).match(/"-\d+-\d+" /g)?.length ?? 0;
+    expect(twoHeldGroups(2)).toBe(0);
+    expect(twoHeldGroups(TWO_HELD_GROUPS_UP_TO)).toBe((TWO_HELD_GROUPS_UP_TO * (TWO_HELD_GROUPS_UP_TO - 1)) / 2);
+    expect(twoHeldGroups(TWO_HELD_GROUPS_UP_TO + 1)).toBe(0);
+    for (const n of [3, TWO_HELD_GROUPS_UP_TO]) {
+      expect(nginxConf(host({ appPorts: appPorts(n) }))).toContain(`zone app ${upstreamZoneKb(n)}k;`);
+    }
   });
 
   test("a server clients reach directly passes on its own scheme and their address, not what they claim; behind the load balancer, what it sets", () => {
@@ -888,6 +919,10 @@ describe("the boot script", () => {
     expect(data.length).toBeLessThanOrEqual(USER_DATA_LIMIT);
     expect(data.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b])); // gzip, which cloud-init unpacks
     expect(gunzipSync(data).toString("utf8")).toBe(largest);
+    // and the most processes with an nginx group for every two held out (28 groups of 8)
+    const mostGroups = host({ appPorts: appPorts(TWO_HELD_GROUPS_UP_TO), database: LOCAL_DATABASE });
+    const grouped = bootScript({ ...props, autoScaling: undefined, host: mostGroups });
+    expect(Buffer.from(userDataBase64(grouped), "base64").length).toBeLessThanOrEqual(USER_DATA_LIMIT);
     expect(() =>
       userDataBase64("#".repeat(4 * USER_DATA_LIMIT) + randomBytes(USER_DATA_LIMIT).toString("hex")),
     ).toThrow(/even gzip-compressed; EC2 accepts 16384/);

@@ -1,8 +1,24 @@
 import type { AppHost } from "./app-host";
 import { hostTimings } from "./app-host";
 
-/** The upstream block of every process but `port` (nginx uses it while `port` is held out). */
-export const upstreamWithout = (port: number) => `app-without-${port}`;
+/** The upstream block of every process but `held` (nginx uses it while they are held out). */
+export const upstreamWithout = (...held: readonly number[]) => `app-without-${held.join("-")}`;
+
+/**
+ * Up to this many processes, nginx also has an upstream for every two held out at once (a deploy
+ * moving one while another crashed and starts again): the others take the requests. Beyond it the
+ * groups would grow as the square of the processes (496 for 32), and with two held every process
+ * takes requests again, held ones included.
+ */
+export const TWO_HELD_GROUPS_UP_TO = 8;
+
+/** Every two of `ports`, in their order (the order nginx appends held ports to `$app_held`). */
+function pairsOf(ports: readonly number[]): [number, number][] {
+  return ports.flatMap((a, i) => ports.slice(i + 1).map((b): [number, number] => [a, b]));
+}
+
+/** Whether `nginxConf` has an upstream for every two processes held out at once. */
+const hasTwoHeldGroups = (processes: number) => processes >= 3 && processes <= TWO_HELD_GROUPS_UP_TO;
 
 /** The marker that holds `port` out of nginx's rotation. */
 export const heldMarker = (host: AppHost, port: number | string) => `${host.paths.rotationDir}/held-${port}`;
@@ -36,10 +52,12 @@ export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unh
  */
 export function upstreamZoneKb(processes: number): number {
   // `app`: each process, and each again as a backup when there are several; then one group per
-  // process of all the others (the same way), or with 2 processes of the other and that process
+  // process held out (and per two, see TWO_HELD_GROUPS_UP_TO) of all the others (the same way), or
+  // of the one left and the held ones as backups
   const groupPeers = (n: number) => (n > 1 ? 2 * n : n);
-  const withoutPeers = processes === 2 ? 2 : groupPeers(processes - 1);
-  const peers = groupPeers(processes) + (processes > 1 ? processes * withoutPeers : 0);
+  const withoutPeers = (held: number) => (processes - held === 1 ? 1 + held : groupPeers(processes - held));
+  const pairs = hasTwoHeldGroups(processes) ? (processes * (processes - 1)) / 2 : 0;
+  const peers = groupPeers(processes) + (processes > 1 ? processes * withoutPeers(1) : 0) + pairs * withoutPeers(2);
   return 64 + Math.ceil(peers * 1.5);
 }
 
@@ -55,9 +73,12 @@ export function upstreamZoneKb(processes: number): number {
  * - Rotation: a process whose marker `held-<port>` exists (see `Rotation`) gets no new request;
  *   nginx checks the markers on every request (a stat each, no reload: a reload makes nginx's old
  *   workers close idle client keep-alive connections, which a client may be reusing at that
- *   moment). Requests then go to the upstream of the other processes. One process is held out at
- *   a time; while several are held, none is (better a starting process than no process). The
- *   deploy script moves the processes already held first, so that it never holds a second one.
+ *   moment). Requests then go to the upstream of the other processes. A deploy holds out one
+ *   process at a time, and moves the processes already held first, so that it never holds a
+ *   second one; but one may crash and start again while the deploy holds another. With up to
+ *   `TWO_HELD_GROUPS_UP_TO` processes, the others then take the requests (with 3, the one left,
+ *   as with 2 below); while more are held, or two of more processes, none is (better a starting
+ *   process than no process).
  * - With 2 processes, the upstream without one is the other, never counted as failed (as nginx
  *   treats a lone server), and then the held one as a backup: nginx reads the markers when a
  *   request's headers are in but chooses its process once the body is, and an upload still
@@ -90,11 +111,14 @@ export function nginxConf(host: AppHost): string {
   const backup = (port: number) => `        server 127.0.0.1:${port} backup max_fails=0;`;
   // every process in `ports` (see `tries`)
   const spread = (ports: readonly number[]) => [...ports.map(primary), ...(ports.length > 1 ? ports.map(backup) : [])];
-  // the group while `held` is held out: the others, or with 2 processes the other, never counted as failed, then `held`
-  const without = (held: number) => {
-    const others = host.appPorts.filter((port) => port !== held);
-    return others.length === 1 ? [`        server 127.0.0.1:${others[0]} max_fails=0;`, backup(held)] : spread(others);
+  // the group while `held` are held out: the others, or the one left, never counted as failed, then `held`
+  const without = (...held: number[]) => {
+    const others = host.appPorts.filter((port) => !held.includes(port));
+    return others.length === 1
+      ? [`        server 127.0.0.1:${others[0]} max_fails=0;`, ...held.map(backup)]
+      : spread(others);
   };
+  const twoHeld = hasTwoHeldGroups(host.appPorts.length) ? pairsOf(host.appPorts) : [];
   const upstream = (name: string, servers: readonly string[], zone: string) => [
     `    upstream ${name} {`,
     `        zone app${zone};`,
@@ -157,11 +181,13 @@ export function nginxConf(host: AppHost): string {
     "",
     ...upstream("app", spread(host.appPorts), ` ${zoneKb}k`),
     ...(several ? host.appPorts.flatMap((held) => ["", ...upstream(upstreamWithout(held), without(held), "")]) : []),
+    ...twoHeld.flatMap((held) => ["", ...upstream(upstreamWithout(...held), without(...held), "")]),
     "",
-    "    # The upstream a request goes to: every process, or every one but the process held out.",
+    `    # The upstream a request goes to: every process, or every one but the process${twoHeld.length ? "es" : ""} held out.`,
     "    map $app_held $app_upstream {",
     "        default app;",
     ...(several ? host.appPorts.map((port) => `        "-${port}" ${upstreamWithout(port)};`) : []),
+    ...twoHeld.map((held) => `        "-${held.join("-")}" ${upstreamWithout(...held)};`),
     "    }",
     "",
     "    server {",
