@@ -712,7 +712,9 @@ describe("the deploy script", () => {
       expect(fs.readFileSync(record, "utf8").split("\n").filter(Boolean).sort()).toEqual(["8001:1.0.0", "8002:1.0.0"]);
 
       // 2. Run again, as its message says: 8002 still fails, and both ports go back to 1.0.0,
-      // 8001 too, though this run found it on 2.0.0 already.
+      // 8001 too, though this run found it on 2.0.0 already. (A blank line, as an editor may
+      // leave in the record, is skipped.)
+      fs.appendFileSync(record, "\n");
       const again = deploy("2.0.0");
       expect(await again.exited).toBe(1);
       expect(again.output()).toContain(
