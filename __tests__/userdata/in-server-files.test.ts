@@ -736,7 +736,7 @@ describe("the deploy script", () => {
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
-  });
+  }, 30_000); // three deploys of a few dozen programs each: seconds on a loaded machine
 
   test("moves the processes of this host one at a time through their units (which settle each), the failed one back first", () => {
     expect(script).toContain("PORTS=(8001 8002 8003 8004)");
