@@ -499,10 +499,47 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         await bed.waitAllInRotation(30_000, { anyHealth: true });
       }
       await bed.waitFor("the server marked unhealthy", () => bed.markedUnhealthy(), 30_000);
-      expect(bed.logs()).toContain("2 restarts by the watchdog within 60s");
+      // (each kill ends the process, which its stop hook notes as it notes a crash)
+      expect(bed.logs()).toContain(`2 process exits within 60s: ${victim}:killed/KILL ${victim}:killed/KILL`);
       const health = await get(bed.nginxPort, "/healthz");
       expect(health.status).toBe(503);
       expect((await get(bed.nginxPort, "/")).status).toBe(200); // both processes serve meanwhile
+    }),
+    60_000,
+  );
+
+  // A release that crashes on its own once it has settled, here when a file appears: the deploy has
+  // ended, the processes answer every check until they die, and systemd restarts them. The watchdog
+  // kills none of them; their stop hook notes each exit (systemd runs ExecStop for a process that
+  // ended on its own too, with $EXIT_CODE set), and maxRestarts of them within the window make the
+  // server fail the load balancer's health check. A deploy's restarts are requested: not counted.
+  const crashing = bedScenario(() =>
+    TestBed.serving(2, { watchdog: true, rotation: { maxRestarts: 2, stuckSeconds: 30 } }),
+  );
+  test.concurrent(
+    "a release that crashes on its own after it settled makes the server fail the load balancer's health check (503) once processes ended maxRestarts times in the window; a deploy's restarts do not count",
+    crashing(async (bed) => {
+      const marker = path.join(bed.dir, "crash-now");
+      await bed.addRelease("2.0.0", (source) =>
+        source.replace(
+          '"use strict";',
+          `"use strict";\nsetInterval(() => require("node:fs").existsSync(${JSON.stringify(marker)}) && process.exit(1), 100);`,
+        ),
+      );
+      const run = await bed.deploy("2.0.0");
+      expect(run.code).toBe(0);
+      await sleep(1000); // a few rounds of the watchdog after the deploy's two restarts
+      expect(bed.markedUnhealthy()).toBe(false);
+      fs.writeFileSync(marker, "");
+      await bed.waitFor("the server marked unhealthy", () => bed.markedUnhealthy(), 30_000);
+      const [first, second] = [...bed.host.appPorts].sort();
+      expect(bed.logs()).toMatch(
+        new RegExp(
+          `server unhealthy: 2 process exits within 60s: (${first}:exited/1 ${second}|${second}:exited/1 ${first}):exited/1`,
+        ),
+      );
+      expect(bed.logs()).not.toContain("holding it out and restarting it");
+      expect((await get(bed.nginxPort, "/healthz")).status).toBe(503);
     }),
     60_000,
   );

@@ -348,28 +348,39 @@ export class Unit {
     fs.closeSync(log);
     this.child = child;
     this.exited = new Promise<void>((resolve) => {
-      const ended = () => {
+      // how it ended, as systemd gives it to ExecStop: exited and its status, or killed and the signal
+      const ended = (how: Record<string, string>) => {
         if (this.child !== child) return;
         this.child = undefined;
         resolve();
-        this.onExit();
+        this.onExit(how);
       };
-      child.once("exit", ended);
+      child.once("exit", (code, signal) =>
+        ended(
+          signal
+            ? { EXIT_CODE: "killed", EXIT_STATUS: signal.replace(/^SIG/, "") }
+            : { EXIT_CODE: "exited", EXIT_STATUS: String(code) },
+        ),
+      );
       // a program that cannot be run (systemd's status 203/EXEC): 'error', then no 'exit'
       child.once("error", (error) => {
         fs.appendFileSync(context.logFile, `app@${this.port}: could not start: ${error.message}\n`);
-        ended();
+        ended({ EXIT_CODE: "exited", EXIT_STATUS: "203" });
       });
     });
   }
 
-  /** The process exited: unless a job stopped it, systemd treats it as a failure and restarts it. */
-  private onExit(): void {
+  /**
+   * The process exited: unless a job stopped it, systemd treats it as a failure and restarts it.
+   * Its stop commands run all the same (a service that had started), told how the process ended
+   * (`$EXIT_CODE`, `$EXIT_STATUS`: systemd.exec(5)), which a requested stop's do not get.
+   */
+  private onExit(how: Record<string, string>): void {
     if (this.stopping || this.closed) return;
     if (this.state === "active") {
       this.state = "deactivating";
       void this.enqueue(async () => {
-        await this.runHooks(this.unit.stop);
+        await this.runHooks(this.unit.stop, how);
         this.failed();
       });
     }

@@ -78,7 +78,10 @@ export interface Rotation {
    * a process that should run has been held out this long...
    */
   readonly stuckSeconds: number;
-  /** ...or after the watchdog restarted `maxRestarts` processes within `restartWindowSeconds`. */
+  /**
+   * ...or after `maxRestarts` processes ended within `restartWindowSeconds`: crashed on their own,
+   * or killed by the watchdog (a deploy's restarts do not count).
+   */
   readonly maxRestarts: number;
   readonly restartWindowSeconds: number;
 }

@@ -30,7 +30,10 @@ const ms = (seconds: number) => Math.round(seconds * 1000);
  *   settled). The last process in rotation is never killed, unless the server runs only one: when
  *   none answers, the cause is shared (overload, a dependency down) and nothing is killed. Marks the server unhealthy (nginx then answers
  *   503 on the load balancer's health check) while a process that should run has been held out
- *   too long, or after too many restarts in a window.
+ *   too long, or after too many processes ended in a window: crashed on their own, or killed by
+ *   the watchdog (`before-stop`, systemd's ExecStop, notes each: systemd runs it also for a
+ *   process that ended on its own, with `$EXIT_CODE` set, which a requested stop does not get, so
+ *   a deploy's restarts do not count).
  *
  * Hooks run as root (`+` in the unit). `APP_CTL` replaces `systemctl` (the local test bed
  * supervises processes itself).
@@ -58,13 +61,13 @@ export function rotationScript(host: AppHost): string {
     'CTL="${APP_CTL:-systemctl}"',
     "",
     "log() { printf '%(%FT%T%z)T rotation: %s\\n' -1 \"$*\"; }",
-    "# Milliseconds since the epoch into NOW_MS (EPOCHREALTIME's separator follows the locale). Not",
-    "# $(now_ms): a command substitution forks, and admit and watch ask many times a second.",
+    // Milliseconds since the epoch into NOW_MS (EPOCHREALTIME's separator follows the locale). Not
+    // $(now_ms): a command substitution forks, and admit and watch ask many times a second.
     "now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; NOW_MS=$((t / 1000)); }",
-    "# Sleep $1 seconds without starting a program: a read that times out on a pipe nothing writes to",
-    "# (opened once; this process holds both ends, so it never ends either). Only a timeout (status",
-    "# above 128) counts as the sleep; anything else (no pipe, a bad timeout) sleeps the plain way,",
-    "# never a busy loop.",
+    // Sleep $1 seconds without starting a program: a read that times out on a pipe nothing writes to
+    // (opened once; this process holds both ends, so it never ends either). Only a timeout (status
+    // above 128) counts as the sleep; anything else (no pipe, a bad timeout) sleeps the plain way,
+    // never a busy loop.
     "nap() {",
     "  if [[ -z ${NAP_FD:-} ]]; then exec {NAP_FD}<> <(:) || NAP_FD=-1; fi",
     "  if ((NAP_FD >= 0)); then",
@@ -73,11 +76,11 @@ export function rotationScript(host: AppHost): string {
     "  fi",
     '  sleep "$1"',
     "}",
-    "# Ports $2... asked for their health at once, each answer within $1 seconds (curl bounds the",
-    "# connect too: a hung process's queue may be full): one curl for them all, its transfers in",
-    '# parallel (as many at once as there are ports), printing "<curl exit code> <status> <url>" for',
-    "# each: 0 and the status when the whole answer arrived in time; a status may come with a failed",
-    "# transfer (headers, then a stall or a reset), and 000 with no answer at all.",
+    // Ports $2... asked for their health at once, each answer within $1 seconds (curl bounds the
+    // connect too: a hung process's queue may be full): one curl for them all, its transfers in
+    // parallel (as many at once as there are ports), printing "<curl exit code> <status> <url>" for
+    // each: 0 and the status when the whole answer arrived in time; a status may come with a failed
+    // transfer (headers, then a stall or a reset), and 000 with no answer at all.
     "probe() {",
     "  local timeout=$1 port args=()",
     "  shift",
@@ -85,8 +88,8 @@ export function rotationScript(host: AppHost): string {
     '  curl -sS --parallel --parallel-immediate --parallel-max "$#" --max-time "$timeout" \\',
     "    -w '%{exitcode} %{http_code} %{url_effective}\\n' \"${args[@]}\" 2>/dev/null",
     "}",
-    "# The same in plain bash, without a fork, for a process that is starting: held out of rotation,",
-    "# it has nothing queued, so the connect cannot hang. Polled every 0.2 s for the settle window.",
+    // The same in plain bash, without a fork, for a process that is starting: held out of rotation,
+    // it has nothing queued, so the connect cannot hang. Polled every 0.2 s for the settle window.
     "answers() {",
     "  local fd status",
     '  { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1',
@@ -95,11 +98,11 @@ export function rotationScript(host: AppHost): string {
     "  exec {fd}>&-",
     "  [[ $status == 200 ]]",
     "}",
-    "# Create a marker unless it exists: its age is how long the process has been held out.",
+    // Create a marker unless it exists: its age is how long the process has been held out.
     'hold() { if [[ ! -e $DIR/held-$1 ]]; then : >"$DIR/held-$1" && log "port $1: held out of rotation"; fi; }',
     "",
-    "# Whether the unit's main process has exited: systemd lets ExecStartPost run on after that, so",
-    "# admit must see it itself ($MAINPID, which systemd gives control processes) and fail at once.",
+    // Whether the unit's main process has exited: systemd lets ExecStartPost run on after that, so
+    // admit must see it itself ($MAINPID, which systemd gives control processes) and fail at once.
     'gone() { [[ -n ${MAINPID:-} ]] && ! kill -0 "$MAINPID" 2>/dev/null; }',
     "",
     "admit() {",
@@ -122,10 +125,10 @@ export function rotationScript(host: AppHost): string {
     "",
     "watch() {",
     "  local -A fails=() status=()",
-    "  local restarts=() failing=() probing=() port now recent t reason answering killed transfer url code",
+    "  local failing=() probing=() port now recent line n reason answering killed transfer url code",
     '  log "watching ports ${PORTS[*]}"',
-    "  # A marker's age is how long its process has been held out; one left from before a reboot (the",
-    "  # markers are on disk) would count the time the server was off. Count from now.",
+    // A marker's age is how long its process has been held out; one left from before a reboot (the
+    // markers are on disk) would count the time the server was off. Count from now.
     '  touch -c "$DIR"/held-* 2>/dev/null || true',
     "  while true; do",
     "    now_ms; now=$NOW_MS reason='' answering=0 failing=() probing=() status=()",
@@ -133,20 +136,20 @@ export function rotationScript(host: AppHost): string {
     '      if [[ -e $DIR/held-$port ]]; then fails[$port]=0; else probing+=("$port"); fi',
     "    done",
     "    if ((${#probing[@]} > 0)); then",
-    "      # a line that is not what probe prints is ignored: its port then counts as not answering",
+    // a line that is not what probe prints is ignored: its port then counts as not answering
     "      while read -r transfer code url; do",
     "        if [[ $transfer == 0 && $code =~ ^[0-9]{3}$ && $url =~ ^http://127\\.0\\.0\\.1:([0-9]+)/ ]]; then status[${BASH_REMATCH[1]}]=$code; fi",
     '      done < <(probe "$WATCH_TIMEOUT_SECONDS" "${probing[@]}")',
     "    fi",
-    "    # answering: a whole answer, in time, with a status from 200 to 399",
+    // answering: a whole answer, in time, with a status from 200 to 399
     '    for port in "${probing[@]}"; do',
     "      code=${status[$port]:-000}",
     '      if ((10#$code >= 200 && 10#$code < 400)); then fails[$port]=0 answering=$((answering + 1)); else failing+=("$port"); fi',
     "    done",
-    "    # At most one process per round, and only while another process in rotation answers (so the",
-    "    # last one serving is never killed: while the others are held out for a deploy or a restart,",
-    "    # a process slow under the whole load is not hung), or on a server of one process. When none",
-    "    # answers, the cause is shared (overload, a dependency down), and killing would make it worse.",
+    // At most one process per round, and only while another process in rotation answers (so the
+    // last one serving is never killed: while the others are held out for a deploy or a restart,
+    // a process slow under the whole load is not hung), or on a server of one process. When none
+    // answers, the cause is shared (overload, a dependency down), and killing would make it worse.
     "    killed=0",
     '    for port in "${failing[@]}"; do',
     "      fails[$port]=$((${fails[$port]:-0} + 1))",
@@ -154,16 +157,20 @@ export function rotationScript(host: AppHost): string {
     '        log "port $port: no healthy answer to $WATCH_FAILURES checks in a row; holding it out and restarting it"',
     '        hold "$port"',
     '        $CTL kill --signal=SIGKILL "app@$port" || log "port $port: kill failed"',
-    '        fails[$port]=0 restarts+=("$now") killed=1',
+    "        fails[$port]=0 killed=1",
     "      fi",
     "    done",
-    "    recent=()",
-    '    for t in "${restarts[@]}"; do if ((now - t < RESTART_WINDOW_MS)); then recent+=("$t"); fi; done',
-    '    restarts=("${recent[@]}")',
-    '    if ((${#restarts[@]} >= MAX_RESTARTS)); then reason="${#restarts[@]} restarts by the watchdog within $((RESTART_WINDOW_MS / 1000))s"; fi',
+    // processes that ended on their own within the window (crashed, or killed above): before-stop
+    // notes each in $DIR/exits; older lines go (an exit noted as they go may be lost: one fewer counted)
+    "    recent=() n=0",
+    "    if [[ -s $DIR/exits ]]; then",
+    '      while read -r line; do n=$((n + 1)); if [[ ${line%% *} =~ ^[0-9]+$ ]] && ((now - ${line%% *} < RESTART_WINDOW_MS)); then recent+=("$line"); fi; done <"$DIR/exits"',
+    '      if ((${#recent[@]} < n)); then { ((${#recent[@]})) && printf \'%s\\n\' "${recent[@]}"; } >"$DIR/exits"; fi',
+    "    fi",
+    '    if ((${#recent[@]} >= MAX_RESTARTS)); then reason="${#recent[@]} process exits within $((RESTART_WINDOW_MS / 1000))s: ${recent[*]#* }"; fi',
     "    now_ms",
     '    for port in "${PORTS[@]}"; do',
-    "      # Held out too long while its unit should run (not stopped on purpose): crash-looping, or never healthy.",
+    // Held out too long while its unit should run (not stopped on purpose): crash-looping, or never healthy.
     '      if [[ -e $DIR/held-$port ]] && ((NOW_MS / 1000 - $(stat -c %Y "$DIR/held-$port" 2>/dev/null || echo $((NOW_MS / 1000))) > STUCK_SECONDS)) &&',
     '        [[ $($CTL is-active "app@$port") != inactive ]]; then',
     '        reason="port $port out of rotation for more than ${STUCK_SECONDS}s"',
@@ -183,7 +190,9 @@ export function rotationScript(host: AppHost): string {
     'case "$verb" in',
     '  hold) hold "$port" ;;',
     '  admit) admit "$port" ;;',
-    '  before-stop) hold "$port" && sleep "$HOLD_SECONDS" ;;',
+    // systemd runs ExecStop also when the process ended on its own, and then sets EXIT_CODE
+    '  before-stop) if [[ -n ${EXIT_CODE:-} ]]; then now_ms; echo "$NOW_MS $port:$EXIT_CODE/${EXIT_STATUS:-}" >>"$DIR/exits"; fi',
+    '    hold "$port" && sleep "$HOLD_SECONDS" ;;',
     "  watch) watch ;;",
     '  *) echo "rotation: unknown verb: $verb" >&2; exit 64 ;;',
     "esac",
