@@ -300,6 +300,32 @@ describe("the rotation script and the watchdog", () => {
     expect(script).toContain(`WATCH_TIMEOUT_SECONDS=${ROTATION.watchTimeoutSeconds}`);
   });
 
+  test("before a process stops, it is held out; an end systemd reports (the process ended by itself: $EXIT_CODE) is noted for the watchdog, a requested stop is not", () => {
+    const dir = tempDir("before-stop-");
+    try {
+      const paths = { ...SERVER_PATHS, rotationDir: dir };
+      const file = path.join(dir, "rotation");
+      fs.writeFileSync(file, rotationScript(host({ paths, rotation: { ...ROTATION, holdSeconds: 0 } })), {
+        mode: 0o755,
+      });
+      const beforeStop = (env: Record<string, string>) =>
+        spawnSync("/bin/bash", ["--norc", file, "before-stop", "8002"], { env: { PATH: process.env.PATH, ...env } });
+      // a stop systemctl asked for (a deploy's restart): the process still runs, no $EXIT_CODE
+      expect(beforeStop({}).status).toBe(0);
+      expect(fs.existsSync(path.join(dir, "held-8002"))).toBe(true);
+      expect(fs.existsSync(path.join(dir, "exits"))).toBe(false);
+      // crashed, then killed (the watchdog's SIGKILL): each noted with when and how
+      const before = Date.now();
+      expect(beforeStop({ EXIT_CODE: "exited", EXIT_STATUS: "1" }).status).toBe(0);
+      expect(beforeStop({ EXIT_CODE: "killed", EXIT_STATUS: "KILL" }).status).toBe(0);
+      const lines = fs.readFileSync(path.join(dir, "exits"), "utf8").trim().split("\n");
+      expect(lines.map((line) => line.split(" ")[1])).toEqual(["8002:exited/1", "8002:killed/KILL"]);
+      for (const line of lines) expect(Number(line.split(" ")[0])).toBeGreaterThanOrEqual(before - 1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("admit and watch poll several times a second; the watchdog starts one curl a round, for every process", () => {
     const body = (name: string) => bashFunction(script, name);
     for (const name of ["admit", "watch"]) {
