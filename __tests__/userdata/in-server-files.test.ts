@@ -725,33 +725,43 @@ describe("the deploy script", () => {
       };
       const link = (port: number) => path.basename(fs.readlinkSync(path.join(root, `run/${port}`)));
 
-      // 1. Cut off while port 8002 restarts on 2.0.0: 8001 runs 2.0.0, and 8002's link points there too.
-      const first = deploy("2.0.0");
-      const until = Date.now() + 10_000;
-      while (!fs.existsSync(path.join(root, "restarting")) && Date.now() < until) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      first.child.kill("SIGKILL");
-      fs.writeFileSync(path.join(root, "killed"), "");
-      expect(await first.exited).toBeNull();
-      expect([link(8001), link(8002)]).toEqual(["2.0.0", "2.0.0"]);
-      expect(fs.readFileSync(record, "utf8").split("\n").filter(Boolean).sort()).toEqual(["8001:1.0.0", "8002:1.0.0"]);
+      // Twice: with 8002 held out after the kill (systemd's restart of it went on and failed, and its
+      // unit holds it out), the run again moves it first and fails before it reaches 8001; without,
+      // it finds 8001 on 2.0.0 already, then fails on 8002.
+      for (const held of [true, false]) {
+        // 1. Cut off while port 8002 restarts on 2.0.0: 8001 runs 2.0.0, and 8002's link points there too.
+        for (const name of ["restarting", "killed", "rotation/held-8002"])
+          fs.rmSync(path.join(root, name), { force: true });
+        const first = deploy("2.0.0");
+        const until = Date.now() + 10_000;
+        while (!fs.existsSync(path.join(root, "restarting")) && Date.now() < until) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        first.child.kill("SIGKILL");
+        fs.writeFileSync(path.join(root, "killed"), "");
+        expect(await first.exited).toBeNull();
+        expect([link(8001), link(8002)]).toEqual(["2.0.0", "2.0.0"]);
+        expect(fs.readFileSync(record, "utf8").split("\n").filter(Boolean).sort()).toEqual([
+          "8001:1.0.0",
+          "8002:1.0.0",
+        ]);
+        if (held) fs.writeFileSync(path.join(root, "rotation/held-8002"), "");
 
-      // 2. Run again, as its message says: 8002 still fails, and both ports go back to 1.0.0,
-      // 8001 too, though this run found it on 2.0.0 already. (A blank line, as an editor may
-      // leave in the record, is skipped.)
-      fs.appendFileSync(record, "\n");
-      const again = deploy("2.0.0");
-      expect(await again.exited).toBe(1);
-      expect(again.output()).toContain(
-        "deploy: an earlier deploy did not finish: a rollback returns its ports to where it found them",
-      );
-      expect(again.output()).toContain("deploy: port 8001 already runs 2.0.0");
-      expect(again.output()).toContain("deploy: port 8002: back on 1.0.0");
-      expect(again.output()).toContain("deploy: port 8001: back on 1.0.0");
-      expect(again.output()).toContain("deploy: failed: 2.0.0 rolled back (rollback status 0)");
-      expect([link(8001), link(8002)]).toEqual(["1.0.0", "1.0.0"]);
-      expect(fs.existsSync(record)).toBe(false);
+        // 2. Run again, as its message says: 8002 still fails, and both ports go back to 1.0.0,
+        // 8001 too. (A blank line, as an editor may leave in the record, is skipped.)
+        fs.appendFileSync(record, "\n");
+        const again = deploy("2.0.0");
+        expect(await again.exited).toBe(1);
+        expect(again.output()).toContain(
+          "deploy: an earlier deploy did not finish: a rollback returns its ports to where it found them",
+        );
+        if (!held) expect(again.output()).toContain("deploy: port 8001 already runs 2.0.0");
+        expect(again.output()).toContain("deploy: port 8002: back on 1.0.0");
+        expect(again.output()).toContain("deploy: port 8001: back on 1.0.0");
+        expect(again.output()).toContain("deploy: failed: 2.0.0 rolled back (rollback status 0)");
+        expect([link(8001), link(8002)]).toEqual(["1.0.0", "1.0.0"]);
+        expect(fs.existsSync(record)).toBe(false);
+      }
 
       // 3. Fixed, the deploy goes through and leaves no record behind.
       fs.writeFileSync(path.join(root, "fixed"), "");
@@ -762,7 +772,7 @@ describe("the deploy script", () => {
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
-  }, 30_000); // three deploys of a few dozen programs each: seconds on a loaded machine
+  }, 30_000); // five deploys of a few dozen programs each: seconds on a loaded machine
 
   test("moves the processes of this host one at a time through their units (which settle each), the failed one back first", () => {
     expect(script).toContain("PORTS=(8001 8002 8003 8004)");

@@ -270,6 +270,10 @@ export function deployScript(host: AppHost): string {
     "# serving one goes out only once no other is held.",
     "roll_back() {",
     "  local status=0 i p old entry back=() rest=()",
+    // and the ports a deploy cut off moved that this one has not reached (they go back last)
+    '  for p in "${!before[@]}"; do',
+    '    if [[ " ${moved[*]} " != *" $p:"* && $(running "$p") != "${before[$p]}" ]]; then moved=("$p:${before[$p]}" "${moved[@]}"); fi',
+    "  done",
     "  for ((i = ${#moved[@]} - 1; i >= 0; i--)); do",
     '    if is_held "${moved[i]%%:*}"; then back+=("${moved[i]}"); else rest+=("${moved[i]}"); fi',
     "  done",
