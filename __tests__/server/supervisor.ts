@@ -12,9 +12,12 @@ import * as path from "node:path";
  *   and the process still runs. Otherwise the start fails: the process is stopped (SIGTERM, no
  *   ExecStop) and restarted after RestartSec.
  * - stop: ExecStop if the unit is active, then SIGTERM and a wait for the exit (SIGKILL after
- *   TimeoutStopSec); no restart.
- * - a process that exits on its own while active: ExecStop runs (systemd runs the stop commands
- *   even then), and the unit restarts after RestartSec (Restart=always).
+ *   TimeoutStopSec), then ExecStopPost; no restart.
+ * - a process that exits on its own while active: ExecStop runs only if it exited cleanly (status
+ *   0, or SIGHUP, SIGINT, SIGTERM or SIGPIPE: systemd's service.c skips it for a failure), then
+ *   ExecStopPost always, both given how it ended (`$EXIT_CODE`, `$EXIT_STATUS`,
+ *   `$SERVICE_RESULT`); the unit restarts after RestartSec (Restart=always). ExecStopPost also
+ *   runs after a failed start.
  * - `Environment=`, then `EnvironmentFile=` (read at every start, as systemd does; a missing file
  *   with the `-` prefix is skipped; only plain `NAME=value` lines), `StateDirectory=`/`CacheDirectory=` (created here, passed as
  *   `$STATE_DIRECTORY`/`$CACHE_DIRECTORY`), and, when asked to and where the kernel lets us,
@@ -35,6 +38,7 @@ export interface UnitFile {
   readonly startPre: string[];
   readonly startPost: string[];
   readonly stop: string[];
+  readonly stopPost: string[];
   readonly restartMs: number;
   readonly stopTimeoutMs: number;
   readonly stateDirectory: boolean;
@@ -65,6 +69,7 @@ export function parseUnit(text: string, port: number): UnitFile {
     startPre: values("ExecStartPre"),
     startPost: values("ExecStartPost"),
     stop: values("ExecStop"),
+    stopPost: values("ExecStopPost"),
     restartMs: seconds(one("RestartSec"), 0.1) * 1000,
     stopTimeoutMs: seconds(one("TimeoutStopSec"), 90) * 1000,
     stateDirectory: values("StateDirectory").length > 0,
@@ -243,7 +248,10 @@ export class Unit {
   private async doStart(): Promise<boolean> {
     if (this.closed || this.state === "active" || this.child) return this.state === "active";
     this.state = "activating";
-    if (!(await this.runHooks(this.unit.startPre))) return this.failed();
+    if (!(await this.runHooks(this.unit.startPre))) {
+      await this.runHooks(this.unit.stopPost, { SERVICE_RESULT: "exit-code" });
+      return this.failed();
+    }
     this.spawnProcess();
     // As systemd: ExecStartPost runs to its end even when the main process exits meanwhile (it is
     // a control process, bounded only by TimeoutStartSec), with the main process's pid in
@@ -255,6 +263,7 @@ export class Unit {
       return true;
     }
     await this.signalAndWait("SIGTERM");
+    await this.runHooks(this.unit.stopPost, { SERVICE_RESULT: "exit-code" });
     return this.failed();
   }
 
@@ -281,12 +290,15 @@ export class Unit {
 
   private async doStop(): Promise<void> {
     clearTimeout(this.restartTimer);
+    const running = this.child !== undefined;
     if (this.state === "active") {
       this.state = "deactivating";
       await this.runHooks(this.unit.stop);
     }
     this.state = "deactivating";
     await this.signalAndWait("SIGTERM");
+    // (a unit waiting to restart after its process ended ran ExecStopPost then)
+    if (running) await this.runHooks(this.unit.stopPost, { SERVICE_RESULT: "success" });
     this.state = "inactive";
   }
 
@@ -348,7 +360,7 @@ export class Unit {
     fs.closeSync(log);
     this.child = child;
     this.exited = new Promise<void>((resolve) => {
-      // how it ended, as systemd gives it to ExecStop: exited and its status, or killed and the signal
+      // how it ended, as systemd gives it to the stop commands: exited and its status, or killed and the signal
       const ended = (how: Record<string, string>) => {
         if (this.child !== child) return;
         this.child = undefined;
@@ -371,16 +383,22 @@ export class Unit {
   }
 
   /**
-   * The process exited: unless a job stopped it, systemd treats it as a failure and restarts it.
-   * Its stop commands run all the same (a service that had started), told how the process ended
-   * (`$EXIT_CODE`, `$EXIT_STATUS`: systemd.exec(5)), which a requested stop's do not get.
+   * The process exited: unless a job stopped it, systemd restarts it (Restart=always). Its stop
+   * commands run only after a clean exit, its stop-post commands always, told how it ended
+   * (`$EXIT_CODE`, `$EXIT_STATUS`, `$SERVICE_RESULT`: systemd.exec(5)).
    */
   private onExit(how: Record<string, string>): void {
     if (this.stopping || this.closed) return;
     if (this.state === "active") {
       this.state = "deactivating";
       void this.enqueue(async () => {
-        await this.runHooks(this.unit.stop, how);
+        const clean =
+          how.EXIT_CODE === "exited"
+            ? how.EXIT_STATUS === "0"
+            : ["HUP", "INT", "TERM", "PIPE"].includes(how.EXIT_STATUS);
+        if (clean) await this.runHooks(this.unit.stop, how);
+        const result = clean ? "success" : how.EXIT_CODE === "exited" ? "exit-code" : "signal";
+        await this.runHooks(this.unit.stopPost, { ...how, SERVICE_RESULT: result });
         this.failed();
       });
     }

@@ -261,6 +261,7 @@ describe("the app@ systemd unit", () => {
     expect(unit).toContain("ExecStartPre=+/opt/app/bin/rotation hold %i");
     expect(unit).toContain("ExecStartPost=+/opt/app/bin/rotation admit %i");
     expect(unit).toContain("ExecStop=+/opt/app/bin/rotation before-stop %i");
+    expect(unit).toContain("ExecStopPost=+/opt/app/bin/rotation after-stop %i");
     const startTimeout = Number(/^TimeoutStartSec=(\d+)$/m.exec(unit)?.[1]);
     expect(startTimeout).toBeGreaterThan(ROTATION.startTimeoutSeconds + ROTATION.settleSeconds);
   });
@@ -300,27 +301,32 @@ describe("the rotation script and the watchdog", () => {
     expect(script).toContain(`WATCH_TIMEOUT_SECONDS=${ROTATION.watchTimeoutSeconds}`);
   });
 
-  test("before a process stops, it is held out; an end systemd reports (the process ended by itself: $EXIT_CODE) is noted for the watchdog, a requested stop is not", () => {
-    const dir = tempDir("before-stop-");
+  test("after a process stopped, one it was not held out for (no stop was asked for, and it was not starting) is a crash: noted for the watchdog with how it ended, and held out; a stop asked for is not noted", () => {
+    const dir = tempDir("after-stop-");
     try {
       const paths = { ...SERVER_PATHS, rotationDir: dir };
       const file = path.join(dir, "rotation");
       fs.writeFileSync(file, rotationScript(host({ paths, rotation: { ...ROTATION, holdSeconds: 0 } })), {
         mode: 0o755,
       });
-      const beforeStop = (env: Record<string, string>) =>
-        spawnSync("/bin/bash", ["--norc", file, "before-stop", "8002"], { env: { PATH: process.env.PATH, ...env } });
-      // a stop systemctl asked for (a deploy's restart): the process still runs, no $EXIT_CODE
-      expect(beforeStop({}).status).toBe(0);
-      expect(fs.existsSync(path.join(dir, "held-8002"))).toBe(true);
-      expect(fs.existsSync(path.join(dir, "exits"))).toBe(false);
-      // crashed, then killed (the watchdog's SIGKILL): each noted with when and how
+      const rotation = (verb: string, env: Record<string, string> = {}) =>
+        spawnSync("/bin/bash", ["--norc", file, verb, "8002"], { env: { PATH: process.env.PATH, ...env } });
+      const held = path.join(dir, "held-8002");
+      const exits = path.join(dir, "exits");
+      // a stop asked for (a deploy's restart, a shutdown): ExecStop, then ExecStopPost
+      expect(rotation("before-stop").status).toBe(0);
+      expect(fs.existsSync(held)).toBe(true);
+      expect(rotation("after-stop", { EXIT_CODE: "killed", EXIT_STATUS: "TERM" }).status).toBe(0);
+      expect(fs.existsSync(exits)).toBe(false);
+      // a crash of a process in rotation (systemd skips ExecStop for a failure): noted, and held out
+      fs.rmSync(held);
       const before = Date.now();
-      expect(beforeStop({ EXIT_CODE: "exited", EXIT_STATUS: "1" }).status).toBe(0);
-      expect(beforeStop({ EXIT_CODE: "killed", EXIT_STATUS: "KILL" }).status).toBe(0);
-      const lines = fs.readFileSync(path.join(dir, "exits"), "utf8").trim().split("\n");
-      expect(lines.map((line) => line.split(" ")[1])).toEqual(["8002:exited/1", "8002:killed/KILL"]);
-      for (const line of lines) expect(Number(line.split(" ")[0])).toBeGreaterThanOrEqual(before - 1);
+      expect(rotation("after-stop", { EXIT_CODE: "exited", EXIT_STATUS: "1" }).status).toBe(0);
+      expect(fs.existsSync(held)).toBe(true);
+      const [line, ...more] = fs.readFileSync(exits, "utf8").trim().split("\n");
+      expect(more).toEqual([]);
+      expect(line.split(" ")[1]).toBe("8002:exited/1");
+      expect(Number(line.split(" ")[0])).toBeGreaterThanOrEqual(before - 1);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

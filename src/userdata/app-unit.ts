@@ -77,6 +77,8 @@ export function appUnit(host: AppHost): string {
     `ExecStart=${appCommand(host, "%i").join(" ")}`,
     `ExecStartPost=${rotationCtl} admit %i`,
     `ExecStop=${rotationCtl} before-stop %i`,
+    "# After every stop: one it was not held out for is a crash, noted for the watchdog.",
+    `ExecStopPost=${rotationCtl} after-stop %i`,
     "Restart=always",
     `RestartSec=${rotation.restartSeconds}`,
     `TimeoutStartSec=${startTimeoutSeconds(host)}`,

@@ -30,10 +30,13 @@ const ms = (seconds: number) => Math.round(seconds * 1000);
  *   settled). The last process in rotation is never killed, unless the server runs only one: when
  *   none answers, the cause is shared (overload, a dependency down) and nothing is killed. Marks the server unhealthy (nginx then answers
  *   503 on the load balancer's health check) while a process that should run has been held out
- *   too long, or after too many processes ended in a window: crashed on their own, or killed by
- *   the watchdog (`before-stop`, systemd's ExecStop, notes each: systemd runs it also for a
- *   process that ended on its own, with `$EXIT_CODE` set, which a requested stop does not get, so
- *   a deploy's restarts do not count).
+ *   too long, or after too many processes ended in a window: killed by the watchdog, or crashed.
+ * - `after-stop <port>` (ExecStopPost, which systemd runs after every stop, also of a process that
+ *   ended on its own, when it skips ExecStop unless the process exited cleanly): a process that
+ *   was not held out as it stopped ended without being asked to (a stop that was asked for runs
+ *   `before-stop` first, and a starting process is held): a crash. It is noted for the watchdog,
+ *   with how it ended (`$EXIT_CODE`/`$EXIT_STATUS`), and held out. A deploy's restarts, a failed
+ *   start and the watchdog's own kills (noted by the watchdog) are not crashes.
  *
  * Hooks run as root (`+` in the unit). `APP_CTL` replaces `systemctl` (the local test bed
  * supervises processes itself).
@@ -42,7 +45,7 @@ export function rotationScript(host: AppHost): string {
   const { rotation } = hostTimings(host);
   return [
     "#!/bin/bash",
-    "# rotation hold|admit|before-stop <port> | rotation watch: which app processes nginx sends requests to.",
+    "# rotation hold|admit|before-stop|after-stop <port> | rotation watch: which app processes nginx sends requests to.",
     "# Written by the boot script from src/userdata/rotation-script.ts; edit that, not this file.",
     "set -uo pipefail",
     "",
@@ -157,11 +160,12 @@ export function rotationScript(host: AppHost): string {
     '        log "port $port: no healthy answer to $WATCH_FAILURES checks in a row; holding it out and restarting it"',
     '        hold "$port"',
     '        $CTL kill --signal=SIGKILL "app@$port" || log "port $port: kill failed"',
+    '        echo "$now $port:watchdog" >>"$DIR/exits"',
     "        fails[$port]=0 killed=1",
     "      fi",
     "    done",
-    // processes that ended on their own within the window (crashed, or killed above): before-stop
-    // notes each in $DIR/exits; older lines go (an exit noted as they go may be lost: one fewer counted)
+    // processes that ended within the window, crashed (after-stop notes them) or killed above, in
+    // $DIR/exits; older lines go (an end noted as they go may be lost: one fewer counted)
     "    recent=() n=0",
     "    if [[ -s $DIR/exits ]]; then",
     '      while read -r line; do n=$((n + 1)); if [[ ${line%% *} =~ ^[0-9]+$ ]] && ((now - ${line%% *} < RESTART_WINDOW_MS)); then recent+=("$line"); fi; done <"$DIR/exits"',
@@ -186,13 +190,13 @@ export function rotationScript(host: AppHost): string {
     "}",
     "",
     "verb=${1:-} port=${2:-}",
-    'if [[ $verb != watch && ! " ${PORTS[*]} " =~ " $port " ]]; then echo "usage: rotation hold|admit|before-stop <port> | rotation watch (ports: ${PORTS[*]})" >&2; exit 64; fi',
+    'if [[ $verb != watch && ! " ${PORTS[*]} " =~ " $port " ]]; then echo "usage: rotation hold|admit|before-stop|after-stop <port> | rotation watch (ports: ${PORTS[*]})" >&2; exit 64; fi',
     'case "$verb" in',
     '  hold) hold "$port" ;;',
     '  admit) admit "$port" ;;',
-    // systemd runs ExecStop also when the process ended on its own, and then sets EXIT_CODE
-    '  before-stop) if [[ -n ${EXIT_CODE:-} ]]; then now_ms; echo "$NOW_MS $port:$EXIT_CODE/${EXIT_STATUS:-}" >>"$DIR/exits"; fi',
-    '    hold "$port" && sleep "$HOLD_SECONDS" ;;',
+    '  before-stop) hold "$port" && sleep "$HOLD_SECONDS" ;;',
+    // not held as it stopped: no stop was asked for (that runs before-stop), and it was not starting
+    '  after-stop) if [[ ! -e $DIR/held-$port ]]; then now_ms; echo "$NOW_MS $port:${EXIT_CODE:-}/${EXIT_STATUS:-}" >>"$DIR/exits"; hold "$port"; fi ;;',
     "  watch) watch ;;",
     '  *) echo "rotation: unknown verb: $verb" >&2; exit 64 ;;',
     "esac",
