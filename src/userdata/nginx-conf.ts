@@ -45,7 +45,7 @@ export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unh
  * The size of the shared memory zone that holds every upstream group of `nginxConf`, in KiB. Each
  * peer (a `server` line, backups included) takes about 770 bytes of it in nginx 1.22 built
  * `--with-compat`, as Amazon Linux's and Debian's are (measured: the smallest zone `nginx -t`
- * accepts is 35 KiB for 2 processes, 119 KiB for 8, 1,606 KiB for 32), and the zone has a fixed
+ * accepts is 35 KiB for 2 processes, 384 KiB for 8 with its 28 two-held groups, 1,606 KiB for 32), and the zone has a fixed
  * part of its own. This allows twice that per peer, for builds whose peers are larger, plus 64 KiB:
  * 73 KiB for 2 processes, 3,136 KiB for 32. A zone too small fails `nginx -t` ("no memory in
  * upstream zone"), and with it the boot.
