@@ -301,7 +301,7 @@ describe("the rotation script and the watchdog", () => {
     expect(script).toContain(`WATCH_TIMEOUT_SECONDS=${ROTATION.watchTimeoutSeconds}`);
   });
 
-  test("after a process stopped, one it was not held out for (no stop was asked for, and it was not starting) is a crash: noted for the watchdog with how it ended, and held out; a stop asked for is not noted", () => {
+  test("after a process stopped, one it was not held out for (no stop was asked for, and it was not starting) is a crash: noted for the watchdog with how it ended, and held out; a clean end no stop asked for is noted before it stops; a stop asked for is not noted", () => {
     const dir = tempDir("after-stop-");
     try {
       const paths = { ...SERVER_PATHS, rotationDir: dir };
@@ -327,6 +327,13 @@ describe("the rotation script and the watchdog", () => {
       expect(more).toEqual([]);
       expect(line.split(" ")[1]).toBe("8002:exited/1");
       expect(Number(line.split(" ")[0])).toBeGreaterThanOrEqual(before - 1);
+      // a clean end no stop asked for (status 0): systemd runs ExecStop for it, with $EXIT_CODE set
+      // (a stop asked for runs it while the process still runs); noted there, not again after it
+      fs.rmSync(held);
+      expect(rotation("before-stop", { EXIT_CODE: "exited", EXIT_STATUS: "0" }).status).toBe(0);
+      expect(rotation("after-stop", { EXIT_CODE: "exited", EXIT_STATUS: "0" }).status).toBe(0);
+      const notes = fs.readFileSync(exits, "utf8").trim().split("\n");
+      expect(notes.map((note) => note.split(" ")[1])).toEqual(["8002:exited/1", "8002:exited/0"]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -753,9 +760,9 @@ describe("the deploy script", () => {
         ]);
         if (held) fs.writeFileSync(path.join(root, "rotation/held-8002"), "");
 
-        // 2. Run again, as its message says: 8002 still fails, and both ports go back to 1.0.0,
-        // 8001 too. (A blank line, as an editor may leave in the record, is skipped.)
-        fs.appendFileSync(record, "\n");
+        // 2. Run again, as its message says: 8002 still fails, and both ports go back to 1.0.0, 8001 too.
+        // (A blank line, and a port this server does not run, as an edited record may hold, are skipped.)
+        fs.appendFileSync(record, "\n8009:0.9.0\n");
         const again = deploy("2.0.0");
         expect(await again.exited).toBe(1);
         expect(again.output()).toContain(
@@ -767,6 +774,7 @@ describe("the deploy script", () => {
         expect(again.output()).toContain("deploy: failed: 2.0.0 rolled back (rollback status 0)");
         expect([link(8001), link(8002)]).toEqual(["1.0.0", "1.0.0"]);
         expect(fs.existsSync(record)).toBe(false);
+        expect(fs.readFileSync(path.join(root, "ctl.log"), "utf8")).not.toContain("app@8009");
       }
 
       // 3. Fixed, the deploy goes through and leaves no record behind.

@@ -260,7 +260,7 @@ export function deployScript(host: AppHost): string {
     'UNFINISHED="$APP_ROOT/deploy.unfinished"',
     "declare -A before=()",
     "if [[ -f $UNFINISHED ]]; then",
-    '  while IFS=: read -r p v; do [[ -z $p ]] || before[$p]=$v; done <"$UNFINISHED"',
+    '  while IFS=: read -r p v; do [[ " ${PORTS[*]} " != *" $p "* ]] || before[$p]=$v; done <"$UNFINISHED"',
     '  log "an earlier deploy did not finish: a rollback returns its ports to where it found them"',
     "fi",
     'record() { local p; for p in "${!before[@]}"; do echo "$p:${before[$p]}"; done >"$UNFINISHED.new" && mv -f "$UNFINISHED.new" "$UNFINISHED"; }',

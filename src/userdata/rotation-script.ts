@@ -35,8 +35,10 @@ const ms = (seconds: number) => Math.round(seconds * 1000);
  *   ended on its own, when it skips ExecStop unless the process exited cleanly): a process that
  *   was not held out as it stopped ended without being asked to (a stop that was asked for runs
  *   `before-stop` first, and a starting process is held): a crash. It is noted for the watchdog,
- *   with how it ended (`$EXIT_CODE`/`$EXIT_STATUS`), and held out. A deploy's restarts, a failed
- *   start and the watchdog's own kills (noted by the watchdog) are not crashes.
+ *   with how it ended (`$EXIT_CODE`/`$EXIT_STATUS`), and held out. A clean end that no stop asked
+ *   for (status 0) runs `before-stop`, with `$EXIT_CODE` set (a stop asked for runs it while the
+ *   process still runs, without): noted there. A deploy's restarts, a failed start and the
+ *   watchdog's own kills (noted by the watchdog) are not noted.
  *
  * Hooks run as root (`+` in the unit). `APP_CTL` replaces `systemctl` (the local test bed
  * supervises processes itself).
@@ -103,6 +105,9 @@ export function rotationScript(host: AppHost): string {
     "}",
     // Create a marker unless it exists: its age is how long the process has been held out.
     'hold() { if [[ ! -e $DIR/held-$1 ]]; then : >"$DIR/held-$1" && log "port $1: held out of rotation"; fi; }',
+    "",
+    // Notes that the process of port $1 ended without a stop asked for, and how, for the watchdog.
+    'ended() { now_ms; echo "$NOW_MS $1:${EXIT_CODE:-}/${EXIT_STATUS:-}" >>"$DIR/exits"; }',
     "",
     // Whether the unit's main process has exited: systemd lets ExecStartPost run on after that, so
     // admit must see it itself ($MAINPID, which systemd gives control processes) and fail at once.
@@ -194,9 +199,11 @@ export function rotationScript(host: AppHost): string {
     'case "$verb" in',
     '  hold) hold "$port" ;;',
     '  admit) admit "$port" ;;',
-    '  before-stop) hold "$port" && sleep "$HOLD_SECONDS" ;;',
+    // systemd sets EXIT_CODE once the process has exited: for ExecStop, only after a clean end (status
+    // 0, SIGTERM...) that no stop asked for, which it also runs ExecStop for
+    '  before-stop) if [[ -n ${EXIT_CODE:-} ]]; then ended "$port"; fi; hold "$port" && sleep "$HOLD_SECONDS" ;;',
     // not held as it stopped: no stop was asked for (that runs before-stop), and it was not starting
-    '  after-stop) if [[ ! -e $DIR/held-$port ]]; then now_ms; echo "$NOW_MS $port:${EXIT_CODE:-}/${EXIT_STATUS:-}" >>"$DIR/exits"; hold "$port"; fi ;;',
+    '  after-stop) if [[ ! -e $DIR/held-$port ]]; then ended "$port"; hold "$port"; fi ;;',
     "  watch) watch ;;",
     '  *) echo "rotation: unknown verb: $verb" >&2; exit 64 ;;',
     "esac",
