@@ -164,8 +164,8 @@ export function rotationScript(host: AppHost): string {
     "      if ((killed == 0 && fails[$port] >= WATCH_FAILURES && (answering > 0 || ${#PORTS[@]} == 1))); then",
     '        log "port $port: no healthy answer to $WATCH_FAILURES checks in a row; holding it out and restarting it"',
     '        hold "$port"',
-    '        $CTL kill --signal=SIGKILL "app@$port" || log "port $port: kill failed"',
-    '        echo "$now $port:watchdog" >>"$DIR/exits"',
+    // (a kill that failed ended nothing: if the process ended meanwhile, after-stop notes it)
+    '        if $CTL kill --signal=SIGKILL "app@$port"; then echo "$now $port:watchdog" >>"$DIR/exits"; else log "port $port: kill failed"; fi',
     "        fails[$port]=0 killed=1",
     "      fi",
     "    done",
