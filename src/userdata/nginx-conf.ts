@@ -45,10 +45,10 @@ export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unh
  * The size of the shared memory zone that holds every upstream group of `nginxConf`, in KiB. Each
  * peer (a `server` line, backups included) takes about 770 bytes of it in nginx 1.22 built
  * `--with-compat`, as Amazon Linux's and Debian's are (measured: the smallest zone `nginx -t`
- * accepts is 35 KiB for 2 processes, 384 KiB for 8 with its 28 two-held groups, 1,606 KiB for 32), and the zone has a fixed
- * part of its own. This allows twice that per peer, for builds whose peers are larger, plus 64 KiB:
- * 73 KiB for 2 processes, 3,136 KiB for 32. A zone too small fails `nginx -t` ("no memory in
- * upstream zone"), and with it the boot.
+ * accepts is 35 KiB for 2 processes, 384 KiB for 8 with its 28 two-held groups, 1,606 KiB for
+ * 32), and the zone has a fixed part of its own. This allows twice that per peer, for builds whose
+ * peers are larger, plus 64 KiB: 73 KiB for 2 processes, 3,136 KiB for 32. A zone too small fails
+ * `nginx -t` ("no memory in upstream zone"), and with it the boot.
  */
 export function upstreamZoneKb(processes: number): number {
   // `app`: each process, and each again as a backup when there are several; then one group per
@@ -118,7 +118,11 @@ export function nginxConf(host: AppHost): string {
       ? [`        server 127.0.0.1:${others[0]} max_fails=0;`, ...held.map(backup)]
       : spread(others);
   };
-  const twoHeld = hasTwoHeldGroups(host.appPorts.length) ? pairsOf(host.appPorts) : [];
+  // the processes held out at once that have a group of their own: each one, and each two
+  const heldSets = [
+    ...(several ? host.appPorts.map((port) => [port]) : []),
+    ...(hasTwoHeldGroups(host.appPorts.length) ? pairsOf(host.appPorts) : []),
+  ];
   const upstream = (name: string, servers: readonly string[], zone: string) => [
     `    upstream ${name} {`,
     `        zone app${zone};`,
@@ -180,14 +184,12 @@ export function nginxConf(host: AppHost): string {
         ]),
     "",
     ...upstream("app", spread(host.appPorts), ` ${zoneKb}k`),
-    ...(several ? host.appPorts.flatMap((held) => ["", ...upstream(upstreamWithout(held), without(held), "")]) : []),
-    ...twoHeld.flatMap((held) => ["", ...upstream(upstreamWithout(...held), without(...held), "")]),
+    ...heldSets.flatMap((held) => ["", ...upstream(upstreamWithout(...held), without(...held), "")]),
     "",
-    `    # The upstream a request goes to: every process, or every one but the process${twoHeld.length ? "es" : ""} held out.`,
+    `    # The upstream a request goes to: every process, or every one but the process${heldSets.some((held) => held.length > 1) ? "es" : ""} held out.`,
     "    map $app_held $app_upstream {",
     "        default app;",
-    ...(several ? host.appPorts.map((port) => `        "-${port}" ${upstreamWithout(port)};`) : []),
-    ...twoHeld.map((held) => `        "-${held.join("-")}" ${upstreamWithout(...held)};`),
+    ...heldSets.map((held) => `        "-${held.join("-")}" ${upstreamWithout(...held)};`),
     "    }",
     "",
     "    server {",
