@@ -106,8 +106,9 @@ export function rotationScript(host: AppHost): string {
     // Create a marker unless it exists: its age is how long the process has been held out.
     'hold() { if [[ ! -e $DIR/held-$1 ]]; then : >"$DIR/held-$1" && log "port $1: held out of rotation"; fi; }',
     "",
-    // Notes that the process of port $1 ended without a stop asked for, and how, for the watchdog.
-    'ended() { now_ms; echo "$NOW_MS $1:${EXIT_CODE:-}/${EXIT_STATUS:-}" >>"$DIR/exits"; }',
+    // Notes for the watchdog that the process of port $1 ended without a stop asked for, and how: $2,
+    // or as systemd tells the unit's commands.
+    'ended() { now_ms; echo "$NOW_MS $1:${2:-${EXIT_CODE:-}/${EXIT_STATUS:-}}" >>"$DIR/exits"; }',
     "",
     // Whether the unit's main process has exited: systemd lets ExecStartPost run on after that, so
     // admit must see it itself ($MAINPID, which systemd gives control processes) and fail at once.
@@ -165,7 +166,7 @@ export function rotationScript(host: AppHost): string {
     '        log "port $port: no healthy answer to $WATCH_FAILURES checks in a row; holding it out and restarting it"',
     '        hold "$port"',
     // (a kill that failed ended nothing: if the process ended meanwhile, after-stop notes it)
-    '        if $CTL kill --signal=SIGKILL "app@$port"; then echo "$now $port:watchdog" >>"$DIR/exits"; else log "port $port: kill failed"; fi',
+    '        if $CTL kill --signal=SIGKILL "app@$port"; then ended "$port" watchdog; else log "port $port: kill failed"; fi',
     "        fails[$port]=0 killed=1",
     "      fi",
     "    done",
