@@ -75,18 +75,19 @@ export class AlarmTopic extends Construct {
     // topic, because the key's policy must exist before the topic that is encrypted with it.
     const account = new DataAwsCallerIdentity(this, "Account");
     const topicArn = `arn:aws:sns:${region}:${account.accountId}:${this.topicName}`;
-    const alarmArns = `arn:aws:cloudwatch:${region}:${account.accountId}:alarm:${naming.project}-${naming.environment}-*`;
-    const ruleArns = `arn:aws:events:${region}:${account.accountId}:rule/${naming.project}-${naming.environment}-*`;
+    // the alarms and rules of an environment of the project, by their names' prefix
+    const alarmArnsOf = (environment: string) =>
+      `arn:aws:cloudwatch:${region}:${account.accountId}:alarm:${naming.project}-${environment}-*`;
+    const ruleArnsOf = (environment: string) =>
+      `arn:aws:events:${region}:${account.accountId}:rule/${naming.project}-${environment}-*`;
+    const alarmArns = alarmArnsOf(naming.environment);
+    const ruleArns = ruleArnsOf(naming.environment);
     // ...and not those of a neighbour, whose names the patterns above also match
     const neighbours = props.neighbours ?? [];
-    const notNeighbours = (arnOf: (environment: string) => string) =>
-      neighbours.length > 0 ? [{ test: "ArnNotLike", variable: "aws:SourceArn", values: neighbours.map(arnOf) }] : [];
-    const notNeighbourAlarms = notNeighbours(
-      (other) => `arn:aws:cloudwatch:${region}:${account.accountId}:alarm:${naming.project}-${other}-*`,
-    );
-    const notNeighbourRules = notNeighbours(
-      (other) => `arn:aws:events:${region}:${account.accountId}:rule/${naming.project}-${other}-*`,
-    );
+    const notNeighbours = (arnsOf: (environment: string) => string) =>
+      neighbours.length > 0 ? [{ test: "ArnNotLike", variable: "aws:SourceArn", values: neighbours.map(arnsOf) }] : [];
+    const notNeighbourAlarms = notNeighbours(alarmArnsOf);
+    const notNeighbourRules = notNeighbours(ruleArnsOf);
     // The services other than CloudWatch that publish here: each may publish (for this
     // environment's rules, or this account) and encrypt for this topic only.
     const publishers = [
