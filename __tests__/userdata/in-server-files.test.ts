@@ -61,6 +61,12 @@ const LOG_GROUPS = {
   boot: "/shop/prod/boot",
 };
 
+/** The `server` lines of nginx.conf's upstream `name`, each as its address and settings ("127.0.0.1:8002 max_fails=0"). */
+function upstreamServers(conf: string, name: string): string[] {
+  const body = new RegExp(`upstream ${name} \\{([^}]*)\\}`).exec(conf)?.[1] ?? "";
+  return [...body.matchAll(/server (\S+)([^;]*);/g)].map(([, address, settings]) => `${address}${settings}`);
+}
+
 /** The function `name` of a rendered script, from its name to its closing brace at the start of a line. */
 function bashFunction(script: string, name: string): string {
   const start = script.indexOf(`\n${name}() {`);
@@ -157,35 +163,26 @@ describe("nginx configuration", () => {
 
   test("with 2 processes, the upstream without one is the other, never counted as failed, then the held one as a backup (the drills in server/faults.test.ts)", () => {
     const two = nginxConf(host({ appPorts: [8001, 8002] }));
-    const group = (held: number) =>
-      [
-        ...(new RegExp(`upstream app-without-${held} \\{([^}]*)\\}`).exec(two)?.[1] ?? "").matchAll(
-          /server (\S+)([^;]*);/g,
-        ),
-      ].map(([, address, settings]) => `${address}${settings}`);
+    const group = (held: number) => upstreamServers(two, `app-without-${held}`);
     expect(group(8001)).toEqual(["127.0.0.1:8002 max_fails=0", "127.0.0.1:8001 backup max_fails=0"]);
     expect(group(8002)).toEqual(["127.0.0.1:8001 max_fails=0", "127.0.0.1:8002 backup max_fails=0"]);
     expect(two).toContain(`zone app ${upstreamZoneKb(2)}k;`);
   });
 
   test("two held out at once: the others take the requests (3 processes: the one left, never counted as failed, then the two held as backups), up to TWO_HELD_GROUPS_UP_TO processes", () => {
-    const groupOf = (text: string, name: string) =>
-      [...(new RegExp(`upstream ${name} \\{([^}]*)\\}`).exec(text)?.[1] ?? "").matchAll(/server (\S+)([^;]*);/g)].map(
-        ([, address, settings]) => `${address}${settings}`,
-      );
     const three = nginxConf(host({ appPorts: [8001, 8002, 8003] }));
     expect(three).toContain('"-8001-8002" app-without-8001-8002;');
-    expect(groupOf(three, "app-without-8001-8002")).toEqual([
+    expect(upstreamServers(three, "app-without-8001-8002")).toEqual([
       "127.0.0.1:8003 max_fails=0",
       "127.0.0.1:8001 backup max_fails=0",
       "127.0.0.1:8002 backup max_fails=0",
     ]);
-    expect(groupOf(three, "app-without-8001-8003")[0]).toBe("127.0.0.1:8002 max_fails=0");
-    expect(groupOf(three, "app-without-8002-8003")[0]).toBe("127.0.0.1:8001 max_fails=0");
+    expect(upstreamServers(three, "app-without-8001-8003")[0]).toBe("127.0.0.1:8002 max_fails=0");
+    expect(upstreamServers(three, "app-without-8002-8003")[0]).toBe("127.0.0.1:8001 max_fails=0");
     // 4 processes: every two held ($app_held lists them in port order) have a group of the other two
     const pairs = [...conf.matchAll(/"-(\d+)-(\d+)" app-without-\1-\2;/g)].map(([, a, b]) => `${a}-${b}`);
     expect(pairs).toEqual(["8001-8002", "8001-8003", "8001-8004", "8002-8003", "8002-8004", "8003-8004"]);
-    const primaries = groupOf(conf, "app-without-8002-8004").filter((server) => !server.includes("backup"));
+    const primaries = upstreamServers(conf, "app-without-8002-8004").filter((server) => !server.includes("backup"));
     expect(primaries.map((server) => server.split(" ")[0])).toEqual(["127.0.0.1:8001", "127.0.0.1:8003"]);
     expect(primaries.every((server) => server.includes(" max_fails=1 "))).toBe(true);
     // up to the limit, then none: the groups would grow as the square of the processes
@@ -725,15 +722,12 @@ describe("the deploy script", () => {
       );
       versionCurl(root, `if [[ $port == 8002 && $target == */2.0.0 && ! -e '${root}/fixed' ]]; then exit 7; fi`);
       const env = { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` };
-      const runs: string[] = [];
       const deploy = (version: string) => {
         const child = spawn("/bin/bash", ["--norc", file, version], { env });
         let output = "";
         child.stdout.on("data", (chunk) => (output += chunk));
         child.stderr.on("data", (chunk) => (output += chunk));
-        const exited = new Promise<number | null>((resolve) =>
-          child.on("close", (code) => resolve(runs.push(output) && code)),
-        );
+        const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
         return { child, exited, output: () => output };
       };
       const link = (port: number) => path.basename(fs.readlinkSync(path.join(root, `run/${port}`)));

@@ -13,6 +13,9 @@ import { tempDir, testHost, writtenFile } from "../helpers";
  * AWS; that the real CLI takes these arguments is AWS's documented interface, not tested here.
  */
 
+/** Where the program `name` is on PATH (for a stand-in that runs the real one). */
+const programPath = (name: string) => spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
+
 const INSTANCE = "i-0123456789abcdef0";
 const GROUP = "shop-prod-app-20261204000000000000000001";
 
@@ -323,7 +326,7 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
     const boot = bootEndingWith('echo "the last words of the failed step"\nfalse', "hook", true);
     const bin = path.join(boot.root, "slow-bin");
     fs.mkdirSync(bin);
-    const realTee = spawnSync("sh", ["-c", "command -v tee"], { encoding: "utf8" }).stdout.trim();
+    const realTee = programPath("tee");
     fs.writeFileSync(path.join(bin, "tee"), `#!/bin/sh\nsleep 0.5\nexec ${realTee} "$@"\n`, { mode: 0o755 });
     const run = spawnSync("/bin/bash", ["--norc", "--noprofile", boot.file], {
       encoding: "utf8",
@@ -344,7 +347,7 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
     // in half a second instead of five; every other sleep (the holder's) is the real one.
     const bin = path.join(boot.root, "counting-bin");
     fs.mkdirSync(bin);
-    const realSleep = spawnSync("sh", ["-c", "command -v sleep"], { encoding: "utf8" }).stdout.trim();
+    const realSleep = programPath("sleep");
     const rounds = path.join(boot.root, "rounds");
     fs.writeFileSync(
       path.join(bin, "sleep"),
