@@ -478,9 +478,8 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
   // ALB takes it out and the Auto Scaling group replaces it. Held out for longer than 2 s would
   // mark it unhealthy too (stuckSeconds), and a restart on a loaded machine can take that long:
   // here the allowance is 30 s, so only the restart count can.
-  const rehung = bedScenario(() =>
-    TestBed.serving(2, { watchdog: true, rotation: { maxRestarts: 2, stuckSeconds: 30 } }),
-  );
+  const countingEnds = () => TestBed.serving(2, { watchdog: true, rotation: { maxRestarts: 2, stuckSeconds: 30 } });
+  const rehung = bedScenario(countingEnds);
   test.concurrent(
     "a process that keeps hanging makes the server fail the load balancer's health check (503) after the watchdog's restarts",
     rehung(async (bed) => {
@@ -513,9 +512,8 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
   // kills none of them; their ExecStopPost (after-stop) finds each not held out as it stopped, so
   // no stop was asked for: a crash, noted; maxRestarts of them within the window make the server
   // fail the load balancer's health check. A deploy's restarts hold their process first: not counted.
-  const crashing = bedScenario(() =>
-    TestBed.serving(2, { watchdog: true, rotation: { maxRestarts: 2, stuckSeconds: 30 } }),
-  );
+  // (the same bed as the hang drill's, a bed of its own)
+  const crashing = bedScenario(countingEnds);
   test.concurrent(
     "a release that crashes on its own after it settled makes the server fail the load balancer's health check (503) once processes ended maxRestarts times in the window; a deploy's restarts do not count",
     crashing(async (bed) => {
