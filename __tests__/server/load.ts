@@ -116,12 +116,17 @@ export async function stopAllLoads(): Promise<void> {
  * A failure is any network error or any status but 200. Bounded: each request times out.
  * `answered(n, withinMs)` waits until more than `n` requests were answered since it was called, or
  * `withinMs` passed: on a slow, loaded machine the pace drops, and a load of a fixed time may carry
- * too few to mean anything. It gives how many were answered in that time.
+ * too few to mean anything. It gives how many were answered in that time. `okOf(kind)`: how many
+ * requests of `kind` were answered so far.
  */
 export function steadyLoad(
   port: number,
   options: LoadOptions = {},
-): { stop: () => Promise<LoadResult>; answered: (n: number, withinMs: number) => Promise<number> } {
+): {
+  stop: () => Promise<LoadResult>;
+  answered: (n: number, withinMs: number) => Promise<number>;
+  okOf: (kind: Kind) => number;
+} {
   const concurrency = options.concurrency ?? 4;
   const timeoutMs = options.timeoutMs ?? 5000;
   const paceMs = options.paceMs ?? 40;
@@ -200,7 +205,7 @@ export function steadyLoad(
     return result.ok - from;
   };
   running.add(stop);
-  return { stop, answered };
+  return { stop, answered, okOf: (kind) => byKind.get(kind)?.ok ?? 0 };
 }
 
 /** What slow uploads saw. */
