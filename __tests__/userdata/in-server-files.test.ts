@@ -1,5 +1,5 @@
 import * as crypto from "node:crypto";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
@@ -335,6 +335,66 @@ describe("the rotation script and the watchdog", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test("the watchdog drops old exits under the lock a noted end takes: an end noted while it waits for the lock is kept, and none is appended while the lock is held", async () => {
+    const dir = tempDir("exits-lock-");
+    const children: ChildProcess[] = [];
+    try {
+      const paths = { ...SERVER_PATHS, rotationDir: dir };
+      const file = path.join(dir, "rotation");
+      const rotation = { ...ROTATION, watchIntervalSeconds: 0.1, holdSeconds: 0 };
+      fs.writeFileSync(file, rotationScript(host({ paths, rotation })), { mode: 0o755 });
+      const exits = path.join(dir, "exits");
+      const lines = () => fs.readFileSync(exits, "utf8").split("\n").filter(Boolean);
+      const until = async (what: string, done: () => boolean) => {
+        for (const end = Date.now() + 10_000; !done(); await new Promise((resolve) => setTimeout(resolve, 20))) {
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        }
+      };
+      // Every process held out but 8003, which is down (its crash is noted below); an end long out of the window.
+      for (const port of [8001, 8002, 8004]) fs.writeFileSync(path.join(dir, `held-${port}`), "");
+      fs.writeFileSync(exits, "1000 8001:watchdog\n");
+      // Another writer holds the lock (flock(1), as `ended` takes it) until `release` exists.
+      const holder = spawn("/bin/bash", [
+        "--norc",
+        "-c",
+        'exec 9<"$1"; flock 9; : >"$2"; until [[ -e $3 ]]; do sleep 0.02; done',
+        "-",
+        exits,
+        `${dir}/locked`,
+        `${dir}/release`,
+      ]);
+      children.push(holder);
+      await until("the lock", () => fs.existsSync(`${dir}/locked`));
+      const watch = spawn("/bin/bash", ["--norc", file, "watch"], { env: { PATH: process.env.PATH } });
+      children.push(watch);
+      let watchLog = "";
+      watch.stdout.on("data", (chunk) => (watchLog += chunk));
+      // A crash noted while the lock is held waits for it.
+      const crash = spawn("/bin/bash", ["--norc", file, "after-stop", "8003"], {
+        env: { PATH: process.env.PATH, EXIT_CODE: "exited", EXIT_STATUS: "1" },
+      });
+      children.push(crash);
+      const crashEnded = new Promise((resolve) => crash.on("close", resolve));
+      await until("a few watchdog rounds", () => watchLog.includes("watching ports"));
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(lines()).toEqual(["1000 8001:watchdog"]); // neither the watchdog's rewrite nor the crash's line yet
+      // The holder notes an end of its own before it lets go (as an `ended` that took the lock
+      // between the watchdog's first read and its lock would): the rewrite keeps it.
+      fs.appendFileSync(exits, `${Date.now()} 8002:exited/1\n`);
+      fs.writeFileSync(`${dir}/release`, "");
+      await crashEnded;
+      await until("the rewrite", () => !lines().includes("1000 8001:watchdog"));
+      expect(
+        lines()
+          .map((line) => line.split(" ")[1])
+          .sort(),
+      ).toEqual(["8002:exited/1", "8003:exited/1"]);
+    } finally {
+      for (const child of children) child.kill("SIGKILL");
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   test("admit and watch poll several times a second; the watchdog starts one curl a round, for every process", () => {
     const body = (name: string) => bashFunction(script, name);

@@ -107,8 +107,19 @@ export function rotationScript(host: AppHost): string {
     'hold() { if [[ ! -e $DIR/held-$1 ]]; then : >"$DIR/held-$1" && log "port $1: held out of rotation"; fi; }',
     "",
     // Notes for the watchdog that the process of port $1 ended without a stop asked for, and how: $2,
-    // or as systemd tells the unit's commands.
-    'ended() { now_ms; echo "$NOW_MS $1:${2:-${EXIT_CODE:-}/${EXIT_STATUS:-}}" >>"$DIR/exits"; }',
+    // or as systemd tells the unit's commands. Under a lock on the file, which the watchdog takes to
+    // drop old lines (see `recent_exits`), so that no line is appended while it rewrites the file.
+    'ended() { now_ms; { flock 9; echo "$NOW_MS $1:${2:-${EXIT_CODE:-}/${EXIT_STATUS:-}}" >&9; } 9>>"$DIR/exits"; }',
+    "",
+    // The lines of $DIR/exits from within the window into `recent` (how many lines it had: `n`), for
+    // the watchdog; with `rewrite`, the file is left with only those, under the lock `ended` takes
+    // (read again under it: a line noted since the first read stays).
+    "recent_exits() {",
+    "  local line",
+    "  recent=() n=0",
+    '  while read -r line; do n=$((n + 1)); if [[ ${line%% *} =~ ^[0-9]+$ ]] && ((now - ${line%% *} < RESTART_WINDOW_MS)); then recent+=("$line"); fi; done <"$DIR/exits"',
+    '  if [[ ${1:-} == rewrite ]]; then { ((${#recent[@]})) && printf \'%s\\n\' "${recent[@]}"; } >"$DIR/exits"; fi',
+    "}",
     "",
     // Whether the unit's main process has exited: systemd lets ExecStartPost run on after that, so
     // admit must see it itself ($MAINPID, which systemd gives control processes) and fail at once.
@@ -134,7 +145,7 @@ export function rotationScript(host: AppHost): string {
     "",
     "watch() {",
     "  local -A fails=() status=()",
-    "  local failing=() probing=() port now recent line n reason answering killed transfer url code",
+    "  local failing=() probing=() port now recent n reason answering killed transfer url code",
     '  log "watching ports ${PORTS[*]}"',
     // A marker's age is how long its process has been held out; one left from before a reboot (the
     // markers are on disk) would count the time the server was off. Count from now.
@@ -171,11 +182,11 @@ export function rotationScript(host: AppHost): string {
     "      fi",
     "    done",
     // processes that ended within the window, crashed (after-stop notes them) or killed above, in
-    // $DIR/exits; older lines go (an end noted as they go may be lost: one fewer counted)
+    // $DIR/exits; older lines go, under the lock (one `flock` only when some are to go)
     "    recent=() n=0",
     "    if [[ -s $DIR/exits ]]; then",
-    '      while read -r line; do n=$((n + 1)); if [[ ${line%% *} =~ ^[0-9]+$ ]] && ((now - ${line%% *} < RESTART_WINDOW_MS)); then recent+=("$line"); fi; done <"$DIR/exits"',
-    '      if ((${#recent[@]} < n)); then { ((${#recent[@]})) && printf \'%s\\n\' "${recent[@]}"; } >"$DIR/exits"; fi',
+    "      recent_exits",
+    '      if ((${#recent[@]} < n)); then { flock 9 && recent_exits rewrite; } 9<"$DIR/exits"; fi',
     "    fi",
     '    if ((${#recent[@]} >= MAX_RESTARTS)); then reason="${#recent[@]} process exits within $((RESTART_WINDOW_MS / 1000))s: ${recent[*]#* }"; fi',
     "    now_ms",
