@@ -313,6 +313,60 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   );
 
   test.concurrent(
+    "an app's own 503 or 504 reaches the client as the app gave it, from one process, and counts nothing against it: the next requests are served by every process; on the health check path a stopping process's 503 is asked again elsewhere",
+    async () => {
+      // Not the sample app: a user's app behind the same nginx, on the bed's ports, that answers
+      // 503 with Retry-After (overloaded) on /busy, 504 on /dependency (its own dependency timed
+      // out), and 503 on /healthz from the first process (stopping).
+      const bed = await TestBed.create(PROCESSES);
+      const servers: http.Server[] = [];
+      try {
+        await bed.start();
+        const hits = new Map<string, number>();
+        const [stopping] = bed.host.appPorts;
+        for (const port of bed.host.appPorts) {
+          const server = http.createServer((req, res) => {
+            hits.set(req.url!, (hits.get(req.url!) ?? 0) + 1);
+            const answer = (status: number, headers: http.OutgoingHttpHeaders = {}) =>
+              res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify({ port }));
+            if (req.url === "/busy") return answer(503, { "retry-after": "7" });
+            if (req.url === "/dependency") return answer(504);
+            if (req.url === "/healthz" && port === stopping) return answer(503);
+            return answer(200);
+          });
+          servers.push(server);
+          await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+          fs.rmSync(heldMarker(bed.host, port)); // in rotation (the bed holds every process until a deploy)
+        }
+        for (let i = 0; i < 10; i++) {
+          const busy = await get(bed.nginxPort, "/busy");
+          expect({ status: busy.status, retryAfter: busy.headers["retry-after"] }).toEqual({
+            status: 503,
+            retryAfter: "7",
+          });
+          expect(bed.host.appPorts).toContain(JSON.parse(busy.body).port);
+          expect((await get(bed.nginxPort, "/dependency")).status).toBe(504);
+        }
+        // each asked once: no process tried again for the app's own answer
+        expect([hits.get("/busy"), hits.get("/dependency")]).toEqual([10, 10]);
+        const seen = new Set<number>();
+        for (let i = 0; i < 10 * PROCESSES; i++) {
+          const reply = await get(bed.nginxPort, "/");
+          expect(reply.status).toBe(200);
+          seen.add(JSON.parse(reply.body).port);
+        }
+        expect([...seen].sort()).toEqual([...bed.host.appPorts].sort());
+        for (let i = 0; i < 10; i++) expect((await get(bed.nginxPort, "/healthz")).status).toBe(200);
+        expect(hits.get("/healthz")).toBeGreaterThan(10); // the stopping one was asked, then another
+      } finally {
+        await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+        await bed.stop();
+      }
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  test.concurrent(
     "the health check answers 200 through nginx while the processes are up",
     basics(async (bed) => {
       const reply = await get(bed.nginxPort, "/healthz");

@@ -105,8 +105,11 @@ describe("nginx configuration", () => {
     expect(nginxIdle).toBeLessThan(appIdle);
   });
 
-  test("retries the next process on errors and gateway failures, bounded, and never replays a sent POST", () => {
-    expect(conf).toMatch(/proxy_next_upstream error timeout http_502 http_503 http_504;/);
+  test("retries the next process when one cannot be reached (refused, reset, timed out), bounded, and never replays a sent POST; the app's own answers are not retried, but a stopping process's 503 on the health check path is", () => {
+    expect(conf).toMatch(/^        proxy_next_upstream error timeout;$/m);
+    expect(conf.match(/proxy_next_upstream error/g)).toHaveLength(2);
+    const health = conf.slice(conf.indexOf("location = /healthz {"), conf.indexOf("location / {"));
+    expect(health).toContain("\n            proxy_next_upstream error timeout http_503;\n");
     expect(conf).not.toContain("non_idempotent");
     // Each of the 4 processes once, and once more as a backup (below).
     expect(conf).toContain("proxy_next_upstream_tries 8;");

@@ -87,10 +87,15 @@ export function upstreamZoneKb(processes: number): number {
  *   request for a second after one slow answer of the process carrying the load. With 3 or more,
  *   the held one is no backup: the others remain, and nginx would not try it last among backups
  *   (least_conn takes turns among them).
- * - A request that cannot reach a process (refused, reset, timed out, or 502/503/504 from it) is
- *   retried on the next process, at most once per process. A read timeout is shorter than the
- *   retry window, so a request that timed out on a hung process is retried too. nginx never
- *   retries a non-idempotent request (POST, PATCH) once it was sent, so a write is never applied twice.
+ * - A request that cannot reach a process (refused, reset, timed out) is retried on the next
+ *   process, at most once per process. A read timeout is shorter than the retry window, so a
+ *   request that timed out on a hung process is retried too. nginx never retries a non-idempotent
+ *   request (POST, PATCH) once it was sent, so a write is never applied twice. An answer the app
+ *   gave, whatever its status, reaches the client as it is, and counts nothing against the process:
+ *   an app's 503 (overloaded, in maintenance) or 504 (its own dependency timed out) is the app's
+ *   word, the same from every process. Retried, each would cost every process a try (a dependency
+ *   already slow would get up to twice as many requests as there are processes), and once every
+ *   process had been counted as failed, nginx would answer its own 502 for a second instead.
  * - Keep-alive connections to the processes (HTTP/1.1, `Connection` cleared), closed by nginx
  *   after 60 s idle: before the app's own 65 s, so nginx never reuses a connection the app is closing.
  * - The health check path is proxied to the processes' own `/healthz` with short timeouts: it
@@ -214,7 +219,7 @@ export function nginxConf(host: AppHost): string {
     `        proxy_connect_timeout ${proxy.connectSeconds}s;`,
     `        proxy_send_timeout ${proxy.readSeconds}s;`,
     `        proxy_read_timeout ${proxy.readSeconds}s;`,
-    "        proxy_next_upstream error timeout http_502 http_503 http_504;",
+    "        proxy_next_upstream error timeout;",
     `        proxy_next_upstream_tries ${tries};`,
     `        proxy_next_upstream_timeout ${proxy.nextUpstreamSeconds}s;`,
     "",
@@ -229,6 +234,8 @@ export function nginxConf(host: AppHost): string {
     `            if (-f ${unhealthyMarker(host)}) { return 503 "unhealthy: see the watchdog in the app log\\n"; }`,
     `            proxy_connect_timeout ${HEALTH_CHECK_PROXY.connectSeconds}s;`,
     `            proxy_read_timeout ${HEALTH_CHECK_PROXY.readSeconds}s;`,
+    "            # A process that is stopping answers 503 here: ask another.",
+    "            proxy_next_upstream error timeout http_503;",
     "            # Answer within the load balancer's health check timeout, whatever the retries.",
     `            proxy_next_upstream_timeout ${HEALTH_CHECK_PROXY.retryWindowSeconds}s;`,
     "            proxy_pass http://$app_upstream/healthz;",
