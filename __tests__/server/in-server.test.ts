@@ -70,6 +70,54 @@ function named<T>(name: string, request: Promise<T>): Promise<T> {
 }
 
 /**
+ * Runs `check` against nginx as a test bed renders and starts it, in front of stand-ins for a
+ * user's app on the bed's ports (not the sample app, no deploy): each answers `{"port"}` with 200,
+ * but 503 with Retry-After on /busy, 504 on /dependency, and 503 on /healthz from the first port (a
+ * process that is stopping). Every process is in rotation at first. `hits` counts requests by path.
+ */
+async function withStandInApps(
+  processes: number,
+  check: (bed: TestBed, hits: Map<string, number>) => Promise<void>,
+): Promise<void> {
+  const bed = await TestBed.create(processes);
+  const servers: http.Server[] = [];
+  const hits = new Map<string, number>();
+  try {
+    await bed.start();
+    const [stopping] = bed.host.appPorts;
+    for (const port of bed.host.appPorts) {
+      const server = http.createServer((req, res) => {
+        hits.set(req.url!, (hits.get(req.url!) ?? 0) + 1);
+        const answer = (status: number, headers: http.OutgoingHttpHeaders = {}) =>
+          res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify({ port }));
+        if (req.url === "/busy") return answer(503, { "retry-after": "7" });
+        if (req.url === "/dependency") return answer(504);
+        if (req.url === "/healthz" && port === stopping) return answer(503);
+        return answer(200);
+      });
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+      fs.rmSync(heldMarker(bed.host, port)); // (the bed holds every process until a deploy)
+    }
+    await check(bed, hits);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    await bed.stop();
+  }
+}
+
+/** The ports that answered `count` GETs of / through the bed's nginx, each of which must be 200. */
+async function portsServing(bed: TestBed, count: number): Promise<Set<number>> {
+  const seen = new Set<number>();
+  for (let i = 0; i < count; i++) {
+    const reply = await get(bed.nginxPort, "/");
+    expect(reply.status).toBe(200);
+    seen.add(JSON.parse(reply.body).port);
+  }
+  return seen;
+}
+
+/**
  * Runs a drill whose order of events a busy machine can upset (this process or the app descheduled
  * for longer than the margins): when `attempt` says its order did not hold, it runs again, at most
  * ATTEMPTS times in all. Under three CPU hogs on 2 cores it took up to three; on a machine twice as
@@ -314,30 +362,10 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
 
   test.concurrent(
     "an app's own 503 or 504 reaches the client as the app gave it, from one process, and counts nothing against it: the next requests are served by every process; on the health check path a stopping process's 503 is asked again elsewhere",
-    async () => {
-      // Not the sample app: a user's app behind the same nginx, on the bed's ports, that answers
-      // 503 with Retry-After (overloaded) on /busy, 504 on /dependency (its own dependency timed
-      // out), and 503 on /healthz from the first process (stopping).
-      const bed = await TestBed.create(PROCESSES);
-      const servers: http.Server[] = [];
-      try {
-        await bed.start();
-        const hits = new Map<string, number>();
-        const [stopping] = bed.host.appPorts;
-        for (const port of bed.host.appPorts) {
-          const server = http.createServer((req, res) => {
-            hits.set(req.url!, (hits.get(req.url!) ?? 0) + 1);
-            const answer = (status: number, headers: http.OutgoingHttpHeaders = {}) =>
-              res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify({ port }));
-            if (req.url === "/busy") return answer(503, { "retry-after": "7" });
-            if (req.url === "/dependency") return answer(504);
-            if (req.url === "/healthz" && port === stopping) return answer(503);
-            return answer(200);
-          });
-          servers.push(server);
-          await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-          fs.rmSync(heldMarker(bed.host, port)); // in rotation (the bed holds every process until a deploy)
-        }
+    () =>
+      // A user's app that answers 503 with Retry-After (overloaded) on /busy, 504 on /dependency
+      // (its own dependency timed out), and 503 on /healthz from the first process (stopping).
+      withStandInApps(PROCESSES, async (bed, hits) => {
         for (let i = 0; i < 10; i++) {
           const busy = await get(bed.nginxPort, "/busy");
           expect({ status: busy.status, retryAfter: busy.headers["retry-after"] }).toEqual({
@@ -349,19 +377,26 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
         }
         // each asked once: no process tried again for the app's own answer
         expect([hits.get("/busy"), hits.get("/dependency")]).toEqual([10, 10]);
-        const seen = new Set<number>();
-        for (let i = 0; i < 10 * PROCESSES; i++) {
-          const reply = await get(bed.nginxPort, "/");
-          expect(reply.status).toBe(200);
-          seen.add(JSON.parse(reply.body).port);
-        }
-        expect([...seen].sort()).toEqual([...bed.host.appPorts].sort());
+        expect(await portsServing(bed, 10 * PROCESSES)).toEqual(new Set(bed.host.appPorts));
         for (let i = 0; i < 10; i++) expect((await get(bed.nginxPort, "/healthz")).status).toBe(200);
         expect(hits.get("/healthz")).toBeGreaterThan(10); // the stopping one was asked, then another
-      } finally {
-        await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-        await bed.stop();
-      }
+      }),
+    STEP_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "with more processes held out than nginx has a group for, the first of them are still left out: three of 4 (the first two), two of more than TWO_HELD_GROUPS_UP_TO (the first)",
+    async () => {
+      await withStandInApps(4, async (bed) => {
+        const [first, second, third, fourth] = bed.host.appPorts;
+        for (const port of [first, second, third]) fs.writeFileSync(heldMarker(bed.host, port), "");
+        expect(await portsServing(bed, 40)).toEqual(new Set([third, fourth]));
+      });
+      await withStandInApps(TWO_HELD_GROUPS_UP_TO + 1, async (bed) => {
+        const [first, , , , fifth] = bed.host.appPorts;
+        for (const port of [first, fifth]) fs.writeFileSync(heldMarker(bed.host, port), "");
+        expect(await portsServing(bed, 60)).toEqual(new Set(bed.host.appPorts.filter((port) => port !== first)));
+      });
     },
     STEP_TIMEOUT_MS,
   );

@@ -172,7 +172,7 @@ describe("nginx configuration", () => {
     expect(two).toContain(`zone app ${upstreamZoneKb(2)}k;`);
   });
 
-  test("two held out at once: the others take the requests (3 processes: the one left, never counted as failed, then the two held as backups), up to TWO_HELD_GROUPS_UP_TO processes", () => {
+  test("two held out at once: the others take the requests (3 processes: the one left, never counted as failed, then the two held as backups), up to TWO_HELD_GROUPS_UP_TO processes; more held, or beyond it, the first of them are left out", () => {
     const three = nginxConf(host({ appPorts: [8001, 8002, 8003] }));
     expect(three).toContain('"-8001-8002" app-without-8001-8002;');
     expect(upstreamServers(three, "app-without-8001-8002")).toEqual([
@@ -193,6 +193,13 @@ describe("nginx configuration", () => {
     expect(twoHeldGroups(2)).toBe(0);
     expect(twoHeldGroups(TWO_HELD_GROUPS_UP_TO)).toBe((TWO_HELD_GROUPS_UP_TO * (TWO_HELD_GROUPS_UP_TO - 1)) / 2);
     expect(twoHeldGroups(TWO_HELD_GROUPS_UP_TO + 1)).toBe(0);
+    // more held than a group leaves out: the group without the first two of them, or beyond the
+    // limit the first one ($app_held lists them in port order); with 2 processes, both held: every process
+    const fallback = (n: number) => nginxConf(host({ appPorts: appPorts(n) })).match(/^ +~.*$/gm) ?? [];
+    expect(fallback(2)).toEqual([]);
+    for (const n of [3, TWO_HELD_GROUPS_UP_TO])
+      expect(fallback(n)).toEqual(["        ~^-(\\d+)-(\\d+)- app-without-$1-$2;"]);
+    expect(fallback(TWO_HELD_GROUPS_UP_TO + 1)).toEqual(["        ~^-(\\d+)- app-without-$1;"]);
     for (const n of [3, TWO_HELD_GROUPS_UP_TO]) {
       expect(nginxConf(host({ appPorts: appPorts(n) }))).toContain(`zone app ${upstreamZoneKb(n)}k;`);
     }

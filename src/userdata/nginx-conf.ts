@@ -7,8 +7,8 @@ export const upstreamWithout = (...held: readonly number[]) => `app-without-${he
 /**
  * Up to this many processes, nginx also has an upstream for every two held out at once (a deploy
  * moving one while another crashed and starts again): the others take the requests. Beyond it the
- * groups would grow as the square of the processes (496 for 32), and with two held every process
- * takes requests again, held ones included.
+ * groups would grow as the square of the processes (496 for 32): with two or more held, only the
+ * first of them (in port order) is left out. With three or more held up to here, the first two are.
  */
 export const TWO_HELD_GROUPS_UP_TO = 8;
 
@@ -77,8 +77,8 @@ export function upstreamZoneKb(processes: number): number {
  *   process at a time, and moves the processes already held first, so that it never holds a
  *   second one; but one may crash and start again while the deploy holds another. With up to
  *   `TWO_HELD_GROUPS_UP_TO` processes, the others then take the requests (with 3, the one left,
- *   as with 2 below); while more are held, or two of more processes, none is (better a starting
- *   process than no process).
+ *   as with 2 below). While more are held, the first two of them are left out; with more
+ *   processes, whose groups for every two would grow as the square, the first one held is.
  * - With 2 processes, the upstream without one is the other, never counted as failed (as nginx
  *   treats a lone server), and then the held one as a backup: nginx reads the markers when a
  *   request's headers are in but chooses its process once the body is, and an upload still
@@ -195,6 +195,13 @@ export function nginxConf(host: AppHost): string {
     "    map $app_held $app_upstream {",
     "        default app;",
     ...heldSets.map((held) => `        "-${held.join("-")}" ${upstreamWithout(...held)};`),
+    // more held than a group leaves out (regular expressions are tried after the names above): the
+    // group without the first two of them, or the first one
+    ...(hasTwoHeldGroups(host.appPorts.length)
+      ? ["        ~^-(\\d+)-(\\d+)- app-without-$1-$2;"]
+      : host.appPorts.length > TWO_HELD_GROUPS_UP_TO
+        ? ["        ~^-(\\d+)- app-without-$1;"]
+        : []),
     "    }",
     "",
     "    server {",
