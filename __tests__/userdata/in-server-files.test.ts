@@ -722,23 +722,34 @@ describe("the deploy script", () => {
     );
   }
 
+  /**
+   * A stand-in systemctl (`root`/bin/ctl) that logs each call to `root`/ctl.log, answers `show`
+   * (MainPID) with 4242, and runs `restart`, bash, for a restart ($2 is the unit).
+   */
+  function standInCtl(root: string, restart = ":"): void {
+    fs.writeFileSync(
+      path.join(root, "bin/ctl"),
+      [
+        "#!/bin/bash",
+        `echo "$*" >> '${root}/ctl.log'`,
+        'case "$1" in',
+        `  restart) ${restart} ;;`,
+        "  show) echo 4242 ;;",
+        "esac",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+  }
+
   test("a deploy stopped half-way by a signal (Ctrl-C, a kill by hand) says which port runs which version and how to finish, and moves nothing more", async () => {
     const { root, file } = twoPortServer("interrupted-");
     try {
       // stand-ins: systemctl (restarting port 8001 lasts until the signal is sent), and curl answering each port's
       // health check with the version its run/<port> link points at
-      fs.writeFileSync(
-        path.join(root, "bin/ctl"),
-        [
-          "#!/bin/bash",
-          `echo "$*" >> '${root}/ctl.log'`,
-          'case "$1" in',
-          // until the test has sent its signal (10 s at most)
-          `  restart) if [[ $2 == app@8001 ]]; then touch '${root}/restarting'; for i in {1..200}; do [[ -e '${root}/signalled' ]] && break; sleep 0.05; done; fi ;;`,
-          "  show) echo 4242 ;;",
-          "esac",
-        ].join("\n"),
-        { mode: 0o755 },
+      // (until the test has sent its signal: 10 s at most)
+      standInCtl(
+        root,
+        `if [[ $2 == app@8001 ]]; then touch '${root}/restarting'; for i in {1..200}; do [[ -e '${root}/signalled' ]] && break; sleep 0.05; done; fi`,
       );
       versionCurl(root);
       const deploy = spawn("/bin/bash", ["--norc", file, "2.0.0"], {
@@ -775,20 +786,14 @@ describe("the deploy script", () => {
       // run/<port> link points at. 2.0.0 is broken on port 8002 (its start fails, and it answers
       // nothing) until the file `fixed` exists. The first run's restart of 8002 lasts until the
       // test has killed the deploy.
-      fs.writeFileSync(
-        path.join(root, "bin/ctl"),
+      standInCtl(
+        root,
         [
-          "#!/bin/bash",
-          `echo "$*" >> '${root}/ctl.log'`,
-          'case "$1" in',
-          `  restart) if [[ $2 == app@8002 && $(readlink '${root}/run/8002') == */2.0.0 && ! -e '${root}/fixed' ]]; then`,
-          `      if [[ ! -e '${root}/killed' ]]; then touch '${root}/restarting'; for i in {1..200}; do [[ -e '${root}/killed' ]] && break; sleep 0.05; done; fi`,
-          "      exit 1",
-          "    fi ;;",
-          "  show) echo 4242 ;;",
-          "esac",
+          `if [[ $2 == app@8002 && $(readlink '${root}/run/8002') == */2.0.0 && ! -e '${root}/fixed' ]]; then`,
+          `    if [[ ! -e '${root}/killed' ]]; then touch '${root}/restarting'; for i in {1..200}; do [[ -e '${root}/killed' ]] && break; sleep 0.05; done; fi`,
+          "    exit 1",
+          "  fi",
         ].join("\n"),
-        { mode: 0o755 },
       );
       versionCurl(root, `if [[ $port == 8002 && $target == */2.0.0 && ! -e '${root}/fixed' ]]; then exit 7; fi`);
       const env = { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` };
@@ -851,6 +856,78 @@ describe("the deploy script", () => {
       fs.rmSync(root, { recursive: true, force: true });
     }
   }, 30_000); // five deploys of a few dozen programs each: seconds on a loaded machine
+
+  test("a record of the deploy that cannot be written (a full disk) stops it before the next port and returns those moved: never two versions left running; before the first port, nothing changed", () => {
+    const { root, file } = twoPortServer("full-disk-");
+    try {
+      const record = path.join(root, "deploy.unfinished");
+      // Stand-ins: systemctl, whose restart of the port given in `fill` makes the record's next write
+      // fail (its temporary file's name taken by a folder, as a full disk fails it, also for root).
+      standInCtl(root, `if [[ $2 == "app@\${FILL:-}" ]]; then mkdir -p '${record}.new'; fi`);
+      versionCurl(root);
+      const deploy = (fill: string) =>
+        spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
+          encoding: "utf8",
+          env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl`, FILL: fill },
+        });
+      const link = (port: number) => path.basename(fs.readlinkSync(path.join(root, `run/${port}`)));
+      const ctlLog = path.join(root, "ctl.log");
+      const restarts = () => (fs.existsSync(ctlLog) ? fs.readFileSync(ctlLog, "utf8") : "").match(/^restart .*$/gm);
+
+      // the disk fills while port 8001 moves: 8002 is not moved, and 8001 goes back
+      const during = deploy("8001");
+      expect(during.status).toBe(1);
+      expect(during.stdout).toContain("deploy: port 8001: 1.0.0 -> 2.0.0");
+      expect(during.stdout).toContain(`deploy: cannot write ${record} (is the disk full?): stopping before port 8002`);
+      expect(during.stdout).not.toContain("port 8002: 1.0.0 -> 2.0.0");
+      expect(during.stdout).toContain("deploy: port 8001: back on 1.0.0");
+      expect(during.stdout).toContain("deploy: failed: 2.0.0 rolled back (rollback status 0)");
+      expect([link(8001), link(8002)]).toEqual(["1.0.0", "1.0.0"]);
+      expect(restarts()).toEqual(["restart app@8001", "restart app@8001"]);
+      expect(fs.existsSync(record)).toBe(false);
+
+      // full before the deploy: it stops before the first port
+      fs.rmSync(ctlLog);
+      const before = deploy("");
+      expect(before.status).toBe(1);
+      expect(before.stdout).toContain("stopping before port 8001");
+      expect(before.stdout).toContain("deploy: failed: nothing changed, every port runs what it ran before");
+      expect(before.stdout).not.toContain("->");
+      expect(restarts()).toBeNull();
+      expect([link(8001), link(8002)]).toEqual(["1.0.0", "1.0.0"]);
+
+      // room again: the deploy goes through
+      fs.rmSync(`${record}.new`, { recursive: true });
+      expect(deploy("").status).toBe(0);
+      expect([link(8001), link(8002)]).toEqual(["2.0.0", "2.0.0"]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  test("a deploy whose reader went away (deploy | head, a closed session's pipe) goes on to the end, not killed half-way by SIGPIPE", async () => {
+    const { root, file } = twoPortServer("sigpipe-");
+    try {
+      standInCtl(root);
+      versionCurl(root);
+      const deploy = spawn("/bin/bash", ["--norc", file, "2.0.0"], {
+        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      // nobody reads its output any more: the first line it writes meets a closed pipe
+      deploy.stdout.destroy();
+      deploy.stderr.destroy();
+      const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+        deploy.on("exit", (c, s) => resolve([c, s])),
+      );
+      expect({ code, signal }).toEqual({ code: 0, signal: null });
+      const link = (port: number) => path.basename(fs.readlinkSync(path.join(root, `run/${port}`)));
+      expect([link(8001), link(8002)]).toEqual(["2.0.0", "2.0.0"]);
+      expect(fs.existsSync(path.join(root, "deploy.unfinished"))).toBe(false);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   test("moves the processes of this host one at a time through their units (which settle each), the failed one back first", () => {
     expect(script).toContain("PORTS=(8001 8002 8003 8004)");

@@ -77,7 +77,8 @@ export function firstInstallSeconds(host: AppHost): number {
  * of rotation first (the failed one, or one that died and is starting again), then the others
  * newest first, and the script exits 1: the old version keeps serving, one process out of rotation
  * at a time. What a port ran before a deploy moved it stays noted (`deploy.unfinished`) until a
- * deploy ends, so that the deploy run again after one cut off half-way rolls back to that.
+ * deploy ends, so that the deploy run again after one cut off half-way rolls back to that; a note
+ * that cannot be written (a full disk) stops the deploy before that port, and it rolls back.
  *
  * `APP_CTL` replaces `systemctl` (the local test bed supervises processes itself), and
  * `APP_RETRY_SECONDS` the backoff step between retried AWS calls (default 3).
@@ -150,6 +151,9 @@ export function deployScript(host: AppHost): string {
     "# behind nginx, rolling back if a process fails its health check.",
     "# Written by the boot script from src/userdata/deploy-script.ts; edit that, not this file.",
     "set -euo pipefail",
+    // A reader that goes away (`deploy ... | head`, a closed session's pipe) must not end the deploy
+    // half-way: SIGPIPE is ignored, and a line that cannot be written is lost, not fatal (set -e).
+    "trap '' PIPE",
     "",
     `APP_ROOT=${root}`,
     'RELEASES="$APP_ROOT/releases"',
@@ -157,7 +161,7 @@ export function deployScript(host: AppHost): string {
     `HEALTH_PATH=/healthz`,
     'CTL="${APP_CTL:-systemctl}"',
     "",
-    'log() { echo "deploy: $*"; }',
+    'log() { echo "deploy: $*" 2>/dev/null || true; }',
     "",
     'version="${1:?usage: deploy <version> [<sha256>]}"',
     `if [[ ! $version =~ ${VERSION_PATTERN.source} ]]; then log "not a release version: $version"; exit 64; fi`,
@@ -263,7 +267,7 @@ export function deployScript(host: AppHost): string {
     '  while IFS=: read -r p v; do [[ " ${PORTS[*]} " != *" $p "* ]] || before[$p]=$v; done <"$UNFINISHED"',
     '  log "an earlier deploy did not finish: a rollback returns its ports to where it found them"',
     "fi",
-    'record() { local p; for p in "${!before[@]}"; do echo "$p:${before[$p]}"; done >"$UNFINISHED.new" && mv -f "$UNFINISHED.new" "$UNFINISHED"; }',
+    'record() { local p; { for p in "${!before[@]}"; do echo "$p:${before[$p]}"; done >"$UNFINISHED.new" && mv -f "$UNFINISHED.new" "$UNFINISHED"; } 2>/dev/null || { rm -f "$UNFINISHED.new"; false; }; }',
     "moved=() # port:previous-version, for the rollback",
     "# Every port moved goes back to what it ran: those held out of rotation now first (one that",
     "# failed to start, or died and is starting again), then the others newest first, so that a",
@@ -274,6 +278,7 @@ export function deployScript(host: AppHost): string {
     '  for p in "${!before[@]}"; do',
     '    if [[ " ${moved[*]} " != *" $p:"* && $(running "$p") != "${before[$p]}" ]]; then moved=("$p:${before[$p]}" "${moved[@]}"); fi',
     "  done",
+    '  if ((${#moved[@]} == 0)); then rm -f "$UNFINISHED"; log "failed: nothing changed, every port runs what it ran before"; exit 1; fi',
     "  for ((i = ${#moved[@]} - 1; i >= 0; i--)); do",
     '    if is_held "${moved[i]%%:*}"; then back+=("${moved[i]}"); else rest+=("${moved[i]}"); fi',
     "  done",
@@ -302,8 +307,12 @@ export function deployScript(host: AppHost): string {
     "    fi",
     "    continue",
     "  fi",
+    "  if [[ -z ${before[$port]+x} ]]; then",
+    "    before[$port]=$previous",
+    // (a full disk: the ports moved go back, which writes only their links)
+    '    record || { log "cannot write $UNFINISHED (is the disk full?): stopping before port $port"; roll_back; }',
+    "  fi",
     '  log "port $port: ${previous:-nothing} -> $version"',
-    "  if [[ -z ${before[$port]+x} ]]; then before[$port]=$previous; record; fi",
     '  moved+=("$port:${before[$port]}")',
     '  if ! switch "$port" "$version"; then',
     '    log "port $port: $version did not start, answer its health check and settle; rolling back, this port first"',
