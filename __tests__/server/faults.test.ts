@@ -662,7 +662,6 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         expect(checks).toBeGreaterThanOrEqual(3); // two whole rounds done
         const unhealthy = path.join(rotationDir, "unhealthy");
         expect(fs.existsSync(unhealthy) ? fs.readFileSync(unhealthy, "utf8") : "not marked").toBe("not marked");
-        expect(fs.statSync(marker).mtimeMs).toBeGreaterThan(hourAgo.getTime() + 3000_000);
       } finally {
         watch.kill("SIGKILL");
         other.close();

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { packageApp } from "../../src/artifact/package-app";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { DEPLOY_SCRIPT } from "../../src/userdata/deploy-script";
+import { ROTATION_SCRIPT } from "../../src/userdata/rotation-script";
 import { heldMarker, nginxConf, TWO_HELD_GROUPS_UP_TO } from "../../src/userdata/nginx-conf";
 import {
   bedScenario,
@@ -70,38 +71,26 @@ function named<T>(name: string, request: Promise<T>): Promise<T> {
 }
 
 /**
- * Runs `check` against nginx as a test bed renders and starts it, in front of stand-ins for a
- * user's app on the bed's ports (not the sample app, no deploy): each answers `{"port"}` with 200,
- * but 503 with Retry-After on /busy, 504 on /dependency, and 503 on /healthz from the first port (a
- * process that is stopping). Every process is in rotation at first. `hits` counts requests by path.
+ * Runs `check` against nginx as a test bed renders and starts it, in front of a stand-in for a
+ * user's app on the bed's ports (./stand-in-app.js: not the sample app, no deploy). Every process is
+ * in rotation at first. `hits()` reads how many requests each path got, over every process.
  */
 async function withStandInApps(
   processes: number,
-  check: (bed: TestBed, hits: Map<string, number>) => Promise<void>,
+  check: (bed: TestBed, hits: () => Promise<Record<string, number>>) => Promise<void>,
 ): Promise<void> {
   const bed = await TestBed.create(processes);
-  const servers: http.Server[] = [];
-  const hits = new Map<string, number>();
+  const app = spawn(process.execPath, [path.join(__dirname, "stand-in-app.js"), ...bed.host.appPorts.map(String)]);
   try {
+    await new Promise<void>((resolve, reject) => {
+      app.stdout.on("data", (chunk) => String(chunk).includes("ready") && resolve());
+      app.on("exit", (code) => reject(new Error(`stand-in-app.js exited with ${code}`)));
+    });
     await bed.start();
-    const [stopping] = bed.host.appPorts;
-    for (const port of bed.host.appPorts) {
-      const server = http.createServer((req, res) => {
-        hits.set(req.url!, (hits.get(req.url!) ?? 0) + 1);
-        const answer = (status: number, headers: http.OutgoingHttpHeaders = {}) =>
-          res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify({ port }));
-        if (req.url === "/busy") return answer(503, { "retry-after": "7" });
-        if (req.url === "/dependency") return answer(504);
-        if (req.url === "/healthz" && port === stopping) return answer(503);
-        return answer(200);
-      });
-      servers.push(server);
-      await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-      fs.rmSync(heldMarker(bed.host, port)); // (the bed holds every process until a deploy)
-    }
-    await check(bed, hits);
+    for (const port of bed.host.appPorts) fs.rmSync(heldMarker(bed.host, port)); // (the bed holds every process until a deploy)
+    await check(bed, async () => JSON.parse((await get(bed.host.appPorts[0], "/hits")).body));
   } finally {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    app.kill("SIGKILL");
     await bed.stop();
   }
 }
@@ -376,10 +365,11 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           expect((await get(bed.nginxPort, "/dependency")).status).toBe(504);
         }
         // each asked once: no process tried again for the app's own answer
-        expect([hits.get("/busy"), hits.get("/dependency")]).toEqual([10, 10]);
+        const counts = await hits();
+        expect([counts["/busy"], counts["/dependency"]]).toEqual([10, 10]);
         expect(await portsServing(bed, 10 * PROCESSES)).toEqual(new Set(bed.host.appPorts));
         for (let i = 0; i < 10; i++) expect((await get(bed.nginxPort, "/healthz")).status).toBe(200);
-        expect(hits.get("/healthz")).toBeGreaterThan(10); // the stopping one was asked, then another
+        expect((await hits())["/healthz"]).toBeGreaterThan(10); // the stopping one was asked, then another
       }),
     STEP_TIMEOUT_MS,
   );
@@ -397,6 +387,48 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
         for (const port of [first, fifth]) fs.writeFileSync(heldMarker(bed.host, port), "");
         expect(await portsServing(bed, 60)).toEqual(new Set(bed.host.appPorts.filter((port) => port !== first)));
       });
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "admit lets a process in once it has answered for the settle window by the time since boot, not by the clock (which may be stepped forward mid-window)",
+    async () => {
+      const bed = await TestBed.create(1); // its rotation script (settle 0.2 s), no nginx: admit asks the process itself
+      const [port] = bed.host.appPorts;
+      // the process, in a process of its own: this worker's loop may stall for the 2-s checks
+      const server = spawn(process.execPath, [
+        "-e",
+        `require("node:http").createServer((_, res) => res.end("{}")).listen(${port}, "127.0.0.1")`,
+      ]);
+      let admit: ChildProcess | undefined;
+      try {
+        await waitForPort(port);
+        const uptime = path.join(bed.dir, "uptime");
+        fs.writeFileSync(uptime, "1000.00 0.00\n"); // frozen until the test moves it
+        const child = spawn(path.join(bed.host.paths.appRoot, ROTATION_SCRIPT), ["admit", String(port)], {
+          env: { PATH: process.env.PATH, UPTIME_FILE: uptime },
+        });
+        admit = child;
+        let log = "";
+        child.stdout.on("data", (chunk) => (log += chunk));
+        const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+        for (let i = 0; i < 500 && !log.includes("healthy; settling"); i++) await sleep(20);
+        expect(log).toContain(`port ${port}: healthy; settling for 0.2s`);
+        await sleep(1000); // five settle windows by the clock, none since boot
+        expect({ running: child.exitCode === null, held: fs.existsSync(heldMarker(bed.host, port)) }).toEqual({
+          running: true,
+          held: true,
+        });
+        fs.writeFileSync(uptime, "1000.30 0.00\n");
+        const code = await Promise.race([exited, sleep(10_000).then(() => "still running")]);
+        expect({ code, log }).toEqual({ code: 0, log: expect.stringContaining(`port ${port}: in rotation`) });
+        expect(fs.existsSync(heldMarker(bed.host, port))).toBe(false);
+      } finally {
+        admit?.kill("SIGKILL"); // (its time frozen, it would wait for good)
+        server.kill("SIGKILL");
+        await bed.stop();
+      }
     },
     STEP_TIMEOUT_MS,
   );

@@ -406,6 +406,52 @@ describe("the rotation script and the watchdog", () => {
     }
   }, 30_000);
 
+  test("the watchdog times how long a process is held out by the time since boot, not the clock, and counts no exit stamped later than now (a clock stepped back): a stepped clock neither marks the server unhealthy nor hides what is due", async () => {
+    const dir = tempDir("watch-clock-");
+    let watch: ChildProcess | undefined;
+    try {
+      const paths = { ...SERVER_PATHS, rotationDir: dir };
+      const file = path.join(dir, "rotation");
+      const rotation = { ...ROTATION, watchIntervalSeconds: 0.1, stuckSeconds: 2 };
+      fs.writeFileSync(file, rotationScript(host({ paths, appPorts: [8001, 8002], rotation })), { mode: 0o755 });
+      fs.writeFileSync(path.join(dir, "ctl"), "#!/bin/bash\necho active\n", { mode: 0o755 });
+      // Both processes held out (so nothing is probed) and, to the unit, running: held out too
+      // long, the server is unhealthy. The time since boot is the test's, frozen until it moves it.
+      const uptime = path.join(dir, "uptime");
+      const setUptime = (seconds: number) => fs.writeFileSync(uptime, `${seconds.toFixed(2)} 0.00\n`);
+      setUptime(1000);
+      for (const port of [8001, 8002]) fs.writeFileSync(path.join(dir, `held-${port}`), "");
+      const exits = path.join(dir, "exits");
+      const stamped = (offsetMs: number) =>
+        [8001, 8002, 8001].map((port) => `${Date.now() + offsetMs} ${port}:exited/1\n`).join("");
+      fs.writeFileSync(exits, stamped(60_000)); // three ends a clock stepped back a minute makes look ahead
+      const unhealthy = path.join(dir, "unhealthy");
+      const reason = () => (fs.existsSync(unhealthy) ? fs.readFileSync(unhealthy, "utf8").trim() : "");
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 1000));
+      const until = async (what: string, done: () => boolean) => {
+        for (const end = Date.now() + 10_000; !done(); await new Promise((resolve) => setTimeout(resolve, 20))) {
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what}; unhealthy: ${reason()}`);
+        }
+      };
+      watch = spawn("/bin/bash", ["--norc", file, "watch"], {
+        env: { PATH: process.env.PATH, APP_CTL: path.join(dir, "ctl"), UPTIME_FILE: uptime },
+      });
+      await settle();
+      expect(reason()).toBe(""); // ends stamped ahead are not counted, and no time has passed since boot
+      fs.writeFileSync(exits, stamped(-1000));
+      await until("the exits to count", () => reason().startsWith("3 process exits within 600s: 8001:exited/1"));
+      fs.writeFileSync(exits, "");
+      await until("the server healthy again", () => reason() === "");
+      await settle(); // 2 s and more by the clock since the watchdog saw them held, none since boot
+      expect(reason()).toBe("");
+      setUptime(1002.5);
+      await until("held out too long", () => /^port 800[12] out of rotation for more than 2s$/.test(reason()));
+    } finally {
+      watch?.kill("SIGKILL");
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   test("admit and watch poll several times a second; the watchdog starts one curl a round, for every process", () => {
     const body = (name: string) => bashFunction(script, name);
     for (const name of ["admit", "watch"]) {

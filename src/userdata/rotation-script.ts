@@ -69,6 +69,10 @@ export function rotationScript(host: AppHost): string {
     // Milliseconds since the epoch into NOW_MS (EPOCHREALTIME's separator follows the locale). Not
     // $(now_ms): a command substitution forks, and admit and watch ask many times a second.
     "now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; NOW_MS=$((t / 1000)); }",
+    // Milliseconds since boot into MONO_MS, for how long something took: the clock above may be
+    // stepped (chrony at boot, a person), which must neither cut a settle window short nor make a
+    // process held out a moment ago look stuck. /proc/uptime (seconds, two decimals); UPTIME_FILE: tests.
+    'mono_ms() { local up; read -r up _ <"${UPTIME_FILE:-/proc/uptime}"; MONO_MS=$((10#${up/./} * 10)); }',
     // Sleep $1 seconds without starting a program: a read that times out on a pipe nothing writes to
     // (opened once; this process holds both ends, so it never ends either). Only a timeout (status
     // above 128) counts as the sleep; anything else (no pipe, a bad timeout) sleeps the plain way,
@@ -103,7 +107,7 @@ export function rotationScript(host: AppHost): string {
     "  exec {fd}>&-",
     "  [[ $status == 200 ]]",
     "}",
-    // Create a marker unless it exists: its age is how long the process has been held out.
+    // Create a marker unless it exists.
     'hold() { if [[ ! -e $DIR/held-$1 ]]; then : >"$DIR/held-$1" && log "port $1: held out of rotation"; fi; }',
     "",
     // Notes for the watchdog that the process of port $1 ended without a stop asked for, and how: $2,
@@ -111,13 +115,15 @@ export function rotationScript(host: AppHost): string {
     // drop old lines (see `recent_exits`), so that no line is appended while it rewrites the file.
     'ended() { now_ms; { flock 9; echo "$NOW_MS $1:${2:-${EXIT_CODE:-}/${EXIT_STATUS:-}}" >&9; } 9>>"$DIR/exits"; }',
     "",
-    // The lines of $DIR/exits from within the window into `recent` (how many lines it had: `n`), for
-    // the watchdog; with `rewrite`, the file is left with only those, under the lock `ended` takes
-    // (read again under it: a line noted since the first read stays).
+    // The lines of $DIR/exits from within the window into `recent` (how many lines it had: `n`), and
+    // of those the ones not stamped later than `now` into `counted` (a clock stepped back makes the
+    // lines before the step look ahead: they count once it has caught up), for the watchdog; with
+    // `rewrite`, the file is left with only `recent`, under the lock `ended` takes (read again under
+    // it: a line noted since the first read stays).
     "recent_exits() {",
     "  local line",
-    "  recent=() n=0",
-    '  while read -r line; do n=$((n + 1)); if [[ ${line%% *} =~ ^[0-9]+$ ]] && ((now - ${line%% *} < RESTART_WINDOW_MS)); then recent+=("$line"); fi; done <"$DIR/exits"',
+    "  recent=() counted=() n=0",
+    '  while read -r line; do n=$((n + 1)); if [[ ${line%% *} =~ ^[0-9]+$ ]] && ((now - ${line%% *} < RESTART_WINDOW_MS)); then recent+=("$line"); ((${line%% *} > now)) || counted+=("$line"); fi; done <"$DIR/exits"',
     '  if [[ ${1:-} == rewrite ]]; then { ((${#recent[@]})) && printf \'%s\\n\' "${recent[@]}"; } >"$DIR/exits"; fi',
     "}",
     "",
@@ -127,15 +133,15 @@ export function rotationScript(host: AppHost): string {
     "",
     "admit() {",
     "  local port=$1 start settled",
-    "  now_ms; start=$NOW_MS",
+    "  mono_ms; start=$MONO_MS",
     '  until answers "$port" 2; do',
     '    if gone; then log "port $port: the process exited before it became healthy"; return 1; fi',
-    '    now_ms; if ((NOW_MS - start >= START_TIMEOUT_MS)); then log "port $port: not healthy within $((START_TIMEOUT_MS / 1000))s"; return 1; fi',
+    '    mono_ms; if ((MONO_MS - start >= START_TIMEOUT_MS)); then log "port $port: not healthy within $((START_TIMEOUT_MS / 1000))s"; return 1; fi',
     "    nap 0.1",
     "  done",
     '  log "port $port: healthy; settling for $((SETTLE_MS / 1000)).$((SETTLE_MS % 1000 / 100))s before it takes traffic"',
-    "  now_ms; settled=$((NOW_MS + SETTLE_MS))",
-    "  while now_ms; ((NOW_MS < settled)); do",
+    "  mono_ms; settled=$((MONO_MS + SETTLE_MS))",
+    "  while mono_ms; ((MONO_MS < settled)); do",
     "    nap 0.2",
     '    if gone || ! answers "$port" 2; then log "port $port: failed its health check while settling"; return 1; fi',
     "  done",
@@ -145,15 +151,15 @@ export function rotationScript(host: AppHost): string {
     "",
     "watch() {",
     "  local -A fails=() status=()",
-    "  local failing=() probing=() port now recent n reason answering killed transfer url code",
+    "  local -A held_since=()",
+    "  local failing=() probing=() port now mono recent counted n reason answering killed transfer url code",
     '  log "watching ports ${PORTS[*]}"',
-    // A marker's age is how long its process has been held out; one left from before a reboot (the
-    // markers are on disk) would count the time the server was off. Count from now.
-    '  touch -c "$DIR"/held-* 2>/dev/null || true',
     "  while true; do",
-    "    now_ms; now=$NOW_MS reason='' answering=0 failing=() probing=() status=()",
+    "    now_ms; mono_ms; now=$NOW_MS mono=$MONO_MS reason='' answering=0 failing=() probing=() status=()",
+    // How long a process has been held out: since this watchdog first saw it held (a marker left
+    // from before a reboot counts from now), by the clock of mono_ms.
     '    for port in "${PORTS[@]}"; do',
-    '      if [[ -e $DIR/held-$port ]]; then fails[$port]=0; else probing+=("$port"); fi',
+    '      if [[ -e $DIR/held-$port ]]; then fails[$port]=0 held_since[$port]=${held_since[$port]:-$mono}; else unset "held_since[$port]"; probing+=("$port"); fi',
     "    done",
     "    if ((${#probing[@]} > 0)); then",
     // a line that is not what probe prints is ignored: its port then counts as not answering
@@ -183,16 +189,16 @@ export function rotationScript(host: AppHost): string {
     "    done",
     // processes that ended within the window, crashed (after-stop notes them) or killed above, in
     // $DIR/exits; older lines go, under the lock (one `flock` only when some are to go)
-    "    recent=() n=0",
+    "    recent=() counted=() n=0",
     "    if [[ -s $DIR/exits ]]; then",
     "      recent_exits",
     '      if ((${#recent[@]} < n)); then { flock 9 && recent_exits rewrite; } 9<"$DIR/exits"; fi',
     "    fi",
-    '    if ((${#recent[@]} >= MAX_RESTARTS)); then reason="${#recent[@]} process exits within $((RESTART_WINDOW_MS / 1000))s: ${recent[*]#* }"; fi',
-    "    now_ms",
+    '    if ((${#counted[@]} >= MAX_RESTARTS)); then reason="${#counted[@]} process exits within $((RESTART_WINDOW_MS / 1000))s: ${counted[*]#* }"; fi',
+    "    mono_ms",
     '    for port in "${PORTS[@]}"; do',
     // Held out too long while its unit should run (not stopped on purpose): crash-looping, or never healthy.
-    '      if [[ -e $DIR/held-$port ]] && ((NOW_MS / 1000 - $(stat -c %Y "$DIR/held-$port" 2>/dev/null || echo $((NOW_MS / 1000))) > STUCK_SECONDS)) &&',
+    "      if [[ -e $DIR/held-$port && -n ${held_since[$port]:-} ]] && ((MONO_MS - held_since[$port] > STUCK_SECONDS * 1000)) &&",
     '        [[ $($CTL is-active "app@$port") != inactive ]]; then',
     '        reason="port $port out of rotation for more than ${STUCK_SECONDS}s"',
     "      fi",
