@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { packageApp } from "../../src/artifact/package-app";
@@ -649,6 +650,50 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       }
     },
     30_000,
+  );
+
+  test.concurrent(
+    "a test process that ends without stopping its bed leaves no nginx serving: its exit hook ends nginx's workers through their master",
+    async () => {
+      // A process that starts a bed, then exits at once (a crashed drill, a worker jest ends).
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bed-exit-"));
+      try {
+        const child = path.join(dir, "child.ts");
+        fs.writeFileSync(
+          child,
+          [
+            `import { TestBed } from ${JSON.stringify(path.join(__dirname, "testbed"))};`,
+            "(async () => {",
+            "  const bed = await TestBed.create(1);",
+            "  await bed.start();",
+            "  console.log(JSON.stringify({ port: bed.nginxPort, dir: bed.dir }));",
+            "  process.exit(1);",
+            "})();",
+          ].join("\n"),
+        );
+        const register = path.join(ROOT, "__tests__", "unit-runner", "register.js");
+        const run = spawnSync(process.execPath, ["-r", register, child], { encoding: "utf8", timeout: 30_000 });
+        expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 1, stderr: "" });
+        const { port, dir: bedDir } = JSON.parse(run.stdout) as { port: number; dir: string };
+        try {
+          // nginx's workers go with their master (killed outright, the master would leave them serving)
+          let open = true;
+          for (let i = 0; i < 250 && open; i++) {
+            open = await new Promise<boolean>((resolve) => {
+              const socket = net.connect(port, "127.0.0.1", () => socket.destroy() && resolve(true));
+              socket.on("error", () => resolve(false));
+            });
+            if (open) await sleep(20);
+          }
+          expect(open).toBe(false);
+        } finally {
+          fs.rmSync(bedDir, { recursive: true, force: true });
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    STEP_TIMEOUT_MS,
   );
 
   // ---- The releases the test beds put on disk ----

@@ -773,6 +773,8 @@ export class TestBed {
   private killAllNow(): void {
     this.watchdog?.kill("SIGKILL");
     for (const unit of this.units.values()) unit.kill("SIGKILL");
-    this.nginx?.kill("SIGKILL");
+    // nginx's fast shutdown: its master ends its workers, and then itself (killed outright, the
+    // master would leave them serving the port, orphaned, after this process is gone)
+    this.nginx?.kill("SIGTERM");
   }
 }
