@@ -117,9 +117,8 @@ function readBody(req, limit = 64 * 1024) {
 
 /**
  * POST /notes, GET /notes, GET /notes/<id>: a row written and read back, through the database.
- * A database that cannot answer is a 500, never a 502-504: nginx reads those from a process as
- * the process failing, retries elsewhere and takes it out of rotation, and with every process
- * out, even /healthz would fail: a database outage must not look like dead app processes.
+ * A database that cannot answer is a 500 (nginx passes the app's own answers through as they are,
+ * and counts none against the process).
  */
 async function notes(req, res, url) {
   if (!database) return send(res, 500, { error: "no database configured" });
@@ -234,6 +233,7 @@ server.listen(port, host, () => {
 // on one; net.Server#close only stops listening.)
 const DRAIN_QUIET_MS = 100;
 const QUICK_POLL_MS = 10;
+const IDLE_CHECK_MS = 100;
 
 // Runs `fn` right after a poll of the event loop that took under QUICK_POLL_MS: what the kernel had
 // queued before that poll has been accepted and read, and little time was left for more to come.
@@ -259,7 +259,14 @@ function drain(signal) {
     console.log(
       `sample-app ${version} on port ${port}: stopped listening; idle connections close in ${idleGraceMs} ms`,
     );
-    setTimeout(() => afterQuickPoll(() => server.closeIdleConnections()), idleGraceMs).unref();
+    // After the grace, and again after every later quick poll: a response that began before the
+    // drain said keep-alive, and one that ends after the grace leaves its connection idle then.
+    const closeIdle = () =>
+      afterQuickPoll(() => {
+        server.closeIdleConnections();
+        setTimeout(closeIdle, IDLE_CHECK_MS).unref();
+      });
+    setTimeout(closeIdle, idleGraceMs).unref();
   };
   afterQuickPoll(stopListening);
   setTimeout(() => {

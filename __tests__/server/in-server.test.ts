@@ -185,11 +185,15 @@ async function untilBusy(port: number, agent: http.Agent, work: { readonly done:
 /**
  * The sample app alone on a free port, as `node server.js`; resolves once it listens. With
  * BLOCK_WORK_MS in `env`, its GET /work holds the event loop that long instead of hashing
- * (./block-work.js, preloaded).
+ * (./block-work.js, preloaded); with STREAM_MS, GET /stream is a response streamed that long
+ * (./stream-response.js, preloaded).
  */
 async function sampleApp(env: Record<string, string>) {
   const port = await freePort();
-  const preload = env.BLOCK_WORK_MS ? ["--require", path.join(__dirname, "block-work.js")] : [];
+  const preload = [
+    ...(env.BLOCK_WORK_MS ? ["--require", path.join(__dirname, "block-work.js")] : []),
+    ...(env.STREAM_MS ? ["--require", path.join(__dirname, "stream-response.js")] : []),
+  ];
   const child = spawn(process.execPath, [...preload, path.join(ROOT, "app/server.js")], {
     env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", APP_DRILL_ENDPOINTS: "1", ...env },
     stdio: ["ignore", "pipe", "inherit"],
@@ -1004,6 +1008,38 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
         }),
       ),
     150_000,
+  );
+
+  test.concurrent(
+    "draining, the app closes a keep-alive connection whose streamed response ended after the idle grace, and exits then, not at its drain's time limit",
+    async () => {
+      // A response that began before SIGTERM said keep-alive; it ends 1 s later, after the 0.2-s
+      // grace in which the app closed the connections idle then.
+      const app = await sampleApp({ STREAM_MS: "1000", APP_IDLE_GRACE_MS: "200", APP_DRAIN_SECONDS: "20" });
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const streamed = new Promise<{ body: string; ended: number }>((resolve, reject) => {
+          const req = http.get({ port: app.port, host: "127.0.0.1", path: "/stream", agent }, (res) => {
+            let body = "";
+            res.on("data", (chunk) => {
+              if (body === "") app.child.kill("SIGTERM"); // the headers and a first chunk are in
+              body += chunk;
+            });
+            res.on("end", () => resolve({ body, ended: Date.now() }));
+          });
+          req.on("error", reject);
+        });
+        const { body, ended } = await streamed;
+        expect(body).toBe("first\nlast\n");
+        const code = await Promise.race([app.exited, sleep(10_000).then(() => "still draining after 10 s")]);
+        expect({ code, log: app.output() }).toEqual({ code: 0, log: expect.not.stringContaining("drain timed out") });
+        expect(Date.now() - ended).toBeLessThan(3000);
+      } finally {
+        agent.destroy();
+        app.child.kill("SIGKILL");
+      }
+    },
+    30_000,
   );
 
   test.concurrent(
