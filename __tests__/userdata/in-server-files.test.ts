@@ -787,38 +787,58 @@ describe("the deploy script", () => {
     );
   }
 
+  /**
+   * A deploy of 2.0.0 on a two-port server whose restart of port 8001 lasts until `signal` is sent
+   * to the deploy (10 s at most); resolves with its exit code and output.
+   */
+  async function deploySignalledAt8001(
+    signal: NodeJS.Signals,
+  ): Promise<{ code: number | null; output: string; root: string }> {
+    const { root, file } = twoPortServer(`signalled-${signal}-`);
+    standInCtl(
+      root,
+      `if [[ $2 == app@8001 ]]; then touch '${root}/restarting'; for i in {1..200}; do [[ -e '${root}/signalled' ]] && break; sleep 0.05; done; fi`,
+    );
+    versionCurl(root);
+    const deploy = spawn("/bin/bash", ["--norc", file, "2.0.0"], {
+      env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
+    });
+    let output = "";
+    deploy.stdout.on("data", (chunk) => (output += chunk));
+    deploy.stderr.on("data", (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => deploy.on("close", (code) => resolve(code)));
+    const until = Date.now() + 10_000;
+    while (!fs.existsSync(path.join(root, "restarting")) && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    deploy.kill(signal);
+    fs.writeFileSync(path.join(root, "signalled"), "");
+    return { code: await exited, output, root };
+  }
+
   test("a deploy stopped half-way by a signal (Ctrl-C, a kill by hand) says which port runs which version and how to finish, and moves nothing more", async () => {
-    const { root, file } = twoPortServer("interrupted-");
+    // stopped while port 8001 restarts on 2.0.0 (a kill by hand; SSM's cancel is a SIGKILL no trap sees)
+    const { code, output, root } = await deploySignalledAt8001("SIGTERM");
     try {
-      // stand-ins: systemctl (restarting port 8001 lasts until the signal is sent), and curl answering each port's
-      // health check with the version its run/<port> link points at
-      // (until the test has sent its signal: 10 s at most)
-      standInCtl(
-        root,
-        `if [[ $2 == app@8001 ]]; then touch '${root}/restarting'; for i in {1..200}; do [[ -e '${root}/signalled' ]] && break; sleep 0.05; done; fi`,
-      );
-      versionCurl(root);
-      const deploy = spawn("/bin/bash", ["--norc", file, "2.0.0"], {
-        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
-      });
-      let output = "";
-      deploy.stdout.on("data", (chunk) => (output += chunk));
-      deploy.stderr.on("data", (chunk) => (output += chunk));
-      const exited = new Promise<number | null>((resolve) => deploy.on("exit", (code) => resolve(code)));
-      // stopped while port 8001 restarts on 2.0.0 (a kill by hand; SSM's cancel is a SIGKILL no trap sees)
-      const until = Date.now() + 10_000;
-      while (!fs.existsSync(path.join(root, "restarting")) && Date.now() < until) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      deploy.kill("SIGTERM");
-      fs.writeFileSync(path.join(root, "signalled"), "");
-      expect(await exited).toBe(143);
+      expect(code).toBe(143);
       expect(output.trim().split("\n").at(-1)).toBe(
         "deploy: interrupted by SIGTERM, moving nothing more: port 8001 runs 2.0.0, port 8002 runs 1.0.0; " +
           "run the deploy again to finish, or deploy the version before",
       );
       // nothing moved after the signal: port 8002 was never restarted
       expect(fs.readFileSync(path.join(root, "ctl.log"), "utf8")).not.toContain("restart app@8002");
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("a deploy whose terminal closes (SIGHUP: an SSH session dropped) goes on to the end instead of leaving two versions", async () => {
+    const { code, output, root } = await deploySignalledAt8001("SIGHUP");
+    try {
+      expect(code).toBe(0);
+      expect(output).toContain("deploy: done: 2 processes run 2.0.0");
+      const link = (port: number) => path.basename(fs.readlinkSync(path.join(root, `run/${port}`)));
+      expect([link(8001), link(8002)]).toEqual(["2.0.0", "2.0.0"]);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -229,7 +229,7 @@ export function deployScript(host: AppHost): string {
     "",
     "# A signal (Ctrl-C, kill) stops the deploy here: say what each port runs (SSM's SIGKILL runs no trap).",
     "interrupted() {",
-    "  trap '' TERM INT HUP",
+    "  trap '' TERM INT",
     "  local port release now",
     '  for port in "${PORTS[@]}"; do release=$(running "$port"); now+="port $port runs ${release:-nothing}, "; done',
     '  log "interrupted by SIG$1, moving nothing more: ${now%, }; run the deploy again to finish, or deploy the version before"',
@@ -237,7 +237,9 @@ export function deployScript(host: AppHost): string {
     "}",
     "trap 'interrupted TERM 143' TERM",
     "trap 'interrupted INT 130' INT",
-    "trap 'interrupted HUP 129' HUP",
+    // A closed terminal (an SSH session dropped) is no request to stop: the deploy goes on to the end
+    // (its output lost, as a pipe nobody reads; see `log`).
+    "trap '' HUP",
     "",
     'mkdir -p "$RELEASES"',
     'if [[ ! -d "$RELEASES/$version" ]]; then',

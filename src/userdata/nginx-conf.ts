@@ -241,6 +241,8 @@ export function nginxConf(host: AppHost): string {
     `            if (-f ${unhealthyMarker(host)}) { return 503 "unhealthy: see the watchdog in the app log\\n"; }`,
     `            proxy_connect_timeout ${HEALTH_CHECK_PROXY.connectSeconds}s;`,
     `            proxy_read_timeout ${HEALTH_CHECK_PROXY.readSeconds}s;`,
+    // (counted against the process for a second, as an error is; with every process answering 503,
+    // nginx's own 502: the load balancer's check fails either way)
     "            # A process that is stopping answers 503 here: ask another.",
     "            proxy_next_upstream error timeout http_503;",
     "            # Answer within the load balancer's health check timeout, whatever the retries.",
