@@ -298,6 +298,10 @@ describe("the app@ systemd unit", () => {
 
 describe("the rotation script and the watchdog", () => {
   const script = rotationScript(host());
+  /** This boot, as the rotation script names it in the ends it notes (the first 8 characters of its id). */
+  const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim().slice(0, 8);
+  /** Milliseconds since boot, as the rotation script reads them. */
+  const uptimeMs = () => Math.round(Number(fs.readFileSync("/proc/uptime", "utf8").split(" ")[0]) * 1000);
 
   test("is valid bash, with production's timings", () => {
     expect(bashSyntaxErrors(script)).toBe("");
@@ -327,13 +331,17 @@ describe("the rotation script and the watchdog", () => {
       expect(fs.existsSync(exits)).toBe(false);
       // a crash of a process in rotation (systemd skips ExecStop for a failure): noted, and held out
       fs.rmSync(held);
-      const before = Date.now();
+      const before = uptimeMs();
       expect(rotation("after-stop", { EXIT_CODE: "exited", EXIT_STATUS: "1" }).status).toBe(0);
       expect(fs.existsSync(held)).toBe(true);
       const [line, ...more] = fs.readFileSync(exits, "utf8").trim().split("\n");
       expect(more).toEqual([]);
       expect(line.split(" ")[1]).toBe("8002:exited/1");
-      expect(Number(line.split(" ")[0])).toBeGreaterThanOrEqual(before - 1);
+      // when, by this boot and the time since it (a clock stepped meanwhile changes neither)
+      const [noted, at] = line.split(" ")[0].split("/");
+      expect(noted).toBe(boot);
+      expect(Number(at)).toBeGreaterThanOrEqual(before - 10);
+      expect(Number(at)).toBeLessThanOrEqual(uptimeMs() + 10);
       // a clean end no stop asked for (status 0): systemd runs ExecStop for it, with $EXIT_CODE set
       // (a stop asked for runs it while the process still runs); noted there, not again after it
       fs.rmSync(held);
@@ -391,7 +399,7 @@ describe("the rotation script and the watchdog", () => {
       expect(lines()).toEqual(["1000 8001:watchdog"]); // neither the watchdog's rewrite nor the crash's line yet
       // The holder notes an end of its own before it lets go (as an `ended` that took the lock
       // between the watchdog's first read and its lock would): the rewrite keeps it.
-      fs.appendFileSync(exits, `${Date.now()} 8002:exited/1\n`);
+      fs.appendFileSync(exits, `${boot}/${uptimeMs()} 8002:exited/1\n`);
       fs.writeFileSync(`${dir}/release`, "");
       await crashEnded;
       await until("the rewrite", () => !lines().includes("1000 8001:watchdog"));
@@ -406,7 +414,7 @@ describe("the rotation script and the watchdog", () => {
     }
   }, 30_000);
 
-  test("the watchdog times how long a process is held out by the time since boot, not the clock, and counts no exit stamped later than now (a clock stepped back): a stepped clock neither marks the server unhealthy nor hides what is due", async () => {
+  test("the watchdog times how long a process is held out, and counts the ends within its window, by the time since boot, not the clock; ends noted before a reboot do not count", async () => {
     const dir = tempDir("watch-clock-");
     let watch: ChildProcess | undefined;
     try {
@@ -422,9 +430,10 @@ describe("the rotation script and the watchdog", () => {
       setUptime(1000);
       for (const port of [8001, 8002]) fs.writeFileSync(path.join(dir, `held-${port}`), "");
       const exits = path.join(dir, "exits");
-      const stamped = (offsetMs: number) =>
-        [8001, 8002, 8001].map((port) => `${Date.now() + offsetMs} ${port}:exited/1\n`).join("");
-      fs.writeFileSync(exits, stamped(60_000)); // three ends a clock stepped back a minute makes look ahead
+      // three ends 1 s before now, since boot: of an earlier boot (its id otherwise), or of this one
+      const stamped = (ofBoot: string) =>
+        [8001, 8002, 8001].map((port) => `${ofBoot}/999000 ${port}:exited/1\n`).join("");
+      fs.writeFileSync(exits, stamped(boot === "00000000" ? "11111111" : "00000000"));
       const unhealthy = path.join(dir, "unhealthy");
       const reason = () => (fs.existsSync(unhealthy) ? fs.readFileSync(unhealthy, "utf8").trim() : "");
       const settle = () => new Promise((resolve) => setTimeout(resolve, 1000));
@@ -437,8 +446,9 @@ describe("the rotation script and the watchdog", () => {
         env: { PATH: process.env.PATH, APP_CTL: path.join(dir, "ctl"), UPTIME_FILE: uptime },
       });
       await settle();
-      expect(reason()).toBe(""); // ends stamped ahead are not counted, and no time has passed since boot
-      fs.writeFileSync(exits, stamped(-1000));
+      expect(reason()).toBe(""); // another boot's ends are not counted, and no time has passed since boot
+      expect(fs.readFileSync(exits, "utf8")).toBe(""); // and they are dropped
+      fs.writeFileSync(exits, stamped(boot));
       await until("the exits to count", () => reason().startsWith("3 process exits within 600s: 8001:exited/1"));
       fs.writeFileSync(exits, "");
       await until("the server healthy again", () => reason() === "");

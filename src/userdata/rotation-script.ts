@@ -71,8 +71,14 @@ export function rotationScript(host: AppHost): string {
     "now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; NOW_MS=$((t / 1000)); }",
     // Milliseconds since boot into MONO_MS, for how long something took: the clock above may be
     // stepped (chrony at boot, a person), which must neither cut a settle window short nor make a
-    // process held out a moment ago look stuck. /proc/uptime (seconds, two decimals); UPTIME_FILE: tests.
-    'mono_ms() { local up; read -r up _ <"${UPTIME_FILE:-/proc/uptime}"; MONO_MS=$((10#${up/./} * 10)); }',
+    // process held out a moment ago look stuck, nor bring old ends back into the watchdog's window.
+    // /proc/uptime (seconds, two decimals; UPTIME_FILE: tests), or the clock where it cannot be read.
+    'mono_ms() { local up; if read -r up _ <"${UPTIME_FILE:-/proc/uptime}" && [[ $up =~ ^[0-9]+\\.[0-9]{2}$ ]]; then MONO_MS=$((10#${up/./} * 10)); else now_ms; MONO_MS=$NOW_MS; fi 2>/dev/null; }',
+    // This boot (the first 8 characters of its id), for the ends noted in $DIR/exits: their times
+    // since boot mean nothing after a reboot.
+    "BOOT=''",
+    "read -r BOOT </proc/sys/kernel/random/boot_id 2>/dev/null || true",
+    "BOOT=${BOOT:0:8}",
     // Sleep $1 seconds without starting a program: a read that times out on a pipe nothing writes to
     // (opened once; this process holds both ends, so it never ends either). Only a timeout (status
     // above 128) counts as the sleep; anything else (no pipe, a bad timeout) sleeps the plain way,
@@ -113,17 +119,15 @@ export function rotationScript(host: AppHost): string {
     // Notes for the watchdog that the process of port $1 ended without a stop asked for, and how: $2,
     // or as systemd tells the unit's commands. Under a lock on the file, which the watchdog takes to
     // drop old lines (see `recent_exits`), so that no line is appended while it rewrites the file.
-    'ended() { now_ms; { flock 9; echo "$NOW_MS $1:${2:-${EXIT_CODE:-}/${EXIT_STATUS:-}}" >&9; } 9>>"$DIR/exits"; }',
+    'ended() { mono_ms; { flock 9; echo "$BOOT/$MONO_MS $1:${2:-${EXIT_CODE:-}/${EXIT_STATUS:-}}" >&9; } 9>>"$DIR/exits"; }',
     "",
-    // The lines of $DIR/exits from within the window into `recent` (how many lines it had: `n`), and
-    // of those the ones not stamped later than `now` into `counted` (a clock stepped back makes the
-    // lines before the step look ahead: they count once it has caught up), for the watchdog; with
-    // `rewrite`, the file is left with only `recent`, under the lock `ended` takes (read again under
-    // it: a line noted since the first read stays).
+    // The lines of $DIR/exits of this boot from within the window (by `mono`) into `recent` (how many
+    // lines it had: `n`), for the watchdog; with `rewrite`, the file is left with only those, under
+    // the lock `ended` takes (read again under it: a line noted since the first read stays).
     "recent_exits() {",
-    "  local line",
-    "  recent=() counted=() n=0",
-    '  while read -r line; do n=$((n + 1)); if [[ ${line%% *} =~ ^[0-9]+$ ]] && ((now - ${line%% *} < RESTART_WINDOW_MS)); then recent+=("$line"); ((${line%% *} > now)) || counted+=("$line"); fi; done <"$DIR/exits"',
+    "  local line at",
+    "  recent=() n=0",
+    '  while read -r line; do n=$((n + 1)) at=${line%% *}; at=${at#"$BOOT/"}; if [[ ${line%% *} == "$BOOT/"* && $at =~ ^[0-9]+$ ]] && ((mono - at < RESTART_WINDOW_MS)); then recent+=("$line"); fi; done <"$DIR/exits"',
     '  if [[ ${1:-} == rewrite ]]; then { ((${#recent[@]})) && printf \'%s\\n\' "${recent[@]}"; } >"$DIR/exits"; fi',
     "}",
     "",
@@ -152,10 +156,10 @@ export function rotationScript(host: AppHost): string {
     "watch() {",
     "  local -A fails=() status=()",
     "  local -A held_since=()",
-    "  local failing=() probing=() port now mono recent counted n reason answering killed transfer url code",
+    "  local failing=() probing=() port mono recent n reason answering killed transfer url code",
     '  log "watching ports ${PORTS[*]}"',
     "  while true; do",
-    "    now_ms; mono_ms; now=$NOW_MS mono=$MONO_MS reason='' answering=0 failing=() probing=() status=()",
+    "    mono_ms; mono=$MONO_MS reason='' answering=0 failing=() probing=() status=()",
     // How long a process has been held out: since this watchdog first saw it held (a marker left
     // from before a reboot counts from now), by the clock of mono_ms.
     '    for port in "${PORTS[@]}"; do',
@@ -189,12 +193,12 @@ export function rotationScript(host: AppHost): string {
     "    done",
     // processes that ended within the window, crashed (after-stop notes them) or killed above, in
     // $DIR/exits; older lines go, under the lock (one `flock` only when some are to go)
-    "    recent=() counted=() n=0",
+    "    recent=() n=0",
     "    if [[ -s $DIR/exits ]]; then",
     "      recent_exits",
     '      if ((${#recent[@]} < n)); then { flock 9 && recent_exits rewrite; } 9<"$DIR/exits"; fi',
     "    fi",
-    '    if ((${#counted[@]} >= MAX_RESTARTS)); then reason="${#counted[@]} process exits within $((RESTART_WINDOW_MS / 1000))s: ${counted[*]#* }"; fi',
+    '    if ((${#recent[@]} >= MAX_RESTARTS)); then reason="${#recent[@]} process exits within $((RESTART_WINDOW_MS / 1000))s: ${recent[*]#* }"; fi',
     "    mono_ms",
     '    for port in "${PORTS[@]}"; do',
     // Held out too long while its unit should run (not stopped on purpose): crash-looping, or never healthy.
