@@ -136,7 +136,7 @@ describe("every layout: the settings reach the processes and the migrations run 
       expect(script).toContain("EnvironmentFile=-/etc/app/database.env\n");
       expect(script).toContain("DB_SETTINGS_PARAMETER=/shop/test/app/database\n");
       const settingsStep = script.indexOf("\nwrite_database_settings || {");
-      const migrations = script.indexOf('\nrun_migrations "$version" || {');
+      const migrations = script.indexOf('\nrun_migrations "$version" 2>&1 | while');
       // the first install starts every process, later deploys move them one by one: both after
       const firstMove = Math.min(
         script.indexOf("\n# First install (no process has run a release yet"),

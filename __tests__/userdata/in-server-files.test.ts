@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import {
   appPorts,
@@ -841,6 +842,69 @@ describe("the deploy script", () => {
       fs.rmSync(root, { recursive: true, force: true });
     }
   });
+
+  test("with a database, a deploy whose output nobody reads goes on to the end: the migrations' lines go through its log, not to the closed pipe they would die writing to", async () => {
+    const root = tempDir("migrate-pipe-");
+    try {
+      for (const dir of ["releases/1.0.0", "releases/2.0.0", "run", "rotation", "bin", "etc"]) {
+        fs.mkdirSync(path.join(root, dir), { recursive: true });
+      }
+      for (const port of [8001, 8002])
+        fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
+      // 2.0.0's migrations print a line every 0.1 s, as the sample app's do after each one
+      fs.writeFileSync(
+        path.join(root, "releases/2.0.0/migrate.js"),
+        [
+          'const fs = require("node:fs");',
+          "let n = 0;",
+          "const step = () => {",
+          "  console.log(`migrate: applied 00${++n}`);",
+          `  fs.appendFileSync(${JSON.stringify(path.join(root, "migrated"))}, \`\${n}\\n\`);`,
+          "  if (n < 5) setTimeout(step, 100);",
+          "};",
+          "step();",
+        ].join("\n"),
+      );
+      const paths = {
+        ...SERVER_PATHS,
+        appRoot: root,
+        rotationDir: path.join(root, "rotation"),
+        nodeBinary: process.execPath,
+      };
+      const database = {
+        settingsParameter: "/test/app/database",
+        region: "test-1",
+        envFile: path.join(root, "etc/database.env"),
+      };
+      const file = path.join(root, "deploy");
+      const appUser = os.userInfo().username; // the deploy runs the migrations as it, without runuser
+      fs.writeFileSync(
+        file,
+        deployScript(host({ paths, artifacts: undefined, appPorts: appPorts(2), database, appUser })),
+        {
+          mode: 0o755,
+        },
+      );
+      fs.writeFileSync(path.join(root, "bin/aws"), "#!/bin/bash\necho DB_ENGINE=postgres\n", { mode: 0o755 });
+      standInCtl(root);
+      versionCurl(root);
+      const deploy = spawn("/bin/bash", ["--norc", file, "2.0.0"], {
+        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      deploy.stdout.destroy(); // as `deploy 2.0.0 | head -1` leaves it once head is done
+      deploy.stderr.destroy();
+      const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+        deploy.on("exit", (c, s) => resolve([c, s])),
+      );
+      expect({ code, signal }).toEqual({ code: 0, signal: null });
+      expect(fs.readFileSync(path.join(root, "migrated"), "utf8")).toBe("1\n2\n3\n4\n5\n");
+      const link = (port: number) => path.basename(fs.readlinkSync(path.join(root, `run/${port}`)));
+      expect([link(8001), link(8002)]).toEqual(["2.0.0", "2.0.0"]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   test("a deploy whose terminal closes (SIGHUP: an SSH session dropped) goes on to the end instead of leaving two versions", async () => {
     const { code, output, root } = await deploySignalledAt8001("SIGHUP");
