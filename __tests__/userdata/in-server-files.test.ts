@@ -861,6 +861,7 @@ describe("the deploy script", () => {
           "  console.log(`migrate: applied 00${++n}`);",
           `  fs.appendFileSync(${JSON.stringify(path.join(root, "migrated"))}, \`\${n}\\n\`);`,
           "  if (n < 5) setTimeout(step, 100);",
+          '  else process.stdout.write("migrate: done, no newline");',
           "};",
           "step();",
         ].join("\n"),
@@ -901,6 +902,13 @@ describe("the deploy script", () => {
       expect(fs.readFileSync(path.join(root, "migrated"), "utf8")).toBe("1\n2\n3\n4\n5\n");
       const link = (port: number) => path.basename(fs.readlinkSync(path.join(root, `run/${port}`)));
       expect([link(8001), link(8002)]).toEqual(["2.0.0", "2.0.0"]);
+      // read, every line of the migrations is in the deploy's output, the last one without its newline too
+      const again = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
+        encoding: "utf8",
+        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
+      });
+      expect(again.status).toBe(0);
+      expect(again.stdout).toContain("deploy: migrate: applied 005\ndeploy: migrate: done, no newline\n");
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
