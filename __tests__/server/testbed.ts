@@ -701,6 +701,19 @@ export class TestBed {
     return fs.existsSync(unhealthyMarker(this.host));
   }
 
+  /**
+   * Why the watchdog marked the server unhealthy, as its marker says ("" while unmarked, or while the
+   * watchdog is still writing it: wait for this, not for `markedUnhealthy`, to read the reason; its
+   * log line comes only after the marker).
+   */
+  unhealthyReason(): string {
+    try {
+      return fs.readFileSync(unhealthyMarker(this.host), "utf8").trim();
+    } catch {
+      return "";
+    }
+  }
+
   /** Resolves once `condition` holds (polled every 20 ms); rejects after `timeoutMs` saying `what`. */
   async waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
     const started = Date.now();
