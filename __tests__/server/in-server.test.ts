@@ -25,6 +25,7 @@ import {
   waitForPort,
 } from "./testbed";
 import type { Reply } from "./load";
+import { waitUntil } from "../wait-until";
 
 /**
  * The in-server load balancer for real: nginx and N sample-app processes on 127.0.0.1, configured
@@ -418,7 +419,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
         let log = "";
         child.stdout.on("data", (chunk) => (log += chunk));
         const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-        for (let i = 0; i < 500 && !log.includes("healthy; settling"); i++) await sleep(20);
+        await waitUntil("admit finding the process healthy", () => log.includes("healthy; settling"));
         expect(log).toContain(`port ${port}: healthy; settling for 0.2s`);
         await sleep(1000); // five settle windows by the clock, none since boot
         expect({ running: child.exitCode === null, held: fs.existsSync(heldMarker(bed.host, port)) }).toEqual({

@@ -25,6 +25,7 @@ import { heldMarker, nginxConf, unhealthyMarker } from "../../src/userdata/nginx
 import { ROTATION_SCRIPT, rotationScript } from "../../src/userdata/rotation-script";
 import { get, stopAllLoads } from "./load";
 import { parseUnit, Unit } from "./supervisor";
+import { waitUntil } from "../wait-until";
 
 export { readEnvironmentFile } from "./supervisor";
 
@@ -715,13 +716,8 @@ export class TestBed {
   }
 
   /** Resolves once `condition` holds (polled every 20 ms); rejects after `timeoutMs` saying `what`. */
-  async waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
-    const started = Date.now();
-    while (!(await condition())) {
-      if (Date.now() - started > timeoutMs) throw new Error(`${what}: not after ${timeoutMs} ms\n${this.logs()}`);
-      await sleep(20);
-    }
-    return Date.now() - started;
+  waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
+    return waitUntil(what, condition, timeoutMs, () => this.logs());
   }
 
   /**

@@ -23,6 +23,7 @@ import { gunzipSync } from "node:zlib";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT, userDataBase64 } from "../../src/userdata/encode";
 import { tempDir, testHost, writtenFile } from "../helpers";
+import { waitUntil } from "../wait-until";
 import { PROJECT_ROOT } from "../../src/project-root";
 
 /** The server's files as text: what nginx, systemd and bash will be given. */
@@ -303,6 +304,14 @@ describe("the rotation script and the watchdog", () => {
   const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim().slice(0, 8);
   /** Milliseconds since boot, as the rotation script reads them. */
   const uptimeMs = () => Math.round(Number(fs.readFileSync("/proc/uptime", "utf8").split(" ")[0]) * 1000);
+  /** The rotation script of `host(more)` written into `dir`, its rotation folder (markers, exits); its path. */
+  const rotationIn = (dir: string, more: Partial<AppHost> = {}) => {
+    const file = path.join(dir, "rotation");
+    fs.writeFileSync(file, rotationScript(host({ paths: { ...SERVER_PATHS, rotationDir: dir }, ...more })), {
+      mode: 0o755,
+    });
+    return file;
+  };
 
   test("is valid bash, with production's timings", () => {
     expect(bashSyntaxErrors(script)).toBe("");
@@ -316,11 +325,7 @@ describe("the rotation script and the watchdog", () => {
   test("after a process stopped, one it was not held out for (no stop was asked for, and it was not starting) is a crash: noted for the watchdog with how it ended, and held out; a clean end no stop asked for is noted before it stops; a stop asked for is not noted", () => {
     const dir = tempDir("after-stop-");
     try {
-      const paths = { ...SERVER_PATHS, rotationDir: dir };
-      const file = path.join(dir, "rotation");
-      fs.writeFileSync(file, rotationScript(host({ paths, rotation: { ...ROTATION, holdSeconds: 0 } })), {
-        mode: 0o755,
-      });
+      const file = rotationIn(dir, { rotation: { ...ROTATION, holdSeconds: 0 } });
       const rotation = (verb: string, env: Record<string, string> = {}) =>
         spawnSync("/bin/bash", ["--norc", file, verb, "8002"], { env: { PATH: process.env.PATH, ...env } });
       const held = path.join(dir, "held-8002");
@@ -359,17 +364,9 @@ describe("the rotation script and the watchdog", () => {
     const dir = tempDir("exits-lock-");
     const children: ChildProcess[] = [];
     try {
-      const paths = { ...SERVER_PATHS, rotationDir: dir };
-      const file = path.join(dir, "rotation");
-      const rotation = { ...ROTATION, watchIntervalSeconds: 0.1, holdSeconds: 0 };
-      fs.writeFileSync(file, rotationScript(host({ paths, rotation })), { mode: 0o755 });
+      const file = rotationIn(dir, { rotation: { ...ROTATION, watchIntervalSeconds: 0.1, holdSeconds: 0 } });
       const exits = path.join(dir, "exits");
       const lines = () => fs.readFileSync(exits, "utf8").split("\n").filter(Boolean);
-      const until = async (what: string, done: () => boolean) => {
-        for (const end = Date.now() + 10_000; !done(); await new Promise((resolve) => setTimeout(resolve, 20))) {
-          if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-        }
-      };
       // Every process held out but 8003, which is down (its crash is noted below); an end long out of the window.
       for (const port of [8001, 8002, 8004]) fs.writeFileSync(path.join(dir, `held-${port}`), "");
       fs.writeFileSync(exits, "1000 8001:watchdog\n");
@@ -384,7 +381,7 @@ describe("the rotation script and the watchdog", () => {
         `${dir}/release`,
       ]);
       children.push(holder);
-      await until("the lock", () => fs.existsSync(`${dir}/locked`));
+      await waitUntil("the lock", () => fs.existsSync(`${dir}/locked`));
       const watch = spawn("/bin/bash", ["--norc", file, "watch"], { env: { PATH: process.env.PATH } });
       children.push(watch);
       let watchLog = "";
@@ -395,7 +392,7 @@ describe("the rotation script and the watchdog", () => {
       });
       children.push(crash);
       const crashEnded = new Promise((resolve) => crash.on("close", resolve));
-      await until("a few watchdog rounds", () => watchLog.includes("watching ports"));
+      await waitUntil("a few watchdog rounds", () => watchLog.includes("watching ports"));
       await new Promise((resolve) => setTimeout(resolve, 700));
       expect(lines()).toEqual(["1000 8001:watchdog"]); // neither the watchdog's rewrite nor the crash's line yet
       // The holder notes an end of its own before it lets go (as an `ended` that took the lock
@@ -403,7 +400,7 @@ describe("the rotation script and the watchdog", () => {
       fs.appendFileSync(exits, `${boot}/${uptimeMs()} 8002:exited/1\n`);
       fs.writeFileSync(`${dir}/release`, "");
       await crashEnded;
-      await until("the rewrite", () => !lines().includes("1000 8001:watchdog"));
+      await waitUntil("the rewrite", () => !lines().includes("1000 8001:watchdog"));
       expect(
         lines()
           .map((line) => line.split(" ")[1])
@@ -419,10 +416,10 @@ describe("the rotation script and the watchdog", () => {
     const dir = tempDir("watch-clock-");
     let watch: ChildProcess | undefined;
     try {
-      const paths = { ...SERVER_PATHS, rotationDir: dir };
-      const file = path.join(dir, "rotation");
-      const rotation = { ...ROTATION, watchIntervalSeconds: 0.1, stuckSeconds: 2 };
-      fs.writeFileSync(file, rotationScript(host({ paths, appPorts: [8001, 8002], rotation })), { mode: 0o755 });
+      const file = rotationIn(dir, {
+        appPorts: [8001, 8002],
+        rotation: { ...ROTATION, watchIntervalSeconds: 0.1, stuckSeconds: 2 },
+      });
       fs.writeFileSync(path.join(dir, "ctl"), "#!/bin/bash\necho active\n", { mode: 0o755 });
       // Both processes held out (so nothing is probed) and, to the unit, running: held out too
       // long, the server is unhealthy. The time since boot is the test's, frozen until it moves it.
@@ -438,11 +435,8 @@ describe("the rotation script and the watchdog", () => {
       const unhealthy = path.join(dir, "unhealthy");
       const reason = () => (fs.existsSync(unhealthy) ? fs.readFileSync(unhealthy, "utf8").trim() : "");
       const settle = () => new Promise((resolve) => setTimeout(resolve, 1000));
-      const until = async (what: string, done: () => boolean) => {
-        for (const end = Date.now() + 10_000; !done(); await new Promise((resolve) => setTimeout(resolve, 20))) {
-          if (Date.now() > end) throw new Error(`timed out waiting for ${what}; unhealthy: ${reason()}`);
-        }
-      };
+      const until = (what: string, done: () => boolean) =>
+        waitUntil(what, done, 10_000, () => `unhealthy: ${reason()}`);
       watch = spawn("/bin/bash", ["--norc", file, "watch"], {
         env: { PATH: process.env.PATH, APP_CTL: path.join(dir, "ctl"), UPTIME_FILE: uptime },
       });
@@ -749,7 +743,11 @@ describe("the deploy script", () => {
   });
 
   /** A server's app folder with ports 8001 and 8002 on release 1.0.0, 2.0.0 beside it, and its deploy script. */
-  function twoPortServer(prefix: string): { root: string; file: string } {
+  function twoPortServer(
+    prefix: string,
+    /** More of the host, given its root folder and paths (a database, say). */
+    more: (root: string, paths: AppHost["paths"]) => Partial<AppHost> = () => ({}),
+  ): { root: string; file: string } {
     const root = tempDir(prefix);
     for (const dir of ["releases/1.0.0", "releases/2.0.0", "run", "rotation", "bin"]) {
       fs.mkdirSync(path.join(root, dir), { recursive: true });
@@ -757,7 +755,11 @@ describe("the deploy script", () => {
     for (const port of [8001, 8002]) fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
     const paths = { ...SERVER_PATHS, appRoot: root, rotationDir: path.join(root, "rotation") };
     const file = path.join(root, "deploy");
-    fs.writeFileSync(file, deployScript(host({ paths, artifacts: undefined, appPorts: appPorts(2) })), { mode: 0o755 });
+    fs.writeFileSync(
+      file,
+      deployScript(host({ paths, artifacts: undefined, appPorts: appPorts(2), ...more(root, paths) })),
+      { mode: 0o755 },
+    );
     return { root, file };
   }
 
@@ -818,10 +820,7 @@ describe("the deploy script", () => {
     deploy.stdout.on("data", (chunk) => (output += chunk));
     deploy.stderr.on("data", (chunk) => (output += chunk));
     const exited = new Promise<number | null>((resolve) => deploy.on("close", (code) => resolve(code)));
-    const until = Date.now() + 10_000;
-    while (!fs.existsSync(path.join(root, "restarting")) && Date.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitUntil("the deploy restarting port 8001", () => fs.existsSync(path.join(root, "restarting")));
     deploy.kill(signal);
     fs.writeFileSync(path.join(root, "signalled"), "");
     return { code: await exited, output, root };
@@ -844,13 +843,17 @@ describe("the deploy script", () => {
   });
 
   test("with a database, a deploy whose output nobody reads goes on to the end: the migrations' lines go through its log, not to the closed pipe they would die writing to", async () => {
-    const root = tempDir("migrate-pipe-");
+    const { root, file } = twoPortServer("migrate-pipe-", (root, paths) => ({
+      paths: { ...paths, nodeBinary: process.execPath },
+      database: {
+        settingsParameter: "/test/app/database",
+        region: "test-1",
+        envFile: path.join(root, "etc/database.env"),
+      },
+      appUser: os.userInfo().username, // the deploy runs the migrations as it, without runuser
+    }));
     try {
-      for (const dir of ["releases/1.0.0", "releases/2.0.0", "run", "rotation", "bin", "etc"]) {
-        fs.mkdirSync(path.join(root, dir), { recursive: true });
-      }
-      for (const port of [8001, 8002])
-        fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
+      fs.mkdirSync(path.join(root, "etc"));
       // 2.0.0's migrations print a line every 0.1 s, as the sample app's do after each one
       fs.writeFileSync(
         path.join(root, "releases/2.0.0/migrate.js"),
@@ -865,26 +868,6 @@ describe("the deploy script", () => {
           "};",
           "step();",
         ].join("\n"),
-      );
-      const paths = {
-        ...SERVER_PATHS,
-        appRoot: root,
-        rotationDir: path.join(root, "rotation"),
-        nodeBinary: process.execPath,
-      };
-      const database = {
-        settingsParameter: "/test/app/database",
-        region: "test-1",
-        envFile: path.join(root, "etc/database.env"),
-      };
-      const file = path.join(root, "deploy");
-      const appUser = os.userInfo().username; // the deploy runs the migrations as it, without runuser
-      fs.writeFileSync(
-        file,
-        deployScript(host({ paths, artifacts: undefined, appPorts: appPorts(2), database, appUser })),
-        {
-          mode: 0o755,
-        },
       );
       fs.writeFileSync(path.join(root, "bin/aws"), "#!/bin/bash\necho DB_ENGINE=postgres\n", { mode: 0o755 });
       standInCtl(root);
@@ -963,10 +946,7 @@ describe("the deploy script", () => {
         for (const name of ["restarting", "killed", "rotation/held-8002"])
           fs.rmSync(path.join(root, name), { force: true });
         const first = deploy("2.0.0");
-        const until = Date.now() + 10_000;
-        while (!fs.existsSync(path.join(root, "restarting")) && Date.now() < until) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        await waitUntil("the deploy restarting port 8002", () => fs.existsSync(path.join(root, "restarting")));
         first.child.kill("SIGKILL");
         fs.writeFileSync(path.join(root, "killed"), "");
         expect(await first.exited).toBeNull();

@@ -5,6 +5,7 @@ import { SERVER_PATHS } from "../../src/userdata/app-host";
 import { bootScript } from "../../src/userdata/boot-script";
 import { LAUNCH_HOOK_NAME, launchHookScript } from "../../src/userdata/launch-hook";
 import { tempDir, testHost, writtenFile } from "../helpers";
+import { waitUntil } from "../wait-until";
 
 /**
  * How an app server in an Auto Scaling group leaves its launch wait: `launch-hook` run in bash
@@ -389,9 +390,7 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
     child.stdout.on("data", (chunk) => (out += chunk));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     try {
-      const until = Date.now() + 10_000;
-      while (!fs.existsSync(path.join(boot.root, "sleeping")) && Date.now() < until)
-        await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitUntil("the boot script sleeping", () => fs.existsSync(path.join(boot.root, "sleeping")));
       process.kill(-child.pid!, "SIGTERM");
       expect(await exited).toBe(143);
     } finally {
