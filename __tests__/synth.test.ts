@@ -45,12 +45,29 @@ describe("synthesizeAtomically", () => {
     fs.mkdirSync(notes);
     fs.writeFileSync(path.join(notes, "todo.txt"), "keep me\n");
     fs.writeFileSync(path.join(root, "README.md"), "# readme\n");
+    const sources = path.join(project, "src");
+    fs.mkdirSync(path.join(sources, "stacks"), { recursive: true });
+    fs.writeFileSync(path.join(sources, "app.ts"), "export {};\n");
+    fs.writeFileSync(path.join(sources, "stacks", "environment-stack.ts"), "export {};\n");
+    const onlyStacks = path.join(root, "only-stacks");
+    fs.mkdirSync(path.join(onlyStacks, "stacks"), { recursive: true });
+    fs.writeFileSync(path.join(onlyStacks, "stacks", "layouts.test.ts"), "export {};\n");
+    const webApp = path.join(root, "web-app");
+    fs.mkdirSync(webApp);
+    fs.writeFileSync(path.join(webApp, "manifest.json"), '{"name":"app","icons":[]}\n');
     const before = snapshot(root);
     const attempts: Array<[string, RegExp]> = [
       [project, /the output folder .*project is .*project, which a synth would replace; set CDKTF_OUTDIR/],
       [root, /is a folder that holds .*project, which a synth would replace/], // a parent of the project
       [environments, /environments is .*environments, which a synth would replace/],
-      [notes, /holds files but no manifest\.json, so it is not an earlier synth's output/],
+      [notes, /holds files but no cdktf manifest\.json, so it is not an earlier synth's output/],
+      // a folder of the project's sources that holds a stacks/ folder (src/, __tests__/): cdktf's
+      // stacks/ alone is not an earlier output beside other files, nor when it holds files
+      [sources, /holds files but no cdktf manifest\.json/],
+      [path.join(sources, "stacks"), /holds files but no cdktf manifest\.json/],
+      [onlyStacks, /holds files but no cdktf manifest\.json/],
+      // a manifest.json that is not cdktf's (a web app's)
+      [webApp, /holds files but no cdktf manifest\.json/],
       [path.join(root, "README.md"), /is a file, which a synth would replace/],
     ];
     for (const [target, message] of attempts) {

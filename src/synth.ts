@@ -79,7 +79,7 @@ export class OutputFolderError extends Error {
  * Why `target` must not be the output folder, or undefined. A synth replaces its output folder
  * whole, so an output folder set by mistake (`CDKTF_OUTDIR=` empty, `cdktf synth -o .`, a folder
  * of the project's) would delete what is there: only a folder that is missing, empty, or an
- * earlier output (it has a manifest.json, or cdktf's stacks/ folder) may be one.
+ * earlier output (`isEarlierOutput`) may be one.
  */
 export function outputFolderProblem(target: string, protectedPaths: readonly string[]): string | undefined {
   const inside = (folder: string) => folder === target || folder.startsWith(`${target}${path.sep}`);
@@ -94,12 +94,32 @@ export function outputFolderProblem(target: string, protectedPaths: readonly str
     return undefined; // not there yet: it is created
   }
   if (!stat.isDirectory()) return `the output folder ${target} is a file, which a synth would replace`;
-  const entries = fs.readdirSync(target);
-  // an earlier output: its manifest, or cdktf's stacks/ folder (which a cdktf App makes as it starts)
-  if (entries.length > 0 && !entries.includes("manifest.json") && !entries.includes("stacks")) {
-    return `the output folder ${target} holds files but no manifest.json, so it is not an earlier synth's output, and a synth would delete them; empty it, or choose another folder`;
+  if (fs.readdirSync(target).length === 0 || isEarlierOutput(target)) return undefined;
+  return `the output folder ${target} holds files but no cdktf manifest.json, so it is not an earlier synth's output, and a synth would delete them; empty it, or choose another folder`;
+}
+
+/**
+ * Whether `folder` is what a synth leaves: cdktf's manifest.json (an object with its `stacks`), or
+ * only the empty stacks/ folder a cdktf App makes as it starts. Not a bare stacks/ beside other
+ * files: the project's src/ and __tests__/ each hold a stacks/ folder of source files.
+ */
+function isEarlierOutput(folder: string): boolean {
+  const entries = fs.readdirSync(folder);
+  if (entries.includes("manifest.json")) {
+    try {
+      const manifest = JSON.parse(fs.readFileSync(path.join(folder, "manifest.json"), "utf8"));
+      return typeof manifest?.stacks === "object" && manifest.stacks !== null && !Array.isArray(manifest.stacks);
+    } catch {
+      return false; // not JSON, or not a file
+    }
   }
-  return undefined;
+  const stacks = path.join(folder, "stacks");
+  return (
+    entries.length === 1 &&
+    entries[0] === "stacks" &&
+    fs.statSync(stacks).isDirectory() &&
+    fs.readdirSync(stacks).length === 0
+  );
 }
 
 function keepOtherStacks(
