@@ -9,10 +9,13 @@ import { PROJECT_ROOT } from "../src/project-root";
 import { bumpAmiPin } from "../src/ops/ami-pin";
 
 const root = PROJECT_ROOT;
-const name = process.argv[2];
+const args = process.argv.slice(2);
+const name = args[0];
 const file = path.join(process.env.ENVIRONMENTS_DIR ?? path.join(root, "environments"), name ?? "", "config.yaml");
 try {
-  if (!name || !fs.existsSync(file))
+  if (args.length !== 1)
+    throw new Error(`usage: npm run bump-ami -- <env> (one environment, no options; got ${args.join(" ") || "none"})`);
+  if (!fs.existsSync(file))
     throw new Error(`usage: npm run bump-ami -- <env> (no ${path.relative(process.cwd(), file)})`);
   const where = path.relative(process.cwd(), file);
   fs.writeFileSync(file, bumpAmiPin(fs.readFileSync(file, "utf8"), new Date(), where));

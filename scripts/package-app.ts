@@ -7,8 +7,10 @@
 import * as path from "node:path";
 import { packageApp } from "../src/artifact/package-app";
 import { PROJECT_ROOT } from "../src/project-root";
+import { noArguments } from "../src/ops/usage";
 
 try {
+  noArguments("package-app", process.argv.slice(2));
   const packaged = packageApp(path.join(PROJECT_ROOT, "app"), path.join(PROJECT_ROOT, "dist"));
   console.log(
     `packaged app ${packaged.version}: ${path.relative(PROJECT_ROOT, packaged.file)} (${packaged.bytes} bytes, sha256 ${packaged.sha256})`,

@@ -5,9 +5,11 @@
  */
 import { PROJECT_ROOT } from "../src/project-root";
 import { recordRelease, RELEASES_FILE } from "../src/artifact/releases";
+import { noArguments } from "../src/ops/usage";
 
 const root = PROJECT_ROOT;
 try {
+  noArguments("release", process.argv.slice(2));
   const { record, added } = recordRelease(root);
   console.log(
     added

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { ciMatrix } from "../../src/ops/ci-environments";
 import { environmentEstimate, totalText } from "../../src/cost/report";
@@ -42,4 +43,17 @@ test("npm run cost -- dev finds the price table and environments/, and prints th
   const dev = SHIPPED_ENVIRONMENTS.find((env) => env.name === "dev")!;
   const total = totalText(environmentEstimate(dev, shippedStack("dev").doc));
   expect(result.stdout).toContain(`dev (ap-northeast-2): ${total} a month`);
+});
+
+test("npm run release -- --dry-run releases nothing: an option it does not know is refused, not ignored", () => {
+  const releases = path.join(ROOT, "releases.yaml");
+  const before = fs.readFileSync(releases, "utf8");
+  const result = run("scripts/release.ts", ["--dry-run"]);
+  expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
+    status: 1,
+    stdout: "",
+    stderr:
+      "release: takes no arguments, and did nothing (got --dry-run): it has no options, no dry run; run it as `npm run release`\n",
+  });
+  expect(fs.readFileSync(releases, "utf8")).toBe(before);
 });

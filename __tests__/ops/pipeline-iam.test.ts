@@ -1,6 +1,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { environmentInputs, pipelinePolicyFiles, POLICY_FILES, policyInputs } from "../../src/ops/pipeline-iam-files";
+import {
+  environmentInputs,
+  iamPoliciesCommand,
+  pipelinePolicyFiles,
+  POLICY_FILES,
+  policyInputs,
+} from "../../src/ops/pipeline-iam-files";
+import { scriptCommand } from "../../src/ops/script-runner";
+import { runInProcess } from "../cli";
 import { environment, environmentFolders, productionEnvironmentFile, tempDir } from "../helpers";
 import {
   ATTACHED_MANAGED_POLICIES,
@@ -344,5 +352,39 @@ describe("each role's policy fits IAM's limit on a role's inline policies (10,24
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe("npm run iam-policies (in this process, as its script runs it)", () => {
+  /** A project root whose environments/ holds a copy of the shipped staging folder as `name`. */
+  function projectWith(name: string): string {
+    const root = tempDir("iam-policies-");
+    fs.cpSync(path.join(ROOT, "environments", "staging"), path.join(root, "environments", name), { recursive: true });
+    return root;
+  }
+  const iamPolicies = (root: string, args: string[]) =>
+    runInProcess(() => scriptCommand("iam-policies", (a) => iamPoliciesCommand(root, a), args));
+
+  test("an invalid environment folder is printed as synth prints it, without a stack trace, and nothing is written", async () => {
+    const root = projectWith("b"); // a folder name too short
+    const run = await iamPolicies(root, []);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(
+      /^iam-policies: 1 problem\(s\) in the environment folders:\n {2}\S*environments\/b: folder name /,
+    );
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(fs.readdirSync(root)).toEqual(["environments"]);
+  });
+
+  test("an argument is refused before anything is read or written: it has no options, no dry run", async () => {
+    const root = projectWith("qa");
+    const run = await iamPolicies(root, ["--dry-run"]);
+    expect(run).toEqual({
+      status: 1,
+      stdout: "",
+      stderr:
+        "iam-policies: takes no arguments, and did nothing (got --dry-run): it has no options, no dry run; run it as `npm run iam-policies`\n",
+    });
+    expect(fs.readdirSync(root)).toEqual(["environments"]);
   });
 });

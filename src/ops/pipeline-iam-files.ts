@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadEnvironments, type EnvironmentConfig } from "../config/load";
 import { neighboursOf } from "../naming";
@@ -12,6 +13,7 @@ import {
   type PolicyInputs,
 } from "./pipeline-iam";
 import { synthesizeDocuments } from "./synthesized";
+import { noArguments } from "./usage";
 
 /** Where `npm run iam-policies` writes each role's policy, relative to the project root. */
 export const POLICY_FILES = {
@@ -102,4 +104,25 @@ export function environmentInputs(
       longerNames: neighboursOf(env, environments),
     },
   };
+}
+
+/**
+ * `npm run iam-policies` in `root`: writes every policy file (`pipelinePolicyFiles`) and removes the
+ * deploy role policy of an environment that is gone (no other file of iam/ is touched). Nothing is
+ * written when an environment folder is invalid (its problems are printed, as by synth).
+ */
+export function iamPoliciesCommand(root: string, args: readonly string[]): void {
+  noArguments("iam-policies", args);
+  const files = pipelinePolicyFiles(root);
+  for (const [file, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+    fs.writeFileSync(path.join(root, file), content);
+    console.log(`wrote ${file}`);
+  }
+  for (const stale of fs.readdirSync(path.join(root, "iam")).map((name) => `iam/${name}`)) {
+    if (/^iam\/deploy-role-policy-[^/]+\.json$/.test(stale) && !(stale in files)) {
+      fs.rmSync(path.join(root, stale));
+      console.log(`removed ${stale}`);
+    }
+  }
 }

@@ -3,16 +3,9 @@ import { ConfigError } from "../config/errors";
 import { loadEnvironments, type EnvironmentConfig } from "../config/load";
 import { PROJECT_ROOT } from "../project-root";
 import { readableStack } from "../readable-stack";
+import { UsageError } from "./usage";
 
-export { PROJECT_ROOT };
-
-/** An error meant for the person at the terminal: printed as it is, without a stack trace. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+export { PROJECT_ROOT, UsageError };
 
 /** Every environment folder, validated (`ENVIRONMENTS_DIR` points elsewhere, as for `npm run synth`). */
 export function projectEnvironments(): EnvironmentConfig[] {
