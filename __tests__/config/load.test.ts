@@ -212,6 +212,41 @@ describe("loading the environment folders", () => {
     ]);
   });
 
+  test("two projects whose names and folders make the same name prefix, or one inside the other, are refused", () => {
+    // given project shop's folder b-qa and project shop-b's folder qa: both make shop-b-qa-*
+    writeEnvironments(dir, {
+      "b-qa": environmentFile({ ...net("10.1.0.0/16"), project: "shop" }),
+      qa: environmentFile({ ...net("10.2.0.0/16"), project: "shop-b" }),
+    });
+    expect(problems()).toEqual([
+      `${label()}/qa: project "shop-b" with this folder name makes the names shop-b-qa-*, which ${label()}/b-qa (project "shop") makes too: ` +
+        "the two would take each other's names (load balancer, database, roles, buckets); change the project or the folder name of the one that is not deployed yet",
+    ]);
+    // shop's bb makes shop-bb-*, whose patterns cover shop-bb's qa (shop-bb-qa-*)
+    fs.rmSync(dir, { recursive: true });
+    writeEnvironments(dir, {
+      bb: environmentFile({ ...net("10.1.0.0/16"), project: "shop" }),
+      qa: environmentFile({ ...net("10.2.0.0/16"), project: "shop-bb" }),
+    });
+    expect(problems()).toEqual([
+      `${label()}/qa: project "shop-bb" with this folder name makes the names shop-bb-qa-*, and ${label()}/bb (project "shop") makes shop-bb-*: ` +
+        "the names of the one begin with the other's, so the patterns that scope a deploy role and a policy (shop-bb-*) would reach the other's resources; " +
+        "change the project or the folder name of the one that is not deployed yet",
+    ]);
+    // within one project, a neighbour (prod and prod-eu) is allowed: its names are excluded from the patterns
+    fs.rmSync(dir, { recursive: true });
+    writeEnvironments(dir, {
+      prod: environmentFile({ ...net("10.1.0.0/16"), project: "shop" }),
+      "prod-eu": environmentFile({ ...net("10.2.0.0/16"), project: "shop" }),
+      qa: environmentFile({ ...net("10.3.0.0/16"), project: "shops" }),
+    });
+    expect(loadEnvironments({ dir }).map((env) => `${env.project}-${env.name}`)).toEqual([
+      "shop-prod",
+      "shop-prod-eu",
+      "shops-qa",
+    ]);
+  });
+
   test("a folder named like a state bucket's stack (state-<bucket>) is refused: the two stacks would collide", () => {
     writeEnvironments(dir, { "state-abcd": environmentFile(net("10.1.0.0/16")) });
     expect(problems()).toEqual([

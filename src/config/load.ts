@@ -497,7 +497,10 @@ function freeVpcBlock(environments: readonly EnvironmentConfig[]): string | unde
   return undefined;
 }
 
-/** Rules that span environments: no two share state or a domain name, and VPC blocks do not overlap. */
+/**
+ * Rules that span environments: no two share state, a domain name or (across projects) a name
+ * prefix, and VPC blocks do not overlap.
+ */
 function crossEnvironmentProblems(environments: EnvironmentConfig[], label: string): string[] {
   const problems: string[] = [];
   const owners = new Map<string, string>();
@@ -552,6 +555,28 @@ function crossEnvironmentProblems(environments: EnvironmentConfig[], label: stri
       );
     } else domains.set(name, env.name);
   }
+  // Names are `<project>-<env>-...`: across projects, `shop` + `b-qa` and `shop-b` + `qa` make the
+  // same names, and `shop` + `bb` makes names (and IAM patterns, shop-bb-*) that cover those of
+  // `shop-bb` + `qa`. Within a project the folder names are unique, and a neighbour's names are
+  // excluded from the patterns (naming.ts, neighboursOf); across projects neither holds.
+  environments.forEach((env, i) => {
+    for (const other of environments.slice(0, i)) {
+      if (other.project === env.project) continue;
+      const [mine, theirs] = [`${env.project}-${env.name}`, `${other.project}-${other.name}`];
+      const clash =
+        mine === theirs
+          ? `which ${label}/${other.name} (project "${other.project}") makes too: the two would take each other's names (load balancer, database, roles, buckets)`
+          : theirs.startsWith(`${mine}-`) || mine.startsWith(`${theirs}-`)
+            ? `and ${label}/${other.name} (project "${other.project}") makes ${theirs}-*: the names of the one begin with the other's, so the patterns that scope a deploy role and a policy (${mine.length < theirs.length ? mine : theirs}-*) would reach the other's resources`
+            : undefined;
+      if (clash) {
+        problems.push(
+          `${label}/${env.name}: project "${env.project}" with this folder name makes the names ${mine}-*, ${clash}; ` +
+            `change the project or the folder name of the one that is not deployed yet`,
+        );
+      }
+    }
+  });
   environments.forEach((env, i) => {
     for (const other of environments.slice(0, i)) {
       if (cidrsOverlap(env.network.cidr, other.network.cidr)) {
