@@ -10,6 +10,7 @@ import {
   type AlarmThresholds,
 } from "../../src/config/load";
 import { WAIVABLE_RULES } from "../../src/config/rules";
+import { DB_INSTANCE_SIZES } from "../../src/config/schema";
 import { environmentFile, productionEnvironmentFile, tempDir, writeEnvironments } from "../helpers";
 
 const base = environmentFile();
@@ -228,12 +229,21 @@ describe("threshold rules", () => {
     expect(problemsOf(withThresholds(thresholds))).toContainEqual(expect.stringMatching(message));
   });
 
-  test("a DB class the memory table does not know needs explicit memory and connection thresholds", () => {
-    const unknown = { ...base, database: { ...base.database, instanceClass: "db.m5.metal" } };
-    expect(problemsOf(unknown)).toEqual([
-      "monitoring.thresholds.dbFreeableMemoryMb is required: the project does not know the memory of db.m5.metal, so it cannot derive a default",
-      "monitoring.thresholds.dbConnections is required: the project does not know the memory of db.m5.metal, so it cannot derive a default",
+  test("every DB class the schema allows has its memory in the table, so the thresholds default for each; a class RDS does not make is refused as the class", () => {
+    for (const [family, sizes] of Object.entries(DB_INSTANCE_SIZES)) {
+      for (const size of sizes) {
+        const instanceClass = `db.${family}.${size}`;
+        expect({ instanceClass, gib: dbInstanceMemoryGib(instanceClass) }).toEqual({
+          instanceClass,
+          gib: expect.any(Number),
+        });
+        expect(problemsOf({ ...base, database: { ...base.database, instanceClass } })).toEqual([]);
+      }
+    }
+    // a size the family does not come in is named as the class's problem, not as missing thresholds
+    const metal = { ...base, database: { ...base.database, instanceClass: "db.m5.metal" } };
+    expect(problemsOf(metal)).toEqual([
+      'database.instanceClass must be a size db.m5 comes in: large, xlarge, 2xlarge, 4xlarge, 8xlarge, 12xlarge, 16xlarge, 24xlarge (got "db.m5.metal")',
     ]);
-    expect(problemsOf(withThresholds({ dbFreeableMemoryMb: 4096, dbConnections: 2000 }, unknown))).toEqual([]);
   });
 });

@@ -162,6 +162,21 @@ describe("coherence rules, for every environment", () => {
       /^database\.instanceClass must be db\.<family>\.<size> with family one of t3, t4g/,
     ],
     [
+      "a DB class in a size its family does not come in (db.m7g.nano: RDS refuses it at apply, after the plan)",
+      { database: { ...base.database, instanceClass: "db.m7g.nano" } },
+      /^database\.instanceClass must be a size db\.m7g comes in: large, xlarge, 2xlarge, 4xlarge, 8xlarge, 12xlarge, 16xlarge \(got "db\.m7g\.nano"\)$/,
+    ],
+    [
+      "a burstable DB class above 2xlarge",
+      { database: { ...base.database, instanceClass: "db.t4g.8xlarge" } },
+      /^database\.instanceClass must be a size db\.t4g comes in: micro, small, medium, large, xlarge, 2xlarge \(got "db\.t4g\.8xlarge"\)$/,
+    ],
+    [
+      "a DB class size no family has",
+      { database: { ...base.database, instanceClass: "db.t4g.gigantic" } },
+      /^database\.instanceClass must be a size db\.t4g comes in: /,
+    ],
+    [
       "storage autoscaling below the allocation",
       { database: { ...base.database, allocatedStorageGb: 100, maxAllocatedStorageGb: 50 } },
       /^database\.maxAllocatedStorageGb must be at least allocatedStorageGb \(100\) \(got 50\)/,

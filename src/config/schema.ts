@@ -319,22 +319,41 @@ export function engineMajor(engine: Engine, version: string): string {
   return engine === "postgres" ? version.split(".")[0] : version.split(".").slice(0, 2).join(".");
 }
 
-export const DB_INSTANCE_FAMILIES = [
-  "t3",
-  "t4g",
-  "m5",
-  "m6i",
-  "m6g",
-  "m7i",
-  "m7g",
-  "m8g",
-  "r5",
-  "r6i",
-  "r6g",
-  "r7i",
-  "r7g",
-  "r8g",
-] as const;
+const BURSTABLE_DB_SIZES = ["micro", "small", "medium", "large", "xlarge", "2xlarge"] as const;
+/** large, xlarge, 2xlarge and on to `largest` (RDS offers no 10xlarge, 18xlarge, 20xlarge or 36xlarge in these). */
+const dbSizesUpTo = (...sizes: readonly string[]) => [
+  "large",
+  "xlarge",
+  "2xlarge",
+  "4xlarge",
+  "8xlarge",
+  "12xlarge",
+  "16xlarge",
+  ...sizes,
+];
+/**
+ * The RDS instance classes this project allows, with the sizes RDS makes each in (the RDS user
+ * guide's hardware specifications for DB instance classes): a size the family does not come in
+ * (db.m7g.nano, db.t4g.4xlarge) fails at apply, after the plan passed.
+ * https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.Summary.html
+ */
+export const DB_INSTANCE_SIZES: Readonly<Record<string, readonly string[]>> = {
+  t3: BURSTABLE_DB_SIZES,
+  t4g: BURSTABLE_DB_SIZES,
+  m5: dbSizesUpTo("24xlarge"),
+  m6i: dbSizesUpTo("24xlarge", "32xlarge"),
+  m6g: dbSizesUpTo(),
+  m7i: dbSizesUpTo("24xlarge", "48xlarge"),
+  m7g: dbSizesUpTo(),
+  m8g: dbSizesUpTo("24xlarge", "48xlarge"),
+  r5: dbSizesUpTo("24xlarge"),
+  r6i: dbSizesUpTo("24xlarge", "32xlarge"),
+  r6g: dbSizesUpTo(),
+  r7i: dbSizesUpTo("24xlarge", "48xlarge"),
+  r7g: dbSizesUpTo(),
+  r8g: dbSizesUpTo("24xlarge", "48xlarge"),
+};
+export const DB_INSTANCE_FAMILIES = Object.keys(DB_INSTANCE_SIZES);
 
 const database = z
   .strictObject({
@@ -361,8 +380,17 @@ const database = z
       ),
     instanceClass: z
       .string()
-      .refine((c) => /^db\.[a-z0-9]+\.[a-z0-9]+$/.test(c) && DB_INSTANCE_FAMILIES.includes(c.split(".")[1] as never), {
-        error: `must be db.<family>.<size> with family one of ${DB_INSTANCE_FAMILIES.join(", ")}`,
+      .superRefine((c, ctx) => {
+        const [prefix, family, size, ...rest] = c.split(".");
+        const sizes = DB_INSTANCE_SIZES[family ?? ""];
+        if (prefix !== "db" || !sizes || !size || rest.length > 0 || !/^[a-z0-9]+$/.test(size)) {
+          ctx.addIssue({
+            code: "custom",
+            message: `must be db.<family>.<size> with family one of ${DB_INSTANCE_FAMILIES.join(", ")}`,
+          });
+        } else if (!sizes.includes(size)) {
+          ctx.addIssue({ code: "custom", message: `must be a size db.${family} comes in: ${sizes.join(", ")}` });
+        }
       })
       .optional()
       .describe("RDS instance class (app-db-split, load-balanced)"),
