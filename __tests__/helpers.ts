@@ -75,7 +75,7 @@ export function ref(resource: { name: string; type?: string }, type: string, att
 
 /** A valid environment file's content; tests change one field at a time. */
 export function environmentFile(overrides: Record<string, unknown> = {}): Record<string, any> {
-  return {
+  const file: Record<string, any> = {
     project: "shop",
     region: "ap-northeast-2",
     accountId: "111122223333", // an example account (a warning, not a placeholder): production requires one
@@ -91,17 +91,27 @@ export function environmentFile(overrides: Record<string, unknown> = {}): Record
     monitoring: { alarmEmails: ["oncall@example.net"] },
     ...overrides,
   };
+  // What the layout has no use for is refused (load.ts, inapplicableSettingProblems): a layout
+  // given by `overrides` drops the defaults above that it does not take, unless they are given too.
+  if (file.layout !== "load-balanced" && !("loadBalancer" in overrides)) delete file.loadBalancer;
+  if (file.layout === "single-server" && !("database" in overrides)) {
+    file.database = { engine: "postgres", engineVersion: "16" };
+  }
+  return file;
 }
 
 /** A production environment's file that keeps every production rule (HTTPS, at least 2 servers). */
 export function productionEnvironmentFile(overrides: Record<string, unknown> = {}): Record<string, any> {
+  const loadBalanced = (overrides.layout ?? "load-balanced") === "load-balanced";
   return environmentFile({
     production: true,
     app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
-    loadBalancer: {
-      https: true,
-      certificateArn: "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
-    },
+    ...(loadBalanced && {
+      loadBalancer: {
+        https: true,
+        certificateArn: "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+      },
+    }),
     ...overrides,
   });
 }

@@ -9,7 +9,10 @@ const production = (overrides: Record<string, unknown> = {}) =>
   environmentFile({
     production: true,
     app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
-    loadBalancer: { https: true, certificateArn: CERT },
+    // only a load-balanced layout takes loadBalancer
+    ...((overrides.layout ?? "load-balanced") === "load-balanced" && {
+      loadBalancer: { https: true, certificateArn: CERT },
+    }),
     ...overrides,
   });
 
@@ -208,5 +211,65 @@ describe("coherence rules, for every environment", () => {
     ],
   ])("rejects %s", (_case, overrides, message) => {
     expect(problemsOf(environmentFile(overrides))).toContainEqual(expect.stringMatching(message));
+  });
+});
+
+describe("settings the layout has no use for are refused, not ignored", () => {
+  const single = (extra: Record<string, unknown>) =>
+    environmentFile({
+      layout: "single-server",
+      network: { cidr: "10.50.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"], natGateways: "none" },
+      app: { instanceType: "t3.small", version: "1.0.0" },
+      ...extra,
+    });
+
+  test("HTTPS and access logs on the single server, and RDS's class, standby and storage: each named, none silently dropped", () => {
+    const problems = problemsOf(
+      single({
+        loadBalancer: { https: true, accessLogs: true },
+        database: {
+          engine: "postgres",
+          engineVersion: "16",
+          instanceClass: "db.r7g.16xlarge",
+          multiAz: true,
+          allocatedStorageGb: 100,
+          maxAllocatedStorageGb: 400,
+        },
+      }),
+    );
+    const rds = (field: string) =>
+      `database.${field} does not apply to layout single-server, whose database runs on the app server, not in RDS: remove it, or use layout app-db-split or load-balanced`;
+    expect(problems).toEqual([
+      "loadBalancer does not apply to layout single-server, which has no load balancer (nginx on the app server answers clients itself): remove it, or use layout load-balanced",
+      rds("instanceClass"),
+      rds("multiAz"),
+      rds("allocatedStorageGb"),
+      rds("maxAllocatedStorageGb"),
+    ]);
+  });
+
+  test("a load balancer's settings on app-db-split are refused; its RDS settings are its own", () => {
+    const file = environmentFile({
+      layout: "app-db-split",
+      network: { cidr: "10.50.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"], natGateways: "none" },
+      app: { instanceType: "t3.small", version: "1.0.0" },
+      loadBalancer: { https: false },
+    });
+    expect(problemsOf(file)).toEqual([
+      "loadBalancer does not apply to layout app-db-split, which has no load balancer (nginx on the app server answers clients itself): remove it, or use layout load-balanced",
+    ]);
+    const { loadBalancer: _dropped, ...without } = file;
+    expect(problemsOf({ ...without, database: { ...file.database, multiAz: true } })).toEqual([]);
+  });
+
+  test("what the single server does use is accepted: deletion protection (the instance's termination protection) and backup days (its nightly dumps)", () => {
+    const parsed = parseEnvironment(
+      "prod",
+      single({
+        database: { engine: "postgres", engineVersion: "16", deletionProtection: true, backupRetentionDays: 10 },
+      }),
+    );
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.environment!.database).toMatchObject({ deletionProtection: true, backupRetentionDays: 10 });
   });
 });

@@ -77,6 +77,8 @@ describe("compareEnvironments", () => {
       "app.count.max",
       "database.instanceClass",
       "database.username",
+      // the single server's file has no loadBalancer (refused on that layout): its defaults differ
+      "loadBalancer.https",
       "state.path",
       "monitoring.thresholds.dbFreeableMemoryMb",
       "monitoring.thresholds.dbConnections",

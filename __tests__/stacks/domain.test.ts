@@ -84,7 +84,6 @@ test.each(["single-server", "app-db-split"])("%s with a domain: an A record to t
     layout,
     network: { cidr: "10.50.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"], natGateways: "none" },
     app: { instanceType: "t3.small", version: "1.0.0" },
-    loadBalancer: { https: false },
     domain: { name: "dev.acme-retail.co.kr" }, // the zone defaults to the name without its first label
   });
   const eip = json.resources("aws_eip")[0];

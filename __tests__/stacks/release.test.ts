@@ -30,7 +30,7 @@ function stack(layout: string, app: Record<string, unknown> = {}, extra: Record<
     layout,
     network: layout === "load-balanced" ? network : { ...network, natGateways: "none" },
     app: { instanceType: "t3.small", version: "1.0.0", ...app },
-    loadBalancer: { https: true, certificateArn: CERT },
+    ...(layout === "load-balanced" && { loadBalancer: { https: true, certificateArn: CERT } }),
     ...extra,
   });
 }

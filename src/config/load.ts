@@ -254,10 +254,39 @@ export function parseEnvironment(name: string, raw: unknown, sourceText?: Source
     );
   }
   problems.push(...availabilityZoneProblems(raw));
+  if (parsed.success) problems.push(...inapplicableSettingProblems(parsed.data.layout, raw));
   if (!parsed.success || problems.length > 0) return { problems };
   const environment = resolve(name, parsed.data);
   problems.push(...ruleProblems(environment), ...placeholderProblems(environment));
   return problems.length > 0 ? { problems } : { problems, environment };
+}
+
+/** The RDS settings of `database`: the single server runs its database itself. */
+const RDS_ONLY_DATABASE_FIELDS = ["instanceClass", "multiAz", "allocatedStorageGb", "maxAllocatedStorageGb"] as const;
+
+/**
+ * Settings the file gives that its layout has no use for: an operator who asked for HTTPS or a
+ * Multi-AZ standby on a layout without a load balancer or RDS would otherwise get neither, and not
+ * be told (as `app.count` beyond 1 is refused on a layout of one app server).
+ */
+function inapplicableSettingProblems(layout: EnvironmentFile["layout"], raw: unknown): string[] {
+  const file = raw as { loadBalancer?: unknown; database?: Record<string, unknown> } | undefined;
+  const problems: string[] = [];
+  if (layout !== "load-balanced" && file?.loadBalancer !== undefined) {
+    problems.push(
+      `loadBalancer does not apply to layout ${layout}, which has no load balancer (nginx on the app server answers clients itself): remove it, or use layout load-balanced`,
+    );
+  }
+  if (layout === "single-server") {
+    for (const field of RDS_ONLY_DATABASE_FIELDS) {
+      if (file?.database?.[field] !== undefined) {
+        problems.push(
+          `database.${field} does not apply to layout single-server, whose database runs on the app server, not in RDS: remove it, or use layout app-db-split or load-balanced`,
+        );
+      }
+    }
+  }
+  return problems;
 }
 
 /**
