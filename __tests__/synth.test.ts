@@ -79,6 +79,16 @@ describe("synthesizeAtomically", () => {
       expect(attempt).toThrow(message);
     }
     expect(snapshot(root)).toEqual(before);
+    // the project reached through a link: the environments folder is still refused
+    const linked = path.join(root, "linked-project");
+    fs.symlinkSync(project, linked);
+    expect(() =>
+      synthesizeAtomically(path.join(project, "environments"), (app) => addStack(app, "dev"), undefined, {
+        protectedPaths: [linked, path.join(linked, "environments")],
+      }),
+    ).toThrow(/environments is .*environments, which a synth would replace/);
+    fs.rmSync(linked);
+    expect(snapshot(root)).toEqual(before);
     // the working directory, always (CDKTF_OUTDIR= empty, cdktf synth -o .): here a folder of the test's
     const cwd = process.cwd();
     process.chdir(notes);
@@ -182,6 +192,33 @@ describe("synthesizeAtomically", () => {
       }),
     ).toThrow("bad input");
     expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  test("an output folder that is a symbolic link stays one: the output goes where it points, with the stacks a selection keeps", () => {
+    // given cdktf.out linked to a folder elsewhere, holding dev (initialized) and prod
+    const real = path.join(root, "disk", "out");
+    fs.mkdirSync(path.dirname(real));
+    fs.symlinkSync(real, outdir);
+    expect(() => synthesizeAtomically(outdir, (app) => addStack(app, "dev"))).toThrow(
+      /^the output folder .*cdktf\.out is a symbolic link to .*disk\/out, which does not exist: create that folder/,
+    );
+    expect(fs.lstatSync(outdir).isSymbolicLink()).toBe(true);
+    fs.mkdirSync(real);
+    synthesizeAtomically(outdir, (app) => ["dev", "prod"].forEach((id) => addStack(app, id)));
+    fs.mkdirSync(path.join(outdir, "stacks", "dev", ".terraform"));
+    // when dev alone is synthesized again, keeping the others
+    synthesizeAtomically(outdir, (app) => addStack(app, "dev"), undefined, { keepOtherStacks: () => true });
+    // then the link is still a link to the same folder, which holds both stacks and dev's init
+    expect(fs.lstatSync(outdir).isSymbolicLink()).toBe(true);
+    expect(fs.readlinkSync(outdir)).toBe(real);
+    expect(fs.readdirSync(path.join(real, "stacks")).sort()).toEqual(["dev", "prod"]);
+    expect(Object.keys(JSON.parse(fs.readFileSync(path.join(real, "manifest.json"), "utf8")).stacks).sort()).toEqual([
+      "dev",
+      "prod",
+    ]);
+    expect(fs.existsSync(path.join(real, "stacks", "dev", ".terraform"))).toBe(true);
+    expect(fs.readdirSync(root).sort()).toEqual(["cdktf.out", "disk"]);
+    expect(fs.readdirSync(path.dirname(real))).toEqual(["out"]);
   });
 
   test("terraform init's providers and lock file survive a new synth; dropped stacks do not", () => {

@@ -21,7 +21,7 @@ export function synthesizeAtomically(
   verify: (stagingDir: string, stacks: string[]) => void = () => undefined,
   options: SynthOptions = {},
 ): string[] {
-  const target = path.resolve(outdir);
+  const target = withoutLinks(path.resolve(outdir));
   const problem = outputFolderProblem(target, options.protectedPaths ?? []);
   if (problem) throw new OutputFolderError(problem);
   const staging = `${target}.staging-${process.pid}`;
@@ -48,6 +48,28 @@ export function synthesizeAtomically(
     fs.rmSync(staging, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * `target` with symbolic links resolved (`cdktf.out` linked to a bigger disk): the output is
+ * swapped in where the folder really is, and the link keeps pointing at it. Swapped in at the
+ * link's own path, the output would replace the link, and the stacks a selection keeps would move
+ * out of the folder it pointed at. A link to nothing is refused.
+ */
+function withoutLinks(target: string): string {
+  try {
+    return fs.realpathSync(target);
+  } catch {
+    // missing (created by the synth), or a link to nothing
+  }
+  const link = fs.lstatSync(target, { throwIfNoEntry: false });
+  if (link?.isSymbolicLink()) {
+    throw new OutputFolderError(
+      `the output folder ${target} is a symbolic link to ${fs.readlinkSync(target)}, which does not exist: create that folder, or set CDKTF_OUTDIR (or cdktf's -o) to another`,
+    );
+  }
+  const parent = path.dirname(target);
+  return parent === target ? target : path.join(withoutLinks(parent), path.basename(target));
 }
 
 export interface SynthOptions {
@@ -83,7 +105,9 @@ export class OutputFolderError extends Error {
  */
 export function outputFolderProblem(target: string, protectedPaths: readonly string[]): string | undefined {
   const inside = (folder: string) => folder === target || folder.startsWith(`${target}${path.sep}`);
-  const guarded = [process.cwd(), ...protectedPaths].map((p) => path.resolve(p)).find(inside);
+  // compared as the output folder is, with links resolved (a project reached through a link)
+  const real = (p: string) => (fs.existsSync(p) ? fs.realpathSync(p) : p);
+  const guarded = [process.cwd(), ...protectedPaths].map((p) => real(path.resolve(p))).find(inside);
   if (guarded) {
     return `the output folder ${target} is ${guarded === target ? "" : "a folder that holds "}${guarded}, which a synth would replace; set CDKTF_OUTDIR (or cdktf's -o) to a folder of its own, such as cdktf.out`;
   }
