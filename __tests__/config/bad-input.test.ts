@@ -187,6 +187,15 @@ describe("bad input a user really writes", () => {
     );
   });
 
+  test("a second YAML document (a --- line) is answered with what to do in the file, not with the parser's advice to a program", () => {
+    const file = `${stringify(environmentFile())}---\ntags:\n  Team: web\n`;
+    const line = file.split("\n").indexOf("---") + 1;
+    expect(problemsOfText(file)).toEqual([
+      "config.yaml is not valid YAML: it holds more than one YAML document (a --- line after the first setting): an environment is one document; " +
+        `remove the --- line, or move what follows it into the file above it (line ${line}, column 1: "---")`,
+    ]);
+  });
+
   test("two duplicated keys are two problems", () => {
     expect(problemsOfText(`${stringify(environmentFile())}project: other\nregion: us-east-1\n`)).toEqual([
       expect.stringMatching(/map keys must be unique .*"project: other"/),

@@ -223,7 +223,10 @@ function yamlProblem(error: YAMLError, text: string): string {
     .split("\n")[0]
     .replace(/ at line \d+, column \d+:?$/, "")
     .replace(/:$/, "");
-  const sentence = reason.charAt(0).toLowerCase() + reason.slice(1);
+  // the parser's advice (parseAllDocuments) is for a program, not for the file's author
+  const sentence = /^Source contains multiple documents/.test(reason)
+    ? "it holds more than one YAML document (a --- line after the first setting): an environment is one document; remove the --- line, or move what follows it into the file above it"
+    : reason.charAt(0).toLowerCase() + reason.slice(1);
   const at = error.linePos?.[0];
   if (!at) return sentence;
   const written = text.split(/\r?\n/)[at.line - 1]?.trim();
