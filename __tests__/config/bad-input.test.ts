@@ -163,6 +163,16 @@ describe("bad input a user really writes", () => {
     ]);
   });
 
+  test("a number where text is meant, which quoted would still be wrong, is answered with the field's rule, not how to quote it", () => {
+    // given `cidr: 10`: "10" is no CIDR block either
+    const file = stringify(environmentFile()).replace("cidr: 10.50.0.0/16", "cidr: 10");
+    expect(problemsOfText(file)).toEqual(["network.cidr must be an IPv4 CIDR block such as 10.20.0.0/16 (got 10)"]);
+    // and `cidr: 10.30`, as written (YAML reads the number 10.3)
+    expect(problemsOfText(file.replace("cidr: 10", "cidr: 10.30"))).toEqual([
+      "network.cidr must be an IPv4 CIDR block such as 10.20.0.0/16 (got 10.30)",
+    ]);
+  });
+
   test("an engine version YAML reads as a number gets the same answer", () => {
     const file = stringify(environmentFile()).replace(/engineVersion: "?16"?/, "engineVersion: 16");
     expect(problemsOfText(file)).toEqual([

@@ -40,6 +40,8 @@ export function describeIssue(
   issue: z.core.$ZodIssue,
   allowedKeys: (path: PropertyKey[]) => string[],
   sourceText: SourceText = () => undefined,
+  /** What the field says of a value as text, or undefined when it takes it (a number YAML read where text was meant). */
+  textProblem: (path: PropertyKey[], text: string) => string | undefined = () => undefined,
 ): string[] {
   const field = fieldPath(issue.path);
   const input = (issue as { input?: unknown }).input;
@@ -61,7 +63,7 @@ export function describeIssue(
       return [`${field} must be one of: ${values.join(", ")}${meant ? `: did you mean ${meant}?` : ""}${got(input)}`];
     }
     case "invalid_type":
-      return [invalidType(issue, field, input, allowedKeys, sourceText)];
+      return [invalidType(issue, field, input, allowedKeys, sourceText, textProblem)];
     case "invalid_union": {
       const discriminator = (issue as { discriminator?: string }).discriminator;
       const tag =
@@ -80,6 +82,7 @@ function invalidType(
   input: unknown,
   allowedKeys: (path: PropertyKey[]) => string[],
   sourceText: SourceText,
+  textProblem: (path: PropertyKey[], text: string) => string | undefined,
 ): string {
   const own = !isDefaultMessage(issue.message);
   // An empty value (`max:`) is YAML's null: as good as missing.
@@ -94,6 +97,9 @@ function invalidType(
   if (issue.expected === "string" && (typeof input === "number" || typeof input === "boolean")) {
     const written = sourceText(issue.path) ?? String(input);
     const key = String(issue.path[issue.path.length - 1]);
+    // quoted, would it do? If not, the field's own rule is the answer (`cidr: 10`)
+    const rule = textProblem(issue.path, written);
+    if (rule) return `${field} ${rule.replace(/ \(got .*\)$/, "")} (got ${written})`;
     return (
       `${field} must be text, so quote it: ${key}: "${written}" ` +
       `(YAML reads ${written} unquoted as the ${typeof input} ${String(input)}) (got ${written})`

@@ -251,7 +251,12 @@ export function parseEnvironment(name: string, raw: unknown, sourceText?: Source
     problems.push(
       ...withoutTypoRequired(
         parsed.error.issues.flatMap((issue) =>
-          describeIssue(issue, (p) => allowedKeysAt(environmentSchema, raw, p), sourceText),
+          describeIssue(
+            issue,
+            (p) => allowedKeysAt(environmentSchema, raw, p),
+            sourceText,
+            (p, text) => textProblemAt(environmentSchema, raw, p, text),
+          ),
         ),
       ),
     );
@@ -626,6 +631,28 @@ function crossEnvironmentProblems(environments: EnvironmentConfig[], label: stri
 
 /** The field names the schema accepts for the object at `path` (for "did you mean" messages). */
 function allowedKeysAt(schema: z.ZodType, raw: unknown, path: readonly PropertyKey[]): string[] {
+  const def = (
+    schemaAt(schema, raw, path) as unknown as { _zod?: { def: { type: string; shape?: object } } } | undefined
+  )?._zod?.def;
+  return def?.type === "object" && def.shape ? Object.keys(def.shape) : [];
+}
+
+/**
+ * What the field at `path` says of `text`, or undefined when it takes it: `cidr: 10`, quoted, is
+ * still no CIDR block, so its message is the field's rule, not how to quote it.
+ */
+function textProblemAt(
+  schema: z.ZodType,
+  raw: unknown,
+  path: readonly PropertyKey[],
+  text: string,
+): string | undefined {
+  const checked = schemaAt(schema, raw, path)?.safeParse(text);
+  return checked && !checked.success ? checked.error.issues[0]?.message : undefined;
+}
+
+/** The schema of the field at `path` of `raw` (through defaults, optionals and tagged unions). */
+function schemaAt(schema: z.ZodType, raw: unknown, path: readonly PropertyKey[]): z.ZodType | undefined {
   let node: z.ZodType | undefined = schema;
   let value: unknown = raw;
   for (let i = 0; i <= path.length && node;) {
@@ -646,11 +673,10 @@ function allowedKeysAt(schema: z.ZodType, raw: unknown, path: readonly PropertyK
       value = (value as Record<string, unknown> | undefined)?.[String(path[i])];
       i++;
     } else {
-      return [];
+      return undefined;
     }
   }
-  const def = (node as unknown as { _zod?: { def: { type: string; shape?: object } } } | undefined)?._zod?.def;
-  return def?.type === "object" && def.shape ? Object.keys(def.shape) : [];
+  return node;
 }
 
 /** How messages name a folder: relative to the working directory, `/`-separated. */
