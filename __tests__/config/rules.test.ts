@@ -46,6 +46,31 @@ describe("production is stricter, and says so", () => {
       /^database\.multiAz must be true in production/,
     ],
     [
+      "one app process a server",
+      { app: { ...base.app, processes: 1 } },
+      /^app\.processes must be at least 2 in production: with one, every deploy .* \(got 1\)/,
+    ],
+    [
+      "a week of app logs",
+      { app: { ...base.app, logRetentionDays: 7 } },
+      /^app\.logRetentionDays must be at least 90 in production: .* \(got 7\)/,
+    ],
+    [
+      "5-minute EC2 metrics",
+      { app: { ...base.app, detailedMonitoring: false } },
+      /^app\.detailedMonitoring must be true in production: the alarms on the servers then see 1-minute metrics/,
+    ],
+    [
+      "an AMI that follows every Amazon Linux release",
+      { app: { ...base.app, amiUpdates: "latest" } },
+      /^app\.amiUpdates must be pinned in production: with latest, an apply made for another change rolls every server .* \(got "latest"\)/,
+    ],
+    [
+      "VPC flow logs off",
+      { network: { ...base.network, flowLogs: { enabled: false } } },
+      /^network\.flowLogs\.enabled must be true in production: /,
+    ],
+    [
       "deletion protection off",
       { database: { ...base.database, deletionProtection: false } },
       /^database\.deletionProtection must be true in production/,

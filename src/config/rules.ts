@@ -34,6 +34,8 @@ export const MAX_S3_LIFECYCLE_DAYS = 2147483647;
 const loadBalanced = (env: EnvironmentConfig) => env.layout === "load-balanced";
 const production = (env: EnvironmentConfig) => env.production;
 const OPT_OUT = "(or waive it: exceptions: [{ rule: <field>, reason: ... }])";
+/** Days production keeps the app's and nginx's logs at least (its default is 365). */
+const PRODUCTION_MIN_LOG_DAYS = 90;
 
 export const RULES: readonly Rule[] = [
   // ---- Coherence ----
@@ -245,6 +247,51 @@ export const RULES: readonly Rule[] = [
       app.count.min >= 2
         ? undefined
         : `must be at least 2 in production, so one failed server does not take the site down (got ${app.count.min})`,
+  },
+  {
+    id: "app.processes",
+    production: true,
+    appliesTo: production,
+    check: ({ app }) =>
+      app.processes >= 2
+        ? undefined
+        : `must be at least 2 in production: with one, every deploy and every crash of it leaves the server with nothing behind nginx (got ${app.processes}) ${OPT_OUT}`,
+  },
+  {
+    id: "app.logRetentionDays",
+    production: true,
+    appliesTo: production,
+    check: ({ app }) =>
+      app.logRetentionDays >= PRODUCTION_MIN_LOG_DAYS
+        ? undefined
+        : `must be at least ${PRODUCTION_MIN_LOG_DAYS} in production: an incident or an audit looks back months (got ${app.logRetentionDays}) ${OPT_OUT}`,
+  },
+  {
+    id: "app.detailedMonitoring",
+    production: true,
+    appliesTo: production,
+    check: ({ app }) =>
+      app.detailedMonitoring
+        ? undefined
+        : `must be true in production: the alarms on the servers then see 1-minute metrics, not 5-minute ones ${OPT_OUT}`,
+  },
+  {
+    id: "app.amiUpdates",
+    production: true,
+    appliesTo: (env) => production(env) && env.app.ami === "al2023",
+    check: ({ app }) =>
+      app.amiUpdates === "pinned"
+        ? undefined
+        : `must be pinned in production: with latest, an apply made for another change rolls every server onto a new Amazon Linux release (npm run bump-ami -- <env> moves a pinned one on purpose) (got "${app.amiUpdates}") ${OPT_OUT}`,
+  },
+  {
+    id: "network.flowLogs.enabled",
+    production: true,
+    appliesTo: production,
+    check: ({ network }) =>
+      network.flowLogs.enabled
+        ? undefined
+        : `must be true in production: the VPC's flow logs are the record of who talked to what, when something went wrong ${OPT_OUT}`,
   },
   {
     id: "database.multiAz",
