@@ -237,6 +237,10 @@ describe("threshold rules", () => {
           instanceClass,
           gib: expect.any(Number),
         });
+      }
+      // each family's smallest and largest load, with their thresholds defaulted
+      for (const size of [sizes[0], sizes[sizes.length - 1]]) {
+        const instanceClass = `db.${family}.${size}`;
         expect(problemsOf({ ...base, database: { ...base.database, instanceClass } })).toEqual([]);
       }
     }
