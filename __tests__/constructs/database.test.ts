@@ -1,6 +1,10 @@
 import { Testing } from "cdktf";
 import type { Engine } from "../../src/config/schema";
-import { Database, performanceInsightsSupported } from "../../src/constructs/database";
+import {
+  Database,
+  iamDatabaseAuthenticationSupported,
+  performanceInsightsSupported,
+} from "../../src/constructs/database";
 import { shippedStack } from "../shipped";
 import { Naming } from "../../src/naming";
 import { Synthesized } from "../helpers";
@@ -91,6 +95,18 @@ describe("Database: the logs it exports", () => {
     const parameters = databaseJson("mysql", "8.4").resources("aws_db_parameter_group")[0].values.parameter;
     expect(parameters).toContainEqual(expect.objectContaining({ name: "log_output", value: "FILE" }));
     expect(parameters).toContainEqual(expect.objectContaining({ name: "slow_query_log", value: "1" }));
+  });
+});
+
+describe("Database: IAM database authentication, where RDS offers it", () => {
+  test("on for PostgreSQL, MySQL and MariaDB from 10.11; off for MariaDB 10.6, which RDS refuses it for", () => {
+    expect(database("postgres", "16").iam_database_authentication_enabled).toBe(true);
+    expect(database("mysql", "8.4").iam_database_authentication_enabled).toBe(true);
+    expect(database("mariadb", "10.11").iam_database_authentication_enabled).toBe(true);
+    expect(database("mariadb", "11.4").iam_database_authentication_enabled).toBe(true);
+    expect(database("mariadb", "10.6").iam_database_authentication_enabled).toBe(false);
+    expect(database("mariadb", "10.6.19").iam_database_authentication_enabled).toBe(false);
+    expect(iamDatabaseAuthenticationSupported("mariadb", "10.11.9")).toBe(true);
   });
 });
 
