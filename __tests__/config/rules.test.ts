@@ -207,7 +207,17 @@ describe("coherence rules, for every environment", () => {
     [
       "storage autoscaling below the allocation",
       { database: { ...base.database, allocatedStorageGb: 100, maxAllocatedStorageGb: 50 } },
-      /^database\.maxAllocatedStorageGb must be at least allocatedStorageGb \(100\) \(got 50\)/,
+      /^database\.maxAllocatedStorageGb must be at least 110, 10 % above allocatedStorageGb \(100\): RDS refuses .* \(got 50\)/,
+    ],
+    [
+      "storage autoscaling up to the allocation (RDS: the ceiling must be greater than the storage)",
+      { database: { ...base.database, allocatedStorageGb: 100, maxAllocatedStorageGb: 100 } },
+      /^database\.maxAllocatedStorageGb must be at least 110, 10 % above allocatedStorageGb \(100\).* \(got 100\)/,
+    ],
+    [
+      "storage autoscaling less than 10 % above the allocation",
+      { database: { ...base.database, allocatedStorageGb: 100, maxAllocatedStorageGb: 105 } },
+      /^database\.maxAllocatedStorageGb must be at least 110, .* \(got 105\)/,
     ],
     [
       "SSH open to the world",
@@ -297,4 +307,12 @@ describe("settings the layout has no use for are refused, not ignored", () => {
     expect(parsed.problems).toEqual([]);
     expect(parsed.environment!.database).toMatchObject({ deletionProtection: true, backupRetentionDays: 10 });
   });
+});
+
+test("the default storage autoscaling ceiling, four times the allocation, stays within RDS's largest volume (64 TiB)", () => {
+  const ceiling = (allocatedStorageGb: number) =>
+    parseEnvironment("qa", environmentFile({ database: { ...environmentFile().database, allocatedStorageGb } }))
+      .environment!.database.maxAllocatedStorageGb;
+  expect(ceiling(100)).toBe(400);
+  expect(ceiling(20000)).toBe(65536);
 });

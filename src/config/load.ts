@@ -393,7 +393,9 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
       multiAz: file.database.multiAz ?? defaults.multiAz,
       deletionProtection: file.database.deletionProtection ?? defaults.deletionProtection,
       backupRetentionDays: file.database.backupRetentionDays ?? defaults.backupRetentionDays,
-      maxAllocatedStorageGb: file.database.maxAllocatedStorageGb ?? 4 * file.database.allocatedStorageGb,
+      // four times the allocation, within RDS's largest gp3 volume (64 TiB)
+      maxAllocatedStorageGb:
+        file.database.maxAllocatedStorageGb ?? Math.min(4 * file.database.allocatedStorageGb, 65536),
     },
     loadBalancer: {
       ...file.loadBalancer,

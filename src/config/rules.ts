@@ -32,6 +32,8 @@ const MAX_RDS_BACKUP_DAYS = 35;
 /** An S3 lifecycle expiration takes a non-zero number of days, a 32-bit integer. */
 export const MAX_S3_LIFECYCLE_DAYS = 2147483647;
 const loadBalanced = (env: EnvironmentConfig) => env.layout === "load-balanced";
+/** The least storage autoscaling ceiling RDS takes for an allocation: 10 % above it. */
+const minStorageCeiling = (allocatedGb: number) => Math.ceil((allocatedGb * 11) / 10);
 const production = (env: EnvironmentConfig) => env.production;
 const OPT_OUT = "(or waive it: exceptions: [{ rule: <field>, reason: ... }])";
 /** Days production keeps the app's and nginx's logs at least (its default is 365). */
@@ -109,10 +111,11 @@ export const RULES: readonly Rule[] = [
   {
     id: "database.maxAllocatedStorageGb",
     appliesTo: usesRds,
+    // RDS refuses a storage autoscaling ceiling less than 10 % above the allocation (equal included)
     check: ({ database: d }) =>
-      d.maxAllocatedStorageGb >= d.allocatedStorageGb
+      d.maxAllocatedStorageGb >= minStorageCeiling(d.allocatedStorageGb)
         ? undefined
-        : `must be at least allocatedStorageGb (${d.allocatedStorageGb}) (got ${d.maxAllocatedStorageGb})`,
+        : `must be at least ${minStorageCeiling(d.allocatedStorageGb)}, 10 % above allocatedStorageGb (${d.allocatedStorageGb}): RDS refuses a storage autoscaling ceiling closer to the allocation (got ${d.maxAllocatedStorageGb})`,
   },
   {
     id: "loadBalancer.certificateArn",

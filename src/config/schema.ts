@@ -397,7 +397,9 @@ const database = z
     allocatedStorageGb: intRange(20, 65536).default(20).describe("Initial gp3 storage in GiB"),
     maxAllocatedStorageGb: intRange(20, 65536)
       .optional()
-      .describe("Storage autoscaling ceiling; default 4 x allocatedStorageGb"),
+      .describe(
+        "Storage autoscaling ceiling, at least 10 % above allocatedStorageGb (RDS refuses less); default 4 x allocatedStorageGb, at most 65536",
+      ),
     multiAz: z.boolean().optional().describe("Standby in a second AZ; default: on in production"),
     deletionProtection: z.boolean().optional().describe("Default: on in production"),
     backupRetentionDays: z
