@@ -94,6 +94,8 @@ export function environmentFile(overrides: Record<string, unknown> = {}): Record
   // What the layout has no use for is refused (load.ts, inapplicableSettingProblems): a layout
   // given by `overrides` drops the defaults above that it does not take, unless they are given too.
   if (file.layout !== "load-balanced" && !("loadBalancer" in overrides)) delete file.loadBalancer;
+  if (file.layout !== "load-balanced" && !("network" in overrides))
+    file.network = { ...file.network, natGateways: "none" };
   if (file.layout === "single-server" && !("database" in overrides)) {
     file.database = { engine: "postgres", engineVersion: "16" };
   }

@@ -103,9 +103,11 @@ describe("the field reference", () => {
   test("rows say what is required, defaults, variants and limits", () => {
     const byPath = new Map(referenceFields().map((f) => [f.path, f]));
     expect(byPath.get("project")!.default).toBe("**required**");
+    expect(byPath.get("loadBalancer.accessLogs")).toMatchObject({ accepts: "`true` or `false`", default: "`false`" });
+    // a default that depends on the layout is described, not given one value
     expect(byPath.get("network.natGateways")).toMatchObject({
       accepts: "one of: `single`, `per-az`, `none`",
-      default: "`single`",
+      description: expect.stringContaining("Default: single with layout load-balanced"),
     });
     expect(byPath.get("access.ssh.allowedCidrs")!.default).toBe("required with `access.ssh`");
     expect(byPath.get("exceptions[].reason")!.default).toBe("required in each item");

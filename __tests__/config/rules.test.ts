@@ -283,6 +283,25 @@ describe("settings the layout has no use for are refused, not ignored", () => {
     ]);
   });
 
+  test("NAT gateways only where app servers are private: none by default without a load balancer, and one asked for there is refused", () => {
+    const natOf = (layout: string, natGateways?: string) => {
+      const file = environmentFile({ layout, app: { instanceType: "t3.small", version: "1.0.0" } });
+      const { natGateways: _default, ...network } = file.network;
+      const parsed = parseEnvironment("qa", { ...file, network: { ...network, ...(natGateways && { natGateways }) } });
+      return parsed.environment?.network.natGateways ?? parsed.problems;
+    };
+    expect(natOf("load-balanced")).toBe("single");
+    expect(natOf("app-db-split")).toBe("none");
+    expect(natOf("single-server")).toBe("none");
+    expect(natOf("single-server", "none")).toBe("none");
+    expect(natOf("single-server", "per-az")).toEqual([
+      'network.natGateways does not apply to layout single-server, whose app server is in a public subnet and whose database needs no egress: a NAT gateway there is idle, and billed (none is the default here): remove it, or use layout load-balanced (got "per-az")',
+    ]);
+    expect(natOf("app-db-split", "single")).toEqual([
+      expect.stringMatching(/^network\.natGateways does not apply to layout app-db-split/),
+    ]);
+  });
+
   test("a load balancer's settings on app-db-split are refused; its RDS settings are its own", () => {
     const file = environmentFile({
       layout: "app-db-split",

@@ -74,6 +74,7 @@ describe("compareEnvironments", () => {
     // the single server's app user is "app", RDS's master user "app_admin".
     expect(paths).toEqual([
       "layout",
+      "network.natGateways", // none by default on the single server, single with a load balancer
       "app.count.max",
       "database.instanceClass",
       "database.username",

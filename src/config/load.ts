@@ -30,8 +30,9 @@ export type StateConfig =
 /** One validated environment, as the rest of the code sees it: parsed, defaulted, resolved. */
 export interface EnvironmentConfig extends Omit<
   EnvironmentFile,
-  "state" | "app" | "database" | "loadBalancer" | "monitoring" | "deployOrder"
+  "network" | "state" | "app" | "database" | "loadBalancer" | "monitoring" | "deployOrder"
 > {
+  readonly network: EnvironmentFile["network"] & { readonly natGateways: "single" | "per-az" | "none" };
   /** The folder name; also the stack name (`cdktf deploy <name>`). */
   readonly name: string;
   readonly state: StateConfig;
@@ -285,6 +286,12 @@ function inapplicableSettingProblems(layout: EnvironmentFile["layout"], raw: unk
       `loadBalancer does not apply to layout ${layout}, which has no load balancer (nginx on the app server answers clients itself): remove it, or use layout load-balanced`,
     );
   }
+  const nat = (file as { network?: { natGateways?: unknown } } | undefined)?.network?.natGateways;
+  if (layout !== "load-balanced" && (nat === "single" || nat === "per-az")) {
+    problems.push(
+      `network.natGateways does not apply to layout ${layout}, whose app server is in a public subnet and whose database needs no egress: a NAT gateway there is idle, and billed (none is the default here): remove it, or use layout load-balanced (got "${nat}")`,
+    );
+  }
   if (layout === "single-server") {
     for (const field of RDS_ONLY_DATABASE_FIELDS) {
       if (file?.database?.[field] !== undefined) {
@@ -371,6 +378,11 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
     ...file,
     name,
     deployOrder: file.deployOrder ?? defaults.deployOrder,
+    network: {
+      ...file.network,
+      // only a load-balanced layout has private app servers that need egress
+      natGateways: file.network.natGateways ?? (file.layout === "load-balanced" ? "single" : "none"),
+    },
     state,
     app: {
       ...file.app,

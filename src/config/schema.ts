@@ -82,9 +82,9 @@ const network = z
       .describe("Concrete AZ names of the region (at least two); each gets a public, an app and a data subnet"),
     natGateways: z
       .enum(["single", "per-az", "none"])
-      .default("single")
+      .optional()
       .describe(
-        "single: one shared NAT gateway (cheaper); per-az: one per AZ (survives an AZ outage); none: no egress from private subnets",
+        "single: one shared NAT gateway (cheaper); per-az: one per AZ (survives an AZ outage); none: no egress from private subnets. Default: single with layout load-balanced, whose app servers are private; none otherwise (the app server is public, and the database needs no egress)",
       ),
     flowLogs: z
       .strictObject({
