@@ -210,6 +210,11 @@ describe("coherence rules, for every environment", () => {
       /^database\.maxAllocatedStorageGb must be at least 110, 10 % above allocatedStorageGb \(100\): RDS refuses .* \(got 50\)/,
     ],
     [
+      "a health check path longer than the load balancer takes",
+      { app: { ...base.app, healthCheckPath: `/${"a".repeat(1024)}` } },
+      /^app\.healthCheckPath must be at most 1024 characters, the load balancer's limit for a health check path/,
+    ],
+    [
       "storage autoscaling up to the allocation (RDS: the ceiling must be greater than the storage)",
       { database: { ...base.database, allocatedStorageGb: 100, maxAllocatedStorageGb: 100 } },
       /^database\.maxAllocatedStorageGb must be at least 110, 10 % above allocatedStorageGb \(100\).* \(got 100\)/,

@@ -241,6 +241,7 @@ const app = z
     healthCheckPath: z
       .string()
       .regex(/^\/[A-Za-z0-9._~\/-]*$/, "must be a URL path starting with /")
+      .max(1024, "must be at most 1024 characters, the load balancer's limit for a health check path")
       .default("/healthz")
       .describe("Path the load balancer's health check requests"),
     rootVolumeGb: intRange(8, 16384).default(20).describe("Encrypted gp3 root volume size in GiB"),
