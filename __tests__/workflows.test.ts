@@ -856,7 +856,7 @@ test("every checkout fetches the whole history: synth rebuilds older releases fr
   for (const step of checkouts) expect(step.with).toMatchObject({ "fetch-depth": 0, "persist-credentials": false });
 });
 
-test("deploys wait for DEPLOY_ENABLED and run from main only; test jobs install nginx for the in-server tests", () => {
+test("deploys wait for DEPLOY_ENABLED and run from main only; test jobs install what the drills run, as .ci/run does", () => {
   expect(workflow("deploy.yml").jobs.deploy.if).toBe(
     "vars.DEPLOY_ENABLED == 'true' && github.ref == 'refs/heads/main'",
   );
@@ -865,7 +865,16 @@ test("deploys wait for DEPLOY_ENABLED and run from main only; test jobs install 
       .map(([, job]) => job)
       .find((job) => stepsOf(job).some((s) => s.run === "npm test"))!;
     const runs = stepsOf(testJob).map((s) => String(s.run ?? ""));
-    expect(runs.findIndex((r) => /apt-get install -y -qq nginx/.test(r))).toBeLessThan(runs.indexOf("npm test"));
-    expect(runs.findIndex((r) => /apt-get install -y -qq nginx/.test(r))).toBeGreaterThan(-1);
+    expect(runs.indexOf("bash .ci/install-packages")).toBeLessThan(runs.indexOf("npm test"));
+    expect(runs.indexOf("bash .ci/install-packages")).toBeGreaterThan(-1);
+  }
+  // the same script .ci/run starts, and it installs every program a drill fails without in CI
+  expect(fs.readFileSync(path.join(ROOT, ".ci/run"), "utf8")).toContain("bash .ci/install-packages");
+  const installs = fs.readFileSync(path.join(ROOT, ".ci/install-packages"), "utf8");
+  for (const pkg of ["nginx", "curl", "postgresql", "mariadb-server", "mariadb-client", "openssl", "jq"]) {
+    expect({ pkg, installed: new RegExp(`PACKAGES\\+=\\([^)]*\\b${pkg}\\b`).test(installs) }).toEqual({
+      pkg,
+      installed: true,
+    });
   }
 });
