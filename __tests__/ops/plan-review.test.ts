@@ -420,6 +420,39 @@ describe("plan review: changes that look safe but are not", () => {
     expect(reviewPlan(checked("/healthz", "/healthz"), prodDoc).findings).toEqual([]);
   });
 
+  test("a new major engine version blocks the plan (RDS refuses it without allow_major_version_upgrade, which stays off); a minor one does not", () => {
+    const versions = (engine: string, before: string, after: string) =>
+      planDocument({
+        resourceChanges: [
+          update(
+            database,
+            { engine, engine_version: before, allow_major_version_upgrade: false },
+            { engine, engine_version: after, allow_major_version_upgrade: false },
+          ),
+        ],
+      });
+    const review = reviewPlan(versions("postgres", "16.4", "17"), prodDoc, { environment: "prod" });
+    expect(review.findings).toEqual([
+      {
+        address: database,
+        blocks: true,
+        message: expect.stringMatching(
+          /^environments\/prod: database\.engineVersion 16 -> 17 is a major upgrade, which RDS refuses without allow_major_version_upgrade .* Keep 16, or upgrade on purpose: .*--engine-version 17 --allow-major-version-upgrade .*then set engineVersion to 17$/,
+        ),
+      },
+    ]);
+    expect(review.blocked).toBe(true);
+    expect(reviewPlan(versions("mysql", "8.0.39", "8.4"), prodDoc).findings).toEqual([
+      expect.objectContaining({ blocks: true, message: expect.stringContaining("database.engineVersion 8.0 -> 8.4") }),
+    ]);
+    // a minor version, pinned or moved within the major, says nothing
+    expect(reviewPlan(versions("postgres", "16.4", "16.6"), prodDoc)).toMatchObject({ findings: [], blocked: false });
+    expect(reviewPlan(versions("mariadb", "10.11.9", "10.11"), prodDoc)).toMatchObject({
+      findings: [],
+      blocked: false,
+    });
+  });
+
   test.each([
     ["single-server", () => single],
     ["app-db-split", () => split],

@@ -1,4 +1,5 @@
 import { architectureOf } from "../config/instance-types";
+import { engineMajor, ENGINES, type Engine } from "../config/schema";
 import {
   describeReason,
   formatPath,
@@ -515,6 +516,32 @@ const protectionOff: Finder = (rc, kind, { environment }) => {
   };
 };
 
+/**
+ * A new major `database.engineVersion` (16 -> 17, MySQL 8.0 -> 8.4): RDS refuses a major upgrade
+ * unless it is allowed, and the stacks leave `allow_major_version_upgrade` off so that an edited
+ * line never upgrades a database in place. The apply would fail part-way (after the new parameter
+ * group), so the plan is blocked, saying how to upgrade on purpose.
+ */
+const engineMajorUpgrade: Finder = (rc, kind, { environment }) => {
+  if (addressOf(rc)?.type !== "aws_db_instance" || kind !== "update") return undefined;
+  const [before, after] = [values(rc.change.before), values(rc.change.after)];
+  const engine = after.engine as Engine;
+  if (!(engine in ENGINES) || typeof before.engine_version !== "string" || typeof after.engine_version !== "string")
+    return undefined;
+  const [from, to] = [engineMajor(engine, before.engine_version), engineMajor(engine, after.engine_version)];
+  if (from === to || after.allow_major_version_upgrade === true) return undefined;
+  return {
+    address: rc.address,
+    blocks: true,
+    message:
+      `environments/${environment}: database.engineVersion ${from} -> ${to} is a major upgrade, which RDS refuses ` +
+      `without allow_major_version_upgrade (off, so that an edited line never upgrades a database in place): the ` +
+      `apply would fail part-way. Keep ${from}, or upgrade on purpose: a snapshot, then aws rds modify-db-instance ` +
+      `--db-instance-identifier <id> --engine-version ${to} --allow-major-version-upgrade --apply-immediately ` +
+      `(with a parameter group of the new family), then set engineVersion to ${to}`,
+  };
+};
+
 /** Every check of one change for what looks safe but is not. */
 const FINDINGS: readonly Finder[] = [
   architectureSwitch,
@@ -523,6 +550,7 @@ const FINDINGS: readonly Finder[] = [
   targetPortMoves,
   healthPathMoves,
   protectionOff,
+  engineMajorUpgrade,
 ];
 
 // ---- Reports ----
