@@ -67,6 +67,15 @@ export function vpcCidrProblem(cidr: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The addresses one tier's subnet of `vpcCidr` gives its instances: the subnet's size less the 5
+ * addresses AWS keeps in every subnet (network, router, DNS, a spare, broadcast), and its prefix.
+ */
+export function subnetUsableAddresses(vpcCidr: string): { readonly prefix: number; readonly usable: number } {
+  const prefix = block(vpcCidr).prefix + Number(TIER_BITS + AZ_BITS);
+  return { prefix, usable: 2 ** (32 - prefix) - 5 };
+}
+
 /** The CIDR of one tier's subnet in one AZ. `vpcCidr` must pass `vpcCidrProblem`. */
 export function subnetCidr(vpcCidr: string, tier: SubnetTier, availabilityZone: string): string {
   const slot = azSuffix(availabilityZone).charCodeAt(0) - "a".charCodeAt(0);

@@ -340,3 +340,17 @@ test("the default storage autoscaling ceiling, four times the allocation, stays 
   expect(ceiling(100)).toBe(400);
   expect(ceiling(20000)).toBe(65536);
 });
+
+test("a load-balanced group's largest size fits its app subnets, with room for an instance refresh (150 %)", () => {
+  const file = (cidr: string, max: number) =>
+    environmentFile({
+      network: { ...environmentFile().network, cidr },
+      app: { instanceType: "t3.micro", version: "1.0.0", count: { min: 1, desired: 1, max } },
+    });
+  // a /22 in 2 AZs: two /27 app subnets, 27 addresses each, 54 in all: at most 36 servers
+  expect(problemsOf(file("10.50.0.0/22", 100))).toEqual([
+    "app.count.max must leave room in the app subnets for an instance refresh, which runs up to 150 % of the group: network.cidr 10.50.0.0/22 gives 2 app subnets of /27 (27 addresses each, 54 in all), so at most 36; give the VPC a larger block or more AZs (got 100)",
+  ]);
+  expect(problemsOf(file("10.50.0.0/22", 36))).toEqual([]);
+  expect(problemsOf(file("10.50.0.0/16", 100))).toEqual([]);
+});

@@ -1,6 +1,7 @@
 import { IPv4CidrRange, Validator } from "ip-num";
 import type { EnvironmentConfig } from "./load";
 import { FIRST_APP_PORT } from "../userdata/app-host";
+import { subnetUsableAddresses } from "../cidr";
 import { identifierProblem, localEngineProblem } from "./database-engines";
 import { ENGINES, engineMajor } from "./schema";
 
@@ -57,6 +58,19 @@ export const RULES: readonly Rule[] = [
       return port >= FIRST_APP_PORT && port <= last
         ? `must not be one of the app processes' ports ${FIRST_APP_PORT}-${last} (app.processes: ${processes}); nginx listens on app.port (got ${port})`
         : undefined;
+    },
+  },
+  {
+    id: "app.count.max",
+    appliesTo: loadBalanced,
+    // An instance refresh launches new servers before it stops old ones: up to 150 % of the group.
+    check: ({ app: { count }, network: { cidr, availabilityZones } }) => {
+      const { prefix, usable } = subnetUsableAddresses(cidr);
+      const total = usable * availabilityZones.length;
+      const most = Math.floor((total * 2) / 3);
+      return count.max <= most
+        ? undefined
+        : `must leave room in the app subnets for an instance refresh, which runs up to 150 % of the group: network.cidr ${cidr} gives ${availabilityZones.length} app subnets of /${prefix} (${usable} addresses each, ${total} in all), so at most ${most}; give the VPC a larger block or more AZs (got ${count.max})`;
     },
   },
   {
