@@ -118,7 +118,8 @@ export function outputFolderProblem(target: string, protectedPaths: readonly str
     return undefined; // not there yet: it is created
   }
   if (!stat.isDirectory()) return `the output folder ${target} is a file, which a synth would replace`;
-  if (fs.readdirSync(target).length === 0 || isEarlierOutput(target)) return undefined;
+  const entries = fs.readdirSync(target);
+  if (entries.length === 0 || isEarlierOutput(target, entries)) return undefined;
   return `the output folder ${target} holds files but no cdktf manifest.json, so it is not an earlier synth's output, and a synth would delete them; empty it, or choose another folder`;
 }
 
@@ -127,8 +128,7 @@ export function outputFolderProblem(target: string, protectedPaths: readonly str
  * only the empty stacks/ folder a cdktf App makes as it starts. Not a bare stacks/ beside other
  * files: the project's src/ and __tests__/ each hold a stacks/ folder of source files.
  */
-function isEarlierOutput(folder: string): boolean {
-  const entries = fs.readdirSync(folder);
+function isEarlierOutput(folder: string, entries: readonly string[]): boolean {
   if (entries.includes("manifest.json")) {
     try {
       const manifest = JSON.parse(fs.readFileSync(path.join(folder, "manifest.json"), "utf8"));

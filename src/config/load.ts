@@ -32,7 +32,10 @@ export interface EnvironmentConfig extends Omit<
   EnvironmentFile,
   "network" | "state" | "app" | "database" | "loadBalancer" | "monitoring" | "deployOrder"
 > {
-  readonly network: EnvironmentFile["network"] & { readonly natGateways: "single" | "per-az" | "none" };
+  readonly network: EnvironmentFile["network"] & {
+    /** As configured, or by the layout: single with a load balancer, none without. */
+    readonly natGateways: NonNullable<EnvironmentFile["network"]["natGateways"]>;
+  };
   /** The folder name; also the stack name (`cdktf deploy <name>`). */
   readonly name: string;
   readonly state: StateConfig;
@@ -279,14 +282,15 @@ const RDS_ONLY_DATABASE_FIELDS = ["instanceClass", "multiAz", "allocatedStorageG
  * be told (as `app.count` beyond 1 is refused on a layout of one app server).
  */
 function inapplicableSettingProblems(layout: EnvironmentFile["layout"], raw: unknown): string[] {
-  const file = raw as { loadBalancer?: unknown; database?: Record<string, unknown> } | undefined;
+  const file = raw as
+    { loadBalancer?: unknown; network?: { natGateways?: unknown }; database?: Record<string, unknown> } | undefined;
   const problems: string[] = [];
   if (layout !== "load-balanced" && file?.loadBalancer !== undefined) {
     problems.push(
       `loadBalancer does not apply to layout ${layout}, which has no load balancer (nginx on the app server answers clients itself): remove it, or use layout load-balanced`,
     );
   }
-  const nat = (file as { network?: { natGateways?: unknown } } | undefined)?.network?.natGateways;
+  const nat = file?.network?.natGateways;
   if (layout !== "load-balanced" && (nat === "single" || nat === "per-az")) {
     problems.push(
       `network.natGateways does not apply to layout ${layout}, whose app server is in a public subnet and whose database needs no egress: a NAT gateway there is idle, and billed (none is the default here): remove it, or use layout load-balanced (got "${nat}")`,

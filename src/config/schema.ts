@@ -320,16 +320,11 @@ export function engineMajor(engine: Engine, version: string): string {
   return engine === "postgres" ? version.split(".")[0] : version.split(".").slice(0, 2).join(".");
 }
 
-const BURSTABLE_DB_SIZES = ["micro", "small", "medium", "large", "xlarge", "2xlarge"] as const;
-/** large, xlarge, 2xlarge and on to `largest` (RDS offers no 10xlarge, 18xlarge, 20xlarge or 36xlarge in these). */
+/** Burstable DB classes: micro to 2xlarge. */
+const BURSTABLE_DB_SIZES = INSTANCE_SIZES.slice(INSTANCE_SIZES.indexOf("micro"), INSTANCE_SIZES.indexOf("2xlarge") + 1);
+/** large to 16xlarge, then `sizes` (RDS offers no 10xlarge, 18xlarge, 20xlarge or 36xlarge in these). */
 const dbSizesUpTo = (...sizes: readonly string[]) => [
-  "large",
-  "xlarge",
-  "2xlarge",
-  "4xlarge",
-  "8xlarge",
-  "12xlarge",
-  "16xlarge",
+  ...INSTANCE_SIZES.slice(INSTANCE_SIZES.indexOf("large")),
   ...sizes,
 ];
 /**
