@@ -9,7 +9,7 @@ import { stateWarnings } from "./src/config/state-warnings";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { PROJECT_ROOT } from "./src/project-root";
 import { readableStack } from "./src/readable-stack";
-import { OutputFolderError, synthesizeAtomically } from "./src/synth";
+import { OutputFolderError, projectRootFromStack, synthesizeAtomically } from "./src/synth";
 import { printSynthSummary } from "./src/summary";
 
 // Entry point of `npm run synth` and of cdktf.json's "app": validate every environment folder,
@@ -49,13 +49,11 @@ try {
     root: projectRoot,
     environmentsLabel: displayPath(environmentsDir),
   });
-  const projectRootFromStack = path
-    .relative(path.join(outdir, "stacks", "stack"), projectRoot)
-    .split(path.sep)
-    .join("/");
+  // local state in <project>/state/, by a path relative to each stack's folder (links resolved)
+  const fromStack = projectRootFromStack(outdir, projectRoot);
   const stacks = synthesizeAtomically(
     outdir,
-    (app) => buildStacks(app, environments, { projectRootFromStack: projectRootFromStack || ".", releases }),
+    (app) => buildStacks(app, environments, { projectRootFromStack: fromStack, releases }),
     (staged, names) => checkSynthesizedStacks(staged, names, environments),
     // A selection updates its stacks and leaves the others (and their `terraform init`) in place:
     // those of environment folders that still exist, and the state buckets'. Never the project or

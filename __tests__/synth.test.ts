@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { TerraformOutput, TerraformStack } from "cdktf";
-import { OutputFolderError, synthesizeAtomically } from "../src/synth";
+import { OutputFolderError, projectRootFromStack, synthesizeAtomically } from "../src/synth";
 import { tempDir } from "./helpers";
 
 let root: string;
@@ -221,6 +221,22 @@ describe("synthesizeAtomically", () => {
     expect(fs.readdirSync(path.dirname(real))).toEqual(["out"]);
   });
 
+  test("saved plans go with every synth, also from the stacks a selection keeps (their reviews beside the stacks go too)", () => {
+    synthesizeAtomically(outdir, (app) => ["dev", "prod"].forEach((id) => addStack(app, id)));
+    for (const stack of ["dev", "prod"]) {
+      for (const file of ["plan.tfplan", "drift.tfplan"])
+        fs.writeFileSync(path.join(outdir, "stacks", stack, file), "plan");
+    }
+    fs.mkdirSync(path.join(outdir, "stacks", "prod", ".terraform"));
+    fs.writeFileSync(path.join(outdir, "plan-prod.md"), "review");
+    // when dev alone is synthesized, keeping prod
+    synthesizeAtomically(outdir, (app) => addStack(app, "dev"), undefined, { keepOtherStacks: () => true });
+    // then neither stack has a plan file, and prod keeps its terraform init and its JSON
+    expect(fs.readdirSync(path.join(outdir, "stacks", "prod")).sort()).toEqual([".terraform", "cdk.tf.json"]);
+    expect(fs.readdirSync(path.join(outdir, "stacks", "dev"))).toEqual(["cdk.tf.json"]);
+    expect(fs.existsSync(path.join(outdir, "plan-prod.md"))).toBe(false);
+  });
+
   test("terraform init's providers and lock file survive a new synth; dropped stacks do not", () => {
     synthesizeAtomically(outdir, (app) => ["dev", "prod"].forEach((id) => addStack(app, id)));
     fs.mkdirSync(path.join(outdir, "stacks", "dev", ".terraform", "providers"), { recursive: true });
@@ -229,5 +245,27 @@ describe("synthesizeAtomically", () => {
     expect(fs.existsSync(path.join(outdir, "stacks", "dev", ".terraform", "providers"))).toBe(true);
     expect(fs.readFileSync(path.join(outdir, "stacks", "dev", ".terraform.lock.hcl"), "utf8")).toBe("# lock");
     expect(fs.readdirSync(path.join(outdir, "stacks"))).toEqual(["dev"]);
+  });
+});
+
+describe("projectRootFromStack: the path local state is written by, from a stack's folder to the project", () => {
+  test("in place: three folders up from cdktf.out/stacks/<stack>", () => {
+    expect(projectRootFromStack(path.join(root, "cdktf.out"), root)).toBe("../../..");
+  });
+
+  test("an output folder that is a link: from the folder it points at, where Terraform resolves the path", () => {
+    // given cdktf.out linked to a folder on another disk, deeper than the project
+    const project = path.join(root, "project");
+    const real = path.join(root, "disk", "deep", "out");
+    fs.mkdirSync(project);
+    fs.mkdirSync(real, { recursive: true });
+    fs.symlinkSync(real, path.join(project, "cdktf.out"));
+    // then the path leads from the real stack folder back to the project, not to the link's target's parents
+    const fromStack = projectRootFromStack(path.join(project, "cdktf.out"), project);
+    expect(path.resolve(real, "stacks", "dev", fromStack)).toBe(fs.realpathSync(project));
+    // and an output folder not created yet, under a linked parent, is resolved as well
+    fs.symlinkSync(path.join(root, "disk", "deep"), path.join(project, "build"));
+    const nested = projectRootFromStack(path.join(project, "build", "new-out"), project);
+    expect(path.resolve(root, "disk", "deep", "new-out", "stacks", "dev", nested)).toBe(fs.realpathSync(project));
   });
 });

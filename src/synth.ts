@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { App } from "cdktf";
 import { makeFolder } from "./make-folder";
+import { DRIFT_PLAN_FILE, PLAN_FILE } from "./plan-files";
 
 /** What `terraform init` leaves in a stack's working directory and the next synth must keep. */
 const KEPT_ACROSS_SYNTHS = [".terraform", ".terraform.lock.hcl"];
@@ -56,6 +57,19 @@ export function synthesizeAtomically(
  * link's own path, the output would replace the link, and the stacks a selection keeps would move
  * out of the folder it pointed at. A link to nothing is refused.
  */
+/**
+ * The path from a stack's Terraform working directory (`<outdir>/stacks/<stack>`) to
+ * `projectRoot`, as Terraform resolves a relative path there: from the folder the output really
+ * is in. With `cdktf.out` a link to another disk, a path worked out from the link's own place
+ * would lead elsewhere, and local state would be written beside the link's target, where a
+ * re-pointed link loses it. "." when the stack folder is the project (never in practice).
+ */
+export function projectRootFromStack(outdir: string, projectRoot: string): string {
+  const stackFolder = path.join(withoutLinks(path.resolve(outdir)), "stacks", "stack");
+  const relative = path.relative(stackFolder, withoutLinks(path.resolve(projectRoot)));
+  return relative.split(path.sep).join("/") || ".";
+}
+
 function withoutLinks(target: string): string {
   try {
     return fs.realpathSync(target);
@@ -160,6 +174,9 @@ function keepOtherStacks(
   for (const [name, entry] of Object.entries(previous.stacks ?? {})) {
     const from = path.join(target, "stacks", name);
     if (synthesized.includes(name) || !keep(name) || !fs.existsSync(from)) continue;
+    // Saved plans go with every synth, also a kept stack's: its review (plan-<env>.md and
+    // .changes.json, beside the stacks) is not carried over, and a plan can hold secrets.
+    for (const plan of [PLAN_FILE, DRIFT_PLAN_FILE]) fs.rmSync(path.join(from, plan), { force: true });
     fs.renameSync(from, path.join(staging, "stacks", name));
     manifest.stacks[name] = entry;
   }

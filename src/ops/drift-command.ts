@@ -1,3 +1,4 @@
+import { DRIFT_PLAN_FILE } from "../plan-files";
 import { driftReport, driftReportText } from "./drift-report";
 import { OpsError, runTerraform } from "./terraform";
 import { priorManagedResources } from "./plan-json";
@@ -22,8 +23,6 @@ import {
 // `cdktf diff` has no such exit code, which is why this exists. The plan file is written beside the
 // stack (never applied by this tool) and, like every plan file, stays out of git in cdktf.out/.
 
-const PLAN_FILE = "drift.tfplan";
-
 const USAGE = `usage: npm run drift -- <env> [--no-synth] [--quiet]
   exit codes: 0 no drift, 2 drift found, 1 error
   --no-synth  use the stack already in cdktf.out/ instead of synthesizing it
@@ -38,7 +37,7 @@ export async function driftCommand(args: CliArgs): Promise<number> {
   const plan = await runTerraform(
     "plan",
     // never applied: the state is read without its lock (lockArguments)
-    ["-refresh-only", "-detailed-exitcode", ...lockArguments("none", stack.document), `-out=${PLAN_FILE}`],
+    ["-refresh-only", "-detailed-exitcode", ...lockArguments("none", stack.document), `-out=${DRIFT_PLAN_FILE}`],
     {
       cwd: stack.dir,
       echo: args.echo,
@@ -46,7 +45,7 @@ export async function driftCommand(args: CliArgs): Promise<number> {
   );
   // With -detailed-exitcode, 0 means no changes and 2 changes; anything else is an error.
   if (plan.status !== 0 && plan.status !== 2) throw terraformFailed("plan -refresh-only", plan, stack);
-  const shown = await showPlan(stack, PLAN_FILE);
+  const shown = await showPlan(stack, DRIFT_PLAN_FILE);
   // An empty state has nothing to drift from, and says nothing about what runs in AWS: no verdict
   // (a "no drift" here would close an open drift issue while the state is lost or elsewhere).
   if (priorManagedResources(shown) === 0) throw new OpsError(emptyStateMessage(stack.name));

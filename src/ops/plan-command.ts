@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { makeFolder } from "../make-folder";
+import { PLAN_FILE } from "../plan-files";
 import { planCostOf } from "../cost/plan-cost";
 import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "./plan-review";
 import type { PlanDocument } from "./plan-json";
@@ -24,8 +25,6 @@ import {
 //   3  blocked: the plan destroys or replaces something that holds data or state
 // The plan file (cdktf.out/stacks/<env>/plan.tfplan) can contain secrets: it stays in cdktf.out/,
 // which git ignores, and the next synth removes it.
-
-const PLAN_FILE = "plan.tfplan";
 
 const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-lock] [--expect-changes <file>] [--no-synth] [--quiet]
   --allow-destroy    let a plan that destroys data or state exit 0 (it is still reported)
