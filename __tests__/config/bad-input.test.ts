@@ -114,6 +114,39 @@ describe("bad input a user really writes", () => {
       { network: { ...network, natGateway: "single" } },
       "network.natGateway is not a known field: did you mean natGateways? (allowed: cidr, availabilityZones, natGateways, flowLogs)",
     ],
+    [
+      "the backend's name where the state mapping belongs",
+      { state: "s3" },
+      'state must be a mapping whose backend is local, s3 or cloud, with that backend\'s fields (backend: s3 and bucket: <name>, for one), not a single value (got "s3")',
+    ],
+    [
+      "a state key ending in a slash, as a folder would (Terraform's S3 backend refuses it at init)",
+      { state: { backend: "s3", bucket: "acme-tfstate", key: "shop/staging/" } },
+      'state.key must be an S3 object key of letters, digits and !_.*\'()/-, with no / at either end and no // (got "shop/staging/")',
+    ],
+    [
+      "a state key starting with a slash",
+      { state: { backend: "s3", bucket: "acme-tfstate", key: "/shop/staging.tfstate" } },
+      'state.key must be an S3 object key of letters, digits and !_.*\'()/-, with no / at either end and no // (got "/shop/staging.tfstate")',
+    ],
+    [
+      "a state key with an empty folder",
+      { state: { backend: "s3", bucket: "acme-tfstate", key: "shop//staging.tfstate" } },
+      'state.key must be an S3 object key of letters, digits and !_.*\'()/-, with no / at either end and no // (got "shop//staging.tfstate")',
+    ],
+    ...[
+      "xn--tfstate",
+      "sthree-acme",
+      "amzn-s3-demo-state",
+      "acme-s3alias",
+      "acme--ol-s3",
+      "acme--x-s3",
+      "acme--table-s3",
+    ].map((bucket) => [
+      `a state bucket name S3 reserves (${bucket})`,
+      { state: { backend: "s3", bucket } },
+      `state.bucket must not begin with xn--, sthree-, amzn-s3-demo- or end with -s3alias, --ol-s3, --x-s3, --table-s3: S3 reserves them (got "${bucket}")`,
+    ]),
   ])("%s", (_case, overrides, expected) => {
     expect(problemsOf(overrides as Record<string, unknown>)).toContainEqual(expected);
   });

@@ -575,6 +575,13 @@ const exceptions = z
 
 // ---- State ----
 
+/** Bucket name prefixes and suffixes S3 reserves (general purpose bucket naming rules). */
+const RESERVED_BUCKET_PREFIXES = ["xn--", "sthree-", "amzn-s3-demo-"];
+const RESERVED_BUCKET_SUFFIXES = ["-s3alias", "--ol-s3", "--x-s3", "--table-s3"];
+const RESERVED_BUCKET_NAMES = new RegExp(
+  `^(?!${RESERVED_BUCKET_PREFIXES.join("|")})(?!.*(?:${RESERVED_BUCKET_SUFFIXES.join("|")})$)`,
+);
+
 const state = z
   .discriminatedUnion(
     "backend",
@@ -591,10 +598,18 @@ const state = z
               /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
               "must be an S3 bucket name: 3 to 63 lowercase letters, digits or hyphens (no dots: they break TLS)",
             )
+            .regex(
+              RESERVED_BUCKET_NAMES,
+              `must not begin with ${RESERVED_BUCKET_PREFIXES.join(", ")} or end with ${RESERVED_BUCKET_SUFFIXES.join(", ")}: S3 reserves them`,
+            )
             .describe("State bucket, created by the state-<bucket> bootstrap stack"),
+          // Terraform's S3 backend refuses a key with a "/" at either end or a "//" (at init)
           key: z
             .string()
-            .regex(/^[A-Za-z0-9!_.*'()/-]{1,1024}$/, "must be an S3 object key of letters, digits and !_.*'()/-")
+            .regex(
+              /^(?!\/)(?!.*\/\/)(?!.*\/$)[A-Za-z0-9!_.*'()/-]{1,1024}$/,
+              "must be an S3 object key of letters, digits and !_.*'()/-, with no / at either end and no //",
+            )
             .optional()
             .describe("Object key; default <project>/<environment>/terraform.tfstate"),
           region: z.enum(REGIONS).optional().describe("Bucket region; default the environment's region"),
@@ -620,7 +635,13 @@ const state = z
         })
         .describe("HCP Terraform (or Terraform Enterprise), one workspace per environment"),
     ],
-    { error: "must be one of: local, s3, cloud" },
+    {
+      // a value where the mapping belongs (`state: s3`) is told so, not that s3 is not allowed
+      error: (issue) =>
+        issue.input === null || typeof issue.input !== "object" || Array.isArray(issue.input)
+          ? "must be a mapping whose backend is local, s3 or cloud, with that backend's fields (backend: s3 and bucket: <name>, for one), not a single value"
+          : "must be one of: local, s3, cloud",
+    },
   )
   .describe("Where this environment's Terraform state lives");
 
