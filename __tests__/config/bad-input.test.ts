@@ -142,7 +142,7 @@ describe("bad input a user really writes", () => {
       "acme--ol-s3",
       "acme--x-s3",
       "acme--table-s3",
-    ].map((bucket) => [
+    ].map((bucket): [string, Record<string, unknown>, string] => [
       `a state bucket name S3 reserves (${bucket})`,
       { state: { backend: "s3", bucket } },
       `state.bucket must not begin with xn--, sthree-, amzn-s3-demo- or end with -s3alias, --ol-s3, --x-s3, --table-s3: S3 reserves them (got "${bucket}")`,
