@@ -69,8 +69,9 @@ const backOn = (output: string) => [...output.matchAll(/port (\d+): back on 1\.0
 
 /**
  * The watchdog alone (`rotation watch`, as its unit runs it) over two free ports, with a test
- * stand-in for systemctl that records every call and reports every unit active. Probes every
- * 0.1 s with a 0.5-s timeout; `rotation` overrides the rest of TEST_ROTATION.
+ * stand-in for systemctl that records every call, reports every unit active, and gives a unit's
+ * MainPID once the test set it (`setPid`; none before). Probes every 0.1 s with a 0.5-s timeout;
+ * `rotation` overrides the rest of TEST_ROTATION.
  */
 async function standaloneWatchdog(name: string, rotation: Partial<Rotation>) {
   const dir = tempDir(`${name}-`);
@@ -95,17 +96,33 @@ async function standaloneWatchdog(name: string, rotation: Partial<Rotation>) {
   );
   const ctl = path.join(dir, "systemctl");
   const log = path.join(dir, "calls");
-  fs.writeFileSync(ctl, `#!/bin/bash\necho "$*" >> ${log}\n[[ $1 == is-active ]] && echo active\nexit 0\n`, {
-    mode: 0o755,
-  });
+  fs.writeFileSync(
+    ctl,
+    // each call is written down once answered (a test that sees it can change the next answer)
+    `#!/bin/bash\n[[ $1 == is-active ]] && echo active\n[[ $1 == show ]] && cat "${dir}/pid-\${!#}" 2>/dev/null\n` +
+      `echo "$*" >> ${log}\nexit 0\n`,
+    { mode: 0o755 },
+  );
+  const output = path.join(dir, "watchdog.log");
   return {
     ports,
     rotationDir,
     /** What the watchdog told systemctl, one call a line. */
     calls: () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : ""),
+    /** What the watchdog logged. */
+    output: () => (fs.existsSync(output) ? fs.readFileSync(output, "utf8") : ""),
+    /** Makes `systemctl show --property=MainPID --value app@<port>` answer `pid`. */
+    setPid: (port: number, pid: number) => fs.writeFileSync(path.join(dir, `pid-app@${port}`), `${pid}\n`),
     /** Starts `rotation watch`; `env` is added to its environment. */
-    start: (env: Record<string, string> = {}) =>
-      spawn(script, ["watch"], { env: { ...process.env, APP_CTL: ctl, ...env }, stdio: "ignore" }),
+    start: (env: Record<string, string> = {}) => {
+      const fd = fs.openSync(output, "a");
+      const child = spawn(script, ["watch"], {
+        env: { ...process.env, APP_CTL: ctl, ...env },
+        stdio: ["ignore", fd, fd],
+      });
+      fs.closeSync(fd);
+      return child;
+    },
   };
 }
 
@@ -113,13 +130,15 @@ async function standaloneWatchdog(name: string, rotation: Partial<Rotation>) {
  * An HTTP server on `port` in a process of its own, so that it answers whatever the jest worker's
  * event loop is doing: the drills beside it hold that loop for moments, and the watchdog's probes
  * wait 0.5 s. "answers": 200 and "ok"; "stalls": the status line and part of the body, then nothing
- * (a process hung mid-answer). Killing it closes its connections, as a process that died.
+ * (a process hung mid-answer); "busy": /healthz answered after 3 s (queued behind work, as under
+ * overload), any other request at once. Killing it closes its connections, as a process that died.
  */
-async function serverProcess(port: number, behaviour: "answers" | "stalls"): Promise<ChildProcess> {
-  const handler =
-    behaviour === "answers"
-      ? 'res.end("ok\\n")'
-      : 'res.writeHead(200, { "content-length": "100" }); res.write("partial")';
+async function serverProcess(port: number, behaviour: "answers" | "stalls" | "busy"): Promise<ChildProcess> {
+  const handler = {
+    answers: 'res.end("ok\\n")',
+    stalls: 'res.writeHead(200, { "content-length": "100" }); res.write("partial")',
+    busy: 'if (req.url === "/healthz") setTimeout(() => res.end("ok\\n"), 3000); else res.end("ok\\n")',
+  }[behaviour];
   const child = spawn(
     process.execPath,
     [
@@ -134,6 +153,17 @@ async function serverProcess(port: number, behaviour: "answers" | "stalls"): Pro
     child.stdout!.once("data", () => resolve());
   });
   return child;
+}
+
+/** A process that writes all the time (to /dev/null), as a process that logs does. */
+const writingProcess = () =>
+  spawn(process.execPath, ["-e", 'setInterval(() => require("node:fs").writeSync(1, "."), 10)'], { stdio: "ignore" });
+
+/** Ends a standalone watchdog drill: the watchdog, then `processes`, then the ports. */
+async function endWatchdogDrill(watch: ChildProcess, ports: number[], ...processes: ChildProcess[]): Promise<void> {
+  watch.kill("SIGKILL");
+  for (const child of processes) await stopServer(child);
+  releasePorts(ports);
 }
 
 /** Kills a `serverProcess` and waits until it is gone. */
@@ -480,6 +510,47 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     60_000,
   );
 
+  // Overload, where one process's queue is longer than the watchdog's probe waits (1 s here, 2 s in
+  // production) and the other's is not: a health check is answered only once the requests before
+  // it are. Each GET /work holds the first process's event loop for 0.25 s (./block-work.js: as
+  // CPU-bound work would, without taking a core from the drills beside it), the second's for 20 ms,
+  // and 12 of 16 clients ask for it: nginx (least_conn) gives each process about as many requests
+  // at a time, so the first has about 2 s of them queued and the second 0.2 s. On identical processes under overload, which one misses its
+  // checks and which answers varies from round to round; a review's overload (256 connections,
+  // production's timings) had the watchdog kill healthy processes so, losing the POSTs on them.
+  const overload = bedScenario(() =>
+    TestBed.serving(2, {
+      watchdog: true,
+      appEnvOf: (_port, index) => ({
+        NODE_OPTIONS: `--require ${path.join(__dirname, "block-work.js")}`,
+        BLOCK_WORK_MS: index === 0 ? "250" : "20",
+      }),
+    }),
+  );
+  test.concurrent(
+    "under overload, a process whose health checks wait behind its queue while it keeps answering is not killed (busy, not hung), and no request fails",
+    overload(async (bed) => {
+      const [slow] = bed.host.appPorts;
+      const load = steadyLoad(bed.nginxPort, {
+        kinds: ["GET /work", "GET /work", "GET /work", "POST /echo"],
+        concurrency: 16,
+        paceMs: 0,
+        timeoutMs: 30_000,
+      });
+      // the watchdog sees it: checks missed in a row on a process that keeps answering
+      const busy = `port ${slow}: no answer to 2 checks, but it answers others: busy, not hung; left in rotation`;
+      await bed.waitFor("the watchdog finding the slow process busy", () => bed.logs().includes(busy), 30_000);
+      await sleep(3000);
+      const seen = await load.stop();
+      expect(bed.logs()).not.toContain("holding it out and restarting it");
+      expect(seen.failures).toEqual([]);
+      expect(seen.byPort.get(slow)).toBeGreaterThan(5); // it kept serving
+      expect(seen.posts).toBeGreaterThan(20);
+      await bed.waitAllInRotation();
+    }),
+    60_000,
+  );
+
   // A process that keeps hanging: after maxRestarts watchdog restarts within the window (2 here;
   // production: 3 within 10 minutes) the server fails the load balancer's health check, so the
   // ALB takes it out and the Auto Scaling group replaces it. Held out for longer than 2 s would
@@ -674,7 +745,14 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
   test.concurrent(
     "the watchdog counts a status followed by a stalled answer as no answer, and a line from curl it cannot read stops nothing",
     async () => {
-      const { ports, calls, start: startWatch } = await standaloneWatchdog("watchdog-partial", { watchFailures: 2 });
+      const {
+        ports,
+        calls,
+        setPid,
+        start: startWatch,
+      } = await standaloneWatchdog("watchdog-partial", {
+        watchFailures: 2,
+      });
       // A curl that prints a blank line and one it cannot read before the real curl's lines.
       const bin = tempDir("watchdog-curl-");
       fs.writeFileSync(
@@ -685,6 +763,9 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       // port 0: the status line and part of the body, then nothing (a process hung mid-answer)
       const stalls = await serverProcess(ports[0], "stalls");
       const answers = await serverProcess(ports[1], "answers");
+      // It writes at every check (its status line): a process that answers with a stall is not let
+      // off as busy, as one that has not got to the check yet is (below).
+      setPid(ports[0], stalls.pid!);
       const watch = startWatch({ PATH: `${bin}:${process.env.PATH}` });
       try {
         for (let i = 0; i < 500 && !calls().includes("kill"); i++) await sleep(20); // two rounds, however loaded
@@ -702,6 +783,95 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     30_000,
   );
 
+  // Review A's overload, reduced to what the watchdog sees: a process whose health checks wait behind
+  // other requests, which it keeps answering. Production's probe is 2 s; here 0.5 s, and the
+  // process answers its checks after 3 s.
+  test.concurrent(
+    "the watchdog leaves in rotation a process whose checks time out while it answers other requests (busy, not hung), and kills it once it answers nothing",
+    async () => {
+      const {
+        ports,
+        calls,
+        output,
+        setPid,
+        start: startWatch,
+      } = await standaloneWatchdog("watchdog-busy", {
+        watchFailures: 2,
+      });
+      const [busy, other] = ports;
+      const busyServer = await serverProcess(busy, "busy");
+      const answers = await serverProcess(other, "answers");
+      setPid(busy, busyServer.pid!);
+      // the requests nginx sends it besides the checks, each answered at once: from a process of
+      // their own, so that they keep coming whatever this worker's event loop is doing
+      const served = path.join(tempDir("watchdog-busy-traffic-"), "served");
+      const traffic = spawn(
+        process.execPath,
+        [
+          "-e",
+          `const fs = require("node:fs"); const agent = new (require("node:http").Agent)({ keepAlive: true });
+           const next = () => require("node:http").get({ host: "127.0.0.1", port: ${busy}, path: "/", agent }, (res) => {
+             res.resume(); res.on("end", () => { fs.appendFileSync(${JSON.stringify(served)}, "."); setTimeout(next, 20); });
+           }).on("error", () => setTimeout(next, 20));
+           next();`,
+        ],
+        { stdio: "ignore" },
+      );
+      const watch = startWatch();
+      try {
+        const busyLine = `port ${busy}: no answer to 2 checks, but it answers others: busy, not hung; left in rotation`;
+        for (let i = 0; i < 500 && !output().includes(busyLine); i++) await sleep(20);
+        expect(output()).toContain(busyLine);
+        // more rounds of missed checks (0.1 s apart) while it serves: still not killed, said once
+        await sleep(1500);
+        expect(calls()).not.toContain("kill");
+        expect(output().split(busyLine).length - 1).toBe(1);
+        expect(fs.readFileSync(served, "utf8").length).toBeGreaterThan(10);
+        // it stops answering anything (still running, its checks still late): now it is hung
+        await stopServer(traffic);
+        for (let i = 0; i < 500 && !calls().includes("kill"); i++) await sleep(20);
+        expect(calls()).toContain(`kill --signal=SIGKILL app@${busy}`);
+        expect(calls()).not.toContain(`kill --signal=SIGKILL app@${other}`);
+      } finally {
+        await endWatchdogDrill(watch, ports, traffic, busyServer, answers);
+      }
+    },
+    30_000,
+  );
+
+  test.concurrent(
+    "the watchdog lets off as busy only the process it saw at the first missed check: the writes of another (a new MainPID) do not count",
+    async () => {
+      const {
+        ports,
+        calls,
+        setPid,
+        start: startWatch,
+      } = await standaloneWatchdog("watchdog-new-pid", {
+        watchFailures: 2,
+      });
+      const [late, other] = ports;
+      // its checks time out, and nothing else reaches it: it writes nothing
+      const lateServer = await serverProcess(late, "busy");
+      const answers = await serverProcess(other, "answers");
+      // a process that writes all the time, which systemd names as the unit's once the watchdog has
+      // read the first one's writes (as after a restart the watchdog did not see)
+      const writer = writingProcess();
+      setPid(late, lateServer.pid!);
+      const watch = startWatch();
+      try {
+        const show = `show --property=MainPID --value app@${late}`;
+        for (let i = 0; i < 1000 && !calls().includes(show); i++) await sleep(10);
+        setPid(late, writer.pid!);
+        for (let i = 0; i < 500 && !calls().includes("kill"); i++) await sleep(20);
+        expect(calls()).toContain(`kill --signal=SIGKILL app@${late}`);
+      } finally {
+        await endWatchdogDrill(watch, ports, writer, lateServer, answers);
+      }
+    },
+    30_000,
+  );
+
   // The watchdog alone, against two ports and the stand-in systemctl that records what it is told.
   test.concurrent(
     "the watchdog restarts a process that stops answering only while another one in rotation answers (never for a shared cause, never the last one serving)",
@@ -710,8 +880,13 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         ports,
         rotationDir,
         calls,
+        setPid,
         start: startWatch,
       } = await standaloneWatchdog("watchdog", { watchFailures: 2 });
+      // The silent port's unit names a process that writes all the time: one whose connections are
+      // refused is not let off as busy for it (only checks that time out are).
+      const writer = writingProcess();
+      setPid(ports[0], writer.pid!);
       const watch = startWatch();
       let answering: ChildProcess | undefined;
       try {
@@ -722,18 +897,16 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         answering = await serverProcess(ports[1], "answers");
         for (let i = 0; i < 500 && !calls().includes("kill"); i++) await sleep(20); // two rounds, however loaded the machine
         expect(calls()).toContain(`kill --signal=SIGKILL app@${ports[0]}`);
-        expect(calls()).not.toContain(`app@${ports[1]}`);
+        expect(calls()).not.toContain(`kill --signal=SIGKILL app@${ports[1]}`);
         expect(fs.existsSync(path.join(rotationDir, `held-${ports[0]}`))).toBe(true);
         // Then the other one stops answering too, now the only process in rotation (as when the
         // others are held out for a deploy and it carries the whole load): the last process
         // serving is never killed, however many checks it misses (here 2 s of 0.5-s checks).
         await stopServer(answering);
         await sleep(2000);
-        expect(calls()).not.toContain(`app@${ports[1]}`);
+        expect(calls()).not.toContain(`kill --signal=SIGKILL app@${ports[1]}`);
       } finally {
-        watch.kill("SIGKILL");
-        if (answering) await stopServer(answering);
-        releasePorts(ports);
+        await endWatchdogDrill(watch, ports, writer, ...(answering ? [answering] : []));
       }
     },
     30_000,

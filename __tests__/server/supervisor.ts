@@ -152,6 +152,22 @@ export interface UnitContext {
   readonly extraEnv: Record<string, string>;
   /** Run the process with a read-only file system when the unit asks for it. */
   readonly sandbox: boolean;
+  /**
+   * A file that holds the main process's pid while it runs, 0 otherwise (`systemctl show
+   * --property=MainPID`), for the stand-in systemctl to answer without waiting on this process's
+   * event loop. @default - none
+   */
+  readonly pidFile?: string;
+}
+
+/** Writes `pid` to the unit's pid file, if it has one; a folder already removed (the bed's teardown) is fine. */
+function notePid(context: UnitContext, pid: number): void {
+  if (!context.pidFile) return;
+  try {
+    fs.writeFileSync(context.pidFile, String(pid));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
 }
 
 /** Runs a hook command line (no quoting in ours) and resolves with its exit code. */
@@ -359,11 +375,13 @@ export class Unit {
     const child = spawn(file, args, { cwd: path.dirname(script), env, stdio: ["ignore", log, log] });
     fs.closeSync(log);
     this.child = child;
+    notePid(context, child.pid ?? 0);
     this.exited = new Promise<void>((resolve) => {
       // how it ended, as systemd gives it to the stop commands: exited and its status, or killed and the signal
       const ended = (how: Record<string, string>) => {
         if (this.child !== child) return;
         this.child = undefined;
+        notePid(context, 0);
         resolve();
         this.onExit(how);
       };

@@ -194,6 +194,8 @@ export interface TestBedOptions {
   readonly sandbox?: boolean;
   /** Added to the app processes' environment (after the unit's). */
   readonly appEnv?: Record<string, string>;
+  /** Added to the environment of the process on each port, after `appEnv` (processes unlike each other). */
+  readonly appEnvOf?: (port: number, index: number) => Record<string, string>;
   /** The app's database, given the test bed's folder (for the settings file's path). @default - none */
   readonly database?: (dir: string) => AppDatabase;
 }
@@ -517,7 +519,8 @@ export class TestBed {
       [
         "#!/bin/bash",
         "# test stand-in for systemctl (no systemd here): the test bed supervises the app processes;",
-        "# show answers MainPID, the one property the deploy script asks for",
+        "# show answers MainPID, the one property the deploy script and the watchdog ask for, from",
+        "# the file the supervisor keeps (at once, whatever the jest worker's event loop is doing)",
         "verb=$1 signal=SIGTERM units=(); shift",
         'for arg; do case $arg in --signal=*) signal=${arg#--signal=} ;; --*) ;; *) units+=("$arg") ;; esac; done',
         "# The supervisor answers `<exit code> <text>`: is-active prints its state, a failure its reason.",
@@ -531,6 +534,7 @@ export class TestBed {
         '  if [[ $verb == is-active || $verb == show ]]; then echo "${out#* }"; elif [[ ${out%% *} != 0 ]]; then echo "${out#* }" >&2; fi',
         '  return "${out%% *}"',
         "}",
+        `if [[ $verb == show ]]; then pid=0; read -r pid 2>/dev/null <"${this.dir}/main-pid-\${units[0]#app@}"; echo "\${pid:-0}"; exit 0; fi`,
         "# Several units: their jobs run side by side, as systemd runs them, and every one must succeed.",
         'pids=(); for unit in "${units[@]}"; do one "$unit" & pids+=($!); done',
         'status=0; for pid in "${pids[@]}"; do wait "$pid" || status=$?; done',
@@ -600,6 +604,7 @@ export class TestBed {
         new Unit(port, parseUnit(unitText, port), {
           command: appCommand(this.host, port),
           logFile: path.join(paths.appLogDir, `${port}.log`),
+          pidFile: path.join(this.dir, `main-pid-${port}`),
           stateDir: paths.appStateDir,
           cacheDir: path.join(this.dir, "cache/app"),
           hookEnv: this.scriptEnv(),
@@ -612,6 +617,7 @@ export class TestBed {
             // The stand-in aws (the database's secret), as the real one is on a server's PATH.
             PATH: `${path.join(this.dir, "bin")}:${process.env.PATH}`,
             ...this.options.appEnv,
+            ...this.options.appEnvOf?.(port, this.host.appPorts.indexOf(port)),
           },
           sandbox: this.options.sandbox ?? false,
         }),

@@ -113,6 +113,16 @@ export function rotationScript(host: AppHost): string {
     "  exec {fd}>&-",
     "  [[ $status == 200 ]]",
     "}",
+    // The process of port $1 and the writes (write calls) it has made, "<pid>/<writes>", into
+    // WRITES, from /proc/<pid>/io (its MainPID, from systemd; the watchdog runs as root); empty
+    // when they cannot be read.
+    "writes() {",
+    "  local pid line",
+    "  WRITES=",
+    '  pid=$($CTL show --property=MainPID --value "app@$1" 2>/dev/null) && [[ $pid =~ ^[1-9][0-9]*$ ]] || return 0',
+    '  while read -r line; do if [[ $line == syscw:* ]]; then WRITES=$pid/${line#* }; fi; done 2>/dev/null <"/proc/$pid/io"',
+    "  return 0",
+    "}",
     // Create a marker unless it exists.
     'hold() { if [[ ! -e $DIR/held-$1 ]]; then : >"$DIR/held-$1" && log "port $1: held out of rotation"; fi; }',
     "",
@@ -154,7 +164,7 @@ export function rotationScript(host: AppHost): string {
     "}",
     "",
     "watch() {",
-    "  local -A fails=() status=()",
+    "  local -A fails=() status=() written=()",
     "  local -A held_since=()",
     "  local failing=() probing=() port mono recent n reason answering killed transfer url code",
     '  log "watching ports ${PORTS[*]}"',
@@ -168,13 +178,13 @@ export function rotationScript(host: AppHost): string {
     "    if ((${#probing[@]} > 0)); then",
     // a line that is not what probe prints is ignored: its port then counts as not answering
     "      while read -r transfer code url; do",
-    "        if [[ $transfer == 0 && $code =~ ^[0-9]{3}$ && $url =~ ^http://127\\.0\\.0\\.1:([0-9]+)/ ]]; then status[${BASH_REMATCH[1]}]=$code; fi",
+    "        if [[ $transfer =~ ^[0-9]+$ && $code =~ ^[0-9]{3}$ && $url =~ ^http://127\\.0\\.0\\.1:([0-9]+)/ ]]; then status[${BASH_REMATCH[1]}]=$transfer/$code; fi",
     '      done < <(probe "$WATCH_TIMEOUT_SECONDS" "${probing[@]}")',
     "    fi",
     // answering: a whole answer, in time, with a status from 200 to 399
     '    for port in "${probing[@]}"; do',
-    "      code=${status[$port]:-000}",
-    '      if ((10#$code >= 200 && 10#$code < 400)); then fails[$port]=0 answering=$((answering + 1)); else failing+=("$port"); fi',
+    "      code=${status[$port]:-/000}",
+    '      if [[ ${code%/*} == 0 ]] && ((10#${code#*/} >= 200 && 10#${code#*/} < 400)); then fails[$port]=0 answering=$((answering + 1)); else failing+=("$port"); fi',
     "    done",
     // At most one process per round, and only while another process in rotation answers (so the
     // last one serving is never killed: while the others are held out for a deploy or a restart,
@@ -183,7 +193,17 @@ export function rotationScript(host: AppHost): string {
     "    killed=0",
     '    for port in "${failing[@]}"; do',
     "      fails[$port]=$((${fails[$port]:-0} + 1))",
+    '      if ((fails[$port] == 1)); then writes "$port"; written[$port]=$WRITES; fi',
     "      if ((killed == 0 && fails[$port] >= WATCH_FAILURES && (answering > 0 || ${#PORTS[@]} == 1))); then",
+    // Timed out without a byte back, but the same process has written since its first missed
+    // check: it answers the requests queued ahead of the checks, slow under load, not hung, and a
+    // kill would lose them (checked again next round). One stopped, spinning or stuck writes
+    // nothing; one that refuses the connection, or sends a status line and stalls, is not let off.
+    '        if [[ ${status[$port]:-} == 28/000 ]] && writes "$port" && [[ -n $WRITES && ${written[$port]:-} == "${WRITES%/*}/"* ]] && ((${WRITES#*/} > ${written[$port]#*/})); then',
+    '          ((fails[$port] > WATCH_FAILURES)) || log "port $port: no answer to $WATCH_FAILURES checks, but it answers others: busy, not hung; left in rotation"',
+    "          written[$port]=$WRITES",
+    "          continue",
+    "        fi",
     '        log "port $port: no healthy answer to $WATCH_FAILURES checks in a row; holding it out and restarting it"',
     '        hold "$port"',
     // (a kill that failed ended nothing: if the process ended meanwhile, after-stop notes it)
