@@ -97,16 +97,24 @@ describe("Dashboard", () => {
     ]);
   });
 
-  test("a single server without a load balancer or RDS: its own status checks, no ALB or database row", () => {
+  test("a single server without a load balancer or RDS: its nginx's requests and 5xx and its health probe, its own status checks, no ALB or database row", () => {
     const single = dashboardBody({
       ...props,
       servers: { instanceId: "i-0123456789abcdef0", region: "ap-northeast-2" },
       detailedMonitoring: false,
       loadBalancer: undefined,
       dbInstanceIdentifier: undefined,
+      accessLogNamespace: "shop/prod/nginx",
     }).widgets;
-    expect(headings(single)).toEqual(["## App servers"]);
-    const lines = metricWidgets(single).flatMap(linesOf);
+    expect(headings(single)).toEqual(["## Server (nginx)", "## App servers"]);
+    const [requests, errors, probe, ...app] = metricWidgets(single);
+    expect([requests, errors, probe].map(linesOf)).toEqual([
+      [["shop/prod/nginx", "Requests"]],
+      [["shop/prod/nginx", "Errors5xx"]],
+      [["AppHealth", "HealthCheckOk", "InstanceId", "i-0123456789abcdef0"]],
+    ]);
+    expect([requests, errors, probe].map((w) => w.properties.stat)).toEqual(["Sum", "Sum", "Minimum"]);
+    const lines = app.flatMap(linesOf);
     expect(lines.map((l) => l[1])).toEqual([
       "CPUUtilization",
       "mem_used_percent",
@@ -117,7 +125,7 @@ describe("Dashboard", () => {
     ]);
     for (const l of lines) expect(l.slice(2)).toEqual(["InstanceId", "i-0123456789abcdef0"]);
     // Without detailed monitoring EC2 sends a datapoint every 5 minutes; graphs use that period.
-    expect(metricWidgets(single).find((w) => w.properties.title === "CPU (%)")!.properties.period).toBe(300);
+    expect(app.find((w) => w.properties.title === "CPU (%)")!.properties.period).toBe(300);
   });
 
   test("synthesized: the named dashboard carries the same body, as valid JSON, and its console URL", () => {

@@ -254,6 +254,28 @@ describe.each(Object.keys(EXPECTED))("%s: alarms watch this environment's own re
     );
   });
 
+  test("a server clients reach directly has a dashboard row of what its 5xx-rate and health alarms read (nginx's log, its probe); a fleet's load balancer row shows those", () => {
+    const body = JSON.parse(json.resources("aws_cloudwatch_dashboard")[0].values.dashboard_body);
+    const headings = body.widgets.filter((w: any) => w.type === "text").map((w: any) => w.properties.markdown);
+    const direct = json.countOf("aws_lb") === 0;
+    expect(headings.includes("## Server (nginx)")).toBe(direct);
+    if (!direct) return;
+    const rowY = body.widgets.find((w: any) => w.properties.markdown === "## Server (nginx)").y + 1;
+    const shown = body.widgets
+      .filter((w: any) => w.type === "metric" && w.y === rowY)
+      .flatMap((w: any) => w.properties.metrics)
+      .map(([namespace, metric, ...dims]: string[]) => {
+        const resolved: Dims = {};
+        for (let i = 0; i < dims.length; i += 2) resolved[dims[i]] = pointsAt(json, dims[i + 1]);
+        return { namespace, metric, dims: resolved };
+      });
+    const read = [EXPECTED[name]["app-5xx-rate"], EXPECTED[name]["app-health"]]
+      .flat()
+      .map(({ namespace, metric, dims }) => ({ namespace, metric, dims }));
+    expect(shown).toEqual(expect.arrayContaining(read));
+    expect(shown).toHaveLength(read.length);
+  });
+
   test("outputs: the alarm topic's ARN and the dashboard's console URL", () => {
     expect(json.doc.output.alarm_topic_arn.value).toBe(topicRef(json));
     expect(json.doc.output.dashboard_url.value).toBe(

@@ -1,5 +1,6 @@
 import { CloudwatchLogMetricFilter } from "@cdktf/provider-aws/lib/cloudwatch-log-metric-filter";
 import type { Construct } from "constructs";
+import type { Naming } from "../naming";
 import { minuteMetric, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 
 export interface AccessLogAlarmsProps extends TierAlarmsProps {
@@ -26,6 +27,14 @@ export interface AccessLogAlarmsProps extends TierAlarmsProps {
  */
 export const ACCESS_LOG_FIELDS = ["addr", "time", "request", "status"] as const;
 
+/** The namespace of the access log's metrics: the environment's own, beside AWS's namespaces. */
+export function accessLogNamespace(naming: Naming): string {
+  return `${naming.project}/${naming.environment}/nginx`;
+}
+
+/** The access log's metrics: every request, and every 5xx. */
+export const ACCESS_LOG_METRICS = { requests: "Requests", errors: "Errors5xx" } as const;
+
 /** A space-delimited filter pattern over the access log, `status` restricted by `statusRule` if given. */
 export function accessLogPattern(statusRule = ""): string {
   return `[${[...ACCESS_LOG_FIELDS.slice(0, -1), `status${statusRule}`, "..."].join(", ")}]`;
@@ -46,8 +55,7 @@ export class AccessLogAlarms extends TierAlarms {
     super(scope, id, props);
     const { naming } = props;
     const minRequests = props.minRequestsPerMinute ?? 10;
-    // <project>/<env>/nginx: the environment's own metrics, beside AWS's namespaces
-    const namespace = `${naming.project}/${naming.environment}/nginx`;
+    const namespace = accessLogNamespace(naming);
     const filter = (filterId: string, metricName: string, statusRule?: string) =>
       new CloudwatchLogMetricFilter(this, filterId, {
         name: naming.name(`nginx-${metricName.toLowerCase()}`),
@@ -55,8 +63,8 @@ export class AccessLogAlarms extends TierAlarms {
         pattern: accessLogPattern(statusRule),
         metricTransformation: { name: metricName, namespace, value: "1", unit: "Count" },
       });
-    filter("Requests", "Requests");
-    filter("Errors", "Errors5xx", ">=500");
+    filter("Requests", ACCESS_LOG_METRICS.requests);
+    filter("Errors", ACCESS_LOG_METRICS.errors, ">=500");
     const sum = (queryId: string, metricName: string) => minuteMetric(queryId, namespace, metricName, "Sum");
 
     this.alarm("Server5xxRate", {
@@ -71,8 +79,8 @@ export class AccessLogAlarms extends TierAlarms {
       treatMissingData: "notBreaching",
       metric: {
         query: [
-          sum("errors", "Errors5xx"),
-          sum("requests", "Requests"),
+          sum("errors", ACCESS_LOG_METRICS.errors),
+          sum("requests", ACCESS_LOG_METRICS.requests),
           {
             id: "rate",
             expression: `IF(FILL(requests, 0) >= ${minRequests}, 100 * FILL(errors, 0) / requests, 0)`,

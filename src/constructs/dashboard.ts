@@ -1,6 +1,8 @@
 import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
+import { HEALTH_METRIC } from "../userdata/health-probe";
+import { ACCESS_LOG_METRICS } from "./access-log-alarms";
 import { appDimensions, type AppServers } from "./app-alarms";
 import { ec2Period } from "./tier-alarms";
 
@@ -55,6 +57,12 @@ export interface DashboardProps {
   readonly loadBalancer?: { readonly arnSuffix: string; readonly targetGroupArnSuffix: string };
   /** The RDS instance. @default - no database row */
   readonly dbInstanceIdentifier?: string;
+  /**
+   * The namespace of the metrics read from the server's nginx access log (`AccessLogAlarms`), on a
+   * server clients reach directly: a row of its requests, 5xx and health probe, what the load
+   * balancer's row shows for a fleet. @default - no such row
+   */
+  readonly accessLogNamespace?: string;
 }
 
 const FULL_WIDTH = 24;
@@ -63,7 +71,8 @@ const ROW_HEIGHT = 6;
 /**
  * A CloudWatch dashboard per environment, `<project>-<env>-dashboard`: the state of every alarm
  * on top, then one row of golden signals per tier (traffic, errors, latency, saturation):
- * load balancer (requests, 5xx, latency p50/p95/p99, healthy and unhealthy hosts), app servers
+ * load balancer (requests, 5xx, latency p50/p95/p99, healthy and unhealthy hosts) or, without one,
+ * the server's nginx (requests and 5xx from its access log, its health probe), app servers
  * (CPU, memory from the CloudWatch agent, network, status checks) and database (CPU,
  * connections, free storage, freeable memory, read/write latency).
  *
@@ -94,6 +103,9 @@ export class Dashboard extends Construct {
 export function dashboardBody(props: DashboardProps): DashboardBody {
   const rows: Array<{ title: string; graphs: Array<Omit<MetricWidgetProperties, "region" | "view" | "stacked">> }> = [];
   if (props.loadBalancer) rows.push({ title: "Load balancer", graphs: loadBalancerGraphs(props.loadBalancer) });
+  if (props.accessLogNamespace) {
+    rows.push({ title: "Server (nginx)", graphs: serverGraphs(props.accessLogNamespace, props.servers) });
+  }
   rows.push({ title: "App servers", graphs: appGraphs(props.servers, props.detailedMonitoring) });
   if (props.dbInstanceIdentifier) rows.push({ title: "Database", graphs: databaseGraphs(props.dbInstanceIdentifier) });
 
@@ -173,6 +185,26 @@ function loadBalancerGraphs(lb: { arnSuffix: string; targetGroupArnSuffix: strin
       yAxis: { left: { min: 0 } },
     },
   ];
+}
+
+/**
+ * A server clients reach directly: requests and 5xx from its nginx access log (the alarm's metric
+ * filters), and its health probe's minute-by-minute result (1: answered through nginx).
+ */
+function serverGraphs(namespace: string, servers: AppServers) {
+  const graphs = [
+    { title: "Requests", period: 60, stat: "Sum", metrics: [line(namespace, ACCESS_LOG_METRICS.requests, {})] },
+    { title: "5xx responses", period: 60, stat: "Sum", metrics: [line(namespace, ACCESS_LOG_METRICS.errors, {})] },
+  ];
+  if ("instanceId" in servers) {
+    graphs.push({
+      title: "Health probe (1: answered)",
+      period: 60,
+      stat: "Minimum",
+      metrics: [line(HEALTH_METRIC.namespace, HEALTH_METRIC.metricName, appDimensions(servers))],
+    });
+  }
+  return graphs;
 }
 
 function appGraphs(servers: AppServers, detailedMonitoring: boolean) {

@@ -3,7 +3,7 @@ import { AGENT_START_SECONDS } from "../userdata/boot-script";
 import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
 import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
 import { DbEventSubscription } from "@cdktf/provider-aws/lib/db-event-subscription";
-import { AccessLogAlarms } from "../constructs/access-log-alarms";
+import { AccessLogAlarms, accessLogNamespace } from "../constructs/access-log-alarms";
 import { AlarmTopic } from "../constructs/alarm-topic";
 import { AppAlarms, type AppServers } from "../constructs/app-alarms";
 import { AppFleet } from "../constructs/app-fleet";
@@ -166,6 +166,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       targetGroupArnSuffix: tiers.loadBalancer.targetGroupArnSuffix,
     },
     dbInstanceIdentifier: tiers.database?.instanceIdentifier,
+    accessLogNamespace: !tiers.loadBalancer && tiers.accessLogGroupName ? accessLogNamespace(naming) : undefined,
   });
   new TerraformOutput(stack, "alarm_topic_arn", {
     value: topic.topicArn,
