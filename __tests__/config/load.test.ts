@@ -274,4 +274,19 @@ describe("the ENVIRONMENTS variable", () => {
   ])("%p selects %p", (value, expected) => {
     expect(parseSelection(value)).toEqual(expected);
   });
+
+  test.each([",", " , ,"])("%p names no environment, and is refused rather than read as every one", (value) => {
+    const error = (() => {
+      try {
+        parseSelection(value);
+        return undefined;
+      } catch (thrown) {
+        return thrown;
+      }
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      `ENVIRONMENTS=${JSON.stringify(value)} names no environment: list folder names separated by commas (ENVIRONMENTS=dev,prod), or unset it for every environment`,
+    ]);
+  });
 });

@@ -135,6 +135,13 @@ export function parseSelection(value: string | undefined): string[] | undefined 
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
+  // Unset or empty: every environment. Set to commas alone, it names none: a mistake (a list
+  // built from nothing) that must not synthesize every environment in its place.
+  if (names.length === 0 && (value ?? "").trim() !== "") {
+    throw new ConfigError([
+      `ENVIRONMENTS=${JSON.stringify(value)} names no environment: list folder names separated by commas (ENVIRONMENTS=dev,prod), or unset it for every environment`,
+    ]);
+  }
   return names.length > 0 ? names : undefined;
 }
 
