@@ -92,6 +92,12 @@ describe("the app's database and user: names the engine takes", () => {
       'database.name must be lowercase letters, digits and underscores, starting with a letter (got "my-app")',
     ],
     ["name", "template1", "postgres", 'database.name is reserved by the engine or RDS; pick another (got "template1")'],
+    ...["replication", "sameuser", "samerole", "samegroup"].map((word): [string, string, string, string] => [
+      "name",
+      word,
+      "postgres",
+      `database.name must not be all, replication, sameuser, samerole, samegroup: pg_hba.conf reads these as keywords, so the single server's access rule for the app would not match its database, and the app could not connect (got "${word}")`,
+    ]),
     [
       "name",
       "a".repeat(64),

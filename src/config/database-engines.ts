@@ -82,7 +82,7 @@ const RESERVED_NAMES = new Set([
  * letter (so that it never needs quoting in SQL, nor in the shell scripts that create it), no
  * longer than the engine allows (PostgreSQL 63; MySQL and MariaDB 64 for a database and, as RDS
  * takes a master user, 16 for a user), not a name the engine or RDS keeps, not a word the engine
- * reserves (reserved-words.ts), and for PostgreSQL not `pg_...`.
+ * reserves (reserved-words.ts), and for PostgreSQL not `pg_...` nor a keyword of pg_hba.conf.
  */
 export function identifierProblem(engine: Engine, kind: "name" | "username", name: string): string | undefined {
   const max = engine === "postgres" ? 63 : kind === "name" ? 64 : 16;
@@ -96,5 +96,14 @@ export function identifierProblem(engine: Engine, kind: "name" | "username", nam
   if (engine === "postgres" && name.startsWith("pg_")) {
     return `must not start with pg_, which PostgreSQL reserves (got ${JSON.stringify(name)})`;
   }
+  if (engine === "postgres" && PG_HBA_KEYWORDS.has(name)) {
+    return (
+      `must not be ${[...PG_HBA_KEYWORDS].join(", ")}: pg_hba.conf reads these as keywords, so the single server's ` +
+      `access rule for the app would not match its database, and the app could not connect (got ${JSON.stringify(name)})`
+    );
+  }
   return undefined;
 }
+
+/** Words pg_hba.conf reads as keywords in its database and user columns, not as names (unquoted). */
+const PG_HBA_KEYWORDS = new Set(["all", "replication", "sameuser", "samerole", "samegroup"]);
