@@ -116,6 +116,9 @@ class Database {
     this.pool = undefined;
     this.refreshing = undefined;
     this.lastRefusedRefresh = 0;
+    /** Requests under way on each pool (see `onPool`), and pools replaced by a new password. */
+    this.inUse = new Map();
+    this.retired = new Set();
     /** The last failed read before any pool existed ({ at, error }): not tried again within REFRESH_INTERVAL_MS. */
     this.firstReadFailure = undefined;
   }
@@ -141,7 +144,11 @@ class Database {
   /**
    * Reads the password again (one read for every caller at once; after a refused password, at most
    * once per REFRESH_INTERVAL_MS) and, when it changed, moves to a new pool: connections already
-   * open stay valid until they close, new ones use the new password.
+   * open stay valid until they close, new ones use the new password. The old pool ends once the
+   * requests under way on it are done: those still waiting for one of its connections get one (an
+   * open one, or a new one that the database refuses, which `query` tries again on the new pool).
+   * Ended at once, it would fail them: pg's pool leaves its queue waiting until the connect
+   * timeout, mysql2's rejects it ("Pool is closed").
    */
   refreshCredentials(initial = false) {
     if (this.refreshing) return this.refreshing;
@@ -157,7 +164,10 @@ class Database {
         this.password = password;
         const old = this.pool;
         this.pool = this.createPool();
-        if (old) old.end().catch(() => {});
+        if (old) {
+          this.retired.add(old);
+          this.endIfIdle(old);
+        }
       } finally {
         this.refreshing = undefined;
       }
@@ -235,9 +245,31 @@ class Database {
   }
 
   async run(sql, params) {
-    if (this.dialect === "postgres") return (await this.pool.query(sql, params)).rows;
-    const [rows] = await this.pool.query({ sql, timeout: this.queryTimeoutMs || undefined }, params);
-    return rows;
+    return this.onPool(async (pool) => {
+      if (this.dialect === "postgres") return (await pool.query(sql, params)).rows;
+      const [rows] = await pool.query({ sql, timeout: this.queryTimeoutMs || undefined }, params);
+      return rows;
+    });
+  }
+
+  /** `work(pool)` on the current pool, counted as under way on it until it settles. */
+  async onPool(work) {
+    const pool = this.pool;
+    this.inUse.set(pool, (this.inUse.get(pool) ?? 0) + 1);
+    try {
+      return await work(pool);
+    } finally {
+      this.inUse.set(pool, this.inUse.get(pool) - 1);
+      this.endIfIdle(pool);
+    }
+  }
+
+  /** Ends a replaced pool once nothing is under way on it. */
+  endIfIdle(pool) {
+    if (!this.retired.has(pool) || (this.inUse.get(pool) ?? 0) > 0) return;
+    this.retired.delete(pool);
+    this.inUse.delete(pool);
+    pool.end().catch(() => {});
   }
 
   /** Resolves when `SELECT 1` answers within `timeoutMs`; rejects otherwise. */
@@ -258,7 +290,11 @@ class Database {
    * servers deploying at once run it one after the other. `run(sql, params)` returns rows.
    */
   async withLock(name, work) {
-    const pool = await this.ready();
+    await this.ready();
+    return this.onPool((pool) => this.lockedOn(pool, name, work));
+  }
+
+  async lockedOn(pool, name, work) {
     if (this.dialect === "postgres") {
       const client = await pool.connect();
       const run = async (sql, params = []) => (await client.query(sql, params)).rows;
