@@ -191,11 +191,24 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       await bed.db.admin("UPDATE notes SET body = 'changed' WHERE id = 1; DELETE FROM notes WHERE id = 2;", "app");
       expect((await call(bed.bed.nginxPort, "POST", "/notes", "written after the backup")).status).toBe(201);
       expect(await bed.notes()).not.toBe(before);
+      // and a table newer than the dump, as a later release's migration makes it (the app's own,
+      // with a foreign key to a dumped table): it would stop the dump's tables being dropped, and
+      // left behind, fail that migration when the deploy runs it again
+      const migrationsBefore = await bed.db.admin("SELECT id FROM schema_migrations ORDER BY id", "app");
+      await bed.db.admin(
+        bed.engine === "postgres"
+          ? "CREATE TABLE tags (id serial PRIMARY KEY, note_id bigint NOT NULL REFERENCES notes(id)); ALTER TABLE tags OWNER TO app; INSERT INTO tags (note_id) VALUES (3); INSERT INTO schema_migrations (id, release) VALUES ('002_tags', '1.1.0');"
+          : "CREATE TABLE tags (id int AUTO_INCREMENT PRIMARY KEY, note_id bigint NOT NULL, FOREIGN KEY (note_id) REFERENCES notes(id)) ENGINE=InnoDB; INSERT INTO tags (note_id) VALUES (3); INSERT INTO schema_migrations (id, `release`) VALUES ('002_tags', '1.1.0');",
+        "app",
+      );
       const started = Date.now();
       const restore = await bed.script("bin/db-restore", ["latest"]);
       restoreMs.set(bed.engine, Date.now() - started);
       expect(restore).toMatch(/db-restore: restored s3:\/\/drill-db-backups\/db\/app-.* into app/);
       expect(await bed.notes()).toBe(before);
+      // the database is the dump's: the newer table gone, the migrations as they were then
+      expect(await bed.db.admin("SELECT id FROM schema_migrations ORDER BY id", "app")).toBe(migrationsBefore);
+      await expect(bed.db.admin("SELECT COUNT(*) FROM tags", "app")).rejects.toThrow(/tags/);
       // and the app carries on, on the restored data
       const after = await call(bed.bed.nginxPort, "POST", "/notes", "after the restore");
       expect(after.status).toBe(201);

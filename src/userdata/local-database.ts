@@ -280,18 +280,25 @@ export function dbBackupScript(database: AppDatabase, db: LocalDatabase): string
 }
 
 /**
- * `db-restore <key>|latest`: downloads a dump from the backups bucket and restores it over the
- * app's database, in one transaction for PostgreSQL (`pg_restore --clean --single-transaction`);
- * MariaDB's dump drops and recreates each table. Afterwards, `deploy <the running version>` applies
- * any migration the dump predates.
+ * `db-restore <key>|latest`: downloads a dump from the backups bucket and replaces the app's
+ * database with it: what the dump does not hold goes too (a table a later release's migration
+ * added, whose foreign keys would stop the dump's tables being dropped, or whose leftover would
+ * fail that migration when the deploy runs it again). PostgreSQL: everything the app's user owns
+ * is dropped, then the dump restored, in one transaction (any error, and nothing changed);
+ * MariaDB: the database is dropped and created again, then the dump loaded. Afterwards,
+ * `deploy <the running version>` applies any migration the dump predates.
  */
 export function dbRestoreScript(database: AppDatabase, db: LocalDatabase): string {
   const restore =
     db.engine === "postgres"
       ? [
-          'pg_restore "${connect[@]}" --dbname="$DB_NAME" --clean --if-exists --no-owner --no-privileges --single-transaction "$work/dump"',
+          '{ echo "DROP OWNED BY CURRENT_USER CASCADE;"; pg_restore --no-owner --no-privileges --file=- "$work/dump"; } |',
+          '  psql "${connect[@]}" --dbname="$DB_NAME" -X -q -v ON_ERROR_STOP=1 --single-transaction >/dev/null',
         ]
-      : ['gunzip -c "$work/dump" | mariadb "${connect[@]}" "$DB_NAME"'];
+      : [
+          '{ echo "DROP DATABASE $DB_NAME; CREATE DATABASE $DB_NAME CHARACTER SET utf8mb4; USE $DB_NAME;"; gunzip -c "$work/dump"; } |',
+          '  mariadb "${connect[@]}"',
+        ];
   return [
     ...scriptPrelude("db-restore", database, [
       `db-restore <key>|latest: restores the app's ${db.engine} database from a dump in the backups bucket.`,
