@@ -97,7 +97,7 @@ describe("AlarmTopic", () => {
     });
   });
 
-  test("with the database's events, RDS may publish (this account's) and encrypt for this topic only; without, it may not", () => {
+  test("with the database's events, RDS may publish (this environment's database's, in this account) and encrypt for this topic only; without, it may not", () => {
     const withEvents = topic({ databaseEvents: true });
     const [attached] = withEvents.resources("aws_sns_topic_policy");
     const [ownTopic] = withEvents.resources("aws_sns_topic");
@@ -109,7 +109,15 @@ describe("AlarmTopic", () => {
       principals: [{ type: "Service", identifiers: ["events.rds.amazonaws.com"] }],
       actions: ["sns:Publish"],
       resources: [`\${aws_sns_topic.${ownTopic.name}.arn}`],
-      condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [account(withEvents)] }],
+      // not any RDS event subscription of the account: another environment's would page here
+      condition: [
+        { test: "StringEquals", variable: "aws:SourceAccount", values: [account(withEvents)] },
+        {
+          test: "ArnLike",
+          variable: "aws:SourceArn",
+          values: [`arn:aws:rds:ap-northeast-2:${account(withEvents)}:db:shop-prod-*`],
+        },
+      ],
     });
     const [key] = withEvents.resources("aws_kms_key");
     const keyPolicy = statements(withEvents, key.values.policy);
@@ -152,7 +160,7 @@ describe("AlarmTopic", () => {
   });
 
   test("a neighbour named like this environment and a hyphen (prod-eu beside prod), whose names its patterns match, may neither publish nor use the key", () => {
-    const besideEu = topic({ neighbours: ["prod-eu"], eventRules: true });
+    const besideEu = topic({ neighbours: ["prod-eu"], eventRules: true, databaseEvents: true });
     const id = account(besideEu);
     const notEu = (arn: string) => ({ test: "ArnNotLike", variable: "aws:SourceArn", values: [arn] });
     const [attached] = besideEu.resources("aws_sns_topic_policy");
@@ -162,6 +170,9 @@ describe("AlarmTopic", () => {
     );
     expect(publish.EventRulesPublish.condition).toContainEqual(
       notEu(`arn:aws:events:ap-northeast-2:${id}:rule/shop-prod-eu-*`),
+    );
+    expect(publish.RdsEventsPublish.condition).toContainEqual(
+      notEu(`arn:aws:rds:ap-northeast-2:${id}:db:shop-prod-eu-*`),
     );
     const [key] = besideEu.resources("aws_kms_key");
     expect(statements(besideEu, key.values.policy).CloudWatchAlarmsEncryptForTopic.condition).toContainEqual(

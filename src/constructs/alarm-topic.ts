@@ -80,6 +80,9 @@ export class AlarmTopic extends Construct {
       `arn:aws:cloudwatch:${region}:${account.accountId}:alarm:${naming.project}-${environment}-*`;
     const ruleArnsOf = (environment: string) =>
       `arn:aws:events:${region}:${account.accountId}:rule/${naming.project}-${environment}-*`;
+    // its database instances (`<project>-<env>-db`), the source of the RDS events it is sent
+    const dbArnsOf = (environment: string) =>
+      `arn:aws:rds:${region}:${account.accountId}:db:${naming.project}-${environment}-*`;
     const alarmArns = alarmArnsOf(naming.environment);
     const ruleArns = ruleArnsOf(naming.environment);
     // ...and not those of a neighbour, whose names the patterns above also match
@@ -105,7 +108,13 @@ export class AlarmTopic extends Construct {
             {
               name: "RdsEvents",
               service: "events.rds.amazonaws.com",
-              conditions: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [account.accountId] }],
+              // this environment's database only, as the RDS guide's example topic policy limits it:
+              // not any event subscription of the account (another environment's would page here)
+              conditions: [
+                { test: "StringEquals", variable: "aws:SourceAccount", values: [account.accountId] },
+                { test: "ArnLike", variable: "aws:SourceArn", values: [dbArnsOf(naming.environment)] },
+                ...notNeighbours(dbArnsOf),
+              ],
             },
           ]
         : []),
