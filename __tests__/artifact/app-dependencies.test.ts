@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { installedDependencies, npmEnvironment } from "../../src/artifact/app-dependencies";
+import { DependencyError, installedDependencies, npmEnvironment } from "../../src/artifact/app-dependencies";
 import type { TarEntry } from "../../src/artifact/tar";
 import { tempDir } from "../helpers";
 
@@ -26,43 +26,103 @@ describe("the environment npm ci runs in", () => {
     expect(npmEnvironment({ PATH: "/usr/bin" })).not.toHaveProperty("NODE_EXTRA_CA_CERTS");
   });
 
-  test("is what installedDependencies gives npm (a stand-in npm records it)", () => {
-    // a stand-in for npm's CLI, run as `node <npm_execpath> ci ...` in the staging folder
+  test("is what installedDependencies gives npm (a stand-in npm records it), with npm's settings that shape the tree pinned", () => {
     const work = tempDir("app-dependencies-");
-    const stub = path.join(work, "npm-cli.js");
-    fs.writeFileSync(
-      stub,
-      [
-        'const fs = require("node:fs");',
-        'fs.mkdirSync("node_modules/left-pad", { recursive: true });',
-        'fs.writeFileSync("node_modules/left-pad/package.json", "{}");',
-        'fs.writeFileSync("npm-saw.json", JSON.stringify({ args: process.argv.slice(2), ca: process.env.NODE_EXTRA_CA_CERTS ?? null }));',
-      ].join("\n"),
-    );
-    const file = (name: string, content: string): TarEntry => ({
-      path: name,
-      type: "file",
-      content: Buffer.from(content),
-    });
-    const files = [
-      file("package.json", JSON.stringify({ name: "x", dependencies: { "left-pad": "1.3.0" } })),
-      file("package-lock.json", JSON.stringify({ lockfileVersion: 3, marker: work })),
-    ];
-    const saved = { ...process.env };
-    try {
-      process.env.npm_execpath = stub;
-      process.env.SAVED_NODE_EXTRA_CA_CERTS = CA;
-      delete process.env.NODE_EXTRA_CA_CERTS;
-      const modules = installedDependencies(files, path.join(work, "cache"))!;
+    withStandInNpm(work, { "left-pad": "1.3.0" }, () => {
+      const modules = installedDependencies(appFiles(work, { "left-pad": "1.3.0" }), path.join(work, "cache"))!;
       const saw = JSON.parse(fs.readFileSync(path.join(path.dirname(modules), "npm-saw.json"), "utf8"));
-      expect(saw).toEqual({ args: expect.arrayContaining(["ci", "--omit=dev", "--ignore-scripts"]), ca: CA });
+      expect(saw).toEqual({
+        // a user's ~/.npmrc (optional=false, install-strategy=linked) would change what is released
+        args: expect.arrayContaining([
+          "ci",
+          "--omit=dev",
+          "--include=optional",
+          "--install-strategy=hoisted",
+          "--ignore-scripts",
+        ]),
+        ca: CA,
+      });
       expect(fs.existsSync(path.join(modules, "left-pad", "package.json"))).toBe(true);
-    } finally {
-      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-      Object.assign(process.env, saved);
-    }
+    });
   });
 });
+
+describe("the installed tree is the lock's, or it is neither used nor kept", () => {
+  test("a tree that lacks a package the lock pins (an npm setting left it out) fails, naming it, and nothing is cached", () => {
+    const work = tempDir("app-dependencies-");
+    const cache = path.join(work, "cache");
+    withStandInNpm(work, { "left-pad": "1.3.0" }, () => {
+      const files = appFiles(work, { "left-pad": "1.3.0", "pg-cloudflare": "1.4.1" }, ["pg-cloudflare"]);
+      expect(() => installedDependencies(files, cache)).toThrow(DependencyError);
+      expect(() => installedDependencies(files, cache)).toThrow(
+        /other than its lock pins them \(pg-cloudflare 1\.4\.1: missing\): an npm setting changes what it installs/,
+      );
+    });
+    expect(fs.readdirSync(cache)).toEqual([]);
+  });
+
+  test("a cached tree that is not the lock's (installed before, changed by hand) is installed again", () => {
+    const work = tempDir("app-dependencies-");
+    const cache = path.join(work, "cache");
+    withStandInNpm(work, { "left-pad": "1.3.0" }, () => {
+      const files = appFiles(work, { "left-pad": "1.3.0" });
+      const modules = installedDependencies(files, cache)!;
+      fs.writeFileSync(path.join(modules, "left-pad", "package.json"), JSON.stringify({ version: "0.0.1" }));
+      fs.rmSync(path.join(path.dirname(modules), "npm-saw.json"));
+      expect(installedDependencies(files, cache)).toBe(modules);
+      expect(JSON.parse(fs.readFileSync(path.join(modules, "left-pad", "package.json"), "utf8")).version).toBe("1.3.0");
+      expect(fs.existsSync(path.join(path.dirname(modules), "npm-saw.json"))).toBe(true); // npm ran again
+    });
+  });
+});
+
+/** An app's package.json and lock (lockfileVersion 3) pinning `pins`, `optional` among them optional. */
+function appFiles(work: string, pins: Record<string, string>, optional: string[] = []): TarEntry[] {
+  const file = (name: string, content: string): TarEntry => ({
+    path: name,
+    type: "file",
+    content: Buffer.from(content),
+  });
+  const packages = Object.fromEntries(
+    Object.entries(pins).map(([name, version]) => [
+      `node_modules/${name}`,
+      { version, ...(optional.includes(name) ? { optional: true } : {}) },
+    ]),
+  );
+  return [
+    file("package.json", JSON.stringify({ name: "x", dependencies: pins })),
+    file("package-lock.json", JSON.stringify({ lockfileVersion: 3, marker: work, packages: { "": {}, ...packages } })),
+  ];
+}
+
+/**
+ * Runs `work` with a stand-in for npm's CLI (`node <npm_execpath> ci ...` in the staging folder)
+ * that installs `installs` (name: version) and records its arguments and NODE_EXTRA_CA_CERTS.
+ */
+function withStandInNpm(dir: string, installs: Record<string, string>, work: () => void): void {
+  const stub = path.join(dir, "npm-cli.js");
+  fs.writeFileSync(
+    stub,
+    [
+      'const fs = require("node:fs");',
+      `for (const [name, version] of Object.entries(${JSON.stringify(installs)})) {`,
+      "  fs.mkdirSync(`node_modules/${name}`, { recursive: true });",
+      "  fs.writeFileSync(`node_modules/${name}/package.json`, JSON.stringify({ name, version }));",
+      "}",
+      'fs.writeFileSync("npm-saw.json", JSON.stringify({ args: process.argv.slice(2), ca: process.env.NODE_EXTRA_CA_CERTS ?? null }));',
+    ].join("\n"),
+  );
+  const saved = { ...process.env };
+  try {
+    process.env.npm_execpath = stub;
+    process.env.SAVED_NODE_EXTRA_CA_CERTS = CA;
+    delete process.env.NODE_EXTRA_CA_CERTS;
+    work();
+  } finally {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  }
+}
 
 test("this process, one of the unit runner's, started without NODE_EXTRA_CA_CERTS (the run's global setup)", () => {
   expect(process.env.NODE_EXTRA_CA_CERTS).toBeUndefined();

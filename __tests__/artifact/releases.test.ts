@@ -166,6 +166,32 @@ test("an environment on a version that was never released is a problem naming it
   );
 });
 
+test("a release whose dependencies cannot be installed is a problem naming the environment, not a stack trace", () => {
+  // app/ pins a dependency but has no lock file (npm would have nothing to install exactly)
+  const repo = tempDir("releases-deps-");
+  git(repo, "init", "-q", "-b", "main");
+  fs.mkdirSync(path.join(repo, "app"));
+  fs.writeFileSync(
+    path.join(repo, "app/package.json"),
+    `${JSON.stringify({ name: "app", version: "1.0.0", dependencies: { pg: "8.23.1" } })}\n`,
+  );
+  git(repo, "add", "app");
+  git(repo, "commit", "-q", "-m", "app 1.0.0");
+  const tree = git(repo, "rev-parse", "HEAD:app").trim();
+  fs.writeFileSync(
+    path.join(repo, RELEASES_FILE),
+    `releases:\n  "1.0.0":\n    tree: "${tree}"\n    sha256: "${"0".repeat(64)}"\n`,
+  );
+  const qa = environment("qa", {
+    app: { instanceType: "t3.micro", version: "1.0.0", count: { min: 1, desired: 1, max: 2 } },
+  });
+  expect(() =>
+    resolveEnvironmentReleases([qa], { root: repo, cacheDir: cacheDir(), environmentsLabel: "environments" }),
+  ).toThrow(
+    'environments/qa: app.version "1.0.0" cannot be rebuilt: the app has dependencies but no package-lock.json: run npm install in app/ and commit the lock file',
+  );
+});
+
 test("a shallow clone without the release's history says what to fetch", () => {
   const clone = tempDir("releases-shallow-");
   git(clone, "clone", "-q", "--depth", "1", `file://${root}`, "repo");

@@ -74,6 +74,39 @@ export function npmEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.Pro
 }
 
 /**
+ * How the tree installed in `root` differs from the production packages `lock` pins: each one
+ * missing or at another version. Packages for another platform (optional, with `os` or `cpu`),
+ * which npm leaves out here, are not asked for.
+ */
+export function lockProblems(lock: Buffer, root: string): string[] {
+  const packages: Record<string, LockPackage> = JSON.parse(lock.toString("utf8")).packages ?? {};
+  const problems: string[] = [];
+  for (const [where, entry] of Object.entries(packages)) {
+    if (!where.startsWith("node_modules/") || entry.dev || entry.devOptional || entry.link) continue;
+    if (entry.optional && (entry.os || entry.cpu)) continue;
+    const manifest = path.join(root, where, "package.json");
+    const installed = fs.existsSync(manifest) ? JSON.parse(fs.readFileSync(manifest, "utf8")).version : undefined;
+    if (installed !== entry.version) {
+      problems.push(
+        `${where.slice("node_modules/".length)} ${entry.version}: ${installed ? `${installed} installed` : "missing"}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** What a lock file says of one package (npm's lockfileVersion 2 and 3). */
+interface LockPackage {
+  readonly version?: string;
+  readonly dev?: boolean;
+  readonly devOptional?: boolean;
+  readonly optional?: boolean;
+  readonly link?: boolean;
+  readonly os?: string[];
+  readonly cpu?: string[];
+}
+
+/**
  * The installed `node_modules` folder of the dependencies `files` pin (see `dependencyEntries`),
  * or undefined when the app has none. The integration tests link a release's `node_modules` to it.
  */
@@ -90,7 +123,11 @@ export function installedDependencies(files: readonly TarEntry[], cacheRoot = DE
   const key = createHash("sha256").update(lock).digest("hex").slice(0, 32);
   const target = path.join(cacheRoot, key);
   const modules = path.join(target, "node_modules");
-  if (fs.existsSync(modules)) return modules;
+  if (fs.existsSync(modules)) {
+    if (lockProblems(lock, target).length === 0) return modules;
+    // a tree installed before npm's settings were pinned here, or changed by hand: installed again
+    fs.rmSync(target, { recursive: true, force: true });
+  }
 
   fs.mkdirSync(cacheRoot, { recursive: true });
   const staging = fs.mkdtempSync(path.join(cacheRoot, `.${key}-`));
@@ -108,6 +145,9 @@ export function installedDependencies(files: readonly TarEntry[], cacheRoot = DE
         ...prefix,
         "ci",
         "--omit=dev",
+        // what the user's npm settings (~/.npmrc, npm_config_*) would otherwise change in the tree
+        "--include=optional",
+        "--install-strategy=hoisted",
         "--ignore-scripts",
         "--prefer-offline",
         "--no-audit",
@@ -123,7 +163,15 @@ export function installedDependencies(files: readonly TarEntry[], cacheRoot = DE
     );
     if (npm.status !== 0) {
       throw new DependencyError(
-        `npm ci of the app's dependencies failed (${npm.error?.message ?? `exit ${npm.status}`}): ${npm.stderr.trim()}`,
+        `npm ci of the app's dependencies failed (${npm.error?.message ?? `exit ${npm.status}`}): ${npm.stderr.trim()} ` +
+          "(npm reads them from its cache, else from the registry: run it online once)",
+      );
+    }
+    const problems = lockProblems(lock, staging);
+    if (problems.length > 0) {
+      throw new DependencyError(
+        `npm ci installed the app's dependencies other than its lock pins them (${problems.slice(0, 5).join("; ")}): ` +
+          "an npm setting changes what it installs (npm config list shows them)",
       );
     }
     try {

@@ -6,7 +6,7 @@ import { makeFolder } from "../make-folder";
 import { parseDocument } from "yaml";
 import { SHA256_PATTERN, VERSION_PATTERN } from "../userdata/app-host";
 import { ConfigError } from "../config/errors";
-import { dependencyEntries } from "./app-dependencies";
+import { DependencyError, dependencyEntries } from "./app-dependencies";
 import { directoryEntries, tarGz, type TarEntry } from "./tar";
 
 // Releases of app/ are recorded in releases.yaml (version -> the git tree of app/ at the release
@@ -392,7 +392,7 @@ export function resolveEnvironmentReleases(
     try {
       resolved.set(version, resolveRelease(version, options, releases));
     } catch (error) {
-      if (!(error instanceof ReleaseError)) throw error;
+      if (!(error instanceof ReleaseError || error instanceof DependencyError)) throw error;
       const message = error.message.startsWith(`"${version}" is not a release`)
         ? error.message
         : `"${version}" cannot be rebuilt: ${error.message}`;
