@@ -97,17 +97,31 @@ describe("every layout", () => {
   );
 
   test.each(EVERY_LAYOUT)(
-    "%s: the instance role can use Session Manager and the CloudWatch agent, nothing broader",
+    "%s: the instance role can use Session Manager and the CloudWatch agent, the agent for this environment's log groups and the servers' metric namespaces only",
     (_name, build) => {
       const json = build();
       const policies = json
         .resources("aws_iam_role_policy_attachment")
         .map((a) => a.values.policy_arn)
         .sort();
-      expect(policies).toEqual([
-        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-        "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+      // not CloudWatchAgentServerPolicy: its logs and metrics on "*" let a dev server write into prod's
+      expect(policies).toEqual(["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]);
+      const agent = json.doc.data.aws_iam_policy_document;
+      const statements = (Object.entries(agent).find(([id]) => id.includes("CloudWatchAgentPolicy"))![1] as any)
+        .statement;
+      const bySid = Object.fromEntries(statements.map((st: any) => [st.sid, st]));
+      expect(Object.keys(bySid).sort()).toEqual(["DescribeInstance", "FindLogGroups", "PublishMetrics", "ShipLogs"]);
+      expect(bySid.ShipLogs.resources).toEqual(["arn:aws:logs:*:*:log-group:/shop/test/*"]);
+      expect(bySid.PublishMetrics.condition).toEqual([
+        { test: "StringEquals", variable: "cloudwatch:namespace", values: ["CWAgent", "AppHealth", "AppBackups"] },
       ]);
+      // every log group the stack makes for the agent is one it may write to
+      for (const group of json.resources("aws_cloudwatch_log_group").map((g) => g.values.name as string)) {
+        if (group.startsWith("/shop/test/")) continue;
+        expect(group).toMatch(/^\/aws\/rds\/|^\/aws\/vpc\/|flow/); // RDS's and the flow logs', written by AWS
+      }
+      const actions = statements.flatMap((st: any) => st.actions);
+      expect(actions.filter((a: string) => /\*|^xray:|^ssm:|PutRetentionPolicy/.test(a))).toEqual([]);
     },
   );
 });

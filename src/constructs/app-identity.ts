@@ -14,7 +14,16 @@ import { Fn, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import { TerraformData } from "./terraform-data";
+import { AGENT_NAMESPACE } from "../userdata/cloudwatch-agent";
+import { HEALTH_METRIC } from "../userdata/health-probe";
+import { BACKUP_METRIC } from "../userdata/local-database";
 import { internetIngress, tierSecurityGroup } from "./tier-security-group";
+
+/**
+ * The metric namespaces the servers publish to: the CloudWatch agent's, the health probe's (lone
+ * servers) and the database backups' (single-server).
+ */
+export const METRIC_NAMESPACES = [AGENT_NAMESPACE, HEALTH_METRIC.namespace, BACKUP_METRIC.namespace] as const;
 
 /** SSH access: an existing key pair or a public key to import, and the admin networks that may connect. */
 export interface SshAccess {
@@ -167,17 +176,44 @@ export class AppIdentity extends Construct {
       tags: naming.tags("app"),
     });
     this.roleName = role.name;
-    for (const [policyId, policy] of [
-      ["SessionManager", "AmazonSSMManagedInstanceCore"],
-      ["CloudWatchAgent", "CloudWatchAgentServerPolicy"],
-    ]) {
-      this.permissions.push(
-        new IamRolePolicyAttachment(this, policyId, {
-          role: role.name,
-          policyArn: `arn:aws:iam::aws:policy/${policy}`,
-        }),
-      );
-    }
+    this.permissions.push(
+      new IamRolePolicyAttachment(this, "SessionManager", {
+        role: role.name,
+        policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+      }),
+    );
+    // What the CloudWatch agent and the servers' own metrics need, for this environment only: the
+    // actions of AWS's CloudWatchAgentServerPolicy (less X-Ray, the agent's SSM configuration and
+    // log retention, which these servers do not use), whose Resource "*" would let a server of any
+    // environment write into another's log groups (the access log feeds its 5xx alarm) and metrics.
+    const agent = new DataAwsIamPolicyDocument(this, "CloudWatchAgentPolicy", {
+      statement: [
+        {
+          sid: "ShipLogs",
+          effect: "Allow",
+          actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+          // the groups and their streams, `/<project>/<env>/...` (any region and account: the role's own)
+          resources: [`arn:aws:logs:*:*:log-group:${naming.path("*")}`],
+        },
+        { sid: "FindLogGroups", effect: "Allow", actions: ["logs:DescribeLogGroups"], resources: ["*"] },
+        {
+          // no resource-level permissions: only these namespaces
+          sid: "PublishMetrics",
+          effect: "Allow",
+          actions: ["cloudwatch:PutMetricData"],
+          resources: ["*"],
+          condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [...METRIC_NAMESPACES] }],
+        },
+        {
+          // the instance's tags (its Auto Scaling group, for the metrics' dimensions) and volumes
+          sid: "DescribeInstance",
+          effect: "Allow",
+          actions: ["ec2:DescribeTags", "ec2:DescribeVolumes"],
+          resources: ["*"],
+        },
+      ],
+    });
+    this.permissions.push(new IamRolePolicy(this, "CloudWatchAgent", { role: role.id, policy: agent.json }));
     if (props.database) this.permissions.push(databasePolicy(this, role.id, props.database));
     if (props.launchHook) {
       const { region, groupNamePrefix, groupNameTag } = props.launchHook;

@@ -46,10 +46,14 @@ const LOGS_READ = ["logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:L
  * The AWS-managed policies the stacks attach to their roles (the servers' instance role), the only
  * ones a deploy role may attach or detach; a test checks the stacks attach no other.
  */
-export const ATTACHED_MANAGED_POLICIES = [
-  "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-  "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
-] as const;
+export const ATTACHED_MANAGED_POLICIES = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"] as const;
+
+/**
+ * AWS-managed policies the stacks attached before, which a deploy role may still detach (the first
+ * deploy after they went does): CloudWatchAgentServerPolicy, replaced on 2026-12-05 by the instance
+ * role's own, scoped to its environment (src/constructs/app-identity.ts).
+ */
+export const FORMERLY_ATTACHED_MANAGED_POLICIES = ["arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"] as const;
 
 const IAM_ROLE_READ = [
   "iam:GetRole",
@@ -535,13 +539,18 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
       // role of the project's that the deploy role could then assume.
       const attach: string[] = list.filter((a) => a === "iam:AttachRolePolicy" || a === "iam:DetachRolePolicy");
       statements.push({ Sid: sid, Effect: "Allow", Action: list.filter((a) => !attach.includes(a)), Resource: roles });
-      if (attach.length > 0) {
+      // Attach: what the stacks attach; detach: that, and what they attached before.
+      const policiesFor = {
+        "iam:AttachRolePolicy": [...ATTACHED_MANAGED_POLICIES],
+        "iam:DetachRolePolicy": [...ATTACHED_MANAGED_POLICIES, ...FORMERLY_ATTACHED_MANAGED_POLICIES],
+      };
+      for (const action of attach as (keyof typeof policiesFor)[]) {
         statements.push({
-          Sid: `${sid}Attach`,
+          Sid: `${sid}${action === "iam:AttachRolePolicy" ? "Attach" : "Detach"}`,
           Effect: "Allow",
-          Action: attach,
+          Action: [action],
           Resource: names.roles,
-          Condition: { ArnEquals: { "iam:PolicyARN": [...ATTACHED_MANAGED_POLICIES] } },
+          Condition: { ArnEquals: { "iam:PolicyARN": policiesFor[action] } },
         });
       }
     } else if (service === "ssm") {

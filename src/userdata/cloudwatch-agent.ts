@@ -24,6 +24,9 @@ export interface CloudWatchAgentProps {
   readonly bootLog: string;
 }
 
+/** The namespace of the agent's metrics (memory, disk): CloudWatch's default for the agent. */
+export const AGENT_NAMESPACE = "CWAgent";
+
 /**
  * The CloudWatch agent's configuration: memory and root-disk use every minute in the `CWAgent`
  * namespace, per instance (`InstanceId`) and, in an Auto Scaling group, per group
@@ -40,7 +43,7 @@ export function cloudWatchAgentConfig(props: CloudWatchAgentProps): string {
       logfile: "/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log",
     },
     metrics: {
-      namespace: "CWAgent",
+      namespace: AGENT_NAMESPACE,
       append_dimensions: props.autoScaling
         ? { InstanceId: "${aws:InstanceId}", AutoScalingGroupName: "${aws:AutoScalingGroupName}" }
         : { InstanceId: "${aws:InstanceId}" },
