@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { Testing } from "cdktf";
 import { gunzipSync } from "fflate";
 import {
+  entriesFromGitTree,
   readReleases,
   recordRelease,
   resolveEnvironmentReleases,
@@ -191,6 +192,32 @@ test("a release whose dependencies cannot be installed is a problem naming the e
     'environments/qa: app.version "1.0.0" cannot be rebuilt: the app has dependencies but no package-lock.json: run npm install in app/ and commit the lock file',
   );
 });
+
+// (as root: chown gives the clone to another user; as anyone else, the clone is already theirs)
+const asRoot = process.getuid?.() === 0;
+if (!asRoot) console.info("skipped: a clone another user owns (the test chowns one, which needs root)");
+(asRoot ? test : test.skip)(
+  "a clone another user owns is refused by git for that, not taken for missing history",
+  () => {
+    const clone = tempDir("releases-owner-");
+    git(clone, "clone", "-q", `file://${root}`, "repo");
+    const repo = path.join(clone, "repo");
+    const tree = git(repo, "rev-parse", "HEAD:app").trim();
+    execFileSync("chown", ["-R", "nobody", repo]);
+    // without this machine's git settings (a safe.directory there would let the clone in)
+    const saved = { ...process.env };
+    Object.assign(process.env, { GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" });
+    try {
+      expect(() => entriesFromGitTree(repo, tree)).toThrow(
+        `which another user owns (fatal: detected dubious ownership in repository at '${repo}'): run as that user, or trust the folder with git config --global --add safe.directory ${repo}`,
+      );
+      expect(() => entriesFromGitTree(repo, tree)).not.toThrow(/unshallow/);
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  },
+);
 
 test("a shallow clone without the release's history says what to fetch", () => {
   const clone = tempDir("releases-shallow-");

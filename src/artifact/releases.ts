@@ -168,6 +168,17 @@ export function entriesFromGitTree(root: string, tree: string): TarEntry[] {
       const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
       if (e.code === "ENOENT") throw new ReleaseError("git is not on PATH (needed to rebuild an older release)");
       const said = e.stderr?.toString().trim().split("\n")[0] ?? e.message;
+      // Only a tree git cannot find is missing history; anything else (a clone owned by another
+      // user, a partial clone whose remote is out of reach) is git's own error, said as it is.
+      if (/dubious ownership/.test(said)) {
+        throw new ReleaseError(
+          `git refuses to read ${root}, which another user owns (${said}): run as that user, or trust the ` +
+            `folder with git config --global --add safe.directory ${root}`,
+        );
+      }
+      if (!/not a tree object|not a valid object name|bad object|Not a valid object name/.test(said)) {
+        throw new ReleaseError(`git could not read the tree ${tree} (${said})`);
+      }
       throw new ReleaseError(
         `the git tree ${tree} is not in this clone (${said}): fetch the repository's history ` +
           "(`git fetch --unshallow`; in GitHub Actions, actions/checkout with fetch-depth: 0)",
