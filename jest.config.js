@@ -49,6 +49,8 @@ const PROGRAMS = [
   "<rootDir>/__tests__/userdata/database-files.test.ts",
   "<rootDir>/__tests__/userdata/in-server-files.test.ts",
   "<rootDir>/__tests__/workflows.test.ts",
+  // node processes that take and refuse the output folder's lock
+  "<rootDir>/__tests__/output-lock.test.ts",
 ];
 
 /** Adds toHaveResourceWithProperties & co, in every project. */

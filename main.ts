@@ -6,6 +6,7 @@ import { ConfigError } from "./src/config/errors";
 import { displayPath, loadEnvironments, parseSelection } from "./src/config/load";
 import { placeholderWarnings } from "./src/config/placeholders";
 import { stateWarnings } from "./src/config/state-warnings";
+import { outputLockProblem } from "./src/output-lock";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { PROJECT_ROOT } from "./src/project-root";
 import { readableStack } from "./src/readable-stack";
@@ -49,6 +50,9 @@ try {
     root: projectRoot,
     environmentsLabel: displayPath(environmentsDir),
   });
+  // not while npm run plan or drift runs terraform in the output folder, which a synth replaces
+  const locked = outputLockProblem(outdir);
+  if (locked) throw new OutputFolderError(locked);
   // local state in <project>/state/, by a path relative to each stack's folder (links resolved)
   const fromStack = projectRootFromStack(outdir, projectRoot);
   const stacks = synthesizeAtomically(

@@ -1,6 +1,7 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { LOCK_HOLDER_VARIABLE } from "../src/output-lock";
 import { entryCommand } from "../src/project-root";
 import { environmentFile, expectSameFiles, filesUnder, tempDir, writeEnvironments } from "./helpers";
 import { SHIPPED_NAMES, shippedOutdir } from "./shipped";
@@ -169,6 +170,27 @@ describe("main.ts", () => {
     );
     expect(fs.readFileSync(path.join(envs, "dev", "config.yaml"), "utf8")).toBe(before);
     expect(fs.readdirSync(work)).toEqual(["envs"]);
+  });
+
+  test("while npm run plan or drift runs terraform in the output folder (its lock held), a synth is refused and the folder left as it was; the run's own synth is not", async () => {
+    const outdir = path.join(work, "out");
+    fs.cpSync(shippedOutdir(), outdir, { recursive: true });
+    const before = fs.readFileSync(path.join(outdir, "stacks", "dev", "cdk.tf.json"), "utf8");
+    const plan = spawn("sleep", ["30"]); // stands in for the run that holds the lock
+    try {
+      fs.writeFileSync(`${outdir}.lock`, `${plan.pid} npm run plan for dev\n`);
+      const refused = runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS: "dev" });
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain(
+        `Nothing was synthesized: npm run plan for dev (pid ${plan.pid}) is running terraform in ${outdir}, and a synth now would delete the folder it works in`,
+      );
+      expect(fs.readFileSync(path.join(outdir, "stacks", "dev", "cdk.tf.json"), "utf8")).toBe(before);
+      const own = runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS: "dev", [LOCK_HOLDER_VARIABLE]: String(plan.pid) });
+      expect(own.status).toBe(0);
+    } finally {
+      plan.kill("SIGKILL");
+      await new Promise((resolve) => plan.once("exit", resolve));
+    }
   });
 
   test("an empty environments folder fails without writing anything", () => {

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { App } from "cdktf";
 import { makeFolder } from "./make-folder";
+import { isRunning } from "./output-lock";
 import { DRIFT_PLAN_FILE, PLAN_FILE } from "./plan-files";
 
 /** What `terraform init` leaves in a stack's working directory and the next synth must keep. */
@@ -197,15 +198,6 @@ function removeLeftovers(target: string): void {
     if (pid > 0 && (pid === process.pid || !isRunning(pid))) {
       fs.rmSync(path.join(parent, name), { recursive: true, force: true });
     }
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"; // another user's: it runs
   }
 }
 

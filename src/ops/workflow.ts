@@ -7,6 +7,7 @@ import { listEnvironmentFolders } from "../config/load";
 import { entryCommand, PROJECT_ROOT } from "../project-root";
 import { readableStack } from "../readable-stack";
 import { OpsError, runTerraform, type TerraformResult } from "./terraform";
+import { LOCK_HOLDER_VARIABLE, takeOutputLock } from "../output-lock";
 
 // What `npm run plan` and `npm run drift` share: read the command line, check the stack name,
 // synthesize that one stack, `terraform init` it, and read a saved plan back as JSON.
@@ -53,7 +54,7 @@ export function selectionFor(name: string, environmentsDir: string): string | un
 }
 
 function synthesize(selection: string | undefined, outdir: string): void {
-  const env: NodeJS.ProcessEnv = { ...process.env, CDKTF_OUTDIR: outdir };
+  const env: NodeJS.ProcessEnv = { ...process.env, CDKTF_OUTDIR: outdir, [LOCK_HOLDER_VARIABLE]: String(process.pid) };
   if (selection) env.ENVIRONMENTS = selection;
   else delete env.ENVIRONMENTS;
   const run = spawnSync(...entryCommand("main.ts"), {
@@ -116,6 +117,13 @@ export function terraformFailed(command: string, result: TerraformResult, stack:
 export function synthesizedStack(name: string, options: { synth: boolean }): PreparedStack {
   const { outdir, environmentsDir } = locations();
   const selection = selectionFor(name, environmentsDir);
+  // Held until this process ends: no synth replaces the output folder while terraform runs in it
+  // (the synth below is this process's own).
+  try {
+    takeOutputLock(outdir, `npm run ${path.basename(process.argv[1] ?? "", ".ts").replace(/\.js$/, "")} for ${name}`);
+  } catch (error) {
+    throw new OpsError((error as Error).message);
+  }
   if (options.synth) synthesize(selection, outdir);
   return { name, outdir, dir: path.join(outdir, "stacks", name), document: readStack(outdir, name, options.synth) };
 }

@@ -1,0 +1,65 @@
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LOCK_HOLDER_VARIABLE, outputLockFile, outputLockHolder, outputLockProblem } from "../src/output-lock";
+import { tempDir } from "./helpers";
+
+// npm run plan and drift hold <outdir>.lock while terraform runs in the output folder, so that no
+// synth (another plan, npm run synth, cdktf) replaces the folder under it (src/output-lock.ts).
+
+const REGISTER = path.join(__dirname, "unit-runner", "register.js");
+const LOCK_MODULE = path.join(__dirname, "..", "src", "output-lock.ts");
+
+/** Runs takeOutputLock(outdir) in a node process of its own, which then prints whether the file is its and exits. */
+function takeInChild(outdir: string): { status: number | null; stdout: string; stderr: string } {
+  const script =
+    `const lock = require(${JSON.stringify(LOCK_MODULE)}); const fs = require("node:fs");` +
+    `lock.takeOutputLock(${JSON.stringify(outdir)}, "npm run plan for dev");` +
+    `console.log(fs.readFileSync(lock.outputLockFile(${JSON.stringify(outdir)}), "utf8").trim() === process.pid + " npm run plan for dev");`;
+  const run = spawnSync(process.execPath, ["-r", REGISTER, "-e", script], { encoding: "utf8" });
+  return { status: run.status, stdout: run.stdout.trim(), stderr: run.stderr };
+}
+
+let dir: string;
+let outdir: string;
+beforeEach(() => {
+  dir = tempDir("output-lock-");
+  outdir = path.join(dir, "cdktf.out");
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test("a run takes the lock beside the output folder, holds it while it runs, and gives it back as it exits", () => {
+  const run = takeInChild(outdir);
+  expect(run).toMatchObject({ status: 0, stdout: "true" });
+  expect(fs.existsSync(outputLockFile(outdir))).toBe(false);
+  expect(outputLockFile(outdir)).toBe(path.join(fs.realpathSync(dir), "cdktf.out.lock"));
+});
+
+test("while a run holds it, a synth is refused, naming the run, and so is a second run; its own synth is not", async () => {
+  const holder = spawn("sleep", ["30"]);
+  try {
+    fs.writeFileSync(outputLockFile(outdir), `${holder.pid} npm run plan for dev\n`);
+    expect(outputLockHolder(outdir)).toEqual({ pid: holder.pid, what: "npm run plan for dev" });
+    expect(outputLockProblem(outdir, {})).toBe(
+      `npm run plan for dev (pid ${holder.pid}) is running terraform in ${outdir}, and a synth now would delete the ` +
+        `folder it works in: wait for it to end, or synthesize into another folder (CDKTF_OUTDIR). If no such run ` +
+        `is going, remove ${outputLockFile(outdir)}`,
+    );
+    expect(outputLockProblem(outdir, { [LOCK_HOLDER_VARIABLE]: String(holder.pid) })).toBeUndefined();
+    const second = takeInChild(outdir);
+    expect(second.status).toBe(1);
+    expect(second.stderr).toContain(`npm run plan for dev (pid ${holder.pid}) is running terraform in ${outdir}`);
+    expect(fs.readFileSync(outputLockFile(outdir), "utf8")).toBe(`${holder.pid} npm run plan for dev\n`);
+  } finally {
+    holder.kill("SIGKILL");
+    await new Promise((resolve) => holder.once("exit", resolve));
+  }
+});
+
+test("a lock left by a run that no longer runs (killed, a restart) stops nothing, and the next run takes it over", () => {
+  const gone = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
+  fs.writeFileSync(outputLockFile(outdir), `${gone.stdout.trim()} npm run drift for prod\n`);
+  expect(outputLockHolder(outdir)).toBeUndefined();
+  expect(outputLockProblem(outdir, {})).toBeUndefined();
+  expect(takeInChild(outdir)).toMatchObject({ status: 0, stdout: "true" });
+});

@@ -1,0 +1,84 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+// A run of terraform in a synthesized stack's folder (`npm run plan`, `npm run drift`) holds a
+// lock file beside the output folder while it runs: a synth replaces the output folder whole, and
+// one started meanwhile (another plan, `npm run synth`, `cdktf synth` or `deploy`) would delete the
+// folder that run works in, and it would fail with Terraform's own confusing error. The file holds
+// the holder's pid and what it runs. A holder that died (killed, the machine restarted) leaves a
+// file whose pid no longer runs: the next run takes it over.
+
+/** The variable a lock holder sets for the synth it runs itself, which its lock must not stop. */
+export const LOCK_HOLDER_VARIABLE = "CLASSIC_SERVERS_OUTPUT_LOCK_HOLDER";
+
+/** The lock file of output folder `outdir`: beside it (a synth swaps the folder), its parent's links resolved. */
+export function outputLockFile(outdir: string): string {
+  const resolved = path.resolve(outdir);
+  const parent = path.dirname(resolved);
+  const real = fs.existsSync(parent) ? fs.realpathSync(parent) : parent;
+  return path.join(real, `${path.basename(resolved)}.lock`);
+}
+
+/** The process that holds the lock of `outdir` and what it runs, while it runs; undefined otherwise. */
+export function outputLockHolder(outdir: string): { readonly pid: number; readonly what: string } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(outputLockFile(outdir), "utf8");
+  } catch {
+    return undefined;
+  }
+  const [pidText, ...what] = text.trim().split(" ");
+  const pid = Number(pidText);
+  return Number.isInteger(pid) && pid > 0 && isRunning(pid) ? { pid, what: what.join(" ") } : undefined;
+}
+
+/** Why a synth into `outdir` must not start now, or undefined: a run of terraform there holds its lock. */
+export function outputLockProblem(outdir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const holder = outputLockHolder(outdir);
+  if (!holder || String(holder.pid) === env[LOCK_HOLDER_VARIABLE]) return undefined;
+  return (
+    `${holder.what} (pid ${holder.pid}) is running terraform in ${outdir}, and a synth now would delete the ` +
+    `folder it works in: wait for it to end, or synthesize into another folder (CDKTF_OUTDIR). If no such run ` +
+    `is going, remove ${outputLockFile(outdir)}`
+  );
+}
+
+/**
+ * Takes the lock of `outdir` for this process, saying what it runs (`what`), or throws the holder's
+ * problem (`outputLockProblem`); released as this process exits.
+ */
+export function takeOutputLock(outdir: string, what: string): void {
+  const file = outputLockFile(outdir);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid} ${what}\n`, { flag: "wx" });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      if (outputLockHolder(outdir)?.pid === process.pid) return; // this process's already
+      const problem = outputLockProblem(outdir, {});
+      if (problem) throw new Error(problem);
+      // left by a run that no longer runs; another process may be taking it over at the same time
+      if (attempt >= 3) throw new Error(`could not take ${file}: it keeps changing`);
+      fs.rmSync(file, { force: true });
+    }
+  }
+  process.on("exit", () => {
+    try {
+      if (fs.readFileSync(file, "utf8").startsWith(`${process.pid} `)) fs.rmSync(file);
+    } catch {
+      // gone already
+    }
+  });
+}
+
+/** Whether process `pid` runs (one of another user's counts). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"; // another user's: it runs
+  }
+}
