@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { outputLockFile } from "../../src/output-lock";
 import type { PlanDocument } from "../../src/ops/plan-json";
 import { BLOCKED_EXIT_CODE } from "../../src/ops/plan-review";
 import { environmentFolders, Synthesized, tempDir } from "../helpers";
@@ -394,6 +395,10 @@ describe("npm run plan (stub terraform)", () => {
       "| create | update | replace | delete | forget | unchanged |\n|---:|---:|---:|---:|---:|---:|\n| 0 | 1 | 0 | 0 | 0 | 1 |",
     );
     expect(fs.existsSync(path.join(outdir, "plan-dev.md"))).toBe(false);
+    // the output folder's lock, held by the run (this process: the command ran in it) until it ends
+    expect(fs.readFileSync(outputLockFile(outdir), "utf8")).toMatch(
+      new RegExp(`^${process.pid} npm run \\S+ for dev\n$`),
+    );
   });
 
   test("terraform refuses the plan (prevent_destroy): exit 1 with Terraform's error, and no summary", async () => {

@@ -117,13 +117,6 @@ export function terraformFailed(command: string, result: TerraformResult, stack:
 export function synthesizedStack(name: string, options: { synth: boolean }): PreparedStack {
   const { outdir, environmentsDir } = locations();
   const selection = selectionFor(name, environmentsDir);
-  // Held until this process ends: no synth replaces the output folder while terraform runs in it
-  // (the synth below is this process's own).
-  try {
-    takeOutputLock(outdir, `npm run ${path.basename(process.argv[1] ?? "", ".ts").replace(/\.js$/, "")} for ${name}`);
-  } catch (error) {
-    throw new OpsError((error as Error).message);
-  }
   if (options.synth) synthesize(selection, outdir);
   return { name, outdir, dir: path.join(outdir, "stacks", name), document: readStack(outdir, name, options.synth) };
 }
@@ -140,6 +133,16 @@ const LOCKED_TO_ANOTHER_VERSION = /does\s+not\s+match\s+configured\s+version\s+c
  * project's pin moved since that folder was initialised), which selects the pinned one.
  */
 export async function prepareStack(name: string, options: { synth: boolean }): Promise<PreparedStack> {
+  // Held until this process ends: no synth replaces the output folder while terraform runs in it
+  // (the synth below is this process's own). Not for a reader of the stack alone (wait-rollout).
+  try {
+    takeOutputLock(
+      locations().outdir,
+      `npm run ${path.basename(process.argv[1] ?? "", ".ts").replace(/\.js$/, "")} for ${name}`,
+    );
+  } catch (error) {
+    throw new OpsError((error as Error).message);
+  }
   const stack = synthesizedStack(name, options);
   let init = await runTerraform("init", [], { cwd: stack.dir });
   if (init.status !== 0 && LOCKED_TO_ANOTHER_VERSION.test(init.stderr)) {
