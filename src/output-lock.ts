@@ -36,6 +36,11 @@ export function outputLockHolder(outdir: string): { readonly pid: number; readon
 export function outputLockProblem(outdir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const holder = outputLockHolder(outdir);
   if (!holder || String(holder.pid) === env[LOCK_HOLDER_VARIABLE]) return undefined;
+  return heldBy(holder, outdir);
+}
+
+/** What a run holding the lock of `outdir` stops, and how to go on. */
+function heldBy(holder: { readonly pid: number; readonly what: string }, outdir: string): string {
   return (
     `${holder.what} (pid ${holder.pid}) is running terraform in ${outdir}, and a synth now would delete the ` +
     `folder it works in: wait for it to end, or synthesize into another folder (CDKTF_OUTDIR). If no such run ` +
@@ -56,9 +61,9 @@ export function takeOutputLock(outdir: string, what: string): void {
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      if (outputLockHolder(outdir)?.pid === process.pid) return; // this process's already
-      const problem = outputLockProblem(outdir, {});
-      if (problem) throw new Error(problem);
+      const holder = outputLockHolder(outdir);
+      if (holder?.pid === process.pid) return; // this process's already
+      if (holder) throw new Error(heldBy(holder, outdir));
       // left by a run that no longer runs; another process may be taking it over at the same time
       if (attempt >= 3) throw new Error(`could not take ${file}: it keeps changing`);
       fs.rmSync(file, { force: true });

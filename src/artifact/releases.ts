@@ -176,7 +176,7 @@ export function entriesFromGitTree(root: string, tree: string): TarEntry[] {
             `folder with git config --global --add safe.directory ${root}`,
         );
       }
-      if (!/not a tree object|not a valid object name|bad object|Not a valid object name/.test(said)) {
+      if (!/not a tree object|[Nn]ot a valid object name|bad object/.test(said)) {
         throw new ReleaseError(`git could not read the tree ${tree} (${said})`);
       }
       throw new ReleaseError(
