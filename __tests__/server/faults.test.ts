@@ -159,6 +159,19 @@ async function serverProcess(port: number, behaviour: "answers" | "stalls" | "bu
 const writingProcess = () =>
   spawn(process.execPath, ["-e", 'setInterval(() => require("node:fs").writeSync(1, "."), 10)'], { stdio: "ignore" });
 
+/**
+ * The watchdog alone (2 missed checks kill), over a "busy" process (`serverProcess`), which the
+ * stand-in systemd names as its port's MainPID, and a process that answers on the other port.
+ */
+async function watchdogOverBusyProcess(name: string) {
+  const watchdog = await standaloneWatchdog(name, { watchFailures: 2 });
+  const [busy, other] = watchdog.ports;
+  const busyServer = await serverProcess(busy, "busy");
+  const answers = await serverProcess(other, "answers");
+  watchdog.setPid(busy, busyServer.pid!);
+  return { ...watchdog, busy, other, busyServer, answers };
+}
+
 /** Ends a standalone watchdog drill: the watchdog, then `processes`, then the ports. */
 async function endWatchdogDrill(watch: ChildProcess, ports: number[], ...processes: ChildProcess[]): Promise<void> {
   watch.kill("SIGKILL");
@@ -793,15 +806,12 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         ports,
         calls,
         output,
-        setPid,
         start: startWatch,
-      } = await standaloneWatchdog("watchdog-busy", {
-        watchFailures: 2,
-      });
-      const [busy, other] = ports;
-      const busyServer = await serverProcess(busy, "busy");
-      const answers = await serverProcess(other, "answers");
-      setPid(busy, busyServer.pid!);
+        busy,
+        other,
+        busyServer,
+        answers,
+      } = await watchdogOverBusyProcess("watchdog-busy");
       // the requests nginx sends it besides the checks, each answered at once: from a process of
       // their own, so that they keep coming whatever this worker's event loop is doing
       const served = path.join(tempDir("watchdog-busy-traffic-"), "served");
@@ -842,22 +852,19 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
   test.concurrent(
     "the watchdog lets off as busy only the process it saw at the first missed check: the writes of another (a new MainPID) do not count",
     async () => {
+      // the busy process's checks time out, and nothing else reaches it: it writes nothing
       const {
         ports,
         calls,
         setPid,
         start: startWatch,
-      } = await standaloneWatchdog("watchdog-new-pid", {
-        watchFailures: 2,
-      });
-      const [late, other] = ports;
-      // its checks time out, and nothing else reaches it: it writes nothing
-      const lateServer = await serverProcess(late, "busy");
-      const answers = await serverProcess(other, "answers");
+        busy: late,
+        busyServer: lateServer,
+        answers,
+      } = await watchdogOverBusyProcess("watchdog-new-pid");
       // a process that writes all the time, which systemd names as the unit's once the watchdog has
       // read the first one's writes (as after a restart the watchdog did not see)
       const writer = writingProcess();
-      setPid(late, lateServer.pid!);
       const watch = startWatch();
       try {
         const show = `show --property=MainPID --value app@${late}`;
