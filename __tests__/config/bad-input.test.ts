@@ -254,6 +254,80 @@ describe("bad input a user really writes", () => {
   });
 });
 
+/** Public keys made by `ssh-keygen -t <type>` for these tests (the private halves were not kept). */
+const KEYS = {
+  ed25519: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPun0CGh8hTGj3QO24qUHYVGF9soE3as5EtDq46P4DO5",
+  rsa: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDOfrU6A6WG5/uc0h7BLPFL9JPfu0QSCEBUepYZVfIlAtgpM9RuJaiM4PPNxDWlslSsMXC0Ha24BRxliLelyI+ashIxLoxY7Hke9Iuqq8oVF777cUOjxAWg5qujuWpQNJh2H0XOIJoW07M0IoJMfKKu5Ay/kc2Vp1ppgAV9pZ8fPb3+heb8eWXF5ggbBTuBw4egQxiTUkLrR78PnItKrLHQyuAnEzzdc/rjiBYcJvjQDSxxBNTH7veLPuPz3SPCsyBeJO1N+91pHxMwOerGbzoX0HKDsK+/gjIeBmBedsOqrAs778rKAuQRWPQJor4U3xFESDliuUPl8KrGIDA0A8cz",
+  ecdsa:
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBDpVETS3k9/5bbxNBPXb+Qx8SAwHjgkw6UW47OxLe/Qhm5RrCZ5eSKYahInP+29PgShCuhH85/yZFnV4hHtO3es=",
+};
+
+// Input the schema's shapes would take and AWS refuses only at apply time, half-way through
+// creating an environment's resources (found by a review against AWS's API references).
+describe("input AWS would refuse at apply time is refused at synth", () => {
+  test.each([
+    [
+      "an ECDSA public key (EC2's ImportKeyPair takes RSA and ED25519 only)",
+      ssh({ publicKey: `${KEYS.ecdsa} ops@laptop` }),
+      'access.ssh.publicKey must be an RSA or ED25519 key: EC2 imports no other kind (ssh-keygen -t ed25519 makes one) (got a "ecdsa-sha2-nistp256" key)',
+    ],
+    [
+      "a public key cut short when it was copied",
+      ssh({ publicKey: KEYS.ed25519.slice(0, -8) }),
+      `access.ssh.publicKey must be a whole OpenSSH public key: what follows ssh-ed25519 is not a key (cut short when it was copied?); copy the whole line of the .pub file (got "ssh-ed25519 AAAAC3NzaC1lZDI1...", ${KEYS.ed25519.length - 20} characters of key)`,
+    ],
+    [
+      "an RSA key labelled as an ED25519 one",
+      ssh({ publicKey: KEYS.rsa.replace("ssh-rsa", "ssh-ed25519") }),
+      'access.ssh.publicKey must start with the key\'s own type: the key is ssh-rsa, the line says ssh-ed25519 (got "ssh-ed25519 AAAAB3NzaC1yc2EA...")',
+    ],
+    [
+      "an admin network listed twice (EC2: InvalidPermission.Duplicate)",
+      ssh({ keyName: "ops", allowedCidrs: ["203.0.113.0/24", "198.51.100.0/24", "203.0.113.0/24"] }),
+      'access.ssh.allowedCidrs[2] repeats allowedCidrs[0]; each network must appear once (got "203.0.113.0/24")',
+    ],
+    [
+      "a tag value with characters IAM refuses",
+      { tags: { Owner: "R&D (payments), team #2" } },
+      'tags.Owner must be at most 256 letters, digits, spaces or _.:/=+-@: AWS refuses any other character in a tag value (IAM first, half-way through an apply) (got "R&D (payments), team #2")',
+    ],
+    [
+      "a site name longer than an ACM certificate's common name may be",
+      {
+        loadBalancer: { https: true },
+        domain: { name: `${"a".repeat(53)}.example.net`, hostedZone: "example.net" },
+      },
+      `domain.name must be at most 64 characters for the ACM certificate issued for it (its common name), or give loadBalancer.certificateArn of a certificate that covers it (got "${"a".repeat(53)}.example.net", 65 characters)`,
+    ],
+    [
+      "a project named sg (a security group's name may not begin with sg-)",
+      { project: "sg" },
+      'project must not be "sg" or begin with "sg-": a security group\'s name may not (<project>-<env>-app-) (got "sg")',
+    ],
+  ])("%s", (_, overrides, expected) => {
+    expect(problemsOf(overrides)).toEqual([expected]);
+  });
+
+  test('a folder name with "--", which every RDS identifier of the environment would hold', () => {
+    expect(parseEnvironment("pr--d", environmentFile()).problems).toEqual([
+      'folder name must not hold "--": an RDS identifier may not (<project>-<env>-db) (got "pr--d")',
+    ]);
+  });
+
+  test("what AWS takes still passes: RSA and ED25519 keys, tag values in any script, a 64-character site name, a longer one with a certificate of the user's own", () => {
+    expect(problemsOf(ssh({ publicKey: `${KEYS.ed25519} ops@laptop` }))).toEqual([]);
+    expect(problemsOf(ssh({ publicKey: KEYS.rsa }))).toEqual([]);
+    expect(problemsOf({ tags: { Owner: "연구개발 팀 / R+D @seoul", Empty: "" } })).toEqual([]);
+    expect(problemsOf({ project: "sgx" })).toEqual([]);
+    const name = (length: number) => `${"a".repeat(length - ".example.net".length)}.example.net`;
+    const site = (length: number) => ({ name: name(length), hostedZone: "example.net" });
+    expect(problemsOf({ loadBalancer: { https: true }, domain: site(64) })).toEqual([]);
+    expect(problemsOf({ loadBalancer: { https: false }, domain: site(65) })).toEqual([]);
+    const arn = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
+    expect(problemsOf({ loadBalancer: { https: true, certificateArn: arn }, domain: site(65) })).toEqual([]);
+  });
+});
+
 test("the fixture the cases start from is itself valid (so each case fails for its own reason)", () => {
   expect(problemsOf({})).toEqual([]);
   expect(problemsOf(ssh({ keyName: "ops-2026" }))).toEqual([]);

@@ -514,7 +514,7 @@ describe("access", () => {
     const json = loadBalanced({
       access: {
         ssh: {
-          publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBexample ops@example",
+          publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOps2026ExampleKeyOnlyNotARealOne00000000000 ops@example",
           allowedCidrs: ["203.0.113.0/24"],
         },
       },

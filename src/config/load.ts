@@ -335,10 +335,13 @@ function nameProblems(name: string): string[] {
     return [`folder name ${SHORT_NAME_RULE} (it becomes the stack name and prefixes resource names) (got "${name}")`];
   }
   // the state bucket's stack is named state-<bucket>: a folder so named would collide with it
-  return name.startsWith("state-")
-    ? [
-        `folder name must not begin with "state-", the prefix of the state bucket stacks (state-<bucket>) (got "${name}")`,
-      ]
+  if (name.startsWith("state-")) {
+    return [
+      `folder name must not begin with "state-", the prefix of the state bucket stacks (state-<bucket>) (got "${name}")`,
+    ];
+  }
+  return name.includes("--")
+    ? [`folder name must not hold "--": an RDS identifier may not (<project>-<env>-db) (got "${name}")`]
     : [];
 }
 

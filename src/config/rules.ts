@@ -36,6 +36,11 @@ const loadBalanced = (env: EnvironmentConfig) => env.layout === "load-balanced";
 /** The least storage autoscaling ceiling RDS takes for an allocation: 10 % above it. */
 const minStorageCeiling = (allocatedGb: number) => Math.ceil((allocatedGb * 11) / 10);
 const production = (env: EnvironmentConfig) => env.production;
+/** Whether the stack asks ACM for a certificate of domain.name (load-balanced HTTPS without certificateArn). */
+const issuesCertificate = (env: EnvironmentConfig) =>
+  loadBalanced(env) && env.loadBalancer.https && env.domain !== undefined && !env.loadBalancer.certificateArn;
+/** The longest name ACM issues a certificate for as its first (common) name, in characters. */
+const MAX_CERTIFICATE_NAME = 64;
 const OPT_OUT = "(or waive it: exceptions: [{ rule: <field>, reason: ... }])";
 /** Days production keeps the app's and nginx's logs at least (its default is 365). */
 const PRODUCTION_MIN_LOG_DAYS = 90;
@@ -149,11 +154,17 @@ export const RULES: readonly Rule[] = [
   {
     id: "domain.name",
     appliesTo: (env) => env.domain !== undefined,
-    check: ({ domain }) => {
-      const zone = hostedZoneOf(domain!);
-      return domain!.name === zone || domain!.name.endsWith(`.${zone}`)
-        ? undefined
-        : `must be in domain.hostedZone ${zone}: the records go in that zone (got "${domain!.name}")`;
+    check: (env) => {
+      const { name } = env.domain!;
+      const zone = hostedZoneOf(env.domain!);
+      if (name !== zone && !name.endsWith(`.${zone}`)) {
+        return `must be in domain.hostedZone ${zone}: the records go in that zone (got "${name}")`;
+      }
+      // the certificate's common name: ACM refuses a longer one when asked for it, at apply time
+      if (issuesCertificate(env) && name.length > MAX_CERTIFICATE_NAME) {
+        return `must be at most ${MAX_CERTIFICATE_NAME} characters for the ACM certificate issued for it (its common name), or give loadBalancer.certificateArn of a certificate that covers it (got "${name}", ${name.length} characters)`;
+      }
+      return undefined;
     },
   },
   {
@@ -183,7 +194,12 @@ export const RULES: readonly Rule[] = [
     id: "access.ssh.allowedCidrs",
     appliesTo: (env) => env.access.ssh !== undefined,
     check: ({ access: { ssh } }) => {
-      const problems = (ssh?.allowedCidrs ?? []).flatMap((cidr, i) => {
+      const cidrs = ssh?.allowedCidrs ?? [];
+      const problems = cidrs.flatMap((cidr, i) => {
+        // EC2 refuses a second rule equal to one the group has (InvalidPermission.Duplicate), at apply
+        const first = cidrs.indexOf(cidr);
+        if (first !== i)
+          return [`[${i}] repeats allowedCidrs[${first}]; each network must appear once (got "${cidr}")`];
         if (Validator.isValidIPv4String(cidr)[0]) {
           return [`[${i}] must be a CIDR block, not a bare address: did you mean "${cidr}/32"? (got "${cidr}")`];
         }

@@ -46,6 +46,9 @@ export function projectNameProblem(project: string): string | undefined {
   }
   const reserved = ["aws", "amazon", "amzn"].find((word) => project.startsWith(word));
   if (reserved) return `must not begin with "${reserved}": an SSM document's name may not (<project>-<env>-deploy)`;
+  if (`${project}-`.startsWith("sg-")) {
+    return 'must not be "sg" or begin with "sg-": a security group\'s name may not (<project>-<env>-app-)';
+  }
   if (project.startsWith("ssm"))
     return 'must not begin with "ssm": an SSM parameter\'s name may not (/<project>/<env>/...)';
   const bucket = ["xn--", "sthree"].find((word) => project.startsWith(word));
@@ -254,12 +257,49 @@ const app = z
 
 // ---- Access ----
 
-/** OpenSSH's one-line public key: `<type> <base64> [comment]`. */
-const OPENSSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/;
+/**
+ * OpenSSH's one-line public key, `<type> <base64> [comment]`, of a type EC2 imports: RSA or
+ * ED25519 (ImportKeyPair refuses ECDSA and DSA keys, at apply time).
+ */
+const OPENSSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}( .*)?$/;
+
+/**
+ * The fields of an OpenSSH key blob (base64): length-prefixed strings, the first the key's type,
+ * which must be the type written before it. An ED25519 key is its type and 32 bytes; an RSA key
+ * its type, exponent and modulus. Undefined when the blob is not whole (cut short, or with bytes
+ * over), as a key copied in part is.
+ */
+function blobFields(base64: string): string[] | undefined {
+  const blob = Buffer.from(base64, "base64");
+  const fields: string[] = [];
+  for (let at = 0; at < blob.length;) {
+    if (at + 4 > blob.length) return undefined;
+    const length = blob.readUInt32BE(at);
+    if (at + 4 + length > blob.length) return undefined;
+    fields.push(blob.toString("latin1", at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  const [type, ...rest] = fields;
+  const whole = type === "ssh-ed25519" ? rest.length === 1 && rest[0].length === 32 : rest.length === 2;
+  return whole ? fields : undefined;
+}
 
 /** Why `key` is not an OpenSSH public key, naming the format it is in when that is a common mistake. */
 function publicKeyProblem(key: string): string | undefined {
-  if (OPENSSH_PUBLIC_KEY.test(key.trim())) return undefined;
+  const [type, base64] = key.trim().split(/\s+/);
+  if (OPENSSH_PUBLIC_KEY.test(key.trim())) {
+    const inBlob = blobFields(base64)?.[0];
+    if (inBlob === type) return undefined;
+    return inBlob === undefined
+      ? `must be a whole OpenSSH public key: what follows ${type} is not a key (cut short when it was copied?); copy the whole line of the .pub file (got "${type} ${base64.slice(0, 16)}...", ${base64.length} characters of key)`
+      : `must start with the key's own type: the key is ${inBlob}, the line says ${type} (got "${type} ${base64.slice(0, 16)}...")`;
+  }
+  if (/^(ecdsa-sha2-nistp(256|384|521)|ssh-dss|sk-\S+) [A-Za-z0-9+/]/.test(key.trim())) {
+    return (
+      `must be an RSA or ED25519 key: EC2 imports no other kind (ssh-keygen -t ed25519 makes one) ` +
+      `(got a ${JSON.stringify(type)} key)`
+    );
+  }
   if (/PRIVATE KEY/.test(key)) {
     return "is a private key: never put one in a config file; give its public half (ssh-keygen -y -f <file>) (got a private key, not shown)";
   }
@@ -744,7 +784,12 @@ export const environmentSchema = z
           .refine((key) => !/^aws:/i.test(key), {
             error: 'must not start with "aws:": AWS reserves that prefix for its own tags',
           }),
-        z.string().max(256, "must be at most 256 characters"),
+        z
+          .string()
+          .regex(
+            /^[\p{L}\p{Z}\p{N}_.:/=+@-]{0,256}$/u,
+            "must be at most 256 letters, digits, spaces or _.:/=+-@: AWS refuses any other character in a tag value (IAM first, half-way through an apply)",
+          ),
       )
       .default({})
       .describe("Extra tags on every resource (cost centre, owner)"),
