@@ -68,6 +68,8 @@ try {
           ? undefined
           : (stack) => stack.startsWith("state-") || fs.existsSync(path.join(environmentsDir, stack, "config.yaml")),
       protectedPaths: [projectRoot, environmentsDir],
+      // the cdktf CLI deletes the folders of the stacks it no longer sees, and fails on one already gone
+      emptyFoldersForDroppedStacks: underCdktfCli,
     },
   );
   console.log(

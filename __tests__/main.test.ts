@@ -124,6 +124,38 @@ describe("main.ts", () => {
     expect(fs.readdirSync(path.join(outdir, "stacks"))).toEqual(["dev"]);
   });
 
+  test("under the cdktf CLI, a stack no longer synthesized leaves an empty folder, which the CLI deletes itself: cdktf synth and deploy failed with ENOENT once an environment folder was removed", () => {
+    // The CLI lists the stack folders before it runs the app, and afterwards deletes those the
+    // app no longer wrote, without force (cdktf-cli 0.21.0, SynthStack.synth), so one already gone failed it.
+    const cli = fs.readFileSync(path.join(ROOT, "node_modules/cdktf-cli/bundle/bin/cmds/handlers.js"), "utf8");
+    const afterSynth = cli.slice(
+      cli.indexOf("No Terraform code synthesized"),
+      cli.indexOf("static async formatHclFiles"),
+    );
+    expect(afterSynth).toMatch(/for\(let (\w+) of \w+\)\w+\.rmSync\(\1,\{recursive:!0\}\)/);
+    const outdir = path.join(work, "out");
+    const envs = writeEnvironments(path.join(work, "envs"), {
+      dev: environmentFile(),
+      qa: environmentFile({ network: { ...environmentFile().network, cidr: "10.70.0.0/16" } }),
+    });
+    const underCli = () =>
+      spawnSync(process.execPath, ["scripts/run.js", "main.ts", "--cdktf-cli"], {
+        cwd: ROOT,
+        env: { ...process.env, CDKTF_OUTDIR: outdir, ENVIRONMENTS_DIR: envs },
+        encoding: "utf8",
+      }).status;
+    expect(underCli()).toBe(0);
+    expect(manifestStacks(outdir)).toEqual(["dev", "qa"]);
+    // when qa's folder is removed and the CLI synthesizes again
+    fs.rmSync(path.join(envs, "qa"), { recursive: true });
+    expect(underCli()).toBe(0);
+    // then qa is in no manifest, and its folder is there, empty, for the CLI's own delete to succeed
+    expect(manifestStacks(outdir)).toEqual(["dev"]);
+    expect(fs.readdirSync(path.join(outdir, "stacks", "qa"))).toEqual([]);
+    fs.rmSync(path.join(outdir, "stacks", "qa"), { recursive: true });
+    expect(fs.readdirSync(path.join(outdir, "stacks"))).toEqual(["dev"]);
+  });
+
   test("bad input: every problem is printed with its folder and field, exit 1, and the previous output is untouched", () => {
     // given a previous good output
     const outdir = path.join(work, "out");

@@ -44,6 +44,7 @@ export function synthesizeAtomically(
     verify(staging, stacks);
     for (const stack of stacks) carryOver(path.join(target, "stacks", stack), path.join(staging, "stacks", stack));
     if (options.keepOtherStacks) keepOtherStacks(target, staging, stacks, options.keepOtherStacks);
+    if (options.emptyFoldersForDroppedStacks) emptyFoldersForDroppedStacks(target, staging);
     swap(target, staging);
     return stacks;
   } catch (error) {
@@ -96,6 +97,15 @@ export interface SynthOptions {
    * @default - none kept: the output holds exactly the stacks synthesized
    */
   readonly keepOtherStacks?: (stack: string) => boolean;
+  /**
+   * Leave an empty folder in the new output for each stack folder of the previous output that it
+   * drops (an environment whose folder was removed or renamed, a state bucket no longer used). The
+   * cdktf CLI lists the stack folders before it runs the app and afterwards deletes those the app
+   * no longer wrote, without `force`: one the swap already took away failed `cdktf synth` and
+   * `cdktf deploy` with ENOENT. It deletes these empty ones instead.
+   * @default false
+   */
+  readonly emptyFoldersForDroppedStacks?: boolean;
   /**
    * Folders the output must never replace: neither one of them nor a folder that holds one may be
    * the output folder (the working directory is always among them).
@@ -205,6 +215,16 @@ function carryOver(from: string, to: string): void {
   for (const entry of KEPT_ACROSS_SYNTHS) {
     const source = path.join(from, entry);
     if (fs.existsSync(source) && fs.existsSync(to)) fs.renameSync(source, path.join(to, entry));
+  }
+}
+
+/** An empty folder in `staging` for each stack folder of `target` that `staging` does not hold. */
+function emptyFoldersForDroppedStacks(target: string, staging: string): void {
+  const previous = path.join(target, "stacks");
+  if (!fs.existsSync(previous)) return;
+  for (const entry of fs.readdirSync(previous, { withFileTypes: true })) {
+    const kept = path.join(staging, "stacks", entry.name);
+    if (entry.isDirectory() && !fs.existsSync(kept)) fs.mkdirSync(kept);
   }
 }
 
