@@ -1,9 +1,8 @@
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { buildStacks } from "./src/app";
+import { buildStacks, stateBucketStackId, stateBuckets } from "./src/app";
 import { resolveEnvironmentReleases } from "./src/artifact/releases";
 import { ConfigError } from "./src/config/errors";
-import { displayPath, loadEnvironments, parseSelection } from "./src/config/load";
+import { displayPath, loadProjectEnvironments, parseSelection } from "./src/config/load";
 import { placeholderWarnings } from "./src/config/placeholders";
 import { stateWarnings } from "./src/config/state-warnings";
 import { outputLockProblem } from "./src/output-lock";
@@ -44,7 +43,7 @@ try {
   }
   const only = parseSelection(selection);
   const environmentsDir = process.env.ENVIRONMENTS_DIR ?? path.join(projectRoot, "environments");
-  const environments = loadEnvironments({ dir: environmentsDir, only });
+  const { all, selected: environments } = loadProjectEnvironments({ dir: environmentsDir, only });
   // Each app.version's tarball, from the release cache or rebuilt from the repository's history.
   const releases = resolveEnvironmentReleases(environments, {
     root: projectRoot,
@@ -57,16 +56,19 @@ try {
   const fromStack = projectRootFromStack(outdir, projectRoot);
   const stacks = synthesizeAtomically(
     outdir,
-    (app) => buildStacks(app, environments, { projectRootFromStack: fromStack, releases }),
+    (app) => buildStacks(app, environments, { projectRootFromStack: fromStack, releases, everyEnvironment: all }),
     (staged, names) => checkSynthesizedStacks(staged, names, environments),
     // A selection updates its stacks and leaves the others (and their `terraform init`) in place:
-    // those of environment folders that still exist, and the state buckets'. Never the project or
+    // those of environment folders that still exist, and the state buckets' that one still uses. Never the project or
     // its environments as the output folder (a synth replaces it whole).
     {
       keepOtherStacks:
         only === undefined
           ? undefined
-          : (stack) => stack.startsWith("state-") || fs.existsSync(path.join(environmentsDir, stack, "config.yaml")),
+          : (stack) =>
+              stack.startsWith("state-")
+                ? [...stateBuckets(all).keys()].some((bucket) => stateBucketStackId(bucket) === stack)
+                : all.some((env) => env.name === stack),
       protectedPaths: [projectRoot, environmentsDir],
       // the cdktf CLI deletes the folders of the stacks it no longer sees, and fails on one already gone
       emptyFoldersForDroppedStacks: underCdktfCli,

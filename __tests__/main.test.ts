@@ -252,5 +252,13 @@ describe("main.ts", () => {
     expect(manifestStacks(outdir)).toEqual(["prod", "staging", "state-acme-tfstate"]);
     const prod = JSON.parse(fs.readFileSync(path.join(outdir, "stacks", "prod", "cdk.tf.json"), "utf8"));
     expect(prod.terraform.backend.s3).toMatchObject({ bucket: "acme-tfstate", use_lockfile: true, encrypt: true });
+    // when prod moves back to local state, a selection of staging drops the bucket's stack, which
+    // no environment uses any more (cdktf deploy would otherwise still offer it)
+    writeEnvironments(envs, {
+      prod: environmentFile({ network: { cidr: "10.1.0.0/16", availabilityZones: azs } }),
+    });
+    expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS_DIR: envs, ENVIRONMENTS: "staging" }).status).toBe(0);
+    expect(manifestStacks(outdir)).toEqual(["prod", "staging"]);
+    expect(fs.readdirSync(path.join(outdir, "stacks")).sort()).toEqual(["prod", "staging"]);
   });
 });

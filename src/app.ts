@@ -10,6 +10,13 @@ export interface BuildOptions {
   readonly projectRootFromStack: string;
   /** The release tarball of each `app.version` in use. @default - resolved by each stack */
   readonly releases?: ReadonlyMap<string, ReleaseArtifact>;
+  /**
+   * Every environment of the project, when `environments` is a selection (`ENVIRONMENTS=dev`), so
+   * that a selected stack is what the full synth makes of it: its name patterns exclude every
+   * neighbour's (`prod-eu` beside `prod`), and a state bucket's stack takes its account from
+   * whichever environment using the bucket declares one. @default - `environments`
+   */
+  readonly everyEnvironment?: readonly EnvironmentConfig[];
 }
 
 /** The id of the bootstrap stack that creates an S3 state bucket. */
@@ -17,28 +24,56 @@ export function stateBucketStackId(bucket: string): string {
   return `state-${bucket}`;
 }
 
+/** What a state bucket's bootstrap stack is made from. */
+export interface StateBucket {
+  readonly region: string;
+  readonly project: string;
+  /** The account an environment using the bucket declares (they may not declare two). */
+  readonly accountId?: string;
+}
+
+/**
+ * The S3 state buckets `environments` use, by name: the region and project of the first one
+ * using each (all must agree on the region: load.ts), and the account any of them declares, so
+ * that the bucket's stack is guarded (`allowed_account_ids`) whichever folder comes first.
+ */
+export function stateBuckets(environments: readonly EnvironmentConfig[]): Map<string, StateBucket> {
+  const buckets = new Map<string, StateBucket>();
+  for (const env of environments) {
+    if (env.state.backend !== "s3") continue;
+    const known = buckets.get(env.state.bucket);
+    buckets.set(env.state.bucket, {
+      region: known?.region ?? env.state.region,
+      project: known?.project ?? env.project,
+      accountId: known?.accountId ?? env.accountId,
+    });
+  }
+  return buckets;
+}
+
 /**
  * Adds one stack per environment, of its layout's class and named after its folder (so
  * `cdktf deploy prod` deploys prod), and one bootstrap stack per S3 state bucket they use.
  */
 export function buildStacks(app: App, environments: readonly EnvironmentConfig[], options: BuildOptions): void {
-  const buckets = new Map<string, EnvironmentConfig>();
+  const everyEnvironment = options.everyEnvironment ?? environments;
   for (const env of environments) {
     new LAYOUT_STACKS[env.layout](app, env.name, {
       env,
       projectRootFromStack: options.projectRootFromStack,
       release: options.releases?.get(env.app.version),
-      neighbours: neighboursOf(env, environments),
+      // of the whole project: a selection synthesizes what the full synth would for its stacks
+      neighbours: neighboursOf(env, everyEnvironment),
     });
-    if (env.state.backend === "s3" && !buckets.has(env.state.bucket)) buckets.set(env.state.bucket, env);
   }
-  for (const [bucket, env] of buckets) {
-    const region = env.state.backend === "s3" ? env.state.region : env.region;
+  const every = stateBuckets(everyEnvironment);
+  for (const bucket of stateBuckets(environments).keys()) {
+    const { region, project, accountId } = every.get(bucket)!;
     new StateBucketStack(app, stateBucketStackId(bucket), {
       bucketName: bucket,
       region,
-      project: env.project,
-      accountId: env.accountId,
+      project,
+      accountId,
       projectRootFromStack: options.projectRootFromStack,
     });
   }

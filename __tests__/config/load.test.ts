@@ -175,6 +175,17 @@ describe("loading the environment folders", () => {
     ]);
   });
 
+  test("two declared accounts on one bucket are refused even when the first folder using it declares none", () => {
+    writeEnvironments(dir, {
+      dev: environmentFile({ ...net("10.1.0.0/16"), accountId: undefined, ...s3("acme-state") }),
+      prod: environmentFile({ ...net("10.2.0.0/16"), accountId: "444455556666", ...s3("acme-state") }),
+      staging: environmentFile({ ...net("10.3.0.0/16"), accountId: "210987654321", ...s3("acme-state") }),
+    });
+    expect(problems()).toEqual([
+      `${label()}/staging: state.bucket acme-state is in account 444455556666 (${label()}/prod's), and this project's state bucket grants no other account: give account 210987654321 a bucket of its own (got "acme-state")`,
+    ]);
+  });
+
   test("two environments may not share an HCP Terraform workspace", () => {
     const cloud = { state: { backend: "cloud", organization: "acme", workspace: "web" } };
     writeEnvironments(dir, {

@@ -4,6 +4,7 @@ import { buildStacks, stateBucketStackId } from "../../src/app";
 import { AWS_PROVIDER_CONSTRAINT } from "../../src/stacks/aws-provider";
 import { EnvironmentStack } from "../../src/stacks/environment-stack";
 import { REQUIRED_TERRAFORM } from "../../src/stacks/state-backend";
+import type { EnvironmentConfig } from "../../src/config/load";
 import { environment, synth } from "../helpers";
 
 function stackFor(overrides: Record<string, unknown> = {}, name = "prod") {
@@ -105,6 +106,53 @@ describe("buildStacks", () => {
       { projectRootFromStack: "../../.." },
     );
     expect(app.node.children.map((c) => c.node.id)).toEqual(["dev", "prod", "qa", stateBucketStackId("acme-state")]);
+  });
+
+  test("the bootstrap stack is guarded by the account an environment using the bucket declares, whichever folder comes first", () => {
+    const app = Testing.app();
+    const s3 = { state: { backend: "s3", bucket: "acme-state" } };
+    const azs = ["ap-northeast-2a", "ap-northeast-2b"];
+    buildStacks(
+      app,
+      [
+        environment("dev", { ...s3, accountId: undefined, network: { cidr: "10.1.0.0/16", availabilityZones: azs } }),
+        environment("staging", {
+          ...s3,
+          accountId: "555566667777",
+          network: { cidr: "10.2.0.0/16", availabilityZones: azs },
+        }),
+      ],
+      { projectRootFromStack: "../../.." },
+    );
+    const bootstrap = synth(app.node.findChild(stateBucketStackId("acme-state")) as EnvironmentStack);
+    expect(bootstrap.doc.provider.aws[0].allowed_account_ids).toEqual(["555566667777"]);
+  });
+
+  test("a selection (ENVIRONMENTS=prod) synthesizes prod as the full synth does: its patterns still exclude prod-eu's names, and the bucket's stack takes the account of an environment not selected", () => {
+    const azs = ["ap-northeast-2a", "ap-northeast-2b"];
+    const s3 = { state: { backend: "s3", bucket: "acme-state" } };
+    const prod = environment("prod", {
+      ...s3,
+      accountId: undefined,
+      network: { cidr: "10.1.0.0/16", availabilityZones: azs },
+    });
+    const eu = environment("prod-eu", {
+      ...s3,
+      accountId: "555566667777",
+      network: { cidr: "10.2.0.0/16", availabilityZones: azs },
+    });
+    const built = (selected: EnvironmentConfig[]) => {
+      const app = Testing.app();
+      buildStacks(app, selected, { projectRootFromStack: "../../..", everyEnvironment: [prod, eu] });
+      const stack = (id: string) => Testing.synth(app.node.findChild(id) as EnvironmentStack);
+      return { prod: stack("prod"), bucket: stack(stateBucketStackId("acme-state")) };
+    };
+    const full = built([prod, eu]);
+    const selection = built([prod]);
+    expect(full.prod).toContain("shop-prod-eu-*");
+    expect(selection.prod).toBe(full.prod);
+    expect(selection.bucket).toBe(full.bucket);
+    expect(JSON.parse(selection.bucket).provider.aws[0].allowed_account_ids).toEqual(["555566667777"]);
   });
 
   test("the bootstrap stack keeps its own state locally and creates the bucket in the bucket's region", () => {

@@ -99,6 +99,17 @@ export interface LoadOptions {
  * Throws one `ConfigError` listing every problem found; returns only when all are valid.
  */
 export function loadEnvironments(options: LoadOptions): EnvironmentConfig[] {
+  return loadProjectEnvironments(options).selected;
+}
+
+/**
+ * As `loadEnvironments`, and every environment of the folder beside the selection: what a
+ * selected stack is made from can depend on the others (`buildStacks`' `everyEnvironment`).
+ */
+export function loadProjectEnvironments(options: LoadOptions): {
+  all: EnvironmentConfig[];
+  selected: EnvironmentConfig[];
+} {
   const label = displayPath(options.dir);
   if (fs.statSync(options.dir, { throwIfNoEntry: false })?.isDirectory() === false) {
     throw new ConfigError([`${label}: is a file, not a folder of environments (ENVIRONMENTS_DIR)`]);
@@ -126,7 +137,10 @@ export function loadEnvironments(options: LoadOptions): EnvironmentConfig[] {
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
-  return options.only ? environments.filter((e) => options.only!.includes(e.name)) : environments;
+  return {
+    all: environments,
+    selected: options.only ? environments.filter((e) => options.only!.includes(e.name)) : environments,
+  };
 }
 
 /** Parses the `ENVIRONMENTS` variable (`dev,prod`); undefined or empty selects every environment. */
@@ -569,8 +583,9 @@ function freeVpcBlock(environments: readonly EnvironmentConfig[]): string | unde
 function crossEnvironmentProblems(environments: EnvironmentConfig[], label: string): string[] {
   const problems: string[] = [];
   const owners = new Map<string, string>();
-  // each bucket's first environment: the region and account its stack is made in
-  const firstByBucket = new Map<string, { region: string; env: string; accountId?: string }>();
+  // each bucket's first environment (the region its stack is made in), and the first to declare an account
+  const firstByBucket = new Map<string, { region: string; env: string }>();
+  const accountByBucket = new Map<string, { accountId: string; env: string }>();
   for (const env of environments) {
     const where = `${label}/${env.name}`;
     const s = env.state;
@@ -598,13 +613,16 @@ function crossEnvironmentProblems(environments: EnvironmentConfig[], label: stri
           `${where}: state.region must match the bucket's region ${first.region} (set by ${label}/${first.env}) (got "${s.region}")`,
         );
       }
-      // The bucket's stack is made in the first one's account, and grants no other account.
-      if (first?.accountId && env.accountId && first.accountId !== env.accountId) {
+      // The bucket's stack is made in the account an environment using it declares (app.ts,
+      // stateBuckets), and grants no other account.
+      const declared = accountByBucket.get(s.bucket);
+      if (declared && env.accountId && declared.accountId !== env.accountId) {
         problems.push(
-          `${where}: state.bucket ${s.bucket} is in account ${first.accountId} (${label}/${first.env}'s), and this project's state bucket grants no other account: give account ${env.accountId} a bucket of its own (got "${s.bucket}")`,
+          `${where}: state.bucket ${s.bucket} is in account ${declared.accountId} (${label}/${declared.env}'s), and this project's state bucket grants no other account: give account ${env.accountId} a bucket of its own (got "${s.bucket}")`,
         );
       }
-      if (!first) firstByBucket.set(s.bucket, { region: s.region, env: env.name, accountId: env.accountId });
+      if (!first) firstByBucket.set(s.bucket, { region: s.region, env: env.name });
+      if (!declared && env.accountId) accountByBucket.set(s.bucket, { accountId: env.accountId, env: env.name });
     }
   }
   // A domain name is one DNS record: two environments would take it from each other.
