@@ -121,6 +121,17 @@ describe("the cost estimate", () => {
     expect(estimate.total).toBeCloseTo(775.9551, 3);
   });
 
+  test("the Secrets Manager line names the RDS-managed password only where there is one (a single server's secret is its own)", () => {
+    const detail = (resources: ReturnType<typeof r>[]) =>
+      estimateCost(resources, "xx-test-1", COST_DEFAULTS, TABLE).lines.find((l) => l.item === "Secrets Manager")!
+        .detail;
+    const secret = r("aws_secretsmanager_secret", "DbPassword", {});
+    expect(detail([secret])).toBe("1 secret(s) x $0.4");
+    expect(detail(LOAD_BALANCED.filter((x) => x.type === "aws_db_instance"))).toBe(
+      "1 secret(s) x $0.4 (RDS-managed master password included)",
+    );
+  });
+
   test("a type or region with no shipped price is a line that says so, never a zero", () => {
     const resources = [
       r("aws_instance", "Server", { instance_type: "c7a.large" }),

@@ -267,13 +267,14 @@ export function estimateCost(
       basis: "table",
     });
   }
-  const secrets =
-    of("aws_secretsmanager_secret").length +
-    of("aws_db_instance").filter((d) => d.values.manage_master_user_password === true).length;
+  const managedPasswords = of("aws_db_instance").filter((d) => d.values.manage_master_user_password === true).length;
+  const secrets = of("aws_secretsmanager_secret").length + managedPasswords;
   if (secrets > 0) {
     lines.push({
       item: "Secrets Manager",
-      detail: `${secrets} secret(s) x ${usd(table.global.secretPerMonth)} (RDS-managed master password included)`,
+      detail:
+        `${secrets} secret(s) x ${usd(table.global.secretPerMonth)}` +
+        (managedPasswords > 0 ? " (RDS-managed master password included)" : ""),
       monthly: secrets * table.global.secretPerMonth,
       basis: "table",
     });
