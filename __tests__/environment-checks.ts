@@ -90,11 +90,26 @@ export const ENVIRONMENT_CHECKS: Readonly<Record<string, EnvironmentCheck>> = {
   ) => {
     const json = jsonOf(project, env);
     const rules = json.resources("aws_vpc_security_group_ingress_rule");
-    const open = rules
-      .filter((r) => r.values.cidr_ipv4 === "0.0.0.0/0")
-      .filter((r) => ![80, 443].includes(r.values.from_port) || r.values.to_port !== r.values.from_port)
-      .map((r) => `${r.name} opens ${r.values.from_port}-${r.values.to_port} to the internet`);
-    const db = json.resources("aws_security_group").find((g) => g.values.tags.Name.endsWith("-db"));
+    const groups = json.resources("aws_security_group");
+    // the load balancer's group where there is one, else the app server's (nginx answers clients)
+    const facing = groups.find((g) => g.values.tags.Name.endsWith(env.layout === "load-balanced" ? "-alb" : "-app"));
+    const world = rules.filter((r) => r.values.cidr_ipv4 === "0.0.0.0/0" || r.values.cidr_ipv6 === "::/0");
+    const open = [
+      ...(facing ? [] : [`no internet-facing security group (${env.layout})`]),
+      ...world
+        .filter((r) => r.values.security_group_id !== `\${aws_security_group.${facing?.name}.id}`)
+        .map(
+          (r) =>
+            `${r.name} opens ${r.values.from_port}-${r.values.to_port} of ${r.values.security_group_id} to the internet`,
+        ),
+      ...world
+        .filter((r) => ![80, 443].includes(r.values.from_port) || r.values.to_port !== r.values.from_port)
+        .map((r) => `${r.name} opens ${r.values.from_port}-${r.values.to_port} to the internet`),
+      // rules written inside a group would escape the checks above
+      ...groups.filter((g) => g.values.ingress !== undefined).map((g) => `${g.name} has inline ingress rules`),
+      ...json.resources("aws_security_group_rule").map((r) => `${r.name} is a legacy aws_security_group_rule`),
+    ];
+    const db = groups.find((g) => g.values.tags.Name.endsWith("-db"));
     const dbByCidr = db
       ? rules
           .filter((r) => r.values.security_group_id === `\${aws_security_group.${db.name}.id}`)

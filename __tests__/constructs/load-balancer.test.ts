@@ -135,4 +135,28 @@ describe("LoadBalancer: the access log bucket", () => {
       rule: { object_ownership: "BucketOwnerEnforced" },
     });
   });
+
+  test("is private, encrypted at rest (SSE-S3: ALB log delivery takes no KMS key) and reached over TLS only", () => {
+    const bucket = only("aws_s3_bucket").name;
+    expect(only("aws_s3_bucket_public_access_block").values).toMatchObject({
+      bucket: `\${aws_s3_bucket.${bucket}.id}`,
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
+    });
+    expect(only("aws_s3_bucket_server_side_encryption_configuration").values).toMatchObject({
+      bucket: `\${aws_s3_bucket.${bucket}.id}`,
+      rule: [{ apply_server_side_encryption_by_default: { sse_algorithm: "AES256" } }],
+    });
+    const document = Object.values(json.data.aws_iam_policy_document as Record<string, any>)[0];
+    expect(document.statement).toContainEqual({
+      sid: "DenyInsecureTransport",
+      effect: "Deny",
+      actions: ["s3:*"],
+      principals: [{ type: "*", identifiers: ["*"] }],
+      resources: [`\${aws_s3_bucket.${bucket}.arn}`, `\${aws_s3_bucket.${bucket}.arn}/*`],
+      condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
+    });
+  });
 });

@@ -1,5 +1,4 @@
 import { al2023Parameter } from "../../src/constructs/app-identity";
-import { TLS_POLICY } from "../../src/constructs/load-balancer";
 import { environmentStack } from "../environment-stack";
 import { bootScriptOf, userDataScript, writtenFile, type Synthesized } from "../helpers";
 
@@ -93,6 +92,25 @@ describe("every layout", () => {
       const json = build();
       expect(json.json).not.toMatch(/"(password|master_password)"/);
       for (const db of json.resources("aws_db_instance")) expect(db.values.manage_master_user_password).toBe(true);
+      // the one secret the servers may touch: RDS's managed one (read), or the single server's own (read, and filled once)
+      const [rds] = json.resources("aws_db_instance");
+      const secret = rds
+        ? `\${aws_db_instance.${rds.name}.master_user_secret[0].secret_arn}`
+        : `\${aws_secretsmanager_secret.${json.resources("aws_secretsmanager_secret")[0]!.name}.arn}`;
+      const statements = Object.values((json.doc.data?.aws_iam_policy_document ?? {}) as Record<string, any>).flatMap(
+        (document) => document.statement as { effect: string; actions: string[]; resources: string[] }[],
+      );
+      const onSecrets = statements.filter((s) => s.actions.some((action) => action.startsWith("secretsmanager:")));
+      expect(onSecrets.map((s) => [s.effect, s.actions, s.resources])).toEqual(
+        rds
+          ? [["Allow", ["secretsmanager:GetSecretValue"], [secret]]]
+          : [
+              ["Allow", ["secretsmanager:GetSecretValue"], [secret]],
+              ["Allow", ["secretsmanager:PutSecretValue"], [secret]],
+            ],
+      );
+      // and no other policy (inline JSON, a key's or a bucket's) names a Secrets Manager action
+      expect(json.json.match(/secretsmanager:/g)).toHaveLength(onSecrets.length);
     },
   );
 
@@ -296,7 +314,12 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
     const listeners = json.resources("aws_lb_listener").map((l) => l.values);
     const https = listeners.find((l) => l.port === 443)!;
     const http = listeners.find((l) => l.port === 80)!;
-    expect(https).toMatchObject({ protocol: "HTTPS", ssl_policy: TLS_POLICY, certificate_arn: CERT });
+    // written out, not the constant the code uses: a weaker policy there must fail here
+    expect(https).toMatchObject({
+      protocol: "HTTPS",
+      ssl_policy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
+      certificate_arn: CERT,
+    });
     expect(https.default_action[0].type).toBe("forward");
     expect(http.default_action).toEqual([
       expect.objectContaining({
@@ -451,6 +474,8 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
       storage_type: "gp3",
       manage_master_user_password: true,
       skip_final_snapshot: false,
+      // automated backups outlive a destroy (restorable for their retention), as the final snapshot does
+      delete_automated_backups: false,
       final_snapshot_identifier: 'shop-test-db-final-${formatdate("YYYYMMDDhhmmss", timestamp())}',
       auto_minor_version_upgrade: true,
       enabled_cloudwatch_logs_exports: ["postgresql", "upgrade"],
