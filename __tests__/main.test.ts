@@ -69,6 +69,52 @@ describe("main.ts", () => {
     fs.rmSync(path.dirname(outdir), { recursive: true, force: true });
   });
 
+  test("the guardrail policies run on what main.ts synthesizes: a stack that breaks one (a server allowing IMDSv1) is refused, nothing is written, and the violation is named", () => {
+    // given main.ts from its sources, with one rogue resource added to dev's stack after it is built
+    const outdir = path.join(work, "out");
+    const envs = writeEnvironments(path.join(work, "envs"), { dev: environmentFile() });
+    const saved = { ...process.env };
+    const log = jest.spyOn(console, "log").mockImplementation(() => undefined);
+    const error = jest.spyOn(console, "error").mockImplementation(() => undefined);
+    const exitCode = process.exitCode;
+    let printed: string;
+    try {
+      Object.assign(process.env, { CDKTF_OUTDIR: outdir, ENVIRONMENTS_DIR: envs });
+      delete process.env.ENVIRONMENTS;
+      jest.isolateModules(() => {
+        jest.doMock("../src/app", () => {
+          const real = jest.requireActual("../src/app");
+          const { Instance } = jest.requireActual("@cdktf/provider-aws/lib/instance");
+          return {
+            ...real,
+            buildStacks: (app: any, environments: any, options: any) => {
+              real.buildStacks(app, environments, options);
+              new Instance(app.node.findChild("dev"), "Rogue", {
+                ami: "ami-0123456789abcdef0",
+                instanceType: "t3.micro",
+                rootBlockDevice: { encrypted: true },
+                metadataOptions: { httpTokens: "optional" },
+              });
+            },
+          };
+        });
+        require("../main");
+      });
+      printed = error.mock.calls.map((call) => call.join(" ")).join("\n");
+      // then the run fails, names the rule's finding, and wrote nothing
+      expect(process.exitCode).toBe(1);
+    } finally {
+      process.env = saved;
+      process.exitCode = exitCode;
+      log.mockRestore();
+      error.mockRestore();
+      jest.dontMock("../src/app");
+    }
+    expect(printed).toMatch(/^Nothing was synthesized: \d+ guardrail policy violation\(s\):/);
+    expect(printed).toMatch(/aws_instance\.Rogue\S* allows IMDSv1/);
+    expect(fs.existsSync(outdir)).toBe(false);
+  });
+
   test("ENVIRONMENTS selects the stacks to synthesize; a later selection updates its stacks and keeps the others, with their terraform init; a full synth drops stale ones", () => {
     const outdir = path.join(work, "out");
     expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS: "dev,prod" }).status).toBe(0);

@@ -1,4 +1,5 @@
 import { parseEnvironment } from "../../src/config/load";
+import { environmentJsonSchema } from "../../src/config/json-schema";
 import { environmentFile } from "../helpers";
 
 /** The problems one environment file has, as the user would read them. */
@@ -217,4 +218,30 @@ test("project names that only look like the reserved ones are accepted", () => {
     const parsed = parseEnvironment("prod", environmentFile({ project }));
     expect({ project, problems: parsed.problems }).toEqual({ project, problems: [] });
   }
+});
+
+describe("no field is ignored: a setting the schema does not know is refused, at every level", () => {
+  test("every object of the schema forbids unknown fields (a loose one would take database.password and say nothing); only tags is a map of the user's keys", () => {
+    const loose: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (typeof node !== "object" || node === null) return;
+      const schema = node as Record<string, unknown>;
+      if (schema.type === "object" || schema.properties) {
+        if (schema.properties ? schema.additionalProperties !== false : at !== "/properties/tags") loose.push(at);
+      }
+      for (const [key, value] of Object.entries(schema)) walk(value, `${at}/${key}`);
+    };
+    const schema = JSON.parse(environmentJsonSchema());
+    walk(schema, "");
+    expect(loose).toEqual([]);
+    // the walk saw the nested objects (network, app, database, ...), not only the top
+    expect(JSON.stringify(schema).match(/"additionalProperties":false/g)!.length).toBeGreaterThan(10);
+  });
+
+  test("a password under database is refused, naming the field and never showing the value", () => {
+    const database = { ...environmentFile().database, password: "hunter2" };
+    const { problems } = parseEnvironment("dev", environmentFile({ database }));
+    expect(problems).toEqual([expect.stringMatching(/^database\.password is not a known field \(allowed: engine, /)]);
+    expect(problems.join("\n")).not.toContain("hunter2");
+  });
 });

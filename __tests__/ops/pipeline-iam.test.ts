@@ -187,6 +187,29 @@ test("S3 state buckets add state reads to the plan role (its plans take no lock:
     Action: ["s3:PutObject", "s3:DeleteObject"],
     Resource: ["arn:aws:s3:::acme-tfstate/*.tflock"],
   });
+  // the state's KMS key, whichever it is, only through S3: never a key to decrypt anything else with
+  for (const policy of [planRolePolicy(withState), deployRolePolicy(withState)]) {
+    expect(sids(policy).StateKey).toMatchObject({
+      Resource: "*",
+      Condition: { StringLike: { "kms:ViaService": "s3.*.amazonaws.com" } },
+    });
+  }
+});
+
+test("a deploy role passes only its own environment's roles, and only to EC2 and VPC Flow Logs", () => {
+  const dev = SHIPPED_ENVIRONMENTS.find((env) => env.name === "dev")!;
+  const pass = deployRolePolicy(environmentInputs(inputs, dev)).Statement.filter((s) =>
+    s.Action.includes("iam:PassRole"),
+  );
+  expect(pass).toEqual([
+    {
+      Sid: "PassOwnRoles",
+      Effect: "Allow",
+      Action: ["iam:PassRole"],
+      Resource: [`arn:aws:iam::*:role/${PROJECT}-dev-*`],
+      Condition: { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com"] } },
+    },
+  ]);
 });
 
 test("a deploy role attaches only the managed policies the stacks attach: never AdministratorAccess to a role it could assume", () => {
