@@ -49,5 +49,8 @@ test("the bundle npm run synth runs was built with the stand-in, not cdktf's mod
   expect(Object.keys(record.deps).filter((input) => input.includes("cdktf/lib/tokens/private/stack-trace"))).toEqual(
     [],
   );
-  expect(Object.keys(record.deps)).toContain("node_modules/cdktf/lib/tokens/private/intrinsic.js");
+  // (by the path esbuild resolved: through a linked node_modules, as pnpm makes, it is the link's target)
+  expect(
+    Object.keys(record.deps).some((input) => input.endsWith("node_modules/cdktf/lib/tokens/private/intrinsic.js")),
+  ).toBe(true);
 });
