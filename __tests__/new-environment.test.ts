@@ -115,3 +115,26 @@ test("a copy that keeps its source's CIDR is refused, naming the folder, the fie
     ),
   ]);
 });
+
+test("the refusal names the copy even when its name sorts before its source's (staging copied to alpha): the newer config.yaml is the one to change", () => {
+  const root = made(tempDir("new-environment-"));
+  const dir = path.join(root, "environments");
+  fs.cpSync(ENVIRONMENTS_DIR, dir, { recursive: true });
+  const source = environmentFolders().at(-1)!;
+  const copy = "alpha";
+  expect(copy < source).toBe(true);
+  // the copy is made after the folders it is made from, as cp -r makes it
+  const past = new Date(Date.now() - 60_000);
+  for (const name of environmentFolders()) fs.utimesSync(path.join(dir, name, "config.yaml"), past, past);
+  fs.cpSync(path.join(dir, source), path.join(dir, copy), { recursive: true });
+  let problems: readonly string[] = [];
+  try {
+    loadEnvironments({ dir });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems = error.problems;
+  }
+  expect(problems.length).toBeGreaterThan(0);
+  for (const problem of problems)
+    expect(problem).toMatch(new RegExp(`/environments/${copy}: .*/environments/${source}\\b`));
+});

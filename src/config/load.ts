@@ -127,7 +127,7 @@ export function loadProjectEnvironments(options: LoadOptions): {
     problems.push(...result.problems.map((p) => `${where}: ${p}`));
     if (result.environment) environments.push(result.environment);
   }
-  problems.push(...crossEnvironmentProblems(environments, label));
+  problems.push(...crossEnvironmentProblems(oldestFirst(environments, options.dir), label));
 
   const unknown = (options.only ?? []).filter((n) => !names.includes(n));
   if (unknown.length > 0) {
@@ -580,6 +580,19 @@ function freeVpcBlock(environments: readonly EnvironmentConfig[]): string | unde
  * Rules that span environments: no two share state, a domain name or (across projects) a name
  * prefix, and VPC blocks do not overlap.
  */
+/**
+ * `environments` by the time their config.yaml last changed, oldest first (then by name). The
+ * checks between environments report a clash on the later of the two: so on the folder just
+ * copied or edited (`cp -r environments/staging environments/qa` is newer than staging, whatever
+ * their names), not on the one that runs.
+ */
+function oldestFirst(environments: EnvironmentConfig[], dir: string): EnvironmentConfig[] {
+  const changed = new Map(
+    environments.map((env) => [env.name, fs.statSync(path.join(dir, env.name, CONFIG_FILE)).mtimeMs]),
+  );
+  return [...environments].sort((a, b) => changed.get(a.name)! - changed.get(b.name)!); // stable: ties keep name order
+}
+
 function crossEnvironmentProblems(environments: EnvironmentConfig[], label: string): string[] {
   const problems: string[] = [];
   const owners = new Map<string, string>();
