@@ -308,6 +308,20 @@ describe("input AWS would refuse at apply time is refused at synth", () => {
     expect(problemsOf(overrides)).toEqual([expected]);
   });
 
+  test("app.port where something else on the server listens: sshd's 22, and on a single server its own database's port", () => {
+    const single = (port: number) =>
+      problemsOf({ layout: "single-server", app: { instanceType: "t3.small", version: "1.0.0", port } });
+    expect(problemsOf({ app: { ...app, port: 22 } })).toEqual([
+      "app.port must not be 22, where the server's sshd listens; nginx listens on app.port (got 22)",
+    ]);
+    expect(single(5432)).toEqual([
+      "app.port must not be 5432, where the server's own postgres listens (layout single-server); nginx listens on app.port (got 5432)",
+    ]);
+    // the database is elsewhere on the other layouts; any other port is nginx's to take
+    expect(problemsOf({ app: { ...app, port: 5432 } })).toEqual([]);
+    expect(single(8080)).toEqual([]);
+  });
+
   test('a folder name with "--", which every RDS identifier of the environment would hold', () => {
     expect(parseEnvironment("pr--d", environmentFile()).problems).toEqual([
       'folder name must not hold "--": an RDS identifier may not (<project>-<env>-db) (got "pr--d")',

@@ -41,6 +41,43 @@ describe("guardrail policies: each passes and fails", () => {
     ],
     ["noAdminPortsFromInternet", rules.noAdminPortsFromInternet(doc(ingress("0.0.0.0/0", 0, 65535))), "non-compliant"],
     ["noAdminPortsFromInternet", rules.noAdminPortsFromInternet(doc({})), "not-applicable"],
+    // the same permission written inside a group, or as a legacy rule, is seen too
+    [
+      "noAdminPortsFromInternet",
+      rules.noAdminPortsFromInternet(
+        doc({
+          aws_security_group: {
+            g: { ingress: [{ protocol: "tcp", from_port: 22, to_port: 22, cidr_blocks: ["0.0.0.0/0"] }] },
+          },
+        }),
+      ),
+      "non-compliant",
+    ],
+    [
+      "noAdminPortsFromInternet",
+      rules.noAdminPortsFromInternet(
+        doc({
+          aws_security_group_rule: {
+            r: { type: "ingress", protocol: "-1", from_port: 0, to_port: 0, ipv6_cidr_blocks: ["::/0"] },
+          },
+        }),
+      ),
+      "non-compliant",
+    ],
+    [
+      "noAdminPortsFromInternet",
+      rules.noAdminPortsFromInternet(
+        doc({
+          aws_security_group: {
+            g: { ingress: [{ protocol: "tcp", from_port: 443, to_port: 443, cidr_blocks: ["0.0.0.0/0"] }] },
+          },
+          aws_security_group_rule: {
+            out: { type: "egress", protocol: "tcp", from_port: 22, to_port: 22, cidr_blocks: ["0.0.0.0/0"] },
+          },
+        }),
+      ),
+      "compliant",
+    ],
     ["dbNotPublic", rules.dbNotPublic(doc(db({}))), "compliant"],
     ["dbNotPublic", rules.dbNotPublic(doc(db({ publicly_accessible: true }))), "non-compliant"],
     ["dbNotPublic", rules.dbNotPublic(doc({})), "not-applicable"],

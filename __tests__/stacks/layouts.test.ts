@@ -200,6 +200,20 @@ describe("single-server: app and database on one box", () => {
     );
     expect(outputs.connect_ssh).toBeUndefined();
   });
+
+  test("on another app.port, the URL names that port, the only one the server opens to the internet", () => {
+    const onPort = layout({
+      layout: "single-server",
+      network: { ...network, natGateways: "none" },
+      app: { instanceType: "t3.small", version: "1.0.0", port: 8080 },
+    });
+    expect(onPort.doc.output.url.value).toMatch(/^http:\/\/\$\{aws_eip\..+\.public_dns\}:8080$/);
+    const world = onPort
+      .resources("aws_vpc_security_group_ingress_rule")
+      .filter((r) => r.values.cidr_ipv4 === "0.0.0.0/0")
+      .map((r) => [r.values.from_port, r.values.to_port]);
+    expect(world).toEqual([[8080, 8080]]);
+  });
 });
 
 describe("app-db-split: the database moves to RDS", () => {

@@ -41,6 +41,8 @@ const issuesCertificate = (env: EnvironmentConfig) =>
   loadBalanced(env) && env.loadBalancer.https && env.domain !== undefined && !env.loadBalancer.certificateArn;
 /** The longest name ACM issues a certificate for as its first (common) name, in characters. */
 const MAX_CERTIFICATE_NAME = 64;
+/** sshd's port on every server (Amazon Linux 2023 runs it, with or without access.ssh). */
+const SSH_PORT = 22;
 const OPT_OUT = "(or waive it: exceptions: [{ rule: <field>, reason: ... }])";
 /** Days production keeps the app's and nginx's logs at least (its default is 365). */
 const PRODUCTION_MIN_LOG_DAYS = 90;
@@ -58,10 +60,17 @@ export const RULES: readonly Rule[] = [
   {
     id: "app.port",
     appliesTo: () => true,
-    check: ({ app: { port, processes } }) => {
+    check: ({ app: { port, processes }, layout, database }) => {
       const last = FIRST_APP_PORT + processes - 1;
-      return port >= FIRST_APP_PORT && port <= last
-        ? `must not be one of the app processes' ports ${FIRST_APP_PORT}-${last} (app.processes: ${processes}); nginx listens on app.port (got ${port})`
+      if (port >= FIRST_APP_PORT && port <= last) {
+        return `must not be one of the app processes' ports ${FIRST_APP_PORT}-${last} (app.processes: ${processes}); nginx listens on app.port (got ${port})`;
+      }
+      if (port === SSH_PORT)
+        return `must not be ${SSH_PORT}, where the server's sshd listens; nginx listens on app.port (got ${port})`;
+      // the single server's own database listens on its engine's port (on the loopback address, which nginx's bind would take too)
+      const databasePort = ENGINES[database.engine].port;
+      return layout === "single-server" && port === databasePort
+        ? `must not be ${databasePort}, where the server's own ${database.engine} listens (layout single-server); nginx listens on app.port (got ${port})`
         : undefined;
     },
   },

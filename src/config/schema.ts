@@ -240,7 +240,11 @@ const app = z
       .describe(
         "Changing it (npm run bump-ami -- <env>) moves a pinned AMI to the newest Amazon Linux 2023 at the next apply",
       ),
-    port: intRange(1, 65535).default(80).describe("Port the server listens on for the load balancer (nginx)"),
+    port: intRange(1, 65535)
+      .default(80)
+      .describe(
+        "Port nginx listens on: the load balancer's target port, or, without a load balancer, the port the server opens to the internet (plain HTTP)",
+      ),
     healthCheckPath: z
       .string()
       .regex(/^\/[A-Za-z0-9._~\/-]*$/, "must be a URL path starting with /")

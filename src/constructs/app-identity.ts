@@ -135,7 +135,8 @@ export class AppIdentity extends Construct {
         this,
         group.id,
         port,
-        `${port === 443 ? "HTTPS" : "HTTP"} from the internet (no load balancer in front)`,
+        // plain HTTP whatever the port: nothing on such a server terminates TLS (publicPorts)
+        "HTTP from the internet (no load balancer in front)",
       );
     }
 

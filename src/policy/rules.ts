@@ -3,14 +3,55 @@ import { resourcesOf, verdict, type PolicyContext, type PolicyResult, type Stack
 const WORLD = ["0.0.0.0/0", "::/0"];
 const ADMIN_PORTS = [22, 3389];
 
-/** No security group rule admits SSH (22) or RDP (3389) from the whole internet. */
+/** One ingress permission, however it is written: its own resource, a group's inline block or a legacy rule. */
+interface Ingress {
+  readonly address: string;
+  readonly protocol: string;
+  readonly fromPort: number;
+  readonly toPort: number;
+  readonly sources: readonly string[];
+}
+
+/** Every ingress permission of `doc`'s security groups, in each of the three ways Terraform writes one. */
+function ingressPermissions(doc: StackDocument): Ingress[] {
+  const sources = (r: Record<string, any>) =>
+    [r.cidr_ipv4, r.cidr_ipv6, ...(r.cidr_blocks ?? []), ...(r.ipv6_cidr_blocks ?? [])].filter(
+      (cidr): cidr is string => typeof cidr === "string",
+    );
+  const permission = (address: string, r: Record<string, any>): Ingress => ({
+    address,
+    protocol: String(r.ip_protocol ?? r.protocol),
+    fromPort: Number(r.from_port),
+    toPort: Number(r.to_port),
+    sources: sources(r),
+  });
+  return [
+    ...resourcesOf(doc, "aws_vpc_security_group_ingress_rule").map((r) => permission(r.address, r.values)),
+    ...resourcesOf(doc, "aws_security_group_rule")
+      .filter((r) => r.values.type === "ingress")
+      .map((r) => permission(r.address, r.values)),
+    ...resourcesOf(doc, "aws_security_group").flatMap((g) =>
+      ((g.values.ingress ?? []) as Record<string, any>[]).map((block, i) =>
+        permission(`${g.address}.ingress[${i}]`, block),
+      ),
+    ),
+  ];
+}
+
+/**
+ * No security group rule admits SSH (22) or RDP (3389) from the whole internet, whether written as
+ * its own resource, inside a group (`ingress` blocks) or as a legacy `aws_security_group_rule`.
+ */
 export function noAdminPortsFromInternet(doc: StackDocument): PolicyResult {
-  const rules = resourcesOf(doc, "aws_vpc_security_group_ingress_rule");
-  const findings = rules
-    .filter(({ values: r }) => WORLD.includes(r.cidr_ipv4) || WORLD.includes(r.cidr_ipv6))
-    .filter(({ values: r }) => r.ip_protocol === "-1" || ADMIN_PORTS.some((p) => r.from_port <= p && p <= r.to_port))
-    .map(({ address, values: r }) => `${address} opens ${r.from_port}-${r.to_port} to ${r.cidr_ipv4 ?? r.cidr_ipv6}`);
-  return verdict(rules.length, findings);
+  const permissions = ingressPermissions(doc);
+  const findings = permissions
+    .filter((r) => r.sources.some((cidr) => WORLD.includes(cidr)))
+    .filter((r) => ["-1", "all"].includes(r.protocol) || ADMIN_PORTS.some((p) => r.fromPort <= p && p <= r.toPort))
+    .map(
+      (r) =>
+        `${r.address} opens ${r.fromPort}-${r.toPort} to ${r.sources.filter((cidr) => WORLD.includes(cidr)).join(", ")}`,
+    );
+  return verdict(permissions.length, findings);
 }
 
 /** No RDS instance is publicly accessible. */

@@ -162,8 +162,10 @@ export function addPublicAppServer(
     ? new SiteDomain(stack, "Domain", { naming, name: env.domain.name, hostedZone: hostedZoneOf(env.domain) })
     : undefined;
   domain?.addressRecord("AddressRecord", server.address);
+  // nginx's port, the one the security group opens (publicPorts): a URL without it would lead to a closed 80
+  const port = env.app.port === 80 ? "" : `:${env.app.port}`;
   new TerraformOutput(stack, "url", {
-    value: `http://${domain ? domain.name : server.publicDns}`,
+    value: `http://${domain ? domain.name : server.publicDns}${port}`,
     description: "The app server's address",
   });
   new TerraformOutput(stack, "connect_ssm", { value: ssmCommand(env.region, server.instanceId) });
