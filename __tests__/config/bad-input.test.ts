@@ -322,6 +322,17 @@ describe("input AWS would refuse at apply time is refused at synth", () => {
     expect(single(8080)).toEqual([]);
   });
 
+  test("an allocation too large for any storage ceiling RDS takes is refused as what it is, not as a ceiling no one wrote", () => {
+    const database = (allocatedStorageGb: number) => ({
+      database: { ...environmentFile().database, allocatedStorageGb },
+    });
+    expect(problemsOf(database(60000))).toEqual([
+      "database.allocatedStorageGb must be an integer from 20 to 59578 (got 60000)",
+    ]);
+    // the largest allocation takes the largest ceiling, 10 % above it
+    expect(problemsOf(database(59578))).toEqual([]);
+  });
+
   test('a folder name with "--", which every RDS identifier of the environment would hold', () => {
     expect(parseEnvironment("pr--d", environmentFile()).problems).toEqual([
       'folder name must not hold "--": an RDS identifier may not (<project>-<env>-db) (got "pr--d")',

@@ -169,7 +169,7 @@ describe("an environment file", () => {
     [
       "storage below RDS's minimum",
       { database: { instanceClass: "db.t4g.micro", allocatedStorageGb: 5 } },
-      /^database\.allocatedStorageGb must be an integer from 20 to 65536 \(got 5\)/,
+      /^database\.allocatedStorageGb must be an integer from 20 to 59578 \(got 5\)/,
     ],
   ])("rejects %s", (_case, overrides, message) => {
     const problems = problemsOf(overrides as Record<string, unknown>);

@@ -12,6 +12,7 @@ import { ruleProblems } from "./rules";
 import {
   environmentSchema,
   MAX_APP_PROCESSES,
+  MAX_STORAGE_GB,
   SHORT_NAME,
   SHORT_NAME_RULE,
   type EnvironmentFile,
@@ -435,7 +436,7 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
       backupRetentionDays: file.database.backupRetentionDays ?? defaults.backupRetentionDays,
       // four times the allocation, within RDS's largest gp3 volume (64 TiB)
       maxAllocatedStorageGb:
-        file.database.maxAllocatedStorageGb ?? Math.min(4 * file.database.allocatedStorageGb, 65536),
+        file.database.maxAllocatedStorageGb ?? Math.min(4 * file.database.allocatedStorageGb, MAX_STORAGE_GB),
     },
     loadBalancer: {
       ...file.loadBalancer,

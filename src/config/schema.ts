@@ -352,6 +352,14 @@ const access = z
  * Engines and the major versions RDS runs of them (this project knows their parameter group
  * families). The single server runs what Amazon Linux 2023 packages instead (`database-engines.ts`).
  */
+/** RDS's largest gp3 volume, in GiB: the storage autoscaling ceiling's limit. */
+export const MAX_STORAGE_GB = 65536;
+/**
+ * The largest allocation with room for a ceiling 10 % above it (which RDS requires, rules.ts)
+ * within MAX_STORAGE_GB: a larger one could only be refused for a ceiling no one can give.
+ */
+const MAX_ALLOCATED_STORAGE_GB = Math.floor((MAX_STORAGE_GB * 10) / 11);
+
 export const ENGINES = {
   postgres: { majors: ["14", "15", "16", "17"], family: (major: string) => `postgres${major}`, port: 5432 },
   mysql: { majors: ["8.0", "8.4"], family: (major: string) => `mysql${major}`, port: 3306 },
@@ -434,8 +442,10 @@ const database = z
       })
       .optional()
       .describe("RDS instance class (app-db-split, load-balanced)"),
-    allocatedStorageGb: intRange(20, 65536).default(20).describe("Initial gp3 storage in GiB"),
-    maxAllocatedStorageGb: intRange(20, 65536)
+    allocatedStorageGb: intRange(20, MAX_ALLOCATED_STORAGE_GB)
+      .default(20)
+      .describe("Initial gp3 storage in GiB (at most 59578, so that a ceiling 10 % above it fits RDS's 65536)"),
+    maxAllocatedStorageGb: intRange(20, MAX_STORAGE_GB)
       .optional()
       .describe(
         "Storage autoscaling ceiling, at least 10 % above allocatedStorageGb (RDS refuses less); default 4 x allocatedStorageGb, at most 65536",
@@ -552,7 +562,7 @@ const thresholds = z
     dbCpuPercent: optionalInt(1, 100, "Alarm when RDS CPU stays above this; default 75 in production, 90 elsewhere"),
     dbFreeStorageGb: optionalInt(
       1,
-      65536,
+      MAX_STORAGE_GB,
       "Alarm when RDS free storage falls below this; default 8% of allocatedStorageGb in production, 5% elsewhere: below storage autoscaling's 10%",
     ),
     dbFreeableMemoryMb: optionalInt(
