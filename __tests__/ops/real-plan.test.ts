@@ -99,11 +99,37 @@ describe("the changes a plan makes, as the deploy compares them with the reviewe
         resourceChange("aws_lb_target_group.Targets", ["delete"], { before: {}, deposed: "0f1e2d3c" }),
       ],
     });
-    expect(planChanges(plan)).toEqual([
+    expect(planChanges(plan).map((line) => line.replace(/ \(values [0-9a-f]{12}\)$/, ""))).toEqual([
       "create+delete aws_lb_target_group.Targets",
       "delete aws_lb_target_group.Targets (deposed 0f1e2d3c)",
       "update aws_launch_template.App",
     ]);
+    expect(planChanges(plan).every((line) => / \(values [0-9a-f]{12}\)$/.test(line))).toBe(true);
+  });
+
+  test("the values a change sets are in its line: another AMI between the review and the deploy is another plan; what it leaves as it is may move", () => {
+    const line = (before: Record<string, unknown>, after: Record<string, unknown>, extra = {}) =>
+      planChanges(
+        planDocument({
+          resourceChanges: [resourceChange("aws_launch_template.App", ["update"], { before, after, ...extra })],
+        }),
+      )[0];
+    const reviewed = line({ image_id: "ami-old", name: "app" }, { image_id: "ami-new", name: "app" });
+    // the same change, the same line
+    expect(line({ image_id: "ami-old", name: "app" }, { image_id: "ami-new", name: "app" })).toBe(reviewed);
+    // a lookup that moved meanwhile: another value set, another line
+    expect(line({ image_id: "ami-old", name: "app" }, { image_id: "ami-newer", name: "app" })).not.toBe(reviewed);
+    // an attribute the change leaves as it is (ignore_changes, a time AWS moves) may differ between the two plans
+    expect(line({ image_id: "ami-old", name: "app2" }, { image_id: "ami-new", name: "app2" })).toBe(reviewed);
+    // an attribute changed outside Terraform that the plan would put back is a change of its own
+    expect(line({ image_id: "ami-old", name: "drifted" }, { image_id: "ami-new", name: "app" })).not.toBe(reviewed);
+    // a sensitive value is never in the line, and a delete's line does not depend on what it deletes
+    const secret = line({ password: "old" }, { password: "hunter2" }, { after_sensitive: { password: true } });
+    expect(secret).not.toContain("hunter2");
+    expect(line({ password: "old" }, { password: "other" }, { after_sensitive: { password: true } })).toBe(secret);
+    const deleted = (before: Record<string, unknown>) =>
+      planChanges(planDocument({ resourceChanges: [resourceChange("aws_db_instance.Db", ["delete"], { before })] }))[0];
+    expect(deleted({ latest_restorable_time: "10:00" })).toBe(deleted({ latest_restorable_time: "10:05" }));
   });
 
   test("the same changes are the same plan; one more, one fewer or another action is not, each line said", () => {

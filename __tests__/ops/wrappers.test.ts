@@ -306,7 +306,9 @@ describe("npm run plan (stub terraform)", () => {
     const review = await run("plan", ["staging", "--no-synth", "--no-lock"], { show: reviewedShow });
     expect(review.status).toBe(0);
     const changesFile = path.join(outdir, "plan-staging.changes.json");
-    expect(JSON.parse(fs.readFileSync(changesFile, "utf8"))).toEqual([`update ${template}`]);
+    const [line] = JSON.parse(fs.readFileSync(changesFile, "utf8"));
+    expect(line).toMatch(/^update \S+ \(values [0-9a-f]{12}\)$/);
+    expect(line.startsWith(`update ${template} `)).toBe(true);
     const reviewed = path.join(work, "reviewed.changes.json");
     fs.copyFileSync(changesFile, reviewed);
     // the deploy job's, the same changes: goes on
@@ -320,6 +322,11 @@ describe("npm run plan (stub terraform)", () => {
         update(database, { allocated_storage: 20 }, { allocated_storage: 40 }),
       ],
     });
+    // the same resources changed, with another value (a lookup that moved after the review): refused
+    const newValue = planDocument({ resourceChanges: [update(template, { user_data: "a" }, { user_data: "c" })] });
+    const moved = await run("plan", ["staging", "--no-synth", "--expect-changes", reviewed], { show: newValue });
+    expect(moved.status).toBe(1);
+    expect(moved.stderr).toContain(`in this plan, not in the reviewed one:\n  + update ${template} (values `);
     const changed = await run("plan", ["staging", "--no-synth", "--expect-changes", reviewed], { show: other });
     expect(changed.status).toBe(1);
     expect(changed.stderr).toContain("this plan is not the one reviewed");

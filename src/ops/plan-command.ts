@@ -1,10 +1,11 @@
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { makeFolder } from "../make-folder";
 import { PLAN_FILE } from "../plan-files";
 import { planCostOf } from "../cost/plan-cost";
 import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "./plan-review";
-import type { PlanDocument } from "./plan-json";
+import type { Change, PlanDocument } from "./plan-json";
 import { OpsError, runTerraform } from "./terraform";
 import {
   lockArguments,
@@ -50,15 +51,80 @@ export const PLAN_TOOL: CliTool = {
 };
 
 /**
- * What a plan changes, one line per resource: its actions and address (`update
- * aws_launch_template.X`), sorted. Two plans with the same lines make the same changes, whatever
- * the values Terraform only knows at apply time.
+ * What a plan changes, one line per resource: its actions, address and a digest of the values it
+ * sets (`update aws_launch_template.X (values 3f2a9c1b0d4e)`), sorted. Two plans with the same
+ * lines make the same changes with the same values: a lookup that moved between the review and the
+ * deploy (a newer AMI), or an attribute changed outside Terraform meanwhile that the plan would put
+ * back, gives another digest. Only the attributes the change sets count: one it leaves as it is
+ * (a group's desired capacity under ignore_changes, a database's latest restorable time) may move
+ * between the two plans without making them differ. Values known only at apply time count as
+ * unknown on both sides; sensitive ones are left out of the digest (the file is kept with the run's
+ * artifacts), so a change of one alone is not seen.
  */
 export function planChanges(plan: PlanDocument): string[] {
   return (plan.resource_changes ?? [])
     .filter((rc) => !rc.change.actions.every((action) => action === "no-op" || action === "read"))
-    .map((rc) => `${rc.change.actions.join("+")} ${rc.address}${rc.deposed ? ` (deposed ${rc.deposed})` : ""}`)
+    .map(
+      (rc) =>
+        `${rc.change.actions.join("+")} ${rc.address}${rc.deposed ? ` (deposed ${rc.deposed})` : ""} ` +
+        `(values ${valuesDigest(rc.change)})`,
+    )
     .sort();
+}
+
+/**
+ * A short digest of what a change sets: each top-level attribute whose value after differs from
+ * its value before, or is unknown until apply, with that value (sensitive ones marked, not shown).
+ * A delete sets nothing.
+ */
+function valuesDigest(change: Change): string {
+  const record = (value: unknown) =>
+    typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+  const [before, after, unknown] = [record(change.before), record(change.after), record(change.after_unknown)];
+  const sensitive = change.after_sensitive === true ? true : record(change.after_sensitive);
+  const set =
+    change.after === null || change.after === undefined
+      ? []
+      : [...new Set([...Object.keys(after), ...Object.keys(unknown)])];
+  const values = set
+    .sort()
+    .filter((key) =>
+      unknown[key] !== undefined && unknown[key] !== false
+        ? true
+        : canonicalJson(before[key]) !== canonicalJson(after[key]),
+    )
+    .map((key) => [
+      key,
+      withoutSensitive(after[key], sensitive === true ? true : sensitive[key]),
+      unknown[key] ?? false,
+    ]);
+  return crypto.createHash("sha256").update(canonicalJson(values)).digest("hex").slice(0, 12);
+}
+
+/** `value` with each leaf `sensitive` marks (the shape of `value`, or `true` for all of it) replaced. */
+function withoutSensitive(value: unknown, sensitive: unknown): unknown {
+  if (sensitive === true) return "(sensitive)";
+  if (typeof sensitive !== "object" || sensitive === null) return value ?? null;
+  if (Array.isArray(value)) return value.map((item, i) => withoutSensitive(item, (sensitive as unknown[])[i]));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [
+        key,
+        withoutSensitive(item, (sensitive as Record<string, unknown>)[key]),
+      ]),
+    );
+  }
+  return value ?? null;
+}
+
+/** JSON with every object's keys in order: the same values, the same text. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
 }
 
 /**
