@@ -63,7 +63,8 @@ function synthesize(selection: string | undefined, outdir: string): void {
     encoding: "utf8",
   });
   if (run.status !== 0) throw new OpsError(`synthesis failed:\n${(run.stderr || run.stdout).trim()}`);
-  process.stdout.write(run.stdout);
+  // to standard error: a command's standard output is its report (drift's goes into an issue, fenced)
+  process.stderr.write(run.stdout);
 }
 
 function readStack(outdir: string, name: string, synthesized: boolean): SynthesizedStack {
