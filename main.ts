@@ -5,6 +5,7 @@ import { ConfigError } from "./src/config/errors";
 import { displayPath, loadProjectEnvironments, parseSelection } from "./src/config/load";
 import { placeholderWarnings } from "./src/config/placeholders";
 import { stateWarnings } from "./src/config/state-warnings";
+import { STATE_STACK_PREFIX } from "./src/naming";
 import { outputLockProblem } from "./src/output-lock";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { PROJECT_ROOT } from "./src/project-root";
@@ -66,7 +67,7 @@ try {
         only === undefined
           ? undefined
           : (stack) =>
-              stack.startsWith("state-")
+              stack.startsWith(STATE_STACK_PREFIX)
                 ? [...stateBuckets(all).keys()].some((bucket) => stateBucketStackId(bucket) === stack)
                 : all.some((env) => env.name === stack),
       protectedPaths: [projectRoot, environmentsDir],

@@ -29,6 +29,15 @@ describe("physical names", () => {
     expect(() => new Naming("shop", "prod").iamRolePrefix("x".repeat(30))).toThrow(/IAM role name prefix/);
   });
 
+  test("a bucket name prefix fits the 37 characters Terraform's bucket_prefix takes: the longest project and environment with the longest tier the stacks use, and no more", () => {
+    const longest = new Naming("a".repeat(12), "b".repeat(12));
+    expect(longest.bucketPrefix("db-backups")).toBe(`${"a".repeat(12)}-${"b".repeat(12)}-db-backups-`);
+    expect(longest.bucketPrefix("db-backups")).toHaveLength(37);
+    expect(() => longest.bucketPrefix("db-backups2")).toThrow(
+      /S3 bucket name prefix "a{12}-b{12}-db-backups2-" is 38 characters; AWS allows at most 37/,
+    );
+  });
+
   test("RDS identifiers are lowercase with single hyphens", () => {
     expect(new Naming("shop", "prod").rdsIdentifier("db")).toBe("shop-prod-db");
     expect(() => new Naming("shop", "prod").rdsIdentifier("-db")).toThrow(/single hyphens/);

@@ -2,7 +2,7 @@ import type { App } from "cdktf";
 import type { ReleaseArtifact } from "./artifact/releases";
 import type { EnvironmentConfig } from "./config/load";
 import { LAYOUT_STACKS } from "./stacks/layouts";
-import { neighboursOf } from "./naming";
+import { neighboursOf, STATE_STACK_PREFIX } from "./naming";
 import { StateBucketStack } from "./stacks/state-bucket-stack";
 
 export interface BuildOptions {
@@ -21,7 +21,7 @@ export interface BuildOptions {
 
 /** The id of the bootstrap stack that creates an S3 state bucket. */
 export function stateBucketStackId(bucket: string): string {
-  return `state-${bucket}`;
+  return `${STATE_STACK_PREFIX}${bucket}`;
 }
 
 /** What a state bucket's bootstrap stack is made from. */

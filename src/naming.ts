@@ -12,6 +12,9 @@ export function neighboursOf(env: EnvironmentConfig, environments: readonly Envi
     .map((other) => other.name);
 }
 
+/** The id of every S3 state bucket's bootstrap stack begins with this (`state-<bucket>`, app.ts). */
+export const STATE_STACK_PREFIX = "state-";
+
 /** AWS limits that physical names meet. */
 const LIMITS = {
   /** `Name` tags and most names. */
@@ -22,6 +25,10 @@ const LIMITS = {
   rds: 63,
   /** IAM role names and name prefixes (a prefix leaves 26 characters for the suffix Terraform adds). */
   iamRolePrefix: 38,
+  /** S3 bucket name prefixes (a bucket name's 63, less the 26 characters Terraform appends). */
+  bucketPrefix: 37,
+  /** CloudWatch log group names and SSM parameter paths (their shorter limit: a log group's). */
+  path: 512,
 } as const;
 
 /**
@@ -51,7 +58,7 @@ export class Naming {
 
   /** A CloudWatch log group or SSM parameter path: `/<project>/<env>/<path>`. */
   public path(path: string): string {
-    return this.fit(`/${this.project}/${this.environment}/${path}`, 512, "log group or parameter path");
+    return this.fit(`/${this.project}/${this.environment}/${path}`, LIMITS.path, "log group or parameter path");
   }
 
   /** A name for an ALB or target group (32 characters at most). */
@@ -73,6 +80,14 @@ export class Naming {
   /** A name prefix for IAM roles: Terraform appends a unique suffix, so replacements never clash. */
   public iamRolePrefix(tier: string): string {
     return this.fit(`${this.join(tier)}-`, LIMITS.iamRolePrefix, "IAM role name prefix");
+  }
+
+  /**
+   * A name prefix for S3 buckets, `<project>-<env>-<tier>-`: Terraform appends a unique suffix,
+   * so a bucket's name is never taken from another account's, and replacements never clash.
+   */
+  public bucketPrefix(tier: string): string {
+    return this.fit(`${this.join(tier)}-`, LIMITS.bucketPrefix, "S3 bucket name prefix");
   }
 
   /** The shared tags every resource carries, set through the provider's `defaultTags`. */

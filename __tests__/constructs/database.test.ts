@@ -28,6 +28,8 @@ function databaseJson(engine: Engine, engineVersion: string, instanceClass = "db
         multiAz: false,
         deletionProtection: true,
         backupRetentionDays: 7,
+        databaseName: "app",
+        masterUsername: "app_admin",
         logRetentionDays: 365,
       }),
   );

@@ -104,6 +104,12 @@ describe("LoadBalancer: a server leaving (a scale-in, an instance refresh)", () 
   });
 });
 
+test("an ALB on fewer than 2 subnets is refused as it is built, not by AWS at apply", () => {
+  expect(() => loadBalancerJson({ subnetIds: ["subnet-a"] })).toThrow(
+    "LoadBalancer: subnetIds must list at least 2 subnets, one per AZ, as an ALB requires (got 1)",
+  );
+});
+
 describe("LoadBalancer: the access log bucket", () => {
   const json = JSON.parse(loadBalancerJson({ deletionProtection: true, accessLogs: true }));
   const only = (type: string) => {

@@ -44,7 +44,14 @@ const loadBalancerAlarms = (minHealthyHosts: number) =>
 const loadBalancer = loadBalancerAlarms(2);
 const app = (servers: AppAlarmsProps["servers"], detailedMonitoring = true) =>
   alarms((scope) => {
-    new AppAlarms(scope, "AppAlarms", { ...common, servers, cpuPercent: 80, memoryPercent: 85, detailedMonitoring });
+    new AppAlarms(scope, "AppAlarms", {
+      ...common,
+      servers,
+      cpuPercent: 80,
+      memoryPercent: 85,
+      diskPercent: 80,
+      detailedMonitoring,
+    });
   });
 const database = alarms((scope) => {
   new DatabaseAlarms(scope, "DatabaseAlarms", {
@@ -311,7 +318,11 @@ describe("AppAlarms", () => {
       threshold: 85,
       period: 60,
     });
-    expect(detailed["shop-prod-app-disk"]).toMatchObject({ metric_name: "disk_used_percent", statistic: "Maximum" });
+    expect(detailed["shop-prod-app-disk"]).toMatchObject({
+      metric_name: "disk_used_percent",
+      statistic: "Maximum",
+      threshold: 80,
+    });
     expect(detailed["shop-prod-app-memory"].alarm_description).toMatch(
       /^Memory use of an app server \(the fullest one of the group\)/,
     );
@@ -394,6 +405,7 @@ describe("AppAlarms: capacity the group wants and does not get", () => {
       servers: { autoScalingGroupName: "shop-prod-app-123" },
       cpuPercent: 80,
       memoryPercent: 85,
+      diskPercent: 80,
       detailedMonitoring: true,
       launchSeconds: 900,
     });

@@ -7,10 +7,12 @@ import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
 import { ConfigError, describeIssue, shown, type SourceText } from "./errors";
 import { architectureOf, vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
+import { STATE_STACK_PREFIX } from "../naming";
 import { placeholderProblems } from "./placeholders";
 import { ruleProblems } from "./rules";
 import {
   environmentSchema,
+  HCP_TERRAFORM_HOST,
   MAX_APP_PROCESSES,
   MAX_STORAGE_GB,
   SHORT_NAME,
@@ -350,9 +352,9 @@ function nameProblems(name: string): string[] {
     return [`folder name ${SHORT_NAME_RULE} (it becomes the stack name and prefixes resource names) (got "${name}")`];
   }
   // the state bucket's stack is named state-<bucket>: a folder so named would collide with it
-  if (name.startsWith("state-")) {
+  if (name.startsWith(STATE_STACK_PREFIX)) {
     return [
-      `folder name must not begin with "state-", the prefix of the state bucket stacks (state-<bucket>) (got "${name}")`,
+      `folder name must not begin with "${STATE_STACK_PREFIX}", the prefix of the state bucket stacks (${STATE_STACK_PREFIX}<bucket>) (got "${name}")`,
     ];
   }
   return name.includes("--")
@@ -401,7 +403,7 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
             backend: "cloud",
             organization: s.organization,
             workspace: s.workspace ?? `${file.project}-${name}`,
-            hostname: s.hostname ?? "app.terraform.io",
+            hostname: s.hostname ?? HCP_TERRAFORM_HOST,
           };
   return {
     ...file,

@@ -360,6 +360,9 @@ export const MAX_STORAGE_GB = 65536;
  */
 const MAX_ALLOCATED_STORAGE_GB = Math.floor((MAX_STORAGE_GB * 10) / 11);
 
+/** HCP Terraform's host, where a `cloud` state without `hostname` lives (cdktf's default too). */
+export const HCP_TERRAFORM_HOST = "app.terraform.io";
+
 export const ENGINES = {
   postgres: { majors: ["14", "15", "16", "17"], family: (major: string) => `postgres${major}`, port: 5432 },
   mysql: { majors: ["8.0", "8.4"], family: (major: string) => `mysql${major}`, port: 3306 },
@@ -685,7 +688,7 @@ const state = z
             .string()
             .regex(/^[a-z0-9.-]+$/, "must be a host name")
             .optional()
-            .describe("Default app.terraform.io; set for Terraform Enterprise"),
+            .describe(`Default ${HCP_TERRAFORM_HOST}; set for Terraform Enterprise`),
         })
         .describe("HCP Terraform (or Terraform Enterprise), one workspace per environment"),
     ],
@@ -814,6 +817,4 @@ export const environmentSchema = z
 
 /** An environment file as written, after defaults. */
 export type EnvironmentFile = z.output<typeof environmentSchema>;
-/** The input shape, as an editor sees it. */
-export type EnvironmentFileInput = z.input<typeof environmentSchema>;
 export type NatStrategy = EnvironmentFile["network"]["natGateways"];

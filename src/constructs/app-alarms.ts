@@ -1,4 +1,6 @@
 import type { Construct } from "constructs";
+import { SERVER_PATHS } from "../userdata/app-host";
+import { AGENT_START_SECONDS } from "../userdata/boot-script";
 import { HEALTH_METRIC, HEALTH_PROBE_INTERVAL_SECONDS } from "../userdata/health-probe";
 import { ec2Period, minuteMetric, minutesPast, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 
@@ -20,16 +22,16 @@ export interface AppAlarmsProps extends TierAlarmsProps {
   readonly memoryPercent: number;
   /**
    * Alarm when the root disk (from the CloudWatch agent; on a single server it holds the database
-   * too) is fuller than this percentage on any server.
-   * @default 85
+   * too) is fuller than this percentage on any server (environment config: production's default
+   * is stricter).
    */
-  readonly diskPercent?: number;
+  readonly diskPercent: number;
   /** Whether the instances send 1-minute metrics (otherwise CPU is evaluated over 5-minute periods). */
   readonly detailedMonitoring: boolean;
   /**
    * Seconds from a new server's launch until its CloudWatch agent reports (the boot script starts
-   * it right after the packages: `AGENT_START_SECONDS`): the silent-agent alarm waits longer.
-   * @default 300
+   * it right after the packages): the silent-agent alarm waits longer.
+   * @default AGENT_START_SECONDS (src/userdata/boot-script.ts)
    */
   readonly bootSeconds?: number;
   /**
@@ -55,8 +57,10 @@ export function appDimensions(servers: AppServers): Record<string, string> {
 }
 
 /**
- * The app tier's alarms: CPU, memory and EC2 status checks, over the Auto Scaling group or the one
- * server. A single server also recovers itself: when AWS's own hardware or network under it fails
+ * The app tier's alarms, over the Auto Scaling group or the one server: CPU, memory and root disk;
+ * a silent CloudWatch agent (without which the memory and disk alarms are blind); the fleet's
+ * capacity shortfall (with `launchSeconds`); EC2 status checks; and, on a single server, its own
+ * health probe through nginx (a fleet's load balancer checks its servers). A single server also recovers itself: when AWS's own hardware or network under it fails
  * (the system status check), the alarm moves it to healthy hardware, keeping its instance id,
  * private and Elastic IPs and EBS volumes, and tells the topic.
  *
@@ -118,13 +122,13 @@ export class AppAlarms extends TierAlarms {
     });
 
     // The same agent publishes disk_used_percent for "/" by the same aggregation dimensions.
-    const diskPercent = props.diskPercent ?? 85;
+    const { diskPercent } = props;
     this.alarm("Disk", {
       what: "app-disk",
       description:
         `The root disk of ${fleet ? "an app server" : "the app server"} is over ${diskPercent}% full (CloudWatch ` +
         `agent, disk_used_percent of /). Look first at: logs in /var/log (app, nginx, journal), old releases in ` +
-        `/opt/app/releases${fleet ? "" : ", and the database's data directory, which shares this disk"}; then grow ` +
+        `${SERVER_PATHS.appRoot}/releases${fleet ? "" : ", and the database's data directory, which shares this disk"}; then grow ` +
         `app.rootVolumeGb.`,
       comparison: "GreaterThanThreshold",
       threshold: diskPercent,
@@ -136,7 +140,7 @@ export class AppAlarms extends TierAlarms {
     // Each server's agent sends mem_used_percent once a minute, so the minute's SampleCount is
     // the number of servers reporting. A dead agent (or a stopped server) is a gap, which the
     // memory and disk alarms would read as "no data", never as a page.
-    const silentMinutes = minutesPast(props.bootSeconds ?? 300, 2);
+    const silentMinutes = minutesPast(props.bootSeconds ?? AGENT_START_SECONDS, 2);
     const reporting = minuteMetric("reporting", "CWAgent", "mem_used_percent", "SampleCount", dimensions);
     const group = (queryId: string, metricName: string, stat: string) =>
       minuteMetric(queryId, "AWS/AutoScaling", metricName, stat, dimensions);

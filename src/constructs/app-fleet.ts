@@ -46,8 +46,8 @@ export interface AppFleetProps {
   readonly detailedMonitoring: boolean;
   /** Average CPU the group scales to hold. */
   readonly targetCpuPercent: number;
-  /** @default 20 */
-  readonly rootVolumeGb?: number;
+  /** Size of the root volume in GiB (environment config: app.rootVolumeGb). */
+  readonly rootVolumeGb: number;
   /** SSH key pair. @default - none */
   readonly keyName?: string;
   /**
@@ -111,7 +111,7 @@ export class AppFleet extends Construct {
   constructor(scope: Construct, id: string, props: AppFleetProps) {
     super(scope, id);
     this.bootTimeoutSeconds = props.bootTimeoutSeconds;
-    const rootVolumeGb = props.rootVolumeGb ?? 20;
+    const { rootVolumeGb } = props;
     const healthCheckGracePeriod = props.healthCheckGracePeriod ?? 300;
     if (
       !Number.isInteger(props.bootTimeoutSeconds) ||

@@ -27,8 +27,8 @@ export interface AppServerProps {
   readonly detailedMonitoring: boolean;
   /** Refuse `TerminateInstances` through the API (the server holds data). */
   readonly terminationProtection: boolean;
-  /** @default 20 */
-  readonly rootVolumeGb?: number;
+  /** Size of the root volume in GiB (environment config: app.rootVolumeGb). */
+  readonly rootVolumeGb: number;
   /** SSH key pair. @default - none */
   readonly keyName?: string;
   /** What the Elastic IP must wait for: the public subnet's route to the internet gateway. @default - nothing */
@@ -56,7 +56,7 @@ export class AppServer extends Construct {
 
   constructor(scope: Construct, id: string, props: AppServerProps) {
     super(scope, id);
-    const rootVolumeGb = props.rootVolumeGb ?? 20;
+    const { rootVolumeGb } = props;
 
     const instance = new Instance(this, "Instance", {
       ami: props.imageId,

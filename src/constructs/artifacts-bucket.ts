@@ -59,7 +59,7 @@ export class ArtifactsBucket extends Construct {
     const noncurrentVersionDays = props.noncurrentVersionDays ?? 90;
 
     const bucket = new S3Bucket(this, "Bucket", {
-      bucketPrefix: `${naming.name("artifacts")}-`,
+      bucketPrefix: naming.bucketPrefix("artifacts"),
       forceDestroy: props.forceDestroy ?? false,
       tags: naming.tags("artifacts"),
     });

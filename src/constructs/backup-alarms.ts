@@ -1,5 +1,6 @@
 import type { Construct } from "constructs";
-import { BACKUP_ALARM_HOURS, BACKUP_METRIC } from "../userdata/local-database";
+import { SERVER_PATHS } from "../userdata/app-host";
+import { BACKUP_ALARM_HOURS, BACKUP_METRIC, DB_BACKUP_LOG, DB_BACKUP_SCRIPT } from "../userdata/local-database";
 import { TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 
 export interface BackupAlarmsProps extends TierAlarmsProps {
@@ -26,9 +27,9 @@ export class BackupAlarms extends TierAlarms {
       description:
         `No nightly dump of the server's database reached the backups bucket for ${BACKUP_ALARM_HOURS} hours ` +
         `(${BACKUP_METRIC.namespace}/${BACKUP_METRIC.metricName}, published by db-backup after each upload): the ` +
-        `dump failed or hung, the timer did not run, or the server is stopped. Look first at: /var/log/db-backup.log ` +
+        `dump failed or hung, the timer did not run, or the server is stopped. Look first at: ${DB_BACKUP_LOG} ` +
         `(also in the app's log group), systemctl status db-backup.service db-backup.timer; then take one now: ` +
-        `sudo /opt/app/bin/db-backup.`,
+        `sudo ${SERVER_PATHS.appRoot}/${DB_BACKUP_SCRIPT}.`,
       comparison: "LessThanThreshold",
       threshold: 1,
       treatMissingData: "breaching",

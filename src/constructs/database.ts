@@ -26,10 +26,10 @@ export interface DatabaseProps {
   readonly backupRetentionDays: number;
   /** Days CloudWatch keeps the logs the database exports (its log groups are created here first). */
   readonly logRetentionDays: LogRetentionDays;
-  /** @default "app" */
-  readonly databaseName?: string;
-  /** @default "app_admin" */
-  readonly masterUsername?: string;
+  /** The database the app uses, created with the instance (environment config: database.name). */
+  readonly databaseName: string;
+  /** The master user, whose password RDS keeps in Secrets Manager (environment config: database.username). */
+  readonly masterUsername: string;
   /** @default "17:00-18:00" (UTC; 02:00-03:00 in Seoul) */
   readonly backupWindow?: string;
   /** @default "sun:18:00-sun:19:00" (UTC; right after the backup window) */
@@ -107,8 +107,7 @@ export class Database extends Construct {
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
     const { naming, engine } = props;
-    const databaseName = props.databaseName ?? "app";
-    const masterUsername = props.masterUsername ?? "app_admin";
+    const { databaseName, masterUsername } = props;
     const backupWindow = props.backupWindow ?? "17:00-18:00";
     const maintenanceWindow = props.maintenanceWindow ?? "sun:18:00-sun:19:00";
     this.port = ENGINES[engine].port;

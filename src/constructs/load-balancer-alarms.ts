@@ -1,4 +1,5 @@
 import type { Construct } from "constructs";
+import { BOOT_LOG } from "../userdata/boot-script";
 import { minuteMetric, minutesPast, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 
 const NAMESPACE = "AWS/ApplicationELB";
@@ -171,7 +172,7 @@ export class LoadBalancerAlarms extends TierAlarms {
       description:
         `No app server is healthy behind the load balancer: the site is down. Look first at: the Auto Scaling ` +
         `group's activity history (failed launches, a bad launch template version or a rolled-back refresh), target ` +
-        `health reasons in the EC2 console, and the boot script's log of a new instance (the environment's /boot log group, or /var/log/boot-script.log on it).`,
+        `health reasons in the EC2 console, and the boot script's log of a new instance (the environment's /boot log group, or ${BOOT_LOG} on it).`,
       comparison: "LessThanThreshold",
       threshold: 1,
       treatMissingData: "breaching",

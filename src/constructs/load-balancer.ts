@@ -89,7 +89,10 @@ export class LoadBalancer extends Construct {
     // nginx waits on for its 30-s read timeout, or longer with a retry.
     const deregistrationDelay = props.deregistrationDelay ?? IDLE_TIMEOUT_SECONDS + 5;
     if (props.subnetIds.length < 2) {
-      throw new Error(`LoadBalancer: subnetIds must list subnets in at least 2 AZs (got ${props.subnetIds.length})`);
+      // AWS also wants them in 2 AZs, which only the subnets' own settings say: the network gives one per AZ
+      throw new Error(
+        `LoadBalancer: subnetIds must list at least 2 subnets, one per AZ, as an ALB requires (got ${props.subnetIds.length})`,
+      );
     }
     this.scheme = props.certificateArn ? "https" : "http";
     const listenerPorts = props.certificateArn ? [80, 443] : [80];
@@ -185,7 +188,7 @@ export class LoadBalancer extends Construct {
   /** A private bucket the regional ELB service may write access logs to (SSE-S3: ALB logs do not support KMS). */
   private accessLogBucket(naming: Naming, forceDestroy: boolean): { bucket: string; policy: S3BucketPolicy } {
     const bucket = new S3Bucket(this, "AccessLogs", {
-      bucketPrefix: `${naming.name("alb-logs")}-`,
+      bucketPrefix: naming.bucketPrefix("alb-logs"),
       // A bucket holding objects cannot be deleted: without this, destroying the environment stops here.
       forceDestroy,
       tags: naming.tags("alb-logs"),

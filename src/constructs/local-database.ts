@@ -64,7 +64,7 @@ export class LocalDatabase extends Construct {
 
     // ---- Backups: nightly dumps, kept backupRetentionDays ----
     const bucket = new S3Bucket(this, "Backups", {
-      bucketPrefix: `${naming.name("db-backups")}-`,
+      bucketPrefix: naming.bucketPrefix("db-backups"),
       forceDestroy: !props.protectData,
       tags: naming.tags("db-backups"),
     });

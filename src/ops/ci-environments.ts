@@ -44,9 +44,6 @@ export function ciDeployProblem(env: EnvironmentConfig): string | undefined {
   );
 }
 
-/** HCP Terraform's host, where a `cloud` state without `hostname` lives (cdktf's default too). */
-export const HCP_TERRAFORM_HOST = "app.terraform.io";
-
 /**
  * What gives Terraform in CI the API token of the HCP Terraform (or Terraform Enterprise) host an
  * environment keeps its state on: the `$GITHUB_ENV` line, or the problem that stops the job;
@@ -64,7 +61,7 @@ export function stateToken(
 ): { readonly line: string } | { readonly problem: string } | undefined {
   const state = env.state;
   if (state.backend !== "cloud") return undefined;
-  const host = state.hostname ?? HCP_TERRAFORM_HOST;
+  const host = state.hostname;
   const where = `environments/${env.name}: state.backend is cloud (${host})`;
   if (!token) {
     return {

@@ -37,7 +37,7 @@ export interface EnvironmentStackProps {
 /**
  * The ground every server layout stands on: the AWS provider for the environment's region (with
  * allowed account and shared tags), its state backend, and the network. Layout stacks extend it
- * and add their tiers (see `stackForLayout`).
+ * and add their tiers (see `LAYOUT_STACKS` in layouts.ts).
  *
  * @example
  * class MyLayoutStack extends EnvironmentStack { ... }

@@ -71,7 +71,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       memoryPercent: t.memoryPercent,
       diskPercent: t.diskPercent,
       detailedMonitoring: env.app.detailedMonitoring,
-      bootSeconds: fleet ? AGENT_START_SECONDS : undefined,
+      bootSeconds: AGENT_START_SECONDS,
       launchSeconds: fleet?.bootTimeoutSeconds,
     }),
   ];
