@@ -18,7 +18,7 @@ const BURSTABLE_GIB: Readonly<Record<string, number>> = {
 const GIB_PER_VCPU: Readonly<Record<string, number>> = { m: 4, r: 8 };
 
 /** vCPUs of a size: large = 2, xlarge = 4, Nxlarge = 4N. */
-function vcpusOf(size: string): number | undefined {
+function vcpusOfSize(size: string): number | undefined {
   if (size === "large") return 2;
   const match = /^(\d*)xlarge$/.exec(size);
   return match ? 4 * Number(match[1] || "1") : undefined;
@@ -30,7 +30,7 @@ export function dbInstanceMemoryGib(instanceClass: string): number | undefined {
   if (prefix !== "db" || !family || !size) return undefined;
   if (family.startsWith("t")) return BURSTABLE_GIB[size];
   const perVcpu = GIB_PER_VCPU[family[0]];
-  const vcpus = vcpusOf(size);
+  const vcpus = vcpusOfSize(size);
   return perVcpu && vcpus ? perVcpu * vcpus : undefined;
 }
 

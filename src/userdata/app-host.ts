@@ -178,6 +178,13 @@ export interface AppHost {
 /** The first app process listens here; the others on the next ports. */
 export const FIRST_APP_PORT = 8001;
 
+/**
+ * The sample app's own health path, on each process (app/server.js): what nginx's health check,
+ * the rotation script and the deploy ask each process. app.healthCheckPath is nginx's, the
+ * load balancer's view of the whole server.
+ */
+export const APP_HEALTH_PATH = "/healthz";
+
 /** Paths on an Amazon Linux 2023 app server. */
 export const SERVER_PATHS: AppHostPaths = {
   appRoot: "/opt/app",

@@ -1,5 +1,5 @@
 import type { AppHost } from "./app-host";
-import { hostTimings, RELEASE_VERSION_METADATA, SHA256_PATTERN, VERSION_PATTERN } from "./app-host";
+import { APP_HEALTH_PATH, hostTimings, RELEASE_VERSION_METADATA, SHA256_PATTERN, VERSION_PATTERN } from "./app-host";
 import { drainTimings, startTimeoutSeconds } from "./app-unit";
 import { databaseDeploySection, MIGRATION_KILL_SECONDS, MIGRATION_TIMEOUT_SECONDS } from "./database-step";
 import { heldMarker } from "./nginx-conf";
@@ -158,7 +158,7 @@ export function deployScript(host: AppHost): string {
     `APP_ROOT=${root}`,
     'RELEASES="$APP_ROOT/releases"',
     `PORTS=(${host.appPorts.join(" ")})`,
-    `HEALTH_PATH=/healthz`,
+    `HEALTH_PATH=${APP_HEALTH_PATH}`,
     'CTL="${APP_CTL:-systemctl}"',
     "",
     'log() { echo "deploy: $*" 2>/dev/null || true; }',

@@ -1,5 +1,5 @@
 import type { AppHost } from "./app-host";
-import { hostTimings } from "./app-host";
+import { APP_HEALTH_PATH, hostTimings } from "./app-host";
 
 /** The upstream block of every process but `held` (nginx uses it while they are held out). */
 export const upstreamWithout = (...held: readonly number[]) => `app-without-${held.join("-")}`;
@@ -247,7 +247,7 @@ export function nginxConf(host: AppHost): string {
     "            proxy_next_upstream error timeout http_503;",
     "            # Answer within the load balancer's health check timeout, whatever the retries.",
     `            proxy_next_upstream_timeout ${HEALTH_CHECK_PROXY.retryWindowSeconds}s;`,
-    "            proxy_pass http://$app_upstream/healthz;",
+    `            proxy_pass http://$app_upstream${APP_HEALTH_PATH};`,
     "        }",
     "",
     "        location / {",

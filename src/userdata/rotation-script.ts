@@ -1,5 +1,5 @@
 import type { AppHost } from "./app-host";
-import { hostTimings } from "./app-host";
+import { APP_HEALTH_PATH, hostTimings } from "./app-host";
 
 /** Where the rotation script is installed under the app root. */
 export const ROTATION_SCRIPT = "bin/rotation";
@@ -53,7 +53,7 @@ export function rotationScript(host: AppHost): string {
     "",
     `DIR=${host.paths.rotationDir}`,
     `PORTS=(${host.appPorts.join(" ")})`,
-    "HEALTH_PATH=/healthz",
+    `HEALTH_PATH=${APP_HEALTH_PATH}`,
     `START_TIMEOUT_MS=${ms(rotation.startTimeoutSeconds)}`,
     `SETTLE_MS=${ms(rotation.settleSeconds)}`,
     `HOLD_SECONDS=${rotation.holdSeconds}`,
