@@ -127,6 +127,27 @@ describe("the changes a plan makes, as the deploy compares them with the reviewe
     const secret = line({ password: "old" }, { password: "hunter2" }, { after_sensitive: { password: true } });
     expect(secret).not.toContain("hunter2");
     expect(line({ password: "old" }, { password: "other" }, { after_sensitive: { password: true } })).toBe(secret);
+    // a known block Terraform marks [{}] in after_unknown (role_last_used, as Terraform 1.11 writes
+    // it for a role whose tags change) is left as it is: AWS moving it between the plans is no change
+    const role = (lastUsed: string) =>
+      planChanges(
+        planDocument({
+          resourceChanges: [
+            {
+              ...resourceChange("aws_iam_role.App", ["update"]),
+              change: {
+                actions: ["update"],
+                before: { tags: { a: "1" }, role_last_used: [{ last_used_date: lastUsed }] },
+                after: { tags: { a: "2" }, role_last_used: [{ last_used_date: lastUsed }] },
+                after_unknown: { tags: {}, role_last_used: [{}] },
+                before_sensitive: false,
+                after_sensitive: { tags: {}, role_last_used: [{}] },
+              },
+            },
+          ],
+        }),
+      )[0];
+    expect(role("2026-12-05T10:00:00Z")).toBe(role("2026-12-05T10:30:00Z"));
     const deleted = (before: Record<string, unknown>) =>
       planChanges(planDocument({ resourceChanges: [resourceChange("aws_db_instance.Db", ["delete"], { before })] }))[0];
     expect(deleted({ latest_restorable_time: "10:00" })).toBe(deleted({ latest_restorable_time: "10:05" }));

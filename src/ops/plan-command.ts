@@ -88,17 +88,23 @@ function valuesDigest(change: Change): string {
       : [...new Set([...Object.keys(after), ...Object.keys(unknown)])];
   const values = set
     .sort()
-    .filter((key) =>
-      unknown[key] !== undefined && unknown[key] !== false
-        ? true
-        : canonicalJson(before[key]) !== canonicalJson(after[key]),
-    )
+    .filter((key) => holdsUnknown(unknown[key]) || canonicalJson(before[key]) !== canonicalJson(after[key]))
     .map((key) => [
       key,
       withoutSensitive(after[key], sensitive === true ? true : sensitive[key]),
       unknown[key] ?? false,
     ]);
   return crypto.createHash("sha256").update(canonicalJson(values)).digest("hex").slice(0, 12);
+}
+
+/**
+ * Whether an `after_unknown` value marks anything unknown: `true` somewhere in it. Terraform writes
+ * `[]`, `{}` or `[{}]` for a known list, map or block, whatever the change.
+ */
+function holdsUnknown(marks: unknown): boolean {
+  if (marks === true) return true;
+  if (typeof marks !== "object" || marks === null) return false;
+  return Object.values(marks).some(holdsUnknown);
 }
 
 /** `value` with each leaf `sensitive` marks (the shape of `value`, or `true` for all of it) replaced. */
