@@ -4,6 +4,9 @@ import type { EnvironmentConfig } from "./config/load";
 import { LAYOUT_STACKS } from "./stacks/layouts";
 import { neighboursOf, STATE_STACK_PREFIX } from "./naming";
 import { StateBucketStack } from "./stacks/state-bucket-stack";
+import { stateBuckets } from "./config/state-buckets";
+
+export { stateBuckets };
 
 export interface BuildOptions {
   /** Path from a stack's working directory (`<outdir>/stacks/<id>`) to the project root. */
@@ -22,33 +25,6 @@ export interface BuildOptions {
 /** The id of the bootstrap stack that creates an S3 state bucket. */
 export function stateBucketStackId(bucket: string): string {
   return `${STATE_STACK_PREFIX}${bucket}`;
-}
-
-/** What a state bucket's bootstrap stack is made from. */
-export interface StateBucket {
-  readonly region: string;
-  readonly project: string;
-  /** The account an environment using the bucket declares (they may not declare two). */
-  readonly accountId?: string;
-}
-
-/**
- * The S3 state buckets `environments` use, by name: the region and project of the first one
- * using each (all must agree on the region: load.ts), and the account any of them declares, so
- * that the bucket's stack is guarded (`allowed_account_ids`) whichever folder comes first.
- */
-export function stateBuckets(environments: readonly EnvironmentConfig[]): Map<string, StateBucket> {
-  const buckets = new Map<string, StateBucket>();
-  for (const env of environments) {
-    if (env.state.backend !== "s3") continue;
-    const known = buckets.get(env.state.bucket);
-    buckets.set(env.state.bucket, {
-      region: known?.region ?? env.state.region,
-      project: known?.project ?? env.project,
-      accountId: known?.accountId ?? env.accountId,
-    });
-  }
-  return buckets;
 }
 
 /**

@@ -164,6 +164,24 @@ describe("loading the environment folders", () => {
     ]);
   });
 
+  test("the bucket's region and account are the ones its stack is made with, whichever file was edited last: the edited one is not named as the odd one out", () => {
+    writeEnvironments(dir, {
+      prod: environmentFile({ ...net("10.1.0.0/16"), accountId: "210987654321", ...s3("acme-state") }),
+      "prod-eu": environmentFile({
+        ...net("10.2.0.0/16"),
+        accountId: "444455556666",
+        state: { backend: "s3", bucket: "acme-state", region: "ap-northeast-3" },
+      }),
+    });
+    // prod edited after prod-eu (a routine change, or a git pull that rewrote it)
+    const later = new Date(Date.now() + 60_000);
+    fs.utimesSync(path.join(dir, "prod", "config.yaml"), later, later);
+    expect(problems()).toEqual([
+      `${label()}/prod-eu: state.region must match the bucket's region ap-northeast-2 (set by ${label()}/prod) (got "ap-northeast-3")`,
+      `${label()}/prod-eu: state.bucket acme-state is in account 210987654321 (${label()}/prod's), and this project's state bucket grants no other account: give account 444455556666 a bucket of its own (got "acme-state")`,
+    ]);
+  });
+
   test("one bucket cannot hold the state of two accounts: its stack is made in the first one's, and grants no other", () => {
     writeEnvironments(dir, {
       dev: environmentFile({ ...net("10.1.0.0/16"), accountId: "210987654321", ...s3("acme-state") }),

@@ -9,6 +9,7 @@ import { architectureOf, vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
 import { STATE_STACK_PREFIX } from "../naming";
 import { placeholderProblems } from "./placeholders";
+import { stateBuckets, type StateBucket } from "./state-buckets";
 import { ruleProblems } from "./rules";
 import {
   environmentSchema,
@@ -130,7 +131,7 @@ export function loadProjectEnvironments(options: LoadOptions): {
     problems.push(...result.problems.map((p) => `${where}: ${p}`));
     if (result.environment) environments.push(result.environment);
   }
-  problems.push(...crossEnvironmentProblems(oldestFirst(environments, options.dir), label));
+  problems.push(...crossEnvironmentProblems(oldestFirst(environments, options.dir), label, stateBuckets(environments)));
 
   const unknown = (options.only ?? []).filter((n) => !names.includes(n));
   if (unknown.length > 0) {
@@ -580,10 +581,6 @@ function freeVpcBlock(environments: readonly EnvironmentConfig[]): string | unde
 }
 
 /**
- * Rules that span environments: no two share state, a domain name or (across projects) a name
- * prefix, and VPC blocks do not overlap.
- */
-/**
  * `environments` by the time their config.yaml last changed, oldest first (then by name). The
  * checks between environments report a clash on the later of the two: so on the folder just
  * copied or edited (`cp -r environments/staging environments/qa` is newer than staging, whatever
@@ -596,12 +593,19 @@ function oldestFirst(environments: EnvironmentConfig[], dir: string): Environmen
   return [...environments].sort((a, b) => changed.get(a.name)! - changed.get(b.name)!); // stable: ties keep name order
 }
 
-function crossEnvironmentProblems(environments: EnvironmentConfig[], label: string): string[] {
+/**
+ * Rules that span environments: no two share state, a domain name or (across projects) a name
+ * prefix, VPC blocks do not overlap, and the environments using an S3 state bucket agree on its
+ * region and account. `buckets`: each bucket's region and account as its stack is made
+ * (stateBuckets, in folder order), which every environment using it is held to.
+ */
+function crossEnvironmentProblems(
+  environments: EnvironmentConfig[],
+  label: string,
+  buckets: ReadonlyMap<string, StateBucket>,
+): string[] {
   const problems: string[] = [];
   const owners = new Map<string, string>();
-  // each bucket's first environment (the region its stack is made in), and the first to declare an account
-  const firstByBucket = new Map<string, { region: string; env: string }>();
-  const accountByBucket = new Map<string, { accountId: string; env: string }>();
   for (const env of environments) {
     const where = `${label}/${env.name}`;
     const s = env.state;
@@ -623,22 +627,18 @@ function crossEnvironmentProblems(environments: EnvironmentConfig[], label: stri
       owners.set(identity, env.name);
     }
     if (s.backend === "s3") {
-      const first = firstByBucket.get(s.bucket);
-      if (first && first.region !== s.region) {
+      const bucket = buckets.get(s.bucket)!;
+      if (bucket.region !== s.region) {
         problems.push(
-          `${where}: state.region must match the bucket's region ${first.region} (set by ${label}/${first.env}) (got "${s.region}")`,
+          `${where}: state.region must match the bucket's region ${bucket.region} (set by ${label}/${bucket.regionFrom}) (got "${s.region}")`,
         );
       }
-      // The bucket's stack is made in the account an environment using it declares (app.ts,
-      // stateBuckets), and grants no other account.
-      const declared = accountByBucket.get(s.bucket);
-      if (declared && env.accountId && declared.accountId !== env.accountId) {
+      // The bucket's stack is made in the account an environment using it declares, and grants no other account.
+      if (bucket.accountId && env.accountId && bucket.accountId !== env.accountId) {
         problems.push(
-          `${where}: state.bucket ${s.bucket} is in account ${declared.accountId} (${label}/${declared.env}'s), and this project's state bucket grants no other account: give account ${env.accountId} a bucket of its own (got "${s.bucket}")`,
+          `${where}: state.bucket ${s.bucket} is in account ${bucket.accountId} (${label}/${bucket.accountFrom}'s), and this project's state bucket grants no other account: give account ${env.accountId} a bucket of its own (got "${s.bucket}")`,
         );
       }
-      if (!first) firstByBucket.set(s.bucket, { region: s.region, env: env.name });
-      if (!declared && env.accountId) accountByBucket.set(s.bucket, { accountId: env.accountId, env: env.name });
     }
   }
   // A domain name is one DNS record: two environments would take it from each other.
