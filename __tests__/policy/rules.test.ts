@@ -64,6 +64,51 @@ describe("guardrail policies: each passes and fails", () => {
       ),
       "non-compliant",
     ],
+    // every protocol, in any case; the VPC's default group; what cannot be read is not let through
+    [
+      "noAdminPortsFromInternet",
+      rules.noAdminPortsFromInternet(
+        doc({
+          aws_security_group: {
+            g: { ingress: [{ protocol: "ALL", from_port: 0, to_port: 0, cidr_blocks: ["0.0.0.0/0"] }] },
+          },
+        }),
+      ),
+      "non-compliant",
+    ],
+    [
+      "noAdminPortsFromInternet",
+      rules.noAdminPortsFromInternet(
+        doc({
+          aws_default_security_group: {
+            d: { ingress: [{ protocol: "tcp", from_port: 22, to_port: 22, cidr_blocks: ["0.0.0.0/0"] }] },
+          },
+        }),
+      ),
+      "non-compliant",
+    ],
+    [
+      "noAdminPortsFromInternet",
+      rules.noAdminPortsFromInternet(doc({ aws_security_group: { g: { ingress: "${var.rules}" } } })),
+      "non-compliant",
+    ],
+    [
+      "noAdminPortsFromInternet",
+      rules.noAdminPortsFromInternet(doc({ aws_security_group: { g: { dynamic: { ingress: { for_each: [] } } } } })),
+      "non-compliant",
+    ],
+    // ICMP's from/to are a type and a code: destination unreachable (3) to 30 opens no port 22
+    [
+      "noAdminPortsFromInternet",
+      rules.noAdminPortsFromInternet(
+        doc({
+          aws_security_group_rule: {
+            r: { type: "ingress", protocol: "icmp", from_port: 3, to_port: 30, cidr_blocks: ["0.0.0.0/0"] },
+          },
+        }),
+      ),
+      "compliant",
+    ],
     [
       "noAdminPortsFromInternet",
       rules.noAdminPortsFromInternet(

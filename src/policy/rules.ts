@@ -6,52 +6,77 @@ const ADMIN_PORTS = [22, 3389];
 /** One ingress permission, however it is written: its own resource, a group's inline block or a legacy rule. */
 interface Ingress {
   readonly address: string;
+  /** Lowercase: `tcp`, `udp`, `icmp`, `-1`/`all` (every protocol), or a number. */
   readonly protocol: string;
   readonly fromPort: number;
   readonly toPort: number;
   readonly sources: readonly string[];
 }
 
-/** Every ingress permission of `doc`'s security groups, in each of the three ways Terraform writes one. */
-function ingressPermissions(doc: StackDocument): Ingress[] {
+/** Protocols whose from/to "ports" are ICMP types and codes: no service listens on them. */
+const ICMP = ["icmp", "1", "icmpv6", "58"];
+const ALL_PROTOCOLS = ["-1", "all"];
+
+/**
+ * Every ingress permission of `doc`'s security groups, in each of the ways Terraform writes one,
+ * and what cannot be read (rules given as a token or a dynamic block): those are findings, since
+ * a rule that cannot be read cannot be cleared.
+ */
+function ingressPermissions(doc: StackDocument): { permissions: Ingress[]; unreadable: string[] } {
   const sources = (r: Record<string, any>) =>
     [r.cidr_ipv4, r.cidr_ipv6, ...(r.cidr_blocks ?? []), ...(r.ipv6_cidr_blocks ?? [])].filter(
       (cidr): cidr is string => typeof cidr === "string",
     );
   const permission = (address: string, r: Record<string, any>): Ingress => ({
     address,
-    protocol: String(r.ip_protocol ?? r.protocol),
+    protocol: String(r.ip_protocol ?? r.protocol).toLowerCase(),
     fromPort: Number(r.from_port),
     toPort: Number(r.to_port),
     sources: sources(r),
   });
-  return [
-    ...resourcesOf(doc, "aws_vpc_security_group_ingress_rule").map((r) => permission(r.address, r.values)),
-    ...resourcesOf(doc, "aws_security_group_rule")
-      .filter((r) => r.values.type === "ingress")
-      .map((r) => permission(r.address, r.values)),
-    ...resourcesOf(doc, "aws_security_group").flatMap((g) =>
-      ((g.values.ingress ?? []) as Record<string, any>[]).map((block, i) =>
-        permission(`${g.address}.ingress[${i}]`, block),
-      ),
+  const unreadable: string[] = [];
+  const groups = [...resourcesOf(doc, "aws_security_group"), ...resourcesOf(doc, "aws_default_security_group")];
+  const inline = groups.flatMap((g) => {
+    if (g.values.dynamic?.ingress !== undefined) unreadable.push(`${g.address} has dynamic ingress blocks`);
+    const blocks = g.values.ingress ?? [];
+    if (!Array.isArray(blocks)) {
+      unreadable.push(`${g.address} has ingress given as a value, not blocks`);
+      return [];
+    }
+    return (blocks as Record<string, any>[]).map((block, i) => permission(`${g.address}.ingress[${i}]`, block));
+  });
+  return {
+    permissions: [
+      ...resourcesOf(doc, "aws_vpc_security_group_ingress_rule").map((r) => permission(r.address, r.values)),
+      ...resourcesOf(doc, "aws_security_group_rule")
+        .filter((r) => r.values.type === "ingress")
+        .map((r) => permission(r.address, r.values)),
+      ...inline,
+    ],
+    unreadable: unreadable.map(
+      (what) => `${what}: write each rule as an aws_vpc_security_group_ingress_rule, which can be checked`,
     ),
-  ];
+  };
 }
 
 /**
  * No security group rule admits SSH (22) or RDP (3389) from the whole internet, whether written as
- * its own resource, inside a group (`ingress` blocks) or as a legacy `aws_security_group_rule`.
+ * its own resource, inside a group or the VPC's default group (`ingress` blocks) or as a legacy
+ * `aws_security_group_rule`.
  */
 export function noAdminPortsFromInternet(doc: StackDocument): PolicyResult {
-  const permissions = ingressPermissions(doc);
+  const { permissions, unreadable } = ingressPermissions(doc);
+  const opens = (r: Ingress) =>
+    ALL_PROTOCOLS.includes(r.protocol) ||
+    (!ICMP.includes(r.protocol) && ADMIN_PORTS.some((p) => r.fromPort <= p && p <= r.toPort));
   const findings = permissions
     .filter((r) => r.sources.some((cidr) => WORLD.includes(cidr)))
-    .filter((r) => ["-1", "all"].includes(r.protocol) || ADMIN_PORTS.some((p) => r.fromPort <= p && p <= r.toPort))
+    .filter(opens)
     .map(
       (r) =>
         `${r.address} opens ${r.fromPort}-${r.toPort} to ${r.sources.filter((cidr) => WORLD.includes(cidr)).join(", ")}`,
     );
-  return verdict(permissions.length, findings);
+  return verdict(permissions.length + unreadable.length, [...findings, ...unreadable]);
 }
 
 /** No RDS instance is publicly accessible. */
