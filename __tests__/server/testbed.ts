@@ -388,6 +388,16 @@ export function run(
 }
 
 /**
+ * What kills each open test bed's processes if the worker exits first, under one exit listener:
+ * one listener per bed passed Node's 10 with the drills' beds side by side, and every run printed
+ * a MaxListenersExceededWarning.
+ */
+const atExit = new Set<() => void>();
+process.on("exit", () => {
+  for (const kill of atExit) kill();
+});
+
+/**
  * Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`, by
  * default far above how long nginx or a node process takes to start on a loaded machine.
  */
@@ -595,7 +605,7 @@ export class TestBed {
 
   /** Starts nginx, the supervisor the stand-in systemctl talks to, and the watchdog if asked. */
   async start(): Promise<void> {
-    process.on("exit", this.onExit);
+    atExit.add(this.onExit);
     const unitText = appUnit(this.host);
     const { paths } = this.host;
     for (const port of this.host.appPorts) {
@@ -780,7 +790,7 @@ export class TestBed {
       await escalate(exited, 5000, () => nginx.kill("SIGKILL"));
     }
     await new Promise((resolve) => (this.control ? this.control.close(resolve) : resolve(undefined)));
-    process.off("exit", this.onExit);
+    atExit.delete(this.onExit);
     releasePorts([this.nginxPort, this.controlPort, ...this.host.appPorts]);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
