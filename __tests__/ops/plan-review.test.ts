@@ -557,31 +557,52 @@ describe("plan review: changes that look safe but are not", () => {
     expect(review.blocked).toBe(false);
   });
 
-  test("a layout change away from single-server that deletes the database's server is blocked, naming the layout change", () => {
-    // given dev moved from single-server to app-db-split: the plan deletes the old server and
-    // creates the split's; the synthesized stack is already the split one
-    const oldServer = server(single);
+  test("single-server -> app-db-split as Terraform plans it, keeping the server (its boot script is ignored after creation), is blocked, saying to replace it on purpose once the data is moved", () => {
+    // given dev moved from single-server to app-db-split: the server is at the same address in both layouts
+    const kept = server(single);
+    expect(server(split)).toBe(kept);
+    const layoutMoves = { layout: { actions: ["update"], before: "single-server", after: "app-db-split" } };
     const plan = planDocument({
-      resourceChanges: [destroy(oldServer, {}, "delete_because_no_resource_config"), create(server(split))],
+      resourceChanges: [unchanged(kept), create(address(split, "aws_db_instance", "Instance"))],
+      outputChanges: layoutMoves,
+    });
+    const review = reviewPlan(plan, documentOf(split), { environment: "dev" });
+    expect(review.findings.map((f) => [f.message, f.blocks])).toEqual([
+      [
+        `environments/dev: layout single-server -> app-db-split keeps the server (${kept}), set up by its boot script ` +
+          "with a database of its own and nothing to reach RDS with (the boot script is kept after creation: " +
+          "lifecycle.ignore_changes), so its next deploy fails. Move the data first " +
+          "(docs/layouts.md#moving-a-single-servers-data-to-rds), then replace it on purpose: " +
+          `npm run plan -- dev --replace '${kept}' --allow-destroy`,
+        true,
+      ],
+    ]);
+    // a finding that blocks: --allow-destroy does not lift it
+    expect(reviewPlan(plan, documentOf(split), { allowDestroy: true }).blocked).toBe(true);
+    // the same server kept without a layout change is nothing to say
+    expect(reviewPlan(planDocument({ resourceChanges: [unchanged(kept)] }), documentOf(split)).findings).toEqual([]);
+  });
+
+  test("...and with the server replaced on purpose (--replace), the database's server going is blocked as data, until --allow-destroy", () => {
+    const replaced = server(single);
+    const plan = planDocument({
+      resourceChanges: [replace(replaced, [])],
       outputChanges: { layout: { actions: ["update"], before: "single-server", after: "app-db-split" } },
     });
     const review = reviewPlan(plan, documentOf(split), { environment: "dev" });
     expect(review.endangered).toEqual([
       expect.objectContaining({
-        address: oldServer,
-        kind: "delete",
+        address: replaced,
+        kind: "replace",
         holdsData: ["the single-server layout's server, whose disk holds the database"],
       }),
     ]);
     expect(review.findings.map((f) => f.message)).toEqual([
-      `environments/dev: layout single-server -> app-db-split deletes the server that holds the single server's database (${oldServer}), ` +
+      `environments/dev: layout single-server -> app-db-split replaces the server that holds the single server's database (${replaced}), ` +
         "and everything on its disk with it. Move the data to the new database first (docs/layouts.md#moving-a-single-servers-data-to-rds), " +
         "then re-run with --allow-destroy",
     ]);
     expect(review.blocked).toBe(true);
     expect(reviewPlan(plan, documentOf(split), { allowDestroy: true }).blocked).toBe(false);
-    // the same plan without the layout change in it is a plain app server leaving (app-db-split to app-db-split)
-    const plain = planDocument({ resourceChanges: [destroy(oldServer, {}, "delete_because_no_resource_config")] });
-    expect(reviewPlan(plain, documentOf(split)).blocked).toBe(false);
   });
 });

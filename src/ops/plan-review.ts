@@ -388,6 +388,28 @@ const singleServerLeaves: Finder = (rc, kind, { environment, stack, layoutBefore
 };
 
 /**
+ * A layout change from single-server to app-db-split that keeps the server. Both layouts have it
+ * at the same address, and its boot script, which set it up with a database of its own and
+ * without what a client of RDS needs (its certificate), is kept after creation
+ * (`ignore_changes`): Terraform updates the server in place, and it goes on without its database
+ * or a way to reach the new one. It must be replaced, on purpose, once the data is moved.
+ */
+const singleServerKept: Finder = (rc, kind, { environment, stack, layoutBefore }) => {
+  if (layoutBefore !== "single-server" || addressOf(rc)?.type !== "aws_instance") return undefined;
+  if (kind !== "update" && kind !== "no-op") return undefined;
+  return {
+    address: rc.address,
+    blocks: true,
+    message:
+      `environments/${environment}: layout single-server -> ${String(stack.output?.layout?.value ?? "another layout")} ` +
+      `keeps the server (${rc.address}), set up by its boot script with a database of its own and nothing to reach ` +
+      `RDS with (the boot script is kept after creation: lifecycle.ignore_changes), so its next deploy fails. Move ` +
+      `the data first (docs/layouts.md#moving-a-single-servers-data-to-rds), then replace it on purpose: ` +
+      `npm run plan -- ${environment} --replace '${rc.address}' --allow-destroy`,
+  };
+};
+
+/**
  * A new `app.port` on a live load-balanced environment. The target group is replaced, new first
  * (`create_before_destroy`), and the listeners forward to it at once; but the servers in it are
  * still the old ones, whose nginx listens on the old port, until the instance refresh replaces
@@ -547,6 +569,7 @@ const FINDINGS: readonly Finder[] = [
   architectureSwitch,
   desiredIgnored,
   singleServerLeaves,
+  singleServerKept,
   targetPortMoves,
   healthPathMoves,
   protectionOff,
