@@ -545,16 +545,95 @@ describe("plan review: changes that look safe but are not", () => {
     const review = reviewPlan(plan, prodDoc, { environment: "prod" });
     expect(review.findings.map((f) => [f.address, f.blocks])).toEqual([
       [database, false],
+      // (and the standby dropped waits for the maintenance window: a note of its own, below)
+      [database, false],
       [balancer, false],
       [server, false],
       [bucket, false],
     ]);
-    expect(review.findings[3].message).toContain("loses its deletion protection (force_destroy false -> true)");
+    expect(review.findings[1].message).toContain(
+      "multi_az true -> false takes effect in the database's next maintenance window",
+    );
+    expect(review.findings[4].message).toContain("loses its deletion protection (force_destroy false -> true)");
     expect(review.findings[0].message).toBe(
       `environments/prod: ${database} loses its deletion protection (deletion_protection true -> false), as when ` +
         "production: true is removed from an environment; if that is not meant, put it back before applying",
     );
     expect(review.blocked).toBe(false);
+  });
+
+  test("a new network.cidr, which replaces the VPC under a database and a load balancer that cannot move, is blocked, even with --allow-destroy", () => {
+    const vpc = address(prod, "aws_vpc", "Vpc");
+    const plan = planDocument({
+      resourceChanges: [
+        {
+          ...replace(vpc, [["cidr_block"]]),
+          change: {
+            ...replace(vpc, [["cidr_block"]]).change,
+            before: { cidr_block: "10.30.0.0/16" },
+            after: { cidr_block: "10.31.0.0/16" },
+          },
+        },
+      ],
+    });
+    const review = reviewPlan(plan, prodDoc, { environment: "prod", allowDestroy: true });
+    expect(review.findings.map((f) => [f.blocks, f.message])).toEqual([
+      [
+        true,
+        "environments/prod: network.cidr 10.30.0.0/16 -> 10.31.0.0/16 replaces the VPC, and with it every subnet and " +
+          "security group; the database and the load balancer cannot move into another VPC (AWS refuses it), so the " +
+          "apply would fail part-way with the site down. A network of its own is an environment of its own: create it " +
+          "beside this one, move the data, then destroy this one (docs/operations.md)",
+      ],
+    ]);
+    expect(review.blocked).toBe(true);
+  });
+
+  test("shorter log retention (production: true removed), a database change RDS holds for its maintenance window, and HTTPS turned off are each said; none blocks", () => {
+    const logs = "aws_cloudwatch_log_group.Database_LogsPostgresql_7BD69D97";
+    const database = address(prod, "aws_db_instance", "Instance");
+    const https = "aws_lb_listener.LoadBalancer_Https_76376E6E";
+    const http = "aws_lb_listener.LoadBalancer_Http_AD2F113F";
+    const plan = planDocument({
+      resourceChanges: [
+        update(logs, { name: "/aws/rds/x", retention_in_days: 365 }, { name: "/aws/rds/x", retention_in_days: 30 }),
+        update(logs.replace("Postgresql", "Longer"), { retention_in_days: 30 }, { retention_in_days: 365 }),
+        update(
+          database,
+          { instance_class: "db.m7g.large", maintenance_window: "sun:18:00-sun:19:00" },
+          { instance_class: "db.m7g.xlarge", maintenance_window: "sun:18:00-sun:19:00" },
+        ),
+        destroy(https, { port: 443 }),
+        destroy(http, { port: 80 }),
+      ],
+    });
+    const review = reviewPlan(plan, prodDoc, { environment: "prod" });
+    expect(review.findings.map((f) => [f.address, f.blocks, f.message])).toEqual([
+      [
+        logs,
+        false,
+        "environments/prod: /aws/rds/x keeps its logs 30 days instead of 365: CloudWatch deletes every older event as " +
+          "soon as this is applied, for good (as when production: true is removed); export what must be kept first",
+      ],
+      [
+        database,
+        false,
+        'environments/prod: instance_class "db.m7g.large" -> "db.m7g.xlarge" takes effect in the database\'s next ' +
+          "maintenance window (sun:18:00-sun:19:00 UTC), not at this apply (apply_immediately is off), and every plan " +
+          "shows it until then; a new class restarts a database without a standby for minutes then",
+      ],
+      [
+        https,
+        false,
+        "environments/prod: the HTTPS listener goes (loadBalancer.https false), but browsers that visited were told to " +
+          "use HTTPS for a year (Strict-Transport-Security): they keep asking for https:// and fail until it expires",
+      ],
+    ]);
+    // with apply_immediately, the change is at this apply: nothing to say
+    const now = planDocument({
+      resourceChanges: [update(database, { instance_class: "a" }, { instance_class: "b", apply_immediately: true })],
+    });
+    expect(reviewPlan(now, prodDoc).findings).toEqual([]);
   });
 
   test("single-server -> app-db-split as Terraform plans it, keeping the server (its boot script is ignored after creation), is blocked, saying to replace it on purpose once the data is moved", () => {

@@ -78,7 +78,9 @@ const network = z
         const problem = vpcCidrProblem(cidr);
         if (problem) ctx.addIssue({ code: "custom", message: problem });
       })
-      .describe("The VPC's IPv4 block: a /16 to /22 inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"),
+      .describe(
+        "The VPC's IPv4 block: a /16 to /22 inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16; fixed once deployed (a new block replaces the VPC under the database, which the plan review blocks)",
+      ),
     availabilityZones: z
       .array(z.string().meta({ examples: REGIONS.flatMap(availabilityZonesOf) }))
       .min(2, "must list at least 2 distinct availability zones, so the ALB and the DB can span AZs")

@@ -565,6 +565,86 @@ const engineMajorUpgrade: Finder = (rc, kind, { environment }) => {
 };
 
 /** Every check of one change for what looks safe but is not. */
+/**
+ * A new `network.cidr`: the VPC and every subnet and security group are replaced, while the
+ * database and the load balancer are only updated, and AWS refuses to move either into another
+ * VPC. The apply fails part-way, with the old network half gone and the site down.
+ */
+const vpcReplaced: Finder = (rc, kind, { environment }) => {
+  if (addressOf(rc)?.type !== "aws_vpc" || kind !== "replace") return undefined;
+  const [before, after] = [values(rc.change.before).cidr_block, values(rc.change.after).cidr_block];
+  return {
+    address: rc.address,
+    blocks: true,
+    message:
+      `environments/${environment}: network.cidr ${String(before)} -> ${String(after)} replaces the VPC, and with it every subnet and security group; the database and the load balancer cannot move into ` +
+      `another VPC (AWS refuses it), so the apply would fail part-way with the site down. A network of its own is ` +
+      `an environment of its own: create it beside this one, move the data, then destroy this one (docs/operations.md)`,
+  };
+};
+
+/**
+ * Log groups that keep their events for less time than before (`production: true` removed, or
+ * `app.logRetentionDays` lowered): CloudWatch deletes the older events as soon as the retention
+ * is set, for good.
+ */
+const logsShortened: Finder = (rc, kind, { environment }) => {
+  if (addressOf(rc)?.type !== "aws_cloudwatch_log_group" || kind !== "update") return undefined;
+  const [before, after] = [values(rc.change.before).retention_in_days, values(rc.change.after).retention_in_days];
+  const days = (value: unknown) => (typeof value === "number" && value > 0 ? value : Number.POSITIVE_INFINITY);
+  if (days(after) >= days(before)) return undefined;
+  return {
+    address: rc.address,
+    blocks: false,
+    message:
+      `environments/${environment}: ${String(values(rc.change.after).name ?? rc.address)} keeps its logs ${String(after)} days ` +
+      `instead of ${before ? String(before) : "forever"}: CloudWatch deletes every older event as soon as this is applied, ` +
+      `for good (as when production: true is removed); export what must be kept first`,
+  };
+};
+
+/**
+ * Changes RDS makes only in the database's next maintenance window (the stacks set
+ * `apply_immediately` false, so that no edit restarts a database mid-day): the apply succeeds at
+ * once, each plan shows the same change until the window, and then a new class restarts a
+ * single-AZ database for minutes.
+ */
+const WINDOWED_DB_ATTRIBUTES = ["instance_class", "multi_az", "allocated_storage", "storage_type", "iops"];
+const dbChangeWaits: Finder = (rc, kind, { environment }) => {
+  if (addressOf(rc)?.type !== "aws_db_instance" || kind !== "update") return undefined;
+  const [before, after] = [values(rc.change.before), values(rc.change.after)];
+  if (after.apply_immediately === true) return undefined;
+  const changed = WINDOWED_DB_ATTRIBUTES.filter(
+    (key) => after[key] !== undefined && JSON.stringify(before[key]) !== JSON.stringify(after[key]),
+  );
+  if (changed.length === 0) return undefined;
+  const window = typeof after.maintenance_window === "string" ? ` (${after.maintenance_window} UTC)` : "";
+  return {
+    address: rc.address,
+    blocks: false,
+    message:
+      `environments/${environment}: ${changed.map((key) => `${key} ${JSON.stringify(before[key])} -> ${JSON.stringify(after[key])}`).join(", ")} ` +
+      `takes effect in the database's next maintenance window${window}, not at this apply (apply_immediately is off), ` +
+      `and every plan shows it until then; a new class restarts a database without a standby for minutes then`,
+  };
+};
+
+/**
+ * HTTPS turned off: the HTTPS listener goes, but the servers' nginx has sent
+ * Strict-Transport-Security for a year, so returning browsers keep asking for https and fail.
+ */
+const httpsListenerGoes: Finder = (rc, kind, { environment }) => {
+  if (addressOf(rc)?.type !== "aws_lb_listener" || kind !== "delete") return undefined;
+  if (values(rc.change.before).port !== 443) return undefined;
+  return {
+    address: rc.address,
+    blocks: false,
+    message:
+      `environments/${environment}: the HTTPS listener goes (loadBalancer.https false), but browsers that visited were ` +
+      `told to use HTTPS for a year (Strict-Transport-Security): they keep asking for https:// and fail until it expires`,
+  };
+};
+
 const FINDINGS: readonly Finder[] = [
   architectureSwitch,
   desiredIgnored,
@@ -574,6 +654,10 @@ const FINDINGS: readonly Finder[] = [
   healthPathMoves,
   protectionOff,
   engineMajorUpgrade,
+  vpcReplaced,
+  logsShortened,
+  dbChangeWaits,
+  httpsListenerGoes,
 ];
 
 // ---- Reports ----
