@@ -636,6 +636,26 @@ describe("plan review: changes that look safe but are not", () => {
     expect(reviewPlan(now, prodDoc).findings).toEqual([]);
   });
 
+  test("a single server's database given a new name or user is blocked: the settings change, the database and user made at its first boot do not", () => {
+    const settings = "aws_ssm_parameter.DatabaseSettings_Parameter_FE36AC06";
+    const text = (name: string, user: string) =>
+      `DB_ENGINE=postgres\nDB_HOST=127.0.0.1\nDB_PORT=5432\nDB_NAME=${name}\nDB_USER=${user}\nDB_TLS=disable`;
+    const plan = (after: string) =>
+      planDocument({ resourceChanges: [update(settings, { value: text("app", "app") }, { value: after })] });
+    const review = reviewPlan(plan(text("shop", "app")), documentOf(single), { environment: "dev" });
+    expect(review.findings.map((f) => [f.blocks, f.message])).toEqual([
+      [
+        true,
+        "environments/dev: database.name app -> shop changes only the settings the app reads: the server's database " +
+          "and user were made once, at its first boot, and stay as they are, so the next deploy's migrations fail and " +
+          "every process start after it. Keep the old database.name, or rename on the server first (as its owner, in psql or mariadb)",
+      ],
+    ]);
+    // another setting of the parameter (a new port, TLS) is not this; nor is RDS, which is replaced and guarded as data
+    expect(reviewPlan(plan(text("app", "app").replace("5432", "5433")), documentOf(single)).findings).toEqual([]);
+    expect(reviewPlan(plan(text("shop", "app")), documentOf(split)).findings).toEqual([]);
+  });
+
   test("single-server -> app-db-split as Terraform plans it, keeping the server (its boot script is ignored after creation), is blocked, saying to replace it on purpose once the data is moved", () => {
     // given dev moved from single-server to app-db-split: the server is at the same address in both layouts
     const kept = server(single);

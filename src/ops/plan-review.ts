@@ -645,6 +645,34 @@ const httpsListenerGoes: Finder = (rc, kind, { environment }) => {
   };
 };
 
+/**
+ * A single server's database given a new name or user. Its database and user were made once, by
+ * the boot script's `db-provision`, which is kept after creation (`ignore_changes`); only the
+ * settings parameter changes, and the next deploy points the app at a database or user that does
+ * not exist: its migrations fail, and so does every process start after it.
+ */
+const localDatabaseRenamed: Finder = (rc, kind, { environment, stack }) => {
+  if (addressOf(rc)?.type !== "aws_ssm_parameter" || kind !== "update") return undefined;
+  if (stack.output?.layout?.value !== "single-server") return undefined;
+  const setting = (value: unknown, name: string) =>
+    typeof value === "string" ? new RegExp(`^${name}=(.*)$`, "m").exec(value)?.[1] : undefined;
+  const [before, after] = [values(rc.change.before).value, values(rc.change.after).value];
+  const changed = [
+    ["DB_NAME", "database.name"],
+    ["DB_USER", "database.username"],
+  ].filter(([name]) => setting(before, name) !== undefined && setting(before, name) !== setting(after, name));
+  if (changed.length === 0) return undefined;
+  return {
+    address: rc.address,
+    blocks: true,
+    message:
+      `environments/${environment}: ${changed.map(([name, field]) => `${field} ${setting(before, name)} -> ${setting(after, name)}`).join(", ")} ` +
+      `changes only the settings the app reads: the server's database and user were made once, at its first boot, ` +
+      `and stay as they are, so the next deploy's migrations fail and every process start after it. Keep the ` +
+      `old ${changed.map(([, field]) => field).join(" and ")}, or rename on the server first (as its owner, in psql or mariadb)`,
+  };
+};
+
 const FINDINGS: readonly Finder[] = [
   architectureSwitch,
   desiredIgnored,
@@ -658,6 +686,7 @@ const FINDINGS: readonly Finder[] = [
   logsShortened,
   dbChangeWaits,
   httpsListenerGoes,
+  localDatabaseRenamed,
 ];
 
 // ---- Reports ----
