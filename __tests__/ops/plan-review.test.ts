@@ -656,6 +656,38 @@ describe("plan review: changes that look safe but are not", () => {
     expect(reviewPlan(plan(text("shop", "app")), documentOf(split)).findings).toEqual([]);
   });
 
+  test("a smaller root volume on a server is blocked (EBS volumes only grow); the split's one server replaced is said, with its cause", () => {
+    const server = address(split, "aws_instance", "Instance");
+    const disk = (gb: number) => ({ root_block_device: [{ volume_size: gb }] });
+    const shrink = reviewPlan(
+      planDocument({ resourceChanges: [update(server, disk(30), disk(20))] }),
+      documentOf(split),
+      {
+        environment: "dev",
+      },
+    );
+    expect(shrink.findings.map((f) => [f.blocks, f.message])).toEqual([
+      [
+        true,
+        "environments/dev: app.rootVolumeGb 30 -> 20 would shrink the server's root volume, which EBS refuses " +
+          "(volumes only grow): the apply would fail on it. Keep 30 or more",
+      ],
+    ]);
+    expect(
+      reviewPlan(planDocument({ resourceChanges: [update(server, disk(20), disk(30))] }), documentOf(split)).findings,
+    ).toEqual([]);
+    const moved = reviewPlan(planDocument({ resourceChanges: [replace(server, [["subnet_id"]])] }), documentOf(split), {
+      environment: "dev",
+    });
+    expect(moved.findings.map((f) => [f.blocks, f.message])).toEqual([
+      [
+        false,
+        "environments/dev: the environment's only app server is replaced (forced by subnet_id: network.availabilityZones' " +
+          "first AZ moved): the site is down from its deletion until the new one has booted and deployed, minutes. Apply it at a quiet hour",
+      ],
+    ]);
+  });
+
   test("single-server -> app-db-split as Terraform plans it, keeping the server (its boot script is ignored after creation), is blocked, saying to replace it on purpose once the data is moved", () => {
     // given dev moved from single-server to app-db-split: the server is at the same address in both layouts
     const kept = server(single);

@@ -673,6 +673,41 @@ const localDatabaseRenamed: Finder = (rc, kind, { environment, stack }) => {
   };
 };
 
+/** A server's root volume made smaller: EBS volumes only grow, so the apply fails on it. */
+const rootVolumeShrinks: Finder = (rc, kind, { environment }) => {
+  if (addressOf(rc)?.type !== "aws_instance" || kind !== "update") return undefined;
+  const size = (value: unknown) => values((values(value).root_block_device as unknown[] | undefined)?.[0]).volume_size;
+  const [before, after] = [size(rc.change.before), size(rc.change.after)];
+  if (typeof before !== "number" || typeof after !== "number" || after >= before) return undefined;
+  return {
+    address: rc.address,
+    blocks: true,
+    message:
+      `environments/${environment}: app.rootVolumeGb ${before} -> ${after} would shrink the server's root volume, ` +
+      `which EBS refuses (volumes only grow): the apply would fail on it. Keep ${before} or more`,
+  };
+};
+
+/**
+ * The one app server of single-server or app-db-split replaced (an AZ list reordered moves it to
+ * another subnet; a new type of another architecture): the site is down while the new one boots.
+ * (A single server's database on its disk is guarded as data on its own.)
+ */
+const onlyServerReplaced: Finder = (rc, kind, { environment, stack }) => {
+  if (addressOf(rc)?.type !== "aws_instance" || kind !== "replace") return undefined;
+  if (stack.output?.layout?.value !== "app-db-split") return undefined;
+  // forced by a changed attribute; one replaced on request (--replace) was asked for as it is
+  const forcedBy = (rc.change.replace_paths ?? []).map((p) => p.join("."));
+  if (forcedBy.length === 0) return undefined;
+  return {
+    address: rc.address,
+    blocks: false,
+    message:
+      `environments/${environment}: the environment's only app server is replaced (forced by ${forcedBy.join(", ")}` +
+      `${forcedBy.includes("subnet_id") ? ": network.availabilityZones' first AZ moved" : ""}): the site is down from its deletion until the new one has booted and deployed, minutes. Apply it at a quiet hour`,
+  };
+};
+
 const FINDINGS: readonly Finder[] = [
   architectureSwitch,
   desiredIgnored,
@@ -687,6 +722,8 @@ const FINDINGS: readonly Finder[] = [
   dbChangeWaits,
   httpsListenerGoes,
   localDatabaseRenamed,
+  rootVolumeShrinks,
+  onlyServerReplaced,
 ];
 
 // ---- Reports ----
