@@ -553,12 +553,15 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       // the watchdog sees it: checks missed in a row on a process that keeps answering
       const busy = `port ${slow}: no answer to 2 checks, but it answers others: busy, not hung; left in rotation`;
       await bed.waitFor("the watchdog finding the slow process busy", () => bed.logs().includes(busy), 30_000);
+      // the watchdog's next rounds, with the process still busy; and writes enough through the
+      // overload for the drill to mean something (a loaded machine carries fewer in a fixed time:
+      // 20 once in CI, where a fixed 3 s had to carry more than 20)
       await sleep(3000);
+      await bed.waitFor("20 POSTs answered through the overload", () => load.okOf("POST /echo") > 20, 30_000);
       const seen = await load.stop();
       expect(bed.logs()).not.toContain("holding it out and restarting it");
       expect(seen.failures).toEqual([]);
       expect(seen.byPort.get(slow)).toBeGreaterThan(5); // it kept serving
-      expect(seen.posts).toBeGreaterThan(20);
       await bed.waitAllInRotation();
     }),
     60_000,
