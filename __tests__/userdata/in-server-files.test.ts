@@ -709,6 +709,38 @@ describe("the deploy script", () => {
     }
   });
 
+  test("a release holding a device node (root unpacks it: the node would be root's, to any disk) is refused, and nothing is unpacked", () => {
+    const dir = tempDir("fetch-device-");
+    try {
+      const releases = path.join(dir, "releases");
+      fs.mkdirSync(releases);
+      const { s3 } = storedRelease(dir);
+      // the same release with /dev/null in it, as a character device entry
+      spawnSync("tar", [
+        "-czf",
+        path.join(dir, "v1.tar.gz"),
+        "-C",
+        path.join(dir, "app"),
+        "server.js",
+        "-C",
+        "/dev",
+        "null",
+      ]);
+      expect(spawnSync("tar", ["-tvzf", path.join(dir, "v1.tar.gz")], { encoding: "utf8" }).stdout).toMatch(
+        /^c.* null$/m,
+      );
+      const run = fetchRelease(dir, s3, [`RELEASES='${releases}'`]);
+      expect({ stdout: run.stdout, status: run.status }).toEqual({
+        stdout:
+          "deploy: release 1.4.2: download or unpack failed, an entry other than a file, folder or link, or no server.js in it\n",
+        status: 1,
+      });
+      expect(fs.readdirSync(releases)).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("given the checksum releases.yaml records, a download with other bytes (an object uploaded under the version's name) is refused and nothing is unpacked; the right bytes are", () => {
     const dir = tempDir("fetch-sha-");
     try {
@@ -718,7 +750,7 @@ describe("the deploy script", () => {
       const vars = (sha: string) => [`RELEASES='${releases}'`, `sha=${sha}`];
       const wrong = fetchRelease(dir, s3, vars("0".repeat(64)));
       expect({ stdout: wrong.stdout, status: wrong.status }).toEqual({
-        stdout: `deploy: release 1.4.2: sha256 is not ${"0".repeat(64)}\ndeploy: release 1.4.2: download or unpack failed, or no server.js in it\n`,
+        stdout: `deploy: release 1.4.2: sha256 is not ${"0".repeat(64)}\ndeploy: release 1.4.2: download or unpack failed, an entry other than a file, folder or link, or no server.js in it\n`,
         status: 1,
       });
       expect(fs.readdirSync(releases)).toEqual([]);
@@ -864,6 +896,8 @@ describe("the deploy script", () => {
         path.join(root, "releases/2.0.0/migrate.js"),
         [
           'const fs = require("node:fs");',
+          // where its input comes from, and its session (the 6th field of its stat)
+          `fs.writeFileSync(${JSON.stringify(path.join(root, "migrate-context"))}, JSON.stringify({ stdin: fs.readlinkSync("/proc/self/fd/0"), session: fs.readFileSync("/proc/self/stat", "utf8").replace(/^.*\\) /, "").split(" ")[3] }));`,
           "let n = 0;",
           "const step = () => {",
           "  console.log(`migrate: applied 00${++n}`);",
@@ -879,7 +913,7 @@ describe("the deploy script", () => {
       versionCurl(root);
       const deploy = spawn("/bin/bash", ["--norc", file, "2.0.0"], {
         env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
-        stdio: ["ignore", "pipe", "pipe"],
+        stdio: ["pipe", "pipe", "pipe"], // an input, as a terminal is one
       });
       deploy.stdout.destroy(); // as `deploy 2.0.0 | head -1` leaves it once head is done
       deploy.stderr.destroy();
@@ -888,6 +922,15 @@ describe("the deploy script", () => {
       );
       expect({ code, signal }).toEqual({ code: 0, signal: null });
       expect(fs.readFileSync(path.join(root, "migrated"), "utf8")).toBe("1\n2\n3\n4\n5\n");
+      // the migrations ran without the deploy's input and in a session of their own: a deploy run
+      // from a root shell does not hand the release's code that shell's terminal (TIOCSTI)
+      const context = JSON.parse(fs.readFileSync(path.join(root, "migrate-context"), "utf8"));
+      const ownSession = fs
+        .readFileSync("/proc/self/stat", "utf8")
+        .replace(/^.*\) /, "")
+        .split(" ")[3];
+      expect(context.stdin).toBe("/dev/null");
+      expect(context.session).not.toBe(ownSession);
       const link = (port: number) => path.basename(fs.readlinkSync(path.join(root, `run/${port}`)));
       expect([link(8001), link(8002)]).toEqual(["2.0.0", "2.0.0"]);
       // read, every line of the migrations is in the deploy's output, the last one without its newline too

@@ -128,9 +128,13 @@ export function deployScript(host: AppHost): string {
         '      --version-id "$found" "$tmp.tar.gz" >/dev/null ||',
         // the bytes releases.yaml records, when given: not any object under the version's name
         '    ! { [[ -z ${sha:-} || $(sha256sum "$tmp.tar.gz") == "$sha "* ]] || { log "release $version: sha256 is not $sha"; false; }; } ||',
+        // files, folders and links only: root unpacks it, and a device node would be root's
+        // (grep reads the whole listing: with -q it would stop at the first match, and tar's SIGPIPE
+        // would fail the pipeline under pipefail, letting the release through)
+        "    tar -tvzf \"$tmp.tar.gz\" | grep '^[^-dl]' >/dev/null ||",
         '    ! tar -xzf "$tmp.tar.gz" -C "$tmp" --no-same-owner --no-same-permissions ||',
         "    [[ ! -f $tmp/server.js ]]; then",
-        '    log "release $version: download or unpack failed, or no server.js in it"',
+        '    log "release $version: download or unpack failed, an entry other than a file, folder or link, or no server.js in it"',
         '    rm -rf "$tmp" "$tmp.tar.gz"',
         "    return 1",
         "  fi",
