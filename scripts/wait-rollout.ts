@@ -1,4 +1,11 @@
-import { releaseAlarms, rolloutSince, rolloutTimeoutMs, waitForRefresh } from "../src/ops/rollout";
+import {
+  releaseAlarms,
+  rolloutSince,
+  rolloutTimeoutMs,
+  unwatchedRefresh,
+  waitForRefresh,
+  watchedGroup,
+} from "../src/ops/rollout";
 import { OpsError, runProcess, runTerraform } from "../src/ops/terraform";
 import { runCli, synthesizedStack } from "../src/ops/workflow";
 
@@ -33,12 +40,29 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
   else if (process.env.ROLLOUT_ALARMS)
     throw new OpsError(`ROLLOUT_ALARMS may only be "ignore" (got "${process.env.ROLLOUT_ALARMS}")`);
   const alarms = releaseAlarms(stack.document as Record<string, any>);
+  const group = watchedGroup(
+    { name: stack.name, document: stack.document as Record<string, any> },
+    JSON.parse(outputs.stdout || "{}"),
+    { names: alarms.names, ignored: ignoreAlarms },
+  );
+  // stopped (the CI job cancelled or timed out, Ctrl-C): the refresh goes on, unwatched; say so
+  for (const [signal, code] of [
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+  ] as const) {
+    process.once(signal, () => {
+      console.error(
+        `wait-rollout ${stack.name}: stopped (${signal}).${group ? ` ${unwatchedRefresh(group, region)}` : ""}`,
+      );
+      process.exit(code);
+    });
+  }
   return waitForRefresh({
     since,
     alarms: ignoreAlarms ? [] : alarms.names,
     // as long as the slowest release alarm takes to fire
     alarmWatchMs: alarms.watchMs,
-    group: JSON.parse(outputs.stdout || "{}").app_autoscaling_group?.value,
+    group,
     region,
     run: (command, commandArgs) => runProcess(command, commandArgs),
     intervalMs: 15_000,

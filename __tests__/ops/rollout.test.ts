@@ -1,4 +1,5 @@
 import {
+  AWS_TRIES,
   ALARM_SETTLE_MS,
   ALARM_WATCH_MS,
   RELEASE_ALARM,
@@ -11,6 +12,7 @@ import {
   rolloutTimeoutMs,
   rolloutTimeoutSeconds,
   waitForRefresh,
+  watchedGroup,
   type Runner,
 } from "../../src/ops/rollout";
 import { shippedStack } from "../shipped";
@@ -185,6 +187,14 @@ describe("the release alarms around a rollout (a stand-in runner answers the AWS
     let [refreshPoll, alarmPoll] = [0, 0];
     const run: Runner = async (command, args) => {
       calls.push([command, ...args]);
+      // (without a state: which of the alarms exist, all of them)
+      if (args.includes("describe-alarms") && !args.includes("--state-value")) {
+        return {
+          status: 0,
+          stdout: JSON.stringify({ MetricAlarms: ALARMS.map((AlarmName) => ({ AlarmName })) }),
+          stderr: "",
+        };
+      }
       if (args.includes("describe-alarms")) {
         const now = firing[Math.min(alarmPoll++, firing.length - 1)];
         const MetricAlarms = now.map(([AlarmName, StateUpdatedTimestamp]) => ({ AlarmName, StateUpdatedTimestamp }));
@@ -254,8 +264,9 @@ describe("the release alarms around a rollout (a stand-in runner answers the AWS
         "shop-prod-app-x",
       ]),
     );
-    // the alarms are asked by name, in ALARM only, in the environment's region
-    expect(calls.find((c) => c.includes("describe-alarms"))).toEqual([
+    // the alarms are asked by name, in ALARM only, in the environment's region (after a first
+    // question without a state: whether they all exist)
+    expect(calls.find((c) => c.includes("describe-alarms") && c.includes("--state-value"))).toEqual([
       "aws",
       "cloudwatch",
       "describe-alarms",
@@ -294,6 +305,13 @@ describe("the release alarms around a rollout (a stand-in runner answers the AWS
     expect(calls.some((c) => c.includes("cancel-instance-refresh"))).toBe(false);
     // StateUpdatedTimestamp moves with the evaluation state too: StateTransitionedTimestamp says when it went into ALARM
     const transitioned: Runner = async (_command, args) => {
+      if (args.includes("describe-alarms") && !args.includes("--state-value")) {
+        return {
+          status: 0,
+          stdout: JSON.stringify({ MetricAlarms: ALARMS.map((AlarmName) => ({ AlarmName })) }),
+          stderr: "",
+        };
+      }
       if (args.includes("describe-alarms")) {
         const MetricAlarms = [
           { AlarmName: "shop-prod-latency-p99", StateTransitionedTimestamp: before, StateUpdatedTimestamp: during },
@@ -462,9 +480,152 @@ describe("a refresh whose new servers never come into service", () => {
       expect.stringContaining("i-2: Cancelled"),
     ]);
     expect(lines.at(-1)).toMatch(
-      /^the last 3 servers launched since the refresh began never came into service, and none in between did.*cancel-instance-refresh --auto-scaling-group-name shop-prod-app-x.*deploy the previous app\.version/,
+      /^the last 3 servers launched since the refresh began never came into service, and none in between did.*cancel-instance-refresh --region ap-northeast-2 --auto-scaling-group-name shop-prod-app-x.*deploy the previous app\.version/,
     );
   });
+});
+
+describe("when AWS answers with an error, and when the watch ends early (review O)", () => {
+  const ALARM = "shop-prod-target-5xx-rate";
+  /** A stand-in CLI: `answer(args, call)` for each call, a refresh InProgress by default; records the calls. */
+  function cli(
+    answer: (args: readonly string[], n: number) => { status: number; stdout?: string; stderr?: string } | undefined,
+  ) {
+    const calls: string[][] = [];
+    const run: Runner = async (_command, args) => {
+      calls.push([...args]);
+      const given = answer(args, calls.length);
+      if (given) return { stdout: "", stderr: "", ...given };
+      if (args.includes("describe-alarms") && !args.includes("--state-value"))
+        return { status: 0, stdout: JSON.stringify({ MetricAlarms: [{ AlarmName: ALARM }] }), stderr: "" };
+      if (args.includes("describe-alarms")) return { status: 0, stdout: "{}", stderr: "" };
+      if (args.includes("describe-scaling-activities")) return { status: 0, stdout: activities(), stderr: "" };
+      return { status: 0, stdout: refreshes(refresh("InProgress")), stderr: "" };
+    };
+    return { run, calls };
+  }
+  const slept: number[] = [];
+  const base = {
+    region: "ap-northeast-2",
+    group: "shop-prod-app-x",
+    intervalMs: 1000,
+    timeoutMs: 60_000,
+    alarms: [ALARM],
+    sleep: async (ms: number) => {
+      slept.push(ms);
+    },
+  };
+  const unwatched =
+    "the group's instance refresh may still be running, and no longer watched: a release alarm will not cancel it. " +
+    "See it: aws autoscaling describe-instance-refreshes --region ap-northeast-2 --auto-scaling-group-name shop-prod-app-x; " +
+    "stop it: aws autoscaling cancel-instance-refresh --region ap-northeast-2 --auto-scaling-group-name shop-prod-app-x";
+
+  test("a throttled call or a dropped connection is tried again, 2, 4, 8 and 16 s apart, and the watch goes on", async () => {
+    slept.length = 0;
+    let refreshCalls = 0;
+    const { run } = cli((args) => {
+      if (!args.includes("describe-instance-refreshes")) return undefined;
+      refreshCalls++;
+      if (refreshCalls === 1) return { status: 254, stderr: "An error occurred (Throttling): Rate exceeded" };
+      if (refreshCalls === 2) return { status: 255, stderr: "Could not connect to the endpoint URL" };
+      return { status: 0, stdout: refreshes(refresh("Successful")) };
+    });
+    expect(await waitForRefresh({ ...base, run, alarms: [], log: () => undefined })).toBe(0);
+    expect(slept.slice(0, 2)).toEqual([2000, 4000]);
+  });
+
+  test("an error that does not pass, or one that lasts, ends the watch saying the refresh may still run and how to see and stop it", async () => {
+    const expired = cli((args) =>
+      args.includes("describe-scaling-activities")
+        ? {
+            status: 254,
+            stderr: "An error occurred (ExpiredToken): The security token included in the request is expired",
+          }
+        : undefined,
+    );
+    await expect(waitForRefresh({ ...base, run: expired.run, log: () => undefined })).rejects.toThrow(
+      `aws autoscaling describe-scaling-activities failed: An error occurred (ExpiredToken): The security token included in the request is expired\n${unwatched}`,
+    );
+    // not tried again: a token that expired stays expired
+    expect(expired.calls.filter((c) => c.includes("describe-scaling-activities"))).toHaveLength(1);
+    const throttled = cli((args) =>
+      args.includes("describe-instance-refreshes") ? { status: 254, stderr: "Rate exceeded" } : undefined,
+    );
+    await expect(waitForRefresh({ ...base, run: throttled.run, log: () => undefined })).rejects.toThrow(
+      `aws autoscaling describe-instance-refreshes failed (tried ${AWS_TRIES} times): Rate exceeded\n${unwatched}`,
+    );
+  });
+
+  test("an alarm fires and the cancel fails: the error says the refresh still rolls; a refresh that ended meanwhile is said so", async () => {
+    const firing = (cancel: { status: number; stderr: string }) =>
+      cli((args) => {
+        if (args.includes("describe-alarms") && args.includes("--state-value"))
+          return {
+            status: 0,
+            stdout: JSON.stringify({
+              MetricAlarms: [{ AlarmName: ALARM, StateUpdatedTimestamp: new Date(Date.now() + 60_000).toISOString() }],
+            }),
+          };
+        return args.includes("cancel-instance-refresh") ? cancel : undefined;
+      });
+    const denied = firing({ status: 254, stderr: "An error occurred (AccessDenied): not authorized" });
+    await expect(waitForRefresh({ ...base, since: new Date(), run: denied.run, log: () => undefined })).rejects.toThrow(
+      `aws autoscaling cancel-instance-refresh failed: An error occurred (AccessDenied): not authorized\n${unwatched}`,
+    );
+    const lines: string[] = [];
+    const gone = firing({ status: 254, stderr: "An error occurred (ActiveInstanceRefreshNotFound): none" });
+    expect(await waitForRefresh({ ...base, since: new Date(), run: gone.run, log: (l) => lines.push(l) })).toBe(1);
+    expect(lines.at(-1)).toMatch(
+      /^the refresh had ended meanwhile: servers not yet replaced keep the release they run/,
+    );
+  });
+
+  test("a release alarm AWS does not have (renamed, another region) is refused before anything is watched", async () => {
+    const { run, calls } = cli((args) =>
+      args.includes("describe-alarms") && !args.includes("--state-value") ? { status: 0, stdout: "{}" } : undefined,
+    );
+    await expect(waitForRefresh({ ...base, run, log: () => undefined })).rejects.toThrow(
+      `the release alarms ${ALARM} are not in ap-northeast-2: a rollout would go unwatched`,
+    );
+    expect(calls.some((c) => c.includes("describe-instance-refreshes"))).toBe(false);
+  });
+
+  test("giving up at the timeout says the refresh goes on, unwatched, and how to see and stop it", async () => {
+    const lines: string[] = [];
+    let clock = 0;
+    const { run } = cli(() => undefined);
+    const code = await waitForRefresh({
+      ...base,
+      alarms: [],
+      run,
+      timeoutMs: 3000,
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      log: (l) => lines.push(l),
+    });
+    expect(code).toBe(1);
+    expect(lines.at(-1)).toBe(`still running after 0 min: giving up waiting. ${unwatched}`);
+  });
+});
+
+test("the group to watch: none without one; a stack with one whose state has no output, or no release alarms to watch, is an error, not a rollout passed unwatched", () => {
+  const prod = { name: "prod", document: shippedStack("prod").doc as Record<string, any> };
+  const alarms = releaseAlarms(prod.document);
+  const outputs = { app_autoscaling_group: { value: "shop-prod-app-x" } };
+  expect(alarms.names.length).toBeGreaterThan(0);
+  expect(watchedGroup(prod, outputs, { names: alarms.names, ignored: false })).toBe("shop-prod-app-x");
+  expect(() => watchedGroup(prod, {}, { names: alarms.names, ignored: false })).toThrow(
+    "stack prod has an Auto Scaling group, but the state's outputs have no app_autoscaling_group",
+  );
+  expect(() => watchedGroup(prod, outputs, { names: [], ignored: false })).toThrow(
+    "stack prod has an Auto Scaling group but no release alarms (names ending -alb-5xx-rate, -target-5xx-rate, " +
+      "-app-5xx-rate, -latency-p95, -latency-p99): its rollout would go unwatched. Set ROLLOUT_ALARMS=ignore",
+  );
+  expect(watchedGroup(prod, outputs, { names: [], ignored: true })).toBe("shop-prod-app-x");
+  const dev = { name: "dev", document: shippedStack("dev").doc as Record<string, any> };
+  expect(watchedGroup(dev, {}, { names: [], ignored: false })).toBeUndefined();
 });
 
 test("without a refresh start or ROLLOUT_SINCE, only launches since the wait began count (not old ones)", async () => {

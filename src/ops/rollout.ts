@@ -221,24 +221,75 @@ const FAILED_REFRESH_HINT =
   "the servers this refresh already replaced run the new launch template, and so will every server the group " +
   "launches from now on (a scale-out, a replacement): deploy the previous app.version to undo (docs/layouts.md)";
 
+/** How many times a call the AWS CLI failed for a passing reason is tried in all. */
+export const AWS_TRIES = 5;
+
+/**
+ * A failure that passes: throttling, AWS's own trouble, the network (the CLI's exit 255). An
+ * expired token, a denied call or a missing resource does not pass, and is not tried again.
+ */
+const TRANSIENT =
+  /Throttl|Rate exceeded|RequestLimitExceeded|TooManyRequests|ServiceUnavailable|InternalFailure|InternalError|Could not connect|EndpointConnectionError|Connection (was )?(closed|reset)|timed out/i;
+
+/**
+ * The AWS CLI with `args`, its output; one that fails for a passing reason is tried again, up to
+ * AWS_TRIES times, 2, 4, 8 and 16 s apart. A watch of hours meets a throttled call or a dropped
+ * connection, and ending it there would leave the refresh rolling with no alarm to stop it.
+ */
+async function aws(options: WaitOptions, args: readonly string[], tolerate?: RegExp): Promise<string | undefined> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  for (let attempt = 1; ; attempt++) {
+    const result = await options.run("aws", args);
+    if (result.status === 0) return result.stdout;
+    if (tolerate?.test(result.stderr)) return undefined;
+    const passing = result.status === 255 || TRANSIENT.test(result.stderr);
+    if (!passing || attempt >= AWS_TRIES) {
+      throw new OpsError(
+        `aws ${args.slice(0, 2).join(" ")} failed${attempt > 1 ? ` (tried ${attempt} times)` : ""}: ${result.stderr.trim()}`,
+      );
+    }
+    await sleep(1000 * 2 ** attempt);
+  }
+}
+
 /**
  * `aws autoscaling <operation>` on the group in `options`, as JSON; a failing CLI is an error that
- * quotes it.
+ * quotes it (after the tries a passing failure gets). `tolerate`: an error that is an answer
+ * (undefined).
  */
-async function describeGroup(options: WaitOptions, operation: string, limit: readonly string[]): Promise<string> {
-  const result = await options.run("aws", [
-    "autoscaling",
-    operation,
-    "--region",
-    options.region,
-    "--auto-scaling-group-name",
-    options.group!,
-    ...limit,
-    "--output",
-    "json",
-  ]);
-  if (result.status !== 0) throw new OpsError(`aws autoscaling ${operation} failed: ${result.stderr.trim()}`);
-  return result.stdout;
+async function describeGroup(
+  options: WaitOptions,
+  operation: string,
+  limit: readonly string[],
+  tolerate?: RegExp,
+): Promise<string | undefined> {
+  return aws(
+    options,
+    [
+      "autoscaling",
+      operation,
+      "--region",
+      options.region,
+      "--auto-scaling-group-name",
+      options.group!,
+      ...limit,
+      "--output",
+      "json",
+    ],
+    tolerate,
+  );
+}
+
+/**
+ * What to do about a refresh the wait no longer watches (an error, a timeout, the wait stopped):
+ * it may go on rolling, and no alarm cancels it any more.
+ */
+export function unwatchedRefresh(group: string, region: string): string {
+  return (
+    `the group's instance refresh may still be running, and no longer watched: a release alarm will not cancel it. ` +
+    `See it: aws autoscaling describe-instance-refreshes --region ${region} --auto-scaling-group-name ${group}; ` +
+    `stop it: aws autoscaling cancel-instance-refresh --region ${region} --auto-scaling-group-name ${group}`
+  );
 }
 
 /**
@@ -247,7 +298,8 @@ async function describeGroup(options: WaitOptions, operation: string, limit: rea
  * healthy target still serves through all of them), nor the environment's other troubles (a disk
  * filling, database storage): those page, but are not this release's verdict.
  */
-export const RELEASE_ALARM = /-(alb-5xx-rate|target-5xx-rate|app-5xx-rate|latency-p95|latency-p99)$/;
+const RELEASE_ALARM_SUFFIXES = ["alb-5xx-rate", "target-5xx-rate", "app-5xx-rate", "latency-p95", "latency-p99"];
+export const RELEASE_ALARM = new RegExp(`-(${RELEASE_ALARM_SUFFIXES.join("|")})$`);
 
 /**
  * How long the release alarms are watched once the rollout is done, before it counts as good:
@@ -294,7 +346,7 @@ interface Firing {
 /** `options.alarms` in ALARM now, by name. */
 async function alarmsInAlarm(options: WaitOptions): Promise<Firing[]> {
   if (!options.alarms || options.alarms.length === 0) return [];
-  const result = await options.run("aws", [
+  const stdout = await aws(options, [
     "cloudwatch",
     "describe-alarms",
     "--region",
@@ -306,8 +358,7 @@ async function alarmsInAlarm(options: WaitOptions): Promise<Firing[]> {
     "--output",
     "json",
   ]);
-  if (result.status !== 0) throw new OpsError(`aws cloudwatch describe-alarms failed: ${result.stderr.trim()}`);
-  const answer = JSON.parse(result.stdout || "{}") as Record<
+  const answer = JSON.parse(stdout || "{}") as Record<
     string,
     Array<{ AlarmName?: string; StateTransitionedTimestamp?: string; StateUpdatedTimestamp?: string }> | undefined
   >;
@@ -320,6 +371,33 @@ async function alarmsInAlarm(options: WaitOptions): Promise<Firing[]> {
 }
 
 const names = (firing: readonly Firing[]) => firing.map((f) => f.name).join(", ");
+
+/**
+ * Refuses release alarms that AWS does not have (renamed, or in another region): a query by state
+ * would answer for them as for alarms that are OK, and the rollout would go unguarded.
+ */
+async function alarmsExist(options: WaitOptions): Promise<void> {
+  if (!options.alarms || options.alarms.length === 0) return;
+  const stdout = await aws(options, [
+    "cloudwatch",
+    "describe-alarms",
+    "--region",
+    options.region,
+    "--alarm-names",
+    ...options.alarms,
+    "--output",
+    "json",
+  ]);
+  const answer = JSON.parse(stdout || "{}") as Record<string, Array<{ AlarmName?: string }> | undefined>;
+  const found = new Set([...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])].map((a) => a.AlarmName));
+  const missing = options.alarms.filter((name) => !found.has(name));
+  if (missing.length > 0) {
+    throw new OpsError(
+      `the release alarms ${missing.join(", ")} are not in ${options.region}: a rollout would go unwatched. ` +
+        `Deploy the stack that creates them (cdktf deploy), or set ROLLOUT_ALARMS=ignore to roll out without them`,
+    );
+  }
+}
 
 /**
  * Once the rollout is done: the release alarms are watched for `alarmWatchMs`; 0 when none is in
@@ -369,10 +447,28 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
   const { log } = options;
   const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
   const now = options.now ?? Date.now;
+  await alarmsExist(options);
   if (!options.group) {
     log("no Auto Scaling group in this environment (not load-balanced): no refresh to wait for");
     return alarmsSettled(options, sleep, now);
   }
+  try {
+    return await watchRefresh({ ...options, group: options.group }, sleep, now);
+  } catch (error) {
+    // the refresh goes on without the watch: say so, and how to see or stop it
+    if (error instanceof OpsError)
+      throw new OpsError(`${error.message}\n${unwatchedRefresh(options.group, options.region)}`);
+    throw error;
+  }
+}
+
+/** waitForRefresh's watch of the group's refresh, its alarms and its launches. */
+async function watchRefresh(
+  options: WaitOptions & { readonly group: string },
+  sleep: (ms: number) => Promise<void>,
+  now: () => number,
+): Promise<number> {
+  const { log } = options;
   const waitStart = now();
   const deadline = waitStart + options.timeoutMs;
   // An alarm in ALARM since before the deploy began is not this rollout's doing (a deploy may be
@@ -387,7 +483,7 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
   const reported = new Set<string>();
   for (;;) {
     const refreshes = await describeGroup(options, "describe-instance-refreshes", ["--max-records", "5"]);
-    const verdict = refreshVerdict(refreshes, options.since, options.region);
+    const verdict = refreshVerdict(refreshes!, options.since, options.region);
     if (verdict.message !== last) log(verdict.message);
     last = verdict.message;
     if (verdict.state === "done") return alarmsSettled(options, sleep, now);
@@ -400,14 +496,16 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
     );
     if (fired.length > 0) {
       log(`in ALARM during the rollout: ${names(fired)}; cancelling the instance refresh`);
-      await describeGroup(options, "cancel-instance-refresh", []);
+      // (tried again on a passing failure; an error after that says the refresh still runs)
+      const cancelled = await describeGroup(options, "cancel-instance-refresh", [], /ActiveInstanceRefreshNotFound/);
       log(
-        `cancelled: servers not yet replaced keep the release they run. The deploy stops here. ${FAILED_REFRESH_HINT}`,
+        `${cancelled === undefined ? "the refresh had ended meanwhile" : "cancelled"}: servers not yet replaced keep ` +
+          `the release they run. The deploy stops here. ${FAILED_REFRESH_HINT}`,
       );
       return 1;
     }
     const launches = finishedLaunches(
-      await describeGroup(options, "describe-scaling-activities", ["--max-items", "50"]),
+      (await describeGroup(options, "describe-scaling-activities", ["--max-items", "50"]))!,
       verdict.startedAt ?? options.since?.getTime() ?? waitStart,
     );
     // EC2 refusing a launch is told once each: the group retries it, often in another AZ.
@@ -423,15 +521,48 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
           `between did (a boot that failed or hung is abandoned, a launch EC2 refused is tried again, and the ` +
           `group launches another): the new launch template does not boot, or cannot launch. Read the boot log ` +
           `(the environment's /boot log group) of one of them; the refresh goes on launching until you cancel ` +
-          `it (aws autoscaling cancel-instance-refresh --auto-scaling-group-name ${options.group}). ` +
+          `it (aws autoscaling cancel-instance-refresh --region ${options.region} --auto-scaling-group-name ${options.group}). ` +
           FAILED_REFRESH_HINT,
       );
       return 1;
     }
     if (now() >= deadline) {
-      log(`still running after ${Math.round(options.timeoutMs / 60000)} min: giving up waiting (the refresh goes on)`);
+      log(
+        `still running after ${Math.round(options.timeoutMs / 60000)} min: giving up waiting. ` +
+          unwatchedRefresh(options.group, options.region),
+      );
       return 1;
     }
     await sleep(options.intervalMs);
   }
+}
+
+/**
+ * The Auto Scaling group wait-rollout watches: the `app_autoscaling_group` output of the state, or
+ * undefined for a layout without one. A stack with a group whose state has no such output is an
+ * error (a state that is not this environment's: another clone, backend or key; or never applied),
+ * as is a group without release alarms to watch (unless they are ignored): either would pass a
+ * rollout that was never watched.
+ */
+export function watchedGroup(
+  stack: { readonly name: string; readonly document: Record<string, any> },
+  outputs: Record<string, { value?: unknown } | undefined>,
+  alarms: { readonly names: readonly string[]; readonly ignored: boolean },
+): string | undefined {
+  const hasGroup = Object.keys(stack.document.resource?.aws_autoscaling_group ?? {}).length > 0;
+  const group = outputs.app_autoscaling_group?.value;
+  if (!hasGroup) return undefined;
+  if (typeof group !== "string" || group === "") {
+    throw new OpsError(
+      `stack ${stack.name} has an Auto Scaling group, but the state's outputs have no app_autoscaling_group: the ` +
+        `state read is not this environment's (another clone, backend or key), or it was never applied; nothing to watch`,
+    );
+  }
+  if (alarms.names.length === 0 && !alarms.ignored) {
+    throw new OpsError(
+      `stack ${stack.name} has an Auto Scaling group but no release alarms (names ending ${RELEASE_ALARM_SUFFIXES.map((suffix) => `-${suffix}`).join(", ")}): ` +
+        `its rollout would go unwatched. Set ROLLOUT_ALARMS=ignore to roll out without them`,
+    );
+  }
+  return group;
 }
