@@ -343,29 +343,37 @@ interface Firing {
   readonly since: number;
 }
 
-/** `options.alarms` in ALARM now, by name. */
-async function alarmsInAlarm(options: WaitOptions): Promise<Firing[]> {
-  if (!options.alarms || options.alarms.length === 0) return [];
+/** What describe-alarms tells of an alarm. */
+interface DescribedAlarm {
+  readonly AlarmName?: string;
+  readonly StateTransitionedTimestamp?: string;
+  readonly StateUpdatedTimestamp?: string;
+}
+
+/** `options.alarms` as CloudWatch describes them, those in `state` only when it is given. */
+async function describeAlarms(options: WaitOptions, state?: "ALARM"): Promise<DescribedAlarm[]> {
   const stdout = await aws(options, [
     "cloudwatch",
     "describe-alarms",
     "--region",
     options.region,
     "--alarm-names",
-    ...options.alarms,
-    "--state-value",
-    "ALARM",
+    ...(options.alarms ?? []),
+    ...(state ? ["--state-value", state] : []),
     "--output",
     "json",
   ]);
-  const answer = JSON.parse(stdout || "{}") as Record<
-    string,
-    Array<{ AlarmName?: string; StateTransitionedTimestamp?: string; StateUpdatedTimestamp?: string }> | undefined
-  >;
+  const answer = JSON.parse(stdout || "{}") as Record<string, DescribedAlarm[] | undefined>;
+  return [...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])];
+}
+
+/** `options.alarms` in ALARM now, by name. */
+async function alarmsInAlarm(options: WaitOptions): Promise<Firing[]> {
+  if (!options.alarms || options.alarms.length === 0) return [];
   // When the state last changed (StateUpdatedTimestamp also moves with the evaluation state).
-  const changed = (alarm: { StateTransitionedTimestamp?: string; StateUpdatedTimestamp?: string }) =>
+  const changed = (alarm: DescribedAlarm) =>
     Date.parse(String(alarm.StateTransitionedTimestamp ?? alarm.StateUpdatedTimestamp)) || 0;
-  return [...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])]
+  return (await describeAlarms(options, "ALARM"))
     .map((alarm) => ({ name: String(alarm.AlarmName), since: changed(alarm) }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -378,18 +386,7 @@ const names = (firing: readonly Firing[]) => firing.map((f) => f.name).join(", "
  */
 async function alarmsExist(options: WaitOptions): Promise<void> {
   if (!options.alarms || options.alarms.length === 0) return;
-  const stdout = await aws(options, [
-    "cloudwatch",
-    "describe-alarms",
-    "--region",
-    options.region,
-    "--alarm-names",
-    ...options.alarms,
-    "--output",
-    "json",
-  ]);
-  const answer = JSON.parse(stdout || "{}") as Record<string, Array<{ AlarmName?: string }> | undefined>;
-  const found = new Set([...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])].map((a) => a.AlarmName));
+  const found = new Set((await describeAlarms(options)).map((alarm) => alarm.AlarmName));
   const missing = options.alarms.filter((name) => !found.has(name));
   if (missing.length > 0) {
     throw new OpsError(
