@@ -192,6 +192,9 @@ class Database {
         connectionTimeoutMillis: 3000,
         idleTimeoutMillis: 30_000,
         query_timeout: this.queryTimeoutMs || undefined,
+        // the database gives up too, a second before the client: a statement left running after
+        // the client's 500 (behind a lock) would still write, and a retried request write twice
+        statement_timeout: this.queryTimeoutMs ? Math.max(1000, this.queryTimeoutMs - 1000) : undefined,
       });
       // An idle connection the server closed (a restart, a failover) is dropped from the pool.
       pool.on("error", (error) => this.log(`database: idle connection lost (${error.message})`));
@@ -213,9 +216,17 @@ class Database {
       idleTimeout: 30_000,
       enableKeepAlive: true,
     });
-    pool.pool.on("connection", (conn) =>
-      conn.on("error", (error) => this.log(`database: connection lost (${error.message})`)),
-    );
+    pool.pool.on("connection", (conn) => {
+      conn.on("error", (error) => this.log(`database: connection lost (${error.message})`));
+      // the database gives up on a lock a second before the client (see the PostgreSQL pool), in
+      // whole seconds: a table's lock (lock_wait_timeout, a year by default) and a row's (InnoDB)
+      if (this.queryTimeoutMs) {
+        const seconds = Math.max(1, Math.floor(this.queryTimeoutMs / 1000) - 1);
+        conn.query(`SET SESSION lock_wait_timeout = ${seconds}, innodb_lock_wait_timeout = ${seconds}`, (error) => {
+          if (error) this.log(`database: cannot set the lock timeouts (${error.message})`);
+        });
+      }
+    });
     return pool;
   }
 

@@ -100,6 +100,9 @@ function databaseStatus() {
   return lastDatabaseCheck.status;
 }
 
+/** The largest note, in bytes: what a TEXT column holds on MySQL and MariaDB. */
+const NOTE_BYTES = 65_535;
+
 /** Reads a request body of at most `limit` bytes. */
 function readBody(req, limit = 64 * 1024) {
   return new Promise((resolve, reject) => {
@@ -126,8 +129,11 @@ async function notes(req, res, url) {
   const id = /^\/notes\/(\d{1,18})$/.exec(url.pathname)?.[1];
   try {
     if (req.method === "POST" && url.pathname === "/notes") {
-      const body = await readBody(req);
+      // at most what a TEXT column holds on MySQL and MariaDB (65,535 bytes)
+      const body = await readBody(req, NOTE_BYTES);
       if (body.trim() === "") return send(res, 400, { error: "a note needs a body" });
+      // PostgreSQL's text holds no NUL: the client's mistake, not the database's trouble (a 500)
+      if (body.includes("\u0000")) return send(res, 400, { error: "a note cannot hold a NUL character" });
       const rows = await database.query(
         sql("INSERT INTO notes (body) VALUES ($1) RETURNING id", "INSERT INTO notes (body) VALUES (?)"),
         [body],
@@ -163,7 +169,15 @@ async function notes(req, res, url) {
 // ---- HTTP ----
 
 const server = http.createServer((req, res) => {
-  const url = new URL(req.url, "http://app");
+  // A target that is no path (`//host:99999`, read as a host and a bad port) is the client's
+  // mistake: uncaught, it ended the process, and nginx, taking that for a failed process, sent the
+  // same request to the next one, and the next
+  let url;
+  try {
+    url = new URL(req.url, "http://app");
+  } catch {
+    return send(res, 400, { error: "bad request target" });
+  }
   if (url.pathname === "/notes" || url.pathname.startsWith("/notes/")) return void notes(req, res, url);
   if (!drillEndpoints && ["/echo", "/files", "/work"].includes(url.pathname)) {
     return send(res, 404, { error: "not found", path: url.pathname });

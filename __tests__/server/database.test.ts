@@ -7,7 +7,8 @@ import { certificates, opensslMissing, type Certificates } from "./certificates"
 import { call, DatabaseBed, DRILL_INSTANCE_ID } from "./database-bed";
 import type { Reply } from "./load";
 import { engineMissing, type DrillEngine } from "./databases";
-import { nginxMissing } from "./testbed";
+import { readEnvironmentFile } from "./supervisor";
+import { nginxMissing, run } from "./testbed";
 
 /**
  * The app and its database, for real: PostgreSQL and MariaDB from Debian's packages (the majors
@@ -169,6 +170,44 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       const replies: Reply[] = [];
       for (let i = 0; i < 10; i++) replies.push(await call(bed.bed.nginxPort, "POST", "/notes", `after rotation ${i}`));
       expect(replies.map((r) => r.status)).toEqual(Array(10).fill(201));
+    }));
+
+  test("a note the database cannot hold is the client's mistake (400, 413), not a 500 that pages: a NUL on PostgreSQL, more than a TEXT column's 65,535 bytes", () =>
+    onEach(async (bed) => {
+      const post = (body: string) => call(bed.bed.nginxPort, "POST", "/notes", body);
+      expect((await post("with a \u0000 in it")).status).toBe(400);
+      expect((await post("a".repeat(65_536))).status).toBe(413);
+      expect((await post("a".repeat(65_535))).status).toBe(201);
+    }));
+
+  test("a write held behind a lock past the app's query timeout fails on the database's side too: nothing is written once the lock goes (a client that retries its 500 would write twice)", () =>
+    onEach(async (bed) => {
+      const body = `locked out ${bed.engine}`;
+      // the table locked by another session for 4 s
+      const lock =
+        bed.engine === "postgres"
+          ? bed.db.admin("BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;", "app")
+          : bed.db.admin("LOCK TABLES notes WRITE; SELECT SLEEP(4); UNLOCK TABLES;", "app");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // the app's own database code, giving up after 2 s (the app's is 10 s)
+      const release = path.join(bed.bed.host.paths.appRoot, "releases", "1.0.0");
+      const insert =
+        bed.engine === "postgres" ? "INSERT INTO notes (body) VALUES ($1)" : "INSERT INTO notes (body) VALUES (?)";
+      const script = [
+        'const { Database, settingsFromEnv } = require("./db");',
+        "const db = new Database(settingsFromEnv(process.env), () => {}, { queryTimeoutMs: 2000 });",
+        `db.query(${JSON.stringify(insert)}, [${JSON.stringify(body)}]).then(() => console.log("written"), (e) => console.log("failed: " + e.message)).finally(() => db.close());`,
+      ].join("\n");
+      const env = {
+        ...process.env,
+        ...readEnvironmentFile(bed.bed.host.database!.envFile),
+        PATH: `${path.join(bed.bed.dir, "bin")}:${process.env.PATH}`,
+      };
+      const { stdout } = await run(process.execPath, ["-e", script], { env, cwd: release });
+      expect(stdout).toMatch(/^failed: /);
+      await lock;
+      const written = await bed.db.admin(`SELECT COUNT(*) FROM notes WHERE body = '${body}'`, "app");
+      expect(written.trim()).toBe("0");
     }));
 
   test("db-backup then db-restore gives back the same rows (stand-in aws for S3)", async () => {

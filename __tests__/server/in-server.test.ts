@@ -267,6 +267,27 @@ async function postWhileSecondRuns(
   return undefined;
 }
 
+test("a request target that is no path (//a:99999, read as a host with a bad port) is answered 400, and the process goes on (it ended it: nginx then sent the same request to the next one, and the next)", async () => {
+  const app = await sampleApp({});
+  try {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(app.port, "127.0.0.1", () =>
+        socket.write("GET //a:99999 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      );
+      let text = "";
+      socket.on("data", (chunk) => (text += chunk));
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await get(app.port, "/healthz")).status).toBe(200);
+    expect(app.child.exitCode).toBeNull();
+  } finally {
+    app.child.kill("SIGKILL");
+    await app.exited;
+  }
+});
+
 describeWithNginx("the in-server balancer: nginx over several app processes", () => {
   // ---- Balancing, a killed process, every process down: 3 processes ----
   // The boot path: the first deploy starts every process from nothing.
