@@ -77,6 +77,31 @@ describe("the installed tree is the lock's, or it is neither used nor kept", () 
 });
 
 /** An app's package.json and lock (lockfileVersion 3) pinning `pins`, `optional` among them optional. */
+test("two releases whose locks differ only in the app's own version share one install (a version bump installs nothing); another pin does not", () => {
+  const work = tempDir("app-dependencies-");
+  const cache = path.join(work, "cache");
+  const versioned = (version: string, pins: Record<string, string>) =>
+    appFiles(work, pins).map((entry) => {
+      if (entry.path !== "package-lock.json") return entry;
+      const lock = JSON.parse(entry.content!.toString());
+      lock.version = version;
+      lock.packages[""].version = version;
+      return { ...entry, content: Buffer.from(JSON.stringify(lock)) };
+    });
+  let first = "";
+  withStandInNpm(work, { "left-pad": "1.3.0" }, () => {
+    first = installedDependencies(versioned("1.4.1", { "left-pad": "1.3.0" }), cache)!;
+    fs.rmSync(path.join(path.dirname(first), "npm-saw.json"));
+    expect(installedDependencies(versioned("1.4.2", { "left-pad": "1.3.0" }), cache)).toBe(first);
+    // no npm ran for the second: it left no record of its arguments
+    expect(fs.existsSync(path.join(path.dirname(first), "npm-saw.json"))).toBe(false);
+  });
+  withStandInNpm(work, { "left-pad": "1.2.0" }, () => {
+    expect(installedDependencies(versioned("1.4.2", { "left-pad": "1.2.0" }), cache)).not.toBe(first);
+  });
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
 function appFiles(work: string, pins: Record<string, string>, optional: string[] = []): TarEntry[] {
   const file = (name: string, content: string): TarEntry => ({
     path: name,

@@ -39,8 +39,8 @@ function fileContent(files: readonly TarEntry[], name: string): Buffer | undefin
  * integrity hashes, no install scripts), so the same lock gives the same files on any machine,
  * and a server never runs npm. None when the app has no dependencies.
  *
- * Installed into a folder of their own keyed by the lock's SHA-256 and reused while the lock is
- * the same; from npm's cache when it holds the packages, from the registry otherwise. Never the
+ * Installed into a folder of their own keyed by the lock's SHA-256 (the app's own version left
+ * out: dependencyKey) and reused while it is the same; from npm's cache when it holds the packages, from the registry otherwise. Never the
  * app folder's own `node_modules`, which a developer may have changed. Safe when two processes
  * install the same lock at once (each into a temporary folder; the first rename wins).
  */
@@ -107,6 +107,27 @@ interface LockPackage {
 }
 
 /**
+ * What of a lock file decides the installed tree: all of it but the app's own version (its top
+ * `version` and its root package's), which every release changes while its dependencies stay; so
+ * releases with the same dependencies share one install (the tree a release carries leaves out
+ * npm's own record of the folder, the one file that names the app's version). A lock that is not
+ * JSON is keyed as it is.
+ */
+function dependencyKey(lock: Buffer): string {
+  try {
+    const parsed = JSON.parse(lock.toString("utf8")) as {
+      version?: unknown;
+      packages?: Record<string, { version?: unknown }>;
+    };
+    delete parsed.version;
+    if (parsed.packages?.[""]) delete parsed.packages[""].version;
+    return JSON.stringify(parsed);
+  } catch {
+    return lock.toString("latin1");
+  }
+}
+
+/**
  * The installed `node_modules` folder of the dependencies `files` pin (see `dependencyEntries`),
  * or undefined when the app has none. The integration tests link a release's `node_modules` to it.
  */
@@ -120,7 +141,7 @@ export function installedDependencies(files: readonly TarEntry[], cacheRoot = DE
       `the app has dependencies but no ${APP_LOCK_FILE}: run npm install in app/ and commit the lock file`,
     );
   }
-  const key = createHash("sha256").update(lock).digest("hex").slice(0, 32);
+  const key = createHash("sha256").update(dependencyKey(lock)).digest("hex").slice(0, 32);
   const target = path.join(cacheRoot, key);
   const modules = path.join(target, "node_modules");
   if (fs.existsSync(modules)) {
