@@ -583,7 +583,7 @@ describe("plan review: changes that look safe but are not", () => {
         "environments/prod: network.cidr 10.30.0.0/16 -> 10.31.0.0/16 replaces the VPC, and with it every subnet and " +
           "security group; the database and the load balancer cannot move into another VPC (AWS refuses it), so the " +
           "apply would fail part-way with the site down. A network of its own is an environment of its own: create it " +
-          "beside this one, move the data, then destroy this one (docs/operations.md)",
+          "beside this one, move the data, then destroy this one (docs/state.md)",
       ],
     ]);
     expect(review.blocked).toBe(true);

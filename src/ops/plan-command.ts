@@ -28,7 +28,8 @@ import {
 // which git ignores, and the next synth removes it.
 
 const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-lock] [--expect-changes <file>] [--no-synth] [--quiet]
-  --allow-destroy    let a plan that destroys data or state exit 0 (it is still reported)
+  --allow-destroy    let a plan that destroys data or state exit 0 (it is still reported); a
+                     finding that blocks (it would fail half-way or break the site) still exits 3
   --no-lock          read S3 or local state without its lock, for a plan that will not be applied (CI's plan role)
   --expect-changes <file>  fail unless this plan makes exactly the changes of that earlier plan's
                      plan-<env>.changes.json (the one a person reviewed and approved)

@@ -579,7 +579,7 @@ const vpcReplaced: Finder = (rc, kind, { environment }) => {
     message:
       `environments/${environment}: network.cidr ${String(before)} -> ${String(after)} replaces the VPC, and with it every subnet and security group; the database and the load balancer cannot move into ` +
       `another VPC (AWS refuses it), so the apply would fail part-way with the site down. A network of its own is ` +
-      `an environment of its own: create it beside this one, move the data, then destroy this one (docs/operations.md)`,
+      `an environment of its own: create it beside this one, move the data, then destroy this one (docs/state.md)`,
   };
 };
 
