@@ -144,7 +144,7 @@ test("the plan role changes nothing, and reads no object but the releases", () =
   expect(objectReads.map((s) => s.Resource)).toEqual([[`arn:aws:s3:::${PROJECT}-*-artifacts-*/app/*`]]);
 });
 
-test("a deploy role can create the service-linked roles of Auto Scaling, ELB and RDS in a fresh account, and nothing else of the kind", () => {
+test("a deploy role can create the service-linked roles of Auto Scaling, ELB, RDS and CloudWatch's EC2 actions in a fresh account, and nothing else of the kind", () => {
   const linked = deploy.Statement.filter((s) => s.Action.includes("iam:CreateServiceLinkedRole"));
   expect(linked).toEqual([
     expect.objectContaining({
@@ -155,18 +155,41 @@ test("a deploy role can create the service-linked roles of Auto Scaling, ELB and
             "autoscaling.amazonaws.com",
             "elasticloadbalancing.amazonaws.com",
             "rds.amazonaws.com",
+            "events.amazonaws.com",
           ],
         },
       },
     }),
   ]);
-  expect([...SERVICE_LINKED_ROLES]).toHaveLength(3);
+  expect([...SERVICE_LINKED_ROLES]).toHaveLength(4);
+  // the shipped single servers' alarms that recover them are EC2 actions: the first one makes CloudWatch's role
+  const ec2Actions = (name: string) =>
+    Object.values((shippedStack(name).doc as any).resource.aws_cloudwatch_metric_alarm ?? {}).some((alarm: any) =>
+      (alarm.alarm_actions ?? []).some((action: string) => action.startsWith("arn:aws:automate:")),
+    );
+  expect(SHIPPED_NAMES.filter(ec2Actions).length).toBeGreaterThan(0);
   // IAM writes and PassRole reach only the project's own roles and instance profiles.
   for (const statement of deploy.Statement.filter(
     (s) => s.Action.some((a) => a.startsWith("iam:")) && s.Sid !== "CreateServiceLinkedRoles",
   )) {
     for (const resource of [statement.Resource].flat())
       expect(resource).toMatch(new RegExp(`^arn:aws:iam::\\*:(role|instance-profile)/${escaped(PROJECT)}-\\*$`));
+  }
+});
+
+test("the deploy role may make the calls an apply makes beyond create and delete: a fixed server's larger root volume, new security group and instance profile; a database's final snapshot on delete (review S)", () => {
+  for (const action of [
+    "ec2:ModifyVolume",
+    "ec2:ModifyNetworkInterfaceAttribute",
+    "ec2:AssociateIamInstanceProfile",
+    "ec2:ReplaceIamInstanceProfileAssociation",
+    "ec2:DisassociateIamInstanceProfile",
+    "rds:CreateDBSnapshot",
+    "rds:DescribeDBSnapshots",
+  ]) {
+    expect({ action, allowed: allows(deploy, action) }).toEqual({ action, allowed: true });
+    // the plan role, which pull requests' code runs with, changes nothing
+    if (!action.includes(":Describe")) expect({ action, plan: allows(plan, action) }).toEqual({ action, plan: false });
   }
 });
 

@@ -165,6 +165,13 @@ export const TYPE_ACTIONS: Readonly<Record<string, TypeActions>> = {
       "ec2:MonitorInstances",
       "ec2:UnmonitorInstances",
       "ec2:CreateVolume",
+      // in-place updates of a fixed server: a larger root volume (app.rootVolumeGb), a replaced
+      // security group (created first), a replaced instance profile
+      "ec2:ModifyVolume",
+      "ec2:ModifyNetworkInterfaceAttribute",
+      "ec2:AssociateIamInstanceProfile",
+      "ec2:ReplaceIamInstanceProfileAssociation",
+      "ec2:DisassociateIamInstanceProfile",
       ...TAGS_EC2,
     ],
   },
@@ -285,6 +292,10 @@ export const TYPE_ACTIONS: Readonly<Record<string, TypeActions>> = {
       "rds:CreateDBInstance",
       "rds:ModifyDBInstance",
       "rds:DeleteDBInstance",
+      // a delete with a final snapshot (every environment without prevent_destroy) takes it as the
+      // deploy role: DeleteDBInstance needs CreateDBSnapshot for it
+      "rds:CreateDBSnapshot",
+      "rds:DescribeDBSnapshots",
       "rds:RebootDBInstance",
       "rds:AddTagsToResource",
       "rds:RemoveTagsFromResource",
@@ -458,6 +469,9 @@ export const SERVICE_LINKED_ROLES = [
   "autoscaling.amazonaws.com",
   "elasticloadbalancing.amazonaws.com",
   "rds.amazonaws.com",
+  // CloudWatch's (AWSServiceRoleForCloudWatchEvents), made by the first alarm with an EC2 action:
+  // a single server's recovery on a failed system status check
+  "events.amazonaws.com",
 ] as const;
 
 interface Statement {
