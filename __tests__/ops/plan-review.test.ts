@@ -714,6 +714,40 @@ describe("plan review: changes that look safe but are not", () => {
     expect(reviewPlan(planDocument({ resourceChanges: [unchanged(kept)] }), documentOf(split)).findings).toEqual([]);
   });
 
+  test("down a layout, app-db-split -> single-server keeps the server too, set up for RDS, which the plan deletes: blocked the same way (review Z)", () => {
+    const kept = server(split);
+    const plan = planDocument({
+      resourceChanges: [unchanged(kept)],
+      outputChanges: { layout: { actions: ["update"], before: "app-db-split", after: "single-server" } },
+    });
+    const review = reviewPlan(plan, documentOf(single), { environment: "dev", allowDestroy: true });
+    expect(review.findings.map((f) => [f.blocks, f.message])).toEqual([
+      [
+        true,
+        `environments/dev: layout app-db-split -> single-server keeps the server (${kept}), set up by its boot script ` +
+          "to reach RDS, which this plan deletes, and with no database of its own (the boot script is kept after " +
+          "creation: lifecycle.ignore_changes), so its next deploy fails. Move the data first " +
+          "(docs/layouts.md#moving-a-single-servers-data-to-rds), then replace it on purpose: " +
+          `npm run plan -- dev --replace '${kept}' --allow-destroy`,
+      ],
+    ]);
+    expect(review.blocked).toBe(true);
+  });
+
+  test("a new network.cidr on a single server is not blocked as one under RDS or a load balancer: it has neither (its server's disk is weighed as data on its own)", () => {
+    const vpc = address(single, "aws_vpc", "Vpc");
+    const change = replace(vpc, [["cidr_block"]]);
+    const plan = planDocument({
+      resourceChanges: [
+        {
+          ...change,
+          change: { ...change.change, before: { cidr_block: "10.40.0.0/16" }, after: { cidr_block: "10.41.0.0/16" } },
+        },
+      ],
+    });
+    expect(reviewPlan(plan, documentOf(single), { environment: "dev" }).findings).toEqual([]);
+  });
+
   test("...and with the server replaced on purpose (--replace), the database's server going is blocked as data, until --allow-destroy", () => {
     const replaced = server(single);
     const plan = planDocument({

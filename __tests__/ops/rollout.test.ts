@@ -576,7 +576,7 @@ describe("when AWS answers with an error, and when the watch ends early (review 
     const gone = firing({ status: 254, stderr: "An error occurred (ActiveInstanceRefreshNotFound): none" });
     expect(await waitForRefresh({ ...base, since: new Date(), run: gone.run, log: (l) => lines.push(l) })).toBe(1);
     expect(lines.at(-1)).toMatch(
-      /^the refresh had ended meanwhile: servers not yet replaced keep the release they run/,
+      /^no refresh was running any more \(ended, or cancelled by a first try whose answer was lost\): servers not yet replaced keep the release they run/,
     );
   });
 

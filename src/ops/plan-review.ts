@@ -395,17 +395,23 @@ const singleServerLeaves: Finder = (rc, kind, { environment, stack, layoutBefore
  * or a way to reach the new one. It must be replaced, on purpose, once the data is moved.
  */
 const singleServerKept: Finder = (rc, kind, { environment, stack, layoutBefore }) => {
-  if (layoutBefore !== "single-server" || addressOf(rc)?.type !== "aws_instance") return undefined;
-  if (kind !== "update" && kind !== "no-op") return undefined;
+  const after = stack.output?.layout?.value;
+  const fixed = ["single-server", "app-db-split"];
+  if (!fixed.includes(String(layoutBefore)) || !fixed.includes(String(after)) || layoutBefore === after)
+    return undefined;
+  if (addressOf(rc)?.type !== "aws_instance" || (kind !== "update" && kind !== "no-op")) return undefined;
+  const setUp =
+    layoutBefore === "single-server"
+      ? "with a database of its own and nothing to reach RDS with"
+      : "to reach RDS, which this plan deletes, and with no database of its own";
   return {
     address: rc.address,
     blocks: true,
     message:
-      `environments/${environment}: layout single-server -> ${String(stack.output?.layout?.value ?? "another layout")} ` +
-      `keeps the server (${rc.address}), set up by its boot script with a database of its own and nothing to reach ` +
-      `RDS with (the boot script is kept after creation: lifecycle.ignore_changes), so its next deploy fails. Move ` +
-      `the data first (docs/layouts.md#moving-a-single-servers-data-to-rds), then replace it on purpose: ` +
-      `npm run plan -- ${environment} --replace '${rc.address}' --allow-destroy`,
+      `environments/${environment}: layout ${String(layoutBefore)} -> ${String(after)} keeps the server (${rc.address}), ` +
+      `set up by its boot script ${setUp} (the boot script is kept after creation: lifecycle.ignore_changes), so its ` +
+      `next deploy fails. Move the data first (docs/layouts.md#moving-a-single-servers-data-to-rds), then replace it ` +
+      `on purpose: npm run plan -- ${environment} --replace '${rc.address}' --allow-destroy`,
   };
 };
 
@@ -570,8 +576,11 @@ const engineMajorUpgrade: Finder = (rc, kind, { environment }) => {
  * database and the load balancer are only updated, and AWS refuses to move either into another
  * VPC. The apply fails part-way, with the old network half gone and the site down.
  */
-const vpcReplaced: Finder = (rc, kind, { environment }) => {
+const vpcReplaced: Finder = (rc, kind, { environment, stack }) => {
   if (addressOf(rc)?.type !== "aws_vpc" || kind !== "replace") return undefined;
+  // a single server moves with its subnet (replaced: the data guard weighs its disk); RDS and an ALB cannot
+  const resources = (stack as { resource?: Record<string, unknown> }).resource ?? {};
+  if (!resources.aws_db_instance && !resources.aws_lb) return undefined;
   const [before, after] = [values(rc.change.before).cidr_block, values(rc.change.after).cidr_block];
   return {
     address: rc.address,

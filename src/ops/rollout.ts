@@ -496,7 +496,7 @@ async function watchRefresh(
       // (tried again on a passing failure; an error after that says the refresh still runs)
       const cancelled = await describeGroup(options, "cancel-instance-refresh", [], /ActiveInstanceRefreshNotFound/);
       log(
-        `${cancelled === undefined ? "the refresh had ended meanwhile" : "cancelled"}: servers not yet replaced keep ` +
+        `${cancelled === undefined ? "no refresh was running any more (ended, or cancelled by a first try whose answer was lost)" : "cancelled"}: servers not yet replaced keep ` +
           `the release they run. The deploy stops here. ${FAILED_REFRESH_HINT}`,
       );
       return 1;
