@@ -134,6 +134,8 @@ async function notes(req, res, url) {
       if (body.trim() === "") return send(res, 400, { error: "a note needs a body" });
       // PostgreSQL's text holds no NUL: the client's mistake, not the database's trouble (a 500)
       if (body.includes("\u0000")) return send(res, 400, { error: "a note cannot hold a NUL character" });
+      // as stored: each byte that is not UTF-8 was read as U+FFFD, 3 bytes
+      if (Buffer.byteLength(body, "utf8") > NOTE_BYTES) return send(res, 413, { error: "body too large" });
       const rows = await database.query(
         sql("INSERT INTO notes (body) VALUES ($1) RETURNING id", "INSERT INTO notes (body) VALUES (?)"),
         [body],

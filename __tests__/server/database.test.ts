@@ -177,6 +177,19 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       const post = (body: string) => call(bed.bed.nginxPort, "POST", "/notes", body);
       expect((await post("with a \u0000 in it")).status).toBe(400);
       expect((await post("a".repeat(65_536))).status).toBe(413);
+      // 30,000 bytes that are not UTF-8: each read as U+FFFD, 90,000 bytes as stored
+      const invalid = await new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          { host: "127.0.0.1", port: bed.bed.nginxPort, method: "POST", path: "/notes" },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          },
+        );
+        req.on("error", reject);
+        req.end(Buffer.alloc(30_000, 0xff));
+      });
+      expect(invalid).toBe(413);
       expect((await post("a".repeat(65_535))).status).toBe(201);
     }));
 
