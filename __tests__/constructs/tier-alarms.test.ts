@@ -479,7 +479,9 @@ describe("AccessLogAlarms (a server no load balancer counts for)", () => {
     const line = template
       .replace("$remote_addr", "203.0.113.9")
       .replace("$time_iso8601", "2026-12-04T20:35:00+00:00")
-      .replace("$request", "POST /notes HTTP/1.1")
+      .replace("$request_method", "POST")
+      .replace("$request_path", "/notes")
+      .replace("$server_protocol", "HTTP/1.1")
       .replace("$status", "502")
       .replace("$body_bytes_sent", "157")
       .replace("$request_time", "3.004")

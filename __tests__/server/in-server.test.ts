@@ -294,6 +294,18 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   const basics = bedScenario(() => TestBed.serving(PROCESSES));
 
   test.concurrent(
+    "the access log keeps a request's path, not its query string: a token put in a URL stays out of what goes to CloudWatch",
+    basics(async (bed) => {
+      // (nginx's own /healthz is not logged: a page of the app's, which answers 404)
+      expect((await get(bed.nginxPort, "/a-page-for-the-log?token=SECRET123&x=1")).status).toBe(404);
+      const lines = bed.accessLog("/a-page-for-the-log");
+      expect(lines).toEqual([expect.stringContaining('"GET /a-page-for-the-log HTTP/1.1" 404')]);
+      expect(lines.join("\n")).not.toContain("SECRET123");
+    }),
+    STEP_TIMEOUT_MS,
+  );
+
+  test.concurrent(
     "nginx accepts the rendered configuration (nginx -t)",
     basics((bed) => {
       const check = spawnSync("nginx", ["-t", "-c", bed.host.paths.nginxConf, "-e", "/dev/stderr"], {
