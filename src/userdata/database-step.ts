@@ -56,9 +56,9 @@ export function databaseDeploySection(host: AppHost): { functions: string[]; ste
       "}",
       "",
       "# The release's migrations, as the app user, with the app's settings; bounded in time (killed",
-      `# ${MIGRATION_KILL_SECONDS} s after the SIGTERM at the limit, should it not exit); in a session of`,
-      "# their own and without the terminal's input: a deploy run from a root shell must not hand the",
-      "# release's code that shell's terminal, into which it could type (TIOCSTI).",
+      `# ${MIGRATION_KILL_SECONDS} s after the SIGTERM at the limit, should it not exit), in a session of their own.`,
+      // (and without the terminal's input: a deploy run from a root shell must not hand the release's
+      // code that shell's terminal, into which it could type, TIOCSTI; said here to spare user data)
       "run_migrations() {",
       '  local release="$RELEASES/$1" as_app=()',
       '  if [[ ! -f $release/migrate.js ]]; then log "release $1 has no migrate.js: no migrations to run"; return 0; fi',

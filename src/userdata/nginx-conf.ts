@@ -157,8 +157,9 @@ export function nginxConf(host: AppHost): string {
     "    tcp_nopush on;",
     "    keepalive_timeout 65s;",
     "",
-    "    # The request's path without its query string: a token or other secret a client puts in a URL",
-    "    # stays out of the log, which the CloudWatch agent ships (as received: not decoded, not rewritten).",
+    // The request's path without its query string: a token or other secret a client puts in a URL
+    // stays out of the log, which the CloudWatch agent ships (as received: not decoded, not
+    // rewritten). Said here, not in the file: user data is 16 KB at most, and the largest is near it.
     "    map $request_uri $request_path {",
     '        "~^(?<path>[^?]*)" $path;',
     "    }",
