@@ -7,6 +7,7 @@ import { PASSIVE_HEALTH_CHECK, SERVER_PATHS, type Rotation } from "../../src/use
 import { rotationScript } from "../../src/userdata/rotation-script";
 import { heldMarker } from "../../src/userdata/nginx-conf";
 import { tempDir } from "../helpers";
+import { waitUntil } from "../wait-until";
 import { sandboxMissing } from "./supervisor";
 import {
   bedScenario,
@@ -745,7 +746,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       await new Promise<void>((resolve) => other.listen(ports[1], "127.0.0.1", resolve));
       const watch = startWatch();
       try {
-        for (let i = 0; i < 1500 && checks < 3; i++) await sleep(20);
+        await waitUntil("two whole rounds of checks", () => checks >= 3, 30_000);
         expect(checks).toBeGreaterThanOrEqual(3); // two whole rounds done
         const unhealthy = path.join(rotationDir, "unhealthy");
         expect(fs.existsSync(unhealthy) ? fs.readFileSync(unhealthy, "utf8") : "not marked").toBe("not marked");
@@ -784,7 +785,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       setPid(ports[0], stalls.pid!);
       const watch = startWatch({ PATH: `${bin}:${process.env.PATH}` });
       try {
-        for (let i = 0; i < 500 && !calls().includes("kill"); i++) await sleep(20); // two rounds, however loaded
+        await waitUntil("a kill", () => calls().includes("kill"), 10_000, calls); // two rounds, however loaded
         expect(calls()).toContain(`kill --signal=SIGKILL app@${ports[0]}`);
         expect(calls()).not.toContain(`app@${ports[1]}`);
         expect({ exitCode: watch.exitCode, signal: watch.signalCode }).toEqual({ exitCode: null, signal: null });
@@ -833,7 +834,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const watch = startWatch();
       try {
         const busyLine = `port ${busy}: no answer to 2 checks, but it answers others: busy, not hung; left in rotation`;
-        for (let i = 0; i < 500 && !output().includes(busyLine); i++) await sleep(20);
+        await waitUntil("the watchdog finding it busy", () => output().includes(busyLine), 10_000, output);
         expect(output()).toContain(busyLine);
         // more rounds of missed checks (0.1 s apart) while it serves: still not killed, said once
         await sleep(1500);
@@ -842,7 +843,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         expect(fs.readFileSync(served, "utf8").length).toBeGreaterThan(10);
         // it stops answering anything (still running, its checks still late): now it is hung
         await stopServer(traffic);
-        for (let i = 0; i < 500 && !calls().includes("kill"); i++) await sleep(20);
+        await waitUntil("a kill", () => calls().includes("kill"), 10_000, calls);
         expect(calls()).toContain(`kill --signal=SIGKILL app@${busy}`);
         expect(calls()).not.toContain(`kill --signal=SIGKILL app@${other}`);
       } finally {
@@ -871,9 +872,9 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const watch = startWatch();
       try {
         const show = `show --property=MainPID --value app@${late}`;
-        for (let i = 0; i < 1000 && !calls().includes(show); i++) await sleep(10);
+        await waitUntil("the watchdog asking for the MainPID", () => calls().includes(show), 10_000, calls);
         setPid(late, writer.pid!);
-        for (let i = 0; i < 500 && !calls().includes("kill"); i++) await sleep(20);
+        await waitUntil("a kill", () => calls().includes("kill"), 10_000, calls);
         expect(calls()).toContain(`kill --signal=SIGKILL app@${late}`);
       } finally {
         await endWatchdogDrill(watch, ports, writer, lateServer, answers);
@@ -905,7 +906,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         expect(calls()).not.toContain("kill");
         // One answers again: the other, still silent, is held out and killed.
         answering = await serverProcess(ports[1], "answers");
-        for (let i = 0; i < 500 && !calls().includes("kill"); i++) await sleep(20); // two rounds, however loaded the machine
+        await waitUntil("a kill", () => calls().includes("kill"), 10_000, calls); // two rounds, however loaded the machine
         expect(calls()).toContain(`kill --signal=SIGKILL app@${ports[0]}`);
         expect(calls()).not.toContain(`kill --signal=SIGKILL app@${ports[1]}`);
         expect(fs.existsSync(path.join(rotationDir, `held-${ports[0]}`))).toBe(true);
