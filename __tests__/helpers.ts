@@ -5,7 +5,8 @@ import type { TerraformStack } from "cdktf";
 import { stringify } from "yaml";
 import { artifactFileName, readReleases, sha256Hex, type ReleaseArtifact } from "../src/artifact/releases";
 import { tarGz } from "../src/artifact/tar";
-import { parseEnvironment, type EnvironmentConfig } from "../src/config/load";
+import { ConfigError } from "../src/config/errors";
+import { loadEnvironments, parseEnvironment, type EnvironmentConfig } from "../src/config/load";
 import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../src/userdata/app-host";
 import { userDataScript } from "../src/userdata/encode";
 
@@ -159,6 +160,17 @@ export function processRunning(pid: number): boolean {
 }
 
 /** A fresh temporary directory, removed by `cleanUp`. */
+/** The problems `loadEnvironments` reports for the environment folders in `dir`: none when it loads them. */
+export function loadProblems(dir: string, options: { only?: string[] } = {}): string[] {
+  try {
+    loadEnvironments({ dir, ...options });
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+}
+
 export function tempDir(prefix = "cdktf-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

@@ -2,14 +2,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
 import { cidrsOverlap } from "../src/cidr";
-import { ConfigError } from "../src/config/errors";
 import { loadEnvironments } from "../src/config/load";
 import { writeArchitectureDocs } from "../src/ops/architecture-docs";
 import { deployChain } from "../src/ops/ci-environments";
 import { compareEnvironments } from "../src/ops/compare";
 import { selectionFor } from "../src/ops/workflow";
 import { checkedProject, ENVIRONMENT_CHECKS, environmentProblems } from "./environment-checks";
-import { ENVIRONMENTS_DIR, environmentFolders, tempDir } from "./helpers";
+import { ENVIRONMENTS_DIR, environmentFolders, loadProblems, tempDir } from "./helpers";
 
 // "Adding an environment is adding a folder", done as the README says, in a temporary copy of the
 // project: copy environments/dev to environments/qa, give it its own network.cidr, run
@@ -98,13 +97,7 @@ describe("a copied environment folder, with its own CIDR", () => {
 
 test("a copy that keeps its source's CIDR is refused, naming the folder, the field and the overlap", () => {
   const root = made(projectWithCopy());
-  let problems: readonly string[] = [];
-  try {
-    loadEnvironments({ dir: path.join(root, "environments") });
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems = error.problems;
-  }
+  const problems = loadProblems(path.join(root, "environments"));
   expect(problems).toEqual([
     expect.stringMatching(
       new RegExp(
@@ -127,13 +120,7 @@ test("the refusal names the copy even when its name sorts before its source's (s
   const past = new Date(Date.now() - 60_000);
   for (const name of environmentFolders()) fs.utimesSync(path.join(dir, name, "config.yaml"), past, past);
   fs.cpSync(path.join(dir, source), path.join(dir, copy), { recursive: true });
-  let problems: readonly string[] = [];
-  try {
-    loadEnvironments({ dir });
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems = error.problems;
-  }
+  const problems = loadProblems(dir);
   expect(problems.length).toBeGreaterThan(0);
   for (const problem of problems)
     expect(problem).toMatch(new RegExp(`/environments/${copy}: .*/environments/${source}\\b`));

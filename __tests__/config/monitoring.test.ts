@@ -1,9 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError } from "../../src/config/errors";
 import { defaultMaxConnections, dbInstanceMemoryGib } from "../../src/config/db-memory";
 import {
-  loadEnvironments,
   NON_PRODUCTION_DEFAULTS,
   parseEnvironment,
   PRODUCTION_DEFAULTS,
@@ -11,7 +9,7 @@ import {
 } from "../../src/config/load";
 import { WAIVABLE_RULES } from "../../src/config/rules";
 import { DB_INSTANCE_SIZES } from "../../src/config/schema";
-import { environmentFile, productionEnvironmentFile, tempDir, writeEnvironments } from "../helpers";
+import { environmentFile, loadProblems, productionEnvironmentFile, tempDir, writeEnvironments } from "../helpers";
 
 const base = environmentFile();
 const production = productionEnvironmentFile;
@@ -153,13 +151,7 @@ describe("alarm subscribers", () => {
         staging: { ...base, monitoring: { alarmEmails: ["oncall@example.com", "oncall at example.com"] } },
       });
       // when it is loaded, then the one problem names all three
-      let problems: readonly string[] = [];
-      try {
-        loadEnvironments({ dir });
-      } catch (error) {
-        if (!(error instanceof ConfigError)) throw error;
-        problems = error.problems;
-      }
+      const problems = loadProblems(dir);
       const label = path.relative(process.cwd(), dir);
       expect(problems).toEqual([
         `${label}/staging: monitoring.alarmEmails[1] must be an email address such as oncall@example.com (got "oncall at example.com")`,
