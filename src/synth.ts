@@ -54,12 +54,6 @@ export function synthesizeAtomically(
 }
 
 /**
- * `target` with symbolic links resolved (`cdktf.out` linked to a bigger disk): the output is
- * swapped in where the folder really is, and the link keeps pointing at it. Swapped in at the
- * link's own path, the output would replace the link, and the stacks a selection keeps would move
- * out of the folder it pointed at. A link to nothing is refused.
- */
-/**
  * The path from a stack's Terraform working directory (`<outdir>/stacks/<stack>`) to
  * `projectRoot`, as Terraform resolves a relative path there: from the folder the output really
  * is in. With `cdktf.out` a link to another disk, a path worked out from the link's own place
@@ -72,6 +66,12 @@ export function projectRootFromStack(outdir: string, projectRoot: string): strin
   return relative.split(path.sep).join("/") || ".";
 }
 
+/**
+ * `target` with symbolic links resolved (`cdktf.out` linked to a bigger disk): the output is
+ * swapped in where the folder really is, and the link keeps pointing at it. Swapped in at the
+ * link's own path, the output would replace the link, and the stacks a selection keeps would move
+ * out of the folder it pointed at. A link to nothing is refused.
+ */
 function withoutLinks(target: string): string {
   try {
     return fs.realpathSync(target);
