@@ -1,11 +1,11 @@
 import * as path from "node:path";
-import { buildStacks, stateBucketStackId, stateBuckets } from "./src/app";
+import { buildStacks, stateBucketStackId } from "./src/app";
 import { resolveEnvironmentReleases } from "./src/artifact/releases";
 import { ConfigError } from "./src/config/errors";
 import { displayPath, loadProjectEnvironments, parseSelection } from "./src/config/load";
 import { placeholderWarnings } from "./src/config/placeholders";
+import { stateBuckets } from "./src/config/state-buckets";
 import { stateWarnings } from "./src/config/state-warnings";
-import { STATE_STACK_PREFIX } from "./src/naming";
 import { outputLockProblem } from "./src/output-lock";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { PROJECT_ROOT } from "./src/project-root";
@@ -55,6 +55,8 @@ try {
   if (locked) throw new OutputFolderError(locked);
   // local state in <project>/state/, by a path relative to each stack's folder (links resolved)
   const fromStack = projectRootFromStack(outdir, projectRoot);
+  // the stacks of every environment folder and of every state bucket one of them uses
+  const stillUsed = new Set([...all.map((env) => env.name), ...[...stateBuckets(all).keys()].map(stateBucketStackId)]);
   const stacks = synthesizeAtomically(
     outdir,
     (app) => buildStacks(app, environments, { projectRootFromStack: fromStack, releases, everyEnvironment: all }),
@@ -63,13 +65,7 @@ try {
     // those of environment folders that still exist, and the state buckets' that one still uses. Never the project or
     // its environments as the output folder (a synth replaces it whole).
     {
-      keepOtherStacks:
-        only === undefined
-          ? undefined
-          : (stack) =>
-              stack.startsWith(STATE_STACK_PREFIX)
-                ? [...stateBuckets(all).keys()].some((bucket) => stateBucketStackId(bucket) === stack)
-                : all.some((env) => env.name === stack),
+      keepOtherStacks: only === undefined ? undefined : (stack) => stillUsed.has(stack),
       protectedPaths: [projectRoot, environmentsDir],
       // the cdktf CLI deletes the folders of the stacks it no longer sees, and fails on one already gone
       emptyFoldersForDroppedStacks: underCdktfCli,

@@ -6,8 +6,6 @@ import { neighboursOf, STATE_STACK_PREFIX } from "./naming";
 import { StateBucketStack } from "./stacks/state-bucket-stack";
 import { stateBuckets } from "./config/state-buckets";
 
-export { stateBuckets };
-
 export interface BuildOptions {
   /** Path from a stack's working directory (`<outdir>/stacks/<id>`) to the project root. */
   readonly projectRootFromStack: string;
