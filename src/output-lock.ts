@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { makeFolder } from "./make-folder";
 
 // A run of terraform in a synthesized stack's folder (`npm run plan`, `npm run drift`) holds a
 // lock file beside the output folder while it runs: a synth replaces the output folder whole, and
@@ -54,7 +55,7 @@ function heldBy(holder: { readonly pid: number; readonly what: string }, outdir:
  */
 export function takeOutputLock(outdir: string, what: string): void {
   const file = outputLockFile(outdir);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  makeFolder(path.dirname(file));
   for (let attempt = 0; ; attempt++) {
     try {
       fs.writeFileSync(file, `${process.pid} ${what}\n`, { flag: "wx" });
