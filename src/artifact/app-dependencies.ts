@@ -40,8 +40,9 @@ function fileContent(files: readonly TarEntry[], name: string): Buffer | undefin
  * and a server never runs npm. None when the app has no dependencies.
  *
  * Installed into a folder of their own keyed by the lock's SHA-256 (the app's own version left
- * out: dependencyKey) and reused while it is the same; from npm's cache when it holds the packages, from the registry otherwise. Never the
- * app folder's own `node_modules`, which a developer may have changed. Safe when two processes
+ * out: dependencyKey) and reused while it is the same; from npm's cache when it holds the
+ * packages, from the registry otherwise. Never the app folder's own `node_modules`, which a
+ * developer may have changed. Safe when two processes
  * install the same lock at once (each into a temporary folder; the first rename wins).
  */
 export function dependencyEntries(files: readonly TarEntry[], cacheRoot = DEPENDENCY_CACHE): TarEntry[] {

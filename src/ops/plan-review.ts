@@ -570,7 +570,6 @@ const engineMajorUpgrade: Finder = (rc, kind, { environment }) => {
   };
 };
 
-/** Every check of one change for what looks safe but is not. */
 /**
  * A new `network.cidr`: the VPC and every subnet and security group are replaced, while the
  * database and the load balancer are only updated, and AWS refuses to move either into another
@@ -579,8 +578,7 @@ const engineMajorUpgrade: Finder = (rc, kind, { environment }) => {
 const vpcReplaced: Finder = (rc, kind, { environment, stack }) => {
   if (addressOf(rc)?.type !== "aws_vpc" || kind !== "replace") return undefined;
   // a single server moves with its subnet (replaced: the data guard weighs its disk); RDS and an ALB cannot
-  const resources = (stack as { resource?: Record<string, unknown> }).resource ?? {};
-  if (!resources.aws_db_instance && !resources.aws_lb) return undefined;
+  if (!stack.resource?.aws_db_instance && !stack.resource?.aws_lb) return undefined;
   const [before, after] = [values(rc.change.before).cidr_block, values(rc.change.after).cidr_block];
   return {
     address: rc.address,
@@ -717,6 +715,7 @@ const onlyServerReplaced: Finder = (rc, kind, { environment, stack }) => {
   };
 };
 
+/** Every check of one change for what looks safe but is not. */
 const FINDINGS: readonly Finder[] = [
   architectureSwitch,
   desiredIgnored,
