@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { makeFolder } from "../make-folder";
+import stableStringify = require("../patches/stable-stringify");
 import { PLAN_FILE } from "../plan-files";
 import { planCostOf } from "../cost/plan-cost";
 import { BLOCKED_EXIT_CODE, planReviewMarkdown, planReviewText, reviewPlan } from "./plan-review";
@@ -124,15 +125,8 @@ function withoutSensitive(value: unknown, sensitive: unknown): unknown {
   return value ?? null;
 }
 
-/** JSON with every object's keys in order: the same values, the same text. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
+/** JSON with every object's keys in order (the project's stable stringify): the same values, the same text. */
+const canonicalJson = (value: unknown): string => stableStringify(value ?? null)!;
 
 /**
  * Why `changes` are not the `expected` ones (the lines only one of them has), or undefined when
