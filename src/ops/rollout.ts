@@ -221,6 +221,9 @@ const FAILED_REFRESH_HINT =
   "the servers this refresh already replaced run the new launch template, and so will every server the group " +
   "launches from now on (a scale-out, a replacement): deploy the previous app.version to undo (docs/layouts.md)";
 
+/** Waits `ms` (what `WaitOptions.sleep` defaults to). */
+const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** How many times a call the AWS CLI failed for a passing reason is tried in all. */
 export const AWS_TRIES = 5;
 
@@ -237,7 +240,7 @@ const TRANSIENT =
  * connection, and ending it there would leave the refresh rolling with no alarm to stop it.
  */
 async function aws(options: WaitOptions, args: readonly string[], tolerate?: RegExp): Promise<string | undefined> {
-  const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const sleep = options.sleep ?? wait;
   for (let attempt = 1; ; attempt++) {
     const result = await options.run("aws", args);
     if (result.status === 0) return result.stdout;
@@ -442,7 +445,7 @@ async function alarmsSettled(
  */
 export async function waitForRefresh(options: WaitOptions): Promise<number> {
   const { log } = options;
-  const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const sleep = options.sleep ?? wait;
   const now = options.now ?? Date.now;
   await alarmsExist(options);
   if (!options.group) {
