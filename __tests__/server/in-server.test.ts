@@ -503,7 +503,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       for (const other of ports.slice(1)) expect(during.byPort.get(other)).toBeGreaterThan(0);
 
       // Restart=always brings it back; it takes traffic once it has settled. Bounded by time.
-      await bed.waitAllInRotation(10_000);
+      await bed.waitAllInRotation(30_000);
       expect(bed.unit(victim).pid).not.toBe(before);
       // nginx counted it as failed when it was killed: with the test's short settle window it may
       // still be within fail_timeout (1 to 2 s; production's 10-s settle outlasts it). Bounded.

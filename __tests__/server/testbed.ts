@@ -740,7 +740,7 @@ export class TestBed {
    * Resolves once every process is in rotation and nginx's health check answers 200 (or, with
    * `anyHealth`, whatever it answers: the watchdog may have marked the server unhealthy).
    */
-  async waitAllInRotation(timeoutMs = 10_000, options: { anyHealth?: boolean } = {}): Promise<void> {
+  async waitAllInRotation(timeoutMs = 20_000, options: { anyHealth?: boolean } = {}): Promise<void> {
     await this.waitFor(
       "every process in rotation",
       async () =>
