@@ -206,8 +206,10 @@ test("S3 state buckets add state reads to the plan role (its plans take no lock:
   expect(sids(planRolePolicy(withState)).StateRead.Action).toEqual(["s3:GetObject"]);
   expect(sids(planRolePolicy(withState)).StateKey.Action).toEqual(["kms:Decrypt"]);
   expect(sids(deployRolePolicy(withState)).StateRead.Action).toEqual(["s3:GetObject", "s3:PutObject"]);
+  // Terraform's S3 backend (use_lockfile) reads the lock back before it deletes it: without
+  // GetObject every unlock fails with 403, and the lock stays for every later run
   expect(sids(deployRolePolicy(withState)).StateLock).toMatchObject({
-    Action: ["s3:PutObject", "s3:DeleteObject"],
+    Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
     Resource: ["arn:aws:s3:::acme-tfstate/*.tflock"],
   });
   // the state's KMS key, whichever it is, only through S3: never a key to decrypt anything else with

@@ -635,15 +635,17 @@ function stateStatements(inputs: PolicyInputs, write: boolean): Statement[] {
       Action: write ? ["s3:GetObject", "s3:PutObject"] : ["s3:GetObject"],
       Resource: objects,
     },
-    // S3-native locking: a lock object beside the state, written and removed by the deploy's plan
-    // and apply. The plan role's plans read the state without it (npm run plan --no-lock, drift):
-    // code from a pull request can neither hold nor remove a lock a deploy relies on.
+    // S3-native locking: a lock object beside the state, written, read back and removed by the
+    // deploy's plan and apply (Terraform reads the lock before it deletes it: without GetObject the
+    // unlock fails, 403, and the lock stays for every later run). The plan role's plans read the
+    // state without it (npm run plan --no-lock, drift): code from a pull request can neither hold
+    // nor remove a lock a deploy relies on.
     ...(write
       ? [
           {
             Sid: "StateLock",
             Effect: "Allow" as const,
-            Action: ["s3:PutObject", "s3:DeleteObject"],
+            Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             Resource: own ? [`arn:aws:s3:::${own}.tflock`] : buckets.map((b) => `${b}/*.tflock`),
           },
         ]

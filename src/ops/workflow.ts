@@ -109,7 +109,7 @@ export function terraformFailed(command: string, result: TerraformResult, stack:
     : acquiring
       ? `\n${stack.name}'s state lock could not be taken, and no other run holds it (Terraform shows no Lock Info): ` +
         "nothing was checked or changed. Read Terraform's error above: these credentials may lack access to the " +
-        "lock (S3: PutObject and DeleteObject on the state key's .tflock object)."
+        "lock (S3: GetObject, PutObject and DeleteObject on the state key's .tflock object)."
       : "";
   return new OpsError(`terraform ${command} failed in ${shown(stack.dir)} (exit ${result.status}):\n${said}${locked}`);
 }
