@@ -10,7 +10,8 @@ import { outputLockProblem } from "./src/output-lock";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { PROJECT_ROOT } from "./src/project-root";
 import { readableStack } from "./src/readable-stack";
-import { OutputFolderError, projectRootFromStack, synthesizeAtomically } from "./src/synth";
+import { workspaceProblem } from "./src/state-workspace";
+import { OutputFolderError, projectRootFromStack, SynthRefusedError, synthesizeAtomically } from "./src/synth";
 import { printSynthSummary } from "./src/summary";
 
 // Entry point of `npm run synth` and of cdktf.json's "app": validate every environment folder,
@@ -42,6 +43,9 @@ try {
         "every environment is synthesized, so that none is used from an earlier synth",
     );
   }
+  // before the stacks are written: `cdktf deploy` runs Terraform with this shell's variables
+  const workspace = workspaceProblem();
+  if (workspace) throw new SynthRefusedError(workspace);
   const only = parseSelection(selection);
   const environmentsDir = process.env.ENVIRONMENTS_DIR ?? path.join(projectRoot, "environments");
   const { all, selected: environments } = loadProjectEnvironments({ dir: environmentsDir, only });
@@ -90,7 +94,7 @@ try {
   if (error instanceof ConfigError) {
     console.error(`Nothing was synthesized: ${error.problems.length} problem(s) in the environment folders:`);
     for (const problem of error.problems) console.error(`  ${problem}`);
-  } else if (error instanceof OutputFolderError) {
+  } else if (error instanceof SynthRefusedError) {
     console.error(`Nothing was synthesized: ${error.message}`);
   } else if (error instanceof PolicyError) {
     console.error(`Nothing was synthesized: ${error.violations.length} guardrail policy violation(s):`);

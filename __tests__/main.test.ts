@@ -271,6 +271,17 @@ describe("main.ts", () => {
     }
   });
 
+  test("TF_WORKSPACE left in the shell is refused before anything is written: cdktf deploy would run Terraform in that workspace's empty state and create every resource again", () => {
+    const envs = writeEnvironments(path.join(work, "envs"), { dev: environmentFile() });
+    const outdir = path.join(work, "out");
+    const run = runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS_DIR: envs, TF_WORKSPACE: "foo" });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toMatch(/^Nothing was synthesized: TF_WORKSPACE=foo is set: .*: unset TF_WORKSPACE$/);
+    expect(fs.existsSync(outdir)).toBe(false);
+    // "default" is the workspace every environment uses
+    expect(runMain({ CDKTF_OUTDIR: outdir, ENVIRONMENTS_DIR: envs, TF_WORKSPACE: "default" }).status).toBe(0);
+  });
+
   test("an empty environments folder fails without writing anything", () => {
     const outdir = path.join(work, "out");
     fs.mkdirSync(path.join(work, "envs"));

@@ -237,6 +237,45 @@ describe("synthesizeAtomically", () => {
     expect(fs.existsSync(path.join(outdir, "plan-prod.md"))).toBe(false);
   });
 
+  test.each([
+    [
+      "errored.tfstate",
+      "dev",
+      /errored\.tfstate is the state Terraform could not save to dev's backend.*state push errored\.tfstate/,
+    ],
+    [
+      "terraform.tfstate.d/foo/terraform.tfstate",
+      "dev",
+      /terraform\.tfstate\.d holds the states of Terraform workspaces other than default/,
+    ],
+    [
+      "terraform.tfstate",
+      "prod",
+      /terraform\.tfstate is Terraform state, which no backend here writes in a stack's folder/,
+    ],
+    ["terraform.tfstate.backup", "prod", /terraform\.tfstate\.backup is Terraform state/],
+  ])(
+    "state Terraform left in a stack's folder (%s, the only copy of it) stops the synth that would delete it, also when its stack is no longer built; nothing changes",
+    (file, stack, message) => {
+      synthesizeAtomically(outdir, (app) => ["dev", "prod"].forEach((id) => addStack(app, id)));
+      const state = path.join(outdir, "stacks", stack, file);
+      fs.mkdirSync(path.dirname(state), { recursive: true });
+      fs.writeFileSync(state, '{"version": 4}');
+      const before = snapshot(outdir);
+      // a full synth and one that no longer builds the stack
+      for (const build of [["dev", "prod"], ["dev"]]) {
+        const synth = () => synthesizeAtomically(outdir, (app) => build.forEach((id) => addStack(app, id)));
+        expect(synth).toThrow(OutputFolderError);
+        expect(synth).toThrow(message);
+        expect(synth).toThrow(/a synth replaces .*cdktf\.out whole and would delete it\. .*, then synthesize again$/);
+      }
+      expect(snapshot(outdir)).toEqual(before);
+      // moved out, the synth goes on
+      fs.rmSync(path.join(outdir, "stacks", stack, file.split("/")[0]), { recursive: true });
+      expect(synthesizeAtomically(outdir, (app) => addStack(app, "dev"))).toEqual(["dev"]);
+    },
+  );
+
   test("terraform init's providers and lock file survive a new synth; dropped stacks do not", () => {
     synthesizeAtomically(outdir, (app) => ["dev", "prod"].forEach((id) => addStack(app, id)));
     fs.mkdirSync(path.join(outdir, "stacks", "dev", ".terraform", "providers"), { recursive: true });

@@ -745,6 +745,66 @@ describe("the deploy of one environment", () => {
     expect(index(/npm run wait-rollout -- "\$ENVIRONMENT"/)).toBeGreaterThan(index(/apply .*plan\.tfplan/));
   });
 
+  test("an apply that could not save the state: its errored.tfstate is pushed again (a stub terraform the test writes answers the push); when no push works, the error says what to do, and the state is not uploaded", () => {
+    const deployJob = applyingJob();
+    const steps = stepsOf(deployJob);
+    const apply = steps.find((s) => /apply .*plan\.tfplan/.test(s.run ?? ""))!;
+    const push = step(deployJob, "Push a state the apply could not save");
+    // right after the apply, only when it failed
+    expect(steps.indexOf(push)).toBe(steps.indexOf(apply) + 1);
+    expect(push.if).toBe(`failure() && steps.${apply.id}.outcome == 'failure'`);
+    const cwd = tempDir("errored-state-");
+    const stack = path.join(cwd, "cdktf.out", "stacks", "prod");
+    fs.mkdirSync(stack, { recursive: true });
+    const bin = tempDir("stub-terraform-");
+    const calls = path.join(bin, "calls");
+    // STUB terraform: logs its arguments, and fails the first PUSH_FAILURES pushes
+    fs.writeFileSync(
+      path.join(bin, "terraform"),
+      [
+        "#!/bin/bash",
+        `printf '%s\\n' "$*" >> '${calls}'`,
+        `n=$(wc -l < '${calls}')`,
+        '[ "$n" -gt "${PUSH_FAILURES:-0}" ]',
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const run = (failures: number) => {
+      fs.rmSync(calls, { force: true });
+      const result = runStep("deploy-environment.yml", push.run, {
+        cwd,
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH}`,
+          ENVIRONMENT: "prod",
+          STATE_PUSH_WAITS: "0 0 0",
+          PUSH_FAILURES: String(failures),
+        },
+      });
+      const pushes = fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [];
+      return { ...result, pushes };
+    };
+    // an apply that failed with the state saved: nothing to push
+    expect(run(0)).toMatchObject({ status: 0, pushes: [] });
+    fs.writeFileSync(path.join(stack, "errored.tfstate"), "{}");
+    // pushed on the second try: the job still fails, saying what to do next
+    const pushed = run(1);
+    expect(pushed.status).toBe(1);
+    expect(pushed.pushes).toEqual(
+      Array(2).fill("-chdir=cdktf.out/stacks/prod state push -lock-timeout=10m errored.tfstate"),
+    );
+    expect(pushed.stdout).toContain(
+      "::error::the apply could not save prod's state; errored.tfstate has been pushed since",
+    );
+    // every push refused: the error says what the operator must do before the next deploy
+    const lost = run(3);
+    expect(lost.status).toBe(1);
+    expect(lost.pushes).toHaveLength(3);
+    expect(lost.stdout).toContain("::error::prod's state could not be saved, and pushing errored.tfstate failed too");
+    expect(lost.stdout).toContain("Before any other deploy of prod, import each into it (terraform import)");
+  });
+
   test("a deploy job without its environment's AWS_DEPLOY_ROLE_ARN (a new folder no one set up CI for) fails before anything, naming the environment, the variable and the policy file", () => {
     const deployJob = applyingJob();
     const check = step(deployJob, "The environment's deploy role");

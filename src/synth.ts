@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { App } from "cdktf";
+import { displayPath } from "./config/load";
 import { makeFolder } from "./make-folder";
 import { isRunning } from "./output-lock";
 import { DRIFT_PLAN_FILE, PLAN_FILE } from "./plan-files";
@@ -24,7 +25,7 @@ export function synthesizeAtomically(
   options: SynthOptions = {},
 ): string[] {
   const target = withoutLinks(path.resolve(outdir));
-  const problem = outputFolderProblem(target, options.protectedPaths ?? []);
+  const problem = outputFolderProblem(target, options.protectedPaths ?? []) ?? stateInStackFolders(target);
   if (problem) throw new OutputFolderError(problem);
   const staging = `${target}.staging-${process.pid}`;
   removeLeftovers(target);
@@ -115,7 +116,16 @@ export interface SynthOptions {
 }
 
 /** An output folder that synthesizing would destroy; nothing was written. */
-export class OutputFolderError extends Error {
+/** A synth refused before anything was written, in one message: printed without a stack trace. */
+export class SynthRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SynthRefusedError";
+  }
+}
+
+/** The output folder cannot be written, or writing it would lose something. */
+export class OutputFolderError extends SynthRefusedError {
   constructor(message: string) {
     super(message);
     this.name = "OutputFolderError";
@@ -146,6 +156,39 @@ export function outputFolderProblem(target: string, protectedPaths: readonly str
   const entries = fs.readdirSync(target);
   if (entries.length === 0 || isEarlierOutput(target, entries)) return undefined;
   return `the output folder ${target} holds files but no cdktf manifest.json, so it is not an earlier synth's output, and a synth would delete them; empty it, or choose another folder`;
+}
+
+/**
+ * Why the earlier output in `target` must not be replaced because Terraform left state in a stack's
+ * folder, or undefined. No backend here writes state there (local state is in <project>/state/);
+ * what is there is the only copy of something: `errored.tfstate`, which Terraform writes where it
+ * runs when it cannot save the state to its backend (an apply's resources are recorded nowhere
+ * else), or the states of workspaces other than default (terraform.tfstate.d/).
+ */
+function stateInStackFolders(target: string): string | undefined {
+  const stacks = path.join(target, "stacks");
+  if (!fs.existsSync(stacks)) return undefined;
+  for (const stack of fs.readdirSync(stacks, { withFileTypes: true })) {
+    if (!stack.isDirectory()) continue;
+    const folder = path.join(stacks, stack.name);
+    const state = fs.readdirSync(folder).find((name) => /\.tfstate(\.backup)?$|^terraform\.tfstate\.d$/.test(name));
+    if (state === undefined) continue;
+    const [file, out] = [displayPath(path.join(folder, state)), displayPath(target)];
+    const [what, todo] =
+      state === "terraform.tfstate.d"
+        ? [
+            "holds the states of Terraform workspaces other than default (TF_WORKSPACE), which no environment here uses",
+            `Move it out of ${out} (and unset TF_WORKSPACE)`,
+          ]
+        : state === "errored.tfstate"
+          ? [
+              `is the state Terraform could not save to ${stack.name}'s backend, the only record of what its last apply made`,
+              `Push it (terraform -chdir=${displayPath(folder)} state push errored.tfstate; docs/state.md), then move it out of ${out}`,
+            ]
+          : ["is Terraform state, which no backend here writes in a stack's folder", `Move it out of ${out}`];
+    return `${file} ${what}; a synth replaces ${out} whole and would delete it. ${todo}, then synthesize again`;
+  }
+  return undefined;
 }
 
 /**

@@ -148,6 +148,19 @@ describe("npm run drift (stub terraform)", () => {
     ]);
   });
 
+  test("TF_WORKSPACE left in the shell: refused before Terraform runs (it would switch to that workspace's empty state)", async () => {
+    const result = await runInProcess(
+      () => cliCommand(COMMANDS.drift.tool, COMMANDS.drift.main, ["dev", "--no-synth"]),
+      {
+        ...stubEnvironment({ planExit: 0 }),
+        TF_WORKSPACE: "foo",
+      },
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("TF_WORKSPACE=foo is set: Terraform would read and write that workspace's state");
+    expect(stub.calls()).toEqual([]);
+  });
+
   test("drift: exit 2, listing each resource (with its construct) and attribute; ignored autoscaling set aside", async () => {
     const staging = stackOf("staging");
     const group = addressOf(staging, "aws_security_group", "Database_SecurityGroup");

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { workspaceProblem } from "../state-workspace";
 
 /** A problem to report in one message, without a stack trace: bad input, a failed step. */
 export class OpsError extends Error {
@@ -18,9 +19,12 @@ export function terraformArgs(command: string, args: readonly string[] = []): st
 
 /**
  * The environment Terraform runs in: no version check against HashiCorp's servers
- * (`CHECKPOINT_DISABLE`), and output worded for automation (`TF_IN_AUTOMATION`).
+ * (`CHECKPOINT_DISABLE`), and output worded for automation (`TF_IN_AUTOMATION`). Refuses a
+ * `TF_WORKSPACE` other than default (an empty state: src/state-workspace.ts).
  */
 export function terraformEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const workspace = workspaceProblem(base.TF_WORKSPACE);
+  if (workspace) throw new OpsError(workspace);
   return { ...base, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" };
 }
 
