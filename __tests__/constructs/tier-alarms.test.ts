@@ -27,7 +27,11 @@ function alarms(build: (scope: Construct) => void): Record<string, Record<string
   );
 }
 
-const loadBalancerAlarms = (minHealthyHosts: number) =>
+const GROUP = "shop-prod-app-123";
+const loadBalancerAlarms = (
+  minHealthyHosts: number,
+  group: { autoScalingGroupName?: string } = { autoScalingGroupName: GROUP },
+) =>
   alarms((scope) => {
     new LoadBalancerAlarms(scope, "LoadBalancerAlarms", {
       ...common,
@@ -39,6 +43,8 @@ const loadBalancerAlarms = (minHealthyHosts: number) =>
       latencyP99Ms: 1500,
       minHealthyHosts,
       healthCheckGracePeriodSeconds: 300,
+      replacementSeconds: 3816,
+      ...group,
     });
   });
 const loadBalancer = loadBalancerAlarms(2);
@@ -194,27 +200,44 @@ describe("LoadBalancerAlarms", () => {
     );
   });
 
-  test("unhealthy hosts page only when one stays unhealthy past a new server's grace period, never on a launch", () => {
-    // given servers that register while they boot, counted unhealthy for up to the 300 s grace period
+  test("unhealthy hosts page only when one stays unhealthy past the grace period with no replacement launching: never on a launch, nor while the group replaces it", () => {
     const alarm = loadBalancer["shop-prod-unhealthy-hosts"];
-    expect(alarm).toMatchObject({
+    expect(alarm).toMatchObject({ comparison_operator: "GreaterThanThreshold", threshold: 0 });
+    const queries = Object.fromEntries(alarm.metric_query.map((q: any) => [q.id, q]));
+    expect(queries.unhealthy.metric).toEqual({
+      namespace: "AWS/ApplicationELB",
       metric_name: "UnHealthyHostCount",
-      statistic: "Minimum", // the fewest unhealthy in each minute: a server that turns healthy leaves it
-      comparison_operator: "GreaterThanThreshold",
-      threshold: 0,
-      period: 60,
       dimensions: { TargetGroup: TG, LoadBalancer: ALB },
+      stat: "Minimum", // the fewest unhealthy in each minute: a server that turns healthy leaves it
+      period: 60,
     });
-    // then every minute of a window longer than the grace period must breach (not 2 of 3 minutes)
-    expect(alarm.evaluation_periods * alarm.period).toBeGreaterThan(300);
+    expect(queries.pending.metric).toEqual({
+      namespace: "AWS/AutoScaling",
+      metric_name: "GroupPendingInstances",
+      dimensions: { AutoScalingGroupName: GROUP },
+      stat: "Maximum", // a replacement on its way at any time of the minute
+      period: 60,
+    });
+    const minute = (values: Record<string, number>) => metricMath(alarm.metric_query, values);
+    // one unhealthy target and nothing launching: it counts
+    expect(minute({ unhealthy: 1, pending: 0 })).toBe(1);
+    expect(minute({ unhealthy: 2 })).toBe(2); // the group's metrics missing: as nothing launching
+    // the group replacing it (its replacement boots first, under the launch hook): it does not
+    expect(minute({ unhealthy: 1, pending: 1 })).toBe(0);
+    expect(minute({ pending: 0 })).toBe(0);
+    // every minute of a window longer than the grace period must breach (not 2 of 3 minutes)
+    expect(alarm.evaluation_periods).toBe(6);
     expect(alarm.datapoints_to_alarm).toBe(alarm.evaluation_periods);
-    // and the description gives that reasoning
     expect(alarm.alarm_description).toMatch(
-      /for 6 minutes in a row, longer than the 300 s the group gives a server once in service .*registered only once its boot has finished.*not a launch or an instance refresh/,
+      /for 6 minutes in a row, longer than the 300 s the group gives a server once in service .*not a launch or an instance refresh, and the group is launching no replacement for it\. Look first at: /,
     );
+    // without a group to ask, any target unhealthy past the grace period
+    const plain = loadBalancerAlarms(2, {})["shop-prod-unhealthy-hosts"];
+    expect(plain).toMatchObject({ metric_name: "UnHealthyHostCount", statistic: "Minimum", evaluation_periods: 6 });
+    expect(plain.alarm_description).not.toContain("replacement");
   });
 
-  test("capacity below the group's minimum pages once it outlasts a replacement; no such alarm with a minimum of 0", () => {
+  test("capacity below the group's minimum pages once it outlasts the grace period and the longest replacement (a whole boot under the launch hook), not during one; no such alarm with a minimum of 0", () => {
     const alarm = loadBalancer["shop-prod-healthy-hosts-below-min"];
     expect(alarm).toMatchObject({
       metric_name: "HealthyHostCount",
@@ -222,11 +245,13 @@ describe("LoadBalancerAlarms", () => {
       comparison_operator: "LessThanThreshold",
       threshold: 2,
       treat_missing_data: "breaching",
+      period: 60,
     });
-    expect(alarm.evaluation_periods * alarm.period).toBeGreaterThan(300);
+    // 300 s of grace and 3,816 s of replacement: 69 minutes, and 2 more
+    expect(alarm.evaluation_periods).toBe(71);
     expect(alarm.datapoints_to_alarm).toBe(alarm.evaluation_periods);
     expect(alarm.alarm_description).toMatch(
-      /Fewer than 2 app servers \(the group's minimum, app.count.min\).*longer than the group needs to replace one/,
+      /Fewer than 2 app servers \(the group's minimum, app.count.min\) have been healthy for 71 minutes: longer than the group needs to replace one \(the 300 s grace period, then the launch and a whole boot of the replacement, up to 3816 s\)/,
     );
     const none = loadBalancerAlarms(0);
     expect(Object.keys(none)).not.toContain("shop-prod-healthy-hosts-below-min");

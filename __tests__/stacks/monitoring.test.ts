@@ -100,12 +100,11 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
       { namespace: "AWS/AutoScaling", metric: "GroupPendingInstances", statistic: "Minimum", dims: group },
       { namespace: "AWS/AutoScaling", metric: "GroupTerminatingInstances", statistic: "Minimum", dims: group },
     ],
-    "unhealthy-hosts": {
-      namespace: "AWS/ApplicationELB",
-      metric: "UnHealthyHostCount",
-      statistic: "Minimum",
-      dims: targets,
-    },
+    "unhealthy-hosts": [
+      { namespace: "AWS/ApplicationELB", metric: "UnHealthyHostCount", statistic: "Minimum", dims: targets },
+      // a replacement on its way: the group's own
+      { namespace: "AWS/AutoScaling", metric: "GroupPendingInstances", statistic: "Maximum", dims: group },
+    ],
     "healthy-hosts-below-min": {
       namespace: "AWS/ApplicationELB",
       metric: "HealthyHostCount",

@@ -27,6 +27,20 @@ export interface LoadBalancerAlarmsProps extends TierAlarmsProps {
    */
   readonly healthCheckGracePeriodSeconds?: number;
   /**
+   * The app servers' Auto Scaling group. With it, an unhealthy target the group is replacing does
+   * not page: the group launches the replacement first (`GroupPendingInstances` above 0 while it
+   * boots), and terminates the unhealthy one only once the replacement is in service.
+   * @default - no group: any target unhealthy past the grace period pages
+   */
+  readonly autoScalingGroupName?: string;
+  /**
+   * Seconds a replacement may take, from its launch to the end of its boot (the group's launch hook
+   * timeout): fewer healthy targets than the minimum for longer than this and the grace period is
+   * capacity lost, not being replaced.
+   * @default 0 (the grace period alone)
+   */
+  readonly replacementSeconds?: number;
+  /**
    * Requests a minute below which the error rates count as 0: one failed request out of two is
    * not an incident worth a page.
    * @default 10
@@ -116,42 +130,62 @@ export class LoadBalancerAlarms extends TierAlarms {
 
     // ---- Target health ----
     // A new server registers with the target group only once its boot has finished (the group's
-    // launch hook), and is healthy two health checks later; the group replaces one that stays
-    // unhealthy past the grace period. What hurts users is a server unhealthy past that, or capacity
-    // lost for longer than the group takes to replace a server (its boot, which for a replacement
-    // runs no new migrations, within the grace period too).
+    // launch hook), and is healthy two health checks later. One in service that fails the health
+    // check past its grace period is replaced: the group launches the replacement first (it keeps
+    // app.count.min serving), waits out its whole boot, then terminates the unhealthy one. That
+    // target stays unhealthy, and capacity below the minimum, for as long as the replacement boots:
+    // routine self-healing, not a page. What is one: a target unhealthy that nothing replaces, and
+    // capacity still short after the longest replacement.
     const sustained = minutesPast(grace, 1);
+    const group = props.autoScalingGroupName;
     this.alarm("UnhealthyHosts", {
       what: "unhealthy-hosts",
       description:
         `An app server has failed the load balancer's health check for ${sustained} minutes in a row, longer than ` +
         `the ${grace} s the group gives a server once in service (its health-check grace period; a new server is ` +
-        `registered only once its boot has finished), so this is not a launch or an instance refresh. Look first ` +
-        `at: target health in the EC2 console (the reason column), the health check path on that server (curl it ` +
-        `through Session Manager), and the group's activity history.`,
+        `registered only once its boot has finished), so this is not a launch or an instance refresh` +
+        (group ? `, and the group is launching no replacement for it` : "") +
+        `. Look first at: target health in the EC2 console (the reason column), the health check path on that ` +
+        `server (curl it through Session Manager), and the group's activity history and suspended processes.`,
       comparison: "GreaterThanThreshold",
       threshold: 0,
       treatMissingData: "notBreaching",
       evaluation: { periods: sustained, datapoints: sustained },
-      metric: {
-        namespace: NAMESPACE,
-        metricName: "UnHealthyHostCount",
-        dimensions: targets,
-        // The fewest unhealthy targets in each minute: a booting server leaves the count once healthy.
-        statistic: "Minimum",
-        period: 60,
-      },
+      // The fewest unhealthy targets in each minute: a booting server leaves the count once healthy.
+      metric: group
+        ? {
+            query: [
+              minuteMetric("unhealthy", NAMESPACE, "UnHealthyHostCount", "Minimum", targets),
+              // any server pending in the minute: a replacement (or a scale-out) on its way
+              minuteMetric("pending", "AWS/AutoScaling", "GroupPendingInstances", "Maximum", {
+                AutoScalingGroupName: group,
+              }),
+              {
+                id: "unreplaced",
+                expression: "IF(FILL(pending, 0) > 0, 0, FILL(unhealthy, 0))",
+                label: "Unhealthy targets, no replacement launching",
+                returnData: true,
+              },
+            ],
+          }
+        : {
+            namespace: NAMESPACE,
+            metricName: "UnHealthyHostCount",
+            dimensions: targets,
+            statistic: "Minimum",
+            period: 60,
+          },
     });
     if (props.minHealthyHosts > 0) {
-      const replaced = minutesPast(grace, 2);
+      const replaced = minutesPast(grace + (props.replacementSeconds ?? 0), 2);
       this.alarm("HealthyHostsBelowMinimum", {
         what: "healthy-hosts-below-min",
         description:
           `Fewer than ${props.minHealthyHosts} app servers (the group's minimum, app.count.min) have been healthy ` +
-          `for ${replaced} minutes: longer than the group needs to replace one (the launch and a boot within the ` +
-          `${grace} s grace period), so capacity is lost, not being rolled. Look first at: the group's activity ` +
-          `history (failed launches, abandoned boots, capacity or quota errors), the boot log group, then target ` +
-          `health reasons in the EC2 console.`,
+          `for ${replaced} minutes: longer than the group needs to replace one (the ${grace} s grace period, then ` +
+          `the launch and a whole boot of the replacement${props.replacementSeconds ? `, up to ${props.replacementSeconds} s` : ""}), ` +
+          `so capacity is lost, not being replaced. Look first at: the group's activity history (failed launches, ` +
+          `abandoned boots, capacity or quota errors), the boot log group, then target health reasons in the EC2 console.`,
         comparison: "LessThanThreshold",
         threshold: props.minHealthyHosts,
         treatMissingData: "breaching",

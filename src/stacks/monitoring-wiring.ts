@@ -81,6 +81,8 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
         ...common,
         minHealthyHosts: env.app.count.min,
         healthCheckGracePeriodSeconds: fleet?.healthCheckGracePeriod,
+        autoScalingGroupName: fleet?.autoScalingGroupName,
+        replacementSeconds: fleet?.bootTimeoutSeconds,
         loadBalancerArnSuffix: tiers.loadBalancer.arnSuffix,
         targetGroupArnSuffix: tiers.loadBalancer.targetGroupArnSuffix,
         loadBalancer5xxPercent: t.loadBalancer5xxPercent,
