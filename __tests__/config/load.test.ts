@@ -160,6 +160,21 @@ describe("loading the environment folders", () => {
     ]);
   });
 
+  test("a new folder in another region is the one named, though it comes first in folder order: the region most of a bucket's environments name is the bucket's", () => {
+    const osaka = {
+      region: "ap-northeast-3",
+      network: { ...net("10.3.0.0/16").network, availabilityZones: ["ap-northeast-3a", "ap-northeast-3b"] },
+    };
+    writeEnvironments(dir, {
+      "dr-osaka": environmentFile({ ...osaka, ...s3("acme-state") }),
+      prod: environmentFile({ ...net("10.1.0.0/16"), ...s3("acme-state") }),
+      staging: environmentFile({ ...net("10.2.0.0/16"), ...s3("acme-state") }),
+    });
+    expect(problems()).toEqual([
+      `${label()}/dr-osaka: state.region must match the bucket's region ap-northeast-2 (set by ${label()}/prod) (got "ap-northeast-3")`,
+    ]);
+  });
+
   test("the bucket's region and account are the ones its stack is made with, whichever file was edited last: the edited one is not named as the odd one out", () => {
     writeEnvironments(dir, {
       prod: environmentFile({ ...net("10.1.0.0/16"), accountId: "210987654321", ...s3("acme-state") }),
