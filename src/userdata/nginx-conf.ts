@@ -88,9 +88,13 @@ export function upstreamZoneKb(processes: number): number {
  *   the held one is no backup: the others remain, and nginx would not try it last among backups
  *   (least_conn takes turns among them).
  * - A request that cannot reach a process (refused, reset, timed out) is retried on the next
- *   process, at most once per process. A read timeout is shorter than the retry window, so a
- *   request that timed out on a hung process is retried too. nginx never retries a non-idempotent
- *   request (POST, PATCH) once it was sent, so a write is never applied twice. An answer the app
+ *   process. A read timeout is shorter than the retry window, so a request that timed out on a
+ *   hung process is retried too. nginx never retries a POST or PATCH once it was sent. It does
+ *   retry a PUT or DELETE that was sent, as it does a GET (HTTP defines them as idempotent), while
+ *   the first copy may still run in the process that timed out: an app's PUT and DELETE must be
+ *   safe to apply twice (docs/inside-the-server.md). When every process has been counted as failed
+ *   within the same second, the retry goes to the backup entries, which may be the same process
+ *   again (least_conn among them). An answer the app
  *   gave, whatever its status, reaches the client as it is, and counts nothing against the process:
  *   an app's 503 (overloaded, in maintenance) or 504 (its own dependency timed out) is the app's
  *   word, the same from every process. Retried, each would cost every process a try (a dependency
