@@ -8,7 +8,8 @@ import { call, DatabaseBed, DRILL_INSTANCE_ID } from "./database-bed";
 import type { Reply } from "./load";
 import { engineMissing, type DrillEngine } from "./databases";
 import { readEnvironmentFile } from "./supervisor";
-import { nginxMissing, run } from "./testbed";
+import { nginxMissing, run, STEP_TIMEOUT_MS } from "./testbed";
+import { waitUntil } from "../wait-until";
 
 /**
  * The app and its database, for real: PostgreSQL and MariaDB from Debian's packages (the majors
@@ -51,7 +52,7 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
     started.forEach((result, i) => result.status === "fulfilled" && beds.set(ENGINES[i], result.value));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
-  }, 60_000);
+  }, STEP_TIMEOUT_MS);
 
   afterAll(async () => {
     await Promise.all([...beds.values()].map((bed) => bed.stop()));
@@ -196,12 +197,19 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
   test("a write held behind a lock past the app's query timeout fails on the database's side too: nothing is written once the lock goes (a client that retries its 500 would write twice)", () =>
     onEach(async (bed) => {
       const body = `locked out ${bed.engine}`;
-      // the table locked by another session for 4 s
-      const lock =
-        bed.engine === "postgres"
-          ? bed.db.admin("BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;", "app")
-          : bed.db.admin("LOCK TABLES notes WRITE; SELECT SLEEP(4); UNLOCK TABLES;", "app");
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      const postgres = bed.engine === "postgres";
+      // the table locked by another session until the insert below has given up (not for a fixed
+      // time, which a loaded machine outran once: the insert then ran after the lock had gone)
+      const sleep = postgres ? "SELECT pg_sleep(60)" : "SELECT SLEEP(60)";
+      const lock = postgres
+        ? bed.db.admin(`BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE; ${sleep}; COMMIT;`, "app")
+        : bed.db.admin(`LOCK TABLES notes WRITE; ${sleep}; UNLOCK TABLES;`, "app");
+      // held once that session sleeps (it sleeps only once the lock was granted)
+      const sleeping = postgres
+        ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '${sleep}%' AND state = 'active' AND pid <> pg_backend_pid()`
+        : `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '${sleep}%' AND ID <> CONNECTION_ID()`;
+      let holder = "";
+      await waitUntil("the lock held", async () => (holder = await bed.db.admin(sleeping)) !== "", 30_000);
       // the app's own database code, giving up after 2 s (the app's is 10 s)
       const release = path.join(bed.bed.host.paths.appRoot, "releases", "1.0.0");
       const insert =
@@ -218,7 +226,11 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       };
       const { stdout } = await run(process.execPath, ["-e", script], { env, cwd: release });
       expect(stdout).toMatch(/^failed: /);
-      await lock;
+      // the lock goes: the sleep cancelled, which fails that session's client (and in PostgreSQL its
+      // transaction); an insert still waiting behind it on the database's side would now be written
+      await bed.db.admin(postgres ? `SELECT pg_cancel_backend(${holder})` : `KILL QUERY ${holder}`);
+      await expect(lock).rejects.toThrow(postgres ? /canceling statement due to user request/ : /interrupted/);
+      await new Promise((resolve) => setTimeout(resolve, 500));
       const written = await bed.db.admin(`SELECT COUNT(*) FROM notes WHERE body = '${body}'`, "app");
       expect(written.trim()).toBe("0");
     }));
@@ -340,7 +352,7 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
           /^[1-9]\d*$/,
         );
       }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   test(
@@ -402,6 +414,6 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
         );
         expect(after).toEqual(pids);
       }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 });

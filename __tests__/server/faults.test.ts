@@ -18,6 +18,7 @@ import {
   request,
   slowUploads,
   steadyLoad,
+  STEP_TIMEOUT_MS,
   TEST_ROTATION,
   TestBed,
 } from "./testbed";
@@ -199,6 +200,8 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const load = steadyLoad(bed.nginxPort, { withPosts: true, concurrency: 6 });
       await sleep(200);
       const run = await bed.deploy("2.0.0");
+      // on a loaded machine the pace drops: the load goes on until it has carried enough to mean something
+      await bed.waitFor("more than 50 POSTs answered", () => load.okOf("POST /echo") > 50, 30_000);
       const seen = await load.stop();
       expect(run.code).toBe(1);
       expect(run.output).toContain(
@@ -213,7 +216,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(seen.posts).toBeGreaterThan(50);
       for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe("1.0.0");
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   const three = bedScenario(() => TestBed.serving(3));
@@ -236,7 +239,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(seen.failures).toEqual([]);
       for (const port of ports) expect(await versionOf(port)).toBe("1.0.0");
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // ---- Item 5: a release that dies soon after it starts ----
@@ -260,7 +263,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(seen.byVersion.get("3.0.0") ?? 0).toBe(0);
       for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe("1.0.0");
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // A process stopped by hand (held out, as ExecStop leaves it) when a deploy begins: the deploy
@@ -289,7 +292,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(seen.failures).toEqual([]);
       await expectAllOn(bed, "1.0.0");
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // A release that dies after its settle window, while the deploy moves the next process: the first
@@ -322,7 +325,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(run.code).toBe(1);
       await expectAllOn(bed, "1.0.0");
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // ---- Item 3: a process that is back is used at once ----
@@ -391,7 +394,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect((await get(bed.nginxPort, "/")).status).toBe(200);
       await bed.waitAllInRotation();
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
   // ---- Item 2: the drain answers every request that reached the process ----
   // GET /work here takes about 1 ms of CPU (5,000 PBKDF2 rounds; 20,000 by default): the event loop
@@ -420,7 +423,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(seen.byKind.get("POST /echo")!.ok).toBeGreaterThan(20);
       expect(seen.byKind.get("GET /work")!.ok).toBeGreaterThan(20);
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // ---- Uploads still arriving while a deploy moves their process ----
@@ -458,23 +461,24 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const [stopped, serving] = bed.host.appPorts;
       await bed.unit(stopped).stop();
       expect(bed.held(stopped)).toBe(true);
-      const load = steadyLoad(bed.nginxPort, { withPosts: true });
+      const load = steadyLoad(bed.nginxPort, { withPosts: true, timeoutMs: 20_000 });
       await sleep(300);
       bed.unit(serving).kill("SIGSTOP");
-      // gives up on the stalled process after 2 s (504): the timeout that made nginx count it failed
-      const check = get(bed.nginxPort, "/healthz", undefined, 10_000);
-      await sleep(2500);
+      // gives up on the stalled process after 2 s (504): the timeout that made nginx count it failed.
+      // The stall lasts until then at least: a busy worker's check may reach nginx late.
+      const check = get(bed.nginxPort, "/healthz", undefined, 20_000);
+      const [, health] = await Promise.all([sleep(2500), check]);
       bed.unit(serving).kill("SIGCONT");
-      expect((await check).status).toBe(504);
+      expect(health.status).toBe(504);
       // the second after the stall, when a process counted failed would be skipped, and enough
       // requests after it (GETs and POSTs alike) on a loaded machine
       await sleep(1000);
-      await load.answered(20, 10_000);
+      await load.answered(20, 30_000);
       const seen = await load.stop();
       expect(seen.failures).toEqual([]);
       expect(seen.posts).toBeGreaterThan(5);
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // ---- Item 4: a hung process ----
@@ -502,18 +506,20 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const seen = await load.stop();
       expect(bed.unit(victim).pid).not.toBe(before);
       expect(bed.logs()).toContain(`port ${victim}: no healthy answer to 2 checks in a row`);
-      // Two missed 1-s probes (production: three 2-s probes).
-      expect(heldAt - stopped).toBeLessThan(5000);
+      // Two missed 1-s probes (production: three 2-s probes), and the watchdog's rounds: 2.5-4 s
+      // measured; a bound, not a figure (a loaded 2-core machine slows each round).
+      expect(heldAt - stopped).toBeLessThan(15_000);
       const gets = seen.byKind.get("GET /")!;
       expect(gets.failed).toBe(0);
       // How long the GETs waited, by nginx's clock ($request_time in its access log): the client's
       // includes the times this worker was too busy to read an answer that had arrived.
       // The detection is bounded above (the marker); a GET also waits for the kill, which the test
       // bed's systemd stand-in sends from this jest worker, late by as long as the drills beside it
-      // hold the worker's event loop (6.3 s seen once in seven runs on 2 loaded cores): 8 s.
+      // hold the worker's event loop (6.3 and 8.1 s seen on 2 cores under CPU hogs; 1.8-4.9 s
+      // otherwise): 15 s, the detection's own bound, and short of the load's 20-s client timeout.
       const waited = bed.requestTimes('"GET / HTTP/1.1"');
       expect(waited.length).toBeGreaterThan(0);
-      expect(Math.max(...waited)).toBeLessThan(8);
+      expect(Math.max(...waited)).toBeLessThan(15);
       // A POST already sent to the process when it hung is lost with it, as with kill -9 (nginx
       // must not replay it elsewhere): at most one per POST client, and never a 504 after a wait.
       const posts = seen.byKind.get("POST /echo")!;
@@ -521,7 +527,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect([...posts.reasons.keys()].filter((reason) => reason !== "HTTP 502")).toEqual([]);
       expect(seen.byPort.get(other)).toBeGreaterThan(0);
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // Overload, where one process's queue is longer than the watchdog's probe waits (1 s here, 2 s in
@@ -565,7 +571,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(seen.byPort.get(slow)).toBeGreaterThan(5); // it kept serving
       await bed.waitAllInRotation();
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // A process that keeps hanging: after maxRestarts watchdog restarts within the window (2 here;
@@ -599,7 +605,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(health.status).toBe(503);
       expect((await get(bed.nginxPort, "/")).status).toBe(200); // both processes serve meanwhile
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // A release that crashes on its own once it has settled, here when a file appears: the deploy has
@@ -632,7 +638,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(bed.logs()).not.toContain("holding it out and restarting it");
       expect((await get(bed.nginxPort, "/healthz")).status).toBe(503);
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // nginx alone (no watchdog): read timeout 1 s and retry window 3 s, shorter than production's
@@ -646,7 +652,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
     timeouts(async (bed) => {
       const [victim] = bed.host.appPorts;
       for (let attempt = 1; ; attempt++) {
-        const load = steadyLoad(bed.nginxPort, { withPosts: false, concurrency: 4, timeoutMs: 10_000 });
+        const load = steadyLoad(bed.nginxPort, { withPosts: false, concurrency: 4, timeoutMs: 20_000 });
         await sleep(200);
         bed.unit(victim).kill("SIGSTOP");
         await sleep(2500);
@@ -674,7 +680,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         break;
       }
     }),
-    60_000, // as every drill here: its first step sets its bed up, which a loaded machine slows
+    STEP_TIMEOUT_MS, // as every drill here: its first step sets its bed up, which a loaded machine slows
   );
 
   // Unhealthy after 1 s held out here (production: 180 s).
@@ -704,7 +710,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       await bed.waitFor("the server healthy again", () => !bed.markedUnhealthy(), 30_000);
       await bed.waitAllInRotation();
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // ---- Item 6: the app writes files where the read-only unit lets it ----
@@ -725,7 +731,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       expect(refused.status).toBe(500);
       expect(refused.body).toContain("cannot write to");
     }),
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   // The watchdog starting (as at boot) beside a marker left from before a reboot: the time the
@@ -759,7 +765,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         releasePorts(ports);
       }
     },
-    60_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -788,7 +794,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       setPid(ports[0], stalls.pid!);
       const watch = startWatch({ PATH: `${bin}:${process.env.PATH}` });
       try {
-        await waitUntil("a kill", () => calls().includes("kill"), 10_000, calls); // two rounds, however loaded
+        await waitUntil("a kill", () => calls().includes("kill"), 30_000, calls); // two rounds, however loaded
         expect(calls()).toContain(`kill --signal=SIGKILL app@${ports[0]}`);
         expect(calls()).not.toContain(`app@${ports[1]}`);
         expect({ exitCode: watch.exitCode, signal: watch.signalCode }).toEqual({ exitCode: null, signal: null });
@@ -800,7 +806,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         fs.rmSync(bin, { recursive: true, force: true });
       }
     },
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   // Review A's overload, reduced to what the watchdog sees: a process whose health checks wait behind
@@ -837,7 +843,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const watch = startWatch();
       try {
         const busyLine = `port ${busy}: no answer to 2 checks, but it answers others: busy, not hung; left in rotation`;
-        await waitUntil("the watchdog finding it busy", () => output().includes(busyLine), 10_000, output);
+        await waitUntil("the watchdog finding it busy", () => output().includes(busyLine), 30_000, output);
         expect(output()).toContain(busyLine);
         // more rounds of missed checks (0.1 s apart) while it serves: still not killed, said once
         await sleep(1500);
@@ -846,14 +852,14 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         expect(fs.readFileSync(served, "utf8").length).toBeGreaterThan(10);
         // it stops answering anything (still running, its checks still late): now it is hung
         await stopServer(traffic);
-        await waitUntil("a kill", () => calls().includes("kill"), 10_000, calls);
+        await waitUntil("a kill", () => calls().includes("kill"), 30_000, calls);
         expect(calls()).toContain(`kill --signal=SIGKILL app@${busy}`);
         expect(calls()).not.toContain(`kill --signal=SIGKILL app@${other}`);
       } finally {
         await endWatchdogDrill(watch, ports, traffic, busyServer, answers);
       }
     },
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -875,15 +881,15 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       const watch = startWatch();
       try {
         const show = `show --property=MainPID --value app@${late}`;
-        await waitUntil("the watchdog asking for the MainPID", () => calls().includes(show), 10_000, calls);
+        await waitUntil("the watchdog asking for the MainPID", () => calls().includes(show), 30_000, calls);
         setPid(late, writer.pid!);
-        await waitUntil("a kill", () => calls().includes("kill"), 10_000, calls);
+        await waitUntil("a kill", () => calls().includes("kill"), 30_000, calls);
         expect(calls()).toContain(`kill --signal=SIGKILL app@${late}`);
       } finally {
         await endWatchdogDrill(watch, ports, writer, lateServer, answers);
       }
     },
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   // The watchdog alone, against two ports and the stand-in systemctl that records what it is told.
@@ -909,7 +915,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         expect(calls()).not.toContain("kill");
         // One answers again: the other, still silent, is held out and killed.
         answering = await serverProcess(ports[1], "answers");
-        await waitUntil("a kill", () => calls().includes("kill"), 10_000, calls); // two rounds, however loaded the machine
+        await waitUntil("a kill", () => calls().includes("kill"), 30_000, calls); // two rounds, however loaded the machine
         expect(calls()).toContain(`kill --signal=SIGKILL app@${ports[0]}`);
         expect(calls()).not.toContain(`kill --signal=SIGKILL app@${ports[1]}`);
         expect(fs.existsSync(path.join(rotationDir, `held-${ports[0]}`))).toBe(true);
@@ -923,6 +929,6 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         await endWatchdogDrill(watch, ports, writer, ...(answering ? [answering] : []));
       }
     },
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 });

@@ -89,7 +89,7 @@ function runHook(args: string[], stubs: Stubs = {}) {
   const run = spawnSync("/bin/bash", ["--norc", hook, ...args], {
     encoding: "utf8",
     env: { PATH: `${bin}:${process.env.PATH}` },
-    timeout: 10_000,
+    timeout: 60_000, // only to end a hung script: it took up to 3.8 s on a loaded machine
   });
   const recorded = (fs.existsSync(calls) ? fs.readFileSync(calls, "utf8").trim().split("\n") : [])
     .filter((line) => line !== "")
