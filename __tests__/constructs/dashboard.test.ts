@@ -83,10 +83,19 @@ describe("Dashboard", () => {
         .filter((l) => l[0] === ns)
         .map((l) => l[1]);
     expect(names("AWS/EC2")).toEqual(["CPUUtilization", "NetworkIn", "NetworkOut", "StatusCheckFailed"]);
-    expect(names("CWAgent")).toEqual(["mem_used_percent"]);
-    // the fullest server's memory, as its alarm reads it: an average hides one running out
-    const memory = metricWidgets(widgets).find((w) => w.properties.metrics[0][1] === "mem_used_percent")!;
-    expect(memory.properties).toMatchObject({ stat: "Maximum", title: "Memory (%, the fullest server)" });
+    expect(names("CWAgent")).toEqual(["mem_used_percent", "disk_used_percent"]);
+    // the fullest server's memory and root disk, as their alarms read them: an average hides one running out
+    const widgetOf = (metric: string) => metricWidgets(widgets).find((w) => w.properties.metrics[0][1] === metric)!;
+    expect(widgetOf("mem_used_percent").properties).toMatchObject({
+      stat: "Maximum",
+      period: 60,
+      title: "Memory (%, the fullest server)",
+    });
+    expect(widgetOf("disk_used_percent").properties).toMatchObject({
+      stat: "Maximum",
+      period: 300, // the agent's disk interval, as app-disk reads it
+      title: "Root disk (%, the fullest server)",
+    });
     expect(names("AWS/RDS")).toEqual([
       "CPUUtilization",
       "DatabaseConnections",
@@ -118,12 +127,15 @@ describe("Dashboard", () => {
     expect(lines.map((l) => l[1])).toEqual([
       "CPUUtilization",
       "mem_used_percent",
+      "disk_used_percent",
       "NetworkIn",
       "NetworkOut",
       "StatusCheckFailed_Instance",
       "StatusCheckFailed_System",
     ]);
     for (const l of lines) expect(l.slice(2)).toEqual(["InstanceId", "i-0123456789abcdef0"]);
+    // one server: no "fullest" to speak of
+    expect(app.map((w) => w.properties.title)).toEqual(expect.arrayContaining(["Memory (%)", "Root disk (%)"]));
     // Without detailed monitoring EC2 sends a datapoint every 5 minutes; graphs use that period.
     expect(app.find((w) => w.properties.title === "CPU (%)")!.properties.period).toBe(300);
   });

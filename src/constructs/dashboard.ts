@@ -211,6 +211,7 @@ function appGraphs(servers: AppServers, detailedMonitoring: boolean) {
   const dims = appDimensions(servers);
   const period = ec2Period(detailedMonitoring);
   const percent = { left: { min: 0, max: 100 } };
+  const fullest = "autoScalingGroupName" in servers ? ", the fullest server" : "";
   const statusChecks =
     "autoScalingGroupName" in servers
       ? [line("AWS/EC2", "StatusCheckFailed", dims, { label: "failed" })]
@@ -221,12 +222,19 @@ function appGraphs(servers: AppServers, detailedMonitoring: boolean) {
   return [
     { title: "CPU (%)", period, stat: "Average", metrics: [line("AWS/EC2", "CPUUtilization", dims)], yAxis: percent },
     // Published by the CloudWatch agent the user data configures (see AppAlarms).
-    // The fullest server's, as the memory alarm reads it (an average hides one running out).
+    // The fullest server's, as the memory and disk alarms read them (an average hides one running out).
     {
-      title: "Memory (%, the fullest server)",
+      title: `Memory (%${fullest})`,
       period: 60,
       stat: "Maximum",
       metrics: [line("CWAgent", "mem_used_percent", dims)],
+      yAxis: percent,
+    },
+    {
+      title: `Root disk (%${fullest})`,
+      period: 300,
+      stat: "Maximum",
+      metrics: [line("CWAgent", "disk_used_percent", dims)],
       yAxis: percent,
     },
     {

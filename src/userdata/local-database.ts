@@ -239,8 +239,8 @@ export function dbProvisionScript(database: AppDatabase, db: LocalDatabase): str
  * `db-backup`: a logical dump of the app's database (`pg_dump --format=custom`, or `mariadb-dump`
  * gzip-compressed), written to disk, checked, then uploaded to the backups bucket as
  * `<prefix><name>-<UTC time>.<ext>`. The bucket keeps it `backupRetentionDays` (lifecycle). Once
- * the upload succeeded, and only then, it publishes `BACKUP_METRIC` (the instance role may: the
- * CloudWatch agent's managed policy allows cloudwatch:PutMetricData); `INSTANCE_ID_FILE` in the
+ * the upload succeeded, and only then, it publishes `BACKUP_METRIC` (the instance role may: its
+ * PublishMetrics statement allows cloudwatch:PutMetricData in METRIC_NAMESPACES, app-identity.ts); `INSTANCE_ID_FILE` in the
  * environment replaces cloud-init's file (the integration tests).
  */
 export function dbBackupScript(database: AppDatabase, db: LocalDatabase): string {
