@@ -466,6 +466,20 @@ describe("drift.yml", () => {
 
   describe("the issue script, against a fake GitHub API", () => {
     const script = () => stepUsing(drift.jobs.issues, "actions/github-script").with.script;
+    // the environments job's matrix, as the step's env hands it over: dev and prod have S3 state
+    const matrix = (...environments: [string, string][]) => ({
+      MATRIX: JSON.stringify({
+        include: environments.map(([environment, backend]) => ({ environment, region: "ap-northeast-2", backend })),
+      }),
+    });
+    const checked = matrix(["dev", "s3"], ["prod", "s3"]);
+    const runScript = (dir: string, github: ReturnType<typeof fakeGitHub>, env = checked) =>
+      runGitHubScript(script(), dir, github, env);
+    test("the step hands the script the environments job's matrix", () => {
+      expect(stepUsing(drift.jobs.issues, "actions/github-script").env).toEqual({
+        MATRIX: "${{ needs.environments.outputs.matrix }}",
+      });
+    });
     const results = (files: Record<string, string>) => {
       const dir = tempDir();
       fs.mkdirSync(path.join(dir, "drift"));
@@ -481,7 +495,7 @@ describe("drift.yml", () => {
         "dev.md": "sg changed",
       });
       const github = fakeGitHub({ issues: [{ number: 5, title: "Drift detected: dev" }], labels: [] });
-      await runGitHubScript(script(), dir, github);
+      await runScript(dir, github);
       const names = github.calls.map(([name]) => name);
       expect(names).toEqual(["listForRepo", "update", "getLabel", "createLabel", "create"]);
       expect(github.calls[0][1]).toMatchObject({ state: "open", labels: "drift" });
@@ -498,7 +512,7 @@ describe("drift.yml", () => {
         `## prod\n\n\`\`\`\n${"~ aws_security_group.x tags changed\n".repeat(lines)}\`\`\`\n`;
       for (const report of [long(3000), `${long(100)}\n${"More text. ".repeat(6000)}`]) {
         const github = fakeGitHub({ issues: [], labels: ["drift"] });
-        await runGitHubScript(script(), results({ "prod.status": "drift\n", "prod.md": report }), github);
+        await runScript(results({ "prod.status": "drift\n", "prod.md": report }), github);
         const body: string = github.calls.find(([name]) => name === "create")![1].body;
         expect(body.length).toBeLessThan(65_536);
         const [before, note] = body.split("\n\n... cut at ");
@@ -510,7 +524,7 @@ describe("drift.yml", () => {
     test("no drift closes the environment's open issue with a comment; no issue, nothing to do", async () => {
       const dir = results({ "prod.status": "clean\n", "prod.md": "", "dev.status": "clean\n", "dev.md": "" });
       const github = fakeGitHub({ issues: [{ number: 9, title: "Drift detected: prod" }] });
-      await runGitHubScript(script(), dir, github);
+      await runScript(dir, github);
       expect(github.calls.map(([name, p]) => `${name} ${p.issue_number ?? ""}`.trim())).toEqual([
         "listForRepo",
         "createComment 9",
@@ -519,10 +533,32 @@ describe("drift.yml", () => {
       expect(github.calls[2][1]).toMatchObject({ state: "closed", state_reason: "completed" });
     });
 
+    test("the issue of an environment no longer checked (its folder gone, its state local) is closed, saying why; others are left alone", async () => {
+      const github = fakeGitHub({
+        issues: [
+          { number: 3, title: "Drift detected: old-qa" },
+          { number: 4, title: "Drift detected: staging" },
+          { number: 9, title: "Drift detected: prod" },
+          { number: 11, title: "Something else", labels: ["drift"] },
+        ],
+      });
+      // staging moved back to local state; old-qa's folder removed; no results at all this run
+      await runScript(tempDir(), github, matrix(["prod", "s3"], ["staging", "local"]));
+      expect(github.calls.map(([name, p]) => `${name} ${p.issue_number ?? ""}`.trim())).toEqual([
+        "listForRepo",
+        "createComment 3",
+        "update 3",
+        "createComment 4",
+        "update 4",
+      ]);
+      expect(github.calls[1][1].body).toMatch(/^`old-qa` is no longer checked for drift: /);
+      expect(github.calls[2][1]).toMatchObject({ state: "closed", state_reason: "not_planned" });
+    });
+
     test("an environment whose check failed has no result, so its issue is left alone", async () => {
       const dir = results({ "dev.status": "clean\n", "dev.md": "" }); // prod's check failed: no prod result
       const github = fakeGitHub({ issues: [{ number: 9, title: "Drift detected: prod" }] });
-      await runGitHubScript(script(), dir, github);
+      await runScript(dir, github);
       expect(github.calls.map(([name]) => name)).toEqual(["listForRepo"]);
     });
   });
@@ -692,7 +728,12 @@ function fakeGitHub(data: { comments?: any[]; issues?: any[]; labels?: string[] 
 }
 
 /** Runs a github-script `script` as the action does: an async function body, in `cwd`. */
-async function runGitHubScript(script: string, cwd: string, github: ReturnType<typeof fakeGitHub>) {
+async function runGitHubScript(
+  script: string,
+  cwd: string,
+  github: ReturnType<typeof fakeGitHub>,
+  env: Record<string, string> = {},
+) {
   const context = {
     repo: { owner: "acme", repo: "infra" },
     issue: { number: 42 },
@@ -704,10 +745,17 @@ async function runGitHubScript(script: string, cwd: string, github: ReturnType<t
   const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor;
   const previous = process.cwd();
   process.chdir(cwd); // the script reads the downloaded artifacts by relative path
+  // the step's env, for the script's run only (the unit runner fails a file that leaves one set)
+  const before = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, env);
   try {
     await new AsyncFunction("require", "github", "context", "core", script)(require, github, context, core);
   } finally {
     process.chdir(previous);
+    for (const [name, value] of Object.entries(before)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
     fs.rmSync(cwd, { recursive: true, force: true });
   }
   // drop listComments: paginated reads are set-up, not what the script decided
