@@ -270,6 +270,14 @@ describe("synthesizeAtomically", () => {
         expect(synth).toThrow(/a synth replaces .*cdktf\.out whole and would delete it\. .*, then synthesize again$/);
       }
       expect(snapshot(outdir)).toEqual(before);
+      // a selection that keeps the stack as it is moves it across whole, with its state
+      const other = stack === "dev" ? "prod" : "dev";
+      synthesizeAtomically(outdir, (app) => addStack(app, other), undefined, { keepOtherStacks: () => true });
+      expect(fs.readFileSync(state, "utf8")).toBe('{"version": 4}');
+      // one that drops it does not
+      expect(() =>
+        synthesizeAtomically(outdir, (app) => addStack(app, other), undefined, { keepOtherStacks: () => false }),
+      ).toThrow(message);
       // moved out, the synth goes on
       fs.rmSync(path.join(outdir, "stacks", stack, file.split("/")[0]), { recursive: true });
       expect(synthesizeAtomically(outdir, (app) => addStack(app, "dev"))).toEqual(["dev"]);

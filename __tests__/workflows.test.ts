@@ -850,7 +850,9 @@ describe("the deploy of one environment", () => {
     expect(lost.status).toBe(1);
     expect(lost.pushes).toHaveLength(3);
     expect(lost.stdout).toContain("::error::prod's state could not be saved, and pushing errored.tfstate failed too");
-    expect(lost.stdout).toContain("Before any other deploy of prod, import each into it (terraform import)");
+    expect(lost.stdout).toContain(
+      "Before any other deploy of prod, run npm run plan -- prod: import (terraform import) each resource it would create",
+    );
   });
 
   test("a deploy job without its environment's AWS_DEPLOY_ROLE_ARN (a new folder no one set up CI for) fails before anything, naming the environment, the variable and the policy file", () => {

@@ -25,7 +25,7 @@ export function synthesizeAtomically(
   options: SynthOptions = {},
 ): string[] {
   const target = withoutLinks(path.resolve(outdir));
-  const problem = outputFolderProblem(target, options.protectedPaths ?? []) ?? stateInStackFolders(target);
+  const problem = outputFolderProblem(target, options.protectedPaths ?? []);
   if (problem) throw new OutputFolderError(problem);
   const staging = `${target}.staging-${process.pid}`;
   removeLeftovers(target);
@@ -43,6 +43,10 @@ export function synthesizeAtomically(
     app.synth();
     const stacks = Object.keys(JSON.parse(fs.readFileSync(path.join(staging, "manifest.json"), "utf8")).stacks);
     verify(staging, stacks);
+    // the stack folders this synth replaces or drops; those a selection keeps move across whole
+    const replaced = (stack: string) => stacks.includes(stack) || !(options.keepOtherStacks?.(stack) ?? false);
+    const state = stateInStackFolders(target, replaced);
+    if (state) throw new OutputFolderError(state);
     for (const stack of stacks) carryOver(path.join(target, "stacks", stack), path.join(staging, "stacks", stack));
     if (options.keepOtherStacks) keepOtherStacks(target, staging, stacks, options.keepOtherStacks);
     if (options.emptyFoldersForDroppedStacks) emptyFoldersForDroppedStacks(target, staging);
@@ -159,17 +163,17 @@ export function outputFolderProblem(target: string, protectedPaths: readonly str
 }
 
 /**
- * Why the earlier output in `target` must not be replaced because Terraform left state in a stack's
- * folder, or undefined. No backend here writes state there (local state is in <project>/state/);
+ * Why the earlier output in `target` must not be replaced because Terraform left state in the folder
+ * of a stack that `replaced` says this synth writes anew or drops, or undefined. No backend here writes state there (local state is in <project>/state/);
  * what is there is the only copy of something: `errored.tfstate`, which Terraform writes where it
  * runs when it cannot save the state to its backend (an apply's resources are recorded nowhere
  * else), or the states of workspaces other than default (terraform.tfstate.d/).
  */
-function stateInStackFolders(target: string): string | undefined {
+function stateInStackFolders(target: string, replaced: (stack: string) => boolean): string | undefined {
   const stacks = path.join(target, "stacks");
   if (!fs.existsSync(stacks)) return undefined;
   for (const stack of fs.readdirSync(stacks, { withFileTypes: true })) {
-    if (!stack.isDirectory()) continue;
+    if (!stack.isDirectory() || !replaced(stack.name)) continue;
     const folder = path.join(stacks, stack.name);
     const state = fs.readdirSync(folder).find((name) => /\.tfstate(\.backup)?$|^terraform\.tfstate\.d$/.test(name));
     if (state === undefined) continue;
