@@ -83,6 +83,7 @@ function metricMath(queries: any[], minute: Record<string, number>): number {
       ...Object.keys(values),
       `return ${expression
         .replace(/FILL\((\w+), 0\)/g, "($1 ?? 0)")
+        .replace(/MAX\(\[([^\]]+)\]\)/g, "Math.max($1)")
         .replace(/IF\(([^,]+), ([^,]+), ([^,]+)\)/g, "(($1) ? ($2) : ($3))")};`,
     )(...Object.values(values));
   for (const query of queries.filter((q) => q.expression)) values[query.id] = evaluate(query.expression);
@@ -100,7 +101,12 @@ describe("every tier's alarms", () => {
   ];
 
   /** Alarms whose window is reasoned from a new server's boot, not the tier's M of N. */
-  const WINDOWED = ["shop-prod-unhealthy-hosts", "shop-prod-healthy-hosts-below-min", "shop-prod-app-agent-silent"];
+  const WINDOWED = [
+    "shop-prod-unhealthy-hosts",
+    "shop-prod-unhealthy-hosts-lasting",
+    "shop-prod-healthy-hosts-below-min",
+    "shop-prod-app-agent-silent",
+  ];
   test.each(all)("%s notifies the topic when it fires and when it recovers, 2 of 3 periods", (label, name, alarm) => {
     expect(alarm).toMatchObject({ ok_actions: [TOPIC] });
     // (a fleet's CPU waits out a scale-out: see AppAlarms)
@@ -143,7 +149,7 @@ describe("every tier's alarms", () => {
 });
 
 describe("LoadBalancerAlarms", () => {
-  test("the exact set: two 5xx rates, unhealthy, too few and no healthy hosts, p95 and p99 latency", () => {
+  test("the exact set: two 5xx rates, unhealthy (and unhealthy past any replacement), too few and no healthy hosts, p95 and p99 latency", () => {
     expect(Object.keys(loadBalancer).sort()).toEqual([
       "shop-prod-alb-5xx-rate",
       "shop-prod-healthy-hosts-below-min",
@@ -152,7 +158,10 @@ describe("LoadBalancerAlarms", () => {
       "shop-prod-no-healthy-hosts",
       "shop-prod-target-5xx-rate",
       "shop-prod-unhealthy-hosts",
+      "shop-prod-unhealthy-hosts-lasting",
     ]);
+    // without a group to replace servers, no replacement to outlast
+    expect(Object.keys(loadBalancerAlarms(2, {}))).not.toContain("shop-prod-unhealthy-hosts-lasting");
   });
 
   test("the ALB's 5xx rate is metric math over its own errors and requests, filled with 0 when quiet", () => {
@@ -225,16 +234,37 @@ describe("LoadBalancerAlarms", () => {
     // the group replacing it (its replacement boots first, under the launch hook): it does not
     expect(minute({ unhealthy: 1, pending: 1 })).toBe(0);
     expect(minute({ pending: 0 })).toBe(0);
+    // one launching does not excuse two unhealthy; a scale-out of three does not go below zero
+    expect(minute({ unhealthy: 2, pending: 1 })).toBe(1);
+    expect(minute({ unhealthy: 0, pending: 3 })).toBe(0);
     // every minute of a window longer than the grace period must breach (not 2 of 3 minutes)
     expect(alarm.evaluation_periods).toBe(6);
     expect(alarm.datapoints_to_alarm).toBe(alarm.evaluation_periods);
     expect(alarm.alarm_description).toMatch(
-      /for 6 minutes in a row, longer than the 300 s the group gives a server once in service .*not a launch or an instance refresh, and the group is launching no replacement for it\. Look first at: /,
+      /^More app servers than the group is launching have failed the load balancer's health check for 6 minutes in a row, longer than the 300 s the group gives a server once in service .*not a launch or an instance refresh, nor a replacement booting .*\. Look first at: /,
     );
     // without a group to ask, any target unhealthy past the grace period
     const plain = loadBalancerAlarms(2, {})["shop-prod-unhealthy-hosts"];
     expect(plain).toMatchObject({ metric_name: "UnHealthyHostCount", statistic: "Minimum", evaluation_periods: 6 });
     expect(plain.alarm_description).not.toContain("replacement");
+  });
+
+  test("a target unhealthy past the grace period and the longest replacement pages whatever is pending: replacements that keep failing their boot (pending again and again) keep the alarm above quiet", () => {
+    const alarm = loadBalancer["shop-prod-unhealthy-hosts-lasting"];
+    expect(alarm).toMatchObject({
+      metric_name: "UnHealthyHostCount",
+      statistic: "Minimum",
+      dimensions: { TargetGroup: TG, LoadBalancer: ALB },
+      comparison_operator: "GreaterThanThreshold",
+      threshold: 0,
+      treat_missing_data: "notBreaching",
+      period: 60,
+      evaluation_periods: 71, // 300 s of grace and 3,816 s of replacement: 69 minutes, and 2 more
+      datapoints_to_alarm: 71,
+    });
+    expect(alarm.alarm_description).toMatch(
+      /for 71 minutes in a row: longer than the 300 s grace period and the longest replacement/,
+    );
   });
 
   test("capacity below the group's minimum pages once it outlasts the grace period and the longest replacement (a whole boot under the launch hook), not during one; no such alarm with a minimum of 0", () => {

@@ -105,6 +105,12 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
       // a replacement on its way: the group's own
       { namespace: "AWS/AutoScaling", metric: "GroupPendingInstances", statistic: "Maximum", dims: group },
     ],
+    "unhealthy-hosts-lasting": {
+      namespace: "AWS/ApplicationELB",
+      metric: "UnHealthyHostCount",
+      statistic: "Minimum",
+      dims: targets,
+    },
     "healthy-hosts-below-min": {
       namespace: "AWS/ApplicationELB",
       metric: "HealthyHostCount",
@@ -321,6 +327,7 @@ describe("subscribers and thresholds come from the environment's config", () => 
     // (a fleet's CPU pages only past a scale-out's time: its own window, whatever the file says)
     const windowed = [
       "shop-test-unhealthy-hosts",
+      "shop-test-unhealthy-hosts-lasting",
       "shop-test-healthy-hosts-below-min",
       "shop-test-app-agent-silent",
       "shop-test-app-cpu",
@@ -343,6 +350,7 @@ describe("subscribers and thresholds come from the environment's config", () => 
     // then every alarm with a configurable threshold fires earlier in production
     const fixed = new Set([
       "shop-test-unhealthy-hosts",
+      "shop-test-unhealthy-hosts-lasting",
       "shop-test-no-healthy-hosts",
       "shop-test-app-status-check",
       "shop-test-app-agent-silent",
@@ -353,6 +361,7 @@ describe("subscribers and thresholds come from the environment's config", () => 
     // CPU: 15 one-minute periods in production, 3 five-minute ones elsewhere).
     const windowed = new Set([
       "shop-test-unhealthy-hosts",
+      "shop-test-unhealthy-hosts-lasting",
       "shop-test-app-agent-silent",
       "shop-test-healthy-hosts-below-min",
       "shop-test-app-cpu",

@@ -141,10 +141,11 @@ export class LoadBalancerAlarms extends TierAlarms {
     this.alarm("UnhealthyHosts", {
       what: "unhealthy-hosts",
       description:
-        `An app server has failed the load balancer's health check for ${sustained} minutes in a row, longer than ` +
-        `the ${grace} s the group gives a server once in service (its health-check grace period; a new server is ` +
-        `registered only once its boot has finished), so this is not a launch or an instance refresh` +
-        (group ? `, and the group is launching no replacement for it` : "") +
+        `${group ? "More app servers than the group is launching have" : "An app server has"} failed the load ` +
+        `balancer's health check for ${sustained} minutes in a row, longer than the ${grace} s the group gives a ` +
+        `server once in service (its health-check grace period; a new server is registered only once its boot has ` +
+        `finished), so this is not a launch or an instance refresh` +
+        (group ? `, nor a replacement booting (the group launches one before the unhealthy server goes)` : "") +
         `. Look first at: target health in the EC2 console (the reason column), the health check path on that ` +
         `server (curl it through Session Manager), and the group's activity history and suspended processes.`,
       comparison: "GreaterThanThreshold",
@@ -156,14 +157,14 @@ export class LoadBalancerAlarms extends TierAlarms {
         ? {
             query: [
               minuteMetric("unhealthy", NAMESPACE, "UnHealthyHostCount", "Minimum", targets),
-              // any server pending in the minute: a replacement (or a scale-out) on its way
+              // the most servers pending in the minute: replacements (or a scale-out) on their way
               minuteMetric("pending", "AWS/AutoScaling", "GroupPendingInstances", "Maximum", {
                 AutoScalingGroupName: group,
               }),
               {
                 id: "unreplaced",
-                expression: "IF(FILL(pending, 0) > 0, 0, FILL(unhealthy, 0))",
-                label: "Unhealthy targets, no replacement launching",
+                expression: "MAX([FILL(unhealthy, 0) - FILL(pending, 0), 0])",
+                label: "Unhealthy targets beyond the servers launching",
                 returnData: true,
               },
             ],
@@ -176,20 +177,46 @@ export class LoadBalancerAlarms extends TierAlarms {
             period: 60,
           },
     });
+    // A replacement that keeps failing its boot is pending again and again: the alarm above stays
+    // quiet, and in a fleet scaled above its minimum so does the one below. Past the longest
+    // replacement, an unhealthy target pages whatever is pending.
+    const replacement = props.replacementSeconds ?? 0;
+    const lasting = minutesPast(grace + replacement, 2);
+    if (group && replacement > 0) {
+      this.alarm("UnhealthyHostsLasting", {
+        what: "unhealthy-hosts-lasting",
+        description:
+          `An app server has failed the load balancer's health check for ${lasting} minutes in a row: longer than ` +
+          `the ${grace} s grace period and the longest replacement (a launch and a whole boot, up to ${replacement} s) ` +
+          `take, so the group's replacements fail or it is not replacing it. Look first at: the group's activity ` +
+          `history (abandoned boots, capacity or quota errors) and suspended processes, the boot log group, then ` +
+          `target health reasons in the EC2 console.`,
+        comparison: "GreaterThanThreshold",
+        threshold: 0,
+        treatMissingData: "notBreaching",
+        evaluation: { periods: lasting, datapoints: lasting },
+        metric: {
+          namespace: NAMESPACE,
+          metricName: "UnHealthyHostCount",
+          dimensions: targets,
+          statistic: "Minimum",
+          period: 60,
+        },
+      });
+    }
     if (props.minHealthyHosts > 0) {
-      const replaced = minutesPast(grace + (props.replacementSeconds ?? 0), 2);
       this.alarm("HealthyHostsBelowMinimum", {
         what: "healthy-hosts-below-min",
         description:
           `Fewer than ${props.minHealthyHosts} app servers (the group's minimum, app.count.min) have been healthy ` +
-          `for ${replaced} minutes: longer than the group needs to replace one (the ${grace} s grace period, then ` +
+          `for ${lasting} minutes: longer than the group needs to replace one (the ${grace} s grace period, then ` +
           `the launch and a whole boot of the replacement${props.replacementSeconds ? `, up to ${props.replacementSeconds} s` : ""}), ` +
           `so capacity is lost, not being replaced. Look first at: the group's activity history (failed launches, ` +
           `abandoned boots, capacity or quota errors), the boot log group, then target health reasons in the EC2 console.`,
         comparison: "LessThanThreshold",
         threshold: props.minHealthyHosts,
         treatMissingData: "breaching",
-        evaluation: { periods: replaced, datapoints: replaced },
+        evaluation: { periods: lasting, datapoints: lasting },
         metric: {
           namespace: NAMESPACE,
           metricName: "HealthyHostCount",
