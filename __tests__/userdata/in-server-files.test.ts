@@ -679,16 +679,23 @@ describe("the deploy script", () => {
     const dir = tempDir("no-versions-");
     try {
       // as the real CLI answers for a key without versions
-      const run = fetchRelease(dir, [
-        '  *"s3api list-object-versions"*) echo None ;;',
-        '  *) echo "An error occurred (400) when calling the HeadObject operation: Bad Request" >&2; exit 254 ;;',
-      ]);
+      const releases = path.join(dir, "releases");
+      fs.mkdirSync(releases);
+      const run = fetchRelease(
+        dir,
+        [
+          '  *"s3api list-object-versions"*) echo None ;;',
+          '  *) echo "An error occurred (400) when calling the HeadObject operation: Bad Request" >&2; exit 254 ;;',
+        ],
+        [`RELEASES='${releases}'`],
+      );
       expect({ stdout: run.stdout, status: run.status }).toEqual({
         stdout: "deploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n",
         status: 1,
       });
       // no version asked for by the id "None" (five tries, half a minute of backoff in production)
       expect(fs.readFileSync(path.join(dir, "calls.log"), "utf8")).not.toContain("head-object");
+      expect(fs.readdirSync(releases)).toEqual([]); // nothing left beside the releases
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -733,7 +740,7 @@ describe("the deploy script", () => {
       const run = fetchRelease(dir, s3, [`RELEASES='${releases}'`]);
       expect({ stdout: run.stdout, status: run.status }).toEqual({
         stdout:
-          "deploy: release 1.4.2: download or unpack failed, an entry other than a file, folder or link, or no server.js in it\n",
+          "deploy: release 1.4.2: unpack failed, an entry other than a file, folder or link, or no server.js in it\n",
         status: 1,
       });
       expect(fs.readdirSync(releases)).toEqual([]);
@@ -751,12 +758,44 @@ describe("the deploy script", () => {
       const vars = (sha: string) => [`RELEASES='${releases}'`, `sha=${sha}`];
       const wrong = fetchRelease(dir, s3, vars("0".repeat(64)));
       expect({ stdout: wrong.stdout, status: wrong.status }).toEqual({
-        stdout: `deploy: release 1.4.2: sha256 is not ${"0".repeat(64)}\ndeploy: release 1.4.2: download or unpack failed, an entry other than a file, folder or link, or no server.js in it\n`,
+        stdout: `deploy: release 1.4.2: object version v1 is not sha256 ${"0".repeat(64)}\ndeploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n`,
         status: 1,
       });
       expect(fs.readdirSync(releases)).toEqual([]);
       const good = fetchRelease(dir, s3, vars(right));
       expect({ stderr: good.stderr, status: good.status }).toEqual({ stderr: "", status: 0 });
+      expect(fs.readdirSync(releases)).toEqual(["1.4.2"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("an object put over the key later under the same version name (a hand upload, say) is passed over for the earlier object version that holds the recorded bytes: boots and deploys of the version go on", () => {
+    const dir = tempDir("fetch-overwritten-");
+    try {
+      const releases = path.join(dir, "releases");
+      fs.mkdirSync(releases);
+      const { sha256 } = storedRelease(dir);
+      fs.writeFileSync(path.join(dir, "other.tar.gz"), "not the release");
+      // newest first: "later" has other bytes, "v1" the release; both named 1.4.2
+      const s3 = [
+        '  *"s3api list-object-versions"*) echo later v1 ;;',
+        '  *"s3api head-object"*) echo 1.4.2 ;;',
+        `  *"s3api get-object"*"--version-id later"*) cp '${dir}/other.tar.gz' "\${@: -1}" ;;`,
+        `  *"s3api get-object"*"--version-id v1"*) cp '${dir}/v1.tar.gz' "\${@: -1}" ;;`,
+      ];
+      const run = fetchRelease(dir, s3, [`RELEASES='${releases}'`, `sha=${sha256}`]);
+      expect({ stdout: run.stdout, status: run.status }).toEqual({
+        stdout: `deploy: release 1.4.2: object version later is not sha256 ${sha256}\n`,
+        status: 0,
+      });
+      expect(fs.readFileSync(path.join(releases, "1.4.2", "server.js"), "utf8")).toBe("// 1.4.2\n");
+      const gets = fs
+        .readFileSync(path.join(dir, "calls.log"), "utf8")
+        .split("\n")
+        .filter((line) => line.includes("get-object"));
+      expect(gets.map((line) => /--version-id (\S+)/.exec(line)?.[1])).toEqual(["later", "v1"]);
+      // no leftover download beside the releases
       expect(fs.readdirSync(releases)).toEqual(["1.4.2"]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

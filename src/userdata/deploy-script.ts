@@ -115,26 +115,30 @@ export function deployScript(host: AppHost): string {
         `    --query "Versions[?Key=='${artifacts.releaseKey}'].VersionId" --output text) || return 1`,
         "  # no version: the CLI prints None",
         '  if [[ $ids == None ]]; then ids=""; fi',
-        "  for id in $ids; do",
-        `    named=$(aws_retry s3api head-object --bucket "$bucket" --key ${artifacts.releaseKey} --version-id "$id" \\`,
-        `      --query 'Metadata."${RELEASE_VERSION_METADATA}"' --output text) || return 1`,
-        '    if [[ $named == "$version" ]]; then found=$id; break; fi',
-        "  done",
-        `  if [[ -z $found ]]; then log "release $version is not among the versions of s3://$bucket/${artifacts.releaseKey}"; return 1; fi`,
         "  # a killed fetch's leftovers (the lock is ours)",
         '  rm -rf "$RELEASES"/.fetch.*',
         '  tmp=$(mktemp -d "$RELEASES/.fetch.XXXXXX") || return 1',
-        `  if ! aws_retry s3api get-object --checksum-mode ENABLED --bucket "$bucket" --key ${artifacts.releaseKey} \\`,
-        '      --version-id "$found" "$tmp.tar.gz" >/dev/null ||',
-        // the bytes releases.yaml records, when given: not any object under the version's name
-        '    ! { [[ -z ${sha:-} || $(sha256sum "$tmp.tar.gz") == "$sha "* ]] || { log "release $version: sha256 is not $sha"; false; }; } ||',
+        "  for id in $ids; do",
+        `    named=$(aws_retry s3api head-object --bucket "$bucket" --key ${artifacts.releaseKey} --version-id "$id" \\`,
+        `      --query 'Metadata."${RELEASE_VERSION_METADATA}"' --output text) || return 1`,
+        '    [[ $named == "$version" ]] || continue',
+        `    aws_retry s3api get-object --checksum-mode ENABLED --bucket "$bucket" --key ${artifacts.releaseKey} \\`,
+        '      --version-id "$id" "$tmp.tar.gz" >/dev/null || { log "release $version: download failed"; return 1; }',
+        // The bytes releases.yaml records, when given: not any object under the version's name. One
+        // put over the key later (by hand, or by someone else) is passed over for the earlier
+        // version that holds them, instead of failing every later boot and deploy of the version.
+        '    if [[ -z ${sha:-} || $(sha256sum "$tmp.tar.gz") == "$sha "* ]]; then found=$id; break; fi',
+        '    log "release $version: object version $id is not sha256 $sha"',
+        "  done",
+        `  if [[ -z $found ]]; then log "release $version is not among the versions of s3://$bucket/${artifacts.releaseKey}"; rm -rf "$tmp" "$tmp.tar.gz"; return 1; fi`,
+        "  if \\",
         // files, folders and links only: root unpacks it, and a device node would be root's
         // (grep reads the whole listing: with -q it would stop at the first match, and tar's SIGPIPE
         // would fail the pipeline under pipefail, letting the release through)
         "    tar -tvzf \"$tmp.tar.gz\" | grep '^[^-dl]' >/dev/null ||",
         '    ! tar -xzf "$tmp.tar.gz" -C "$tmp" --no-same-owner --no-same-permissions ||',
         "    [[ ! -f $tmp/server.js ]]; then",
-        '    log "release $version: download or unpack failed, an entry other than a file, folder or link, or no server.js in it"',
+        '    log "release $version: unpack failed, an entry other than a file, folder or link, or no server.js in it"',
         '    rm -rf "$tmp" "$tmp.tar.gz"',
         "    return 1",
         "  fi",
