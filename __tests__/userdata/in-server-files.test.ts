@@ -643,7 +643,7 @@ describe("the deploy script", () => {
   }
 
   /**
-   * The deploy script's fetch_release of 1.4.2, run in bash in `dir` against a stand-in aws that
+   * The deploy script's fetch_release of 1.4.2, as the deploy calls it, run in bash in `dir` against a stand-in aws that
    * logs each call to `dir`/calls.log and answers the parameter with the bucket shop-artifacts and
    * the S3 calls as `s3` says (the lines of a bash `case`); `vars` are set before it.
    */
@@ -667,7 +667,9 @@ describe("the deploy script", () => {
       ...vars,
       bashFunction(script, "aws_retry"),
       bashFunction(script, "fetch_release"),
-      "fetch_release 1.4.2",
+      // as the deploy calls it, cleaning up after a fetch that failed
+      "version=1.4.2",
+      script.split("\n").find((line) => line.trim().startsWith('fetch_release "$version" ||'))!,
     ];
     return spawnSync("/bin/bash", ["--norc", "-c", lines.join("\n")], {
       encoding: "utf8",
@@ -690,7 +692,9 @@ describe("the deploy script", () => {
         [`RELEASES='${releases}'`],
       );
       expect({ stdout: run.stdout, status: run.status }).toEqual({
-        stdout: "deploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n",
+        stdout:
+          "deploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n" +
+          "deploy: failed: release 1.4.2 unavailable; nothing changed\n",
         status: 1,
       });
       // no version asked for by the id "None" (five tries, half a minute of backoff in production)
@@ -740,7 +744,8 @@ describe("the deploy script", () => {
       const run = fetchRelease(dir, s3, [`RELEASES='${releases}'`]);
       expect({ stdout: run.stdout, status: run.status }).toEqual({
         stdout:
-          "deploy: release 1.4.2: unpack failed, an entry other than a file, folder or link, or no server.js in it\n",
+          "deploy: release 1.4.2: unpack failed, an entry other than a file, folder or link, or no server.js in it\n" +
+          "deploy: failed: release 1.4.2 unavailable; nothing changed\n",
         status: 1,
       });
       expect(fs.readdirSync(releases)).toEqual([]);
@@ -758,7 +763,7 @@ describe("the deploy script", () => {
       const vars = (sha: string) => [`RELEASES='${releases}'`, `sha=${sha}`];
       const wrong = fetchRelease(dir, s3, vars("0".repeat(64)));
       expect({ stdout: wrong.stdout, status: wrong.status }).toEqual({
-        stdout: `deploy: release 1.4.2: object version v1 is not sha256 ${"0".repeat(64)}\ndeploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n`,
+        stdout: `deploy: release 1.4.2: object version v1 is not sha256 ${"0".repeat(64)}\ndeploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n${"deploy: failed: release 1.4.2 unavailable; nothing changed\n"}`,
         status: 1,
       });
       expect(fs.readdirSync(releases)).toEqual([]);

@@ -107,7 +107,8 @@ export function deployScript(host: AppHost): string {
           RELEASE_VERSION_METADATA +
           "` metadata: walk the",
         "# versions newest first for this one, download it (checksum verified), unpack it beside the",
-        "# other releases and move it into place only when complete. Every step that fails returns 1.",
+        "# other releases and move it into place only when complete. Every step that fails returns 1",
+        "# (its caller removes what it left).",
         "fetch_release() {",
         "  local version=$1 bucket ids id found='' named tmp",
         `  bucket=$(aws_retry ssm get-parameter --name ${artifacts.bucketParameter} --query Parameter.Value --output text) || return 1`,
@@ -123,14 +124,14 @@ export function deployScript(host: AppHost): string {
         `      --query 'Metadata."${RELEASE_VERSION_METADATA}"' --output text) || return 1`,
         '    [[ $named == "$version" ]] || continue',
         `    aws_retry s3api get-object --checksum-mode ENABLED --bucket "$bucket" --key ${artifacts.releaseKey} \\`,
-        '      --version-id "$id" "$tmp.tar.gz" >/dev/null || { log "release $version: download failed"; return 1; }',
+        '      --version-id "$id" "$tmp.tar.gz" >/dev/null || return 1',
         // The bytes releases.yaml records, when given: not any object under the version's name. One
         // put over the key later (by hand, or by someone else) is passed over for the earlier
         // version that holds them, instead of failing every later boot and deploy of the version.
         '    if [[ -z ${sha:-} || $(sha256sum "$tmp.tar.gz") == "$sha "* ]]; then found=$id; break; fi',
         '    log "release $version: object version $id is not sha256 $sha"',
         "  done",
-        `  if [[ -z $found ]]; then log "release $version is not among the versions of s3://$bucket/${artifacts.releaseKey}"; rm -rf "$tmp" "$tmp.tar.gz"; return 1; fi`,
+        `  if [[ -z $found ]]; then log "release $version is not among the versions of s3://$bucket/${artifacts.releaseKey}"; return 1; fi`,
         "  if \\",
         // files, folders and links only: root unpacks it, and a device node would be root's
         // (grep reads the whole listing: with -q it would stop at the first match, and tar's SIGPIPE
@@ -139,7 +140,6 @@ export function deployScript(host: AppHost): string {
         '    ! tar -xzf "$tmp.tar.gz" -C "$tmp" --no-same-owner --no-same-permissions ||',
         "    [[ ! -f $tmp/server.js ]]; then",
         '    log "release $version: unpack failed, an entry other than a file, folder or link, or no server.js in it"',
-        '    rm -rf "$tmp" "$tmp.tar.gz"',
         "    return 1",
         "  fi",
         '  rm -f "$tmp.tar.gz"',
@@ -252,7 +252,7 @@ export function deployScript(host: AppHost): string {
     'mkdir -p "$RELEASES"',
     'if [[ ! -d "$RELEASES/$version" ]]; then',
     '  log "fetching release $version"',
-    '  fetch_release "$version" || { log "failed: release $version unavailable; nothing changed"; exit 1; }',
+    '  fetch_release "$version" || { rm -rf "$RELEASES"/.fetch.*; log "failed: release $version unavailable; nothing changed"; exit 1; }',
     "fi",
     'mkdir -p "$APP_ROOT/run"',
     ...database.step,
