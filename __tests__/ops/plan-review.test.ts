@@ -688,6 +688,36 @@ describe("plan review: changes that look safe but are not", () => {
     ]);
   });
 
+  test("a config change to what a fixed server's boot script writes (app.processes, nginx) is planned as no change to the server: the review says it does not reach it, and how to replace it (a single server's database with it)", () => {
+    for (const [stack, layout] of [
+      [single, "single-server"],
+      [split, "app-db-split"],
+    ] as const) {
+      const server = address(stack, "aws_instance", "Instance");
+      const written = stack.resources("aws_instance")[0].values.user_data_base64 as string;
+      // what Terraform plans: the user data kept as it was created (ignore_changes), no change
+      const running = Buffer.from("#!/bin/bash\n# the boot script of two processes\n").toString("base64");
+      const plan = (userData: string) =>
+        planDocument({ resourceChanges: [unchanged(server, { user_data_base64: userData })] });
+      const review = reviewPlan(plan(running), documentOf(stack), { environment: "dev" });
+      expect(review.findings.map((f) => [f.blocks, f.message])).toEqual([
+        [
+          false,
+          expect.stringMatching(
+            new RegExp(
+              `^environments/dev: ${server.replace(/[.[\]]/g, "\\$&")} keeps the boot script it was created with .*none of it reaches the server until it is replaced` +
+                (layout === "single-server"
+                  ? ", which replaces its disk and the database on it: take a dump .* --allow-destroy$"
+                  : ": npm run plan -- dev --replace .*, at a quiet hour"),
+            ),
+          ),
+        ],
+      ]);
+      // the same boot script: nothing to say
+      expect(reviewPlan(plan(written), documentOf(stack)).findings).toEqual([]);
+    }
+  });
+
   test("single-server -> app-db-split as Terraform plans it, keeping the server (its boot script is ignored after creation), is blocked, saying to replace it on purpose once the data is moved", () => {
     // given dev moved from single-server to app-db-split: the server is at the same address in both layouts
     const kept = server(single);

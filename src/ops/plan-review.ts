@@ -715,6 +715,35 @@ const onlyServerReplaced: Finder = (rc, kind, { environment, stack }) => {
   };
 };
 
+/**
+ * A fixed server (single-server, app-db-split) keeps the boot script it was created with: its user
+ * data is kept after creation (`ignore_changes`, so that a new release or AMI lookup does not
+ * replace it), and a config change to what the script writes (nginx, the app's units, how many
+ * processes, the deploy script) is planned as no change to it at all. It takes effect only when
+ * the server is replaced. (A layout move is singleServerKept's.)
+ */
+const bootScriptKept: Finder = (rc, kind, { environment, stack, layoutBefore }) => {
+  const address = addressOf(rc);
+  if (address?.type !== "aws_instance" || (kind !== "update" && kind !== "no-op") || layoutBefore !== undefined)
+    return undefined;
+  const running = values(rc.change.before).user_data_base64;
+  const written = synthesizedResource(stack, address)?.values.user_data_base64;
+  if (typeof running !== "string" || typeof written !== "string" || running === written) return undefined;
+  const single = stack.output?.layout?.value === "single-server";
+  return {
+    address: rc.address,
+    blocks: false,
+    message:
+      `environments/${environment}: ${rc.address} keeps the boot script it was created with (lifecycle.ignore_changes), ` +
+      `and this config changes what that script writes (nginx, the app's units and processes, the deploy script): ` +
+      `none of it reaches the server until it is replaced` +
+      (single
+        ? `, which replaces its disk and the database on it: take a dump and restore it after ` +
+          `(docs/layouts.md#backups-and-restore-on-a-single-server), then npm run plan -- ${environment} --replace '${rc.address}' --allow-destroy`
+        : `: npm run plan -- ${environment} --replace '${rc.address}', at a quiet hour (the site is down while the new one boots)`),
+  };
+};
+
 /** Every check of one change for what looks safe but is not. */
 const FINDINGS: readonly Finder[] = [
   architectureSwitch,
@@ -732,6 +761,7 @@ const FINDINGS: readonly Finder[] = [
   localDatabaseRenamed,
   rootVolumeShrinks,
   onlyServerReplaced,
+  bootScriptKept,
 ];
 
 // ---- Reports ----
