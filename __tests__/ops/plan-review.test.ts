@@ -6,6 +6,7 @@ import {
   reviewPlan,
   type PlanReview,
 } from "../../src/ops/plan-review";
+import { userDataBase64, userDataScript } from "../../src/userdata/encode";
 import { create, destroy, planDocument, read, replace, resourceChange, unchanged, update } from "./plan-fixtures";
 import { address, appDbSplit, documentOf, loadBalanced, singleServer } from "./stacks";
 
@@ -715,6 +716,16 @@ describe("plan review: changes that look safe but are not", () => {
       ]);
       // the same boot script: nothing to say
       expect(reviewPlan(plan(written), documentOf(stack)).findings).toEqual([]);
+      // nor one that differs only in the release its first deploy installed (later ones come by SSM)
+      const script = userDataScript(written);
+      const deployLine = /\/bin\/deploy (\S+) ([0-9a-f]{64}) \|\| first_deploy=/.exec(script)!;
+      const [, version, sha] = deployLine;
+      const olderRelease = script.replaceAll(version, "0.9.0").replace(sha, "f".repeat(64));
+      expect(olderRelease).not.toBe(script);
+      expect(reviewPlan(plan(userDataBase64(olderRelease)), documentOf(stack)).findings).toEqual([]);
+      // and one more process on the same release is a change again
+      const moreProcesses = olderRelease.replace(/app@8002/g, "app@8002 app@8003");
+      expect(reviewPlan(plan(userDataBase64(moreProcesses)), documentOf(stack)).findings).toHaveLength(1);
     }
   });
 

@@ -14,6 +14,8 @@ import {
 } from "./plan-json";
 import { changedLines, costChangeSummary, type CostChange } from "../cost/report";
 import { fleetRolls, type FleetRoll } from "./fleet-roll";
+import { DEPLOY_SCRIPT } from "../userdata/deploy-script";
+import { userDataScript } from "../userdata/encode";
 
 // The review of a saved plan (`npm run plan`): what it creates, updates, replaces, deletes and
 // forgets; whether it destroys anything that holds data or state (deny by default: every type that
@@ -729,6 +731,9 @@ const bootScriptKept: Finder = (rc, kind, { environment, stack, layoutBefore }) 
   const running = values(rc.change.before).user_data_base64;
   const written = synthesizedResource(stack, address)?.values.user_data_base64;
   if (typeof running !== "string" || typeof written !== "string" || running === written) return undefined;
+  // the release the script's first deploy installs is no change to it: the SSM association deploys
+  // every later one
+  if (withoutRelease(userDataScript(running)) === withoutRelease(userDataScript(written))) return undefined;
   const single = stack.output?.layout?.value === "single-server";
   return {
     address: rc.address,
@@ -743,6 +748,16 @@ const bootScriptKept: Finder = (rc, kind, { environment, stack, layoutBefore }) 
         : `: npm run plan -- ${environment} --replace '${rc.address}', at a quiet hour (the site is down while the new one boots)`),
   };
 };
+
+/** A boot script with the release of its first deploy (version and sha256) blanked out. */
+function withoutRelease(script: string): string {
+  return script
+    .replace(
+      new RegExp(`/${DEPLOY_SCRIPT} \\S+( [0-9a-f]{64})? \\|\\| first_deploy=`, "g"),
+      `/${DEPLOY_SCRIPT} <release> || first_deploy=`,
+    )
+    .replace(/the first deploy of \S+ failed/g, "the first deploy of <release> failed");
+}
 
 /** Every check of one change for what looks safe but is not. */
 const FINDINGS: readonly Finder[] = [
