@@ -278,6 +278,16 @@ describe("synthesizeAtomically", () => {
       expect(() =>
         synthesizeAtomically(outdir, (app) => addStack(app, other), undefined, { keepOtherStacks: () => false }),
       ).toThrow(message);
+      // nor one that would keep it but cannot: a folder the manifest does not list is not moved
+      const manifestFile = path.join(outdir, "manifest.json");
+      const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
+      const listed = fs.readFileSync(manifestFile, "utf8");
+      delete manifest.stacks[stack];
+      fs.writeFileSync(manifestFile, JSON.stringify(manifest));
+      expect(() =>
+        synthesizeAtomically(outdir, (app) => addStack(app, other), undefined, { keepOtherStacks: () => true }),
+      ).toThrow(message);
+      fs.writeFileSync(manifestFile, listed);
       // moved out, the synth goes on
       fs.rmSync(path.join(outdir, "stacks", stack, file.split("/")[0]), { recursive: true });
       expect(synthesizeAtomically(outdir, (app) => addStack(app, "dev"))).toEqual(["dev"]);

@@ -43,12 +43,12 @@ export function synthesizeAtomically(
     app.synth();
     const stacks = Object.keys(JSON.parse(fs.readFileSync(path.join(staging, "manifest.json"), "utf8")).stacks);
     verify(staging, stacks);
-    // the stack folders this synth replaces or drops; those a selection keeps move across whole
-    const replaced = (stack: string) => stacks.includes(stack) || !(options.keepOtherStacks?.(stack) ?? false);
-    const state = stateInStackFolders(target, replaced);
+    // the stack folders this synth replaces or drops: all but those a selection moves across whole
+    const kept = keptStacks(target, stacks, options.keepOtherStacks);
+    const state = stateInStackFolders(target, (stack) => !kept.has(stack));
     if (state) throw new OutputFolderError(state);
     for (const stack of stacks) carryOver(path.join(target, "stacks", stack), path.join(staging, "stacks", stack));
-    if (options.keepOtherStacks) keepOtherStacks(target, staging, stacks, options.keepOtherStacks);
+    moveKeptStacks(target, staging, kept);
     if (options.emptyFoldersForDroppedStacks) emptyFoldersForDroppedStacks(target, staging);
     swap(target, staging);
     return stacks;
@@ -218,20 +218,33 @@ function isEarlierOutput(folder: string, entries: readonly string[]): boolean {
   );
 }
 
-function keepOtherStacks(
+/**
+ * The stacks of the previous output in `target` that a selection moves across whole (by name, with
+ * their manifest entries): listed in its manifest, not `synthesized` now, kept by `keep`, with a
+ * folder. None without `keep` (a full synth).
+ */
+function keptStacks(
   target: string,
-  staging: string,
   synthesized: readonly string[],
-  keep: (stack: string) => boolean,
-): void {
+  keep: ((stack: string) => boolean) | undefined,
+): Map<string, unknown> {
   const previousManifest = path.join(target, "manifest.json");
-  if (!fs.existsSync(previousManifest)) return;
+  if (!keep || !fs.existsSync(previousManifest)) return new Map();
   const previous = JSON.parse(fs.readFileSync(previousManifest, "utf8"));
+  return new Map(
+    Object.entries(previous.stacks ?? {}).filter(
+      ([name]) => !synthesized.includes(name) && keep(name) && fs.existsSync(path.join(target, "stacks", name)),
+    ),
+  );
+}
+
+/** Moves the `kept` stacks (name to manifest entry) of `target` into `staging`, folder and manifest entry. */
+function moveKeptStacks(target: string, staging: string, kept: ReadonlyMap<string, unknown>): void {
+  if (kept.size === 0) return;
   const manifestFile = path.join(staging, "manifest.json");
   const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
-  for (const [name, entry] of Object.entries(previous.stacks ?? {})) {
+  for (const [name, entry] of kept) {
     const from = path.join(target, "stacks", name);
-    if (synthesized.includes(name) || !keep(name) || !fs.existsSync(from)) continue;
     // Saved plans go with every synth, also a kept stack's: its review (plan-<env>.md and
     // .changes.json, beside the stacks) is not carried over, and a plan can hold secrets.
     for (const plan of [PLAN_FILE, DRIFT_PLAN_FILE]) fs.rmSync(path.join(from, plan), { force: true });
