@@ -83,7 +83,6 @@ function metricMath(queries: any[], minute: Record<string, number>): number {
       ...Object.keys(values),
       `return ${expression
         .replace(/FILL\((\w+), 0\)/g, "($1 ?? 0)")
-        .replace(/MAX\(\[([^\]]+)\]\)/g, "Math.max($1)")
         .replace(/IF\(([^,]+), ([^,]+), ([^,]+)\)/g, "(($1) ? ($2) : ($3))")};`,
     )(...Object.values(values));
   for (const query of queries.filter((q) => q.expression)) values[query.id] = evaluate(query.expression);

@@ -163,7 +163,7 @@ export class LoadBalancerAlarms extends TierAlarms {
               }),
               {
                 id: "unreplaced",
-                expression: "MAX([FILL(unhealthy, 0) - FILL(pending, 0), 0])",
+                expression: "IF(FILL(unhealthy, 0) > FILL(pending, 0), FILL(unhealthy, 0) - FILL(pending, 0), 0)",
                 label: "Unhealthy targets beyond the servers launching",
                 returnData: true,
               },
