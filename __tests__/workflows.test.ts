@@ -473,7 +473,7 @@ describe("drift.yml", () => {
       }),
     });
     const checked = matrix(["dev", "s3"], ["prod", "s3"]);
-    const runScript = (dir: string, github: ReturnType<typeof fakeGitHub>, env = checked) =>
+    const runScript = (dir: string, github: ReturnType<typeof fakeGitHub>, env: Record<string, string> = checked) =>
       runGitHubScript(script(), dir, github, env);
     test("the step hands the script the environments job's matrix", () => {
       expect(stepUsing(drift.jobs.issues, "actions/github-script").env).toEqual({
@@ -553,6 +553,24 @@ describe("drift.yml", () => {
       ]);
       expect(github.calls[1][1].body).toMatch(/^`old-qa` is no longer checked for drift: /);
       expect(github.calls[2][1]).toMatchObject({ state: "closed", state_reason: "not_planned" });
+    });
+
+    test("issues are closed as no longer checked only by a run of the default branch, only those titled as this script titles them, and never on a missing matrix", async () => {
+      const issues = [
+        { number: 3, title: "Drift detected: old-qa" },
+        { number: 5, title: "Drift detected: dev (old)" },
+        { number: 6, title: "Drift detected:  dev" },
+      ];
+      const closes = async (env: Record<string, string>) => {
+        const github = fakeGitHub({ issues });
+        await runScript(tempDir(), github, env);
+        return github.calls.filter(([name]) => name === "update").map(([, p]) => p.issue_number);
+      };
+      expect(await closes(matrix(["prod", "s3"]))).toEqual([3]);
+      // a manual run from a branch that renamed a folder
+      expect(await closes({ ...matrix(["prod", "s3"]), GITHUB_REF: "refs/heads/rename-qa" })).toEqual([]);
+      // no matrix at all (the environments job's output lost): nothing closed, no crash
+      expect(await closes({ MATRIX: "" })).toEqual([]);
     });
 
     test("an environment whose check failed has no result, so its issue is left alone", async () => {
@@ -739,6 +757,8 @@ async function runGitHubScript(
     issue: { number: 42 },
     serverUrl: "https://github.example",
     runId: 1234,
+    ref: env.GITHUB_REF ?? "refs/heads/main",
+    payload: { repository: { default_branch: "main" } },
   };
   const logs: string[] = [];
   const core = { info: (m: string) => logs.push(m), warning: (m: string) => logs.push(`warning: ${m}`) };
