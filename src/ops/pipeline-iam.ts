@@ -694,6 +694,53 @@ export function policySize(policy: PolicyDocument): number {
   return JSON.stringify(policy).length;
 }
 
+/**
+ * What may change or delete an existing resource, where AWS checks the resource's tags
+ * (`aws:ResourceTag`). The Manage statement grants these on `*`: one account may hold several
+ * environments, and dev's deploy role, which no reviewer approves, must not turn off prod's
+ * database's deletion protection and delete it, nor schedule its keys' deletion.
+ */
+const CHANGES_OF_EXISTING = [
+  // services whose resources here are all the environment's own (AWS's own are untagged)
+  "autoscaling:*",
+  "cloudwatch:*",
+  "elasticloadbalancing:*",
+  "logs:*",
+  "rds:*",
+  "sns:*",
+  "ssm:*",
+  // not every EC2 or KMS action: an AMI or a key shared between environments may carry a tag
+  // (ec2:Create*: a launch template's new version, a snapshot of a volume, tags on a resource)
+  "ec2:*SecurityGroup*",
+  "ec2:Create*",
+  "ec2:Delete*",
+  "ec2:Modify*",
+  "ec2:Terminate*",
+  "kms:PutKeyPolicy",
+  "kms:ScheduleKeyDeletion",
+];
+
+/**
+ * One environment's deploy role may not change what another environment's tag names
+ * (`Environment`, which every resource of the stacks carries): a resource without the tag is left
+ * to the Allow statements, as is a new one (it has no tags yet to check).
+ */
+function otherEnvironmentsTagged(inputs: PolicyInputs): Statement[] {
+  if (!inputs.environment) return [];
+  return [
+    {
+      Sid: "OtherEnvironments",
+      Effect: "Deny",
+      Action: CHANGES_OF_EXISTING,
+      Resource: "*",
+      Condition: {
+        StringNotEquals: { "aws:ResourceTag/Environment": inputs.environment.name },
+        Null: { "aws:ResourceTag/Environment": "false" },
+      },
+    },
+  ];
+}
+
 /** What `shop-dev-*` would also match: the roles, profiles and buckets of `dev-eu`, say. */
 function longerNamesStatements(inputs: PolicyInputs): Statement[] {
   const others = inputs.environment?.longerNames ?? [];
@@ -739,6 +786,7 @@ export function deployRolePolicy(inputs: PolicyInputs): PolicyDocument {
       },
       ...stateStatements(inputs, true),
       ...longerNamesStatements(inputs),
+      ...otherEnvironmentsTagged(inputs),
     ],
   };
 }
