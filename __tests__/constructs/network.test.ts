@@ -203,7 +203,17 @@ describe("Network", () => {
     expect(trust.values.statement[0]).toMatchObject({
       actions: ["sts:AssumeRole"],
       principals: [{ type: "Service", identifiers: ["vpc-flow-logs.amazonaws.com"] }],
-      condition: [expect.objectContaining({ variable: "aws:SourceAccount" })],
+      condition: [
+        expect.objectContaining({ test: "StringEquals", variable: "aws:SourceAccount" }),
+        // and only a flow log of this account (confused deputy): AWS's documented pair of conditions
+        expect.objectContaining({
+          test: "ArnLike",
+          variable: "aws:SourceArn",
+          values: [
+            expect.stringMatching(/^arn:aws:ec2:\*:\$\{data\.aws_caller_identity\.\w+\.account_id\}:vpc-flow-log\/\*$/),
+          ],
+        }),
+      ],
     });
     const write = json.named("aws_iam_policy_document", "WritePolicy", true);
     expect(write.values.statement[0].resources).toEqual([`\${aws_cloudwatch_log_group.${group.name}.arn}:*`]);

@@ -50,7 +50,15 @@ export class FlowLogs extends Construct {
           effect: "Allow",
           actions: ["sts:AssumeRole"],
           principals: [{ type: "Service", identifiers: ["vpc-flow-logs.amazonaws.com"] }],
-          condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [account.accountId] }],
+          // AWS's documented guard: the account, and a flow log of it (any region: the role is global)
+          condition: [
+            { test: "StringEquals", variable: "aws:SourceAccount", values: [account.accountId] },
+            {
+              test: "ArnLike",
+              variable: "aws:SourceArn",
+              values: [`arn:aws:ec2:*:${account.accountId}:vpc-flow-log/*`],
+            },
+          ],
         },
       ],
     });
