@@ -42,6 +42,8 @@ const INTEGRATION = [
 
 /** Test files of the programs project (the list above): each runs bash, git, tar, npm or jq itself. */
 const PROGRAMS = [
+  // npm (a stand-in the tests write) run for the sample app's dependencies, 4 tests of 6
+  "<rootDir>/__tests__/artifact/app-dependencies.test.ts",
   "<rootDir>/__tests__/artifact/package-app.test.ts",
   "<rootDir>/__tests__/artifact/releases.test.ts",
   "<rootDir>/__tests__/artifact/tar.test.ts",
