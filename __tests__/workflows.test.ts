@@ -608,13 +608,39 @@ describe("deploy.yml and deploy-environment.yml", () => {
     expect(deploy.jobs.test.outputs.chain).toBe("${{ steps.environments.outputs.chain }}");
     expect(chainStep()).toMatchObject({
       id: "environments",
-      run: 'node scripts/run.js scripts/ci-environments.ts --chain >> "$GITHUB_OUTPUT"',
+      env: { ONLY: "${{ inputs.only }}" },
+      run: 'node scripts/run.js scripts/ci-environments.ts --chain ${ONLY:+--only "$ONLY"} >> "$GITHUB_OUTPUT"',
     });
     expect(stepsOf(deploy.jobs.test).indexOf(chainStep())).toBeGreaterThan(
       stepsOf(deploy.jobs.test).findIndex((s) => s.run === "npm test"),
     );
     const chain = deployChain(SHIPPED_ENVIRONMENTS);
     expect([...chain].sort()).toEqual(environmentFolders());
+  });
+
+  test("run by hand with `only`, the chain is that environment alone (a rollback that must not wait behind the others); on a push, and by hand without it, the whole chain; an unknown name fails, naming the folders", () => {
+    expect(deploy.on.workflow_dispatch.inputs.only).toMatchObject({ type: "string", required: false, default: "" });
+    // the step's own shell line, with node standing in for nothing: the real script, in this project
+    const run = (only: string) => {
+      const output = path.join(tempDir(), "output");
+      const result = runStep("deploy.yml", chainStep().run, {
+        cwd: ROOT,
+        env: { ...process.env, ONLY: only, GITHUB_OUTPUT: output },
+      });
+      return {
+        status: result.status,
+        stderr: result.stderr,
+        output: fs.existsSync(output) ? fs.readFileSync(output, "utf8") : "",
+      };
+    };
+    expect(run("prod")).toMatchObject({ status: 0, output: 'chain=["prod"]\n' });
+    expect(run("")).toMatchObject({
+      status: 0,
+      output: `chain=${JSON.stringify(deployChain(SHIPPED_ENVIRONMENTS))}\n`,
+    });
+    const unknown = run("production");
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain('unknown environment "production" (known: dev, dr-osaka, prod, staging)');
   });
 
   test("the shipped order: dev, then staging, then prod, then dr-osaka (dr-osaka, deployed last, runs only releases prod already runs)", () => {

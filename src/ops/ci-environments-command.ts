@@ -5,6 +5,9 @@ import { environmentNamed, projectEnvironments, UsageError } from "./script-runn
  * For the workflows in .github/workflows; prints `key=value` lines for $GITHUB_OUTPUT.
  *   scripts/ci-environments.ts                    matrix=<JSON>: one leg per environment folder
  *   scripts/ci-environments.ts --chain            chain=<JSON>: every environment, in deploy order
+ *   scripts/ci-environments.ts --chain --only ENV chain=<JSON> of ENV alone (the Deploy workflow run
+ *                                                 by hand for one environment: a rollback that must
+ *                                                 not wait behind the environments before it)
  *   scripts/ci-environments.ts --deployable ENV   region=<region>, or exit 1 when CI must not deploy ENV
  *   scripts/ci-environments.ts --state-token ENV  for $GITHUB_ENV: TF_TOKEN_<host>=$TF_API_TOKEN when
  *                                                 ENV keeps its state in HCP Terraform, else nothing;
@@ -17,6 +20,8 @@ export function ciEnvironmentsCommand(args: readonly string[]): void {
     console.log(`matrix=${JSON.stringify(ciMatrix(environments))}`);
   } else if (args.length === 1 && args[0] === "--chain") {
     console.log(`chain=${JSON.stringify(deployChain(environments))}`);
+  } else if (args.length === 3 && args[0] === "--chain" && args[1] === "--only") {
+    console.log(`chain=${JSON.stringify([environmentNamed(environments, args[2]).name])}`);
   } else if (args.length === 2 && args[0] === "--deployable") {
     const env = environmentNamed(environments, args[1]);
     const problem = ciDeployProblem(env);
@@ -33,7 +38,7 @@ export function ciEnvironmentsCommand(args: readonly string[]): void {
     if (token) console.log(token.line);
   } else {
     throw new UsageError(
-      `usage: ci-environments.ts [--chain | --deployable <environment> | --state-token <environment>] (got ${args.join(" ") || "nothing"})`,
+      `usage: ci-environments.ts [--chain [--only <environment>] | --deployable <environment> | --state-token <environment>] (got ${args.join(" ") || "nothing"})`,
     );
   }
 }
