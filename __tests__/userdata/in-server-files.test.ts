@@ -642,13 +642,21 @@ describe("the deploy script", () => {
     };
   }
 
+  /** The releases folder `fetchRelease` fetches into (made by it, if the test has not). */
+  const releasesIn = (dir: string) => path.join(dir, "releases");
+
+  /** What the deploy says when the fetch of 1.4.2 failed, whichever way. */
+  const UNAVAILABLE = "deploy: failed: release 1.4.2 unavailable; nothing changed\n";
+
   /**
-   * The deploy script's fetch_release of 1.4.2, as the deploy calls it, run in bash in `dir` against a stand-in aws that
-   * logs each call to `dir`/calls.log and answers the parameter with the bucket shop-artifacts and
-   * the S3 calls as `s3` says (the lines of a bash `case`); `vars` are set before it.
+   * The deploy script's fetch_release of 1.4.2, as the deploy calls it, run in bash in `dir` against
+   * a stand-in aws that logs each call to `dir`/calls.log and answers the parameter with the bucket
+   * shop-artifacts and the S3 calls as `s3` says (the lines of a bash `case`), into
+   * `releasesIn(dir)`; `vars` are set before it.
    */
   function fetchRelease(dir: string, s3: readonly string[], vars: readonly string[] = []) {
     const script = deployScript(host());
+    fs.mkdirSync(releasesIn(dir), { recursive: true });
     fs.writeFileSync(
       path.join(dir, "aws"),
       [
@@ -664,6 +672,7 @@ describe("the deploy script", () => {
     const lines = [
       "set -euo pipefail",
       'log() { echo "deploy: $*"; }',
+      `RELEASES='${releasesIn(dir)}'`,
       ...vars,
       bashFunction(script, "aws_retry"),
       bashFunction(script, "fetch_release"),
@@ -681,25 +690,18 @@ describe("the deploy script", () => {
     const dir = tempDir("no-versions-");
     try {
       // as the real CLI answers for a key without versions
-      const releases = path.join(dir, "releases");
-      fs.mkdirSync(releases);
-      const run = fetchRelease(
-        dir,
-        [
-          '  *"s3api list-object-versions"*) echo None ;;',
-          '  *) echo "An error occurred (400) when calling the HeadObject operation: Bad Request" >&2; exit 254 ;;',
-        ],
-        [`RELEASES='${releases}'`],
-      );
+      const run = fetchRelease(dir, [
+        '  *"s3api list-object-versions"*) echo None ;;',
+        '  *) echo "An error occurred (400) when calling the HeadObject operation: Bad Request" >&2; exit 254 ;;',
+      ]);
       expect({ stdout: run.stdout, status: run.status }).toEqual({
         stdout:
-          "deploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n" +
-          "deploy: failed: release 1.4.2 unavailable; nothing changed\n",
+          "deploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n" + UNAVAILABLE,
         status: 1,
       });
       // no version asked for by the id "None" (five tries, half a minute of backoff in production)
       expect(fs.readFileSync(path.join(dir, "calls.log"), "utf8")).not.toContain("head-object");
-      expect(fs.readdirSync(releases)).toEqual([]); // nothing left beside the releases
+      expect(fs.readdirSync(releasesIn(dir))).toEqual([]); // nothing left beside the releases
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -708,11 +710,11 @@ describe("the deploy script", () => {
   test("a fetch clears what a fetch killed half-way left in the releases folder, then unpacks the release", () => {
     const dir = tempDir("fetch-leftovers-");
     try {
-      const releases = path.join(dir, "releases");
+      const releases = releasesIn(dir);
       fs.mkdirSync(path.join(releases, ".fetch.Ab12Cd"), { recursive: true }); // killed mid-unpack
       fs.writeFileSync(path.join(releases, ".fetch.Ab12Cd.tar.gz"), "partial");
       fs.mkdirSync(path.join(releases, "1.4.1")); // a release: stays
-      const run = fetchRelease(dir, storedRelease(dir).s3, [`RELEASES='${releases}'`]);
+      const run = fetchRelease(dir, storedRelease(dir).s3);
       expect({ stderr: run.stderr, status: run.status }).toEqual({ stderr: "", status: 0 });
       expect(fs.readdirSync(releases).sort()).toEqual(["1.4.1", "1.4.2"]);
       expect(fs.readFileSync(path.join(releases, "1.4.2", "server.js"), "utf8")).toBe("// 1.4.2\n");
@@ -724,8 +726,6 @@ describe("the deploy script", () => {
   test("a release holding a device node (root unpacks it: the node would be root's, to any disk) is refused, and nothing is unpacked", () => {
     const dir = tempDir("fetch-device-");
     try {
-      const releases = path.join(dir, "releases");
-      fs.mkdirSync(releases);
       const { s3 } = storedRelease(dir);
       // the same release with /dev/null in it, as a character device entry
       spawnSync("tar", [
@@ -741,14 +741,14 @@ describe("the deploy script", () => {
       expect(spawnSync("tar", ["-tvzf", path.join(dir, "v1.tar.gz")], { encoding: "utf8" }).stdout).toMatch(
         /^c.* null$/m,
       );
-      const run = fetchRelease(dir, s3, [`RELEASES='${releases}'`]);
+      const run = fetchRelease(dir, s3);
       expect({ stdout: run.stdout, status: run.status }).toEqual({
         stdout:
           "deploy: release 1.4.2: unpack failed, an entry other than a file, folder or link, or no server.js in it\n" +
-          "deploy: failed: release 1.4.2 unavailable; nothing changed\n",
+          UNAVAILABLE,
         status: 1,
       });
-      expect(fs.readdirSync(releases)).toEqual([]);
+      expect(fs.readdirSync(releasesIn(dir))).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -757,19 +757,19 @@ describe("the deploy script", () => {
   test("given the checksum releases.yaml records, a download with other bytes (an object uploaded under the version's name) is refused and nothing is unpacked; the right bytes are", () => {
     const dir = tempDir("fetch-sha-");
     try {
-      const releases = path.join(dir, "releases");
-      fs.mkdirSync(releases);
       const { s3, sha256: right } = storedRelease(dir);
-      const vars = (sha: string) => [`RELEASES='${releases}'`, `sha=${sha}`];
-      const wrong = fetchRelease(dir, s3, vars("0".repeat(64)));
+      const wrong = fetchRelease(dir, s3, [`sha=${"0".repeat(64)}`]);
       expect({ stdout: wrong.stdout, status: wrong.status }).toEqual({
-        stdout: `deploy: release 1.4.2: object version v1 is not sha256 ${"0".repeat(64)}\ndeploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n${"deploy: failed: release 1.4.2 unavailable; nothing changed\n"}`,
+        stdout:
+          `deploy: release 1.4.2: object version v1 is not sha256 ${"0".repeat(64)}\n` +
+          "deploy: release 1.4.2 is not among the versions of s3://shop-artifacts/app/release.tar.gz\n" +
+          UNAVAILABLE,
         status: 1,
       });
-      expect(fs.readdirSync(releases)).toEqual([]);
-      const good = fetchRelease(dir, s3, vars(right));
+      expect(fs.readdirSync(releasesIn(dir))).toEqual([]);
+      const good = fetchRelease(dir, s3, [`sha=${right}`]);
       expect({ stderr: good.stderr, status: good.status }).toEqual({ stderr: "", status: 0 });
-      expect(fs.readdirSync(releases)).toEqual(["1.4.2"]);
+      expect(fs.readdirSync(releasesIn(dir))).toEqual(["1.4.2"]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -778,8 +778,6 @@ describe("the deploy script", () => {
   test("an object put over the key later under the same version name (a hand upload, say) is passed over for the earlier object version that holds the recorded bytes: boots and deploys of the version go on", () => {
     const dir = tempDir("fetch-overwritten-");
     try {
-      const releases = path.join(dir, "releases");
-      fs.mkdirSync(releases);
       const { sha256 } = storedRelease(dir);
       fs.writeFileSync(path.join(dir, "other.tar.gz"), "not the release");
       // newest first: "later" has other bytes, "v1" the release; both named 1.4.2
@@ -789,19 +787,19 @@ describe("the deploy script", () => {
         `  *"s3api get-object"*"--version-id later"*) cp '${dir}/other.tar.gz' "\${@: -1}" ;;`,
         `  *"s3api get-object"*"--version-id v1"*) cp '${dir}/v1.tar.gz' "\${@: -1}" ;;`,
       ];
-      const run = fetchRelease(dir, s3, [`RELEASES='${releases}'`, `sha=${sha256}`]);
+      const run = fetchRelease(dir, s3, [`sha=${sha256}`]);
       expect({ stdout: run.stdout, status: run.status }).toEqual({
         stdout: `deploy: release 1.4.2: object version later is not sha256 ${sha256}\n`,
         status: 0,
       });
-      expect(fs.readFileSync(path.join(releases, "1.4.2", "server.js"), "utf8")).toBe("// 1.4.2\n");
+      expect(fs.readFileSync(path.join(releasesIn(dir), "1.4.2", "server.js"), "utf8")).toBe("// 1.4.2\n");
       const gets = fs
         .readFileSync(path.join(dir, "calls.log"), "utf8")
         .split("\n")
         .filter((line) => line.includes("get-object"));
       expect(gets.map((line) => /--version-id (\S+)/.exec(line)?.[1])).toEqual(["later", "v1"]);
       // no leftover download beside the releases
-      expect(fs.readdirSync(releases)).toEqual(["1.4.2"]);
+      expect(fs.readdirSync(releasesIn(dir))).toEqual(["1.4.2"]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
