@@ -52,6 +52,21 @@ const stepUsing = (job: Job, action: string) => {
   return found;
 };
 
+/**
+ * A stand-in for the program `name` in a folder of its own (`bin`, to put first on PATH): each call
+ * logs its arguments as a line of `calls`, then runs `body`, given that file's path.
+ */
+function stubProgram(name: string, body: (calls: string) => string[]): { bin: string; calls: string } {
+  const bin = tempDir(`stub-${name}-`);
+  const calls = path.join(bin, "calls");
+  fs.writeFileSync(
+    path.join(bin, name),
+    ["#!/bin/bash", `printf '%s\\n' "$*" >> '${calls}'`, ...body(calls), ""].join("\n"),
+    { mode: 0o755 },
+  );
+  return { bin, calls };
+}
+
 /** `npm run lint:workflows <target>` as it runs from the project folder: its exit code and output. */
 async function lint(target: string) {
   const stdout: string[] = [];
@@ -850,20 +865,11 @@ describe("the deploy of one environment", () => {
     const cwd = tempDir("errored-state-");
     const stack = path.join(cwd, "cdktf.out", "stacks", "prod");
     fs.mkdirSync(stack, { recursive: true });
-    const bin = tempDir("stub-terraform-");
-    const calls = path.join(bin, "calls");
-    // STUB terraform: logs its arguments, and fails the first PUSH_FAILURES pushes
-    fs.writeFileSync(
-      path.join(bin, "terraform"),
-      [
-        "#!/bin/bash",
-        `printf '%s\\n' "$*" >> '${calls}'`,
-        `n=$(wc -l < '${calls}')`,
-        '[ "$n" -gt "${PUSH_FAILURES:-0}" ]',
-        "",
-      ].join("\n"),
-      { mode: 0o755 },
-    );
+    // STUB terraform: fails the first PUSH_FAILURES pushes
+    const { bin, calls } = stubProgram("terraform", (log) => [
+      `n=$(wc -l < '${log}')`,
+      '[ "$n" -gt "${PUSH_FAILURES:-0}" ]',
+    ]);
     const run = (failures: number) => {
       fs.rmSync(calls, { force: true });
       const result = runStep("deploy-environment.yml", push.run, {
@@ -944,25 +950,16 @@ describe("the deploy of one environment", () => {
       // the commits it lets pass are those that start no deploy of their own
       expect(workflow("deploy.yml").on.push["paths-ignore"]).toEqual(["**.md", "docs/**"]);
       const [mine, tip] = ["a".repeat(40), "b".repeat(40)];
-      const bin = tempDir("stub-gh-");
-      const calls = path.join(bin, "calls");
       // answers `commits/main` with MAIN_TIP, and `compare` by applying the step's own jq filter to COMPARE
-      fs.writeFileSync(
-        path.join(bin, "gh"),
-        [
-          "#!/bin/bash",
-          `printf '%s\\n' "$*" >> '${calls}'`,
-          '[ "$1" = api ] && [ "$3" = --jq ] || exit 9',
-          'case "$2" in',
-          '  repos/acme/shop/commits/main) [ "$4" = .sha ] && echo "$MAIN_TIP" ;;',
-          // the step's own filter, run by jq (gh's --jq is gojq, the same language)
-          `  repos/acme/shop/compare/${mine}...${tip}) printf '%s' "$COMPARE" | jq -r "$4" ;;`,
-          "  *) exit 9 ;;",
-          "esac",
-          "",
-        ].join("\n"),
-        { mode: 0o755 },
-      );
+      const { bin, calls } = stubProgram("gh", () => [
+        '[ "$1" = api ] && [ "$3" = --jq ] || exit 9',
+        'case "$2" in',
+        '  repos/acme/shop/commits/main) [ "$4" = .sha ] && echo "$MAIN_TIP" ;;',
+        // the step's own filter, run by jq (gh's --jq is gojq, the same language)
+        `  repos/acme/shop/compare/${mine}...${tip}) printf '%s' "$COMPARE" | jq -r "$4" ;;`,
+        "  *) exit 9 ;;",
+        "esac",
+      ]);
       const run = (mainTip: string, compare: object = {}) =>
         runStep("deploy-environment.yml", guard.run, {
           env: {
