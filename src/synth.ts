@@ -119,7 +119,6 @@ export interface SynthOptions {
   readonly protectedPaths?: readonly string[];
 }
 
-/** An output folder that synthesizing would destroy; nothing was written. */
 /** A synth refused before anything was written, in one message: printed without a stack trace. */
 export class SynthRefusedError extends Error {
   constructor(message: string) {
@@ -128,7 +127,7 @@ export class SynthRefusedError extends Error {
   }
 }
 
-/** The output folder cannot be written, or writing it would lose something. */
+/** An output folder that synthesizing would destroy, or cannot write; nothing was written. */
 export class OutputFolderError extends SynthRefusedError {
   constructor(message: string) {
     super(message);
@@ -163,11 +162,12 @@ export function outputFolderProblem(target: string, protectedPaths: readonly str
 }
 
 /**
- * Why the earlier output in `target` must not be replaced because Terraform left state in the folder
- * of a stack that `replaced` says this synth writes anew or drops, or undefined. No backend here writes state there (local state is in <project>/state/);
- * what is there is the only copy of something: `errored.tfstate`, which Terraform writes where it
- * runs when it cannot save the state to its backend (an apply's resources are recorded nowhere
- * else), or the states of workspaces other than default (terraform.tfstate.d/).
+ * Why the earlier output in `target` must not be replaced because Terraform left state in the
+ * folder of a stack that `replaced` says this synth writes anew or drops, or undefined. No backend
+ * here writes state there (local state is in <project>/state/); what is there is the only copy of
+ * something: `errored.tfstate`, which Terraform writes where it runs when it cannot save the state
+ * to its backend (an apply's resources are recorded nowhere else), or the states of workspaces
+ * other than default (terraform.tfstate.d/).
  */
 function stateInStackFolders(target: string, replaced: (stack: string) => boolean): string | undefined {
   const stacks = path.join(target, "stacks");

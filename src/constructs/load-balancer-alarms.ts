@@ -138,6 +138,14 @@ export class LoadBalancerAlarms extends TierAlarms {
     // capacity still short after the longest replacement.
     const sustained = minutesPast(grace, 1);
     const group = props.autoScalingGroupName;
+    // The fewest unhealthy targets in each minute: a booting server leaves the count once healthy.
+    const unhealthyTargets = {
+      namespace: NAMESPACE,
+      metricName: "UnHealthyHostCount",
+      dimensions: targets,
+      statistic: "Minimum",
+      period: 60,
+    };
     this.alarm("UnhealthyHosts", {
       what: "unhealthy-hosts",
       description:
@@ -152,11 +160,10 @@ export class LoadBalancerAlarms extends TierAlarms {
       threshold: 0,
       treatMissingData: "notBreaching",
       evaluation: { periods: sustained, datapoints: sustained },
-      // The fewest unhealthy targets in each minute: a booting server leaves the count once healthy.
       metric: group
         ? {
             query: [
-              minuteMetric("unhealthy", NAMESPACE, "UnHealthyHostCount", "Minimum", targets),
+              minuteMetric("unhealthy", NAMESPACE, unhealthyTargets.metricName, unhealthyTargets.statistic, targets),
               // the most servers pending in the minute: replacements (or a scale-out) on their way
               minuteMetric("pending", "AWS/AutoScaling", "GroupPendingInstances", "Maximum", {
                 AutoScalingGroupName: group,
@@ -169,13 +176,7 @@ export class LoadBalancerAlarms extends TierAlarms {
               },
             ],
           }
-        : {
-            namespace: NAMESPACE,
-            metricName: "UnHealthyHostCount",
-            dimensions: targets,
-            statistic: "Minimum",
-            period: 60,
-          },
+        : unhealthyTargets,
     });
     // A replacement that keeps failing its boot is pending again and again: the alarm above stays
     // quiet, and in a fleet scaled above its minimum so does the one below. Past the longest
@@ -195,13 +196,7 @@ export class LoadBalancerAlarms extends TierAlarms {
         threshold: 0,
         treatMissingData: "notBreaching",
         evaluation: { periods: lasting, datapoints: lasting },
-        metric: {
-          namespace: NAMESPACE,
-          metricName: "UnHealthyHostCount",
-          dimensions: targets,
-          statistic: "Minimum",
-          period: 60,
-        },
+        metric: unhealthyTargets,
       });
     }
     if (props.minHealthyHosts > 0) {
@@ -210,7 +205,7 @@ export class LoadBalancerAlarms extends TierAlarms {
         description:
           `Fewer than ${props.minHealthyHosts} app servers (the group's minimum, app.count.min) have been healthy ` +
           `for ${lasting} minutes: longer than the group needs to replace one (the ${grace} s grace period, then ` +
-          `the launch and a whole boot of the replacement${props.replacementSeconds ? `, up to ${props.replacementSeconds} s` : ""}), ` +
+          `the launch and a whole boot of the replacement${replacement > 0 ? `, up to ${replacement} s` : ""}), ` +
           `so capacity is lost, not being replaced. Look first at: the group's activity history (failed launches, ` +
           `abandoned boots, capacity or quota errors), the boot log group, then target health reasons in the EC2 console.`,
         comparison: "LessThanThreshold",

@@ -240,8 +240,8 @@ export function dbProvisionScript(database: AppDatabase, db: LocalDatabase): str
  * gzip-compressed), written to disk, checked, then uploaded to the backups bucket as
  * `<prefix><name>-<UTC time>.<ext>`. The bucket keeps it `backupRetentionDays` (lifecycle). Once
  * the upload succeeded, and only then, it publishes `BACKUP_METRIC` (the instance role may: its
- * PublishMetrics statement allows cloudwatch:PutMetricData in METRIC_NAMESPACES, app-identity.ts); `INSTANCE_ID_FILE` in the
- * environment replaces cloud-init's file (the integration tests).
+ * PublishMetrics statement allows cloudwatch:PutMetricData in METRIC_NAMESPACES, app-identity.ts);
+ * `INSTANCE_ID_FILE` in the environment replaces cloud-init's file (the integration tests).
  */
 export function dbBackupScript(database: AppDatabase, db: LocalDatabase): string {
   const ext = db.engine === "postgres" ? "dump" : "sql.gz";
