@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import { stringify } from "yaml";
 import { ConfigError } from "../../src/config/errors";
+import { environmentJsonSchema } from "../../src/config/json-schema";
 import { loadEnvironments, parseEnvironment } from "../../src/config/load";
 import { environmentFile, tempDir, writeEnvironments } from "../helpers";
 
@@ -44,6 +45,30 @@ describe("bad input a user really writes", () => {
       "the reserved prefix in any case",
       { tags: { "AWS:Owner": "web" } },
       'tags.AWS:Owner must not start with "aws:": AWS reserves that prefix for its own tags (got "AWS:Owner")',
+    ],
+    [
+      "a reserved tag key in another case (IAM compares tag keys without case, and refuses the pair)",
+      { tags: { environment: "qa" } },
+      'tags.environment is set by the project itself (reserved, in any case: Project, Environment, ManagedBy) (got "environment")',
+    ],
+    [
+      "a tag key that differs only in case from the Name tag the project puts on a role",
+      { tags: { name: "web" } },
+      'tags.name differs only in case from a tag the project sets on resources (Name, Tier): IAM refuses both on one role (got "name")',
+    ],
+    [
+      "two tag keys that differ only in case",
+      { tags: { Team: "web", team: "payments" } },
+      'tags has keys "Team" and "team", which differ only in case: IAM refuses both on one role (got {"Team":"web","team":"payments"})',
+    ],
+    [
+      "more tags than the release's S3 object can carry beside the project's own (S3 refuses an 11th at apply)",
+      {
+        tags: Object.fromEntries(
+          ["Owner", "Team", "Service", "Tier2", "Compliance", "Backup", "CostCenter"].map((k) => [k, "x"]),
+        ),
+      },
+      "tags must hold at most 6 tags: every one reaches every resource, and the release's S3 object takes 10 in all, 4 of them the project's own (got 7)",
     ],
     [
       "a key pair file name instead of the key pair's name",
@@ -300,12 +325,31 @@ describe("input AWS would refuse at apply time is refused at synth", () => {
       `domain.name must be at most 64 characters for the ACM certificate issued for it (its common name), or give loadBalancer.certificateArn of a certificate that covers it (got "${"a".repeat(53)}.example.net", 65 characters)`,
     ],
     [
+      "a site at a zone's own name, without its zone (the zone would default to the top-level domain)",
+      { domain: { name: "corp.io" } },
+      'domain.name must be given its Route 53 zone in domain.hostedZone (hostedZone: corp.io for a zone\'s own name): by default the zone is the name without its first label, here the top-level domain "io", which no account can hold (got "corp.io")',
+    ],
+    [
       "a project named sg (a security group's name may not begin with sg-)",
       { project: "sg" },
       'project must not be "sg" or begin with "sg-": a security group\'s name may not (<project>-<env>-app-) (got "sg")',
     ],
   ])("%s", (_, overrides, expected) => {
     expect(problemsOf(overrides)).toEqual([expected]);
+  });
+
+  test("a public key written as a YAML block scalar (a newline after it) passes the validator and the editor's schema, and is imported without the newline", () => {
+    const key = `${KEYS.ed25519} ops@laptop\n`;
+    const parsed = parseEnvironment("dev", environmentFile(ssh({ publicKey: key })));
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.environment?.access.ssh?.publicKey).toBe(key.trim());
+    const pattern = JSON.stringify(JSON.parse(environmentJsonSchema())).match(
+      /"publicKey":\{[^}]*"pattern":("(?:[^"\\]|\\.)*")/,
+    );
+    const editor = new RegExp(JSON.parse(pattern![1]), "u");
+    expect([key, key.trim(), `  ${key}`].map((k) => editor.test(k))).toEqual([true, true, true]);
+    // and still misses what the validator refuses
+    expect(editor.test(`${KEYS.ecdsa}\n`)).toBe(false);
   });
 
   test("app.port where something else on the server listens: sshd's 22, and on a single server its own database's port", () => {

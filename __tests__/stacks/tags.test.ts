@@ -1,4 +1,5 @@
 import { synthesizeDocuments } from "../../src/ops/synthesized";
+import { MAX_ENVIRONMENT_TAGS } from "../../src/config/schema";
 import { environment } from "../helpers";
 import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
 
@@ -90,4 +91,28 @@ test("the group, its launch template and the single server are what default_tags
   ]);
   expect(hasArgument("aws_autoscaling_group", "tags")).toBe(false); // tag blocks only: default_tags cannot apply
   expect(hasArgument("aws_autoscaling_group", "tag")).toBe(true);
+});
+
+test("with as many tags as a config may add, no resource carries more than AWS takes: 10 on an S3 object, 50 elsewhere", () => {
+  const keys = Array.from({ length: MAX_ENVIRONMENT_TAGS }, (_, i) => `Extra${i}`);
+  const most = environment("most", { tags: Object.fromEntries(keys.map((key) => [key, "x"])) });
+  const doc = synthesizeDocuments([most]).get("most") as Record<string, any>;
+  const shared = doc.provider.aws[0].default_tags[0].tags as Record<string, string>;
+  const counts: Record<string, number> = {};
+  for (const [type, resources] of Object.entries<Record<string, any>>(doc.resource)) {
+    for (const [id, values] of Object.entries<any>(resources)) {
+      const own = values.tags ?? (values.tag ? tagsOf(values.tag) : undefined);
+      if (own === undefined) continue;
+      counts[`${type}.${id}`] = Object.keys(type === "aws_autoscaling_group" ? own : { ...shared, ...own }).length;
+    }
+  }
+  const release = Object.keys(counts).filter((key) => key.startsWith("aws_s3_object."));
+  expect(release).toHaveLength(1);
+  // the limit itself is what fills the object: one tag more and S3 refuses it
+  expect(counts[release[0]]).toBe(10);
+  const overLimit = Object.entries(counts).filter(
+    ([where, count]) => count > (where.startsWith("aws_s3_object.") ? 10 : 50),
+  );
+  expect(overLimit).toEqual([]);
+  expect(Object.keys(counts).length).toBeGreaterThan(20);
 });

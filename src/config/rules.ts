@@ -164,7 +164,10 @@ export const RULES: readonly Rule[] = [
     id: "domain.name",
     appliesTo: (env) => env.domain !== undefined,
     check: (env) => {
-      const { name } = env.domain!;
+      const { name, hostedZone } = env.domain!;
+      if (hostedZone === undefined && name.split(".").length < 3) {
+        return `must be given its Route 53 zone in domain.hostedZone (hostedZone: ${name} for a zone's own name): by default the zone is the name without its first label, here the top-level domain "${hostedZoneOf(env.domain!)}", which no account can hold (got "${name}")`;
+      }
       const zone = hostedZoneOf(env.domain!);
       if (name !== zone && !name.endsWith(`.${zone}`)) {
         return `must be in domain.hostedZone ${zone}: the records go in that zone (got "${name}")`;

@@ -28,6 +28,19 @@ export type LogRetentionDays = (typeof LOG_RETENTION_DAYS)[number];
 /** Tag keys the project sets on every resource itself, through the provider's default tags. */
 export const RESERVED_TAG_KEYS = ["Project", "Environment", "ManagedBy"] as const;
 
+/** Tag keys the project sets on some resources of its own (`Name` on most, `Tier` on subnets). */
+export const RESOURCE_TAG_KEYS = ["Name", "Tier"] as const;
+
+/**
+ * How many tags of its own an environment may add: every one reaches every resource, and the
+ * release tarball's S3 object takes 10 tags at most (S3 refuses an 11th only at apply, after the
+ * network and buckets are made): the 3 reserved keys and its `Name` leave 6.
+ */
+export const MAX_ENVIRONMENT_TAGS = 10 - RESERVED_TAG_KEYS.length - 1;
+
+/** `key`, lowercased: IAM and S3 compare tag keys so, and refuse two that differ only in case. */
+const tagKeyCase = (key: string) => key.toLowerCase();
+
 /**
  * Project and environment names prefix physical names; kept short so that `<project>-<env>-<tier>`
  * fits the tightest AWS limit it meets (ALB and target group names: 32 characters).
@@ -330,11 +343,14 @@ const access = z
           .describe("An existing EC2 key pair"),
         publicKey: z
           .string()
+          // (a key written as a YAML block scalar, `publicKey: |`, ends in a newline)
+          .trim()
           .superRefine((key, ctx) => {
             const problem = publicKeyProblem(key);
             if (problem) ctx.addIssue({ code: "custom", message: problem });
           })
-          .meta({ pattern: OPENSSH_PUBLIC_KEY.source }) // for editors; the check above explains a miss
+          // for editors, which see the key as written: the check above explains a miss
+          .meta({ pattern: `^\\s*${OPENSSH_PUBLIC_KEY.source.slice(1, -1)}\\s*$` })
           .optional()
           .describe("A public key to import as a key pair"),
         allowedCidrs: z
@@ -796,8 +812,12 @@ export const environmentSchema = z
         z
           .string()
           .regex(/^[A-Za-z0-9 _.:/=+@-]{1,128}$/, "must be 1 to 128 letters, digits, spaces or _.:/=+-@")
-          .refine((key) => !(RESERVED_TAG_KEYS as readonly string[]).includes(key), {
-            error: `is set by the project itself (reserved: ${RESERVED_TAG_KEYS.join(", ")})`,
+          .refine((key) => !RESERVED_TAG_KEYS.some((reserved) => tagKeyCase(reserved) === tagKeyCase(key)), {
+            error: `is set by the project itself (reserved, in any case: ${RESERVED_TAG_KEYS.join(", ")})`,
+          })
+          // IAM takes tag keys without regard to case: a role tagged both `name` and `Name` is refused.
+          .refine((key) => !RESOURCE_TAG_KEYS.some((own) => own !== key && tagKeyCase(own) === tagKeyCase(key)), {
+            error: `differs only in case from a tag the project sets on resources (${RESOURCE_TAG_KEYS.join(", ")}): IAM refuses both on one role`,
           })
           // AWS refuses the prefix (any case) only at apply time, half-way through creating resources.
           .refine((key) => !/^aws:/i.test(key), {
@@ -810,8 +830,28 @@ export const environmentSchema = z
             "must be at most 256 letters, digits, spaces or _.:/=+-@: AWS refuses any other character in a tag value (IAM first, half-way through an apply)",
           ),
       )
+      .superRefine((tags, context) => {
+        const keys = Object.keys(tags);
+        if (keys.length > MAX_ENVIRONMENT_TAGS) {
+          context.addIssue({
+            code: "custom",
+            message: `must hold at most ${MAX_ENVIRONMENT_TAGS} tags: every one reaches every resource, and the release's S3 object takes 10 in all, ${10 - MAX_ENVIRONMENT_TAGS} of them the project's own (got ${keys.length})`,
+          });
+        }
+        const seen = new Map<string, string>();
+        for (const key of keys) {
+          const earlier = seen.get(tagKeyCase(key));
+          if (earlier !== undefined) {
+            context.addIssue({
+              code: "custom",
+              message: `has keys "${earlier}" and "${key}", which differ only in case: IAM refuses both on one role`,
+            });
+          }
+          seen.set(tagKeyCase(key), key);
+        }
+      })
       .default({})
-      .describe("Extra tags on every resource (cost centre, owner)"),
+      .describe(`Extra tags on every resource (cost centre, owner): at most ${MAX_ENVIRONMENT_TAGS}`),
     monitoring,
     cost,
   })
