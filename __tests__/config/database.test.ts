@@ -47,7 +47,7 @@ describe("the single server runs the engine Amazon Linux 2023 packages, at the m
     [
       "a MariaDB major AL2023 does not package",
       { engine: "mariadb", engineVersion: "11.4" },
-      'database.engineVersion must be a mariadb version Amazon Linux 2023 packages for layout single-server: 10.5, 10.11 (or use a layout with RDS, which runs 10.6, 10.11, 11.4) (got "11.4")',
+      'database.engineVersion must be a mariadb version Amazon Linux 2023 packages for layout single-server: 10.5, 10.11 (or use a layout with RDS, which runs 10.11, 11.4) (got "11.4")',
     ],
   ])("rejects %s, in one line naming the field and what is allowed", (_case, database, message) => {
     expect(problemsOf(singleServer(database))).toEqual([message]);
@@ -59,7 +59,23 @@ describe("the single server runs the engine Amazon Linux 2023 packages, at the m
     expect(problemsOf(rds({ engine: "postgres", engineVersion: "14" }))).toEqual([]);
     expect(problemsOf(rds({ engine: "mariadb", engineVersion: "11.4" }))).toEqual([]);
     expect(problemsOf(rds({ engine: "mariadb", engineVersion: "10.5" }))).toEqual([
-      'database.engineVersion must be a mariadb version of major 10.6, 10.11, 11.4 (got "10.5")',
+      'database.engineVersion must be a mariadb version of major 10.11, 11.4 (got "10.5")',
+    ]);
+  });
+
+  test("a major past RDS's end of standard support is refused with its date and what RDS would do with it", () => {
+    const rds = (database: Record<string, unknown>) =>
+      environmentFile({ database: { instanceClass: "db.t4g.small", allocatedStorageGb: 20, ...database } });
+    // RDS would enroll the instance in paid Extended Support without a word
+    expect(problemsOf(rds({ engine: "mysql", engineVersion: "8.0" }))).toEqual([
+      'database.engineVersion must not be mysql 8.0, past RDS\'s end of standard support (2026-07-31): RDS enrolls a new instance of it in Extended Support, charged by the vCPU-hour on top of the instance; use 8.4 (a database already on 8.0: set the new major, and `npm run plan` says how to upgrade it) (got "8.0")',
+    ]);
+    expect(problemsOf(rds({ engine: "postgres", engineVersion: "13.20" }))).toEqual([
+      expect.stringContaining("must not be postgres 13, past RDS's end of standard support (2026-02-28)"),
+    ]);
+    // and MariaDB has none: RDS makes no new instance of it at all
+    expect(problemsOf(rds({ engine: "mariadb", engineVersion: "10.6" }))).toEqual([
+      'database.engineVersion must not be mariadb 10.6, past RDS\'s end of standard support (2026-08-31): RDS has no Extended Support for MariaDB and creates no new instance of it; use 10.11 or 11.4 (a database already on 10.6: set the new major, and `npm run plan` says how to upgrade it) (got "10.6")',
     ]);
   });
 });

@@ -182,7 +182,7 @@ describe("coherence rules, for every environment", () => {
     [
       "a MySQL major given as 8",
       { database: { ...base.database, engine: "mysql", engineVersion: "8" } },
-      /^database\.engineVersion must be a mysql version of major 8\.0, 8\.4/,
+      /^database\.engineVersion must be a mysql version of major 8\.4 /,
     ],
     [
       "a DB instance class the schema does not allow",

@@ -1,10 +1,6 @@
 import { Testing } from "cdktf";
-import type { Engine } from "../../src/config/schema";
-import {
-  Database,
-  iamDatabaseAuthenticationSupported,
-  performanceInsightsSupported,
-} from "../../src/constructs/database";
+import { ENGINES, type Engine } from "../../src/config/schema";
+import { Database, performanceInsightsSupported } from "../../src/constructs/database";
 import { shippedStack } from "../shipped";
 import { Naming } from "../../src/naming";
 import { Synthesized } from "../helpers";
@@ -39,7 +35,7 @@ function databaseJson(engine: Engine, engineVersion: string, instanceClass = "db
 describe("Database: which version changes Terraform leaves to RDS", () => {
   test.each([
     ["postgres", "16.4"],
-    ["mysql", "8.0.39"],
+    ["mysql", "8.4.3"],
   ] as Array<[Engine, string]>)(
     "%s pinned to the minor %s: RDS's automatic minor upgrades are not undone (engine_version is ignored after creation)",
     (engine, version) => {
@@ -54,7 +50,7 @@ describe("Database: which version changes Terraform leaves to RDS", () => {
 
   test.each([
     ["postgres", "16"],
-    ["mysql", "8.0"],
+    ["mysql", "8.4"],
   ] as Array<[Engine, string]>)(
     "%s given as the major %s: the version is not ignored, so a change of major in config is applied",
     (engine, version) => {
@@ -100,15 +96,11 @@ describe("Database: the logs it exports", () => {
   });
 });
 
-describe("Database: IAM database authentication, where RDS offers it", () => {
-  test("on for PostgreSQL, MySQL and MariaDB from 10.11; off for MariaDB 10.6, which RDS refuses it for", () => {
-    expect(database("postgres", "16").iam_database_authentication_enabled).toBe(true);
-    expect(database("mysql", "8.4").iam_database_authentication_enabled).toBe(true);
-    expect(database("mariadb", "10.11").iam_database_authentication_enabled).toBe(true);
-    expect(database("mariadb", "11.4").iam_database_authentication_enabled).toBe(true);
-    expect(database("mariadb", "10.6").iam_database_authentication_enabled).toBe(false);
-    expect(database("mariadb", "10.6.19").iam_database_authentication_enabled).toBe(false);
-    expect(iamDatabaseAuthenticationSupported("mariadb", "10.11.9")).toBe(true);
+describe("Database: IAM database authentication, which RDS offers on every major the project allows", () => {
+  test.each(
+    (Object.keys(ENGINES) as Engine[]).flatMap((engine) => ENGINES[engine].majors.map((major) => [engine, major])),
+  )("on for %s %s", (engine, major) => {
+    expect(database(engine as Engine, major).iam_database_authentication_enabled).toBe(true);
   });
 });
 

@@ -3,7 +3,7 @@ import type { EnvironmentConfig } from "./load";
 import { FIRST_APP_PORT } from "../userdata/app-host";
 import { subnetUsableAddresses } from "../cidr";
 import { identifierProblem, localEngineProblem } from "./database-engines";
-import { ENGINES, engineMajor } from "./schema";
+import { ENGINES, engineMajor, RETIRED_MAJORS } from "./schema";
 
 /**
  * Rules that span fields of one environment, checked after defaults are resolved.
@@ -105,9 +105,20 @@ export const RULES: readonly Rule[] = [
     appliesTo: usesRds,
     check: ({ database: { engine, engineVersion } }) => {
       const majors: readonly string[] = ENGINES[engine].majors;
-      return majors.includes(engineMajor(engine, engineVersion))
-        ? undefined
-        : `must be a ${engine} version of major ${majors.join(", ")} (got "${engineVersion}")`;
+      const major = engineMajor(engine, engineVersion);
+      if (majors.includes(major)) return undefined;
+      const ended = RETIRED_MAJORS[engine][major];
+      if (ended === undefined)
+        return `must be a ${engine} version of major ${majors.join(", ")} (got "${engineVersion}")`;
+      const consequence =
+        engine === "mariadb"
+          ? "RDS has no Extended Support for MariaDB and creates no new instance of it"
+          : "RDS enrolls a new instance of it in Extended Support, charged by the vCPU-hour on top of the instance";
+      return (
+        `must not be ${engine} ${major}, past RDS's end of standard support (${ended}): ${consequence}; use ` +
+        `${majors.join(" or ")} (a database already on ${major}: set the new major, and \`npm run plan\` says how ` +
+        `to upgrade it) (got "${engineVersion}")`
+      );
     },
   },
   // The single server installs the engine from Amazon Linux 2023's packages: only what AL2023 offers.

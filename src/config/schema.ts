@@ -383,10 +383,22 @@ export const HCP_TERRAFORM_HOST = "app.terraform.io";
 
 export const ENGINES = {
   postgres: { majors: ["14", "15", "16", "17"], family: (major: string) => `postgres${major}`, port: 5432 },
-  mysql: { majors: ["8.0", "8.4"], family: (major: string) => `mysql${major}`, port: 3306 },
-  mariadb: { majors: ["10.6", "10.11", "11.4"], family: (major: string) => `mariadb${major}`, port: 3306 },
+  mysql: { majors: ["8.4"], family: (major: string) => `mysql${major}`, port: 3306 },
+  mariadb: { majors: ["10.11", "11.4"], family: (major: string) => `mariadb${major}`, port: 3306 },
 } as const;
 export type Engine = keyof typeof ENGINES;
+
+/**
+ * Majors RDS still knows but no longer supports as standard (RDS's release calendars), with that
+ * end: RDS enrolls a new MySQL or PostgreSQL instance of one in RDS Extended Support, charged by
+ * the vCPU-hour on top of the instance, and makes no new MariaDB one (it has no Extended Support).
+ * Refused with the date, where a major it never had is refused as unknown.
+ */
+export const RETIRED_MAJORS: Readonly<Record<Engine, Readonly<Record<string, string>>>> = {
+  postgres: { "11": "2024-02-29", "12": "2025-02-28", "13": "2026-02-28" },
+  mysql: { "5.7": "2024-02-29", "8.0": "2026-07-31" },
+  mariadb: { "10.6": "2026-08-31" },
+};
 
 /** The major version of an engine version string (`16.4` -> `16`, `8.0.39` -> `8.0`, `10.11.9` -> `10.11`). */
 export function engineMajor(engine: Engine, version: string): string {
@@ -435,10 +447,10 @@ const database = z
       .string()
       .regex(
         /^\d+(\.\d+){0,2}$/,
-        "must be an engine version such as 16 or 16.4 (postgres), 8.0 or 8.0.39 (mysql), 10.11 (mariadb)",
+        "must be an engine version such as 16 or 16.4 (postgres), 8.4 or 8.4.3 (mysql), 10.11 (mariadb)",
       )
       .describe(
-        "Engine version; give the major (16, 8.0, 10.11): RDS applies minor upgrades in the maintenance window, the single server installs Amazon Linux 2023's current minor",
+        "Engine version; give the major (16, 8.4, 10.11): RDS applies minor upgrades in the maintenance window, the single server installs Amazon Linux 2023's current minor",
       ),
     name: z.string().optional().describe("The app's database: lowercase letters, digits and underscores; default app"),
     username: z

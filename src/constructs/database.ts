@@ -45,16 +45,6 @@ export function performanceInsightsSupported(engine: Engine, instanceClass: stri
   return engine === "postgres" || !/^db\.t(2|3|4g)\.(micro|small)$/.test(instanceClass);
 }
 
-/**
- * Whether RDS offers IAM database authentication for `engine` at `engineVersion`: every supported
- * PostgreSQL and MySQL version, and MariaDB from 10.11 (RDS's table of Regions and engines for IAM
- * database authentication lists 10.6 as not available anywhere; asked for there, RDS refuses the
- * instance at apply).
- */
-export function iamDatabaseAuthenticationSupported(engine: Engine, engineVersion: string): boolean {
-  return engine !== "mariadb" || engineMajor(engine, engineVersion) !== "10.6";
-}
-
 /** Logs each engine can export to CloudWatch Logs. */
 const LOG_EXPORTS: Record<Engine, string[]> = {
   postgres: ["postgresql", "upgrade"],
@@ -160,7 +150,7 @@ export class Database extends Construct {
       allocatedStorage: props.allocatedStorageGb,
       maxAllocatedStorage: props.maxAllocatedStorageGb,
       storageEncrypted: true,
-      iamDatabaseAuthenticationEnabled: iamDatabaseAuthenticationSupported(engine, props.engineVersion),
+      iamDatabaseAuthenticationEnabled: true,
       backupRetentionPeriod: props.backupRetentionDays,
       backupWindow,
       maintenanceWindow,
