@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { processRunning, tempDir } from "./helpers";
 import { SHIPPED_NAMES } from "./shipped";
+import { OBJECT_PROVIDER_ALIAS } from "../src/stacks/aws-provider";
 
 /**
  * A fresh clone, synthesized: `npm run synth` from a copy of the repository's files (tracked and
@@ -162,7 +163,7 @@ test.each(environments)("%s: every file its JSON references is inside its stack 
 
 /**
  * The `terraform test` file that plans every environment against a mocked AWS provider (one per
- * environment, `aws.<env>`). What a mock cannot make up acceptably is given: policy documents that
+ * provider of an environment, `aws.<env>` and `aws.<env>_objects`). What a mock cannot make up acceptably is given: policy documents that
  * are JSON (the roles and keys parse them at plan time), an account id, and an AMI id for the SSM
  * parameters that hold one.
  */
@@ -180,7 +181,8 @@ function planTest(envs: readonly string[]): string {
   }
 }
 `;
-  return [...envs.map(mock), 'run "plan" {\n  command = plan\n}\n'].join("\n");
+  const aliases = envs.flatMap((env) => [env, `${env}_${OBJECT_PROVIDER_ALIAS}`]);
+  return [...aliases.map(mock), 'run "plan" {\n  command = plan\n}\n'].join("\n");
 }
 
 interface Diagnostic {
@@ -208,20 +210,26 @@ interface Diagnostic {
       for (const env of environments) {
         // The stack as synthesized, with its own files; only the provider constraint is relaxed
         // to the mirror's (not 6.25.0) and the backend dropped (a module has none). Its provider
-        // block moves to the root as `aws.<env>`, given to the module: `terraform test` mocks the
-        // root's providers only, and a module with a provider of its own would ask AWS.
+        // blocks move to the root as `aws.<env>` and `aws.<env>_objects`, given to the module:
+        // `terraform test` mocks the root's providers only, and a module with a provider of its
+        // own would ask AWS.
         const dir = path.join(modulesDir, env);
         fs.cpSync(path.join(outdir, "stacks", env), dir, { recursive: true });
         const stack = JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8"));
         stack.terraform.required_providers.aws.version = ">= 5.0";
+        stack.terraform.required_providers.aws.configuration_aliases = [`aws.${OBJECT_PROVIDER_ALIAS}`];
         delete stack.terraform.backend;
         expect(Object.keys(stack.provider)).toEqual(["aws"]);
-        expect(stack.provider.aws).toHaveLength(1);
-        providers.push({ ...stack.provider.aws[0], alias: env });
+        expect(stack.provider.aws.map((p: { alias?: string }) => p.alias)).toEqual([undefined, OBJECT_PROVIDER_ALIAS]);
+        const [main, objects] = stack.provider.aws;
+        providers.push({ ...main, alias: env }, { ...objects, alias: `${env}_${OBJECT_PROVIDER_ALIAS}` });
         delete stack.provider;
         fs.rmSync(path.join(dir, "cdk.tf.json"));
         fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify(stack, null, 2));
-        modules[env] = { source: `./${env}`, providers: { aws: `aws.${env}` } };
+        modules[env] = {
+          source: `./${env}`,
+          providers: { aws: `aws.${env}`, [`aws.${OBJECT_PROVIDER_ALIAS}`]: `aws.${env}_${OBJECT_PROVIDER_ALIAS}` },
+        };
       }
       fs.writeFileSync(
         path.join(modulesDir, "main.tf.json"),

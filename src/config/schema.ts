@@ -32,11 +32,12 @@ export const RESERVED_TAG_KEYS = ["Project", "Environment", "ManagedBy"] as cons
 export const RESOURCE_TAG_KEYS = ["Name", "Tier"] as const;
 
 /**
- * How many tags of its own an environment may add: every one reaches every resource, and the
- * release tarball's S3 object takes 10 tags at most (S3 refuses an 11th only at apply, after the
- * network and buckets are made): the 3 reserved keys and its `Name` leave 6.
+ * How many tags of its own an environment may add: every one reaches every resource, which AWS
+ * lets carry 50 (refusing a 51st only at apply, part-way), and a subnet carries the 3 reserved
+ * keys, its `Name` and its `Tier` too. (The release's S3 object, which takes 10, carries the
+ * project's own only: src/stacks/aws-provider.ts, addObjectProvider.)
  */
-export const MAX_ENVIRONMENT_TAGS = 10 - RESERVED_TAG_KEYS.length - 1;
+export const MAX_ENVIRONMENT_TAGS = 50 - RESERVED_TAG_KEYS.length - RESOURCE_TAG_KEYS.length;
 
 /** `key`, lowercased: IAM and S3 compare tag keys so, and refuse two that differ only in case. */
 const tagKeyCase = (key: string) => key.toLowerCase();
@@ -847,7 +848,7 @@ export const environmentSchema = z
         if (keys.length > MAX_ENVIRONMENT_TAGS) {
           context.addIssue({
             code: "custom",
-            message: `must hold at most ${MAX_ENVIRONMENT_TAGS} tags: every one reaches every resource, and the release's S3 object takes 10 in all, ${10 - MAX_ENVIRONMENT_TAGS} of them the project's own (got ${keys.length})`,
+            message: `must hold at most ${MAX_ENVIRONMENT_TAGS} tags: every one reaches every resource, which AWS lets carry 50, ${50 - MAX_ENVIRONMENT_TAGS} of them the project's own (got ${keys.length})`,
           });
         }
         const seen = new Map<string, string>();

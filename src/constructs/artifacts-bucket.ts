@@ -1,7 +1,7 @@
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
-import { AssetType, TerraformAsset, type ITerraformDependable } from "cdktf";
+import { AssetType, TerraformAsset, type ITerraformDependable, type TerraformProvider } from "cdktf";
 import { Construct } from "constructs";
 import type { ReleaseArtifact } from "../artifact/releases";
 import type { Naming } from "../naming";
@@ -22,6 +22,12 @@ export interface ArtifactsBucketProps {
   readonly bucketParameterName: string;
   /** Let `destroy` empty the bucket (non-production environments). @default false */
   readonly forceDestroy?: boolean;
+  /**
+   * The release object's provider and tags, when its provider sets no default tags (S3 takes 10
+   * tags on an object: src/stacks/aws-provider.ts, addObjectProvider); its `Name` is added.
+   * @default the stack's provider, its default tags and the `Name`
+   */
+  readonly object?: { readonly provider: TerraformProvider; readonly tags: Readonly<Record<string, string>> };
   /**
    * Days a replaced release stays downloadable as an earlier object version: servers launched
    * from an earlier launch template version (or told to deploy an earlier version) fetch it.
@@ -90,7 +96,8 @@ export class ArtifactsBucket extends Construct {
       metadata: { [RELEASE_VERSION_METADATA]: props.release.version },
       checksumAlgorithm: "SHA256",
       contentType: "application/gzip",
-      tags: naming.tags("release"),
+      provider: props.object?.provider,
+      tags: { ...props.object?.tags, ...naming.tags("release") },
       // Versioning first: the previous release must survive as an earlier version of the key.
       dependsOn: [versioning],
     });

@@ -33,6 +33,8 @@ export function addAppRelease(stack: EnvironmentStack): AppRelease {
     release: stack.release,
     bucketParameterName: naming.path("app/artifacts-bucket"),
     forceDestroy: !env.production,
+    // the project's own tags only: the environment's would take the object past S3's 10
+    object: { provider: stack.objectProvider, tags: naming.defaultTags() },
   });
   const logs = new ServerLogs(stack, "ServerLogs", { naming, retentionDays: env.app.logRetentionDays });
   new TerraformOutput(stack, "artifacts_bucket", { value: artifacts.bucketName, description: "Where releases live" });

@@ -32,3 +32,24 @@ export function addAwsProvider(stack: TerraformStack, options: AwsProviderOption
   stack.addOverride("terraform.required_providers.aws", { source: "hashicorp/aws", version: AWS_PROVIDER_CONSTRAINT });
   return provider;
 }
+
+/** The alias of the provider `addObjectProvider` adds. */
+export const OBJECT_PROVIDER_ALIAS = "objects";
+
+/**
+ * A second configuration of the stack's provider, `aws.objects`, for S3 objects: the same region
+ * and account, and no default tags. S3 takes 10 tags on an object, and the provider puts every
+ * default tag on every resource it creates (there is no opting one resource out), so with the
+ * environment's own tags an object could be refused at apply, after the network and buckets were
+ * made. An object given this provider sets its tags itself.
+ */
+export function addObjectProvider(
+  stack: TerraformStack,
+  options: Omit<AwsProviderOptions, "defaultTags">,
+): AwsProvider {
+  return new AwsProvider(stack, "aws_objects", {
+    alias: OBJECT_PROVIDER_ALIAS,
+    region: options.region,
+    allowedAccountIds: options.accountId ? [options.accountId] : undefined,
+  });
+}

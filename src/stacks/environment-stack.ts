@@ -1,3 +1,4 @@
+import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { resolveRelease, type ReleaseArtifact } from "../artifact/releases";
@@ -5,7 +6,7 @@ import { PROJECT_ROOT } from "../project-root";
 import type { EnvironmentConfig } from "../config/load";
 import { Network } from "../constructs/network";
 import { Naming } from "../naming";
-import { addAwsProvider } from "./aws-provider";
+import { addAwsProvider, addObjectProvider } from "./aws-provider";
 import { addStateBackend } from "./state-backend";
 import { ec2InstancesUrl } from "./console-links";
 import { IndependentStack } from "./independent-stack";
@@ -56,6 +57,8 @@ export class EnvironmentStack extends IndependentStack {
   public readonly sharedTags: Readonly<Record<string, string>>;
   /** The release this environment runs: `env.app.version`'s tarball. */
   public readonly release: ReleaseArtifact;
+  /** The provider for S3 objects, which set their own tags (aws-provider.ts: addObjectProvider). */
+  public readonly objectProvider: AwsProvider;
   /** See `EnvironmentStackProps.neighbours`. */
   public readonly neighbours: readonly string[];
 
@@ -72,6 +75,7 @@ export class EnvironmentStack extends IndependentStack {
     // ---- Provider, state ----
     this.sharedTags = this.naming.defaultTags(env.tags);
     addAwsProvider(this, { region: env.region, accountId: env.accountId, defaultTags: { ...this.sharedTags } });
+    this.objectProvider = addObjectProvider(this, { region: env.region, accountId: env.accountId });
     addStateBackend(this, env.state, {
       projectRootFromStack,
       allowedAccountIds: env.accountId ? [env.accountId] : undefined,
