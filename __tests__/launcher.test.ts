@@ -27,6 +27,7 @@ function smallProject(): string {
   write("src/readable-stack.ts", fs.readFileSync(path.join(PROJECT_ROOT, "src", "readable-stack.ts"), "utf8"));
   write("src/project-root.ts", fs.readFileSync(path.join(PROJECT_ROOT, "src", "project-root.ts"), "utf8"));
   write("src/message.ts", 'export const message: string = "first message";\n');
+  write("src/load-check.ts", 'if (process.env.FAIL_AT_LOAD) throw new Error("thrown while the modules load");\n');
   write(
     "src/fail.ts",
     ["export function failDeepInside(): never {", '  throw new Error("something unexpected");', "}", ""].join("\n"),
@@ -35,6 +36,7 @@ function smallProject(): string {
     "entry.ts",
     [
       'import { greeting } from "small-dependency";',
+      'import "./src/load-check";',
       'import { failDeepInside } from "./src/fail";',
       'import { message } from "./src/message";',
       'import { PROJECT_ROOT } from "./src/project-root";',
@@ -260,6 +262,67 @@ describe("scripts/run.js", () => {
     } finally {
       fs.rmSync(elsewhere, { recursive: true, force: true });
     }
+  });
+
+  test("a dependency replaced keeping its size and mtime (cp -p, tar x, touch -r) is in the very next run", () => {
+    const file = path.join(root, "node_modules", "small-dependency", "index.js");
+    const before = fs.readFileSync(file, "utf8");
+    run(root);
+    const { mtimeMs } = fs.statSync(file);
+    const times = `${file}.times`;
+    fs.writeFileSync(times, "");
+    expect(spawnSync("touch", ["-r", file, times]).status).toBe(0);
+    const after = before.replace(/dependency \d\.\d\.\d/, "dependency 9.9.9");
+    expect(after.length).toBe(before.length);
+    fs.writeFileSync(file, after);
+    expect(spawnSync("touch", ["-r", times, file]).status).toBe(0);
+    fs.rmSync(times);
+    expect(fs.statSync(file).mtimeMs).toBe(mtimeMs);
+    expect(run(root).stdout).toMatch(/\/ dependency 9\.9\.9 \//);
+    rewrite(file, before);
+  });
+
+  test("a dependency replaced while the bundle builds (an npm install beside it) is in the next run", async () => {
+    const file = path.join(root, "node_modules", "small-dependency", "index.js");
+    const before = fs.readFileSync(file, "utf8");
+    const launcher = require(path.join(root, "scripts", "run.js"));
+    const entry = path.join(root, "entry.ts");
+    const { bundle, recordFile } = launcher.cacheFilesOf(entry);
+    // built from the file as it was; replaced after esbuild read it, before the inputs are recorded
+    await launcher.build(entry, bundle, recordFile, {
+      beforeRecord: () => rewrite(file, before.replace(/dependency \d\.\d\.\d/, "dependency 7.7.7")),
+    });
+    expect(fs.readFileSync(bundle, "utf8")).not.toContain("7.7.7");
+    expect(run(root).stdout).toMatch(/\/ dependency 7\.7\.7 \//);
+    rewrite(file, before);
+  });
+
+  test("a bundle cut short (a full disk, a killed copy) is built again, not run", () => {
+    run(root);
+    const bundle = path.join(root, "node_modules", ".cache", "classic-servers", "entry.js");
+    fs.truncateSync(bundle, Math.floor(fs.statSync(bundle).size / 2));
+    const next = run(root);
+    expect(next).toMatchObject({ status: 0, stderr: "" });
+    expect(next.stdout).toMatch(/ \/ dependency /);
+  });
+
+  test("an error thrown while the modules load names the TypeScript source too, never the bundle", () => {
+    const failed = run(root, [], { FAIL_AT_LOAD: "1" });
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(/^Error: thrown while the modules load/);
+    expect(failed.stderr).toContain(`${path.join(root, "src", "load-check.ts")}:1:`);
+    expect(failed.stderr).not.toContain(".cache");
+    expect(failed.stderr).not.toMatch(/^scripts\/run\.js: /);
+  });
+
+  test("a cache folder the rebuilt bundle cannot be written to fails in one line that says what to do", () => {
+    // (/proc/self exists, and nothing can be written there, even by root)
+    rewrite(path.join(root, "src", "message.ts"), 'export const message: string = "message for /proc";\n');
+    const failed = run(root, [], { CLASSIC_SERVERS_CACHE: "/proc/self" });
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(
+      /^cannot write the bundle to its cache folder \/proc\/self \(E[A-Z]+\): set CLASSIC_SERVERS_CACHE to a folder that can be written, or unset it\n$/,
+    );
   });
 
   test("an unexpected error's stack names the TypeScript source and line, never the bundle", () => {

@@ -14,9 +14,13 @@
  *
  * A stale bundle can never run. Before every start the launcher compares a fingerprint of every
  * input the bundle was built from with what is on disk now: the SHA-1 of each of the project's
- * own files in it (and of package.json and tsconfig.json), size and mtime of each dependency file
- * in it, the SHA-1 of npm's record of what node_modules holds (node_modules/.package-lock.json),
- * and the Node.js and esbuild versions. Any difference rebuilds the bundle first (~0.4 s). The
+ * own files in it (and of package.json and tsconfig.json), size, mtime, ctime and inode of each
+ * dependency file in it (taken before esbuild reads the file, so that a file replaced while the
+ * bundle builds is seen by the next start; ctime, which no tool sets, also when a copy kept the
+ * size and mtime), the SHA-1 of npm's record of what node_modules holds
+ * (node_modules/.package-lock.json, read before the build too), the Node.js and esbuild versions,
+ * and the bundle file's own size (a bundle cut short is built again, not run).
+ * Any difference rebuilds the bundle first (~0.4 s). The
  * check reads ~90 small files and stats ~420 (10-25 ms, with the machine). `npm ci` removes the
  * whole cache with node_modules. Environment folders are read at run time, never bundled.
  *
@@ -36,7 +40,7 @@ const CACHE = path.resolve(
   process.env.CLASSIC_SERVERS_CACHE || path.join(ROOT, "node_modules", ".cache", "classic-servers"),
 );
 /** Bump when this file changes how bundles are built or what a fingerprint holds. */
-const FORMAT = 2;
+const FORMAT = 3;
 /** Read into every fingerprint: project files that change what a bundle does without being in it. */
 const PROJECT_FILES = ["package.json", "tsconfig.json", "scripts/run.js"];
 const NPM_RECORD = path.join(ROOT, "node_modules", ".package-lock.json");
@@ -85,7 +89,10 @@ const isDependency = (input) => input.split("/").includes("node_modules");
  */
 const onDisk = (input) => `${ROOT}/${input}`;
 
-/** The identity of a dependency file: npm writes a changed one anew (new size or mtime). */
+/**
+ * The identity of a dependency file: npm writes a changed one anew (new size or mtime); a copy that
+ * kept both (`cp -p`, `tar x`, `touch -r`) still has a new ctime, which no tool can set.
+ */
 function dependencyStamp(input) {
   let stat;
   try {
@@ -94,7 +101,19 @@ function dependencyStamp(input) {
     if (error.code === "ENOENT" || error.code === "ENOTDIR") return "missing";
     throw error;
   }
-  return `${stat.size}:${stat.mtimeMs}`;
+  return `${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}:${stat.ino}`;
+}
+
+/**
+ * The bundle's size: a bundle cut short is built again, not run. (Its size only: a copied cache,
+ * byte for byte the same, stays fresh; a bundle is only ever written whole, through a rename.)
+ */
+function bundleSize(bundle) {
+  try {
+    return fs.statSync(bundle).size;
+  } catch {
+    return "missing";
+  }
 }
 
 function contentHash(input) {
@@ -102,20 +121,19 @@ function contentHash(input) {
   return content === undefined ? "missing" : sha1(content);
 }
 
+/** The hash of npm's record of what node_modules holds. */
+function npmRecordHash() {
+  const npmRecord = readOrUndefined(NPM_RECORD);
+  return npmRecord === undefined ? "missing" : sha1(npmRecord);
+}
+
 /**
  * What must be equal for a bundle to be reused. `own` maps each project file in the bundle to the
- * hash of its content; dependencies (node_modules) are stamped by size and mtime.
+ * hash of its content, `deps` each dependency (node_modules) file to its stamp, `bundle` is the
+ * bundle file's size.
  */
-function fingerprint(own, dependencies) {
-  const npmRecord = readOrUndefined(NPM_RECORD);
-  return {
-    format: FORMAT,
-    node: process.version,
-    esbuild: esbuildVersion(),
-    npm: npmRecord === undefined ? "missing" : sha1(npmRecord),
-    own,
-    deps: Object.fromEntries(dependencies.map((input) => [input, dependencyStamp(input)])),
-  };
+function fingerprint({ own, deps, npm, bundle }) {
+  return { format: FORMAT, node: process.version, esbuild: esbuildVersion(), npm, own, deps, bundle };
 }
 
 /** Whether the bundle is still what its inputs, as they are on disk now, would build. */
@@ -129,8 +147,13 @@ function isFresh(bundle, recordFile) {
     return false;
   }
   if (recorded.format !== FORMAT) return false;
-  const own = Object.fromEntries(Object.keys(recorded.own).map((input) => [input, contentHash(input)]));
-  return JSON.stringify(recorded) === JSON.stringify(fingerprint(own, Object.keys(recorded.deps)));
+  const now = fingerprint({
+    own: Object.fromEntries(Object.keys(recorded.own).map((input) => [input, contentHash(input)])),
+    deps: Object.fromEntries(Object.keys(recorded.deps).map((input) => [input, dependencyStamp(input)])),
+    npm: npmRecordHash(),
+    bundle: bundleSize(bundle),
+  });
+  return JSON.stringify(recorded) === JSON.stringify(now);
 }
 
 /**
@@ -204,12 +227,21 @@ const LEFT_TO_NODE_REQUEST = new RegExp(`^(${LEFT_TO_NODE.join("|")})$`);
 
 const LOADERS = { ".ts": "ts", ".js": "js", ".cjs": "js", ".mjs": "js", ".json": "json" };
 
-async function build(entry, bundle, recordFile) {
+/**
+ * Builds the bundle of `entry` and records its inputs. `beforeRecord`, for a test: called once the
+ * bundle is written, before its inputs are recorded (where a dependency replaced while the bundle
+ * builds would once have been recorded as bundled).
+ */
+async function build(entry, bundle, recordFile, { beforeRecord } = {}) {
   const esbuild = require(require.resolve("esbuild", { paths: [ROOT] }));
   // The project's own files are hashed from the very bytes esbuild bundles (read here, handed to
   // esbuild), so that a file saved while the build runs cannot be recorded with its new hash; and
-  // the modules in REPLACED_MODULES resolve to the project's stand-ins.
+  // the modules in REPLACED_MODULES resolve to the project's stand-ins. A dependency is stamped
+  // before esbuild reads it, and npm's record read before any: a file replaced meanwhile (an npm
+  // install beside the build) is recorded as it was before, and so rebuilt at the next start.
   const own = Object.fromEntries(PROJECT_FILES.map((input) => [input, contentHash(input)]));
+  const deps = {};
+  const npm = npmRecordHash();
   const projectFiles = {
     name: "project-files",
     setup(pluginBuild) {
@@ -220,7 +252,10 @@ async function build(entry, bundle, recordFile) {
       pluginBuild.onResolve({ filter: LEFT_TO_NODE_REQUEST }, (args) => ({ path: args.path, external: true }));
       pluginBuild.onLoad({ filter: /\.(ts|js|cjs|mjs|json)$/ }, async (args) => {
         const input = path.relative(ROOT, args.path).split(path.sep).join("/");
-        if (isDependency(input)) return undefined;
+        if (isDependency(input)) {
+          deps[input] = dependencyStamp(input);
+          return undefined; // esbuild reads it
+        }
         const contents = await fs.promises.readFile(args.path);
         own[input] = sha1(contents);
         return { contents, loader: LOADERS[path.extname(args.path)] };
@@ -254,16 +289,30 @@ async function build(entry, bundle, recordFile) {
       : String(error);
     process.stderr.write(`Could not compile ${path.relative(ROOT, entry)}:\n${messages}`);
     process.exit(1);
+  } finally {
+    // esbuild's service process ends with the build, not after this process has gone
+    await esbuild.stop();
   }
   makeFolder(CACHE);
   // The map first: a bundle is only ever found beside its own map.
   const map = result.outputFiles.find((out) => out.path.endsWith(".map"));
   const code = result.outputFiles.find((out) => out.path === bundle);
-  writeAtomically(map.path, map.contents);
-  writeAtomically(code.path, code.contents);
-  for (const file of codeCachesOf(bundle)) fs.rmSync(file, { force: true });
-  const dependencies = Object.keys(result.metafile.inputs).filter(isDependency);
-  writeAtomically(recordFile, JSON.stringify(fingerprint(own, dependencies)));
+  try {
+    writeAtomically(map.path, map.contents);
+    writeAtomically(code.path, code.contents);
+    for (const file of codeCachesOf(bundle)) fs.rmSync(file, { force: true });
+    beforeRecord?.();
+    // (an input esbuild read without asking the plugin, if any, is stamped now)
+    for (const input of Object.keys(result.metafile.inputs).filter(isDependency))
+      deps[input] ??= dependencyStamp(input);
+    writeAtomically(recordFile, JSON.stringify(fingerprint({ own, deps, npm, bundle: bundleSize(bundle) })));
+  } catch (error) {
+    process.stderr.write(
+      `cannot write the bundle to its cache folder ${CACHE} (${error.code ?? error.message}): set ` +
+        "CLASSIC_SERVERS_CACHE to a folder that can be written, or unset it\n",
+    );
+    process.exit(1);
+  }
 }
 
 /**
@@ -361,6 +410,12 @@ function run(bundle, entry) {
   }
 }
 
+/** Where the bundle of `entry` (absolute) and the record of its inputs are kept. */
+function cacheFilesOf(entry) {
+  const name = path.relative(ROOT, entry).replace(/\.ts$/, "").replace(/[\\/]/g, "__");
+  return { bundle: path.join(CACHE, `${name}.js`), recordFile: path.join(CACHE, `${name}.inputs.json`) };
+}
+
 async function main() {
   const [entryArgument, ...args] = process.argv.slice(2);
   if (!entryArgument) {
@@ -368,13 +423,38 @@ async function main() {
     process.exit(2);
   }
   const entry = path.resolve(entryArgument);
-  const name = path.relative(ROOT, entry).replace(/\.ts$/, "").replace(/[\\/]/g, "__");
-  const bundle = path.join(CACHE, `${name}.js`);
-  const recordFile = path.join(CACHE, `${name}.inputs.json`);
+  const { bundle, recordFile } = cacheFilesOf(entry);
   if (!isFresh(bundle, recordFile)) await build(entry, bundle, recordFile);
   // The entry sees the command line it would see if node ran it directly.
   process.argv = [process.argv[0], entry, ...args];
-  run(bundle, entry);
+  try {
+    run(bundle, entry);
+  } catch (error) {
+    // thrown while the bundle's modules load, before the entry's own error handling is in place
+    process.stderr.write(`${readableStack(error, bundle)}\n`);
+    process.exit(1);
+  }
+}
+
+/**
+ * `error`'s stack with each frame in `bundle` at its place in the TypeScript sources, through the
+ * bundle's source map (as src/readable-stack.ts does for the errors an entry catches itself).
+ */
+function readableStack(error, bundle) {
+  const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  let map;
+  try {
+    map = new Module.SourceMap(JSON.parse(fs.readFileSync(`${bundle}.map`, "utf8")));
+  } catch {
+    return stack;
+  }
+  const frame = new RegExp(`${bundle.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:(\\d+):(\\d+)`, "g");
+  return stack.replace(frame, (whole, line, column) => {
+    const entry = map.findEntry(Number(line) - 1, Number(column) - 1);
+    if (entry.originalSource === undefined || entry.originalLine === undefined) return whole;
+    const source = path.resolve(path.dirname(bundle), entry.originalSource);
+    return `${source}:${entry.originalLine + 1}:${(entry.originalColumn ?? 0) + 1}`;
+  });
 }
 
 if (require.main === module) {
@@ -384,4 +464,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { CACHE, replacementFor, sha1, writeAtomically };
+module.exports = { CACHE, build, cacheFilesOf, replacementFor, sha1, writeAtomically };
