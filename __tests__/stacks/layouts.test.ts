@@ -294,6 +294,21 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
     expect(subnets.map((s) => s.availability_zone).sort()).toEqual(AZS);
   });
 
+  test("created in an order AWS accepts on a first apply: the ALB after the internet gateway's route, the servers after their subnets' routes out", () => {
+    // (an internet-facing load balancer in a VPC without a gateway attached is refused: InvalidSubnet)
+    const [alb] = json.resources("aws_lb");
+    const internet = json
+      .resources("aws_route")
+      .filter((r) => r.values.gateway_id?.startsWith("${aws_internet_gateway."));
+    expect(internet).toHaveLength(1);
+    expect(alb.values.depends_on).toContain(`aws_route.${internet[0].name}`);
+    // (a server booted before its NAT route cannot fetch the release, and its group abandons it)
+    const [group] = json.resources("aws_autoscaling_group");
+    const outward = json.resources("aws_route").filter((r) => r.values.nat_gateway_id !== undefined);
+    expect(outward).toHaveLength(AZS.length);
+    for (const route of outward) expect(group.values.depends_on).toContain(`aws_route.${route.name}`);
+  });
+
   test("the Auto Scaling group spreads over the private app subnets of every AZ, with the configured bounds", () => {
     const [group] = json.resources("aws_autoscaling_group");
     const subnets = (group.values.vpc_zone_identifier as string[]).map((ref) => json.referenced(ref).values);

@@ -10,6 +10,7 @@ import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-own
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import { HEALTH_CHECK_ANSWER_SECONDS } from "../userdata/nginx-conf";
@@ -48,6 +49,11 @@ export interface LoadBalancerProps {
   readonly deletionProtection: boolean;
   /** Write access logs to a bucket this construct creates. @default false */
   readonly accessLogs?: boolean;
+  /**
+   * What makes the VPC reach the internet (its internet gateway's route): AWS refuses an
+   * internet-facing load balancer in a VPC with no gateway attached. @default - nothing
+   */
+  readonly internetRoute?: ITerraformDependable;
   /** Let `destroy` delete the access log bucket with the logs in it (non-production environments). @default false */
   readonly forceDestroyLogs?: boolean;
   /**
@@ -118,7 +124,7 @@ export class LoadBalancer extends Construct {
       enableDeletionProtection: props.deletionProtection,
       accessLogs: logs ? { bucket: logs.bucket, prefix: "alb", enabled: true } : undefined,
       tags: naming.tags("alb"),
-      dependsOn: logs ? [logs.policy] : undefined,
+      dependsOn: [...(props.internetRoute ? [props.internetRoute] : []), ...(logs ? [logs.policy] : [])],
     });
     this.dnsName = lb.dnsName;
     this.zoneId = lb.zoneId;

@@ -61,8 +61,16 @@ export class Network extends Construct {
   public readonly privateDataSubnets: TierSubnets;
   /** NAT gateway ids, one per AZ that holds one. */
   public readonly natGatewayIds: string[];
-  /** The public subnets' route to the internet: depend on it for anything that needs the IGW (an Elastic IP). */
+  /**
+   * The public subnets' route to the internet: depend on it for anything that needs the IGW (an
+   * Elastic IP, an internet-facing load balancer, which AWS refuses in a VPC with none attached).
+   */
   public readonly internetRoute: ITerraformDependable;
+  /**
+   * The private app subnets' routes out through NAT (none without NAT gateways): servers there
+   * depend on them, or the first boot could run before it can fetch the release.
+   */
+  public readonly appEgressRoutes: readonly ITerraformDependable[];
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -158,22 +166,27 @@ export class Network extends Construct {
     this.natGatewayIds = [...nats.values()].map((n) => n.id);
 
     // ---- Private app tier: a route table per AZ, default route to the NAT in that AZ (or the shared one) ----
+    const appEgressRoutes: Route[] = [];
     azs.forEach((az, i) => {
       const letter = azSuffix(az).toUpperCase();
       const table = new RouteTable(this, `AppRouteTable${letter}`, { vpcId: vpc.id, tags: naming.tags("app", az) });
       const nat = nats.get(az) ?? nats.get(natAzs[0]);
       if (nat) {
-        new Route(this, `AppDefaultRoute${letter}`, {
-          routeTableId: table.id,
-          destinationCidrBlock: "0.0.0.0/0",
-          natGatewayId: nat.id,
-        });
+        appEgressRoutes.push(
+          new Route(this, `AppDefaultRoute${letter}`, {
+            routeTableId: table.id,
+            destinationCidrBlock: "0.0.0.0/0",
+            natGatewayId: nat.id,
+          }),
+        );
       }
       new RouteTableAssociation(this, `AppRouteTableAssociation${letter}`, {
         subnetId: appSubnets[i].id,
         routeTableId: table.id,
       });
     });
+
+    this.appEgressRoutes = appEgressRoutes;
 
     // ---- Private data tier: explicit route table with only the VPC-local route ----
     const dataRoutes = new RouteTable(this, "DataRouteTable", { vpcId: vpc.id, tags: naming.tags("data") });

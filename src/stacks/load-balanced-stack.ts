@@ -39,6 +39,7 @@ export class LoadBalancedStack extends EnvironmentStack {
       naming,
       vpcId: network.vpcId,
       subnetIds: network.publicSubnets.ids,
+      internetRoute: network.internetRoute,
       targetPort: env.app.port,
       healthCheckPath: env.app.healthCheckPath,
       certificateArn: env.loadBalancer.https ? (env.loadBalancer.certificateArn ?? domain?.certificateArn) : undefined,
@@ -91,8 +92,10 @@ export class LoadBalancedStack extends EnvironmentStack {
       detailedMonitoring: env.app.detailedMonitoring,
       targetCpuPercent: env.app.targetCpuPercent,
       rootVolumeGb: env.app.rootVolumeGb,
-      // Each server's first boot runs the migrations: the rules to RDS exist before any boots.
+      // Each server's first boot runs the migrations: the rules to RDS exist before any boots; it
+      // fetches the release through NAT: the routes out exist too.
       bootDependsOn: [
+        ...network.appEgressRoutes,
         ...release.bootDependsOn,
         ...identity.permissions,
         ...wiring.bootDependsOn,
