@@ -32,6 +32,7 @@ const INTEGRATION = [
   "<rootDir>/__tests__/ops/wrappers.test.ts",
   "<rootDir>/__tests__/ops/entry-points.test.ts",
   "<rootDir>/__tests__/final-snapshot-name.test.ts",
+  "<rootDir>/__tests__/ami-pin.test.ts",
   "<rootDir>/__tests__/shared-synth.test.ts",
   "<rootDir>/__tests__/bench-probe.test.ts",
   "<rootDir>/__tests__/unit-runner.test.ts",

@@ -279,7 +279,8 @@ export class AppIdentity extends Construct {
     if (props.ami !== "al2023") {
       this.imageId = props.ami;
     } else {
-      const latest = new DataAwsSsmParameter(this, "Al2023Ami", { name: al2023Parameter(props.architecture) });
+      const parameter = al2023Parameter(props.architecture);
+      const latest = new DataAwsSsmParameter(this, "Al2023Ami", { name: parameter });
       if (props.amiPinnedAt === undefined) {
         this.imageId = latest.insecureValue;
       } else {
@@ -289,8 +290,22 @@ export class AppIdentity extends Construct {
         const pin = new TerraformData(this, "AmiPin", {
           input: { ami: latest.insecureValue, parameter: latest.name },
           triggersReplace: { pinnedAt: props.amiPinnedAt },
-          // Later reads of the parameter (a new release) are ignored: only a new pinnedAt moves it.
-          lifecycle: { ignoreChanges: ["input"] },
+          lifecycle: {
+            // Later reads of the parameter (a new release) are ignored: only a new pinnedAt moves it.
+            ignoreChanges: ["input"],
+            // Nor is a new architecture (an app.instanceType of the other kind): the kept AMI would
+            // be launched on a type it cannot run on, which AWS refuses at every launch, after the
+            // plan and the apply passed. The plan fails instead, saying what to run.
+            postcondition: [
+              {
+                condition: `\${self.output.parameter == "${parameter}"}`,
+                errorMessage:
+                  `The AMI pinned for environments/${naming.environment} is not the ${props.architecture} one its ` +
+                  `app.instanceType needs (AWS would refuse to launch it on that type). Run npm run bump-ami -- ` +
+                  `${naming.environment} in the same change: it pins the newest Amazon Linux 2023 for ${props.architecture}.`,
+              },
+            ],
+          },
         });
         this.imageId = Fn.lookup(pin.output, "ami");
       }
