@@ -137,7 +137,7 @@ test("the reads the README's hand-written plan role lacked are there: SNS, KMS k
 });
 
 test("the plan role changes nothing, and reads no object but the releases", () => {
-  for (const statement of planRolePolicy({ ...inputs, stateBuckets: ["acme-tfstate"] }).Statement) {
+  for (const statement of planRolePolicy({ ...inputs, stateObjects: ["acme-tfstate/shop/prod.tfstate"] }).Statement) {
     for (const action of statement.Action) expect(action).toMatch(/^[a-z0-9-]+:(Describe|Get|List|Decrypt$)/);
   }
   const objectReads = plan.Statement.filter((s) => s.Action.includes("s3:GetObject") && s.Sid !== "StateRead");
@@ -200,7 +200,10 @@ test("a type the table does not know fails the generation, naming it", () => {
 });
 
 test("S3 state buckets add state reads to the plan role (its plans take no lock: it may neither hold nor remove one), state writes and the lock to the deploy role", () => {
-  const withState = { ...inputs, stateBuckets: ["acme-tfstate"] };
+  const withState = {
+    ...inputs,
+    stateObjects: ["acme-tfstate/shop/prod.tfstate", "acme-tfstate/shop/staging.tfstate"],
+  };
   const sids = (policy: typeof plan) => Object.fromEntries(policy.Statement.map((s) => [s.Sid, s]));
   expect(sids(planRolePolicy(withState)).StateLock).toBeUndefined();
   expect(sids(planRolePolicy(withState)).StateRead.Action).toEqual(["s3:GetObject"]);
@@ -210,8 +213,20 @@ test("S3 state buckets add state reads to the plan role (its plans take no lock:
   // GetObject every unlock fails with 403, and the lock stays for every later run
   expect(sids(deployRolePolicy(withState)).StateLock).toMatchObject({
     Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-    Resource: ["arn:aws:s3:::acme-tfstate/*.tflock"],
+    Resource: [
+      "arn:aws:s3:::acme-tfstate/shop/prod.tfstate.tflock",
+      "arn:aws:s3:::acme-tfstate/shop/staging.tfstate.tflock",
+    ],
   });
+  // the environments' state objects, and no other object of the bucket: a shared state bucket may
+  // hold other projects' state, and state holds secrets (the plan role's runs come from pull requests)
+  for (const policy of [planRolePolicy(withState), deployRolePolicy(withState)]) {
+    expect(sids(policy).StateRead.Resource).toEqual([
+      "arn:aws:s3:::acme-tfstate/shop/prod.tfstate",
+      "arn:aws:s3:::acme-tfstate/shop/staging.tfstate",
+    ]);
+    expect(sids(policy).StateList.Resource).toEqual(["arn:aws:s3:::acme-tfstate"]);
+  }
   // the state's KMS key, whichever it is, only through S3: never a key to decrypt anything else with
   for (const policy of [planRolePolicy(withState), deployRolePolicy(withState)]) {
     expect(sids(policy).StateKey).toMatchObject({

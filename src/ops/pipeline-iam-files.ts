@@ -42,7 +42,9 @@ function inputsOf(
   return {
     types: [...new Set([...synthesized, ...importedTypes(path.join(root, "src"))])].sort(),
     projects: [...new Set(environments.map((e) => e.project))].sort(),
-    stateBuckets: [...new Set(environments.flatMap((e) => (e.state.backend === "s3" ? [e.state.bucket] : [])))].sort(),
+    stateObjects: environments
+      .flatMap((e) => (e.state.backend === "s3" ? [`${e.state.bucket}/${e.state.key}`] : []))
+      .sort(),
   };
 }
 
@@ -96,7 +98,7 @@ export function environmentInputs(
   return {
     types: inputs.types,
     projects: [env.project],
-    stateBuckets: state.backend === "s3" ? [state.bucket] : [],
+    stateObjects: state.backend === "s3" ? [`${state.bucket}/${state.key}`] : [],
     environment: {
       name: env.name,
       stateObject: state.backend === "s3" ? `${state.bucket}/${state.key}` : undefined,

@@ -492,8 +492,12 @@ export interface PolicyInputs {
   readonly types: readonly string[];
   /** Project prefixes of the environments (`shop`): IAM and release objects are scoped to them. */
   readonly projects: readonly string[];
-  /** S3 state buckets the environments use (with `*.tflock` lock objects). */
-  readonly stateBuckets: readonly string[];
+  /**
+   * The S3 state objects of the environments (`<bucket>/<key>`, each with its `.tflock` lock
+   * object beside it): the only objects of their buckets the roles may read, as a shared state
+   * bucket may hold the state of other projects, and state holds secrets.
+   */
+  readonly stateObjects: readonly string[];
   /**
    * The one environment a deploy role is for: its roles, buckets, parameters and state object
    * only (`<project>-<env>-*`, `/<project>/<env>/*`, its state key), so that dev's deploy role,
@@ -622,11 +626,11 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
 }
 
 function stateStatements(inputs: PolicyInputs, write: boolean): Statement[] {
-  if (inputs.stateBuckets.length === 0) return [];
-  const buckets = inputs.stateBuckets.map((b) => `arn:aws:s3:::${b}`);
-  // one environment's deploy role: its own state object and lock, in its bucket
+  if (inputs.stateObjects.length === 0) return [];
+  const buckets = [...new Set(inputs.stateObjects.map((o) => `arn:aws:s3:::${o.split("/")[0]}`))];
+  // one environment's deploy role: its own state object and lock; otherwise each environment's
   const own = inputs.environment?.stateObject;
-  const objects = own ? [`arn:aws:s3:::${own}`] : buckets.map((b) => `${b}/*`);
+  const objects = (own ? [own] : inputs.stateObjects).map((o) => `arn:aws:s3:::${o}`);
   return [
     { Sid: "StateList", Effect: "Allow", Action: ["s3:ListBucket"], Resource: buckets },
     {
@@ -646,7 +650,7 @@ function stateStatements(inputs: PolicyInputs, write: boolean): Statement[] {
             Sid: "StateLock",
             Effect: "Allow" as const,
             Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            Resource: own ? [`arn:aws:s3:::${own}.tflock`] : buckets.map((b) => `${b}/*.tflock`),
+            Resource: objects.map((o) => `${o}.tflock`),
           },
         ]
       : []),
