@@ -344,8 +344,10 @@ describe("pull-request.yml", () => {
     expect(credentials.with["role-to-assume"]).toBe("${{ vars.AWS_PLAN_ROLE_ARN }}");
   });
 
-  test("forks get the tests only; the comment job runs whether the plans passed or failed", () => {
-    expect(pr.jobs.plan.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
+  test("forks, and copies without the plan role set up, get the tests only; the comment job runs whether the plans passed or failed", () => {
+    expect(pr.jobs.plan.if).toBe(
+      "github.event.pull_request.head.repo.full_name == github.repository && vars.AWS_PLAN_ROLE_ARN != ''",
+    );
     expect(pr.jobs.comment.needs).toBe("plan");
     expect(pr.jobs.comment.if).toMatch(/always\(\)/);
   });

@@ -214,8 +214,8 @@ export async function planCommand(args: CliArgs): Promise<number> {
     if (differs) {
       throw new OpsError(
         `this plan is not the one reviewed (${shown(reviewed.file)}): state or AWS changed since (another deploy, ` +
-          `drift). Do not apply it: re-run all the jobs of the run (the review must plan again), so that the new ` +
-          `plan is reviewed and approved.\n${differs}`,
+          `drift). Do not apply it: run Deploy by hand with only: ${stack.name}, or re-run all the jobs of the run (not only ` +
+          `the failed ones: the review must plan again), so that the new plan is reviewed and approved.\n${differs}`,
       );
     }
     console.log(`The same changes as the reviewed plan (${changes.length}): ${shown(reviewed.file)}`);
