@@ -856,6 +856,24 @@ describe("the deploy of one environment", () => {
     expect(index(/npm run wait-rollout -- "\$ENVIRONMENT"/)).toBeGreaterThan(index(/apply .*plan\.tfplan/));
   });
 
+  test("an apply cancelled part-way (by hand, or the job's timeout) ends with a step that says how to unlock and what to import", () => {
+    const deployJob = applyingJob();
+    const steps = stepsOf(deployJob);
+    const apply = steps.find((s) => /apply .*plan\.tfplan/.test(s.run ?? ""))!;
+    const recover = step(deployJob, "Say how to recover from a cancelled apply");
+    // (failure() is false on a cancelled job: the errored-state push does not run then)
+    expect(recover.if).toBe(`cancelled() && steps.${apply.id}.outcome == 'cancelled'`);
+    expect(steps.indexOf(recover)).toBeGreaterThan(steps.indexOf(apply));
+    const result = runStep("deploy-environment.yml", recover.run, {
+      cwd: tempDir("cancelled-apply-"),
+      env: { ...process.env, ENVIRONMENT: "prod" },
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("::error::the apply of prod was cancelled part-way");
+    expect(result.stdout).toContain("terraform -chdir=cdktf.out/stacks/prod force-unlock");
+    expect(result.stdout).toContain("npm run plan -- prod");
+  });
+
   test("an apply that could not save the state: its errored.tfstate is pushed again (a stub terraform the test writes answers the push); when no push works, the error says what to do, and the state is not uploaded", () => {
     const deployJob = applyingJob();
     const steps = stepsOf(deployJob);
