@@ -18,6 +18,18 @@ export const SHIPPED_ENVIRONMENTS: readonly EnvironmentConfig[] = loadEnvironmen
 /** The names of the shipped environment folders, sorted. */
 export const SHIPPED_NAMES: readonly string[] = SHIPPED_ENVIRONMENTS.map((env) => env.name).sort();
 
+/**
+ * `wanted`, or the first of `wanted-2`, `wanted-3`, ... that no environment folder has: a fixture
+ * built beside the shipped environments must not take the name of a folder a user adds (the docs'
+ * own example is `qa`), or the two stacks collide.
+ */
+export function unusedEnvironmentName(wanted: string): string {
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? wanted : `${wanted}-${n}`;
+    if (!SHIPPED_NAMES.includes(name)) return name;
+  }
+}
+
 interface SynthRun {
   readonly status: number | null;
   readonly stdout: string;

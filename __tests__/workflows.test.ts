@@ -6,7 +6,7 @@ import { lintWorkflow, lintWorkflowsCommand } from "../src/ops/actionlint";
 import { deployChain } from "../src/ops/ci-environments";
 import { environmentFolders, tempDir } from "./helpers";
 import { inCi } from "./ci";
-import { SHIPPED_ENVIRONMENTS } from "./shipped";
+import { SHIPPED_ENVIRONMENTS, SHIPPED_NAMES } from "./shipped";
 
 // The GitHub Actions workflows in .github/workflows: linted by actionlint, then reviewed rule by
 // rule (permissions, pinning, the deploy chain), and their inline scripts run against stubs.
@@ -657,7 +657,7 @@ describe("deploy.yml and deploy-environment.yml", () => {
     });
     const unknown = run("production");
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toContain('unknown environment "production" (known: dev, dr-osaka, prod, staging)');
+    expect(unknown.stderr).toContain(`unknown environment "production" (known: ${SHIPPED_NAMES.join(", ")})`);
   });
 
   test("the shipped order: dev, then staging, then prod, then dr-osaka (dr-osaka, deployed last, runs only releases prod already runs)", () => {

@@ -448,7 +448,7 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
       // before and after: uploads went on through the whole deploy
       expect([...seen.byVersion.keys()].sort()).toEqual(["1.0.0", "1.1.0"]);
     }),
-    90_000,
+    STEP_TIMEOUT_MS,
   );
 
   // The process carrying the load answers one request slowly (the load balancer's health check

@@ -691,7 +691,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
         await bed.stop();
       }
     },
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -878,7 +878,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           return undefined;
         }),
       ),
-    150_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -927,7 +927,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           return postWhileSecondRuns(app, firstReply, secondWork, 1500);
         }),
       ),
-    150_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -975,7 +975,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           return undefined;
         }),
       ),
-    150_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -1045,7 +1045,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           return undefined;
         }),
       ),
-    150_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -1077,7 +1077,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
         app.child.kill("SIGKILL");
       }
     },
-    30_000,
+    STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
@@ -1137,7 +1137,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
           return undefined;
         }),
       ),
-    150_000,
+    STEP_TIMEOUT_MS,
   );
 
   test("the sample app's drill endpoints (POST /echo, POST /files, GET /work) answer 404 unless APP_DRILL_ENDPOINTS=1: on a server they would let anyone fill its disk or burn its CPU", async () => {

@@ -21,7 +21,7 @@ import { CROSS_STACK_REFERENCE, IndependentStack } from "../../src/stacks/indepe
 import { StateBucketStack } from "../../src/stacks/state-bucket-stack";
 import { synthesizeAtomically } from "../../src/synth";
 import { environment, expectSameFiles, filesUnder, tempDir } from "../helpers";
-import { SHIPPED_ENVIRONMENTS } from "../shipped";
+import { SHIPPED_ENVIRONMENTS, unusedEnvironmentName } from "../shipped";
 
 /**
  * Every stack of this project skips cdktf's preparing pass (src/stacks/independent-stack.ts),
@@ -31,7 +31,10 @@ import { SHIPPED_ENVIRONMENTS } from "../shipped";
  */
 
 /** The shipped environments and one more with its state in S3, for a state bucket's stack. */
-const ENVIRONMENTS = [...SHIPPED_ENVIRONMENTS, environment("qa", { state: { backend: "s3", bucket: "acme-tfstate" } })];
+const ENVIRONMENTS = [
+  ...SHIPPED_ENVIRONMENTS,
+  environment(unusedEnvironmentName("qa"), { state: { backend: "s3", bucket: "acme-tfstate" } }),
+];
 const releases = resolveEnvironmentReleases(ENVIRONMENTS, { root: PROJECT_ROOT, environmentsLabel: "environments" });
 
 let root: string;

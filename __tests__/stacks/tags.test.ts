@@ -2,7 +2,7 @@ import { synthesizeDocuments } from "../../src/ops/synthesized";
 import { MAX_ENVIRONMENT_TAGS } from "../../src/config/schema";
 import { OBJECT_PROVIDER_ALIAS } from "../../src/stacks/aws-provider";
 import { environment } from "../helpers";
-import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
+import { SHIPPED_ENVIRONMENTS, shippedStack, unusedEnvironmentName } from "../shipped";
 
 /**
  * Every shared and environment tag reaches every taggable resource a stack creates: directly
@@ -11,7 +11,7 @@ import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
  * its servers, volumes and network interfaces as they are created, as a tag-enforcing SCP requires.
  */
 
-const extra = environment("tagged", {
+const extra = environment(unusedEnvironmentName("tagged"), {
   tags: { CostCenter: "retail", DataClassification: "confidential", Owner: "platform" },
 });
 const environments = [...SHIPPED_ENVIRONMENTS, extra];

@@ -20,6 +20,9 @@ if (startDelay > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0,
 
 let configured = false;
 
+/** Default test timeouts of the light projects that do not keep jest's (./per-file.js). */
+const PROJECT_TEST_TIMEOUT_MS = { programs: 30_000 };
+
 /**
  * What the file running now printed through the console, as jest's own console keeps it (jest
  * prints it under the file, and not with --silent; the process's stdout stays jest's, for
@@ -53,6 +56,9 @@ export default async function runTestFile({ testPath, workerData, startedFile })
   }
   printed = [];
   silent = Boolean(workerData.globalConfig.silent);
+  // ./per-file.js: the default timeout of this file's tests (the programs project's, 30 s)
+  globalThis[Symbol.for("classic-servers.unit-runner.defaultTimeout")] =
+    PROJECT_TEST_TIMEOUT_MS[workerData.projectConfig.displayName?.name ?? workerData.projectConfig.displayName];
   try {
     const result = await lightRunner.default(testPath);
     // jest-light-runner times a file by performance.now(), from this process's start; jest reports
