@@ -208,6 +208,33 @@ describe("npm run drift (stub terraform)", () => {
     expect(result.stderr).toContain(`drift: terraform plan -refresh-only failed in`);
     expect(result.stderr).toContain("Error: No valid credential sources found for AWS Provider.");
     expect(stub.calls().map((c) => c.args[0])).toEqual(["init", "plan"]);
+    // streamed as it ran, Terraform's text is not printed again; what to do is added
+    expect(result.stderr.split("No valid credential sources found for AWS Provider").length - 1).toBe(1);
+    expect(result.stderr).toContain("(Terraform's output is above)");
+    expect(result.stderr).toContain(
+      "No AWS credentials were found for dev: set AWS_PROFILE (after aws sso login for an SSO profile)",
+    );
+    // --quiet streams nothing: the error holds Terraform's text itself
+    const quiet = await run("drift", ["dev", "--no-synth", "--quiet"], {
+      planError: "Error: No valid credential sources found for AWS Provider.",
+    });
+    expect(quiet.stderr.split("No valid credential sources found for AWS Provider").length - 1).toBe(1);
+    expect(quiet.stderr).not.toContain("(Terraform's output is above)");
+  });
+
+  test("a state backend changed since the stack's last init (moved to S3 after a local plan): what to run, per case", async () => {
+    const changed = [
+      "Error: Backend configuration changed",
+      "",
+      "A change in the backend configuration has been detected, which may require migrating existing state.",
+    ].join("\n");
+    const result = await run("plan", ["dev", "--no-synth"], { initErrorUnlessUpgrade: changed });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("Error: Backend configuration changed");
+    expect(result.stderr).toMatch(
+      /dev's state backend is not the one Terraform last used in \S+: for an environment that was never applied, terraform -chdir=\S+ init -reconfigure, then run this again; for one with resources, move its state first \(docs\/state\.md/,
+    );
+    expect(result.stderr).not.toContain("No AWS credentials");
   });
 
   test("the state stays locked by another run past the wait: exit 1, saying so and what to do, not only Terraform's text", async () => {
@@ -427,7 +454,9 @@ describe("npm run plan (stub terraform)", () => {
     const result = await run("plan", ["staging", "--no-synth"], { planError: refusal });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("plan: terraform plan failed in");
-    expect(result.stderr).toContain("  Error: Instance cannot be destroyed");
+    // as Terraform printed it while it ran, once
+    expect(result.stderr.split("Error: Instance cannot be destroyed").length - 1).toBe(1);
+    expect(result.stderr).toContain("(Terraform's output is above)");
     expect(result.stdout).not.toContain("Plan review");
   });
 

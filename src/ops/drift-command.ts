@@ -44,7 +44,7 @@ export async function driftCommand(args: CliArgs): Promise<number> {
     },
   );
   // With -detailed-exitcode, 0 means no changes and 2 changes; anything else is an error.
-  if (plan.status !== 0 && plan.status !== 2) throw terraformFailed("plan -refresh-only", plan, stack);
+  if (plan.status !== 0 && plan.status !== 2) throw terraformFailed("plan -refresh-only", plan, stack, args.echo);
   const shown = await showPlan(stack, DRIFT_PLAN_FILE);
   // An empty state has nothing to drift from, and says nothing about what runs in AWS: no verdict
   // (a "no drift" here would close an open drift issue while the state is lost or elsewhere).

@@ -178,7 +178,7 @@ export async function planCommand(args: CliArgs): Promise<number> {
     cwd: stack.dir,
     echo: args.echo,
   });
-  if (plan.status !== 0) throw terraformFailed("plan", plan, stack);
+  if (plan.status !== 0) throw terraformFailed("plan", plan, stack, args.echo);
   const planDocument = await showPlan(stack, PLAN_FILE);
   const review = reviewPlan(planDocument, stack.document, {
     allowDestroy: args.values["allow-destroy"] === true,

@@ -93,10 +93,19 @@ export function emptyStateMessage(stackName: string): string {
   );
 }
 
-/** The error for a failed Terraform command, with what Terraform said. */
-export function terraformFailed(command: string, result: TerraformResult, stack: PreparedStack): OpsError {
+/**
+ * The error for a failed Terraform command, with what Terraform said (or, when its output was
+ * streamed as it ran, `echoed`, a pointer to it: printed again, it doubled the screen), and what to
+ * do about the failures an operator meets first: a held lock, a changed backend, no credentials.
+ */
+export function terraformFailed(
+  command: string,
+  result: TerraformResult,
+  stack: PreparedStack,
+  echoed = false,
+): OpsError {
   const output = result.stderr.trim() || result.stdout.trim() || "(no output)";
-  const said = output.replace(/^/gm, "  ");
+  const said = echoed ? "  (Terraform's output is above)" : output.replace(/^/gm, "  ");
   // Another run (a deploy, a colleague's plan) held the state past -lock-timeout: Terraform then
   // prints the holder's Lock Info. The same heading without it is a lock that could not be written
   // at all (no permission on the lock object, say), which waiting or force-unlock does not cure.
@@ -111,7 +120,21 @@ export function terraformFailed(command: string, result: TerraformResult, stack:
         "nothing was checked or changed. Read Terraform's error above: these credentials may lack access to the " +
         "lock (S3: GetObject, PutObject and DeleteObject on the state key's .tflock object)."
       : "";
-  return new OpsError(`terraform ${command} failed in ${shown(stack.dir)} (exit ${result.status}):\n${said}${locked}`);
+  const dir = shown(stack.dir);
+  // state.backend (or its bucket, key, workspace) changed since this folder's last init
+  const backendMoved = /Backend configuration changed|Backend initialization required/.test(output)
+    ? `\n${stack.name}'s state backend is not the one Terraform last used in ${dir}: for an environment that was ` +
+      `never applied, terraform -chdir=${dir} init -reconfigure, then run this again; for one with resources, ` +
+      "move its state first (docs/state.md, Bootstrap order for S3 state, step 3)."
+    : "";
+  const noCredentials = /No valid credential sources found|NoCredentialProviders/.test(output)
+    ? `\nNo AWS credentials were found for ${stack.name}: set AWS_PROFILE (after aws sso login for an SSO ` +
+      "profile) or the AWS_* variables, and check them with aws sts get-caller-identity " +
+      "(docs/getting-started.md#aws-credentials)."
+    : "";
+  return new OpsError(
+    `terraform ${command} failed in ${dir} (exit ${result.status}):\n${said}${locked}${backendMoved}${noCredentials}`,
+  );
 }
 
 /** The stack `name` in `cdktf.out`, synthesized first unless `synth` is false. */
