@@ -240,6 +240,24 @@ export class DatabaseBed {
     return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
   }
 
+  private dumpFile(name: string): string {
+    return path.join(this.stateDir, "s3", BACKUPS_BUCKET, "db", name);
+  }
+
+  /** The bytes of dump `name` in the backups bucket. */
+  readDump(name: string): Buffer {
+    return fs.readFileSync(this.dumpFile(name));
+  }
+
+  /** Puts `bytes` in the backups bucket as dump `name`, as anything with the server's role could. */
+  putDump(name: string, bytes: Buffer): void {
+    fs.writeFileSync(this.dumpFile(name), bytes);
+  }
+
+  removeDump(name: string): void {
+    fs.rmSync(this.dumpFile(name));
+  }
+
   /**
    * Puts a release of the sample app on disk as the deploy script would after fetching it: the
    * release's files (`edit` may change them, e.g. add a migration), and the dependencies the lock

@@ -3,6 +3,7 @@ import * as http from "node:http";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as zlib from "node:zlib";
 import { certificates, opensslMissing, type Certificates } from "./certificates";
 import { call, DatabaseBed, DRILL_INSTANCE_ID } from "./database-bed";
 import type { Reply } from "./load";
@@ -57,7 +58,7 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
   afterAll(async () => {
     await Promise.all([...beds.values()].map((bed) => bed.stop()));
     fs.rmSync(tlsDir, { recursive: true, force: true });
-  }, 30_000);
+  }, STEP_TIMEOUT_MS);
 
   test("db-provision stores a generated password in the secret once, never in an argument, and the app's user reaches only its own database over loopback", () =>
     onEach(async (bed) => {
@@ -93,34 +94,38 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       }
     }));
 
-  test("a note written through nginx is read back through nginx; /healthz reports the database beside the process", async () => {
-    const latencies = new Map<DrillEngine, number[]>();
-    await onEach(async (bed) => {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      const ms: number[] = [];
-      for (let i = 0; i < 40; i++) {
-        const started = process.hrtime.bigint();
-        const written = await call(bed.bed.nginxPort, "POST", "/notes", `note ${i} on ${bed.engine} ✓`, agent);
-        expect(written.status).toBe(201);
-        const { id } = JSON.parse(written.body);
-        const read = await call(bed.bed.nginxPort, "GET", `/notes/${id}`, undefined, agent);
-        ms.push(Number(process.hrtime.bigint() - started) / 1e6);
-        expect(read.status).toBe(200);
-        expect(JSON.parse(read.body)).toMatchObject({ id, body: `note ${i} on ${bed.engine} ✓` });
+  test(
+    "a note written through nginx is read back through nginx; /healthz reports the database beside the process",
+    async () => {
+      const latencies = new Map<DrillEngine, number[]>();
+      await onEach(async (bed) => {
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        const ms: number[] = [];
+        for (let i = 0; i < 40; i++) {
+          const started = process.hrtime.bigint();
+          const written = await call(bed.bed.nginxPort, "POST", "/notes", `note ${i} on ${bed.engine} ✓`, agent);
+          expect(written.status).toBe(201);
+          const { id } = JSON.parse(written.body);
+          const read = await call(bed.bed.nginxPort, "GET", `/notes/${id}`, undefined, agent);
+          ms.push(Number(process.hrtime.bigint() - started) / 1e6);
+          expect(read.status).toBe(200);
+          expect(JSON.parse(read.body)).toMatchObject({ id, body: `note ${i} on ${bed.engine} ✓` });
+        }
+        agent.destroy();
+        latencies.set(bed.engine, ms);
+        const health = JSON.parse((await call(bed.bed.nginxPort, "GET", "/healthz")).body);
+        expect(health).toMatchObject({ status: "ok", database: "ok", version: "1.0.0" });
+        expect((await call(bed.bed.nginxPort, "GET", "/healthz/db")).status).toBe(200);
+        expect(await bed.notes()).toContain(`note 39 on ${bed.engine} ✓`);
+      });
+      for (const [engine, ms] of latencies) {
+        console.log(
+          `round trip (POST /notes + GET /notes/<id>) through nginx, ${engine}: p50 ${percentile(ms, 0.5).toFixed(1)} ms, p95 ${percentile(ms, 0.95).toFixed(1)} ms over ${ms.length}`,
+        );
       }
-      agent.destroy();
-      latencies.set(bed.engine, ms);
-      const health = JSON.parse((await call(bed.bed.nginxPort, "GET", "/healthz")).body);
-      expect(health).toMatchObject({ status: "ok", database: "ok", version: "1.0.0" });
-      expect((await call(bed.bed.nginxPort, "GET", "/healthz/db")).status).toBe(200);
-      expect(await bed.notes()).toContain(`note 39 on ${bed.engine} ✓`);
-    });
-    for (const [engine, ms] of latencies) {
-      console.log(
-        `round trip (POST /notes + GET /notes/<id>) through nginx, ${engine}: p50 ${percentile(ms, 0.5).toFixed(1)} ms, p95 ${percentile(ms, 0.95).toFixed(1)} ms over ${ms.length}`,
-      );
-    }
-  }, 30_000);
+    },
+    STEP_TIMEOUT_MS,
+  );
 
   test("TLS as the app uses it with RDS (verify-full): encrypted, the certificate checked against the CA bundle and the host name", () =>
     onEach(async (bed) => {
@@ -235,52 +240,107 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       expect(written.trim()).toBe("0");
     }));
 
-  test("db-backup then db-restore gives back the same rows (stand-in aws for S3)", async () => {
-    const restoreMs = new Map<DrillEngine, number>();
-    await onEach(async (bed) => {
+  test(
+    "db-backup then db-restore gives back the same rows (stand-in aws for S3)",
+    async () => {
+      const restoreMs = new Map<DrillEngine, number>();
+      await onEach(async (bed) => {
+        const before = await bed.notes();
+        expect(before.split("\n").length).toBeGreaterThanOrEqual(50);
+        const backup = await bed.script("bin/db-backup");
+        expect(backup).toMatch(/db-backup: s3:\/\/drill-db-backups\/db\/app-\d{8}T\d{6}Z\.(dump|sql\.gz): \d+ bytes/);
+        expect(bed.dumps()).toHaveLength(1);
+        // the backup alarm's datapoint, published after the upload (the stand-in only records it)
+        const calls = bed.awsCalls();
+        const upload = calls.findIndex((c) => / s3 cp .* s3:\/\/drill-db-backups\/db\//.test(c));
+        const metric = calls.findIndex((c) => c.includes("cloudwatch put-metric-data"));
+        expect([upload >= 0, metric > upload]).toEqual([true, true]);
+        expect(calls[metric]).toContain(
+          `--namespace AppBackups --metric-name DumpUploaded --dimensions InstanceId=${DRILL_INSTANCE_ID}`,
+        );
+        // the data moves on: a row changed, one deleted, one added
+        await bed.db.admin("UPDATE notes SET body = 'changed' WHERE id = 1; DELETE FROM notes WHERE id = 2;", "app");
+        expect((await call(bed.bed.nginxPort, "POST", "/notes", "written after the backup")).status).toBe(201);
+        expect(await bed.notes()).not.toBe(before);
+        // and a table newer than the dump, as a later release's migration makes it (the app's own,
+        // with a foreign key to a dumped table): it would stop the dump's tables being dropped, and
+        // left behind, fail that migration when the deploy runs it again
+        const migrationsBefore = await bed.db.admin("SELECT id FROM schema_migrations ORDER BY id", "app");
+        await bed.db.admin(
+          bed.engine === "postgres"
+            ? "CREATE TABLE tags (id serial PRIMARY KEY, note_id bigint NOT NULL REFERENCES notes(id)); ALTER TABLE tags OWNER TO app; INSERT INTO tags (note_id) VALUES (3); INSERT INTO schema_migrations (id, release) VALUES ('002_tags', '1.1.0');"
+            : "CREATE TABLE tags (id int AUTO_INCREMENT PRIMARY KEY, note_id bigint NOT NULL, FOREIGN KEY (note_id) REFERENCES notes(id)) ENGINE=InnoDB; INSERT INTO tags (note_id) VALUES (3); INSERT INTO schema_migrations (id, `release`) VALUES ('002_tags', '1.1.0');",
+          "app",
+        );
+        const started = Date.now();
+        const restore = await bed.script("bin/db-restore", ["latest"]);
+        restoreMs.set(bed.engine, Date.now() - started);
+        expect(restore).toMatch(/db-restore: restored s3:\/\/drill-db-backups\/db\/app-.* into app/);
+        expect(await bed.notes()).toBe(before);
+        // the database is the dump's: the newer table gone, the migrations as they were then
+        expect(await bed.db.admin("SELECT id FROM schema_migrations ORDER BY id", "app")).toBe(migrationsBefore);
+        await expect(bed.db.admin("SELECT COUNT(*) FROM tags", "app")).rejects.toThrow(/tags/);
+        // and the app carries on, on the restored data
+        const after = await call(bed.bed.nginxPort, "POST", "/notes", "after the restore");
+        expect(after.status).toBe(201);
+        expect(bed.awsCalls().join("\n")).not.toContain(bed.secret()!.password);
+      });
+      for (const [engine, ms] of restoreMs)
+        console.log(`db-restore latest of a small dump (~60 rows), ${engine}: ${ms} ms`);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  test(
+    "a dump that cannot be read (cut short, or no dump at all) restores nothing: the database stays as it was",
+    async () => {
+      await onEach(async (bed) => {
+        await bed.script("bin/db-backup");
+        const before = await bed.notes();
+        const real = bed.readDump(bed.dumps().at(-1)!);
+        const ext = bed.engine === "postgres" ? "dump" : "sql.gz";
+        const broken: Array<[string, Buffer]> = [
+          [`app-99990101T000000Z.${ext}`, real.subarray(0, real.length - 200)],
+          [`app-99990102T000000Z.${ext}`, Buffer.from("not a dump\n")],
+        ];
+        for (const [name, bytes] of broken) {
+          bed.putDump(name, bytes);
+          try {
+            await expect(bed.script("bin/db-restore", [name])).rejects.toThrow();
+            // (psql committed what it had when pg_restore died; MariaDB dropped the database first)
+            expect({ name, notes: await bed.notes() }).toEqual({ name, notes: before });
+          } finally {
+            bed.removeDump(name);
+          }
+        }
+      });
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  test(
+    "a MariaDB dump is data, never the client's shell commands: a \\! in one runs nothing (db-restore runs as root, and the server's role may write dumps)",
+    async () => {
+      const bed = beds.get("mariadb");
+      if (!bed) return; // (the engine is missing: the file's skip says so)
+      await bed.script("bin/db-backup");
+      const good = bed.dumps().at(-1)!;
       const before = await bed.notes();
-      expect(before.split("\n").length).toBeGreaterThanOrEqual(50);
-      const backup = await bed.script("bin/db-backup");
-      expect(backup).toMatch(/db-backup: s3:\/\/drill-db-backups\/db\/app-\d{8}T\d{6}Z\.(dump|sql\.gz): \d+ bytes/);
-      expect(bed.dumps()).toHaveLength(1);
-      // the backup alarm's datapoint, published after the upload (the stand-in only records it)
-      const calls = bed.awsCalls();
-      const upload = calls.findIndex((c) => / s3 cp .* s3:\/\/drill-db-backups\/db\//.test(c));
-      const metric = calls.findIndex((c) => c.includes("cloudwatch put-metric-data"));
-      expect([upload >= 0, metric > upload]).toEqual([true, true]);
-      expect(calls[metric]).toContain(
-        `--namespace AppBackups --metric-name DumpUploaded --dimensions InstanceId=${DRILL_INSTANCE_ID}`,
-      );
-      // the data moves on: a row changed, one deleted, one added
-      await bed.db.admin("UPDATE notes SET body = 'changed' WHERE id = 1; DELETE FROM notes WHERE id = 2;", "app");
-      expect((await call(bed.bed.nginxPort, "POST", "/notes", "written after the backup")).status).toBe(201);
-      expect(await bed.notes()).not.toBe(before);
-      // and a table newer than the dump, as a later release's migration makes it (the app's own,
-      // with a foreign key to a dumped table): it would stop the dump's tables being dropped, and
-      // left behind, fail that migration when the deploy runs it again
-      const migrationsBefore = await bed.db.admin("SELECT id FROM schema_migrations ORDER BY id", "app");
-      await bed.db.admin(
-        bed.engine === "postgres"
-          ? "CREATE TABLE tags (id serial PRIMARY KEY, note_id bigint NOT NULL REFERENCES notes(id)); ALTER TABLE tags OWNER TO app; INSERT INTO tags (note_id) VALUES (3); INSERT INTO schema_migrations (id, release) VALUES ('002_tags', '1.1.0');"
-          : "CREATE TABLE tags (id int AUTO_INCREMENT PRIMARY KEY, note_id bigint NOT NULL, FOREIGN KEY (note_id) REFERENCES notes(id)) ENGINE=InnoDB; INSERT INTO tags (note_id) VALUES (3); INSERT INTO schema_migrations (id, `release`) VALUES ('002_tags', '1.1.0');",
-        "app",
-      );
-      const started = Date.now();
-      const restore = await bed.script("bin/db-restore", ["latest"]);
-      restoreMs.set(bed.engine, Date.now() - started);
-      expect(restore).toMatch(/db-restore: restored s3:\/\/drill-db-backups\/db\/app-.* into app/);
+      const marker = path.join(bed.bed.dir, "shell-command-ran");
+      const crafted = "app-99990103T000000Z.sql.gz";
+      bed.putDump(crafted, zlib.gzipSync(`SELECT 1;\n\\! touch ${marker}\nSELECT 2;\n`));
+      try {
+        await expect(bed.script("bin/db-restore", [crafted])).rejects.toThrow(/sandbox/i);
+        expect(fs.existsSync(marker)).toBe(false);
+      } finally {
+        bed.removeDump(crafted);
+        // the statements before it ran (the database dropped and made again): the good dump back
+        await bed.script("bin/db-restore", [good]);
+      }
       expect(await bed.notes()).toBe(before);
-      // the database is the dump's: the newer table gone, the migrations as they were then
-      expect(await bed.db.admin("SELECT id FROM schema_migrations ORDER BY id", "app")).toBe(migrationsBefore);
-      await expect(bed.db.admin("SELECT COUNT(*) FROM tags", "app")).rejects.toThrow(/tags/);
-      // and the app carries on, on the restored data
-      const after = await call(bed.bed.nginxPort, "POST", "/notes", "after the restore");
-      expect(after.status).toBe(201);
-      expect(bed.awsCalls().join("\n")).not.toContain(bed.secret()!.password);
-    });
-    for (const [engine, ms] of restoreMs)
-      console.log(`db-restore latest of a small dump (~60 rows), ${engine}: ${ms} ms`);
-  }, 30_000);
+    },
+    STEP_TIMEOUT_MS,
+  );
 
   test(
     "a deploy with a schema migration under load of writes and reads: no failed request, the migration applied once, run once per deploy",

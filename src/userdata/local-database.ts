@@ -292,12 +292,18 @@ export function dbRestoreScript(database: AppDatabase, db: LocalDatabase): strin
   const restore =
     db.engine === "postgres"
       ? [
-          '{ echo "DROP OWNED BY CURRENT_USER CASCADE;"; pg_restore --no-owner --no-privileges --file=- "$work/dump"; } |',
-          '  psql "${connect[@]}" --dbname="$DB_NAME" -X -q -v ON_ERROR_STOP=1 --single-transaction >/dev/null',
+          // COMMIT only after all of the dump: psql's --single-transaction commits at the end of its
+          // input, also when pg_restore died half-way (an unreadable or cut dump) and sent no more
+          '{ echo "BEGIN;DROP OWNED BY CURRENT_USER CASCADE;"; pg_restore --no-owner --no-privileges --file=- "$work/dump" && echo COMMIT; } |',
+          '  psql "${connect[@]}" --dbname="$DB_NAME" -X -q -v ON_ERROR_STOP=1 >/dev/null',
         ]
       : [
+          // DDL commits at once: the dump is checked before the database is dropped. --sandbox (after
+          // --defaults-extra-file, which must come first): a dump is data, never the client's shell
+          // commands (\!): this runs as root, and the server's role may write what it restores
+          'gunzip -t "$work/dump" || fail "$target is not a whole gzip file: nothing changed"',
           '{ echo "DROP DATABASE $DB_NAME; CREATE DATABASE $DB_NAME CHARACTER SET utf8mb4; USE $DB_NAME;"; gunzip -c "$work/dump"; } |',
-          '  mariadb "${connect[@]}"',
+          '  mariadb "${connect[@]}" --sandbox',
         ];
   return [
     ...scriptPrelude("db-restore", database, [
