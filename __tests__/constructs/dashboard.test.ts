@@ -31,9 +31,10 @@ describe("Dashboard", () => {
     expect(headings(widgets)).toEqual(["## Load balancer", "## App servers", "## Database"]);
   });
 
-  test("widgets tile the 24-column grid without overlapping", () => {
+  test("widgets tile the 24-column grid in whole columns, without overlapping (PutDashboard takes integers only)", () => {
     const cells = new Set<string>();
     for (const w of widgets) {
+      expect([w.x, w.y, w.width, w.height].every(Number.isInteger)).toBe(true);
       expect(w.x + w.width).toBeLessThanOrEqual(24);
       for (let x = w.x; x < w.x + w.width; x++) {
         for (let y = w.y; y < w.y + w.height; y++) {

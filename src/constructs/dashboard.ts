@@ -126,16 +126,21 @@ export function dashboardBody(props: DashboardProps): DashboardBody {
   for (const row of rows) {
     widgets.push({ type: "text", x: 0, y, width: FULL_WIDTH, height: 1, properties: { markdown: `## ${row.title}` } });
     y += 1;
-    const width = FULL_WIDTH / row.graphs.length;
+    // Whole columns: PutDashboard takes x and width as integers only (5 graphs are 5, 5, 5, 5, 4).
+    const base = Math.floor(FULL_WIDTH / row.graphs.length);
+    const wider = FULL_WIDTH % row.graphs.length;
+    let x = 0;
     row.graphs.forEach((graph, i) => {
+      const width = base + (i < wider ? 1 : 0);
       widgets.push({
         type: "metric",
-        x: i * width,
+        x,
         y,
         width,
         height: ROW_HEIGHT,
         properties: { region: props.region, view: "timeSeries", stacked: false, ...graph },
       });
+      x += width;
     });
     y += ROW_HEIGHT;
   }
