@@ -171,8 +171,11 @@ describe("the cost estimate", () => {
     ];
     const lines = estimateCost(resources, "xx-test-1", COST_DEFAULTS, TABLE).lines;
     expect(lines.find((l) => l.item === "Public IPv4")!.monthly).toBeCloseTo(730 * 0.005, 10);
-    // 3 agent metrics (memory, disk by path, disk by instance), no detailed monitoring.
-    expect(lines.find((l) => l.item === "CloudWatch metrics")!.monthly).toBeCloseTo(3 * 0.3, 10);
+    // 3 agent metrics (memory, disk by path, disk by instance) and its health probe's
+    // AppHealth/HealthCheckOk, no detailed monitoring.
+    const metrics = lines.find((l) => l.item === "CloudWatch metrics")!;
+    expect(metrics.monthly).toBeCloseTo(4 * 0.3, 10);
+    expect(metrics.detail).toMatch(/^4 \(3 agent, 1 health probe\)/);
     expect(lines.find((l) => l.item === "EC2")!.monthly).toBeCloseTo(730 * 0.03, 10); // exact t3.small entry
   });
 

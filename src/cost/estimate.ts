@@ -57,6 +57,14 @@ export const DETAILED_MONITORING_METRICS = 7;
  */
 export const AGENT_METRICS = { singleServer: 3, perFleetServer: 4, perFleet: 2 } as const;
 
+/**
+ * Custom metrics a server outside an Auto Scaling group publishes itself: its health probe's
+ * `AppHealth/HealthCheckOk`, with its instance id (src/userdata/health-probe.ts). (The nightly
+ * `AppBackups/DumpUploaded` of a single server's own database is billed by the hours it has data:
+ * one a day, about a cent a month, left out.)
+ */
+export const HEALTH_PROBE_METRICS = 1;
+
 /** Days in an average month, to turn a retention period into months of logs kept. */
 const DAYS_PER_MONTH = 365 / 12;
 
@@ -384,23 +392,29 @@ function alarmMetricCount(values: Readonly<Record<string, unknown>>): number {
   return 1;
 }
 
-/** Custom metrics: EC2 detailed monitoring and the CloudWatch agent's memory and disk metrics. */
+/**
+ * Custom metrics: EC2 detailed monitoring, the CloudWatch agent's memory and disk metrics, and a
+ * lone server's health probe.
+ */
 function customMetricCount(servers: readonly Servers[], logFilters: number): { count: number; detail: string } {
   let detailed = 0;
   let agent = 0;
+  let probe = 0;
   for (const s of servers) {
     if (s.detailedMonitoring) detailed += s.count * DETAILED_MONITORING_METRICS;
     agent += s.fleet
       ? s.count * AGENT_METRICS.perFleetServer + AGENT_METRICS.perFleet
       : s.count * AGENT_METRICS.singleServer;
+    if (!s.fleet) probe += s.count * HEALTH_PROBE_METRICS;
   }
   const parts = [
     agent > 0 ? `${agent} agent` : "",
+    probe > 0 ? `${probe} health probe` : "",
     detailed > 0 ? `${detailed} detailed monitoring` : "",
     // each log metric filter publishes one metric (no dimensions)
     logFilters > 0 ? `${logFilters} from log filters` : "",
   ].filter(Boolean);
-  return { count: detailed + agent + logFilters, detail: parts.join(", ") };
+  return { count: detailed + agent + probe + logFilters, detail: parts.join(", ") };
 }
 
 /** GB of logs ingested a month and held once retention is full (uncompressed: errs high). */
