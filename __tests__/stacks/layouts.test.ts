@@ -391,6 +391,14 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
     });
   });
 
+  test("a launch template replaced (a -replace by hand) is made anew before the old one goes: the group never points at none", () => {
+    const [template] = json.resources("aws_launch_template");
+    expect(template.values.lifecycle).toEqual({ create_before_destroy: true });
+    // (its name a prefix: the two live side by side)
+    expect(template.values.name).toBeUndefined();
+    expect(template.values.name_prefix).toBe("shop-test-app-");
+  });
+
   test("a new server waits out of service until its boot has finished: the launch hook outlasts the longest first boot, and abandons a boot that fails or outruns it", () => {
     const [group] = json.resources("aws_autoscaling_group");
     const script = bootScriptOf(json);

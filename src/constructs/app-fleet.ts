@@ -151,6 +151,10 @@ export class AppFleet extends Construct {
         tags: launchedTags,
       })),
       tags: naming.tags("app"),
+      // Replaced (a -replace by hand), the new one first: deleted first, the group would point at no
+      // template until the new one exists, and a scale-out or replacement then would fail. Its name
+      // is a prefix, so the two never collide.
+      lifecycle: { createBeforeDestroy: true },
     });
     this.launchTemplateId = template.id;
 
