@@ -296,21 +296,37 @@ describe("LoadBalancerAlarms", () => {
     });
   });
 
-  test("latency uses percentiles as extended statistics, in seconds, ignoring too few samples", () => {
+  test("latency is judged in every minute with traffic, not only in one of 200 or 1,000 requests: metric math, 0 in a quiet minute", () => {
+    // (a plain percentile alarm is judged only in periods of 10 / (1 - p) samples: with "ignore" it
+    // keeps its state below that, and a new one never leaves INSUFFICIENT_DATA at staging's traffic)
     for (const [percentile, seconds] of [
       ["p95", 0.5],
       ["p99", 1.5],
     ] as const) {
       const alarm = loadBalancer[`shop-prod-latency-${percentile}`];
-      expect(alarm).toMatchObject({
+      expect(alarm).toMatchObject({ threshold: seconds, comparison_operator: "GreaterThanThreshold" });
+      expect(alarm.extended_statistic).toBeUndefined();
+      expect(alarm.evaluate_low_sample_count_percentiles).toBeUndefined();
+      const byId = Object.fromEntries(alarm.metric_query.map((q: any) => [q.id, q]));
+      expect(byId.latency.metric).toMatchObject({
         namespace: "AWS/ApplicationELB",
         metric_name: "TargetResponseTime",
-        extended_statistic: percentile,
-        threshold: seconds,
-        evaluate_low_sample_count_percentiles: "ignore",
+        stat: percentile,
+        period: 60,
         dimensions: { TargetGroup: TG, LoadBalancer: ALB },
       });
-      expect(alarm.statistic).toBeUndefined();
+      expect(byId.requests.metric).toMatchObject({ metric_name: "RequestCount", stat: "Sum", period: 60 });
+      expect(byId.judged).toMatchObject({
+        expression: "IF(FILL(requests, 0) >= 10, FILL(latency, 0), 0)",
+        return_data: true,
+      });
+      expect(alarm.metric_query.filter((q: any) => q.return_data)).toHaveLength(1);
+    }
+  });
+
+  test("no alarm of the project is a percentile alarm that ignores its quiet periods", () => {
+    for (const [name, alarm] of Object.entries(loadBalancer)) {
+      expect({ name, ignores: alarm.evaluate_low_sample_count_percentiles }).toEqual({ name, ignores: undefined });
     }
   });
 });

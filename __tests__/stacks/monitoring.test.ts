@@ -123,8 +123,14 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
       statistic: "Minimum",
       dims: targets,
     },
-    "latency-p95": { namespace: "AWS/ApplicationELB", metric: "TargetResponseTime", statistic: "p95", dims: targets },
-    "latency-p99": { namespace: "AWS/ApplicationELB", metric: "TargetResponseTime", statistic: "p99", dims: targets },
+    "latency-p95": [
+      { namespace: "AWS/ApplicationELB", metric: "TargetResponseTime", statistic: "p95", dims: targets },
+      { namespace: "AWS/ApplicationELB", metric: "RequestCount", statistic: "Sum", dims: targets },
+    ],
+    "latency-p99": [
+      { namespace: "AWS/ApplicationELB", metric: "TargetResponseTime", statistic: "p99", dims: targets },
+      { namespace: "AWS/ApplicationELB", metric: "RequestCount", statistic: "Sum", dims: targets },
+    ],
     ...DATABASE,
   },
 };

@@ -242,6 +242,10 @@ export class LoadBalancerAlarms extends TierAlarms {
     });
 
     // ---- Latency ----
+    // Metric math, with the 5xx rates' rule for a quiet minute (fewer than minRequests requests: 0).
+    // As a plain percentile alarm, CloudWatch judged a minute only with 10 / (1 - p) requests in it
+    // (200 for p95, 1,000 for p99) and otherwise kept the alarm as it was ("ignore"): staging's never
+    // left INSUFFICIENT_DATA, and a slow app, answering fewer requests, fell below it as it slowed.
     for (const [percentile, ms] of [
       ["p95", props.latencyP95Ms],
       ["p99", props.latencyP99Ms],
@@ -257,11 +261,16 @@ export class LoadBalancerAlarms extends TierAlarms {
         threshold: ms / 1000, // TargetResponseTime is in seconds
         treatMissingData: "notBreaching",
         metric: {
-          namespace: NAMESPACE,
-          metricName: "TargetResponseTime",
-          dimensions: targets,
-          statistic: percentile,
-          period: 60,
+          query: [
+            minuteMetric("latency", NAMESPACE, "TargetResponseTime", percentile, targets),
+            sum("requests", "RequestCount", targets),
+            {
+              id: "judged",
+              expression: `IF(FILL(requests, 0) >= ${minRequests}, FILL(latency, 0), 0)`,
+              label: `TargetResponseTime ${percentile}, s (0 below ${minRequests} requests a minute)`,
+              returnData: true,
+            },
+          ],
         },
       });
     }

@@ -60,7 +60,9 @@ const MAX_DESCRIPTION = 1024;
  * The base of each tier's alarm construct: every alarm it adds is named `<project>-<env>-<what>`,
  * notifies the topic on ALARM and on OK, and evaluates the configured M of N periods.
  * Percentile statistics go to `extended_statistic` and ignore periods with too few samples to
- * make a percentile meaningful (the alarm keeps its state instead of flapping on one slow request).
+ * make a percentile meaningful (the alarm keeps its state instead of flapping on one slow request):
+ * such an alarm is judged only in periods of 10 / (1 - p) samples or more, so a metric with less
+ * traffic wants metric math instead (the load balancer's latency alarms).
  */
 export abstract class TierAlarms extends Construct {
   /** ARNs of the alarms, in the order they were added (the dashboard shows their state). */
