@@ -112,6 +112,7 @@ export class LoadBalancer extends Construct {
     }
 
     const logs = accessLogs ? this.accessLogBucket(naming, props.forceDestroyLogs ?? false) : undefined;
+    const dependencies = [...(props.internetRoute ? [props.internetRoute] : []), ...(logs ? [logs.policy] : [])];
     const lb = new Lb(this, "Alb", {
       name: naming.loadBalancerName("alb"),
       internal: false,
@@ -124,7 +125,7 @@ export class LoadBalancer extends Construct {
       enableDeletionProtection: props.deletionProtection,
       accessLogs: logs ? { bucket: logs.bucket, prefix: "alb", enabled: true } : undefined,
       tags: naming.tags("alb"),
-      dependsOn: [...(props.internetRoute ? [props.internetRoute] : []), ...(logs ? [logs.policy] : [])],
+      dependsOn: dependencies.length > 0 ? dependencies : undefined,
     });
     this.dnsName = lb.dnsName;
     this.zoneId = lb.zoneId;
