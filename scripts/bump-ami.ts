@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../src/project-root";
+import { replaceFile } from "../src/replace-file";
 import { bumpAmiPin } from "../src/ops/ami-pin";
 
 const root = PROJECT_ROOT;
@@ -18,7 +19,7 @@ try {
   if (!fs.existsSync(file))
     throw new Error(`usage: npm run bump-ami -- <env> (no ${path.relative(process.cwd(), file)})`);
   const where = path.relative(process.cwd(), file);
-  fs.writeFileSync(file, bumpAmiPin(fs.readFileSync(file, "utf8"), new Date(), where));
+  replaceFile(file, bumpAmiPin(fs.readFileSync(file, "utf8"), new Date(), where));
   console.log(
     `${where}: app.amiPinnedAt bumped; npm run plan -- ${name} shows the roll onto the newest Amazon Linux 2023`,
   );

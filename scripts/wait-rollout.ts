@@ -1,4 +1,5 @@
 import {
+  parseAnswer,
   releaseAlarms,
   rolloutSince,
   rolloutTimeoutMs,
@@ -42,7 +43,7 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
   const alarms = releaseAlarms(stack.document as Record<string, any>);
   const group = watchedGroup(
     { name: stack.name, document: stack.document as Record<string, any> },
-    JSON.parse(outputs.stdout || "{}"),
+    parseAnswer(outputs.stdout, `terraform output -json in ${stack.dir}`),
     { names: alarms.names, ignored: ignoreAlarms },
   );
   // stopped (the CI job cancelled or timed out, Ctrl-C): the refresh goes on, unwatched; say so
@@ -64,7 +65,12 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
     alarmWatchMs: alarms.watchMs,
     group,
     region,
-    run: (command, commandArgs) => runProcess(command, commandArgs),
+    run: (command, commandArgs) =>
+      runProcess(command, commandArgs).catch((error: NodeJS.ErrnoException) => {
+        throw error.code === "ENOENT"
+          ? new OpsError(`${command} is not on PATH: install the AWS CLI v2 (docs/getting-started.md)`)
+          : error;
+      }),
     intervalMs: 15_000,
     timeoutMs,
     log: (line) => console.log(`wait-rollout ${stack.name}: ${line}`),

@@ -70,6 +70,19 @@ describe("the AMI in production", () => {
     expect(() => bumpAmiPin("app:\n  amiUpdates: pinned\n", new Date(), "x")).not.toThrow();
   });
 
+  test("a pin written as a block scalar is refused, not bumped into a file that no longer loads; merge keys read as the loader reads them", () => {
+    const now = new Date("2026-12-05T15:33:00Z");
+    for (const style of ["|-", ">-"]) {
+      const text = `production: true\napp:\n  amiPinnedAt: ${style}\n    2026-12-01T00:00Z\n  instanceType: m7g.large\n`;
+      expect(() => bumpAmiPin(text, now, "x")).toThrow(
+        "x: could not set app.amiPinnedAt without changing anything else; set app.amiPinnedAt: 2026-12-05T15:33Z by hand",
+      );
+    }
+    // app's pinned updates from a merge key, as the loader (and npm run compare) read them
+    const merged = "defaults: &ami\n  amiUpdates: pinned\napp:\n  <<: *ami\n  instanceType: m7g.large\n";
+    expect(bumpAmiPin(merged, now, "x")).toBe(`${merged}  amiPinnedAt: 2026-12-05T15:33Z\n`);
+  });
+
   test("bumping the shipped prod adds one line and changes nothing else in the file (flow lists, long lines, comments)", () => {
     const file = path.join(PROJECT_ROOT, "environments", "prod", "config.yaml");
     const text = fs.readFileSync(file, "utf8");

@@ -16,6 +16,7 @@ import {
   type Runner,
 } from "../../src/ops/rollout";
 import { shippedStack } from "../shipped";
+import { OpsError } from "../../src/ops/terraform";
 
 // describe-instance-refreshes output in the AWS CLI's JSON shape, written by these tests (not captured).
 const refreshes = (...items: Array<Record<string, unknown>>) => JSON.stringify({ InstanceRefreshes: items });
@@ -170,6 +171,23 @@ describe("waitForRefresh", () => {
     await expect(waitForRefresh({ ...base, group: "g", run: broken, timeoutMs: 1000 })).rejects.toThrow(
       /Unable to locate credentials/,
     );
+  });
+
+  test("an answer that is not JSON, or a runner that throws, ends the watch with the command named and the refresh said to run on unwatched", async () => {
+    const notJson: Runner = async () => ({ status: 0, stdout: "not json", stderr: "" });
+    const stopped = waitForRefresh({ ...base, group: "shop-prod-app-x", run: notJson, timeoutMs: 1000 });
+    await expect(stopped).rejects.toThrow(OpsError);
+    await expect(stopped).rejects.toThrow(
+      /aws autoscaling describe-instance-refreshes answered with something other than a JSON object: "not json"/,
+    );
+    await expect(stopped).rejects.toThrow(/no longer watched/);
+    // (aws missing: the runner rejects with whatever it rejects with, and the warning still comes)
+    const missing: Runner = async () => {
+      throw new Error("aws is not on PATH: install the AWS CLI v2 (docs/getting-started.md)");
+    };
+    const gone = waitForRefresh({ ...base, group: "shop-prod-app-x", run: missing, timeoutMs: 1000 });
+    await expect(gone).rejects.toThrow(OpsError);
+    await expect(gone).rejects.toThrow(/aws is not on PATH[\s\S]*no longer watched/);
   });
 });
 

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { replaceFile } from "../replace-file";
 import { makeFolder } from "../make-folder";
 import { parseDocument } from "yaml";
 import { SHA256_PATTERN, VERSION_PATTERN } from "../userdata/app-host";
@@ -375,7 +376,7 @@ export function recordRelease(root: string): RecordedRelease {
   const bytes = tarGz(releaseEntries(entries));
   const record = { version, tree, sha256: sha256Hex(bytes) };
   releases.set(version, record);
-  fs.writeFileSync(path.join(root, RELEASES_FILE), releasesFileContent(releases.values()));
+  replaceFile(path.join(root, RELEASES_FILE), releasesFileContent(releases.values()));
   return { record, added: true };
 }
 

@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument, type Document } from "yaml";
 
 /**
  * `npm run bump-ami -- <env>`: the environment's `config.yaml` with `app.amiPinnedAt` set to
@@ -6,19 +6,22 @@ import { isMap, isScalar, isSeq, parseDocument } from "yaml";
  * newest Amazon Linux 2023 for a pinned environment and rolls its servers onto it.
  */
 export function bumpAmiPin(configText: string, now: Date, where: string): string {
-  const document = parseDocument(configText);
+  // merge keys (<<) read as the loader reads them (src/config/load.ts)
+  const document = parseDocument(configText, { merge: true });
   if (document.errors.length > 0) throw new Error(`${where}: not valid YAML: ${document.errors[0].message}`);
   const app = document.get("app");
   if (!isMap(app)) throw new Error(`${where}: app is missing`);
-  const ami = app.get("ami") ?? "al2023";
+  // values as the loader reads them, merge keys resolved; positions from the nodes
+  const values = document.toJS() as { production?: unknown; app: Record<string, unknown> };
+  const ami = values.app.ami ?? "al2023";
   if (ami !== "al2023") {
     throw new Error(`${where}: app.ami is the fixed id ${String(ami)}: change it there, nothing is resolved to bump`);
   }
   // as load.ts resolves it: pinned by default in production only
-  const updates = app.get("amiUpdates") ?? (document.get("production") === true ? "pinned" : "latest");
+  const updates = values.app.amiUpdates ?? (values.production === true ? "pinned" : "latest");
   if (updates === "latest") {
     throw new Error(
-      `${where}: app.amiUpdates is latest${app.has("amiUpdates") ? "" : " (the default outside production)"}: every ` +
+      `${where}: app.amiUpdates is latest${"amiUpdates" in values.app ? "" : " (the default outside production)"}: every ` +
         "apply already follows the newest Amazon Linux 2023, so there is no pin to bump (set app.amiUpdates: pinned to pin it)",
     );
   }
@@ -27,7 +30,9 @@ export function bumpAmiPin(configText: string, now: Date, where: string): string
   const pinned = app.get("amiPinnedAt", true);
   if (isScalar(pinned) && pinned.range) {
     const [start, end] = pinned.range;
-    return `${configText.slice(0, start)}${stamp}${configText.slice(end)}`;
+    // a plain or quoted value on the key's line: a block scalar (|-, >-) would take the stamp as
+    // text of the key's line and swallow the next field; refused by the read-back check below
+    return readsBackAs(`${configText.slice(0, start)}${stamp}${configText.slice(end)}`, document, stamp, where);
   }
   // A new line after app's last field, indented as its first: yaml's own printing would restyle
   // the file (flow lists and maps padded alike, long lines folded).
@@ -45,12 +50,19 @@ export function bumpAmiPin(configText: string, now: Date, where: string): string
   const lineEnd = configText.indexOf("\n", Math.max(lastEnd - 1, 0));
   const at = lineEnd === -1 ? configText.length : lineEnd;
   const bumped = `${configText.slice(0, at)}\n${" ".repeat(indent)}amiPinnedAt: ${stamp}${configText.slice(at)}`;
-  // what was written must read back as the same file with the pin: never a line in another block
-  const check = parseDocument(bumped).toJS() as { app?: Record<string, unknown> };
+  return readsBackAs(bumped, document, stamp, where);
+}
+
+/**
+ * `bumped`, when it reads back as `document` with the pin and nothing else changed: never a line
+ * in another block, nor a field swallowed.
+ */
+function readsBackAs(bumped: string, document: Document, stamp: string, where: string): string {
+  const check = parseDocument(bumped, { merge: true }).toJS() as { app?: Record<string, unknown> };
   const expected = document.toJS() as { app: Record<string, unknown> };
   if (JSON.stringify(check) !== JSON.stringify({ ...expected, app: { ...expected.app, amiPinnedAt: stamp } })) {
     throw new Error(
-      `${where}: could not add app.amiPinnedAt without changing anything else; set app.amiPinnedAt: ${stamp} by hand`,
+      `${where}: could not set app.amiPinnedAt without changing anything else; set app.amiPinnedAt: ${stamp} by hand`,
     );
   }
   return bumped;

@@ -1,6 +1,21 @@
 import { OpsError } from "./terraform";
 
 /**
+ * `text`, a command's JSON answer, parsed; an answer that is not JSON (a CLI that printed a
+ * warning, a proxy's page) is an OpsError naming the command, never a bare SyntaxError.
+ */
+export function parseAnswer(text: string, command: string): Record<string, any> {
+  try {
+    const parsed: unknown = JSON.parse(text || "{}");
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, any>;
+  } catch {
+    // (said below)
+  }
+  const shown = text.trim().split("\n")[0].slice(0, 120);
+  throw new OpsError(`${command} answered with something other than a JSON object: "${shown}"`);
+}
+
+/**
  * Waiting for a load-balanced environment's rollout. `cdktf deploy` returns as soon as the Auto
  * Scaling group points at the new launch template version; the instance refresh that replaces
  * the servers runs on after it, and the provider does not wait for it. This reads the newest
@@ -55,7 +70,8 @@ export interface RefreshVerdict {
 export function refreshVerdict(describeOutput: string, since?: Date, region?: string): RefreshVerdict {
   const started = (refresh: Record<string, any>) => Date.parse(String(refresh.StartTime ?? ""));
   // newest first
-  const refreshes = ((JSON.parse(describeOutput).InstanceRefreshes ?? []) as Array<Record<string, any>>).sort(
+  const answer = parseAnswer(describeOutput, "aws autoscaling describe-instance-refreshes");
+  const refreshes = ((answer.InstanceRefreshes ?? []) as Array<Record<string, any>>).sort(
     (a, b) => (started(b) || 0) - (started(a) || 0),
   );
   const newest = refreshes.find((refresh) => since === undefined || started(refresh) >= since.getTime());
@@ -123,7 +139,8 @@ export interface Launch {
  * that failed or hung) or refused by EC2 (`Failed`). Launches still going are left out.
  */
 export function finishedLaunches(describeOutput: string, since: number): Launch[] {
-  const activities = (JSON.parse(describeOutput).Activities ?? []) as Array<Record<string, any>>;
+  const activities = (parseAnswer(describeOutput, "aws autoscaling describe-scaling-activities").Activities ??
+    []) as Array<Record<string, any>>;
   const started = (activity: Record<string, any>) => Date.parse(String(activity.StartTime ?? ""));
   return activities
     .filter((activity) => String(activity.Description ?? "").startsWith("Launching a new EC2 instance"))
@@ -366,7 +383,10 @@ async function describeAlarms(options: WaitOptions, state?: "ALARM"): Promise<De
     "--output",
     "json",
   ]);
-  const answer = JSON.parse(stdout || "{}") as Record<string, DescribedAlarm[] | undefined>;
+  const answer = parseAnswer(stdout ?? "", "aws cloudwatch describe-alarms") as Record<
+    string,
+    DescribedAlarm[] | undefined
+  >;
   return [...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])];
 }
 
@@ -455,10 +475,9 @@ export async function waitForRefresh(options: WaitOptions): Promise<number> {
   try {
     return await watchRefresh({ ...options, group: options.group }, sleep, now);
   } catch (error) {
-    // the refresh goes on without the watch: say so, and how to see or stop it
-    if (error instanceof OpsError)
-      throw new OpsError(`${error.message}\n${unwatchedRefresh(options.group, options.region)}`);
-    throw error;
+    // the refresh goes on without the watch, whatever stopped it: say so, and how to see or stop it
+    const message = error instanceof Error ? error.message : String(error);
+    throw new OpsError(`${message}\n${unwatchedRefresh(options.group, options.region)}`);
   }
 }
 
