@@ -90,6 +90,22 @@ describe("the cost of the shipped environments", () => {
       `cost: unknown environment "prdo" (the environments are ${environmentFolders().join(", ")})`,
     ]);
   });
+
+  test("an app.version that is not a release is one line naming the folder, as a synth says it, not a stack trace", async () => {
+    const dir = tempDir("cost-unreleased-");
+    try {
+      fs.mkdirSync(path.join(dir, "dev"));
+      const dev = fs.readFileSync(path.join(__dirname, "..", "..", "environments", "dev", "config.yaml"), "utf8");
+      fs.writeFileSync(path.join(dir, "dev", "config.yaml"), dev.replace(/version: "[^"]+"/, 'version: "9.9.9"'));
+      const errors: string[] = [];
+      expect(await costCommand([], { environmentsDir: dir, err: (t) => errors.push(t) })).toBe(1);
+      expect(errors[0]).toBe("cost: 1 problem(s) in the environment folders:");
+      expect(errors[1]).toMatch(/^ {2}environments\/dev: app\.version "9\.9\.9" is not a release/);
+      expect(errors.join("\n")).not.toMatch(/^\s+at /m);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("the synth summary", () => {

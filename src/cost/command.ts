@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { App, type TerraformStack } from "cdktf";
 import { buildStacks } from "../app";
+import { resolveEnvironmentReleases } from "../artifact/releases";
 import { ConfigError } from "../config/errors";
 import { listEnvironmentFolders, loadEnvironments } from "../config/load";
 import { REGIONS } from "../config/regions";
@@ -105,19 +106,20 @@ export async function costCommand(argv: readonly string[], options: CostCommandO
     return 1;
   }
   let environments;
+  let docs;
   try {
     const all = loadEnvironments({
       dir,
       only: parsed.positionals.length > 0 ? parsed.positionals : undefined,
     });
     environments = all;
+    docs = synthesizeInMemory(environments);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     err(`cost: ${error.problems.length} problem(s) in the environment folders:`);
     for (const problem of error.problems) err(`  ${problem}`);
     return 1;
   }
-  const docs = synthesizeInMemory(environments);
   const estimates = environments.map((env) => ({
     env,
     estimate: environmentEstimate(env, docs.get(env.name)!, table),
@@ -141,6 +143,11 @@ export async function costCommand(argv: readonly string[], options: CostCommandO
   return 0;
 }
 
+/** Each environment's release, as `npm run synth` resolves them (a ConfigError names the folder). */
+function releasesOf(environments: Parameters<typeof buildStacks>[1]) {
+  return resolveEnvironmentReleases(environments, { root: PROJECT_ROOT, environmentsLabel: "environments" });
+}
+
 /**
  * Each environment's Terraform JSON, built in memory. A cdktf App makes its output's stacks/ folder
  * as it starts, so it gets a temporary one, removed after: the project's cdktf.out is not touched.
@@ -151,7 +158,8 @@ export function synthesizeInMemory(
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "classic-servers-cost-"));
   try {
     const app = new App({ outdir, skipValidation: true });
-    buildStacks(app, environments, { projectRootFromStack: "../../.." });
+    // each app.version resolved first, as a synth does: one not released is a ConfigError naming it
+    buildStacks(app, environments, { projectRootFromStack: "../../..", releases: releasesOf(environments) });
     return new Map(
       environments.map((env) => [
         env.name,
