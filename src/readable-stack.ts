@@ -35,3 +35,13 @@ export function readableStack(error: unknown): string {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+/**
+ * A file system call's failure (a read-only checkout, a full disk, a folder where a file should be):
+ * Node's message names the call, the code and the path, which is all an operator needs; its stack
+ * is the code's, not theirs.
+ */
+export function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  const errno = error as NodeJS.ErrnoException;
+  return error instanceof Error && typeof errno.code === "string" && typeof errno.syscall === "string";
+}

@@ -494,6 +494,15 @@ describe("npm run iam-policies (in this process, as its script runs it)", () => 
     expect(fs.readdirSync(root)).toEqual(["environments"]);
   });
 
+  test("a folder it cannot write (a file where iam/ should be, a read-only checkout) is one line, Node's own, with no stack trace", async () => {
+    const root = projectWith("qa");
+    fs.writeFileSync(path.join(root, "iam"), "not a folder\n");
+    const run = await iamPolicies(root, []);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^iam-policies: E[A-Z]+: .*iam.*\n$/);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
   test("an argument is refused before anything is read or written: it has no options, no dry run", async () => {
     const root = projectWith("qa");
     const run = await iamPolicies(root, ["--dry-run"]);

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { ConfigError } from "../config/errors";
 import { loadEnvironments, type EnvironmentConfig } from "../config/load";
 import { PROJECT_ROOT } from "../project-root";
-import { readableStack } from "../readable-stack";
+import { isFileSystemError, readableStack } from "../readable-stack";
 import { UsageError } from "./usage";
 
 export { PROJECT_ROOT, UsageError };
@@ -34,7 +34,7 @@ export function scriptCommand(name: string, main: (args: readonly string[]) => v
     if (error instanceof ConfigError) {
       console.error(`${name}: ${error.problems.length} problem(s) in the environment folders:`);
       for (const problem of error.problems) console.error(`  ${problem}`);
-    } else if (error instanceof UsageError) {
+    } else if (error instanceof UsageError || isFileSystemError(error)) {
       console.error(`${name}: ${error.message}`);
     } else {
       console.error(`${name}: ${readableStack(error)}`);

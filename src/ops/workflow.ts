@@ -5,7 +5,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { parseAddress, parsePlanDocument, type PlanDocument, type SynthesizedStack } from "./plan-json";
 import { listEnvironmentFolders } from "../config/load";
 import { entryCommand, PROJECT_ROOT } from "../project-root";
-import { readableStack } from "../readable-stack";
+import { isFileSystemError, readableStack } from "../readable-stack";
 import { OpsError, runTerraform, type TerraformResult } from "./terraform";
 import { LOCK_HOLDER_VARIABLE, takeOutputLock } from "../output-lock";
 
@@ -290,7 +290,9 @@ export async function cliCommand(
     });
   } catch (error) {
     console.error(
-      error instanceof OpsError ? `${tool.name}: ${error.message}` : `${tool.name}: ${readableStack(error)}`,
+      error instanceof OpsError || isFileSystemError(error)
+        ? `${tool.name}: ${error.message}`
+        : `${tool.name}: ${readableStack(error)}`,
     );
     return 1;
   }
