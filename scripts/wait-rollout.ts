@@ -22,6 +22,8 @@ import { runCli, synthesizedStack } from "../src/ops/workflow";
 // is waited for, and one that ended without replacing every server fails the wait.
 // ROLLOUT_ALARMS=ignore skips the alarms (an emergency).
 
+/** How long one AWS CLI call of the watch may take (its own retries included). */
+const AWS_CALL_TIMEOUT_MS = 120_000;
 const USAGE = `usage: npm run wait-rollout -- <env>
   exit codes: 0 the rollout succeeded (or there is none), 1 it failed, timed out, or an error`;
 
@@ -66,7 +68,9 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
     group,
     region,
     run: (command, commandArgs) =>
-      runProcess(command, commandArgs).catch((error: NodeJS.ErrnoException) => {
+      // a call that hangs (a network that drops the answer) ends the watch, saying so, instead of
+      // holding the deploy job to its 6-hour timeout
+      runProcess(command, commandArgs, { timeoutMs: AWS_CALL_TIMEOUT_MS }).catch((error: NodeJS.ErrnoException) => {
         throw error.code === "ENOENT"
           ? new OpsError(`${command} is not on PATH: install the AWS CLI v2 (docs/getting-started.md)`)
           : error;

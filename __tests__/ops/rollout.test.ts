@@ -16,7 +16,7 @@ import {
   type Runner,
 } from "../../src/ops/rollout";
 import { shippedStack } from "../shipped";
-import { OpsError } from "../../src/ops/terraform";
+import { OpsError, runProcess } from "../../src/ops/terraform";
 
 // describe-instance-refreshes output in the AWS CLI's JSON shape, written by these tests (not captured).
 const refreshes = (...items: Array<Record<string, unknown>>) => JSON.stringify({ InstanceRefreshes: items });
@@ -171,6 +171,20 @@ describe("waitForRefresh", () => {
     await expect(waitForRefresh({ ...base, group: "g", run: broken, timeoutMs: 1000 })).rejects.toThrow(
       /Unable to locate credentials/,
     );
+  });
+
+  test("a call that hangs is stopped at its deadline and fails, saying so (wait-rollout gives each AWS call 2 minutes)", async () => {
+    const started = Date.now();
+    const result = await runProcess("sleep", ["30"], { timeoutMs: 300 });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toBe("sleep 30: no answer within 0.3 s, stopped\n");
+    // one that answers in time is left alone
+    expect(await runProcess("sh", ["-c", "echo fine"], { timeoutMs: 10_000 })).toEqual({
+      status: 0,
+      stdout: "fine\n",
+      stderr: "",
+    });
   });
 
   test("an answer that is not JSON, or a runner that throws, ends the watch with the command named and the refresh said to run on unwatched", async () => {

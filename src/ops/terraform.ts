@@ -59,15 +59,32 @@ export function runTerraform(
 
 /**
  * Runs a program and collects its output (the exit code is 1 when it was killed by a signal);
- * rejects only when it cannot be started.
+ * rejects only when it cannot be started. With `timeoutMs`, a program still running then is
+ * stopped (SIGTERM, and SIGKILL 5 s later) and fails, saying so on its stderr.
  */
 export function runProcess(
   program: string,
   args: readonly string[],
-  options: { readonly cwd?: string; readonly env?: NodeJS.ProcessEnv; readonly echo?: boolean } = {},
+  options: {
+    readonly cwd?: string;
+    readonly env?: NodeJS.ProcessEnv;
+    readonly echo?: boolean;
+    readonly timeoutMs?: number;
+  } = {},
 ): Promise<TerraformResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+    let timedOut = false;
+    const timers: NodeJS.Timeout[] = [];
+    if (options.timeoutMs !== undefined) {
+      timers.push(
+        setTimeout(() => {
+          timedOut = true;
+          child.kill("SIGTERM");
+          timers.push(setTimeout(() => child.kill("SIGKILL"), 5000));
+        }, options.timeoutMs),
+      );
+    }
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -78,7 +95,16 @@ export function runProcess(
       stderr += chunk;
       if (options.echo) process.stderr.write(chunk);
     });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ status: code ?? 1, stdout, stderr }));
+    child.on("error", (error) => {
+      for (const timer of timers) clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code) => {
+      for (const timer of timers) clearTimeout(timer);
+      if (timedOut) {
+        stderr += `${program} ${args.join(" ")}: no answer within ${options.timeoutMs! / 1000} s, stopped\n`;
+        resolve({ status: code || 1, stdout, stderr });
+      } else resolve({ status: code ?? 1, stdout, stderr });
+    });
   });
 }
