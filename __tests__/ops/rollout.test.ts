@@ -1,4 +1,5 @@
 import {
+  TRANSIENT,
   AWS_TRIES,
   ALARM_SETTLE_MS,
   ALARM_WATCH_MS,
@@ -173,12 +174,13 @@ describe("waitForRefresh", () => {
     );
   });
 
-  test("a call that hangs is stopped at its deadline and fails, saying so (wait-rollout gives each AWS call 2 minutes)", async () => {
+  test("a call that hangs is stopped at its deadline and fails as timed out, which the watch tries again as passing (wait-rollout gives each AWS call 2 minutes)", async () => {
     const started = Date.now();
     const result = await runProcess("sleep", ["30"], { timeoutMs: 300 });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toBe("sleep 30: no answer within 0.3 s, stopped\n");
+    expect(result.stderr).toBe("sleep 30: timed out, no answer within 0.3 s, stopped\n");
+    expect(TRANSIENT.test(result.stderr)).toBe(true);
     // one that answers in time is left alone
     expect(await runProcess("sh", ["-c", "echo fine"], { timeoutMs: 10_000 })).toEqual({
       status: 0,

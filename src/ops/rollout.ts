@@ -248,7 +248,7 @@ export const AWS_TRIES = 5;
  * A failure that passes: throttling, AWS's own trouble, the network (the CLI's exit 255). An
  * expired token, a denied call or a missing resource does not pass, and is not tried again.
  */
-const TRANSIENT =
+export const TRANSIENT =
   /Throttl|Rate exceeded|RequestLimitExceeded|TooManyRequests|ServiceUnavailable|InternalFailure|InternalError|Could not connect|EndpointConnectionError|Connection (was )?(closed|reset)|timed out/i;
 
 /**

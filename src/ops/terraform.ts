@@ -102,7 +102,7 @@ export function runProcess(
     child.on("close", (code) => {
       for (const timer of timers) clearTimeout(timer);
       if (timedOut) {
-        stderr += `${program} ${args.join(" ")}: no answer within ${options.timeoutMs! / 1000} s, stopped\n`;
+        stderr += `${program} ${args.join(" ")}: timed out, no answer within ${options.timeoutMs! / 1000} s, stopped\n`;
         resolve({ status: code || 1, stdout, stderr });
       } else resolve({ status: code ?? 1, stdout, stderr });
     });
