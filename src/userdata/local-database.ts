@@ -293,8 +293,10 @@ export function dbRestoreScript(database: AppDatabase, db: LocalDatabase): strin
     db.engine === "postgres"
       ? [
           // COMMIT only after all of the dump: psql's --single-transaction commits at the end of its
-          // input, also when pg_restore died half-way (an unreadable or cut dump) and sent no more
-          '{ echo "BEGIN;DROP OWNED BY CURRENT_USER CASCADE;"; pg_restore --no-owner --no-privileges --file=- "$work/dump" && echo COMMIT; } |',
+          // input, also when pg_restore died half-way (an unreadable or cut dump) and sent no more.
+          // pg_restore's own writes its one COMMIT last (and no per-large-object BEGIN/COMMIT of its
+          // own, which would commit the DROP part-way); its BEGIN inside ours is only a warning
+          '{ echo "BEGIN;DROP OWNED BY CURRENT_USER CASCADE;"; pg_restore --single-transaction --no-owner --no-privileges --file=- "$work/dump"; } |',
           '  psql "${connect[@]}" --dbname="$DB_NAME" -X -q -v ON_ERROR_STOP=1 >/dev/null',
         ]
       : [
