@@ -1,5 +1,6 @@
 import type { App } from "cdktf";
-import type { ReleaseArtifact } from "./artifact/releases";
+import { resolveEnvironmentReleases, type ReleaseArtifact } from "./artifact/releases";
+import { PROJECT_ROOT } from "./project-root";
 import type { EnvironmentConfig } from "./config/load";
 import { LAYOUT_STACKS } from "./stacks/layouts";
 import { neighboursOf, STATE_STACK_PREFIX } from "./naming";
@@ -9,7 +10,10 @@ import { stateBuckets } from "./config/state-buckets";
 export interface BuildOptions {
   /** Path from a stack's working directory (`<outdir>/stacks/<id>`) to the project root. */
   readonly projectRootFromStack: string;
-  /** The release tarball of each `app.version` in use. @default - resolved by each stack */
+  /**
+   * The release tarball of each `app.version` in use. @default - resolved here, as a synth resolves
+   * them: an `app.version` that is not a release is a ConfigError naming its folder
+   */
   readonly releases?: ReadonlyMap<string, ReleaseArtifact>;
   /**
    * Every environment of the project, when `environments` is a selection (`ENVIRONMENTS=dev`), so
@@ -31,11 +35,14 @@ export function stateBucketStackId(bucket: string): string {
  */
 export function buildStacks(app: App, environments: readonly EnvironmentConfig[], options: BuildOptions): void {
   const everyEnvironment = options.everyEnvironment ?? environments;
+  const releases =
+    options.releases ??
+    resolveEnvironmentReleases(environments, { root: PROJECT_ROOT, environmentsLabel: "environments" });
   for (const env of environments) {
     new LAYOUT_STACKS[env.layout](app, env.name, {
       env,
       projectRootFromStack: options.projectRootFromStack,
-      release: options.releases?.get(env.app.version),
+      release: releases.get(env.app.version),
       // of the whole project: a selection synthesizes what the full synth would for its stacks
       neighbours: neighboursOf(env, everyEnvironment),
     });

@@ -4,7 +4,6 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { App, type TerraformStack } from "cdktf";
 import { buildStacks } from "../app";
-import { resolveEnvironmentReleases } from "../artifact/releases";
 import { ConfigError } from "../config/errors";
 import { listEnvironmentFolders, loadEnvironments } from "../config/load";
 import { REGIONS } from "../config/regions";
@@ -143,11 +142,6 @@ export async function costCommand(argv: readonly string[], options: CostCommandO
   return 0;
 }
 
-/** Each environment's release, as `npm run synth` resolves them (a ConfigError names the folder). */
-function releasesOf(environments: Parameters<typeof buildStacks>[1]) {
-  return resolveEnvironmentReleases(environments, { root: PROJECT_ROOT, environmentsLabel: "environments" });
-}
-
 /**
  * Each environment's Terraform JSON, built in memory. A cdktf App makes its output's stacks/ folder
  * as it starts, so it gets a temporary one, removed after: the project's cdktf.out is not touched.
@@ -158,8 +152,7 @@ export function synthesizeInMemory(
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "classic-servers-cost-"));
   try {
     const app = new App({ outdir, skipValidation: true });
-    // each app.version resolved first, as a synth does: one not released is a ConfigError naming it
-    buildStacks(app, environments, { projectRootFromStack: "../../..", releases: releasesOf(environments) });
+    buildStacks(app, environments, { projectRootFromStack: "../../.." });
     return new Map(
       environments.map((env) => [
         env.name,

@@ -3,8 +3,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { App } from "cdktf";
 import { buildStacks } from "../app";
-import { resolveEnvironmentReleases } from "../artifact/releases";
-import { PROJECT_ROOT } from "../project-root";
 import type { EnvironmentConfig } from "../config/load";
 import type { StackDocument } from "../policy/types";
 
@@ -16,12 +14,7 @@ export function synthesizeDocuments(environments: readonly EnvironmentConfig[]):
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "classic-servers-synth-"));
   try {
     const app = new App({ outdir });
-    // each app.version resolved first, as a synth does: one not released is a ConfigError naming it
-    const releases = resolveEnvironmentReleases(environments, {
-      root: PROJECT_ROOT,
-      environmentsLabel: "environments",
-    });
-    buildStacks(app, environments, { projectRootFromStack: ".", releases });
+    buildStacks(app, environments, { projectRootFromStack: "." });
     app.synth();
     return new Map(
       environments.map((env) => [
