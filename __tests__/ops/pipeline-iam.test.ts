@@ -18,6 +18,7 @@ import {
   policySize,
   SERVICE_LINKED_ROLES,
   TYPE_ACTIONS,
+  UNTAGGED_WRITES,
 } from "../../src/ops/pipeline-iam";
 import { SHIPPED_ENVIRONMENTS, SHIPPED_NAMES, shippedStack } from "../shipped";
 
@@ -354,7 +355,9 @@ test("dev's deploy role does not reach dev-eu's roles and buckets, which its pat
   const dev = environment("dev");
   const devEu = environment("dev-eu");
   const policy = deployRolePolicy(environmentInputs(inputs, dev, undefined, [dev, devEu, environment("devx")]));
-  expect(policy.Statement.filter((s) => s.Effect === "Deny" && s.Sid !== "OtherEnvironments")).toEqual([
+  const ofNames = (s: (typeof policy.Statement)[number]) =>
+    s.Effect === "Deny" && !s.Sid.startsWith("OtherEnvironments");
+  expect(policy.Statement.filter(ofNames)).toEqual([
     {
       Sid: "NotOtherEnvironments",
       Effect: "Deny",
@@ -365,7 +368,7 @@ test("dev's deploy role does not reach dev-eu's roles and buckets, which its pat
   // as IAM matches a resource (`*` across `/` too): dev-eu's roles, instance profiles, buckets and
   // objects, and nothing of dev's own
   const denied = (arn: string) =>
-    policy.Statement.filter((s) => s.Effect === "Deny" && s.Sid !== "OtherEnvironments")
+    policy.Statement.filter(ofNames)
       .flatMap((s) => [s.Resource].flat())
       .some((pattern) => wildcard(pattern).test(arn));
   for (const arn of [
@@ -381,11 +384,7 @@ test("dev's deploy role does not reach dev-eu's roles and buckets, which its pat
   ])
     expect({ arn, denied: denied(arn) }).toEqual({ arn, denied: false });
   // without such a neighbour, no name is denied
-  expect(
-    deployRolePolicy(environmentInputs(inputs, dev, undefined, [dev])).Statement.some(
-      (s) => s.Effect === "Deny" && s.Sid !== "OtherEnvironments",
-    ),
-  ).toBe(false);
+  expect(deployRolePolicy(environmentInputs(inputs, dev, undefined, [dev])).Statement.some(ofNames)).toBe(false);
 });
 
 test("a deploy role may not change or delete what another environment's Environment tag names (dev's, which no reviewer approves, could turn off prod's database's deletion protection and delete it); untagged and new resources are left to the Allow statements", () => {
@@ -422,7 +421,87 @@ test("a deploy role may not change or delete what another environment's Environm
   for (const action of ["ec2:RunInstances", "kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant"])
     expect({ action, denied: denied(action) }).toEqual({ action, denied: false });
   // the project-wide role (no environment) has no such Deny
-  expect(deployRolePolicy(inputs).Statement.some((s) => s.Sid === "OtherEnvironments")).toBe(false);
+  expect(deployRolePolicy(inputs).Statement.some((s) => s.Sid.startsWith("OtherEnvironments"))).toBe(false);
+});
+
+test("nor take another environment's tag off first (after which that Deny would not see it), take its network offline, stop its servers or launch one into its subnets", () => {
+  const deny = deployRolePolicy(environmentInputs(inputs, environment("dev"))).Statement.filter((s) =>
+    s.Sid.startsWith("OtherEnvironments"),
+  );
+  const denied = (action: string, resource: string) =>
+    deny.some(
+      (s) =>
+        [s.Action].flat().some((pattern) => wildcard(pattern).test(action)) &&
+        [s.Resource].flat().some((pattern) => wildcard(pattern).test(resource)),
+    );
+  const key = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+  // the untag-then-delete path a review found: each step is denied while prod's tag is on
+  for (const action of ["kms:UntagResource", "kms:TagResource", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"])
+    expect({ action, denied: denied(action, key) }).toEqual({ action, denied: true });
+  for (const action of [
+    "ec2:DetachInternetGateway",
+    "ec2:ReplaceRoute",
+    "ec2:DisassociateRouteTable",
+    "ec2:StopInstances",
+    "ec2:ReplaceIamInstanceProfileAssociation",
+    "ec2:DisassociateAddress",
+    "events:DeleteRule",
+    "acm:DeleteCertificate",
+    "secretsmanager:DeleteSecret",
+  ])
+    expect({ action, denied: denied(action, "*") }).toEqual({ action, denied: true });
+  // a server launched into prod's subnet or with prod's security group reaches prod's database;
+  // the AMI it launches from may be shared (and tagged), so the image itself is not checked
+  expect(denied("ec2:RunInstances", "arn:aws:ec2:ap-northeast-2:123456789012:subnet/subnet-0abc")).toBe(true);
+  expect(denied("ec2:RunInstances", "arn:aws:ec2:ap-northeast-2:123456789012:security-group/sg-0abc")).toBe(true);
+  expect(denied("ec2:RunInstances", "arn:aws:ec2:ap-northeast-2::image/ami-0abc")).toBe(false);
+});
+
+test("every write a deploy role may make on any resource falls under the Deny of other environments' resources, or is one that makes a new resource", () => {
+  const files = pipelinePolicyFiles(ROOT, documents);
+  for (const env of environmentFolders()) {
+    const policy = JSON.parse(files[POLICY_FILES.deploy(env)]) as typeof deploy;
+    const manage = policy.Statement.find((s) => s.Sid === "Manage")!;
+    const deny = policy.Statement.find((s) => s.Sid === "OtherEnvironments")!;
+    const writes = manage.Action.filter((a) => !/^[a-z0-9-]+:(Describe|List|Get)/.test(a));
+    const uncovered = writes.filter(
+      (action) => !deny.Action.some((pattern) => wildcard(pattern).test(action)) && !UNTAGGED_WRITES.includes(action),
+    );
+    expect({ env, uncovered }).toEqual({ env, uncovered: [] });
+    // and each exception is one the role has (a stale name would hide nothing, but says the list is not read)
+    expect({ env, unused: UNTAGGED_WRITES.filter((a) => !writes.includes(a)) }).toEqual({ env, unused: [] });
+  }
+});
+
+test("an environment's deploy role changes DNS records of its own domain name and the names under it, and one without a domain none", () => {
+  const files = pipelinePolicyFiles(ROOT, documents);
+  for (const env of SHIPPED_ENVIRONMENTS) {
+    const policy = JSON.parse(files[POLICY_FILES.deploy(env.name)]) as typeof deploy;
+    const changes = policy.Statement.filter((s) =>
+      s.Action.some((a) => actionPattern(a).test("route53:ChangeResourceRecordSets")),
+    );
+    const name = env.domain?.name;
+    expect({ env: env.name, changes }).toEqual({
+      env: env.name,
+      changes: name
+        ? [
+            {
+              Sid: "ManageRoute53Records",
+              Effect: "Allow",
+              Action: ["route53:ChangeResourceRecordSets"],
+              Resource: "arn:aws:route53:::hostedzone/*",
+              Condition: {
+                "ForAllValues:StringLike": {
+                  "route53:ChangeResourceRecordSetsNormalizedRecordNames": [name, `*.${name}`],
+                },
+              },
+            },
+          ]
+        : [],
+    });
+  }
+  // a shipped environment has a domain, and one has none (else this test would not test both)
+  expect(new Set(SHIPPED_ENVIRONMENTS.map((e) => e.domain !== undefined))).toEqual(new Set([true, false]));
 });
 
 describe("each role's policy fits IAM's limit on a role's inline policies (10,240 characters, white space not counted)", () => {
@@ -514,4 +593,23 @@ describe("npm run iam-policies (in this process, as its script runs it)", () => 
     });
     expect(fs.readdirSync(root)).toEqual(["environments"]);
   });
+});
+
+test("reads on every resource are grouped only where they read settings and names: Describe* and List*, never Get* (parameters, secrets, key policies) nor SSM's List* (commands' output)", () => {
+  for (const policy of [plan, deploy]) {
+    const wildcards = policy.Statement.filter((s) => s.Resource === "*")
+      .flatMap((s) => s.Action)
+      .filter((a) => a.includes("*"));
+    expect(wildcards.length).toBeGreaterThan(3);
+    for (const action of wildcards)
+      expect({ action, metadata: /^[a-z0-9-]+:(Describe|List)\*$/.test(action) && action !== "ssm:List*" }).toEqual({
+        action,
+        metadata: true,
+      });
+  }
+  // what the roles must still do is allowed through them
+  for (const action of ["rds:DescribeDBInstances", "logs:DescribeLogGroups", "ssm:ListTagsForResource"])
+    expect({ action, allowed: allows(plan, action) }).toEqual({ action, allowed: true });
+  expect(allows(plan, "ssm:ListCommandInvocations")).toBe(false);
+  expect(allows(plan, "secretsmanager:GetSecretValue")).toBe(false);
 });

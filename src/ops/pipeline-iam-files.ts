@@ -104,6 +104,7 @@ export function environmentInputs(
       stateObject: state.backend === "s3" ? `${state.bucket}/${state.key}` : undefined,
       emptiesBuckets: Object.values(resources?.aws_s3_bucket ?? {}).some((bucket) => bucket.force_destroy === true),
       longerNames: neighboursOf(env, environments),
+      domainName: env.domain?.name,
     },
   };
 }

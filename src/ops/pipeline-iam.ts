@@ -513,6 +513,8 @@ export interface PolicyInputs {
      * beside `dev`): their names match this one's patterns (`shop-dev-*`), so they are denied.
      */
     readonly longerNames?: readonly string[];
+    /** Its `domain.name`, the only records it may change (with the names under it). */
+    readonly domainName?: string;
   };
 }
 
@@ -618,6 +620,28 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
           Resource: names.buckets.map((b) => `${b}/*`),
         });
       }
+    } else if (service === "route53" && inputs.environment) {
+      // Route 53 checks no tag of a hosted zone or record: one environment's role changes the
+      // records of its own domain name and the names under it (its certificate's validation
+      // records), in any zone; one without a domain changes none (npm run iam-policies after a
+      // domain is added, and the role's policy put again).
+      const changes: string[] = list.filter((a) => a === "route53:ChangeResourceRecordSets");
+      const rest = list.filter((a) => !changes.includes(a));
+      if (rest.length > 0) statements.push({ Sid: sid, Effect: "Allow", Action: rest, Resource: "*" });
+      const name = inputs.environment.domainName;
+      if (changes.length > 0 && name) {
+        statements.push({
+          Sid: `${sid}Records`,
+          Effect: "Allow",
+          Action: changes,
+          Resource: "arn:aws:route53:::hostedzone/*",
+          Condition: {
+            "ForAllValues:StringLike": {
+              "route53:ChangeResourceRecordSetsNormalizedRecordNames": [name, `*.${name}`],
+            },
+          },
+        });
+      }
     } else {
       statements.push({ Sid: sid, Effect: "Allow", Action: list, Resource: "*" });
     }
@@ -665,13 +689,36 @@ function stateStatements(inputs: PolicyInputs, write: boolean): Statement[] {
 }
 
 /**
+ * A service's `Describe` actions as `<service>:Describe*`, and its `List` actions as
+ * `<service>:List*`, where the list holds two or more of them, as EC2_READ does: what each reads is
+ * the resources' settings and names, and the room they took (over 500 characters) is what the
+ * OtherEnvironments Deny needs. Not `Get*` (ssm:GetParameter, secretsmanager:GetSecretValue and
+ * kms:GetKeyPolicy read data), nor SSM's `List*` (ssm:ListCommandInvocations reads commands'
+ * output).
+ */
+function metadataReadsAsOne(actions: readonly string[]): string[] {
+  const verb = (action: string) => /^([a-z0-9-]+):(Describe|List)[A-Z]/.exec(action);
+  const count = new Map<string, number>();
+  for (const action of actions) {
+    const match = verb(action);
+    if (match && !(match[1] === "ssm" && match[2] === "List"))
+      count.set(`${match[1]}:${match[2]}*`, (count.get(`${match[1]}:${match[2]}*`) ?? 0) + 1);
+  }
+  const grouped = (action: string) => {
+    const match = verb(action);
+    return match && (count.get(`${match[1]}:${match[2]}*`) ?? 0) > 1 ? `${match[1]}:${match[2]}*` : action;
+  };
+  return [...new Set(actions.map(grouped))];
+}
+
+/**
  * The statements that allow actions on every resource with no condition, as one (named `sid`),
  * first: one statement per service repeated the same frame 15 times, and IAM counts every
  * character of a role's inline policies against its 10,240 (INLINE_POLICY_LIMIT).
  */
 function unscopedAsOne(sid: string, statements: readonly Statement[]): Statement[] {
   const unscoped = (s: Statement) => s.Effect === "Allow" && s.Resource === "*" && s.Condition === undefined;
-  const actions = [...new Set(statements.filter(unscoped).flatMap((s) => s.Action))].sort();
+  const actions = metadataReadsAsOne([...new Set(statements.filter(unscoped).flatMap((s) => s.Action))]).sort();
   const rest = statements.filter((s) => !unscoped(s));
   return actions.length > 0 ? [{ Sid: sid, Effect: "Allow", Action: actions, Resource: "*" }, ...rest] : rest;
 }
@@ -702,45 +749,78 @@ export function policySize(policy: PolicyDocument): number {
  * What may change or delete an existing resource, where AWS checks the resource's tags
  * (`aws:ResourceTag`). The Manage statement grants these on `*`: one account may hold several
  * environments, and dev's deploy role, which no reviewer approves, must not turn off prod's
- * database's deletion protection and delete it, nor schedule its keys' deletion.
+ * database's deletion protection and delete it, schedule its keys' deletion, take its network
+ * offline or stop its servers; nor take a tag off first (tagging is a change like any other here),
+ * after which the Deny, which sees the tag, would no longer apply. Every action of the Manage
+ * statement but a read falls under one of these or is in UNTAGGED_WRITES (a test checks).
  */
 const CHANGES_OF_EXISTING = [
   // services whose resources here are all the environment's own (AWS's own are untagged)
+  "acm:*",
   "autoscaling:*",
   "cloudwatch:*",
   "elasticloadbalancing:*",
+  "events:*",
   "logs:*",
   "rds:*",
+  "secretsmanager:*",
   "sns:*",
   "ssm:*",
-  // not every EC2 or KMS action: an AMI or a key shared between environments may carry a tag
+  // not every EC2 or KMS action: an AMI or a key shared between environments may carry a tag,
+  // and is used (ec2:RunInstances, kms:Decrypt, kms:CreateGrant) by resources of any of them
   // (ec2:Create*: a launch template's new version, a snapshot of a volume, tags on a resource)
   "ec2:*SecurityGroup*",
+  "ec2:Associate*",
+  "ec2:Attach*",
   "ec2:Create*",
   "ec2:Delete*",
+  "ec2:Detach*",
+  "ec2:Disassociate*",
   "ec2:Modify*",
+  "ec2:MonitorInstances",
+  "ec2:Release*",
+  "ec2:Replace*",
+  "ec2:Start*",
+  "ec2:Stop*",
   "ec2:Terminate*",
+  "ec2:UnmonitorInstances",
+  "kms:*Alias",
+  "kms:*KeyRotation",
   "kms:PutKeyPolicy",
   "kms:ScheduleKeyDeletion",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:UpdateKeyDescription",
 ];
+
+/**
+ * The Manage statement's writes that no tag of an existing resource can deny, and why each is safe:
+ * they make a new resource (which has no tags yet to check), or, for ec2:RunInstances, the subnet
+ * and security groups it launches into are checked by their own Deny (OtherEnvironmentsNetwork).
+ */
+export const UNTAGGED_WRITES = ["ec2:AllocateAddress", "ec2:ImportKeyPair", "ec2:RunInstances", "kms:CreateKey"];
 
 /**
  * One environment's deploy role may not change what another environment's tag names
  * (`Environment`, which every resource of the stacks carries): a resource without the tag is left
- * to the Allow statements, as is a new one (it has no tags yet to check).
+ * to the Allow statements, as is a new one (it has no tags yet to check). Nor may it launch a
+ * server into another environment's subnet or security group: a server there reaches that
+ * environment's database.
  */
 function otherEnvironmentsTagged(inputs: PolicyInputs): Statement[] {
   if (!inputs.environment) return [];
+  const condition = {
+    StringNotEquals: { "aws:ResourceTag/Environment": inputs.environment.name },
+    Null: { "aws:ResourceTag/Environment": "false" },
+  };
   return [
+    { Sid: "OtherEnvironments", Effect: "Deny", Action: CHANGES_OF_EXISTING, Resource: "*", Condition: condition },
     {
-      Sid: "OtherEnvironments",
+      Sid: "OtherEnvironmentsNetwork",
       Effect: "Deny",
-      Action: CHANGES_OF_EXISTING,
-      Resource: "*",
-      Condition: {
-        StringNotEquals: { "aws:ResourceTag/Environment": inputs.environment.name },
-        Null: { "aws:ResourceTag/Environment": "false" },
-      },
+      Action: ["ec2:RunInstances"],
+      Resource: ["arn:aws:ec2:*:*:subnet/*", "arn:aws:ec2:*:*:security-group/*"],
+      Condition: condition,
     },
   ];
 }
