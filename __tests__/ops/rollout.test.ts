@@ -412,6 +412,48 @@ describe("the release alarms around a rollout (a stand-in runner answers the AWS
     expect(quietTime.now() - START).toBe(ALARM_WATCH_MS);
   });
 
+  test("a wait that starts after the refresh (run by hand after cdktf deploy, or again after an error) still cancels it for an alarm that fired since the refresh began (review AU)", async () => {
+    const fired: [string, string] = ["shop-prod-target-5xx-rate", new Date(START + 10 * 60_000).toISOString()];
+    for (const since of [undefined, new Date(START + 30 * 60_000)]) {
+      const lines: string[] = [];
+      const { run, calls } = stand_in(["InProgress"], [[fired]]);
+      // the refresh began at START (stand_in), the wait 30 minutes later
+      let clock = START + 30 * 60_000;
+      const code = await waitForRefresh({
+        ...common,
+        since,
+        now: () => clock,
+        sleep: async (ms: number) => {
+          clock += ms;
+        },
+        group: "g",
+        run,
+        log: (l) => lines.push(l),
+      });
+      expect({ since, code }).toEqual({ since, code: 1 });
+      expect(lines).toContain(
+        "in ALARM during the rollout: shop-prod-target-5xx-rate; cancelling the instance refresh",
+      );
+      expect(calls.some((c) => c.includes("cancel-instance-refresh"))).toBe(true);
+    }
+    // one in ALARM since before the refresh began is still the incident the deploy may fix
+    const { run, calls } = stand_in(["InProgress", "Successful"], [[["shop-prod-target-5xx-rate", before]], []]);
+    let clock = START + 30 * 60_000;
+    const code = await waitForRefresh({
+      ...common,
+      since: undefined,
+      now: () => clock,
+      sleep: async (ms: number) => {
+        clock += ms;
+      },
+      group: "g",
+      run,
+      log: () => undefined,
+    });
+    expect(code).toBe(0);
+    expect(calls.some((c) => c.includes("cancel-instance-refresh"))).toBe(false);
+  });
+
   test("a layout without a group (its deploy ran in the apply) is watched the same way; no alarms to read is no wait", async () => {
     const firing = stand_in([], [[["shop-dev-app-5xx-rate", during]]]);
     expect(
@@ -465,6 +507,50 @@ describe("a refresh whose new servers never come into service", () => {
       launch("i-4", "Cancelled", at(4)),
     );
     expect(failingStreak(finishedLaunches(stuck, since)).map((l) => l.id)).toEqual(["a-i-4", "a-i-3", "a-i-2"]);
+  });
+
+  test("EC2 refusing launches for want of capacity in an AZ (or throttling them) is no template that does not boot: told, not counted; a refusal of the template itself counts (review AU)", () => {
+    const since = Date.parse(at(0));
+    const refused = (instance: string, minute: number, reason: string) => ({
+      ...launch(instance, "Failed", at(minute)),
+      Description: `Launching a new EC2 instance.  Status Reason: ${reason}`,
+      StatusMessage: reason,
+    });
+    const capacity = (az: string) =>
+      `We currently do not have sufficient t3.small capacity in the Availability Zone you requested (${az}). Our system will be working on provisioning additional capacity. Launching EC2 instance failed.`;
+    const short = activities(
+      launch("i-1", "Successful", at(1)),
+      refused("i-2", 2, capacity("ap-northeast-2a")),
+      refused("i-3", 3, capacity("ap-northeast-2b")),
+      refused("i-4", 4, "InsufficientInstanceCapacity: no capacity. Launching EC2 instance failed."),
+      refused("i-5", 5, "Request limit exceeded (RequestLimitExceeded). Launching EC2 instance failed."),
+    );
+    const launches = finishedLaunches(short, since);
+    expect(launches.map((l) => [l.id, l.refused, l.transient])).toEqual([
+      ["a-i-5", true, true],
+      ["a-i-4", true, true],
+      ["a-i-3", true, true],
+      ["a-i-2", true, true],
+      ["a-i-1", false, false],
+    ]);
+    expect(failingStreak(launches)).toEqual([]);
+    // between abandoned boots they neither count nor break the streak
+    const boots = activities(
+      launch("i-1", "Cancelled", at(1)),
+      refused("i-2", 2, capacity("ap-northeast-2a")),
+      launch("i-3", "Cancelled", at(3)),
+      launch("i-4", "Cancelled", at(4)),
+    );
+    expect(failingStreak(finishedLaunches(boots, since)).map((l) => l.id)).toEqual(["a-i-4", "a-i-3", "a-i-1"]);
+    // a template EC2 cannot launch at all is refused every time, in every AZ: it counts
+    const arch =
+      "The architecture 'arm64' of the specified instance type does not match the architecture 'x86_64' of the specified AMI. Launching EC2 instance failed.";
+    const broken = activities(refused("i-1", 1, arch), refused("i-2", 2, arch), refused("i-3", 3, arch));
+    expect(failingStreak(finishedLaunches(broken, since)).map((l) => [l.id, l.transient])).toEqual([
+      ["a-i-3", false],
+      ["a-i-2", false],
+      ["a-i-1", false],
+    ]);
   });
 
   test(`${FAILED_LAUNCHES} launches in a row that never came into service end the wait: exit 1, each launch, where to look and how to stop it`, async () => {

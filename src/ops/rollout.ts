@@ -130,6 +130,13 @@ export interface Launch {
   readonly failed: boolean;
   /** EC2 did not start it (`Failed`: capacity, quotas), which the group retries; else the hook abandoned it. */
   readonly refused: boolean;
+  /**
+   * Refused for want of capacity in an AZ, or throttled: says nothing of the launch template, and
+   * the group tries again (often in another AZ), so it neither counts toward FAILED_LAUNCHES nor
+   * ends a streak. A refusal of the template itself (an AMI of the other architecture, a missing
+   * profile) is no such thing, and counts.
+   */
+  readonly transient: boolean;
   readonly line: string;
 }
 
@@ -151,16 +158,31 @@ export function finishedLaunches(describeOutput: string, since: number): Launch[
       id: String(activity.ActivityId),
       failed: activity.StatusCode !== "Successful",
       refused: activity.StatusCode === "Failed",
+      transient:
+        activity.StatusCode === "Failed" &&
+        TRANSIENT_REFUSAL.test(`${activity.Description ?? ""} ${activity.StatusMessage ?? ""}`),
       line:
         `${activity.StartTime} ${activity.Description}: ${activity.StatusCode}: ` +
         `${activity.StatusMessage ?? "(no message)"}`,
     }));
 }
 
-/** The newest launches that failed in a row (`finishedLaunches`, newest first), up to the newest success. */
+/**
+ * What EC2 says when it has no capacity for a launch in an AZ, or throttles it ("We currently do not
+ * have sufficient t3.small capacity in the Availability Zone you requested",
+ * InsufficientInstanceCapacity, RequestLimitExceeded).
+ */
+const TRANSIENT_REFUSAL =
+  /InsufficientInstanceCapacity|do not have sufficient \S+ capacity|insufficient capacity|RequestLimitExceeded|throttl/i;
+
+/**
+ * The newest launches that failed in a row (`finishedLaunches`, newest first), up to the newest
+ * success; refusals for want of capacity are left out (`Launch.transient`).
+ */
 export function failingStreak(launches: readonly Launch[]): Launch[] {
-  const success = launches.findIndex((launch) => !launch.failed);
-  return success < 0 ? [...launches] : launches.slice(0, success);
+  const counted = launches.filter((launch) => !launch.transient);
+  const success = counted.findIndex((launch) => !launch.failed);
+  return success < 0 ? counted : counted.slice(0, success);
 }
 
 /**
@@ -492,12 +514,13 @@ async function watchRefresh(
   const deadline = waitStart + options.timeoutMs;
   // An alarm in ALARM since before the deploy began is not this rollout's doing (a deploy may be
   // its fix); one that went into ALARM since (during the apply, which starts the refresh, too) is.
-  const rolloutStart = options.since?.getTime() ?? waitStart;
+  // The deploy began at ROLLOUT_SINCE, or when the wait began, or when the refresh it watches
+  // began, whichever is first: a wait run by hand after `cdktf deploy`, or run again after an
+  // error, starts after the refresh, and an alarm it fired before the wait is still its doing.
+  let rolloutStart = options.since?.getTime() ?? waitStart;
   // In ALARM at the first look and since before the deploy began: the incident this deploy may
   // fix. It never cancels the refresh, even if it clears and fires again meanwhile.
-  const incident = new Set(
-    (await alarmsInAlarm(options)).filter((alarm) => alarm.since < rolloutStart).map((alarm) => alarm.name),
-  );
+  let incident: Set<string> | undefined;
   let last = "";
   const reported = new Set<string>();
   for (;;) {
@@ -510,9 +533,10 @@ async function watchRefresh(
       log(FAILED_REFRESH_HINT);
       return 1;
     }
-    const fired = (await alarmsInAlarm(options)).filter(
-      (alarm) => alarm.since >= rolloutStart && !incident.has(alarm.name),
-    );
+    if (verdict.startedAt !== undefined && verdict.startedAt < rolloutStart) rolloutStart = verdict.startedAt;
+    const inAlarm = await alarmsInAlarm(options);
+    incident ??= new Set(inAlarm.filter((alarm) => alarm.since < rolloutStart).map((alarm) => alarm.name));
+    const fired = inAlarm.filter((alarm) => alarm.since >= rolloutStart && !incident!.has(alarm.name));
     if (fired.length > 0) {
       log(`in ALARM during the rollout: ${names(fired)}; cancelling the instance refresh`);
       // (tried again on a passing failure; an error after that says the refresh still runs)
