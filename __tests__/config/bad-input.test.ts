@@ -155,6 +155,11 @@ describe("bad input a user really writes", () => {
       { state: { backend: "s3", bucket: "acme-tfstate", key: "shop//staging.tfstate" } },
       'state.key must be an S3 object key of letters, digits and !_.*\'()/-, with no / at either end and no // (got "shop//staging.tfstate")',
     ],
+    [
+      "a state key that is another environment's lock object (S3-native locking writes <key>.tflock; review AS)",
+      { state: { backend: "s3", bucket: "acme-tfstate", key: "shop/qa/terraform.tfstate.tflock" } },
+      'state.key must not end in .tflock: Terraform keeps each state\'s lock at <key>.tflock (got "shop/qa/terraform.tfstate.tflock")',
+    ],
     ...[
       "xn--tfstate",
       "sthree-acme",

@@ -237,6 +237,27 @@ describe("npm run drift (stub terraform)", () => {
     expect(result.stderr).not.toContain("No AWS credentials");
   });
 
+  test("a state moved into HCP Terraform: not init -reconfigure, which Terraform refuses there, but forgetting the old backend and a plain init (review AS)", async () => {
+    // dev's stack as state.backend: cloud writes it
+    const file = path.join(outdir, "stacks", "dev", "cdk.tf.json");
+    const doc = JSON.parse(fs.readFileSync(file, "utf8"));
+    delete doc.terraform.backend;
+    doc.terraform.cloud = { hostname: "app.terraform.io", organization: "acme", workspaces: { name: "shop-dev" } };
+    fs.writeFileSync(file, JSON.stringify(doc));
+    // what Terraform 1.11 says, plan and init, when the saved backend is local and the configuration's is cloud
+    for (const said of [
+      "Error: HCP Terraform or Terraform Enterprise initialization required",
+      'Migrating from backend "local" to HCP Terraform.',
+    ]) {
+      const result = await run("plan", ["dev", "--no-synth"], { initErrorUnlessUpgrade: said });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(
+        /dev's state is now in HCP Terraform, not where Terraform last kept it in \S+, and HCP Terraform refuses init -reconfigure and -migrate-state: for an environment that was never applied, remove \S+\/\.terraform\/terraform\.tfstate .*then terraform -chdir=\S+ init, then run this again/,
+      );
+      expect(result.stderr).not.toContain("init -reconfigure, then");
+    }
+  });
+
   test("the state stays locked by another run past the wait: exit 1, saying so and what to do, not only Terraform's text", async () => {
     const lockError = [
       "Error: Error acquiring the state lock",

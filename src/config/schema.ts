@@ -698,6 +698,9 @@ const state = z
               /^(?!\/)(?!.*\/\/)(?!.*\/$)[A-Za-z0-9!_.*'()/-]{1,1024}$/,
               "must be an S3 object key of letters, digits and !_.*'()/-, with no / at either end and no //",
             )
+            // S3-native locking keeps a state's lock at <key>.tflock: such a key would be another
+            // environment's lock (each taking and deleting the other's object)
+            .regex(/^(?!.*\.tflock$)/, "must not end in .tflock: Terraform keeps each state's lock at <key>.tflock")
             .optional()
             .describe("Object key; default <project>/<environment>/terraform.tfstate"),
           region: z.enum(REGIONS).optional().describe("Bucket region; default the environment's region"),

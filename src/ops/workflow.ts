@@ -121,12 +121,22 @@ export function terraformFailed(
         "lock (S3: GetObject, PutObject and DeleteObject on the state key's .tflock object)."
       : "";
   const dir = shown(stack.dir);
-  // state.backend (or its bucket, key, workspace) changed since this folder's last init
-  const backendMoved = /Backend configuration changed|Backend initialization required/.test(output)
-    ? `\n${stack.name}'s state backend is not the one Terraform last used in ${dir}: for an environment that was ` +
-      `never applied, terraform -chdir=${dir} init -reconfigure, then run this again; for one with resources, ` +
-      "move its state first (docs/state.md, Bootstrap order for S3 state, step 3)."
-    : "";
+  // state.backend (or its bucket, key, workspace) changed since this folder's last init; Terraform
+  // words it otherwise when HCP Terraform is either side
+  const moved =
+    /Backend configuration changed|Backend initialization required|HCP Terraform or Terraform Enterprise initialization required|Migrating (from|to) (HCP Terraform|backend)/;
+  const backendMoved = !moved.test(output)
+    ? ""
+    : stack.document.terraform?.cloud !== undefined
+      ? // HCP Terraform refuses init's -reconfigure and -migrate-state both
+        `\n${stack.name}'s state is now in HCP Terraform, not where Terraform last kept it in ${dir}, and HCP ` +
+        "Terraform refuses init -reconfigure and -migrate-state: for an environment that was never applied, " +
+        `remove ${dir}/.terraform/terraform.tfstate (what Terraform remembers of the old backend), then terraform ` +
+        `-chdir=${dir} init, then run this again; for one with resources, move its state first (docs/state.md, ` +
+        "Moving a state into HCP Terraform)."
+      : `\n${stack.name}'s state backend is not the one Terraform last used in ${dir}: for an environment that was ` +
+        `never applied, terraform -chdir=${dir} init -reconfigure, then run this again; for one with resources, ` +
+        "move its state first (docs/state.md, Bootstrap order for S3 state, step 3).";
   const noCredentials = /No valid credential sources found|NoCredentialProviders/.test(output)
     ? `\nNo AWS credentials were found for ${stack.name}: set AWS_PROFILE (after aws sso login for an SSO ` +
       "profile) or the AWS_* variables, and check them with aws sts get-caller-identity " +
