@@ -157,9 +157,14 @@ async function serverProcess(port: number, behaviour: "answers" | "stalls" | "bu
   return child;
 }
 
-/** A process that writes all the time (to /dev/null), as a process that logs does. */
-const writingProcess = () =>
-  spawn(process.execPath, ["-e", 'setInterval(() => require("node:fs").writeSync(1, "."), 10)'], { stdio: "ignore" });
+/**
+ * A process that writes a byte (to /dev/null) every `everyMs`: all the time, as a process that logs
+ * does (10 ms); or now and then, as a hung Node.js process's event loop wakes up (100 ms).
+ */
+const writingProcess = (everyMs = 10) =>
+  spawn(process.execPath, ["-e", `setInterval(() => require("node:fs").writeSync(1, "."), ${everyMs})`], {
+    stdio: "ignore",
+  });
 
 /**
  * The watchdog alone (2 missed checks kill), over a "busy" process (`serverProcess`), which the
@@ -887,6 +892,38 @@ describeWithNginx("issue 12 drills: faults inside a server, without a failed req
         expect(calls()).toContain(`kill --signal=SIGKILL app@${late}`);
       } finally {
         await endWatchdogDrill(watch, ports, writer, lateServer, answers);
+      }
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "a process whose checks time out and that writes only a few bytes now and then (a hung Node.js's event-loop wake-ups) is hung, not busy: killed (review AQ)",
+    async () => {
+      const {
+        ports,
+        calls,
+        output,
+        setPid,
+        start: startWatch,
+        busy: hung,
+        busyServer,
+        answers,
+      } = await watchdogOverBusyProcess("watchdog-trickle");
+      // its unit's MainPID writes a byte every 100 ms: a write in every round, but far less than
+      // an answer's worth (64 bytes) in one
+      const trickle = writingProcess(100);
+      setPid(hung, trickle.pid!);
+      const watch = startWatch();
+      try {
+        await waitUntil("a kill", () => calls().includes("kill"), 30_000, calls);
+        expect(calls()).toContain(`kill --signal=SIGKILL app@${hung}`);
+        expect(output()).not.toContain("busy, not hung");
+        expect(output()).toContain(
+          `port ${hung}: no healthy answer to 2 checks in a row; holding it out and restarting it`,
+        );
+      } finally {
+        await endWatchdogDrill(watch, ports, trickle, busyServer, answers);
       }
     },
     STEP_TIMEOUT_MS,

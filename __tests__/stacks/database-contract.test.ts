@@ -140,7 +140,7 @@ describe("every layout: the settings reach the processes and the migrations run 
       // the first install starts every process, later deploys move them one by one: both after
       const firstMove = Math.min(
         script.indexOf("\n# First install (no process has run a release yet"),
-        script.indexOf('for port in "${held[@]}" "${serving[@]}"; do'),
+        script.indexOf('for port in "${held[@]}" "${silent[@]}" "${serving[@]}"; do'),
       );
       expect(settingsStep).toBeGreaterThan(script.indexOf('fetch_release "$version" ||'));
       expect(migrations).toBeGreaterThan(settingsStep);

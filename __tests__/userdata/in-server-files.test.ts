@@ -1000,6 +1000,52 @@ describe("the deploy script", () => {
     }
   });
 
+  test("a process in rotation that answers nothing (hung, not yet held out by the watchdog) is moved first, before the one carrying the traffic is held out (review AQ)", () => {
+    const { root, file } = twoPortServer("hung-first-");
+    try {
+      standInCtl(root);
+      // 8002 on 1.0.0 answers nothing (its health check times out: curl's 28); on 2.0.0 it answers
+      versionCurl(root, `if [[ $port == 8002 && $target == */1.0.0 ]]; then exit 28; fi`);
+      const run = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
+        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
+        encoding: "utf8",
+      });
+      expect(run.status).toBe(0);
+      const moves = run.stdout.split("\n").filter((line) => / -> 2\.0\.0$|moved first$/.test(line));
+      expect(moves).toEqual([
+        "deploy: port 8002: no answer to its health check: moved first",
+        "deploy: port 8002: 1.0.0 -> 2.0.0",
+        "deploy: port 8001: 1.0.0 -> 2.0.0",
+      ]);
+      const restarts = fs
+        .readFileSync(path.join(root, "ctl.log"), "utf8")
+        .split("\n")
+        .filter((line) => line.startsWith("restart"));
+      expect(restarts).toEqual(["restart app@8002", "restart app@8001"]);
+      // both answering: the order of the ports, as before
+      fs.rmSync(path.join(root, "ctl.log"));
+      for (const port of [8001, 8002]) {
+        fs.rmSync(path.join(root, `run/${port}`));
+        fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
+      }
+      versionCurl(root);
+      const plain = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
+        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
+        encoding: "utf8",
+      });
+      expect(plain.status).toBe(0);
+      expect(plain.stdout).not.toContain("moved first");
+      expect(
+        fs
+          .readFileSync(path.join(root, "ctl.log"), "utf8")
+          .split("\n")
+          .filter((line) => line.startsWith("restart")),
+      ).toEqual(["restart app@8001", "restart app@8002"]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test("a deploy cut off by SIGKILL (SSM's cancel runs no trap) and run again rolls back to what ran before the first run, also the port it finds already moved; a finished deploy leaves no record", async () => {
     const { root, file } = twoPortServer("cut-off-");
     try {
@@ -1030,8 +1076,9 @@ describe("the deploy script", () => {
       const link = (port: number) => path.basename(fs.readlinkSync(path.join(root, `run/${port}`)));
 
       // Twice: with 8002 held out after the kill (systemd's restart of it went on and failed, and its
-      // unit holds it out), the run again moves it first and fails before it reaches 8001; without,
-      // it finds 8001 on 2.0.0 already, then fails on 8002.
+      // unit holds it out), or not held but answering nothing (the watchdog has not held it out
+      // yet): either way the run again moves it first and fails before it reaches 8001, which the
+      // rollback returns all the same (the record says where the first run found it).
       for (const held of [true, false]) {
         // 1. Cut off while port 8002 restarts on 2.0.0: 8001 runs 2.0.0, and 8002's link points there too.
         for (const name of ["restarting", "killed", "rotation/held-8002"])
@@ -1056,7 +1103,8 @@ describe("the deploy script", () => {
         expect(again.output()).toContain(
           "deploy: an earlier deploy did not finish: a rollback returns its ports to where it found them",
         );
-        if (!held) expect(again.output()).toContain("deploy: port 8001 already runs 2.0.0");
+        if (!held) expect(again.output()).toContain("deploy: port 8002: no answer to its health check: moved first");
+        expect(again.output()).not.toContain("port 8001: 2.0.0 -> 2.0.0");
         expect(again.output()).toContain("deploy: port 8002: back on 1.0.0");
         expect(again.output()).toContain("deploy: port 8001: back on 1.0.0");
         expect(again.output()).toContain("deploy: failed: 2.0.0 rolled back (rollback status 0)");

@@ -113,14 +113,15 @@ export function rotationScript(host: AppHost): string {
     "  exec {fd}>&-",
     "  [[ $status == 200 ]]",
     "}",
-    // The process of port $1 and the writes (write calls) it has made, "<pid>/<writes>", into
-    // WRITES, from /proc/<pid>/io (its MainPID, from systemd; the watchdog runs as root); empty
-    // when they cannot be read.
+    // The process of port $1 and the bytes it has written (to sockets, pipes and files),
+    // "<pid>/<bytes>", into WRITES, from /proc/<pid>/io's wchar (its MainPID, from systemd; the
+    // watchdog runs as root); empty when they cannot be read. Bytes, not write calls: Node.js's
+    // event loop, hung or not, writes 8 bytes to its wake-up eventfd now and then (review AQ).
     "writes() {",
     "  local pid line",
     "  WRITES=",
     '  pid=$($CTL show --property=MainPID --value "app@$1" 2>/dev/null) && [[ $pid =~ ^[1-9][0-9]*$ ]] || return 0',
-    '  while read -r line; do if [[ $line == syscw:* ]]; then WRITES=$pid/${line#* }; fi; done 2>/dev/null <"/proc/$pid/io"',
+    '  while read -r line; do if [[ $line == wchar:* ]]; then WRITES=$pid/${line#* }; fi; done 2>/dev/null <"/proc/$pid/io"',
     "  return 0",
     "}",
     // Create a marker unless it exists.
@@ -164,7 +165,7 @@ export function rotationScript(host: AppHost): string {
     "}",
     "",
     "watch() {",
-    "  local -A fails=() status=() written=()",
+    "  local -A fails=() status=() written=() excused=()",
     "  local -A held_since=()",
     "  local failing=() probing=() port mono recent n reason answering killed transfer url code",
     '  log "watching ports ${PORTS[*]}"',
@@ -173,7 +174,7 @@ export function rotationScript(host: AppHost): string {
     // How long a process has been held out: since this watchdog first saw it held (a marker left
     // from before a reboot counts from now), by the clock of mono_ms.
     '    for port in "${PORTS[@]}"; do',
-    '      if [[ -e $DIR/held-$port ]]; then fails[$port]=0 held_since[$port]=${held_since[$port]:-$mono}; else unset "held_since[$port]"; probing+=("$port"); fi',
+    '      if [[ -e $DIR/held-$port ]]; then fails[$port]=0 excused[$port]="" held_since[$port]=${held_since[$port]:-$mono}; else unset "held_since[$port]"; probing+=("$port"); fi',
     "    done",
     "    if ((${#probing[@]} > 0)); then",
     // a line that is not what probe prints is ignored: its port then counts as not answering
@@ -184,7 +185,7 @@ export function rotationScript(host: AppHost): string {
     // answering: a whole answer, in time, with a status from 200 to 399
     '    for port in "${probing[@]}"; do',
     "      code=${status[$port]:-/000}",
-    '      if [[ ${code%/*} == 0 ]] && ((10#${code#*/} >= 200 && 10#${code#*/} < 400)); then fails[$port]=0 answering=$((answering + 1)); else failing+=("$port"); fi',
+    '      if [[ ${code%/*} == 0 ]] && ((10#${code#*/} >= 200 && 10#${code#*/} < 400)); then fails[$port]=0 excused[$port]="" answering=$((answering + 1)); else failing+=("$port"); fi',
     "    done",
     // At most one process per round, and only while another process in rotation answers (so the
     // last one serving is never killed: while the others are held out for a deploy or a restart,
@@ -195,20 +196,23 @@ export function rotationScript(host: AppHost): string {
     "      fails[$port]=$((${fails[$port]:-0} + 1))",
     '      if ((fails[$port] == 1)); then writes "$port"; written[$port]=$WRITES; fi',
     "      if ((killed == 0 && fails[$port] >= WATCH_FAILURES && (answering > 0 || ${#PORTS[@]} == 1))); then",
-    // Timed out without a byte back, but the same process has written since its first missed
-    // check: it answers the requests queued ahead of the checks, slow under load, not hung, and a
-    // kill would lose them (checked again next round). One stopped, spinning or stuck writes
-    // nothing; one that refuses the connection, or sends a status line and stalls, is not let off.
-    '        if [[ ${status[$port]:-} == 28/000 ]] && writes "$port" && [[ -n $WRITES && ${written[$port]:-} == "${WRITES%/*}/"* ]] && ((${WRITES#*/} > ${written[$port]#*/})); then',
-    '          ((fails[$port] > WATCH_FAILURES)) || log "port $port: no answer to $WATCH_FAILURES checks, but it answers others: busy, not hung; left in rotation"',
-    "          written[$port]=$WRITES",
+    // Timed out without a byte back, but the same process has written an answer's worth since
+    // its first missed check (or the last round it was let off): 64 bytes, less than any status
+    // line and headers, more than eight of the event loop's wake-ups. It answers the requests
+    // queued ahead of the checks, slow under load, not hung, and a kill would lose them (checked
+    // again next round). One stopped, spinning or stuck writes next to nothing; one that refuses the
+    // connection, or sends a status line and stalls, is not let off. Said once a streak, however
+    // it began (also after rounds in which no other process answered, and none could be killed).
+    '        if [[ ${status[$port]:-} == 28/000 ]] && writes "$port" && [[ -n $WRITES && ${written[$port]:-} == "${WRITES%/*}/"* ]] && ((${WRITES#*/} - ${written[$port]#*/} >= 64)); then',
+    '          [[ -n ${excused[$port]:-} ]] || log "port $port: no answer to $WATCH_FAILURES checks, but it answers others: busy, not hung; left in rotation"',
+    "          written[$port]=$WRITES excused[$port]=1",
     "          continue",
     "        fi",
     '        log "port $port: no healthy answer to $WATCH_FAILURES checks in a row; holding it out and restarting it"',
     '        hold "$port"',
     // (a kill that failed ended nothing: if the process ended meanwhile, after-stop notes it)
     '        if $CTL kill --signal=SIGKILL "app@$port"; then ended "$port" watchdog; else log "port $port: kill failed"; fi',
-    "        fails[$port]=0 killed=1",
+    "        fails[$port]=0 excused[$port]='' killed=1",
     "      fi",
     "    done",
     // processes that ended within the window, crashed (after-stop notes them) or killed above, in
