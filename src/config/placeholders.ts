@@ -1,4 +1,4 @@
-import { IPv4CidrRange, Validator } from "ip-num";
+import { cidrContains, isNetworkCidr } from "../cidr";
 import { shown } from "./errors";
 import type { EnvironmentConfig } from "./load";
 
@@ -113,9 +113,8 @@ export function placeholderFindings(env: EnvironmentConfig): PlaceholderFinding[
   });
 
   (env.access.ssh?.allowedCidrs ?? []).forEach((cidr, i) => {
-    if (!Validator.isValidIPv4CidrRange(cidr)[0]) return; // reported by the rules
-    const range = IPv4CidrRange.fromCidr(cidr);
-    if (DOCUMENTATION_RANGES.some((doc) => IPv4CidrRange.fromCidr(doc).contains(range))) {
+    if (!isNetworkCidr(cidr)) return; // reported by the rules
+    if (DOCUMENTATION_RANGES.some((doc) => cidrContains(doc, cidr))) {
       add(
         "example",
         `access.ssh.allowedCidrs[${i}]`,

@@ -1,7 +1,6 @@
-import { IPv4CidrRange, Validator } from "ip-num";
 import type { EnvironmentConfig } from "./load";
 import { FIRST_APP_PORT } from "../userdata/app-host";
-import { subnetUsableAddresses } from "../cidr";
+import { cidrPrefix, isIPv4Address, isNetworkCidr, networkAddress, subnetUsableAddresses } from "../cidr";
 import { identifierProblem, localEngineProblem } from "./database-engines";
 import { ENGINES, engineMajor, RETIRED_MAJORS } from "./schema";
 
@@ -223,21 +222,21 @@ export const RULES: readonly Rule[] = [
         const first = cidrs.indexOf(cidr);
         if (first !== i)
           return [`[${i}] repeats allowedCidrs[${first}]; each network must appear once (got "${cidr}")`];
-        if (Validator.isValidIPv4String(cidr)[0]) {
+        if (isIPv4Address(cidr)) {
           return [`[${i}] must be a CIDR block, not a bare address: did you mean "${cidr}/32"? (got "${cidr}")`];
         }
         const [address, bits] = cidr.split("/");
-        if (Validator.isValidIPv4String(address)[0] && /^\d+$/.test(bits ?? "") && Number(bits) <= 32) {
-          const network = IPv4CidrRange.fromCidr(cidr).getFirst().toString();
+        if (isIPv4Address(address) && /^\d+$/.test(bits ?? "") && Number(bits) <= 32) {
+          const network = networkAddress(cidr);
           if (network !== address) {
             return [`[${i}] must start at its network address: did you mean "${network}/${bits}"? (got "${cidr}")`];
           }
         }
-        if (!Validator.isValidIPv4CidrRange(cidr)[0])
+        if (!isNetworkCidr(cidr))
           return [`[${i}] must be an IPv4 CIDR at its network address, e.g. 203.0.113.0/24 (got "${cidr}")`];
-        const prefix = IPv4CidrRange.fromCidr(cidr).getPrefix().getValue();
-        if (prefix === 0n) return [`[${i}] must not open SSH to the whole internet (got "${cidr}")`];
-        if (prefix < 16n) return [`[${i}] is too broad for SSH: at most a /16 (got "${cidr}")`];
+        const prefix = cidrPrefix(cidr);
+        if (prefix === 0) return [`[${i}] must not open SSH to the whole internet (got "${cidr}")`];
+        if (prefix < 16) return [`[${i}] is too broad for SSH: at most a /16 (got "${cidr}")`];
         return [];
       });
       return problems;
