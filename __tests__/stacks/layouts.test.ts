@@ -168,6 +168,16 @@ describe("single-server: app and database on one box", () => {
     });
   });
 
+  test("termination blocked where its database must be kept (deletionProtection, production's default): the server's disk holds the database (review AT)", () => {
+    const kept = layout({
+      layout: "single-server",
+      network: { ...network, natGateways: "none" },
+      app: { instanceType: "t3.small", version: "1.0.0" },
+      database: { engine: "postgres", engineVersion: "16", deletionProtection: true },
+    });
+    expect(kept.resources("aws_instance")[0].values.disable_api_termination).toBe(true);
+  });
+
   test("the AMI is the latest Amazon Linux 2023 for the instance's architecture, and a new one does not replace the server", () => {
     const instance = json.resources("aws_instance")[0];
     expect(json.referenced(instance.values.ami).values.name).toBe(al2023Parameter("x86_64"));
@@ -325,6 +335,19 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
       "shop-test-app <- shop-test-alb :80",
       "shop-test-db <- shop-test-app :5432",
     ]);
+  });
+
+  test("an app.port other than 80 is the target group's, the app's ingress from the ALB and the ALB's egress (review AT)", () => {
+    const json8080 = loadBalanced({
+      app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 3, desired: 3, max: 9 }, port: 8080 },
+    });
+    expect(ingress(json8080)).toContain("shop-test-app <- shop-test-alb :8080");
+    expect(ingress(json8080)).not.toContain("shop-test-app <- shop-test-alb :80");
+    const albEgress = json8080
+      .resources("aws_vpc_security_group_egress_rule")
+      .filter((r) => json8080.referenced(r.values.security_group_id).values.tags.Name === "shop-test-alb");
+    expect(albEgress.map((r) => [r.values.from_port, r.values.to_port])).toEqual([[8080, 8080]]);
+    expect(json8080.resources("aws_lb_target_group").map((g) => g.values.port)).toEqual([8080]);
   });
 
   test("the ALB may only send to the app servers", () => {
