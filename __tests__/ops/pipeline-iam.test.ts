@@ -602,7 +602,10 @@ test("reads on every resource are grouped only where they read settings and name
       .filter((a) => a.includes("*"));
     expect(wildcards.length).toBeGreaterThan(3);
     for (const action of wildcards)
-      expect({ action, metadata: /^[a-z0-9-]+:(Describe|List)\*$/.test(action) && action !== "ssm:List*" }).toEqual({
+      expect({
+        action,
+        metadata: /^[a-z0-9-]+:(Describe|List)\*$/.test(action) && !["ssm:List*", "logs:List*"].includes(action),
+      }).toEqual({
         action,
         metadata: true,
       });
@@ -611,5 +614,42 @@ test("reads on every resource are grouped only where they read settings and name
   for (const action of ["rds:DescribeDBInstances", "logs:DescribeLogGroups", "ssm:ListTagsForResource"])
     expect({ action, allowed: allows(plan, action) }).toEqual({ action, allowed: true });
   expect(allows(plan, "ssm:ListCommandInvocations")).toBe(false);
+  expect(allows(plan, "logs:ListAnomalies")).toBe(false); // samples of log events (review AV)
   expect(allows(plan, "secretsmanager:GetSecretValue")).toBe(false);
+});
+
+test("an environment at a zone's apex may not change the records of another environment whose name lies under it (review AV)", () => {
+  const staging = environment("staging", { domain: { name: "acme-corp.io", hostedZone: "acme-corp.io" } });
+  const prod = environment("prod", { domain: { name: "shop.acme-corp.io" } });
+  const dev = environment("dev");
+  const all = [staging, prod, dev];
+  const statementsOf = (env: typeof dev) =>
+    deployRolePolicy(environmentInputs(inputs, env, undefined, all)).Statement.filter((s) =>
+      s.Action.includes("route53:ChangeResourceRecordSets"),
+    );
+  expect(statementsOf(staging)).toEqual([
+    expect.objectContaining({
+      Sid: "ManageRoute53Records",
+      Effect: "Allow",
+      Condition: {
+        "ForAllValues:StringLike": {
+          "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["acme-corp.io", "*.acme-corp.io"],
+        },
+      },
+    }),
+    {
+      Sid: "OtherEnvironmentsRecords",
+      Effect: "Deny",
+      Action: ["route53:ChangeResourceRecordSets"],
+      Resource: "*",
+      Condition: {
+        "ForAnyValue:StringLike": {
+          "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["shop.acme-corp.io", "*.shop.acme-corp.io"],
+        },
+      },
+    },
+  ]);
+  // prod's name is under no other's; dev has no domain and changes no record
+  expect(statementsOf(prod).map((s) => s.Sid)).toEqual(["ManageRoute53Records"]);
+  expect(statementsOf(dev)).toEqual([]);
 });

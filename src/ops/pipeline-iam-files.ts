@@ -105,6 +105,11 @@ export function environmentInputs(
       emptiesBuckets: Object.values(resources?.aws_s3_bucket ?? {}).some((bucket) => bucket.force_destroy === true),
       longerNames: neighboursOf(env, environments),
       domainName: env.domain?.name,
+      nestedDomainNames: environments
+        .filter((other) => other.name !== env.name && env.domain && other.domain)
+        .map((other) => other.domain!.name)
+        .filter((name) => name === env.domain!.name || name.endsWith(`.${env.domain!.name}`))
+        .sort(),
     },
   };
 }

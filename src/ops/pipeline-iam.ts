@@ -515,6 +515,8 @@ export interface PolicyInputs {
     readonly longerNames?: readonly string[];
     /** Its `domain.name`, the only records it may change (with the names under it). */
     readonly domainName?: string;
+    /** Other environments' `domain.name`s under its own (prod's shop.example.net under staging's example.net): denied. */
+    readonly nestedDomainNames?: readonly string[];
   };
 }
 
@@ -693,15 +695,16 @@ function stateStatements(inputs: PolicyInputs, write: boolean): Statement[] {
  * `<service>:List*`, where the list holds two or more of them, as EC2_READ does: what each reads is
  * the resources' settings and names, and the room they took (over 500 characters) is what the
  * OtherEnvironments Deny needs. Not `Get*` (ssm:GetParameter, secretsmanager:GetSecretValue and
- * kms:GetKeyPolicy read data), nor SSM's `List*` (ssm:ListCommandInvocations reads commands'
- * output).
+ * kms:GetKeyPolicy read data), nor SSM's or CloudWatch Logs' `List*` (ssm:ListCommandInvocations
+ * reads commands' output, logs:ListAnomalies samples of log events: review AV).
  */
+const LISTS_THAT_READ_DATA = ["logs", "ssm"];
 function metadataReadsAsOne(actions: readonly string[]): string[] {
   const verb = (action: string) => /^([a-z0-9-]+):(Describe|List)[A-Z]/.exec(action);
   const count = new Map<string, number>();
   for (const action of actions) {
     const match = verb(action);
-    if (match && !(match[1] === "ssm" && match[2] === "List"))
+    if (match && !(match[2] === "List" && LISTS_THAT_READ_DATA.includes(match[1])))
       count.set(`${match[1]}:${match[2]}*`, (count.get(`${match[1]}:${match[2]}*`) ?? 0) + 1);
   }
   const grouped = (action: string) => {
@@ -778,10 +781,9 @@ const CHANGES_OF_EXISTING = [
   "ec2:Disassociate*",
   "ec2:Modify*",
   "ec2:MonitorInstances",
-  "ec2:Release*",
-  "ec2:Replace*",
-  "ec2:Start*",
-  "ec2:Stop*",
+  // (Re*: release, replace, reboot, reset, revoke; St*: start, stop; no read begins so)
+  "ec2:Re*",
+  "ec2:St*",
   "ec2:Terminate*",
   "ec2:UnmonitorInstances",
   "kms:*Alias",
@@ -845,6 +847,28 @@ function longerNamesStatements(inputs: PolicyInputs): Statement[] {
   ];
 }
 
+/**
+ * The records of other environments whose domain names lie under this one's (an environment at a
+ * zone's apex beside one at a name in it): `*.<name>` would reach them.
+ */
+function otherEnvironmentsRecords(inputs: PolicyInputs): Statement[] {
+  const nested = inputs.environment?.nestedDomainNames ?? [];
+  if (nested.length === 0) return [];
+  return [
+    {
+      Sid: "OtherEnvironmentsRecords",
+      Effect: "Deny",
+      Action: ["route53:ChangeResourceRecordSets"],
+      Resource: "*",
+      Condition: {
+        "ForAnyValue:StringLike": {
+          "route53:ChangeResourceRecordSetsNormalizedRecordNames": nested.flatMap((name) => [name, `*.${name}`]),
+        },
+      },
+    },
+  ];
+}
+
 /** A deploy role's policy: what the plan role reads, and create, change and delete of the same types. */
 export function deployRolePolicy(inputs: PolicyInputs): PolicyDocument {
   const actions = [...new Set([...actionsOf(inputs.types, "read"), ...actionsOf(inputs.types, "write")])].sort();
@@ -871,6 +895,7 @@ export function deployRolePolicy(inputs: PolicyInputs): PolicyDocument {
       ...stateStatements(inputs, true),
       ...longerNamesStatements(inputs),
       ...otherEnvironmentsTagged(inputs),
+      ...otherEnvironmentsRecords(inputs),
     ],
   };
 }
