@@ -223,6 +223,28 @@ describe("scripts/run.js", () => {
     expect(run(root).stdout).toBe("second message / dependency 1.0.1 /");
   });
 
+  test("two checkouts sharing one node_modules (a symbolic link, as worktrees may have) keep their bundles apart: each runs its own sources (review AT)", () => {
+    const first = smallProject();
+    const second = smallProject();
+    fs.rmSync(path.join(second, "node_modules"), { recursive: true });
+    fs.symlinkSync(path.join(first, "node_modules"), path.join(second, "node_modules"));
+    fs.writeFileSync(path.join(second, "src/message.ts"), 'export const message: string = "second checkout";\n');
+    for (let round = 0; round < 2; round++) {
+      expect(run(first).stdout).toBe("first message / dependency 1.0.0 /");
+      expect(run(second).stdout).toBe("second checkout / dependency 1.0.0 /");
+    }
+    // the first, whose node_modules is its own, keeps the usual place; the second has a folder of its own in it
+    const cache = path.join(first, "node_modules", ".cache", "classic-servers");
+    expect(fs.existsSync(path.join(cache, "entry.js"))).toBe(true);
+    const own = fs.readdirSync(cache).filter((name) => name.startsWith("checkout-"));
+    expect(own).toHaveLength(1);
+    expect(fs.readFileSync(path.join(cache, own[0], "entry.js"), "utf8")).toContain("second checkout");
+    // each bundle was built once: the other checkout's runs did not replace it
+    const identity = bundleIdentity(first);
+    run(second);
+    expect(bundleIdentity(first)).toBe(identity);
+  });
+
   test("the bundle knows the project's folder, also from a cache outside it (CLASSIC_SERVERS_CACHE)", () => {
     expect(run(root, ["root"]).stdout.split("\n")[0]).toBe(root);
     const elsewhere = tempDir("launcher-cache-");

@@ -35,17 +35,33 @@ const path = require("node:path");
 const vm = require("node:vm");
 
 const ROOT = path.resolve(__dirname, "..");
+const sha1 = (data) => crypto.createHash("sha1").update(data).digest("hex");
+
+/**
+ * node_modules/.cache/classic-servers, or, when node_modules is shared with other checkouts (a
+ * symbolic link to another folder, as git worktrees may have), a folder of this checkout's own
+ * in it: the bundles of checkouts with other sources would otherwise replace each other, and one
+ * checkout could run the bundle another had just built (review AT).
+ */
+function defaultCache() {
+  const modules = path.join(ROOT, "node_modules");
+  const shared = path.join(modules, ".cache", "classic-servers");
+  try {
+    const root = fs.realpathSync(ROOT);
+    if (fs.realpathSync(modules).startsWith(root + path.sep)) return shared;
+    return path.join(shared, `checkout-${sha1(root).slice(0, 12)}`);
+  } catch {
+    return shared; // no node_modules yet: the start fails on the missing dependencies, as it should
+  }
+}
+
 /** Where bundles are kept; CLASSIC_SERVERS_CACHE points elsewhere (the bench measures a cold start so). */
-const CACHE = path.resolve(
-  process.env.CLASSIC_SERVERS_CACHE || path.join(ROOT, "node_modules", ".cache", "classic-servers"),
-);
+const CACHE = path.resolve(process.env.CLASSIC_SERVERS_CACHE || defaultCache());
 /** Bump when this file changes how bundles are built or what a fingerprint holds. */
 const FORMAT = 3;
 /** Read into every fingerprint: project files that change what a bundle does without being in it. */
 const PROJECT_FILES = ["package.json", "tsconfig.json", "scripts/run.js"];
 const NPM_RECORD = path.join(ROOT, "node_modules", ".package-lock.json");
-
-const sha1 = (data) => crypto.createHash("sha1").update(data).digest("hex");
 
 function readOrUndefined(file, encoding) {
   try {
