@@ -184,6 +184,28 @@ describe("Korean guides", () => {
     expect(shellCommands(read(ko))).toEqual(english);
   });
 
+  // Commands written in the prose (`npm run bump-ami -- <env>`), not only in code blocks: a Korean
+  // page left them out where the English one tells an operator what to run (review AY). Placeholders
+  // are translated (`<address>`, `<주소>`), so they compare as `<>`. The sections a Korean page sends
+  // to its English one (layouts: outputs, diagrams, the log groups' import) are named here.
+  const ENGLISH_ONLY: Record<string, readonly string[]> = {
+    "docs/ko/layouts.md": [
+      "terraform import 'aws_cloudwatch_log_group.<>' /aws/rds/instance/<>/<>",
+      "terraform -chdir=cdktf.out/stacks/<> output -raw <>",
+      "npm run diagram",
+    ],
+  };
+  test.each(pairs)("%s names every command that %s names in its prose, or sends readers there for it", (ko, en) => {
+    const normal = (text: string) => text.replace(/\s+/g, " ").replace(/<[^>]*>/g, "<>");
+    const spans = (text: string) =>
+      [...text.replace(/```[\s\S]*?```/g, "").matchAll(/`([^`\n]+)`/g)].map((m) => normal(m[1]));
+    const commands = spans(read(en)).filter((span) => /^(npm run |npx |terraform |aws )/.test(span));
+    expect(commands.length).toBeGreaterThan(3);
+    const korean = normal(read(ko));
+    const missing = [...new Set(commands)].filter((command) => !korean.includes(command));
+    expect(missing).toEqual(ENGLISH_ONLY[ko] ?? []);
+  });
+
   test("comments are set aside, quoted # and #{ } are kept", () => {
     expect(withoutComment("npm run synth   # 모든 환경")).toBe("npm run synth");
     expect(withoutComment("# 주석만")).toBe("");
