@@ -405,6 +405,30 @@ describe("the shipped environments", () => {
   );
 });
 
+describe("where an alarm tells on-call to look exists in that environment (review AZ)", () => {
+  test.each(SHIPPED_ENVIRONMENTS.filter((e) => e.layout === "load-balanced").map((e) => [e.name, e] as const))(
+    "%s: the ALB access logs only where the ALB writes them, else the servers' nginx logs",
+    (_name, env) => {
+      const json = shippedStack(env.name);
+      const alarms = alarmsOf(json);
+      const writes = json.resources("aws_lb")[0].values.access_logs?.enabled === true;
+      expect(writes).toBe(env.loadBalancer.accessLogs);
+      for (const what of ["alb-5xx-rate", "latency-p95", "latency-p99"]) {
+        const description = alarms[`${env.project}-${env.name}-${what}`].alarm_description as string;
+        expect({ what, albLogs: /the ALB access logs \(/.test(description) }).toEqual({ what, albLogs: writes });
+        expect(description.length).toBeLessThanOrEqual(1024); // CloudWatch's limit
+        if (!writes) expect(description).toContain(`/${env.project}/${env.name}/nginx/`);
+      }
+    },
+  );
+
+  test("a server's own 5xx alarm points at the app's log files, not the journal the processes do not write to", () => {
+    const description = alarmsOf(shippedStack("dev"))["shop-dev-app-5xx-rate"].alarm_description as string;
+    expect(description).toContain("/var/log/app/<port>.log");
+    expect(description).not.toContain("journalctl");
+  });
+});
+
 describe("the health alarm of the layouts without a load balancer", () => {
   // Nothing outside asks a lone server whether the site answers: its probe publishes the answer.
   test.each(["single-server", "app-db-split"])(

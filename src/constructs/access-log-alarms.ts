@@ -72,7 +72,8 @@ export class AccessLogAlarms extends TierAlarms {
       description:
         `More than ${props.errorPercent}% of requests got a 5xx (from the app, or nginx's 502/504 when no app ` +
         `process answered), from the server's nginx access log. Look first at: the app log group in CloudWatch Logs ` +
-        `(or journalctl -u 'app@*' through Session Manager), a deploy or config change just before the alarm, and ` +
+        `(or /var/log/app/<port>.log through Session Manager: the processes write there, not to the journal), a ` +
+        `deploy or config change just before the alarm, and ` +
         `the database (its alarms, or the server's own engine).`,
       comparison: "GreaterThanThreshold",
       threshold: props.errorPercent,

@@ -83,6 +83,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
         healthCheckGracePeriodSeconds: fleet?.healthCheckGracePeriod,
         autoScalingGroupName: fleet?.autoScalingGroupName,
         replacementSeconds: fleet?.bootTimeoutSeconds,
+        albAccessLogs: env.loadBalancer.accessLogs,
         loadBalancerArnSuffix: tiers.loadBalancer.arnSuffix,
         targetGroupArnSuffix: tiers.loadBalancer.targetGroupArnSuffix,
         loadBalancer5xxPercent: t.loadBalancer5xxPercent,
