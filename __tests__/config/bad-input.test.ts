@@ -398,6 +398,26 @@ describe("input AWS would refuse at apply time is refused at synth", () => {
   });
 });
 
+test("a certificate the load balancer cannot use is refused before anything is written: with https false, or of another account than accountId (review BD)", () => {
+  const arn = (account: string) =>
+    `arn:aws:acm:ap-northeast-2:${account}:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f`;
+  expect(problemsOf({ loadBalancer: { https: false, certificateArn: arn("111122223333") } })).toEqual([
+    `loadBalancer.certificateArn has no use while loadBalancer.https is false (plain HTTP, no listener for a certificate): set https: true, or remove certificateArn (got "${arn("111122223333")}")`,
+  ]);
+  expect(
+    problemsOf({ accountId: "246813579024", loadBalancer: { https: true, certificateArn: arn("135792468013") } }),
+  ).toEqual([
+    "loadBalancer.certificateArn must be a certificate of the environment's account 246813579024 (accountId), as a load balancer uses only its own account's certificates (got one of account 135792468013)",
+  ]);
+  // its own account's passes; without accountId there is nothing to compare with
+  expect(
+    problemsOf({ accountId: "246813579024", loadBalancer: { https: true, certificateArn: arn("246813579024") } }),
+  ).toEqual([]);
+  expect(
+    problemsOf({ accountId: undefined, loadBalancer: { https: true, certificateArn: arn("135792468013") } }),
+  ).toEqual([]);
+});
+
 test("the fixture the cases start from is itself valid (so each case fails for its own reason)", () => {
   expect(problemsOf({})).toEqual([]);
   expect(problemsOf(ssh({ keyName: "ops-2026" }))).toEqual([]);

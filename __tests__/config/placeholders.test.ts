@@ -17,7 +17,8 @@ const PLACEHOLDERS = {
   domain: { name: "shop.example.com", hostedZone: "example.com" },
   loadBalancer: {
     https: true,
-    certificateArn: "arn:aws:acm:ap-northeast-2:210987654321:certificate/00000000-0000-4000-8000-000000000000",
+    // (of the environment's own account, which a listener needs: the all-zero id is the placeholder here)
+    certificateArn: "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000",
   },
   monitoring: { alarmEmails: ["oncall@example.org"] },
 };
@@ -31,7 +32,7 @@ function problemsOf(files: Record<string, Record<string, unknown>>): string[] {
 test("in production each placeholder is an error naming the folder, the field and what to put there", () => {
   expect(problemsOf({ prod: productionEnvironmentFile(PLACEHOLDERS) })).toEqual([
     `environments/prod: accountId is AWS's documentation account, a placeholder: put your AWS account's 12-digit id (aws sts get-caller-identity --query Account) (got "123456789012")`,
-    `environments/prod: loadBalancer.certificateArn is a placeholder (an all-zero certificate id): put the ARN of your ACM certificate in ap-northeast-2, or remove it and set domain.name to have one issued and validated (got "arn:aws:acm:ap-northeast-2:210987654321:certificate/0000...)`,
+    `environments/prod: loadBalancer.certificateArn is a placeholder (an all-zero certificate id): put the ARN of your ACM certificate in ap-northeast-2, or remove it and set domain.name to have one issued and validated (got "arn:aws:acm:ap-northeast-2:123456789012:certificate/0000...)`,
     `environments/prod: domain.name is a placeholder that no one can have a Route 53 zone for: put your site's name, in a public hosted zone of this account (got "shop.example.com")`,
     `environments/prod: domain.hostedZone is a placeholder that no one can have a Route 53 zone for: put your public hosted zone's name (got "example.com")`,
     `environments/prod: monitoring.alarmEmails[0] is an address at a placeholder domain, which receives no mail, so alarms would page no one: put the address of whoever must be told (got "oncall@example.org")`,
@@ -48,7 +49,9 @@ test("outside production the same values are printed warnings, not errors", () =
 test("a certificate ARN of the documentation account is a placeholder too; a real-looking one is not", () => {
   const arn = (account: string, id: string) => `arn:aws:acm:ap-northeast-2:${account}:certificate/${id}`;
   const kinds = (certificateArn: string) =>
-    placeholderFindings(environment("dev", { loadBalancer: { https: true, certificateArn } }))
+    placeholderFindings(
+      environment("dev", { accountId: certificateArn.split(":")[4], loadBalancer: { https: true, certificateArn } }),
+    )
       .map((f) => f.field)
       .filter((field) => field.startsWith("loadBalancer"));
   expect(kinds(arn("123456789012", "5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"))).toEqual(["loadBalancer.certificateArn"]);
@@ -77,6 +80,10 @@ test("a real-looking environment has no findings at all", () => {
   const prod = environment("prod", {
     ...productionEnvironmentFile(),
     accountId: "482913650127",
+    loadBalancer: {
+      https: true,
+      certificateArn: "arn:aws:acm:ap-northeast-2:482913650127:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+    },
     domain: { name: "shop.acme-retail.co.kr", hostedZone: "acme-retail.co.kr" },
     monitoring: { alarmEmails: ["oncall@acme-retail.co.kr"] },
   });

@@ -8,7 +8,7 @@ import { bootScriptOf, ref, type Synthesized, firstDeployLine } from "../helpers
  * database up before the first deploy runs the migrations.
  */
 
-const CERT = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/00000000-0000-4000-8000-000000000000";
 const network = { cidr: "10.50.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"] };
 
 const single = (database: Record<string, unknown> = { engine: "postgres", engineVersion: "16" }, extra = {}) =>

@@ -620,5 +620,20 @@ describe("access", () => {
     expect(json.doc.output.connect_ssh.value).toMatch(
       /^ssh -i ~\/\.ssh\/ops\.pem ec2-user@\$\{aws_eip\..+\.public_ip\}$/,
     );
+    // a key imported from publicKey: the private key is whoever made it's, not a .pem named after EC2's name (review BD)
+    const imported = layout({
+      layout: "single-server",
+      network: { ...network, natGateways: "none" },
+      app: { instanceType: "t3.small", version: "1.0.0" },
+      access: {
+        ssh: {
+          publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8b1D3oEoV2bN1mCq8yZ6uYb4m8JmQmV4Vf1s2b3c4 ops@laptop",
+          allowedCidrs: ["203.0.113.0/24"],
+        },
+      },
+    });
+    expect(imported.doc.output.connect_ssh.value).toMatch(
+      /^ssh -i <your private key> ec2-user@\$\{aws_eip\..+\.public_ip\}$/,
+    );
   });
 });

@@ -157,17 +157,26 @@ export const RULES: readonly Rule[] = [
   },
   {
     id: "loadBalancer.certificateArn",
-    appliesTo: (env) => loadBalanced(env) && env.loadBalancer.https,
+    appliesTo: (env) => loadBalanced(env),
     check: (env) => {
       const arn = env.loadBalancer.certificateArn;
+      // (review BD: a certificate given with https: false was dropped without a word)
+      if (!env.loadBalancer.https) {
+        return arn
+          ? `has no use while loadBalancer.https is false (plain HTTP, no listener for a certificate): set https: true, or remove certificateArn (got "${arn}")`
+          : undefined;
+      }
       if (!arn && env.domain) return undefined; // a certificate for domain.name is issued and validated by DNS
       if (!arn) {
         return `is required when loadBalancer.https is true and no domain is set: set domain.name (a certificate is issued for it, validated in its Route 53 zone), or give an ACM certificate in ${env.region}, or set loadBalancer.https: false to serve plain HTTP`;
       }
-      const region = arn.split(":")[3];
-      return region === env.region
+      const [region, account] = [arn.split(":")[3], arn.split(":")[4]];
+      if (region !== env.region)
+        return `must be in the environment's region ${env.region} (got a certificate in ${region})`;
+      // A listener takes only a certificate of its own account (review BD): AWS refuses another's at apply
+      return env.accountId === undefined || account === env.accountId
         ? undefined
-        : `must be in the environment's region ${env.region} (got a certificate in ${region})`;
+        : `must be a certificate of the environment's account ${env.accountId} (accountId), as a load balancer uses only its own account's certificates (got one of account ${account})`;
     },
   },
   {

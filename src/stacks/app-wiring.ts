@@ -172,7 +172,9 @@ export function addPublicAppServer(
   });
   new TerraformOutput(stack, "connect_ssm", { value: ssmCommand(env.region, server.instanceId) });
   if (identity.keyName)
-    new TerraformOutput(stack, "connect_ssh", { value: sshCommand(identity.keyName, server.address) });
+    new TerraformOutput(stack, "connect_ssh", {
+      value: sshCommand(identity.keyName, server.address, env.access.ssh?.publicKey !== undefined),
+    });
   return server;
 }
 

@@ -15,7 +15,11 @@ export function ssmCommandForGroup(region: string, groupName: string): string {
   return `aws ssm start-session --region ${region} --target $(${lookup})`;
 }
 
-/** SSH with the key pair's private key (`.pem`); Amazon Linux's user is ec2-user. */
-export function sshCommand(keyName: string, host: string): string {
-  return `ssh -i ~/.ssh/${keyName}.pem ec2-user@${host}`;
+/**
+ * SSH with the key pair's private key; Amazon Linux's user is ec2-user. A key pair made in EC2
+ * (`keyName`) gave its `.pem` once, named after it; one imported from `publicKey` (its name EC2's,
+ * with a suffix) has the private key that stayed with whoever made it (review BD).
+ */
+export function sshCommand(keyName: string, host: string, imported = false): string {
+  return imported ? `ssh -i <your private key> ec2-user@${host}` : `ssh -i ~/.ssh/${keyName}.pem ec2-user@${host}`;
 }
