@@ -211,6 +211,9 @@ class Database {
       // RDS endpoints are names, and the certificate RDS presents holds them.
       ssl: tls && { ...tls, verifyIdentity: true },
       connectionLimit: 5,
+      // requests waiting for a free connection, at most: past them, one fails at once (each waits
+      // ACQUIRE_TIMEOUT_MS at most, see run)
+      queueLimit: 100,
       connectTimeout: 3000,
       maxIdle: 5,
       idleTimeout: 30_000,
@@ -258,8 +261,17 @@ class Database {
   async run(sql, params) {
     return this.onPool(async (pool) => {
       if (this.dialect === "postgres") return (await pool.query(sql, params)).rows;
-      const [rows] = await pool.query({ sql, timeout: this.queryTimeoutMs || undefined }, params);
-      return rows;
+      // mysql2's pool waits for a free connection without a limit, where pg's gives up after its
+      // connectionTimeoutMillis: the same 3 s here, and a connection that frees up after that goes
+      // back unused. Without it, requests queued behind a slow or hung database for as long as it
+      // lasted, and wrote after their clients had given up (review BA).
+      const conn = await withinDeadline(pool.getConnection(), ACQUIRE_TIMEOUT_MS, (late) => late.release());
+      try {
+        const [rows] = await conn.query({ sql, timeout: this.queryTimeoutMs || undefined }, params);
+        return rows;
+      } finally {
+        conn.release();
+      }
     });
   }
 
@@ -308,15 +320,20 @@ class Database {
   async lockedOn(pool, name, work) {
     if (this.dialect === "postgres") {
       const client = await pool.connect();
+      // a connection cut while it is held (the server restarted, the session was terminated): its
+      // query fails with the reason, not the process with an unhandled 'error' event (review BA)
+      const lost = (error) => this.log(`database: connection lost (${error.message})`);
+      client.on("error", lost);
       const run = async (sql, params = []) => (await client.query(sql, params)).rows;
       try {
         await run("SELECT pg_advisory_lock(hashtext($1))", [name]);
         try {
           return await work(run);
         } finally {
-          await run("SELECT pg_advisory_unlock(hashtext($1))", [name]);
+          await run("SELECT pg_advisory_unlock(hashtext($1))", [name]).catch(() => {});
         }
       } finally {
+        client.off("error", lost);
         client.release();
       }
     }
@@ -338,6 +355,29 @@ class Database {
   async close() {
     if (this.pool) await this.pool.end();
   }
+}
+
+/** How long a query waits for a free connection of the pool (PostgreSQL: connectionTimeoutMillis). */
+const ACQUIRE_TIMEOUT_MS = 3000;
+
+/**
+ * `promise`, or a rejection after `ms`; what it resolves to after that is handed to `late` (a
+ * connection the pool gives once no one waits for it goes back).
+ */
+function withinDeadline(promise, ms, late) {
+  let timer;
+  let expired = false;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      expired = true;
+      reject(Object.assign(new Error(`no database connection free within ${ms} ms`), { code: "ACQUIRE_TIMEOUT" }));
+    }, ms);
+  });
+  promise.then(
+    (value) => expired && late(value),
+    () => {},
+  );
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 module.exports = { Database, settingsFromEnv, fetchPassword };

@@ -2,14 +2,28 @@
 /**
  * node migrate.js: applies this release's migrations that the database has not seen. The deploy
  * script runs it once per deploy, before any process moves to the release (the processes never
- * migrate); a failure stops the deploy with nothing changed. Under a database-wide lock, so two
- * servers deploying at once take turns; each run is recorded in migration_runs.
+ * migrate); a failure stops the deploy before any process moves, with the migrations before the
+ * failed one applied (each is its own step; PostgreSQL rolls the failed one back whole). Under a
+ * database-wide lock, so two servers deploying at once take turns; each run is recorded in
+ * migration_runs.
+ *
+ * A migration waits at most LOCK_WAIT_SECONDS for a table's lock (a long transaction, a dump, a
+ * report holding it), then gives it back and tries again later: queued behind such a transaction,
+ * its ALTER TABLE would hold every other query of that table behind it (review BA).
  */
 const { Database, settingsFromEnv } = require("./db");
 const migrations = require("./migrations");
 const { version } = require("./package.json");
 
 const LOCK = "sample-app-migrations";
+const LOCK_WAIT_SECONDS = 3;
+/** Waits between tries of a migration that could not have its lock: about 5 minutes in all. */
+const RETRY_WAITS_MS = [2000, 4000, 8000, 15000, 30000, 60000, 60000, 60000, 60000];
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A lock not had within the wait: PostgreSQL's lock_not_available, MySQL's lock wait timeout. */
+const lockWaitedOut = (error) =>
+  error.code === "55P03" || error.errno === 1205 || error.code === "ER_LOCK_WAIT_TIMEOUT";
 
 const TABLES = {
   postgres: [
@@ -42,22 +56,42 @@ async function main() {
   try {
     const applied = await db.withLock(LOCK, async (run) => {
       for (const sql of TABLES[dialect]) await run(sql);
+      await run(
+        dialect === "postgres"
+          ? `SET lock_timeout = '${LOCK_WAIT_SECONDS}s'`
+          : `SET SESSION lock_wait_timeout = ${LOCK_WAIT_SECONDS}, innodb_lock_wait_timeout = ${LOCK_WAIT_SECONDS}`,
+      );
       const seen = new Set((await run("SELECT id FROM schema_migrations")).map((row) => row.id));
       const pending = migrations.filter((m) => !seen.has(m.id));
+      const applied = [];
       for (const migration of pending) {
-        // PostgreSQL applies a migration and its record together or not at all; MySQL commits DDL at once.
-        if (dialect === "postgres") await run("BEGIN");
-        try {
-          await run(migration[dialect]);
-          await run(`INSERT INTO schema_migrations (id, ${release}) VALUES (${p(1)}, ${p(2)})`, [
-            migration.id,
-            version,
-          ]);
-          if (dialect === "postgres") await run("COMMIT");
-        } catch (error) {
-          if (dialect === "postgres") await run("ROLLBACK");
-          throw new Error(`${migration.id} failed: ${error.message}`);
+        for (let attempt = 0; ; attempt++) {
+          // PostgreSQL applies a migration and its record together or not at all; MySQL commits DDL at once.
+          if (dialect === "postgres") await run("BEGIN");
+          try {
+            await run(migration[dialect]);
+            await run(`INSERT INTO schema_migrations (id, ${release}) VALUES (${p(1)}, ${p(2)})`, [
+              migration.id,
+              version,
+            ]);
+            if (dialect === "postgres") await run("COMMIT");
+            break;
+          } catch (error) {
+            if (dialect === "postgres") await run("ROLLBACK").catch(() => {});
+            if (lockWaitedOut(error) && attempt < RETRY_WAITS_MS.length) {
+              const wait = RETRY_WAITS_MS[attempt];
+              console.log(
+                `migrate: ${migration.id}: a table's lock is held by another session (${error.message}); ` +
+                  `trying again in ${wait / 1000} s`,
+              );
+              await sleep(wait);
+              continue;
+            }
+            const before = applied.length > 0 ? `${applied.join(", ")} applied before it, ` : "";
+            throw new Error(`${migration.id} failed (${before}it and the rest not): ${error.message}`);
+          }
         }
+        applied.push(migration.id);
         console.log(`migrate: applied ${migration.id}`);
       }
       await run(`INSERT INTO migration_runs (${release}, applied) VALUES (${p(1)}, ${p(2)})`, [

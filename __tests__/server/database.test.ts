@@ -415,6 +415,78 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
     STEP_TIMEOUT_MS,
   );
 
+  test("a query waits at most 3 s for a free connection of the pool, on MariaDB as on PostgreSQL, and the pool serves again once connections free up (review BA: mysql2 waited without a limit)", () =>
+    onEach(async (bed) => {
+      const postgres = bed.engine === "postgres";
+      const release = path.join(bed.bed.host.paths.appRoot, "releases", "1.0.0");
+      const slow = postgres ? "SELECT pg_sleep(8)" : "SELECT SLEEP(8)";
+      const script = [
+        'const { Database, settingsFromEnv } = require("./db");',
+        "const db = new Database(settingsFromEnv(process.env), () => {}, { queryTimeoutMs: 20000 });",
+        "(async () => {",
+        '  await db.query("SELECT 1");',
+        // the pool's 5 connections held by slow queries
+        `  const slow = Array.from({ length: 5 }, () => db.query(${JSON.stringify(slow)}).then(() => "ok", (e) => e.message));`,
+        "  await new Promise((r) => setTimeout(r, 500));",
+        "  const started = Date.now();",
+        '  const sixth = await db.query("SELECT 1").then(() => "answered", (e) => "failed: " + e.message);',
+        "  const ms = Date.now() - started;",
+        "  const slowDone = await Promise.all(slow);",
+        '  const after = await db.query("SELECT 1").then(() => "answered", (e) => e.message);',
+        "  console.log(JSON.stringify({ sixth, ms, slowDone, after }));",
+        "  await db.close();",
+        "})();",
+      ].join("\n");
+      const env = {
+        ...process.env,
+        ...readEnvironmentFile(bed.bed.host.database!.envFile),
+        PATH: `${path.join(bed.bed.dir, "bin")}:${process.env.PATH}`,
+      };
+      const { stdout } = await run(process.execPath, ["-e", script], { env, cwd: release });
+      const seen = JSON.parse(stdout.trim().split("\n").at(-1)!);
+      expect(seen.sixth).toMatch(/^failed: /);
+      // 3 s, and well before the 8-s queries would have freed a connection (a loaded machine adds to it)
+      expect(seen.ms).toBeGreaterThanOrEqual(2900);
+      expect(seen.ms).toBeLessThan(7000);
+      expect(seen.slowDone).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+      expect(seen.after).toBe("answered");
+    }));
+
+  test(
+    "a migration behind another session's transaction on its table waits 3 s at a time, giving the lock back between tries, then applies (review BA: its ALTER held every query of the table for as long)",
+    () =>
+      onEach(async (bed) => {
+        const postgres = bed.engine === "postgres";
+        const add = (id: string, column: string) =>
+          `  { id: "${id}", postgres: "ALTER TABLE notes ADD COLUMN ${column} integer NOT NULL DEFAULT 0", mysql: "ALTER TABLE notes ADD COLUMN ${column} integer NOT NULL DEFAULT 0" },\n`;
+        bed.putRelease("1.2.0", (files) => {
+          const migrations = files.get("migrations.js")!;
+          const added = migrations.replace(
+            /\];\s*$/,
+            `  { id: "002_notes_author", postgres: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'", mysql: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'" },\n${add("003_notes_score", "score")}];\n`,
+          );
+          if (added === migrations) throw new Error("could not add a migration to migrations.js");
+          files.set("migrations.js", added);
+        });
+        // another session reads the table in a transaction it keeps open for 5 s (a report, a dump)
+        const sleep = postgres ? "SELECT pg_sleep(5)" : "SELECT SLEEP(5)";
+        const holder = postgres
+          ? bed.db.admin(`BEGIN; SELECT COUNT(*) FROM notes; ${sleep}; COMMIT;`, "app")
+          : bed.db.admin(`START TRANSACTION; SELECT COUNT(*) FROM notes; ${sleep}; COMMIT;`, "app");
+        const sleeping = postgres
+          ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '${sleep}%' AND state = 'active' AND pid <> pg_backend_pid()`
+          : `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '${sleep}%' AND ID <> CONNECTION_ID()`;
+        await waitUntil("the transaction open", async () => (await bed.db.admin(sleeping)) !== "", 30_000);
+        const deploy = await bed.deploy("1.2.0");
+        await holder;
+        expect(deploy.output).toContain("migrate: 003_notes_score: a table's lock is held by another session");
+        expect(deploy.output).toContain("migrate: applied 003_notes_score");
+        expect(deploy.code).toBe(0);
+        expect(await bed.db.admin("SELECT COUNT(*) FROM notes WHERE score = 0", "app")).toMatch(/^\d+$/);
+      }),
+    STEP_TIMEOUT_MS,
+  );
+
   test(
     "the database restarts: writes fail fast, /healthz stays 200 through nginx and says so, then the app recovers with no deploy or restart",
     () =>

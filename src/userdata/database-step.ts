@@ -72,7 +72,7 @@ export function databaseDeploySection(host: AppHost): { functions: string[]; ste
       // (their output through the deploy's log, which outlives a closed terminal or pipe: written
       // there directly, the migrations would fail on a write to it, EIO or EPIPE, and so the deploy)
       'run_migrations "$version" 2>&1 | while IFS= read -r line || [[ -n $line ]]; do log "$line"; done ||',
-      '  { log "failed: migrations of $version did not complete; nothing changed"; exit 1; }',
+      '  { log "failed: migrations of $version did not complete; no process moved"; exit 1; }',
     ],
   };
 }
