@@ -268,9 +268,16 @@ class Database {
       const conn = await withinDeadline(pool.getConnection(), ACQUIRE_TIMEOUT_MS, (late) => late.release());
       try {
         const [rows] = await conn.query({ sql, timeout: this.queryTimeoutMs || undefined }, params);
-        return rows;
-      } finally {
         conn.release();
+        return rows;
+      } catch (error) {
+        // Back to the pool only a connection whose statement ended with the server's answer. One
+        // that timed out on the client's side (its statement still running), broke, or reached a
+        // read-only server (a failover) is closed, as mysql2's pool.query closes the last: handed
+        // out again, its next query would wait behind the old statement, past every limit (review BH).
+        if (error.sqlState && !error.fatal && !READ_ONLY_ERRNOS.includes(error.errno)) conn.release();
+        else conn.destroy();
+        throw error;
       }
     });
   }
@@ -356,6 +363,9 @@ class Database {
     if (this.pool) await this.pool.end();
   }
 }
+
+/** MySQL's errors of a read-only server (ER_OPTION_PREVENTS_STATEMENT, ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER_READ_ONLY_MODE). */
+const READ_ONLY_ERRNOS = [1290, 1792, 1836];
 
 /** How long a query waits for a free connection of the pool (PostgreSQL: connectionTimeoutMillis). */
 const ACQUIRE_TIMEOUT_MS = 3000;

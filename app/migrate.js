@@ -56,11 +56,22 @@ async function main() {
   try {
     const applied = await db.withLock(LOCK, async (run) => {
       for (const sql of TABLES[dialect]) await run(sql);
-      await run(
-        dialect === "postgres"
-          ? `SET lock_timeout = '${LOCK_WAIT_SECONDS}s'`
-          : `SET SESSION lock_wait_timeout = ${LOCK_WAIT_SECONDS}, innodb_lock_wait_timeout = ${LOCK_WAIT_SECONDS}`,
-      );
+      // PostgreSQL: for the whole session, as a migration and its record are one transaction, tried
+      // again whole. MySQL: for the migration's statement only (limited, below): its DDL commits
+      // on its own, and its record must then be written however long that waits, never the DDL
+      // tried again (review BH: "Duplicate column", and the column left unrecorded).
+      if (dialect === "postgres") await run(`SET lock_timeout = '${LOCK_WAIT_SECONDS}s'`);
+      const limited = async (sql) => {
+        if (dialect === "postgres") return run(sql);
+        await run(
+          `SET SESSION lock_wait_timeout = ${LOCK_WAIT_SECONDS}, innodb_lock_wait_timeout = ${LOCK_WAIT_SECONDS}`,
+        );
+        try {
+          return await run(sql);
+        } finally {
+          await run("SET SESSION lock_wait_timeout = DEFAULT, innodb_lock_wait_timeout = DEFAULT");
+        }
+      };
       const seen = new Set((await run("SELECT id FROM schema_migrations")).map((row) => row.id));
       const pending = migrations.filter((m) => !seen.has(m.id));
       const applied = [];
@@ -68,8 +79,10 @@ async function main() {
         for (let attempt = 0; ; attempt++) {
           // PostgreSQL applies a migration and its record together or not at all; MySQL commits DDL at once.
           if (dialect === "postgres") await run("BEGIN");
+          let ran = false;
           try {
-            await run(migration[dialect]);
+            await limited(migration[dialect]);
+            ran = true;
             await run(`INSERT INTO schema_migrations (id, ${release}) VALUES (${p(1)}, ${p(2)})`, [
               migration.id,
               version,
@@ -77,6 +90,12 @@ async function main() {
             if (dialect === "postgres") await run("COMMIT");
             break;
           } catch (error) {
+            // (on MySQL a migration that ran is committed: only its record failed, not to be retried with it)
+            if (ran && dialect !== "postgres") {
+              throw new Error(
+                `${migration.id} was applied, but its record failed (add it to schema_migrations by hand): ${error.message}`,
+              );
+            }
             if (dialect === "postgres") await run("ROLLBACK").catch(() => {});
             if (lockWaitedOut(error) && attempt < RETRY_WAITS_MS.length) {
               const wait = RETRY_WAITS_MS[attempt];

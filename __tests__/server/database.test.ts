@@ -452,6 +452,36 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       expect(seen.after).toBe("answered");
     }));
 
+  test("a query that times out on the client's side does not hand its still-busy connection to the next query: that one answers at once (review BH)", () =>
+    onEach(async (bed) => {
+      const postgres = bed.engine === "postgres";
+      const release = path.join(bed.bed.host.paths.appRoot, "releases", "1.0.0");
+      const slow = postgres ? "SELECT pg_sleep(15)" : "SELECT SLEEP(15)";
+      const script = [
+        'const { Database, settingsFromEnv } = require("./db");',
+        "const db = new Database(settingsFromEnv(process.env), () => {}, { queryTimeoutMs: 2000 });",
+        "(async () => {",
+        '  await Promise.all(Array.from({ length: 5 }, () => db.query("SELECT 1")));',
+        `  const slow = await Promise.all(Array.from({ length: 5 }, () => db.query(${JSON.stringify(slow)}).then(() => "ok", () => "timed out")));`,
+        "  const started = Date.now();",
+        '  const next = await db.query("SELECT 1").then(() => "answered", (e) => "failed: " + e.message);',
+        "  console.log(JSON.stringify({ slow, next, ms: Date.now() - started }));",
+        "  await db.close();",
+        "})();",
+      ].join("\n");
+      const env = {
+        ...process.env,
+        ...readEnvironmentFile(bed.bed.host.database!.envFile),
+        PATH: `${path.join(bed.bed.dir, "bin")}:${process.env.PATH}`,
+      };
+      const { stdout } = await run(process.execPath, ["-e", script], { env, cwd: release });
+      const seen = JSON.parse(stdout.trim().split("\n").at(-1)!);
+      expect(seen.slow).toEqual(Array(5).fill("timed out"));
+      expect(seen.next).toBe("answered");
+      // not behind the 15-s statements (a loaded machine adds to a new connection's time)
+      expect(seen.ms).toBeLessThan(5000);
+    }));
+
   test(
     "a migration behind another session's transaction on its table waits 3 s at a time, giving the lock back between tries, then applies (review BA: its ALTER held every query of the table for as long)",
     () =>
@@ -483,6 +513,43 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
         expect(deploy.output).toContain("migrate: applied 003_notes_score");
         expect(deploy.code).toBe(0);
         expect(await bed.db.admin("SELECT COUNT(*) FROM notes WHERE score = 0", "app")).toMatch(/^\d+$/);
+      }),
+    STEP_TIMEOUT_MS,
+  );
+
+  test(
+    "a migration's record waits for its table as long as it must, on MySQL where the migration has committed: never the migration run again (review BH)",
+    () =>
+      onEach(async (bed) => {
+        const postgres = bed.engine === "postgres";
+        bed.putRelease("1.3.0", (files) => {
+          const migrations = files.get("migrations.js")!;
+          const added = migrations.replace(
+            /\];\s*$/,
+            `  { id: "002_notes_author", postgres: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'", mysql: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'" },\n` +
+              `  { id: "003_notes_score", postgres: "ALTER TABLE notes ADD COLUMN score integer NOT NULL DEFAULT 0", mysql: "ALTER TABLE notes ADD COLUMN score integer NOT NULL DEFAULT 0" },\n` +
+              `  { id: "004_notes_rank", postgres: "ALTER TABLE notes ADD COLUMN rank integer NOT NULL DEFAULT 0", mysql: "ALTER TABLE notes ADD COLUMN \\\`rank\\\` integer NOT NULL DEFAULT 0" },\n];\n`,
+          );
+          if (added === migrations) throw new Error("could not add a migration to migrations.js");
+          files.set("migrations.js", added);
+        });
+        // the migrations' own table held by another session for 6 s (a dump's lock, say)
+        const sleep = postgres ? "SELECT pg_sleep(6)" : "SELECT SLEEP(6)";
+        const holder = postgres
+          ? bed.db.admin(`BEGIN; LOCK TABLE schema_migrations IN SHARE MODE; ${sleep}; COMMIT;`, "app")
+          : bed.db.admin(`LOCK TABLES schema_migrations READ; ${sleep}; UNLOCK TABLES;`, "app");
+        const sleeping = postgres
+          ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '${sleep}%' AND state = 'active' AND pid <> pg_backend_pid()`
+          : `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '${sleep}%' AND ID <> CONNECTION_ID()`;
+        await waitUntil("the table held", async () => (await bed.db.admin(sleeping)) !== "", 30_000);
+        const deploy = await bed.deploy("1.3.0");
+        await holder;
+        expect(deploy.output).toContain("migrate: applied 004_notes_rank");
+        expect(deploy.output).not.toContain("Duplicate column");
+        expect(deploy.code).toBe(0);
+        expect(await bed.db.admin("SELECT COUNT(*) FROM schema_migrations WHERE id = '004_notes_rank'", "app")).toBe(
+          "1",
+        );
       }),
     STEP_TIMEOUT_MS,
   );
