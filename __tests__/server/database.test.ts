@@ -34,6 +34,20 @@ if (missing.length > 0 && inCi()) {
 const describeWithDatabases = missing.length > 0 ? describe.skip : describe;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Runs `lines` of JavaScript with node in the bed's release 1.0.0 (the app's own database code,
+ * `require("./db")`), with the app's database settings in its environment; returns its output.
+ */
+async function inRelease(bed: DatabaseBed, lines: string[]): Promise<string> {
+  const release = path.join(bed.bed.host.paths.appRoot, "releases", "1.0.0");
+  const env = {
+    ...process.env,
+    ...readEnvironmentFile(bed.bed.host.database!.envFile),
+    PATH: `${path.join(bed.bed.dir, "bin")}:${process.env.PATH}`,
+  };
+  return (await run(process.execPath, ["-e", lines.join("\n")], { env, cwd: release })).stdout;
+}
+
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * p)];
 
@@ -216,20 +230,13 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       let holder = "";
       await waitUntil("the lock held", async () => (holder = await bed.db.admin(sleeping)) !== "", 30_000);
       // the app's own database code, giving up after 2 s (the app's is 10 s)
-      const release = path.join(bed.bed.host.paths.appRoot, "releases", "1.0.0");
       const insert =
         bed.engine === "postgres" ? "INSERT INTO notes (body) VALUES ($1)" : "INSERT INTO notes (body) VALUES (?)";
-      const script = [
+      const stdout = await inRelease(bed, [
         'const { Database, settingsFromEnv } = require("./db");',
         "const db = new Database(settingsFromEnv(process.env), () => {}, { queryTimeoutMs: 2000 });",
         `db.query(${JSON.stringify(insert)}, [${JSON.stringify(body)}]).then(() => console.log("written"), (e) => console.log("failed: " + e.message)).finally(() => db.close());`,
-      ].join("\n");
-      const env = {
-        ...process.env,
-        ...readEnvironmentFile(bed.bed.host.database!.envFile),
-        PATH: `${path.join(bed.bed.dir, "bin")}:${process.env.PATH}`,
-      };
-      const { stdout } = await run(process.execPath, ["-e", script], { env, cwd: release });
+      ]);
       expect(stdout).toMatch(/^failed: /);
       // the lock goes: the sleep cancelled, which fails that session's client (and in PostgreSQL its
       // transaction); an insert still waiting behind it on the database's side would now be written
@@ -418,9 +425,8 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
   test("a query waits at most 3 s for a free connection of the pool, on MariaDB as on PostgreSQL, and the pool serves again once connections free up (review BA: mysql2 waited without a limit)", () =>
     onEach(async (bed) => {
       const postgres = bed.engine === "postgres";
-      const release = path.join(bed.bed.host.paths.appRoot, "releases", "1.0.0");
       const slow = postgres ? "SELECT pg_sleep(8)" : "SELECT SLEEP(8)";
-      const script = [
+      const stdout = await inRelease(bed, [
         'const { Database, settingsFromEnv } = require("./db");',
         "const db = new Database(settingsFromEnv(process.env), () => {}, { queryTimeoutMs: 20000 });",
         "(async () => {",
@@ -436,13 +442,7 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
         "  console.log(JSON.stringify({ sixth, ms, slowDone, after }));",
         "  await db.close();",
         "})();",
-      ].join("\n");
-      const env = {
-        ...process.env,
-        ...readEnvironmentFile(bed.bed.host.database!.envFile),
-        PATH: `${path.join(bed.bed.dir, "bin")}:${process.env.PATH}`,
-      };
-      const { stdout } = await run(process.execPath, ["-e", script], { env, cwd: release });
+      ]);
       const seen = JSON.parse(stdout.trim().split("\n").at(-1)!);
       expect(seen.sixth).toMatch(/^failed: /);
       // 3 s, and well before the 8-s queries would have freed a connection (a loaded machine adds to it)
@@ -455,9 +455,8 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
   test("a query that times out on the client's side does not hand its still-busy connection to the next query: that one answers at once (review BH)", () =>
     onEach(async (bed) => {
       const postgres = bed.engine === "postgres";
-      const release = path.join(bed.bed.host.paths.appRoot, "releases", "1.0.0");
       const slow = postgres ? "SELECT pg_sleep(15)" : "SELECT SLEEP(15)";
-      const script = [
+      const stdout = await inRelease(bed, [
         'const { Database, settingsFromEnv } = require("./db");',
         "const db = new Database(settingsFromEnv(process.env), () => {}, { queryTimeoutMs: 2000 });",
         "(async () => {",
@@ -468,13 +467,7 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
         "  console.log(JSON.stringify({ slow, next, ms: Date.now() - started }));",
         "  await db.close();",
         "})();",
-      ].join("\n");
-      const env = {
-        ...process.env,
-        ...readEnvironmentFile(bed.bed.host.database!.envFile),
-        PATH: `${path.join(bed.bed.dir, "bin")}:${process.env.PATH}`,
-      };
-      const { stdout } = await run(process.execPath, ["-e", script], { env, cwd: release });
+      ]);
       const seen = JSON.parse(stdout.trim().split("\n").at(-1)!);
       expect(seen.slow).toEqual(Array(5).fill("timed out"));
       expect(seen.next).toBe("answered");
