@@ -139,7 +139,7 @@ describe("every layout: the settings reach the processes and the migrations run 
       const migrations = script.indexOf('\nrun_migrations "$version" 2>&1 | while');
       // the first install starts every process, later deploys move them one by one: both after
       const firstMove = Math.min(
-        script.indexOf("\n# First install (no process has run a release yet"),
+        script.indexOf('\nif [[ -z $(for port in "${PORTS[@]}"; do running "$port"; done) ]]; then'),
         script.indexOf('for port in "${held[@]}" "${silent[@]}" "${serving[@]}"; do'),
       );
       expect(settingsStep).toBeGreaterThan(script.indexOf('fetch_release "$version" ||'));

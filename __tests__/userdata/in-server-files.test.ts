@@ -1021,17 +1021,44 @@ describe("the deploy script", () => {
       expect(run.status).toBe(0);
       const moves = run.stdout.split("\n").filter((line) => / -> 2\.0\.0$|moved first$/.test(line));
       expect(moves).toEqual([
-        "deploy: port 8002: no answer to its health check: moved first",
+        "deploy: port 8002: no answer to its health check: killed, moved first",
         "deploy: port 8002: 1.0.0 -> 2.0.0",
         "deploy: port 8001: 1.0.0 -> 2.0.0",
       ]);
-      const restarts = fs
+      // held out, asked again, still silent: killed as the watchdog kills a hung process, not left
+      // to a stop it cannot act on (review BI); then moved
+      const calls = fs
         .readFileSync(path.join(root, "ctl.log"), "utf8")
         .split("\n")
-        .filter((line) => line.startsWith("restart"));
-      expect(restarts).toEqual(["restart app@8002", "restart app@8001"]);
+        .filter((line) => /^(restart|kill)/.test(line));
+      expect(calls).toEqual(["kill --signal=SIGKILL app@8002", "restart app@8002", "restart app@8001"]);
+
+      // silent at the first question, answering the second once held out (busy, its queue no
+      // longer growing): moved first, not killed
+      fs.rmSync(path.join(root, "ctl.log"));
+      fs.rmSync(path.join(root, "rotation"), { recursive: true, force: true });
+      fs.mkdirSync(path.join(root, "rotation"));
+      for (const port of [8001, 8002]) {
+        fs.rmSync(path.join(root, `run/${port}`));
+        fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
+      }
+      versionCurl(root, `if [[ $port == 8002 && ! -e '${root}/asked' ]]; then touch '${root}/asked'; exit 28; fi`);
+      const busy = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
+        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
+        encoding: "utf8",
+      });
+      expect(busy.status).toBe(0);
+      expect(busy.stdout).not.toContain("killed");
+      expect(
+        fs
+          .readFileSync(path.join(root, "ctl.log"), "utf8")
+          .split("\n")
+          .filter((line) => /^(restart|kill)/.test(line)),
+      ).toEqual(["restart app@8002", "restart app@8001"]);
       // both answering: the order of the ports, as before
       fs.rmSync(path.join(root, "ctl.log"));
+      fs.rmSync(path.join(root, "rotation"), { recursive: true, force: true });
+      fs.mkdirSync(path.join(root, "rotation"));
       for (const port of [8001, 8002]) {
         fs.rmSync(path.join(root, `run/${port}`));
         fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
@@ -1111,7 +1138,8 @@ describe("the deploy script", () => {
         expect(again.output()).toContain(
           "deploy: an earlier deploy did not finish: a rollback returns its ports to where it found them",
         );
-        if (!held) expect(again.output()).toContain("deploy: port 8002: no answer to its health check: moved first");
+        if (!held)
+          expect(again.output()).toContain("deploy: port 8002: no answer to its health check: killed, moved first");
         expect(again.output()).not.toContain("port 8001: 2.0.0 -> 2.0.0");
         expect(again.output()).toContain("deploy: port 8002: back on 1.0.0");
         expect(again.output()).toContain("deploy: port 8001: back on 1.0.0");

@@ -176,8 +176,9 @@ export function deployScript(host: AppHost): string {
     'sha="${2:-}"',
     `if [[ -n $sha && ! $sha =~ ${SHA256_PATTERN.source} ]]; then log "not a sha256: $sha"; exit 64; fi`,
     "",
-    "# One deploy at a time on a server. By default a deploy waits as long as the one running may",
-    "# take; DEPLOY_LOCK_WAIT (seconds) sets another wait (the SSM document's is short).",
+    // One deploy at a time on a server. By default a deploy waits as long as the one running may
+    // take; DEPLOY_LOCK_WAIT (seconds) sets another wait (the SSM document's is short). (These
+    // comments are not in the script: the largest single server's user data has little room.)
     `lock_wait=\${DEPLOY_LOCK_WAIT:-${lockWait}}`,
     'if [[ ! $lock_wait =~ ^[0-9]+$ ]]; then log "DEPLOY_LOCK_WAIT must be whole seconds (got $lock_wait)"; exit 64; fi',
     'exec 9>"$APP_ROOT/deploy.lock"',
@@ -235,7 +236,7 @@ export function deployScript(host: AppHost): string {
     "  done",
     "}",
     "",
-    "# A signal (Ctrl-C, kill) stops the deploy here: say what each port runs (SSM's SIGKILL runs no trap).",
+    // A signal (Ctrl-C, kill) stops the deploy here: say what each port runs (SSM's SIGKILL runs no trap).
     "interrupted() {",
     "  trap '' TERM INT",
     "  local port release now",
@@ -257,7 +258,7 @@ export function deployScript(host: AppHost): string {
     'mkdir -p "$APP_ROOT/run"',
     ...database.step,
     "",
-    "# First install (no process has run a release yet, so none serves): start them all at once.",
+    // First install (no process has run a release yet, so none serves): start them all at once.
     'if [[ -z $(for port in "${PORTS[@]}"; do running "$port"; done) ]]; then',
     '  log "first install: starting ${#PORTS[@]} processes on $version"',
     '  for port in "${PORTS[@]}"; do ln -sfn "$RELEASES/$version" "$APP_ROOT/run/$port"; done',
@@ -279,9 +280,9 @@ export function deployScript(host: AppHost): string {
     "fi",
     'record() { local p; { for p in "${!before[@]}"; do echo "$p:${before[$p]}"; done >"$UNFINISHED.new" && mv -f "$UNFINISHED.new" "$UNFINISHED"; } 2>/dev/null || { rm -f "$UNFINISHED.new"; false; }; }',
     "moved=() # port:previous-version, for the rollback",
-    "# Every port moved goes back to what it ran: those held out of rotation now first (one that",
-    "# failed to start, or died and is starting again), then the others newest first, so that a",
-    "# serving one goes out only once no other is held.",
+    // Every port moved goes back to what it ran: those held out of rotation now first (one that
+    // failed to start, or died and is starting again), then the others newest first, so that a
+    // serving one goes out only once no other is held.
     "roll_back() {",
     "  local status=0 i p old entry back=() rest=()",
     // and the ports a deploy cut off moved that this one has not reached (they go back last)
@@ -306,8 +307,18 @@ export function deployScript(host: AppHost): string {
     // nginx.conf). Then those in rotation that do not answer their health check (hung, and not yet
     // held out by the watchdog): holding out an answering one first would leave them alone with
     // the traffic (review AQ: a deploy beside a hung process of two stopped the server for 15 s).
+    // Such a port is held out at once and asked again (a busy one, its queue no longer growing,
+    // answers); one still silent is hung, and killed as the watchdog kills it: stopped the usual
+    // way, a process that cannot act on SIGTERM keeps the requests it holds until systemd's stop
+    // timeout, and nginx's 30-s read timeout ends them first (review BI: 504s and 30-s waits).
     "held=() silent=() serving=()",
-    'for port in "${PORTS[@]}"; do if is_held "$port"; then held+=("$port"); elif curl -fso /dev/null -m 2 "http://127.0.0.1:$port$HEALTH_PATH"; then serving+=("$port"); else log "port $port: no answer to its health check: moved first"; silent+=("$port"); fi; done',
+    'up() { curl -fso /dev/null -m 2 "http://127.0.0.1:$1$HEALTH_PATH"; }',
+    'for port in "${PORTS[@]}"; do if is_held "$port"; then held+=("$port"); elif up "$port"; then serving+=("$port"); else silent+=("$port"); fi; done',
+    'for port in "${silent[@]}"; do',
+    `  : >${heldMarker(host, "$port")}; up "$port" && continue`,
+    '  log "port $port: no answer to its health check: killed, moved first"',
+    '  $CTL kill --signal=SIGKILL "app@$port"',
+    "done",
     'for port in "${held[@]}" "${silent[@]}" "${serving[@]}"; do',
     '  still_running || { log "rolling back"; roll_back; }',
     '  previous=$(running "$port")',
@@ -336,8 +347,8 @@ export function deployScript(host: AppHost): string {
     'rm -f "$UNFINISHED"',
     "",
     'ln -sfn "$RELEASES/$version" "$APP_ROOT/.current" && mv -Tf "$APP_ROOT/.current" "$APP_ROOT/current"',
-    `# Keep the ${KEEP_RELEASES} newest releases that no process runs. The deploy is done: a release`,
-    "# that cannot be removed is logged, and fails nothing.",
+    // Keep the KEEP_RELEASES newest releases that no process runs. The deploy is done: a release
+    // that cannot be removed is logged, and fails nothing.
     "prune_releases() {",
     "  local in_use old status=0",
     '  in_use=" $(for p in "${PORTS[@]}"; do running "$p"; done | tr "\\n" " ") "',
