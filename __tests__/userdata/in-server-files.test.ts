@@ -1012,70 +1012,53 @@ describe("the deploy script", () => {
     const { root, file } = twoPortServer("hung-first-");
     try {
       standInCtl(root);
-      // 8002 on 1.0.0 answers nothing (its health check times out: curl's 28); on 2.0.0 it answers
+      /** A deploy of 2.0.0 from both ports on 1.0.0, none held out; its output and what it told systemctl. */
+      const deploy = () => {
+        fs.rmSync(path.join(root, "ctl.log"), { force: true });
+        fs.rmSync(path.join(root, "rotation"), { recursive: true, force: true });
+        fs.mkdirSync(path.join(root, "rotation"));
+        for (const port of [8001, 8002]) {
+          fs.rmSync(path.join(root, `run/${port}`));
+          fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
+        }
+        const run = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
+          env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
+          encoding: "utf8",
+        });
+        const calls = fs
+          .readFileSync(path.join(root, "ctl.log"), "utf8")
+          .split("\n")
+          .filter((line) => /^(restart|kill)/.test(line));
+        return { status: run.status, stdout: run.stdout, calls };
+      };
+
+      // 8002 on 1.0.0 answers nothing (its health check times out: curl's 28); on 2.0.0 it answers.
+      // Held out, asked again, still silent: killed as the watchdog kills a hung process, not left
+      // to a stop it cannot act on (review BI); then moved, first
       versionCurl(root, `if [[ $port == 8002 && $target == */1.0.0 ]]; then exit 28; fi`);
-      const run = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
-        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
-        encoding: "utf8",
-      });
-      expect(run.status).toBe(0);
-      const moves = run.stdout.split("\n").filter((line) => / -> 2\.0\.0$|moved first$/.test(line));
-      expect(moves).toEqual([
+      const hung = deploy();
+      expect(hung.status).toBe(0);
+      expect(hung.stdout.split("\n").filter((line) => / -> 2\.0\.0$|moved first$/.test(line))).toEqual([
         "deploy: port 8002: no answer to its health check: killed, moved first",
         "deploy: port 8002: 1.0.0 -> 2.0.0",
         "deploy: port 8001: 1.0.0 -> 2.0.0",
       ]);
-      // held out, asked again, still silent: killed as the watchdog kills a hung process, not left
-      // to a stop it cannot act on (review BI); then moved
-      const calls = fs
-        .readFileSync(path.join(root, "ctl.log"), "utf8")
-        .split("\n")
-        .filter((line) => /^(restart|kill)/.test(line));
-      expect(calls).toEqual(["kill --signal=SIGKILL app@8002", "restart app@8002", "restart app@8001"]);
+      expect(hung.calls).toEqual(["kill --signal=SIGKILL app@8002", "restart app@8002", "restart app@8001"]);
 
       // silent at the first question, answering the second once held out (busy, its queue no
       // longer growing): moved first, not killed
-      fs.rmSync(path.join(root, "ctl.log"));
-      fs.rmSync(path.join(root, "rotation"), { recursive: true, force: true });
-      fs.mkdirSync(path.join(root, "rotation"));
-      for (const port of [8001, 8002]) {
-        fs.rmSync(path.join(root, `run/${port}`));
-        fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
-      }
       versionCurl(root, `if [[ $port == 8002 && ! -e '${root}/asked' ]]; then touch '${root}/asked'; exit 28; fi`);
-      const busy = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
-        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
-        encoding: "utf8",
-      });
+      const busy = deploy();
       expect(busy.status).toBe(0);
       expect(busy.stdout).not.toContain("killed");
-      expect(
-        fs
-          .readFileSync(path.join(root, "ctl.log"), "utf8")
-          .split("\n")
-          .filter((line) => /^(restart|kill)/.test(line)),
-      ).toEqual(["restart app@8002", "restart app@8001"]);
+      expect(busy.calls).toEqual(["restart app@8002", "restart app@8001"]);
+
       // both answering: the order of the ports, as before
-      fs.rmSync(path.join(root, "ctl.log"));
-      fs.rmSync(path.join(root, "rotation"), { recursive: true, force: true });
-      fs.mkdirSync(path.join(root, "rotation"));
-      for (const port of [8001, 8002]) {
-        fs.rmSync(path.join(root, `run/${port}`));
-        fs.symlinkSync(path.join(root, "releases/1.0.0"), path.join(root, `run/${port}`));
-      }
       versionCurl(root);
-      const plain = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
-        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
-        encoding: "utf8",
-      });
+      const plain = deploy();
       expect(plain.status).toBe(0);
       expect(plain.stdout).not.toContain("moved first");
-      expect(
-        fs
-          .readFileSync(path.join(root, "ctl.log"), "utf8")
-          .split("\n")
-          .filter((line) => line.startsWith("restart")),
-      ).toEqual(["restart app@8001", "restart app@8002"]);
+      expect(plain.calls).toEqual(["restart app@8001", "restart app@8002"]);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
