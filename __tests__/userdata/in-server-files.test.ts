@@ -1053,6 +1053,14 @@ describe("the deploy script", () => {
       expect(busy.stdout).not.toContain("killed");
       expect(busy.calls).toEqual(["restart app@8002", "restart app@8001"]);
 
+      // none answering (a shared cause: overload, a dependency): none killed, as by the watchdog; the
+      // moves restart each in turn
+      versionCurl(root, `if [[ $target == */1.0.0 ]]; then exit 28; fi`);
+      const none = deploy();
+      expect(none.status).toBe(0);
+      expect(none.stdout).not.toContain("killed");
+      expect(none.calls).toEqual(["restart app@8001", "restart app@8002"]);
+
       // both answering: the order of the ports, as before
       versionCurl(root);
       const plain = deploy();

@@ -311,10 +311,12 @@ export function deployScript(host: AppHost): string {
     // answers); one still silent is hung, and killed as the watchdog kills it: stopped the usual
     // way, a process that cannot act on SIGTERM keeps the requests it holds until systemd's stop
     // timeout, and nginx's 30-s read timeout ends them first (review BI: 504s and 30-s waits).
+    // Only while another process answers, or on a server of one, as the watchdog: when none
+    // answers the cause is shared (overload, a dependency), and the moves restart each in turn.
     "held=() silent=() serving=()",
     'up() { curl -fso /dev/null -m 2 "http://127.0.0.1:$1$HEALTH_PATH"; }',
     'for port in "${PORTS[@]}"; do if is_held "$port"; then held+=("$port"); elif up "$port"; then serving+=("$port"); else silent+=("$port"); fi; done',
-    'for port in "${silent[@]}"; do',
+    '((${#serving[@]} || ${#PORTS[@]} == 1)) && for port in "${silent[@]}"; do',
     `  : >${heldMarker(host, "$port")}; up "$port" && continue`,
     '  log "port $port: no answer to its health check: killed, moved first"',
     '  $CTL kill --signal=SIGKILL "app@$port"',
