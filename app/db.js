@@ -188,7 +188,7 @@ class Database {
         user: s.user,
         password: this.password,
         ssl: tls ?? false,
-        max: 5,
+        max: POOL_SIZE,
         connectionTimeoutMillis: 3000,
         idleTimeoutMillis: 30_000,
         query_timeout: this.queryTimeoutMs || undefined,
@@ -210,12 +210,12 @@ class Database {
       // mysql2 checks the certificate's host name only when asked (and never for an IP address):
       // RDS endpoints are names, and the certificate RDS presents holds them.
       ssl: tls && { ...tls, verifyIdentity: true },
-      connectionLimit: 5,
+      connectionLimit: POOL_SIZE,
       // requests waiting for a free connection, at most: past them, one fails at once (each waits
       // ACQUIRE_TIMEOUT_MS at most, see run)
       queueLimit: 100,
       connectTimeout: 3000,
-      maxIdle: 5,
+      maxIdle: POOL_SIZE,
       idleTimeout: 30_000,
       enableKeepAlive: true,
     });
@@ -302,6 +302,15 @@ class Database {
     pool.end().catch(() => {});
   }
 
+  /**
+   * Whether every connection of the pool is taken and queries wait for one: a check that timed
+   * out then waited behind them, and cannot tell a slow database from a full pool (review BA:
+   * "unreachable" for 10 s while the database answered other sessions at once).
+   */
+  saturated() {
+    return (this.inUse.get(this.pool) ?? 0) > POOL_SIZE;
+  }
+
   /** Resolves when `SELECT 1` answers within `timeoutMs`; rejects otherwise. */
   async ping(timeoutMs) {
     let timer;
@@ -363,6 +372,9 @@ class Database {
     if (this.pool) await this.pool.end();
   }
 }
+
+/** Connections a process's pool holds at most. */
+const POOL_SIZE = 5;
 
 /** MySQL's errors of a read-only server (ER_OPTION_PREVENTS_STATEMENT, ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER_READ_ONLY_MODE). */
 const READ_ONLY_ERRNOS = [1290, 1792, 1836];

@@ -6,7 +6,9 @@
  *   GET /         who answered: version, port, pid, host, environment
  *   GET /healthz  200 while this process can serve (the ALB checks nginx's /healthz, which asks us),
  *                 with the database's reachability reported beside it, never failing it
- *   GET /healthz/db  200 when the database answers, 500 when it does not
+ *   GET /healthz/db  200 when the database answers, 500 when it does not, 503 when the check waited
+ *                    behind a pool whose every connection is taken ("saturated": this process is at
+ *                    its pool's limit; the database behind may be slow, or answering other sessions)
  *   GET /work     a CPU-bound request (hashing), for load tests and benchmarks
  *   POST /echo    a write-like request (answers with the bytes received), for deploy tests
  *   POST /files   stores the body as a file in the app's state directory (see `stateDir`)
@@ -83,7 +85,7 @@ function openDatabase() {
 
 /**
  * The database's reachability, asked at most once a second however often the health check comes,
- * and answered within a second: "ok", "unreachable" or "not configured".
+ * and answered within a second: "ok", "unreachable", "saturated" or "not configured".
  */
 let lastDatabaseCheck = { at: 0, status: Promise.resolve("not configured") };
 function databaseStatus() {
@@ -93,7 +95,7 @@ function databaseStatus() {
       at: Date.now(),
       status: database.ping(1000).then(
         () => "ok",
-        () => "unreachable",
+        () => (database.saturated() ? "saturated" : "unreachable"),
       ),
     };
   }
@@ -203,7 +205,9 @@ const server = http.createServer((req, res) => {
       if (stopping) return send(res, 503, { status: "stopping", version, port });
       return void databaseStatus().then((database) => send(res, 200, { status: "ok", version, port, database }));
     case "/healthz/db":
-      return void databaseStatus().then((db) => send(res, db === "ok" ? 200 : 500, { database: db, version, port }));
+      return void databaseStatus().then((db) =>
+        send(res, db === "ok" ? 200 : db === "saturated" ? 503 : 500, { database: db, version, port }),
+      );
     case "/":
       return send(res, 200, {
         app: "sample-app",

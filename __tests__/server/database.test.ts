@@ -547,6 +547,39 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
     STEP_TIMEOUT_MS,
   );
 
+  test("a pool whose every connection is taken is reported as saturated (503), not as an unreachable database (500) (review BA)", () =>
+    onEach(async (bed) => {
+      const postgres = bed.engine === "postgres";
+      const sleep12 = postgres ? "SELECT pg_sleep(12)" : "SELECT SLEEP(12)";
+      const lock = postgres
+        ? bed.db.admin(`BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE; ${sleep12}; COMMIT;`, "app")
+        : bed.db.admin(`LOCK TABLES notes WRITE; ${sleep12}; UNLOCK TABLES;`, "app");
+      const sleeping = postgres
+        ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '${sleep12}%' AND state = 'active' AND pid <> pg_backend_pid()`
+        : `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '${sleep12}%' AND ID <> CONNECTION_ID()`;
+      let holder = "";
+      await waitUntil("the lock held", async () => (holder = await bed.db.admin(sleeping)) !== "", 30_000);
+      // one process's five connections taken by writes waiting behind the lock, more queued
+      const port = bed.bed.host.appPorts[0];
+      const writes = Array.from({ length: 8 }, (_, i) =>
+        call(port, "POST", "/notes", `saturate ${bed.engine} ${i}`).catch(() => undefined),
+      );
+      await sleep(1500);
+      const health = await call(port, "GET", "/healthz/db");
+      expect({ status: health.status, database: JSON.parse(health.body).database }).toEqual({
+        status: 503,
+        database: "saturated",
+      });
+      await bed.db.admin(postgres ? `SELECT pg_cancel_backend(${holder})` : `KILL QUERY ${holder}`);
+      await lock.catch(() => undefined);
+      await Promise.all(writes);
+      await waitUntil(
+        "the database ok again",
+        async () => (await call(port, "GET", "/healthz/db")).status === 200,
+        30_000,
+      );
+    }));
+
   test(
     "the database restarts: writes fail fast, /healthz stays 200 through nginx and says so, then the app recovers with no deploy or restart",
     () =>
