@@ -1038,9 +1038,11 @@ describe("the deploy script", () => {
       versionCurl(root, `if [[ $port == 8002 && $target == */1.0.0 ]]; then exit 28; fi`);
       const hung = deploy();
       expect(hung.status).toBe(0);
-      expect(hung.stdout.split("\n").filter((line) => / -> 2\.0\.0$|moved first$/.test(line))).toEqual([
-        "deploy: port 8002: no answer to its health check: killed, moved first",
+      expect(hung.stdout.split("\n").filter((line) => / -> 2\.0\.0$|moved first$|killed$/.test(line))).toEqual([
+        "deploy: port 8002: no answer to its health check: moved first",
         "deploy: port 8002: 1.0.0 -> 2.0.0",
+        // killed right before its own move, not earlier: systemd would start it again on 1.0.0 meanwhile (review BJ)
+        "deploy: port 8002: still no answer once held out: killed",
         "deploy: port 8001: 1.0.0 -> 2.0.0",
       ]);
       expect(hung.calls).toEqual(["kill --signal=SIGKILL app@8002", "restart app@8002", "restart app@8001"]);
@@ -1059,6 +1061,7 @@ describe("the deploy script", () => {
       const none = deploy();
       expect(none.status).toBe(0);
       expect(none.stdout).not.toContain("killed");
+      expect(none.stdout).toContain("port 8001: no answer to its health check: moved first");
       expect(none.calls).toEqual(["restart app@8001", "restart app@8002"]);
 
       // both answering: the order of the ports, as before
@@ -1129,8 +1132,7 @@ describe("the deploy script", () => {
         expect(again.output()).toContain(
           "deploy: an earlier deploy did not finish: a rollback returns its ports to where it found them",
         );
-        if (!held)
-          expect(again.output()).toContain("deploy: port 8002: no answer to its health check: killed, moved first");
+        if (!held) expect(again.output()).toContain("deploy: port 8002: no answer to its health check: moved first");
         expect(again.output()).not.toContain("port 8001: 2.0.0 -> 2.0.0");
         expect(again.output()).toContain("deploy: port 8002: back on 1.0.0");
         expect(again.output()).toContain("deploy: port 8001: back on 1.0.0");

@@ -307,20 +307,18 @@ export function deployScript(host: AppHost): string {
     // nginx.conf). Then those in rotation that do not answer their health check (hung, and not yet
     // held out by the watchdog): holding out an answering one first would leave them alone with
     // the traffic (review AQ: a deploy beside a hung process of two stopped the server for 15 s).
-    // Such a port is held out at once and asked again (a busy one, its queue no longer growing,
-    // answers); one still silent is hung, and killed as the watchdog kills it: stopped the usual
-    // way, a process that cannot act on SIGTERM keeps the requests it holds until systemd's stop
-    // timeout, and nginx's 30-s read timeout ends them first (review BI: 504s and 30-s waits).
-    // Only while another process answers, or on a server of one, as the watchdog: when none
-    // answers the cause is shared (overload, a dependency), and the moves restart each in turn.
+    // When its turn comes, such a port is held out and asked again (a busy one, its queue no
+    // longer growing, answers); one still silent is hung, and killed right before its move, as the
+    // watchdog kills it: stopped the usual way, a process that cannot act on SIGTERM keeps the
+    // requests it holds until systemd's stop timeout, and nginx's 30-s read timeout ends them
+    // first (review BI: 504s and 30-s waits). Killed earlier, systemd would start it again on the
+    // old release before its move (review BJ). Only while another process answers, or on a server
+    // of one, as the watchdog: when none answers the cause is shared (overload, a dependency, a
+    // database down), and the moves restart each in turn (may_kill=0).
     "held=() silent=() serving=()",
     'up() { curl -fso /dev/null -m 2 "http://127.0.0.1:$1$HEALTH_PATH"; }',
-    'for port in "${PORTS[@]}"; do if is_held "$port"; then held+=("$port"); elif up "$port"; then serving+=("$port"); else silent+=("$port"); fi; done',
-    '((${#serving[@]} || ${#PORTS[@]} == 1)) && for port in "${silent[@]}"; do',
-    `  : >${heldMarker(host, "$port")}; up "$port" && continue`,
-    '  log "port $port: no answer to its health check: killed, moved first"',
-    '  $CTL kill --signal=SIGKILL "app@$port"',
-    "done",
+    'for port in "${PORTS[@]}"; do if is_held "$port"; then held+=("$port"); elif up "$port"; then serving+=("$port"); else log "port $port: no answer to its health check: moved first"; silent+=("$port"); fi; done',
+    "may_kill=$((${#serving[@]} || ${#PORTS[@]} == 1))",
     'for port in "${held[@]}" "${silent[@]}" "${serving[@]}"; do',
     '  still_running || { log "rolling back"; roll_back; }',
     '  previous=$(running "$port")',
@@ -340,6 +338,7 @@ export function deployScript(host: AppHost): string {
     "  fi",
     '  log "port $port: ${previous:-nothing} -> $version"',
     '  moved+=("$port:${before[$port]}")',
+    `  if ((may_kill)) && [[ " \${silent[*]} " == *" $port "* ]]; then : >${heldMarker(host, "$port")}; up "$port" || { log "port $port: still no answer once held out: killed"; $CTL kill --signal=SIGKILL "app@$port"; }; fi`,
     '  if ! switch "$port" "$version"; then',
     '    log "port $port: $version did not start, answer its health check and settle; rolling back, this port first"',
     "    roll_back",
