@@ -48,6 +48,45 @@ async function inRelease(bed: DatabaseBed, lines: string[]): Promise<string> {
   return (await run(process.execPath, ["-e", lines.join("\n")], { env, cwd: release })).stdout;
 }
 
+/**
+ * Another session runs `hold` (it must end in the engine's 60-s sleep) until a statement matching
+ * `waiter` (a LIKE pattern) has waited for a lock it holds, and `moreMs` more have passed; then its
+ * sleep is cancelled, which lets go. `during` runs meanwhile (a deploy), and its result is returned.
+ * Not a fixed hold: on a loaded machine a deploy once reached its migrations after a 5-s hold ended.
+ */
+async function holdWhileWaitedOn<T>(
+  bed: DatabaseBed,
+  hold: string,
+  waiter: string,
+  moreMs: number,
+  during: () => Promise<T>,
+): Promise<T> {
+  const postgres = bed.engine === "postgres";
+  const sleep60 = postgres ? "SELECT pg_sleep(60)" : "SELECT SLEEP(60)";
+  const holder = bed.db.admin(hold, "app");
+  const sleeping = postgres
+    ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '${sleep60}%' AND state = 'active' AND pid <> pg_backend_pid()`
+    : `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '${sleep60}%' AND ID <> CONNECTION_ID()`;
+  let pid = "";
+  await waitUntil("the lock held", async () => (pid = await bed.db.admin(sleeping)) !== "", 30_000);
+  const result = during();
+  const waiting = postgres
+    ? `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '${waiter}'`
+    : `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for%lock%' AND INFO LIKE '${waiter}'`;
+  try {
+    await waitUntil(
+      `a statement waiting on the lock (${waiter})`,
+      async () => (await bed.db.admin(waiting)) !== "0",
+      60_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, moreMs));
+  } finally {
+    await bed.db.admin(postgres ? `SELECT pg_cancel_backend(${pid})` : `KILL QUERY ${pid}`);
+    await holder.catch(() => undefined);
+  }
+  return result;
+}
+
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * p)];
 
@@ -491,17 +530,17 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
           if (added === migrations) throw new Error("could not add a migration to migrations.js");
           files.set("migrations.js", added);
         });
-        // another session reads the table in a transaction it keeps open for 5 s (a report, a dump)
-        const sleep = postgres ? "SELECT pg_sleep(5)" : "SELECT SLEEP(5)";
-        const holder = postgres
-          ? bed.db.admin(`BEGIN; SELECT COUNT(*) FROM notes; ${sleep}; COMMIT;`, "app")
-          : bed.db.admin(`START TRANSACTION; SELECT COUNT(*) FROM notes; ${sleep}; COMMIT;`, "app");
-        const sleeping = postgres
-          ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '${sleep}%' AND state = 'active' AND pid <> pg_backend_pid()`
-          : `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '${sleep}%' AND ID <> CONNECTION_ID()`;
-        await waitUntil("the transaction open", async () => (await bed.db.admin(sleeping)) !== "", 30_000);
-        const deploy = await bed.deploy("1.2.0");
-        await holder;
+        // another session reads the table in a transaction it keeps open (a report, a dump) until
+        // the migration's ALTER has waited on it and given up once (3 s)
+        const deploy = await holdWhileWaitedOn(
+          bed,
+          postgres
+            ? "BEGIN; SELECT COUNT(*) FROM notes; SELECT pg_sleep(60); COMMIT;"
+            : "START TRANSACTION; SELECT COUNT(*) FROM notes; SELECT SLEEP(60); COMMIT;",
+          "ALTER TABLE notes ADD COLUMN score%",
+          3500,
+          () => bed.deploy("1.2.0"),
+        );
         expect(deploy.output).toContain("migrate: 003_notes_score: a table's lock is held by another session");
         expect(deploy.output).toContain("migrate: applied 003_notes_score");
         expect(deploy.code).toBe(0);
@@ -526,17 +565,17 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
           if (added === migrations) throw new Error("could not add a migration to migrations.js");
           files.set("migrations.js", added);
         });
-        // the migrations' own table held by another session for 6 s (a dump's lock, say)
-        const sleep = postgres ? "SELECT pg_sleep(6)" : "SELECT SLEEP(6)";
-        const holder = postgres
-          ? bed.db.admin(`BEGIN; LOCK TABLE schema_migrations IN SHARE MODE; ${sleep}; COMMIT;`, "app")
-          : bed.db.admin(`LOCK TABLES schema_migrations READ; ${sleep}; UNLOCK TABLES;`, "app");
-        const sleeping = postgres
-          ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '${sleep}%' AND state = 'active' AND pid <> pg_backend_pid()`
-          : `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '${sleep}%' AND ID <> CONNECTION_ID()`;
-        await waitUntil("the table held", async () => (await bed.db.admin(sleeping)) !== "", 30_000);
-        const deploy = await bed.deploy("1.3.0");
-        await holder;
+        // the migrations' own table held by another session (a dump's lock, say) until the record
+        // of 004 has waited on it longer than a migration's statement may (3 s)
+        const deploy = await holdWhileWaitedOn(
+          bed,
+          postgres
+            ? "BEGIN; LOCK TABLE schema_migrations IN SHARE MODE; SELECT pg_sleep(60); COMMIT;"
+            : "LOCK TABLES schema_migrations READ; SELECT SLEEP(60); UNLOCK TABLES;",
+          "INSERT INTO schema_migrations%",
+          4000,
+          () => bed.deploy("1.3.0"),
+        );
         expect(deploy.output).toContain("migrate: applied 004_notes_rank");
         expect(deploy.output).not.toContain("Duplicate column");
         expect(deploy.code).toBe(0);
