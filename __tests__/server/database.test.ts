@@ -49,26 +49,58 @@ async function inRelease(bed: DatabaseBed, lines: string[]): Promise<string> {
 }
 
 /**
- * Another session runs `hold` (it must end in the engine's 60-s sleep) until a statement matching
+ * Another session runs `hold(sleep)`, SQL that takes a lock and then runs `sleep`, the engine's
+ * 60-s sleep; resolves once it sleeps (so holds the lock), with that session's run and `release`,
+ * which cancels the sleep (the session then lets go, and ends as its SQL says).
+ */
+async function heldBy(
+  bed: DatabaseBed,
+  hold: (sleep: string) => string,
+): Promise<{ session: Promise<string>; release: () => Promise<string> }> {
+  const postgres = bed.engine === "postgres";
+  const sleep = postgres ? "SELECT pg_sleep(60)" : "SELECT SLEEP(60)";
+  const session = bed.db.admin(hold(sleep), "app");
+  const sleeping = postgres
+    ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '${sleep}%' AND state = 'active' AND pid <> pg_backend_pid()`
+    : `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '${sleep}%' AND ID <> CONNECTION_ID()`;
+  let pid = "";
+  await waitUntil("the lock held", async () => (pid = await bed.db.admin(sleeping)) !== "", 30_000);
+  const release = () => bed.db.admin(postgres ? `SELECT pg_cancel_backend(${pid})` : `KILL QUERY ${pid}`);
+  return { session, release };
+}
+
+/** Migrations the drills add to the sample app's, in order, by id. */
+const MIGRATIONS: Record<string, string> = {
+  "002_notes_author": `{ id: "002_notes_author", postgres: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'", mysql: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'" }`,
+  "003_notes_score": `{ id: "003_notes_score", postgres: "ALTER TABLE notes ADD COLUMN score integer NOT NULL DEFAULT 0", mysql: "ALTER TABLE notes ADD COLUMN score integer NOT NULL DEFAULT 0" }`,
+  "004_notes_rank": `{ id: "004_notes_rank", postgres: "ALTER TABLE notes ADD COLUMN rank integer NOT NULL DEFAULT 0", mysql: "ALTER TABLE notes ADD COLUMN \\\`rank\\\` integer NOT NULL DEFAULT 0" }`,
+};
+
+/** Release `version` of the sample app as it is, with `ids` of MIGRATIONS added to its own. */
+function putReleaseWithMigrations(bed: DatabaseBed, version: string, ids: string[]): void {
+  bed.putRelease(version, (files) => {
+    const migrations = files.get("migrations.js")!;
+    const added = migrations.replace(/\];\s*$/, `${ids.map((id) => `  ${MIGRATIONS[id]},\n`).join("")}];\n`);
+    if (added === migrations) throw new Error("could not add a migration to migrations.js");
+    files.set("migrations.js", added);
+  });
+}
+
+/**
+ * Another session runs `hold(sleep)` (as `heldBy`) until a statement matching
  * `waiter` (a LIKE pattern) has waited for a lock it holds, and `moreMs` more have passed; then its
  * sleep is cancelled, which lets go. `during` runs meanwhile (a deploy), and its result is returned.
  * Not a fixed hold: on a loaded machine a deploy once reached its migrations after a 5-s hold ended.
  */
 async function holdWhileWaitedOn<T>(
   bed: DatabaseBed,
-  hold: string,
+  hold: (sleep: string) => string,
   waiter: string,
   moreMs: number,
   during: () => Promise<T>,
 ): Promise<T> {
   const postgres = bed.engine === "postgres";
-  const sleep60 = postgres ? "SELECT pg_sleep(60)" : "SELECT SLEEP(60)";
-  const holder = bed.db.admin(hold, "app");
-  const sleeping = postgres
-    ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '${sleep60}%' AND state = 'active' AND pid <> pg_backend_pid()`
-    : `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '${sleep60}%' AND ID <> CONNECTION_ID()`;
-  let pid = "";
-  await waitUntil("the lock held", async () => (pid = await bed.db.admin(sleeping)) !== "", 30_000);
+  const { session, release } = await heldBy(bed, hold);
   const result = during();
   const waiting = postgres
     ? `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '${waiter}'`
@@ -81,8 +113,8 @@ async function holdWhileWaitedOn<T>(
     );
     await new Promise((resolve) => setTimeout(resolve, moreMs));
   } finally {
-    await bed.db.admin(postgres ? `SELECT pg_cancel_backend(${pid})` : `KILL QUERY ${pid}`);
-    await holder.catch(() => undefined);
+    await release();
+    await session.catch(() => undefined);
   }
   return result;
 }
@@ -258,16 +290,12 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       const postgres = bed.engine === "postgres";
       // the table locked by another session until the insert below has given up (not for a fixed
       // time, which a loaded machine outran once: the insert then ran after the lock had gone)
-      const sleep = postgres ? "SELECT pg_sleep(60)" : "SELECT SLEEP(60)";
-      const lock = postgres
-        ? bed.db.admin(`BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE; ${sleep}; COMMIT;`, "app")
-        : bed.db.admin(`LOCK TABLES notes WRITE; ${sleep}; UNLOCK TABLES;`, "app");
-      // held once that session sleeps (it sleeps only once the lock was granted)
-      const sleeping = postgres
-        ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '${sleep}%' AND state = 'active' AND pid <> pg_backend_pid()`
-        : `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '${sleep}%' AND ID <> CONNECTION_ID()`;
-      let holder = "";
-      await waitUntil("the lock held", async () => (holder = await bed.db.admin(sleeping)) !== "", 30_000);
+      // (held once that session sleeps: it sleeps only once the lock was granted)
+      const lock = await heldBy(bed, (sleep) =>
+        postgres
+          ? `BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE; ${sleep}; COMMIT;`
+          : `LOCK TABLES notes WRITE; ${sleep}; UNLOCK TABLES;`,
+      );
       // the app's own database code, giving up after 2 s (the app's is 10 s)
       const insert =
         bed.engine === "postgres" ? "INSERT INTO notes (body) VALUES ($1)" : "INSERT INTO notes (body) VALUES (?)";
@@ -279,8 +307,8 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
       expect(stdout).toMatch(/^failed: /);
       // the lock goes: the sleep cancelled, which fails that session's client (and in PostgreSQL its
       // transaction); an insert still waiting behind it on the database's side would now be written
-      await bed.db.admin(postgres ? `SELECT pg_cancel_backend(${holder})` : `KILL QUERY ${holder}`);
-      await expect(lock).rejects.toThrow(postgres ? /canceling statement due to user request/ : /interrupted/);
+      await lock.release();
+      await expect(lock.session).rejects.toThrow(postgres ? /canceling statement due to user request/ : /interrupted/);
       await new Promise((resolve) => setTimeout(resolve, 500));
       const written = await bed.db.admin(`SELECT COUNT(*) FROM notes WHERE body = '${body}'`, "app");
       expect(written.trim()).toBe("0");
@@ -395,15 +423,7 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
         const port = bed.bed.nginxPort;
         const runs = async () => Number(await bed.db.admin("SELECT COUNT(*) FROM migration_runs", "app"));
         const runsBefore = await runs();
-        bed.putRelease("1.1.0", (files) => {
-          const migrations = files.get("migrations.js")!;
-          const added = migrations.replace(
-            /\];\s*$/,
-            `  { id: "002_notes_author", postgres: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'", mysql: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'" },\n];\n`,
-          );
-          if (added === migrations) throw new Error("could not add a migration to migrations.js");
-          files.set("migrations.js", added);
-        });
+        putReleaseWithMigrations(bed, "1.1.0", ["002_notes_author"]);
         // steady load: 4 clients, each writing a note and reading it back, until the deploy is done
         const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
         const failures: string[] = [];
@@ -519,24 +539,15 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
     () =>
       onEach(async (bed) => {
         const postgres = bed.engine === "postgres";
-        const add = (id: string, column: string) =>
-          `  { id: "${id}", postgres: "ALTER TABLE notes ADD COLUMN ${column} integer NOT NULL DEFAULT 0", mysql: "ALTER TABLE notes ADD COLUMN ${column} integer NOT NULL DEFAULT 0" },\n`;
-        bed.putRelease("1.2.0", (files) => {
-          const migrations = files.get("migrations.js")!;
-          const added = migrations.replace(
-            /\];\s*$/,
-            `  { id: "002_notes_author", postgres: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'", mysql: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'" },\n${add("003_notes_score", "score")}];\n`,
-          );
-          if (added === migrations) throw new Error("could not add a migration to migrations.js");
-          files.set("migrations.js", added);
-        });
+        putReleaseWithMigrations(bed, "1.2.0", ["002_notes_author", "003_notes_score"]);
         // another session reads the table in a transaction it keeps open (a report, a dump) until
         // the migration's ALTER has waited on it and given up once (3 s)
         const deploy = await holdWhileWaitedOn(
           bed,
-          postgres
-            ? "BEGIN; SELECT COUNT(*) FROM notes; SELECT pg_sleep(60); COMMIT;"
-            : "START TRANSACTION; SELECT COUNT(*) FROM notes; SELECT SLEEP(60); COMMIT;",
+          (sleep) =>
+            postgres
+              ? `BEGIN; SELECT COUNT(*) FROM notes; ${sleep}; COMMIT;`
+              : `START TRANSACTION; SELECT COUNT(*) FROM notes; ${sleep}; COMMIT;`,
           "ALTER TABLE notes ADD COLUMN score%",
           3500,
           () => bed.deploy("1.2.0"),
@@ -554,24 +565,15 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
     () =>
       onEach(async (bed) => {
         const postgres = bed.engine === "postgres";
-        bed.putRelease("1.3.0", (files) => {
-          const migrations = files.get("migrations.js")!;
-          const added = migrations.replace(
-            /\];\s*$/,
-            `  { id: "002_notes_author", postgres: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'", mysql: "ALTER TABLE notes ADD COLUMN author varchar(64) NOT NULL DEFAULT 'anonymous'" },\n` +
-              `  { id: "003_notes_score", postgres: "ALTER TABLE notes ADD COLUMN score integer NOT NULL DEFAULT 0", mysql: "ALTER TABLE notes ADD COLUMN score integer NOT NULL DEFAULT 0" },\n` +
-              `  { id: "004_notes_rank", postgres: "ALTER TABLE notes ADD COLUMN rank integer NOT NULL DEFAULT 0", mysql: "ALTER TABLE notes ADD COLUMN \\\`rank\\\` integer NOT NULL DEFAULT 0" },\n];\n`,
-          );
-          if (added === migrations) throw new Error("could not add a migration to migrations.js");
-          files.set("migrations.js", added);
-        });
+        putReleaseWithMigrations(bed, "1.3.0", ["002_notes_author", "003_notes_score", "004_notes_rank"]);
         // the migrations' own table held by another session (a dump's lock, say) until the record
         // of 004 has waited on it longer than a migration's statement may (3 s)
         const deploy = await holdWhileWaitedOn(
           bed,
-          postgres
-            ? "BEGIN; LOCK TABLE schema_migrations IN SHARE MODE; SELECT pg_sleep(60); COMMIT;"
-            : "LOCK TABLES schema_migrations READ; SELECT SLEEP(60); UNLOCK TABLES;",
+          (sleep) =>
+            postgres
+              ? `BEGIN; LOCK TABLE schema_migrations IN SHARE MODE; ${sleep}; COMMIT;`
+              : `LOCK TABLES schema_migrations READ; ${sleep}; UNLOCK TABLES;`,
           "INSERT INTO schema_migrations%",
           4000,
           () => bed.deploy("1.3.0"),
@@ -589,15 +591,11 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
   test("a pool whose every connection is taken is reported as saturated (503), not as an unreachable database (500) (review BA)", () =>
     onEach(async (bed) => {
       const postgres = bed.engine === "postgres";
-      const sleep12 = postgres ? "SELECT pg_sleep(12)" : "SELECT SLEEP(12)";
-      const lock = postgres
-        ? bed.db.admin(`BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE; ${sleep12}; COMMIT;`, "app")
-        : bed.db.admin(`LOCK TABLES notes WRITE; ${sleep12}; UNLOCK TABLES;`, "app");
-      const sleeping = postgres
-        ? `SELECT pid FROM pg_stat_activity WHERE query LIKE '${sleep12}%' AND state = 'active' AND pid <> pg_backend_pid()`
-        : `SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '${sleep12}%' AND ID <> CONNECTION_ID()`;
-      let holder = "";
-      await waitUntil("the lock held", async () => (holder = await bed.db.admin(sleeping)) !== "", 30_000);
+      const lock = await heldBy(bed, (sleep) =>
+        postgres
+          ? `BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE; ${sleep}; COMMIT;`
+          : `LOCK TABLES notes WRITE; ${sleep}; UNLOCK TABLES;`,
+      );
       // one process's five connections taken by writes waiting behind the lock, more queued
       const port = bed.bed.host.appPorts[0];
       const writes = Array.from({ length: 8 }, (_, i) =>
@@ -609,8 +607,8 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
         status: 503,
         database: "saturated",
       });
-      await bed.db.admin(postgres ? `SELECT pg_cancel_backend(${holder})` : `KILL QUERY ${holder}`);
-      await lock.catch(() => undefined);
+      await lock.release();
+      await lock.session.catch(() => undefined);
       await Promise.all(writes);
       await waitUntil(
         "the database ok again",
