@@ -170,7 +170,7 @@ export const RULES: readonly Rule[] = [
       if (!arn) {
         return `is required when loadBalancer.https is true and no domain is set: set domain.name (a certificate is issued for it, validated in its Route 53 zone), or give an ACM certificate in ${env.region}, or set loadBalancer.https: false to serve plain HTTP`;
       }
-      const [region, account] = [arn.split(":")[3], arn.split(":")[4]];
+      const [, , , region, account] = arn.split(":");
       if (region !== env.region)
         return `must be in the environment's region ${env.region} (got a certificate in ${region})`;
       // A listener takes only a certificate of its own account (review BD): AWS refuses another's at apply

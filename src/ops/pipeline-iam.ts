@@ -700,18 +700,16 @@ function stateStatements(inputs: PolicyInputs, write: boolean): Statement[] {
  */
 const LISTS_THAT_READ_DATA = ["logs", "ssm"];
 function metadataReadsAsOne(actions: readonly string[]): string[] {
-  const verb = (action: string) => /^([a-z0-9-]+):(Describe|List)[A-Z]/.exec(action);
-  const count = new Map<string, number>();
-  for (const action of actions) {
-    const match = verb(action);
-    if (match && !(match[2] === "List" && LISTS_THAT_READ_DATA.includes(match[1])))
-      count.set(`${match[1]}:${match[2]}*`, (count.get(`${match[1]}:${match[2]}*`) ?? 0) + 1);
-  }
-  const grouped = (action: string) => {
-    const match = verb(action);
-    return match && (count.get(`${match[1]}:${match[2]}*`) ?? 0) > 1 ? `${match[1]}:${match[2]}*` : action;
+  /** The wildcard an action may be grouped under (`rds:Describe*`), or undefined. */
+  const groupOf = (action: string) => {
+    const match = /^([a-z0-9-]+):(Describe|List)[A-Z]/.exec(action);
+    if (!match || (match[2] === "List" && LISTS_THAT_READ_DATA.includes(match[1]))) return undefined;
+    return `${match[1]}:${match[2]}*`;
   };
-  return [...new Set(actions.map(grouped))];
+  const groups = actions.map(groupOf);
+  const count = new Map<string, number>();
+  for (const group of groups) if (group) count.set(group, (count.get(group) ?? 0) + 1);
+  return [...new Set(actions.map((action, i) => ((count.get(groups[i] ?? "") ?? 0) > 1 ? groups[i]! : action)))];
 }
 
 /**
