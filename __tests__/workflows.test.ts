@@ -723,12 +723,13 @@ describe("deploy.yml and deploy-environment.yml", () => {
     const runs = stepsOf(apply)
       .map((s) => s.run)
       .filter(Boolean);
-    // the review's plan is never applied: it reads the state without its lock, which the plan role may not write
-    expect(step(review, "Plan review").run).toBe('npm run plan -- "$ENVIRONMENT" --no-lock');
+    // the review's plan is never applied: it reads the state without its lock, which the plan role may not write;
+    // both plans are a deploy role's (a change to the roles' permissions boundary stops at the review)
+    expect(step(review, "Plan review").run).toBe('npm run plan -- "$ENVIRONMENT" --no-lock --deploy-role');
     // the deploy's guard takes the lock, and applies that very plan
     // it plans again, and goes on only with exactly the changes the review showed and the approval was given for
     const guard = runs.indexOf(
-      'npm run plan -- "$ENVIRONMENT" --expect-changes "reviewed/plan-$ENVIRONMENT.changes.json"',
+      'npm run plan -- "$ENVIRONMENT" --deploy-role --expect-changes "reviewed/plan-$ENVIRONMENT.changes.json"',
     );
     const download = stepsOf(apply).findIndex((s) => String(s.uses ?? "").startsWith("actions/download-artifact@"));
     expect(stepsOf(apply)[download].with).toEqual({

@@ -83,6 +83,14 @@ export class Naming {
   }
 
   /**
+   * The permissions boundary policy of the environment's roles, `<project>-<env>-boundary`: the
+   * deploy roles' policies name it (src/ops/pipeline-iam.ts), the stacks create it (RoleBoundary).
+   */
+  public roleBoundaryName(): string {
+    return this.name("boundary");
+  }
+
+  /**
    * A name prefix for S3 buckets, `<project>-<env>-<tier>-`: Terraform appends a unique suffix,
    * so a bucket's name is never taken from another account's, and replacements never clash.
    */

@@ -4,6 +4,7 @@ import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { Testing, TerraformStack } from "cdktf";
 import { cidrContains, cidrsOverlap } from "../../src/cidr";
 import { Network, type NetworkProps } from "../../src/constructs/network";
+import { RoleBoundary } from "../../src/constructs/role-boundary";
 import { Naming } from "../../src/naming";
 import { Synthesized } from "../helpers";
 
@@ -11,12 +12,15 @@ const AZS3 = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
 
 const synthesized = new Map<string, string>();
 
+/** Network's props as the tests give them: flow logs without the boundary, which the stack makes. */
+type Overrides = Partial<Omit<NetworkProps, "flowLogs">> & { flowLogs?: { retentionDays: number } };
+
 /**
  * The synthesized JSON of a Network with test defaults (3 AZs, per-AZ NAT, no flow logs), built
  * once per set of props (overrides that restate a default give the same props): the tests only
  * read it.
  */
-function networkJson(overrides: Partial<NetworkProps> = {}): string {
+function networkJson(overrides: Overrides = {}): string {
   const props = {
     cidr: "10.30.0.0/16",
     availabilityZones: AZS3,
@@ -28,13 +32,16 @@ function networkJson(overrides: Partial<NetworkProps> = {}): string {
   const known = synthesized.get(key);
   if (known !== undefined) return known;
   const json = Testing.synthScope((scope) => {
-    new Network(scope, "Network", { naming: new Naming("shop", "test"), ...props });
+    const naming = new Naming("shop", "test");
+    const boundary = props.flowLogs && new RoleBoundary(scope, "RoleBoundary", { naming });
+    const flowLogs = props.flowLogs && boundary && { ...props.flowLogs, boundary };
+    new Network(scope, "Network", { naming, ...props, flowLogs });
   });
   synthesized.set(key, json);
   return json;
 }
 
-function network(overrides: Partial<NetworkProps> = {}): Synthesized {
+function network(overrides: Overrides = {}): Synthesized {
   return new Synthesized(networkJson(overrides));
 }
 
@@ -238,7 +245,7 @@ describe("Network", () => {
     [{ availabilityZones: ["ap-northeast-2a", "ap-northeast-2a"] }, /at least 2 distinct/],
     [{ cidr: "10.0.0.0/24" }, /Network: cidr must be a \/16 to \/22 block/],
   ])("rejects %p", (overrides, message) => {
-    expect(() => network(overrides as Partial<NetworkProps>)).toThrow(message);
+    expect(() => network(overrides as Overrides)).toThrow(message);
   });
 
   test("rejects a CIDR that is a token rather than a literal", () => {

@@ -11,7 +11,8 @@ import { scriptCommand } from "../../src/ops/script-runner";
 import { runInProcess } from "../cli";
 import { environment, environmentFolders, productionEnvironmentFile, tempDir } from "../helpers";
 import {
-  ATTACHED_MANAGED_POLICIES,
+  BOUNDARY_WRITES_FOR_ADMINS,
+  BOUNDED_ROLE_WRITES,
   deployRolePolicy,
   INLINE_POLICY_LIMIT,
   planRolePolicy,
@@ -111,7 +112,9 @@ test("every type the stacks synthesize (and the code can create) has its read ac
     for (const action of TYPE_ACTIONS[type].read)
       expect({ type, action, allowed: allows(plan, action) }).toEqual({ type, action, allowed: true });
     for (const action of [...TYPE_ACTIONS[type].read, ...TYPE_ACTIONS[type].write]) {
-      expect({ type, action, allowed: allows(deploy, action) }).toEqual({ type, action, allowed: true });
+      // but the permissions boundary's writes, which are an administrator's (the next test)
+      const allowed = !(BOUNDARY_WRITES_FOR_ADMINS as readonly string[]).includes(action);
+      expect({ type, action, allowed: allows(deploy, action) }).toEqual({ type, action, allowed });
     }
   }
 });
@@ -170,12 +173,12 @@ test("a deploy role can create the service-linked roles of Auto Scaling, ELB, RD
       (alarm.alarm_actions ?? []).some((action: string) => action.startsWith("arn:aws:automate:")),
     );
   expect(SHIPPED_NAMES.filter(ec2Actions).length).toBeGreaterThan(0);
-  // IAM writes and PassRole reach only the project's own roles and instance profiles.
+  // IAM writes and PassRole reach only the project's own roles, instance profiles and boundary policies.
   for (const statement of deploy.Statement.filter(
     (s) => s.Action.some((a) => a.startsWith("iam:")) && s.Sid !== "CreateServiceLinkedRoles",
   )) {
     for (const resource of [statement.Resource].flat())
-      expect(resource).toMatch(new RegExp(`^arn:aws:iam::\\*:(role|instance-profile)/${escaped(PROJECT)}-\\*$`));
+      expect(resource).toMatch(new RegExp(`^arn:aws:iam::\\*:(role|\\*)/${escaped(PROJECT)}-\\*$`));
   }
 });
 
@@ -254,34 +257,50 @@ test("a deploy role passes only its own environment's roles, and only to EC2 and
   ]);
 });
 
-test("a deploy role attaches only the managed policies the stacks attach: never AdministratorAccess to a role it could assume", () => {
-  const attached = new Set<string>();
-  for (const doc of documents.values()) {
-    const attachments = (doc as any).resource?.aws_iam_role_policy_attachment ?? {};
-    for (const attachment of Object.values(attachments) as Array<{ policy_arn: string }>) {
-      attached.add(attachment.policy_arn);
+test("a deploy role makes a role, writes or attaches its policies only while the role carries its environment's permissions boundary, which it may neither write nor take off: it cannot mint a role stronger than the boundary", () => {
+  const files = pipelinePolicyFiles(ROOT, documents);
+  for (const env of SHIPPED_NAMES) {
+    const policy = JSON.parse(files[POLICY_FILES.deploy(env)]) as typeof deploy;
+    for (const action of BOUNDED_ROLE_WRITES) {
+      const granting = policy.Statement.filter(
+        (s) => s.Effect === "Allow" && s.Action.some((a) => actionPattern(a).test(action)),
+      );
+      expect({ env, action, granting }).toEqual({
+        env,
+        action,
+        granting: [
+          expect.objectContaining({
+            Sid: "ManageIamBounded",
+            Resource: [`arn:aws:iam::*:role/${PROJECT}-${env}-*`],
+            Condition: {
+              StringEquals: {
+                "iam:PermissionsBoundary": [`arn:aws:iam::\${aws:PrincipalAccount}:policy/${PROJECT}-${env}-boundary`],
+              },
+            },
+          }),
+        ],
+      });
+    }
+    // the boundary's content (a new policy, a new version, an older version made the default), and
+    // a role's boundary taken off: no statement allows them
+    for (const action of [
+      ...BOUNDARY_WRITES_FOR_ADMINS,
+      "iam:SetDefaultPolicyVersion",
+      "iam:DeleteRolePermissionsBoundary",
+    ]) {
+      expect({ env, action, allowed: allows(policy, action) }).toEqual({ env, action, allowed: false });
     }
   }
-  expect([...attached].sort()).toEqual([...ATTACHED_MANAGED_POLICIES].sort());
-  const attach = deploy.Statement.filter((s) => s.Action.some((a) => /^iam:(Attach|Detach)RolePolicy$/.test(a)));
-  expect(attach).toEqual([
-    expect.objectContaining({
-      Action: ["iam:AttachRolePolicy"],
-      Condition: { ArnEquals: { "iam:PolicyARN": ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"] } },
-    }),
-    // what the stacks attached before (CloudWatchAgentServerPolicy) may be detached, never attached
-    expect.objectContaining({
-      Action: ["iam:DetachRolePolicy"],
-      Condition: {
-        ArnEquals: {
-          "iam:PolicyARN": [
-            "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-            "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
-          ],
-        },
-      },
-    }),
-  ]);
+  // and the stacks: every role carries the boundary the deploy role names, a policy of that name
+  for (const [env, doc] of documents) {
+    const { aws_iam_policy: policies, aws_iam_role: roles } = (doc as any).resource;
+    const boundaries = Object.entries(policies as Record<string, { name: string }>);
+    expect(boundaries.map(([, p]) => p.name)).toEqual([`${PROJECT}-${env}-boundary`]);
+    const [[key]] = boundaries;
+    for (const role of Object.values(roles as Record<string, { permissions_boundary?: string }>)) {
+      expect({ env, boundary: role.permissions_boundary }).toEqual({ env, boundary: `\${aws_iam_policy.${key}.arn}` });
+    }
+  }
 });
 
 test("parameters are read and written by name: the project's own and AWS's public ones, every one the stacks use", () => {

@@ -657,6 +657,58 @@ describe("plan review: changes that look safe but are not", () => {
     expect(reviewPlan(plan(text("shop", "app")), documentOf(split)).findings).toEqual([]);
   });
 
+  test("a plan that makes or changes the roles' permissions boundary is blocked for a deploy role, which may not write it (its apply would stop half-way), and noted for an administrator; its tags alone, or its deletion, are a deploy role's", () => {
+    const boundary = address(split, "aws_iam_policy", "Policy");
+    expect(boundary).toMatch(/^aws_iam_policy\.RoleBoundary_Policy_/);
+    const doc = (actions: string[]) =>
+      JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: actions, Resource: "*" }] });
+    const unknownPolicy = {
+      ...update(boundary, { policy: doc(["a:B"]) }, {}),
+      change: { ...update(boundary, { policy: doc(["a:B"]) }, {}).change, after_unknown: { policy: true } },
+    };
+    const cases = [
+      ["create", create(boundary, { policy: doc(["a:B"]) }), "makes the permissions boundary of its roles"],
+      [
+        "update",
+        update(boundary, { policy: doc(["a:B"]) }, { policy: doc(["a:B", "c:D"]) }),
+        "changes the permissions boundary",
+      ],
+      ["replace", replace(boundary, [["name"]]), "changes the permissions boundary"],
+      ["known after apply", unknownPolicy, "changes the permissions boundary"],
+    ] as const;
+    for (const [what, change, says] of cases) {
+      const plan = planDocument({ resourceChanges: [change] });
+      const ci = reviewPlan(plan, documentOf(split), { environment: "dr", deployRole: true, allowDestroy: true });
+      expect({ what, blocked: ci.blocked, findings: ci.findings.map((f) => [f.address, f.blocks]) }).toEqual({
+        what,
+        blocked: true,
+        findings: [[boundary, true]],
+      });
+      expect(ci.findings[0].message).toContain(`environments/dr: this plan ${says}`);
+      expect(ci.findings[0].message).toContain("which a deploy role may not write");
+      expect(ci.findings[0].message).toContain("npm run plan -- dr");
+      const admin = reviewPlan(plan, documentOf(split), { environment: "dr", allowDestroy: true });
+      expect({ what, blocked: admin.blocked, findings: admin.findings.map((f) => [f.address, f.blocks]) }).toEqual({
+        what,
+        blocked: false,
+        findings: [[boundary, false]],
+      });
+    }
+    // tags alone (TagPolicy, a deploy role's), and the boundary's deletion (an environment's teardown)
+    const policy = doc(["a:B"]);
+    for (const change of [
+      update(boundary, { policy, tags: { Name: "a" } }, { policy, tags: { Name: "b" } }),
+      destroy(boundary, { policy }),
+    ]) {
+      const review = reviewPlan(planDocument({ resourceChanges: [change] }), documentOf(split), {
+        environment: "dr",
+        deployRole: true,
+      });
+      expect(review.findings).toEqual([]);
+      expect(review.endangered).toEqual([]);
+    }
+  });
+
   test("a smaller root volume on a server is blocked (EBS volumes only grow); the split's one server replaced is said, with its cause", () => {
     const server = address(split, "aws_instance", "Instance");
     const disk = (gb: number) => ({ root_block_device: [{ volume_size: gb }] });

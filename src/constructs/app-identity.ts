@@ -13,6 +13,7 @@ import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-securit
 import { Fn, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
+import type { RoleBoundary } from "./role-boundary";
 import { TerraformData } from "./terraform-data";
 import { AGENT_NAMESPACE } from "../userdata/cloudwatch-agent";
 import { HEALTH_METRIC } from "../userdata/health-probe";
@@ -34,6 +35,8 @@ export interface SshAccess {
 
 export interface AppIdentityProps {
   readonly naming: Naming;
+  /** The environment's permissions boundary: the role carries it, and each of its policies joins it. */
+  readonly boundary: RoleBoundary;
   /** VPC of the app servers. */
   readonly vpcId: string;
   /** `al2023` for the latest Amazon Linux 2023 of `architecture`, or a pinned `ami-...` id. */
@@ -171,9 +174,11 @@ export class AppIdentity extends Construct {
         },
       ],
     });
+    const { boundary } = props;
     const role = new IamRole(this, "Role", {
       namePrefix: naming.iamRolePrefix("app"),
       assumeRolePolicy: trust.json,
+      permissionsBoundary: boundary.arn,
       tags: naming.tags("app"),
     });
     this.roleName = role.name;
@@ -182,7 +187,9 @@ export class AppIdentity extends Construct {
         role: role.name,
         policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
       }),
+      boundary.policy,
     );
+    boundary.allow(sessionManagerBoundary(this, naming));
     // What the CloudWatch agent and the servers' own metrics need, for this environment only: the
     // actions of AWS's CloudWatchAgentServerPolicy (less X-Ray, the agent's SSM configuration and
     // log retention, which these servers do not use), whose Resource "*" would let a server of any
@@ -215,7 +222,8 @@ export class AppIdentity extends Construct {
       ],
     });
     this.permissions.push(new IamRolePolicy(this, "CloudWatchAgent", { role: role.id, policy: agent.json }));
-    if (props.database) this.permissions.push(databasePolicy(this, role.id, props.database));
+    boundary.allow(agent);
+    if (props.database) this.permissions.push(databasePolicy(this, role.id, props.database, boundary));
     if (props.launchHook) {
       const { region, groupNamePrefix, groupNameTag } = props.launchHook;
       const launch = new DataAwsIamPolicyDocument(this, "LaunchHookPolicy", {
@@ -242,6 +250,7 @@ export class AppIdentity extends Construct {
         ],
       });
       this.permissions.push(new IamRolePolicy(this, "LaunchHook", { role: role.id, policy: launch.json }));
+      boundary.allow(launch);
     }
     if (props.releases) {
       const { bucketArn, key, parameterArn } = props.releases;
@@ -267,6 +276,7 @@ export class AppIdentity extends Construct {
         ],
       });
       this.permissions.push(new IamRolePolicy(this, "ReadReleases", { role: role.id, policy: readReleases.json }));
+      boundary.allow(readReleases);
     }
     const profile = new IamInstanceProfile(this, "InstanceProfile", {
       namePrefix: naming.iamRolePrefix("app"),
@@ -318,7 +328,12 @@ export class AppIdentity extends Construct {
  * once), read its settings, and the single server's dumps: put, get and list under their prefix;
  * no delete, so a compromised server cannot destroy its backups (the bucket is versioned too).
  */
-function databasePolicy(scope: Construct, roleId: string, access: DatabaseAccess): IamRolePolicy {
+function databasePolicy(
+  scope: Construct,
+  roleId: string,
+  access: DatabaseAccess,
+  boundary: RoleBoundary,
+): IamRolePolicy {
   const statements: DataAwsIamPolicyDocumentStatement[] = [
     {
       sid: "ReadDatabaseSecret",
@@ -361,5 +376,62 @@ function databasePolicy(scope: Construct, roleId: string, access: DatabaseAccess
     );
   }
   const document = new DataAwsIamPolicyDocument(scope, "DatabasePolicy", { statement: statements });
+  boundary.allow(document);
   return new IamRolePolicy(scope, "Database", { role: roleId, policy: document.json });
+}
+
+/**
+ * What the attached AmazonSSMManagedInstanceCore (version 2) allows, as far as the boundary lets
+ * it: the SSM Agent's own calls, and Session Manager's channels. Its `ssm:GetParameter` and
+ * `ssm:GetParameters` on every parameter of the account stop at the environment's own parameters
+ * and AWS's public ones: a server of dev reads none of prod's.
+ */
+function sessionManagerBoundary(scope: Construct, naming: Naming): DataAwsIamPolicyDocument {
+  return new DataAwsIamPolicyDocument(scope, "SessionManagerBoundary", {
+    statement: [
+      {
+        sid: "SsmAgent",
+        effect: "Allow",
+        actions: [
+          "ssm:DescribeAssociation",
+          "ssm:DescribeDocument",
+          "ssm:GetDeployablePatchSnapshotForInstance",
+          "ssm:GetDocument",
+          "ssm:GetManifest",
+          "ssm:ListAssociations",
+          "ssm:ListInstanceAssociations",
+          "ssm:PutComplianceItems",
+          "ssm:PutConfigurePackageResult",
+          "ssm:PutInventory",
+          "ssm:UpdateAssociationStatus",
+          "ssm:UpdateInstanceAssociationStatus",
+          "ssm:UpdateInstanceInformation",
+        ],
+        resources: ["*"],
+      },
+      {
+        sid: "SsmAgentParameters",
+        effect: "Allow",
+        actions: ["ssm:GetParameter", "ssm:GetParameters"],
+        resources: [`arn:aws:ssm:*:*:parameter${naming.path("*")}`, "arn:aws:ssm:*::parameter/aws/service/*"],
+      },
+      {
+        sid: "SessionManagerChannels",
+        effect: "Allow",
+        actions: [
+          "ec2messages:AcknowledgeMessage",
+          "ec2messages:DeleteMessage",
+          "ec2messages:FailMessage",
+          "ec2messages:GetEndpoint",
+          "ec2messages:GetMessages",
+          "ec2messages:SendReply",
+          "ssmmessages:CreateControlChannel",
+          "ssmmessages:CreateDataChannel",
+          "ssmmessages:OpenControlChannel",
+          "ssmmessages:OpenDataChannel",
+        ],
+        resources: ["*"],
+      },
+    ],
+  });
 }

@@ -6,6 +6,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
+import type { RoleBoundary } from "./role-boundary";
 
 export interface FlowLogsProps {
   /** Builds physical names. */
@@ -14,6 +15,8 @@ export interface FlowLogsProps {
   readonly vpcId: string;
   /** Days CloudWatch keeps the records (one of CloudWatch's allowed periods). */
   readonly retentionDays: number;
+  /** The environment's permissions boundary: the role carries it, and its policy joins it. */
+  readonly boundary: RoleBoundary;
   /**
    * Which traffic to record.
    * @default "ALL"
@@ -65,6 +68,7 @@ export class FlowLogs extends Construct {
     const role = new IamRole(this, "Role", {
       namePrefix: props.naming.iamRolePrefix("flow-logs"),
       assumeRolePolicy: trust.json,
+      permissionsBoundary: props.boundary.arn,
       tags: props.naming.tags("flow-logs"),
     });
     const write = new DataAwsIamPolicyDocument(this, "WritePolicy", {
@@ -83,6 +87,7 @@ export class FlowLogs extends Construct {
       ],
     });
     new IamRolePolicy(this, "WriteLogs", { role: role.id, policy: write.json });
+    props.boundary.allow(write);
 
     new FlowLog(this, "FlowLog", {
       vpcId: props.vpcId,

@@ -14,6 +14,7 @@ import { azSuffix } from "../config/regions";
 import type { NatStrategy } from "../config/schema";
 import type { Naming } from "../naming";
 import { FlowLogs } from "./flow-logs";
+import type { RoleBoundary } from "./role-boundary";
 
 export interface NetworkProps {
   /** Builds physical names. */
@@ -24,8 +25,11 @@ export interface NetworkProps {
   readonly availabilityZones: readonly string[];
   /** `single`: one NAT gateway shared by all AZs; `per-az`: one in each AZ; `none`: private subnets have no egress. */
   readonly natGateways: NatStrategy;
-  /** VPC flow logs to CloudWatch Logs; `undefined` records none. */
-  readonly flowLogs: { readonly retentionDays: number } | undefined;
+  /**
+   * VPC flow logs to CloudWatch Logs, written by a role under the environment's permissions
+   * boundary; `undefined` records none.
+   */
+  readonly flowLogs: { readonly retentionDays: number; readonly boundary: RoleBoundary } | undefined;
 }
 
 /** The subnets of one tier, in AZ order. */
@@ -45,7 +49,7 @@ export interface TierSubnets {
  * @example
  * const network = new Network(this, "Network", {
  *   naming, cidr: "10.20.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
- *   natGateways: "single", flowLogs: { retentionDays: 90 },
+ *   natGateways: "single", flowLogs: { retentionDays: 90, boundary },
  * });
  * network.privateAppSubnets.ids; // one per AZ
  */
@@ -198,7 +202,8 @@ export class Network extends Construct {
     });
 
     if (props.flowLogs) {
-      new FlowLogs(this, "FlowLogs", { naming, vpcId: vpc.id, retentionDays: props.flowLogs.retentionDays });
+      const { retentionDays, boundary } = props.flowLogs;
+      new FlowLogs(this, "FlowLogs", { naming, vpcId: vpc.id, retentionDays, boundary });
     }
   }
 }

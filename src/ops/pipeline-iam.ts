@@ -3,6 +3,8 @@
 // the plan role reads what a plan refreshes, the deploy role also creates, changes and deletes
 // it. A test fails when a stack uses a type this table does not know.
 
+import { Naming } from "../naming";
+
 /** What Terraform calls to refresh (read) and to create, change and delete (write) one type. */
 export interface TypeActions {
   readonly read: readonly string[];
@@ -43,17 +45,24 @@ const RDS_READ = [
 ];
 const LOGS_READ = ["logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup"];
 /**
- * The AWS-managed policies the stacks attach to their roles (the servers' instance role), the only
- * ones a deploy role may attach or detach; a test checks the stacks attach no other.
+ * What a deploy role may never do, though an apply of its stack may call it: write the permissions
+ * boundary policy, which caps every role the deploy role can make or change. Its writes need an
+ * administrator's credentials (docs/ci-cd.md); a deploy role may still delete it (it cannot make
+ * another) and tag it.
  */
-export const ATTACHED_MANAGED_POLICIES = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"] as const;
+export const BOUNDARY_WRITES_FOR_ADMINS = ["iam:CreatePolicy", "iam:CreatePolicyVersion"] as const;
 
 /**
- * AWS-managed policies the stacks attached before, which a deploy role may still detach (the first
- * deploy after they went does): CloudWatchAgentServerPolicy, replaced on 2026-12-05 by the instance
- * role's own, scoped to its environment (src/constructs/app-identity.ts).
+ * The IAM writes that set what a role may do: a deploy role may make them only on a role that
+ * carries its environment's permissions boundary (the `iam:PermissionsBoundary` condition), so
+ * that whatever policy it writes, the role can do no more than the boundary allows.
  */
-export const FORMERLY_ATTACHED_MANAGED_POLICIES = ["arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"] as const;
+export const BOUNDED_ROLE_WRITES = [
+  "iam:AttachRolePolicy",
+  "iam:CreateRole",
+  "iam:PutRolePermissionsBoundary",
+  "iam:PutRolePolicy",
+] as const;
 
 const IAM_ROLE_READ = [
   "iam:GetRole",
@@ -221,8 +230,23 @@ export const TYPE_ACTIONS: Readonly<Record<string, TypeActions>> = {
       "iam:DeleteRole",
       "iam:UpdateRole",
       "iam:UpdateAssumeRolePolicy",
+      // a role made before its environment had a boundary gets it in place
+      "iam:PutRolePermissionsBoundary",
       "iam:TagRole",
       "iam:UntagRole",
+    ],
+  },
+  // the roles' permissions boundary (src/constructs/role-boundary.ts); of its writes a deploy role
+  // may only delete it and tag it: BOUNDARY_WRITES_FOR_ADMINS
+  aws_iam_policy: {
+    read: ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions"],
+    write: [
+      "iam:CreatePolicy",
+      "iam:CreatePolicyVersion",
+      "iam:DeletePolicy",
+      "iam:DeletePolicyVersion",
+      "iam:TagPolicy",
+      "iam:UntagPolicy",
     ],
   },
   aws_iam_role_policy: { read: IAM_ROLE_READ, write: ["iam:PutRolePolicy", "iam:DeleteRolePolicy"] },
@@ -524,14 +548,31 @@ export interface PolicyInputs {
 function scope(inputs: PolicyInputs) {
   const env = inputs.environment?.name;
   const prefix = (p: string) => (env ? `${p}-${env}-` : `${p}-`);
+  const boundary: Record<string, Record<string, string[]>> = env
+    ? {
+        StringEquals: {
+          "iam:PermissionsBoundary": inputs.projects.map((p) => boundaryArn(new Naming(p, env).roleBoundaryName())),
+        },
+      }
+    : { StringLike: { "iam:PermissionsBoundary": inputs.projects.map((p) => boundaryArn(`${p}-*-boundary`)) } };
   return {
     roles: inputs.projects.map((p) => `arn:aws:iam::*:role/${prefix(p)}*`),
-    instanceProfiles: inputs.projects.map((p) => `arn:aws:iam::*:instance-profile/${prefix(p)}*`),
+    // roles, instance profiles, the boundary policy
+    iam: inputs.projects.map((p) => `arn:aws:iam::*:*/${prefix(p)}*`),
+    /**
+     * A role's permissions boundary is the environment's (`<project>-<env>-boundary`, in the
+     * caller's own account: a role's boundary is a policy of its own account). A policy variable,
+     * so that the file fits every account. @see BOUNDED_ROLE_WRITES
+     */
+    boundary,
     buckets: inputs.projects.map((p) => `arn:aws:s3:::${prefix(p)}*`),
     artifacts: inputs.projects.map((p) => `arn:aws:s3:::${env ? prefix(p) : `${p}-*-`}artifacts-*`),
     parameters: inputs.projects.map((p) => `arn:aws:ssm:*:*:parameter/${p}/${env ? `${env}/` : ""}*`),
   };
 }
+
+/** A boundary policy's ARN in the account of the caller. */
+const boundaryArn = (name: string) => `arn:aws:iam::\${aws:PrincipalAccount}:policy/${name}`;
 
 /** The actions of `types`, sorted, or an error naming the types the table does not know. */
 function actionsOf(types: readonly string[], kind: keyof TypeActions): string[] {
@@ -556,23 +597,20 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
   for (const [service, list] of [...services].sort(([a], [b]) => a.localeCompare(b))) {
     const sid = `${sidPrefix}${service.replace(/(^|[^a-z0-9])([a-z0-9])/g, (_m, _s, c: string) => c.toUpperCase())}`;
     if (service === "iam") {
-      const roles = [...names.roles, ...names.instanceProfiles];
-      // Attaching a managed policy only of those the stacks attach: never AdministratorAccess to a
-      // role of the project's that the deploy role could then assume.
-      const attach: string[] = list.filter((a) => a === "iam:AttachRolePolicy" || a === "iam:DetachRolePolicy");
-      statements.push({ Sid: sid, Effect: "Allow", Action: list.filter((a) => !attach.includes(a)), Resource: roles });
-      // Attach: what the stacks attach; detach: that, and what they attached before.
-      const policiesFor = {
-        "iam:AttachRolePolicy": [...ATTACHED_MANAGED_POLICIES],
-        "iam:DetachRolePolicy": [...ATTACHED_MANAGED_POLICIES, ...FORMERLY_ATTACHED_MANAGED_POLICIES],
-      };
-      for (const action of attach as (keyof typeof policiesFor)[]) {
+      // Roles, instance profiles and the boundary policy by name (`*/<project>-<env>-*`): reads,
+      // deletes, tags, trust policies, detaching.
+      const bounded = list.filter((a) => (BOUNDED_ROLE_WRITES as readonly string[]).includes(a));
+      const rest = list.filter(
+        (a) => !bounded.includes(a) && !(BOUNDARY_WRITES_FOR_ADMINS as readonly string[]).includes(a),
+      );
+      statements.push({ Sid: sid, Effect: "Allow", Action: rest, Resource: names.iam });
+      if (bounded.length > 0) {
         statements.push({
-          Sid: `${sid}${action === "iam:AttachRolePolicy" ? "Attach" : "Detach"}`,
+          Sid: `${sid}Bounded`,
           Effect: "Allow",
-          Action: [action],
+          Action: bounded,
           Resource: names.roles,
-          Condition: { ArnEquals: { "iam:PolicyARN": policiesFor[action] } },
+          Condition: names.boundary,
         });
       }
     } else if (service === "ssm") {

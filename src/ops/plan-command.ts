@@ -28,12 +28,14 @@ import {
 // The plan file (cdktf.out/stacks/<env>/plan.tfplan) can contain secrets: it stays in cdktf.out/,
 // which git ignores, and the next synth removes it.
 
-const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-lock] [--expect-changes <file>] [--no-synth] [--quiet]
+const USAGE = `usage: npm run plan -- <env> [--allow-destroy] [--replace <address>]... [--markdown <file>] [--no-lock] [--expect-changes <file>] [--deploy-role] [--no-synth] [--quiet]
   --allow-destroy    let a plan that destroys data or state exit 0 (it is still reported); a
                      finding that blocks (it would fail half-way or break the site) still exits 3
   --no-lock          read S3 or local state without its lock, for a plan that will not be applied (CI's plan role)
   --expect-changes <file>  fail unless this plan makes exactly the changes of that earlier plan's
                      plan-<env>.changes.json (the one a person reviewed and approved)
+  --deploy-role      the plan is for a deploy role to apply (CI): block one that writes the roles'
+                     permissions boundary, which only an administrator may
   --replace <addr>   replace this resource on purpose (terraform plan -replace), e.g. a server whose AMI is kept
   --markdown <file>  write the Markdown summary here (default: cdktf.out/plan-<env>.md)
   --no-synth         use the stack already in cdktf.out/ instead of synthesizing it
@@ -49,6 +51,7 @@ export const PLAN_TOOL: CliTool = {
     replace: { type: "string", multiple: true },
     "no-lock": { type: "boolean" },
     "expect-changes": { type: "string" },
+    "deploy-role": { type: "boolean" },
   },
 };
 
@@ -185,6 +188,7 @@ export async function planCommand(args: CliArgs): Promise<number> {
     environment: stack.name,
     // a CI runner has no local state: every plan of such an environment starts from nothing there
     emptyStateExpected: process.env.CI === "true" && stack.document.terraform?.backend?.local !== undefined,
+    deployRole: args.values["deploy-role"] === true,
   });
   const cost = planCostOf(planDocument, stack.name, stack.document);
   const changes = planChanges(planDocument);

@@ -193,6 +193,12 @@ export interface ReviewOptions {
    * starts without it (the workflow says so itself). @default false - a plan from an empty state is noted
    */
   readonly emptyStateExpected?: boolean;
+  /**
+   * The plan is for a deploy role to apply (CI's deploy job): one that writes the roles'
+   * permissions boundary, which a deploy role may not, is blocked. @default false - an
+   * administrator applies it, and the boundary's change is noted
+   */
+  readonly deployRole?: boolean;
 }
 
 /** Reviews a plan against the synthesized stack it was made from. */
@@ -202,6 +208,7 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
     stack,
     environment: options.environment ?? environmentOf(stack),
     layoutBefore: outputBefore(plan, "layout"),
+    deployRole: options.deployRole ?? false,
   };
   const tally = { create: 0, update: 0, replace: 0, delete: 0, forget: 0, unchanged: 0, read: 0, other: 0 };
   const replaced: ReviewedChange[] = [];
@@ -263,6 +270,8 @@ interface ReviewContext {
   readonly environment: string;
   /** The `layout` output before this plan, when the plan changes it. */
   readonly layoutBefore?: unknown;
+  /** See ReviewOptions.deployRole. */
+  readonly deployRole: boolean;
 }
 
 /** The environment a stack was synthesized for: its provider's `Environment` default tag. */
@@ -760,6 +769,38 @@ function withoutRelease(script: string): string {
 }
 
 /** Every check of one change for what looks safe but is not. */
+/**
+ * The roles' permissions boundary (src/constructs/role-boundary.ts) made or changed: what the
+ * servers may do grows or shrinks. A deploy role may neither make it nor write a new version of it
+ * (src/ops/pipeline-iam.ts: BOUNDARY_WRITES_FOR_ADMINS), so its apply would stop half-way, with the
+ * changes before it made: blocked for a deploy role, noted for an administrator, who applies it.
+ * Tags alone are a deploy role's to change; a document known only after the apply may change.
+ */
+const boundaryWritten: Finder = (rc, kind, { environment, deployRole }) => {
+  if (addressOf(rc)?.type !== "aws_iam_policy" || addressOf(rc)?.mode === "data") return undefined;
+  if (kind !== "create" && kind !== "replace" && kind !== "update") return undefined;
+  const before = values(rc.change.before);
+  const after = values(rc.change.after);
+  const unknown = values(rc.change.after_unknown);
+  if (kind === "update" && unknown.policy !== true && before.policy === after.policy) return undefined;
+  const what =
+    kind === "create"
+      ? "makes the permissions boundary of its roles"
+      : "changes the permissions boundary of its roles (what its servers may do)";
+  const how =
+    `apply it with an administrator's credentials: npm run plan -- ${environment}, then the apply it prints ` +
+    `(docs/ci-cd.md#the-roles-permissions-boundary)`;
+  return {
+    address: rc.address,
+    blocks: deployRole,
+    message: deployRole
+      ? `environments/${environment}: this plan ${what} (${rc.address}), which a deploy role may not write: its ` +
+        `apply would stop there, half done. Do not apply it here; ${how}. Then deploy again.`
+      : `environments/${environment}: this plan ${what} (${rc.address}): a deploy role may not write it, so CI's ` +
+        `deploy of this change stops before its apply; ${how}.`,
+  };
+};
+
 const FINDINGS: readonly Finder[] = [
   architectureSwitch,
   desiredIgnored,
@@ -777,6 +818,7 @@ const FINDINGS: readonly Finder[] = [
   rootVolumeShrinks,
   onlyServerReplaced,
   bootScriptKept,
+  boundaryWritten,
 ];
 
 // ---- Reports ----

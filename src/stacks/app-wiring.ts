@@ -54,6 +54,7 @@ export function addAppIdentity(
   const { env, naming, network } = stack;
   return new AppIdentity(stack, "AppIdentity", {
     naming,
+    boundary: stack.boundary,
     vpcId: network.vpcId,
     ami: env.app.ami,
     amiPinnedAt: env.app.amiUpdates === "pinned" ? env.app.amiPinnedAt : undefined,

@@ -5,6 +5,7 @@ import { resolveRelease, type ReleaseArtifact } from "../artifact/releases";
 import { PROJECT_ROOT } from "../project-root";
 import type { EnvironmentConfig } from "../config/load";
 import { Network } from "../constructs/network";
+import { RoleBoundary } from "../constructs/role-boundary";
 import { Naming } from "../naming";
 import { addAwsProvider, addObjectProvider } from "./aws-provider";
 import { addStateBackend } from "./state-backend";
@@ -47,6 +48,8 @@ export class EnvironmentStack extends IndependentStack {
   public readonly env: EnvironmentConfig;
   public readonly naming: Naming;
   public readonly network: Network;
+  /** The permissions boundary every role of the environment carries (its deploy role can raise none). */
+  public readonly boundary: RoleBoundary;
   /** Path from this stack's Terraform working directory to the project root. */
   public readonly projectRootFromStack: string;
   /**
@@ -82,12 +85,15 @@ export class EnvironmentStack extends IndependentStack {
     });
 
     // ---- Tiers ----
+    this.boundary = new RoleBoundary(this, "RoleBoundary", { naming: this.naming });
     this.network = new Network(this, "Network", {
       naming: this.naming,
       cidr: env.network.cidr,
       availabilityZones: env.network.availabilityZones,
       natGateways: env.network.natGateways,
-      flowLogs: env.network.flowLogs.enabled ? { retentionDays: env.network.flowLogs.retentionDays } : undefined,
+      flowLogs: env.network.flowLogs.enabled
+        ? { retentionDays: env.network.flowLogs.retentionDays, boundary: this.boundary }
+        : undefined,
     });
 
     // ---- Outputs ----
