@@ -23,6 +23,7 @@ type Overrides = Partial<Omit<NetworkProps, "flowLogs">> & { flowLogs?: { retent
 function networkJson(overrides: Overrides = {}): string {
   const props = {
     cidr: "10.30.0.0/16",
+    region: "ap-northeast-2",
     availabilityZones: AZS3,
     natGateways: "per-az" as const,
     flowLogs: undefined,
@@ -155,6 +156,31 @@ describe("Network", () => {
     }
   });
 
+  test("behind NAT, the app subnets reach S3 through a gateway endpoint of the VPC's region (no NAT charge per GB, no NAT in the way of a download); the data subnets do not, and without NAT there is none", () => {
+    for (const natGateways of ["single", "per-az"] as const) {
+      const json = network({ natGateways });
+      const endpoints = json.resources("aws_vpc_endpoint");
+      expect(endpoints.map((e) => e.values)).toEqual([
+        expect.objectContaining({
+          service_name: "com.amazonaws.ap-northeast-2.s3",
+          vpc_endpoint_type: "Gateway",
+          vpc_id: `\${aws_vpc.${json.resources("aws_vpc")[0].name}.id}`,
+        }),
+      ]);
+      // AWS's default policy (full access): no policy to name AWS's own repository buckets in
+      expect(endpoints[0].values.policy).toBeUndefined();
+      const tier = (name: string) =>
+        json
+          .resources("aws_subnet")
+          .filter((s) => s.values.tags.Tier === name)
+          .map((s) => `\${aws_route_table.${routeTableOf(json, s.name).name}.id}`);
+      expect([...endpoints[0].values.route_table_ids].sort()).toEqual([...new Set(tier("app"))].sort());
+      expect(tier("app")).toHaveLength(3);
+      for (const data of tier("data")) expect(endpoints[0].values.route_table_ids).not.toContain(data);
+    }
+    expect(network({ natGateways: "none" }).countOf("aws_vpc_endpoint")).toBe(0);
+  });
+
   test("data subnets have no route out of the VPC, whatever the NAT strategy", () => {
     for (const natGateways of ["single", "per-az", "none"] as const) {
       const json = network({ natGateways });
@@ -256,6 +282,7 @@ describe("Network", () => {
         new Network(stack, "N", {
           naming: new Naming("a", "b"),
           cidr: vpc.cidrBlock,
+          region: "ap-northeast-2",
           availabilityZones: AZS3,
           natGateways: "none",
           flowLogs: undefined,

@@ -7,6 +7,7 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
 import { Token, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { subnetCidr, vpcCidrProblem, type SubnetTier } from "../cidr";
@@ -21,6 +22,8 @@ export interface NetworkProps {
   readonly naming: Naming;
   /** The VPC's IPv4 block: a literal /16 to /22 inside a private range. */
   readonly cidr: string;
+  /** The VPC's region, e.g. `ap-northeast-2` (its S3 endpoint's service name). */
+  readonly region: string;
   /** Concrete AZ names (at least two distinct); one subnet per tier is made in each. */
   readonly availabilityZones: readonly string[];
   /** `single`: one NAT gateway shared by all AZs; `per-az`: one in each AZ; `none`: private subnets have no egress. */
@@ -48,7 +51,7 @@ export interface TierSubnets {
  *
  * @example
  * const network = new Network(this, "Network", {
- *   naming, cidr: "10.20.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
+ *   naming, cidr: "10.20.0.0/16", region: "ap-northeast-2", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
  *   natGateways: "single", flowLogs: { retentionDays: 90, boundary },
  * });
  * network.privateAppSubnets.ids; // one per AZ
@@ -71,8 +74,8 @@ export class Network extends Construct {
    */
   public readonly internetRoute: ITerraformDependable;
   /**
-   * The private app subnets' routes out through NAT (none without NAT gateways): servers there
-   * depend on them, or the first boot could run before it can fetch the release.
+   * The private app subnets' routes out through NAT and to S3 (none without NAT gateways):
+   * servers there depend on them, or the first boot could run before it can fetch the release.
    */
   public readonly appEgressRoutes: readonly ITerraformDependable[];
 
@@ -170,10 +173,12 @@ export class Network extends Construct {
     this.natGatewayIds = [...nats.values()].map((n) => n.id);
 
     // ---- Private app tier: a route table per AZ, default route to the NAT in that AZ (or the shared one) ----
-    const appEgressRoutes: Route[] = [];
+    const appEgressRoutes: ITerraformDependable[] = [];
+    const appTables: RouteTable[] = [];
     azs.forEach((az, i) => {
       const letter = azSuffix(az).toUpperCase();
       const table = new RouteTable(this, `AppRouteTable${letter}`, { vpcId: vpc.id, tags: naming.tags("app", az) });
+      appTables.push(table);
       const nat = nats.get(az) ?? nats.get(natAzs[0]);
       if (nat) {
         appEgressRoutes.push(
@@ -190,6 +195,22 @@ export class Network extends Construct {
       });
     });
 
+    // S3 through a gateway endpoint, where the private app servers go out through NAT: their S3
+    // traffic (releases, Amazon Linux's package repositories) stays off NAT, which charges for
+    // every GB it passes, and a NAT gateway down stops no download. A gateway endpoint costs
+    // nothing. Its policy is AWS's default (full access): the servers' role limits what they
+    // reach, and a narrower one would have to name AWS's own repository buckets.
+    if (nats.size > 0) {
+      appEgressRoutes.push(
+        new VpcEndpoint(this, "S3Endpoint", {
+          vpcId: vpc.id,
+          serviceName: `com.amazonaws.${props.region}.s3`,
+          vpcEndpointType: "Gateway",
+          routeTableIds: appTables.map((t) => t.id),
+          tags: naming.tags("s3"),
+        }),
+      );
+    }
     this.appEgressRoutes = appEgressRoutes;
 
     // ---- Private data tier: explicit route table with only the VPC-local route ----

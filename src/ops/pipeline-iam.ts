@@ -121,6 +121,10 @@ export const TYPE_ACTIONS: Readonly<Record<string, TypeActions>> = {
   },
   aws_route_table: { read: EC2_READ, write: ["ec2:CreateRouteTable", "ec2:DeleteRouteTable", ...TAGS_EC2] },
   aws_route: { read: EC2_READ, write: ["ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute"] },
+  aws_vpc_endpoint: {
+    read: EC2_READ,
+    write: ["ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint", "ec2:DeleteVpcEndpoints", ...TAGS_EC2],
+  },
   aws_route_table_association: {
     read: EC2_READ,
     write: ["ec2:AssociateRouteTable", "ec2:DisassociateRouteTable", "ec2:ReplaceRouteTableAssociation"],

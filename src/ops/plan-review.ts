@@ -53,6 +53,7 @@ export const STATELESS_TYPES: Readonly<Record<string, string>> = {
   aws_route_table: "routes, from the code",
   aws_route: "a route, from the code",
   aws_route_table_association: "a subnet's link to its routes",
+  aws_vpc_endpoint: "the app subnets' route to S3 (a gateway endpoint), from the code",
   aws_internet_gateway: "the VPC's door to the internet; it has no address of its own",
   aws_nat_gateway: "egress for private subnets; its public address is an Elastic IP, guarded on its own",
   aws_flow_log: "the flow log's settings; the records are in its log group, guarded on its own",

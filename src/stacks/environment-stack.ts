@@ -89,6 +89,7 @@ export class EnvironmentStack extends IndependentStack {
     this.network = new Network(this, "Network", {
       naming: this.naming,
       cidr: env.network.cidr,
+      region: env.region,
       availabilityZones: env.network.availabilityZones,
       natGateways: env.network.natGateways,
       flowLogs: env.network.flowLogs.enabled
