@@ -189,7 +189,7 @@ export class AppIdentity extends Construct {
       }),
       boundary.policy,
     );
-    boundary.allow(sessionManagerBoundary(this, naming));
+    boundary.allow(sessionManagerBoundary(naming));
     // What the CloudWatch agent and the servers' own metrics need, for this environment only: the
     // actions of AWS's CloudWatchAgentServerPolicy (less X-Ray, the agent's SSM configuration and
     // log retention, which these servers do not use), whose Resource "*" would let a server of any
@@ -386,52 +386,50 @@ function databasePolicy(
  * `ssm:GetParameters` on every parameter of the account stop at the environment's own parameters
  * and AWS's public ones: a server of dev reads none of prod's.
  */
-function sessionManagerBoundary(scope: Construct, naming: Naming): DataAwsIamPolicyDocument {
-  return new DataAwsIamPolicyDocument(scope, "SessionManagerBoundary", {
-    statement: [
-      {
-        sid: "SsmAgent",
-        effect: "Allow",
-        actions: [
-          "ssm:DescribeAssociation",
-          "ssm:DescribeDocument",
-          "ssm:GetDeployablePatchSnapshotForInstance",
-          "ssm:GetDocument",
-          "ssm:GetManifest",
-          "ssm:ListAssociations",
-          "ssm:ListInstanceAssociations",
-          "ssm:PutComplianceItems",
-          "ssm:PutConfigurePackageResult",
-          "ssm:PutInventory",
-          "ssm:UpdateAssociationStatus",
-          "ssm:UpdateInstanceAssociationStatus",
-          "ssm:UpdateInstanceInformation",
-        ],
-        resources: ["*"],
-      },
-      {
-        sid: "SsmAgentParameters",
-        effect: "Allow",
-        actions: ["ssm:GetParameter", "ssm:GetParameters"],
-        resources: [`arn:aws:ssm:*:*:parameter${naming.path("*")}`, "arn:aws:ssm:*::parameter/aws/service/*"],
-      },
-      {
-        sid: "SessionManagerChannels",
-        effect: "Allow",
-        actions: [
-          "ec2messages:AcknowledgeMessage",
-          "ec2messages:DeleteMessage",
-          "ec2messages:FailMessage",
-          "ec2messages:GetEndpoint",
-          "ec2messages:GetMessages",
-          "ec2messages:SendReply",
-          "ssmmessages:CreateControlChannel",
-          "ssmmessages:CreateDataChannel",
-          "ssmmessages:OpenControlChannel",
-          "ssmmessages:OpenDataChannel",
-        ],
-        resources: ["*"],
-      },
-    ],
-  });
+function sessionManagerBoundary(naming: Naming): DataAwsIamPolicyDocumentStatement[] {
+  return [
+    {
+      sid: "SsmAgent",
+      effect: "Allow",
+      actions: [
+        "ssm:DescribeAssociation",
+        "ssm:DescribeDocument",
+        "ssm:GetDeployablePatchSnapshotForInstance",
+        "ssm:GetDocument",
+        "ssm:GetManifest",
+        "ssm:ListAssociations",
+        "ssm:ListInstanceAssociations",
+        "ssm:PutComplianceItems",
+        "ssm:PutConfigurePackageResult",
+        "ssm:PutInventory",
+        "ssm:UpdateAssociationStatus",
+        "ssm:UpdateInstanceAssociationStatus",
+        "ssm:UpdateInstanceInformation",
+      ],
+      resources: ["*"],
+    },
+    {
+      sid: "SsmAgentParameters",
+      effect: "Allow",
+      actions: ["ssm:GetParameter", "ssm:GetParameters"],
+      resources: [`arn:aws:ssm:*:*:parameter${naming.path("*")}`, "arn:aws:ssm:*::parameter/aws/service/*"],
+    },
+    {
+      sid: "SessionManagerChannels",
+      effect: "Allow",
+      actions: [
+        "ec2messages:AcknowledgeMessage",
+        "ec2messages:DeleteMessage",
+        "ec2messages:FailMessage",
+        "ec2messages:GetEndpoint",
+        "ec2messages:GetMessages",
+        "ec2messages:SendReply",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+      ],
+      resources: ["*"],
+    },
+  ];
 }
