@@ -12,6 +12,49 @@ export function neighboursOf(env: EnvironmentConfig, environments: readonly Envi
     .map((other) => other.name);
 }
 
+/**
+ * The first words of the names the stacks build after `<project>-<env>-` (`shop-prod-db-cpu`,
+ * `shop-prod-app-...`), and `p<port>` (a target group's). A neighbour named `<env>-<such a word>`
+ * (`prod-db` beside `prod`) would make names that prod's own begin with: the exclusions that keep
+ * prod's patterns off a neighbour's names (alarm topics, deploy roles) would take prod's own alarms
+ * and roles out, and the neighbour's deploy role would reach them. A test keeps the list complete
+ * against what the stacks synthesize.
+ */
+export const NAME_WORDS: readonly string[] = [
+  "admin",
+  "alarms",
+  "alb",
+  "app",
+  "artifacts",
+  "boundary",
+  "certificate",
+  "dashboard",
+  "data",
+  "db",
+  "default",
+  "deploy",
+  "flow",
+  "healthy",
+  "igw",
+  "latency",
+  "logs",
+  "nat",
+  "nginx",
+  "no",
+  "public",
+  "refresh",
+  "release",
+  "s3",
+  "target",
+  "unhealthy",
+  "vpc",
+];
+
+/** Whether `word` begins names of an environment's own resources (NAME_WORDS, or `p8080`). */
+export function isNameWord(word: string): boolean {
+  return NAME_WORDS.includes(word) || /^p[0-9]+$/.test(word);
+}
+
 /** The id of every S3 state bucket's bootstrap stack begins with this (`state-<bucket>`, app.ts). */
 export const STATE_STACK_PREFIX = "state-";
 

@@ -33,6 +33,18 @@ describe("loading the environment folders", () => {
     expect(problems()).toEqual([`${label()}: no environment folders found (add ${label()}/<name>/config.yaml)`]);
   });
 
+  test("a config.yaml that cannot be read is the folder's problem, beside the others', not a stack trace (review BL)", () => {
+    writeEnvironments(dir, { dev: environmentFile(net("10.1.0.0/16")) });
+    fs.mkdirSync(path.join(dir, "qa"));
+    // a link to itself: ELOOP (EACCES, from a file without read permission, needs a user other than root)
+    fs.symlinkSync("config.yaml", path.join(dir, "qa", "config.yaml"));
+    fs.mkdirSync(path.join(dir, "uat"));
+    expect(problems()).toEqual([
+      `${label()}/qa: config.yaml cannot be read: too many symbolic links encountered (ELOOP); make it a file this user can read`,
+      `${label()}/uat: config.yaml is missing`,
+    ]);
+  });
+
   test("a folder without config.yaml is named", () => {
     fs.mkdirSync(path.join(dir, "qa"));
     expect(problems()).toEqual([`${label()}/qa: config.yaml is missing`]);
@@ -238,6 +250,15 @@ describe("loading the environment folders", () => {
     expect(problems()).toEqual([
       expect.stringMatching(/overlaps 10\.0\.0\.0\/16 of .*\/prod; .*such as 10\.2\.0\.0\/16$/),
     ]);
+    // three copies of one folder are each told a block of their own (the same one would clash again: review BL)
+    writeEnvironments(dir, {
+      "qa-2": environmentFile(net("10.0.0.0/16")),
+      "qa-3": environmentFile(net("10.0.0.0/16")),
+    });
+    const suggested = problems().map((p) => /such as (\S+)$/.exec(p)?.[1]);
+    expect(suggested).toHaveLength(6); // prod, qa, qa-2 and qa-3 on one block: 6 pairs
+    expect(new Set(suggested).size).toBe(suggested.length);
+    expect(suggested).not.toContain(undefined);
   });
 
   test("two environments may not share a domain name: one record, which either's destroy would delete", () => {
@@ -285,6 +306,35 @@ describe("loading the environment folders", () => {
       "shop-prod-eu",
       "shops-qa",
     ]);
+  });
+
+  test("within a project, a neighbour named another environment's name and a word its own names begin with (prod-db beside prod: shop-prod-db-cpu is prod's alarm) is refused, naming the folder and what to call it (review BL)", () => {
+    writeEnvironments(dir, {
+      prod: environmentFile({ ...net("10.1.0.0/16"), project: "shop" }),
+      "prod-db": environmentFile({ ...net("10.2.0.0/16"), project: "shop" }),
+      "prod-p8080": environmentFile({ ...net("10.3.0.0/16"), project: "shop" }),
+      "prod-app-x": environmentFile({ ...net("10.4.0.0/16"), project: "shop" }),
+      // another project's prod-db is no neighbour of shop's prod
+      "prod-alb": environmentFile({ ...net("10.5.0.0/16"), project: "shops" }),
+    });
+    const refused = (name: string, word: string) =>
+      `${label()}/${name}: the folder name must not be another environment's and a word that begins that environment's own ` +
+      `names: "${word}" begins ${label()}/prod's (shop-prod-${word}-...), so the exclusions that keep prod's alarms and deploy ` +
+      `role off this environment's names would take prod's own out, and this environment's deploy role would reach them; ` +
+      `name it otherwise (prod-2, prod-eu; not prod-<admin|alarms|alb|app|...>)`;
+    expect(problems()).toEqual([
+      refused("prod-app-x", "app"),
+      refused("prod-db", "db"),
+      refused("prod-p8080", "p8080"),
+    ]);
+    // a word no name of the stacks begins with is a neighbour like prod-eu
+    fs.rmSync(dir, { recursive: true });
+    writeEnvironments(dir, {
+      prod: environmentFile({ ...net("10.1.0.0/16"), project: "shop" }),
+      "prod-dbx": environmentFile({ ...net("10.2.0.0/16"), project: "shop" }),
+      "prod-2": environmentFile({ ...net("10.3.0.0/16"), project: "shop" }),
+    });
+    expect(loadEnvironments({ dir }).map((env) => env.name)).toEqual(["prod", "prod-2", "prod-dbx"]);
   });
 
   test("a folder named like a state bucket's stack (state-<bucket>) is refused: the two stacks would collide", () => {

@@ -5,7 +5,11 @@ import { AWS_PROVIDER_CONSTRAINT } from "../../src/stacks/aws-provider";
 import { EnvironmentStack } from "../../src/stacks/environment-stack";
 import { REQUIRED_TERRAFORM } from "../../src/stacks/state-backend";
 import type { EnvironmentConfig } from "../../src/config/load";
-import { environment, synth } from "../helpers";
+import { isNameWord, NAME_WORDS } from "../../src/naming";
+import { environmentStack } from "../environment-stack";
+import { environment, environmentFile, synth } from "../helpers";
+import { appDbSplit, loadBalanced, singleServer } from "../ops/stacks";
+import { SHIPPED_NAMES, shippedStack } from "../shipped";
 
 function stackFor(overrides: Record<string, unknown> = {}, name = "prod") {
   const env = environment(name, { accountId: undefined, ...overrides });
@@ -167,5 +171,37 @@ describe("buildStacks", () => {
     expect(json.doc.terraform.backend).toEqual({ local: { path: "../../../state/state-acme-state.tfstate" } });
     expect(json.doc.provider.aws[0].region).toBe("ap-northeast-3");
     expect(json.resources("aws_s3_bucket")[0].values.bucket).toBe("acme-state");
+  });
+});
+
+describe("names", () => {
+  test("every name the stacks build after <project>-<env>- begins with a word of NAME_WORDS (or p<port>), which a neighbour's folder name may not take (review BL: prod-db beside prod)", () => {
+    const stacks = [
+      ...SHIPPED_NAMES.map((name) => shippedStack(name)),
+      singleServer(),
+      appDbSplit(),
+      loadBalanced(),
+      // a fleet on another port (its target group is p8080), with HTTPS and SSH by public key
+      environmentStack("port", {
+        app: { ...environmentFile().app, port: 8080 },
+        access: {
+          ssh: {
+            publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2kcJ4pDaXqJYAvyWKa4y2lYnVdlI8aTjSTU0rq0Zk6 op",
+            allowedCidrs: ["203.0.113.0/24"],
+          },
+        },
+      }),
+    ];
+    const words = new Set<string>();
+    for (const stack of stacks) {
+      const { Project: project, Environment: env } = stack.doc.provider.aws[0].default_tags[0].tags;
+      for (const match of stack.json.matchAll(new RegExp(`(?<![a-z0-9-])${project}-${env}-([a-z0-9]+)`, "g"))) {
+        words.add(match[1]);
+      }
+    }
+    expect(words.size).toBeGreaterThan(20);
+    expect([...words].filter((word) => !isNameWord(word)).sort()).toEqual([]);
+    // and each word of the list is one the stacks build (a stale word would refuse a folder for nothing)
+    expect(NAME_WORDS.filter((word) => !words.has(word))).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
 import { ConfigError, describeIssue, shown, type SourceText } from "./errors";
 import { architectureOf, vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
-import { STATE_STACK_PREFIX } from "../naming";
+import { isNameWord, NAME_WORDS, STATE_STACK_PREFIX } from "../naming";
 import { placeholderProblems } from "./placeholders";
 import { stateBuckets, type StateBucket } from "./state-buckets";
 import { ruleProblems } from "./rules";
@@ -191,10 +191,20 @@ function loadOne(dir: string, name: string): ParsedEnvironment {
 function readConfigFile(
   file: string,
 ): { readonly problems: readonly string[] } | { readonly raw: object; readonly sourceText: SourceText } {
-  const stat = fs.statSync(file, { throwIfNoEntry: false });
-  if (!stat) return { problems: [`${CONFIG_FILE} is missing${misnamedConfigFile(path.dirname(file))}`] };
-  if (!stat.isFile()) return { problems: [`${CONFIG_FILE} is not a file`] };
-  const text = fs.readFileSync(file, "utf8");
+  let text: string;
+  try {
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    if (!stat) return { problems: [`${CONFIG_FILE} is missing${misnamedConfigFile(path.dirname(file))}`] };
+    if (!stat.isFile()) return { problems: [`${CONFIG_FILE} is not a file`] };
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    // unreadable (EACCES), a link to itself (ELOOP), a folder that cannot be searched: one problem
+    // of the folder's, beside the others', not a stack trace
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (!code) throw error;
+    const reason = message.replace(/^[A-Z]+: /, "").split(",")[0];
+    return { problems: [`${CONFIG_FILE} cannot be read: ${reason} (${code}); make it a file this user can read`] };
+  }
   // merge keys (`<<: *base`) too: a common way to share settings between parts of one file
   const document = parseDocument(text, { merge: true });
   if (document.errors.length > 0) {
@@ -571,11 +581,14 @@ export const NON_PRODUCTION_DEFAULTS = {
   } satisfies AlarmDefaults,
 };
 
-/** The first 10.N.0.0/16 that no environment's VPC overlaps, for the overlap message. */
-function freeVpcBlock(environments: readonly EnvironmentConfig[]): string | undefined {
+/**
+ * The first 10.N.0.0/16 that no environment's VPC overlaps, nor a block already suggested to
+ * another folder (`taken`), for the overlap message.
+ */
+function freeVpcBlock(environments: readonly EnvironmentConfig[], taken: readonly string[] = []): string | undefined {
   for (let n = 0; n < 256; n++) {
     const block = `10.${n}.0.0/16`;
-    if (environments.every((env) => !cidrsOverlap(block, env.network.cidr))) return block;
+    if (environments.every((env) => !cidrsOverlap(block, env.network.cidr)) && !taken.includes(block)) return block;
   }
   return undefined;
 }
@@ -676,10 +689,30 @@ function crossEnvironmentProblems(
       }
     }
   });
+  // Within a project, `prod-eu` beside `prod` is a neighbour whose names prod's patterns exclude
+  // (naming.ts, neighboursOf); `prod-db` would be excluded with prod's own `shop-prod-db-*`.
+  for (const env of environments) {
+    for (const other of environments) {
+      if (other.project !== env.project || !env.name.startsWith(`${other.name}-`)) continue;
+      const word = env.name.slice(other.name.length + 1).split("-")[0];
+      if (!isNameWord(word)) continue;
+      const own = `${env.project}-${other.name}-${word}`;
+      problems.push(
+        `${label}/${env.name}: the folder name must not be another environment's and a word that begins that ` +
+          `environment's own names: "${word}" begins ${label}/${other.name}'s (${own}-...), so the exclusions that keep ` +
+          `${other.name}'s alarms and deploy role off this environment's names would take ${other.name}'s own out, and ` +
+          `this environment's deploy role would reach them; name it otherwise (${other.name}-2, ${other.name}-eu; not ` +
+          `${other.name}-<${NAME_WORDS.slice(0, 4).join("|")}|...>)`,
+      );
+    }
+  }
+  const suggested: string[] = [];
   environments.forEach((env, i) => {
     for (const other of environments.slice(0, i)) {
       if (cidrsOverlap(env.network.cidr, other.network.cidr)) {
-        const free = freeVpcBlock(environments);
+        // each folder told to move gets a block of its own: three copies told the same block would clash again
+        const free = freeVpcBlock(environments, suggested);
+        if (free) suggested.push(free);
         problems.push(
           `${label}/${env.name}: network.cidr must not overlap another environment's VPC, so they can be peered later: ` +
             `${env.network.cidr} overlaps ${other.network.cidr} of ${label}/${other.name}; change it in the one that ` +
