@@ -629,7 +629,10 @@ function crossEnvironmentProblems(
           ? `${s.hostname}/${s.organization}/${s.workspace}`
           : undefined;
     if (identity) {
-      const owner = owners.get(identity);
+      // Organization and workspace names compared without regard to case (whether HCP Terraform
+      // tells ACME/web from acme/web is not verified here): refused rather than risked as one state
+      const key = s.backend === "cloud" ? identity.toLowerCase() : identity;
+      const owner = owners.get(key);
       if (owner) {
         const field = s.backend === "s3" ? "state.key" : "state.workspace";
         problems.push(
@@ -637,7 +640,7 @@ function crossEnvironmentProblems(
             `change it in the one that is not deployed yet (without ${field}, each environment gets its own)`,
         );
       }
-      owners.set(identity, env.name);
+      owners.set(key, env.name);
     }
     if (s.backend === "s3") {
       const bucket = buckets.get(s.bucket)!;
