@@ -54,6 +54,10 @@ const PROGRAMS = [
   "<rootDir>/__tests__/workflows.test.ts",
   // node processes that take and refuse the output folder's lock
   "<rootDir>/__tests__/output-lock.test.ts",
+  // every shipped environment synthesized whole a second way (cdktf's own resolve module, its
+  // preparing pass) and compared byte for byte: seconds each, in-process, but no day-to-day loop's
+  "<rootDir>/__tests__/patches/cdktf-resolve-shipped.test.ts",
+  "<rootDir>/__tests__/stacks/independent-stack-shipped.test.ts",
 ];
 
 /** Adds toHaveResourceWithProperties & co, in every project. */

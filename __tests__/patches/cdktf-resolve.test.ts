@@ -1,59 +1,28 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import {
-  DefaultTokenResolver,
-  Lazy,
-  StringConcat,
-  TerraformElement,
-  TerraformResource,
-  TerraformStack,
-  Testing,
-  Token,
-} from "cdktf";
+import { Lazy, TerraformResource, TerraformStack, Testing, Token } from "cdktf";
 import { Construct } from "constructs";
-import { buildStacks } from "../../src/app";
-import { resolveEnvironmentReleases } from "../../src/artifact/releases";
-import * as standIn from "../../src/patches/cdktf-resolve";
 import { PROJECT_ROOT } from "../../src/project-root";
-import { expectSameFiles, filesUnder, tempDir, bundleRecord } from "../helpers";
-import { SHIPPED_ENVIRONMENTS, shippedOutdir } from "../shipped";
+import { expectSameFiles, bundleRecord } from "../helpers";
+import {
+  CDKTF_RESOLVE,
+  IMPLEMENTATIONS,
+  options,
+  outcome,
+  STAND_IN,
+  synthesizeWith,
+  type Cdktf,
+} from "./cdktf-modules";
 
 // cdktf's `resolve` (src/patches/cdktf-resolve.ts stands in for it, in the tests through
 // __tests__/unit-runner/register.js and in the bundle every `npm run` runs): it must give what cdktf's own
 // module gives, for every value, token and error, and cause the same side effects (references
-// between stacks are created while resolving).
-
-type ResolveModule = typeof standIn;
-type Cdktf = typeof import("cdktf");
-
-/** cdktf's own module, by its path: the resolver replaces only the request cdktf's token.js makes. */
-const CDKTF_RESOLVE = path.join(path.dirname(require.resolve("cdktf/package.json")), "lib/tokens/private/resolve.js");
-const cdktfResolve = require(CDKTF_RESOLVE) as ResolveModule;
-const STAND_IN = require.resolve("../../src/patches/cdktf-resolve");
-/** cdktf's module that loads its resolve module. */
-const TOKEN_JS = path.join(path.dirname(CDKTF_RESOLVE), "..", "token.js");
+// between stacks are created while resolving). Over the shipped environments whole:
+// cdktf-resolve-shipped.test.ts.
 
 /** The module the stand-in was written from (cdktf 0.21.0): another one must be read again first. */
 const WRITTEN_FROM_SHA256 = "08c4dba33a40b05fd4f4c1957bd4102695c1b30df595bbb1ad1fb95fdc4a0382";
-
-const IMPLEMENTATIONS = [
-  ["cdktf's module", cdktfResolve],
-  ["the stand-in", standIn],
-] as const;
-
-function options(scope: TerraformStack, preparing: boolean) {
-  return { scope, preparing, resolver: new DefaultTokenResolver(new StringConcat()) };
-}
-
-/** What `implementation` returns for `value`, or the message it throws. */
-function outcome(implementation: ResolveModule, value: () => unknown, scope: TerraformStack, preparing = false) {
-  try {
-    return { value: implementation.resolve(value(), options(scope, preparing)) };
-  } catch (error) {
-    return { error: (error as Error).message };
-  }
-}
 
 // ---- Tokens of every kind, in two stacks that reference each other ----
 
@@ -168,89 +137,6 @@ function tokenCorpus(cdktf: Cdktf, outdir: string): InstanceType<Cdktf["App"]> {
   return app;
 }
 
-/** What holds cdktf's classes: cdktf, the provider bindings and the project's sources. */
-const FRESH_FOLDERS = [
-  path.dirname(require.resolve("cdktf/package.json")),
-  path.dirname(path.dirname(require.resolve("@cdktf/provider-aws/package.json"))),
-  path.join(PROJECT_ROOT, "src"),
-].map((folder) => folder + path.sep);
-const isFresh = (file: string) => FRESH_FOLDERS.some((folder) => file.startsWith(folder));
-
-/** Node's module resolution, which the unit runner (__tests__/unit-runner/register.js) extends. */
-const NodeModule = require("node:module") as { _resolveFilename: (this: unknown, ...args: unknown[]) => string };
-
-/**
- * The files `build` synthesizes into a new folder, with cdktf's `lib/tokens/private/resolve`
- * being `implementation`.
- * - "cdktf": cdktf, the provider bindings and the project's sources load afresh around cdktf's
- *   module (the modules this test file's process already holds are set aside meanwhile, then put
- *   back, so that the test files that run after it in the same process get them unchanged).
- * - "stand-in": the modules this process already holds, whose cdktf resolves through the stand-in
- *   as `npm run synth`'s bundle does (the unit runner's register.js puts it in place of cdktf's
- *   module, as scripts/run.js does in the bundle; checked here first). Loading everything afresh a
- *   second time cost more than both synths: in a full run, this file's process holds the modules
- *   and heap of the files before it, and the second load's garbage made its collections long.
- */
-function synthesizeWith(
-  implementation: "cdktf" | "stand-in",
-  build: (cdktf: Cdktf, outdir: string) => { synth(): void },
-): Map<string, Buffer> {
-  const outdir = path.join(tempDir("cdktf-resolve-"), "out");
-  try {
-    if (implementation === "stand-in") {
-      expect(resolveModuleOf(fromTheStart)).toBe(STAND_IN);
-      build(fromTheStart, outdir).synth();
-      return filesUnder(outdir);
-    }
-    return withCdktfsModule(() => {
-      const cdktf = require("cdktf") as Cdktf;
-      if (cdktf === fromTheStart)
-        throw new Error("cdktf did not load afresh: is the unit runner's module cache require.cache?");
-      expect(resolveModuleOf(cdktf)).toBe(CDKTF_RESOLVE);
-      build(cdktf, outdir).synth();
-      return filesUnder(outdir);
-    });
-  } finally {
-    fs.rmSync(path.dirname(outdir), { recursive: true, force: true });
-  }
-}
-
-/**
- * Runs `fn` with cdktf, the provider bindings and the project's sources loaded afresh around
- * cdktf's own resolve module.
- */
-function withCdktfsModule<T>(fn: () => T): T {
-  const cache = require.cache;
-  const setAside = Object.entries(cache).filter(([file]) => isFresh(file));
-  for (const [file] of setAside) delete cache[file];
-  const resolveFilename = NodeModule._resolveFilename;
-  NodeModule._resolveFilename = function (...args) {
-    const file = resolveFilename.apply(this, args);
-    return file === STAND_IN ? CDKTF_RESOLVE : file;
-  };
-  try {
-    return fn();
-  } finally {
-    NodeModule._resolveFilename = resolveFilename;
-    for (const file of Object.keys(cache)) if (isFresh(file)) delete cache[file];
-    for (const [file, module] of setAside) cache[file] = module;
-  }
-}
-
-/**
- * Which of the two resolve modules `cdktf`'s token.js loaded, as `require.cache` records it
- * (token.js is the first to load either: this file imports cdktf before the stand-in, and nothing
- * else in the tests imports the stand-in).
- */
-function resolveModuleOf(cdktf: Cdktf): string | undefined {
-  const tokenJs = require.cache[TOKEN_JS];
-  if (tokenJs?.exports.Token !== cdktf.Token) return undefined;
-  return tokenJs.children.find((child) => child.filename === STAND_IN || child.filename === CDKTF_RESOLVE)?.filename;
-}
-
-/** cdktf as this file imported it: what the process holds outside synthesizeWith. */
-const fromTheStart = require("cdktf") as Cdktf;
-
 describe("the stand-in for cdktf's resolve", () => {
   test("was written from the module cdktf has now (after an upgrade, read cdktf's module again first)", () => {
     const sha256 = crypto.createHash("sha256").update(fs.readFileSync(CDKTF_RESOLVE)).digest("hex");
@@ -289,51 +175,6 @@ describe("the stand-in for cdktf's resolve", () => {
     expect(() => synthesizeWith("stand-in", borrowing)).toThrow(
       /^Stack "borrower" refers to terraform_data\.thing\.id of stack "origin"/,
     );
-  });
-
-  test("synthesizes every shipped environment to the same files as cdktf's module", () => {
-    // end to end, each with cdktf (and the project's constructs) loaded afresh around its module
-    const build = (cdktf: Cdktf, outdir: string) => {
-      const app = new cdktf.App({ outdir });
-      const { buildStacks: build } = require("../../src/app") as typeof import("../../src/app");
-      const { resolveEnvironmentReleases: releasesOf } =
-        require("../../src/artifact/releases") as typeof import("../../src/artifact/releases");
-      const releases = releasesOf(SHIPPED_ENVIRONMENTS, { root: PROJECT_ROOT, environmentsLabel: "environments" });
-      // the project root as the shared synth's stacks see it (its local state path)
-      const projectRootFromStack = path.relative(path.join(shippedOutdir(), "stacks", "dev"), PROJECT_ROOT);
-      build(app, SHIPPED_ENVIRONMENTS, { projectRootFromStack, releases });
-      return app;
-    };
-    // against the stand-in's: the run's shared synth, `npm run synth` as it runs (the bundle, with
-    // the stand-in; main.test.ts shows main.ts from the sources writes the same bytes)
-    const fromCdktf = synthesizeWith("cdktf", build);
-    expectSameFiles(fromCdktf, filesUnder(shippedOutdir()));
-    for (const env of SHIPPED_ENVIRONMENTS) expect(fromCdktf.has(`stacks/${env.name}/cdk.tf.json`)).toBe(true);
-  });
-
-  test("resolves each element of every shipped environment, preparing or not, to what cdktf's module does", () => {
-    // (what a synth resolves of each element: once preparing, once for output)
-    const app = Testing.app();
-    const releases = resolveEnvironmentReleases(SHIPPED_ENVIRONMENTS, {
-      root: PROJECT_ROOT,
-      environmentsLabel: "environments",
-    });
-    buildStacks(app, SHIPPED_ENVIRONMENTS, { projectRootFromStack: "../../..", releases });
-    let compared = 0;
-    for (const stack of app.node.findAll().filter(TerraformStack.isStack)) {
-      for (const element of stack.node.findAll().filter(TerraformElement.isTerraformElement)) {
-        for (const preparing of [true, false]) {
-          for (const produce of [() => element.toTerraform(), () => element.toMetadata()]) {
-            const [expected, actual] = IMPLEMENTATIONS.map(([, implementation]) =>
-              outcome(implementation, produce, stack, preparing),
-            );
-            expect(actual).toStrictEqual(expected);
-            compared++;
-          }
-        }
-      }
-    }
-    expect(compared).toBeGreaterThan(1000);
   });
 
   test("reads each property of an object once, as cdktf's module does (a getter may make a new token each time)", () => {

@@ -1,7 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-  App,
   AssetType,
   Fn,
   TerraformAsset,
@@ -13,69 +12,25 @@ import {
   TerraformStack,
 } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { buildStacks } from "../../src/app";
-import { resolveEnvironmentReleases } from "../../src/artifact/releases";
-import { PROJECT_ROOT } from "../../src/project-root";
 import { EnvironmentStack } from "../../src/stacks/environment-stack";
 import { CROSS_STACK_REFERENCE, IndependentStack } from "../../src/stacks/independent-stack";
-import { StateBucketStack } from "../../src/stacks/state-bucket-stack";
 import { synthesizeAtomically } from "../../src/synth";
-import { environment, expectSameFiles, filesUnder, tempDir } from "../helpers";
-import { SHIPPED_ENVIRONMENTS, unusedEnvironmentName } from "../shipped";
+import { tempDir } from "../helpers";
+import { appOf, ENVIRONMENTS } from "./shipped-app";
 
 /**
  * Every stack of this project skips cdktf's preparing pass (src/stacks/independent-stack.ts),
  * which exists only for references between stacks, and a reference between stacks is refused, as
  * is another stack's provider. (With cdktf's own resolve module the pass runs:
- * __tests__/patches/cdktf-resolve.test.ts.)
+ * __tests__/patches/cdktf-resolve.test.ts.) That the pass, skipped, changes no byte of any shipped
+ * environment: independent-stack-shipped.test.ts.
  */
-
-/** The shipped environments and one more with its state in S3, for a state bucket's stack. */
-const ENVIRONMENTS = [
-  ...SHIPPED_ENVIRONMENTS,
-  environment(unusedEnvironmentName("qa"), { state: { backend: "s3", bucket: "acme-tfstate" } }),
-];
-const releases = resolveEnvironmentReleases(ENVIRONMENTS, { root: PROJECT_ROOT, environmentsLabel: "environments" });
 
 let root: string;
 beforeEach(() => {
   root = tempDir("independent-stack-");
 });
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
-
-/** The app of `environments`, every stack built as `npm run synth` builds it. */
-function appOf(outdirOrApp: string | App, environments = ENVIRONMENTS): { app: App; stacks: TerraformStack[] } {
-  const app = typeof outdirOrApp === "string" ? new App({ outdir: outdirOrApp }) : outdirOrApp;
-  buildStacks(app, environments, { projectRootFromStack: "../../..", releases });
-  return { app, stacks: app.node.findAll().filter(TerraformStack.isStack) };
-}
-
-test("cdktf's preparing pass, which every stack skips, would change no byte of any shipped environment or state bucket", () => {
-  const skipped = appOf(path.join(root, "skipped"));
-  // every stack the app builds skips it, environments and state buckets alike
-  expect(skipped.stacks.every((stack) => stack instanceof IndependentStack)).toBe(true);
-  expect(skipped.stacks.filter((stack) => stack instanceof EnvironmentStack)).toHaveLength(ENVIRONMENTS.length);
-  expect(skipped.stacks.some((stack) => stack instanceof StateBucketStack)).toBe(true);
-  const cdktfsPass = TerraformStack.prototype.prepareStack;
-  let passes = 0;
-  TerraformStack.prototype.prepareStack = function (this: TerraformStack) {
-    passes++;
-    cdktfsPass.call(this);
-  };
-  try {
-    skipped.app.synth();
-    expect(passes).toBe(0);
-
-    const prepared = appOf(path.join(root, "prepared"));
-    for (const stack of prepared.stacks) stack.prepareStack = () => TerraformStack.prototype.prepareStack.call(stack);
-    prepared.app.synth();
-    expect(passes).toBe(prepared.stacks.length);
-  } finally {
-    TerraformStack.prototype.prepareStack = cdktfsPass;
-  }
-
-  expectSameFiles(filesUnder(path.join(root, "prepared")), filesUnder(path.join(root, "skipped")));
-});
 
 /** Two environments' stacks, the second given `borrow(origin, borrower)`, synthesized as main.ts does. */
 function synthesizeBorrowing(borrow: (origin: EnvironmentStack, borrower: EnvironmentStack) => void): () => void {
