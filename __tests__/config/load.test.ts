@@ -332,14 +332,14 @@ describe("loading the environment folders", () => {
     });
     const refused = (name: string, word: string) =>
       `${label()}/${name}: the folder name must not be another environment's and a word that begins that environment's own ` +
-      `names: "${word}" begins ${label()}/prod's (shop-prod-${word}-...), so the exclusions that keep prod's alarms and deploy ` +
-      `role off this environment's names would take prod's own out, and this environment's deploy role would reach them; ` +
-      `name it otherwise (prod-2, prod-eu; not prod-<admin|alarms|alb|app|...>)`;
-    expect(problems()).toEqual([
-      refused("prod-app-x", "app"),
-      refused("prod-db", "db"),
-      refused("prod-p8080", "p8080"),
-    ]);
+      `names: "${word}" begins ${label()}/prod's (shop-prod-${word}-...), so the two environments' names would mix: the ` +
+      `exclusions that keep prod's alarms and deploy role off this environment's names would take prod's own out where a ` +
+      `name pattern reaches them, this environment's deploy role would reach them, and Name tags would not tell the two ` +
+      `apart; name it otherwise (prod-2, prod-eu; not prod-<admin|alarms|alb|app|...>)`;
+    // (in the order the folders were last changed: sorted here)
+    expect(problems().sort()).toEqual(
+      [refused("prod-app-x", "app"), refused("prod-db", "db"), refused("prod-p8080", "p8080")].sort(),
+    );
     // a word no name of the stacks begins with is a neighbour like prod-eu
     fs.rmSync(dir, { recursive: true });
     writeEnvironments(dir, {

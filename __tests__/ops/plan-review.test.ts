@@ -674,7 +674,7 @@ describe("plan review: changes that look safe but are not", () => {
         "changes the permissions boundary",
       ],
       ["replace", replace(boundary, [["name"]]), "changes the permissions boundary"],
-      ["known after apply: a resource it names replaced", unknownPolicy, "changes the permissions boundary"],
+      ["known only after apply", unknownPolicy, "changes the permissions boundary"],
     ] as const;
     for (const [what, change, says] of cases) {
       const plan = planDocument({ resourceChanges: [change] });

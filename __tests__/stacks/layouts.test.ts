@@ -110,19 +110,34 @@ describe("every layout", () => {
               ["Allow", ["secretsmanager:PutSecretValue"], [secret]],
             ],
       );
-      // the roles' permissions boundary holds the same statements (it is the most they may do)...
+      // the roles' permissions boundary allows the same by name (RDS's secrets are all rds!db-*:
+      // another instance's, by the tag RDS gives it, refused)...
       const boundary = JSON.parse(json.resources("aws_iam_policy")[0].values.policy as string) as {
         Statement: { Effect: string; Action: string[]; Resource: string[] }[];
       };
-      expect(
-        boundary.Statement.filter((s) => s.Action.some((a) => a.startsWith("secretsmanager:"))).map((s) => [
-          s.Effect,
-          s.Action,
-          s.Resource,
-        ]),
-      ).toEqual(onSecrets.map((s) => [s.effect, s.actions, s.resources]));
+      const boundarySecrets = boundary.Statement.filter((s) => s.Action.some((a) => a.startsWith("secretsmanager:")));
+      const rdsSecrets = "arn:aws:secretsmanager:*:*:secret:rds!db-*";
+      expect(boundarySecrets.map((s) => [s.Effect, s.Action, s.Resource])).toEqual(
+        rds
+          ? [
+              ["Allow", ["secretsmanager:GetSecretValue"], [rdsSecrets]],
+              ["Deny", ["secretsmanager:*"], [rdsSecrets]],
+            ]
+          : [
+              [
+                "Allow",
+                ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
+                [expect.stringMatching(/^arn:aws:secretsmanager:\*:\*:secret:[a-z0-9-]+\/[a-z0-9-]+\/db\/app-\*$/)],
+              ],
+            ],
+      );
       // ...and no other policy (inline JSON, a key's or a bucket's) names a Secrets Manager action
-      expect(json.json.match(/secretsmanager:/g)).toHaveLength(onSecrets.length * 2);
+      const actions = (list: { actions?: string[]; Action?: string[] }[]) =>
+        list.flatMap((s) => s.actions ?? s.Action ?? []).length;
+      // (an action: followed by its closing quote, not an ARN's `:` nor a condition key's `/`)
+      expect(json.json.match(/secretsmanager:(?:[A-Z][A-Za-z]*|\*)(?=\\?")/g)).toHaveLength(
+        actions(onSecrets) + actions(boundarySecrets),
+      );
     },
   );
 

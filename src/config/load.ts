@@ -702,9 +702,10 @@ function crossEnvironmentProblems(
       const own = `${env.project}-${other.name}-${word}`;
       problems.push(
         `${label}/${env.name}: the folder name must not be another environment's and a word that begins that ` +
-          `environment's own names: "${word}" begins ${label}/${other.name}'s (${own}-...), so the exclusions that keep ` +
-          `${other.name}'s alarms and deploy role off this environment's names would take ${other.name}'s own out, and ` +
-          `this environment's deploy role would reach them; name it otherwise (${other.name}-2, ${other.name}-eu; not ` +
+          `environment's own names: "${word}" begins ${label}/${other.name}'s (${own}-...), so the two environments' names ` +
+          `would mix: the exclusions that keep ${other.name}'s alarms and deploy role off this environment's names would ` +
+          `take ${other.name}'s own out where a name pattern reaches them, this environment's deploy role would reach ` +
+          `them, and Name tags would not tell the two apart; name it otherwise (${other.name}-2, ${other.name}-eu; not ` +
           `${other.name}-<${NAME_WORDS.slice(0, 4).join("|")}|...>)`,
       );
     }

@@ -764,7 +764,7 @@ const cost = z
       COST_DEFAULTS.internetEgressGbPerMonth,
     ),
     natProcessedGbPerMonth: usage(
-      "GB a month through the NAT gateways (packages, AWS APIs, outbound calls)",
+      "GB a month through the NAT gateways (AWS APIs, outbound calls; S3, where releases and Amazon Linux's packages are, goes through the free gateway endpoint)",
       COST_DEFAULTS.natProcessedGbPerMonth,
     ),
     logsGbPerServerPerMonth: usage(

@@ -67,6 +67,8 @@ export interface AppIdentityProps {
 /** Where the servers download releases from: read-only, and only the releases' key. */
 export interface ReleaseSource {
   readonly bucketArn: string;
+  /** The bucket by name, for the permissions boundary (`arn:aws:s3:::<prefix>*`). */
+  readonly bucketArnPattern: string;
   /** The key every release is an object version of, e.g. `app/release.tar.gz`. */
   readonly key: string;
   /** The SSM parameter that names the bucket. */
@@ -80,12 +82,20 @@ export interface ReleaseSource {
 export interface DatabaseAccess {
   /** The secret whose password the app connects with: the servers may read it. */
   readonly secretArn: string;
+  /** The secret by name, for the permissions boundary. */
+  readonly secretArnPattern: string;
+  /**
+   * The database instance whose secret it is (`arn:aws:rds:*:*:db:<identifier>`), where the name
+   * says nothing of it (RDS's `rds!db-<id>`): the boundary refuses another instance's secret.
+   * @default - the name is the environment's own
+   */
+  readonly secretOwner?: string;
   /** The servers store the password in the secret once (the single server generates it). */
   readonly fillsSecret: boolean;
   /** SSM parameters the servers read: the app's settings, the backups bucket's name. */
   readonly parameterArns: readonly string[];
   /** Where the single server's dumps go: it may write, read and list them there, never delete. */
-  readonly backups?: { readonly bucketArn: string; readonly prefix: string };
+  readonly backups?: { readonly bucketArn: string; readonly bucketArnPattern: string; readonly prefix: string };
 }
 
 /** The public SSM parameter AWS keeps pointing at the newest Amazon Linux 2023 AMI. */
@@ -223,7 +233,11 @@ export class AppIdentity extends Construct {
     });
     this.permissions.push(new IamRolePolicy(this, "CloudWatchAgent", { role: role.id, policy: agent.json }));
     boundary.allow(agent);
-    if (props.database) this.permissions.push(databasePolicy(this, role.id, props.database, boundary));
+    if (props.database) {
+      this.permissions.push(databasePolicy(this, role.id, props.database));
+      boundary.allow(databaseBoundary(props.database));
+      if (props.database.secretOwner) boundary.deny([otherDatabasesSecrets(props.database)]);
+    }
     if (props.launchHook) {
       const { region, groupNamePrefix, groupNameTag } = props.launchHook;
       const launch = new DataAwsIamPolicyDocument(this, "LaunchHookPolicy", {
@@ -276,7 +290,7 @@ export class AppIdentity extends Construct {
         ],
       });
       this.permissions.push(new IamRolePolicy(this, "ReadReleases", { role: role.id, policy: readReleases.json }));
-      boundary.allow(readReleases);
+      boundary.allow(releasesBoundary(props.releases));
     }
     const profile = new IamInstanceProfile(this, "InstanceProfile", {
       namePrefix: naming.iamRolePrefix("app"),
@@ -328,12 +342,7 @@ export class AppIdentity extends Construct {
  * once), read its settings, and the single server's dumps: put, get and list under their prefix;
  * no delete, so a compromised server cannot destroy its backups (the bucket is versioned too).
  */
-function databasePolicy(
-  scope: Construct,
-  roleId: string,
-  access: DatabaseAccess,
-  boundary: RoleBoundary,
-): IamRolePolicy {
+function databasePolicy(scope: Construct, roleId: string, access: DatabaseAccess): IamRolePolicy {
   const statements: DataAwsIamPolicyDocumentStatement[] = [
     {
       sid: "ReadDatabaseSecret",
@@ -376,7 +385,6 @@ function databasePolicy(
     );
   }
   const document = new DataAwsIamPolicyDocument(scope, "DatabasePolicy", { statement: statements });
-  boundary.allow(document);
   return new IamRolePolicy(scope, "Database", { role: roleId, policy: document.json });
 }
 
@@ -432,4 +440,74 @@ function sessionManagerBoundary(naming: Naming): DataAwsIamPolicyDocumentStateme
       resources: ["*"],
     },
   ];
+}
+
+// ---- The permissions boundary's share of the role's own policies (src/constructs/role-boundary.ts) ----
+// By name, where those name a resource by reference: a reference would make the boundary, and the
+// launch template that needs the role, depend on that resource, and Terraform would then replace
+// the database, say, create-before-destroy (a second instance of the same identifier, refused).
+// The parameters are the environment's own (SsmAgentParameters, above).
+
+/** The releases: read (and list the versions of) the release key of the environment's artifacts buckets. */
+function releasesBoundary(source: ReleaseSource): DataAwsIamPolicyDocumentStatement[] {
+  return [
+    {
+      sid: "OwnReleases",
+      effect: "Allow",
+      actions: ["s3:GetObject", "s3:GetObjectVersion"],
+      resources: [`${source.bucketArnPattern}/${source.key}`],
+    },
+    {
+      sid: "OwnReleaseVersions",
+      effect: "Allow",
+      actions: ["s3:ListBucketVersions"],
+      resources: [source.bucketArnPattern],
+    },
+  ];
+}
+
+/** The database's secret (read, and fill where the server fills it) and the single server's dumps. */
+function databaseBoundary(access: DatabaseAccess): DataAwsIamPolicyDocumentStatement[] {
+  const statements: DataAwsIamPolicyDocumentStatement[] = [
+    {
+      sid: "OwnDatabaseSecret",
+      effect: "Allow",
+      actions: access.fillsSecret
+        ? ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
+        : ["secretsmanager:GetSecretValue"],
+      resources: [access.secretArnPattern],
+    },
+  ];
+  if (access.backups) {
+    const { bucketArnPattern, prefix } = access.backups;
+    statements.push(
+      {
+        sid: "OwnDumps",
+        effect: "Allow",
+        actions: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+        resources: [`${bucketArnPattern}/${prefix}*`],
+      },
+      { sid: "OwnDumpList", effect: "Allow", actions: ["s3:ListBucket"], resources: [bucketArnPattern] },
+    );
+  }
+  return statements;
+}
+
+/**
+ * RDS's secrets are all `rds!db-<id>`: the boundary refuses one RDS tags as another instance's
+ * (`aws:rds:primaryDBInstanceArn`; a secret without that tag is left to the role's own policy,
+ * which names this instance's by ARN).
+ */
+function otherDatabasesSecrets(access: DatabaseAccess): DataAwsIamPolicyDocumentStatement {
+  const tag = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn";
+  return {
+    sid: "NotOtherDatabasesSecrets",
+    effect: "Deny",
+    actions: ["secretsmanager:*"],
+    resources: [access.secretArnPattern],
+    condition: [
+      { test: "StringNotLike", variable: tag, values: [access.secretOwner!] },
+      { test: "Null", variable: tag, values: ["false"] },
+    ],
+  };
 }

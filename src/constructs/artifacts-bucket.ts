@@ -50,6 +50,8 @@ export interface ArtifactsBucketProps {
 export class ArtifactsBucket extends Construct {
   public readonly bucketName: string;
   public readonly bucketArn: string;
+  /** Every bucket this one may be, by name (`arn:aws:s3:::<project>-<env>-artifacts-*`), for a permissions boundary. */
+  public readonly bucketArnPattern: string;
   /** The key every release is uploaded to. */
   public readonly releaseKey = RELEASE_KEY;
   public readonly parameterName: string;
@@ -71,6 +73,7 @@ export class ArtifactsBucket extends Construct {
     });
     this.bucketName = bucket.bucket;
     this.bucketArn = bucket.arn;
+    this.bucketArnPattern = `arn:aws:s3:::${naming.bucketPrefix("artifacts")}*`;
 
     const versioning = versionedPrivateBucket(this, bucket, {
       encryption: "AES256",

@@ -90,6 +90,13 @@ export class Database extends Construct {
   public readonly address: string;
   /** The Secrets Manager secret RDS keeps the master credentials in. */
   public readonly masterSecretArn: string;
+  /**
+   * The master secret by name, for a permissions boundary: RDS names it `rds!db-<id>`, with no
+   * environment in it, so `secretOwner` says whose it is (the tag RDS gives it).
+   */
+  public readonly masterSecretArnPattern = "arn:aws:secretsmanager:*:*:secret:rds!db-*";
+  /** This instance's ARN as a pattern (`arn:aws:rds:*:*:db:<identifier>`), the owner RDS tags its secret with. */
+  public readonly secretOwner: string;
   public readonly instanceIdentifier: string;
   /** Performance Insights is on (7 days of it, at no charge), where the engine and class allow it. */
   public readonly performanceInsights: boolean;
@@ -191,5 +198,6 @@ export class Database extends Construct {
     this.address = db.address;
     this.masterSecretArn = db.masterUserSecret.get(0).secretArn;
     this.instanceIdentifier = db.identifier;
+    this.secretOwner = `arn:aws:rds:*:*:db:${identifier}`;
   }
 }

@@ -39,8 +39,9 @@ export class FlowLogs extends Construct {
     super(scope, id);
     const trafficType = props.trafficType ?? "ALL";
 
+    const groupName = `/vpc/${props.naming.name("flow-logs")}`;
     const group = new CloudwatchLogGroup(this, "LogGroup", {
-      name: `/vpc/${props.naming.name("flow-logs")}`,
+      name: groupName,
       retentionInDays: props.retentionDays,
     });
     this.logGroupName = group.name;
@@ -87,7 +88,21 @@ export class FlowLogs extends Construct {
       ],
     });
     new IamRolePolicy(this, "WriteLogs", { role: role.id, policy: write.json });
-    props.boundary.allow(write);
+    // the same, by name (RoleBoundary takes no reference)
+    props.boundary.allow([
+      {
+        sid: "FlowLogsWrite",
+        effect: "Allow",
+        actions: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        resources: [`arn:aws:logs:*:*:log-group:${groupName}:*`],
+      },
+      {
+        sid: "FlowLogsFindGroups",
+        effect: "Allow",
+        actions: ["logs:DescribeLogGroups"],
+        resources: ["arn:aws:logs:*:*:log-group:*"],
+      },
+    ]);
 
     new FlowLog(this, "FlowLog", {
       vpcId: props.vpcId,

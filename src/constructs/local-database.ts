@@ -37,6 +37,9 @@ export interface LocalDatabaseProps {
  */
 export class LocalDatabase extends Construct {
   public readonly secretArn: string;
+  /** The secret and its backups bucket by name, for a permissions boundary (the ARNs are known only after apply). */
+  public readonly secretArnPattern: string;
+  public readonly backupBucketArnPattern: string;
   public readonly backupBucketArn: string;
   public readonly backupBucketName: string;
   /** The SSM parameter naming the bucket (its name is known only after apply). */
@@ -61,6 +64,7 @@ export class LocalDatabase extends Construct {
       tags: naming.tags("db"),
     });
     this.secretArn = secret.arn;
+    this.secretArnPattern = `arn:aws:secretsmanager:*:*:secret:${naming.project}/${naming.environment}/db/app-*`;
 
     // ---- Backups: nightly dumps, kept backupRetentionDays ----
     const bucket = new S3Bucket(this, "Backups", {
@@ -75,6 +79,7 @@ export class LocalDatabase extends Construct {
       noncurrentVersionDays,
     });
     this.backupBucketArn = bucket.arn;
+    this.backupBucketArnPattern = `arn:aws:s3:::${naming.bucketPrefix("db-backups")}*`;
     this.backupBucketName = bucket.bucket;
 
     const parameter = new SsmParameter(this, "BackupsParameter", {

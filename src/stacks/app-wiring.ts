@@ -62,6 +62,7 @@ export function addAppIdentity(
     ssh: env.access.ssh,
     releases: {
       bucketArn: release.artifacts.bucketArn,
+      bucketArnPattern: release.artifacts.bucketArnPattern,
       key: RELEASE_KEY,
       parameterArn: release.artifacts.parameterArn,
     },

@@ -79,7 +79,13 @@ export function rdsDatabaseWiring(stack: EnvironmentStack, database: Database): 
     },
   });
   return {
-    access: { secretArn: database.masterSecretArn, fillsSecret: false, parameterArns: [settings.parameterArn] },
+    access: {
+      secretArn: database.masterSecretArn,
+      secretArnPattern: database.masterSecretArnPattern,
+      secretOwner: database.secretOwner,
+      fillsSecret: false,
+      parameterArns: [settings.parameterArn],
+    },
     host: {
       settingsParameter: settings.parameterName,
       region: env.region,
@@ -147,9 +153,14 @@ export function localDatabaseWiring(stack: EnvironmentStack): AppDatabaseWiring 
   return {
     access: {
       secretArn: local.secretArn,
+      secretArnPattern: local.secretArnPattern,
       fillsSecret: true,
       parameterArns: [settings.parameterArn, local.backupBucketParameterArn],
-      backups: { bucketArn: local.backupBucketArn, prefix: local.backupPrefix },
+      backups: {
+        bucketArn: local.backupBucketArn,
+        bucketArnPattern: local.backupBucketArnPattern,
+        prefix: local.backupPrefix,
+      },
     },
     host: {
       settingsParameter: settings.parameterName,
