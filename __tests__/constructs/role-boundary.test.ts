@@ -77,7 +77,13 @@ function boundaryOf(env: string, stack: Synthesized = shippedStack(env)) {
    * conditions: an Allow whose conditions are the statement's own (or none), and no Deny that
    * applies (the secret tagged with `secretOwner`, as RDS tags its secrets).
    */
-  const lets = (action: string, resource: string, conditions: Statement["condition"], secretOwner = dbArn) => {
+  const lets = (
+    action: string,
+    resource: string,
+    conditions: Statement["condition"],
+    // the tag RDS gives a secret: its instance's ARN (null: a secret without the tag)
+    secretOwner: string | null | undefined = dbArn,
+  ) => {
     const asIam: Record<string, Record<string, string[]>> = {};
     for (const c of conditions ?? []) asIam[c.test] = { ...asIam[c.test], [c.variable]: c.values };
     const applies = (s: IamStatement) =>
@@ -88,9 +94,12 @@ function boundaryOf(env: string, stack: Synthesized = shippedStack(env)) {
     );
     const denied = document.Statement.some((s) => {
       if (s.Effect !== "Deny" || !applies(s)) return false;
-      // the one Deny: another database's secret, by its owner tag
-      const tag = s.Condition!.StringNotLike["secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"];
-      return secretOwner !== undefined && !tag.some((pattern) => matches(pattern, secretOwner));
+      // the one Deny: another database's secret, by its owner tag, where the secret has the tag
+      const key = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn";
+      expect(Object.keys(s.Condition!).sort()).toEqual(["Null", "StringNotLike"]);
+      const tagged = secretOwner !== null && secretOwner !== undefined;
+      const nullHolds = s.Condition!.Null[key].includes(String(!tagged)); // Null: "false" = the tag is there
+      return nullHolds && tagged && !s.Condition!.StringNotLike[key].some((pattern) => matches(pattern, secretOwner));
     });
     return allowed && !denied;
   };
@@ -156,6 +165,20 @@ describe.each(SHIPPED_NAMES)("%s", (env) => {
       ["s3:GetObject", "arn:aws:s3:::someone-elses-bucket/key"],
       ["iam:PassRole", `arn:aws:iam::${ACCOUNT}:role/${project}-${env}-app-x`],
       ["ssm:SendCommand", "*"],
+      // a neighbour whose name begins with this one's (prod-eu beside prod): none of its names either
+      ["s3:GetObject", `arn:aws:s3:::${project}-${env}-eu-artifacts-20261205abcdef/app/release.tar.gz`],
+      ["s3:ListBucketVersions", `arn:aws:s3:::${project}-${env}-eu-artifacts-20261205abcdef`],
+      ["s3:PutObject", `arn:aws:s3:::${project}-${env}-eu-db-backups-20261205abcdef/db/x.dump`],
+      ["ssm:GetParameter", `arn:aws:ssm:${region}:${ACCOUNT}:parameter/${project}/${env}-eu/app/database`],
+      ["logs:PutLogEvents", `arn:aws:logs:${region}:${ACCOUNT}:log-group:/${project}/${env}-eu/app:log-stream:i`],
+      [
+        "logs:PutLogEvents",
+        `arn:aws:logs:${region}:${ACCOUNT}:log-group:/vpc/${project}-${env}-eu-flow-logs:log-stream:i`,
+      ],
+      [
+        "secretsmanager:PutSecretValue",
+        `arn:aws:secretsmanager:${region}:${ACCOUNT}:secret:${project}/${env}-eu/db/app-x`,
+      ],
     ];
     for (const [action, resource] of tries)
       expect({ action, resource, lets: lets(action, resource, []) }).toEqual({ action, resource, lets: false });
@@ -166,6 +189,8 @@ describe.each(SHIPPED_NAMES)("%s", (env) => {
       expect(lets("secretsmanager:GetSecretValue", secret, [], dbArn.replace(/db:[a-z0-9-]+$/, "db:other-db"))).toBe(
         false,
       );
+      // a secret without the tag is the role's own policy's to refuse (it names its secret by ARN)
+      expect(lets("secretsmanager:GetSecretValue", secret, [], null)).toBe(true);
     }
   });
 
