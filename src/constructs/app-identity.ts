@@ -200,10 +200,12 @@ export class AppIdentity extends Construct {
       boundary.policy,
     );
     boundary.allow(sessionManagerBoundary(naming));
-    // What the CloudWatch agent and the servers' own metrics need, for this environment only: the
-    // actions of AWS's CloudWatchAgentServerPolicy (less X-Ray, the agent's SSM configuration and
-    // log retention, which these servers do not use), whose Resource "*" would let a server of any
-    // environment write into another's log groups (the access log feeds its 5xx alarm) and metrics.
+    // What the CloudWatch agent and the servers' own metrics need: the actions of AWS's
+    // CloudWatchAgentServerPolicy (less X-Ray, the agent's SSM configuration and log retention,
+    // which these servers do not use), whose Resource "*" would let a server of any environment
+    // write into another's log groups (the access log feeds its 5xx alarm) and any namespace's
+    // metrics. Log groups are this environment's only; the metric namespaces are the servers',
+    // shared by every environment (CloudWatch checks no dimension: docs/ci-cd.md says what that leaves).
     const agent = new DataAwsIamPolicyDocument(this, "CloudWatchAgentPolicy", {
       statement: [
         {
