@@ -219,6 +219,20 @@ describe.each(SHIPPED_NAMES)("%s", (env) => {
     if (stack.countOf("aws_launch_template") > 0) expect(types).toContain("aws_iam_policy");
   });
 
+  test("a server decrypts its secret through Secrets Manager only (the key policy of aws/secretsmanager may not reach a role under a boundary): kms:Decrypt on nothing else", () => {
+    const { document } = boundaryOf(env);
+    const kms = document.Statement.filter((s) => s.Action.some((a) => a.startsWith("kms:")));
+    expect(kms).toEqual([
+      {
+        Sid: "DecryptThroughSecretsManager",
+        Effect: "Allow",
+        Action: ["kms:Decrypt"],
+        Resource: ["*"],
+        Condition: { StringLike: { "kms:ViaService": ["secretsmanager.*.amazonaws.com"] } },
+      },
+    ]);
+  });
+
   test("its statement ids differ (IAM refuses a policy that repeats one)", () => {
     const { document } = boundaryOf(env);
     const sids = document.Statement.map((s) => s.Sid).filter((sid) => sid !== undefined);

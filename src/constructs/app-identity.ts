@@ -479,6 +479,17 @@ function databaseBoundary(access: DatabaseAccess): DataAwsIamPolicyDocumentState
         : ["secretsmanager:GetSecretValue"],
       resources: [access.secretArnPattern],
     },
+    {
+      // The secret's key is AWS's aws/secretsmanager, whose key policy grants its use through
+      // Secrets Manager to the account's principals: whether IAM lets that grant reach a role under
+      // a boundary without kms:Decrypt is not certain (not tried against AWS), so the boundary
+      // allows the decrypt, through Secrets Manager only (the secret itself is limited above).
+      sid: "DecryptThroughSecretsManager",
+      effect: "Allow",
+      actions: ["kms:Decrypt"],
+      resources: ["*"],
+      condition: [{ test: "StringLike", variable: "kms:ViaService", values: ["secretsmanager.*.amazonaws.com"] }],
+    },
   ];
   if (access.backups) {
     const { bucketArnPattern, prefix } = access.backups;
