@@ -237,19 +237,22 @@ describe("loading the environment folders", () => {
       `${label()}/prod: state.workspace must be unique per environment: app.terraform.io/acme/web is already used by ${label()}/dev; ` +
         "change it in the one that is not deployed yet (without state.workspace, each environment gets its own)",
     ]);
-    // nor one written in other letters' case: HCP Terraform's names are not told apart by case
-    fs.rmSync(dir, { recursive: true });
-    writeEnvironments(dir, {
-      dev: environmentFile({ ...net("10.1.0.0/16"), ...cloud }),
-      prod: environmentFile({
-        ...net("10.2.0.0/16"),
-        state: { backend: "cloud", organization: "ACME", workspace: "Web" },
-      }),
-    });
-    expect(problems()).toEqual([
-      `${label()}/prod: state.workspace must be unique per environment: app.terraform.io/ACME/Web is already used by ${label()}/dev; ` +
-        "change it in the one that is not deployed yet (without state.workspace, each environment gets its own)",
-    ]);
+    // nor one written in other letters' case (either first): HCP Terraform's names are not told apart by case
+    for (const [first, second] of [
+      [cloud.state, { backend: "cloud", organization: "ACME", workspace: "Web" }],
+      [{ backend: "cloud", organization: "ACME", workspace: "Web" }, cloud.state],
+    ]) {
+      fs.rmSync(dir, { recursive: true });
+      writeEnvironments(dir, {
+        dev: environmentFile({ ...net("10.1.0.0/16"), state: first }),
+        prod: environmentFile({ ...net("10.2.0.0/16"), state: second }),
+      });
+      const written = `${second.organization}/${second.workspace}`;
+      expect(problems()).toEqual([
+        `${label()}/prod: state.workspace must be unique per environment: app.terraform.io/${written} is already used by ${label()}/dev; ` +
+          "change it in the one that is not deployed yet (without state.workspace, each environment gets its own)",
+      ]);
+    }
   });
 
   test("VPC blocks of two environments may not overlap", () => {

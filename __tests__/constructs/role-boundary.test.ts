@@ -301,6 +301,16 @@ test.each([
     s.actions.flatMap((a) => s.resources.filter((r) => !lets(a, r, s.condition)).map((r) => `${a} ${r}`)),
   );
   expect(outside).toEqual([]);
+  // the single server's backups bucket: its dumps' prefix, nothing else of it (review BP)
+  const [backups] = stack
+    .resources("aws_s3_bucket")
+    .filter((b) => String(b.values.bucket_prefix).includes("db-backups"));
+  if (backups) {
+    const bucket = `arn:aws:s3:::${backups.values.bucket_prefix}20261205abcdef`;
+    expect(lets("s3:PutObject", `${bucket}/db/2026-12-05.dump`, [])).toBe(true);
+    expect(lets("s3:PutObject", `${bucket}/other/x`, [])).toBe(false);
+    expect(lets("s3:GetObject", `${bucket}/app/release.tar.gz`, [])).toBe(false);
+  }
 });
 
 describe("RoleBoundary", () => {

@@ -261,6 +261,13 @@ test("a deploy role makes a role, writes or attaches its policies only while the
   const files = pipelinePolicyFiles(ROOT, documents);
   for (const env of SHIPPED_NAMES) {
     const policy = JSON.parse(files[POLICY_FILES.deploy(env)]) as typeof deploy;
+    // (written out here, not read from the source: a name dropped there must fail here; review BP)
+    expect([...BOUNDED_ROLE_WRITES].sort()).toEqual([
+      "iam:AttachRolePolicy",
+      "iam:CreateRole",
+      "iam:PutRolePermissionsBoundary",
+      "iam:PutRolePolicy",
+    ]);
     for (const action of BOUNDED_ROLE_WRITES) {
       const granting = policy.Statement.filter(
         (s) => s.Effect === "Allow" && s.Action.some((a) => actionPattern(a).test(action)),
@@ -284,6 +291,8 @@ test("a deploy role makes a role, writes or attaches its policies only while the
     // the boundary's content (a new policy, a new version, an older version made the default), and
     // a role's boundary taken off: no statement allows them
     for (const action of [
+      "iam:CreatePolicy",
+      "iam:CreatePolicyVersion",
       ...BOUNDARY_WRITES_FOR_ADMINS,
       "iam:SetDefaultPolicyVersion",
       "iam:DeleteRolePermissionsBoundary",
@@ -291,6 +300,11 @@ test("a deploy role makes a role, writes or attaches its policies only while the
       expect({ env, action, allowed: allows(policy, action) }).toEqual({ env, action, allowed: false });
     }
   }
+  // a policy for every environment of the project (no environment given): a boundary of the project's
+  const everyEnvironment = deploy.Statement.find((s) => s.Sid === "ManageIamBounded")!;
+  expect(everyEnvironment.Condition).toEqual({
+    StringLike: { "iam:PermissionsBoundary": [`arn:aws:iam::\${aws:PrincipalAccount}:policy/${PROJECT}-*-boundary`] },
+  });
   // and the stacks: every role carries the boundary the deploy role names, a policy of that name
   for (const [env, doc] of documents) {
     const { aws_iam_policy: policies, aws_iam_role: roles } = (doc as any).resource;
@@ -300,6 +314,13 @@ test("a deploy role makes a role, writes or attaches its policies only while the
     for (const role of Object.values(roles as Record<string, { permissions_boundary?: string }>)) {
       expect({ env, boundary: role.permissions_boundary }).toEqual({ env, boundary: `\${aws_iam_policy.${key}.arn}` });
     }
+  }
+});
+
+test("a deploy role may create, change and delete the app subnets' S3 gateway endpoint (an AZ added or dropped changes its route tables)", () => {
+  for (const action of ["ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint", "ec2:DeleteVpcEndpoints"]) {
+    expect({ action, allowed: allows(deploy, action) }).toEqual({ action, allowed: true });
+    expect({ action, plan: allows(plan, action) }).toEqual({ action, plan: false });
   }
 });
 

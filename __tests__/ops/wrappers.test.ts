@@ -432,6 +432,22 @@ describe("npm run plan (stub terraform)", () => {
     expect(result.stdout).toContain(`  - ${vpc} (Network/Vpc) was deleted outside Terraform`);
   });
 
+  test("--deploy-role (CI's plans) blocks a plan that changes the roles' permissions boundary, which a deploy role may not write: exit 3; without it, a note and exit 0 (stand-in terraform; review BP)", async () => {
+    const staging = stackOf("staging");
+    const boundary = addressOf(staging, "aws_iam_policy", "Policy");
+    const show = planDocument({
+      resourceChanges: [update(boundary, { policy: '{"Statement":[]}' }, { policy: '{"Statement":[{}]}' })],
+    });
+    const ci = await run("plan", ["staging", "--no-synth", "--quiet", "--deploy-role"], { show });
+    expect(ci.status).toBe(BLOCKED_EXIT_CODE);
+    expect(ci.stdout).toContain("which a deploy role may not write");
+    const admin = await run("plan", ["staging", "--no-synth", "--quiet"], { show });
+    expect(admin.status).toBe(0);
+    expect(admin.stdout).toContain(
+      "a deploy role may not write it, so CI's deploy of this change stops before its apply",
+    );
+  });
+
   test("the same plan with --allow-destroy: exit 0, and the warning is still printed", async () => {
     const { show } = deleteDatabase();
     const result = await run("plan", ["staging", "--no-synth", "--allow-destroy"], { show });

@@ -344,6 +344,9 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
     const outward = json.resources("aws_route").filter((r) => r.values.nat_gateway_id !== undefined);
     expect(outward).toHaveLength(AZS.length);
     for (const route of outward) expect(group.values.depends_on).toContain(`aws_route.${route.name}`);
+    // nor before its route to S3 through the gateway endpoint (review BP)
+    const [endpoint] = json.resources("aws_vpc_endpoint");
+    expect(group.values.depends_on).toContain(`aws_vpc_endpoint.${endpoint.name}`);
   });
 
   test("the Auto Scaling group spreads over the private app subnets of every AZ, with the configured bounds", () => {
