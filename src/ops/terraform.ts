@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { constants as osConstants } from "node:os";
 import { workspaceProblem } from "../state-workspace";
 
 /** A problem to report in one message, without a stack trace: bad input, a failed step. */
@@ -74,6 +75,22 @@ export function runProcess(
 ): Promise<TerraformResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+    // Interrupted (Ctrl-C, which reaches the whole process group, terraform with it; a kill), this
+    // process outlives the child: terraform stops on its own first interrupt, saving its state and
+    // releasing its lock, and this one holds the output folder's lock (src/output-lock.ts) until it
+    // has, or a synth could replace the folder under it (review BR). Nothing is passed on: a second
+    // interrupt makes terraform exit at once, state and lock as they are. Then exit 128 + signal.
+    let interrupted: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (interrupted) return;
+      interrupted = signal;
+      process.stderr.write(`\n${signal}: waiting for ${program} to stop (it saves its state and releases its lock)\n`);
+    };
+    const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+    for (const signal of signals) process.on(signal, onSignal);
+    const stopListening = () => {
+      for (const signal of signals) process.off(signal, onSignal);
+    };
     let timedOut = false;
     const timers: NodeJS.Timeout[] = [];
     if (options.timeoutMs !== undefined) {
@@ -97,10 +114,13 @@ export function runProcess(
     });
     child.on("error", (error) => {
       for (const timer of timers) clearTimeout(timer);
+      stopListening();
       reject(error);
     });
     child.on("close", (code) => {
       for (const timer of timers) clearTimeout(timer);
+      stopListening();
+      if (interrupted) process.exit(128 + (osConstants.signals[interrupted] ?? 2));
       if (timedOut) {
         stderr += `${program} ${args.join(" ")}: timed out, no answer within ${options.timeoutMs! / 1000} s, stopped\n`;
         resolve({ status: code || 1, stdout, stderr });
