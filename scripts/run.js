@@ -399,6 +399,14 @@ function run(bundle, entry) {
   // An entry runs its top-level code. `require.main === module` means nothing inside a bundle (every
   // module of it shares one `module`), so entries must not test it; here it is false everywhere.
   const compiled = script.runInThisContext();
+  // A reader that goes away (`npm run cost | head -1`) is no error of the script's: what it would
+  // still print goes nowhere, and it ends as it would have (files it writes, whole). Node's default
+  // was an unhandled 'error' event, a stack trace through the bundle (review BR).
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error) => {
+      if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    });
+  }
   compiled.call(module.exports, module.exports, Module.createRequire(entry), module, bundle, path.dirname(bundle));
   if (cachedData === undefined || script.cachedDataRejected) {
     // After the run, so that the cache holds every function the run compiled.

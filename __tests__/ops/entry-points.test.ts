@@ -57,3 +57,18 @@ test("npm run release -- --dry-run releases nothing: an option it does not know 
   });
   expect(fs.readFileSync(releases, "utf8")).toBe(before);
 });
+
+test("a reader that goes away (npm run compare -- dev prod | head -1) ends the script quietly: exit 0, no stack trace through the bundle (review BR)", async () => {
+  const { spawn } = require("node:child_process") as typeof import("node:child_process");
+  for (const [entry, args] of [
+    ["scripts/compare.ts", ["dev", "prod"]],
+    ["scripts/cost.ts", []],
+  ] as const) {
+    const child = spawn(...entryCommand(entry, [...args]), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.destroy(); // the pipe's reading end closed before the script writes
+    let stderr = "";
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect({ entry, code, stderr }).toEqual({ entry, code: 0, stderr: "" });
+  }
+});
