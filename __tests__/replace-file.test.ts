@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { replaceFile } from "../src/replace-file";
+import { replaceFile, replaceFiles } from "../src/replace-file";
+import { isFileSystemError } from "../src/readable-stack";
 import { tempDir } from "./helpers";
 
 // bump-ami's config.yaml and release's releases.yaml: replaced whole or not at all (a full disk
@@ -31,6 +32,38 @@ test("a write that fails leaves what was there as it was, removes its temporary 
     );
     expect(fs.readdirSync(dir)).toEqual(["releases.yaml"]);
     expect(fs.readFileSync(path.join(target, "kept"), "utf8")).toBe("kept");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("files replaced together: one that cannot be written leaves every one as it was, no temporary file behind, and the error names it in one line (review BR: a schema without its reference page, a tarball beside another's checksum)", () => {
+  const dir = tempDir("replace-files-");
+  try {
+    const [schema, page] = [path.join(dir, "schema.json"), path.join(dir, "docs", "configuration.md")];
+    fs.writeFileSync(schema, "old schema");
+    // (no docs/ folder: the second file cannot be written)
+    let thrown: unknown;
+    try {
+      replaceFiles([
+        [schema, "new schema"],
+        [page, "new page"],
+      ]);
+    } catch (error) {
+      thrown = error;
+    }
+    expect((thrown as Error).message).toBe(`cannot write ${page} (ENOENT): nothing was written`);
+    expect(isFileSystemError(thrown)).toBe(true); // printed as one line by the scripts, no stack trace
+    expect(fs.readFileSync(schema, "utf8")).toBe("old schema");
+    expect(fs.readdirSync(dir)).toEqual(["schema.json"]);
+    // and with the folder there, both
+    fs.mkdirSync(path.dirname(page));
+    replaceFiles([
+      [schema, "new schema"],
+      [page, "new page"],
+    ]);
+    expect([fs.readFileSync(schema, "utf8"), fs.readFileSync(page, "utf8")]).toEqual(["new schema", "new page"]);
+    expect(fs.readdirSync(dir).sort()).toEqual(["docs", "schema.json"]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

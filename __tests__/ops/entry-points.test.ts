@@ -72,3 +72,16 @@ test("a reader that goes away (npm run compare -- dev prod | head -1) ends the s
     expect({ entry, code, stderr }).toEqual({ entry, code: 0, stderr: "" });
   }
 });
+
+test("npm run schema -- --help is refused, and writes nothing: it takes no arguments (review BR: it wrote both files)", () => {
+  const files = [path.join(ROOT, "environments", "schema.json"), path.join(ROOT, "docs", "configuration.md")];
+  const before = files.map((file) => fs.statSync(file).mtimeMs);
+  const result = run("scripts/write-schema.ts", ["--help"]);
+  expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
+    status: 1,
+    stdout: "",
+    stderr:
+      "schema: takes no arguments, and did nothing (got --help): it has no options, no dry run; run it as `npm run schema`\n",
+  });
+  expect(files.map((file) => fs.statSync(file).mtimeMs)).toEqual(before);
+});

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { replaceFiles } from "../replace-file";
 import { artifactFileName, packDirectory } from "./releases";
 
 export interface PackagedApp {
@@ -21,7 +22,10 @@ export function packageApp(appDir: string, outDir: string): PackagedApp {
   const packed = packDirectory(appDir);
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, artifactFileName(packed.version));
-  fs.writeFileSync(file, packed.bytes);
-  fs.writeFileSync(`${file}.sha256`, `${packed.sha256}  ${path.basename(file)}\n`);
+  // together: a tarball beside another's checksum would fail `sha256sum -c` (review BR)
+  replaceFiles([
+    [file, packed.bytes],
+    [`${file}.sha256`, `${packed.sha256}  ${path.basename(file)}\n`],
+  ]);
   return { version: packed.version, file, sha256: packed.sha256, bytes: packed.bytes.length };
 }

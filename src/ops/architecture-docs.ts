@@ -4,6 +4,7 @@ import type { EnvironmentConfig } from "../config/load";
 import type { StackDocument } from "../policy/types";
 import { renderArchitecture } from "./diagram";
 import { UsageError } from "./script-runner";
+import { replaceFiles } from "../replace-file";
 
 /** The environment whose diagram the README shows. */
 export const README_ENVIRONMENT = "prod";
@@ -61,18 +62,17 @@ export function writeArchitectureDocs(
   environments: readonly EnvironmentConfig[],
   documents: ReadonlyMap<string, StackDocument>,
 ): string[] {
-  const written: string[] = [];
+  const files: Array<[string, string]> = [];
   fs.mkdirSync(path.join(root, "docs"), { recursive: true });
   for (const env of environments) {
-    const file = architectureDocPath(env.name);
-    fs.writeFileSync(path.join(root, file), architectureDoc(env, documents.get(env.name)!));
-    written.push(file);
+    files.push([architectureDocPath(env.name), architectureDoc(env, documents.get(env.name)!)]);
   }
   const shown = documents.get(README_ENVIRONMENT);
   const readme = path.join(root, "README.md");
   if (shown && fs.existsSync(readme)) {
-    fs.writeFileSync(readme, withReadmeDiagram(fs.readFileSync(readme, "utf8"), mermaidBlock(shown)));
-    written.push("README.md");
+    files.push(["README.md", withReadmeDiagram(fs.readFileSync(readme, "utf8"), mermaidBlock(shown))]);
   }
-  return written;
+  // all or none: a README that cannot be written left the pages rewritten, unreported (review BR)
+  replaceFiles(files.map(([file, content]) => [path.join(root, file), content] as const));
+  return files.map(([file]) => file);
 }

@@ -14,6 +14,7 @@ import {
 } from "./pipeline-iam";
 import { synthesizeDocuments } from "./synthesized";
 import { noArguments } from "./usage";
+import { replaceFiles } from "../replace-file";
 
 /** Where `npm run iam-policies` writes each role's policy, relative to the project root. */
 export const POLICY_FILES = {
@@ -122,11 +123,10 @@ export function environmentInputs(
 export function iamPoliciesCommand(root: string, args: readonly string[]): void {
   noArguments("iam-policies", args);
   const files = pipelinePolicyFiles(root);
-  for (const [file, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
-    fs.writeFileSync(path.join(root, file), content);
-    console.log(`wrote ${file}`);
-  }
+  for (const file of Object.keys(files)) fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+  // all or none: the plan role's policy and the deploy roles' are put together
+  replaceFiles(Object.entries(files).map(([file, content]) => [path.join(root, file), content] as const));
+  for (const file of Object.keys(files)) console.log(`wrote ${file}`);
   for (const stale of fs.readdirSync(path.join(root, "iam")).map((name) => `iam/${name}`)) {
     if (/^iam\/deploy-role-policy-[^/]+\.json$/.test(stale) && !(stale in files)) {
       fs.rmSync(path.join(root, stale));
