@@ -8,16 +8,21 @@ import * as path from "node:path";
 import { PROJECT_ROOT } from "../src/project-root";
 import { replaceFile } from "../src/replace-file";
 import { bumpAmiPin } from "../src/ops/ami-pin";
+import { listEnvironmentFolders } from "../src/config/load";
 
 const root = PROJECT_ROOT;
 const args = process.argv.slice(2);
 const name = args[0];
-const file = path.join(process.env.ENVIRONMENTS_DIR ?? path.join(root, "environments"), name ?? "", "config.yaml");
+const dir = process.env.ENVIRONMENTS_DIR ?? path.join(root, "environments");
+const file = path.join(dir, name ?? "", "config.yaml");
 try {
   if (args.length !== 1)
     throw new Error(`usage: npm run bump-ami -- <env> (one environment, no options; got ${args.join(" ") || "none"})`);
-  if (!fs.existsSync(file))
-    throw new Error(`usage: npm run bump-ami -- <env> (no ${path.relative(process.cwd(), file)})`);
+  // an environment's name, not a path (prod/ or ../other-checkout/environments/prod edited a file
+  // the plan it suggests cannot name: review BR)
+  const known = listEnvironmentFolders(dir);
+  if (!known.includes(name) || !fs.existsSync(file))
+    throw new Error(`usage: npm run bump-ami -- <env> (unknown environment "${name}"; known: ${known.join(", ")})`);
   const where = path.relative(process.cwd(), file);
   replaceFile(file, bumpAmiPin(fs.readFileSync(file, "utf8"), new Date(), where));
   console.log(

@@ -85,3 +85,18 @@ test("npm run schema -- --help is refused, and writes nothing: it takes no argum
   });
   expect(files.map((file) => fs.statSync(file).mtimeMs)).toEqual(before);
 });
+
+test("npm run bump-ami takes an environment's name, not a path (prod/ or another checkout's folder): refused, naming the known ones, and nothing edited (review BR)", () => {
+  const prod = path.join(ROOT, "environments", "prod", "config.yaml");
+  const before = fs.readFileSync(prod, "utf8");
+  for (const arg of ["prod/", "../environments/prod"]) {
+    const result = run("scripts/bump-ami.ts", [arg]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^bump-ami: usage: npm run bump-ami -- <env> \\(unknown environment "${arg.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}"; known: [a-z0-9, -]*\\bprod\\b`,
+      ),
+    );
+  }
+  expect(fs.readFileSync(prod, "utf8")).toBe(before);
+});
