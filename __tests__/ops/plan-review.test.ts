@@ -694,6 +694,28 @@ describe("plan review: changes that look safe but are not", () => {
         findings: [[boundary, false]],
       });
     }
+    // a role whose boundary comes off (a rollback to code from before it): iam:DeleteRolePermissionsBoundary,
+    // which no deploy role may (review BQ); a role that keeps or gets its boundary is none of this
+    const role = `aws_iam_role.${split.resources("aws_iam_role").find((r) => r.name.startsWith("AppIdentity_"))!.name}`;
+    const arn = "arn:aws:iam::123456789012:policy/shop-dr-boundary";
+    const off = reviewPlan(
+      planDocument({ resourceChanges: [update(role, { permissions_boundary: arn }, { permissions_boundary: null })] }),
+      documentOf(split),
+      { environment: "dr", deployRole: true },
+    );
+    expect(off.findings.map((f) => [f.address, f.blocks])).toEqual([[role, true]]);
+    expect(off.findings[0].message).toContain("takes the permissions boundary off a role");
+    expect(off.blocked).toBe(true);
+    for (const change of [
+      update(role, { permissions_boundary: arn }, { permissions_boundary: arn, tags: { a: "b" } }),
+      update(role, { permissions_boundary: null }, { permissions_boundary: arn }),
+    ]) {
+      const kept = reviewPlan(planDocument({ resourceChanges: [change] }), documentOf(split), {
+        environment: "dr",
+        deployRole: true,
+      });
+      expect(kept.findings).toEqual([]);
+    }
     // tags alone (TagPolicy, a deploy role's), and the boundary's deletion (an environment's teardown)
     const policy = doc(["a:B"]);
     for (const change of [

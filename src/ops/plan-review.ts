@@ -778,16 +778,26 @@ function withoutRelease(script: string): string {
  * Tags alone are a deploy role's to change; a document known only after the apply may change.
  */
 const boundaryWritten: Finder = (rc, kind, { environment, deployRole }) => {
-  if (addressOf(rc)?.type !== "aws_iam_policy" || addressOf(rc)?.mode === "data") return undefined;
+  const type = addressOf(rc)?.type;
+  if (addressOf(rc)?.mode === "data" || (type !== "aws_iam_policy" && type !== "aws_iam_role")) return undefined;
   if (kind !== "create" && kind !== "replace" && kind !== "update") return undefined;
   const before = values(rc.change.before);
   const after = values(rc.change.after);
   const unknown = values(rc.change.after_unknown);
-  if (kind === "update" && unknown.policy !== true && before.policy === after.policy) return undefined;
-  const what =
-    kind === "create"
-      ? "makes the permissions boundary of its roles"
-      : "changes the permissions boundary of its roles (what its servers may do)";
+  let what: string;
+  if (type === "aws_iam_role") {
+    // A role whose boundary comes off (code from before the boundary, a rollback past it): the
+    // provider calls iam:DeleteRolePermissionsBoundary, which no deploy role may (review BQ).
+    if (kind !== "update" || !before.permissions_boundary || after.permissions_boundary || unknown.permissions_boundary)
+      return undefined;
+    what = "takes the permissions boundary off a role (code from before it: a rollback past the boundary)";
+  } else {
+    if (kind === "update" && unknown.policy !== true && before.policy === after.policy) return undefined;
+    what =
+      kind === "create"
+        ? "makes the permissions boundary of its roles"
+        : "changes the permissions boundary of its roles (what its servers may do)";
+  }
   const how =
     `apply it with an administrator's credentials: npm run plan -- ${environment}, then the apply it prints ` +
     `(docs/ci-cd.md#the-roles-permissions-boundary)`;
