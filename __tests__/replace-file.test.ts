@@ -68,3 +68,32 @@ test("files replaced together: one that cannot be written leaves every one as it
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a rename that fails after another succeeded says which were replaced, and leaves no temporary file; the same file twice is refused (review BS)", () => {
+  const dir = tempDir("replace-files-");
+  try {
+    const [a, b] = [path.join(dir, "a"), path.join(dir, "b")];
+    fs.writeFileSync(a, "old a");
+    fs.mkdirSync(b); // a folder where b should be: b's rename fails, a's went first
+    expect(() =>
+      replaceFiles([
+        [a, "new a"],
+        [b, "new b"],
+      ]),
+    ).toThrow(
+      new RegExp(
+        `^cannot write ${b.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(E[A-Z]+\\): only ${a.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} replaced$`,
+      ),
+    );
+    expect(fs.readdirSync(dir).sort()).toEqual(["a", "b"]);
+    expect(() =>
+      replaceFiles([
+        [a, "1"],
+        [a, "2"],
+      ]),
+    ).toThrow(`replaceFiles: ${a} given twice`);
+    expect(fs.readFileSync(a, "utf8")).toBe("new a");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -21,24 +21,36 @@ export function replaceFile(file: string, content: string | Uint8Array): void {
  * Replaces several files together: every one written beside its file first, then each renamed
  * over it, so that a folder that cannot be written, a file that cannot be, or a full disk leaves
  * all of them as they were (a pair a test compares, a tarball and its checksum), not some. The
- * error names the file and says nothing was written (a file system error: one line, no trace).
+ * error names the file and says what was written (a file system error: one line, no trace). A
+ * rename that fails after others succeeded (a folder where a file should be) says which were
+ * replaced; no temporary file is left either way.
  */
 export function replaceFiles(files: ReadonlyArray<readonly [file: string, content: string | Uint8Array]>): void {
-  const temporaries: string[] = [];
-  try {
-    for (const [file, content] of files) {
-      const temporary = `${file}.${process.pid}.tmp`;
-      temporaries.push(temporary);
-      fs.writeFileSync(temporary, content);
-    }
-  } catch (error) {
+  const paths = files.map(([file]) => file);
+  const twice = paths.find((file, i) => paths.indexOf(file) !== i);
+  if (twice !== undefined) throw new Error(`replaceFiles: ${twice} given twice`);
+  const temporaries = paths.map((file, i) => `${file}.${process.pid}-${i}.tmp`);
+  const fail = (error: unknown, file: string, replaced: readonly string[]) => {
     for (const temporary of temporaries) fs.rmSync(temporary, { force: true });
     const { code, syscall } = error as NodeJS.ErrnoException;
-    const file = files[temporaries.length - 1][0];
-    throw Object.assign(new Error(`cannot write ${file} (${code ?? (error as Error).message}): nothing was written`), {
+    const done = replaced.length > 0 ? `only ${replaced.join(", ")} replaced` : "nothing was written";
+    return Object.assign(new Error(`cannot write ${file} (${code ?? (error as Error).message}): ${done}`), {
       code: code ?? "EIO",
       syscall: syscall ?? "write",
     });
-  }
-  files.forEach(([file], i) => fs.renameSync(temporaries[i], file));
+  };
+  files.forEach(([file, content], i) => {
+    try {
+      fs.writeFileSync(temporaries[i], content);
+    } catch (error) {
+      throw fail(error, file, []);
+    }
+  });
+  paths.forEach((file, i) => {
+    try {
+      fs.renameSync(temporaries[i], file);
+    } catch (error) {
+      throw fail(error, file, paths.slice(0, i));
+    }
+  });
 }

@@ -103,41 +103,53 @@ function commands(calls: StubCall[], dir: string): string[] {
 }
 
 describe("the scripts as npm runs them (child processes through scripts/run.js, stub terraform)", () => {
-  test("Ctrl-C during a plan: the script waits for terraform to stop before it ends and lets go of the output folder's lock (a synth would replace the folder under it), then exits 130 (a stand-in terraform that takes 1.5 s to stop; review BR)", async () => {
-    const bin = path.join(work, "slow-bin");
-    const marks = path.join(work, "marks");
-    fs.mkdirSync(bin);
-    // on its first interrupt, terraform saves its state and releases its lock: here, 1.5 s of it
-    fs.writeFileSync(
-      path.join(bin, "terraform"),
-      `#!/bin/bash\ntrap 'sleep 1.5; echo stopped >> "${marks}"; exit 1' INT\necho started >> "${marks}"\nwhile :; do sleep 0.05; done\n`,
-      { mode: 0o755 },
-    );
-    const child = spawn(...entryCommand("scripts/plan.ts", ["dev", "--no-synth", "--quiet"]), {
-      cwd: ROOT,
-      env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, CDKTF_OUTDIR: outdir },
-      detached: true, // its own process group: a Ctrl-C reaches every process of it, as a terminal's does
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
-    for (let waited = 0; !read(marks).includes("started"); waited += 50) {
-      if (waited > 30_000) throw new Error(`terraform never started: ${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(read(outputLockFile(outdir))).toContain(`${child.pid} npm run plan for dev`);
-    process.kill(-child.pid!, "SIGINT");
-    // a moment later terraform is still stopping: the script is alive and holds the lock
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    expect(child.exitCode).toBe(null);
-    expect(read(outputLockFile(outdir))).toContain(`${child.pid} npm run plan for dev`);
-    expect(await exited).toBe(130);
-    expect(read(marks)).toBe("started\nstopped\n");
-    expect(fs.existsSync(outputLockFile(outdir))).toBe(false);
-    expect(stderr).toContain("SIGINT: waiting for terraform to stop");
-  });
+  test.each([
+    ["Ctrl-C (SIGINT to the script's process group, as a terminal sends it)", "SIGINT", true, 130],
+    [
+      "a SIGTERM to the script alone (a kill, a supervisor's stop: terraform hears nothing of it; review BS)",
+      "SIGTERM",
+      false,
+      143,
+    ],
+  ] as const)(
+    "%s during a plan: terraform is told once and stops gracefully, and the script waits for it before it ends and lets go of the output folder's lock (a synth would replace the folder under it), then exits 128 + the signal (a stand-in terraform that takes 1.5 s to stop; review BR)",
+    async (_what, signal, toGroup, code) => {
+      const bin = path.join(work, "slow-bin");
+      const marks = path.join(work, "marks");
+      fs.mkdirSync(bin);
+      // on its first interrupt, terraform saves its state and releases its lock: here, 1.5 s of it
+      fs.writeFileSync(
+        path.join(bin, "terraform"),
+        `#!/bin/bash\ntrap 'echo interrupted >> "${marks}"; sleep 1.5; echo stopped >> "${marks}"; exit 1' INT\ntrap 'echo terminated >> "${marks}"' TERM\necho started >> "${marks}"\nwhile :; do sleep 0.05; done\n`,
+        { mode: 0o755 },
+      );
+      const child = spawn(...entryCommand("scripts/plan.ts", ["dev", "--no-synth", "--quiet"]), {
+        cwd: ROOT,
+        env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, CDKTF_OUTDIR: outdir },
+        detached: true, // a process group of its own, as a terminal gives a command
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (status) => resolve(status)));
+      const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
+      for (let waited = 0; !read(marks).includes("started"); waited += 50) {
+        if (waited > 30_000) throw new Error(`terraform never started: ${stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(read(outputLockFile(outdir))).toContain(`${child.pid} npm run plan for dev`);
+      process.kill(toGroup ? -child.pid! : child.pid!, signal);
+      // a moment later terraform is still stopping: the script is alive and holds the lock
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(child.exitCode).toBe(null);
+      expect(read(outputLockFile(outdir))).toContain(`${child.pid} npm run plan for dev`);
+      expect(await exited).toBe(code);
+      // told once, with the interrupt it stops gracefully on, whatever reached the script
+      expect(read(marks)).toBe("started\ninterrupted\nstopped\n");
+      expect(fs.existsSync(outputLockFile(outdir))).toBe(false);
+      expect(stderr).toContain(`${signal}: waiting for terraform to stop`);
+    },
+  );
 
   test("npm run drift exits 2 on drift and npm run plan exits 3 on a blocked plan, each with its report", () => {
     const staging = stackOf("staging");

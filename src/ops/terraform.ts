@@ -74,17 +74,29 @@ export function runProcess(
   } = {},
 ): Promise<TerraformResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
-    // Interrupted (Ctrl-C, which reaches the whole process group, terraform with it; a kill), this
-    // process outlives the child: terraform stops on its own first interrupt, saving its state and
-    // releasing its lock, and this one holds the output folder's lock (src/output-lock.ts) until it
-    // has, or a synth could replace the folder under it (review BR). Nothing is passed on: a second
-    // interrupt makes terraform exit at once, state and lock as they are. Then exit 128 + signal.
+    // In a process group of its own (not on Windows, where that means a console of its own): a
+    // terminal's Ctrl-C reaches this script only, which passes one interrupt on, so a signal sent
+    // to this script alone (a kill, a supervisor's stop) stops terraform as gracefully as a Ctrl-C.
+    const child = spawn(program, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: process.platform !== "win32",
+    });
+    // Interrupted, this process outlives the child: terraform stops on its first interrupt, saving
+    // its state and releasing its lock, and this one holds the output folder's lock
+    // (src/output-lock.ts) until it has, or a synth could replace the folder under it (review BR).
+    // A second signal passes a second interrupt on (terraform then exits at once, state and lock as
+    // they are: what an operator who presses Ctrl-C twice asks for; review BS). Then exit 128 + signal.
     let interrupted: NodeJS.Signals | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
-      if (interrupted) return;
-      interrupted = signal;
-      process.stderr.write(`\n${signal}: waiting for ${program} to stop (it saves its state and releases its lock)\n`);
+      if (!interrupted) {
+        interrupted = signal;
+        process.stderr.write(
+          `\n${signal}: waiting for ${program} to stop (it saves its state and releases its lock)\n`,
+        );
+      } else process.stderr.write(`\n${signal} again: ${program} stops at once\n`);
+      child.kill("SIGINT");
     };
     const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
     for (const signal of signals) process.on(signal, onSignal);
