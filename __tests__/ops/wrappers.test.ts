@@ -104,15 +104,20 @@ function commands(calls: StubCall[], dir: string): string[] {
 
 describe("the scripts as npm runs them (child processes through scripts/run.js, stub terraform)", () => {
   test.each([
-    ["Ctrl-C (SIGINT to the script's process group, as a terminal sends it)", "SIGINT", true, 130],
     [
-      "a SIGTERM to the script alone (a kill, a supervisor's stop: terraform hears nothing of it; review BS)",
+      "Ctrl-C (SIGINT to the script's process group, as a terminal sends it, and npm's copy of it to the script a moment later)",
+      "SIGINT",
+      true,
+      130,
+    ],
+    [
+      "a SIGTERM to the script alone, and again 1.2 s later (a supervisor's stop: terraform hears nothing of the first; review BS)",
       "SIGTERM",
       false,
       143,
     ],
   ] as const)(
-    "%s during a plan: terraform is told once and stops gracefully, and the script waits for it before it ends and lets go of the output folder's lock (a synth would replace the folder under it), then exits 128 + the signal (a stand-in terraform that takes 1.5 s to stop; review BR)",
+    "%s during a plan: terraform hears one interrupt and stops gracefully, and the script waits for it before it ends and lets go of the output folder's lock (a synth would replace the folder under it), then exits 128 + the signal (a stand-in terraform that takes 1.5 s to stop; reviews BR, BS, BT)",
     async (_what, signal, toGroup, code) => {
       const bin = path.join(work, "slow-bin");
       const marks = path.join(work, "marks");
@@ -133,18 +138,30 @@ describe("the scripts as npm runs them (child processes through scripts/run.js, 
       child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
       const exited = new Promise<number | null>((resolve) => child.on("exit", (status) => resolve(status)));
       const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
+      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
       for (let waited = 0; !read(marks).includes("started"); waited += 50) {
         if (waited > 30_000) throw new Error(`terraform never started: ${stderr}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
       expect(read(outputLockFile(outdir))).toContain(`${child.pid} npm run plan for dev`);
-      process.kill(toGroup ? -child.pid! : child.pid!, signal);
+      if (toGroup) {
+        process.kill(-child.pid!, signal); // the terminal's, to every process of the group
+        await sleep(20);
+        process.kill(child.pid!, signal); // npm's copy, to the script: the same interrupt, not a second
+      } else {
+        process.kill(child.pid!, signal);
+        await sleep(500);
+        // terraform heard nothing: the script waits, holding the lock, until the signal comes again
+        expect(read(marks)).toBe("started\n");
+        await sleep(700);
+        process.kill(child.pid!, signal);
+      }
       // a moment later terraform is still stopping: the script is alive and holds the lock
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      await sleep(700);
       expect(child.exitCode).toBe(null);
       expect(read(outputLockFile(outdir))).toContain(`${child.pid} npm run plan for dev`);
       expect(await exited).toBe(code);
-      // told once, with the interrupt it stops gracefully on, whatever reached the script
+      // one interrupt reached it, gracefully handled: never the second that makes terraform exit at once
       expect(read(marks)).toBe("started\ninterrupted\nstopped\n");
       expect(fs.existsSync(outputLockFile(outdir))).toBe(false);
       expect(stderr).toContain(`${signal}: waiting for terraform to stop`);

@@ -58,6 +58,9 @@ export function runTerraform(
   );
 }
 
+/** A signal within this long of the first is the same interrupt, delivered twice (npm passes its copy on). */
+const REPEAT_AFTER_MS = 1000;
+
 /**
  * Runs a program and collects its output (the exit code is 1 when it was killed by a signal);
  * rejects only when it cannot be started. With `timeoutMs`, a program still running then is
@@ -74,29 +77,30 @@ export function runProcess(
   } = {},
 ): Promise<TerraformResult> {
   return new Promise((resolve, reject) => {
-    // In a process group of its own (not on Windows, where that means a console of its own): a
-    // terminal's Ctrl-C reaches this script only, which passes one interrupt on, so a signal sent
-    // to this script alone (a kill, a supervisor's stop) stops terraform as gracefully as a Ctrl-C.
-    const child = spawn(program, args, {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: process.platform !== "win32",
-    });
-    // Interrupted, this process outlives the child: terraform stops on its first interrupt, saving
-    // its state and releasing its lock, and this one holds the output folder's lock
-    // (src/output-lock.ts) until it has, or a synth could replace the folder under it (review BR).
-    // A second signal passes a second interrupt on (terraform then exits at once, state and lock as
-    // they are: what an operator who presses Ctrl-C twice asks for; review BS). Then exit 128 + signal.
+    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+    // Interrupted, this process outlives the child, in this process's group: a terminal's Ctrl-C
+    // reaches terraform too, which stops on its first interrupt, saving its state and releasing
+    // its lock, and this one holds the output folder's lock (src/output-lock.ts) until it has, or a
+    // synth could replace the folder under it (review BR). So the first signal is not passed on (a
+    // second interrupt makes terraform exit at once, state and lock as they are), nor any in the
+    // second after it (npm passes its own copy of a Ctrl-C on: review BT). A signal later than that
+    // is passed on as an interrupt: the operator's second Ctrl-C (terraform stops at once), or a
+    // signal repeated to this script alone, as a supervisor's stop is (terraform then hears its
+    // first; review BS). Then exit 128 + the first signal.
     let interrupted: NodeJS.Signals | undefined;
+    let firstAt = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       if (!interrupted) {
         interrupted = signal;
+        firstAt = Date.now();
         process.stderr.write(
-          `\n${signal}: waiting for ${program} to stop (it saves its state and releases its lock)\n`,
+          `\n${signal}: waiting for ${program} to stop (it saves its state and releases its lock); ` +
+            `a second one, a second or more later, stops it at once\n`,
         );
-      } else process.stderr.write(`\n${signal} again: ${program} stops at once\n`);
-      child.kill("SIGINT");
+      } else if (Date.now() - firstAt >= REPEAT_AFTER_MS) {
+        process.stderr.write(`\n${signal} again: ${program} told to stop\n`);
+        child.kill("SIGINT");
+      }
     };
     const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
     for (const signal of signals) process.on(signal, onSignal);
