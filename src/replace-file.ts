@@ -6,12 +6,9 @@ import * as fs from "node:fs";
  * config.yaml cut in the middle of a line no longer parses) and no temporary file behind.
  */
 export function replaceFile(file: string, content: string | Uint8Array): void {
-  const temporary = `${file}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(temporary, content);
-    fs.renameSync(temporary, file);
+    replaceFiles([[file, content]]);
   } catch (error) {
-    fs.rmSync(temporary, { force: true });
     const code = (error as NodeJS.ErrnoException).code;
     throw new Error(`cannot write ${file} (${code ?? (error as Error).message}): it is as it was`);
   }

@@ -7,7 +7,7 @@ import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
 import { ConfigError, describeIssue, shown, type SourceText } from "./errors";
 import { architectureOf, vcpusOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
-import { isNameWord, NAME_WORDS, STATE_STACK_PREFIX } from "../naming";
+import { isNameWord, NAME_WORDS, neighboursOf, STATE_STACK_PREFIX } from "../naming";
 import { placeholderProblems } from "./placeholders";
 import { stateBuckets, type StateBucket } from "./state-buckets";
 import { ruleProblems } from "./rules";
@@ -694,14 +694,13 @@ function crossEnvironmentProblems(
   });
   // Within a project, `prod-eu` beside `prod` is a neighbour whose names prod's patterns exclude
   // (naming.ts, neighboursOf); `prod-db` would be excluded with prod's own `shop-prod-db-*`.
-  for (const env of environments) {
-    for (const other of environments) {
-      if (other.project !== env.project || !env.name.startsWith(`${other.name}-`)) continue;
-      const word = env.name.slice(other.name.length + 1).split("-")[0];
+  for (const other of environments) {
+    for (const name of neighboursOf(other, environments)) {
+      const word = name.slice(other.name.length + 1).split("-")[0];
       if (!isNameWord(word)) continue;
-      const own = `${env.project}-${other.name}-${word}`;
+      const own = `${other.project}-${other.name}-${word}`;
       problems.push(
-        `${label}/${env.name}: the folder name must not be another environment's and a word that begins that ` +
+        `${label}/${name}: the folder name must not be another environment's and a word that begins that ` +
           `environment's own names: "${word}" begins ${label}/${other.name}'s (${own}-...), so the two environments' names ` +
           `would mix: the exclusions that keep ${other.name}'s alarms and deploy role off this environment's names would ` +
           `take ${other.name}'s own out where a name pattern reaches them, this environment's deploy role would reach ` +

@@ -66,14 +66,15 @@ export class ArtifactsBucket extends Construct {
     const { naming } = props;
     const noncurrentVersionDays = props.noncurrentVersionDays ?? 90;
 
+    const bucketPrefix = naming.bucketPrefix("artifacts");
     const bucket = new S3Bucket(this, "Bucket", {
-      bucketPrefix: naming.bucketPrefix("artifacts"),
+      bucketPrefix,
       forceDestroy: props.forceDestroy ?? false,
       tags: naming.tags("artifacts"),
     });
     this.bucketName = bucket.bucket;
     this.bucketArn = bucket.arn;
-    this.bucketArnPattern = `arn:aws:s3:::${naming.bucketPrefix("artifacts")}*`;
+    this.bucketArnPattern = `arn:aws:s3:::${bucketPrefix}*`;
 
     const versioning = versionedPrivateBucket(this, bucket, {
       encryption: "AES256",

@@ -881,7 +881,7 @@ function longerNamesStatements(inputs: PolicyInputs): Statement[] {
         // (a `*` in a resource matches across `/`: `shop-dev-eu-*` is also every object of its
         // buckets, and `*/shop-dev-eu-*` every IAM name of it, roles and instance profiles among them)
         const theirs = scope({ ...inputs, environment: { name: other } });
-        return [...theirs.roles.map((role) => role.replace(":role/", ":*/")), ...theirs.buckets];
+        return [...theirs.iam, ...theirs.buckets];
       }),
     },
   ];

@@ -769,13 +769,13 @@ function withoutRelease(script: string): string {
     .replace(/the first deploy of \S+ failed/g, "the first deploy of <release> failed");
 }
 
-/** Every check of one change for what looks safe but is not. */
 /**
  * The roles' permissions boundary (src/constructs/role-boundary.ts) made or changed: what the
  * servers may do grows or shrinks. A deploy role may neither make it nor write a new version of it
- * (src/ops/pipeline-iam.ts: BOUNDARY_WRITES_FOR_ADMINS), so its apply would stop half-way, with the
- * changes before it made: blocked for a deploy role, noted for an administrator, who applies it.
- * Tags alone are a deploy role's to change; a document known only after the apply may change.
+ * (src/ops/pipeline-iam.ts: BOUNDARY_WRITES_FOR_ADMINS), nor take it off a role, so its apply would
+ * stop half-way, with the changes before it made: blocked for a deploy role, noted for an
+ * administrator, who applies it. Tags alone are a deploy role's to change; a document known only
+ * after the apply may change.
  */
 const boundaryWritten: Finder = (rc, kind, { environment, deployRole }) => {
   const type = addressOf(rc)?.type;
@@ -812,6 +812,7 @@ const boundaryWritten: Finder = (rc, kind, { environment, deployRole }) => {
   };
 };
 
+/** Every check of one change for what looks safe but is not. */
 const FINDINGS: readonly Finder[] = [
   architectureSwitch,
   desiredIgnored,
