@@ -9,6 +9,7 @@ import { ConfigError } from "../src/config/errors";
 import { loadEnvironments, parseEnvironment, type EnvironmentConfig } from "../src/config/load";
 import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../src/userdata/app-host";
 import { userDataScript } from "../src/userdata/encode";
+import { metricNamespaces } from "../src/userdata/metric-namespaces";
 
 /** A synthesized resource: its Terraform name and arguments. */
 export interface SynthResource {
@@ -247,6 +248,9 @@ export function fixtureRelease(version: string): ReleaseArtifact {
   fs.writeFileSync(file, bytes);
   return { version, file, sha256: sha256Hex(bytes) };
 }
+
+/** The metric namespaces of a test's "dev" servers: `shop/dev/CWAgent`, `.../AppHealth`, `.../AppBackups`. */
+export const TEST_METRIC_NAMESPACES = metricNamespaces("shop", "dev", "environment");
 
 /**
  * What runs inside a test's app server, as the stacks describe it: nginx on 80 over 2 processes,

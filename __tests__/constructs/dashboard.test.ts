@@ -1,6 +1,7 @@
 import { Testing } from "cdktf";
 import { Dashboard, dashboardBody, type DashboardProps, type DashboardWidget } from "../../src/constructs/dashboard";
 import { Naming } from "../../src/naming";
+import { metricNamespaces } from "../../src/userdata/metric-namespaces";
 import { Synthesized } from "../helpers";
 
 const ALB = "app/shop-prod-alb/0123456789abcdef";
@@ -11,6 +12,7 @@ const props: DashboardProps = {
   alarmArns: ["arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:shop-prod-app-cpu"],
   servers: { autoScalingGroupName: "shop-prod-app-123" },
   detailedMonitoring: true,
+  metricNamespaces: metricNamespaces("shop", "prod", "environment"),
   loadBalancer: { arnSuffix: ALB, targetGroupArnSuffix: TG },
   dbInstanceIdentifier: "shop-prod-db",
 };
@@ -69,7 +71,7 @@ describe("Dashboard", () => {
         ["TargetGroup", TG, "LoadBalancer", ALB],
       ],
       "AWS/EC2": [["AutoScalingGroupName", "shop-prod-app-123"]],
-      CWAgent: [["AutoScalingGroupName", "shop-prod-app-123"]],
+      "shop/prod/CWAgent": [["AutoScalingGroupName", "shop-prod-app-123"]],
       "AWS/RDS": [["DBInstanceIdentifier", "shop-prod-db"]],
     };
     const lines = metricWidgets(widgets).flatMap(linesOf);
@@ -84,7 +86,7 @@ describe("Dashboard", () => {
         .filter((l) => l[0] === ns)
         .map((l) => l[1]);
     expect(names("AWS/EC2")).toEqual(["CPUUtilization", "NetworkIn", "NetworkOut", "StatusCheckFailed"]);
-    expect(names("CWAgent")).toEqual(["mem_used_percent", "disk_used_percent"]);
+    expect(names("shop/prod/CWAgent")).toEqual(["mem_used_percent", "disk_used_percent"]);
     // the fullest server's memory and root disk, as their alarms read them: an average hides one running out
     const widgetOf = (metric: string) => metricWidgets(widgets).find((w) => w.properties.metrics[0][1] === metric)!;
     expect(widgetOf("mem_used_percent").properties).toMatchObject({
@@ -121,7 +123,7 @@ describe("Dashboard", () => {
     expect([requests, errors, probe].map(linesOf)).toEqual([
       [["shop/prod/nginx", "Requests"]],
       [["shop/prod/nginx", "Errors5xx"]],
-      [["AppHealth", "HealthCheckOk", "InstanceId", "i-0123456789abcdef0"]],
+      [["shop/prod/AppHealth", "HealthCheckOk", "InstanceId", "i-0123456789abcdef0"]],
     ]);
     expect([requests, errors, probe].map((w) => w.properties.stat)).toEqual(["Sum", "Sum", "Minimum"]);
     const lines = app.flatMap(linesOf);

@@ -3,6 +3,7 @@ import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { Testing } from "cdktf";
 import { RoleBoundary } from "../../src/constructs/role-boundary";
 import { Naming } from "../../src/naming";
+import { environmentStack } from "../environment-stack";
 import type { Synthesized } from "../helpers";
 import { appDbSplit, loadBalanced, singleServer } from "../ops/stacks";
 import { SHIPPED_NAMES, shippedStack } from "../shipped";
@@ -88,10 +89,13 @@ function boundaryOf(env: string, stack: Synthesized = shippedStack(env)) {
     for (const c of conditions ?? []) asIam[c.test] = { ...asIam[c.test], [c.variable]: c.values };
     const applies = (s: IamStatement) =>
       s.Action.some((a) => matches(a, action, "i")) && s.Resource.some((r) => matches(r, resource));
-    const allowed = document.Statement.some(
-      (s) =>
-        s.Effect === "Allow" && applies(s) && (!s.Condition || JSON.stringify(s.Condition) === JSON.stringify(asIam)),
-    );
+    // a boundary's condition lets the statement through when the statement has each of its keys,
+    // with the same operator, and no value the boundary's lacks (its own may be narrower)
+    const within = (condition: IamStatement["Condition"]) =>
+      Object.entries(condition ?? {}).every(([test, keys]) =>
+        Object.entries(keys).every(([key, values]) => asIam[test]?.[key]?.every((v) => values.includes(v)) === true),
+      );
+    const allowed = document.Statement.some((s) => s.Effect === "Allow" && applies(s) && within(s.Condition));
     const denied = document.Statement.some((s) => {
       if (s.Effect !== "Deny" || !applies(s)) return false;
       // the one Deny: another database's secret, by its owner tag, where the secret has the tag
@@ -182,6 +186,16 @@ describe.each(SHIPPED_NAMES)("%s", (env) => {
     ];
     for (const [action, resource] of tries)
       expect({ action, resource, lets: lets(action, resource, []) }).toEqual({ action, resource, lets: false });
+    // metrics: its own namespaces and the shared ones (monitoring.metricNamespaces either way), no other's
+    const publish = (namespace: string) =>
+      lets("cloudwatch:PutMetricData", "*", [
+        { test: "StringEquals", variable: "cloudwatch:namespace", values: [namespace] },
+      ]);
+    expect([`${project}/${env}/CWAgent`, "AppHealth"].map(publish)).toEqual([true, true]);
+    expect(
+      [`${project}/other/CWAgent`, `${project}/${env}-eu/AppHealth`, `${project}/${env}/nginx`, "AWS/EC2"].map(publish),
+    ).toEqual([false, false, false, false]);
+    expect(lets("cloudwatch:PutMetricData", "*", [])).toBe(false);
     if (dbArn) {
       // RDS's secrets are all rds!db-*: one RDS tagged as another instance's is refused, this one's let through
       const secret = `arn:aws:secretsmanager:${region}:${ACCOUNT}:secret:rds!db-aaaa-AbCdEf`;
@@ -310,6 +324,35 @@ test.each([
     expect(lets("s3:PutObject", `${bucket}/db/2026-12-05.dump`, [])).toBe(true);
     expect(lets("s3:PutObject", `${bucket}/other/x`, [])).toBe(false);
     expect(lets("s3:GetObject", `${bucket}/app/release.tar.gz`, [])).toBe(false);
+  }
+});
+
+test("moving monitoring.metricNamespaces between shared and environment changes the role's policy, which a deploy role may write, and not the boundary, which only an administrator may", () => {
+  for (const layout of ["single-server", "load-balanced"]) {
+    const files = (metricNamespaces: string) => ({
+      layout,
+      network: {
+        cidr: "10.50.0.0/16",
+        availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
+        natGateways: layout === "single-server" ? "none" : "single",
+      },
+      app: {
+        instanceType: "t3.small",
+        version: "1.0.0",
+        ...(layout === "single-server" ? {} : { count: { min: 2, desired: 2, max: 4 } }),
+      },
+      monitoring: { alarmEmails: ["oncall@example.com"], metricNamespaces },
+    });
+    const [own, shared] = ["environment", "shared"].map((mode) => environmentStack("test", files(mode)));
+    const boundary = (stack: Synthesized) => stack.resources("aws_iam_policy")[0].values.policy;
+    const agentPolicy = (stack: Synthesized) =>
+      JSON.stringify(
+        stack.doc.data.aws_iam_policy_document[
+          Object.keys(stack.doc.data.aws_iam_policy_document).find((id) => id.includes("CloudWatchAgentPolicy"))!
+        ],
+      );
+    expect(boundary(own)).toBe(boundary(shared));
+    expect(agentPolicy(own)).not.toBe(agentPolicy(shared));
   }
 });
 

@@ -6,6 +6,7 @@ import { DatabaseAlarms } from "../../src/constructs/database-alarms";
 import { LoadBalancerAlarms } from "../../src/constructs/load-balancer-alarms";
 import { TierAlarms, type TierAlarmsProps } from "../../src/constructs/tier-alarms";
 import { Naming } from "../../src/naming";
+import { metricNamespaces } from "../../src/userdata/metric-namespaces";
 import { nginxConf } from "../../src/userdata/nginx-conf";
 import { Synthesized, testHost } from "../helpers";
 
@@ -57,6 +58,7 @@ const app = (servers: AppAlarmsProps["servers"], detailedMonitoring = true) =>
       memoryPercent: 85,
       diskPercent: 80,
       detailedMonitoring,
+      metricNamespaces: metricNamespaces("shop", "prod", "environment"),
     });
   });
 const database = alarms((scope) => {
@@ -382,7 +384,7 @@ describe("AppAlarms", () => {
     const detailed = app({ autoScalingGroupName: "g" }, true);
     const basic = app({ autoScalingGroupName: "g" }, false);
     expect(detailed["shop-prod-app-memory"]).toMatchObject({
-      namespace: "CWAgent",
+      namespace: "shop/prod/CWAgent",
       metric_name: "mem_used_percent",
       statistic: "Maximum",
       threshold: 85,
@@ -422,7 +424,7 @@ describe("AppAlarms", () => {
     const fleet = app({ autoScalingGroupName: "g" })["shop-prod-app-agent-silent"];
     const queries = Object.fromEntries(fleet.metric_query.map((q: any) => [q.id, q]));
     expect(queries.reporting.metric).toMatchObject({
-      namespace: "CWAgent",
+      namespace: "shop/prod/CWAgent",
       metric_name: "mem_used_percent",
       stat: "SampleCount",
       period: 60,
@@ -477,6 +479,7 @@ describe("AppAlarms: capacity the group wants and does not get", () => {
       memoryPercent: 85,
       diskPercent: 80,
       detailedMonitoring: true,
+      metricNamespaces: metricNamespaces("shop", "prod", "environment"),
       launchSeconds: 900,
     });
   });

@@ -189,6 +189,7 @@ describe("the cost estimate", () => {
           logGroups: { app: "a", nginxAccess: "b", nginxError: "c", boot: "d" },
           autoScaling,
           bootLog: "/b",
+          namespace: "shop/dev/CWAgent",
         }),
       );
       const appended = Object.keys(config.metrics.append_dimensions);

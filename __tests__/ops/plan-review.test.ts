@@ -3,6 +3,7 @@ import {
   STATELESS_TYPES,
   planReviewMarkdown,
   planReviewText,
+  publishedNamespaces,
   reviewPlan,
   type PlanReview,
 } from "../../src/ops/plan-review";
@@ -801,6 +802,106 @@ describe("plan review: changes that look safe but are not", () => {
       const moreProcesses = olderRelease.replace(/app@8002/g, "app@8002 app@8003");
       expect(reviewPlan(plan(userDataBase64(moreProcesses)), documentOf(stack)).findings).toHaveLength(1);
     }
+  });
+
+  test("metric namespaces moved while a fixed server keeps its boot script (one made before them) is blocked: its alarms would read where it does not publish; replaced, or a fleet, it is not", () => {
+    for (const [stack, layout] of [
+      [single, "single-server"],
+      [split, "app-db-split"],
+    ] as const) {
+      const server = address(stack, "aws_instance", "Instance");
+      const written = userDataScript(stack.resources("aws_instance")[0].values.user_data_base64 as string);
+      const own = `shop/${layout === "single-server" ? "dev" : "dr"}/`;
+      expect(publishedNamespaces(written)).toEqual(
+        layout === "single-server"
+          ? [`${own}AppBackups`, `${own}AppHealth`, `${own}CWAgent`]
+          : [`${own}AppHealth`, `${own}CWAgent`],
+      );
+      // the server as it was made before: the namespaces every environment shared
+      const made = written.replaceAll(own, "");
+      expect(publishedNamespaces(made)).toEqual(
+        layout === "single-server" ? ["AppBackups", "AppHealth", "CWAgent"] : ["AppHealth", "CWAgent"],
+      );
+      const kept = reviewPlan(
+        planDocument({ resourceChanges: [unchanged(server, { user_data_base64: userDataBase64(made) })] }),
+        documentOf(stack),
+        { environment: "dev" },
+      );
+      const moved = kept.findings.filter((f) => f.message.includes("publishes its metrics"));
+      expect(moved.map((f) => [f.blocks, f.message])).toEqual([
+        [
+          true,
+          `environments/dev: ${server} publishes its metrics to ${publishedNamespaces(made).join(", ")} (its boot script ` +
+            `is kept after creation), and this plan moves its alarms, its dashboard and what its role may publish to, to ` +
+            `${publishedNamespaces(written).join(", ")}: its app-health${layout === "single-server" ? " and db-backup-missing" : ""} ` +
+            `alarms would fire within minutes and its memory and disk alarms go blind. Set monitoring.metricNamespaces: ` +
+            `shared in environments/dev/config.yaml until the server is replaced, or replace it in this plan: ` +
+            `npm run plan -- dev --replace '${server}'` +
+            (layout === "single-server"
+              ? " --allow-destroy, after a dump (docs/layouts.md#backups-and-restore-on-a-single-server)"
+              : "") +
+            " (docs/monitoring.md#metric-namespaces)",
+        ],
+      ]);
+      expect(kept.blocked).toBe(true);
+      expect(
+        reviewPlan(
+          planDocument({ resourceChanges: [unchanged(server, { user_data_base64: userDataBase64(made) })] }),
+          documentOf(stack),
+          { allowDestroy: true },
+        ).blocked,
+      ).toBe(true);
+      // the same namespaces (a server made with them): nothing of this kind
+      const same = reviewPlan(
+        planDocument({ resourceChanges: [unchanged(server, { user_data_base64: userDataBase64(written) })] }),
+        documentOf(stack),
+      );
+      expect(same.findings).toEqual([]);
+      // replaced in this plan: the new server publishes where its alarms read
+      const replaced = reviewPlan(
+        planDocument({
+          resourceChanges: [
+            resourceChange(server, ["delete", "create"], {
+              before: { user_data_base64: userDataBase64(made) },
+              after: {},
+              action_reason: "replace_by_request",
+            }),
+          ],
+        }),
+        documentOf(stack),
+      );
+      expect(replaced.findings.filter((f) => f.message.includes("publishes its metrics"))).toEqual([]);
+    }
+  });
+
+  test("on a fleet the same move is a note: the refresh replaces every server, and app-agent-silent may fire until the old ones leave", () => {
+    const fleet = loadBalanced();
+    const template = address(fleet, "aws_launch_template", "LaunchTemplate");
+    const written = fleet.resources("aws_launch_template")[0].values.user_data as string;
+    const script = userDataScript(written);
+    const own = /"namespace": "([^"]+)\/CWAgent"/.exec(script)![1] + "/";
+    const made = userDataBase64(script.replaceAll(own, ""));
+    const review = reviewPlan(
+      planDocument({ resourceChanges: [update(template, { user_data: made }, { user_data: written })] }),
+      documentOf(fleet),
+      { environment: "prod" },
+    );
+    expect(review.findings.map((f) => [f.blocks, f.message])).toEqual([
+      [
+        false,
+        `environments/prod: the app servers' metrics move from CWAgent to ${own}CWAgent; the instance refresh this ` +
+          "apply starts replaces every server, and until the last old one leaves app-agent-silent may fire (old " +
+          "servers publish where the alarms no longer read), then clears (docs/monitoring.md#metric-namespaces)",
+      ],
+    ]);
+    expect(review.blocked).toBe(false);
+    // a new launch template version of the same namespaces (a new release, say): nothing of this kind
+    expect(
+      reviewPlan(
+        planDocument({ resourceChanges: [update(template, { user_data: written }, { user_data: written })] }),
+        documentOf(fleet),
+      ).findings,
+    ).toEqual([]);
   });
 
   test("single-server -> app-db-split as Terraform plans it, keeping the server (its boot script is ignored after creation), is blocked, saying to replace it on purpose once the data is moved", () => {

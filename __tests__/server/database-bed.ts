@@ -15,6 +15,7 @@ import {
 } from "../../src/userdata/local-database";
 import type { ServerCertificate } from "./certificates";
 import { RealDatabase, type DrillEngine } from "./databases";
+import { TEST_METRIC_NAMESPACES } from "../helpers";
 import { request, type Reply } from "./load";
 import { readEnvironmentFile, ROOT, run, TestBed, type DeployRun } from "./testbed";
 
@@ -182,7 +183,7 @@ export class DatabaseBed {
     const write = (file: string, content: string) =>
       fs.writeFileSync(path.join(this.bed.host.paths.appRoot, file), content, { mode: 0o700 });
     write(DB_PROVISION_SCRIPT, dbProvisionScript(database, local));
-    write(DB_BACKUP_SCRIPT, dbBackupScript(database, local));
+    write(DB_BACKUP_SCRIPT, dbBackupScript(database, local, TEST_METRIC_NAMESPACES.backups));
     write(DB_RESTORE_SCRIPT, dbRestoreScript(database, local));
   }
 

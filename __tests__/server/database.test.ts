@@ -330,7 +330,7 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
         const metric = calls.findIndex((c) => c.includes("cloudwatch put-metric-data"));
         expect([upload >= 0, metric > upload]).toEqual([true, true]);
         expect(calls[metric]).toContain(
-          `--namespace AppBackups --metric-name DumpUploaded --dimensions InstanceId=${DRILL_INSTANCE_ID}`,
+          `--namespace shop/dev/AppBackups --metric-name DumpUploaded --dimensions InstanceId=${DRILL_INSTANCE_ID}`,
         );
         // the data moves on: a row changed, one deleted, one added
         await bed.db.admin("UPDATE notes SET body = 'changed' WHERE id = 1; DELETE FROM notes WHERE id = 2;", "app");

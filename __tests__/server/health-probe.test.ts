@@ -5,7 +5,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { healthProbeScript } from "../../src/userdata/health-probe";
-import { tempDir } from "../helpers";
+import { tempDir, TEST_METRIC_NAMESPACES } from "../helpers";
 import { get, nginxMissing, TestBed } from "./testbed";
 
 /**
@@ -47,7 +47,12 @@ describeWithNginx("the health probe, through real nginx", () => {
     probe = path.join(work, "health-probe");
     fs.writeFileSync(
       probe,
-      healthProbeScript({ host: bed.host, region: "ap-northeast-2", instanceIdFile: path.join(work, "instance-id") }),
+      healthProbeScript({
+        host: bed.host,
+        region: "ap-northeast-2",
+        namespace: TEST_METRIC_NAMESPACES.health,
+        instanceIdFile: path.join(work, "instance-id"),
+      }),
       { mode: 0o755 },
     );
   }, 60_000);
@@ -78,7 +83,7 @@ describeWithNginx("the health probe, through real nginx", () => {
     expect(run.code).toBe(0);
     expect(run.said).toContain("HTTP 200");
     expect(run.published).toBe(
-      `cloudwatch put-metric-data --region ap-northeast-2 --namespace AppHealth --metric-name HealthCheckOk --dimensions InstanceId=${INSTANCE_ID} --value 1 --unit Count`,
+      `cloudwatch put-metric-data --region ap-northeast-2 --namespace shop/dev/AppHealth --metric-name HealthCheckOk --dimensions InstanceId=${INSTANCE_ID} --value 1 --unit Count`,
     );
   });
 

@@ -52,13 +52,18 @@ const DATABASE: Record<string, Expected> = {
 };
 const SINGLE_SERVER: Record<string, Expected | Expected[]> = {
   "app-cpu": ec2("CPUUtilization", "Average", server),
-  "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Maximum", dims: server },
-  "app-disk": { namespace: "CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: server },
-  "app-agent-silent": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "SampleCount", dims: server },
+  "app-memory": { namespace: "shop/test/CWAgent", metric: "mem_used_percent", statistic: "Maximum", dims: server },
+  "app-disk": { namespace: "shop/test/CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: server },
+  "app-agent-silent": {
+    namespace: "shop/test/CWAgent",
+    metric: "mem_used_percent",
+    statistic: "SampleCount",
+    dims: server,
+  },
   "app-status-instance": ec2("StatusCheckFailed_Instance", "Maximum", server),
   "app-status-system": ec2("StatusCheckFailed_System", "Maximum", server),
   // the server's own probe of its health check through nginx (src/userdata/health-probe.ts)
-  "app-health": { namespace: "AppHealth", metric: "HealthCheckOk", statistic: "Minimum", dims: server },
+  "app-health": { namespace: "shop/test/AppHealth", metric: "HealthCheckOk", statistic: "Minimum", dims: server },
   // what no load balancer counts for it: 5xx over requests, from its nginx access log's metric filters
   "app-5xx-rate": [
     { namespace: "shop/test/nginx", metric: "Errors5xx", statistic: "Sum", dims: {} },
@@ -71,13 +76,13 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
   "single-server": {
     ...SINGLE_SERVER,
     // the nightly dump of the server's own database (db-backup publishes it after each upload)
-    "db-backup-missing": { namespace: "AppBackups", metric: "DumpUploaded", statistic: "Sum", dims: server },
+    "db-backup-missing": { namespace: "shop/test/AppBackups", metric: "DumpUploaded", statistic: "Sum", dims: server },
   },
   "app-db-split": { ...SINGLE_SERVER, ...DATABASE },
   "load-balanced": {
     "app-cpu": ec2("CPUUtilization", "Average", group),
-    "app-memory": { namespace: "CWAgent", metric: "mem_used_percent", statistic: "Maximum", dims: group },
-    "app-disk": { namespace: "CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: group },
+    "app-memory": { namespace: "shop/test/CWAgent", metric: "mem_used_percent", statistic: "Maximum", dims: group },
+    "app-disk": { namespace: "shop/test/CWAgent", metric: "disk_used_percent", statistic: "Maximum", dims: group },
     "app-status-check": ec2("StatusCheckFailed", "Maximum", group),
     // servers the group wants and does not get into service (launches or boots that fail)
     "app-capacity-shortfall": [
@@ -95,7 +100,7 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
       { ...alb5xx, metric: "RequestCount", dims: targets },
     ],
     "app-agent-silent": [
-      { namespace: "CWAgent", metric: "mem_used_percent", statistic: "SampleCount", dims: group },
+      { namespace: "shop/test/CWAgent", metric: "mem_used_percent", statistic: "SampleCount", dims: group },
       { namespace: "AWS/AutoScaling", metric: "GroupInServiceInstances", statistic: "Minimum", dims: group },
       { namespace: "AWS/AutoScaling", metric: "GroupPendingInstances", statistic: "Minimum", dims: group },
       { namespace: "AWS/AutoScaling", metric: "GroupTerminatingInstances", statistic: "Minimum", dims: group },
@@ -444,7 +449,7 @@ describe("the health alarm of the layouts without a load balancer", () => {
       const alarm = alarmsOf(json)["shop-test-app-health"];
       // then the health alarm keeps its own: 2 failing 1-minute probes of 3
       expect(alarm).toMatchObject({
-        namespace: "AppHealth",
+        namespace: "shop/test/AppHealth",
         metric_name: "HealthCheckOk",
         statistic: "Minimum",
         period: 60,
@@ -459,7 +464,9 @@ describe("the health alarm of the layouts without a load balancer", () => {
       // and the server it watches runs the probe that feeds it, in its region
       const script = bootScriptOf(json);
       expect(script).toContain("systemctl enable --now app-health-probe.timer");
-      expect(script).toContain("aws cloudwatch put-metric-data --region ap-northeast-2 --namespace AppHealth");
+      expect(script).toContain(
+        "aws cloudwatch put-metric-data --region ap-northeast-2 --namespace shop/test/AppHealth",
+      );
     },
   );
 
@@ -487,7 +494,7 @@ describe("the single server's backup alarm: a nightly dump missing for a day and
     });
     const alarm = alarmsOf(json)["shop-test-db-backup-missing"];
     expect(alarm).toMatchObject({
-      namespace: "AppBackups",
+      namespace: "shop/test/AppBackups",
       metric_name: "DumpUploaded",
       statistic: "Sum",
       comparison_operator: "LessThanThreshold",
@@ -509,7 +516,7 @@ describe("the single server's backup alarm: a nightly dump missing for a day and
     // and the server publishes the metric the alarm reads, in its region, and takes a first dump
     const script = bootScriptOf(json);
     expect(script).toContain(
-      'cloudwatch put-metric-data --namespace AppBackups --metric-name DumpUploaded --dimensions "InstanceId=$instance_id" --value 1',
+      'cloudwatch put-metric-data --namespace shop/test/AppBackups --metric-name DumpUploaded --dimensions "InstanceId=$instance_id" --value 1',
     );
     expect(script).toContain("\nsystemctl start --no-block db-backup.service\n");
   });
@@ -532,4 +539,65 @@ test("the app tells each environment its neighbours: prod's alarm topic shuts ou
   const synthesized = (name: string) => Testing.synth(app.node.findChild(name) as TerraformStack);
   expect(synthesized("prod")).toContain(":alarm:shop-prod-eu-*");
   expect(synthesized("prod-eu")).not.toContain("ArnNotLike");
+});
+
+describe("metric namespaces: what a server publishes and its alarms read is its environment's own", () => {
+  /** The namespaces the servers' role may publish to (its PublishMetrics statement). */
+  const publishable = (json: Synthesized): string[] => {
+    const documents = Object.entries(json.doc.data.aws_iam_policy_document) as [string, any][];
+    const agent = documents.find(([id]) => id.includes("CloudWatchAgentPolicy"))![1];
+    return agent.statement.find((s: any) => s.sid === "PublishMetrics").condition[0].values;
+  };
+  /** Every namespace the servers publish to, as the boot script writes it (the agent, the probe, db-backup). */
+  const published = (json: Synthesized): string[] => {
+    const script = bootScriptOf(json);
+    const agent = JSON.parse(/amazon-cloudwatch-agent\.json <<'(\w+)'\n([\s\S]*?)\n\1\n/.exec(script)![2]).metrics
+      .namespace;
+    const cli = [...script.matchAll(/put-metric-data (?:--region \S+ )?--namespace (\S+)/g)].map((m) => m[1]);
+    return [agent, ...cli];
+  };
+  /** Every namespace an alarm or the dashboard reads that a server (not AWS, not a log filter) publishes. */
+  const read = (json: Synthesized): string[] => {
+    const fromAlarms = Object.values(alarmsOf(json)).flatMap((alarm) =>
+      [readsOf(json, alarm)].flat().map((r) => r.namespace),
+    );
+    const body = JSON.parse(json.resources("aws_cloudwatch_dashboard")[0].values.dashboard_body);
+    const fromDashboard = body.widgets
+      .filter((w: any) => w.type === "metric")
+      .flatMap((w: any) => w.properties.metrics.map((l: unknown[]) => l[0]));
+    return [...fromAlarms, ...fromDashboard].filter((ns: string) => !ns.startsWith("AWS/") && !ns.endsWith("/nginx"));
+  };
+
+  test.each(Object.keys(LAYOUT_FILES))(
+    "%s: the role may publish only to <project>/<env>/..., the servers publish there, and every alarm and graph reads there",
+    (name) => {
+      const json = layout(name);
+      const own = publishable(json);
+      expect(own).toEqual(["shop/test/CWAgent", "shop/test/AppHealth", "shop/test/AppBackups"]);
+      const written = published(json);
+      expect(written.length).toBeGreaterThanOrEqual(name === "load-balanced" ? 1 : 2);
+      for (const namespace of [...written, ...read(json)]) expect(own).toContain(namespace);
+      // and the alarms read the agent's memory and disk there (not CWAgent, which every environment may write)
+      expect(alarmsOf(json)["shop-test-app-memory"].namespace).toBe("shop/test/CWAgent");
+    },
+  );
+
+  test("two environments' servers may publish to none of each other's namespaces, nor to the shared ones", () => {
+    const dev = publishable(layout("single-server", {}, "dev"));
+    const prod = publishable(layout("load-balanced", {}, "prod"));
+    const devEu = publishable(layout("single-server", {}, "dev-eu"));
+    expect(dev.filter((ns) => prod.includes(ns) || devEu.includes(ns))).toEqual([]);
+    for (const ns of ["CWAgent", "AppHealth", "AppBackups"]) expect([...dev, ...prod, ...devEu]).not.toContain(ns);
+  });
+
+  test.each(Object.keys(LAYOUT_FILES))(
+    "%s with metricNamespaces: shared keeps the namespaces of servers made before: CWAgent, AppHealth, AppBackups, everywhere",
+    (name) => {
+      const json = layout(name, { monitoring: { alarmEmails: ["oncall@example.com"], metricNamespaces: "shared" } });
+      const shared = publishable(json);
+      expect(shared).toEqual(["CWAgent", "AppHealth", "AppBackups"]);
+      for (const namespace of [...published(json), ...read(json)]) expect(shared).toContain(namespace);
+      expect(alarmsOf(json)["shop-test-app-memory"].namespace).toBe("CWAgent");
+    },
+  );
 });

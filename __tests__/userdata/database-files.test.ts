@@ -14,7 +14,9 @@ import {
   mariadbAppCnf,
   postgresHba,
 } from "../../src/userdata/local-database";
-import { tempDir, testHost } from "../helpers";
+import { tempDir, TEST_METRIC_NAMESPACES, testHost } from "../helpers";
+
+const BACKUPS = TEST_METRIC_NAMESPACES.backups;
 
 /** The database files a server is given, as text (the drills in __tests__/server run them for real). */
 
@@ -55,8 +57,8 @@ describe("the database scripts", () => {
   test.each([
     ["db-provision (postgres)", dbProvisionScript(DATABASE, LOCAL)],
     ["db-provision (mariadb)", dbProvisionScript(DATABASE, { ...LOCAL, engine: "mariadb", port: 3306 })],
-    ["db-backup (postgres)", dbBackupScript(DATABASE, LOCAL)],
-    ["db-backup (mariadb)", dbBackupScript(DATABASE, { ...LOCAL, engine: "mariadb" })],
+    ["db-backup (postgres)", dbBackupScript(DATABASE, LOCAL, BACKUPS)],
+    ["db-backup (mariadb)", dbBackupScript(DATABASE, { ...LOCAL, engine: "mariadb" }, BACKUPS)],
     ["db-restore (postgres)", dbRestoreScript(DATABASE, LOCAL)],
     ["db-restore (mariadb)", dbRestoreScript(DATABASE, { ...LOCAL, engine: "mariadb" })],
     ["deploy with a database", deployScript(host(DATABASE))],
@@ -71,11 +73,11 @@ describe("the database scripts", () => {
     expect(provision).toContain('--secret-string "file://$work/secret"');
     expect(provision).toMatch(/"\$\{admin\[@\]\}" <<SQL\n/);
     expect(provision).not.toMatch(/(psql|mariadb)[^\n]*\$password/);
-    for (const script of [dbBackupScript(DATABASE, LOCAL), dbRestoreScript(DATABASE, LOCAL)]) {
+    for (const script of [dbBackupScript(DATABASE, LOCAL, BACKUPS), dbRestoreScript(DATABASE, LOCAL)]) {
       expect(script).toContain('export PGPASSFILE="$work/pgpass"');
       expect(script).not.toMatch(/PGPASSWORD|--password=/);
     }
-    const mariadb = dbBackupScript(DATABASE, { ...LOCAL, engine: "mariadb" });
+    const mariadb = dbBackupScript(DATABASE, { ...LOCAL, engine: "mariadb" }, BACKUPS);
     expect(mariadb).toContain('--defaults-extra-file="$work/my.cnf"');
   });
 
@@ -157,7 +159,7 @@ describe("the database scripts", () => {
       fs.writeFileSync(envFile, "DB_HOST=127.0.0.1\nDB_PORT=5432\nDB_NAME=app\nDB_USER=app\nDB_SECRET_ID=app-secret\n");
       fs.writeFileSync(path.join(dir, "instance-id"), "i-0123456789abcdef0\n");
       const script = path.join(dir, "db-backup");
-      fs.writeFileSync(script, dbBackupScript(DATABASE, LOCAL), { mode: 0o755 });
+      fs.writeFileSync(script, dbBackupScript(DATABASE, LOCAL, BACKUPS), { mode: 0o755 });
       const result = spawnSync(script, [], {
         encoding: "utf8",
         env: {
@@ -182,7 +184,7 @@ describe("the database scripts", () => {
       expect(upload).toBeGreaterThanOrEqual(0);
       expect(metric).toBeGreaterThan(upload);
       expect(calls[metric]).toBe(
-        "--region ap-northeast-2 cloudwatch put-metric-data --namespace AppBackups --metric-name DumpUploaded --dimensions InstanceId=i-0123456789abcdef0 --value 1 --unit Count",
+        "--region ap-northeast-2 cloudwatch put-metric-data --namespace shop/dev/AppBackups --metric-name DumpUploaded --dimensions InstanceId=i-0123456789abcdef0 --value 1 --unit Count",
       );
     });
 

@@ -10,7 +10,7 @@ import {
   healthProbeService,
   healthProbeTimer,
 } from "../../src/userdata/health-probe";
-import { tempDir, testHost } from "../helpers";
+import { tempDir, TEST_METRIC_NAMESPACES, testHost } from "../helpers";
 
 // The health probe's files as text: what bash and systemd are given on a server without a load
 // balancer. The script itself runs against real nginx in __tests__/server/health-probe.test.ts.
@@ -22,6 +22,7 @@ describe("the probe script", () => {
   const script = healthProbeScript({
     host: host({ listenPort: 8080, healthCheckPath: "/ready" }),
     region: "ap-northeast-3",
+    namespace: "shop/dev/AppHealth",
   });
 
   test("asks nginx on loopback for the configured health check, bounded in time, and parses as bash", () => {
@@ -36,7 +37,7 @@ describe("the probe script", () => {
     expect(script).toContain("if [[ $code == 200 ]]; then value=1; else value=0; fi");
     expect(script).toContain("instance_id=$(cat /var/lib/cloud/data/instance-id)");
     const publish =
-      'aws cloudwatch put-metric-data --region ap-northeast-3 --namespace AppHealth --metric-name HealthCheckOk --dimensions "InstanceId=$instance_id" --value "$value" --unit Count';
+      'aws cloudwatch put-metric-data --region ap-northeast-3 --namespace shop/dev/AppHealth --metric-name HealthCheckOk --dimensions "InstanceId=$instance_id" --value "$value" --unit Count';
     expect(script).toContain(`${publish} || { sleep 5; ${publish}; }`);
   });
 });
@@ -63,6 +64,7 @@ describe("the systemd units", () => {
     const files = healthProbeFiles({
       host: host({ paths: { ...SERVER_PATHS, appRoot: root } }),
       region: "ap-northeast-2",
+      namespace: TEST_METRIC_NAMESPACES.health,
     });
     const units = files.map((f) => {
       const target = f.path.startsWith(root) ? f.path : path.join(root, path.basename(f.path));
@@ -84,8 +86,13 @@ describe("the boot script", () => {
       host: host(),
       logGroups: LOG_GROUPS,
       healthProbe: { region: "ap-northeast-2" },
+      metricNamespaces: TEST_METRIC_NAMESPACES,
     });
-    for (const file of healthProbeFiles({ host: host(), region: "ap-northeast-2" })) {
+    for (const file of healthProbeFiles({
+      host: host(),
+      region: "ap-northeast-2",
+      namespace: TEST_METRIC_NAMESPACES.health,
+    })) {
       expect(script).toContain(`cat > ${file.path} <<'`);
       expect(script).toContain(`chmod ${file.mode} ${file.path}`);
     }
@@ -96,7 +103,12 @@ describe("the boot script", () => {
 
   test("without healthProbe (a fleet behind a load balancer) there is no probe", () => {
     expect(
-      bootScript({ host: host(), logGroups: LOG_GROUPS, autoScaling: { region: "ap-northeast-2" } }),
+      bootScript({
+        host: host(),
+        logGroups: LOG_GROUPS,
+        autoScaling: { region: "ap-northeast-2" },
+        metricNamespaces: TEST_METRIC_NAMESPACES,
+      }),
     ).not.toContain("health-probe");
   });
 });

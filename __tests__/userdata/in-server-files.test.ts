@@ -22,6 +22,7 @@ import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
 import { USER_DATA_LIMIT, userDataBase64 } from "../../src/userdata/encode";
+import { metricNamespaces } from "../../src/userdata/metric-namespaces";
 import { tempDir, testHost, writtenFile } from "../helpers";
 import { waitUntil } from "../wait-until";
 import { PROJECT_ROOT } from "../../src/project-root";
@@ -1251,7 +1252,13 @@ describe("the deploy script", () => {
 });
 
 describe("the boot script", () => {
-  const props = { host: host(), logGroups: LOG_GROUPS, autoScaling: { region: "ap-northeast-2" } };
+  const props = {
+    host: host(),
+    logGroups: LOG_GROUPS,
+    autoScaling: { region: "ap-northeast-2" },
+    metricNamespaces: metricNamespaces("shop", "prod", "environment"),
+  };
+  const namespace = props.metricNamespaces.agent;
 
   test("keeps the app's log folder root's: systemd opens the units' log files there as root", () => {
     // An app-owned folder would let the app user swap a log file for a symlink that root then appends to.
@@ -1351,7 +1358,7 @@ describe("the boot script", () => {
 
   test("the CloudWatch agent config ships every log to its group and memory per instance and per group", () => {
     const config = JSON.parse(
-      cloudWatchAgentConfig({ ...props, autoScaling: true, bootLog: "/var/log/boot-script.log" }),
+      cloudWatchAgentConfig({ ...props, autoScaling: true, bootLog: "/var/log/boot-script.log", namespace }),
     );
     const shipped = Object.fromEntries(
       config.logs.logs_collected.files.collect_list.map((f: any) => [f.log_group_name, f.file_path]),
@@ -1371,14 +1378,22 @@ describe("the boot script", () => {
       });
     }
     expect(config.metrics.metrics_collected.mem.measurement).toEqual(["mem_used_percent"]);
+    // in the environment's own namespace, not the agent's default CWAgent, which every environment could publish to
+    expect(config.metrics.namespace).toBe("shop/prod/CWAgent");
     expect(config.metrics.aggregation_dimensions).toEqual([["AutoScalingGroupName"], ["InstanceId"]]);
-    const single = JSON.parse(cloudWatchAgentConfig({ ...props, autoScaling: false, bootLog: "/b" }));
+    const single = JSON.parse(cloudWatchAgentConfig({ ...props, autoScaling: false, bootLog: "/b", namespace }));
     expect(single.metrics.append_dimensions).toEqual({ InstanceId: "${aws:InstanceId}" });
     expect(single.metrics.aggregation_dimensions).toEqual([["InstanceId"]]);
   });
 
   test("with its own database, the server's agent also ships the nightly dump's log (root-owned, outside the app's folder) to the app's group", () => {
-    const withDatabase = { ...props, autoScaling: true, host: host({ database: LOCAL_DATABASE }), bootLog: "/b" };
+    const withDatabase = {
+      ...props,
+      autoScaling: true,
+      host: host({ database: LOCAL_DATABASE }),
+      bootLog: "/b",
+      namespace,
+    };
     const files = JSON.parse(cloudWatchAgentConfig(withDatabase)).logs.logs_collected.files.collect_list;
     expect(files).toContainEqual({
       file_path: "/var/log/db-backup.log",
@@ -1387,7 +1402,7 @@ describe("the boot script", () => {
     });
     const script = bootScript({ ...props, host: host({ database: LOCAL_DATABASE }) });
     expect(script).toContain("/etc/logrotate.d/db-backup");
-    const without = JSON.parse(cloudWatchAgentConfig({ ...props, autoScaling: true, bootLog: "/b" })).logs
+    const without = JSON.parse(cloudWatchAgentConfig({ ...props, autoScaling: true, bootLog: "/b", namespace })).logs
       .logs_collected.files;
     expect(without.collect_list.map((f: { file_path: string }) => f.file_path)).not.toContain("/var/log/db-backup.log");
   });

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { SERVER_PATHS } from "../../src/userdata/app-host";
 import { bootScript } from "../../src/userdata/boot-script";
 import { LAUNCH_HOOK_NAME, launchHookScript } from "../../src/userdata/launch-hook";
-import { tempDir, testHost, writtenFile } from "../helpers";
+import { tempDir, TEST_METRIC_NAMESPACES, testHost, writtenFile } from "../helpers";
 import { waitUntil } from "../wait-until";
 
 /**
@@ -232,7 +232,13 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
     testHost({ environment: "prod", version: "1.4.2", paths: { ...SERVER_PATHS, appRoot } });
   const LOG_GROUPS = { app: "/a", nginxAccess: "/b", nginxError: "/c", boot: "/d" };
   const fleetScript = (appRoot: string, bootLog?: string) =>
-    bootScript({ host: host(appRoot), logGroups: LOG_GROUPS, autoScaling: { region: "ap-northeast-2" }, bootLog });
+    bootScript({
+      host: host(appRoot),
+      logGroups: LOG_GROUPS,
+      autoScaling: { region: "ap-northeast-2" },
+      bootLog,
+      metricNamespaces: TEST_METRIC_NAMESPACES,
+    });
 
   test("the exit trap is the boot script's first act, and the hook is written right after, before the first step that can fail (the package install)", () => {
     const script = fleetScript("/opt/app");
@@ -263,7 +269,11 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
       launchHookScript({ region: "ap-northeast-2" }).replace(/\n$/, ""),
     );
     // a lone server (no group) has neither
-    const lone = bootScript({ host: host("/opt/app"), logGroups: LOG_GROUPS });
+    const lone = bootScript({
+      host: host("/opt/app"),
+      logGroups: LOG_GROUPS,
+      metricNamespaces: TEST_METRIC_NAMESPACES,
+    });
     expect(lone).not.toContain("launch-hook");
     // (its own lines: the deploy script it writes traps signals of its own)
     expect(lone.replace(/<<'(END_OF_\w+)'\n[\s\S]*?\n\1$/gm, "")).not.toContain("\ntrap ");

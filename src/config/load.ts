@@ -11,6 +11,7 @@ import { isNameWord, NAME_WORDS, neighboursOf, STATE_STACK_PREFIX } from "../nam
 import { placeholderProblems } from "./placeholders";
 import { stateBuckets, type StateBucket } from "./state-buckets";
 import { ruleProblems } from "./rules";
+import type { MetricNamespaceMode } from "../userdata/metric-namespaces";
 import {
   environmentSchema,
   HCP_TERRAFORM_HOST,
@@ -69,6 +70,7 @@ export interface EnvironmentConfig extends Omit<
   readonly monitoring: {
     readonly alarmEmails: readonly string[];
     readonly thresholds: AlarmThresholds;
+    readonly metricNamespaces: MetricNamespaceMode;
   };
 }
 
@@ -458,6 +460,7 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
     monitoring: {
       alarmEmails: file.monitoring.alarmEmails,
       thresholds: resolveThresholds(file, defaults.alarms),
+      metricNamespaces: file.monitoring.metricNamespaces,
     },
   };
 }

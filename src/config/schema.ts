@@ -3,6 +3,7 @@ import { vpcCidrProblem } from "../cidr";
 import { sizesOf, vcpusOf } from "./instance-types";
 import { REGIONS, availabilityZonesOf } from "./regions";
 import { FIRST_APP_PORT, VERSION_PATTERN } from "../userdata/app-host";
+import { METRIC_NAMESPACE_MODES } from "../userdata/metric-namespaces";
 
 /**
  * The schema of `environments/<name>/config.yaml`: the single source of the `EnvironmentFile`
@@ -642,8 +643,16 @@ const monitoring = z
       .default([])
       .describe("Who gets the alarms: email subscribers of the environment's alarm topic (at least one in production)"),
     thresholds,
+    metricNamespaces: z
+      .enum(METRIC_NAMESPACE_MODES)
+      .default("environment")
+      .describe(
+        "Where the servers publish the metrics they measure (memory, disk, health probe, nightly dump) and the alarms read them: " +
+          "environment (default): <project>/<env>/CWAgent, .../AppHealth, .../AppBackups, which only this environment's servers may publish to; " +
+          "shared: CWAgent, AppHealth, AppBackups, which every environment's servers may publish to (a server whose boot script is kept still publishes there until it is replaced: docs/monitoring.md#metric-namespaces)",
+      ),
   })
-  .default({ alarmEmails: [], thresholds: {} })
+  .default({ alarmEmails: [], thresholds: {}, metricNamespaces: "environment" })
   .describe("CloudWatch alarms, their SNS topic and the dashboard");
 
 // ---- Exceptions ----

@@ -2,6 +2,7 @@ import type { Construct } from "constructs";
 import { SERVER_PATHS } from "../userdata/app-host";
 import { AGENT_START_SECONDS } from "../userdata/boot-script";
 import { HEALTH_METRIC, HEALTH_PROBE_INTERVAL_SECONDS } from "../userdata/health-probe";
+import type { MetricNamespaces } from "../userdata/metric-namespaces";
 import { ec2Period, minuteMetric, minutesPast, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 
 /** The app servers an `AppAlarms` watches: an Auto Scaling group, or one instance. */
@@ -41,6 +42,8 @@ export interface AppAlarmsProps extends TierAlarmsProps {
    * @default - no shortfall alarm
    */
   readonly launchSeconds?: number;
+  /** Where the servers publish the agent's metrics and the health probe's (metric-namespaces.ts). */
+  readonly metricNamespaces: Pick<MetricNamespaces, "agent" | "health">;
 }
 
 /**
@@ -74,6 +77,7 @@ export class AppAlarms extends TierAlarms {
     const { servers } = props;
     const dimensions = appDimensions(servers);
     const fleet = "autoScalingGroupName" in servers;
+    const { agent } = props.metricNamespaces;
 
     // ---- Saturation ----
     // A fleet's high CPU is first target tracking's to answer (it aims lower, and a scale-out takes
@@ -118,7 +122,7 @@ export class AppAlarms extends TierAlarms {
       comparison: "GreaterThanThreshold",
       threshold: props.memoryPercent,
       treatMissingData: "missing",
-      metric: { namespace: "CWAgent", metricName: "mem_used_percent", dimensions, statistic: "Maximum", period: 60 },
+      metric: { namespace: agent, metricName: "mem_used_percent", dimensions, statistic: "Maximum", period: 60 },
     });
 
     // The same agent publishes disk_used_percent for "/" by the same aggregation dimensions.
@@ -133,7 +137,7 @@ export class AppAlarms extends TierAlarms {
       comparison: "GreaterThanThreshold",
       threshold: diskPercent,
       treatMissingData: "missing",
-      metric: { namespace: "CWAgent", metricName: "disk_used_percent", dimensions, statistic: "Maximum", period: 300 },
+      metric: { namespace: agent, metricName: "disk_used_percent", dimensions, statistic: "Maximum", period: 300 },
     });
 
     // ---- The agent itself: memory and disk alarms are blind without it ----
@@ -141,7 +145,7 @@ export class AppAlarms extends TierAlarms {
     // the number of servers reporting. A dead agent (or a stopped server) is a gap, which the
     // memory and disk alarms would read as "no data", never as a page.
     const silentMinutes = minutesPast(props.bootSeconds ?? AGENT_START_SECONDS, 2);
-    const reporting = minuteMetric("reporting", "CWAgent", "mem_used_percent", "SampleCount", dimensions);
+    const reporting = minuteMetric("reporting", agent, "mem_used_percent", "SampleCount", dimensions);
     const group = (queryId: string, metricName: string, stat: string) =>
       minuteMetric(queryId, "AWS/AutoScaling", metricName, stat, dimensions);
     this.alarm("AgentSilent", {
@@ -174,7 +178,7 @@ export class AppAlarms extends TierAlarms {
               },
             ],
           }
-        : { namespace: "CWAgent", metricName: "mem_used_percent", dimensions, statistic: "SampleCount", period: 60 },
+        : { namespace: agent, metricName: "mem_used_percent", dimensions, statistic: "SampleCount", period: 60 },
     });
 
     // ---- Capacity the group wants and does not get (launches that fail, boots abandoned) ----
@@ -276,7 +280,7 @@ export class AppAlarms extends TierAlarms {
         threshold: 1,
         treatMissingData: "breaching",
         metric: {
-          namespace: HEALTH_METRIC.namespace,
+          namespace: props.metricNamespaces.health,
           metricName: HEALTH_METRIC.metricName,
           dimensions,
           statistic: "Minimum",

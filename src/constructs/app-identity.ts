@@ -15,16 +15,8 @@ import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import type { RoleBoundary } from "./role-boundary";
 import { TerraformData } from "./terraform-data";
-import { AGENT_NAMESPACE } from "../userdata/cloudwatch-agent";
-import { HEALTH_METRIC } from "../userdata/health-probe";
-import { BACKUP_METRIC } from "../userdata/local-database";
+import { eitherNamespaces, namespaceList, type MetricNamespaces } from "../userdata/metric-namespaces";
 import { internetIngress, tierSecurityGroup } from "./tier-security-group";
-
-/**
- * The metric namespaces the servers publish to: the CloudWatch agent's, the health probe's (lone
- * servers) and the database backups' (single-server).
- */
-export const METRIC_NAMESPACES = [AGENT_NAMESPACE, HEALTH_METRIC.namespace, BACKUP_METRIC.namespace] as const;
 
 /** SSH access: an existing key pair or a public key to import, and the admin networks that may connect. */
 export interface SshAccess {
@@ -37,6 +29,11 @@ export interface AppIdentityProps {
   readonly naming: Naming;
   /** The environment's permissions boundary: the role carries it, and each of its policies joins it. */
   readonly boundary: RoleBoundary;
+  /**
+   * The namespaces the servers publish their metrics to (the CloudWatch agent's, the health
+   * probe's, the nightly dump's): the only ones the role may publish to.
+   */
+  readonly metricNamespaces: MetricNamespaces;
   /** VPC of the app servers. */
   readonly vpcId: string;
   /** `al2023` for the latest Amazon Linux 2023 of `architecture`, or a pinned `ami-...` id. */
@@ -204,37 +201,46 @@ export class AppIdentity extends Construct {
     // CloudWatchAgentServerPolicy (less X-Ray, the agent's SSM configuration and log retention,
     // which these servers do not use), whose Resource "*" would let a server of any environment
     // write into another's log groups (the access log feeds its 5xx alarm) and any namespace's
-    // metrics. Log groups are this environment's only; the metric namespaces are the servers',
-    // shared by every environment (CloudWatch checks no dimension: docs/ci-cd.md says what that leaves).
-    const agent = new DataAwsIamPolicyDocument(this, "CloudWatchAgentPolicy", {
-      statement: [
-        {
-          sid: "ShipLogs",
-          effect: "Allow",
-          actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-          // the groups and their streams, `/<project>/<env>/...` (any region and account: the role's own)
-          resources: [`arn:aws:logs:*:*:log-group:${naming.path("*")}`],
-        },
-        { sid: "FindLogGroups", effect: "Allow", actions: ["logs:DescribeLogGroups"], resources: ["*"] },
-        {
-          // no resource-level permissions: only these namespaces
-          sid: "PublishMetrics",
-          effect: "Allow",
-          actions: ["cloudwatch:PutMetricData"],
-          resources: ["*"],
-          condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [...METRIC_NAMESPACES] }],
-        },
-        {
-          // the instance's tags (its Auto Scaling group, for the metrics' dimensions) and volumes
-          sid: "DescribeInstance",
-          effect: "Allow",
-          actions: ["ec2:DescribeTags", "ec2:DescribeVolumes"],
-          resources: ["*"],
-        },
-      ],
+    // metrics. Log groups and metric namespaces are this environment's only (with
+    // monitoring.metricNamespaces: shared, the namespaces every such environment shares).
+    // no resource-level permissions: only these namespaces
+    const publishMetrics = (namespaces: string[]): DataAwsIamPolicyDocumentStatement => ({
+      sid: "PublishMetrics",
+      effect: "Allow",
+      actions: ["cloudwatch:PutMetricData"],
+      resources: ["*"],
+      condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: namespaces }],
     });
+    const agentStatements: DataAwsIamPolicyDocumentStatement[] = [
+      {
+        sid: "ShipLogs",
+        effect: "Allow",
+        actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+        // the groups and their streams, `/<project>/<env>/...` (any region and account: the role's own)
+        resources: [`arn:aws:logs:*:*:log-group:${naming.path("*")}`],
+      },
+      { sid: "FindLogGroups", effect: "Allow", actions: ["logs:DescribeLogGroups"], resources: ["*"] },
+      publishMetrics(namespaceList(props.metricNamespaces)),
+      {
+        // the instance's tags (its Auto Scaling group, for the metrics' dimensions) and volumes
+        sid: "DescribeInstance",
+        effect: "Allow",
+        actions: ["ec2:DescribeTags", "ec2:DescribeVolumes"],
+        resources: ["*"],
+      },
+    ];
+    const agent = new DataAwsIamPolicyDocument(this, "CloudWatchAgentPolicy", { statement: agentStatements });
     this.permissions.push(new IamRolePolicy(this, "CloudWatchAgent", { role: role.id, policy: agent.json }));
-    boundary.allow(agent);
+    // The boundary allows the namespaces of either monitoring.metricNamespaces, so that moving from
+    // one to the other (once a kept server is replaced) changes the role's policy, which a deploy
+    // role may write, and not the boundary, which only an administrator may.
+    boundary.allow(
+      agentStatements.map((statement) =>
+        statement.sid === "PublishMetrics"
+          ? publishMetrics(eitherNamespaces(naming.project, naming.environment))
+          : statement,
+      ),
+    );
     if (props.database) {
       this.permissions.push(databasePolicy(this, role.id, props.database));
       boundary.allow(databaseBoundary(props.database));

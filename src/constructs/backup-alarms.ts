@@ -6,6 +6,8 @@ import { TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 export interface BackupAlarmsProps extends TierAlarmsProps {
   /** The single server whose own database is dumped nightly (the metric's `InstanceId`). */
   readonly instanceId: string;
+  /** Where db-backup publishes its metric: the environment's `MetricNamespaces.backups`. */
+  readonly namespace: string;
 }
 
 /**
@@ -17,7 +19,8 @@ export interface BackupAlarmsProps extends TierAlarmsProps {
  * periods of an hour or more. A new server publishes its first datapoint with its first dump.
  *
  * @example
- * new BackupAlarms(this, "BackupAlarms", { naming, topicArn, evaluationPeriods: 3, datapointsToAlarm: 2, instanceId });
+ * new BackupAlarms(this, "BackupAlarms", { naming, topicArn, evaluationPeriods: 3, datapointsToAlarm: 2, instanceId,
+ *   namespace: "shop/dev/AppBackups" });
  */
 export class BackupAlarms extends TierAlarms {
   constructor(scope: Construct, id: string, props: BackupAlarmsProps) {
@@ -26,7 +29,7 @@ export class BackupAlarms extends TierAlarms {
       what: "db-backup-missing",
       description:
         `No nightly dump of the server's database reached the backups bucket for ${BACKUP_ALARM_HOURS} hours ` +
-        `(${BACKUP_METRIC.namespace}/${BACKUP_METRIC.metricName}, published by db-backup after each upload): the ` +
+        `(${props.namespace}/${BACKUP_METRIC.metricName}, published by db-backup after each upload): the ` +
         `dump failed or hung, the timer did not run, or the server is stopped. Look first at: ${DB_BACKUP_LOG} ` +
         `(also in the app's log group), systemctl status db-backup.service db-backup.timer; then take one now: ` +
         `sudo ${SERVER_PATHS.appRoot}/${DB_BACKUP_SCRIPT}.`,
@@ -34,7 +37,7 @@ export class BackupAlarms extends TierAlarms {
       threshold: 1,
       treatMissingData: "breaching",
       metric: {
-        namespace: BACKUP_METRIC.namespace,
+        namespace: props.namespace,
         metricName: BACKUP_METRIC.metricName,
         dimensions: { InstanceId: props.instanceId },
         statistic: "Sum",

@@ -2,6 +2,7 @@ import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboar
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
 import { HEALTH_METRIC } from "../userdata/health-probe";
+import type { MetricNamespaces } from "../userdata/metric-namespaces";
 import { ACCESS_LOG_METRICS } from "./access-log-alarms";
 import { appDimensions, type AppServers } from "./app-alarms";
 import { ec2Period } from "./tier-alarms";
@@ -53,6 +54,8 @@ export interface DashboardProps {
   readonly servers: AppServers;
   /** Whether the app servers send 1-minute metrics (otherwise their graphs use 5-minute periods). */
   readonly detailedMonitoring: boolean;
+  /** Where the servers publish the agent's metrics and the health probe's (metric-namespaces.ts). */
+  readonly metricNamespaces: Pick<MetricNamespaces, "agent" | "health">;
   /** The ALB and its target group, by ARN suffix. @default - no load balancer row */
   readonly loadBalancer?: { readonly arnSuffix: string; readonly targetGroupArnSuffix: string };
   /** The RDS instance. @default - no database row */
@@ -104,9 +107,15 @@ export function dashboardBody(props: DashboardProps): DashboardBody {
   const rows: Array<{ title: string; graphs: Array<Omit<MetricWidgetProperties, "region" | "view" | "stacked">> }> = [];
   if (props.loadBalancer) rows.push({ title: "Load balancer", graphs: loadBalancerGraphs(props.loadBalancer) });
   if (props.accessLogNamespace) {
-    rows.push({ title: "Server (nginx)", graphs: serverGraphs(props.accessLogNamespace, props.servers) });
+    rows.push({
+      title: "Server (nginx)",
+      graphs: serverGraphs(props.accessLogNamespace, props.servers, props.metricNamespaces.health),
+    });
   }
-  rows.push({ title: "App servers", graphs: appGraphs(props.servers, props.detailedMonitoring) });
+  rows.push({
+    title: "App servers",
+    graphs: appGraphs(props.servers, props.detailedMonitoring, props.metricNamespaces.agent),
+  });
   if (props.dbInstanceIdentifier) rows.push({ title: "Database", graphs: databaseGraphs(props.dbInstanceIdentifier) });
 
   const widgets: DashboardWidget[] = [
@@ -196,7 +205,7 @@ function loadBalancerGraphs(lb: { arnSuffix: string; targetGroupArnSuffix: strin
  * A server clients reach directly: requests and 5xx from its nginx access log (the alarm's metric
  * filters), and its health probe's minute-by-minute result (1: answered through nginx).
  */
-function serverGraphs(namespace: string, servers: AppServers) {
+function serverGraphs(namespace: string, servers: AppServers, healthNamespace: string) {
   const graphs = [
     { title: "Requests", period: 60, stat: "Sum", metrics: [line(namespace, ACCESS_LOG_METRICS.requests, {})] },
     { title: "5xx responses", period: 60, stat: "Sum", metrics: [line(namespace, ACCESS_LOG_METRICS.errors, {})] },
@@ -206,13 +215,13 @@ function serverGraphs(namespace: string, servers: AppServers) {
       title: "Health probe (1: answered)",
       period: 60,
       stat: "Minimum",
-      metrics: [line(HEALTH_METRIC.namespace, HEALTH_METRIC.metricName, appDimensions(servers))],
+      metrics: [line(healthNamespace, HEALTH_METRIC.metricName, appDimensions(servers))],
     });
   }
   return graphs;
 }
 
-function appGraphs(servers: AppServers, detailedMonitoring: boolean) {
+function appGraphs(servers: AppServers, detailedMonitoring: boolean, agentNamespace: string) {
   const dims = appDimensions(servers);
   const period = ec2Period(detailedMonitoring);
   const percent = { left: { min: 0, max: 100 } };
@@ -232,14 +241,14 @@ function appGraphs(servers: AppServers, detailedMonitoring: boolean) {
       title: `Memory (%${fullest})`,
       period: 60,
       stat: "Maximum",
-      metrics: [line("CWAgent", "mem_used_percent", dims)],
+      metrics: [line(agentNamespace, "mem_used_percent", dims)],
       yAxis: percent,
     },
     {
       title: `Root disk (%${fullest})`,
       period: 300,
       stat: "Maximum",
-      metrics: [line("CWAgent", "disk_used_percent", dims)],
+      metrics: [line(agentNamespace, "disk_used_percent", dims)],
       yAxis: percent,
     },
     {

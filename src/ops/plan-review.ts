@@ -759,6 +759,75 @@ const bootScriptKept: Finder = (rc, kind, { environment, stack, layoutBefore }) 
   };
 };
 
+/** The metric namespaces a boot script's servers publish to: the agent's configuration, the `aws` CLI's calls. */
+export function publishedNamespaces(script: string): string[] {
+  const found = [
+    ...[...script.matchAll(/^\s*"namespace": "([^"]+)",?$/gm)].map((m) => m[1]),
+    ...[...script.matchAll(/put-metric-data (?:--region \S+ )?--namespace (\S+)/g)].map((m) => m[1]),
+  ];
+  return [...new Set(found)].sort();
+}
+
+/**
+ * The servers' metric namespaces moved (`monitoring.metricNamespaces`), while a server keeps the
+ * boot script it was created with (single-server, app-db-split: `ignore_changes`). The alarms, the
+ * dashboard and what the role may publish to move at this apply; the server goes on publishing
+ * where it did, now refused: its health and backup alarms fire within minutes (no data counts as
+ * failing), and its memory and disk alarms go blind. A fleet's servers are replaced by the
+ * instance refresh this same change starts, each publishing to the new namespaces once it boots.
+ */
+const metricNamespacesMoved: Finder = (rc, kind, { environment, stack, layoutBefore }) => {
+  const address = addressOf(rc);
+  if (address?.type !== "aws_instance" || (kind !== "update" && kind !== "no-op") || layoutBefore !== undefined)
+    return undefined;
+  const running = values(rc.change.before).user_data_base64;
+  const written = synthesizedResource(stack, address)?.values.user_data_base64;
+  if (typeof running !== "string" || typeof written !== "string") return undefined;
+  const [before, after] = [publishedNamespaces(userDataScript(running)), publishedNamespaces(userDataScript(written))];
+  if (before.length === 0 || before.join() === after.join()) return undefined;
+  const toShared = after.every((ns) => !ns.includes("/"));
+  const single = stack.output?.layout?.value === "single-server";
+  return {
+    address: rc.address,
+    blocks: true,
+    message:
+      `environments/${environment}: ${rc.address} publishes its metrics to ${before.join(", ")} (its boot script is kept ` +
+      `after creation), and this plan moves its alarms, its dashboard and what its role may publish to, to ` +
+      `${after.join(", ")}: its app-health${single ? " and db-backup-missing" : ""} alarms would fire within minutes and its ` +
+      `memory and disk alarms go blind. ` +
+      (toShared
+        ? `Set monitoring.metricNamespaces back as the server was made, or replace the server in this plan: `
+        : `Set monitoring.metricNamespaces: shared in environments/${environment}/config.yaml until the server is ` +
+          `replaced, or replace it in this plan: `) +
+      `npm run plan -- ${environment} --replace '${rc.address}'` +
+      (single ? ` --allow-destroy, after a dump (docs/layouts.md#backups-and-restore-on-a-single-server)` : ``) +
+      ` (docs/monitoring.md#metric-namespaces)`,
+  };
+};
+
+/**
+ * The same move on a fleet: the launch template's new boot script publishes to the new
+ * namespaces, and the instance refresh this apply starts replaces every server. Until the last old
+ * one leaves, it publishes where the alarms no longer read (and is refused): `app-agent-silent`
+ * may fire once, then clears.
+ */
+const fleetMetricNamespacesMoved: Finder = (rc, kind, { environment }) => {
+  if (addressOf(rc)?.type !== "aws_launch_template" || kind !== "update") return undefined;
+  const [running, written] = [values(rc.change.before).user_data, values(rc.change.after).user_data];
+  if (typeof running !== "string" || typeof written !== "string") return undefined;
+  const [before, after] = [publishedNamespaces(userDataScript(running)), publishedNamespaces(userDataScript(written))];
+  if (before.length === 0 || after.length === 0 || before.join() === after.join()) return undefined;
+  return {
+    address: rc.address,
+    blocks: false,
+    message:
+      `environments/${environment}: the app servers' metrics move from ${before.join(", ")} to ${after.join(", ")}; ` +
+      `the instance refresh this apply starts replaces every server, and until the last old one leaves ` +
+      `app-agent-silent may fire (old servers publish where the alarms no longer read), then clears ` +
+      `(docs/monitoring.md#metric-namespaces)`,
+  };
+};
+
 /** A boot script with the release of its first deploy (version and sha256) blanked out. */
 function withoutRelease(script: string): string {
   return script
@@ -830,6 +899,8 @@ const FINDINGS: readonly Finder[] = [
   rootVolumeShrinks,
   onlyServerReplaced,
   bootScriptKept,
+  metricNamespacesMoved,
+  fleetMetricNamespacesMoved,
   boundaryWritten,
 ];
 

@@ -55,6 +55,7 @@ export function addAppIdentity(
   return new AppIdentity(stack, "AppIdentity", {
     naming,
     boundary: stack.boundary,
+    metricNamespaces: stack.metricNamespaces,
     vpcId: network.vpcId,
     ami: env.app.ami,
     amiPinnedAt: env.app.amiUpdates === "pinned" ? env.app.amiPinnedAt : undefined,
@@ -108,6 +109,7 @@ export function appBootScript(
     autoScaling: options.autoScaling ? { region: stack.env.region } : undefined,
     // A fleet is health-checked by its load balancer; a lone server probes itself (the health alarm).
     healthProbe: options.autoScaling ? undefined : { region: stack.env.region },
+    metricNamespaces: stack.metricNamespaces,
   });
 }
 

@@ -7,6 +7,7 @@ import type { EnvironmentConfig } from "../config/load";
 import { Network } from "../constructs/network";
 import { RoleBoundary } from "../constructs/role-boundary";
 import { Naming } from "../naming";
+import { metricNamespaces, type MetricNamespaces } from "../userdata/metric-namespaces";
 import { addAwsProvider, addObjectProvider } from "./aws-provider";
 import { addStateBackend } from "./state-backend";
 import { ec2InstancesUrl } from "./console-links";
@@ -64,6 +65,8 @@ export class EnvironmentStack extends IndependentStack {
   public readonly objectProvider: AwsProvider;
   /** See `EnvironmentStackProps.neighbours`. */
   public readonly neighbours: readonly string[];
+  /** Where the servers publish their own metrics and the alarms read them (`monitoring.metricNamespaces`). */
+  public readonly metricNamespaces: MetricNamespaces;
 
   constructor(scope: Construct, id: string, props: EnvironmentStackProps) {
     super(scope, id);
@@ -74,6 +77,7 @@ export class EnvironmentStack extends IndependentStack {
     this.neighbours = props.neighbours ?? [];
     this.release = props.release ?? resolveRelease(env.app.version, { root: PROJECT_ROOT });
     this.naming = new Naming(env.project, env.name);
+    this.metricNamespaces = metricNamespaces(env.project, env.name, env.monitoring.metricNamespaces);
 
     // ---- Provider, state ----
     this.sharedTags = this.naming.defaultTags(env.tags);

@@ -72,6 +72,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       diskPercent: t.diskPercent,
       detailedMonitoring: env.app.detailedMonitoring,
       bootSeconds: AGENT_START_SECONDS,
+      metricNamespaces: stack.metricNamespaces,
       launchSeconds: fleet?.bootTimeoutSeconds,
     }),
   ];
@@ -154,7 +155,13 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
 
   if (tiers.localDatabaseBackups) {
     if (!("instanceId" in servers)) throw new Error(`${env.name}: a local database's backups need the one app server`);
-    alarms.push(new BackupAlarms(stack, "BackupAlarms", { ...common, instanceId: servers.instanceId }));
+    alarms.push(
+      new BackupAlarms(stack, "BackupAlarms", {
+        ...common,
+        instanceId: servers.instanceId,
+        namespace: stack.metricNamespaces.backups,
+      }),
+    );
   }
 
   // ---- Dashboard, outputs ----
@@ -164,6 +171,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
     alarmArns: alarms.flatMap((a) => a.alarmArns),
     servers,
     detailedMonitoring: env.app.detailedMonitoring,
+    metricNamespaces: stack.metricNamespaces,
     loadBalancer: tiers.loadBalancer && {
       arnSuffix: tiers.loadBalancer.arnSuffix,
       targetGroupArnSuffix: tiers.loadBalancer.targetGroupArnSuffix,

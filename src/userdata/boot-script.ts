@@ -3,6 +3,7 @@ import { appUnit } from "./app-unit";
 import { CLOUDWATCH_AGENT_CONFIG, cloudWatchAgentConfig, type ServerLogGroups } from "./cloudwatch-agent";
 import { DEPLOY_SCRIPT, deployScript, firstInstallSeconds } from "./deploy-script";
 import { HEALTH_PROBE_TIMER, healthProbeFiles } from "./health-probe";
+import type { MetricNamespaces } from "./metric-namespaces";
 import {
   DB_BACKUP_SCRIPT,
   DB_PROVISION_SCRIPT,
@@ -98,6 +99,8 @@ export interface BootScriptProps {
   readonly healthProbe?: { readonly region: string };
   /** Where the boot script logs (and the CloudWatch agent ships from). @default BOOT_LOG */
   readonly bootLog?: string;
+  /** Where the agent, the health probe and the nightly dump publish their metrics (the alarms read them there). */
+  readonly metricNamespaces: MetricNamespaces;
 }
 
 /**
@@ -117,7 +120,7 @@ function writeFile(path: string, content: string, mode = "0644"): string[] {
  * packages at the configured major, listening on 127.0.0.1 only, the app's user and database
  * created (`db-provision`), and the nightly dump to S3 scheduled (`db-backup.timer`).
  */
-function databaseLines(host: AppHost): string[] {
+function databaseLines(host: AppHost, metricNamespaces: MetricNamespaces): string[] {
   const { database } = host;
   if (!database) return [];
   const root = host.paths.appRoot;
@@ -156,7 +159,7 @@ function databaseLines(host: AppHost): string[] {
     `retry dnf install -y ${localDatabasePackages(db).join(" ")}`,
     ...engine,
     ...writeFile(`${root}/${DB_PROVISION_SCRIPT}`, dbProvisionScript(database, db), "0700"),
-    ...writeFile(`${root}/${DB_BACKUP_SCRIPT}`, dbBackupScript(database, db), "0700"),
+    ...writeFile(`${root}/${DB_BACKUP_SCRIPT}`, dbBackupScript(database, db, metricNamespaces.backups), "0700"),
     ...writeFile(`${root}/${DB_RESTORE_SCRIPT}`, dbRestoreScript(database, db), "0700"),
     ...writeFile("/etc/systemd/system/db-backup.service", units.service),
     ...writeFile("/etc/systemd/system/db-backup.timer", units.timer),
@@ -271,6 +274,7 @@ export function bootScript(props: BootScriptProps): string {
         logGroups: props.logGroups,
         autoScaling: props.autoScaling !== undefined,
         bootLog,
+        namespace: props.metricNamespaces.agent,
       }),
     ),
     `/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${CLOUDWATCH_AGENT_CONFIG}`,
@@ -300,7 +304,7 @@ export function bootScript(props: BootScriptProps): string {
     "systemctl daemon-reload",
     `systemctl enable ${units}`,
     `systemctl enable --now ${WATCHDOG_UNIT}`,
-    ...databaseLines(host),
+    ...databaseLines(host, props.metricNamespaces),
     "",
     "# Failed, the first deploy fails the boot at its end: the server is set up for the next deploy.",
     "first_deploy=0",
@@ -315,9 +319,11 @@ export function bootScript(props: BootScriptProps): string {
       ? [
           "",
           "# ---- The health probe: the health check through nginx, every minute, to CloudWatch ----",
-          ...healthProbeFiles({ host, region: props.healthProbe.region }).flatMap((f) =>
-            writeFile(f.path, f.content, f.mode),
-          ),
+          ...healthProbeFiles({
+            host,
+            region: props.healthProbe.region,
+            namespace: props.metricNamespaces.health,
+          }).flatMap((f) => writeFile(f.path, f.content, f.mode)),
           "systemctl daemon-reload",
           `systemctl enable --now ${HEALTH_PROBE_TIMER}`,
         ]

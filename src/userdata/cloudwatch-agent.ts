@@ -22,14 +22,13 @@ export interface CloudWatchAgentProps {
   readonly autoScaling: boolean;
   /** The boot script's own log. */
   readonly bootLog: string;
+  /** The namespace of its metrics: the environment's `MetricNamespaces.agent`. */
+  readonly namespace: string;
 }
 
-/** The namespace of the agent's metrics (memory, disk): CloudWatch's default for the agent. */
-export const AGENT_NAMESPACE = "CWAgent";
-
 /**
- * The CloudWatch agent's configuration: memory and root-disk use every minute in the `CWAgent`
- * namespace, per instance (`InstanceId`) and, in an Auto Scaling group, per group
+ * The CloudWatch agent's configuration: memory and root-disk use every minute in `namespace`
+ * (not the agent's default `CWAgent`, which every environment could publish to), per instance (`InstanceId`) and, in an Auto Scaling group, per group
  * (`AutoScalingGroupName`); and the nginx, app and boot logs, one stream per instance (with a
  * database on the server, its nightly dump's log too, in the app's group).
  * `${aws:InstanceId}` is the agent's own placeholder, filled on the server.
@@ -43,7 +42,7 @@ export function cloudWatchAgentConfig(props: CloudWatchAgentProps): string {
       logfile: "/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log",
     },
     metrics: {
-      namespace: AGENT_NAMESPACE,
+      namespace: props.namespace,
       append_dimensions: props.autoScaling
         ? { InstanceId: "${aws:InstanceId}", AutoScalingGroupName: "${aws:AutoScalingGroupName}" }
         : { InstanceId: "${aws:InstanceId}" },

@@ -9,8 +9,11 @@ import type { AppHost } from "./app-host";
  * status). The health alarm fires on 0, and on no data at all (the server or the probe is gone).
  */
 
-/** The metric the probe publishes and the health alarm reads, per instance (`InstanceId`). */
-export const HEALTH_METRIC = { namespace: "AppHealth", metricName: "HealthCheckOk" } as const;
+/**
+ * The metric the probe publishes and the health alarm reads, per instance (`InstanceId`), in the
+ * environment's health namespace (metric-namespaces.ts).
+ */
+export const HEALTH_METRIC = { metricName: "HealthCheckOk" } as const;
 
 /** How often the probe runs, in seconds: the metric's resolution, and the alarm's period. */
 export const HEALTH_PROBE_INTERVAL_SECONDS = 60;
@@ -26,6 +29,8 @@ export interface HealthProbeProps {
   readonly host: AppHost;
   /** The region CloudWatch receives the metric in (the server's). */
   readonly region: string;
+  /** The namespace it is published in: the environment's `MetricNamespaces.health`. */
+  readonly namespace: string;
   /**
    * A file holding the instance's id, the metric's dimension. cloud-init writes it at first boot.
    * @default "/var/lib/cloud/data/instance-id"
@@ -56,7 +61,7 @@ export function healthProbeScript(props: HealthProbeProps): string {
   const publish = [
     "aws cloudwatch put-metric-data",
     `--region ${props.region}`,
-    `--namespace ${HEALTH_METRIC.namespace}`,
+    `--namespace ${props.namespace}`,
     `--metric-name ${HEALTH_METRIC.metricName}`,
     '--dimensions "InstanceId=$instance_id"',
     '--value "$value"',
@@ -66,7 +71,7 @@ export function healthProbeScript(props: HealthProbeProps): string {
     "#!/bin/bash",
     "# Written by the boot script from src/userdata/health-probe.ts; run every minute by",
     `# ${HEALTH_PROBE_TIMER}. Asks nginx for the health check as a client would and publishes`,
-    `# ${HEALTH_METRIC.namespace}/${HEALTH_METRIC.metricName}: 1 for a 200, else 0. The health alarm fires on 0 or no data.`,
+    `# ${props.namespace}/${HEALTH_METRIC.metricName}: 1 for a 200, else 0. The health alarm fires on 0 or no data.`,
     "set -uo pipefail",
     `url=${url}`,
     `code=$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time ${HEALTH_PROBE_TIMEOUT_SECONDS} "$url")`,

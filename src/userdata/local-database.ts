@@ -25,11 +25,12 @@ export const DB_RESTORE_SCRIPT = "bin/db-restore";
 export const DB_BACKUP_LOG = "/var/log/db-backup.log";
 
 /**
- * The metric db-backup publishes once a dump is in the bucket (1, per instance: `InstanceId`).
+ * The metric db-backup publishes once a dump is in the bucket (1, per instance: `InstanceId`), in
+ * the environment's backups namespace (metric-namespaces.ts).
  * The backup alarm (src/constructs/backup-alarms.ts) pages when none arrives for
  * `BACKUP_ALARM_HOURS`: a dump that failed, hung, or never ran.
  */
-export const BACKUP_METRIC = { namespace: "AppBackups", metricName: "DumpUploaded" } as const;
+export const BACKUP_METRIC = { metricName: "DumpUploaded" } as const;
 /** Hours without a dump before the backup alarm fires: a day between dumps, and two hours' slack for the run itself. */
 export const BACKUP_ALARM_HOURS = 26;
 /** The longest a dump may run before systemd stops it (a hung one would otherwise hold the oneshot, and skip every later run). */
@@ -240,10 +241,11 @@ export function dbProvisionScript(database: AppDatabase, db: LocalDatabase): str
  * gzip-compressed), written to disk, checked, then uploaded to the backups bucket as
  * `<prefix><name>-<UTC time>.<ext>`. The bucket keeps it `backupRetentionDays` (lifecycle). Once
  * the upload succeeded, and only then, it publishes `BACKUP_METRIC` (the instance role may: its
- * PublishMetrics statement allows cloudwatch:PutMetricData in METRIC_NAMESPACES, app-identity.ts);
+ * PublishMetrics statement allows cloudwatch:PutMetricData in the environment's namespaces, app-identity.ts)
+ * in `namespace`;
  * `INSTANCE_ID_FILE` in the environment replaces cloud-init's file (the integration tests).
  */
-export function dbBackupScript(database: AppDatabase, db: LocalDatabase): string {
+export function dbBackupScript(database: AppDatabase, db: LocalDatabase, namespace: string): string {
   const ext = db.engine === "postgres" ? "dump" : "sql.gz";
   const dump =
     db.engine === "postgres"
@@ -272,9 +274,9 @@ export function dbBackupScript(database: AppDatabase, db: LocalDatabase): string
     'log "s3://$bucket/$key: $(stat -c %s "$work/dump") bytes in $((SECONDS - started)) s"',
     `# Only now, with the dump in the bucket: the datapoint the backup alarm waits for (none in ${BACKUP_ALARM_HOURS} h pages).`,
     `instance_id=$(cat "\${INSTANCE_ID_FILE:-${INSTANCE_ID_FILE}}") || fail "no instance id to publish the backup metric with"`,
-    `metric=(aws --region "$REGION" cloudwatch put-metric-data --namespace ${BACKUP_METRIC.namespace} --metric-name ${BACKUP_METRIC.metricName} --dimensions "InstanceId=$instance_id" --value 1 --unit Count)`,
+    `metric=(aws --region "$REGION" cloudwatch put-metric-data --namespace ${namespace} --metric-name ${BACKUP_METRIC.metricName} --dimensions "InstanceId=$instance_id" --value 1 --unit Count)`,
     '"${metric[@]}" || { sleep 5; "${metric[@]}"; } || fail "s3://$bucket/$key is uploaded, but CloudWatch took no metric: the backup alarm will fire"',
-    `log "published ${BACKUP_METRIC.namespace}/${BACKUP_METRIC.metricName} for $instance_id"`,
+    `log "published ${namespace}/${BACKUP_METRIC.metricName} for $instance_id"`,
     "",
   ].join("\n");
 }
