@@ -12,6 +12,12 @@ import { listEnvironmentFolders } from "../src/config/load";
 
 const root = PROJECT_ROOT;
 const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(
+    "usage: npm run bump-ami -- <env>: the environment's pinned AMI moves to the newest Amazon Linux 2023 at the next apply",
+  );
+  process.exit(0);
+}
 const name = args[0];
 const dir = process.env.ENVIRONMENTS_DIR ?? path.join(root, "environments");
 const file = path.join(dir, name ?? "", "config.yaml");

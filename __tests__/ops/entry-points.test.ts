@@ -100,3 +100,29 @@ test("npm run bump-ami takes an environment's name, not a path (prod/ or another
   }
   expect(fs.readFileSync(prod, "utf8")).toBe(before);
 });
+
+test("--help of compare, lint:workflows and bump-ami prints the usage and exits 0, doing nothing; lint:workflows refuses another option instead of reading it as a path", () => {
+  const prod = path.join(ROOT, "environments", "prod", "config.yaml");
+  const before = fs.readFileSync(prod, "utf8");
+  for (const [entry, usage] of [
+    ["scripts/compare.ts", "usage: npm run compare -- <environment> <environment>\n"],
+    ["scripts/lint-workflows.ts", "usage: npm run lint:workflows [-- <workflow file or folder>...]"],
+    ["scripts/bump-ami.ts", "usage: npm run bump-ami -- <env>: "],
+  ]) {
+    for (const flag of ["--help", "-h"]) {
+      const result = run(entry, [flag]);
+      expect({ entry, flag, status: result.status, stderr: result.stderr }).toEqual({
+        entry,
+        flag,
+        status: 0,
+        stderr: "",
+      });
+      expect(result.stdout.startsWith(usage)).toBe(true);
+    }
+  }
+  expect(fs.readFileSync(prod, "utf8")).toBe(before);
+  const option = run("scripts/lint-workflows.ts", ["--fix"]);
+  expect(option.status).toBe(2);
+  expect(option.stderr).toMatch(/^lint-workflows: usage: .*it takes no options \(got --fix\)\n$/);
+  expect(option.stderr).not.toContain("ENOENT");
+});
