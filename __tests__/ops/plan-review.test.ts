@@ -833,7 +833,7 @@ describe("plan review: changes that look safe but are not", () => {
           true,
           `environments/dev: ${server} publishes its metrics to ${publishedNamespaces(made).join(", ")} (its boot script ` +
             `is kept after creation), and this plan moves its alarms, its dashboard and what its role may publish to, to ` +
-            `${publishedNamespaces(written).join(", ")}: its app-health${layout === "single-server" ? " and db-backup-missing" : ""} ` +
+            `${publishedNamespaces(written).join(", ")}: its app-health, app-agent-silent${layout === "single-server" ? " and db-backup-missing" : ""} ` +
             `alarms would fire within minutes and its memory and disk alarms go blind. Set monitoring.metricNamespaces: ` +
             `shared in environments/dev/config.yaml until the server is replaced, or replace it in this plan: ` +
             `npm run plan -- dev --replace '${server}'` +
@@ -851,6 +851,44 @@ describe("plan review: changes that look safe but are not", () => {
           { allowDestroy: true },
         ).blocked,
       ).toBe(true);
+      // also when the kept server has a change of its own in the plan (tags, a resize): an update
+      const resized = reviewPlan(
+        planDocument({
+          resourceChanges: [
+            update(
+              server,
+              { user_data_base64: userDataBase64(made), instance_type: "t3.small" },
+              { user_data_base64: userDataBase64(made), instance_type: "t3.medium" },
+            ),
+          ],
+        }),
+        documentOf(stack),
+        { environment: "dev" },
+      );
+      expect(resized.findings.filter((f) => f.message.includes("publishes its metrics")).map((f) => f.blocks)).toEqual([
+        true,
+      ]);
+      // the reverse: a server made with its own namespaces, the config moved to shared
+      const sharedStack = structuredClone(documentOf(stack));
+      for (const instance of Object.values(sharedStack.resource!.aws_instance) as Array<Record<string, any>>)
+        instance.user_data_base64 = userDataBase64(userDataScript(instance.user_data_base64).replaceAll(own, ""));
+      const back = reviewPlan(
+        planDocument({ resourceChanges: [unchanged(server, { user_data_base64: userDataBase64(written) })] }),
+        sharedStack,
+        { environment: "dev" },
+      );
+      expect(
+        back.findings.filter((f) => f.message.includes("publishes its metrics")).map((f) => [f.blocks, f.message]),
+      ).toEqual([
+        [
+          true,
+          expect.stringContaining(
+            "would fire within minutes and its memory and disk alarms go blind. Take monitoring.metricNamespaces: " +
+              "shared out of environments/dev/config.yaml (the server publishes to its environment's own), or " +
+              `replace it in this plan: npm run plan -- dev --replace '${server}'`,
+          ),
+        ],
+      ]);
       // the same namespaces (a server made with them): nothing of this kind
       const same = reviewPlan(
         planDocument({ resourceChanges: [unchanged(server, { user_data_base64: userDataBase64(written) })] }),

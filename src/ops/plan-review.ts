@@ -793,10 +793,11 @@ const metricNamespacesMoved: Finder = (rc, kind, { environment, stack, layoutBef
     message:
       `environments/${environment}: ${rc.address} publishes its metrics to ${before.join(", ")} (its boot script is kept ` +
       `after creation), and this plan moves its alarms, its dashboard and what its role may publish to, to ` +
-      `${after.join(", ")}: its app-health${single ? " and db-backup-missing" : ""} alarms would fire within minutes and its ` +
+      `${after.join(", ")}: its app-health, app-agent-silent${single ? " and db-backup-missing" : ""} alarms would fire within minutes and its ` +
       `memory and disk alarms go blind. ` +
       (toShared
-        ? `Set monitoring.metricNamespaces back as the server was made, or replace the server in this plan: `
+        ? `Take monitoring.metricNamespaces: shared out of environments/${environment}/config.yaml (the server publishes ` +
+          `to its environment's own), or replace it in this plan: `
         : `Set monitoring.metricNamespaces: shared in environments/${environment}/config.yaml until the server is ` +
           `replaced, or replace it in this plan: `) +
       `npm run plan -- ${environment} --replace '${rc.address}'` +
