@@ -47,6 +47,7 @@ function smallProject(): string {
       '  if (process.argv[2] === "root") console.log(PROJECT_ROOT);',
       '  if (process.argv[2] === "left-to-node") console.log(require("archiver").origin);',
       '  console.log(`${message} / ${greeting} / ${process.argv.slice(2).join(" ")}`);',
+      '  if (process.argv[2] === "exit") process.exit(); // as main.ts ends',
       "} catch (error) {",
       "  console.error(readableStack(error));",
       "  process.exitCode = 1;",
@@ -187,6 +188,17 @@ describe("scripts/run.js", () => {
     expect(run(root, [], plain).stdout).toBe("second message / dependency 1.0.1 /");
     expect(run(root, [], heapLimit).stdout).toBe("second message / dependency 1.0.1 /");
     expect(identities()).toEqual(written);
+  });
+
+  test("an entry that ends the process itself (process.exit, as main.ts does) still leaves its code cache, which the next run uses", () => {
+    for (const cache of codeCaches(root)) fs.rmSync(cache);
+    expect(run(root, ["exit"])).toMatchObject({ status: 0, stdout: "second message / dependency 1.0.1 / exit" });
+    const caches = codeCaches(root);
+    expect(caches).toHaveLength(1);
+    const written = fs.statSync(caches[0]).ino;
+    expect(run(root, ["exit"]).stdout).toBe("second message / dependency 1.0.1 / exit");
+    // used as it is: a rejected one would have been written anew, a new file
+    expect(codeCaches(root).map((cache) => fs.statSync(cache).ino)).toEqual([written]);
   });
 
   test("code caches of flag sets no longer in use go: the three last used are kept", () => {

@@ -375,12 +375,23 @@ function readCodeCache(cacheFile, stamp) {
 const WRAPPER = "(function (exports, require, module, __filename, __dirname) {";
 
 /**
+ * Entries that run for well under a second, all of it CPU: V8's optimizing compiler (TurboFan)
+ * does not pay back there. Its compiles took the second core, and main-thread time to install and
+ * throw away (about 40 of them, 9 deoptimized, in a synth), for code that ran a few hundred ms at
+ * most: 2-3 % of a quiet synth's time, more on a busy machine (review BU). Not for the other
+ * entries: packing a release compresses in JavaScript, and the bench runs for minutes.
+ */
+const SHORT_ENTRIES = new Set([path.join(ROOT, "main.ts")]);
+
+/**
  * Loads the bundle as Node loads a CommonJS module, with V8's code cache: compiling a 3 MB bundle
  * is a large part of a start, and the cache (kept only for the very file it was made from) skips it.
  * What the bundle leaves to Node (LEFT_TO_NODE) is required as the entry itself would require it
  * (from the entry's folder up), wherever the cache is.
  */
 function run(bundle, entry) {
+  // before the bundle is compiled; the code cache does not depend on it
+  if (SHORT_ENTRIES.has(entry)) require("node:v8").setFlagsFromString("--no-opt");
   const fd = fs.openSync(bundle, "r");
   const stamp = bundleStamp(fs.fstatSync(fd));
   const bytes = fs.readFileSync(fd);
@@ -407,9 +418,8 @@ function run(bundle, entry) {
       if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
     });
   }
-  compiled.call(module.exports, module.exports, Module.createRequire(entry), module, bundle, path.dirname(bundle));
   if (cachedData === undefined || script.cachedDataRejected) {
-    // After the run, so that the cache holds every function the run compiled.
+    // At exit, after the run, so that the cache holds every function the run compiled.
     process.once("exit", () => {
       try {
         writeAtomically(cacheFile, Buffer.concat([stamp, script.createCachedData()]));
@@ -432,6 +442,8 @@ function run(bundle, entry) {
       // (read-only: nothing is pruned there either)
     }
   }
+  // After the exit handler above is in place: an entry may end the process itself (process.exit).
+  compiled.call(module.exports, module.exports, Module.createRequire(entry), module, bundle, path.dirname(bundle));
 }
 
 /** Where the bundle of `entry` (absolute) and the record of its inputs are kept. */
