@@ -7,6 +7,7 @@ import { benchInServer } from "./bench-in-server";
 import { childrenCpuSeconds } from "./cpu-time";
 import { RSS_PROBE_SOURCE } from "./rss-probe";
 import { entryCommand, PROJECT_ROOT } from "../src/project-root";
+import { variablesOnly } from "../src/ops/usage";
 import { readableStack } from "../src/readable-stack";
 
 // `npm run bench`: wall time and peak memory of `npm run synth`, `cdktf synth`, `npm test`, the quick
@@ -712,12 +713,17 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(`bench failed: ${readableStack(error)}`);
-    process.exitCode = 2;
-  },
-);
+// It reads no arguments (its settings are the variables above).
+const USAGE =
+  "usage: npm run bench (BENCH_RUNS=N, BENCH_TEST_RUNS=N, BENCH_SECTIONS=build,in-server,scaling: see scripts/bench.ts)";
+if (variablesOnly("bench", process.argv.slice(2), USAGE)) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(`bench failed: ${readableStack(error)}`);
+      process.exitCode = 2;
+    },
+  );
+}

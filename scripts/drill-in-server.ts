@@ -1,5 +1,6 @@
 import * as os from "node:os";
 import { ROTATION } from "../src/userdata/app-host";
+import { variablesOnly } from "../src/ops/usage";
 import type { Kind, LoadResult } from "../__tests__/server/load";
 import { nginxMissing, steadyLoad, TestBed } from "../__tests__/server/testbed";
 
@@ -222,7 +223,12 @@ async function main(): Promise<void> {
   console.log(`\nload average ${loadAverage()} at the end.`);
 }
 
-main().catch((error: unknown) => {
-  console.error(`drill failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
-});
+// It reads no arguments (its settings are the variables above).
+const USAGE =
+  "usage: npm run drill (DRILL_REPEATS, DRILL_PROCESSES, DRILL_SCENARIOS, DRILL_CONNECTIONS: see scripts/drill-in-server.ts)";
+if (variablesOnly("drill", process.argv.slice(2), USAGE)) {
+  main().catch((error: unknown) => {
+    console.error(`drill failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exitCode = 1;
+  });
+}

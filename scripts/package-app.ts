@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import { packageApp } from "../src/artifact/package-app";
 import { PROJECT_ROOT } from "../src/project-root";
-import { noArguments } from "../src/ops/usage";
+import { HelpRequested, noArguments } from "../src/ops/usage";
 
 try {
   noArguments("package-app", process.argv.slice(2));
@@ -16,6 +16,10 @@ try {
     `packaged app ${packaged.version}: ${path.relative(PROJECT_ROOT, packaged.file)} (${packaged.bytes} bytes, sha256 ${packaged.sha256})`,
   );
 } catch (error) {
+  if (error instanceof HelpRequested) {
+    console.log(error.usage);
+    process.exit(0);
+  }
   console.error(`package-app: ${(error as Error).message}`);
   process.exit(1);
 }

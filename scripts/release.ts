@@ -5,7 +5,7 @@
  */
 import { PROJECT_ROOT } from "../src/project-root";
 import { recordRelease, RELEASES_FILE } from "../src/artifact/releases";
-import { noArguments } from "../src/ops/usage";
+import { HelpRequested, noArguments } from "../src/ops/usage";
 
 const root = PROJECT_ROOT;
 try {
@@ -17,6 +17,10 @@ try {
       : `${record.version} is already released with exactly these files; nothing to do`,
   );
 } catch (error) {
+  if (error instanceof HelpRequested) {
+    console.log(error.usage);
+    process.exit(0);
+  }
   console.error(`release: ${(error as Error).message}`);
   process.exit(1);
 }

@@ -375,16 +375,11 @@ function readCodeCache(cacheFile, stamp) {
 const WRAPPER = "(function (exports, require, module, __filename, __dirname) {";
 
 /**
- * Entries that run for well under a second, all of it CPU, and do all their work synchronously
- * (their top-level code returns when they are done):
- * - V8's optimizing compiler (TurboFan) does not pay back there. Its compiles took the second core,
- *   and main-thread time to install and throw away (about 40 of them, 9 deoptimized, in a synth),
- *   for code that ran a few hundred ms at most (review BU).
- * - Once the entry returns, the process ends at once, rather than tear down a heap of ~100 MB object
- *   by object first (the entry itself must not: main.ts also runs inside the tests' processes).
- * Together 2-5 % of a quiet synth's time, more on a busy machine. Not for the other entries:
- * packing a release compresses in JavaScript, the bench runs for minutes, the wrappers wait on
- * terraform.
+ * Entries that do all their work synchronously (their top-level code returns when they are done):
+ * once the entry returns, the process ends at once, rather than tear down a heap of ~100 MB object
+ * by object first (the entry itself must not: main.ts also runs inside the tests' processes).
+ * (V8's --no-opt saved as much again on a warm synth, but made a synth that packs a release, as
+ * the first after an npm ci does, 2-3 times slower: fflate compresses in JavaScript. Review BX.)
  */
 const SHORT_ENTRIES = new Set([path.join(ROOT, "main.ts")]);
 
@@ -395,8 +390,6 @@ const SHORT_ENTRIES = new Set([path.join(ROOT, "main.ts")]);
  * (from the entry's folder up), wherever the cache is.
  */
 function run(bundle, entry) {
-  // before the bundle is compiled; the code cache does not depend on it
-  if (SHORT_ENTRIES.has(entry)) require("node:v8").setFlagsFromString("--no-opt");
   const fd = fs.openSync(bundle, "r");
   const stamp = bundleStamp(fs.fstatSync(fd));
   const bytes = fs.readFileSync(fd);

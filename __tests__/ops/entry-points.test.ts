@@ -73,15 +73,15 @@ test("a reader that goes away (npm run compare -- dev prod | head -1) ends the s
   }
 });
 
-test("npm run schema -- --help is refused, and writes nothing: it takes no arguments (review BR: it wrote both files)", () => {
+test("npm run schema -- --dry-run is refused, and writes nothing: it takes no arguments (review BR: it wrote both files)", () => {
   const files = [path.join(ROOT, "environments", "schema.json"), path.join(ROOT, "docs", "configuration.md")];
   const before = files.map((file) => fs.statSync(file).mtimeMs);
-  const result = run("scripts/write-schema.ts", ["--help"]);
+  const result = run("scripts/write-schema.ts", ["--dry-run"]);
   expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
     status: 1,
     stdout: "",
     stderr:
-      "schema: takes no arguments, and did nothing (got --help): it has no options, no dry run; run it as `npm run schema`\n",
+      "schema: takes no arguments, and did nothing (got --dry-run): it has no options, no dry run; run it as `npm run schema`\n",
   });
   expect(files.map((file) => fs.statSync(file).mtimeMs)).toEqual(before);
 });
@@ -101,14 +101,36 @@ test("npm run bump-ami takes an environment's name, not a path (prod/ or another
   expect(fs.readFileSync(prod, "utf8")).toBe(before);
 });
 
-test("--help of compare, lint:workflows and bump-ami prints the usage and exits 0, doing nothing; lint:workflows refuses another option instead of reading it as a path", () => {
-  const prod = path.join(ROOT, "environments", "prod", "config.yaml");
-  const before = fs.readFileSync(prod, "utf8");
-  for (const [entry, usage] of [
+test("--help and -h of every script print its usage and exit 0, doing nothing (the bench, the hour-and-a-half drill and the synth started their work); lint:workflows refuses another option instead of reading it as a path", () => {
+  const watched = [
+    path.join(ROOT, "environments", "prod", "config.yaml"),
+    path.join(ROOT, "releases.yaml"),
+    path.join(ROOT, "environments", "schema.json"),
+    path.join(ROOT, "iam", "plan-role-policy.json"),
+    path.join(ROOT, "docs", "architecture-prod.md"),
+  ];
+  const outdir = path.join(ROOT, "cdktf.out");
+  const stamp = () => [...watched, outdir].map((file) => (fs.existsSync(file) ? fs.statSync(file).mtimeMs : 0));
+  const before = stamp();
+  const usages: Array<[string, string]> = [
+    ["main.ts", "usage: npm run synth: "],
     ["scripts/compare.ts", "usage: npm run compare -- <environment> <environment>\n"],
     ["scripts/lint-workflows.ts", "usage: npm run lint:workflows [-- <workflow file or folder>...]"],
     ["scripts/bump-ami.ts", "usage: npm run bump-ami -- <env>: "],
-  ]) {
+    ["scripts/bench.ts", "usage: npm run bench ("],
+    ["scripts/drill-in-server.ts", "usage: npm run drill ("],
+    ["scripts/package-app.ts", "usage: npm run package-app (no arguments, no options)\n"],
+    ["scripts/release.ts", "usage: npm run release (no arguments, no options)\n"],
+    ["scripts/diagram.ts", "usage: npm run diagram (no arguments, no options)\n"],
+    ["scripts/iam-policies.ts", "usage: npm run iam-policies (no arguments, no options)\n"],
+    ["scripts/write-schema.ts", "usage: npm run schema (no arguments, no options)\n"],
+    ["scripts/ci-environments.ts", "usage: ci-environments.ts ["],
+    ["scripts/plan.ts", "usage: npm run plan -- <env>"],
+    ["scripts/drift.ts", "usage: npm run drift -- <env>"],
+    ["scripts/wait-rollout.ts", "usage: npm run wait-rollout -- <env>"],
+    ["scripts/cost.ts", "usage: npm run cost"],
+  ];
+  for (const [entry, usage] of usages) {
     for (const flag of ["--help", "-h"]) {
       const result = run(entry, [flag]);
       expect({ entry, flag, status: result.status, stderr: result.stderr }).toEqual({
@@ -117,12 +139,22 @@ test("--help of compare, lint:workflows and bump-ami prints the usage and exits 
         status: 0,
         stderr: "",
       });
-      expect(result.stdout.startsWith(usage)).toBe(true);
+      expect({ entry, flag, usage: result.stdout.startsWith(usage) }).toEqual({ entry, flag, usage: true });
     }
   }
-  expect(fs.readFileSync(prod, "utf8")).toBe(before);
+  expect(stamp()).toEqual(before);
+  // an argument a script does not read is refused before any work, not ignored
+  const synth = run("main.ts", ["--dry-run"]);
+  expect([synth.status, synth.stderr]).toEqual([
+    1,
+    "Nothing was synthesized: npm run synth takes no arguments (got --dry-run); --help says what it reads\n",
+  ]);
+  const bench = run("scripts/bench.ts", ["--runs=1"]);
+  expect([bench.status, bench.stdout]).toEqual([2, ""]);
+  expect(bench.stderr).toMatch(/^bench: takes no arguments, its settings are variables \(got --runs=1\)/);
   const option = run("scripts/lint-workflows.ts", ["--fix"]);
   expect(option.status).toBe(2);
   expect(option.stderr).toMatch(/^lint-workflows: usage: .*it takes no options \(got --fix\)\n$/);
   expect(option.stderr).not.toContain("ENOENT");
+  expect(stamp()).toEqual(before);
 });

@@ -1,5 +1,9 @@
 import { ciDeployProblem, ciMatrix, deployChain, stateToken } from "./ci-environments";
 import { environmentNamed, projectEnvironments, UsageError } from "./script-runner";
+import { helpRequested } from "./usage";
+
+const CI_ENVIRONMENTS_USAGE =
+  "usage: ci-environments.ts [--chain [--only <environment>] | --deployable <environment> | --state-token <environment>]";
 
 /**
  * For the workflows in .github/workflows; prints `key=value` lines for $GITHUB_OUTPUT.
@@ -16,7 +20,9 @@ import { environmentNamed, projectEnvironments, UsageError } from "./script-runn
  */
 export function ciEnvironmentsCommand(args: readonly string[]): void {
   const environments = projectEnvironments();
-  if (args.length === 0) {
+  if (helpRequested(args)) {
+    console.log(CI_ENVIRONMENTS_USAGE);
+  } else if (args.length === 0) {
     console.log(`matrix=${JSON.stringify(ciMatrix(environments))}`);
   } else if (args.length === 1 && args[0] === "--chain") {
     console.log(`chain=${JSON.stringify(deployChain(environments))}`);
@@ -37,8 +43,6 @@ export function ciEnvironmentsCommand(args: readonly string[]): void {
     if (token && "problem" in token) throw new UsageError(token.problem);
     if (token) console.log(token.line);
   } else {
-    throw new UsageError(
-      `usage: ci-environments.ts [--chain [--only <environment>] | --deployable <environment> | --state-token <environment>] (got ${args.join(" ") || "nothing"})`,
-    );
+    throw new UsageError(`${CI_ENVIRONMENTS_USAGE} (got ${args.join(" ") || "nothing"})`);
   }
 }

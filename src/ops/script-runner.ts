@@ -3,7 +3,7 @@ import { ConfigError } from "../config/errors";
 import { loadEnvironments, type EnvironmentConfig } from "../config/load";
 import { PROJECT_ROOT } from "../project-root";
 import { isFileSystemError, readableStack } from "../readable-stack";
-import { UsageError } from "./usage";
+import { HelpRequested, UsageError } from "./usage";
 
 export { PROJECT_ROOT, UsageError };
 
@@ -31,6 +31,10 @@ export function scriptCommand(name: string, main: (args: readonly string[]) => v
     main(args);
     return 0;
   } catch (error) {
+    if (error instanceof HelpRequested) {
+      console.log(error.usage);
+      return 0;
+    }
     if (error instanceof ConfigError) {
       console.error(`${name}: ${error.problems.length} problem(s) in the environment folders:`);
       for (const problem of error.problems) console.error(`  ${problem}`);

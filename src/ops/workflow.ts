@@ -244,7 +244,7 @@ export async function showPlan(stack: PreparedStack, planFile: string): Promise<
 const COMMON_OPTIONS = {
   "no-synth": { type: "boolean" },
   quiet: { type: "boolean" },
-  help: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
 export interface CliArgs {
