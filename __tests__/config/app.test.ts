@@ -22,14 +22,15 @@ describe("app.version", () => {
 
 describe("app.processes", () => {
   test.each([
-    ["t3.micro", 2],
-    ["t4g.small", 2],
-    ["m7g.medium", 2], // 1 vCPU, but never fewer than 2 by default
-    ["m7g.large", 2],
+    ["t3.micro", 3], // 2 vCPUs, but never fewer than 3 by default (MIN_DEFAULT_PROCESSES: a late crash)
+    ["t4g.small", 3],
+    ["m7g.medium", 3], // 1 vCPU
+    ["m7g.large", 3],
+    ["c7i.xlarge", 4],
     ["c7i.2xlarge", 8],
     ["c7i.8xlarge", 32],
     ["r8g.16xlarge", 32], // 64 vCPUs, but at most 32 (the boot script must fit EC2's user data limit)
-  ])("defaults to one per vCPU, at least 2 and at most 32: %s runs %i", (instanceType, processes) => {
+  ])("defaults to one per vCPU, at least 3 and at most 32: %s runs %i", (instanceType, processes) => {
     expect(environment("dev", { app: { instanceType, version: "1.0.0" } }).app.processes).toBe(processes);
   });
 

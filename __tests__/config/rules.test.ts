@@ -48,7 +48,7 @@ describe("production is stricter, and says so", () => {
     [
       "one app process a server",
       { app: { ...base.app, processes: 1 } },
-      /^app\.processes must be at least 2 in production: with one, every deploy .* \(got 1\)/,
+      /^app\.processes must be at least 3 in production: with one, every deploy .*, and with two, a release that dies just after its settle window, .* \(got 1\)/,
     ],
     [
       "a week of app logs",

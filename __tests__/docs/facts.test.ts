@@ -171,11 +171,11 @@ test.each(["docs/operations.md", "docs/ko/operations.md"])(
 );
 
 test.each(["docs/layouts.md", "docs/ko/layouts.md"])(
-  "%s gives the launch hook's timeout of staging (RDS, 2 processes) as the stack sets it",
+  "%s gives the launch hook's timeout of staging (RDS, 3 processes) as the stack sets it",
   (page) => {
     const [group] = shippedStack("staging").resources("aws_autoscaling_group");
     const env = SHIPPED_ENVIRONMENTS.find((e) => e.name === "staging")!;
-    expect([env.app.processes, env.layout]).toEqual([2, "load-balanced"]);
+    expect([env.app.processes, env.layout]).toEqual([3, "load-balanced"]);
     const seconds: number = group.values.initial_lifecycle_hook[0].heartbeat_timeout;
     expect(read(page)).toContain(seconds.toLocaleString("en-US"));
   },

@@ -165,9 +165,11 @@ describe.each(LAYOUTS)("%s: the artifacts bucket and the release", (layout) => {
 
   test("the boot script installs nginx over one app process per vCPU and deploys app.version", () => {
     const script = bootScriptOf(json);
-    expect(script).toContain("systemctl enable app@8001 app@8002\n"); // t3.small: 2 vCPUs
+    expect(script).toContain("systemctl enable app@8001 app@8002 app@8003\n"); // t3.small: 2 vCPUs, at least 3
     expect(script).toContain(firstDeployLine("1.0.0"));
-    expect(bootScriptOf(stack(layout, { processes: 3 }))).toContain("systemctl enable app@8001 app@8002 app@8003\n");
+    expect(bootScriptOf(stack(layout, { processes: 4 }))).toContain(
+      "systemctl enable app@8001 app@8002 app@8003 app@8004\n",
+    );
   });
 
   test("nginx trusts X-Forwarded-Proto and -For only behind the load balancer", () => {

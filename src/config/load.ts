@@ -432,9 +432,9 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
       ...file.app,
       detailedMonitoring: file.app.detailedMonitoring ?? defaults.detailedMonitoring,
       architecture: architectureOf(file.app.instanceType),
-      // One per vCPU, and never fewer than 2 by default: with one process, every deploy or
-      // crash leaves the server with nothing behind nginx. (The schema accepts only instance
-      // types whose vCPUs are known.)
+      // One per vCPU, and never fewer than MIN_DEFAULT_PROCESSES by default: with one process,
+      // every deploy or crash leaves the server with nothing behind nginx, and with two a late
+      // crash of a new release does. (The schema accepts only instance types whose vCPUs are known.)
       processes:
         file.app.processes ??
         Math.min(MAX_APP_PROCESSES, Math.max(MIN_DEFAULT_PROCESSES, vcpusOf(file.app.instanceType) ?? 1)),
@@ -524,8 +524,15 @@ interface AlarmDefaults extends Omit<AlarmThresholds, DerivedThreshold> {
 /** The app's database unless the file names another. */
 export const DEFAULT_DATABASE_NAME = "app";
 
-/** The fewest app processes a server gets by default: one can restart while the other serves. */
-export const MIN_DEFAULT_PROCESSES = 2;
+/**
+ * The fewest app processes a server gets by default. With 2, a release that dies just after its
+ * settle window, while the deploy moves the other process, leaves nothing of the old release in
+ * rotation: the server answered 502 to everything, GETs too, for about a second, twice in one
+ * deploy (review BW: 1,000 to 4,900 failed GETs under load). With 3, one process of the old
+ * release serves until the deploy sees the death and rolls back: only the requests in flight on
+ * the dying process fail, as with any crash.
+ */
+export const MIN_DEFAULT_PROCESSES = 3;
 
 /** What production gets unless its file says otherwise; the rules in `rules.ts` hold it there. */
 export const PRODUCTION_DEFAULTS = {

@@ -317,9 +317,9 @@ export const RULES: readonly Rule[] = [
     production: true,
     appliesTo: production,
     check: ({ app }) =>
-      app.processes >= 2
+      app.processes >= 3
         ? undefined
-        : `must be at least 2 in production: with one, every deploy and every crash of it leaves the server with nothing behind nginx (got ${app.processes}) ${OPT_OUT}`,
+        : `must be at least 3 in production: with one, every deploy and every crash of it leaves the server with nothing behind nginx, and with two, a release that dies just after its settle window, while the deploy moves the other process, does (got ${app.processes}) ${OPT_OUT}`,
   },
   {
     id: "app.logRetentionDays",
