@@ -1154,6 +1154,34 @@ describe("the deploy script", () => {
     }
   }, 30_000); // five deploys of a few dozen programs each: seconds on a loaded machine
 
+  test("a port already on the version but still held out (settling, after a deploy cut off by SIGKILL) is moved again, first, not taken as done: the next port would go out beside it (review BW)", () => {
+    const { root, file } = twoPortServer("held-on-version-");
+    try {
+      standInCtl(root, `rm -f '${root}/rotation/held-'"\${2#app@}"`); // a restart settles and lets the port in
+      versionCurl(root);
+      // what a deploy cut off while 8001 settled on 2.0.0 leaves: its link on 2.0.0, still held out
+      fs.rmSync(path.join(root, "run/8001"));
+      fs.symlinkSync(path.join(root, "releases/2.0.0"), path.join(root, "run/8001"));
+      fs.writeFileSync(path.join(root, "rotation/held-8001"), "");
+      fs.writeFileSync(path.join(root, "deploy.unfinished"), "8001:1.0.0\n");
+      const run = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
+        encoding: "utf8",
+        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
+      });
+      expect(run.status).toBe(0);
+      expect(run.stdout).not.toContain("port 8001 already runs 2.0.0");
+      expect(run.stdout).toContain("port 8001: 2.0.0 -> 2.0.0");
+      const restarts = fs
+        .readFileSync(path.join(root, "ctl.log"), "utf8")
+        .split("\n")
+        .filter((line) => line.startsWith("restart"));
+      // 8001 first, settled again, and only then 8002: never both out of rotation
+      expect(restarts).toEqual(["restart app@8001", "restart app@8002"]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test("a record of the deploy that cannot be written (a full disk) stops it before the next port and returns those moved: never two versions left running; before the first port, nothing changed", () => {
     const { root, file } = twoPortServer("full-disk-");
     try {
