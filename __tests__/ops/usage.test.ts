@@ -1,0 +1,52 @@
+import { HelpRequested, helpRequested, noArguments, UsageError, variablesOnly } from "../../src/ops/usage";
+
+// What every script does with --help and -h, and with an argument it does not read (the scripts
+// themselves, as npm runs them: entry-points.test.ts, one flag each).
+
+test("--help and -h, anywhere on the line, ask for the usage; nothing else does", () => {
+  expect([["--help"], ["-h"], ["dev", "-h"], ["--quiet", "--help"]].map(helpRequested)).toEqual([
+    true,
+    true,
+    true,
+    true,
+  ]);
+  expect([[], ["dev"], ["--helpful"], ["-hh"], ["help"]].map(helpRequested)).toEqual([
+    false,
+    false,
+    false,
+    false,
+    false,
+  ]);
+});
+
+test("a script that takes no arguments answers --help and -h with its usage, and refuses anything else", () => {
+  for (const flag of ["--help", "-h"]) {
+    expect(() => noArguments("release", [flag])).toThrow(HelpRequested);
+    expect(() => noArguments("release", [flag])).toThrow("usage: npm run release (no arguments, no options)");
+  }
+  expect(() => noArguments("release", ["--dry-run"])).toThrow(UsageError);
+  expect(() => noArguments("release", ["--dry-run"])).toThrow(/takes no arguments, and did nothing \(got --dry-run\)/);
+  expect(() => noArguments("release", [])).not.toThrow();
+});
+
+test("a script whose settings are variables prints its usage for --help, refuses an argument with exit 2, and runs with none", () => {
+  const printed: string[] = [];
+  const log = jest.spyOn(console, "log").mockImplementation((line: string) => void printed.push(`out: ${line}`));
+  const error = jest.spyOn(console, "error").mockImplementation((line: string) => void printed.push(`err: ${line}`));
+  const exitCode = process.exitCode;
+  try {
+    expect(variablesOnly("bench", ["-h"], "usage: npm run bench")).toBe(false);
+    expect(process.exitCode).toBe(exitCode);
+    expect(variablesOnly("bench", ["--runs=1"], "usage: npm run bench")).toBe(false);
+    expect(process.exitCode).toBe(2);
+    expect(variablesOnly("bench", [], "usage: npm run bench")).toBe(true);
+    expect(printed).toEqual([
+      "out: usage: npm run bench",
+      "err: bench: takes no arguments, its settings are variables (got --runs=1); --help lists them",
+    ]);
+  } finally {
+    process.exitCode = exitCode;
+    log.mockRestore();
+    error.mockRestore();
+  }
+});
