@@ -1177,6 +1177,19 @@ describe("the deploy script", () => {
         .filter((line) => line.startsWith("restart"));
       // 8001 first, settled again, and only then 8002: never both out of rotation
       expect(restarts).toEqual(["restart app@8001", "restart app@8002"]);
+
+      // Without a cut-off deploy's record, a held port on the version (a crashed process settling
+      // again) is left alone: a deploy of the version every port runs restarts nothing (review BY)
+      fs.rmSync(path.join(root, "ctl.log"));
+      fs.writeFileSync(path.join(root, "rotation/held-8002"), "");
+      const again = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
+        encoding: "utf8",
+        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
+      });
+      expect(again.status).toBe(0);
+      expect(again.stdout).toContain("port 8002 already runs 2.0.0");
+      const log = path.join(root, "ctl.log");
+      expect(fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "").not.toContain("restart");
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -204,7 +204,7 @@ const app = z
     processes: intRange(1, MAX_APP_PROCESSES)
       .optional()
       .describe(
-        `App processes per server behind its nginx, on ports ${FIRST_APP_PORT} and up; default one per vCPU of instanceType, at least 3 and at most ${MAX_APP_PROCESSES} (1 means every deploy briefly stops the server; 2, that a release dying just after its settle window can: docs/inside-the-server.md)`,
+        `App processes per server behind its nginx, on ports ${FIRST_APP_PORT} and up; default one per vCPU of instanceType, at least 3 and at most ${MAX_APP_PROCESSES} (1 means every deploy briefly stops the server; 2, that a release dying just after its settle window can: docs/releases.md)`,
       ),
     logRetentionDays: retentionDays
       .optional()

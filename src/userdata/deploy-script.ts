@@ -322,9 +322,11 @@ export function deployScript(host: AppHost): string {
     'for port in "${held[@]}" "${silent[@]}" "${serving[@]}"; do',
     '  still_running || { log "rolling back"; roll_back; }',
     '  previous=$(running "$port")',
-    // not one still held out (settling after a deploy cut off, or failing): it answers its health
-    // check while it settles, and taken as done, the next port would go out beside it (review BW)
-    '  if [[ $previous == "$version" ]] && ! is_held "$port" && healthy "$port" "$version"; then',
+    // not one a deploy cut off moved and left held out (settling, or failing): it answers its
+    // health check while it settles, and taken as done, the next port would go out beside it
+    // (review BW). Any other held port on the version (a crashed process settling again, a server
+    // of one) is left as it is: a deploy of the running version restarts nothing (review BY).
+    '  if [[ $previous == "$version" ]] && ! { [[ -n ${before[$port]+x} ]] && is_held "$port"; } && healthy "$port" "$version"; then',
     '    log "port $port already runs $version"',
     // moved there by a deploy that did not finish: a rollback returns it too
     '    if [[ -n ${before[$port]+x} && ${before[$port]} != "$version" ]]; then',
