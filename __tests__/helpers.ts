@@ -249,6 +249,17 @@ export function fixtureRelease(version: string): ReleaseArtifact {
   return { version, file, sha256: sha256Hex(bytes) };
 }
 
+/**
+ * A database section for fixtures whose app opens many connections (32 processes, a fleet of 9 or
+ * 100): 8 GiB of memory, about 760 connections, where the default db.t4g.micro takes about 95.
+ */
+export const LARGER_DATABASE = {
+  engine: "postgres",
+  engineVersion: "16",
+  instanceClass: "db.m7g.large",
+  allocatedStorageGb: 20,
+} as const;
+
 /** The metric namespaces of a test's "dev" servers: `shop/dev/CWAgent`, `.../AppHealth`, `.../AppBackups`. */
 export const TEST_METRIC_NAMESPACES = metricNamespaces("shop", "dev", "environment");
 

@@ -1,6 +1,6 @@
 import { parseEnvironment } from "../../src/config/load";
 import { vcpusOf } from "../../src/config/instance-types";
-import { environment, environmentFile } from "../helpers";
+import { environment, environmentFile, LARGER_DATABASE } from "../helpers";
 
 /** The app's release and processes as an environment folder sets them (packing the release: artifact/package-app.test.ts). */
 
@@ -31,7 +31,10 @@ describe("app.processes", () => {
     ["c7i.8xlarge", 32],
     ["r8g.16xlarge", 32], // 64 vCPUs, but at most 32 (the boot script must fit EC2's user data limit)
   ])("defaults to one per vCPU, at least 3 and at most 32: %s runs %i", (instanceType, processes) => {
-    expect(environment("dev", { app: { instanceType, version: "1.0.0" } }).app.processes).toBe(processes);
+    // (a database that takes 32 processes' connections: the default db.t4g.micro does not)
+    expect(
+      environment("dev", { app: { instanceType, version: "1.0.0" }, database: LARGER_DATABASE }).app.processes,
+    ).toBe(processes);
   });
 
   test("an explicit count wins", () => {

@@ -3,7 +3,9 @@ import * as path from "node:path";
 import { AL2023_SERVER_PACKAGES } from "../../src/config/database-engines";
 import { ConfigError } from "../../src/config/errors";
 import { loadEnvironments, parseEnvironment } from "../../src/config/load";
+import { APP_POOL_CONNECTIONS, FLEET_MAX_HEALTHY_PERCENT } from "../../src/config/rules";
 import { environmentFile, tempDir, writeEnvironments } from "../helpers";
+import { shippedStack } from "../shipped";
 
 /** The database section of an environment file: what each layout can run, and the names the engines take. */
 
@@ -281,4 +283,45 @@ test("bad database input stops everything before a stack exists: one line per pr
     `${label}/dev: database.name must be lowercase letters, digits and underscores, starting with a letter (got "My-App")`,
   ]);
   expect(fs.existsSync(outdir)).toBe(false);
+});
+
+describe("the app's connections fit the RDS class (review BY)", () => {
+  const fleet = (instanceClass: string, max: number, processes?: number) =>
+    environmentFile({
+      layout: "load-balanced",
+      network: {
+        cidr: "10.50.0.0/16",
+        availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
+        natGateways: "single",
+      },
+      app: { instanceType: "t3.small", version: "1.0.0", count: { min: 2, desired: 2, max }, processes },
+      database: { engine: "postgres", engineVersion: "16", instanceClass },
+    });
+
+  test("at an instance refresh's peak, processes x pool x servers over the class's max_connections is refused, naming every factor", () => {
+    // db.t4g.micro: about 95 connections; 3 processes x 5 x (5 servers, 8 during a refresh) = 120
+    expect(problemsOf(fleet("db.t4g.micro", 5))).toEqual([
+      "database.instanceClass db.t4g.micro takes about 95 connections (postgres's default max_connections for its memory), " +
+        "fewer than the app may open: 3 app.processes x 5 connections each x 8 server(s) (app.count.max 5, and half as " +
+        "many again during an instance refresh) = 120; those past it are refused: a larger class, or fewer app.processes " +
+        "or app.count.max (got db.t4g.micro)",
+    ]);
+    // 4 servers (6 during a refresh): 90 fit; 2 processes on 5 (8): 80 fit; a larger class takes 120
+    expect(problemsOf(fleet("db.t4g.micro", 4))).toEqual([]);
+    expect(problemsOf(fleet("db.t4g.micro", 5, 2))).toEqual([]);
+    expect(problemsOf(fleet("db.t4g.small", 5))).toEqual([]);
+  });
+
+  test("the pool size the rule counts is the sample app's (app/db.js)", () => {
+    const source = fs.readFileSync(path.join(__dirname, "..", "..", "app", "db.js"), "utf8");
+    expect(Number(/^const POOL_SIZE = (\d+);$/m.exec(source)?.[1])).toBe(APP_POOL_CONNECTIONS);
+  });
+
+  test("a fleet's refresh and maintenance run at most as many servers as the rule counts (the shipped staging's group)", () => {
+    const [group] = shippedStack("staging").resources("aws_autoscaling_group");
+    expect([
+      group.values.instance_refresh.preferences.max_healthy_percentage,
+      group.values.instance_maintenance_policy.max_healthy_percentage,
+    ]).toEqual([FLEET_MAX_HEALTHY_PERCENT, FLEET_MAX_HEALTHY_PERCENT]);
+  });
 });

@@ -1,6 +1,6 @@
 import { parseEnvironment } from "../../src/config/load";
 import { WAIVABLE_RULES } from "../../src/config/rules";
-import { environmentFile } from "../helpers";
+import { environmentFile, LARGER_DATABASE } from "../helpers";
 
 const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const base = environmentFile();
@@ -346,6 +346,8 @@ test("a load-balanced group's largest size fits its app subnets, with room for a
     environmentFile({
       network: { ...environmentFile().network, cidr },
       app: { instanceType: "t3.micro", version: "1.0.0", count: { min: 1, desired: 1, max } },
+      // a database that takes the connections of a hundred servers
+      database: { ...LARGER_DATABASE, instanceClass: "db.r7g.4xlarge" },
     });
   // a /22 in 2 AZs: two /27 app subnets, 27 addresses each, 54 in all: at most 36 servers
   expect(problemsOf(file("10.50.0.0/22", 100))).toEqual([

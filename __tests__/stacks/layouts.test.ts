@@ -1,6 +1,6 @@
 import { al2023Parameter } from "../../src/constructs/app-identity";
 import { environmentStack } from "../environment-stack";
-import { bootScriptOf, userDataScript, writtenFile, type Synthesized } from "../helpers";
+import { bootScriptOf, LARGER_DATABASE, userDataScript, writtenFile, type Synthesized } from "../helpers";
 
 const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const AZS = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"];
@@ -26,6 +26,7 @@ const loadBalanced = (overrides: Record<string, unknown> = {}) =>
   layout({
     layout: "load-balanced",
     app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 3, desired: 3, max: 9 } },
+    database: LARGER_DATABASE,
     loadBalancer: { https: true, certificateArn: CERT },
     ...overrides,
   });

@@ -3,7 +3,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { environmentStack } from "../environment-stack";
-import { bootScriptOf, ref, tempDir, writtenFile, type Synthesized, firstDeployLine } from "../helpers";
+import {
+  bootScriptOf,
+  ref,
+  tempDir,
+  writtenFile,
+  type Synthesized,
+  firstDeployLine,
+  LARGER_DATABASE,
+} from "../helpers";
 import { TerraformResource, TerraformStack, Testing } from "cdktf";
 import { AppDeployment } from "../../src/constructs/app-deployment";
 import { FIRST_BOOT_SECONDS, setUpMarker } from "../../src/userdata/boot-script";
@@ -419,6 +427,7 @@ describe("how long a deploy on a server without a load balancer is waited for", 
       layout: "load-balanced",
       network,
       app: { instanceType: "t3.small", version: "1.0.0", processes: MAX_APP_PROCESSES },
+      database: LARGER_DATABASE,
       loadBalancer: { https: true, certificateArn: CERT },
     });
     const userData = Buffer.from(fleet.resources("aws_launch_template")[0].values.user_data, "base64");
@@ -433,7 +442,9 @@ describe("how long a deploy on a server without a load balancer is waited for", 
     const RDS_CREATE_SECONDS = 40 * 60;
     expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(RDS_CREATE_SECONDS + most.apply);
     // a fleet's creation waits for its servers' first boot
-    const fleet = stack("load-balanced", { processes: MAX_APP_PROCESSES }).resources("aws_autoscaling_group")[0];
+    const fleet = stack("load-balanced", { processes: MAX_APP_PROCESSES }, { database: LARGER_DATABASE }).resources(
+      "aws_autoscaling_group",
+    )[0];
     const capacityWait = Number(/^(\d+)m$/.exec(fleet.values.wait_for_capacity_timeout)![1]) * 60;
     expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(RDS_CREATE_SECONDS + capacityWait);
     // an update: the apply (an RDS change may take as long), then wait-rollout's wait for prod's refresh

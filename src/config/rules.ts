@@ -2,6 +2,7 @@ import type { EnvironmentConfig } from "./load";
 import { FIRST_APP_PORT } from "../userdata/app-host";
 import { cidrPrefix, isIPv4Address, isNetworkCidr, networkAddress, subnetUsableAddresses } from "../cidr";
 import { identifierProblem, localEngineProblem } from "./database-engines";
+import { dbInstanceMemoryGib, defaultMaxConnections } from "./db-memory";
 import { ENGINES, engineMajor, RETIRED_MAJORS } from "./schema";
 
 /**
@@ -42,6 +43,10 @@ const issuesCertificate = (env: EnvironmentConfig) =>
 const MAX_CERTIFICATE_NAME = 64;
 /** sshd's port on every server (Amazon Linux 2023 runs it, with or without access.ssh). */
 const SSH_PORT = 22;
+/** Connections each app process's pool opens at most (app/db.js's POOL_SIZE: a test keeps them equal). */
+export const APP_POOL_CONNECTIONS = 5;
+/** How many servers a fleet's instance refresh may run at once, in % of its size (app-fleet.ts's default). */
+export const FLEET_MAX_HEALTHY_PERCENT = 150;
 const OPT_OUT = "(or waive it: exceptions: [{ rule: <field>, reason: ... }])";
 /** Days production keeps the app's and nginx's logs at least (its default is 365). */
 const PRODUCTION_MIN_LOG_DAYS = 90;
@@ -98,6 +103,26 @@ export const RULES: readonly Rule[] = [
     id: "database.instanceClass",
     appliesTo: usesRds,
     check: (env) => (env.database.instanceClass ? undefined : `is required for layout ${env.layout}, which runs RDS`),
+  },
+  {
+    // Every app process keeps a pool of connections; at an instance refresh's peak a fleet runs
+    // half as many servers again. Past the class's max_connections the database refuses them,
+    // and requests fail (review BY: staging on db.t4g.micro with 5 servers needed 105 of 95).
+    id: "database.instanceClass",
+    appliesTo: (env) => usesRds(env) && dbInstanceMemoryGib(env.database.instanceClass ?? "") !== undefined,
+    check: ({ app, database, layout }) => {
+      const servers = layout === "load-balanced" ? Math.ceil((app.count.max * FLEET_MAX_HEALTHY_PERCENT) / 100) : 1;
+      const peak = app.processes * APP_POOL_CONNECTIONS * servers;
+      const limit = defaultMaxConnections(database.engine, dbInstanceMemoryGib(database.instanceClass ?? "")!);
+      return peak <= limit
+        ? undefined
+        : `${database.instanceClass} takes about ${limit} connections (${database.engine}'s default max_connections for its memory), fewer than the app may open: ` +
+            `${app.processes} app.processes x ${APP_POOL_CONNECTIONS} connections each x ${servers} server(s)` +
+            (layout === "load-balanced"
+              ? ` (app.count.max ${app.count.max}, and half as many again during an instance refresh)`
+              : "") +
+            ` = ${peak}; those past it are refused: a larger class, or fewer app.processes or app.count.max (got ${database.instanceClass})`;
+    },
   },
   {
     id: "database.engineVersion",

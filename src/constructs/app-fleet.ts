@@ -4,6 +4,7 @@ import { AutoscalingPolicy } from "@cdktf/provider-aws/lib/autoscaling-policy";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { FLEET_MAX_HEALTHY_PERCENT } from "../config/rules";
 import type { Naming } from "../naming";
 import { userDataBase64 } from "../userdata/encode";
 import { LAUNCH_HOOK_NAME, MAX_LAUNCH_HOOK_SECONDS } from "../userdata/launch-hook";
@@ -124,7 +125,7 @@ export class AppFleet extends Construct {
     }
     this.healthCheckGracePeriod = healthCheckGracePeriod;
     const minHealthyPercentage = props.minHealthyPercentage ?? 100;
-    const maxHealthyPercentage = props.maxHealthyPercentage ?? 150;
+    const maxHealthyPercentage = props.maxHealthyPercentage ?? FLEET_MAX_HEALTHY_PERCENT;
     const { naming } = props;
     const launchedTags = { ...props.tags, ...naming.tags("app") };
 
