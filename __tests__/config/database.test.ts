@@ -304,7 +304,28 @@ describe("the app's connections fit the RDS class (review BY)", () => {
       "database.instanceClass db.t4g.micro takes about 95 connections (postgres's default max_connections for its memory), " +
         "fewer than the app may open: 3 app.processes x 5 connections each x 8 server(s) (app.count.max 5, and half as " +
         "many again during an instance refresh) = 120; those past it are refused: a larger class, or fewer app.processes " +
-        "or app.count.max (got db.t4g.micro)",
+        "or app.count.max (a database that takes more, by SHOW max_connections: set monitoring.thresholds.dbConnections " +
+        "to a share of it)",
+    ]);
+    // a database known to take more: its alarm threshold, set above the estimate, is the limit
+    expect(
+      problemsOf({
+        ...fleet("db.t4g.micro", 5),
+        monitoring: { alarmEmails: ["oncall@example.net"], thresholds: { dbConnections: 150 } },
+      }),
+    ).toEqual([]);
+    // app-db-split runs one server: app.count.max is no remedy there
+    const split = environmentFile({
+      layout: "app-db-split",
+      network: { cidr: "10.50.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"], natGateways: "none" },
+      app: { instanceType: "t3.small", version: "1.0.0", processes: 20 },
+      database: { engine: "mysql", engineVersion: "8.4", instanceClass: "db.t4g.micro" },
+    });
+    expect(problemsOf(split)).toEqual([
+      "database.instanceClass db.t4g.micro takes about 72 connections (mysql's default max_connections for its memory), " +
+        "fewer than the app may open: 20 app.processes x 5 connections each x 1 server(s) = 100; those past it are " +
+        "refused: a larger class, or fewer app.processes (a database that takes more, by SHOW max_connections: set " +
+        "monitoring.thresholds.dbConnections to a share of it)",
     ]);
     // 4 servers (6 during a refresh): 90 fit; 2 processes on 5 (8): 80 fit; a larger class takes 120
     expect(problemsOf(fleet("db.t4g.micro", 4))).toEqual([]);

@@ -1154,46 +1154,65 @@ describe("the deploy script", () => {
     }
   }, 30_000); // five deploys of a few dozen programs each: seconds on a loaded machine
 
-  test("a port already on the version but still held out (settling, after a deploy cut off by SIGKILL) is moved again, first, not taken as done: the next port would go out beside it (review BW)", () => {
+  test("a port already on the version but still held out of rotation (settling after a crash, or after a deploy cut off) is waited for, never taken as done while held: the next port would go out beside it (reviews BW, BZ); one still held after the wait is moved, first; a deploy of the running version restarts nothing (review BY)", async () => {
     const { root, file } = twoPortServer("held-on-version-");
     try {
-      standInCtl(root, `rm -f '${root}/rotation/held-'"\${2#app@}"`); // a restart settles and lets the port in
+      // a restart settles and lets the port in; each restart logs which ports were held out then
+      standInCtl(
+        root,
+        `echo "held then: $(cd '${root}/rotation' && ls)" >> '${root}/ctl.log'; rm -f '${root}/rotation/held-'"\${2#app@}"`,
+      );
       versionCurl(root);
-      // what a deploy cut off while 8001 settled on 2.0.0 leaves: its link on 2.0.0, still held out
-      fs.rmSync(path.join(root, "run/8001"));
-      fs.symlinkSync(path.join(root, "releases/2.0.0"), path.join(root, "run/8001"));
-      fs.writeFileSync(path.join(root, "rotation/held-8001"), "");
-      fs.writeFileSync(path.join(root, "deploy.unfinished"), "8001:1.0.0\n");
-      const run = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
-        encoding: "utf8",
-        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
-      });
-      expect(run.status).toBe(0);
-      expect(run.stdout).not.toContain("port 8001 already runs 2.0.0");
-      expect(run.stdout).toContain("port 8001: 2.0.0 -> 2.0.0");
-      const restarts = fs
-        .readFileSync(path.join(root, "ctl.log"), "utf8")
-        .split("\n")
-        .filter((line) => line.startsWith("restart"));
-      // 8001 first, settled again, and only then 8002: never both out of rotation
-      expect(restarts).toEqual(["restart app@8001", "restart app@8002"]);
+      const env = { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl`, DEPLOY_HELD_WAIT: "2" };
+      const deploy = (version: string) => {
+        const child = spawn("/bin/bash", ["--norc", file, version], { env });
+        let output = "";
+        child.stdout.on("data", (chunk) => (output += chunk));
+        const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+        return { exited, output: () => output };
+      };
+      const restarts = () => {
+        const log = path.join(root, "ctl.log");
+        const lines = fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n") : [];
+        fs.rmSync(log, { force: true });
+        return lines.filter((line) => line.startsWith("restart") || line.startsWith("held then"));
+      };
+      const onVersion = (port: number, version: string) => {
+        fs.rmSync(path.join(root, `run/${port}`));
+        fs.symlinkSync(path.join(root, `releases/${version}`), path.join(root, `run/${port}`));
+      };
+      const held = path.join(root, "rotation/held-8001");
 
-      // Without a cut-off deploy's record, a held port on the version (a crashed process settling
-      // again) is left alone: a deploy of the version every port runs restarts nothing (review BY)
-      fs.rmSync(path.join(root, "ctl.log"));
-      fs.writeFileSync(path.join(root, "rotation/held-8002"), "");
-      const again = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
-        encoding: "utf8",
-        env: { PATH: `${root}/bin:${process.env.PATH}`, APP_CTL: `${root}/bin/ctl` },
-      });
-      expect(again.status).toBe(0);
-      expect(again.stdout).toContain("port 8002 already runs 2.0.0");
-      const log = path.join(root, "ctl.log");
-      expect(fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "").not.toContain("restart");
+      // 1. 8001 on 2.0.0 and settling (a deploy cut off, or a crash): it leaves the hold 0.5 s later
+      onVersion(8001, "2.0.0");
+      fs.writeFileSync(held, "");
+      const settling = deploy("2.0.0");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      fs.rmSync(held);
+      expect(await settling.exited).toBe(0);
+      expect(settling.output()).toContain("port 8001 already runs 2.0.0");
+      // 8002 went out only once 8001 was back in: never both out
+      expect(restarts()).toEqual(["restart app@8002", "held then: "]);
+
+      // 2. a deploy of the running version, with a port settling: restarts nothing
+      fs.writeFileSync(held, "");
+      const noop = deploy("2.0.0");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      fs.rmSync(held);
+      expect(await noop.exited).toBe(0);
+      expect(restarts()).toEqual([]);
+
+      // 3. still held after the wait (stuck): moved first, then the next
+      onVersion(8002, "1.0.0");
+      fs.writeFileSync(held, "");
+      const stuck = deploy("2.0.0");
+      expect(await stuck.exited).toBe(0);
+      expect(stuck.output()).toContain("port 8001: 2.0.0 -> 2.0.0");
+      expect(restarts()).toEqual(["restart app@8001", "held then: held-8001", "restart app@8002", "held then: "]);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
-  });
+  }, 30_000);
 
   test("a record of the deploy that cannot be written (a full disk) stops it before the next port and returns those moved: never two versions left running; before the first port, nothing changed", () => {
     const { root, file } = twoPortServer("full-disk-");

@@ -107,21 +107,24 @@ export const RULES: readonly Rule[] = [
   {
     // Every app process keeps a pool of connections; at an instance refresh's peak a fleet runs
     // half as many servers again. Past the class's max_connections the database refuses them,
-    // and requests fail (review BY: staging on db.t4g.micro with 5 servers needed 105 of 95).
+    // and requests fail (review BY: staging on db.t4g.micro with 5 servers needed 120 of 95). The
+    // limit is the engine's default for the class's memory, an estimate that errs low, or the
+    // db-connections alarm's threshold when the file sets one above it (a database that takes more).
     id: "database.instanceClass",
     appliesTo: (env) => usesRds(env) && dbInstanceMemoryGib(env.database.instanceClass ?? "") !== undefined,
-    check: ({ app, database, layout }) => {
-      const servers = layout === "load-balanced" ? Math.ceil((app.count.max * FLEET_MAX_HEALTHY_PERCENT) / 100) : 1;
+    check: ({ app, database, layout, monitoring }) => {
+      const fleet = layout === "load-balanced";
+      const servers = fleet ? Math.ceil((app.count.max * FLEET_MAX_HEALTHY_PERCENT) / 100) : 1;
       const peak = app.processes * APP_POOL_CONNECTIONS * servers;
-      const limit = defaultMaxConnections(database.engine, dbInstanceMemoryGib(database.instanceClass ?? "")!);
-      return peak <= limit
-        ? undefined
-        : `${database.instanceClass} takes about ${limit} connections (${database.engine}'s default max_connections for its memory), fewer than the app may open: ` +
-            `${app.processes} app.processes x ${APP_POOL_CONNECTIONS} connections each x ${servers} server(s)` +
-            (layout === "load-balanced"
-              ? ` (app.count.max ${app.count.max}, and half as many again during an instance refresh)`
-              : "") +
-            ` = ${peak}; those past it are refused: a larger class, or fewer app.processes or app.count.max (got ${database.instanceClass})`;
+      const estimate = defaultMaxConnections(database.engine, dbInstanceMemoryGib(database.instanceClass ?? "")!);
+      if (peak <= Math.max(estimate, monitoring.thresholds.dbConnections ?? 0)) return undefined;
+      return (
+        `${database.instanceClass} takes about ${estimate} connections (${database.engine}'s default max_connections for its memory), fewer than the app may open: ` +
+        `${app.processes} app.processes x ${APP_POOL_CONNECTIONS} connections each x ${servers} server(s)` +
+        (fleet ? ` (app.count.max ${app.count.max}, and half as many again during an instance refresh)` : "") +
+        ` = ${peak}; those past it are refused: a larger class, or fewer app.processes${fleet ? " or app.count.max" : ""}` +
+        ` (a database that takes more, by SHOW max_connections: set monitoring.thresholds.dbConnections to a share of it)`
+      );
     },
   },
   {

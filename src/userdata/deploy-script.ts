@@ -32,6 +32,18 @@ function moveSeconds(host: AppHost): number {
 }
 
 /**
+ * How long a deploy waits for a port already on its version, but held out of rotation (a crashed
+ * process starting again, or one a deploy cut off left settling), to settle: its restart delay,
+ * the settle window and 15 s for the process to start. One still held then is moved (restarted).
+ * (Not in `deployTimeoutSeconds`: such a port is moved at most once, within the SSM document's
+ * first-boot allowance, which a later deploy does not use.)
+ */
+export function heldWaitSeconds(host: AppHost): number {
+  const { rotation } = hostTimings(host);
+  return Math.ceil(rotation.restartSeconds + rotation.settleSeconds + 15);
+}
+
+/**
  * What every deploy on `host` may spend before it moves a process: the release's fetch and, with a
  * database, the migrations' time limit and their kill.
  */
@@ -220,6 +232,9 @@ export function deployScript(host: AppHost): string {
     "",
     // is_held <port>: whether the port is held out of nginx's rotation now
     `is_held() { [[ -e ${heldMarker(host, "$1")} ]]; }`,
+    // settled_in_time <port>: whether a held port leaves the hold within heldWaitSeconds
+    // (DEPLOY_HELD_WAIT: the tests' is short)
+    `settled_in_time() { local i; for ((i = 0; i < 2 * \${DEPLOY_HELD_WAIT:-${heldWaitSeconds(host)}}; i++)); do is_held "$1" || return 0; sleep 0.5; done; ! is_held "$1"; }`,
     "",
     // still_running: every port moved so far still runs the process that settled; one that exited
     // since (a release that dies after its settle window; systemd restarts it, or runs none) fails
@@ -322,11 +337,11 @@ export function deployScript(host: AppHost): string {
     'for port in "${held[@]}" "${silent[@]}" "${serving[@]}"; do',
     '  still_running || { log "rolling back"; roll_back; }',
     '  previous=$(running "$port")',
-    // not one a deploy cut off moved and left held out (settling, or failing): it answers its
-    // health check while it settles, and taken as done, the next port would go out beside it
-    // (review BW). Any other held port on the version (a crashed process settling again, a server
-    // of one) is left as it is: a deploy of the running version restarts nothing (review BY).
-    '  if [[ $previous == "$version" ]] && ! { [[ -n ${before[$port]+x} ]] && is_held "$port"; } && healthy "$port" "$version"; then',
+    // one still held out of rotation (settling after a crash, or after a deploy cut off) answers
+    // its health check while it settles: taken as done, the next port would go out beside it
+    // (review BW). Its settling is waited for, as long as a start may take, and it is moved only
+    // if it is still held then: a deploy of the running version restarts nothing (reviews BY, BZ).
+    '  if [[ $previous == "$version" ]] && { ! is_held "$port" || settled_in_time "$port"; } && healthy "$port" "$version"; then',
     '    log "port $port already runs $version"',
     // moved there by a deploy that did not finish: a rollback returns it too
     '    if [[ -n ${before[$port]+x} && ${before[$port]} != "$version" ]]; then',
