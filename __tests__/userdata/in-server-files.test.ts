@@ -1210,6 +1210,39 @@ describe("the deploy script", () => {
       expect(await stuck.exited).toBe(0);
       expect(stuck.output()).toContain("port 8001: 2.0.0 -> 2.0.0");
       expect(restarts()).toEqual(["restart app@8001", "held then: held-8001", "restart app@8002", "held then: "]);
+
+      // 4. held, but its unit stopped (nothing will let it in): not waited for (review CA)
+      const waitEnv = { ...env, DEPLOY_HELD_WAIT: "20", INACTIVE: "app@8001" };
+      standInCtl(
+        root,
+        `echo "held then: $(cd '${root}/rotation' && ls)" >> '${root}/ctl.log'; rm -f '${root}/rotation/held-'"\${2#app@}"`,
+      );
+      fs.appendFileSync(
+        path.join(root, "bin/ctl"),
+        '\nif [[ $1 == is-active ]]; then if [[ $2 == "$INACTIVE" ]]; then echo inactive; else echo active; fi; fi\n',
+      );
+      onVersion(8002, "1.0.0");
+      fs.writeFileSync(held, "");
+      const started = Date.now();
+      const stopped = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], { encoding: "utf8", env: waitEnv });
+      expect(stopped.status).toBe(0);
+      expect(Date.now() - started).toBeLessThan(10_000); // not the 20 s wait
+      expect(restarts()).toEqual(["restart app@8001", "held then: held-8001", "restart app@8002", "held then: "]);
+
+      // 5. a wait that is not whole seconds is refused before anything moves, as DEPLOY_LOCK_WAIT is
+      onVersion(8002, "1.0.0");
+      for (const bad of ["abc", "1.5", "-1"]) {
+        const refused = spawnSync("/bin/bash", ["--norc", file, "2.0.0"], {
+          encoding: "utf8",
+          env: { ...env, DEPLOY_HELD_WAIT: bad },
+        });
+        expect([refused.status, refused.stdout]).toEqual([
+          64,
+          `deploy: DEPLOY_HELD_WAIT must be whole seconds (got ${bad})\n`,
+        ]);
+        expect(restarts()).toEqual([]);
+        expect(fs.existsSync(path.join(root, "deploy.unfinished"))).toBe(false);
+      }
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -34,9 +34,11 @@ function moveSeconds(host: AppHost): number {
 /**
  * How long a deploy waits for a port already on its version, but held out of rotation (a crashed
  * process starting again, or one a deploy cut off left settling), to settle: its restart delay,
- * the settle window and 15 s for the process to start. One still held then is moved (restarted).
- * (Not in `deployTimeoutSeconds`: such a port is moved at most once, within the SSM document's
- * first-boot allowance, which a later deploy does not use.)
+ * the settle window and 15 s for the process to start (a start may take up to the unit's
+ * TimeoutStartSec: one slower than this is restarted). One still held then is moved; one whose
+ * unit is not running is not waited for. (Not in `deployTimeoutSeconds`: 26 s a port as shipped,
+ * 832 s with 32 held at once, within the SSM document's 30 minutes for a first boot, which a later
+ * deploy does not use.)
  */
 export function heldWaitSeconds(host: AppHost): number {
   const { rotation } = hostTimings(host);
@@ -193,6 +195,8 @@ export function deployScript(host: AppHost): string {
     // comments are not in the script: the largest single server's user data has little room.)
     `lock_wait=\${DEPLOY_LOCK_WAIT:-${lockWait}}`,
     'if [[ ! $lock_wait =~ ^[0-9]+$ ]]; then log "DEPLOY_LOCK_WAIT must be whole seconds (got $lock_wait)"; exit 64; fi',
+    `held_wait=\${DEPLOY_HELD_WAIT:-${heldWaitSeconds(host)}}`,
+    'if [[ ! $held_wait =~ ^[0-9]+$ ]]; then log "DEPLOY_HELD_WAIT must be whole seconds (got $held_wait)"; exit 64; fi',
     'exec 9>"$APP_ROOT/deploy.lock"',
     'flock -w "$lock_wait" 9 || { log "another deploy is still running after $lock_wait s; nothing changed"; exit 75; }',
     "",
@@ -232,9 +236,9 @@ export function deployScript(host: AppHost): string {
     "",
     // is_held <port>: whether the port is held out of nginx's rotation now
     `is_held() { [[ -e ${heldMarker(host, "$1")} ]]; }`,
-    // settled_in_time <port>: whether a held port leaves the hold within heldWaitSeconds
-    // (DEPLOY_HELD_WAIT: the tests' is short)
-    `settled_in_time() { local i; for ((i = 0; i < 2 * \${DEPLOY_HELD_WAIT:-${heldWaitSeconds(host)}}; i++)); do is_held "$1" || return 0; sleep 0.5; done; ! is_held "$1"; }`,
+    // settled_in_time <port>: whether a held port leaves the hold within $held_wait seconds; not
+    // waited for when its unit is not running (stopped, or failed: nothing will let it in)
+    'settled_in_time() { local i; for ((i = 0; i < 2 * held_wait; i++)); do is_held "$1" || return 0; case $($CTL is-active "app@$1" 2>/dev/null || true) in inactive | failed) return 1 ;; esac; sleep 0.5; done; ! is_held "$1"; }',
     "",
     // still_running: every port moved so far still runs the process that settled; one that exited
     // since (a release that dies after its settle window; systemd restarts it, or runs none) fails
@@ -339,8 +343,9 @@ export function deployScript(host: AppHost): string {
     '  previous=$(running "$port")',
     // one still held out of rotation (settling after a crash, or after a deploy cut off) answers
     // its health check while it settles: taken as done, the next port would go out beside it
-    // (review BW). Its settling is waited for, as long as a start may take, and it is moved only
-    // if it is still held then: a deploy of the running version restarts nothing (reviews BY, BZ).
+    // (review BW). Its settling is waited for (heldWaitSeconds: a quick start's), and it is moved
+    // only if it is still held then: a deploy of the running version restarts nothing unless a
+    // process takes longer than that to start again (reviews BY, BZ, CA).
     '  if [[ $previous == "$version" ]] && { ! is_held "$port" || settled_in_time "$port"; } && healthy "$port" "$version"; then',
     '    log "port $port already runs $version"',
     // moved there by a deploy that did not finish: a rollback returns it too
