@@ -43,12 +43,13 @@ const USAGE = [
 ].join("\n");
 
 const args = process.argv.slice(2);
+const unread = args.filter((arg) => arg !== "--cdktf-cli");
 if (helpRequested(args)) {
   console.log(USAGE);
-} else if (args.some((arg) => arg !== "--cdktf-cli")) {
+} else if (unread.length > 0) {
   // an option it would ignore: the synth would replace cdktf.out while the operator meant otherwise
   console.error(
-    `Nothing was synthesized: npm run synth takes no arguments (got ${args.filter((arg) => arg !== "--cdktf-cli").join(" ")}); --help says what it reads`,
+    `Nothing was synthesized: npm run synth takes no arguments (got ${unread.join(" ")}); --help says what it reads`,
   );
   process.exitCode = 1;
 } else {

@@ -45,18 +45,26 @@ test("npm run cost -- dev finds the price table and environments/, and prints th
   expect(result.stdout).toContain(`dev (ap-northeast-2): ${total} a month`);
 });
 
-test("npm run release -- --dry-run releases nothing: an option it does not know is refused, not ignored", () => {
-  const releases = path.join(ROOT, "releases.yaml");
-  const before = fs.readFileSync(releases, "utf8");
-  const result = run("scripts/release.ts", ["--dry-run"]);
-  expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
-    status: 1,
-    stdout: "",
-    stderr:
-      "release: takes no arguments, and did nothing (got --dry-run): it has no options, no dry run; run it as `npm run release`\n",
-  });
-  expect(fs.readFileSync(releases, "utf8")).toBe(before);
-});
+test.each([
+  // release: it recorded a release; schema: it wrote both files (review BR)
+  ["release", "scripts/release.ts", ["releases.yaml"]],
+  ["schema", "scripts/write-schema.ts", ["environments/schema.json", "docs/configuration.md"]],
+])(
+  "npm run %s -- --dry-run is refused and writes nothing: an option it does not know is refused, not ignored",
+  (name, entry, written) => {
+    const files = written.map((file) => path.join(ROOT, file));
+    const before = files.map((file) => fs.readFileSync(file, "utf8"));
+    const stamps = files.map((file) => fs.statSync(file).mtimeMs);
+    const result = run(entry, ["--dry-run"]);
+    expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
+      status: 1,
+      stdout: "",
+      stderr: `${name}: takes no arguments, and did nothing (got --dry-run): it has no options, no dry run; run it as \`npm run ${name}\`\n`,
+    });
+    expect(files.map((file) => fs.readFileSync(file, "utf8"))).toEqual(before);
+    expect(files.map((file) => fs.statSync(file).mtimeMs)).toEqual(stamps);
+  },
+);
 
 test("a reader that goes away (npm run compare -- dev prod | head -1) ends the script quietly: exit 0, no stack trace through the bundle (review BR)", async () => {
   const { spawn } = require("node:child_process") as typeof import("node:child_process");
@@ -71,19 +79,6 @@ test("a reader that goes away (npm run compare -- dev prod | head -1) ends the s
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect({ entry, code, stderr }).toEqual({ entry, code: 0, stderr: "" });
   }
-});
-
-test("npm run schema -- --dry-run is refused, and writes nothing: it takes no arguments (review BR: it wrote both files)", () => {
-  const files = [path.join(ROOT, "environments", "schema.json"), path.join(ROOT, "docs", "configuration.md")];
-  const before = files.map((file) => fs.statSync(file).mtimeMs);
-  const result = run("scripts/write-schema.ts", ["--dry-run"]);
-  expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({
-    status: 1,
-    stdout: "",
-    stderr:
-      "schema: takes no arguments, and did nothing (got --dry-run): it has no options, no dry run; run it as `npm run schema`\n",
-  });
-  expect(files.map((file) => fs.statSync(file).mtimeMs)).toEqual(before);
 });
 
 test("npm run bump-ami takes an environment's name, not a path (prod/ or another checkout's folder): refused, naming the known ones, and nothing edited (review BR)", () => {

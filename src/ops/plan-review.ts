@@ -734,16 +734,12 @@ const onlyServerReplaced: Finder = (rc, kind, { environment, stack }) => {
  * processes, the deploy script) is planned as no change to it at all. It takes effect only when
  * the server is replaced. (A layout move is singleServerKept's.)
  */
-const bootScriptKept: Finder = (rc, kind, { environment, stack, layoutBefore }) => {
-  const address = addressOf(rc);
-  if (address?.type !== "aws_instance" || (kind !== "update" && kind !== "no-op") || layoutBefore !== undefined)
-    return undefined;
-  const running = values(rc.change.before).user_data_base64;
-  const written = synthesizedResource(stack, address)?.values.user_data_base64;
-  if (typeof running !== "string" || typeof written !== "string" || running === written) return undefined;
+const bootScriptKept: Finder = (rc, kind, context) => {
+  const { environment, stack } = context;
+  const scripts = keptBootScripts(rc, kind, context);
   // the release the script's first deploy installs is no change to it: the SSM association deploys
   // every later one
-  if (withoutRelease(userDataScript(running)) === withoutRelease(userDataScript(written))) return undefined;
+  if (!scripts || withoutRelease(scripts.running) === withoutRelease(scripts.written)) return undefined;
   const single = stack.output?.layout?.value === "single-server";
   return {
     address: rc.address,
@@ -758,6 +754,33 @@ const bootScriptKept: Finder = (rc, kind, { environment, stack, layoutBefore }) 
         : `: npm run plan -- ${environment} --replace '${rc.address}', at a quiet hour (the site is down while the new one boots)`),
   };
 };
+
+/**
+ * A fixed server this plan keeps (updated or unchanged, the layout the same), with the boot script
+ * it was created with (its user data, kept after creation) and the one the config writes, decoded.
+ */
+function keptBootScripts(
+  rc: ResourceChange,
+  kind: ChangeKind,
+  { stack, layoutBefore }: ReviewContext,
+): { readonly running: string; readonly written: string } | undefined {
+  const address = addressOf(rc);
+  if (address?.type !== "aws_instance" || (kind !== "update" && kind !== "no-op") || layoutBefore !== undefined)
+    return undefined;
+  const running = values(rc.change.before).user_data_base64;
+  const written = synthesizedResource(stack, address)?.values.user_data_base64;
+  if (typeof running !== "string" || typeof written !== "string") return undefined;
+  return { running: userDataScript(running), written: userDataScript(written) };
+}
+
+/**
+ * The metric namespaces the servers of the `running` boot script publish to and those of the
+ * `written` one, when the running one publishes to some and they differ.
+ */
+function movedNamespaces(running: string, written: string): { before: string[]; after: string[] } | undefined {
+  const [before, after] = [publishedNamespaces(running), publishedNamespaces(written)];
+  return before.length === 0 || before.join() === after.join() ? undefined : { before, after };
+}
 
 /** The metric namespaces a boot script's servers publish to: the agent's configuration, the `aws` CLI's calls. */
 export function publishedNamespaces(script: string): string[] {
@@ -776,15 +799,12 @@ export function publishedNamespaces(script: string): string[] {
  * failing), and its memory and disk alarms go blind. A fleet's servers are replaced by the
  * instance refresh this same change starts, each publishing to the new namespaces once it boots.
  */
-const metricNamespacesMoved: Finder = (rc, kind, { environment, stack, layoutBefore }) => {
-  const address = addressOf(rc);
-  if (address?.type !== "aws_instance" || (kind !== "update" && kind !== "no-op") || layoutBefore !== undefined)
-    return undefined;
-  const running = values(rc.change.before).user_data_base64;
-  const written = synthesizedResource(stack, address)?.values.user_data_base64;
-  if (typeof running !== "string" || typeof written !== "string") return undefined;
-  const [before, after] = [publishedNamespaces(userDataScript(running)), publishedNamespaces(userDataScript(written))];
-  if (before.length === 0 || before.join() === after.join()) return undefined;
+const metricNamespacesMoved: Finder = (rc, kind, context) => {
+  const { environment, stack } = context;
+  const scripts = keptBootScripts(rc, kind, context);
+  const moved = scripts && movedNamespaces(scripts.running, scripts.written);
+  if (!moved) return undefined;
+  const { before, after } = moved;
   const toShared = after.every((ns) => !ns.includes("/"));
   const single = stack.output?.layout?.value === "single-server";
   return {
@@ -816,8 +836,9 @@ const fleetMetricNamespacesMoved: Finder = (rc, kind, { environment }) => {
   if (addressOf(rc)?.type !== "aws_launch_template" || kind !== "update") return undefined;
   const [running, written] = [values(rc.change.before).user_data, values(rc.change.after).user_data];
   if (typeof running !== "string" || typeof written !== "string") return undefined;
-  const [before, after] = [publishedNamespaces(userDataScript(running)), publishedNamespaces(userDataScript(written))];
-  if (before.length === 0 || after.length === 0 || before.join() === after.join()) return undefined;
+  const moved = movedNamespaces(userDataScript(running), userDataScript(written));
+  if (!moved || moved.after.length === 0) return undefined;
+  const { before, after } = moved;
   return {
     address: rc.address,
     blocks: false,
