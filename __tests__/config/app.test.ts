@@ -1,5 +1,9 @@
 import { parseEnvironment } from "../../src/config/load";
-import { vcpusOf } from "../../src/config/instance-types";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { memoryMibOf, vcpusOf } from "../../src/config/instance-types";
+import { serverMemoryNeed } from "../../src/config/rules";
+import { PROJECT_ROOT } from "../../src/project-root";
 import { environment, environmentFile, LARGER_DATABASE } from "../helpers";
 
 /** The app's release and processes as an environment folder sets them (packing the release: artifact/package-app.test.ts). */
@@ -67,6 +71,81 @@ describe("app.instanceType", () => {
       'app.instanceType must be a size m5 comes in: large, xlarge, 2xlarge, 4xlarge, 8xlarge, 12xlarge, 16xlarge (got "m5.micro")',
     ]);
     expect(problemsOf({ instanceType: "c5.8xlarge", version: "1.0.0" })[0]).toMatch(/c5 comes in: .*4xlarge, 12xlarge/);
+  });
+});
+
+describe("the server's memory holds its app processes, the system and a local database (docs/inside-the-server.md#memory)", () => {
+  test.each([
+    // AWS's published memory of each (https://aws.amazon.com/ec2/instance-types/)
+    ["t3.nano", 512],
+    ["t4g.micro", 1024],
+    ["t3a.medium", 4096],
+    ["t3.2xlarge", 32768],
+    ["m7g.medium", 4096],
+    ["c7g.medium", 2048],
+    ["r7g.medium", 8192],
+    ["m5.large", 8192],
+    ["c6i.xlarge", 8192],
+    ["r6g.2xlarge", 65536],
+    ["c5.12xlarge", 98304],
+    ["m7i.16xlarge", 262144],
+  ])("%s has %i MiB", (instanceType, mib) => {
+    expect(memoryMibOf(instanceType)).toBe(mib);
+  });
+
+  const singleServer = (app: Record<string, unknown>) =>
+    parseEnvironment("dev", environmentFile({ layout: "single-server", app: { version: "1.0.0", ...app } })).problems;
+  const fleet = (app: Record<string, unknown>) =>
+    parseEnvironment("dev", environmentFile({ app: { version: "1.0.0", ...app } })).problems;
+
+  test("a t3.nano cannot run 3 app processes, on any layout: every part is named, and the smallest size that holds them", () => {
+    expect(fleet({ instanceType: "t3.nano" })).toEqual([
+      "app.instanceType t3.nano has 512 MiB of memory, less than its server needs: about 300 MiB for the system " +
+        "(the kernel, the SSM and CloudWatch agents, nginx) + 3 app.processes x 80 MiB (app.processMemoryMb) = 540 MiB; " +
+        "with no swap, the kernel kills processes past it: a larger type (t3.micro has 1024 MiB), fewer app.processes, " +
+        "or app.processMemoryMb set to what one of your app's processes takes at its peak (its resident memory)",
+    ]);
+    // 2 fit outside production (production wants 3: rules.test.ts)
+    expect(fleet({ instanceType: "t3.nano", processes: 2 })).toEqual([]);
+  });
+
+  test("a single server counts its own database too: its buffers and a connection for each pool's and the dump's", () => {
+    // 3 processes: 300 + 240 + 176 + 16 x 8 = 844 of 1024
+    expect(singleServer({ instanceType: "t3.micro" })).toEqual([]);
+    // 6: 300 + 480 + 176 + 31 x 8 = 1204
+    expect(singleServer({ instanceType: "t3.micro", processes: 6 })).toEqual([
+      expect.stringMatching(
+        /^app\.instanceType t3\.micro has 1024 MiB of memory, .* \+ 6 app\.processes x 80 MiB \(app\.processMemoryMb\) \+ 424 MiB for its own postgres \(its 128-MiB buffers and 31 connections\) = 1204 MiB; .* \(t3\.small has 2048 MiB\)/,
+      ),
+    ]);
+    // the same 6 processes on a fleet's server, with RDS: 780 MiB
+    expect(fleet({ instanceType: "t3.micro", processes: 6 })).toEqual([]);
+  });
+
+  test("app.processMemoryMb is what the processes are counted at: an app of 600 MiB a process needs a t3.medium beside its database", () => {
+    expect(singleServer({ instanceType: "t3.small", processMemoryMb: 300 })).toEqual([]);
+    expect(singleServer({ instanceType: "t3.small", processMemoryMb: 600 })).toEqual([
+      expect.stringMatching(
+        /^app\.instanceType t3\.small has 2048 MiB .* 3 app\.processes x 600 MiB .* = 2404 MiB; .* \(t3\.medium has 4096 MiB\)/,
+      ),
+    ]);
+    expect(singleServer({ instanceType: "t3.medium", processMemoryMb: 600 })).toEqual([]);
+    expect(fleet({ instanceType: "t3.small", processMemoryMb: 8 })).toEqual([
+      "app.processMemoryMb must be an integer from 16 to 65536 (got 8)",
+    ]);
+  });
+
+  test("the figures docs/inside-the-server.md#memory gives are the rule's", () => {
+    const page = fs.readFileSync(path.join(PROJECT_ROOT, "docs/inside-the-server.md"), "utf8").replace(/\s+/g, " ");
+    const [, split, single] = page.match(
+      /3 processes take (\d+) MiB on a load-balanced or split server, and (\d+) MiB on a single server with PostgreSQL/,
+    )!;
+    expect(Number(split)).toBe(serverMemoryNeed(environment("dev")).total);
+    expect(Number(single)).toBe(
+      serverMemoryNeed(
+        environment("dev", { layout: "single-server", app: { instanceType: "t3.micro", version: "1.0.0" } }),
+      ).total,
+    );
   });
 });
 

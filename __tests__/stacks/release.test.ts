@@ -27,6 +27,8 @@ import { PROJECT_ROOT } from "../../src/project-root";
 /** How a release reaches the servers: artifacts bucket, upload, permissions, and the rollout per layout. */
 
 const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
+/** Memory for the most app processes beside a local PostgreSQL (8 GiB: the memory rule, config/rules.ts). */
+const ROOMY = "t3.large";
 const network = {
   cidr: "10.50.0.0/16",
   availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
@@ -361,7 +363,7 @@ describe("how long a deploy on a server without a load balancer is waited for", 
   const seconds = (text: string, pattern: RegExp) => Number(text.match(pattern)![1]);
   const FIRST_BOOT_AT_LEAST = 15 * 60; // packages, the database, the first install
   const deploy = (processes: number) => {
-    const json = stack("single-server", { processes });
+    const json = stack("single-server", { processes, instanceType: ROOMY });
     const script = bootScriptOf(json);
     const unit = writtenFile(script, "/etc/systemd/system/app@.service");
     const stop =
@@ -414,7 +416,7 @@ describe("how long a deploy on a server without a load balancer is waited for", 
       project: "longest-proj",
       layout: "single-server",
       network: { ...network, natGateways: "none" },
-      app: { instanceType: "t3.small", version: "1.0.0", processes: MAX_APP_PROCESSES },
+      app: { instanceType: ROOMY, version: "1.0.0", processes: MAX_APP_PROCESSES },
     });
     const userData = Buffer.from(longest.resources("aws_instance")[0].values.user_data_base64, "base64");
     expect(userData.length).toBeLessThanOrEqual(USER_DATA_LIMIT);
@@ -426,7 +428,7 @@ describe("how long a deploy on a server without a load balancer is waited for", 
       project: "longest-proj",
       layout: "load-balanced",
       network,
-      app: { instanceType: "t3.small", version: "1.0.0", processes: MAX_APP_PROCESSES },
+      app: { instanceType: ROOMY, version: "1.0.0", processes: MAX_APP_PROCESSES },
       database: LARGER_DATABASE,
       loadBalancer: { https: true, certificateArn: CERT },
     });
@@ -442,9 +444,11 @@ describe("how long a deploy on a server without a load balancer is waited for", 
     const RDS_CREATE_SECONDS = 40 * 60;
     expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(RDS_CREATE_SECONDS + most.apply);
     // a fleet's creation waits for its servers' first boot
-    const fleet = stack("load-balanced", { processes: MAX_APP_PROCESSES }, { database: LARGER_DATABASE }).resources(
-      "aws_autoscaling_group",
-    )[0];
+    const fleet = stack(
+      "load-balanced",
+      { processes: MAX_APP_PROCESSES, instanceType: ROOMY },
+      { database: LARGER_DATABASE },
+    ).resources("aws_autoscaling_group")[0];
     const capacityWait = Number(/^(\d+)m$/.exec(fleet.values.wait_for_capacity_timeout)![1]) * 60;
     expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(RDS_CREATE_SECONDS + capacityWait);
     // an update: the apply (an RDS change may take as long), then wait-rollout's wait for prod's refresh

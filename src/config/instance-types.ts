@@ -52,3 +52,29 @@ export function vcpusOf(instanceType: string): number | undefined {
 export function architectureOf(instanceType: string): "x86_64" | "arm64" {
   return /^[a-z]+\d+g[a-z]*$/.test(instanceType.split(".")[0]) ? "arm64" : "x86_64";
 }
+
+/** MiB of memory of each burstable size (t3, t3a, t4g). */
+const BURSTABLE_MEMORY_MIB: Readonly<Record<string, number>> = {
+  nano: 512,
+  micro: 1024,
+  small: 2048,
+  medium: 4096,
+  large: 8192,
+  xlarge: 16384,
+  "2xlarge": 32768,
+};
+
+/** GiB per vCPU of the other families: compute optimized c 2, general purpose m 4, memory optimized r 8. */
+const GIB_PER_VCPU: Readonly<Record<string, number>> = { c: 2, m: 4, r: 8 };
+
+/**
+ * MiB of memory of an instance type such as `t3.small` (2048) or `c7g.large` (4096), or undefined
+ * when the family has no such size: the server's whole memory, of which the kernel keeps some.
+ */
+export function memoryMibOf(instanceType: string): number | undefined {
+  const [family, size] = instanceType.split(".");
+  if (vcpusOf(instanceType) === undefined) return undefined;
+  if (/^t\d/.test(family)) return BURSTABLE_MEMORY_MIB[size];
+  const perVcpu = GIB_PER_VCPU[family[0]];
+  return perVcpu === undefined ? undefined : perVcpu * 1024 * vcpusOf(instanceType)!;
+}

@@ -3,6 +3,7 @@ import { FIRST_APP_PORT } from "../userdata/app-host";
 import { cidrPrefix, isIPv4Address, isNetworkCidr, networkAddress, subnetUsableAddresses } from "../cidr";
 import { identifierProblem, localEngineProblem } from "./database-engines";
 import { dbInstanceMemoryGib, defaultMaxConnections } from "./db-memory";
+import { memoryMibOf, sizesOf } from "./instance-types";
 import { ENGINES, engineMajor, RETIRED_MAJORS } from "./schema";
 
 /**
@@ -48,6 +49,41 @@ export const APP_POOL_CONNECTIONS = 5;
 /** How many servers a fleet's instance refresh may run at once, in % of its size (app-fleet.ts's default). */
 export const FLEET_MAX_HEALTHY_PERCENT = 150;
 const OPT_OUT = "(or waive it: exceptions: [{ rule: <field>, reason: ... }])";
+/**
+ * MiB every app server spends before its app processes (an estimate, docs/inside-the-server.md#memory):
+ * what the kernel keeps of the instance's memory (60-100 MiB on the small types), Amazon Linux's own
+ * services, the SSM agent and its worker, the CloudWatch agent, nginx, the watchdog.
+ */
+export const SYSTEM_MEMORY_MIB = 300;
+/**
+ * MiB a single server's own database takes before its connections: PostgreSQL's shared_buffers and
+ * MariaDB's InnoDB buffer pool are 128 MiB by default (the boot script keeps the defaults), and the
+ * server's own processes about 50 more (PostgreSQL 15 measured at 30 MiB idle).
+ */
+export const LOCAL_DATABASE_MEMORY_MIB = 176;
+/**
+ * MiB each connection of a single server's own database is counted at: 15 PostgreSQL backends
+ * writing and reading took 150 MiB beside the 30 idle and the buffers they filled (measured here,
+ * docs/inside-the-server.md#memory), and a query's work memory comes on top.
+ */
+export const LOCAL_DATABASE_CONNECTION_MIB = 8;
+
+/** What a server's memory must hold, by part, in MiB. */
+export function serverMemoryNeed(env: EnvironmentConfig): {
+  system: number;
+  app: number;
+  database: number;
+  total: number;
+} {
+  const system = SYSTEM_MEMORY_MIB;
+  const app = env.app.processes * env.app.processMemoryMb;
+  // the app's pools and one more, db-backup's dump
+  const database =
+    env.layout === "single-server"
+      ? LOCAL_DATABASE_MEMORY_MIB + (env.app.processes * APP_POOL_CONNECTIONS + 1) * LOCAL_DATABASE_CONNECTION_MIB
+      : 0;
+  return { system, app, database, total: system + app + database };
+}
 /** Days production keeps the app's and nginx's logs at least (its default is 365). */
 const PRODUCTION_MIN_LOG_DAYS = 90;
 
@@ -89,6 +125,33 @@ export const RULES: readonly Rule[] = [
       return count.max <= most
         ? undefined
         : `must leave room in the app subnets for an instance refresh, which runs up to 150 % of the group: network.cidr ${cidr} gives ${availabilityZones.length} app subnets of /${prefix} (${usable} addresses each, ${total} in all), so at most ${most}; give the VPC a larger block or more AZs (got ${count.max})`;
+    },
+  },
+  {
+    // The instance has no swap: past its memory the kernel kills a process (an app process, or the
+    // database), the watchdog restarts it, and it is killed again. Review BY measured an app
+    // process at about 62 MiB; a t3.nano's 512 MiB held 3 of them and nothing else.
+    id: "app.instanceType",
+    appliesTo: (env) => memoryMibOf(env.app.instanceType) !== undefined,
+    check: (env) => {
+      const { app, database, layout } = env;
+      const memory = memoryMibOf(app.instanceType)!;
+      const need = serverMemoryNeed(env);
+      if (need.total <= memory) return undefined;
+      const family = app.instanceType.split(".")[0];
+      const fits = Object.keys(sizesOf(family))
+        .map((size) => `${family}.${size}`)
+        .find((type) => memoryMibOf(type)! >= need.total);
+      return (
+        `${app.instanceType} has ${memory} MiB of memory, less than its server needs: about ${need.system} MiB for the system ` +
+        `(the kernel, the SSM and CloudWatch agents, nginx) + ${app.processes} app.processes x ${app.processMemoryMb} MiB (app.processMemoryMb)` +
+        (layout === "single-server"
+          ? ` + ${need.database} MiB for its own ${database.engine} (its 128-MiB buffers and ${app.processes * APP_POOL_CONNECTIONS + 1} connections)`
+          : "") +
+        ` = ${need.total} MiB; with no swap, the kernel kills processes past it: ` +
+        (fits ? `a larger type (${fits} has ${memoryMibOf(fits)} MiB)` : "a larger type") +
+        `, fewer app.processes, or app.processMemoryMb set to what one of your app's processes takes at its peak (its resident memory)`
+      );
     },
   },
   {

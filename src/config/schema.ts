@@ -194,6 +194,13 @@ const instanceType = z
  */
 export const MAX_APP_PROCESSES = 32;
 
+/**
+ * MiB one app process is counted at when the file sets no `app.processMemoryMb`: the sample app
+ * peaked at 60 MiB resident under a load of GETs and 20-KB POSTs (docs/inside-the-server.md#memory), and a
+ * release grows.
+ */
+export const DEFAULT_PROCESS_MEMORY_MB = 80;
+
 const app = z
   .strictObject({
     instanceType,
@@ -205,6 +212,11 @@ const app = z
       .optional()
       .describe(
         `App processes per server behind its nginx, on ports ${FIRST_APP_PORT} and up; default one per vCPU of instanceType, at least 3 and at most ${MAX_APP_PROCESSES} (1 means every deploy briefly stops the server; 2, that a release dying just after its settle window can: docs/releases.md)`,
+      ),
+    processMemoryMb: intRange(16, 65536)
+      .default(DEFAULT_PROCESS_MEMORY_MB)
+      .describe(
+        `MiB one app process takes at its peak (its resident memory under load), for the check that the server's memory holds every process, the system and a local database; default ${DEFAULT_PROCESS_MEMORY_MB} (the sample app's 60 and some room): measure your own app's`,
       ),
     logRetentionDays: retentionDays
       .optional()
