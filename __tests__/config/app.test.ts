@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { memoryMibOf, vcpusOf } from "../../src/config/instance-types";
 import { serverMemoryNeed } from "../../src/config/rules";
 import { PROJECT_ROOT } from "../../src/project-root";
-import { environment, environmentFile, LARGER_DATABASE } from "../helpers";
+import { environment, environmentFile, LARGER_DATABASE, productionEnvironmentFile } from "../helpers";
 
 /** The app's release and processes as an environment folder sets them (packing the release: artifact/package-app.test.ts). */
 
@@ -98,15 +98,60 @@ describe("the server's memory holds its app processes, the system and a local da
   const fleet = (app: Record<string, unknown>) =>
     parseEnvironment("dev", environmentFile({ app: { version: "1.0.0", ...app } })).problems;
 
-  test("a t3.nano cannot run 3 app processes, on any layout: every part is named, and the smallest size that holds them", () => {
+  test("a t3.nano cannot run 3 app processes, on any layout: every part is named, and what would hold them", () => {
     expect(fleet({ instanceType: "t3.nano" })).toEqual([
       "app.instanceType t3.nano has 512 MiB of memory, less than its server needs: about 300 MiB for the system " +
         "(the kernel, the SSM and CloudWatch agents, nginx) + 3 app.processes x 80 MiB (app.processMemoryMb) = 540 MiB; " +
-        "with no swap, the kernel kills processes past it: a larger type (t3.micro has 1024 MiB), fewer app.processes, " +
-        "or app.processMemoryMb set to what one of your app's processes takes at its peak (its resident memory)",
+        "with no swap, the kernel kills processes past it: a larger type (t3.micro has 1024 MiB), at most 2 app.processes, " +
+        "or if one of your app's processes takes at most 70 MiB at its peak (its resident memory), app.processMemoryMb set to what it takes",
     ]);
-    // 2 fit outside production (production wants 3: rules.test.ts)
+    // 2 fit outside production
     expect(fleet({ instanceType: "t3.nano", processes: 2 })).toEqual([]);
+  });
+
+  test("the larger type named runs as many processes as it would by default, and holds them (review CB)", () => {
+    // c5.large (2 vCPUs, 4 GiB) runs 3 of 2,000 MiB: 6,300 MiB; c5.xlarge would run 4 (8,300 of 8,192)
+    expect(fleet({ instanceType: "c5.large", processMemoryMb: 2000 })).toEqual([
+      expect.stringMatching(
+        / = 6300 MiB; .*: a larger type \(c5\.2xlarge has 16384 MiB\), at most 1 app\.processes, or /,
+      ),
+    ]);
+    expect(fleet({ instanceType: "c5.xlarge", processMemoryMb: 2000 })[0]).toMatch(
+      /4 app\.processes x 2000 MiB .* = 8300 MiB/,
+    );
+    expect(fleet({ instanceType: "c5.2xlarge", processMemoryMb: 2000 })).toEqual([]);
+    // processes the file sets stay as set: 3 of 2,000 MiB fit c5.xlarge
+    expect(fleet({ instanceType: "c5.large", processes: 3, processMemoryMb: 2000 })[0]).toMatch(
+      /a larger type \(c5\.xlarge has 8192 MiB\)/,
+    );
+  });
+
+  test("a remedy that cannot help is not offered: a single server on a nano holds nothing but a larger type (review CB)", () => {
+    // 300 + 1 x 16 + 176 + 6 x 8 = 540 of 512
+    expect(singleServer({ instanceType: "t4g.nano", processes: 1, processMemoryMb: 16 })).toEqual([
+      expect.stringMatching(
+        / = 540 MiB; with no swap, the kernel kills processes past it: only a larger type \(t4g\.micro has 1024 MiB\) holds it$/,
+      ),
+    ]);
+    // 14 processes of 16 MiB on a fleet's nano: 13 fit, but none takes less than 16 MiB (212 / 14 is 15)
+    const fourteen = { instanceType: "t3.nano", version: "1.0.0", processes: 14, processMemoryMb: 16 };
+    expect(parseEnvironment("dev", environmentFile({ app: fourteen, database: LARGER_DATABASE })).problems).toEqual([
+      expect.stringMatching(/ = 524 MiB; .*: a larger type \(t3\.micro has 1024 MiB\), or at most 13 app\.processes$/),
+    ]);
+  });
+
+  test("in production, fewer than 3 processes is named as the exception it is (review CB)", () => {
+    const problems = parseEnvironment(
+      "prod",
+      productionEnvironmentFile({
+        app: { instanceType: "t4g.nano", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
+      }),
+    ).problems;
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^app\.instanceType t4g\.nano .*: a larger type \(t4g\.micro has 1024 MiB\), at most 2 app\.processes \(which production allows only as an exception: app\.processes\), or if /,
+      ),
+    ]);
   });
 
   test("a single server counts its own database too: its buffers and a connection for each pool's and the dump's", () => {

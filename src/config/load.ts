@@ -5,7 +5,7 @@ import type * as z from "zod";
 import { cidrsOverlap } from "../cidr";
 import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
 import { ConfigError, describeIssue, shown, type SourceText } from "./errors";
-import { architectureOf, vcpusOf } from "./instance-types";
+import { architectureOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
 import { isNameWord, NAME_WORDS, neighboursOf, STATE_STACK_PREFIX } from "../naming";
 import { placeholderProblems } from "./placeholders";
@@ -13,9 +13,9 @@ import { stateBuckets, type StateBucket } from "./state-buckets";
 import { ruleProblems } from "./rules";
 import type { MetricNamespaceMode } from "../userdata/metric-namespaces";
 import {
+  defaultProcesses,
   environmentSchema,
   HCP_TERRAFORM_HOST,
-  MAX_APP_PROCESSES,
   MAX_STORAGE_GB,
   SHORT_NAME,
   SHORT_NAME_RULE,
@@ -48,6 +48,8 @@ export interface EnvironmentConfig extends Omit<
     readonly detailedMonitoring: boolean;
     /** App processes per server: as configured, or one per vCPU of the instance type. */
     readonly processes: number;
+    /** Whether the file sets `processes` (otherwise they follow the instance type: `defaultProcesses`). */
+    readonly processesSet: boolean;
     readonly logRetentionDays: LogRetentionDays;
     /** From the instance family: Graviton (`m7g`, `t4g`, ...) is arm64. */
     readonly architecture: "x86_64" | "arm64";
@@ -435,9 +437,8 @@ function resolve(name: string, file: EnvironmentFile): EnvironmentConfig {
       // One per vCPU, and never fewer than MIN_DEFAULT_PROCESSES by default: with one process,
       // every deploy or crash leaves the server with nothing behind nginx, and with two a late
       // crash of a new release does. (The schema accepts only instance types whose vCPUs are known.)
-      processes:
-        file.app.processes ??
-        Math.min(MAX_APP_PROCESSES, Math.max(MIN_DEFAULT_PROCESSES, vcpusOf(file.app.instanceType) ?? 1)),
+      processes: file.app.processes ?? defaultProcesses(file.app.instanceType),
+      processesSet: file.app.processes !== undefined,
       logRetentionDays: file.app.logRetentionDays ?? defaults.logRetentionDays,
       amiUpdates: file.app.amiUpdates ?? defaults.amiUpdates,
     },
@@ -524,15 +525,7 @@ interface AlarmDefaults extends Omit<AlarmThresholds, DerivedThreshold> {
 /** The app's database unless the file names another. */
 export const DEFAULT_DATABASE_NAME = "app";
 
-/**
- * The fewest app processes a server gets by default. With 2, a release that dies just after its
- * settle window, while the deploy moves the other process, leaves nothing of the old release in
- * rotation: the server answered 502 to everything, GETs too, for about a second, twice in one
- * deploy (review BW: 1,000 to 4,900 failed GETs under load). With 3, one process of the old
- * release serves until the deploy sees the death and rolls back: only the requests in flight on
- * the dying process fail, as with any crash.
- */
-export const MIN_DEFAULT_PROCESSES = 3;
+export { defaultProcesses, MIN_DEFAULT_PROCESSES } from "./schema";
 
 /** What production gets unless its file says otherwise; the rules in `rules.ts` hold it there. */
 export const PRODUCTION_DEFAULTS = {

@@ -4,7 +4,7 @@ import { cidrPrefix, isIPv4Address, isNetworkCidr, networkAddress, subnetUsableA
 import { identifierProblem, localEngineProblem } from "./database-engines";
 import { dbInstanceMemoryGib, defaultMaxConnections } from "./db-memory";
 import { memoryMibOf, sizesOf } from "./instance-types";
-import { ENGINES, engineMajor, RETIRED_MAJORS } from "./schema";
+import { defaultProcesses, ENGINES, engineMajor, MIN_PROCESS_MEMORY_MB, RETIRED_MAJORS } from "./schema";
 
 /**
  * Rules that span fields of one environment, checked after defaults are resolved.
@@ -63,27 +63,64 @@ export const SYSTEM_MEMORY_MIB = 300;
 export const LOCAL_DATABASE_MEMORY_MIB = 176;
 /**
  * MiB each connection of a single server's own database is counted at: 15 PostgreSQL backends
- * writing and reading took 150 MiB beside the 30 idle and the buffers they filled (measured here,
- * docs/inside-the-server.md#memory), and a query's work memory comes on top.
+ * writing and reading took 184 MiB (PSS) in all with the 128-MiB buffers filled, about 2 MiB each
+ * beyond the idle server and its buffers (measured here, docs/inside-the-server.md#memory); the
+ * rest is room for a query's work memory (4 MiB a sort by default).
  */
 export const LOCAL_DATABASE_CONNECTION_MIB = 8;
 
-/** What a server's memory must hold, by part, in MiB. */
-export function serverMemoryNeed(env: EnvironmentConfig): {
-  system: number;
-  app: number;
-  database: number;
-  total: number;
-} {
+/**
+ * What a server's memory must hold, by part, in MiB: `processes` app processes of
+ * `processMemoryMb` each (the environment's own by default), and on a single server its database.
+ */
+export function serverMemoryNeed(
+  env: EnvironmentConfig,
+  processes = env.app.processes,
+  processMemoryMb = env.app.processMemoryMb,
+): { system: number; app: number; database: number; total: number } {
   const system = SYSTEM_MEMORY_MIB;
-  const app = env.app.processes * env.app.processMemoryMb;
-  // the app's pools and one more, db-backup's dump
+  const app = processes * processMemoryMb;
   const database =
     env.layout === "single-server"
-      ? LOCAL_DATABASE_MEMORY_MIB + (env.app.processes * APP_POOL_CONNECTIONS + 1) * LOCAL_DATABASE_CONNECTION_MIB
+      ? LOCAL_DATABASE_MEMORY_MIB + localDatabaseConnections(processes) * LOCAL_DATABASE_CONNECTION_MIB
       : 0;
   return { system, app, database, total: system + app + database };
 }
+
+/** A single server's database connections: the app's pools, and db-backup's dump. */
+const localDatabaseConnections = (processes: number) => processes * APP_POOL_CONNECTIONS + 1;
+
+/**
+ * What would make a server fit that does not: the smallest size of its family that holds it (with
+ * as many processes as that size would run: more vCPUs, more processes by default), the most
+ * processes that fit, and the most memory a process may take; each only when there is one.
+ */
+function memoryRemedies(env: EnvironmentConfig): string[] {
+  const { app } = env;
+  const memory = memoryMibOf(app.instanceType)!;
+  const family = app.instanceType.split(".")[0];
+  const processesOn = (type: string) => (app.processesSet ? app.processes : defaultProcesses(type));
+  const larger = Object.keys(sizesOf(family))
+    .map((size) => `${family}.${size}`)
+    .find((type) => serverMemoryNeed(env, processesOn(type)).total <= memoryMibOf(type)!);
+  const remedies = [larger ? `a larger type (${larger} has ${memoryMibOf(larger)} MiB)` : "a larger family"];
+  let most = app.processes - 1;
+  while (most > 0 && serverMemoryNeed(env, most).total > memory) most--;
+  if (most > 0) {
+    remedies.push(
+      `at most ${most} app.processes` +
+        (env.production && most < 3 ? " (which production allows only as an exception: app.processes)" : ""),
+    );
+  }
+  const perProcess = Math.floor((memory - serverMemoryNeed(env, app.processes, 0).total) / app.processes);
+  if (perProcess >= MIN_PROCESS_MEMORY_MB) {
+    remedies.push(
+      `if one of your app's processes takes at most ${perProcess} MiB at its peak (its resident memory), app.processMemoryMb set to what it takes`,
+    );
+  }
+  return remedies;
+}
+
 /** Days production keeps the app's and nginx's logs at least (its default is 365). */
 const PRODUCTION_MIN_LOG_DAYS = 90;
 
@@ -138,19 +175,17 @@ export const RULES: readonly Rule[] = [
       const memory = memoryMibOf(app.instanceType)!;
       const need = serverMemoryNeed(env);
       if (need.total <= memory) return undefined;
-      const family = app.instanceType.split(".")[0];
-      const fits = Object.keys(sizesOf(family))
-        .map((size) => `${family}.${size}`)
-        .find((type) => memoryMibOf(type)! >= need.total);
+      const remedies = memoryRemedies(env);
       return (
         `${app.instanceType} has ${memory} MiB of memory, less than its server needs: about ${need.system} MiB for the system ` +
         `(the kernel, the SSM and CloudWatch agents, nginx) + ${app.processes} app.processes x ${app.processMemoryMb} MiB (app.processMemoryMb)` +
         (layout === "single-server"
-          ? ` + ${need.database} MiB for its own ${database.engine} (its 128-MiB buffers and ${app.processes * APP_POOL_CONNECTIONS + 1} connections)`
+          ? ` + ${need.database} MiB for its own ${database.engine} (its 128-MiB buffers and ${localDatabaseConnections(app.processes)} connections)`
           : "") +
         ` = ${need.total} MiB; with no swap, the kernel kills processes past it: ` +
-        (fits ? `a larger type (${fits} has ${memoryMibOf(fits)} MiB)` : "a larger type") +
-        `, fewer app.processes, or app.processMemoryMb set to what one of your app's processes takes at its peak (its resident memory)`
+        (remedies.length === 1
+          ? `only ${remedies[0]} holds it`
+          : `${remedies.slice(0, -1).join(", ")}, or ${remedies.at(-1)}`)
       );
     },
   },

@@ -195,11 +195,28 @@ const instanceType = z
 export const MAX_APP_PROCESSES = 32;
 
 /**
+ * The fewest app processes a server gets by default. With 2, a release that dies just after its
+ * settle window, while the deploy moves the other process, leaves nothing of the old release in
+ * rotation: the server answered 502 to everything, GETs too, for about a second, twice in one
+ * deploy (review BW: 1,000 to 4,900 failed GETs under load). With 3, one process of the old
+ * release serves until the deploy sees the death and rolls back: only the requests in flight on
+ * the dying process fail, as with any crash.
+ */
+export const MIN_DEFAULT_PROCESSES = 3;
+
+/** The app processes a server of `instanceType` runs when the file sets none: one per vCPU, at least 3, at most 32. */
+export function defaultProcesses(instanceType: string): number {
+  return Math.min(MAX_APP_PROCESSES, Math.max(MIN_DEFAULT_PROCESSES, vcpusOf(instanceType) ?? 1));
+}
+
+/**
  * MiB one app process is counted at when the file sets no `app.processMemoryMb`: the sample app
  * peaked at 60 MiB resident under a load of GETs and 20-KB POSTs (docs/inside-the-server.md#memory), and a
  * release grows.
  */
 export const DEFAULT_PROCESS_MEMORY_MB = 80;
+/** The least `app.processMemoryMb` taken: a Node.js process is about 40 MiB resident before it does anything. */
+export const MIN_PROCESS_MEMORY_MB = 16;
 
 const app = z
   .strictObject({
@@ -213,7 +230,7 @@ const app = z
       .describe(
         `App processes per server behind its nginx, on ports ${FIRST_APP_PORT} and up; default one per vCPU of instanceType, at least 3 and at most ${MAX_APP_PROCESSES} (1 means every deploy briefly stops the server; 2, that a release dying just after its settle window can: docs/releases.md)`,
       ),
-    processMemoryMb: intRange(16, 65536)
+    processMemoryMb: intRange(MIN_PROCESS_MEMORY_MB, 65536)
       .default(DEFAULT_PROCESS_MEMORY_MB)
       .describe(
         `MiB one app process takes at its peak (its resident memory under load), for the check that the server's memory holds every process, the system and a local database; default ${DEFAULT_PROCESS_MEMORY_MB} (the sample app's 60 and some room): measure your own app's`,
