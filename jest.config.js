@@ -49,6 +49,8 @@ const PROGRAMS = [
   "<rootDir>/__tests__/artifact/releases.test.ts",
   "<rootDir>/__tests__/artifact/tar.test.ts",
   "<rootDir>/__tests__/tmpfs.test.ts",
+  // the OS update's script in bash, with stand-ins for rpm and dnf
+  "<rootDir>/__tests__/constructs/os-update-script.test.ts",
   "<rootDir>/__tests__/userdata/database-files.test.ts",
   "<rootDir>/__tests__/userdata/in-server-files.test.ts",
   "<rootDir>/__tests__/workflows.test.ts",

@@ -134,6 +134,7 @@ describe("the field reference", () => {
 describe("the every-field example", () => {
   const every = example("every-field");
   const alternatives = example("alternatives");
+  const fixedServer = example("fixed-server");
 
   test("validates through the real loader, with only the example values left to replace", () => {
     const env = load(every);
@@ -166,8 +167,15 @@ describe("the every-field example", () => {
     });
   });
 
+  test("the fixed server's field laid over dev's file validates too: its OS release", () => {
+    const dev = fs.readFileSync(path.join(PROJECT_ROOT, "environments", "dev", "config.yaml"), "utf8");
+    const env = load(JSON.stringify(overlay(parse(dev), parse(fixedServer))));
+    expect(env.layout).toBe("single-server");
+    expect(env.app.osRelease).toMatch(/^2023\./);
+  });
+
   test("between them, every field of the reference is set", () => {
-    const set = new Set([...pathsSet(parse(every)), ...pathsSet(parse(alternatives))]);
+    const set = new Set([...pathsSet(parse(every)), ...pathsSet(parse(alternatives)), ...pathsSet(parse(fixedServer))]);
     const missing = referenceFields()
       .map((f) => f.path)
       .filter((p) => !set.has(p));

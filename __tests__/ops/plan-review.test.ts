@@ -10,6 +10,7 @@ import {
 import { userDataBase64, userDataScript } from "../../src/userdata/encode";
 import { create, destroy, planDocument, read, replace, resourceChange, unchanged, update } from "./plan-fixtures";
 import { address, appDbSplit, documentOf, loadBalanced, singleServer } from "./stacks";
+import { environmentStack } from "../environment-stack";
 
 const prod = loadBalanced();
 const single = singleServer();
@@ -940,6 +941,42 @@ describe("plan review: changes that look safe but are not", () => {
         documentOf(fleet),
       ).findings,
     ).toEqual([]);
+  });
+
+  test("an OS update to a new release is noted, naming it and the reboot it may cost; the same release again is not", () => {
+    const updated = environmentStack("dev", {
+      layout: "single-server",
+      network: { cidr: "10.50.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"], natGateways: "none" },
+      app: { instanceType: "t3.small", version: "1.0.0", osRelease: "2023.9.20251117" },
+    });
+    const deployDocument = updated.resources("aws_ssm_document").find((d) => d.values.name === "shop-dev-deploy")!;
+    const document = `aws_ssm_document.${deployDocument.name}`;
+    const osDocument = updated.resources("aws_ssm_document").find((d) => d.values.name === "shop-dev-app-os")!;
+    const osAddress = `aws_ssm_document.${osDocument.name}`;
+    expect(osAddress).not.toBe(document);
+    const content = osDocument.values.content as string;
+    const review = (change: ReturnType<typeof create>) =>
+      reviewPlan(planDocument({ resourceChanges: [change] }), documentOf(updated), { environment: "dev" });
+
+    const first = review(create(osAddress, { content }));
+    expect(first.findings.map((f) => [f.blocks, f.message])).toEqual([
+      [
+        false,
+        "environments/dev: this apply updates the server's packages to Amazon Linux 2023 2023.9.20251117 and reboots it " +
+          "if the update needs it: about a minute in which it answers nothing; apply at a quiet time (docs/operations.md#os-updates)",
+      ],
+    ]);
+    expect(first.blocked).toBe(false);
+    const earlier = content.replace("release=2023.9.20251117", "release=2023.8.20250808");
+    expect(review(update(osAddress, { content: earlier }, { content })).findings[0].message).toContain(
+      "to Amazon Linux 2023 2023.9.20251117 (from the 2023.8.20250808 an earlier apply set) and reboots it",
+    );
+    // the script changed, the release did not: it runs again and installs nothing
+    const reworded = content.replace("nothing to install", "nothing new to install");
+    expect(review(update(osAddress, { content: reworded }, { content })).findings).toEqual([]);
+    // the deploy's own command is no OS update
+    const deployContent = deployDocument.values.content as string;
+    expect(review(update(document, { content: deployContent }, { content: deployContent + " " })).findings).toEqual([]);
   });
 
   test("single-server -> app-db-split as Terraform plans it, keeping the server (its boot script is ignored after creation), is blocked, saying to replace it on purpose once the data is moved", () => {

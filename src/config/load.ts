@@ -322,7 +322,13 @@ const RDS_ONLY_DATABASE_FIELDS = ["instanceClass", "multiAz", "allocatedStorageG
  */
 function inapplicableSettingProblems(layout: EnvironmentFile["layout"], raw: unknown): string[] {
   const file = raw as
-    { loadBalancer?: unknown; network?: { natGateways?: unknown }; database?: Record<string, unknown> } | undefined;
+    | {
+        loadBalancer?: unknown;
+        network?: { natGateways?: unknown };
+        database?: Record<string, unknown>;
+        app?: { osRelease?: unknown };
+      }
+    | undefined;
   const problems: string[] = [];
   if (layout !== "load-balanced" && file?.loadBalancer !== undefined) {
     problems.push(
@@ -333,6 +339,11 @@ function inapplicableSettingProblems(layout: EnvironmentFile["layout"], raw: unk
   if (layout !== "load-balanced" && (nat === "single" || nat === "per-az")) {
     problems.push(
       `network.natGateways does not apply to layout ${layout}, whose app server is in a public subnet and whose database needs no egress: a NAT gateway there is idle, and billed (none is the default here): remove it, or use layout load-balanced (got "${nat}")`,
+    );
+  }
+  if (layout === "load-balanced" && file?.app?.osRelease !== undefined) {
+    problems.push(
+      "app.osRelease does not apply to layout load-balanced, whose servers are replaced, not updated in place: each launches the AMI (the newest Amazon Linux 2023 with amiUpdates: latest, or the one pinned until npm run bump-ami): remove it",
     );
   }
   if (layout === "single-server") {

@@ -192,6 +192,13 @@ const instanceType = z
  * 15.8 KB with 32 processes, about 16.2 KB with 36 and 16.5 KB with 40 (release.test.ts synthesizes
  * it with the most processes).
  */
+/**
+ * An Amazon Linux 2023 release version, as `dnf --releasever` takes it and `rpm -q system-release`
+ * shows it: 2023.<minor>.<date>. Never `latest`: AWS's guidance is to update to a release tested
+ * before (dev's server first), and an apply that said `latest` would mean another release each time.
+ */
+export const AL2023_RELEASE_PATTERN = /^2023\.[0-9]{1,3}\.[0-9]{8}$/;
+
 export const MAX_APP_PROCESSES = 32;
 
 /**
@@ -275,6 +282,16 @@ const app = z
       .optional()
       .describe(
         "With ami al2023. pinned: the AMI resolved at the first apply stays until amiPinnedAt changes (npm run bump-ami -- <env>), so a new Amazon Linux release never rolls the servers with an unrelated change; latest: every apply follows AWS's newest. Default: pinned in production, latest elsewhere",
+      ),
+    osRelease: z
+      .string()
+      .regex(
+        AL2023_RELEASE_PATTERN,
+        "must be an Amazon Linux 2023 release version such as 2023.9.20251117 (the release notes list them; dnf check-release-update on the server names the newest)",
+      )
+      .optional()
+      .describe(
+        "single-server and app-db-split: the Amazon Linux 2023 release the server's packages are updated to in place (dnf upgrade --releasever), by the apply that sets it, rebooting when the update needs it; unset, the server keeps its AMI's packages (docs/operations.md#os-updates)",
       ),
     amiPinnedAt: z
       .string()

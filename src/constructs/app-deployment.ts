@@ -64,6 +64,8 @@ const MAX_STEP_SECONDS = 172_800;
  */
 export class AppDeployment extends Construct {
   public readonly documentName: string;
+  /** The association that runs the deploy: what waits for a deploy depends on it. */
+  public readonly association: SsmAssociation;
 
   constructor(scope: Construct, id: string, props: AppDeploymentProps) {
     super(scope, id);
@@ -121,7 +123,7 @@ export class AppDeployment extends Construct {
     });
     this.documentName = document.name;
 
-    new SsmAssociation(this, "Association", {
+    this.association = new SsmAssociation(this, "Association", {
       name: document.name,
       associationName: naming.name("deploy"),
       targets: [{ key: "InstanceIds", values: [props.instanceId] }],

@@ -1,5 +1,6 @@
 import { architectureOf } from "../config/instance-types";
 import { engineMajor, ENGINES, type Engine } from "../config/schema";
+import { OS_UPDATE_STEP } from "../userdata/os-update-script";
 import {
   describeReason,
   formatPath,
@@ -79,8 +80,8 @@ export const STATELESS_TYPES: Readonly<Record<string, string>> = {
   aws_autoscaling_policy: "a scaling rule, from the code",
   aws_lb_listener: "a load balancer's listener, from the code",
   aws_lb_target_group: "the fleet's registration with the load balancer",
-  aws_ssm_document: "the deploy command, from the code",
-  aws_ssm_association: "a run of the deploy command",
+  aws_ssm_document: "a command the apply runs on a server (the deploy, an OS update), from the code",
+  aws_ssm_association: "a run of such a command (an OS update's is noted: it may reboot the server)",
   aws_ssm_parameter: "a value the code sets",
   aws_s3_object: "a release uploaded from the stack's folder; the versioned bucket keeps the earlier versions",
   // ---- Domain ----
@@ -850,6 +851,47 @@ const fleetMetricNamespacesMoved: Finder = (rc, kind, { environment }) => {
   };
 };
 
+/**
+ * The OS update's command written with a release it did not have (src/constructs/os-update.ts):
+ * its association is replaced with it, so the apply runs `dnf upgrade` on the fixed server and
+ * reboots it when the update needs it, a minute or so in which it answers nothing. A note, so that
+ * whoever applies it picks the moment; the same release (a change of the script alone) runs again
+ * and installs nothing, and is not noted.
+ */
+const osUpdateRuns: Finder = (rc, kind, { environment }) => {
+  if (addressOf(rc)?.type !== "aws_ssm_document" || (kind !== "create" && kind !== "update" && kind !== "replace"))
+    return undefined;
+  const [before, after] = [
+    osUpdateRelease(values(rc.change.before).content),
+    osUpdateRelease(values(rc.change.after).content),
+  ];
+  if (!after || before === after) return undefined;
+  return {
+    address: rc.address,
+    blocks: false,
+    message:
+      `environments/${environment}: this apply updates the server's packages to Amazon Linux 2023 ${after}` +
+      (before ? ` (from the ${before} an earlier apply set)` : "") +
+      ` and reboots it if the update needs it: about a minute in which it answers nothing; apply at a quiet time ` +
+      `(docs/operations.md#os-updates)`,
+  };
+};
+
+/** The release an OS update command's content names (`release=<v>` in its one step), or undefined. */
+function osUpdateRelease(content: unknown): string | undefined {
+  if (typeof content !== "string") return undefined;
+  try {
+    const step = (
+      JSON.parse(content) as { mainSteps?: { name?: string; inputs?: { runCommand?: unknown } }[] }
+    ).mainSteps?.find((s) => s.name === OS_UPDATE_STEP);
+    const lines = Array.isArray(step?.inputs?.runCommand) ? (step.inputs.runCommand as unknown[]) : [];
+    const line = lines.find((l): l is string => typeof l === "string" && l.startsWith("release="));
+    return line?.slice("release=".length);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A boot script with the release of its first deploy (version and sha256) blanked out. */
 function withoutRelease(script: string): string {
   return script
@@ -923,6 +965,7 @@ const FINDINGS: readonly Finder[] = [
   bootScriptKept,
   metricNamespacesMoved,
   fleetMetricNamespacesMoved,
+  osUpdateRuns,
   boundaryWritten,
 ];
 

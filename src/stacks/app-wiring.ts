@@ -1,5 +1,6 @@
 import { TerraformOutput, type ITerraformDependable } from "cdktf";
 import { AppDeployment } from "../constructs/app-deployment";
+import { OsUpdate } from "../constructs/os-update";
 import { AppIdentity, type AppIdentityProps } from "../constructs/app-identity";
 import { AppServer } from "../constructs/app-server";
 import { ArtifactsBucket, RELEASE_KEY } from "../constructs/artifacts-bucket";
@@ -8,7 +9,7 @@ import { SiteDomain } from "../constructs/site-domain";
 import { hostedZoneOf } from "../config/rules";
 import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppDatabase, type AppHost } from "../userdata/app-host";
 import { bootScript, setUpMarker } from "../userdata/boot-script";
-import { DEPLOY_SCRIPT, deployTimeoutSeconds } from "../userdata/deploy-script";
+import { DEPLOY_LOCK, DEPLOY_SCRIPT, deployTimeoutSeconds } from "../userdata/deploy-script";
 import { ssmCommand, sshCommand } from "./connect";
 import type { AppDatabaseWiring } from "./database-wiring";
 import type { EnvironmentStack } from "./environment-stack";
@@ -153,7 +154,7 @@ export function addPublicAppServer(
     ],
   });
   // The server is never replaced to deploy: a new app.version reaches it through SSM.
-  new AppDeployment(stack, "AppDeployment", {
+  const deployment = new AppDeployment(stack, "AppDeployment", {
     naming,
     instanceId: server.instanceId,
     version: env.app.version,
@@ -163,6 +164,16 @@ export function addPublicAppServer(
     setUpMarker: setUpMarker(SERVER_PATHS),
     deployTimeoutSeconds: deployTimeoutSeconds(host),
   });
+  // Its packages move to a newer Amazon Linux 2023 release only when the file names one, after the deploy.
+  if (env.app.osRelease) {
+    new OsUpdate(stack, "OsUpdate", {
+      naming,
+      instanceId: server.instanceId,
+      release: env.app.osRelease,
+      deployLock: `${SERVER_PATHS.appRoot}/${DEPLOY_LOCK}`,
+      after: deployment.association,
+    });
+  }
   // A domain points at the Elastic IP (plain HTTP: a server without a load balancer has no certificate).
   const domain = env.domain
     ? new SiteDomain(stack, "Domain", { naming, name: env.domain.name, hostedZone: hostedZoneOf(env.domain) })

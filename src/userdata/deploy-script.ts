@@ -31,6 +31,9 @@ function moveSeconds(host: AppHost): number {
   return Math.ceil(2 * stop + startTimeoutSeconds(host) + 3);
 }
 
+/** The deploy's lock file in the app root: one deploy at a time, and no OS update during one (os-update.ts). */
+export const DEPLOY_LOCK = "deploy.lock";
+
 /**
  * How long a deploy waits for a port already on its version, but held out of rotation (a crashed
  * process starting again, or one a deploy cut off left settling), to settle: its restart delay,
@@ -197,7 +200,7 @@ export function deployScript(host: AppHost): string {
     'if [[ ! $lock_wait =~ ^[0-9]+$ ]]; then log "DEPLOY_LOCK_WAIT must be whole seconds (got $lock_wait)"; exit 64; fi',
     `held_wait=\${DEPLOY_HELD_WAIT:-${heldWaitSeconds(host)}}`,
     'if [[ ! $held_wait =~ ^[0-9]+$ ]]; then log "DEPLOY_HELD_WAIT must be whole seconds (got $held_wait)"; exit 64; fi',
-    'exec 9>"$APP_ROOT/deploy.lock"',
+    `exec 9>"$APP_ROOT/${DEPLOY_LOCK}"`,
     'flock -w "$lock_wait" 9 || { log "another deploy is still running after $lock_wait s; nothing changed"; exit 75; }',
     "",
     ...fetch,

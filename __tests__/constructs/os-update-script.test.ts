@@ -1,0 +1,157 @@
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { osUpdateScript, SSM_REBOOT_EXIT_CODE } from "../../src/userdata/os-update-script";
+import { tempDir } from "../helpers";
+
+// The OS update's script (src/constructs/os-update.ts) run in bash, as SSM's agent runs it, with
+// stand-ins on PATH for what only an Amazon Linux 2023 server has: `cloud-init`, `rpm` and `dnf`
+// (they keep the installed release and packages in files the test controls). `flock` is the real one.
+
+const RELEASE = "2023.9.20251117";
+const OLDER = "2023.8.20250808";
+
+const STAND_INS: Record<string, string> = {
+  "cloud-init": `#!/bin/bash
+echo "cloud-init $*" >> "$STATE/calls"
+exit 0`,
+  rpm: `#!/bin/bash
+case "$*" in
+  "-q --qf %{VERSION} system-release") cat "$STATE/release" ;;
+  "-qa") cat "$STATE/packages" ;;
+  *) echo "stand-in rpm: $*" >&2; exit 2 ;;
+esac`,
+  dnf: `#!/bin/bash
+echo "dnf $*" >> "$STATE/calls"
+case "$1 $2" in
+  "-y upgrade")
+    [[ -e $STATE/dnf-fails ]] && { echo "Error: Failed to download metadata for repo 'amazonlinux'" >&2; exit 1; }
+    want=\${3#--releasever=}
+    # dnf never downgrades: a newer release stays
+    have=$(cat "$STATE/release")
+    if [[ $want != "$have" && $(printf '%s\n' "$want" "$have" | sort -V | tail -1) == "$want" ]]; then
+      echo "$want" > "$STATE/release"
+      echo "kernel-6.1.$want" >> "$STATE/packages"
+    fi ;;
+  "needs-restarting -r")
+    [[ -e $STATE/no-needs-restarting ]] && { echo "No such command: needs-restarting." >&2; exit 1; }
+    [[ -e $STATE/reboot-needed ]] && exit 1
+    exit 0 ;;
+  "needs-restarting -s")
+    [[ -e $STATE/no-needs-restarting ]] && exit 1
+    cat "$STATE/services" 2>/dev/null ;;
+  *) echo "stand-in dnf: $*" >&2; exit 2 ;;
+esac`,
+};
+
+interface Server {
+  readonly state: string;
+  readonly lock: string;
+  readonly bin: string;
+}
+
+function server(release: string): Server {
+  const dir = tempDir("os-update-");
+  const state = path.join(dir, "state");
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(state);
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(state, "release"), `${release}\n`);
+  fs.writeFileSync(path.join(state, "packages"), `bash-5.2\nkernel-6.1.${release}\nnginx-1.24\n`);
+  for (const [name, body] of Object.entries(STAND_INS)) fs.writeFileSync(path.join(bin, name), body, { mode: 0o755 });
+  return { state, lock: path.join(dir, "deploy.lock"), bin };
+}
+
+function runUpdate(s: Server, lockWaitSeconds = 1): { status: number | null; stdout: string; calls: string[] } {
+  const script = osUpdateScript(RELEASE, s.lock, lockWaitSeconds).join("\n");
+  const result = spawnSync("bash", ["--norc", "-c", script], {
+    encoding: "utf8",
+    env: { PATH: `${s.bin}:${process.env.PATH}`, STATE: s.state },
+  });
+  const calls = fs.existsSync(path.join(s.state, "calls"))
+    ? fs.readFileSync(path.join(s.state, "calls"), "utf8").trim().split("\n")
+    : [];
+  return { status: result.status, stdout: result.stdout + result.stderr, calls };
+}
+
+const flag = (s: Server, name: string, content = "") => fs.writeFileSync(path.join(s.state, name), content);
+const release = (s: Server) => fs.readFileSync(path.join(s.state, "release"), "utf8").trim();
+
+describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the real flock)", () => {
+  test("updates to the release after first boot, and reboots (exit 194) when the kernel needs it; run again after the reboot, it installs nothing and ends", () => {
+    const s = server(OLDER);
+    flag(s, "reboot-needed");
+    const first = runUpdate(s);
+    expect(first.status).toBe(SSM_REBOOT_EXIT_CODE);
+    expect(first.calls.slice(0, 2)).toEqual(["cloud-init status --wait", `dnf -y upgrade --releasever=${RELEASE}`]);
+    expect(first.stdout).toContain(`os-update: updated from ${OLDER} to ${RELEASE}`);
+    expect(first.stdout).toContain("os-update: rebooting");
+    expect(release(s)).toBe(RELEASE);
+    // the agent reboots the server and runs the script again
+    fs.rmSync(path.join(s.state, "reboot-needed"));
+    const second = runUpdate(s);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toContain(
+      `os-update: nothing to install: the server is on ${RELEASE} (app.osRelease ${RELEASE})`,
+    );
+  });
+
+  test("a service still running an old version is a reboot too; nothing running an old version is none", () => {
+    const services = server(OLDER);
+    flag(services, "services", "nginx.service\n");
+    expect(runUpdate(services).status).toBe(SSM_REBOOT_EXIT_CODE);
+
+    const none = server(OLDER);
+    const result = runUpdate(none);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("os-update: nothing runs an old version: no reboot");
+    expect(release(none)).toBe(RELEASE);
+  });
+
+  test("a dnf without needs-restarting reboots rather than leave old versions running", () => {
+    const s = server(OLDER);
+    flag(s, "no-needs-restarting");
+    expect(runUpdate(s).status).toBe(SSM_REBOOT_EXIT_CODE);
+  });
+
+  test("a server on a newer release (its AMI's) is left as it is: nothing installed, no reboot", () => {
+    const s = server("2023.10.20260101");
+    flag(s, "reboot-needed"); // a reboot pending from something else is not this update's to do
+    const result = runUpdate(s);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("nothing to install: the server is on 2023.10.20260101");
+    expect(release(s)).toBe("2023.10.20260101");
+  });
+
+  test("a failed dnf fails the run (and the apply), naming the release it stays on, and never reboots", () => {
+    const s = server(OLDER);
+    flag(s, "dnf-fails");
+    flag(s, "reboot-needed");
+    const result = runUpdate(s);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain(
+      `os-update: dnf upgrade --releasever=${RELEASE} failed: the server stays on ${OLDER}`,
+    );
+    expect(result.calls).not.toContain("dnf needs-restarting -r");
+  });
+
+  test("never during a deploy: it waits for the deploy's lock, and fails with nothing changed (exit 75) when the deploy outlasts the wait", async () => {
+    const s = server(OLDER);
+    fs.writeFileSync(s.lock, "");
+    // a deploy holding the lock, as the deploy script does (exec 9>"$APP_ROOT/deploy.lock"; flock 9)
+    const deploy = spawn("flock", ["--close", s.lock, "sleep", "5"], { stdio: "ignore" });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const held = runUpdate(s, 1);
+      expect(held.status).toBe(75);
+      expect(held.stdout).toContain("os-update: a deploy still runs after 1 s: nothing was updated");
+      expect(held.calls).not.toContain(`dnf -y upgrade --releasever=${RELEASE}`);
+      expect(release(s)).toBe(OLDER);
+    } finally {
+      deploy.kill();
+    }
+    await new Promise((resolve) => deploy.on("close", resolve));
+    expect(runUpdate(s, 1).status).toBe(0);
+    expect(release(s)).toBe(RELEASE);
+  });
+});

@@ -1,0 +1,99 @@
+import { parseEnvironment } from "../../src/config/load";
+import { osUpdateScript } from "../../src/userdata/os-update-script";
+import { environmentStack } from "../environment-stack";
+import { bootScriptOf, environmentFile, ref, writtenFile, type Synthesized } from "../helpers";
+
+/** A fixed server's OS updated in place to `app.osRelease` (docs/operations.md#os-updates); the script itself: os-update-script.test.ts. */
+
+const RELEASE = "2023.9.20251117";
+const network = {
+  cidr: "10.50.0.0/16",
+  availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
+  natGateways: "none",
+};
+
+function fixedServer(layout: string, osRelease?: string): Synthesized {
+  return environmentStack("test", {
+    layout,
+    network,
+    app: { instanceType: "t3.small", version: "1.0.0", ...(osRelease && { osRelease }) },
+  });
+}
+
+const documentNamed = (json: Synthesized, name: string) =>
+  json.resources("aws_ssm_document").find((d) => d.values.name === name)!;
+const associationOf = (json: Synthesized, document: ReturnType<typeof documentNamed>) =>
+  json.resources("aws_ssm_association").find((a) => a.values.name === ref(document, "aws_ssm_document", "name"))!;
+
+describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layout) => {
+  const json = fixedServer(layout, RELEASE);
+  const document = documentNamed(json, "shop-test-app-os");
+  const association = associationOf(json, document);
+  const content = JSON.parse(document.values.content);
+
+  test("an SSM command updates the server's packages to the release, and the apply waits for it", () => {
+    expect(document.values.document_type).toBe("Command");
+    const lines: string[] = content.mainSteps[0].inputs.runCommand;
+    expect(lines[0]).toBe("#!/bin/bash");
+    expect(lines).toContain(`release=${RELEASE}`);
+    expect(lines).toContainEqual(expect.stringContaining('dnf -y upgrade --releasever="$release"'));
+    const instance = json.resources("aws_instance")[0];
+    expect(association.values.targets).toEqual([{ key: "InstanceIds", values: [ref(instance, "aws_instance")] }]);
+    // first boot (30 min), the deploy lock (5 min), dnf (30 min), a reboot and the second run (10 min), the agent's pick-up (5 min)
+    expect(Number(content.mainSteps[0].inputs.timeoutSeconds)).toBe(1800 + 300 + 1800);
+    expect(association.values.wait_for_success_timeout_seconds).toBe(1800 + 300 + 1800 + 600 + 300);
+    expect(association.values.max_errors).toBe("0");
+  });
+
+  test("a new release is a new run: the release is in the document, whose change replaces the association", () => {
+    expect(association.values.lifecycle.replace_triggered_by).toEqual([`aws_ssm_document.${document.name}`]);
+    expect(association.values.parameters).toBeUndefined();
+    const later = documentNamed(fixedServer(layout, "2023.10.20260115"), "shop-test-app-os");
+    expect(later.values.content).not.toBe(document.values.content);
+    expect(JSON.parse(later.values.content).mainSteps[0].inputs.runCommand).toContain("release=2023.10.20260115");
+  });
+
+  test("it runs after the deploy of the same apply, under the deploy script's own lock", () => {
+    const deploy = associationOf(json, documentNamed(json, "shop-test-deploy"));
+    expect(association.values.depends_on).toEqual([`aws_ssm_association.${deploy.name}`]);
+    const deployScript = writtenFile(bootScriptOf(json), "/opt/app/bin/deploy");
+    expect(deployScript).toContain('exec 9>"$APP_ROOT/deploy.lock"');
+    expect(deployScript).toContain("APP_ROOT=/opt/app");
+    expect(content.mainSteps[0].inputs.runCommand).toContain("exec 9>>/opt/app/deploy.lock");
+  });
+});
+
+describe("without app.osRelease, or on a fleet", () => {
+  test("a fixed server without it keeps its AMI's packages: no update command", () => {
+    for (const layout of ["single-server", "app-db-split"]) {
+      const json = fixedServer(layout);
+      expect(json.resources("aws_ssm_document").map((d) => d.values.name)).toEqual(["shop-test-deploy"]);
+    }
+  });
+
+  test("load-balanced refuses it: its servers are replaced from the AMI, never updated in place", () => {
+    expect(
+      parseEnvironment(
+        "dev",
+        environmentFile({ app: { instanceType: "t3.small", version: "1.0.0", osRelease: RELEASE } }),
+      ).problems,
+    ).toEqual([
+      "app.osRelease does not apply to layout load-balanced, whose servers are replaced, not updated in place: each launches the AMI (the newest Amazon Linux 2023 with amiUpdates: latest, or the one pinned until npm run bump-ami): remove it",
+    ]);
+  });
+
+  test.each(["latest", "2023", "2023.9", "2023.9.2025111", "2024.1.20250101", "2023.9.20251117; reboot"])(
+    "a release that is not 2023.<n>.<date> is refused, naming the field and an example: %s",
+    (osRelease) => {
+      const file = environmentFile({
+        layout: "single-server",
+        app: { instanceType: "t3.small", version: "1.0.0", osRelease },
+      });
+      expect(parseEnvironment("dev", file).problems).toEqual([
+        `app.osRelease must be an Amazon Linux 2023 release version such as 2023.9.20251117 (the release notes list them; dnf check-release-update on the server names the newest) (got "${osRelease}")`,
+      ]);
+      // and the script refuses it on its own, should another caller pass one
+      expect(() => osUpdateScript(osRelease, "/opt/app/deploy.lock")).toThrow(/not an Amazon Linux 2023 release/);
+    },
+  );
+});

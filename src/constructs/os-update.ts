@@ -1,0 +1,81 @@
+import { SsmAssociation } from "@cdktf/provider-aws/lib/ssm-association";
+import { SsmDocument } from "@cdktf/provider-aws/lib/ssm-document";
+import type { TerraformResource } from "cdktf";
+import { Construct } from "constructs";
+import type { Naming } from "../naming";
+import { FIRST_BOOT_SECONDS } from "../userdata/boot-script";
+import {
+  OS_UPDATE_DNF_SECONDS,
+  OS_UPDATE_LOCK_WAIT_SECONDS,
+  OS_UPDATE_STEP,
+  osUpdateScript,
+} from "../userdata/os-update-script";
+
+export interface OsUpdateProps {
+  readonly naming: Naming;
+  /** The server to update (a single server, or app-db-split's app server). */
+  readonly instanceId: string;
+  /** The Amazon Linux 2023 release to update its packages to (`app.osRelease`), e.g. 2023.9.20251117. */
+  readonly release: string;
+  /**
+   * The deploy script's lock file: the update takes it, so that it never runs (or reboots the
+   * server) while a deploy moves the app's processes.
+   */
+  readonly deployLock: string;
+  /** The deploy's association: on an apply that runs both, the update waits for the deploy to end. */
+  readonly after: TerraformResource;
+}
+
+/** Seconds a reboot and the update's second run (after it, with nothing left to install) may take. */
+const REBOOT_SECONDS = 600;
+/** Seconds beyond the document's time limit that the apply waits: the agent on a booting server registers late. */
+const PICK_UP_SECONDS = 300;
+
+/**
+ * Updates a fixed server's packages in place to an Amazon Linux 2023 release (`app.osRelease`):
+ * an SSM Command document whose script names the release, and an association that runs it on the
+ * server. A new release changes the document, which replaces the association
+ * (`replace_triggered_by`): every release is a create, which SSM runs at once and the apply waits
+ * for, failing when the update failed. Load-balanced servers are never updated in place: each is
+ * launched from the AMI (see app-fleet.ts).
+ */
+export class OsUpdate extends Construct {
+  constructor(scope: Construct, id: string, props: OsUpdateProps) {
+    super(scope, id);
+    const { naming } = props;
+    const timeoutSeconds = FIRST_BOOT_SECONDS + OS_UPDATE_LOCK_WAIT_SECONDS + OS_UPDATE_DNF_SECONDS;
+    const document = new SsmDocument(this, "Document", {
+      name: naming.name("app-os"),
+      documentType: "Command",
+      documentFormat: "JSON",
+      content: JSON.stringify({
+        schemaVersion: "2.2",
+        description: `Update the server's packages to Amazon Linux 2023 release ${props.release}, rebooting when the update needs it`,
+        mainSteps: [
+          {
+            action: "aws:runShellScript",
+            name: OS_UPDATE_STEP,
+            inputs: {
+              // First boot, the wait for the lock and dnf: SSM stops the script at this limit.
+              timeoutSeconds: String(timeoutSeconds),
+              runCommand: osUpdateScript(props.release, props.deployLock),
+            },
+          },
+        ],
+      }),
+      tags: naming.tags("app-os"),
+    });
+    new SsmAssociation(this, "Association", {
+      name: document.name,
+      associationName: naming.name("app-os"),
+      targets: [{ key: "InstanceIds", values: [props.instanceId] }],
+      complianceSeverity: "HIGH",
+      maxConcurrency: "1",
+      maxErrors: "0",
+      waitForSuccessTimeoutSeconds: timeoutSeconds + REBOOT_SECONDS + PICK_UP_SECONDS,
+      dependsOn: [props.after],
+      // A bare `type.name` address, as the deploy's association has (hashicorp/terraform-cdk#3196).
+      lifecycle: { replaceTriggeredBy: [`${document.terraformResourceType}.${document.friendlyUniqueId}`] },
+    });
+  }
+}
