@@ -7,6 +7,7 @@ import {
   entriesFromGitTree,
   readReleases,
   recordRelease,
+  releasesFileContent,
   resolveEnvironmentReleases,
   resolveRelease,
   RELEASES_FILE,
@@ -78,6 +79,43 @@ test("npm run release records version, git tree and tarball checksum, and is ide
   expect([...releases.keys()]).toEqual(["1.0.0", "1.1.0"]);
   expect(releases.get("1.1.0")!.tree).toBe(git(root, "rev-parse", "HEAD:app").trim());
   expect(recordRelease(root)).toEqual({ record: releases.get("1.1.0"), added: false });
+});
+
+test("npm run release keeps what someone wrote in releases.yaml: comments stay, the new entry goes in version order", () => {
+  // a file never edited by hand comes out as the generated one
+  expect(fs.readFileSync(path.join(root, RELEASES_FILE), "utf8")).toBe(
+    releasesFileContent(readReleases(root).values()),
+  );
+  const repo = tempDir("releases-comments-");
+  git(repo, "init", "-q", "-b", "main");
+  writeApp(repo, "1.9.0", "// nine\n");
+  git(repo, "add", "app");
+  git(repo, "commit", "-q", "-m", "app 1.9.0");
+  recordRelease(repo);
+  const file = path.join(repo, RELEASES_FILE);
+  const edited = fs
+    .readFileSync(file, "utf8")
+    .replace("releases:\n", "# Team note: 1.9.0 is the last release before the schema change.\nreleases:\n")
+    .replace('  "1.9.0":\n', '  # hotfix for the login bug\n  "1.9.0":\n')
+    .replace(/(sha256: "[0-9a-f]{64}")\n/, "$1 # checked by ops on 12-01\n");
+  fs.writeFileSync(file, edited);
+  writeApp(repo, "1.10.0", "// ten\n");
+  git(repo, "commit", "-q", "-am", "app 1.10.0");
+  expect(recordRelease(repo).added).toBe(true);
+  const text = fs.readFileSync(file, "utf8");
+  expect(text.startsWith(edited.slice(0, edited.indexOf('  "1.9.0"')))).toBe(true);
+  expect(text).toContain("# Team note: 1.9.0 is the last release before the schema change.\nreleases:\n");
+  expect(text).toContain('  # hotfix for the login bug\n  "1.9.0":\n');
+  expect(text).toMatch(
+    /sha256: "[0-9a-f]{64}" # checked by ops on 12-01\n  "1\.10\.0":\n    tree: "[0-9a-f]{40}"\n    sha256: "[0-9a-f]{64}"\n$/,
+  );
+  expect([...readReleases(repo).keys()]).toEqual(["1.9.0", "1.10.0"]);
+  // an earlier version than the last goes before it (1.9.1 between 1.9.0 and 1.10.0), by number, not text
+  writeApp(repo, "1.9.1", "// nine, fixed\n");
+  git(repo, "commit", "-q", "-am", "app 1.9.1");
+  recordRelease(repo);
+  expect([...readReleases(repo).keys()]).toEqual(["1.9.0", "1.9.1", "1.10.0"]);
+  expect(fs.readFileSync(file, "utf8")).toContain("# Team note: 1.9.0 is the last release");
 });
 
 test("an older release is rebuilt from history while app/ is at a newer version, byte for byte", () => {

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { replaceFile } from "../replace-file";
 import { makeFolder } from "../make-folder";
-import { parseDocument } from "yaml";
+import { isMap, Pair, parseDocument, Scalar, YAMLMap } from "yaml";
 import { SHA256_PATTERN, VERSION_PATTERN } from "../userdata/app-host";
 import { ConfigError } from "../config/errors";
 import { DependencyError, dependencyEntries } from "./app-dependencies";
@@ -107,6 +107,33 @@ export function releasesFileContent(releases: Iterable<ReleaseRecord>): string {
     lines.push(`  "${r.version}":`, `    tree: "${r.tree}"`, `    sha256: "${r.sha256}"`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * `text` (a releases.yaml) with `record` added among its releases in version order, everything
+ * else as it was: comments someone wrote (a note on why a release exists, say) stay where they are,
+ * and an entry has the quoting the generated file gives it, so that a file never edited by hand
+ * comes out exactly as `releasesFileContent` writes it.
+ */
+export function withRelease(text: string, record: ReleaseRecord): string {
+  const document = parseDocument(text);
+  const quoted = (value: string) => Object.assign(new Scalar(value), { type: Scalar.QUOTE_DOUBLE });
+  const entry = new YAMLMap();
+  entry.add(new Pair(new Scalar("tree"), quoted(record.tree)));
+  entry.add(new Pair(new Scalar("sha256"), quoted(record.sha256)));
+  let releases = document.get("releases", true);
+  if (!isMap(releases)) {
+    releases = new YAMLMap();
+    document.set("releases", releases);
+  }
+  const items = (releases as YAMLMap<Scalar, unknown>).items;
+  const after = items.findIndex(
+    (pair) => String(pair.key?.value ?? pair.key).localeCompare(record.version, "en", { numeric: true }) > 0,
+  );
+  const pair = new Pair(quoted(record.version), entry);
+  if (after === -1) items.push(pair);
+  else items.splice(after, 0, pair);
+  return document.toString({ lineWidth: 0 });
 }
 
 // ---- The files of a release ----
@@ -376,7 +403,11 @@ export function recordRelease(root: string): RecordedRelease {
   const bytes = tarGz(releaseEntries(entries));
   const record = { version, tree, sha256: sha256Hex(bytes) };
   releases.set(version, record);
-  replaceFile(path.join(root, RELEASES_FILE), releasesFileContent(releases.values()));
+  const file = path.join(root, RELEASES_FILE);
+  replaceFile(
+    file,
+    fs.existsSync(file) ? withRelease(fs.readFileSync(file, "utf8"), record) : releasesFileContent(releases.values()),
+  );
   return { record, added: true };
 }
 
