@@ -374,9 +374,11 @@ describe("how long a deploy on a server without a load balancer is waited for", 
     const migrations = deployScript.match(/timeout -k (\d+) "\$\{APP_MIGRATE_TIMEOUT:-(\d+)\}"/)!;
     const content = JSON.parse(json.resources("aws_ssm_document")[0].values.content);
     const runCommand: string[] = content.mainSteps[0].inputs.runCommand;
+    // a port found held out of rotation on the deploy's version is waited for once (review CA)
+    const heldWait = seconds(deployScript, /^held_wait=\$\{DEPLOY_HELD_WAIT:-(\d+)\}$/m);
     return {
-      // every process moved and moved back, after the release's migrations (killed after their grace)
-      rollout: 2 * processes * move + Number(migrations[1]) + Number(migrations[2]),
+      // every process waited for once, moved and moved back, after the release's migrations (killed after their grace)
+      rollout: processes * (heldWait + 2 * move) + Number(migrations[1]) + Number(migrations[2]),
       document: Number(content.mainSteps[0].inputs.timeoutSeconds),
       documentLockWait: seconds(
         runCommand.find((line) => line.includes("bin/deploy"))!,
@@ -406,6 +408,17 @@ describe("how long a deploy on a server without a load balancer is waited for", 
       expect(times.documentLockWait).toBeLessThanOrEqual(10 * 60);
     },
   );
+
+  test("docs/releases.md's table of the limits is what the stacks set", () => {
+    const page = fs.readFileSync(path.join(PROJECT_ROOT, "docs", "releases.md"), "utf8");
+    const n = (text: string) => Number(text.replace(/[^\d]/g, ""));
+    const rows = [...page.matchAll(/^\| (\d+)[^|]*\| yes +\| ([\d,]+) s +\| ([\d,]+) s +\| ([\d,]+) s/gm)];
+    expect(rows.map((row) => row[1])).toEqual(["2", "4", String(MAX_APP_PROCESSES)]);
+    for (const [, processes, limit, document, apply] of rows) {
+      const times = processes === "2" ? fewest : processes === "4" ? deploy(4) : most;
+      expect([n(limit), n(document), n(apply)]).toEqual([times.defaultLockWait, times.document, times.apply]);
+    }
+  });
 
   test("the limits grow with the processes (a fixed 15 minutes cut off a rollback of 40)", () => {
     expect(most.document - fewest.document).toBeGreaterThanOrEqual(most.rollout - fewest.rollout);

@@ -39,9 +39,8 @@ export const DEPLOY_LOCK = "deploy.lock";
  * process starting again, or one a deploy cut off left settling), to settle: its restart delay,
  * the settle window and 15 s for the process to start (a start may take up to the unit's
  * TimeoutStartSec: one slower than this is restarted). One still held then is moved; one whose
- * unit is not running is not waited for. (Not in `deployTimeoutSeconds`: 26 s a port as shipped,
- * 832 s with 32 held at once, within the SSM document's 30 minutes for a first boot, which a later
- * deploy does not use.)
+ * unit is not running is not waited for. Each port is waited for once at most: `deployTimeoutSeconds`
+ * counts it for every port (26 s a port as shipped).
  */
 export function heldWaitSeconds(host: AppHost): number {
   const { rotation } = hostTimings(host);
@@ -58,14 +57,16 @@ function beforeMovesSeconds(host: AppHost): number {
 
 /**
  * The longest a deploy on `host` runs while it still makes progress: fetching the release, the
- * migrations' time limit, and every process moved and moved back (a failed deploy returns all it
- * moved), each move at most `moveSeconds`. What waits for a deploy waits this long (the SSM
- * document that runs it; a person's deploy, for the lock), so that a deploy is never cut off
- * half-way through its rollout or rollback, which would leave processes on two versions and one
- * possibly out of rotation. 1,312 s for 2 processes without a database; 12,622 s for 32 with one.
+ * migrations' time limit, every port waited for once while it settles held out of rotation
+ * (`heldWaitSeconds`: a crashed process starting again), and every process moved and moved back (a
+ * failed deploy returns all it moved), each move at most `moveSeconds`. What waits for a deploy
+ * waits this long (the SSM document that runs it; a person's deploy, for the lock), so that a
+ * deploy is never cut off half-way through its rollout or rollback, which would leave processes on
+ * two versions and one possibly out of rotation. 1,364 s for 2 processes without a database;
+ * 13,454 s for 32 with one.
  */
 export function deployTimeoutSeconds(host: AppHost): number {
-  return beforeMovesSeconds(host) + 2 * host.appPorts.length * moveSeconds(host);
+  return beforeMovesSeconds(host) + host.appPorts.length * (heldWaitSeconds(host) + 2 * moveSeconds(host));
 }
 
 /**
