@@ -32,7 +32,9 @@ case "$1 $2" in
     if [[ $want != "$have" && $(printf '%s\n' "$want" "$have" | sort -V | tail -1) == "$want" ]]; then
       echo "$want" > "$STATE/release"
       echo "kernel-6.1.$want" >> "$STATE/packages"
-    fi ;;
+    fi
+    [[ -e $STATE/dnf-fails-after-install ]] && { echo "Error: Transaction failed" >&2; exit 1; }
+    exit 0 ;;
   "needs-restarting -r")
     [[ -e $STATE/no-needs-restarting ]] && { echo "No such command: needs-restarting." >&2; exit 1; }
     [[ -e $STATE/reboot-needed ]] && exit 1
@@ -48,6 +50,8 @@ interface Server {
   readonly state: string;
   readonly lock: string;
   readonly bin: string;
+  /** The update's own state folder (its note of a run that began installing on this boot). */
+  readonly updateState: string;
 }
 
 function server(release: string): Server {
@@ -59,11 +63,20 @@ function server(release: string): Server {
   fs.writeFileSync(path.join(state, "release"), `${release}\n`);
   fs.writeFileSync(path.join(state, "packages"), `bash-5.2\nkernel-6.1.${release}\nnginx-1.24\n`);
   for (const [name, body] of Object.entries(STAND_INS)) fs.writeFileSync(path.join(bin, name), body, { mode: 0o755 });
-  return { state, lock: path.join(dir, "deploy.lock"), bin };
+  return { state, lock: path.join(dir, "deploy.lock"), bin, updateState: path.join(dir, "os-update") };
 }
 
-function runUpdate(s: Server, lockWaitSeconds = 1): { status: number | null; stdout: string; calls: string[] } {
-  const script = osUpdateScript(RELEASE, s.lock, lockWaitSeconds).join("\n");
+function runUpdate(
+  s: Server,
+  lockWaitSeconds = 1,
+  rebootHoldSeconds = 1,
+): { status: number | null; stdout: string; calls: string[] } {
+  const script = osUpdateScript(RELEASE, {
+    deployLock: s.lock,
+    lockWaitSeconds,
+    stateDir: s.updateState,
+    rebootHoldSeconds,
+  }).join("\n");
   const result = spawnSync("bash", ["--norc", "-c", script], {
     encoding: "utf8",
     env: { PATH: `${s.bin}:${process.env.PATH}`, STATE: s.state },
@@ -75,6 +88,12 @@ function runUpdate(s: Server, lockWaitSeconds = 1): { status: number | null; std
 }
 
 const flag = (s: Server, name: string, content = "") => fs.writeFileSync(path.join(s.state, name), content);
+/** What a reboot changes for the script: the boot id its note was written on is no longer this boot's. */
+const rebooted = (s: Server) => {
+  const note = path.join(s.updateState, "installing");
+  if (fs.existsSync(note)) fs.writeFileSync(note, "an-earlier-boot\n");
+};
+const lockHeld = (s: Server) => spawnSync("flock", ["-n", s.lock, "true"]).status !== 0;
 const release = (s: Server) => fs.readFileSync(path.join(s.state, "release"), "utf8").trim();
 
 describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the real flock)", () => {
@@ -87,8 +106,9 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     expect(first.stdout).toContain(`os-update: updated from ${OLDER} to ${RELEASE}`);
     expect(first.stdout).toContain("os-update: rebooting");
     expect(release(s)).toBe(RELEASE);
-    // the agent reboots the server and runs the script again
+    // the agent reboots the server (a new boot id) and runs the script again
     fs.rmSync(path.join(s.state, "reboot-needed"));
+    rebooted(s);
     const second = runUpdate(s);
     expect(second.status).toBe(0);
     expect(second.stdout).toContain(
@@ -123,16 +143,53 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     expect(release(s)).toBe("2023.10.20260101");
   });
 
-  test("a failed dnf fails the run (and the apply), naming the release it stays on, and never reboots", () => {
+  test("a failed dnf fails the run (and the apply), naming the release the server is on, and never reboots", () => {
     const s = server(OLDER);
     flag(s, "dnf-fails");
     flag(s, "reboot-needed");
     const result = runUpdate(s);
     expect(result.status).toBe(1);
     expect(result.stdout).toContain(
-      `os-update: dnf upgrade --releasever=${RELEASE} failed: the server stays on ${OLDER}`,
+      `os-update: dnf upgrade --releasever=${RELEASE} failed: the server is on ${OLDER} (it was on ${OLDER})`,
     );
     expect(result.calls).not.toContain("dnf needs-restarting -r");
+  });
+
+  test("a run that installed and then failed leaves its boot noted: the next run on that boot reboots, though it installs nothing (review CC)", () => {
+    const s = server(OLDER);
+    // dnf's transaction went through (a new kernel), then it failed
+    flag(s, "dnf-fails-after-install");
+    flag(s, "reboot-needed");
+    const failed = runUpdate(s);
+    expect(failed.status).toBe(1);
+    expect(failed.stdout).toContain(`failed: the server is on ${RELEASE} (it was on ${OLDER})`);
+    // the apply runs it again (the failed association is tainted): nothing left to install, but a reboot is
+    fs.rmSync(path.join(s.state, "dnf-fails-after-install"));
+    const again = runUpdate(s);
+    expect(again.status).toBe(SSM_REBOOT_EXIT_CODE);
+    expect(again.stdout).toContain(
+      "nothing to install, but an earlier run installed packages on this boot and did not reboot",
+    );
+    // after the reboot: done, and the note is gone
+    fs.rmSync(path.join(s.state, "reboot-needed"));
+    rebooted(s);
+    expect(runUpdate(s).status).toBe(0);
+    expect(fs.existsSync(path.join(s.updateState, "installing"))).toBe(false);
+    // a note from an earlier boot is no reason to reboot: that boot's reboot happened
+    flag(s, "reboot-needed");
+    fs.writeFileSync(path.join(s.updateState, "installing"), "an-earlier-boot\n");
+    expect(runUpdate(s).status).toBe(0);
+  });
+
+  test("the deploy's lock stays held after the run asks for the reboot, so that no deploy starts moving processes before it (review CC)", async () => {
+    const s = server(OLDER);
+    flag(s, "reboot-needed");
+    fs.writeFileSync(s.lock, "");
+    expect(runUpdate(s, 1, 2).status).toBe(SSM_REBOOT_EXIT_CODE);
+    expect(lockHeld(s)).toBe(true);
+    // no reboot came: the lock is free again once the hold ends
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(lockHeld(s)).toBe(false);
   });
 
   test("never during a deploy: it waits for the deploy's lock, and fails with nothing changed (exit 75) when the deploy outlasts the wait", async () => {

@@ -45,6 +45,15 @@ describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layou
     expect(association.values.max_errors).toBe("0");
   });
 
+  test("the server gets the script as written: Terraform's template sequences (${, %{) are escaped in the document (review CC)", () => {
+    const lines: string[] = content.mainSteps[0].inputs.runCommand;
+    // what Terraform makes of each line: $${ and %%{ are a literal ${ and %{; a lone one would be a template
+    expect(lines.filter((line) => /[$%]\{/.test(line.replaceAll("$${", "").replaceAll("%%{", "")))).toEqual([]);
+    const unescaped = lines.map((line) => line.replaceAll("$${", "${").replaceAll("%%{", "%{"));
+    expect(unescaped).toEqual(osUpdateScript(RELEASE, { deployLock: "/opt/app/deploy.lock" }));
+    expect(unescaped).toContainEqual(expect.stringContaining("rpm -q --qf '%{VERSION}' system-release"));
+  });
+
   test("a new release is a new run: the release is in the document, whose change replaces the association", () => {
     expect(association.values.lifecycle.replace_triggered_by).toEqual([`aws_ssm_document.${document.name}`]);
     expect(association.values.parameters).toBeUndefined();
@@ -93,7 +102,9 @@ describe("without app.osRelease, or on a fleet", () => {
         `app.osRelease must be an Amazon Linux 2023 release version such as 2023.9.20251117 (the release notes list them; dnf check-release-update on the server names the newest) (got "${osRelease}")`,
       ]);
       // and the script refuses it on its own, should another caller pass one
-      expect(() => osUpdateScript(osRelease, "/opt/app/deploy.lock")).toThrow(/not an Amazon Linux 2023 release/);
+      expect(() => osUpdateScript(osRelease, { deployLock: "/opt/app/deploy.lock" })).toThrow(
+        /not an Amazon Linux 2023 release/,
+      );
     },
   );
 });

@@ -26,6 +26,11 @@ export interface OsUpdateProps {
   readonly after: TerraformResource;
 }
 
+/** `text` with Terraform's template sequences escaped: `${` as `$${`, `%{` as `%%{`. */
+export function escapeTemplates(text: string): string {
+  return text.replaceAll("${", "$${").replaceAll("%{", "%%{");
+}
+
 /** Seconds a reboot and the update's second run (after it, with nothing left to install) may take. */
 const REBOOT_SECONDS = 600;
 /** Seconds beyond the document's time limit that the apply waits: the agent on a booting server registers late. */
@@ -58,7 +63,8 @@ export class OsUpdate extends Construct {
             inputs: {
               // First boot, the wait for the lock and dnf: SSM stops the script at this limit.
               timeoutSeconds: String(timeoutSeconds),
-              runCommand: osUpdateScript(props.release, props.deployLock),
+              // Terraform reads ${ and %{ in a string as its templates: escaped, the server gets the script as written.
+              runCommand: osUpdateScript(props.release, { deployLock: props.deployLock }).map(escapeTemplates),
             },
           },
         ],

@@ -14,41 +14,74 @@ export const OS_UPDATE_STEP = "osUpdate";
 /** The exit code with which a script asks the SSM agent to reboot the server and run the script again. */
 export const SSM_REBOOT_EXIT_CODE = 194;
 
+/** Where the update notes, for the run after it, that it began installing on this boot. */
+export const OS_UPDATE_STATE_DIR = "/var/lib/app-os-update";
+/**
+ * Seconds the deploy's lock stays held after the update asks for a reboot: the SSM agent reboots
+ * the server a moment after the script ends, and a deploy waiting for the lock must not start
+ * moving processes in that moment (review CC). The reboot ends the holder; if no reboot comes, the
+ * lock is free again after this long.
+ */
+export const OS_UPDATE_REBOOT_HOLD_SECONDS = 900;
+
+export interface OsUpdateScriptOptions {
+  /** The deploy script's lock file (`$APP_ROOT/deploy.lock`). */
+  readonly deployLock: string;
+  /** @default OS_UPDATE_LOCK_WAIT_SECONDS */
+  readonly lockWaitSeconds?: number;
+  /** @default OS_UPDATE_STATE_DIR */
+  readonly stateDir?: string;
+  /** @default OS_UPDATE_REBOOT_HOLD_SECONDS */
+  readonly rebootHoldSeconds?: number;
+}
+
 /**
  * The update's script: after first boot (which installs the server's packages) and under the
  * deploy's lock, `dnf upgrade --releasever=<release>`; when it installed anything that a running
  * program still uses in its old version (`dnf needs-restarting`: the kernel, libraries, services),
  * exit 194, on which the SSM agent reboots the server and runs the script again (which then finds
- * nothing to install and ends). A server already on the release, or on a newer one (its AMI's),
- * is left as it is: dnf never downgrades.
+ * nothing to install and ends), the deploy's lock held until the reboot. A server already on the
+ * release, or on a newer one (its AMI's), is left as it is: dnf never downgrades.
+ *
+ * A run that began installing and did not reboot (dnf failed after its transaction, or SSM's time
+ * limit stopped it) leaves the boot's id in `stateDir`: the next run on the same boot asks
+ * `needs-restarting` even when it installs nothing itself (review CC: the server kept the old
+ * kernel and libraries while the apply that ran again succeeded).
  */
-export function osUpdateScript(
-  release: string,
-  deployLock: string,
-  lockWaitSeconds = OS_UPDATE_LOCK_WAIT_SECONDS,
-): string[] {
+export function osUpdateScript(release: string, options: OsUpdateScriptOptions): string[] {
   if (!AL2023_RELEASE_PATTERN.test(release)) throw new Error(`OsUpdate: not an Amazon Linux 2023 release: ${release}`);
+  const { deployLock } = options;
+  const lockWait = options.lockWaitSeconds ?? OS_UPDATE_LOCK_WAIT_SECONDS;
+  const state = options.stateDir ?? OS_UPDATE_STATE_DIR;
+  const hold = options.rebootHoldSeconds ?? OS_UPDATE_REBOOT_HOLD_SECONDS;
   return [
     // SSM's agent runs the lines as one file, through sh: this line makes it bash's
     "#!/bin/bash",
     "set -uo pipefail",
     `release=${release}`,
     'log() { echo "os-update: $*"; }',
+    "installed_release() { rpm -q --qf '%{VERSION}' system-release; }",
     // cloud-init exits 2 for "done with warnings"; a boot that failed is the deploy's to report
     "cloud-init status --wait >/dev/null",
-    "before_release=$(rpm -q --qf '%{VERSION}' system-release)",
     `exec 9>>${deployLock}`,
-    `if ! flock -w ${lockWaitSeconds} 9; then log "a deploy still runs after ${lockWaitSeconds} s: nothing was updated; apply again once it is done"; exit 75; fi`,
+    `if ! flock -w ${lockWait} 9; then log "a deploy still runs after ${lockWait} s: nothing was updated; apply again once it is done"; exit 75; fi`,
+    `mkdir -p ${state} && boot=$(cat /proc/sys/kernel/random/boot_id) || exit 1`,
+    // an earlier run on this boot that began installing and never rebooted
+    `pending=''; if [[ $(cat ${state}/installing 2>/dev/null) == "$boot" ]]; then pending=1; fi`,
+    `echo "$boot" >${state}/installing || exit 1`,
+    "before_release=$(installed_release)",
     "before=$(rpm -qa | sort | sha256sum)",
-    'if ! dnf -y upgrade --releasever="$release"; then log "dnf upgrade --releasever=$release failed: the server stays on $before_release (with what dnf installed before it failed, if anything)"; exit 1; fi',
+    'if ! dnf -y upgrade --releasever="$release"; then log "dnf upgrade --releasever=$release failed: the server is on $(installed_release) (it was on $before_release); the next run asks whether what was installed needs a reboot"; exit 1; fi',
     "after=$(rpm -qa | sort | sha256sum)",
-    "now=$(rpm -q --qf '%{VERSION}' system-release)",
-    'if [[ $before == "$after" ]]; then log "nothing to install: the server is on $now (app.osRelease $release)"; exit 0; fi',
-    'log "updated from $before_release to $now"',
+    "now=$(installed_release)",
+    `if [[ $before == "$after" && -z $pending ]]; then rm -f ${state}/installing; log "nothing to install: the server is on $now (app.osRelease $release)"; exit 0; fi`,
+    'if [[ $before == "$after" ]]; then log "nothing to install, but an earlier run installed packages on this boot and did not reboot"; else log "updated from $before_release to $now"; fi',
     // -r: exit 1 when the kernel or a core library needs a reboot; -s: the services still running
     // an old version. A dnf without the command fails it, and the server is rebooted.
-    'if dnf needs-restarting -r >/dev/null 2>&1 && [[ -z $(dnf needs-restarting -s 2>/dev/null) ]]; then log "nothing runs an old version: no reboot"; exit 0; fi',
+    `if dnf needs-restarting -r >/dev/null 2>&1 && [[ -z $(dnf needs-restarting -s 2>/dev/null) ]]; then rm -f ${state}/installing; log "nothing runs an old version: no reboot"; exit 0; fi`,
     `log "rebooting, so that the kernel, libraries and services run their new versions; the agent runs this again after it"`,
+    // the deploy's lock stays held (a process that keeps fd 9) until the reboot ends it
+    `setsid sleep ${hold} </dev/null >/dev/null 2>&1 &`,
     `exit ${SSM_REBOOT_EXIT_CODE}`,
   ];
 }
