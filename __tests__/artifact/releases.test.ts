@@ -8,6 +8,7 @@ import {
   readReleases,
   recordRelease,
   releasesFileContent,
+  withRelease,
   resolveEnvironmentReleases,
   resolveRelease,
   RELEASES_FILE,
@@ -116,6 +117,32 @@ test("npm run release keeps what someone wrote in releases.yaml: comments stay, 
   recordRelease(repo);
   expect([...readReleases(repo).keys()]).toEqual(["1.9.0", "1.9.1", "1.10.0"]);
   expect(fs.readFileSync(file, "utf8")).toContain("# Team note: 1.9.0 is the last release");
+});
+
+test("a comment over the first release stays over it when an earlier version goes first; one on the releases: line stays at the top (review CD)", () => {
+  const entry = (version: string, tree: string, sha: string) =>
+    `  "${version}":\n    tree: "${tree.repeat(40)}"\n    sha256: "${sha.repeat(64)}"\n`;
+  const record = { version: "1.9.1", tree: "a".repeat(40), sha256: "b".repeat(64) };
+  const over = withRelease(
+    `releases:\n  # 2.0.0 was the first release (ticket 12)\n${entry("2.0.0", "c", "d")}`,
+    record,
+  );
+  expect(over).toBe(
+    `releases:\n${entry("1.9.1", "a", "b")}  # 2.0.0 was the first release (ticket 12)\n${entry("2.0.0", "c", "d")}`,
+  );
+  const onKey = withRelease(`releases: # every release: see ticket 7\n${entry("2.0.0", "c", "d")}`, record);
+  expect(onKey.split("\n").slice(0, 3)).toEqual(["releases:", "  # every release: see ticket 7", '  "1.9.1":']);
+});
+
+test("a version key YAML reads as a number (1.10 is 1.1) is refused, saying to quote it, before anything is written (review CD)", () => {
+  const dir = tempDir("releases-number-key-");
+  fs.writeFileSync(
+    path.join(dir, RELEASES_FILE),
+    `releases:\n  1.10:\n    tree: "${"c".repeat(40)}"\n    sha256: "${"d".repeat(64)}"\n`,
+  );
+  expect(() => readReleases(dir)).toThrow(
+    'releases.yaml: releases key 1.10 is not a version as YAML reads it (1.1): put it in quotes, "1.10", as npm run release writes it',
+  );
 });
 
 test("an older release is rebuilt from history while app/ is at a newer version, byte for byte", () => {

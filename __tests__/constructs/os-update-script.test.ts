@@ -150,9 +150,23 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     const result = runUpdate(s);
     expect(result.status).toBe(1);
     expect(result.stdout).toContain(
-      `os-update: dnf upgrade --releasever=${RELEASE} failed: the server is on ${OLDER} (it was on ${OLDER})`,
+      `os-update: dnf upgrade --releasever=${RELEASE} failed, having installed nothing: the server stays on ${OLDER}`,
     );
     expect(result.calls).not.toContain("dnf needs-restarting -r");
+  });
+
+  test("a dnf that failed before installing anything leaves no note: the next run does not reboot a server it never changed (review CD)", () => {
+    const s = server("2023.10.20260101"); // its AMI's release, newer than the one asked for
+    flag(s, "reboot-needed"); // pending from something else
+    flag(s, "dnf-fails"); // a metadata download that failed
+    const failed = runUpdate(s);
+    expect(failed.status).toBe(1);
+    expect(failed.stdout).toContain("failed, having installed nothing: the server stays on 2023.10.20260101");
+    expect(fs.existsSync(path.join(s.updateState, "installing"))).toBe(false);
+    fs.rmSync(path.join(s.state, "dnf-fails"));
+    const again = runUpdate(s);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain("nothing to install: the server is on 2023.10.20260101");
   });
 
   test("a run that installed and then failed leaves its boot noted: the next run on that boot reboots, though it installs nothing (review CC)", () => {

@@ -456,6 +456,22 @@ describe("how long a deploy on a server without a load balancer is waited for", 
     );
     const RDS_CREATE_SECONDS = 40 * 60;
     expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(RDS_CREATE_SECONDS + most.apply);
+    // a fixed server with the most processes and an OS update: RDS, then the server, its deploy and
+    // then the update, each association waited for in turn (review CD)
+    for (const layout of ["single-server", "app-db-split"]) {
+      const updated = stack(
+        layout,
+        { processes: MAX_APP_PROCESSES, instanceType: ROOMY, osRelease: "2023.9.20251117" },
+        layout === "app-db-split" ? { database: LARGER_DATABASE } : {},
+      );
+      const waits = updated
+        .resources("aws_ssm_association")
+        .map((a) => a.values.wait_for_success_timeout_seconds as number);
+      expect(waits).toHaveLength(2);
+      expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(
+        (layout === "app-db-split" ? RDS_CREATE_SECONDS : 0) + waits[0] + waits[1],
+      );
+    }
     // a fleet's creation waits for its servers' first boot
     const fleet = stack(
       "load-balanced",

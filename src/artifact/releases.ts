@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { replaceFile } from "../replace-file";
 import { makeFolder } from "../make-folder";
-import { isMap, Pair, parseDocument, Scalar, YAMLMap } from "yaml";
+import { isMap, isScalar, Pair, parseDocument, Scalar, YAMLMap } from "yaml";
 import { SHA256_PATTERN, VERSION_PATTERN } from "../userdata/app-host";
 import { ConfigError } from "../config/errors";
 import { DependencyError, dependencyEntries } from "./app-dependencies";
@@ -78,6 +78,16 @@ export function readReleases(root: string): Map<string, ReleaseRecord> {
   if (document.errors.length > 0) {
     throw new ReleaseError(`${RELEASES_FILE} is not valid YAML: ${document.errors[0].message.split("\n")[0]}`);
   }
+  // A key YAML reads as a number (1.10 is 1.1) would name another version than the one written (review CD)
+  const map = document.get("releases", true);
+  for (const pair of isMap(map) ? map.items : []) {
+    if (!isScalar(pair.key) || typeof pair.key.value !== "string") {
+      const written = isScalar(pair.key) ? (pair.key.source ?? String(pair.key.value)) : String(pair.key);
+      throw new ReleaseError(
+        `${RELEASES_FILE}: releases key ${written} is not a version as YAML reads it (${JSON.stringify(isScalar(pair.key) ? pair.key.value : pair.key)}): put it in quotes, "${written}", as npm run release writes it`,
+      );
+    }
+  }
   const raw = (document.toJS() ?? {}) as { releases?: Record<string, { tree?: unknown; sha256?: unknown }> };
   for (const [version, entry] of Object.entries(raw.releases ?? {})) {
     if (
@@ -132,8 +142,28 @@ export function withRelease(text: string, record: ReleaseRecord): string {
   );
   const pair = new Pair(quoted(record.version), entry);
   if (after === -1) items.push(pair);
-  else items.splice(after, 0, pair);
+  else {
+    // A comment on its own line above the first entry is kept on the map, not on that entry: it
+    // must move with the entry it was written over, or it would end up over the new one (review CD).
+    // One on the line of `releases:` stays with the map.
+    const map = releases as YAMLMap<Scalar, unknown>;
+    const first = items[0];
+    if (after === 0 && map.commentBefore && isScalar(first?.key) && !commentOnKeyLine(text, document)) {
+      first.key.commentBefore = [map.commentBefore, first.key.commentBefore].filter(Boolean).join("\n");
+      map.commentBefore = undefined;
+    }
+    items.splice(after, 0, pair);
+  }
   return document.toString({ lineWidth: 0 });
+}
+
+/** Whether the comment before `releases`'s map in `text` is on the line of its key (`releases: # ...`). */
+function commentOnKeyLine(text: string, document: ReturnType<typeof parseDocument>): boolean {
+  const pair = isMap(document.contents)
+    ? document.contents.items.find((p) => isScalar(p.key) && p.key.value === "releases")
+    : undefined;
+  const end = isScalar(pair?.key) ? pair.key.range?.[1] : undefined;
+  return end !== undefined && /^[ \t]*:[ \t]*#/.test(text.slice(end));
 }
 
 // ---- The files of a release ----

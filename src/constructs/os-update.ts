@@ -3,7 +3,6 @@ import { SsmDocument } from "@cdktf/provider-aws/lib/ssm-document";
 import type { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
-import { FIRST_BOOT_SECONDS } from "../userdata/boot-script";
 import {
   OS_UPDATE_DNF_SECONDS,
   OS_UPDATE_LOCK_WAIT_SECONDS,
@@ -48,7 +47,8 @@ export class OsUpdate extends Construct {
   constructor(scope: Construct, id: string, props: OsUpdateProps) {
     super(scope, id);
     const { naming } = props;
-    const timeoutSeconds = FIRST_BOOT_SECONDS + OS_UPDATE_LOCK_WAIT_SECONDS + OS_UPDATE_DNF_SECONDS;
+    // (No allowance for first boot: the deploy's association, which this one follows, waited for it.)
+    const timeoutSeconds = OS_UPDATE_LOCK_WAIT_SECONDS + OS_UPDATE_DNF_SECONDS;
     const document = new SsmDocument(this, "Document", {
       name: naming.name("app-os"),
       documentType: "Command",
@@ -61,7 +61,7 @@ export class OsUpdate extends Construct {
             action: "aws:runShellScript",
             name: OS_UPDATE_STEP,
             inputs: {
-              // First boot, the wait for the lock and dnf: SSM stops the script at this limit.
+              // The wait for the lock and dnf: SSM stops the script at this limit.
               timeoutSeconds: String(timeoutSeconds),
               // Terraform reads ${ and %{ in a string as its templates: escaped, the server gets the script as written.
               runCommand: osUpdateScript(props.release, { deployLock: props.deployLock }).map(escapeTemplates),

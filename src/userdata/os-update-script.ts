@@ -71,7 +71,12 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     `echo "$boot" >${state}/installing || exit 1`,
     "before_release=$(installed_release)",
     "before=$(rpm -qa | sort | sha256sum)",
-    'if ! dnf -y upgrade --releasever="$release"; then log "dnf upgrade --releasever=$release failed: the server is on $(installed_release) (it was on $before_release); the next run asks whether what was installed needs a reboot"; exit 1; fi',
+    'if ! dnf -y upgrade --releasever="$release"; then',
+    // failed before installing anything (a download that failed): no note of this run stays, or
+    // the next run would reboot a server this one never changed (review CD)
+    `  if [[ $(rpm -qa | sort | sha256sum) == "$before" ]]; then [[ -n $pending ]] || rm -f ${state}/installing; log "dnf upgrade --releasever=$release failed, having installed nothing: the server stays on $before_release"; exit 1; fi`,
+    '  log "dnf upgrade --releasever=$release failed: the server is on $(installed_release) (it was on $before_release); the next run asks whether what was installed needs a reboot"; exit 1',
+    "fi",
     "after=$(rpm -qa | sort | sha256sum)",
     "now=$(installed_release)",
     `if [[ $before == "$after" && -z $pending ]]; then rm -f ${state}/installing; log "nothing to install: the server is on $now (app.osRelease $release)"; exit 0; fi`,
