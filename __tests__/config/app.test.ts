@@ -180,6 +180,16 @@ describe("the server's memory holds its app processes, the system and a local da
     ]);
   });
 
+  test("with app.osRelease, dnf runs beside everything else while it updates the server: its memory counts too", () => {
+    // 844 MiB without it (above), 1,100 with it: a t3.micro single server holds 2 processes then
+    expect(singleServer({ instanceType: "t3.micro", osRelease: "2023.9.20251117" })).toEqual([
+      expect.stringMatching(
+        /^app\.instanceType t3\.micro has 1024 MiB .* \+ 304 MiB for its own postgres \(its 128-MiB buffers and 16 connections\) \+ 256 MiB for dnf while app\.osRelease updates it in place = 1100 MiB; .*: a larger type \(t3\.small has 2048 MiB\), at most 2 app\.processes, or /,
+      ),
+    ]);
+    expect(singleServer({ instanceType: "t3.small", osRelease: "2023.9.20251117" })).toEqual([]);
+  });
+
   test("the figures docs/inside-the-server.md#memory gives are the rule's", () => {
     const page = fs.readFileSync(path.join(PROJECT_ROOT, "docs/inside-the-server.md"), "utf8").replace(/\s+/g, " ");
     const [, split, single] = page.match(

@@ -68,6 +68,11 @@ export const LOCAL_DATABASE_MEMORY_MIB = 176;
  * rest is room for a query's work memory (4 MiB a sort by default).
  */
 export const LOCAL_DATABASE_CONNECTION_MIB = 8;
+/**
+ * MiB `dnf upgrade` takes while an OS update runs beside everything else (`app.osRelease`): it
+ * loads the repositories' metadata into memory, a few hundred MiB on Amazon Linux (an estimate).
+ */
+export const OS_UPDATE_MEMORY_MIB = 256;
 
 /**
  * What a server's memory must hold, by part, in MiB: `processes` app processes of
@@ -77,14 +82,16 @@ export function serverMemoryNeed(
   env: EnvironmentConfig,
   processes = env.app.processes,
   processMemoryMb = env.app.processMemoryMb,
-): { system: number; app: number; database: number; total: number } {
+): { system: number; app: number; database: number; update: number; total: number } {
   const system = SYSTEM_MEMORY_MIB;
   const app = processes * processMemoryMb;
   const database =
     env.layout === "single-server"
       ? LOCAL_DATABASE_MEMORY_MIB + localDatabaseConnections(processes) * LOCAL_DATABASE_CONNECTION_MIB
       : 0;
-  return { system, app, database, total: system + app + database };
+  // (load-balanced refuses osRelease: its servers are never updated in place)
+  const update = env.app.osRelease && env.layout !== "load-balanced" ? OS_UPDATE_MEMORY_MIB : 0;
+  return { system, app, database, update, total: system + app + database + update };
 }
 
 /** A single server's database connections: the app's pools, and db-backup's dump. */
@@ -182,6 +189,7 @@ export const RULES: readonly Rule[] = [
         (layout === "single-server"
           ? ` + ${need.database} MiB for its own ${database.engine} (its 128-MiB buffers and ${localDatabaseConnections(app.processes)} connections)`
           : "") +
+        (need.update > 0 ? ` + ${need.update} MiB for dnf while app.osRelease updates it in place` : "") +
         ` = ${need.total} MiB; with no swap, the kernel kills processes past it: ` +
         (remedies.length === 1
           ? `only ${remedies[0]} holds it`
