@@ -39,10 +39,10 @@ describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layou
     expect(lines).toContainEqual(expect.stringContaining('dnf -y upgrade --releasever="$release"'));
     const instance = json.resources("aws_instance")[0];
     expect(association.values.targets).toEqual([{ key: "InstanceIds", values: [ref(instance, "aws_instance")] }]);
-    // the deploy lock (5 min), dnf (30 min), a reboot and the second run (10 min), the agent's pick-up
-    // (5 min); first boot is the deploy's to wait for (review CD: the sum must fit the deploy job)
-    expect(Number(content.mainSteps[0].inputs.timeoutSeconds)).toBe(300 + 1800);
-    expect(association.values.wait_for_success_timeout_seconds).toBe(300 + 1800 + 600 + 300);
+    // first boot (30 min: a replaced server runs it at once), the deploy lock (5 min), dnf (30 min),
+    // a reboot and the second run (10 min), the agent's pick-up (5 min)
+    expect(Number(content.mainSteps[0].inputs.timeoutSeconds)).toBe(1800 + 300 + 1800);
+    expect(association.values.wait_for_success_timeout_seconds).toBe(1800 + 300 + 1800 + 600 + 300);
     expect(association.values.max_errors).toBe("0");
   });
 
@@ -55,8 +55,12 @@ describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layou
     expect(unescaped).toContainEqual(expect.stringContaining("rpm -q --qf '%{VERSION}' system-release"));
   });
 
-  test("a new release is a new run: the release is in the document, whose change replaces the association", () => {
-    expect(association.values.lifecycle.replace_triggered_by).toEqual([`aws_ssm_document.${document.name}`]);
+  test("a new release is a new run, and so is a new server: either replaces the association, a create the apply waits for (review CE)", () => {
+    const instance = json.resources("aws_instance")[0];
+    expect(association.values.lifecycle.replace_triggered_by).toEqual([
+      `aws_ssm_document.${document.name}`,
+      `aws_instance.${instance.name}`,
+    ]);
     expect(association.values.parameters).toBeUndefined();
     const later = documentNamed(fixedServer(layout, "2023.10.20260115"), "shop-test-app-os");
     expect(later.values.content).not.toBe(document.values.content);

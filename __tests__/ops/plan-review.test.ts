@@ -943,40 +943,60 @@ describe("plan review: changes that look safe but are not", () => {
     ).toEqual([]);
   });
 
-  test("an OS update to a new release is noted, naming it and the reboot it may cost; the same release again is not", () => {
+  test("a run of the OS update is noted, naming the release and the reboot it may cost: a first one, a new release, a new server; a change of its code alone is not, and an older release says it installs nothing (review CE)", () => {
     const updated = environmentStack("dev", {
       layout: "single-server",
       network: { cidr: "10.50.0.0/16", availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"], natGateways: "none" },
       app: { instanceType: "t3.small", version: "1.0.0", osRelease: "2023.9.20251117" },
     });
-    const deployDocument = updated.resources("aws_ssm_document").find((d) => d.values.name === "shop-dev-deploy")!;
-    const document = `aws_ssm_document.${deployDocument.name}`;
     const osDocument = updated.resources("aws_ssm_document").find((d) => d.values.name === "shop-dev-app-os")!;
-    const osAddress = `aws_ssm_document.${osDocument.name}`;
-    expect(osAddress).not.toBe(document);
-    const content = osDocument.values.content as string;
-    const review = (change: ReturnType<typeof create>) =>
-      reviewPlan(planDocument({ resourceChanges: [change] }), documentOf(updated), { environment: "dev" });
+    const document = `aws_ssm_document.${osDocument.name}`;
+    const association = `aws_ssm_association.${updated.resources("aws_ssm_association").find((a) => a.values.association_name === "shop-dev-app-os")!.name}`;
+    const deployAssociation = `aws_ssm_association.${updated.resources("aws_ssm_association").find((a) => a.values.association_name === "shop-dev-deploy")!.name}`;
+    // the content as Terraform shows it in a plan: its template escapes resolved
+    const content = (osDocument.values.content as string).replaceAll("%%{", "%{").replaceAll("$${", "${");
+    const withRelease = (release: string) => content.replace("release=2023.9.20251117", `release=${release}`);
+    const review = (...changes: ReturnType<typeof create>[]) =>
+      reviewPlan(planDocument({ resourceChanges: changes }), documentOf(updated), { environment: "dev" }).findings.map(
+        (f) => [f.blocks, f.message],
+      );
+    const ends =
+      " and reboots it if the update needs it: about a minute in which it answers nothing; apply at a quiet time (docs/operations.md#os-updates)";
 
-    const first = review(create(osAddress, { content }));
-    expect(first.findings.map((f) => [f.blocks, f.message])).toEqual([
+    // the first: both created
+    expect(review(create(document, { content }), create(association))).toEqual([
       [
         false,
-        "environments/dev: this apply updates the server's packages to Amazon Linux 2023 2023.9.20251117 and reboots it " +
-          "if the update needs it: about a minute in which it answers nothing; apply at a quiet time (docs/operations.md#os-updates)",
+        `environments/dev: ${association} updates the server's packages to Amazon Linux 2023 2023.9.20251117${ends}`,
       ],
     ]);
-    expect(first.blocked).toBe(false);
-    const earlier = content.replace("release=2023.9.20251117", "release=2023.8.20250808");
-    expect(review(update(osAddress, { content: earlier }, { content })).findings[0].message).toContain(
-      "to Amazon Linux 2023 2023.9.20251117 (from the 2023.8.20250808 an earlier apply set) and reboots it",
-    );
-    // the script changed, the release did not: it runs again and installs nothing
+    // a new release: the document updated, the association replaced
+    const replaced = resourceChange(association, ["delete", "create"]);
+    expect(review(update(document, { content: withRelease("2023.8.20250808") }, { content }), replaced)).toEqual([
+      [
+        false,
+        `environments/dev: ${association} updates the server's packages to Amazon Linux 2023 2023.9.20251117 (from the 2023.8.20250808 an earlier apply set)${ends}`,
+      ],
+    ]);
+    // a new server: the document unchanged, the association replaced for it
+    expect(review(unchanged(document, { content }), replaced)).toEqual([
+      [
+        false,
+        `environments/dev: ${association} runs the OS update to Amazon Linux 2023 2023.9.20251117 again, on the server this apply replaces (or targets anew)${ends}`,
+      ],
+    ]);
+    // the command's code changed, not its release: its run installs nothing
     const reworded = content.replace("nothing to install", "nothing new to install");
-    expect(review(update(osAddress, { content: reworded }, { content })).findings).toEqual([]);
-    // the deploy's own command is no OS update
-    const deployContent = deployDocument.values.content as string;
-    expect(review(update(document, { content: deployContent }, { content: deployContent + " " })).findings).toEqual([]);
+    expect(review(update(document, { content: reworded }, { content }), replaced)).toEqual([]);
+    // an older release than the last: nothing installed, nothing rebooted
+    expect(review(update(document, { content: withRelease("2023.10.20260115") }, { content }), replaced)).toEqual([
+      [
+        false,
+        `environments/dev: ${association} names Amazon Linux 2023 2023.9.20251117, older than the 2023.10.20260115 an earlier apply set: dnf never downgrades, so its run installs nothing and reboots nothing; the server stays on its release (docs/operations.md#os-updates)`,
+      ],
+    ]);
+    // the deploy's association is no OS update
+    expect(review(resourceChange(deployAssociation, ["delete", "create"]))).toEqual([]);
   });
 
   test("single-server -> app-db-split as Terraform plans it, keeping the server (its boot script is ignored after creation), is blocked, saying to replace it on purpose once the data is moved", () => {

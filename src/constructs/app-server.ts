@@ -50,6 +50,8 @@ export interface AppServerProps {
  */
 export class AppServer extends Construct {
   public readonly instanceId: string;
+  /** The instance itself: what is replaced with the server waits for it (`replace_triggered_by`). */
+  public readonly instance: Instance;
   /** The Elastic IP when there is one, otherwise the private IP. */
   public readonly address: string;
   public readonly publicDns?: string;
@@ -85,6 +87,7 @@ export class AppServer extends Construct {
       // release (it is read from an SSM parameter), and user data runs only at first boot anyway.
       lifecycle: { ignoreChanges: ["ami", "user_data_base64"] },
     });
+    this.instance = instance;
     this.instanceId = instance.id;
 
     if (props.elasticIp) {

@@ -1,8 +1,10 @@
 import { SsmAssociation } from "@cdktf/provider-aws/lib/ssm-association";
 import { SsmDocument } from "@cdktf/provider-aws/lib/ssm-document";
+import type { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
+import { FIRST_BOOT_SECONDS } from "../userdata/boot-script";
 import {
   OS_UPDATE_DNF_SECONDS,
   OS_UPDATE_LOCK_WAIT_SECONDS,
@@ -12,8 +14,8 @@ import {
 
 export interface OsUpdateProps {
   readonly naming: Naming;
-  /** The server to update (a single server, or app-db-split's app server). */
-  readonly instanceId: string;
+  /** The server to update (a single server, or app-db-split's app server): a new one is updated too. */
+  readonly server: Instance;
   /** The Amazon Linux 2023 release to update its packages to (`app.osRelease`), e.g. 2023.9.20251117. */
   readonly release: string;
   /**
@@ -38,17 +40,18 @@ const PICK_UP_SECONDS = 300;
 /**
  * Updates a fixed server's packages in place to an Amazon Linux 2023 release (`app.osRelease`):
  * an SSM Command document whose script names the release, and an association that runs it on the
- * server. A new release changes the document, which replaces the association
- * (`replace_triggered_by`): every release is a create, which SSM runs at once and the apply waits
- * for, failing when the update failed. Load-balanced servers are never updated in place: each is
+ * server. A new release changes the document, and a replaced server is a new target: either
+ * replaces the association (`replace_triggered_by`), so every run is a create, which SSM runs at
+ * once and the apply waits for, failing when the update failed. Load-balanced servers are never updated in place: each is
  * launched from the AMI (see app-fleet.ts).
  */
 export class OsUpdate extends Construct {
   constructor(scope: Construct, id: string, props: OsUpdateProps) {
     super(scope, id);
     const { naming } = props;
-    // (No allowance for first boot: the deploy's association, which this one follows, waited for it.)
-    const timeoutSeconds = OS_UPDATE_LOCK_WAIT_SECONDS + OS_UPDATE_DNF_SECONDS;
+    // First boot (a server replaced runs this at once: the deploy's association is only retargeted),
+    // the wait for the lock and dnf. Where the deploy ran first, first boot is already over.
+    const timeoutSeconds = FIRST_BOOT_SECONDS + OS_UPDATE_LOCK_WAIT_SECONDS + OS_UPDATE_DNF_SECONDS;
     const document = new SsmDocument(this, "Document", {
       name: naming.name("app-os"),
       documentType: "Command",
@@ -61,7 +64,7 @@ export class OsUpdate extends Construct {
             action: "aws:runShellScript",
             name: OS_UPDATE_STEP,
             inputs: {
-              // The wait for the lock and dnf: SSM stops the script at this limit.
+              // SSM stops the script at this limit.
               timeoutSeconds: String(timeoutSeconds),
               // Terraform reads ${ and %{ in a string as its templates: escaped, the server gets the script as written.
               runCommand: osUpdateScript(props.release, { deployLock: props.deployLock }).map(escapeTemplates),
@@ -74,14 +77,18 @@ export class OsUpdate extends Construct {
     new SsmAssociation(this, "Association", {
       name: document.name,
       associationName: naming.name("app-os"),
-      targets: [{ key: "InstanceIds", values: [props.instanceId] }],
+      targets: [{ key: "InstanceIds", values: [props.server.id] }],
       complianceSeverity: "HIGH",
       maxConcurrency: "1",
       maxErrors: "0",
       waitForSuccessTimeoutSeconds: timeoutSeconds + REBOOT_SECONDS + PICK_UP_SECONDS,
       dependsOn: [props.after],
-      // A bare `type.name` address, as the deploy's association has (hashicorp/terraform-cdk#3196).
-      lifecycle: { replaceTriggeredBy: [`${document.terraformResourceType}.${document.friendlyUniqueId}`] },
+      // Made again (a create, which the apply waits for) for a new release and for a new server: a
+      // changed target alone would be an update, which SSM runs and the provider does not wait for
+      // (review CE). Bare `type.name` addresses, as the deploy's association has (hashicorp/terraform-cdk#3196).
+      lifecycle: {
+        replaceTriggeredBy: [document, props.server].map((r) => `${r.terraformResourceType}.${r.friendlyUniqueId}`),
+      },
     });
   }
 }

@@ -208,6 +208,7 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
   const allowDestroy = options.allowDestroy ?? false;
   const context: ReviewContext = {
     stack,
+    plan,
     environment: options.environment ?? environmentOf(stack),
     layoutBefore: outputBefore(plan, "layout"),
     deployRole: options.deployRole ?? false,
@@ -269,6 +270,8 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
 /** What every check of one change needs besides the change. */
 interface ReviewContext {
   readonly stack: SynthesizedStack;
+  /** The whole plan: a finding about one change may read another's. */
+  readonly plan: PlanDocument;
   readonly environment: string;
   /** The `layout` output before this plan, when the plan changes it. */
   readonly layoutBefore?: unknown;
@@ -852,28 +855,46 @@ const fleetMetricNamespacesMoved: Finder = (rc, kind, { environment }) => {
 };
 
 /**
- * The OS update's command written with a release it did not have (src/constructs/os-update.ts):
- * its association is replaced with it, so the apply runs `dnf upgrade` on the fixed server and
- * reboots it when the update needs it, a minute or so in which it answers nothing. A note, so that
- * whoever applies it picks the moment; the same release (a change of the script alone) runs again
- * and installs nothing, and is not noted.
+ * A run of the OS update (src/constructs/os-update.ts): its association is created or replaced
+ * when the apply runs `dnf upgrade` on the fixed server, which it then reboots if the update needs
+ * it, a minute or so in which it answers nothing. A note, so that whoever applies it picks the
+ * moment: for a new release, a first one, or a server replaced (the run is made again for it). Not
+ * for a change of the command's code alone, whose run installs nothing; and a release older than
+ * the last is said to install nothing (dnf never downgrades).
  */
-const osUpdateRuns: Finder = (rc, kind, { environment }) => {
-  if (addressOf(rc)?.type !== "aws_ssm_document" || (kind !== "create" && kind !== "update" && kind !== "replace"))
-    return undefined;
-  const [before, after] = [
-    osUpdateRelease(values(rc.change.before).content),
-    osUpdateRelease(values(rc.change.after).content),
-  ];
-  if (!after || before === after) return undefined;
+const osUpdateRuns: Finder = (rc, kind, { environment, stack, plan }) => {
+  const address = addressOf(rc);
+  if (address?.type !== "aws_ssm_association" || (kind !== "create" && kind !== "replace")) return undefined;
+  const name = String(synthesizedResource(stack, address)?.values.name ?? "");
+  const documentName = /^\$\{aws_ssm_document\.([A-Za-z0-9_-]+)\.name\}$/.exec(name)?.[1];
+  if (!documentName) return undefined;
+  const release = osUpdateRelease(stack.resource?.aws_ssm_document?.[documentName]?.content);
+  if (!release) return undefined;
+  const documentChange = plan.resource_changes?.find((c) => c.address === `aws_ssm_document.${documentName}`);
+  const documentKind = documentChange ? kindOf(documentChange.change.actions) : "no-op";
+  const before = documentKind === "update" ? osUpdateRelease(values(documentChange?.change.before).content) : undefined;
+  const where = `environments/${environment}: ${rc.address}`;
+  if (documentKind === "update" && before === release) return undefined;
+  if (before && before.localeCompare(release, "en", { numeric: true }) > 0) {
+    return {
+      address: rc.address,
+      blocks: false,
+      message:
+        `${where} names Amazon Linux 2023 ${release}, older than the ${before} an earlier apply set: dnf never downgrades, ` +
+        `so its run installs nothing and reboots nothing; the server stays on its release (docs/operations.md#os-updates)`,
+    };
+  }
+  const what =
+    documentKind === "no-op" && kind === "replace"
+      ? `runs the OS update to Amazon Linux 2023 ${release} again, on the server this apply replaces (or targets anew)`
+      : `updates the server's packages to Amazon Linux 2023 ${release}` +
+        (before ? ` (from the ${before} an earlier apply set)` : "");
   return {
     address: rc.address,
     blocks: false,
     message:
-      `environments/${environment}: this apply updates the server's packages to Amazon Linux 2023 ${after}` +
-      (before ? ` (from the ${before} an earlier apply set)` : "") +
-      ` and reboots it if the update needs it: about a minute in which it answers nothing; apply at a quiet time ` +
-      `(docs/operations.md#os-updates)`,
+      `${where} ${what} and reboots it if the update needs it: about a minute in which it answers nothing; ` +
+      `apply at a quiet time (docs/operations.md#os-updates)`,
   };
 };
 

@@ -168,7 +168,7 @@ export function addPublicAppServer(
   if (env.app.osRelease) {
     new OsUpdate(stack, "OsUpdate", {
       naming,
-      instanceId: server.instanceId,
+      server: server.instance,
       release: env.app.osRelease,
       deployLock: `${SERVER_PATHS.appRoot}/${DEPLOY_LOCK}`,
       after: deployment.association,

@@ -40,7 +40,7 @@ export const DEPLOY_LOCK = "deploy.lock";
  * the settle window and 15 s for the process to start (a start may take up to the unit's
  * TimeoutStartSec: one slower than this is restarted). One still held then is moved; one whose
  * unit is not running is not waited for. Each port is waited for once at most: `deployTimeoutSeconds`
- * counts it for every port (26 s a port as shipped).
+ * counts it for every port (26 s a port as shipped); the script's own default lock wait does not.
  */
 export function heldWaitSeconds(host: AppHost): number {
   const { rotation } = hostTimings(host);
@@ -56,17 +56,28 @@ function beforeMovesSeconds(host: AppHost): number {
 }
 
 /**
- * The longest a deploy on `host` runs while it still makes progress: fetching the release, the
- * migrations' time limit, every port waited for once while it settles held out of rotation
- * (`heldWaitSeconds`: a crashed process starting again), and every process moved and moved back (a
- * failed deploy returns all it moved), each move at most `moveSeconds`. What waits for a deploy
- * waits this long (the SSM document that runs it; a person's deploy, for the lock), so that a
- * deploy is never cut off half-way through its rollout or rollback, which would leave processes on
- * two versions and one possibly out of rotation. 1,364 s for 2 processes without a database;
- * 13,454 s for 32 with one.
+ * The longest a deploy on `host` spends fetching the release, running the migrations (their time
+ * limit) and moving every process and back (a failed deploy returns all it moved), each move at
+ * most `moveSeconds`: the deploy script's own default wait for another deploy's lock (a person's
+ * deploy waits out a whole deploy). It leaves out the waits for held ports (`deployTimeoutSeconds`
+ * counts them): a person's deploy may give up that much early, with nothing changed (exit 75), and
+ * counting them here would rewrite every server's boot script for it (review CE: a fleet would
+ * roll, and a fixed server's plan would ask for its replacement).
+ */
+export function rolloutSeconds(host: AppHost): number {
+  return beforeMovesSeconds(host) + 2 * host.appPorts.length * moveSeconds(host);
+}
+
+/**
+ * The longest a deploy on `host` runs while it still makes progress: `rolloutSeconds`, and every
+ * port waited for once while it settles held out of rotation (`heldWaitSeconds`: a crashed process
+ * starting again). What runs a deploy waits this long (the SSM document; the apply that waits for
+ * it), so that a deploy is never cut off half-way through its rollout or rollback, which would
+ * leave processes on two versions and one possibly out of rotation. 1,364 s for 2 processes
+ * without a database; 13,454 s for 32 with one.
  */
 export function deployTimeoutSeconds(host: AppHost): number {
-  return beforeMovesSeconds(host) + host.appPorts.length * (heldWaitSeconds(host) + 2 * moveSeconds(host));
+  return rolloutSeconds(host) + host.appPorts.length * heldWaitSeconds(host);
 }
 
 /**
@@ -105,9 +116,9 @@ export function deployScript(host: AppHost): string {
   const root = host.paths.appRoot;
   const { artifacts } = host;
   const database = databaseDeploySection(host);
-  // By default a second deploy waits for the one running, however long that one may take
+  // By default a second deploy waits for the one running, however long its moves may take
   // (DEPLOY_LOCK_WAIT sets a shorter wait: the SSM document's deploy waits 5 minutes).
-  const lockWait = deployTimeoutSeconds(host);
+  const lockWait = rolloutSeconds(host);
   const fetch = artifacts
     ? [
         "# AWS calls retried with backoff: at first boot the instance role may not be usable yet.",
