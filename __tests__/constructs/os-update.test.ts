@@ -37,6 +37,9 @@ describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layou
     expect(lines[0]).toBe("#!/bin/bash");
     expect(lines).toContain(`release=${RELEASE}`);
     expect(lines).toContainEqual(expect.stringContaining('dnf -y upgrade --releasever="$release"'));
+    // each phase bounded on its own (review CF: dnf could otherwise take first boot's allowance)
+    expect(lines).toContainEqual(expect.stringMatching(/^timeout 1800 cloud-init status --wait/));
+    expect(lines).toContainEqual(expect.stringContaining("timeout --kill-after=30 1800 dnf -y upgrade"));
     const instance = json.resources("aws_instance")[0];
     expect(association.values.targets).toEqual([{ key: "InstanceIds", values: [ref(instance, "aws_instance")] }]);
     // first boot (30 min: a replaced server runs it at once), the deploy lock (5 min), dnf (30 min),
@@ -57,9 +60,11 @@ describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layou
 
   test("a new release is a new run, and so is a new server: either replaces the association, a create the apply waits for (review CE)", () => {
     const instance = json.resources("aws_instance")[0];
+    // the instance's id, which only a replacement changes (review CF: the whole resource would
+    // replace the association on any update of it, a tag or the instance type)
     expect(association.values.lifecycle.replace_triggered_by).toEqual([
       `aws_ssm_document.${document.name}`,
-      `aws_instance.${instance.name}`,
+      `aws_instance.${instance.name}.id`,
     ]);
     expect(association.values.parameters).toBeUndefined();
     const later = documentNamed(fixedServer(layout, "2023.10.20260115"), "shop-test-app-os");

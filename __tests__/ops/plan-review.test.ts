@@ -978,16 +978,25 @@ describe("plan review: changes that look safe but are not", () => {
         `environments/dev: ${association} updates the server's packages to Amazon Linux 2023 2023.9.20251117 (from the 2023.8.20250808 an earlier apply set)${ends}`,
       ],
     ]);
-    // a new server: the document unchanged, the association replaced for it
-    expect(review(unchanged(document, { content }), replaced)).toEqual([
+    // a new server: the association replaced for it, whatever the document does (review CF)
+    const server = address(updated, "aws_instance", "Instance");
+    const newServer = resourceChange(server, ["delete", "create"]);
+    const onNewServer = [
       [
         false,
-        `environments/dev: ${association} runs the OS update to Amazon Linux 2023 2023.9.20251117 again, on the server this apply replaces (or targets anew)${ends}`,
+        `environments/dev: ${association} runs the OS update to Amazon Linux 2023 2023.9.20251117 on the server this apply replaces${ends}`,
       ],
-    ]);
-    // the command's code changed, not its release: its run installs nothing
+    ];
+    expect(review(newServer, unchanged(document, { content }), replaced)).toEqual(onNewServer);
+    // the command's code changed, not its release: its run installs nothing, updated or replaced (review CF)
     const reworded = content.replace("nothing to install", "nothing new to install");
     expect(review(update(document, { content: reworded }, { content }), replaced)).toEqual([]);
+    const documentReplaced = resourceChange(document, ["create", "delete"], {
+      before: { content: reworded },
+      after: { content },
+    });
+    expect(review(documentReplaced, replaced)).toEqual([]);
+    expect(review(newServer, update(document, { content: reworded }, { content }), replaced)).toEqual(onNewServer);
     // an older release than the last: nothing installed, nothing rebooted
     expect(review(update(document, { content: withRelease("2023.10.20260115") }, { content }), replaced)).toEqual([
       [

@@ -468,7 +468,9 @@ describe("how long a deploy on a server without a load balancer is waited for", 
     expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(RDS_CREATE_SECONDS + most.apply);
     // a fixed server with the most processes and an OS update: RDS, then the server, its deploy and
     // then the update, each association waited for in turn (review CD); first boot once: the deploy
-    // waits for it, and the update's own allowance for it (for a server replaced alone) is unused
+    // waits for it, and the update's script bounds each of its waits on its own (cloud-init's, then
+    // the lock's and dnf's: review CF), so its allowance for first boot (for a server replaced
+    // alone) goes unused after the deploy
     for (const layout of ["single-server", "app-db-split"]) {
       const updated = stack(
         layout,

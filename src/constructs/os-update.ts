@@ -50,7 +50,8 @@ export class OsUpdate extends Construct {
     super(scope, id);
     const { naming } = props;
     // First boot (a server replaced runs this at once: the deploy's association is only retargeted),
-    // the wait for the lock and dnf. Where the deploy ran first, first boot is already over.
+    // the wait for the lock and dnf, each bounded in the script. Where the deploy ran first, first
+    // boot is already over.
     const timeoutSeconds = FIRST_BOOT_SECONDS + OS_UPDATE_LOCK_WAIT_SECONDS + OS_UPDATE_DNF_SECONDS;
     const document = new SsmDocument(this, "Document", {
       name: naming.name("app-os"),
@@ -87,7 +88,12 @@ export class OsUpdate extends Construct {
       // changed target alone would be an update, which SSM runs and the provider does not wait for
       // (review CE). Bare `type.name` addresses, as the deploy's association has (hashicorp/terraform-cdk#3196).
       lifecycle: {
-        replaceTriggeredBy: [document, props.server].map((r) => `${r.terraformResourceType}.${r.friendlyUniqueId}`),
+        // (the instance's id, which only a replacement changes: the whole resource would replace
+        // this on any update of it, a new tag or type included; review CF)
+        replaceTriggeredBy: [
+          `${document.terraformResourceType}.${document.friendlyUniqueId}`,
+          `${props.server.terraformResourceType}.${props.server.friendlyUniqueId}.id`,
+        ],
       },
     });
   }

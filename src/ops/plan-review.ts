@@ -872,10 +872,17 @@ const osUpdateRuns: Finder = (rc, kind, { environment, stack, plan }) => {
   if (!release) return undefined;
   const documentChange = plan.resource_changes?.find((c) => c.address === `aws_ssm_document.${documentName}`);
   const documentKind = documentChange ? kindOf(documentChange.change.actions) : "no-op";
-  const before = documentKind === "update" ? osUpdateRelease(values(documentChange?.change.before).content) : undefined;
+  const before =
+    documentKind === "update" || documentKind === "replace"
+      ? osUpdateRelease(values(documentChange?.change.before).content)
+      : undefined;
+  // a fixed server's stack has one instance: replaced, the run is for the new one (review CF)
+  const serverReplaced = (plan.resource_changes ?? []).some(
+    (c) => c.type === "aws_instance" && kindOf(c.change.actions) === "replace",
+  );
   const where = `environments/${environment}: ${rc.address}`;
-  if (documentKind === "update" && before === release) return undefined;
-  if (before && before.localeCompare(release, "en", { numeric: true }) > 0) {
+  if (!serverReplaced && before === release) return undefined;
+  if (!serverReplaced && before && before.localeCompare(release, "en", { numeric: true }) > 0) {
     return {
       address: rc.address,
       blocks: false,
@@ -884,11 +891,10 @@ const osUpdateRuns: Finder = (rc, kind, { environment, stack, plan }) => {
         `so its run installs nothing and reboots nothing; the server stays on its release (docs/operations.md#os-updates)`,
     };
   }
-  const what =
-    documentKind === "no-op" && kind === "replace"
-      ? `runs the OS update to Amazon Linux 2023 ${release} again, on the server this apply replaces (or targets anew)`
-      : `updates the server's packages to Amazon Linux 2023 ${release}` +
-        (before ? ` (from the ${before} an earlier apply set)` : "");
+  const what = serverReplaced
+    ? `runs the OS update to Amazon Linux 2023 ${release} on the server this apply replaces`
+    : `updates the server's packages to Amazon Linux 2023 ${release}` +
+      (before ? ` (from the ${before} an earlier apply set)` : "");
   return {
     address: rc.address,
     blocks: false,

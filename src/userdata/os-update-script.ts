@@ -1,4 +1,5 @@
 import { AL2023_RELEASE_PATTERN } from "../config/schema";
+import { FIRST_BOOT_SECONDS } from "./boot-script";
 
 /**
  * The OS update's script (src/constructs/os-update.ts runs it through SSM on a fixed server), apart
@@ -7,7 +8,7 @@ import { AL2023_RELEASE_PATTERN } from "../config/schema";
 
 /** Seconds the update waits for the deploy lock (a deploy someone started by hand) before it fails, changing nothing. */
 export const OS_UPDATE_LOCK_WAIT_SECONDS = 300;
-/** Seconds `dnf upgrade` may take to download and install a release's packages. */
+/** Seconds `dnf upgrade` may take to download and install a release's packages (then it is stopped). */
 export const OS_UPDATE_DNF_SECONDS = 1800;
 /** The name of the document's one step: plan review finds the release in it (src/ops/plan-review.ts). */
 export const OS_UPDATE_STEP = "osUpdate";
@@ -54,6 +55,7 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
   const lockWait = options.lockWaitSeconds ?? OS_UPDATE_LOCK_WAIT_SECONDS;
   const state = options.stateDir ?? OS_UPDATE_STATE_DIR;
   const hold = options.rebootHoldSeconds ?? OS_UPDATE_REBOOT_HOLD_SECONDS;
+  const dnf = OS_UPDATE_DNF_SECONDS;
   return [
     // SSM's agent runs the lines as one file, through sh: this line makes it bash's
     "#!/bin/bash",
@@ -61,8 +63,10 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     `release=${release}`,
     'log() { echo "os-update: $*"; }',
     "installed_release() { rpm -q --qf '%{VERSION}' system-release; }",
-    // cloud-init exits 2 for "done with warnings"; a boot that failed is the deploy's to report
-    "cloud-init status --wait >/dev/null",
+    // cloud-init exits 2 for "done with warnings"; a boot that failed is the deploy's to report.
+    // Each wait is bounded on its own, so that one phase never takes another's time: after the
+    // deploy of the same apply first boot is over, and the run takes the lock's and dnf's at most.
+    `timeout ${FIRST_BOOT_SECONDS} cloud-init status --wait >/dev/null`,
     `exec 9>>${deployLock}`,
     `if ! flock -w ${lockWait} 9; then log "a deploy still runs after ${lockWait} s: nothing was updated; apply again once it is done"; exit 75; fi`,
     `mkdir -p ${state} && boot=$(cat /proc/sys/kernel/random/boot_id) || exit 1`,
@@ -71,7 +75,8 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     `echo "$boot" >${state}/installing || exit 1`,
     "before_release=$(installed_release)",
     "before=$(rpm -qa | sort | sha256sum)",
-    'if ! dnf -y upgrade --releasever="$release"; then',
+    // (a dnf stopped at its limit is a failed one, below)
+    `if ! timeout --kill-after=30 ${dnf} dnf -y upgrade --releasever="$release"; then`,
     // failed before installing anything (a download that failed): no note of this run stays, or
     // the next run would reboot a server this one never changed (review CD)
     `  if [[ $(rpm -qa | sort | sha256sum) == "$before" ]]; then [[ -n $pending ]] || rm -f ${state}/installing; log "dnf upgrade --releasever=$release failed, having installed nothing: the server stays on $before_release"; exit 1; fi`,
