@@ -14,6 +14,8 @@ const OLDER = "2023.8.20250808";
 const STAND_INS: Record<string, string> = {
   "cloud-init": `#!/bin/bash
 echo "cloud-init $*" >> "$STATE/calls"
+# first boot still running: the wait does not end
+[[ -e $STATE/booting ]] && exec sleep 30
 exit 0`,
   rpm: `#!/bin/bash
 case "$*" in
@@ -26,6 +28,7 @@ echo "dnf $*" >> "$STATE/calls"
 case "$1 $2" in
   "-y upgrade")
     [[ -e $STATE/dnf-fails ]] && { echo "Error: Failed to download metadata for repo 'amazonlinux'" >&2; exit 1; }
+    [[ -e $STATE/dnf-hangs ]] && exec sleep 30
     want=\${3#--releasever=}
     # dnf never downgrades: a newer release stays
     have=$(cat "$STATE/release")
@@ -73,9 +76,11 @@ function runUpdate(
 ): { status: number | null; stdout: string; calls: string[] } {
   const script = osUpdateScript(RELEASE, {
     deployLock: s.lock,
+    bootSeconds: 1,
     lockWaitSeconds,
     stateDir: s.updateState,
     rebootHoldSeconds,
+    dnfSeconds: 1,
   }).join("\n");
   const result = spawnSync("bash", ["--norc", "-c", script], {
     encoding: "utf8",
@@ -150,7 +155,7 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     const result = runUpdate(s);
     expect(result.status).toBe(1);
     expect(result.stdout).toContain(
-      `os-update: dnf upgrade --releasever=${RELEASE} failed, having installed nothing: the server stays on ${OLDER}`,
+      `os-update: dnf upgrade --releasever=${RELEASE} failed (exit 1), having installed nothing: the server stays on ${OLDER}`,
     );
     expect(result.calls).not.toContain("dnf needs-restarting -r");
   });
@@ -161,7 +166,7 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     flag(s, "dnf-fails"); // a metadata download that failed
     const failed = runUpdate(s);
     expect(failed.status).toBe(1);
-    expect(failed.stdout).toContain("failed, having installed nothing: the server stays on 2023.10.20260101");
+    expect(failed.stdout).toContain("failed (exit 1), having installed nothing: the server stays on 2023.10.20260101");
     expect(fs.existsSync(path.join(s.updateState, "installing"))).toBe(false);
     fs.rmSync(path.join(s.state, "dnf-fails"));
     const again = runUpdate(s);
@@ -176,7 +181,7 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     flag(s, "reboot-needed");
     const failed = runUpdate(s);
     expect(failed.status).toBe(1);
-    expect(failed.stdout).toContain(`failed: the server is on ${RELEASE} (it was on ${OLDER})`);
+    expect(failed.stdout).toContain(`failed (exit 1): the server is on ${RELEASE} (it was on ${OLDER})`);
     // the apply runs it again (the failed association is tainted): nothing left to install, but a reboot is
     fs.rmSync(path.join(s.state, "dnf-fails-after-install"));
     const again = runUpdate(s);
@@ -204,6 +209,31 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     // no reboot came: the lock is free again once the hold ends
     await new Promise((resolve) => setTimeout(resolve, 2500));
     expect(lockHeld(s)).toBe(false);
+  });
+
+  test("a first boot still running past its allowance stops the run with nothing changed: no dnf, no reboot (review CG)", () => {
+    const s = server(OLDER);
+    flag(s, "booting");
+    flag(s, "reboot-needed");
+    const result = runUpdate(s);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain(
+      "os-update: first boot still runs after 1 s: nothing was updated; apply again once it is done",
+    );
+    expect(result.calls).toEqual(["cloud-init status --wait"]);
+    expect(release(s)).toBe(OLDER);
+  });
+
+  test("a dnf stopped at its limit fails the run, saying so; having installed nothing, it leaves no note (review CG)", () => {
+    const s = server(OLDER);
+    flag(s, "dnf-hangs");
+    flag(s, "reboot-needed");
+    const result = runUpdate(s);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain(
+      `os-update: dnf upgrade --releasever=${RELEASE} was stopped after 1 s, having installed nothing: the server stays on ${OLDER}`,
+    );
+    expect(fs.existsSync(path.join(s.updateState, "installing"))).toBe(false);
   });
 
   test("never during a deploy: it waits for the deploy's lock, and fails with nothing changed (exit 75) when the deploy outlasts the wait", async () => {

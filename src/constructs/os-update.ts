@@ -4,13 +4,7 @@ import type { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
-import { FIRST_BOOT_SECONDS } from "../userdata/boot-script";
-import {
-  OS_UPDATE_DNF_SECONDS,
-  OS_UPDATE_LOCK_WAIT_SECONDS,
-  OS_UPDATE_STEP,
-  osUpdateScript,
-} from "../userdata/os-update-script";
+import { OS_UPDATE_STEP, osUpdateRunSeconds, osUpdateScript } from "../userdata/os-update-script";
 
 export interface OsUpdateProps {
   readonly naming: Naming;
@@ -25,6 +19,8 @@ export interface OsUpdateProps {
   readonly deployLock: string;
   /** The deploy's association: on an apply that runs both, the update waits for the deploy to end. */
   readonly after: TerraformResource;
+  /** How long the server's first boot may take, its first install included (`osUpdateBootSeconds`). */
+  readonly bootSeconds: number;
 }
 
 /** `text` with Terraform's template sequences escaped: `${` as `$${`, `%{` as `%%{`. */
@@ -52,7 +48,7 @@ export class OsUpdate extends Construct {
     // First boot (a server replaced runs this at once: the deploy's association is only retargeted),
     // the wait for the lock and dnf, each bounded in the script. Where the deploy ran first, first
     // boot is already over.
-    const timeoutSeconds = FIRST_BOOT_SECONDS + OS_UPDATE_LOCK_WAIT_SECONDS + OS_UPDATE_DNF_SECONDS;
+    const timeoutSeconds = osUpdateRunSeconds(props.bootSeconds);
     const document = new SsmDocument(this, "Document", {
       name: naming.name("app-os"),
       documentType: "Command",
@@ -68,7 +64,10 @@ export class OsUpdate extends Construct {
               // SSM stops the script at this limit.
               timeoutSeconds: String(timeoutSeconds),
               // Terraform reads ${ and %{ in a string as its templates: escaped, the server gets the script as written.
-              runCommand: osUpdateScript(props.release, { deployLock: props.deployLock }).map(escapeTemplates),
+              runCommand: osUpdateScript(props.release, {
+                deployLock: props.deployLock,
+                bootSeconds: props.bootSeconds,
+              }).map(escapeTemplates),
             },
           },
         ],

@@ -1,6 +1,7 @@
 import { TerraformOutput, type ITerraformDependable } from "cdktf";
 import { AppDeployment } from "../constructs/app-deployment";
 import { OsUpdate } from "../constructs/os-update";
+import { osUpdateBootSeconds } from "../userdata/os-update-script";
 import { AppIdentity, type AppIdentityProps } from "../constructs/app-identity";
 import { AppServer } from "../constructs/app-server";
 import { ArtifactsBucket, RELEASE_KEY } from "../constructs/artifacts-bucket";
@@ -172,6 +173,7 @@ export function addPublicAppServer(
       release: env.app.osRelease,
       deployLock: `${SERVER_PATHS.appRoot}/${DEPLOY_LOCK}`,
       after: deployment.association,
+      bootSeconds: osUpdateBootSeconds(host),
     });
   }
   // A domain points at the Elastic IP (plain HTTP: a server without a load balancer has no certificate).

@@ -1,5 +1,7 @@
 import { AL2023_RELEASE_PATTERN } from "../config/schema";
 import { FIRST_BOOT_SECONDS } from "./boot-script";
+import { firstInstallSeconds } from "./deploy-script";
+import type { AppHost } from "./app-host";
 
 /**
  * The OS update's script (src/constructs/os-update.ts runs it through SSM on a fixed server), apart
@@ -10,10 +12,30 @@ import { FIRST_BOOT_SECONDS } from "./boot-script";
 export const OS_UPDATE_LOCK_WAIT_SECONDS = 300;
 /** Seconds `dnf upgrade` may take to download and install a release's packages (then it is stopped). */
 export const OS_UPDATE_DNF_SECONDS = 1800;
+/** Seconds a dnf stopped at its limit has to end before it is killed (rpm finishing a transaction). */
+export const OS_UPDATE_DNF_KILL_AFTER_SECONDS = 30;
+/** Seconds the script may spend besides its waits (rpm's queries, the note), within SSM's limit. */
+export const OS_UPDATE_SCRIPT_MARGIN_SECONDS = 60;
 /** The name of the document's one step: plan review finds the release in it (src/ops/plan-review.ts). */
 export const OS_UPDATE_STEP = "osUpdate";
 /** The exit code with which a script asks the SSM agent to reboot the server and run the script again. */
 export const SSM_REBOOT_EXIT_CODE = 194;
+
+/** How long a fixed server's first boot may take, its first install included: the run waits that long for it. */
+export function osUpdateBootSeconds(host: AppHost): number {
+  return FIRST_BOOT_SECONDS + firstInstallSeconds(host);
+}
+
+/** The longest a run of the script takes, its every wait at its limit: SSM's limit for it. */
+export function osUpdateRunSeconds(bootSeconds: number): number {
+  return (
+    bootSeconds +
+    OS_UPDATE_LOCK_WAIT_SECONDS +
+    OS_UPDATE_DNF_SECONDS +
+    OS_UPDATE_DNF_KILL_AFTER_SECONDS +
+    OS_UPDATE_SCRIPT_MARGIN_SECONDS
+  );
+}
 
 /** Where the update notes, for the run after it, that it began installing on this boot. */
 export const OS_UPDATE_STATE_DIR = "/var/lib/app-os-update";
@@ -28,12 +50,19 @@ export const OS_UPDATE_REBOOT_HOLD_SECONDS = 900;
 export interface OsUpdateScriptOptions {
   /** The deploy script's lock file (`$APP_ROOT/deploy.lock`). */
   readonly deployLock: string;
+  /**
+   * How long first boot may take, its first deploy included (cloud-init runs the boot script):
+   * the run waits that long for it, then stops with nothing changed. `osUpdateBootSeconds`.
+   */
+  readonly bootSeconds: number;
   /** @default OS_UPDATE_LOCK_WAIT_SECONDS */
   readonly lockWaitSeconds?: number;
   /** @default OS_UPDATE_STATE_DIR */
   readonly stateDir?: string;
   /** @default OS_UPDATE_REBOOT_HOLD_SECONDS */
   readonly rebootHoldSeconds?: number;
+  /** @default OS_UPDATE_DNF_SECONDS */
+  readonly dnfSeconds?: number;
 }
 
 /**
@@ -55,7 +84,7 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
   const lockWait = options.lockWaitSeconds ?? OS_UPDATE_LOCK_WAIT_SECONDS;
   const state = options.stateDir ?? OS_UPDATE_STATE_DIR;
   const hold = options.rebootHoldSeconds ?? OS_UPDATE_REBOOT_HOLD_SECONDS;
-  const dnf = OS_UPDATE_DNF_SECONDS;
+  const dnf = options.dnfSeconds ?? OS_UPDATE_DNF_SECONDS;
   return [
     // SSM's agent runs the lines as one file, through sh: this line makes it bash's
     "#!/bin/bash",
@@ -66,7 +95,9 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     // cloud-init exits 2 for "done with warnings"; a boot that failed is the deploy's to report.
     // Each wait is bounded on its own, so that one phase never takes another's time: after the
     // deploy of the same apply first boot is over, and the run takes the lock's and dnf's at most.
-    `timeout ${FIRST_BOOT_SECONDS} cloud-init status --wait >/dev/null`,
+    `timeout ${options.bootSeconds} cloud-init status --wait >/dev/null`,
+    // a first boot still running (review CG: the run went on, and could reboot a server half set up)
+    `if (($? == 124)); then log "first boot still runs after ${options.bootSeconds} s: nothing was updated; apply again once it is done"; exit 1; fi`,
     `exec 9>>${deployLock}`,
     `if ! flock -w ${lockWait} 9; then log "a deploy still runs after ${lockWait} s: nothing was updated; apply again once it is done"; exit 75; fi`,
     `mkdir -p ${state} && boot=$(cat /proc/sys/kernel/random/boot_id) || exit 1`,
@@ -75,12 +106,14 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     `echo "$boot" >${state}/installing || exit 1`,
     "before_release=$(installed_release)",
     "before=$(rpm -qa | sort | sha256sum)",
-    // (a dnf stopped at its limit is a failed one, below)
-    `if ! timeout --kill-after=30 ${dnf} dnf -y upgrade --releasever="$release"; then`,
+    // (a dnf stopped at its limit is a failed one, said so: 124, or 137 once killed)
+    `timeout --kill-after=${OS_UPDATE_DNF_KILL_AFTER_SECONDS} ${dnf} dnf -y upgrade --releasever="$release"; dnf_exit=$?`,
+    "if ((dnf_exit != 0)); then",
+    `  failed="failed (exit $dnf_exit)"; if ((dnf_exit == 124 || dnf_exit == 137)); then failed="was stopped after ${dnf} s"; fi`,
     // failed before installing anything (a download that failed): no note of this run stays, or
     // the next run would reboot a server this one never changed (review CD)
-    `  if [[ $(rpm -qa | sort | sha256sum) == "$before" ]]; then [[ -n $pending ]] || rm -f ${state}/installing; log "dnf upgrade --releasever=$release failed, having installed nothing: the server stays on $before_release"; exit 1; fi`,
-    '  log "dnf upgrade --releasever=$release failed: the server is on $(installed_release) (it was on $before_release); the next run asks whether what was installed needs a reboot"; exit 1',
+    `  if [[ $(rpm -qa | sort | sha256sum) == "$before" ]]; then [[ -n $pending ]] || rm -f ${state}/installing; log "dnf upgrade --releasever=$release $failed, having installed nothing: the server stays on $before_release"; exit 1; fi`,
+    '  log "dnf upgrade --releasever=$release $failed: the server is on $(installed_release) (it was on $before_release); the next run asks whether what was installed needs a reboot"; exit 1',
     "fi",
     "after=$(rpm -qa | sort | sha256sum)",
     "now=$(installed_release)",
