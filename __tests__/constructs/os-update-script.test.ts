@@ -16,8 +16,10 @@ const STAND_INS: Record<string, string> = {
 echo "cloud-init $*" >> "$STATE/calls"
 # first boot still running: the wait does not end
 [[ -e $STATE/booting ]] && exec sleep 30
-exit 0`,
+# its status: 0 done, 1 error, 2 done with warnings
+exit $(cat "$STATE/boot-status" 2>/dev/null || echo 0)`,
   rpm: `#!/bin/bash
+[[ -e $STATE/rpm-fails ]] && { echo "error: rpmdb: BDB0113 Thread/process failed" >&2; exit 1; }
 case "$*" in
   "-q --qf %{VERSION} system-release") cat "$STATE/release" ;;
   "-qa") cat "$STATE/packages" ;;
@@ -43,8 +45,8 @@ case "$1 $2" in
     [[ -e $STATE/reboot-needed ]] && exit 1
     exit 0 ;;
   "needs-restarting -s")
-    [[ -e $STATE/no-needs-restarting ]] && exit 1
-    cat "$STATE/services" 2>/dev/null ;;
+    [[ -e $STATE/no-needs-restarting || -e $STATE/services-fails ]] && exit 1
+    cat "$STATE/services" 2>/dev/null || true ;;
   *) echo "stand-in dnf: $*" >&2; exit 2 ;;
 esac`,
 };
@@ -55,6 +57,8 @@ interface Server {
   readonly bin: string;
   /** The update's own state folder (its note of a run that began installing on this boot). */
   readonly updateState: string;
+  /** The boot script's note that the server is set up. */
+  readonly setUp: string;
 }
 
 function server(release: string): Server {
@@ -66,7 +70,13 @@ function server(release: string): Server {
   fs.writeFileSync(path.join(state, "release"), `${release}\n`);
   fs.writeFileSync(path.join(state, "packages"), `bash-5.2\nkernel-6.1.${release}\nnginx-1.24\n`);
   for (const [name, body] of Object.entries(STAND_INS)) fs.writeFileSync(path.join(bin, name), body, { mode: 0o755 });
-  return { state, lock: path.join(dir, "deploy.lock"), bin, updateState: path.join(dir, "os-update") };
+  return {
+    state,
+    lock: path.join(dir, "deploy.lock"),
+    bin,
+    updateState: path.join(dir, "os-update"),
+    setUp: path.join(dir, "set-up"),
+  };
 }
 
 function runUpdate(
@@ -77,6 +87,7 @@ function runUpdate(
   const script = osUpdateScript(RELEASE, {
     deployLock: s.lock,
     bootSeconds: 1,
+    setUpMarker: s.setUp,
     lockWaitSeconds,
     stateDir: s.updateState,
     rebootHoldSeconds,
@@ -234,6 +245,94 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
       `os-update: dnf upgrade --releasever=${RELEASE} was stopped after 1 s, having installed nothing: the server stays on ${OLDER}`,
     );
     expect(fs.existsSync(path.join(s.updateState, "installing"))).toBe(false);
+  });
+
+  test("a first boot that failed before the server was set up stops the run; one that failed only at its first deploy does not (review CH)", () => {
+    const s = server(OLDER);
+    flag(s, "boot-status", "1");
+    flag(s, "reboot-needed");
+    const failed = runUpdate(s);
+    expect(failed.status).toBe(1);
+    expect(failed.stdout).toContain(
+      "os-update: first boot failed (cloud-init status 1) before the server was set up: nothing was updated",
+    );
+    expect(release(s)).toBe(OLDER);
+    fs.writeFileSync(s.setUp, "");
+    expect(runUpdate(s).status).toBe(SSM_REBOOT_EXIT_CODE);
+    // done with warnings is done
+    const warned = server(OLDER);
+    flag(warned, "boot-status", "2");
+    expect(runUpdate(warned).status).toBe(0);
+  });
+
+  test("an rpm that cannot read the installed packages stops the run, never read as nothing changed (review CH)", () => {
+    const s = server(OLDER);
+    flag(s, "rpm-fails");
+    flag(s, "reboot-needed");
+    const result = runUpdate(s);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain("os-update: rpm cannot read the installed packages: nothing was updated");
+    expect(result.calls).not.toContain(`dnf -y upgrade --releasever=${RELEASE}`);
+  });
+
+  test("a needs-restarting -s that fails is a reboot, as a failing -r is (review CH)", () => {
+    const s = server(OLDER);
+    flag(s, "services-fails");
+    expect(runUpdate(s).status).toBe(SSM_REBOOT_EXIT_CODE);
+  });
+
+  test("a lock that cannot be opened says so, not that a deploy runs (review CH)", () => {
+    const s = server(OLDER);
+    const script = osUpdateScript(RELEASE, {
+      deployLock: path.join(s.state, "no-such-folder", "deploy.lock"),
+      bootSeconds: 1,
+      setUpMarker: s.setUp,
+      stateDir: s.updateState,
+    }).join("\n");
+    const result = spawnSync("bash", ["--norc", "-c", script], {
+      encoding: "utf8",
+      env: { PATH: `${s.bin}:${process.env.PATH}`, STATE: s.state },
+    });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain("os-update: cannot open the deploy's lock");
+  });
+
+  test("a cancel while dnf runs stops dnf too, and frees the lock; the note stays for the next run (review CH)", async () => {
+    const s = server(OLDER);
+    flag(s, "dnf-hangs");
+    fs.writeFileSync(s.lock, "");
+    const script = osUpdateScript(RELEASE, {
+      deployLock: s.lock,
+      bootSeconds: 5,
+      setUpMarker: s.setUp,
+      stateDir: s.updateState,
+      dnfSeconds: 60,
+    }).join("\n");
+    const run = spawn("bash", ["--norc", "-c", script], {
+      env: { PATH: `${s.bin}:${process.env.PATH}`, STATE: s.state },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    run.stdout.on("data", (chunk) => (output += chunk));
+    // wait until dnf is running (its call logged), then cancel as SSM does: TERM to the script
+    for (
+      let i = 0;
+      i < 100 && !fs.readFileSync(path.join(s.state, "calls"), { flag: "a+" }).toString().includes("upgrade");
+      i++
+    )
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    run.kill("SIGTERM");
+    const status = await new Promise<number | null>((resolve) => run.on("close", resolve));
+    expect(status).toBe(143);
+    expect(output).toContain("os-update: cancelled while dnf ran: it is stopped");
+    // dnf (the stand-in's sleep) is gone: the lock is free again within a moment
+    let held = true;
+    for (let i = 0; i < 40 && held; i++) {
+      held = lockHeld(s);
+      if (held) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(held).toBe(false);
+    expect(fs.existsSync(path.join(s.updateState, "installing"))).toBe(true);
   });
 
   test("never during a deploy: it waits for the deploy's lock, and fails with nothing changed (exit 75) when the deploy outlasts the wait", async () => {

@@ -1,5 +1,6 @@
 import { parseEnvironment } from "../../src/config/load";
-import { FIRST_BOOT_SECONDS } from "../../src/userdata/boot-script";
+import { SERVER_PATHS } from "../../src/userdata/app-host";
+import { FIRST_BOOT_SECONDS, setUpMarker } from "../../src/userdata/boot-script";
 import { osUpdateScript } from "../../src/userdata/os-update-script";
 import { environmentStack } from "../environment-stack";
 import { bootScriptOf, environmentFile, ref, writtenFile, type Synthesized } from "../helpers";
@@ -39,17 +40,17 @@ describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layou
     expect(lines).toContain(`release=${RELEASE}`);
     expect(lines).toContainEqual(expect.stringContaining('dnf -y upgrade --releasever="$release"'));
     // each phase bounded on its own (review CF: dnf could otherwise take first boot's allowance)
-    expect(lines).toContainEqual(expect.stringMatching(/^timeout \d+ cloud-init status --wait/));
+    expect(lines).toContainEqual(expect.stringMatching(/^timeout --kill-after=30 \d+ cloud-init status --wait/));
     expect(lines).toContainEqual(expect.stringContaining("timeout --kill-after=30 1800 dnf -y upgrade"));
     const instance = json.resources("aws_instance")[0];
     expect(association.values.targets).toEqual([{ key: "InstanceIds", values: [ref(instance, "aws_instance")] }]);
     // first boot with its first install (a replaced server runs this at once), the deploy lock
-    // (5 min), dnf (30 min) and its 30 s to end, a minute besides; then a reboot and the second run
+    // (5 min), dnf (30 min), 30 s for each of the two to end, a minute besides; then a reboot and the second run
     // (10 min), the agent's pick-up (5 min)
-    const boot = Number(/^timeout (\d+) cloud-init status --wait/m.exec(lines.join("\n"))![1]);
+    const boot = Number(/^timeout --kill-after=30 (\d+) cloud-init status --wait/m.exec(lines.join("\n"))![1]);
     expect(boot).toBeGreaterThan(FIRST_BOOT_SECONDS);
     const step = Number(content.mainSteps[0].inputs.timeoutSeconds);
-    expect(step).toBe(boot + 300 + 1800 + 30 + 60);
+    expect(step).toBe(boot + 300 + 1800 + 2 * 30 + 60);
     expect(association.values.wait_for_success_timeout_seconds).toBe(step + 600 + 300);
     expect(association.values.max_errors).toBe("0");
   });
@@ -59,8 +60,14 @@ describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layou
     // what Terraform makes of each line: $${ and %%{ are a literal ${ and %{; a lone one would be a template
     expect(lines.filter((line) => /[$%]\{/.test(line.replaceAll("$${", "").replaceAll("%%{", "")))).toEqual([]);
     const unescaped = lines.map((line) => line.replaceAll("$${", "${").replaceAll("%%{", "%{"));
-    const boot = Number(/^timeout (\d+) cloud-init status --wait/m.exec(unescaped.join("\n"))![1]);
-    expect(unescaped).toEqual(osUpdateScript(RELEASE, { deployLock: "/opt/app/deploy.lock", bootSeconds: boot }));
+    const boot = Number(/^timeout --kill-after=30 (\d+) cloud-init status --wait/m.exec(unescaped.join("\n"))![1]);
+    expect(unescaped).toEqual(
+      osUpdateScript(RELEASE, {
+        deployLock: "/opt/app/deploy.lock",
+        bootSeconds: boot,
+        setUpMarker: setUpMarker(SERVER_PATHS),
+      }),
+    );
     expect(unescaped).toContainEqual(expect.stringContaining("rpm -q --qf '%{VERSION}' system-release"));
   });
 
@@ -84,7 +91,9 @@ describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layou
     const deployScript = writtenFile(bootScriptOf(json), "/opt/app/bin/deploy");
     expect(deployScript).toContain('exec 9>"$APP_ROOT/deploy.lock"');
     expect(deployScript).toContain("APP_ROOT=/opt/app");
-    expect(content.mainSteps[0].inputs.runCommand).toContain("exec 9>>/opt/app/deploy.lock");
+    expect(content.mainSteps[0].inputs.runCommand).toContainEqual(
+      expect.stringMatching(/^exec 9>>\/opt\/app\/deploy\.lock \|\| /),
+    );
   });
 });
 
@@ -118,9 +127,9 @@ describe("without app.osRelease, or on a fleet", () => {
         `app.osRelease must be an Amazon Linux 2023 release version such as 2023.9.20251117 (the release notes list them; dnf check-release-update on the server names the newest) (got "${osRelease}")`,
       ]);
       // and the script refuses it on its own, should another caller pass one
-      expect(() => osUpdateScript(osRelease, { deployLock: "/opt/app/deploy.lock", bootSeconds: 1 })).toThrow(
-        /not an Amazon Linux 2023 release/,
-      );
+      expect(() =>
+        osUpdateScript(osRelease, { deployLock: "/opt/app/deploy.lock", bootSeconds: 1, setUpMarker: "/x" }),
+      ).toThrow(/not an Amazon Linux 2023 release/);
     },
   );
 });

@@ -482,7 +482,9 @@ describe("how long a deploy on a server without a load balancer is waited for", 
         .map((a) => a.values.wait_for_success_timeout_seconds as number);
       expect(waits).toHaveLength(2);
       const osDocument = updated.resources("aws_ssm_document").find((d) => d.values.name.endsWith("-app-os"))!;
-      const bootAllowance = Number(/timeout (\d+) cloud-init status --wait/.exec(osDocument.values.content)![1]);
+      const bootAllowance = Number(
+        /timeout --kill-after=30 (\d+) cloud-init status --wait/.exec(osDocument.values.content)![1],
+      );
       expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(
         (layout === "app-db-split" ? RDS_CREATE_SECONDS : 0) + waits[0] + waits[1] - bootAllowance,
       );

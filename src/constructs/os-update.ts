@@ -21,6 +21,8 @@ export interface OsUpdateProps {
   readonly after: TerraformResource;
   /** How long the server's first boot may take, its first install included (`osUpdateBootSeconds`). */
   readonly bootSeconds: number;
+  /** The file the boot script writes once the server is set up (`setUpMarker`). */
+  readonly setUpMarker: string;
 }
 
 /** `text` with Terraform's template sequences escaped: `${` as `$${`, `%{` as `%%{`. */
@@ -67,6 +69,7 @@ export class OsUpdate extends Construct {
               runCommand: osUpdateScript(props.release, {
                 deployLock: props.deployLock,
                 bootSeconds: props.bootSeconds,
+                setUpMarker: props.setUpMarker,
               }).map(escapeTemplates),
             },
           },

@@ -174,6 +174,7 @@ export function addPublicAppServer(
       deployLock: `${SERVER_PATHS.appRoot}/${DEPLOY_LOCK}`,
       after: deployment.association,
       bootSeconds: osUpdateBootSeconds(host),
+      setUpMarker: setUpMarker(SERVER_PATHS),
     });
   }
   // A domain points at the Elastic IP (plain HTTP: a server without a load balancer has no certificate).

@@ -12,8 +12,8 @@ import type { AppHost } from "./app-host";
 export const OS_UPDATE_LOCK_WAIT_SECONDS = 300;
 /** Seconds `dnf upgrade` may take to download and install a release's packages (then it is stopped). */
 export const OS_UPDATE_DNF_SECONDS = 1800;
-/** Seconds a dnf stopped at its limit has to end before it is killed (rpm finishing a transaction). */
-export const OS_UPDATE_DNF_KILL_AFTER_SECONDS = 30;
+/** Seconds a program stopped at its limit has to end before it is killed (rpm finishing a transaction). */
+export const OS_UPDATE_KILL_AFTER_SECONDS = 30;
 /** Seconds the script may spend besides its waits (rpm's queries, the note), within SSM's limit. */
 export const OS_UPDATE_SCRIPT_MARGIN_SECONDS = 60;
 /** The name of the document's one step: plan review finds the release in it (src/ops/plan-review.ts). */
@@ -32,7 +32,7 @@ export function osUpdateRunSeconds(bootSeconds: number): number {
     bootSeconds +
     OS_UPDATE_LOCK_WAIT_SECONDS +
     OS_UPDATE_DNF_SECONDS +
-    OS_UPDATE_DNF_KILL_AFTER_SECONDS +
+    2 * OS_UPDATE_KILL_AFTER_SECONDS +
     OS_UPDATE_SCRIPT_MARGIN_SECONDS
   );
 }
@@ -55,6 +55,12 @@ export interface OsUpdateScriptOptions {
    * the run waits that long for it, then stops with nothing changed. `osUpdateBootSeconds`.
    */
   readonly bootSeconds: number;
+  /**
+   * The file the boot script writes once the server is set up (`setUpMarker`): a first boot that
+   * failed only at its first deploy has set the server up, and the update goes ahead (as the
+   * deploy's own command does).
+   */
+  readonly setUpMarker: string;
   /** @default OS_UPDATE_LOCK_WAIT_SECONDS */
   readonly lockWaitSeconds?: number;
   /** @default OS_UPDATE_STATE_DIR */
@@ -92,36 +98,45 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     `release=${release}`,
     'log() { echo "os-update: $*"; }',
     "installed_release() { rpm -q --qf '%{VERSION}' system-release; }",
-    // cloud-init exits 2 for "done with warnings"; a boot that failed is the deploy's to report.
     // Each wait is bounded on its own, so that one phase never takes another's time: after the
     // deploy of the same apply first boot is over, and the run takes the lock's and dnf's at most.
-    `timeout ${options.bootSeconds} cloud-init status --wait >/dev/null`,
+    `timeout --kill-after=${OS_UPDATE_KILL_AFTER_SECONDS} ${options.bootSeconds} cloud-init status --wait >/dev/null; boot_status=$?`,
     // a first boot still running (review CG: the run went on, and could reboot a server half set up)
-    `if (($? == 124)); then log "first boot still runs after ${options.bootSeconds} s: nothing was updated; apply again once it is done"; exit 1; fi`,
-    `exec 9>>${deployLock}`,
+    `if ((boot_status == 124 || boot_status == 137)); then log "first boot still runs after ${options.bootSeconds} s: nothing was updated; apply again once it is done"; exit 1; fi`,
+    // cloud-init exits 2 for "done with warnings"; a first boot that failed is the server's to fix
+    // first, unless its only failure was its first deploy (set up, as the deploy's own check says)
+    `if ((boot_status != 0 && boot_status != 2)) && [[ ! -f ${options.setUpMarker} ]]; then log "first boot failed (cloud-init status $boot_status) before the server was set up: nothing was updated; see /var/log/boot-script.log"; exit 1; fi`,
+    `exec 9>>${deployLock} || { log "cannot open the deploy's lock ${deployLock}: nothing was updated"; exit 1; }`,
     `if ! flock -w ${lockWait} 9; then log "a deploy still runs after ${lockWait} s: nothing was updated; apply again once it is done"; exit 75; fi`,
     `mkdir -p ${state} && boot=$(cat /proc/sys/kernel/random/boot_id) || exit 1`,
     // an earlier run on this boot that began installing and never rebooted
     `pending=''; if [[ $(cat ${state}/installing 2>/dev/null) == "$boot" ]]; then pending=1; fi`,
     `echo "$boot" >${state}/installing || exit 1`,
-    "before_release=$(installed_release)",
-    "before=$(rpm -qa | sort | sha256sum)",
-    // (a dnf stopped at its limit is a failed one, said so: 124, or 137 once killed)
-    `timeout --kill-after=${OS_UPDATE_DNF_KILL_AFTER_SECONDS} ${dnf} dnf -y upgrade --releasever="$release"; dnf_exit=$?`,
+    // what is installed, as a checksum: a list rpm could not read is no list (review CH: an rpm
+    // that failed read as "nothing changed", and the reboot was skipped)
+    'packages() { local list; list=$(rpm -qa) || return 1; sort <<<"$list" | sha256sum; }',
+    `before_release=$(installed_release) && before=$(packages) || { log "rpm cannot read the installed packages: nothing was updated"; exit 1; }`,
+    // dnf in the background, so that a cancel (SSM's, a TERM) reaches it: timeout puts it in a
+    // process group of its own, which a signal to this script's group misses (review CH)
+    `timeout --kill-after=${OS_UPDATE_KILL_AFTER_SECONDS} ${dnf} dnf -y upgrade --releasever="$release" & dnf_pid=$!`,
+    `trap 'kill -TERM "$dnf_pid" 2>/dev/null; log "cancelled while dnf ran: it is stopped; the next run asks whether what it installed needs a reboot"; exit 143' TERM INT`,
+    'wait "$dnf_pid"; dnf_exit=$?; trap - TERM INT',
     "if ((dnf_exit != 0)); then",
+    // (a dnf stopped at its limit is a failed one, said so: 124, or 137 once killed)
     `  failed="failed (exit $dnf_exit)"; if ((dnf_exit == 124 || dnf_exit == 137)); then failed="was stopped after ${dnf} s"; fi`,
     // failed before installing anything (a download that failed): no note of this run stays, or
     // the next run would reboot a server this one never changed (review CD)
-    `  if [[ $(rpm -qa | sort | sha256sum) == "$before" ]]; then [[ -n $pending ]] || rm -f ${state}/installing; log "dnf upgrade --releasever=$release $failed, having installed nothing: the server stays on $before_release"; exit 1; fi`,
-    '  log "dnf upgrade --releasever=$release $failed: the server is on $(installed_release) (it was on $before_release); the next run asks whether what was installed needs a reboot"; exit 1',
+    `  if now_packages=$(packages) && [[ $now_packages == "$before" ]]; then [[ -n $pending ]] || rm -f ${state}/installing; log "dnf upgrade --releasever=$release $failed, having installed nothing: the server stays on $before_release"; exit 1; fi`,
+    '  log "dnf upgrade --releasever=$release $failed: the server is on $(installed_release || echo "a release rpm cannot read") (it was on $before_release); the next run asks whether what was installed needs a reboot"; exit 1',
     "fi",
-    "after=$(rpm -qa | sort | sha256sum)",
-    "now=$(installed_release)",
+    `after=$(packages) || { log "rpm cannot read the installed packages after dnf: the next run asks whether what was installed needs a reboot"; exit 1; }`,
+    'now=$(installed_release) || now="a release rpm cannot read"',
     `if [[ $before == "$after" && -z $pending ]]; then rm -f ${state}/installing; log "nothing to install: the server is on $now (app.osRelease $release)"; exit 0; fi`,
     'if [[ $before == "$after" ]]; then log "nothing to install, but an earlier run installed packages on this boot and did not reboot"; else log "updated from $before_release to $now"; fi',
     // -r: exit 1 when the kernel or a core library needs a reboot; -s: the services still running
-    // an old version. A dnf without the command fails it, and the server is rebooted.
-    `if dnf needs-restarting -r >/dev/null 2>&1 && [[ -z $(dnf needs-restarting -s 2>/dev/null) ]]; then rm -f ${state}/installing; log "nothing runs an old version: no reboot"; exit 0; fi`,
+    // an old version. Either failing is a reboot (review CH: a failed -s read as "none").
+    'services=$(dnf needs-restarting -s 2>/dev/null) || services="(dnf needs-restarting -s failed)"',
+    `if dnf needs-restarting -r >/dev/null 2>&1 && [[ -z $services ]]; then rm -f ${state}/installing; log "nothing runs an old version: no reboot"; exit 0; fi`,
     `log "rebooting, so that the kernel, libraries and services run their new versions; the agent runs this again after it"`,
     // the deploy's lock stays held (a process that keeps fd 9) until the reboot ends it
     `setsid sleep ${hold} </dev/null >/dev/null 2>&1 &`,
