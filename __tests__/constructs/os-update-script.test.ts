@@ -265,14 +265,19 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     expect(runUpdate(warned).status).toBe(0);
   });
 
-  test("an rpm that cannot read the installed packages stops the run, never read as nothing changed (review CH)", () => {
-    const s = server(OLDER);
+  test("an rpm that cannot read the installed packages stops the run, never read as nothing changed, and leaves no note (reviews CH, CI)", () => {
+    const s = server(RELEASE);
     flag(s, "rpm-fails");
     flag(s, "reboot-needed");
     const result = runUpdate(s);
     expect(result.status).toBe(1);
     expect(result.stdout).toContain("os-update: rpm cannot read the installed packages: nothing was updated");
     expect(result.calls).not.toContain(`dnf -y upgrade --releasever=${RELEASE}`);
+    // the next run on the same boot: nothing to install, and no reboot of a server neither run changed
+    fs.rmSync(path.join(s.state, "rpm-fails"));
+    const again = runUpdate(s);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain("nothing to install: the server is on");
   });
 
   test("a needs-restarting -s that fails is a reboot, as a failing -r is (review CH)", () => {
@@ -297,8 +302,11 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     expect(result.stdout).toContain("os-update: cannot open the deploy's lock");
   });
 
-  test("a cancel while dnf runs stops dnf too, and frees the lock; the note stays for the next run (review CH)", async () => {
-    const s = server(OLDER);
+  /**
+   * The update started on a server whose dnf hangs, in a process group of its own as the SSM agent
+   * starts it; resolves once dnf runs (its call logged).
+   */
+  async function updateInDnf(s: Server): Promise<{ run: ReturnType<typeof spawn>; output: () => string }> {
     flag(s, "dnf-hangs");
     fs.writeFileSync(s.lock, "");
     const script = osUpdateScript(RELEASE, {
@@ -311,28 +319,41 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     const run = spawn("bash", ["--norc", "-c", script], {
       env: { PATH: `${s.bin}:${process.env.PATH}`, STATE: s.state },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
     let output = "";
-    run.stdout.on("data", (chunk) => (output += chunk));
-    // wait until dnf is running (its call logged), then cancel as SSM does: TERM to the script
-    for (
-      let i = 0;
-      i < 100 && !fs.readFileSync(path.join(s.state, "calls"), { flag: "a+" }).toString().includes("upgrade");
-      i++
-    )
+    run.stdout!.on("data", (chunk) => (output += chunk));
+    const calls = path.join(s.state, "calls");
+    for (let i = 0; i < 100 && !fs.readFileSync(calls, { flag: "a+" }).toString().includes("upgrade"); i++)
       await new Promise((resolve) => setTimeout(resolve, 50));
-    run.kill("SIGTERM");
-    const status = await new Promise<number | null>((resolve) => run.on("close", resolve));
-    expect(status).toBe(143);
-    expect(output).toContain("os-update: cancelled while dnf ran: it is stopped");
-    // dnf (the stand-in's sleep) is gone: the lock is free again within a moment
-    let held = true;
-    for (let i = 0; i < 40 && held; i++) {
-      held = lockHeld(s);
-      if (held) await new Promise((resolve) => setTimeout(resolve, 100));
+    return { run, output: () => output };
+  }
+
+  /** Whether the deploy's lock is free within 4 s (dnf, which holds it, gone). */
+  async function lockFreed(s: Server): Promise<boolean> {
+    for (let i = 0; i < 40; i++) {
+      if (!lockHeld(s)) return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect(held).toBe(false);
+    return false;
+  }
+
+  test("a TERM to the script while dnf runs stops dnf too, and frees the lock; the note stays for the next run (review CH)", async () => {
+    const s = server(OLDER);
+    const { run, output } = await updateInDnf(s);
+    run.kill("SIGTERM");
+    expect(await new Promise((resolve) => run.on("close", resolve))).toBe(143);
+    expect(output()).toContain("os-update: cancelled while dnf ran: it is stopped");
+    expect(await lockFreed(s)).toBe(true);
     expect(fs.existsSync(path.join(s.updateState, "installing"))).toBe(true);
+  });
+
+  test("SSM's cancel (a SIGKILL to the script's process group) ends dnf too, and frees the lock (review CI)", async () => {
+    const s = server(OLDER);
+    const { run } = await updateInDnf(s);
+    process.kill(-run.pid!, "SIGKILL");
+    await new Promise((resolve) => run.on("close", resolve));
+    expect(await lockFreed(s)).toBe(true);
   });
 
   test("never during a deploy: it waits for the deploy's lock, and fails with nothing changed (exit 75) when the deploy outlasts the wait", async () => {

@@ -40,14 +40,18 @@ describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layou
     expect(lines).toContain(`release=${RELEASE}`);
     expect(lines).toContainEqual(expect.stringContaining('dnf -y upgrade --releasever="$release"'));
     // each phase bounded on its own (review CF: dnf could otherwise take first boot's allowance)
-    expect(lines).toContainEqual(expect.stringMatching(/^timeout --kill-after=30 \d+ cloud-init status --wait/));
-    expect(lines).toContainEqual(expect.stringContaining("timeout --kill-after=30 1800 dnf -y upgrade"));
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^timeout --foreground --kill-after=30 \d+ cloud-init status --wait/),
+    );
+    expect(lines).toContainEqual(expect.stringContaining("timeout --foreground --kill-after=30 1800 dnf -y upgrade"));
     const instance = json.resources("aws_instance")[0];
     expect(association.values.targets).toEqual([{ key: "InstanceIds", values: [ref(instance, "aws_instance")] }]);
     // first boot with its first install (a replaced server runs this at once), the deploy lock
     // (5 min), dnf (30 min), 30 s for each of the two to end, a minute besides; then a reboot and the second run
     // (10 min), the agent's pick-up (5 min)
-    const boot = Number(/^timeout --kill-after=30 (\d+) cloud-init status --wait/m.exec(lines.join("\n"))![1]);
+    const boot = Number(
+      /^timeout --foreground --kill-after=30 (\d+) cloud-init status --wait/m.exec(lines.join("\n"))![1],
+    );
     expect(boot).toBeGreaterThan(FIRST_BOOT_SECONDS);
     const step = Number(content.mainSteps[0].inputs.timeoutSeconds);
     expect(step).toBe(boot + 300 + 1800 + 2 * 30 + 60);
@@ -60,7 +64,9 @@ describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layou
     // what Terraform makes of each line: $${ and %%{ are a literal ${ and %{; a lone one would be a template
     expect(lines.filter((line) => /[$%]\{/.test(line.replaceAll("$${", "").replaceAll("%%{", "")))).toEqual([]);
     const unescaped = lines.map((line) => line.replaceAll("$${", "${").replaceAll("%%{", "%{"));
-    const boot = Number(/^timeout --kill-after=30 (\d+) cloud-init status --wait/m.exec(unescaped.join("\n"))![1]);
+    const boot = Number(
+      /^timeout --foreground --kill-after=30 (\d+) cloud-init status --wait/m.exec(unescaped.join("\n"))![1],
+    );
     expect(unescaped).toEqual(
       osUpdateScript(RELEASE, {
         deployLock: "/opt/app/deploy.lock",

@@ -483,7 +483,7 @@ describe("how long a deploy on a server without a load balancer is waited for", 
       expect(waits).toHaveLength(2);
       const osDocument = updated.resources("aws_ssm_document").find((d) => d.values.name.endsWith("-app-os"))!;
       const bootAllowance = Number(
-        /timeout --kill-after=30 (\d+) cloud-init status --wait/.exec(osDocument.values.content)![1],
+        /timeout --foreground --kill-after=30 (\d+) cloud-init status --wait/.exec(osDocument.values.content)![1],
       );
       expect(workflow.jobs.deploy["timeout-minutes"] * 60).toBeGreaterThanOrEqual(
         (layout === "app-db-split" ? RDS_CREATE_SECONDS : 0) + waits[0] + waits[1] - bootAllowance,

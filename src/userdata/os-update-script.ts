@@ -100,7 +100,7 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     "installed_release() { rpm -q --qf '%{VERSION}' system-release; }",
     // Each wait is bounded on its own, so that one phase never takes another's time: after the
     // deploy of the same apply first boot is over, and the run takes the lock's and dnf's at most.
-    `timeout --kill-after=${OS_UPDATE_KILL_AFTER_SECONDS} ${options.bootSeconds} cloud-init status --wait >/dev/null; boot_status=$?`,
+    `timeout --foreground --kill-after=${OS_UPDATE_KILL_AFTER_SECONDS} ${options.bootSeconds} cloud-init status --wait >/dev/null; boot_status=$?`,
     // a first boot still running (review CG: the run went on, and could reboot a server half set up)
     `if ((boot_status == 124 || boot_status == 137)); then log "first boot still runs after ${options.bootSeconds} s: nothing was updated; apply again once it is done"; exit 1; fi`,
     // cloud-init exits 2 for "done with warnings"; a first boot that failed is the server's to fix
@@ -111,14 +111,17 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     `mkdir -p ${state} && boot=$(cat /proc/sys/kernel/random/boot_id) || exit 1`,
     // an earlier run on this boot that began installing and never rebooted
     `pending=''; if [[ $(cat ${state}/installing 2>/dev/null) == "$boot" ]]; then pending=1; fi`,
-    `echo "$boot" >${state}/installing || exit 1`,
     // what is installed, as a checksum: a list rpm could not read is no list (review CH: an rpm
     // that failed read as "nothing changed", and the reboot was skipped)
     'packages() { local list; list=$(rpm -qa) || return 1; sort <<<"$list" | sha256sum; }',
     `before_release=$(installed_release) && before=$(packages) || { log "rpm cannot read the installed packages: nothing was updated"; exit 1; }`,
-    // dnf in the background, so that a cancel (SSM's, a TERM) reaches it: timeout puts it in a
-    // process group of its own, which a signal to this script's group misses (review CH)
-    `timeout --kill-after=${OS_UPDATE_KILL_AFTER_SECONDS} ${dnf} dnf -y upgrade --releasever="$release" & dnf_pid=$!`,
+    // noted only now, just before dnf: a run that stopped before it changed nothing (review CI)
+    `echo "$boot" >${state}/installing || exit 1`,
+    // A cancel must end dnf too, or it keeps the deploy's lock (fd 9) for up to its limit. SSM's
+    // cancel and time limit kill the script's whole process group (SIGKILL): --foreground keeps
+    // dnf in it (timeout would otherwise move it to a group of its own: review CI); a TERM to the
+    // script alone reaches dnf through the trap (review CH).
+    `timeout --foreground --kill-after=${OS_UPDATE_KILL_AFTER_SECONDS} ${dnf} dnf -y upgrade --releasever="$release" & dnf_pid=$!`,
     `trap 'kill -TERM "$dnf_pid" 2>/dev/null; log "cancelled while dnf ran: it is stopped; the next run asks whether what it installed needs a reboot"; exit 143' TERM INT`,
     'wait "$dnf_pid"; dnf_exit=$?; trap - TERM INT',
     "if ((dnf_exit != 0)); then",
