@@ -31,6 +31,8 @@ case "$1 $2" in
   "-y upgrade")
     [[ -e $STATE/dnf-fails ]] && { echo "Error: Failed to download metadata for repo 'amazonlinux'" >&2; exit 1; }
     [[ -e $STATE/dnf-hangs ]] && exec sleep 30
+    # hangs in a program it started (a scriptlet), which keeps the descriptors dnf was given
+    [[ -e $STATE/dnf-child-hangs ]] && { /bin/sh -c 'sleep 30'; exit 1; }
     want=\${3#--releasever=}
     # dnf never downgrades: a newer release stays
     have=$(cat "$STATE/release")
@@ -306,8 +308,11 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
    * The update started on a server whose dnf hangs, in a process group of its own as the SSM agent
    * starts it; resolves once dnf runs (its call logged).
    */
-  async function updateInDnf(s: Server): Promise<{ run: ReturnType<typeof spawn>; output: () => string }> {
-    flag(s, "dnf-hangs");
+  async function updateInDnf(
+    s: Server,
+    hang = "dnf-hangs",
+  ): Promise<{ run: ReturnType<typeof spawn>; output: () => string }> {
+    flag(s, hang);
     fs.writeFileSync(s.lock, "");
     const script = osUpdateScript(RELEASE, {
       deployLock: s.lock,
@@ -348,12 +353,30 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     expect(fs.existsSync(path.join(s.updateState, "installing"))).toBe(true);
   });
 
-  test("SSM's cancel (a SIGKILL to the script's process group) ends dnf too, and frees the lock (review CI)", async () => {
+  test.each(["dnf-hangs", "dnf-child-hangs"])(
+    "SSM's cancel (a SIGKILL to the script's process group) ends dnf and what it started, and frees the lock (reviews CI, CJ): %s",
+    async (hang) => {
+      const s = server(OLDER);
+      const { run } = await updateInDnf(s, hang);
+      process.kill(-run.pid!, "SIGKILL");
+      await new Promise((resolve) => run.on("close", resolve));
+      expect(await lockFreed(s)).toBe(true);
+    },
+  );
+
+  test("a TERM to the script ends what dnf started too, and dnf's own limit does (review CJ)", async () => {
     const s = server(OLDER);
-    const { run } = await updateInDnf(s);
-    process.kill(-run.pid!, "SIGKILL");
-    await new Promise((resolve) => run.on("close", resolve));
+    const { run } = await updateInDnf(s, "dnf-child-hangs");
+    run.kill("SIGTERM");
+    expect(await new Promise((resolve) => run.on("close", resolve))).toBe(143);
     expect(await lockFreed(s)).toBe(true);
+    const limited = server(OLDER);
+    flag(limited, "dnf-child-hangs");
+    fs.writeFileSync(limited.lock, "");
+    const result = runUpdate(limited);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain("was stopped after 1 s");
+    expect(lockHeld(limited)).toBe(false);
   });
 
   test("never during a deploy: it waits for the deploy's lock, and fails with nothing changed (exit 75) when the deploy outlasts the wait", async () => {

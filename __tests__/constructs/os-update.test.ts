@@ -43,7 +43,7 @@ describe.each(["single-server", "app-db-split"])("%s with app.osRelease", (layou
     expect(lines).toContainEqual(
       expect.stringMatching(/^timeout --foreground --kill-after=30 \d+ cloud-init status --wait/),
     );
-    expect(lines).toContainEqual(expect.stringContaining("timeout --foreground --kill-after=30 1800 dnf -y upgrade"));
+    expect(lines).toContainEqual(expect.stringContaining("timeout --kill-after=30 1800 dnf -y upgrade"));
     const instance = json.resources("aws_instance")[0];
     expect(association.values.targets).toEqual([{ key: "InstanceIds", values: [ref(instance, "aws_instance")] }]);
     // first boot with its first install (a replaced server runs this at once), the deploy lock

@@ -117,13 +117,16 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     `before_release=$(installed_release) && before=$(packages) || { log "rpm cannot read the installed packages: nothing was updated"; exit 1; }`,
     // noted only now, just before dnf: a run that stopped before it changed nothing (review CI)
     `echo "$boot" >${state}/installing || exit 1`,
-    // A cancel must end dnf too, or it keeps the deploy's lock (fd 9) for up to its limit. SSM's
-    // cancel and time limit kill the script's whole process group (SIGKILL): --foreground keeps
-    // dnf in it (timeout would otherwise move it to a group of its own: review CI); a TERM to the
-    // script alone reaches dnf through the trap (review CH).
-    `timeout --foreground --kill-after=${OS_UPDATE_KILL_AFTER_SECONDS} ${dnf} dnf -y upgrade --releasever="$release" & dnf_pid=$!`,
+    // A cancel must end dnf and all it started, or they keep the deploy's lock (fd 9) for up to its
+    // limit. timeout runs dnf in a process group of its own, which it ends whole at the limit or
+    // on a TERM (review CJ: with --foreground it ended dnf alone). A TERM to this script reaches it
+    // through the trap (review CH). SSM's cancel and time limit kill this script's group with
+    // SIGKILL, which no trap sees and which misses timeout's group (review CI): a watcher in a
+    // session of its own, without the lock, ends that group once this script is gone.
+    `timeout --kill-after=${OS_UPDATE_KILL_AFTER_SECONDS} ${dnf} dnf -y upgrade --releasever="$release" & dnf_pid=$!`,
+    `setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -TERM -- "-$2" 2>/dev/null' watcher $$ "$dnf_pid" </dev/null >/dev/null 2>&1 9>&- & watcher_pid=$!`,
     `trap 'kill -TERM "$dnf_pid" 2>/dev/null; log "cancelled while dnf ran: it is stopped; the next run asks whether what it installed needs a reboot"; exit 143' TERM INT`,
-    'wait "$dnf_pid"; dnf_exit=$?; trap - TERM INT',
+    'wait "$dnf_pid"; dnf_exit=$?; trap - TERM INT; kill "$watcher_pid" 2>/dev/null',
     "if ((dnf_exit != 0)); then",
     // (a dnf stopped at its limit is a failed one, said so: 124, or 137 once killed)
     `  failed="failed (exit $dnf_exit)"; if ((dnf_exit == 124 || dnf_exit == 137)); then failed="was stopped after ${dnf} s"; fi`,
