@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { osUpdateScript, SSM_REBOOT_EXIT_CODE } from "../../src/userdata/os-update-script";
+import { osUpdateScript, SSM_REBOOT_EXIT_CODE, type OsUpdateScriptOptions } from "../../src/userdata/os-update-script";
 import { tempDir } from "../helpers";
 
 // The OS update's script (src/constructs/os-update.ts) run in bash, as SSM's agent runs it, with
@@ -81,24 +81,29 @@ function server(release: string): Server {
   };
 }
 
-function runUpdate(
-  s: Server,
-  lockWaitSeconds = 1,
-  rebootHoldSeconds = 1,
-): { status: number | null; stdout: string; calls: string[] } {
-  const script = osUpdateScript(RELEASE, {
+/** The script for `s`, every wait a second unless `overrides` says otherwise. */
+function scriptFor(s: Server, overrides: Partial<OsUpdateScriptOptions> = {}): string {
+  return osUpdateScript(RELEASE, {
     deployLock: s.lock,
     bootSeconds: 1,
     setUpMarker: s.setUp,
-    lockWaitSeconds,
+    lockWaitSeconds: 1,
     stateDir: s.updateState,
-    rebootHoldSeconds,
+    rebootHoldSeconds: 1,
     dnfSeconds: 1,
+    ...overrides,
   }).join("\n");
-  const result = spawnSync("bash", ["--norc", "-c", script], {
-    encoding: "utf8",
-    env: { PATH: `${s.bin}:${process.env.PATH}`, STATE: s.state },
-  });
+}
+
+/** The stand-ins first on PATH, and their state. */
+const envOf = (s: Server) => ({ PATH: `${s.bin}:${process.env.PATH}`, STATE: s.state });
+
+function runUpdate(
+  s: Server,
+  overrides: Partial<OsUpdateScriptOptions> = {},
+): { status: number | null; stdout: string; calls: string[] } {
+  const script = scriptFor(s, overrides);
+  const result = spawnSync("bash", ["--norc", "-c", script], { encoding: "utf8", env: envOf(s) });
   const calls = fs.existsSync(path.join(s.state, "calls"))
     ? fs.readFileSync(path.join(s.state, "calls"), "utf8").trim().split("\n")
     : [];
@@ -217,7 +222,7 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     const s = server(OLDER);
     flag(s, "reboot-needed");
     fs.writeFileSync(s.lock, "");
-    expect(runUpdate(s, 1, 2).status).toBe(SSM_REBOOT_EXIT_CODE);
+    expect(runUpdate(s, { rebootHoldSeconds: 2 }).status).toBe(SSM_REBOOT_EXIT_CODE);
     expect(lockHeld(s)).toBe(true);
     // no reboot came: the lock is free again once the hold ends
     await new Promise((resolve) => setTimeout(resolve, 2500));
@@ -290,16 +295,7 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
 
   test("a lock that cannot be opened says so, not that a deploy runs (review CH)", () => {
     const s = server(OLDER);
-    const script = osUpdateScript(RELEASE, {
-      deployLock: path.join(s.state, "no-such-folder", "deploy.lock"),
-      bootSeconds: 1,
-      setUpMarker: s.setUp,
-      stateDir: s.updateState,
-    }).join("\n");
-    const result = spawnSync("bash", ["--norc", "-c", script], {
-      encoding: "utf8",
-      env: { PATH: `${s.bin}:${process.env.PATH}`, STATE: s.state },
-    });
+    const result = runUpdate(s, { deployLock: path.join(s.state, "no-such-folder", "deploy.lock") });
     expect(result.status).toBe(1);
     expect(result.stdout).toContain("os-update: cannot open the deploy's lock");
   });
@@ -314,15 +310,9 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
   ): Promise<{ run: ReturnType<typeof spawn>; output: () => string }> {
     flag(s, hang);
     fs.writeFileSync(s.lock, "");
-    const script = osUpdateScript(RELEASE, {
-      deployLock: s.lock,
-      bootSeconds: 5,
-      setUpMarker: s.setUp,
-      stateDir: s.updateState,
-      dnfSeconds: 60,
-    }).join("\n");
+    const script = scriptFor(s, { bootSeconds: 5, dnfSeconds: 60 });
     const run = spawn("bash", ["--norc", "-c", script], {
-      env: { PATH: `${s.bin}:${process.env.PATH}`, STATE: s.state },
+      env: envOf(s),
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
@@ -386,7 +376,7 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     const deploy = spawn("flock", ["--close", s.lock, "sleep", "5"], { stdio: "ignore" });
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const held = runUpdate(s, 1);
+      const held = runUpdate(s);
       expect(held.status).toBe(75);
       expect(held.stdout).toContain("os-update: a deploy still runs after 1 s: nothing was updated");
       expect(held.calls).not.toContain(`dnf -y upgrade --releasever=${RELEASE}`);
@@ -395,7 +385,7 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
       deploy.kill();
     }
     await new Promise((resolve) => deploy.on("close", resolve));
-    expect(runUpdate(s, 1).status).toBe(0);
+    expect(runUpdate(s).status).toBe(0);
     expect(release(s)).toBe(RELEASE);
   });
 });

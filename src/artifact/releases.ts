@@ -104,7 +104,13 @@ export function readReleases(root: string): Map<string, ReleaseRecord> {
   return releases;
 }
 
-/** The content of `releases.yaml` listing `releases` (sorted by version as text). */
+/**
+ * The order of releases in releases.yaml, by number where the versions have numbers (1.9.1 before
+ * 1.10.0): the file as written whole and an entry added to it keep the same order.
+ */
+const versionOrder = (a: string, b: string) => a.localeCompare(b, "en", { numeric: true });
+
+/** The content of `releases.yaml` listing `releases` (sorted by version, `versionOrder`). */
 export function releasesFileContent(releases: Iterable<ReleaseRecord>): string {
   const lines = [
     "# Released versions of app/. `npm run release` adds one; an environment's app.version must be one",
@@ -113,7 +119,7 @@ export function releasesFileContent(releases: Iterable<ReleaseRecord>): string {
     "# servers keep the bytes they fetched for a version (docs/releases.md).",
     "releases:",
   ];
-  for (const r of [...releases].sort((a, b) => a.version.localeCompare(b.version, "en", { numeric: true }))) {
+  for (const r of [...releases].sort((a, b) => versionOrder(a.version, b.version))) {
     lines.push(`  "${r.version}":`, `    tree: "${r.tree}"`, `    sha256: "${r.sha256}"`);
   }
   return `${lines.join("\n")}\n`;
@@ -137,9 +143,7 @@ export function withRelease(text: string, record: ReleaseRecord): string {
     document.set("releases", releases);
   }
   const items = (releases as YAMLMap<Scalar, unknown>).items;
-  const after = items.findIndex(
-    (pair) => String(pair.key?.value ?? pair.key).localeCompare(record.version, "en", { numeric: true }) > 0,
-  );
+  const after = items.findIndex((pair) => versionOrder(String(pair.key?.value ?? pair.key), record.version) > 0);
   const pair = new Pair(quoted(record.version), entry);
   if (after === -1) items.push(pair);
   else {

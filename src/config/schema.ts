@@ -186,19 +186,19 @@ const instanceType = z
   .describe("EC2 instance type of the app servers, e.g. t3.micro or m7g.large (Graviton families get arm64 AMIs)");
 
 /**
- * At most this many app processes per server: the boot script, nginx's configuration included
- * (an upstream of the other processes for each one), must fit EC2's 16 KB of user data
- * gzip-compressed. A single server with its own PostgreSQL and the longest names is the largest:
- * 15.8 KB with 32 processes, about 16.2 KB with 36 and 16.5 KB with 40 (release.test.ts synthesizes
- * it with the most processes).
- */
-/**
  * An Amazon Linux 2023 release version, as `dnf --releasever` takes it and `rpm -q system-release`
  * shows it: 2023.<minor>.<date>. Never `latest`: AWS's guidance is to update to a release tested
  * before (dev's server first), and an apply that said `latest` would mean another release each time.
  */
 export const AL2023_RELEASE_PATTERN = /^2023\.[0-9]{1,3}\.[0-9]{8}$/;
 
+/**
+ * At most this many app processes per server: the boot script, nginx's configuration included
+ * (an upstream of the other processes for each one), must fit EC2's 16 KB of user data
+ * gzip-compressed. A single server with its own PostgreSQL and the longest names is the largest:
+ * 15.8 KB with 32 processes, about 16.2 KB with 36 and 16.5 KB with 40 (release.test.ts synthesizes
+ * it with the most processes).
+ */
 export const MAX_APP_PROCESSES = 32;
 
 /**
@@ -222,7 +222,10 @@ export function defaultProcesses(instanceType: string): number {
  * release grows.
  */
 export const DEFAULT_PROCESS_MEMORY_MB = 80;
-/** The least `app.processMemoryMb` taken: a Node.js process is about 40 MiB resident before it does anything. */
+/**
+ * The least `app.processMemoryMb` taken: a floor against a figure in the wrong unit, well below any
+ * real one (a Node.js process is about 40 MiB resident before it does anything).
+ */
 export const MIN_PROCESS_MEMORY_MB = 16;
 
 const app = z

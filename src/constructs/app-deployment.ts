@@ -46,7 +46,7 @@ export interface AppDeploymentProps {
 const LOCK_WAIT_SECONDS = 300;
 
 /** Seconds beyond the document's time limit that the apply waits: the agent on a booting server registers late. */
-const PICK_UP_SECONDS = 300;
+export const PICK_UP_SECONDS = 300;
 
 /** The most `timeoutSeconds` of an aws:runShellScript step may be (48 hours). */
 const MAX_STEP_SECONDS = 172_800;

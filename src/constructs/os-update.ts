@@ -4,6 +4,7 @@ import type { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import type { Naming } from "../naming";
+import { PICK_UP_SECONDS } from "./app-deployment";
 import { OS_UPDATE_STEP, osUpdateRunSeconds, osUpdateScript } from "../userdata/os-update-script";
 
 export interface OsUpdateProps {
@@ -32,16 +33,14 @@ export function escapeTemplates(text: string): string {
 
 /** Seconds a reboot and the update's second run (after it, with nothing left to install) may take. */
 const REBOOT_SECONDS = 600;
-/** Seconds beyond the document's time limit that the apply waits: the agent on a booting server registers late. */
-const PICK_UP_SECONDS = 300;
 
 /**
  * Updates a fixed server's packages in place to an Amazon Linux 2023 release (`app.osRelease`):
  * an SSM Command document whose script names the release, and an association that runs it on the
  * server. A new release changes the document, and a replaced server is a new target: either
  * replaces the association (`replace_triggered_by`), so every run is a create, which SSM runs at
- * once and the apply waits for, failing when the update failed. Load-balanced servers are never updated in place: each is
- * launched from the AMI (see app-fleet.ts).
+ * once and the apply waits for, failing when the update failed. Load-balanced servers are never
+ * updated in place: each is launched from the AMI (see app-fleet.ts).
  */
 export class OsUpdate extends Construct {
   constructor(scope: Construct, id: string, props: OsUpdateProps) {
