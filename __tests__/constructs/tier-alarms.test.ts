@@ -61,16 +61,18 @@ const app = (servers: AppAlarmsProps["servers"], detailedMonitoring = true) =>
       metricNamespaces: metricNamespaces("shop", "prod", "environment"),
     });
   });
-const database = alarms((scope) => {
-  new DatabaseAlarms(scope, "DatabaseAlarms", {
-    ...common,
-    dbInstanceIdentifier: "shop-prod-db",
-    cpuPercent: 75,
-    freeStorageGb: 20,
-    freeableMemoryMb: 819,
-    maxConnections: 720,
+const databaseAlarms = (connections: { maxConnections: number; defaultMaxConnections?: number }) =>
+  alarms((scope) => {
+    new DatabaseAlarms(scope, "DatabaseAlarms", {
+      ...common,
+      dbInstanceIdentifier: "shop-prod-db",
+      cpuPercent: 75,
+      freeStorageGb: 20,
+      freeableMemoryMb: 819,
+      ...connections,
+    });
   });
-});
+const database = databaseAlarms({ maxConnections: 720 });
 
 /**
  * An alarm's metric math over one minute's values (a metric missing from `minute` has no data
@@ -613,5 +615,28 @@ describe("DatabaseAlarms", () => {
       "shop-prod-db-freeable-memory": ["FreeableMemory", "Minimum", "LessThanThreshold", 819 * 1024 ** 2],
       "shop-prod-db-connections": ["DatabaseConnections", "Maximum", "GreaterThanThreshold", 720],
     });
+  });
+
+  test.each([
+    [
+      "a share of the class's default max_connections",
+      { maxConnections: 720, defaultMaxConnections: 900 },
+      "more than 720 open connections, 80% of the about 900 that the engine's default max_connections allows on this class: past max_connections",
+    ],
+    [
+      "a threshold at or above that default (a parameter group that allows more)",
+      { maxConnections: 1500, defaultMaxConnections: 900 },
+      "more than 1500 open connections, not below the about 900 that the engine's default max_connections allows on this class: monitoring.thresholds.dbConnections counts on a parameter group that allows more (check SHOW max_connections): past max_connections",
+    ],
+    [
+      "a class whose memory the project does not know",
+      { maxConnections: 300 },
+      "more than 300 open connections (compare monitoring.thresholds.dbConnections with SHOW max_connections): past max_connections",
+    ],
+  ])("the connections alarm says where its threshold stands: %s", (_, connections, says) => {
+    const description: string = databaseAlarms(connections)["shop-prod-db-connections"].alarm_description;
+    expect(description).toContain(`The database has ${says}`);
+    expect(description).not.toContain("near max_connections");
+    expect(description.length).toBeLessThanOrEqual(1024); // CloudWatch's limit
   });
 });

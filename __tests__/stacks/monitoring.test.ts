@@ -4,6 +4,8 @@ import { buildStacks } from "../../src/app";
 import { environmentStack, environmentStackOf } from "../environment-stack";
 import { environment, type Synthesized } from "../helpers";
 import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
+import { dbInstanceMemoryGib, defaultMaxConnections } from "../../src/config/db-memory";
+import { PRODUCTION_DEFAULTS } from "../../src/config/load";
 
 const CERT = "arn:aws:acm:ap-northeast-2:111122223333:certificate/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 const network = {
@@ -390,6 +392,22 @@ describe("subscribers and thresholds come from the environment's config", () => 
     // and the app's CPU is read every minute (detailed monitoring) rather than every five
     expect([prod["shop-test-app-cpu"].period, dev["shop-test-app-cpu"].period]).toEqual([60, 300]);
   });
+});
+
+test("the connections alarm measures its threshold against the class's default max_connections: production's share of it, and a threshold the file put past it", () => {
+  const prod = SHIPPED_ENVIRONMENTS.find((e) => e.name === "prod")!;
+  const limit = defaultMaxConnections(prod.database.engine, dbInstanceMemoryGib(prod.database.instanceClass!)!);
+  const share = Math.round((prod.monitoring.thresholds.dbConnections! * 100) / limit);
+  expect(share).toBe(PRODUCTION_DEFAULTS.alarms.dbConnectionsPercent);
+  expect(alarmsOf(shippedStack("prod"))["shop-prod-db-connections"].alarm_description).toContain(
+    `more than ${prod.monitoring.thresholds.dbConnections} open connections, ${share}% of the about ${limit} that the engine's default max_connections allows`,
+  );
+  const raised = layout("load-balanced", {
+    monitoring: { alarmEmails: ["oncall@example.com"], thresholds: { dbConnections: 4000 } },
+  });
+  expect(alarmsOf(raised)["shop-test-db-connections"].alarm_description).toMatch(
+    /^The database has more than 4000 open connections, not below the about \d+ that the engine's default max_connections allows on this class: monitoring\.thresholds\.dbConnections counts on a parameter group that allows more/,
+  );
 });
 
 describe("the shipped environments", () => {

@@ -15,6 +15,12 @@ export interface DatabaseAlarmsProps extends TierAlarmsProps {
   readonly freeableMemoryMb: number;
   /** Alarm when open connections exceed this number. */
   readonly maxConnections: number;
+  /**
+   * The engine's default `max_connections` on the instance's class, as estimated from the class's
+   * memory (config/db-memory.ts), which the connections alarm's text measures its threshold
+   * against. @default unknown: the text then asks for `SHOW max_connections` instead
+   */
+  readonly defaultMaxConnections?: number;
   /** The instance has Performance Insights, which the alarms' texts then point to. @default false */
   readonly performanceInsights?: boolean;
 }
@@ -78,8 +84,8 @@ export class DatabaseAlarms extends TierAlarms {
     this.alarm("Connections", {
       what: "db-connections",
       description:
-        `The database has more than ${props.maxConnections} open connections, near max_connections: new ones will ` +
-        `be refused. Look first at: the app servers' connection pool size times the number of servers, connections ` +
+        `The database has more than ${props.maxConnections} open connections${againstMaxConnections(props)}: past ` +
+        `max_connections new ones are refused. Look first at: the app servers' connection pool size times the number of servers, connections ` +
         `leaked by the app (idle in pg_stat_activity / SHOW PROCESSLIST), and a scale-out that multiplied the pools.`,
       comparison: "GreaterThanThreshold",
       threshold: props.maxConnections,
@@ -87,4 +93,20 @@ export class DatabaseAlarms extends TierAlarms {
       metric: rds("DatabaseConnections", "Maximum"),
     });
   }
+}
+
+/**
+ * Where the connections alarm's threshold stands against max_connections, for its text: a share of
+ * the default on the class, or, for a threshold the file set at or above that default, that it
+ * counts on a parameter group allowing more (review CJ's carried item: the text said "near
+ * max_connections" whatever the threshold).
+ */
+function againstMaxConnections({ maxConnections, defaultMaxConnections: limit }: DatabaseAlarmsProps): string {
+  if (limit === undefined) return " (compare monitoring.thresholds.dbConnections with SHOW max_connections)";
+  if (maxConnections < limit)
+    return `, ${Math.round((maxConnections * 100) / limit)}% of the about ${limit} that the engine's default max_connections allows on this class`;
+  return (
+    `, not below the about ${limit} that the engine's default max_connections allows on this class: ` +
+    `monitoring.thresholds.dbConnections counts on a parameter group that allows more (check SHOW max_connections)`
+  );
 }
