@@ -1,21 +1,28 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parse } from "yaml";
 import {
   environmentInputs,
   iamPoliciesCommand,
   pipelinePolicyFiles,
   POLICY_FILES,
   policyInputs,
+  roleFiles,
 } from "../../src/ops/pipeline-iam-files";
 import { scriptCommand } from "../../src/ops/script-runner";
+import { loadEnvironments } from "../../src/config/load";
 import { runInProcess } from "../cli";
 import { environment, environmentFolders, productionEnvironmentFile, tempDir } from "../helpers";
 import {
+  asRolePolicies,
+  ATTACHED_POLICIES_LIMIT,
   BOUNDARY_WRITES_FOR_ADMINS,
   BOUNDED_ROLE_WRITES,
   deployRolePolicy,
   INLINE_POLICY_LIMIT,
+  MANAGED_POLICY_LIMIT,
   planRolePolicy,
+  PolicyTooLarge,
   policySize,
   SERVICE_LINKED_ROLES,
   TYPE_ACTIONS,
@@ -61,7 +68,8 @@ test("iam/*.json are what npm run iam-policies generates now (run it after chang
   for (const [file, content] of Object.entries(pipelinePolicyFiles(ROOT, documents))) {
     expect({ file, content: fs.readFileSync(path.join(ROOT, file), "utf8") }).toEqual({ file, content });
   }
-  // one deploy role policy per environment folder, and nothing else in iam/ (npm run iam-policies removes the rest)
+  // one deploy role policy per environment folder (each whole in its inline policy, as shipped),
+  // and nothing else in iam/ (npm run iam-policies removes the rest)
   expect(fs.readdirSync(path.join(ROOT, "iam")).sort()).toEqual(
     [POLICY_FILES.plan, ...environmentFolders().map((env) => POLICY_FILES.deploy(env))]
       .map((f) => path.basename(f))
@@ -558,7 +566,7 @@ describe("each role's policy fits IAM's limit on a role's inline policies (10,24
     const bucket = `${"s".repeat(62)}1`;
     const longest = (name: string) => environment(name, { project: "abcdefghijkl", state: { backend: "s3", bucket } });
     // (within 2 %: the Deny of other environments' tagged resources took most of the 5 % kept here
-    // before; a policy over the limit fails the generation itself, naming the role, below)
+    // before; a policy over the limit is split, below)
     const env = longest("prodprodprod");
     expect(policySize(deployRolePolicy(environmentInputs(inputs, env)))).toBeLessThan(INLINE_POLICY_LIMIT * 0.98);
     // neighbours whose names begin with this one's (prod-eu beside prod) add a Deny of their names:
@@ -567,9 +575,108 @@ describe("each role's policy fits IAM's limit on a role's inline policies (10,24
     const size = policySize(deployRolePolicy(environmentInputs(inputs, prod, undefined, [prod, eu, us])));
     expect(size).toBeLessThan(INLINE_POLICY_LIMIT * 0.99);
   });
+});
 
-  test("a policy IAM would refuse fails the generation, naming the role and what to shorten", () => {
-    // a state key of 1,024 characters (the most S3 allows) appears twice: the state and its lock
+describe("a policy a role's inline policy cannot hold: its Denies stay inline, the Allows that do not fit go to managed policies (review CK)", () => {
+  type PolicyDocumentOf = typeof deploy;
+
+  /** The statements of `documents` as JSON, each cut by its actions (`Manage1`, `Manage2`) joined back, for `whole`. */
+  function statementsOf(whole: PolicyDocumentOf, ...documents: PolicyDocumentOf[]): string[] {
+    const sids = new Set(whole.Statement.map((s) => s.Sid));
+    const joined = new Map<string, (typeof deploy.Statement)[number]>();
+    for (const statement of documents.flatMap((d) => d.Statement)) {
+      const sid = sids.has(statement.Sid) ? statement.Sid : statement.Sid.replace(/\d+$/, "");
+      const seen = joined.get(sid);
+      if (seen) seen.Action.push(...statement.Action);
+      else joined.set(sid, { ...statement, Sid: sid, Action: [...statement.Action] });
+    }
+    return [...joined.values()].map((statement) => JSON.stringify(statement)).sort();
+  }
+
+  /** Each document within IAM's limit for where it goes, and every Deny in the inline one. */
+  function expectHeld(
+    whole: PolicyDocumentOf,
+    held: { inline: PolicyDocumentOf; managed: readonly PolicyDocumentOf[] },
+  ) {
+    expect(policySize(held.inline)).toBeLessThanOrEqual(INLINE_POLICY_LIMIT);
+    for (const managed of held.managed) {
+      expect(policySize(managed)).toBeLessThanOrEqual(MANAGED_POLICY_LIMIT);
+      expect(managed.Statement.filter((s) => s.Effect === "Deny")).toEqual([]);
+    }
+    expect(held.inline.Statement.filter((s) => s.Effect === "Deny")).toEqual(
+      whole.Statement.filter((s) => s.Effect === "Deny"),
+    );
+    // nothing lost, nothing added: the same statements (a cut one joined back), the same order inline
+    expect(statementsOf(whole, held.inline, ...held.managed)).toEqual(statementsOf(whole, whole));
+    const order = whole.Statement.map((s) => s.Sid);
+    const inlineOrder = held.inline.Statement.map((s) => order.indexOf(s.Sid));
+    expect(inlineOrder).toEqual([...inlineOrder].sort((a, b) => a - b));
+  }
+
+  test("prod with S3 state and a copy in another region (prod-eu, its domain under prod's): the reviewer's case, put through", () => {
+    // the shipped prod's folder, as the reviewer copied it
+    const file = parse(fs.readFileSync(path.join(ROOT, "environments", "prod", "config.yaml"), "utf8"));
+    const prod = environment("prod", { ...file, state: { backend: "s3", bucket: "acme-tfstate" } });
+    const eu = environment("prod-eu", {
+      ...file,
+      network: { ...file.network, cidr: "10.31.0.0/16" },
+      domain: { ...file.domain, name: `eu.${file.domain.name}` },
+    });
+    const whole = deployRolePolicy(environmentInputs(inputs, prod, undefined, [prod, eu]));
+    expect(whole.Statement.map((s) => s.Sid)).toEqual(
+      expect.arrayContaining(["NotOtherEnvironments", "OtherEnvironmentsRecords", "StateLock"]),
+    );
+    expect(policySize(whole)).toBeGreaterThan(INLINE_POLICY_LIMIT);
+    const held = asRolePolicies(whole);
+    expect(held.managed.length).toBe(1);
+    expectHeld(whole, held);
+  });
+
+  test("a policy that fits is the inline policy as it is, with no managed one", () => {
+    expect(asRolePolicies(deploy)).toEqual({ inline: deploy, managed: [] });
+  });
+
+  const statement = (sid: string, effect: "Allow" | "Deny", actions: number, resource = "*") => ({
+    Sid: sid,
+    Effect: effect,
+    Action: Array.from({ length: actions }, (_, i) => `ec2:DescribeSomethingLong${String(i).padStart(4, "0")}`),
+    Resource: resource,
+  });
+  const policy = (...statements: ReturnType<typeof statement>[]) => ({
+    Version: "2012-10-17" as const,
+    Statement: statements,
+  });
+
+  test("an Allow too long for one managed policy is cut by its actions into statements that each fit", () => {
+    const whole = policy(
+      statement("Guard", "Deny", 20),
+      statement("Inline", "Allow", 150),
+      statement("Big", "Allow", 600),
+    );
+    const held = asRolePolicies(whole);
+    expect(held.managed.length).toBeGreaterThan(1);
+    expect(held.managed.map((d) => d.Statement.map((s) => s.Sid))).toEqual(held.managed.map((_, i) => [`Big${i + 1}`]));
+    expectHeld(whole, held);
+  });
+
+  test("what IAM cannot hold however it is split is refused, saying why: Denies past the inline limit, more managed policies than a role takes", () => {
+    expect(() => asRolePolicies(policy(statement("Guard", "Deny", 400), statement("Allow", "Allow", 10)))).toThrow(
+      new PolicyTooLarge(
+        `its Deny statements alone are ${policySize(policy(statement("Guard", "Deny", 400)))} characters, more than a role's inline policies may hold (10240)`,
+      ),
+    );
+    const tooMany = policy(statement("Guard", "Deny", 5), statement("Huge", "Allow", 3000));
+    expect(() => asRolePolicies(tooMany)).toThrow(
+      /^it needs 1\d managed policies besides its inline one, and IAM attaches 10 to a role$/,
+    );
+    expect(ATTACHED_POLICIES_LIMIT).toBe(10);
+    // as npm run iam-policies says it: whose policy, why, and what to shorten (no stack trace: a UsageError)
+    expect(() => roleFiles(POLICY_FILES.deploy("prod"), "environment prod's deploy role", tooMany)).toThrow(
+      /^pipeline IAM: IAM cannot hold the policy of environment prod's deploy role: it needs 1\d managed policies besides its inline one, and IAM attaches 10 to a role; shorten the names that make it long \(the state bucket and key in its config\.yaml\)$/,
+    );
+  });
+
+  test("a state key of 1,024 characters (the most S3 allows; it is in the policy twice) gives a managed policy beside the inline one", () => {
     const root = tempDir("iam-limit-");
     try {
       // the project with dev alone: its sources (for the types it can create) and dev's folder
@@ -583,9 +690,17 @@ describe("each role's policy fits IAM's limit on a role's inline policies (10,24
         file,
         text.replace("state:\n  backend: local\n", `state:\n  backend: s3\n  bucket: acme-tfstate\n  key: ${key}\n`),
       );
-      expect(() => pipelinePolicyFiles(root, documents)).toThrow(
-        /^pipeline IAM: the policy of environment dev's deploy role is 1\d{4} characters, and IAM allows a role 10240 of inline policy \(white space not counted\): shorten the names that make it long \(the state bucket and key in its config\.yaml\)/,
+      const files = pipelinePolicyFiles(root, documents);
+      expect(Object.keys(files).sort()).toEqual(
+        [POLICY_FILES.plan, POLICY_FILES.deploy("dev"), "iam/deploy-role-policy-dev.managed-1.json"].sort(),
       );
+      const parse = (name: string) => JSON.parse(files[name]) as PolicyDocumentOf;
+      const dev = loadEnvironments({ dir: path.join(root, "environments") })[0];
+      const whole = deployRolePolicy(environmentInputs(policyInputs(root, documents), dev, documents.get("dev")));
+      expectHeld(whole, {
+        inline: parse(POLICY_FILES.deploy("dev")),
+        managed: [parse("iam/deploy-role-policy-dev.managed-1.json")],
+      });
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
@@ -600,7 +715,81 @@ describe("npm run iam-policies (in this process, as its script runs it)", () => 
     return root;
   }
   const iamPolicies = (root: string, args: string[]) =>
-    runInProcess(() => scriptCommand("iam-policies", (a) => iamPoliciesCommand(root, a), args));
+    runInProcess(() => scriptCommand("iam-policies", (a) => iamPoliciesCommand(root, a, documents), args));
+
+  test("it names each file new, changed, unchanged or removed, with the command that puts it on its role: a copy (prod-eu) changes prod's policy, which past the inline limit gets a managed one beside it (review CK)", async () => {
+    const root = tempDir("iam-policies-");
+    try {
+      fs.symlinkSync(path.join(ROOT, "src"), path.join(root, "src"));
+      const folder = (name: string) => path.join(root, "environments", name);
+      const prodFile = path.join(ROOT, "environments", "prod", "config.yaml");
+      fs.mkdirSync(folder("prod"), { recursive: true });
+      const text = fs.readFileSync(prodFile, "utf8");
+      expect(text).toContain("state:\n  backend: local\n");
+      fs.writeFileSync(
+        path.join(folder("prod"), "config.yaml"),
+        text.replace("state:\n  backend: local\n", "state:\n  backend: s3\n  bucket: acme-tfstate\n"),
+      );
+      const put = (env: string, again = " again") =>
+        `put it on <${env}'s deploy role>${again}: aws iam put-role-policy --role-name <${env}'s deploy role> --policy-name deploy --policy-document file://iam/deploy-role-policy-${env}.json`;
+      const first = await iamPolicies(root, []);
+      expect(first.stdout.split("\n")).toEqual([
+        "new iam/plan-role-policy.json: put it on <the plan role>: aws iam put-role-policy --role-name <the plan role> --policy-name plan --policy-document file://iam/plan-role-policy.json",
+        `new iam/deploy-role-policy-prod.json: ${put("prod", "")}`,
+        "",
+      ]);
+      // a copy in another region, its domain under prod's: Denies of its names in prod's policy
+      fs.mkdirSync(folder("prod-eu"));
+      fs.writeFileSync(
+        path.join(folder("prod-eu"), "config.yaml"),
+        text
+          .replace("cidr: 10.30.0.0/16", "cidr: 10.31.0.0/16")
+          .replace("name: shop.example.net", "name: eu.shop.example.net"),
+      );
+      const managed = "iam/deploy-role-policy-prod.managed-1.json";
+      const arn = "arn:aws:iam::<account>:policy/ci-shop-deploy-role-policy-prod-managed-1";
+      const second = await iamPolicies(root, []);
+      expect({ status: second.status, lines: second.stdout.split("\n") }).toEqual({
+        status: 0,
+        lines: [
+          "unchanged iam/plan-role-policy.json",
+          `changed iam/deploy-role-policy-prod.json: ${put("prod")}`,
+          `new ${managed}: a managed policy to attach to <prod's deploy role> beside its inline one (which cannot hold it all): aws iam create-policy --policy-name ci-shop-deploy-role-policy-prod-managed-1 --policy-document file://${managed}, then aws iam attach-role-policy --role-name <prod's deploy role> --policy-arn ${arn}`,
+          `new iam/deploy-role-policy-prod-eu.json: ${put("prod-eu", "")}`,
+          "",
+        ],
+      });
+      expect(
+        JSON.parse(fs.readFileSync(path.join(root, "iam/deploy-role-policy-prod.json"), "utf8")).Statement,
+      ).toEqual(expect.arrayContaining([expect.objectContaining({ Sid: "NotOtherEnvironments", Effect: "Deny" })]));
+      expect((await iamPolicies(root, [])).stdout).toBe(
+        [
+          "iam/plan-role-policy.json",
+          "iam/deploy-role-policy-prod.json",
+          managed,
+          "iam/deploy-role-policy-prod-eu.json",
+        ]
+          .map((file) => `unchanged ${file}\n`)
+          .join(""),
+      );
+      // the copy gone: prod's policy fits its inline one again, and the managed one is to be taken off
+      fs.rmSync(folder("prod-eu"), { recursive: true });
+      const last = await iamPolicies(root, []);
+      expect(last.stdout.split("\n")).toEqual([
+        "unchanged iam/plan-role-policy.json",
+        `changed iam/deploy-role-policy-prod.json: ${put("prod")}`,
+        "removed iam/deploy-role-policy-prod-eu.json",
+        `removed ${managed}: detach it from <prod's deploy role> and delete it: aws iam detach-role-policy --role-name <prod's deploy role> --policy-arn ${arn}, then aws iam delete-policy --policy-arn ${arn} (its other versions deleted first)`,
+        "",
+      ]);
+      expect(fs.readdirSync(path.join(root, "iam")).sort()).toEqual([
+        "deploy-role-policy-prod.json",
+        "plan-role-policy.json",
+      ]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 
   test("an invalid environment folder is printed as synth prints it, without a stack trace, and nothing is written", async () => {
     const root = projectWith("b"); // a folder name too short

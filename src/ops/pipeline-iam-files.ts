@@ -3,17 +3,17 @@ import * as path from "node:path";
 import { loadEnvironments, type EnvironmentConfig } from "../config/load";
 import { neighboursOf } from "../naming";
 import {
+  asRolePolicies,
   deployRolePolicy,
   importedTypes,
-  INLINE_POLICY_LIMIT,
   planRolePolicy,
-  policySize,
+  PolicyTooLarge,
   typesOf,
   type PolicyDocument,
   type PolicyInputs,
 } from "./pipeline-iam";
 import { synthesizeDocuments } from "./synthesized";
-import { noArguments } from "./usage";
+import { noArguments, UsageError } from "./usage";
 import { replaceFiles } from "../replace-file";
 
 /** Where `npm run iam-policies` writes each role's policy, relative to the project root. */
@@ -21,6 +21,12 @@ export const POLICY_FILES = {
   plan: "iam/plan-role-policy.json",
   /** One per environment: its deploy role reaches only what that environment names. */
   deploy: (environment: string) => `iam/deploy-role-policy-${environment}.json`,
+  /**
+   * The `n`th (from 1) managed policy to attach beside a role's inline policy (`file`), written only
+   * when the inline one cannot hold it all (`asRolePolicies`). An environment's name has no dot, so
+   * it is never another environment's file.
+   */
+  managed: (file: string, n: number) => file.replace(/\.json$/, `.managed-${n}.json`),
 } as const;
 
 /**
@@ -57,34 +63,42 @@ export function pipelinePolicyFiles(root: string, documents?: ReadonlyMap<string
   const environments = loadEnvironments({ dir: path.join(root, "environments") });
   const docs = documents ?? synthesizeDocuments(environments);
   const inputs = inputsOf(environments, root, docs);
-  const json = (policy: PolicyDocument) => `${JSON.stringify(policy, null, 2)}\n`;
   return {
-    [POLICY_FILES.plan]: json(withinInlineLimit("the plan role", planRolePolicy(inputs))),
-    ...Object.fromEntries(
-      environments.map((env) => [
-        POLICY_FILES.deploy(env.name),
-        json(
-          withinInlineLimit(
-            `environment ${env.name}'s deploy role`,
-            deployRolePolicy(environmentInputs(inputs, env, docs.get(env.name), environments)),
-          ),
+    ...roleFiles(POLICY_FILES.plan, "the plan role", planRolePolicy(inputs)),
+    ...Object.assign(
+      {},
+      ...environments.map((env) =>
+        roleFiles(
+          POLICY_FILES.deploy(env.name),
+          `environment ${env.name}'s deploy role`,
+          deployRolePolicy(environmentInputs(inputs, env, docs.get(env.name), environments)),
         ),
-      ]),
+      ),
     ),
   };
 }
 
-/** `policy`, or an error naming whose it is when IAM would refuse it as a role's inline policy. */
-function withinInlineLimit(whose: string, policy: PolicyDocument): PolicyDocument {
-  const size = policySize(policy);
-  if (size > INLINE_POLICY_LIMIT) {
-    throw new Error(
-      `pipeline IAM: the policy of ${whose} is ${size} characters, and IAM allows a role ${INLINE_POLICY_LIMIT} ` +
-        "of inline policy (white space not counted): shorten the names that make it long (the state bucket " +
-        "and key in its config.yaml), or split it into managed policies of at most 6,144 characters each",
+/**
+ * One role's files: `file`, its inline policy, and, when that cannot hold it all, the managed
+ * policies to attach beside it (`asRolePolicies`); or an error naming whose it is when IAM could
+ * not hold it at all.
+ */
+export function roleFiles(file: string, whose: string, policy: PolicyDocument): Record<string, string> {
+  const json = (document: PolicyDocument) => `${JSON.stringify(document, null, 2)}\n`;
+  let policies;
+  try {
+    policies = asRolePolicies(policy);
+  } catch (error) {
+    if (!(error instanceof PolicyTooLarge)) throw error;
+    throw new UsageError(
+      `pipeline IAM: IAM cannot hold the policy of ${whose}: ${error.message}; shorten the names that make it ` +
+        "long (the state bucket and key in its config.yaml)",
     );
   }
-  return policy;
+  return Object.fromEntries([
+    [file, json(policies.inline)],
+    ...policies.managed.map((document, i) => [POLICY_FILES.managed(file, i + 1), json(document)]),
+  ]);
 }
 
 /** The inputs of one environment's deploy role: the types of them all, the names of its own. */
@@ -117,20 +131,104 @@ export function environmentInputs(
 
 /**
  * `npm run iam-policies` in `root`: writes every policy file (`pipelinePolicyFiles`) and removes the
- * deploy role policy of an environment that is gone (no other file of iam/ is touched). Nothing is
- * written when an environment folder is invalid (its problems are printed, as by synth).
+ * policy files of a role that no longer has them (an environment that is gone, a managed policy no
+ * longer needed; no other file of iam/ is touched). Nothing is written when an environment folder
+ * is invalid (its problems are printed, as by synth). It names each file new, changed, unchanged or
+ * removed, and for each that is not unchanged the command that puts it on its role: adding an
+ * environment changes the policies of others too (the Denies of its names in a shorter-named
+ * one's, as prod's for prod-eu; review CK), and a role keeps the policy it was given until then.
+ * @param documents the environments' synthesized stacks, when already at hand (`pipelinePolicyFiles`)
  */
-export function iamPoliciesCommand(root: string, args: readonly string[]): void {
+export function iamPoliciesCommand(
+  root: string,
+  args: readonly string[],
+  documents?: ReadonlyMap<string, object>,
+): void {
   noArguments("iam-policies", args);
-  const files = pipelinePolicyFiles(root);
+  const files = pipelinePolicyFiles(root, documents);
+  const projects = [...new Set(loadEnvironments({ dir: path.join(root, "environments") }).map((e) => e.project))];
+  const commands = new PolicyCommands(projects);
+  const before = new Map(Object.keys(files).map((file) => [file, readOrUndefined(path.join(root, file))]));
   for (const file of Object.keys(files)) fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
   // all or none: the plan role's policy and the deploy roles' are put together
   replaceFiles(Object.entries(files).map(([file, content]) => [path.join(root, file), content] as const));
-  for (const file of Object.keys(files)) console.log(`wrote ${file}`);
-  for (const stale of fs.readdirSync(path.join(root, "iam")).map((name) => `iam/${name}`)) {
-    if (/^iam\/deploy-role-policy-[^/]+\.json$/.test(stale) && !(stale in files)) {
+  for (const [file, content] of Object.entries(files)) {
+    const was = before.get(file);
+    console.log(
+      was === content
+        ? `unchanged ${file}`
+        : `${was === undefined ? "new" : "changed"} ${file}: ${commands.putting(file, was === undefined)}`,
+    );
+  }
+  for (const stale of fs
+    .readdirSync(path.join(root, "iam"))
+    .sort()
+    .map((name) => `iam/${name}`)) {
+    if (GENERATED_FILE.test(stale) && !(stale in files)) {
       fs.rmSync(path.join(root, stale));
-      console.log(`removed ${stale}`);
+      console.log(`removed ${stale}${isManaged(stale) ? `: ${commands.removing(stale)}` : ""}`);
     }
+  }
+}
+
+/** The files `npm run iam-policies` writes (and so may remove). */
+const GENERATED_FILE = /^iam\/(plan-role-policy|deploy-role-policy-[^/.]+)(\.managed-\d+)?\.json$/;
+
+const isManaged = (file: string) => /\.managed-\d+\.json$/.test(file);
+
+/** The role a policy file is for, as the commands name it (`<prod's deploy role>`). */
+function roleOf(file: string): string {
+  const environment = /^iam\/deploy-role-policy-([^/.]+)/.exec(file)?.[1];
+  return environment === undefined ? "<the plan role>" : `<${environment}'s deploy role>`;
+}
+
+/** The commands that put each policy file on its role, as `npm run iam-policies` prints them. */
+class PolicyCommands {
+  constructor(private readonly projects: readonly string[]) {}
+
+  /**
+   * The name to give IAM for a managed policy file: `ci-shop-deploy-role-policy-prod-managed-1`,
+   * outside the project's prefix as the CI roles' own names are (a deploy role may delete the
+   * policies named `<project>-<env>-*`), and with the project in it (an account may hold several).
+   */
+  private managedName(file: string): string {
+    return `ci-${this.projects.join("-")}-${path.basename(file, ".json").replace(".", "-")}`;
+  }
+
+  private arn(file: string): string {
+    return `arn:aws:iam::<account>:policy/${this.managedName(file)}`;
+  }
+
+  /** What puts `file` (new or changed) on its role. */
+  putting(file: string, isNew: boolean): string {
+    const role = roleOf(file);
+    const document = `--policy-document file://${file}`;
+    if (!isManaged(file)) {
+      const name = file === POLICY_FILES.plan ? "plan" : "deploy";
+      return `put it on ${role}${isNew ? "" : " again"}: aws iam put-role-policy --role-name ${role} --policy-name ${name} ${document}`;
+    }
+    return isNew
+      ? `a managed policy to attach to ${role} beside its inline one (which cannot hold it all): aws iam ` +
+          `create-policy --policy-name ${this.managedName(file)} ${document}, then aws iam attach-role-policy ` +
+          `--role-name ${role} --policy-arn ${this.arn(file)}`
+      : `aws iam create-policy-version --policy-arn ${this.arn(file)} ${document} --set-as-default (IAM keeps 5 ` +
+          "versions of a policy: delete the oldest first when it has 5)";
+  }
+
+  /** What takes a managed policy that is no longer needed off its role. */
+  removing(file: string): string {
+    const arn = this.arn(file);
+    return (
+      `detach it from ${roleOf(file)} and delete it: aws iam detach-role-policy --role-name ${roleOf(file)} ` +
+      `--policy-arn ${arn}, then aws iam delete-policy --policy-arn ${arn} (its other versions deleted first)`
+    );
+  }
+}
+
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
   }
 }

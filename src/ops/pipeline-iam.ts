@@ -788,6 +788,92 @@ export function policySize(policy: PolicyDocument): number {
   return JSON.stringify(policy).length;
 }
 
+/** What IAM allows one customer managed policy (characters, white space not counted; IAM quotas). */
+export const MANAGED_POLICY_LIMIT = 6_144;
+
+/** The managed policies IAM attaches to a role unless the account's quota was raised. */
+export const ATTACHED_POLICIES_LIMIT = 10;
+
+/** A role's policy as IAM can hold it: its inline policy, and managed policies to attach to it. */
+export interface RolePolicies {
+  readonly inline: PolicyDocument;
+  readonly managed: readonly PolicyDocument[];
+}
+
+/**
+ * `policy` as IAM can hold it on one role: whole, as the role's inline policy, where it fits (IAM
+ * counts all of a role's inline policies against 10,240 characters); otherwise every Deny stays in
+ * the inline policy with as many of the Allows as fit there, in their order, and the other Allows go
+ * to managed policies of at most 6,144 characters each (a statement too long for one is cut into
+ * statements of fewer actions). Never a Deny in a managed policy: a role given its inline policy
+ * but not a managed one would then be allowed what the Deny was for (another environment's
+ * resources); without an Allow it only fails (review CK: a neighbour's Denies and S3 state took
+ * prod's policy past the inline limit, and the one file could not be put at all).
+ */
+export function asRolePolicies(policy: PolicyDocument): RolePolicies {
+  if (policySize(policy) <= INLINE_POLICY_LIMIT) return { inline: policy, managed: [] };
+  const document = (statements: Statement[]): PolicyDocument => ({ Version: policy.Version, Statement: statements });
+  const inline = new Set(policy.Statement.filter((s) => s.Effect === "Deny"));
+  if (policySize(document([...inline])) > INLINE_POLICY_LIMIT) {
+    throw new PolicyTooLarge(
+      `its Deny statements alone are ${policySize(document([...inline]))} characters, more than a role's ` +
+        `inline policies may hold (${INLINE_POLICY_LIMIT})`,
+    );
+  }
+  const inOrder = () => policy.Statement.filter((s) => inline.has(s));
+  const rest: Statement[] = [];
+  for (const statement of policy.Statement.filter((s) => s.Effect === "Allow")) {
+    inline.add(statement);
+    if (policySize(document(inOrder())) > INLINE_POLICY_LIMIT) {
+      inline.delete(statement);
+      rest.push(statement);
+    }
+  }
+  // first fit, each statement (or its parts) in the first managed policy with room for it
+  const managed: Statement[][] = [];
+  for (const part of rest.flatMap((statement) => partsWithin(statement, MANAGED_POLICY_LIMIT, document))) {
+    const home = managed.find((statements) => policySize(document([...statements, part])) <= MANAGED_POLICY_LIMIT);
+    if (home) home.push(part);
+    else managed.push([part]);
+  }
+  if (managed.length > ATTACHED_POLICIES_LIMIT) {
+    throw new PolicyTooLarge(
+      `it needs ${managed.length} managed policies besides its inline one, and IAM attaches ${ATTACHED_POLICIES_LIMIT} to a role`,
+    );
+  }
+  return { inline: document(inOrder()), managed: managed.map(document) };
+}
+
+/** `statement` whole when a policy of it alone fits `limit`, else cut by its actions into statements that do. */
+function partsWithin(
+  statement: Statement,
+  limit: number,
+  document: (statements: Statement[]) => PolicyDocument,
+): Statement[] {
+  const parts: Statement[] = [];
+  let actions: string[] = [];
+  const part = (list: string[]): Statement => ({
+    ...statement,
+    Sid: `${statement.Sid}${parts.length + 1}`,
+    Action: list,
+  });
+  if (policySize(document([statement])) <= limit) return [statement];
+  for (const action of statement.Action) {
+    if (actions.length > 0 && policySize(document([part([...actions, action])])) > limit) {
+      parts.push(part(actions));
+      actions = [];
+    }
+    actions.push(action);
+  }
+  if (policySize(document([part(actions)])) > limit) {
+    throw new PolicyTooLarge(`its statement ${statement.Sid} does not fit a managed policy even with one action`);
+  }
+  return [...parts, part(actions)];
+}
+
+/** A role's policy that IAM cannot hold however it is split (the message says why). */
+export class PolicyTooLarge extends Error {}
+
 /**
  * What may change or delete an existing resource, where AWS checks the resource's tags
  * (`aws:ResourceTag`). The Manage statement grants these on `*`: one account may hold several
