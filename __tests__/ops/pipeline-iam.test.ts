@@ -65,13 +65,18 @@ function allows(policy: typeof plan, action: string): boolean {
 }
 
 test("iam/*.json are what npm run iam-policies generates now (run it after changing the stacks)", () => {
-  for (const [file, content] of Object.entries(pipelinePolicyFiles(ROOT, documents))) {
+  const files = pipelinePolicyFiles(ROOT, documents);
+  for (const [file, content] of Object.entries(files)) {
     expect({ file, content: fs.readFileSync(path.join(ROOT, file), "utf8") }).toEqual({ file, content });
   }
-  // one deploy role policy per environment folder (each whole in its inline policy, as shipped),
-  // and nothing else in iam/ (npm run iam-policies removes the rest)
+  // a deploy role policy for each environment folder (and the managed policies beside one that its
+  // inline policy cannot hold, in a repository whose names make it that long: review CN), and
+  // nothing else in iam/ (npm run iam-policies removes the rest)
+  expect(Object.keys(files)).toEqual(
+    expect.arrayContaining([POLICY_FILES.plan, ...environmentFolders().map((env) => POLICY_FILES.deploy(env))]),
+  );
   expect(fs.readdirSync(path.join(ROOT, "iam")).sort()).toEqual(
-    [POLICY_FILES.plan, ...environmentFolders().map((env) => POLICY_FILES.deploy(env))]
+    Object.keys(files)
       .map((f) => path.basename(f))
       .sort(),
   );
@@ -730,11 +735,14 @@ describe("npm run iam-policies (in this process, as its script runs it)", () => 
         path.join(folder("prod"), "config.yaml"),
         text.replace("state:\n  backend: local\n", "state:\n  backend: s3\n  bucket: acme-tfstate\n"),
       );
+      // the role names docs/ci-cd.md gives, which a shell takes as they are printed
       const put = (env: string, again = " again") =>
-        `put it on <${env}'s deploy role>${again}: aws iam put-role-policy --role-name <${env}'s deploy role> --policy-name deploy --policy-document file://iam/deploy-role-policy-${env}.json`;
+        `put it on ci-shop-deploy-${env}${again}: aws iam put-role-policy --role-name ci-shop-deploy-${env} --policy-name deploy --policy-document file://iam/deploy-role-policy-${env}.json`;
       const first = await iamPolicies(root, []);
+      const names = "(the roles as docs/ci-cd.md names them: put yours in their place where they differ)";
       expect(first.stdout.split("\n")).toEqual([
-        "new iam/plan-role-policy.json: put it on <the plan role>: aws iam put-role-policy --role-name <the plan role> --policy-name plan --policy-document file://iam/plan-role-policy.json",
+        names,
+        "new iam/plan-role-policy.json: put it on ci-shop-plan: aws iam put-role-policy --role-name ci-shop-plan --policy-name plan --policy-document file://iam/plan-role-policy.json",
         `new iam/deploy-role-policy-prod.json: ${put("prod", "")}`,
         "",
       ]);
@@ -746,15 +754,25 @@ describe("npm run iam-policies (in this process, as its script runs it)", () => 
           .replace("cidr: 10.30.0.0/16", "cidr: 10.31.0.0/16")
           .replace("name: shop.example.net", "name: eu.shop.example.net"),
       );
+      // and another project's environment: the names of prod's role and policies stay its own project's (review CN)
+      fs.mkdirSync(folder("blog"));
+      const dev = fs.readFileSync(path.join(ROOT, "environments", "dev", "config.yaml"), "utf8");
+      expect(dev).toMatch(/^project: shop$/m);
+      fs.writeFileSync(
+        path.join(folder("blog"), "config.yaml"),
+        dev.replace(/^project: shop$/m, "project: blog").replace(/cidr: 10\.\d+\.0\.0\/16/, "cidr: 10.60.0.0/16"),
+      );
       const managed = "iam/deploy-role-policy-prod.managed-1.json";
-      const arn = "arn:aws:iam::<account>:policy/ci-shop-deploy-role-policy-prod-managed-1";
+      const arn = "arn:aws:iam::<account>:policy/ci-shop-deploy-prod-1";
       const second = await iamPolicies(root, []);
       expect({ status: second.status, lines: second.stdout.split("\n") }).toEqual({
         status: 0,
         lines: [
-          "unchanged iam/plan-role-policy.json",
+          names,
+          "changed iam/plan-role-policy.json: put it on ci-blog-plan again: aws iam put-role-policy --role-name ci-blog-plan --policy-name plan --policy-document file://iam/plan-role-policy.json",
+          "new iam/deploy-role-policy-blog.json: put it on ci-blog-deploy-blog: aws iam put-role-policy --role-name ci-blog-deploy-blog --policy-name deploy --policy-document file://iam/deploy-role-policy-blog.json",
           `changed iam/deploy-role-policy-prod.json: ${put("prod")}`,
-          `new ${managed}: a managed policy to attach to <prod's deploy role> beside its inline one (which cannot hold it all): aws iam create-policy --policy-name ci-shop-deploy-role-policy-prod-managed-1 --policy-document file://${managed}, then aws iam attach-role-policy --role-name <prod's deploy role> --policy-arn ${arn}`,
+          `new ${managed}: a managed policy to attach to ci-shop-deploy-prod beside its inline one (which cannot hold it all): aws iam create-policy --policy-name ci-shop-deploy-prod-1 --policy-document file://${managed}, then aws iam attach-role-policy --role-name ci-shop-deploy-prod --policy-arn ${arn}`,
           `new iam/deploy-role-policy-prod-eu.json: ${put("prod-eu", "")}`,
           "",
         ],
@@ -765,6 +783,7 @@ describe("npm run iam-policies (in this process, as its script runs it)", () => 
       expect((await iamPolicies(root, [])).stdout).toBe(
         [
           "iam/plan-role-policy.json",
+          "iam/deploy-role-policy-blog.json",
           "iam/deploy-role-policy-prod.json",
           managed,
           "iam/deploy-role-policy-prod-eu.json",
@@ -776,13 +795,16 @@ describe("npm run iam-policies (in this process, as its script runs it)", () => 
       fs.rmSync(folder("prod-eu"), { recursive: true });
       const last = await iamPolicies(root, []);
       expect(last.stdout.split("\n")).toEqual([
+        names,
         "unchanged iam/plan-role-policy.json",
+        "unchanged iam/deploy-role-policy-blog.json",
         `changed iam/deploy-role-policy-prod.json: ${put("prod")}`,
         "removed iam/deploy-role-policy-prod-eu.json",
-        `removed ${managed}: detach it from <prod's deploy role> and delete it: aws iam detach-role-policy --role-name <prod's deploy role> --policy-arn ${arn}, then aws iam delete-policy --policy-arn ${arn} (its other versions deleted first)`,
+        `removed ${managed}: detach it from ci-shop-deploy-prod and delete it: aws iam detach-role-policy --role-name ci-shop-deploy-prod --policy-arn ${arn}, then aws iam delete-policy --policy-arn ${arn} (its other versions deleted first)`,
         "",
       ]);
       expect(fs.readdirSync(path.join(root, "iam")).sort()).toEqual([
+        "deploy-role-policy-blog.json",
         "deploy-role-policy-prod.json",
         "plan-role-policy.json",
       ]);

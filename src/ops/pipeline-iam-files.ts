@@ -146,29 +146,35 @@ export function iamPoliciesCommand(
 ): void {
   noArguments("iam-policies", args);
   const files = pipelinePolicyFiles(root, documents);
-  const projects = [...new Set(loadEnvironments({ dir: path.join(root, "environments") }).map((e) => e.project))];
-  const commands = new PolicyCommands(projects);
+  const environments = loadEnvironments({ dir: path.join(root, "environments") });
+  const commands = new PolicyCommands(environments);
   const before = new Map(Object.keys(files).map((file) => [file, readOrUndefined(path.join(root, file))]));
   for (const file of Object.keys(files)) fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
   // all or none: the plan role's policy and the deploy roles' are put together
   replaceFiles(Object.entries(files).map(([file, content]) => [path.join(root, file), content] as const));
-  for (const [file, content] of Object.entries(files)) {
+  const lines = Object.entries(files).map(([file, content]) => {
     const was = before.get(file);
-    console.log(
-      was === content
-        ? `unchanged ${file}`
-        : `${was === undefined ? "new" : "changed"} ${file}: ${commands.putting(file, was === undefined)}`,
-    );
-  }
-  for (const stale of fs
-    .readdirSync(path.join(root, "iam"))
-    .sort()
-    .map((name) => `iam/${name}`)) {
+    if (was === content) return { line: `unchanged ${file}` };
+    return {
+      line: `${was === undefined ? "new" : "changed"} ${file}: ${commands.putting(file, was === undefined)}`,
+      put: true,
+    };
+  });
+  for (const name of fs.readdirSync(path.join(root, "iam")).sort()) {
+    const stale = `iam/${name}`;
     if (GENERATED_FILE.test(stale) && !(stale in files)) {
       fs.rmSync(path.join(root, stale));
-      console.log(`removed ${stale}${isManaged(stale) ? `: ${commands.removing(stale)}` : ""}`);
+      lines.push(
+        isManaged(stale)
+          ? { line: `removed ${stale}: ${commands.removing(stale)}`, put: true }
+          : { line: `removed ${stale}` },
+      );
     }
   }
+  if (lines.some((line) => line.put)) {
+    console.log("(the roles as docs/ci-cd.md names them: put yours in their place where they differ)");
+  }
+  for (const { line } of lines) console.log(line);
 }
 
 /** The files `npm run iam-policies` writes (and so may remove). */
@@ -176,51 +182,63 @@ const GENERATED_FILE = /^iam\/(plan-role-policy|deploy-role-policy-[^/.]+)(\.man
 
 const isManaged = (file: string) => /\.managed-\d+\.json$/.test(file);
 
-/** The role a policy file is for, as the commands name it (`<prod's deploy role>`). */
-function roleOf(file: string): string {
-  const environment = /^iam\/deploy-role-policy-([^/.]+)/.exec(file)?.[1];
-  return environment === undefined ? "<the plan role>" : `<${environment}'s deploy role>`;
-}
-
-/** The commands that put each policy file on its role, as `npm run iam-policies` prints them. */
+/**
+ * The commands that put each policy file on its role, as `npm run iam-policies` prints them, with
+ * the names docs/ci-cd.md gives the roles (`ci-shop-plan`, `ci-shop-deploy-prod`: outside the
+ * project's prefix, as a deploy role may change roles and policies named `<project>-<env>-*`) and
+ * their inline policies (`plan`, `deploy`); each managed policy named after its role and number,
+ * with that role's own project (review CN: a name from every project of the repository changed
+ * when another project's environment was added, and named a policy never created).
+ */
 class PolicyCommands {
-  constructor(private readonly projects: readonly string[]) {}
+  private readonly projectOf: ReadonlyMap<string, string>;
+  private readonly project: string;
 
-  /**
-   * The name to give IAM for a managed policy file: `ci-shop-deploy-role-policy-prod-managed-1`,
-   * outside the project's prefix as the CI roles' own names are (a deploy role may delete the
-   * policies named `<project>-<env>-*`), and with the project in it (an account may hold several).
-   */
-  private managedName(file: string): string {
-    return `ci-${this.projects.join("-")}-${path.basename(file, ".json").replace(".", "-")}`;
+  constructor(environments: readonly EnvironmentConfig[]) {
+    this.projectOf = new Map(environments.map((env) => [env.name, env.project]));
+    // (the one plan role of a repository whose environments have several projects: the first by name)
+    this.project = [...new Set(environments.map((env) => env.project))].sort()[0] ?? "project";
   }
 
-  private arn(file: string): string {
-    return `arn:aws:iam::<account>:policy/${this.managedName(file)}`;
+  /** The role `file` is for, and the name of its inline policy. */
+  private roleOf(file: string): { role: string; policyName: string } {
+    const environment = /^iam\/deploy-role-policy-([^/.]+)/.exec(file)?.[1];
+    return environment === undefined
+      ? { role: `ci-${this.project}-plan`, policyName: "plan" }
+      : { role: `ci-${this.projectOf.get(environment) ?? this.project}-deploy-${environment}`, policyName: "deploy" };
+  }
+
+  private managedArn(file: string): { name: string; arn: string } {
+    const name = `${this.roleOf(file).role}-${/managed-(\d+)\.json$/.exec(file)![1]}`;
+    return { name, arn: `arn:aws:iam::<account>:policy/${name}` };
   }
 
   /** What puts `file` (new or changed) on its role. */
   putting(file: string, isNew: boolean): string {
-    const role = roleOf(file);
+    const { role, policyName } = this.roleOf(file);
     const document = `--policy-document file://${file}`;
     if (!isManaged(file)) {
-      const name = file === POLICY_FILES.plan ? "plan" : "deploy";
-      return `put it on ${role}${isNew ? "" : " again"}: aws iam put-role-policy --role-name ${role} --policy-name ${name} ${document}`;
+      return (
+        `put it on ${role}${isNew ? "" : " again"}: aws iam put-role-policy --role-name ${role} ` +
+        `--policy-name ${policyName} ${document}`
+      );
     }
+    const { name, arn } = this.managedArn(file);
     return isNew
       ? `a managed policy to attach to ${role} beside its inline one (which cannot hold it all): aws iam ` +
-          `create-policy --policy-name ${this.managedName(file)} ${document}, then aws iam attach-role-policy ` +
-          `--role-name ${role} --policy-arn ${this.arn(file)}`
-      : `aws iam create-policy-version --policy-arn ${this.arn(file)} ${document} --set-as-default (IAM keeps 5 ` +
-          "versions of a policy: delete the oldest first when it has 5)";
+          `create-policy --policy-name ${name} ${document}, then aws iam attach-role-policy --role-name ${role} ` +
+          `--policy-arn ${arn}`
+      : `aws iam create-policy-version --policy-arn ${arn} ${document} --set-as-default (IAM keeps 5 versions ` +
+          "of a policy: delete the oldest first when it has 5)";
   }
 
   /** What takes a managed policy that is no longer needed off its role. */
   removing(file: string): string {
-    const arn = this.arn(file);
+    const { role } = this.roleOf(file);
+    const { arn } = this.managedArn(file);
     return (
-      `detach it from ${roleOf(file)} and delete it: aws iam detach-role-policy --role-name ${roleOf(file)} ` +
-      `--policy-arn ${arn}, then aws iam delete-policy --policy-arn ${arn} (its other versions deleted first)`
+      `detach it from ${role} and delete it: aws iam detach-role-policy --role-name ${role} --policy-arn ${arn}, ` +
+      `then aws iam delete-policy --policy-arn ${arn} (its other versions deleted first)`
     );
   }
 }
