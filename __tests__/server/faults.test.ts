@@ -195,7 +195,7 @@ async function stopServer(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-describeWithNginx("issue 12 drills: faults inside a server, without a failed request", () => {
+describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying process had", () => {
   // ---- Item 1: a rollback keeps the server up ----
   const two = bedScenario(() => TestBed.serving(2));
   test.concurrent(

@@ -483,7 +483,7 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   );
 
   test.concurrent(
-    "killing one process under steady load fails no client request; systemd restarts it and it is back in rotation",
+    "killing one process under a steady load of GETs fails no client request (a POST in flight to it would: faults.test.ts counts those); systemd restarts it and it is back in rotation",
     basics(async (bed) => {
       const ports = bed.host.appPorts;
       const victim = ports[0];
