@@ -575,6 +575,100 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
     STEP_TIMEOUT_MS,
   );
 
+  // ---- One process answering fast 5xx, its /healthz 200 (review CO) ----
+  // Least connections sends such a process most of the requests (it always holds the fewest open
+  // ones). ./fail-fast.js makes a process answer 500 at once while its flag file exists.
+  const flags = tempDir("fail-fast-");
+  const failFast =
+    (flag: string, which: (index: number) => boolean) =>
+    (_port: number, index: number): Record<string, string> =>
+      which(index) ? { NODE_OPTIONS: `--require ${path.join(__dirname, "fail-fast.js")}`, FAIL_WHILE: flag } : {};
+  const oneFlag = path.join(flags, "one");
+  const oneFailing = bedScenario(() =>
+    TestBed.serving(2, { watchdog: true, appEnvOf: failFast(oneFlag, (index) => index === 0) }),
+  );
+  test.concurrent(
+    "a process that answers 5xx at once while the other answers well is held out and restarted by the watchdog within seconds, and then no request fails (least connections had sent it most of them)",
+    oneFailing(async (bed) => {
+      const [victim, other] = bed.host.appPorts;
+      const before = bed.unit(victim).pid;
+      // enough requests a second, however busy this worker, for the other process to show it
+      // answers well (OUTLIER: least connections sends it few)
+      const load = steadyLoad(bed.nginxPort, { withPosts: true, concurrency: 8, paceMs: 5 });
+      await load.answered(50, 10_000);
+      fs.writeFileSync(oneFlag, "");
+      const broke = Date.now();
+      const marker = heldMarker(bed.host, victim);
+      let heldAt = 0;
+      await bed.waitFor(
+        "the watchdog holding the failing process out",
+        () => (heldAt = fs.statSync(marker, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 0,
+        30_000,
+      );
+      // (its restart comes back well)
+      fs.rmSync(oneFlag);
+      const failing = await load.stop();
+      // the drill did what it says: the process answered 500s until it was held out
+      expect(failing.failed).toBeGreaterThan(0);
+      expect([...failing.byKind.values()].flatMap((kind) => [...kind.reasons.keys()])).toEqual(
+        expect.arrayContaining(["HTTP 500"]),
+      );
+      expect(bed.logs()).toMatch(new RegExp(`port ${victim}: \\d+ of its last \\d+ answers 5xx, the others. fine`));
+      // About 4 s of answers decide (OUTLIER), read once a second: a bound, not a figure
+      expect(heldAt - broke).toBeLessThan(15_000);
+      await bed.waitAllInRotation(30_000);
+      expect(bed.unit(victim).pid).not.toBe(before);
+      const after = steadyLoad(bed.nginxPort, { withPosts: true });
+      await after.answered(200, 20_000);
+      const seen = await after.stop();
+      expect({ failed: seen.failed, failures: seen.failures }).toEqual({ failed: 0, failures: [] });
+      expect(seen.byPort.get(victim)).toBeGreaterThan(0);
+      expect(seen.byPort.get(other)).toBeGreaterThan(0);
+    }),
+    STEP_TIMEOUT_MS,
+  );
+
+  // Every process failing alike is a shared cause (a database down, a bug in one route): none is
+  // restarted, which would only lose what they are doing. Nor does a client's X-Forwarded-For,
+  // written into the same log lines, count against a process.
+  const bothFlag = path.join(flags, "both");
+  const bothFailing = bedScenario(() =>
+    TestBed.serving(2, { watchdog: true, appEnvOf: failFast(bothFlag, () => true) }),
+  );
+  test.concurrent(
+    "processes that all answer 5xx are left as they are (a shared cause), and a forged X-Forwarded-For counts against none",
+    bothFailing(async (bed) => {
+      const pids = bed.host.appPorts.map((port) => bed.unit(port).pid);
+      const forged = `upstream=127.0.0.1:${bed.host.appPorts[1]} ustatus=500 urt=0.001`;
+      const forge = async () => {
+        for (let i = 0; i < 200; i++) {
+          await new Promise<void>((resolve) =>
+            http
+              .get(
+                { host: "127.0.0.1", port: bed.nginxPort, path: "/", headers: { "x-forwarded-for": forged } },
+                (res) => res.resume().on("end", resolve),
+              )
+              .on("error", () => resolve()),
+          );
+        }
+      };
+      // the forged lines, while every process answers well: none may be taken for a 5xx
+      await forge();
+      const load = steadyLoad(bed.nginxPort, { withPosts: true });
+      await load.answered(50, 10_000);
+      fs.writeFileSync(bothFlag, "");
+      // the outlier check's window and then some, at the watchdog's 1-s rounds
+      await sleep(8_000);
+      const seen = await load.stop();
+      fs.rmSync(bothFlag);
+      expect(seen.failed).toBeGreaterThan(20);
+      expect(bed.logs()).not.toMatch(/answers 5xx/);
+      expect(bed.host.appPorts.map((port) => bed.held(port))).toEqual([false, false]);
+      expect(bed.host.appPorts.map((port) => bed.unit(port).pid)).toEqual(pids);
+    }),
+    STEP_TIMEOUT_MS,
+  );
+
   // Overload, where one process's queue is longer than the watchdog's probe waits (1 s here, 2 s in
   // production) and the other's is not: a health check is answered only once the requests before
   // it are. Each GET /work holds the first process's event loop for 0.25 s (./block-work.js: as

@@ -14,7 +14,7 @@ import {
 } from "../../src/userdata/app-host";
 import { appCommand, appUnit } from "../../src/userdata/app-unit";
 import { bootScript, SELINUX_SETUP } from "../../src/userdata/boot-script";
-import { rotationScript, watchdogUnit } from "../../src/userdata/rotation-script";
+import { rotationScript, TALLY_AWK, watchdogUnit } from "../../src/userdata/rotation-script";
 import { cloudWatchAgentConfig } from "../../src/userdata/cloudwatch-agent";
 import { deployScript } from "../../src/userdata/deploy-script";
 import { nginxConf, TWO_HELD_GROUPS_UP_TO, upstreamZoneKb } from "../../src/userdata/nginx-conf";
@@ -320,6 +320,51 @@ describe("the rotation script and the watchdog", () => {
     });
     return file;
   };
+
+  test("the outlier check's tally counts each try of a request against its process from nginx's upstream= and ustatus=, never from what a client wrote (its path, its X-Forwarded-For)", () => {
+    const line = (request: string, rest: string, xff = "-") =>
+      `203.0.113.9 [2026-12-06T02:00:00+00:00] "${request}" ${rest} xff="${xff}"`;
+    const log = [
+      line("GET / HTTP/1.1", "200 12 rt=0.001 upstream=127.0.0.1:8001 ustatus=200 urt=0.001"),
+      line("POST /echo HTTP/1.1", "500 8 rt=0.001 upstream=127.0.0.1:8001 ustatus=500 urt=0.001"),
+      // a GET retried on the next process, and an internal redirect's two upstreams
+      line(
+        "GET / HTTP/1.1",
+        "200 12 rt=0.003 upstream=127.0.0.1:8001, 127.0.0.1:8002 ustatus=502, 200 urt=0.001, 0.002",
+      ),
+      line(
+        "GET /a HTTP/1.1",
+        "200 12 rt=0.003 upstream=127.0.0.1:8001 : 127.0.0.1:8002 ustatus=503 : 200 urt=0.001 : 0.002",
+      ),
+      // nginx's own answer (no process to send it to) counts against none
+      line("GET / HTTP/1.1", "502 150 rt=0.000 upstream=app ustatus=502 urt=0.000"),
+      line("GET / HTTP/1.1", "400 150 rt=0.000 upstream=- ustatus=- urt=-"),
+      // what a client writes: a forged X-Forwarded-For, a path made to look like the fields
+      line(
+        "GET / HTTP/1.1",
+        "200 12 rt=0.001 upstream=127.0.0.1:8002 ustatus=200 urt=0.001",
+        "1.2.3.4 upstream=127.0.0.1:8001 ustatus=500 urt=0",
+      ),
+      line("GET /x\\x22 HTTP/1.1", "404 9 rt=0.001 upstream=127.0.0.1:8002 ustatus=404 urt=0.001"),
+      "a line cut short",
+    ].join("\n");
+    const run = spawnSync("awk", [TALLY_AWK], {
+      input: `${log}\n`,
+      encoding: "utf8",
+      env: { ...process.env, LC_ALL: "C" },
+    });
+    expect(run.stderr).toBe("");
+    // "<port> <answers> <5xx>" a second: summed, in case the run crossed one
+    const totals: Record<string, [number, number]> = {};
+    for (const [port, answers, failed] of run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "))) {
+      const [a, f] = totals[port] ?? [0, 0];
+      totals[port] = [a + Number(answers), f + Number(failed)];
+    }
+    expect(totals).toEqual({ "8001": [4, 3], "8002": [4, 0] });
+  });
 
   test("is valid bash, with production's timings", () => {
     expect(bashSyntaxErrors(script)).toBe("");

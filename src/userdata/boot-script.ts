@@ -127,12 +127,12 @@ function databaseLines(host: AppHost, metricNamespaces: MetricNamespaces): strin
   const settingsDir = database.envFile.replace(/\/[^/]+$/, "");
   const lines = [
     "",
-    "# ---- The app's database: its settings folder (the deploy script writes the settings) ----",
+    // ---- The app's database: its settings folder (the deploy script writes the settings) ----
     `install -d -m 0750 -o root -g ${host.appUser} ${settingsDir}`,
   ];
   if (database.caBundle) {
     lines.push(
-      "# RDS's certificate authorities, which the app checks the database server's certificate against.",
+      // RDS's certificate authorities, which the app checks the database server's certificate against.
       `retry curl -fsS --max-time 30 -o ${database.caBundle.path}.tmp ${database.caBundle.url}`,
       `chmod 0644 ${database.caBundle.path}.tmp && mv -f ${database.caBundle.path}.tmp ${database.caBundle.path}`,
     );
@@ -155,7 +155,7 @@ function databaseLines(host: AppHost, metricNamespaces: MetricNamespaces): strin
   return [
     ...lines,
     "",
-    `# ---- The database engine on this same server: ${db.serverPackage}, on 127.0.0.1 only ----`,
+    // ---- The database engine on this same server: <db.serverPackage>, on 127.0.0.1 only ----
     `retry dnf install -y ${localDatabasePackages(db).join(" ")}`,
     ...engine,
     ...writeFile(`${root}/${DB_PROVISION_SCRIPT}`, dbProvisionScript(database, db), "0700"),
@@ -190,8 +190,9 @@ function launchHookTrap(host: AppHost, autoScaling: BootScriptProps["autoScaling
   if (!autoScaling) return [];
   const hook = launchHookPath(host);
   return [
-    "# The group holds this server out of service until this script ends: in service once it has",
-    "# succeeded, abandoned (terminated, and another launched) should anything end it early.",
+    // The group holds this server out of service until this script ends: in service once it has
+    // succeeded, abandoned (terminated, and another launched) should anything end it early. (Said
+    // here, not in the script: user data is 16 KB at most, and the largest boot script is near it.)
     "end_launch() {",
     "  local status=$?",
     "  set +eu",
@@ -262,11 +263,11 @@ export function bootScript(props: BootScriptProps): string {
     ...(props.autoScaling ? ["boot_log_pid=$!"] : []),
     'echo "boot script started at $(date -Is)"',
     ...launchHookFile(host, props.autoScaling),
-    "# The network may still be settling at first boot: retry package installs, bounded.",
+    // The network may still be settling at first boot: retry package installs, bounded.
     'retry() { for attempt in 1 2 3 4 5 6 7 8 9 10; do "$@" && return 0; echo "retry $attempt: $*"; sleep 6; done; return 1; }',
     `retry dnf install -y ${SERVER_PACKAGES.join(" ")}`,
     "",
-    "# ---- First the CloudWatch agent, so that even a failed boot ships its log ----",
+    // ---- First the CloudWatch agent, so that even a failed boot ships its log ----
     ...writeFile(
       CLOUDWATCH_AGENT_CONFIG,
       cloudWatchAgentConfig({
@@ -285,10 +286,10 @@ export function bootScript(props: BootScriptProps): string {
     "nginx -t",
     "systemctl enable --now nginx",
     "",
-    "# ---- The app: an unprivileged user, its releases, one systemd unit per process ----",
+    // ---- The app: an unprivileged user, its releases, one systemd unit per process ----
     `id ${host.appUser} >/dev/null 2>&1 || useradd --system --home-dir ${paths.appRoot} --shell /sbin/nologin ${host.appUser}`,
     `install -d -m 0755 ${paths.appRoot}/bin ${paths.appRoot}/releases ${paths.appRoot}/run ${paths.rotationDir}`,
-    "# Every process is held out of rotation until it has started and settled (see bin/rotation).",
+    // Every process is held out of rotation until it has started and settled (see bin/rotation).
     `touch ${host.appPorts.map((port) => heldMarker(host, port)).join(" ")}`,
     // root-owned: systemd opens the units' log files there as root (StandardOutput=append:), so the
     // app user must not be able to put a symlink in their place; the processes never write there.
@@ -306,19 +307,19 @@ export function bootScript(props: BootScriptProps): string {
     `systemctl enable --now ${WATCHDOG_UNIT}`,
     ...databaseLines(host, props.metricNamespaces),
     "",
-    "# Failed, the first deploy fails the boot at its end: the server is set up for the next deploy.",
+    // Failed, the first deploy fails the boot at its end: the server is set up for the next deploy.
     "first_deploy=0",
     `${paths.appRoot}/${DEPLOY_SCRIPT} ${host.version}${host.releaseSha256 ? ` ${host.releaseSha256}` : ""} || first_deploy=$?`,
     ...(host.database?.local
       ? [
-          "# A first dump now, in the background: a restorable copy from day one, and the backup alarm's first datapoint.",
+          // A first dump now, in the background: a restorable copy from day one, and the backup alarm's first datapoint.
           "systemctl start --no-block db-backup.service",
         ]
       : []),
     ...(props.healthProbe
       ? [
           "",
-          "# ---- The health probe: the health check through nginx, every minute, to CloudWatch ----",
+          // ---- The health probe: the health check through nginx, every minute, to CloudWatch ----
           ...healthProbeFiles({
             host,
             region: props.healthProbe.region,

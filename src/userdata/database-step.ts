@@ -26,7 +26,9 @@ export function databaseDeploySection(host: AppHost): { functions: string[]; ste
   if (!db) return { functions: [], step: [] };
   return {
     functions: [
-      "# ---- The database: its settings (no secret in them) and the release's migrations ----",
+      // ---- The database: its settings (no secret in them) and the release's migrations. (The
+      // comments of the deploy script are here, not in it: user data is 16 KB at most, and the
+      // largest boot script is near it.)
       `DB_SETTINGS_PARAMETER=${db.settingsParameter}`,
       `DB_ENV_FILE=${db.envFile}`,
       `APP_USER=${host.appUser}`,
@@ -40,7 +42,7 @@ export function databaseDeploySection(host: AppHost): { functions: string[]; ste
       "  return 1",
       "}",
       "",
-      "# The settings from their parameter, checked line by line, moved into place whole.",
+      // The settings from their parameter, checked line by line, moved into place whole.
       "write_database_settings() {",
       "  local settings tmp",
       '  settings=$(database_aws ssm get-parameter --name "$DB_SETTINGS_PARAMETER" --query Parameter.Value --output text) || return 1',
@@ -48,15 +50,16 @@ export function databaseDeploySection(host: AppHost): { functions: string[]; ste
       '    log "$DB_SETTINGS_PARAMETER holds a line that is not DB_<NAME>=<value>"',
       "    return 1",
       "  fi",
-      "  # The boot script made the folder root:<app user> 0750 (the settings are the app's only): kept as",
-      "  # it is; made the same way should it be missing.",
+      // The boot script made the folder root:<app user> 0750 (the settings are the app's only): kept
+      // as it is; made the same way should it be missing.
       '  [[ -d $(dirname "$DB_ENV_FILE") ]] || install -d -m 0750 -o root -g "$APP_USER" "$(dirname "$DB_ENV_FILE")" || return 1',
       '  tmp=$(mktemp "$DB_ENV_FILE.XXXXXX") || return 1',
       '  printf "%s\\n" "$settings" >"$tmp" && chgrp "$APP_USER" "$tmp" && chmod 0640 "$tmp" && mv -f "$tmp" "$DB_ENV_FILE"',
       "}",
       "",
-      "# The release's migrations, as the app user, with the app's settings; bounded in time (killed",
-      `# ${MIGRATION_KILL_SECONDS} s after the SIGTERM at the limit, should it not exit), in a session of their own.`,
+      // The release's migrations, as the app user, with the app's settings; bounded in time (killed
+      // MIGRATION_KILL_SECONDS after the SIGTERM at the limit, should it not exit), in a session of
+      // their own.
       // (and without the terminal's input: a deploy run from a root shell must not hand the release's
       // code that shell's terminal, into which it could type, TIOCSTI; said here to spare user data)
       "run_migrations() {",
@@ -67,7 +70,7 @@ export function databaseDeploySection(host: AppHost): { functions: string[]; ste
       "}",
     ],
     step: [
-      "# Once per deploy, before any process moves: the settings, then the migrations.",
+      // Once per deploy, before any process moves: the settings, then the migrations.
       'write_database_settings || { log "failed: database settings unavailable; nothing changed"; exit 1; }',
       // (their output through the deploy's log, which outlives a closed terminal or pipe: written
       // there directly, the migrations would fail on a write to it, EIO or EPIPE, and so the deploy)

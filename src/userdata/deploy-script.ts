@@ -121,8 +121,9 @@ export function deployScript(host: AppHost): string {
   const lockWait = rolloutSeconds(host);
   const fetch = artifacts
     ? [
-        "# AWS calls retried with backoff: at first boot the instance role may not be usable yet.",
-        "# Waits 3, 6, 9, 12 s between the 5 tries (APP_RETRY_SECONDS sets the step).",
+        // AWS calls retried with backoff: at first boot the instance role may not be usable yet.
+        // Waits 3, 6, 9, 12 s between the 5 tries (APP_RETRY_SECONDS sets the step). (The deploy
+        // script's comments are here, not in it: user data is 16 KB at most.)
         "aws_retry() {",
         "  local i",
         "  for i in 1 2 3 4 5; do",
@@ -132,20 +133,18 @@ export function deployScript(host: AppHost): string {
         "  return 1",
         "}",
         "",
-        "# Every release is an object version of one key, named by its `" +
-          RELEASE_VERSION_METADATA +
-          "` metadata: walk the",
-        "# versions newest first for this one, download it (checksum verified), unpack it beside the",
-        "# other releases and move it into place only when complete. Every step that fails returns 1",
-        "# (its caller removes what it left).",
+        // Every release is an object version of one key, named by its RELEASE_VERSION_METADATA
+        // metadata: walk the versions newest first for this one, download it (checksum verified),
+        // unpack it beside the other releases and move it into place only when complete. Every step
+        // that fails returns 1 (its caller removes what it left).
         "fetch_release() {",
         "  local version=$1 bucket ids id found='' named tmp",
         `  bucket=$(aws_retry ssm get-parameter --name ${artifacts.bucketParameter} --query Parameter.Value --output text) || return 1`,
         `  ids=$(aws_retry s3api list-object-versions --bucket "$bucket" --prefix ${artifacts.releaseKey} --max-items ${MAX_RELEASE_VERSIONS} \\`,
         `    --query "Versions[?Key=='${artifacts.releaseKey}'].VersionId" --output text) || return 1`,
-        "  # no version: the CLI prints None",
+        // no version: the CLI prints None
         '  if [[ $ids == None ]]; then ids=""; fi',
-        "  # a killed fetch's leftovers (the lock is ours)",
+        // a killed fetch's leftovers (the lock is ours)
         '  rm -rf "$RELEASES"/.fetch.*',
         '  tmp=$(mktemp -d "$RELEASES/.fetch.XXXXXX") || return 1',
         "  for id in $ids; do",

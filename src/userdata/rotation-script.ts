@@ -10,6 +10,35 @@ export const WATCHDOG_UNIT = "app-watchdog.service";
 const ms = (seconds: number) => Math.round(seconds * 1000);
 
 /**
+ * The watchdog's outlier check: a process in rotation whose answers, over about the last 4 seconds
+ * (the counts so far taken at three quarters once a second, whatever the rounds), number at least
+ * `minAnswers` and are at least `percent` % 5xx, while another process in rotation has at least
+ * `peerMinAnswers` at most `peerPercent` % 5xx, is held out and restarted as a hung one is. Least connections sends a
+ * process that fails fast most of the requests (it always holds the fewest open ones): review CO
+ * measured 88-90 % of requests failing with one of 2 processes answering 500 at once under a
+ * saturating load. The healthy peer keeps a cause all processes share (a database down, a bug in
+ * one route) from restarting any; a process in no position to be compared is left to the alarms.
+ */
+export const OUTLIER = { minAnswers: 10, percent: 50, peerMinAnswers: 5, peerPercent: 10 } as const;
+
+/**
+ * gawk, fed nginx's access log (`tail -F`): for each second with answers, one line per app port,
+ * "<port> <answers> <5xx>", from the `upstream=` and `ustatus=` fields (every try of a request: a
+ * GET retried on another process names both). Read from after the quoted request line up to
+ * `urt=`: the path before and `xff=` after are the client's to write, and must count against no
+ * process. A line without them (nginx's own answer) counts nothing. Short names: it is user data.
+ */
+export const TALLY_AWK = [
+  "BEGIN{l=systime()}",
+  '{i=index($0,"\\" ");if(!i)next;n=split(substr($0,i+2),t," ");a=s="";m=0',
+  'for(j=1;j<=n;j++){x=t[j];if(x~/^upstream=/){m=1;x=substr(x,10)}else if(x~/^ustatus=/){m=2;x=substr(x,9)}else if(x~/^urt=/)break;if(m==1)a=a" "x;else if(m==2)s=s" "x}',
+  'gsub(/,| :/," ",a);gsub(/,| :/," ",s);na=split(a,A," ");ns=split(s,S," ")',
+  "for(j=1;j<=na&&j<=ns;j++)if(A[j]~/^127\\.0\\.0\\.1:[0-9]+$/&&S[j]~/^[0-9][0-9][0-9]$/){p=substr(A[j],11);c[p]++;if(S[j]~/^5/)f[p]++}",
+  "if(systime()!=l){for(p in c)print p,c[p],f[p]+0;fflush();delete c;delete f;l=systime()}}",
+  "END{for(p in c)print p,c[p],f[p]+0}",
+].join("\n");
+
+/**
  * `rotation <verb> [port]`: which app processes nginx sends requests to, and the watchdog. nginx
  * checks a marker file per process on every request (`held-<port>` in the rotation directory; see
  * `nginxConf`), so holding a process out or letting it back in is creating or removing a file.
@@ -63,6 +92,9 @@ export function rotationScript(host: AppHost): string {
     `STUCK_SECONDS=${rotation.stuckSeconds}`,
     `MAX_RESTARTS=${rotation.maxRestarts}`,
     `RESTART_WINDOW_MS=${ms(rotation.restartWindowSeconds)}`,
+    `ACCESS_LOG=${host.paths.nginxLogDir}/access.log`,
+    `OUTLIER_MIN=${OUTLIER.minAnswers} OUTLIER_PERCENT=${OUTLIER.percent} PEER_MIN=${OUTLIER.peerMinAnswers} PEER_PERCENT=${OUTLIER.peerPercent}`,
+    `TALLY_AWK='${TALLY_AWK}'`,
     'CTL="${APP_CTL:-systemctl}"',
     "",
     "log() { printf '%(%FT%T%z)T rotation: %s\\n' -1 \"$*\"; }",
@@ -165,16 +197,24 @@ export function rotationScript(host: AppHost): string {
     "}",
     "",
     "watch() {",
-    "  local -A fails=() status=() written=() excused=()",
+    "  local -A fails=() status=() written=() excused=() answered=() failed=()",
     "  local -A held_since=()",
-    "  local failing=() probing=() port mono recent n reason answering killed transfer url code",
+    "  local failing=() probing=() port mono recent n reason answering killed transfer url code tally peers count errors decayed=0",
     '  log "watching ports ${PORTS[*]}"',
+    // each second's answers per process, from the access log as nginx writes it (OUTLIER, TALLY_AWK);
+    // tail ends within a second of the watchdog (--pid), and awk with it
+    '  exec {tally}< <(tail --pid=$$ -n 0 -F "$ACCESS_LOG" 2>/dev/null | LC_ALL=C awk "$TALLY_AWK")',
     "  while true; do",
     "    mono_ms; mono=$MONO_MS reason='' answering=0 failing=() probing=() status=()",
+    '    if ((mono - decayed >= 1000)); then decayed=$mono; for port in "${PORTS[@]}"; do answered[$port]=$((${answered[$port]:-0} * 3 / 4)) failed[$port]=$((${failed[$port]:-0} * 3 / 4)); done; fi',
+    '    while read -r -t 0 -u "$tally" && read -r -u "$tally" port count errors; do',
+    "      if [[ -n ${answered[$port]+set} && $count =~ ^[0-9]+$ && $errors =~ ^[0-9]+$ ]]; then answered[$port]=$((answered[$port] + count)) failed[$port]=$((failed[$port] + errors)); fi",
+    "    done",
     // How long a process has been held out: since this watchdog first saw it held (a marker left
-    // from before a reboot counts from now), by the clock of mono_ms.
+    // from before a reboot counts from now), by the clock of mono_ms. A held one's answers count
+    // from none when it is back.
     '    for port in "${PORTS[@]}"; do',
-    '      if [[ -e $DIR/held-$port ]]; then fails[$port]=0 excused[$port]="" held_since[$port]=${held_since[$port]:-$mono}; else unset "held_since[$port]"; probing+=("$port"); fi',
+    '      if [[ -e $DIR/held-$port ]]; then fails[$port]=0 excused[$port]="" answered[$port]=0 failed[$port]=0 held_since[$port]=${held_since[$port]:-$mono}; else unset "held_since[$port]"; probing+=("$port"); fi',
     "    done",
     "    if ((${#probing[@]} > 0)); then",
     // a line that is not what probe prints is ignored: its port then counts as not answering
@@ -213,6 +253,19 @@ export function rotationScript(host: AppHost): string {
     // (a kill that failed ended nothing: if the process ended meanwhile, after-stop notes it)
     '        if $CTL kill --signal=SIGKILL "app@$port"; then ended "$port" watchdog; else log "port $port: kill failed"; fi',
     "        fails[$port]=0 excused[$port]='' killed=1",
+    "      fi",
+    "    done",
+    // A process that answers, mostly 5xx, while another one in rotation answers well (OUTLIER):
+    // held out, given a moment for what it was sent, and restarted as a hung one is (one a round).
+    "    peers=0",
+    '    for port in "${probing[@]}"; do if ((answered[$port] >= PEER_MIN && failed[$port] * 100 <= answered[$port] * PEER_PERCENT)); then peers=$((peers + 1)); fi; done',
+    '    for port in "${probing[@]}"; do',
+    "      if ((killed == 0 && peers > 0 && answered[$port] >= OUTLIER_MIN && failed[$port] * 100 >= answered[$port] * OUTLIER_PERCENT)); then",
+    '        log "port $port: ${failed[$port]} of its last ${answered[$port]} answers 5xx, the others\' fine; holding it out and restarting it"',
+    '        hold "$port"',
+    "        nap 0.5",
+    '        if $CTL kill --signal=SIGKILL "app@$port"; then ended "$port" watchdog; else log "port $port: kill failed"; fi',
+    "        answered[$port]=0 failed[$port]=0 killed=1",
     "      fi",
     "    done",
     // processes that ended within the window, crashed (after-stop notes them) or killed above, in
