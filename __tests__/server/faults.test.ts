@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -93,7 +93,7 @@ async function standaloneWatchdog(name: string, rotation: Partial<Rotation>) {
       appUser: "app",
       passiveHealthCheck: PASSIVE_HEALTH_CHECK,
       rotation: { ...TEST_ROTATION, watchIntervalSeconds: 0.1, watchTimeoutSeconds: 0.5, ...rotation },
-      paths: { ...SERVER_PATHS, rotationDir },
+      paths: { ...SERVER_PATHS, rotationDir, nginxLogDir: dir },
     }),
     { mode: 0o755 },
   );
@@ -110,6 +110,8 @@ async function standaloneWatchdog(name: string, rotation: Partial<Rotation>) {
   return {
     ports,
     rotationDir,
+    /** The access log the watchdog's outlier check reads (nginx's, in production). */
+    accessLog: path.join(dir, "access.log"),
     /** What the watchdog told systemctl, one call a line. */
     calls: () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : ""),
     /** What the watchdog logged. */
@@ -572,6 +574,66 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
       expect([...posts.reasons.keys()].filter((reason) => reason !== "HTTP 502")).toEqual([]);
       expect(seen.byPort.get(other)).toBeGreaterThan(0);
     }),
+    STEP_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "the outlier check reads what nginx logged: a share of 5xx a peer has too is left alone, even 60 % against its 10 (review CP); a tally that ended is started again; a process failing nearly all while the other answers well is held out and killed",
+    async () => {
+      const watchdog = await standaloneWatchdog("outlier", {});
+      const [failing, fine] = watchdog.ports;
+      const servers = await Promise.all(watchdog.ports.map((port) => serverProcess(port, "answers")));
+      fs.writeFileSync(watchdog.accessLog, "");
+      const watch = watchdog.start();
+      /** A second's worth of nginx's lines: `count` tries of each port, the first `errors` of them 500. */
+      const second = (tries: Record<number, [count: number, errors: number]>) =>
+        fs.appendFileSync(
+          watchdog.accessLog,
+          Object.entries(tries)
+            .flatMap(([port, [count, errors]]) =>
+              Array.from(
+                { length: count },
+                (_, i) =>
+                  `127.0.0.1 [2026-12-06T02:00:00+00:00] "GET / HTTP/1.1" ${i < errors ? 500 : 200} 2 rt=0.001 ` +
+                  `upstream=127.0.0.1:${port} ustatus=${i < errors ? 500 : 200} urt=0.001 xff="-"\n`,
+              ),
+            )
+            .join(""),
+        );
+      try {
+        await waitUntil("the watchdog watching", () => watchdog.output().includes("watching ports"), 30_000);
+        for (let i = 0; i < 6; i++) {
+          second({ [failing]: [20, 12], [fine]: [10, 1] });
+          await sleep(1000);
+        }
+        expect(watchdog.output()).not.toMatch(/answers 5xx/);
+        // its tail ended (and with it its awk): started again, and said so
+        spawnSync("pkill", ["-f", `tail --pid=${watch.pid} -n 0 -F ${watchdog.accessLog}`]);
+        await waitUntil(
+          "the tally started again",
+          () => watchdog.output().includes("ended; starting it again"),
+          30_000,
+        );
+        await waitUntil(
+          "the failing process held out and killed",
+          async () => {
+            second({ [failing]: [30, 30], [fine]: [15, 0] });
+            await sleep(500);
+            return watchdog.calls().includes(`kill --signal=SIGKILL app@${failing}`);
+          },
+          30_000,
+        );
+        expect(watchdog.output()).toMatch(
+          new RegExp(`port ${failing}: \\d+ of its last \\d+ answers 5xx, the others. fine`),
+        );
+        expect(fs.existsSync(path.join(watchdog.rotationDir, `held-${failing}`))).toBe(true);
+        expect(watchdog.calls()).not.toContain(`app@${fine}`);
+        expect(watchdog.output().match(/ended; starting it again/g)).toHaveLength(1);
+      } finally {
+        watch.kill("SIGKILL");
+        for (const server of servers) server.kill("SIGKILL");
+      }
+    },
     STEP_TIMEOUT_MS,
   );
 

@@ -13,13 +13,16 @@ const ms = (seconds: number) => Math.round(seconds * 1000);
  * The watchdog's outlier check: a process in rotation whose answers, over about the last 4 seconds
  * (the counts so far taken at three quarters once a second, whatever the rounds), number at least
  * `minAnswers` and are at least `percent` % 5xx, while another process in rotation has at least
- * `peerMinAnswers` at most `peerPercent` % 5xx, is held out and restarted as a hung one is. Least connections sends a
- * process that fails fast most of the requests (it always holds the fewest open ones): review CO
- * measured 88-90 % of requests failing with one of 2 processes answering 500 at once under a
- * saturating load. The healthy peer keeps a cause all processes share (a database down, a bug in
- * one route) from restarting any; a process in no position to be compared is left to the alarms.
+ * `peerMinAnswers` at most `peerPercent` % 5xx, is held out and restarted as a hung one is. Least
+ * connections sends a process that fails fast most of the requests (it always holds the fewest
+ * open ones): review CO measured 88-90 % of requests failing with one of 2 processes answering 500
+ * at once under a saturating load. A process failing nearly everything, then: one that shares a
+ * cause with the others (a database down, a bug in one route) is not, at any traffic, and the
+ * healthy peer rules out a cause they all share (review CP: at 50 % of 10 answers against a peer's
+ * 5, a bug in one route of three that every process shared restarted healthy processes at 3
+ * requests a second). A server too quiet to tell is left to the 5xx alarms.
  */
-export const OUTLIER = { minAnswers: 10, percent: 50, peerMinAnswers: 5, peerPercent: 10 } as const;
+export const OUTLIER = { minAnswers: 20, percent: 90, peerMinAnswers: 10, peerPercent: 10 } as const;
 
 /**
  * gawk, fed nginx's access log (`tail -F`): for each second with answers, one line per app port,
@@ -201,13 +204,19 @@ export function rotationScript(host: AppHost): string {
     "  local -A held_since=()",
     "  local failing=() probing=() port mono recent n reason answering killed transfer url code tally peers count errors decayed=0",
     '  log "watching ports ${PORTS[*]}"',
-    // each second's answers per process, from the access log as nginx writes it (OUTLIER, TALLY_AWK);
-    // tail ends within a second of the watchdog (--pid), and awk with it
-    '  exec {tally}< <(tail --pid=$$ -n 0 -F "$ACCESS_LOG" 2>/dev/null | LC_ALL=C awk "$TALLY_AWK")',
+    "  tally=-1 tally_said=''",
     "  while true; do",
     "    mono_ms; mono=$MONO_MS reason='' answering=0 failing=() probing=() status=()",
     '    if ((mono - decayed >= 1000)); then decayed=$mono; for port in "${PORTS[@]}"; do answered[$port]=$((${answered[$port]:-0} * 3 / 4)) failed[$port]=$((${failed[$port]:-0} * 3 / 4)); done; fi',
-    '    while read -r -t 0 -u "$tally" && read -r -u "$tally" port count errors; do',
+    // Each second's answers per process, from the access log as nginx writes it (OUTLIER,
+    // TALLY_AWK); tail ends within a second of the watchdog (--pid), and awk with it. Started again
+    // should it end (review CP: it stayed blind): its end reads as input, then as nothing.
+    '    if ((tally < 0)); then exec {tally}< <(tail --pid=$$ -n 0 -F "$ACCESS_LOG" 2>/dev/null | LC_ALL=C awk "$TALLY_AWK"); fi',
+    '    while read -r -t 0 -u "$tally"; do',
+    '      if ! read -r -u "$tally" port count errors; then',
+    '        exec {tally}<&-; tally=-1; [[ -n $tally_said ]] || log "the tally of $ACCESS_LOG ended; starting it again"; tally_said=1; break',
+    "      fi",
+    "      tally_said=''",
     "      if [[ -n ${answered[$port]+set} && $count =~ ^[0-9]+$ && $errors =~ ^[0-9]+$ ]]; then answered[$port]=$((answered[$port] + count)) failed[$port]=$((failed[$port] + errors)); fi",
     "    done",
     // How long a process has been held out: since this watchdog first saw it held (a marker left
