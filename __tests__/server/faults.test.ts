@@ -4,7 +4,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { MIN_DEFAULT_PROCESSES } from "../../src/config/load";
-import { PASSIVE_HEALTH_CHECK, SERVER_PATHS, type Rotation } from "../../src/userdata/app-host";
+import { PASSIVE_HEALTH_CHECK, ROTATION, SERVER_PATHS, type Rotation } from "../../src/userdata/app-host";
 import { rotationScript } from "../../src/userdata/rotation-script";
 import { heldMarker } from "../../src/userdata/nginx-conf";
 import { tempDir } from "../helpers";
@@ -580,7 +580,8 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
   test.concurrent(
     "the outlier check reads what nginx logged: a share of 5xx a peer has too is left alone, even 60 % against its 10 (review CP); a tally that ended is started again; a process failing nearly all while the other answers well is held out and killed",
     async () => {
-      const watchdog = await standaloneWatchdog("outlier", {});
+      // production's thresholds (the test bed's are lower)
+      const watchdog = await standaloneWatchdog("outlier", { outlier: ROTATION.outlier });
       const [failing, fine] = watchdog.ports;
       const servers = await Promise.all(watchdog.ports.map((port) => serverProcess(port, "answers")));
       fs.writeFileSync(watchdog.accessLog, "");

@@ -84,6 +84,19 @@ export interface Rotation {
    */
   readonly maxRestarts: number;
   readonly restartWindowSeconds: number;
+  /** The watchdog's outlier check (`OUTLIER` in rotation-script.ts says how and why). */
+  readonly outlier: Outlier;
+}
+
+/**
+ * A process whose answers over about the last 4 s number at least `minAnswers` and are at least
+ * `percent` % 5xx, while another in rotation has at least `peerMinAnswers` at most `peerPercent` % 5xx.
+ */
+export interface Outlier {
+  readonly minAnswers: number;
+  readonly percent: number;
+  readonly peerMinAnswers: number;
+  readonly peerPercent: number;
 }
 
 /** Where the deploy script downloads a release it does not have yet. */
@@ -225,6 +238,7 @@ export const ROTATION: Rotation = {
   stuckSeconds: 180,
   maxRestarts: 3,
   restartWindowSeconds: 600,
+  outlier: { minAnswers: 20, percent: 90, peerMinAnswers: 10, peerPercent: 10 },
 };
 
 /** The host's proxy timeouts and rotation, defaulted. */

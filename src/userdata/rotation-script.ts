@@ -1,5 +1,5 @@
 import type { AppHost } from "./app-host";
-import { APP_HEALTH_PATH, hostTimings } from "./app-host";
+import { APP_HEALTH_PATH, hostTimings, ROTATION } from "./app-host";
 
 /** Where the rotation script is installed under the app root. */
 export const ROTATION_SCRIPT = "bin/rotation";
@@ -22,7 +22,7 @@ const ms = (seconds: number) => Math.round(seconds * 1000);
  * 5, a bug in one route of three that every process shared restarted healthy processes at 3
  * requests a second). A server too quiet to tell is left to the 5xx alarms.
  */
-export const OUTLIER = { minAnswers: 20, percent: 90, peerMinAnswers: 10, peerPercent: 10 } as const;
+export const OUTLIER = ROTATION.outlier;
 
 /**
  * gawk, fed nginx's access log (`tail -F`): for each second with answers, one line per app port,
@@ -96,7 +96,7 @@ export function rotationScript(host: AppHost): string {
     `MAX_RESTARTS=${rotation.maxRestarts}`,
     `RESTART_WINDOW_MS=${ms(rotation.restartWindowSeconds)}`,
     `ACCESS_LOG=${host.paths.nginxLogDir}/access.log`,
-    `OUTLIER_MIN=${OUTLIER.minAnswers} OUTLIER_PERCENT=${OUTLIER.percent} PEER_MIN=${OUTLIER.peerMinAnswers} PEER_PERCENT=${OUTLIER.peerPercent}`,
+    `OUTLIER_MIN=${rotation.outlier.minAnswers} OUTLIER_PERCENT=${rotation.outlier.percent} PEER_MIN=${rotation.outlier.peerMinAnswers} PEER_PERCENT=${rotation.outlier.peerPercent}`,
     `TALLY_AWK='${TALLY_AWK}'`,
     'CTL="${APP_CTL:-systemctl}"',
     "",
