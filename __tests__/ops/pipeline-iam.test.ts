@@ -763,7 +763,8 @@ describe("npm run iam-policies (in this process, as its script runs it)", () => 
         dev.replace(/^project: shop$/m, "project: blog").replace(/cidr: 10\.\d+\.0\.0\/16/, "cidr: 10.60.0.0/16"),
       );
       const managed = "iam/deploy-role-policy-prod.managed-1.json";
-      const arn = "arn:aws:iam::<account>:policy/ci-shop-deploy-prod-1";
+      // in prod's accountId (an environment without one: the account of the credentials in use, asked by the command)
+      const arn = "arn:aws:iam::111122223333:policy/ci-shop-deploy-prod-1";
       const second = await iamPolicies(root, []);
       expect({ status: second.status, lines: second.stdout.split("\n") }).toEqual({
         status: 0,
@@ -772,7 +773,7 @@ describe("npm run iam-policies (in this process, as its script runs it)", () => 
           "changed iam/plan-role-policy.json: put it on ci-blog-plan again: aws iam put-role-policy --role-name ci-blog-plan --policy-name plan --policy-document file://iam/plan-role-policy.json",
           "new iam/deploy-role-policy-blog.json: put it on ci-blog-deploy-blog: aws iam put-role-policy --role-name ci-blog-deploy-blog --policy-name deploy --policy-document file://iam/deploy-role-policy-blog.json",
           `changed iam/deploy-role-policy-prod.json: ${put("prod")}`,
-          `new ${managed}: a managed policy to attach to ci-shop-deploy-prod beside its inline one (which cannot hold it all): aws iam create-policy --policy-name ci-shop-deploy-prod-1 --policy-document file://${managed}, then aws iam attach-role-policy --role-name ci-shop-deploy-prod --policy-arn ${arn}`,
+          `new ${managed}: a managed policy to attach to ci-shop-deploy-prod beside its inline one (which cannot hold it all): aws iam create-policy --policy-name ci-shop-deploy-prod-1 --policy-document file://${managed} && aws iam attach-role-policy --role-name ci-shop-deploy-prod --policy-arn ${arn}`,
           `new iam/deploy-role-policy-prod-eu.json: ${put("prod-eu", "")}`,
           "",
         ],
@@ -800,7 +801,7 @@ describe("npm run iam-policies (in this process, as its script runs it)", () => 
         "unchanged iam/deploy-role-policy-blog.json",
         `changed iam/deploy-role-policy-prod.json: ${put("prod")}`,
         "removed iam/deploy-role-policy-prod-eu.json",
-        `removed ${managed}: detach it from ci-shop-deploy-prod and delete it: aws iam detach-role-policy --role-name ci-shop-deploy-prod --policy-arn ${arn}, then aws iam delete-policy --policy-arn ${arn} (its other versions deleted first)`,
+        `removed ${managed}: detach it from ci-shop-deploy-prod and delete it (its versions but the default first): aws iam detach-role-policy --role-name ci-shop-deploy-prod --policy-arn ${arn} && aws iam delete-policy --policy-arn ${arn}`,
         "",
       ]);
       expect(fs.readdirSync(path.join(root, "iam")).sort()).toEqual([

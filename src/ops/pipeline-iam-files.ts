@@ -192,10 +192,12 @@ const isManaged = (file: string) => /\.managed-\d+\.json$/.test(file);
  */
 class PolicyCommands {
   private readonly projectOf: ReadonlyMap<string, string>;
+  private readonly accountOf: ReadonlyMap<string, string | undefined>;
   private readonly project: string;
 
   constructor(environments: readonly EnvironmentConfig[]) {
     this.projectOf = new Map(environments.map((env) => [env.name, env.project]));
+    this.accountOf = new Map(environments.map((env) => [env.name, env.accountId]));
     // (the one plan role of a repository whose environments have several projects: the first by name)
     this.project = [...new Set(environments.map((env) => env.project))].sort()[0] ?? "project";
   }
@@ -208,9 +210,18 @@ class PolicyCommands {
       : { role: `ci-${this.projectOf.get(environment) ?? this.project}-deploy-${environment}`, policyName: "deploy" };
   }
 
+  /**
+   * The managed policy's name and ARN: in the environment's `accountId`, or the account of the
+   * credentials in use, asked as the command runs (review CQ: an `<account>` placeholder made
+   * every printed command fail as pasted).
+   */
   private managedArn(file: string): { name: string; arn: string } {
     const name = `${this.roleOf(file).role}-${/managed-(\d+)\.json$/.exec(file)![1]}`;
-    return { name, arn: `arn:aws:iam::<account>:policy/${name}` };
+    const environment = /^iam\/deploy-role-policy-([^/.]+)/.exec(file)?.[1];
+    const account =
+      (environment && this.accountOf.get(environment)) ??
+      "$(aws sts get-caller-identity --query Account --output text)";
+    return { name, arn: `arn:aws:iam::${account}:policy/${name}` };
   }
 
   /** What puts `file` (new or changed) on its role. */
@@ -226,10 +237,10 @@ class PolicyCommands {
     const { name, arn } = this.managedArn(file);
     return isNew
       ? `a managed policy to attach to ${role} beside its inline one (which cannot hold it all): aws iam ` +
-          `create-policy --policy-name ${name} ${document}, then aws iam attach-role-policy --role-name ${role} ` +
+          `create-policy --policy-name ${name} ${document} && aws iam attach-role-policy --role-name ${role} ` +
           `--policy-arn ${arn}`
-      : `aws iam create-policy-version --policy-arn ${arn} ${document} --set-as-default (IAM keeps 5 versions ` +
-          "of a policy: delete the oldest first when it has 5)";
+      : "a new version of its managed policy (IAM keeps 5 versions of a policy: delete the oldest first when it " +
+          `has 5): aws iam create-policy-version --policy-arn ${arn} ${document} --set-as-default`;
   }
 
   /** What takes a managed policy that is no longer needed off its role. */
@@ -237,8 +248,8 @@ class PolicyCommands {
     const { role } = this.roleOf(file);
     const { arn } = this.managedArn(file);
     return (
-      `detach it from ${role} and delete it: aws iam detach-role-policy --role-name ${role} --policy-arn ${arn}, ` +
-      `then aws iam delete-policy --policy-arn ${arn} (its other versions deleted first)`
+      `detach it from ${role} and delete it (its versions but the default first): aws iam detach-role-policy ` +
+      `--role-name ${role} --policy-arn ${arn} && aws iam delete-policy --policy-arn ${arn}`
     );
   }
 }
