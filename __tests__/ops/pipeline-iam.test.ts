@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -6,6 +7,7 @@ import {
   iamPoliciesCommand,
   pipelinePolicyFiles,
   POLICY_FILES,
+  PolicyCommands,
   policyInputs,
   roleFiles,
 } from "../../src/ops/pipeline-iam-files";
@@ -811,6 +813,33 @@ describe("npm run iam-policies (in this process, as its script runs it)", () => 
       ]);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("each printed command pastes into a shell as it is: a managed policy's ARN in the environment's accountId, or the account of the credentials in use, asked as it runs (review CQ)", () => {
+    const qa = { ...environment("qa", {}), accountId: undefined }; // no accountId
+    const prod = environment("prod", { ...productionEnvironmentFile(), accountId: "111122223333" });
+    const commands = new PolicyCommands([qa, prod]);
+    const lines = [
+      commands.putting("iam/deploy-role-policy-qa.managed-1.json", true),
+      commands.putting("iam/deploy-role-policy-qa.managed-1.json", false),
+      commands.removing("iam/deploy-role-policy-qa.managed-1.json"),
+      commands.putting("iam/deploy-role-policy-prod.managed-2.json", false),
+      commands.putting(POLICY_FILES.deploy("qa"), false),
+    ];
+    expect(lines[1]).toMatch(
+      /: aws iam create-policy-version --policy-arn arn:aws:iam::\$\(aws sts get-caller-identity --query Account --output text\):policy\/ci-shop-deploy-qa-1 --policy-document file:\/\/iam\/deploy-role-policy-qa\.managed-1\.json --set-as-default$/,
+    );
+    expect(lines[3]).toContain("--policy-arn arn:aws:iam::111122223333:policy/ci-shop-deploy-prod-2 ");
+    // what follows the last ": " is the command, whole, and bash reads it as one
+    for (const line of lines) {
+      const command = line.slice(line.lastIndexOf(": ") + 2);
+      expect(command).toMatch(/^aws iam /);
+      expect(command).not.toMatch(/[<>]|, then /);
+      expect({ command, bash: spawnSync("bash", ["-n"], { input: command, encoding: "utf8" }).status }).toEqual({
+        command,
+        bash: 0,
+      });
     }
   });
 

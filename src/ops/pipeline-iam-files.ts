@@ -190,7 +190,7 @@ const isManaged = (file: string) => /\.managed-\d+\.json$/.test(file);
  * with that role's own project (review CN: a name from every project of the repository changed
  * when another project's environment was added, and named a policy never created).
  */
-class PolicyCommands {
+export class PolicyCommands {
   private readonly projectOf: ReadonlyMap<string, string>;
   private readonly accountOf: ReadonlyMap<string, string | undefined>;
   private readonly project: string;
