@@ -60,6 +60,18 @@ async function expectAllOn(bed: TestBed, version: string): Promise<void> {
   for (const port of bed.host.appPorts) expect(await versionOf(port)).toBe(version);
 }
 
+/**
+ * Waits (30 s at most) until the watchdog holds `port` out, and returns when it did: the marker's
+ * own time (it creates the file then), not when this worker next looked, as a busy jest worker's
+ * polls run seconds late.
+ */
+async function heldByWatchdog(bed: TestBed, port: number, what: string): Promise<number> {
+  const marker = heldMarker(bed.host, port);
+  let heldAt = 0;
+  await bed.waitFor(what, () => (heldAt = fs.statSync(marker, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 0, 30_000);
+  return heldAt;
+}
+
 /** A release that crashes at start on `port` only (a port-specific configuration error). */
 const brokenOn = (port: number) => (source: string) =>
   source.replace(
@@ -540,15 +552,7 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
       expect(bed.held(victim)).toBe(false);
       const stopped = Date.now();
       bed.unit(victim).kill("SIGSTOP");
-      // When the watchdog held it out is the marker's own time (it creates the file then), not
-      // when this worker next looked: a busy jest worker's polls run seconds late.
-      const marker = heldMarker(bed.host, victim);
-      let heldAt = 0;
-      await bed.waitFor(
-        "the watchdog holding the hung process out",
-        () => (heldAt = fs.statSync(marker, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 0,
-        30_000,
-      );
+      const heldAt = await heldByWatchdog(bed, victim, "the watchdog holding the hung process out");
       await bed.waitAllInRotation(30_000);
       const seen = await load.stop();
       expect(bed.unit(victim).pid).not.toBe(before);
@@ -661,13 +665,7 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
       await load.answered(50, 10_000);
       fs.writeFileSync(oneFlag, "");
       const broke = Date.now();
-      const marker = heldMarker(bed.host, victim);
-      let heldAt = 0;
-      await bed.waitFor(
-        "the watchdog holding the failing process out",
-        () => (heldAt = fs.statSync(marker, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 0,
-        30_000,
-      );
+      const heldAt = await heldByWatchdog(bed, victim, "the watchdog holding the failing process out");
       // (its restart comes back well)
       fs.rmSync(oneFlag);
       const failing = await load.stop();

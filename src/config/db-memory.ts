@@ -49,3 +49,9 @@ export function defaultMaxConnections(engine: Engine, memoryGib: number): number
   const bytes = memoryGib * 1024 ** 3 * DB_INSTANCE_CLASS_MEMORY_SHARE;
   return engine === "postgres" ? Math.min(Math.floor(bytes / 9531392), 5000) : Math.floor(bytes / 12582880);
 }
+
+/** `defaultMaxConnections` on `instanceClass`, or `undefined` when the class's memory is not known. */
+export function classMaxConnections(engine: Engine, instanceClass: string | undefined): number | undefined {
+  const memoryGib = instanceClass ? dbInstanceMemoryGib(instanceClass) : undefined;
+  return memoryGib === undefined ? undefined : defaultMaxConnections(engine, memoryGib);
+}

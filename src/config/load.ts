@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { isScalar, parseDocument, type YAMLError } from "yaml";
 import type * as z from "zod";
 import { cidrsOverlap } from "../cidr";
-import { defaultMaxConnections, dbInstanceMemoryGib } from "./db-memory";
+import { classMaxConnections, dbInstanceMemoryGib } from "./db-memory";
 import { ConfigError, describeIssue, shown, type SourceText } from "./errors";
 import { architectureOf } from "./instance-types";
 import { availabilityZonesOf } from "./regions";
@@ -486,6 +486,7 @@ function resolveThresholds(file: EnvironmentFile, defaults: AlarmDefaults): Alar
   const t = file.monitoring.thresholds;
   const share = (value: number, percent: number) => Math.max(1, Math.floor((value * percent) / 100));
   const memoryGib = file.database.instanceClass ? dbInstanceMemoryGib(file.database.instanceClass) : undefined;
+  const connections = classMaxConnections(file.database.engine, file.database.instanceClass);
   const direct = Object.fromEntries(DIRECT_THRESHOLDS.map((key) => [key, t[key] ?? defaults[key]])) as Omit<
     AlarmThresholds,
     DerivedThreshold
@@ -499,10 +500,7 @@ function resolveThresholds(file: EnvironmentFile, defaults: AlarmDefaults): Alar
       t.dbFreeableMemoryMb ??
       (memoryGib === undefined ? undefined : share(memoryGib * 1024, defaults.dbFreeableMemoryPercent)),
     dbConnections:
-      t.dbConnections ??
-      (memoryGib === undefined
-        ? undefined
-        : share(defaultMaxConnections(file.database.engine, memoryGib), defaults.dbConnectionsPercent)),
+      t.dbConnections ?? (connections === undefined ? undefined : share(connections, defaults.dbConnectionsPercent)),
   };
 }
 

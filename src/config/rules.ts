@@ -2,7 +2,7 @@ import type { EnvironmentConfig } from "./load";
 import { FIRST_APP_PORT } from "../userdata/app-host";
 import { cidrPrefix, isIPv4Address, isNetworkCidr, networkAddress, subnetUsableAddresses } from "../cidr";
 import { identifierProblem, localEngineProblem } from "./database-engines";
-import { dbInstanceMemoryGib, defaultMaxConnections } from "./db-memory";
+import { classMaxConnections, dbInstanceMemoryGib } from "./db-memory";
 import { memoryMibOf, sizesOf } from "./instance-types";
 import { defaultProcesses, ENGINES, engineMajor, MIN_PROCESS_MEMORY_MB, RETIRED_MAJORS } from "./schema";
 
@@ -222,7 +222,7 @@ export const RULES: readonly Rule[] = [
       const fleet = layout === "load-balanced";
       const servers = fleet ? Math.ceil((app.count.max * FLEET_MAX_HEALTHY_PERCENT) / 100) : 1;
       const peak = app.processes * APP_POOL_CONNECTIONS * servers;
-      const estimate = defaultMaxConnections(database.engine, dbInstanceMemoryGib(database.instanceClass ?? "")!);
+      const estimate = classMaxConnections(database.engine, database.instanceClass)!;
       if (peak <= Math.max(estimate, monitoring.thresholds.dbConnections ?? 0)) return undefined;
       return (
         `${database.instanceClass} takes about ${estimate} connections (${database.engine}'s default max_connections for its memory), fewer than the app may open: ` +

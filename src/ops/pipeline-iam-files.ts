@@ -58,9 +58,13 @@ function inputsOf(
 /**
  * The policy files' content, by path.
  * @param documents the shipped environments' synthesized stacks, when already at hand
+ * @param environments the environment folders, when already loaded
  */
-export function pipelinePolicyFiles(root: string, documents?: ReadonlyMap<string, object>): Record<string, string> {
-  const environments = loadEnvironments({ dir: path.join(root, "environments") });
+export function pipelinePolicyFiles(
+  root: string,
+  documents?: ReadonlyMap<string, object>,
+  environments: readonly EnvironmentConfig[] = loadEnvironments({ dir: path.join(root, "environments") }),
+): Record<string, string> {
   const docs = documents ?? synthesizeDocuments(environments);
   const inputs = inputsOf(environments, root, docs);
   return {
@@ -145,8 +149,8 @@ export function iamPoliciesCommand(
   documents?: ReadonlyMap<string, object>,
 ): void {
   noArguments("iam-policies", args);
-  const files = pipelinePolicyFiles(root, documents);
   const environments = loadEnvironments({ dir: path.join(root, "environments") });
+  const files = pipelinePolicyFiles(root, documents, environments);
   const commands = new PolicyCommands(environments);
   const before = new Map(Object.keys(files).map((file) => [file, readOrUndefined(path.join(root, file))]));
   for (const file of Object.keys(files)) fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
@@ -180,6 +184,9 @@ export function iamPoliciesCommand(
 /** The files `npm run iam-policies` writes (and so may remove). */
 const GENERATED_FILE = /^iam\/(plan-role-policy|deploy-role-policy-[^/.]+)(\.managed-\d+)?\.json$/;
 
+/** The environment whose deploy role a policy file is for (none: the plan role's). */
+const environmentOf = (file: string) => /^iam\/deploy-role-policy-([^/.]+)/.exec(file)?.[1];
+
 const isManaged = (file: string) => /\.managed-\d+\.json$/.test(file);
 
 /**
@@ -204,7 +211,7 @@ export class PolicyCommands {
 
   /** The role `file` is for, and the name of its inline policy. */
   private roleOf(file: string): { role: string; policyName: string } {
-    const environment = /^iam\/deploy-role-policy-([^/.]+)/.exec(file)?.[1];
+    const environment = environmentOf(file);
     return environment === undefined
       ? { role: `ci-${this.project}-plan`, policyName: "plan" }
       : { role: `ci-${this.projectOf.get(environment) ?? this.project}-deploy-${environment}`, policyName: "deploy" };
@@ -217,7 +224,7 @@ export class PolicyCommands {
    */
   private managedArn(file: string): { name: string; arn: string } {
     const name = `${this.roleOf(file).role}-${/managed-(\d+)\.json$/.exec(file)![1]}`;
-    const environment = /^iam\/deploy-role-policy-([^/.]+)/.exec(file)?.[1];
+    const environment = environmentOf(file);
     const account =
       (environment && this.accountOf.get(environment)) ??
       "$(aws sts get-caller-identity --query Account --output text)";

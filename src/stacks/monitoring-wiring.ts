@@ -14,8 +14,7 @@ import type { Database } from "../constructs/database";
 import { DatabaseAlarms } from "../constructs/database-alarms";
 import type { LoadBalancer } from "../constructs/load-balancer";
 import { LoadBalancerAlarms } from "../constructs/load-balancer-alarms";
-import { dbInstanceMemoryGib, defaultMaxConnections } from "../config/db-memory";
-import type { EnvironmentConfig } from "../config/load";
+import { classMaxConnections } from "../config/db-memory";
 import type { EnvironmentStack } from "./environment-stack";
 
 /** The RDS event categories sent to the alarm topic: what pages, not routine maintenance or backups. */
@@ -150,7 +149,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
         freeStorageGb: t.dbFreeStorageGb,
         freeableMemoryMb: t.dbFreeableMemoryMb,
         maxConnections: t.dbConnections,
-        defaultMaxConnections: defaultMaxConnectionsOf(env),
+        defaultMaxConnections: classMaxConnections(env.database.engine, env.database.instanceClass),
         performanceInsights: tiers.database.performanceInsights,
       }),
     );
@@ -190,10 +189,4 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
     value: dashboard.url,
     description: "The environment's CloudWatch dashboard",
   });
-}
-
-/** The engine's default max_connections on the environment's DB instance class, when its memory is known. */
-function defaultMaxConnectionsOf({ database }: EnvironmentConfig): number | undefined {
-  const memoryGib = database.instanceClass ? dbInstanceMemoryGib(database.instanceClass) : undefined;
-  return memoryGib === undefined ? undefined : defaultMaxConnections(database.engine, memoryGib);
 }
