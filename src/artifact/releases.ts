@@ -7,6 +7,7 @@ import { makeFolder } from "../make-folder";
 import { isMap, isScalar, Pair, parseDocument, Scalar, YAMLMap } from "yaml";
 import { SHA256_PATTERN, VERSION_PATTERN } from "../userdata/app-host";
 import { ConfigError } from "../config/errors";
+import { readDocument } from "../yaml-documents";
 import { DependencyError, dependencyEntries } from "./app-dependencies";
 import { directoryEntries, tarGz, type TarEntry } from "./tar";
 
@@ -74,7 +75,7 @@ export function readReleases(root: string): Map<string, ReleaseRecord> {
   const file = path.join(root, RELEASES_FILE);
   const releases = new Map<string, ReleaseRecord>();
   if (!fs.existsSync(file)) return releases;
-  const document = parseDocument(fs.readFileSync(file, "utf8"));
+  const document = readDocument(fs.readFileSync(file, "utf8"));
   if (document.errors.length > 0) {
     throw new ReleaseError(`${RELEASES_FILE} is not valid YAML: ${document.errors[0].message.split("\n")[0]}`);
   }

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isScalar, parseDocument, type YAMLError } from "yaml";
+import { isScalar, type YAMLError } from "yaml";
+import { readDocument } from "../yaml-documents";
 import type * as z from "zod";
 import { cidrsOverlap } from "../cidr";
 import { classMaxConnections, dbInstanceMemoryGib } from "./db-memory";
@@ -210,7 +211,7 @@ function readConfigFile(
     return { problems: [`${CONFIG_FILE} cannot be read: ${reason} (${code}); make it a file this user can read`] };
   }
   // merge keys (`<<: *base`) too: a common way to share settings between parts of one file
-  const document = parseDocument(text, { merge: true });
+  const document = readDocument(text, { merge: true });
   if (document.errors.length > 0) {
     // The first syntax error alone: the parser's later ones mostly follow from it (one tab gives
     // three). Duplicated keys are each a mistake of their own.
