@@ -233,17 +233,31 @@ describe.each(SHIPPED_NAMES)("%s", (env) => {
     if (stack.countOf("aws_launch_template") > 0) expect(types).toContain("aws_iam_policy");
   });
 
-  test("a server decrypts its secret through Secrets Manager only (the key policy of aws/secretsmanager may not reach a role under a boundary): kms:Decrypt on nothing else", () => {
-    const { document } = boundaryOf(env);
+  test("a server uses KMS through Secrets Manager only (the key policy of aws/secretsmanager may not reach a role under a boundary): kms:Decrypt to read its secret, and kms:GenerateDataKey where it writes the secret's value, on nothing else", () => {
+    const { document, roleStatements } = boundaryOf(env);
     const kms = document.Statement.filter((s) => s.Action.some((a) => a.startsWith("kms:")));
+    const throughSecretsManager = { StringLike: { "kms:ViaService": ["secretsmanager.*.amazonaws.com"] } };
+    // Secrets Manager asks KMS for a new data key on the caller's behalf for every value it writes
+    const fills = roleStatements.some((s) => s.actions.includes("secretsmanager:PutSecretValue"));
     expect(kms).toEqual([
       {
         Sid: "DecryptThroughSecretsManager",
         Effect: "Allow",
         Action: ["kms:Decrypt"],
         Resource: ["*"],
-        Condition: { StringLike: { "kms:ViaService": ["secretsmanager.*.amazonaws.com"] } },
+        Condition: throughSecretsManager,
       },
+      ...(fills
+        ? [
+            {
+              Sid: "EncryptThroughSecretsManager",
+              Effect: "Allow",
+              Action: ["kms:GenerateDataKey"],
+              Resource: ["*"],
+              Condition: throughSecretsManager,
+            },
+          ]
+        : []),
     ]);
   });
 
@@ -354,6 +368,14 @@ test("moving monitoring.metricNamespaces between shared and environment changes 
     expect(boundary(own)).toBe(boundary(shared));
     expect(agentPolicy(own)).not.toBe(agentPolicy(shared));
   }
+});
+
+test("the shipped environments include servers that write their database secret (dev's local database) and servers that only read it, so the KMS test above sees both", () => {
+  const fills = SHIPPED_NAMES.filter((name) =>
+    boundaryOf(name).roleStatements.some((s) => s.actions.includes("secretsmanager:PutSecretValue")),
+  );
+  expect(fills.length).toBeGreaterThan(0);
+  expect(fills.length).toBeLessThan(SHIPPED_NAMES.length);
 });
 
 describe("RoleBoundary", () => {

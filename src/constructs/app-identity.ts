@@ -1,6 +1,7 @@
 import {
   DataAwsIamPolicyDocument,
   type DataAwsIamPolicyDocumentStatement,
+  type DataAwsIamPolicyDocumentStatementCondition,
 } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
@@ -474,6 +475,13 @@ function releasesBoundary(source: ReleaseSource): DataAwsIamPolicyDocumentStatem
   ];
 }
 
+/** KMS used by Secrets Manager on the caller's behalf, and by nothing else. */
+const THROUGH_SECRETS_MANAGER: DataAwsIamPolicyDocumentStatementCondition = {
+  test: "StringLike",
+  variable: "kms:ViaService",
+  values: ["secretsmanager.*.amazonaws.com"],
+};
+
 /** The database's secret (read, and fill where the server fills it) and the single server's dumps. */
 function databaseBoundary(access: DatabaseAccess): DataAwsIamPolicyDocumentStatement[] {
   const statements: DataAwsIamPolicyDocumentStatement[] = [
@@ -494,9 +502,21 @@ function databaseBoundary(access: DatabaseAccess): DataAwsIamPolicyDocumentState
       effect: "Allow",
       actions: ["kms:Decrypt"],
       resources: ["*"],
-      condition: [{ test: "StringLike", variable: "kms:ViaService", values: ["secretsmanager.*.amazonaws.com"] }],
+      condition: [THROUGH_SECRETS_MANAGER],
     },
   ];
+  if (access.fillsSecret) {
+    // Writing a secret value, Secrets Manager asks KMS for a new data key on the caller's behalf
+    // (AWS's "Permissions for the KMS key": kms:GenerateDataKey and kms:Decrypt): without it under
+    // the boundary, a server's first boot could not store its database password, for the reason above.
+    statements.push({
+      sid: "EncryptThroughSecretsManager",
+      effect: "Allow",
+      actions: ["kms:GenerateDataKey"],
+      resources: ["*"],
+      condition: [THROUGH_SECRETS_MANAGER],
+    });
+  }
   if (access.backups) {
     const { bucketArnPattern, prefix } = access.backups;
     statements.push(
