@@ -1,4 +1,6 @@
-import { README_ENVIRONMENT, writeArchitectureDocs } from "../src/ops/architecture-docs";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { README_ENVIRONMENT, staleArchitectureDocs, writeArchitectureDocs } from "../src/ops/architecture-docs";
 import { PROJECT_ROOT, projectEnvironments, runScript } from "../src/ops/script-runner";
 import { synthesizeDocuments } from "../src/ops/synthesized";
 import { noArguments } from "../src/ops/usage";
@@ -7,13 +9,18 @@ import { noArguments } from "../src/ops/usage";
 // docs/architecture-<env>.md for each, with its Mermaid diagram, and copies the prod diagram into
 // README.md between <!-- diagram:prod:start --> and <!-- diagram:prod:end -->.
 // A test fails while any of them differs from what this would write (or is missing, for a new
-// environment folder: run this once after adding one).
+// environment folder: run this once after adding one). A page it wrote for an environment whose
+// folder is gone is removed.
 
 runScript("diagram", (args) => {
   noArguments("diagram", args);
   const environments = projectEnvironments();
   const written = writeArchitectureDocs(PROJECT_ROOT, environments, synthesizeDocuments(environments));
   for (const file of written) console.log(`wrote ${file}`);
+  for (const file of staleArchitectureDocs(PROJECT_ROOT, environments)) {
+    fs.rmSync(path.join(PROJECT_ROOT, file));
+    console.log(`removed ${file}: its environment folder is gone`);
+  }
   if (!written.includes("README.md"))
     console.log(`README.md not updated: there is no environment "${README_ENVIRONMENT}"`);
 });

@@ -1,7 +1,15 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { EnvironmentConfig } from "../../src/config/load";
-import { mermaidBlock, readmeDiagram, README_ENVIRONMENT, withReadmeDiagram } from "../../src/ops/architecture-docs";
+import * as os from "node:os";
+import {
+  architectureDoc,
+  mermaidBlock,
+  readmeDiagram,
+  README_ENVIRONMENT,
+  staleArchitectureDocs,
+  withReadmeDiagram,
+} from "../../src/ops/architecture-docs";
 import { mermaidLabel, renderArchitecture } from "../../src/ops/diagram";
 import type { StackDocument } from "../../src/policy/types";
 import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
@@ -165,6 +173,28 @@ describe("the committed diagrams", () => {
     expect(readme).toMatch(/## Architecture/);
     if (readmeDiagram(readme) !== mermaidBlock(DOCUMENTS.get(README_ENVIRONMENT)!)) {
       throw new Error("README.md's prod diagram is stale: run npm run diagram");
+    }
+  });
+
+  test("no page npm run diagram wrote is left for an environment whose folder is gone", () => {
+    expect(staleArchitectureDocs(ROOT, ENVIRONMENTS)).toEqual([]);
+  });
+
+  test("a page it wrote for a folder that is gone is stale, and only such a page: not a current environment's, nor one written by hand", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "diagram-stale-"));
+    try {
+      const dev = ENVIRONMENTS.find((env) => env.name === "dev")!;
+      fs.mkdirSync(path.join(root, "docs"));
+      const page = (name: string, content: string) => fs.writeFileSync(path.join(root, "docs", name), content);
+      page("architecture-dev.md", architectureDoc(dev, DOCUMENTS.get("dev")!));
+      page("architecture-qa.md", architectureDoc({ ...dev, name: "qa" }, DOCUMENTS.get("dev")!));
+      page("architecture-notes.md", "# Architecture: notes\n\nWritten by hand, about all environments.\n");
+      page("architecture.md", "# Architecture\n");
+      fs.mkdirSync(path.join(root, "docs", "architecture-old.md"));
+      expect(staleArchitectureDocs(root, [dev])).toEqual(["docs/architecture-qa.md"]);
+      expect(staleArchitectureDocs(root, [dev, { ...dev, name: "qa" }])).toEqual([]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 
