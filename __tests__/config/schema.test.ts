@@ -195,6 +195,15 @@ describe("an environment file", () => {
     );
   });
 
+  test("a name ending in a hyphen is refused by a rule that says so (review CS: the rule said only how it starts)", () => {
+    expect(parseEnvironment("qa-", environmentFile()).problems).toContainEqual(
+      'folder name must be 2 to 12 lowercase letters, digits or hyphens, starting with a letter and ending with a letter or digit (it becomes the stack name and prefixes resource names) (got "qa-")',
+    );
+    expect(parseEnvironment("qa", environmentFile({ project: "shop-" })).problems).toContainEqual(
+      'project must be 2 to 12 lowercase letters, digits or hyphens, starting with a letter and ending with a letter or digit (got "shop-")',
+    );
+  });
+
   test("remote state defaults are derived from the project and environment", () => {
     const s3 = parseEnvironment("prod", environmentFile({ state: { backend: "s3", bucket: "acme-state" } }));
     expect(s3.environment?.state).toEqual({

@@ -48,7 +48,8 @@ const tagKeyCase = (key: string) => key.toLowerCase();
  * fits the tightest AWS limit it meets (ALB and target group names: 32 characters).
  */
 export const SHORT_NAME = /^[a-z][a-z0-9-]{0,10}[a-z0-9]$/;
-export const SHORT_NAME_RULE = "must be 2 to 12 lowercase letters, digits or hyphens, starting with a letter";
+export const SHORT_NAME_RULE =
+  "must be 2 to 12 lowercase letters, digits or hyphens, starting with a letter and ending with a letter or digit";
 
 /**
  * Why AWS would refuse a name that starts with this project name, or undefined: every physical
