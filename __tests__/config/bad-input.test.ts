@@ -232,6 +232,25 @@ describe("bad input a user really writes", () => {
     ]);
   });
 
+  test("yes, no, on or off where a boolean goes is answered with what to write: YAML 1.2 reads them as text (review CS)", () => {
+    const file = stringify(environmentFile({ production: false }));
+    expect(file).toContain("production: false\n");
+    expect(problemsOfText(file.replace("production: false", "production: no"))).toEqual([
+      'production must be true or false: write production: false (YAML reads "no" as text, not as a boolean) (got "no")',
+    ]);
+    expect(problemsOfText(file.replace("production: false", "production: On"))).toEqual([
+      'production must be true or false: write production: true (YAML reads "On" as text, not as a boolean) (got "On")',
+    ]);
+    // quoted, true is text too
+    expect(problemsOfText(file.replace("production: false", 'production: "true"'))).toEqual([
+      'production must be true or false: write production: true (YAML reads "true" as text, not as a boolean) (got "true")',
+    ]);
+    // any other text keeps the plain answer
+    expect(problemsOfText(file.replace("production: false", "production: maybe"))).toEqual([
+      'production must be a boolean (got "maybe")',
+    ]);
+  });
+
   test("an engine version YAML reads as a number gets the same answer", () => {
     const file = stringify(environmentFile()).replace(/engineVersion: "?16"?/, "engineVersion: 16");
     expect(problemsOfText(file)).toEqual([

@@ -75,6 +75,12 @@ export function describeIssue(
   }
 }
 
+/** Text meant as a boolean: YAML 1.1's words for one, and a quoted true or false. */
+const YAML_11_BOOLEANS = new Map<string, boolean>([
+  ...["yes", "y", "on", "true"].map((word) => [word, true] as const),
+  ...["no", "n", "off", "false"].map((word) => [word, false] as const),
+]);
+
 /** A value of the wrong type, or none: what is required, or what to write instead. */
 function invalidType(
   issue: z.core.$ZodIssue & { code: "invalid_type" },
@@ -104,6 +110,18 @@ function invalidType(
       `${field} must be text, so quote it: ${key}: "${written}" ` +
       `(YAML reads ${written} unquoted as the ${typeof input} ${String(input)}) (got ${written})`
     );
+  }
+  // YAML 1.1 read `yes`, `no`, `on` and `off` as booleans; the YAML 1.2 this project reads takes
+  // them as text, and a quoted "true" is text in both.
+  if (issue.expected === "boolean" && typeof input === "string") {
+    const meant = YAML_11_BOOLEANS.get(input.toLowerCase());
+    if (meant !== undefined) {
+      const key = String(issue.path[issue.path.length - 1]);
+      return (
+        `${field} must be true or false: write ${key}: ${meant} ` +
+        `(YAML reads ${shown(input)} as text, not as a boolean) (got ${shown(input)})`
+      );
+    }
   }
   if (own && !issue.message.startsWith("is required")) return `${field} ${issue.message}${gotSuffix(issue, input)}`;
   if (issue.expected === "object") {
