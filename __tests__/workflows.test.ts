@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { lintWorkflow, lintWorkflowsCommand } from "../src/ops/actionlint";
 import { deployChain } from "../src/ops/ci-environments";
+import { REQUIRED_TERRAFORM } from "../src/stacks/state-backend";
 import { environmentFolders, tempDir } from "./helpers";
 import { inCi } from "./ci";
 import { SHIPPED_ENVIRONMENTS, SHIPPED_NAMES } from "./shipped";
@@ -203,7 +204,7 @@ describe("every workflow", () => {
     expect(offenders).toEqual([]);
   });
 
-  test("Terraform: one pinned version of at least 1.10 (the stacks' required_version), wrapper off", () => {
+  test("Terraform: one pinned version the stacks' required_version takes, wrapper off", () => {
     const versions = new Set<string>();
     for (const [file, id, job] of ALL_JOBS) {
       for (const s of stepsOf(job).filter((s) => String(s.uses ?? "").startsWith("hashicorp/setup-terraform@"))) {
@@ -218,8 +219,19 @@ describe("every workflow", () => {
     expect(versions.size).toBe(1);
     const [version] = versions;
     expect(version).toMatch(/^\d+\.\d+\.\d+$/);
-    const [major, minor] = version.split(".").map(Number);
-    expect(major > 1 || (major === 1 && minor >= 10)).toBe(true);
+    // (review CU: this compared with 1.10, and took 1.10.5, which every plan would refuse)
+    const [, minimum] = /^>= (\d+\.\d+\.\d+)$/.exec(REQUIRED_TERRAFORM)!;
+    const [pinned, least] = [version, minimum].map((v) => v.split(".").map(Number));
+    const firstDifference = pinned.findIndex((part, i) => part !== least[i]);
+    expect({
+      version,
+      takenBy: REQUIRED_TERRAFORM,
+      taken: firstDifference < 0 || pinned[firstDifference] > least[firstDifference],
+    }).toEqual({
+      version,
+      takenBy: REQUIRED_TERRAFORM,
+      taken: true,
+    });
   });
 
   test("state in HCP Terraform: each job that runs Terraform sets its host's token first, read-only where it only plans", () => {
@@ -667,6 +679,10 @@ describe("deploy.yml and deploy-environment.yml", () => {
     expect(at("dev")).toBeLessThan(at("staging"));
     expect(at("staging")).toBeLessThan(at("prod"));
     expect(at("prod")).toBeLessThan(at("dr-osaka"));
+    // and the loader holds dr-osaka to prod's release (app.sameReleaseAs: config/load.test.ts)
+    const [prod, dr] = ["prod", "dr-osaka"].map((name) => SHIPPED_ENVIRONMENTS.find((env) => env.name === name)!);
+    expect(dr.app.sameReleaseAs).toBe("prod");
+    expect(dr.app.version).toBe(prod.app.version);
   });
 
   test("each deploy runs in the GitHub environment of its folder's name (prod's protection applies to prod)", () => {

@@ -396,3 +396,63 @@ describe("the ENVIRONMENTS variable", () => {
     ]);
   });
 });
+
+describe("app.sameReleaseAs: an environment that runs only the release another one, deployed before it, runs (review CU)", () => {
+  /** prod at deployOrder 30 on `prodVersion`, and dr after it on `version`, following prod. */
+  const write = (version: string, prodVersion = "1.0.0", dr: Record<string, unknown> = {}) => {
+    const prod = environmentFile({ ...net("10.1.0.0/16"), deployOrder: 30 });
+    prod.app = { ...prod.app, version: prodVersion };
+    const { app, ...rest } = dr;
+    const follower = environmentFile({ ...net("10.2.0.0/16"), deployOrder: 40, ...rest });
+    follower.app = { ...follower.app, version, sameReleaseAs: "prod", ...(app as object) };
+    writeEnvironments(dir, { prod, dr: follower });
+  };
+
+  test("on the release prod runs, it loads, and says which it follows", () => {
+    write("1.0.0");
+    expect(loadEnvironments({ dir }).find((e) => e.name === "dr")!.app.sameReleaseAs).toBe("prod");
+  });
+
+  test("a release prod does not run (a commit that changed it alone) is refused, naming both versions and what to do", () => {
+    write("1.1.0");
+    expect(problems()).toEqual([
+      `${label()}/dr: app.version must be prod's, "1.0.0", as app.sameReleaseAs: prod says, so that it runs only a release prod runs: change both in one commit (the chain deploys prod first) (got "1.1.0")`,
+    ]);
+    // and prod moved on without it
+    write("1.0.0", "1.1.0");
+    expect(problems()).toEqual([
+      `${label()}/dr: app.version must be prod's, "1.1.0", as app.sameReleaseAs: prod says, so that it runs only a release prod runs: change both in one commit (the chain deploys prod first) (got "1.0.0")`,
+    ]);
+  });
+
+  test("the environment it follows must deploy before it in the chain (a lower deployOrder; ties in name order)", () => {
+    write("1.0.0", "1.0.0", { deployOrder: 20 });
+    expect(problems()).toEqual([
+      `${label()}/dr: deployOrder must be above prod's 30, as app.sameReleaseAs: prod says: a new release must reach dr only after prod's deploy in the chain (got 20)`,
+    ]);
+    // a tie goes in name order: dr before prod
+    write("1.0.0", "1.0.0", { deployOrder: 30 });
+    expect(problems()).toEqual([
+      `${label()}/dr: deployOrder must be above prod's 30, as app.sameReleaseAs: prod says: a new release must reach dr only after prod's deploy in the chain (got 30)`,
+    ]);
+  });
+
+  test("it must name another folder: not one that does not exist, nor itself; a folder with problems of its own is reported for those alone", () => {
+    write("1.0.0", "1.0.0", { app: { sameReleaseAs: "prdo" } });
+    expect(problems()).toEqual([
+      `${label()}/dr: app.sameReleaseAs must name another environment folder of ${label()} (one of: prod) (got "prdo")`,
+    ]);
+    write("1.0.0", "1.0.0", { app: { sameReleaseAs: "dr" } });
+    expect(problems()).toEqual([
+      `${label()}/dr: app.sameReleaseAs must name another environment folder of ${label()} (one of: prod) (got "dr")`,
+    ]);
+    // alone, it has nothing to follow
+    fs.rmSync(path.join(dir, "prod"), { recursive: true });
+    expect(problems()).toEqual([
+      `${label()}/dr: app.sameReleaseAs must name another environment folder of ${label()} (there is none: remove it) (got "dr")`,
+    ]);
+    write("1.0.0");
+    fs.writeFileSync(path.join(dir, "prod", "config.yaml"), "project: shop\n");
+    expect(problems().every((problem) => problem.startsWith(`${label()}/prod: `))).toBe(true);
+  });
+});

@@ -55,12 +55,19 @@ function pathsSet(value: unknown, prefix = ""): string[] {
   return Object.entries(value).flatMap(([key, child]) => pathsSet(child, prefix ? `${prefix}.${key}` : key));
 }
 
-/** Loads one environment folder holding `yaml` through the real loader (as `npm run synth` does). */
-function load(yaml: string) {
+/**
+ * Loads an environment folder `prod` holding `yaml` through the real loader (as `npm run synth`
+ * does), beside copies of the shipped folders named in `beside` (an environment it refers to).
+ */
+function load(yaml: string, beside: readonly string[] = []) {
   const dir = tempDir("every-field-");
   fs.mkdirSync(path.join(dir, "prod"));
   fs.writeFileSync(path.join(dir, "prod", "config.yaml"), yaml);
-  return loadEnvironments({ dir })[0];
+  for (const name of beside) {
+    fs.mkdirSync(path.join(dir, name));
+    fs.copyFileSync(path.join(PROJECT_ROOT, "environments", name, "config.yaml"), path.join(dir, name, "config.yaml"));
+  }
+  return loadEnvironments({ dir }).find((env) => env.name === "prod")!;
 }
 
 describe("the field reference", () => {
@@ -153,8 +160,10 @@ describe("the every-field example", () => {
     expect(readReleases(PROJECT_ROOT).has(env.app.version)).toBe(true);
   });
 
-  test("the alternatives laid over it validate too: public key, waiver, own certificate, HCP Terraform", () => {
-    const env = load(JSON.stringify(overlay(parse(every), parse(alternatives))));
+  test("the alternatives laid over it validate too: another environment's release, public key, waiver, own certificate, HCP Terraform", () => {
+    // (beside the shipped staging, whose release app.sameReleaseAs holds it to)
+    const env = load(JSON.stringify(overlay(parse(every), parse(alternatives))), ["staging"]);
+    expect(env.app.sameReleaseAs).toBe("staging");
     expect(env.access.ssh).toMatchObject({ publicKey: expect.stringMatching(/^ssh-ed25519 /) });
     expect(env.access.ssh!.keyName).toBeUndefined();
     expect(env.exceptions).toEqual([{ rule: "database.multiAz", reason: expect.any(String) }]);

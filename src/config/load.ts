@@ -137,6 +137,7 @@ export function loadProjectEnvironments(options: LoadOptions): {
     if (result.environment) environments.push(result.environment);
   }
   problems.push(...crossEnvironmentProblems(oldestFirst(environments, options.dir), label, stateBuckets(environments)));
+  problems.push(...sameReleaseProblems(environments, names, label));
 
   const unknown = (options.only ?? []).filter((n) => !names.includes(n));
   if (unknown.length > 0) {
@@ -737,6 +738,54 @@ function crossEnvironmentProblems(
       }
     }
   });
+  return problems;
+}
+
+/**
+ * `app.sameReleaseAs`: an environment that runs only the release another one runs, deployed after
+ * it in the chain (dr-osaka after prod), so that a new release reaches it only through that
+ * environment's deploy, and its approval, first (deploy.yml deploys the chain in order and stops
+ * at a failed leg). Its version must be the other's: a commit that changed it alone would deploy a
+ * release the other never ran, approved by no one (review CU). `names`: every folder, so that one
+ * whose own file has problems (reported with them) is not also called missing.
+ */
+function sameReleaseProblems(
+  environments: readonly EnvironmentConfig[],
+  names: readonly string[],
+  label: string,
+): string[] {
+  const problems: string[] = [];
+  for (const env of environments) {
+    const leader = env.app.sameReleaseAs;
+    if (leader === undefined) continue;
+    const where = `${label}/${env.name}`;
+    const other = leader === env.name ? undefined : environments.find((e) => e.name === leader);
+    if (!other) {
+      if (leader === env.name || !names.includes(leader)) {
+        const others = names.filter((name) => name !== env.name);
+        const which = others.length > 0 ? `one of: ${others.join(", ")}` : "there is none: remove it";
+        problems.push(
+          `${where}: app.sameReleaseAs must name another environment folder of ${label} (${which}) (got "${leader}")`,
+        );
+      }
+      continue;
+    }
+    const before =
+      other.deployOrder < env.deployOrder || (other.deployOrder === env.deployOrder && other.name < env.name);
+    if (!before) {
+      problems.push(
+        `${where}: deployOrder must be above ${leader}'s ${other.deployOrder}, as app.sameReleaseAs: ${leader} says: ` +
+          `a new release must reach ${env.name} only after ${leader}'s deploy in the chain (got ${env.deployOrder})`,
+      );
+    }
+    if (other.app.version !== env.app.version) {
+      problems.push(
+        `${where}: app.version must be ${leader}'s, "${other.app.version}", as app.sameReleaseAs: ${leader} says, ` +
+          `so that it runs only a release ${leader} runs: change both in one commit (the chain deploys ${leader} first) ` +
+          `(got "${env.app.version}")`,
+      );
+    }
+  }
   return problems;
 }
 

@@ -236,6 +236,13 @@ const app = z
       .string({ error: "is required: the app release to run, one of releases.yaml's (npm run release), e.g. 1.0.0" })
       .regex(VERSION_PATTERN, "must be a release version: letters, digits and . + _ - (e.g. 1.0.0 or 1.1.0-rc.1)")
       .describe("The app release to run: a version in releases.yaml (npm run release); changing it deploys"),
+    sameReleaseAs: z
+      .string()
+      .regex(SHORT_NAME, `must be an environment's folder name: ${SHORT_NAME_RULE.slice("must be ".length)}`)
+      .optional()
+      .describe(
+        "Another environment, deployed before this one (a lower deployOrder): this one's version must be that one's, so it runs only a release that environment runs, and a new release reaches it only after that environment's deploy and approval in the chain (dr-osaka: prod). Change both versions in one commit",
+      ),
     processes: intRange(1, MAX_APP_PROCESSES)
       .optional()
       .describe(
