@@ -187,6 +187,101 @@ describe("drift report: what is set aside, and why", () => {
     expect(mysql("8.0.40", "8.4.3")).toBe(2);
   });
 
+  test("gp3's IOPS and throughput raised as storage autoscaling passes 400 GiB are RDS's, where the code sets neither; below 400 GiB, or lowered, they are drift (review CT)", () => {
+    const gp3 = (storage: number, from: number, to: number) =>
+      driftReport(
+        drift(
+          update(
+            database,
+            { storage_type: "gp3", allocated_storage: storage, iops: from, storage_throughput: from / 24 },
+            { storage_type: "gp3", allocated_storage: storage, iops: to, storage_throughput: to / 24 },
+          ),
+        ),
+        prodDoc,
+        2,
+      );
+    const raised = gp3(400, 3000, 12000);
+    expect(raised.exitCode).toBe(0);
+    expect(raised.setAside.map((a) => a.path).sort()).toEqual(["iops", "storage_throughput"]);
+    expect(gp3(200, 3000, 12000).exitCode).toBe(2);
+    expect(gp3(400, 12000, 3000).exitCode).toBe(2);
+    // where the code sets the IOPS, a new value is someone's change
+    const [name] = Object.keys(prodDoc.resource!.aws_db_instance);
+    const setInCode: SynthesizedStack = {
+      ...prodDoc,
+      resource: {
+        ...prodDoc.resource,
+        aws_db_instance: { [name]: { ...prodDoc.resource!.aws_db_instance[name], iops: 3000 } },
+      },
+    };
+    const report = driftReport(
+      drift(
+        update(
+          database,
+          { storage_type: "gp3", allocated_storage: 400, iops: 3000 },
+          { storage_type: "gp3", allocated_storage: 400, iops: 12000 },
+        ),
+      ),
+      setInCode,
+      2,
+    );
+    expect(report.exitCode).toBe(2);
+  });
+
+  test("an alarm e-mail subscription confirmed by its recipient is not drift; one that went back to pending is (review CT)", () => {
+    const [name] = Object.keys(prodDoc.resource!.aws_sns_topic_subscription);
+    const subscription = `aws_sns_topic_subscription.${name}`;
+    const confirmed = driftReport(
+      drift(update(subscription, { pending_confirmation: true }, { pending_confirmation: false })),
+      prodDoc,
+      2,
+    );
+    expect(confirmed.exitCode).toBe(0);
+    expect(confirmed.setAside[0].why).toMatch(/^expected: its recipient confirmed the subscription/);
+    expect(
+      driftReport(
+        drift(update(subscription, { pending_confirmation: false }, { pending_confirmation: true })),
+        prodDoc,
+        2,
+      ).exitCode,
+    ).toBe(2);
+  });
+
+  test("a certificate ACM renewed (new validity, renewal summary) is not drift; its domain changed is (review CT)", () => {
+    // (the fixture has no domain: a certificate of a stack with one)
+    const certificate = "aws_acm_certificate.SiteDomain_Certificate_0A1B2C3D";
+    const renewed = driftReport(
+      drift(
+        update(
+          certificate,
+          {
+            not_after: "2027-01-01T00:00:00Z",
+            not_before: "2026-01-01T00:00:00Z",
+            pending_renewal: false,
+            renewal_summary: [],
+          },
+          {
+            not_after: "2027-12-01T00:00:00Z",
+            not_before: "2026-11-01T00:00:00Z",
+            pending_renewal: true,
+            renewal_summary: [{ renewal_status: "PENDING_AUTO_RENEWAL" }],
+          },
+        ),
+      ),
+      prodDoc,
+      2,
+    );
+    expect(renewed.exitCode).toBe(0);
+    expect(renewed.setAside).toHaveLength(4);
+    expect(
+      driftReport(
+        drift(update(certificate, { domain_name: "shop.example.net" }, { domain_name: "other.example.net" })),
+        prodDoc,
+        2,
+      ).exitCode,
+    ).toBe(2);
+  });
+
   test("the public address of a server with an Elastic IP changes once the EIP is associated; without one it is drift", () => {
     const dev = singleServer();
     const server = address(dev, "aws_instance", "Instance");

@@ -88,13 +88,45 @@ export const EXPECTED_CHANGES: readonly ExpectedChange[] = [
       after > before &&
       after <= Number(resource.max_allocated_storage ?? 0),
   },
+  // gp3's baseline grows with the storage: 3,000 IOPS and 125 MiB/s below 400 GiB, 12,000 and 500
+  // from 400 GiB (PostgreSQL, MySQL, MariaDB); the code sets neither, so storage autoscaling past
+  // 400 GiB raises both (review CT)
+  ...["iops", "storage_throughput"].map((attribute): ExpectedChange => ({
+    type: "aws_db_instance",
+    attribute,
+    why: "RDS raised gp3's baseline as the storage passed 400 GiB (the code sets neither IOPS nor throughput)",
+    when: ({ before, after, resource, name, stack }) =>
+      resource.storage_type === "gp3" &&
+      Number(resource.allocated_storage) >= GP3_HIGHER_BASELINE_GB &&
+      typeof before === "number" &&
+      typeof after === "number" &&
+      after > before &&
+      stack.resource?.aws_db_instance?.[name]?.[attribute] === undefined,
+  })),
   ...["public_ip", "public_dns"].map((attribute): ExpectedChange => ({
     type: "aws_instance",
     attribute,
     why: "the Elastic IP associated after launch replaced the launch-time public address",
     when: ({ name, stack }) => hasElasticIp(stack, name),
   })),
+  // An alarm e-mail's subscription waits until its recipient follows the link AWS sends
+  // (docs/monitoring.md): the refresh then sees it confirmed (review CT)
+  {
+    type: "aws_sns_topic_subscription",
+    attribute: "pending_confirmation",
+    why: "its recipient confirmed the subscription (an e-mail subscription waits for that)",
+    when: ({ before, after }) => before === true && after === false,
+  },
+  // ACM renews a certificate it issued before it expires, and the refresh sees the new validity (review CT)
+  ...["not_after", "not_before", "pending_renewal", "renewal_summary"].map((attribute): ExpectedChange => ({
+    type: "aws_acm_certificate",
+    attribute,
+    why: "ACM renewed the certificate, as it does before one it issued expires (managed renewal)",
+  })),
 ];
+
+/** From this much gp3 storage, RDS gives PostgreSQL, MySQL and MariaDB the higher baseline IOPS and throughput. */
+const GP3_HIGHER_BASELINE_GB = 400;
 
 /** `after` is a later version of the same major as `before` (`16.4` -> `16.8`, `8.0.39` -> `8.0.40`). */
 function isMinorUpgrade(engine: string, before: unknown, after: unknown): boolean {
