@@ -602,6 +602,22 @@ describe("drift.yml", () => {
       expect(await closes({ MATRIX: "" })).toEqual([]);
     });
 
+    test("a run of another branch opens, updates and closes no issue: its results are logged only, as main's issues are main's (review CT)", async () => {
+      const dir = results({
+        "prod.status": "clean\n",
+        "prod.md": "",
+        "dev.status": "drift\n",
+        "dev.md": "sg changed",
+      });
+      const github = fakeGitHub({ issues: [{ number: 9, title: "Drift detected: prod" }], labels: ["drift"] });
+      const logs = await runScript(dir, github, { ...checked, GITHUB_REF: "refs/heads/try-ignore" });
+      expect(github.calls.map(([name]) => name)).toEqual(["listForRepo"]);
+      expect(logs).toEqual([
+        "dev: drift (not acted on: refs/heads/try-ignore is not the default branch)",
+        "prod: clean (not acted on: refs/heads/try-ignore is not the default branch)",
+      ]);
+    });
+
     test("an environment whose check failed has no result, so its issue is left alone", async () => {
       const dir = results({ "dev.status": "clean\n", "dev.md": "" }); // prod's check failed: no prod result
       const github = fakeGitHub({ issues: [{ number: 9, title: "Drift detected: prod" }] });
