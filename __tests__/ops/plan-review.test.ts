@@ -522,6 +522,29 @@ describe("plan review: changes that look safe but are not", () => {
     expect(reviewPlan(planDocument({ resourceChanges: creates }), prodDoc).findings).toEqual([]);
   });
 
+  test("for a deploy role (CI's deploy) a plan from an empty state is blocked: an administrator makes an environment, so its state was lost or moved (review CT)", () => {
+    const creates = [create(address(prod, "aws_vpc", "Vpc")), create(address(prod, "aws_autoscaling_group", "Group"))];
+    const plan = planDocument({ resourceChanges: creates, emptyState: true });
+    const review = reviewPlan(plan, prodDoc, { environment: "prod", deployRole: true });
+    expect(review.findings).toEqual([
+      {
+        address: "(state)",
+        blocks: true,
+        message:
+          "environments/prod: the state holds no resources, so this plan creates the whole environment (2 resources). " +
+          "A deploy role does not make an environment (an administrator applies its first deploy), so its state is not " +
+          "where the backend points (state.key or state.workspace changed, the project or folder renamed, or the state " +
+          "not pushed after a move): do not apply it here; find the state first (docs/state.md), or, for a first " +
+          "deploy, apply it with an administrator's credentials: npm run plan -- prod, then the apply it prints",
+      },
+    ]);
+    expect(review.blocked).toBe(true);
+    // local state in CI, which the job refuses to deploy on its own: the empty state says nothing there
+    expect(reviewPlan(plan, prodDoc, { deployRole: true, emptyStateExpected: true }).blocked).toBe(false);
+    // a state that holds resources: the same creates pass
+    expect(reviewPlan(planDocument({ resourceChanges: creates }), prodDoc, { deployRole: true }).blocked).toBe(false);
+  });
+
   test("deletion protection switched off (production: true removed) is flagged on the database, the load balancer, a server and a bucket", () => {
     const database = address(prod, "aws_db_instance", "Instance");
     const balancer = address(prod, "aws_lb", "Alb");

@@ -238,16 +238,27 @@ export function reviewPlan(plan: PlanDocument, stack: SynthesizedStack, options:
   }
 
   // From an empty state: the first apply of an environment, or its state is not where the backend
-  // points, and the plan would build a second copy beside what runs (docs/state.md).
+  // points, and the plan would build a second copy beside what runs (docs/state.md). A deploy role
+  // never makes an environment (its first apply is an administrator's: it makes the roles'
+  // permissions boundary, docs/configuration.md#adding-an-environment), so for one this is the
+  // second case, and blocked: applied, it would build beside what runs until a name already taken
+  // stopped it, and keep that half in the new state (review CT).
   if (tally.create > 0 && !options.emptyStateExpected && priorManagedResources(plan) === 0) {
+    const where =
+      "its state is not where the backend points (state.key or state.workspace changed, the project or folder " +
+      "renamed, or the state not pushed after a move)";
     findings.push({
       address: "(state)",
-      blocks: false,
+      blocks: context.deployRole,
       message:
         `environments/${context.environment}: the state holds no resources, so this plan creates the whole ` +
-        `environment (${tally.create} resources). Right for its first deploy; if it already runs in AWS, its state ` +
-        `is not where the backend points (state.key or state.workspace changed, the project or folder renamed, or ` +
-        `the state not pushed after a move): do not apply, find the state first (docs/state.md)`,
+        `environment (${tally.create} resources). ` +
+        (context.deployRole
+          ? `A deploy role does not make an environment (an administrator applies its first deploy), so ${where}: ` +
+            `do not apply it here; find the state first (docs/state.md), or, for a first deploy, apply it with an ` +
+            `administrator's credentials: npm run plan -- ${context.environment}, then the apply it prints`
+          : `Right for its first deploy; if it already runs in AWS, ${where}: do not apply, find the state first ` +
+            `(docs/state.md)`),
     });
   }
   const moved = directPortMoves(plan.resource_changes ?? [], context);
