@@ -282,6 +282,66 @@ describe("drift report: what is set aside, and why", () => {
     ).toBe(2);
   });
 
+  test("what a later resource of the same apply did to one made before it is not drift: a NAT gateway's Elastic IP associated, a target group put behind the load balancer, a certificate in use; moved elsewhere, it is (review CT)", () => {
+    const [gateway] = Object.values(prodDoc.resource!.aws_nat_gateway) as { allocation_id: string }[];
+    const eip = `aws_eip.${/^\$\{aws_eip\.([A-Za-z0-9_]+)\./.exec(gateway.allocation_id)![1]}`;
+    const associated = driftReport(
+      drift(
+        update(
+          eip,
+          { association_id: "", network_interface: "", private_ip: "", private_dns: null },
+          {
+            association_id: "eipassoc-0123",
+            network_interface: "eni-0123",
+            private_ip: "10.30.0.12",
+            private_dns: "ip-10-30-0-12.ap-northeast-2.compute.internal",
+          },
+        ),
+      ),
+      prodDoc,
+      2,
+    );
+    expect(associated.exitCode).toBe(0);
+    expect(associated.setAside).toHaveLength(4);
+    // re-associated with something else: drift
+    expect(
+      driftReport(
+        drift(update(eip, { association_id: "eipassoc-0123" }, { association_id: "eipassoc-9999" })),
+        prodDoc,
+        2,
+      ).exitCode,
+    ).toBe(2);
+    // an Elastic IP no NAT gateway of the stack takes: drift
+    expect(
+      driftReport(
+        drift(update("aws_eip.Someone_Else", { association_id: "" }, { association_id: "eipassoc-1" })),
+        prodDoc,
+        2,
+      ).exitCode,
+    ).toBe(2);
+
+    const targets = `aws_lb_target_group.${Object.keys(prodDoc.resource!.aws_lb_target_group)[0]}`;
+    const alb = "arn:aws:elasticloadbalancing:ap-northeast-2:111122223333:loadbalancer/app/shop-prod-alb/0123";
+    expect(
+      driftReport(drift(update(targets, { load_balancer_arns: [] }, { load_balancer_arns: [alb] })), prodDoc, 2)
+        .exitCode,
+    ).toBe(0);
+    expect(
+      driftReport(
+        drift(update(targets, { load_balancer_arns: [alb] }, { load_balancer_arns: [`${alb}9`] })),
+        prodDoc,
+        2,
+      ).exitCode,
+    ).toBe(2);
+
+    const certificate = "aws_acm_certificate.SiteDomain_Certificate_0A1B2C3D";
+    const eligible = (from: string, to: string) =>
+      driftReport(drift(update(certificate, { renewal_eligibility: from }, { renewal_eligibility: to })), prodDoc, 2)
+        .exitCode;
+    expect(eligible("INELIGIBLE", "ELIGIBLE")).toBe(0);
+    expect(eligible("ELIGIBLE", "INELIGIBLE")).toBe(2); // no longer in use: someone took it off the listener
+  });
+
   test("the public address of a server with an Elastic IP changes once the EIP is associated; without one it is drift", () => {
     const dev = singleServer();
     const server = address(dev, "aws_instance", "Instance");

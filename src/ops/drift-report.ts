@@ -109,6 +109,22 @@ export const EXPECTED_CHANGES: readonly ExpectedChange[] = [
     why: "the Elastic IP associated after launch replaced the launch-time public address",
     when: ({ name, stack }) => hasElasticIp(stack, name),
   })),
+  // What a later resource of the same apply did to one made before it, which the apply never read
+  // back: the first refresh after it sees it. A NAT gateway's Elastic IP is associated with the
+  // gateway's interface as the gateway is made; a target group joins the load balancer with the
+  // listener that forwards to it. Only from empty: an association moved elsewhere is drift.
+  ...["association_id", "network_interface", "private_ip", "private_dns"].map((attribute): ExpectedChange => ({
+    type: "aws_eip",
+    attribute,
+    why: "the stack's NAT gateway took this Elastic IP after it was allocated (the apply never read it back)",
+    when: ({ before, after, name, stack }) => isEmpty(before) && !isEmpty(after) && natGatewayUses(stack, name),
+  })),
+  {
+    type: "aws_lb_target_group",
+    attribute: "load_balancer_arns",
+    why: "the stack's listener put it behind the load balancer after it was made (the apply never read it back)",
+    when: ({ before, after }) => isEmpty(before) && !isEmpty(after),
+  },
   // An alarm e-mail's subscription waits until its recipient follows the link AWS sends
   // (docs/monitoring.md): the refresh then sees it confirmed (review CT)
   {
@@ -118,6 +134,12 @@ export const EXPECTED_CHANGES: readonly ExpectedChange[] = [
     when: ({ before, after }) => before === true && after === false,
   },
   // ACM renews a certificate it issued before it expires, and the refresh sees the new validity (review CT)
+  {
+    type: "aws_acm_certificate",
+    attribute: "renewal_eligibility",
+    why: "ACM counts a certificate in use (by the load balancer's listener) as eligible for managed renewal",
+    when: ({ before, after }) => before === "INELIGIBLE" && after === "ELIGIBLE",
+  },
   ...["not_after", "not_before", "pending_renewal", "renewal_summary"].map((attribute): ExpectedChange => ({
     type: "aws_acm_certificate",
     attribute,
@@ -143,6 +165,18 @@ function compareVersions(a: string, b: string): number {
     if (d !== 0) return Math.sign(d);
   }
   return 0;
+}
+
+/** No value yet: absent, null, "" or an empty list. */
+function isEmpty(value: unknown): boolean {
+  return value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0);
+}
+
+/** Whether a NAT gateway of the stack is given Elastic IP `name`. */
+function natGatewayUses(stack: SynthesizedStack, name: string): boolean {
+  return Object.values(stack.resource?.aws_nat_gateway ?? {}).some((gateway) =>
+    [`\${aws_eip.${name}.allocation_id}`, `\${aws_eip.${name}.id}`].includes(gateway.allocation_id),
+  );
 }
 
 function hasElasticIp(stack: SynthesizedStack, name: string): boolean {
