@@ -217,7 +217,9 @@ describe("drift report: what is set aside, and why", () => {
         aws_db_instance: { [name]: { ...prodDoc.resource!.aws_db_instance[name], iops: 3000 } },
       },
     };
-    expect(gp3(400, 3000, 12000, setInCode).setAside.map((a) => a.path)).toEqual(["storage_throughput"]);
+    const inCode = gp3(400, 3000, 12000, setInCode);
+    expect(inCode.exitCode).toBe(2);
+    expect(inCode.setAside.map((a) => a.path)).toEqual(["storage_throughput"]);
   });
 
   test("an alarm e-mail subscription confirmed by its recipient is not drift; one that went back to pending is (review CT)", () => {
