@@ -104,11 +104,29 @@ describe("the project", () => {
     expect(config.language).toBe("typescript");
   });
 
-  test(".gitignore keeps state, providers, output and dependencies out of git", () => {
+  test(".gitignore keeps state, providers, output, dependencies and SSH private keys out of git", () => {
     const ignored = read(".gitignore").split("\n");
     expect(ignored).toEqual(
       expect.arrayContaining(["*.tfstate", "*.tfstate.*", ".terraform/", "cdktf.out/", "node_modules/"]),
     );
+    // a key pair's private key saved beside the project, as getting-started has the user download one (review CV)
+    expect(ignored).toEqual(expect.arrayContaining(["*.pem", "*.ppk", "id_rsa", "id_ecdsa", "id_ed25519"]));
+    expect(ignored.filter((line) => line.endsWith(".pub"))).toEqual([]);
+  });
+
+  test("every dependency with an install script is reviewed in package.json's allowScripts, and only those (review CV)", () => {
+    // npm 11.16 and later warn at every npm ci of a script not named there, and npm 12 skips it
+    const lock = JSON.parse(read("package-lock.json")) as {
+      packages: Record<string, { hasInstallScript?: boolean; name?: string }>;
+    };
+    const withScripts = Object.entries(lock.packages)
+      .filter(([, entry]) => entry.hasInstallScript)
+      .map(([where, entry]) => entry.name ?? where.slice(where.lastIndexOf("node_modules/") + "node_modules/".length));
+    const allowScripts = JSON.parse(read("package.json")).allowScripts as Record<string, boolean>;
+    expect(Object.keys(allowScripts).sort()).toEqual([...new Set(withScripts)].sort());
+    // each reviewed and allowed: esbuild and SWC check their platform's binary, node-pty (the cdktf
+    // CLI's) takes its prebuilt one, and @parcel/watcher (jest --watch) builds only without one
+    expect(Object.values(allowScripts).every((allowed) => allowed === true)).toBe(true);
   });
 
   test("environments/schema.json is what the zod schema generates (run `npm run schema` after changing it)", () => {
