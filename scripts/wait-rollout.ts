@@ -8,7 +8,7 @@ import {
   watchedGroup,
 } from "../src/ops/rollout";
 import { OpsError, runProcess, runTerraform } from "../src/ops/terraform";
-import { runCli, synthesizedStack } from "../src/ops/workflow";
+import { runCli, stateReadFailed, synthesizedStack } from "../src/ops/workflow";
 
 // `npm run wait-rollout -- <env>`: after `cdktf deploy <env>`, wait for the Auto Scaling group's
 // instance refresh to end (the provider does not), then watch the release alarms (5xx rates,
@@ -36,7 +36,7 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
   const region = (stack.document as { provider?: { aws?: Array<{ region?: string }> } }).provider?.aws?.[0]?.region;
   if (!region) throw new OpsError(`stack ${stack.name} has no AWS provider region`);
   const outputs = await runTerraform("output", ["-json"], { cwd: stack.dir });
-  if (outputs.status !== 0) throw new OpsError(`terraform output failed in ${stack.dir}: ${outputs.stderr.trim()}`);
+  if (outputs.status !== 0) throw stateReadFailed("output", outputs, stack);
   // ROLLOUT_ALARMS=ignore reads no alarm (an emergency: the repository variable in CI)
   const ignoreAlarms = process.env.ROLLOUT_ALARMS === "ignore";
   if (ignoreAlarms) console.log(`wait-rollout ${stack.name}: ROLLOUT_ALARMS=ignore: the release alarms are not read`);

@@ -1,3 +1,6 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import {
   TRANSIENT,
   AWS_TRIES,
@@ -18,6 +21,7 @@ import {
 } from "../../src/ops/rollout";
 import { shippedStack } from "../shipped";
 import { OpsError, runProcess } from "../../src/ops/terraform";
+import { shown, stateReadFailed } from "../../src/ops/workflow";
 
 // describe-instance-refreshes output in the AWS CLI's JSON shape, written by these tests (not captured).
 const refreshes = (...items: Array<Record<string, unknown>>) => JSON.stringify({ InstanceRefreshes: items });
@@ -807,5 +811,35 @@ describe("how long wait-rollout waits", () => {
     expect(() => rolloutTimeoutSeconds({ ...prod(), max_size: "${var.max}" })).toThrow(
       /no whole min_size and max_size/,
     );
+  });
+});
+
+describe("wait-rollout reading the deployed stack's outputs", () => {
+  const backendRequired = {
+    status: 1,
+    stdout: "",
+    stderr:
+      'Error: Backend initialization required, please run "terraform init"\n\nReason: Initial configuration of the requested backend "local"\n\nrun "terraform init" with either the "-reconfigure" or "-migrate-state" flags to use the current configuration.',
+  };
+  const stackIn = (dir: string) => ({ name: "staging", outdir: path.dirname(dir), dir, document: {} });
+
+  test("in a stack folder Terraform was never initialised in on this machine, it says to run init, not Terraform's advice to migrate (review CV)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "never-initialised-"));
+    try {
+      const error = stateReadFailed("output", backendRequired, stackIn(dir));
+      expect(error).toBeInstanceOf(OpsError);
+      expect(error.message).toBe(
+        `terraform output failed in ${shown(dir)}: Terraform was never initialised there on this machine (a fresh clone, ` +
+          `another runner), so it cannot reach staging's state: terraform -chdir=${shown(dir)} init (npm run plan -- ` +
+          `staging runs it), then run this again`,
+      );
+      // initialised once: a backend that moved since is told as such, with what Terraform said
+      fs.mkdirSync(path.join(dir, ".terraform"));
+      const moved = stateReadFailed("output", backendRequired, stackIn(dir)).message;
+      expect(moved).toContain("Backend initialization required");
+      expect(moved).toContain("staging's state backend is not the one Terraform last used");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

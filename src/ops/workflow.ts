@@ -147,6 +147,22 @@ export function terraformFailed(
   );
 }
 
+/**
+ * The error for a failed command that reads a stack's state without running `init` first
+ * (`terraform output`, for wait-rollout): in a folder Terraform was never initialised in on this
+ * machine (a fresh clone, another runner), Terraform asks for init with -reconfigure or
+ * -migrate-state, which is not the advice there (review CV); otherwise as `terraformFailed`.
+ */
+export function stateReadFailed(command: string, result: TerraformResult, stack: PreparedStack): OpsError {
+  if (fs.existsSync(path.join(stack.dir, ".terraform"))) return terraformFailed(command, result, stack);
+  const dir = shown(stack.dir);
+  return new OpsError(
+    `terraform ${command} failed in ${dir}: Terraform was never initialised there on this machine (a fresh ` +
+      `clone, another runner), so it cannot reach ${stack.name}'s state: terraform -chdir=${dir} init (npm run plan ` +
+      `-- ${stack.name} runs it), then run this again`,
+  );
+}
+
 /** The stack `name` in `cdktf.out`, synthesized first unless `synth` is false. */
 export function synthesizedStack(name: string, options: { synth: boolean }): PreparedStack {
   const { outdir, environmentsDir } = locations();
