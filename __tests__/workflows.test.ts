@@ -501,7 +501,8 @@ describe("drift.yml", () => {
         include: environments.map(([environment, backend]) => ({ environment, region: "ap-northeast-2", backend })),
       }),
     });
-    const checked = matrix(["dev", "s3"], ["prod", "s3"]);
+    // as the daily run has it: a schedule, on the default branch
+    const checked = { ...matrix(["dev", "s3"], ["prod", "s3"]), GITHUB_EVENT_NAME: "schedule" };
     const runScript = (dir: string, github: ReturnType<typeof fakeGitHub>, env: Record<string, string> = checked) =>
       runGitHubScript(script(), dir, github, env);
     test("the step hands the script the environments job's matrix", () => {
@@ -596,6 +597,8 @@ describe("drift.yml", () => {
         return github.calls.filter(([name]) => name === "update").map(([, p]) => p.issue_number);
       };
       expect(await closes(matrix(["prod", "s3"]))).toEqual([3]);
+      // the daily run, whose payload names no default branch (review CW: it closed nothing)
+      expect(await closes({ ...matrix(["prod", "s3"]), GITHUB_EVENT_NAME: "schedule" })).toEqual([3]);
       // a manual run from a branch that renamed a folder
       expect(await closes({ ...matrix(["prod", "s3"]), GITHUB_REF: "refs/heads/rename-qa" })).toEqual([]);
       // no matrix at all (the environments job's output lost): nothing closed, no crash
@@ -610,7 +613,11 @@ describe("drift.yml", () => {
         "dev.md": "sg changed",
       });
       const github = fakeGitHub({ issues: [{ number: 9, title: "Drift detected: prod" }], labels: ["drift"] });
-      const logs = await runScript(dir, github, { ...checked, GITHUB_REF: "refs/heads/try-ignore" });
+      const logs = await runScript(dir, github, {
+        ...checked,
+        GITHUB_EVENT_NAME: "workflow_dispatch",
+        GITHUB_REF: "refs/heads/try-ignore",
+      });
       expect(github.calls.map(([name]) => name)).toEqual(["listForRepo"]);
       expect(logs).toEqual([
         "dev: drift (not acted on: refs/heads/try-ignore is not the default branch)",
@@ -834,7 +841,10 @@ async function runGitHubScript(
     serverUrl: "https://github.example",
     runId: 1234,
     ref: env.GITHUB_REF ?? "refs/heads/main",
-    payload: { repository: { default_branch: "main" } },
+    eventName: env.GITHUB_EVENT_NAME ?? "workflow_dispatch",
+    // a schedule's payload is the schedule alone: it names no repository (review CW)
+    payload:
+      env.GITHUB_EVENT_NAME === "schedule" ? { schedule: "17 21 * * *" } : { repository: { default_branch: "main" } },
   };
   const logs: string[] = [];
   const core = { info: (m: string) => logs.push(m), warning: (m: string) => logs.push(`warning: ${m}`) };
