@@ -425,15 +425,19 @@ describe("app.sameReleaseAs: an environment that runs only the release another o
     ]);
   });
 
-  test("the environment it follows must deploy before it in the chain (a lower deployOrder; ties in name order)", () => {
+  test("the environment it follows must deploy before it in the chain: a lower deployOrder, not a tie (name order, which a rename turns round)", () => {
     write("1.0.0", "1.0.0", { deployOrder: 20 });
     expect(problems()).toEqual([
       `${label()}/dr: deployOrder must be above prod's 30, as app.sameReleaseAs: prod says: a new release must reach dr only after prod's deploy in the chain (got 20)`,
     ]);
-    // a tie goes in name order: dr before prod
+    // a tie, whichever name sorts first (review CW: qa after prod by name was taken)
     write("1.0.0", "1.0.0", { deployOrder: 30 });
     expect(problems()).toEqual([
       `${label()}/dr: deployOrder must be above prod's 30, as app.sameReleaseAs: prod says: a new release must reach dr only after prod's deploy in the chain (got 30)`,
+    ]);
+    fs.renameSync(path.join(dir, "dr"), path.join(dir, "qa"));
+    expect(problems()).toEqual([
+      `${label()}/qa: deployOrder must be above prod's 30, as app.sameReleaseAs: prod says: a new release must reach qa only after prod's deploy in the chain (got 30)`,
     ]);
   });
 

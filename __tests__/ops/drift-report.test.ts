@@ -252,6 +252,23 @@ describe("drift report: what is set aside, and why", () => {
     );
     expect(renewed.exitCode).toBe(0);
     expect(renewed.setAside).toHaveLength(4);
+    // a renewal that failed, or waits for its validation, is drift: the certificate will run out (review CW)
+    for (const status of ["FAILED", "PENDING_VALIDATION"]) {
+      const stuck = reportOf(
+        certificate,
+        { pending_renewal: false, renewal_summary: [] },
+        { pending_renewal: true, renewal_summary: [{ renewal_status: status, renewal_status_reason: "CAA_ERROR" }] },
+      );
+      expect({ status, exitCode: stuck.exitCode, setAside: stuck.setAside }).toEqual({
+        status,
+        exitCode: 2,
+        setAside: [],
+      });
+    }
+    // a validity that moved back is no renewal
+    expect(
+      reportOf(certificate, { not_after: "2027-12-01T00:00:00Z" }, { not_after: "2027-01-01T00:00:00Z" }).exitCode,
+    ).toBe(2);
     expect(
       reportOf(certificate, { domain_name: "shop.example.net" }, { domain_name: "other.example.net" }).exitCode,
     ).toBe(2);
@@ -278,9 +295,16 @@ describe("drift report: what is set aside, and why", () => {
     expect(reportOf("aws_eip.Someone_Else", { association_id: "" }, { association_id: "eipassoc-1" }).exitCode).toBe(2);
 
     const targets = `aws_lb_target_group.${Object.keys(prodDoc.resource!.aws_lb_target_group)[0]}`;
-    const alb = "arn:aws:elasticloadbalancing:ap-northeast-2:111122223333:loadbalancer/app/shop-prod-alb/0123";
+    const [balancer] = Object.values(prodDoc.resource!.aws_lb) as { name: string }[];
+    const arnOf = (name: string) =>
+      `arn:aws:elasticloadbalancing:ap-northeast-2:111122223333:loadbalancer/app/${name}/0123`;
+    const alb = arnOf(balancer.name);
     expect(reportOf(targets, { load_balancer_arns: [] }, { load_balancer_arns: [alb] }).exitCode).toBe(0);
     expect(reportOf(targets, { load_balancer_arns: [alb] }, { load_balancer_arns: [`${alb}9`] }).exitCode).toBe(2);
+    // behind a load balancer that is not the stack's: drift (review CW)
+    expect(
+      reportOf(targets, { load_balancer_arns: [] }, { load_balancer_arns: [arnOf("someone-else")] }).exitCode,
+    ).toBe(2);
 
     const eligible = (from: string, to: string) =>
       reportOf(certificate, { renewal_eligibility: from }, { renewal_eligibility: to }).exitCode;

@@ -770,9 +770,8 @@ function sameReleaseProblems(
       }
       continue;
     }
-    const before =
-      other.deployOrder < env.deployOrder || (other.deployOrder === env.deployOrder && other.name < env.name);
-    if (!before) {
+    // strictly lower: a tie would put them in name order, which a rename could turn round
+    if (other.deployOrder >= env.deployOrder) {
       problems.push(
         `${where}: deployOrder must be above ${leader}'s ${other.deployOrder}, as app.sameReleaseAs: ${leader} says: ` +
           `a new release must reach ${env.name} only after ${leader}'s deploy in the chain (got ${env.deployOrder})`,

@@ -123,7 +123,9 @@ export const EXPECTED_CHANGES: readonly ExpectedChange[] = [
     type: "aws_lb_target_group",
     attribute: "load_balancer_arns",
     why: "the stack's listener put it behind the load balancer after it was made (the apply never read it back)",
-    when: ({ before, after }) => isEmpty(before) && !isEmpty(after),
+    // only behind the stack's own load balancer (by its name in the ARN): another one is drift (review CW)
+    when: ({ before, after, resource, stack }) =>
+      isEmpty(before) && !isEmpty(after) && ownLoadBalancers(resource.load_balancer_arns, stack),
   },
   // An alarm e-mail's subscription waits until its recipient follows the link AWS sends
   // (docs/monitoring.md): the refresh then sees it confirmed (review CT)
@@ -140,10 +142,20 @@ export const EXPECTED_CHANGES: readonly ExpectedChange[] = [
     why: "ACM counts a certificate in use (by the load balancer's listener) as eligible for managed renewal",
     when: ({ before, after }) => before === "INELIGIBLE" && after === "ELIGIBLE",
   },
-  ...["not_after", "not_before", "pending_renewal", "renewal_summary"].map((attribute): ExpectedChange => ({
+  // A renewal that is going well or done; one that failed or waits for validation (a CAA record, the
+  // domain's DNS moved) is drift: the certificate will run out (review CW).
+  ...["pending_renewal", "renewal_summary"].map((attribute): ExpectedChange => ({
+    type: "aws_acm_certificate",
+    attribute,
+    why: "ACM is renewing the certificate, or renewed it, as it does before one it issued expires (managed renewal)",
+    when: ({ resource }) => renewalOnTrack(resource),
+  })),
+  ...["not_after", "not_before"].map((attribute): ExpectedChange => ({
     type: "aws_acm_certificate",
     attribute,
     why: "ACM renewed the certificate, as it does before one it issued expires (managed renewal)",
+    when: ({ before, after, resource }) =>
+      typeof before === "string" && typeof after === "string" && after > before && renewalOnTrack(resource),
   })),
 ];
 
@@ -165,6 +177,23 @@ function compareVersions(a: string, b: string): number {
     if (d !== 0) return Math.sign(d);
   }
   return 0;
+}
+
+/** ACM's renewal of a certificate, if any, is under way or done (not failed, not waiting for validation). */
+function renewalOnTrack(certificate: Record<string, any>): boolean {
+  const summaries: Array<{ renewal_status?: unknown }> = Array.isArray(certificate.renewal_summary)
+    ? certificate.renewal_summary
+    : [];
+  return summaries.every((s) => s.renewal_status === "PENDING_AUTO_RENEWAL" || s.renewal_status === "SUCCESS");
+}
+
+/** Every ARN in `arns` is of a load balancer of the stack, by its name (`.../loadbalancer/app/<name>/<id>`). */
+function ownLoadBalancers(arns: unknown, stack: SynthesizedStack): boolean {
+  const names = new Set(Object.values(stack.resource?.aws_lb ?? {}).map((lb) => lb.name));
+  return (
+    Array.isArray(arns) &&
+    arns.every((arn) => names.has(/:loadbalancer\/(?:app|net)\/([^/]+)\//.exec(String(arn))?.[1]))
+  );
 }
 
 /** No value yet: absent, null, "" or an empty list. */
