@@ -196,6 +196,7 @@ describe("drift report: what is set aside, and why", () => {
   ) => driftReport(drift(update(address, before, after)), stack, 2);
 
   test("gp3's IOPS and throughput raised as storage autoscaling passes 400 GiB are RDS's, where the code sets neither; below 400 GiB, or lowered, they are drift (review CT)", () => {
+    // (throughput in MiB/s beside the IOPS: 125 at 3,000, 500 at 12,000)
     const gp3 = (storage: number, from: number, to: number, stack?: SynthesizedStack) =>
       reportOf(
         database,
@@ -208,6 +209,10 @@ describe("drift report: what is set aside, and why", () => {
     expect(raised.setAside.map((a) => a.path).sort()).toEqual(["iops", "storage_throughput"]);
     expect(gp3(200, 3000, 12000).exitCode).toBe(2);
     expect(gp3(400, 12000, 3000).exitCode).toBe(2);
+    // raised past the baseline, or to another value than it: someone's change (review CX)
+    const above = gp3(500, 12000, 40000);
+    expect({ exitCode: above.exitCode, setAside: above.setAside }).toEqual({ exitCode: 2, setAside: [] });
+    expect(gp3(500, 3000, 20000).exitCode).toBe(2);
     // where the code sets the IOPS, a new value is someone's change
     const [name] = Object.keys(prodDoc.resource!.aws_db_instance);
     const setInCode: SynthesizedStack = {

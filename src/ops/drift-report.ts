@@ -90,8 +90,9 @@ export const EXPECTED_CHANGES: readonly ExpectedChange[] = [
   },
   // gp3's baseline grows with the storage: 3,000 IOPS and 125 MiB/s below 400 GiB, 12,000 and 500
   // from 400 GiB (PostgreSQL, MySQL, MariaDB); the code sets neither, so storage autoscaling past
-  // 400 GiB raises both (review CT)
-  ...["iops", "storage_throughput"].map((attribute): ExpectedChange => ({
+  // 400 GiB raises both (review CT). That step alone: IOPS or throughput raised past the baseline
+  // (in the console, say) is drift (review CX).
+  ...(["iops", "storage_throughput"] as const).map((attribute): ExpectedChange => ({
     type: "aws_db_instance",
     attribute,
     why: "RDS raised gp3's baseline as the storage passed 400 GiB (the code sets neither IOPS nor throughput)",
@@ -99,8 +100,8 @@ export const EXPECTED_CHANGES: readonly ExpectedChange[] = [
       resource.storage_type === "gp3" &&
       Number(resource.allocated_storage) >= GP3_HIGHER_BASELINE_GB &&
       typeof before === "number" &&
-      typeof after === "number" &&
-      after > before &&
+      before <= GP3_BASELINE[attribute].below &&
+      after === GP3_BASELINE[attribute].from &&
       stack.resource?.aws_db_instance?.[name]?.[attribute] === undefined,
   })),
   ...["public_ip", "public_dns"].map((attribute): ExpectedChange => ({
@@ -161,6 +162,12 @@ export const EXPECTED_CHANGES: readonly ExpectedChange[] = [
 
 /** From this much gp3 storage, RDS gives PostgreSQL, MySQL and MariaDB the higher baseline IOPS and throughput. */
 const GP3_HIGHER_BASELINE_GB = 400;
+
+/** gp3's baseline on RDS (PostgreSQL, MySQL, MariaDB): below GP3_HIGHER_BASELINE_GB, and from it. */
+const GP3_BASELINE = {
+  iops: { below: 3000, from: 12000 },
+  storage_throughput: { below: 125, from: 500 },
+} as const;
 
 /** `after` is a later version of the same major as `before` (`16.4` -> `16.8`, `8.0.39` -> `8.0.40`). */
 function isMinorUpgrade(engine: string, before: unknown, after: unknown): boolean {
