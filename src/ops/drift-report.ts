@@ -136,15 +136,16 @@ export const EXPECTED_CHANGES: readonly ExpectedChange[] = [
     why: "its recipient confirmed the subscription (an e-mail subscription waits for that)",
     when: ({ before, after }) => before === true && after === false,
   },
-  // ACM renews a certificate it issued before it expires, and the refresh sees the new validity (review CT)
+  // A certificate comes into use with the listener made after it (the same apply)
   {
     type: "aws_acm_certificate",
     attribute: "renewal_eligibility",
     why: "ACM counts a certificate in use (by the load balancer's listener) as eligible for managed renewal",
     when: ({ before, after }) => before === "INELIGIBLE" && after === "ELIGIBLE",
   },
-  // A renewal that is going well or done; one that failed or waits for validation (a CAA record, the
-  // domain's DNS moved) is drift: the certificate will run out (review CW).
+  // ACM renews a certificate it issued before it expires, and the refresh sees the renewal and the
+  // new validity (review CT). Only a renewal going well or done: one that failed or waits for
+  // validation (a CAA record, the domain's DNS moved) is drift, as the certificate will run out (review CW).
   ...["pending_renewal", "renewal_summary"].map((attribute): ExpectedChange => ({
     type: "aws_acm_certificate",
     attribute,
