@@ -6,6 +6,7 @@ import { displayPath, loadProjectEnvironments, parseSelection } from "./src/conf
 import { placeholderWarnings } from "./src/config/placeholders";
 import { stateBuckets } from "./src/config/state-buckets";
 import { stateWarnings } from "./src/config/state-warnings";
+import { onPath } from "./src/on-path";
 import { outputLockProblem } from "./src/output-lock";
 import { checkSynthesizedStacks, PolicyError } from "./src/policy/check-output";
 import { PROJECT_ROOT } from "./src/project-root";
@@ -117,6 +118,15 @@ function synth(): void {
       for (const warning of [...placeholderWarnings(env), ...stateWarnings(env)]) {
         console.log(`warning: ${displayPath(environmentsDir)}/${env.name}: ${warning}`);
       }
+    }
+    // `cdktf diff` and `deploy` run Terraform next, and without it fail with a last line that blames
+    // "terraform init" (review CV); `npm run plan` says so itself. The name the CLI runs:
+    const terraform = process.env.TERRAFORM_BINARY_NAME || "terraform";
+    if (underCdktfCli && !onPath(terraform)) {
+      console.log(
+        `warning: ${terraform} is not on PATH: cdktf diff and deploy run it next, and fail without it; install ` +
+          "Terraform 1.11 or later (docs/getting-started.md#install-terraform-111-or-later)",
+      );
     }
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -133,26 +133,35 @@ describe("main.ts", () => {
     expect(manifestStacks(outdir)).toEqual(["dev"]);
   });
 
-  test("under the cdktf CLI (cdktf.json's --cdktf-cli), ENVIRONMENTS is ignored and said to be: cdktf deploy dev with ENVIRONMENTS=prod left set would otherwise deploy dev's stack from an earlier synth", () => {
+  test("under the cdktf CLI (cdktf.json's --cdktf-cli), ENVIRONMENTS is ignored and said to be: cdktf deploy dev with ENVIRONMENTS=prod left set would otherwise deploy dev's stack from an earlier synth; and a Terraform the CLI would run next that is not on PATH is warned of", () => {
     const outdir = path.join(work, "out");
     const app = JSON.parse(fs.readFileSync(path.join(ROOT, "cdktf.json"), "utf8")).app as string;
     expect(app).toBe("node scripts/run.js main.ts --cdktf-cli");
+    // (and a Terraform the CLI would run that is not there: the name it runs, TERRAFORM_BINARY_NAME)
     const run = spawnSync(process.execPath, [...app.split(" ").slice(1)], {
       cwd: ROOT,
-      env: { ...process.env, CDKTF_OUTDIR: outdir, ENVIRONMENTS: "prod" },
+      env: { ...process.env, CDKTF_OUTDIR: outdir, ENVIRONMENTS: "prod", TERRAFORM_BINARY_NAME: "terraform-not-here" },
       encoding: "utf8",
     });
     expect(run.status).toBe(0);
     expect(run.stdout).toContain("ENVIRONMENTS=prod is ignored under the cdktf CLI");
+    // cdktf diff and deploy would fail at their init with a line that blames it (review CV)
+    expect(run.stdout).toContain(
+      "warning: terraform-not-here is not on PATH: cdktf diff and deploy run it next, and fail without it; install " +
+        "Terraform 1.11 or later (docs/getting-started.md#install-terraform-111-or-later)",
+    );
     expect(manifestStacks(outdir)).toEqual([...SHIPPED_NAMES].sort());
     // a variable the CLI sets, left exported in a shell, does not turn a plain synth into one
     const plain = runMain({
       CDKTF_OUTDIR: outdir,
       ENVIRONMENTS: "dev",
       CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: "true",
+      TERRAFORM_BINARY_NAME: "terraform-not-here",
     });
     expect(plain.status).toBe(0);
     expect(plain.stdout).not.toContain("ignored");
+    // npm run synth needs no Terraform: nothing said of it
+    expect(plain.stdout).not.toContain("not on PATH");
     expect(plain.stdout).toContain("Synthesized 1 stack(s)");
   });
 
