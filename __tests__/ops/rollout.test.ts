@@ -1,3 +1,4 @@
+import childProcess = require("node:child_process");
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -191,6 +192,25 @@ describe("waitForRefresh", () => {
       stdout: "fine\n",
       stderr: "",
     });
+  });
+
+  test("the stop signals are listened for before the program starts: a SIGTERM the moment it has started is held for it, never this process's end with the program left running (CI saw it under load)", async () => {
+    const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+    const listeners = () => signals.map((signal) => process.listenerCount(signal));
+    const before = listeners();
+    const atStart: number[][] = [];
+    const original = childProcess.spawn;
+    childProcess.spawn = ((...args: Parameters<typeof original>) => {
+      atStart.push(listeners());
+      return original(...args);
+    }) as typeof original;
+    try {
+      expect(await runProcess("sh", ["-c", "echo fine"])).toMatchObject({ status: 0, stdout: "fine\n" });
+    } finally {
+      childProcess.spawn = original;
+    }
+    expect(atStart).toEqual([before.map((count) => count + 1)]);
+    expect(listeners()).toEqual(before); // and let go of once it has ended
   });
 
   test("an answer that is not JSON, or a runner that throws, ends the watch with the command named and the refresh said to run on unwatched", async () => {

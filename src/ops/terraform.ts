@@ -1,5 +1,6 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { constants as osConstants } from "node:os";
+import type { Readable } from "node:stream";
 import { workspaceProblem } from "../state-workspace";
 
 /** A problem to report in one message, without a stack trace: bad input, a failed step. */
@@ -77,7 +78,6 @@ export function runProcess(
   } = {},
 ): Promise<TerraformResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
     // Interrupted, this process outlives the child, in this process's group: a terminal's Ctrl-C
     // reaches terraform too, which stops on its first interrupt, saving its state and releasing
     // its lock, and this one holds the output folder's lock (src/output-lock.ts) until it has, or a
@@ -102,11 +102,20 @@ export function runProcess(
         child.kill("SIGINT");
       }
     };
+    // Listening before the child exists: a signal between its start and the listener would end
+    // this process at once, leaving the child running on (it did, in CI, under load).
     const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
     for (const signal of signals) process.on(signal, onSignal);
     const stopListening = () => {
       for (const signal of signals) process.off(signal, onSignal);
     };
+    let child: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (error) {
+      stopListening();
+      throw error;
+    }
     let timedOut = false;
     const timers: NodeJS.Timeout[] = [];
     if (options.timeoutMs !== undefined) {
