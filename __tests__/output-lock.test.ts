@@ -63,3 +63,55 @@ test("a lock left by a run that no longer runs (killed, a restart) stops nothing
   expect(outputLockProblem(outdir, {})).toBeUndefined();
   expect(takeInChild(outdir)).toMatchObject({ status: 0, stdout: "true" });
 });
+
+test("two runs taking the lock at once, over and over, some leaving it behind as a killed run would: never both hold it, and no reader finds it empty (review CY)", async () => {
+  // Each process, for a second: take the lock (or be refused, naming the other), check the file is
+  // its own, then let go of it, every other time by leaving it as a run that died leaves it, so
+  // that both take over the same left-over lock at once.
+  const script = `
+    const lock = require(${JSON.stringify(LOCK_MODULE)}); const fs = require("node:fs");
+    process.setMaxListeners(0);
+    const outdir = process.argv[1], file = lock.outputLockFile(outdir), dead = process.argv[2];
+    const counts = { taken: 0, refused: 0, notMine: 0, empty: 0 };
+    for (const until = Date.now() + 1000; Date.now() < until; ) {
+      try { lock.takeOutputLock(outdir, "npm run plan for dev"); } catch { counts.refused++; continue; }
+      counts.taken++;
+      let text; try { text = fs.readFileSync(file, "utf8"); } catch { text = undefined; }
+      if (text === "") counts.empty++;
+      else if (text !== undefined && text !== process.pid + " npm run plan for dev\\n") counts.notMine++;
+      if (counts.taken % 2) fs.rmSync(file, { force: true });
+      else { fs.writeFileSync(file + ".x" + process.pid, dead + " npm run drift for prod\\n"); fs.renameSync(file + ".x" + process.pid, file); }
+    }
+    console.log(JSON.stringify(counts));`;
+  const gone = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim();
+  const race = () =>
+    new Promise<Record<string, number>>((resolve, reject) => {
+      const child = spawn(process.execPath, ["-r", REGISTER, "-e", script, outdir, gone], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let out = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+      child.on("error", reject);
+      child.on("close", () => resolve(JSON.parse(out)));
+    });
+  // a reader, as a synth checks: never an empty file
+  let emptyReads = 0;
+  const reading = setInterval(() => {
+    try {
+      if (fs.readFileSync(outputLockFile(outdir), "utf8") === "") emptyReads++;
+    } catch {
+      // none: not held
+    }
+  }, 1);
+  try {
+    const counts = await Promise.all([race(), race()]);
+    for (const each of counts) expect(each).toMatchObject({ notMine: 0, empty: 0 });
+    expect(counts[0].taken + counts[1].taken).toBeGreaterThan(20);
+    expect(counts[0].refused + counts[1].refused).toBeGreaterThan(0); // they did contend
+  } finally {
+    clearInterval(reading);
+  }
+  expect(emptyReads).toBe(0);
+  // nothing of theirs left beside the folder but the lock itself
+  expect(fs.readdirSync(dir).filter((name) => name !== "cdktf.out.lock")).toEqual([]);
+});

@@ -22,12 +22,12 @@ export function outputLockFile(outdir: string): string {
 
 /** The process that holds the lock of `outdir` and what it runs, while it runs; undefined otherwise. */
 export function outputLockHolder(outdir: string): { readonly pid: number; readonly what: string } | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(outputLockFile(outdir), "utf8");
-  } catch {
-    return undefined;
-  }
+  const text = readOrUndefined(outputLockFile(outdir));
+  return text === undefined ? undefined : holderIn(text);
+}
+
+/** The running process a lock file's text names, and what it runs; undefined for one that no longer runs. */
+function holderIn(text: string): { readonly pid: number; readonly what: string } | undefined {
   const [pidText, ...what] = text.trim().split(" ");
   const pid = Number(pidText);
   return Number.isInteger(pid) && pid > 0 && isRunning(pid) ? { pid, what: what.join(" ") } : undefined;
@@ -52,31 +52,77 @@ function heldBy(holder: { readonly pid: number; readonly what: string }, outdir:
 /**
  * Takes the lock of `outdir` for this process, saying what it runs (`what`), or throws the holder's
  * problem (`outputLockProblem`); released as this process exits.
+ *
+ * The file appears whole or not at all: written under a name of this process's own, then linked
+ * into place (a link fails when the name exists, as an exclusive create does). Created empty and
+ * written after, a reader in between saw no holder: a second run took the lock as left over, and
+ * both held it (review CY). A lock left by a run that no longer runs is moved aside before it is
+ * removed, and only when what was moved is that very lock: two runs taking it over at once
+ * otherwise each removed the other's new one.
  */
 export function takeOutputLock(outdir: string, what: string): void {
   const file = outputLockFile(outdir);
   makeFolder(path.dirname(file));
-  for (let attempt = 0; ; attempt++) {
-    try {
-      fs.writeFileSync(file, `${process.pid} ${what}\n`, { flag: "wx" });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const holder = outputLockHolder(outdir);
+  const content = `${process.pid} ${what}\n`;
+  const mine = `${file}.${process.pid}`;
+  fs.writeFileSync(mine, content);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        fs.linkSync(mine, file);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      const found = readOrUndefined(file);
+      const holder = found === undefined ? undefined : holderIn(found);
       if (holder?.pid === process.pid) return; // this process's already
       if (holder) throw new Error(heldBy(holder, outdir));
-      // left by a run that no longer runs; another process may be taking it over at the same time
       if (attempt >= 3) throw new Error(`could not take ${file}: it keeps changing`);
-      fs.rmSync(file, { force: true });
+      if (found !== undefined) setAside(file, found);
     }
+  } finally {
+    fs.rmSync(mine, { force: true });
   }
   process.on("exit", () => {
     try {
-      if (fs.readFileSync(file, "utf8").startsWith(`${process.pid} `)) fs.rmSync(file);
+      if (fs.readFileSync(file, "utf8") === content) fs.rmSync(file);
     } catch {
       // gone already
     }
   });
+}
+
+/**
+ * Removes lock `file` left by a run that no longer runs, whose text was `found`: renamed aside
+ * first, and put back when what was renamed is another run's lock taken meanwhile.
+ */
+function setAside(file: string, found: string): void {
+  const aside = `${file}.stale-${process.pid}`;
+  try {
+    fs.renameSync(file, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return; // another run moved it first
+    throw error;
+  }
+  try {
+    if (readOrUndefined(aside) === found) return;
+    try {
+      fs.linkSync(aside, file); // a live run's: back where it was
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  } finally {
+    fs.rmSync(aside, { force: true });
+  }
+}
+
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether process `pid` runs (one of another user's counts). */
