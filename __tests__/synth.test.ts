@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { TerraformOutput, TerraformStack } from "cdktf";
+import { outputLockFile } from "../src/output-lock";
 import { OutputFolderError, projectRootFromStack, synthesizeAtomically } from "../src/synth";
 import { tempDir } from "./helpers";
 
@@ -132,6 +133,23 @@ describe("synthesizeAtomically", () => {
       `cdktf.out.staging-${process.ppid}`,
       "cdktf.out.staging-notes",
     ]);
+  });
+
+  test("a plan that takes the output folder's lock while the synth builds stops the swap: the folder it runs terraform in stays, and nothing is left beside it (review CY)", () => {
+    synthesizeAtomically(outdir, (app) => addStack(app, "dev"));
+    const before = snapshot(outdir);
+    const lock = outputLockFile(outdir);
+    expect(() =>
+      synthesizeAtomically(outdir, (app) => {
+        addStack(app, "prod");
+        // a run that is alive (this one's parent: the test runner) takes the lock meanwhile
+        fs.writeFileSync(lock, `${process.ppid} npm run plan for dev\n`);
+      }),
+    ).toThrow(
+      `npm run plan for dev (pid ${process.ppid}) is running terraform in ${outdir}, and a synth now would delete`,
+    );
+    expect(snapshot(outdir)).toEqual(before);
+    expect(fs.readdirSync(root).sort()).toEqual(["cdktf.out", "cdktf.out.lock"]);
   });
 
   test("writes every stack and the manifest, and nothing beside the output folder", () => {

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { App } from "cdktf";
 import { displayPath } from "./config/load";
 import { makeFolder } from "./make-folder";
-import { isRunning } from "./output-lock";
+import { isRunning, outputLockProblem } from "./output-lock";
 import { DRIFT_PLAN_FILE, PLAN_FILE } from "./plan-files";
 
 /** What `terraform init` leaves in a stack's working directory and the next synth must keep. */
@@ -50,6 +50,11 @@ export function synthesizeAtomically(
     for (const stack of stacks) carryOver(path.join(target, "stacks", stack), path.join(staging, "stacks", stack));
     moveKeptStacks(target, staging, kept);
     if (options.emptyFoldersForDroppedStacks) emptyFoldersForDroppedStacks(target, staging);
+    // Checked again at the swap: a plan or drift may have taken the output folder's lock since the
+    // caller's check, while this synth built (a second or two), and runs terraform in the folder
+    // the swap would replace (review CY).
+    const locked = outputLockProblem(outdir);
+    if (locked) throw new OutputFolderError(locked);
     swap(target, staging);
     return stacks;
   } catch (error) {
