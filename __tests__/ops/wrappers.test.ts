@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { outputLockFile } from "../../src/output-lock";
@@ -103,6 +103,23 @@ function commands(calls: StubCall[], dir: string): string[] {
 }
 
 describe("the scripts as npm runs them (child processes through scripts/run.js, stub terraform)", () => {
+  const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /** A script's stderr as it comes, and its exit code once it exits. */
+  const watch = (child: ChildProcess) => {
+    const seen = { stderr: "" };
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (seen.stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (status) => resolve(status)));
+    return { seen, exited };
+  };
+  /** Waits until the stand-ins have written `word` to `marks`. */
+  const marked = async (marks: string, word: string, seen: { stderr: string }) => {
+    for (let waited = 0; !read(marks).includes(word); waited += 20) {
+      if (waited > 30_000) throw new Error(`no "${word}" in ${marks}: ${seen.stderr}`);
+      await sleep(20);
+    }
+  };
+
   test.each([
     [
       "Ctrl-C (SIGINT to the script's process group, as a terminal sends it, and npm's copy of it to the script a moment later)",
@@ -134,15 +151,8 @@ describe("the scripts as npm runs them (child processes through scripts/run.js, 
         detached: true, // a process group of its own, as a terminal gives a command
         stdio: ["ignore", "pipe", "pipe"],
       });
-      let stderr = "";
-      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (status) => resolve(status)));
-      const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
-      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-      for (let waited = 0; !read(marks).includes("started"); waited += 50) {
-        if (waited > 30_000) throw new Error(`terraform never started: ${stderr}`);
-        await sleep(50);
-      }
+      const { seen, exited } = watch(child);
+      await marked(marks, "started", seen);
       expect(read(outputLockFile(outdir))).toContain(`${child.pid} npm run plan for dev`);
       if (toGroup) {
         process.kill(-child.pid!, signal); // the terminal's, to every process of the group
@@ -164,9 +174,90 @@ describe("the scripts as npm runs them (child processes through scripts/run.js, 
       // one interrupt reached it, gracefully handled: never the second that makes terraform exit at once
       expect(read(marks)).toBe("started\ninterrupted\nstopped\n");
       expect(fs.existsSync(outputLockFile(outdir))).toBe(false);
-      expect(stderr).toContain(`${signal}: waiting for terraform to stop`);
+      expect(seen.stderr).toContain(`${signal}: waiting for terraform to stop`);
     },
   );
+
+  test("a SIGTERM to the script while it synthesizes (a supervisor's stop): the script waits for its synth to finish writing the output folder, starts no terraform, lets go of the lock and exits 143 (review CY)", async () => {
+    const bin = path.join(work, "slow-bin");
+    const marks = path.join(work, "marks");
+    const ownOut = path.join(work, "own-out");
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, "terraform"), `#!/bin/bash\necho "terraform $1" >> "${marks}"\nexit 0\n`, {
+      mode: 0o755,
+    });
+    // the synth (the script's child, which alone has the lock holder's variable) says when it
+    // starts, and goes on only once the test says so: the signal surely comes while it runs
+    const slow = path.join(work, "slow-synth.js");
+    const go = path.join(work, "go");
+    fs.writeFileSync(
+      slow,
+      `if (process.env.CLASSIC_SERVERS_OUTPUT_LOCK_HOLDER) { const fs = require("node:fs"); fs.appendFileSync(${JSON.stringify(marks)}, "synth\\n"); for (let i = 0; i < 1200 && !fs.existsSync(${JSON.stringify(go)}); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50); }\n`,
+    );
+    const child = spawn(...entryCommand("scripts/plan.ts", ["dev", "--quiet"]), {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        PATH: `${bin}${path.delimiter}${process.env.PATH}`,
+        CDKTF_OUTDIR: ownOut,
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${slow}`.trim(),
+      },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout!.resume();
+    const { seen, exited } = watch(child);
+    await marked(marks, "synth", seen);
+    process.kill(child.pid!, "SIGTERM");
+    await sleep(300);
+    expect(child.exitCode).toBe(null); // waiting for its synth
+    fs.writeFileSync(go, "");
+    expect(await exited).toBe(143);
+    // the synth had finished: the output is whole, and nothing of it is left running or beside it
+    expect(fs.existsSync(path.join(ownOut, "stacks", "dev", "cdk.tf.json"))).toBe(true);
+    expect(fs.readdirSync(work).filter((name) => name.startsWith("own-out"))).toEqual(["own-out"]);
+    expect(read(marks)).toBe("synth\n"); // no terraform
+    expect(fs.existsSync(outputLockFile(ownOut))).toBe(false);
+    expect(seen.stderr).toContain("SIGTERM: stopped before the next step");
+  });
+
+  test("Ctrl-C while terraform prints more than a pipe holds, to a reader that lags (a slow `| tee`): every line of it reaches the reader before the script exits 130 (review CY)", async () => {
+    const bin = path.join(work, "loud-bin");
+    const marks = path.join(work, "marks");
+    const received = path.join(work, "received");
+    fs.mkdirSync(bin);
+    // init passes; plan, interrupted, prints 300 KB and a last line, and exits
+    fs.writeFileSync(
+      path.join(bin, "terraform"),
+      // (waiting in `wait`, which a trapped signal ends at once: a loop of `sleep` could take it
+      // in the middle of starting one, and bash then hung now and then, never running the trap)
+      `#!/bin/bash\n[ "$1" = init ] && exit 0\ntrap 'kill $waiter 2>/dev/null; head -c 300000 /dev/zero | tr "\\0" x; echo; echo "the last line"; exit 1' INT\nsleep 1000 >/dev/null 2>&1 & waiter=$!\necho started >> "${marks}"\nwait $waiter\n`,
+      { mode: 0o755 },
+    );
+    // the reader: reads nothing until 2 s after it starts, then all of it
+    const reader = spawn("bash", ["-c", `sleep 2; cat > "${received}"`], { stdio: ["pipe", "ignore", "inherit"] });
+    const readerDone = new Promise((resolve) => reader.on("close", resolve));
+    const child = spawn(...entryCommand("scripts/plan.ts", ["dev", "--no-synth"]), {
+      cwd: ROOT,
+      env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, CDKTF_OUTDIR: outdir },
+      detached: true,
+      stdio: ["ignore", reader.stdin!, "pipe"],
+    });
+    reader.stdin!.destroy(); // the script's is the reader's only writer
+    const { seen, exited } = watch(child);
+    await marked(marks, "started", seen);
+    process.kill(-child.pid!, "SIGINT");
+    expect(await exited).toBe(130);
+    await readerDone;
+    const stdout = read(received);
+    // (compared by length and end: a failure prints no 300 KB)
+    expect({ bytes: stdout.length, end: stdout.slice(-20), stderr: seen.stderr }).toEqual({
+      bytes: stdout.indexOf("x") + 300_000 + "\nthe last line\n".length,
+      end: "xxxxx\nthe last line\n",
+      stderr: expect.stringContaining("SIGINT: waiting for terraform to stop"),
+    });
+    expect(stdout.slice(stdout.indexOf("x"), -"\nthe last line\n".length)).toBe("x".repeat(300_000));
+  });
 
   test("npm run drift exits 2 on drift and npm run plan exits 3 on a blocked plan, each with its report", () => {
     const staging = stackOf("staging");

@@ -453,17 +453,19 @@ describe("the rotation script and the watchdog", () => {
       fs.appendFileSync(exits, `${boot}/${uptimeMs()} 8002:exited/1\n`);
       fs.writeFileSync(`${dir}/release`, "");
       await crashEnded;
-      // (the rewrite truncates the file, then writes what it keeps: read between the two on a loaded
-      // machine, it is empty for a moment)
-      await waitUntil("the rewrite", () => {
-        const now = lines();
-        return now.length > 0 && !now.includes("1000 8001:watchdog");
-      });
-      expect(
+      // (the rewrite truncates the file, then writes what it keeps, a line at a time: read in
+      // between on a loaded machine, it is empty or holds only the first for a moment; review CY)
+      const ends = () =>
         lines()
           .map((line) => line.split(" ")[1])
-          .sort(),
-      ).toEqual(["8002:exited/1", "8003:exited/1"]);
+          .sort();
+      await waitUntil(
+        "the rewrite",
+        () => ends().length === 2 && !lines().includes("1000 8001:watchdog"),
+        10_000,
+        () => lines().join("\n"),
+      );
+      expect(ends()).toEqual(["8002:exited/1", "8003:exited/1"]);
     } finally {
       for (const child of children) child.kill("SIGKILL");
       fs.rmSync(dir, { recursive: true, force: true });

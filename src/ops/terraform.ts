@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { spawn, type ChildProcess, type ChildProcessByStdio } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import type { Readable } from "node:stream";
 import { workspaceProblem } from "../state-workspace";
@@ -62,12 +62,114 @@ export function runTerraform(
 /** A signal within this long of the first is the same interrupt, delivered twice (npm passes its copy on). */
 const REPEAT_AFTER_MS = 1000;
 
+/** The signals that stop an ops script: a terminal's Ctrl-C, a supervisor's stop, a closed terminal. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * How this process answers a stop signal, shared by every `runProcess`: the program it runs now,
+ * the first signal and when it came, and how many listen (`listen`).
+ *
+ * Interrupted, this process outlives the child, in this process's group: a terminal's Ctrl-C
+ * reaches terraform too, which stops on its first interrupt, saving its state and releasing its
+ * lock, and this one holds the output folder's lock (src/output-lock.ts) until it has, or a synth
+ * could replace the folder under it (review BR). So the first signal is not passed on (a second
+ * interrupt makes terraform exit at once, state and lock as they are), nor any in the second after
+ * it (npm passes its own copy of a Ctrl-C on: review BT). A signal later than that is passed on as
+ * an interrupt: the operator's second Ctrl-C (terraform stops at once), or a signal repeated to
+ * this script alone, as a supervisor's stop is (terraform then hears its first; review BS). Then
+ * exit 128 + the first signal. A signal while no program runs (the synth before terraform, between
+ * two terraform commands) ends this process then, and no program starts after it (review CY).
+ */
+const stops: {
+  running?: { readonly program: string; readonly child: ChildProcess };
+  first?: NodeJS.Signals;
+  firstAt: number;
+  listeners: number;
+} = { firstAt: 0, listeners: 0 };
+
+function onStop(signal: NodeJS.Signals): void {
+  if (!stops.first) {
+    stops.first = signal;
+    stops.firstAt = Date.now();
+    if (!stops.running) {
+      process.stderr.write(`\n${signal}: stopped before the next step\n`);
+      exitAfterOutput(128 + (osConstants.signals[signal] ?? 2));
+      return;
+    }
+    process.stderr.write(
+      `\n${signal}: waiting for ${stops.running.program} to stop (it saves its state and releases its lock); ` +
+        `a second one, a second or more later, stops it at once\n`,
+    );
+  } else if (stops.running && Date.now() - stops.firstAt >= REPEAT_AFTER_MS) {
+    process.stderr.write(`\n${signal} again: ${stops.running.program} told to stop\n`);
+    stops.running.child.kill("SIGINT");
+  }
+}
+
+function listen(): void {
+  if (stops.listeners++ === 0) for (const signal of STOP_SIGNALS) process.on(signal, onStop);
+}
+
+function stopListening(): void {
+  if (--stops.listeners === 0) for (const signal of STOP_SIGNALS) process.off(signal, onStop);
+}
+
+/** Whether a command holds stop signals answered (`answerStopSignals`). */
+let held = false;
+
+/**
+ * From now until the command ends (`releaseStopSignals`), stop signals are answered as
+ * `runProcess` answers them, also while no program runs: an ops script that holds the output
+ * folder's lock calls it before it takes the lock. Without it, a signal then ended the script at
+ * once, its synth left running on into the folder, and the lock left behind (review CY).
+ */
+export function answerStopSignals(): void {
+  if (held) return;
+  held = true;
+  listen();
+}
+
+/** Ends what `answerStopSignals` began (cliCommand, as its command ends; a test runs many in one process). */
+export function releaseStopSignals(): void {
+  if (!held) return;
+  held = false;
+  stopListening();
+}
+
+/**
+ * Ends this process with `code` once what it wrote to stdout and stderr has gone out: writes to a
+ * pipe are queued when its reader lags, and `process.exit` drops the queue (terraform's last
+ * lines, review CY).
+ */
+function exitAfterOutput(code: number): void {
+  let waiting = 2;
+  const done = () => {
+    if (--waiting === 0) process.exit(code);
+  };
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}
+
+/** A promise that never settles: this process is ending (`exitAfterOutput`). */
+const ending = () => new Promise<never>(() => undefined);
+
+/**
+ * Synthesis (spawnSync) ended by `signal`, a Ctrl-C to the group: this process stops as for the
+ * signal (which it may also have had), before anything else runs.
+ */
+export function stoppedBy(signal: NodeJS.Signals): Promise<never> {
+  onStop(signal);
+  return ending();
+}
+
 /**
  * Runs a program and collects its output (the exit code is 1 when it was killed by a signal);
  * rejects only when it cannot be started. With `timeoutMs`, a program still running then is
- * stopped (SIGTERM, and SIGKILL 5 s later) and fails, saying so on its stderr.
+ * stopped (SIGTERM, and SIGKILL 5 s later) and fails, saying so on its stderr. Stop signals are
+ * answered as `stops` says, from before the program starts: a signal between its start and the
+ * listener would end this process at once, leaving the program running on (CI saw it under load).
  */
-export function runProcess(
+export async function runProcess(
   program: string,
   args: readonly string[],
   options: {
@@ -77,38 +179,12 @@ export function runProcess(
     readonly timeoutMs?: number;
   } = {},
 ): Promise<TerraformResult> {
+  listen();
+  // A signal that came while this process was busy (a synth run with spawnSync) is answered
+  // first: its handler runs once the event loop turns, and no program starts after it.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (stops.first) return ending();
   return new Promise((resolve, reject) => {
-    // Interrupted, this process outlives the child, in this process's group: a terminal's Ctrl-C
-    // reaches terraform too, which stops on its first interrupt, saving its state and releasing
-    // its lock, and this one holds the output folder's lock (src/output-lock.ts) until it has, or a
-    // synth could replace the folder under it (review BR). So the first signal is not passed on (a
-    // second interrupt makes terraform exit at once, state and lock as they are), nor any in the
-    // second after it (npm passes its own copy of a Ctrl-C on: review BT). A signal later than that
-    // is passed on as an interrupt: the operator's second Ctrl-C (terraform stops at once), or a
-    // signal repeated to this script alone, as a supervisor's stop is (terraform then hears its
-    // first; review BS). Then exit 128 + the first signal.
-    let interrupted: NodeJS.Signals | undefined;
-    let firstAt = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (!interrupted) {
-        interrupted = signal;
-        firstAt = Date.now();
-        process.stderr.write(
-          `\n${signal}: waiting for ${program} to stop (it saves its state and releases its lock); ` +
-            `a second one, a second or more later, stops it at once\n`,
-        );
-      } else if (Date.now() - firstAt >= REPEAT_AFTER_MS) {
-        process.stderr.write(`\n${signal} again: ${program} told to stop\n`);
-        child.kill("SIGINT");
-      }
-    };
-    // Listening before the child exists: a signal between its start and the listener would end
-    // this process at once, leaving the child running on (it did, in CI, under load).
-    const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-    for (const signal of signals) process.on(signal, onSignal);
-    const stopListening = () => {
-      for (const signal of signals) process.off(signal, onSignal);
-    };
     let child: ChildProcessByStdio<null, Readable, Readable>;
     try {
       child = spawn(program, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
@@ -116,8 +192,17 @@ export function runProcess(
       stopListening();
       throw error;
     }
+    stops.running = { program, child };
     let timedOut = false;
     const timers: NodeJS.Timeout[] = [];
+    let done = false;
+    const ended = () => {
+      for (const timer of timers) clearTimeout(timer);
+      if (done) return;
+      done = true;
+      if (stops.running?.child === child) stops.running = undefined;
+      stopListening();
+    };
     if (options.timeoutMs !== undefined) {
       timers.push(
         setTimeout(() => {
@@ -138,14 +223,15 @@ export function runProcess(
       if (options.echo) process.stderr.write(chunk);
     });
     child.on("error", (error) => {
-      for (const timer of timers) clearTimeout(timer);
-      stopListening();
+      ended();
       reject(error);
     });
     child.on("close", (code) => {
-      for (const timer of timers) clearTimeout(timer);
-      stopListening();
-      if (interrupted) process.exit(128 + (osConstants.signals[interrupted] ?? 2));
+      ended();
+      if (stops.first) {
+        exitAfterOutput(128 + (osConstants.signals[stops.first] ?? 2));
+        return;
+      }
       if (timedOut) {
         stderr += `${program} ${args.join(" ")}: timed out, no answer within ${options.timeoutMs! / 1000} s, stopped\n`;
         resolve({ status: code || 1, stdout, stderr });

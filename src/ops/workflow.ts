@@ -6,7 +6,14 @@ import { parseAddress, parsePlanDocument, type PlanDocument, type SynthesizedSta
 import { listEnvironmentFolders } from "../config/load";
 import { entryCommand, PROJECT_ROOT } from "../project-root";
 import { isFileSystemError, readableStack } from "../readable-stack";
-import { OpsError, runTerraform, type TerraformResult } from "./terraform";
+import {
+  answerStopSignals,
+  OpsError,
+  releaseStopSignals,
+  runTerraform,
+  stoppedBy,
+  type TerraformResult,
+} from "./terraform";
 import { LOCK_HOLDER_VARIABLE, takeOutputLock } from "../output-lock";
 
 // What `npm run plan` and `npm run drift` share: read the command line, check the stack name,
@@ -53,6 +60,13 @@ export function selectionFor(name: string, environmentsDir: string): string | un
   );
 }
 
+/** The synth was ended by a signal (a Ctrl-C to the terminal's process group). */
+class SynthesisStopped extends OpsError {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`synthesis stopped by ${signal}`);
+  }
+}
+
 function synthesize(selection: string | undefined, outdir: string): void {
   const env: NodeJS.ProcessEnv = { ...process.env, CDKTF_OUTDIR: outdir, [LOCK_HOLDER_VARIABLE]: String(process.pid) };
   if (selection) env.ENVIRONMENTS = selection;
@@ -62,6 +76,8 @@ function synthesize(selection: string | undefined, outdir: string): void {
     env,
     encoding: "utf8",
   });
+  // a Ctrl-C reaches the synth too (this process's group): stopped, not failed
+  if (run.signal) throw new SynthesisStopped(run.signal);
   if (run.status !== 0) throw new OpsError(`synthesis failed:\n${(run.stderr || run.stdout).trim()}`);
   // to standard error: a command's standard output is its report (drift's goes into an issue, fenced)
   process.stderr.write(run.stdout);
@@ -185,6 +201,9 @@ const LOCKED_TO_ANOTHER_VERSION = /does\s+not\s+match\s+configured\s+version\s+c
 export async function prepareStack(name: string, options: { synth: boolean }): Promise<PreparedStack> {
   // Held until this process ends: no synth replaces the output folder while terraform runs in it
   // (the synth below is this process's own). Not for a reader of the stack alone (wait-rollout).
+  // A stop signal from here on ends this process only once nothing it started runs, and then
+  // starts nothing more (src/ops/terraform.ts): the lock goes as it exits.
+  answerStopSignals();
   try {
     takeOutputLock(
       locations().outdir,
@@ -193,7 +212,13 @@ export async function prepareStack(name: string, options: { synth: boolean }): P
   } catch (error) {
     throw new OpsError((error as Error).message);
   }
-  const stack = synthesizedStack(name, options);
+  let stack: PreparedStack;
+  try {
+    stack = synthesizedStack(name, options);
+  } catch (error) {
+    if (error instanceof SynthesisStopped) return stoppedBy(error.signal);
+    throw error;
+  }
   let init = await runTerraform("init", [], { cwd: stack.dir });
   if (init.status !== 0 && LOCKED_TO_ANOTHER_VERSION.test(init.stderr)) {
     process.stderr.write(
@@ -321,6 +346,8 @@ export async function cliCommand(
         : `${tool.name}: ${readableStack(error)}`,
     );
     return 1;
+  } finally {
+    releaseStopSignals();
   }
 }
 
