@@ -10,9 +10,13 @@ import { tempDir } from "./helpers";
 const REGISTER = path.join(__dirname, "unit-runner", "register.js");
 const LOCK_MODULE = path.join(__dirname, "..", "src", "output-lock.ts");
 
-/** Runs takeOutputLock(outdir) in a node process of its own, which then prints whether the file is its and exits. */
-function takeInChild(outdir: string): { status: number | null; stdout: string; stderr: string } {
+/**
+ * Runs takeOutputLock(outdir) in a node process of its own, which then prints whether the file is
+ * its and exits; `before`: code run first (before the lock module loads).
+ */
+function takeInChild(outdir: string, before = ""): { status: number | null; stdout: string; stderr: string } {
   const script =
+    before +
     `const lock = require(${JSON.stringify(LOCK_MODULE)}); const fs = require("node:fs");` +
     `lock.takeOutputLock(${JSON.stringify(outdir)}, "npm run plan for dev");` +
     `console.log(fs.readFileSync(lock.outputLockFile(${JSON.stringify(outdir)}), "utf8").trim() === process.pid + " npm run plan for dev");`;
@@ -114,4 +118,10 @@ test("two runs taking the lock at once, over and over, some leaving it behind as
   expect(emptyReads).toBe(0);
   // nothing of theirs left beside the folder but the lock itself
   expect(fs.readdirSync(dir).filter((name) => name !== "cdktf.out.lock")).toEqual([]);
+});
+
+test("on a filesystem without hard links (FAT, exFAT, some network mounts) the lock is taken by an exclusive create, as before the link (review DA)", () => {
+  const noLinks = `require("node:fs").linkSync = () => { throw Object.assign(new Error("EPERM: operation not permitted, link"), { code: "EPERM" }); };`;
+  expect(takeInChild(outdir, noLinks)).toMatchObject({ status: 0, stdout: "true" });
+  expect(fs.readdirSync(dir)).toEqual([]); // given back, and nothing left beside it
 });

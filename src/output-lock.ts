@@ -69,7 +69,7 @@ export function takeOutputLock(outdir: string, what: string): void {
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        fs.linkSync(mine, file);
+        placeLock(mine, file, content);
         break;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
@@ -93,6 +93,23 @@ export function takeOutputLock(outdir: string, what: string): void {
   });
 }
 
+/** What a filesystem that has no hard links (FAT, exFAT, some network and FUSE mounts) answers a link with. */
+const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV"]);
+
+/**
+ * Puts `content` (written in `mine`) at `file`, failing with EEXIST when `file` exists: a hard
+ * link, or where the filesystem has none, an exclusive create written at once (a reader may then
+ * find it empty for a moment, as before review CY; review DA).
+ */
+function placeLock(mine: string, file: string, content: string): void {
+  try {
+    fs.linkSync(mine, file);
+  } catch (error) {
+    if (!NO_HARD_LINKS.has((error as NodeJS.ErrnoException).code ?? "")) throw error;
+    fs.writeFileSync(file, content, { flag: "wx" });
+  }
+}
+
 /**
  * Removes lock `file` left by a run that no longer runs, whose text was `found`: renamed aside
  * first, and put back when what was renamed is another run's lock taken meanwhile.
@@ -106,9 +123,10 @@ function setAside(file: string, found: string): void {
     throw error;
   }
   try {
-    if (readOrUndefined(aside) === found) return;
+    const moved = readOrUndefined(aside);
+    if (moved === found) return;
     try {
-      fs.linkSync(aside, file); // a live run's: back where it was
+      placeLock(aside, file, moved ?? ""); // a live run's: back where it was
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }

@@ -221,12 +221,15 @@ describe("the scripts as npm runs them (child processes through scripts/run.js, 
     expect(seen.stderr).toContain("SIGTERM: stopped before the next step");
   });
 
-  test("Ctrl-C while terraform prints more than a pipe holds, to a reader that lags (a slow `| tee`): every line of it reaches the reader before the script exits 130 (review CY)", async () => {
+  /**
+   * `npm run plan -- dev --no-synth` with its stdout read by `readerCommand` (bash), and a
+   * stand-in terraform whose plan, interrupted, prints 300 KB and a last line and exits; returned
+   * once that plan runs.
+   */
+  const loudPlan = async (readerCommand: string) => {
     const bin = path.join(work, "loud-bin");
     const marks = path.join(work, "marks");
-    const received = path.join(work, "received");
     fs.mkdirSync(bin);
-    // init passes; plan, interrupted, prints 300 KB and a last line, and exits
     fs.writeFileSync(
       path.join(bin, "terraform"),
       // (waiting in `wait`, which a trapped signal ends at once: a loop of `sleep` could take it
@@ -234,8 +237,7 @@ describe("the scripts as npm runs them (child processes through scripts/run.js, 
       `#!/bin/bash\n[ "$1" = init ] && exit 0\ntrap 'kill $waiter 2>/dev/null; head -c 300000 /dev/zero | tr "\\0" x; echo; echo "the last line"; exit 1' INT\nsleep 1000 >/dev/null 2>&1 & waiter=$!\necho started >> "${marks}"\nwait $waiter\n`,
       { mode: 0o755 },
     );
-    // the reader: reads nothing until 2 s after it starts, then all of it
-    const reader = spawn("bash", ["-c", `sleep 2; cat > "${received}"`], { stdio: ["pipe", "ignore", "inherit"] });
+    const reader = spawn("bash", ["--norc", "-c", readerCommand], { stdio: ["pipe", "ignore", "inherit"] });
     const readerDone = new Promise((resolve) => reader.on("close", resolve));
     const child = spawn(...entryCommand("scripts/plan.ts", ["dev", "--no-synth"]), {
       cwd: ROOT,
@@ -246,7 +248,20 @@ describe("the scripts as npm runs them (child processes through scripts/run.js, 
     reader.stdin!.destroy(); // the script's is the reader's only writer
     const { seen, exited } = watch(child);
     await marked(marks, "started", seen);
+    return { child, seen, exited, reader, readerDone };
+  };
+
+  test("Ctrl-C while terraform prints more than a pipe holds, to a reader that lags (a slow `| tee`): every line of it reaches the reader before the script exits 130 (review CY)", async () => {
+    const received = path.join(work, "received");
+    const go = path.join(work, "go");
+    // the reader reads nothing until the test says so, then all of it
+    const { child, seen, exited, readerDone } = await loudPlan(
+      `until [ -e "${go}" ]; do sleep 0.1; done; cat > "${received}"`,
+    );
     process.kill(-child.pid!, "SIGINT");
+    await sleep(1500); // terraform has printed and ended; the script holds what it could not write yet
+    expect(child.exitCode).toBe(null);
+    fs.writeFileSync(go, "");
     expect(await exited).toBe(130);
     await readerDone;
     const stdout = read(received);
@@ -257,6 +272,20 @@ describe("the scripts as npm runs them (child processes through scripts/run.js, 
       stderr: expect.stringContaining("SIGINT: waiting for terraform to stop"),
     });
     expect(stdout.slice(stdout.indexOf("x"), -"\nthe last line\n".length)).toBe("x".repeat(300_000));
+  });
+
+  test("...and to a reader that never reads (a `| less` left open): a second signal, a second or more later, ends the script at once, letting go of the lock (review DA)", async () => {
+    const { child, exited, reader } = await loudPlan("sleep 60");
+    try {
+      process.kill(-child.pid!, "SIGINT");
+      await sleep(1500);
+      expect(child.exitCode).toBe(null); // still writing out terraform's last lines
+      process.kill(child.pid!, "SIGTERM");
+      expect(await Promise.race([exited, sleep(10_000).then(() => "still running")])).toBe(130);
+      expect(fs.existsSync(outputLockFile(outdir))).toBe(false);
+    } finally {
+      reader.kill();
+    }
   });
 
   test("npm run drift exits 2 on drift and npm run plan exits 3 on a blocked plan, each with its report", () => {
@@ -685,6 +714,22 @@ describe("npm run plan (stub terraform)", () => {
     ]);
     expect(stub.calls().every((c) => c.cwd === stackDir("dev"))).toBe(true);
   });
+});
+
+test("a synth that dies of itself (the kernel's out-of-memory kill, SIGKILL) is a failed synthesis, with what it said, not a stop (review DA)", async () => {
+  const dies = path.join(work, "dies.js");
+  // only the synth has the lock holder's variable
+  fs.writeFileSync(
+    dies,
+    `if (process.env.CLASSIC_SERVERS_OUTPUT_LOCK_HOLDER) { require("node:fs").writeSync(2, "FATAL ERROR: Reached heap limit\\n"); process.kill(process.pid, "SIGKILL"); }\n`,
+  );
+  const result = await runInProcess(() => cliCommand(PLAN_TOOL, planCommand, ["dev", "--quiet"]), {
+    ...stubEnvironment({}),
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${dies}`.trim(),
+  });
+  expect(result.status).toBe(1);
+  expect(result.stderr).toBe("plan: synthesis failed (ended by SIGKILL):\nFATAL ERROR: Reached heap limit\n");
+  expect(stub.calls()).toEqual([]);
 });
 
 // End to end with the real terraform and AWS provider: needs `terraform init` to download

@@ -63,7 +63,7 @@ export function runTerraform(
 const REPEAT_AFTER_MS = 1000;
 
 /** The signals that stop an ops script: a terminal's Ctrl-C, a supervisor's stop, a closed terminal. */
-const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /**
  * How this process answers a stop signal, shared by every `runProcess`: the program it runs now,
@@ -85,6 +85,8 @@ const stops: {
   first?: NodeJS.Signals;
   firstAt: number;
   listeners: number;
+  /** The exit code once this process is ending, waiting for its output to be written (`exitAfterOutput`). */
+  exiting?: number;
 } = { firstAt: 0, listeners: 0 };
 
 function onStop(signal: NodeJS.Signals): void {
@@ -100,9 +102,15 @@ function onStop(signal: NodeJS.Signals): void {
       `\n${signal}: waiting for ${stops.running.program} to stop (it saves its state and releases its lock); ` +
         `a second one, a second or more later, stops it at once\n`,
     );
-  } else if (stops.running && Date.now() - stops.firstAt >= REPEAT_AFTER_MS) {
-    process.stderr.write(`\n${signal} again: ${stops.running.program} told to stop\n`);
-    stops.running.child.kill("SIGINT");
+  } else if (Date.now() - stops.firstAt >= REPEAT_AFTER_MS) {
+    if (stops.running) {
+      process.stderr.write(`\n${signal} again: ${stops.running.program} told to stop\n`);
+      stops.running.child.kill("SIGINT");
+    } else if (stops.exiting !== undefined) {
+      // still writing out to a reader that does not read (a `| less` left open): the operator's
+      // second signal ends it now, as the first one's message says (review DA)
+      process.exit(stops.exiting);
+    }
   }
 }
 
@@ -142,6 +150,7 @@ export function releaseStopSignals(): void {
  * lines, review CY).
  */
 function exitAfterOutput(code: number): void {
+  stops.exiting = code;
   let waiting = 2;
   const done = () => {
     if (--waiting === 0) process.exit(code);
@@ -181,8 +190,10 @@ export async function runProcess(
 ): Promise<TerraformResult> {
   listen();
   // A signal that came while this process was busy (a synth run with spawnSync) is answered
-  // first: its handler runs once the event loop turns, and no program starts after it.
-  await new Promise((resolve) => setImmediate(resolve));
+  // first, and no program starts after it: its handler runs once the event loop has polled for
+  // events, which takes two turns when this code runs in a turn whose poll is already over (after
+  // the launcher built a bundle, say; the first turn alone let terraform init start).
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
   if (stops.first) return ending();
   return new Promise((resolve, reject) => {
     let child: ChildProcessByStdio<null, Readable, Readable>;

@@ -9,6 +9,7 @@ import { isFileSystemError, readableStack } from "../readable-stack";
 import {
   answerStopSignals,
   OpsError,
+  STOP_SIGNALS,
   releaseStopSignals,
   runTerraform,
   stoppedBy,
@@ -76,9 +77,14 @@ function synthesize(selection: string | undefined, outdir: string): void {
     env,
     encoding: "utf8",
   });
-  // a Ctrl-C reaches the synth too (this process's group): stopped, not failed
-  if (run.signal) throw new SynthesisStopped(run.signal);
-  if (run.status !== 0) throw new OpsError(`synthesis failed:\n${(run.stderr || run.stdout).trim()}`);
+  // a Ctrl-C reaches the synth too (this process's group): stopped, not failed. Not another
+  // signal (out of memory is SIGABRT, the OOM killer's SIGKILL), nor spawnSync's own kill of a
+  // synth past its output limit (run.error): those are failures, with what the synth said (review DA).
+  if (run.signal && STOP_SIGNALS.includes(run.signal) && !run.error) throw new SynthesisStopped(run.signal);
+  if (run.status !== 0) {
+    const how = run.error ? ` (${run.error.message})` : run.signal ? ` (ended by ${run.signal})` : "";
+    throw new OpsError(`synthesis failed${how}:\n${(run.stderr || run.stdout).trim()}`);
+  }
   // to standard error: a command's standard output is its report (drift's goes into an issue, fenced)
   process.stderr.write(run.stdout);
 }
