@@ -85,9 +85,14 @@ const stops: {
   first?: NodeJS.Signals;
   firstAt: number;
   listeners: number;
-  /** The exit code once this process is ending, waiting for its output to be written (`exitAfterOutput`). */
-  exiting?: number;
-} = { firstAt: 0, listeners: 0 };
+  /** A command holds the listeners for its whole run (`answerStopSignals`). */
+  held: boolean;
+  /** This process is ending, waiting for its output to be written (`exitAfterOutput`). */
+  exiting: boolean;
+} = { firstAt: 0, listeners: 0, held: false, exiting: false };
+
+/** The exit code of a process stopped by `signal`: 128 + its number. */
+const stoppedCode = (signal: NodeJS.Signals) => 128 + (osConstants.signals[signal] ?? 2);
 
 function onStop(signal: NodeJS.Signals): void {
   if (!stops.first) {
@@ -95,7 +100,7 @@ function onStop(signal: NodeJS.Signals): void {
     stops.firstAt = Date.now();
     if (!stops.running) {
       process.stderr.write(`\n${signal}: stopped before the next step\n`);
-      exitAfterOutput(128 + (osConstants.signals[signal] ?? 2));
+      exitAfterOutput();
       return;
     }
     process.stderr.write(
@@ -106,10 +111,10 @@ function onStop(signal: NodeJS.Signals): void {
     if (stops.running) {
       process.stderr.write(`\n${signal} again: ${stops.running.program} told to stop\n`);
       stops.running.child.kill("SIGINT");
-    } else if (stops.exiting !== undefined) {
+    } else if (stops.exiting) {
       // still writing out to a reader that does not read (a `| less` left open): the operator's
       // second signal ends it now, as the first one's message says (review DA)
-      process.exit(stops.exiting);
+      process.exit(stoppedCode(stops.first));
     }
   }
 }
@@ -122,9 +127,6 @@ function stopListening(): void {
   if (--stops.listeners === 0) for (const signal of STOP_SIGNALS) process.off(signal, onStop);
 }
 
-/** Whether a command holds stop signals answered (`answerStopSignals`). */
-let held = false;
-
 /**
  * From now until the command ends (`releaseStopSignals`), stop signals are answered as
  * `runProcess` answers them, also while no program runs: an ops script that holds the output
@@ -132,28 +134,28 @@ let held = false;
  * once, its synth left running on into the folder, and the lock left behind (review CY).
  */
 export function answerStopSignals(): void {
-  if (held) return;
-  held = true;
+  if (stops.held) return;
+  stops.held = true;
   listen();
 }
 
 /** Ends what `answerStopSignals` began (cliCommand, as its command ends; a test runs many in one process). */
 export function releaseStopSignals(): void {
-  if (!held) return;
-  held = false;
+  if (!stops.held) return;
+  stops.held = false;
   stopListening();
 }
 
 /**
- * Ends this process with `code` once what it wrote to stdout and stderr has gone out: writes to a
- * pipe are queued when its reader lags, and `process.exit` drops the queue (terraform's last
- * lines, review CY).
+ * Ends this process, stopped by the first signal (`stoppedCode`), once what it wrote to stdout and
+ * stderr has gone out: writes to a pipe are queued when its reader lags, and `process.exit` drops
+ * the queue (terraform's last lines, review CY).
  */
-function exitAfterOutput(code: number): void {
-  stops.exiting = code;
+function exitAfterOutput(): void {
+  stops.exiting = true;
   let waiting = 2;
   const done = () => {
-    if (--waiting === 0) process.exit(code);
+    if (--waiting === 0) process.exit(stoppedCode(stops.first!));
   };
   process.stdout.write("", done);
   process.stderr.write("", done);
@@ -240,7 +242,7 @@ export async function runProcess(
     child.on("close", (code) => {
       ended();
       if (stops.first) {
-        exitAfterOutput(128 + (osConstants.signals[stops.first] ?? 2));
+        exitAfterOutput();
         return;
       }
       if (timedOut) {
