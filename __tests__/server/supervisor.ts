@@ -232,7 +232,10 @@ export class Unit {
     this.child?.kill(signal);
   }
 
-  /** Kills everything of this unit now, without hooks (the test bed's teardown). */
+  /**
+   * Kills everything of this unit now, without hooks (the test bed's teardown); a start under way
+   * starts nothing more.
+   */
   async destroy(): Promise<void> {
     this.closed = true;
     clearTimeout(this.restartTimer);
@@ -251,6 +254,8 @@ export class Unit {
 
   private async runHooks(lines: readonly string[], env: Record<string, string> = {}): Promise<boolean> {
     for (const line of lines) {
+      // torn down (meanwhile): nothing more is started, or it would outlive the bed
+      if (this.closed) return false;
       const log = fs.openSync(this.context.logFile, "a");
       try {
         if ((await runHook(line, { ...this.context.hookEnv, ...env }, log, this.hooks)) !== 0) return false;
@@ -268,6 +273,9 @@ export class Unit {
       await this.runHooks(this.unit.stopPost, { SERVICE_RESULT: "exit-code" });
       return this.failed();
     }
+    // Torn down while the hooks ran (also as the last one ended, its exit seen only after the
+    // teardown): the process would outlive the bed, its folder removed.
+    if (this.closed) return false;
     this.spawnProcess();
     // As systemd: ExecStartPost runs to its end even when the main process exits meanwhile (it is
     // a control process, bounded only by TimeoutStartSec), with the main process's pid in
