@@ -640,16 +640,25 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
     STEP_TIMEOUT_MS,
   );
 
-  // A process must answer its health check within startTimeoutSeconds (2 s here, 60 s in production).
-  const unhealthy = bedScenario(() => TestBed.serving(2, { rotation: { startTimeoutSeconds: 2 } }));
+  // A process must answer its health check within startTimeoutSeconds (60 s in production). Here
+  // 6 s, set once the bed serves, for the broken release and the rollback after it: the first
+  // deploy keeps TEST_ROTATION's 30 s (with 2 s for the whole bed, a good release that took over
+  // 2 s to start on a loaded machine failed the bed's first deploy).
+  const unhealthy = bedScenario(() => TestBed.serving(2));
   test.concurrent(
     "a version that starts but fails its health check is rolled back automatically, unseen by clients",
     unhealthy(async (bed) => {
+      bed.setRotation({ startTimeoutSeconds: 6 });
       // It listens and would answer requests, but it is never let into rotation.
       const seen = await deployBroken(bed, "1.3.0-unhealthy", (source) =>
         source.replace('send(res, 200, { status: "ok"', 'send(res, 500, { status: "broken"'),
       );
       expect(seen.byVersion.get("1.3.0-unhealthy") ?? 0).toBe(0);
+      // held out by the start's own limit (the shorter one set above), not by its process's exit
+      const appLogs = bed.host.appPorts.map((port) => path.join(bed.host.paths.appLogDir, `${port}.log`));
+      expect(appLogs.map((log) => fs.readFileSync(log, "utf8")).join("")).toMatch(
+        /rotation: port \d+: not healthy within 6s/,
+      );
     }),
     STEP_TIMEOUT_MS,
   );

@@ -428,7 +428,11 @@ export interface DeployRun {
 }
 
 export class TestBed {
-  public readonly host: AppHost;
+  /** The server's settings its files were rendered from (`setRotation` changes its timings). */
+  get host(): AppHost {
+    return this.currentHost;
+  }
+  private currentHost: AppHost;
   public readonly nginxPort: number;
   private readonly units = new Map<number, Unit>();
   private nginx?: ChildProcess;
@@ -442,7 +446,7 @@ export class TestBed {
     private readonly controlPort: number,
     private readonly options: TestBedOptions,
   ) {
-    this.host = host;
+    this.currentHost = host;
     this.nginxPort = host.listenPort;
   }
 
@@ -504,6 +508,26 @@ export class TestBed {
     } catch (error) {
       await bed.stop();
       throw error;
+    }
+  }
+
+  /**
+   * Rotation timings from now on: the deploy and rotation scripts written again with them, as a
+   * boot script with other timings would write them. Each is put in place whole (renamed over the
+   * old), so that a run under way reads on from the file it started with.
+   */
+  setRotation(rotation: Partial<Rotation>): void {
+    this.currentHost = {
+      ...this.currentHost,
+      rotation: { ...TEST_ROTATION, ...this.currentHost.rotation, ...rotation },
+    };
+    for (const [name, text] of [
+      [DEPLOY_SCRIPT, deployScript(this.host)],
+      [ROTATION_SCRIPT, rotationScript(this.host)],
+    ]) {
+      const file = path.join(this.host.paths.appRoot, name);
+      fs.writeFileSync(`${file}.new`, text, { mode: 0o755 });
+      fs.renameSync(`${file}.new`, file);
     }
   }
 
