@@ -37,6 +37,8 @@ const INTEGRATION = [
   "<rootDir>/__tests__/bench-probe.test.ts",
   "<rootDir>/__tests__/unit-runner.test.ts",
   "<rootDir>/__tests__/cpu-time.test.ts",
+  // jests of the integration project's configuration, stopped while a test runs
+  "<rootDir>/__tests__/worker-exit.test.ts",
   // the launch hook and the boot script's traps, run in bash against stand-in aws, curl and sleep
   "<rootDir>/__tests__/userdata/launch-hook.test.ts",
 ];

@@ -12,10 +12,44 @@
 // source of the same length), so a cache is keyed by the file, its length and, for the project's
 // own files (which a test could rewrite in place), a hash of the source; installed packages do not
 // change during a run, and hashing their megabytes for every test file would cost what it saves.
+//
+// It also gives the test files a way to stop what they started when their worker process ends
+// (`onWorkerExit`, __tests__/worker-exit.ts). A test file's `process` is jest's copy, whose 'exit'
+// listeners never run, and a worker ended by a signal (a Ctrl-C reaches every process of the
+// terminal's group; jest sends SIGTERM to a worker it replaces or stops) or left behind by its
+// parent (a SIGTERM to jest alone) ran no listener at all: nginx, app processes and database
+// servers outlived the run (review DB). Here the worker exits through process.exit on those, and
+// its 'exit' runs each hook the test files registered.
 const { createHash } = require("node:crypto");
+const os = require("node:os");
 const path = require("node:path");
 const vm = require("node:vm");
 const Runtime = require("jest-runtime").default;
+
+/** The hooks the test files of this process registered, run as it exits. */
+const exitHooks = new Set();
+const WORKER_EXIT = Symbol.for("classic-servers.onWorkerExit");
+
+/** Once per process: exit hooks, and an exit through process.exit on a signal or the parent's end. */
+function installWorkerExit() {
+  if (process[WORKER_EXIT]) return;
+  process[WORKER_EXIT] = true;
+  process.on("exit", () => {
+    for (const hook of [...exitHooks]) {
+      try {
+        hook();
+      } catch (error) {
+        process.stderr.write(`a test's exit hook failed: ${error?.stack ?? error}\n`);
+      }
+    }
+  });
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    process.once(signal, () => process.exit(128 + os.constants.signals[signal]));
+  }
+  // A worker whose jest is gone (its IPC channel closed). Polled: a 'disconnect' listener would
+  // hold the channel open, and jest would have to kill every worker at the end of each run.
+  if (process.connected) setInterval(() => process.connected || process.exit(0), 500).unref();
+}
 
 /** Code caches by file, source length and, outside node_modules, the source's hash. */
 const codeCaches = new Map();
@@ -29,6 +63,12 @@ function cacheKey(filename, source) {
 class CodeCachingRuntime extends Runtime {
   constructor(...args) {
     super(...args);
+    installWorkerExit();
+    // jest-runtime's arguments: (config, environment, ...); the test file's global gets the registry
+    args[1].global[WORKER_EXIT] = (hook) => {
+      exitHooks.add(hook);
+      return () => exitHooks.delete(hook);
+    };
     const compiled = [];
     this.compiledThisFile = compiled;
     // jest-runtime 30 compiles modules in its ModuleExecutor (vm.compileFunction, no cache).

@@ -7,6 +7,7 @@ import { BLOCKED_EXIT_CODE } from "../../src/ops/plan-review";
 import { environmentFolders, Synthesized, tempDir } from "../helpers";
 import { runInProcess } from "../cli";
 import { shippedOutdir } from "../shipped";
+import { onWorkerExit } from "../worker-exit";
 import { create, destroy, planDocument, unchanged, update } from "./plan-fixtures";
 import { installStubTerraform, type StubCall } from "./stub-terraform";
 import { DRIFT_TOOL, driftCommand } from "../../src/ops/drift-command";
@@ -36,7 +37,32 @@ beforeEach(() => {
   fs.cpSync(synthesized, outdir, { recursive: true });
   stub = installStubTerraform(work);
 });
-afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
+/**
+ * The process groups the signal drills start (`detached`: a terminal's command has a group of its
+ * own, which a Ctrl-C at jest's terminal does not reach either). Killed after each test, so that a
+ * failed one leaves no script or stand-in terraform running (review DB).
+ */
+const groups = new Set<number>();
+function ownGroup(child: ChildProcess): ChildProcess {
+  if (child.pid) groups.add(child.pid);
+  return child;
+}
+function killGroups(): void {
+  for (const pid of groups) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // ended with its test
+    }
+  }
+  groups.clear();
+}
+const offExit = onWorkerExit(killGroups);
+afterAll(() => offExit());
+afterEach(() => {
+  killGroups();
+  fs.rmSync(work, { recursive: true, force: true });
+});
 
 interface StubAnswers {
   /** What `terraform show -json` prints. */
@@ -145,12 +171,14 @@ describe("the scripts as npm runs them (child processes through scripts/run.js, 
         `#!/bin/bash\ntrap 'echo interrupted >> "${marks}"; sleep 1.5; echo stopped >> "${marks}"; exit 1' INT\ntrap 'echo terminated >> "${marks}"' TERM\necho started >> "${marks}"\nwhile :; do sleep 0.05; done\n`,
         { mode: 0o755 },
       );
-      const child = spawn(...entryCommand("scripts/plan.ts", ["dev", "--no-synth", "--quiet"]), {
-        cwd: ROOT,
-        env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, CDKTF_OUTDIR: outdir },
-        detached: true, // a process group of its own, as a terminal gives a command
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const child = ownGroup(
+        spawn(...entryCommand("scripts/plan.ts", ["dev", "--no-synth", "--quiet"]), {
+          cwd: ROOT,
+          env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, CDKTF_OUTDIR: outdir },
+          detached: true, // a process group of its own, as a terminal gives a command
+          stdio: ["ignore", "pipe", "pipe"],
+        }),
+      );
       const { seen, exited } = watch(child);
       await marked(marks, "started", seen);
       expect(read(outputLockFile(outdir))).toContain(`${child.pid} npm run plan for dev`);
@@ -194,17 +222,19 @@ describe("the scripts as npm runs them (child processes through scripts/run.js, 
       slow,
       `if (process.env.CLASSIC_SERVERS_OUTPUT_LOCK_HOLDER) { const fs = require("node:fs"); fs.appendFileSync(${JSON.stringify(marks)}, "synth\\n"); for (let i = 0; i < 1200 && !fs.existsSync(${JSON.stringify(go)}); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50); }\n`,
     );
-    const child = spawn(...entryCommand("scripts/plan.ts", ["dev", "--quiet"]), {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        PATH: `${bin}${path.delimiter}${process.env.PATH}`,
-        CDKTF_OUTDIR: ownOut,
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${slow}`.trim(),
-      },
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = ownGroup(
+      spawn(...entryCommand("scripts/plan.ts", ["dev", "--quiet"]), {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          PATH: `${bin}${path.delimiter}${process.env.PATH}`,
+          CDKTF_OUTDIR: ownOut,
+          NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${slow}`.trim(),
+        },
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
     child.stdout!.resume();
     const { seen, exited } = watch(child);
     await marked(marks, "synth", seen);
@@ -239,12 +269,14 @@ describe("the scripts as npm runs them (child processes through scripts/run.js, 
     );
     const reader = spawn("bash", ["--norc", "-c", readerCommand], { stdio: ["pipe", "ignore", "inherit"] });
     const readerDone = new Promise((resolve) => reader.on("close", resolve));
-    const child = spawn(...entryCommand("scripts/plan.ts", ["dev", "--no-synth"]), {
-      cwd: ROOT,
-      env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, CDKTF_OUTDIR: outdir },
-      detached: true,
-      stdio: ["ignore", reader.stdin!, "pipe"],
-    });
+    const child = ownGroup(
+      spawn(...entryCommand("scripts/plan.ts", ["dev", "--no-synth"]), {
+        cwd: ROOT,
+        env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, CDKTF_OUTDIR: outdir },
+        detached: true,
+        stdio: ["ignore", reader.stdin!, "pipe"],
+      }),
+    );
     reader.stdin!.destroy(); // the script's is the reader's only writer
     const { seen, exited } = watch(child);
     await marked(marks, "started", seen);

@@ -7,9 +7,10 @@ import * as zlib from "node:zlib";
 import { certificates, opensslMissing, type Certificates } from "./certificates";
 import { call, DatabaseBed, DRILL_INSTANCE_ID } from "./database-bed";
 import type { Reply } from "./load";
-import { engineMissing, type DrillEngine } from "./databases";
+import { isRunning } from "../../src/output-lock";
+import { engineMissing, RealDatabase, type DrillEngine } from "./databases";
 import { readEnvironmentFile } from "./supervisor";
-import { nginxMissing, run, STEP_TIMEOUT_MS } from "./testbed";
+import { nginxMissing, PORT_CLAIMS, run, STEP_TIMEOUT_MS } from "./testbed";
 import { waitUntil } from "../wait-until";
 
 /**
@@ -676,6 +677,32 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
         );
         expect(after).toEqual(pids);
       }),
+    STEP_TIMEOUT_MS,
+  );
+
+  test(
+    "a database server that a signal ended is still stopped at once: its folder removed, its port given back (review DB)",
+    async () => {
+      const db = await RealDatabase.start("mariadb", (port) => ({
+        engine: "mariadb",
+        serverPackage: "(Debian's, in the test)",
+        port,
+        name: "app",
+        username: "app",
+        backupBucketParameter: "/testbed/db/backups",
+        backupPrefix: "db/",
+        backupSchedule: "*-*-* 18:00:00 UTC",
+      }));
+      // as the OOM killer ends it: its exit code stays null, and the stop once waited for an 'exit' already gone
+      const pid = Number(fs.readFileSync(path.join(db.dir, "mysqld.pid"), "utf8"));
+      process.kill(pid, "SIGKILL");
+      // gone, and reaped by this worker: its 'exit' has been emitted
+      await waitUntil("the server has ended", () => !isRunning(pid), 10_000);
+      const stopped = await Promise.race([db.stop().then(() => "stopped"), sleep(10_000).then(() => "still waiting")]);
+      expect(stopped).toBe("stopped");
+      expect(fs.existsSync(db.dir)).toBe(false);
+      expect(fs.existsSync(path.join(PORT_CLAIMS, String(db.port)))).toBe(false);
+    },
     STEP_TIMEOUT_MS,
   );
 });

@@ -6,7 +6,8 @@ import { PROJECT_ROOT } from "../../src/project-root";
 import type { LocalDatabase } from "../../src/userdata/app-host";
 import { mariadbAppCnf, PG_APP_CONF, postgresAppConf, postgresHba } from "../../src/userdata/local-database";
 import type { ServerCertificate } from "./certificates";
-import { freePort, publishStaged, run } from "./testbed";
+import { onWorkerExit } from "../worker-exit";
+import { freePort, publishStaged, releasePorts, run } from "./testbed";
 
 /**
  * Real PostgreSQL and MariaDB servers for the integration tests, from Debian's packages, each on
@@ -73,7 +74,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** One database server the test owns. */
 export class RealDatabase {
   private server?: ChildProcess;
-  private readonly onExit = () => this.server?.kill("SIGKILL");
+  /** Resolves once the server process has ended (by its own exit or a signal). */
+  private serverEnded?: Promise<void>;
+  private ended = false;
+  /**
+   * Takes back the hook that stops the server and removes its folder if the worker exits first
+   * (`onWorkerExit`: a Ctrl-C, jest's SIGTERM; mariadbd ignores the SIGINT a Ctrl-C sends it).
+   */
+  private offExit?: () => void;
 
   private constructor(
     public readonly engine: DrillEngine,
@@ -215,7 +223,11 @@ export class RealDatabase {
 
   /** Starts the server and waits until it accepts connections. */
   async startServer(): Promise<void> {
-    process.on("exit", this.onExit);
+    this.offExit ??= onWorkerExit(() => {
+      this.server?.kill("SIGKILL");
+      fs.rmSync(this.dir, { recursive: true, force: true });
+      releasePorts([this.port]);
+    });
     const log = fs.openSync(path.join(this.dir, "server.log"), "a");
     const [command, args]: [string, string[]] =
       this.engine === "postgres"
@@ -241,7 +253,16 @@ export class RealDatabase {
             ],
           ]
         : [program("mariadbd")!, [`--defaults-file=${path.join(this.dir, "my.cnf")}`]];
-    this.server = spawn(command, args, { stdio: ["ignore", log, log], env: this.serverEnv, ...this.serverUser });
+    const server = spawn(command, args, { stdio: ["ignore", log, log], env: this.serverEnv, ...this.serverUser });
+    this.server = server;
+    this.ended = false;
+    // (exitCode stays null for a process a signal ended: its 'exit' is what tells)
+    this.serverEnded = new Promise<void>((resolve) =>
+      server.once("exit", () => {
+        this.ended = true;
+        resolve();
+      }),
+    );
     fs.closeSync(log);
     const deadline = Date.now() + 15_000;
     for (;;) {
@@ -249,7 +270,7 @@ export class RealDatabase {
         await this.admin("SELECT 1");
         return;
       } catch (error) {
-        if (this.server.exitCode !== null || Date.now() > deadline) {
+        if (this.ended || Date.now() > deadline) {
           throw new Error(`${this.engine} did not start: ${(error as Error).message}\n${this.log()}`);
         }
         await sleep(50);
@@ -260,14 +281,12 @@ export class RealDatabase {
   /** Stops the server (a fast shutdown) and waits until it has exited. */
   async stopServer(): Promise<void> {
     const server = this.server;
-    if (!server || server.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
+    if (!server || this.ended) return;
     // SIGINT is PostgreSQL's fast shutdown; SIGTERM MariaDB's normal one.
     server.kill(this.engine === "postgres" ? "SIGINT" : "SIGTERM");
     const timer = setTimeout(() => server.kill("SIGKILL"), 10_000);
-    await exited;
+    await this.serverEnded;
     clearTimeout(timer);
-    process.off("exit", this.onExit);
   }
 
   /**
@@ -321,10 +340,15 @@ export class RealDatabase {
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8").slice(-2000) : "";
   }
 
-  /** Stops the server and removes its folder. */
+  /** Stops the server, removes its folder and gives its port back. */
   async stop(): Promise<void> {
-    await this.stopServer();
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    try {
+      await this.stopServer();
+    } finally {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+      releasePorts([this.port]);
+      this.offExit?.();
+    }
   }
 }
 

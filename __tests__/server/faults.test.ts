@@ -9,6 +9,7 @@ import { rotationScript } from "../../src/userdata/rotation-script";
 import { heldMarker } from "../../src/userdata/nginx-conf";
 import { tempDir } from "../helpers";
 import { waitUntil } from "../wait-until";
+import { onWorkerExit } from "../worker-exit";
 import { sandboxMissing } from "./supervisor";
 import {
   bedScenario,
@@ -164,6 +165,7 @@ async function serverProcess(port: number, behaviour: "answers" | "stalls" | "bu
     ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
+  killedWithTheWorker(child);
   await new Promise<void>((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code) => reject(new Error(`the server on ${port} exited (${code}) before it listened`)));
@@ -177,9 +179,18 @@ async function serverProcess(port: number, behaviour: "answers" | "stalls" | "bu
  * does (10 ms); or now and then, as a hung Node.js process's event loop wakes up (100 ms).
  */
 const writingProcess = (everyMs = 10) =>
-  spawn(process.execPath, ["-e", `setInterval(() => require("node:fs").writeSync(1, "."), ${everyMs})`], {
-    stdio: "ignore",
-  });
+  killedWithTheWorker(
+    spawn(process.execPath, ["-e", `setInterval(() => require("node:fs").writeSync(1, "."), ${everyMs})`], {
+      stdio: "ignore",
+    }),
+  );
+
+/** `child`, killed if this worker exits before it (a Ctrl-C, jest's SIGTERM: `onWorkerExit`). */
+function killedWithTheWorker(child: ChildProcess): ChildProcess {
+  const off = onWorkerExit(() => child.kill("SIGKILL"));
+  child.once("exit", off);
+  return child;
+}
 
 /**
  * The watchdog alone (2 missed checks kill), over a "busy" process (`serverProcess`), which the

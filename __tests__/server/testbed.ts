@@ -26,6 +26,7 @@ import { ROTATION_SCRIPT, rotationScript } from "../../src/userdata/rotation-scr
 import { get, stopAllLoads } from "./load";
 import { parseUnit, Unit } from "./supervisor";
 import { waitUntil } from "../wait-until";
+import { onWorkerExit } from "../worker-exit";
 
 export { readEnvironmentFile } from "./supervisor";
 
@@ -213,7 +214,7 @@ export interface TestBedOptions {
  * created exclusively in PORT_CLAIMS, and a port something else listens on is skipped.
  */
 const PORT_RANGE = { first: 20_000, last: 32_000 } as const;
-const PORT_CLAIMS = path.join("/tmp", "classic-servers-test-ports");
+export const PORT_CLAIMS = path.join("/tmp", "classic-servers-test-ports");
 
 /** Whether `port` can be bound on 127.0.0.1 now. */
 function bindable(port: number): Promise<boolean> {
@@ -227,6 +228,7 @@ function bindable(port: number): Promise<boolean> {
 /** Claims a free loopback port for this process (released by `releasePorts`, or when it dies). */
 export async function freePort(): Promise<number> {
   fs.mkdirSync(PORT_CLAIMS, { recursive: true });
+  sweepPortClaims();
   for (let attempt = 0; attempt < 1000; attempt++) {
     const port = PORT_RANGE.first + Math.floor(Math.random() * (PORT_RANGE.last - PORT_RANGE.first));
     const claim = path.join(PORT_CLAIMS, String(port));
@@ -243,6 +245,28 @@ export async function freePort(): Promise<number> {
     fs.rmSync(claim, { force: true });
   }
   throw new Error(`no free loopback port in ${PORT_RANGE.first}-${PORT_RANGE.last}`);
+}
+
+let portClaimsSwept = false;
+
+/**
+ * Once a process: removes the claims of processes that no longer run (a worker killed, or a drill
+ * that never gave its ports back), which otherwise stay in /tmp for as long as the machine does
+ * (3,400 of them here, review DB). A claim still empty (its owner is writing it) is left.
+ */
+function sweepPortClaims(): void {
+  if (portClaimsSwept) return;
+  portClaimsSwept = true;
+  for (const name of fs.readdirSync(PORT_CLAIMS)) {
+    const claim = path.join(PORT_CLAIMS, name);
+    let owner = 0;
+    try {
+      owner = Number(fs.readFileSync(claim, "utf8"));
+    } catch {
+      continue; // removed meanwhile
+    }
+    if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) fs.rmSync(claim, { force: true });
+  }
 }
 
 /** Gives claimed ports back. */
@@ -393,16 +417,6 @@ export function run(
 }
 
 /**
- * What kills each open test bed's processes if the worker exits first, under one exit listener:
- * one listener per bed passed Node's 10 with the drills' beds side by side, and every run printed
- * a MaxListenersExceededWarning.
- */
-const atExit = new Set<() => void>();
-process.on("exit", () => {
-  for (const kill of atExit) kill();
-});
-
-/**
  * Resolves once something accepts TCP connections on the port; rejects after `timeoutMs`, by
  * default far above how long nginx or a node process takes to start on a loaded machine.
  */
@@ -438,7 +452,8 @@ export class TestBed {
   private nginx?: ChildProcess;
   private watchdog?: ChildProcess;
   private control?: http.Server;
-  private readonly onExit = () => this.killAllNow();
+  /** Takes back the hook that kills this bed's processes if its worker exits first (`onWorkerExit`). */
+  private offExit?: () => void;
 
   private constructor(
     public readonly dir: string,
@@ -634,7 +649,7 @@ export class TestBed {
 
   /** Starts nginx, the supervisor the stand-in systemctl talks to, and the watchdog if asked. */
   async start(): Promise<void> {
-    atExit.add(this.onExit);
+    this.offExit ??= onWorkerExit(() => this.killAllNow());
     const unitText = appUnit(this.host);
     const { paths } = this.host;
     for (const port of this.host.appPorts) {
@@ -819,7 +834,7 @@ export class TestBed {
       await escalate(exited, 5000, () => nginx.kill("SIGKILL"));
     }
     await new Promise((resolve) => (this.control ? this.control.close(resolve) : resolve(undefined)));
-    atExit.delete(this.onExit);
+    this.offExit?.();
     releasePorts([this.nginxPort, this.controlPort, ...this.host.appPorts]);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,0 +1,13 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import { onWorkerExit } from "../worker-exit";
+
+// Run by worker-exit.test.ts: starts a program that a Ctrl-C does not reach (a group of its own,
+// as mariadbd, which ignores SIGINT, might as well be), leaves it to the worker's exit hook, and
+// runs until the worker is stopped.
+test("holds a program until its worker ends", async () => {
+  const program = spawn("sleep", ["1000"], { stdio: "ignore", detached: true });
+  onWorkerExit(() => program.kill("SIGKILL"));
+  fs.writeFileSync(process.env.WORKER_EXIT_MARK!, `${program.pid} ${process.pid}\n`);
+  await new Promise(() => undefined);
+}, 600_000);

@@ -1,0 +1,74 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { isRunning } from "../src/output-lock";
+import { waitUntil } from "./wait-until";
+
+/**
+ * What a test started outlives neither the test nor its jest, however jest ends: a Ctrl-C, a
+ * SIGTERM to jest alone, jest's own SIGTERM to a worker it replaces (review DB: nginx, app
+ * processes and mariadbd outlived such runs). A jest of the integration project's configuration
+ * runs __tests__/worker-exit-fixtures/ (its runtime, its workers), and the program its fixture
+ * leaves to `onWorkerExit` must be gone once jest is. (A worker killed by SIGKILL runs nothing:
+ * not covered.)
+ */
+
+const ROOT = path.join(__dirname, "..");
+const FIXTURES = path.join(__dirname, "worker-exit-fixtures");
+
+/** Runs the fixtures, stops jest with `stop` once the program runs, and says whether the program outlived jest. */
+async function programOutlives(stop: (jest: number, worker: number) => void): Promise<boolean> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "worker-exit-"));
+  const integration = (require("../jest.config.js") as { projects: Record<string, unknown>[] }).projects.find(
+    (project) => project.displayName === "integration",
+  );
+  if (!integration) throw new Error("jest.config.js has no project named integration");
+  const config = {
+    rootDir: ROOT,
+    cacheDirectory: path.join(work, "cache"),
+    projects: [{ ...integration, rootDir: ROOT, roots: [FIXTURES], testMatch: ["**/*.fixture.ts"] }],
+  };
+  fs.writeFileSync(path.join(work, "jest.config.json"), JSON.stringify(config));
+  const mark = path.join(work, "mark");
+  // in a process group of its own, as a terminal's foreground job is
+  const jest = spawn(
+    process.execPath,
+    [require.resolve("jest/bin/jest"), "--config", path.join(work, "jest.config.json"), "--maxWorkers=2"],
+    { cwd: ROOT, env: { ...process.env, WORKER_EXIT_MARK: mark }, stdio: "ignore", detached: true },
+  );
+  const ended = new Promise((resolve) => jest.once("close", resolve));
+  let program = 0;
+  try {
+    await waitUntil(
+      "the fixture's program runs",
+      () => fs.existsSync(mark) && fs.readFileSync(mark, "utf8").endsWith("\n"),
+      60_000,
+    );
+    const [programPid, worker] = fs.readFileSync(mark, "utf8").trim().split(" ").map(Number);
+    program = programPid;
+    stop(jest.pid!, worker);
+    await ended;
+    // the hook runs as the worker exits, which may be a moment after jest's own end
+    return await waitUntil("the program ends", () => !isRunning(program), 5000).then(
+      () => false,
+      () => true,
+    );
+  } finally {
+    if (program && isRunning(program)) process.kill(program, "SIGKILL");
+    if (jest.exitCode === null && jest.signalCode === null) process.kill(-jest.pid!, "SIGKILL");
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+test("a Ctrl-C (SIGINT to jest's process group) ends what the running test started", async () => {
+  expect(await programOutlives((jest) => process.kill(-jest, "SIGINT"))).toBe(false);
+}, 120_000);
+
+test("a SIGTERM to jest alone ends what its worker's running test started", async () => {
+  expect(await programOutlives((jest) => process.kill(jest, "SIGTERM"))).toBe(false);
+}, 120_000);
+
+test("jest's SIGTERM to a worker (one it replaces or stops) ends what the worker's test started", async () => {
+  expect(await programOutlives((_jest, worker) => process.kill(worker, "SIGTERM"))).toBe(false);
+}, 120_000);
