@@ -354,6 +354,26 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     },
   );
 
+  test("SSM's cancel while the watcher is still leaving the script's group (a setsid slow to start) leaves nothing of dnf running", async () => {
+    const s = server(OLDER);
+    // a setsid that waits a second before it makes the session: the cancel lands in that second
+    // when dnf starts before the watcher has left (a loaded machine's CI run did; the watcher
+    // was killed with the script, and dnf held the lock until its limit)
+    const realSetsid = (process.env.PATH ?? "")
+      .split(path.delimiter)
+      .map((dir) => path.join(dir, "setsid"))
+      .find((file) => fs.existsSync(file));
+    fs.writeFileSync(path.join(s.bin, "setsid"), `#!/bin/bash\nsleep 1\nexec ${realSetsid} "$@"\n`, { mode: 0o755 });
+    const { run } = await updateInDnf(s, "dnf-child-hangs");
+    process.kill(-run.pid!, "SIGKILL");
+    // dnf's child keeps the script's output open for as long as it runs (30 s)
+    const closed = new Promise((resolve) => run.on("close", () => resolve("closed")));
+    expect(await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 10_000, "dnf still runs"))])).toBe(
+      "closed",
+    );
+    expect(await lockFreed(s)).toBe(true);
+  });
+
   test("a TERM to the script ends what dnf started too, and dnf's own limit does (review CJ)", async () => {
     const s = server(OLDER);
     const { run } = await updateInDnf(s, "dnf-child-hangs");

@@ -123,8 +123,13 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     // through the trap (review CH). SSM's cancel and time limit kill this script's group with
     // SIGKILL, which no trap sees and which misses timeout's group (review CI): a watcher in a
     // session of its own, without the lock, ends that group once this script is gone.
-    `timeout --kill-after=${OS_UPDATE_KILL_AFTER_SECONDS} ${dnf} dnf -y upgrade --releasever="$release" & dnf_pid=$!`,
-    `setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -TERM -- "-$2" 2>/dev/null' watcher $$ "$dnf_pid" </dev/null >/dev/null 2>&1 9>&- & watcher_pid=$!`,
+    // The watcher leaves this script's group before dnf starts (it says "ready" once in its own
+    // session): started after dnf, a cancel in between killed it with the script and left dnf
+    // running. dnf's group is named in a file by the process that becomes timeout, before timeout
+    // makes the group: a cancel before that kills it with this script's group.
+    `group_file=${state}/dnf-group; : >"$group_file" || exit 1`,
+    `read -r _ < <(setsid bash -c 'echo ready; exec >/dev/null; while kill -0 "$1" 2>/dev/null; do sleep 1; done; read -r group <"$2" && kill -TERM -- "-$group" 2>/dev/null' watcher $$ "$group_file" </dev/null 2>/dev/null 9>&-); watcher_pid=$!`,
+    `(echo "$BASHPID" >"$group_file"; exec timeout --kill-after=${OS_UPDATE_KILL_AFTER_SECONDS} ${dnf} dnf -y upgrade --releasever="$release") & dnf_pid=$!`,
     `trap 'kill -TERM "$dnf_pid" 2>/dev/null; log "cancelled while dnf ran: it is stopped; the next run asks whether what it installed needs a reboot"; exit 143' TERM INT`,
     'wait "$dnf_pid"; dnf_exit=$?; trap - TERM INT; kill "$watcher_pid" 2>/dev/null',
     "if ((dnf_exit != 0)); then",
