@@ -686,8 +686,10 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         expect.arrayContaining(["HTTP 500"]),
       );
       expect(bed.logs()).toMatch(new RegExp(`port ${victim}: \\d+ of its last \\d+ answers 5xx, the others. fine`));
-      // About 4 s of answers decide (OUTLIER), read once a second: a bound, not a figure
-      expect(heldAt - broke).toBeLessThan(15_000);
+      // About 4 s of answers decide (OUTLIER), read once a second: a bound, not a figure. The
+      // answers come from this worker's load, which the drills beside it slow: 17.4 s in a fresh
+      // clone's CI run on 2 cores (a bound of 15 s failed it), and the decision needs answers.
+      expect(heldAt - broke).toBeLessThan(30_000);
       await bed.waitAllInRotation(30_000);
       expect(bed.unit(victim).pid).not.toBe(before);
       const after = steadyLoad(bed.nginxPort, { withPosts: true });
