@@ -59,8 +59,63 @@ function sweepAbandonedRuns(root) {
       if (Date.now() - fs.statSync(dir).mtimeMs < ABANDONED_AFTER_MS) continue;
     }
     if (owner > 0 && isRunning(owner)) continue;
-    fs.rmSync(dir, { recursive: true, force: true });
+    endRun(root, dir);
   }
+}
+
+/**
+ * Ends what is left of the run whose folder is `dir` (under `root`): every process whose command
+ * line names the folder (a test bed's nginx, app processes and watchdog run from files in it, and
+ * the database drills' servers from folders named after it: `runFolderTag`), which a worker killed
+ * outright (SIGKILL, the OOM killer) could not stop, then the database folders, then the folder.
+ */
+function endRun(root, dir) {
+  const tag = path.basename(dir);
+  killProcessesNaming(tag);
+  // (the database drills' folders are in the run's tmpfs, or in /tmp without one)
+  for (const parent of new Set([root, "/tmp"])) {
+    for (const name of fs.existsSync(parent) ? fs.readdirSync(parent) : []) {
+      if (name.startsWith("db-drill-") && name.includes(tag)) {
+        fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+      }
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** SIGKILLs every process but this one whose command line contains `text`; returns their pids. */
+function killProcessesNaming(text) {
+  const killed = [];
+  let entries = [];
+  try {
+    entries = fs.readdirSync("/proc");
+  } catch {
+    return killed; // no /proc: nothing to find them by
+  }
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let cmdline;
+    try {
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    if (!cmdline.includes(text)) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+      killed.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return killed;
+}
+
+/** The name of this run's folder (TMPDIR), for the folders of its own it makes elsewhere; "" outside a run. */
+function runFolderTag() {
+  const name = path.basename(process.env.TMPDIR ?? "");
+  return name.startsWith(RUN_PREFIX) ? name : "";
 }
 
 function isRunning(pid) {
@@ -79,4 +134,13 @@ function makeRunFolder(root) {
   return dir;
 }
 
-module.exports = { usableTmpfs, sweepAbandonedRuns, makeRunFolder, RUN_PREFIX, OWNER_FILE };
+module.exports = {
+  usableTmpfs,
+  sweepAbandonedRuns,
+  makeRunFolder,
+  endRun,
+  killProcessesNaming,
+  runFolderTag,
+  RUN_PREFIX,
+  OWNER_FILE,
+};

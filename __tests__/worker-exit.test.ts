@@ -10,24 +10,37 @@ import { waitUntil } from "./wait-until";
  * SIGTERM to jest alone, jest's own SIGTERM to a worker it replaces (review DB: nginx, app
  * processes and mariadbd outlived such runs). A jest of the integration project's configuration
  * runs __tests__/worker-exit-fixtures/ (its runtime, its workers), and the program its fixture
- * leaves to `onWorkerExit` must be gone once jest is. (A worker killed by SIGKILL runs nothing:
- * not covered.)
+ * leaves to `onWorkerExit` must be gone once jest is. A worker killed by SIGKILL runs nothing:
+ * there the run's end (global-teardown.js) finds the program by the run folder its command line names.
  */
 
 const ROOT = path.join(__dirname, "..");
 const FIXTURES = path.join(__dirname, "worker-exit-fixtures");
 
 /** Runs the fixtures, stops jest with `stop` once the program runs, and says whether the program outlived jest. */
-async function programOutlives(stop: (jest: number, worker: number) => void): Promise<boolean> {
+async function programOutlives(
+  stop: (jest: number, worker: number) => void,
+  options: { runFolder?: boolean } = {},
+): Promise<boolean> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "worker-exit-"));
-  const integration = (require("../jest.config.js") as { projects: Record<string, unknown>[] }).projects.find(
-    (project) => project.displayName === "integration",
-  );
+  const main = require("../jest.config.js") as { projects: Record<string, unknown>[]; workerIdleMemoryLimit: string };
+  const integration = main.projects.find((project) => project.displayName === "integration");
   if (!integration) throw new Error("jest.config.js has no project named integration");
+  const cacheDirectory = path.join(work, "cache");
   const config = {
     rootDir: ROOT,
-    cacheDirectory: path.join(work, "cache"),
-    projects: [{ ...integration, rootDir: ROOT, roots: [FIXTURES], testMatch: ["**/*.fixture.ts"] }],
+    cacheDirectory,
+    // in jest's workers, as in a run of the suite (with a memory limit jest never runs the files in
+    // its own process; without, it did once it had timed them fast)
+    workerIdleMemoryLimit: main.workerIdleMemoryLimit,
+    projects: [{ ...integration, rootDir: ROOT, cacheDirectory, roots: [FIXTURES], testMatch: ["**/*.fixture.ts"] }],
+    // a run of its own: its folder, and the end of the run that sweeps it
+    ...(options.runFolder
+      ? {
+          globalSetup: path.join(__dirname, "global-setup.js"),
+          globalTeardown: path.join(__dirname, "global-teardown.js"),
+        }
+      : {}),
   };
   fs.writeFileSync(path.join(work, "jest.config.json"), JSON.stringify(config));
   const mark = path.join(work, "mark");
@@ -47,6 +60,7 @@ async function programOutlives(stop: (jest: number, worker: number) => void): Pr
     );
     const [programPid, worker] = fs.readFileSync(mark, "utf8").trim().split(" ").map(Number);
     program = programPid;
+    expect(worker).not.toBe(jest.pid); // a worker's, not jest's own process
     stop(jest.pid!, worker);
     await ended;
     // the hook runs as the worker exits, which may be a moment after jest's own end
@@ -71,4 +85,8 @@ test("a SIGTERM to jest alone ends what its worker's running test started", asyn
 
 test("jest's SIGTERM to a worker (one it replaces or stops) ends what the worker's test started", async () => {
   expect(await programOutlives((_jest, worker) => process.kill(worker, "SIGTERM"))).toBe(false);
+}, 120_000);
+
+test("a worker killed outright (SIGKILL, the OOM killer) runs no hook: the end of the run ends what names its folder", async () => {
+  expect(await programOutlives((_jest, worker) => process.kill(worker, "SIGKILL"), { runFolder: true })).toBe(false);
 }, 120_000);

@@ -71,6 +71,8 @@ export function engineMissing(engine: DrillEngine): string | undefined {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const { runFolderTag } = require("../tmpfs") as { runFolderTag: () => string };
+
 /** One database server the test owns. */
 export class RealDatabase {
   private server?: ChildProcess;
@@ -102,7 +104,10 @@ export class RealDatabase {
   ): Promise<RealDatabase> {
     // not under the run's TMPDIR, which only root may enter (the server runs as nobody): in the
     // tmpfs the run uses, if it uses one (global-setup.js), else in /tmp
-    const dir = fs.mkdtempSync(path.join(process.env.TEST_TMPFS_ROOT || "/tmp", `db-drill-${engine}-`));
+    // (named after the run's folder, so that the run's end finds what a killed worker left of it)
+    const dir = fs.mkdtempSync(
+      path.join(process.env.TEST_TMPFS_ROOT || "/tmp", `db-drill-${engine}-${runFolderTag()}-`),
+    );
     const port = await freePort();
     const db = new RealDatabase(engine, dir, port, local(port), tls);
     try {
