@@ -18,8 +18,8 @@
 // listeners never run, and a worker ended by a signal (a Ctrl-C reaches every process of the
 // terminal's group; jest sends SIGTERM to a worker it replaces or stops) or left behind by its
 // parent (a SIGTERM to jest alone) ran no listener at all: nginx, app processes and database
-// servers outlived the run (review DB). Here the worker exits through process.exit on those, and
-// its 'exit' runs each hook the test files registered.
+// servers outlived the run (review DB). Here a worker runs each hook the test files registered as
+// it exits, on those signals (then ending of the signal), and once its jest is gone.
 const { createHash } = require("node:crypto");
 const os = require("node:os");
 const path = require("node:path");
@@ -34,17 +34,27 @@ const WORKER_EXIT = Symbol.for("classic-servers.onWorkerExit");
 function installWorkerExit() {
   if (process[WORKER_EXIT]) return;
   process[WORKER_EXIT] = true;
-  process.on("exit", () => {
+  const runExitHooks = () => {
     for (const hook of [...exitHooks]) {
+      exitHooks.delete(hook);
       try {
         hook();
       } catch (error) {
         process.stderr.write(`a test's exit hook failed: ${error?.stack ?? error}\n`);
       }
     }
-  });
+  };
+  process.on("exit", runExitHooks);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-    process.once(signal, () => process.exit(128 + os.constants.signals[signal]));
+    process.once(signal, () => {
+      runExitHooks();
+      // Then the worker ends of the signal, as it would have without this listener: jest tells a
+      // worker a signal ended from one that crashed, which it replaces and gives the same file
+      // again (an exit code of 130 or 129 ran the file twice; review DC). process.exit only if
+      // something else still listens for the signal.
+      process.kill(process.pid, signal);
+      setTimeout(() => process.exit(128 + os.constants.signals[signal]), 1000);
+    });
   }
   // A worker whose jest is gone (its IPC channel closed). Polled: a 'disconnect' listener would
   // hold the channel open, and jest would have to kill every worker at the end of each run.

@@ -3,12 +3,24 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { osUpdateScript, SSM_REBOOT_EXIT_CODE, type OsUpdateScriptOptions } from "../../src/userdata/os-update-script";
 import { tempDir } from "../helpers";
+import { waitUntil } from "../wait-until";
 
 // The OS update's script (src/constructs/os-update.ts) run in bash, as SSM's agent runs it, with
 // stand-ins on PATH for what only an Amazon Linux 2023 server has: `cloud-init`, `rpm` and `dnf`
 // (they keep the installed release and packages in files the test controls). `flock` is the real one.
 
 const RELEASE = "2023.9.20251117";
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The real `program`: the first on this process's PATH (the tests put stand-ins before it in the script's). */
+function onPath(program: string): string {
+  const found = (process.env.PATH ?? "")
+    .split(path.delimiter)
+    .map((dir) => path.join(dir, program))
+    .find((file) => fs.existsSync(file));
+  if (!found) throw new Error(`no ${program} on PATH`);
+  return found;
+}
 const OLDER = "2023.8.20250808";
 
 const STAND_INS: Record<string, string> = {
@@ -359,11 +371,9 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     // a setsid that waits a second before it makes the session: the cancel lands in that second
     // when dnf starts before the watcher has left (a loaded machine's CI run did; the watcher
     // was killed with the script, and dnf held the lock until its limit)
-    const realSetsid = (process.env.PATH ?? "")
-      .split(path.delimiter)
-      .map((dir) => path.join(dir, "setsid"))
-      .find((file) => fs.existsSync(file));
-    fs.writeFileSync(path.join(s.bin, "setsid"), `#!/bin/bash\nsleep 1\nexec ${realSetsid} "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(s.bin, "setsid"), `#!/bin/bash\nsleep 1\nexec ${onPath("setsid")} "$@"\n`, {
+      mode: 0o755,
+    });
     const { run } = await updateInDnf(s, "dnf-child-hangs");
     process.kill(-run.pid!, "SIGKILL");
     // dnf's child keeps the script's output open for as long as it runs (30 s)
@@ -371,6 +381,81 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     expect(await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 10_000, "dnf still runs"))])).toBe(
       "closed",
     );
+    expect(await lockFreed(s)).toBe(true);
+  });
+
+  test("a watcher that cannot start (setsid failing) stops the run before dnf: nothing updated, no note, the lock free (review DC)", () => {
+    const s = server(OLDER);
+    fs.writeFileSync(path.join(s.bin, "setsid"), "#!/bin/bash\nexit 127\n", { mode: 0o755 });
+    const result = runUpdate(s);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain("os-update: cannot start the watcher that ends dnf if this run is cancelled");
+    expect(result.calls).not.toContain(`dnf -y upgrade --releasever=${RELEASE}`);
+    expect(release(s)).toBe(OLDER);
+    // (a note would make the next run on this boot reboot a server nothing changed)
+    expect(fs.readdirSync(s.updateState)).toEqual([]);
+    expect(lockHeld(s)).toBe(false);
+  });
+
+  test("a run cancelled before its dnf started leaves the next run's dnf alone: each run's watcher reads its own run's group (review DC)", async () => {
+    const s = server(OLDER);
+    flag(s, "dnf-hangs"); // the second run's dnf runs until it is stopped
+    fs.writeFileSync(s.lock, "");
+    // In the first run only: its timeout waits 2 s before it makes dnf's group (the cancel lands
+    // in them), and its watcher's `sleep` lasts until the second run's dnf runs (so that it looks
+    // for its run's dnf only once the second run has named its own group).
+    const slow = path.join(path.dirname(s.bin), "first-run-bin");
+    fs.mkdirSync(slow);
+    const secondRuns = path.join(s.state, "second-dnf-runs");
+    fs.writeFileSync(
+      path.join(slow, "timeout"),
+      `#!/bin/bash\n${onPath("sleep")} 2\nexec ${onPath("timeout")} "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    fs.writeFileSync(
+      path.join(slow, "sleep"),
+      `#!/bin/bash\nuntil [[ -e ${secondRuns} ]]; do ${onPath("sleep")} 0.05; done\n`,
+      { mode: 0o755 },
+    );
+    const script = scriptFor(s, { dnfSeconds: 60, lockWaitSeconds: 20 });
+    const start = (env: NodeJS.ProcessEnv) =>
+      spawn("bash", ["--norc", "-c", script], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const named = () =>
+      fs
+        .readdirSync(s.updateState)
+        .filter((name) => name.startsWith("dnf-group"))
+        .some((name) => fs.readFileSync(path.join(s.updateState, name), "utf8").trim() !== "");
+    const first = start({ ...envOf(s), PATH: `${slow}:${s.bin}:${process.env.PATH}` });
+    let second: ReturnType<typeof start> | undefined;
+    let secondEnded: Promise<unknown> = Promise.resolve();
+    try {
+      await waitUntil("the first run names dnf's group", () => fs.existsSync(s.updateState) && named(), 10_000);
+      second = start(envOf(s)); // waits for the first run's lock
+      const ended = new Promise((resolve) => second!.on("close", resolve));
+      secondEnded = ended;
+      await sleep(300); // (at the lock)
+      process.kill(-first.pid!, "SIGKILL"); // SSM's cancel
+      await waitUntil(
+        "the second run's dnf runs",
+        () => fs.readFileSync(path.join(s.state, "calls"), { flag: "a+" }).toString().includes("upgrade"),
+        10_000,
+      );
+      fs.writeFileSync(secondRuns, ""); // the first run's watcher wakes, and finds its run gone
+      const outcome = await Promise.race([ended.then(() => "ended"), sleep(2500).then(() => "runs")]);
+      expect(outcome).toBe("runs");
+    } finally {
+      for (const run of [first, second]) {
+        try {
+          if (run) process.kill(-run.pid!, "SIGKILL");
+        } catch {
+          // ended
+        }
+      }
+    }
+    await secondEnded;
+    // the second run's own watcher ends its dnf
     expect(await lockFreed(s)).toBe(true);
   });
 

@@ -235,9 +235,18 @@ export async function freePort(): Promise<number> {
     try {
       fs.writeFileSync(claim, String(process.pid), { flag: "wx" });
     } catch {
-      // Claimed: by a live process, or left behind by one that died (then reclaimed).
-      const owner = Number(fs.readFileSync(claim, "utf8") || 0);
-      if (owner && processAlive(owner)) continue;
+      // Claimed: by a live process, or left behind by one that died (then reclaimed). An empty
+      // claim is one its owner is writing this moment (review DC: taken for dead, it was removed,
+      // and two beds could get the port); one still empty after a minute, a writer that died.
+      let owner = 0;
+      let age = 0;
+      try {
+        owner = Number(fs.readFileSync(claim, "utf8") || 0);
+        age = Date.now() - fs.statSync(claim).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      if (owner ? processAlive(owner) : age < 60_000) continue;
       fs.rmSync(claim, { force: true });
       continue;
     }

@@ -115,8 +115,6 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     // that failed read as "nothing changed", and the reboot was skipped)
     'packages() { local list; list=$(rpm -qa) || return 1; sort <<<"$list" | sha256sum; }',
     `before_release=$(installed_release) && before=$(packages) || { log "rpm cannot read the installed packages: nothing was updated"; exit 1; }`,
-    // noted only now, just before dnf: a run that stopped before it changed nothing (review CI)
-    `echo "$boot" >${state}/installing || exit 1`,
     // A cancel must end dnf and all it started, or they keep the deploy's lock (fd 9) for up to its
     // limit. timeout runs dnf in a process group of its own, which it ends whole at the limit or
     // on a TERM (review CJ: with --foreground it ended dnf alone). A TERM to this script reaches it
@@ -125,13 +123,18 @@ export function osUpdateScript(release: string, options: OsUpdateScriptOptions):
     // session of its own, without the lock, ends that group once this script is gone.
     // The watcher leaves this script's group before dnf starts (it says "ready" once in its own
     // session): started after dnf, a cancel in between killed it with the script and left dnf
-    // running. dnf's group is named in a file by the process that becomes timeout, before timeout
-    // makes the group: a cancel before that kills it with this script's group.
-    `group_file=${state}/dnf-group; : >"$group_file" || exit 1`,
-    `read -r _ < <(setsid bash -c 'echo ready; exec >/dev/null; while kill -0 "$1" 2>/dev/null; do sleep 1; done; read -r group <"$2" && kill -TERM -- "-$group" 2>/dev/null' watcher $$ "$group_file" </dev/null 2>/dev/null 9>&-); watcher_pid=$!`,
+    // running. dnf's group is named in this run's own file by the process that becomes timeout,
+    // before timeout makes the group: a cancel before that kills it with this script's group
+    // (review DC: with one file for every run, a cancelled run's watcher read the next run's).
+    // Both come before the note below: a run that cannot start them has changed nothing.
+    `group_file=${state}/dnf-group.$$; : >"$group_file" || { log "cannot write ${state}: nothing was updated"; exit 1; }`,
+    `read -r _ < <(setsid bash -c 'echo ready; exec >/dev/null; while kill -0 "$1" 2>/dev/null; do sleep 1; done; read -r group <"$2" && kill -TERM -- "-$group" 2>/dev/null; rm -f "$2"' watcher $$ "$group_file" </dev/null 2>/dev/null 9>&-) || { rm -f "$group_file"; log "cannot start the watcher that ends dnf if this run is cancelled (setsid): nothing was updated"; exit 1; }`,
+    "watcher_pid=$!",
+    // noted only now, just before dnf: a run that stopped before it changed nothing (review CI)
+    `echo "$boot" >${state}/installing || exit 1`,
     `(echo "$BASHPID" >"$group_file"; exec timeout --kill-after=${OS_UPDATE_KILL_AFTER_SECONDS} ${dnf} dnf -y upgrade --releasever="$release") & dnf_pid=$!`,
     `trap 'kill -TERM "$dnf_pid" 2>/dev/null; log "cancelled while dnf ran: it is stopped; the next run asks whether what it installed needs a reboot"; exit 143' TERM INT`,
-    'wait "$dnf_pid"; dnf_exit=$?; trap - TERM INT; kill "$watcher_pid" 2>/dev/null',
+    'wait "$dnf_pid"; dnf_exit=$?; trap - TERM INT; kill "$watcher_pid" 2>/dev/null; rm -f "$group_file"',
     "if ((dnf_exit != 0)); then",
     // (a dnf stopped at its limit is a failed one, said so: 124, or 137 once killed)
     `  failed="failed (exit $dnf_exit)"; if ((dnf_exit == 124 || dnf_exit == 137)); then failed="was stopped after ${dnf} s"; fi`,
