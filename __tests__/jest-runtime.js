@@ -30,7 +30,10 @@ const Runtime = require("jest-runtime").default;
 const exitHooks = new Set();
 const WORKER_EXIT = Symbol.for("classic-servers.onWorkerExit");
 
-/** Once per process: exit hooks, and an exit through process.exit on a signal or the parent's end. */
+/**
+ * Once per process: the exit hooks, run on SIGINT, SIGTERM or SIGHUP (then the signal ends the
+ * process), on its exit, and once its jest is gone.
+ */
 function installWorkerExit() {
   if (process[WORKER_EXIT]) return;
   process[WORKER_EXIT] = true;
