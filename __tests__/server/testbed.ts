@@ -259,9 +259,10 @@ export async function freePort(): Promise<number> {
 let portClaimsSwept = false;
 
 /**
- * Once a process: removes the claims of processes that no longer run (a worker killed, or a drill
- * that never gave its ports back), which otherwise stay in /tmp for as long as the machine does
- * (3,400 of them here, review DB). A claim still empty (its owner is writing it) is left.
+ * Once per test file (each loads its own modules): removes the claims of processes that no longer
+ * run (a worker killed, or a drill that never gave its ports back), which otherwise stay in /tmp
+ * for as long as the machine does (3,400 of them here, review DB). A claim still empty (its owner
+ * is writing it) is left.
  */
 function sweepPortClaims(): void {
   if (portClaimsSwept) return;
