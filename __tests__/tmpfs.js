@@ -65,9 +65,10 @@ function sweepAbandonedRuns(root) {
 
 /**
  * Ends what is left of the run whose folder is `dir` (under `root`): every process whose command
- * line names the folder (a test bed's nginx, app processes and watchdog run from files in it, and
- * the database drills' servers from folders named after it: `runFolderTag`), which a worker killed
- * outright (SIGKILL, the OOM killer) could not stop, then the database folders, then the folder.
+ * line or environment names the folder (a test bed's nginx, app processes and watchdog run from
+ * files in it, the database drills' servers from folders named after it: `runFolderTag`, and what
+ * the tests start has the run's TMPDIR), with what those started, which a worker killed outright
+ * (SIGKILL, the OOM killer) could not stop; then the database folders, then the folder.
  */
 function endRun(root, dir) {
   const tag = path.basename(dir);
@@ -83,33 +84,52 @@ function endRun(root, dir) {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** SIGKILLs every process but this one whose command line contains `text`; returns their pids. */
+/**
+ * SIGKILLs every process but this one whose command line or environment contains `text`, and
+ * every process they started; returns their pids. The environment finds what a test started with
+ * the run's TMPDIR but no path of it among its arguments (the stand-in apps, a drill's `node -e`
+ * server); the children, what names the run nowhere (nginx's workers, which overwrite their command
+ * line and environment with their title, and outlived their master killed alone; review DD).
+ */
 function killProcessesNaming(text) {
-  const killed = [];
   let entries = [];
   try {
     entries = fs.readdirSync("/proc");
   } catch {
-    return killed; // no /proc: nothing to find them by
+    return []; // no /proc: nothing to find them by
   }
+  const read = (pid, file) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/${file}`, "utf8");
+    } catch {
+      return ""; // gone meanwhile, or not ours to read
+    }
+  };
+  const children = new Map();
+  const found = [];
   for (const entry of entries) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    let cmdline;
-    try {
-      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    } catch {
-      continue; // gone meanwhile, or not ours to read
-    }
-    if (!cmdline.includes(text)) continue;
+    // stat: "pid (comm) state ppid ...", comm may hold spaces and parentheses
+    const ppid = Number(read(pid, "stat").split(") ")[1]?.split(" ")[1]);
+    if (ppid > 0) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    if (read(pid, "cmdline").includes(text) || read(pid, "environ").includes(text)) found.push(pid);
+  }
+  const doomed = new Set();
+  const add = (pid) => {
+    if (doomed.has(pid) || pid === process.pid) return;
+    doomed.add(pid);
+    for (const child of children.get(pid) ?? []) add(child);
+  };
+  for (const pid of found) add(pid);
+  for (const pid of doomed) {
     try {
       process.kill(pid, "SIGKILL");
-      killed.push(pid);
     } catch {
       // gone meanwhile
     }
   }
-  return killed;
+  return [...doomed];
 }
 
 /** The name of this run's folder (TMPDIR), for the folders of its own it makes elsewhere; "" outside a run. */

@@ -9,16 +9,30 @@ import { waitUntil } from "./wait-until";
  * What a test started outlives neither the test nor its jest, however jest ends: a Ctrl-C, a
  * SIGTERM to jest alone, jest's own SIGTERM to a worker it replaces (review DB: nginx, app
  * processes and mariadbd outlived such runs). A jest of the integration project's configuration
- * runs __tests__/worker-exit-fixtures/ (its runtime, its workers), and the program its fixture
+ * runs __tests__/worker-exit-fixtures/ (its runtime, its workers), and the programs its fixture
  * leaves to `onWorkerExit` must be gone once jest is. A worker killed by SIGKILL runs nothing:
- * there the run's end (global-teardown.js) finds the program by the run folder its command line names.
+ * there the run's end (global-teardown.js) finds the programs by the run folder their command line
+ * or environment names, and what those started.
  */
 
 const ROOT = path.join(__dirname, "..");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const FIXTURES = path.join(__dirname, "worker-exit-fixtures");
 
-/** Runs the fixtures, stops jest with `stop` once the program runs, and says whether the program outlived jest. */
+/**
+ * Whether `pid` runs. A zombie does not: ended, its parent gone, and not reaped yet by this
+ * machine's init, which reaps late.
+ */
+function runs(pid: number): boolean {
+  if (!isRunning(pid)) return false;
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
+  } catch {
+    return false; // gone meanwhile
+  }
+}
+
+/** Runs the fixtures, stops jest with `stop` once the programs run, and says whether any outlived jest. */
 async function programOutlives(
   stop: (jest: number, worker: number) => void,
   options: { runFolder?: boolean } = {},
@@ -52,15 +66,16 @@ async function programOutlives(
     { cwd: ROOT, env: { ...process.env, WORKER_EXIT_MARK: mark }, stdio: "ignore", detached: true },
   );
   const ended = new Promise((resolve) => jest.once("close", resolve));
-  let program = 0;
+  let programs: number[] = [];
   try {
     await waitUntil(
       "the fixture's program runs",
       () => fs.existsSync(mark) && fs.readFileSync(mark, "utf8").endsWith("\n"),
       60_000,
     );
-    const [programPid, worker] = fs.readFileSync(mark, "utf8").trim().split(" ").map(Number);
-    program = programPid;
+    const [worker, ...pids] = fs.readFileSync(mark, "utf8").trim().split(" ").map(Number);
+    expect(pids).toHaveLength(3); // (the first program's child too)
+    programs = pids;
     expect(worker).not.toBe(jest.pid); // a worker's, not jest's own process
     stop(jest.pid!, worker);
     // (a worker that exits with a code of its own, not of the signal, is one jest takes for
@@ -68,12 +83,12 @@ async function programOutlives(
     const over = await Promise.race([ended.then(() => true), sleep(30_000).then(() => false)]);
     if (!over) throw new Error("jest still runs 30 s after the stop: it ran the test file again");
     // the hook runs as the worker exits, which may be a moment after jest's own end
-    return await waitUntil("the program ends", () => !isRunning(program), 5000).then(
+    return await waitUntil("the programs end", () => !programs.some(runs), 5000).then(
       () => false,
       () => true,
     );
   } finally {
-    if (program && isRunning(program)) process.kill(program, "SIGKILL");
+    for (const pid of programs) if (runs(pid)) process.kill(pid, "SIGKILL");
     try {
       process.kill(-jest.pid!, "SIGKILL"); // and any worker of it still running
     } catch {
