@@ -10,6 +10,7 @@ import { loadEnvironments, parseEnvironment, type EnvironmentConfig } from "../s
 import { appPorts, PASSIVE_HEALTH_CHECK, SERVER_PATHS, type AppHost } from "../src/userdata/app-host";
 import { userDataScript } from "../src/userdata/encode";
 import { metricNamespaces } from "../src/userdata/metric-namespaces";
+import { pathOf } from "../src/on-path";
 
 /** A synthesized resource: its Terraform name and arguments. */
 export interface SynthResource {
@@ -160,7 +161,13 @@ export function processRunning(pid: number): boolean {
   }
 }
 
-/** A fresh temporary directory, removed by `cleanUp`. */
+/** The real `program`: the first on this process's PATH (a test puts stand-ins before it in a script's). */
+export function installedProgram(program: string): string {
+  const found = pathOf(program);
+  if (!found) throw new Error(`no ${program} on PATH`);
+  return found;
+}
+
 /** The problems `loadEnvironments` reports for the environment folders in `dir`: none when it loads them. */
 export function loadProblems(dir: string, options: { only?: string[] } = {}): string[] {
   try {

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { onPath } from "../src/on-path";
+import { onPath, pathOf } from "../src/on-path";
 import { tempDir } from "./helpers";
 
 // Whether a command is on PATH (src/on-path.ts): main.ts warns under the cdktf CLI without Terraform.
@@ -33,4 +33,21 @@ test("on Windows, with PATHEXT's extensions (terraform.exe answers to terraform)
   expect(onPath("terraform", { PATH: dir, PATHEXT: ".COM;.exe" }, "win32")).toBe(true);
   expect(onPath("terraform", { PATH: dir, PATHEXT: ".COM" }, "win32")).toBe(false);
   expect(onPath("terraform", { PATH: dir }, "linux")).toBe(false);
+});
+
+test("pathOf names the file onPath finds: the first of PATH's folders that has it", () => {
+  const [first, second] = [path.join(dir, "first"), path.join(dir, "second")];
+  for (const folder of [first, second]) {
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, "terraform"), "#!/bin/sh\n", { mode: 0o755 });
+  }
+  expect(pathOf("terraform", { PATH: [first, second].join(path.delimiter) }, "linux")).toBe(
+    path.join(first, "terraform"),
+  );
+  expect(pathOf("terraform", { PATH: [second, first].join(path.delimiter) }, "linux")).toBe(
+    path.join(second, "terraform"),
+  );
+  expect(pathOf("tofu", { PATH: first }, "linux")).toBeUndefined();
+  fs.writeFileSync(path.join(dir, "terraform.exe"), "", { mode: 0o755 });
+  expect(pathOf("terraform", { PATH: dir, PATHEXT: ".exe" }, "win32")).toBe(path.join(dir, "terraform.exe"));
 });

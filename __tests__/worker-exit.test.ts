@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { isRunning } from "../src/output-lock";
+import { processRunning } from "./helpers";
 import { waitUntil } from "./wait-until";
 
 /**
@@ -18,19 +18,6 @@ import { waitUntil } from "./wait-until";
 const ROOT = path.join(__dirname, "..");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const FIXTURES = path.join(__dirname, "worker-exit-fixtures");
-
-/**
- * Whether `pid` runs. A zombie does not: ended, its parent gone, and not reaped yet by this
- * machine's init, which reaps late.
- */
-function runs(pid: number): boolean {
-  if (!isRunning(pid)) return false;
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
-  } catch {
-    return false; // gone meanwhile
-  }
-}
 
 /** Runs the fixtures, stops jest with `stop` once the programs run, and says whether any outlived jest. */
 async function programOutlives(
@@ -83,12 +70,12 @@ async function programOutlives(
     const over = await Promise.race([ended.then(() => true), sleep(30_000).then(() => false)]);
     if (!over) throw new Error("jest still runs 30 s after the stop: it ran the test file again");
     // the hook runs as the worker exits, which may be a moment after jest's own end
-    return await waitUntil("the programs end", () => !programs.some(runs), 5000).then(
+    return await waitUntil("the programs end", () => !programs.some(processRunning), 5000).then(
       () => false,
       () => true,
     );
   } finally {
-    for (const pid of programs) if (runs(pid)) process.kill(pid, "SIGKILL");
+    for (const pid of programs) if (processRunning(pid)) process.kill(pid, "SIGKILL");
     try {
       process.kill(-jest.pid!, "SIGKILL"); // and any worker of it still running
     } catch {

@@ -1,3 +1,5 @@
+import type { ChildProcess } from "node:child_process";
+
 /**
  * Runs `hook` as the process running this test file exits: when it ends as it should, and when a
  * signal (a Ctrl-C, jest's SIGTERM) or its jest's end stops it. For what a test started that
@@ -13,4 +15,13 @@ export function onWorkerExit(hook: () => void): () => void {
   if (typeof register === "function") return (register as (hook: () => void) => () => void)(hook);
   process.on("exit", hook);
   return () => void process.off("exit", hook);
+}
+
+/** `child`, killed if this worker exits before it (`onWorkerExit`); the hook goes once it has ended. */
+export function killedWithTheWorker<T extends ChildProcess>(child: T): T {
+  child.once(
+    "exit",
+    onWorkerExit(() => child.kill("SIGKILL")),
+  );
+  return child;
 }

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { osUpdateScript, SSM_REBOOT_EXIT_CODE, type OsUpdateScriptOptions } from "../../src/userdata/os-update-script";
-import { tempDir } from "../helpers";
+import { installedProgram, tempDir } from "../helpers";
 import { waitUntil } from "../wait-until";
 
 // The OS update's script (src/constructs/os-update.ts) run in bash, as SSM's agent runs it, with
@@ -12,15 +12,6 @@ import { waitUntil } from "../wait-until";
 const RELEASE = "2023.9.20251117";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The real `program`: the first on this process's PATH (the tests put stand-ins before it in the script's). */
-function onPath(program: string): string {
-  const found = (process.env.PATH ?? "")
-    .split(path.delimiter)
-    .map((dir) => path.join(dir, program))
-    .find((file) => fs.existsSync(file));
-  if (!found) throw new Error(`no ${program} on PATH`);
-  return found;
-}
 const OLDER = "2023.8.20250808";
 
 const STAND_INS: Record<string, string> = {
@@ -371,7 +362,7 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     // a setsid that waits a second before it makes the session: the cancel lands in that second
     // when dnf starts before the watcher has left (a loaded machine's CI run did; the watcher
     // was killed with the script, and dnf held the lock until its limit)
-    fs.writeFileSync(path.join(s.bin, "setsid"), `#!/bin/bash\nsleep 1\nexec ${onPath("setsid")} "$@"\n`, {
+    fs.writeFileSync(path.join(s.bin, "setsid"), `#!/bin/bash\nsleep 1\nexec ${installedProgram("setsid")} "$@"\n`, {
       mode: 0o755,
     });
     const { run } = await updateInDnf(s, "dnf-child-hangs");
@@ -409,14 +400,14 @@ describe("the OS update on a fixed server (stand-in rpm, dnf and cloud-init; the
     const secondRuns = path.join(s.state, "second-dnf-runs");
     fs.writeFileSync(
       path.join(slow, "timeout"),
-      `#!/bin/bash\n${onPath("sleep")} 2\nexec ${onPath("timeout")} "$@"\n`,
+      `#!/bin/bash\n${installedProgram("sleep")} 2\nexec ${installedProgram("timeout")} "$@"\n`,
       {
         mode: 0o755,
       },
     );
     fs.writeFileSync(
       path.join(slow, "sleep"),
-      `#!/bin/bash\nuntil [[ -e ${secondRuns} ]]; do ${onPath("sleep")} 0.05; done\n`,
+      `#!/bin/bash\nuntil [[ -e ${secondRuns} ]]; do ${installedProgram("sleep")} 0.05; done\n`,
       { mode: 0o755 },
     );
     const script = scriptFor(s, { dnfSeconds: 60, lockWaitSeconds: 20 });

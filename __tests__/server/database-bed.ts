@@ -88,6 +88,20 @@ esac
 export const DRILL_INSTANCE_ID = "i-0d0d0d0d0d0d0d0d0";
 const SETTINGS_PARAMETER = "/drill/app/database";
 const BACKUPS_PARAMETER = "/drill/db/backups-bucket";
+
+/** What the boot script knows of the drills' database on `port`: the app's, backed up nightly. */
+export function drillDatabase(engine: DrillEngine, port: number): LocalDatabase {
+  return {
+    engine,
+    serverPackage: "(Debian's, in the test)",
+    port,
+    name: "app",
+    username: "app",
+    backupBucketParameter: BACKUPS_PARAMETER,
+    backupPrefix: "db/",
+    backupSchedule: "*-*-* 18:00:00 UTC",
+  };
+}
 const BACKUPS_BUCKET = "drill-db-backups";
 /** Shaped like an RDS-managed secret's ARN, `!` and all: the settings file must carry it. */
 export const SECRET_ARN = "arn:aws:secretsmanager:test-1:000000000000:secret:rds!db-0drill-Ab12Cd";
@@ -112,17 +126,7 @@ export class DatabaseBed {
 
   /** The real database, provisioned, and `processes` app processes serving release 1.0.0 behind nginx. */
   static async create(engine: DrillEngine, processes: number, tls?: ServerCertificate): Promise<DatabaseBed> {
-    const local = (port: number): LocalDatabase => ({
-      engine,
-      serverPackage: "(Debian's, in the test)",
-      port,
-      name: "app",
-      username: "app",
-      backupBucketParameter: BACKUPS_PARAMETER,
-      backupPrefix: "db/",
-      backupSchedule: "*-*-* 18:00:00 UTC",
-    });
-    const db = await RealDatabase.start(engine, local, tls);
+    const db = await RealDatabase.start(engine, (port) => drillDatabase(engine, port), tls);
     let bed: TestBed | undefined;
     try {
       const database = (dir: string): AppDatabase => ({

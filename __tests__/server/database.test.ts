@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { certificates, opensslMissing, type Certificates } from "./certificates";
-import { call, DatabaseBed, DRILL_INSTANCE_ID } from "./database-bed";
+import { call, DatabaseBed, DRILL_INSTANCE_ID, drillDatabase } from "./database-bed";
 import type { Reply } from "./load";
 import { isRunning } from "../../src/output-lock";
 import { engineMissing, RealDatabase, type DrillEngine } from "./databases";
@@ -683,16 +683,7 @@ describeWithDatabases("the app and its own database, on PostgreSQL and MariaDB",
   test(
     "a database server that a signal ended is still stopped at once: its folder removed, its port given back (review DB)",
     async () => {
-      const db = await RealDatabase.start("mariadb", (port) => ({
-        engine: "mariadb",
-        serverPackage: "(Debian's, in the test)",
-        port,
-        name: "app",
-        username: "app",
-        backupBucketParameter: "/testbed/db/backups",
-        backupPrefix: "db/",
-        backupSchedule: "*-*-* 18:00:00 UTC",
-      }));
+      const db = await RealDatabase.start("mariadb", (port) => drillDatabase("mariadb", port));
       // as the OOM killer ends it: its exit code stays null, and the stop once waited for an 'exit' already gone
       const pid = Number(fs.readFileSync(path.join(db.dir, "mysqld.pid"), "utf8"));
       process.kill(pid, "SIGKILL");

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { pathOf } from "../../src/on-path";
 import { PROJECT_ROOT } from "../../src/project-root";
 import type { LocalDatabase } from "../../src/userdata/app-host";
 import { mariadbAppCnf, PG_APP_CONF, postgresAppConf, postgresHba } from "../../src/userdata/local-database";
@@ -45,7 +46,7 @@ function postgresBin(): string | undefined {
 
 /** A program on PATH, or in the sbin folders a non-root PATH leaves out (Debian's mariadbd); else undefined. */
 function program(name: string): string | undefined {
-  const found = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
+  const found = pathOf(name);
   if (found) return found;
   return ["/usr/sbin", "/usr/local/sbin", "/sbin"]
     .map((dir) => path.join(dir, name))

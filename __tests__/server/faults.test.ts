@@ -7,9 +7,9 @@ import { MIN_DEFAULT_PROCESSES } from "../../src/config/load";
 import { PASSIVE_HEALTH_CHECK, ROTATION, SERVER_PATHS, type Rotation } from "../../src/userdata/app-host";
 import { rotationScript } from "../../src/userdata/rotation-script";
 import { heldMarker } from "../../src/userdata/nginx-conf";
-import { tempDir } from "../helpers";
+import { installedProgram, tempDir } from "../helpers";
 import { waitUntil } from "../wait-until";
-import { onWorkerExit } from "../worker-exit";
+import { killedWithTheWorker } from "../worker-exit";
 import { sandboxMissing } from "./supervisor";
 import {
   bedScenario,
@@ -38,13 +38,6 @@ import {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The curl on PATH, by its path. */
-function realCurl(): string {
-  const dirs = (process.env.PATH ?? "").split(path.delimiter);
-  const found = dirs.map((dir) => path.join(dir, "curl")).find((file) => fs.existsSync(file));
-  if (!found) throw new Error("no curl on PATH");
-  return found;
-}
 const versionOf = async (port: number) => JSON.parse((await get(port, "/healthz")).body).version;
 
 /** An edit of the sample app's server.js: `code` runs once it listens (where `port` is in scope). */
@@ -184,13 +177,6 @@ const writingProcess = (everyMs = 10) =>
       stdio: "ignore",
     }),
   );
-
-/** `child`, killed if this worker exits before it (a Ctrl-C, jest's SIGTERM: `onWorkerExit`). */
-function killedWithTheWorker(child: ChildProcess): ChildProcess {
-  const off = onWorkerExit(() => child.kill("SIGKILL"));
-  child.once("exit", off);
-  return child;
-}
 
 /**
  * The watchdog alone (2 missed checks kill), over a "busy" process (`serverProcess`), which the
@@ -999,7 +985,7 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
       const bin = tempDir("watchdog-curl-");
       fs.writeFileSync(
         path.join(bin, "curl"),
-        `#!/bin/bash\necho\necho 'garbage 200 http://127.0.0.1:/healthz'\nexec ${realCurl()} "$@"\n`,
+        `#!/bin/bash\necho\necho 'garbage 200 http://127.0.0.1:/healthz'\nexec ${installedProgram("curl")} "$@"\n`,
         { mode: 0o755 },
       );
       // port 0: the status line and part of the body, then nothing (a process hung mid-answer)

@@ -26,7 +26,7 @@ import {
 } from "./testbed";
 import type { Reply } from "./load";
 import { waitUntil } from "../wait-until";
-import { onWorkerExit } from "../worker-exit";
+import { killedWithTheWorker } from "../worker-exit";
 
 /**
  * The in-server load balancer for real: nginx and N sample-app processes on 127.0.0.1, configured
@@ -84,10 +84,7 @@ async function withStandInApps(
 ): Promise<void> {
   const bed = await TestBed.create(processes);
   const app = spawn(process.execPath, [path.join(__dirname, "stand-in-app.js"), ...bed.host.appPorts.map(String)]);
-  app.once(
-    "exit",
-    onWorkerExit(() => app.kill("SIGKILL")),
-  );
+  killedWithTheWorker(app);
   try {
     await new Promise<void>((resolve, reject) => {
       app.stdout.on("data", (chunk) => String(chunk).includes("ready") && resolve());
@@ -204,11 +201,7 @@ async function sampleApp(env: Record<string, string>) {
     env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", APP_DRILL_ENDPOINTS: "1", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
-  // killed if this worker exits before it (a Ctrl-C, jest's SIGTERM)
-  child.once(
-    "exit",
-    onWorkerExit(() => child.kill("SIGKILL")),
-  );
+  killedWithTheWorker(child); // (a Ctrl-C, jest's SIGTERM)
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

@@ -10,6 +10,7 @@ import { packageApp } from "../../src/artifact/package-app";
 import { dependencyEntries } from "../../src/artifact/app-dependencies";
 import { entriesFromDirectory } from "../../src/artifact/releases";
 import type { TarEntry } from "../../src/artifact/tar";
+import { isRunning } from "../../src/output-lock";
 import { PROJECT_ROOT } from "../../src/project-root";
 import {
   PASSIVE_HEALTH_CHECK,
@@ -246,7 +247,7 @@ export async function freePort(): Promise<number> {
       } catch {
         continue; // released meanwhile
       }
-      if (owner ? processAlive(owner) : age < 60_000) continue;
+      if (owner ? isRunning(owner) : age < 60_000) continue;
       fs.rmSync(claim, { force: true });
       continue;
     }
@@ -275,22 +276,13 @@ function sweepPortClaims(): void {
     } catch {
       continue; // removed meanwhile
     }
-    if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) fs.rmSync(claim, { force: true });
+    if (Number.isInteger(owner) && owner > 0 && !isRunning(owner)) fs.rmSync(claim, { force: true });
   }
 }
 
 /** Gives claimed ports back. */
 export function releasePorts(ports: readonly number[]): void {
   for (const port of ports) fs.rmSync(path.join(PORT_CLAIMS, String(port)), { force: true });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
