@@ -179,6 +179,7 @@ export function loadProblems(dir: string, options: { only?: string[] } = {}): st
   }
 }
 
+/** A fresh temporary directory, in the run's folder (TMPDIR: global-setup.js), which the run's end removes. */
 export function tempDir(prefix = "cdktf-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
