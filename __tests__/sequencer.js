@@ -4,7 +4,9 @@
 // empty) it would start by file size, which put the database drills, the longest file, fourth
 // among the integration files and the terraform validation near the end. Such a file takes its
 // time from RECORDED instead: seconds in a full `npm test` with no jest cache, as in CI (2026-12-06,
-// a 2-core machine, rounded: `npx jest --cacheDirectory <empty folder> --json`, files of 1 s or more).
+// a 2-core machine, rounded: `npx jest --cacheDirectory <empty folder> --json`): every file of the
+// integration and programs projects (sequencer.test.ts checks; worker-exit.test.ts, once unlisted,
+// started last and ran alone for the last 7 s of a run), and unit files of 1 s or more.
 // Only the order depends on it; refresh it from `npx jest --json --outputFile=<file>` (each
 // result's endTime - startTime) when files change much. Files not listed count as 0.5 s, the larger
 // first among them (as jest orders files by size).
@@ -12,28 +14,39 @@ const path = require("node:path");
 const Sequencer = require("@jest/test-sequencer").default;
 
 const RECORDED = {
-  "server/database.test.ts": 105,
-  "server/faults.test.ts": 63,
-  "userdata/in-server-files.test.ts": 62,
-  "constructs/os-update-script.test.ts": 29,
-  "server/in-server.test.ts": 21,
-  "validate-mirror.test.ts": 16,
-  "main.test.ts": 13,
-  "unit-runner.test.ts": 12,
-  "launcher.test.ts": 12,
-  "ops/wrappers.test.ts": 9.8,
-  "ops/entry-points.test.ts": 6.8,
-  "userdata/launch-hook.test.ts": 4.3,
-  "artifact/releases.test.ts": 4.1,
-  "workflows.test.ts": 3.2,
-  "server/health-probe.test.ts": 2.5,
-  "ami-pin.test.ts": 1.8,
-  "artifact/app-dependencies.test.ts": 1.7,
-  "final-snapshot-name.test.ts": 1.6,
-  "stacks/release.test.ts": 1.3,
-  "cpu-time.test.ts": 1.3,
-  "output-lock.test.ts": 1.2,
-  "patches/cdktf-resolve-shipped.test.ts": 1.1,
+  "server/database.test.ts": 110,
+  "server/faults.test.ts": 69,
+  "userdata/in-server-files.test.ts": 67,
+  "constructs/os-update-script.test.ts": 36,
+  "server/in-server.test.ts": 22,
+  "launcher.test.ts": 21,
+  "validate-mirror.test.ts": 20,
+  "main.test.ts": 19,
+  "ops/wrappers.test.ts": 16,
+  "unit-runner.test.ts": 14,
+  "artifact/releases.test.ts": 9,
+  "worker-exit.test.ts": 7.5,
+  "ops/entry-points.test.ts": 6.1,
+  "workflows.test.ts": 4.4,
+  "userdata/launch-hook.test.ts": 3.8,
+  "output-lock.test.ts": 3.6,
+  "patches/cdktf-resolve-shipped.test.ts": 2.5,
+  "server/health-probe.test.ts": 2.1,
+  "artifact/app-dependencies.test.ts": 2,
+  "ops/pipeline-iam.test.ts": 1.9,
+  "stacks/release.test.ts": 1.9,
+  "ami-pin.test.ts": 1.6,
+  "final-snapshot-name.test.ts": 1.4,
+  "cpu-time.test.ts": 1.2,
+  "shared-synth.test.ts": 1,
+  "artifact/package-app.test.ts": 0.8,
+  "server/supervisor.test.ts": 0.7,
+  "server/load.test.ts": 0.6,
+  "stacks/independent-stack-shipped.test.ts": 0.6,
+  "bench-probe.test.ts": 0.5,
+  "userdata/database-files.test.ts": 0.5,
+  "tmpfs.test.ts": 0.5,
+  "artifact/tar.test.ts": 0.2,
 };
 const UNLISTED_SECONDS = 0.5;
 
