@@ -321,6 +321,68 @@ describe("settings the layout has no use for are refused, not ignored", () => {
     expect(problemsOf({ ...without, database: { ...file.database, multiAz: true } })).toEqual([]);
   });
 
+  test("the fleet's CPU target and the load balancer's and RDS's alarm thresholds, set where no fleet, load balancer or RDS reads them, are each named, not silently dropped (review DE)", () => {
+    const problems = problemsOf(
+      single({
+        app: { instanceType: "t3.small", version: "1.0.0", targetCpuPercent: 40 },
+        monitoring: {
+          alarmEmails: ["oncall@example.org"],
+          thresholds: {
+            loadBalancer5xxPercent: 2,
+            latencyP95Ms: 300,
+            latencyP99Ms: 900,
+            dbCpuPercent: 50,
+            dbFreeStorageGb: 5,
+            dbFreeableMemoryMb: 256,
+            dbConnections: 100,
+          },
+        },
+      }),
+    );
+    const noLoadBalancer = (field: string) =>
+      `monitoring.thresholds.${field} does not apply to layout single-server, which has no load balancer whose metrics that alarm reads (its 5xx are counted from nginx's access log, against target5xxPercent): remove it, or use layout load-balanced`;
+    const noRds = (field: string) =>
+      `monitoring.thresholds.${field} does not apply to layout single-server, whose database runs on the app server, not in RDS, so no RDS alarm reads it (the server's own alarms do: cpuPercent, memoryPercent, diskPercent): remove it, or use layout app-db-split or load-balanced`;
+    expect(problems).toEqual([
+      "app.targetCpuPercent does not apply to layout single-server, which runs one app server and no Auto Scaling group to scale on CPU: remove it, or use layout load-balanced",
+      noLoadBalancer("loadBalancer5xxPercent"),
+      noLoadBalancer("latencyP95Ms"),
+      noLoadBalancer("latencyP99Ms"),
+      noRds("dbCpuPercent"),
+      noRds("dbFreeStorageGb"),
+      noRds("dbFreeableMemoryMb"),
+      noRds("dbConnections"),
+    ]);
+  });
+
+  test("the thresholds each layout does read are accepted: the app server's own and target5xxPercent everywhere, RDS's on app-db-split, all of them on load-balanced", () => {
+    const thresholdsOn = (layout: string, thresholds: Record<string, number>) =>
+      parseEnvironment(
+        "qa",
+        environmentFile({
+          layout,
+          network: {
+            cidr: "10.50.0.0/16",
+            availabilityZones: ["ap-northeast-2a", "ap-northeast-2c"],
+            natGateways: layout === "load-balanced" ? "single" : "none",
+          },
+          app: { instanceType: "t3.small", version: "1.0.0" },
+          monitoring: { alarmEmails: ["oncall@example.org"], thresholds },
+        }),
+      ).problems;
+    const server = { cpuPercent: 70, memoryPercent: 80, diskPercent: 80, target5xxPercent: 3 };
+    const rds = { dbCpuPercent: 50, dbFreeStorageGb: 5, dbFreeableMemoryMb: 256, dbConnections: 100 };
+    const loadBalancer = { loadBalancer5xxPercent: 2, latencyP95Ms: 300, latencyP99Ms: 900 };
+    expect(thresholdsOn("single-server", server)).toEqual([]);
+    expect(thresholdsOn("app-db-split", { ...server, ...rds })).toEqual([]);
+    expect(thresholdsOn("app-db-split", { latencyP99Ms: 900 })).toEqual([
+      expect.stringMatching(
+        /^monitoring\.thresholds\.latencyP99Ms does not apply to layout app-db-split, which has no load balancer/,
+      ),
+    ]);
+    expect(thresholdsOn("load-balanced", { ...server, ...rds, ...loadBalancer })).toEqual([]);
+  });
+
   test("what the single server does use is accepted: deletion protection (the instance's termination protection) and backup days (its nightly dumps)", () => {
     const parsed = parseEnvironment(
       "prod",

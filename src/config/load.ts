@@ -316,6 +316,14 @@ export function parseEnvironment(name: string, raw: unknown, sourceText?: Source
 
 /** The RDS settings of `database`: the single server runs its database itself. */
 const RDS_ONLY_DATABASE_FIELDS = ["instanceClass", "multiAz", "allocatedStorageGb", "maxAllocatedStorageGb"] as const;
+/**
+ * The thresholds of the load balancer's alarms (its own 5xx, the targets' response times): without
+ * one, the app server's 5xx are counted from nginx's access log against `target5xxPercent`, and
+ * nothing measures a response time.
+ */
+const LOAD_BALANCER_THRESHOLDS = ["loadBalancer5xxPercent", "latencyP95Ms", "latencyP99Ms"] as const;
+/** The thresholds of the RDS instance's alarms. */
+const RDS_THRESHOLDS = ["dbCpuPercent", "dbFreeStorageGb", "dbFreeableMemoryMb", "dbConnections"] as const;
 
 /**
  * Settings the file gives that its layout has no use for: an operator who asked for HTTPS or a
@@ -328,7 +336,8 @@ function inapplicableSettingProblems(layout: EnvironmentFile["layout"], raw: unk
         loadBalancer?: unknown;
         network?: { natGateways?: unknown };
         database?: Record<string, unknown>;
-        app?: { osRelease?: unknown };
+        app?: { osRelease?: unknown; targetCpuPercent?: unknown };
+        monitoring?: { thresholds?: Record<string, unknown> };
       }
     | undefined;
   const problems: string[] = [];
@@ -342,6 +351,30 @@ function inapplicableSettingProblems(layout: EnvironmentFile["layout"], raw: unk
     problems.push(
       `network.natGateways does not apply to layout ${layout}, whose app server is in a public subnet and whose database needs no egress: a NAT gateway there is idle, and billed (none is the default here): remove it, or use layout load-balanced (got "${nat}")`,
     );
+  }
+  if (layout !== "load-balanced" && file?.app?.targetCpuPercent !== undefined) {
+    problems.push(
+      `app.targetCpuPercent does not apply to layout ${layout}, which runs one app server and no Auto Scaling group to scale on CPU: remove it, or use layout load-balanced`,
+    );
+  }
+  const thresholds = file?.monitoring?.thresholds;
+  if (layout !== "load-balanced") {
+    for (const field of LOAD_BALANCER_THRESHOLDS) {
+      if (thresholds?.[field] !== undefined) {
+        problems.push(
+          `monitoring.thresholds.${field} does not apply to layout ${layout}, which has no load balancer whose metrics that alarm reads (its 5xx are counted from nginx's access log, against target5xxPercent): remove it, or use layout load-balanced`,
+        );
+      }
+    }
+  }
+  if (layout === "single-server") {
+    for (const field of RDS_THRESHOLDS) {
+      if (thresholds?.[field] !== undefined) {
+        problems.push(
+          `monitoring.thresholds.${field} does not apply to layout single-server, whose database runs on the app server, not in RDS, so no RDS alarm reads it (the server's own alarms do: cpuPercent, memoryPercent, diskPercent): remove it, or use layout app-db-split or load-balanced`,
+        );
+      }
+    }
   }
   if (layout === "load-balanced" && file?.app?.osRelease !== undefined) {
     problems.push(

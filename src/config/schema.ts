@@ -621,20 +621,20 @@ const alarmEmail = z
 const thresholds = z
   .strictObject({
     loadBalancer5xxPercent: percent(
-      "Alarm when more than this share of requests gets a 5xx from the ALB itself; default 1 in production, 5 elsewhere",
+      "load-balanced: alarm when more than this share of requests gets a 5xx from the ALB itself; default 1 in production, 5 elsewhere",
     ),
     target5xxPercent: percent(
-      "Alarm when more than this share of requests gets a 5xx from the app servers; default 1 in production, 5 elsewhere",
+      "Alarm when more than this share of requests gets a 5xx from the app servers (without a load balancer, counted from nginx's access log); default 1 in production, 5 elsewhere",
     ),
     latencyP95Ms: optionalInt(
       1,
       60000,
-      "Alarm when the 95th percentile target response time exceeds this; default 500 in production, 1000 elsewhere",
+      "load-balanced: alarm when the 95th percentile target response time exceeds this; default 500 in production, 1000 elsewhere",
     ),
     latencyP99Ms: optionalInt(
       1,
       60000,
-      "Alarm when the 99th percentile target response time exceeds this; default 1500 in production, 3000 elsewhere",
+      "load-balanced: alarm when the 99th percentile target response time exceeds this; default 1500 in production, 3000 elsewhere",
     ),
     cpuPercent: optionalInt(
       1,
@@ -651,21 +651,25 @@ const thresholds = z
       100,
       "Alarm when an app server's root disk (CloudWatch agent) is fuller than this; default 80 in production, 90 elsewhere",
     ),
-    dbCpuPercent: optionalInt(1, 100, "Alarm when RDS CPU stays above this; default 75 in production, 90 elsewhere"),
+    dbCpuPercent: optionalInt(
+      1,
+      100,
+      "RDS (app-db-split, load-balanced): alarm when RDS CPU stays above this; default 75 in production, 90 elsewhere",
+    ),
     dbFreeStorageGb: optionalInt(
       1,
       MAX_STORAGE_GB,
-      "Alarm when RDS free storage falls below this; default 8% of allocatedStorageGb in production, 5% elsewhere: below storage autoscaling's 10%",
+      "RDS (app-db-split, load-balanced): alarm when RDS free storage falls below this; default 8% of allocatedStorageGb in production, 5% elsewhere: below storage autoscaling's 10%",
     ),
     dbFreeableMemoryMb: optionalInt(
       16,
       1048576,
-      "Alarm when RDS freeable memory falls below this; default 10% of the class's memory in production, 5% elsewhere",
+      "RDS (app-db-split, load-balanced): alarm when RDS freeable memory falls below this; default 10% of the class's memory in production, 5% elsewhere",
     ),
     dbConnections: optionalInt(
       1,
       100000,
-      "Alarm when RDS connections exceed this; default 80% of the engine's max_connections for the class in production, 90% elsewhere",
+      "RDS (app-db-split, load-balanced): alarm when RDS connections exceed this; default 80% of the engine's max_connections for the class in production, 90% elsewhere",
     ),
     evaluationPeriods: optionalInt(
       1,
