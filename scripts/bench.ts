@@ -7,7 +7,7 @@ import { benchInServer } from "./bench-in-server";
 import { childrenCpuSeconds } from "./cpu-time";
 import { RSS_PROBE_SOURCE } from "./rss-probe";
 import { entryCommand, PROJECT_ROOT } from "../src/project-root";
-import { variablesOnly } from "../src/ops/usage";
+import { choiceListVariable, countVariable, UsageError, variablesOnly } from "../src/ops/usage";
 import { readableStack } from "../src/readable-stack";
 
 // `npm run bench`: wall time and peak memory of `npm run synth`, `cdktf synth`, `npm test`, the quick
@@ -616,14 +616,6 @@ function progress(message: string): void {
 // ---------------------------------------------------------------------------------------------
 // Main
 
-function runCount(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === "") return fallback;
-  const count = Number(value);
-  if (!Number.isInteger(count) || count < 1) throw new Error(`${name} must be a positive integer (got "${value}")`);
-  return count;
-}
-
 /**
  * One synth before anything is measured, so that the launcher's bundle cache is fresh: the warm
  * rows measure what every synth but the first after a change costs; the cold row measures that one.
@@ -682,11 +674,12 @@ function cleanUpOnSignals(tmp: string): void {
 }
 
 async function main(): Promise<number> {
-  const runs = runCount("BENCH_RUNS", 5);
-  const testRuns = runCount("BENCH_TEST_RUNS", Math.min(runs, 3));
+  // each setting checked before any work starts
+  const runs = countVariable("BENCH_RUNS", 5);
+  const testRuns = countVariable("BENCH_TEST_RUNS", Math.min(runs, 3));
+  const sections = choiceListVariable("BENCH_SECTIONS", SECTIONS, ["build", "in-server"]);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "classic-servers-bench-"));
   cleanUpOnSignals(tmp);
-  const sections = (process.env.BENCH_SECTIONS ?? "build,in-server").split(",").map((s) => s.trim());
   try {
     printMachine();
     let failed = false;
@@ -713,6 +706,9 @@ async function main(): Promise<number> {
   }
 }
 
+/** What BENCH_SECTIONS may name. */
+const SECTIONS = ["build", "in-server", "scaling"] as const;
+
 // It reads no arguments (its settings are the variables above).
 const USAGE =
   "usage: npm run bench (BENCH_RUNS=N, BENCH_TEST_RUNS=N, BENCH_SECTIONS=build,in-server,scaling: see scripts/bench.ts)";
@@ -722,7 +718,8 @@ if (variablesOnly("bench", process.argv.slice(2), USAGE)) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      console.error(`bench failed: ${readableStack(error)}`);
+      // a setting it cannot use in one line (as every script's), anything unexpected with its stack
+      console.error(error instanceof UsageError ? `bench: ${error.message}` : `bench failed: ${readableStack(error)}`);
       process.exitCode = 2;
     },
   );

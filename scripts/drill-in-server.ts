@@ -1,6 +1,6 @@
 import * as os from "node:os";
 import { ROTATION } from "../src/userdata/app-host";
-import { variablesOnly } from "../src/ops/usage";
+import { choiceListVariable, countListVariable, countVariable, UsageError, variablesOnly } from "../src/ops/usage";
 import type { Kind, LoadResult } from "../__tests__/server/load";
 import { nginxMissing, steadyLoad, TestBed } from "../__tests__/server/testbed";
 
@@ -22,9 +22,25 @@ import { nginxMissing, steadyLoad, TestBed } from "../__tests__/server/testbed";
 // request at all was answered: the server as a whole, not one process; a hung process shows in
 // p99 and over 2 s instead) and the longest single request.
 
-const REPEATS = Number(process.env.DRILL_REPEATS ?? 20);
-const PROCESSES = (process.env.DRILL_PROCESSES ?? "2,3").split(",").map(Number);
-const CONNECTIONS = Number(process.env.DRILL_CONNECTIONS ?? 64);
+/** What the variables above ask for. */
+interface Settings {
+  readonly repeats: number;
+  readonly processes: readonly number[];
+  readonly connections: number;
+  readonly scenarios: readonly Scenario[];
+}
+
+/** The variables, each checked before any work starts: a `UsageError` names one it cannot use. */
+function settings(): Settings {
+  const names = SCENARIOS.map((s) => s.name);
+  const wanted = choiceListVariable("DRILL_SCENARIOS", names, names);
+  return {
+    repeats: countVariable("DRILL_REPEATS", 20),
+    processes: countListVariable("DRILL_PROCESSES", [2, 3]),
+    connections: countVariable("DRILL_CONNECTIONS", 64),
+    scenarios: SCENARIOS.filter((s) => wanted.includes(s.name)),
+  };
+}
 const KINDS: readonly Kind[] = ["GET /", "POST /echo", "GET /work"];
 /** An answered request slower than this is counted (the ALB's health check waits 5 s; users less). */
 const SLOW_MS = 2000;
@@ -35,7 +51,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface Scenario {
   readonly name: string;
   readonly describe: string;
-  run(bed: TestBed, round: number): Promise<void>;
+  /** `repeats`: how many rounds the row has. */
+  run(bed: TestBed, round: number, repeats: number): Promise<void>;
 }
 
 /**
@@ -52,8 +69,8 @@ const SCENARIOS: readonly Scenario[] = [
   {
     name: "baseline",
     describe: "no fault, 60 s",
-    run: async () => {
-      await sleep(60_000 / REPEATS);
+    run: async (_bed, _round, repeats) => {
+      await sleep(60_000 / repeats);
     },
   },
   {
@@ -145,25 +162,25 @@ function failuresOf(load: LoadResult, kind: Kind): string {
   return `${result.failed} (${[...result.reasons].map(([reason, n]) => `${n}× ${reason}`).join(", ")})`;
 }
 
-async function drill(processes: number, scenario: Scenario): Promise<Row> {
+async function drill(processes: number, scenario: Scenario, { repeats, connections }: Settings): Promise<Row> {
   const bed = await TestBed.serving(processes, {
     rotation: ROTATION,
     watchdog: true,
     appEnv: { APP_IDLE_GRACE_MS: "1000" },
   });
   try {
-    const load = steadyLoad(bed.nginxPort, { kinds: KINDS, concurrency: CONNECTIONS, paceMs: 0, timeoutMs: 120_000 });
+    const load = steadyLoad(bed.nginxPort, { kinds: KINDS, concurrency: connections, paceMs: 0, timeoutMs: 120_000 });
     await sleep(2000);
     const started = Date.now();
-    for (let round = 0; round < REPEATS; round++) {
-      await scenario.run(bed, round);
+    for (let round = 0; round < repeats; round++) {
+      await scenario.run(bed, round, repeats);
       await sleep(500);
     }
     const seconds = (Date.now() - started) / 1000;
     return {
       processes,
       scenario,
-      faults: scenario.name === "baseline" ? 0 : REPEATS,
+      faults: scenario.name === "baseline" ? 0 : repeats,
       seconds,
       load: await load.stop(),
     };
@@ -199,23 +216,22 @@ const loadAverage = () =>
     .join(" ");
 
 async function main(): Promise<void> {
+  const chosen = settings();
   const missing = nginxMissing();
   if (missing) throw new Error(`the drill needs nginx: ${missing}`);
-  const wanted = process.env.DRILL_SCENARIOS?.split(",").map((s) => s.trim());
-  const scenarios = SCENARIOS.filter((s) => !wanted || wanted.includes(s.name));
   console.log(`## In-server faults (npm run drill)\n`);
   console.log(
-    `${os.cpus().length} cores, load average ${loadAverage()} at the start; ${CONNECTIONS} connections of ` +
-      `GET /, POST /echo and GET /work (a third each), ${REPEATS} faults per row.\n`,
+    `${os.cpus().length} cores, load average ${loadAverage()} at the start; ${chosen.connections} connections of ` +
+      `GET /, POST /echo and GET /work (a third each), ${chosen.repeats} faults per row.\n`,
   );
   // Each row as soon as it is measured.
   console.log(
     "| processes | fault | faults | seconds | requests | failed GET / | failed POST /echo | failed GET /work | p99 | over 2 s | longest stall | longest request |",
   );
   console.log("|---:|---|---:|---:|---:|---|---|---|---:|---:|---:|---:|");
-  for (const processes of PROCESSES) {
-    for (const scenario of scenarios) {
-      const row = await drill(processes, scenario);
+  for (const processes of chosen.processes) {
+    for (const scenario of chosen.scenarios) {
+      const row = await drill(processes, scenario, chosen);
       console.log(tableRow(row));
       console.error(`done: ${processes} processes, ${scenario.name} (load average ${loadAverage()})`);
     }
@@ -228,7 +244,12 @@ const USAGE =
   "usage: npm run drill (DRILL_REPEATS, DRILL_PROCESSES, DRILL_SCENARIOS, DRILL_CONNECTIONS: see scripts/drill-in-server.ts)";
 if (variablesOnly("drill", process.argv.slice(2), USAGE)) {
   main().catch((error: unknown) => {
-    console.error(`drill failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    // a setting it cannot use in one line (as every script's), anything unexpected with its stack
+    console.error(
+      error instanceof UsageError
+        ? `drill: ${error.message}`
+        : `drill failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
     process.exitCode = 1;
   });
 }

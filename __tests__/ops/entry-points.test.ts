@@ -154,3 +154,31 @@ test("--help and -h of every script print its usage and exit 0, doing nothing (t
   expect(option.stderr).not.toContain("ENOENT");
   expect(stamp()).toEqual(before);
 });
+
+test("a bench or drill setting it cannot use is refused in one line, naming the variable and what it takes, before any work: a misspelled section or scenario once measured nothing and exited 0 (review DE; each variable's rule: usage.test.ts)", () => {
+  const withEnv = (entry: string, env: Record<string, string>) =>
+    spawnSync(...entryCommand(entry), {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, ...env },
+    });
+  const cases: [string, Record<string, string>, number, string][] = [
+    [
+      "scripts/bench.ts",
+      { BENCH_SECTIONS: "biuld" },
+      2,
+      'bench: BENCH_SECTIONS takes a comma-separated list of build, in-server, scaling (got "biuld")\n',
+    ],
+    [
+      "scripts/drill-in-server.ts",
+      { DRILL_SCENARIOS: "kil" },
+      1,
+      'drill: DRILL_SCENARIOS takes a comma-separated list of baseline, kill, graceful, deploy, rollback, crash, hung (got "kil")\n',
+    ],
+  ];
+  for (const [entry, env, status, stderr] of cases) {
+    const result = withEnv(entry, env);
+    expect([entry, env, result.status, result.stdout, result.stderr]).toEqual([entry, env, status, "", stderr]);
+  }
+});

@@ -1,4 +1,13 @@
-import { HelpRequested, helpRequested, noArguments, UsageError, variablesOnly } from "../../src/ops/usage";
+import {
+  choiceListVariable,
+  countListVariable,
+  countVariable,
+  HelpRequested,
+  helpRequested,
+  noArguments,
+  UsageError,
+  variablesOnly,
+} from "../../src/ops/usage";
 
 // What every script does with --help and -h, and with an argument it does not read (the scripts
 // themselves, as npm runs them: entry-points.test.ts, one flag each).
@@ -49,4 +58,43 @@ test("a script whose settings are variables prints its usage for --help, refuses
     log.mockRestore();
     error.mockRestore();
   }
+});
+
+describe("the settings of the bench and the drill, read from variables", () => {
+  test("a count: unset or blank takes the default, a whole number of at least 1 is taken, anything else names the variable", () => {
+    expect(countVariable("RUNS", 5, {})).toBe(5);
+    expect(countVariable("RUNS", 5, { RUNS: " " })).toBe(5);
+    expect(countVariable("RUNS", 5, { RUNS: " 12 " })).toBe(12);
+    for (const bad of ["0", "-1", "1.5", "abc", "3x", "1e3", "0x10"]) {
+      expect(() => countVariable("RUNS", 5, { RUNS: bad })).toThrow(
+        new UsageError(`RUNS must be a whole number of at least 1 (got "${bad}")`),
+      );
+    }
+  });
+
+  test("a list of counts: each item a count, no empty item", () => {
+    expect(countListVariable("PROCESSES", [2, 3], {})).toEqual([2, 3]);
+    expect(countListVariable("PROCESSES", [2, 3], { PROCESSES: "4, 1" })).toEqual([4, 1]);
+    expect(() => countListVariable("PROCESSES", [2, 3], { PROCESSES: "2,x" })).toThrow(
+      new UsageError('PROCESSES must be a whole number of at least 1 (got "x")'),
+    );
+    expect(() => countListVariable("PROCESSES", [2, 3], { PROCESSES: "2,,3" })).toThrow(
+      new UsageError('PROCESSES is a comma-separated list with an empty item (got "2,,3")'),
+    );
+  });
+
+  test("a list of choices: only the names it knows, every unknown one named with what is allowed", () => {
+    const sections = ["build", "in-server", "scaling"] as const;
+    expect(choiceListVariable("SECTIONS", sections, ["build"], {})).toEqual(["build"]);
+    expect(choiceListVariable("SECTIONS", sections, ["build"], { SECTIONS: "scaling, build" })).toEqual([
+      "scaling",
+      "build",
+    ]);
+    expect(() => choiceListVariable("SECTIONS", sections, ["build"], { SECTIONS: "biuld,scaling,Build" })).toThrow(
+      new UsageError('SECTIONS takes a comma-separated list of build, in-server, scaling (got "biuld", "Build")'),
+    );
+    expect(() => choiceListVariable("SECTIONS", sections, ["build"], { SECTIONS: "build," })).toThrow(
+      new UsageError('SECTIONS is a comma-separated list with an empty item (got "build,")'),
+    );
+  });
 });

@@ -50,3 +50,66 @@ export function variablesOnly(script: string, args: readonly string[], usage: st
   }
   return true;
 }
+
+/** `value` of variable `name` as a whole number of at least 1, or a `UsageError` naming both. */
+function wholeCount(name: string, value: string): number {
+  if (!/^[1-9][0-9]*$/.test(value))
+    throw new UsageError(`${name} must be a whole number of at least 1 (got "${value}")`);
+  return Number(value);
+}
+
+/** The value of variable `name` in `env`, trimmed, or undefined when it is unset or blank. */
+function variable(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+/** The comma-separated items of `value`, trimmed; an empty item is a `UsageError` (`build,`, `2,,3`). */
+function items(name: string, value: string): string[] {
+  const list = value.split(",").map((item) => item.trim());
+  if (list.includes("")) throw new UsageError(`${name} is a comma-separated list with an empty item (got "${value}")`);
+  return list;
+}
+
+/**
+ * For the scripts whose settings are variables: variable `name` as a whole number of at least 1, or
+ * `fallback` when it is unset or blank. Anything else is a `UsageError` naming the variable: a
+ * bench of `BENCH_RUNS=abc` must not run minutes of work on a count it made up.
+ */
+export function countVariable(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const value = variable(name, env);
+  return value === undefined ? fallback : wholeCount(name, value);
+}
+
+/** Variable `name` as a comma-separated list of whole numbers of at least 1 (`2,3`), or `fallback`. */
+export function countListVariable(
+  name: string,
+  fallback: readonly number[],
+  env: NodeJS.ProcessEnv = process.env,
+): number[] {
+  const value = variable(name, env);
+  return value === undefined ? [...fallback] : items(name, value).map((item) => wholeCount(name, item));
+}
+
+/**
+ * Variable `name` as a comma-separated list of `allowed` names, or `fallback`. A name it does not
+ * know is a `UsageError` that lists the allowed ones: a misspelled section or scenario would
+ * otherwise select nothing, and the script end having measured nothing, successfully.
+ */
+export function choiceListVariable<T extends string>(
+  name: string,
+  allowed: readonly T[],
+  fallback: readonly T[],
+  env: NodeJS.ProcessEnv = process.env,
+): T[] {
+  const value = variable(name, env);
+  if (value === undefined) return [...fallback];
+  const chosen = items(name, value);
+  const unknown = chosen.filter((item) => !(allowed as readonly string[]).includes(item));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `${name} takes a comma-separated list of ${allowed.join(", ")} (got ${unknown.map((u) => `"${u}"`).join(", ")})`,
+    );
+  }
+  return chosen as T[];
+}
