@@ -166,6 +166,26 @@ describe("synthesizeAtomically", () => {
     expect(fs.readdirSync(path.dirname(nested))).toEqual(["cdktf.out"]);
   });
 
+  test("an output folder that cannot be made is refused in one line, naming it, the file in the way if there is one, and what to do; nothing is written (review DE)", () => {
+    fs.writeFileSync(path.join(root, "notes.md"), "a file\n");
+    const build = (app: Parameters<Parameters<typeof synthesizeAtomically>[1]>[0]) => addStack(app, "dev");
+    const cases: [string, string][] = [
+      // a file where a folder of the path should be: fs said ENOTDIR from lstat, with a stack trace
+      [path.join(root, "notes.md", "out"), "ENOTDIR: " + path.join(root, "notes.md") + " is a file"],
+      [path.join(root, "notes.md", "a", "out"), "ENOTDIR: " + path.join(root, "notes.md") + " is a file"],
+      // a folder no one can make anything in: cdktf's own mkdir threw ENOENT, with a stack trace
+      ["/proc/classic-servers-out", "ENOENT"],
+    ];
+    for (const [target, why] of cases) {
+      expect(() => synthesizeAtomically(target, build)).toThrow(
+        new OutputFolderError(
+          `cannot make the output folder ${target} (${why}): set CDKTF_OUTDIR (or cdktf's -o) to a folder that can be written`,
+        ),
+      );
+    }
+    expect(fs.readdirSync(root)).toEqual(["notes.md"]);
+  });
+
   test("a stack that fails app.synth() validation leaves the previous output exactly as it was", () => {
     // given a previous good output
     synthesizeAtomically(outdir, (app) => ["dev", "prod"].forEach((id) => addStack(app, id)));

@@ -38,6 +38,13 @@ export function synthesizeAtomically(
       ),
   );
   try {
+    // made here, not by cdktf's App (which makes it when missing), so that a folder that cannot be
+    // made (a read-only disk, /proc) is said in one line, not thrown from cdktf with a stack trace
+    try {
+      fs.mkdirSync(staging);
+    } catch (error) {
+      throw new OutputFolderError(cannotMake(target, staging, error));
+    }
     const app = new App({ outdir: staging });
     build(app);
     app.synth();
@@ -88,7 +95,13 @@ function withoutLinks(target: string): string {
   } catch {
     // missing (created by the synth), or a link to nothing
   }
-  const link = fs.lstatSync(target, { throwIfNoEntry: false });
+  let link: fs.Stats | undefined;
+  try {
+    link = fs.lstatSync(target, { throwIfNoEntry: false });
+  } catch (error) {
+    // ENOTDIR: a file where a folder of the path should be (CDKTF_OUTDIR=README.md/out)
+    throw new OutputFolderError(cannotMake(target, target, error));
+  }
   if (link?.isSymbolicLink()) {
     throw new OutputFolderError(
       `the output folder ${target} is a symbolic link to ${fs.readlinkSync(target)}, which does not exist: create that folder, or set CDKTF_OUTDIR (or cdktf's -o) to another`,
@@ -96,6 +109,28 @@ function withoutLinks(target: string): string {
   }
   const parent = path.dirname(target);
   return parent === target ? target : path.join(withoutLinks(parent), path.basename(target));
+}
+
+/**
+ * Why the output folder `target` cannot be written, as `making` (it, or the staging folder beside
+ * it) failed with `error`: its code, a file on the way if one is, and what to do.
+ */
+function cannotMake(target: string, making: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code ?? String(error);
+  // the first folder of the path, from the top, that is a file instead
+  const above: string[] = [];
+  for (let at = path.dirname(making); path.dirname(at) !== at; at = path.dirname(at)) above.unshift(at);
+  const file = above.find((at) => {
+    try {
+      return fs.statSync(at, { throwIfNoEntry: false })?.isFile() === true;
+    } catch {
+      return false; // (below a file: the file comes first)
+    }
+  });
+  return (
+    `cannot make the output folder ${target} (${code}${file ? `: ${file} is a file` : ""}): ` +
+    "set CDKTF_OUTDIR (or cdktf's -o) to a folder that can be written"
+  );
 }
 
 export interface SynthOptions {

@@ -214,7 +214,7 @@ describe("the app's database and user: names the engine takes", () => {
     } catch (e) {
       error = e;
     }
-    const label = path.relative(process.cwd(), dir).split(path.sep).join("/");
+    const label = dir; // (outside the working directory: named by its absolute path)
     expect((error as ConfigError).problems).toEqual([
       `${label}/dev: database.name "limit" is a reserved word in PostgreSQL; choose another name`,
     ]);
@@ -277,7 +277,7 @@ test("bad database input stops everything before a stack exists: one line per pr
     error = e;
   }
   expect(error).toBeInstanceOf(ConfigError);
-  const label = path.relative(process.cwd(), dir).split(path.sep).join("/");
+  const label = dir; // (outside the working directory: named by its absolute path)
   expect((error as ConfigError).problems).toEqual([
     `${label}/dev: database.engineVersion must be a postgres version Amazon Linux 2023 packages for layout single-server: 15, 16, 17 (or use a layout with RDS, which runs 14, 15, 16, 17) (got "14")`,
     `${label}/dev: database.name must be lowercase letters, digits and underscores, starting with a letter (got "My-App")`,

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../../src/config/errors";
-import { loadEnvironments, parseSelection } from "../../src/config/load";
+import { displayPath, loadEnvironments, parseSelection } from "../../src/config/load";
 import { selectionFor } from "../../src/ops/workflow";
 import { stringify } from "yaml";
 import { environmentFile, loadProblems, tempDir, writeEnvironments } from "../helpers";
@@ -19,7 +19,8 @@ function problems(options: { only?: string[] } = {}): string[] {
   return found;
 }
 
-const label = () => path.relative(process.cwd(), dir);
+// a temporary folder, outside the working directory: messages name it by its absolute path
+const label = () => dir;
 const s3 = (bucket: string, extra: Record<string, unknown> = {}) => ({ state: { backend: "s3", bucket, ...extra } });
 const net = (cidr: string) => ({ network: { ...environmentFile().network, cidr } });
 
@@ -31,6 +32,26 @@ describe("loading the environment folders", () => {
 
   test("an empty environments folder is an error, not an empty synth", () => {
     expect(problems()).toEqual([`${label()}: no environment folders found (add ${label()}/<name>/config.yaml)`]);
+  });
+
+  test("a folder that does not exist is named, absolute (it is outside the working directory), and said not to exist (review DE)", () => {
+    const missing = path.join(dir, "nowhere");
+    expect(() => loadEnvironments({ dir: missing })).toThrow(
+      new ConfigError([
+        `${missing}: no such folder (ENVIRONMENTS_DIR names the folder of environments, one folder each with config.yaml; environments/ by default)`,
+      ]),
+    );
+  });
+
+  test("messages name a folder inside the working directory relative to it, and one outside by its absolute path", () => {
+    expect(displayPath(path.join(process.cwd(), "environments", "dev"))).toBe("environments/dev");
+    expect(displayPath(process.cwd())).toBe(".");
+    expect(displayPath("/nonexistent")).toBe("/nonexistent");
+    expect(displayPath(path.join(process.cwd(), "..", "elsewhere"))).toBe(
+      path.resolve(process.cwd(), "..", "elsewhere"),
+    );
+    // a folder whose name only begins with two dots is inside
+    expect(displayPath(path.join(process.cwd(), "..dots"))).toBe("..dots");
   });
 
   test("a config.yaml that cannot be read is the folder's problem, beside the others', not a stack trace (review BL)", () => {

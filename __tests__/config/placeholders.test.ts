@@ -25,7 +25,7 @@ const PLACEHOLDERS = {
 
 function problemsOf(files: Record<string, Record<string, unknown>>): string[] {
   const dir = writeEnvironments(tempDir("placeholders-"), files);
-  const label = path.relative(process.cwd(), dir);
+  const label = dir; // (outside the working directory: named by its absolute path)
   return loadProblems(dir).map((p) => p.replace(label, "environments"));
 }
 

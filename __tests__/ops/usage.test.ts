@@ -1,4 +1,6 @@
+import { parseArgs } from "node:util";
 import {
+  argumentsProblem,
   choiceListVariable,
   countListVariable,
   countVariable,
@@ -97,4 +99,19 @@ describe("the settings of the bench and the drill, read from variables", () => {
       new UsageError('SECTIONS is a comma-separated list with an empty item (got "build,")'),
     );
   });
+});
+
+test("a parseArgs error is said in the terms of a script run through npm: an unknown option named, without Node's advice to put it after a `--` npm has already taken (review DE); another error as Node says it", () => {
+  const problemOf = (args: string[]) => {
+    try {
+      parseArgs({ args, options: { regions: { type: "string" } }, allowPositionals: true, strict: true });
+    } catch (error) {
+      return argumentsProblem(error);
+    }
+    return undefined;
+  };
+  expect(problemOf(["dev", "--bogus"])).toBe("unknown option --bogus");
+  expect(problemOf(["-x"])).toBe("unknown option -x");
+  expect(problemOf(["--regions"])).toBe("Option '--regions <value>' argument missing");
+  expect(problemOf(["dev", "--regions", "ap-northeast-2"])).toBeUndefined();
 });

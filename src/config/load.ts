@@ -123,6 +123,11 @@ export function loadProjectEnvironments(options: LoadOptions): {
   if (fs.statSync(options.dir, { throwIfNoEntry: false })?.isDirectory() === false) {
     throw new ConfigError([`${label}: is a file, not a folder of environments (ENVIRONMENTS_DIR)`]);
   }
+  if (!fs.existsSync(options.dir)) {
+    throw new ConfigError([
+      `${label}: no such folder (ENVIRONMENTS_DIR names the folder of environments, one folder each with ${CONFIG_FILE}; environments/ by default)`,
+    ]);
+  }
   const names = listEnvironmentFolders(options.dir);
   if (names.length === 0) {
     throw new ConfigError([`${label}: no environment folders found (add ${label}/<name>/${CONFIG_FILE})`]);
@@ -871,8 +876,12 @@ function schemaAt(schema: z.ZodType, raw: unknown, path: readonly PropertyKey[])
   return node;
 }
 
-/** How messages name a folder: relative to the working directory, `/`-separated. */
+/**
+ * How messages name a folder: relative to the working directory where it is inside it, else its
+ * absolute path (`/tmp/envs`, not `../../tmp/envs`); `/`-separated.
+ */
 export function displayPath(dir: string): string {
   const relative = path.relative(process.cwd(), dir) || ".";
-  return relative.split(path.sep).join("/");
+  const outside = relative === ".." || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
+  return (outside ? path.resolve(dir) : relative).split(path.sep).join("/");
 }

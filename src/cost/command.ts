@@ -7,6 +7,7 @@ import { buildStacks } from "../app";
 import { ConfigError } from "../config/errors";
 import { listEnvironmentFolders, loadEnvironments } from "../config/load";
 import { REGIONS } from "../config/regions";
+import { argumentsProblem } from "../ops/usage";
 import { PROJECT_ROOT } from "../project-root";
 import type { PriceTable } from "./price-table";
 import { environmentEstimate, estimateText, totalText } from "./report";
@@ -61,7 +62,7 @@ export async function costCommand(argv: readonly string[], options: CostCommandO
       strict: true,
     });
   } catch (error) {
-    err(`cost: ${(error as Error).message}\n${COST_USAGE}`);
+    err(`cost: ${argumentsProblem(error)}\n${COST_USAGE}`);
     return 1;
   }
   if (parsed.values.help) {

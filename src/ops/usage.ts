@@ -113,3 +113,14 @@ export function choiceListVariable<T extends string>(
   }
   return chosen as T[];
 }
+
+/**
+ * What an error of Node's `parseArgs` says, for a script run through npm: an unknown option is
+ * named, without Node's advice to pass it after `--` (npm has already taken that `--`; review DE).
+ * Any other (an option's value missing) is Node's message as it is.
+ */
+export function argumentsProblem(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  const option = /^Unknown option '([^']+)'/.exec(message)?.[1];
+  return code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option ? `unknown option ${option}` : message;
+}

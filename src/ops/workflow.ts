@@ -6,6 +6,7 @@ import { parseAddress, parsePlanDocument, type PlanDocument, type SynthesizedSta
 import { listEnvironmentFolders } from "../config/load";
 import { entryCommand, PROJECT_ROOT } from "../project-root";
 import { isFileSystemError, readableStack } from "../readable-stack";
+import { argumentsProblem } from "./usage";
 import {
   answerStopSignals,
   OpsError,
@@ -330,7 +331,7 @@ export async function cliCommand(
         strict: true,
       });
     } catch (error) {
-      throw new OpsError(`${(error as Error).message}\n${tool.usage}`);
+      throw new OpsError(`${argumentsProblem(error)}\n${tool.usage}`);
     }
     if (parsed.values.help) {
       console.log(tool.usage);
