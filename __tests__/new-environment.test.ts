@@ -60,13 +60,21 @@ describe("a copied environment folder, with its own CIDR", () => {
   const before = checkedProject(root, [COPY]);
   const copy = before.environments.find((env) => env.name === COPY)!;
   const problemsBefore = environmentProblems(copy, before);
-  writeArchitectureDocs(root, [copy], before.documents);
+  const first = writeArchitectureDocs(root, [copy], before.documents);
   const project = before; // the same folders and stacks; the page is read when a check runs
 
   test("before npm run diagram, the only problem is its missing page, and the message says what to run", () => {
     expect(problemsBefore).toEqual([
       `docs/architecture-<env>.md is what npm run diagram writes: docs/architecture-${COPY}.md is missing: run npm run diagram`,
     ]);
+  });
+
+  test("npm run diagram names the page it wrote, and again finds it as it would write it: unchanged, and not written again", () => {
+    const page = `docs/architecture-${COPY}.md`;
+    expect(first).toEqual([{ file: page, changed: true }]);
+    const written = fs.statSync(path.join(root, page));
+    expect(writeArchitectureDocs(root, [copy], before.documents)).toEqual([{ file: page, changed: false }]);
+    expect(fs.statSync(path.join(root, page)).ino).toBe(written.ino);
   });
 
   test.each(Object.keys(ENVIRONMENT_CHECKS))("then it passes: %s", (check) => {

@@ -16,11 +16,12 @@ runScript("diagram", (args) => {
   noArguments("diagram", args);
   const environments = projectEnvironments();
   const written = writeArchitectureDocs(PROJECT_ROOT, environments, synthesizeDocuments(environments));
-  for (const file of written) console.log(`wrote ${file}`);
+  // as npm run iam-policies says of its files: a page already as it would be written is left alone
+  for (const { file, changed } of written) console.log(`${changed ? "wrote" : "unchanged"} ${file}`);
   for (const file of staleArchitectureDocs(PROJECT_ROOT, environments)) {
     fs.rmSync(path.join(PROJECT_ROOT, file));
     console.log(`removed ${file}: its environment folder is gone`);
   }
-  if (!written.includes("README.md"))
+  if (!written.some(({ file }) => file === "README.md"))
     console.log(`README.md not updated: there is no environment "${README_ENVIRONMENT}"`);
 });

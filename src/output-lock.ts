@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { makeFolder } from "./make-folder";
+import { readTextOrUndefined } from "./replace-file";
 
 // A run of terraform in a synthesized stack's folder (`npm run plan`, `npm run drift`) holds a
 // lock file beside the output folder while it runs: a synth replaces the output folder whole, and
@@ -22,7 +23,7 @@ export function outputLockFile(outdir: string): string {
 
 /** The process that holds the lock of `outdir` and what it runs, while it runs; undefined otherwise. */
 export function outputLockHolder(outdir: string): { readonly pid: number; readonly what: string } | undefined {
-  const text = readOrUndefined(outputLockFile(outdir));
+  const text = readTextOrUndefined(outputLockFile(outdir));
   return text === undefined ? undefined : holderIn(text);
 }
 
@@ -74,7 +75,7 @@ export function takeOutputLock(outdir: string, what: string): void {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       }
-      const found = readOrUndefined(file);
+      const found = readTextOrUndefined(file);
       const holder = found === undefined ? undefined : holderIn(found);
       if (holder?.pid === process.pid) return; // this process's already
       if (holder) throw new Error(heldBy(holder, outdir));
@@ -123,7 +124,7 @@ function setAside(file: string, found: string): void {
     throw error;
   }
   try {
-    const moved = readOrUndefined(aside);
+    const moved = readTextOrUndefined(aside);
     if (moved === found) return;
     try {
       placeLock(aside, file, moved ?? ""); // a live run's: back where it was
@@ -132,14 +133,6 @@ function setAside(file: string, found: string): void {
     }
   } finally {
     fs.rmSync(aside, { force: true });
-  }
-}
-
-function readOrUndefined(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
   }
 }
 

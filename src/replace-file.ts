@@ -51,3 +51,12 @@ export function replaceFiles(files: ReadonlyArray<readonly [file: string, conten
     }
   });
 }
+
+/** The text of `file`, or undefined when it cannot be read (missing, a folder, not this user's to read). */
+export function readTextOrUndefined(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}

@@ -4,7 +4,7 @@ import type { EnvironmentConfig } from "../config/load";
 import type { StackDocument } from "../policy/types";
 import { renderArchitecture } from "./diagram";
 import { UsageError } from "./script-runner";
-import { replaceFiles } from "../replace-file";
+import { readTextOrUndefined, replaceFiles } from "../replace-file";
 
 /** The environment whose diagram the README shows. */
 export const README_ENVIRONMENT = "prod";
@@ -78,14 +78,14 @@ export function withReadmeDiagram(readme: string, block: string, env = README_EN
 
 /**
  * What `npm run diagram` writes under `root`: `docs/architecture-<env>.md` for each environment,
- * and the README's diagram of `README_ENVIRONMENT` when the project has both. Returns the files
- * written, relative to `root`.
+ * and the README's diagram of `README_ENVIRONMENT` when the project has both. Returns each of those
+ * files, relative to `root`, and whether it changed: one already as it would be is not written.
  */
 export function writeArchitectureDocs(
   root: string,
   environments: readonly EnvironmentConfig[],
   documents: ReadonlyMap<string, StackDocument>,
-): string[] {
+): { file: string; changed: boolean }[] {
   const files: Array<[string, string]> = [];
   fs.mkdirSync(path.join(root, "docs"), { recursive: true });
   for (const env of environments) {
@@ -96,7 +96,12 @@ export function writeArchitectureDocs(
   if (shown && fs.existsSync(readme)) {
     files.push(["README.md", withReadmeDiagram(fs.readFileSync(readme, "utf8"), mermaidBlock(shown))]);
   }
+  const unchanged = new Set(
+    files.filter(([file, content]) => readTextOrUndefined(path.join(root, file)) === content).map(([file]) => file),
+  );
   // all or none: a README that cannot be written left the pages rewritten, unreported (review BR)
-  replaceFiles(files.map(([file, content]) => [path.join(root, file), content] as const));
-  return files.map(([file]) => file);
+  replaceFiles(
+    files.filter(([file]) => !unchanged.has(file)).map(([file, content]) => [path.join(root, file), content] as const),
+  );
+  return files.map(([file]) => ({ file, changed: !unchanged.has(file) }));
 }

@@ -14,7 +14,7 @@ import {
 } from "./pipeline-iam";
 import { synthesizeDocuments } from "./synthesized";
 import { noArguments, UsageError } from "./usage";
-import { replaceFiles } from "../replace-file";
+import { readTextOrUndefined, replaceFiles } from "../replace-file";
 
 /** Where `npm run iam-policies` writes each role's policy, relative to the project root. */
 export const POLICY_FILES = {
@@ -152,7 +152,7 @@ export function iamPoliciesCommand(
   const environments = loadEnvironments({ dir: path.join(root, "environments") });
   const files = pipelinePolicyFiles(root, documents, environments);
   const commands = new PolicyCommands(environments);
-  const before = new Map(Object.keys(files).map((file) => [file, readOrUndefined(path.join(root, file))]));
+  const before = new Map(Object.keys(files).map((file) => [file, readTextOrUndefined(path.join(root, file))]));
   for (const file of Object.keys(files)) fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
   // all or none: the plan role's policy and the deploy roles' are put together
   replaceFiles(Object.entries(files).map(([file, content]) => [path.join(root, file), content] as const));
@@ -258,13 +258,5 @@ export class PolicyCommands {
       `detach it from ${role} and delete it (its versions but the default first): aws iam detach-role-policy ` +
       `--role-name ${role} --policy-arn ${arn} && aws iam delete-policy --policy-arn ${arn}`
     );
-  }
-}
-
-function readOrUndefined(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
   }
 }
