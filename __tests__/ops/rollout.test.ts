@@ -700,6 +700,24 @@ describe("when AWS answers with an error, and when the watch ends early (review 
     );
   });
 
+  test("what the CLI ends with 255 but never passes (no credentials, no profile, a denied call) is not tried again: without credentials the watch once took 35 s to say so (review DE)", async () => {
+    for (const stderr of [
+      'Unable to locate credentials. You can configure credentials by running "aws configure".',
+      "The config profile (deploy) could not be found",
+      "An error occurred (AccessDenied) when calling the DescribeInstanceRefreshes operation: not authorized",
+    ]) {
+      slept.length = 0;
+      const denied = cli((args) =>
+        args.includes("describe-instance-refreshes") ? { status: 255, stderr } : undefined,
+      );
+      await expect(waitForRefresh({ ...base, run: denied.run, log: () => undefined })).rejects.toThrow(
+        `aws autoscaling describe-instance-refreshes failed: ${stderr}\n${unwatched}`,
+      );
+      expect(denied.calls.filter((c) => c.includes("describe-instance-refreshes"))).toHaveLength(1);
+      expect(slept).toEqual([]);
+    }
+  });
+
   test("an alarm fires and the cancel fails: the error says the refresh still rolls; a refresh that ended meanwhile is said so", async () => {
     const firing = (cancel: { status: number; stderr: string }) =>
       cli((args) => {

@@ -274,6 +274,14 @@ export const TRANSIENT =
   /Throttl|Rate exceeded|RequestLimitExceeded|TooManyRequests|ServiceUnavailable|InternalFailure|InternalError|Could not connect|EndpointConnectionError|Connection (was )?(closed|reset)|timed out/i;
 
 /**
+ * Failures that never pass, though the CLI ends with 255 for them as for a dropped connection: no
+ * credentials, no such profile, an expired or unknown token or SSO session, a denied call, no
+ * region. Tried again, `npm run wait-rollout` without credentials took 35 s to say so (review DE).
+ */
+export const NOT_PASSING =
+  /Unable to locate credentials|config profile .* could not be found|ExpiredToken|InvalidClientTokenId|UnrecognizedClientException|AccessDenied|SSO session .* expired|Error when retrieving token from sso|You must specify a region/i;
+
+/**
  * The AWS CLI with `args`, its output; one that fails for a passing reason is tried again, up to
  * AWS_TRIES times, 2, 4, 8 and 16 s apart. A watch of hours meets a throttled call or a dropped
  * connection, and ending it there would leave the refresh rolling with no alarm to stop it.
@@ -284,7 +292,7 @@ async function aws(options: WaitOptions, args: readonly string[], tolerate?: Reg
     const result = await options.run("aws", args);
     if (result.status === 0) return result.stdout;
     if (tolerate?.test(result.stderr)) return undefined;
-    const passing = result.status === 255 || TRANSIENT.test(result.stderr);
+    const passing = !NOT_PASSING.test(result.stderr) && (result.status === 255 || TRANSIENT.test(result.stderr));
     if (!passing || attempt >= AWS_TRIES) {
       throw new OpsError(
         `aws ${args.slice(0, 2).join(" ")} failed${attempt > 1 ? ` (tried ${attempt} times)` : ""}: ${result.stderr.trim()}`,
