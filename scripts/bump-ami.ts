@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../src/project-root";
 import { replaceFile } from "../src/replace-file";
-import { bumpAmiPin } from "../src/ops/ami-pin";
-import { listEnvironmentFolders } from "../src/config/load";
+import { bumpAmiPin, bumpedMessage } from "../src/ops/ami-pin";
+import { displayPath, listEnvironmentFolders } from "../src/config/load";
 
 const root = PROJECT_ROOT;
 const args = process.argv.slice(2);
@@ -29,11 +29,10 @@ try {
   const known = listEnvironmentFolders(dir);
   if (!known.includes(name) || !fs.existsSync(file))
     throw new Error(`usage: npm run bump-ami -- <env> (unknown environment "${name}"; known: ${known.join(", ")})`);
-  const where = path.relative(process.cwd(), file);
-  replaceFile(file, bumpAmiPin(fs.readFileSync(file, "utf8"), new Date(), where));
-  console.log(
-    `${where}: app.amiPinnedAt bumped; npm run plan -- ${name} shows the roll onto the newest Amazon Linux 2023`,
-  );
+  const where = displayPath(file);
+  const text = fs.readFileSync(file, "utf8");
+  replaceFile(file, bumpAmiPin(text, new Date(), where));
+  console.log(bumpedMessage(text, name, where));
 } catch (error) {
   console.error(`bump-ami: ${(error as Error).message}`);
   process.exit(1);

@@ -308,6 +308,16 @@ test("releasing refuses uncommitted changes to app/ and a version already releas
   expect(() => recordRelease(repo)).toThrow(/1\.1\.0 is already released with other files .*new version/);
 });
 
+test("an app/package.json that is not JSON is named, committed or not, with what to do (review DF: JSON.parse's message alone)", () => {
+  const repo = tempDir("releases-bad-json-");
+  fs.cpSync(root, repo, { recursive: true });
+  fs.appendFileSync(path.join(repo, "app/package.json"), "// x\n");
+  const notJson = /^app\/package\.json is not valid JSON \(Unexpected .*\): fix it, then run this again$/;
+  expect(() => recordRelease(repo)).toThrow(notJson);
+  git(repo, "commit", "-q", "-am", "a comment in package.json");
+  expect(() => recordRelease(repo)).toThrow(notJson);
+});
+
 test("an edited checksum in releases.yaml fails the rebuild instead of uploading other bytes", () => {
   const repo = tempDir("releases-edited-");
   fs.cpSync(root, repo, { recursive: true });

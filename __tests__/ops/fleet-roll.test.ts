@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Testing } from "cdktf";
-import { bumpAmiPin } from "../../src/ops/ami-pin";
+import { bumpAmiPin, bumpedMessage } from "../../src/ops/ami-pin";
 import { PROJECT_ROOT } from "../../src/project-root";
 import { planReviewMarkdown, planReviewText, reviewPlan } from "../../src/ops/plan-review";
 import { LAYOUT_STACKS } from "../../src/stacks/layouts";
@@ -47,6 +47,20 @@ describe("the AMI in production", () => {
       }),
     );
     expect(optedOut.countOf("terraform_data")).toBe(0);
+  });
+
+  test("what npm run bump-ami says: a fleet rolls at the next apply; a fixed server does not, and its packages are app.osRelease's (review DF)", () => {
+    const where = "environments/x/config.yaml";
+    expect(bumpedMessage("layout: load-balanced\napp:\n  amiUpdates: pinned\n", "prod", where)).toBe(
+      `${where}: app.amiPinnedAt bumped; npm run plan -- prod shows the roll onto the newest Amazon Linux 2023`,
+    );
+    for (const layout of ["single-server", "app-db-split"]) {
+      expect(bumpedMessage(`layout: ${layout}\napp:\n  amiUpdates: pinned\n`, "dev", where)).toBe(
+        `${where}: app.amiPinnedAt bumped: from the next apply, a replacement server would start from the newest Amazon ` +
+          `Linux 2023, but layout ${layout} keeps its running server and its AMI, so npm run plan -- dev shows no ` +
+          "roll; to update that server's packages, set app.osRelease (docs/operations.md#os-updates)",
+      );
+    }
   });
 
   test("npm run bump-ami sets app.amiPinnedAt and keeps the file's comments", () => {

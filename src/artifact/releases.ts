@@ -298,7 +298,16 @@ export function releaseEntries(files: readonly TarEntry[]): TarEntry[] {
 export function versionOf(entries: readonly TarEntry[], where: string): string {
   const manifest = entries.find((e) => e.path === "package.json" && e.type === "file");
   if (!manifest) throw new ReleaseError(`${where}: package.json is missing`);
-  const version: unknown = JSON.parse(Buffer.from(manifest.content ?? new Uint8Array()).toString("utf8")).version;
+  let parsed: { version?: unknown } | null;
+  try {
+    parsed = JSON.parse(Buffer.from(manifest.content ?? new Uint8Array()).toString("utf8"));
+  } catch (error) {
+    // (JSON.parse's message alone named neither the file nor what to do: review DF)
+    throw new ReleaseError(
+      `${where}/package.json is not valid JSON (${(error as Error).message}): fix it, then run this again`,
+    );
+  }
+  const version: unknown = parsed?.version;
   if (typeof version !== "string" || !VERSION_PATTERN.test(version)) {
     throw new ReleaseError(
       `${where}/package.json: version must match ${VERSION_PATTERN} (got ${JSON.stringify(version)})`,

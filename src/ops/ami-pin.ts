@@ -67,3 +67,22 @@ function readsBackAs(bumped: string, document: Document, stamp: string, where: s
   }
   return bumped;
 }
+
+/**
+ * What `npm run bump-ami -- <name>` says once it has bumped `where` (its text `configText`): a
+ * fleet (load-balanced) rolls onto the newest Amazon Linux 2023 at the next apply; a fixed server
+ * (single-server, app-db-split) keeps its AMI (`ignore_changes`), so only a server that replaces it
+ * after the next apply starts from the new one, and its own packages are updated through `app.osRelease`
+ * (review DF: the message promised a roll that the plan never shows there).
+ */
+export function bumpedMessage(configText: string, name: string, where: string): string {
+  const { layout } = (parseDocument(configText, { merge: true }).toJS() ?? {}) as { layout?: unknown };
+  if (layout === "load-balanced") {
+    return `${where}: app.amiPinnedAt bumped; npm run plan -- ${name} shows the roll onto the newest Amazon Linux 2023`;
+  }
+  return (
+    `${where}: app.amiPinnedAt bumped: from the next apply, a replacement server would start from the newest Amazon ` +
+    `Linux 2023, but layout ${String(layout)} keeps its running server and its AMI, so npm run plan -- ${name} shows no ` +
+    "roll; to update that server's packages, set app.osRelease (docs/operations.md#os-updates)"
+  );
+}
