@@ -700,11 +700,11 @@ describe("when AWS answers with an error, and when the watch ends early (review 
     );
   });
 
-  test("what the CLI ends with 255 but never passes (no credentials, no profile, a denied call) is not tried again: without credentials the watch once took 35 s to say so (review DE)", async () => {
+  test("what the CLI ends with 255 but never passes (an unknown profile, partial credentials, no region) is not tried again (review DE); no credentials found is, as an instance role's metadata call that timed out says just that (review DG)", async () => {
     for (const stderr of [
-      'Unable to locate credentials. You can configure credentials by running "aws configure".',
       "The config profile (deploy) could not be found",
-      "An error occurred (AccessDenied) when calling the DescribeInstanceRefreshes operation: not authorized",
+      "Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY",
+      'You must specify a region. You can also configure your region by running "aws configure".',
     ]) {
       slept.length = 0;
       const denied = cli((args) =>
@@ -716,6 +716,20 @@ describe("when AWS answers with an error, and when the watch ends early (review 
       expect(denied.calls.filter((c) => c.includes("describe-instance-refreshes"))).toHaveLength(1);
       expect(slept).toEqual([]);
     }
+    slept.length = 0;
+    let calls = 0;
+    const flaky = cli((args) => {
+      if (!args.includes("describe-instance-refreshes")) return undefined;
+      calls++;
+      return calls === 1
+        ? {
+            status: 255,
+            stderr: 'Unable to locate credentials. You can configure credentials by running "aws configure".',
+          }
+        : { status: 0, stdout: refreshes(refresh("Successful")) };
+    });
+    expect(await waitForRefresh({ ...base, run: flaky.run, alarms: [], log: () => undefined })).toBe(0);
+    expect(slept[0]).toBe(2000);
   });
 
   test("an alarm fires and the cancel fails: the error says the refresh still rolls; a refresh that ended meanwhile is said so", async () => {

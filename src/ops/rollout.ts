@@ -274,12 +274,16 @@ export const TRANSIENT =
   /Throttl|Rate exceeded|RequestLimitExceeded|TooManyRequests|ServiceUnavailable|InternalFailure|InternalError|Could not connect|EndpointConnectionError|Connection (was )?(closed|reset)|timed out/i;
 
 /**
- * Failures that never pass, though the CLI ends with 255 for them as for a dropped connection: no
- * credentials, no such profile, an expired or unknown token or SSO session, a denied call, no
- * region. Tried again, `npm run wait-rollout` without credentials took 35 s to say so (review DE).
+ * Failures that never pass, though the CLI ends with 255 for them as for a dropped connection: a
+ * profile that does not exist, partial credentials in the environment, a config file it cannot
+ * parse, an expired SSO session, no region (an expired or unknown token and a denied call end
+ * with 254, a service's error, and are not tried again either). Not "Unable to locate
+ * credentials": an instance role's call to the metadata service that timed out says just that,
+ * and ending the watch on it would leave the refresh rolling unwatched (review DG); without any
+ * credentials the watch says so after its tries, about 35 s.
  */
 export const NOT_PASSING =
-  /Unable to locate credentials|config profile .* could not be found|ExpiredToken|InvalidClientTokenId|UnrecognizedClientException|AccessDenied|SSO session .* expired|Error when retrieving token from sso|You must specify a region/i;
+  /config profile .* could not be found|Partial credentials found|Unable to parse config file|SSO session .* expired|Error when retrieving token from sso|You must specify a region/i;
 
 /**
  * The AWS CLI with `args`, its output; one that fails for a passing reason is tried again, up to
