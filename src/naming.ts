@@ -58,6 +58,16 @@ export function isNameWord(word: string): boolean {
 /** The id of every S3 state bucket's bootstrap stack begins with this (`state-<bucket>`, app.ts). */
 export const STATE_STACK_PREFIX = "state-";
 
+/**
+ * The SSM documents an environment's stack makes, `<project>-<env>-<purpose>`: the release's deploy
+ * (src/constructs/app-deployment.ts) and the OS update (src/constructs/os-update.ts). Named here
+ * once, exactly: a deploy role may write and associate only its own environment's (review DI: SSM
+ * checks an association's document, never its targets), and a server reads only its own
+ * environment's and AWS's; by a pattern (`shop-dev-*`) they would also match a neighbour's
+ * (`shop-dev-eu-deploy`). A test keeps it equal to what the stacks synthesize.
+ */
+export const SSM_DOCUMENT_PURPOSES = ["deploy", "app-os"] as const;
+
 /** AWS limits that physical names meet. */
 const LIMITS = {
   /** `Name` tags and most names. */

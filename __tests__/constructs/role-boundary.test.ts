@@ -293,7 +293,29 @@ describe.each(SHIPPED_NAMES)("%s", (env) => {
     const { stack, document } = boundaryOf(env);
     const project = stack.doc.provider.aws[0].default_tags[0].tags.Project as string;
     const share = document.Statement.filter((s) => /^(SsmAgent|SessionManager)/.test(s.Sid ?? ""));
-    expect(share.map((s) => s.Sid)).toEqual(["SsmAgent", "SsmAgentParameters", "SessionManagerChannels"]);
+    expect(share.map((s) => s.Sid)).toEqual([
+      "SsmAgent",
+      "SsmAgentDocuments",
+      "SsmAgentParameters",
+      "SessionManagerChannels",
+    ]);
+    // the documents an association runs: this environment's own, AWS's and the Session Manager
+    // preferences, never another environment's, which its deploy role could associate with these
+    // servers' tags (review DI)
+    expect(share.find((s) => s.Sid === "SsmAgentDocuments")).toEqual({
+      Sid: "SsmAgentDocuments",
+      Effect: "Allow",
+      Action: ["ssm:DescribeDocument", "ssm:GetDocument"],
+      Resource: [
+        `arn:aws:ssm:*:*:document/${project}-${env}-deploy`,
+        `arn:aws:ssm:*:*:document/${project}-${env}-app-os`,
+        "arn:aws:ssm:*::document/*",
+        "arn:aws:ssm:*:*:document/SSM-SessionManagerRunShell",
+      ],
+    });
+    expect(share.filter((s) => s.Sid !== "SsmAgentDocuments").flatMap((s) => s.Action)).not.toContain(
+      "ssm:GetDocument",
+    );
     expect(share.find((s) => s.Sid === "SsmAgentParameters")).toEqual({
       Sid: "SsmAgentParameters",
       Effect: "Allow",

@@ -13,7 +13,7 @@ import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Fn, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import type { Naming } from "../naming";
+import { SSM_DOCUMENT_PURPOSES, type Naming } from "../naming";
 import type { RoleBoundary } from "./role-boundary";
 import { TerraformData } from "./terraform-data";
 import { eitherNamespaces, namespaceList, type MetricNamespaces } from "../userdata/metric-namespaces";
@@ -410,9 +410,7 @@ function sessionManagerBoundary(naming: Naming): DataAwsIamPolicyDocumentStateme
       effect: "Allow",
       actions: [
         "ssm:DescribeAssociation",
-        "ssm:DescribeDocument",
         "ssm:GetDeployablePatchSnapshotForInstance",
-        "ssm:GetDocument",
         "ssm:GetManifest",
         "ssm:ListAssociations",
         "ssm:ListInstanceAssociations",
@@ -424,6 +422,21 @@ function sessionManagerBoundary(naming: Naming): DataAwsIamPolicyDocumentStateme
         "ssm:UpdateInstanceInformation",
       ],
       resources: ["*"],
+    },
+    {
+      // The documents the agent reads to run an association: the environment's own, AWS's (no
+      // account in their ARN) and the account's Session Manager preferences, not another
+      // environment's. SSM runs an association on whatever servers its targets name, checking no
+      // target against its maker's policy: a server that reads only its own documents runs no
+      // other environment's (review DI; the deploy roles associate only their own: pipeline-iam.ts).
+      sid: "SsmAgentDocuments",
+      effect: "Allow",
+      actions: ["ssm:DescribeDocument", "ssm:GetDocument"],
+      resources: [
+        ...SSM_DOCUMENT_PURPOSES.map((purpose) => `arn:aws:ssm:*:*:document/${naming.name(purpose)}`),
+        "arn:aws:ssm:*::document/*",
+        "arn:aws:ssm:*:*:document/SSM-SessionManagerRunShell",
+      ],
     },
     {
       sid: "SsmAgentParameters",

@@ -3,7 +3,7 @@
 // the plan role reads what a plan refreshes, the deploy role also creates, changes and deletes
 // it. A test fails when a stack uses a type this table does not know.
 
-import { Naming } from "../naming";
+import { Naming, SSM_DOCUMENT_PURPOSES } from "../naming";
 
 /** What Terraform calls to refresh (read) and to create, change and delete (write) one type. */
 export interface TypeActions {
@@ -572,8 +572,31 @@ function scope(inputs: PolicyInputs) {
     buckets: inputs.projects.map((p) => `arn:aws:s3:::${prefix(p)}*`),
     artifacts: inputs.projects.map((p) => `arn:aws:s3:::${env ? prefix(p) : `${p}-*-`}artifacts-*`),
     parameters: inputs.projects.map((p) => `arn:aws:ssm:*:*:parameter/${p}/${env ? `${env}/` : ""}*`),
+    /** The SSM documents the stacks make (`<project>-<env>-deploy`, `-app-os`), each by its name. */
+    documents: inputs.projects.flatMap((p) =>
+      SSM_DOCUMENT_PURPOSES.map((purpose) => `arn:aws:ssm:*:*:document/${env ? prefix(p) : `${p}-*-`}${purpose}`),
+    ),
   };
 }
+
+/**
+ * What a deploy role may do only with its own environment's SSM documents (review DI). SSM runs an
+ * association's document on whatever instances its targets name, and checks no target against the
+ * caller's policy (AWS: "The Targets parameter for each resource in the account isn't checked"),
+ * only the document: with these on every document, dev's role could associate AWS-RunShellScript
+ * with the servers tagged prod and run a script as root there, under prod's instance role. Its own
+ * documents (SSM_DOCUMENT_PURPOSES, by exact name) it may still associate with any target: another
+ * environment's servers do not run them, as each server may read only its own environment's
+ * documents and AWS's (the permissions boundary's SsmAgentDocuments, src/constructs/app-identity.ts).
+ */
+export const OWN_DOCUMENT_WRITES = [
+  "ssm:CreateAssociation",
+  "ssm:CreateDocument",
+  "ssm:DeleteDocument",
+  "ssm:UpdateAssociation",
+  "ssm:UpdateDocument",
+  "ssm:UpdateDocumentDefaultVersion",
+] as const;
 
 /** A boundary policy's ARN in the account of the caller. */
 const boundaryArn = (name: string) => `arn:aws:iam::\${aws:PrincipalAccount}:policy/${name}`;
@@ -622,10 +645,22 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
       // not every parameter of the account, which a pull request's code could otherwise read.
       const named = list.filter((a) => /^ssm:(Get|Put|Delete)Parameters?$/.test(a));
       const parameters = [...names.parameters, "arn:aws:ssm:*::parameter/aws/service/*"];
-      const rest = list.filter((a) => !named.includes(a));
+      const documentWrites = list.filter((a) => (OWN_DOCUMENT_WRITES as readonly string[]).includes(a));
+      const rest = list.filter((a) => !named.includes(a) && !documentWrites.includes(a));
       if (rest.length > 0) statements.push({ Sid: sid, Effect: "Allow", Action: rest, Resource: "*" });
       if (named.length > 0)
         statements.push({ Sid: `${sid}Parameters`, Effect: "Allow", Action: named, Resource: parameters });
+      if (documentWrites.length > 0) {
+        statements.push({
+          Sid: `${sid}Documents`,
+          Effect: "Allow",
+          Action: documentWrites,
+          // An association is checked against the document it names, never against its targets;
+          // the association's own ARN for an update that names no document (the stacks' name their
+          // targets, not the deprecated InstanceId, whose instance a call would also be checked on)
+          Resource: [...names.documents, "arn:aws:ssm:*:*:association/*"],
+        });
+      }
     } else if (service === "s3") {
       // object actions act on keys; bucket actions, s3:GetBucketObjectLockConfiguration among them, on the bucket
       const objects = list.filter((a) => /Object/.test(a) && !/Bucket/.test(a));
