@@ -17,9 +17,17 @@ import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
 
 const ROOT = path.join(__dirname, "..", "..");
 
-/** `scripts/<name>.ts` with `args`, as `npm run <name> -- args` runs it, from the project's root. */
-const run = (entry: string, args: string[]) =>
-  spawnSync(...entryCommand(entry, args), { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+/**
+ * `scripts/<name>.ts` with `args`, as `npm run <name> -- args` runs it, from the project's root;
+ * `env`: variables set beside this process's.
+ */
+const run = (entry: string, args: string[], env: Record<string, string> = {}) =>
+  spawnSync(...entryCommand(entry, args), {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
 
 test("npm run compare -- dev prod prints the table and exits 0", () => {
   const result = run("scripts/compare.ts", ["dev", "prod"]);
@@ -156,13 +164,6 @@ test("--help and -h of every script print its usage and exit 0, doing nothing (t
 });
 
 test("a bench or drill setting it cannot use is refused in one line, naming the variable and what it takes, before any work: a misspelled section or scenario once measured nothing and exited 0 (review DE; each variable's rule: usage.test.ts)", () => {
-  const withEnv = (entry: string, env: Record<string, string>) =>
-    spawnSync(...entryCommand(entry), {
-      cwd: ROOT,
-      encoding: "utf8",
-      timeout: 60_000,
-      env: { ...process.env, ...env },
-    });
   const cases: [string, Record<string, string>, number, string][] = [
     [
       "scripts/bench.ts",
@@ -178,7 +179,7 @@ test("a bench or drill setting it cannot use is refused in one line, naming the 
     ],
   ];
   for (const [entry, env, status, stderr] of cases) {
-    const result = withEnv(entry, env);
+    const result = run(entry, [], env);
     expect([entry, env, result.status, result.stdout, result.stderr]).toEqual([entry, env, status, "", stderr]);
   }
 });

@@ -68,6 +68,14 @@ function allows(policy: typeof plan, action: string): boolean {
   return policy.Statement.some((s) => s.Action.some((a) => actionPattern(a).test(action)));
 }
 
+/** Whether `statement` names `action` on `resource` (IAM's `*` wildcards in both). */
+function covers(statement: (typeof plan)["Statement"][number], action: string, resource: string): boolean {
+  return (
+    [statement.Action].flat().some((a) => actionPattern(a).test(action)) &&
+    [statement.Resource].flat().some((r) => wildcard(r).test(resource))
+  );
+}
+
 test("iam/*.json are what npm run iam-policies generates now (run it after changing the stacks)", () => {
   const files = pipelinePolicyFiles(ROOT, documents);
   for (const [file, content] of Object.entries(files)) {
@@ -412,12 +420,7 @@ test("a deploy role associates, makes and changes only its own environment's SSM
   const dev = environment("dev");
   const policy = deployRolePolicy(environmentInputs(inputs, dev, undefined, [dev, environment("dev-eu")]));
   const allowed = (action: string, arn: string) =>
-    policy.Statement.some(
-      (s) =>
-        s.Effect === "Allow" &&
-        s.Action.some((a) => wildcard(a).test(action)) &&
-        [s.Resource].flat().some((r) => wildcard(r).test(arn)),
-    );
+    policy.Statement.some((s) => s.Effect === "Allow" && covers(s, action, arn));
   const at = "arn:aws:ssm:ap-northeast-2:123456789012";
   for (const action of OWN_DOCUMENT_WRITES) {
     expect({ action, own: allowed(action, `${at}:document/shop-dev-deploy`) }).toEqual({ action, own: true });
@@ -532,12 +535,7 @@ test("nor take another environment's tag off first (after which that Deny would 
   const deny = deployRolePolicy(environmentInputs(inputs, environment("dev"))).Statement.filter((s) =>
     s.Sid.startsWith("OtherEnvironments"),
   );
-  const denied = (action: string, resource: string) =>
-    deny.some(
-      (s) =>
-        [s.Action].flat().some((pattern) => wildcard(pattern).test(action)) &&
-        [s.Resource].flat().some((pattern) => wildcard(pattern).test(resource)),
-    );
+  const denied = (action: string, resource: string) => deny.some((s) => covers(s, action, resource));
   const key = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
   // the untag-then-delete path a review found: each step is denied while prod's tag is on
   for (const action of ["kms:UntagResource", "kms:TagResource", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"])

@@ -120,13 +120,14 @@ export function loadProjectEnvironments(options: LoadOptions): {
   selected: EnvironmentConfig[];
 } {
   const label = displayPath(options.dir);
-  if (fs.statSync(options.dir, { throwIfNoEntry: false })?.isDirectory() === false) {
-    throw new ConfigError([`${label}: is a file, not a folder of environments (ENVIRONMENTS_DIR)`]);
-  }
-  if (!fs.existsSync(options.dir)) {
+  const folder = fs.statSync(options.dir, { throwIfNoEntry: false });
+  if (!folder) {
     throw new ConfigError([
       `${label}: no such folder (ENVIRONMENTS_DIR names the folder of environments, one folder each with ${CONFIG_FILE}; environments/ by default)`,
     ]);
+  }
+  if (!folder.isDirectory()) {
+    throw new ConfigError([`${label}: is a file, not a folder of environments (ENVIRONMENTS_DIR)`]);
   }
   const names = listEnvironmentFolders(options.dir);
   if (names.length === 0) {

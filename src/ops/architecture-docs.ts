@@ -92,13 +92,12 @@ export function writeArchitectureDocs(
     files.push([architectureDocPath(env.name), architectureDoc(env, documents.get(env.name)!)]);
   }
   const shown = documents.get(README_ENVIRONMENT);
-  const readme = path.join(root, "README.md");
-  if (shown && fs.existsSync(readme)) {
-    files.push(["README.md", withReadmeDiagram(fs.readFileSync(readme, "utf8"), mermaidBlock(shown))]);
-  }
-  const unchanged = new Set(
-    files.filter(([file, content]) => readTextOrUndefined(path.join(root, file)) === content).map(([file]) => file),
-  );
+  const readmeFile = path.join(root, "README.md");
+  const readme = shown && fs.existsSync(readmeFile) ? fs.readFileSync(readmeFile, "utf8") : undefined;
+  if (shown && readme !== undefined) files.push(["README.md", withReadmeDiagram(readme, mermaidBlock(shown))]);
+  // each file as it is now (the README's, read once, above)
+  const before = (file: string) => (file === "README.md" ? readme : readTextOrUndefined(path.join(root, file)));
+  const unchanged = new Set(files.filter(([file, content]) => before(file) === content).map(([file]) => file));
   // all or none: a README that cannot be written left the pages rewritten, unreported (review BR)
   replaceFiles(
     files.filter(([file]) => !unchanged.has(file)).map(([file, content]) => [path.join(root, file), content] as const),
