@@ -92,7 +92,13 @@ function synth(): void {
     ]);
     const stacks = synthesizeAtomically(
       outdir,
-      (app) => buildStacks(app, environments, { projectRootFromStack: fromStack, releases, everyEnvironment: all }),
+      (app) =>
+        buildStacks(app, environments, {
+          projectRootFromStack: fromStack,
+          releases,
+          everyEnvironment: all,
+          environmentsLabel: displayPath(environmentsDir),
+        }),
       (staged, names) => checkSynthesizedStacks(staged, names, environments),
       // A selection updates its stacks and leaves the others (and their `terraform init`) in place:
       // those of environment folders that still exist, and the state buckets' that one still uses. Never the project or

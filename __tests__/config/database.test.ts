@@ -65,6 +65,17 @@ describe("the single server runs the engine Amazon Linux 2023 packages, at the m
     ]);
   });
 
+  test("a PostgreSQL version has at most two parts (16.4): a third is no version RDS has, where MySQL's and MariaDB's have three", () => {
+    const rds = (database: Record<string, unknown>) =>
+      environmentFile({ database: { instanceClass: "db.t4g.micro", allocatedStorageGb: 20, ...database } });
+    expect(problemsOf(rds({ engine: "postgres", engineVersion: "16.4" }))).toEqual([]);
+    expect(problemsOf(rds({ engine: "postgres", engineVersion: "16.4.1" }))).toEqual([
+      'database.engineVersion must be a postgres major or major.minor, such as 16 or 16.4: PostgreSQL\'s versions have two parts since 10 (got "16.4.1")',
+    ]);
+    expect(problemsOf(rds({ engine: "mysql", engineVersion: "8.4.3" }))).toEqual([]);
+    expect(problemsOf(rds({ engine: "mariadb", engineVersion: "10.11.9" }))).toEqual([]);
+  });
+
   test("a major past RDS's end of standard support is refused with its date and what RDS would do with it", () => {
     const rds = (database: Record<string, unknown>) =>
       environmentFile({ database: { instanceClass: "db.t4g.small", allocatedStorageGb: 20, ...database } });

@@ -5,6 +5,7 @@ import { AWS_PROVIDER_CONSTRAINT } from "../../src/stacks/aws-provider";
 import { EnvironmentStack } from "../../src/stacks/environment-stack";
 import { REQUIRED_TERRAFORM } from "../../src/stacks/state-backend";
 import type { EnvironmentConfig } from "../../src/config/load";
+import { ConfigError } from "../../src/config/errors";
 import { isNameWord, NAME_WORDS } from "../../src/naming";
 import { environmentStack } from "../environment-stack";
 import { environment, environmentFile, synth } from "../helpers";
@@ -171,6 +172,39 @@ describe("buildStacks", () => {
     expect(json.doc.terraform.backend).toEqual({ local: { path: "../../../state/state-acme-state.tfstate" } });
     expect(json.doc.provider.aws[0].region).toBe("ap-northeast-3");
     expect(json.resources("aws_s3_bucket")[0].values.bucket).toBe("acme-state");
+  });
+
+  test("a boot script past EC2's 16 KB of user data, from settings each within bounds, is a problem naming them, not a stack trace", () => {
+    // 32 processes and a 1,024-character health-check path: each within its own bounds. Letters and
+    // digits from a fixed generator, which gzip cannot shrink as it shrinks a repeated character.
+    let seed = 1;
+    const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+    const healthCheckPath = `/${Array.from({ length: 1023 }, () => alphabet[(seed = (seed * 48271) % 2147483647) % 36]).join("")}`;
+    const azs = ["ap-northeast-2a", "ap-northeast-2b"];
+    const network = { cidr: "10.1.0.0/16", availabilityZones: azs, natGateways: "none" };
+    const app = { instanceType: "t3.large", version: "1.0.0", processes: 32 };
+    const big = environment("big", { layout: "single-server", network, app: { ...app, healthCheckPath } });
+    const fine = environment("fine", {
+      network: { cidr: "10.2.0.0/16", availabilityZones: azs, natGateways: "single" },
+    });
+    let thrown: unknown;
+    try {
+      buildStacks(Testing.app(), [big, fine], { projectRootFromStack: "../../..", environmentsLabel: "envs" });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).problems).toEqual([
+      expect.stringMatching(
+        /^envs\/big: app\.processes \(32\) and app\.healthCheckPath \(1024 characters\) make the app servers' boot script \(EC2 user data\) \d+ bytes even gzip-compressed, over EC2's limit of 16384: lower app\.processes or shorten app\.healthCheckPath$/,
+      ),
+    ]);
+    // the same settings with the default path fit
+    expect(() =>
+      buildStacks(Testing.app(), [environment("big", { layout: "single-server", network, app })], {
+        projectRootFromStack: "../../..",
+      }),
+    ).not.toThrow();
   });
 });
 

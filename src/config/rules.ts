@@ -239,7 +239,13 @@ export const RULES: readonly Rule[] = [
     check: ({ database: { engine, engineVersion } }) => {
       const majors: readonly string[] = ENGINES[engine].majors;
       const major = engineMajor(engine, engineVersion);
-      if (majors.includes(major)) return undefined;
+      if (majors.includes(major)) {
+        // PostgreSQL numbers its releases major.minor since 10 (16.4): a third part is no version
+        // RDS has, and CreateDBInstance would refuse it at the apply.
+        if (engine === "postgres" && engineVersion.split(".").length > 2)
+          return `must be a postgres major or major.minor, such as ${major} or ${major}.4: PostgreSQL's versions have two parts since 10 (got "${engineVersion}")`;
+        return undefined;
+      }
       const ended = RETIRED_MAJORS[engine][major];
       if (ended === undefined)
         return `must be a ${engine} version of major ${majors.join(", ")} (got "${engineVersion}")`;

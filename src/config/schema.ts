@@ -509,7 +509,7 @@ const database = z
         "must be an engine version such as 16 or 16.4 (postgres), 8.4 or 8.4.3 (mysql), 10.11 (mariadb)",
       )
       .describe(
-        "Engine version; give the major (16, 8.4, 10.11): RDS applies minor upgrades in the maintenance window, the single server installs Amazon Linux 2023's current minor",
+        "Engine version; give the major (16, 8.4, 10.11): RDS applies minor upgrades in the maintenance window, the single server installs Amazon Linux 2023's current minor. A minor pinned on RDS has two parts for postgres (16.4), three for mysql and mariadb (8.4.3)",
       ),
     name: z.string().optional().describe("The app's database: lowercase letters, digits and underscores; default app"),
     username: z

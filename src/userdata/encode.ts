@@ -6,6 +6,14 @@ import { Token } from "cdktf/lib/tokens/token";
 /** EC2 accepts at most 16 KB of user data, counted before base64 encoding. */
 export const USER_DATA_LIMIT = 16 * 1024;
 
+/** A boot script over EC2's user-data limit even gzip-compressed; `bytes` is its compressed size. */
+export class UserDataTooLargeError extends Error {
+  constructor(readonly bytes: number) {
+    super(`userDataBase64: ${bytes} bytes even gzip-compressed; EC2 accepts ${USER_DATA_LIMIT}`);
+    this.name = "UserDataTooLargeError";
+  }
+}
+
 /**
  * User data as EC2 takes it, base64-encoded here at synth time. Terraform reads `${` and `%{` in
  * any JSON string as interpolation; base64 text contains neither, so a script's `${VAR}` reaches
@@ -21,9 +29,7 @@ export function userDataBase64(script: string): string {
   }
   const raw = Buffer.from(script, "utf8");
   const data = raw.length <= USER_DATA_LIMIT ? raw : gzipSync(raw, { level: 9 });
-  if (data.length > USER_DATA_LIMIT) {
-    throw new Error(`userDataBase64: ${data.length} bytes even gzip-compressed; EC2 accepts ${USER_DATA_LIMIT}`);
-  }
+  if (data.length > USER_DATA_LIMIT) throw new UserDataTooLargeError(data.length);
   return data.toString("base64");
 }
 
