@@ -44,6 +44,8 @@ describe("the CIDR plan", () => {
     ["10.0.0.0/15", /must be a \/16 to \/22 block/],
     ["10.0.1.0/16", /did you mean 10\.0\.0\.0\/16\?/],
     ["100.64.0.0/16", /private range/],
+    ["172.32.0.0/16", /private range/], // just past 172.16.0.0/12: public space
+    ["172.31.0.0/16", undefined], // its last /16
     ["10.0.0.256/16", /must be an IPv4 CIDR block/],
     ["10.0.0.0", /must be an IPv4 CIDR block/],
   ])("%s as a VPC block: %p", (cidr, problem) => {

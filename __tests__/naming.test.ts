@@ -29,6 +29,14 @@ describe("physical names", () => {
     expect(() => new Naming("shop", "prod").iamRolePrefix("x".repeat(30))).toThrow(/IAM role name prefix/);
   });
 
+  test("an IAM role name prefix fits the 38 characters Terraform's name_prefix takes (it adds 26), and no more", () => {
+    const longest = new Naming("a".repeat(12), "b".repeat(12));
+    expect(longest.iamRolePrefix("x".repeat(11))).toHaveLength(38);
+    expect(() => longest.iamRolePrefix("x".repeat(12))).toThrow(
+      /IAM role name prefix "a{12}-b{12}-x{12}-" is 39 characters; AWS allows at most 38/,
+    );
+  });
+
   test("a bucket name prefix fits the 37 characters Terraform's bucket_prefix takes: the longest project and environment with the longest tier the stacks use, and no more", () => {
     const longest = new Naming("a".repeat(12), "b".repeat(12));
     expect(longest.bucketPrefix("db-backups")).toBe(`${"a".repeat(12)}-${"b".repeat(12)}-db-backups-`);

@@ -77,8 +77,8 @@ describe("production is stricter, and says so", () => {
     ],
     [
       "short backups",
-      { database: { ...base.database, backupRetentionDays: 3 } },
-      /^database\.backupRetentionDays must be at least 7 in production \(got 3\)/,
+      { database: { ...base.database, backupRetentionDays: 6 } },
+      /^database\.backupRetentionDays must be at least 7 in production \(got 6\)/,
     ],
     [
       "an unprotected ALB",
@@ -86,6 +86,11 @@ describe("production is stricter, and says so", () => {
       /^loadBalancer\.deletionProtection must be true in production/,
     ],
     ["plain HTTP", { loadBalancer: { https: false } }, /^loadBalancer\.https must be true in production/],
+    [
+      "one server",
+      { app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 1, desired: 2, max: 4 } } },
+      /^app\.count\.min must be at least 2 in production.*\(got 1\)/,
+    ],
     [
       "zero servers",
       { app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 0, desired: 0, max: 4 } } },
@@ -99,6 +104,14 @@ describe("production is stricter, and says so", () => {
   ])("rejects %s in production, and says how to waive it", (_case, overrides, message) => {
     const problems = problemsOf(production(overrides));
     expect(problems).toContainEqual(expect.stringMatching(message));
+  });
+
+  test("the minimums are the boundaries: 7 days of backups and 2 servers pass in production (6 and 1 do not, above)", () => {
+    const atMinimum = production({
+      app: { instanceType: "m7g.large", version: "1.0.0", count: { min: 2, desired: 2, max: 4 } },
+      database: { ...base.database, backupRetentionDays: 7 },
+    });
+    expect(problemsOf(atMinimum)).toEqual([]);
   });
 
   test("a waived rule passes, and the waiver must carry a reason", () => {

@@ -104,6 +104,11 @@ describe("LoadBalancer: a server leaving (a scale-in, an instance refresh)", () 
   });
 });
 
+test("requests HTTP desync could smuggle are refused: invalid header fields dropped, the strictest desync mitigation (AWS's default is defensive)", () => {
+  const lb = Object.values(JSON.parse(loadBalancerJson()).resource.aws_lb as Record<string, any>)[0];
+  expect(lb).toMatchObject({ drop_invalid_header_fields: true, desync_mitigation_mode: "strictest", internal: false });
+});
+
 test("an ALB on fewer than 2 subnets is refused as it is built, not by AWS at apply", () => {
   expect(() => loadBalancerJson({ subnetIds: ["subnet-a"] })).toThrow(
     "LoadBalancer: subnetIds must list at least 2 subnets, one per AZ, as an ALB requires (got 1)",

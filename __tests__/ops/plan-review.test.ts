@@ -776,6 +776,10 @@ describe("plan review: changes that look safe but are not", () => {
     expect(
       reviewPlan(planDocument({ resourceChanges: [update(server, disk(20), disk(30))] }), documentOf(split)).findings,
     ).toEqual([]);
+    // an update that keeps the size (a new instance type, a tag) carries the device on both sides
+    expect(
+      reviewPlan(planDocument({ resourceChanges: [update(server, disk(30), disk(30))] }), documentOf(split)).findings,
+    ).toEqual([]);
     const moved = reviewPlan(planDocument({ resourceChanges: [replace(server, [["subnet_id"]])] }), documentOf(split), {
       environment: "dev",
     });

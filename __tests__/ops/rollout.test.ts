@@ -47,6 +47,10 @@ describe("refreshVerdict", () => {
     for (const status of ["Cancelled", "RollbackSuccessful", "RollbackFailed"]) {
       expect(refreshVerdict(refreshes(refresh(status))).state).toBe("failed");
     }
+    // each of AWS's statuses of a refresh not yet ended is waited for, none taken as an end
+    for (const status of ["Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"]) {
+      expect({ status, state: refreshVerdict(refreshes(refresh(status))).state }).toEqual({ status, state: "waiting" });
+    }
     const older = refresh("Failed", { InstanceRefreshId: "r-0", StartTime: "2026-11-24T10:00:00Z" });
     expect(refreshVerdict(refreshes(older, refresh("Successful"))).state).toBe("done");
     expect(refreshVerdict(refreshes()).state).toBe("done");

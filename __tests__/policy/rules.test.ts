@@ -97,6 +97,18 @@ describe("guardrail policies: each passes and fails", () => {
       rules.noAdminPortsFromInternet(doc({ aws_security_group: { g: { dynamic: { ingress: { for_each: [] } } } } })),
       "non-compliant",
     ],
+    // UDP's ports are ports: RDP listens on UDP 3389 as well as TCP
+    [
+      "noAdminPortsFromInternet",
+      rules.noAdminPortsFromInternet(
+        doc({
+          aws_security_group_rule: {
+            r: { type: "ingress", protocol: "udp", from_port: 3389, to_port: 3389, cidr_blocks: ["0.0.0.0/0"] },
+          },
+        }),
+      ),
+      "non-compliant",
+    ],
     // ICMP's from/to are a type and a code: destination unreachable (3) to 30 opens no port 22
     [
       "noAdminPortsFromInternet",

@@ -391,6 +391,13 @@ describe("subscribers and thresholds come from the environment's config", () => 
     }
     // and the app's CPU is read every minute (detailed monitoring) rather than every five
     expect([prod["shop-test-app-cpu"].period, dev["shop-test-app-cpu"].period]).toEqual([60, 300]);
+    // and the database's, which RDS publishes every minute, are read every minute in both
+    for (const alarms of [prod, dev]) {
+      const database = Object.entries(alarms).filter(([, alarm]) => alarm.namespace === "AWS/RDS");
+      expect(database.length).toBeGreaterThanOrEqual(4);
+      for (const [alarmName, alarm] of database)
+        expect({ alarmName, period: alarm.period }).toEqual({ alarmName, period: 60 });
+    }
   });
 });
 

@@ -74,6 +74,9 @@ describe("the database scripts", () => {
     expect(provision).toMatch(/"\$\{admin\[@\]\}" <<SQL\n/);
     expect(provision).not.toMatch(/(psql|mariadb)[^\n]*\$password/);
     for (const script of [dbBackupScript(DATABASE, LOCAL, BACKUPS), dbRestoreScript(DATABASE, LOCAL)]) {
+      // files made from here on are root's alone, the folder that holds the password among them
+      expect(script.indexOf("\numask 077\n")).toBeGreaterThan(-1);
+      expect(script.indexOf("\numask 077\n")).toBeLessThan(script.indexOf("work=$(mktemp -d"));
       expect(script).toContain('export PGPASSFILE="$work/pgpass"');
       expect(script).not.toMatch(/PGPASSWORD|--password=/);
     }
@@ -110,6 +113,8 @@ describe("the database scripts", () => {
       "host    app  app  ::1/128       scram-sha-256",
     ]);
     expect(mariadbAppCnf(LOCAL)).toContain("\nbind-address = 127.0.0.1\n");
+    // and no client may make the server read a file of the server's (LOAD DATA LOCAL)
+    expect(mariadbAppCnf(LOCAL)).toContain("\nlocal-infile = 0\n");
   });
 
   test("the nightly dump: a oneshot service on a persistent timer, run as root and logging in a root-owned folder", () => {
