@@ -228,6 +228,11 @@ describe("coherence rules, for every environment", () => {
       /^app\.healthCheckPath must be at most 1024 characters, the load balancer's limit for a health check path/,
     ],
     [
+      "the home page as the health check path (nginx would answer it from /healthz)",
+      { app: { ...base.app, healthCheckPath: "/" } },
+      /^app\.healthCheckPath must not be \/, the site's home page: nginx answers this path from the app's \/healthz/,
+    ],
+    [
       "storage autoscaling up to the allocation (RDS: the ceiling must be greater than the storage)",
       { database: { ...base.database, allocatedStorageGb: 100, maxAllocatedStorageGb: 100 } },
       /^database\.maxAllocatedStorageGb must be at least 110, 10 % above allocatedStorageGb \(100\).* \(got 100\)/,

@@ -341,6 +341,10 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
       expect(run.output).not.toContain("done:");
       expect(run.code).toBe(1);
       await expectAllOn(bed, "1.0.0");
+      // The rolled-back release's end (its exit 3, noted for the watchdog) is forgotten: three such
+      // ends in the watchdog's window would fail the server's /healthz while it serves (review DJ).
+      const exits = path.join(bed.host.paths.rotationDir, "exits");
+      expect(fs.existsSync(exits) ? fs.readFileSync(exits, "utf8") : "").toBe("");
     }),
     STEP_TIMEOUT_MS,
   );

@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
@@ -16,7 +17,7 @@ import { appCommand, appUnit } from "../../src/userdata/app-unit";
 import { bootScript, SELINUX_SETUP } from "../../src/userdata/boot-script";
 import { rotationScript, TALLY_AWK, watchdogUnit } from "../../src/userdata/rotation-script";
 import { cloudWatchAgentConfig } from "../../src/userdata/cloudwatch-agent";
-import { deployScript } from "../../src/userdata/deploy-script";
+import { deployScript, FORGET_ENDS } from "../../src/userdata/deploy-script";
 import { nginxConf, TWO_HELD_GROUPS_UP_TO, upstreamZoneKb } from "../../src/userdata/nginx-conf";
 import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
@@ -584,6 +585,80 @@ describe("the deploy script", () => {
     expect(check('{"version" : "1.4.1"}')).toBe(1);
     expect(check('{"database":{"version":"16.4"}}')).toBe(1);
     expect(check(undefined)).toBe(1); // no answer
+  });
+
+  test("asks a process again, with the real curl, when it answers 503 or nothing at first (review DJ: just let into rotation on a saturated server, its answer waits behind the load); a wrong version is asked once", async () => {
+    const healthy = bashFunction(script, "healthy");
+    const answers: Array<{ status: number; body: string }> = [];
+    let asked = 0;
+    const server = http.createServer((_request, response) => {
+      const answer = answers[Math.min(asked++, answers.length - 1)]!;
+      response.writeHead(answer.status, { "content-type": "application/json" }).end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    // bash in a child that does not hold this process's event loop, which serves the answers
+    const check = (version: string) =>
+      new Promise<number | null>((resolve) =>
+        spawn(
+          "/bin/bash",
+          [
+            "--norc",
+            "-c",
+            `set -euo pipefail\nHEALTH_PATH=/healthz\n${healthy}\nhealthy ${port} "$1"`,
+            "check",
+            version,
+          ],
+          {
+            stdio: "ignore",
+          },
+        ).on("exit", resolve),
+      );
+    try {
+      answers.push({ status: 503, body: "busy" }, { status: 200, body: '{"version":"1.4.2"}' });
+      expect(await check("1.4.2")).toBe(0);
+      expect(asked).toBe(2);
+      asked = 1; // from now on 200 at once, with version 1.4.2
+      expect(await check("1.4.1")).toBe(1);
+      expect(asked).toBe(2); // one answer: the version is wrong, asking again changes nothing
+      answers.length = 0;
+      answers.push({ status: 503, body: "busy" });
+      asked = 0;
+      expect(await check("1.4.2")).toBe(1); // never healthy: two tries, then failed
+      expect(asked).toBe(2);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("a rollback that put every port back forgets the ends the watchdog noted (the rolled-back release's), under the lock the rotation script's `ended` takes (review DJ)", () => {
+    // only a rollback with every port back on its release, and nowhere else
+    expect(script.split(FORGET_ENDS).length).toBe(2);
+    expect(script).toContain(`  if ((status == 0)); then rm -f "$UNFINISHED"; ${FORGET_ENDS}; fi`);
+    const dir = tempDir("forget-ends-");
+    const exits = path.join(dir, "exits");
+    const forget = (prelude = "") =>
+      spawnSync(
+        "/bin/bash",
+        ["--norc", "-c", `set -euo pipefail\nEXITS=${exits}\n${prelude}${FORGET_ENDS}\nwait\necho done`],
+        {
+          encoding: "utf8",
+        },
+      );
+    fs.writeFileSync(exits, "ab12cd34/1000 8001:exited/3\nab12cd34/2000 8001:exited/3\n");
+    expect(forget().stdout).toBe("done\n");
+    expect(fs.readFileSync(exits, "utf8")).toBe("");
+    fs.rmSync(exits);
+    expect(forget().status).toBe(0); // none noted yet: nothing to forget, and no failure
+    // An end noted while it waits for the lock (`ended` holds it, then appends) is forgotten too:
+    // without the lock the file would be emptied first, and the end appended after would stay.
+    fs.writeFileSync(exits, "ab12cd34/1000 8001:exited/3\n");
+    const held = forget(
+      `{ exec 9>>"${exits}"; flock 9; echo locked; sleep 1; echo "ab12cd34/5000 8001:exited/3" >&9; } >"${dir}/holder.out" &\n` +
+        `until [[ -s "${dir}/holder.out" ]]; do sleep 0.05; done\n`,
+    );
+    expect(held.stdout).toBe("done\n");
+    expect(fs.readFileSync(exits, "utf8")).toBe("");
   });
 
   test("keeps the 3 newest releases no process runs, and a release it cannot remove fails nothing (the deploy is done)", () => {

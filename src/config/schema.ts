@@ -323,8 +323,16 @@ const app = z
       .string()
       .regex(/^\/[A-Za-z0-9._~\/-]*$/, "must be a URL path starting with /")
       .max(1024, "must be at most 1024 characters, the load balancer's limit for a health check path")
+      // nginx answers this path itself, from the app's /healthz: a path of the app's own is taken
+      // over, and / is the site's home page (review DJ)
+      .refine(
+        (p) => p !== "/",
+        "must not be /, the site's home page: nginx answers this path from the app's /healthz, so it would replace the page; use a path of its own such as /healthz",
+      )
       .default("/healthz")
-      .describe("Path the load balancer's health check requests"),
+      .describe(
+        "Path the load balancer's health check requests; nginx answers it from the app's /healthz, so it must be no page of the app's own (not /)",
+      ),
     rootVolumeGb: intRange(8, 16384).default(20).describe("Encrypted gp3 root volume size in GiB"),
     detailedMonitoring: z.boolean().optional().describe("1-minute EC2 metrics; default: on in production"),
     targetCpuPercent: intRange(10, 90)

@@ -21,15 +21,26 @@ const KEEP_RELEASES = 3;
 const FETCH_SECONDS = 600;
 
 /**
+ * The longest the deploy's health check of one process takes (`healthy` in the script): two tries
+ * of at most 2 s each, 1 s apart (curl's `--retry 1`). Each second here is 64 s of the most
+ * processes' deploy limit (each move and its move back), which with an RDS create must stay within
+ * GitHub's 6 hours for a job (release.test.ts): a third try, or longer ones, would not.
+ */
+const HEALTH_CHECK_SECONDS = 2 * 2 + 1;
+
+/**
  * The longest one process's move takes by the unit's timeouts: the old process held out
  * (`holdSeconds`) and draining until systemd's TimeoutStopSec; the new one starting and settling
  * (TimeoutStartSec); and, when it fails to, held out and stopped as well (systemd stops a unit whose
- * start failed); then the 2-s health check and the MainPID read.
+ * start failed); then the health check and the MainPID read.
  */
 function moveSeconds(host: AppHost): number {
   const stop = hostTimings(host).rotation.holdSeconds + drainTimings(host).stopTimeoutSeconds;
-  return Math.ceil(2 * stop + startTimeoutSeconds(host) + 3);
+  return Math.ceil(2 * stop + startTimeoutSeconds(host) + HEALTH_CHECK_SECONDS + 1);
 }
+
+/** Empties the watchdog's notes of process ends ($EXITS), under the lock `ended` takes to add one. */
+export const FORGET_ENDS = '{ flock 9; : >"$EXITS"; } 9>>"$EXITS"';
 
 /** The deploy's lock file in the app root: one deploy at a time, and no OS update during one (os-update.ts). */
 export const DEPLOY_LOCK = "deploy.lock";
@@ -73,8 +84,8 @@ export function rolloutSeconds(host: AppHost): number {
  * port waited for once while it settles held out of rotation (`heldWaitSeconds`: a crashed process
  * starting again). What runs a deploy waits this long (the SSM document; the apply that waits for
  * it), so that a deploy is never cut off half-way through its rollout or rollback, which would
- * leave processes on two versions and one possibly out of rotation. 1,364 s for 2 processes
- * without a database; 13,454 s for 32 with one.
+ * leave processes on two versions and one possibly out of rotation. 1,376 s for 2 processes
+ * without a database; 13,646 s for 32 with one.
  */
 export function deployTimeoutSeconds(host: AppHost): number {
   return rolloutSeconds(host) + host.appPorts.length * heldWaitSeconds(host);
@@ -83,10 +94,10 @@ export function deployTimeoutSeconds(host: AppHost): number {
 /**
  * The longest the first install on `host` (the boot script's deploy) runs: fetching the release,
  * the migrations' time limit, every process started at once and, should a start fail, stopped
- * again (one move), and each process's health checked twice (2 s each).
+ * again (one move), and each process's health checked twice.
  */
 export function firstInstallSeconds(host: AppHost): number {
-  return beforeMovesSeconds(host) + moveSeconds(host) + 2 * 2 * host.appPorts.length;
+  return beforeMovesSeconds(host) + moveSeconds(host) + 2 * HEALTH_CHECK_SECONDS * host.appPorts.length;
 }
 
 /**
@@ -220,10 +231,14 @@ export function deployScript(host: AppHost): string {
     // (Comments on the script's functions are here, not in it: the user data has little room.)
     // healthy <port> <version>: 200 from the process itself, and the version it reports (when it
     // reports one) is $2: a "version" key with the value $2, however the JSON is spaced (an answer
-    // with several such keys passes when one of them is $2).
+    // with several such keys passes when one of them is $2). Asked twice at most, 2 s each, 1 s
+    // apart: a process just let into rotation on a saturated server gets the most requests (least
+    // connections), and its answer waits behind them; one 2-s try rolled back good releases under
+    // load, and restarted every process of a deploy of the running version (review DJ). A wrong
+    // version is a whole answer, not asked again.
     "healthy() {",
     '  local body re=\'"version"[[:space:]]*:[[:space:]]*"([^"]*)"\'',
-    '  body=$(curl -fsS --max-time 2 "http://127.0.0.1:$1$HEALTH_PATH" 2>/dev/null) || return 1',
+    '  body=$(curl -fsS --max-time 2 --retry 1 --retry-all-errors "http://127.0.0.1:$1$HEALTH_PATH" 2>/dev/null) || return 1',
     "  [[ $body =~ $re ]] || return 0",
     "  while [[ $body =~ $re ]]; do",
     '    [[ ${BASH_REMATCH[1]} == "$2" ]] && return 0',
@@ -306,6 +321,7 @@ export function deployScript(host: AppHost): string {
     // rolled back). A deploy cut off half-way (SSM's SIGKILL runs no trap) leaves it, and the next
     // deploy returns those ports there should it roll back, also those it finds on its own version.
     'UNFINISHED="$APP_ROOT/deploy.unfinished"',
+    `EXITS=${host.paths.rotationDir}/exits`,
     "declare -A before=()",
     "if [[ -f $UNFINISHED ]]; then",
     '  while IFS=: read -r p v; do [[ " ${PORTS[*]} " != *" $p "* ]] || before[$p]=$v; done <"$UNFINISHED"',
@@ -331,7 +347,13 @@ export function deployScript(host: AppHost): string {
     '    if [[ -z $old ]]; then log "port $p: no earlier version to return to"; status=1; continue; fi',
     '    if switch "$p" "$old"; then log "port $p: back on $old"; else log "port $p: $old not healthy either"; status=1; fi',
     "  done",
-    '  if ((status == 0)); then rm -f "$UNFINISHED"; fi',
+    // Once every port it moved is back on the release it ran, settled and answering there, the ends
+    // the watchdog noted go: the rolled-back release's (one that dies after it starts ends two or
+    // three times), which, counted toward its 3 in 10 minutes, would fail the server's /healthz for
+    // those minutes while it serves (review DJ). Any older ones go with them: the deploy found the
+    // ports it had not reached serving (it moves those held out of rotation first). Under the lock
+    // the rotation script's `ended` takes. (The user data has no room for a finer rule.)
+    `  if ((status == 0)); then rm -f "$UNFINISHED"; ${FORGET_ENDS}; fi`,
     '  log "failed: $version rolled back (rollback status $status)"',
     "  exit 1",
     "}",
