@@ -589,11 +589,11 @@ describe("the deploy script", () => {
 
   test("asks a process again, with the real curl, when it answers 503 or nothing at first (review DJ: just let into rotation on a saturated server, its answer waits behind the load); a wrong version is asked once", async () => {
     const healthy = bashFunction(script, "healthy");
-    const answers: Array<{ status: number; body: string }> = [];
+    const answers: Array<{ status: number; body: string; headers?: Record<string, string> }> = [];
     let asked = 0;
     const server = http.createServer((_request, response) => {
       const answer = answers[Math.min(asked++, answers.length - 1)]!;
-      response.writeHead(answer.status, { "content-type": "application/json" }).end(answer.body);
+      response.writeHead(answer.status, { "content-type": "application/json", ...answer.headers }).end(answer.body);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as { port: number }).port;
@@ -626,6 +626,16 @@ describe("the deploy script", () => {
       asked = 0;
       expect(await check("1.4.2")).toBe(1); // never healthy: two tries, then failed
       expect(asked).toBe(2);
+      // a 503 that asks for 20 s (Retry-After, which curl honours) is not waited out: the deploy's
+      // time limits count two tries of 2 s (review DM)
+      answers.length = 0;
+      answers.push(
+        { status: 503, body: "busy", headers: { "retry-after": "20" } },
+        { status: 200, body: '{"version":"1.4.2"}' },
+      );
+      asked = 0;
+      expect(await check("1.4.2")).toBe(1);
+      expect(asked).toBe(1);
     } finally {
       server.close();
     }

@@ -22,9 +22,11 @@ const FETCH_SECONDS = 600;
 
 /**
  * The longest the deploy's health check of one process takes (`healthy` in the script): two tries
- * of at most 2 s each, 1 s apart (curl's `--retry 1`). Each second here is 64 s of the most
- * processes' deploy limit (each move and its move back), which with an RDS create must stay within
- * GitHub's 6 hours for a job (release.test.ts): a third try, or longer ones, would not.
+ * of at most 2 s each, 1 s apart (curl's `--retry 1`). `--retry-max-time 4` stops a 503's
+ * Retry-After, which curl would wait out, from setting the wait instead (review DM). Each second
+ * here is 64 s of the most processes' deploy limit (each move and its move back), which with an
+ * RDS create must stay within GitHub's 6 hours for a job (release.test.ts): a third try, or longer
+ * ones, would not.
  */
 const HEALTH_CHECK_SECONDS = 2 * 2 + 1;
 
@@ -238,7 +240,7 @@ export function deployScript(host: AppHost): string {
     // version is a whole answer, not asked again.
     "healthy() {",
     '  local body re=\'"version"[[:space:]]*:[[:space:]]*"([^"]*)"\'',
-    '  body=$(curl -fsS --max-time 2 --retry 1 --retry-all-errors "http://127.0.0.1:$1$HEALTH_PATH" 2>/dev/null) || return 1',
+    '  body=$(curl -fsS --max-time 2 --retry 1 --retry-all-errors --retry-max-time 4 "http://127.0.0.1:$1$HEALTH_PATH" 2>/dev/null) || return 1',
     "  [[ $body =~ $re ]] || return 0",
     "  while [[ $body =~ $re ]]; do",
     '    [[ ${BASH_REMATCH[1]} == "$2" ]] && return 0',
