@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { App, type TerraformStack } from "cdktf";
 import { buildStacks } from "../app";
 import { ConfigError } from "../config/errors";
-import { listEnvironmentFolders, loadEnvironments } from "../config/load";
+import { displayPath, listEnvironmentFolders, loadEnvironments } from "../config/load";
 import { REGIONS } from "../config/regions";
 import { argumentsProblem } from "../ops/usage";
 import { PROJECT_ROOT } from "../project-root";
@@ -113,7 +113,7 @@ export async function costCommand(argv: readonly string[], options: CostCommandO
       only: parsed.positionals.length > 0 ? parsed.positionals : undefined,
     });
     environments = all;
-    docs = synthesizeInMemory(environments);
+    docs = synthesizeInMemory(environments, displayPath(dir));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     err(`cost: ${error.problems.length} problem(s) in the environment folders:`);
@@ -146,14 +146,16 @@ export async function costCommand(argv: readonly string[], options: CostCommandO
 /**
  * Each environment's Terraform JSON, built in memory. A cdktf App makes its output's stacks/ folder
  * as it starts, so it gets a temporary one, removed after: the project's cdktf.out is not touched.
+ * A problem found while building names the environment as `<environmentsLabel>/<name>`, as a synth does.
  */
 export function synthesizeInMemory(
   environments: Parameters<typeof buildStacks>[1],
+  environmentsLabel = "environments",
 ): Map<string, { resource?: Record<string, unknown> }> {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "classic-servers-cost-"));
   try {
     const app = new App({ outdir, skipValidation: true });
-    buildStacks(app, environments, { projectRootFromStack: "../../.." });
+    buildStacks(app, environments, { projectRootFromStack: "../../..", environmentsLabel });
     return new Map(
       environments.map((env) => [
         env.name,
