@@ -250,6 +250,10 @@ describe("Network", () => {
     });
     const write = json.named("aws_iam_policy_document", "WritePolicy", true);
     expect(write.values.statement[0].resources).toEqual([`\${aws_cloudwatch_log_group.${group.name}.arn}:*`]);
+    // created after the role may write, which nothing else orders (review DO)
+    const [rolePolicy] = json.resources("aws_iam_role_policy");
+    expect(json.referenced(rolePolicy.values.policy).name).toBe(write.name);
+    expect(flowLog[0].values.depends_on).toEqual([`aws_iam_role_policy.${rolePolicy.name}`]);
     // and the lookup of its group AWS's documented policy grants, names only, in this account
     expect(write.values.statement[1]).toMatchObject({
       actions: ["logs:DescribeLogGroups"],

@@ -223,6 +223,16 @@ describe("single-server: app and database on one box", () => {
     const [eip] = json.resources("aws_eip");
     const route = json.resources("aws_route").find((r) => r.values.gateway_id?.startsWith("${aws_internet_gateway."))!;
     expect(eip.values.depends_on).toEqual([`aws_route.${route.name}`]);
+    // and the server boots after its subnet's route out and the subnet's association with that
+    // table, until which the subnet has the VPC's main table, with the local route only (review DO)
+    expect(instance.values.depends_on).toContain(`aws_route.${route.name}`);
+    const association = json
+      .resources("aws_route_table_association")
+      .find((a) => a.values.subnet_id === instance.values.subnet_id)!;
+    expect(json.referenced(association.values.route_table_id).name).toBe(
+      json.referenced(route.values.route_table_id).name,
+    );
+    expect(instance.values.depends_on).toContain(`aws_route_table_association.${association.name}`);
     const script = userDataScript(instance.values.user_data_base64);
     expect(script).toMatch(/^retry dnf install -y nginx nodejs22 amazon-cloudwatch-agent$/m);
   });
@@ -353,6 +363,16 @@ describe("load-balanced: app servers behind an ALB across AZs", () => {
     // nor before its route to S3 through the gateway endpoint (review BP)
     const [endpoint] = json.resources("aws_vpc_endpoint");
     expect(group.values.depends_on).toContain(`aws_vpc_endpoint.${endpoint.name}`);
+    // nor before its subnets are on those tables, nor before the public route the NAT gateways
+    // forward through (review DO)
+    const groupSubnets = group.values.vpc_zone_identifier as string[];
+    const associations = json
+      .resources("aws_route_table_association")
+      .filter((a) => groupSubnets.includes(a.values.subnet_id));
+    expect(associations).toHaveLength(AZS.length);
+    for (const association of associations)
+      expect(group.values.depends_on).toContain(`aws_route_table_association.${association.name}`);
+    expect(group.values.depends_on).toContain(`aws_route.${internet[0].name}`);
   });
 
   test("the Auto Scaling group spreads over the private app subnets of every AZ, with the configured bounds", () => {

@@ -87,7 +87,7 @@ export class FlowLogs extends Construct {
         },
       ],
     });
-    new IamRolePolicy(this, "WriteLogs", { role: role.id, policy: write.json });
+    const writeLogs = new IamRolePolicy(this, "WriteLogs", { role: role.id, policy: write.json });
     // the same, by name (RoleBoundary takes no reference)
     props.boundary.allow([
       {
@@ -113,6 +113,8 @@ export class FlowLogs extends Construct {
       // One-minute aggregation: records arrive fast enough to investigate an incident.
       maxAggregationInterval: 60,
       tags: props.naming.tags("flow-logs"),
+      // the role may write before the first records are delivered (nothing else orders them: review DO)
+      dependsOn: [writeLogs],
     });
   }
 }

@@ -74,8 +74,16 @@ export class Network extends Construct {
    */
   public readonly internetRoute: ITerraformDependable;
   /**
-   * The private app subnets' routes out through NAT and to S3 (none without NAT gateways):
-   * servers there depend on them, or the first boot could run before it can fetch the release.
+   * The public subnets' way out: the route to the internet gateway and each subnet's association
+   * with its table (until which a subnet has the VPC's main table, with the local route only). A
+   * server there depends on them, or its first boot could run before it can install packages.
+   */
+  public readonly publicEgress: readonly ITerraformDependable[];
+  /**
+   * The private app subnets' way out through NAT and to S3 (none without NAT gateways): their
+   * routes, their associations with those tables, and the public route the NAT gateways forward
+   * through. Servers there depend on them, or the first boot could run before it can fetch the
+   * release.
    */
   public readonly appEgressRoutes: readonly ITerraformDependable[];
 
@@ -146,12 +154,14 @@ export class Network extends Construct {
       destinationCidrBlock: "0.0.0.0/0",
       gatewayId: igw.id,
     });
-    azs.forEach((az, i) => {
-      new RouteTableAssociation(this, `PublicRouteTableAssociation${azSuffix(az).toUpperCase()}`, {
-        subnetId: publicSubnets[i].id,
-        routeTableId: publicRoutes.id,
-      });
-    });
+    const publicAssociations = azs.map(
+      (az, i) =>
+        new RouteTableAssociation(this, `PublicRouteTableAssociation${azSuffix(az).toUpperCase()}`, {
+          subnetId: publicSubnets[i].id,
+          routeTableId: publicRoutes.id,
+        }),
+    );
+    this.publicEgress = [this.internetRoute, ...publicAssociations];
 
     // ---- NAT gateways: in the first AZ only (single) or in every AZ (per-az) ----
     const natAzs = natGateways === "per-az" ? azs : natGateways === "single" ? [azs[0]] : [];
@@ -189,11 +199,14 @@ export class Network extends Construct {
           }),
         );
       }
-      new RouteTableAssociation(this, `AppRouteTableAssociation${letter}`, {
+      const association = new RouteTableAssociation(this, `AppRouteTableAssociation${letter}`, {
         subnetId: appSubnets[i].id,
         routeTableId: table.id,
       });
+      if (nat) appEgressRoutes.push(association);
     });
+    // a NAT gateway forwards through the public subnets' route to the internet gateway
+    if (nats.size > 0) appEgressRoutes.push(...this.publicEgress);
 
     // S3 through a gateway endpoint, where the private app servers go out through NAT: their S3
     // traffic (releases, Amazon Linux's package repositories) stays off NAT, which charges for

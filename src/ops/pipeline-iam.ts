@@ -570,6 +570,14 @@ function scope(inputs: PolicyInputs) {
      */
     boundary,
     buckets: inputs.projects.map((p) => `arn:aws:s3:::${prefix(p)}*`),
+    /**
+     * The environment's dashboard by its exact name (`<project>-<env>-dashboard`), so that no
+     * neighbour's (`<project>-<env>-eu-dashboard`) matches: a dashboard takes no tags, so the
+     * OtherEnvironments Deny cannot see whose it is (review DN). Global: no region in the ARN.
+     */
+    dashboards: inputs.projects.map(
+      (p) => `arn:aws:cloudwatch::*:dashboard/${env ? new Naming(p, env).name("dashboard") : `${p}-*-dashboard`}`,
+    ),
     artifacts: inputs.projects.map((p) => `arn:aws:s3:::${env ? prefix(p) : `${p}-*-`}artifacts-*`),
     parameters: inputs.projects.map((p) => `arn:aws:ssm:*:*:parameter/${p}/${env ? `${env}/` : ""}*`),
     /** The SSM documents the stacks make (`<project>-<env>-deploy`, `-app-os`), each by its name. */
@@ -597,6 +605,13 @@ export const OWN_DOCUMENT_WRITES = [
   "ssm:UpdateDocument",
   "ssm:UpdateDocumentDefaultVersion",
 ] as const;
+
+/**
+ * CloudWatch's writes of a dashboard, which takes no tags: granted on the environment's own
+ * dashboard by its name, not on `*` under the tag's Deny, which cannot see whose a dashboard is
+ * (review DN: dev's role could rewrite or delete prod's).
+ */
+export const DASHBOARD_WRITES = ["cloudwatch:DeleteDashboards", "cloudwatch:PutDashboard"] as const;
 
 /** A boundary policy's ARN in the account of the caller. */
 const boundaryArn = (name: string) => `arn:aws:iam::\${aws:PrincipalAccount}:policy/${name}`;
@@ -630,7 +645,10 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
       const rest = list.filter(
         (a) => !bounded.includes(a) && !(BOUNDARY_WRITES_FOR_ADMINS as readonly string[]).includes(a),
       );
-      statements.push({ Sid: sid, Effect: "Allow", Action: rest, Resource: names.iam });
+      // Its reads as iam:Get* and iam:List*: on these names alone, they read only what the role
+      // itself writes (the roles, profiles and boundary policy, their policies and tags), which
+      // leaves room in the inline policy for what is granted by name (the dashboards)
+      statements.push({ Sid: sid, Effect: "Allow", Action: ownIamReadsAsOne(rest), Resource: names.iam });
       if (bounded.length > 0) {
         statements.push({
           Sid: `${sid}Bounded`,
@@ -699,6 +717,13 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
           Resource: names.buckets.map((b) => `${b}/*`),
         });
       }
+    } else if (service === "cloudwatch") {
+      // Alarms carry the Environment tag; dashboards take none, so their writes go by name
+      const dashboards = list.filter((a) => (DASHBOARD_WRITES as readonly string[]).includes(a));
+      const rest = list.filter((a) => !dashboards.includes(a));
+      if (rest.length > 0) statements.push({ Sid: sid, Effect: "Allow", Action: rest, Resource: "*" });
+      if (dashboards.length > 0)
+        statements.push({ Sid: `${sid}Dashboards`, Effect: "Allow", Action: dashboards, Resource: names.dashboards });
     } else if (service === "route53" && inputs.environment) {
       // Route 53 checks no tag of a hosted zone or record: one environment's role changes the
       // records of its own domain name and the names under it (its certificate's validation
@@ -787,6 +812,13 @@ function metadataReadsAsOne(actions: readonly string[]): string[] {
   const count = new Map<string, number>();
   for (const group of groups) if (group) count.set(group, (count.get(group) ?? 0) + 1);
   return [...new Set(actions.map((action, i) => ((count.get(groups[i] ?? "") ?? 0) > 1 ? groups[i]! : action)))];
+}
+
+/** IAM's `Get` and `List` actions as `iam:Get*` and `iam:List*`, for a statement on the environment's own names. */
+function ownIamReadsAsOne(actions: readonly string[]): string[] {
+  const groupOf = (action: string) => /^iam:(Get|List)[A-Z]/.exec(action)?.[1];
+  const grouped = new Set(actions.map((a) => (groupOf(a) ? `iam:${groupOf(a)}*` : a)));
+  return [...grouped].sort();
 }
 
 /**

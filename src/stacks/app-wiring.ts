@@ -148,6 +148,8 @@ export function addPublicAppServer(
     terminationProtection: options.terminationProtection,
     rootVolumeGb: env.app.rootVolumeGb,
     bootDependsOn: [
+      // in a public subnet: its route out exists before the first boot installs packages
+      ...network.publicEgress,
       ...release.bootDependsOn,
       ...identity.permissions,
       ...options.database.bootDependsOn,
