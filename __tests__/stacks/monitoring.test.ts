@@ -1,6 +1,7 @@
 import { gunzipSync } from "node:zlib";
 import { type TerraformStack, Testing } from "cdktf";
 import { buildStacks } from "../../src/app";
+import { CERTIFICATE_EXPIRY_DAYS } from "../../src/constructs/certificate-alarms";
 import { environmentStack, environmentStackOf } from "../environment-stack";
 import { environment, type Synthesized } from "../helpers";
 import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
@@ -138,12 +139,23 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
       { namespace: "AWS/ApplicationELB", metric: "TargetResponseTime", statistic: "p99", dims: targets },
       { namespace: "AWS/ApplicationELB", metric: "RequestCount", statistic: "Sum", dims: targets },
     ],
+    // the HTTPS listener's certificate, here one imported (loadBalancer.certificateArn)
+    "certificate-expiry": {
+      namespace: "AWS/CertificateManager",
+      metric: "DaysToExpiry",
+      statistic: "Minimum",
+      dims: { CertificateArn: CERT },
+    },
     ...DATABASE,
   },
 };
 
-/** `aws_instance.id` for a `${aws_instance.X.id}` reference, after checking it resolves to a real resource. */
+/**
+ * `aws_instance.id` for a `${aws_instance.X.id}` reference, after checking it resolves to a real
+ * resource; a literal value (an imported certificate's ARN) as it is.
+ */
 function pointsAt(json: Synthesized, reference: string): string {
+  if (!reference.startsWith("${")) return reference;
   const target = json.referenced(reference);
   return `${target.type}.${/\.([a-z_]+)\}$/.exec(reference)![1]}`;
 }
@@ -345,6 +357,7 @@ describe("subscribers and thresholds come from the environment's config", () => 
       "shop-test-app-agent-silent",
       "shop-test-app-cpu",
       "shop-test-app-capacity-shortfall",
+      "shop-test-certificate-expiry",
     ];
     for (const [alarmName, alarm] of Object.entries(alarms).filter(([n]) => !windowed.includes(n))) {
       expect({ alarmName, window: [alarm.evaluation_periods, alarm.datapoints_to_alarm] }).toEqual({
@@ -369,6 +382,7 @@ describe("subscribers and thresholds come from the environment's config", () => 
       "shop-test-app-agent-silent",
       "shop-test-healthy-hosts-below-min",
       "shop-test-app-capacity-shortfall",
+      "shop-test-certificate-expiry",
     ]);
     // Alarms whose window is reasoned from the boot time, the same in every environment (a fleet's
     // CPU: 15 one-minute periods in production, 3 five-minute ones elsewhere).
@@ -379,6 +393,8 @@ describe("subscribers and thresholds come from the environment's config", () => 
       "shop-test-healthy-hosts-below-min",
       "shop-test-app-cpu",
       "shop-test-app-capacity-shortfall",
+      // (and the certificate's, from ACM's daily metric: the same month's notice everywhere)
+      "shop-test-certificate-expiry",
     ]);
     for (const alarmName of Object.keys(prod).filter((n) => !fixed.has(n))) {
       const [p, d] = [prod[alarmName], dev[alarmName]];
@@ -427,12 +443,53 @@ describe("the shipped environments", () => {
       expect(endpoints.sort()).toEqual([...env.monitoring.alarmEmails].sort());
       expect(Object.keys(alarmsOf(json)).sort()).toEqual(
         Object.keys(EXPECTED[env.layout])
+          // (a certificate's only with HTTPS: staging serves plain HTTP as shipped)
+          .filter((what) => what !== "certificate-expiry" || env.loadBalancer.https)
           .map((what) => `${env.project}-${env.name}-${what}`)
           .sort(),
       );
       expect(json.countOf("aws_cloudwatch_dashboard")).toBe(1);
     },
   );
+});
+
+describe("the load balancer's certificate pages a month before it expires (review DQ: nothing watched an imported one)", () => {
+  const expiry = (json: Synthesized) =>
+    json.resources("aws_cloudwatch_metric_alarm").find((a) => a.values.alarm_name.endsWith("-certificate-expiry"))
+      ?.values;
+
+  test("an imported certificate (loadBalancer.certificateArn): its ARN, daily, under 30 days or 2 days without ACM's datapoint, which stops at expiry", () => {
+    const alarm = expiry(layout("load-balanced"))!;
+    expect(alarm).toMatchObject({
+      namespace: "AWS/CertificateManager",
+      metric_name: "DaysToExpiry",
+      dimensions: { CertificateArn: CERT },
+      statistic: "Minimum",
+      period: 86_400,
+      comparison_operator: "LessThanThreshold",
+      threshold: CERTIFICATE_EXPIRY_DAYS,
+      evaluation_periods: 2,
+      datapoints_to_alarm: 2,
+      treat_missing_data: "breaching",
+    });
+    // ACM never renews an imported certificate: the page says how to put its successor in place
+    expect(alarm.alarm_description).toContain("aws acm import-certificate --certificate-arn");
+    expect(alarm.alarm_description.length).toBeLessThanOrEqual(1024);
+  });
+
+  test("one ACM issues for the domain: the listener's own (validated) certificate, and its renewal failed", () => {
+    const json = shippedStack("prod");
+    const alarm = expiry(json)!;
+    const [listener] = json.resources("aws_lb_listener").filter((l) => l.values.port === 443);
+    expect(alarm.dimensions.CertificateArn).toBe(listener.values.certificate_arn);
+    expect(json.referenced(alarm.dimensions.CertificateArn).type).toBe("aws_acm_certificate_validation");
+    expect(alarm.alarm_description).toContain("renews it 60 days before expiry, so its renewal failed");
+  });
+
+  test("plain HTTP, or no load balancer: no certificate, no alarm", () => {
+    expect(expiry(layout("load-balanced", { loadBalancer: { https: false } }))).toBeUndefined();
+    expect(expiry(layout("single-server"))).toBeUndefined();
+  });
 });
 
 describe("where an alarm tells on-call to look exists in that environment (review AZ)", () => {

@@ -86,6 +86,8 @@ export class LoadBalancer extends Construct {
   public readonly targetGroupArnSuffix: string;
   /** `https` when a certificate is configured. */
   public readonly scheme: "http" | "https";
+  /** The certificate the HTTPS listener serves, if any. */
+  public readonly certificateArn: string | undefined;
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
@@ -101,6 +103,7 @@ export class LoadBalancer extends Construct {
       );
     }
     this.scheme = props.certificateArn ? "https" : "http";
+    this.certificateArn = props.certificateArn;
     const listenerPorts = props.certificateArn ? [80, 443] : [80];
 
     // ---- Security group: the only ingress from the internet in the whole stack ----

@@ -8,6 +8,7 @@ import { AlarmTopic } from "../constructs/alarm-topic";
 import { AppAlarms, type AppServers } from "../constructs/app-alarms";
 import { AppFleet } from "../constructs/app-fleet";
 import { BackupAlarms } from "../constructs/backup-alarms";
+import { CertificateAlarms } from "../constructs/certificate-alarms";
 import type { AppServer } from "../constructs/app-server";
 import { Dashboard } from "../constructs/dashboard";
 import type { Database } from "../constructs/database";
@@ -92,6 +93,15 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
         target5xxPercent: t.target5xxPercent,
         latencyP95Ms: t.latencyP95Ms,
         latencyP99Ms: t.latencyP99Ms,
+      }),
+    );
+  }
+  if (tiers.loadBalancer?.certificateArn) {
+    alarms.push(
+      new CertificateAlarms(stack, "CertificateAlarms", {
+        ...common,
+        certificateArn: tiers.loadBalancer.certificateArn,
+        imported: env.loadBalancer.certificateArn !== undefined,
       }),
     );
   }

@@ -1,0 +1,62 @@
+import type { Construct } from "constructs";
+import { TierAlarms, type TierAlarmsProps } from "./tier-alarms";
+
+/**
+ * Days before its expiry that a certificate still in use pages. ACM renews a certificate it
+ * issued 60 days before, so one of those under this has failed to renew; one imported
+ * (`loadBalancer.certificateArn`) ACM never renews, and this leaves a month to import its
+ * successor.
+ */
+export const CERTIFICATE_EXPIRY_DAYS = 30;
+
+/** Days without a datapoint that page: ACM publishes the metric daily, and not at all once the certificate expired. */
+export const CERTIFICATE_SILENT_DAYS = 2;
+
+export interface CertificateAlarmsProps extends TierAlarmsProps {
+  /** The certificate the load balancer's HTTPS listener serves (imported, or issued for `domain.name`). */
+  readonly certificateArn: string;
+  /** Where the certificate came from: the description says what to do about each. */
+  readonly imported: boolean;
+}
+
+/**
+ * The load balancer's certificate: an alarm when it expires in under `CERTIFICATE_EXPIRY_DAYS`
+ * days (`AWS/CertificateManager` `DaysToExpiry`, the day's minimum), or when ACM has published
+ * nothing for `CERTIFICATE_SILENT_DAYS` days (it stops once a certificate has expired). An expired
+ * certificate takes HTTPS down, and nothing else in the stacks watches an imported one.
+ *
+ * @example
+ * new CertificateAlarms(this, "CertificateAlarms", { naming, topicArn, evaluationPeriods: 3, datapointsToAlarm: 2,
+ *   certificateArn, imported: true });
+ */
+export class CertificateAlarms extends TierAlarms {
+  constructor(scope: Construct, id: string, props: CertificateAlarmsProps) {
+    super(scope, id, props);
+    const what = props.imported
+      ? "It was imported (loadBalancer.certificateArn), and ACM never renews an imported certificate: import " +
+        "the renewed one into the same ARN (aws acm import-certificate --certificate-arn <arn> --certificate " +
+        "fileb://cert.pem --private-key fileb://key.pem --certificate-chain fileb://chain.pem), which the " +
+        "listener then serves with no change to the stack."
+      : "ACM issued it for domain.name and renews it 60 days before expiry, so its renewal failed: see " +
+        "aws acm describe-certificate --certificate-arn <arn> (RenewalSummary) and npm run drift; the DNS " +
+        "validation record must still be in the zone.";
+    this.alarm("Expiry", {
+      what: "certificate-expiry",
+      description:
+        `The load balancer's HTTPS certificate expires in under ${CERTIFICATE_EXPIRY_DAYS} days, or has expired ` +
+        `(AWS/CertificateManager DaysToExpiry; ACM publishes it daily and stops once the certificate expired: ` +
+        `${CERTIFICATE_SILENT_DAYS} days without it count too). Past its expiry every HTTPS request fails. ${what}`,
+      comparison: "LessThanThreshold",
+      threshold: CERTIFICATE_EXPIRY_DAYS,
+      treatMissingData: "breaching",
+      metric: {
+        namespace: "AWS/CertificateManager",
+        metricName: "DaysToExpiry",
+        dimensions: { CertificateArn: props.certificateArn },
+        statistic: "Minimum",
+        period: 86_400,
+      },
+      evaluation: { periods: CERTIFICATE_SILENT_DAYS, datapoints: CERTIFICATE_SILENT_DAYS },
+    });
+  }
+}
