@@ -32,6 +32,7 @@ const RECORDED = {
   "output-lock.test.ts": 3.6,
   "patches/cdktf-resolve-shipped.test.ts": 2.5,
   "server/health-probe.test.ts": 2.1,
+  "server/database-probe.test.ts": 2,
   "artifact/app-dependencies.test.ts": 2,
   "ops/pipeline-iam.test.ts": 1.9,
   "stacks/release.test.ts": 1.9,

@@ -465,6 +465,12 @@ describe("AppAlarms", () => {
     expect(single.alarm_description).toMatch(
       /sent no CloudWatch agent metrics for 7 minutes .*memory and disk alarms cannot see it/,
     );
+    // a lost way out silences every agent at once: the page names it, not only the agent (review DQ)
+    expect(fleet.alarm_description).toMatch(
+      /all in one AZ: their way out \(the NAT gateway, its subnet's 0\.0\.0\.0\/0 route\)/,
+    );
+    expect(single.alarm_description).toMatch(/the server's way out \(its Elastic IP, the public route\)/);
+    for (const alarm of [fleet, single]) expect(alarm.alarm_description.length).toBeLessThanOrEqual(1024);
     // and memory and disk keep "missing" (the silent-agent alarm pages once, not three times)
     expect(app({ instanceId: "i-1", region: "ap-northeast-2" })["shop-prod-app-memory"].treat_missing_data).toBe(
       "missing",

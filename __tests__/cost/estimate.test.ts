@@ -1,5 +1,5 @@
 import { COST_DEFAULTS, type CostAssumptions } from "../../src/config/schema";
-import { AGENT_METRICS, estimateCost, type PricedResource } from "../../src/cost/estimate";
+import { AGENT_METRICS, DATABASE_PROBE_METRIC, estimateCost, type PricedResource } from "../../src/cost/estimate";
 import { ec2Price, rdsPrice, sizedPrice, SHIPPED_PRICES, type PriceTable } from "../../src/cost/price-table";
 import { changedLines, costChangeSummary, estimateText, planCostChange, totalText } from "../../src/cost/report";
 import { planResources } from "../../src/cost/resources";
@@ -177,6 +177,14 @@ describe("the cost estimate", () => {
     expect(metrics.monthly).toBeCloseTo(4 * 0.3, 10);
     expect(metrics.detail).toMatch(/^4 \(3 agent, 1 health probe\)/);
     expect(lines.find((l) => l.item === "EC2")!.monthly).toBeCloseTo(730 * 0.03, 10); // exact t3.small entry
+    // with its own database, the probe's AppHealth/DatabaseOk too (the alarm that reads it says so)
+    const withDatabase = estimateCost(
+      [...resources, r("aws_cloudwatch_metric_alarm", "Engine", { metric_name: DATABASE_PROBE_METRIC })],
+      "xx-test-1",
+      COST_DEFAULTS,
+      TABLE,
+    ).lines.find((l) => l.item === "CloudWatch metrics")!;
+    expect(withDatabase.detail).toMatch(/^5 \(3 agent, 2 health probe\)/);
   });
 
   test("the agent metric counts follow from the CloudWatch agent's own configuration", () => {

@@ -57,7 +57,7 @@ function program(name: string): string | undefined {
 export function engineMissing(engine: DrillEngine): string | undefined {
   const tools =
     engine === "postgres"
-      ? ["psql", "pg_dump", "pg_restore"]
+      ? ["psql", "pg_dump", "pg_restore", "pg_isready"]
       : ["mariadbd", "mariadb-install-db", "mariadb", "mariadb-dump"];
   if (engine === "postgres" && !postgresBin())
     return "PostgreSQL's server is not installed (apt-get install postgresql)";

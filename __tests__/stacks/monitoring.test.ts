@@ -80,6 +80,8 @@ const EXPECTED: Record<string, Record<string, Expected | Expected[]>> = {
     ...SINGLE_SERVER,
     // the nightly dump of the server's own database (db-backup publishes it after each upload)
     "db-backup-missing": { namespace: "shop/test/AppBackups", metric: "DumpUploaded", statistic: "Sum", dims: server },
+    // its engine answering on loopback (the server's health probe publishes it every minute)
+    "db-health": { namespace: "shop/test/AppHealth", metric: "DatabaseOk", statistic: "Minimum", dims: server },
   },
   "app-db-split": { ...SINGLE_SERVER, ...DATABASE },
   "load-balanced": {
@@ -607,6 +609,49 @@ describe("the single server's backup alarm: a nightly dump missing for a day and
     const json = layout(name);
     expect(Object.keys(alarmsOf(json))).not.toContain("shop-test-db-backup-missing");
     expect(bootScriptOf(json)).not.toContain("DumpUploaded");
+  });
+});
+
+describe("the single server's own database engine down pages within minutes, whatever the traffic (review DQ)", () => {
+  test.each(["postgres", "mariadb"] as const)(
+    "%s: DatabaseOk from the server's probe, 2 of 3 minutes at 0; no data is the health alarm's, not this one's",
+    (engine) => {
+      const json = layout("single-server", {
+        database: { engine, engineVersion: engine === "postgres" ? "16" : "10.11" },
+      });
+      const alarm = alarmsOf(json)["shop-test-db-health"];
+      const instance = json.resources("aws_instance")[0];
+      expect(alarm).toMatchObject({
+        namespace: "shop/test/AppHealth",
+        metric_name: "DatabaseOk",
+        dimensions: { InstanceId: `\${aws_instance.${instance.name}.id}` },
+        statistic: "Minimum",
+        period: 60,
+        evaluation_periods: 3,
+        datapoints_to_alarm: 2,
+        comparison_operator: "LessThanThreshold",
+        threshold: 1,
+        treat_missing_data: "notBreaching",
+        alarm_actions: [topicRef(json)],
+      });
+      // (the health alarm reads the same probe's other metric, and pages when neither arrives)
+      expect(alarmsOf(json)["shop-test-app-health"].treat_missing_data).toBe("breaching");
+      // its page names the engine's own unit
+      const unit = engine === "postgres" ? "postgresql" : "mariadb";
+      expect(alarm.alarm_description).toContain(`systemctl status ${unit} and journalctl -u ${unit}`);
+      // and the server's probe publishes what it reads, for the engine the server runs
+      const script = bootScriptOf(json);
+      expect(script).toContain('publish DatabaseOk "$db"');
+      expect(script).toContain(
+        engine === "postgres" ? "pg_isready -q -h 127.0.0.1 -p 5432" : "systemctl is-active -q mariadb",
+      );
+    },
+  );
+
+  test.each(["app-db-split", "load-balanced"])("%s: none (RDS's own alarms and events watch it)", (name) => {
+    const json = layout(name);
+    expect(Object.keys(alarmsOf(json))).not.toContain("shop-test-db-health");
+    expect(bootScriptOf(json)).not.toContain("DatabaseOk");
   });
 });
 

@@ -4,6 +4,8 @@ import * as path from "node:path";
 import { SERVER_PATHS } from "../../src/userdata/app-host";
 import { bootScript } from "../../src/userdata/boot-script";
 import {
+  DATABASE_HEALTH_METRIC,
+  databaseCheck,
   HEALTH_PROBE_TIMER,
   healthProbeFiles,
   healthProbeScript,
@@ -37,8 +39,51 @@ describe("the probe script", () => {
     expect(script).toContain("if [[ $code == 200 ]]; then value=1; else value=0; fi");
     expect(script).toContain("instance_id=$(cat /var/lib/cloud/data/instance-id)");
     const publish =
-      'aws cloudwatch put-metric-data --region ap-northeast-3 --namespace shop/dev/AppHealth --metric-name HealthCheckOk --dimensions "InstanceId=$instance_id" --value "$value" --unit Count';
-    expect(script).toContain(`${publish} || { sleep 5; ${publish}; }`);
+      'aws cloudwatch put-metric-data --region ap-northeast-3 --namespace shop/dev/AppHealth --metric-name "$1" --dimensions "InstanceId=$instance_id" --value "$2" --unit Count';
+    expect(script).toContain(`publish() { ${publish} || { sleep 5; ${publish}; }; }`);
+    expect(script).toContain('publish HealthCheckOk "$value"');
+    // a server without a database of its own publishes nothing of one
+    expect(script).not.toContain(DATABASE_HEALTH_METRIC.metricName);
+  });
+});
+
+describe("on a server with its own database (single-server), the probe also asks the engine (review DQ)", () => {
+  const local = (engine: "postgres" | "mariadb", port: number) => ({
+    engine,
+    serverPackage: engine === "postgres" ? "postgresql16-server" : "mariadb1011-server",
+    port,
+    name: "shopdb",
+    username: "shop_app",
+    backupBucketParameter: "/p",
+    backupPrefix: "db/",
+    backupSchedule: "*-*-* 18:00:00 UTC",
+  });
+  const probeOf = (engine: "postgres" | "mariadb", port: number) =>
+    healthProbeScript({
+      host: host({
+        database: { settingsParameter: "/s", region: "ap-northeast-2", envFile: "/e", local: local(engine, port) },
+      }),
+      region: "ap-northeast-2",
+      namespace: "shop/dev/AppHealth",
+    });
+
+  test("PostgreSQL: pg_isready on loopback as the app's user (an unknown one would be logged every minute), bounded", () => {
+    const script = probeOf("postgres", 5433);
+    expect(script).toContain(
+      "if pg_isready -q -h 127.0.0.1 -p 5433 -U shop_app -d shopdb -t 5; then db=1; else db=0; fi",
+    );
+    expect(script).toContain('publish DatabaseOk "$db" && exit $sent');
+    // the site's answer is published first, whatever the database's check takes
+    expect(script.indexOf('publish HealthCheckOk "$value"')).toBeLessThan(script.indexOf("pg_isready"));
+    const file = path.join(tempDir("probe-"), "probe.sh");
+    fs.writeFileSync(file, script);
+    expect(spawnSync("bash", ["-n", file], { encoding: "utf8" }).stderr).toBe("");
+  });
+
+  test("MariaDB: its service's state (a connection that does not log in is logged as a warning every time)", () => {
+    const script = probeOf("mariadb", 3306);
+    expect(script).toContain("if systemctl is-active -q mariadb; then db=1; else db=0; fi");
+    expect(databaseCheck(local("mariadb", 3306))).not.toMatch(/mariadb-admin|mysqladmin/);
   });
 });
 

@@ -14,7 +14,7 @@ import {
   type AppHost,
 } from "../../src/userdata/app-host";
 import { appCommand, appUnit } from "../../src/userdata/app-unit";
-import { bootScript, SELINUX_SETUP } from "../../src/userdata/boot-script";
+import { bootScript, HEREDOC_TERMINATOR, SELINUX_SETUP, writeFile } from "../../src/userdata/boot-script";
 import { rotationScript, TALLY_AWK, watchdogUnit } from "../../src/userdata/rotation-script";
 import { cloudWatchAgentConfig } from "../../src/userdata/cloudwatch-agent";
 import { deployScript, FORGET_ENDS } from "../../src/userdata/deploy-script";
@@ -1631,6 +1631,24 @@ describe("the boot script", () => {
     const without = JSON.parse(cloudWatchAgentConfig({ ...props, autoScaling: true, bootLog: "/b", namespace })).logs
       .logs_collected.files;
     expect(without.collect_list.map((f: { file_path: string }) => f.file_path)).not.toContain("/var/log/db-backup.log");
+  });
+
+  test("each file's here-document ends at its own end: one terminator for all, never a line of a file", () => {
+    const script = bootScript({ ...props, host: host({ database: LOCAL_DATABASE }) });
+    const opened = script.match(new RegExp(`<<'${HEREDOC_TERMINATOR}'$`, "gm")) ?? [];
+    const closed = script.match(new RegExp(`^${HEREDOC_TERMINATOR}$`, "gm")) ?? [];
+    expect(opened.length).toBeGreaterThan(10);
+    expect(closed.length).toBe(opened.length);
+    // a file holding the terminator as a line would end early: refused, naming it
+    expect(() => writeFile("/etc/x.conf", `a\n${HEREDOC_TERMINATOR}\nb\n`)).toThrow(
+      "bootScript: /etc/x.conf contains its terminator line",
+    );
+    expect(writeFile("/etc/x.conf", `a ${HEREDOC_TERMINATOR}\n`)).toEqual([
+      `cat > /etc/x.conf <<'${HEREDOC_TERMINATOR}'`,
+      `a ${HEREDOC_TERMINATOR}`,
+      HEREDOC_TERMINATOR,
+      "chmod 0644 /etc/x.conf",
+    ]);
   });
 
   test("fits EC2's 16 KB user data limit: as text when it fits, gzip-compressed with the most processes", () => {

@@ -261,7 +261,7 @@ describe("the fleet's boot script ends its launch hook on exit, whatever ends it
       "boot_log_pid=$!",
       'echo "boot script started at $(date -Is)"',
       "install -d -m 0755 /opt/app/bin",
-      "cat > /opt/app/bin/launch-hook <<'END_OF__OPT_APP_BIN_LAUNCH_HOOK'",
+      "cat > /opt/app/bin/launch-hook <<'END_OF_FILE'",
       "chmod 0755 /opt/app/bin/launch-hook",
       'retry() { for attempt in 1 2 3 4 5 6 7 8 9 10; do "$@" && return 0; echo "retry $attempt: $*"; sleep 6; done; return 1; }',
     ]);

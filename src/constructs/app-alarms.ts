@@ -155,7 +155,8 @@ export class AppAlarms extends TierAlarms {
         `CloudWatch agent metrics for ${silentMinutes} minutes (longer than a new server takes to install its ` +
         `packages and start the agent), so the memory and disk alarms cannot see it. Look first at: systemctl ` +
         `status amazon-cloudwatch-agent on the server (Session Manager), /opt/aws/amazon-cloudwatch-agent/logs/, ` +
-        `whether the server is running at all${fleet ? ", and the boot log of a server still booting (a package install stuck on its repositories)" : ""}.`,
+        `whether the server is running at all${fleet ? ", and the boot log of a server still booting (a package install stuck on its repositories)" : ""}. ` +
+        `${fleet ? "Several servers at once, or all in one AZ: their way out (the NAT gateway, its subnet's 0.0.0.0/0 route), without which no agent reaches CloudWatch and no new server completes its launch hook." : "It and the health probe silent together: the server's way out (its Elastic IP, the public route)."}`,
       comparison: fleet ? "GreaterThanThreshold" : "LessThanThreshold",
       threshold: fleet ? 0 : 1,
       treatMissingData: fleet ? "notBreaching" : "breaching",

@@ -59,11 +59,15 @@ export const AGENT_METRICS = { singleServer: 3, perFleetServer: 4, perFleet: 2 }
 
 /**
  * Custom metrics a server outside an Auto Scaling group publishes itself: its health probe's
- * `AppHealth/HealthCheckOk`, with its instance id (src/userdata/health-probe.ts). (The nightly
- * `AppBackups/DumpUploaded` of a single server's own database is billed by the hours it has data:
- * one a day, about a cent a month, left out.)
+ * `AppHealth/HealthCheckOk`, with its instance id (src/userdata/health-probe.ts), and on a server
+ * with its own database `AppHealth/DatabaseOk` as well (counted from the alarm that reads it,
+ * `DATABASE_PROBE_METRIC`). (The nightly `AppBackups/DumpUploaded` of a single server's own
+ * database is billed by the hours it has data: one a day, about a cent a month, left out.)
  */
 export const HEALTH_PROBE_METRICS = 1;
+
+/** The metric a single server's probe publishes for its own database (src/userdata/health-probe.ts's DATABASE_HEALTH_METRIC). */
+export const DATABASE_PROBE_METRIC = "DatabaseOk";
 
 /** Days in an average month, to turn a retention period into months of logs kept. */
 const DAYS_PER_MONTH = 365 / 12;
@@ -230,7 +234,10 @@ export function estimateCost(
       basis: "table",
     });
   }
-  const metrics = customMetricCount(servers, of("aws_cloudwatch_log_metric_filter").length);
+  const databaseProbes = of("aws_cloudwatch_metric_alarm").filter(
+    (a) => a.values.metric_name === DATABASE_PROBE_METRIC,
+  ).length;
+  const metrics = customMetricCount(servers, of("aws_cloudwatch_log_metric_filter").length, databaseProbes);
   if (metrics.count > 0) {
     lines.push(
       priced(
@@ -396,10 +403,14 @@ function alarmMetricCount(values: Readonly<Record<string, unknown>>): number {
  * Custom metrics: EC2 detailed monitoring, the CloudWatch agent's memory and disk metrics, and a
  * lone server's health probe.
  */
-function customMetricCount(servers: readonly Servers[], logFilters: number): { count: number; detail: string } {
+function customMetricCount(
+  servers: readonly Servers[],
+  logFilters: number,
+  databaseProbes: number,
+): { count: number; detail: string } {
   let detailed = 0;
   let agent = 0;
-  let probe = 0;
+  let probe = databaseProbes;
   for (const s of servers) {
     if (s.detailedMonitoring) detailed += s.count * DETAILED_MONITORING_METRICS;
     agent += s.fleet

@@ -7,7 +7,7 @@ import { AccessLogAlarms, accessLogNamespace } from "../constructs/access-log-al
 import { AlarmTopic } from "../constructs/alarm-topic";
 import { AppAlarms, type AppServers } from "../constructs/app-alarms";
 import { AppFleet } from "../constructs/app-fleet";
-import { BackupAlarms } from "../constructs/backup-alarms";
+import { LocalDatabaseAlarms } from "../constructs/local-database-alarms";
 import { CertificateAlarms } from "../constructs/certificate-alarms";
 import type { AppServer } from "../constructs/app-server";
 import { Dashboard } from "../constructs/dashboard";
@@ -16,6 +16,7 @@ import { DatabaseAlarms } from "../constructs/database-alarms";
 import type { LoadBalancer } from "../constructs/load-balancer";
 import { LoadBalancerAlarms } from "../constructs/load-balancer-alarms";
 import { classMaxConnections } from "../config/db-memory";
+import type { LocalDatabase } from "../userdata/app-host";
 import type { EnvironmentStack } from "./environment-stack";
 
 /** The RDS event categories sent to the alarm topic: what pages, not routine maintenance or backups. */
@@ -27,8 +28,11 @@ export interface MonitoredTiers {
   readonly app: AppServer | AppFleet;
   readonly loadBalancer?: LoadBalancer;
   readonly database?: Database;
-  /** The one app server dumps its own database nightly (single-server): alarm when a dump is missing. */
-  readonly localDatabaseBackups?: boolean;
+  /**
+   * The one app server's own database (single-server): alarms when it does not answer the
+   * server's health probe, and when its nightly dump is missing.
+   */
+  readonly localDatabase?: Pick<LocalDatabase, "engine" | "port">;
   /**
    * The nginx access log's group of a server clients reach directly (no load balancer counts its
    * errors): its 5xx rate is read from the log.
@@ -165,13 +169,16 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
     );
   }
 
-  if (tiers.localDatabaseBackups) {
-    if (!("instanceId" in servers)) throw new Error(`${env.name}: a local database's backups need the one app server`);
+  if (tiers.localDatabase) {
+    if (!("instanceId" in servers)) throw new Error(`${env.name}: a local database's alarms need the one app server`);
     alarms.push(
-      new BackupAlarms(stack, "BackupAlarms", {
+      // (its id from when it held the backup alarm alone: another would replace that alarm)
+      new LocalDatabaseAlarms(stack, "BackupAlarms", {
         ...common,
         instanceId: servers.instanceId,
         namespace: stack.metricNamespaces.backups,
+        database: tiers.localDatabase,
+        healthNamespace: stack.metricNamespaces.health,
       }),
     );
   }

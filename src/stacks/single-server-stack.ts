@@ -22,7 +22,7 @@ export class SingleServerStack extends EnvironmentStack {
     });
     addMonitoring(this, {
       app: server,
-      localDatabaseBackups: true,
+      localDatabase: database.host.local,
       accessLogGroupName: release.logs.accessLogGroupName,
     });
   }

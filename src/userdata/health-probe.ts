@@ -1,4 +1,4 @@
-import type { AppHost } from "./app-host";
+import type { AppHost, LocalDatabase } from "./app-host";
 
 /**
  * The health probe of a server without a load balancer in front (single-server, app-db-split):
@@ -7,6 +7,8 @@ import type { AppHost } from "./app-host";
  * publishes the answer to CloudWatch: 1 when nginx answered 200 within the timeout, 0 otherwise
  * (nginx down: no connection; every app process down: 502; the app's own check failing: its
  * status). The health alarm fires on 0, and on no data at all (the server or the probe is gone).
+ * A server with its own database (single-server) also has its engine checked, and publishes
+ * `DATABASE_HEALTH_METRIC`, which the database's health alarm reads.
  */
 
 /**
@@ -14,6 +16,28 @@ import type { AppHost } from "./app-host";
  * environment's health namespace (metric-namespaces.ts).
  */
 export const HEALTH_METRIC = { metricName: "HealthCheckOk" } as const;
+
+/**
+ * The metric the probe also publishes on a server with its own database (single-server): 1 when
+ * the engine answers on loopback, 0 when it does not. The app's `/healthz` answers 200 without its
+ * database (by design: a load balancer must not drain a fleet for a database blip), and the 5xx
+ * alarm counts only from 10 requests a minute, so without it an engine down at a quiet hour paged
+ * no one (review DQ).
+ */
+export const DATABASE_HEALTH_METRIC = { metricName: "DatabaseOk" } as const;
+
+/**
+ * The check of the server's own database, as the probe's unprivileged user runs it, with nothing
+ * in the engine's log for a healthy answer: PostgreSQL's `pg_isready` as the app's user (the
+ * server asks for its password, which answers the check, and a client that leaves then is not
+ * logged; an unknown user would be, every minute); MariaDB's service state, as any connection
+ * that does not log in (a ping without the password, a bare connect) is logged as a warning.
+ */
+export function databaseCheck(db: LocalDatabase): string {
+  return db.engine === "postgres"
+    ? `pg_isready -q -h 127.0.0.1 -p ${db.port} -U ${db.username} -d ${db.name} -t 5`
+    : "systemctl is-active -q mariadb";
+}
 
 /** How often the probe runs, in seconds: the metric's resolution, and the alarm's period. */
 export const HEALTH_PROBE_INTERVAL_SECONDS = 60;
@@ -58,13 +82,15 @@ export function healthProbeScript(props: HealthProbeProps): string {
   const { host } = props;
   const instanceIdFile = props.instanceIdFile ?? "/var/lib/cloud/data/instance-id";
   const url = `http://127.0.0.1:${host.listenPort}${host.healthCheckPath}`;
+  const local = host.database?.local;
+  // `publish <metric> <value>`: one datapoint, tried again once
   const publish = [
     "aws cloudwatch put-metric-data",
     `--region ${props.region}`,
     `--namespace ${props.namespace}`,
-    `--metric-name ${HEALTH_METRIC.metricName}`,
+    '--metric-name "$1"',
     '--dimensions "InstanceId=$instance_id"',
-    '--value "$value"',
+    '--value "$2"',
     "--unit Count",
   ].join(" ");
   return [
@@ -72,13 +98,23 @@ export function healthProbeScript(props: HealthProbeProps): string {
     "# Written by the boot script from src/userdata/health-probe.ts; run every minute by",
     `# ${HEALTH_PROBE_TIMER}. Asks nginx for the health check as a client would and publishes`,
     `# ${props.namespace}/${HEALTH_METRIC.metricName}: 1 for a 200, else 0. The health alarm fires on 0 or no data.`,
+    ...(local ? [`# And ${DATABASE_HEALTH_METRIC.metricName}: 1 while the server's own database answers.`] : []),
     "set -uo pipefail",
+    `publish() { ${publish} || { sleep 5; ${publish}; }; }`,
     `url=${url}`,
     `code=$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time ${HEALTH_PROBE_TIMEOUT_SECONDS} "$url")`,
     "if [[ $code == 200 ]]; then value=1; else value=0; fi",
     `instance_id=$(cat ${instanceIdFile})`,
     'echo "GET $url: HTTP ${code:-000}; publishing HealthCheckOk=$value for $instance_id"',
-    `${publish} || { sleep 5; ${publish}; }`,
+    ...(local
+      ? [
+          // the run fails (systemctl status says so) when either datapoint could not be published
+          `publish ${HEALTH_METRIC.metricName} "$value"; sent=$?`,
+          `if ${databaseCheck(local)}; then db=1; else db=0; fi`,
+          `echo "${local.engine} on 127.0.0.1:${local.port}: publishing ${DATABASE_HEALTH_METRIC.metricName}=$db"`,
+          `publish ${DATABASE_HEALTH_METRIC.metricName} "$db" && exit $sent`,
+        ]
+      : [`publish ${HEALTH_METRIC.metricName} "$value"`]),
     "",
   ].join("\n");
 }
