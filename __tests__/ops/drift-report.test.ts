@@ -236,6 +236,35 @@ describe("drift report: what is set aside, and why", () => {
     expect(reportOf(subscription, { pending_confirmation: false }, { pending_confirmation: true }).exitCode).toBe(2);
   });
 
+  test("a subscription the refresh finds still pending is no drift, and the report names it: no alarm reaches that address (review DQ)", () => {
+    const [name] = Object.keys(prodDoc.resource!.aws_sns_topic_subscription);
+    const subscription = `aws_sns_topic_subscription.${name}`;
+    // given the refreshed state: one subscription confirmed, one still waiting
+    const plan = drift();
+    const state = (plan.prior_state as any).values.root_module;
+    state.resources.push(
+      {
+        address: subscription,
+        mode: "managed",
+        type: "aws_sns_topic_subscription",
+        values: { endpoint: "oncall@example.com", pending_confirmation: true },
+      },
+      {
+        address: `${subscription}_2`,
+        mode: "managed",
+        type: "aws_sns_topic_subscription",
+        values: { endpoint: "lead@example.com", pending_confirmation: false },
+      },
+    );
+    const report = driftReport(plan, prodDoc, 0);
+    expect(report.exitCode).toBe(0);
+    expect(report.notes).toHaveLength(1);
+    expect(report.notes[0]).toContain(
+      `${subscription} (oncall@example.com) is still pending confirmation: no alarm reaches that address`,
+    );
+    expect(driftReportText(report, "prod")).toContain("Note: aws_sns_topic_subscription.");
+  });
+
   // (the fixture has no domain: a certificate of a stack with one)
   const certificate = "aws_acm_certificate.SiteDomain_Certificate_0A1B2C3D";
 

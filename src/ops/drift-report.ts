@@ -12,6 +12,7 @@ import {
   type PlanDocument,
   type ResourceAddress,
   type ResourceChange,
+  type StateModule,
   type SynthesizedStack,
 } from "./plan-json";
 
@@ -295,13 +296,39 @@ export function driftReport(plan: PlanDocument, stack: SynthesizedStack, detaile
     .filter(([, o]) => !["no-op"].includes(kindOf(o.actions)))
     .map(([name]) => name);
   const exitCode = drifted.length > 0 ? 2 : 0;
+  const checked = crossCheck(exitCode, detailedExitCode, setAside, outputChanges);
   return {
     drifted,
     setAside,
     outputChanges,
     exitCode,
-    ...crossCheck(exitCode, detailedExitCode, setAside, outputChanges),
+    warnings: checked.warnings,
+    notes: [...checked.notes, ...pendingSubscriptions(plan)],
   };
+}
+
+/**
+ * The alarm topic's subscriptions the refresh still finds waiting for their recipient (an e-mail
+ * subscription delivers nothing until its recipient follows the link AWS sends): not drift, as
+ * nothing changed, but every alarm reaches no one at that address (review DQ).
+ */
+function pendingSubscriptions(plan: PlanDocument): string[] {
+  const pending: string[] = [];
+  const walk = (module: StateModule | undefined) => {
+    for (const r of module?.resources ?? []) {
+      if (r.mode === "managed" && r.type === "aws_sns_topic_subscription" && r.values?.pending_confirmation === true) {
+        pending.push(`${r.address} (${String(r.values.endpoint)})`);
+      }
+    }
+    for (const child of module?.child_modules ?? []) walk(child);
+  };
+  walk(plan.prior_state?.values?.root_module);
+  return pending.map(
+    (s) =>
+      `${s} is still pending confirmation: no alarm reaches that address until its recipient follows the ` +
+      "link in AWS's e-mail (docs/monitoring.md; a link that no longer works: remove the address from " +
+      "monitoring.alarmEmails and deploy, then add it back and deploy).",
+  );
 }
 
 /** The drift entries of a refresh-only plan, once per object, managed resources only. */

@@ -52,7 +52,12 @@ export interface PlanDocument {
 
 /** A module of a state in JSON: its resources (managed and data) and its child modules. */
 export interface StateModule {
-  readonly resources?: ReadonlyArray<{ readonly mode?: string }>;
+  readonly resources?: ReadonlyArray<{
+    readonly mode?: string;
+    readonly address?: string;
+    readonly type?: string;
+    readonly values?: Readonly<Record<string, unknown>>;
+  }>;
   readonly child_modules?: readonly StateModule[];
 }
 
