@@ -255,6 +255,13 @@ describe("drift report: what is set aside, and why", () => {
         type: "aws_sns_topic_subscription",
         values: { endpoint: "lead@example.com", pending_confirmation: false },
       },
+      // (one whose state has no such attribute is not taken for waiting: review DR)
+      {
+        address: `${subscription}_3`,
+        mode: "managed",
+        type: "aws_sns_topic_subscription",
+        values: { endpoint: "ops@example.com" },
+      },
     );
     const report = driftReport(plan, prodDoc, 0);
     expect(report.exitCode).toBe(0);

@@ -393,8 +393,23 @@ test("bucket actions are granted on the buckets, s3:GetBucketObjectLockConfigura
     const onBuckets = policy.Statement.filter((s) => [s.Resource].flat().some((r) => /^arn:aws:s3:::[^/]+$/.test(r)));
     const bucketActions = onBuckets.flatMap((s) => s.Action);
     expect(bucketActions.some((a) => actionPattern(a).test("s3:GetBucketObjectLockConfiguration"))).toBe(true);
-    // the settings' reads as one wildcard, which reaches no object action
-    expect(bucketActions.filter((a) => a.includes("*"))).toEqual(["s3:GetBucket*"]);
+    // the settings' reads as two wildcards, which reach no object action (an object's data)
+    const wildcards = bucketActions.filter((a) => a.includes("*"));
+    expect(wildcards).toEqual(["s3:Get*Configuration", "s3:GetBucket*"]);
+    for (const objectRead of [
+      "s3:GetObject",
+      "s3:GetObjectVersion",
+      "s3:GetObjectAcl",
+      "s3:GetObjectAttributes",
+      "s3:GetObjectTagging",
+      "s3:GetObjectRetention",
+      "s3:GetObjectLegalHold",
+      "s3:GetObjectTorrent",
+    ])
+      expect({ objectRead, granted: wildcards.some((w) => actionPattern(w).test(objectRead)) }).toEqual({
+        objectRead,
+        granted: false,
+      });
   }
 });
 
@@ -640,6 +655,44 @@ test("a resource type that takes no tags is not left to the tag's Deny: its writ
   // and it is the name the stack gives it
   const [dashboard] = Object.values<any>((shippedStack("dev").doc as any).resource.aws_cloudwatch_dashboard);
   expect(dashboard.dashboard_name).toBe(`${PROJECT}-dev-dashboard`);
+});
+
+test("IAM reads on the environment's names reach its roles, profiles and policies, never a user's, group's or server certificate's that share the prefix (review DR)", () => {
+  const dev = deployRolePolicy(environmentInputs(inputs, environment("dev")));
+  for (const policy of [plan, dev]) {
+    const allowed = (action: string, arn: string) =>
+      policy.Statement.some((s) => s.Effect === "Allow" && covers(s, action, arn));
+    // what a refresh of the stacks' IAM reads, on their own names
+    for (const [action, arn] of [
+      ["iam:GetRole", `role/${PROJECT}-dev-app-1`],
+      ["iam:GetRolePolicy", `role/${PROJECT}-dev-app-1`],
+      ["iam:ListAttachedRolePolicies", `role/${PROJECT}-dev-app-1`],
+      ["iam:ListInstanceProfilesForRole", `role/${PROJECT}-dev-app-1`],
+      ["iam:GetInstanceProfile", `instance-profile/${PROJECT}-dev-app-1`],
+      ["iam:GetPolicyVersion", `policy/${PROJECT}-dev-boundary`],
+    ])
+      expect({ action, allowed: allowed(action, `arn:aws:iam::123456789012:${arn}`) }).toEqual({
+        action,
+        allowed: true,
+      });
+    // and nothing of a user, group or server certificate named alike
+    for (const [action, arn] of [
+      ["iam:GetUser", `user/${PROJECT}-dev-ci`],
+      ["iam:GetUserPolicy", `user/${PROJECT}-dev-ci`],
+      ["iam:ListAccessKeys", `user/${PROJECT}-dev-ci`],
+      ["iam:ListGroupsForUser", `user/${PROJECT}-dev-ci`],
+      ["iam:ListAttachedUserPolicies", `user/${PROJECT}-dev-ci`],
+      ["iam:ListSSHPublicKeys", `user/${PROJECT}-dev-ci`],
+      ["iam:GetLoginProfile", `user/${PROJECT}-dev-ci`],
+      ["iam:GetGroup", `group/${PROJECT}-dev-admins`],
+      ["iam:GetGroupPolicy", `group/${PROJECT}-dev-admins`],
+      ["iam:GetServerCertificate", `server-certificate/${PROJECT}-dev-legacy`],
+    ])
+      expect({ action, allowed: allowed(action, `arn:aws:iam::123456789012:${arn}`) }).toEqual({
+        action,
+        allowed: false,
+      });
+  }
 });
 
 test("an environment's deploy role changes DNS records of its own domain name and the names under it, and one without a domain none", () => {

@@ -460,7 +460,7 @@ describe("the load balancer's certificate pages a month before it expires (revie
     json.resources("aws_cloudwatch_metric_alarm").find((a) => a.values.alarm_name.endsWith("-certificate-expiry"))
       ?.values;
 
-  test("an imported certificate (loadBalancer.certificateArn): its ARN, daily, under 30 days or 2 days without ACM's datapoint, which stops at expiry", () => {
+  test("a certificate of the config's (loadBalancer.certificateArn, imported or not): its ARN, daily, under 30 days or 2 days without ACM's datapoint, which stops at expiry", () => {
     const alarm = expiry(layout("load-balanced"))!;
     expect(alarm).toMatchObject({
       namespace: "AWS/CertificateManager",
@@ -474,8 +474,11 @@ describe("the load balancer's certificate pages a month before it expires (revie
       datapoints_to_alarm: 2,
       treat_missing_data: "breaching",
     });
-    // ACM never renews an imported certificate: the page says how to put its successor in place
-    expect(alarm.alarm_description).toContain("aws acm import-certificate --certificate-arn");
+    // ACM never renews an imported certificate: the page says how to put its successor in place;
+    // one ACM issued outside the stack it does renew: the page tells them apart (review DR)
+    expect(alarm.alarm_description).toContain("describe-certificate --certificate-arn <arn> says its Type");
+    expect(alarm.alarm_description).toContain("IMPORTED, which ACM never renews: import the renewed one");
+    expect(alarm.alarm_description).toContain("AMAZON_ISSUED, which ACM renews 60 days before expiry");
     expect(alarm.alarm_description.length).toBeLessThanOrEqual(1024);
   });
 

@@ -4,8 +4,8 @@ import { TierAlarms, type TierAlarmsProps } from "./tier-alarms";
 /**
  * Days before its expiry that a certificate still in use pages. ACM renews a certificate it
  * issued 60 days before, so one of those under this has failed to renew; one imported
- * (`loadBalancer.certificateArn`) ACM never renews, and this leaves a month to import its
- * successor.
+ * (through `loadBalancer.certificateArn`) ACM never renews, and this leaves a month to import
+ * its successor.
  */
 export const CERTIFICATE_EXPIRY_DAYS = 30;
 
@@ -15,8 +15,12 @@ export const CERTIFICATE_SILENT_DAYS = 2;
 export interface CertificateAlarmsProps extends TierAlarmsProps {
   /** The certificate the load balancer's HTTPS listener serves (imported, or issued for `domain.name`). */
   readonly certificateArn: string;
-  /** Where the certificate came from: the description says what to do about each. */
-  readonly imported: boolean;
+  /**
+   * The certificate is `loadBalancer.certificateArn`'s, made outside the stack (imported, or issued
+   * by ACM), not the one the stack requests for `domain.name`: the description says what to do
+   * about each.
+   */
+  readonly configured: boolean;
 }
 
 /**
@@ -27,16 +31,17 @@ export interface CertificateAlarmsProps extends TierAlarmsProps {
  *
  * @example
  * new CertificateAlarms(this, "CertificateAlarms", { naming, topicArn, evaluationPeriods: 3, datapointsToAlarm: 2,
- *   certificateArn, imported: true });
+ *   certificateArn, configured: true });
  */
 export class CertificateAlarms extends TierAlarms {
   constructor(scope: Construct, id: string, props: CertificateAlarmsProps) {
     super(scope, id, props);
-    const what = props.imported
-      ? "It was imported (loadBalancer.certificateArn), and ACM never renews an imported certificate: import " +
-        "the renewed one into the same ARN (aws acm import-certificate --certificate-arn <arn> --certificate " +
-        "fileb://cert.pem --private-key fileb://key.pem --certificate-chain fileb://chain.pem), which the " +
-        "listener then serves with no change to the stack."
+    const what = props.configured
+      ? "It is loadBalancer.certificateArn's: aws acm describe-certificate --certificate-arn <arn> says its Type. " +
+        "IMPORTED, which ACM never renews: import the renewed one into the same ARN (aws acm import-certificate " +
+        "--certificate-arn <arn> --certificate fileb://cert.pem --private-key fileb://key.pem --certificate-chain " +
+        "fileb://chain.pem), which the listener then serves with no change to the stack. AMAZON_ISSUED, which ACM " +
+        "renews 60 days before expiry: its renewal failed (RenewalSummary; its validation record or e-mail)."
       : "ACM issued it for domain.name and renews it 60 days before expiry, so its renewal failed: see " +
         "aws acm describe-certificate --certificate-arn <arn> (RenewalSummary) and npm run drift; the DNS " +
         "validation record must still be in the zone.";

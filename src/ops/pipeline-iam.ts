@@ -645,10 +645,10 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
       const rest = list.filter(
         (a) => !bounded.includes(a) && !(BOUNDARY_WRITES_FOR_ADMINS as readonly string[]).includes(a),
       );
-      // Its reads as iam:Get* and iam:List*: on these names alone, they read only what the role
-      // itself writes (the roles, profiles and boundary policy, their policies and tags), which
-      // leaves room in the inline policy for what is granted by name (the dashboards)
-      statements.push({ Sid: sid, Effect: "Allow", Action: ownIamReadsAsOne(rest), Resource: names.iam });
+      // Its reads of roles and policies by wildcards that name no user, group or server
+      // certificate (`*/<prefix>*` matches those too: review DR), which leaves room in the inline
+      // policy for what is granted by name (the dashboards)
+      statements.push({ Sid: sid, Effect: "Allow", Action: iamReadsAsOne(rest), Resource: names.iam });
       if (bounded.length > 0) {
         statements.push({
           Sid: `${sid}Bounded`,
@@ -682,12 +682,16 @@ function byService(sidPrefix: string, actions: readonly string[], inputs: Policy
     } else if (service === "s3") {
       // object actions act on keys; bucket actions, s3:GetBucketObjectLockConfiguration among them, on the bucket
       const objects = list.filter((a) => /Object/.test(a) && !/Bucket/.test(a));
-      // The bucket settings a refresh reads, as one wildcard: a dozen actions, each only reading
-      // a setting of the project's own buckets (never an object)
+      // The bucket settings a refresh reads, as wildcards: a dozen actions, each only reading a
+      // setting of the project's own buckets (never an object): s3:GetBucket*, and the settings
+      // named <setting>Configuration (lifecycle, encryption, replication, acceleration) as
+      // s3:Get*Configuration
       const settingReads = list.filter((a) => a.startsWith("s3:GetBucket"));
+      const configurationReads = list.filter((a) => /^s3:Get\w*Configuration$/.test(a) && !settingReads.includes(a));
       const buckets = list
-        .filter((a) => !objects.includes(a) && !settingReads.includes(a))
+        .filter((a) => !objects.includes(a) && !settingReads.includes(a) && !configurationReads.includes(a))
         .concat(settingReads.length > 1 ? ["s3:GetBucket*"] : settingReads)
+        .concat(configurationReads.length > 1 ? ["s3:Get*Configuration"] : configurationReads)
         .sort();
       const artifacts = names.artifacts;
       if (buckets.length > 0) {
@@ -814,11 +818,23 @@ function metadataReadsAsOne(actions: readonly string[]): string[] {
   return [...new Set(actions.map((action, i) => ((count.get(groups[i] ?? "") ?? 0) > 1 ? groups[i]! : action)))];
 }
 
-/** IAM's `Get` and `List` actions as `iam:Get*` and `iam:List*`, for a statement on the environment's own names. */
-function ownIamReadsAsOne(actions: readonly string[]): string[] {
-  const groupOf = (action: string) => /^iam:(Get|List)[A-Z]/.exec(action)?.[1];
-  const grouped = new Set(actions.map((a) => (groupOf(a) ? `iam:${groupOf(a)}*` : a)));
-  return [...grouped].sort();
+/**
+ * IAM's reads of roles and policies, each as the wildcard of its kind, where two or more share it:
+ * `iam:GetRole*` (GetRole, GetRolePolicy), `iam:GetPolicy*` (GetPolicy, GetPolicyVersion),
+ * `iam:List*Role*` (the lists of a role's policies, tags and profiles). None names an action on a
+ * user, a group or a server certificate, whose names the statement's resource (any kind of IAM
+ * name with the prefix) would also match (a test checks them against IAM's reads of those).
+ */
+export const IAM_READ_WILDCARDS = ["iam:GetRole*", "iam:GetPolicy*", "iam:List*Role*"] as const;
+function iamReadsAsOne(actions: readonly string[]): string[] {
+  const groupOf = (action: string) =>
+    IAM_READ_WILDCARDS.find((w) => new RegExp(`^${w.replaceAll("*", "[A-Za-z]*")}$`).test(action));
+  const count = new Map<string, number>();
+  for (const action of actions) {
+    const group = groupOf(action);
+    if (group) count.set(group, (count.get(group) ?? 0) + 1);
+  }
+  return [...new Set(actions.map((a) => ((count.get(groupOf(a) ?? "") ?? 0) > 1 ? groupOf(a)! : a)))].sort();
 }
 
 /**

@@ -105,7 +105,7 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
       new CertificateAlarms(stack, "CertificateAlarms", {
         ...common,
         certificateArn: tiers.loadBalancer.certificateArn,
-        imported: env.loadBalancer.certificateArn !== undefined,
+        configured: env.loadBalancer.certificateArn !== undefined,
       }),
     );
   }
