@@ -30,6 +30,10 @@ const USAGE = `usage: npm run wait-rollout -- <env>
 runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
   // Read first: a bad value stops here, before terraform runs.
   const since = rolloutSince(process.env.ROLLOUT_SINCE);
+  // ROLLOUT_ALARMS=ignore reads no alarm (an emergency: the repository variable in CI)
+  const ignoreAlarms = process.env.ROLLOUT_ALARMS === "ignore";
+  if (!ignoreAlarms && process.env.ROLLOUT_ALARMS)
+    throw new OpsError(`ROLLOUT_ALARMS may only be "ignore" (got "${process.env.ROLLOUT_ALARMS}")`);
   // The stack as deployed: never synthesized again here.
   const stack = synthesizedStack(args.stack, { synth: false });
   const timeoutMs = rolloutTimeoutMs(process.env.ROLLOUT_TIMEOUT_MINUTES, stack.document);
@@ -37,11 +41,7 @@ runCli({ name: "wait-rollout", usage: USAGE }, async (args) => {
   if (!region) throw new OpsError(`stack ${stack.name} has no AWS provider region`);
   const outputs = await runTerraform("output", ["-json"], { cwd: stack.dir });
   if (outputs.status !== 0) throw stateReadFailed("output", outputs, stack);
-  // ROLLOUT_ALARMS=ignore reads no alarm (an emergency: the repository variable in CI)
-  const ignoreAlarms = process.env.ROLLOUT_ALARMS === "ignore";
   if (ignoreAlarms) console.log(`wait-rollout ${stack.name}: ROLLOUT_ALARMS=ignore: the release alarms are not read`);
-  else if (process.env.ROLLOUT_ALARMS)
-    throw new OpsError(`ROLLOUT_ALARMS may only be "ignore" (got "${process.env.ROLLOUT_ALARMS}")`);
   const alarms = releaseAlarms(stack.document as Record<string, any>);
   const group = watchedGroup(
     { name: stack.name, document: stack.document as Record<string, any> },

@@ -54,6 +54,16 @@ describe("drift report: the verdict", () => {
     );
   });
 
+  test("an update the JSON shows with no attribute difference is still drift: the JSON says something changed (review DP)", () => {
+    const report = driftReport(
+      drift(update(group, { description: "database" }, { description: "database" })),
+      prodDoc,
+      2,
+    );
+    expect(report.exitCode).toBe(2);
+    expect(driftReportText(report, "prod")).toContain(`  ~ ${group} changed (no attribute difference shown)`);
+  });
+
   test("a resource deleted outside Terraform is drift", () => {
     const report = driftReport(drift(destroy(database, { identifier: "shop-prod-db" })), prodDoc, 2);
     expect(report.exitCode).toBe(2);
@@ -213,6 +223,8 @@ describe("drift report: what is set aside, and why", () => {
     const above = gp3(500, 12000, 40000);
     expect({ exitCode: above.exitCode, setAside: above.setAside }).toEqual({ exitCode: 2, setAside: [] });
     expect(gp3(500, 3000, 20000).exitCode).toBe(2);
+    // raised to the higher baseline from a value above the lower one: someone's change first (review DP)
+    expect(gp3(400, 5000, 12000).exitCode).toBe(2);
     // where the code sets the IOPS, a new value is someone's change
     const [name] = Object.keys(prodDoc.resource!.aws_db_instance);
     const setInCode: SynthesizedStack = {
@@ -342,6 +354,10 @@ describe("drift report: what is set aside, and why", () => {
     const alb = arnOf(balancer.name);
     expect(reportOf(targets, { load_balancer_arns: [] }, { load_balancer_arns: [alb] }).exitCode).toBe(0);
     expect(reportOf(targets, { load_balancer_arns: [alb] }, { load_balancer_arns: [`${alb}9`] }).exitCode).toBe(2);
+    // behind the stack's and another one too: drift (review DP)
+    expect(
+      reportOf(targets, { load_balancer_arns: [] }, { load_balancer_arns: [alb, arnOf("someone-else")] }).exitCode,
+    ).toBe(2);
     // behind a load balancer that is not the stack's: drift (review CW)
     expect(
       reportOf(targets, { load_balancer_arns: [] }, { load_balancer_arns: [arnOf("someone-else")] }).exitCode,

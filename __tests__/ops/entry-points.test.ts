@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { ciMatrix } from "../../src/ops/ci-environments";
 import { environmentEstimate, totalText } from "../../src/cost/report";
 import { entryCommand } from "../../src/project-root";
-import { SHIPPED_ENVIRONMENTS, shippedStack } from "../shipped";
+import { tempDir } from "../helpers";
+import { SHIPPED_ENVIRONMENTS, shippedOutdir, shippedStack } from "../shipped";
 
 /**
  * The scripts as npm and the workflows run them: a child process through scripts/run.js, from the
@@ -182,4 +183,45 @@ test("a bench or drill setting it cannot use is refused in one line, naming the 
     const result = run(entry, [], env);
     expect([entry, env, result.status, result.stdout, result.stderr]).toEqual([entry, env, status, "", stderr]);
   }
+});
+
+describe("npm run wait-rollout's emergency switch, ROLLOUT_ALARMS (STAND-IN terraform and aws, which record their calls) (review DP)", () => {
+  let work: string;
+  let env: Record<string, string>;
+  beforeAll(() => {
+    work = tempDir("wait-rollout-");
+    fs.cpSync(shippedOutdir(), path.join(work, "out"), { recursive: true });
+    fs.mkdirSync(path.join(work, "bin"));
+    // test stand-ins: terraform answers `output -json` with no outputs; aws answers nothing
+    fs.writeFileSync(
+      path.join(work, "bin", "terraform"),
+      `#!/bin/bash\n# test stand-in for terraform\necho "terraform $*" >> "${work}/calls"\n[[ $1 == output ]] && echo '{}'\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    fs.writeFileSync(
+      path.join(work, "bin", "aws"),
+      `#!/bin/bash\n# test stand-in for the AWS CLI\necho "aws $*" >> "${work}/calls"\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    env = { PATH: `${path.join(work, "bin")}:${process.env.PATH}`, CDKTF_OUTDIR: path.join(work, "out") };
+  });
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+  const calls = () =>
+    fs.existsSync(path.join(work, "calls")) ? fs.readFileSync(path.join(work, "calls"), "utf8") : "";
+
+  test("ignore: not one alarm is read (AWS is not asked), and a layout without a group has nothing else to wait for", () => {
+    fs.rmSync(path.join(work, "calls"), { force: true });
+    const result = run("scripts/wait-rollout.ts", ["dev"], { ...env, ROLLOUT_ALARMS: "ignore" });
+    expect(result.stdout).toContain("wait-rollout dev: ROLLOUT_ALARMS=ignore: the release alarms are not read");
+    expect(result.status).toBe(0);
+    expect(calls()).toBe("terraform output -no-color -json\n");
+  });
+
+  test("any other value (a typo of ignore) is refused before terraform runs, not taken for watching", () => {
+    fs.rmSync(path.join(work, "calls"), { force: true });
+    const result = run("scripts/wait-rollout.ts", ["dev"], { ...env, ROLLOUT_ALARMS: "Ignore" });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('ROLLOUT_ALARMS may only be "ignore" (got "Ignore")');
+    expect(calls()).toBe("");
+  });
 });

@@ -588,6 +588,38 @@ describe("plan review: changes that look safe but are not", () => {
     expect(review.blocked).toBe(false);
   });
 
+  test("a protected resource updated in another attribute, its protection kept, says nothing of protection (review DP)", () => {
+    const database = address(prod, "aws_db_instance", "Instance");
+    const plan = planDocument({
+      resourceChanges: [
+        update(
+          database,
+          { deletion_protection: true, allocated_storage: 100, apply_immediately: true },
+          { deletion_protection: true, allocated_storage: 200, apply_immediately: true },
+        ),
+      ],
+    });
+    expect(reviewPlan(plan, prodDoc, { environment: "prod" }).findings).toEqual([]);
+  });
+
+  test("log retention from forever (0, unset) to a number of days is said, as CloudWatch deletes the older events (review DP)", () => {
+    const logs = "aws_cloudwatch_log_group.Database_LogsPostgresql_7BD69D97";
+    for (const before of [0, undefined]) {
+      const plan = planDocument({
+        resourceChanges: [
+          update(
+            logs,
+            { name: "/aws/rds/x", retention_in_days: before },
+            { name: "/aws/rds/x", retention_in_days: 30 },
+          ),
+        ],
+      });
+      expect(reviewPlan(plan, prodDoc, { environment: "prod" }).findings.map((f) => f.message)).toEqual([
+        expect.stringContaining("/aws/rds/x keeps its logs 30 days instead of forever"),
+      ]);
+    }
+  });
+
   test("a new network.cidr, which replaces the VPC under a database and a load balancer that cannot move, is blocked, even with --allow-destroy", () => {
     const vpc = address(prod, "aws_vpc", "Vpc");
     const plan = planDocument({

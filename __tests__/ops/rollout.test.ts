@@ -141,7 +141,8 @@ describe("waitForRefresh", () => {
     expect(rolloutSince(undefined)).toBeUndefined();
     expect(rolloutSince("")).toBeUndefined();
     expect(rolloutSince("2026-12-04T15:30:00Z")?.toISOString()).toBe("2026-12-04T15:30:00.000Z");
-    for (const bad of ["yesterday", "1733326200", "2026-13-40T99:00:00Z"]) {
+    // (a date Date.parse reads, in the machine's local time, is refused too: review DP)
+    for (const bad of ["yesterday", "1733326200", "2026-13-40T99:00:00Z", "12/04/2026 15:30", "Dec 4 2026 15:30"]) {
       expect(() => rolloutSince(bad)).toThrow(
         `ROLLOUT_SINCE must be an ISO 8601 time such as 2026-12-04T15:30:00Z (got "${bad}")`,
       );

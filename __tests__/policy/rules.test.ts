@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { POLICIES, policyViolations } from "../../src/policy";
 import { checkSynthesizedStacks, PolicyError } from "../../src/policy/check-output";
 import * as rules from "../../src/policy/rules";
+import type { EnvironmentConfig } from "../../src/config/load";
 import type { StackDocument } from "../../src/policy/types";
 import { tempDir } from "../helpers";
 
@@ -263,5 +264,32 @@ describe("checkSynthesizedStacks", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("each stack is checked with its environment's production flag and waivers, from its folder's config (review DP)", () => {
+    const dir = tempDir();
+    try {
+      fs.mkdirSync(path.join(dir, "stacks", "prod"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "stacks", "prod", "cdk.tf.json"), JSON.stringify(doc(db({ multi_az: false }))));
+      const prod = (exceptions: { rule: string; reason: string }[]) =>
+        ({ name: "prod", production: true, exceptions }) as unknown as EnvironmentConfig;
+      // production: a single-AZ database is refused; outside production, or waived, it is not
+      expect(() => checkSynthesizedStacks(dir, ["prod"], [prod([])])).toThrow(
+        /prod: prodDbMultiAz: aws_db_instance\.db is single-AZ/,
+      );
+      expect(() => checkSynthesizedStacks(dir, ["prod"], [])).not.toThrow();
+      expect(() =>
+        checkSynthesizedStacks(dir, ["prod"], [prod([{ rule: "database.multiAz", reason: "a demo, for now" }])]),
+      ).not.toThrow();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("an IPv6 source counts as the internet as IPv4's does: SSH to ::/0 is refused (review DP)", () => {
+    const six = {
+      aws_vpc_security_group_ingress_rule: { r: { cidr_ipv6: "::/0", ip_protocol: "tcp", from_port: 22, to_port: 22 } },
+    };
+    expect(rules.noAdminPortsFromInternet(doc(six)).status).toBe("non-compliant");
   });
 });
