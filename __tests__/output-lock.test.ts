@@ -1,7 +1,13 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LOCK_HOLDER_VARIABLE, outputLockFile, outputLockHolder, outputLockProblem } from "../src/output-lock";
+import {
+  isRunning,
+  LOCK_HOLDER_VARIABLE,
+  outputLockFile,
+  outputLockHolder,
+  outputLockProblem,
+} from "../src/output-lock";
 import { tempDir } from "./helpers";
 
 // npm run plan and drift hold <outdir>.lock while terraform runs in the output folder, so that no
@@ -124,4 +130,29 @@ test("on a filesystem without hard links (FAT, exFAT, some network mounts) the l
   const noLinks = `require("node:fs").linkSync = () => { throw Object.assign(new Error("EPERM: operation not permitted, link"), { code: "EPERM" }); };`;
   expect(takeInChild(outdir, noLinks)).toMatchObject({ status: 0, stdout: "true" });
   expect(fs.readdirSync(dir)).toEqual([]); // given back, and nothing left beside it
+});
+
+test("a run leaves at its exit a lock that is no longer its (taken over meanwhile), and removes its own (review DP)", () => {
+  const script =
+    `const lock = require(${JSON.stringify(LOCK_MODULE)}); const fs = require("node:fs");` +
+    `lock.takeOutputLock(${JSON.stringify(outdir)}, "npm run plan for dev");` +
+    `fs.writeFileSync(lock.outputLockFile(${JSON.stringify(outdir)}), "4194303 npm run drift for dev\\n");`;
+  const run = spawnSync(process.execPath, ["-r", REGISTER, "-e", script], { encoding: "utf8" });
+  expect(run.status).toBe(0);
+  expect(fs.readFileSync(outputLockFile(outdir), "utf8")).toBe("4194303 npm run drift for dev\n");
+});
+
+test("a holder this user may not signal (EPERM: another user's process) runs: its lock is not taken over (review DP)", () => {
+  const kill = jest.spyOn(process, "kill").mockImplementation(() => {
+    throw Object.assign(new Error("kill EPERM"), { code: "EPERM" });
+  });
+  try {
+    expect(isRunning(4194302)).toBe(true);
+    kill.mockImplementation(() => {
+      throw Object.assign(new Error("kill ESRCH"), { code: "ESRCH" });
+    });
+    expect(isRunning(4194302)).toBe(false);
+  } finally {
+    kill.mockRestore();
+  }
 });

@@ -52,6 +52,15 @@ test("ustar headers: sorted by path, mode 0644/0755, owner 0:0 without names, ti
   expect(tar.subarray(tar.length - 1024).every((b) => b === 0)).toBe(true);
 });
 
+test("sorted by bytes, not by the machine's locale: capitals first, one path twice refused (review DP)", () => {
+  const file = (p: string): TarEntry => ({ path: p, type: "file", content: Buffer.from(p) });
+  const tar = Buffer.from(ustar([file("a.js"), file("B.js"), file("_x.js"), file("Z.js")]));
+  const names = [0, 1, 2, 3].map((i) => tar.toString("utf8", i * 1024, i * 1024 + 100).replace(/\0.*$/s, ""));
+  // (a locale's order would be _x, a, B, Z)
+  expect(names).toEqual(["B.js", "Z.js", "_x.js", "a.js"]);
+  expect(() => ustar([file("a.js"), file("a.js")])).toThrow("tar: a.js appears twice");
+});
+
 /** Unpacks with one tar implementation and returns `path -> [mode, content]`. */
 function unpackWith(tool: "gnu-tar" | "python-tarfile", file: string): Record<string, [string, string]> {
   const out = tempDir("tar-read-");

@@ -187,6 +187,17 @@ describe("launch-hook, the boot script's last word to its Auto Scaling group", (
     expect(run.out).toContain(`${INSTANCE} is Pending:Proceed now: its action is done`);
   });
 
+  test.each([
+    // (the group put it in service already; an abandoned one is terminating, or gone from the group)
+    ["CONTINUE", `${GROUP}\tInService`, "InService"],
+    ["ABANDON", `${GROUP}\tTerminating:Proceed`, "Terminating:Proceed"],
+    ["ABANDON", "None", "out of its group"],
+  ])("a %s whose answer was lost finds the server %s: done, not a failure (review DP)", (result, where, said) => {
+    const run = runHook([result], { completeFailures: Infinity, whereAfterComplete: where });
+    expect(run.status).toBe(0);
+    expect(run.out).toContain(`${INSTANCE} is ${said} now: its action is done`);
+  });
+
   test("a CONTINUE refused because the hook's timeout already abandoned the server says so and fails, never claiming the launch went on", () => {
     const run = runHook(["CONTINUE"], { completeFailures: Infinity, whereAfterComplete: `${GROUP}\tTerminating:Wait` });
     expect(run.status).toBe(1);
