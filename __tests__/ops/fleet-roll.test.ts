@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from "../../src/project-root";
 import { planReviewMarkdown, planReviewText, reviewPlan } from "../../src/ops/plan-review";
 import { LAYOUT_STACKS } from "../../src/stacks/layouts";
 import { environment, productionEnvironmentFile, ref, synth } from "../helpers";
-import { planDocument, resourceChange, update } from "./plan-fixtures";
+import { create, destroy, planDocument, resourceChange, update } from "./plan-fixtures";
 import { address, documentOf } from "./stacks";
 
 /**
@@ -179,9 +179,29 @@ describe("npm run plan names why the servers roll", () => {
     ]);
     const tagsOnly = planDocument({
       resourceChanges: [
-        update(template(pinned), { ...amiChange, tags: { a: "1" } }, { ...amiChange, tags: { a: "2" } }),
+        update(
+          template(pinned),
+          { ...amiChange, tags: { a: "1" }, tags_all: { a: "1", b: "1" } },
+          { ...amiChange, tags: { a: "2" }, tags_all: { a: "2", b: "1" } },
+        ),
       ],
     });
     expect(reviewPlan(tagsOnly, documentOf(pinned)).fleetRolls).toEqual([]);
+  });
+
+  test("a launch template made or removed rolls no running server; a pin made for the first time is no bump (review DP)", () => {
+    const made = planDocument({ resourceChanges: [create(template(pinned), amiChange)] });
+    expect(reviewPlan(made, documentOf(pinned)).fleetRolls).toEqual([]);
+    const gone = planDocument({ resourceChanges: [destroy(template(pinned), amiChange)] });
+    expect(reviewPlan(gone, documentOf(pinned)).fleetRolls).toEqual([]);
+    // the first apply of a pin creates it (no delete): an AMI change beside it is not called a bump
+    const pin = address(pinned, "terraform_data", "AmiPin");
+    const first = planDocument({
+      resourceChanges: [
+        resourceChange(pin, ["create"], { before: null, after: {} }),
+        update(template(pinned), amiChange, { ...amiChange, image_id: "ami-0ccc" }),
+      ],
+    });
+    expect(reviewPlan(first, documentOf(pinned)).fleetRolls[0].causes[0]).not.toMatch(/bumped on purpose/);
   });
 });
