@@ -301,6 +301,8 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
     basics(async (bed) => {
       // (nginx's own /healthz is not logged: a page of the app's, which answers 404)
       expect((await get(bed.nginxPort, "/a-page-for-the-log?token=SECRET123&x=1")).status).toBe(404);
+      // (nginx writes the line after the answer has gone: on a loaded machine, a moment later)
+      await waitUntil("the request's line in the access log", () => bed.accessLog("/a-page-for-the-log").length > 0);
       const lines = bed.accessLog("/a-page-for-the-log");
       expect(lines).toEqual([expect.stringContaining('"GET /a-page-for-the-log HTTP/1.1" 404')]);
       expect(lines.join("\n")).not.toContain("SECRET123");
