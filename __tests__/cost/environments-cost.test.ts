@@ -157,6 +157,8 @@ describe("the synth summary", () => {
     expect(useColor({ isTTY: false }, {})).toBe(false);
     expect(useColor({ isTTY: true }, { CI: "true" })).toBe(false);
     expect(useColor({ isTTY: true }, { NO_COLOR: "1" })).toBe(false);
+    // a terminal that shows escape codes as text (review DP)
+    expect(useColor({ isTTY: true }, { TERM: "dumb" })).toBe(false);
     expect(useColor({ isTTY: true }, {})).toBe(true);
   });
 
@@ -176,5 +178,9 @@ describe("the synth summary", () => {
     // A selective synth (ENVIRONMENTS=dev) summarizes only what it wrote.
     printSynthSummary(ENVIRONMENTS, outdir, ["dev"], (t) => (printed = t), false);
     expect(printed.split("\n").filter((l) => /^(dev|prod|staging|dr-osaka) /.test(l))).toHaveLength(1);
+    // and one that wrote no environment's stack prints nothing, not a header alone (review DP)
+    printed = "unchanged";
+    printSynthSummary(ENVIRONMENTS, outdir, ["state-bucket"], (t) => (printed = t), false);
+    expect(printed).toBe("unchanged");
   });
 });

@@ -57,7 +57,13 @@ const LOAD_BALANCED: PricedResource[] = [
     monitoring: { enabled: true },
     block_device_mappings: [{ ebs: { volume_size: 30 } }],
   }),
-  r("aws_autoscaling_group", "Asg", { desired_capacity: 3, launch_template: { id: "${aws_launch_template.Lt.id}" } }),
+  // (priced at its desired capacity, not its minimum: review DP)
+  r("aws_autoscaling_group", "Asg", {
+    min_size: 2,
+    desired_capacity: 3,
+    max_size: 9,
+    launch_template: { id: "${aws_launch_template.Lt.id}" },
+  }),
   r("aws_db_instance", "Db", {
     engine: "postgres",
     instance_class: "db.m7g.large",

@@ -64,6 +64,16 @@ describe("drift report: the verdict", () => {
     expect(driftReportText(report, "prod")).toContain(`  ~ ${group} changed (no attribute difference shown)`);
   });
 
+  test("a deposed object's drift (left by a create-before-destroy that failed) is reported beside the current one's, not taken for it (review DP)", () => {
+    const current = update(group, { description: "database" }, { description: "database (edited)" });
+    const deposed = { ...destroy(group, { description: "old" }), deposed: "0a1b2c3d" };
+    const report = driftReport(drift(current, deposed as ReturnType<typeof update>), prodDoc, 2);
+    expect(report.drifted.map((r) => [r.address, r.change])).toEqual([
+      [group, "changed"],
+      [group, "deleted"],
+    ]);
+  });
+
   test("a resource deleted outside Terraform is drift", () => {
     const report = driftReport(drift(destroy(database, { identifier: "shop-prod-db" })), prodDoc, 2);
     expect(report.exitCode).toBe(2);
