@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { ciMatrix } from "../../src/ops/ci-environments";
 import { environmentEstimate, totalText } from "../../src/cost/report";
 import { entryCommand } from "../../src/project-root";
+import { runProcess } from "../../src/ops/terraform";
 import { tempDir } from "../helpers";
 import { SHIPPED_ENVIRONMENTS, shippedOutdir, shippedStack } from "../shipped";
 
@@ -225,3 +226,13 @@ describe("npm run wait-rollout's emergency switch, ROLLOUT_ALARMS (STAND-IN terr
     expect(calls()).toBe("");
   });
 });
+
+test("an AWS call of wait-rollout that ignores SIGTERM at its deadline is killed 5 s later, and fails (review DP)", async () => {
+  // (an ignored signal stays ignored across exec: one process, holding the output pipes alone)
+  const started = Date.now();
+  const ignored = await runProcess("bash", ["-c", "trap '' TERM; exec sleep 30"], { timeoutMs: 300 });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
+  expect(Date.now() - started).toBeLessThan(15_000);
+  expect(ignored.status).not.toBe(0);
+  expect(ignored.stderr).toContain("timed out, no answer within 0.3 s, stopped");
+}, 30_000);

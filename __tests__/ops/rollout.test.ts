@@ -191,6 +191,11 @@ describe("waitForRefresh", () => {
     expect(result.status).not.toBe(0);
     expect(result.stderr).toBe("sleep 30: timed out, no answer within 0.3 s, stopped\n");
     expect(TRANSIENT.test(result.stderr)).toBe(true);
+    // one that exits 0 on SIGTERM still failed (review DP; one that ignores it: ops/entry-points.test.ts)
+    const polite = await runProcess("bash", ["-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"], {
+      timeoutMs: 300,
+    });
+    expect(polite.status).toBe(1);
     // one that answers in time is left alone
     expect(await runProcess("sh", ["-c", "echo fine"], { timeoutMs: 10_000 })).toEqual({
       status: 0,
