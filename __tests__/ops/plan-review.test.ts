@@ -687,6 +687,21 @@ describe("plan review: changes that look safe but are not", () => {
           "use HTTPS for a year (Strict-Transport-Security): they keep asking for https:// and fail until it expires",
       ],
     ]);
+    // an attribute known only at apply (absent from after) is not a change to name: no "-> undefined" (review DP)
+    const unknownIops = planDocument({
+      resourceChanges: [
+        update(
+          database,
+          { iops: 3000, instance_class: "db.m7g.large", maintenance_window: "sun:18:00-sun:19:00" },
+          { instance_class: "db.m7g.xlarge", maintenance_window: "sun:18:00-sun:19:00" },
+        ),
+      ],
+    });
+    const windowed = reviewPlan(unknownIops, prodDoc).findings.map((f) => f.message);
+    expect(windowed).toEqual([
+      expect.stringContaining('instance_class "db.m7g.large" -> "db.m7g.xlarge" takes effect'),
+    ]);
+    expect(windowed[0]).not.toContain("iops");
     // with apply_immediately, the change is at this apply: nothing to say
     const now = planDocument({
       resourceChanges: [update(database, { instance_class: "a" }, { instance_class: "b", apply_immediately: true })],
@@ -711,6 +726,11 @@ describe("plan review: changes that look safe but are not", () => {
     ]);
     // another setting of the parameter (a new port, TLS) is not this; nor is RDS, which is replaced and guarded as data
     expect(reviewPlan(plan(text("app", "app").replace("5432", "5433")), documentOf(single)).findings).toEqual([]);
+    // nor settings that gain a name they did not hold (nothing was made under another name: review DP)
+    const gained = planDocument({
+      resourceChanges: [update(settings, { value: "DB_ENGINE=postgres" }, { value: text("app", "app") })],
+    });
+    expect(reviewPlan(gained, documentOf(single), { environment: "dev" }).findings).toEqual([]);
     expect(reviewPlan(plan(text("shop", "app")), documentOf(split)).findings).toEqual([]);
   });
 
@@ -763,9 +783,13 @@ describe("plan review: changes that look safe but are not", () => {
     expect(off.findings.map((f) => [f.address, f.blocks])).toEqual([[role, true]]);
     expect(off.findings[0].message).toContain("takes the permissions boundary off a role");
     expect(off.blocked).toBe(true);
+    // (one known only at apply, the boundary's ARN recomputed, is not taken off either: review DP)
+    const recomputed = update(role, { permissions_boundary: arn }, {});
+    (recomputed.change as { after_unknown: Record<string, unknown> }).after_unknown = { permissions_boundary: true };
     for (const change of [
       update(role, { permissions_boundary: arn }, { permissions_boundary: arn, tags: { a: "b" } }),
       update(role, { permissions_boundary: null }, { permissions_boundary: arn }),
+      recomputed,
     ]) {
       const kept = reviewPlan(planDocument({ resourceChanges: [change] }), documentOf(split), {
         environment: "dr",
