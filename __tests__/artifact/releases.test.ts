@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { Testing } from "cdktf";
 import { gunzipSync } from "fflate";
 import {
+  entriesFromDirectory,
   entriesFromGitTree,
   readReleases,
   recordRelease,
@@ -354,4 +355,22 @@ test("the shipped app/ is the release of its own version, or a version not relea
     git(root, "checkout", "-q", "--", "app");
   }
   expect(unreleasedAppChange(root)).toBeUndefined();
+});
+
+test("a release leaves out only the node_modules at the top of app/, never a folder of the app's own of that name deeper or of a longer name (review DP)", () => {
+  const dir = tempDir("release-entries-");
+  for (const file of [
+    "server.js",
+    "node_modules/dep/index.js",
+    "lib/node_modules/vendored.js",
+    "my_node_modules/z.js",
+  ]) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), file);
+  }
+  const files = entriesFromDirectory(dir)
+    .filter((e) => e.type === "file")
+    .map((e) => e.path)
+    .sort();
+  expect(files).toEqual(["lib/node_modules/vendored.js", "my_node_modules/z.js", "server.js"]);
 });

@@ -191,6 +191,8 @@ describe("guardrail policies: each passes and fails", () => {
       rules.albDropsInvalidHeaders(doc({ aws_lb: { n: { load_balancer_type: "network" } } })),
       "not-applicable",
     ],
+    // no type given is an application load balancer, Terraform's default (review DP)
+    ["albDropsInvalidHeaders", rules.albDropsInvalidHeaders(doc({ aws_lb: { a: {} } })), "non-compliant"],
     ["prodDbDeletionProtection", rules.prodDbDeletionProtection(doc(db({})), production), "compliant"],
     [
       "prodDbDeletionProtection",
