@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../src/project-root";
@@ -380,6 +380,29 @@ describe("scripts/run.js", () => {
     expect(run(root).stdout).toMatch(/\/ dependency 7\.7\.7 \//);
     rewrite(file, before);
   });
+
+  test("several first starts at once on an empty cache (a workflow's parallel steps) each build and run, none failing on another's folder or bundle (review DP)", async () => {
+    const cache = path.join(tempDir("launcher-cache-"), "a", "b", "cache");
+    const starts = Array.from(
+      { length: 4 },
+      () =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, [path.join(root, "scripts", "run.js"), "entry.ts"], {
+            cwd: root,
+            env: { ...baseEnv(), CLASSIC_SERVERS_CACHE: cache },
+          });
+          let stdout = "";
+          let stderr = "";
+          child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+          child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+          child.on("close", (status) => resolve({ status, stdout, stderr }));
+        }),
+    );
+    for (const start of await Promise.all(starts)) {
+      expect(start).toMatchObject({ status: 0, stderr: "" });
+      expect(start.stdout).toMatch(/ \/ dependency /);
+    }
+  }, 60_000);
 
   test("a bundle cut short (a full disk, a killed copy) is built again, not run", () => {
     run(root);

@@ -156,3 +156,12 @@ test("a holder this user may not signal (EPERM: another user's process) runs: it
     kill.mockRestore();
   }
 });
+
+test("one output folder reached through a linked parent has one lock, not one per path (review DP)", () => {
+  const link = path.join(dir, "linked");
+  fs.mkdirSync(path.join(dir, "real"));
+  fs.symlinkSync(path.join(dir, "real"), link);
+  expect(outputLockFile(path.join(link, "cdktf.out"))).toBe(
+    path.join(fs.realpathSync(path.join(dir, "real")), "cdktf.out.lock"),
+  );
+});
