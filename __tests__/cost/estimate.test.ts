@@ -1,5 +1,6 @@
 import { COST_DEFAULTS, type CostAssumptions } from "../../src/config/schema";
-import { AGENT_METRICS, DATABASE_PROBE_METRIC, estimateCost, type PricedResource } from "../../src/cost/estimate";
+import { AGENT_METRICS, estimateCost, type PricedResource } from "../../src/cost/estimate";
+import { DATABASE_HEALTH_METRIC } from "../../src/userdata/health-probe";
 import { ec2Price, rdsPrice, sizedPrice, SHIPPED_PRICES, type PriceTable } from "../../src/cost/price-table";
 import { changedLines, costChangeSummary, estimateText, planCostChange, totalText } from "../../src/cost/report";
 import { planResources } from "../../src/cost/resources";
@@ -185,7 +186,7 @@ describe("the cost estimate", () => {
     expect(lines.find((l) => l.item === "EC2")!.monthly).toBeCloseTo(730 * 0.03, 10); // exact t3.small entry
     // with its own database, the probe's AppHealth/DatabaseOk too (the alarm that reads it says so)
     const withDatabase = estimateCost(
-      [...resources, r("aws_cloudwatch_metric_alarm", "Engine", { metric_name: DATABASE_PROBE_METRIC })],
+      [...resources, r("aws_cloudwatch_metric_alarm", "Engine", { metric_name: DATABASE_HEALTH_METRIC.metricName })],
       "xx-test-1",
       COST_DEFAULTS,
       TABLE,

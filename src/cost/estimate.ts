@@ -1,4 +1,5 @@
 import type { CostAssumptions } from "../config/schema";
+import { DATABASE_HEALTH_METRIC } from "../userdata/health-probe";
 import { ec2Price, rdsPrice, type PriceTable } from "./price-table";
 
 /**
@@ -60,14 +61,11 @@ export const AGENT_METRICS = { singleServer: 3, perFleetServer: 4, perFleet: 2 }
 /**
  * Custom metrics a server outside an Auto Scaling group publishes itself: its health probe's
  * `AppHealth/HealthCheckOk`, with its instance id (src/userdata/health-probe.ts), and on a server
- * with its own database `AppHealth/DatabaseOk` as well (counted from the alarm that reads it,
- * `DATABASE_PROBE_METRIC`). (The nightly `AppBackups/DumpUploaded` of a single server's own
+ * with its own database `AppHealth/DatabaseOk` as well (`DATABASE_HEALTH_METRIC`, counted from
+ * the alarm that reads it). (The nightly `AppBackups/DumpUploaded` of a single server's own
  * database is billed by the hours it has data: one a day, about a cent a month, left out.)
  */
 export const HEALTH_PROBE_METRICS = 1;
-
-/** The metric a single server's probe publishes for its own database (src/userdata/health-probe.ts's DATABASE_HEALTH_METRIC). */
-export const DATABASE_PROBE_METRIC = "DatabaseOk";
 
 /** Days in an average month, to turn a retention period into months of logs kept. */
 const DAYS_PER_MONTH = 365 / 12;
@@ -235,7 +233,7 @@ export function estimateCost(
     });
   }
   const databaseProbes = of("aws_cloudwatch_metric_alarm").filter(
-    (a) => a.values.metric_name === DATABASE_PROBE_METRIC,
+    (a) => a.values.metric_name === DATABASE_HEALTH_METRIC.metricName,
   ).length;
   const metrics = customMetricCount(servers, of("aws_cloudwatch_log_metric_filter").length, databaseProbes);
   if (metrics.count > 0) {

@@ -12,7 +12,7 @@ import {
   type PlanDocument,
   type ResourceAddress,
   type ResourceChange,
-  type StateModule,
+  priorStateResources,
   type SynthesizedStack,
 } from "./plan-json";
 
@@ -313,22 +313,14 @@ export function driftReport(plan: PlanDocument, stack: SynthesizedStack, detaile
  * nothing changed, but every alarm reaches no one at that address (review DQ).
  */
 function pendingSubscriptions(plan: PlanDocument): string[] {
-  const pending: string[] = [];
-  const walk = (module: StateModule | undefined) => {
-    for (const r of module?.resources ?? []) {
-      if (r.mode === "managed" && r.type === "aws_sns_topic_subscription" && r.values?.pending_confirmation === true) {
-        pending.push(`${r.address} (${String(r.values.endpoint)})`);
-      }
-    }
-    for (const child of module?.child_modules ?? []) walk(child);
-  };
-  walk(plan.prior_state?.values?.root_module);
-  return pending.map(
-    (s) =>
-      `${s} is still pending confirmation: no alarm reaches that address until its recipient follows the ` +
-      "link in AWS's e-mail (docs/monitoring.md; a link that no longer works: remove the address from " +
-      "monitoring.alarmEmails and deploy, then add it back and deploy).",
-  );
+  return priorStateResources(plan)
+    .filter((r) => r.type === "aws_sns_topic_subscription" && r.values?.pending_confirmation === true)
+    .map(
+      (r) =>
+        `${r.address} (${String(r.values!.endpoint)}) is still pending confirmation: no alarm reaches that address ` +
+        "until its recipient follows the link in AWS's e-mail (docs/monitoring.md; a link that no longer works: " +
+        "remove the address from monitoring.alarmEmails and deploy, then add it back and deploy).",
+    );
 }
 
 /** The drift entries of a refresh-only plan, once per object, managed resources only. */

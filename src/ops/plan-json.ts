@@ -61,6 +61,18 @@ export interface StateModule {
   readonly child_modules?: readonly StateModule[];
 }
 
+/** A resource of a state in JSON. */
+export type StateResource = NonNullable<StateModule["resources"]>[number];
+
+/** The managed resources of the state a plan started from (the refreshed one), its child modules' too. */
+export function priorStateResources(plan: PlanDocument): StateResource[] {
+  const managed = (module: StateModule | undefined): StateResource[] => [
+    ...(module?.resources ?? []).filter((r) => r.mode === "managed"),
+    ...(module?.child_modules ?? []).flatMap(managed),
+  ];
+  return managed(plan.prior_state?.values?.root_module);
+}
+
 /**
  * How many managed resources the state a plan started from holds: 0 for a state that is empty
  * or not there at all (an environment never applied, or a backend pointed at another key), not
@@ -72,10 +84,7 @@ export function priorManagedResources(plan: PlanDocument): number {
   const deletedOutside = (plan.resource_drift ?? []).filter(
     (rc) => rc.mode !== "data" && rc.change.actions.includes("delete"),
   ).length;
-  const count = (module: StateModule | undefined): number =>
-    (module?.resources ?? []).filter((r) => r.mode === "managed").length +
-    (module?.child_modules ?? []).reduce((sum, child) => sum + count(child), 0);
-  return count(plan.prior_state?.values?.root_module) + deletedOutside;
+  return priorStateResources(plan).length + deletedOutside;
 }
 
 /** A synthesized stack (`cdk.tf.json`) as the reviews read it: resources with their lifecycle, and outputs. */
