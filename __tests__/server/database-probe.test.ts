@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { inCi } from "../ci";
 import { healthProbeScript } from "../../src/userdata/health-probe";
 import { tempDir, TEST_METRIC_NAMESPACES, testHost } from "../helpers";
 import { drillDatabase } from "./database-bed";
 import { engineMissing, RealDatabase } from "./databases";
+import { describeWhenInstalled } from "./testbed";
 
 /**
  * The health probe's check of a single server's own database, run for real: the script the boot
@@ -17,15 +17,6 @@ import { engineMissing, RealDatabase } from "./databases";
  * DatabaseOk. MariaDB's check is its service's state (`systemctl is-active`), which needs systemd:
  * a STAND-IN `systemctl` answers it here, so that test checks the probe's wiring only.
  */
-
-const missing = engineMissing("postgres");
-if (missing) console.log(`database probe drill skipped: ${missing}`);
-if (missing && inCi()) {
-  test("PostgreSQL is installed in CI", () => {
-    throw new Error(missing);
-  });
-}
-const describeWithPostgres = missing ? describe.skip : describe;
 
 const INSTANCE_ID = "i-0123456789abcdef0";
 
@@ -89,72 +80,77 @@ async function runProbe(work: string, probe: string): Promise<ProbeRun> {
   };
 }
 
-describeWithPostgres("the health probe's database check, against a real PostgreSQL", () => {
-  let db: RealDatabase;
-  let work: string;
-  let probe: string;
+describeWhenInstalled(
+  "PostgreSQL",
+  engineMissing("postgres"),
+  "the health probe's database check, against a real PostgreSQL",
+  () => {
+    let db: RealDatabase;
+    let work: string;
+    let probe: string;
 
-  beforeAll(async () => {
-    db = await RealDatabase.start("postgres", (port) => drillDatabase("postgres", port));
-    ({ work, probe } = probeFolder(db.local));
-  }, 60_000);
+    beforeAll(async () => {
+      db = await RealDatabase.start("postgres", (port) => drillDatabase("postgres", port));
+      ({ work, probe } = probeFolder(db.local));
+    }, 60_000);
 
-  afterAll(async () => {
-    await db?.stop();
-    fs.rmSync(work, { recursive: true, force: true });
-  }, 30_000);
+    afterAll(async () => {
+      await db?.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    }, 30_000);
 
-  test("up: 1, and the check leaves nothing in the server's log (it runs every minute)", async () => {
-    const before = db.log();
-    const run = await runProbe(work, probe);
-    // the site's datapoint, then the database's
-    expect(run.names).toEqual(["HealthCheckOk", "DatabaseOk"]);
-    expect(run.ok).toBe("1");
-    expect(run.said).toContain(`postgres on 127.0.0.1:${db.port}: publishing DatabaseOk=1`);
-    expect(run.code).toBe(0);
-    // (log() is the log's last 2,000 characters: nothing new was appended)
-    expect(db.log()).toBe(before);
-  }, 30_000);
+    test("up: 1, and the check leaves nothing in the server's log (it runs every minute)", async () => {
+      const before = db.log();
+      const run = await runProbe(work, probe);
+      // the site's datapoint, then the database's
+      expect(run.names).toEqual(["HealthCheckOk", "DatabaseOk"]);
+      expect(run.ok).toBe("1");
+      expect(run.said).toContain(`postgres on 127.0.0.1:${db.port}: publishing DatabaseOk=1`);
+      expect(run.code).toBe(0);
+      // (log() is the log's last 2,000 characters: nothing new was appended)
+      expect(db.log()).toBe(before);
+    }, 30_000);
 
-  test("stopped: 0, within the check's own 5 s bound; started again: 1", async () => {
-    await db.stopServer();
-    const started = Date.now();
-    const down = await runProbe(work, probe);
-    expect(down.ok).toBe("0");
-    expect(Date.now() - started).toBeLessThan(15_000);
-    // the datapoints were published: the run itself succeeded
-    expect(down.code).toBe(0);
-    await db.startServer();
-    expect((await runProbe(work, probe)).ok).toBe("1");
-  }, 60_000);
+    test("stopped: 0, within the check's own 5 s bound; started again: 1", async () => {
+      await db.stopServer();
+      const started = Date.now();
+      const down = await runProbe(work, probe);
+      expect(down.ok).toBe("0");
+      expect(Date.now() - started).toBeLessThan(15_000);
+      // the datapoints were published: the run itself succeeded
+      expect(down.code).toBe(0);
+      await db.startServer();
+      expect((await runProbe(work, probe)).ok).toBe("1");
+    }, 60_000);
 
-  test("a datapoint that could not be published fails the run (systemctl status shows it), the other still sent", async () => {
-    // given an aws that fails for one metric, each in turn (and a STAND-IN sleep: the probe's 5 s
-    // before its second try, not waited out here)
-    const aws = path.join(work, "bin", "aws");
-    const original = fs.readFileSync(aws, "utf8");
-    const sleep = path.join(work, "bin", "sleep");
-    fs.writeFileSync(sleep, `#!/bin/bash\n# test stand-in: no wait\necho "$*" >> "${work}/sleeps.log"\n`, {
-      mode: 0o755,
-    });
-    try {
-      for (const [failing, names] of [
-        ["HealthCheckOk", ["HealthCheckOk", "HealthCheckOk", "DatabaseOk"]],
-        ["DatabaseOk", ["HealthCheckOk", "DatabaseOk", "DatabaseOk"]],
-      ] as const) {
-        fs.writeFileSync(aws, `${original}[[ "$*" != *${failing}* ]]\n`);
-        const run = await runProbe(work, probe);
-        // tried again once, the other sent all the same
-        expect({ failing, names: run.names, failed: run.code !== 0 }).toEqual({ failing, names, failed: true });
+    test("a datapoint that could not be published fails the run (systemctl status shows it), the other still sent", async () => {
+      // given an aws that fails for one metric, each in turn (and a STAND-IN sleep: the probe's 5 s
+      // before its second try, not waited out here)
+      const aws = path.join(work, "bin", "aws");
+      const original = fs.readFileSync(aws, "utf8");
+      const sleep = path.join(work, "bin", "sleep");
+      fs.writeFileSync(sleep, `#!/bin/bash\n# test stand-in: no wait\necho "$*" >> "${work}/sleeps.log"\n`, {
+        mode: 0o755,
+      });
+      try {
+        for (const [failing, names] of [
+          ["HealthCheckOk", ["HealthCheckOk", "HealthCheckOk", "DatabaseOk"]],
+          ["DatabaseOk", ["HealthCheckOk", "DatabaseOk", "DatabaseOk"]],
+        ] as const) {
+          fs.writeFileSync(aws, `${original}[[ "$*" != *${failing}* ]]\n`);
+          const run = await runProbe(work, probe);
+          // tried again once, the other sent all the same
+          expect({ failing, names: run.names, failed: run.code !== 0 }).toEqual({ failing, names, failed: true });
+        }
+        // each second try came after the probe's pause
+        expect(fs.readFileSync(path.join(work, "sleeps.log"), "utf8")).toBe("5\n5\n");
+      } finally {
+        fs.writeFileSync(aws, original);
+        fs.rmSync(sleep);
       }
-      // each second try came after the probe's pause
-      expect(fs.readFileSync(path.join(work, "sleeps.log"), "utf8")).toBe("5\n5\n");
-    } finally {
-      fs.writeFileSync(aws, original);
-      fs.rmSync(sleep);
-    }
-  }, 40_000);
-});
+    }, 40_000);
+  },
+);
 
 describe("the health probe's database check for MariaDB: its service's state (a STAND-IN systemctl)", () => {
   test("active: 1; not active: 0; it asks for mariadb", async () => {

@@ -1,4 +1,3 @@
-import { inCi } from "../ci";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -6,7 +5,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { healthProbeScript } from "../../src/userdata/health-probe";
 import { tempDir, TEST_METRIC_NAMESPACES } from "../helpers";
-import { get, nginxMissing, TestBed } from "./testbed";
+import { describeWithNginx, get, TestBed } from "./testbed";
 
 /**
  * The health probe of a server without a load balancer, run for real: the script the boot script
@@ -14,15 +13,6 @@ import { get, nginxMissing, TestBed } from "./testbed";
  * `aws` CLI first on PATH that records what would be published (there is no CloudWatch here).
  * The alarm that reads the metric is tested on the JSON (__tests__/stacks/monitoring.test.ts).
  */
-
-const missing = nginxMissing();
-if (missing) console.log(`health probe drill skipped: ${missing}`);
-if (missing && inCi()) {
-  test("nginx is installed in CI", () => {
-    throw new Error(missing);
-  });
-}
-const describeWithNginx = missing ? describe.skip : describe;
 
 const INSTANCE_ID = "i-0123456789abcdef0";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

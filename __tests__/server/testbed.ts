@@ -73,16 +73,26 @@ export function nginxMissing(): string | undefined {
 }
 
 /**
- * `describe` when nginx is installed, else `describe.skip` with the reason printed; in CI (which
- * installs nginx) a missing nginx fails instead.
+ * `describe` when what the tests run is installed (`missing`, why it is not, is undefined), else
+ * `describe.skip` with the reason printed; in CI (whose .ci/run installs it) a missing `program`
+ * fails instead.
  */
-export function describeWithNginx(name: string, body: () => void): void {
-  const missing = nginxMissing();
+export function describeWhenInstalled(
+  program: string,
+  missing: string | undefined,
+  name: string,
+  body: () => void,
+): void {
   if (missing) {
     console.log(`${name}: skipped: ${missing}`);
-    if (inCi()) test("nginx is installed in CI", () => expect(missing).toBeUndefined());
+    if (inCi()) test(`${program} is installed in CI`, () => expect(missing).toBeUndefined());
   }
   (missing ? describe.skip : describe)(name, body);
+}
+
+/** `describe` when nginx is installed (`describeWhenInstalled`). */
+export function describeWithNginx(name: string, body: () => void): void {
+  describeWhenInstalled("nginx", nginxMissing(), name, body);
 }
 
 /**
