@@ -347,8 +347,6 @@ describe("settings the layout has no use for are refused, not ignored", () => {
           alarmEmails: ["oncall@example.org"],
           thresholds: {
             loadBalancer5xxPercent: 2,
-            latencyP95Ms: 300,
-            latencyP99Ms: 900,
             dbCpuPercent: 50,
             dbFreeStorageGb: 5,
             dbFreeableMemoryMb: 256,
@@ -358,14 +356,12 @@ describe("settings the layout has no use for are refused, not ignored", () => {
       }),
     );
     const noLoadBalancer = (field: string) =>
-      `monitoring.thresholds.${field} does not apply to layout single-server, which has no load balancer whose metrics that alarm reads (its 5xx are counted from nginx's access log, against target5xxPercent): remove it, or use layout load-balanced`;
+      `monitoring.thresholds.${field} does not apply to layout single-server, which has no load balancer whose 5xx that alarm counts (the app's 5xx are counted from nginx's access log, against target5xxPercent): remove it, or use layout load-balanced`;
     const noRds = (field: string) =>
       `monitoring.thresholds.${field} does not apply to layout single-server, whose database runs on the app server, not in RDS, so no RDS alarm reads it (the server's own alarms do: cpuPercent, memoryPercent, diskPercent): remove it, or use layout app-db-split or load-balanced`;
     expect(problems).toEqual([
       "app.targetCpuPercent does not apply to layout single-server, which runs one app server and no Auto Scaling group to scale on CPU: remove it, or use layout load-balanced",
       noLoadBalancer("loadBalancer5xxPercent"),
-      noLoadBalancer("latencyP95Ms"),
-      noLoadBalancer("latencyP99Ms"),
       noRds("dbCpuPercent"),
       noRds("dbFreeStorageGb"),
       noRds("dbFreeableMemoryMb"),
@@ -373,7 +369,7 @@ describe("settings the layout has no use for are refused, not ignored", () => {
     ]);
   });
 
-  test("the thresholds each layout does read are accepted: the app server's own and target5xxPercent everywhere, RDS's on app-db-split, all of them on load-balanced", () => {
+  test("the thresholds each layout does read are accepted: the app server's own, target5xxPercent and the latencies everywhere (nginx's access log without a load balancer), RDS's on app-db-split, all of them on load-balanced", () => {
     const thresholdsOn = (layout: string, thresholds: Record<string, number>) =>
       parseEnvironment(
         "qa",
@@ -388,15 +384,26 @@ describe("settings the layout has no use for are refused, not ignored", () => {
           monitoring: { alarmEmails: ["oncall@example.org"], thresholds },
         }),
       ).problems;
-    const server = { cpuPercent: 70, memoryPercent: 80, diskPercent: 80, target5xxPercent: 3 };
+    const server = {
+      cpuPercent: 70,
+      memoryPercent: 80,
+      diskPercent: 80,
+      target5xxPercent: 3,
+      latencyP95Ms: 300,
+      latencyP99Ms: 900,
+    };
     const rds = { dbCpuPercent: 50, dbFreeStorageGb: 5, dbFreeableMemoryMb: 256, dbConnections: 100 };
-    const loadBalancer = { loadBalancer5xxPercent: 2, latencyP95Ms: 300, latencyP99Ms: 900 };
+    const loadBalancer = { loadBalancer5xxPercent: 2 };
     expect(thresholdsOn("single-server", server)).toEqual([]);
     expect(thresholdsOn("app-db-split", { ...server, ...rds })).toEqual([]);
-    expect(thresholdsOn("app-db-split", { latencyP99Ms: 900 })).toEqual([
+    expect(thresholdsOn("app-db-split", { loadBalancer5xxPercent: 2 })).toEqual([
       expect.stringMatching(
-        /^monitoring\.thresholds\.latencyP99Ms does not apply to layout app-db-split, which has no load balancer/,
+        /^monitoring\.thresholds\.loadBalancer5xxPercent does not apply to layout app-db-split, which has no load balancer/,
       ),
+    ]);
+    // and the order of the two latencies is checked there too
+    expect(thresholdsOn("single-server", { latencyP95Ms: 1000, latencyP99Ms: 900 })).toEqual([
+      "monitoring.thresholds.latencyP95Ms must not exceed monitoring.thresholds.latencyP99Ms (900): the 95th percentile is never slower than the 99th (got 1000)",
     ]);
     expect(thresholdsOn("load-balanced", { ...server, ...rds, ...loadBalancer })).toEqual([]);
   });

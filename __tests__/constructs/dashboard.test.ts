@@ -109,7 +109,7 @@ describe("Dashboard", () => {
     ]);
   });
 
-  test("a single server without a load balancer or RDS: its nginx's requests and 5xx and its health probe, its own status checks, no ALB or database row", () => {
+  test("a single server without a load balancer or RDS: its nginx's requests, 5xx and response times and its health probe, its own status checks, no ALB or database row", () => {
     const single = dashboardBody({
       ...props,
       servers: { instanceId: "i-0123456789abcdef0", region: "ap-northeast-2" },
@@ -119,13 +119,22 @@ describe("Dashboard", () => {
       accessLogNamespace: "shop/prod/nginx",
     }).widgets;
     expect(headings(single)).toEqual(["## Server (nginx)", "## App servers"]);
-    const [requests, errors, probe, ...app] = metricWidgets(single);
-    expect([requests, errors, probe].map(linesOf)).toEqual([
+    const [requests, errors, latency, probe, ...app] = metricWidgets(single);
+    expect([requests, errors, latency, probe].map(linesOf)).toEqual([
       [["shop/prod/nginx", "Requests"]],
       [["shop/prod/nginx", "Errors5xx"]],
+      [
+        ["shop/prod/nginx", "ResponseTime"],
+        ["shop/prod/nginx", "ResponseTime"],
+        ["shop/prod/nginx", "ResponseTime"],
+      ],
       [["shop/prod/AppHealth", "HealthCheckOk", "InstanceId", "i-0123456789abcdef0"]],
     ]);
-    expect([requests, errors, probe].map((w) => w.properties.stat)).toEqual(["Sum", "Sum", "Minimum"]);
+    expect([requests, errors, latency, probe].map((w) => w.properties.stat)).toEqual(["Sum", "Sum", "p50", "Minimum"]);
+    // each response-time line its own percentile, as the latency alarms read them
+    expect(latency.properties.metrics.map((m: unknown[]) => m[m.length - 1])).toEqual(
+      ["p50", "p95", "p99"].map((stat) => ({ stat, label: stat })),
+    );
     const lines = app.flatMap(linesOf);
     expect(lines.map((l) => l[1])).toEqual([
       "CPUUtilization",

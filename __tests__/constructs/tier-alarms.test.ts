@@ -1,6 +1,7 @@
 import { Testing } from "cdktf";
 import type { Construct } from "constructs";
 import { ACCESS_LOG_FIELDS, AccessLogAlarms, accessLogPattern } from "../../src/constructs/access-log-alarms";
+import { cloudWatchFields } from "../cloudwatch-fields";
 import { AppAlarms, FLEET_CPU_SUSTAINED_MINUTES, type AppAlarmsProps } from "../../src/constructs/app-alarms";
 import { DatabaseAlarms } from "../../src/constructs/database-alarms";
 import { LoadBalancerAlarms } from "../../src/constructs/load-balancer-alarms";
@@ -521,14 +522,17 @@ describe("AccessLogAlarms (a server no load balancer counts for)", () => {
       ...common,
       accessLogGroupName: "/shop/prod/nginx/access",
       errorPercent: 5,
+      latencyP95Ms: 800,
+      latencyP99Ms: 2500,
     });
   const json = new Synthesized(Testing.synthScope(build));
   const filters = Object.fromEntries(
     json.resources("aws_cloudwatch_log_metric_filter").map((f) => [f.values.name as string, f.values]),
   );
-  const alarm = alarms(build)["shop-prod-app-5xx-rate"];
+  const all = alarms(build);
+  const alarm = all["shop-prod-app-5xx-rate"];
 
-  test("two metric filters on the access log, every request and every 5xx, into the environment's own namespace", () => {
+  test("three metric filters on the access log, every request, every 5xx and each response time, into the environment's own namespace", () => {
     expect(filters).toEqual({
       "shop-prod-nginx-requests": {
         name: "shop-prod-nginx-requests",
@@ -542,7 +546,23 @@ describe("AccessLogAlarms (a server no load balancer counts for)", () => {
         pattern: "[addr, time, request, status>=500, ...]",
         metric_transformation: { name: "Errors5xx", namespace: "shop/prod/nginx", value: "1", unit: "Count" },
       },
+      "shop-prod-nginx-responsetime": {
+        name: "shop-prod-nginx-responsetime",
+        log_group_name: "/shop/prod/nginx/access",
+        pattern: "[addr, time, request, status, bytes, latency, ...]",
+        metric_transformation: {
+          name: "ResponseTime",
+          namespace: "shop/prod/nginx",
+          value: "$latency",
+          unit: "Seconds",
+        },
+      },
     });
+    expect(Object.keys(all).sort()).toEqual([
+      "shop-prod-app-5xx-rate",
+      "shop-prod-latency-p95",
+      "shop-prod-latency-p99",
+    ]);
     // the alarm reads exactly those metrics
     const read = alarm.metric_query
       .filter((q: any) => q.metric)
@@ -553,34 +573,84 @@ describe("AccessLogAlarms (a server no load balancer counts for)", () => {
     ]);
   });
 
-  test("the pattern's fields are the server's log format's: the status is the fourth field as CloudWatch splits a line, however many upstreams nginx tried", () => {
-    // the log_format the servers write, its variables filled as nginx fills them
-    const format = /log_format upstream ((?:'[^']*'\s*)+);/.exec(nginxConf(testHost()))![1];
-    const template = [...format.matchAll(/'([^']*)'/g)].map((m) => m[1]).join("");
-    const line = template
-      .replace("$remote_addr", "203.0.113.9")
-      .replace("$time_iso8601", "2026-12-04T20:35:00+00:00")
-      .replace("$request_method", "POST")
-      .replace("$request_path", "/notes")
-      .replace("$server_protocol", "HTTP/1.1")
-      .replace("$status", "502")
-      .replace("$body_bytes_sent", "157")
-      .replace("$request_time", "3.004")
-      .replace("$upstream_addr", "127.0.0.1:8001, 127.0.0.1:8002")
-      .replace("$upstream_status", "504, 502")
-      .replace("$upstream_response_time", "3.000, 0.001")
-      .replace("$http_x_forwarded_for", "198.51.100.7, 10.0.0.5");
-    expect(line).not.toContain("$");
-    // CloudWatch's space-delimited parsing: a field in [] or "" is one field, whatever it holds
-    const fields = [...line.matchAll(/\[[^\]]*\]|"[^"]*"|\S+/g)].map((m) => m[0]);
-    expect(fields.slice(0, ACCESS_LOG_FIELDS.length)).toEqual([
-      "203.0.113.9",
-      "[2026-12-04T20:35:00+00:00]",
-      '"POST /notes HTTP/1.1"',
-      "502",
-    ]);
-    expect(fields.length).toBeGreaterThan(ACCESS_LOG_FIELDS.length); // what follows varies: "..." takes it
-    expect(accessLogPattern(">=500")).toBe("[addr, time, request, status>=500, ...]");
+  test.each([
+    ["one process answered", "0.042", "0.042"],
+    ["a GET retried on a second process (a list)", "-, 0.002", "3.004"],
+    ["nginx's own answer (no process)", "-", "3.004"],
+  ])(
+    "the pattern's fields are the server's log format's: the status is the fourth field and the response time, a number, the sixth, as CloudWatch splits a line, however many upstreams nginx tried: %s",
+    (_, headerTime, responseTime) => {
+      const conf = nginxConf(testHost());
+      // the log_format the servers write, its variables filled as nginx fills them
+      const format = /log_format upstream ((?:'[^']*'\s*)+);/.exec(conf)![1];
+      const template = [...format.matchAll(/'([^']*)'/g)].map((m) => m[1]).join("");
+      // $response_time as the map before the format sets it: $upstream_header_time when it is one number
+      const map =
+        /map \$upstream_header_time \$response_time \{\s*"~([^"]+)" \$upstream_header_time;\s*default \$request_time;\s*\}/.exec(
+          conf,
+        );
+      expect(map).not.toBeNull();
+      const mapped = new RegExp(map![1]).test(headerTime) ? headerTime : "3.004";
+      expect(mapped).toBe(responseTime);
+      const line = template
+        .replace("$remote_addr", "203.0.113.9")
+        .replace("$time_iso8601", "2026-12-04T20:35:00+00:00")
+        .replace("$request_method", "POST")
+        .replace("$request_path", "/notes")
+        .replace("$server_protocol", "HTTP/1.1")
+        .replace("$status", "502")
+        .replace("$body_bytes_sent", "157")
+        .replace("$response_time", mapped)
+        .replace("$request_time", "3.004")
+        .replace("$upstream_addr", "127.0.0.1:8001, 127.0.0.1:8002")
+        .replace("$upstream_status", "504, 502")
+        .replace("$upstream_response_time", "3.000, 0.001")
+        .replace("$http_x_forwarded_for", "198.51.100.7, 10.0.0.5");
+      expect(line).not.toContain("$");
+      const fields = cloudWatchFields(line);
+      expect(fields.slice(0, ACCESS_LOG_FIELDS.length)).toEqual([
+        "203.0.113.9",
+        "[2026-12-04T20:35:00+00:00]",
+        '"POST /notes HTTP/1.1"',
+        "502",
+        "157",
+        responseTime,
+      ]);
+      expect(fields.length).toBeGreaterThan(ACCESS_LOG_FIELDS.length); // what follows varies: "..." takes it
+      expect(accessLogPattern(">=500")).toBe("[addr, time, request, status>=500, ...]");
+      expect(accessLogPattern("", "latency")).toBe("[addr, time, request, status, bytes, latency, ...]");
+    },
+  );
+
+  test("latency, as a fleet's: p95 and p99 of the log's response time in seconds, 0 in a minute of fewer than 10 requests", () => {
+    for (const [percentile, seconds] of [
+      ["p95", 0.8],
+      ["p99", 2.5],
+    ] as const) {
+      const latency = all[`shop-prod-latency-${percentile}`];
+      expect(latency).toMatchObject({
+        threshold: seconds,
+        comparison_operator: "GreaterThanThreshold",
+        treat_missing_data: "notBreaching",
+      });
+      const byId = Object.fromEntries(latency.metric_query.map((q: any) => [q.id, q]));
+      expect(byId.latency.metric).toMatchObject({
+        namespace: "shop/prod/nginx",
+        metric_name: "ResponseTime",
+        stat: percentile,
+        period: 60,
+      });
+      expect(byId.requests.metric).toMatchObject({
+        namespace: "shop/prod/nginx",
+        metric_name: "Requests",
+        stat: "Sum",
+      });
+      expect(latency.metric_query.filter((q: any) => q.return_data)).toHaveLength(1);
+      expect(metricMath(latency.metric_query, { latency: 4, requests: 9 })).toBe(0);
+      expect(metricMath(latency.metric_query, { latency: 4, requests: 10 })).toBe(4);
+      expect(metricMath(latency.metric_query, { requests: 10 })).toBe(0);
+      expect(latency.alarm_description).toContain(`longer than ${seconds * 1000} ms`);
+    }
   });
 
   test.each([

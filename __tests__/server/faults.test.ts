@@ -20,6 +20,8 @@ import {
   request,
   slowUploads,
   steadyLoad,
+  requestTimeOf,
+  responseTimeOf,
   STEP_TIMEOUT_MS,
   TEST_ROTATION,
   TestBed,
@@ -883,6 +885,12 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         // on the hung process. (nginx's record, not the client's clock, which a busy machine delays.)
         expect(timedOut.length).toBeGreaterThan(0);
         expect(timedOut.filter((line) => !line.includes("ustatus=504, 200"))).toEqual([]);
+        // The response time the latency alarms read is what the client waited, the 1-s timeout and
+        // the retry, not the second process's quick answer alone: nginx's whole time on the request.
+        for (const line of timedOut) {
+          expect(responseTimeOf(line)).toBe(requestTimeOf(line));
+          expect(responseTimeOf(line)).toBeGreaterThanOrEqual(1);
+        }
         break;
       }
     }),

@@ -311,6 +311,52 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
   );
 
   test.concurrent(
+    "each line's response time, as the latency alarms' metric filter splits it, is how long the process took: not a slow client's upload; nginx's own answer, its whole time",
+    basics(async (bed) => {
+      /** POSTs `bodyBytes` announced, sending `send(req)` of them; resolves to the status. */
+      const post = (pathname: string, bodyBytes: number, send: (req: http.ClientRequest) => void) =>
+        new Promise<number>((resolve, reject) => {
+          const req = http.request(
+            {
+              method: "POST",
+              host: "127.0.0.1",
+              port: bed.nginxPort,
+              path: pathname,
+              agent: false,
+              headers: { "content-type": "application/octet-stream", "content-length": bodyBytes },
+            },
+            (res) => (res.resume(), res.on("end", () => resolve(res.statusCode ?? 0))),
+          );
+          req.on("error", reject);
+          send(req);
+        });
+      // a client that takes 1.2 s to send its body: nginx reads all of it before a process sees the request
+      const slow = await post("/echo?slow-client", 2000, (req) => {
+        req.write(Buffer.alloc(1000, "x"));
+        setTimeout(() => req.end(Buffer.alloc(1000, "x")), 1200);
+      });
+      expect(slow).toBe(200);
+      // nginx's own answer, no process asked: a body over client_max_body_size (413)
+      const tooLarge = await post("/nginx-answers-this", 11 * 1024 * 1024, (req) => req.end());
+      expect(tooLarge).toBe(413);
+      expect((await get(bed.nginxPort, "/a-quick-page")).status).toBe(404);
+      for (const match of ["/echo", "/nginx-answers-this", "/a-quick-page"]) {
+        await waitUntil(`the line of ${match} in the access log`, () => bed.accessLog(match).length > 0);
+      }
+      const [uploadTime] = bed.responseTimes('"POST /echo ');
+      const [uploadWait] = bed.requestTimes('"POST /echo ');
+      expect(uploadWait).toBeGreaterThanOrEqual(1.1); // the client's 1.2 s, in nginx's whole time
+      expect(uploadTime).toBeLessThan(0.5); // and not in the process's
+      const [ownTime] = bed.responseTimes("/nginx-answers-this");
+      expect(ownTime).toBe(bed.requestTimes("/nginx-answers-this")[0]); // a number: its whole time
+      const [quick] = bed.responseTimes("/a-quick-page");
+      expect(quick).toBeGreaterThanOrEqual(0);
+      expect(quick).toBeLessThanOrEqual(bed.requestTimes("/a-quick-page")[0]);
+    }),
+    STEP_TIMEOUT_MS,
+  );
+
+  test.concurrent(
     "nginx accepts the rendered configuration (nginx -t)",
     basics((bed) => {
       const check = spawnSync("nginx", ["-t", "-c", bed.host.paths.nginxConf, "-e", "/dev/stderr"], {

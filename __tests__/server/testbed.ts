@@ -22,11 +22,12 @@ import {
 } from "../../src/userdata/app-host";
 import { appCommand, appUnit } from "../../src/userdata/app-unit";
 import { DEPLOY_SCRIPT, deployScript } from "../../src/userdata/deploy-script";
-import { heldMarker, nginxConf, unhealthyMarker } from "../../src/userdata/nginx-conf";
+import { ACCESS_LOG_FIELDS, heldMarker, nginxConf, unhealthyMarker } from "../../src/userdata/nginx-conf";
 import { ROTATION_SCRIPT, rotationScript } from "../../src/userdata/rotation-script";
 import { get, stopAllLoads } from "./load";
 import { parseUnit, Unit } from "./supervisor";
 import { waitUntil } from "../wait-until";
+import { cloudWatchFields } from "../cloudwatch-fields";
 import { onWorkerExit } from "../worker-exit";
 
 export { readEnvironmentFile } from "./supervisor";
@@ -296,6 +297,20 @@ export function releasePorts(ports: readonly number[]): void {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An access-log line's `rt=`: nginx's whole time on the request, in seconds. */
+export function requestTimeOf(line: string): number {
+  return Number(/ rt=([\d.]+) /.exec(line)?.[1] ?? NaN);
+}
+
+/**
+ * An access-log line's response time as the latency alarms' metric filter reads it: the field
+ * ACCESS_LOG_FIELDS names `latency`, as CloudWatch splits the line; NaN where it is no number.
+ */
+export function responseTimeOf(line: string): number {
+  const field = cloudWatchFields(line)[ACCESS_LOG_FIELDS.indexOf("latency")] ?? "";
+  return /^\d+(\.\d+)?$/.test(field) ? Number(field) : NaN;
+}
 
 /** Release folders shared by the test beds of a run (jest points TMPDIR at a folder of the run). */
 const RELEASES = path.join(os.tmpdir(), "classic-servers-test-releases");
@@ -820,7 +835,12 @@ export class TestBed {
    * also counts the moments the worker was too busy to read an answer that had arrived.
    */
   requestTimes(match: string): number[] {
-    return this.accessLog(match).map((line) => Number(/ rt=([\d.]+) /.exec(line)?.[1] ?? NaN));
+    return this.accessLog(match).map(requestTimeOf);
+  }
+
+  /** The response time of each request whose access-log line contains `match` (`responseTimeOf`). */
+  responseTimes(match: string): number[] {
+    return this.accessLog(match).map(responseTimeOf);
   }
 
   /** The app processes' and watchdog's logs and nginx's error log, for a failure message. */

@@ -72,6 +72,15 @@ const SINGLE_SERVER: Record<string, Expected | Expected[]> = {
     { namespace: "shop/test/nginx", metric: "Errors5xx", statistic: "Sum", dims: {} },
     { namespace: "shop/test/nginx", metric: "Requests", statistic: "Sum", dims: {} },
   ],
+  // and each request's response time there, as a fleet's latency alarms read TargetResponseTime
+  "latency-p95": [
+    { namespace: "shop/test/nginx", metric: "ResponseTime", statistic: "p95", dims: {} },
+    { namespace: "shop/test/nginx", metric: "Requests", statistic: "Sum", dims: {} },
+  ],
+  "latency-p99": [
+    { namespace: "shop/test/nginx", metric: "ResponseTime", statistic: "p99", dims: {} },
+    { namespace: "shop/test/nginx", metric: "Requests", statistic: "Sum", dims: {} },
+  ],
 };
 const alb5xx = { namespace: "AWS/ApplicationELB", statistic: "Sum" };
 /** Every alarm of each layout; metric-math alarms list the metrics their queries read. */
@@ -286,7 +295,7 @@ describe.each(Object.keys(EXPECTED))("%s: alarms watch this environment's own re
     );
   });
 
-  test("a server clients reach directly has a dashboard row of what its 5xx-rate and health alarms read (nginx's log, its probe); a fleet's load balancer row shows those", () => {
+  test("a server clients reach directly has a dashboard row of what its 5xx-rate, latency and health alarms read (nginx's log, its probe); a fleet's load balancer row shows those", () => {
     const body = JSON.parse(json.resources("aws_cloudwatch_dashboard")[0].values.dashboard_body);
     const headings = body.widgets.filter((w: any) => w.type === "text").map((w: any) => w.properties.markdown);
     const direct = json.countOf("aws_lb") === 0;
@@ -296,12 +305,19 @@ describe.each(Object.keys(EXPECTED))("%s: alarms watch this environment's own re
     const shown = body.widgets
       .filter((w: any) => w.type === "metric" && w.y === rowY)
       .flatMap((w: any) => w.properties.metrics)
+      // (a line's options, such as its percentile, come last, as an object)
+      .map((l: unknown[]) => l.filter((part): part is string => typeof part === "string"))
       .map(([namespace, metric, ...dims]: string[]) => {
         const resolved: Dims = {};
         for (let i = 0; i < dims.length; i += 2) resolved[dims[i]] = pointsAt(json, dims[i + 1]);
         return { namespace, metric, dims: resolved };
       });
-    const read = [EXPECTED[name]["app-5xx-rate"], EXPECTED[name]["app-health"]]
+    const read = [
+      EXPECTED[name]["app-5xx-rate"],
+      EXPECTED[name]["app-health"],
+      // the response time's three percentiles: p50 for the dashboard alone
+      ...["p50", "p95", "p99"].map(() => (EXPECTED[name]["latency-p95"] as Expected[])[0]),
+    ]
       .flat()
       .map(({ namespace, metric, dims }) => ({ namespace, metric, dims }));
     expect(shown).toEqual(expect.arrayContaining(read));

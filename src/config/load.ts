@@ -323,11 +323,11 @@ export function parseEnvironment(name: string, raw: unknown, sourceText?: Source
 /** The RDS settings of `database`: the single server runs its database itself. */
 const RDS_ONLY_DATABASE_FIELDS = ["instanceClass", "multiAz", "allocatedStorageGb", "maxAllocatedStorageGb"] as const;
 /**
- * The thresholds of the load balancer's alarms (its own 5xx, the targets' response times): without
- * one, the app server's 5xx are counted from nginx's access log against `target5xxPercent`, and
- * nothing measures a response time.
+ * The thresholds of the load balancer's own alarms (its own 5xx): without one, the app server's
+ * 5xx and response times are read from nginx's access log, against `target5xxPercent` and the
+ * latency thresholds.
  */
-const LOAD_BALANCER_THRESHOLDS = ["loadBalancer5xxPercent", "latencyP95Ms", "latencyP99Ms"] as const;
+const LOAD_BALANCER_THRESHOLDS = ["loadBalancer5xxPercent"] as const;
 /** The thresholds of the RDS instance's alarms. */
 const RDS_THRESHOLDS = ["dbCpuPercent", "dbFreeStorageGb", "dbFreeableMemoryMb", "dbConnections"] as const;
 
@@ -368,7 +368,7 @@ function inapplicableSettingProblems(layout: EnvironmentFile["layout"], raw: unk
     for (const field of LOAD_BALANCER_THRESHOLDS) {
       if (thresholds?.[field] !== undefined) {
         problems.push(
-          `monitoring.thresholds.${field} does not apply to layout ${layout}, which has no load balancer whose metrics that alarm reads (its 5xx are counted from nginx's access log, against target5xxPercent): remove it, or use layout load-balanced`,
+          `monitoring.thresholds.${field} does not apply to layout ${layout}, which has no load balancer whose 5xx that alarm counts (the app's 5xx are counted from nginx's access log, against target5xxPercent): remove it, or use layout load-balanced`,
         );
       }
     }

@@ -401,7 +401,7 @@ export const RULES: readonly Rule[] = [
   },
   {
     id: "monitoring.thresholds.latencyP95Ms",
-    appliesTo: loadBalanced,
+    appliesTo: () => true,
     check: ({ monitoring: { thresholds: t } }) =>
       t.latencyP95Ms <= t.latencyP99Ms
         ? undefined

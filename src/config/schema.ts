@@ -637,12 +637,12 @@ const thresholds = z
     latencyP95Ms: optionalInt(
       1,
       60000,
-      "load-balanced: alarm when the 95th percentile target response time exceeds this; default 500 in production, 1000 elsewhere",
+      "Alarm when the 95th percentile response time of the app servers exceeds this (the target response time behind a load balancer, otherwise read from nginx's access log); default 500 in production, 1000 elsewhere",
     ),
     latencyP99Ms: optionalInt(
       1,
       60000,
-      "load-balanced: alarm when the 99th percentile target response time exceeds this; default 1500 in production, 3000 elsewhere",
+      "Alarm when the 99th percentile response time of the app servers exceeds this (the target response time behind a load balancer, otherwise read from nginx's access log); default 1500 in production, 3000 elsewhere",
     ),
     cpuPercent: optionalInt(
       1,

@@ -1,7 +1,10 @@
 import { CloudwatchLogMetricFilter } from "@cdktf/provider-aws/lib/cloudwatch-log-metric-filter";
 import type { Construct } from "constructs";
 import type { Naming } from "../naming";
+import { ACCESS_LOG_FIELDS } from "../userdata/nginx-conf";
 import { minuteMetric, TierAlarms, type TierAlarmsProps } from "./tier-alarms";
+
+export { ACCESS_LOG_FIELDS };
 
 export interface AccessLogAlarmsProps extends TierAlarmsProps {
   /**
@@ -11,44 +14,48 @@ export interface AccessLogAlarmsProps extends TierAlarmsProps {
   readonly accessLogGroupName: string;
   /** Alarm above this percentage of requests answered 5xx (by the app, or by nginx for it). */
   readonly errorPercent: number;
+  /** Alarm when the slowest 5% of requests take longer than this (the log's response time). */
+  readonly latencyP95Ms: number;
+  /** Alarm when the slowest 1% of requests take longer than this. */
+  readonly latencyP99Ms: number;
   /**
-   * Requests a minute below which the error rate counts as 0: one failed request out of two is
-   * not an incident worth a page.
+   * Requests a minute below which the error rate and the response times count as 0: one failed or
+   * slow request out of two is not an incident worth a page.
    * @default 10
    */
   readonly minRequestsPerMinute?: number;
 }
-
-/**
- * The nginx access log's fields up to the status, as the server's `log_format upstream` writes
- * them (src/userdata/nginx-conf.ts): `$remote_addr [$time_iso8601] "$request" $status ...`. A
- * bracketed or quoted field is one field; what follows the status varies in number (nginx lists
- * every upstream it tried), hence the `...`.
- */
-export const ACCESS_LOG_FIELDS = ["addr", "time", "request", "status"] as const;
 
 /** The namespace of the access log's metrics: the environment's own, beside AWS's namespaces. */
 export function accessLogNamespace(naming: Naming): string {
   return `${naming.project}/${naming.environment}/nginx`;
 }
 
-/** The access log's metrics: every request, and every 5xx. */
-export const ACCESS_LOG_METRICS = { requests: "Requests", errors: "Errors5xx" } as const;
+/** The access log's metrics: every request, every 5xx, and each request's response time (s). */
+export const ACCESS_LOG_METRICS = { requests: "Requests", errors: "Errors5xx", responseTime: "ResponseTime" } as const;
 
-/** A space-delimited filter pattern over the access log, `status` restricted by `statusRule` if given. */
-export function accessLogPattern(statusRule = ""): string {
-  return `[${[...ACCESS_LOG_FIELDS.slice(0, -1), `status${statusRule}`, "..."].join(", ")}]`;
+/**
+ * A space-delimited filter pattern over the access log up to the status, `status` restricted by
+ * `statusRule` if given; with `upTo: "latency"`, up to the response time.
+ */
+export function accessLogPattern(statusRule = "", upTo: "status" | "latency" = "status"): string {
+  const fields = ACCESS_LOG_FIELDS.slice(0, ACCESS_LOG_FIELDS.indexOf(upTo) + 1).map((f) =>
+    f === "status" ? `status${statusRule}` : f,
+  );
+  return `[${[...fields, "..."].join(", ")}]`;
 }
 
 /**
- * The error rate of a server clients reach directly (single-server, app-db-split), which no load
- * balancer counts: two metric filters on its nginx access log in CloudWatch Logs, every request
- * and every 5xx (the app's own, and nginx's 502/504 when no process answered), and an alarm on
- * their ratio, as `target-5xx-rate` is for a fleet. The health probe's requests are not logged.
+ * The error rate and response times of a server clients reach directly (single-server,
+ * app-db-split), which no load balancer measures: three metric filters on its nginx access log in
+ * CloudWatch Logs, every request, every 5xx (the app's own, and nginx's 502/504 when no process
+ * answered) and each request's response time; an alarm on the 5xx share, as `target-5xx-rate` is
+ * for a fleet, and on the response time's p95 and p99, as `latency-p95`/`-p99` read
+ * TargetResponseTime for a fleet. The health probe's requests are not logged.
  *
  * @example
  * new AccessLogAlarms(this, "AccessLogAlarms", { naming, topicArn, evaluationPeriods: 3, datapointsToAlarm: 2,
- *   accessLogGroupName: logs.accessLogGroupName, errorPercent: 5 });
+ *   accessLogGroupName: logs.accessLogGroupName, errorPercent: 5, latencyP95Ms: 1000, latencyP99Ms: 3000 });
  */
 export class AccessLogAlarms extends TierAlarms {
   constructor(scope: Construct, id: string, props: AccessLogAlarmsProps) {
@@ -56,15 +63,17 @@ export class AccessLogAlarms extends TierAlarms {
     const { naming } = props;
     const minRequests = props.minRequestsPerMinute ?? 10;
     const namespace = accessLogNamespace(naming);
-    const filter = (filterId: string, metricName: string, statusRule?: string) =>
+    const filter = (filterId: string, metricName: string, pattern: string, value = "1", unit = "Count") =>
       new CloudwatchLogMetricFilter(this, filterId, {
         name: naming.name(`nginx-${metricName.toLowerCase()}`),
         logGroupName: props.accessLogGroupName,
-        pattern: accessLogPattern(statusRule),
-        metricTransformation: { name: metricName, namespace, value: "1", unit: "Count" },
+        pattern,
+        metricTransformation: { name: metricName, namespace, value, unit },
       });
-    filter("Requests", ACCESS_LOG_METRICS.requests);
-    filter("Errors", ACCESS_LOG_METRICS.errors, ">=500");
+    filter("Requests", ACCESS_LOG_METRICS.requests, accessLogPattern());
+    filter("Errors", ACCESS_LOG_METRICS.errors, accessLogPattern(">=500"));
+    // one value per request, from which CloudWatch takes the percentiles
+    filter("ResponseTime", ACCESS_LOG_METRICS.responseTime, accessLogPattern("", "latency"), "$latency", "Seconds");
     const sum = (queryId: string, metricName: string) => minuteMetric(queryId, namespace, metricName, "Sum");
 
     this.alarm("Server5xxRate", {
@@ -90,6 +99,19 @@ export class AccessLogAlarms extends TierAlarms {
           },
         ],
       },
+    });
+
+    // As a fleet's latency alarms: metric math, 0 in a minute of fewer than minRequests requests.
+    this.latencyAlarms({
+      thresholdsMs: { p95: props.latencyP95Ms, p99: props.latencyP99Ms },
+      minRequests,
+      latency: (percentile) => minuteMetric("latency", namespace, ACCESS_LOG_METRICS.responseTime, percentile),
+      requests: sum("requests", ACCESS_LOG_METRICS.requests),
+      label: "response time",
+      describe: (percentile) =>
+        `(${percentile} of the response time in the server's nginx access log: how long the app process took to ` +
+        `start answering). Look first at: the server's CPU and memory and the database on the dashboard, then slow ` +
+        `requests in the access log (the field after the byte count, and rt= and urt=) and the app log group.`,
     });
   }
 }

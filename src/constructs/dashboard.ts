@@ -202,13 +202,21 @@ function loadBalancerGraphs(lb: { arnSuffix: string; targetGroupArnSuffix: strin
 }
 
 /**
- * A server clients reach directly: requests and 5xx from its nginx access log (the alarm's metric
- * filters), and its health probe's minute-by-minute result (1: answered through nginx).
+ * A server clients reach directly: requests, 5xx and response times from its nginx access log (the
+ * alarms' metric filters), and its health probe's minute-by-minute result (1: answered through nginx).
  */
 function serverGraphs(namespace: string, servers: AppServers, healthNamespace: string) {
   const graphs = [
     { title: "Requests", period: 60, stat: "Sum", metrics: [line(namespace, ACCESS_LOG_METRICS.requests, {})] },
     { title: "5xx responses", period: 60, stat: "Sum", metrics: [line(namespace, ACCESS_LOG_METRICS.errors, {})] },
+    {
+      title: "Response time (s)",
+      period: 60,
+      stat: "p50",
+      metrics: ["p50", "p95", "p99"].map((stat) =>
+        line(namespace, ACCESS_LOG_METRICS.responseTime, {}, { stat, label: stat }),
+      ),
+    },
   ];
   if ("instanceId" in servers) {
     graphs.push({

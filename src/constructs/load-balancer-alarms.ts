@@ -250,40 +250,19 @@ export class LoadBalancerAlarms extends TierAlarms {
     });
 
     // ---- Latency ----
-    // Metric math, with the 5xx rates' rule for a quiet minute (fewer than minRequests requests: 0).
-    // As a plain percentile alarm, CloudWatch judged a minute only with 10 / (1 - p) requests in it
-    // (200 for p95, 1,000 for p99) and otherwise kept the alarm as it was ("ignore"): staging's never
-    // left INSUFFICIENT_DATA, and a slow app, answering fewer requests, fell below it as it slowed.
-    for (const [percentile, ms] of [
-      ["p95", props.latencyP95Ms],
-      ["p99", props.latencyP99Ms],
-    ] as const) {
-      this.alarm(`Latency${percentile.toUpperCase()}`, {
-        what: `latency-${percentile}`,
-        description:
-          `The slowest ${percentile === "p95" ? "5%" : "1%"} of requests take longer than ${ms} ms at the app ` +
-          `servers (${percentile} of TargetResponseTime). Look first at: app server CPU and memory, database CPU, ` +
-          `connections and read/write latency on the dashboard, then slow requests in ` +
-          (props.albAccessLogs
-            ? `the ALB access logs (target_processing_time)`
-            : `the servers' nginx access log group ${props.naming.path("nginx/access")} (rt= and urt= on each line)`) +
-          ` and the database's slow-query log.`,
-        comparison: "GreaterThanThreshold",
-        threshold: ms / 1000, // TargetResponseTime is in seconds
-        treatMissingData: "notBreaching",
-        metric: {
-          query: [
-            minuteMetric("latency", NAMESPACE, "TargetResponseTime", percentile, targets),
-            sum("requests", "RequestCount", targets),
-            {
-              id: "judged",
-              expression: `IF(FILL(requests, 0) >= ${minRequests}, FILL(latency, 0), 0)`,
-              label: `TargetResponseTime ${percentile}, s (0 below ${minRequests} requests a minute)`,
-              returnData: true,
-            },
-          ],
-        },
-      });
-    }
+    this.latencyAlarms({
+      thresholdsMs: { p95: props.latencyP95Ms, p99: props.latencyP99Ms },
+      minRequests,
+      latency: (percentile) => minuteMetric("latency", NAMESPACE, "TargetResponseTime", percentile, targets),
+      requests: sum("requests", "RequestCount", targets),
+      label: "TargetResponseTime",
+      describe: (percentile) =>
+        `at the app servers (${percentile} of TargetResponseTime). Look first at: app server CPU and memory, database CPU, ` +
+        `connections and read/write latency on the dashboard, then slow requests in ` +
+        (props.albAccessLogs
+          ? `the ALB access logs (target_processing_time)`
+          : `the servers' nginx access log group ${props.naming.path("nginx/access")} (rt= and urt= on each line)`) +
+        ` and the database's slow-query log.`,
+    });
   }
 }

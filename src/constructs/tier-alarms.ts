@@ -113,6 +113,48 @@ export abstract class TierAlarms extends Construct {
     this.alarmArns.push(alarm.arn);
     return alarm;
   }
+
+  /**
+   * `latency-p95` and `latency-p99`: `latency` (a response time in seconds, read by percentile) over
+   * the thresholds, judged by metric math in every minute of `minRequests` or more `requests`, 0 in
+   * a quieter one. As a plain percentile alarm, CloudWatch judged a minute only with 10 / (1 - p)
+   * samples in it (200 for p95, 1,000 for p99) and otherwise kept the alarm as it was ("ignore"):
+   * staging's never left INSUFFICIENT_DATA, and a slow app, answering fewer requests, fell below it
+   * as it slowed. `describe` says what the alarm reads and where to look, after its first words.
+   */
+  protected latencyAlarms(props: {
+    readonly thresholdsMs: { readonly p95: number; readonly p99: number };
+    readonly minRequests: number;
+    readonly latency: (percentile: "p95" | "p99") => CloudwatchMetricAlarmMetricQuery;
+    readonly requests: CloudwatchMetricAlarmMetricQuery;
+    readonly label: string;
+    readonly describe: (percentile: "p95" | "p99") => string;
+  }): void {
+    for (const percentile of ["p95", "p99"] as const) {
+      const ms = props.thresholdsMs[percentile];
+      this.alarm(`Latency${percentile.toUpperCase()}`, {
+        what: `latency-${percentile}`,
+        description:
+          `The slowest ${percentile === "p95" ? "5%" : "1%"} of requests take longer than ${ms} ms ` +
+          props.describe(percentile),
+        comparison: "GreaterThanThreshold",
+        threshold: ms / 1000, // both response times are in seconds
+        treatMissingData: "notBreaching",
+        metric: {
+          query: [
+            props.latency(percentile),
+            props.requests,
+            {
+              id: "judged",
+              expression: `IF(FILL(requests, 0) >= ${props.minRequests}, FILL(latency, 0), 0)`,
+              label: `${props.label} ${percentile}, s (0 below ${props.minRequests} requests a minute)`,
+              returnData: true,
+            },
+          ],
+        },
+      });
+    }
+  }
 }
 
 /**

@@ -115,6 +115,8 @@ export function addMonitoring(stack: EnvironmentStack, tiers: MonitoredTiers): v
         ...common,
         accessLogGroupName: tiers.accessLogGroupName,
         errorPercent: t.target5xxPercent,
+        latencyP95Ms: t.latencyP95Ms,
+        latencyP99Ms: t.latencyP99Ms,
       }),
     );
   }

@@ -42,6 +42,15 @@ export const HEALTH_CHECK_ANSWER_SECONDS =
 export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unhealthy`;
 
 /**
+ * The access log's first fields, as `log_format upstream` below writes them: `$remote_addr
+ * [$time_iso8601] "$request" $status $body_bytes_sent $response_time ...`, the last in seconds
+ * (always a number: the map before the format). A bracketed or quoted field is one field, as
+ * CloudWatch Logs splits a line for the metric filters that read them (AccessLogAlarms); what
+ * follows varies in number (nginx lists every upstream it tried).
+ */
+export const ACCESS_LOG_FIELDS = ["addr", "time", "request", "status", "bytes", "latency"] as const;
+
+/**
  * The size of the shared memory zone that holds every upstream group of `nginxConf`, in KiB. Each
  * peer (a `server` line, backups included) takes about 770 bytes of it in nginx 1.22 built
  * `--with-compat`, as Amazon Linux's and Debian's are (measured: the smallest zone `nginx -t`
@@ -167,8 +176,15 @@ export function nginxConf(host: AppHost): string {
     "    map $request_uri $request_path {",
     '        "~^(?<path>[^?]*)" $path;',
     "    }",
+    // The response time the latency alarms read (ACCESS_LOG_FIELDS): how long the one process
+    // that answered took to start its answer, as TargetResponseTime is for a fleet; nginx's whole
+    // time on the request where none or several did (its own answer, or a retry), which the client waited.
+    "    map $upstream_header_time $response_time {",
+    '        "~^[0-9.]+$" $upstream_header_time;',
+    "        default $request_time;",
+    "    }",
     "    log_format upstream '$remote_addr [$time_iso8601] \"$request_method $request_path $server_protocol\" $status $body_bytes_sent '",
-    "                        'rt=$request_time upstream=$upstream_addr ustatus=$upstream_status '",
+    "                        '$response_time rt=$request_time upstream=$upstream_addr ustatus=$upstream_status '",
     "                        'urt=$upstream_response_time xff=\"$http_x_forwarded_for\"';",
     `    access_log ${paths.nginxLogDir}/access.log upstream;`,
     "",
