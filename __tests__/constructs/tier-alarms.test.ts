@@ -549,7 +549,7 @@ describe("AccessLogAlarms (a server no load balancer counts for)", () => {
       "shop-prod-nginx-responsetime": {
         name: "shop-prod-nginx-responsetime",
         log_group_name: "/shop/prod/nginx/access",
-        pattern: "[addr, time, request, status, bytes, latency, ...]",
+        pattern: "[addr, time, request, status, bytes, latency>=0, ...]",
         metric_transformation: {
           name: "ResponseTime",
           namespace: "shop/prod/nginx",
@@ -618,9 +618,20 @@ describe("AccessLogAlarms (a server no load balancer counts for)", () => {
       ]);
       expect(fields.length).toBeGreaterThan(ACCESS_LOG_FIELDS.length); // what follows varies: "..." takes it
       expect(accessLogPattern(">=500")).toBe("[addr, time, request, status>=500, ...]");
-      expect(accessLogPattern("", "latency")).toBe("[addr, time, request, status, bytes, latency, ...]");
+      expect(accessLogPattern("", "latency")).toBe("[addr, time, request, status, bytes, latency>=0, ...]");
     },
   );
+
+  test("a server still writing the format before the response time (a fixed server keeps the boot script it booted with) gives the filter no value: its sixth field is rt=..., no number for latency>=0", () => {
+    const format = /log_format upstream ((?:'[^']*'\s*)+);/.exec(nginxConf(testHost()))![1];
+    const before = [...format.matchAll(/'([^']*)'/g)]
+      .map((m) => m[1])
+      .join("")
+      .replace("$response_time ", "");
+    const sixth = cloudWatchFields(before)[ACCESS_LOG_FIELDS.indexOf("latency")];
+    expect(sixth).toBe("rt=$request_time");
+    expect(accessLogPattern("", "latency")).toContain(", latency>=0,");
+  });
 
   test("latency, as a fleet's: p95 and p99 of the log's response time in seconds, 0 in a minute of fewer than 10 requests", () => {
     for (const [percentile, seconds] of [

@@ -36,12 +36,12 @@ export const ACCESS_LOG_METRICS = { requests: "Requests", errors: "Errors5xx", r
 
 /**
  * A space-delimited filter pattern over the access log up to the status, `status` restricted by
- * `statusRule` if given; with `upTo: "latency"`, up to the response time.
+ * `statusRule` if given; with `upTo: "latency"`, up to the response time, which must be a number
+ * (a server still on the log format before that field writes `rt=...` there: no value taken).
  */
 export function accessLogPattern(statusRule = "", upTo: "status" | "latency" = "status"): string {
-  const fields = ACCESS_LOG_FIELDS.slice(0, ACCESS_LOG_FIELDS.indexOf(upTo) + 1).map((f) =>
-    f === "status" ? `status${statusRule}` : f,
-  );
+  const rules: Record<string, string> = { status: statusRule, latency: upTo === "latency" ? ">=0" : "" };
+  const fields = ACCESS_LOG_FIELDS.slice(0, ACCESS_LOG_FIELDS.indexOf(upTo) + 1).map((f) => f + (rules[f] ?? ""));
   return `[${[...fields, "..."].join(", ")}]`;
 }
 
