@@ -9,8 +9,8 @@ import { TierAlarms, type TierAlarmsProps } from "./tier-alarms";
  */
 export const CERTIFICATE_EXPIRY_DAYS = 30;
 
-/** Days without a datapoint that page: ACM publishes the metric daily, and not at all once the certificate expired. */
-export const CERTIFICATE_SILENT_DAYS = 2;
+/** Days in a row under `CERTIFICATE_EXPIRY_DAYS` that page (ACM publishes the metric about twice a day). */
+export const CERTIFICATE_ALARM_DAYS = 2;
 
 export interface CertificateAlarmsProps extends TierAlarmsProps {
   /** The certificate the load balancer's HTTPS listener serves (imported, or issued for `domain.name`). */
@@ -25,9 +25,12 @@ export interface CertificateAlarmsProps extends TierAlarmsProps {
 
 /**
  * The load balancer's certificate: an alarm when it expires in under `CERTIFICATE_EXPIRY_DAYS`
- * days (`AWS/CertificateManager` `DaysToExpiry`, the day's minimum), or when ACM has published
- * nothing for `CERTIFICATE_SILENT_DAYS` days (it stops once a certificate has expired). An expired
- * certificate takes HTTPS down, and nothing else in the stacks watches an imported one.
+ * days (`AWS/CertificateManager` `DaysToExpiry`, the day's minimum, `CERTIFICATE_ALARM_DAYS` days
+ * running). An expired certificate takes HTTPS down, and nothing else in the stacks watches an
+ * imported one. Days without a datapoint page no one: a certificate the stack has just requested
+ * has none until ACM's first (every 12 hours or so), and counting them as breaching paged on the
+ * first apply of every environment with a domain; ACM stops publishing once a certificate
+ * expired, a month after this paged.
  *
  * @example
  * new CertificateAlarms(this, "CertificateAlarms", { naming, topicArn, evaluationPeriods: 3, datapointsToAlarm: 2,
@@ -48,12 +51,12 @@ export class CertificateAlarms extends TierAlarms {
     this.alarm("Expiry", {
       what: "certificate-expiry",
       description:
-        `The load balancer's HTTPS certificate expires in under ${CERTIFICATE_EXPIRY_DAYS} days, or has expired ` +
-        `(AWS/CertificateManager DaysToExpiry; ACM publishes it daily and stops once the certificate expired: ` +
-        `${CERTIFICATE_SILENT_DAYS} days without it count too). Past its expiry every HTTPS request fails. ${what}`,
+        `The load balancer's HTTPS certificate expires in under ${CERTIFICATE_EXPIRY_DAYS} days ` +
+        `(AWS/CertificateManager DaysToExpiry, ${CERTIFICATE_ALARM_DAYS} days running). Past its expiry every HTTPS ` +
+        `request fails. ${what}`,
       comparison: "LessThanThreshold",
       threshold: CERTIFICATE_EXPIRY_DAYS,
-      treatMissingData: "breaching",
+      treatMissingData: "missing",
       metric: {
         namespace: "AWS/CertificateManager",
         metricName: "DaysToExpiry",
@@ -61,7 +64,7 @@ export class CertificateAlarms extends TierAlarms {
         statistic: "Minimum",
         period: 86_400,
       },
-      evaluation: { periods: CERTIFICATE_SILENT_DAYS, datapoints: CERTIFICATE_SILENT_DAYS },
+      evaluation: { periods: CERTIFICATE_ALARM_DAYS, datapoints: CERTIFICATE_ALARM_DAYS },
     });
   }
 }
