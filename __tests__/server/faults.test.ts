@@ -20,6 +20,7 @@ import {
   request,
   slowUploads,
   steadyLoad,
+  type LoadResult,
   requestTimeOf,
   responseTimeOf,
   STEP_TIMEOUT_MS,
@@ -66,6 +67,38 @@ async function heldByWatchdog(bed: TestBed, port: number, what: string): Promise
   let heldAt = 0;
   await bed.waitFor(what, () => (heldAt = fs.statSync(marker, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 0, 30_000);
   return heldAt;
+}
+
+/**
+ * The first process of `bed`, its flag file `flag` made under `load` once the load is answered,
+ * until the watchdog holds it out (its flag then gone: its restart comes back well). Returns what
+ * the load saw meanwhile and how long the watchdog took, by the marker's time.
+ */
+async function brokenUntilHeld(
+  bed: TestBed,
+  flag: string,
+  load: ReturnType<typeof steadyLoad>,
+  answered: number,
+): Promise<{ seen: LoadResult; detectedMs: number }> {
+  await load.answered(answered, 10_000);
+  fs.writeFileSync(flag, "");
+  const broke = Date.now();
+  const heldAt = await heldByWatchdog(bed, bed.host.appPorts[0], "the watchdog holding the failing process out");
+  fs.rmSync(flag);
+  return { seen: await load.stop(), detectedMs: heldAt - broke };
+}
+
+/** `bed`'s first process, held out and restarted (it was `pid`), serves again beside the others, and no request fails. */
+async function servesAgainAfterRestart(bed: TestBed, pid: number | undefined): Promise<void> {
+  const [victim, other] = bed.host.appPorts;
+  await bed.waitAllInRotation(30_000);
+  expect(bed.unit(victim).pid).not.toBe(pid);
+  const after = steadyLoad(bed.nginxPort, { withPosts: true });
+  await after.answered(200, 20_000);
+  const seen = await after.stop();
+  expect({ failed: seen.failed, failures: seen.failures }).toEqual({ failed: 0, failures: [] });
+  expect(seen.byPort.get(victim)).toBeGreaterThan(0);
+  expect(seen.byPort.get(other)).toBeGreaterThan(0);
 }
 
 /** A release that crashes at start on `port` only (a port-specific configuration error). */
@@ -645,6 +678,98 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
     STEP_TIMEOUT_MS,
   );
 
+  test.concurrent(
+    "the outlier check also counts tries in a row that got no answer (nginx's 502: reset, closed): a process tried once a second and failing each is held out and killed while the other answers; every process failing so, the first to recover as such an outage ends, or one failing a few of many, is left alone (review DT)",
+    async () => {
+      // production's thresholds (the test bed's are lower)
+      const watchdog = await standaloneWatchdog("unanswered", { outlier: ROTATION.outlier });
+      const [failing, fine] = watchdog.ports;
+      const servers = await Promise.all(watchdog.ports.map((port) => serverProcess(port, "answers")));
+      fs.writeFileSync(watchdog.accessLog, "");
+      const watch = watchdog.start();
+      /** nginx's line of one try of each port in `statuses`, in order (a GET tried on the next after a 502). */
+      const line = (tries: [port: number, status: number][], method = "GET") =>
+        `127.0.0.1 [2026-12-06T02:00:00+00:00] "${method} / HTTP/1.1" ${tries.at(-1)![1]} 2 0.001 rt=0.001 ` +
+        `upstream=${tries.map(([port]) => `127.0.0.1:${port}`).join(", ")} ustatus=${tries.map(([, status]) => status).join(", ")} urt=0.001 xff="-"\n`;
+      const second = (lines: string[]) => fs.appendFileSync(watchdog.accessLog, lines.join(""));
+      const killed = () =>
+        watchdog
+          .calls()
+          .split("\n")
+          .filter((call) => call.startsWith("kill "));
+      try {
+        await waitUntil("the watchdog watching", () => watchdog.output().includes("watching ports"), 30_000);
+        // every process failing so (a cause they share): 10 s, far past the 5 the rule needs
+        for (let i = 0; i < 10; i++) {
+          second([
+            line([
+              [failing, 502],
+              [fine, 502],
+            ]),
+            line([[fine, 502]], "POST"),
+            line([[failing, 502]], "POST"),
+          ]);
+          await sleep(1000);
+        }
+        // the outage ends, one process a second before the other: none of the tries before counts
+        second([
+          line([
+            [failing, 502],
+            [fine, 200],
+          ]),
+          line([[fine, 200]]),
+        ]);
+        await sleep(1500);
+        expect(killed()).toEqual([]);
+        // one failing 1 of 20 while the other answers every one: 10 s, 10 unanswered
+        for (let i = 0; i < 10; i++) {
+          second([
+            line([
+              [failing, 502],
+              [fine, 200],
+            ]),
+            ...Array.from({ length: 19 }, () => line([[failing, 200]])),
+            ...Array.from({ length: 20 }, () => line([[fine, 200]])),
+          ]);
+          await sleep(1000);
+        }
+        // four in a row, one answered, four more: never five in a row
+        for (const answered of [false, false, false, false, true, false, false, false, false]) {
+          second([answered ? line([[failing, 200]]) : line([[failing, 502]], "POST"), line([[fine, 200]])]);
+          await sleep(1000);
+        }
+        expect(killed()).toEqual([]);
+        expect(watchdog.output()).not.toMatch(/unanswered/);
+        // one tried once a second, a GET or a POST, and failing each, while the other answers
+        await waitUntil(
+          "the failing process held out and killed",
+          async () => {
+            second([
+              line([
+                [failing, 502],
+                [fine, 200],
+              ]),
+              line([[failing, 502]], "POST"),
+              ...Array.from({ length: 10 }, () => line([[fine, 200]])),
+            ]);
+            await sleep(1000);
+            return killed().length > 0;
+          },
+          60_000,
+        );
+        expect(killed()).toEqual([`kill --signal=SIGKILL app@${failing}`]);
+        expect(watchdog.output()).toMatch(
+          new RegExp(`port ${failing}: its last \\d+ tries unanswered, the others. fine`),
+        );
+        expect(fs.existsSync(path.join(watchdog.rotationDir, `held-${failing}`))).toBe(true);
+      } finally {
+        watch.kill("SIGKILL");
+        for (const server of servers) server.kill("SIGKILL");
+      }
+    },
+    STEP_TIMEOUT_MS,
+  );
+
   // ---- One process answering fast 5xx, its /healthz 200 (review CO) ----
   // Least connections sends such a process most of the requests (it always holds the fewest open
   // ones). ./fail-fast.js makes a process answer 500 at once while its flag file exists.
@@ -660,18 +785,12 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
   test.concurrent(
     "a process that answers 5xx at once while the other answers well is held out and restarted by the watchdog within seconds, and then no request fails (least connections had sent it most of them)",
     oneFailing(async (bed) => {
-      const [victim, other] = bed.host.appPorts;
+      const [victim] = bed.host.appPorts;
       const before = bed.unit(victim).pid;
       // enough requests a second, however busy this worker, for the other process to show it
       // answers well (OUTLIER: least connections sends it few)
       const load = steadyLoad(bed.nginxPort, { withPosts: true, concurrency: 8, paceMs: 5 });
-      await load.answered(50, 10_000);
-      fs.writeFileSync(oneFlag, "");
-      const broke = Date.now();
-      const heldAt = await heldByWatchdog(bed, victim, "the watchdog holding the failing process out");
-      // (its restart comes back well)
-      fs.rmSync(oneFlag);
-      const failing = await load.stop();
+      const { seen: failing, detectedMs } = await brokenUntilHeld(bed, oneFlag, load, 50);
       // the drill did what it says: the process answered 500s until it was held out
       expect(failing.failed).toBeGreaterThan(0);
       expect([...failing.byKind.values()].flatMap((kind) => [...kind.reasons.keys()])).toEqual(
@@ -681,15 +800,40 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
       // About 4 s of answers decide (OUTLIER), read once a second: a bound, not a figure. The
       // answers come from this worker's load, which the drills beside it slow: 17.4 s in a fresh
       // clone's CI run on 2 cores (a bound of 15 s failed it), and the decision needs answers.
-      expect(heldAt - broke).toBeLessThan(30_000);
-      await bed.waitAllInRotation(30_000);
-      expect(bed.unit(victim).pid).not.toBe(before);
-      const after = steadyLoad(bed.nginxPort, { withPosts: true });
-      await after.answered(200, 20_000);
-      const seen = await after.stop();
-      expect({ failed: seen.failed, failures: seen.failures }).toEqual({ failed: 0, failures: [] });
-      expect(seen.byPort.get(victim)).toBeGreaterThan(0);
-      expect(seen.byPort.get(other)).toBeGreaterThan(0);
+      expect(detectedMs).toBeLessThan(30_000);
+      await servesAgainAfterRestart(bed, before);
+    }),
+    STEP_TIMEOUT_MS,
+  );
+
+  // One that resets every connection but its health check's (review DT): nginx counts each try as
+  // failed and tries it again a second later, too seldom for the 4-s count; each POST sent is lost.
+  const resetFlag = path.join(flags, "reset");
+  const oneResetting = bedScenario(() =>
+    TestBed.serving(2, {
+      watchdog: true,
+      appEnvOf: (port, index) =>
+        index === 0 ? { ...failFast(resetFlag, () => true)(port, index), FAIL_STATUS: "reset" } : {},
+    }),
+  );
+  test.concurrent(
+    "a process that resets every request but its health check is held out and restarted by the watchdog, at a light load too, after a few tries in a row: only the POSTs those were are lost, and then no request fails (review DT: 22 % of POSTs, for good)",
+    oneResetting(async (bed) => {
+      const [victim] = bed.host.appPorts;
+      const before = bed.unit(victim).pid;
+      // a light load: a few requests a second, half of them POSTs
+      const load = steadyLoad(bed.nginxPort, { withPosts: true, concurrency: 2, paceMs: 300 });
+      const { seen: resetting, detectedMs } = await brokenUntilHeld(bed, resetFlag, load, 10);
+      expect(bed.logs()).toMatch(new RegExp(`port ${victim}: its last \\d+ tries unanswered, the others. fine`));
+      // five tries in a row, nginx's one a second at most: a bound, not a figure (a loaded machine)
+      expect(detectedMs).toBeLessThan(30_000);
+      // a GET is tried again on the other; a POST sent is lost: no more than the tries counted, and
+      // the one the watchdog's round after them may add
+      expect(resetting.byKind.get("GET /")!.failed).toBe(0);
+      const posts = resetting.byKind.get("POST /echo")!;
+      expect(posts.failed).toBeLessThanOrEqual(TEST_ROTATION.outlier.minUnanswered + 1);
+      expect([...posts.reasons.keys()].filter((reason) => reason !== "HTTP 502")).toEqual([]);
+      await servesAgainAfterRestart(bed, before);
     }),
     STEP_TIMEOUT_MS,
   );

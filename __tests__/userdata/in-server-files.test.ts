@@ -18,7 +18,12 @@ import { bootScript, HEREDOC_TERMINATOR, SELINUX_SETUP, writeFile } from "../../
 import { rotationScript, TALLY_AWK, watchdogUnit } from "../../src/userdata/rotation-script";
 import { cloudWatchAgentConfig } from "../../src/userdata/cloudwatch-agent";
 import { deployScript, FORGET_ENDS } from "../../src/userdata/deploy-script";
-import { nginxConf, TWO_HELD_GROUPS_UP_TO, upstreamZoneKb } from "../../src/userdata/nginx-conf";
+import {
+  NGINX_DEFAULT_MAX_FAILS,
+  nginxConf,
+  TWO_HELD_GROUPS_UP_TO,
+  upstreamZoneKb,
+} from "../../src/userdata/nginx-conf";
 import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { MAX_APP_PROCESSES } from "../../src/config/schema";
@@ -90,12 +95,18 @@ describe("nginx configuration", () => {
   const upstream = /upstream app \{([^}]*)\}/.exec(conf)?.[1] ?? "";
 
   test("one upstream server per app process, each with passive health checks, in a shared zone", () => {
-    const servers = [...upstream.matchAll(/server 127\.0\.0\.1:(\d+) max_fails=(\d+) fail_timeout=(\d+)s;/g)];
+    // (no max_fails: nginx's default, 1, which is PASSIVE_HEALTH_CHECK's)
+    const servers = [...upstream.matchAll(/server 127\.0\.0\.1:(\d+)(?: max_fails=(\d+))? fail_timeout=(\d+)s;/g)];
     expect(servers.map((m) => Number(m[1]))).toEqual([8001, 8002, 8003, 8004]);
+    expect(PASSIVE_HEALTH_CHECK.maxFails).toBe(NGINX_DEFAULT_MAX_FAILS);
     for (const m of servers) {
-      expect(Number(m[2])).toBe(PASSIVE_HEALTH_CHECK.maxFails);
+      expect(Number(m[2] ?? NGINX_DEFAULT_MAX_FAILS)).toBe(PASSIVE_HEALTH_CHECK.maxFails);
       expect(Number(m[3])).toBe(PASSIVE_HEALTH_CHECK.failTimeoutSeconds);
     }
+    // another count is written out
+    expect(nginxConf(host({ passiveHealthCheck: { ...PASSIVE_HEALTH_CHECK, maxFails: 3 } }))).toContain(
+      "server 127.0.0.1:8001 max_fails=3 fail_timeout=",
+    );
     expect(upstream).toMatch(/zone app \d+k;/);
   });
 
@@ -150,7 +161,7 @@ describe("nginx configuration", () => {
         expect(body).not.toContain(`127.0.0.1:${held} `);
         // (nginx keeps the request body: the markers are read when its headers are in, the process chosen after)
         expect(conf).not.toContain("proxy_request_buffering");
-        expect(body.match(/max_fails=1 /g)).toHaveLength(3);
+        expect(body.match(/:\d+ fail_timeout=1s;/g)).toHaveLength(3); // counted as failed (max_fails 1)
       }
     }
     // Nothing held, or more than two at once: every process.
@@ -191,7 +202,7 @@ describe("nginx configuration", () => {
     expect(pairs).toEqual(["8001-8002", "8001-8003", "8001-8004", "8002-8003", "8002-8004", "8003-8004"]);
     const primaries = upstreamServers(conf, "app-without-8002-8004").filter((server) => !server.includes("backup"));
     expect(primaries.map((server) => server.split(" ")[0])).toEqual(["127.0.0.1:8001", "127.0.0.1:8003"]);
-    expect(primaries.every((server) => server.includes(" max_fails=1 "))).toBe(true);
+    expect(primaries.every((server) => server.endsWith(" fail_timeout=1s"))).toBe(true);
     // up to the limit, then none: the groups would grow as the square of the processes
     const twoHeldGroups = (n: number) => nginxConf(host({ appPorts: appPorts(n) })).match(/"-\d+-\d+" /g)?.length ?? 0;
     expect(twoHeldGroups(2)).toBe(0);

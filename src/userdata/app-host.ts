@@ -90,13 +90,16 @@ export interface Rotation {
 
 /**
  * A process whose answers over about the last 4 s number at least `minAnswers` and are at least
- * `percent` % 5xx, while another in rotation has at least `peerMinAnswers` at most `peerPercent` % 5xx.
+ * `percent` % 5xx, while another in rotation has at least `peerMinAnswers` at most `peerPercent` % 5xx;
+ * or whose last `minUnanswered` tries in a row got no answer (nginx's 502: reset, closed), each in
+ * a second in which another process answered.
  */
 export interface Outlier {
   readonly minAnswers: number;
   readonly percent: number;
   readonly peerMinAnswers: number;
   readonly peerPercent: number;
+  readonly minUnanswered: number;
 }
 
 /** Where the deploy script downloads a release it does not have yet. */
@@ -238,7 +241,7 @@ export const ROTATION: Rotation = {
   stuckSeconds: 180,
   maxRestarts: 3,
   restartWindowSeconds: 600,
-  outlier: { minAnswers: 20, percent: 90, peerMinAnswers: 10, peerPercent: 10 },
+  outlier: { minAnswers: 20, percent: 90, peerMinAnswers: 10, peerPercent: 10, minUnanswered: 5 },
 };
 
 /** The host's proxy timeouts and rotation, defaulted. */

@@ -48,6 +48,9 @@ export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unh
  * CloudWatch Logs splits a line for the metric filters that read them (AccessLogAlarms); what
  * follows varies in number (nginx lists every upstream it tried).
  */
+/** `max_fails` of an upstream server that sets none (nginx's ngx_http_upstream_module). */
+export const NGINX_DEFAULT_MAX_FAILS = 1;
+
 export const ACCESS_LOG_FIELDS = ["addr", "time", "request", "status", "bytes", "latency"] as const;
 
 /**
@@ -124,8 +127,11 @@ export function nginxConf(host: AppHost): string {
   const tries = several ? 2 * host.appPorts.length : 1;
   const temp = (name: string) => `${paths.nginxTempDir}/${name}`;
   const zoneKb = upstreamZoneKb(host.appPorts.length);
+  // (max_fails only where it is not nginx's default, 1: a thousand lines with the most processes,
+  // 122 bytes of the compressed user data)
+  const maxFails = check.maxFails === NGINX_DEFAULT_MAX_FAILS ? "" : ` max_fails=${check.maxFails}`;
   const primary = (port: number) =>
-    `        server 127.0.0.1:${port} max_fails=${check.maxFails} fail_timeout=${check.failTimeoutSeconds}s;`;
+    `        server 127.0.0.1:${port}${maxFails} fail_timeout=${check.failTimeoutSeconds}s;`;
   const backup = (port: number) => `        server 127.0.0.1:${port} backup max_fails=0;`;
   // every process in `ports` (see `tries`)
   const spread = (ports: readonly number[]) => [...ports.map(primary), ...(ports.length > 1 ? ports.map(backup) : [])];
