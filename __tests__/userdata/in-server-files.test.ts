@@ -14,7 +14,13 @@ import {
   type AppHost,
 } from "../../src/userdata/app-host";
 import { appCommand, appUnit } from "../../src/userdata/app-unit";
-import { bootScript, HEREDOC_TERMINATOR, SELINUX_SETUP, writeFile } from "../../src/userdata/boot-script";
+import {
+  bootScript,
+  HEREDOC_TERMINATOR,
+  NGINX_RESTART_DROP_IN,
+  SELINUX_SETUP,
+  writeFile,
+} from "../../src/userdata/boot-script";
 import { rotationScript, TALLY_AWK, watchdogUnit } from "../../src/userdata/rotation-script";
 import { cloudWatchAgentConfig } from "../../src/userdata/cloudwatch-agent";
 import { deployScript, FORGET_ENDS } from "../../src/userdata/deploy-script";
@@ -1591,6 +1597,18 @@ describe("the boot script", () => {
     expect(agent).toBeGreaterThan(0);
     expect(nginx).toBeGreaterThan(agent); // a failed boot still ships its log
     expect(deploy).toBeGreaterThan(nginx);
+  });
+
+  test("nginx is restarted by systemd when its master dies (its package's unit restarts nothing): the drop-in is in place, and read, before nginx starts", () => {
+    const script = bootScript(props);
+    expect(writtenFile(script, NGINX_RESTART_DROP_IN)).toBe("[Service]\nRestart=on-failure\nRestartSec=2s");
+    const dropIn = script.indexOf(`cat > ${NGINX_RESTART_DROP_IN} `);
+    const reload = script.indexOf("systemctl daemon-reload\n", dropIn);
+    const nginx = script.indexOf("systemctl enable --now nginx");
+    expect(script.lastIndexOf("mkdir -p /etc/systemd/system/nginx.service.d\n", dropIn)).toBeGreaterThan(0);
+    expect(dropIn).toBeGreaterThan(0);
+    expect(reload).toBeGreaterThan(dropIn);
+    expect(nginx).toBeGreaterThan(reload);
   });
 
   test("the CloudWatch agent config ships every log to its group and memory per instance and per group", () => {

@@ -79,6 +79,9 @@ export function bootTimeoutSeconds(host: AppHost): number {
 export const AGENT_START_SECONDS = 300;
 
 /** Packages every app server installs: the proxy, the app's runtime, the metrics and logs agent. */
+/** A drop-in for nginx.service: restarted when its master dies (the package's unit says nothing of it). */
+export const NGINX_RESTART_DROP_IN = "/etc/systemd/system/nginx.service.d/restart.conf";
+
 export const SERVER_PACKAGES = ["nginx", "nodejs22", "amazon-cloudwatch-agent"] as const;
 
 export interface BootScriptProps {
@@ -291,6 +294,10 @@ export function bootScript(props: BootScriptProps): string {
     ...writeFile(paths.nginxConf, nginxConf(host)),
     ...SELINUX_SETUP,
     "nginx -t",
+    // nginx's own unit restarts nothing: a master that died would leave the server answering no one
+    "mkdir -p /etc/systemd/system/nginx.service.d",
+    ...writeFile(NGINX_RESTART_DROP_IN, "[Service]\nRestart=on-failure\nRestartSec=2s\n"),
+    "systemctl daemon-reload",
     "systemctl enable --now nginx",
     "",
     // ---- The app: an unprivileged user, its releases, one systemd unit per process ----
