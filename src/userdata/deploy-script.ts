@@ -2,7 +2,7 @@ import type { AppHost } from "./app-host";
 import { APP_HEALTH_PATH, hostTimings, RELEASE_VERSION_METADATA, SHA256_PATTERN, VERSION_PATTERN } from "./app-host";
 import { drainTimings, startTimeoutSeconds } from "./app-unit";
 import { databaseDeploySection, MIGRATION_KILL_SECONDS, MIGRATION_TIMEOUT_SECONDS } from "./database-step";
-import { heldMarker } from "./nginx-conf";
+import { heldMarker, unansweredMarker } from "./nginx-conf";
 
 /** Where the deploy script is installed under the app root. */
 export const DEPLOY_SCRIPT = "bin/deploy";
@@ -374,7 +374,7 @@ export function deployScript(host: AppHost): string {
     // database down), and the moves restart each in turn (may_kill=0).
     "held=() silent=() serving=()",
     'up() { curl -fso /dev/null -m 2 "http://127.0.0.1:$1$HEALTH_PATH"; }',
-    'for port in "${PORTS[@]}"; do if is_held "$port"; then held+=("$port"); elif up "$port"; then serving+=("$port"); else log "port $port: no answer to its health check: moved first"; silent+=("$port"); fi; done',
+    `for port in "\${PORTS[@]}"; do if is_held "$port"; then held+=("$port"); elif [[ -e ${unansweredMarker(host, "$port")} ]]; then log "port $port: no answer through nginx lately: moved first"; silent+=("$port"); elif up "$port"; then serving+=("$port"); else log "port $port: no answer to its health check: moved first"; silent+=("$port"); fi; done`,
     "may_kill=$((${#serving[@]} || ${#PORTS[@]} == 1))",
     'for port in "${held[@]}" "${silent[@]}" "${serving[@]}"; do',
     '  still_running || { log "rolling back"; roll_back; }',

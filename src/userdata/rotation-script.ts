@@ -220,7 +220,7 @@ export function rotationScript(host: AppHost): string {
     '        exec {tally}<&-; tally=-1; [[ -n $tally_said ]] || log "the tally of $ACCESS_LOG ended; starting it again"; tally_said=1; break',
     "      fi",
     "      tally_said=''",
-    "      if [[ -n ${answered[$port]+set} && $count =~ ^[0-9]+$ && $errors =~ ^[0-9]+$ && $resets =~ ^-?[0-9]+$ ]]; then ((answered[$port] += count, failed[$port] += errors)); if ((resets < 0)); then lost[$port]=0; else ((lost[$port] += resets)); fi; fi",
+    '      if [[ -n ${answered[$port]+set} && $count =~ ^[0-9]+$ && $errors =~ ^[0-9]+$ && $resets =~ ^-?[0-9]+$ ]]; then ((answered[$port] += count, failed[$port] += errors)); if ((resets < 0)); then lost[$port]=0; [[ ! -e $DIR/unanswered-$port ]] || rm -f "$DIR/unanswered-$port"; elif ((resets)); then ((lost[$port] += resets)); : >"$DIR/unanswered-$port"; fi; fi',
     "    done",
     // How long a process has been held out: since this watchdog first saw it held (a marker left
     // from before a reboot counts from now), by the clock of mono_ms. A held one's answers count
