@@ -604,6 +604,7 @@ describe("AccessLogAlarms (a server no load balancer counts for)", () => {
         .replace("$request_time", "3.004")
         .replace("$upstream_addr", "127.0.0.1:8001, 127.0.0.1:8002")
         .replace("$upstream_status", "504, 502")
+        .replace("$upstream_header_time", headerTime)
         .replace("$upstream_response_time", "3.000, 0.001")
         .replace("$http_x_forwarded_for", "198.51.100.7, 10.0.0.5");
       expect(line).not.toContain("$");

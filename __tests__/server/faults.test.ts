@@ -727,7 +727,7 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
   );
 
   test.concurrent(
-    "the outlier check also counts tries in a row that got no answer (nginx's 502: reset, closed): a process tried once a second and failing each is held out and killed while the other answers; every process failing so, the first to recover as such an outage ends, or one failing a few of many, is left alone (review DT)",
+    "the outlier check also counts tries in a row that got nothing back (502 with no header time: reset, closed): a process tried once a second and failing each is held out and killed while the other answers; every process failing so, the first to recover as such an outage ends, an app's own 502s, or one failing a few of many, are left alone (reviews DT, DU)",
     async () => {
       // production's thresholds (the test bed's are lower)
       const watchdog = await standaloneWatchdog("unanswered", { outlier: ROTATION.outlier });
@@ -735,10 +735,15 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
       const servers = await Promise.all(watchdog.ports.map((port) => serverProcess(port, "answers")));
       fs.writeFileSync(watchdog.accessLog, "");
       const watch = watchdog.start();
-      /** nginx's line of one try of each port in `statuses`, in order (a GET tried on the next after a 502). */
-      const line = (tries: [port: number, status: number][], method = "GET") =>
-        `127.0.0.1 [2026-12-06T02:00:00+00:00] "${method} / HTTP/1.1" ${tries.at(-1)![1]} 2 0.001 rt=0.001 ` +
-        `upstream=${tries.map(([port]) => `127.0.0.1:${port}`).join(", ")} ustatus=${tries.map(([, status]) => status).join(", ")} urt=0.001 xff="-"\n`;
+      /**
+       * nginx's line of a request's tries, in order (a GET tried on the next after a reset): a status
+       * the process answered, with its header time, or "reset", nginx's 502 with none.
+       */
+      const line = (tries: [port: number, status: number | "reset"][], method = "GET") =>
+        `127.0.0.1 [2026-12-06T02:00:00+00:00] "${method} / HTTP/1.1" 200 2 0.001 rt=0.001 ` +
+        `upstream=${tries.map(([port]) => `127.0.0.1:${port}`).join(", ")} ` +
+        `ustatus=${tries.map(([, status]) => (status === "reset" ? 502 : status)).join(", ")} ` +
+        `uht=${tries.map(([, status]) => (status === "reset" ? "-" : "0.001")).join(", ")} urt=0.001 xff="-"\n`;
       const second = (lines: string[]) => fs.appendFileSync(watchdog.accessLog, lines.join(""));
       const killed = () =>
         watchdog
@@ -751,29 +756,43 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         for (let i = 0; i < 10; i++) {
           second([
             line([
-              [failing, 502],
-              [fine, 502],
+              [failing, "reset"],
+              [fine, "reset"],
             ]),
-            line([[fine, 502]], "POST"),
-            line([[failing, 502]], "POST"),
+            line([[fine, "reset"]], "POST"),
+            line([[failing, "reset"]], "POST"),
           ]);
           await sleep(1000);
         }
-        // the outage ends, one process a second before the other: none of the tries before counts
+        // the outage ends, one process a moment before the other, many tries within one second:
+        // none of the tries before the first answer counts (review DU: counted by the second, 20 did)
         second([
-          line([
-            [failing, 502],
-            [fine, 200],
-          ]),
-          line([[fine, 200]]),
+          ...Array.from({ length: 10 }, () => [
+            line([[failing, "reset"]], "POST"),
+            line([[fine, "reset"]], "POST"),
+          ]).flat(),
+          ...Array.from({ length: 10 }, () => line([[fine, 200]])),
+          line([[failing, 200]]),
         ]);
         await sleep(1500);
         expect(killed()).toEqual([]);
-        // one failing 1 of 20 while the other answers every one: 10 s, 10 unanswered
-        for (let i = 0; i < 10; i++) {
+        // the app's own 502 (a route whose dependency is down) on most answers of every process, in
+        // runs after the other's last answer: an answer, whatever its status (review DU: counted as
+        // none, it killed healthy processes in turn)
+        for (let i = 0; i < 8; i++) {
+          second([
+            line([[fine, 200]]),
+            line([[failing, 200]]),
+            ...Array.from({ length: 8 }, () => line([[failing, 502]])),
+            ...Array.from({ length: 8 }, () => line([[fine, 502]])),
+          ]);
+          await sleep(1000);
+        }
+        // one failing 1 of 20 while the other answers every one: 8 s, 8 unanswered
+        for (let i = 0; i < 8; i++) {
           second([
             line([
-              [failing, 502],
+              [failing, "reset"],
               [fine, 200],
             ]),
             ...Array.from({ length: 19 }, () => line([[failing, 200]])),
@@ -783,21 +802,31 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         }
         // four in a row, one answered, four more: never five in a row
         for (const answered of [false, false, false, false, true, false, false, false, false]) {
-          second([answered ? line([[failing, 200]]) : line([[failing, 502]], "POST"), line([[fine, 200]])]);
+          second([answered ? line([[failing, 200]]) : line([[failing, "reset"]], "POST"), line([[fine, 200]])]);
           await sleep(1000);
         }
         expect(killed()).toEqual([]);
         expect(watchdog.output()).not.toMatch(/unanswered/);
+        // the other held out (a deploy moving it), its last try answered: the one left is never killed
+        const heldFine = path.join(watchdog.rotationDir, `held-${fine}`);
+        second([line([[fine, 200]])]);
+        fs.writeFileSync(heldFine, "");
+        for (let i = 0; i < 7; i++) {
+          second([line([[failing, "reset"]], "POST")]);
+          await sleep(1000);
+        }
+        expect(killed()).toEqual([]);
+        fs.rmSync(heldFine);
         // one tried once a second, a GET or a POST, and failing each, while the other answers
         await waitUntil(
           "the failing process held out and killed",
           async () => {
             second([
               line([
-                [failing, 502],
+                [failing, "reset"],
                 [fine, 200],
               ]),
-              line([[failing, 502]], "POST"),
+              line([[failing, "reset"]], "POST"),
               ...Array.from({ length: 10 }, () => line([[fine, 200]])),
             ]);
             await sleep(1000);

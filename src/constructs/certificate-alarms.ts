@@ -27,10 +27,11 @@ export interface CertificateAlarmsProps extends TierAlarmsProps {
  * The load balancer's certificate: an alarm when it expires in under `CERTIFICATE_EXPIRY_DAYS`
  * days (`AWS/CertificateManager` `DaysToExpiry`, the day's minimum, `CERTIFICATE_ALARM_DAYS` days
  * running). An expired certificate takes HTTPS down, and nothing else in the stacks watches an
- * imported one. Days without a datapoint page no one: a certificate the stack has just requested
- * has none until ACM's first (every 12 hours or so), and counting them as breaching paged on the
- * first apply of every environment with a domain; ACM stops publishing once a certificate
- * expired, a month after this paged.
+ * imported one. Days without a datapoint leave the alarm as it was ("ignore"): a certificate the
+ * stack has just requested has none until ACM's first (every 12 hours or so), and counting them as
+ * breaching paged on the first apply of every environment with a domain; ACM stops publishing
+ * once a certificate expired, and the alarm, which paged a month before, stays in ALARM ("missing"
+ * would turn it to INSUFFICIENT_DATA, grey on the dashboard, just as HTTPS fails: review DU).
  *
  * @example
  * new CertificateAlarms(this, "CertificateAlarms", { naming, topicArn, evaluationPeriods: 3, datapointsToAlarm: 2,
@@ -56,7 +57,7 @@ export class CertificateAlarms extends TierAlarms {
         `request fails. ${what}`,
       comparison: "LessThanThreshold",
       threshold: CERTIFICATE_EXPIRY_DAYS,
-      treatMissingData: "missing",
+      treatMissingData: "ignore",
       metric: {
         namespace: "AWS/CertificateManager",
         metricName: "DaysToExpiry",

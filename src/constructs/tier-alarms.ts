@@ -42,7 +42,7 @@ export interface AlarmSpec {
   readonly comparison: "GreaterThanThreshold" | "GreaterThanOrEqualToThreshold" | "LessThanThreshold";
   readonly threshold: number;
   /** How periods without data count. */
-  readonly treatMissingData: "missing" | "notBreaching" | "breaching";
+  readonly treatMissingData: "missing" | "notBreaching" | "breaching" | "ignore";
   readonly metric: AlarmMetric | AlarmQuery;
   /** Actions besides the notification when the alarm fires (EC2 recover). @default - none */
   readonly extraAlarmActions?: readonly string[];

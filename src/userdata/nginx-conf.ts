@@ -48,6 +48,9 @@ export const HEALTH_CHECK_ANSWER_SECONDS =
 /** The marker that makes the server fail the load balancer's health check. */
 export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unhealthy`;
 
+/** `max_fails` of an upstream server that sets none (nginx's ngx_http_upstream_module). */
+export const NGINX_DEFAULT_MAX_FAILS = 1;
+
 /**
  * The access log's first fields, as `log_format upstream` below writes them: `$remote_addr
  * [$time_iso8601] "$request" $status $body_bytes_sent $response_time ...`, the last in seconds
@@ -55,9 +58,6 @@ export const unhealthyMarker = (host: AppHost) => `${host.paths.rotationDir}/unh
  * CloudWatch Logs splits a line for the metric filters that read them (AccessLogAlarms); what
  * follows varies in number (nginx lists every upstream it tried).
  */
-/** `max_fails` of an upstream server that sets none (nginx's ngx_http_upstream_module). */
-export const NGINX_DEFAULT_MAX_FAILS = 1;
-
 export const ACCESS_LOG_FIELDS = ["addr", "time", "request", "status", "bytes", "latency"] as const;
 
 /**
@@ -197,7 +197,7 @@ export function nginxConf(host: AppHost): string {
     "        default $request_time;",
     "    }",
     "    log_format upstream '$remote_addr [$time_iso8601] \"$request_method $request_path $server_protocol\" $status $body_bytes_sent '",
-    "                        '$response_time rt=$request_time upstream=$upstream_addr ustatus=$upstream_status '",
+    "                        '$response_time rt=$request_time upstream=$upstream_addr ustatus=$upstream_status uht=$upstream_header_time '",
     "                        'urt=$upstream_response_time xff=\"$http_x_forwarded_for\"';",
     `    access_log ${paths.nginxLogDir}/access.log upstream;`,
     "",

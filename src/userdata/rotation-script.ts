@@ -26,22 +26,22 @@ export const OUTLIER = ROTATION.outlier;
 
 /**
  * gawk, fed nginx's access log (`tail -F`): for each second with answers, one line per app port,
- * "<port> <answers> <5xx> <unanswered>", from the `upstream=` and `ustatus=` fields (every try of a request: a
- * GET retried on another process names both); <unanswered>, its tries nginx logged 502 (a reset,
- * a closed connection), is -1 when it answered any that second, and counts only when another
- * process answered in that second (a cause they share, ending, would otherwise count). Read from after the quoted request line up to
+ * "<port> <answers> <5xx> <unanswered>", from the `upstream=`, `ustatus=` and `uht=` fields (every
+ * try of a request: a GET retried on another process names both). <unanswered>: its tries in a row
+ * that got nothing back, not even headers (502 with no header time: a reset, a closed connection;
+ * an app's own 502 has one), each counted only while another process's last try was answered (a
+ * cause they all share, and its end, count nothing). Read from after the quoted request line up to
  * `urt=`: the path before and `xff=` after are the client's to write, and must count against no
  * process. A line without them (nginx's own answer) counts nothing. Short names: it is user data.
  */
 export const TALLY_AWK = [
-  "function o(p,q,a){for(p in c){a=0;for(q in c)if(q!=p&&c[q]>g[q])a=1;print p,c[p],f[p]+0,(c[p]>g[p]?-1:a*g[p])}}",
   "BEGIN{l=systime()}",
-  '{i=index($0,"\\" ");if(!i)next;n=split(substr($0,i+2),t," ");a=s="";m=0',
-  'for(j=1;j<=n;j++){x=t[j];if(x~/^upstream=/){m=1;x=substr(x,10)}else if(x~/^ustatus=/){m=2;x=substr(x,9)}else if(x~/^urt=/)break;if(m==1)a=a" "x;else if(m==2)s=s" "x}',
-  'gsub(/,| :/," ",a);gsub(/,| :/," ",s);na=split(a,A," ");ns=split(s,S," ")',
-  "for(j=1;j<=na&&j<=ns;j++)if(A[j]~/^127\\.0\\.0\\.1:[0-9]+$/&&S[j]~/^[0-9][0-9][0-9]$/){p=substr(A[j],11);c[p]++;if(S[j]~/^5/)f[p]++;if(S[j]==502)g[p]++}",
-  "if(systime()!=l){o();fflush();delete c;delete f;delete g;l=systime()}}",
-  "END{o()}",
+  '{i=index($0,"\\" ");if(!i)next;n=split(substr($0,i+2),t," ");a=s=h="";m=0',
+  'for(j=1;j<=n;j++){x=t[j];if(x~/^upstream=/){m=1;x=substr(x,10)}else if(x~/^ustatus=/){m=2;x=substr(x,9)}else if(x~/^uht=/){m=3;x=substr(x,5)}else if(x~/^urt=/)break;if(m==1)a=a" "x;else if(m==2)s=s" "x;else if(m==3)h=h" "x}',
+  'gsub(/,| :/," ",a);gsub(/,| :/," ",s);gsub(/,| :/," ",h);na=split(a,A," ");ns=split(s,S," ");split(h,H," ")',
+  'for(j=1;j<=na&&j<=ns;j++)if(A[j]~/^127\\.0\\.0\\.1:[0-9]+$/&&S[j]~/^[0-9][0-9][0-9]$/){p=substr(A[j],11);c[p]++;if(S[j]~/^5/)f[p]++;if(H[j]!="-"){k[p]=1;z[p]=0}else if(S[j]==502){k[p]=0;for(q in k)if(k[q]){z[p]++;break}}}',
+  "if(systime()!=l){for(p in c)print p,c[p],f[p]+0,z[p]+0;fflush();delete c;delete f;l=systime()}}",
+  "END{for(p in c)print p,c[p],f[p]+0,z[p]+0}",
 ].join("\n");
 
 /**
@@ -220,7 +220,7 @@ export function rotationScript(host: AppHost): string {
     '        exec {tally}<&-; tally=-1; [[ -n $tally_said ]] || log "the tally of $ACCESS_LOG ended; starting it again"; tally_said=1; break',
     "      fi",
     "      tally_said=''",
-    '      if [[ -n ${answered[$port]+set} && $count =~ ^[0-9]+$ && $errors =~ ^[0-9]+$ && $resets =~ ^-?[0-9]+$ ]]; then ((answered[$port] += count, failed[$port] += errors)); if ((resets < 0)); then lost[$port]=0; [[ ! -e $DIR/unanswered-$port ]] || rm -f "$DIR/unanswered-$port"; elif ((resets)); then ((lost[$port] += resets)); : >"$DIR/unanswered-$port"; fi; fi',
+    '      if [[ -n ${answered[$port]+set} && $count =~ ^[0-9]+$ && $errors =~ ^[0-9]+$ && $resets =~ ^[0-9]+$ ]]; then ((answered[$port] += count, failed[$port] += errors)); lost[$port]=$resets; if ((resets)); then : >"$DIR/unanswered-$port"; elif [[ -e $DIR/unanswered-$port ]]; then rm -f "$DIR/unanswered-$port"; fi; fi',
     "    done",
     // How long a process has been held out: since this watchdog first saw it held (a marker left
     // from before a reboot counts from now), by the clock of mono_ms. A held one's answers count
@@ -268,17 +268,17 @@ export function rotationScript(host: AppHost): string {
     "      fi",
     "    done",
     // A process that answers, mostly 5xx, while another one in rotation answers well (OUTLIER), or
-    // whose last tries in a row got no answer (a reset or a closed connection: nginx's own 502),
-    // each in a second in which another process answered (TALLY_AWK): held out, given a moment for what it was sent, and
+    // whose last tries in a row got nothing back (a reset or a closed connection), each while
+    // another's last try was answered (TALLY_AWK), with another answering its health check: held out, given a moment for what it was sent, and
     // restarted as a hung one is (one a round). nginx leaves such a process alone for a second after
     // each failure, so it is tried too seldom for the 4-s count, and each POST sent to it is lost
-    // (review DT: 22 % of POSTs at 1.5 a second). Counted in tries, not time (a second with one
-    // answered try starts the count again): a share of its tries, over a window, kept a process
-    // that had answered thousands for minutes.
+    // (review DT: 22 % of POSTs at 1.5 a second). Counted in tries, not time: a share of its tries
+    // over a window kept a process that had answered thousands for minutes. Not nginx's 502 alone,
+    // which an app may answer itself (review DU: a route every process failed so killed healthy ones).
     "    peers=0",
     '    for port in "${probing[@]}"; do if ((answered[$port] >= PEER_MIN && failed[$port] * 100 <= answered[$port] * PEER_PERCENT)); then peers=$((peers + 1)); fi; done',
     '    for port in "${probing[@]}"; do',
-    "      if ((killed == 0 && lost[$port] >= LOST_MIN)); then",
+    "      if ((killed == 0 && answering > 1 && lost[$port] >= LOST_MIN)); then",
     '        log "port $port: its last ${lost[$port]} tries unanswered, the others\' fine; holding it out and restarting it"',
     "      elif ((killed == 0 && peers > 0 && answered[$port] >= OUTLIER_MIN && failed[$port] * 100 >= answered[$port] * OUTLIER_PERCENT)); then",
     '        log "port $port: ${failed[$port]} of its last ${answered[$port]} answers 5xx, the others\' fine; holding it out and restarting it"',
@@ -287,7 +287,7 @@ export function rotationScript(host: AppHost): string {
     '      hold "$port"',
     "      nap 0.5",
     '      if $CTL kill --signal=SIGKILL "app@$port"; then ended "$port" watchdog; else log "port $port: kill failed"; fi',
-    "      answered[$port]=0 failed[$port]=0 tried[$port]=0 lost[$port]=0 killed=1",
+    "      answered[$port]=0 failed[$port]=0 lost[$port]=0 killed=1",
     "    done",
     // processes that ended within the window, crashed (after-stop notes them) or killed above, in
     // $DIR/exits; older lines go, under the lock (one `flock` only when some are to go)
