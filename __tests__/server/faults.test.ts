@@ -727,7 +727,7 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
   );
 
   test.concurrent(
-    "the outlier check also counts tries in a row that got nothing back (502 with no header time: reset, closed): a process tried once a second and failing each is held out and killed while the other answers; every process failing so, the first to recover as such an outage ends, an app's own 502s, or one failing a few of many, are left alone (reviews DT, DU)",
+    "the outlier check also counts tries in a row that got nothing back (502 with no header time: reset, closed) where another process answered the same request: a process failing each GET that the other then answers is held out and killed; every process failing so, the first to recover as such an outage ends, an app's own 502s, a route every process fails (an answer nginx refuses, a route that closes), POSTs no other took up, or one failing a few of many, are left alone (reviews DT, DU, DV)",
     async () => {
       // production's thresholds (the test bed's are lower)
       const watchdog = await standaloneWatchdog("unanswered", { outlier: ROTATION.outlier });
@@ -776,6 +776,25 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         ]);
         await sleep(1500);
         expect(killed()).toEqual([]);
+        // a route whose answer nginx refuses on every process (headers over proxy_buffer_size: 502 with
+        // no header time, not tried again), and one that closes the connection on every process (a
+        // GET tried on the other, which closes it too), among answered requests (review DV: taken
+        // for resets, they killed healthy processes in turn)
+        for (let i = 0; i < 8; i++) {
+          second([
+            line([[fine, 200]]),
+            line([[failing, 200]]),
+            ...Array.from({ length: 6 }, () => line([[failing, "reset"]])),
+            ...Array.from({ length: 3 }, () =>
+              line([
+                [failing, "reset"],
+                [fine, "reset"],
+              ]),
+            ),
+            ...Array.from({ length: 6 }, () => line([[fine, "reset"]])),
+          ]);
+          await sleep(1000);
+        }
         // the app's own 502 (a route whose dependency is down) on most answers of every process, in
         // runs after the other's last answer: an answer, whatever its status (review DU: counted as
         // none, it killed healthy processes in turn)
@@ -802,22 +821,41 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         }
         // four in a row, one answered, four more: never five in a row
         for (const answered of [false, false, false, false, true, false, false, false, false]) {
-          second([answered ? line([[failing, 200]]) : line([[failing, "reset"]], "POST"), line([[fine, 200]])]);
+          second([
+            answered
+              ? line([[failing, 200]])
+              : line([
+                  [failing, "reset"],
+                  [fine, 200],
+                ]),
+          ]);
           await sleep(1000);
         }
         expect(killed()).toEqual([]);
         expect(watchdog.output()).not.toMatch(/unanswered/);
-        // the other held out (a deploy moving it), its last try answered: the one left is never killed
+        // POSTs that got nothing back, which nginx takes up on no other process: no evidence either way
+        for (let i = 0; i < 6; i++) {
+          second([line([[failing, "reset"]], "POST"), line([[fine, 200]])]);
+          await sleep(1000);
+        }
+        expect(killed()).toEqual([]);
+        // the other held out (a deploy moving it): the one left is never killed; once the other is
+        // back and answering its health check, the count reached meanwhile is acted on
         const heldFine = path.join(watchdog.rotationDir, `held-${fine}`);
-        second([line([[fine, 200]])]);
         fs.writeFileSync(heldFine, "");
+        // (nginx tries a held one as a backup when every other has failed)
         for (let i = 0; i < 7; i++) {
-          second([line([[failing, "reset"]], "POST")]);
+          second([
+            line([
+              [failing, "reset"],
+              [fine, 200],
+            ]),
+          ]);
           await sleep(1000);
         }
         expect(killed()).toEqual([]);
         fs.rmSync(heldFine);
-        // one tried once a second, a GET or a POST, and failing each, while the other answers
+        // one tried once a second, a GET the other then answers and a POST, failing each
         await waitUntil(
           "the failing process held out and killed",
           async () => {
@@ -894,21 +932,22 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
     }),
   );
   test.concurrent(
-    "a process that resets every request but its health check is held out and restarted by the watchdog, at a light load too, after a few tries in a row: only the POSTs those were are lost, and then no request fails (review DT: 22 % of POSTs, for good)",
+    "a process that resets every request but its health check is held out and restarted by the watchdog, at a light load too, after a few GETs in a row that the other then answered: a few POSTs are lost meanwhile, and then no request fails (review DT: 22 % of POSTs, for good)",
     oneResetting(async (bed) => {
       const [victim] = bed.host.appPorts;
       const before = bed.unit(victim).pid;
-      // a light load: a few requests a second, half of them POSTs
-      const load = steadyLoad(bed.nginxPort, { withPosts: true, concurrency: 2, paceMs: 300 });
+      // a light load: a few requests a second, a third of them POSTs
+      const load = steadyLoad(bed.nginxPort, { kinds: ["GET /", "GET /", "POST /echo"], concurrency: 3, paceMs: 300 });
       const { seen: resetting, detectedMs } = await brokenUntilHeld(bed, resetFlag, load, 10);
       expect(bed.logs()).toMatch(new RegExp(`port ${victim}: its last \\d+ tries unanswered, the others. fine`));
-      // five tries in a row, nginx's one a second at most: a bound, not a figure (a loaded machine)
-      expect(detectedMs).toBeLessThan(30_000);
-      // a GET is tried again on the other; a POST sent is lost: no more than the tries counted, and
-      // the one the watchdog's round after them may add
+      // five GETs in a row, each tried again on the other, of nginx's one try a second at most (9-17 s
+      // measured): a bound, not a figure (a loaded machine)
+      expect(detectedMs).toBeLessThan(60_000);
+      // a GET is tried again on the other; a POST sent is lost, which counts for nothing (no other
+      // process took it up): about one for every two GETs counted, bounded at three times those
       expect(resetting.byKind.get("GET /")!.failed).toBe(0);
       const posts = resetting.byKind.get("POST /echo")!;
-      expect(posts.failed).toBeLessThanOrEqual(TEST_ROTATION.outlier.minUnanswered + 1);
+      expect(posts.failed).toBeLessThanOrEqual(3 * TEST_ROTATION.outlier.minUnanswered);
       expect([...posts.reasons.keys()].filter((reason) => reason !== "HTTP 502")).toEqual([]);
       await servesAgainAfterRestart(bed, before);
     }),

@@ -78,10 +78,10 @@ export function bootTimeoutSeconds(host: AppHost): number {
  */
 export const AGENT_START_SECONDS = 300;
 
-/** Packages every app server installs: the proxy, the app's runtime, the metrics and logs agent. */
 /** A drop-in for nginx.service: restarted when its master dies (the package's unit says nothing of it). */
 export const NGINX_RESTART_DROP_IN = "/etc/systemd/system/nginx.service.d/restart.conf";
 
+/** Packages every app server installs: the proxy, the app's runtime, the metrics and logs agent. */
 export const SERVER_PACKAGES = ["nginx", "nodejs22", "amazon-cloudwatch-agent"] as const;
 
 export interface BootScriptProps {

@@ -23,9 +23,9 @@ const hasTwoHeldGroups = (processes: number) => processes >= 3 && processes <= T
 /** The marker that holds `port` out of nginx's rotation. */
 export const heldMarker = (host: AppHost, port: number | string) => `${host.paths.rotationDir}/held-${port}`;
 /**
- * The marker the watchdog keeps while a process's last tries in a row got no answer from it (nginx's
- * 502: a reset, a closed connection); a deploy moves such a process first, as one that does not
- * answer its health check.
+ * The marker the watchdog keeps while a process's last tries in a row got nothing back from it
+ * (502 with no header time: a reset, a closed connection) where another process answered the same
+ * request; a deploy moves such a process first, as one that does not answer its health check.
  */
 export const unansweredMarker = (host: AppHost, port: number | string) =>
   `${host.paths.rotationDir}/unanswered-${port}`;

@@ -29,8 +29,10 @@ export const OUTLIER = ROTATION.outlier;
  * "<port> <answers> <5xx> <unanswered>", from the `upstream=`, `ustatus=` and `uht=` fields (every
  * try of a request: a GET retried on another process names both). <unanswered>: its tries in a row
  * that got nothing back, not even headers (502 with no header time: a reset, a closed connection;
- * an app's own 502 has one), each counted only while another process's last try was answered (a
- * cause they all share, and its end, count nothing). Read from after the quoted request line up to
+ * an app's own 502 has one), each counted only where another process answered the same request
+ * (a GET tried again): a cause every process shares (a route that fails on all, headers too large
+ * for nginx, a dependency down) counts nothing, nor does a try no other process took up (a POST).
+ * An answered try starts the count again. Read from after the quoted request line up to
  * `urt=`: the path before and `xff=` after are the client's to write, and must count against no
  * process. A line without them (nginx's own answer) counts nothing. Short names: it is user data.
  */
@@ -39,7 +41,7 @@ export const TALLY_AWK = [
   '{i=index($0,"\\" ");if(!i)next;n=split(substr($0,i+2),t," ");a=s=h="";m=0',
   'for(j=1;j<=n;j++){x=t[j];if(x~/^upstream=/){m=1;x=substr(x,10)}else if(x~/^ustatus=/){m=2;x=substr(x,9)}else if(x~/^uht=/){m=3;x=substr(x,5)}else if(x~/^urt=/)break;if(m==1)a=a" "x;else if(m==2)s=s" "x;else if(m==3)h=h" "x}',
   'gsub(/,| :/," ",a);gsub(/,| :/," ",s);gsub(/,| :/," ",h);na=split(a,A," ");ns=split(s,S," ");split(h,H," ")',
-  'for(j=1;j<=na&&j<=ns;j++)if(A[j]~/^127\\.0\\.0\\.1:[0-9]+$/&&S[j]~/^[0-9][0-9][0-9]$/){p=substr(A[j],11);c[p]++;if(S[j]~/^5/)f[p]++;if(H[j]!="-"){k[p]=1;z[p]=0}else if(S[j]==502){k[p]=0;for(q in k)if(k[q]){z[p]++;break}}}',
+  'for(j=1;j<=na&&j<=ns;j++)if(A[j]~/^127\\.0\\.0\\.1:[0-9]+$/&&S[j]~/^[0-9][0-9][0-9]$/){p=substr(A[j],11);c[p]++;if(S[j]~/^5/)f[p]++;if(H[j]!="-")z[p]=0;else if(S[j]==502&&H[na]!="-"&&A[na]!=A[j])z[p]++}',
   "if(systime()!=l){for(p in c)print p,c[p],f[p]+0,z[p]+0;fflush();delete c;delete f;l=systime()}}",
   "END{for(p in c)print p,c[p],f[p]+0,z[p]+0}",
 ].join("\n");
@@ -268,13 +270,17 @@ export function rotationScript(host: AppHost): string {
     "      fi",
     "    done",
     // A process that answers, mostly 5xx, while another one in rotation answers well (OUTLIER), or
-    // whose last tries in a row got nothing back (a reset or a closed connection), each while
-    // another's last try was answered (TALLY_AWK), with another answering its health check: held out, given a moment for what it was sent, and
-    // restarted as a hung one is (one a round). nginx leaves such a process alone for a second after
-    // each failure, so it is tried too seldom for the 4-s count, and each POST sent to it is lost
-    // (review DT: 22 % of POSTs at 1.5 a second). Counted in tries, not time: a share of its tries
-    // over a window kept a process that had answered thousands for minutes. Not nginx's 502 alone,
-    // which an app may answer itself (review DU: a route every process failed so killed healthy ones).
+    // whose last tries in a row got nothing back (a reset or a closed connection), each a request
+    // another process then answered (TALLY_AWK), with another answering its health check: held
+    // out, given a moment for what it was sent, and restarted as a hung one is (one a round). nginx
+    // leaves such a process alone for a second after each failure, so it is tried too seldom for
+    // the 4-s count, and each POST sent to it is lost (review DT: 22 % of POSTs at 1.5 a second).
+    // Counted in tries, not time: a share of its tries over a window kept a process that had
+    // answered thousands for minutes. Not nginx's 502 alone, which an app may answer itself (review
+    // DU), nor 502 with no header time alone, which nginx also logs for an answer it refuses (headers
+    // over proxy_buffer_size) or a route that closes on every process (review DV: both killed healthy
+    // processes in turn): the same request answered by another is what tells. The awk's count runs
+    // on over the restart: one that comes back as broken is killed at its first such try.
     "    peers=0",
     '    for port in "${probing[@]}"; do if ((answered[$port] >= PEER_MIN && failed[$port] * 100 <= answered[$port] * PEER_PERCENT)); then peers=$((peers + 1)); fi; done',
     '    for port in "${probing[@]}"; do',
