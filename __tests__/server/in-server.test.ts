@@ -349,9 +349,11 @@ describeWithNginx("the in-server balancer: nginx over several app processes", ()
       expect(uploadTime).toBeLessThan(0.5); // and not in the process's
       const [ownTime] = bed.responseTimes("/nginx-answers-this");
       expect(ownTime).toBe(bed.requestTimes("/nginx-answers-this")[0]); // a number: its whole time
+      // (nginx times the two from clocks read at different moments, to the millisecond: the header
+      // time once came out 1 ms over the whole, in a bench's third npm test)
       const [quick] = bed.responseTimes("/a-quick-page");
       expect(quick).toBeGreaterThanOrEqual(0);
-      expect(quick).toBeLessThanOrEqual(bed.requestTimes("/a-quick-page")[0]);
+      expect(quick).toBeLessThanOrEqual(bed.requestTimes("/a-quick-page")[0] + 0.005);
     }),
     STEP_TIMEOUT_MS,
   );
