@@ -62,10 +62,10 @@ async function expectAllOn(bed: TestBed, version: string): Promise<void> {
  * own time (it creates the file then), not when this worker next looked, as a busy jest worker's
  * polls run seconds late.
  */
-async function heldByWatchdog(bed: TestBed, port: number, what: string): Promise<number> {
+async function heldByWatchdog(bed: TestBed, port: number, what: string, timeoutMs = 30_000): Promise<number> {
   const marker = heldMarker(bed.host, port);
   let heldAt = 0;
-  await bed.waitFor(what, () => (heldAt = fs.statSync(marker, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 0, 30_000);
+  await bed.waitFor(what, () => (heldAt = fs.statSync(marker, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 0, timeoutMs);
   return heldAt;
 }
 
@@ -79,11 +79,17 @@ async function brokenUntilHeld(
   flag: string,
   load: ReturnType<typeof steadyLoad>,
   answered: number,
+  timeoutMs?: number,
 ): Promise<{ seen: LoadResult; detectedMs: number }> {
   await load.answered(answered, 10_000);
   fs.writeFileSync(flag, "");
   const broke = Date.now();
-  const heldAt = await heldByWatchdog(bed, bed.host.appPorts[0], "the watchdog holding the failing process out");
+  const heldAt = await heldByWatchdog(
+    bed,
+    bed.host.appPorts[0],
+    "the watchdog holding the failing process out",
+    timeoutMs,
+  );
   fs.rmSync(flag);
   return { seen: await load.stop(), detectedMs: heldAt - broke };
 }
@@ -936,15 +942,20 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
     oneResetting(async (bed) => {
       const [victim] = bed.host.appPorts;
       const before = bed.unit(victim).pid;
-      // a light load: a few requests a second, a third of them POSTs
-      const load = steadyLoad(bed.nginxPort, { kinds: ["GET /", "GET /", "POST /echo"], concurrency: 3, paceMs: 300 });
-      const { seen: resetting, detectedMs } = await brokenUntilHeld(bed, resetFlag, load, 10);
+      // a light load: a few requests a second, a quarter of them POSTs
+      const load = steadyLoad(bed.nginxPort, {
+        kinds: ["GET /", "GET /", "GET /", "POST /echo"],
+        concurrency: 4,
+        paceMs: 250,
+      });
+      // (in a CI run the drills beside it slowed this worker's load to a try of it every 2-5 s)
+      const { seen: resetting, detectedMs } = await brokenUntilHeld(bed, resetFlag, load, 10, 120_000);
       expect(bed.logs()).toMatch(new RegExp(`port ${victim}: its last \\d+ tries unanswered, the others. fine`));
       // five GETs in a row, each tried again on the other, of nginx's one try a second at most (9-17 s
-      // measured): a bound, not a figure (a loaded machine)
-      expect(detectedMs).toBeLessThan(60_000);
+      // measured alone; over 30 s once in a CI run): a bound, not a figure (a loaded machine)
+      expect(detectedMs).toBeLessThan(120_000);
       // a GET is tried again on the other; a POST sent is lost, which counts for nothing (no other
-      // process took it up): about one for every two GETs counted, bounded at three times those
+      // process took it up): about one for every three GETs counted, bounded at three times those
       expect(resetting.byKind.get("GET /")!.failed).toBe(0);
       const posts = resetting.byKind.get("POST /echo")!;
       expect(posts.failed).toBeLessThanOrEqual(3 * TEST_ROTATION.outlier.minUnanswered);
