@@ -130,6 +130,56 @@ const brokenOn = (port: number) => (source: string) =>
 const backOn = (output: string) => [...output.matchAll(/port (\d+): back on 1\.0\.0/g)].map((m) => Number(m[1]));
 
 /**
+ * nginx's access-log line of a request's tries, in order (a GET tried on the next after a reset),
+ * as the server's log format writes it: a status the process answered, with its header time, or
+ * "reset", nginx's 502 with none.
+ */
+function accessLogLine(tries: [port: number, status: number | "reset"][], method = "GET"): string {
+  const status = (s: number | "reset") => (s === "reset" ? 502 : s);
+  return (
+    `127.0.0.1 [2026-12-06T02:00:00+00:00] "${method} / HTTP/1.1" ${status(tries.at(-1)![1])} 2 0.001 rt=0.001 ` +
+    `upstream=${tries.map(([port]) => `127.0.0.1:${port}`).join(", ")} ` +
+    `ustatus=${tries.map(([, s]) => status(s)).join(", ")} ` +
+    `uht=${tries.map(([, s]) => (s === "reset" ? "-" : "0.001")).join(", ")} urt=0.001 xff="-"\n`
+  );
+}
+
+/**
+ * The watchdog alone, with production's outlier thresholds (the test bed's are lower), over two processes that answer its
+ * health checks, reading an access log the test writes (`write`): `body` runs once it watches, and
+ * the watchdog and the processes are stopped after it, whatever it did.
+ */
+async function watchingWrittenLog(
+  name: string,
+  body: (context: {
+    watchdog: Awaited<ReturnType<typeof standaloneWatchdog>>;
+    watch: ChildProcess;
+    failing: number;
+    fine: number;
+    write: (lines: string[]) => void;
+  }) => Promise<void>,
+): Promise<void> {
+  const watchdog = await standaloneWatchdog(name, { outlier: ROTATION.outlier });
+  const [failing, fine] = watchdog.ports;
+  const servers = await Promise.all(watchdog.ports.map((port) => serverProcess(port, "answers")));
+  fs.writeFileSync(watchdog.accessLog, "");
+  const watch = watchdog.start();
+  try {
+    await waitUntil("the watchdog watching", () => watchdog.output().includes("watching ports"), 30_000);
+    await body({
+      watchdog,
+      watch,
+      failing,
+      fine,
+      write: (lines) => fs.appendFileSync(watchdog.accessLog, lines.join("")),
+    });
+  } finally {
+    watch.kill("SIGKILL");
+    for (const server of servers) server.kill("SIGKILL");
+  }
+}
+
+/**
  * The watchdog alone (`rotation watch`, as its unit runs it) over two free ports, with a test
  * stand-in for systemctl that records every call, reports every unit active, and gives a unit's
  * MainPID once the test set it (`setPid`; none before). Probes every 0.1 s with a 0.5-s timeout;
@@ -673,30 +723,15 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
 
   test.concurrent(
     "the outlier check reads what nginx logged: a share of 5xx a peer has too is left alone, even 60 % against its 10 (review CP); a tally that ended is started again; a process failing nearly all while the other answers well is held out and killed",
-    async () => {
-      // production's thresholds (the test bed's are lower)
-      const watchdog = await standaloneWatchdog("outlier", { outlier: ROTATION.outlier });
-      const [failing, fine] = watchdog.ports;
-      const servers = await Promise.all(watchdog.ports.map((port) => serverProcess(port, "answers")));
-      fs.writeFileSync(watchdog.accessLog, "");
-      const watch = watchdog.start();
-      /** A second's worth of nginx's lines: `count` tries of each port, the first `errors` of them 500. */
-      const second = (tries: Record<number, [count: number, errors: number]>) =>
-        fs.appendFileSync(
-          watchdog.accessLog,
-          Object.entries(tries)
-            .flatMap(([port, [count, errors]]) =>
-              Array.from(
-                { length: count },
-                (_, i) =>
-                  `127.0.0.1 [2026-12-06T02:00:00+00:00] "GET / HTTP/1.1" ${i < errors ? 500 : 200} 2 rt=0.001 ` +
-                  `upstream=127.0.0.1:${port} ustatus=${i < errors ? 500 : 200} urt=0.001 xff="-"\n`,
-              ),
-            )
-            .join(""),
-        );
-      try {
-        await waitUntil("the watchdog watching", () => watchdog.output().includes("watching ports"), 30_000);
+    () =>
+      watchingWrittenLog("outlier", async ({ watchdog, watch, failing, fine, write }) => {
+        /** A second's worth of nginx's lines: `count` tries of each port, the first `errors` of them 500. */
+        const second = (tries: Record<number, [count: number, errors: number]>) =>
+          write(
+            Object.entries(tries).flatMap(([port, [count, errors]]) =>
+              Array.from({ length: count }, (_, i) => accessLogLine([[Number(port), i < errors ? 500 : 200]])),
+            ),
+          );
         for (let i = 0; i < 6; i++) {
           second({ [failing]: [20, 12], [fine]: [10, 1] });
           await sleep(1000);
@@ -724,49 +759,28 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         expect(fs.existsSync(path.join(watchdog.rotationDir, `held-${failing}`))).toBe(true);
         expect(watchdog.calls()).not.toContain(`app@${fine}`);
         expect(watchdog.output().match(/ended; starting it again/g)).toHaveLength(1);
-      } finally {
-        watch.kill("SIGKILL");
-        for (const server of servers) server.kill("SIGKILL");
-      }
-    },
+      }),
     STEP_TIMEOUT_MS,
   );
 
   test.concurrent(
     "the outlier check also counts tries in a row that got nothing back (502 with no header time: reset, closed) where another process answered the same request: a process failing each GET that the other then answers is held out and killed; every process failing so, the first to recover as such an outage ends, an app's own 502s, a route every process fails (an answer nginx refuses, a route that closes), POSTs no other took up, or one failing a few of many, are left alone (reviews DT, DU, DV)",
-    async () => {
-      // production's thresholds (the test bed's are lower)
-      const watchdog = await standaloneWatchdog("unanswered", { outlier: ROTATION.outlier });
-      const [failing, fine] = watchdog.ports;
-      const servers = await Promise.all(watchdog.ports.map((port) => serverProcess(port, "answers")));
-      fs.writeFileSync(watchdog.accessLog, "");
-      const watch = watchdog.start();
-      /**
-       * nginx's line of a request's tries, in order (a GET tried on the next after a reset): a status
-       * the process answered, with its header time, or "reset", nginx's 502 with none.
-       */
-      const line = (tries: [port: number, status: number | "reset"][], method = "GET") =>
-        `127.0.0.1 [2026-12-06T02:00:00+00:00] "${method} / HTTP/1.1" 200 2 0.001 rt=0.001 ` +
-        `upstream=${tries.map(([port]) => `127.0.0.1:${port}`).join(", ")} ` +
-        `ustatus=${tries.map(([, status]) => (status === "reset" ? 502 : status)).join(", ")} ` +
-        `uht=${tries.map(([, status]) => (status === "reset" ? "-" : "0.001")).join(", ")} urt=0.001 xff="-"\n`;
-      const second = (lines: string[]) => fs.appendFileSync(watchdog.accessLog, lines.join(""));
-      const killed = () =>
-        watchdog
-          .calls()
-          .split("\n")
-          .filter((call) => call.startsWith("kill "));
-      try {
-        await waitUntil("the watchdog watching", () => watchdog.output().includes("watching ports"), 30_000);
+    () =>
+      watchingWrittenLog("unanswered", async ({ watchdog, failing, fine, write: second }) => {
+        const killed = () =>
+          watchdog
+            .calls()
+            .split("\n")
+            .filter((call) => call.startsWith("kill "));
         // every process failing so (a cause they share): 10 s, far past the 5 the rule needs
         for (let i = 0; i < 10; i++) {
           second([
-            line([
+            accessLogLine([
               [failing, "reset"],
               [fine, "reset"],
             ]),
-            line([[fine, "reset"]], "POST"),
-            line([[failing, "reset"]], "POST"),
+            accessLogLine([[fine, "reset"]], "POST"),
+            accessLogLine([[failing, "reset"]], "POST"),
           ]);
           await sleep(1000);
         }
@@ -774,11 +788,11 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         // none of the tries before the first answer counts (review DU: counted by the second, 20 did)
         second([
           ...Array.from({ length: 10 }, () => [
-            line([[failing, "reset"]], "POST"),
-            line([[fine, "reset"]], "POST"),
+            accessLogLine([[failing, "reset"]], "POST"),
+            accessLogLine([[fine, "reset"]], "POST"),
           ]).flat(),
-          ...Array.from({ length: 10 }, () => line([[fine, 200]])),
-          line([[failing, 200]]),
+          ...Array.from({ length: 10 }, () => accessLogLine([[fine, 200]])),
+          accessLogLine([[failing, 200]]),
         ]);
         await sleep(1500);
         expect(killed()).toEqual([]);
@@ -788,16 +802,16 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         // for resets, they killed healthy processes in turn)
         for (let i = 0; i < 8; i++) {
           second([
-            line([[fine, 200]]),
-            line([[failing, 200]]),
-            ...Array.from({ length: 6 }, () => line([[failing, "reset"]])),
+            accessLogLine([[fine, 200]]),
+            accessLogLine([[failing, 200]]),
+            ...Array.from({ length: 6 }, () => accessLogLine([[failing, "reset"]])),
             ...Array.from({ length: 3 }, () =>
-              line([
+              accessLogLine([
                 [failing, "reset"],
                 [fine, "reset"],
               ]),
             ),
-            ...Array.from({ length: 6 }, () => line([[fine, "reset"]])),
+            ...Array.from({ length: 6 }, () => accessLogLine([[fine, "reset"]])),
           ]);
           await sleep(1000);
         }
@@ -806,22 +820,22 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         // none, it killed healthy processes in turn)
         for (let i = 0; i < 8; i++) {
           second([
-            line([[fine, 200]]),
-            line([[failing, 200]]),
-            ...Array.from({ length: 8 }, () => line([[failing, 502]])),
-            ...Array.from({ length: 8 }, () => line([[fine, 502]])),
+            accessLogLine([[fine, 200]]),
+            accessLogLine([[failing, 200]]),
+            ...Array.from({ length: 8 }, () => accessLogLine([[failing, 502]])),
+            ...Array.from({ length: 8 }, () => accessLogLine([[fine, 502]])),
           ]);
           await sleep(1000);
         }
         // one failing 1 of 20 while the other answers every one: 8 s, 8 unanswered
         for (let i = 0; i < 8; i++) {
           second([
-            line([
+            accessLogLine([
               [failing, "reset"],
               [fine, 200],
             ]),
-            ...Array.from({ length: 19 }, () => line([[failing, 200]])),
-            ...Array.from({ length: 20 }, () => line([[fine, 200]])),
+            ...Array.from({ length: 19 }, () => accessLogLine([[failing, 200]])),
+            ...Array.from({ length: 20 }, () => accessLogLine([[fine, 200]])),
           ]);
           await sleep(1000);
         }
@@ -829,8 +843,8 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         for (const answered of [false, false, false, false, true, false, false, false, false]) {
           second([
             answered
-              ? line([[failing, 200]])
-              : line([
+              ? accessLogLine([[failing, 200]])
+              : accessLogLine([
                   [failing, "reset"],
                   [fine, 200],
                 ]),
@@ -841,7 +855,7 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         expect(watchdog.output()).not.toMatch(/unanswered/);
         // POSTs that got nothing back, which nginx takes up on no other process: no evidence either way
         for (let i = 0; i < 6; i++) {
-          second([line([[failing, "reset"]], "POST"), line([[fine, 200]])]);
+          second([accessLogLine([[failing, "reset"]], "POST"), accessLogLine([[fine, 200]])]);
           await sleep(1000);
         }
         expect(killed()).toEqual([]);
@@ -852,7 +866,7 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
         // (nginx tries a held one as a backup when every other has failed)
         for (let i = 0; i < 7; i++) {
           second([
-            line([
+            accessLogLine([
               [failing, "reset"],
               [fine, 200],
             ]),
@@ -866,12 +880,12 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
           "the failing process held out and killed",
           async () => {
             second([
-              line([
+              accessLogLine([
                 [failing, "reset"],
                 [fine, 200],
               ]),
-              line([[failing, "reset"]], "POST"),
-              ...Array.from({ length: 10 }, () => line([[fine, 200]])),
+              accessLogLine([[failing, "reset"]], "POST"),
+              ...Array.from({ length: 10 }, () => accessLogLine([[fine, 200]])),
             ]);
             await sleep(1000);
             return killed().length > 0;
@@ -883,11 +897,7 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
           new RegExp(`port ${failing}: its last \\d+ tries unanswered, the others. fine`),
         );
         expect(fs.existsSync(path.join(watchdog.rotationDir, `held-${failing}`))).toBe(true);
-      } finally {
-        watch.kill("SIGKILL");
-        for (const server of servers) server.kill("SIGKILL");
-      }
-    },
+      }),
     STEP_TIMEOUT_MS,
   );
 
