@@ -722,7 +722,7 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
   );
 
   test.concurrent(
-    "the outlier check reads what nginx logged: a share of 5xx a peer has too is left alone, even 60 % against its 10 (review CP); a tally that ended is started again; a process failing nearly all while the other answers well is held out and killed",
+    "the outlier check reads what nginx logged: a share of 5xx a peer has too is left alone, even 60 % against its 10 (review CP), and so is every process failing all (no healthy peer); a tally that ended is started again; a process failing nearly all while the other answers well is held out and killed",
     () =>
       watchingWrittenLog("outlier", async ({ watchdog, watch, failing, fine, write }) => {
         /** A second's worth of nginx's lines: `count` tries of each port, the first `errors` of them 500. */
@@ -734,6 +734,11 @@ describeWithNginx("issue 12 drills: server faults, failing only POSTs a dying pr
           );
         for (let i = 0; i < 6; i++) {
           second({ [failing]: [20, 12], [fine]: [10, 1] });
+          await sleep(1000);
+        }
+        // every process failing all it answers (a cause they share): no healthy peer, none killed
+        for (let i = 0; i < 6; i++) {
+          second({ [failing]: [30, 30], [fine]: [30, 30] });
           await sleep(1000);
         }
         expect(watchdog.output()).not.toMatch(/answers 5xx/);
