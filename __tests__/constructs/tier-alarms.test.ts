@@ -516,6 +516,12 @@ describe("AppAlarms: capacity the group wants and does not get", () => {
   });
 });
 
+/** The `upstream` log format of an nginx.conf, its quoted parts joined: a line with nginx's variables in it. */
+function logFormatOf(conf: string): string {
+  const format = /log_format upstream ((?:'[^']*'\s*)+);/.exec(conf)![1];
+  return [...format.matchAll(/'([^']*)'/g)].map((m) => m[1]).join("");
+}
+
 describe("AccessLogAlarms (a server no load balancer counts for)", () => {
   const build = (scope: Construct) =>
     new AccessLogAlarms(scope, "AccessLogAlarms", {
@@ -582,8 +588,7 @@ describe("AccessLogAlarms (a server no load balancer counts for)", () => {
     (_, headerTime, responseTime) => {
       const conf = nginxConf(testHost());
       // the log_format the servers write, its variables filled as nginx fills them
-      const format = /log_format upstream ((?:'[^']*'\s*)+);/.exec(conf)![1];
-      const template = [...format.matchAll(/'([^']*)'/g)].map((m) => m[1]).join("");
+      const template = logFormatOf(conf);
       // $response_time as the map before the format sets it: $upstream_header_time when it is one number
       const map =
         /map \$upstream_header_time \$response_time \{\s*"~([^"]+)" \$upstream_header_time;\s*default \$request_time;\s*\}/.exec(
@@ -624,11 +629,7 @@ describe("AccessLogAlarms (a server no load balancer counts for)", () => {
   );
 
   test("a server still writing the format before the response time (a fixed server keeps the boot script it booted with) gives the filter no value: its sixth field is rt=..., no number for latency>=0", () => {
-    const format = /log_format upstream ((?:'[^']*'\s*)+);/.exec(nginxConf(testHost()))![1];
-    const before = [...format.matchAll(/'([^']*)'/g)]
-      .map((m) => m[1])
-      .join("")
-      .replace("$response_time ", "");
+    const before = logFormatOf(nginxConf(testHost())).replace("$response_time ", "");
     const sixth = cloudWatchFields(before)[ACCESS_LOG_FIELDS.indexOf("latency")];
     expect(sixth).toBe("rt=$request_time");
     expect(accessLogPattern("", "latency")).toContain(", latency>=0,");

@@ -40,7 +40,7 @@ export const ACCESS_LOG_METRICS = { requests: "Requests", errors: "Errors5xx", r
  * (a server still on the log format before that field writes `rt=...` there: no value taken).
  */
 export function accessLogPattern(statusRule = "", upTo: "status" | "latency" = "status"): string {
-  const rules: Record<string, string> = { status: statusRule, latency: upTo === "latency" ? ">=0" : "" };
+  const rules: Record<string, string> = { status: statusRule, latency: ">=0" };
   const fields = ACCESS_LOG_FIELDS.slice(0, ACCESS_LOG_FIELDS.indexOf(upTo) + 1).map((f) => f + (rules[f] ?? ""));
   return `[${[...fields, "..."].join(", ")}]`;
 }
