@@ -182,12 +182,7 @@ function loadBalancerGraphs(lb: { arnSuffix: string; targetGroupArnSuffix: strin
         line(ns, "HTTPCode_Target_5XX_Count", targets, { label: "from the app" }),
       ],
     },
-    {
-      title: "Target response time (s)",
-      period: 60,
-      stat: "p50",
-      metrics: ["p50", "p95", "p99"].map((stat) => line(ns, "TargetResponseTime", targets, { stat, label: stat })),
-    },
+    responseTimeGraph("Target response time (s)", ns, "TargetResponseTime", targets),
     {
       title: "Targets",
       period: 60,
@@ -201,6 +196,16 @@ function loadBalancerGraphs(lb: { arnSuffix: string; targetGroupArnSuffix: strin
   ];
 }
 
+/** A response time by the minute, p50, p95 and p99 (the latency alarms read the last two). */
+function responseTimeGraph(title: string, namespace: string, metricName: string, dims: Record<string, string>) {
+  return {
+    title,
+    period: 60,
+    stat: "p50",
+    metrics: ["p50", "p95", "p99"].map((stat) => line(namespace, metricName, dims, { stat, label: stat })),
+  };
+}
+
 /**
  * A server clients reach directly: requests, 5xx and response times from its nginx access log (the
  * alarms' metric filters), and its health probe's minute-by-minute result (1: answered through nginx).
@@ -209,14 +214,7 @@ function serverGraphs(namespace: string, servers: AppServers, healthNamespace: s
   const graphs = [
     { title: "Requests", period: 60, stat: "Sum", metrics: [line(namespace, ACCESS_LOG_METRICS.requests, {})] },
     { title: "5xx responses", period: 60, stat: "Sum", metrics: [line(namespace, ACCESS_LOG_METRICS.errors, {})] },
-    {
-      title: "Response time (s)",
-      period: 60,
-      stat: "p50",
-      metrics: ["p50", "p95", "p99"].map((stat) =>
-        line(namespace, ACCESS_LOG_METRICS.responseTime, {}, { stat, label: stat }),
-      ),
-    },
+    responseTimeGraph("Response time (s)", namespace, ACCESS_LOG_METRICS.responseTime, {}),
   ];
   if ("instanceId" in servers) {
     graphs.push({
